@@ -1,0 +1,266 @@
+//! Recurrent cells: the per-step nonlinearity of Elman, LSTM and GRU layers.
+//!
+//! A layer computes, for every step, the two affine parts of the gates
+//!
+//! ```text
+//! xi_t = W_ih x_t + b_ih        [B, G*H]   (all steps at once, before the loop)
+//! gh_t = W_hh h_{t-1} + b_hh    [B, G*H]   (one product per step)
+//! ```
+//!
+//! and hands them to the cell, which applies its gate equations. The cell's
+//! backward turns `dE/dh_t` into the gradients of both affine parts, so the
+//! layer's BPTT loop is the same for every cell (see [`crate::layer`]).
+
+use crate::Float;
+use serde::{Deserialize, Serialize};
+
+/// The elementwise nonlinearity `f` of an Elman cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// `tanh(a)`, PyTorch's default.
+    #[default]
+    Tanh,
+    /// `max(a, 0)`.
+    Relu,
+    /// `1 / (1 + exp(-a))`.
+    Sigmoid,
+}
+
+impl Activation {
+    /// Parses "tanh", "relu" or "sigmoid".
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "tanh" => Some(Self::Tanh),
+            "relu" => Some(Self::Relu),
+            "sigmoid" => Some(Self::Sigmoid),
+            _ => None,
+        }
+    }
+
+    /// The lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tanh => "tanh",
+            Self::Relu => "relu",
+            Self::Sigmoid => "sigmoid",
+        }
+    }
+
+    /// `f(a)`.
+    #[inline(always)]
+    pub fn apply<T: Float>(self, a: T) -> T {
+        match self {
+            Self::Tanh => a.tanh(),
+            Self::Relu => a.max(T::zero()),
+            Self::Sigmoid => sigmoid(a),
+        }
+    }
+
+    /// `f'(a)` written in terms of the output `h = f(a)`:
+    /// tanh' = 1 - h^2, sigmoid' = h (1 - h), relu' = [h > 0] (0 at a = 0, as PyTorch).
+    #[inline(always)]
+    pub fn derivative_from_output<T: Float>(self, h: T) -> T {
+        match self {
+            Self::Tanh => T::one() - h * h,
+            Self::Relu => {
+                if h > T::zero() {
+                    T::one()
+                } else {
+                    T::zero()
+                }
+            }
+            Self::Sigmoid => h * (T::one() - h),
+        }
+    }
+}
+
+/// The logistic function `σ(a) = 1 / (1 + e^{-a})`.
+#[inline(always)]
+pub fn sigmoid<T: Float>(a: T) -> T {
+    T::one() / (T::one() + (-a).exp())
+}
+
+/// Which recurrent cell a layer runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "type")]
+pub enum CellKind {
+    /// `h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`: the seed's `s_t = f(U x_t + W s_{t-1} + b)`.
+    Elman {
+        /// The nonlinearity `f`.
+        activation: Activation,
+    },
+    /// Long short-term memory, PyTorch's gate order i, f, g, o.
+    Lstm,
+    /// Gated recurrent unit, PyTorch's gate order r, z, n.
+    Gru,
+}
+
+impl CellKind {
+    /// The number of gate blocks G: `weight_ih` is `[G*H, I]`.
+    pub fn gates(self) -> usize {
+        match self {
+            Self::Elman { .. } => 1,
+            Self::Lstm => 4,
+            Self::Gru => 3,
+        }
+    }
+
+    /// Whether the cell carries a memory `c` beside `h` (LSTM).
+    pub fn has_memory(self) -> bool {
+        matches!(self, Self::Lstm)
+    }
+
+    /// Floats cached per row and step for the backward pass, in units of H.
+    pub fn cache_width(self) -> usize {
+        match self {
+            Self::Elman { .. } => 0,
+            Self::Lstm => 5, // i, f, g, o, tanh(c_t)
+            Self::Gru => 4,  // r, z, n, W_hn h_{t-1} + b_hn
+        }
+    }
+
+    /// The name used on the command line and in model files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Elman { .. } => "elman",
+            Self::Lstm => "lstm",
+            Self::Gru => "gru",
+        }
+    }
+
+    /// One step of the cell for one row (one sequence of the batch).
+    ///
+    /// `xi`, `gh`: `[G*H]`; `h_prev`, `c_prev`, `h`, `c`: `[H]`; `cache`: `[cache_width*H]`.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_row<T: Float>(
+        self,
+        xi: &[T],
+        gh: &[T],
+        h_prev: &[T],
+        c_prev: &[T],
+        h: &mut [T],
+        c: &mut [T],
+        cache: &mut [T],
+    ) {
+        let n = h.len();
+        match self {
+            Self::Elman { activation } => {
+                for j in 0..n {
+                    // s_t = f(U x_t + b_ih + W s_{t-1} + b_hh)
+                    h[j] = activation.apply(xi[j] + gh[j]);
+                }
+            }
+            Self::Lstm => {
+                let (ci, rest) = cache.split_at_mut(n);
+                let (cf, rest) = rest.split_at_mut(n);
+                let (cg, rest) = rest.split_at_mut(n);
+                let (co, ctc) = rest.split_at_mut(n);
+                for j in 0..n {
+                    let i = sigmoid(xi[j] + gh[j]); // i = σ(W_ii x + b_ii + W_hi h + b_hi)
+                    let f = sigmoid(xi[n + j] + gh[n + j]); // f = σ(...)
+                    let g = (xi[2 * n + j] + gh[2 * n + j]).tanh(); // g = tanh(...)
+                    let o = sigmoid(xi[3 * n + j] + gh[3 * n + j]); // o = σ(...)
+                    let ct = f * c_prev[j] + i * g; // c_t = f ⊙ c_{t-1} + i ⊙ g
+                    let tc = ct.tanh();
+                    c[j] = ct;
+                    h[j] = o * tc; // h_t = o ⊙ tanh(c_t)
+                    (ci[j], cf[j], cg[j], co[j], ctc[j]) = (i, f, g, o, tc);
+                }
+            }
+            Self::Gru => {
+                let (cr, rest) = cache.split_at_mut(n);
+                let (cz, rest) = rest.split_at_mut(n);
+                let (cn, cgn) = rest.split_at_mut(n);
+                for j in 0..n {
+                    let r = sigmoid(xi[j] + gh[j]); // r = σ(W_ir x + b_ir + W_hr h + b_hr)
+                    let z = sigmoid(xi[n + j] + gh[n + j]); // z = σ(...)
+                    let ghn = gh[2 * n + j]; // W_hn h + b_hn
+                    let nn = (xi[2 * n + j] + r * ghn).tanh(); // n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+                    h[j] = (T::one() - z) * nn + z * h_prev[j]; // h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
+                    (cr[j], cz[j], cn[j], cgn[j]) = (r, z, nn, ghn);
+                }
+            }
+        }
+    }
+
+    /// The backward of [`CellKind::forward_row`] for one row.
+    ///
+    /// Inputs: `dh = dE/dh_t` `[H]` (everything flowing into `h_t`), `dc = dE/dc_t`
+    /// from the next step (LSTM), the forward's `cache`, `h_prev`, `c_prev` and
+    /// output `h`. Writes `dgi = dE/dxi_t`, `dgh = dE/dgh_t` `[G*H]` (they differ
+    /// only for the GRU's n gate), sets `dh_prev` to the part of `dE/dh_{t-1}`
+    /// that bypasses `W_hh` (GRU's `z ⊙ h_{t-1}`), and for the LSTM sets
+/// `dc_prev = dE/dc_{t-1}` (other cells leave `dc`, `dc_prev` untouched; they may be empty).
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward_row<T: Float>(
+        self,
+        dh: &[T],
+        dc: &[T],
+        cache: &[T],
+        h_prev: &[T],
+        c_prev: &[T],
+        h: &[T],
+        dgi: &mut [T],
+        dgh: &mut [T],
+        dh_prev: &mut [T],
+        dc_prev: &mut [T],
+    ) {
+        let n = dh.len();
+        match self {
+            Self::Elman { activation } => {
+                for j in 0..n {
+                    // delta_t = dE/da_t = dE/ds_t ⊙ f'(a_t), with a_t = U x_t + W s_{t-1} + b
+                    let d = dh[j] * activation.derivative_from_output(h[j]);
+                    dgi[j] = d;
+                    dgh[j] = d;
+                    dh_prev[j] = T::zero();
+                }
+            }
+            Self::Lstm => {
+                let (ci, rest) = cache.split_at(n);
+                let (cf, rest) = rest.split_at(n);
+                let (cg, rest) = rest.split_at(n);
+                let (co, ctc) = rest.split_at(n);
+                let one = T::one();
+                for j in 0..n {
+                    let (i, f, g, o, tc) = (ci[j], cf[j], cg[j], co[j], ctc[j]);
+                    // dE/dc_t = dc_next + dh ⊙ o ⊙ (1 - tanh^2(c_t))
+                    let dct = dc[j] + dh[j] * o * (one - tc * tc);
+                    let di = dct * g * i * (one - i); // through i = σ(.)
+                    let df = dct * c_prev[j] * f * (one - f); // through f = σ(.)
+                    let dg = dct * i * (one - g * g); // through g = tanh(.)
+                    let d_o = dh[j] * tc * o * (one - o); // through o = σ(.)
+                    dgi[j] = di;
+                    dgi[n + j] = df;
+                    dgi[2 * n + j] = dg;
+                    dgi[3 * n + j] = d_o;
+                    dc_prev[j] = dct * f; // dE/dc_{t-1} = dE/dc_t ⊙ f
+                    dh_prev[j] = T::zero();
+                }
+                dgh[..4 * n].copy_from_slice(&dgi[..4 * n]);
+            }
+            Self::Gru => {
+                let (cr, rest) = cache.split_at(n);
+                let (cz, rest) = rest.split_at(n);
+                let (cn, cgn) = rest.split_at(n);
+                let one = T::one();
+                for j in 0..n {
+                    let (r, z, nn, ghn) = (cr[j], cz[j], cn[j], cgn[j]);
+                    let dn = dh[j] * (one - z) * (one - nn * nn); // dE/d(pre-tanh of n)
+                    let dz = dh[j] * (h_prev[j] - nn) * z * (one - z); // h = n + z (h_prev - n)
+                    let dr = dn * ghn * r * (one - r); // n's pre-activation holds r ⊙ ghn
+                    dgi[j] = dr;
+                    dgi[n + j] = dz;
+                    dgi[2 * n + j] = dn;
+                    dgh[j] = dr;
+                    dgh[n + j] = dz;
+                    dgh[2 * n + j] = dn * r; // b_hn and W_hn h sit inside r ⊙ (.)
+                    dh_prev[j] = dh[j] * z; // direct path h_t = ... + z ⊙ h_{t-1}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The one error type of the `rnn` crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the library. Each variant names the file,
+/// tensor, shape or value at fault so the CLI can print one clear line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O failure on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file being read or written.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A safetensors file that cannot be parsed (truncated, corrupt header, ...).
+    #[error("{path}: not a valid safetensors file: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        reason: String,
+    },
+    /// A tensor that a file must hold is absent.
+    #[error("{path}: missing tensor '{tensor}'")]
+    MissingTensor {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's name.
+        tensor: String,
+    },
+    /// A tensor with the wrong dtype.
+    #[error("{path}: tensor '{tensor}' has dtype {got}, expected {expected}")]
+    Dtype {
+        /// The file.
+        path: PathBuf,
+        /// The tensor's name.
+        tensor: String,
+        /// The dtype found.
+        got: String,
+        /// The dtype(s) accepted.
+        expected: String,
+    },
+    /// A tensor with the wrong shape.
+    #[error("{path}: tensor '{tensor}' has shape {got:?}, expected {expected}")]
+    Shape {
+        /// The file (or a description of the source of the tensor).
+        path: PathBuf,
+        /// The tensor's name.
+        tensor: String,
+        /// The shape found.
+        got: Vec<usize>,
+        /// The shape expected, in words (dimension names allowed).
+        expected: String,
+    },
+    /// A metadata key absent or holding a value we do not know.
+    #[error("{path}: metadata '{key}' = {value:?} is not valid ({expected})")]
+    Metadata {
+        /// The file.
+        path: PathBuf,
+        /// The metadata key.
+        key: String,
+        /// The value found (empty if missing).
+        value: String,
+        /// What is accepted.
+        expected: String,
+    },
+    /// A value out of its allowed range (a class id past the output size, a NaN, ...).
+    #[error("{what}: {value} is out of range ({expected})")]
+    Value {
+        /// What holds the value (a tensor, an option, a line).
+        what: String,
+        /// The offending value, printed.
+        value: String,
+        /// What is accepted.
+        expected: String,
+    },
+    /// A malformed line of a text data file.
+    #[error("{path}:{line}: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Bad data that is not tied to one line (empty file, invalid UTF-8, ...).
+    #[error("{path}: {reason}")]
+    Data {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A configuration that cannot work (unknown optimizer, zero hidden size, ...).
+    #[error("{0}")]
+    Config(String),
+    /// Training diverged: the loss became NaN or infinite.
+    #[error("loss became {value} at step {step}; the last good checkpoint is kept")]
+    Diverged {
+        /// The optimizer step at which it happened.
+        step: u64,
+        /// The loss value printed.
+        value: String,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with its path.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Whether this error is the user's input's fault (exit code 2) rather than
+    /// a failure of the run (exit code 1).
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, Error::Diverged { .. })
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,308 @@
+//! One direction of one recurrent layer: the forward loop over time and BPTT,
+//! the same loop for every cell kind.
+//!
+//! Shapes: `T` steps, `B` sequences, `I` inputs, `H` hidden units, `G` gate
+//! blocks of the cell (1 Elman, 4 LSTM, 3 GRU). All buffers are row-major and
+//! in time order, whichever direction the layer runs.
+//!
+//! Variable lengths: position `t` of sequence `b` is valid when
+//! `t < lengths[b]`. An invalid position leaves the state unchanged (a forward
+//! layer carries its final state past the end, a reverse layer keeps its
+//! initial state until it reaches the sequence's last token), outputs zero and
+//! receives no gradient. So padding never changes a result.
+
+use crate::cell::CellKind;
+use crate::linalg::{col_sum_acc, gemm, gemv_acc, gemv_t_acc};
+use crate::Float;
+
+/// The input of a layer: dense vectors or class ids (one-hot vectors, never
+/// materialised: `W_ih x_t` for a one-hot `x_t` is a column of `W_ih`).
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a, T> {
+    /// `[T, B, I]` row-major.
+    Dense(&'a [T]),
+    /// `[T, B]` class ids, each `< I`.
+    Ids(&'a [usize]),
+}
+
+/// The parameters of one direction of one layer, borrowed from a model.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerParams<'a, T> {
+    /// `weight_ih` (the seed's U, gates stacked): `[G*H, I]`.
+    pub w_ih: &'a [T],
+    /// `weight_hh` (the seed's W): `[G*H, H]`.
+    pub w_hh: &'a [T],
+    /// `bias_ih` (the seed's b when there is one bias): `[G*H]`.
+    pub b_ih: &'a [T],
+    /// `bias_hh`: `[G*H]`; `None` for the seed's single-bias model.
+    pub b_hh: Option<&'a [T]>,
+}
+
+/// Gradients of one direction of one layer, same shapes as [`LayerParams`];
+/// backward *adds* into them.
+#[derive(Debug)]
+pub struct LayerGrads<'a, T> {
+    /// dE/d weight_ih: `[G*H, I]`.
+    pub w_ih: &'a mut [T],
+    /// dE/d weight_hh: `[G*H, H]`.
+    pub w_hh: &'a mut [T],
+    /// dE/d bias_ih: `[G*H]`.
+    pub b_ih: &'a mut [T],
+    /// dE/d bias_hh: `[G*H]`, when the layer has that bias.
+    pub b_hh: Option<&'a mut [T]>,
+}
+
+/// What the forward pass keeps for BPTT.
+#[derive(Clone, Debug, Default)]
+pub struct LayerCache<T> {
+    /// Outputs `h_t`: `[T, B, H]`, zero past each sequence's length.
+    pub h: Vec<T>,
+    /// The state entering step `t` (`h_{t-1}`, or the initial state): `[T, B, H]`.
+    pub h_prev: Vec<T>,
+    /// The memory entering step `t` (LSTM only, else empty): `[T, B, H]`.
+    pub c_prev: Vec<T>,
+    /// Gate activations the cell needs backward: `[T, B, cache_width*H]`.
+    pub gates: Vec<T>,
+    /// Final state of each sequence (at its own end): `[B, H]`.
+    pub h_n: Vec<T>,
+    /// Final memory (LSTM only, else empty): `[B, H]`.
+    pub c_n: Vec<T>,
+}
+
+/// One direction of one recurrent layer.
+#[derive(Clone, Copy, Debug)]
+pub struct Recurrent {
+    /// The cell run at every step.
+    pub cell: CellKind,
+    /// `I`, the size of each input vector (or the number of classes for ids).
+    pub input_size: usize,
+    /// `H`.
+    pub hidden: usize,
+    /// Whether the layer runs from the last step to the first.
+    pub reverse: bool,
+}
+
+#[inline]
+fn valid(lengths: Option<&[usize]>, t: usize, b: usize) -> bool {
+    lengths.is_none_or(|l| t < l[b])
+}
+
+impl Recurrent {
+    /// `G*H`, the width of the stacked gates.
+    pub fn gate_width(&self) -> usize {
+        self.cell.gates() * self.hidden
+    }
+
+    /// `xi = W_ih x_t + b_ih` for all `T*B` rows at once: `[T*B, G*H]`.
+    fn input_projection<T: Float>(&self, p: &LayerParams<T>, x: Input<T>, rows: usize) -> Vec<T> {
+        let (gw, ni) = (self.gate_width(), self.input_size);
+        let mut xi = vec![T::zero(); rows * gw];
+        match x {
+            // xi = X W_ih^T   [T*B, I] x [I, G*H]
+            Input::Dense(x) => gemm(rows, gw, ni, x, false, p.w_ih, true, &mut xi, false),
+            // U x_t for one-hot x_t is column id of U: gather it
+            Input::Ids(ids) => {
+                for (row, &id) in xi.chunks_exact_mut(gw).zip(ids) {
+                    for (g, v) in row.iter_mut().enumerate() {
+                        *v = p.w_ih[g * ni + id];
+                    }
+                }
+            }
+        }
+        for row in xi.chunks_exact_mut(gw) {
+            for (v, &b) in row.iter_mut().zip(p.b_ih) {
+                *v += b; // + b_ih
+            }
+        }
+        xi
+    }
+
+    /// Runs the layer over `steps` x `batch` inputs.
+    ///
+    /// `x`: `[T, B, I]` or ids `[T, B]`; `h0`, `c0`: `[B, H]` (zeros when
+    /// `None`); `lengths`: `[B]`, each `<= T` (all `T` when `None`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward<T: Float>(
+        &self,
+        p: &LayerParams<T>,
+        x: Input<T>,
+        steps: usize,
+        batch: usize,
+        h0: Option<&[T]>,
+        c0: Option<&[T]>,
+        lengths: Option<&[usize]>,
+    ) -> LayerCache<T> {
+        let (h, gw) = (self.hidden, self.gate_width());
+        let cw = self.cell.cache_width() * h;
+        let mem = self.cell.has_memory();
+        let bh = batch * h;
+        let xi = self.input_projection(p, x, steps * batch);
+        let mut out = LayerCache {
+            h: vec![T::zero(); steps * bh],
+            h_prev: vec![T::zero(); steps * bh],
+            c_prev: if mem { vec![T::zero(); steps * bh] } else { Vec::new() },
+            gates: vec![T::zero(); steps * batch * cw],
+            h_n: h0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()),
+            c_n: if mem {
+                c0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec())
+            } else {
+                Vec::new()
+            },
+        };
+        let mut gh = vec![T::zero(); batch * gw]; // [B, G*H]
+        let mut c_new = vec![T::zero(); if mem { h } else { 0 }];
+        for k in 0..steps {
+            let t = if self.reverse { steps - 1 - k } else { k };
+            // h_n holds the running state s_{t-1}; remember it for BPTT.
+            out.h_prev[t * bh..(t + 1) * bh].copy_from_slice(&out.h_n);
+            if mem {
+                out.c_prev[t * bh..(t + 1) * bh].copy_from_slice(&out.c_n);
+            }
+            // gh = W s_{t-1} + b_hh   [B, H] x [H, G*H]
+            match p.b_hh {
+                Some(bhh) => gh.chunks_exact_mut(gw).for_each(|r| r.copy_from_slice(bhh)),
+                None => gh.fill(T::zero()),
+            }
+            if batch == 1 {
+                gemv_acc(gw, h, p.w_hh, &out.h_n, &mut gh);
+            } else {
+                gemm(batch, gw, h, &out.h_n, false, p.w_hh, true, &mut gh, true);
+            }
+            for b in 0..batch {
+                if !valid(lengths, t, b) {
+                    continue; // state carried, output stays zero
+                }
+                let r = t * batch + b;
+                let (hp, ht) = (&out.h_prev[r * h..(r + 1) * h], &mut out.h[r * h..(r + 1) * h]);
+                let cp: &[T] = if mem { &out.c_prev[r * h..(r + 1) * h] } else { &[] };
+                self.cell.forward_row(
+                    &xi[r * gw..(r + 1) * gw],
+                    &gh[b * gw..(b + 1) * gw],
+                    hp,
+                    cp,
+                    ht,
+                    &mut c_new,
+                    &mut out.gates[r * cw..(r + 1) * cw],
+                );
+                out.h_n[b * h..(b + 1) * h].copy_from_slice(ht);
+                if mem {
+                    out.c_n[b * h..(b + 1) * h].copy_from_slice(&c_new);
+                }
+            }
+        }
+        out
+    }
+
+    /// Backpropagation through time: the forward loop reversed.
+    ///
+    /// `dh_out = dE/dh_t` from above: `[T, B, H]`; `dh_n`, `dc_n`: gradients
+    /// w.r.t. the final state `[B, H]` (zero when `None`). Adds the parameter
+    /// gradients into `g`, adds `dE/dx` into `dx` (`[T, B, I]`, dense inputs
+    /// only) and returns `(dE/dh0, dE/dc0)`, each `[B, H]` (the second empty
+    /// unless the cell has a memory).
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward<T: Float>(
+        &self,
+        p: &LayerParams<T>,
+        cache: &LayerCache<T>,
+        x: Input<T>,
+        steps: usize,
+        batch: usize,
+        lengths: Option<&[usize]>,
+        dh_out: &[T],
+        dh_n: Option<&[T]>,
+        dc_n: Option<&[T]>,
+        g: &mut LayerGrads<T>,
+        dx: Option<&mut [T]>,
+    ) -> (Vec<T>, Vec<T>) {
+        let (h, gw, ni) = (self.hidden, self.gate_width(), self.input_size);
+        let cw = self.cell.cache_width() * h;
+        let mem = self.cell.has_memory();
+        let bh = batch * h;
+        let rows = steps * batch;
+        let mut dgi = vec![T::zero(); rows * gw]; // dE/dxi_t   [T, B, G*H]
+        let mut dgh = vec![T::zero(); rows * gw]; // dE/dgh_t   [T, B, G*H]
+        let mut dh_next = dh_n.map_or_else(|| vec![T::zero(); bh], |d| d[..bh].to_vec()); // dE/ds_t from step t+1
+        let mut dc_next = if mem {
+            dc_n.map_or_else(|| vec![T::zero(); bh], |d| d[..bh].to_vec())
+        } else {
+            Vec::new()
+        };
+        let mut dc_prev = dc_next.clone();
+        let mut direct = vec![T::zero(); bh]; // part of dE/ds_{t-1} that bypasses W
+        let mut dh = vec![T::zero(); h];
+        for k in (0..steps).rev() {
+            let t = if self.reverse { steps - 1 - k } else { k };
+            for b in 0..batch {
+                let (bs, be) = (b * h, (b + 1) * h);
+                if !valid(lengths, t, b) {
+                    // padding: the state passes through unchanged, so does its gradient
+                    direct[bs..be].copy_from_slice(&dh_next[bs..be]);
+                    if mem {
+                        dc_prev[bs..be].copy_from_slice(&dc_next[bs..be]);
+                    }
+                    continue;
+                }
+                let r = t * batch + b;
+                // dE/ds_t = dE/ds_t (from the output above) + dE/ds_t (from step t+1)
+                for j in 0..h {
+                    dh[j] = dh_out[r * h + j] + dh_next[bs + j];
+                }
+                let (dcn, dcp): (&[T], &mut [T]) = if mem {
+                    (&dc_next[bs..be], &mut dc_prev[bs..be])
+                } else {
+                    (&[], &mut [])
+                };
+                // delta_t = dE/da_t through the cell's nonlinearity
+                self.cell.backward_row(
+                    &dh,
+                    dcn,
+                    &cache.gates[r * cw..(r + 1) * cw],
+                    &cache.h_prev[r * h..(r + 1) * h],
+                    if mem { &cache.c_prev[r * h..(r + 1) * h] } else { &[] },
+                    &cache.h[r * h..(r + 1) * h],
+                    &mut dgi[r * gw..(r + 1) * gw],
+                    &mut dgh[r * gw..(r + 1) * gw],
+                    &mut direct[bs..be],
+                    dcp,
+                );
+            }
+            // dE/ds_{t-1} = W^T delta_t (+ the direct part)   [B, G*H] x [G*H, H]
+            dh_next.copy_from_slice(&direct);
+            let dg_t = &dgh[t * batch * gw..(t + 1) * batch * gw];
+            if batch == 1 {
+                gemv_t_acc(gw, h, p.w_hh, dg_t, &mut dh_next);
+            } else {
+                gemm(batch, h, gw, dg_t, false, p.w_hh, false, &mut dh_next, true);
+            }
+            if mem {
+                std::mem::swap(&mut dc_next, &mut dc_prev);
+            }
+        }
+        // dE/dW = sum_t delta_t s_{t-1}^T, one product over all T*B rows
+        gemm(gw, h, rows, &dgh, true, &cache.h_prev, false, g.w_hh, true);
+        // dE/db_hh = sum_t delta_t
+        if let Some(gb) = g.b_hh.as_deref_mut() {
+            col_sum_acc(rows, gw, &dgh, gb);
+        }
+        // dE/db_ih = sum_t delta_t
+        col_sum_acc(rows, gw, &dgi, g.b_ih);
+        match x {
+            // dE/dU = sum_t delta_t x_t^T
+            Input::Dense(x) => gemm(gw, ni, rows, &dgi, true, x, false, g.w_ih, true),
+            // for one-hot x_t: delta_t is added to column x_t of dU
+            Input::Ids(ids) => {
+                for (row, &id) in dgi.chunks_exact(gw).zip(ids) {
+                    for (gi, &d) in row.iter().enumerate() {
+                        g.w_ih[gi * ni + id] += d;
+                    }
+                }
+            }
+        }
+        // dE/dx_t = U^T delta_t   [T*B, G*H] x [G*H, I]
+        if let (Some(dx), Input::Dense(_)) = (dx, x) {
+            gemm(rows, ni, gw, &dgi, false, p.w_ih, false, dx, true);
+        }
+        (dh_next, dc_next)
+    }
+}

@@ -1,0 +1,39 @@
+//! # rnn
+//!
+//! Recurrent neural networks written from first principles: the Elman RNN
+//!
+//! ```text
+//! s_t = f(U x_t + W s_{t-1} + b)      o_t = V s_t + c      p_t = g(o_t)
+//! E   = sum_t E_t
+//! ```
+//!
+//! with backpropagation through time written by hand, plus LSTM and GRU cells,
+//! stacked and bidirectional layers and variable-length batches, all generic
+//! over `f32` and `f64`.
+//!
+//! ```
+//! use rnn::{Model, ModelConfig, layer::Input, loss::{Targets, Reduction}};
+//! // I = 3 classes in, H = 8 hidden units, O = 3 classes out
+//! let model = Model::<f64>::new(ModelConfig::elman(3, 8, 3), 42).unwrap();
+//! let ids = [0, 1, 2, 0]; // T = 4 steps, B = 1
+//! let next = [1, 2, 0, 1];
+//! let mut grads = vec![0.0; model.params.len()];
+//! let (loss, _, _) = model.loss_and_grads(Input::Ids(&ids), Targets::Classes(&next), 4, 1,
+//!     None, None, Reduction::Sum, &mut grads);
+//! assert!(loss > 0.0 && grads.iter().any(|g| *g != 0.0));
+//! ```
+#![warn(missing_docs)]
+
+pub mod cell;
+mod error;
+mod float;
+pub mod io;
+pub mod layer;
+pub mod linalg;
+pub mod loss;
+pub mod model;
+pub mod reference;
+
+pub use error::{Error, Result};
+pub use float::Float;
+pub use model::{Model, ModelConfig};

@@ -1,0 +1,148 @@
+//! Output functions `g` and losses `E_t`, each with its fused backward.
+
+use crate::Float;
+use serde::{Deserialize, Serialize};
+
+/// How per-position losses are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Reduction {
+    /// `E = sum_t E_t` (the seed's definition).
+    #[default]
+    Sum,
+    /// `E = (1/N) sum_t E_t` over the N counted positions (PyTorch's default).
+    Mean,
+}
+
+/// The output function `g` and the loss paired with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputKind {
+    /// `p_t = softmax(o_t)`, `E_t = -log p_t[y_t]` (cross-entropy from logits).
+    #[default]
+    Softmax,
+    /// `p_t = o_t`, `E_t = 0.5 ||o_t - y_t||^2` (squared error).
+    Identity,
+}
+
+/// Targets of a loss.
+#[derive(Clone, Copy, Debug)]
+pub enum Targets<'a, T> {
+    /// One class id per row, `[N]`.
+    Classes(&'a [usize]),
+    /// One target vector per row, `[N, O]`.
+    Values(&'a [T]),
+}
+
+/// Row-wise softmax of `[N, O]` logits, numerically stable (max subtracted).
+pub fn softmax<T: Float>(logits: &[T], classes: usize) -> Vec<T> {
+    let mut p = logits.to_vec();
+    for row in p.chunks_exact_mut(classes) {
+        let m = row.iter().copied().fold(T::neg_infinity(), T::max);
+        let mut z = T::zero();
+        for v in row.iter_mut() {
+            *v = (*v - m).exp();
+            z += *v;
+        }
+        for v in row.iter_mut() {
+            *v /= z;
+        }
+    }
+    p
+}
+
+/// `log sum_j exp(o_j)` with the max subtracted first, so it never overflows.
+#[inline]
+pub fn log_sum_exp<T: Float>(row: &[T]) -> T {
+    let m = row.iter().copied().fold(T::neg_infinity(), T::max);
+    let s: T = row.iter().map(|&v| (v - m).exp()).sum();
+    m + s.ln()
+}
+
+/// The loss over `N` rows of outputs `o` (`[N, O]`) and its gradient.
+///
+/// Rows where `mask` is false (padding) contribute nothing and get a zero
+/// gradient. Writes `dE/do` into `grad` (`[N, O]`) and returns `E`.
+///
+/// - Softmax: `E_t = log sum_j e^{o_tj} - o_t[y_t]`; fused backward
+///   `dE/do_t = p_t - onehot(y_t)`.
+/// - Identity: `E_t = 0.5 ||o_t - y_t||^2`; `dE/do_t = o_t - y_t`.
+///
+/// With [`Reduction::Mean`] both are divided by the number of counted rows.
+pub fn loss_and_grad<T: Float>(
+    kind: OutputKind,
+    o: &[T],
+    outputs: usize,
+    targets: Targets<T>,
+    mask: Option<&[bool]>,
+    reduction: Reduction,
+    grad: &mut [T],
+) -> T {
+    let rows = o.len() / outputs;
+    let counted = mask.map_or(rows, |m| m.iter().filter(|&&v| v).count());
+    let scale = match reduction {
+        Reduction::Sum => T::one(),
+        Reduction::Mean => T::one() / T::of(counted.max(1) as f64),
+    };
+    let mut total = T::zero();
+    for r in 0..rows {
+        let (orow, grow) = (&o[r * outputs..(r + 1) * outputs], &mut grad[r * outputs..(r + 1) * outputs]);
+        if !mask.is_none_or(|m| m[r]) {
+            grow.fill(T::zero());
+            continue;
+        }
+        match (kind, targets) {
+            (OutputKind::Softmax, Targets::Classes(y)) => {
+                let lse = log_sum_exp(orow);
+                total += lse - orow[y[r]]; // E_t = -log softmax(o_t)[y_t]
+                for (gv, &ov) in grow.iter_mut().zip(orow) {
+                    *gv = (ov - lse).exp() * scale; // p_t
+                }
+                grow[y[r]] -= scale; // p_t - onehot(y_t)
+            }
+            (OutputKind::Identity, Targets::Values(y)) => {
+                let yrow = &y[r * outputs..(r + 1) * outputs];
+                let mut e = T::zero();
+                for ((gv, &ov), &yv) in grow.iter_mut().zip(orow).zip(yrow) {
+                    let d = ov - yv;
+                    e += d * d;
+                    *gv = d * scale; // o_t - y_t
+                }
+                total += T::of(0.5) * e; // E_t = 0.5 ||o_t - y_t||^2
+            }
+            (OutputKind::Softmax, Targets::Values(_)) | (OutputKind::Identity, Targets::Classes(_)) => {
+                panic!("loss_and_grad: softmax needs class targets, identity needs value targets")
+            }
+        }
+    }
+    total * scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cross_entropy_of_uniform_logits_is_log_classes() {
+        // o = (0, 0, 0): p = 1/3 each, E = ln 3, dE/do = (1/3, 1/3, -2/3) for y = 2
+        let mut g = vec![0.0; 3];
+        let e = loss_and_grad(OutputKind::Softmax, &[0.0, 0.0, 0.0], 3, Targets::Classes(&[2]), None, Reduction::Sum, &mut g);
+        assert!((e - 3f64.ln()).abs() < 1e-15);
+        assert!((g[0] - 1.0 / 3.0).abs() < 1e-15 && (g[2] + 2.0 / 3.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn log_sum_exp_does_not_overflow() {
+        let v = log_sum_exp(&[1000.0f64, 1000.0]);
+        assert!((v - (1000.0 + 2f64.ln())).abs() < 1e-12);
+    }
+
+    #[test]
+    fn masked_rows_count_for_nothing() {
+        let o = [0.3, -0.2, 5.0, 7.0];
+        let mut g = vec![9.0; 4];
+        let e = loss_and_grad(OutputKind::Identity, &o, 2, Targets::Values(&[0.3, 0.0, 0.0, 0.0]), Some(&[true, false]), Reduction::Mean, &mut g);
+        assert!((e - 0.5 * 0.04).abs() < 1e-15);
+        assert_eq!(&g[2..], &[0.0, 0.0]);
+    }
+}
