@@ -192,7 +192,7 @@ impl CellKind {
     /// output `h`. Writes `dgi = dE/dxi_t`, `dgh = dE/dgh_t` `[G*H]` (they differ
     /// only for the GRU's n gate), sets `dh_prev` to the part of `dE/dh_{t-1}`
     /// that bypasses `W_hh` (GRU's `z ⊙ h_{t-1}`), and for the LSTM sets
-/// `dc_prev = dE/dc_{t-1}` (other cells leave `dc`, `dc_prev` untouched; they may be empty).
+    /// `dc_prev = dE/dc_{t-1}` (other cells leave `dc`, `dc_prev` untouched; they may be empty).
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn backward_row<T: Float>(

@@ -41,7 +41,11 @@ impl TensorFile {
         SafeTensors::deserialize(&bytes).map_err(corrupt)?;
         let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(corrupt)?;
         let metadata = meta.metadata().clone().unwrap_or_default();
-        Ok(TensorFile { path, bytes, metadata })
+        Ok(TensorFile {
+            path,
+            bytes,
+            metadata,
+        })
     }
 
     /// The file's path.
@@ -56,12 +60,15 @@ impl TensorFile {
 
     /// A metadata value, or an error naming the key.
     pub fn meta(&self, key: &str) -> Result<&str> {
-        self.metadata.get(key).map(String::as_str).ok_or_else(|| Error::Metadata {
-            path: self.path.clone(),
-            key: key.into(),
-            value: String::new(),
-            expected: "the key must be present".into(),
-        })
+        self.metadata
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| Error::Metadata {
+                path: self.path.clone(),
+                key: key.into(),
+                value: String::new(),
+                expected: "the key must be present".into(),
+            })
     }
 
     /// An error for metadata `key` holding an unusable value.
@@ -111,7 +118,11 @@ impl TensorFile {
     pub fn f64(&self, name: &str) -> Result<F64Tensor> {
         let v = self.view(name)?;
         let data = match v.dtype() {
-            Dtype::F64 => v.data().chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).collect(),
+            Dtype::F64 => v
+                .data()
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                .collect(),
             Dtype::F32 => v
                 .data()
                 .chunks_exact(4)
@@ -145,7 +156,11 @@ impl TensorFile {
     pub fn i64(&self, name: &str) -> Result<(Vec<usize>, Vec<i64>)> {
         let v = self.view(name)?;
         let data = match v.dtype() {
-            Dtype::I64 => v.data().chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).collect(),
+            Dtype::I64 => v
+                .data()
+                .chunks_exact(8)
+                .map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                .collect(),
             Dtype::I32 => v
                 .data()
                 .chunks_exact(4)
@@ -184,15 +199,22 @@ impl TensorWriter {
 
     /// Adds a float tensor in `T`'s own dtype.
     pub fn add<T: Float>(&mut self, name: impl Into<String>, shape: &[usize], data: &[T]) {
-        let dtype = if T::DTYPE == "F64" { Dtype::F64 } else { Dtype::F32 };
-        self.tensors
-            .insert(name.into(), (dtype, shape.to_vec(), T::to_le_bytes_vec(data)));
+        let dtype = if T::DTYPE == "F64" {
+            Dtype::F64
+        } else {
+            Dtype::F32
+        };
+        self.tensors.insert(
+            name.into(),
+            (dtype, shape.to_vec(), T::to_le_bytes_vec(data)),
+        );
     }
 
     /// Adds an I64 tensor.
     pub fn add_i64(&mut self, name: impl Into<String>, shape: &[usize], data: &[i64]) {
         let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.tensors.insert(name.into(), (Dtype::I64, shape.to_vec(), bytes));
+        self.tensors
+            .insert(name.into(), (Dtype::I64, shape.to_vec(), bytes));
     }
 
     /// Sets a metadata entry.
@@ -204,11 +226,13 @@ impl TensorWriter {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut views = Vec::with_capacity(self.tensors.len());
         for (name, (dtype, shape, bytes)) in &self.tensors {
-            let v = TensorView::new(*dtype, shape.clone(), bytes).map_err(|e| Error::Config(format!("tensor '{name}': {e}")))?;
+            let v = TensorView::new(*dtype, shape.clone(), bytes)
+                .map_err(|e| Error::Config(format!("tensor '{name}': {e}")))?;
             views.push((name.clone(), v));
         }
         let meta = (!self.metadata.is_empty()).then(|| self.metadata.clone());
-        safetensors::tensor::serialize(views, meta).map_err(|e| Error::Config(format!("cannot serialise tensors: {e}")))
+        safetensors::tensor::serialize(views, meta)
+            .map_err(|e| Error::Config(format!("cannot serialise tensors: {e}")))
     }
 
     /// Writes the file atomically.
@@ -225,7 +249,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;

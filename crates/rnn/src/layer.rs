@@ -140,7 +140,11 @@ impl Recurrent {
         let mut out = LayerCache {
             h: vec![T::zero(); steps * bh],
             h_prev: vec![T::zero(); steps * bh],
-            c_prev: if mem { vec![T::zero(); steps * bh] } else { Vec::new() },
+            c_prev: if mem {
+                vec![T::zero(); steps * bh]
+            } else {
+                Vec::new()
+            },
             gates: vec![T::zero(); steps * batch * cw],
             h_n: h0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()),
             c_n: if mem {
@@ -173,8 +177,15 @@ impl Recurrent {
                     continue; // state carried, output stays zero
                 }
                 let r = t * batch + b;
-                let (hp, ht) = (&out.h_prev[r * h..(r + 1) * h], &mut out.h[r * h..(r + 1) * h]);
-                let cp: &[T] = if mem { &out.c_prev[r * h..(r + 1) * h] } else { &[] };
+                let (hp, ht) = (
+                    &out.h_prev[r * h..(r + 1) * h],
+                    &mut out.h[r * h..(r + 1) * h],
+                );
+                let cp: &[T] = if mem {
+                    &out.c_prev[r * h..(r + 1) * h]
+                } else {
+                    &[]
+                };
                 self.cell.forward_row(
                     &xi[r * gw..(r + 1) * gw],
                     &gh[b * gw..(b + 1) * gw],
@@ -259,7 +270,11 @@ impl Recurrent {
                     dcn,
                     &cache.gates[r * cw..(r + 1) * cw],
                     &cache.h_prev[r * h..(r + 1) * h],
-                    if mem { &cache.c_prev[r * h..(r + 1) * h] } else { &[] },
+                    if mem {
+                        &cache.c_prev[r * h..(r + 1) * h]
+                    } else {
+                        &[]
+                    },
                     &cache.h[r * h..(r + 1) * h],
                     &mut dgi[r * gw..(r + 1) * gw],
                     &mut dgh[r * gw..(r + 1) * gw],

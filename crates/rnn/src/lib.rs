@@ -27,6 +27,7 @@
 pub mod cell;
 mod error;
 mod float;
+pub mod gradcheck;
 pub mod io;
 pub mod layer;
 pub mod linalg;

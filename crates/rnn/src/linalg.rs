@@ -120,7 +120,12 @@ pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     for i in chunks * 8..n {
         s += a[i] * b[i];
     }
-    let pairs = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
+    let pairs = [
+        acc[0] + acc[4],
+        acc[1] + acc[5],
+        acc[2] + acc[6],
+        acc[3] + acc[7],
+    ];
     s + (pairs[0] + pairs[2]) + (pairs[1] + pairs[3])
 }
 

@@ -86,7 +86,10 @@ pub fn loss_and_grad<T: Float>(
     };
     let mut total = T::zero();
     for r in 0..rows {
-        let (orow, grow) = (&o[r * outputs..(r + 1) * outputs], &mut grad[r * outputs..(r + 1) * outputs]);
+        let (orow, grow) = (
+            &o[r * outputs..(r + 1) * outputs],
+            &mut grad[r * outputs..(r + 1) * outputs],
+        );
         if !mask.is_none_or(|m| m[r]) {
             grow.fill(T::zero());
             continue;
@@ -110,7 +113,8 @@ pub fn loss_and_grad<T: Float>(
                 }
                 total += T::of(0.5) * e; // E_t = 0.5 ||o_t - y_t||^2
             }
-            (OutputKind::Softmax, Targets::Values(_)) | (OutputKind::Identity, Targets::Classes(_)) => {
+            (OutputKind::Softmax, Targets::Values(_))
+            | (OutputKind::Identity, Targets::Classes(_)) => {
                 panic!("loss_and_grad: softmax needs class targets, identity needs value targets")
             }
         }
@@ -126,7 +130,15 @@ mod tests {
     fn cross_entropy_of_uniform_logits_is_log_classes() {
         // o = (0, 0, 0): p = 1/3 each, E = ln 3, dE/do = (1/3, 1/3, -2/3) for y = 2
         let mut g = vec![0.0; 3];
-        let e = loss_and_grad(OutputKind::Softmax, &[0.0, 0.0, 0.0], 3, Targets::Classes(&[2]), None, Reduction::Sum, &mut g);
+        let e = loss_and_grad(
+            OutputKind::Softmax,
+            &[0.0, 0.0, 0.0],
+            3,
+            Targets::Classes(&[2]),
+            None,
+            Reduction::Sum,
+            &mut g,
+        );
         assert!((e - 3f64.ln()).abs() < 1e-15);
         assert!((g[0] - 1.0 / 3.0).abs() < 1e-15 && (g[2] + 2.0 / 3.0).abs() < 1e-15);
     }
@@ -141,7 +153,15 @@ mod tests {
     fn masked_rows_count_for_nothing() {
         let o = [0.3, -0.2, 5.0, 7.0];
         let mut g = vec![9.0; 4];
-        let e = loss_and_grad(OutputKind::Identity, &o, 2, Targets::Values(&[0.3, 0.0, 0.0, 0.0]), Some(&[true, false]), Reduction::Mean, &mut g);
+        let e = loss_and_grad(
+            OutputKind::Identity,
+            &o,
+            2,
+            Targets::Values(&[0.3, 0.0, 0.0, 0.0]),
+            Some(&[true, false]),
+            Reduction::Mean,
+            &mut g,
+        );
         assert!((e - 0.5 * 0.04).abs() < 1e-15);
         assert_eq!(&g[2..], &[0.0, 0.0]);
     }

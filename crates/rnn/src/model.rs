@@ -134,7 +134,11 @@ pub fn param_layout(config: &ModelConfig) -> Vec<ParamEntry> {
     let mut out = Vec::new();
     let mut offset = 0;
     let mut push = |name: String, shape: Vec<usize>| {
-        let e = ParamEntry { name, shape, offset };
+        let e = ParamEntry {
+            name,
+            shape,
+            offset,
+        };
         offset += e.len();
         out.push(e);
     };
@@ -144,7 +148,10 @@ pub fn param_layout(config: &ModelConfig) -> Vec<ParamEntry> {
             let sfx = if d == 1 { "_reverse" } else { "" };
             let l = config.layer(k, d);
             push(format!("rnn.weight_ih_l{k}{sfx}"), vec![gh, l.input_size]);
-            push(format!("rnn.weight_hh_l{k}{sfx}"), vec![gh, config.hidden_size]);
+            push(
+                format!("rnn.weight_hh_l{k}{sfx}"),
+                vec![gh, config.hidden_size],
+            );
             push(format!("rnn.bias_ih_l{k}{sfx}"), vec![gh]);
             if config.bias_hh {
                 push(format!("rnn.bias_hh_l{k}{sfx}"), vec![gh]);
@@ -206,12 +213,20 @@ impl<T: Float> Model<T> {
         let k_rnn = 1.0 / (config.hidden_size as f64).sqrt();
         let k_head = 1.0 / ((config.directions() * config.hidden_size) as f64).sqrt();
         for e in &layout {
-            let k = if e.name.starts_with("head.") { k_head } else { k_rnn };
+            let k = if e.name.starts_with("head.") {
+                k_head
+            } else {
+                k_rnn
+            };
             for v in &mut params[e.range()] {
                 *v = T::of(rng.random_range(-k..k));
             }
         }
-        Ok(Model { config, layout, params })
+        Ok(Model {
+            config,
+            layout,
+            params,
+        })
     }
 
     /// A model with all-zero parameters (to be filled by the caller).
@@ -279,7 +294,10 @@ impl<T: Float> Model<T> {
 
     fn head(&self) -> (&[T], &[T]) {
         let n = self.layout.len();
-        (&self.params[self.layout[n - 2].range()], &self.params[self.layout[n - 1].range()])
+        (
+            &self.params[self.layout[n - 2].range()],
+            &self.params[self.layout[n - 1].range()],
+        )
     }
 
     /// The zero state for a batch of `batch`.
@@ -287,7 +305,11 @@ impl<T: Float> Model<T> {
         let n = self.config.num_layers * self.config.directions() * batch * self.config.hidden_size;
         State {
             h: vec![T::zero(); n],
-            c: if self.config.cell.has_memory() { vec![T::zero(); n] } else { Vec::new() },
+            c: if self.config.cell.has_memory() {
+                vec![T::zero(); n]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -303,8 +325,16 @@ impl<T: Float> Model<T> {
     /// The final state of every layer and direction (at each sequence's own end).
     pub fn final_state(&self, fwd: &Forward<T>) -> State<T> {
         State {
-            h: fwd.layers.iter().flat_map(|c| c.h_n.iter().copied()).collect(),
-            c: fwd.layers.iter().flat_map(|c| c.c_n.iter().copied()).collect(),
+            h: fwd
+                .layers
+                .iter()
+                .flat_map(|c| c.h_n.iter().copied())
+                .collect(),
+            c: fwd
+                .layers
+                .iter()
+                .flat_map(|c| c.c_n.iter().copied())
+                .collect(),
         }
     }
 
@@ -339,9 +369,13 @@ impl<T: Float> Model<T> {
                     Input::Dense(self.layer_output(&fwd, k - 1))
                 };
                 let h0 = state.map(|s| &s.h[idx * bh..(idx + 1) * bh]);
-                let c0 = state.filter(|s| !s.c.is_empty()).map(|s| &s.c[idx * bh..(idx + 1) * bh]);
+                let c0 = state
+                    .filter(|s| !s.c.is_empty())
+                    .map(|s| &s.c[idx * bh..(idx + 1) * bh]);
                 let lp = self.layer_params(&self.params, k, d);
-                let cache = cfg.layer(k, d).forward(&lp, input, steps, batch, h0, c0, lengths);
+                let cache = cfg
+                    .layer(k, d)
+                    .forward(&lp, input, steps, batch, h0, c0, lengths);
                 fwd.layers.push(cache);
             }
             if nd == 2 {
@@ -400,12 +434,32 @@ impl<T: Float> Model<T> {
         let (vr, cr) = (self.layout[nl - 2].range(), self.layout[nl - 1].range());
         let top = self.layer_output(fwd, cfg.num_layers - 1);
         // dE/dV = sum_t (dE/do_t) s_t^T   [O, T*B] x [T*B, D*H]
-        gemm(o, dh, rows, dlogits, true, top, false, &mut grads[vr.clone()], true);
+        gemm(
+            o,
+            dh,
+            rows,
+            dlogits,
+            true,
+            top,
+            false,
+            &mut grads[vr.clone()],
+            true,
+        );
         // dE/dc = sum_t dE/do_t
         col_sum_acc(rows, o, dlogits, &mut grads[cr]);
         // dE/ds_t = V^T dE/do_t   [T*B, O] x [O, D*H]
         let mut dout = vec![T::zero(); rows * dh];
-        gemm(rows, dh, o, dlogits, false, &self.params[vr], false, &mut dout, false);
+        gemm(
+            rows,
+            dh,
+            o,
+            dlogits,
+            false,
+            &self.params[vr],
+            false,
+            &mut dout,
+            false,
+        );
 
         let mut d0 = self.zero_state(batch);
         let mut dx_out = None;
@@ -431,7 +485,9 @@ impl<T: Float> Model<T> {
                     &dir_grad
                 };
                 let dhn = dstate_n.map(|s| &s.h[idx * bh..(idx + 1) * bh]);
-                let dcn = dstate_n.filter(|s| !s.c.is_empty()).map(|s| &s.c[idx * bh..(idx + 1) * bh]);
+                let dcn = dstate_n
+                    .filter(|s| !s.c.is_empty())
+                    .map(|s| &s.c[idx * bh..(idx + 1) * bh]);
                 let lp = self.layer_params(&self.params, k, d);
                 let mut lg = self.layer_grads(grads, k, d);
                 let (dh0, dc0) = cfg.layer(k, d).backward(
@@ -477,8 +533,11 @@ impl<T: Float> Model<T> {
         grads: &mut [T],
     ) -> (T, Forward<T>, State<T>) {
         let fwd = self.forward(x, steps, batch, state, lengths);
-        let mask: Option<Vec<bool>> =
-            lengths.map(|l| (0..steps * batch).map(|r| r / batch < l[r % batch]).collect());
+        let mask: Option<Vec<bool>> = lengths.map(|l| {
+            (0..steps * batch)
+                .map(|r| r / batch < l[r % batch])
+                .collect()
+        });
         let mut dlogits = vec![T::zero(); fwd.logits.len()];
         let loss = loss_and_grad(
             self.config.output,

@@ -67,7 +67,13 @@ fn dims(f: &TensorFile, name: &str, rank: usize, what: &str) -> Result<F64Tensor
     Ok(t)
 }
 
-fn check_shape(f: &TensorFile, name: &str, got: &[usize], want: &[usize], what: &str) -> Result<()> {
+fn check_shape(
+    f: &TensorFile,
+    name: &str,
+    got: &[usize],
+    want: &[usize],
+    what: &str,
+) -> Result<()> {
     if got != want {
         return Err(f.bad_shape(name, got, format!("{want:?} ({what})")));
     }
@@ -75,7 +81,14 @@ fn check_shape(f: &TensorFile, name: &str, got: &[usize], want: &[usize], what: 
 }
 
 /// Class ids of tensor `name`, `[T, B]`, each in `0..classes` where counted.
-fn class_ids(f: &TensorFile, name: &str, steps: usize, batch: usize, classes: usize, lengths: Option<&[usize]>) -> Result<Vec<usize>> {
+fn class_ids(
+    f: &TensorFile,
+    name: &str,
+    steps: usize,
+    batch: usize,
+    classes: usize,
+    lengths: Option<&[usize]>,
+) -> Result<Vec<usize>> {
     let (shape, ids) = f.i64(name)?;
     check_shape(f, name, &shape, &[steps, batch], "[T, B]")?;
     ids.iter()
@@ -86,7 +99,12 @@ fn class_ids(f: &TensorFile, name: &str, steps: usize, batch: usize, classes: us
                 Ok(0)
             } else if id < 0 || id as usize >= classes {
                 Err(Error::Value {
-                    what: format!("{}: tensor '{name}' at [{}, {}]", f.path().display(), r / batch, r % batch),
+                    what: format!(
+                        "{}: tensor '{name}' at [{}, {}]",
+                        f.path().display(),
+                        r / batch,
+                        r % batch
+                    ),
                     value: id.to_string(),
                     expected: format!("a class id in 0..{classes}"),
                 })
@@ -111,7 +129,11 @@ fn finite(f: &TensorFile, name: &str, data: &[f64]) -> Result<()> {
 impl Case {
     /// Parses a case file of either format, validating every tensor's dtype and shape.
     pub fn parse(f: &TensorFile) -> Result<Case> {
-        match expect_meta(f, "format", &["rnn-reference/1", "rnn-stack/1", "rnn-trajectory/1"])? {
+        match expect_meta(
+            f,
+            "format",
+            &["rnn-reference/1", "rnn-stack/1", "rnn-trajectory/1"],
+        )? {
             "rnn-stack/1" => Self::parse_stack(f),
             _ => Self::parse_reference(f),
         }
@@ -120,12 +142,17 @@ impl Case {
     /// Parses the seed-model part shared by `rnn-reference/1` and `rnn-trajectory/1`.
     pub fn parse_reference(f: &TensorFile) -> Result<Case> {
         expect_meta(f, "cell", &["elman"])?;
-        let act = Activation::parse(expect_meta(f, "activation", &["tanh", "relu", "sigmoid"])?).unwrap_or_default();
+        let act = Activation::parse(expect_meta(f, "activation", &["tanh", "relu", "sigmoid"])?)
+            .unwrap_or_default();
         let output = match expect_meta(f, "output", &["softmax", "identity"])? {
             "softmax" => OutputKind::Softmax,
             _ => OutputKind::Identity,
         };
-        let want_loss = if output == OutputKind::Softmax { "cross_entropy" } else { "squared_error" };
+        let want_loss = if output == OutputKind::Softmax {
+            "cross_entropy"
+        } else {
+            "squared_error"
+        };
         expect_meta(f, "loss", &[want_loss])?;
         let reduction = match expect_meta(f, "reduction", &["sum", "mean"])? {
             "sum" => Reduction::Sum,
@@ -136,13 +163,19 @@ impl Case {
         let v = dims(f, "V", 2, "[O, H]")?;
         let o = v.shape[0];
         check_shape(f, "V", &v.shape, &[o, h], "[O, H]")?;
-        let w = f.f64_shaped("W", &[h, h]).map_err(|e| shape_hint(e, "[H, H]"))?;
+        let w = f
+            .f64_shaped("W", &[h, h])
+            .map_err(|e| shape_hint(e, "[H, H]"))?;
         let b = f.f64_shaped("b", &[h]).map_err(|e| shape_hint(e, "[H]"))?;
         let c = f.f64_shaped("c", &[o]).map_err(|e| shape_hint(e, "[O]"))?;
         let x = dims(f, "x", 3, "[T, B, I]")?;
         let (steps, batch) = (x.shape[0], x.shape[1]);
         check_shape(f, "x", &x.shape, &[steps, batch, i], "[T, B, I]")?;
-        let h0 = if f.has("h0") { f.f64_shaped("h0", &[batch, h])? } else { vec![0.0; batch * h] };
+        let h0 = if f.has("h0") {
+            f.f64_shaped("h0", &[batch, h])?
+        } else {
+            vec![0.0; batch * h]
+        };
         let mut config = ModelConfig::elman(i, h, o);
         config.cell = CellKind::Elman { activation: act };
         config.output = output;
@@ -159,13 +192,23 @@ impl Case {
                 p.copy_from_slice(data);
             }
         }
-        for (name, data) in [("U", &u.data), ("W", &w), ("b", &b), ("V", &v.data), ("c", &c), ("x", &x.data), ("h0", &h0)] {
+        for (name, data) in [
+            ("U", &u.data),
+            ("W", &w),
+            ("b", &b),
+            ("V", &v.data),
+            ("c", &c),
+            ("x", &x.data),
+            ("h0", &h0),
+        ] {
             finite(f, name, data)?;
         }
         let (classes, values) = match output {
             OutputKind::Softmax => (class_ids(f, "y", steps, batch, o, None)?, Vec::new()),
             OutputKind::Identity => {
-                let y = f.f64_shaped("y", &[steps, batch, o]).map_err(|e| shape_hint(e, "[T, B, O]"))?;
+                let y = f
+                    .f64_shaped("y", &[steps, batch, o])
+                    .map_err(|e| shape_hint(e, "[T, B, O]"))?;
                 finite(f, "y", &y)?;
                 (Vec::new(), y)
             }
@@ -177,7 +220,10 @@ impl Case {
             steps,
             batch,
             x: x.data,
-            state: State { h: h0, c: Vec::new() },
+            state: State {
+                h: h0,
+                c: Vec::new(),
+            },
             classes,
             values,
             lengths: None,
@@ -190,7 +236,12 @@ impl Case {
             "lstm" => CellKind::Lstm,
             "gru" => CellKind::Gru,
             _ => CellKind::Elman {
-                activation: Activation::parse(expect_meta(f, "activation", &["tanh", "relu", "sigmoid"])?).unwrap_or_default(),
+                activation: Activation::parse(expect_meta(
+                    f,
+                    "activation",
+                    &["tanh", "relu", "sigmoid"],
+                )?)
+                .unwrap_or_default(),
             },
         };
         let layers_s = f.meta("num_layers")?;
@@ -205,7 +256,13 @@ impl Case {
         let g = cell.gates();
         let whh = dims(f, "rnn.weight_hh_l0", 2, "[G*H, H]")?;
         let h = whh.shape[1];
-        check_shape(f, "rnn.weight_hh_l0", &whh.shape, &[g * h, h], &format!("[{g}*H, H] for a {} cell", cell.name()))?;
+        check_shape(
+            f,
+            "rnn.weight_hh_l0",
+            &whh.shape,
+            &[g * h, h],
+            &format!("[{g}*H, H] for a {} cell", cell.name()),
+        )?;
         let wih = dims(f, "rnn.weight_ih_l0", 2, "[G*H, I]")?;
         let i = wih.shape[1];
         let hw = dims(f, "head.weight", 2, "[O, D*H]")?;
@@ -254,7 +311,11 @@ impl Case {
         };
         let n_state = num_layers * config_dirs(bidirectional) * batch * h;
         let st_shape = [num_layers * config_dirs(bidirectional), batch, h];
-        let h0 = if f.has("h0") { f.f64_shaped("h0", &st_shape)? } else { vec![0.0; n_state] };
+        let h0 = if f.has("h0") {
+            f.f64_shaped("h0", &st_shape)?
+        } else {
+            vec![0.0; n_state]
+        };
         let c0 = if !cell.has_memory() {
             Vec::new()
         } else if f.has("c0") {
@@ -313,7 +374,12 @@ impl Case {
             self.reduction,
             &mut grads,
         );
-        let (t, b, h, o) = (self.steps, self.batch, self.config.hidden_size, self.config.output_size);
+        let (t, b, h, o) = (
+            self.steps,
+            self.batch,
+            self.config.hidden_size,
+            self.config.output_size,
+        );
         let mut out = BTreeMap::new();
         let mut put = |name: &str, shape: Vec<usize>, data: &[T]| {
             out.insert(
@@ -335,7 +401,11 @@ impl Case {
                     OutputKind::Identity => fwd.logits.clone(),
                 };
                 put("p", vec![t, b, o], &p);
-                put("dU", vec![h, self.config.input_size], grad_of("rnn.weight_ih_l0"));
+                put(
+                    "dU",
+                    vec![h, self.config.input_size],
+                    grad_of("rnn.weight_ih_l0"),
+                );
                 put("dW", vec![h, h], grad_of("rnn.weight_hh_l0"));
                 put("db", vec![h], grad_of("rnn.bias_ih_l0"));
                 put("dV", vec![o, h], grad_of("head.weight"));
@@ -345,7 +415,11 @@ impl Case {
             Format::Stack => {
                 let ld = self.config.num_layers * self.config.directions();
                 let dh = self.config.directions() * h;
-                put("out", vec![t, b, dh], model.layer_output(&fwd, self.config.num_layers - 1));
+                put(
+                    "out",
+                    vec![t, b, dh],
+                    model.layer_output(&fwd, self.config.num_layers - 1),
+                );
                 put("logits", vec![t, b, o], &fwd.logits);
                 let fin = model.final_state(&fwd);
                 put("h_n", vec![ld, b, h], &fin.h);
@@ -355,7 +429,11 @@ impl Case {
                     put("grad.c0", vec![ld, b, h], &d0.c);
                 }
                 for e in &model.layout {
-                    put(&format!("grad.{}", e.name), e.shape.clone(), grad_of(&e.name));
+                    put(
+                        &format!("grad.{}", e.name),
+                        e.shape.clone(),
+                        grad_of(&e.name),
+                    );
                 }
             }
         }
@@ -373,7 +451,12 @@ fn config_dirs(bidirectional: bool) -> usize {
 
 fn shape_hint(e: Error, what: &str) -> Error {
     match e {
-        Error::Shape { path, tensor, got, expected } => Error::Shape {
+        Error::Shape {
+            path,
+            tensor,
+            got,
+            expected,
+        } => Error::Shape {
             path,
             tensor,
             got,
@@ -387,7 +470,11 @@ fn shape_hint(e: Error, what: &str) -> Error {
 pub fn run_file(path: &std::path::Path) -> Result<TensorWriter> {
     let f = TensorFile::read(path)?;
     if f.meta("format")? == "rnn-trajectory/1" {
-        return Err(f.bad_meta("format", "rnn-trajectory/1", "use `rnn trajectory` for trajectory cases"));
+        return Err(f.bad_meta(
+            "format",
+            "rnn-trajectory/1",
+            "use `rnn trajectory` for trajectory cases",
+        ));
     }
     let case = Case::parse(&f)?;
     let mut w = TensorWriter::new();
@@ -395,14 +482,21 @@ pub fn run_file(path: &std::path::Path) -> Result<TensorWriter> {
         w.add::<f64>(name, &t.shape, &t.data);
     }
     w.meta("format", f.meta("format")?);
-    w.meta("generated_by", format!("rnn {} (f64)", env!("CARGO_PKG_VERSION")));
+    w.meta(
+        "generated_by",
+        format!("rnn {} (f64)", env!("CARGO_PKG_VERSION")),
+    );
     Ok(w)
 }
 
 /// `max |got - expected| / max |expected|` over a tensor (the reference
 /// README's relative error); `max |got - expected|` when expected is all zero.
 pub fn relative_error(got: &[f64], expected: &[f64]) -> f64 {
-    let diff = got.iter().zip(expected).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let diff = got
+        .iter()
+        .zip(expected)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     let scale = expected.iter().map(|v| v.abs()).fold(0.0, f64::max);
     if scale > 0.0 {
         diff / scale

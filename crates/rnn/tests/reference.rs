@@ -9,7 +9,9 @@ const TOL_F64: f64 = 1e-9;
 const TOL_F32: f64 = 1e-4;
 
 fn fixture_dir(sub: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reference").join(sub)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/reference")
+        .join(sub)
 }
 
 /// The case files of a fixture folder; panics (fails the test) if there are none.
@@ -20,7 +22,8 @@ fn cases(sub: &str, prefix: &str) -> Vec<PathBuf> {
         .map(|e| e.expect("dir entry").path())
         .filter(|p| {
             p.extension().is_some_and(|x| x == "safetensors")
-                && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
         })
         .collect();
     v.sort();
@@ -32,13 +35,23 @@ fn cases(sub: &str, prefix: &str) -> Vec<PathBuf> {
 fn check(path: &PathBuf, tol: f64, scalar: &str) -> usize {
     let f = TensorFile::read(path).expect("read fixture");
     let case = Case::parse(&f).expect("parse fixture");
-    let got = if scalar == "f64" { case.evaluate::<f64>() } else { case.evaluate::<f32>() };
+    let got = if scalar == "f64" {
+        case.evaluate::<f64>()
+    } else {
+        case.evaluate::<f32>()
+    };
     let mut checked = 0;
     for (name, t) in &got {
-        let want = f.f64(name).unwrap_or_else(|e| panic!("{}: expected tensor {name}: {e}", path.display()));
+        let want = f
+            .f64(name)
+            .unwrap_or_else(|e| panic!("{}: expected tensor {name}: {e}", path.display()));
         assert_eq!(t.shape, want.shape, "{}: shape of {name}", path.display());
         let err = relative_error(&t.data, &want.data);
-        assert!(err < tol, "{} [{scalar}]: {name} relative error {err:e} >= {tol:e}", path.display());
+        assert!(
+            err < tol,
+            "{} [{scalar}]: {name} relative error {err:e} >= {tol:e}",
+            path.display()
+        );
         checked += 1;
     }
     checked

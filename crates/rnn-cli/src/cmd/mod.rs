@@ -1,0 +1,4 @@
+//! One module per `rnn` subcommand.
+
+pub mod gradcheck;
+pub mod reference;

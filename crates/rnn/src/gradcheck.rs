@@ -1,0 +1,162 @@
+//! Finite-difference gradient checks of BPTT, in `f64`.
+
+use crate::cell::CellKind;
+use crate::layer::Input;
+use crate::loss::{OutputKind, Reduction, Targets};
+use crate::model::{Model, ModelConfig, State};
+use crate::reference::relative_error;
+use rand::{Rng, SeedableRng};
+
+/// The result of checking one parameter tensor.
+#[derive(Clone, Debug)]
+pub struct TensorCheck {
+    /// Parameter name (or `h0`, `c0`, `x`).
+    pub name: String,
+    /// `max_i |analytic_i - numeric_i| / max_i |numeric_i|` over the tensor
+    /// (the reference README's relative error, [`relative_error`]).
+    pub max_rel_error: f64,
+}
+
+/// A random small problem for a model of `config`: inputs, targets, initial state.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    /// `T`.
+    pub steps: usize,
+    /// `B`.
+    pub batch: usize,
+    /// `[T, B, I]`.
+    pub x: Vec<f64>,
+    /// Class ids `[T, B]` when the output is softmax.
+    pub classes: Vec<usize>,
+    /// Targets `[T, B, O]` when the output is identity.
+    pub values: Vec<f64>,
+    /// Initial state.
+    pub state: State<f64>,
+    /// Per-sequence lengths.
+    pub lengths: Option<Vec<usize>>,
+}
+
+impl Problem {
+    /// Draws a problem from `seed`.
+    pub fn random(
+        config: &ModelConfig,
+        steps: usize,
+        batch: usize,
+        varlen: bool,
+        seed: u64,
+    ) -> Problem {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+        let n_state = config.num_layers * config.directions() * batch * config.hidden_size;
+        let mut r = |n: usize, s: f64| {
+            (0..n)
+                .map(|_| rng.random_range(-s..s))
+                .collect::<Vec<f64>>()
+        };
+        let x = r(steps * batch * config.input_size, 1.0);
+        let values = r(steps * batch * config.output_size, 1.0);
+        let h = r(n_state, 0.5);
+        let c = if config.cell.has_memory() {
+            r(n_state, 0.5)
+        } else {
+            Vec::new()
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xc1a55);
+        let classes = (0..steps * batch)
+            .map(|_| rng.random_range(0..config.output_size))
+            .collect();
+        let lengths = varlen.then(|| {
+            (0..batch)
+                .map(|b| {
+                    if b == 0 {
+                        steps
+                    } else {
+                        rng.random_range(1..=steps)
+                    }
+                })
+                .collect()
+        });
+        Problem {
+            steps,
+            batch,
+            x,
+            classes,
+            values,
+            state: State { h, c },
+            lengths,
+        }
+    }
+
+    /// The loss of `model` on this problem, adding its gradient into `grads`
+    /// and returning also `dE/d(initial state)`.
+    pub fn loss(
+        &self,
+        model: &Model<f64>,
+        state: &State<f64>,
+        grads: &mut [f64],
+    ) -> (f64, State<f64>) {
+        let targets = match model.config.output {
+            OutputKind::Softmax => Targets::Classes(&self.classes),
+            OutputKind::Identity => Targets::Values(&self.values),
+        };
+        let (loss, _, d0) = model.loss_and_grads(
+            Input::Dense(&self.x),
+            targets,
+            self.steps,
+            self.batch,
+            Some(state),
+            self.lengths.as_deref(),
+            Reduction::Sum,
+            grads,
+        );
+        (loss, d0)
+    }
+}
+
+/// Compares BPTT's gradient with central differences `(E(θ+ε) - E(θ-ε)) / 2ε`
+/// for every entry of every parameter and of the initial state.
+pub fn check(model: &Model<f64>, problem: &Problem, eps: f64) -> Vec<TensorCheck> {
+    let mut grads = vec![0.0; model.params.len()];
+    let (_, d0) = problem.loss(model, &problem.state, &mut grads);
+    let mut scratch = vec![0.0; model.params.len()];
+    let mut out = Vec::new();
+    let mut m = model.clone();
+    for e in &model.layout {
+        let mut numeric = Vec::with_capacity(e.len());
+        for i in e.range() {
+            let orig = m.params[i];
+            m.params[i] = orig + eps;
+            let (lp, _) = problem.loss(&m, &problem.state, &mut scratch);
+            m.params[i] = orig - eps;
+            let (lm, _) = problem.loss(&m, &problem.state, &mut scratch);
+            m.params[i] = orig;
+            numeric.push((lp - lm) / (2.0 * eps)); // dE/dθ_i ≈ (E(θ+ε) - E(θ-ε)) / 2ε
+        }
+        out.push(TensorCheck {
+            name: e.name.clone(),
+            max_rel_error: relative_error(&grads[e.range()], &numeric),
+        });
+    }
+    let mut state_check =
+        |name: &str, which: fn(&mut State<f64>) -> &mut Vec<f64>, analytic: &[f64]| {
+            let mut st = problem.state.clone();
+            let mut numeric = Vec::with_capacity(analytic.len());
+            for i in 0..analytic.len() {
+                let orig = which(&mut st)[i];
+                which(&mut st)[i] = orig + eps;
+                let (lp, _) = problem.loss(model, &st, &mut scratch);
+                which(&mut st)[i] = orig - eps;
+                let (lm, _) = problem.loss(model, &st, &mut scratch);
+                which(&mut st)[i] = orig;
+                numeric.push((lp - lm) / (2.0 * eps));
+            }
+            out.push(TensorCheck {
+                name: name.into(),
+                max_rel_error: relative_error(analytic, &numeric),
+            });
+        };
+    state_check("h0", |s| &mut s.h, &d0.h);
+    if let CellKind::Lstm = model.config.cell {
+        state_check("c0", |s| &mut s.c, &d0.c);
+    }
+    out
+}
