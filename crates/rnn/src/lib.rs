@@ -33,7 +33,9 @@ pub mod layer;
 pub mod linalg;
 pub mod loss;
 pub mod model;
+pub mod optim;
 pub mod reference;
+pub mod trajectory;
 
 pub use error::{Error, Result};
 pub use float::Float;

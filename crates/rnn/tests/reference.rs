@@ -95,3 +95,33 @@ fn stack_lstm_gru_cases_match_pytorch_f64() {
     }
     assert!(n >= 4);
 }
+
+#[test]
+fn optimizer_trajectories_match_torch_optim_f64() {
+    use rnn::trajectory::Trajectory;
+    let files = cases("trajectories", "traj_");
+    assert!(files.len() >= 6);
+    for p in files {
+        let f = TensorFile::read(&p).expect("read fixture");
+        let r = Trajectory::parse(&f)
+            .expect("parse trajectory")
+            .run::<f64>();
+        let want = f.f64("losses").expect("losses");
+        let err = relative_error(&r.losses, &want.data);
+        assert!(
+            err < TOL_F64,
+            "{}: losses relative error {err:e}",
+            p.display()
+        );
+        for (name, shape, data) in &r.finals {
+            let want = f.f64(&format!("{name}_final")).expect("final tensor");
+            assert_eq!(&want.shape, shape);
+            let err = relative_error(data, &want.data);
+            assert!(
+                err < TOL_F64,
+                "{}: {name}_final relative error {err:e}",
+                p.display()
+            );
+        }
+    }
+}

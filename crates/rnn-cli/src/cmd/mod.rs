@@ -2,3 +2,4 @@
 
 pub mod gradcheck;
 pub mod reference;
+pub mod trajectory;

@@ -1,0 +1,27 @@
+//! `rnn trajectory`: replay a torch.optim trajectory case.
+
+use crate::error::CliResult;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Replay an optimizer trajectory case (format rnn-trajectory/1) in f64: the
+/// same batch at every step, forward, BPTT, optional clipping, one update.
+/// Writes `losses` and every `*_final` tensor.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  rnn trajectory tests/fixtures/reference/trajectories/traj_adam.safetensors -o out.safetensors"
+)]
+pub struct TrajectoryArgs {
+    /// The case file (.safetensors).
+    pub case: PathBuf,
+    /// Where to write `losses` and `U_final` ... `c_final` (F64).
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+}
+
+/// Runs the command.
+pub fn run(args: &TrajectoryArgs) -> CliResult {
+    rnn::trajectory::run_file(&args.case)?.write(&args.output)?;
+    eprintln!("wrote {}", args.output.display());
+    Ok(())
+}
