@@ -2,6 +2,7 @@
 
 mod cmd;
 mod error;
+mod train_util;
 
 use clap::{Parser, Subcommand};
 use error::CliResult;

@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod cell;
+pub mod checkpoint;
 mod error;
 mod float;
 pub mod gradcheck;

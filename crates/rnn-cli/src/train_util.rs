@@ -1,0 +1,220 @@
+//! What every `rnn train` task shares: the time/epoch budget, the progress
+//! bar, metrics.jsonl and the loss plot, flag checks.
+
+use crate::error::{CliError, CliResult};
+use indicatif::{ProgressBar, ProgressStyle};
+use rnn::checkpoint::write_text;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long to train: a number of epochs or a wall-clock budget.
+#[derive(Clone, Copy, Debug)]
+pub enum Budget {
+    /// Passes over the training data.
+    Epochs(usize),
+    /// Minutes of wall-clock time.
+    Minutes(f64),
+}
+
+impl Budget {
+    /// From `--epochs` / `--minutes` (at most one may be given; `default` otherwise).
+    pub fn from_flags(epochs: Option<usize>, minutes: Option<f64>, default: Budget) -> CliResult<Budget> {
+        match (epochs, minutes) {
+            (Some(_), Some(_)) => Err(CliError::Usage("give --epochs or --minutes, not both".into())),
+            (Some(0), None) => Err(CliError::Usage("--epochs 0: expected at least 1".into())),
+            (Some(e), None) => Ok(Budget::Epochs(e)),
+            (None, Some(m)) if m.is_finite() && m > 0.0 => Ok(Budget::Minutes(m)),
+            (None, Some(m)) => Err(CliError::Usage(format!("--minutes {m}: expected a positive number"))),
+            (None, None) => Ok(default),
+        }
+    }
+}
+
+/// Checks a learning rate (or any positive finite flag value).
+pub fn positive(flag: &str, v: f64) -> CliResult<f64> {
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(CliError::Usage(format!("{flag} {v}: expected a positive finite number")))
+    }
+}
+
+/// Checks a count flag is at least 1.
+pub fn at_least_one(flag: &str, v: usize) -> CliResult<usize> {
+    if v >= 1 {
+        Ok(v)
+    } else {
+        Err(CliError::Usage(format!("{flag} 0: expected at least 1")))
+    }
+}
+
+/// Sets the number of threads for the big matrix products.
+pub fn set_threads(n: usize) -> CliResult {
+    if n == 0 || n > 256 {
+        return Err(CliError::Usage(format!("--threads {n}: expected 1 to 256")));
+    }
+    rnn::linalg::set_threads(n);
+    // A second call (tests, repeated runs in one process) keeps the first pool.
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    Ok(())
+}
+
+/// The progress bar on stderr: step, smoothed loss, last validation figure,
+/// throughput and ETA (hidden when stderr is not a terminal).
+pub struct Progress {
+    bar: ProgressBar,
+    start: Instant,
+    budget: Budget,
+}
+
+impl Progress {
+    /// A bar for a run of `total_steps` (epochs budget) or `minutes`.
+    pub fn new(budget: Budget, total_steps: u64) -> Self {
+        let bar = match budget {
+            Budget::Epochs(_) => ProgressBar::new(total_steps),
+            Budget::Minutes(m) => ProgressBar::new((m * 60.0) as u64),
+        };
+        let template = match budget {
+            Budget::Epochs(_) => "{elapsed_precise} [{bar:30}] step {pos}/{len} {msg} ETA {eta}",
+            Budget::Minutes(_) => "{elapsed_precise} [{bar:30}] {pos}/{len}s {msg} ETA {eta}",
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Progress {
+            bar,
+            start: Instant::now(),
+            budget,
+        }
+    }
+
+    /// Updates the bar after `step` updates.
+    pub fn update(&self, step: u64, msg: String) {
+        match self.budget {
+            Budget::Epochs(_) => self.bar.set_position(step),
+            Budget::Minutes(_) => self.bar.set_position(self.start.elapsed().as_secs()),
+        }
+        self.bar.set_message(msg);
+    }
+
+    /// Whether a minutes budget has run out.
+    pub fn out_of_time(&self) -> bool {
+        match self.budget {
+            Budget::Minutes(m) => self.start.elapsed() >= Duration::from_secs_f64(m * 60.0),
+            Budget::Epochs(_) => false,
+        }
+    }
+
+    /// Seconds since the start.
+    pub fn elapsed(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    /// Prints a line above the bar.
+    pub fn println(&self, s: impl AsRef<str>) {
+        self.bar.println(s);
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// `metrics.jsonl`: one JSON object per evaluation, rewritten atomically each time.
+pub struct Metrics {
+    path: PathBuf,
+    rows: Vec<serde_json::Value>,
+}
+
+impl Metrics {
+    /// Starts `dir/metrics.jsonl`, keeping earlier rows when resuming.
+    pub fn open(dir: &Path, resume: bool) -> Self {
+        let path = dir.join("metrics.jsonl");
+        let rows = if resume {
+            std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Metrics { path, rows }
+    }
+
+    /// Appends one row and rewrites the file.
+    pub fn push(&mut self, row: serde_json::Value) -> CliResult {
+        self.rows.push(row);
+        let text: String = self.rows.iter().map(|r| format!("{r}\n")).collect();
+        write_text(&self.path, &text)?;
+        Ok(())
+    }
+
+    /// All rows so far.
+    pub fn rows(&self) -> &[serde_json::Value] {
+        &self.rows
+    }
+
+    /// The `(x, y)` points of numeric fields `x` and `y` across rows.
+    pub fn series(&self, x: &str, y: &str) -> Vec<(f64, f64)> {
+        self.rows
+            .iter()
+            .filter_map(|r| Some((r.get(x)?.as_f64()?, r.get(y)?.as_f64()?)))
+            .collect()
+    }
+}
+
+/// Draws named line series into an SVG file, written atomically.
+pub fn plot_lines(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[(&str, Vec<(f64, f64)>)]) -> CliResult {
+    use plotters::prelude::*;
+    let pts = series.iter().flat_map(|(_, s)| s.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    for &(x, y) in pts.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    if !x0.is_finite() {
+        return Ok(()); // nothing to draw yet
+    }
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    let pad = ((y1 - y0) * 0.05).max(1e-6);
+    let mut svg = String::new();
+    {
+        let fail = |e: String| CliError::Failure(format!("{}: cannot draw plot: {e}", path.display()));
+        let root = SVGBackend::with_string(&mut svg, (900, 540)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
+            .map_err(|e| fail(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .draw()
+            .map_err(|e| fail(e.to_string()))?;
+        let colors = [RED, BLUE, GREEN, MAGENTA, CYAN, BLACK];
+        for (i, (name, s)) in series.iter().enumerate() {
+            let c = colors[i % colors.len()];
+            chart
+                .draw_series(LineSeries::new(s.iter().copied(), c.stroke_width(2)))
+                .map_err(|e| fail(e.to_string()))?
+                .label(*name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| fail(e.to_string()))?;
+        root.present().map_err(|e| fail(e.to_string()))?;
+    }
+    write_text(path, &svg)?;
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! Model directories: `model.safetensors` holds the weights under PyTorch
+//! names (f32) with the architecture, task and vocabulary as JSON metadata.
+//! Files are written atomically, so a killed process never leaves a broken model.
+
+use crate::io::{write_atomic, TensorFile, TensorWriter};
+use crate::model::{Model, ModelConfig};
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The weights file inside a model directory.
+pub const MODEL_FILE: &str = "model.safetensors";
+/// The format tag written in the metadata.
+pub const FORMAT: &str = "rnn-model/1";
+
+/// Everything a model directory's `model.safetensors` holds.
+#[derive(Clone, Debug)]
+pub struct ModelFile {
+    /// What the model does: "lm", "tag" or "forecast".
+    pub task: String,
+    /// The recurrent network and readout (`rnn.*`, `head.*`).
+    pub model: Model<f32>,
+    /// Further tensors (e.g. `embed.weight`), by name: shape and values.
+    pub extra: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    /// Task metadata (JSON strings: vocabulary, normalisation, ...).
+    pub meta: BTreeMap<String, String>,
+}
+
+impl ModelFile {
+    /// Writes `dir/model.safetensors` atomically, creating `dir` if needed.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut w = TensorWriter::new();
+        for e in &self.model.layout {
+            w.add::<f32>(e.name.clone(), &e.shape, &self.model.params[e.range()]);
+        }
+        for (name, (shape, data)) in &self.extra {
+            w.add::<f32>(name.clone(), shape, data);
+        }
+        for (k, v) in &self.meta {
+            w.meta(k.clone(), v.clone());
+        }
+        w.meta("format", FORMAT);
+        w.meta("task", self.task.clone());
+        w.meta("config", serde_json::to_string(&self.model.config).map_err(|e| Error::Config(e.to_string()))?);
+        write_atomic(&dir.join(MODEL_FILE), &w.to_bytes()?)
+    }
+
+    /// Reads `dir/model.safetensors`; every tensor's presence and shape is checked.
+    pub fn load(dir: &Path) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::Data {
+                path: dir.to_path_buf(),
+                reason: "not a model directory (it does not exist or is not a folder)".into(),
+            });
+        }
+        let f = TensorFile::read(dir.join(MODEL_FILE))?;
+        let fmt = f.meta("format")?;
+        if fmt != FORMAT {
+            return Err(f.bad_meta("format", fmt, FORMAT));
+        }
+        let task = f.meta("task")?.to_string();
+        let cfg_s = f.meta("config")?;
+        let config: ModelConfig = serde_json::from_str(cfg_s).map_err(|e| f.bad_meta("config", cfg_s, &format!("a model configuration ({e})")))?;
+        let mut model = Model::<f32>::zeros(config)?;
+        for e in model.layout.clone() {
+            let data = f.f64_shaped(&e.name, &e.shape)?;
+            if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Value {
+                    what: format!("{}: tensor '{}' element {i}", f.path().display(), e.name),
+                    value: data[i].to_string(),
+                    expected: "a finite weight".into(),
+                });
+            }
+            for (d, s) in model.params[e.range()].iter_mut().zip(data) {
+                *d = s as f32;
+            }
+        }
+        let mut extra = BTreeMap::new();
+        for name in f.names() {
+            if model.entry(&name).is_none() {
+                let t = f.f64(&name)?;
+                extra.insert(name, (t.shape, t.data.iter().map(|&v| v as f32).collect()));
+            }
+        }
+        let meta = f
+            .metadata()
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "format" | "task" | "config"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(ModelFile { task, model, extra, meta })
+    }
+
+    /// Like [`ModelFile::load`], but the model must be for `task`.
+    pub fn load_task(dir: &Path, task: &str) -> Result<Self> {
+        let m = Self::load(dir)?;
+        if m.task != task {
+            return Err(Error::Data {
+                path: dir.join(MODEL_FILE),
+                reason: format!("holds a '{}' model, but this command needs a '{task}' model", m.task),
+            });
+        }
+        Ok(m)
+    }
+
+    /// A metadata entry that must be present.
+    pub fn meta(&self, dir: &Path, key: &str) -> Result<&str> {
+        self.meta.get(key).map(String::as_str).ok_or_else(|| Error::Metadata {
+            path: dir.join(MODEL_FILE),
+            key: key.into(),
+            value: String::new(),
+            expected: "the key must be present".into(),
+        })
+    }
+
+    /// An extra tensor that must be present with the given shape.
+    pub fn extra(&self, dir: &Path, name: &str, shape: &[usize]) -> Result<&[f32]> {
+        match self.extra.get(name) {
+            None => Err(Error::MissingTensor {
+                path: dir.join(MODEL_FILE),
+                tensor: name.into(),
+            }),
+            Some((s, d)) if s == shape => Ok(d),
+            Some((s, _)) => Err(Error::Shape {
+                path: dir.join(MODEL_FILE),
+                tensor: name.into(),
+                got: s.clone(),
+                expected: format!("{shape:?}"),
+            }),
+        }
+    }
+}
+
+/// Writes a text file atomically (metrics, plots).
+pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    write_atomic(path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_load_roundtrip_and_task_check() {
+        let dir = std::env::temp_dir().join(format!("rnn-ckpt-{}", std::process::id()));
+        let mut cfg = ModelConfig::elman(5, 4, 5);
+        cfg.num_layers = 2;
+        cfg.bidirectional = true;
+        let model = Model::<f32>::new(cfg, 1).unwrap();
+        let mut extra = BTreeMap::new();
+        extra.insert("embed.weight".to_string(), (vec![2, 3], vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]));
+        let mut meta = BTreeMap::new();
+        meta.insert("vocab".to_string(), "[\"a\"]".to_string());
+        let mf = ModelFile { task: "lm".into(), model, extra, meta };
+        mf.save(&dir).unwrap();
+        let back = ModelFile::load_task(&dir, "lm").unwrap();
+        assert_eq!(back.model.params, mf.model.params);
+        assert_eq!(back.model.config, mf.model.config);
+        assert_eq!(back.extra, mf.extra);
+        assert_eq!(back.meta.get("vocab"), mf.meta.get("vocab"));
+        assert!(ModelFile::load_task(&dir, "tag").is_err());
+        std::fs::write(dir.join(MODEL_FILE), b"garbage").unwrap();
+        assert!(matches!(ModelFile::load(&dir), Err(Error::Corrupt { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
