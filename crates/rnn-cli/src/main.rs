@@ -22,6 +22,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Train a model: lm (language model), ...
+    Train(cmd::train::TrainArgs),
+    /// Generate text from a language model.
+    Generate(cmd::lm::GenerateArgs),
+    /// Evaluate a model on a data file.
+    Eval(cmd::eval::EvalArgs),
     /// Recompute a PyTorch reference case (rnn-reference/1, rnn-stack/1).
     Reference(cmd::reference::ReferenceArgs),
     /// Check BPTT against finite differences on a random f64 model.
@@ -32,6 +38,9 @@ enum Command {
 
 fn run(cli: Cli) -> CliResult {
     match cli.command {
+        Some(Command::Train(a)) => cmd::train::run(&a),
+        Some(Command::Generate(a)) => cmd::lm::generate_cmd(&a),
+        Some(Command::Eval(a)) => cmd::eval::run(&a),
         Some(Command::Reference(a)) => cmd::reference::run(&a),
         Some(Command::Gradcheck(a)) => cmd::gradcheck::run(&a),
         Some(Command::Trajectory(a)) => cmd::trajectory::run(&a),

@@ -94,6 +94,16 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// Text holding characters a language model has never seen.
+    #[error("{what}: {count} character(s) not in the model's vocabulary: {list}")]
+    UnknownChars {
+        /// The text's source (a file, `--prime`).
+        what: String,
+        /// How many distinct characters are unknown.
+        count: usize,
+        /// The first of them, quoted.
+        list: String,
+    },
     /// A configuration that cannot work (unknown optimizer, zero hidden size, ...).
     #[error("{0}")]
     Config(String),

@@ -32,6 +32,7 @@ pub mod gradcheck;
 pub mod io;
 pub mod layer;
 pub mod linalg;
+pub mod lm;
 pub mod loss;
 pub mod model;
 pub mod optim;

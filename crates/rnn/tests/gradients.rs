@@ -29,7 +29,12 @@ fn assert_checks(cfg: &ModelConfig, steps: usize, batch: usize, varlen: bool, se
     let model = Model::<f64>::new(cfg.clone(), seed).unwrap();
     let problem = Problem::random(cfg, steps, batch, varlen, seed);
     for r in check(&model, &problem, EPS) {
-        assert!(r.max_rel_error < TOL, "{cfg:?}: {} relative error {:e}", r.name, r.max_rel_error);
+        assert!(
+            r.max_rel_error < TOL,
+            "{cfg:?}: {} relative error {:e}",
+            r.name,
+            r.max_rel_error
+        );
     }
 }
 
@@ -37,14 +42,26 @@ fn assert_checks(cfg: &ModelConfig, steps: usize, batch: usize, varlen: bool, se
 fn every_activation_and_output_passes_finite_differences() {
     for act in [Activation::Tanh, Activation::Relu, Activation::Sigmoid] {
         for out in [OutputKind::Softmax, OutputKind::Identity] {
-            assert_checks(&config(CellKind::Elman { activation: act }, out, 1, false), 7, 3, false, 11);
+            assert_checks(
+                &config(CellKind::Elman { activation: act }, out, 1, false),
+                7,
+                3,
+                false,
+                11,
+            );
         }
     }
 }
 
 #[test]
 fn lstm_and_gru_stacked_bidirectional_varlen_pass_finite_differences() {
-    for cell in [CellKind::Lstm, CellKind::Gru, CellKind::Elman { activation: Activation::Tanh }] {
+    for cell in [
+        CellKind::Lstm,
+        CellKind::Gru,
+        CellKind::Elman {
+            activation: Activation::Tanh,
+        },
+    ] {
         for out in [OutputKind::Softmax, OutputKind::Identity] {
             assert_checks(&config(cell, out, 2, true), 6, 3, true, 5);
         }
@@ -102,12 +119,30 @@ fn hand_derived_two_step_case() {
     cfg.output = OutputKind::Identity;
     cfg.bias_hh = false;
     let mut m = Model::<f64>::zeros(cfg).unwrap();
-    for (name, val) in [("rnn.weight_ih_l0", u), ("rnn.weight_hh_l0", w), ("rnn.bias_ih_l0", b), ("head.weight", v), ("head.bias", c)] {
+    for (name, val) in [
+        ("rnn.weight_ih_l0", u),
+        ("rnn.weight_hh_l0", w),
+        ("rnn.bias_ih_l0", b),
+        ("head.weight", v),
+        ("head.bias", c),
+    ] {
         m.param_mut(name).unwrap()[0] = val;
     }
     let mut g = vec![0.0; m.params.len()];
-    let state = State { h: vec![s0], c: vec![] };
-    let (e, fwd, d0) = m.loss_and_grads(Input::Dense(&[1.0, -1.0]), Targets::Values(&[0.3, -0.2]), 2, 1, Some(&state), None, Reduction::Sum, &mut g);
+    let state = State {
+        h: vec![s0],
+        c: vec![],
+    };
+    let (e, fwd, d0) = m.loss_and_grads(
+        Input::Dense(&[1.0, -1.0]),
+        Targets::Values(&[0.3, -0.2]),
+        2,
+        1,
+        Some(&state),
+        None,
+        Reduction::Sum,
+        &mut g,
+    );
     let close = |got: f64, want: f64| assert!((got - want).abs() < 1e-12, "{got} vs {want}");
     close(fwd.layers[0].h[0], 0.49298796667532435);
     close(fwd.layers[0].h[1], -0.4989419391494059);

@@ -1,5 +1,8 @@
 //! One module per `rnn` subcommand.
 
+pub mod eval;
 pub mod gradcheck;
+pub mod lm;
 pub mod reference;
+pub mod train;
 pub mod trajectory;

@@ -1,0 +1,390 @@
+//! The `rnn` binary from outside: exit codes, one-line errors, files written,
+//! and the bit-identical resume of language-model training.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn rnn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rnn"))
+        .args(args)
+        .output()
+        .expect("run rnn")
+}
+
+fn fixture(rel: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../rnn/tests/fixtures/reference")
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rnn-cli-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// Exit code 2 and exactly one line on stderr that mentions `needle`.
+fn assert_bad_input(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(
+        err.contains(needle),
+        "stderr {err:?} should mention {needle:?}"
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err:?}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// A text of `n` characters drawn from a small alphabet, deterministic.
+fn text(n: usize) -> String {
+    let words = [
+        "the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ", "ran ",
+    ];
+    let mut s = String::new();
+    let mut k = 7usize;
+    while s.len() < n {
+        k = k.wrapping_mul(1103515245).wrapping_add(12345) % 2147483648;
+        s.push_str(words[k % words.len()]);
+    }
+    s
+}
+
+#[test]
+fn reference_writes_every_tensor_and_rejects_bad_files() {
+    let d = tmp("ref");
+    let out = d.join("o.safetensors");
+    let ok = rnn(&[
+        "reference",
+        &fixture("elman_tanh_softmax.safetensors"),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let f = rnn::io::TensorFile::read(&out).unwrap();
+    for name in ["s", "o", "p", "loss", "dU", "dW", "db", "dV", "dc", "dh0"] {
+        assert_eq!(f.dtype(name).unwrap(), "F64", "{name}");
+    }
+    assert_bad_input(
+        &rnn(&[
+            "reference",
+            "/no/such/case.safetensors",
+            "-o",
+            out.to_str().unwrap(),
+        ]),
+        "/no/such/case.safetensors",
+    );
+    let trunc = d.join("trunc.safetensors");
+    let bytes = std::fs::read(fixture("elman_tanh_softmax.safetensors")).unwrap();
+    std::fs::write(&trunc, &bytes[..bytes.len() / 2]).unwrap();
+    assert_bad_input(
+        &rnn(&[
+            "reference",
+            trunc.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]),
+        "trunc.safetensors",
+    );
+    let bad_out = rnn(&[
+        "reference",
+        &fixture("elman_tanh_softmax.safetensors"),
+        "-o",
+        "/no/such/dir/o.safetensors",
+    ]);
+    assert_bad_input(&bad_out, "/no/such/dir/o.safetensors");
+    // a case without its tensor W
+    let mut w = rnn::io::TensorWriter::new();
+    let src = rnn::io::TensorFile::read(fixture("elman_tanh_softmax.safetensors")).unwrap();
+    for (k, v) in src.metadata() {
+        w.meta(k.clone(), v.clone());
+    }
+    for name in ["U", "b", "V", "c", "x", "h0"] {
+        let t = src.f64(name).unwrap();
+        w.add::<f64>(name, &t.shape, &t.data);
+    }
+    let (s, y) = src.i64("y").unwrap();
+    w.add_i64("y", &s, &y);
+    let missing = d.join("missing.safetensors");
+    w.write(&missing).unwrap();
+    assert_bad_input(
+        &rnn(&[
+            "reference",
+            missing.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]),
+        "'W'",
+    );
+}
+
+#[test]
+fn trajectory_and_gradcheck_run() {
+    let d = tmp("traj");
+    let out = d.join("t.safetensors");
+    let r = rnn(&[
+        "trajectory",
+        &fixture("trajectories/traj_adam.safetensors"),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let f = rnn::io::TensorFile::read(&out).unwrap();
+    assert_eq!(f.f64("losses").unwrap().shape, vec![6]);
+    let g = rnn(&[
+        "gradcheck",
+        "--activation",
+        "sigmoid",
+        "--output",
+        "identity",
+        "--json",
+    ]);
+    assert!(g.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&g.stdout).unwrap();
+    assert!(v["max_rel_error"].as_f64().unwrap() < 1e-6);
+    assert_bad_input(&rnn(&["gradcheck", "--activation", "swish"]), "swish");
+}
+
+fn read_tensor(path: &Path, name: &str) -> Vec<f64> {
+    rnn::io::TensorFile::read(path)
+        .unwrap()
+        .f64(name)
+        .unwrap()
+        .data
+}
+
+#[test]
+fn lm_resume_is_bit_identical_and_generate_eval_work() {
+    let d = tmp("lm");
+    let data = d.join("text.txt");
+    std::fs::write(&data, text(20_000)).unwrap();
+    let (a, b) = (d.join("a"), d.join("b"));
+    let common = [
+        "--hidden",
+        "16",
+        "--seq-len",
+        "16",
+        "--batch",
+        "4",
+        "--eval-every",
+        "7",
+        "--quiet",
+        "--threads",
+        "1",
+        "--seed",
+        "3",
+    ];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["train", "lm", "--data", data.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&common);
+        let o = rnn(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&["--out", a.to_str().unwrap(), "--steps", "20"]);
+    run(&["--resume", a.to_str().unwrap(), "--steps", "40"]);
+    run(&["--out", b.to_str().unwrap(), "--steps", "40"]);
+    for t in ["params", "opt.0", "opt.1", "state.h"] {
+        let (x, y) = (
+            read_tensor(&a.join("train_state.safetensors"), t),
+            read_tensor(&b.join("train_state.safetensors"), t),
+        );
+        assert!(x == y, "{t} differs after stop/resume");
+    }
+    assert!(a.join("model.safetensors").exists() && a.join("loss.svg").exists());
+    assert_eq!(
+        std::fs::read_to_string(a.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        std::fs::read_to_string(b.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count()
+            + 1
+    );
+
+    let g = rnn(&[
+        "generate",
+        "--model",
+        a.to_str().unwrap(),
+        "--prime",
+        "the ",
+        "--len",
+        "50",
+        "--seed",
+        "1",
+    ]);
+    assert!(g.status.success());
+    assert!(String::from_utf8_lossy(&g.stdout).chars().count() >= 54);
+    assert_bad_input(
+        &rnn(&[
+            "generate",
+            "--model",
+            a.to_str().unwrap(),
+            "--prime",
+            "Zebra",
+        ]),
+        "'Z'",
+    );
+    let e = rnn(&[
+        "eval",
+        "--model",
+        a.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(e.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    let nats = v["loss_nats"].as_f64().unwrap();
+    assert!((v["bits_per_char"].as_f64().unwrap() - nats / std::f64::consts::LN_2).abs() < 1e-9);
+    assert!((v["perplexity"].as_f64().unwrap() - nats.exp()).abs() < 1e-9);
+    let alphabet = text(20_000)
+        .chars()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len() as f64;
+    assert!(
+        nats > 0.0 && nats < alphabet.ln(),
+        "a trained model beats uniform over {alphabet} characters: {nats}"
+    );
+}
+
+#[test]
+fn lm_bad_inputs_are_one_line_errors() {
+    let d = tmp("lmbad");
+    let out = d.join("run");
+    let o = out.to_str().unwrap();
+    let empty = d.join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    assert_bad_input(
+        &rnn(&["train", "lm", "--data", empty.to_str().unwrap(), "--out", o]),
+        "empty",
+    );
+    let short = d.join("short.txt");
+    std::fs::write(&short, "hello world").unwrap();
+    assert_bad_input(
+        &rnn(&["train", "lm", "--data", short.to_str().unwrap(), "--out", o]),
+        "too short",
+    );
+    let latin1 = d.join("latin1.txt");
+    let mut bytes = text(5000).into_bytes();
+    bytes[1234] = 0xE9;
+    std::fs::write(&latin1, &bytes).unwrap();
+    assert_bad_input(
+        &rnn(&[
+            "train",
+            "lm",
+            "--data",
+            latin1.to_str().unwrap(),
+            "--out",
+            o,
+        ]),
+        "offset 1234",
+    );
+    let good = d.join("good.txt");
+    std::fs::write(&good, text(20_000)).unwrap();
+    let g = good.to_str().unwrap();
+    assert_bad_input(
+        &rnn(&["train", "lm", "--data", g, "--out", o, "--seq-len", "0"]),
+        "--seq-len",
+    );
+    assert_bad_input(
+        &rnn(&["train", "lm", "--data", g, "--out", o, "--lr", "-1"]),
+        "--lr",
+    );
+    assert_bad_input(
+        &rnn(&["train", "lm", "--data", g, "--out", o, "--lr", "NaN"]),
+        "--lr",
+    );
+    assert_bad_input(
+        &rnn(&[
+            "train",
+            "lm",
+            "--data",
+            g,
+            "--out",
+            o,
+            "--optimizer",
+            "lbfgs",
+        ]),
+        "lbfgs",
+    );
+    assert_bad_input(
+        &rnn(&["generate", "--model", d.join("nope").to_str().unwrap()]),
+        "nope",
+    );
+    let corrupt = d.join("corrupt");
+    std::fs::create_dir_all(&corrupt).unwrap();
+    std::fs::write(
+        corrupt.join("model.safetensors"),
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all",
+    )
+    .unwrap();
+    assert_bad_input(
+        &rnn(&["eval", "--model", corrupt.to_str().unwrap(), "--data", g]),
+        "model.safetensors",
+    );
+}
+
+#[test]
+fn divergence_stops_with_the_step_and_keeps_the_checkpoint() {
+    let d = tmp("nan");
+    let data = d.join("text.txt");
+    std::fs::write(&data, text(20_000)).unwrap();
+    let out = d.join("run");
+    // An absurd learning rate with SGD and no clipping makes the loss blow up.
+    let o = rnn(&[
+        "train",
+        "lm",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--hidden",
+        "16",
+        "--seq-len",
+        "16",
+        "--batch",
+        "4",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "3e38",
+        "--clip",
+        "0",
+        "--steps",
+        "50",
+        "--eval-every",
+        "1",
+        "--quiet",
+        "--threads",
+        "1",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("at step"), "{err}");
+    assert!(
+        out.join("model.safetensors").exists(),
+        "the last good checkpoint is kept"
+    );
+    let e = rnn(&[
+        "eval",
+        "--model",
+        out.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+}
