@@ -44,15 +44,7 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Reference(a)) => cmd::reference::run(&a),
         Some(Command::Gradcheck(a)) => cmd::gradcheck::run(&a),
         Some(Command::Trajectory(a)) => cmd::trajectory::run(&a),
-        None => cmd::gradcheck::run(&cmd::gradcheck::GradcheckArgs {
-            activation: "tanh".into(),
-            output: "softmax".into(),
-            cell: "elman".into(),
-            layers: 1,
-            bidirectional: false,
-            seed: 0,
-            json: false,
-        }),
+        None => cmd::demo::run(),
     }
 }
 

@@ -163,11 +163,6 @@ impl Metrics {
         Ok(())
     }
 
-    /// All rows so far.
-    pub fn rows(&self) -> &[serde_json::Value] {
-        &self.rows
-    }
-
     /// The `(x, y)` points of numeric fields `x` and `y` across rows.
     pub fn series(&self, x: &str, y: &str) -> Vec<(f64, f64)> {
         self.rows

@@ -109,8 +109,6 @@ pub struct LmSummary {
     pub steps: u64,
     /// Seconds of this run.
     pub seconds: f64,
-    /// Where the model is.
-    pub dir: PathBuf,
 }
 
 fn bad(flag: &str, v: impl std::fmt::Display, expected: &str) -> CliError {
@@ -328,7 +326,6 @@ pub fn train(a: &TrainLmArgs) -> CliResult<LmSummary> {
         best_val: sched.best_saved,
         steps: tr.step,
         seconds: progress.elapsed(),
-        dir: dir.clone(),
     };
     if a.json {
         println!(

@@ -1,5 +1,6 @@
 //! One module per `rnn` subcommand.
 
+pub mod demo;
 pub mod eval;
 pub mod gradcheck;
 pub mod lm;
