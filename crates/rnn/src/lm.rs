@@ -388,21 +388,34 @@ pub fn evaluate(model: &Model<f32>, ids: &[usize], streams: usize, window: usize
     (total, count)
 }
 
-/// Samples `len` characters after `prime`, calling `emit` with each one.
-///
-/// `temperature` divides the logits; `top_k` (0 = off) keeps the k most
-/// likely characters. The prime is fed through the model first (a newline
-/// when empty).
+/// How to sample text from a language model.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sampling {
+    /// Characters to generate.
+    pub len: usize,
+    /// Divides the logits (below 1: more conservative).
+    pub temperature: f64,
+    /// Keep only the k most likely characters (0 = all).
+    pub top_k: usize,
+    /// Seed of the sampler.
+    pub seed: u64,
+}
+
+/// Samples `s.len` characters after `prime`, calling `emit` with each one.
+/// The prime is fed through the model first (a newline when empty).
 pub fn generate(
     model: &Model<f32>,
     vocab: &Vocab,
     prime: &[usize],
-    len: usize,
-    temperature: f64,
-    top_k: usize,
-    seed: u64,
+    s: Sampling,
     mut emit: impl FnMut(char),
 ) {
+    let Sampling {
+        len,
+        temperature,
+        top_k,
+        seed,
+    } = s;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut state = model.zero_state(1);
     let start = [vocab.id('\n').unwrap_or(0)];

@@ -5,7 +5,7 @@
 use crate::cmd::lm::{train, TrainLmArgs};
 use crate::error::CliResult;
 use rnn::checkpoint::ModelFile;
-use rnn::lm::{generate, vocab_of, Vocab};
+use rnn::lm::{generate, vocab_of, Sampling, Vocab};
 
 /// The first 300 kB of Moby-Dick (public domain; see data/README.md).
 const TEXT: &str = include_str!("../../data/mobydick-excerpt.txt");
@@ -51,7 +51,13 @@ pub fn run() -> CliResult {
     let prime = "Call me ";
     let ids = vocab.encode(prime, "prime")?;
     let mut sample = String::from(prime);
-    generate(&mf.model, &vocab, &ids, 400, 0.7, 0, 1, |c| sample.push(c));
+    let sampling = Sampling {
+        len: 400,
+        temperature: 0.7,
+        top_k: 0,
+        seed: 1,
+    };
+    generate(&mf.model, &vocab, &ids, sampling, |c| sample.push(c));
     println!(
         "\nvalidation: {:.3} bits/char ({:.3} nats/char); uniform over {} characters would be {:.3} bits/char",
         summary.best_val / std::f64::consts::LN_2,

@@ -9,7 +9,7 @@ use crate::train_util::{
 use clap::Args;
 use rnn::checkpoint::ModelFile;
 use rnn::lm::{
-    evaluate, generate, read_text, vocab_meta, vocab_of, LmData, LmTrainConfig, LmTrainer,
+    evaluate, generate, read_text, vocab_meta, vocab_of, LmData, LmTrainConfig, LmTrainer, Sampling,
 };
 use rnn::loss::OutputKind;
 use rnn::optim::OptimizerConfig;
@@ -382,26 +382,23 @@ pub fn generate_cmd(a: &GenerateArgs) -> CliResult {
     let mut out = out.lock();
     let mut write_err = None;
     let _ = write!(out, "{}", a.prime);
-    generate(
-        &mf.model,
-        &vocab,
-        &prime,
-        a.len,
-        a.temperature,
-        a.top_k,
-        a.seed,
-        |c| {
-            let mut buf = [0u8; 4];
-            if write_err.is_none() {
-                if let Err(e) = out
-                    .write_all(c.encode_utf8(&mut buf).as_bytes())
-                    .and_then(|_| if c == '\n' { out.flush() } else { Ok(()) })
-                {
-                    write_err = Some(e);
-                }
+    let sampling = Sampling {
+        len: a.len,
+        temperature: a.temperature,
+        top_k: a.top_k,
+        seed: a.seed,
+    };
+    generate(&mf.model, &vocab, &prime, sampling, |c| {
+        let mut buf = [0u8; 4];
+        if write_err.is_none() {
+            if let Err(e) = out
+                .write_all(c.encode_utf8(&mut buf).as_bytes())
+                .and_then(|_| if c == '\n' { out.flush() } else { Ok(()) })
+            {
+                write_err = Some(e);
             }
-        },
-    );
+        }
+    });
     let _ = writeln!(out);
     let _ = out.flush();
     match write_err {
