@@ -118,29 +118,23 @@ impl TensorFile {
     pub fn f64(&self, name: &str) -> Result<F64Tensor> {
         let v = self.view(name)?;
         let data = match v.dtype() {
-            Dtype::F64 => v
-                .data()
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-                .collect(),
-            Dtype::F32 => v
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as f64)
-                .collect(),
-            d => {
-                return Err(Error::Dtype {
-                    path: self.path.clone(),
-                    tensor: name.into(),
-                    got: format!("{d:?}"),
-                    expected: "F64 or F32".into(),
-                })
-            }
+            Dtype::F64 => decode(v.data(), f64::from_le_bytes),
+            Dtype::F32 => decode(v.data(), |b| f32::from_le_bytes(b) as f64),
+            d => return Err(self.bad_dtype(name, d, "F64 or F32")),
         };
         Ok(F64Tensor {
             shape: v.shape().to_vec(),
             data,
         })
+    }
+
+    fn bad_dtype(&self, name: &str, got: Dtype, expected: &str) -> Error {
+        Error::Dtype {
+            path: self.path.clone(),
+            tensor: name.into(),
+            got: format!("{got:?}"),
+            expected: expected.into(),
+        }
     }
 
     /// Reads a floating tensor and checks its shape.
@@ -156,24 +150,9 @@ impl TensorFile {
     pub fn i64(&self, name: &str) -> Result<(Vec<usize>, Vec<i64>)> {
         let v = self.view(name)?;
         let data = match v.dtype() {
-            Dtype::I64 => v
-                .data()
-                .chunks_exact(8)
-                .map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-                .collect(),
-            Dtype::I32 => v
-                .data()
-                .chunks_exact(4)
-                .map(|b| i32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as i64)
-                .collect(),
-            d => {
-                return Err(Error::Dtype {
-                    path: self.path.clone(),
-                    tensor: name.into(),
-                    got: format!("{d:?}"),
-                    expected: "I64".into(),
-                })
-            }
+            Dtype::I64 => decode(v.data(), i64::from_le_bytes),
+            Dtype::I32 => decode(v.data(), |b| i32::from_le_bytes(b) as i64),
+            d => return Err(self.bad_dtype(name, d, "I64")),
         };
         Ok((v.shape().to_vec(), data))
     }
@@ -182,6 +161,15 @@ impl TensorFile {
     pub fn dtype(&self, name: &str) -> Result<String> {
         Ok(format!("{:?}", self.view(name)?.dtype()))
     }
+}
+
+/// Decodes little-endian values of `N` bytes each (safetensors has already
+/// checked that the length is a multiple of `N`).
+fn decode<const N: usize, T>(bytes: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
+    bytes
+        .chunks_exact(N)
+        .map(|b| f(b.try_into().unwrap_or([0; N])))
+        .collect()
 }
 
 /// Tensors to write, by name (sorted on output, as safetensors does).
