@@ -18,13 +18,21 @@ pub enum Budget {
 
 impl Budget {
     /// From `--epochs` / `--minutes` (at most one may be given; `default` otherwise).
-    pub fn from_flags(epochs: Option<usize>, minutes: Option<f64>, default: Budget) -> CliResult<Budget> {
+    pub fn from_flags(
+        epochs: Option<usize>,
+        minutes: Option<f64>,
+        default: Budget,
+    ) -> CliResult<Budget> {
         match (epochs, minutes) {
-            (Some(_), Some(_)) => Err(CliError::Usage("give --epochs or --minutes, not both".into())),
+            (Some(_), Some(_)) => Err(CliError::Usage(
+                "give --epochs or --minutes, not both".into(),
+            )),
             (Some(0), None) => Err(CliError::Usage("--epochs 0: expected at least 1".into())),
             (Some(e), None) => Ok(Budget::Epochs(e)),
             (None, Some(m)) if m.is_finite() && m > 0.0 => Ok(Budget::Minutes(m)),
-            (None, Some(m)) => Err(CliError::Usage(format!("--minutes {m}: expected a positive number"))),
+            (None, Some(m)) => Err(CliError::Usage(format!(
+                "--minutes {m}: expected a positive number"
+            ))),
             (None, None) => Ok(default),
         }
     }
@@ -35,7 +43,9 @@ pub fn positive(flag: &str, v: f64) -> CliResult<f64> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
-        Err(CliError::Usage(format!("{flag} {v}: expected a positive finite number")))
+        Err(CliError::Usage(format!(
+            "{flag} {v}: expected a positive finite number"
+        )))
     }
 }
 
@@ -55,7 +65,9 @@ pub fn set_threads(n: usize) -> CliResult {
     }
     rnn::linalg::set_threads(n);
     // A second call (tests, repeated runs in one process) keeps the first pool.
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
     Ok(())
 }
 
@@ -166,10 +178,21 @@ impl Metrics {
 }
 
 /// Draws named line series into an SVG file, written atomically.
-pub fn plot_lines(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[(&str, Vec<(f64, f64)>)]) -> CliResult {
+pub fn plot_lines(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(&str, Vec<(f64, f64)>)],
+) -> CliResult {
     use plotters::prelude::*;
     let pts = series.iter().flat_map(|(_, s)| s.iter());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
     for &(x, y) in pts.filter(|(x, y)| x.is_finite() && y.is_finite()) {
         (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
     }
@@ -182,7 +205,8 @@ pub fn plot_lines(path: &Path, title: &str, x_label: &str, y_label: &str, series
     let pad = ((y1 - y0) * 0.05).max(1e-6);
     let mut svg = String::new();
     {
-        let fail = |e: String| CliError::Failure(format!("{}: cannot draw plot: {e}", path.display()));
+        let fail =
+            |e: String| CliError::Failure(format!("{}: cannot draw plot: {e}", path.display()));
         let root = SVGBackend::with_string(&mut svg, (900, 540)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
         let mut chart = ChartBuilder::on(&root)
@@ -205,7 +229,9 @@ pub fn plot_lines(path: &Path, title: &str, x_label: &str, y_label: &str, series
                 .draw_series(LineSeries::new(s.iter().copied(), c.stroke_width(2)))
                 .map_err(|e| fail(e.to_string()))?
                 .label(*name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                });
         }
         chart
             .configure_series_labels()

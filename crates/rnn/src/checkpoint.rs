@@ -42,7 +42,10 @@ impl ModelFile {
         }
         w.meta("format", FORMAT);
         w.meta("task", self.task.clone());
-        w.meta("config", serde_json::to_string(&self.model.config).map_err(|e| Error::Config(e.to_string()))?);
+        w.meta(
+            "config",
+            serde_json::to_string(&self.model.config).map_err(|e| Error::Config(e.to_string()))?,
+        );
         write_atomic(&dir.join(MODEL_FILE), &w.to_bytes()?)
     }
 
@@ -61,7 +64,8 @@ impl ModelFile {
         }
         let task = f.meta("task")?.to_string();
         let cfg_s = f.meta("config")?;
-        let config: ModelConfig = serde_json::from_str(cfg_s).map_err(|e| f.bad_meta("config", cfg_s, &format!("a model configuration ({e})")))?;
+        let config: ModelConfig = serde_json::from_str(cfg_s)
+            .map_err(|e| f.bad_meta("config", cfg_s, &format!("a model configuration ({e})")))?;
         let mut model = Model::<f32>::zeros(config)?;
         for e in model.layout.clone() {
             let data = f.f64_shaped(&e.name, &e.shape)?;
@@ -89,7 +93,12 @@ impl ModelFile {
             .filter(|(k, _)| !matches!(k.as_str(), "format" | "task" | "config"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        Ok(ModelFile { task, model, extra, meta })
+        Ok(ModelFile {
+            task,
+            model,
+            extra,
+            meta,
+        })
     }
 
     /// Like [`ModelFile::load`], but the model must be for `task`.
@@ -98,7 +107,10 @@ impl ModelFile {
         if m.task != task {
             return Err(Error::Data {
                 path: dir.join(MODEL_FILE),
-                reason: format!("holds a '{}' model, but this command needs a '{task}' model", m.task),
+                reason: format!(
+                    "holds a '{}' model, but this command needs a '{task}' model",
+                    m.task
+                ),
             });
         }
         Ok(m)
@@ -106,12 +118,15 @@ impl ModelFile {
 
     /// A metadata entry that must be present.
     pub fn meta(&self, dir: &Path, key: &str) -> Result<&str> {
-        self.meta.get(key).map(String::as_str).ok_or_else(|| Error::Metadata {
-            path: dir.join(MODEL_FILE),
-            key: key.into(),
-            value: String::new(),
-            expected: "the key must be present".into(),
-        })
+        self.meta
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| Error::Metadata {
+                path: dir.join(MODEL_FILE),
+                key: key.into(),
+                value: String::new(),
+                expected: "the key must be present".into(),
+            })
     }
 
     /// An extra tensor that must be present with the given shape.
@@ -149,10 +164,18 @@ mod tests {
         cfg.bidirectional = true;
         let model = Model::<f32>::new(cfg, 1).unwrap();
         let mut extra = BTreeMap::new();
-        extra.insert("embed.weight".to_string(), (vec![2, 3], vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]));
+        extra.insert(
+            "embed.weight".to_string(),
+            (vec![2, 3], vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]),
+        );
         let mut meta = BTreeMap::new();
         meta.insert("vocab".to_string(), "[\"a\"]".to_string());
-        let mf = ModelFile { task: "lm".into(), model, extra, meta };
+        let mf = ModelFile {
+            task: "lm".into(),
+            model,
+            extra,
+            meta,
+        };
         mf.save(&dir).unwrap();
         let back = ModelFile::load_task(&dir, "lm").unwrap();
         assert_eq!(back.model.params, mf.model.params);
