@@ -33,6 +33,7 @@ pub mod io;
 pub mod layer;
 pub mod linalg;
 pub mod loss;
+pub mod many_to_one;
 pub mod model;
 pub mod optim;
 pub mod reference;
