@@ -37,6 +37,7 @@ pub mod many_to_one;
 pub mod model;
 pub mod optim;
 pub mod reference;
+pub mod timeseries;
 pub mod trajectory;
 
 pub use error::{Error, Result};
