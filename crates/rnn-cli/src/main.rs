@@ -28,6 +28,19 @@ enum Command {
     Gradcheck(cmd::gradcheck::GradcheckArgs),
     /// Replay a torch.optim trajectory case (rnn-trajectory/1).
     Trajectory(cmd::trajectory::TrajectoryArgs),
+    /// Train a model (one subcommand per task).
+    #[command(subcommand)]
+    Train(Box<TrainTask>),
+    /// Forecast the steps after the end of a time series (CSV to stdout).
+    Forecast(cmd::forecast::ForecastArgs),
+    /// Evaluate a trained model on a data file.
+    Eval(cmd::eval::EvalArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum TrainTask {
+    /// Time-series forecasting from a CSV column.
+    Forecast(cmd::forecast::TrainForecastArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -35,6 +48,11 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Reference(a)) => cmd::reference::run(&a),
         Some(Command::Gradcheck(a)) => cmd::gradcheck::run(&a),
         Some(Command::Trajectory(a)) => cmd::trajectory::run(&a),
+        Some(Command::Train(t)) => match *t {
+            TrainTask::Forecast(a) => cmd::forecast::train_forecast(&a),
+        },
+        Some(Command::Forecast(a)) => cmd::forecast::run_forecast(&a),
+        Some(Command::Eval(a)) => cmd::eval::run(&a),
         None => cmd::gradcheck::run(&cmd::gradcheck::GradcheckArgs {
             activation: "tanh".into(),
             output: "softmax".into(),
