@@ -36,3 +36,34 @@ pub fn run(args: &EvalArgs) -> CliResult {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rnn::checkpoint::ModelFile;
+    use rnn::{Model, ModelConfig};
+
+    #[test]
+    fn other_tasks_are_a_usage_error() {
+        let dir = std::env::temp_dir().join(format!("rnn-eval-{}", std::process::id()));
+        ModelFile {
+            task: "lm".into(),
+            model: Model::new(ModelConfig::elman(3, 2, 3), 0).unwrap(),
+            extra: Default::default(),
+            meta: Default::default(),
+        }
+        .save(&dir)
+        .unwrap();
+        let args = EvalArgs {
+            model: dir.clone(),
+            data: dir.join("none.txt"),
+            json: false,
+            test: None,
+            season: None,
+        };
+        let e = run(&args).unwrap_err();
+        assert_eq!(e.to_string(), "rnn eval: lm models are not supported yet");
+        assert_eq!(e.exit_code(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -922,7 +922,7 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
             lines.push(("actual", act));
         }
         let title = format!("{}: {h}-step forecast ({})", meta.target, meta.strategy);
-        plot_lines(
+        plot_forecast(
             path,
             &title,
             meta.time.as_deref().unwrap_or("row"),
@@ -931,6 +931,72 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
         )?;
         eprintln!("wrote {}", path.display());
     }
+    Ok(())
+}
+
+/// Draws history (black), forecast (blue) and actuals (green) into an SVG
+/// file, legend at the upper left, written atomically.
+fn plot_forecast(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(&str, Vec<(f64, f64)>)],
+) -> CliResult {
+    use plotters::prelude::*;
+    let pts = || series.iter().flat_map(|(_, s)| s.iter().copied());
+    let (x0, x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (x, _)| {
+        (a.min(x), b.max(x))
+    });
+    let (y0, y1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, y)| {
+        (a.min(y), b.max(y))
+    });
+    if !(x0.is_finite() && y0.is_finite()) {
+        return Ok(());
+    }
+    let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
+    let pad = ((y1 - y0) * 0.08).max(1e-6);
+    let fail = |e: String| CliError::Failure(format!("{}: cannot draw plot: {e}", path.display()));
+    let digits = if x1 - x0 >= 8.0 { 0 } else { 2 };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 540)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
+            .map_err(|e| fail(e.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .x_label_formatter(&|x| format!("{x:.digits$}"))
+            .draw()
+            .map_err(|e| fail(e.to_string()))?;
+        let colors = [BLACK, BLUE, GREEN];
+        for (i, (name, s)) in series.iter().enumerate() {
+            let c = colors[i % colors.len()];
+            chart
+                .draw_series(LineSeries::new(s.iter().copied(), c.stroke_width(2)))
+                .map_err(|e| fail(e.to_string()))?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| fail(e.to_string()))?;
+        root.present().map_err(|e| fail(e.to_string()))?;
+    }
+    rnn::checkpoint::write_text(path, &svg)?;
     Ok(())
 }
 
