@@ -516,7 +516,7 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
 impl Pipeline {
     /// Rows lost at the start to differencing.
     pub fn lost(&self) -> usize {
-        self.diffs.iter().sum()
+        self.diffs.iter().fold(0, |t, &l| t.saturating_add(l))
     }
 
     /// The transformed target; errors name the first value outside the domain.
@@ -554,7 +554,7 @@ impl Pipeline {
             feature_mean: Vec::new(),
             feature_std: Vec::new(),
         };
-        if y.len() < p.lost() + 2 {
+        if y.len() < p.lost().saturating_add(2) {
             return Err(Error::Config(format!(
                 "{} training rows are too few for differencing by {:?}",
                 y.len(),
@@ -633,7 +633,7 @@ pub struct Window {
 /// Every window of `window` input steps followed by `horizon` target steps
 /// inside `0..n`, in order of their start.
 pub fn windows(n: usize, window: usize, horizon: usize) -> Vec<Window> {
-    if n < window + horizon || window == 0 || horizon == 0 {
+    if window == 0 || horizon == 0 || n < window.saturating_add(horizon) {
         return Vec::new();
     }
     (0..=n - window - horizon)

@@ -299,7 +299,7 @@ fn forecast_at(
     h: usize,
 ) -> CliResult<Vec<f64>> {
     let p = &meta.pipeline;
-    let need = meta.window + p.lost();
+    let need = meta.window.saturating_add(p.lost());
     if origin < need {
         return Err(CliError::Lib(Error::Data {
             path: series.path.clone(),
@@ -352,6 +352,11 @@ pub fn train_forecast(args: &TrainForecastArgs) -> CliResult {
         ("--batch", a.batch),
     ] {
         at_least_one(flag, v)?;
+    }
+    for (flag, v, max) in [("--hidden", a.hidden, 4096), ("--layers", a.layers, 16)] {
+        if v > max {
+            return Err(usage(format!("{flag} {v}: expected 1 to {max}")));
+        }
     }
     if a.diff.contains(&0) {
         return Err(usage("--diff 0: lags must be at least 1".into()));
@@ -412,8 +417,8 @@ pub fn train_forecast(args: &TrainForecastArgs) -> CliResult {
         None => default_season(&series.time),
     };
     let model_h = if recursive { 1 } else { a.horizon };
-    let lost: usize = a.diff.iter().sum();
-    let min_fit = a.window + lost + model_h;
+    let lost = a.diff.iter().fold(0usize, |t, &l| t.saturating_add(l));
+    let min_fit = a.window.saturating_add(lost).saturating_add(model_h);
     if a.test >= n || n - a.test < min_fit {
         return Err(CliError::Lib(Error::Data {
             path: a.data.clone(),
@@ -422,7 +427,7 @@ pub fn train_forecast(args: &TrainForecastArgs) -> CliResult {
                 a.test,
                 a.window,
                 if lost > 0 { format!(" + {lost} lost to --diff") } else { String::new() },
-                a.test + min_fit
+                a.test.saturating_add(min_fit)
             ),
         }));
     }
