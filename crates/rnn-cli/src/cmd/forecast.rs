@@ -225,11 +225,11 @@ network and the readout of its last state gives the forecast (many-to-one).
 --features then). Forecasts are turned back into target values by undoing the
 normalisation, the differencing and the transform. Loss: squared error.
 
-Examples:
+Examples (see docs/forecasting.md for their test scores):
   rnn train forecast --data data/timeseries/sunspots.csv --target SUNACTIVITY \\
-      --window 20 --horizon 1 --test 62 --out runs/sunspots
+      --window 12 --transform sqrt --test 62 --out runs/sunspots
   rnn train forecast --data data/timeseries/airline.csv --target Passengers \\
-      --window 24 --horizon 24 --test 24 --transform log --diff 12 --out runs/airline";
+      --window 24 --horizon 24 --test 24 --transform log --diff 1 --out runs/airline";
 
 fn usage(s: String) -> CliError {
     CliError::Usage(s)
@@ -1155,6 +1155,33 @@ mod tests {
             assert_eq!(e.exit_code(), 2, "{msg}");
             assert!(!msg.contains('\n'), "{msg}");
         }
+    }
+
+    #[test]
+    fn test_rows_do_not_change_the_fit() {
+        let dir = tmp("testrows");
+        let data = sine_csv(&dir, 60);
+        let text = std::fs::read_to_string(&data).unwrap();
+        // the same file with wild values in its last 10 rows
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        for l in lines.iter_mut().skip(51) {
+            let t = l.split(',').next().unwrap().to_string();
+            *l = format!("{t},1000");
+        }
+        let wild = dir.join("wild.csv");
+        std::fs::write(&wild, lines.join("\n")).unwrap();
+        let extra = [
+            "--target", "value", "--window", "6", "--test", "10", "--hidden", "4", "--epochs", "3",
+            "--diff", "1",
+        ];
+        let params = |d: &Path, out: &str| {
+            train_forecast(&train_args(d, &dir.join(out), &extra)).unwrap();
+            let mf = ModelFile::load_task(&dir.join(out), "forecast").unwrap();
+            let meta = ForecastMeta::from_file(&mf, &dir.join(out)).unwrap();
+            (mf.model.params, meta.pipeline)
+        };
+        assert_eq!(params(&data, "a"), params(&wild, "b"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
