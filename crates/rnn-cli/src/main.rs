@@ -12,7 +12,7 @@ use error::CliResult;
 #[command(
     name = "rnn",
     version,
-    about,
+    about = "Recurrent neural networks (Elman, LSTM, GRU) with hand-written BPTT.",
     after_help = "Run with no command to train a small character-level language model on a built-in text."
 )]
 struct Cli {
@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Train a model: lm (language model), ...
+    /// Train a model: lm (language model), forecast (time series).
     Train(cmd::train::TrainArgs),
     /// Generate text from a language model.
     Generate(cmd::lm::GenerateArgs),
@@ -34,6 +34,8 @@ enum Command {
     Gradcheck(cmd::gradcheck::GradcheckArgs),
     /// Replay a torch.optim trajectory case (rnn-trajectory/1).
     Trajectory(cmd::trajectory::TrajectoryArgs),
+    /// Forecast the steps after the end of a time series (CSV to stdout).
+    Forecast(cmd::forecast::ForecastArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -44,6 +46,7 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Reference(a)) => cmd::reference::run(&a),
         Some(Command::Gradcheck(a)) => cmd::gradcheck::run(&a),
         Some(Command::Trajectory(a)) => cmd::trajectory::run(&a),
+        Some(Command::Forecast(a)) => cmd::forecast::run_forecast(&a),
         None => cmd::demo::run(),
     }
 }

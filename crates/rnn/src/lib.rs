@@ -34,9 +34,11 @@ pub mod layer;
 pub mod linalg;
 pub mod lm;
 pub mod loss;
+pub mod many_to_one;
 pub mod model;
 pub mod optim;
 pub mod reference;
+pub mod timeseries;
 pub mod trajectory;
 
 pub use error::{Error, Result};

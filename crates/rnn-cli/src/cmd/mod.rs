@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod eval;
+pub mod forecast;
 pub mod gradcheck;
 pub mod lm;
 pub mod reference;

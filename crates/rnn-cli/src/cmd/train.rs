@@ -13,12 +13,15 @@ pub struct TrainArgs {
 #[derive(Subcommand, Debug)]
 enum TrainTask {
     /// A character-level language model on a text file.
-    Lm(super::lm::TrainLmArgs),
+    Lm(Box<super::lm::TrainLmArgs>),
+    /// Time-series forecasting from a CSV column.
+    Forecast(Box<super::forecast::TrainForecastArgs>),
 }
 
 /// Runs the command.
 pub fn run(args: &TrainArgs) -> CliResult {
     match &args.task {
         TrainTask::Lm(a) => super::lm::train(a).map(|_| ()),
+        TrainTask::Forecast(a) => super::forecast::train_forecast(a),
     }
 }

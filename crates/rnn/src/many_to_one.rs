@@ -1,0 +1,209 @@
+//! Many-to-one readout: one output per sequence, read from the last state.
+//!
+//! For sequence regression (forecasting) and sequence classification the loss
+//! only looks at `o_T = V s_T + c`, the readout of each sequence's final state
+//! (at its own length when the batch has variable lengths). The gradient
+//! `dE/do_t` is then zero at every step but the last, and BPTT carries it back
+//! through the whole sequence.
+
+use crate::layer::Input;
+use crate::loss::{loss_and_grad, Reduction, Targets};
+use crate::model::{Forward, Model};
+use crate::Float;
+
+/// A model used many-to-one: the readout of the last state of each sequence.
+///
+/// ```
+/// use rnn::{Model, ModelConfig, layer::Input, loss::{OutputKind, Reduction, Targets}};
+/// use rnn::many_to_one::ManyToOne;
+/// // I = 1 value per step, H = 8 hidden units, O = 2 outputs per sequence
+/// let mut cfg = ModelConfig::elman(1, 8, 2);
+/// cfg.output = OutputKind::Identity;
+/// let model = Model::<f64>::new(cfg, 7).unwrap();
+/// let head = ManyToOne::new(&model);
+/// let x = [0.1, 0.5, 0.2, 0.4, 0.3, 0.3]; // [T = 3, B = 2, I = 1]
+/// let y = [0.3, 0.2, 0.1, 0.0]; // [B, O]
+/// let out = head.predict(Input::Dense(&x), 3, 2, None); // [B, O]
+/// assert_eq!(out.len(), 4);
+/// let mut grads = vec![0.0; model.params.len()];
+/// let (loss, same) = head.loss_and_grads(Input::Dense(&x), Targets::Values(&y), 3, 2,
+///     None, Reduction::Mean, &mut grads);
+/// assert_eq!(same, out);
+/// assert!(loss > 0.0 && grads.iter().any(|g| *g != 0.0));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct ManyToOne<'a, T> {
+    /// The network whose last-step readout is used.
+    pub model: &'a Model<T>,
+}
+
+impl<'a, T: Float> ManyToOne<'a, T> {
+    /// Wraps `model`.
+    pub fn new(model: &'a Model<T>) -> Self {
+        ManyToOne { model }
+    }
+
+    /// The step holding sequence `b`'s last state.
+    fn last_step(steps: usize, lengths: Option<&[usize]>, b: usize) -> usize {
+        lengths.map_or(steps, |l| l[b]) - 1
+    }
+
+    /// Picks `o_T` of each sequence out of a forward pass: `[B, O]`.
+    pub fn last_outputs(&self, fwd: &Forward<T>, lengths: Option<&[usize]>) -> Vec<T> {
+        let (batch, o) = (fwd.batch, self.model.config.output_size);
+        let mut out = vec![T::zero(); batch * o]; // [B, O]
+        for (b, row) in out.chunks_exact_mut(o).enumerate() {
+            let r = Self::last_step(fwd.steps, lengths, b) * batch + b;
+            row.copy_from_slice(&fwd.logits[r * o..(r + 1) * o]);
+        }
+        out
+    }
+
+    /// The readout of the last state of each sequence, `[B, O]`, for input
+    /// `x` (`[T, B, I]` dense or `[T, B]` ids) from the zero state.
+    pub fn predict(
+        &self,
+        x: Input<T>,
+        steps: usize,
+        batch: usize,
+        lengths: Option<&[usize]>,
+    ) -> Vec<T> {
+        let fwd = self.model.forward(x, steps, batch, None, lengths);
+        self.last_outputs(&fwd, lengths)
+    }
+
+    /// Forward, loss on the last-step readout and BPTT: returns `E` and the
+    /// outputs `[B, O]`, and adds `dE/dθ` into `grads`.
+    ///
+    /// Targets are one class id per sequence `[B]` (softmax output) or one
+    /// vector per sequence `[B, O]` (identity output, `E_b = 0.5 ||o_T - y||^2`).
+    /// [`Reduction::Mean`] divides by `B`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn loss_and_grads(
+        &self,
+        x: Input<T>,
+        targets: Targets<T>,
+        steps: usize,
+        batch: usize,
+        lengths: Option<&[usize]>,
+        reduction: Reduction,
+        grads: &mut [T],
+    ) -> (T, Vec<T>) {
+        let o = self.model.config.output_size;
+        let fwd = self.model.forward(x, steps, batch, None, lengths);
+        let out = self.last_outputs(&fwd, lengths); // [B, O]
+        let mut dout = vec![T::zero(); batch * o]; // [B, O]
+        let loss = loss_and_grad(
+            self.model.config.output,
+            &out,
+            o,
+            targets,
+            None,
+            reduction,
+            &mut dout,
+        );
+        // dE/do_t: zero except at each sequence's last step   [T, B, O]
+        let mut dlogits = vec![T::zero(); steps * batch * o];
+        for (b, row) in dout.chunks_exact(o).enumerate() {
+            let r = Self::last_step(steps, lengths, b) * batch + b;
+            dlogits[r * o..(r + 1) * o].copy_from_slice(row);
+        }
+        self.model
+            .backward(&fwd, x, lengths, &dlogits, None, grads, false);
+        (loss, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::CellKind;
+    use crate::loss::OutputKind;
+    use crate::ModelConfig;
+    use rand::{Rng, SeedableRng};
+
+    fn fd_check(cell: CellKind, layers: usize, bidirectional: bool, output: OutputKind) {
+        let (steps, batch, inp, o) = (5, 3, 2, 3);
+        let mut cfg = ModelConfig::elman(inp, 4, o);
+        cfg.cell = cell;
+        cfg.num_layers = layers;
+        cfg.bidirectional = bidirectional;
+        cfg.output = output;
+        let mut model = Model::<f64>::new(cfg, 11).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let x: Vec<f64> = (0..steps * batch * inp)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let y: Vec<f64> = (0..batch * o)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let classes = [2usize, 0, 1];
+        let targets = match output {
+            OutputKind::Identity => Targets::Values(&y),
+            OutputKind::Softmax => Targets::Classes(&classes),
+        };
+        let lengths = [5usize, 2, 4];
+        let mut grads = vec![0.0; model.params.len()];
+        let loss_at = |m: &Model<f64>, g: &mut [f64]| {
+            ManyToOne::new(m)
+                .loss_and_grads(
+                    Input::Dense(&x),
+                    targets,
+                    steps,
+                    batch,
+                    Some(&lengths),
+                    Reduction::Sum,
+                    g,
+                )
+                .0
+        };
+        loss_at(&model, &mut grads);
+        let eps = 1e-6;
+        let mut scratch = vec![0.0; model.params.len()];
+        for (i, &analytic) in grads.iter().enumerate() {
+            let keep = model.params[i];
+            model.params[i] = keep + eps;
+            let up = loss_at(&model, &mut scratch);
+            model.params[i] = keep - eps;
+            let down = loss_at(&model, &mut scratch);
+            model.params[i] = keep;
+            let fd = (up - down) / (2.0 * eps);
+            // relative error, absolute for tiny gradients
+            let err = (fd - analytic).abs() / (fd.abs() + analytic.abs()).max(1e-3);
+            assert!(
+                err < 1e-6,
+                "param {i}: analytic {analytic} vs finite difference {fd}"
+            );
+        }
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences_elman_regression() {
+        fd_check(
+            CellKind::Elman {
+                activation: crate::cell::Activation::Tanh,
+            },
+            1,
+            false,
+            OutputKind::Identity,
+        );
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences_stacked_gru_and_lstm() {
+        fd_check(CellKind::Gru, 2, false, OutputKind::Identity);
+        fd_check(CellKind::Lstm, 1, true, OutputKind::Softmax);
+    }
+
+    #[test]
+    fn reads_the_state_at_each_length() {
+        let mut cfg = ModelConfig::elman(1, 3, 1);
+        cfg.output = OutputKind::Identity;
+        let model = Model::<f64>::new(cfg, 3).unwrap();
+        let x = [0.5, 0.5, -0.2, 0.9]; // [T = 2, B = 2, I = 1]
+        let both = ManyToOne::new(&model).predict(Input::Dense(&x), 2, 2, Some(&[1, 2]));
+        // sequence 0 stops after one step: same as running its first step alone
+        let alone = ManyToOne::new(&model).predict(Input::Dense(&x[..1]), 1, 1, None);
+        assert!((both[0] - alone[0]).abs() < 1e-15);
+    }
+}
