@@ -25,12 +25,15 @@ enum Command {
     Reference(cmd::reference::ReferenceArgs),
     /// Check BPTT against finite differences on a random f64 model.
     Gradcheck(cmd::gradcheck::GradcheckArgs),
+    /// Time training and inference on the PyTorch benchmark's S, M and L configs.
+    Bench(cmd::bench::BenchArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
     match cli.command {
         Some(Command::Reference(a)) => cmd::reference::run(&a),
         Some(Command::Gradcheck(a)) => cmd::gradcheck::run(&a),
+        Some(Command::Bench(a)) => cmd::bench::run(&a),
         None => cmd::gradcheck::run(&cmd::gradcheck::GradcheckArgs {
             activation: "tanh".into(),
             output: "softmax".into(),

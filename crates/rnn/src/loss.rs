@@ -151,7 +151,7 @@ mod tests {
 
     #[test]
     fn masked_rows_count_for_nothing() {
-        let o = [0.3, -0.2, 5.0, 7.0];
+        let o = [0.3f64, -0.2, 5.0, 7.0];
         let mut g = vec![9.0; 4];
         let e = loss_and_grad(
             OutputKind::Identity,
