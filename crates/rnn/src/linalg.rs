@@ -83,13 +83,60 @@ pub fn gemm<T: Float>(
     faer::linalg::matmul::matmul(c, beta, a, b, T::one(), par_for(m * n * k));
 }
 
+/// Whether this CPU runs the AVX2 builds of the hand-written kernels (the
+/// checks are cached by the standard library, so this is cheap to call).
+#[inline]
+pub fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// `y[rows] += A[rows, cols] x[cols]`: a matrix-vector product written out,
 /// faster than a GEMM call for batch 1 where the call overhead dominates.
 #[inline]
 pub fn gemv_acc<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return unsafe { gemv_acc_avx2(rows, cols, a, x, y) };
+    }
+    gemv_acc_impl(rows, cols, a, x, y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gemv_acc_avx2<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T]) {
+    gemv_acc_impl(rows, cols, a, x, y)
+}
+
+/// Four rows at a time, so each load of `x` serves four dot products.
+#[inline(always)]
+fn gemv_acc_impl<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T]) {
     let a = &a[..rows * cols];
     let x = &x[..cols];
-    for (yr, row) in y[..rows].iter_mut().zip(a.chunks_exact(cols)) {
+    let y = &mut y[..rows];
+    let mut y4 = y.chunks_exact_mut(4);
+    let mut a4 = a.chunks_exact(4 * cols);
+    for (yq, aq) in (&mut y4).zip(&mut a4) {
+        let (r0, rest) = aq.split_at(cols);
+        let (r1, rest) = rest.split_at(cols);
+        let (r2, r3) = rest.split_at(cols);
+        let d = dot4([r0, r1, r2, r3], x);
+        for (yi, di) in yq.iter_mut().zip(d) {
+            *yi += di;
+        }
+    }
+    for (yr, row) in y4
+        .into_remainder()
+        .iter_mut()
+        .zip(a4.remainder().chunks_exact(cols))
+    {
         *yr += dot(row, x);
     }
 }
@@ -97,36 +144,116 @@ pub fn gemv_acc<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T
 /// `y[cols] += A[rows, cols]^T x[rows]`.
 #[inline]
 pub fn gemv_t_acc<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return unsafe { gemv_t_acc_avx2(rows, cols, a, x, y) };
+    }
+    gemv_t_acc_impl(rows, cols, a, x, y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gemv_t_acc_avx2<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T]) {
+    gemv_t_acc_impl(rows, cols, a, x, y)
+}
+
+/// Four rows of `A` per pass over `y`, so `y` is loaded and stored a quarter as often.
+#[inline(always)]
+fn gemv_t_acc_impl<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T]) {
     let y = &mut y[..cols];
-    for (row, &xr) in a[..rows * cols].chunks_exact(cols).zip(&x[..rows]) {
+    let a = &a[..rows * cols];
+    let x = &x[..rows];
+    let mut a4 = a.chunks_exact(4 * cols);
+    let mut x4 = x.chunks_exact(4);
+    for (aq, xq) in (&mut a4).zip(&mut x4) {
+        let (r0, rest) = aq.split_at(cols);
+        let (r1, rest) = rest.split_at(cols);
+        let (r2, r3) = rest.split_at(cols);
+        let (x0, x1, x2, x3) = (xq[0], xq[1], xq[2], xq[3]);
+        for ((((yi, &v0), &v1), &v2), &v3) in y.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
+            *yi += (x0 * v0 + x1 * v1) + (x2 * v2 + x3 * v3);
+        }
+    }
+    for (row, &xr) in a4.remainder().chunks_exact(cols).zip(x4.remainder()) {
         axpy(xr, row, y);
     }
 }
 
-/// The dot product of two equal-length slices, in 8 independent lanes so the
-/// compiler can vectorise it.
-#[inline]
-pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [T::zero(); 8];
-    let chunks = n / 8;
-    for i in 0..chunks {
-        for l in 0..8 {
-            acc[l] += a[i * 8 + l] * b[i * 8 + l];
+/// Lanes of the vectorised reductions: 8 accumulators fill one AVX2 register
+/// of f32 and hide the add latency.
+const LANES: usize = 8;
+
+/// The dot products of four equal-length rows with one vector, each in
+/// [`LANES`] independent lanes so the compiler can vectorise them.
+#[inline(always)]
+fn dot4<T: Float>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
+    let n = x.len();
+    let mut acc = [[T::zero(); LANES]; 4];
+    let xc = x.chunks_exact(LANES);
+    let tail = xc.remainder();
+    let rc = rows.map(|r| r[..n].chunks_exact(LANES));
+    let [c0, c1, c2, c3] = rc;
+    let mut out = [T::zero(); 4];
+    for ((((xv, a0), a1), a2), a3) in xc
+        .zip(c0.clone())
+        .zip(c1.clone())
+        .zip(c2.clone())
+        .zip(c3.clone())
+    {
+        for l in 0..LANES {
+            acc[0][l] += a0[l] * xv[l];
+            acc[1][l] += a1[l] * xv[l];
+            acc[2][l] += a2[l] * xv[l];
+            acc[3][l] += a3[l] * xv[l];
         }
     }
-    let mut s = T::zero();
-    for i in chunks * 8..n {
-        s += a[i] * b[i];
+    let tails = [
+        c0.remainder(),
+        c1.remainder(),
+        c2.remainder(),
+        c3.remainder(),
+    ];
+    for q in 0..4 {
+        let mut s = hsum(&acc[q]);
+        for (&a, &b) in tails[q].iter().zip(tail) {
+            s += a * b;
+        }
+        out[q] = s;
     }
-    let pairs = [
+    out
+}
+
+/// The sum of the lanes of an accumulator, pairwise.
+#[inline(always)]
+fn hsum<T: Float>(acc: &[T; LANES]) -> T {
+    let p = [
         acc[0] + acc[4],
         acc[1] + acc[5],
         acc[2] + acc[6],
         acc[3] + acc[7],
     ];
-    s + (pairs[0] + pairs[2]) + (pairs[1] + pairs[3])
+    (p[0] + p[2]) + (p[1] + p[3])
+}
+
+/// The dot product of two equal-length slices, in [`LANES`] independent lanes
+/// so the compiler can vectorise it.
+#[inline]
+pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
+    let n = a.len().min(b.len());
+    let (ac, bc) = (a[..n].chunks_exact(LANES), b[..n].chunks_exact(LANES));
+    let (at, bt) = (ac.remainder(), bc.remainder());
+    let mut acc = [T::zero(); LANES];
+    for (av, bv) in ac.zip(bc) {
+        for l in 0..LANES {
+            acc[l] += av[l] * bv[l];
+        }
+    }
+    let mut s = hsum(&acc);
+    for (&x, &y) in at.iter().zip(bt) {
+        s += x * y;
+    }
+    s
 }
 
 /// `y += alpha * x`.
