@@ -12,7 +12,7 @@
 //! receives no gradient. So padding never changes a result.
 
 use crate::cell::CellKind;
-use crate::linalg::{col_sum_acc, gemm, gemv_acc, gemv_t_acc};
+use crate::linalg::{col_sum_acc, gemm, gemv_t_acc, transpose};
 use crate::Float;
 
 /// The input of a layer: dense vectors or class ids (one-hot vectors, never
@@ -154,6 +154,14 @@ impl Recurrent {
             },
         };
         let mut gh = vec![T::zero(); batch * gw]; // [B, G*H]
+                                                  // For batch 1 the step product is a matrix-vector product; with W
+                                                  // transposed once here it runs as row updates `gh += s_j W[:, j]`,
+                                                  // which vectorise without horizontal sums.
+        let w_hh_t = if batch == 1 {
+            transpose(p.w_hh, gw, h) // [H, G*H]
+        } else {
+            Vec::new()
+        };
         let mut c_new = vec![T::zero(); if mem { h } else { 0 }];
         for k in 0..steps {
             let t = if self.reverse { steps - 1 - k } else { k };
@@ -168,7 +176,7 @@ impl Recurrent {
                 None => gh.fill(T::zero()),
             }
             if batch == 1 {
-                gemv_acc(gw, h, p.w_hh, &out.h_n, &mut gh);
+                gemv_t_acc(h, gw, &w_hh_t, &out.h_n, &mut gh);
             } else {
                 gemm(batch, gw, h, &out.h_n, false, p.w_hh, true, &mut gh, true);
             }

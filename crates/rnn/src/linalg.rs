@@ -115,28 +115,13 @@ unsafe fn gemv_acc_avx2<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y:
     gemv_acc_impl(rows, cols, a, x, y)
 }
 
-/// Four rows at a time, so each load of `x` serves four dot products.
+/// One vectorised dot product per row.
 #[inline(always)]
 fn gemv_acc_impl<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T]) {
     let a = &a[..rows * cols];
     let x = &x[..cols];
     let y = &mut y[..rows];
-    let mut y4 = y.chunks_exact_mut(4);
-    let mut a4 = a.chunks_exact(4 * cols);
-    for (yq, aq) in (&mut y4).zip(&mut a4) {
-        let (r0, rest) = aq.split_at(cols);
-        let (r1, rest) = rest.split_at(cols);
-        let (r2, r3) = rest.split_at(cols);
-        let d = dot4([r0, r1, r2, r3], x);
-        for (yi, di) in yq.iter_mut().zip(d) {
-            *yi += di;
-        }
-    }
-    for (yr, row) in y4
-        .into_remainder()
-        .iter_mut()
-        .zip(a4.remainder().chunks_exact(cols))
-    {
+    for (yr, row) in y.iter_mut().zip(a.chunks_exact(cols)) {
         *yr += dot(row, x);
     }
 }
@@ -184,67 +169,30 @@ fn gemv_t_acc_impl<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut
 /// of f32 and hide the add latency.
 const LANES: usize = 8;
 
-/// The dot products of four equal-length rows with one vector, each in
-/// [`LANES`] independent lanes so the compiler can vectorise them.
+/// A chunk of [`LANES`] values as an array, so the compiler sees its length.
 #[inline(always)]
-fn dot4<T: Float>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
-    let n = x.len();
-    let mut acc = [[T::zero(); LANES]; 4];
-    let xc = x.chunks_exact(LANES);
-    let tail = xc.remainder();
-    let rc = rows.map(|r| r[..n].chunks_exact(LANES));
-    let [c0, c1, c2, c3] = rc;
-    let mut out = [T::zero(); 4];
-    for ((((xv, a0), a1), a2), a3) in xc
-        .zip(c0.clone())
-        .zip(c1.clone())
-        .zip(c2.clone())
-        .zip(c3.clone())
-    {
-        for l in 0..LANES {
-            acc[0][l] += a0[l] * xv[l];
-            acc[1][l] += a1[l] * xv[l];
-            acc[2][l] += a2[l] * xv[l];
-            acc[3][l] += a3[l] * xv[l];
-        }
-    }
-    let tails = [
-        c0.remainder(),
-        c1.remainder(),
-        c2.remainder(),
-        c3.remainder(),
-    ];
-    for q in 0..4 {
-        let mut s = hsum(&acc[q]);
-        for (&a, &b) in tails[q].iter().zip(tail) {
-            s += a * b;
-        }
-        out[q] = s;
-    }
-    out
+fn lanes<T: Float>(c: &[T]) -> &[T; LANES] {
+    c.try_into().expect("chunks_exact yields LANES values")
 }
 
-/// The sum of the lanes of an accumulator, pairwise.
+/// The sum of the lanes of an accumulator.
 #[inline(always)]
 fn hsum<T: Float>(acc: &[T; LANES]) -> T {
-    let p = [
-        acc[0] + acc[4],
-        acc[1] + acc[5],
-        acc[2] + acc[6],
-        acc[3] + acc[7],
-    ];
-    (p[0] + p[2]) + (p[1] + p[3])
+    // a plain left-to-right sum: a pairwise tree here leads LLVM to split the
+    // accumulators of the main loop into 2-lane vectors
+    acc.iter().fold(T::zero(), |s, &v| s + v)
 }
 
 /// The dot product of two equal-length slices, in [`LANES`] independent lanes
 /// so the compiler can vectorise it.
-#[inline]
+#[inline(always)]
 pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     let n = a.len().min(b.len());
     let (ac, bc) = (a[..n].chunks_exact(LANES), b[..n].chunks_exact(LANES));
     let (at, bt) = (ac.remainder(), bc.remainder());
     let mut acc = [T::zero(); LANES];
     for (av, bv) in ac.zip(bc) {
+        let (av, bv) = (lanes(av), lanes(bv));
         for l in 0..LANES {
             acc[l] += av[l] * bv[l];
         }
@@ -256,12 +204,38 @@ pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     s
 }
 
+/// The sum of a slice, in [`LANES`] independent lanes so the compiler can vectorise it.
+#[inline(always)]
+pub fn sum<T: Float>(a: &[T]) -> T {
+    let ac = a.chunks_exact(LANES);
+    let tail = ac.remainder();
+    let mut acc = [T::zero(); LANES];
+    for av in ac {
+        let av = lanes(av);
+        for l in 0..LANES {
+            acc[l] += av[l];
+        }
+    }
+    tail.iter().fold(hsum(&acc), |s, &v| s + v)
+}
+
 /// `y += alpha * x`.
-#[inline]
+#[inline(always)]
 pub fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         *yi += alpha * xi;
     }
+}
+
+/// The transpose `[cols, rows]` of a row-major `[rows, cols]` matrix.
+pub fn transpose<T: Float>(a: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut t = vec![T::zero(); rows * cols];
+    for (r, row) in a[..rows * cols].chunks_exact(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c * rows + r] = v;
+        }
+    }
+    t
 }
 
 /// `out[j] += sum_r A[r, j]`: column sums of a row-major `[rows, cols]` matrix
