@@ -112,13 +112,7 @@ fn exp_core_f32(y: f32) -> f32 {
 /// `e^x` in f32 without branches or calls: 0 below -87, infinity above 88.
 #[inline(always)]
 fn exp_f32(x: f32) -> f32 {
-    let c = if x < -87.0 {
-        -87.0
-    } else if x > 88.0 {
-        88.0
-    } else {
-        x // (a NaN stays NaN)
-    };
+    let c = x.clamp(-87.0, 88.0); // (a NaN stays NaN)
     let e = exp_core_f32(c);
     if x < -87.0 {
         0.0
