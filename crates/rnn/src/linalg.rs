@@ -5,6 +5,7 @@
 
 use crate::Float;
 use faer::{Accum, MatMut, MatRef, Par};
+use std::cell::Cell;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -25,9 +26,24 @@ pub fn threads() -> usize {
     THREADS.load(Ordering::Relaxed)
 }
 
+thread_local! {
+    /// Set inside [`sequential`]: this thread's products stay on it.
+    static SEQUENTIAL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every matrix product on the calling thread, whatever
+/// [`set_threads`] says: for work that is already split across threads (each
+/// thread one part of the batch), where nested fork/join would only cost.
+pub fn sequential<R>(f: impl FnOnce() -> R) -> R {
+    let before = SEQUENTIAL.with(|s| s.replace(true));
+    let r = f();
+    SEQUENTIAL.with(|s| s.set(before));
+    r
+}
+
 fn par_for(macs: usize) -> Par {
     let n = threads();
-    if n <= 1 || macs < PAR_MIN_MACS {
+    if n <= 1 || macs < PAR_MIN_MACS || SEQUENTIAL.with(Cell::get) {
         Par::Seq
     } else {
         Par::Rayon(NonZeroUsize::new(n).expect("n > 1"))

@@ -124,17 +124,16 @@ fn run_config(c: &Config, cell: rnn::cell::CellKind) -> CliResult<Result> {
     let mut loss = 0f32;
     let train = median_time(c.reps, || {
         grads.fill(0.0);
-        let (e, _, _) = model.loss_and_grads(
+        // forward, loss, BPTT; the batch split across the threads
+        loss = model.loss_and_grads_parallel(
             Input::Ids(&x),
             Targets::Classes(&y),
             c.steps,
             c.batch,
             None,
-            None,
             Reduction::Mean,
             &mut grads,
         );
-        loss = e;
         // plain SGD: p -= lr * g
         for (p, g) in model.params.iter_mut().zip(&grads) {
             *p -= LR * g;
@@ -147,8 +146,8 @@ fn run_config(c: &Config, cell: rnn::cell::CellKind) -> CliResult<Result> {
         )));
     }
     let infer = median_time(c.reps, || {
-        let fwd = model.forward(Input::Ids(&x), c.steps, c.batch, None, None);
-        std::hint::black_box(&fwd.logits);
+        let logits = model.logits_parallel(Input::Ids(&x), c.steps, c.batch, None);
+        std::hint::black_box(&logits);
     });
     let (fwd_flops, train_flops) = flops(c, cell.gates());
     Ok(Result {
