@@ -153,15 +153,12 @@ impl Recurrent {
                 Vec::new()
             },
         };
+        // W transposed once per call, so the step product reads it in
+        // storage order: for batch 1 as row updates `gh += s_j W[:, j]`
+        // (vectorised, no horizontal sums), for larger batches as a GEMM
+        // with no transposed operand (measured ~8% faster at M and L).
+        let w_hh_t = transpose(p.w_hh, gw, h); // [H, G*H]
         let mut gh = vec![T::zero(); batch * gw]; // [B, G*H]
-                                                  // For batch 1 the step product is a matrix-vector product; with W
-                                                  // transposed once here it runs as row updates `gh += s_j W[:, j]`,
-                                                  // which vectorise without horizontal sums.
-        let w_hh_t = if batch == 1 {
-            transpose(p.w_hh, gw, h) // [H, G*H]
-        } else {
-            Vec::new()
-        };
         let mut c_new = vec![T::zero(); if mem { h } else { 0 }];
         for k in 0..steps {
             let t = if self.reverse { steps - 1 - k } else { k };
@@ -170,7 +167,7 @@ impl Recurrent {
             if mem {
                 out.c_prev[t * bh..(t + 1) * bh].copy_from_slice(&out.c_n);
             }
-            // gh = W s_{t-1} + b_hh   [B, H] x [H, G*H]
+            // gh = W s_{t-1} + b_hh = s_{t-1} W^T + b_hh   [B, H] x [H, G*H]
             match p.b_hh {
                 Some(bhh) => gh.chunks_exact_mut(gw).for_each(|r| r.copy_from_slice(bhh)),
                 None => gh.fill(T::zero()),
@@ -178,7 +175,7 @@ impl Recurrent {
             if batch == 1 {
                 gemv_t_acc(h, gw, &w_hh_t, &out.h_n, &mut gh);
             } else {
-                gemm(batch, gw, h, &out.h_n, false, p.w_hh, true, &mut gh, true);
+                gemm(batch, gw, h, &out.h_n, false, &w_hh_t, false, &mut gh, true);
             }
             for b in 0..batch {
                 if !valid(lengths, t, b) {
