@@ -243,12 +243,22 @@ pub fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
     }
 }
 
-/// The transpose `[cols, rows]` of a row-major `[rows, cols]` matrix.
+/// The transpose `[cols, rows]` of a row-major `[rows, cols]` matrix, in
+/// 16x16 tiles so reads and writes both stay within a few cache lines.
 pub fn transpose<T: Float>(a: &[T], rows: usize, cols: usize) -> Vec<T> {
+    const TILE: usize = 16;
+    let a = &a[..rows * cols];
     let mut t = vec![T::zero(); rows * cols];
-    for (r, row) in a[..rows * cols].chunks_exact(cols).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            t[c * rows + r] = v;
+    for r0 in (0..rows).step_by(TILE) {
+        let r1 = (r0 + TILE).min(rows);
+        for c0 in (0..cols).step_by(TILE) {
+            let c1 = (c0 + TILE).min(cols);
+            for r in r0..r1 {
+                let row = &a[r * cols + c0..r * cols + c1];
+                for (c, &v) in (c0..c1).zip(row) {
+                    t[c * rows + r] = v;
+                }
+            }
         }
     }
     t
