@@ -78,7 +78,7 @@ impl Activation {
 /// The logistic function `σ(a) = 1 / (1 + e^{-a})`.
 #[inline(always)]
 pub fn sigmoid<T: Float>(a: T) -> T {
-    T::one() / (T::one() + (-a).exp())
+    T::one() / (T::one() + (-a).exp_fast())
 }
 
 /// Which recurrent cell a layer runs.
