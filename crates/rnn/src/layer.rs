@@ -100,12 +100,20 @@ impl Recurrent {
         match x {
             // xi = X W_ih^T   [T*B, I] x [I, G*H]
             Input::Dense(x) => gemm(rows, gw, ni, x, false, p.w_ih, true, &mut xi, false),
-            // U x_t for one-hot x_t is column id of U: gather it, as a
-            // contiguous row of U^T (transposed once, not read at stride I)
-            Input::Ids(ids) => {
+            // U x_t for one-hot x_t is column id of U: gather it. With more
+            // rows than classes, U is transposed once so each gather copies a
+            // contiguous row of U^T instead of reading U at stride I.
+            Input::Ids(ids) if rows > ni => {
                 let u_t = transpose(p.w_ih, gw, ni); // [I, G*H]
                 for (row, &id) in xi.chunks_exact_mut(gw).zip(ids) {
                     row.copy_from_slice(&u_t[id * gw..(id + 1) * gw]);
+                }
+            }
+            Input::Ids(ids) => {
+                for (row, &id) in xi.chunks_exact_mut(gw).zip(ids) {
+                    for (g, v) in row.iter_mut().enumerate() {
+                        *v = p.w_ih[g * ni + id];
+                    }
                 }
             }
         }
@@ -311,8 +319,9 @@ impl Recurrent {
             // dE/dU = sum_t delta_t x_t^T
             Input::Dense(x) => gemm(gw, ni, rows, &dgi, true, x, false, g.w_ih, true),
             // for one-hot x_t: delta_t is added to column x_t of dU, i.e.
-            // to row x_t of dU^T (contiguous), transposed back once
-            Input::Ids(ids) => {
+            // to row x_t of dU^T (contiguous), transposed back once (when
+            // there are more rows than classes; else written in place)
+            Input::Ids(ids) if rows > ni => {
                 let mut du_t = vec![T::zero(); ni * gw]; // [I, G*H]
                 for (row, &id) in dgi.chunks_exact(gw).zip(ids) {
                     for (acc, &d) in du_t[id * gw..(id + 1) * gw].iter_mut().zip(row) {
@@ -322,6 +331,13 @@ impl Recurrent {
                 let du = transpose(&du_t, ni, gw); // [G*H, I]
                 for (acc, &d) in g.w_ih.iter_mut().zip(&du) {
                     *acc += d;
+                }
+            }
+            Input::Ids(ids) => {
+                for (row, &id) in dgi.chunks_exact(gw).zip(ids) {
+                    for (gi, &d) in row.iter().enumerate() {
+                        g.w_ih[gi * ni + id] += d;
+                    }
                 }
             }
         }
