@@ -159,25 +159,58 @@ unsafe fn gemv_t_acc_avx2<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], 
     gemv_t_acc_impl(rows, cols, a, x, y)
 }
 
-/// Four rows of `A` per pass over `y`, so `y` is loaded and stored a quarter as often.
+/// Register blocking: a block of `y` stays in accumulators while all rows of
+/// `A` stream past it, so `y` is loaded and stored once (not once per row).
+/// Blocks of `4 * LANES` columns (four AVX2 registers of f32, independent
+/// chains that hide the add latency), then of `LANES`, then the last few
+/// columns as one overlapping block.
 #[inline(always)]
 fn gemv_t_acc_impl<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T]) {
     let y = &mut y[..cols];
     let a = &a[..rows * cols];
     let x = &x[..rows];
-    let mut a4 = a.chunks_exact(4 * cols);
-    let mut x4 = x.chunks_exact(4);
-    for (aq, xq) in (&mut a4).zip(&mut x4) {
-        let (r0, rest) = aq.split_at(cols);
-        let (r1, rest) = rest.split_at(cols);
-        let (r2, r3) = rest.split_at(cols);
-        let (x0, x1, x2, x3) = (xq[0], xq[1], xq[2], xq[3]);
-        for ((((yi, &v0), &v1), &v2), &v3) in y.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
-            *yi += (x0 * v0 + x1 * v1) + (x2 * v2 + x3 * v3);
+    let wide = cols - cols % (4 * LANES);
+    let narrow = cols - cols % LANES;
+    for c0 in (0..wide).step_by(4 * LANES) {
+        gemv_t_block::<T, { 4 * LANES }>(a, cols, c0, x, &mut y[c0..c0 + 4 * LANES]);
+    }
+    for c0 in (wide..narrow).step_by(LANES) {
+        gemv_t_block::<T, LANES>(a, cols, c0, x, &mut y[c0..c0 + LANES]);
+    }
+    if narrow == cols {
+        return;
+    }
+    if cols >= LANES {
+        // the last LANES columns as one block, overlapping the previous one:
+        // only its lanes past `narrow` are added
+        let c0 = cols - LANES;
+        let mut last = [T::zero(); LANES];
+        gemv_t_block::<T, LANES>(a, cols, c0, x, &mut last);
+        for (yj, &v) in y[narrow..].iter_mut().zip(&last[narrow - c0..]) {
+            *yj += v;
+        }
+    } else {
+        for (j, yj) in y.iter_mut().enumerate() {
+            *yj += x
+                .iter()
+                .zip(a.chunks_exact(cols))
+                .fold(T::zero(), |s, (&xr, row)| s + xr * row[j]);
         }
     }
-    for (row, &xr) in a4.remainder().chunks_exact(cols).zip(x4.remainder()) {
-        axpy(xr, row, y);
+}
+
+/// `y[0..W] += sum_r x[r] A[r, c0..c0 + W]` with the `W` sums in registers.
+#[inline(always)]
+fn gemv_t_block<T: Float, const W: usize>(a: &[T], cols: usize, c0: usize, x: &[T], y: &mut [T]) {
+    let mut acc = [T::zero(); W];
+    for (&xr, row) in x.iter().zip(a.chunks_exact(cols)) {
+        let seg: &[T; W] = row[c0..c0 + W].try_into().expect("W columns");
+        for l in 0..W {
+            acc[l] += xr * seg[l];
+        }
+    }
+    for (yl, al) in y[..W].iter_mut().zip(acc) {
+        *yl += al;
     }
 }
 
@@ -243,21 +276,21 @@ pub fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
     }
 }
 
-/// The transpose `[cols, rows]` of a row-major `[rows, cols]` matrix, in
-/// 16x16 tiles so reads and writes both stay within a few cache lines.
+/// The transpose `[cols, rows]` of a row-major `[rows, cols]` matrix, eight
+/// rows at a time so each write is a contiguous run of eight values.
 pub fn transpose<T: Float>(a: &[T], rows: usize, cols: usize) -> Vec<T> {
-    const TILE: usize = 16;
+    const BLOCK: usize = 8;
     let a = &a[..rows * cols];
     let mut t = vec![T::zero(); rows * cols];
-    for r0 in (0..rows).step_by(TILE) {
-        let r1 = (r0 + TILE).min(rows);
-        for c0 in (0..cols).step_by(TILE) {
-            let c1 = (c0 + TILE).min(cols);
-            for r in r0..r1 {
-                let row = &a[r * cols + c0..r * cols + c1];
-                for (c, &v) in (c0..c1).zip(row) {
-                    t[c * rows + r] = v;
-                }
+    for (r0, block) in a
+        .chunks(BLOCK * cols)
+        .enumerate()
+        .map(|(i, b)| (i * BLOCK, b))
+    {
+        let nb = block.len() / cols;
+        for (c, col) in t.chunks_exact_mut(rows).enumerate() {
+            for (i, d) in col[r0..r0 + nb].iter_mut().enumerate() {
+                *d = block[i * cols + c];
             }
         }
     }
@@ -309,6 +342,26 @@ mod tests {
                 for (g, w) in c.iter().zip(&want) {
                     assert!((g - w).abs() < 1e-12);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn transpose_and_gemv_t_at_odd_sizes() {
+        for (r, c) in [(1, 1), (3, 5), (9, 13), (17, 40), (20, 100)] {
+            let a: Vec<f64> = (0..r * c).map(|i| (i as f64 * 0.7).sin()).collect();
+            let t = transpose(&a, r, c);
+            for i in 0..r {
+                for j in 0..c {
+                    assert_eq!(t[j * r + i], a[i * c + j]);
+                }
+            }
+            let x: Vec<f64> = (0..r).map(|i| i as f64 * 0.5 - 1.0).collect();
+            let mut y = vec![0.25; c];
+            gemv_t_acc(r, c, &a, &x, &mut y);
+            let want = naive(c, 1, r, &a, true, &x, false);
+            for (g, w) in y.iter().zip(&want) {
+                assert!((g - (w + 0.25)).abs() < 1e-12);
             }
         }
     }
