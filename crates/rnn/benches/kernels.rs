@@ -150,6 +150,9 @@ fn iteration(c: &mut Criterion) {
         let (x, y) = (ids(t * b), ids(t * b + 1)[1..].to_vec());
         let mut grads = vec![0f32; model.params.len()];
         g.throughput(Throughput::Elements((t * b) as u64));
+        g.bench_function(BenchmarkId::new("forward_only", name), |bench| {
+            bench.iter(|| black_box(model.forward(Input::Ids(&x), t, b, None, None).logits))
+        });
         g.bench_function(*name, |bench| {
             bench.iter(|| {
                 let (e, _, _) = model.loss_and_grads(

@@ -36,6 +36,13 @@ pub trait Float:
     /// `e^self`, likewise: libm for `f64`, a vectorisable approximation
     /// (relative error about 1e-7) for `f32`.
     fn exp_fast(self) -> Self;
+    /// `y[rows] += A[rows, cols] x[cols]` (row-major `A`), as
+    /// [`crate::linalg::gemv_acc`]; `f32` on x86-64 with AVX2 and FMA uses a
+    /// hand-vectorised kernel (the step product of batch 1).
+    #[inline]
+    fn gemv_acc(rows: usize, cols: usize, a: &[Self], x: &[Self], y: &mut [Self]) {
+        crate::linalg::gemv_acc(rows, cols, a, x, y)
+    }
 }
 
 impl Float for f32 {
@@ -47,6 +54,15 @@ impl Float for f32 {
     #[inline(always)]
     fn exp_fast(self) -> Self {
         exp_f32(self)
+    }
+    #[inline]
+    fn gemv_acc(rows: usize, cols: usize, a: &[Self], x: &[Self], y: &mut [Self]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::linalg::has_avx2() {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            return unsafe { crate::linalg::gemv_acc_f32_avx2(rows, cols, a, x, y) };
+        }
+        crate::linalg::gemv_acc(rows, cols, a, x, y)
     }
     #[inline(always)]
     fn of(x: f64) -> Self {

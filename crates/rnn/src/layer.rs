@@ -161,11 +161,14 @@ impl Recurrent {
                 Vec::new()
             },
         };
-        // W transposed once per call, so the step product reads it in
-        // storage order: for batch 1 as row updates `gh += s_j W[:, j]`
-        // (vectorised, no horizontal sums), for larger batches as a GEMM
-        // with no transposed operand (measured ~8% faster at M and L).
-        let w_hh_t = transpose(p.w_hh, gw, h); // [H, G*H]
+        // For batches, W transposed once per call, so the step GEMM has no
+        // transposed operand (measured ~8% faster at M and L). Batch 1 reads
+        // W as stored: a matrix-vector product, `Float::gemv_acc`.
+        let w_hh_t = if batch > 1 {
+            transpose(p.w_hh, gw, h) // [H, G*H]
+        } else {
+            Vec::new()
+        };
         let mut gh = vec![T::zero(); batch * gw]; // [B, G*H]
         let mut c_new = vec![T::zero(); if mem { h } else { 0 }];
         for k in 0..steps {
@@ -181,7 +184,7 @@ impl Recurrent {
                 None => gh.fill(T::zero()),
             }
             if batch == 1 {
-                gemv_t_acc(h, gw, &w_hh_t, &out.h_n, &mut gh);
+                T::gemv_acc(gw, h, p.w_hh, &out.h_n, &mut gh);
             } else {
                 gemm(batch, gw, h, &out.h_n, false, &w_hh_t, false, &mut gh, true);
             }
