@@ -36,6 +36,8 @@ enum Command {
     Trajectory(cmd::trajectory::TrajectoryArgs),
     /// Forecast the steps after the end of a time series (CSV to stdout).
     Forecast(cmd::forecast::ForecastArgs),
+    /// Time training and inference on the PyTorch benchmark's S, M and L configs.
+    Bench(cmd::bench::BenchArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -48,6 +50,7 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Trajectory(a)) => cmd::trajectory::run(&a),
         Some(Command::Forecast(a)) => cmd::forecast::run_forecast(&a),
         None => cmd::demo::run(),
+        Some(Command::Bench(a)) => cmd::bench::run(&a),
     }
 }
 

@@ -51,7 +51,7 @@ impl Activation {
     #[inline(always)]
     pub fn apply<T: Float>(self, a: T) -> T {
         match self {
-            Self::Tanh => a.tanh(),
+            Self::Tanh => a.tanh_fast(),
             Self::Relu => a.max(T::zero()),
             Self::Sigmoid => sigmoid(a),
         }
@@ -78,7 +78,7 @@ impl Activation {
 /// The logistic function `σ(a) = 1 / (1 + e^{-a})`.
 #[inline(always)]
 pub fn sigmoid<T: Float>(a: T) -> T {
-    T::one() / (T::one() + (-a).exp())
+    T::one() / (T::one() + (-a).exp_fast())
 }
 
 /// Which recurrent cell a layer runs.
@@ -144,12 +144,49 @@ impl CellKind {
         c: &mut [T],
         cache: &mut [T],
     ) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::linalg::has_avx2() {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            return unsafe { self.forward_row_avx2(xi, gh, h_prev, c_prev, h, c, cache) };
+        }
+        self.forward_row_impl(xi, gh, h_prev, c_prev, h, c, cache)
+    }
+
+    /// [`CellKind::forward_row`] compiled for AVX2 (8 f32 lanes).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn forward_row_avx2<T: Float>(
+        self,
+        xi: &[T],
+        gh: &[T],
+        h_prev: &[T],
+        c_prev: &[T],
+        h: &mut [T],
+        c: &mut [T],
+        cache: &mut [T],
+    ) {
+        self.forward_row_impl(xi, gh, h_prev, c_prev, h, c, cache)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn forward_row_impl<T: Float>(
+        self,
+        xi: &[T],
+        gh: &[T],
+        h_prev: &[T],
+        c_prev: &[T],
+        h: &mut [T],
+        c: &mut [T],
+        cache: &mut [T],
+    ) {
         let n = h.len();
         match self {
             Self::Elman { activation } => {
-                for j in 0..n {
+                for ((hj, &x), &g) in h.iter_mut().zip(&xi[..n]).zip(&gh[..n]) {
                     // s_t = f(U x_t + b_ih + W s_{t-1} + b_hh)
-                    h[j] = activation.apply(xi[j] + gh[j]);
+                    *hj = activation.apply(x + g);
                 }
             }
             Self::Lstm => {
@@ -160,10 +197,10 @@ impl CellKind {
                 for j in 0..n {
                     let i = sigmoid(xi[j] + gh[j]); // i = σ(W_ii x + b_ii + W_hi h + b_hi)
                     let f = sigmoid(xi[n + j] + gh[n + j]); // f = σ(...)
-                    let g = (xi[2 * n + j] + gh[2 * n + j]).tanh(); // g = tanh(...)
+                    let g = (xi[2 * n + j] + gh[2 * n + j]).tanh_fast(); // g = tanh(...)
                     let o = sigmoid(xi[3 * n + j] + gh[3 * n + j]); // o = σ(...)
                     let ct = f * c_prev[j] + i * g; // c_t = f ⊙ c_{t-1} + i ⊙ g
-                    let tc = ct.tanh();
+                    let tc = ct.tanh_fast();
                     c[j] = ct;
                     h[j] = o * tc; // h_t = o ⊙ tanh(c_t)
                     (ci[j], cf[j], cg[j], co[j], ctc[j]) = (i, f, g, o, tc);
@@ -177,7 +214,7 @@ impl CellKind {
                     let r = sigmoid(xi[j] + gh[j]); // r = σ(W_ir x + b_ir + W_hr h + b_hr)
                     let z = sigmoid(xi[n + j] + gh[n + j]); // z = σ(...)
                     let ghn = gh[2 * n + j]; // W_hn h + b_hn
-                    let nn = (xi[2 * n + j] + r * ghn).tanh(); // n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+                    let nn = (xi[2 * n + j] + r * ghn).tanh_fast(); // n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
                     h[j] = (T::one() - z) * nn + z * h_prev[j]; // h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
                     (cr[j], cz[j], cn[j], cgn[j]) = (r, z, nn, ghn);
                 }
@@ -208,9 +245,56 @@ impl CellKind {
         dh_prev: &mut [T],
         dc_prev: &mut [T],
     ) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::linalg::has_avx2() {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            return unsafe {
+                self.backward_row_avx2(dh, dc, cache, h_prev, c_prev, h, dgi, dgh, dh_prev, dc_prev)
+            };
+        }
+        self.backward_row_impl(dh, dc, cache, h_prev, c_prev, h, dgi, dgh, dh_prev, dc_prev)
+    }
+
+    /// [`CellKind::backward_row`] compiled for AVX2 (8 f32 lanes).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn backward_row_avx2<T: Float>(
+        self,
+        dh: &[T],
+        dc: &[T],
+        cache: &[T],
+        h_prev: &[T],
+        c_prev: &[T],
+        h: &[T],
+        dgi: &mut [T],
+        dgh: &mut [T],
+        dh_prev: &mut [T],
+        dc_prev: &mut [T],
+    ) {
+        self.backward_row_impl(dh, dc, cache, h_prev, c_prev, h, dgi, dgh, dh_prev, dc_prev)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn backward_row_impl<T: Float>(
+        self,
+        dh: &[T],
+        dc: &[T],
+        cache: &[T],
+        h_prev: &[T],
+        c_prev: &[T],
+        h: &[T],
+        dgi: &mut [T],
+        dgh: &mut [T],
+        dh_prev: &mut [T],
+        dc_prev: &mut [T],
+    ) {
         let n = dh.len();
         match self {
             Self::Elman { activation } => {
+                let (h, dgi, dgh, dh_prev) =
+                    (&h[..n], &mut dgi[..n], &mut dgh[..n], &mut dh_prev[..n]);
                 for j in 0..n {
                     // delta_t = dE/da_t = dE/ds_t ⊙ f'(a_t), with a_t = U x_t + W s_{t-1} + b
                     let d = dh[j] * activation.derivative_from_output(h[j]);

@@ -55,7 +55,7 @@ pub fn softmax<T: Float>(logits: &[T], classes: usize) -> Vec<T> {
 #[inline]
 pub fn log_sum_exp<T: Float>(row: &[T]) -> T {
     let m = row.iter().copied().fold(T::neg_infinity(), T::max);
-    let s: T = row.iter().map(|&v| (v - m).exp()).sum();
+    let s: T = row.iter().map(|&v| (v - m).exp_fast()).sum();
     m + s.ln()
 }
 
@@ -96,10 +96,16 @@ pub fn loss_and_grad<T: Float>(
         }
         match (kind, targets) {
             (OutputKind::Softmax, Targets::Classes(y)) => {
-                let lse = log_sum_exp(orow);
-                total += lse - orow[y[r]]; // E_t = -log softmax(o_t)[y_t]
+                // e_j = exp(o_tj - max_j o_tj), kept in grow (one exp per logit)
+                let m = orow.iter().copied().fold(T::neg_infinity(), T::max);
                 for (gv, &ov) in grow.iter_mut().zip(orow) {
-                    *gv = (ov - lse).exp() * scale; // p_t
+                    *gv = (ov - m).exp_fast();
+                }
+                let z = crate::linalg::sum(grow);
+                total += m + z.ln() - orow[y[r]]; // E_t = log sum_j e^{o_tj} - o_t[y_t]
+                let k = scale / z;
+                for gv in grow.iter_mut() {
+                    *gv *= k; // p_t = e / z
                 }
                 grow[y[r]] -= scale; // p_t - onehot(y_t)
             }

@@ -19,6 +19,7 @@ use crate::linalg::{col_sum_acc, gemm};
 use crate::loss::{loss_and_grad, OutputKind, Reduction, Targets};
 use crate::{Error, Float, Result};
 use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The architecture of a [`Model`]. Defaults follow PyTorch where it has one.
@@ -550,5 +551,185 @@ impl<T: Float> Model<T> {
         );
         let (d0, _) = self.backward(&fwd, x, lengths, &dlogits, None, grads, false);
         (loss, fwd, d0)
+    }
+
+    /// [`Model::loss_and_grads`] with the batch split into contiguous parts,
+    /// one per thread ([`crate::linalg::threads`], at most one per sequence).
+    ///
+    /// The sequences of a batch are independent until the gradients are
+    /// summed, so each thread runs forward, loss and BPTT on its own part
+    /// with sequential products and no synchronisation per step; the parts'
+    /// gradients are added at the end (the same sum, in another order). With
+    /// one thread this is `loss_and_grads`. Returns `E` and adds `dE/dθ` into
+    /// `grads`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn loss_and_grads_parallel(
+        &self,
+        x: Input<T>,
+        targets: Targets<T>,
+        steps: usize,
+        batch: usize,
+        lengths: Option<&[usize]>,
+        reduction: Reduction,
+        grads: &mut [T],
+    ) -> T {
+        let parts = batch_parts(batch);
+        if parts.len() <= 1 {
+            let (e, _, _) =
+                self.loss_and_grads(x, targets, steps, batch, None, lengths, reduction, grads);
+            return e;
+        }
+        let counted = lengths.map_or(steps * batch, |l| l.iter().map(|&n| n.min(steps)).sum());
+        // Each part sums its losses; the mean's 1/N is applied once at the end.
+        let scale = match reduction {
+            Reduction::Sum => T::one(),
+            Reduction::Mean => T::one() / T::of(counted.max(1) as f64),
+        };
+        let o = self.config.output_size;
+        let results: Vec<(T, Vec<T>)> = parts
+            .par_iter()
+            .map(|&(b0, b1)| {
+                crate::linalg::sequential(|| {
+                    let xp = x.batch_part(steps, batch, b0, b1);
+                    let tp = match targets {
+                        Targets::Classes(y) => {
+                            PartTargets::Classes(gather_rows(y, 1, steps, batch, b0, b1))
+                        }
+                        Targets::Values(y) => {
+                            PartTargets::Values(gather_rows(y, o, steps, batch, b0, b1))
+                        }
+                    };
+                    let mut g = vec![T::zero(); grads.len()];
+                    let (e, _, _) = self.loss_and_grads(
+                        xp.as_input(),
+                        tp.as_targets(),
+                        steps,
+                        b1 - b0,
+                        None,
+                        lengths.map(|l| &l[b0..b1]),
+                        Reduction::Sum,
+                        &mut g,
+                    );
+                    (e, g)
+                })
+            })
+            .collect();
+        let mut loss = T::zero();
+        for (e, g) in &results {
+            loss += *e;
+            for (acc, &v) in grads.iter_mut().zip(g) {
+                *acc += scale * v;
+            }
+        }
+        loss * scale
+    }
+
+    /// The readout `o_t` (`[T, B, O]`, zero past each length) of a forward
+    /// pass from the zero state, with the batch split across threads like
+    /// [`Model::loss_and_grads_parallel`]: inference only, nothing kept for BPTT.
+    pub fn logits_parallel(
+        &self,
+        x: Input<T>,
+        steps: usize,
+        batch: usize,
+        lengths: Option<&[usize]>,
+    ) -> Vec<T> {
+        let parts = batch_parts(batch);
+        if parts.len() <= 1 {
+            return self.forward(x, steps, batch, None, lengths).logits;
+        }
+        let o = self.config.output_size;
+        let outs: Vec<Vec<T>> = parts
+            .par_iter()
+            .map(|&(b0, b1)| {
+                crate::linalg::sequential(|| {
+                    let xp = x.batch_part(steps, batch, b0, b1);
+                    self.forward(
+                        xp.as_input(),
+                        steps,
+                        b1 - b0,
+                        None,
+                        lengths.map(|l| &l[b0..b1]),
+                    )
+                    .logits
+                })
+            })
+            .collect();
+        // scatter each part's [T, Bp, O] back into [T, B, O]
+        let mut logits = vec![T::zero(); steps * batch * o];
+        for (&(b0, b1), part) in parts.iter().zip(&outs) {
+            let w = (b1 - b0) * o;
+            for t in 0..steps {
+                logits[(t * batch + b0) * o..(t * batch + b1) * o]
+                    .copy_from_slice(&part[t * w..(t + 1) * w]);
+            }
+        }
+        logits
+    }
+}
+
+/// Contiguous parts `[b0, b1)` of a batch, one per thread, near-equal in size.
+fn batch_parts(batch: usize) -> Vec<(usize, usize)> {
+    let n = crate::linalg::threads().min(batch).max(1);
+    (0..n)
+        .map(|i| (i * batch / n, (i + 1) * batch / n))
+        .collect()
+}
+
+/// Sequences `b0..b1` of a `[T, B, width]` buffer, as `[T, b1 - b0, width]`.
+fn gather_rows<V: Copy>(
+    data: &[V],
+    width: usize,
+    steps: usize,
+    batch: usize,
+    b0: usize,
+    b1: usize,
+) -> Vec<V> {
+    (0..steps)
+        .flat_map(|t| &data[(t * batch + b0) * width..(t * batch + b1) * width])
+        .copied()
+        .collect()
+}
+
+/// An owned part of the input of a batch.
+enum PartInput<T> {
+    Dense(Vec<T>),
+    Ids(Vec<usize>),
+}
+
+impl<T> PartInput<T> {
+    fn as_input(&self) -> Input<'_, T> {
+        match self {
+            PartInput::Dense(v) => Input::Dense(v),
+            PartInput::Ids(v) => Input::Ids(v),
+        }
+    }
+}
+
+/// An owned part of the targets of a batch.
+enum PartTargets<T> {
+    Classes(Vec<usize>),
+    Values(Vec<T>),
+}
+
+impl<T> PartTargets<T> {
+    fn as_targets(&self) -> Targets<'_, T> {
+        match self {
+            PartTargets::Classes(v) => Targets::Classes(v),
+            PartTargets::Values(v) => Targets::Values(v),
+        }
+    }
+}
+
+impl<T: Copy> Input<'_, T> {
+    /// Sequences `b0..b1` of this `[T, B, ...]` input.
+    fn batch_part(&self, steps: usize, batch: usize, b0: usize, b1: usize) -> PartInput<T> {
+        match *self {
+            Input::Ids(ids) => PartInput::Ids(gather_rows(ids, 1, steps, batch, b0, b1)),
+            Input::Dense(x) => {
+                let width = x.len() / (steps * batch).max(1);
+                PartInput::Dense(gather_rows(x, width, steps, batch, b0, b1))
+            }
+        }
     }
 }

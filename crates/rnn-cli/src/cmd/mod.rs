@@ -1,5 +1,6 @@
 //! One module per `rnn` subcommand.
 
+pub mod bench;
 pub mod demo;
 pub mod eval;
 pub mod forecast;

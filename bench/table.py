@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""Summarises bench/compare.sh logs: medians over runs and per-run ratios.
+
+Usage: python3 bench/table.py bench/results/compare-*.log
+"""
+import re,sys,statistics as st
+runs=[]
+for f in sys.argv[1:]:
+    d={}
+    lines=open(f).read().split("# peak memory")[0].splitlines()
+    for l in lines:
+        m=re.match(r"(torch|rnn) threads=(\d) (\w) .*train_tok_s=(\d+) infer_tok_s=(\d+)(?: train_gflops=([\d.]+))?",l)
+        if m:
+            p,t,c,tr,inf,gf=m.groups()
+            d[(p,int(t),c)]=(int(tr),int(inf),float(gf) if gf else None)
+    runs.append(d)
+print("| threads | config | torch train tok/s | rnn train tok/s | train ratio | torch infer tok/s | rnn infer tok/s | infer ratio | rnn train GFLOP/s |")
+print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for t in (1,2):
+  for c in "SML":
+    tt=[r[("torch",t,c)][0] for r in runs]; rt=[r[("rnn",t,c)][0] for r in runs]
+    ti=[r[("torch",t,c)][1] for r in runs]; ri=[r[("rnn",t,c)][1] for r in runs]
+    gf=[r[("rnn",t,c)][2] for r in runs]
+    rr=[a/b for a,b in zip(rt,tt)]; ri_=[a/b for a,b in zip(ri,ti)]
+    f=lambda v: f"{st.median(v)/1000:.1f}k"
+    rng=lambda v: f"{st.median(v):.2f}x ({min(v):.2f}–{max(v):.2f})"
+    print(f"| {t} | {c} | {f(tt)} | {f(rt)} | {rng(rr)} | {f(ti)} | {f(ri)} | {rng(ri_)} | {st.median(gf):.1f} ({min(gf):.1f}–{max(gf):.1f}) |")
