@@ -36,6 +36,7 @@ pub mod loss;
 pub mod model;
 pub mod optim;
 pub mod reference;
+pub mod tag;
 pub mod trajectory;
 
 pub use error::{Error, Result};
