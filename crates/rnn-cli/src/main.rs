@@ -28,6 +28,12 @@ enum Command {
     Gradcheck(cmd::gradcheck::GradcheckArgs),
     /// Replay a torch.optim trajectory case (rnn-trajectory/1).
     Trajectory(cmd::trajectory::TrajectoryArgs),
+    /// Train a model (rnn train tag ...).
+    Train(cmd::train::TrainArgs),
+    /// Tag text with a trained tagger: token<TAB>tag lines.
+    Tag(cmd::tag::TagArgs),
+    /// Score a trained model on held-out data.
+    Eval(cmd::eval::EvalArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -35,6 +41,9 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Reference(a)) => cmd::reference::run(&a),
         Some(Command::Gradcheck(a)) => cmd::gradcheck::run(&a),
         Some(Command::Trajectory(a)) => cmd::trajectory::run(&a),
+        Some(Command::Train(a)) => cmd::train::run(&a),
+        Some(Command::Tag(a)) => cmd::tag::tag(&a),
+        Some(Command::Eval(a)) => cmd::eval::run(&a),
         None => cmd::gradcheck::run(&cmd::gradcheck::GradcheckArgs {
             activation: "tanh".into(),
             output: "softmax".into(),
