@@ -24,9 +24,10 @@ use std::path::{Path, PathBuf};
     after_help = "Example:\n  rnn train tag --train brown-pos.train.tsv --dev brown-pos.dev.tsv --out runs/pos \\\n      --bidirectional --cell lstm --hidden 100 --minutes 20 --threads 1"
 )]
 pub struct TrainTagArgs {
-    /// Training data (CoNLL: token<TAB>...<TAB>tag, blank line between sentences).
-    #[arg(long)]
-    pub train: PathBuf,
+    /// Training data (CoNLL: token<TAB>...<TAB>tag, blank line between
+    /// sentences); repeat the flag to train on several files.
+    #[arg(long, required = true)]
+    pub train: Vec<PathBuf>,
     /// Development data, evaluated after every epoch (early stopping, best model).
     #[arg(long)]
     pub dev: PathBuf,
@@ -96,6 +97,10 @@ pub struct TrainTagArgs {
     /// Stop after this many epochs without a better dev score.
     #[arg(long, default_value_t = 4)]
     pub patience: usize,
+    /// Which model to keep: best (by dev score, default) or last (the final
+    /// epoch's: use when the dev data is also trained on).
+    #[arg(long, default_value = "best")]
+    pub keep: String,
     /// Threads for the matrix products.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -212,7 +217,19 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
         input_dropout: a.dropout,
     };
 
-    let train = read_conll(&a.train)?;
+    let keep_last = match a.keep.as_str() {
+        "best" => false,
+        "last" => true,
+        k => {
+            return Err(CliError::Usage(format!(
+                "--keep {k}: expected best or last"
+            )))
+        }
+    };
+    let mut train = Vec::new();
+    for f in &a.train {
+        train.extend(read_conll(f)?);
+    }
     let dev = read_conll(&a.dev)?;
     let mut tagger = Tagger::new(&train, &opts, a.seed)?;
     let mut trainer = Trainer::new(&tagger, &topts, a.seed)?;
@@ -306,17 +323,20 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
             if improved { ", saved" } else { "" },
             progress.elapsed()
         ));
-        if improved {
-            best = score;
-            best_epoch = epoch;
-            stale = 0;
+        if improved || keep_last {
             let mut meta = meta.clone();
             meta.insert(
                 "tag.dev_score".into(),
                 format!("{{\"{score_name}\": {score}, \"epoch\": {epoch}}}"),
             );
             tagger.save(&a.out, meta)?;
-        } else {
+        }
+        if improved {
+            best = score;
+            best_epoch = epoch;
+            stale = 0;
+        } else if !keep_last {
+            // with --keep last the schedule is fixed: no decay, no early stop
             stale += 1;
             trainer.set_lr(trainer.lr() * a.lr_decay);
             if stale >= a.patience {
