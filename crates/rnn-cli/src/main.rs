@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Train a model: lm (language model), forecast (time series).
+    /// Train a model: lm (language model), tag (sequence labelling), forecast (time series).
     Train(cmd::train::TrainArgs),
     /// Generate text from a language model.
     Generate(cmd::lm::GenerateArgs),
@@ -38,6 +38,8 @@ enum Command {
     Forecast(cmd::forecast::ForecastArgs),
     /// Time training and inference on the PyTorch benchmark's S, M and L configs.
     Bench(cmd::bench::BenchArgs),
+    /// Tag text with a trained tagger: token<TAB>tag lines.
+    Tag(cmd::tag::TagArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -51,6 +53,7 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Forecast(a)) => cmd::forecast::run_forecast(&a),
         None => cmd::demo::run(),
         Some(Command::Bench(a)) => cmd::bench::run(&a),
+        Some(Command::Tag(a)) => cmd::tag::tag(&a),
     }
 }
 

@@ -38,6 +38,7 @@ pub mod many_to_one;
 pub mod model;
 pub mod optim;
 pub mod reference;
+pub mod tag;
 pub mod timeseries;
 pub mod trajectory;
 

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 /// Evaluate a trained model on a data file. What is measured depends on the
 /// model's task: language models report loss in nats/char, bits/char and
-/// perplexity; forecasters RMSE, MAE and MASE against naive baselines.
+/// perplexity; forecasters RMSE, MAE and MASE against naive baselines;
+/// taggers token accuracy and entity precision, recall and F1 (conlleval).
 #[derive(Args, Debug)]
 #[command(after_help = super::forecast::EVAL_HELP)]
 pub struct EvalArgs {
@@ -32,6 +33,7 @@ pub fn run(args: &EvalArgs) -> CliResult {
     let mf = rnn::checkpoint::ModelFile::load(&args.model)?;
     match mf.task.as_str() {
         "forecast" => super::forecast::eval_forecast(args),
+        "tag" => super::tag::eval_tag(&args.model, &args.data, args.json),
         "lm" => super::lm::eval(&args.model, mf, &args.data, args.json),
         task => Err(CliError::Usage(format!(
             "rnn eval: {task} models are not supported yet"

@@ -7,5 +7,6 @@ pub mod forecast;
 pub mod gradcheck;
 pub mod lm;
 pub mod reference;
+pub mod tag;
 pub mod train;
 pub mod trajectory;

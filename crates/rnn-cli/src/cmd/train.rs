@@ -14,6 +14,8 @@ pub struct TrainArgs {
 enum TrainTask {
     /// A character-level language model on a text file.
     Lm(Box<super::lm::TrainLmArgs>),
+    /// A sequence tagger (part of speech, named entities) on CoNLL data.
+    Tag(Box<super::tag::TrainTagArgs>),
     /// Time-series forecasting from a CSV column.
     Forecast(Box<super::forecast::TrainForecastArgs>),
 }
@@ -22,6 +24,7 @@ enum TrainTask {
 pub fn run(args: &TrainArgs) -> CliResult {
     match &args.task {
         TrainTask::Lm(a) => super::lm::train(a).map(|_| ()),
+        TrainTask::Tag(t) => super::tag::train(t),
         TrainTask::Forecast(a) => super::forecast::train_forecast(a),
     }
 }

@@ -1,0 +1,194 @@
+//! End-to-end checks of `rnn train tag`, `rnn tag` and `rnn eval` on tiny
+//! hand-made files, including bad input: one clear line, non-zero exit, no panic.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn rnn(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rnn"));
+    c.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("run rnn");
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn data(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rnn-tag-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_clean_failure(o: &Output, needle: &str) {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains(needle), "expected {needle:?} in: {e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn train_tag_eval_roundtrip_and_bad_input() {
+    let out = tmp("model");
+    let o = rnn(
+        &[
+            "train",
+            "tag",
+            "--train",
+            &data("tiny.train.conll"),
+            "--dev",
+            &data("tiny.dev.conll"),
+            "--out",
+            out.to_str().unwrap(),
+            "--bidirectional",
+            "--hidden",
+            "8",
+            "--emb",
+            "8",
+            "--epochs",
+            "3",
+            "--seed",
+            "1",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // a tag seen only in dev is reported, not fatal
+    assert!(stderr(&o).contains("B-place"), "{}", stderr(&o));
+    for f in ["model.safetensors", "metrics.jsonl", "loss.svg"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let m = out.to_str().unwrap();
+
+    // plain text on stdin: token<TAB>tag, blank line between sentences
+    let o = rnn(&["tag", "--model", m], Some("I like apple\nThe Apple is\n"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let blocks: Vec<&str> = text.trim_end().split("\n\n").collect();
+    assert_eq!(blocks.len(), 2, "{text}");
+    assert!(blocks[0].starts_with("I\t"), "{text}");
+    assert_eq!(blocks[1].lines().count(), 3);
+
+    // CoNLL input: the first column is used
+    let o = rnn(&["tag", "--model", m, &data("tiny.dev.conll")], None);
+    assert!(o.status.success());
+    assert!(String::from_utf8(o.stdout).unwrap().contains("York\t"));
+
+    // eval --json: fractions, per type; the unknown dev tag counts as an error
+    let o = rnn(
+        &[
+            "eval",
+            "--model",
+            m,
+            "--data",
+            &data("tiny.dev.conll"),
+            "--json",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for k in ["accuracy", "precision", "recall", "f1"] {
+        let v = j[k].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{k} {v}");
+    }
+    assert!(j["per_type"].get("place").is_some(), "{j}");
+    assert!(
+        j["accuracy"].as_f64().unwrap() < 1.0,
+        "B-place/I-place can never be right"
+    );
+    assert!(stderr(&o).contains("B-place"));
+    let o = rnn(
+        &["eval", "--model", m, "--data", &data("tiny.dev.conll")],
+        None,
+    );
+    assert!(String::from_utf8(o.stdout).unwrap().contains("FB1"));
+
+    // bad input
+    let train = |f: &str| {
+        rnn(
+            &[
+                "train",
+                "tag",
+                "--train",
+                f,
+                "--dev",
+                &data("tiny.dev.conll"),
+                "--out",
+                tmp("bad").to_str().unwrap(),
+                "--epochs",
+                "1",
+            ],
+            None,
+        )
+    };
+    assert_clean_failure(&train(&data("empty.conll")), "no sentences");
+    assert_clean_failure(
+        &train(&data("notag.conll")),
+        "notag.conll:2: token \"notag\" has no tag column",
+    );
+    let long = tmp("long.conll");
+    std::fs::write(
+        &long,
+        (0..1001).map(|i| format!("w{i}\tO\n")).collect::<String>(),
+    )
+    .unwrap();
+    assert_clean_failure(
+        &train(long.to_str().unwrap()),
+        "longer than the limit of 1000 tokens",
+    );
+    assert_clean_failure(&rnn(&["tag", "--model", m], Some("")), "no sentences");
+    assert_clean_failure(
+        &rnn(&["tag", "--model", "/nonexistent/model"], Some("a\n")),
+        "not a model directory",
+    );
+
+    // a model directory of another task
+    let other = tmp("lm");
+    let mf = rnn::checkpoint::ModelFile {
+        task: "lm".into(),
+        model: rnn::Model::<f32>::new(rnn::ModelConfig::elman(3, 4, 3), 0).unwrap(),
+        extra: Default::default(),
+        meta: Default::default(),
+    };
+    mf.save(&other).unwrap();
+    assert_clean_failure(
+        &rnn(&["tag", "--model", other.to_str().unwrap()], Some("a b\n")),
+        "holds a 'lm' model",
+    );
+    assert_clean_failure(
+        &rnn(
+            &[
+                "eval",
+                "--model",
+                other.to_str().unwrap(),
+                "--data",
+                &data("tiny.dev.conll"),
+            ],
+            None,
+        ),
+        // eval dispatches to the language model, which finds no vocabulary
+        "metadata 'vocab'",
+    );
+    for d in [out, other, long] {
+        let _ = std::fs::remove_dir_all(&d);
+        let _ = std::fs::remove_file(&d);
+    }
+}

@@ -1,0 +1,248 @@
+//! Reading tagged sentences (CoNLL columns) and untagged text.
+//!
+//! CoNLL: one token per line, the token in the first column and its tag in
+//! the last (columns split on tabs, or on spaces when a line has no tab); a
+//! blank or whitespace-only line ends a sentence (WNUT 2017's training file
+//! uses a line holding a single tab); `-DOCSTART-` lines are skipped; CRLF line
+//! ends are accepted.
+
+use crate::{Error, Result};
+use std::path::Path;
+
+/// The longest sentence accepted, in tokens. Longer ones are an error rather
+/// than a silent truncation (the BPTT buffers grow with the sentence length).
+pub const MAX_SENTENCE_TOKENS: usize = 1000;
+
+/// One sentence: its tokens and, for tagged data, one tag per token.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sentence {
+    /// The tokens as written.
+    pub tokens: Vec<String>,
+    /// One tag per token (empty for untagged text).
+    pub tags: Vec<String>,
+    /// The 1-based line of the first token in its file.
+    pub line: usize,
+}
+
+impl Sentence {
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+    /// Whether the sentence has no tokens.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    String::from_utf8(bytes).map_err(|e| Error::Data {
+        path: path.to_path_buf(),
+        reason: format!("not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+    })
+}
+
+fn check_len(path: &Path, s: &Sentence) -> Result<()> {
+    if s.len() > MAX_SENTENCE_TOKENS {
+        return Err(Error::Parse {
+            path: path.to_path_buf(),
+            line: s.line,
+            reason: format!(
+                "sentence of {} tokens is longer than the limit of {MAX_SENTENCE_TOKENS} tokens",
+                s.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn columns(line: &str) -> Vec<&str> {
+    if line.contains('\t') {
+        line.split('\t').map(str::trim).collect()
+    } else {
+        line.split_whitespace().collect()
+    }
+}
+
+/// Parses CoNLL text. With `tagged`, every token line needs a tag column
+/// (at least two columns); without, only the first column is used.
+pub fn parse_conll(path: &Path, text: &str, tagged: bool) -> Result<Vec<Sentence>> {
+    let mut out = Vec::new();
+    let mut cur = Sentence::default();
+    let finish = |cur: &mut Sentence, out: &mut Vec<Sentence>| -> Result<()> {
+        if !cur.is_empty() {
+            check_len(path, cur)?;
+            out.push(std::mem::take(cur));
+        }
+        Ok(())
+    };
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if line.trim().is_empty() {
+            finish(&mut cur, &mut out)?;
+            continue;
+        }
+        let cols = columns(line);
+        if cols.first() == Some(&"-DOCSTART-") {
+            finish(&mut cur, &mut out)?;
+            continue;
+        }
+        let token = cols[0];
+        if token.is_empty() {
+            return Err(Error::Parse {
+                path: path.to_path_buf(),
+                line: i + 1,
+                reason: "empty token in the first column".into(),
+            });
+        }
+        if cur.is_empty() {
+            cur.line = i + 1;
+        }
+        cur.tokens.push(token.to_string());
+        if tagged {
+            match cols.last() {
+                Some(tag) if cols.len() >= 2 && !tag.is_empty() => cur.tags.push(tag.to_string()),
+                _ => {
+                    return Err(Error::Parse {
+                        path: path.to_path_buf(),
+                        line: i + 1,
+                        reason: format!(
+                            "token {token:?} has no tag column (expected token<TAB>tag)"
+                        ),
+                    })
+                }
+            }
+        }
+    }
+    finish(&mut cur, &mut out)?;
+    if out.is_empty() {
+        return Err(Error::Data {
+            path: path.to_path_buf(),
+            reason: "no sentences (the file is empty or holds only blank lines)".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// Reads a tagged CoNLL file (see the module documentation).
+pub fn read_conll(path: &Path) -> Result<Vec<Sentence>> {
+    parse_conll(path, &read_text(path)?, true)
+}
+
+/// Parses plain text: one sentence per non-blank line, tokens split on whitespace.
+pub fn parse_plain(path: &Path, text: &str) -> Result<Vec<Sentence>> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let tokens: Vec<String> = raw.split_whitespace().map(str::to_string).collect();
+        if tokens.is_empty() {
+            continue;
+        }
+        let s = Sentence {
+            tokens,
+            tags: Vec::new(),
+            line: i + 1,
+        };
+        check_len(path, &s)?;
+        out.push(s);
+    }
+    if out.is_empty() {
+        return Err(Error::Data {
+            path: path.to_path_buf(),
+            reason: "no sentences (the input is empty or holds only blank lines)".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// Input formats of `rnn tag`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextFormat {
+    /// CoNLL columns; the first column is the token, any others are ignored.
+    Conll,
+    /// One sentence per line, whitespace-tokenised.
+    Plain,
+}
+
+impl TextFormat {
+    /// Guesses the format: any line with a tab means CoNLL, otherwise plain text.
+    pub fn detect(text: &str) -> Self {
+        if text.lines().any(|l| l.contains('\t')) {
+            TextFormat::Conll
+        } else {
+            TextFormat::Plain
+        }
+    }
+}
+
+/// Parses untagged input for tagging in the given format.
+pub fn parse_untagged(path: &Path, text: &str, format: TextFormat) -> Result<Vec<Sentence>> {
+    match format {
+        TextFormat::Conll => parse_conll(path, text, false),
+        TextFormat::Plain => parse_plain(path, text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> &'static Path {
+        Path::new("t.conll")
+    }
+
+    #[test]
+    fn conll_separators_docstart_crlf() {
+        let text = "-DOCSTART-\tO\r\n\r\nThe\tat\r\ndog\tnn\r\n\t\r\nbarks\tx\ty\tvbz\r\n  \n\n";
+        let s = parse_conll(p(), text, true).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].tokens, ["The", "dog"]);
+        assert_eq!(s[0].tags, ["at", "nn"]);
+        assert_eq!(s[0].line, 3);
+        assert_eq!(s[1].tokens, ["barks"]);
+        assert_eq!(s[1].tags, ["vbz"], "the tag is the last column");
+    }
+
+    #[test]
+    fn missing_tag_is_a_parse_error_with_line() {
+        let err = parse_conll(p(), "a\tx\nb\n", true).unwrap_err();
+        match err {
+            Error::Parse { line, reason, .. } => {
+                assert_eq!(line, 2);
+                assert!(reason.contains("no tag"), "{reason}");
+            }
+            e => panic!("{e}"),
+        }
+        // untagged reading only needs the token
+        assert_eq!(
+            parse_conll(p(), "a\tx\nb\n", false).unwrap()[0].tokens,
+            ["a", "b"]
+        );
+    }
+
+    #[test]
+    fn empty_and_too_long() {
+        assert!(matches!(
+            parse_conll(p(), "\n \n\t\n", true),
+            Err(Error::Data { .. })
+        ));
+        let long: String = (0..MAX_SENTENCE_TOKENS + 1)
+            .map(|i| format!("w{i}\tx\n"))
+            .collect();
+        let e = parse_conll(p(), &long, true).unwrap_err().to_string();
+        assert!(e.contains("limit of 1000"), "{e}");
+        assert!(matches!(
+            parse_plain(p(), "\n  \n"),
+            Err(Error::Data { .. })
+        ));
+    }
+
+    #[test]
+    fn plain_and_detection() {
+        let s = parse_plain(p(), "I like  apple\n\nThe Apple is\n").unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[1].tokens, ["The", "Apple", "is"]);
+        assert_eq!(TextFormat::detect("a b c\n"), TextFormat::Plain);
+        assert_eq!(TextFormat::detect("a\tO\n"), TextFormat::Conll);
+    }
+}

@@ -1,0 +1,6 @@
+//! Sequence labelling (part-of-speech tagging, named-entity recognition):
+//! data readers, metrics and the RNN tagger.
+
+pub mod data;
+pub mod metrics;
+pub mod tagger;

@@ -1,0 +1,884 @@
+//! The sequence tagger: token features → stacked (bi)directional RNN →
+//! per-token softmax over tags.
+//!
+//! Each token becomes one dense vector `x_t`, the concatenation of
+//!
+//! - a learned embedding of the lowercased word (`<unk>` for words unseen in
+//!   training, or rarer than the minimum count),
+//! - learned embeddings of its lowercased prefixes and suffixes and of its word
+//!   shape (`Apple` → `Xx`, `iPhone-7` → `xXx-d`): character-level
+//!   information, so unseen words and capitalisation count,
+//! - fixed 0/1 flags (capitalised, all caps, has a digit, has a hyphen, ...).
+//!
+//! The vectors `[T, B, I]` go to a [`Model`] as [`Input::Dense`]; its readout
+//! gives one logit row per token. Training minimises the mean cross-entropy
+//! over real tokens (padding is masked by `lengths`) and backpropagates into
+//! the embeddings through `dE/dx` ([`Model::backward`] with `want_dx`).
+
+use super::data::Sentence;
+use crate::checkpoint::ModelFile;
+use crate::layer::Input;
+use crate::loss::{loss_and_grad, softmax, OutputKind, Reduction, Targets};
+use crate::model::{Model, ModelConfig};
+use crate::optim::{Optimizer, OptimizerConfig};
+use crate::{Error, Result};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// The task name written in tagger model files.
+pub const TASK: &str = "tag";
+/// Metadata key holding the [`TaggerSpec`] as JSON.
+pub const META_KEY: &str = "tagger";
+/// A gold tag that the model does not know (seen only in dev or test data).
+pub const UNKNOWN_TAG: usize = usize::MAX;
+/// The number of fixed 0/1 word-shape flags at the end of each input vector.
+pub const NUM_FLAGS: usize = 10;
+/// Index of the unknown key in every feature vocabulary.
+pub const UNK: u32 = 0;
+
+/// What a learned feature embeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "type", content = "n")]
+pub enum FeatureKind {
+    /// The lowercased word.
+    Word,
+    /// The first `n` characters, lowercased.
+    Prefix(usize),
+    /// The last `n` characters, lowercased.
+    Suffix(usize),
+    /// The word shape: upper → `X`, lower → `x`, digit → `d`, others kept,
+    /// runs collapsed, at most 8 characters.
+    Shape,
+}
+
+impl FeatureKind {
+    /// The key of `token` for this feature.
+    pub fn key(self, token: &str) -> String {
+        match self {
+            FeatureKind::Word => token.to_lowercase(),
+            FeatureKind::Prefix(n) | FeatureKind::Suffix(n) => {
+                let lower: Vec<char> = token.to_lowercase().chars().collect();
+                if lower.len() < n {
+                    // short words get their own keys, apart from real affixes
+                    format!("^{}", lower.iter().collect::<String>())
+                } else if matches!(self, FeatureKind::Prefix(_)) {
+                    lower[..n].iter().collect()
+                } else {
+                    lower[lower.len() - n..].iter().collect()
+                }
+            }
+            FeatureKind::Shape => {
+                let mut s = String::new();
+                let mut last = None;
+                for c in token.chars() {
+                    let m = if c.is_uppercase() {
+                        'X'
+                    } else if c.is_lowercase() {
+                        'x'
+                    } else if c.is_numeric() {
+                        'd'
+                    } else {
+                        c
+                    };
+                    if last != Some(m) {
+                        s.push(m);
+                        last = Some(m);
+                    }
+                    if s.chars().count() >= 8 {
+                        break;
+                    }
+                }
+                s
+            }
+        }
+    }
+
+    /// A short name for embedding tensors: `word`, `prefix3`, `suffix2`, `shape`.
+    pub fn name(self) -> String {
+        match self {
+            FeatureKind::Word => "word".into(),
+            FeatureKind::Prefix(n) => format!("prefix{n}"),
+            FeatureKind::Suffix(n) => format!("suffix{n}"),
+            FeatureKind::Shape => "shape".into(),
+        }
+    }
+}
+
+/// The fixed flags of a token: `[NUM_FLAGS]` of 0/1.
+pub fn flags(token: &str) -> [f32; NUM_FLAGS] {
+    let first_upper = token.chars().next().is_some_and(char::is_uppercase);
+    let letters = token.chars().filter(|c| c.is_alphabetic()).count();
+    let uppers = token.chars().filter(|c| c.is_uppercase()).count();
+    let digits = token.chars().filter(|c| c.is_numeric()).count();
+    let alnum = token.chars().filter(|c| c.is_alphanumeric()).count();
+    let lower = token.to_lowercase();
+    let f = [
+        first_upper,
+        letters > 0 && uppers == letters,
+        token.chars().skip(1).any(char::is_uppercase),
+        digits > 0,
+        digits > 0 && token.chars().all(|c| c.is_numeric() || ",.:/-".contains(c)),
+        token.contains('-'),
+        alnum == 0,
+        token.starts_with('@'),
+        token.starts_with('#'),
+        lower.starts_with("http") || lower.starts_with("www."),
+    ];
+    f.map(|b| if b { 1.0 } else { 0.0 })
+}
+
+/// One learned feature: its vocabulary and embedding size.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSpec {
+    /// What it embeds.
+    pub kind: FeatureKind,
+    /// Embedding size.
+    pub dim: usize,
+    /// Keys by id; id 0 is `<unk>`.
+    pub vocab: Vec<String>,
+}
+
+/// Everything about a tagger besides its weights (saved as JSON metadata).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaggerSpec {
+    /// Learned features, in input-vector order.
+    pub features: Vec<FeatureSpec>,
+    /// Tags by id.
+    pub tags: Vec<String>,
+}
+
+/// Hyper-parameters for building a new tagger from training data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaggerOptions {
+    /// Word embedding size.
+    pub word_dim: usize,
+    /// Words seen fewer times in training map to `<unk>`.
+    pub min_count: usize,
+    /// Prefix lengths to embed.
+    pub prefixes: Vec<usize>,
+    /// Suffix lengths to embed.
+    pub suffixes: Vec<usize>,
+    /// Embedding size of each prefix and suffix (0: no affixes).
+    pub affix_dim: usize,
+    /// Embedding size of the word shape (0: none).
+    pub shape_dim: usize,
+    /// Recurrent cell, hidden size, layers, directions (input and output sizes are set here).
+    pub rnn: ModelConfig,
+}
+
+impl Default for TaggerOptions {
+    fn default() -> Self {
+        TaggerOptions {
+            word_dim: 64,
+            min_count: 1,
+            prefixes: vec![2, 3],
+            suffixes: vec![2, 3, 4],
+            affix_dim: 16,
+            shape_dim: 8,
+            rnn: ModelConfig::elman(1, 64, 1),
+        }
+    }
+}
+
+/// A sentence turned into feature ids, flags and tag ids.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Encoded {
+    /// Feature ids `[n, F]`.
+    pub ids: Vec<u32>,
+    /// Flags `[n, NUM_FLAGS]`.
+    pub flags: Vec<f32>,
+    /// Tag ids `[n]` ([`UNKNOWN_TAG`] for tags the model does not know);
+    /// empty for untagged sentences.
+    pub tags: Vec<usize>,
+    /// Number of tokens.
+    pub len: usize,
+}
+
+/// A trained or new tagger: feature embeddings, tag set and network.
+///
+/// ```
+/// use rnn::tag::{data::Sentence, tagger::{Tagger, TaggerOptions, Trainer, TrainOptions}};
+/// let s = |w: &str, t: &str| Sentence {
+///     tokens: w.split(' ').map(String::from).collect(),
+///     tags: t.split(' ').map(String::from).collect(),
+///     line: 1,
+/// };
+/// let train = vec![s("I like eating apple", "O O O B-fruit"), s("The Apple is great", "O B-corp O O")];
+/// let mut tagger = Tagger::new(&train, &TaggerOptions::default(), 7).unwrap();
+/// let enc: Vec<_> = train.iter().map(|x| tagger.encode(x)).collect();
+/// let mut trainer = Trainer::new(&tagger, &TrainOptions::default(), 7).unwrap();
+/// for _ in 0..60 {
+///     trainer.step(&mut tagger, &[&enc[0], &enc[1]]);
+/// }
+/// let pred = tagger.predict(&enc, 8);
+/// assert_eq!(tagger.tag_names(&pred[1]), ["O", "B-corp", "O", "O"]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Tagger {
+    /// Features and tags.
+    pub spec: TaggerSpec,
+    /// Per feature, key → id.
+    index: Vec<HashMap<String, u32>>,
+    /// Tag → id.
+    tag_index: HashMap<String, usize>,
+    /// All embedding tables, flat: feature `f` is `[V_f, dim_f]` at `offsets[f]`.
+    pub emb: Vec<f32>,
+    offsets: Vec<usize>,
+    /// Per feature, training counts of each key (for word dropout; empty after loading).
+    counts: Vec<Vec<u32>>,
+    /// The recurrent network and readout.
+    pub model: Model<f32>,
+}
+
+/// Per-feature key → id maps, tag → id, embedding table offsets and total size.
+type Indexes = (
+    Vec<HashMap<String, u32>>,
+    HashMap<String, usize>,
+    Vec<usize>,
+    usize,
+);
+
+fn build_index(spec: &TaggerSpec) -> Indexes {
+    let index = spec
+        .features
+        .iter()
+        .map(|f| {
+            f.vocab
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.clone(), i as u32))
+                .collect()
+        })
+        .collect();
+    let tag_index = spec
+        .tags
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.clone(), i))
+        .collect();
+    let mut offsets = Vec::new();
+    let mut n = 0;
+    for f in &spec.features {
+        offsets.push(n);
+        n += f.vocab.len() * f.dim;
+    }
+    (index, tag_index, offsets, n)
+}
+
+impl Tagger {
+    /// A new tagger whose vocabularies and tag set come from `train`, with
+    /// random weights drawn from `seed`.
+    pub fn new(train: &[Sentence], opts: &TaggerOptions, seed: u64) -> Result<Self> {
+        let mut kinds = vec![(FeatureKind::Word, opts.word_dim)];
+        if opts.affix_dim > 0 {
+            kinds.extend(
+                opts.prefixes
+                    .iter()
+                    .map(|&n| (FeatureKind::Prefix(n), opts.affix_dim)),
+            );
+            kinds.extend(
+                opts.suffixes
+                    .iter()
+                    .map(|&n| (FeatureKind::Suffix(n), opts.affix_dim)),
+            );
+        }
+        if opts.shape_dim > 0 {
+            kinds.push((FeatureKind::Shape, opts.shape_dim));
+        }
+        if opts.word_dim == 0
+            || kinds
+                .iter()
+                .any(|&(k, _)| matches!(k, FeatureKind::Prefix(0) | FeatureKind::Suffix(0)))
+        {
+            return Err(Error::Config(
+                "embedding sizes and affix lengths must be at least 1".into(),
+            ));
+        }
+        let mut features = Vec::new();
+        let mut counts = Vec::new();
+        for (kind, dim) in kinds {
+            let mut c: BTreeMap<String, u32> = BTreeMap::new();
+            for s in train {
+                for t in &s.tokens {
+                    *c.entry(kind.key(t)).or_default() += 1;
+                }
+            }
+            let min = if kind == FeatureKind::Word {
+                opts.min_count.max(1) as u32
+            } else {
+                1
+            };
+            let mut vocab = vec!["<unk>".to_string()];
+            let mut cnt = vec![0u32];
+            for (k, n) in c {
+                if n >= min {
+                    vocab.push(k);
+                    cnt.push(n);
+                }
+            }
+            features.push(FeatureSpec { kind, dim, vocab });
+            counts.push(cnt);
+        }
+        let mut tags: Vec<String> = train.iter().flat_map(|s| s.tags.iter().cloned()).collect();
+        tags.sort();
+        tags.dedup();
+        if tags.is_empty() {
+            return Err(Error::Config("the training data has no tags".into()));
+        }
+        let input: usize = features.iter().map(|f| f.dim).sum::<usize>() + NUM_FLAGS;
+        let mut cfg = opts.rnn.clone();
+        cfg.input_size = input;
+        cfg.output_size = tags.len();
+        cfg.output = OutputKind::Softmax;
+        let model = Model::new(cfg, seed)?;
+        let spec = TaggerSpec { features, tags };
+        let (index, tag_index, offsets, n) = build_index(&spec);
+        // embeddings ~ U(-a, a) with a = sqrt(3 / dim): unit variance per vector
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_e4b3);
+        let mut emb = vec![0.0f32; n];
+        for (f, &off) in spec.features.iter().zip(&offsets) {
+            let a = (3.0 / f.dim as f32).sqrt();
+            for v in &mut emb[off..off + f.vocab.len() * f.dim] {
+                *v = rng.random_range(-a..a);
+            }
+        }
+        Ok(Tagger {
+            spec,
+            index,
+            tag_index,
+            emb,
+            offsets,
+            counts,
+            model,
+        })
+    }
+
+    /// The size of each input vector.
+    pub fn input_size(&self) -> usize {
+        self.model.config.input_size
+    }
+
+    /// The tag names of tag ids.
+    pub fn tag_names(&self, ids: &[usize]) -> Vec<String> {
+        ids.iter()
+            .map(|&i| self.spec.tags.get(i).cloned().unwrap_or_else(|| "?".into()))
+            .collect()
+    }
+
+    /// The id of a tag, if the model knows it.
+    pub fn tag_id(&self, tag: &str) -> Option<usize> {
+        self.tag_index.get(tag).copied()
+    }
+
+    /// Turns a sentence into feature ids and flags (and tag ids, when tagged).
+    pub fn encode(&self, s: &Sentence) -> Encoded {
+        let nf = self.spec.features.len();
+        let mut ids = Vec::with_capacity(s.len() * nf);
+        let mut fl = Vec::with_capacity(s.len() * NUM_FLAGS);
+        for t in &s.tokens {
+            for (f, idx) in self.spec.features.iter().zip(&self.index) {
+                ids.push(idx.get(&f.kind.key(t)).copied().unwrap_or(UNK));
+            }
+            fl.extend_from_slice(&flags(t));
+        }
+        let tags = s
+            .tags
+            .iter()
+            .map(|t| self.tag_id(t).unwrap_or(UNKNOWN_TAG))
+            .collect();
+        Encoded {
+            ids,
+            flags: fl,
+            tags,
+            len: s.len(),
+        }
+    }
+
+    /// Builds the inputs `[T, B, I]` of a batch, returns them with `T` and the
+    /// lengths. `ids` overrides the feature ids (word dropout); `keep` scales
+    /// every input (input dropout mask, `[T, B, I]`).
+    fn inputs(
+        &self,
+        batch: &[&Encoded],
+        ids: Option<&[Vec<u32>]>,
+        keep: Option<&[f32]>,
+    ) -> (Vec<f32>, usize, Vec<usize>) {
+        let lengths: Vec<usize> = batch.iter().map(|e| e.len).collect();
+        let steps = lengths.iter().copied().max().unwrap_or(0);
+        let (b_n, i_n) = (batch.len(), self.input_size());
+        let mut x = vec![0.0f32; steps * b_n * i_n]; // [T, B, I]
+        for (b, e) in batch.iter().enumerate() {
+            let eids = ids.map_or(&e.ids[..], |v| &v[b][..]);
+            let nf = self.spec.features.len();
+            for t in 0..e.len {
+                let row = &mut x[(t * b_n + b) * i_n..(t * b_n + b + 1) * i_n];
+                let mut col = 0;
+                for (f, spec) in self.spec.features.iter().enumerate() {
+                    let id = eids[t * nf + f] as usize;
+                    let src = &self.emb
+                        [self.offsets[f] + id * spec.dim..self.offsets[f] + (id + 1) * spec.dim];
+                    row[col..col + spec.dim].copy_from_slice(src);
+                    col += spec.dim;
+                }
+                row[col..].copy_from_slice(&e.flags[t * NUM_FLAGS..(t + 1) * NUM_FLAGS]);
+            }
+        }
+        if let Some(k) = keep {
+            x.iter_mut().zip(k).for_each(|(v, m)| *v *= m);
+        }
+        (x, steps, lengths)
+    }
+
+    /// The logits `[T, B, O]` of a batch (no dropout), with `T`.
+    pub fn logits(&self, batch: &[&Encoded]) -> (Vec<f32>, usize) {
+        let (x, steps, lengths) = self.inputs(batch, None, None);
+        let fwd = self
+            .model
+            .forward(Input::Dense(&x), steps, batch.len(), None, Some(&lengths));
+        (fwd.logits, steps)
+    }
+
+    /// The most likely tag ids of every sentence, computed in length-sorted
+    /// batches of `batch`. For a chunk (BIO) tag set the decoding is
+    /// constrained so that `I-X` only follows `B-X` or `I-X`.
+    pub fn predict(&self, data: &[Encoded], batch: usize) -> Vec<Vec<usize>> {
+        self.predict_with_loss(data, batch).0
+    }
+
+    /// Like [`Tagger::predict`], also returning the summed cross-entropy over
+    /// the tokens with known gold tags and their number.
+    pub fn predict_with_loss(
+        &self,
+        data: &[Encoded],
+        batch: usize,
+    ) -> (Vec<Vec<usize>>, f64, usize) {
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        order.sort_by_key(|&i| data[i].len);
+        let mut out = vec![Vec::new(); data.len()];
+        let o = self.spec.tags.len();
+        let allowed = self.transitions();
+        let (mut loss, mut counted) = (0.0f64, 0usize);
+        for chunk in order.chunks(batch.max(1)) {
+            let refs: Vec<&Encoded> = chunk.iter().map(|&i| &data[i]).collect();
+            let (logits, _) = self.logits(&refs);
+            let b_n = refs.len();
+            for (b, &i) in chunk.iter().enumerate() {
+                let rows: Vec<&[f32]> = (0..data[i].len)
+                    .map(|t| &logits[(t * b_n + b) * o..(t * b_n + b + 1) * o])
+                    .collect();
+                for (t, r) in rows.iter().enumerate() {
+                    if let Some(&y) = data[i].tags.get(t).filter(|&&y| y != UNKNOWN_TAG) {
+                        loss += (crate::loss::log_sum_exp(r) - r[y]) as f64;
+                        counted += 1;
+                    }
+                }
+                out[i] = match &allowed {
+                    Some(a) => viterbi(&rows, a),
+                    None => rows.iter().map(|r| argmax(r)).collect(),
+                };
+            }
+        }
+        (out, loss, counted)
+    }
+
+    /// For BIO tag sets, `allowed[prev * O + next]` (with row `O` = sentence
+    /// start); `None` otherwise.
+    fn transitions(&self) -> Option<Vec<bool>> {
+        let tags = &self.spec.tags;
+        if !super::metrics::is_chunk_tagset(tags) {
+            return None;
+        }
+        let o = tags.len();
+        let mut a = vec![true; (o + 1) * o];
+        for (j, next) in tags.iter().enumerate() {
+            if let Some(ty) = next.strip_prefix("I-") {
+                for p in 0..=o {
+                    let ok =
+                        p < o && (tags[p] == format!("B-{ty}") || tags[p] == format!("I-{ty}"));
+                    a[p * o + j] = ok;
+                }
+            }
+        }
+        Some(a)
+    }
+
+    /// Saves the tagger as a model directory (task `tag`).
+    pub fn save(&self, dir: &Path, meta: BTreeMap<String, String>) -> Result<()> {
+        let mut extra = BTreeMap::new();
+        for (f, &off) in self.spec.features.iter().zip(&self.offsets) {
+            let n = f.vocab.len() * f.dim;
+            extra.insert(
+                format!("embed.{}.weight", f.kind.name()),
+                (vec![f.vocab.len(), f.dim], self.emb[off..off + n].to_vec()),
+            );
+        }
+        let mut meta = meta;
+        meta.insert(
+            META_KEY.into(),
+            serde_json::to_string(&self.spec).map_err(|e| Error::Config(e.to_string()))?,
+        );
+        ModelFile {
+            task: TASK.into(),
+            model: self.model.clone(),
+            extra,
+            meta,
+        }
+        .save(dir)
+    }
+
+    /// Loads a tagger from a model directory; another task's model is an error.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let mf = ModelFile::load_task(dir, TASK)?;
+        Self::from_model_file(dir, mf)
+    }
+
+    /// A tagger from an already loaded model file.
+    pub fn from_model_file(dir: &Path, mf: ModelFile) -> Result<Self> {
+        let raw = mf.meta(dir, META_KEY)?;
+        let bad = |why: String| Error::Metadata {
+            path: dir.join(crate::checkpoint::MODEL_FILE),
+            key: META_KEY.into(),
+            value: raw.chars().take(60).collect(),
+            expected: why,
+        };
+        let spec: TaggerSpec =
+            serde_json::from_str(raw).map_err(|e| bad(format!("a tagger description ({e})")))?;
+        let input: usize = spec.features.iter().map(|f| f.dim).sum::<usize>() + NUM_FLAGS;
+        let cfg = &mf.model.config;
+        if cfg.input_size != input
+            || cfg.output_size != spec.tags.len()
+            || spec.features.iter().any(|f| f.vocab.is_empty())
+        {
+            return Err(bad(format!(
+                "features and tags that match the network (input {}, output {})",
+                cfg.input_size, cfg.output_size
+            )));
+        }
+        let (index, tag_index, offsets, n) = build_index(&spec);
+        let mut emb = Vec::with_capacity(n);
+        for f in &spec.features {
+            emb.extend_from_slice(mf.extra(
+                dir,
+                &format!("embed.{}.weight", f.kind.name()),
+                &[f.vocab.len(), f.dim],
+            )?);
+        }
+        Ok(Tagger {
+            spec,
+            index,
+            tag_index,
+            emb,
+            offsets,
+            counts: Vec::new(),
+            model: mf.model,
+        })
+    }
+}
+
+fn argmax(r: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in r.iter().enumerate() {
+        if v > r[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// The best tag path under the per-token log-probabilities and the allowed
+/// transitions (`allowed[prev * O + next]`, row `O` = start).
+fn viterbi(rows: &[&[f32]], allowed: &[bool]) -> Vec<usize> {
+    let n = rows.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let o = rows[0].len();
+    let logp: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|r| {
+            let p = softmax(r, o);
+            p.iter().map(|&v| (v as f64).max(1e-30).ln()).collect()
+        })
+        .collect();
+    let neg = f64::NEG_INFINITY;
+    let mut score: Vec<f64> = (0..o)
+        .map(|j| if allowed[o * o + j] { logp[0][j] } else { neg })
+        .collect();
+    let mut back = vec![vec![0usize; o]; n];
+    for t in 1..n {
+        let mut next = vec![neg; o];
+        for j in 0..o {
+            for p in 0..o {
+                if allowed[p * o + j] && score[p] + logp[t][j] > next[j] {
+                    next[j] = score[p] + logp[t][j];
+                    back[t][j] = p;
+                }
+            }
+        }
+        score = next;
+    }
+    let mut best = (0..o).fold(0, |b, j| if score[j] > score[b] { j } else { b });
+    let mut path = vec![0; n];
+    for t in (0..n).rev() {
+        path[t] = best;
+        best = back[t][best];
+    }
+    path
+}
+
+/// Training hyper-parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainOptions {
+    /// The optimizer (default Adam, lr 1e-2).
+    pub optimizer: OptimizerConfig,
+    /// Clip the global gradient norm to this (0: no clipping).
+    pub clip: f64,
+    /// Word dropout: a training word seen `c` times becomes `<unk>` with
+    /// probability `alpha / (alpha + c)`.
+    pub word_dropout: f64,
+    /// Dropout probability on the input vectors.
+    pub input_dropout: f64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            optimizer: OptimizerConfig::Adam {
+                lr: 1e-2,
+                betas: (0.9, 0.999),
+                eps: 1e-8,
+                weight_decay: 0.0,
+                amsgrad: false,
+            },
+            clip: 5.0,
+            word_dropout: 0.25,
+            input_dropout: 0.0,
+        }
+    }
+}
+
+/// Optimizer state and gradient buffers for training a [`Tagger`].
+#[derive(Debug)]
+pub struct Trainer {
+    opts: TrainOptions,
+    opt_model: Optimizer<f32>,
+    opt_emb: Optimizer<f32>,
+    g_model: Vec<f32>,
+    g_emb: Vec<f32>,
+    rng: ChaCha8Rng,
+}
+
+impl Trainer {
+    /// A trainer for `tagger`; `seed` drives dropout.
+    pub fn new(tagger: &Tagger, opts: &TrainOptions, seed: u64) -> Result<Self> {
+        if !(opts.word_dropout.is_finite() && opts.word_dropout >= 0.0) {
+            return Err(Error::Config(format!(
+                "word dropout {}: expected a number >= 0",
+                opts.word_dropout
+            )));
+        }
+        if !(0.0..1.0).contains(&opts.input_dropout) {
+            return Err(Error::Config(format!(
+                "input dropout {}: expected a number in [0, 1)",
+                opts.input_dropout
+            )));
+        }
+        Ok(Trainer {
+            opts: opts.clone(),
+            opt_model: Optimizer::new(opts.optimizer.clone(), tagger.model.params.len()),
+            opt_emb: Optimizer::new(opts.optimizer.clone(), tagger.emb.len()),
+            g_model: vec![0.0; tagger.model.params.len()],
+            g_emb: vec![0.0; tagger.emb.len()],
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x0d20_b0a7),
+        })
+    }
+
+    /// The optimizers' learning rate.
+    pub fn lr(&self) -> f64 {
+        self.opt_model.config.lr()
+    }
+
+    /// Sets the learning rate.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.opt_model.config.set_lr(lr);
+        self.opt_emb.config.set_lr(lr);
+    }
+
+    /// One update on a batch of tagged sentences (every tag known). Returns the
+    /// summed cross-entropy and the number of tokens.
+    pub fn step(&mut self, tagger: &mut Tagger, batch: &[&Encoded]) -> (f64, usize) {
+        let nf = tagger.spec.features.len();
+        // word dropout: rare words become <unk> now and then, so <unk> is learned
+        let word = tagger
+            .spec
+            .features
+            .iter()
+            .position(|f| f.kind == FeatureKind::Word);
+        let ids: Option<Vec<Vec<u32>>> = match (
+            word,
+            self.opts.word_dropout > 0.0 && !tagger.counts.is_empty(),
+        ) {
+            (Some(w), true) => Some(
+                batch
+                    .iter()
+                    .map(|e| {
+                        let mut v = e.ids.clone();
+                        for t in 0..e.len {
+                            let id = v[t * nf + w] as usize;
+                            let c = tagger.counts[w].get(id).copied().unwrap_or(0) as f64;
+                            let a = self.opts.word_dropout;
+                            if id != 0 && self.rng.random::<f64>() < a / (a + c) {
+                                v[t * nf + w] = UNK;
+                            }
+                        }
+                        v
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let lengths_max = batch.iter().map(|e| e.len).max().unwrap_or(0);
+        let i_n = tagger.input_size();
+        let keep: Option<Vec<f32>> = (self.opts.input_dropout > 0.0).then(|| {
+            let p = self.opts.input_dropout;
+            let s = (1.0 / (1.0 - p)) as f32;
+            (0..lengths_max * batch.len() * i_n)
+                .map(|_| if self.rng.random::<f64>() < p { 0.0 } else { s })
+                .collect()
+        });
+        let (x, steps, lengths) = tagger.inputs(batch, ids.as_deref(), keep.as_deref());
+        let b_n = batch.len();
+        let model = &tagger.model;
+        let fwd = model.forward(Input::Dense(&x), steps, b_n, None, Some(&lengths));
+        let mut targets = vec![0usize; steps * b_n];
+        let mut mask = vec![false; steps * b_n];
+        for (b, e) in batch.iter().enumerate() {
+            for t in 0..e.len {
+                let y = e.tags[t];
+                if y != UNKNOWN_TAG {
+                    targets[t * b_n + b] = y;
+                    mask[t * b_n + b] = true;
+                }
+            }
+        }
+        let tokens = mask.iter().filter(|&&m| m).count();
+        let mut dlogits = vec![0.0f32; fwd.logits.len()];
+        let loss = loss_and_grad(
+            OutputKind::Softmax,
+            &fwd.logits,
+            model.config.output_size,
+            Targets::Classes(&targets),
+            Some(&mask),
+            Reduction::Mean,
+            &mut dlogits,
+        );
+        self.g_model.fill(0.0);
+        let (_, dx) = model.backward(
+            &fwd,
+            Input::Dense(&x),
+            Some(&lengths),
+            &dlogits,
+            None,
+            &mut self.g_model,
+            true,
+        );
+        // dE/d(embedding row) = sum over its uses of the matching slice of dE/dx
+        self.g_emb.fill(0.0);
+        if let Some(dx) = dx {
+            for (b, e) in batch.iter().enumerate() {
+                let eids = ids.as_ref().map_or(&e.ids[..], |v| &v[b][..]);
+                for t in 0..e.len {
+                    let r = t * b_n + b;
+                    let mut col = 0;
+                    for (f, spec) in tagger.spec.features.iter().enumerate() {
+                        let id = eids[t * nf + f] as usize;
+                        let dst = tagger.offsets[f] + id * spec.dim;
+                        for j in 0..spec.dim {
+                            let m = keep.as_ref().map_or(1.0, |k| k[r * i_n + col + j]);
+                            self.g_emb[dst + j] += dx[r * i_n + col + j] * m;
+                        }
+                        col += spec.dim;
+                    }
+                }
+            }
+        }
+        if self.opts.clip > 0.0 {
+            let norm = self
+                .g_model
+                .iter()
+                .chain(&self.g_emb)
+                .map(|&g| (g as f64) * (g as f64))
+                .sum::<f64>()
+                .sqrt();
+            let c = self.opts.clip / (norm + 1e-6);
+            if c < 1.0 {
+                let c = c as f32;
+                self.g_model
+                    .iter_mut()
+                    .chain(self.g_emb.iter_mut())
+                    .for_each(|g| *g *= c);
+            }
+        }
+        self.opt_model.step(&mut tagger.model.params, &self.g_model);
+        self.opt_emb.step(&mut tagger.emb, &self.g_emb);
+        (loss as f64 * tokens as f64, tokens)
+    }
+}
+
+/// Groups sentence indices into batches of about `batch` sentences of similar
+/// length (sorted by length with random tie-breaks), in random batch order.
+pub fn length_batches(lengths: &[usize], batch: usize, rng: &mut impl Rng) -> Vec<Vec<usize>> {
+    let mut keyed: Vec<(usize, u32, usize)> = lengths
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| (l, rng.random::<u32>(), i))
+        .collect();
+    keyed.sort_unstable();
+    let mut out: Vec<Vec<usize>> = keyed
+        .chunks(batch.max(1))
+        .map(|c| c.iter().map(|k| k.2).collect())
+        .collect();
+    out.shuffle(rng);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feature_keys() {
+        assert_eq!(FeatureKind::Word.key("Apple"), "apple");
+        assert_eq!(FeatureKind::Suffix(3).key("Running"), "ing");
+        assert_eq!(FeatureKind::Prefix(2).key("Running"), "ru");
+        assert_eq!(FeatureKind::Suffix(3).key("is"), "^is");
+        assert_eq!(FeatureKind::Shape.key("Apple"), "Xx");
+        assert_eq!(FeatureKind::Shape.key("iPhone-7"), "xXx-d");
+        assert_eq!(FeatureKind::Shape.key("U.S."), "X.X.");
+        let f = flags("Apple");
+        assert_eq!(f[0], 1.0);
+        assert_eq!(f[1], 0.0);
+        assert_eq!(flags("NASA")[1], 1.0);
+        assert_eq!(flags("1,000")[4], 1.0);
+        assert_eq!(flags("@bob")[7], 1.0);
+    }
+
+    #[test]
+    fn viterbi_respects_bio() {
+        // tags: B-a, I-a, O. Token 0 prefers I-a (not allowed at the start).
+        let tags = ["B-a", "I-a", "O"];
+        let o = 3;
+        let mut allowed = vec![true; (o + 1) * o];
+        for p in 0..=o {
+            allowed[p * o + 1] = p < o && (tags[p] == "B-a" || tags[p] == "I-a");
+        }
+        let r0 = [1.0f32, 2.0, 0.0];
+        let r1 = [0.0f32, 3.0, 0.0];
+        let path = viterbi(&[&r0, &r1], &allowed);
+        assert_eq!(path, [0, 1]);
+    }
+}
