@@ -122,6 +122,14 @@ impl Progress {
         self.start.elapsed().as_secs_f64()
     }
 
+    /// With a time budget, the fraction of it used so far (capped at 1).
+    pub fn time_fraction(&self) -> Option<f64> {
+        match self.budget {
+            Budget::Minutes(m) => Some((self.elapsed() / (m * 60.0)).min(1.0)),
+            Budget::Epochs(_) => None,
+        }
+    }
+
     /// Prints a line above the bar.
     pub fn println(&self, s: impl AsRef<str>) {
         self.bar.println(s);

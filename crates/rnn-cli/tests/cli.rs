@@ -296,6 +296,19 @@ fn lm_bad_inputs_are_one_line_errors() {
     std::fs::write(&good, text(20_000)).unwrap();
     let g = good.to_str().unwrap();
     assert_bad_input(
+        &rnn(&[
+            "train",
+            "lm",
+            "--data",
+            g,
+            "--out",
+            o,
+            "--schedule",
+            "linear",
+        ]),
+        "--schedule linear",
+    );
+    assert_bad_input(
         &rnn(&["train", "lm", "--data", g, "--out", o, "--seq-len", "0"]),
         "--seq-len",
     );

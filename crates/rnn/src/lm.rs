@@ -226,7 +226,8 @@ impl LmTrainer {
             }
         }
         self.grads.fill(0.0);
-        let (loss, fwd, _) = self.model.loss_and_grads(
+        // forward, loss and BPTT, the streams split across the threads
+        let (loss, state) = self.model.loss_and_grads_parallel(
             Input::Ids(&x),
             Targets::Classes(&y),
             t,
@@ -246,7 +247,7 @@ impl LmTrainer {
             clip_grad_norm(&mut self.grads, c);
         }
         self.opt.step(&mut self.model.params, &self.grads);
-        self.state = self.model.final_state(&fwd); // carried, detached
+        self.state = state; // carried, detached
         self.step += 1;
         self.window += 1;
         if self.window >= self.windows_per_epoch(train.len()) {
@@ -373,16 +374,16 @@ pub fn evaluate(model: &Model<f32>, ids: &[usize], streams: usize, window: usize
                 x[j * b + s] = ids[s * seg + pos + j];
             }
         }
-        let fwd = model.forward(Input::Ids(&x), t, b, Some(&state), None);
+        let (logits, next) = model.logits_parallel_from(Input::Ids(&x), t, b, Some(&state), None);
         for j in 0..t {
             for s in 0..b {
-                let row = &fwd.logits[(j * b + s) * v..(j * b + s + 1) * v];
+                let row = &logits[(j * b + s) * v..(j * b + s + 1) * v];
                 let y = ids[s * seg + pos + j + 1];
                 total += (log_sum_exp(row) - row[y]) as f64; // -log p(y)
                 count += 1;
             }
         }
-        state = model.final_state(&fwd);
+        state = next;
         pos += t;
     }
     (total, count)

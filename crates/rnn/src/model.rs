@@ -558,10 +558,11 @@ impl<T: Float> Model<T> {
     ///
     /// The sequences of a batch are independent until the gradients are
     /// summed, so each thread runs forward, loss and BPTT on its own part
-    /// with sequential products and no synchronisation per step; the parts'
-    /// gradients are added at the end (the same sum, in another order). With
-    /// one thread this is `loss_and_grads`. Returns `E` and adds `dE/dθ` into
-    /// `grads`.
+    /// (with its rows of the initial `state`) with sequential products and no
+    /// synchronisation per step; the parts' gradients are added at the end
+    /// (the same sum, in another order). With one thread this is
+    /// `loss_and_grads`. Returns `E` and the final state `[L*D, B, H]`, and
+    /// adds `dE/dθ` into `grads`.
     #[allow(clippy::too_many_arguments)]
     pub fn loss_and_grads_parallel(
         &self,
@@ -569,15 +570,16 @@ impl<T: Float> Model<T> {
         targets: Targets<T>,
         steps: usize,
         batch: usize,
+        state: Option<&State<T>>,
         lengths: Option<&[usize]>,
         reduction: Reduction,
         grads: &mut [T],
-    ) -> T {
+    ) -> (T, State<T>) {
         let parts = batch_parts(batch);
         if parts.len() <= 1 {
-            let (e, _, _) =
-                self.loss_and_grads(x, targets, steps, batch, None, lengths, reduction, grads);
-            return e;
+            let (e, fwd, _) =
+                self.loss_and_grads(x, targets, steps, batch, state, lengths, reduction, grads);
+            return (e, self.final_state(&fwd));
         }
         let counted = lengths.map_or(steps * batch, |l| l.iter().map(|&n| n.min(steps)).sum());
         // Each part sums its losses; the mean's 1/N is applied once at the end.
@@ -586,7 +588,7 @@ impl<T: Float> Model<T> {
             Reduction::Mean => T::one() / T::of(counted.max(1) as f64),
         };
         let o = self.config.output_size;
-        let results: Vec<(T, Vec<T>)> = parts
+        let results: Vec<(T, Vec<T>, State<T>)> = parts
             .par_iter()
             .map(|&(b0, b1)| {
                 crate::linalg::sequential(|| {
@@ -599,29 +601,34 @@ impl<T: Float> Model<T> {
                             PartTargets::Values(gather_rows(y, o, steps, batch, b0, b1))
                         }
                     };
+                    let sp = state.map(|s| s.batch_part(batch, self.config.hidden_size, b0, b1));
                     let mut g = vec![T::zero(); grads.len()];
-                    let (e, _, _) = self.loss_and_grads(
+                    let (e, fwd, _) = self.loss_and_grads(
                         xp.as_input(),
                         tp.as_targets(),
                         steps,
                         b1 - b0,
-                        None,
+                        sp.as_ref(),
                         lengths.map(|l| &l[b0..b1]),
                         Reduction::Sum,
                         &mut g,
                     );
-                    (e, g)
+                    (e, g, self.final_state(&fwd))
                 })
             })
             .collect();
         let mut loss = T::zero();
-        for (e, g) in &results {
+        for (e, g, _) in &results {
             loss += *e;
             for (acc, &v) in grads.iter_mut().zip(g) {
                 *acc += scale * v;
             }
         }
-        loss * scale
+        let finals: Vec<&State<T>> = results.iter().map(|r| &r.2).collect();
+        (
+            loss * scale,
+            State::join(&finals, &parts, batch, self.config.hidden_size),
+        )
     }
 
     /// The readout `o_t` (`[T, B, O]`, zero past each length) of a forward
@@ -634,37 +641,99 @@ impl<T: Float> Model<T> {
         batch: usize,
         lengths: Option<&[usize]>,
     ) -> Vec<T> {
+        self.logits_parallel_from(x, steps, batch, None, lengths).0
+    }
+
+    /// [`Model::logits_parallel`] from a given initial `state` (`[L*D, B, H]`,
+    /// zeros when `None`); also returns the final state.
+    pub fn logits_parallel_from(
+        &self,
+        x: Input<T>,
+        steps: usize,
+        batch: usize,
+        state: Option<&State<T>>,
+        lengths: Option<&[usize]>,
+    ) -> (Vec<T>, State<T>) {
         let parts = batch_parts(batch);
         if parts.len() <= 1 {
-            return self.forward(x, steps, batch, None, lengths).logits;
+            let fwd = self.forward(x, steps, batch, state, lengths);
+            let s = self.final_state(&fwd);
+            return (fwd.logits, s);
         }
         let o = self.config.output_size;
-        let outs: Vec<Vec<T>> = parts
+        let outs: Vec<(Vec<T>, State<T>)> = parts
             .par_iter()
             .map(|&(b0, b1)| {
                 crate::linalg::sequential(|| {
                     let xp = x.batch_part(steps, batch, b0, b1);
-                    self.forward(
+                    let sp = state.map(|s| s.batch_part(batch, self.config.hidden_size, b0, b1));
+                    let fwd = self.forward(
                         xp.as_input(),
                         steps,
                         b1 - b0,
-                        None,
+                        sp.as_ref(),
                         lengths.map(|l| &l[b0..b1]),
-                    )
-                    .logits
+                    );
+                    let s = self.final_state(&fwd);
+                    (fwd.logits, s)
                 })
             })
             .collect();
         // scatter each part's [T, Bp, O] back into [T, B, O]
         let mut logits = vec![T::zero(); steps * batch * o];
-        for (&(b0, b1), part) in parts.iter().zip(&outs) {
+        for (&(b0, b1), (part, _)) in parts.iter().zip(&outs) {
             let w = (b1 - b0) * o;
             for t in 0..steps {
                 logits[(t * batch + b0) * o..(t * batch + b1) * o]
                     .copy_from_slice(&part[t * w..(t + 1) * w]);
             }
         }
-        logits
+        let finals: Vec<&State<T>> = outs.iter().map(|r| &r.1).collect();
+        (
+            logits,
+            State::join(&finals, &parts, batch, self.config.hidden_size),
+        )
+    }
+}
+
+impl<T: Copy + Default> State<T> {
+    /// Sequences `b0..b1` of this `[L*D, B, H]` state, as `[L*D, b1 - b0, H]`.
+    fn batch_part(&self, batch: usize, hidden: usize, b0: usize, b1: usize) -> State<T> {
+        let part = |v: &[T]| {
+            let blocks = v.len() / (batch * hidden).max(1); // L*D
+            gather_rows(v, hidden, blocks, batch, b0, b1)
+        };
+        State {
+            h: part(&self.h),
+            c: part(&self.c),
+        }
+    }
+
+    /// The inverse of [`State::batch_part`]: the parts' rows put back in
+    /// their places of one `[L*D, B, H]` state.
+    fn join(
+        parts: &[&State<T>],
+        ranges: &[(usize, usize)],
+        batch: usize,
+        hidden: usize,
+    ) -> State<T> {
+        let join = |get: &dyn Fn(&State<T>) -> &[T]| {
+            let total: usize = parts.iter().map(|p| get(p).len()).sum();
+            let mut out = vec![T::default(); total];
+            let blocks = total / (batch * hidden).max(1); // L*D
+            for (p, &(b0, b1)) in parts.iter().zip(ranges) {
+                let (v, w) = (get(p), (b1 - b0) * hidden);
+                for k in 0..blocks {
+                    out[(k * batch + b0) * hidden..(k * batch + b1) * hidden]
+                        .copy_from_slice(&v[k * w..(k + 1) * w]);
+                }
+            }
+            out
+        };
+        State {
+            h: join(&|s| &s.h),
+            c: join(&|s| &s.c),
+        }
     }
 }
 

@@ -56,11 +56,12 @@ fn batch_split_matches_sequential() {
                 &mut g_seq,
             );
             let mut g_par = vec![0.0; model.params.len()];
-            let e_par = model.loss_and_grads_parallel(
+            let (e_par, _) = model.loss_and_grads_parallel(
                 Input::Ids(&ids),
                 targets,
                 steps,
                 batch,
+                None,
                 l,
                 Reduction::Mean,
                 &mut g_par,
@@ -76,5 +77,98 @@ fn batch_split_matches_sequential() {
                 "{cell:?}: logits differ"
             );
         }
+    }
+}
+
+/// A carried state (as in truncated BPTT): each part starts from its own rows
+/// of the initial state, and the parts' final states are put back in place.
+#[test]
+fn batch_split_carries_state() {
+    rnn::linalg::set_threads(2);
+    let (steps, batch) = (5, 7);
+    for cell in [
+        ModelConfig::elman(4, 6, 4).cell,
+        CellKind::Lstm,
+        CellKind::Gru,
+    ] {
+        let config = ModelConfig {
+            cell,
+            output: OutputKind::Softmax,
+            num_layers: 2,
+            ..ModelConfig::elman(4, 6, 4)
+        };
+        let model = Model::<f64>::new(config, 3).expect("valid config");
+        let mut state = model.zero_state(batch);
+        for (i, v) in state.h.iter_mut().enumerate() {
+            *v = (i as f64 * 0.37).sin() * 0.5;
+        }
+        for (i, v) in state.c.iter_mut().enumerate() {
+            *v = (i as f64 * 0.23).cos() * 0.5;
+        }
+        let ids: Vec<usize> = (0..steps * batch).map(|i| (i * 3 + 1) % 4).collect();
+        let y: Vec<usize> = (0..steps * batch).map(|i| (i * 5 + 2) % 4).collect();
+        let mut g_seq = vec![0.0; model.params.len()];
+        let (e_seq, fwd, _) = model.loss_and_grads(
+            Input::Ids(&ids),
+            Targets::Classes(&y),
+            steps,
+            batch,
+            Some(&state),
+            None,
+            Reduction::Mean,
+            &mut g_seq,
+        );
+        let mut g_par = vec![0.0; model.params.len()];
+        let (e_par, s_par) = model.loss_and_grads_parallel(
+            Input::Ids(&ids),
+            Targets::Classes(&y),
+            steps,
+            batch,
+            Some(&state),
+            None,
+            Reduction::Mean,
+            &mut g_par,
+        );
+        let s_seq = model.final_state(&fwd);
+        assert!(
+            (e_seq - e_par).abs() < 1e-12,
+            "{cell:?}: loss {e_seq} vs {e_par}"
+        );
+        assert!(close(&g_seq, &g_par) < 1e-12, "{cell:?}: gradients differ");
+        assert!(
+            close(&s_seq.h, &s_par.h) < 1e-12,
+            "{cell:?}: final h differs"
+        );
+        assert_eq!(s_seq.c.len(), s_par.c.len());
+        assert!(
+            close(&s_seq.c, &s_par.c) < 1e-12,
+            "{cell:?}: final c differs"
+        );
+        // the state must matter, or this test would prove nothing
+        let mut g0 = vec![0.0; model.params.len()];
+        let (e0, _) = model.loss_and_grads_parallel(
+            Input::Ids(&ids),
+            Targets::Classes(&y),
+            steps,
+            batch,
+            None,
+            None,
+            Reduction::Mean,
+            &mut g0,
+        );
+        assert!(
+            (e0 - e_par).abs() > 1e-6,
+            "{cell:?}: the state changed nothing"
+        );
+        let (logits, s_inf) =
+            model.logits_parallel_from(Input::Ids(&ids), steps, batch, Some(&state), None);
+        assert!(
+            close(&fwd.logits, &logits) < 1e-12,
+            "{cell:?}: logits differ"
+        );
+        assert!(
+            close(&s_seq.h, &s_inf.h) < 1e-12,
+            "{cell:?}: inference final h differs"
+        );
     }
 }

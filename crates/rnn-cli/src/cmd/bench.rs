@@ -125,11 +125,12 @@ fn run_config(c: &Config, cell: rnn::cell::CellKind) -> CliResult<Result> {
     let train = median_time(c.reps, || {
         grads.fill(0.0);
         // forward, loss, BPTT; the batch split across the threads
-        loss = model.loss_and_grads_parallel(
+        (loss, _) = model.loss_and_grads_parallel(
             Input::Ids(&x),
             Targets::Classes(&y),
             c.steps,
             c.batch,
+            None,
             None,
             Reduction::Mean,
             &mut grads,

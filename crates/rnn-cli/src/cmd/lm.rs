@@ -83,6 +83,11 @@ pub struct TrainLmArgs {
     /// Evaluate on the validation text every this many steps.
     #[arg(long, default_value_t = 200)]
     pub eval_every: u64,
+    /// Learning-rate schedule: `plateau` (decay by --lr-decay when validation
+    /// stalls) or `cosine` (from --lr down to --lr/10 over the budget: the
+    /// steps of --steps/--epochs, or the time of --minutes of this run).
+    #[arg(long, default_value = "plateau")]
+    pub schedule: String,
     /// Multiply the learning rate by this when validation stops improving.
     #[arg(long, default_value_t = 0.5)]
     pub lr_decay: f64,
@@ -124,6 +129,16 @@ struct Schedule {
     best_saved: f64,
     /// Scheduled evaluations since the last improvement.
     bad_evals: u64,
+    /// The peak learning rate of a cosine schedule (`None`: plateau decay).
+    #[serde(default)]
+    cosine_from: Option<f64>,
+}
+
+/// The cosine schedule's learning rate at `frac` (0 to 1) of the budget:
+/// `lr = lr_min + (lr_0 - lr_min) (1 + cos(pi frac)) / 2`, `lr_min = lr_0 / 10`.
+fn cosine_lr(lr0: f64, frac: f64) -> f64 {
+    let min = lr0 / 10.0;
+    min + (lr0 - min) * 0.5 * (1.0 + (std::f64::consts::PI * frac.clamp(0.0, 1.0)).cos())
 }
 
 /// Runs `rnn train lm`.
@@ -154,6 +169,11 @@ pub fn train(a: &TrainLmArgs) -> CliResult<LmSummary> {
     if !(a.lr_decay > 0.0 && a.lr_decay <= 1.0) {
         return Err(bad("--lr-decay", a.lr_decay, "a factor in (0, 1]"));
     }
+    let cosine = match a.schedule.as_str() {
+        "plateau" => false,
+        "cosine" => true,
+        other => return Err(bad("--schedule", other, "plateau or cosine")),
+    };
     let budget = Budget::from_flags(a.epochs, a.minutes, Budget::Epochs(1))?;
     set_threads(a.threads)?;
     let cell = parse_cell(&a.cell, &a.activation)?;
@@ -209,6 +229,7 @@ pub fn train(a: &TrainLmArgs) -> CliResult<LmSummary> {
             best_sched: f64::INFINITY,
             best_saved: f64::INFINITY,
             bad_evals: 0,
+            cosine_from: cosine.then_some(a.lr),
         };
         (LmTrainer::new(config, cfg)?, sched, data)
     };
@@ -260,7 +281,7 @@ pub fn train(a: &TrainLmArgs) -> CliResult<LmSummary> {
                 }
                 .save(&dir)?;
             }
-            if scheduled {
+            if scheduled && sched.cosine_from.is_none() {
                 // Only scheduled evaluations steer the learning rate, so that a
                 // stop-and-resume follows the same schedule as one long run.
                 if val < sched.best_sched {
@@ -304,6 +325,14 @@ pub fn train(a: &TrainLmArgs) -> CliResult<LmSummary> {
         }
         if done {
             break;
+        }
+        if let Some(lr0) = sched.cosine_from {
+            let frac = match (progress.time_fraction(), target_steps) {
+                (Some(f), _) => f,
+                (None, Some(t)) => tr.step as f64 / t.max(1) as f64,
+                (None, None) => 0.0,
+            };
+            tr.opt.config.set_lr(cosine_lr(lr0, frac));
         }
         let loss = tr.train_step(&data.train)?;
         smooth = Some(smooth.map_or(loss, |s| 0.98 * s + 0.02 * loss));
@@ -453,4 +482,23 @@ pub fn eval(dir: &Path, mf: ModelFile, data: &Path, json: bool) -> CliResult {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cosine_lr;
+
+    #[test]
+    fn cosine_runs_from_lr_to_a_tenth() {
+        // frac 0: cos 0 = 1, lr = lr_0; frac 1: cos pi = -1, lr = lr_0/10;
+        // frac 1/2: cos(pi/2) = 0, lr = (lr_0 + lr_0/10)/2 = 0.55 lr_0.
+        assert!((cosine_lr(2e-3, 0.0) - 2e-3).abs() < 1e-15);
+        assert!((cosine_lr(2e-3, 1.0) - 2e-4).abs() < 1e-15);
+        assert!((cosine_lr(2e-3, 0.5) - 1.1e-3).abs() < 1e-15);
+        assert!(cosine_lr(2e-3, 0.3) > cosine_lr(2e-3, 0.7));
+        assert!(
+            (cosine_lr(2e-3, 7.0) - 2e-4).abs() < 1e-15,
+            "clamped past the end"
+        );
+    }
 }
