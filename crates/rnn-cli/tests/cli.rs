@@ -180,7 +180,9 @@ fn lm_resume_is_bit_identical_and_generate_eval_work() {
         "7",
         "--quiet",
         "--threads",
-        "1",
+        "2",
+        "--dropout",
+        "0.2",
         "--seed",
         "3",
     ];

@@ -6,7 +6,7 @@ use crate::checkpoint::ModelFile;
 use crate::io::{TensorFile, TensorWriter};
 use crate::layer::Input;
 use crate::loss::{log_sum_exp, Reduction, Targets};
-use crate::model::{Model, ModelConfig, State};
+use crate::model::{dropout_masks, Model, ModelConfig, State};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -102,6 +102,10 @@ pub struct LmTrainConfig {
     pub seed: u64,
     /// Fraction of the text (at its end) held out for validation (default 0.1).
     pub val_frac: f64,
+    /// Dropout probability on every layer's output, between layers and
+    /// before the readout, during training only (default 0).
+    #[serde(default)]
+    pub dropout: f64,
 }
 
 /// The training text split into ids.
@@ -225,6 +229,8 @@ impl LmTrainer {
                 y[j * b + s] = train[start + j + 1]; // y_t = char t + 1
             }
         }
+        let masks: Option<Vec<Vec<f32>>> = (self.cfg.dropout > 0.0)
+            .then(|| dropout_masks(&self.model.config, self.cfg.dropout, t, b, &mut self.rng));
         self.grads.fill(0.0);
         // forward, loss and BPTT, the streams split across the threads
         let (loss, state) = self.model.loss_and_grads_parallel(
@@ -234,6 +240,7 @@ impl LmTrainer {
             b,
             Some(&self.state),
             None,
+            masks.as_deref(),
             Reduction::Mean,
             &mut self.grads,
         );

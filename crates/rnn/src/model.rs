@@ -186,6 +186,11 @@ pub struct Forward<T> {
     /// Per layer, the concatenated outputs `[T, B, D*H]` (empty when D = 1:
     /// the layer cache's `h` is the output).
     concat: Vec<Vec<T>>,
+    /// Dropout: per layer, the mask `[T, B, D*H]` on its output (0 or
+    /// `1/(1-p)`) and the masked output the next layer or the readout reads
+    /// (both empty without dropout).
+    masks: Vec<Vec<T>>,
+    dropped: Vec<Vec<T>>,
     /// Readout `o_t = V s_t + c`: `[T, B, O]`, zero past each length.
     pub logits: Vec<T>,
 }
@@ -323,6 +328,16 @@ impl<T: Float> Model<T> {
         }
     }
 
+    /// What layer `k + 1` (or, for the top layer, the readout) reads from
+    /// layer `k`: its output, masked when training with dropout. `[T, B, D*H]`.
+    fn layer_feed<'a>(&self, fwd: &'a Forward<T>, k: usize) -> &'a [T] {
+        if fwd.dropped.is_empty() {
+            self.layer_output(fwd, k)
+        } else {
+            &fwd.dropped[k]
+        }
+    }
+
     /// The final state of every layer and direction (at each sequence's own end).
     pub fn final_state(&self, fwd: &Forward<T>) -> State<T> {
         State {
@@ -351,6 +366,22 @@ impl<T: Float> Model<T> {
         state: Option<&State<T>>,
         lengths: Option<&[usize]>,
     ) -> Forward<T> {
+        self.forward_masked(x, steps, batch, state, lengths, None)
+    }
+
+    /// [`Model::forward`] with inverted dropout on every layer's output
+    /// (between layers and before the readout): `masks[k]` is `[T, B, D*H]`,
+    /// each entry 0 or `1/(1-p)` (see [`dropout_masks`]). [`Model::backward`]
+    /// applies the same masks to the gradients.
+    pub fn forward_masked(
+        &self,
+        x: Input<T>,
+        steps: usize,
+        batch: usize,
+        state: Option<&State<T>>,
+        lengths: Option<&[usize]>,
+        masks: Option<&[Vec<T>]>,
+    ) -> Forward<T> {
         let cfg = &self.config;
         let (h, nd) = (cfg.hidden_size, cfg.directions());
         let bh = batch * h;
@@ -359,6 +390,8 @@ impl<T: Float> Model<T> {
             batch,
             layers: Vec::with_capacity(cfg.num_layers * nd),
             concat: Vec::new(),
+            masks: Vec::new(),
+            dropped: Vec::new(),
             logits: Vec::new(),
         };
         for k in 0..cfg.num_layers {
@@ -367,7 +400,7 @@ impl<T: Float> Model<T> {
                 let input = if k == 0 {
                     x
                 } else {
-                    Input::Dense(self.layer_output(&fwd, k - 1))
+                    Input::Dense(self.layer_feed(&fwd, k - 1))
                 };
                 let h0 = state.map(|s| &s.h[idx * bh..(idx + 1) * bh]);
                 let c0 = state
@@ -389,6 +422,15 @@ impl<T: Float> Model<T> {
                 }
                 fwd.concat.push(cat);
             }
+            if let Some(m) = masks {
+                // dropout: out~_t = m_t * out_t   [T, B, D*H]
+                let out = self.layer_output(&fwd, k);
+                let kept = out.iter().zip(&m[k]).map(|(&v, &mk)| v * mk).collect();
+                fwd.dropped.push(kept);
+            }
+        }
+        if let Some(m) = masks {
+            fwd.masks = m.to_vec();
         }
         // o_t = V s_t + c   [T*B, D*H] x [D*H, O]
         let (v, c) = self.head();
@@ -398,7 +440,7 @@ impl<T: Float> Model<T> {
         for row in logits.chunks_exact_mut(o) {
             row.copy_from_slice(c);
         }
-        let top = self.layer_output(&fwd, cfg.num_layers - 1);
+        let top = self.layer_feed(&fwd, cfg.num_layers - 1);
         gemm(rows, o, dh, top, false, v, true, &mut logits, true);
         if let Some(l) = lengths {
             for (r, row) in logits.chunks_exact_mut(o).enumerate() {
@@ -433,7 +475,7 @@ impl<T: Float> Model<T> {
         let (rows, bh, dh) = (steps * batch, batch * h, nd * h);
         let nl = self.layout.len();
         let (vr, cr) = (self.layout[nl - 2].range(), self.layout[nl - 1].range());
-        let top = self.layer_output(fwd, cfg.num_layers - 1);
+        let top = self.layer_feed(fwd, cfg.num_layers - 1);
         // dE/dV = sum_t (dE/do_t) s_t^T   [O, T*B] x [T*B, D*H]
         gemm(
             o,
@@ -461,6 +503,10 @@ impl<T: Float> Model<T> {
             &mut dout,
             false,
         );
+        if !fwd.masks.is_empty() {
+            // dropout before the readout: dE/dout_t = m_t * dE/dout~_t
+            mask_in_place(&mut dout, &fwd.masks[cfg.num_layers - 1]);
+        }
 
         let mut d0 = self.zero_state(batch);
         let mut dx_out = None;
@@ -469,7 +515,7 @@ impl<T: Float> Model<T> {
             let input = if k == 0 {
                 x
             } else {
-                Input::Dense(self.layer_output(fwd, k - 1))
+                Input::Dense(self.layer_feed(fwd, k - 1))
             };
             let need_dx = k > 0 || want_dx;
             let in_size = cfg.layer(k, 0).input_size;
@@ -510,6 +556,10 @@ impl<T: Float> Model<T> {
                 }
             }
             if k > 0 {
+                if !fwd.masks.is_empty() {
+                    // dropout between layers: dE/dout_{k-1} = m * dE/dout~_{k-1}
+                    mask_in_place(&mut dx, &fwd.masks[k - 1]);
+                }
                 dout = dx;
             } else if want_dx && matches!(x, Input::Dense(_)) {
                 dx_out = Some(dx);
@@ -533,7 +583,27 @@ impl<T: Float> Model<T> {
         reduction: Reduction,
         grads: &mut [T],
     ) -> (T, Forward<T>, State<T>) {
-        let fwd = self.forward(x, steps, batch, state, lengths);
+        self.loss_and_grads_masked(
+            x, targets, steps, batch, state, lengths, None, reduction, grads,
+        )
+    }
+
+    /// [`Model::loss_and_grads`] with dropout `masks` (see
+    /// [`Model::forward_masked`]; `None`: no dropout).
+    #[allow(clippy::too_many_arguments)]
+    pub fn loss_and_grads_masked(
+        &self,
+        x: Input<T>,
+        targets: Targets<T>,
+        steps: usize,
+        batch: usize,
+        state: Option<&State<T>>,
+        lengths: Option<&[usize]>,
+        masks: Option<&[Vec<T>]>,
+        reduction: Reduction,
+        grads: &mut [T],
+    ) -> (T, Forward<T>, State<T>) {
+        let fwd = self.forward_masked(x, steps, batch, state, lengths, masks);
         let mask: Option<Vec<bool>> = lengths.map(|l| {
             (0..steps * batch)
                 .map(|r| r / batch < l[r % batch])
@@ -561,8 +631,9 @@ impl<T: Float> Model<T> {
     /// (with its rows of the initial `state`) with sequential products and no
     /// synchronisation per step; the parts' gradients are added at the end
     /// (the same sum, in another order). With one thread this is
-    /// `loss_and_grads`. Returns `E` and the final state `[L*D, B, H]`, and
-    /// adds `dE/dθ` into `grads`.
+    /// `loss_and_grads`. `masks`: dropout, as in [`Model::forward_masked`].
+    /// Returns `E` and the final state `[L*D, B, H]`, and adds `dE/dθ` into
+    /// `grads`.
     #[allow(clippy::too_many_arguments)]
     pub fn loss_and_grads_parallel(
         &self,
@@ -572,15 +643,18 @@ impl<T: Float> Model<T> {
         batch: usize,
         state: Option<&State<T>>,
         lengths: Option<&[usize]>,
+        masks: Option<&[Vec<T>]>,
         reduction: Reduction,
         grads: &mut [T],
     ) -> (T, State<T>) {
         let parts = batch_parts(batch);
         if parts.len() <= 1 {
-            let (e, fwd, _) =
-                self.loss_and_grads(x, targets, steps, batch, state, lengths, reduction, grads);
+            let (e, fwd, _) = self.loss_and_grads_masked(
+                x, targets, steps, batch, state, lengths, masks, reduction, grads,
+            );
             return (e, self.final_state(&fwd));
         }
+        let width = self.config.directions() * self.config.hidden_size;
         let counted = lengths.map_or(steps * batch, |l| l.iter().map(|&n| n.min(steps)).sum());
         // Each part sums its losses; the mean's 1/N is applied once at the end.
         let scale = match reduction {
@@ -602,14 +676,20 @@ impl<T: Float> Model<T> {
                         }
                     };
                     let sp = state.map(|s| s.batch_part(batch, self.config.hidden_size, b0, b1));
+                    let mp: Option<Vec<Vec<T>>> = masks.map(|m| {
+                        m.iter()
+                            .map(|mk| gather_rows(mk, width, steps, batch, b0, b1))
+                            .collect()
+                    });
                     let mut g = vec![T::zero(); grads.len()];
-                    let (e, fwd, _) = self.loss_and_grads(
+                    let (e, fwd, _) = self.loss_and_grads_masked(
                         xp.as_input(),
                         tp.as_targets(),
                         steps,
                         b1 - b0,
                         sp.as_ref(),
                         lengths.map(|l| &l[b0..b1]),
+                        mp.as_deref(),
                         Reduction::Sum,
                         &mut g,
                     );
@@ -735,6 +815,51 @@ impl<T: Copy + Default> State<T> {
             c: join(&|s| &s.c),
         }
     }
+}
+
+/// `v *= m` elementwise (a dropout mask on an activation or its gradient).
+fn mask_in_place<T: Float>(v: &mut [T], m: &[T]) {
+    for (a, &mk) in v.iter_mut().zip(m) {
+        *a *= mk;
+    }
+}
+
+/// Inverted-dropout masks for [`Model::forward_masked`]: one `[T, B, D*H]`
+/// mask per layer of `config`, each entry 0 with probability `p` and
+/// `1/(1-p)` otherwise, so the expected masked output equals the output and
+/// evaluation needs no rescaling. `p` must be in `[0, 1)`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// let config = rnn::ModelConfig { num_layers: 2, ..rnn::ModelConfig::elman(3, 4, 3) };
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// let masks: Vec<Vec<f32>> = rnn::model::dropout_masks(&config, 0.5, 5, 2, &mut rng);
+/// assert_eq!(masks.len(), 2);
+/// assert_eq!(masks[0].len(), 5 * 2 * 4); // [T, B, D*H]
+/// assert!(masks[1].iter().all(|&m| m == 0.0 || m == 2.0));
+/// ```
+pub fn dropout_masks<T: Float, R: Rng>(
+    config: &ModelConfig,
+    p: f64,
+    steps: usize,
+    batch: usize,
+    rng: &mut R,
+) -> Vec<Vec<T>> {
+    let n = steps * batch * config.directions() * config.hidden_size;
+    let keep = T::of(1.0 / (1.0 - p));
+    (0..config.num_layers)
+        .map(|_| {
+            (0..n)
+                .map(|_| {
+                    if rng.random::<f64>() < p {
+                        T::zero()
+                    } else {
+                        keep
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Contiguous parts `[b0, b1)` of a batch, one per thread, near-equal in size.

@@ -63,6 +63,7 @@ fn batch_split_matches_sequential() {
                 batch,
                 None,
                 l,
+                None,
                 Reduction::Mean,
                 &mut g_par,
             );
@@ -126,6 +127,7 @@ fn batch_split_carries_state() {
             batch,
             Some(&state),
             None,
+            None,
             Reduction::Mean,
             &mut g_par,
         );
@@ -153,6 +155,7 @@ fn batch_split_carries_state() {
             batch,
             None,
             None,
+            None,
             Reduction::Mean,
             &mut g0,
         );
@@ -171,4 +174,49 @@ fn batch_split_carries_state() {
             "{cell:?}: inference final h differs"
         );
     }
+}
+
+/// Dropout masks are split with the batch: each part uses its own rows.
+#[test]
+fn batch_split_applies_dropout_masks_per_sequence() {
+    use rand::SeedableRng;
+    rnn::linalg::set_threads(2);
+    let (steps, batch) = (4, 5);
+    let config = ModelConfig {
+        cell: CellKind::Lstm,
+        num_layers: 2,
+        bidirectional: true,
+        ..ModelConfig::elman(4, 6, 4)
+    };
+    let model = Model::<f64>::new(config.clone(), 2).expect("valid config");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let masks: Vec<Vec<f64>> = rnn::model::dropout_masks(&config, 0.3, steps, batch, &mut rng);
+    let ids: Vec<usize> = (0..steps * batch).map(|i| (i * 3 + 2) % 4).collect();
+    let y: Vec<usize> = (0..steps * batch).map(|i| (i * 7 + 1) % 4).collect();
+    let mut g_seq = vec![0.0; model.params.len()];
+    let (e_seq, _, _) = model.loss_and_grads_masked(
+        Input::Ids(&ids),
+        Targets::Classes(&y),
+        steps,
+        batch,
+        None,
+        None,
+        Some(&masks),
+        Reduction::Mean,
+        &mut g_seq,
+    );
+    let mut g_par = vec![0.0; model.params.len()];
+    let (e_par, _) = model.loss_and_grads_parallel(
+        Input::Ids(&ids),
+        Targets::Classes(&y),
+        steps,
+        batch,
+        None,
+        None,
+        Some(&masks),
+        Reduction::Mean,
+        &mut g_par,
+    );
+    assert!((e_seq - e_par).abs() < 1e-12, "loss {e_seq} vs {e_par}");
+    assert!(close(&g_seq, &g_par) < 1e-12, "gradients differ");
 }

@@ -132,6 +132,7 @@ fn run_config(c: &Config, cell: rnn::cell::CellKind) -> CliResult<Result> {
             c.batch,
             None,
             None,
+            None,
             Reduction::Mean,
             &mut grads,
         );

@@ -40,6 +40,7 @@ pub fn run() -> CliResult {
         val_frac: 0.1,
         eval_every: 100,
         schedule: "plateau".into(),
+        dropout: 0.0,
         lr_decay: 0.5,
         patience: 2,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),

@@ -56,6 +56,10 @@ pub struct TrainLmArgs {
     /// Parallel streams per batch.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
+    /// Dropout probability on each layer's output (between layers and before
+    /// the readout), training only.
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f64,
     /// Optimizer: sgd, adagrad, rmsprop, adam or adamw.
     #[arg(long, default_value = "adam")]
     pub optimizer: String,
@@ -85,7 +89,8 @@ pub struct TrainLmArgs {
     pub eval_every: u64,
     /// Learning-rate schedule: `plateau` (decay by --lr-decay when validation
     /// stalls) or `cosine` (from --lr down to --lr/10 over the budget: the
-    /// steps of --steps/--epochs, or the time of --minutes of this run).
+    /// steps of --steps/--epochs, or the time of --minutes of this run; a
+    /// resumed run follows the cosine of the budget it is given).
     #[arg(long, default_value = "plateau")]
     pub schedule: String,
     /// Multiply the learning rate by this when validation stops improving.
@@ -166,6 +171,9 @@ pub fn train(a: &TrainLmArgs) -> CliResult<LmSummary> {
     if !(a.val_frac.is_finite() && (0.0..0.9).contains(&a.val_frac) && a.val_frac > 0.0) {
         return Err(bad("--val-frac", a.val_frac, "a fraction in (0, 0.9)"));
     }
+    if !(0.0..1.0).contains(&a.dropout) {
+        return Err(bad("--dropout", a.dropout, "a probability in [0, 1)"));
+    }
     if !(a.lr_decay > 0.0 && a.lr_decay <= 1.0) {
         return Err(bad("--lr-decay", a.lr_decay, "a factor in (0, 1]"));
     }
@@ -224,10 +232,11 @@ pub fn train(a: &TrainLmArgs) -> CliResult<LmSummary> {
             clip: (a.clip > 0.0).then_some(a.clip),
             seed: a.seed,
             val_frac: a.val_frac,
+            dropout: a.dropout,
         };
         let sched = Schedule {
-            best_sched: f64::INFINITY,
-            best_saved: f64::INFINITY,
+            best_sched: f64::MAX, // not INFINITY: JSON has no infinity
+            best_saved: f64::MAX,
             bad_evals: 0,
             cosine_from: cosine.then_some(a.lr),
         };
