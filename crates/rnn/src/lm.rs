@@ -106,6 +106,9 @@ pub struct LmTrainConfig {
     /// before the readout, during training only (default 0).
     #[serde(default)]
     pub dropout: f64,
+    /// LSTM only: the initial forget-gate bias (`None`: PyTorch's init).
+    #[serde(default)]
+    pub forget_bias: Option<f64>,
 }
 
 /// The training text split into ids.
@@ -188,7 +191,10 @@ pub struct LmTrainer {
 impl LmTrainer {
     /// A fresh trainer: model initialised from `cfg.seed`.
     pub fn new(config: ModelConfig, cfg: LmTrainConfig) -> Result<Self> {
-        let model = Model::<f32>::new(config, cfg.seed)?;
+        let mut model = Model::<f32>::new(config, cfg.seed)?;
+        if let Some(b) = cfg.forget_bias {
+            model.set_forget_bias(b as f32)?;
+        }
         let opt = Optimizer::new(cfg.optimizer.clone(), model.params.len());
         let state = model.zero_state(cfg.batch);
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(0x6c6d));

@@ -306,6 +306,49 @@ impl<T: Float> Model<T> {
         )
     }
 
+    /// Sets every LSTM layer's forget-gate bias to `value` (`bias_ih` rows
+    /// `H..2H` = value, `bias_hh` rows `H..2H` = 0, so `b_if + b_hf = value`):
+    /// with a positive value the cell starts out remembering, the usual
+    /// remedy for slow early LSTM training (Jozefowicz et al., 2015). Other
+    /// cells have no forget gate; an error names the cell.
+    ///
+    /// ```
+    /// let config = rnn::ModelConfig { cell: rnn::cell::CellKind::Lstm, ..rnn::ModelConfig::elman(3, 2, 3) };
+    /// let mut m = rnn::Model::<f64>::new(config, 0).unwrap();
+    /// m.set_forget_bias(1.0).unwrap();
+    /// let b = m.param("rnn.bias_ih_l0").unwrap(); // [4H]: gates i, f, g, o
+    /// assert_eq!(&b[2..4], &[1.0, 1.0]);
+    /// ```
+    pub fn set_forget_bias(&mut self, value: T) -> Result<()> {
+        if self.config.cell != CellKind::Lstm {
+            return Err(Error::Value {
+                what: "forget-gate bias".into(),
+                value: self.config.cell.name().into(),
+                expected: "an lstm cell".into(),
+            });
+        }
+        let h = self.config.hidden_size;
+        let names: Vec<(String, T)> = self
+            .layout
+            .iter()
+            .filter_map(|e| {
+                if e.name.starts_with("rnn.bias_ih") {
+                    Some((e.name.clone(), value))
+                } else if e.name.starts_with("rnn.bias_hh") {
+                    Some((e.name.clone(), T::zero()))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for (name, v) in names {
+            if let Some(b) = self.param_mut(&name) {
+                b[h..2 * h].fill(v); // gate order i, f, g, o: f is rows H..2H
+            }
+        }
+        Ok(())
+    }
+
     /// The zero state for a batch of `batch`.
     pub fn zero_state(&self, batch: usize) -> State<T> {
         let n = self.config.num_layers * self.config.directions() * batch * self.config.hidden_size;

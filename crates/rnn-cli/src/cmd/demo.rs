@@ -41,6 +41,7 @@ pub fn run() -> CliResult {
         eval_every: 100,
         schedule: "plateau".into(),
         dropout: 0.0,
+        forget_bias: None,
         lr_decay: 0.5,
         patience: 2,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),

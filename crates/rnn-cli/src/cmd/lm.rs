@@ -60,6 +60,10 @@ pub struct TrainLmArgs {
     /// the readout), training only.
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f64,
+    /// LSTM only: start every forget-gate bias at this value (e.g. 1) instead
+    /// of PyTorch's random init.
+    #[arg(long, allow_negative_numbers = true)]
+    pub forget_bias: Option<f64>,
     /// Optimizer: sgd, adagrad, rmsprop, adam or adamw.
     #[arg(long, default_value = "adam")]
     pub optimizer: String,
@@ -171,6 +175,13 @@ pub fn train(a: &TrainLmArgs) -> CliResult<LmSummary> {
     if !(a.val_frac.is_finite() && (0.0..0.9).contains(&a.val_frac) && a.val_frac > 0.0) {
         return Err(bad("--val-frac", a.val_frac, "a fraction in (0, 0.9)"));
     }
+    if a.forget_bias.is_some_and(|b| !b.is_finite()) {
+        return Err(bad(
+            "--forget-bias",
+            a.forget_bias.unwrap_or(0.0),
+            "a finite number",
+        ));
+    }
     if !(0.0..1.0).contains(&a.dropout) {
         return Err(bad("--dropout", a.dropout, "a probability in [0, 1)"));
     }
@@ -233,6 +244,7 @@ pub fn train(a: &TrainLmArgs) -> CliResult<LmSummary> {
             seed: a.seed,
             val_frac: a.val_frac,
             dropout: a.dropout,
+            forget_bias: a.forget_bias,
         };
         let sched = Schedule {
             best_sched: f64::MAX, // not INFINITY: JSON has no infinity
