@@ -2,22 +2,32 @@
 """Summarises bench/compare.sh logs: medians over runs and per-run ratios.
 
 Usage: python3 bench/table.py bench/results/compare-*.log
+       python3 bench/table.py --cells bench/results/cells-*.log   (one table per cell)
 """
 import re,sys,statistics as st
-runs=[]
-for f in sys.argv[1:]:
+args=sys.argv[1:]
+cells=args[:1]==["--cells"]
+if cells: args=args[1:]
+
+def parse(f,cell):
     d={}
     lines=open(f).read().split("# peak memory")[0].splitlines()
     for l in lines:
-        m=re.match(r"(torch|rnn) threads=(\d) (\w) .*train_tok_s=(\d+) infer_tok_s=(\d+)(?: train_gflops=([\d.]+))?",l)
+        m=re.match(r"(torch|rnn)(?: cell=(\w+))? threads=(\d) (\w) .*?(?:cell=(\w+) )?train_tok_s=(\d+) infer_tok_s=(\d+)(?: train_gflops=([\d.]+))?",l)
         if m:
-            p,t,c,tr,inf,gf=m.groups()
+            p,c1,t,c,c2,tr,inf,gf=m.groups()
+            if (c1 or c2 or "elman")!=cell: continue
             d[(p,int(t),c)]=(int(tr),int(inf),float(gf) if gf else None)
-    runs.append(d)
-print("| threads | config | torch train tok/s | rnn train tok/s | train ratio | torch infer tok/s | rnn infer tok/s | infer ratio | rnn train GFLOP/s |")
-print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-for t in (1,2):
-  for c in "SML":
+    return d
+
+for cell in (["lstm","gru"] if cells else ["elman"]):
+  runs=[parse(f,cell) for f in args]
+  if cells: print(f"\n{cell}:\n")
+  print("| threads | config | torch train tok/s | rnn train tok/s | train ratio | torch infer tok/s | rnn infer tok/s | infer ratio | rnn train GFLOP/s |")
+  print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+  for t in (1,2):
+   for c in "SML":
+    if not all(("torch",t,c) in r and ("rnn",t,c) in r for r in runs): continue
     tt=[r[("torch",t,c)][0] for r in runs]; rt=[r[("rnn",t,c)][0] for r in runs]
     ti=[r[("torch",t,c)][1] for r in runs]; ri=[r[("rnn",t,c)][1] for r in runs]
     gf=[r[("rnn",t,c)][2] for r in runs]
