@@ -2,7 +2,7 @@
 
 use crate::error::{CliError, CliResult};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Evaluate a trained model on a data file. What is measured depends on the
 /// model's task: language models report loss in nats/char, bits/char and
@@ -11,9 +11,10 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 #[command(after_help = super::forecast::EVAL_HELP)]
 pub struct EvalArgs {
-    /// The model directory (holding model.safetensors).
-    #[arg(long)]
-    pub model: PathBuf,
+    /// The model directory (holding model.safetensors). Taggers: repeat the
+    /// flag to score an ensemble (mean of the models' tag probabilities).
+    #[arg(long, required = true)]
+    pub model: Vec<PathBuf>,
     /// The data file.
     #[arg(long)]
     pub data: PathBuf,
@@ -28,13 +29,26 @@ pub struct EvalArgs {
     pub season: Option<usize>,
 }
 
+impl EvalArgs {
+    /// The (first) model directory.
+    pub fn first_model(&self) -> &Path {
+        &self.model[0]
+    }
+}
+
 /// Runs the command.
 pub fn run(args: &EvalArgs) -> CliResult {
-    let mf = rnn::checkpoint::ModelFile::load(&args.model)?;
+    let mf = rnn::checkpoint::ModelFile::load(args.first_model())?;
+    if args.model.len() > 1 && mf.task != "tag" {
+        return Err(CliError::Usage(format!(
+            "rnn eval: several --model directories (an ensemble) are only supported for taggers, not {} models",
+            mf.task
+        )));
+    }
     match mf.task.as_str() {
         "forecast" => super::forecast::eval_forecast(args),
         "tag" => super::tag::eval_tag(&args.model, &args.data, args.json),
-        "lm" => super::lm::eval(&args.model, mf, &args.data, args.json),
+        "lm" => super::lm::eval(args.first_model(), mf, &args.data, args.json),
         task => Err(CliError::Usage(format!(
             "rnn eval: {task} models are not supported yet"
         ))),
@@ -59,7 +73,7 @@ mod tests {
         .save(&dir)
         .unwrap();
         let args = EvalArgs {
-            model: dir.clone(),
+            model: vec![dir.clone()],
             data: dir.join("none.txt"),
             json: false,
             test: None,

@@ -728,8 +728,8 @@ pub fn evaluate(
 
 /// The forecast part of `rnn eval`.
 pub fn eval_forecast(args: &EvalArgs) -> CliResult {
-    let mf = ModelFile::load_task(&args.model, "forecast")?;
-    let meta = ForecastMeta::from_file(&mf, &args.model)?;
+    let mf = ModelFile::load_task(args.first_model(), "forecast")?;
+    let meta = ForecastMeta::from_file(&mf, args.first_model())?;
     let series = read_for_model(&meta, &args.data)?;
     let test = args.test.unwrap_or(meta.test);
     if test == 0 {

@@ -12,7 +12,9 @@ use rnn::cell::{Activation, CellKind};
 use rnn::optim::OptimizerConfig;
 use rnn::tag::data::{parse_untagged, read_conll, Sentence, TextFormat};
 use rnn::tag::metrics::{is_chunk_tagset, Evaluation};
-use rnn::tag::tagger::{length_batches, Encoded, Tagger, TaggerOptions, TrainOptions, Trainer};
+use rnn::tag::tagger::{
+    length_batches, Encoded, Ensemble, NgramSpec, Tagger, TaggerOptions, TrainOptions, Trainer,
+};
 use rnn::ModelConfig;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Read, Write};
@@ -79,6 +81,19 @@ pub struct TrainTagArgs {
     /// Suffix lengths embedded, comma-separated (empty: none).
     #[arg(long, default_value = "2,3,4")]
     pub suffixes: String,
+    /// Embedding size of the hashed character n-grams of each word (the mean
+    /// of its n-grams' rows; 0: none).
+    #[arg(long, default_value_t = 0)]
+    pub ngram_dim: usize,
+    /// Rows of the hashed n-gram table.
+    #[arg(long, default_value_t = 50_000)]
+    pub ngram_buckets: usize,
+    /// Shortest character n-gram (the word is wrapped in < >).
+    #[arg(long, default_value_t = 3)]
+    pub ngram_min: usize,
+    /// Longest character n-gram.
+    #[arg(long, default_value_t = 5)]
+    pub ngram_max: usize,
     /// Words seen fewer times in training are unknown (<unk>).
     #[arg(long, default_value_t = 1)]
     pub min_count: usize,
@@ -101,6 +116,11 @@ pub struct TrainTagArgs {
     /// epoch's: use when the dev data is also trained on).
     #[arg(long, default_value = "best")]
     pub keep: String,
+    /// Also save the model of every epoch from this one on as OUT/epoch-N
+    /// (0: never), e.g. to tag with several of them as an ensemble:
+    /// rnn eval --model OUT --model OUT/epoch-20 --model OUT/epoch-15 ...
+    #[arg(long, default_value_t = 0)]
+    pub snapshots_from: usize,
     /// Threads for the matrix products.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -207,6 +227,12 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
         suffixes: parse_lengths("--suffixes", &a.suffixes)?,
         affix_dim: a.affix_dim,
         shape_dim: a.shape_dim,
+        ngrams: (a.ngram_dim > 0).then_some(NgramSpec {
+            dim: a.ngram_dim,
+            buckets: a.ngram_buckets,
+            min_n: a.ngram_min,
+            max_n: a.ngram_max,
+        }),
         rnn: rnn_cfg,
     };
     let optimizer = OptimizerConfig::from_args(&a.optimizer, &serde_json::json!({ "lr": lr }))?;
@@ -323,13 +349,16 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
             if improved { ", saved" } else { "" },
             progress.elapsed()
         ));
+        let mut epoch_meta = meta.clone();
+        epoch_meta.insert(
+            "tag.dev_score".into(),
+            format!("{{\"{score_name}\": {score}, \"epoch\": {epoch}}}"),
+        );
         if improved || keep_last {
-            let mut meta = meta.clone();
-            meta.insert(
-                "tag.dev_score".into(),
-                format!("{{\"{score_name}\": {score}, \"epoch\": {epoch}}}"),
-            );
-            tagger.save(&a.out, meta)?;
+            tagger.save(&a.out, epoch_meta.clone())?;
+        }
+        if a.snapshots_from > 0 && epoch >= a.snapshots_from {
+            tagger.save(&a.out.join(format!("epoch-{epoch}")), epoch_meta)?;
         }
         if improved {
             best = score;
@@ -371,12 +400,13 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
 /// Tag text with a trained tagger.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Input: CoNLL (first column used) or plain text, one sentence per line.\nOutput: token<TAB>tag lines, a blank line between sentences.\nExample:\n  echo 'The Apple is a great company' | rnn tag --model runs/ner"
+    after_help = "Input: CoNLL (first column used) or plain text, one sentence per line.\nOutput: token<TAB>tag lines, a blank line between sentences.\nExamples:\n  echo 'The Apple is a great company' | rnn tag --model runs/ner\n  rnn tag --model runs/ner1 --model runs/ner2 --model runs/ner3 tweets.txt   # ensemble"
 )]
 pub struct TagArgs {
-    /// The model directory.
-    #[arg(long)]
-    pub model: PathBuf,
+    /// The model directory; repeat the flag to tag with an ensemble (the mean
+    /// of the models' tag probabilities, then the same decoding).
+    #[arg(long, required = true)]
+    pub model: Vec<PathBuf>,
     /// Input file, or - (default) for standard input.
     pub input: Option<PathBuf>,
     /// Input format: auto (a tab in any line means CoNLL), conll or plain.
@@ -400,7 +430,7 @@ pub fn tag(a: &TagArgs) -> CliResult {
             )))
         }
     };
-    let tagger = Tagger::load(&a.model)?;
+    let ens = load_ensemble(&a.model)?;
     let (path, text) = match a.input.as_deref() {
         None => (PathBuf::from("<stdin>"), read_stdin()?),
         Some(p) if p == Path::new("-") => (PathBuf::from("<stdin>"), read_stdin()?),
@@ -415,8 +445,8 @@ pub fn tag(a: &TagArgs) -> CliResult {
     };
     let format = format.unwrap_or_else(|| TextFormat::detect(&text));
     let sentences = parse_untagged(&path, &text, format)?;
-    let enc: Vec<Encoded> = sentences.iter().map(|s| tagger.encode(s)).collect();
-    let pred = tagger.predict(&enc, 64);
+    let pred = ens.predict(&sentences, 64);
+    let tagger = &ens.members[0];
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut write = || -> std::io::Result<()> {
@@ -448,16 +478,25 @@ fn read_stdin() -> CliResult<String> {
     Ok(s)
 }
 
-/// `rnn eval` for a tagger: a conlleval-style report, or with `json` one JSON
+/// Loads one tagger per directory as an ensemble (one directory: a single tagger).
+fn load_ensemble(dirs: &[PathBuf]) -> CliResult<Ensemble> {
+    let members = dirs
+        .iter()
+        .map(|d| Tagger::load(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Ensemble::new(members)?)
+}
+
+/// `rnn eval` for a tagger (or an ensemble of taggers): a conlleval-style report, or with `json` one JSON
 /// object with `accuracy`, `precision`, `recall`, `f1` (fractions) and `per_type`.
-pub fn eval_tag(dir: &Path, data: &Path, json: bool) -> CliResult {
-    let tagger = Tagger::load(dir)?;
+pub fn eval_tag(dirs: &[PathBuf], data: &Path, json: bool) -> CliResult {
+    let ens = load_ensemble(dirs)?;
+    let tagger = &ens.members[0];
     let sentences = read_conll(data)?;
-    let unknown = unknown_tags(&tagger, &sentences);
+    let unknown = unknown_tags(tagger, &sentences);
     warn_unknown(data, &unknown);
-    let enc: Vec<Encoded> = sentences.iter().map(|s| tagger.encode(s)).collect();
-    let pred = tagger.predict(&enc, 64);
-    let ev = evaluate(&tagger, &sentences, &pred);
+    let pred = ens.predict(&sentences, 64);
+    let ev = evaluate(tagger, &sentences, &pred);
     if json {
         let mut j = ev.to_json();
         j["unknown_tags"] = serde_json::json!(unknown.keys().collect::<BTreeSet<_>>());
