@@ -787,6 +787,9 @@ fn viterbi(logp: &[f64], o: usize, allowed: &[bool]) -> Vec<usize> {
 pub struct Ensemble {
     /// The members; all have the same tags, in the same order.
     pub members: Vec<Tagger>,
+    /// Added to the log-probability of every tag but `O` before decoding
+    /// (default 0): > 0 trades precision for recall.
+    pub entity_bias: f64,
 }
 
 impl Ensemble {
@@ -804,7 +807,10 @@ impl Ensemble {
                 m.spec.tags.join(",")
             )));
         }
-        Ok(Ensemble { members })
+        Ok(Ensemble {
+            members,
+            entity_bias: 0.0,
+        })
     }
 
     /// The tag names (shared by all members).
@@ -813,7 +819,8 @@ impl Ensemble {
     }
 
     /// The tag ids of every sentence: p(y_t) = mean over members of their
-    /// softmax, decoded like [`Tagger::predict`] on log p.
+    /// softmax, decoded like [`Tagger::predict`] on log p (plus
+    /// `entity_bias` for tags other than `O`).
     pub fn predict(&self, sentences: &[Sentence], batch: usize) -> Vec<Vec<usize>> {
         let o = self.tags().len();
         let mut sum: Vec<Vec<f64>> = sentences.iter().map(|s| vec![0.0; s.len() * o]).collect();
@@ -825,9 +832,18 @@ impl Ensemble {
         }
         let k = self.members.len() as f64;
         let allowed = self.members[0].transitions();
+        let bias: Vec<f64> = self
+            .tags()
+            .iter()
+            .map(|t| if t == "O" { 0.0 } else { self.entity_bias })
+            .collect();
         sum.iter()
             .map(|acc| {
-                let logp: Vec<f64> = acc.iter().map(|&v| (v / k).max(1e-30).ln()).collect();
+                let logp: Vec<f64> = acc
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| (v / k).max(1e-30).ln() + bias[i % o])
+                    .collect();
                 decode(&logp, o, allowed.as_deref())
             })
             .collect()
@@ -1170,6 +1186,21 @@ mod tests {
                 .collect();
             assert_eq!(got, &decode(&logp, a.spec.tags.len(), allowed.as_deref()));
         }
+        // a large entity bias tags every token as an entity, a very negative one none
+        let mut biased = Ensemble::new(vec![a.clone()]).unwrap();
+        let o_id = a.tag_id("O").unwrap();
+        biased.entity_bias = 100.0;
+        assert!(biased
+            .predict(&train, 8)
+            .iter()
+            .flatten()
+            .all(|&y| y != o_id));
+        biased.entity_bias = -100.0;
+        assert!(biased
+            .predict(&train, 8)
+            .iter()
+            .flatten()
+            .all(|&y| y == o_id));
         // different tag sets cannot vote
         let other = Tagger::new(&[s("x", "B-loc")], &TaggerOptions::default(), 1).unwrap();
         assert!(Ensemble::new(vec![a, other]).is_err());
