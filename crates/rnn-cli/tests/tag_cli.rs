@@ -134,6 +134,41 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
     };
     assert_eq!(eval_json(&[m]), eval_json(&[m, m]));
+    // several entity biases: one JSON line each, in order
+    let o = rnn(
+        &[
+            "eval",
+            "--model",
+            m,
+            "--data",
+            &dev,
+            "--json",
+            "--entity-bias=-50,0,50",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[1]["f1"], eval_json(&[m])["f1"]);
+    // -50: nothing predicted; +50: every token is an entity
+    assert_eq!(lines[0]["precision"].as_f64(), Some(0.0), "{}", lines[0]);
+    let predicted = |j: &serde_json::Value| -> u64 {
+        j["per_type"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|t| t["predicted"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(predicted(&lines[0]), 0, "{}", lines[0]);
+    assert!(predicted(&lines[2]) >= predicted(&lines[1]), "{}", lines[2]);
+    // the dev data has O tokens, and at +50 no token is O
+    assert_eq!(lines[2]["accuracy"].as_f64(), Some(0.0), "{}", lines[2]);
     let o = rnn(&["tag", "--model", m, "--model", m], Some("I like apple\n"));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 3);

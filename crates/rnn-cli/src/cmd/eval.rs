@@ -22,9 +22,15 @@ pub struct EvalArgs {
     #[arg(long)]
     pub json: bool,
     /// tag: add this to the log-probability of every tag but O before
-    /// decoding (> 0: more entities, higher recall, lower precision).
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    pub entity_bias: f64,
+    /// decoding (> 0: more entities, higher recall, lower precision). Several
+    /// comma-separated values (e.g. 0,1,2 to tune on dev) give one report each.
+    #[arg(
+        long,
+        default_value = "0",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
+    pub entity_bias: Vec<f64>,
     /// forecast: score the last N rows (default: the model's --test).
     #[arg(long)]
     pub test: Option<usize>,
@@ -49,7 +55,7 @@ pub fn run(args: &EvalArgs) -> CliResult {
             mf.task
         )));
     }
-    if args.entity_bias != 0.0 && mf.task != "tag" {
+    if args.entity_bias.iter().any(|&b| b != 0.0) && mf.task != "tag" {
         return Err(CliError::Usage(format!(
             "rnn eval: --entity-bias is for taggers, not {} models",
             mf.task
@@ -57,7 +63,7 @@ pub fn run(args: &EvalArgs) -> CliResult {
     }
     match mf.task.as_str() {
         "forecast" => super::forecast::eval_forecast(args),
-        "tag" => super::tag::eval_tag(&args.model, &args.data, args.json, args.entity_bias),
+        "tag" => super::tag::eval_tag(&args.model, &args.data, args.json, &args.entity_bias),
         "lm" => super::lm::eval(args.first_model(), mf, &args.data, args.json),
         task => Err(CliError::Usage(format!(
             "rnn eval: {task} models are not supported yet"
@@ -86,7 +92,7 @@ mod tests {
             model: vec![dir.clone()],
             data: dir.join("none.txt"),
             json: false,
-            entity_bias: 0.0,
+            entity_bias: vec![0.0],
             test: None,
             season: None,
         };

@@ -498,29 +498,43 @@ fn load_ensemble(dirs: &[PathBuf], entity_bias: f64) -> CliResult<Ensemble> {
     Ok(ens)
 }
 
-/// `rnn eval` for a tagger (or an ensemble of taggers): a conlleval-style report, or with `json` one JSON
-/// object with `accuracy`, `precision`, `recall`, `f1` (fractions) and `per_type`.
-pub fn eval_tag(dirs: &[PathBuf], data: &Path, json: bool, entity_bias: f64) -> CliResult {
-    let ens = load_ensemble(dirs, entity_bias)?;
+/// `rnn eval` for a tagger (or an ensemble of taggers): a conlleval-style
+/// report, or with `json` one JSON object with `accuracy`, `precision`,
+/// `recall`, `f1` (fractions), `per_type` and `entity_bias`; one of either per
+/// entity bias.
+pub fn eval_tag(dirs: &[PathBuf], data: &Path, json: bool, entity_bias: &[f64]) -> CliResult {
+    let ens = load_ensemble(dirs, 0.0)?;
     let tagger = &ens.members[0];
     let sentences = read_conll(data)?;
     let unknown = unknown_tags(tagger, &sentences);
     warn_unknown(data, &unknown);
-    let pred = ens.predict(&sentences, 64);
-    let ev = evaluate(tagger, &sentences, &pred);
-    if json {
-        let mut j = ev.to_json();
-        j["unknown_tags"] = serde_json::json!(unknown.keys().collect::<BTreeSet<_>>());
-        println!("{j}");
-    } else if is_chunk_tagset(&tagger.spec.tags) {
-        print!("{}", ev.report());
-    } else {
-        println!(
-            "processed {} tokens in {} sentences; accuracy: {:6.2}%",
-            ev.tokens,
-            sentences.len(),
-            100.0 * ev.accuracy()
-        );
+    if let Some(b) = entity_bias.iter().find(|b| !b.is_finite()) {
+        return Err(CliError::Usage(format!(
+            "--entity-bias {b}: expected finite numbers"
+        )));
+    }
+    let probs = ens.probabilities(&sentences, 64);
+    for &bias in entity_bias {
+        let pred = ens.decode(&probs, bias);
+        let ev = evaluate(tagger, &sentences, &pred);
+        if json {
+            let mut j = ev.to_json();
+            j["unknown_tags"] = serde_json::json!(unknown.keys().collect::<BTreeSet<_>>());
+            j["entity_bias"] = serde_json::json!(bias);
+            println!("{j}");
+        } else if is_chunk_tagset(&tagger.spec.tags) {
+            if entity_bias.len() > 1 {
+                println!("entity bias {bias}:");
+            }
+            print!("{}", ev.report());
+        } else {
+            println!(
+                "processed {} tokens in {} sentences; accuracy: {:6.2}%",
+                ev.tokens,
+                sentences.len(),
+                100.0 * ev.accuracy()
+            );
+        }
     }
     Ok(())
 }

@@ -822,6 +822,11 @@ impl Ensemble {
     /// softmax, decoded like [`Tagger::predict`] on log p (plus
     /// `entity_bias` for tags other than `O`).
     pub fn predict(&self, sentences: &[Sentence], batch: usize) -> Vec<Vec<usize>> {
+        self.decode(&self.probabilities(sentences, batch), self.entity_bias)
+    }
+
+    /// The mean of the members' tag probabilities `[n, O]` for every sentence.
+    pub fn probabilities(&self, sentences: &[Sentence], batch: usize) -> Vec<Vec<f64>> {
         let o = self.tags().len();
         let mut sum: Vec<Vec<f64>> = sentences.iter().map(|s| vec![0.0; s.len() * o]).collect();
         for m in &self.members {
@@ -831,18 +836,28 @@ impl Ensemble {
             }
         }
         let k = self.members.len() as f64;
+        sum.iter_mut()
+            .for_each(|acc| acc.iter_mut().for_each(|v| *v /= k));
+        sum
+    }
+
+    /// Decodes mean probabilities (from [`Ensemble::probabilities`]) with
+    /// `entity_bias` added to the log-probability of every tag but `O`.
+    pub fn decode(&self, probs: &[Vec<f64>], entity_bias: f64) -> Vec<Vec<usize>> {
+        let o = self.tags().len();
         let allowed = self.members[0].transitions();
         let bias: Vec<f64> = self
             .tags()
             .iter()
-            .map(|t| if t == "O" { 0.0 } else { self.entity_bias })
+            .map(|t| if t == "O" { 0.0 } else { entity_bias })
             .collect();
-        sum.iter()
-            .map(|acc| {
-                let logp: Vec<f64> = acc
+        probs
+            .iter()
+            .map(|p| {
+                let logp: Vec<f64> = p
                     .iter()
                     .enumerate()
-                    .map(|(i, &v)| (v / k).max(1e-30).ln() + bias[i % o])
+                    .map(|(i, &v)| v.max(1e-30).ln() + bias[i % o])
                     .collect();
                 decode(&logp, o, allowed.as_deref())
             })
