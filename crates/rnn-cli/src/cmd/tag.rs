@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 /// Train a sequence tagger on CoNLL data (token in the first column, tag in the last).
 #[derive(Args, Debug, Clone)]
 #[command(
-    after_help = "Example:\n  rnn train tag --train brown-pos.train.tsv --dev brown-pos.dev.tsv --out runs/pos \\\n      --bidirectional --cell lstm --hidden 100 --minutes 20 --threads 1"
+    after_help = "Examples:\n  rnn train tag --train brown-pos.train.tsv --dev brown-pos.dev.tsv --out runs/pos \\\n      --bidirectional --cell lstm --hidden 100 --minutes 20 --threads 1\n  rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner --ngram-dim 32 \\\n      --keep last --snapshots-from 10   # n-gram features; saves runs/ner/epoch-10 ..."
 )]
 pub struct TrainTagArgs {
     /// Training data (CoNLL: token<TAB>...<TAB>tag, blank line between
@@ -400,7 +400,7 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
 /// Tag text with a trained tagger.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Input: CoNLL (first column used) or plain text, one sentence per line.\nOutput: token<TAB>tag lines, a blank line between sentences.\nExamples:\n  echo 'The Apple is a great company' | rnn tag --model runs/ner\n  rnn tag --model runs/ner1 --model runs/ner2 --model runs/ner3 tweets.txt   # ensemble"
+    after_help = "Input: CoNLL (first column used) or plain text, one sentence per line.\nOutput: token<TAB>tag lines, a blank line between sentences.\nExamples:\n  echo 'The Apple is a great company' | rnn tag --model runs/ner\n  rnn tag --model runs/ner1 --model runs/ner2 --entity-bias 2.5 tweets.txt   # ensemble, more entities"
 )]
 pub struct TagArgs {
     /// The model directory; repeat the flag to tag with an ensemble (the mean
