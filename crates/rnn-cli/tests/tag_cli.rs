@@ -121,6 +121,58 @@ fn train_tag_eval_roundtrip_and_bad_input() {
     );
     assert!(String::from_utf8(o.stdout).unwrap().contains("FB1"));
 
+    // an ensemble of one model twice scores exactly like the model alone
+    let dev = data("tiny.dev.conll");
+    let eval_json = |models: &[&str]| {
+        let mut args = vec!["eval"];
+        for m in models {
+            args.extend(["--model", m]);
+        }
+        args.extend(["--data", &dev, "--json"]);
+        let o = rnn(&args, None);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    assert_eq!(eval_json(&[m]), eval_json(&[m, m]));
+    // several entity biases: one JSON line each, in order
+    let o = rnn(
+        &[
+            "eval",
+            "--model",
+            m,
+            "--data",
+            &dev,
+            "--json",
+            "--entity-bias=-50,0,50",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[1]["f1"], eval_json(&[m])["f1"]);
+    // -50: nothing predicted; +50: every token is an entity
+    assert_eq!(lines[0]["precision"].as_f64(), Some(0.0), "{}", lines[0]);
+    let predicted = |j: &serde_json::Value| -> u64 {
+        j["per_type"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|t| t["predicted"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(predicted(&lines[0]), 0, "{}", lines[0]);
+    assert!(predicted(&lines[2]) >= predicted(&lines[1]), "{}", lines[2]);
+    // the dev data has O tokens, and at +50 no token is O
+    assert_eq!(lines[2]["accuracy"].as_f64(), Some(0.0), "{}", lines[2]);
+    let o = rnn(&["tag", "--model", m, "--model", m], Some("I like apple\n"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 3);
+
     // bad input
     let train = |f: &str| {
         rnn(
@@ -187,7 +239,63 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         // eval dispatches to the language model, which finds no vocabulary
         "metadata 'vocab'",
     );
-    for d in [out, other, long] {
+    assert_clean_failure(
+        &rnn(
+            &[
+                "eval",
+                "--model",
+                other.to_str().unwrap(),
+                "--model",
+                other.to_str().unwrap(),
+                "--data",
+                &data("tiny.dev.conll"),
+            ],
+            None,
+        ),
+        "only supported for taggers",
+    );
+
+    // character n-grams and per-epoch snapshots, voting as an ensemble
+    let ng = tmp("ngram");
+    let o = rnn(
+        &[
+            "train",
+            "tag",
+            "--train",
+            &data("tiny.train.conll"),
+            "--dev",
+            &data("tiny.dev.conll"),
+            "--out",
+            ng.to_str().unwrap(),
+            "--hidden",
+            "8",
+            "--emb",
+            "8",
+            "--ngram-dim",
+            "4",
+            "--ngram-buckets",
+            "100",
+            "--epochs",
+            "3",
+            "--keep",
+            "last",
+            "--snapshots-from",
+            "2",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!ng.join("epoch-1").exists());
+    let (e2, e3) = (ng.join("epoch-2"), ng.join("epoch-3"));
+    let j = eval_json(&[e2.to_str().unwrap(), e3.to_str().unwrap()]);
+    assert!(j["f1"].as_f64().is_some(), "{j}");
+    // the last snapshot is the kept model
+    assert_eq!(
+        eval_json(&[e3.to_str().unwrap()]),
+        eval_json(&[ng.to_str().unwrap()])
+    );
+
+    for d in [out, other, long, ng] {
         let _ = std::fs::remove_dir_all(&d);
         let _ = std::fs::remove_file(&d);
     }

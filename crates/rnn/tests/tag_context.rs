@@ -72,6 +72,7 @@ fn bank_accuracy(cue_after: bool, bidirectional: bool) -> f64 {
         suffixes: vec![],
         affix_dim: 0,
         shape_dim: 0,
+        ngrams: None,
         rnn,
     };
     let mut tagger = Tagger::new(&train, &opts, 3).unwrap();

@@ -49,8 +49,14 @@ rows. MASE divides each MAE by the in-sample MAE of the seasonal-naive forecast
 seasonal_naive_rmse, seasonal_naive_mae, seasonal_naive_mase, points,
 horizon, season, strategy.
 
-Example:
-  rnn eval --model runs/sunspots --data data/timeseries/sunspots.csv";
+Taggers: repeat --model to score an ensemble (the mean of the models' tag
+probabilities); --entity-bias B adds B to the log-probability of every tag but
+O before the BIO-constrained decoding (comma-separated values: one report each,
+for tuning on dev).
+
+Examples:
+  rnn eval --model runs/sunspots --data data/timeseries/sunspots.csv
+  rnn eval --model runs/ner1 --model runs/ner2 --data dev.conll --json --entity-bias 0,1,2,3";
 
 /// Everything a forecast model needs besides its weights, stored as JSON in
 /// the model file's metadata.
@@ -728,8 +734,8 @@ pub fn evaluate(
 
 /// The forecast part of `rnn eval`.
 pub fn eval_forecast(args: &EvalArgs) -> CliResult {
-    let mf = ModelFile::load_task(&args.model, "forecast")?;
-    let meta = ForecastMeta::from_file(&mf, &args.model)?;
+    let mf = ModelFile::load_task(args.first_model(), "forecast")?;
+    let meta = ForecastMeta::from_file(&mf, args.first_model())?;
     let series = read_for_model(&meta, &args.data)?;
     let test = args.test.unwrap_or(meta.test);
     if test == 0 {

@@ -12,7 +12,9 @@ use rnn::cell::{Activation, CellKind};
 use rnn::optim::OptimizerConfig;
 use rnn::tag::data::{parse_untagged, read_conll, Sentence, TextFormat};
 use rnn::tag::metrics::{is_chunk_tagset, Evaluation};
-use rnn::tag::tagger::{length_batches, Encoded, Tagger, TaggerOptions, TrainOptions, Trainer};
+use rnn::tag::tagger::{
+    length_batches, Encoded, Ensemble, NgramSpec, Tagger, TaggerOptions, TrainOptions, Trainer,
+};
 use rnn::ModelConfig;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Read, Write};
@@ -21,7 +23,7 @@ use std::path::{Path, PathBuf};
 /// Train a sequence tagger on CoNLL data (token in the first column, tag in the last).
 #[derive(Args, Debug, Clone)]
 #[command(
-    after_help = "Example:\n  rnn train tag --train brown-pos.train.tsv --dev brown-pos.dev.tsv --out runs/pos \\\n      --bidirectional --cell lstm --hidden 100 --minutes 20 --threads 1"
+    after_help = "Examples:\n  rnn train tag --train brown-pos.train.tsv --dev brown-pos.dev.tsv --out runs/pos \\\n      --bidirectional --cell lstm --hidden 100 --minutes 20 --threads 1\n  rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner --ngram-dim 32 \\\n      --keep last --snapshots-from 10   # n-gram features; saves runs/ner/epoch-10 ..."
 )]
 pub struct TrainTagArgs {
     /// Training data (CoNLL: token<TAB>...<TAB>tag, blank line between
@@ -79,6 +81,19 @@ pub struct TrainTagArgs {
     /// Suffix lengths embedded, comma-separated (empty: none).
     #[arg(long, default_value = "2,3,4")]
     pub suffixes: String,
+    /// Embedding size of the hashed character n-grams of each word (the mean
+    /// of its n-grams' rows; 0: none).
+    #[arg(long, default_value_t = 0)]
+    pub ngram_dim: usize,
+    /// Rows of the hashed n-gram table.
+    #[arg(long, default_value_t = 50_000)]
+    pub ngram_buckets: usize,
+    /// Shortest character n-gram (the word is wrapped in < >).
+    #[arg(long, default_value_t = 3)]
+    pub ngram_min: usize,
+    /// Longest character n-gram.
+    #[arg(long, default_value_t = 5)]
+    pub ngram_max: usize,
     /// Words seen fewer times in training are unknown (<unk>).
     #[arg(long, default_value_t = 1)]
     pub min_count: usize,
@@ -101,6 +116,11 @@ pub struct TrainTagArgs {
     /// epoch's: use when the dev data is also trained on).
     #[arg(long, default_value = "best")]
     pub keep: String,
+    /// Also save the model of every epoch from this one on as OUT/epoch-N
+    /// (0: never), e.g. to tag with several of them as an ensemble:
+    /// rnn eval --model OUT --model OUT/epoch-20 --model OUT/epoch-15 ...
+    #[arg(long, default_value_t = 0)]
+    pub snapshots_from: usize,
     /// Threads for the matrix products.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -207,6 +227,12 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
         suffixes: parse_lengths("--suffixes", &a.suffixes)?,
         affix_dim: a.affix_dim,
         shape_dim: a.shape_dim,
+        ngrams: (a.ngram_dim > 0).then_some(NgramSpec {
+            dim: a.ngram_dim,
+            buckets: a.ngram_buckets,
+            min_n: a.ngram_min,
+            max_n: a.ngram_max,
+        }),
         rnn: rnn_cfg,
     };
     let optimizer = OptimizerConfig::from_args(&a.optimizer, &serde_json::json!({ "lr": lr }))?;
@@ -323,13 +349,16 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
             if improved { ", saved" } else { "" },
             progress.elapsed()
         ));
+        let mut epoch_meta = meta.clone();
+        epoch_meta.insert(
+            "tag.dev_score".into(),
+            format!("{{\"{score_name}\": {score}, \"epoch\": {epoch}}}"),
+        );
         if improved || keep_last {
-            let mut meta = meta.clone();
-            meta.insert(
-                "tag.dev_score".into(),
-                format!("{{\"{score_name}\": {score}, \"epoch\": {epoch}}}"),
-            );
-            tagger.save(&a.out, meta)?;
+            tagger.save(&a.out, epoch_meta.clone())?;
+        }
+        if a.snapshots_from > 0 && epoch >= a.snapshots_from {
+            tagger.save(&a.out.join(format!("epoch-{epoch}")), epoch_meta)?;
         }
         if improved {
             best = score;
@@ -371,17 +400,22 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
 /// Tag text with a trained tagger.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Input: CoNLL (first column used) or plain text, one sentence per line.\nOutput: token<TAB>tag lines, a blank line between sentences.\nExample:\n  echo 'The Apple is a great company' | rnn tag --model runs/ner"
+    after_help = "Input: CoNLL (first column used) or plain text, one sentence per line.\nOutput: token<TAB>tag lines, a blank line between sentences.\nExamples:\n  echo 'The Apple is a great company' | rnn tag --model runs/ner\n  rnn tag --model runs/ner1 --model runs/ner2 --entity-bias 2.5 tweets.txt   # ensemble, more entities"
 )]
 pub struct TagArgs {
-    /// The model directory.
-    #[arg(long)]
-    pub model: PathBuf,
+    /// The model directory; repeat the flag to tag with an ensemble (the mean
+    /// of the models' tag probabilities, then the same decoding).
+    #[arg(long, required = true)]
+    pub model: Vec<PathBuf>,
     /// Input file, or - (default) for standard input.
     pub input: Option<PathBuf>,
     /// Input format: auto (a tab in any line means CoNLL), conll or plain.
     #[arg(long, default_value = "auto")]
     pub format: String,
+    /// Add this to the log-probability of every tag but O before decoding
+    /// (> 0: more entities, higher recall, lower precision).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub entity_bias: f64,
     /// Threads for the matrix products.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -400,7 +434,7 @@ pub fn tag(a: &TagArgs) -> CliResult {
             )))
         }
     };
-    let tagger = Tagger::load(&a.model)?;
+    let ens = load_ensemble(&a.model, a.entity_bias)?;
     let (path, text) = match a.input.as_deref() {
         None => (PathBuf::from("<stdin>"), read_stdin()?),
         Some(p) if p == Path::new("-") => (PathBuf::from("<stdin>"), read_stdin()?),
@@ -415,8 +449,8 @@ pub fn tag(a: &TagArgs) -> CliResult {
     };
     let format = format.unwrap_or_else(|| TextFormat::detect(&text));
     let sentences = parse_untagged(&path, &text, format)?;
-    let enc: Vec<Encoded> = sentences.iter().map(|s| tagger.encode(s)).collect();
-    let pred = tagger.predict(&enc, 64);
+    let pred = ens.predict(&sentences, 64);
+    let tagger = &ens.members[0];
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut write = || -> std::io::Result<()> {
@@ -448,29 +482,59 @@ fn read_stdin() -> CliResult<String> {
     Ok(s)
 }
 
-/// `rnn eval` for a tagger: a conlleval-style report, or with `json` one JSON
-/// object with `accuracy`, `precision`, `recall`, `f1` (fractions) and `per_type`.
-pub fn eval_tag(dir: &Path, data: &Path, json: bool) -> CliResult {
-    let tagger = Tagger::load(dir)?;
+/// Loads one tagger per directory as an ensemble (one directory: a single tagger).
+fn load_ensemble(dirs: &[PathBuf], entity_bias: f64) -> CliResult<Ensemble> {
+    if !entity_bias.is_finite() {
+        return Err(CliError::Usage(format!(
+            "--entity-bias {entity_bias}: expected a finite number"
+        )));
+    }
+    let members = dirs
+        .iter()
+        .map(|d| Tagger::load(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ens = Ensemble::new(members)?;
+    ens.entity_bias = entity_bias;
+    Ok(ens)
+}
+
+/// `rnn eval` for a tagger (or an ensemble of taggers): a conlleval-style
+/// report, or with `json` one JSON object with `accuracy`, `precision`,
+/// `recall`, `f1` (fractions), `per_type` and `entity_bias`; one of either per
+/// entity bias.
+pub fn eval_tag(dirs: &[PathBuf], data: &Path, json: bool, entity_bias: &[f64]) -> CliResult {
+    let ens = load_ensemble(dirs, 0.0)?;
+    let tagger = &ens.members[0];
     let sentences = read_conll(data)?;
-    let unknown = unknown_tags(&tagger, &sentences);
+    let unknown = unknown_tags(tagger, &sentences);
     warn_unknown(data, &unknown);
-    let enc: Vec<Encoded> = sentences.iter().map(|s| tagger.encode(s)).collect();
-    let pred = tagger.predict(&enc, 64);
-    let ev = evaluate(&tagger, &sentences, &pred);
-    if json {
-        let mut j = ev.to_json();
-        j["unknown_tags"] = serde_json::json!(unknown.keys().collect::<BTreeSet<_>>());
-        println!("{j}");
-    } else if is_chunk_tagset(&tagger.spec.tags) {
-        print!("{}", ev.report());
-    } else {
-        println!(
-            "processed {} tokens in {} sentences; accuracy: {:6.2}%",
-            ev.tokens,
-            sentences.len(),
-            100.0 * ev.accuracy()
-        );
+    if let Some(b) = entity_bias.iter().find(|b| !b.is_finite()) {
+        return Err(CliError::Usage(format!(
+            "--entity-bias {b}: expected finite numbers"
+        )));
+    }
+    let probs = ens.probabilities(&sentences, 64);
+    for &bias in entity_bias {
+        let pred = ens.decode(&probs, bias);
+        let ev = evaluate(tagger, &sentences, &pred);
+        if json {
+            let mut j = ev.to_json();
+            j["unknown_tags"] = serde_json::json!(unknown.keys().collect::<BTreeSet<_>>());
+            j["entity_bias"] = serde_json::json!(bias);
+            println!("{j}");
+        } else if is_chunk_tagset(&tagger.spec.tags) {
+            if entity_bias.len() > 1 {
+                println!("entity bias {bias}:");
+            }
+            print!("{}", ev.report());
+        } else {
+            println!(
+                "processed {} tokens in {} sentences; accuracy: {:6.2}%",
+                ev.tokens,
+                sentences.len(),
+                100.0 * ev.accuracy()
+            );
+        }
     }
     Ok(())
 }

@@ -8,6 +8,9 @@
 //! - learned embeddings of its lowercased prefixes and suffixes and of its word
 //!   shape (`Apple` → `Xx`, `iPhone-7` → `xXx-d`): character-level
 //!   information, so unseen words and capitalisation count,
+//! - optionally, the mean of learned embeddings of the word's hashed
+//!   character n-grams (`<apple>` → `<ap`, `app`, ..., `le>`; fastText-style),
+//!   so that an unseen word still shares pieces with seen ones,
 //! - fixed 0/1 flags (capitalised, all caps, has a digit, has a hyphen, ...).
 //!
 //! The vectors `[T, B, I]` go to a [`Model`] as [`Input::Dense`]; its readout
@@ -131,6 +134,55 @@ pub fn flags(token: &str) -> [f32; NUM_FLAGS] {
     f.map(|b| if b { 1.0 } else { 0.0 })
 }
 
+/// Hashed character n-grams: the word is lowercased and wrapped in `<` `>`,
+/// each of its n-grams (`min_n <= n <= max_n`) is hashed (FNV-1a) into one of
+/// `buckets` rows of a `[buckets, dim]` table, and the token's feature is the
+/// mean of its rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NgramSpec {
+    /// Embedding size.
+    pub dim: usize,
+    /// Rows of the hashed table.
+    pub buckets: usize,
+    /// Shortest n-gram.
+    pub min_n: usize,
+    /// Longest n-gram.
+    pub max_n: usize,
+}
+
+impl NgramSpec {
+    /// The bucket of every n-gram of `token` (repeats kept, never empty).
+    pub fn buckets_of(&self, token: &str) -> Vec<u32> {
+        let chars: Vec<char> = std::iter::once('<')
+            .chain(token.to_lowercase().chars())
+            .chain(std::iter::once('>'))
+            .collect();
+        let mut out = Vec::new();
+        for n in self.min_n..=self.max_n {
+            for w in chars.windows(n) {
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+                for c in w {
+                    for b in (*c as u32).to_le_bytes() {
+                        h ^= b as u64;
+                        h = h.wrapping_mul(0x100_0000_01b3);
+                    }
+                }
+                out.push((h % self.buckets as u64) as u32);
+            }
+        }
+        if out.is_empty() {
+            // a word shorter than min_n - 2 characters: the whole of it
+            let all = NgramSpec {
+                min_n: chars.len(),
+                max_n: chars.len(),
+                ..self.clone()
+            };
+            return all.buckets_of(token);
+        }
+        out
+    }
+}
+
 /// One learned feature: its vocabulary and embedding size.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FeatureSpec {
@@ -149,6 +201,18 @@ pub struct TaggerSpec {
     pub features: Vec<FeatureSpec>,
     /// Tags by id.
     pub tags: Vec<String>,
+    /// Hashed character n-grams (after the features in the input vector), if used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ngrams: Option<NgramSpec>,
+}
+
+impl TaggerSpec {
+    /// The size of each input vector: feature and n-gram embeddings, then the flags.
+    pub fn input_size(&self) -> usize {
+        self.features.iter().map(|f| f.dim).sum::<usize>()
+            + self.ngrams.as_ref().map_or(0, |g| g.dim)
+            + NUM_FLAGS
+    }
 }
 
 /// Hyper-parameters for building a new tagger from training data.
@@ -166,6 +230,8 @@ pub struct TaggerOptions {
     pub affix_dim: usize,
     /// Embedding size of the word shape (0: none).
     pub shape_dim: usize,
+    /// Hashed character n-grams (`None`: not used).
+    pub ngrams: Option<NgramSpec>,
     /// Recurrent cell, hidden size, layers, directions (input and output sizes are set here).
     pub rnn: ModelConfig,
 }
@@ -179,6 +245,7 @@ impl Default for TaggerOptions {
             suffixes: vec![2, 3, 4],
             affix_dim: 16,
             shape_dim: 8,
+            ngrams: None,
             rnn: ModelConfig::elman(1, 64, 1),
         }
     }
@@ -191,6 +258,11 @@ pub struct Encoded {
     pub ids: Vec<u32>,
     /// Flags `[n, NUM_FLAGS]`.
     pub flags: Vec<f32>,
+    /// N-gram buckets of all tokens, token `t`'s at `ngrams[ngram_at[t]..ngram_at[t + 1]]`
+    /// (both empty without n-grams).
+    pub ngrams: Vec<u32>,
+    /// `[n + 1]` offsets into `ngrams`.
+    pub ngram_at: Vec<usize>,
     /// Tag ids `[n]` ([`UNKNOWN_TAG`] for tags the model does not know);
     /// empty for untagged sentences.
     pub tags: Vec<usize>,
@@ -225,9 +297,11 @@ pub struct Tagger {
     index: Vec<HashMap<String, u32>>,
     /// Tag → id.
     tag_index: HashMap<String, usize>,
-    /// All embedding tables, flat: feature `f` is `[V_f, dim_f]` at `offsets[f]`.
+    /// All embedding tables, flat: feature `f` is `[V_f, dim_f]` at
+    /// `offsets[f]`, then the n-gram table `[buckets, dim]` at `ngram_off`.
     pub emb: Vec<f32>,
     offsets: Vec<usize>,
+    ngram_off: usize,
     /// Per feature, training counts of each key (for word dropout; empty after loading).
     counts: Vec<Vec<u32>>,
     /// The recurrent network and readout.
@@ -266,6 +340,7 @@ fn build_index(spec: &TaggerSpec) -> Indexes {
         offsets.push(n);
         n += f.vocab.len() * f.dim;
     }
+    // the n-gram table follows at offset n (the returned size excludes it)
     (index, tag_index, offsets, n)
 }
 
@@ -288,6 +363,14 @@ impl Tagger {
         }
         if opts.shape_dim > 0 {
             kinds.push((FeatureKind::Shape, opts.shape_dim));
+        }
+        if let Some(g) = &opts.ngrams {
+            if g.dim == 0 || g.buckets == 0 || g.min_n == 0 || g.min_n > g.max_n {
+                return Err(Error::Config(format!(
+                    "character n-grams: dim {}, buckets {}, lengths {}..{}: expected dim, buckets >= 1 and 1 <= min <= max",
+                    g.dim, g.buckets, g.min_n, g.max_n
+                )));
+            }
         }
         if opts.word_dim == 0
             || kinds
@@ -329,14 +412,18 @@ impl Tagger {
         if tags.is_empty() {
             return Err(Error::Config("the training data has no tags".into()));
         }
-        let input: usize = features.iter().map(|f| f.dim).sum::<usize>() + NUM_FLAGS;
+        let spec = TaggerSpec {
+            features,
+            tags,
+            ngrams: opts.ngrams.clone(),
+        };
         let mut cfg = opts.rnn.clone();
-        cfg.input_size = input;
-        cfg.output_size = tags.len();
+        cfg.input_size = spec.input_size();
+        cfg.output_size = spec.tags.len();
         cfg.output = OutputKind::Softmax;
         let model = Model::new(cfg, seed)?;
-        let spec = TaggerSpec { features, tags };
-        let (index, tag_index, offsets, n) = build_index(&spec);
+        let (index, tag_index, offsets, n_feat) = build_index(&spec);
+        let n = n_feat + spec.ngrams.as_ref().map_or(0, |g| g.buckets * g.dim);
         // embeddings ~ U(-a, a) with a = sqrt(3 / dim): unit variance per vector
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_e4b3);
         let mut emb = vec![0.0f32; n];
@@ -346,12 +433,19 @@ impl Tagger {
                 *v = rng.random_range(-a..a);
             }
         }
+        if let Some(g) = &spec.ngrams {
+            let a = (3.0 / g.dim as f32).sqrt();
+            for v in &mut emb[n_feat..] {
+                *v = rng.random_range(-a..a);
+            }
+        }
         Ok(Tagger {
             spec,
             index,
             tag_index,
             emb,
             offsets,
+            ngram_off: n_feat,
             counts,
             model,
         })
@@ -385,6 +479,14 @@ impl Tagger {
             }
             fl.extend_from_slice(&flags(t));
         }
+        let (mut ngrams, mut ngram_at) = (Vec::new(), Vec::new());
+        if let Some(g) = &self.spec.ngrams {
+            ngram_at.push(0);
+            for t in &s.tokens {
+                ngrams.extend(g.buckets_of(t));
+                ngram_at.push(ngrams.len());
+            }
+        }
         let tags = s
             .tags
             .iter()
@@ -393,6 +495,8 @@ impl Tagger {
         Encoded {
             ids,
             flags: fl,
+            ngrams,
+            ngram_at,
             tags,
             len: s.len(),
         }
@@ -423,6 +527,18 @@ impl Tagger {
                         [self.offsets[f] + id * spec.dim..self.offsets[f] + (id + 1) * spec.dim];
                     row[col..col + spec.dim].copy_from_slice(src);
                     col += spec.dim;
+                }
+                if let Some(g) = &self.spec.ngrams {
+                    // x[col..col+dim] = mean over the token's n-grams k of G[k]
+                    let ks = &e.ngrams[e.ngram_at[t]..e.ngram_at[t + 1]];
+                    let w = 1.0 / ks.len() as f32;
+                    for &k in ks {
+                        let src = &self.emb[self.ngram_off + k as usize * g.dim..][..g.dim];
+                        for (xv, &gv) in row[col..col + g.dim].iter_mut().zip(src) {
+                            *xv += w * gv;
+                        }
+                    }
+                    col += g.dim;
                 }
                 row[col..].copy_from_slice(&e.flags[t * NUM_FLAGS..(t + 1) * NUM_FLAGS]);
             }
@@ -456,33 +572,57 @@ impl Tagger {
         data: &[Encoded],
         batch: usize,
     ) -> (Vec<Vec<usize>>, f64, usize) {
-        let mut order: Vec<usize> = (0..data.len()).collect();
-        order.sort_by_key(|&i| data[i].len);
-        let mut out = vec![Vec::new(); data.len()];
         let o = self.spec.tags.len();
         let allowed = self.transitions();
         let (mut loss, mut counted) = (0.0f64, 0usize);
+        let mut out = vec![Vec::new(); data.len()];
+        self.for_each_sentence(data, batch, |i, rows| {
+            // rows: logits [n, O]
+            let mut logp = vec![0.0f64; rows.len()];
+            for (t, r) in rows.chunks(o).enumerate() {
+                let lse = crate::loss::log_sum_exp(r);
+                for (j, &v) in r.iter().enumerate() {
+                    logp[t * o + j] = (v - lse) as f64;
+                }
+                if let Some(&y) = data[i].tags.get(t).filter(|&&y| y != UNKNOWN_TAG) {
+                    loss += (lse - r[y]) as f64;
+                    counted += 1;
+                }
+            }
+            out[i] = decode(&logp, o, allowed.as_deref());
+        });
+        (out, loss, counted)
+    }
+
+    /// The tag probabilities `[n, O]` of every sentence (softmax of the logits).
+    pub fn probabilities(&self, data: &[Encoded], batch: usize) -> Vec<Vec<f32>> {
+        let o = self.spec.tags.len();
+        let mut out = vec![Vec::new(); data.len()];
+        self.for_each_sentence(data, batch, |i, rows| {
+            out[i] = rows.chunks(o).flat_map(|r| softmax(r, o)).collect();
+        });
+        out
+    }
+
+    /// Calls `f(i, logits [n_i, O])` for every sentence `i`, computed in
+    /// length-sorted batches of `batch`.
+    fn for_each_sentence(&self, data: &[Encoded], batch: usize, mut f: impl FnMut(usize, &[f32])) {
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        order.sort_by_key(|&i| data[i].len);
+        let o = self.spec.tags.len();
+        let mut rows = Vec::new();
         for chunk in order.chunks(batch.max(1)) {
             let refs: Vec<&Encoded> = chunk.iter().map(|&i| &data[i]).collect();
             let (logits, _) = self.logits(&refs);
             let b_n = refs.len();
             for (b, &i) in chunk.iter().enumerate() {
-                let rows: Vec<&[f32]> = (0..data[i].len)
-                    .map(|t| &logits[(t * b_n + b) * o..(t * b_n + b + 1) * o])
-                    .collect();
-                for (t, r) in rows.iter().enumerate() {
-                    if let Some(&y) = data[i].tags.get(t).filter(|&&y| y != UNKNOWN_TAG) {
-                        loss += (crate::loss::log_sum_exp(r) - r[y]) as f64;
-                        counted += 1;
-                    }
+                rows.clear();
+                for t in 0..data[i].len {
+                    rows.extend_from_slice(&logits[(t * b_n + b) * o..(t * b_n + b + 1) * o]);
                 }
-                out[i] = match &allowed {
-                    Some(a) => viterbi(&rows, a),
-                    None => rows.iter().map(|r| argmax(r)).collect(),
-                };
+                f(i, &rows);
             }
         }
-        (out, loss, counted)
     }
 
     /// For BIO tag sets, `allowed[prev * O + next]` (with row `O` = sentence
@@ -516,6 +656,12 @@ impl Tagger {
                 (vec![f.vocab.len(), f.dim], self.emb[off..off + n].to_vec()),
             );
         }
+        if let Some(g) = &self.spec.ngrams {
+            extra.insert(
+                "embed.ngram.weight".into(),
+                (vec![g.buckets, g.dim], self.emb[self.ngram_off..].to_vec()),
+            );
+        }
         let mut meta = meta;
         meta.insert(
             META_KEY.into(),
@@ -547,11 +693,15 @@ impl Tagger {
         };
         let spec: TaggerSpec =
             serde_json::from_str(raw).map_err(|e| bad(format!("a tagger description ({e})")))?;
-        let input: usize = spec.features.iter().map(|f| f.dim).sum::<usize>() + NUM_FLAGS;
+        let input = spec.input_size();
         let cfg = &mf.model.config;
         if cfg.input_size != input
             || cfg.output_size != spec.tags.len()
             || spec.features.iter().any(|f| f.vocab.is_empty())
+            || spec
+                .ngrams
+                .as_ref()
+                .is_some_and(|g| g.buckets == 0 || g.min_n == 0 || g.min_n > g.max_n)
         {
             return Err(bad(format!(
                 "features and tags that match the network (input {}, output {})",
@@ -567,54 +717,55 @@ impl Tagger {
                 &[f.vocab.len(), f.dim],
             )?);
         }
+        if let Some(g) = &spec.ngrams {
+            emb.extend_from_slice(mf.extra(dir, "embed.ngram.weight", &[g.buckets, g.dim])?);
+        }
         Ok(Tagger {
             spec,
             index,
             tag_index,
             emb,
             offsets,
+            ngram_off: n,
             counts: Vec::new(),
             model: mf.model,
         })
     }
 }
 
-fn argmax(r: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &v) in r.iter().enumerate() {
-        if v > r[best] {
-            best = i;
-        }
+/// The best tag path under the per-token log-probabilities `logp [n, O]`:
+/// Viterbi over the allowed transitions (`allowed[prev * O + next]`, row `O` =
+/// sentence start) or, without constraints, the per-token argmax.
+pub fn decode(logp: &[f64], o: usize, allowed: Option<&[bool]>) -> Vec<usize> {
+    match allowed {
+        Some(a) => viterbi(logp, o, a),
+        None => logp
+            .chunks(o)
+            .map(|r| (0..o).fold(0, |b, j| if r[j] > r[b] { j } else { b }))
+            .collect(),
     }
-    best
 }
 
-/// The best tag path under the per-token log-probabilities and the allowed
-/// transitions (`allowed[prev * O + next]`, row `O` = start).
-fn viterbi(rows: &[&[f32]], allowed: &[bool]) -> Vec<usize> {
-    let n = rows.len();
+/// argmax over paths y of sum_t logp[t, y_t], subject to allowed[y_{t-1}, y_t]
+/// (and allowed[start, y_0]). `logp` is `[n, O]`.
+fn viterbi(logp: &[f64], o: usize, allowed: &[bool]) -> Vec<usize> {
+    let n = logp.len() / o.max(1);
     if n == 0 {
         return Vec::new();
     }
-    let o = rows[0].len();
-    let logp: Vec<Vec<f64>> = rows
-        .iter()
-        .map(|r| {
-            let p = softmax(r, o);
-            p.iter().map(|&v| (v as f64).max(1e-30).ln()).collect()
-        })
-        .collect();
     let neg = f64::NEG_INFINITY;
+    // score[j]: best log-probability of a path ending in tag j at the current t
     let mut score: Vec<f64> = (0..o)
-        .map(|j| if allowed[o * o + j] { logp[0][j] } else { neg })
+        .map(|j| if allowed[o * o + j] { logp[j] } else { neg })
         .collect();
     let mut back = vec![vec![0usize; o]; n];
     for t in 1..n {
         let mut next = vec![neg; o];
         for j in 0..o {
             for p in 0..o {
-                if allowed[p * o + j] && score[p] + logp[t][j] > next[j] {
-                    next[j] = score[p] + logp[t][j];
+                let s = score[p] + logp[t * o + j];
+                if allowed[p * o + j] && s > next[j] {
+                    next[j] = s;
                     back[t][j] = p;
                 }
             }
@@ -628,6 +779,90 @@ fn viterbi(rows: &[&[f32]], allowed: &[bool]) -> Vec<usize> {
         best = back[t][best];
     }
     path
+}
+
+/// Several taggers with the same tag set, voting by their mean per-token
+/// probabilities (each tagger encodes the words with its own vocabularies).
+#[derive(Debug)]
+pub struct Ensemble {
+    /// The members; all have the same tags, in the same order.
+    pub members: Vec<Tagger>,
+    /// Added to the log-probability of every tag but `O` before decoding
+    /// (default 0): > 0 trades precision for recall.
+    pub entity_bias: f64,
+}
+
+impl Ensemble {
+    /// An ensemble of `members` (at least one, all with the same tag set).
+    pub fn new(members: Vec<Tagger>) -> Result<Self> {
+        let Some(first) = members.first() else {
+            return Err(Error::Config(
+                "an ensemble needs at least one tagger".into(),
+            ));
+        };
+        if let Some(m) = members.iter().find(|m| m.spec.tags != first.spec.tags) {
+            return Err(Error::Config(format!(
+                "taggers with different tag sets cannot vote: {} vs {}",
+                first.spec.tags.join(","),
+                m.spec.tags.join(",")
+            )));
+        }
+        Ok(Ensemble {
+            members,
+            entity_bias: 0.0,
+        })
+    }
+
+    /// The tag names (shared by all members).
+    pub fn tags(&self) -> &[String] {
+        &self.members[0].spec.tags
+    }
+
+    /// The tag ids of every sentence: p(y_t) = mean over members of their
+    /// softmax, decoded like [`Tagger::predict`] on log p (plus
+    /// `entity_bias` for tags other than `O`).
+    pub fn predict(&self, sentences: &[Sentence], batch: usize) -> Vec<Vec<usize>> {
+        self.decode(&self.probabilities(sentences, batch), self.entity_bias)
+    }
+
+    /// The mean of the members' tag probabilities `[n, O]` for every sentence.
+    pub fn probabilities(&self, sentences: &[Sentence], batch: usize) -> Vec<Vec<f64>> {
+        let o = self.tags().len();
+        let mut sum: Vec<Vec<f64>> = sentences.iter().map(|s| vec![0.0; s.len() * o]).collect();
+        for m in &self.members {
+            let enc: Vec<Encoded> = sentences.iter().map(|s| m.encode(s)).collect();
+            for (acc, p) in sum.iter_mut().zip(m.probabilities(&enc, batch)) {
+                acc.iter_mut().zip(&p).for_each(|(a, &v)| *a += v as f64);
+            }
+        }
+        let k = self.members.len() as f64;
+        sum.iter_mut()
+            .for_each(|acc| acc.iter_mut().for_each(|v| *v /= k));
+        sum
+    }
+
+    /// Decodes mean probabilities (from [`Ensemble::probabilities`]) with
+    /// `entity_bias` added to the log-probability of every tag but `O`.
+    pub fn decode(&self, probs: &[Vec<f64>], entity_bias: f64) -> Vec<Vec<usize>> {
+        let o = self.tags().len();
+        let allowed = self.members[0].transitions();
+        let bias: Vec<f64> = self
+            .tags()
+            .iter()
+            .map(|t| if t == "O" { 0.0 } else { entity_bias })
+            .collect();
+        probs
+            .iter()
+            .map(|p| {
+                let logp: Vec<f64> = p
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| v.max(1e-30).ln() + bias[i % o])
+                    .collect();
+                decode(&logp, o, allowed.as_deref())
+            })
+            .collect()
+    }
 }
 
 /// Training hyper-parameters.
@@ -711,6 +946,33 @@ impl Trainer {
     /// One update on a batch of tagged sentences (every tag known). Returns the
     /// summed cross-entropy and the number of tokens.
     pub fn step(&mut self, tagger: &mut Tagger, batch: &[&Encoded]) -> (f64, usize) {
+        let (loss, tokens) = self.gradients(tagger, batch);
+        if self.opts.clip > 0.0 {
+            let norm = self
+                .g_model
+                .iter()
+                .chain(&self.g_emb)
+                .map(|&g| (g as f64) * (g as f64))
+                .sum::<f64>()
+                .sqrt();
+            let c = self.opts.clip / (norm + 1e-6);
+            if c < 1.0 {
+                let c = c as f32;
+                self.g_model
+                    .iter_mut()
+                    .chain(self.g_emb.iter_mut())
+                    .for_each(|g| *g *= c);
+            }
+        }
+        self.opt_model.step(&mut tagger.model.params, &self.g_model);
+        self.opt_emb.step(&mut tagger.emb, &self.g_emb);
+        (loss as f64 * tokens as f64, tokens)
+    }
+
+    /// The gradients of the batch's mean cross-entropy (with this step's
+    /// dropout), left in `self.g_model` and `self.g_emb`; returns the mean loss
+    /// and the number of tokens.
+    fn gradients(&mut self, tagger: &Tagger, batch: &[&Encoded]) -> (f32, usize) {
         let nf = tagger.spec.features.len();
         // word dropout: rare words become <unk> now and then, so <unk> is learned
         let word = tagger
@@ -803,29 +1065,22 @@ impl Trainer {
                         }
                         col += spec.dim;
                     }
+                    if let Some(g) = &tagger.spec.ngrams {
+                        // x = (1/K) sum_k G[k]  =>  dE/dG[k] += (1/K) dE/dx, per use
+                        let ks = &e.ngrams[e.ngram_at[t]..e.ngram_at[t + 1]];
+                        let w = 1.0 / ks.len() as f32;
+                        for &k in ks {
+                            let dst = tagger.ngram_off + k as usize * g.dim;
+                            for j in 0..g.dim {
+                                let m = keep.as_ref().map_or(1.0, |kp| kp[r * i_n + col + j]);
+                                self.g_emb[dst + j] += w * dx[r * i_n + col + j] * m;
+                            }
+                        }
+                    }
                 }
             }
         }
-        if self.opts.clip > 0.0 {
-            let norm = self
-                .g_model
-                .iter()
-                .chain(&self.g_emb)
-                .map(|&g| (g as f64) * (g as f64))
-                .sum::<f64>()
-                .sqrt();
-            let c = self.opts.clip / (norm + 1e-6);
-            if c < 1.0 {
-                let c = c as f32;
-                self.g_model
-                    .iter_mut()
-                    .chain(self.g_emb.iter_mut())
-                    .for_each(|g| *g *= c);
-            }
-        }
-        self.opt_model.step(&mut tagger.model.params, &self.g_model);
-        self.opt_emb.step(&mut tagger.emb, &self.g_emb);
-        (loss as f64 * tokens as f64, tokens)
+        (loss, tokens)
     }
 }
 
@@ -868,6 +1123,196 @@ mod tests {
     }
 
     #[test]
+    fn viterbi_fixes_what_greedy_gets_wrong() {
+        // tags (sorted) B-a, B-b, I-a, I-b, O; probabilities chosen so that the
+        // greedy argmax is O I-a I-b (two invalid I- tags)
+        let tags: Vec<String> = ["B-a", "B-b", "I-a", "I-b", "O"]
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        let train = vec![Sentence {
+            tokens: tags.iter().map(|_| "w".to_string()).collect(),
+            tags: tags.clone(),
+            line: 1,
+        }];
+        let t = Tagger::new(&train, &TaggerOptions::default(), 0).unwrap();
+        assert_eq!(t.spec.tags, tags);
+        let allowed = t.transitions().unwrap();
+        let p = [
+            [0.30, 0.00, 0.00, 0.00, 0.70], // O
+            [0.05, 0.05, 0.60, 0.00, 0.30], // I-a: invalid after O
+            [0.00, 0.05, 0.10, 0.50, 0.35], // I-b: invalid after I-a
+        ];
+        let logp: Vec<f64> = p
+            .iter()
+            .flatten()
+            .map(|&v: &f64| v.max(1e-30).ln())
+            .collect();
+        assert_eq!(decode(&logp, 5, None), [4, 2, 3]);
+        // the best valid path is O O O (.7 * .3 * .35 = .0735; next B-a I-a O = .063)
+        let best = decode(&logp, 5, Some(&allowed));
+        assert_eq!(best, [4, 4, 4]);
+        // brute force over all 125 paths agrees
+        let mut top = (f64::NEG_INFINITY, vec![]);
+        for a in 0..5 {
+            for b in 0..5 {
+                for c in 0..5 {
+                    let ok = allowed[5 * 5 + a] && allowed[a * 5 + b] && allowed[b * 5 + c];
+                    let s = logp[a] + logp[5 + b] + logp[10 + c];
+                    if ok && s > top.0 {
+                        top = (s, vec![a, b, c]);
+                    }
+                }
+            }
+        }
+        assert_eq!(best, top.1);
+        // with B-a likely at the start and I-a at the end, B-a I-a I-a wins
+        let mut logp2 = logp.clone();
+        logp2[0] = 0.9f64.ln();
+        logp2[4] = 0.1f64.ln();
+        logp2[12] = 0.9f64.ln();
+        assert_eq!(decode(&logp2, 5, Some(&allowed)), [0, 2, 2]);
+    }
+
+    #[test]
+    fn ensemble_averages_probabilities() {
+        let s = |w: &str, t: &str| Sentence {
+            tokens: w.split(' ').map(String::from).collect(),
+            tags: t.split(' ').map(String::from).collect(),
+            line: 1,
+        };
+        let train = vec![s("I saw Bob", "O O B-per"), s("Ann ran", "B-per O")];
+        let a = Tagger::new(&train, &TaggerOptions::default(), 1).unwrap();
+        let b = Tagger::new(&train, &TaggerOptions::default(), 2).unwrap();
+        let enc: Vec<_> = train.iter().map(|x| a.encode(x)).collect();
+        // one member: the same as the tagger alone
+        let one = Ensemble::new(vec![a.clone()]).unwrap();
+        assert_eq!(one.predict(&train, 8), a.predict(&enc, 8));
+        // two members: decoded from the mean of their probabilities
+        let pa = a.probabilities(&enc, 8);
+        let pb = b.probabilities(&train.iter().map(|x| b.encode(x)).collect::<Vec<_>>(), 8);
+        let two = Ensemble::new(vec![a.clone(), b]).unwrap();
+        let allowed = a.transitions();
+        for (i, got) in two.predict(&train, 8).iter().enumerate() {
+            let logp: Vec<f64> = pa[i]
+                .iter()
+                .zip(&pb[i])
+                .map(|(&x, &y)| ((x as f64 + y as f64) / 2.0).ln())
+                .collect();
+            assert_eq!(got, &decode(&logp, a.spec.tags.len(), allowed.as_deref()));
+        }
+        // a large entity bias tags every token as an entity, a very negative one none
+        let mut biased = Ensemble::new(vec![a.clone()]).unwrap();
+        let o_id = a.tag_id("O").unwrap();
+        biased.entity_bias = 100.0;
+        assert!(biased
+            .predict(&train, 8)
+            .iter()
+            .flatten()
+            .all(|&y| y != o_id));
+        biased.entity_bias = -100.0;
+        assert!(biased
+            .predict(&train, 8)
+            .iter()
+            .flatten()
+            .all(|&y| y == o_id));
+        // different tag sets cannot vote
+        let other = Tagger::new(&[s("x", "B-loc")], &TaggerOptions::default(), 1).unwrap();
+        assert!(Ensemble::new(vec![a, other]).is_err());
+        assert!(Ensemble::new(vec![]).is_err());
+    }
+
+    #[test]
+    fn ngram_buckets() {
+        let g = NgramSpec {
+            dim: 4,
+            buckets: 1000,
+            min_n: 3,
+            max_n: 4,
+        };
+        // <ab> has 2 trigrams and 1 four-gram; case does not matter
+        assert_eq!(g.buckets_of("ab").len(), 3);
+        assert_eq!(g.buckets_of("AB"), g.buckets_of("ab"));
+        assert!(g.buckets_of("ab").iter().all(|&k| k < 1000));
+        // "a" gives only <a> (one trigram); "" falls back to the whole "<>"
+        assert_eq!(g.buckets_of("a").len(), 1);
+        assert_eq!(g.buckets_of("").len(), 1);
+        // shared pieces share buckets
+        let (x, y) = (g.buckets_of("london"), g.buckets_of("londoner"));
+        assert!(x.iter().filter(|k| y.contains(k)).count() >= 5);
+    }
+
+    /// Finite differences of the batch loss against the hand-written gradient
+    /// of every embedding entry the batch uses (words, affixes, shape, n-grams).
+    #[test]
+    fn embedding_gradients_match_finite_differences() {
+        let s = |w: &str, t: &str| Sentence {
+            tokens: w.split(' ').map(String::from).collect(),
+            tags: t.split(' ').map(String::from).collect(),
+            line: 1,
+        };
+        let train = vec![
+            s("I saw Bob in Paris", "O O B-per O B-loc"),
+            s("Ann Lee ran", "B-per I-per O"),
+        ];
+        let mut rnn = ModelConfig::elman(1, 6, 1);
+        rnn.cell = crate::cell::CellKind::Lstm;
+        rnn.bidirectional = true;
+        let opts = TaggerOptions {
+            word_dim: 3,
+            affix_dim: 2,
+            shape_dim: 2,
+            ngrams: Some(NgramSpec {
+                dim: 3,
+                buckets: 7, // few buckets: collisions, repeated rows
+                min_n: 2,
+                max_n: 3,
+            }),
+            rnn,
+            ..TaggerOptions::default()
+        };
+        let mut tagger = Tagger::new(&train, &opts, 5).unwrap();
+        let enc: Vec<_> = train.iter().map(|x| tagger.encode(x)).collect();
+        let batch: Vec<&Encoded> = enc.iter().collect();
+        let topts = TrainOptions {
+            word_dropout: 0.0,
+            input_dropout: 0.0,
+            ..TrainOptions::default()
+        };
+        let mut tr = Trainer::new(&tagger, &topts, 5).unwrap();
+        tr.gradients(&tagger, &batch);
+        let g = tr.g_emb.clone();
+        let ngram_from = tagger.ngram_off;
+        let (mut checked, mut ngram_checked) = (0, 0);
+        let eps = 1e-2f32;
+        for i in 0..tagger.emb.len() {
+            if g[i] == 0.0 && i < ngram_from {
+                continue; // an unused row
+            }
+            let v = tagger.emb[i];
+            tagger.emb[i] = v + eps;
+            let up = tr.gradients(&tagger, &batch).0;
+            tagger.emb[i] = v - eps;
+            let down = tr.gradients(&tagger, &batch).0;
+            tagger.emb[i] = v;
+            let fd = (up - down) / (2.0 * eps);
+            assert!(
+                (fd - g[i]).abs() <= 2e-3 + 2e-2 * g[i].abs(),
+                "entry {i} (n-grams from {ngram_from}): finite difference {fd}, gradient {}",
+                g[i]
+            );
+            checked += 1;
+            if i >= ngram_from && g[i] != 0.0 {
+                ngram_checked += 1;
+            }
+        }
+        assert!(
+            checked > 50 && ngram_checked >= 15,
+            "{checked} {ngram_checked}"
+        );
+    }
+
+    #[test]
     fn viterbi_respects_bio() {
         // tags: B-a, I-a, O. Token 0 prefers I-a (not allowed at the start).
         let tags = ["B-a", "I-a", "O"];
@@ -876,9 +1321,8 @@ mod tests {
         for p in 0..=o {
             allowed[p * o + 1] = p < o && (tags[p] == "B-a" || tags[p] == "I-a");
         }
-        let r0 = [1.0f32, 2.0, 0.0];
-        let r1 = [0.0f32, 3.0, 0.0];
-        let path = viterbi(&[&r0, &r1], &allowed);
+        let logp = [1.0f64, 2.0, 0.0, 0.0, 3.0, 0.0];
+        let path = viterbi(&logp, o, &allowed);
         assert_eq!(path, [0, 1]);
     }
 }
