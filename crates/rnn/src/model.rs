@@ -14,6 +14,7 @@
 //! | `head.bias` | `[O]` | c |
 
 use crate::cell::{Activation, CellKind};
+use crate::infer::Inference;
 use crate::layer::{Input, LayerCache, LayerGrads, LayerParams, Recurrent};
 use crate::linalg::{col_sum_acc, gemm};
 use crate::loss::{loss_and_grad, OutputKind, Reduction, Targets};
@@ -89,7 +90,7 @@ impl ModelConfig {
         Ok(())
     }
 
-    fn layer(&self, k: usize, d: usize) -> Recurrent {
+    pub(crate) fn layer(&self, k: usize, d: usize) -> Recurrent {
         Recurrent {
             cell: self.cell,
             input_size: if k == 0 {
@@ -166,7 +167,7 @@ pub fn param_layout(config: &ModelConfig) -> Vec<ParamEntry> {
 }
 
 /// Initial or final recurrent state of every layer and direction.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct State<T> {
     /// `h`: `[L*D, B, H]`, PyTorch order (layer-major, direction-minor).
     pub h: Vec<T>,
@@ -266,7 +267,7 @@ impl<T: Float> Model<T> {
         }
     }
 
-    fn layer_params<'a>(&self, flat: &'a [T], k: usize, d: usize) -> LayerParams<'a, T> {
+    pub(crate) fn layer_params<'a>(&self, flat: &'a [T], k: usize, d: usize) -> LayerParams<'a, T> {
         let i = (k * self.config.directions() + d) * self.per_layer();
         let s = |j: usize| &flat[self.layout[i + j].range()];
         LayerParams {
@@ -293,7 +294,7 @@ impl<T: Float> Model<T> {
         }
     }
 
-    fn head(&self) -> (&[T], &[T]) {
+    pub(crate) fn head(&self) -> (&[T], &[T]) {
         let n = self.layout.len();
         (
             &self.params[self.layout[n - 2].range()],
@@ -634,42 +635,14 @@ impl<T: Float> Model<T> {
         batch: usize,
         lengths: Option<&[usize]>,
     ) -> Vec<T> {
-        let parts = batch_parts(batch);
-        if parts.len() <= 1 {
-            return self.forward(x, steps, batch, None, lengths).logits;
-        }
-        let o = self.config.output_size;
-        let outs: Vec<Vec<T>> = parts
-            .par_iter()
-            .map(|&(b0, b1)| {
-                crate::linalg::sequential(|| {
-                    let xp = x.batch_part(steps, batch, b0, b1);
-                    self.forward(
-                        xp.as_input(),
-                        steps,
-                        b1 - b0,
-                        None,
-                        lengths.map(|l| &l[b0..b1]),
-                    )
-                    .logits
-                })
-            })
-            .collect();
-        // scatter each part's [T, Bp, O] back into [T, B, O]
-        let mut logits = vec![T::zero(); steps * batch * o];
-        for (&(b0, b1), part) in parts.iter().zip(&outs) {
-            let w = (b1 - b0) * o;
-            for t in 0..steps {
-                logits[(t * batch + b0) * o..(t * batch + b1) * o]
-                    .copy_from_slice(&part[t * w..(t + 1) * w]);
-            }
-        }
-        logits
+        let mut inf = Inference::default();
+        self.infer_parallel(x, steps, batch, lengths, &mut inf);
+        inf.logits
     }
 }
 
 /// Contiguous parts `[b0, b1)` of a batch, one per thread, near-equal in size.
-fn batch_parts(batch: usize) -> Vec<(usize, usize)> {
+pub(crate) fn batch_parts(batch: usize) -> Vec<(usize, usize)> {
     let n = crate::linalg::threads().min(batch).max(1);
     (0..n)
         .map(|i| (i * batch / n, (i + 1) * batch / n))
@@ -692,13 +665,13 @@ fn gather_rows<V: Copy>(
 }
 
 /// An owned part of the input of a batch.
-enum PartInput<T> {
+pub(crate) enum PartInput<T> {
     Dense(Vec<T>),
     Ids(Vec<usize>),
 }
 
 impl<T> PartInput<T> {
-    fn as_input(&self) -> Input<'_, T> {
+    pub(crate) fn as_input(&self) -> Input<'_, T> {
         match self {
             PartInput::Dense(v) => Input::Dense(v),
             PartInput::Ids(v) => Input::Ids(v),
@@ -723,7 +696,13 @@ impl<T> PartTargets<T> {
 
 impl<T: Copy> Input<'_, T> {
     /// Sequences `b0..b1` of this `[T, B, ...]` input.
-    fn batch_part(&self, steps: usize, batch: usize, b0: usize, b1: usize) -> PartInput<T> {
+    pub(crate) fn batch_part(
+        &self,
+        steps: usize,
+        batch: usize,
+        b0: usize,
+        b1: usize,
+    ) -> PartInput<T> {
         match *self {
             Input::Ids(ids) => PartInput::Ids(gather_rows(ids, 1, steps, batch, b0, b1)),
             Input::Dense(x) => {
