@@ -12,7 +12,7 @@
 //! receives no gradient. So padding never changes a result.
 
 use crate::cell::CellKind;
-use crate::linalg::{col_sum_acc, gemm, gemv_t_acc, transpose};
+use crate::linalg::{col_sum_acc, gemm, gemv_t_acc, transpose, transpose_into};
 use crate::Float;
 
 /// The input of a layer: dense vectors or class ids (one-hot vectors, never
@@ -69,6 +69,23 @@ pub struct LayerCache<T> {
     pub c_n: Vec<T>,
 }
 
+/// Buffers of [`Recurrent::infer`], kept between calls so inference does not
+/// allocate once they have grown to the largest shape seen.
+#[derive(Clone, Debug, Default)]
+pub struct LayerScratch<T> {
+    /// `W_ih x_t + b_ih`: `[T, B, G*H]`.
+    xi: Vec<T>,
+    /// `W_hh h_{t-1} + b_hh` of one step: `[B, G*H]`.
+    gh: Vec<T>,
+    /// `W_hh^T` (batches only): `[H, G*H]`.
+    w_hh_t: Vec<T>,
+    /// The new memory of one row (LSTM): `[H]`.
+    c_new: Vec<T>,
+    /// The gate values the cell would keep for BPTT, of one row, discarded:
+    /// `[cache_width*H]`.
+    cache: Vec<T>,
+}
+
 /// One direction of one recurrent layer.
 #[derive(Clone, Copy, Debug)]
 pub struct Recurrent {
@@ -95,11 +112,26 @@ impl Recurrent {
 
     /// `xi = W_ih x_t + b_ih` for all `T*B` rows at once: `[T*B, G*H]`.
     fn input_projection<T: Float>(&self, p: &LayerParams<T>, x: Input<T>, rows: usize) -> Vec<T> {
+        let mut xi = Vec::new();
+        self.input_projection_into(p, x, rows, &mut xi);
+        xi
+    }
+
+    /// [`Recurrent::input_projection`] into `xi`, resized to `[T*B, G*H]`
+    /// (every element is overwritten).
+    fn input_projection_into<T: Float>(
+        &self,
+        p: &LayerParams<T>,
+        x: Input<T>,
+        rows: usize,
+        xi: &mut Vec<T>,
+    ) {
         let (gw, ni) = (self.gate_width(), self.input_size);
-        let mut xi = vec![T::zero(); rows * gw];
+        xi.resize(rows * gw, T::zero());
+        let xi = &mut xi[..rows * gw];
         match x {
             // xi = X W_ih^T   [T*B, I] x [I, G*H]
-            Input::Dense(x) => gemm(rows, gw, ni, x, false, p.w_ih, true, &mut xi, false),
+            Input::Dense(x) => gemm(rows, gw, ni, x, false, p.w_ih, true, xi, false),
             // U x_t for one-hot x_t is column id of U: gather it. With more
             // rows than classes, U is transposed once so each gather copies a
             // contiguous row of U^T instead of reading U at stride I.
@@ -122,7 +154,6 @@ impl Recurrent {
                 *v += b; // + b_ih
             }
         }
-        xi
     }
 
     /// Runs the layer over `steps` x `batch` inputs.
@@ -218,6 +249,141 @@ impl Recurrent {
             }
         }
         out
+    }
+
+    /// The forward loop for inference only: nothing is kept for BPTT, every
+    /// buffer comes from `scratch` (reused across calls) and the outputs go
+    /// straight into the caller's buffer. The same cell step, the same
+    /// products and the same order of operations as [`Recurrent::forward`],
+    /// so the outputs are the same numbers.
+    ///
+    /// `x`: `[T, B, I]` or ids `[T, B]`; `lengths`: `[B]`, each `<= T` (all
+    /// `T` when `None`). `h`: `[B, H]`, the initial state on entry and the
+    /// final state (at each sequence's own end) on return; `c` likewise for
+    /// the LSTM's memory (empty for the other cells). `h_t` of row `r = t*B +
+    /// b` is written to `out[r*stride + offset..][..H]`; nothing is written at
+    /// padding positions (the caller zeroes `out` when it wants zeros there).
+    #[allow(clippy::too_many_arguments)]
+    pub fn infer<T: Float>(
+        &self,
+        p: &LayerParams<T>,
+        x: Input<T>,
+        steps: usize,
+        batch: usize,
+        lengths: Option<&[usize]>,
+        h: &mut [T],
+        c: &mut [T],
+        out: &mut [T],
+        stride: usize,
+        offset: usize,
+        scratch: &mut LayerScratch<T>,
+    ) {
+        let (hs, gw, ni) = (self.hidden, self.gate_width(), self.input_size);
+        let cw = self.cell.cache_width() * hs;
+        let mem = self.cell.has_memory();
+        let rows = steps * batch;
+        // With more rows than classes, the rows of xi for ids are rows of the
+        // table U^T + b_ih, read in place instead of copied out row by row.
+        let table = matches!(x, Input::Ids(_)) && rows > ni;
+        if table {
+            transpose_into(p.w_ih, gw, ni, &mut scratch.xi); // [I, G*H]
+            for row in scratch.xi.chunks_exact_mut(gw) {
+                for (v, &b) in row.iter_mut().zip(p.b_ih) {
+                    *v += b; // + b_ih
+                }
+            }
+        } else {
+            self.input_projection_into(p, x, rows, &mut scratch.xi); // [T, B, G*H]
+        }
+        let xi_at = |r: usize| match x {
+            Input::Ids(ids) if table => ids[r],
+            _ => r,
+        };
+        let LayerScratch {
+            xi,
+            gh,
+            w_hh_t,
+            c_new,
+            cache,
+        } = scratch;
+        gh.resize(batch * gw, T::zero()); // [B, G*H]
+        c_new.resize(if mem { hs } else { 0 }, T::zero()); // [H]
+        cache.resize(cw, T::zero()); // [cache_width*H], discarded
+        if batch > 1 {
+            transpose_into(p.w_hh, gw, hs, w_hh_t); // [H, G*H]
+        }
+        // Without padding, when the previous step's outputs are one
+        // contiguous [B, H] block (one sequence, or one direction), they are
+        // s_{t-1} itself: read in place, and `h` written once at the end.
+        let in_place = lengths.is_none() && (batch == 1 || stride == hs);
+        let span = (batch - 1) * stride + hs; // of one step's outputs, from `offset`
+        let step_len = batch * stride; // [B, stride]
+        for k in 0..steps {
+            let t = if self.reverse { steps - 1 - k } else { k };
+            // the previous step's outputs and this step's, as disjoint slices
+            let (prev, cur): (&[T], &mut [T]) = if !in_place || k == 0 {
+                (&[], &mut out[t * step_len..(t + 1) * step_len])
+            } else if self.reverse {
+                let (lo, hi) = out.split_at_mut((t + 1) * step_len);
+                (&hi[..step_len], &mut lo[t * step_len..])
+            } else {
+                let (lo, hi) = out.split_at_mut(t * step_len);
+                (&lo[(t - 1) * step_len..], &mut hi[..step_len])
+            };
+            // gh = W s_{t-1} + b_hh = s_{t-1} W^T + b_hh   [B, H] x [H, G*H],
+            // s_{t-1} read in place (rows `stride` apart: B = 1 or stride = H)
+            // or from `h`
+            match p.b_hh {
+                Some(bhh) => gh.chunks_exact_mut(gw).for_each(|r| r.copy_from_slice(bhh)),
+                None => gh.fill(T::zero()),
+            }
+            let s_prev: &[T] = if prev.is_empty() {
+                h
+            } else {
+                &prev[offset..offset + span]
+            };
+            if batch == 1 {
+                T::gemv_acc(gw, hs, p.w_hh, &s_prev[..hs], gh);
+            } else {
+                gemm(batch, gw, hs, s_prev, false, w_hh_t, false, gh, true);
+            }
+            for b in 0..batch {
+                if !valid(lengths, t, b) {
+                    continue; // state carried, output left alone
+                }
+                let r = t * batch + b;
+                let ht = &mut cur[b * stride + offset..b * stride + offset + hs];
+                let cp: &[T] = if mem { &c[b * hs..(b + 1) * hs] } else { &[] };
+                let hp: &[T] = if prev.is_empty() {
+                    &h[b * hs..(b + 1) * hs]
+                } else {
+                    &prev[b * stride + offset..b * stride + offset + hs]
+                };
+                self.cell.forward_row(
+                    &xi[xi_at(r) * gw..(xi_at(r) + 1) * gw],
+                    &gh[b * gw..(b + 1) * gw],
+                    hp,
+                    cp,
+                    ht,
+                    c_new,
+                    cache,
+                );
+                if !in_place {
+                    h[b * hs..(b + 1) * hs].copy_from_slice(ht);
+                }
+                if mem {
+                    c[b * hs..(b + 1) * hs].copy_from_slice(c_new);
+                }
+            }
+        }
+        if in_place && steps > 0 {
+            // the final state: the outputs of the last step run
+            let t = if self.reverse { 0 } else { steps - 1 };
+            for b in 0..batch {
+                let at = t * step_len + b * stride + offset;
+                h[b * hs..(b + 1) * hs].copy_from_slice(&out[at..at + hs]);
+            }
+        }
     }
 
     /// Backpropagation through time: the forward loop reversed.

@@ -29,6 +29,7 @@ pub mod checkpoint;
 mod error;
 mod float;
 pub mod gradcheck;
+pub mod infer;
 pub mod io;
 pub mod layer;
 pub mod linalg;
@@ -44,4 +45,5 @@ pub mod trajectory;
 
 pub use error::{Error, Result};
 pub use float::Float;
+pub use infer::Inference;
 pub use model::{Model, ModelConfig};

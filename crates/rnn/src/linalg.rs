@@ -129,7 +129,9 @@ pub fn gemv_acc<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T
 /// eight independent fused multiply-add chains over the columns, then one
 /// horizontal reduction per eight rows. The compiler does not find this from
 /// the generic code (it vectorises one row at a time, each ending in a
-/// horizontal sum).
+/// horizontal sum). The last `cols % 8` columns are one masked load per row
+/// (not a scalar loop), and the last `rows % 8` rows go four at a time, then
+/// one at a time, through the same loop.
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.
@@ -145,6 +147,56 @@ pub(crate) unsafe fn gemv_acc_f32_avx2(
     use std::arch::x86_64::*;
     let (a, x, y) = (&a[..rows * cols], &x[..cols], &mut y[..rows]);
     let full = cols - cols % 8;
+    // lane l of the last, partial block of columns is read when l < cols % 8
+    let rem = (cols % 8) as i32;
+    let mask = _mm256_setr_epi32(
+        -((0 < rem) as i32),
+        -((1 < rem) as i32),
+        -((2 < rem) as i32),
+        -((3 < rem) as i32),
+        -((4 < rem) as i32),
+        -((5 < rem) as i32),
+        -((6 < rem) as i32),
+        -((7 < rem) as i32),
+    );
+    /// The lane sums of `N` accumulators for rows `r..r + N`: lane l of
+    /// `acc[i]` sums `A[r + i, k] x[k]` over the columns `k = l (mod 8)`.
+    ///
+    /// # Safety
+    /// AVX2 and FMA; `r + N <= rows`, `full <= cols`, `full % 8 == 0`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn block<const N: usize>(
+        a: &[f32],
+        cols: usize,
+        r: usize,
+        x: &[f32],
+        full: usize,
+        mask: __m256i,
+    ) -> [__m256; N] {
+        let mut acc = [_mm256_setzero_ps(); N];
+        let mut k = 0;
+        while k < full {
+            // SAFETY: k + 8 <= full <= cols and r + i < rows: every load is
+            // inside `x` and `a`, whose lengths the caller's slicing checked.
+            let xv = _mm256_loadu_ps(x.as_ptr().add(k));
+            for (i, acc_i) in acc.iter_mut().enumerate() {
+                let av = _mm256_loadu_ps(a.as_ptr().add((r + i) * cols + k));
+                *acc_i = _mm256_fmadd_ps(av, xv, *acc_i);
+            }
+            k += 8;
+        }
+        if full < cols {
+            // SAFETY: the masked lanes are the columns full..cols, inside
+            // the row; the others are not read.
+            let xv = _mm256_maskload_ps(x.as_ptr().add(full), mask);
+            for (i, acc_i) in acc.iter_mut().enumerate() {
+                let av = _mm256_maskload_ps(a.as_ptr().add((r + i) * cols + full), mask);
+                *acc_i = _mm256_fmadd_ps(av, xv, *acc_i);
+            }
+        }
+        acc
+    }
     /// The sums of the lanes of four accumulators: `[s0, s1, s2, s3]`.
     #[inline(always)]
     unsafe fn reduce4(v: [__m256; 4]) -> __m128 {
@@ -155,33 +207,28 @@ pub(crate) unsafe fn gemv_acc_f32_avx2(
     }
     let mut r = 0;
     while r + 8 <= rows {
-        let mut acc = [_mm256_setzero_ps(); 8];
-        let mut k = 0;
-        while k < full {
-            // SAFETY: k + 8 <= full <= cols and r + i < rows: every load is
-            // inside `x` and `a`, whose lengths the slicing above checked.
-            let xv = _mm256_loadu_ps(x.as_ptr().add(k));
-            for (i, acc_i) in acc.iter_mut().enumerate() {
-                let av = _mm256_loadu_ps(a.as_ptr().add((r + i) * cols + k));
-                *acc_i = _mm256_fmadd_ps(av, xv, *acc_i);
-            }
-            k += 8;
-        }
-        let mut out = [0f32; 8];
-        _mm_storeu_ps(out.as_mut_ptr(), reduce4([acc[0], acc[1], acc[2], acc[3]]));
-        _mm_storeu_ps(
-            out.as_mut_ptr().add(4),
-            reduce4([acc[4], acc[5], acc[6], acc[7]]),
-        );
-        for (i, (yi, &o)) in y[r..r + 8].iter_mut().zip(&out).enumerate() {
-            let row = &a[(r + i) * cols..(r + i + 1) * cols];
-            let tail: f32 = row[full..].iter().zip(&x[full..]).map(|(p, q)| p * q).sum();
-            *yi += o + tail;
-        }
+        let acc = block::<8>(a, cols, r, x, full, mask);
+        let lo = reduce4([acc[0], acc[1], acc[2], acc[3]]);
+        let hi = reduce4([acc[4], acc[5], acc[6], acc[7]]);
+        // SAFETY: r + 8 <= rows = y.len()
+        let yp = y.as_mut_ptr().add(r);
+        let sum = _mm256_add_ps(_mm256_loadu_ps(yp), _mm256_set_m128(hi, lo));
+        _mm256_storeu_ps(yp, sum);
         r += 8;
     }
-    for (yi, row) in y[r..].iter_mut().zip(a[r * cols..].chunks_exact(cols)) {
-        *yi += dot(row, x);
+    if r + 4 <= rows {
+        let acc = block::<4>(a, cols, r, x, full, mask);
+        // SAFETY: r + 4 <= rows = y.len()
+        let yp = y.as_mut_ptr().add(r);
+        _mm_storeu_ps(yp, _mm_add_ps(_mm_loadu_ps(yp), reduce4(acc)));
+        r += 4;
+    }
+    while r < rows {
+        let [acc] = block::<1>(a, cols, r, x, full, mask);
+        let zero = _mm256_setzero_ps();
+        let s = reduce4([acc, zero, zero, zero]);
+        y[r] += _mm_cvtss_f32(s);
+        r += 1;
     }
 }
 
@@ -339,9 +386,18 @@ pub fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
 /// The transpose `[cols, rows]` of a row-major `[rows, cols]` matrix, eight
 /// rows at a time so each write is a contiguous run of eight values.
 pub fn transpose<T: Float>(a: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut t = Vec::new();
+    transpose_into(a, rows, cols, &mut t);
+    t
+}
+
+/// [`transpose`] into `t`, resized to `[cols, rows]` (every element is
+/// overwritten), so a buffer can be reused.
+pub fn transpose_into<T: Float>(a: &[T], rows: usize, cols: usize, t: &mut Vec<T>) {
     const BLOCK: usize = 8;
     let a = &a[..rows * cols];
-    let mut t = vec![T::zero(); rows * cols];
+    t.resize(rows * cols, T::zero());
+    let t = &mut t[..rows * cols];
     for (r0, block) in a
         .chunks(BLOCK * cols)
         .enumerate()
@@ -354,7 +410,6 @@ pub fn transpose<T: Float>(a: &[T], rows: usize, cols: usize) -> Vec<T> {
             }
         }
     }
-    t
 }
 
 /// `out[j] += sum_r A[r, j]`: column sums of a row-major `[rows, cols]` matrix
@@ -428,7 +483,19 @@ mod tests {
 
     #[test]
     fn f32_gemv_matches_f64_at_odd_sizes() {
-        for (r, c) in [(1, 3), (7, 8), (8, 9), (17, 100), (100, 100), (33, 5)] {
+        for (r, c) in [
+            (1, 3),
+            (7, 8),
+            (8, 9),
+            (17, 100),
+            (100, 100),
+            (33, 5),
+            (12, 7),
+            (5, 17),
+            (65, 100),
+            (3, 1),
+            (4, 16),
+        ] {
             let a: Vec<f64> = (0..r * c).map(|i| (i as f64 * 0.37).sin()).collect();
             let x: Vec<f64> = (0..c).map(|i| (i as f64 * 0.21).cos()).collect();
             let want = naive(r, 1, c, &a, false, &x, false);

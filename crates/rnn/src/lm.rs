@@ -3,6 +3,7 @@
 //! evaluation and sampling.
 
 use crate::checkpoint::ModelFile;
+use crate::infer::Inference;
 use crate::io::{TensorFile, TensorWriter};
 use crate::layer::Input;
 use crate::loss::{log_sum_exp, Reduction, Targets};
@@ -377,6 +378,7 @@ pub fn evaluate(model: &Model<f32>, ids: &[usize], streams: usize, window: usize
     let seg = (ids.len() - 1) / b; // each stream predicts `seg` characters
     let v = model.config.output_size;
     let mut state = model.zero_state(b);
+    let mut inf = Inference::new(); // forward only, buffers reused per window
     let (mut total, mut count) = (0.0f64, 0usize);
     let mut pos = 0;
     while pos < seg {
@@ -387,16 +389,17 @@ pub fn evaluate(model: &Model<f32>, ids: &[usize], streams: usize, window: usize
                 x[j * b + s] = ids[s * seg + pos + j];
             }
         }
-        let (logits, next) = model.logits_parallel_from(Input::Ids(&x), t, b, Some(&state), None);
+        // the streams split across the threads, each from its carried state
+        model.infer_parallel(Input::Ids(&x), t, b, Some(&state), None, &mut inf);
         for j in 0..t {
             for s in 0..b {
-                let row = &logits[(j * b + s) * v..(j * b + s + 1) * v];
+                let row = &inf.logits[(j * b + s) * v..(j * b + s + 1) * v];
                 let y = ids[s * seg + pos + j + 1];
                 total += (log_sum_exp(row) - row[y]) as f64; // -log p(y)
                 count += 1;
             }
         }
-        state = next;
+        std::mem::swap(&mut state, &mut inf.state); // carried to the next window
         pos += t;
     }
     (total, count)
@@ -435,9 +438,17 @@ pub fn generate(
     let start = [vocab.id('\n').unwrap_or(0)];
     let prime = if prime.is_empty() { &start[..] } else { prime };
     let v = model.config.output_size;
-    let fwd = model.forward(Input::Ids(prime), prime.len(), 1, Some(&state), None);
-    let mut logits = fwd.logits[(prime.len() - 1) * v..].to_vec();
-    state = model.final_state(&fwd);
+    let mut inf = Inference::new(); // forward only, buffers reused per character
+    model.infer(
+        Input::Ids(prime),
+        prime.len(),
+        1,
+        Some(&state),
+        None,
+        &mut inf,
+    );
+    let mut logits = inf.logits[(prime.len() - 1) * v..].to_vec();
+    std::mem::swap(&mut state, &mut inf.state);
     let mut probs = vec![0.0f64; v];
     for _ in 0..len {
         // p_i ∝ exp(o_i / temperature), restricted to the top k
@@ -474,9 +485,9 @@ pub fn generate(
             r -= p;
         }
         emit(vocab.chars[next]);
-        let fwd = model.forward(Input::Ids(&[next]), 1, 1, Some(&state), None);
-        logits.copy_from_slice(&fwd.logits);
-        state = model.final_state(&fwd);
+        model.infer(Input::Ids(&[next]), 1, 1, Some(&state), None, &mut inf);
+        logits.copy_from_slice(&inf.logits);
+        std::mem::swap(&mut state, &mut inf.state);
     }
 }
 

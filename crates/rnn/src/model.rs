@@ -14,6 +14,7 @@
 //! | `head.bias` | `[O]` | c |
 
 use crate::cell::{Activation, CellKind};
+use crate::infer::Inference;
 use crate::layer::{Input, LayerCache, LayerGrads, LayerParams, Recurrent};
 use crate::linalg::{col_sum_acc, gemm};
 use crate::loss::{loss_and_grad, OutputKind, Reduction, Targets};
@@ -89,7 +90,7 @@ impl ModelConfig {
         Ok(())
     }
 
-    fn layer(&self, k: usize, d: usize) -> Recurrent {
+    pub(crate) fn layer(&self, k: usize, d: usize) -> Recurrent {
         Recurrent {
             cell: self.cell,
             input_size: if k == 0 {
@@ -166,7 +167,7 @@ pub fn param_layout(config: &ModelConfig) -> Vec<ParamEntry> {
 }
 
 /// Initial or final recurrent state of every layer and direction.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct State<T> {
     /// `h`: `[L*D, B, H]`, PyTorch order (layer-major, direction-minor).
     pub h: Vec<T>,
@@ -271,7 +272,7 @@ impl<T: Float> Model<T> {
         }
     }
 
-    fn layer_params<'a>(&self, flat: &'a [T], k: usize, d: usize) -> LayerParams<'a, T> {
+    pub(crate) fn layer_params<'a>(&self, flat: &'a [T], k: usize, d: usize) -> LayerParams<'a, T> {
         let i = (k * self.config.directions() + d) * self.per_layer();
         let s = |j: usize| &flat[self.layout[i + j].range()];
         LayerParams {
@@ -298,7 +299,7 @@ impl<T: Float> Model<T> {
         }
     }
 
-    fn head(&self) -> (&[T], &[T]) {
+    pub(crate) fn head(&self) -> (&[T], &[T]) {
         let n = self.layout.len();
         (
             &self.params[self.layout[n - 2].range()],
@@ -764,64 +765,15 @@ impl<T: Float> Model<T> {
         batch: usize,
         lengths: Option<&[usize]>,
     ) -> Vec<T> {
-        self.logits_parallel_from(x, steps, batch, None, lengths).0
-    }
-
-    /// [`Model::logits_parallel`] from a given initial `state` (`[L*D, B, H]`,
-    /// zeros when `None`); also returns the final state.
-    pub fn logits_parallel_from(
-        &self,
-        x: Input<T>,
-        steps: usize,
-        batch: usize,
-        state: Option<&State<T>>,
-        lengths: Option<&[usize]>,
-    ) -> (Vec<T>, State<T>) {
-        let parts = batch_parts(batch);
-        if parts.len() <= 1 {
-            let fwd = self.forward(x, steps, batch, state, lengths);
-            let s = self.final_state(&fwd);
-            return (fwd.logits, s);
-        }
-        let o = self.config.output_size;
-        let outs: Vec<(Vec<T>, State<T>)> = parts
-            .par_iter()
-            .map(|&(b0, b1)| {
-                crate::linalg::sequential(|| {
-                    let xp = x.batch_part(steps, batch, b0, b1);
-                    let sp = state.map(|s| s.batch_part(batch, self.config.hidden_size, b0, b1));
-                    let fwd = self.forward(
-                        xp.as_input(),
-                        steps,
-                        b1 - b0,
-                        sp.as_ref(),
-                        lengths.map(|l| &l[b0..b1]),
-                    );
-                    let s = self.final_state(&fwd);
-                    (fwd.logits, s)
-                })
-            })
-            .collect();
-        // scatter each part's [T, Bp, O] back into [T, B, O]
-        let mut logits = vec![T::zero(); steps * batch * o];
-        for (&(b0, b1), (part, _)) in parts.iter().zip(&outs) {
-            let w = (b1 - b0) * o;
-            for t in 0..steps {
-                logits[(t * batch + b0) * o..(t * batch + b1) * o]
-                    .copy_from_slice(&part[t * w..(t + 1) * w]);
-            }
-        }
-        let finals: Vec<&State<T>> = outs.iter().map(|r| &r.1).collect();
-        (
-            logits,
-            State::join(&finals, &parts, batch, self.config.hidden_size),
-        )
+        let mut inf = Inference::default();
+        self.infer_parallel(x, steps, batch, None, lengths, &mut inf);
+        inf.logits
     }
 }
 
 impl<T: Copy + Default> State<T> {
     /// Sequences `b0..b1` of this `[L*D, B, H]` state, as `[L*D, b1 - b0, H]`.
-    fn batch_part(&self, batch: usize, hidden: usize, b0: usize, b1: usize) -> State<T> {
+    pub(crate) fn batch_part(&self, batch: usize, hidden: usize, b0: usize, b1: usize) -> State<T> {
         let part = |v: &[T]| {
             let blocks = v.len() / (batch * hidden).max(1); // L*D
             gather_rows(v, hidden, blocks, batch, b0, b1)
@@ -906,7 +858,7 @@ pub fn dropout_masks<T: Float, R: Rng>(
 }
 
 /// Contiguous parts `[b0, b1)` of a batch, one per thread, near-equal in size.
-fn batch_parts(batch: usize) -> Vec<(usize, usize)> {
+pub(crate) fn batch_parts(batch: usize) -> Vec<(usize, usize)> {
     let n = crate::linalg::threads().min(batch).max(1);
     (0..n)
         .map(|i| (i * batch / n, (i + 1) * batch / n))
@@ -929,13 +881,13 @@ fn gather_rows<V: Copy>(
 }
 
 /// An owned part of the input of a batch.
-enum PartInput<T> {
+pub(crate) enum PartInput<T> {
     Dense(Vec<T>),
     Ids(Vec<usize>),
 }
 
 impl<T> PartInput<T> {
-    fn as_input(&self) -> Input<'_, T> {
+    pub(crate) fn as_input(&self) -> Input<'_, T> {
         match self {
             PartInput::Dense(v) => Input::Dense(v),
             PartInput::Ids(v) => Input::Ids(v),
@@ -960,7 +912,13 @@ impl<T> PartTargets<T> {
 
 impl<T: Copy> Input<'_, T> {
     /// Sequences `b0..b1` of this `[T, B, ...]` input.
-    fn batch_part(&self, steps: usize, batch: usize, b0: usize, b1: usize) -> PartInput<T> {
+    pub(crate) fn batch_part(
+        &self,
+        steps: usize,
+        batch: usize,
+        b0: usize,
+        b1: usize,
+    ) -> PartInput<T> {
         match *self {
             Input::Ids(ids) => PartInput::Ids(gather_rows(ids, 1, steps, batch, b0, b1)),
             Input::Dense(x) => {

@@ -163,10 +163,15 @@ fn batch_split_carries_state() {
             (e0 - e_par).abs() > 1e-6,
             "{cell:?}: the state changed nothing"
         );
-        let (logits, s_inf) =
-            model.logits_parallel_from(Input::Ids(&ids), steps, batch, Some(&state), None);
+        let mut inf = rnn::Inference::new();
+        model.infer_parallel(Input::Ids(&ids), steps, batch, Some(&state), None, &mut inf);
+        let (logits, s_inf) = (&inf.logits, &inf.state);
         assert!(
-            close(&fwd.logits, &logits) < 1e-12,
+            close(&s_seq.c, &s_inf.c) < 1e-12,
+            "{cell:?}: inference final c differs"
+        );
+        assert!(
+            close(&fwd.logits, logits) < 1e-12,
             "{cell:?}: logits differ"
         );
         assert!(

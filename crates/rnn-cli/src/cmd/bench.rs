@@ -13,7 +13,7 @@ use clap::Args;
 use rand::{Rng, SeedableRng};
 use rnn::layer::Input;
 use rnn::loss::{OutputKind, Reduction, Targets};
-use rnn::{Model, ModelConfig};
+use rnn::{Inference, Model, ModelConfig};
 use std::time::Instant;
 
 /// Time training (forward, loss, BPTT, SGD step) and forward-only inference on
@@ -147,9 +147,12 @@ fn run_config(c: &Config, cell: rnn::cell::CellKind) -> CliResult<Result> {
             c.name
         )));
     }
+    // forward only, nothing kept for BPTT; the buffers are reused across
+    // calls as a serving loop would
+    let mut inf = Inference::new();
     let infer = median_time(c.reps, || {
-        let logits = model.logits_parallel(Input::Ids(&x), c.steps, c.batch, None);
-        std::hint::black_box(&logits);
+        model.infer_parallel(Input::Ids(&x), c.steps, c.batch, None, None, &mut inf);
+        std::hint::black_box(&inf.logits);
     });
     let (fwd_flops, train_flops) = flops(c, cell.gates());
     Ok(Result {

@@ -20,6 +20,7 @@
 
 use super::data::Sentence;
 use crate::checkpoint::ModelFile;
+use crate::infer::Inference;
 use crate::layer::Input;
 use crate::loss::{loss_and_grad, softmax, OutputKind, Reduction, Targets};
 use crate::model::{Model, ModelConfig};
@@ -552,10 +553,17 @@ impl Tagger {
     /// The logits `[T, B, O]` of a batch (no dropout), with `T`.
     pub fn logits(&self, batch: &[&Encoded]) -> (Vec<f32>, usize) {
         let (x, steps, lengths) = self.inputs(batch, None, None);
-        let fwd = self
-            .model
-            .forward(Input::Dense(&x), steps, batch.len(), None, Some(&lengths));
-        (fwd.logits, steps)
+        // forward only: nothing kept for BPTT
+        let mut inf = Inference::new();
+        self.model.infer(
+            Input::Dense(&x),
+            steps,
+            batch.len(),
+            None,
+            Some(&lengths),
+            &mut inf,
+        );
+        (inf.logits, steps)
     }
 
     /// The most likely tag ids of every sentence, computed in length-sorted

@@ -1,0 +1,79 @@
+//! Times the forward-only paths at the shapes of `rnn bench`'s S and M
+//! configs (Elman tanh, one-hot V = 65, f32, from the zero state):
+//! `Model::forward(..).logits` (keeps the BPTT caches) against `Model::infer`
+//! with a reused `Inference`, plus the readout product alone as one GEMM and
+//! as one gemv per row. Prints the minimum over 30 repetitions (less
+//! sensitive to other processes than a median).
+//!
+//! `cargo run --release -p rnn --example infer_timing -- S` (or `M`); with
+//! `ONLY=1` it just runs `infer` in a loop, for `perf record`.
+
+use rnn::layer::Input;
+use rnn::{Inference, Model, ModelConfig};
+use std::time::Instant;
+
+/// The smallest mean time of one call of `f` over 30 timed batches of `reps`.
+fn min_time(reps: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..reps {
+        f();
+    }
+    let mut best = f64::MAX;
+    for _ in 0..30 {
+        let t0 = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        best = best.min(t0.elapsed().as_secs_f64() / reps as f64);
+    }
+    best
+}
+
+fn main() -> rnn::Result<()> {
+    let m = std::env::args().nth(1).as_deref() == Some("M");
+    let (b, h, t) = if m { (32, 256, 100) } else { (1, 100, 25) };
+    let reps = if b == 1 { 2000 } else { 20 };
+    let v = 65;
+    let model = Model::<f32>::new(ModelConfig::elman(v, h, v), 0)?;
+    let x: Vec<usize> = (0..t * b).map(|i| (i * 7 + 3) % v).collect(); // [T, B]
+    let mut inf = Inference::new();
+    if std::env::var("ONLY").is_ok() {
+        for _ in 0..reps * 50 {
+            model.infer(Input::Ids(&x), t, b, None, None, &mut inf);
+            std::hint::black_box(&inf.logits);
+        }
+        return Ok(());
+    }
+    let fwd = min_time(reps, || {
+        std::hint::black_box(model.forward(Input::Ids(&x), t, b, None, None).logits);
+    });
+    let infer = min_time(reps, || {
+        model.infer(Input::Ids(&x), t, b, None, None, &mut inf);
+        std::hint::black_box(&inf.logits);
+    });
+    // the readout o = V s alone: [T*B, H] x [H, V]
+    let top = vec![0.1f32; t * b * h]; // [T, B, H]
+    let w = vec![0.01f32; v * h]; // [V, H]
+    let mut logits = vec![0f32; t * b * v]; // [T, B, V]
+    let gemm = min_time(reps, || {
+        rnn::linalg::gemm(t * b, v, h, &top, false, &w, true, &mut logits, true);
+        std::hint::black_box(&logits);
+    });
+    let gemv = min_time(reps, || {
+        for (r, row) in logits.chunks_exact_mut(v).enumerate() {
+            <f32 as rnn::Float>::gemv_acc(v, h, &w, &top[r * h..(r + 1) * h], row);
+        }
+        std::hint::black_box(&logits);
+    });
+    let tok = (t * b) as f64;
+    println!(
+        "B={b} H={h} T={t}: forward {:.2} us ({:.0} tok/s), infer {:.2} us ({:.0} tok/s), \
+         readout gemm {:.2} us, readout gemv {:.2} us",
+        fwd * 1e6,
+        tok / fwd,
+        infer * 1e6,
+        tok / infer,
+        gemm * 1e6,
+        gemv * 1e6
+    );
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! Forward passes for inference only: the readout `o_t = V s_t + c` of the
+//! network without anything kept for BPTT.
+//!
+//! [`Model::forward`] keeps, per layer, the outputs, the state entering every
+//! step and the gate values ([`crate::layer::LayerCache`]), allocated afresh
+//! on each call. Inference needs none of it: [`Model::infer`] runs the same
+//! cell steps and products in the same order (so it computes the same
+//! numbers) but writes each layer's outputs straight into one of two
+//! ping-pong buffers and keeps every buffer in an [`Inference`] that the
+//! caller reuses, so repeated calls of one shape do not allocate.
+
+use crate::layer::{Input, LayerScratch};
+use crate::linalg::gemm;
+use crate::model::{batch_parts, Model, State};
+use crate::Float;
+use rayon::prelude::*;
+
+/// The results and buffers of [`Model::infer`]; keep one and pass it to every
+/// call so the buffers are reused.
+#[derive(Clone, Debug, Default)]
+pub struct Inference<T> {
+    /// The readout `o_t = V s_t + c` of the last call: `[T, B, O]`, zero past
+    /// each sequence's length.
+    pub logits: Vec<T>,
+    /// The final state of every layer and direction after the last call (at
+    /// each sequence's own end): `h` and, for the LSTM, `c`, each `[L*D, B, H]`.
+    pub state: State<T>,
+    /// The outputs of the layer below the one running: `[T, B, D*H]`.
+    below: Vec<T>,
+    /// The outputs of the layer running (of the top layer at the end):
+    /// `[T, B, D*H]`, the directions side by side.
+    above: Vec<T>,
+    /// The layer loop's own buffers.
+    scratch: LayerScratch<T>,
+}
+
+impl<T: Float> Inference<T> {
+    /// Empty buffers; they grow on the first call.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<T: Float> Model<T> {
+    /// Runs the network for inference: the same logits as
+    /// `self.forward(x, steps, batch, state, lengths).logits` and the same
+    /// final state as [`Model::final_state`], into `inf.logits` (`[T, B, O]`)
+    /// and `inf.state` (`[L*D, B, H]`), with nothing kept for BPTT and no
+    /// allocation once `inf`'s buffers have grown to this shape.
+    ///
+    /// `x`: `[T, B, I]` dense or `[T, B]` ids; `state`: initial `h0` (and `c0`)
+    /// `[L*D, B, H]`, zeros when `None`; `lengths`: `[B]`, each in `1..=T`.
+    /// `state` may be a copy of the `inf.state` of a previous call (to carry
+    /// the state on), not `inf.state` itself.
+    pub fn infer(
+        &self,
+        x: Input<T>,
+        steps: usize,
+        batch: usize,
+        state: Option<&State<T>>,
+        lengths: Option<&[usize]>,
+        inf: &mut Inference<T>,
+    ) {
+        let cfg = &self.config;
+        let (h, nd, o) = (cfg.hidden_size, cfg.directions(), cfg.output_size);
+        let mem = cfg.cell.has_memory();
+        let (rows, bh, dh) = (steps * batch, batch * h, nd * h);
+        let n_state = cfg.num_layers * nd * bh;
+        let Inference {
+            logits,
+            state: s,
+            below,
+            above,
+            scratch,
+        } = inf;
+        // the running state starts as h0 (and c0): [L*D, B, H]
+        s.h.clear();
+        match state {
+            Some(s0) => s.h.extend_from_slice(&s0.h[..n_state]),
+            None => s.h.resize(n_state, T::zero()),
+        }
+        s.c.clear();
+        if mem {
+            match state.filter(|s0| !s0.c.is_empty()) {
+                Some(s0) => s.c.extend_from_slice(&s0.c[..n_state]),
+                None => s.c.resize(n_state, T::zero()),
+            }
+        }
+        for k in 0..cfg.num_layers {
+            // this layer reads the outputs of the one below: swap the buffers
+            std::mem::swap(below, above);
+            if lengths.is_some() {
+                above.clear(); // outputs stay zero at padding, as in `forward`
+            }
+            above.resize(rows * dh, T::zero()); // [T, B, D*H]
+            for d in 0..nd {
+                let idx = k * nd + d;
+                let input = if k == 0 {
+                    x
+                } else {
+                    Input::Dense(&below[..rows * dh])
+                };
+                let lp = self.layer_params(&self.params, k, d);
+                let hs = &mut s.h[idx * bh..(idx + 1) * bh];
+                let cs: &mut [T] = if mem {
+                    &mut s.c[idx * bh..(idx + 1) * bh]
+                } else {
+                    &mut []
+                };
+                // direction d writes columns d*H..(d+1)*H of each row:
+                // out_t = [h_t (forward) ; h_t (backward)]
+                cfg.layer(k, d).infer(
+                    &lp,
+                    input,
+                    steps,
+                    batch,
+                    lengths,
+                    hs,
+                    cs,
+                    above,
+                    dh,
+                    d * h,
+                    scratch,
+                );
+            }
+        }
+        // o_t = V s_t + c   [T*B, D*H] x [D*H, O]
+        let (v, c) = self.head();
+        logits.resize(rows * o, T::zero()); // [T, B, O]
+        for row in logits.chunks_exact_mut(o) {
+            row.copy_from_slice(c);
+        }
+        gemm(
+            rows,
+            o,
+            dh,
+            &above[..rows * dh],
+            false,
+            v,
+            true,
+            logits,
+            true,
+        );
+        if let Some(l) = lengths {
+            for (r, row) in logits.chunks_exact_mut(o).enumerate() {
+                if r / batch >= l[r % batch] {
+                    row.fill(T::zero());
+                }
+            }
+        }
+    }
+
+    /// [`Model::infer`] with the batch split into contiguous parts, one per
+    /// thread ([`crate::linalg::threads`], at most one per sequence), like
+    /// [`Model::loss_and_grads_parallel`]; each part starts from its rows of
+    /// `state` (`[L*D, B, H]`, zeros when `None`). With one thread this is
+    /// `infer`. Fills `inf.logits` (`[T, B, O]`) and `inf.state` (`[L*D, B, H]`).
+    pub fn infer_parallel(
+        &self,
+        x: Input<T>,
+        steps: usize,
+        batch: usize,
+        state: Option<&State<T>>,
+        lengths: Option<&[usize]>,
+        inf: &mut Inference<T>,
+    ) {
+        let parts = batch_parts(batch);
+        if parts.len() <= 1 {
+            return self.infer(x, steps, batch, state, lengths, inf);
+        }
+        let cfg = &self.config;
+        let (o, h) = (cfg.output_size, cfg.hidden_size);
+        let outs: Vec<Inference<T>> = parts
+            .par_iter()
+            .map(|&(b0, b1)| {
+                crate::linalg::sequential(|| {
+                    let xp = x.batch_part(steps, batch, b0, b1);
+                    let sp = state.map(|s| s.batch_part(batch, self.config.hidden_size, b0, b1));
+                    let mut part = Inference::new();
+                    self.infer(
+                        xp.as_input(),
+                        steps,
+                        b1 - b0,
+                        sp.as_ref(),
+                        lengths.map(|l| &l[b0..b1]),
+                        &mut part,
+                    );
+                    part
+                })
+            })
+            .collect();
+        // scatter each part's [T, Bp, O] logits back into [T, B, O], and its
+        // [L*D, Bp, H] state into [L*D, B, H]
+        let n_state = cfg.num_layers * cfg.directions() * batch * h;
+        inf.logits.resize(steps * batch * o, T::zero());
+        inf.state.h.resize(n_state, T::zero());
+        inf.state.c.clear();
+        if cfg.cell.has_memory() {
+            inf.state.c.resize(n_state, T::zero());
+        }
+        for (&(b0, b1), part) in parts.iter().zip(&outs) {
+            let w = (b1 - b0) * o;
+            for t in 0..steps {
+                inf.logits[(t * batch + b0) * o..(t * batch + b1) * o]
+                    .copy_from_slice(&part.logits[t * w..(t + 1) * w]);
+            }
+            let w = (b1 - b0) * h;
+            for (dst, src) in [
+                (&mut inf.state.h, &part.state.h),
+                (&mut inf.state.c, &part.state.c),
+            ] {
+                for (i, chunk) in src.chunks_exact(w).enumerate() {
+                    let at = (i * batch + b0) * h;
+                    dst[at..at + w].copy_from_slice(chunk);
+                }
+            }
+        }
+    }
+}
