@@ -492,15 +492,21 @@ pub fn run_file(path: &std::path::Path) -> Result<TensorWriter> {
 /// `max |got - expected| / max |expected|` over a tensor (the reference
 /// README's relative error); `max |got - expected|` when expected is all zero.
 pub fn relative_error(got: &[f64], expected: &[f64]) -> f64 {
+    let (diff, scale) = diff_and_scale(got, expected);
+    if scale > 0.0 {
+        diff / scale
+    } else {
+        diff
+    }
+}
+
+/// `(max_i |got_i - expected_i|, max_i |expected_i|)`.
+pub fn diff_and_scale(got: &[f64], expected: &[f64]) -> (f64, f64) {
     let diff = got
         .iter()
         .zip(expected)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
     let scale = expected.iter().map(|v| v.abs()).fold(0.0, f64::max);
-    if scale > 0.0 {
-        diff / scale
-    } else {
-        diff
-    }
+    (diff, scale)
 }
