@@ -26,7 +26,9 @@ const EVAL_WINDOW: usize = 256;
 /// Train a character-level language model on a UTF-8 text file.
 #[derive(Args, Debug, Clone)]
 #[command(
-    after_help = "Example:\n  rnn train lm --data tinyshakespeare.txt --out runs/shakespeare --hidden 512 --minutes 15"
+    after_help = "Examples:\n  rnn train lm --data tinyshakespeare.txt --out runs/shakespeare --hidden 512 --minutes 15\n  \
+                  rnn train lm --data tinyshakespeare.txt --out runs/lstm --cell lstm --hidden 512 --minutes 15 --schedule cosine --dropout 0.2\n  \
+                  rnn train lm --resume runs/lstm --data tinyshakespeare.txt --minutes 5"
 )]
 pub struct TrainLmArgs {
     /// The training text (UTF-8); its last --val-frac is held out for validation.
