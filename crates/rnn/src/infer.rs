@@ -189,31 +189,17 @@ impl<T: Float> Model<T> {
                 })
             })
             .collect();
-        // scatter each part's [T, Bp, O] logits back into [T, B, O], and its
-        // [L*D, Bp, H] state into [L*D, B, H]
-        let n_state = cfg.num_layers * cfg.directions() * batch * h;
+        // scatter each part's [T, Bp, O] logits back into [T, B, O]
         inf.logits.resize(steps * batch * o, T::zero());
-        inf.state.h.resize(n_state, T::zero());
-        inf.state.c.clear();
-        if cfg.cell.has_memory() {
-            inf.state.c.resize(n_state, T::zero());
-        }
         for (&(b0, b1), part) in parts.iter().zip(&outs) {
             let w = (b1 - b0) * o;
             for t in 0..steps {
                 inf.logits[(t * batch + b0) * o..(t * batch + b1) * o]
                     .copy_from_slice(&part.logits[t * w..(t + 1) * w]);
             }
-            let w = (b1 - b0) * h;
-            for (dst, src) in [
-                (&mut inf.state.h, &part.state.h),
-                (&mut inf.state.c, &part.state.c),
-            ] {
-                for (i, chunk) in src.chunks_exact(w).enumerate() {
-                    let at = (i * batch + b0) * h;
-                    dst[at..at + w].copy_from_slice(chunk);
-                }
-            }
         }
+        // and each part's [L*D, Bp, H] final state into [L*D, B, H]
+        let finals: Vec<&State<T>> = outs.iter().map(|p| &p.state).collect();
+        inf.state = State::join(&finals, &parts, batch, h);
     }
 }

@@ -786,7 +786,7 @@ impl<T: Copy + Default> State<T> {
 
     /// The inverse of [`State::batch_part`]: the parts' rows put back in
     /// their places of one `[L*D, B, H]` state.
-    fn join(
+    pub(crate) fn join(
         parts: &[&State<T>],
         ranges: &[(usize, usize)],
         batch: usize,
