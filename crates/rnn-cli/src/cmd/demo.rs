@@ -32,6 +32,7 @@ pub fn run() -> CliResult {
         batch: 32,
         optimizer: "adam".into(),
         lr: 2e-3,
+        weight_decay: None,
         clip: 5.0,
         epochs: None,
         minutes: Some(1.0),

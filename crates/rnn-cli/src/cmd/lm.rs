@@ -72,6 +72,10 @@ pub struct TrainLmArgs {
     /// Learning rate.
     #[arg(long, default_value_t = 2e-3, allow_negative_numbers = true)]
     pub lr: f64,
+    /// Weight decay of the optimizer (an L2 term for sgd, adagrad, rmsprop
+    /// and adam; decoupled for adamw). Default: PyTorch's (0; adamw 0.01).
+    #[arg(long, allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
     /// Clip the global gradient norm to this (0 = off).
     #[arg(long, default_value_t = 5.0, allow_negative_numbers = true)]
     pub clip: f64,
@@ -198,7 +202,14 @@ pub fn train(a: &TrainLmArgs) -> CliResult<LmSummary> {
     let budget = Budget::from_flags(a.epochs, a.minutes, Budget::Epochs(1))?;
     set_threads(a.threads)?;
     let cell = parse_cell(&a.cell, &a.activation)?;
-    let optimizer = OptimizerConfig::from_args(&a.optimizer, &serde_json::json!({ "lr": a.lr }))
+    let mut opt_args = serde_json::json!({ "lr": a.lr });
+    if let Some(wd) = a.weight_decay {
+        if !(wd.is_finite() && wd >= 0.0) {
+            return Err(bad("--weight-decay", wd, "a finite number >= 0"));
+        }
+        opt_args["weight_decay"] = serde_json::json!(wd);
+    }
+    let optimizer = OptimizerConfig::from_args(&a.optimizer, &opt_args)
         .map_err(|e| CliError::Usage(format!("--optimizer: {e}")))?;
 
     let text = read_text(&a.data)?;
