@@ -2,14 +2,10 @@
 //! and the bit-identical resume of language-model training.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn rnn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rnn"))
-        .args(args)
-        .output()
-        .expect("run rnn")
-}
+mod common;
+use common::{assert_bad_input, rnn, tmp};
 
 fn fixture(rel: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -17,29 +13,6 @@ fn fixture(rel: &str) -> String {
         .join(rel)
         .to_string_lossy()
         .into_owned()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rnn-cli-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
-/// Exit code 2 and exactly one line on stderr that mentions `needle`.
-fn assert_bad_input(out: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    assert!(
-        err.contains(needle),
-        "stderr {err:?} should mention {needle:?}"
-    );
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one line expected: {err:?}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// A text of `n` characters drawn from a small alphabet, deterministic.
@@ -322,6 +295,12 @@ fn lm_bad_inputs_are_one_line_errors() {
         &rnn(&["train", "lm", "--data", g, "--out", o, "--lr", "NaN"]),
         "--lr",
     );
+    for wd in ["-0.1", "NaN"] {
+        assert_bad_input(
+            &rnn(&["train", "lm", "--data", g, "--out", o, "--weight-decay", wd]),
+            "--weight-decay",
+        );
+    }
     assert_bad_input(
         &rnn(&[
             "train",

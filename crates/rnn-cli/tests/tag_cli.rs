@@ -1,23 +1,10 @@
 //! End-to-end checks of `rnn train tag`, `rnn tag` and `rnn eval` on tiny
 //! hand-made files, including bad input: one clear line, non-zero exit, no panic.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
 
-fn rnn(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rnn"));
-    c.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("run rnn");
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
+mod common;
+use common::{assert_bad_input, fresh as tmp, rnn_with as rnn, stderr};
 
 fn data(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -25,23 +12,6 @@ fn data(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rnn-tag-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn assert_clean_failure(o: &Output, needle: &str) {
-    let e = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "{e}");
-    assert!(e.contains(needle), "expected {needle:?} in: {e}");
-    assert!(!e.contains("panicked"), "{e}");
 }
 
 #[test]
@@ -191,8 +161,8 @@ fn train_tag_eval_roundtrip_and_bad_input() {
             None,
         )
     };
-    assert_clean_failure(&train(&data("empty.conll")), "no sentences");
-    assert_clean_failure(
+    assert_bad_input(&train(&data("empty.conll")), "no sentences");
+    assert_bad_input(
         &train(&data("notag.conll")),
         "notag.conll:2: token \"notag\" has no tag column",
     );
@@ -202,12 +172,12 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         (0..1001).map(|i| format!("w{i}\tO\n")).collect::<String>(),
     )
     .unwrap();
-    assert_clean_failure(
+    assert_bad_input(
         &train(long.to_str().unwrap()),
         "longer than the limit of 1000 tokens",
     );
-    assert_clean_failure(&rnn(&["tag", "--model", m], Some("")), "no sentences");
-    assert_clean_failure(
+    assert_bad_input(&rnn(&["tag", "--model", m], Some("")), "no sentences");
+    assert_bad_input(
         &rnn(&["tag", "--model", "/nonexistent/model"], Some("a\n")),
         "not a model directory",
     );
@@ -221,11 +191,11 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         meta: Default::default(),
     };
     mf.save(&other).unwrap();
-    assert_clean_failure(
+    assert_bad_input(
         &rnn(&["tag", "--model", other.to_str().unwrap()], Some("a b\n")),
         "holds a 'lm' model",
     );
-    assert_clean_failure(
+    assert_bad_input(
         &rnn(
             &[
                 "eval",
@@ -239,7 +209,7 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         // eval dispatches to the language model, which finds no vocabulary
         "metadata 'vocab'",
     );
-    assert_clean_failure(
+    assert_bad_input(
         &rnn(
             &[
                 "eval",
