@@ -116,7 +116,8 @@ impl Problem {
 /// for every entry of every parameter and of the initial state.
 pub fn check(model: &Model<f64>, problem: &Problem, eps: f64) -> Vec<TensorCheck> {
     let mut grads = vec![0.0; model.params.len()];
-    let (_, d0) = problem.loss(model, &problem.state, &mut grads);
+    let (loss, d0) = problem.loss(model, &problem.state, &mut grads);
+    let floor = scale_floor(loss, eps);
     let mut scratch = vec![0.0; model.params.len()];
     let mut out = Vec::new();
     let mut m = model.clone();
@@ -133,7 +134,7 @@ pub fn check(model: &Model<f64>, problem: &Problem, eps: f64) -> Vec<TensorCheck
         }
         out.push(TensorCheck {
             name: e.name.clone(),
-            max_rel_error: fd_error(&grads[e.range()], &numeric),
+            max_rel_error: fd_error(&grads[e.range()], &numeric, floor),
         });
     }
     let mut state_check =
@@ -151,7 +152,7 @@ pub fn check(model: &Model<f64>, problem: &Problem, eps: f64) -> Vec<TensorCheck
             }
             out.push(TensorCheck {
                 name: name.into(),
-                max_rel_error: fd_error(analytic, &numeric),
+                max_rel_error: fd_error(analytic, &numeric, floor),
             });
         };
     state_check("h0", |s| &mut s.h, &d0.h);
@@ -161,12 +162,22 @@ pub fn check(model: &Model<f64>, problem: &Problem, eps: f64) -> Vec<TensorCheck
     out
 }
 
+/// The smallest gradient scale [`check`] divides by. A central difference
+/// carries the rounding error of `E` over `2 eps`, about
+/// `noise = f64::EPSILON * |E| / eps` (2.7e-10 for E = 12, eps = 1e-5), so a
+/// tensor whose gradients are all tiny (a one-unit layer at a flat point,
+/// say) would fail on rounding alone. Below `1e7 * noise` (and 1e-4) errors
+/// are measured against that floor instead. A wrong gradient, off by about
+/// its own size `g`, still shows as `g / floor`: far above a 1e-6 tolerance
+/// unless `g` itself is below a millionth of the floor.
+fn scale_floor(loss: f64, eps: f64) -> f64 {
+    let noise = f64::EPSILON * loss.abs().max(1.0) / eps;
+    (1e7 * noise).max(1e-4)
+}
+
 /// Largest difference between analytic and numeric gradients relative to the
-/// larger of the numeric gradient's scale and 1e-4: a central difference
-/// with eps = 1e-5 carries an absolute error of about 1e-11 (rounding of E
-/// over 2 eps), so a tensor whose gradients are all near 1e-6 (a one-unit
-/// layer at a flat point, say) would otherwise fail on rounding alone.
-fn fd_error(analytic: &[f64], numeric: &[f64]) -> f64 {
+/// larger of the numeric gradient's scale and `floor` (see [`scale_floor`]).
+fn fd_error(analytic: &[f64], numeric: &[f64], floor: f64) -> f64 {
     let (diff, scale) = crate::reference::diff_and_scale(analytic, numeric);
-    diff / scale.max(1e-4)
+    diff / scale.max(floor)
 }
