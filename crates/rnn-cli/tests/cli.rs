@@ -2,7 +2,6 @@
 //! and the bit-identical resume of language-model training.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 mod common;
 use common::{assert_bad_input, rnn, tmp};

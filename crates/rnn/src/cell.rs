@@ -120,6 +120,12 @@ impl CellKind {
         }
     }
 
+    /// Whether `dE/dgh_t` differs from `dE/dxi_t` (GRU: `b_hn` and `W_hn h`
+    /// sit inside `r ⊙ (.)`), so BPTT keeps a second `[T, B, G*H]` buffer.
+    pub fn separate_dgh(self) -> bool {
+        matches!(self, Self::Gru)
+    }
+
     /// The name used on the command line and in model files.
     pub fn name(self) -> &'static str {
         match self {
@@ -226,10 +232,13 @@ impl CellKind {
     ///
     /// Inputs: `dh = dE/dh_t` `[H]` (everything flowing into `h_t`), `dc = dE/dc_t`
     /// from the next step (LSTM), the forward's `cache`, `h_prev`, `c_prev` and
-    /// output `h`. Writes `dgi = dE/dxi_t`, `dgh = dE/dgh_t` `[G*H]` (they differ
-    /// only for the GRU's n gate), sets `dh_prev` to the part of `dE/dh_{t-1}`
-    /// that bypasses `W_hh` (GRU's `z ⊙ h_{t-1}`), and for the LSTM sets
-    /// `dc_prev = dE/dc_{t-1}` (other cells leave `dc`, `dc_prev` untouched; they may be empty).
+    /// output `h`. Writes `dgi = dE/dxi_t` `[G*H]`; only the GRU, whose n gate
+    /// puts `r ⊙` in front of `gh`, also writes a different `dgh = dE/dgh_t`
+    /// `[G*H]` (see [`CellKind::separate_dgh`]; the other cells leave it alone,
+    /// it may be empty, and `dE/dgh_t = dE/dxi_t`). Sets `dh_prev` to the part
+    /// of `dE/dh_{t-1}` that bypasses `W_hh` (GRU's `z ⊙ h_{t-1}`), and for the
+    /// LSTM sets `dc_prev = dE/dc_{t-1}` (other cells leave `dc`, `dc_prev`
+    /// untouched; they may be empty).
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn backward_row<T: Float>(
@@ -293,13 +302,10 @@ impl CellKind {
         let n = dh.len();
         match self {
             Self::Elman { activation } => {
-                let (h, dgi, dgh, dh_prev) =
-                    (&h[..n], &mut dgi[..n], &mut dgh[..n], &mut dh_prev[..n]);
+                let (h, dgi, dh_prev) = (&h[..n], &mut dgi[..n], &mut dh_prev[..n]);
                 for j in 0..n {
                     // delta_t = dE/da_t = dE/ds_t ⊙ f'(a_t), with a_t = U x_t + W s_{t-1} + b
-                    let d = dh[j] * activation.derivative_from_output(h[j]);
-                    dgi[j] = d;
-                    dgh[j] = d;
+                    dgi[j] = dh[j] * activation.derivative_from_output(h[j]);
                     dh_prev[j] = T::zero();
                 }
             }
@@ -324,7 +330,6 @@ impl CellKind {
                     dc_prev[j] = dct * f; // dE/dc_{t-1} = dE/dc_t ⊙ f
                     dh_prev[j] = T::zero();
                 }
-                dgh[..4 * n].copy_from_slice(&dgi[..4 * n]);
             }
             Self::Gru => {
                 let (cr, rest) = cache.split_at(n);

@@ -414,7 +414,9 @@ impl Recurrent {
         let bh = batch * h;
         let rows = steps * batch;
         let mut dgi = vec![T::zero(); rows * gw]; // dE/dxi_t   [T, B, G*H]
-        let mut dgh = vec![T::zero(); rows * gw]; // dE/dgh_t   [T, B, G*H]
+                                                  // dE/dgh_t   [T, B, G*H]: its own buffer for the GRU, else dgi itself
+        let separate = self.cell.separate_dgh();
+        let mut dgh = vec![T::zero(); if separate { rows * gw } else { 0 }];
         let mut dh_next = dh_n.map_or_else(|| vec![T::zero(); bh], |d| d[..bh].to_vec()); // dE/ds_t from step t+1
         let mut dc_next = if mem {
             dc_n.map_or_else(|| vec![T::zero(); bh], |d| d[..bh].to_vec())
@@ -459,14 +461,19 @@ impl Recurrent {
                     },
                     &cache.h[r * h..(r + 1) * h],
                     &mut dgi[r * gw..(r + 1) * gw],
-                    &mut dgh[r * gw..(r + 1) * gw],
+                    if separate {
+                        &mut dgh[r * gw..(r + 1) * gw]
+                    } else {
+                        &mut []
+                    },
                     &mut direct[bs..be],
                     dcp,
                 );
             }
             // dE/ds_{t-1} = W^T delta_t (+ the direct part)   [B, G*H] x [G*H, H]
             dh_next.copy_from_slice(&direct);
-            let dg_t = &dgh[t * batch * gw..(t + 1) * batch * gw];
+            let dgh_all = if separate { &dgh } else { &dgi };
+            let dg_t = &dgh_all[t * batch * gw..(t + 1) * batch * gw];
             if batch == 1 {
                 gemv_t_acc(gw, h, p.w_hh, dg_t, &mut dh_next);
             } else {
@@ -477,10 +484,11 @@ impl Recurrent {
             }
         }
         // dE/dW = sum_t delta_t s_{t-1}^T, one product over all T*B rows
-        gemm(gw, h, rows, &dgh, true, &cache.h_prev, false, g.w_hh, true);
+        let dgh = if separate { &dgh } else { &dgi };
+        gemm(gw, h, rows, dgh, true, &cache.h_prev, false, g.w_hh, true);
         // dE/db_hh = sum_t delta_t
         if let Some(gb) = g.b_hh.as_deref_mut() {
-            col_sum_acc(rows, gw, &dgh, gb);
+            col_sum_acc(rows, gw, dgh, gb);
         }
         // dE/db_ih = sum_t delta_t
         col_sum_acc(rows, gw, &dgi, g.b_ih);
