@@ -7,7 +7,7 @@ library only, so it runs anywhere the docs are built.
 import json, sys
 
 W, H, L, R, T, B = 720, 440, 70, 170, 30, 50
-COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f", "#bcbd22"]
 
 
 def main():
