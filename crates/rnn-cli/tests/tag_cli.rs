@@ -225,6 +225,47 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         "only supported for taggers",
     );
 
+    // transfer: start from the trained tagger; its network wins over the flags
+    let tr = tmp("transfer");
+    let transfer = |from: &str, out: &str| {
+        rnn(
+            &[
+                "train",
+                "tag",
+                "--train",
+                &data("tiny.train.conll"),
+                "--dev",
+                &data("tiny.dev.conll"),
+                "--out",
+                out,
+                "--init-from",
+                from,
+                "--hidden",
+                "16",
+                "--epochs",
+                "2",
+            ],
+            None,
+        )
+    };
+    let o = transfer(m, tr.to_str().unwrap());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("starting from"), "{}", stderr(&o));
+    let t = rnn::tag::tagger::Tagger::load(&tr).unwrap();
+    assert_eq!(
+        t.model.config.hidden_size, 8,
+        "hidden size of the base model"
+    );
+    assert!(t.model.config.bidirectional);
+    assert_bad_input(
+        &transfer(other.to_str().unwrap(), tmp("t2").to_str().unwrap()),
+        "holds a 'lm' model",
+    );
+    assert_bad_input(
+        &transfer("/nonexistent/model", tmp("t3").to_str().unwrap()),
+        "not a model directory",
+    );
+
     // character n-grams and per-epoch snapshots, voting as an ensemble
     let ng = tmp("ngram");
     let o = rnn(

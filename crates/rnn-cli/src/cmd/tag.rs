@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 /// Train a sequence tagger on CoNLL data (token in the first column, tag in the last).
 #[derive(Args, Debug, Clone)]
 #[command(
-    after_help = "Examples:\n  rnn train tag --train brown-pos.train.tsv --dev brown-pos.dev.tsv --out runs/pos \\\n      --bidirectional --cell lstm --hidden 100 --minutes 20 --threads 1\n  rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner --ngram-dim 32 \\\n      --keep last --snapshots-from 10   # n-gram features; saves runs/ner/epoch-10 ..."
+    after_help = "Examples:\n  rnn train tag --train brown-pos.train.tsv --dev brown-pos.dev.tsv --out runs/pos \\\n      --bidirectional --cell lstm --hidden 100 --minutes 20 --threads 1\n  rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner --ngram-dim 32 \\\n      --keep last --snapshots-from 10   # n-gram features; saves runs/ner/epoch-10 ...\n  rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner2 \\\n      --init-from runs/pos   # transfer: start from the part-of-speech tagger above"
 )]
 pub struct TrainTagArgs {
     /// Training data (CoNLL: token<TAB>...<TAB>tag, blank line between
@@ -124,6 +124,14 @@ pub struct TrainTagArgs {
     /// Threads for the matrix products.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Start from a trained tagger (transfer learning, e.g. a part-of-speech
+    /// tagger for a named-entity task): its features, embeddings and recurrent
+    /// layers are kept and trained on, the tag set and readout are new. The
+    /// feature and network flags (--emb, --affix-dim, --shape-dim, --prefixes,
+    /// --suffixes, --ngram-*, --cell, --hidden, --layers, --bidirectional) are
+    /// then taken from DIR.
+    #[arg(long, value_name = "DIR")]
+    pub init_from: Option<PathBuf>,
 }
 
 fn parse_lengths(flag: &str, s: &str) -> CliResult<Vec<usize>> {
@@ -257,7 +265,22 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
         train.extend(read_conll(f)?);
     }
     let dev = read_conll(&a.dev)?;
-    let mut tagger = Tagger::new(&train, &opts, a.seed)?;
+    let mut tagger = match &a.init_from {
+        None => Tagger::new(&train, &opts, a.seed)?,
+        Some(dir) => {
+            let base = Tagger::load(dir)?;
+            let c = &base.model.config;
+            eprintln!(
+                "starting from {}: its features and network ({:?}, {} layer(s), {}, hidden {}); feature and network flags ignored",
+                dir.display(),
+                c.cell,
+                c.num_layers,
+                if c.bidirectional { "bidirectional" } else { "unidirectional" },
+                c.hidden_size
+            );
+            Tagger::from_pretrained(&base, &train, a.seed)?
+        }
+    };
     let mut trainer = Trainer::new(&tagger, &topts, a.seed)?;
     warn_unknown(&a.dev, &unknown_tags(&tagger, &dev));
     let chunked = is_chunk_tagset(&tagger.spec.tags);

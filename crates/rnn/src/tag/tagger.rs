@@ -23,7 +23,7 @@ use crate::checkpoint::ModelFile;
 use crate::infer::Inference;
 use crate::layer::Input;
 use crate::loss::{loss_and_grad, softmax, OutputKind, Reduction, Targets};
-use crate::model::{Model, ModelConfig};
+use crate::model::{param_layout, Model, ModelConfig};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::{Error, Result};
 use rand::seq::SliceRandom;
@@ -345,6 +345,28 @@ fn build_index(spec: &TaggerSpec) -> Indexes {
     (index, tag_index, offsets, n)
 }
 
+/// How often each key of feature `kind` occurs in `train`.
+fn key_counts(train: &[Sentence], kind: FeatureKind) -> BTreeMap<String, u32> {
+    let mut c = BTreeMap::new();
+    for s in train {
+        for t in &s.tokens {
+            *c.entry(kind.key(t)).or_default() += 1;
+        }
+    }
+    c
+}
+
+/// The sorted tag set of `train` (an error when it has no tags).
+fn tags_of(train: &[Sentence]) -> Result<Vec<String>> {
+    let mut tags: Vec<String> = train.iter().flat_map(|s| s.tags.iter().cloned()).collect();
+    tags.sort();
+    tags.dedup();
+    if tags.is_empty() {
+        return Err(Error::Config("the training data has no tags".into()));
+    }
+    Ok(tags)
+}
+
 impl Tagger {
     /// A new tagger whose vocabularies and tag set come from `train`, with
     /// random weights drawn from `seed`.
@@ -385,12 +407,7 @@ impl Tagger {
         let mut features = Vec::new();
         let mut counts = Vec::new();
         for (kind, dim) in kinds {
-            let mut c: BTreeMap<String, u32> = BTreeMap::new();
-            for s in train {
-                for t in &s.tokens {
-                    *c.entry(kind.key(t)).or_default() += 1;
-                }
-            }
+            let c = key_counts(train, kind);
             let min = if kind == FeatureKind::Word {
                 opts.min_count.max(1) as u32
             } else {
@@ -407,15 +424,9 @@ impl Tagger {
             features.push(FeatureSpec { kind, dim, vocab });
             counts.push(cnt);
         }
-        let mut tags: Vec<String> = train.iter().flat_map(|s| s.tags.iter().cloned()).collect();
-        tags.sort();
-        tags.dedup();
-        if tags.is_empty() {
-            return Err(Error::Config("the training data has no tags".into()));
-        }
         let spec = TaggerSpec {
             features,
-            tags,
+            tags: tags_of(train)?,
             ngrams: opts.ngrams.clone(),
         };
         let mut cfg = opts.rnn.clone();
@@ -440,6 +451,84 @@ impl Tagger {
                 *v = rng.random_range(-a..a);
             }
         }
+        Ok(Tagger {
+            spec,
+            index,
+            tag_index,
+            emb,
+            offsets,
+            ngram_off: n_feat,
+            counts,
+            model,
+        })
+    }
+
+    /// A new tagger for the tags of `train` that starts from a trained
+    /// tagger `base` (transfer learning, e.g. a part-of-speech tagger trained
+    /// on a large corpus as the start of a small named-entity task).
+    ///
+    /// Kept from `base`: the features (kinds and sizes), every embedding row
+    /// (so words known to `base` but absent from `train` keep their learned
+    /// vectors instead of becoming `<unk>`), the n-gram table and the
+    /// recurrent layers. New: rows for the keys of `train` that `base` does
+    /// not know, the tag set and the readout `head.*` (random from `seed`).
+    pub fn from_pretrained(base: &Tagger, train: &[Sentence], seed: u64) -> Result<Self> {
+        let tags = tags_of(train)?;
+        let mut features = Vec::new();
+        let mut counts = Vec::new();
+        for (f, idx) in base.spec.features.iter().zip(&base.index) {
+            let train_counts = key_counts(train, f.kind);
+            let mut vocab = f.vocab.clone();
+            vocab.extend(
+                train_counts
+                    .keys()
+                    .filter(|k| !idx.contains_key(*k))
+                    .cloned(),
+            );
+            counts.push(
+                vocab
+                    .iter()
+                    .map(|k| train_counts.get(k).copied().unwrap_or(0))
+                    .collect(),
+            );
+            features.push(FeatureSpec {
+                kind: f.kind,
+                dim: f.dim,
+                vocab,
+            });
+        }
+        let spec = TaggerSpec {
+            features,
+            tags,
+            ngrams: base.spec.ngrams.clone(),
+        };
+        let mut cfg = base.model.config.clone();
+        cfg.output_size = spec.tags.len();
+        let mut model = Model::new(cfg, seed)?;
+        for e in param_layout(&model.config) {
+            if !e.name.starts_with("head.") {
+                let src = base.model.param(&e.name).ok_or_else(|| {
+                    Error::Config(format!("pretrained tagger has no parameter {}", e.name))
+                })?;
+                model.params[e.range()].copy_from_slice(src);
+            }
+        }
+        let (index, tag_index, offsets, n_feat) = build_index(&spec);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_e4b3);
+        let mut emb = Vec::with_capacity(n_feat + base.emb.len() - base.ngram_off);
+        for (f, (old, &off)) in spec
+            .features
+            .iter()
+            .zip(base.spec.features.iter().zip(&base.offsets))
+        {
+            // rows of keys base knows, in base's order, then new keys at random
+            emb.extend_from_slice(&base.emb[off..off + old.vocab.len() * f.dim]);
+            let a = (3.0 / f.dim as f32).sqrt();
+            for _ in 0..(f.vocab.len() - old.vocab.len()) * f.dim {
+                emb.push(rng.random_range(-a..a));
+            }
+        }
+        emb.extend_from_slice(&base.emb[base.ngram_off..]);
         Ok(Tagger {
             spec,
             index,
@@ -1128,6 +1217,73 @@ mod tests {
         assert_eq!(flags("NASA")[1], 1.0);
         assert_eq!(flags("1,000")[4], 1.0);
         assert_eq!(flags("@bob")[7], 1.0);
+    }
+
+    #[test]
+    fn from_pretrained_keeps_what_base_learned() {
+        let s = |w: &str, t: &str| Sentence {
+            tokens: w.split(' ').map(String::from).collect(),
+            tags: t.split(' ').map(String::from).collect(),
+            line: 1,
+        };
+        let pos = vec![
+            s("the cat sat", "at nn vbd"),
+            s("Bob saw a dog", "np vbd at nn"),
+        ];
+        let mut opts = TaggerOptions::default();
+        opts.rnn.bidirectional = true;
+        let mut base = Tagger::new(&pos, &opts, 3).unwrap();
+        let enc: Vec<_> = pos.iter().map(|x| base.encode(x)).collect();
+        let mut tr = Trainer::new(&base, &TrainOptions::default(), 3).unwrap();
+        for _ in 0..5 {
+            tr.step(&mut base, &[&enc[0], &enc[1]]);
+        }
+        let ner = vec![s("Alice saw the cat", "B-person O O O")];
+        let t = Tagger::from_pretrained(&base, &ner, 9).unwrap();
+        assert_eq!(t.spec.tags, ["B-person", "O"]);
+        assert_eq!(t.model.config.output_size, 2);
+        assert!(t.model.config.bidirectional);
+        // every recurrent tensor is base's; the readout is new and sized for 2 tags
+        for e in param_layout(&t.model.config) {
+            if e.name.starts_with("head.") {
+                assert_eq!(e.shape[0], 2, "{}", e.name);
+            } else {
+                assert_eq!(
+                    t.model.param(&e.name),
+                    base.model.param(&e.name),
+                    "{}",
+                    e.name
+                );
+            }
+        }
+        // "bob" and "dog" (base only) keep base's rows; "alice" (new) gets a row
+        let row = |tg: &Tagger, f: usize, w: &str| -> Vec<f32> {
+            let id = tg.index[f][w] as usize;
+            let d = tg.spec.features[f].dim;
+            tg.emb[tg.offsets[f] + id * d..tg.offsets[f] + (id + 1) * d].to_vec()
+        };
+        for w in ["bob", "dog", "cat"] {
+            assert_eq!(row(&t, 0, w), row(&base, 0, w), "{w}");
+        }
+        assert!(!base.index[0].contains_key("alice"));
+        let e = t.encode(&ner[0]);
+        assert!(
+            e.ids.iter().all(|&i| i != UNK),
+            "every key of the new data is known"
+        );
+        // training counts: only the new data's (base-only "dog" was never seen here)
+        assert_eq!(t.counts[0][t.index[0]["dog"] as usize], 0);
+        assert_eq!(t.counts[0][t.index[0]["alice"] as usize], 1);
+        // and it trains
+        let mut tr = Trainer::new(&t, &TrainOptions::default(), 1).unwrap();
+        let mut t = t;
+        let (l0, n) = tr.step(&mut t, &[&e]);
+        for _ in 0..30 {
+            tr.step(&mut t, &[&e]);
+        }
+        let (l1, _) = tr.step(&mut t, &[&e]);
+        assert_eq!(n, 4);
+        assert!(l1 < 0.5 * l0, "loss {l0} -> {l1}");
     }
 
     #[test]
