@@ -225,7 +225,8 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         "only supported for taggers",
     );
 
-    // transfer: start from the trained tagger; its network wins over the flags
+    // transfer: start from the trained tagger; its network wins over the flags;
+    // with a CRF output layer
     let tr = tmp("transfer");
     let transfer = |from: &str, out: &str| {
         rnn(
@@ -244,6 +245,7 @@ fn train_tag_eval_roundtrip_and_bad_input() {
                 "16",
                 "--epochs",
                 "2",
+                "--crf",
             ],
             None,
         )
@@ -257,6 +259,14 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         "hidden size of the base model"
     );
     assert!(t.model.config.bidirectional);
+    let o = t.spec.tags.len();
+    assert_eq!(t.crf.len(), o + o * o + o, "start, transitions, end");
+    assert!(t.crf.iter().any(|&v| v != 0.0), "the CRF was trained");
+    // one CRF model (Viterbi) and two (mean marginals) both score
+    let crf_dir = tr.to_str().unwrap();
+    for j in [eval_json(&[crf_dir]), eval_json(&[crf_dir, crf_dir])] {
+        assert!((0.0..=1.0).contains(&j["f1"].as_f64().unwrap()), "{j}");
+    }
     assert_bad_input(
         &transfer(other.to_str().unwrap(), tmp("t2").to_str().unwrap()),
         "holds a 'lm' model",

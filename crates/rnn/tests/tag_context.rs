@@ -2,6 +2,11 @@
 //! depending on a cue word. When the cue comes BEFORE the word, a
 //! unidirectional RNN solves it; when it comes AFTER, only a bidirectional
 //! one can: the unidirectional tagger stays near chance on "bank".
+//!
+//! A CRF output layer reaches the future another way, through the tags: when
+//! "bank" always shares the tag of the word right after it, a unidirectional
+//! tagger with a CRF gets it from the learned transitions, one without stays
+//! at chance.
 
 use rand::{Rng, SeedableRng};
 use rnn::cell::{Activation, CellKind};
@@ -56,10 +61,41 @@ fn make(n: usize, cue_after: bool, seed: u64) -> Vec<Sentence> {
     out
 }
 
+/// Sentences of fillers (tag F) with "bank" right before "river" (both RIV)
+/// or "money" (both FIN): "bank"'s tag is the next token's tag.
+fn make_shared_tag(n: usize, seed: u64) -> Vec<Sentence> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let river = rng.random_bool(0.5);
+            let tag = if river { "RIV" } else { "FIN" };
+            let mut toks: Vec<(String, String)> = Vec::new();
+            for _ in 0..rng.random_range(0..3) {
+                toks.push((format!("w{}", rng.random_range(0..8)), "F".into()));
+            }
+            toks.push(("bank".into(), tag.into()));
+            toks.push((if river { "river" } else { "money" }.into(), tag.into()));
+            for _ in 0..rng.random_range(0..3) {
+                toks.push((format!("w{}", rng.random_range(0..8)), "F".into()));
+            }
+            Sentence {
+                tokens: toks.iter().map(|t| t.0.clone()).collect(),
+                tags: toks.iter().map(|t| t.1.clone()).collect(),
+                line: 1,
+            }
+        })
+        .collect()
+}
+
 /// Trains a small tagger and returns its accuracy on "bank" in held-out sentences.
 fn bank_accuracy(cue_after: bool, bidirectional: bool) -> f64 {
-    let train = make(300, cue_after, 1);
-    let test = make(200, cue_after, 2);
+    let (train, test) = (make(300, cue_after, 1), make(200, cue_after, 2));
+    accuracy_on_bank(&train, &test, bidirectional, false)
+}
+
+/// Trains a small (bi)directional Elman tagger, with or without a CRF, on
+/// `train`; its accuracy on "bank" in `test`.
+fn accuracy_on_bank(train: &[Sentence], test: &[Sentence], bidirectional: bool, crf: bool) -> f64 {
     let mut rnn = ModelConfig::elman(1, 16, 1);
     rnn.cell = CellKind::Elman {
         activation: Activation::Tanh,
@@ -73,9 +109,10 @@ fn bank_accuracy(cue_after: bool, bidirectional: bool) -> f64 {
         affix_dim: 0,
         shape_dim: 0,
         ngrams: None,
+        crf,
         rnn,
     };
-    let mut tagger = Tagger::new(&train, &opts, 3).unwrap();
+    let mut tagger = Tagger::new(train, &opts, 3).unwrap();
     let topts = TrainOptions {
         word_dropout: 0.0,
         ..TrainOptions::default()
@@ -120,4 +157,16 @@ fn cue_after_needs_bidirectional() {
         "unidirectional, cue after, should be near chance: {uni}"
     );
     assert!(bi > 0.95, "bidirectional, cue after: {bi}");
+}
+
+#[test]
+fn crf_brings_the_next_tag_back_to_a_unidirectional_tagger() {
+    let (train, test) = (make_shared_tag(300, 5), make_shared_tag(200, 6));
+    let softmax = accuracy_on_bank(&train, &test, false, false);
+    let crf = accuracy_on_bank(&train, &test, false, true);
+    assert!(
+        softmax < 0.7,
+        "unidirectional softmax should be near chance: {softmax}"
+    );
+    assert!(crf > 0.95, "unidirectional CRF: {crf}");
 }

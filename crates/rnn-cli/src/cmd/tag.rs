@@ -132,6 +132,10 @@ pub struct TrainTagArgs {
     /// then taken from DIR.
     #[arg(long, value_name = "DIR")]
     pub init_from: Option<PathBuf>,
+    /// A linear-chain CRF on top of the per-token scores: trained by the
+    /// sentence log-likelihood, decoded by Viterbi with learned tag transitions.
+    #[arg(long)]
+    pub crf: bool,
 }
 
 fn parse_lengths(flag: &str, s: &str) -> CliResult<Vec<usize>> {
@@ -235,6 +239,7 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
         suffixes: parse_lengths("--suffixes", &a.suffixes)?,
         affix_dim: a.affix_dim,
         shape_dim: a.shape_dim,
+        crf: a.crf,
         ngrams: (a.ngram_dim > 0).then_some(NgramSpec {
             dim: a.ngram_dim,
             buckets: a.ngram_buckets,
@@ -278,7 +283,7 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
                 if c.bidirectional { "bidirectional" } else { "unidirectional" },
                 c.hidden_size
             );
-            Tagger::from_pretrained(&base, &train, a.seed)?
+            Tagger::from_pretrained(&base, &train, a.crf, a.seed)?
         }
     };
     let mut trainer = Trainer::new(&tagger, &topts, a.seed)?;
@@ -536,9 +541,9 @@ pub fn eval_tag(dirs: &[PathBuf], data: &Path, json: bool, entity_bias: &[f64]) 
             "--entity-bias {b}: expected finite numbers"
         )));
     }
-    let probs = ens.probabilities(&sentences, 64);
+    let scores = ens.scores(&sentences, 64);
     for &bias in entity_bias {
-        let pred = ens.decode(&probs, bias);
+        let pred = ens.decode(&scores, bias);
         let ev = evaluate(tagger, &sentences, &pred);
         if json {
             let mut j = ev.to_json();

@@ -205,6 +205,10 @@ pub struct TaggerSpec {
     /// Hashed character n-grams (after the features in the input vector), if used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ngrams: Option<NgramSpec>,
+    /// A linear-chain CRF over the logits ([`super::crf`]): trained by its
+    /// sentence log-likelihood, decoded by Viterbi with learned transitions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub crf: bool,
 }
 
 impl TaggerSpec {
@@ -233,6 +237,8 @@ pub struct TaggerOptions {
     pub shape_dim: usize,
     /// Hashed character n-grams (`None`: not used).
     pub ngrams: Option<NgramSpec>,
+    /// A CRF output layer instead of independent per-token softmaxes.
+    pub crf: bool,
     /// Recurrent cell, hidden size, layers, directions (input and output sizes are set here).
     pub rnn: ModelConfig,
 }
@@ -247,6 +253,7 @@ impl Default for TaggerOptions {
             affix_dim: 16,
             shape_dim: 8,
             ngrams: None,
+            crf: false,
             rnn: ModelConfig::elman(1, 64, 1),
         }
     }
@@ -307,6 +314,9 @@ pub struct Tagger {
     counts: Vec<Vec<u32>>,
     /// The recurrent network and readout.
     pub model: Model<f32>,
+    /// CRF parameters `[O + O*O + O]` (start, transitions, end; see
+    /// [`super::crf`]); empty without a CRF.
+    pub crf: Vec<f32>,
 }
 
 /// Per-feature key → id maps, tag → id, embedding table offsets and total size.
@@ -354,6 +364,16 @@ fn key_counts(train: &[Sentence], kind: FeatureKind) -> BTreeMap<String, u32> {
         }
     }
     c
+}
+
+/// Zero CRF parameters for `spec`'s tags when it has a CRF (no preference
+/// between tags or transitions), else none.
+fn new_crf(spec: &TaggerSpec) -> Vec<f32> {
+    if spec.crf {
+        vec![0.0; super::crf::num_params(spec.tags.len())]
+    } else {
+        Vec::new()
+    }
 }
 
 /// The sorted tag set of `train` (an error when it has no tags).
@@ -428,6 +448,7 @@ impl Tagger {
             features,
             tags: tags_of(train)?,
             ngrams: opts.ngrams.clone(),
+            crf: opts.crf,
         };
         let mut cfg = opts.rnn.clone();
         cfg.input_size = spec.input_size();
@@ -452,6 +473,7 @@ impl Tagger {
             }
         }
         Ok(Tagger {
+            crf: new_crf(&spec),
             spec,
             index,
             tag_index,
@@ -471,8 +493,14 @@ impl Tagger {
     /// (so words known to `base` but absent from `train` keep their learned
     /// vectors instead of becoming `<unk>`), the n-gram table and the
     /// recurrent layers. New: rows for the keys of `train` that `base` does
-    /// not know, the tag set and the readout `head.*` (random from `seed`).
-    pub fn from_pretrained(base: &Tagger, train: &[Sentence], seed: u64) -> Result<Self> {
+    /// not know, the tag set and the readout `head.*` (random from `seed`),
+    /// and a CRF when `crf` is set.
+    pub fn from_pretrained(
+        base: &Tagger,
+        train: &[Sentence],
+        crf: bool,
+        seed: u64,
+    ) -> Result<Self> {
         let tags = tags_of(train)?;
         let mut features = Vec::new();
         let mut counts = Vec::new();
@@ -501,6 +529,7 @@ impl Tagger {
             features,
             tags,
             ngrams: base.spec.ngrams.clone(),
+            crf,
         };
         let mut cfg = base.model.config.clone();
         cfg.output_size = spec.tags.len();
@@ -530,6 +559,7 @@ impl Tagger {
         }
         emb.extend_from_slice(&base.emb[base.ngram_off..]);
         Ok(Tagger {
+            crf: new_crf(&spec),
             spec,
             index,
             tag_index,
@@ -663,7 +693,9 @@ impl Tagger {
     }
 
     /// Like [`Tagger::predict`], also returning the summed cross-entropy over
-    /// the tokens with known gold tags and their number.
+    /// the tokens with known gold tags and their number (with a CRF: the
+    /// summed negative log-likelihood of the sentences whose tags are all
+    /// known, and their tokens).
     pub fn predict_with_loss(
         &self,
         data: &[Encoded],
@@ -675,6 +707,16 @@ impl Tagger {
         let mut out = vec![Vec::new(); data.len()];
         self.for_each_sentence(data, batch, |i, rows| {
             // rows: logits [n, O]
+            if !self.crf.is_empty() {
+                let gold = &data[i].tags;
+                if !gold.is_empty() && gold.iter().all(|&y| y != UNKNOWN_TAG) {
+                    loss += super::crf::nll(&self.crf, rows, o, gold);
+                    counted += gold.len();
+                }
+                let e: Vec<f64> = rows.iter().map(|&v| v as f64).collect();
+                out[i] = super::crf::viterbi(&e, o, Some(&self.crf), allowed.as_deref());
+                return;
+            }
             let mut logp = vec![0.0f64; rows.len()];
             for (t, r) in rows.chunks(o).enumerate() {
                 let lse = crate::loss::log_sum_exp(r);
@@ -691,12 +733,20 @@ impl Tagger {
         (out, loss, counted)
     }
 
-    /// The tag probabilities `[n, O]` of every sentence (softmax of the logits).
+    /// The tag probabilities `[n, O]` of every sentence (softmax of the
+    /// logits; with a CRF, its marginals `p(y_t = j | sentence)`).
     pub fn probabilities(&self, data: &[Encoded], batch: usize) -> Vec<Vec<f32>> {
         let o = self.spec.tags.len();
         let mut out = vec![Vec::new(); data.len()];
         self.for_each_sentence(data, batch, |i, rows| {
-            out[i] = rows.chunks(o).flat_map(|r| softmax(r, o)).collect();
+            out[i] = if self.crf.is_empty() {
+                rows.chunks(o).flat_map(|r| softmax(r, o)).collect()
+            } else {
+                super::crf::marginals(&self.crf, rows, o)
+                    .iter()
+                    .map(|&p| p as f32)
+                    .collect()
+            };
         });
         out
     }
@@ -759,6 +809,15 @@ impl Tagger {
                 (vec![g.buckets, g.dim], self.emb[self.ngram_off..].to_vec()),
             );
         }
+        let mut at = 0;
+        for (name, shape) in super::crf::param_names(self.spec.tags.len()) {
+            if self.crf.is_empty() {
+                break;
+            }
+            let n: usize = shape.iter().product();
+            extra.insert(name.into(), (shape, self.crf[at..at + n].to_vec()));
+            at += n;
+        }
         let mut meta = meta;
         meta.insert(
             META_KEY.into(),
@@ -817,6 +876,12 @@ impl Tagger {
         if let Some(g) = &spec.ngrams {
             emb.extend_from_slice(mf.extra(dir, "embed.ngram.weight", &[g.buckets, g.dim])?);
         }
+        let mut crf = Vec::new();
+        if spec.crf {
+            for (name, shape) in super::crf::param_names(spec.tags.len()) {
+                crf.extend_from_slice(mf.extra(dir, name, &shape)?);
+            }
+        }
         Ok(Tagger {
             spec,
             index,
@@ -825,6 +890,7 @@ impl Tagger {
             offsets,
             ngram_off: n,
             counts: Vec::new(),
+            crf,
             model: mf.model,
         })
     }
@@ -835,47 +901,12 @@ impl Tagger {
 /// sentence start) or, without constraints, the per-token argmax.
 pub fn decode(logp: &[f64], o: usize, allowed: Option<&[bool]>) -> Vec<usize> {
     match allowed {
-        Some(a) => viterbi(logp, o, a),
+        Some(a) => super::crf::viterbi(logp, o, None, Some(a)),
         None => logp
             .chunks(o)
             .map(|r| (0..o).fold(0, |b, j| if r[j] > r[b] { j } else { b }))
             .collect(),
     }
-}
-
-/// argmax over paths y of sum_t logp[t, y_t], subject to allowed[y_{t-1}, y_t]
-/// (and allowed[start, y_0]). `logp` is `[n, O]`.
-fn viterbi(logp: &[f64], o: usize, allowed: &[bool]) -> Vec<usize> {
-    let n = logp.len() / o.max(1);
-    if n == 0 {
-        return Vec::new();
-    }
-    let neg = f64::NEG_INFINITY;
-    // score[j]: best log-probability of a path ending in tag j at the current t
-    let mut score: Vec<f64> = (0..o)
-        .map(|j| if allowed[o * o + j] { logp[j] } else { neg })
-        .collect();
-    let mut back = vec![vec![0usize; o]; n];
-    for t in 1..n {
-        let mut next = vec![neg; o];
-        for j in 0..o {
-            for p in 0..o {
-                let s = score[p] + logp[t * o + j];
-                if allowed[p * o + j] && s > next[j] {
-                    next[j] = s;
-                    back[t][j] = p;
-                }
-            }
-        }
-        score = next;
-    }
-    let mut best = (0..o).fold(0, |b, j| if score[j] > score[b] { j } else { b });
-    let mut path = vec![0; n];
-    for t in (0..n).rev() {
-        path[t] = best;
-        best = back[t][best];
-    }
-    path
 }
 
 /// Several taggers with the same tag set, voting by their mean per-token
@@ -916,10 +947,34 @@ impl Ensemble {
     }
 
     /// The tag ids of every sentence: p(y_t) = mean over members of their
-    /// softmax, decoded like [`Tagger::predict`] on log p (plus
-    /// `entity_bias` for tags other than `O`).
+    /// softmax (or CRF marginals), decoded like [`Tagger::predict`] on log p
+    /// (plus `entity_bias` for tags other than `O`). A single CRF tagger is
+    /// decoded exactly as [`Tagger::predict`] does (Viterbi with its
+    /// transitions; the bias is added to the emissions).
     pub fn predict(&self, sentences: &[Sentence], batch: usize) -> Vec<Vec<usize>> {
-        self.decode(&self.probabilities(sentences, batch), self.entity_bias)
+        self.decode(&self.scores(sentences, batch), self.entity_bias)
+    }
+
+    /// The single CRF member, when the ensemble is one CRF tagger.
+    fn single_crf(&self) -> Option<&Tagger> {
+        match &self.members[..] {
+            [m] if !m.crf.is_empty() => Some(m),
+            _ => None,
+        }
+    }
+
+    /// What [`Ensemble::decode`] decodes, `[n, O]` per sentence: the mean of
+    /// the members' tag probabilities, or a single CRF tagger's logits.
+    pub fn scores(&self, sentences: &[Sentence], batch: usize) -> Vec<Vec<f64>> {
+        if let Some(m) = self.single_crf() {
+            let enc: Vec<Encoded> = sentences.iter().map(|s| m.encode(s)).collect();
+            let mut out = vec![Vec::new(); enc.len()];
+            m.for_each_sentence(&enc, batch, |i, rows| {
+                out[i] = rows.iter().map(|&v| v as f64).collect();
+            });
+            return out;
+        }
+        self.probabilities(sentences, batch)
     }
 
     /// The mean of the members' tag probabilities `[n, O]` for every sentence.
@@ -938,9 +993,9 @@ impl Ensemble {
         sum
     }
 
-    /// Decodes mean probabilities (from [`Ensemble::probabilities`]) with
-    /// `entity_bias` added to the log-probability of every tag but `O`.
-    pub fn decode(&self, probs: &[Vec<f64>], entity_bias: f64) -> Vec<Vec<usize>> {
+    /// Decodes [`Ensemble::scores`] with `entity_bias` added to the
+    /// log-probability (a CRF's emission) of every tag but `O`.
+    pub fn decode(&self, scores: &[Vec<f64>], entity_bias: f64) -> Vec<Vec<usize>> {
         let o = self.tags().len();
         let allowed = self.members[0].transitions();
         let bias: Vec<f64> = self
@@ -948,15 +1003,23 @@ impl Ensemble {
             .iter()
             .map(|t| if t == "O" { 0.0 } else { entity_bias })
             .collect();
-        probs
+        let crf = self.single_crf();
+        scores
             .iter()
             .map(|p| {
-                let logp: Vec<f64> = p
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| v.max(1e-30).ln() + bias[i % o])
-                    .collect();
-                decode(&logp, o, allowed.as_deref())
+                let biased = p.iter().enumerate();
+                match crf {
+                    Some(m) => {
+                        let e: Vec<f64> = biased.map(|(i, &v)| v + bias[i % o]).collect();
+                        super::crf::viterbi(&e, o, Some(&m.crf), allowed.as_deref())
+                    }
+                    None => {
+                        let logp: Vec<f64> = biased
+                            .map(|(i, &v)| v.max(1e-30).ln() + bias[i % o])
+                            .collect();
+                        decode(&logp, o, allowed.as_deref())
+                    }
+                }
             })
             .collect()
     }
@@ -999,8 +1062,10 @@ pub struct Trainer {
     opts: TrainOptions,
     opt_model: Optimizer<f32>,
     opt_emb: Optimizer<f32>,
+    opt_crf: Optimizer<f32>,
     g_model: Vec<f32>,
     g_emb: Vec<f32>,
+    g_crf: Vec<f32>,
     rng: ChaCha8Rng,
 }
 
@@ -1023,8 +1088,10 @@ impl Trainer {
             opts: opts.clone(),
             opt_model: Optimizer::new(opts.optimizer.clone(), tagger.model.params.len()),
             opt_emb: Optimizer::new(opts.optimizer.clone(), tagger.emb.len()),
+            opt_crf: Optimizer::new(opts.optimizer.clone(), tagger.crf.len()),
             g_model: vec![0.0; tagger.model.params.len()],
             g_emb: vec![0.0; tagger.emb.len()],
+            g_crf: vec![0.0; tagger.crf.len()],
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x0d20_b0a7),
         })
     }
@@ -1038,6 +1105,7 @@ impl Trainer {
     pub fn set_lr(&mut self, lr: f64) {
         self.opt_model.config.set_lr(lr);
         self.opt_emb.config.set_lr(lr);
+        self.opt_crf.config.set_lr(lr);
     }
 
     /// One update on a batch of tagged sentences (every tag known). Returns the
@@ -1049,6 +1117,7 @@ impl Trainer {
                 .g_model
                 .iter()
                 .chain(&self.g_emb)
+                .chain(&self.g_crf)
                 .map(|&g| (g as f64) * (g as f64))
                 .sum::<f64>()
                 .sqrt();
@@ -1058,11 +1127,13 @@ impl Trainer {
                 self.g_model
                     .iter_mut()
                     .chain(self.g_emb.iter_mut())
+                    .chain(self.g_crf.iter_mut())
                     .for_each(|g| *g *= c);
             }
         }
         self.opt_model.step(&mut tagger.model.params, &self.g_model);
         self.opt_emb.step(&mut tagger.emb, &self.g_emb);
+        self.opt_crf.step(&mut tagger.crf, &self.g_crf);
         (loss as f64 * tokens as f64, tokens)
     }
 
@@ -1126,15 +1197,19 @@ impl Trainer {
         }
         let tokens = mask.iter().filter(|&&m| m).count();
         let mut dlogits = vec![0.0f32; fwd.logits.len()];
-        let loss = loss_and_grad(
-            OutputKind::Softmax,
-            &fwd.logits,
-            model.config.output_size,
-            Targets::Classes(&targets),
-            Some(&mask),
-            Reduction::Mean,
-            &mut dlogits,
-        );
+        let loss = if tagger.crf.is_empty() {
+            loss_and_grad(
+                OutputKind::Softmax,
+                &fwd.logits,
+                model.config.output_size,
+                Targets::Classes(&targets),
+                Some(&mask),
+                Reduction::Mean,
+                &mut dlogits,
+            )
+        } else {
+            self.crf_loss(tagger, batch, &fwd.logits, &mut dlogits, tokens)
+        };
         self.g_model.fill(0.0);
         let (_, dx) = model.backward(
             &fwd,
@@ -1178,6 +1253,52 @@ impl Trainer {
             }
         }
         (loss, tokens)
+    }
+}
+
+impl Trainer {
+    /// The CRF's negative log-likelihood of a batch divided by its number of
+    /// tokens; writes dE/dlogits (`[T, B, O]`, like `logits`) and fills
+    /// `self.g_crf`. Sentences with an unknown gold tag are left out.
+    fn crf_loss(
+        &mut self,
+        tagger: &Tagger,
+        batch: &[&Encoded],
+        logits: &[f32],
+        dlogits: &mut [f32],
+        tokens: usize,
+    ) -> f32 {
+        let o = tagger.spec.tags.len();
+        let b_n = batch.len();
+        let scale = 1.0 / tokens.max(1) as f64;
+        self.g_crf.fill(0.0);
+        let mut loss = 0.0;
+        let (mut e, mut de) = (Vec::new(), Vec::new());
+        for (b, enc) in batch.iter().enumerate() {
+            if enc.tags.iter().any(|&y| y == UNKNOWN_TAG) {
+                continue;
+            }
+            // gather the sentence's rows [n, O] out of [T, B, O], and back
+            e.clear();
+            for t in 0..enc.len {
+                e.extend_from_slice(&logits[(t * b_n + b) * o..][..o]);
+            }
+            de.clear();
+            de.resize(e.len(), 0.0f32);
+            loss += super::crf::nll_and_grad(
+                &tagger.crf,
+                &e,
+                o,
+                &enc.tags,
+                scale,
+                &mut de,
+                &mut self.g_crf,
+            );
+            for t in 0..enc.len {
+                dlogits[(t * b_n + b) * o..][..o].copy_from_slice(&de[t * o..(t + 1) * o]);
+            }
+        }
+        (loss * scale) as f32
     }
 }
 
@@ -1239,7 +1360,7 @@ mod tests {
             tr.step(&mut base, &[&enc[0], &enc[1]]);
         }
         let ner = vec![s("Alice saw the cat", "B-person O O O")];
-        let t = Tagger::from_pretrained(&base, &ner, 9).unwrap();
+        let t = Tagger::from_pretrained(&base, &ner, false, 9).unwrap();
         assert_eq!(t.spec.tags, ["B-person", "O"]);
         assert_eq!(t.model.config.output_size, 2);
         assert!(t.model.config.bidirectional);
@@ -1486,7 +1607,7 @@ mod tests {
             allowed[p * o + 1] = p < o && (tags[p] == "B-a" || tags[p] == "I-a");
         }
         let logp = [1.0f64, 2.0, 0.0, 0.0, 3.0, 0.0];
-        let path = viterbi(&logp, o, &allowed);
+        let path = decode(&logp, o, Some(&allowed));
         assert_eq!(path, [0, 1]);
     }
 }
