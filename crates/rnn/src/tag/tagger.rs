@@ -16,7 +16,13 @@
 //! The vectors `[T, B, I]` go to a [`Model`] as [`Input::Dense`]; its readout
 //! gives one logit row per token. Training minimises the mean cross-entropy
 //! over real tokens (padding is masked by `lengths`) and backpropagates into
-//! the embeddings through `dE/dx` ([`Model::backward`] with `want_dx`).
+//! the embeddings through `dE/dx` ([`Model::backward`] with `want_dx`). With
+//! a CRF ([`super::crf`]) the logits are its emissions instead, and the loss
+//! is the sentence's negative log-likelihood per token.
+//!
+//! A tagger can also start from another one ([`Tagger::from_pretrained`]):
+//! a part-of-speech tagger trained on a large corpus gives a small named-entity
+//! task its embeddings and recurrent layers.
 
 use super::data::Sentence;
 use crate::checkpoint::ModelFile;
