@@ -180,13 +180,55 @@ impl Metrics {
     }
 }
 
-/// Draws named line series into an SVG file, written atomically.
+/// How [`plot_styled`] draws: series colours (in turn), legend corner, the
+/// share of the y range left blank above and below, x tick decimals.
+pub struct PlotStyle {
+    /// Colours of the series, cycled.
+    pub colors: &'static [plotters::style::RGBColor],
+    /// Legend at the upper left (else upper right).
+    pub legend_upper_left: bool,
+    /// Padding above and below the data, as a fraction of its y range.
+    pub y_pad: f64,
+    /// Decimals of the x tick labels (`None`: plotters' own).
+    pub x_decimals: Option<usize>,
+}
+
+/// Curves of training runs: loss against step or epoch.
+pub const CURVES: PlotStyle = PlotStyle {
+    colors: &[
+        plotters::style::RED,
+        plotters::style::BLUE,
+        plotters::style::GREEN,
+        plotters::style::MAGENTA,
+        plotters::style::CYAN,
+        plotters::style::BLACK,
+    ],
+    legend_upper_left: false,
+    y_pad: 0.05,
+    x_decimals: None,
+};
+
+/// Draws named line series into an SVG file, written atomically, in the
+/// [`CURVES`] style.
 pub fn plot_lines(
     path: &Path,
     title: &str,
     x_label: &str,
     y_label: &str,
     series: &[(&str, Vec<(f64, f64)>)],
+) -> CliResult {
+    plot_styled(path, title, x_label, y_label, series, &CURVES)
+}
+
+/// Draws named line series into an SVG file, written atomically. Nothing is
+/// written while no point is finite.
+pub fn plot_styled(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(&str, Vec<(f64, f64)>)],
+    style: &PlotStyle,
 ) -> CliResult {
     use plotters::prelude::*;
     let pts = series.iter().flat_map(|(_, s)| s.iter());
@@ -205,7 +247,7 @@ pub fn plot_lines(
     if x1 <= x0 {
         x1 = x0 + 1.0;
     }
-    let pad = ((y1 - y0) * 0.05).max(1e-6);
+    let pad = ((y1 - y0) * style.y_pad).max(1e-6);
     let mut svg = String::new();
     {
         let fail =
@@ -219,15 +261,18 @@ pub fn plot_lines(
             .y_label_area_size(60)
             .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
             .map_err(|e| fail(e.to_string()))?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .draw()
-            .map_err(|e| fail(e.to_string()))?;
-        let colors = [RED, BLUE, GREEN, MAGENTA, CYAN, BLACK];
+        let fmt_x = |x: &f64| match style.x_decimals {
+            Some(d) => format!("{x:.d$}"),
+            None => format!("{x}"),
+        };
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(x_label).y_desc(y_label);
+        if style.x_decimals.is_some() {
+            mesh.x_label_formatter(&fmt_x);
+        }
+        mesh.draw().map_err(|e| fail(e.to_string()))?;
         for (i, (name, s)) in series.iter().enumerate() {
-            let c = colors[i % colors.len()];
+            let c = style.colors[i % style.colors.len()];
             chart
                 .draw_series(LineSeries::new(s.iter().copied(), c.stroke_width(2)))
                 .map_err(|e| fail(e.to_string()))?
@@ -236,8 +281,11 @@ pub fn plot_lines(
                     PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
+        let mut labels = chart.configure_series_labels();
+        if style.legend_upper_left {
+            labels.position(SeriesLabelPosition::UpperLeft);
+        }
+        labels
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()

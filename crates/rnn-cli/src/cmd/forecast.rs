@@ -10,7 +10,8 @@ use super::eval::EvalArgs;
 use super::gradcheck::parse_cell;
 use crate::error::{CliError, CliResult};
 use crate::train_util::{
-    at_least_one, plot_lines, positive, set_threads, Budget, Metrics, Progress,
+    at_least_one, plot_lines, plot_styled, positive, set_threads, Budget, Metrics, PlotStyle,
+    Progress,
 };
 use clap::Args;
 use rand::seq::SliceRandom;
@@ -954,61 +955,22 @@ fn plot_forecast(
     y_label: &str,
     series: &[(&str, Vec<(f64, f64)>)],
 ) -> CliResult {
-    use plotters::prelude::*;
-    let pts = || series.iter().flat_map(|(_, s)| s.iter().copied());
-    let (x0, x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (x, _)| {
+    let xs = series.iter().flat_map(|(_, s)| s.iter().map(|p| p.0));
+    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
         (a.min(x), b.max(x))
     });
-    let (y0, y1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, y)| {
-        (a.min(y), b.max(y))
-    });
-    if !(x0.is_finite() && y0.is_finite()) {
-        return Ok(());
-    }
-    let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
-    let pad = ((y1 - y0) * 0.08).max(1e-6);
-    let fail = |e: String| CliError::Failure(format!("{}: cannot draw plot: {e}", path.display()));
-    let digits = if x1 - x0 >= 8.0 { 0 } else { 2 };
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (900, 540)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
-            .map_err(|e| fail(e.to_string()))?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .x_label_formatter(&|x| format!("{x:.digits$}"))
-            .draw()
-            .map_err(|e| fail(e.to_string()))?;
-        let colors = [BLACK, BLUE, GREEN];
-        for (i, (name, s)) in series.iter().enumerate() {
-            let c = colors[i % colors.len()];
-            chart
-                .draw_series(LineSeries::new(s.iter().copied(), c.stroke_width(2)))
-                .map_err(|e| fail(e.to_string()))?
-                .label(*name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| fail(e.to_string()))?;
-        root.present().map_err(|e| fail(e.to_string()))?;
-    }
-    rnn::checkpoint::write_text(path, &svg)?;
-    Ok(())
+    let style = PlotStyle {
+        colors: &[
+            plotters::style::BLACK,
+            plotters::style::BLUE,
+            plotters::style::GREEN,
+        ],
+        legend_upper_left: true,
+        y_pad: 0.08,
+        // whole years or months; decimals for short fractional spans
+        x_decimals: Some(if x1 - x0 >= 8.0 { 0 } else { 2 }),
+    };
+    plot_styled(path, title, x_label, y_label, series, &style)
 }
 
 /// A number with up to 6 significant decimals and no trailing zeros.
@@ -1090,6 +1052,21 @@ mod tests {
             );
         }
         assert!(out.join("metrics.jsonl").is_file() && out.join("loss.svg").is_file());
+        // the forecast plot: history, forecast and actuals with their legend
+        let svg = dir.join("f.svg");
+        run_forecast(&ForecastArgs {
+            model: out.clone(),
+            data: data.clone(),
+            horizon: None,
+            holdout: Some(3),
+            plot: Some(svg.clone()),
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(text.starts_with("<svg"), "{}", &text[..40.min(text.len())]);
+        for name in ["history", "forecast", "actual"] {
+            assert!(text.contains(name), "legend entry {name}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
