@@ -14,19 +14,24 @@ fn data(name: &str) -> String {
         .to_string()
 }
 
+/// `rnn train tag --train TRAIN --dev tiny.dev.conll --out OUT EXTRA...`
+fn train_tag(train: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    let (dev, out) = (data("tiny.dev.conll"), out.display().to_string());
+    let mut args = vec![
+        "train", "tag", "--train", train, "--dev", &dev, "--out", &out,
+    ];
+    args.extend_from_slice(extra);
+    rnn(&args, None)
+}
+
 #[test]
 fn train_tag_eval_roundtrip_and_bad_input() {
     let out = tmp("model");
-    let o = rnn(
+    let tiny = data("tiny.train.conll");
+    let o = train_tag(
+        &tiny,
+        &out,
         &[
-            "train",
-            "tag",
-            "--train",
-            &data("tiny.train.conll"),
-            "--dev",
-            &data("tiny.dev.conll"),
-            "--out",
-            out.to_str().unwrap(),
             "--bidirectional",
             "--hidden",
             "8",
@@ -37,7 +42,6 @@ fn train_tag_eval_roundtrip_and_bad_input() {
             "--seed",
             "1",
         ],
-        None,
     );
     assert!(o.status.success(), "{}", stderr(&o));
     // a tag seen only in dev is reported, not fatal
@@ -144,23 +148,7 @@ fn train_tag_eval_roundtrip_and_bad_input() {
     assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 3);
 
     // bad input
-    let train = |f: &str| {
-        rnn(
-            &[
-                "train",
-                "tag",
-                "--train",
-                f,
-                "--dev",
-                &data("tiny.dev.conll"),
-                "--out",
-                tmp("bad").to_str().unwrap(),
-                "--epochs",
-                "1",
-            ],
-            None,
-        )
-    };
+    let train = |f: &str| train_tag(f, &tmp("bad"), &["--epochs", "1"]);
     assert_bad_input(&train(&data("empty.conll")), "no sentences");
     assert_bad_input(
         &train(&data("notag.conll")),
@@ -228,29 +216,19 @@ fn train_tag_eval_roundtrip_and_bad_input() {
     // transfer: start from the trained tagger; its network wins over the flags;
     // with a CRF output layer
     let tr = tmp("transfer");
-    let transfer = |from: &str, out: &str| {
-        rnn(
-            &[
-                "train",
-                "tag",
-                "--train",
-                &data("tiny.train.conll"),
-                "--dev",
-                &data("tiny.dev.conll"),
-                "--out",
-                out,
-                "--init-from",
-                from,
-                "--hidden",
-                "16",
-                "--epochs",
-                "2",
-                "--crf",
-            ],
-            None,
-        )
+    let transfer = |from: &str, out: &Path| {
+        let flags = [
+            "--init-from",
+            from,
+            "--hidden",
+            "16",
+            "--epochs",
+            "2",
+            "--crf",
+        ];
+        train_tag(&tiny, out, &flags)
     };
-    let o = transfer(m, tr.to_str().unwrap());
+    let o = transfer(m, &tr);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("starting from"), "{}", stderr(&o));
     let t = rnn::tag::tagger::Tagger::load(&tr).unwrap();
@@ -268,26 +246,20 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         assert!((0.0..=1.0).contains(&j["f1"].as_f64().unwrap()), "{j}");
     }
     assert_bad_input(
-        &transfer(other.to_str().unwrap(), tmp("t2").to_str().unwrap()),
+        &transfer(other.to_str().unwrap(), &tmp("t2")),
         "holds a 'lm' model",
     );
     assert_bad_input(
-        &transfer("/nonexistent/model", tmp("t3").to_str().unwrap()),
+        &transfer("/nonexistent/model", &tmp("t3")),
         "not a model directory",
     );
 
     // character n-grams and per-epoch snapshots, voting as an ensemble
     let ng = tmp("ngram");
-    let o = rnn(
+    let o = train_tag(
+        &tiny,
+        &ng,
         &[
-            "train",
-            "tag",
-            "--train",
-            &data("tiny.train.conll"),
-            "--dev",
-            &data("tiny.dev.conll"),
-            "--out",
-            ng.to_str().unwrap(),
             "--hidden",
             "8",
             "--emb",
@@ -303,7 +275,6 @@ fn train_tag_eval_roundtrip_and_bad_input() {
             "--snapshots-from",
             "2",
         ],
-        None,
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!ng.join("epoch-1").exists());

@@ -1329,6 +1329,15 @@ pub fn length_batches(lengths: &[usize], batch: usize, rng: &mut impl Rng) -> Ve
 mod tests {
     use super::*;
 
+    /// A tagged sentence from space-separated tokens and tags.
+    fn s(words: &str, tags: &str) -> Sentence {
+        Sentence {
+            tokens: words.split(' ').map(String::from).collect(),
+            tags: tags.split(' ').map(String::from).collect(),
+            line: 1,
+        }
+    }
+
     #[test]
     fn feature_keys() {
         assert_eq!(FeatureKind::Word.key("Apple"), "apple");
@@ -1348,11 +1357,6 @@ mod tests {
 
     #[test]
     fn from_pretrained_keeps_what_base_learned() {
-        let s = |w: &str, t: &str| Sentence {
-            tokens: w.split(' ').map(String::from).collect(),
-            tags: t.split(' ').map(String::from).collect(),
-            line: 1,
-        };
         let pos = vec![
             s("the cat sat", "at nn vbd"),
             s("Bob saw a dog", "np vbd at nn"),
@@ -1467,11 +1471,6 @@ mod tests {
 
     #[test]
     fn ensemble_averages_probabilities() {
-        let s = |w: &str, t: &str| Sentence {
-            tokens: w.split(' ').map(String::from).collect(),
-            tags: t.split(' ').map(String::from).collect(),
-            line: 1,
-        };
         let train = vec![s("I saw Bob", "O O B-per"), s("Ann ran", "B-per O")];
         let a = Tagger::new(&train, &TaggerOptions::default(), 1).unwrap();
         let b = Tagger::new(&train, &TaggerOptions::default(), 2).unwrap();
@@ -1537,11 +1536,6 @@ mod tests {
     /// of every embedding entry the batch uses (words, affixes, shape, n-grams).
     #[test]
     fn embedding_gradients_match_finite_differences() {
-        let s = |w: &str, t: &str| Sentence {
-            tokens: w.split(' ').map(String::from).collect(),
-            tags: t.split(' ').map(String::from).collect(),
-            line: 1,
-        };
         let train = vec![
             s("I saw Bob in Paris", "O O B-per O B-loc"),
             s("Ann Lee ran", "B-per I-per O"),
