@@ -94,6 +94,13 @@ pub struct TrainTagArgs {
     /// Longest character n-gram.
     #[arg(long, default_value_t = 5)]
     pub ngram_max: usize,
+    /// Character embedding size of a character-level BiLSTM over each word,
+    /// whose two final states join the word's input vector (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub char_dim: usize,
+    /// Hidden units per direction of the character-level BiLSTM.
+    #[arg(long, default_value_t = 25)]
+    pub char_hidden: usize,
     /// Words seen fewer times in training are unknown (<unk>).
     #[arg(long, default_value_t = 1)]
     pub min_count: usize,
@@ -240,6 +247,8 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
         affix_dim: a.affix_dim,
         shape_dim: a.shape_dim,
         crf: a.crf,
+        char_dim: a.char_dim,
+        char_hidden: a.char_hidden,
         ngrams: (a.ngram_dim > 0).then_some(NgramSpec {
             dim: a.ngram_dim,
             buckets: a.ngram_buckets,

@@ -24,6 +24,7 @@
 //! a part-of-speech tagger trained on a large corpus gives a small named-entity
 //! task its embeddings and recurrent layers.
 
+use super::chars::{CharCache, CharEncoder, CharSpec};
 use super::data::Sentence;
 use crate::checkpoint::ModelFile;
 use crate::infer::Inference;
@@ -215,6 +216,10 @@ pub struct TaggerSpec {
     /// sentence log-likelihood, decoded by Viterbi with learned transitions.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub crf: bool,
+    /// The character-level word encoder (its vector follows the n-grams in
+    /// the input vector), if used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chars: Option<CharSpec>,
 }
 
 impl TaggerSpec {
@@ -222,6 +227,7 @@ impl TaggerSpec {
     pub fn input_size(&self) -> usize {
         self.features.iter().map(|f| f.dim).sum::<usize>()
             + self.ngrams.as_ref().map_or(0, |g| g.dim)
+            + self.chars.as_ref().map_or(0, |c| 2 * c.hidden)
             + NUM_FLAGS
     }
 }
@@ -245,6 +251,10 @@ pub struct TaggerOptions {
     pub ngrams: Option<NgramSpec>,
     /// A CRF output layer instead of independent per-token softmaxes.
     pub crf: bool,
+    /// Character embedding size of the character-level word encoder (0: none).
+    pub char_dim: usize,
+    /// Hidden size per direction of the character-level encoder's LSTM.
+    pub char_hidden: usize,
     /// Recurrent cell, hidden size, layers, directions (input and output sizes are set here).
     pub rnn: ModelConfig,
 }
@@ -260,6 +270,8 @@ impl Default for TaggerOptions {
             shape_dim: 8,
             ngrams: None,
             crf: false,
+            char_dim: 0,
+            char_hidden: 25,
             rnn: ModelConfig::elman(1, 64, 1),
         }
     }
@@ -277,6 +289,11 @@ pub struct Encoded {
     pub ngrams: Vec<u32>,
     /// `[n + 1]` offsets into `ngrams`.
     pub ngram_at: Vec<usize>,
+    /// Character ids of all tokens, token `t`'s at `chars[char_at[t]..char_at[t + 1]]`
+    /// (both empty without the character encoder).
+    pub chars: Vec<u32>,
+    /// `[n + 1]` offsets into `chars`.
+    pub char_at: Vec<usize>,
     /// Tag ids `[n]` ([`UNKNOWN_TAG`] for tags the model does not know);
     /// empty for untagged sentences.
     pub tags: Vec<usize>,
@@ -323,6 +340,8 @@ pub struct Tagger {
     /// CRF parameters `[O + O*O + O]` (start, transitions, end; see
     /// [`super::crf`]); empty without a CRF.
     pub crf: Vec<f32>,
+    /// The character-level word encoder, if used.
+    pub chars: Option<CharEncoder>,
 }
 
 /// Per-feature key → id maps, tag → id, embedding table offsets and total size.
@@ -450,11 +469,23 @@ impl Tagger {
             features.push(FeatureSpec { kind, dim, vocab });
             counts.push(cnt);
         }
+        let chars = match opts.char_dim {
+            0 => None,
+            d => Some(CharEncoder::new(
+                train
+                    .iter()
+                    .flat_map(|s| s.tokens.iter().map(String::as_str)),
+                d,
+                opts.char_hidden,
+                seed,
+            )?),
+        };
         let spec = TaggerSpec {
             features,
             tags: tags_of(train)?,
             ngrams: opts.ngrams.clone(),
             crf: opts.crf,
+            chars: chars.as_ref().map(|c| c.spec.clone()),
         };
         let mut cfg = opts.rnn.clone();
         cfg.input_size = spec.input_size();
@@ -488,6 +519,7 @@ impl Tagger {
             ngram_off: n_feat,
             counts,
             model,
+            chars,
         })
     }
 
@@ -531,11 +563,20 @@ impl Tagger {
                 vocab,
             });
         }
+        let chars = base.chars.as_ref().map(|c| {
+            c.extended(
+                train
+                    .iter()
+                    .flat_map(|s| s.tokens.iter().map(String::as_str)),
+                seed,
+            )
+        });
         let spec = TaggerSpec {
             features,
             tags,
             ngrams: base.spec.ngrams.clone(),
             crf,
+            chars: chars.as_ref().map(|c| c.spec.clone()),
         };
         let mut cfg = base.model.config.clone();
         cfg.output_size = spec.tags.len();
@@ -574,6 +615,7 @@ impl Tagger {
             ngram_off: n_feat,
             counts,
             model,
+            chars,
         })
     }
 
@@ -613,6 +655,14 @@ impl Tagger {
                 ngram_at.push(ngrams.len());
             }
         }
+        let (mut chars, mut char_at) = (Vec::new(), Vec::new());
+        if let Some(c) = &self.chars {
+            char_at.push(0);
+            for t in &s.tokens {
+                chars.extend(c.ids(t));
+                char_at.push(chars.len());
+            }
+        }
         let tags = s
             .tags
             .iter()
@@ -623,24 +673,37 @@ impl Tagger {
             flags: fl,
             ngrams,
             ngram_at,
+            chars,
+            char_at,
             tags,
             len: s.len(),
         }
     }
 
-    /// Builds the inputs `[T, B, I]` of a batch, returns them with `T` and the
-    /// lengths. `ids` overrides the feature ids (word dropout); `keep` scales
-    /// every input (input dropout mask, `[T, B, I]`).
+    /// Builds the inputs `[T, B, I]` of a batch, returns them with `T`, the
+    /// lengths and the character encoder's cache (its words are the batch's
+    /// tokens, sentence by sentence). `ids` overrides the feature ids (word
+    /// dropout); `keep` scales every input (input dropout mask, `[T, B, I]`).
     fn inputs(
         &self,
         batch: &[&Encoded],
         ids: Option<&[Vec<u32>]>,
         keep: Option<&[f32]>,
-    ) -> (Vec<f32>, usize, Vec<usize>) {
+    ) -> (Vec<f32>, usize, Vec<usize>, Option<CharCache>) {
         let lengths: Vec<usize> = batch.iter().map(|e| e.len).collect();
         let steps = lengths.iter().copied().max().unwrap_or(0);
         let (b_n, i_n) = (batch.len(), self.input_size());
         let mut x = vec![0.0f32; steps * b_n * i_n]; // [T, B, I]
+                                                     // r [Nw, 2*hc]: the character vectors of all tokens of the batch
+        let char_fwd = self.chars.as_ref().map(|c| {
+            let words: Vec<&[u32]> = batch
+                .iter()
+                .flat_map(|e| (0..e.len).map(|t| &e.chars[e.char_at[t]..e.char_at[t + 1]]))
+                .collect();
+            c.forward(&words)
+        });
+        let cn = self.chars.as_ref().map_or(0, CharEncoder::out_size);
+        let mut word = 0; // index of the token among the batch's tokens
         for (b, e) in batch.iter().enumerate() {
             let eids = ids.map_or(&e.ids[..], |v| &v[b][..]);
             let nf = self.spec.features.len();
@@ -666,18 +729,24 @@ impl Tagger {
                     }
                     col += g.dim;
                 }
+                if let Some((r, _)) = &char_fwd {
+                    // x[col..col+2hc] = r[word]
+                    row[col..col + cn].copy_from_slice(&r[word * cn..(word + 1) * cn]);
+                    col += cn;
+                }
+                word += 1;
                 row[col..].copy_from_slice(&e.flags[t * NUM_FLAGS..(t + 1) * NUM_FLAGS]);
             }
         }
         if let Some(k) = keep {
             x.iter_mut().zip(k).for_each(|(v, m)| *v *= m);
         }
-        (x, steps, lengths)
+        (x, steps, lengths, char_fwd.map(|(_, c)| c))
     }
 
     /// The logits `[T, B, O]` of a batch (no dropout), with `T`.
     pub fn logits(&self, batch: &[&Encoded]) -> (Vec<f32>, usize) {
-        let (x, steps, lengths) = self.inputs(batch, None, None);
+        let (x, steps, lengths, _) = self.inputs(batch, None, None);
         // forward only: nothing kept for BPTT
         let mut inf = Inference::new();
         self.model.infer(
@@ -815,6 +884,9 @@ impl Tagger {
                 (vec![g.buckets, g.dim], self.emb[self.ngram_off..].to_vec()),
             );
         }
+        if let Some(c) = &self.chars {
+            extra.extend(c.tensors());
+        }
         let mut at = 0;
         for (name, shape) in super::crf::param_names(self.spec.tags.len()) {
             if self.crf.is_empty() {
@@ -882,6 +954,12 @@ impl Tagger {
         if let Some(g) = &spec.ngrams {
             emb.extend_from_slice(mf.extra(dir, "embed.ngram.weight", &[g.buckets, g.dim])?);
         }
+        let chars = match &spec.chars {
+            None => None,
+            Some(cs) => Some(CharEncoder::from_tensors(cs.clone(), |name, shape| {
+                mf.extra(dir, name, shape).map(<[f32]>::to_vec)
+            })?),
+        };
         let mut crf = Vec::new();
         if spec.crf {
             for (name, shape) in super::crf::param_names(spec.tags.len()) {
@@ -897,6 +975,7 @@ impl Tagger {
             ngram_off: n,
             counts: Vec::new(),
             crf,
+            chars,
             model: mf.model,
         })
     }
@@ -1069,9 +1148,13 @@ pub struct Trainer {
     opt_model: Optimizer<f32>,
     opt_emb: Optimizer<f32>,
     opt_crf: Optimizer<f32>,
+    opt_char_emb: Optimizer<f32>,
+    opt_char_rnn: Optimizer<f32>,
     g_model: Vec<f32>,
     g_emb: Vec<f32>,
     g_crf: Vec<f32>,
+    g_char_emb: Vec<f32>,
+    g_char_rnn: Vec<f32>,
     rng: ChaCha8Rng,
 }
 
@@ -1090,14 +1173,22 @@ impl Trainer {
                 opts.input_dropout
             )));
         }
+        let (n_char_emb, n_char_rnn) = tagger
+            .chars
+            .as_ref()
+            .map_or((0, 0), |c| (c.emb.len(), c.rnn.params.len()));
         Ok(Trainer {
             opts: opts.clone(),
             opt_model: Optimizer::new(opts.optimizer.clone(), tagger.model.params.len()),
             opt_emb: Optimizer::new(opts.optimizer.clone(), tagger.emb.len()),
             opt_crf: Optimizer::new(opts.optimizer.clone(), tagger.crf.len()),
+            opt_char_emb: Optimizer::new(opts.optimizer.clone(), n_char_emb),
+            opt_char_rnn: Optimizer::new(opts.optimizer.clone(), n_char_rnn),
             g_model: vec![0.0; tagger.model.params.len()],
             g_emb: vec![0.0; tagger.emb.len()],
             g_crf: vec![0.0; tagger.crf.len()],
+            g_char_emb: vec![0.0; n_char_emb],
+            g_char_rnn: vec![0.0; n_char_rnn],
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x0d20_b0a7),
         })
     }
@@ -1112,6 +1203,8 @@ impl Trainer {
         self.opt_model.config.set_lr(lr);
         self.opt_emb.config.set_lr(lr);
         self.opt_crf.config.set_lr(lr);
+        self.opt_char_emb.config.set_lr(lr);
+        self.opt_char_rnn.config.set_lr(lr);
     }
 
     /// One update on a batch of tagged sentences (every tag known). Returns the
@@ -1124,6 +1217,8 @@ impl Trainer {
                 .iter()
                 .chain(&self.g_emb)
                 .chain(&self.g_crf)
+                .chain(&self.g_char_emb)
+                .chain(&self.g_char_rnn)
                 .map(|&g| (g as f64) * (g as f64))
                 .sum::<f64>()
                 .sqrt();
@@ -1134,12 +1229,18 @@ impl Trainer {
                     .iter_mut()
                     .chain(self.g_emb.iter_mut())
                     .chain(self.g_crf.iter_mut())
+                    .chain(self.g_char_emb.iter_mut())
+                    .chain(self.g_char_rnn.iter_mut())
                     .for_each(|g| *g *= c);
             }
         }
         self.opt_model.step(&mut tagger.model.params, &self.g_model);
         self.opt_emb.step(&mut tagger.emb, &self.g_emb);
         self.opt_crf.step(&mut tagger.crf, &self.g_crf);
+        if let Some(c) = &mut tagger.chars {
+            self.opt_char_emb.step(&mut c.emb, &self.g_char_emb);
+            self.opt_char_rnn.step(&mut c.rnn.params, &self.g_char_rnn);
+        }
         (loss as f64 * tokens as f64, tokens)
     }
 
@@ -1186,7 +1287,7 @@ impl Trainer {
                 .map(|_| if self.rng.random::<f64>() < p { 0.0 } else { s })
                 .collect()
         });
-        let (x, steps, lengths) = tagger.inputs(batch, ids.as_deref(), keep.as_deref());
+        let (x, steps, lengths, char_cache) = tagger.inputs(batch, ids.as_deref(), keep.as_deref());
         let b_n = batch.len();
         let model = &tagger.model;
         let fwd = model.forward(Input::Dense(&x), steps, b_n, None, Some(&lengths));
@@ -1228,6 +1329,11 @@ impl Trainer {
         );
         // dE/d(embedding row) = sum over its uses of the matching slice of dE/dx
         self.g_emb.fill(0.0);
+        self.g_char_emb.fill(0.0);
+        self.g_char_rnn.fill(0.0);
+        let cn = tagger.chars.as_ref().map_or(0, CharEncoder::out_size);
+        let char_col = i_n - NUM_FLAGS - cn; // where the character vector starts in x
+        let mut d_chars = Vec::new(); // dE/dr [Nw, 2*hc], the batch's tokens in order
         if let Some(dx) = dx {
             for (b, e) in batch.iter().enumerate() {
                 let eids = ids.as_ref().map_or(&e.ids[..], |v| &v[b][..]);
@@ -1255,8 +1361,16 @@ impl Trainer {
                             }
                         }
                     }
+                    // x[char_col..+2hc] = r[word]  =>  dE/dr[word] = that slice of dE/dx
+                    for j in char_col..char_col + cn {
+                        let m = keep.as_ref().map_or(1.0, |kp| kp[r * i_n + j]);
+                        d_chars.push(dx[r * i_n + j] * m);
+                    }
                 }
             }
+        }
+        if let (Some(c), Some(cache), false) = (&tagger.chars, &char_cache, d_chars.is_empty()) {
+            c.backward(cache, &d_chars, &mut self.g_char_emb, &mut self.g_char_rnn);
         }
         (loss, tokens)
     }
@@ -1595,6 +1709,76 @@ mod tests {
             checked > 50 && ngram_checked >= 15,
             "{checked} {ngram_checked}"
         );
+    }
+
+    /// The character encoder inside the tagger: finite differences of the
+    /// batch loss (with input dropout, CRF, padding) against the gradients of
+    /// its embeddings and LSTM; and it survives a save/load round trip.
+    #[test]
+    fn char_encoder_gradients_through_the_tagger() {
+        let train = vec![
+            s("I saw Bob in Paris", "O O B-per O B-loc"),
+            s("Ann Lee ran", "B-per I-per O"),
+        ];
+        let mut rnn = ModelConfig::elman(1, 5, 1);
+        rnn.bidirectional = true;
+        let opts = TaggerOptions {
+            word_dim: 3,
+            affix_dim: 0,
+            shape_dim: 2,
+            char_dim: 2,
+            char_hidden: 3,
+            crf: true,
+            rnn,
+            ..TaggerOptions::default()
+        };
+        let mut tagger = Tagger::new(&train, &opts, 2).unwrap();
+        assert_eq!(tagger.input_size(), 3 + 2 + 6 + NUM_FLAGS);
+        let enc: Vec<_> = train.iter().map(|x| tagger.encode(x)).collect();
+        let batch: Vec<&Encoded> = enc.iter().collect();
+        let topts = TrainOptions {
+            word_dropout: 0.0,
+            input_dropout: 0.3,
+            ..TrainOptions::default()
+        };
+        // the same dropout masks each time: a fresh trainer with one seed
+        let grads = |t: &Tagger| {
+            let mut tr = Trainer::new(t, &topts, 9).unwrap();
+            let (l, _) = tr.gradients(t, &batch);
+            (l, tr.g_char_emb, tr.g_char_rnn)
+        };
+        let (_, g_emb, g_rnn) = grads(&tagger);
+        let eps = 1e-2f32;
+        let close = |fd: f32, g: f32| (fd - g).abs() <= 2e-3 + 2e-2 * g.abs();
+        let mut checked = 0;
+        for i in 0..g_emb.len() + g_rnn.len() {
+            let ne = g_emb.len();
+            fn slot(t: &mut Tagger, i: usize, ne: usize) -> &mut f32 {
+                let c = t.chars.as_mut().unwrap();
+                if i < ne {
+                    &mut c.emb[i]
+                } else {
+                    &mut c.rnn.params[i - ne]
+                }
+            }
+            let g = if i < ne { g_emb[i] } else { g_rnn[i - ne] };
+            let v = *slot(&mut tagger, i, ne);
+            *slot(&mut tagger, i, ne) = v + eps;
+            let up = grads(&tagger).0;
+            *slot(&mut tagger, i, ne) = v - eps;
+            let down = grads(&tagger).0;
+            *slot(&mut tagger, i, ne) = v;
+            let fd = (up - down) / (2.0 * eps);
+            assert!(close(fd, g), "char parameter {i}: fd {fd} vs {g}");
+            checked += usize::from(g != 0.0);
+        }
+        assert!(checked > 60, "{checked}");
+        let dir = std::env::temp_dir().join(format!("rnn-chars-{}", std::process::id()));
+        tagger.save(&dir, BTreeMap::new()).unwrap();
+        let back = Tagger::load(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let enc_back: Vec<_> = train.iter().map(|x| back.encode(x)).collect();
+        assert_eq!(back.logits(&[&enc_back[0]]).0, tagger.logits(&[&enc[0]]).0);
     }
 
     #[test]
