@@ -254,7 +254,7 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         "not a model directory",
     );
 
-    // character n-grams and per-epoch snapshots, voting as an ensemble
+    // character n-grams, a character BiLSTM and per-epoch snapshots, voting as an ensemble
     let ng = tmp("ngram");
     let o = train_tag(
         &tiny,
@@ -274,9 +274,19 @@ fn train_tag_eval_roundtrip_and_bad_input() {
             "last",
             "--snapshots-from",
             "2",
+            "--char-dim",
+            "3",
+            "--char-hidden",
+            "2",
         ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
+    let t = rnn::tag::tagger::Tagger::load(&ng).unwrap();
+    assert_eq!(
+        t.chars.as_ref().map(|c| c.out_size()),
+        Some(4),
+        "character BiLSTM"
+    );
     assert!(!ng.join("epoch-1").exists());
     let (e2, e3) = (ng.join("epoch-2"), ng.join("epoch-3"));
     let j = eval_json(&[e2.to_str().unwrap(), e3.to_str().unwrap()]);
