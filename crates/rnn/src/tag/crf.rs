@@ -131,7 +131,7 @@ pub fn nll_and_grad<T: Float>(
     let (s, a, f) = split(params, o);
     let e: Vec<f64> = emissions.iter().map(|x| x.f64()).collect();
     let (alpha, beta, log_z) = forward_backward(&e, o, &s, &a, &f);
-    let add = |d: &mut T, v: f64| *d = *d + T::of(scale * v);
+    let add = |d: &mut T, v: f64| *d += T::of(scale * v);
     for t in 0..n {
         for j in 0..o {
             // p(y_t = j) = exp(alpha[t, j] + beta[t, j] - log Z)

@@ -11,6 +11,8 @@
 //! - optionally, the mean of learned embeddings of the word's hashed
 //!   character n-grams (`<apple>` → `<ap`, `app`, ..., `le>`; fastText-style),
 //!   so that an unseen word still shares pieces with seen ones,
+//! - optionally, a character-level BiLSTM's reading of the word
+//!   ([`super::chars`]),
 //! - fixed 0/1 flags (capitalised, all caps, has a digit, has a hyphen, ...).
 //!
 //! The vectors `[T, B, I]` go to a [`Model`] as [`Input::Dense`]; its readout
@@ -1395,7 +1397,7 @@ impl Trainer {
         let mut loss = 0.0;
         let (mut e, mut de) = (Vec::new(), Vec::new());
         for (b, enc) in batch.iter().enumerate() {
-            if enc.tags.iter().any(|&y| y == UNKNOWN_TAG) {
+            if enc.tags.contains(&UNKNOWN_TAG) {
                 continue;
             }
             // gather the sentence's rows [n, O] out of [T, B, O], and back
