@@ -111,6 +111,7 @@ fn accuracy_on_bank(train: &[Sentence], test: &[Sentence], bidirectional: bool, 
         ngrams: None,
         crf,
         rnn,
+        ..TaggerOptions::default()
     };
     let mut tagger = Tagger::new(train, &opts, 3).unwrap();
     let topts = TrainOptions {
