@@ -253,6 +253,10 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         &transfer("/nonexistent/model", &tmp("t3")),
         "not a model directory",
     );
+    assert_bad_input(
+        &train_tag(&tiny, &tmp("t4"), &["--init-from", m, "--char-dim", "8"]),
+        "--char-dim 8 with --init-from",
+    );
 
     // character n-grams, a character BiLSTM and per-epoch snapshots, voting as an ensemble
     let ng = tmp("ngram");

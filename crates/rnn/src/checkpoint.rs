@@ -67,15 +67,18 @@ impl ModelFile {
         let config: ModelConfig = serde_json::from_str(cfg_s)
             .map_err(|e| f.bad_meta("config", cfg_s, &format!("a model configuration ({e})")))?;
         let mut model = Model::<f32>::zeros(config)?;
+        // every tensor, weights and extras alike, must be finite
+        let finite = |name: &str, data: &[f64]| match data.iter().position(|v| !v.is_finite()) {
+            None => Ok(()),
+            Some(i) => Err(Error::Value {
+                what: format!("{}: tensor '{name}' element {i}", f.path().display()),
+                value: data[i].to_string(),
+                expected: "a finite weight".into(),
+            }),
+        };
         for e in model.layout.clone() {
             let data = f.f64_shaped(&e.name, &e.shape)?;
-            if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-                return Err(Error::Value {
-                    what: format!("{}: tensor '{}' element {i}", f.path().display(), e.name),
-                    value: data[i].to_string(),
-                    expected: "a finite weight".into(),
-                });
-            }
+            finite(&e.name, &data)?;
             for (d, s) in model.params[e.range()].iter_mut().zip(data) {
                 *d = s as f32;
             }
@@ -84,6 +87,7 @@ impl ModelFile {
         for name in f.names() {
             if model.entry(&name).is_none() {
                 let t = f.f64(&name)?;
+                finite(&name, &t.data)?;
                 extra.insert(name, (t.shape, t.data.iter().map(|&v| v as f32).collect()));
             }
         }
@@ -183,6 +187,12 @@ mod tests {
         assert_eq!(back.extra, mf.extra);
         assert_eq!(back.meta.get("vocab"), mf.meta.get("vocab"));
         assert!(ModelFile::load_task(&dir, "tag").is_err());
+        // a NaN in an extra tensor (embeddings, CRF, ...) is refused by name
+        let mut bad = mf.clone();
+        bad.extra.get_mut("embed.weight").unwrap().1[4] = f32::NAN;
+        bad.save(&dir).unwrap();
+        let err = ModelFile::load(&dir).unwrap_err().to_string();
+        assert!(err.contains("'embed.weight' element 4"), "{err}");
         std::fs::write(dir.join(MODEL_FILE), b"garbage").unwrap();
         assert!(matches!(ModelFile::load(&dir), Err(Error::Corrupt { .. })));
         std::fs::remove_dir_all(&dir).unwrap();

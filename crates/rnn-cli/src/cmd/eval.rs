@@ -22,7 +22,8 @@ pub struct EvalArgs {
     #[arg(long)]
     pub json: bool,
     /// tag: add this to the log-probability of every tag but O before
-    /// decoding (> 0: more entities, higher recall, lower precision). Several
+    /// decoding (a single CRF tagger: to its per-token score of those tags;
+    /// > 0: more entities, higher recall, lower precision). Several
     /// comma-separated values (e.g. 0,1,2 to tune on dev) give one report each.
     #[arg(
         long,

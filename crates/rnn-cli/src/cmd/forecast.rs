@@ -51,9 +51,10 @@ seasonal_naive_rmse, seasonal_naive_mae, seasonal_naive_mase, points,
 horizon, season, strategy.
 
 Taggers: repeat --model to score an ensemble (the mean of the models' tag
-probabilities); --entity-bias B adds B to the log-probability of every tag but
-O before the BIO-constrained decoding (comma-separated values: one report each,
-for tuning on dev).
+probabilities, CRF marginals for CRF taggers); --entity-bias B adds B to the
+log-probability of every tag but O (a single CRF tagger: to its per-token
+score) before the BIO-constrained decoding (comma-separated values: one report
+each, for tuning on dev).
 
 Examples:
   rnn eval --model runs/sunspots --data data/timeseries/sunspots.csv

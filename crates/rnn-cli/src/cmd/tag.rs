@@ -136,7 +136,9 @@ pub struct TrainTagArgs {
     /// layers are kept and trained on, the tag set and readout are new. The
     /// feature and network flags (--emb, --affix-dim, --shape-dim, --prefixes,
     /// --suffixes, --ngram-*, --cell, --hidden, --layers, --bidirectional) are
-    /// then taken from DIR.
+    /// then taken from DIR, every word of the new data gets an embedding row
+    /// (--min-count is not applied), and the character encoder is DIR's
+    /// (--char-dim with --init-from is an error).
     #[arg(long, value_name = "DIR")]
     pub init_from: Option<PathBuf>,
     /// A linear-chain CRF on top of the per-token scores: trained by the
@@ -282,6 +284,13 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
     let mut tagger = match &a.init_from {
         None => Tagger::new(&train, &opts, a.seed)?,
         Some(dir) => {
+            if a.char_dim > 0 {
+                return Err(CliError::Usage(format!(
+                    "--char-dim {} with --init-from {}: the character encoder comes from the base tagger",
+                    a.char_dim,
+                    dir.display()
+                )));
+            }
             let base = Tagger::load(dir)?;
             let c = &base.model.config;
             eprintln!(
@@ -415,7 +424,11 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
         }
         plot_lines(
             &a.out.join("loss.svg"),
-            "tagger loss (mean cross-entropy per token)",
+            if tagger.crf.is_empty() {
+                "tagger loss (mean cross-entropy per token)"
+            } else {
+                "tagger loss (CRF negative log-likelihood per token)"
+            },
             "epoch",
             "loss",
             &[
@@ -441,7 +454,8 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
 )]
 pub struct TagArgs {
     /// The model directory; repeat the flag to tag with an ensemble (the mean
-    /// of the models' tag probabilities, then the same decoding).
+    /// of the models' tag probabilities, or a CRF's marginals, then the same
+    /// decoding).
     #[arg(long, required = true)]
     pub model: Vec<PathBuf>,
     /// Input file, or - (default) for standard input.
@@ -449,8 +463,9 @@ pub struct TagArgs {
     /// Input format: auto (a tab in any line means CoNLL), conll or plain.
     #[arg(long, default_value = "auto")]
     pub format: String,
-    /// Add this to the log-probability of every tag but O before decoding
-    /// (> 0: more entities, higher recall, lower precision).
+    /// Add this to the log-probability of every tag but O before decoding (for
+    /// a single CRF tagger: to its per-token score of those tags) (> 0: more
+    /// entities, higher recall, lower precision).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub entity_bias: f64,
     /// Threads for the matrix products.

@@ -242,6 +242,14 @@ impl CharEncoder {
         spec: CharSpec,
         mut get: impl FnMut(&str, &[usize]) -> Result<Vec<f32>>,
     ) -> Result<Self> {
+        if spec.vocab.is_empty() || spec.dim == 0 || spec.hidden == 0 {
+            return Err(Error::Config(format!(
+                "character encoder: {} characters, embedding size {}, hidden size {}: expected all >= 1",
+                spec.vocab.len(),
+                spec.dim,
+                spec.hidden
+            )));
+        }
         let emb = get("embed.char.weight", &[spec.vocab.len(), spec.dim])?;
         let mut rnn = Model::zeros(rnn_config(&spec))?;
         for e in param_layout(&rnn.config) {

@@ -43,6 +43,7 @@ pub fn param_names(o: usize) -> [(&'static str, Vec<usize>); 3] {
 
 /// Views of a parameter buffer: `(s [O], a [O, O], f [O])` as `f64`.
 fn split<T: Float>(p: &[T], o: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    assert_eq!(p.len(), num_params(o), "CRF parameters for {o} tags");
     let v: Vec<f64> = p.iter().map(|x| x.f64()).collect();
     (
         v[..o].to_vec(),
