@@ -372,14 +372,20 @@ fn build_index(spec: &TaggerSpec) -> Indexes {
         .enumerate()
         .map(|(i, t)| (t.clone(), i))
         .collect();
+    let (offsets, n) = table_offsets(spec);
+    (index, tag_index, offsets, n)
+}
+
+/// Where each feature's table starts in the flat embedding buffer, and where
+/// the n-gram table follows them (the size of the feature tables).
+fn table_offsets(spec: &TaggerSpec) -> (Vec<usize>, usize) {
     let mut offsets = Vec::new();
     let mut n = 0;
     for f in &spec.features {
         offsets.push(n);
         n += f.vocab.len() * f.dim;
     }
-    // the n-gram table follows at offset n (the returned size excludes it)
-    (index, tag_index, offsets, n)
+    (offsets, n)
 }
 
 /// How often each key of feature `kind` occurs in `train`.
@@ -391,6 +397,32 @@ fn key_counts(train: &[Sentence], kind: FeatureKind) -> BTreeMap<String, u32> {
         }
     }
     c
+}
+
+impl Tagger {
+    /// A tagger about to be trained: its indexes built from `spec`, zero CRF
+    /// parameters when `spec` has a CRF.
+    fn fresh(
+        spec: TaggerSpec,
+        emb: Vec<f32>,
+        counts: Vec<Vec<u32>>,
+        model: Model<f32>,
+        chars: Option<CharEncoder>,
+    ) -> Self {
+        let (index, tag_index, offsets, n_feat) = build_index(&spec);
+        Tagger {
+            crf: new_crf(&spec),
+            spec,
+            index,
+            tag_index,
+            emb,
+            offsets,
+            ngram_off: n_feat,
+            counts,
+            model,
+            chars,
+        }
+    }
 }
 
 /// Zero CRF parameters for `spec`'s tags when it has a CRF (no preference
@@ -494,7 +526,7 @@ impl Tagger {
         cfg.output_size = spec.tags.len();
         cfg.output = OutputKind::Softmax;
         let model = Model::new(cfg, seed)?;
-        let (index, tag_index, offsets, n_feat) = build_index(&spec);
+        let (offsets, n_feat) = table_offsets(&spec);
         let n = n_feat + spec.ngrams.as_ref().map_or(0, |g| g.buckets * g.dim);
         // embeddings ~ U(-a, a) with a = sqrt(3 / dim): unit variance per vector
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_e4b3);
@@ -511,18 +543,7 @@ impl Tagger {
                 *v = rng.random_range(-a..a);
             }
         }
-        Ok(Tagger {
-            crf: new_crf(&spec),
-            spec,
-            index,
-            tag_index,
-            emb,
-            offsets,
-            ngram_off: n_feat,
-            counts,
-            model,
-            chars,
-        })
+        Ok(Tagger::fresh(spec, emb, counts, model, chars))
     }
 
     /// A new tagger for the tags of `train` that starts from a trained
@@ -591,7 +612,7 @@ impl Tagger {
                 model.params[e.range()].copy_from_slice(src);
             }
         }
-        let (index, tag_index, offsets, n_feat) = build_index(&spec);
+        let n_feat = table_offsets(&spec).1;
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_e4b3);
         let mut emb = Vec::with_capacity(n_feat + base.emb.len() - base.ngram_off);
         for (f, (old, &off)) in spec
@@ -607,18 +628,7 @@ impl Tagger {
             }
         }
         emb.extend_from_slice(&base.emb[base.ngram_off..]);
-        Ok(Tagger {
-            crf: new_crf(&spec),
-            spec,
-            index,
-            tag_index,
-            emb,
-            offsets,
-            ngram_off: n_feat,
-            counts,
-            model,
-            chars,
-        })
+        Ok(Tagger::fresh(spec, emb, counts, model, chars))
     }
 
     /// The size of each input vector.
