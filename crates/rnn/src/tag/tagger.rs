@@ -1159,17 +1159,56 @@ impl Default for TrainOptions {
 #[derive(Debug)]
 pub struct Trainer {
     opts: TrainOptions,
-    opt_model: Optimizer<f32>,
-    opt_emb: Optimizer<f32>,
-    opt_crf: Optimizer<f32>,
-    opt_char_emb: Optimizer<f32>,
-    opt_char_rnn: Optimizer<f32>,
-    g_model: Vec<f32>,
-    g_emb: Vec<f32>,
-    g_crf: Vec<f32>,
-    g_char_emb: Vec<f32>,
-    g_char_rnn: Vec<f32>,
+    /// One optimizer per parameter group ([`MODEL`], [`EMB`], [`CRF`], [`CHAR_EMB`], [`CHAR_RNN`]).
+    opt: [Optimizer<f32>; GROUPS],
+    /// The gradient of each parameter group, laid out like its buffer.
+    g: [Vec<f32>; GROUPS],
     rng: ChaCha8Rng,
+}
+
+/// Parameter groups of a tagger: recurrent network and readout.
+const MODEL: usize = 0;
+/// Feature and n-gram embeddings.
+const EMB: usize = 1;
+/// CRF start, transition and end scores (empty without a CRF).
+const CRF: usize = 2;
+/// Character embeddings (empty without the character encoder).
+const CHAR_EMB: usize = 3;
+/// The character encoder's LSTM (empty without it).
+const CHAR_RNN: usize = 4;
+/// How many parameter groups there are.
+const GROUPS: usize = 5;
+
+impl Tagger {
+    /// Every trained parameter buffer, indexed by group ([`MODEL`] ... [`CHAR_RNN`]).
+    fn groups_mut(&mut self) -> [&mut [f32]; GROUPS] {
+        let (char_emb, char_rnn): (&mut [f32], &mut [f32]) = match &mut self.chars {
+            Some(c) => (&mut c.emb, &mut c.rnn.params),
+            None => (&mut [], &mut []),
+        };
+        [
+            &mut self.model.params,
+            &mut self.emb,
+            &mut self.crf,
+            char_emb,
+            char_rnn,
+        ]
+    }
+
+    /// The size of each parameter group.
+    fn group_sizes(&self) -> [usize; GROUPS] {
+        let (ce, cr) = self
+            .chars
+            .as_ref()
+            .map_or((0, 0), |c| (c.emb.len(), c.rnn.params.len()));
+        [
+            self.model.params.len(),
+            self.emb.len(),
+            self.crf.len(),
+            ce,
+            cr,
+        ]
+    }
 }
 
 impl Trainer {
@@ -1187,38 +1226,23 @@ impl Trainer {
                 opts.input_dropout
             )));
         }
-        let (n_char_emb, n_char_rnn) = tagger
-            .chars
-            .as_ref()
-            .map_or((0, 0), |c| (c.emb.len(), c.rnn.params.len()));
+        let sizes = tagger.group_sizes();
         Ok(Trainer {
             opts: opts.clone(),
-            opt_model: Optimizer::new(opts.optimizer.clone(), tagger.model.params.len()),
-            opt_emb: Optimizer::new(opts.optimizer.clone(), tagger.emb.len()),
-            opt_crf: Optimizer::new(opts.optimizer.clone(), tagger.crf.len()),
-            opt_char_emb: Optimizer::new(opts.optimizer.clone(), n_char_emb),
-            opt_char_rnn: Optimizer::new(opts.optimizer.clone(), n_char_rnn),
-            g_model: vec![0.0; tagger.model.params.len()],
-            g_emb: vec![0.0; tagger.emb.len()],
-            g_crf: vec![0.0; tagger.crf.len()],
-            g_char_emb: vec![0.0; n_char_emb],
-            g_char_rnn: vec![0.0; n_char_rnn],
+            opt: sizes.map(|n| Optimizer::new(opts.optimizer.clone(), n)),
+            g: sizes.map(|n| vec![0.0; n]),
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x0d20_b0a7),
         })
     }
 
     /// The optimizers' learning rate.
     pub fn lr(&self) -> f64 {
-        self.opt_model.config.lr()
+        self.opt[MODEL].config.lr()
     }
 
     /// Sets the learning rate.
     pub fn set_lr(&mut self, lr: f64) {
-        self.opt_model.config.set_lr(lr);
-        self.opt_emb.config.set_lr(lr);
-        self.opt_crf.config.set_lr(lr);
-        self.opt_char_emb.config.set_lr(lr);
-        self.opt_char_rnn.config.set_lr(lr);
+        self.opt.iter_mut().for_each(|o| o.config.set_lr(lr));
     }
 
     /// One update on a batch of tagged sentences (every tag known). Returns the
@@ -1228,41 +1252,27 @@ impl Trainer {
         let (loss, tokens) = self.gradients(tagger, batch);
         if self.opts.clip > 0.0 {
             let norm = self
-                .g_model
+                .g
                 .iter()
-                .chain(&self.g_emb)
-                .chain(&self.g_crf)
-                .chain(&self.g_char_emb)
-                .chain(&self.g_char_rnn)
+                .flatten()
                 .map(|&g| (g as f64) * (g as f64))
                 .sum::<f64>()
                 .sqrt();
             let c = self.opts.clip / (norm + 1e-6);
             if c < 1.0 {
                 let c = c as f32;
-                self.g_model
-                    .iter_mut()
-                    .chain(self.g_emb.iter_mut())
-                    .chain(self.g_crf.iter_mut())
-                    .chain(self.g_char_emb.iter_mut())
-                    .chain(self.g_char_rnn.iter_mut())
-                    .for_each(|g| *g *= c);
+                self.g.iter_mut().flatten().for_each(|g| *g *= c);
             }
         }
-        self.opt_model.step(&mut tagger.model.params, &self.g_model);
-        self.opt_emb.step(&mut tagger.emb, &self.g_emb);
-        self.opt_crf.step(&mut tagger.crf, &self.g_crf);
-        if let Some(c) = &mut tagger.chars {
-            self.opt_char_emb.step(&mut c.emb, &self.g_char_emb);
-            self.opt_char_rnn.step(&mut c.rnn.params, &self.g_char_rnn);
+        for ((opt, g), p) in self.opt.iter_mut().zip(&self.g).zip(tagger.groups_mut()) {
+            opt.step(p, g);
         }
         (loss as f64 * tokens as f64, tokens)
     }
 
     /// The gradients of the batch's mean loss per token (cross-entropy, or
     /// the CRF's negative log-likelihood; with this step's dropout), left in
-    /// `self.g_model`, `self.g_emb`, `self.g_crf`, `self.g_char_emb` and
-    /// `self.g_char_rnn`; returns the mean loss and the number of tokens.
+    /// `self.g` (every group); returns the mean loss and the number of tokens.
     fn gradients(&mut self, tagger: &Tagger, batch: &[&Encoded]) -> (f32, usize) {
         let nf = tagger.spec.features.len();
         // word dropout: rare words become <unk> now and then, so <unk> is learned
@@ -1333,20 +1343,20 @@ impl Trainer {
         } else {
             self.crf_loss(tagger, batch, &fwd.logits, &mut dlogits, tokens)
         };
-        self.g_model.fill(0.0);
+        self.g[MODEL].fill(0.0);
         let (_, dx) = model.backward(
             &fwd,
             Input::Dense(&x),
             Some(&lengths),
             &dlogits,
             None,
-            &mut self.g_model,
+            &mut self.g[MODEL],
             true,
         );
         // dE/d(embedding row) = sum over its uses of the matching slice of dE/dx
-        self.g_emb.fill(0.0);
-        self.g_char_emb.fill(0.0);
-        self.g_char_rnn.fill(0.0);
+        self.g[EMB].fill(0.0);
+        self.g[CHAR_EMB].fill(0.0);
+        self.g[CHAR_RNN].fill(0.0);
         let cn = tagger.chars.as_ref().map_or(0, CharEncoder::out_size);
         let char_col = i_n - NUM_FLAGS - cn; // where the character vector starts in x
         let mut d_chars = Vec::new(); // dE/dr [Nw, 2*hc], the batch's tokens in order
@@ -1361,7 +1371,7 @@ impl Trainer {
                         let dst = tagger.offsets[f] + id * spec.dim;
                         for j in 0..spec.dim {
                             let m = keep.as_ref().map_or(1.0, |k| k[r * i_n + col + j]);
-                            self.g_emb[dst + j] += dx[r * i_n + col + j] * m;
+                            self.g[EMB][dst + j] += dx[r * i_n + col + j] * m;
                         }
                         col += spec.dim;
                     }
@@ -1373,7 +1383,7 @@ impl Trainer {
                             let dst = tagger.ngram_off + k as usize * g.dim;
                             for j in 0..g.dim {
                                 let m = keep.as_ref().map_or(1.0, |kp| kp[r * i_n + col + j]);
-                                self.g_emb[dst + j] += w * dx[r * i_n + col + j] * m;
+                                self.g[EMB][dst + j] += w * dx[r * i_n + col + j] * m;
                             }
                         }
                     }
@@ -1386,7 +1396,8 @@ impl Trainer {
             }
         }
         if let (Some(c), Some(cache), false) = (&tagger.chars, &char_cache, d_chars.is_empty()) {
-            c.backward(cache, &d_chars, &mut self.g_char_emb, &mut self.g_char_rnn);
+            let [.., g_char_emb, g_char_rnn] = &mut self.g;
+            c.backward(cache, &d_chars, g_char_emb, g_char_rnn);
         }
         (loss, tokens)
     }
@@ -1395,7 +1406,7 @@ impl Trainer {
 impl Trainer {
     /// The CRF's negative log-likelihood of a batch divided by its number of
     /// tokens; writes dE/dlogits (`[T, B, O]`, like `logits`) and fills
-    /// `self.g_crf`. Sentences with an unknown gold tag are left out.
+    /// `self.g[CRF]`. Sentences with an unknown gold tag are left out.
     fn crf_loss(
         &mut self,
         tagger: &Tagger,
@@ -1407,7 +1418,7 @@ impl Trainer {
         let o = tagger.spec.tags.len();
         let b_n = batch.len();
         let scale = 1.0 / tokens.max(1) as f64;
-        self.g_crf.fill(0.0);
+        self.g[CRF].fill(0.0);
         let mut loss = 0.0;
         let (mut e, mut de) = (Vec::new(), Vec::new());
         for (b, enc) in batch.iter().enumerate() {
@@ -1428,7 +1439,7 @@ impl Trainer {
                 &enc.tags,
                 scale,
                 &mut de,
-                &mut self.g_crf,
+                &mut self.g[CRF],
             );
             for t in 0..enc.len {
                 dlogits[(t * b_n + b) * o..][..o].copy_from_slice(&de[t * o..(t + 1) * o]);
@@ -1717,7 +1728,7 @@ mod tests {
         };
         let mut tr = Trainer::new(&tagger, &topts, 5).unwrap();
         tr.gradients(&tagger, &batch);
-        let g = tr.g_emb.clone();
+        let g = tr.g[EMB].clone();
         let ngram_from = tagger.ngram_off;
         let (mut checked, mut ngram_checked) = (0, 0);
         let eps = 1e-2f32;
@@ -1782,7 +1793,8 @@ mod tests {
         let grads = |t: &Tagger| {
             let mut tr = Trainer::new(t, &topts, 9).unwrap();
             let (l, _) = tr.gradients(t, &batch);
-            (l, tr.g_char_emb, tr.g_char_rnn)
+            let [.., g_char_emb, g_char_rnn] = tr.g;
+            (l, g_char_emb, g_char_rnn)
         };
         let (_, g_emb, g_rnn) = grads(&tagger);
         let eps = 1e-2f32;
