@@ -258,6 +258,41 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         "--char-dim 8 with --init-from",
     );
 
+    // a lexicon: added to the transferred tagger and saved in the model; bad files named
+    let lex_dir = tmp("lexicon");
+    std::fs::create_dir_all(&lex_dir).unwrap();
+    let (lex, bad_lex) = (lex_dir.join("lex.tsv"), lex_dir.join("bad.tsv"));
+    std::fs::write(&lex, "city\tparis\ncity\tnew york\nfirst-name\tann\n").unwrap();
+    std::fs::write(&bad_lex, "city\tparis\ncity paris\n").unwrap();
+    let (lex, bad_lex) = (lex.to_str().unwrap(), bad_lex.to_str().unwrap());
+    let lx = tmp("lex-model");
+    let o = train_tag(
+        &tiny,
+        &lx,
+        &["--init-from", m, "--epochs", "1", "--lexicon", lex],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t = rnn::tag::tagger::Tagger::load(&lx).unwrap();
+    let cats: Vec<_> = t.spec.lexicon.as_ref().unwrap().entries.keys().collect();
+    assert_eq!(cats, ["city", "first-name"]);
+    assert_eq!(t.spec.lexicon_width(), 4);
+    assert_bad_input(
+        &train_tag(&tiny, &tmp("t5"), &["--epochs", "1", "--lexicon", bad_lex]),
+        &format!("{bad_lex}:2: expected `category<TAB>phrase`"),
+    );
+    assert_bad_input(
+        &train_tag(&tiny, &tmp("t6"), &["--lexicon", "/nonexistent/lex.tsv"]),
+        "/nonexistent/lex.tsv",
+    );
+    assert_bad_input(
+        &train_tag(
+            &tiny,
+            &tmp("t7"),
+            &["--init-from", lx.to_str().unwrap(), "--lexicon", lex],
+        ),
+        "already has a lexicon",
+    );
+
     // character n-grams, a character BiLSTM and per-epoch snapshots, voting as an ensemble
     let ng = tmp("ngram");
     let o = train_tag(

@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use rnn::cell::{Activation, CellKind};
 use rnn::optim::OptimizerConfig;
 use rnn::tag::data::{parse_untagged, read_conll, Sentence, TextFormat};
+use rnn::tag::lexicon::Lexicon;
 use rnn::tag::metrics::{is_chunk_tagset, Evaluation};
 use rnn::tag::tagger::{
     length_batches, Encoded, Ensemble, NgramSpec, Tagger, TaggerOptions, TrainOptions, Trainer,
@@ -145,6 +146,13 @@ pub struct TrainTagArgs {
     /// sentence log-likelihood, decoded by Viterbi with learned tag transitions.
     #[arg(long)]
     pub crf: bool,
+    /// A lexicon (gazetteer) file, one `category<TAB>phrase` per line: each
+    /// token gets 0/1 inputs for starting or continuing a listed phrase of
+    /// each category (matched case-insensitively, longest first). It is saved
+    /// in the model. tools/lexicon/make.py builds one from public name,
+    /// place and word-frequency lists.
+    #[arg(long, value_name = "FILE")]
+    pub lexicon: Option<PathBuf>,
 }
 
 fn parse_lengths(flag: &str, s: &str) -> CliResult<Vec<usize>> {
@@ -257,6 +265,7 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
             min_n: a.ngram_min,
             max_n: a.ngram_max,
         }),
+        lexicon: a.lexicon.as_deref().map(Lexicon::read).transpose()?,
         rnn: rnn_cfg,
     };
     let optimizer = OptimizerConfig::from_args(&a.optimizer, &serde_json::json!({ "lr": lr }))?;
@@ -292,6 +301,13 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
                 )));
             }
             let base = Tagger::load(dir)?;
+            if let (Some(lex), Some(_)) = (&a.lexicon, &base.spec.lexicon) {
+                return Err(CliError::Usage(format!(
+                    "--lexicon {} with --init-from {}: that tagger already has a lexicon",
+                    lex.display(),
+                    dir.display()
+                )));
+            }
             let c = &base.model.config;
             eprintln!(
                 "starting from {}: its features and network ({:?}, {} layer(s), {}, hidden {}); feature and network flags ignored",
@@ -301,7 +317,7 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
                 if c.bidirectional { "bidirectional" } else { "unidirectional" },
                 c.hidden_size
             );
-            Tagger::from_pretrained(&base, &train, a.crf, a.seed)?
+            Tagger::from_pretrained(&base, &train, a.crf, opts.lexicon.clone(), a.seed)?
         }
     };
     let mut trainer = Trainer::new(&tagger, &topts, a.seed)?;

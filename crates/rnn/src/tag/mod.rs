@@ -4,5 +4,6 @@
 pub mod chars;
 pub mod crf;
 pub mod data;
+pub mod lexicon;
 pub mod metrics;
 pub mod tagger;

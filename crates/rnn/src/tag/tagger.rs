@@ -13,6 +13,7 @@
 //!   so that an unseen word still shares pieces with seen ones,
 //! - optionally, a character-level BiLSTM's reading of the word
 //!   ([`super::chars`]),
+//! - optionally, fixed 0/1 lexicon (gazetteer) matches ([`super::lexicon`]),
 //! - fixed 0/1 flags (capitalised, all caps, has a digit, has a hyphen, ...).
 //!
 //! The vectors `[T, B, I]` go to a [`Model`] as [`Input::Dense`]; its readout
@@ -28,6 +29,7 @@
 
 use super::chars::{CharCache, CharEncoder, CharSpec};
 use super::data::Sentence;
+use super::lexicon::{Lexicon, LexiconIndex};
 use crate::checkpoint::ModelFile;
 use crate::infer::Inference;
 use crate::layer::Input;
@@ -222,15 +224,26 @@ pub struct TaggerSpec {
     /// the input vector), if used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chars: Option<CharSpec>,
+    /// Lexicon (gazetteer) matches (their `2 C` inputs come just before the
+    /// flags), if used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexicon: Option<Lexicon>,
 }
 
 impl TaggerSpec {
-    /// The size of each input vector: feature and n-gram embeddings, then the flags.
+    /// The size of each input vector: feature and n-gram embeddings, the
+    /// character encoder's vector, lexicon matches, then the flags.
     pub fn input_size(&self) -> usize {
         self.features.iter().map(|f| f.dim).sum::<usize>()
             + self.ngrams.as_ref().map_or(0, |g| g.dim)
             + self.chars.as_ref().map_or(0, |c| 2 * c.hidden)
+            + self.lexicon_width()
             + NUM_FLAGS
+    }
+
+    /// The number of lexicon inputs per token (0 without a lexicon).
+    pub fn lexicon_width(&self) -> usize {
+        self.lexicon.as_ref().map_or(0, Lexicon::width)
     }
 }
 
@@ -257,6 +270,8 @@ pub struct TaggerOptions {
     pub char_dim: usize,
     /// Hidden size per direction of the character-level encoder's LSTM.
     pub char_hidden: usize,
+    /// Lexicon (gazetteer) features (`None`: not used).
+    pub lexicon: Option<Lexicon>,
     /// Recurrent cell, hidden size, layers, directions (input and output sizes are set here).
     pub rnn: ModelConfig,
 }
@@ -274,6 +289,7 @@ impl Default for TaggerOptions {
             crf: false,
             char_dim: 0,
             char_hidden: 25,
+            lexicon: None,
             rnn: ModelConfig::elman(1, 64, 1),
         }
     }
@@ -296,6 +312,8 @@ pub struct Encoded {
     pub chars: Vec<u32>,
     /// `[n + 1]` offsets into `chars`.
     pub char_at: Vec<usize>,
+    /// Lexicon matches `[n, 2 C]` (empty without a lexicon).
+    pub lex: Vec<f32>,
     /// Tag ids `[n]` ([`UNKNOWN_TAG`] for tags the model does not know);
     /// empty for untagged sentences.
     pub tags: Vec<usize>,
@@ -344,6 +362,8 @@ pub struct Tagger {
     pub crf: Vec<f32>,
     /// The character-level word encoder, if used.
     pub chars: Option<CharEncoder>,
+    /// The lexicon ready for matching, if used.
+    lex: Option<LexiconIndex>,
 }
 
 /// Per-feature key → id maps, tag → id, embedding table offsets and total size.
@@ -412,6 +432,7 @@ impl Tagger {
         let (index, tag_index, offsets, n_feat) = build_index(&spec);
         Tagger {
             crf: new_crf(&spec),
+            lex: spec.lexicon.as_ref().map(Lexicon::index),
             spec,
             index,
             tag_index,
@@ -520,6 +541,7 @@ impl Tagger {
             ngrams: opts.ngrams.clone(),
             crf: opts.crf,
             chars: chars.as_ref().map(|c| c.spec.clone()),
+            lexicon: opts.lexicon.clone(),
         };
         let mut cfg = opts.rnn.clone();
         cfg.input_size = spec.input_size();
@@ -555,13 +577,22 @@ impl Tagger {
     /// vectors instead of becoming `<unk>`), the n-gram table and the
     /// recurrent layers. New: rows for the keys of `train` that `base` does
     /// not know, the tag set and the readout `head.*` (random from `seed`),
-    /// and a CRF when `crf` is set.
+    /// a CRF when `crf` is set, and the `lexicon` when given (its inputs get
+    /// zero weights in the first layer, so the transferred network starts out
+    /// computing what it computed before). `base` with a lexicon keeps it; a
+    /// second one is an error.
     pub fn from_pretrained(
         base: &Tagger,
         train: &[Sentence],
         crf: bool,
+        lexicon: Option<Lexicon>,
         seed: u64,
     ) -> Result<Self> {
+        if lexicon.is_some() && base.spec.lexicon.is_some() {
+            return Err(Error::Config(
+                "the pretrained tagger already has a lexicon; a second one cannot be added".into(),
+            ));
+        }
         let tags = tags_of(train)?;
         let mut features = Vec::new();
         let mut counts = Vec::new();
@@ -600,16 +631,33 @@ impl Tagger {
             ngrams: base.spec.ngrams.clone(),
             crf,
             chars: chars.as_ref().map(|c| c.spec.clone()),
+            lexicon: lexicon.or_else(|| base.spec.lexicon.clone()),
         };
         let mut cfg = base.model.config.clone();
         cfg.output_size = spec.tags.len();
+        cfg.input_size = spec.input_size();
+        let added = cfg.input_size - base.model.config.input_size; // new lexicon inputs
+                                                                   // they go just before the flags, which stay last
+        let at = base.model.config.input_size - NUM_FLAGS;
         let mut model = Model::new(cfg, seed)?;
         for e in param_layout(&model.config) {
-            if !e.name.starts_with("head.") {
-                let src = base.model.param(&e.name).ok_or_else(|| {
-                    Error::Config(format!("pretrained tagger has no parameter {}", e.name))
-                })?;
-                model.params[e.range()].copy_from_slice(src);
+            if e.name.starts_with("head.") {
+                continue;
+            }
+            let src = base.model.param(&e.name).ok_or_else(|| {
+                Error::Config(format!("pretrained tagger has no parameter {}", e.name))
+            })?;
+            let dst = &mut model.params[e.range()];
+            if added > 0 && (e.name == "rnn.weight_ih_l0" || e.name == "rnn.weight_ih_l0_reverse") {
+                // [G*H, I_base] -> [G*H, I_base + added]: zero columns at `at`
+                let (ib, i_n) = (base.model.config.input_size, e.shape[1]);
+                for (d, s) in dst.chunks_mut(i_n).zip(src.chunks(ib)) {
+                    d[..at].copy_from_slice(&s[..at]);
+                    d[at..at + added].fill(0.0);
+                    d[at + added..].copy_from_slice(&s[at..]);
+                }
+            } else {
+                dst.copy_from_slice(src);
             }
         }
         let n_feat = table_offsets(&spec).1;
@@ -675,6 +723,10 @@ impl Tagger {
                 char_at.push(chars.len());
             }
         }
+        let lex = self
+            .lex
+            .as_ref()
+            .map_or_else(Vec::new, |l| l.features(&s.tokens));
         let tags = s
             .tags
             .iter()
@@ -687,6 +739,7 @@ impl Tagger {
             ngram_at,
             chars,
             char_at,
+            lex,
             tags,
             len: s.len(),
         }
@@ -716,6 +769,7 @@ impl Tagger {
             c.forward(&words)
         });
         let cn = self.chars.as_ref().map_or(0, CharEncoder::out_size);
+        let lw = self.spec.lexicon_width();
         let mut word = 0; // index of the token among the batch's tokens
         for (b, e) in batch.iter().enumerate() {
             let eids = ids.map_or(&e.ids[..], |v| &v[b][..]);
@@ -748,6 +802,9 @@ impl Tagger {
                     col += cn;
                 }
                 word += 1;
+                // x[col..col+2C] = the token's lexicon matches
+                row[col..col + lw].copy_from_slice(&e.lex[t * lw..(t + 1) * lw]);
+                col += lw;
                 row[col..].copy_from_slice(&e.flags[t * NUM_FLAGS..(t + 1) * NUM_FLAGS]);
             }
         }
@@ -979,7 +1036,9 @@ impl Tagger {
                 crf.extend_from_slice(mf.extra(dir, name, &shape)?);
             }
         }
+        let lex = spec.lexicon.as_ref().map(Lexicon::index);
         Ok(Tagger {
+            lex,
             spec,
             index,
             tag_index,
@@ -1358,7 +1417,7 @@ impl Trainer {
         self.g[CHAR_EMB].fill(0.0);
         self.g[CHAR_RNN].fill(0.0);
         let cn = tagger.chars.as_ref().map_or(0, CharEncoder::out_size);
-        let char_col = i_n - NUM_FLAGS - cn; // where the character vector starts in x
+        let char_col = i_n - NUM_FLAGS - tagger.spec.lexicon_width() - cn; // where the character vector starts in x
         let mut d_chars = Vec::new(); // dE/dr [Nw, 2*hc], the batch's tokens in order
         if let Some(dx) = dx {
             for (b, e) in batch.iter().enumerate() {
@@ -1521,7 +1580,7 @@ mod tests {
             tr.step(&mut base, &[&enc[0], &enc[1]]);
         }
         let ner = vec![s("Alice saw the café", "B-person O O O")];
-        let t = Tagger::from_pretrained(&base, &ner, false, 9).unwrap();
+        let t = Tagger::from_pretrained(&base, &ner, false, None, 9).unwrap();
         // n-gram table and character encoder carried over; 'é' is a new character
         assert_eq!(t.emb[t.ngram_off..], base.emb[base.ngram_off..]);
         let (bc, tc) = (base.chars.as_ref().unwrap(), t.chars.as_ref().unwrap());
@@ -1577,6 +1636,127 @@ mod tests {
         let (l1, _) = tr.step(&mut t, &[&e]);
         assert_eq!(n, 4);
         assert!(l1 < 0.5 * l0, "loss {l0} -> {l1}");
+    }
+
+    #[test]
+    fn lexicon_tags_words_never_seen_in_training() {
+        // Subjects are tagged B-per when they are names. The test sentences use
+        // new words (eve, fay: listed names; cow, elk: not listed): their word
+        // feature is <unk> (learned through word dropout; no affix or shape
+        // features here) and their flags are the same, so only the lexicon
+        // tells a name from a noun.
+        let lex = Lexicon::parse(
+            "person\tann\nperson\tbob\nperson\tdan\nperson\tkim\nperson\teve\nperson\tfay\n",
+            "test",
+        )
+        .unwrap();
+        let mut train = Vec::new();
+        for (w, tag) in [
+            ("ann", "B-per"),
+            ("bob", "B-per"),
+            ("dan", "B-per"),
+            ("kim", "B-per"),
+            ("dog", "O"),
+            ("pig", "O"),
+            ("hat", "O"),
+            ("cup", "O"),
+        ] {
+            train.push(s(&format!("{w} is here"), &format!("{tag} O O")));
+            train.push(s(&format!("the {w} is here"), &format!("O {tag} O O")));
+        }
+        let test: Vec<Sentence> = ["eve", "fay", "cow", "elk"]
+            .iter()
+            .map(|w| s(&format!("{w} is here"), "O O O"))
+            .collect();
+        let subject_tags = |lexicon: Option<Lexicon>| {
+            let opts = TaggerOptions {
+                lexicon,
+                affix_dim: 0,
+                shape_dim: 0,
+                ..TaggerOptions::default()
+            };
+            let mut t = Tagger::new(&train, &opts, 5).unwrap();
+            let enc: Vec<_> = train.iter().map(|x| t.encode(x)).collect();
+            let topts = TrainOptions {
+                word_dropout: 1.0,
+                ..TrainOptions::default()
+            };
+            let mut tr = Trainer::new(&t, &topts, 5).unwrap();
+            let refs: Vec<&Encoded> = enc.iter().collect();
+            for _ in 0..150 {
+                tr.step(&mut t, &refs);
+            }
+            let test_enc: Vec<_> = test.iter().map(|x| t.encode(x)).collect();
+            let tags: Vec<String> = t
+                .predict(&test_enc, 8)
+                .iter()
+                .map(|p| t.tag_names(&p[..1])[0].clone())
+                .collect();
+            (t, tags)
+        };
+        let (_, without) = subject_tags(None);
+        assert!(
+            without[0] == without[2] && without[1] == without[3],
+            "without a lexicon a new name and a new noun look the same: {without:?}"
+        );
+        let (t, with) = subject_tags(Some(lex));
+        assert_eq!(with, ["B-per", "B-per", "O", "O"]);
+        // the lexicon is saved with the model and used after loading
+        let dir = std::env::temp_dir().join(format!("rnn-lex-{}", std::process::id()));
+        t.save(&dir, BTreeMap::new()).unwrap();
+        let loaded = Tagger::load(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(loaded.spec.lexicon, t.spec.lexicon);
+        let enc: Vec<_> = test.iter().map(|x| loaded.encode(x)).collect();
+        assert_eq!(loaded.predict(&enc, 8), t.predict(&enc, 8));
+    }
+
+    #[test]
+    fn lexicon_added_by_transfer_starts_with_zero_weight() {
+        let pos = vec![
+            s("the cat sat", "at nn vbd"),
+            s("Bob saw a dog", "np vbd at nn"),
+        ];
+        let mut opts = TaggerOptions::default();
+        opts.rnn.bidirectional = true;
+        opts.rnn.cell = crate::cell::CellKind::Lstm;
+        let base = Tagger::new(&pos, &opts, 3).unwrap();
+        let ner = vec![s(
+            "Alice saw Bob in New York",
+            "B-per O B-per O B-loc I-loc",
+        )];
+        let lex = Lexicon::parse("loc\tnew york\nper\talice\n", "t").unwrap();
+        let plain = Tagger::from_pretrained(&base, &ner, false, None, 9).unwrap();
+        let mut with = Tagger::from_pretrained(&base, &ner, false, Some(lex.clone()), 9).unwrap();
+        assert_eq!(with.input_size(), plain.input_size() + 4);
+        let enc = with.encode(&ner[0]);
+        assert_eq!(enc.lex.iter().sum::<f32>(), 3.0, "B-per, B-loc, I-loc");
+        // same readout: the zero columns make the logits those of the plain tagger
+        for name in ["head.weight", "head.bias"] {
+            let src = plain.model.param(name).unwrap().to_vec();
+            let e = param_layout(&with.model.config)
+                .into_iter()
+                .find(|e| e.name == name)
+                .unwrap();
+            with.model.params[e.range()].copy_from_slice(&src);
+        }
+        let (a, _) = with.logits(&[&enc]);
+        let (b, _) = plain.logits(&[&plain.encode(&ner[0])]);
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+        }
+        // but the lexicon's weights train
+        let mut tr = Trainer::new(&with, &TrainOptions::default(), 1).unwrap();
+        tr.step(&mut with, &[&enc]);
+        let w = with.model.param("rnn.weight_ih_l0").unwrap();
+        let i_n = with.input_size();
+        let at = i_n - NUM_FLAGS - 4;
+        assert!(w
+            .chunks(i_n)
+            .any(|r| r[at..at + 4].iter().any(|&v| v != 0.0)));
+        // a second lexicon on a tagger that has one is refused
+        let e = Tagger::from_pretrained(&with, &ner, false, Some(lex), 9).unwrap_err();
+        assert!(e.to_string().contains("already has a lexicon"), "{e}");
     }
 
     #[test]
