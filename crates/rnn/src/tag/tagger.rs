@@ -636,8 +636,8 @@ impl Tagger {
         let mut cfg = base.model.config.clone();
         cfg.output_size = spec.tags.len();
         cfg.input_size = spec.input_size();
-        let added = cfg.input_size - base.model.config.input_size; // new lexicon inputs
-                                                                   // they go just before the flags, which stay last
+        // new lexicon inputs go just before the flags, which stay last
+        let added = cfg.input_size - base.model.config.input_size;
         let at = base.model.config.input_size - NUM_FLAGS;
         let mut model = Model::new(cfg, seed)?;
         for e in param_layout(&model.config) {
