@@ -10,6 +10,7 @@ use rnn::cell::{Activation, CellKind};
 use rnn::layer::{Input, LayerGrads, LayerParams, Recurrent};
 use rnn::linalg::gemm;
 use rnn::loss::{Reduction, Targets};
+use rnn::model::Batch;
 use rnn::{Model, ModelConfig};
 use std::hint::black_box;
 
@@ -151,17 +152,13 @@ fn iteration(c: &mut Criterion) {
         let mut grads = vec![0f32; model.params.len()];
         g.throughput(Throughput::Elements((t * b) as u64));
         g.bench_function(BenchmarkId::new("forward_only", name), |bench| {
-            bench.iter(|| black_box(model.forward(Input::Ids(&x), t, b, None, None).logits))
+            bench.iter(|| black_box(model.forward(Batch::new(Input::Ids(&x), t, b)).logits))
         });
         g.bench_function(*name, |bench| {
             bench.iter(|| {
                 let (e, _, _) = model.loss_and_grads(
-                    Input::Ids(&x),
+                    Batch::new(Input::Ids(&x), t, b),
                     Targets::Classes(&y),
-                    t,
-                    b,
-                    None,
-                    None,
                     Reduction::Mean,
                     &mut grads,
                 );

@@ -9,6 +9,7 @@
 //! `ONLY=1` it just runs `infer` in a loop, for `perf record`.
 
 use rnn::layer::Input;
+use rnn::model::Batch;
 use rnn::{Inference, Model, ModelConfig};
 use std::time::Instant;
 
@@ -38,16 +39,16 @@ fn main() -> rnn::Result<()> {
     let mut inf = Inference::new();
     if std::env::var("ONLY").is_ok() {
         for _ in 0..reps * 50 {
-            model.infer(Input::Ids(&x), t, b, None, None, &mut inf);
+            model.infer(Batch::new(Input::Ids(&x), t, b), &mut inf);
             std::hint::black_box(&inf.logits);
         }
         return Ok(());
     }
     let fwd = min_time(reps, || {
-        std::hint::black_box(model.forward(Input::Ids(&x), t, b, None, None).logits);
+        std::hint::black_box(model.forward(Batch::new(Input::Ids(&x), t, b)).logits);
     });
     let infer = min_time(reps, || {
-        model.infer(Input::Ids(&x), t, b, None, None, &mut inf);
+        model.infer(Batch::new(Input::Ids(&x), t, b), &mut inf);
         std::hint::black_box(&inf.logits);
     });
     // the readout o = V s alone: [T*B, H] x [H, V]

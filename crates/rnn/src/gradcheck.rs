@@ -3,7 +3,7 @@
 use crate::cell::CellKind;
 use crate::layer::Input;
 use crate::loss::{OutputKind, Reduction, Targets};
-use crate::model::{Model, ModelConfig, State};
+use crate::model::{Batch, Model, ModelConfig, State};
 use rand::{Rng, SeedableRng};
 
 /// The result of checking one parameter tensor.
@@ -98,16 +98,14 @@ impl Problem {
             OutputKind::Softmax => Targets::Classes(&self.classes),
             OutputKind::Identity => Targets::Values(&self.values),
         };
-        let (loss, _, d0) = model.loss_and_grads(
-            Input::Dense(&self.x),
-            targets,
-            self.steps,
-            self.batch,
-            Some(state),
-            self.lengths.as_deref(),
-            Reduction::Sum,
-            grads,
-        );
+        let data = Batch {
+            x: Input::Dense(&self.x),
+            steps: self.steps,
+            batch: self.batch,
+            state: Some(state),
+            lengths: self.lengths.as_deref(),
+        };
+        let (loss, _, d0) = model.loss_and_grads(data, targets, Reduction::Sum, grads);
         (loss, d0)
     }
 }

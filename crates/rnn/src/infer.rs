@@ -11,7 +11,7 @@
 
 use crate::layer::{Input, LayerScratch};
 use crate::linalg::gemm;
-use crate::model::{batch_parts, Model, State};
+use crate::model::{batch_parts, Batch, Model, State};
 use crate::Float;
 use rayon::prelude::*;
 
@@ -42,25 +42,22 @@ impl<T: Float> Inference<T> {
 }
 
 impl<T: Float> Model<T> {
-    /// Runs the network for inference: the same logits as
-    /// `self.forward(x, steps, batch, state, lengths).logits` and the same
-    /// final state as [`Model::final_state`], into `inf.logits` (`[T, B, O]`)
-    /// and `inf.state` (`[L*D, B, H]`), with nothing kept for BPTT and no
-    /// allocation once `inf`'s buffers have grown to this shape.
+    /// Runs the network for inference on `data` (inputs, initial state and
+    /// lengths: see [`Batch`]): the same logits as `self.forward(data).logits`
+    /// and the same final state as [`Model::final_state`], into `inf.logits`
+    /// (`[T, B, O]`) and `inf.state` (`[L*D, B, H]`), with nothing kept for
+    /// BPTT and no allocation once `inf`'s buffers have grown to this shape.
     ///
-    /// `x`: `[T, B, I]` dense or `[T, B]` ids; `state`: initial `h0` (and `c0`)
-    /// `[L*D, B, H]`, zeros when `None`; `lengths`: `[B]`, each in `1..=T`.
-    /// `state` may be a copy of the `inf.state` of a previous call (to carry
-    /// the state on), not `inf.state` itself.
-    pub fn infer(
-        &self,
-        x: Input<T>,
-        steps: usize,
-        batch: usize,
-        state: Option<&State<T>>,
-        lengths: Option<&[usize]>,
-        inf: &mut Inference<T>,
-    ) {
+    /// `data.state` may be a copy of the `inf.state` of a previous call (to
+    /// carry the state on), not `inf.state` itself.
+    pub fn infer(&self, data: Batch<T>, inf: &mut Inference<T>) {
+        let Batch {
+            x,
+            steps,
+            batch,
+            state,
+            lengths,
+        } = data;
         let cfg = &self.config;
         let (h, nd, o) = (cfg.hidden_size, cfg.directions(), cfg.output_size);
         let mem = cfg.cell.has_memory();
@@ -153,20 +150,19 @@ impl<T: Float> Model<T> {
     /// [`Model::infer`] with the batch split into contiguous parts, one per
     /// thread ([`crate::linalg::threads`], at most one per sequence), like
     /// [`Model::loss_and_grads_parallel`]; each part starts from its rows of
-    /// `state` (`[L*D, B, H]`, zeros when `None`). With one thread this is
+    /// `data.state` (`[L*D, B, H]`, zeros when `None`). With one thread this is
     /// `infer`. Fills `inf.logits` (`[T, B, O]`) and `inf.state` (`[L*D, B, H]`).
-    pub fn infer_parallel(
-        &self,
-        x: Input<T>,
-        steps: usize,
-        batch: usize,
-        state: Option<&State<T>>,
-        lengths: Option<&[usize]>,
-        inf: &mut Inference<T>,
-    ) {
+    pub fn infer_parallel(&self, data: Batch<T>, inf: &mut Inference<T>) {
+        let Batch {
+            x,
+            steps,
+            batch,
+            state,
+            lengths,
+        } = data;
         let parts = batch_parts(batch);
         if parts.len() <= 1 {
-            return self.infer(x, steps, batch, state, lengths, inf);
+            return self.infer(data, inf);
         }
         let cfg = &self.config;
         let (o, h) = (cfg.output_size, cfg.hidden_size);
@@ -177,14 +173,14 @@ impl<T: Float> Model<T> {
                     let xp = x.batch_part(steps, batch, b0, b1);
                     let sp = state.map(|s| s.batch_part(batch, self.config.hidden_size, b0, b1));
                     let mut part = Inference::new();
-                    self.infer(
-                        xp.as_input(),
+                    let data = Batch {
+                        x: xp.as_input(),
                         steps,
-                        b1 - b0,
-                        sp.as_ref(),
-                        lengths.map(|l| &l[b0..b1]),
-                        &mut part,
-                    );
+                        batch: b1 - b0,
+                        state: sp.as_ref(),
+                        lengths: lengths.map(|l| &l[b0..b1]),
+                    };
+                    self.infer(data, &mut part);
                     part
                 })
             })

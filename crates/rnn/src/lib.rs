@@ -12,14 +12,15 @@
 //! over `f32` and `f64`.
 //!
 //! ```
-//! use rnn::{Model, ModelConfig, layer::Input, loss::{Targets, Reduction}};
+//! use rnn::{Model, ModelConfig, layer::Input, loss::{Targets, Reduction}, model::Batch};
 //! // I = 3 classes in, H = 8 hidden units, O = 3 classes out
 //! let model = Model::<f64>::new(ModelConfig::elman(3, 8, 3), 42).unwrap();
 //! let ids = [0, 1, 2, 0]; // T = 4 steps, B = 1
 //! let next = [1, 2, 0, 1];
 //! let mut grads = vec![0.0; model.params.len()];
-//! let (loss, _, _) = model.loss_and_grads(Input::Ids(&ids), Targets::Classes(&next), 4, 1,
-//!     None, None, Reduction::Sum, &mut grads);
+//! let batch = Batch::new(Input::Ids(&ids), 4, 1);
+//! let (loss, _, _) = model.loss_and_grads(batch, Targets::Classes(&next), Reduction::Sum,
+//!     &mut grads);
 //! assert!(loss > 0.0 && grads.iter().any(|g| *g != 0.0));
 //! ```
 #![warn(missing_docs)]

@@ -7,7 +7,7 @@ use crate::infer::Inference;
 use crate::io::{TensorFile, TensorWriter};
 use crate::layer::Input;
 use crate::loss::{log_sum_exp, Reduction, Targets};
-use crate::model::{dropout_masks, Model, ModelConfig, State};
+use crate::model::{dropout_masks, Batch, Model, ModelConfig, State};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -241,12 +241,8 @@ impl LmTrainer {
         self.grads.fill(0.0);
         // forward, loss and BPTT, the streams split across the threads
         let (loss, state) = self.model.loss_and_grads_parallel(
-            Input::Ids(&x),
+            Batch::new(Input::Ids(&x), t, b).with_state(&self.state),
             Targets::Classes(&y),
-            t,
-            b,
-            Some(&self.state),
-            None,
             masks.as_deref(),
             Reduction::Mean,
             &mut self.grads,
@@ -390,7 +386,10 @@ pub fn evaluate(model: &Model<f32>, ids: &[usize], streams: usize, window: usize
             }
         }
         // the streams split across the threads, each from its carried state
-        model.infer_parallel(Input::Ids(&x), t, b, Some(&state), None, &mut inf);
+        model.infer_parallel(
+            Batch::new(Input::Ids(&x), t, b).with_state(&state),
+            &mut inf,
+        );
         for j in 0..t {
             for s in 0..b {
                 let row = &inf.logits[(j * b + s) * v..(j * b + s + 1) * v];
@@ -440,11 +439,7 @@ pub fn generate(
     let v = model.config.output_size;
     let mut inf = Inference::new(); // forward only, buffers reused per character
     model.infer(
-        Input::Ids(prime),
-        prime.len(),
-        1,
-        Some(&state),
-        None,
+        Batch::new(Input::Ids(prime), prime.len(), 1).with_state(&state),
         &mut inf,
     );
     let mut logits = inf.logits[(prime.len() - 1) * v..].to_vec();
@@ -485,7 +480,10 @@ pub fn generate(
             r -= p;
         }
         emit(vocab.chars[next]);
-        model.infer(Input::Ids(&[next]), 1, 1, Some(&state), None, &mut inf);
+        model.infer(
+            Batch::new(Input::Ids(&[next]), 1, 1).with_state(&state),
+            &mut inf,
+        );
         logits.copy_from_slice(&inf.logits);
         std::mem::swap(&mut state, &mut inf.state);
     }

@@ -8,7 +8,7 @@
 
 use crate::layer::Input;
 use crate::loss::{loss_and_grad, Reduction, Targets};
-use crate::model::{Forward, Model};
+use crate::model::{Batch, Forward, Model};
 use crate::Float;
 
 /// A model used many-to-one: the readout of the last state of each sequence.
@@ -68,7 +68,10 @@ impl<'a, T: Float> ManyToOne<'a, T> {
         batch: usize,
         lengths: Option<&[usize]>,
     ) -> Vec<T> {
-        let fwd = self.model.forward(x, steps, batch, None, lengths);
+        let fwd = self.model.forward(Batch {
+            lengths,
+            ..Batch::new(x, steps, batch)
+        });
         self.last_outputs(&fwd, lengths)
     }
 
@@ -90,7 +93,10 @@ impl<'a, T: Float> ManyToOne<'a, T> {
         grads: &mut [T],
     ) -> (T, Vec<T>) {
         let o = self.model.config.output_size;
-        let fwd = self.model.forward(x, steps, batch, None, lengths);
+        let fwd = self.model.forward(Batch {
+            lengths,
+            ..Batch::new(x, steps, batch)
+        });
         let out = self.last_outputs(&fwd, lengths); // [B, O]
         let mut dout = vec![T::zero(); batch * o]; // [B, O]
         let loss = loss_and_grad(

@@ -175,6 +175,54 @@ pub struct State<T> {
     pub c: Vec<T>,
 }
 
+/// One batch of sequences as the network reads it: the input of
+/// [`Model::forward`], [`Model::loss_and_grads`], [`Model::infer`] and their
+/// variants. Build one with [`Batch::new`] (zero initial state, full
+/// lengths), then [`Batch::with_state`] and [`Batch::with_lengths`], or set
+/// the fields directly.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a, T> {
+    /// Inputs: `[T, B, I]` dense or `[T, B]` ids.
+    pub x: Input<'a, T>,
+    /// Time steps `T`.
+    pub steps: usize,
+    /// Sequences `B`.
+    pub batch: usize,
+    /// Initial state `h0` (and `c0`), each `[L*D, B, H]` (zeros when `None`).
+    pub state: Option<&'a State<T>>,
+    /// Length of each sequence `[B]`, each in `1..=T` (all `T` when `None`).
+    pub lengths: Option<&'a [usize]>,
+}
+
+impl<'a, T> Batch<'a, T> {
+    /// `batch` sequences of `steps` steps each, from the zero state.
+    pub fn new(x: Input<'a, T>, steps: usize, batch: usize) -> Self {
+        Batch {
+            x,
+            steps,
+            batch,
+            state: None,
+            lengths: None,
+        }
+    }
+
+    /// The same batch starting from `state` (`[L*D, B, H]`).
+    pub fn with_state(self, state: &'a State<T>) -> Self {
+        Batch {
+            state: Some(state),
+            ..self
+        }
+    }
+
+    /// The same batch with sequence `b` ending after `lengths[b]` steps.
+    pub fn with_lengths(self, lengths: &'a [usize]) -> Self {
+        Batch {
+            lengths: Some(lengths),
+            ..self
+        }
+    }
+}
+
 /// What [`Model::forward`] computes and keeps for [`Model::backward`].
 #[derive(Clone, Debug)]
 pub struct Forward<T> {
@@ -398,34 +446,24 @@ impl<T: Float> Model<T> {
         }
     }
 
-    /// Runs the network: stacked layers, then the readout `o_t = V s_t + c`.
-    ///
-    /// `x`: `[T, B, I]` dense or `[T, B]` ids; `state`: initial `h0` (and `c0`)
-    /// `[L*D, B, H]`, zeros when `None`; `lengths`: `[B]`, each in `1..=T`.
-    pub fn forward(
-        &self,
-        x: Input<T>,
-        steps: usize,
-        batch: usize,
-        state: Option<&State<T>>,
-        lengths: Option<&[usize]>,
-    ) -> Forward<T> {
-        self.forward_masked(x, steps, batch, state, lengths, None)
+    /// Runs the network on `data` (inputs, initial state and lengths: see
+    /// [`Batch`]): stacked layers, then the readout `o_t = V s_t + c`.
+    pub fn forward(&self, data: Batch<T>) -> Forward<T> {
+        self.forward_masked(data, None)
     }
 
     /// [`Model::forward`] with inverted dropout on every layer's output
     /// (between layers and before the readout): `masks[k]` is `[T, B, D*H]`,
     /// each entry 0 or `1/(1-p)` (see [`dropout_masks`]). [`Model::backward`]
     /// applies the same masks to the gradients.
-    pub fn forward_masked(
-        &self,
-        x: Input<T>,
-        steps: usize,
-        batch: usize,
-        state: Option<&State<T>>,
-        lengths: Option<&[usize]>,
-        masks: Option<&[Vec<T>]>,
-    ) -> Forward<T> {
+    pub fn forward_masked(&self, data: Batch<T>, masks: Option<&[Vec<T>]>) -> Forward<T> {
+        let Batch {
+            x,
+            steps,
+            batch,
+            state,
+            lengths,
+        } = data;
         let cfg = &self.config;
         let (h, nd) = (cfg.hidden_size, cfg.directions());
         let bh = batch * h;
@@ -612,42 +650,38 @@ impl<T: Float> Model<T> {
         (d0, dx_out)
     }
 
-    /// Forward, loss and backward in one call: returns `E` and adds `dE/dθ`
-    /// into `grads`. Targets are class ids `[T, B]` (softmax) or values
-    /// `[T, B, O]` (identity); padding positions are not counted.
-    #[allow(clippy::too_many_arguments)]
+    /// Forward, loss and backward in one call on `data` (see [`Batch`]):
+    /// returns `E`, the forward pass and `dE/d(initial state)`, and adds
+    /// `dE/dθ` into `grads`. Targets are class ids `[T, B]` (softmax) or
+    /// values `[T, B, O]` (identity); padding positions are not counted.
     pub fn loss_and_grads(
         &self,
-        x: Input<T>,
+        data: Batch<T>,
         targets: Targets<T>,
-        steps: usize,
-        batch: usize,
-        state: Option<&State<T>>,
-        lengths: Option<&[usize]>,
         reduction: Reduction,
         grads: &mut [T],
     ) -> (T, Forward<T>, State<T>) {
-        self.loss_and_grads_masked(
-            x, targets, steps, batch, state, lengths, None, reduction, grads,
-        )
+        self.loss_and_grads_masked(data, targets, None, reduction, grads)
     }
 
     /// [`Model::loss_and_grads`] with dropout `masks` (see
     /// [`Model::forward_masked`]; `None`: no dropout).
-    #[allow(clippy::too_many_arguments)]
     pub fn loss_and_grads_masked(
         &self,
-        x: Input<T>,
+        data: Batch<T>,
         targets: Targets<T>,
-        steps: usize,
-        batch: usize,
-        state: Option<&State<T>>,
-        lengths: Option<&[usize]>,
         masks: Option<&[Vec<T>]>,
         reduction: Reduction,
         grads: &mut [T],
     ) -> (T, Forward<T>, State<T>) {
-        let fwd = self.forward_masked(x, steps, batch, state, lengths, masks);
+        let Batch {
+            x,
+            steps,
+            batch,
+            lengths,
+            ..
+        } = data;
+        let fwd = self.forward_masked(data, masks);
         let mask: Option<Vec<bool>> = lengths.map(|l| {
             (0..steps * batch)
                 .map(|r| r / batch < l[r % batch])
@@ -672,30 +706,30 @@ impl<T: Float> Model<T> {
     ///
     /// The sequences of a batch are independent until the gradients are
     /// summed, so each thread runs forward, loss and BPTT on its own part
-    /// (with its rows of the initial `state`) with sequential products and no
-    /// synchronisation per step; the parts' gradients are added at the end
-    /// (the same sum, in another order). With one thread this is
-    /// `loss_and_grads`. `masks`: dropout, as in [`Model::forward_masked`].
+    /// (with its rows of the initial state `data.state`) with sequential
+    /// products and no synchronisation per step; the parts' gradients are
+    /// added at the end (the same sum, in another order). With one thread this
+    /// is `loss_and_grads`. `masks`: dropout, as in [`Model::forward_masked`].
     /// Returns `E` and the final state `[L*D, B, H]`, and adds `dE/dθ` into
     /// `grads`.
-    #[allow(clippy::too_many_arguments)]
     pub fn loss_and_grads_parallel(
         &self,
-        x: Input<T>,
+        data: Batch<T>,
         targets: Targets<T>,
-        steps: usize,
-        batch: usize,
-        state: Option<&State<T>>,
-        lengths: Option<&[usize]>,
         masks: Option<&[Vec<T>]>,
         reduction: Reduction,
         grads: &mut [T],
     ) -> (T, State<T>) {
+        let Batch {
+            x,
+            steps,
+            batch,
+            state,
+            lengths,
+        } = data;
         let parts = batch_parts(batch);
         if parts.len() <= 1 {
-            let (e, fwd, _) = self.loss_and_grads_masked(
-                x, targets, steps, batch, state, lengths, masks, reduction, grads,
-            );
+            let (e, fwd, _) = self.loss_and_grads_masked(data, targets, masks, reduction, grads);
             return (e, self.final_state(&fwd));
         }
         let width = self.config.directions() * self.config.hidden_size;
@@ -726,13 +760,16 @@ impl<T: Float> Model<T> {
                             .collect()
                     });
                     let mut g = vec![T::zero(); grads.len()];
-                    let (e, fwd, _) = self.loss_and_grads_masked(
-                        xp.as_input(),
-                        tp.as_targets(),
+                    let part = Batch {
+                        x: xp.as_input(),
                         steps,
-                        b1 - b0,
-                        sp.as_ref(),
-                        lengths.map(|l| &l[b0..b1]),
+                        batch: b1 - b0,
+                        state: sp.as_ref(),
+                        lengths: lengths.map(|l| &l[b0..b1]),
+                    };
+                    let (e, fwd, _) = self.loss_and_grads_masked(
+                        part,
+                        tp.as_targets(),
                         mp.as_deref(),
                         Reduction::Sum,
                         &mut g,
@@ -756,17 +793,12 @@ impl<T: Float> Model<T> {
     }
 
     /// The readout `o_t` (`[T, B, O]`, zero past each length) of a forward
-    /// pass from the zero state, with the batch split across threads like
-    /// [`Model::loss_and_grads_parallel`]: inference only, nothing kept for BPTT.
-    pub fn logits_parallel(
-        &self,
-        x: Input<T>,
-        steps: usize,
-        batch: usize,
-        lengths: Option<&[usize]>,
-    ) -> Vec<T> {
+    /// pass on `data` (see [`Batch`]), with the batch split across threads
+    /// like [`Model::loss_and_grads_parallel`]: inference only, nothing kept
+    /// for BPTT.
+    pub fn logits_parallel(&self, data: Batch<T>) -> Vec<T> {
         let mut inf = Inference::default();
-        self.infer_parallel(x, steps, batch, None, lengths, &mut inf);
+        self.infer_parallel(data, &mut inf);
         inf.logits
     }
 }

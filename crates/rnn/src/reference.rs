@@ -10,7 +10,7 @@ use crate::cell::{Activation, CellKind};
 use crate::io::{F64Tensor, TensorFile, TensorWriter};
 use crate::layer::Input;
 use crate::loss::{softmax, OutputKind, Reduction, Targets};
-use crate::model::{Model, ModelConfig, State};
+use crate::model::{Batch, Model, ModelConfig, State};
 use crate::{Error, Float, Result};
 use std::collections::BTreeMap;
 
@@ -364,16 +364,14 @@ impl Case {
             OutputKind::Identity => Targets::Values(&values),
         };
         let mut grads = vec![T::zero(); model.params.len()];
-        let (loss, fwd, d0) = model.loss_and_grads(
-            Input::Dense(&x),
-            targets,
-            self.steps,
-            self.batch,
-            Some(&state),
-            self.lengths.as_deref(),
-            self.reduction,
-            &mut grads,
-        );
+        let data = Batch {
+            x: Input::Dense(&x),
+            steps: self.steps,
+            batch: self.batch,
+            state: Some(&state),
+            lengths: self.lengths.as_deref(),
+        };
+        let (loss, fwd, d0) = model.loss_and_grads(data, targets, self.reduction, &mut grads);
         let (t, b, h, o) = (
             self.steps,
             self.batch,

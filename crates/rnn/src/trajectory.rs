@@ -5,6 +5,7 @@
 use crate::io::{TensorFile, TensorWriter};
 use crate::layer::Input;
 use crate::loss::{OutputKind, Targets};
+use crate::model::Batch;
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
 use crate::reference::Case;
 use crate::{Float, Result};
@@ -102,12 +103,8 @@ impl Trajectory {
                 OutputKind::Identity => Targets::Values(&values),
             };
             let (loss, _, _) = model.loss_and_grads(
-                Input::Dense(&x),
+                Batch::new(Input::Dense(&x), c.steps, c.batch).with_state(&state),
                 targets,
-                c.steps,
-                c.batch,
-                Some(&state),
-                None,
                 c.reduction,
                 &mut grads,
             );

@@ -6,7 +6,7 @@ use rnn::cell::{Activation, CellKind};
 use rnn::gradcheck::{check, Problem};
 use rnn::layer::Input;
 use rnn::loss::{OutputKind, Reduction, Targets};
-use rnn::model::State;
+use rnn::model::{Batch, State};
 use rnn::{Model, ModelConfig};
 
 const TOL: f64 = 1e-6;
@@ -134,12 +134,8 @@ fn hand_derived_two_step_case() {
         c: vec![],
     };
     let (e, fwd, d0) = m.loss_and_grads(
-        Input::Dense(&[1.0, -1.0]),
+        Batch::new(Input::Dense(&[1.0, -1.0]), 2, 1).with_state(&state),
         Targets::Values(&[0.3, -0.2]),
-        2,
-        1,
-        Some(&state),
-        None,
         Reduction::Sum,
         &mut g,
     );
@@ -181,12 +177,8 @@ fn dropout_masks_pass_finite_differences() {
         let y: Vec<usize> = (0..steps * batch).map(|i| (i * 5 + 2) % 3).collect();
         let loss = |m: &Model<f64>, masks: Option<&[Vec<f64>]>, g: &mut [f64]| {
             m.loss_and_grads_masked(
-                Input::Ids(&ids),
+                Batch::new(Input::Ids(&ids), steps, batch),
                 Targets::Classes(&y),
-                steps,
-                batch,
-                None,
-                None,
                 masks,
                 Reduction::Sum,
                 g,

@@ -5,7 +5,7 @@
 
 use rnn::cell::{Activation, CellKind};
 use rnn::layer::Input;
-use rnn::model::State;
+use rnn::model::{Batch, State};
 use rnn::{Float, Inference, Model, ModelConfig};
 
 /// The largest `|a - b| / max(1, |b|)`.
@@ -81,8 +81,15 @@ fn check<T: Float>(tol: f64) {
                                 .collect(),
                         }
                     });
-                    let fwd = model.forward(x, steps, batch, state.as_ref(), l);
-                    model.infer(x, steps, batch, state.as_ref(), l, &mut inf);
+                    let data = Batch {
+                        x,
+                        steps,
+                        batch,
+                        state: state.as_ref(),
+                        lengths: l,
+                    };
+                    let fwd = model.forward(data);
+                    model.infer(data, &mut inf);
                     let what = format!(
                         "{} T={steps} B={batch} L={layers} bi={bidirectional} dense={dense} padded={padded}",
                         cell.name()
@@ -104,9 +111,13 @@ fn check<T: Float>(tol: f64) {
                     // the batch split across threads, from the zero state
                     rnn::linalg::set_threads(3);
                     let mut par = Inference::new();
-                    model.infer_parallel(x, steps, batch, None, l, &mut par);
+                    let data0 = Batch {
+                        state: None,
+                        ..data
+                    };
+                    model.infer_parallel(data0, &mut par);
                     rnn::linalg::set_threads(1);
-                    let fwd0 = model.forward(x, steps, batch, None, l);
+                    let fwd0 = model.forward(data0);
                     let e = max_rel(&par.logits, &fwd0.logits);
                     assert!(e <= tol, "{what}: parallel logits differ by {e}");
                     let want = model.final_state(&fwd0);
@@ -149,12 +160,15 @@ fn infer_carries_the_state_across_windows() {
     )
     .expect("valid config");
     let ids: Vec<usize> = (0..12).map(|i| (i * 5 + 1) % 6).collect();
-    let whole = model.forward(Input::Ids(&ids), 12, 1, None, None);
+    let whole = model.forward(Batch::new(Input::Ids(&ids), 12, 1));
     let mut inf = Inference::new();
-    model.infer(Input::Ids(&ids[..5]), 5, 1, None, None, &mut inf);
+    model.infer(Batch::new(Input::Ids(&ids[..5]), 5, 1), &mut inf);
     let first = inf.logits.clone();
     let carried = inf.state.clone();
-    model.infer(Input::Ids(&ids[5..]), 7, 1, Some(&carried), None, &mut inf);
+    model.infer(
+        Batch::new(Input::Ids(&ids[5..]), 7, 1).with_state(&carried),
+        &mut inf,
+    );
     let both: Vec<f64> = first.iter().chain(&inf.logits).copied().collect();
     assert!(max_rel(&both, &whole.logits) <= 1e-12);
     assert!(max_rel(&inf.state.h, &model.final_state(&whole).h) <= 1e-12);

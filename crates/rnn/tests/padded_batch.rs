@@ -5,6 +5,7 @@
 use rnn::cell::{Activation, CellKind};
 use rnn::layer::Input;
 use rnn::loss::{loss_and_grad, OutputKind, Reduction, Targets};
+use rnn::model::Batch;
 use rnn::{Model, ModelConfig};
 
 fn close(a: f64, b: f64) -> bool {
@@ -34,7 +35,7 @@ fn check(cell: CellKind, layers: usize, bidirectional: bool) {
             mask[t * batch + b] = true;
         }
     }
-    let fwd = model.forward(Input::Dense(&x), steps, batch, None, Some(&lengths));
+    let fwd = model.forward(Batch::new(Input::Dense(&x), steps, batch).with_lengths(&lengths));
     let mut dlogits = vec![0.0; fwd.logits.len()];
     let loss = loss_and_grad(
         OutputKind::Softmax,
@@ -64,7 +65,7 @@ fn check(cell: CellKind, layers: usize, bidirectional: bool) {
             .flat_map(|t| (0..i_n).map(move |i| val(t, b, i)))
             .collect();
         let yb: Vec<usize> = (0..len).map(|t| (t + 2 * b) % o_n).collect();
-        let f1 = model.forward(Input::Dense(&xb), len, 1, None, None);
+        let f1 = model.forward(Batch::new(Input::Dense(&xb), len, 1));
         for t in 0..len {
             for o in 0..o_n {
                 let (a, c) = (

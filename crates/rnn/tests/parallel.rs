@@ -4,6 +4,7 @@
 use rnn::cell::CellKind;
 use rnn::layer::Input;
 use rnn::loss::{OutputKind, Reduction, Targets};
+use rnn::model::Batch;
 use rnn::{Model, ModelConfig};
 
 fn close(a: &[f64], b: &[f64]) -> f64 {
@@ -43,36 +44,21 @@ fn batch_split_matches_sequential() {
                 OutputKind::Softmax => Targets::Classes(&classes),
                 OutputKind::Identity => Targets::Values(&values),
             };
-            let l = lengths.as_deref();
+            let data = Batch {
+                lengths: lengths.as_deref(),
+                ..Batch::new(Input::Ids(&ids), steps, batch)
+            };
             let mut g_seq = vec![0.0; model.params.len()];
-            let (e_seq, fwd, _) = model.loss_and_grads(
-                Input::Ids(&ids),
-                targets,
-                steps,
-                batch,
-                None,
-                l,
-                Reduction::Mean,
-                &mut g_seq,
-            );
+            let (e_seq, fwd, _) = model.loss_and_grads(data, targets, Reduction::Mean, &mut g_seq);
             let mut g_par = vec![0.0; model.params.len()];
-            let (e_par, _) = model.loss_and_grads_parallel(
-                Input::Ids(&ids),
-                targets,
-                steps,
-                batch,
-                None,
-                l,
-                None,
-                Reduction::Mean,
-                &mut g_par,
-            );
+            let (e_par, _) =
+                model.loss_and_grads_parallel(data, targets, None, Reduction::Mean, &mut g_par);
             assert!(
                 (e_seq - e_par).abs() < 1e-12,
                 "{cell:?}: loss {e_seq} vs {e_par}"
             );
             assert!(close(&g_seq, &g_par) < 1e-12, "{cell:?}: gradients differ");
-            let logits = model.logits_parallel(Input::Ids(&ids), steps, batch, l);
+            let logits = model.logits_parallel(data);
             assert!(
                 close(&fwd.logits, &logits) < 1e-12,
                 "{cell:?}: logits differ"
@@ -108,25 +94,18 @@ fn batch_split_carries_state() {
         }
         let ids: Vec<usize> = (0..steps * batch).map(|i| (i * 3 + 1) % 4).collect();
         let y: Vec<usize> = (0..steps * batch).map(|i| (i * 5 + 2) % 4).collect();
+        let data = Batch::new(Input::Ids(&ids), steps, batch);
         let mut g_seq = vec![0.0; model.params.len()];
         let (e_seq, fwd, _) = model.loss_and_grads(
-            Input::Ids(&ids),
+            data.with_state(&state),
             Targets::Classes(&y),
-            steps,
-            batch,
-            Some(&state),
-            None,
             Reduction::Mean,
             &mut g_seq,
         );
         let mut g_par = vec![0.0; model.params.len()];
         let (e_par, s_par) = model.loss_and_grads_parallel(
-            Input::Ids(&ids),
+            data.with_state(&state),
             Targets::Classes(&y),
-            steps,
-            batch,
-            Some(&state),
-            None,
             None,
             Reduction::Mean,
             &mut g_par,
@@ -149,12 +128,8 @@ fn batch_split_carries_state() {
         // the state must matter, or this test would prove nothing
         let mut g0 = vec![0.0; model.params.len()];
         let (e0, _) = model.loss_and_grads_parallel(
-            Input::Ids(&ids),
+            data,
             Targets::Classes(&y),
-            steps,
-            batch,
-            None,
-            None,
             None,
             Reduction::Mean,
             &mut g0,
@@ -164,7 +139,7 @@ fn batch_split_carries_state() {
             "{cell:?}: the state changed nothing"
         );
         let mut inf = rnn::Inference::new();
-        model.infer_parallel(Input::Ids(&ids), steps, batch, Some(&state), None, &mut inf);
+        model.infer_parallel(data.with_state(&state), &mut inf);
         let (logits, s_inf) = (&inf.logits, &inf.state);
         assert!(
             close(&s_seq.c, &s_inf.c) < 1e-12,
@@ -199,25 +174,18 @@ fn batch_split_applies_dropout_masks_per_sequence() {
     let ids: Vec<usize> = (0..steps * batch).map(|i| (i * 3 + 2) % 4).collect();
     let y: Vec<usize> = (0..steps * batch).map(|i| (i * 7 + 1) % 4).collect();
     let mut g_seq = vec![0.0; model.params.len()];
+    let data = Batch::new(Input::Ids(&ids), steps, batch);
     let (e_seq, _, _) = model.loss_and_grads_masked(
-        Input::Ids(&ids),
+        data,
         Targets::Classes(&y),
-        steps,
-        batch,
-        None,
-        None,
         Some(&masks),
         Reduction::Mean,
         &mut g_seq,
     );
     let mut g_par = vec![0.0; model.params.len()];
     let (e_par, _) = model.loss_and_grads_parallel(
-        Input::Ids(&ids),
+        data,
         Targets::Classes(&y),
-        steps,
-        batch,
-        None,
-        None,
         Some(&masks),
         Reduction::Mean,
         &mut g_par,

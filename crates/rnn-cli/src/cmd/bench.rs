@@ -13,6 +13,7 @@ use clap::Args;
 use rand::{Rng, SeedableRng};
 use rnn::layer::Input;
 use rnn::loss::{OutputKind, Reduction, Targets};
+use rnn::model::Batch;
 use rnn::{Inference, Model, ModelConfig};
 use std::time::Instant;
 
@@ -126,12 +127,8 @@ fn run_config(c: &Config, cell: rnn::cell::CellKind) -> CliResult<Result> {
         grads.fill(0.0);
         // forward, loss, BPTT; the batch split across the threads
         (loss, _) = model.loss_and_grads_parallel(
-            Input::Ids(&x),
+            Batch::new(Input::Ids(&x), c.steps, c.batch),
             Targets::Classes(&y),
-            c.steps,
-            c.batch,
-            None,
-            None,
             None,
             Reduction::Mean,
             &mut grads,
@@ -151,7 +148,7 @@ fn run_config(c: &Config, cell: rnn::cell::CellKind) -> CliResult<Result> {
     // calls as a serving loop would
     let mut inf = Inference::new();
     let infer = median_time(c.reps, || {
-        model.infer_parallel(Input::Ids(&x), c.steps, c.batch, None, None, &mut inf);
+        model.infer_parallel(Batch::new(Input::Ids(&x), c.steps, c.batch), &mut inf);
         std::hint::black_box(&inf.logits);
     });
     let (fwd_flops, train_flops) = flops(c, cell.gates());

@@ -15,7 +15,7 @@
 
 use crate::cell::CellKind;
 use crate::layer::Input;
-use crate::model::{param_layout, Forward, Model, ModelConfig, State};
+use crate::model::{param_layout, Batch, Forward, Model, ModelConfig, State};
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -157,7 +157,7 @@ impl CharEncoder {
         }
         let fwd = self
             .rnn
-            .forward(Input::Dense(&x), tc, nw, None, Some(&lengths));
+            .forward(Batch::new(Input::Dense(&x), tc, nw).with_lengths(&lengths));
         // r_k = [h_fwd(k) ; h_bwd(k)]; final state h is [2, Nw, hc]
         let h = self.rnn.final_state(&fwd).h;
         let mut out = vec![0.0f32; nw * 2 * hc];

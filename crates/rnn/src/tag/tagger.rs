@@ -34,7 +34,7 @@ use crate::checkpoint::ModelFile;
 use crate::infer::Inference;
 use crate::layer::Input;
 use crate::loss::{loss_and_grad, softmax, OutputKind, Reduction, Targets};
-use crate::model::{param_layout, Model, ModelConfig};
+use crate::model::{param_layout, Batch, Model, ModelConfig};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::{Error, Result};
 use rand::seq::SliceRandom;
@@ -820,11 +820,7 @@ impl Tagger {
         // forward only: nothing kept for BPTT
         let mut inf = Inference::new();
         self.model.infer(
-            Input::Dense(&x),
-            steps,
-            batch.len(),
-            None,
-            Some(&lengths),
+            Batch::new(Input::Dense(&x), steps, batch.len()).with_lengths(&lengths),
             &mut inf,
         );
         (inf.logits, steps)
@@ -1375,7 +1371,7 @@ impl Trainer {
         let (x, steps, lengths, char_cache) = tagger.inputs(batch, ids.as_deref(), keep.as_deref());
         let b_n = batch.len();
         let model = &tagger.model;
-        let fwd = model.forward(Input::Dense(&x), steps, b_n, None, Some(&lengths));
+        let fwd = model.forward(Batch::new(Input::Dense(&x), steps, b_n).with_lengths(&lengths));
         let mut targets = vec![0usize; steps * b_n];
         let mut mask = vec![false; steps * b_n];
         for (b, e) in batch.iter().enumerate() {
