@@ -47,4 +47,4 @@ pub mod trajectory;
 pub use error::{Error, Result};
 pub use float::Float;
 pub use infer::Inference;
-pub use model::{Model, ModelConfig};
+pub use model::{Batch, Model, ModelConfig};
