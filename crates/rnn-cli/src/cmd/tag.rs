@@ -301,13 +301,8 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
                 )));
             }
             let base = Tagger::load(dir)?;
-            if let (Some(lex), Some(_)) = (&a.lexicon, &base.spec.lexicon) {
-                return Err(CliError::Usage(format!(
-                    "--lexicon {} with --init-from {}: that tagger already has a lexicon",
-                    lex.display(),
-                    dir.display()
-                )));
-            }
+            let tagger =
+                Tagger::from_pretrained(&base, &train, a.crf, opts.lexicon.clone(), a.seed)?;
             let c = &base.model.config;
             eprintln!(
                 "starting from {}: its features and network ({:?}, {} layer(s), {}, hidden {}); feature and network flags ignored",
@@ -317,7 +312,7 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
                 if c.bidirectional { "bidirectional" } else { "unidirectional" },
                 c.hidden_size
             );
-            Tagger::from_pretrained(&base, &train, a.crf, opts.lexicon.clone(), a.seed)?
+            tagger
         }
     };
     let mut trainer = Trainer::new(&tagger, &topts, a.seed)?;

@@ -420,8 +420,8 @@ fn key_counts(train: &[Sentence], kind: FeatureKind) -> BTreeMap<String, u32> {
 }
 
 impl Tagger {
-    /// A tagger about to be trained: its indexes built from `spec`, zero CRF
-    /// parameters when `spec` has a CRF.
+    /// A tagger from its parts, with its indexes (features, tags, lexicon)
+    /// built from `spec` and zero CRF parameters when `spec` has a CRF.
     fn fresh(
         spec: TaggerSpec,
         emb: Vec<f32>,
@@ -443,6 +443,20 @@ impl Tagger {
             model,
             chars,
         }
+    }
+}
+
+/// The random stream of new embedding rows for `seed`.
+fn embedding_rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_e4b3)
+}
+
+/// Fills embedding rows of size `dim` with U(-a, a), a = sqrt(3 / dim): unit
+/// variance per vector.
+fn init_rows(rows: &mut [f32], dim: usize, rng: &mut ChaCha8Rng) {
+    let a = (3.0 / dim as f32).sqrt();
+    for v in rows {
+        *v = rng.random_range(-a..a);
     }
 }
 
@@ -550,20 +564,13 @@ impl Tagger {
         let model = Model::new(cfg, seed)?;
         let (offsets, n_feat) = table_offsets(&spec);
         let n = n_feat + spec.ngrams.as_ref().map_or(0, |g| g.buckets * g.dim);
-        // embeddings ~ U(-a, a) with a = sqrt(3 / dim): unit variance per vector
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_e4b3);
+        let mut rng = embedding_rng(seed);
         let mut emb = vec![0.0f32; n];
         for (f, &off) in spec.features.iter().zip(&offsets) {
-            let a = (3.0 / f.dim as f32).sqrt();
-            for v in &mut emb[off..off + f.vocab.len() * f.dim] {
-                *v = rng.random_range(-a..a);
-            }
+            init_rows(&mut emb[off..off + f.vocab.len() * f.dim], f.dim, &mut rng);
         }
         if let Some(g) = &spec.ngrams {
-            let a = (3.0 / g.dim as f32).sqrt();
-            for v in &mut emb[n_feat..] {
-                *v = rng.random_range(-a..a);
-            }
+            init_rows(&mut emb[n_feat..], g.dim, &mut rng);
         }
         Ok(Tagger::fresh(spec, emb, counts, model, chars))
     }
@@ -661,7 +668,7 @@ impl Tagger {
             }
         }
         let n_feat = table_offsets(&spec).1;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_e4b3);
+        let mut rng = embedding_rng(seed);
         let mut emb = Vec::with_capacity(n_feat + base.emb.len() - base.ngram_off);
         for (f, (old, &off)) in spec
             .features
@@ -670,10 +677,9 @@ impl Tagger {
         {
             // rows of keys base knows, in base's order, then new keys at random
             emb.extend_from_slice(&base.emb[off..off + old.vocab.len() * f.dim]);
-            let a = (3.0 / f.dim as f32).sqrt();
-            for _ in 0..(f.vocab.len() - old.vocab.len()) * f.dim {
-                emb.push(rng.random_range(-a..a));
-            }
+            let known = emb.len();
+            emb.resize(known + (f.vocab.len() - old.vocab.len()) * f.dim, 0.0);
+            init_rows(&mut emb[known..], f.dim, &mut rng);
         }
         emb.extend_from_slice(&base.emb[base.ngram_off..]);
         Ok(Tagger::fresh(spec, emb, counts, model, chars))
@@ -953,14 +959,13 @@ impl Tagger {
         if let Some(c) = &self.chars {
             extra.extend(c.tensors());
         }
-        let mut at = 0;
-        for (name, shape) in super::crf::param_names(self.spec.tags.len()) {
-            if self.crf.is_empty() {
-                break;
+        if !self.crf.is_empty() {
+            let mut at = 0;
+            for (name, shape) in super::crf::param_names(self.spec.tags.len()) {
+                let n: usize = shape.iter().product();
+                extra.insert(name.into(), (shape, self.crf[at..at + n].to_vec()));
+                at += n;
             }
-            let n: usize = shape.iter().product();
-            extra.insert(name.into(), (shape, self.crf[at..at + n].to_vec()));
-            at += n;
         }
         let mut meta = meta;
         meta.insert(
@@ -1008,8 +1013,7 @@ impl Tagger {
                 cfg.input_size, cfg.output_size
             )));
         }
-        let (index, tag_index, offsets, n) = build_index(&spec);
-        let mut emb = Vec::with_capacity(n);
+        let mut emb = Vec::with_capacity(table_offsets(&spec).1);
         for f in &spec.features {
             emb.extend_from_slice(mf.extra(
                 dir,
@@ -1032,20 +1036,10 @@ impl Tagger {
                 crf.extend_from_slice(mf.extra(dir, name, &shape)?);
             }
         }
-        let lex = spec.lexicon.as_ref().map(Lexicon::index);
-        Ok(Tagger {
-            lex,
-            spec,
-            index,
-            tag_index,
-            emb,
-            offsets,
-            ngram_off: n,
-            counts: Vec::new(),
-            crf,
-            chars,
-            model: mf.model,
-        })
+        // no training counts: word dropout needs them, a loaded tagger only tags
+        let mut t = Tagger::fresh(spec, emb, Vec::new(), mf.model, chars);
+        t.crf = crf;
+        Ok(t)
     }
 }
 
