@@ -68,14 +68,7 @@ impl ModelFile {
             .map_err(|e| f.bad_meta("config", cfg_s, &format!("a model configuration ({e})")))?;
         let mut model = Model::<f32>::zeros(config)?;
         // every tensor, weights and extras alike, must be finite
-        let finite = |name: &str, data: &[f64]| match data.iter().position(|v| !v.is_finite()) {
-            None => Ok(()),
-            Some(i) => Err(Error::Value {
-                what: format!("{}: tensor '{name}' element {i}", f.path().display()),
-                value: data[i].to_string(),
-                expected: "a finite weight".into(),
-            }),
-        };
+        let finite = |name: &str, data: &[f64]| f.check_finite(name, data, "a finite weight");
         for e in model.layout.clone() {
             let data = f.f64_shaped(&e.name, &e.shape)?;
             finite(&e.name, &data)?;

@@ -81,6 +81,19 @@ impl TensorFile {
         }
     }
 
+    /// An error naming the first non-finite element of tensor `name`'s
+    /// `data`, if any; `expected` says what was wanted ("a finite weight").
+    pub fn check_finite(&self, name: &str, data: &[f64], expected: &str) -> Result<()> {
+        match data.iter().position(|v| !v.is_finite()) {
+            None => Ok(()),
+            Some(i) => Err(Error::Value {
+                what: format!("{}: tensor '{name}' element {i}", self.path.display()),
+                value: data[i].to_string(),
+                expected: expected.into(),
+            }),
+        }
+    }
+
     fn view(&self, name: &str) -> Result<TensorView<'_>> {
         let st = SafeTensors::deserialize(&self.bytes).map_err(|e| Error::Corrupt {
             path: self.path.clone(),

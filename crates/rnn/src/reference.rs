@@ -116,14 +116,7 @@ fn class_ids(
 }
 
 fn finite(f: &TensorFile, name: &str, data: &[f64]) -> Result<()> {
-    match data.iter().position(|v| !v.is_finite()) {
-        None => Ok(()),
-        Some(i) => Err(Error::Value {
-            what: format!("{}: tensor '{name}' element {i}", f.path().display()),
-            value: data[i].to_string(),
-            expected: "a finite number".into(),
-        }),
-    }
+    f.check_finite(name, data, "a finite number")
 }
 
 impl Case {

@@ -14,6 +14,7 @@
 //! with the final-state gradient) into `C`.
 
 use crate::cell::CellKind;
+use crate::infer::Inference;
 use crate::layer::Input;
 use crate::model::{param_layout, Batch, Forward, Model, ModelConfig, State};
 use crate::{Error, Result};
@@ -140,10 +141,10 @@ impl CharEncoder {
         v
     }
 
-    /// The vectors `[Nw, 2*hc]` of `words` (character ids from
-    /// [`CharEncoder::ids`]), and the cache for [`CharEncoder::backward`].
-    pub fn forward(&self, words: &[&[u32]]) -> (Vec<f32>, CharCache) {
-        let (nw, dc, hc) = (words.len(), self.spec.dim, self.spec.hidden);
+    /// The LSTM's inputs for `words`: ids `[Tc, Nw]`, embeddings
+    /// `z = C[c]` `[Tc, Nw, dc]`, lengths `[Nw]` and `Tc`.
+    fn embed(&self, words: &[&[u32]]) -> (Vec<u32>, Vec<f32>, Vec<usize>, usize) {
+        let (nw, dc) = (words.len(), self.spec.dim);
         let lengths: Vec<usize> = words.iter().map(|w| w.len().max(1)).collect();
         let tc = lengths.iter().copied().max().unwrap_or(1);
         let mut ids = vec![0u32; tc * nw]; // [Tc, Nw]
@@ -155,17 +156,30 @@ impl CharEncoder {
                 x[(t * nw + k) * dc..][..dc].copy_from_slice(&self.emb[c as usize * dc..][..dc]);
             }
         }
-        let fwd = self
-            .rnn
-            .forward(Batch::new(Input::Dense(&x), tc, nw).with_lengths(&lengths));
-        // r_k = [h_fwd(k) ; h_bwd(k)]; final state h is [2, Nw, hc]
-        let h = self.rnn.final_state(&fwd).h;
+        (ids, x, lengths, tc)
+    }
+
+    /// `r_k = [h_fwd(k) ; h_bwd(k)]` `[Nw, 2*hc]` from the final state `h`
+    /// `[2, Nw, hc]`.
+    fn join_directions(&self, h: &[f32], nw: usize) -> Vec<f32> {
+        let hc = self.spec.hidden;
         let mut out = vec![0.0f32; nw * 2 * hc];
         for k in 0..nw {
             for d in 0..2 {
                 out[k * 2 * hc + d * hc..][..hc].copy_from_slice(&h[(d * nw + k) * hc..][..hc]);
             }
         }
+        out
+    }
+
+    /// The vectors `[Nw, 2*hc]` of `words` (character ids from
+    /// [`CharEncoder::ids`]), and the cache for [`CharEncoder::backward`].
+    pub fn forward(&self, words: &[&[u32]]) -> (Vec<f32>, CharCache) {
+        let (ids, x, lengths, tc) = self.embed(words);
+        let fwd = self
+            .rnn
+            .forward(Batch::new(Input::Dense(&x), tc, words.len()).with_lengths(&lengths));
+        let out = self.join_directions(&self.rnn.final_state(&fwd).h, words.len());
         let cache = CharCache {
             ids,
             x,
@@ -173,6 +187,18 @@ impl CharEncoder {
             fwd,
         };
         (out, cache)
+    }
+
+    /// The vectors of [`CharEncoder::forward`] alone, for inference: nothing
+    /// is kept for backpropagation.
+    pub fn encode(&self, words: &[&[u32]]) -> Vec<f32> {
+        let (_, x, lengths, tc) = self.embed(words);
+        let mut inf = Inference::new();
+        self.rnn.infer(
+            Batch::new(Input::Dense(&x), tc, words.len()).with_lengths(&lengths),
+            &mut inf,
+        );
+        self.join_directions(&inf.state.h, words.len())
     }
 
     /// Backward of [`CharEncoder::forward`]: from `dE/dr` (`[Nw, 2*hc]`),
@@ -315,6 +341,20 @@ mod tests {
             checked += usize::from(g_rnn[i] != 0.0);
         }
         assert!(checked > 100, "{checked}");
+    }
+
+    #[test]
+    fn encode_gives_the_vectors_of_forward() {
+        let words = ["Apple", "ox", "iPhone7", ""];
+        let enc = CharEncoder::new(words.iter().copied(), 3, 4, 2).unwrap();
+        let ids: Vec<Vec<u32>> = words.iter().map(|w| enc.ids(w)).collect();
+        let refs: Vec<&[u32]> = ids.iter().map(|v| &v[..]).collect();
+        let (r, _) = enc.forward(&refs);
+        let e = enc.encode(&refs);
+        assert_eq!(e.len(), r.len());
+        for (a, b) in e.iter().zip(&r) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
     }
 
     #[test]

@@ -60,21 +60,12 @@ fn lse(v: impl Iterator<Item = f64> + Clone) -> f64 {
     m + v.map(|x| (x - m).exp()).sum::<f64>().ln()
 }
 
-/// Forward and backward log-scores of a sentence:
-/// `alpha[t, j]` = log-sum of the scores of paths `y_0..y_t` ending in `j`
-/// (emission `e[t, j]` included), `beta[t, j]` = log-sum of the scores of
-/// the continuations `y_{t+1}..` from `y_t = j` (end score included).
-/// Returns `(alpha [n, O], beta [n, O], log Z)`.
-fn forward_backward(
-    e: &[f64],
-    o: usize,
-    s: &[f64],
-    a: &[f64],
-    f: &[f64],
-) -> (Vec<f64>, Vec<f64>, f64) {
+/// Forward log-scores of a sentence: `alpha[t, j]` = log-sum of the scores
+/// of paths `y_0..y_t` ending in `j` (emission `e[t, j]` included).
+/// Returns `(alpha [n, O], log Z)`.
+fn forward(e: &[f64], o: usize, s: &[f64], a: &[f64], f: &[f64]) -> (Vec<f64>, f64) {
     let n = e.len() / o;
     let mut alpha = vec![0.0; n * o];
-    let mut beta = vec![0.0; n * o];
     // alpha[0, j] = s[j] + e[0, j]
     for j in 0..o {
         alpha[j] = s[j] + e[j];
@@ -86,6 +77,25 @@ fn forward_backward(
             alpha[t * o + j] = e[t * o + j] + lse((0..o).map(|i| prev[i] + a[i * o + j]));
         }
     }
+    // log Z = log sum_j exp(alpha[n-1, j] + f[j])
+    let log_z = lse((0..o).map(|j| alpha[(n - 1) * o + j] + f[j]));
+    (alpha, log_z)
+}
+
+/// Forward and backward log-scores of a sentence: `alpha` as in [`forward`],
+/// `beta[t, j]` = log-sum of the scores of the continuations `y_{t+1}..`
+/// from `y_t = j` (end score included).
+/// Returns `(alpha [n, O], beta [n, O], log Z)`.
+fn forward_backward(
+    e: &[f64],
+    o: usize,
+    s: &[f64],
+    a: &[f64],
+    f: &[f64],
+) -> (Vec<f64>, Vec<f64>, f64) {
+    let n = e.len() / o;
+    let (alpha, log_z) = forward(e, o, s, a, f);
+    let mut beta = vec![0.0; n * o];
     // beta[n-1, i] = f[i];  beta[t, i] = log sum_j exp(a[i, j] + e[t+1, j] + beta[t+1, j])
     beta[(n - 1) * o..].copy_from_slice(f);
     for t in (0..n - 1).rev() {
@@ -94,8 +104,6 @@ fn forward_backward(
             beta[t * o + i] = lse((0..o).map(|j| a[i * o + j] + e[next + j] + beta[next + j]));
         }
     }
-    // log Z = log sum_j exp(alpha[n-1, j] + f[j])
-    let log_z = lse((0..o).map(|j| alpha[(n - 1) * o + j] + f[j]));
     (alpha, beta, log_z)
 }
 
@@ -170,7 +178,7 @@ pub fn nll<T: Float>(params: &[T], emissions: &[T], o: usize, gold: &[usize]) ->
     }
     let (s, a, f) = split(params, o);
     let e: Vec<f64> = emissions.iter().map(|x| x.f64()).collect();
-    let (_, _, log_z) = forward_backward(&e, o, &s, &a, &f);
+    let (_, log_z) = forward(&e, o, &s, &a, &f);
     log_z - path_score(&e, o, &s, &a, &f, gold)
 }
 
@@ -215,8 +223,9 @@ pub fn viterbi(
         .map(|j| if ok(o, j) { s[j] + scores[j] } else { neg })
         .collect();
     let mut back = vec![0usize; n * o];
+    let mut next = vec![neg; o];
     for t in 1..n {
-        let mut next = vec![neg; o];
+        next.fill(neg);
         for j in 0..o {
             for p in 0..o {
                 let v = best[p] + a[p * o + j] + scores[t * o + j];
@@ -226,7 +235,7 @@ pub fn viterbi(
                 }
             }
         }
-        best = next;
+        std::mem::swap(&mut best, &mut next);
     }
     let mut last = 0;
     for j in 0..o {

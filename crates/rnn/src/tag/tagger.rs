@@ -752,14 +752,16 @@ impl Tagger {
     }
 
     /// Builds the inputs `[T, B, I]` of a batch, returns them with `T`, the
-    /// lengths and the character encoder's cache (its words are the batch's
-    /// tokens, sentence by sentence). `ids` overrides the feature ids (word
-    /// dropout); `keep` scales every input (input dropout mask, `[T, B, I]`).
+    /// lengths and, when `train` is set, the character encoder's cache (its
+    /// words are the batch's tokens, sentence by sentence). `ids` overrides
+    /// the feature ids (word dropout); `keep` scales every input (input
+    /// dropout mask, `[T, B, I]`).
     fn inputs(
         &self,
         batch: &[&Encoded],
         ids: Option<&[Vec<u32>]>,
         keep: Option<&[f32]>,
+        train: bool,
     ) -> (Vec<f32>, usize, Vec<usize>, Option<CharCache>) {
         let lengths: Vec<usize> = batch.iter().map(|e| e.len).collect();
         let steps = lengths.iter().copied().max().unwrap_or(0);
@@ -772,7 +774,12 @@ impl Tagger {
                 .iter()
                 .flat_map(|e| (0..e.len).map(|t| &e.chars[e.char_at[t]..e.char_at[t + 1]]))
                 .collect();
-            c.forward(&words)
+            if train {
+                let (r, cache) = c.forward(&words);
+                (r, Some(cache))
+            } else {
+                (c.encode(&words), None)
+            }
         });
         let cn = self.chars.as_ref().map_or(0, CharEncoder::out_size);
         let lw = self.spec.lexicon_width();
@@ -817,12 +824,12 @@ impl Tagger {
         if let Some(k) = keep {
             x.iter_mut().zip(k).for_each(|(v, m)| *v *= m);
         }
-        (x, steps, lengths, char_fwd.map(|(_, c)| c))
+        (x, steps, lengths, char_fwd.and_then(|(_, c)| c))
     }
 
     /// The logits `[T, B, O]` of a batch (no dropout), with `T`.
     pub fn logits(&self, batch: &[&Encoded]) -> (Vec<f32>, usize) {
-        let (x, steps, lengths, _) = self.inputs(batch, None, None);
+        let (x, steps, lengths, _) = self.inputs(batch, None, None, false);
         // forward only: nothing kept for BPTT
         let mut inf = Inference::new();
         self.model.infer(
@@ -1362,7 +1369,8 @@ impl Trainer {
                 .map(|_| if self.rng.random::<f64>() < p { 0.0 } else { s })
                 .collect()
         });
-        let (x, steps, lengths, char_cache) = tagger.inputs(batch, ids.as_deref(), keep.as_deref());
+        let (x, steps, lengths, char_cache) =
+            tagger.inputs(batch, ids.as_deref(), keep.as_deref(), true);
         let b_n = batch.len();
         let model = &tagger.model;
         let fwd = model.forward(Batch::new(Input::Dense(&x), steps, b_n).with_lengths(&lengths));
