@@ -13,12 +13,13 @@
 //! Gradients flow back from `dE/dr` through the LSTM ([`Model::backward`]
 //! with the final-state gradient) into `C`.
 
+use super::tagger::init_rows;
 use crate::cell::CellKind;
 use crate::infer::Inference;
 use crate::layer::Input;
 use crate::model::{param_layout, Batch, Forward, Model, ModelConfig, State};
 use crate::{Error, Result};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -65,6 +66,11 @@ fn rnn_config(spec: &CharSpec) -> ModelConfig {
     cfg
 }
 
+/// The random stream of new character embedding rows for `seed`.
+fn char_rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ 0xc4a3)
+}
+
 impl CharEncoder {
     /// A new encoder whose vocabulary is every character of `words`, with
     /// random weights from `seed`.
@@ -84,11 +90,8 @@ impl CharEncoder {
         vocab.extend(set.into_iter().filter(|&c| c != '\u{0}'));
         let spec = CharSpec { dim, hidden, vocab };
         let rnn = Model::new(rnn_config(&spec), seed ^ 0xc4a2)?;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xc4a3);
-        let a = (3.0 / dim as f32).sqrt();
-        let emb = (0..spec.vocab.len() * dim)
-            .map(|_| rng.random_range(-a..a))
-            .collect();
+        let mut emb = vec![0.0; spec.vocab.len() * dim];
+        init_rows(&mut emb, dim, &mut char_rng(seed));
         Ok(Self::assemble(spec, emb, rnn))
     }
 
@@ -117,9 +120,9 @@ impl CharEncoder {
         let mut spec = self.spec.clone();
         spec.vocab.extend(new);
         let mut emb = self.emb.clone();
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xc4a3);
-        let a = (3.0 / spec.dim as f32).sqrt();
-        emb.extend((emb.len()..spec.vocab.len() * spec.dim).map(|_| rng.random_range(-a..a)));
+        let known = emb.len();
+        emb.resize(spec.vocab.len() * spec.dim, 0.0);
+        init_rows(&mut emb[known..], spec.dim, &mut char_rng(seed));
         Self::assemble(spec, emb, self.rnn.clone())
     }
 

@@ -453,7 +453,7 @@ fn embedding_rng(seed: u64) -> ChaCha8Rng {
 
 /// Fills embedding rows of size `dim` with U(-a, a), a = sqrt(3 / dim): unit
 /// variance per vector.
-fn init_rows(rows: &mut [f32], dim: usize, rng: &mut ChaCha8Rng) {
+pub(super) fn init_rows(rows: &mut [f32], dim: usize, rng: &mut ChaCha8Rng) {
     let a = (3.0 / dim as f32).sqrt();
     for v in rows {
         *v = rng.random_range(-a..a);
