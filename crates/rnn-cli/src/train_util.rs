@@ -261,10 +261,8 @@ pub fn plot_styled(
             .y_label_area_size(60)
             .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
             .map_err(|e| fail(e.to_string()))?;
-        let fmt_x = |x: &f64| match style.x_decimals {
-            Some(d) => format!("{x:.d$}"),
-            None => format!("{x}"),
-        };
+        let d = style.x_decimals.unwrap_or(0); // used only when set
+        let fmt_x = move |x: &f64| format!("{x:.d$}");
         let mut mesh = chart.configure_mesh();
         mesh.x_desc(x_label).y_desc(y_label);
         if style.x_decimals.is_some() {
