@@ -3,7 +3,7 @@
 
 use crate::error::{CliError, CliResult};
 use indicatif::{ProgressBar, ProgressStyle};
-use rnn::checkpoint::write_text;
+use rnn::io::model_file::write_text;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -63,7 +63,7 @@ pub fn set_threads(n: usize) -> CliResult {
     if n == 0 || n > 256 {
         return Err(CliError::Usage(format!("--threads {n}: expected 1 to 256")));
     }
-    rnn::linalg::set_threads(n);
+    rnn::kernels::set_threads(n);
     // A second call (tests, repeated runs in one process) keeps the first pool.
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(n)

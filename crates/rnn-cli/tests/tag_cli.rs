@@ -172,7 +172,7 @@ fn train_tag_eval_roundtrip_and_bad_input() {
 
     // a model directory of another task
     let other = tmp("lm");
-    let mf = rnn::checkpoint::ModelFile {
+    let mf = rnn::io::model_file::ModelFile {
         task: "lm".into(),
         model: rnn::Model::<f32>::new(rnn::ModelConfig::elman(3, 4, 3), 0).unwrap(),
         extra: Default::default(),
@@ -231,7 +231,7 @@ fn train_tag_eval_roundtrip_and_bad_input() {
     let o = transfer(m, &tr);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("starting from"), "{}", stderr(&o));
-    let t = rnn::tag::tagger::Tagger::load(&tr).unwrap();
+    let t = rnn::tasks::tag::tagger::Tagger::load(&tr).unwrap();
     assert_eq!(
         t.model.config.hidden_size, 8,
         "hidden size of the base model"
@@ -272,7 +272,7 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         &["--init-from", m, "--epochs", "1", "--lexicon", lex],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let t = rnn::tag::tagger::Tagger::load(&lx).unwrap();
+    let t = rnn::tasks::tag::tagger::Tagger::load(&lx).unwrap();
     let cats: Vec<_> = t.spec.lexicon.as_ref().unwrap().entries.keys().collect();
     assert_eq!(cats, ["city", "first-name"]);
     assert_eq!(t.spec.lexicon_width(), 4);
@@ -320,7 +320,7 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    let t = rnn::tag::tagger::Tagger::load(&ng).unwrap();
+    let t = rnn::tasks::tag::tagger::Tagger::load(&ng).unwrap();
     assert_eq!(
         t.chars.as_ref().map(|c| c.out_size()),
         Some(4),

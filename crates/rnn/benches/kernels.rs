@@ -6,11 +6,11 @@
 //! Run with `cargo bench -p rnn --bench kernels [-- FILTER]`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rnn::cell::{Activation, CellKind};
-use rnn::layer::{Input, LayerGrads, LayerParams, Recurrent};
-use rnn::linalg::gemm;
-use rnn::loss::{Reduction, Targets};
-use rnn::model::Batch;
+use rnn::kernels::gemm;
+use rnn::nn::cell::{Activation, CellKind};
+use rnn::nn::layer::{Input, LayerGrads, LayerParams, Recurrent};
+use rnn::nn::loss::{Reduction, Targets};
+use rnn::nn::model::Batch;
 use rnn::{Model, ModelConfig};
 use std::hint::black_box;
 

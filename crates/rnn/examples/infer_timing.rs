@@ -8,8 +8,8 @@
 //! `cargo run --release -p rnn --example infer_timing -- S` (or `M`); with
 //! `ONLY=1` it just runs `infer` in a loop, for `perf record`.
 
-use rnn::layer::Input;
-use rnn::model::Batch;
+use rnn::nn::layer::Input;
+use rnn::nn::model::Batch;
 use rnn::{Inference, Model, ModelConfig};
 use std::time::Instant;
 
@@ -56,7 +56,7 @@ fn main() -> rnn::Result<()> {
     let w = vec![0.01f32; v * h]; // [V, H]
     let mut logits = vec![0f32; t * b * v]; // [T, B, V]
     let gemm = min_time(reps, || {
-        rnn::linalg::gemm(t * b, v, h, &top, false, &w, true, &mut logits, true);
+        rnn::kernels::gemm(t * b, v, h, &top, false, &w, true, &mut logits, true);
         std::hint::black_box(&logits);
     });
     let gemv = min_time(reps, || {

@@ -12,7 +12,7 @@
 //! over `f32` and `f64`.
 //!
 //! ```
-//! use rnn::{Model, ModelConfig, layer::Input, loss::{Targets, Reduction}, model::Batch};
+//! use rnn::{Batch, Input, Model, ModelConfig, Reduction, Targets};
 //! // I = 3 classes in, H = 8 hidden units, O = 3 classes out
 //! let model = Model::<f64>::new(ModelConfig::elman(3, 8, 3), 42).unwrap();
 //! let ids = [0, 1, 2, 0]; // T = 4 steps, B = 1
@@ -25,26 +25,18 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod cell;
-pub mod checkpoint;
 mod error;
-mod float;
-pub mod gradcheck;
-pub mod infer;
 pub mod io;
-pub mod layer;
-pub mod linalg;
-pub mod lm;
-pub mod loss;
-pub mod many_to_one;
-pub mod model;
+pub mod kernels;
+pub mod nn;
 pub mod optim;
-pub mod reference;
-pub mod tag;
-pub mod timeseries;
-pub mod trajectory;
+pub mod tasks;
+pub mod testing;
 
 pub use error::{Error, Result};
-pub use float::Float;
-pub use infer::Inference;
-pub use model::{Batch, Model, ModelConfig};
+pub use kernels::Float;
+pub use nn::cell::{Activation, CellKind};
+pub use nn::layer::Input;
+pub use nn::loss::{OutputKind, Reduction, Targets};
+pub use nn::model::infer::Inference;
+pub use nn::model::{Batch, Model, ModelConfig, State};

@@ -2,11 +2,11 @@
 //! output, and over random shapes (proptest); plus one case derived by hand.
 
 use proptest::prelude::*;
-use rnn::cell::{Activation, CellKind};
-use rnn::gradcheck::{check, Problem};
-use rnn::layer::Input;
-use rnn::loss::{OutputKind, Reduction, Targets};
-use rnn::model::{Batch, State};
+use rnn::nn::cell::{Activation, CellKind};
+use rnn::nn::layer::Input;
+use rnn::nn::loss::{OutputKind, Reduction, Targets};
+use rnn::nn::model::{Batch, State};
+use rnn::testing::gradcheck::{check, Problem};
 use rnn::{Model, ModelConfig};
 
 const TOL: f64 = 1e-6;
@@ -168,7 +168,7 @@ fn dropout_masks_pass_finite_differences() {
         let (steps, batch) = (5, 2);
         let mut model = Model::<f64>::new(cfg.clone(), 9).unwrap();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-        let masks: Vec<Vec<f64>> = rnn::model::dropout_masks(&cfg, 0.4, steps, batch, &mut rng);
+        let masks: Vec<Vec<f64>> = rnn::nn::model::dropout_masks(&cfg, 0.4, steps, batch, &mut rng);
         assert!(
             masks.iter().flatten().any(|&m| m == 0.0),
             "some unit dropped"

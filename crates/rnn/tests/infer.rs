@@ -3,9 +3,9 @@
 //! stacked and bidirectional layers, ids and dense inputs, padding, a given
 //! initial state and one `Inference` reused across all of these shapes.
 
-use rnn::cell::{Activation, CellKind};
-use rnn::layer::Input;
-use rnn::model::{Batch, State};
+use rnn::nn::cell::{Activation, CellKind};
+use rnn::nn::layer::Input;
+use rnn::nn::model::{Batch, State};
 use rnn::{Float, Inference, Model, ModelConfig};
 
 /// The largest `|a - b| / max(1, |b|)`.
@@ -109,14 +109,14 @@ fn check<T: Float>(tol: f64) {
                         }
                     }
                     // the batch split across threads, from the zero state
-                    rnn::linalg::set_threads(3);
+                    rnn::kernels::set_threads(3);
                     let mut par = Inference::new();
                     let data0 = Batch {
                         state: None,
                         ..data
                     };
                     model.infer_parallel(data0, &mut par);
-                    rnn::linalg::set_threads(1);
+                    rnn::kernels::set_threads(1);
                     let fwd0 = model.forward(data0);
                     let e = max_rel(&par.logits, &fwd0.logits);
                     assert!(e <= tol, "{what}: parallel logits differ by {e}");

@@ -2,10 +2,10 @@
 //! sequences run one at a time (f64, tolerance 1e-12), for every cell kind,
 //! stacked and bidirectional, whatever the padding holds.
 
-use rnn::cell::{Activation, CellKind};
-use rnn::layer::Input;
-use rnn::loss::{loss_and_grad, OutputKind, Reduction, Targets};
-use rnn::model::Batch;
+use rnn::nn::cell::{Activation, CellKind};
+use rnn::nn::layer::Input;
+use rnn::nn::loss::{loss_and_grad, OutputKind, Reduction, Targets};
+use rnn::nn::model::Batch;
 use rnn::{Model, ModelConfig};
 
 fn close(a: f64, b: f64) -> bool {

@@ -1,10 +1,10 @@
 //! The batch-split entry points give the same loss, gradients and logits as
 //! the sequential ones (the same sums in another order).
 
-use rnn::cell::CellKind;
-use rnn::layer::Input;
-use rnn::loss::{OutputKind, Reduction, Targets};
-use rnn::model::Batch;
+use rnn::nn::cell::CellKind;
+use rnn::nn::layer::Input;
+use rnn::nn::loss::{OutputKind, Reduction, Targets};
+use rnn::nn::model::Batch;
 use rnn::{Model, ModelConfig};
 
 fn close(a: &[f64], b: &[f64]) -> f64 {
@@ -16,7 +16,7 @@ fn close(a: &[f64], b: &[f64]) -> f64 {
 
 #[test]
 fn batch_split_matches_sequential() {
-    rnn::linalg::set_threads(3);
+    rnn::kernels::set_threads(3);
     let (steps, batch) = (6, 5);
     for cell in [
         ModelConfig::elman(4, 7, 4).cell,
@@ -71,7 +71,7 @@ fn batch_split_matches_sequential() {
 /// of the initial state, and the parts' final states are put back in place.
 #[test]
 fn batch_split_carries_state() {
-    rnn::linalg::set_threads(2);
+    rnn::kernels::set_threads(2);
     let (steps, batch) = (5, 7);
     for cell in [
         ModelConfig::elman(4, 6, 4).cell,
@@ -160,7 +160,7 @@ fn batch_split_carries_state() {
 #[test]
 fn batch_split_applies_dropout_masks_per_sequence() {
     use rand::SeedableRng;
-    rnn::linalg::set_threads(2);
+    rnn::kernels::set_threads(2);
     let (steps, batch) = (4, 5);
     let config = ModelConfig {
         cell: CellKind::Lstm,
@@ -170,7 +170,7 @@ fn batch_split_applies_dropout_masks_per_sequence() {
     };
     let model = Model::<f64>::new(config.clone(), 2).expect("valid config");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let masks: Vec<Vec<f64>> = rnn::model::dropout_masks(&config, 0.3, steps, batch, &mut rng);
+    let masks: Vec<Vec<f64>> = rnn::nn::model::dropout_masks(&config, 0.3, steps, batch, &mut rng);
     let ids: Vec<usize> = (0..steps * batch).map(|i| (i * 3 + 2) % 4).collect();
     let y: Vec<usize> = (0..steps * batch).map(|i| (i * 7 + 1) % 4).collect();
     let mut g_seq = vec![0.0; model.params.len()];

@@ -2,7 +2,7 @@
 //! match PyTorch's float64 results within 1e-9 relative error per tensor.
 
 use rnn::io::TensorFile;
-use rnn::reference::{relative_error, Case};
+use rnn::testing::reference::{relative_error, Case};
 use std::path::PathBuf;
 
 const TOL_F64: f64 = 1e-9;
@@ -98,7 +98,7 @@ fn stack_lstm_gru_cases_match_pytorch_f64() {
 
 #[test]
 fn optimizer_trajectories_match_torch_optim_f64() {
-    use rnn::trajectory::Trajectory;
+    use rnn::testing::trajectory::Trajectory;
     let files = cases("trajectories", "traj_");
     assert!(files.len() >= 6);
     for p in files {

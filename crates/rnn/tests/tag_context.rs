@@ -9,9 +9,11 @@
 //! at chance.
 
 use rand::{Rng, SeedableRng};
-use rnn::cell::{Activation, CellKind};
-use rnn::tag::data::Sentence;
-use rnn::tag::tagger::{length_batches, Encoded, Tagger, TaggerOptions, TrainOptions, Trainer};
+use rnn::nn::cell::{Activation, CellKind};
+use rnn::tasks::tag::data::Sentence;
+use rnn::tasks::tag::tagger::{
+    length_batches, Encoded, Tagger, TaggerOptions, TrainOptions, Trainer,
+};
 use rnn::ModelConfig;
 
 /// Sentences of filler words with "bank" and a cue ("river" → RIV, "money" →

@@ -11,9 +11,9 @@ use crate::cmd::gradcheck::parse_cell;
 use crate::error::{CliError, CliResult};
 use clap::Args;
 use rand::{Rng, SeedableRng};
-use rnn::layer::Input;
-use rnn::loss::{OutputKind, Reduction, Targets};
-use rnn::model::Batch;
+use rnn::nn::layer::Input;
+use rnn::nn::loss::{OutputKind, Reduction, Targets};
+use rnn::nn::model::Batch;
 use rnn::{Inference, Model, ModelConfig};
 use std::time::Instant;
 
@@ -110,7 +110,7 @@ fn median_time(reps: usize, mut f: impl FnMut()) -> f64 {
     times[REPETITIONS / 2]
 }
 
-fn run_config(c: &Config, cell: rnn::cell::CellKind) -> CliResult<Result> {
+fn run_config(c: &Config, cell: rnn::nn::cell::CellKind) -> CliResult<Result> {
     let config = ModelConfig {
         cell,
         output: OutputKind::Softmax,
@@ -212,7 +212,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
         )));
     }
     keep_freed_memory();
-    rnn::linalg::set_threads(args.threads);
+    rnn::kernels::set_threads(args.threads);
     rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
         .build_global()

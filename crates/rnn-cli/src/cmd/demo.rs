@@ -4,8 +4,8 @@
 
 use crate::cmd::lm::{train, TrainLmArgs};
 use crate::error::CliResult;
-use rnn::checkpoint::ModelFile;
-use rnn::lm::{generate, vocab_of, Sampling, Vocab};
+use rnn::io::model_file::ModelFile;
+use rnn::tasks::lm::{generate, vocab_of, Sampling, Vocab};
 
 /// The first 300 kB of Moby-Dick (public domain; see data/README.md).
 const TEXT: &str = include_str!("../../data/mobydick-excerpt.txt");

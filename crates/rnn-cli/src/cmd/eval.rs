@@ -49,7 +49,7 @@ impl EvalArgs {
 
 /// Runs the command.
 pub fn run(args: &EvalArgs) -> CliResult {
-    let mf = rnn::checkpoint::ModelFile::load(args.first_model())?;
+    let mf = rnn::io::model_file::ModelFile::load(args.first_model())?;
     if args.model.len() > 1 && mf.task != "tag" {
         return Err(CliError::Usage(format!(
             "rnn eval: several --model directories (an ensemble) are only supported for taggers, not {} models",
@@ -75,7 +75,7 @@ pub fn run(args: &EvalArgs) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rnn::checkpoint::ModelFile;
+    use rnn::io::model_file::ModelFile;
     use rnn::{Model, ModelConfig};
 
     #[test]

@@ -16,12 +16,12 @@ use crate::train_util::{
 use clap::Args;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use rnn::checkpoint::ModelFile;
-use rnn::layer::Input;
-use rnn::loss::{OutputKind, Reduction, Targets};
-use rnn::many_to_one::ManyToOne;
+use rnn::io::model_file::ModelFile;
+use rnn::nn::layer::Input;
+use rnn::nn::loss::{OutputKind, Reduction, Targets};
+use rnn::nn::many_to_one::ManyToOne;
 use rnn::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
-use rnn::timeseries::{
+use rnn::tasks::forecast::{
     default_season, eval_origins, extend_time, fingerprint, mae, mase_scale, naive, rmse,
     seasonal_naive, time_axis, windows, Fill, Pipeline, Series, TimeColumn, Transform, Window,
 };
@@ -118,7 +118,7 @@ impl ForecastMeta {
         let s = mf.meta(dir, META_KEY)?;
         serde_json::from_str(s).map_err(|e| {
             CliError::Lib(Error::Metadata {
-                path: dir.join(rnn::checkpoint::MODEL_FILE),
+                path: dir.join(rnn::io::model_file::MODEL_FILE),
                 key: META_KEY.into(),
                 value: s.chars().take(60).collect(),
                 expected: format!("forecast settings as JSON ({e})"),
@@ -632,7 +632,7 @@ pub fn train_forecast(args: &TrainForecastArgs) -> CliResult {
         "stopped after {epoch} epochs ({stop_reason}); kept epoch {} (validation MSE {}); wrote {}",
         meta.best_epoch,
         meta.best_val_mse.map_or("-".into(), |v| format!("{v:.4}")),
-        a.out.join(rnn::checkpoint::MODEL_FILE).display()
+        a.out.join(rnn::io::model_file::MODEL_FILE).display()
     );
     if a.test > 0 {
         // score the saved (best) weights on the test block

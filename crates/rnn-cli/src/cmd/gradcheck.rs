@@ -2,9 +2,9 @@
 
 use crate::error::{CliError, CliResult};
 use clap::Args;
-use rnn::cell::{Activation, CellKind};
-use rnn::gradcheck::{check, Problem};
-use rnn::loss::OutputKind;
+use rnn::nn::cell::{Activation, CellKind};
+use rnn::nn::loss::OutputKind;
+use rnn::testing::gradcheck::{check, Problem};
 use rnn::{Model, ModelConfig};
 
 /// Check every gradient of a random small f64 model against central finite

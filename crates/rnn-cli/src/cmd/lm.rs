@@ -7,12 +7,12 @@ use crate::train_util::{
     at_least_one, plot_lines, positive, set_threads, Budget, Metrics, Progress,
 };
 use clap::Args;
-use rnn::checkpoint::ModelFile;
-use rnn::lm::{
+use rnn::io::model_file::ModelFile;
+use rnn::nn::loss::OutputKind;
+use rnn::optim::OptimizerConfig;
+use rnn::tasks::lm::{
     evaluate, generate, read_text, vocab_meta, vocab_of, LmData, LmTrainConfig, LmTrainer, Sampling,
 };
-use rnn::loss::OutputKind;
-use rnn::optim::OptimizerConfig;
 use rnn::{Error, ModelConfig};
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -20,7 +20,7 @@ pub struct ReferenceArgs {
 
 /// Runs the command.
 pub fn run(args: &ReferenceArgs) -> CliResult {
-    let w = rnn::reference::run_file(&args.case)?;
+    let w = rnn::testing::reference::run_file(&args.case)?;
     w.write(&args.output)?;
     eprintln!("wrote {}", args.output.display());
     Ok(())

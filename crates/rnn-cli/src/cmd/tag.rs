@@ -8,12 +8,12 @@ use crate::train_util::{
 };
 use clap::Args;
 use rand::SeedableRng;
-use rnn::cell::{Activation, CellKind};
+use rnn::nn::cell::{Activation, CellKind};
 use rnn::optim::OptimizerConfig;
-use rnn::tag::data::{parse_untagged, read_conll, Sentence, TextFormat};
-use rnn::tag::lexicon::Lexicon;
-use rnn::tag::metrics::{is_chunk_tagset, Evaluation};
-use rnn::tag::tagger::{
+use rnn::tasks::tag::data::{parse_untagged, read_conll, Sentence, TextFormat};
+use rnn::tasks::tag::lexicon::Lexicon;
+use rnn::tasks::tag::metrics::{is_chunk_tagset, Evaluation};
+use rnn::tasks::tag::tagger::{
     length_batches, Encoded, Ensemble, NgramSpec, Tagger, TaggerOptions, TrainOptions, Trainer,
 };
 use rnn::ModelConfig;

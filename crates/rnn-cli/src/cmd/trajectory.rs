@@ -21,7 +21,7 @@ pub struct TrajectoryArgs {
 
 /// Runs the command.
 pub fn run(args: &TrajectoryArgs) -> CliResult {
-    rnn::trajectory::run_file(&args.case)?.write(&args.output)?;
+    rnn::testing::trajectory::run_file(&args.case)?.write(&args.output)?;
     eprintln!("wrote {}", args.output.display());
     Ok(())
 }

@@ -37,11 +37,11 @@ pub trait Float:
     /// (relative error about 1e-7) for `f32`.
     fn exp_fast(self) -> Self;
     /// `y[rows] += A[rows, cols] x[cols]` (row-major `A`), as
-    /// [`crate::linalg::gemv_acc`]; `f32` on x86-64 with AVX2 and FMA uses a
+    /// [`crate::kernels::gemv_acc`]; `f32` on x86-64 with AVX2 and FMA uses a
     /// hand-vectorised kernel (the step product of batch 1).
     #[inline]
     fn gemv_acc(rows: usize, cols: usize, a: &[Self], x: &[Self], y: &mut [Self]) {
-        crate::linalg::gemv_acc(rows, cols, a, x, y)
+        crate::kernels::gemv_acc(rows, cols, a, x, y)
     }
 }
 
@@ -58,11 +58,11 @@ impl Float for f32 {
     #[inline]
     fn gemv_acc(rows: usize, cols: usize, a: &[Self], x: &[Self], y: &mut [Self]) {
         #[cfg(target_arch = "x86_64")]
-        if crate::linalg::has_avx2() {
+        if crate::kernels::has_avx2() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { crate::linalg::gemv_acc_f32_avx2(rows, cols, a, x, y) };
+            return unsafe { crate::kernels::gemv_acc_f32_avx2(rows, cols, a, x, y) };
         }
-        crate::linalg::gemv_acc(rows, cols, a, x, y)
+        crate::kernels::gemv_acc(rows, cols, a, x, y)
     }
     #[inline(always)]
     fn of(x: f64) -> Self {

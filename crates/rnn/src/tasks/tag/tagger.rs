@@ -30,11 +30,11 @@
 use super::chars::{CharCache, CharEncoder, CharSpec};
 use super::data::Sentence;
 use super::lexicon::{Lexicon, LexiconIndex};
-use crate::checkpoint::ModelFile;
-use crate::infer::Inference;
-use crate::layer::Input;
-use crate::loss::{loss_and_grad, softmax, OutputKind, Reduction, Targets};
-use crate::model::{param_layout, Batch, Model, ModelConfig};
+use crate::io::model_file::ModelFile;
+use crate::nn::layer::Input;
+use crate::nn::loss::{loss_and_grad, softmax, OutputKind, Reduction, Targets};
+use crate::nn::model::infer::Inference;
+use crate::nn::model::{param_layout, Batch, Model, ModelConfig};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::{Error, Result};
 use rand::seq::SliceRandom;
@@ -324,7 +324,7 @@ pub struct Encoded {
 /// A trained or new tagger: feature embeddings, tag set and network.
 ///
 /// ```
-/// use rnn::tag::{data::Sentence, tagger::{Tagger, TaggerOptions, Trainer, TrainOptions}};
+/// use rnn::tasks::tag::{data::Sentence, tagger::{Tagger, TaggerOptions, Trainer, TrainOptions}};
 /// let s = |w: &str, t: &str| Sentence {
 ///     tokens: w.split(' ').map(String::from).collect(),
 ///     tags: t.split(' ').map(String::from).collect(),
@@ -873,7 +873,7 @@ impl Tagger {
             }
             let mut logp = vec![0.0f64; rows.len()];
             for (t, r) in rows.chunks(o).enumerate() {
-                let lse = crate::loss::log_sum_exp(r);
+                let lse = crate::nn::loss::log_sum_exp(r);
                 for (j, &v) in r.iter().enumerate() {
                     logp[t * o + j] = (v - lse) as f64;
                 }
@@ -998,7 +998,7 @@ impl Tagger {
     pub fn from_model_file(dir: &Path, mf: ModelFile) -> Result<Self> {
         let raw = mf.meta(dir, META_KEY)?;
         let bad = |why: String| Error::Metadata {
-            path: dir.join(crate::checkpoint::MODEL_FILE),
+            path: dir.join(crate::io::model_file::MODEL_FILE),
             key: META_KEY.into(),
             value: raw.chars().take(60).collect(),
             expected: why,
@@ -1717,7 +1717,7 @@ mod tests {
         ];
         let mut opts = TaggerOptions::default();
         opts.rnn.bidirectional = true;
-        opts.rnn.cell = crate::cell::CellKind::Lstm;
+        opts.rnn.cell = crate::nn::cell::CellKind::Lstm;
         let base = Tagger::new(&pos, &opts, 3).unwrap();
         let ner = vec![s(
             "Alice saw Bob in New York",
@@ -1881,7 +1881,7 @@ mod tests {
             s("Ann Lee ran", "B-per I-per O"),
         ];
         let mut rnn = ModelConfig::elman(1, 6, 1);
-        rnn.cell = crate::cell::CellKind::Lstm;
+        rnn.cell = crate::nn::cell::CellKind::Lstm;
         rnn.bidirectional = true;
         let opts = TaggerOptions {
             word_dim: 3,

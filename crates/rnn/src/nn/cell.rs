@@ -9,7 +9,7 @@
 //!
 //! and hands them to the cell, which applies its gate equations. The cell's
 //! backward turns `dE/dh_t` into the gradients of both affine parts, so the
-//! layer's BPTT loop is the same for every cell (see [`crate::layer`]).
+//! layer's BPTT loop is the same for every cell (see [`crate::nn::layer`]).
 
 use crate::Float;
 use serde::{Deserialize, Serialize};
@@ -151,7 +151,7 @@ impl CellKind {
         cache: &mut [T],
     ) {
         #[cfg(target_arch = "x86_64")]
-        if crate::linalg::has_avx2() {
+        if crate::kernels::has_avx2() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
             return unsafe { self.forward_row_avx2(xi, gh, h_prev, c_prev, h, c, cache) };
         }
@@ -255,7 +255,7 @@ impl CellKind {
         dc_prev: &mut [T],
     ) {
         #[cfg(target_arch = "x86_64")]
-        if crate::linalg::has_avx2() {
+        if crate::kernels::has_avx2() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
             return unsafe {
                 self.backward_row_avx2(dh, dc, cache, h_prev, c_prev, h, dgi, dgh, dh_prev, dc_prev)

@@ -3,11 +3,11 @@
 //! `torch.optim`.
 
 use crate::io::{TensorFile, TensorWriter};
-use crate::layer::Input;
-use crate::loss::{OutputKind, Targets};
-use crate::model::Batch;
+use crate::nn::layer::Input;
+use crate::nn::loss::{OutputKind, Targets};
+use crate::nn::model::Batch;
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
-use crate::reference::Case;
+use crate::testing::reference::Case;
 use crate::{Float, Result};
 
 /// A parsed trajectory case.
@@ -89,7 +89,7 @@ impl Trajectory {
         let mut model = c.model::<T>();
         let x: Vec<T> = c.x.iter().map(|&v| T::of(v)).collect();
         let values: Vec<T> = c.values.iter().map(|&v| T::of(v)).collect();
-        let state = crate::model::State {
+        let state = crate::nn::model::State {
             h: c.state.h.iter().map(|&v| T::of(v)).collect(),
             c: Vec::new(),
         };

@@ -101,7 +101,7 @@ pub fn loss_and_grad<T: Float>(
                 for (gv, &ov) in grow.iter_mut().zip(orow) {
                     *gv = (ov - m).exp_fast();
                 }
-                let z = crate::linalg::sum(grow);
+                let z = crate::kernels::sum(grow);
                 total += m + z.ln() - orow[y[r]]; // E_t = log sum_j e^{o_tj} - o_t[y_t]
                 let k = scale / z;
                 for gv in grow.iter_mut() {

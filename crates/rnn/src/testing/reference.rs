@@ -6,11 +6,11 @@
 //! weights and inputs alone, in `f32` or `f64`. Expected tensors in the file
 //! are never read here.
 
-use crate::cell::{Activation, CellKind};
 use crate::io::{F64Tensor, TensorFile, TensorWriter};
-use crate::layer::Input;
-use crate::loss::{softmax, OutputKind, Reduction, Targets};
-use crate::model::{Batch, Model, ModelConfig, State};
+use crate::nn::cell::{Activation, CellKind};
+use crate::nn::layer::Input;
+use crate::nn::loss::{softmax, OutputKind, Reduction, Targets};
+use crate::nn::model::{Batch, Model, ModelConfig, State};
 use crate::{Error, Float, Result};
 use std::collections::BTreeMap;
 

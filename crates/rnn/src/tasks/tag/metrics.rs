@@ -48,7 +48,7 @@ fn starts(prev: &str, tag: &str, prev_type: &str, ty: &str) -> bool {
 /// The entities of one sentence's tags, with `conlleval`'s rules.
 ///
 /// ```
-/// use rnn::tag::metrics::chunks;
+/// use rnn::tasks::tag::metrics::chunks;
 /// // "I-loc" after O starts an entity; "I-per" after "I-loc" starts another.
 /// let c = chunks(&["O", "I-loc", "I-loc", "I-per", "B-per", "O"]);
 /// let spans: Vec<_> = c.iter().map(|c| (c.start, c.end, c.kind.as_str())).collect();

@@ -2,12 +2,12 @@
 //! streams with truncated BPTT, the training state (resumable bit for bit),
 //! evaluation and sampling.
 
-use crate::checkpoint::ModelFile;
-use crate::infer::Inference;
+use crate::io::model_file::ModelFile;
 use crate::io::{TensorFile, TensorWriter};
-use crate::layer::Input;
-use crate::loss::{log_sum_exp, Reduction, Targets};
-use crate::model::{dropout_masks, Batch, Model, ModelConfig, State};
+use crate::nn::layer::Input;
+use crate::nn::loss::{log_sum_exp, Reduction, Targets};
+use crate::nn::model::infer::Inference;
+use crate::nn::model::{dropout_masks, Batch, Model, ModelConfig, State};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -495,7 +495,7 @@ pub fn vocab_of(mf: &ModelFile, dir: &Path) -> Result<Vocab> {
     let chars: Vec<char> = serde_json::from_str::<String>(s)
         .map(|s| s.chars().collect())
         .map_err(|e| Error::Metadata {
-            path: dir.join(crate::checkpoint::MODEL_FILE),
+            path: dir.join(crate::io::model_file::MODEL_FILE),
             key: "vocab".into(),
             value: s.chars().take(40).collect(),
             expected: format!("a JSON string of characters ({e})"),
@@ -503,7 +503,7 @@ pub fn vocab_of(mf: &ModelFile, dir: &Path) -> Result<Vocab> {
     let vocab = Vocab { chars };
     if vocab.len() != mf.model.config.output_size || vocab.len() != mf.model.config.input_size {
         return Err(Error::Metadata {
-            path: dir.join(crate::checkpoint::MODEL_FILE),
+            path: dir.join(crate::io::model_file::MODEL_FILE),
             key: "vocab".into(),
             value: format!("{} characters", vocab.len()),
             expected: format!(

@@ -11,8 +11,8 @@
 //! initial state until it reaches the sequence's last token), outputs zero and
 //! receives no gradient. So padding never changes a result.
 
-use crate::cell::CellKind;
-use crate::linalg::{col_sum_acc, gemm, gemv_t_acc, transpose, transpose_into};
+use crate::kernels::{col_sum_acc, gemm, gemv_t_acc, transpose, transpose_into};
+use crate::nn::cell::CellKind;
 use crate::Float;
 
 /// The input of a layer: dense vectors or class ids (one-hot vectors, never

@@ -13,15 +13,17 @@
 //! | `head.weight` | `[O, D*H]` | V |
 //! | `head.bias` | `[O]` | c |
 
-use crate::cell::{Activation, CellKind};
-use crate::infer::Inference;
-use crate::layer::{Input, LayerCache, LayerGrads, LayerParams, Recurrent};
-use crate::linalg::{col_sum_acc, gemm};
-use crate::loss::{loss_and_grad, OutputKind, Reduction, Targets};
+use crate::kernels::{col_sum_acc, gemm};
+use crate::nn::cell::{Activation, CellKind};
+use crate::nn::layer::{Input, LayerCache, LayerGrads, LayerParams, Recurrent};
+use crate::nn::loss::{loss_and_grad, OutputKind, Reduction, Targets};
+use crate::nn::model::infer::Inference;
 use crate::{Error, Float, Result};
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+
+pub mod infer;
 
 /// The architecture of a [`Model`]. Defaults follow PyTorch where it has one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -362,7 +364,7 @@ impl<T: Float> Model<T> {
     /// cells have no forget gate; an error names the cell.
     ///
     /// ```
-    /// let config = rnn::ModelConfig { cell: rnn::cell::CellKind::Lstm, ..rnn::ModelConfig::elman(3, 2, 3) };
+    /// let config = rnn::ModelConfig { cell: rnn::nn::cell::CellKind::Lstm, ..rnn::ModelConfig::elman(3, 2, 3) };
     /// let mut m = rnn::Model::<f64>::new(config, 0).unwrap();
     /// m.set_forget_bias(1.0).unwrap();
     /// let b = m.param("rnn.bias_ih_l0").unwrap(); // [4H]: gates i, f, g, o
@@ -702,7 +704,7 @@ impl<T: Float> Model<T> {
     }
 
     /// [`Model::loss_and_grads`] with the batch split into contiguous parts,
-    /// one per thread ([`crate::linalg::threads`], at most one per sequence).
+    /// one per thread ([`crate::kernels::threads`], at most one per sequence).
     ///
     /// The sequences of a batch are independent until the gradients are
     /// summed, so each thread runs forward, loss and BPTT on its own part
@@ -743,7 +745,7 @@ impl<T: Float> Model<T> {
         let results: Vec<(T, Vec<T>, State<T>)> = parts
             .par_iter()
             .map(|&(b0, b1)| {
-                crate::linalg::sequential(|| {
+                crate::kernels::sequential(|| {
                     let xp = x.batch_part(steps, batch, b0, b1);
                     let tp = match targets {
                         Targets::Classes(y) => {
@@ -860,7 +862,7 @@ fn mask_in_place<T: Float>(v: &mut [T], m: &[T]) {
 /// use rand::SeedableRng;
 /// let config = rnn::ModelConfig { num_layers: 2, ..rnn::ModelConfig::elman(3, 4, 3) };
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-/// let masks: Vec<Vec<f32>> = rnn::model::dropout_masks(&config, 0.5, 5, 2, &mut rng);
+/// let masks: Vec<Vec<f32>> = rnn::nn::model::dropout_masks(&config, 0.5, 5, 2, &mut rng);
 /// assert_eq!(masks.len(), 2);
 /// assert_eq!(masks[0].len(), 5 * 2 * 4); // [T, B, D*H]
 /// assert!(masks[1].iter().all(|&m| m == 0.0 || m == 2.0));
@@ -891,7 +893,7 @@ pub fn dropout_masks<T: Float, R: Rng>(
 
 /// Contiguous parts `[b0, b1)` of a batch, one per thread, near-equal in size.
 pub(crate) fn batch_parts(batch: usize) -> Vec<(usize, usize)> {
-    let n = crate::linalg::threads().min(batch).max(1);
+    let n = crate::kernels::threads().min(batch).max(1);
     (0..n)
         .map(|i| (i * batch / n, (i + 1) * batch / n))
         .collect()

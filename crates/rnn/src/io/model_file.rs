@@ -3,7 +3,7 @@
 //! Files are written atomically, so a killed process never leaves a broken model.
 
 use crate::io::{write_atomic, TensorFile, TensorWriter};
-use crate::model::{Model, ModelConfig};
+use crate::nn::model::{Model, ModelConfig};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::Path;

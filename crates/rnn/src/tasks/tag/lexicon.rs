@@ -10,7 +10,7 @@
 //! when one continues through it.
 //!
 //! ```
-//! use rnn::tag::lexicon::Lexicon;
+//! use rnn::tasks::tag::lexicon::Lexicon;
 //! let lex = Lexicon::parse("city\tnew york\ncity\tyork\nfirst-name\tjordan\n", "inline").unwrap();
 //! let toks = ["Jordan", "flew", "to", "New", "York"];
 //! let f = lex.index().features(&toks);

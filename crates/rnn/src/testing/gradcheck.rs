@@ -1,9 +1,9 @@
 //! Finite-difference gradient checks of BPTT, in `f64`.
 
-use crate::cell::CellKind;
-use crate::layer::Input;
-use crate::loss::{OutputKind, Reduction, Targets};
-use crate::model::{Batch, Model, ModelConfig, State};
+use crate::nn::cell::CellKind;
+use crate::nn::layer::Input;
+use crate::nn::loss::{OutputKind, Reduction, Targets};
+use crate::nn::model::{Batch, Model, ModelConfig, State};
 use rand::{Rng, SeedableRng};
 
 /// The result of checking one parameter tensor.
@@ -176,6 +176,6 @@ fn scale_floor(loss: f64, eps: f64) -> f64 {
 /// Largest difference between analytic and numeric gradients relative to the
 /// larger of the numeric gradient's scale and `floor` (see [`scale_floor`]).
 fn fd_error(analytic: &[f64], numeric: &[f64], floor: f64) -> f64 {
-    let (diff, scale) = crate::reference::diff_and_scale(analytic, numeric);
+    let (diff, scale) = crate::testing::reference::diff_and_scale(analytic, numeric);
     diff / scale.max(floor)
 }

@@ -2,16 +2,16 @@
 //! network without anything kept for BPTT.
 //!
 //! [`Model::forward`] keeps, per layer, the outputs, the state entering every
-//! step and the gate values ([`crate::layer::LayerCache`]), allocated afresh
+//! step and the gate values ([`crate::nn::layer::LayerCache`]), allocated afresh
 //! on each call. Inference needs none of it: [`Model::infer`] runs the same
 //! cell steps and products in the same order (so it computes the same
 //! numbers) but writes each layer's outputs straight into one of two
 //! ping-pong buffers and keeps every buffer in an [`Inference`] that the
 //! caller reuses, so repeated calls of one shape do not allocate.
 
-use crate::layer::{Input, LayerScratch};
-use crate::linalg::gemm;
-use crate::model::{batch_parts, Batch, Model, State};
+use crate::kernels::gemm;
+use crate::nn::layer::{Input, LayerScratch};
+use crate::nn::model::{batch_parts, Batch, Model, State};
 use crate::Float;
 use rayon::prelude::*;
 
@@ -148,7 +148,7 @@ impl<T: Float> Model<T> {
     }
 
     /// [`Model::infer`] with the batch split into contiguous parts, one per
-    /// thread ([`crate::linalg::threads`], at most one per sequence), like
+    /// thread ([`crate::kernels::threads`], at most one per sequence), like
     /// [`Model::loss_and_grads_parallel`]; each part starts from its rows of
     /// `data.state` (`[L*D, B, H]`, zeros when `None`). With one thread this is
     /// `infer`. Fills `inf.logits` (`[T, B, O]`) and `inf.state` (`[L*D, B, H]`).
@@ -169,7 +169,7 @@ impl<T: Float> Model<T> {
         let outs: Vec<Inference<T>> = parts
             .par_iter()
             .map(|&(b0, b1)| {
-                crate::linalg::sequential(|| {
+                crate::kernels::sequential(|| {
                     let xp = x.batch_part(steps, batch, b0, b1);
                     let sp = state.map(|s| s.batch_part(batch, self.config.hidden_size, b0, b1));
                     let mut part = Inference::new();

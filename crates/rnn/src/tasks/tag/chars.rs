@@ -14,10 +14,10 @@
 //! with the final-state gradient) into `C`.
 
 use super::tagger::init_rows;
-use crate::cell::CellKind;
-use crate::infer::Inference;
-use crate::layer::Input;
-use crate::model::{param_layout, Batch, Forward, Model, ModelConfig, State};
+use crate::nn::cell::CellKind;
+use crate::nn::layer::Input;
+use crate::nn::model::infer::Inference;
+use crate::nn::model::{param_layout, Batch, Forward, Model, ModelConfig, State};
 use crate::{Error, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

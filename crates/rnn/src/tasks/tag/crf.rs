@@ -25,7 +25,7 @@
 //! the names pytorch-crf uses (`crf.start_transitions`, `crf.transitions`,
 //! `crf.end_transitions`). All sums are done in `f64`.
 
-use crate::float::Float;
+use crate::kernels::float::Float;
 
 /// The number of CRF parameters for `o` tags: start, transitions, end.
 pub fn num_params(o: usize) -> usize {

@@ -6,16 +6,16 @@
 //! `dE/do_t` is then zero at every step but the last, and BPTT carries it back
 //! through the whole sequence.
 
-use crate::layer::Input;
-use crate::loss::{loss_and_grad, Reduction, Targets};
-use crate::model::{Batch, Forward, Model};
+use crate::nn::layer::Input;
+use crate::nn::loss::{loss_and_grad, Reduction, Targets};
+use crate::nn::model::{Batch, Forward, Model};
 use crate::Float;
 
 /// A model used many-to-one: the readout of the last state of each sequence.
 ///
 /// ```
-/// use rnn::{Model, ModelConfig, layer::Input, loss::{OutputKind, Reduction, Targets}};
-/// use rnn::many_to_one::ManyToOne;
+/// use rnn::{Input, Model, ModelConfig, OutputKind, Reduction, Targets};
+/// use rnn::nn::many_to_one::ManyToOne;
 /// // I = 1 value per step, H = 8 hidden units, O = 2 outputs per sequence
 /// let mut cfg = ModelConfig::elman(1, 8, 2);
 /// cfg.output = OutputKind::Identity;
@@ -123,8 +123,8 @@ impl<'a, T: Float> ManyToOne<'a, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cell::CellKind;
-    use crate::loss::OutputKind;
+    use crate::nn::cell::CellKind;
+    use crate::nn::loss::OutputKind;
     use crate::ModelConfig;
     use rand::{Rng, SeedableRng};
 
@@ -187,7 +187,7 @@ mod tests {
     fn gradient_matches_finite_differences_elman_regression() {
         fd_check(
             CellKind::Elman {
-                activation: crate::cell::Activation::Tanh,
+                activation: crate::nn::cell::Activation::Tanh,
             },
             1,
             false,

@@ -1,0 +1,9 @@
+//! Numeric kernels: matrix products (faer for GEMM, hand-written
+//! matrix-vector products with runtime SIMD dispatch), thread settings and the
+//! [`Float`] trait that makes every layer generic over `f32` and `f64`.
+
+pub mod float;
+mod linalg;
+
+pub use float::Float;
+pub use linalg::*;

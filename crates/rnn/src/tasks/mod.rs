@@ -1,0 +1,6 @@
+//! The tasks a model is trained for: character language models ([`lm`]),
+//! sequence tagging ([`tag`]) and time-series forecasting ([`forecast`]).
+
+pub mod forecast;
+pub mod lm;
+pub mod tag;

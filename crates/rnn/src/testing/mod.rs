@@ -1,0 +1,6 @@
+//! Oracles: finite-difference gradient checks, PyTorch reference cases and
+//! optimizer trajectories.
+
+pub mod gradcheck;
+pub mod reference;
+pub mod trajectory;
