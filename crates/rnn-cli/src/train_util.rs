@@ -4,37 +4,29 @@
 use crate::error::{CliError, CliResult};
 use indicatif::{ProgressBar, ProgressStyle};
 use rnn::io::model_file::write_text;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use rnn::tasks::{Clock, Event};
+use std::path::Path;
 
-/// How long to train: a number of epochs or a wall-clock budget.
-#[derive(Clone, Copy, Debug)]
-pub enum Budget {
-    /// Passes over the training data.
-    Epochs(usize),
-    /// Minutes of wall-clock time.
-    Minutes(f64),
-}
+pub use rnn::tasks::Budget;
 
-impl Budget {
-    /// From `--epochs` / `--minutes` (at most one may be given; `default` otherwise).
-    pub fn from_flags(
-        epochs: Option<usize>,
-        minutes: Option<f64>,
-        default: Budget,
-    ) -> CliResult<Budget> {
-        match (epochs, minutes) {
-            (Some(_), Some(_)) => Err(CliError::Usage(
-                "give --epochs or --minutes, not both".into(),
-            )),
-            (Some(0), None) => Err(CliError::Usage("--epochs 0: expected at least 1".into())),
-            (Some(e), None) => Ok(Budget::Epochs(e)),
-            (None, Some(m)) if m.is_finite() && m > 0.0 => Ok(Budget::Minutes(m)),
-            (None, Some(m)) => Err(CliError::Usage(format!(
-                "--minutes {m}: expected a positive number"
-            ))),
-            (None, None) => Ok(default),
-        }
+/// The budget from `--epochs` / `--minutes` (at most one may be given;
+/// `default` otherwise).
+pub fn budget_from_flags(
+    epochs: Option<usize>,
+    minutes: Option<f64>,
+    default: Budget,
+) -> CliResult<Budget> {
+    match (epochs, minutes) {
+        (Some(_), Some(_)) => Err(CliError::Usage(
+            "give --epochs or --minutes, not both".into(),
+        )),
+        (Some(0), None) => Err(CliError::Usage("--epochs 0: expected at least 1".into())),
+        (Some(e), None) => Ok(Budget::Epochs(e)),
+        (None, Some(m)) if m.is_finite() && m > 0.0 => Ok(Budget::Minutes(m)),
+        (None, Some(m)) => Err(CliError::Usage(format!(
+            "--minutes {m}: expected a positive number"
+        ))),
+        (None, None) => Ok(default),
     }
 }
 
@@ -72,67 +64,65 @@ pub fn set_threads(n: usize) -> CliResult {
 }
 
 /// The progress bar on stderr: step, smoothed loss, last validation figure,
-/// throughput and ETA (hidden when stderr is not a terminal).
+/// throughput and ETA (hidden when stderr is not a terminal). It is the
+/// [`rnn::tasks::Progress`] observer the CLI hands to the library's trainers.
 pub struct Progress {
     bar: ProgressBar,
-    start: Instant,
-    budget: Budget,
+    clock: Clock,
 }
 
 impl Progress {
-    /// A bar for a run of `total_steps` (epochs budget) or `minutes`.
+    /// A bar for a run of `total_steps` (epoch or step budgets) or minutes.
     pub fn new(budget: Budget, total_steps: u64) -> Self {
         let bar = match budget {
-            Budget::Epochs(_) => ProgressBar::new(total_steps),
             Budget::Minutes(m) => ProgressBar::new((m * 60.0) as u64),
+            _ => ProgressBar::new(total_steps),
         };
         let template = match budget {
-            Budget::Epochs(_) => "{elapsed_precise} [{bar:30}] step {pos}/{len} {msg} ETA {eta}",
             Budget::Minutes(_) => "{elapsed_precise} [{bar:30}] {pos}/{len}s {msg} ETA {eta}",
+            _ => "{elapsed_precise} [{bar:30}] step {pos}/{len} {msg} ETA {eta}",
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));
         }
         Progress {
             bar,
-            start: Instant::now(),
-            budget,
+            clock: Clock::start(budget),
         }
     }
 
     /// Updates the bar after `step` updates.
     pub fn update(&self, step: u64, msg: String) {
-        match self.budget {
-            Budget::Epochs(_) => self.bar.set_position(step),
-            Budget::Minutes(_) => self.bar.set_position(self.start.elapsed().as_secs()),
+        match self.clock.budget() {
+            Budget::Minutes(_) => self.bar.set_position(self.clock.elapsed() as u64),
+            _ => self.bar.set_position(step),
         }
         self.bar.set_message(msg);
     }
 
     /// Whether a minutes budget has run out.
     pub fn out_of_time(&self) -> bool {
-        match self.budget {
-            Budget::Minutes(m) => self.start.elapsed() >= Duration::from_secs_f64(m * 60.0),
-            Budget::Epochs(_) => false,
-        }
+        self.clock.out_of_time()
     }
 
     /// Seconds since the start.
     pub fn elapsed(&self) -> f64 {
-        self.start.elapsed().as_secs_f64()
+        self.clock.elapsed()
     }
 
     /// With a time budget, the fraction of it used so far (capped at 1).
     pub fn time_fraction(&self) -> Option<f64> {
-        match self.budget {
-            Budget::Minutes(m) => Some((self.elapsed() / (m * 60.0)).min(1.0)),
-            Budget::Epochs(_) => None,
-        }
+        self.clock.time_fraction()
     }
 
-    /// Prints a line above the bar.
+    /// Prints a line above the bar, or plainly when stderr is not a terminal
+    /// (the bar is hidden then, and so would be its lines).
     pub fn println(&self, s: impl AsRef<str>) {
-        self.bar.println(s);
+        if self.bar.is_hidden() {
+            eprintln!("{}", s.as_ref());
+        } else {
+            self.bar.println(s);
+        }
     }
 
     /// Removes the bar.
@@ -141,44 +131,21 @@ impl Progress {
     }
 }
 
-/// `metrics.jsonl`: one JSON object per evaluation, rewritten atomically each time.
-pub struct Metrics {
-    path: PathBuf,
-    rows: Vec<serde_json::Value>,
-}
-
-impl Metrics {
-    /// Starts `dir/metrics.jsonl`, keeping earlier rows when resuming.
-    pub fn open(dir: &Path, resume: bool) -> Self {
-        let path = dir.join("metrics.jsonl");
-        let rows = if resume {
-            std::fs::read_to_string(&path)
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Metrics { path, rows }
-    }
-
-    /// Appends one row and rewrites the file.
-    pub fn push(&mut self, row: serde_json::Value) -> CliResult {
-        self.rows.push(row);
-        let text: String = self.rows.iter().map(|r| format!("{r}\n")).collect();
-        write_text(&self.path, &text)?;
-        Ok(())
-    }
-
-    /// The `(x, y)` points of numeric fields `x` and `y` across rows.
-    pub fn series(&self, x: &str, y: &str) -> Vec<(f64, f64)> {
-        self.rows
-            .iter()
-            .filter_map(|r| Some((r.get(x)?.as_f64()?, r.get(y)?.as_f64()?)))
-            .collect()
+impl rnn::tasks::Progress for Progress {
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::Start {
+                total_steps: Some(n),
+            } if !matches!(self.clock.budget(), Budget::Minutes(_)) => self.bar.set_length(*n),
+            Event::Start { .. } | Event::Evaluated { .. } => {}
+            Event::Step { step, summary, .. } => self.update(*step, summary.to_string()),
+            Event::Message(line) => self.println(line),
+        }
     }
 }
+
+/// `metrics.jsonl` (the library's log of evaluations).
+pub use rnn::io::MetricsLog as Metrics;
 
 /// How [`plot_styled`] draws: series colours (in turn), legend corner, the
 /// share of the y range left blank above and below, x tick decimals.

@@ -10,8 +10,8 @@ use super::eval::EvalArgs;
 use super::gradcheck::parse_cell;
 use crate::error::{CliError, CliResult};
 use crate::train_util::{
-    at_least_one, plot_lines, plot_styled, positive, set_threads, Budget, Metrics, PlotStyle,
-    Progress,
+    at_least_one, budget_from_flags, plot_lines, plot_styled, positive, set_threads, Budget,
+    Metrics, PlotStyle, Progress,
 };
 use clap::Args;
 use rand::seq::SliceRandom;
@@ -410,7 +410,7 @@ pub fn train_forecast(args: &TrainForecastArgs) -> CliResult {
         ))
     })?;
     let cell = parse_cell(&a.cell, &a.activation)?;
-    let budget = Budget::from_flags(a.epochs, a.minutes, Budget::Epochs(500))?;
+    let budget = budget_from_flags(a.epochs, a.minutes, Budget::Epochs(500))?;
     let time = match a.time.as_deref() {
         None => TimeColumn::Auto,
         Some(t) if t.eq_ignore_ascii_case("none") => TimeColumn::None,
@@ -549,6 +549,7 @@ pub fn train_forecast(args: &TrainForecastArgs) -> CliResult {
     let per_epoch = train.len().div_ceil(a.batch);
     let total = match budget {
         Budget::Epochs(e) => (e * per_epoch) as u64,
+        Budget::Steps(s) => s,
         Budget::Minutes(_) => 0,
     };
     let progress = Progress::new(budget, total);

@@ -4,7 +4,7 @@
 use crate::cmd::gradcheck::parse_cell;
 use crate::error::{CliError, CliResult};
 use crate::train_util::{
-    at_least_one, plot_lines, positive, set_threads, Budget, Metrics, Progress,
+    at_least_one, budget_from_flags, plot_lines, positive, set_threads, Budget, Metrics, Progress,
 };
 use clap::Args;
 use rnn::io::model_file::ModelFile;
@@ -199,7 +199,7 @@ pub fn train(a: &TrainLmArgs) -> CliResult<LmSummary> {
         "cosine" => true,
         other => return Err(bad("--schedule", other, "plateau or cosine")),
     };
-    let budget = Budget::from_flags(a.epochs, a.minutes, Budget::Epochs(1))?;
+    let budget = budget_from_flags(a.epochs, a.minutes, Budget::Epochs(1))?;
     set_threads(a.threads)?;
     let cell = parse_cell(&a.cell, &a.activation)?;
     let mut opt_args = serde_json::json!({ "lr": a.lr });
@@ -272,6 +272,7 @@ pub fn train(a: &TrainLmArgs) -> CliResult<LmSummary> {
     let target_steps = match (a.steps, budget) {
         (Some(s), _) => Some(s),
         (None, Budget::Epochs(e)) => Some(e as u64 * per_epoch),
+        (None, Budget::Steps(s)) => Some(s),
         (None, Budget::Minutes(_)) => None,
     };
     let progress = Progress::new(budget, target_steps.unwrap_or(0));

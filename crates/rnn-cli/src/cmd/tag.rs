@@ -4,7 +4,7 @@
 
 use crate::error::{CliError, CliResult};
 use crate::train_util::{
-    at_least_one, plot_lines, positive, set_threads, Budget, Metrics, Progress,
+    at_least_one, budget_from_flags, plot_lines, positive, set_threads, Budget, Metrics, Progress,
 };
 use clap::Args;
 use rand::SeedableRng;
@@ -227,7 +227,7 @@ fn evaluate(tagger: &Tagger, data: &[Sentence], pred: &[Vec<usize>]) -> Evaluati
 /// Runs `rnn train tag`.
 pub fn train(a: &TrainTagArgs) -> CliResult {
     set_threads(a.threads)?;
-    let budget = Budget::from_flags(a.epochs, a.minutes, Budget::Epochs(30))?;
+    let budget = budget_from_flags(a.epochs, a.minutes, Budget::Epochs(30))?;
     let lr = positive("--lr", a.lr)?;
     at_least_one("--batch", a.batch)?;
     at_least_one("--hidden", a.hidden)?;
@@ -340,6 +340,7 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
     let batches_per_epoch = train.len().div_ceil(a.batch) as u64;
     let total = match budget {
         Budget::Epochs(e) => e as u64 * batches_per_epoch,
+        Budget::Steps(s) => s,
         Budget::Minutes(_) => 0,
     };
     let progress = Progress::new(budget, total);
@@ -350,7 +351,7 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
     let (mut best, mut best_epoch, mut stale, mut step) = (f64::NEG_INFINITY, 0usize, 0usize, 0u64);
     let max_epochs = match budget {
         Budget::Epochs(e) => e,
-        Budget::Minutes(_) => usize::MAX,
+        Budget::Minutes(_) | Budget::Steps(_) => usize::MAX,
     };
     let mut epoch = 0;
     while epoch < max_epochs && !progress.out_of_time() {

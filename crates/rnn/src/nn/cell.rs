@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 /// The elementwise nonlinearity `f` of an Elman cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Activation {
     /// `tanh(a)`, PyTorch's default.
     #[default]
@@ -81,6 +82,42 @@ pub fn sigmoid<T: Float>(a: T) -> T {
     T::one() / (T::one() + (-a).exp_fast())
 }
 
+/// The name of a cell, without its settings: what `--cell` takes
+/// (`elman`, `lstm`, `gru`). [`CellKind::from_name`] adds the Elman
+/// activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum CellName {
+    /// The Elman cell (`nn.RNN`); `rnn` is accepted for it.
+    #[default]
+    #[cfg_attr(feature = "clap", value(alias = "rnn"))]
+    Elman,
+    /// Long short-term memory (`nn.LSTM`).
+    Lstm,
+    /// Gated recurrent unit (`nn.GRU`).
+    Gru,
+}
+
+impl CellName {
+    /// Parses `elman` (or `rnn`), `lstm` or `gru`, in any case.
+    ///
+    /// ```
+    /// use rnn::nn::cell::CellName;
+    /// assert_eq!(CellName::parse("LSTM"), Some(CellName::Lstm));
+    /// assert_eq!(CellName::parse("rnn"), Some(CellName::Elman));
+    /// assert_eq!(CellName::parse("transformer"), None);
+    /// ```
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "elman" | "rnn" => Some(Self::Elman),
+            "lstm" => Some(Self::Lstm),
+            "gru" => Some(Self::Gru),
+            _ => None,
+        }
+    }
+}
+
 /// Which recurrent cell a layer runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "type")]
@@ -97,6 +134,22 @@ pub enum CellKind {
 }
 
 impl CellKind {
+    /// The cell named `name`; `activation` is used by the Elman cell only.
+    ///
+    /// ```
+    /// use rnn::{Activation, CellKind, nn::cell::CellName};
+    /// let c = CellKind::from_name(CellName::Elman, Activation::Relu);
+    /// assert_eq!(c, CellKind::Elman { activation: Activation::Relu });
+    /// assert_eq!(CellKind::from_name(CellName::Gru, Activation::Relu), CellKind::Gru);
+    /// ```
+    pub fn from_name(name: CellName, activation: Activation) -> Self {
+        match name {
+            CellName::Elman => Self::Elman { activation },
+            CellName::Lstm => Self::Lstm,
+            CellName::Gru => Self::Gru,
+        }
+    }
+
     /// The number of gate blocks G: `weight_ih` is `[G*H, I]`.
     pub fn gates(self) -> usize {
         match self {

@@ -3,4 +3,7 @@
 
 pub mod forecast;
 pub mod lm;
+mod run;
 pub mod tag;
+
+pub use run::{Budget, Clock, Event, Progress};
