@@ -40,3 +40,8 @@ pub use nn::layer::Input;
 pub use nn::loss::{OutputKind, Reduction, Targets};
 pub use nn::model::infer::Inference;
 pub use nn::model::{Batch, Model, ModelConfig, State};
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
