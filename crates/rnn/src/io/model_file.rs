@@ -2,7 +2,7 @@
 //! names (f32) with the architecture, task and vocabulary as JSON metadata.
 //! Files are written atomically, so a killed process never leaves a broken model.
 
-use crate::io::{write_atomic, TensorFile, TensorWriter};
+use crate::io::{write_atomic, Checksum, TensorFile, TensorWriter};
 use crate::nn::model::{Model, ModelConfig};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
@@ -58,6 +58,15 @@ impl ModelFile {
             });
         }
         let f = TensorFile::read(dir.join(MODEL_FILE))?;
+        if f.checksum() == Checksum::Absent {
+            static NOTED: std::sync::Once = std::sync::Once::new();
+            NOTED.call_once(|| {
+                eprintln!(
+                    "note: {} has no checksum (written before rnn stored one); loaded without verifying its tensor bytes",
+                    f.path().display()
+                )
+            });
+        }
         let fmt = f.meta("format")?;
         if fmt != FORMAT {
             return Err(f.bad_meta("format", fmt, FORMAT));
@@ -87,7 +96,12 @@ impl ModelFile {
         let meta = f
             .metadata()
             .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "format" | "task" | "config"))
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "format" | "task" | "config" | crate::io::CHECKSUM_KEY
+                )
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Ok(ModelFile {

@@ -3,7 +3,8 @@
 
 use crate::{Error, Float, Result};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
-use std::collections::{BTreeMap, HashMap};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,29 @@ use std::path::{Path, PathBuf};
 pub struct TensorFile {
     path: PathBuf,
     bytes: Vec<u8>,
-    metadata: HashMap<String, String>,
+    metadata: BTreeMap<String, String>,
+    checksum: Checksum,
+}
+
+/// Whether a file's tensor bytes were checked against the checksum in its
+/// metadata (key [`CHECKSUM_KEY`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checksum {
+    /// The file carries a checksum and its tensor bytes match it.
+    Verified,
+    /// The file carries no checksum (written by PyTorch, or by an older `rnn`).
+    Absent,
+}
+
+/// The metadata key holding `sha256:<hex>` of a file's tensor bytes (the
+/// bytes after the header), written by [`TensorWriter`].
+pub const CHECKSUM_KEY: &str = "checksum";
+
+/// `sha256:<hex>` of `bytes`.
+fn sha256_tag(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 /// A tensor's values as `f64`, with its shape.
@@ -40,11 +63,35 @@ impl TensorFile {
         };
         SafeTensors::deserialize(&bytes).map_err(corrupt)?;
         let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(corrupt)?;
-        let metadata = meta.metadata().clone().unwrap_or_default();
+        let metadata: BTreeMap<String, String> = meta
+            .metadata()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let checksum = match metadata.get(CHECKSUM_KEY) {
+            None => Checksum::Absent,
+            Some(want) => {
+                // the header is an 8-byte length then that many bytes; the
+                // tensor bytes follow (deserialize above checked the sizes)
+                let n = u64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8])) as usize;
+                let got = sha256_tag(&bytes[8 + n..]);
+                if &got != want {
+                    return Err(Error::Corrupt {
+                        path,
+                        reason: format!(
+                            "tensor bytes do not match the file's checksum (expected {want}, got {got}): the file was damaged after it was written"
+                        ),
+                    });
+                }
+                Checksum::Verified
+            }
+        };
         Ok(TensorFile {
             path,
             bytes,
             metadata,
+            checksum,
         })
     }
 
@@ -53,9 +100,14 @@ impl TensorFile {
         &self.path
     }
 
-    /// All metadata.
-    pub fn metadata(&self) -> &HashMap<String, String> {
+    /// All metadata, sorted by key.
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
         &self.metadata
+    }
+
+    /// Whether the tensor bytes were verified against a stored checksum.
+    pub fn checksum(&self) -> Checksum {
+        self.checksum
     }
 
     /// A metadata value, or an error naming the key.
@@ -185,11 +237,13 @@ fn decode<const N: usize, T>(bytes: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
         .collect()
 }
 
-/// Tensors to write, by name (sorted on output, as safetensors does).
+/// Tensors to write, by name. The file is byte-reproducible: tensors in name
+/// order, metadata sorted by key, and a [`CHECKSUM_KEY`] entry holding the
+/// SHA-256 of the tensor bytes, verified by [`TensorFile::read`].
 #[derive(Default, Debug)]
 pub struct TensorWriter {
     tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
-    metadata: HashMap<String, String>,
+    metadata: BTreeMap<String, String>,
 }
 
 impl TensorWriter {
@@ -223,17 +277,69 @@ impl TensorWriter {
         self.metadata.insert(key.into(), value.into());
     }
 
-    /// The serialised file.
+    /// The serialised file: the safetensors layout (an 8-byte little-endian
+    /// header length, a JSON header padded with spaces to a multiple of 8,
+    /// the tensor bytes), written here rather than by `safetensors::serialize`
+    /// because that orders metadata by a `HashMap`, so two identical runs
+    /// would write different bytes.
+    ///
+    /// ```
+    /// let mut w = rnn::io::TensorWriter::new();
+    /// w.add::<f32>("b", &[2], &[1.0, 2.0]);
+    /// w.add::<f32>("a", &[1], &[3.0]);
+    /// w.meta("z", "last");
+    /// w.meta("k", "first");
+    /// let bytes = w.to_bytes().unwrap();
+    /// assert_eq!(bytes, w.to_bytes().unwrap());
+    /// let f = rnn::io::TensorFile::from_bytes("mem".into(), bytes).unwrap();
+    /// assert_eq!(f.checksum(), rnn::io::Checksum::Verified);
+    /// assert_eq!(f.f64("b").unwrap().data, vec![1.0, 2.0]);
+    /// assert_eq!(f.meta("k").unwrap(), "first");
+    /// ```
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut views = Vec::with_capacity(self.tensors.len());
+        let mut header = serde_json::Map::new(); // a BTreeMap: keys sorted
+        let mut data = Vec::new();
         for (name, (dtype, shape, bytes)) in &self.tensors {
-            let v = TensorView::new(*dtype, shape.clone(), bytes)
-                .map_err(|e| Error::Config(format!("tensor '{name}': {e}")))?;
-            views.push((name.clone(), v));
+            let n: usize = shape
+                .iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .ok_or_else(|| {
+                    Error::Config(format!("tensor '{name}': shape {shape:?} overflows"))
+                })?;
+            if n.checked_mul(dtype.bitsize() / 8) != Some(bytes.len()) {
+                return Err(Error::Config(format!(
+                    "tensor '{name}': {} bytes for shape {shape:?} of {dtype:?}",
+                    bytes.len()
+                )));
+            }
+            let start = data.len();
+            data.extend_from_slice(bytes);
+            header.insert(
+                name.clone(),
+                serde_json::json!({
+                    "dtype": format!("{dtype:?}"),
+                    "shape": shape,
+                    "data_offsets": [start, data.len()],
+                }),
+            );
         }
-        let meta = (!self.metadata.is_empty()).then(|| self.metadata.clone());
-        safetensors::tensor::serialize(views, meta)
-            .map_err(|e| Error::Config(format!("cannot serialise tensors: {e}")))
+        let mut meta: serde_json::Map<String, serde_json::Value> = self
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        meta.insert(CHECKSUM_KEY.into(), sha256_tag(&data).into());
+        header.insert("__metadata__".into(), serde_json::Value::Object(meta));
+        let mut json = serde_json::to_vec(&header)
+            .map_err(|e| Error::Config(format!("cannot serialise the header: {e}")))?;
+        while json.len() % 8 != 0 {
+            json.push(b' ');
+        }
+        let mut out = Vec::with_capacity(8 + json.len() + data.len());
+        out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        out.extend_from_slice(&json);
+        out.extend_from_slice(&data);
+        Ok(out)
     }
 
     /// Writes the file atomically.
@@ -269,4 +375,66 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> TensorWriter {
+        let mut w = TensorWriter::new();
+        w.add::<f32>("w", &[2, 2], &[1.0, -2.0, 3.5, 4.0]);
+        w.add_i64("ids", &[3], &[0, 7, 2]);
+        for (k, v) in [("task", "lm"), ("config", "{}"), ("a", "1")] {
+            w.meta(k, v);
+        }
+        w
+    }
+
+    #[test]
+    fn same_tensors_same_bytes() {
+        // metadata set in another order gives the same file
+        let mut w = TensorWriter::new();
+        w.add_i64("ids", &[3], &[0, 7, 2]);
+        w.add::<f32>("w", &[2, 2], &[1.0, -2.0, 3.5, 4.0]);
+        for (k, v) in [("a", "1"), ("config", "{}"), ("task", "lm")] {
+            w.meta(k, v);
+        }
+        assert_eq!(sample().to_bytes().unwrap(), w.to_bytes().unwrap());
+    }
+
+    #[test]
+    fn readable_by_the_safetensors_crate() {
+        let bytes = sample().to_bytes().unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let t = st.tensor("w").unwrap();
+        assert_eq!(t.shape(), &[2, 2]);
+        assert_eq!(&t.data()[4..8], &(-2.0f32).to_le_bytes());
+        assert_eq!(bytes.len() % 8, 0); // header padded to 8, then 16 + 24 bytes
+    }
+
+    #[test]
+    fn a_flipped_tensor_byte_is_refused() {
+        let bytes = sample().to_bytes().unwrap();
+        let ok = TensorFile::from_bytes("x.safetensors".into(), bytes.clone()).unwrap();
+        assert_eq!(ok.checksum(), Checksum::Verified);
+        let mut bad = bytes;
+        let last = bad.len() - 1;
+        bad[last] ^= 0x10; // inside the tensor data, past the header
+        let e = TensorFile::from_bytes("x.safetensors".into(), bad).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("x.safetensors: "), "{msg}");
+        assert!(msg.contains("checksum"), "{msg}");
+    }
+
+    #[test]
+    fn files_without_a_checksum_still_load() {
+        // written by the safetensors crate itself, as PyTorch users do
+        let data: Vec<u8> = [1.5f32, 2.5].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let view = TensorView::new(Dtype::F32, vec![2], &data).unwrap();
+        let bytes = safetensors::tensor::serialize([("v", view)], None).unwrap();
+        let f = TensorFile::from_bytes("old.safetensors".into(), bytes).unwrap();
+        assert_eq!(f.checksum(), Checksum::Absent);
+        assert_eq!(f.f64("v").unwrap().data, vec![1.5, 2.5]);
+    }
 }
