@@ -2,7 +2,9 @@
 
 mod metrics;
 pub mod model_file;
+mod run_dir;
 mod tensors;
 
 pub use metrics::MetricsLog;
+pub use run_dir::{prepare_run_dir, remove_stale_temp_files, OutMode, RUN_FILES};
 pub use tensors::*;
