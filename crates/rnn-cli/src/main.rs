@@ -40,6 +40,10 @@ enum Command {
     Bench(cmd::bench::BenchArgs),
     /// Tag text with a trained tagger: token<TAB>tag lines.
     Tag(cmd::tag::TagArgs),
+    /// Import a PyTorch state_dict (.safetensors or .pt) as a model directory.
+    Import(cmd::import::ImportArgs),
+    /// Run a model's network on tensors from a file (PyTorch's conventions).
+    Infer(cmd::infer::InferArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -54,6 +58,8 @@ fn run(cli: Cli) -> CliResult {
         None => cmd::demo::run(),
         Some(Command::Bench(a)) => cmd::bench::run(&a),
         Some(Command::Tag(a)) => cmd::tag::tag(&a),
+        Some(Command::Import(a)) => cmd::import::run(&a),
+        Some(Command::Infer(a)) => cmd::infer::run(&a),
     }
 }
 

@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod interop;
 pub mod io;
 pub mod kernels;
 pub mod nn;

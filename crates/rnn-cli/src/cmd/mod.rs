@@ -5,6 +5,8 @@ pub mod demo;
 pub mod eval;
 pub mod forecast;
 pub mod gradcheck;
+pub mod import;
+pub mod infer;
 pub mod lm;
 pub mod reference;
 pub mod tag;

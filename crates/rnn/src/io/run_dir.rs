@@ -134,13 +134,17 @@ pub fn prepare_run_dir(dir: &Path, mode: OutMode) -> Result<()> {
         OutMode::New => {
             let present = run_files(dir);
             if !present.is_empty() {
+                let hint = if dir.join("train_state.safetensors").is_file() {
+                    format!(
+                        "use --resume {} to continue it or --force to replace it",
+                        dir.display()
+                    )
+                } else {
+                    "use --force to replace it, or another directory".to_string()
+                };
                 return Err(Error::Data {
                     path: dir.to_path_buf(),
-                    reason: format!(
-                        "already holds {}; use --resume {} to continue it or --force to replace it",
-                        describe(dir, &present),
-                        dir.display()
-                    ),
+                    reason: format!("already holds {}; {hint}", describe(dir, &present)),
                 });
             }
         }
@@ -180,6 +184,12 @@ mod tests {
         w.write(d.join("model.safetensors")).unwrap();
         let msg = prepare_run_dir(&d, OutMode::New).unwrap_err().to_string();
         assert!(msg.contains("a 'tag' model (model.safetensors)"), "{msg}");
+        assert!(
+            msg.contains("--force") && !msg.contains("--resume"),
+            "{msg}"
+        );
+        std::fs::write(d.join("train_state.safetensors"), b"x").unwrap();
+        let msg = prepare_run_dir(&d, OutMode::New).unwrap_err().to_string();
         assert!(msg.contains("--resume") && msg.contains("--force"), "{msg}");
         assert!(!msg.contains('\n'));
         // the model is untouched

@@ -179,13 +179,20 @@ impl TensorFile {
         }
     }
 
-    /// Reads a floating tensor (F64 or F32) as `f64`.
+    /// Reads a floating tensor (F64, F32, F16 or BF16, all exactly) as `f64`.
     pub fn f64(&self, name: &str) -> Result<F64Tensor> {
         let v = self.view(name)?;
         let data = match v.dtype() {
             Dtype::F64 => decode(v.data(), f64::from_le_bytes),
             Dtype::F32 => decode(v.data(), |b| f32::from_le_bytes(b) as f64),
-            d => return Err(self.bad_dtype(name, d, "F64 or F32")),
+            Dtype::F16 => decode(v.data(), |b| {
+                crate::interop::pickle::f16_to_f64(u16::from_le_bytes(b))
+            }),
+            // bf16 is the top half of an f32
+            Dtype::BF16 => decode(v.data(), |b| {
+                f32::from_bits((u16::from_le_bytes(b) as u32) << 16) as f64
+            }),
+            d => return Err(self.bad_dtype(name, d, "F64, F32, F16 or BF16")),
         };
         Ok(F64Tensor {
             shape: v.shape().to_vec(),

@@ -1,0 +1,74 @@
+//! `rnn import`: a PyTorch state_dict (`.safetensors` or `.pt`) into a model directory.
+
+use crate::error::CliResult;
+use clap::Args;
+use rnn::interop::{import_file, ImportOptions};
+use rnn::io::{prepare_run_dir, OutMode};
+use rnn::Activation;
+use std::path::PathBuf;
+
+/// Import a PyTorch nn.RNN / nn.LSTM / nn.GRU (+ nn.Linear head) state_dict.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  rnn import model.pt --out runs/imported\n  \
+                  rnn import sd.safetensors --out runs/elman --activation relu --rnn-prefix encoder.rnn --head-prefix fc"
+)]
+pub struct ImportArgs {
+    /// The state_dict: `.safetensors` (safetensors.torch.save_file) or `.pt`/`.pth` (torch.save; read without running it).
+    pub file: PathBuf,
+    /// The model directory to write (model.safetensors, with the original tensor names).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Elman's nonlinearity, which a state_dict does not store.
+    #[arg(long, value_enum, default_value = "tanh")]
+    pub activation: Activation,
+    /// The recurrent module's prefix, when several modules have recurrent weights.
+    #[arg(long)]
+    pub rnn_prefix: Option<String>,
+    /// The head's prefix, when several Linear layers are left.
+    #[arg(long)]
+    pub head_prefix: Option<String>,
+    /// Replace a model or run already in --out.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Runs the command.
+pub fn run(a: &ImportArgs) -> CliResult {
+    let opts = ImportOptions {
+        activation: a.activation,
+        rnn_prefix: a.rnn_prefix.clone(),
+        head_prefix: a.head_prefix.clone(),
+    };
+    let imported = import_file(&a.file, &opts)?;
+    prepare_run_dir(
+        &a.out,
+        if a.force {
+            OutMode::Replace
+        } else {
+            OutMode::New
+        },
+    )?;
+    imported.to_model_file()?.save(&a.out)?;
+    let c = &imported.model.config;
+    println!(
+        "imported {} {} layer(s) x {} hidden{}, input {}, {}; {} tensors -> {}",
+        c.cell.name(),
+        c.num_layers,
+        c.hidden_size,
+        if c.bidirectional {
+            ", bidirectional"
+        } else {
+            ""
+        },
+        c.input_size,
+        if imported.has_head {
+            format!("head {}", c.output_size)
+        } else {
+            "no head".into()
+        },
+        imported.names.len(),
+        a.out.join(rnn::io::model_file::MODEL_FILE).display()
+    );
+    Ok(())
+}

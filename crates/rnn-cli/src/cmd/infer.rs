@@ -1,0 +1,44 @@
+//! `rnn infer`: run any model's network on tensors from a file.
+
+use crate::error::CliResult;
+use clap::Args;
+use rnn::interop::{InferInput, HAS_HEAD_KEY};
+use rnn::io::model_file::ModelFile;
+use std::path::PathBuf;
+
+/// Run the recurrent network (and head) of a model on tensors, as PyTorch would.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Input tensors: x [T,B,I] float (or ids [T,B] int64 for one-hot models), optional \
+                  lengths [B] int64, h0 [L*D,B,H], c0 (LSTM).\nOutput tensors: output [T,B,D*H] (zeros past \
+                  each length), h_n [L*D,B,H], c_n (LSTM), logits [T,B,O] (with a head).\n\nExample:\n  \
+                  rnn infer --model runs/imported --input in.safetensors -o out.safetensors"
+)]
+pub struct InferArgs {
+    /// The model directory (imported, or trained by rnn: lm, tag, forecast).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The input tensors (.safetensors).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Where to write the output tensors (.safetensors).
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+}
+
+/// Runs the command.
+pub fn run(a: &InferArgs) -> CliResult {
+    let mf = ModelFile::load(&a.model)?;
+    let input = InferInput::read(&a.input, &mf.model)?;
+    let with_head = mf.meta.get(HAS_HEAD_KEY).map(String::as_str) != Some("false");
+    let out = input.run(&mf.model, with_head)?;
+    out.write(&a.output, &mf.model, input.steps, input.batch)?;
+    eprintln!(
+        "ran a '{}' model on T = {}, B = {}; wrote {}",
+        mf.task,
+        input.steps,
+        input.batch,
+        a.output.display()
+    );
+    Ok(())
+}

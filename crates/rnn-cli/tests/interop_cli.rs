@@ -1,0 +1,102 @@
+//! `rnn import` and `rnn infer` from outside: a PyTorch `.pt` file in, the
+//! outputs PyTorch computed out, and one-line errors for bad input.
+
+mod common;
+use common::{assert_bad_input, rnn, tmp};
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../rnn/tests/fixtures/interop")
+        .join(name)
+}
+
+#[test]
+fn import_then_infer_reproduces_pytorch() {
+    let dir = tmp("interop-cli");
+    let model = dir.join("gru");
+    let pt = fixture("gru_1layer.pt");
+    let out = rnn(&[
+        "import",
+        pt.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.starts_with("imported gru 1 layer(s) x 6 hidden, input 5, head 3"),
+        "{line}"
+    );
+    let res = dir.join("out.safetensors");
+    let input = fixture("gru_1layer.input.safetensors");
+    let out = rnn(&[
+        "infer",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "-o",
+        res.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = rnn::io::TensorFile::read(&res).unwrap();
+    let want = rnn::io::TensorFile::read(fixture("gru_1layer.expected.safetensors")).unwrap();
+    for name in ["output", "h_n", "logits"] {
+        let (g, w) = (got.f64(name).unwrap(), want.f64(name).unwrap());
+        assert_eq!(g.shape, w.shape, "{name}");
+        let err = g
+            .data
+            .iter()
+            .zip(&w.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(err < 1e-5, "{name}: {err:e}"); // lengths are all T here, so logits compare everywhere
+    }
+    // a second import into the same directory is refused; --force replaces
+    let again = rnn(&[
+        "import",
+        pt.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert_bad_input(&again, "--force");
+    let forced = rnn(&[
+        "import",
+        pt.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--force",
+    ]);
+    assert!(forced.status.success());
+    // input of another width
+    let lstm_in = fixture("lstm_2layer_bidir.input.safetensors");
+    let bad = rnn(&[
+        "infer",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        lstm_in.to_str().unwrap(),
+        "-o",
+        res.to_str().unwrap(),
+    ]);
+    assert_bad_input(&bad, "tensor 'x' has shape [7, 3, 6]");
+    // not a state_dict at all
+    let data = fixture("gru_1layer.json");
+    let bad = rnn(&[
+        "import",
+        data.to_str().unwrap(),
+        "--out",
+        dir.join("x").to_str().unwrap(),
+    ]);
+    assert_bad_input(&bad, "gru_1layer.json");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

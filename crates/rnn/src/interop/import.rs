@@ -1,0 +1,481 @@
+//! From a PyTorch `state_dict` to a [`Model`]: find the recurrent module and
+//! the head under the user's own names, infer the architecture from the
+//! tensors' names and shapes, and remember the names so an export writes
+//! them back.
+
+use crate::interop::pickle::read_pt;
+use crate::io::TensorFile;
+use crate::nn::cell::{Activation, CellKind};
+use crate::nn::loss::OutputKind;
+use crate::{Error, Model, ModelConfig, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One tensor of a state_dict: its shape and values (any float dtype, as f64).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedTensor {
+    /// The name in the state_dict (`lstm.weight_ih_l0`).
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Row-major values.
+    pub data: Vec<f64>,
+}
+
+/// Reads a state_dict from `.safetensors` (`safetensors.torch.save_file`) or
+/// `.pt`/`.pth` (`torch.save`, read by a restricted unpickler that runs
+/// nothing, see [`crate::interop::pickle`]); the format is recognised by the
+/// file's first bytes, not its name. Tensors keep the file's order.
+pub fn read_state_dict(path: &Path) -> Result<Vec<NamedTensor>> {
+    let mut head = [0u8; 4];
+    {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let _ = f.read(&mut head).map_err(|e| Error::io(path, e))?;
+    }
+    if &head == b"PK\x03\x04" {
+        return Ok(read_pt(path)?
+            .into_iter()
+            .map(|(name, t)| NamedTensor {
+                name,
+                shape: t.shape,
+                data: t.data,
+            })
+            .collect());
+    }
+    let f = TensorFile::read(path)?;
+    let mut out = Vec::new();
+    for name in f.names() {
+        let t = f.f64(&name)?;
+        out.push(NamedTensor {
+            name,
+            shape: t.shape,
+            data: t.data,
+        });
+    }
+    Ok(out)
+}
+
+/// How to read a state_dict whose structure is not fully in its names.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImportOptions {
+    /// Elman's nonlinearity (a state_dict does not store it; PyTorch's default tanh).
+    pub activation: Activation,
+    /// The recurrent module's prefix (`lstm` for `lstm.weight_ih_l0`), when
+    /// more than one module has recurrent weights.
+    pub rnn_prefix: Option<String>,
+    /// The head's prefix (`fc` for `fc.weight`), when more than one Linear is left.
+    pub head_prefix: Option<String>,
+}
+
+/// A model read from a state_dict, with the names it came under.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    /// The network and head, float32.
+    pub model: Model<f32>,
+    /// Our parameter name -> the state_dict's (only tensors the file had).
+    pub names: BTreeMap<String, String>,
+    /// Whether the file had a head (else `head.*` are zeros with `O = 1`).
+    pub has_head: bool,
+}
+
+fn bad(what: &str, reason: String) -> Error {
+    Error::Data {
+        path: what.into(),
+        reason,
+    }
+}
+
+/// `(kind, layer, reverse)` of a recurrent parameter's name below its prefix
+/// (`weight_ih_l1_reverse` -> `("weight_ih", 1, true)`).
+fn parse_param(rest: &str) -> Option<(&'static str, usize, bool)> {
+    for kind in ["weight_ih", "weight_hh", "bias_ih", "bias_hh"] {
+        if let Some(tail) = rest.strip_prefix(kind).and_then(|t| t.strip_prefix("_l")) {
+            let (num, reverse) = match tail.strip_suffix("_reverse") {
+                Some(n) => (n, true),
+                None => (tail, false),
+            };
+            if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
+                return Some((kind, num.parse().ok()?, reverse));
+            }
+        }
+    }
+    None
+}
+
+fn with_dot(p: &str) -> String {
+    let p = p.trim_end_matches('.');
+    if p.is_empty() {
+        String::new()
+    } else {
+        format!("{p}.")
+    }
+}
+
+/// Builds a model from the tensors of a state_dict (`what` names the source
+/// in errors). The recurrent module is the one with `weight_ih_l0` (its cell
+/// from `weight_hh_l0`'s rows: G*H with G = 1 Elman, 3 GRU, 4 LSTM; layers,
+/// directions and biases from the names); the head is the one Linear left
+/// (`X.weight` `[O, D*H]`, optional `X.bias` `[O]`). Ambiguity, leftover or
+/// misshapen tensors are errors naming the keys and the option to use.
+pub fn import_state_dict(
+    tensors: &[NamedTensor],
+    what: &str,
+    opts: &ImportOptions,
+) -> Result<Imported> {
+    let by_name: BTreeMap<&str, &NamedTensor> =
+        tensors.iter().map(|t| (t.name.as_str(), t)).collect();
+    // 1. the recurrent module's prefix
+    let prefix = match &opts.rnn_prefix {
+        Some(p) => {
+            let p = with_dot(p);
+            if !by_name.contains_key(format!("{p}weight_ih_l0").as_str()) {
+                return Err(bad(
+                    what,
+                    format!(
+                        "no tensor '{p}weight_ih_l0' (--rnn-prefix {})",
+                        p.trim_end_matches('.')
+                    ),
+                ));
+            }
+            p
+        }
+        None => {
+            let found: Vec<String> = tensors
+                .iter()
+                .filter_map(|t| t.name.strip_suffix("weight_ih_l0").map(String::from))
+                .collect();
+            match found.as_slice() {
+                [p] => p.clone(),
+                [] => {
+                    return Err(bad(
+                        what,
+                        "no recurrent module: no tensor named '...weight_ih_l0' (an nn.RNN, nn.LSTM or nn.GRU state_dict)".into(),
+                    ))
+                }
+                many => {
+                    return Err(bad(
+                        what,
+                        format!(
+                            "several recurrent modules ({}); choose one with --rnn-prefix",
+                            many.iter().map(|p| format!("'{}'", p.trim_end_matches('.'))).collect::<Vec<_>>().join(", ")
+                        ),
+                    ))
+                }
+            }
+        }
+    };
+    // 2. its parameters
+    let mut params: BTreeMap<(usize, bool, &str), &NamedTensor> = BTreeMap::new();
+    let mut leftover: Vec<&NamedTensor> = Vec::new();
+    for t in tensors {
+        match t.name.strip_prefix(prefix.as_str()).and_then(parse_param) {
+            Some((kind, k, rev)) => {
+                params.insert((k, rev, kind), t);
+            }
+            None => leftover.push(t),
+        }
+    }
+    let get = |k: usize, rev: bool, kind: &str| params.get(&(k, rev, kind)).copied();
+    let w_hh0 = get(0, false, "weight_hh")
+        .ok_or_else(|| bad(what, format!("no tensor '{prefix}weight_hh_l0'")))?;
+    if w_hh0.shape.len() != 2 || w_hh0.shape[1] == 0 || w_hh0.shape[0] % w_hh0.shape[1] != 0 {
+        return Err(bad(
+            what,
+            format!(
+                "'{}' has shape {:?}, expected [G*H, H]",
+                w_hh0.name, w_hh0.shape
+            ),
+        ));
+    }
+    let hidden = w_hh0.shape[1];
+    let cell = match w_hh0.shape[0] / hidden {
+        1 => CellKind::Elman {
+            activation: opts.activation,
+        },
+        3 => CellKind::Gru,
+        4 => CellKind::Lstm,
+        g => {
+            return Err(bad(
+                what,
+                format!(
+                    "'{}' has {} rows for {hidden} hidden units: {g} gate blocks, expected 1 (RNN), 3 (GRU) or 4 (LSTM)",
+                    w_hh0.name, w_hh0.shape[0]
+                ),
+            ))
+        }
+    };
+    let layers = params.keys().map(|k| k.0).max().unwrap_or(0) + 1;
+    let bidirectional = params.keys().any(|k| k.1);
+    let has_bias = get(0, false, "bias_ih").is_some();
+    let input_size = get(0, false, "weight_ih")
+        .and_then(|t| t.shape.get(1).copied())
+        .unwrap_or(0);
+    // 3. the head: the one Linear left
+    let head_prefix = match &opts.head_prefix {
+        Some(p) => Some(with_dot(p)),
+        None => {
+            let found: Vec<String> = leftover
+                .iter()
+                .filter_map(|t| t.name.strip_suffix("weight").map(String::from))
+                .filter(|p| p.is_empty() || p.ends_with('.'))
+                .collect();
+            match found.as_slice() {
+                [] => None,
+                [p] => Some(p.clone()),
+                many => {
+                    return Err(bad(
+                        what,
+                        format!(
+                            "several candidate heads ({}); choose one with --head-prefix",
+                            many.iter()
+                                .map(|p| format!("'{}'", p.trim_end_matches('.')))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ))
+                }
+            }
+        }
+    };
+    let head_w = head_prefix
+        .as_ref()
+        .map(|p| {
+            by_name
+                .get(format!("{p}weight").as_str())
+                .copied()
+                .ok_or_else(|| bad(what, format!("no tensor '{p}weight' (--head-prefix)")))
+        })
+        .transpose()?;
+    let head_b = head_prefix
+        .as_ref()
+        .and_then(|p| by_name.get(format!("{p}bias").as_str()).copied());
+    let used_head: Vec<&str> = [head_w, head_b]
+        .iter()
+        .flatten()
+        .map(|t| t.name.as_str())
+        .collect();
+    let rest: Vec<&str> = leftover
+        .iter()
+        .map(|t| t.name.as_str())
+        .filter(|n| !used_head.contains(n))
+        .collect();
+    if !rest.is_empty() {
+        return Err(bad(
+            what,
+            format!(
+                "tensors left over that are neither the recurrent module '{}' nor the head: {} (choose with --rnn-prefix / --head-prefix, or save only the RNN and its Linear head)",
+                prefix.trim_end_matches('.'),
+                rest.join(", ")
+            ),
+        ));
+    }
+    let dirs = if bidirectional { 2 } else { 1 };
+    let output_size = head_w.map_or(1, |w| w.shape.first().copied().unwrap_or(0));
+    let config = ModelConfig {
+        cell,
+        input_size,
+        hidden_size: hidden,
+        num_layers: layers,
+        bidirectional,
+        output_size,
+        output: OutputKind::Softmax,
+        bias_hh: has_bias,
+    };
+    let mut model = Model::<f32>::zeros(config)?;
+    let mut names = BTreeMap::new();
+    // 4. copy every tensor, checking its shape against the layout
+    let layout = model.layout.clone();
+    for e in &layout {
+        let theirs: Option<&NamedTensor> = if let Some(rest) = e.name.strip_prefix("rnn.") {
+            let (kind, k, rev) =
+                parse_param(rest).ok_or_else(|| bad(what, format!("internal name {}", e.name)))?;
+            let t = get(k, rev, kind);
+            if t.is_none() && (kind.starts_with("weight") || has_bias) {
+                let sfx = if rev { "_reverse" } else { "" };
+                return Err(bad(
+                    what,
+                    format!("missing tensor '{prefix}{kind}_l{k}{sfx}' ({layers} layer(s), {dirs} direction(s) inferred from the names)"),
+                ));
+            }
+            t
+        } else if e.name == "head.weight" {
+            head_w
+        } else {
+            head_b
+        };
+        let Some(t) = theirs else { continue }; // absent bias: zeros
+        if t.shape != e.shape {
+            return Err(bad(
+                what,
+                format!(
+                    "tensor '{}' has shape {:?}, expected {:?} for {}",
+                    t.name, t.shape, e.shape, e.name
+                ),
+            ));
+        }
+        if let Some(i) = t.data.iter().position(|v| !v.is_finite()) {
+            return Err(bad(
+                what,
+                format!("tensor '{}' element {i} is {}", t.name, t.data[i]),
+            ));
+        }
+        for (d, &s) in model.params[e.range()].iter_mut().zip(&t.data) {
+            *d = s as f32;
+        }
+        names.insert(e.name.clone(), t.name.clone());
+    }
+    // the file's tensors must all have been used
+    let used: Vec<&String> = names.values().collect();
+    if let Some(t) = tensors.iter().find(|t| !used.contains(&&t.name)) {
+        return Err(bad(
+            what,
+            format!(
+                "tensor '{}' does not fit a {layers}-layer {} model",
+                t.name,
+                cell.name()
+            ),
+        ));
+    }
+    Ok(Imported {
+        model,
+        names,
+        has_head: head_w.is_some(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(name: &str, shape: &[usize]) -> NamedTensor {
+        NamedTensor {
+            name: name.into(),
+            shape: shape.to_vec(),
+            data: vec![0.5; shape.iter().product()],
+        }
+    }
+
+    fn gru(prefix: &str) -> Vec<NamedTensor> {
+        vec![
+            t(&format!("{prefix}weight_ih_l0"), &[18, 5]),
+            t(&format!("{prefix}weight_hh_l0"), &[18, 6]),
+            t(&format!("{prefix}bias_ih_l0"), &[18]),
+            t(&format!("{prefix}bias_hh_l0"), &[18]),
+        ]
+    }
+
+    #[test]
+    fn names_parse() {
+        assert_eq!(
+            parse_param("weight_ih_l1_reverse"),
+            Some(("weight_ih", 1, true))
+        );
+        assert_eq!(parse_param("bias_hh_l0"), Some(("bias_hh", 0, false)));
+        assert_eq!(parse_param("weight_hr_l0"), None); // LSTM projections: not supported
+        assert_eq!(parse_param("weight_ih_lx"), None);
+    }
+
+    #[test]
+    fn a_gru_and_its_head_are_found_under_any_names() {
+        let mut sd = gru("enc.gru.");
+        sd.push(t("classifier.weight", &[3, 6]));
+        sd.push(t("classifier.bias", &[3]));
+        let m = import_state_dict(&sd, "x", &ImportOptions::default()).unwrap();
+        assert_eq!(m.model.config.cell, CellKind::Gru);
+        assert_eq!(
+            (m.model.config.hidden_size, m.model.config.input_size),
+            (6, 5)
+        );
+        assert_eq!(m.names["rnn.weight_hh_l0"], "enc.gru.weight_hh_l0");
+        assert_eq!(m.names["head.bias"], "classifier.bias");
+        assert!(m.has_head);
+    }
+
+    #[test]
+    fn ambiguity_and_leftovers_name_keys_and_flags() {
+        let mut two = gru("a.");
+        two.extend(gru("b."));
+        let e = import_state_dict(&two, "x", &ImportOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'a', 'b'") && e.contains("--rnn-prefix"), "{e}");
+        let mut extra = gru("g.");
+        extra.push(t("fc.weight", &[3, 6]));
+        extra.push(t("norm.running_mean", &[6]));
+        let e = import_state_dict(&extra, "x", &ImportOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("norm.running_mean"), "{e}");
+        let mut heads = gru("g.");
+        heads.push(t("fc.weight", &[3, 6]));
+        heads.push(t("out.weight", &[3, 6]));
+        let e = import_state_dict(&heads, "x", &ImportOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--head-prefix"), "{e}");
+        let opts = ImportOptions {
+            head_prefix: Some("out".into()),
+            ..Default::default()
+        };
+        // the other Linear is then a leftover
+        assert!(import_state_dict(&heads, "x", &opts)
+            .unwrap_err()
+            .to_string()
+            .contains("fc.weight"));
+    }
+
+    #[test]
+    fn shapes_are_checked() {
+        let mut sd = gru("g.");
+        sd[0] = t("g.weight_ih_l0", &[18, 4]);
+        sd.push(t("fc.weight", &[3, 7])); // D*H = 6
+        let e = import_state_dict(&sd, "x", &ImportOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fc.weight") && e.contains("[3, 7]"), "{e}");
+        let five = vec![t("r.weight_ih_l0", &[10, 3]), t("r.weight_hh_l0", &[10, 2])];
+        let e = import_state_dict(&five, "x", &ImportOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("5 gate blocks"), "{e}");
+    }
+}
+
+/// The task name of a model directory made by [`import_file`].
+pub const IMPORTED_TASK: &str = "imported";
+/// Metadata key: JSON object, our parameter name -> the state_dict's.
+pub const NAMES_KEY: &str = "pytorch_names";
+/// Metadata key: `"false"` when the state_dict had no head.
+pub const HAS_HEAD_KEY: &str = "has_head";
+
+impl Imported {
+    /// The model file of an imported model (task [`IMPORTED_TASK`]), with
+    /// the original names and whether it has a head in its metadata.
+    pub fn to_model_file(&self) -> Result<crate::io::model_file::ModelFile> {
+        let names = serde_json::to_string(&self.names).map_err(|e| Error::Config(e.to_string()))?;
+        let mut meta = BTreeMap::new();
+        meta.insert(NAMES_KEY.to_string(), names);
+        meta.insert(HAS_HEAD_KEY.to_string(), self.has_head.to_string());
+        Ok(crate::io::model_file::ModelFile {
+            task: IMPORTED_TASK.into(),
+            model: self.model.clone(),
+            extra: BTreeMap::new(),
+            meta,
+        })
+    }
+}
+
+/// Reads a state_dict file and builds the model ([`read_state_dict`] then
+/// [`import_state_dict`]); errors name the file.
+///
+/// ```no_run
+/// use rnn::interop::{import_file, ImportOptions};
+/// let imported = import_file("lstm.pt".as_ref(), &ImportOptions::default())?;
+/// imported.to_model_file()?.save("runs/imported".as_ref())?;
+/// # Ok::<(), rnn::Error>(())
+/// ```
+pub fn import_file(path: &Path, opts: &ImportOptions) -> Result<Imported> {
+    let sd = read_state_dict(path)?;
+    import_state_dict(&sd, &path.display().to_string(), opts)
+}

@@ -1,0 +1,189 @@
+//! `rnn infer`: a model's forward pass on tensors from a file, with
+//! PyTorch's conventions (`pack_padded_sequence` semantics for lengths, the
+//! final state of each sequence at its own end, zeros past each length).
+
+use crate::io::{TensorFile, TensorWriter};
+use crate::nn::layer::Input;
+use crate::{Batch, Error, Model, Result, State};
+use std::path::Path;
+
+/// The inputs of one call, checked against a model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InferInput {
+    /// `T`.
+    pub steps: usize,
+    /// `B`.
+    pub batch: usize,
+    /// Dense inputs `[T, B, I]` (empty when `ids` are given).
+    pub x: Vec<f32>,
+    /// Class ids `[T, B]` for one-hot models (empty when `x` is given).
+    pub ids: Vec<usize>,
+    /// Length of each sequence `[B]`, each in `1..=T` (`None`: all `T`).
+    pub lengths: Option<Vec<usize>>,
+    /// Initial state `h0` (and `c0` for the LSTM), `[L*D, B, H]` (`None`: zeros).
+    pub state: Option<State<f32>>,
+}
+
+/// What one call computes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InferOutput {
+    /// The top layer's outputs `[T, B, D*H]`, zero past each length.
+    pub output: Vec<f32>,
+    /// Final state of every layer and direction `[L*D, B, H]` (each
+    /// sequence's own end); `c` for the LSTM, else empty.
+    pub state: State<f32>,
+    /// The head's outputs `[T, B, O]`, zero past each length (`None` for a
+    /// model imported without a head).
+    pub logits: Option<Vec<f32>>,
+}
+
+impl InferInput {
+    /// Reads `x` `[T,B,I]` (any float) or `ids` `[T,B]` (integers), and the
+    /// optional `lengths` `[B]`, `h0` and `c0` `[L*D,B,H]` from a safetensors
+    /// file, checking every shape and value against `model`: each error names
+    /// the file, the tensor, what was expected and what it holds.
+    pub fn read(path: &Path, model: &Model<f32>) -> Result<Self> {
+        let f = TensorFile::read(path)?;
+        let cfg = &model.config;
+        let (has_x, has_ids) = (f.has("x"), f.has("ids"));
+        let (steps, batch, x, ids) = match (has_x, has_ids) {
+            (true, true) | (false, false) => {
+                return Err(Error::Data {
+                    path: path.to_path_buf(),
+                    reason: "expected exactly one of the tensors 'x' [T,B,I] (dense inputs) or 'ids' [T,B] (class ids)".into(),
+                })
+            }
+            (true, false) => {
+                let t = f.f64("x")?;
+                if t.shape.len() != 3 || t.shape[2] != cfg.input_size || t.shape[0] == 0 || t.shape[1] == 0 {
+                    return Err(f.bad_shape("x", &t.shape, format!("[T, B, {}] with T, B >= 1", cfg.input_size)));
+                }
+                f.check_finite("x", &t.data, "a finite input")?;
+                (t.shape[0], t.shape[1], t.data.iter().map(|&v| v as f32).collect(), Vec::new())
+            }
+            (false, true) => {
+                let (shape, v) = f.i64("ids")?;
+                if shape.len() != 2 || shape[0] == 0 || shape[1] == 0 {
+                    return Err(f.bad_shape("ids", &shape, "[T, B] with T, B >= 1".into()));
+                }
+                let mut ids = Vec::with_capacity(v.len());
+                for (i, &id) in v.iter().enumerate() {
+                    if id < 0 || id as u64 >= cfg.input_size as u64 {
+                        return Err(Error::Value {
+                            what: format!("{}: tensor 'ids' element {i}", path.display()),
+                            value: id.to_string(),
+                            expected: format!("a class id in 0..{}", cfg.input_size),
+                        });
+                    }
+                    ids.push(id as usize);
+                }
+                (shape[0], shape[1], Vec::new(), ids)
+            }
+        };
+        let lengths = if f.has("lengths") {
+            let (shape, v) = f.i64("lengths")?;
+            if shape != [batch] {
+                return Err(f.bad_shape("lengths", &shape, format!("[{batch}] (B)")));
+            }
+            if let Some(i) = v.iter().position(|&n| n < 1 || n as u64 > steps as u64) {
+                return Err(Error::Value {
+                    what: format!("{}: tensor 'lengths' element {i}", path.display()),
+                    value: v[i].to_string(),
+                    expected: format!("a length in 1..={steps} (T)"),
+                });
+            }
+            Some(v.iter().map(|&n| n as usize).collect())
+        } else {
+            None
+        };
+        let ld = cfg.num_layers * cfg.directions();
+        let want = [ld, batch, cfg.hidden_size];
+        let read_state = |name: &str| -> Result<Option<Vec<f32>>> {
+            if !f.has(name) {
+                return Ok(None);
+            }
+            let t = f.f64(name)?;
+            if t.shape != want {
+                return Err(f.bad_shape(name, &t.shape, format!("{want:?} (L*D, B, H)")));
+            }
+            f.check_finite(name, &t.data, "a finite state")?;
+            Ok(Some(t.data.iter().map(|&v| v as f32).collect()))
+        };
+        let h0 = read_state("h0")?;
+        let c0 = read_state("c0")?;
+        let mem = cfg.cell.has_memory();
+        if c0.is_some() && !mem {
+            return Err(Error::Data {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "has 'c0', but a {} model has no cell state (only LSTM does)",
+                    cfg.cell.name()
+                ),
+            });
+        }
+        let state = if h0.is_none() && c0.is_none() {
+            None
+        } else {
+            let zeros = || vec![0.0; ld * batch * cfg.hidden_size];
+            Some(State {
+                h: h0.unwrap_or_else(zeros),
+                c: if mem {
+                    c0.unwrap_or_else(zeros)
+                } else {
+                    Vec::new()
+                },
+            })
+        };
+        Ok(InferInput {
+            steps,
+            batch,
+            x,
+            ids,
+            lengths,
+            state,
+        })
+    }
+
+    /// Runs `model` forward on these inputs (`with_head`: also the logits).
+    pub fn run(&self, model: &Model<f32>, with_head: bool) -> Result<InferOutput> {
+        let input = if self.ids.is_empty() {
+            Input::Dense(&self.x)
+        } else {
+            Input::Ids(&self.ids)
+        };
+        let mut batch = Batch::new(input, self.steps, self.batch);
+        if let Some(s) = &self.state {
+            batch = batch.with_state(s);
+        }
+        if let Some(l) = &self.lengths {
+            batch = batch.with_lengths(l);
+        }
+        let fwd = model.forward(batch);
+        let top = model.config.num_layers - 1;
+        Ok(InferOutput {
+            output: model.layer_output(&fwd, top).to_vec(),
+            state: model.final_state(&fwd),
+            logits: with_head.then(|| fwd.logits.clone()),
+        })
+    }
+}
+
+impl InferOutput {
+    /// Writes `output`, `h_n`, `c_n` (LSTM) and `logits` (with a head) as
+    /// float32 tensors, atomically.
+    pub fn write(&self, path: &Path, model: &Model<f32>, steps: usize, batch: usize) -> Result<()> {
+        let cfg = &model.config;
+        let (d, h) = (cfg.directions(), cfg.hidden_size);
+        let mut w = TensorWriter::new();
+        w.add::<f32>("output", &[steps, batch, d * h], &self.output);
+        let sh = [cfg.num_layers * d, batch, h];
+        w.add::<f32>("h_n", &sh, &self.state.h);
+        if !self.state.c.is_empty() {
+            w.add::<f32>("c_n", &sh, &self.state.c);
+        }
+        if let Some(l) = &self.logits {
+            w.add::<f32>("logits", &[steps, batch, cfg.output_size], l);
+        }
+        w.write(path)
+    }
+}

@@ -1,0 +1,633 @@
+//! Reading `torch.save` files without running them.
+//!
+//! A `.pt`/`.pth` file written by `torch.save(module.state_dict(), path)` is a
+//! zip archive: `ARCHIVE/data.pkl` (a pickle of an `OrderedDict` of tensors),
+//! one `ARCHIVE/data/KEY` file of raw little-endian bytes per storage, and
+//! `ARCHIVE/byteorder`. A pickle is a program for a stack machine that may
+//! call any Python function it names; this reader is a stack machine that
+//! knows only the opcodes a state_dict needs and accepts only the globals
+//! PyTorch's `weights_only` unpickler allows for one (`collections.OrderedDict`,
+//! `torch._utils._rebuild_tensor_v2`, `torch._utils._rebuild_parameter`, the
+//! `torch.*Storage` types). Any other global (`os.system`, ...) is refused
+//! with an error naming it, before anything could run: nothing is ever run.
+
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// The element type of a stored tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageDtype {
+    /// `torch.float32` (`FloatStorage`).
+    F32,
+    /// `torch.float64` (`DoubleStorage`).
+    F64,
+    /// `torch.float16` (`HalfStorage`).
+    F16,
+    /// `torch.bfloat16` (`BFloat16Storage`).
+    BF16,
+    /// `torch.int64` (`LongStorage`).
+    I64,
+    /// `torch.int32` (`IntStorage`).
+    I32,
+}
+
+impl StorageDtype {
+    fn from_storage(name: &str) -> Option<Self> {
+        Some(match name {
+            "FloatStorage" => Self::F32,
+            "DoubleStorage" => Self::F64,
+            "HalfStorage" => Self::F16,
+            "BFloat16Storage" => Self::BF16,
+            "LongStorage" => Self::I64,
+            "IntStorage" => Self::I32,
+            _ => return None,
+        })
+    }
+
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            Self::F64 | Self::I64 => 8,
+            Self::F32 | Self::I32 => 4,
+            Self::F16 | Self::BF16 => 2,
+        }
+    }
+
+    /// Decodes one little-endian element as `f64` (f16 and bf16 exactly).
+    fn decode(self, b: &[u8]) -> f64 {
+        let a2 = |b: &[u8]| [b[0], b[1]];
+        let a4 = |b: &[u8]| [b[0], b[1], b[2], b[3]];
+        let a8 = |b: &[u8]| [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+        match self {
+            Self::F32 => f32::from_le_bytes(a4(b)) as f64,
+            Self::F64 => f64::from_le_bytes(a8(b)),
+            Self::I64 => i64::from_le_bytes(a8(b)) as f64,
+            Self::I32 => i32::from_le_bytes(a4(b)) as f64,
+            // bf16 is the top half of an f32
+            Self::BF16 => f32::from_bits((u16::from_le_bytes(a2(b)) as u32) << 16) as f64,
+            Self::F16 => f16_to_f64(u16::from_le_bytes(a2(b))),
+        }
+    }
+}
+
+/// IEEE half precision to f64: sign, 5-bit exponent (bias 15), 10-bit fraction.
+pub(crate) fn f16_to_f64(h: u16) -> f64 {
+    let sign = if h >> 15 == 1 { -1.0 } else { 1.0 };
+    let exp = ((h >> 10) & 0x1f) as i32;
+    let frac = (h & 0x3ff) as f64;
+    match exp {
+        0 => sign * frac * 2f64.powi(-24), // subnormal: frac/2^10 * 2^-14
+        31 if frac == 0.0 => sign * f64::INFINITY,
+        31 => f64::NAN,
+        e => sign * (1.0 + frac / 1024.0) * 2f64.powi(e - 15),
+    }
+}
+
+/// One tensor of a state_dict, read from a `.pt` file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PtTensor {
+    /// The dtype it was stored in.
+    pub dtype: StorageDtype,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Its values, row-major, as f64 (every stored dtype converts exactly).
+    pub data: Vec<f64>,
+}
+
+/// A value on the unpickler's stack (values are kept whole for the
+/// `Debug` text of error messages).
+#[allow(dead_code)]
+#[derive(Clone, Debug)]
+enum Value {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Tuple(Vec<Value>),
+    List(Vec<Value>),
+    Dict(Vec<(Value, Value)>),
+    /// An allowed global: `module.name`.
+    Global(&'static str),
+    /// A storage reference from a persistent id: dtype and archive key.
+    Storage(StorageDtype, String),
+    /// `_rebuild_tensor_v2(storage, offset, size, stride, ...)`.
+    Tensor {
+        dtype: StorageDtype,
+        key: String,
+        offset: usize,
+        shape: Vec<usize>,
+        stride: Vec<usize>,
+    },
+    Mark,
+}
+
+/// The globals a state_dict pickle may name (PyTorch's `weights_only` set for one).
+const ALLOWED: &[&str] = &[
+    "collections.OrderedDict",
+    "torch._utils._rebuild_tensor_v2",
+    "torch._utils._rebuild_parameter",
+    "torch.FloatStorage",
+    "torch.DoubleStorage",
+    "torch.HalfStorage",
+    "torch.BFloat16Storage",
+    "torch.LongStorage",
+    "torch.IntStorage",
+];
+
+struct Machine<'a> {
+    path: &'a Path,
+    bytes: &'a [u8],
+    pos: usize,
+    stack: Vec<Value>,
+    memo: HashMap<u32, Value>,
+}
+
+impl<'a> Machine<'a> {
+    fn err(&self, reason: impl Into<String>) -> Error {
+        Error::Data {
+            path: self.path.to_path_buf(),
+            reason: format!("data.pkl at byte {}: {}", self.pos, reason.into()),
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
+        let end = end.ok_or_else(|| self.err("the pickle ends in the middle of an opcode"))?;
+        let s = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn line(&mut self) -> Result<String> {
+        let rest = &self.bytes[self.pos..];
+        let n = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| self.err("unterminated text argument"))?;
+        let s = String::from_utf8_lossy(&rest[..n]).into_owned();
+        self.pos += n + 1;
+        Ok(s)
+    }
+
+    fn string(&mut self, n: usize) -> Result<String> {
+        let b = self.take(n)?;
+        String::from_utf8(b.to_vec()).map_err(|_| self.err("a string that is not UTF-8"))
+    }
+
+    fn pop(&mut self) -> Result<Value> {
+        match self.stack.pop() {
+            Some(Value::Mark) | None => Err(self.err("stack underflow (a malformed pickle)")),
+            Some(v) => Ok(v),
+        }
+    }
+
+    /// Everything above the topmost mark, which is removed.
+    fn pop_mark(&mut self) -> Result<Vec<Value>> {
+        let at = self
+            .stack
+            .iter()
+            .rposition(|v| matches!(v, Value::Mark))
+            .ok_or_else(|| self.err("no mark on the stack (a malformed pickle)"))?;
+        let items = self.stack.split_off(at + 1);
+        self.stack.pop();
+        Ok(items)
+    }
+
+    fn global(&mut self, module: &str, name: &str) -> Result<()> {
+        let full = format!("{module}.{name}");
+        match ALLOWED.iter().find(|a| **a == full) {
+            Some(a) => {
+                self.stack.push(Value::Global(a));
+                Ok(())
+            }
+            None => Err(self.err(format!(
+                "refused to load global '{full}': a state_dict needs only tensors (allowed: OrderedDict, torch tensor rebuilds and storages); nothing was run"
+            ))),
+        }
+    }
+
+    fn memo_get(&mut self, i: u32) -> Result<()> {
+        let v = self
+            .memo
+            .get(&i)
+            .cloned()
+            .ok_or_else(|| self.err(format!("memo entry {i} read before it was written")))?;
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn memo_put(&mut self, i: u32) -> Result<()> {
+        let v = self
+            .stack
+            .last()
+            .cloned()
+            .ok_or_else(|| self.err("memo store with an empty stack"))?;
+        self.memo.insert(i, v);
+        Ok(())
+    }
+
+    fn usize_of(&self, v: &Value, what: &str) -> Result<usize> {
+        match v {
+            Value::Int(i) if *i >= 0 => Ok(*i as usize),
+            _ => Err(self.err(format!(
+                "{what}: expected a non-negative integer, got {v:?}"
+            ))),
+        }
+    }
+
+    fn usizes(&self, v: &Value, what: &str) -> Result<Vec<usize>> {
+        match v {
+            Value::Tuple(items) | Value::List(items) => {
+                items.iter().map(|x| self.usize_of(x, what)).collect()
+            }
+            _ => Err(self.err(format!("{what}: expected a tuple, got {v:?}"))),
+        }
+    }
+
+    fn reduce(&mut self, f: Value, args: Value) -> Result<Value> {
+        let Value::Tuple(args) = args else {
+            return Err(self.err("REDUCE with arguments that are not a tuple"));
+        };
+        match f {
+            Value::Global("collections.OrderedDict") => Ok(Value::Dict(Vec::new())),
+            Value::Global("torch._utils._rebuild_tensor_v2") => {
+                if args.len() < 4 {
+                    return Err(self.err("_rebuild_tensor_v2 with fewer than 4 arguments"));
+                }
+                let Value::Storage(dtype, key) = &args[0] else {
+                    return Err(self.err("_rebuild_tensor_v2 without a storage"));
+                };
+                Ok(Value::Tensor {
+                    dtype: *dtype,
+                    key: key.clone(),
+                    offset: self.usize_of(&args[1], "storage offset")?,
+                    shape: self.usizes(&args[2], "tensor size")?,
+                    stride: self.usizes(&args[3], "tensor stride")?,
+                })
+            }
+            // _rebuild_parameter(data, requires_grad, backward_hooks): the tensor
+            Value::Global("torch._utils._rebuild_parameter") => args
+                .into_iter()
+                .next()
+                .filter(|t| matches!(t, Value::Tensor { .. }))
+                .ok_or_else(|| self.err("_rebuild_parameter without a tensor")),
+            other => Err(self.err(format!("cannot call {other:?}"))),
+        }
+    }
+
+    fn persistent(&mut self, pid: Value) -> Result<Value> {
+        // ('storage', torch.FloatStorage, key, location, numel)
+        let Value::Tuple(t) = pid else {
+            return Err(self.err("a persistent id that is not a tuple"));
+        };
+        match t.as_slice() {
+            [Value::Str(kind), Value::Global(g), Value::Str(key), ..] if kind == "storage" => {
+                let name = g.rsplit('.').next().unwrap_or("");
+                let dtype = StorageDtype::from_storage(name)
+                    .ok_or_else(|| self.err(format!("unsupported storage type {g}")))?;
+                Ok(Value::Storage(dtype, key.clone()))
+            }
+            _ => Err(self.err("a persistent id that is not a tensor storage")),
+        }
+    }
+
+    fn run(&mut self) -> Result<Value> {
+        loop {
+            let op = self.u8()?;
+            match op {
+                0x80 => {
+                    self.u8()?; // PROTO n
+                }
+                0x95 => {
+                    self.take(8)?; // FRAME n
+                }
+                b'.' => return self.pop(), // STOP
+                b'(' => self.stack.push(Value::Mark),
+                b')' => self.stack.push(Value::Tuple(Vec::new())),
+                b'}' => self.stack.push(Value::Dict(Vec::new())),
+                b']' => self.stack.push(Value::List(Vec::new())),
+                b'N' => self.stack.push(Value::None),
+                0x88 => self.stack.push(Value::Bool(true)),
+                0x89 => self.stack.push(Value::Bool(false)),
+                b'K' => {
+                    let v = self.u8()? as i64;
+                    self.stack.push(Value::Int(v))
+                }
+                b'M' => {
+                    let v = self.u16()? as i64;
+                    self.stack.push(Value::Int(v))
+                }
+                b'J' => {
+                    let v = self.u32()? as i32 as i64;
+                    self.stack.push(Value::Int(v))
+                }
+                0x8a => {
+                    // LONG1: n little-endian two's-complement bytes
+                    let n = self.u8()? as usize;
+                    if n > 8 {
+                        return Err(self.err("an integer wider than 64 bits"));
+                    }
+                    let b = self.take(n)?;
+                    let mut v: i64 = 0;
+                    for (i, &x) in b.iter().enumerate() {
+                        v |= (x as i64) << (8 * i);
+                    }
+                    if n > 0 && n < 8 && b[n - 1] & 0x80 != 0 {
+                        v -= 1i64 << (8 * n);
+                    }
+                    self.stack.push(Value::Int(v))
+                }
+                b'G' => {
+                    let b = self.take(8)?;
+                    let v = f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                    self.stack.push(Value::Float(v))
+                }
+                b'X' => {
+                    let n = self.u32()? as usize;
+                    let s = self.string(n)?;
+                    self.stack.push(Value::Str(s))
+                }
+                0x8c => {
+                    let n = self.u8()? as usize;
+                    let s = self.string(n)?;
+                    self.stack.push(Value::Str(s))
+                }
+                b'c' => {
+                    let module = self.line()?;
+                    let name = self.line()?;
+                    self.global(&module, &name)?
+                }
+                0x93 => {
+                    // STACK_GLOBAL
+                    let name = self.pop()?;
+                    let module = self.pop()?;
+                    match (module, name) {
+                        (Value::Str(m), Value::Str(n)) => self.global(&m, &n)?,
+                        _ => return Err(self.err("STACK_GLOBAL without two strings")),
+                    }
+                }
+                b'q' => {
+                    let i = self.u8()? as u32;
+                    self.memo_put(i)?
+                }
+                b'r' => {
+                    let i = self.u32()?;
+                    self.memo_put(i)?
+                }
+                0x94 => {
+                    let i = self.memo.len() as u32; // MEMOIZE
+                    self.memo_put(i)?
+                }
+                b'h' => {
+                    let i = self.u8()? as u32;
+                    self.memo_get(i)?
+                }
+                b'j' => {
+                    let i = self.u32()?;
+                    self.memo_get(i)?
+                }
+                b't' => {
+                    let items = self.pop_mark()?;
+                    self.stack.push(Value::Tuple(items))
+                }
+                0x85..=0x87 => {
+                    let n = (op - 0x84) as usize; // TUPLE1..3
+                    if self.stack.len() < n {
+                        return Err(self.err("stack underflow (a malformed pickle)"));
+                    }
+                    let items = self.stack.split_off(self.stack.len() - n);
+                    if items.iter().any(|v| matches!(v, Value::Mark)) {
+                        return Err(self.err("a mark inside a tuple"));
+                    }
+                    self.stack.push(Value::Tuple(items))
+                }
+                b'Q' => {
+                    let pid = self.pop()?;
+                    let v = self.persistent(pid)?;
+                    self.stack.push(v)
+                }
+                b'R' => {
+                    let args = self.pop()?;
+                    let f = self.pop()?;
+                    let v = self.reduce(f, args)?;
+                    self.stack.push(v)
+                }
+                b'b' => {
+                    // BUILD: the state_dict's `_metadata` (versions); not needed
+                    self.pop()?;
+                    if self.stack.is_empty() {
+                        return Err(self.err("BUILD with nothing to build"));
+                    }
+                }
+                b's' => {
+                    let v = self.pop()?;
+                    let k = self.pop()?;
+                    match self.stack.last_mut() {
+                        Some(Value::Dict(d)) => d.push((k, v)),
+                        _ => return Err(self.err("SETITEM on something that is not a dict")),
+                    }
+                }
+                b'u' => {
+                    let items = self.pop_mark()?;
+                    if items.len() % 2 != 0 {
+                        return Err(self.err("SETITEMS with an odd number of items"));
+                    }
+                    let mut it = items.into_iter();
+                    let mut pairs = Vec::new();
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        pairs.push((k, v));
+                    }
+                    match self.stack.last_mut() {
+                        Some(Value::Dict(d)) => d.extend(pairs),
+                        _ => return Err(self.err("SETITEMS on something that is not a dict")),
+                    }
+                }
+                b'a' => {
+                    let v = self.pop()?;
+                    match self.stack.last_mut() {
+                        Some(Value::List(l)) => l.push(v),
+                        _ => return Err(self.err("APPEND on something that is not a list")),
+                    }
+                }
+                b'e' => {
+                    let items = self.pop_mark()?;
+                    match self.stack.last_mut() {
+                        Some(Value::List(l)) => l.extend(items),
+                        _ => return Err(self.err("APPENDS on something that is not a list")),
+                    }
+                }
+                other => {
+                    return Err(self.err(format!(
+                        "unsupported pickle opcode 0x{other:02x} (not one a state_dict uses)"
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// Reads a state_dict saved by `torch.save` (a zip archive) from `path`:
+/// tensor names in the file's order, each with its dtype, shape and values.
+/// Refuses (an error naming it) any pickle global outside the state_dict
+/// allowlist, and anything that is not a flat mapping of names to tensors.
+pub fn read_pt(path: &Path) -> Result<Vec<(String, PtTensor)>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let data_err = |reason: String| Error::Data {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| {
+        data_err(format!(
+            "not a torch.save zip archive ({e}); files from torch < 1.6 (legacy format) are not supported"
+        ))
+    })?;
+    let names: Vec<String> = zip.file_names().map(String::from).collect();
+    let pkl = names
+        .iter()
+        .find(|n| n.ends_with("/data.pkl") || n.as_str() == "data.pkl")
+        .cloned()
+        .ok_or_else(|| data_err("no data.pkl in the archive: not a torch.save file".into()))?;
+    let prefix = pkl.trim_end_matches("data.pkl").to_string();
+    let mut read_entry = |name: &str| -> Result<Vec<u8>> {
+        let mut f = zip
+            .by_name(name)
+            .map_err(|e| data_err(format!("archive entry {name}: {e}")))?;
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf)
+            .map_err(|e| data_err(format!("archive entry {name}: {e}")))?;
+        Ok(buf)
+    };
+    if let Ok(order) = read_entry(&format!("{prefix}byteorder")) {
+        if order.trim_ascii() != b"little" {
+            return Err(data_err(format!(
+                "byte order {:?}: only little-endian files are supported",
+                String::from_utf8_lossy(&order)
+            )));
+        }
+    }
+    let bytes = read_entry(&pkl)?;
+    let pkl_path = PathBuf::from(format!("{}:{pkl}", path.display()));
+    let mut m = Machine {
+        path: &pkl_path,
+        bytes: &bytes,
+        pos: 0,
+        stack: Vec::new(),
+        memo: HashMap::new(),
+    };
+    let root = m.run()?;
+    let Value::Dict(items) = root else {
+        return Err(data_err(
+            "the pickle holds no state_dict (a mapping of names to tensors); save model.state_dict(), not the model".into(),
+        ));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (k, v) in items {
+        let Value::Str(name) = k else {
+            return Err(data_err(format!(
+                "a state_dict key that is not a string: {k:?}"
+            )));
+        };
+        let Value::Tensor {
+            dtype,
+            key,
+            offset,
+            shape,
+            stride,
+        } = v
+        else {
+            return Err(data_err(format!(
+                "state_dict entry '{name}' is not a tensor"
+            )));
+        };
+        let raw = read_entry(&format!("{prefix}data/{key}"))?;
+        let data = gather(&raw, dtype, offset, &shape, &stride).ok_or_else(|| {
+            data_err(format!(
+                "tensor '{name}': shape {shape:?}, stride {stride:?} and offset {offset} run past its storage of {} bytes",
+                raw.len()
+            ))
+        })?;
+        out.push((name, PtTensor { dtype, shape, data }));
+    }
+    Ok(out)
+}
+
+/// The elements of a strided view of a storage, row-major; `None` when the
+/// view reaches past the storage.
+fn gather(
+    raw: &[u8],
+    dtype: StorageDtype,
+    offset: usize,
+    shape: &[usize],
+    stride: &[usize],
+) -> Option<Vec<f64>> {
+    if shape.len() != stride.len() {
+        return None;
+    }
+    let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+    let elems = raw.len() / dtype.size();
+    if n == 0 {
+        return Some(Vec::new());
+    }
+    // the furthest element must lie inside the storage
+    let last = shape
+        .iter()
+        .zip(stride)
+        .try_fold(offset, |a, (&d, &s)| a.checked_add((d - 1).checked_mul(s)?))?;
+    if last >= elems {
+        return None;
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut idx = vec![0usize; shape.len()];
+    for _ in 0..n {
+        let e = offset + idx.iter().zip(stride).map(|(i, s)| i * s).sum::<usize>();
+        out.push(dtype.decode(&raw[e * dtype.size()..(e + 1) * dtype.size()]));
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_and_bfloat_decode_exactly() {
+        assert_eq!(f16_to_f64(0x3c00), 1.0);
+        assert_eq!(f16_to_f64(0xc000), -2.0);
+        assert_eq!(f16_to_f64(0x3555), 0.333251953125); // nearest half to 1/3
+        assert_eq!(f16_to_f64(0x0001), 2f64.powi(-24)); // smallest subnormal
+        assert_eq!(StorageDtype::BF16.decode(&[0x80, 0x3f]), 1.0); // 0x3f80
+    }
+
+    #[test]
+    fn strided_views_are_gathered_row_major() {
+        // storage 0..6 as f32; a [3, 2] view with stride (1, 3) is the transpose of [2, 3]
+        let raw: Vec<u8> = (0..6).flat_map(|v| (v as f32).to_le_bytes()).collect();
+        let t = gather(&raw, StorageDtype::F32, 0, &[3, 2], &[1, 3]).unwrap();
+        assert_eq!(t, vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        assert!(gather(&raw, StorageDtype::F32, 1, &[2, 3], &[3, 1]).is_none());
+    }
+}

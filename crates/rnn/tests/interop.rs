@@ -1,0 +1,188 @@
+//! PyTorch state_dicts in: both file forms of each fixture (saved by PyTorch
+//! 2.15 under the user's own module names) import to the same model, and
+//! `InferInput::run` reproduces PyTorch's float32 outputs within 1e-5.
+
+use rnn::interop::{import_state_dict, read_state_dict, ImportOptions, InferInput};
+use rnn::io::TensorFile;
+use rnn::Activation;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/interop")
+        .join(name)
+}
+
+fn info(name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{name}.json"))).unwrap())
+        .unwrap()
+}
+
+fn options(name: &str) -> ImportOptions {
+    let act = match info(name)["activation"].as_str() {
+        Some("relu") => Activation::Relu,
+        _ => Activation::Tanh,
+    };
+    ImportOptions {
+        activation: act,
+        ..Default::default()
+    }
+}
+
+/// max |got - want| over the positions `keep` allows, [T, B, W] layout.
+fn max_err(got: &[f32], want: &[f64], keep: impl Fn(usize) -> bool) -> f64 {
+    assert_eq!(got.len(), want.len());
+    (0..got.len())
+        .filter(|&i| keep(i))
+        .map(|i| (got[i] as f64 - want[i]).abs())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn both_file_forms_import_and_match_pytorch() {
+    for name in ["lstm_2layer_bidir", "gru_1layer", "elman_relu_2layer"] {
+        let meta = info(name);
+        let mut models = Vec::new();
+        for ext in ["safetensors", "pt"] {
+            let path = fixture(&format!("{name}.{ext}"));
+            let sd = read_state_dict(&path).unwrap();
+            let imp = import_state_dict(&sd, &path.display().to_string(), &options(name)).unwrap();
+            let cfg = &imp.model.config;
+            assert_eq!(
+                cfg.hidden_size as u64,
+                meta["hidden"].as_u64().unwrap(),
+                "{name}"
+            );
+            assert_eq!(
+                cfg.num_layers as u64,
+                meta["layers"].as_u64().unwrap(),
+                "{name}"
+            );
+            assert_eq!(
+                cfg.bidirectional,
+                meta["bidirectional"].as_bool().unwrap(),
+                "{name}"
+            );
+            assert_eq!(
+                cfg.cell.name(),
+                if meta["cell"] == "rnn" {
+                    "elman"
+                } else {
+                    meta["cell"].as_str().unwrap()
+                }
+            );
+            let rnn_prefix = meta["rnn_prefix"].as_str().unwrap();
+            assert_eq!(
+                imp.names["rnn.weight_ih_l0"],
+                format!("{rnn_prefix}.weight_ih_l0")
+            );
+            assert_eq!(
+                imp.names["head.weight"],
+                format!("{}.weight", meta["head_prefix"].as_str().unwrap())
+            );
+            models.push(imp.model);
+        }
+        // the two forms hold the same numbers
+        assert_eq!(
+            models[0].params, models[1].params,
+            "{name}: .pt and .safetensors differ"
+        );
+
+        let model = &models[1];
+        let input =
+            InferInput::read(&fixture(&format!("{name}.input.safetensors")), model).unwrap();
+        let out = input.run(model, true).unwrap();
+        let want = TensorFile::read(fixture(&format!("{name}.expected.safetensors"))).unwrap();
+        let (b, o) = (input.batch, model.config.output_size);
+        let lengths = input.lengths.clone().unwrap();
+        let valid = |i: usize, width: usize| (i / width) / b < lengths[(i / width) % b];
+        let e_out = max_err(&out.output, &want.f64("output").unwrap().data, |_| true);
+        let e_h = max_err(&out.state.h, &want.f64("h_n").unwrap().data, |_| true);
+        let e_logits = max_err(
+            out.logits.as_ref().unwrap(),
+            &want.f64("logits").unwrap().data,
+            |i| valid(i, o),
+        );
+        assert!(
+            e_out < 1e-5 && e_h < 1e-5 && e_logits < 1e-5,
+            "{name}: output {e_out:e}, h_n {e_h:e}, logits {e_logits:e}"
+        );
+        if model.config.cell.has_memory() {
+            let e_c = max_err(&out.state.c, &want.f64("c_n").unwrap().data, |_| true);
+            assert!(e_c < 1e-5, "{name}: c_n {e_c:e}");
+        }
+    }
+}
+
+#[test]
+fn a_pickle_that_calls_os_system_is_refused_and_nothing_runs() {
+    // A torch.save-shaped zip whose data.pkl is `os.system("touch MARKER")`.
+    let dir = std::env::temp_dir().join(format!("rnn-evil-pt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = dir.join("MARKER");
+    let cmd = format!("touch {}", marker.display());
+    let mut pkl = vec![0x80, 2];
+    pkl.extend_from_slice(b"cos\nsystem\n");
+    pkl.push(b'X');
+    pkl.extend_from_slice(&(cmd.len() as u32).to_le_bytes());
+    pkl.extend_from_slice(cmd.as_bytes());
+    pkl.extend_from_slice(&[0x85, b'R', b'.']);
+    let path = dir.join("evil.pt");
+    {
+        use std::io::Write;
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        z.start_file("evil/data.pkl", opts).unwrap();
+        z.write_all(&pkl).unwrap();
+        z.start_file("evil/byteorder", opts).unwrap();
+        z.write_all(b"little").unwrap();
+        z.finish().unwrap();
+    }
+    let err = read_state_dict(&path).unwrap_err().to_string();
+    assert!(err.contains("refused to load global 'os.system'"), "{err}");
+    assert!(!err.contains('\n'));
+    assert!(!marker.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_infer_inputs_name_the_tensor() {
+    let sd = read_state_dict(&fixture("gru_1layer.safetensors")).unwrap();
+    let model = import_state_dict(&sd, "gru", &ImportOptions::default())
+        .unwrap()
+        .model;
+    let dir = std::env::temp_dir().join(format!("rnn-infer-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let case = |name: &str, build: &dyn Fn(&mut rnn::io::TensorWriter)| {
+        let mut w = rnn::io::TensorWriter::new();
+        build(&mut w);
+        let p = dir.join(format!("{name}.safetensors"));
+        w.write(&p).unwrap();
+        InferInput::read(&p, &model).unwrap_err().to_string()
+    };
+    let x = vec![0.0f32; 3 * 2 * 5];
+    let e = case("wrong_i", &|w| w.add::<f32>("x", &[3, 2, 4], &x[..24]));
+    assert!(e.contains("'x'") && e.contains("[T, B, 5]"), "{e}");
+    let e = case("long", &|w| {
+        w.add::<f32>("x", &[3, 2, 5], &x);
+        w.add_i64("lengths", &[2], &[3, 4]);
+    });
+    assert!(
+        e.contains("'lengths' element 1") && e.contains("1..=3"),
+        "{e}"
+    );
+    let e = case("h0", &|w| {
+        w.add::<f32>("x", &[3, 2, 5], &x);
+        w.add::<f32>("h0", &[1, 3, 6], &[0.0; 18]);
+    });
+    assert!(e.contains("'h0'") && e.contains("[1, 2, 6]"), "{e}");
+    let e = case("c0", &|w| {
+        w.add::<f32>("x", &[3, 2, 5], &x);
+        w.add::<f32>("c0", &[1, 2, 6], &[0.0; 12]);
+    });
+    assert!(e.contains("c0") && e.contains("only LSTM"), "{e}");
+    let e = case("ids", &|w| w.add_i64("ids", &[2, 1], &[0, 5]));
+    assert!(e.contains("'ids' element 1") && e.contains("0..5"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
