@@ -44,6 +44,8 @@ enum Command {
     Import(cmd::import::ImportArgs),
     /// Run a model's network on tensors from a file (PyTorch's conventions).
     Infer(cmd::infer::InferArgs),
+    /// Export a model's network and head (PyTorch state_dict).
+    Export(cmd::export::ExportArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -60,6 +62,7 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Tag(a)) => cmd::tag::tag(&a),
         Some(Command::Import(a)) => cmd::import::run(&a),
         Some(Command::Infer(a)) => cmd::infer::run(&a),
+        Some(Command::Export(a)) => cmd::export::run(&a),
     }
 }
 

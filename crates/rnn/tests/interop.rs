@@ -186,3 +186,57 @@ fn bad_infer_inputs_name_the_tensor() {
     assert!(e.contains("'ids' element 1") && e.contains("0..5"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn import_then_export_gives_the_same_tensors_bit_for_bit() {
+    for name in ["lstm_2layer_bidir", "gru_1layer", "elman_relu_2layer"] {
+        let path = fixture(&format!("{name}.safetensors"));
+        let imp =
+            import_state_dict(&read_state_dict(&path).unwrap(), name, &options(name)).unwrap();
+        let mf = imp.to_model_file().unwrap();
+        let bytes = rnn::interop::export_pytorch(&mf)
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        let back = TensorFile::from_bytes("export".into(), bytes).unwrap();
+        let orig = safetensors::SafeTensors::deserialize(&std::fs::read(&path).unwrap())
+            .unwrap()
+            .tensors()
+            .into_iter()
+            .map(|(n, v)| (n, v.shape().to_vec(), v.data().to_vec()))
+            .collect::<Vec<_>>();
+        let mut got = back.names();
+        got.sort();
+        let mut want: Vec<String> = orig.iter().map(|t| t.0.clone()).collect();
+        want.sort();
+        assert_eq!(got, want, "{name}: names");
+        for (n, shape, data) in orig {
+            let t = back.f64(&n).unwrap();
+            assert_eq!(t.shape, shape, "{name} {n}");
+            let bits: Vec<u8> = t
+                .data
+                .iter()
+                .flat_map(|&v| (v as f32).to_le_bytes())
+                .collect();
+            assert_eq!(bits, data, "{name} {n}: not bit-exact");
+        }
+    }
+}
+
+#[test]
+fn a_sigmoid_elman_is_refused_by_the_pytorch_export() {
+    let cfg = rnn::ModelConfig {
+        cell: rnn::CellKind::Elman {
+            activation: Activation::Sigmoid,
+        },
+        ..rnn::ModelConfig::elman(3, 4, 2)
+    };
+    let mf = rnn::io::model_file::ModelFile {
+        task: "lm".into(),
+        model: rnn::Model::new(cfg, 0).unwrap(),
+        extra: Default::default(),
+        meta: Default::default(),
+    };
+    let e = rnn::interop::export_pytorch(&mf).unwrap_err().to_string();
+    assert!(e.contains("sigmoid") && e.contains("nn.RNN"), "{e}");
+}

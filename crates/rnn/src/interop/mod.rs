@@ -1,11 +1,13 @@
 //! PyTorch in and out: read a `state_dict` saved by PyTorch (`.safetensors`
-//! or `.pt`) into a [`crate::Model`], and run a model on tensors from a file
-//! with PyTorch's conventions.
+//! or `.pt`) into a [`crate::Model`], run a model on tensors from a file with
+//! PyTorch's conventions, and write a model back as a `state_dict`.
 
+mod export;
 mod import;
 mod infer;
 pub mod pickle;
 
+pub use export::{export_pytorch, outside_the_network, NOT_EXPORTED_KEY};
 pub use import::{
     import_file, import_state_dict, read_state_dict, ImportOptions, Imported, NamedTensor,
     HAS_HEAD_KEY, IMPORTED_TASK, NAMES_KEY,

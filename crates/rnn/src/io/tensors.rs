@@ -279,6 +279,11 @@ impl TensorWriter {
             .insert(name.into(), (Dtype::I64, shape.to_vec(), bytes));
     }
 
+    /// The metadata entries set so far.
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
     /// Sets a metadata entry.
     pub fn meta(&mut self, key: impl Into<String>, value: impl Into<String>) {
         self.metadata.insert(key.into(), value.into());

@@ -1,0 +1,46 @@
+//! `rnn export`: a model directory's network out to PyTorch.
+
+use crate::error::CliResult;
+use clap::{Args, ValueEnum};
+use rnn::interop::{export_pytorch, NOT_EXPORTED_KEY};
+use rnn::io::model_file::ModelFile;
+use std::path::PathBuf;
+
+/// What to export to.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    /// A state_dict (.safetensors) that `load_state_dict` accepts unchanged.
+    Pytorch,
+}
+
+/// Export a model's recurrent network and head.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  rnn export --model runs/lm --format pytorch -o sd.safetensors\n\n\
+                  In Python: model.load_state_dict(safetensors.torch.load_file(\"sd.safetensors\"))"
+)]
+pub struct ExportArgs {
+    /// The model directory (imported, or trained by rnn).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The target format.
+    #[arg(long, value_enum)]
+    pub format: Format,
+    /// The file to write.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+}
+
+/// Runs the command.
+pub fn run(a: &ExportArgs) -> CliResult {
+    let mf = ModelFile::load(&a.model)?;
+    let w = match a.format {
+        Format::Pytorch => export_pytorch(&mf)?,
+    };
+    w.write(&a.output)?;
+    if let Some(note) = w.metadata().get(NOT_EXPORTED_KEY) {
+        eprintln!("note: not in the export (outside the network): {note}");
+    }
+    eprintln!("wrote {}", a.output.display());
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! Out to PyTorch: a model directory's network and head as a `state_dict`
+//! that `load_state_dict` accepts unchanged.
+
+use crate::interop::import::{HAS_HEAD_KEY, NAMES_KEY};
+use crate::io::model_file::ModelFile;
+use crate::io::TensorWriter;
+use crate::nn::cell::{Activation, CellKind};
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+
+/// Metadata key of an export: what the model directory holds outside the
+/// network and head, which the export does not carry.
+pub const NOT_EXPORTED_KEY: &str = "not_exported";
+
+/// What a model of `task` keeps outside its recurrent network and head
+/// (empty when nothing).
+pub fn outside_the_network(mf: &ModelFile) -> String {
+    let mut parts: Vec<String> = match mf.task.as_str() {
+        "tag" => vec!["the tagger's input features (word, affix, shape, n-gram and character embeddings, lexicon) and its CRF transitions, if any".into()],
+        "forecast" => vec!["the forecaster's transform, differencing and normalisation of the series".into()],
+        _ => Vec::new(),
+    };
+    if !mf.extra.is_empty() {
+        let names: Vec<&str> = mf.extra.keys().map(String::as_str).collect();
+        parts.push(format!("tensors {}", names.join(", ")));
+    }
+    parts.join("; ")
+}
+
+/// The state_dict of a model directory: the network's and head's tensors
+/// (float32) under the names it was imported with, or PyTorch's `rnn.*` /
+/// `head.*` for a model trained here, so it loads into `nn.RNN`/`nn.LSTM`/
+/// `nn.GRU` + `nn.Linear`. A sigmoid Elman model, which `nn.RNN` cannot
+/// express, is refused. Metadata `not_exported` names what the directory
+/// holds outside the network (a tagger's features, a forecaster's scaling).
+pub fn export_pytorch(mf: &ModelFile) -> Result<TensorWriter> {
+    if mf.model.config.cell
+        == (CellKind::Elman {
+            activation: Activation::Sigmoid,
+        })
+    {
+        return Err(Error::Value {
+            what: "model cell".into(),
+            value: "elman with sigmoid".into(),
+            expected:
+                "tanh or relu: nn.RNN has no sigmoid nonlinearity (ONNX export can express it)"
+                    .into(),
+        });
+    }
+    let names: Option<BTreeMap<String, String>> = match mf.meta.get(NAMES_KEY) {
+        Some(s) => Some(serde_json::from_str(s).map_err(|e| Error::Metadata {
+            path: crate::io::model_file::MODEL_FILE.into(),
+            key: NAMES_KEY.into(),
+            value: s.clone(),
+            expected: format!("a JSON object of names ({e})"),
+        })?),
+        None => None,
+    };
+    let has_head = mf.meta.get(HAS_HEAD_KEY).map(String::as_str) != Some("false");
+    let mut w = TensorWriter::new();
+    for e in &mf.model.layout {
+        let name = match &names {
+            // an imported model: only the tensors the file had, under its names
+            Some(map) => match map.get(&e.name) {
+                Some(n) => n.clone(),
+                None => continue,
+            },
+            None if e.name.starts_with("head.") && !has_head => continue,
+            None => e.name.clone(),
+        };
+        w.add::<f32>(name, &e.shape, &mf.model.params[e.range()]);
+    }
+    let outside = outside_the_network(mf);
+    if !outside.is_empty() {
+        w.meta(NOT_EXPORTED_KEY, outside);
+    }
+    w.meta("source_task", mf.task.clone());
+    Ok(w)
+}
