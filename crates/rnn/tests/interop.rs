@@ -240,3 +240,48 @@ fn a_sigmoid_elman_is_refused_by_the_pytorch_export() {
     let e = rnn::interop::export_pytorch(&mf).unwrap_err().to_string();
     assert!(e.contains("sigmoid") && e.contains("nn.RNN"), "{e}");
 }
+
+#[test]
+fn a_model_trained_here_exports_and_reimports_to_the_same_model() {
+    for cell in [
+        rnn::CellKind::Lstm,
+        rnn::CellKind::Gru,
+        rnn::CellKind::Elman {
+            activation: Activation::Relu,
+        },
+    ] {
+        let cfg = rnn::ModelConfig {
+            cell,
+            num_layers: 2,
+            ..rnn::ModelConfig::elman(7, 5, 7)
+        };
+        let mf = rnn::io::model_file::ModelFile {
+            task: "lm".into(),
+            model: rnn::Model::new(cfg.clone(), 3).unwrap(),
+            extra: Default::default(),
+            meta: Default::default(),
+        };
+        let w = rnn::interop::export_pytorch(&mf).unwrap();
+        let back = TensorFile::from_bytes("sd".into(), w.to_bytes().unwrap()).unwrap();
+        assert!(back.has("rnn.weight_hh_l1") && back.has("head.weight"));
+        let sd: Vec<rnn::interop::NamedTensor> = back
+            .names()
+            .into_iter()
+            .map(|n| {
+                let t = back.f64(&n).unwrap();
+                rnn::interop::NamedTensor {
+                    name: n,
+                    shape: t.shape,
+                    data: t.data,
+                }
+            })
+            .collect();
+        let opts = ImportOptions {
+            activation: Activation::Relu,
+            ..Default::default()
+        };
+        let again = import_state_dict(&sd, "sd", &opts).unwrap();
+        assert_eq!(again.model.config, cfg);
+        assert_eq!(again.model.params, mf.model.params);
+    }
+}
