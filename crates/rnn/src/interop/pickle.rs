@@ -488,12 +488,17 @@ impl<'a> Machine<'a> {
 /// Refuses (an error naming it) any pickle global outside the state_dict
 /// allowlist, and anything that is not a flat mapping of names to tensors.
 pub fn read_pt(path: &Path) -> Result<Vec<(String, PtTensor)>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    read_pt_bytes(path, &bytes)
+}
+
+/// [`read_pt`] on the bytes of a file (`path` names it in errors).
+pub fn read_pt_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<(String, PtTensor)>> {
     let data_err = |reason: String| Error::Data {
         path: path.to_path_buf(),
         reason,
     };
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
         data_err(format!(
             "not a torch.save zip archive ({e}); files from torch < 1.6 (legacy format) are not supported"
         ))
