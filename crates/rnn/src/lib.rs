@@ -40,3 +40,4 @@ pub use nn::layer::Input;
 pub use nn::loss::{OutputKind, Reduction, Targets};
 pub use nn::model::infer::Inference;
 pub use nn::model::{Batch, Model, ModelConfig, State};
+pub use nn::stream::Stream;
