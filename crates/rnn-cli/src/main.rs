@@ -40,6 +40,8 @@ enum Command {
     Bench(cmd::bench::BenchArgs),
     /// Tag text with a trained tagger: token<TAB>tag lines.
     Tag(cmd::tag::TagArgs),
+    /// Feed the next chunk of text (stdin) to a language model, its state kept in a file across calls.
+    Step(cmd::step::StepArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -54,6 +56,7 @@ fn run(cli: Cli) -> CliResult {
         None => cmd::demo::run(),
         Some(Command::Bench(a)) => cmd::bench::run(&a),
         Some(Command::Tag(a)) => cmd::tag::tag(&a),
+        Some(Command::Step(a)) => cmd::step::run(&a),
     }
 }
 

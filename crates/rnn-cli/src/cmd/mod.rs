@@ -7,6 +7,7 @@ pub mod forecast;
 pub mod gradcheck;
 pub mod lm;
 pub mod reference;
+pub mod step;
 pub mod tag;
 pub mod train;
 pub mod trajectory;
