@@ -231,6 +231,7 @@ fn generate_feeds_its_draws_and_repeats_with_the_seed() {
     let (b, _) = run(3);
     assert_eq!(a, b, "same seed, same draws");
     assert_eq!(a.len(), 20);
+    assert!(state_a.h.iter().any(|&v| v != 0.0), "the stream moved on");
     assert!(a.iter().all(|&id| id < I));
     // the state after generating is the state after feeding the draws
     let mut fed = Stream::new(&m).unwrap();
