@@ -46,6 +46,8 @@ enum Command {
     Infer(cmd::infer::InferArgs),
     /// Export a model's network and head (PyTorch state_dict).
     Export(cmd::export::ExportArgs),
+    /// Feed the next chunk of text (stdin) to a language model, its state kept in a file across calls.
+    Step(cmd::step::StepArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -63,6 +65,7 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Import(a)) => cmd::import::run(&a),
         Some(Command::Infer(a)) => cmd::infer::run(&a),
         Some(Command::Export(a)) => cmd::export::run(&a),
+        Some(Command::Step(a)) => cmd::step::run(&a),
     }
 }
 

@@ -41,6 +41,7 @@ pub use nn::layer::Input;
 pub use nn::loss::{OutputKind, Reduction, Targets};
 pub use nn::model::infer::Inference;
 pub use nn::model::{Batch, Model, ModelConfig, State};
+pub use nn::stream::Stream;
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[cfg(doctest)]

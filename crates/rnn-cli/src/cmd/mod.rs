@@ -10,6 +10,7 @@ pub mod import;
 pub mod infer;
 pub mod lm;
 pub mod reference;
+pub mod step;
 pub mod tag;
 pub mod train;
 pub mod trajectory;

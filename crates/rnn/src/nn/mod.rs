@@ -6,5 +6,6 @@ pub mod layer;
 pub mod loss;
 pub mod many_to_one;
 pub mod model;
+pub mod stream;
 
 pub use model::{Batch, Model, ModelConfig, State};

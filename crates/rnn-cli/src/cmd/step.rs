@@ -1,0 +1,149 @@
+//! `rnn step`: feeds the next chunk of a stream (stdin) to a language model,
+//! with the recurrent state carried across invocations in a file
+//! ([`rnn::Stream::open`] / [`rnn::Stream::save`]).
+
+use crate::error::{CliError, CliResult};
+use crate::train_util::positive;
+use clap::Args;
+use rand::SeedableRng;
+use rnn::io::model_file::ModelFile;
+use rnn::tasks::lm::vocab_of;
+use rnn::{Input, Stream};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+/// How many of the most likely next characters are printed.
+const TOP: usize = 5;
+
+/// Feed the next chunk of text (stdin) to a language model, keeping its state in a file.
+#[derive(Args, Debug, Clone)]
+#[command(
+    after_help = "The chunk is stdin exactly, newlines included (use printf or echo -n). \
+                  Without --generate, prints the 5 most likely next characters and their \
+                  probabilities.\n\n\
+                  Examples:\n  \
+                  printf 'Call me ' | rnn step --model runs/mobydick --state me.state\n  \
+                  printf 'Ish' | rnn step --model runs/mobydick --state me.state --generate 80 --temperature 0.7\n  \
+                  rnn step --model runs/mobydick --state me.state --generate 80 < /dev/null   # continue\n  \
+                  rm me.state   # start again from zeros"
+)]
+pub struct StepArgs {
+    /// The model directory (a language model from `rnn train lm`).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The stream's state (safetensors): read if the file exists, else the
+    /// stream starts from zeros; replaced atomically by the state after the
+    /// chunk (and the generated characters).
+    #[arg(long)]
+    pub state: PathBuf,
+    /// After the chunk, sample this many characters and print them instead
+    /// of the top 5; they are fed too, so the next step continues after them.
+    #[arg(long)]
+    pub generate: Option<usize>,
+    /// Softmax temperature of --generate (lower: more conservative).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub temperature: f64,
+    /// Seed of the sampler of --generate.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON object: {"fed", "top": [{"char", "prob"}]} or {"fed", "generated"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `rnn step`.
+pub fn run(a: &StepArgs) -> CliResult {
+    positive("--temperature", a.temperature)?;
+    let mf = ModelFile::load(&a.model)?;
+    match mf.task.as_str() {
+        "lm" => {}
+        "forecast" => {
+            return Err(CliError::Usage(format!(
+                "{}: stepping forecasters is not supported yet (rnn step takes language models)",
+                a.model.display()
+            )))
+        }
+        task => {
+            return Err(CliError::Usage(format!(
+                "{}: holds a '{task}' model; rnn step takes language models ('lm')",
+                a.model.display()
+            )))
+        }
+    }
+    let vocab = vocab_of(&mf, &a.model)?;
+    let text = read_stdin()?;
+    let ids = vocab.encode(&text, "stdin")?;
+    let (mut stream, from_file) = Stream::open(&mf.model, &a.state)?;
+    if stream.batch() != 1 {
+        return Err(CliError::Usage(format!(
+            "{}: holds the state of {} streams; rnn step carries one",
+            a.state.display(),
+            stream.batch()
+        )));
+    }
+    if ids.is_empty() && !from_file {
+        return Err(CliError::Usage(format!(
+            "stdin is empty and {} does not exist: there is nothing to predict from \
+             (feed at least one character)",
+            a.state.display()
+        )));
+    }
+    if !ids.is_empty() {
+        stream.feed(Input::Ids(&ids))?;
+    }
+    let report = match a.generate {
+        Some(n) => {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
+            let drawn = stream.generate(n, a.temperature, &mut rng)?;
+            let text: String = drawn.iter().map(|&i| vocab.chars[i]).collect();
+            if a.json {
+                serde_json::json!({"fed": ids.len(), "generated": text}).to_string()
+            } else {
+                text
+            }
+        }
+        None => {
+            let p = stream.probabilities()?;
+            let mut order: Vec<usize> = (0..p.len()).collect();
+            order.sort_by(|&i, &j| p[j].total_cmp(&p[i]).then(i.cmp(&j)));
+            order.truncate(TOP);
+            if a.json {
+                let top: Vec<_> = order
+                    .iter()
+                    .map(|&i| serde_json::json!({"char": vocab.chars[i].to_string(), "prob": p[i]}))
+                    .collect();
+                serde_json::json!({"fed": ids.len(), "top": top}).to_string()
+            } else {
+                let lines: Vec<String> = order
+                    .iter()
+                    .map(|&i| format!("{:?}\t{:.6}", vocab.chars[i], p[i]))
+                    .collect();
+                lines.join("\n")
+            }
+        }
+    };
+    // the state is saved before anything is printed: what is printed is
+    // always what the saved state has seen
+    stream.save(&a.state)?;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{report}").and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::Failure(format!("writing to stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// All of stdin as UTF-8; invalid bytes are an error with their offset.
+fn read_stdin() -> CliResult<String> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError::Failure(format!("reading stdin: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        CliError::Usage(format!(
+            "stdin: not UTF-8: invalid byte at offset {}",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}

@@ -1,0 +1,298 @@
+//! `rnn step`: a language model's state carried across invocations in a
+//! file. Two chunks in two invocations equal one chunk of their
+//! concatenation; a missing state file starts from zeros; the state of
+//! another model, a corrupt file and bad input are one-line errors (exit 2).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+mod common;
+use common::{assert_bad_input, rnn, rnn_with, tmp};
+use rnn::io::model_file::ModelFile;
+use rnn::tasks::lm::vocab_of;
+use rnn::{Input, Model, ModelConfig, Stream};
+
+/// A text of `n` characters drawn from a small alphabet, deterministic.
+fn text(n: usize) -> String {
+    let words = [
+        "the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ", "ran ",
+    ];
+    let mut s = String::new();
+    let mut k = 11usize;
+    while s.len() < n {
+        k = k.wrapping_mul(1103515245).wrapping_add(12345) % 2147483648;
+        s.push_str(words[k % words.len()]);
+    }
+    s
+}
+
+/// Trains a tiny LSTM language model into `dir/model` (a few seconds).
+fn train_lm(dir: &Path) -> PathBuf {
+    let data = dir.join("text.txt");
+    std::fs::write(&data, text(8_000)).unwrap();
+    let out = dir.join("model");
+    let o = rnn(&[
+        "train",
+        "lm",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--cell",
+        "lstm",
+        "--hidden",
+        "12",
+        "--seq-len",
+        "16",
+        "--batch",
+        "4",
+        "--steps",
+        "30",
+        "--eval-every",
+        "15",
+        "--threads",
+        "1",
+        "--quiet",
+        "--seed",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+/// `rnn step --model M --state S extra...` with `chunk` on stdin.
+fn step(model: &Path, state: &Path, chunk: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "step",
+        "--model",
+        model.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    rnn_with(&args, Some(chunk))
+}
+
+/// The top-5 lines `'c'<TAB>p` of a successful step.
+fn top5(o: &Output) -> Vec<(String, f64)> {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<(String, f64)> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let (c, p) = l.split_once('\t').expect("char<TAB>probability");
+            (c.to_string(), p.parse().expect("a probability"))
+        })
+        .collect();
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    lines
+}
+
+fn assert_same_top(a: &[(String, f64)], b: &[(String, f64)]) {
+    for ((ca, pa), (cb, pb)) in a.iter().zip(b) {
+        assert_eq!(ca, cb, "{a:?} vs {b:?}");
+        assert!((pa - pb).abs() <= 2e-6, "{a:?} vs {b:?}");
+    }
+}
+
+/// The library's next-character distribution after `text` from zeros.
+fn library_top(model: &Path, text: &str) -> Vec<(String, f64)> {
+    let mf = ModelFile::load_task(model, "lm").unwrap();
+    let vocab = vocab_of(&mf, model).unwrap();
+    let mut s = Stream::new(&mf.model).unwrap();
+    s.feed(Input::Ids(&vocab.encode(text, "text").unwrap()))
+        .unwrap();
+    let p = s.probabilities().unwrap();
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by(|&i, &j| p[j].total_cmp(&p[i]));
+    order[..5]
+        .iter()
+        .map(|&i| (format!("{:?}", vocab.chars[i]), p[i]))
+        .collect()
+}
+
+fn read_h(path: &Path) -> Vec<f64> {
+    rnn::io::TensorFile::read(path)
+        .unwrap()
+        .f64("h")
+        .unwrap()
+        .data
+}
+
+#[test]
+fn chunks_across_invocations_equal_one_chunk() {
+    let d = tmp("step");
+    let model = train_lm(&d);
+    let (split, whole) = (d.join("split.state"), d.join("whole.state"));
+
+    // a missing state file starts from zeros: the library's distribution
+    // after the same text from the zero state
+    let first = top5(&step(&model, &split, "the c", &[]));
+    assert_same_top(&first, &library_top(&model, "the c"));
+    let probs: f64 = first.iter().map(|(_, p)| p).sum();
+    assert!(probs > 0.0 && probs <= 1.0 + 1e-6);
+    assert!(
+        first.windows(2).all(|w| w[0].1 >= w[1].1),
+        "sorted: {first:?}"
+    );
+
+    let second = top5(&step(&model, &split, "at sat on ", &[]));
+    let once = top5(&step(&model, &whole, "the cat sat on ", &[]));
+    assert_same_top(&second, &once);
+    assert_same_top(&once, &library_top(&model, "the cat sat on "));
+    let (hs, hw) = (read_h(&split), read_h(&whole));
+    assert_eq!(hs.len(), 12, "h [L, B, H] = [1, 1, 12]");
+    assert!(hs.iter().zip(&hw).all(|(a, b)| (a - b).abs() < 1e-6));
+
+    // an empty chunk predicts from the saved state alone
+    assert_same_top(&top5(&step(&model, &whole, "", &[])), &once);
+
+    // --json: one object with the same figures
+    let j = step(
+        &model,
+        &d.join("json.state"),
+        "the cat sat on ",
+        &["--json"],
+    );
+    assert!(j.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(v["fed"], 15);
+    let top = v["top"].as_array().unwrap();
+    assert_eq!(top.len(), 5);
+    for (t, (c, p)) in top.iter().zip(&once) {
+        assert_eq!(
+            &format!("{:?}", t["char"].as_str().unwrap().chars().next().unwrap()),
+            c
+        );
+        assert!((t["prob"].as_f64().unwrap() - p).abs() <= 1e-6);
+    }
+}
+
+#[test]
+fn generate_continues_and_feeds_its_characters() {
+    let d = tmp("stepgen");
+    let model = train_lm(&d);
+    let state = d.join("gen.state");
+    let g = step(
+        &model,
+        &state,
+        "the ",
+        &["--generate", "40", "--seed", "2", "--temperature", "0.8"],
+    );
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let sampled = String::from_utf8(g.stdout).unwrap();
+    let sampled = sampled.strip_suffix('\n').unwrap();
+    assert_eq!(sampled.chars().count(), 40);
+    // the same draws as `rnn generate` from the same prime and seed
+    let r = rnn(&[
+        "generate",
+        "--model",
+        model.to_str().unwrap(),
+        "--prime",
+        "the ",
+        "--len",
+        "40",
+        "--seed",
+        "2",
+        "--temperature",
+        "0.8",
+    ]);
+    assert!(r.status.success());
+    assert_eq!(
+        String::from_utf8(r.stdout).unwrap(),
+        format!("the {sampled}\n")
+    );
+    // the saved state has seen the sampled characters: the same as feeding them
+    let fed = d.join("fed.state");
+    top5(&step(&model, &fed, &format!("the {sampled}"), &[]));
+    let (a, b) = (read_h(&state), read_h(&fed));
+    assert!(
+        a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-5),
+        "{a:?} vs {b:?}"
+    );
+    // --json
+    let j = step(&model, &state, "", &["--generate", "7", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(v["generated"].as_str().unwrap().chars().count(), 7);
+    assert_eq!(v["fed"], 0);
+}
+
+#[test]
+fn another_models_state_and_bad_input_are_refused() {
+    let d = tmp("stepbad");
+    let model = train_lm(&d);
+    let state = d.join("s.state");
+    top5(&step(&model, &state, "the ", &[]));
+    let before = std::fs::read(&state).unwrap();
+
+    // the same architecture with other weights, and another architecture
+    let mut mf = ModelFile::load_task(&model, "lm").unwrap();
+    mf.model.params[0] += 0.25;
+    let other = d.join("other");
+    mf.save(&other).unwrap();
+    let out = step(&other, &state, "cat", &[]);
+    assert_bad_input(&out, "s.state");
+    assert_bad_input(&out, "another model");
+    let config = ModelConfig {
+        hidden_size: 5,
+        ..mf.model.config.clone()
+    };
+    mf.model = Model::new(config, 1).unwrap();
+    let bigger = d.join("bigger");
+    mf.save(&bigger).unwrap();
+    assert_bad_input(&step(&bigger, &state, "cat", &[]), "'config'");
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        before,
+        "a refused state is left as it was"
+    );
+
+    // a corrupt state file
+    let corrupt = d.join("corrupt.state");
+    std::fs::write(&corrupt, b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":1}").unwrap();
+    assert_bad_input(&step(&model, &corrupt, "cat", &[]), "corrupt.state");
+
+    // characters the model does not know, an empty chunk with no state yet
+    assert_bad_input(&step(&model, &state, "Zebra", &[]), "'Z'");
+    assert_bad_input(
+        &step(&model, &d.join("new.state"), "", &[]),
+        "stdin is empty",
+    );
+    assert!(!d.join("new.state").exists());
+    assert_bad_input(
+        &step(
+            &model,
+            &state,
+            "cat",
+            &["--generate", "3", "--temperature", "0"],
+        ),
+        "--temperature",
+    );
+    assert_bad_input(&step(&d.join("nope"), &state, "cat", &[]), "nope");
+
+    // a forecaster: not supported yet
+    let fc = ModelFile {
+        task: "forecast".into(),
+        model: Model::new(
+            ModelConfig {
+                output: rnn::OutputKind::Identity,
+                ..ModelConfig::elman(1, 4, 1)
+            },
+            0,
+        )
+        .unwrap(),
+        extra: BTreeMap::new(),
+        meta: BTreeMap::new(),
+    };
+    let fdir = d.join("fc");
+    fc.save(&fdir).unwrap();
+    assert_bad_input(
+        &step(&fdir, &d.join("f.state"), "1.5\n", &[]),
+        "not supported yet",
+    );
+
+    // --help shows an example
+    let h = rnn(&["step", "--help"]);
+    assert!(h.status.success());
+    assert!(String::from_utf8_lossy(&h.stdout).contains("printf 'Call me ' | rnn step --model"));
+}
