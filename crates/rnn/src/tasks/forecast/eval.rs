@@ -11,6 +11,24 @@ use serde::Serialize;
 
 /// The scores of a model and the baselines on the last rows of a series (the
 /// JSON object of `rnn eval --json`).
+///
+/// ```
+/// use rnn::tasks::forecast::{Forecaster, Series, TrainConfig, Trainer};
+/// use rnn::tasks::Budget;
+/// let dir = std::env::temp_dir().join(format!("rnn-doc-eval-{}", std::process::id()));
+/// let series = Series::from_values("v", (0..50).map(|i| (i % 5) as f64).collect());
+/// let mut cfg = TrainConfig::new("v", 5, 10);
+/// (cfg.hidden, cfg.horizon) = (4, 4);
+/// Trainer::from_series(cfg, series.clone(), &dir)?.fit(Budget::Epochs(1), &mut ())?;
+/// let model = Forecaster::load(&dir)?;
+/// // the last 10 rows (the model's test block) in blocks of 4, 4 and 2 rows
+/// let r = model.evaluate(&series, None, Some(5))?;
+/// assert_eq!((r.points, r.horizon, r.season), (10, 4, 5));
+/// assert_eq!(r.seasonal_naive_rmse, 0.0); // the series repeats every 5 rows
+/// assert!(model.evaluate(&series, Some(50), None).is_err()); // no rows before the block
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), rnn::Error>(())
+/// ```
 #[derive(Clone, Debug, Serialize)]
 pub struct EvalReport {
     /// Test rows scored.
