@@ -2,14 +2,42 @@
 
 use crate::error::{CliError, CliResult};
 use clap::Args;
+use rnn::tasks::forecast::Forecaster;
 use std::path::{Path, PathBuf};
+
+/// Help text of the forecast part of `rnn eval`.
+const EVAL_HELP: &str = "\
+Forecast models: the last N rows of --data (N = --test, default the --test the
+model was trained with) are cut into consecutive blocks of H rows, H = the
+model's --horizon (the last block may be shorter). Each block is forecast at
+once from all the rows before it (its origin): with H = 1 every test row gets a
+one-step-ahead forecast from the true data before it; with H = N there is one
+N-step forecast from the origin just before the test block. The naive (last
+value before the origin) and seasonal-naive (the value a whole number of
+seasons before, taken from before the origin) forecasts are scored on the same
+rows. MASE divides each MAE by the in-sample MAE of the seasonal-naive forecast
+(naive when the season is 1) over the rows before the test block.
+
+--json prints rmse, mae, mase, naive_rmse, naive_mae, naive_mase,
+seasonal_naive_rmse, seasonal_naive_mae, seasonal_naive_mase, points,
+horizon, season, strategy.
+
+Taggers: repeat --model to score an ensemble (the mean of the models' tag
+probabilities, CRF marginals for CRF taggers); --entity-bias B adds B to the
+log-probability of every tag but O (a single CRF tagger: to its per-token
+score) before the BIO-constrained decoding (comma-separated values: one report
+each, for tuning on dev).
+
+Examples:
+  rnn eval --model runs/sunspots --data data/timeseries/sunspots.csv
+  rnn eval --model runs/ner1 --model runs/ner2 --data dev.conll --json --entity-bias 0,1,2,3";
 
 /// Evaluate a trained model on a data file. What is measured depends on the
 /// model's task: language models report loss in nats/char, bits/char and
 /// perplexity; forecasters RMSE, MAE and MASE against naive baselines;
 /// taggers token accuracy and entity precision, recall and F1 (conlleval).
 #[derive(Args, Debug)]
-#[command(after_help = super::forecast::EVAL_HELP)]
+#[command(after_help = EVAL_HELP)]
 pub struct EvalArgs {
     /// The model directory (holding model.safetensors). Taggers: repeat the
     /// flag to score an ensemble (mean of the models' tag probabilities).
@@ -63,13 +91,51 @@ pub fn run(args: &EvalArgs) -> CliResult {
         )));
     }
     match mf.task.as_str() {
-        "forecast" => super::forecast::eval_forecast(args),
+        "forecast" => eval_forecast(args),
         "tag" => super::tag::eval_tag(&args.model, &args.data, args.json, &args.entity_bias),
         "lm" => super::lm::eval(args.first_model(), mf, &args.data, args.json),
         task => Err(CliError::Usage(format!(
             "rnn eval: {task} models are not supported yet"
         ))),
     }
+}
+
+/// The forecast part of `rnn eval`: the library's scores, as a table or JSON.
+fn eval_forecast(args: &EvalArgs) -> CliResult {
+    let fc = Forecaster::load(args.first_model())?;
+    let series = fc.read_series(&args.data)?;
+    let r = fc.evaluate(&series, args.test, args.season)?;
+    if args.json {
+        let v = serde_json::to_value(&r).map_err(|e| CliError::Failure(e.to_string()))?;
+        println!("{v}");
+        return Ok(());
+    }
+    let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+    println!(
+        "{} test rows of {}, forecast in blocks of {} ({} strategy), season {}",
+        r.points,
+        args.data.display(),
+        r.horizon,
+        r.strategy,
+        r.season
+    );
+    println!(
+        "{:<16} {:>10} {:>10} {:>8}",
+        "forecast", "RMSE", "MAE", "MASE"
+    );
+    for (name, rmse, mae, mase) in [
+        ("model", r.rmse, r.mae, r.mase),
+        ("naive", r.naive_rmse, r.naive_mae, r.naive_mase),
+        (
+            "seasonal naive",
+            r.seasonal_naive_rmse,
+            r.seasonal_naive_mae,
+            r.seasonal_naive_mase,
+        ),
+    ] {
+        println!("{name:<16} {rmse:>10.4} {mae:>10.4} {:>8}", fmt(mase));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,217 @@
+//! Time-series forecasting from the command line: `rnn train forecast` (this
+//! file) and `rnn forecast` ([`predict`]); `rnn eval` scores forecast models
+//! through the library. Flags become a [`TrainConfig`], the library's
+//! [`Trainer`] trains, the CLI draws the loss plot.
+
+mod predict;
+#[cfg(test)]
+mod tests;
+
+pub use predict::{run_forecast, ForecastArgs};
+
+use crate::error::CliResult;
+use crate::train_util::{budget_from_flags, plot_lines, set_threads, Budget, Metrics, Progress};
+use clap::Args;
+use rnn::nn::cell::{Activation, CellName};
+use rnn::tasks::forecast::{Fill, Strategy, TimeColumn, TrainConfig, Trainer, Transform};
+use rnn::tasks::Event;
+use std::path::{Path, PathBuf};
+
+/// Train a forecasting model on one column of a CSV file.
+#[derive(Args, Debug, Clone)]
+#[command(after_help = TRAIN_HELP)]
+pub struct TrainForecastArgs {
+    /// The CSV file (header line first; quoted fields allowed).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The column to forecast.
+    #[arg(long)]
+    pub target: String,
+    /// Extra input columns, comma-separated (inputs only; not forecast).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// The time column, or "none" [default: the first column if it is named
+    /// like date/year/time/month/... or is not numeric].
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Fill gaps (empty, NA, NaN, null cells): none (gaps are errors), linear, ffill.
+    #[arg(
+        long,
+        value_enum,
+        hide_possible_values = true,
+        default_value = "none",
+        ignore_case = true
+    )]
+    pub fill: Fill,
+    /// Input steps per forecast.
+    #[arg(long)]
+    pub window: usize,
+    /// Steps to forecast at once.
+    #[arg(long, default_value_t = 1)]
+    pub horizon: usize,
+    /// direct: one output per step of the horizon; recursive: a one-step
+    /// model whose forecasts are fed back as inputs.
+    #[arg(
+        long,
+        value_enum,
+        hide_possible_values = true,
+        default_value = "direct"
+    )]
+    pub strategy: Strategy,
+    /// The last N rows: never used for fitting or normalisation (scored by `rnn eval`).
+    #[arg(long)]
+    pub test: usize,
+    /// Model directory to write (model.safetensors, metrics.jsonl, loss.svg).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Transform of the target before differencing: none, log, sqrt (inverted for forecasts).
+    #[arg(
+        long,
+        value_enum,
+        hide_possible_values = true,
+        default_value = "none",
+        ignore_case = true
+    )]
+    pub transform: Transform,
+    /// Lags to difference by, in turn, after the transform (e.g. 1,12; inverted for forecasts).
+    #[arg(long, value_delimiter = ',')]
+    pub diff: Vec<usize>,
+    /// Season of the seasonal-naive baseline and MASE [default: 12 for
+    /// monthly time labels, 4 for quarterly, else 1].
+    #[arg(long)]
+    pub season: Option<usize>,
+    /// Hidden units per layer.
+    #[arg(long, default_value_t = 32)]
+    pub hidden: usize,
+    /// Stacked recurrent layers.
+    #[arg(long, default_value_t = 1)]
+    pub layers: usize,
+    /// Cell: elman, lstm or gru.
+    #[arg(long, value_enum, hide_possible_values = true, default_value = "gru")]
+    pub cell: CellName,
+    /// Elman nonlinearity: tanh, relu or sigmoid.
+    #[arg(long, value_enum, hide_possible_values = true, default_value = "tanh")]
+    pub activation: Activation,
+    /// Passes over the training windows [default: 500, with early stopping].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Wall-clock budget in minutes instead of --epochs.
+    #[arg(long)]
+    pub minutes: Option<f64>,
+    /// Stop when the validation loss has not improved for this many epochs.
+    #[arg(long, default_value_t = 50)]
+    pub patience: usize,
+    /// Seed of the initial weights and the shuffling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Learning rate (Adam, or AdamW with --weight-decay).
+    #[arg(long, default_value_t = 3e-3)]
+    pub lr: f64,
+    /// Decoupled weight decay (AdamW); 0 uses Adam.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Clip the gradient norm to this value.
+    #[arg(long, default_value_t = 1.0)]
+    pub clip: f64,
+    /// Windows per minibatch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Fraction of the training part, taken from its end, whose windows are
+    /// used for validation and early stopping (0: none, keep the last epoch).
+    #[arg(long, default_value_t = 0.1)]
+    pub val_frac: f64,
+    /// Threads for the matrix products.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+const TRAIN_HELP: &str = "\
+Splits: the last --test rows are the test block, never used for fitting or
+normalisation. The rest is the training part; windows whose last target row
+lies in its final --val-frac are validation windows (early stopping; the best
+epoch's weights are saved), the others are fitted.
+
+Inputs: the target is transformed (--transform), differenced by each --diff
+lag in turn, and z-scored with the mean and std of the training part; features
+are z-scored too. Each window of --window steps is read by the recurrent
+network and the readout of its last state gives the forecast (many-to-one).
+--strategy direct (default) gives the H = --horizon next values at once;
+--strategy recursive gives the next value and feeds it back H times (no
+--features then). Forecasts are turned back into target values by undoing the
+normalisation, the differencing and the transform. Loss: squared error.
+
+Examples (see docs/forecasting.md for their test scores):
+  rnn train forecast --data data/timeseries/sunspots.csv --target SUNACTIVITY \\
+      --window 12 --transform sqrt --test 62 --out runs/sunspots
+  rnn train forecast --data data/timeseries/airline.csv --target Passengers \\
+      --window 24 --horizon 24 --test 24 --transform log --diff 1 --out runs/airline";
+
+/// The library's settings from the flags.
+fn config(a: &TrainForecastArgs) -> TrainConfig {
+    TrainConfig {
+        target: a.target.clone(),
+        features: a.features.clone(),
+        time: match a.time.as_deref() {
+            None => TimeColumn::Auto,
+            Some(t) if t.eq_ignore_ascii_case("none") => TimeColumn::None,
+            Some(t) => TimeColumn::Named(t.to_string()),
+        },
+        fill: a.fill,
+        window: a.window,
+        horizon: a.horizon,
+        strategy: a.strategy,
+        test: a.test,
+        transform: a.transform,
+        diff: a.diff.clone(),
+        season: a.season,
+        hidden: a.hidden,
+        layers: a.layers,
+        cell: a.cell,
+        activation: a.activation,
+        patience: a.patience,
+        seed: a.seed,
+        lr: a.lr,
+        weight_decay: a.weight_decay,
+        clip: a.clip,
+        batch: a.batch,
+        val_frac: a.val_frac,
+    }
+}
+
+/// Runs `rnn train forecast`.
+pub fn train_forecast(a: &TrainForecastArgs) -> CliResult {
+    set_threads(a.threads)?;
+    let budget = budget_from_flags(a.epochs, a.minutes, Budget::Epochs(500))?;
+    let mut trainer = Trainer::new(config(a), &a.data, &a.out)?;
+    let mut bar = Progress::new(budget, 0);
+    let mut observer = |e: &Event| {
+        rnn::tasks::Progress::event(&mut bar, e);
+        if let Event::Evaluated { row } = e {
+            if row["epoch"].as_u64().is_some_and(|ep| ep % 20 == 0) {
+                // a failing plot shows again (and fails the run) at the end
+                let _ = plot_loss(&a.out);
+            }
+        }
+    };
+    let fitted = trainer.fit(budget, &mut observer);
+    bar.finish();
+    fitted?;
+    plot_loss(&a.out)
+}
+
+/// Draws `loss.svg` from the run's `metrics.jsonl`.
+fn plot_loss(dir: &Path) -> CliResult {
+    let metrics = Metrics::open(dir, true);
+    let mut series = vec![("train MSE", metrics.series("epoch", "train_mse"))];
+    let val = metrics.series("epoch", "val_mse");
+    if !val.is_empty() {
+        series.push(("validation MSE", val));
+    }
+    plot_lines(
+        &dir.join("loss.svg"),
+        "forecast training (normalised units)",
+        "epoch",
+        "MSE",
+        &series,
+    )
+}

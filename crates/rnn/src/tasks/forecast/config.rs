@@ -1,0 +1,166 @@
+//! [`TrainConfig`]: every setting of a forecasting run, with the CLI's
+//! defaults, and its checks.
+
+use super::fill::Fill;
+use super::meta::Strategy;
+use super::pipeline::Transform;
+use super::series::TimeColumn;
+use crate::nn::cell::{Activation, CellKind, CellName};
+use crate::{Error, Result};
+
+/// The settings of `rnn train forecast`, one field per flag (errors name the
+/// flag). [`TrainConfig::new`] gives the CLI's defaults.
+///
+/// ```
+/// use rnn::tasks::forecast::{Strategy, TrainConfig, Transform};
+/// let mut cfg = TrainConfig::new("Passengers", 24, 24);
+/// cfg.transform = Transform::Log;
+/// cfg.diff = vec![1];
+/// assert_eq!((cfg.hidden, cfg.strategy, cfg.lr), (32, Strategy::Direct, 3e-3));
+/// assert!(cfg.validate().is_ok());
+/// cfg.window = 0;
+/// assert_eq!(cfg.validate().unwrap_err().to_string(), "--window 0: expected at least 1");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// The column to forecast (`--target`).
+    pub target: String,
+    /// Input-only columns (`--features`).
+    pub features: Vec<String>,
+    /// The time column (`--time`; default [`TimeColumn::Auto`]).
+    pub time: TimeColumn,
+    /// Gap filling (`--fill`; default none: gaps are errors).
+    pub fill: Fill,
+    /// Input steps per forecast (`--window`).
+    pub window: usize,
+    /// Steps forecast at once (`--horizon`; default 1).
+    pub horizon: usize,
+    /// Direct or recursive (`--strategy`; default direct).
+    pub strategy: Strategy,
+    /// The last rows held out as the test block (`--test`).
+    pub test: usize,
+    /// Transform of the target before differencing (`--transform`; default none).
+    pub transform: Transform,
+    /// Lags to difference by, in turn (`--diff`; default none).
+    pub diff: Vec<usize>,
+    /// Season of the baselines and MASE (`--season`; default from the time labels).
+    pub season: Option<usize>,
+    /// Hidden units per layer (`--hidden`; default 32).
+    pub hidden: usize,
+    /// Stacked layers (`--layers`; default 1).
+    pub layers: usize,
+    /// The cell (`--cell`; default GRU).
+    pub cell: CellName,
+    /// The Elman nonlinearity (`--activation`; default tanh).
+    pub activation: Activation,
+    /// Epochs without a better validation loss before stopping (`--patience`; default 50).
+    pub patience: usize,
+    /// Seed of the weights and the shuffling (`--seed`; default 0).
+    pub seed: u64,
+    /// Learning rate of Adam / AdamW (`--lr`; default 3e-3).
+    pub lr: f64,
+    /// Decoupled weight decay; 0 uses Adam (`--weight-decay`; default 0).
+    pub weight_decay: f64,
+    /// Gradient norm clipping (`--clip`; default 1).
+    pub clip: f64,
+    /// Windows per minibatch (`--batch`; default 16).
+    pub batch: usize,
+    /// Share of the training part used for validation (`--val-frac`; default 0.1).
+    pub val_frac: f64,
+}
+
+impl TrainConfig {
+    /// The CLI's defaults for forecasting `target` from `window` steps, with
+    /// the last `test` rows held out.
+    pub fn new(target: impl Into<String>, window: usize, test: usize) -> Self {
+        TrainConfig {
+            target: target.into(),
+            features: Vec::new(),
+            time: TimeColumn::Auto,
+            fill: Fill::None,
+            window,
+            horizon: 1,
+            strategy: Strategy::Direct,
+            test,
+            transform: Transform::None,
+            diff: Vec::new(),
+            season: None,
+            hidden: 32,
+            layers: 1,
+            cell: CellName::Gru,
+            activation: Activation::Tanh,
+            patience: 50,
+            seed: 0,
+            lr: 3e-3,
+            weight_decay: 0.0,
+            clip: 1.0,
+            batch: 16,
+            val_frac: 0.1,
+        }
+    }
+
+    /// The cell with its activation.
+    pub fn cell_kind(&self) -> CellKind {
+        CellKind::from_name(self.cell, self.activation)
+    }
+
+    /// Outputs of the network: the horizon (direct) or 1 (recursive).
+    pub fn outputs(&self) -> usize {
+        match self.strategy {
+            Strategy::Direct => self.horizon,
+            Strategy::Recursive => 1,
+        }
+    }
+
+    /// Checks every setting that does not depend on the data; the error names
+    /// the flag, the value and what is expected.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |s: String| Err(Error::Config(s));
+        for (flag, v) in [
+            ("--window", self.window),
+            ("--horizon", self.horizon),
+            ("--hidden", self.hidden),
+            ("--layers", self.layers),
+            ("--batch", self.batch),
+        ] {
+            if v == 0 {
+                return bad(format!("{flag} 0: expected at least 1"));
+            }
+        }
+        for (flag, v, max) in [
+            ("--hidden", self.hidden, 4096),
+            ("--layers", self.layers, 16),
+        ] {
+            if v > max {
+                return bad(format!("{flag} {v}: expected 1 to {max}"));
+            }
+        }
+        if self.diff.contains(&0) {
+            return bad("--diff 0: lags must be at least 1".into());
+        }
+        for (flag, v) in [("--lr", self.lr), ("--clip", self.clip)] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(format!("{flag} {v}: expected a positive finite number"));
+            }
+        }
+        if !(0.0..0.9).contains(&self.val_frac) {
+            return bad(format!(
+                "--val-frac {}: expected a number in [0, 0.9)",
+                self.val_frac
+            ));
+        }
+        if !self.weight_decay.is_finite() || self.weight_decay < 0.0 {
+            return bad(format!(
+                "--weight-decay {}: expected a number >= 0",
+                self.weight_decay
+            ));
+        }
+        if self.strategy == Strategy::Recursive && !self.features.is_empty() {
+            return bad("--strategy recursive cannot be used with --features (future feature values are unknown)".into());
+        }
+        if self.season == Some(0) {
+            return bad("--season 0: expected at least 1".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,153 @@
+//! What a forecast model stores besides its weights: [`ForecastMeta`], kept as
+//! JSON under the metadata key [`META_KEY`] of `model.safetensors`.
+
+use super::fill::Fill;
+use super::pipeline::Pipeline;
+use super::series::{Series, TimeColumn};
+use crate::io::model_file::{ModelFile, MODEL_FILE};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The metadata key holding [`ForecastMeta`] as JSON.
+pub const META_KEY: &str = "forecast";
+
+/// The task name of forecast model files.
+pub const TASK: &str = "forecast";
+
+/// How a model forecasts several steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Strategy {
+    /// One output per step of the horizon (O = H), all at once.
+    #[default]
+    Direct,
+    /// A one-step model (O = 1) whose forecasts are fed back as inputs.
+    Recursive,
+}
+
+impl Strategy {
+    /// The lowercase name (`direct`, `recursive`).
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::Strategy;
+    /// assert_eq!(Strategy::Recursive.name(), "recursive");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Direct => "direct",
+            Strategy::Recursive => "recursive",
+        }
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Everything a forecast model needs besides its weights, stored as JSON in
+/// the model file's metadata.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ForecastMeta {
+    /// Target column name.
+    pub target: String,
+    /// Feature column names (inputs only).
+    pub features: Vec<String>,
+    /// Time column name, if any.
+    pub time: Option<String>,
+    /// How gaps were filled.
+    pub fill: Fill,
+    /// Input steps per forecast.
+    pub window: usize,
+    /// Steps forecast at once.
+    pub horizon: usize,
+    /// Direct (O = horizon) or recursive (O = 1, fed back).
+    pub strategy: Strategy,
+    /// Rows at the end of the training file held out as the test block.
+    pub test: usize,
+    /// Fraction of the training part used for validation.
+    pub val_frac: f64,
+    /// Season of the seasonal-naive baseline and MASE.
+    pub season: usize,
+    /// Transform, differencing and normalisation fitted on the training part.
+    pub pipeline: Pipeline,
+    /// Rows of the training file.
+    pub data_rows: usize,
+    /// Fingerprint of the training file's target values.
+    pub data_fingerprint: String,
+    /// Rows fitted on (training file minus the test block).
+    pub fit_rows: usize,
+    /// The training file's name (informational).
+    pub data: String,
+    /// Seed of the run.
+    pub seed: u64,
+    /// The epoch whose weights were kept.
+    pub best_epoch: usize,
+    /// Validation MSE per value (normalised units) of the kept weights.
+    pub best_val_mse: Option<f64>,
+}
+
+impl ForecastMeta {
+    /// Whether the model forecasts one step and feeds it back.
+    pub fn recursive(&self) -> bool {
+        self.strategy == Strategy::Recursive
+    }
+
+    /// The time column of the training file (none when it had none).
+    pub fn time_column(&self) -> TimeColumn {
+        match &self.time {
+            Some(t) => TimeColumn::Named(t.clone()),
+            None => TimeColumn::None,
+        }
+    }
+
+    /// Reads the metadata of a loaded model file from directory `dir` (used
+    /// in error messages).
+    pub fn from_file(mf: &ModelFile, dir: &Path) -> Result<Self> {
+        let s = mf.meta(dir, META_KEY)?;
+        serde_json::from_str(s).map_err(|e| Error::Metadata {
+            path: dir.join(MODEL_FILE),
+            key: META_KEY.into(),
+            value: s.chars().take(60).collect(),
+            expected: format!("forecast settings as JSON ({e})"),
+        })
+    }
+
+    /// The metadata as the JSON text stored in the model file.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| Error::Config(format!("forecast metadata: {e}")))
+    }
+
+    /// Reads `data` the way the model's training file was read: same target,
+    /// features, time column and gap filling.
+    pub fn read_series(&self, data: &Path) -> Result<Series> {
+        Series::read(
+            data,
+            &self.target,
+            &self.features,
+            &self.time_column(),
+            self.fill,
+        )
+    }
+}
+
+/// A 64-bit FNV-1a hash of a series' values (to recognise the training data).
+///
+/// ```
+/// use rnn::tasks::forecast::fingerprint;
+/// assert_eq!(fingerprint(&[]), "cbf29ce484222325");
+/// assert_ne!(fingerprint(&[1.0]), fingerprint(&[2.0]));
+/// ```
+pub fn fingerprint(values: &[f64]) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for v in values {
+        for b in v.to_le_bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("{h:016x}")
+}

@@ -1,0 +1,273 @@
+//! A numeric target series with its features and time labels, read from a
+//! CSV table.
+
+use super::fill::{fill_gaps, is_missing, Fill};
+use super::table::Table;
+use crate::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// Parses one numeric column; gaps are `None`. Non-numeric text is an error
+/// naming the line and column whatever `fill` says; gaps are errors unless
+/// `fill` is not [`Fill::None`].
+fn numeric_column(table: &Table, col: usize, fill: Fill) -> Result<Vec<Option<f64>>> {
+    let name = &table.columns[col];
+    let mut out = Vec::with_capacity(table.rows.len());
+    for (row, &line) in table.rows.iter().zip(&table.lines) {
+        let cell = row[col].trim();
+        if is_missing(cell) {
+            if fill == Fill::None {
+                return Err(Error::Parse {
+                    path: table.path.clone(),
+                    line,
+                    reason: format!(
+                        "column {name:?}: missing value {cell:?} (use --fill linear or --fill ffill to fill gaps)"
+                    ),
+                });
+            }
+            out.push(None);
+            continue;
+        }
+        match cell.parse::<f64>() {
+            Ok(v) if v.is_finite() => out.push(Some(v)),
+            _ => {
+                return Err(Error::Parse {
+                    path: table.path.clone(),
+                    line,
+                    reason: format!("column {name:?}: {cell:?} is not a number"),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Which column holds the time stamps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TimeColumn {
+    /// The first column, if it is not the target or a feature and it is named
+    /// like a time (contains date, year, time, month, week, day, period,
+    /// quarter) or holds a non-numeric value; otherwise none.
+    Auto,
+    /// This column.
+    Named(String),
+    /// No time column: rows are labelled 0, 1, 2, ...
+    None,
+}
+
+/// A numeric target series, optional input features and time labels.
+///
+/// ```
+/// use rnn::tasks::forecast::{Fill, Series, Table, TimeColumn};
+/// use std::path::Path;
+/// let csv = "Month,Passengers\n1949-01,112\n1949-02,\n1949-03,132\n";
+/// let table = Table::parse(Path::new("air.csv"), csv)?;
+/// let s = Series::from_table(&table, "Passengers", &[], &TimeColumn::Auto, Fill::Linear)?;
+/// assert_eq!(s.time_name.as_deref(), Some("Month")); // named like a time
+/// assert_eq!(s.target, [112.0, 122.0, 132.0]); // the gap interpolated
+/// assert_eq!(s.filled, 1);
+/// // without --fill, a gap is an error naming its line and column
+/// let e = Series::from_table(&table, "Passengers", &[], &TimeColumn::Auto, Fill::None);
+/// assert!(e.unwrap_err().to_string().starts_with("air.csv:3: column \"Passengers\""));
+/// # Ok::<(), rnn::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// The file read.
+    pub path: PathBuf,
+    /// The time column's name, if any.
+    pub time_name: Option<String>,
+    /// One label per row (the row index when there is no time column).
+    pub time: Vec<String>,
+    /// The target column's name.
+    pub target_name: String,
+    /// The target values, gaps filled: `[N]`.
+    pub target: Vec<f64>,
+    /// The feature columns' names.
+    pub feature_names: Vec<String>,
+    /// The feature values, gaps filled: `[F][N]`.
+    pub features: Vec<Vec<f64>>,
+    /// Values filled in (all columns).
+    pub filled: usize,
+}
+
+fn looks_like_time(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "date", "year", "time", "month", "week", "day", "period", "quarter",
+    ]
+    .iter()
+    .any(|k| n.contains(k))
+}
+
+impl Series {
+    /// Reads `target` (and `features`) from `table`.
+    pub fn from_table(
+        table: &Table,
+        target: &str,
+        features: &[String],
+        time: &TimeColumn,
+        fill: Fill,
+    ) -> Result<Series> {
+        let tcol = table.column(target)?;
+        let fcols = features
+            .iter()
+            .map(|f| table.column(f))
+            .collect::<Result<Vec<_>>>()?;
+        if fcols.contains(&tcol) {
+            return Err(Error::Config(format!(
+                "the target column {target:?} cannot also be a feature"
+            )));
+        }
+        let time_col = match time {
+            TimeColumn::None => None,
+            TimeColumn::Named(n) => Some(table.column(n)?),
+            TimeColumn::Auto => {
+                let numeric = table
+                    .rows
+                    .iter()
+                    .all(|r| r[0].trim().parse::<f64>().is_ok());
+                (tcol != 0
+                    && !fcols.contains(&0)
+                    && (looks_like_time(&table.columns[0]) || !numeric))
+                    .then_some(0)
+            }
+        };
+        let column = |c: usize| -> Result<(Vec<f64>, usize)> {
+            let raw = numeric_column(table, c, fill)?;
+            fill_gaps(&raw, fill).map_err(|reason| Error::Data {
+                path: table.path.clone(),
+                reason: format!("column {:?}: {reason}", table.columns[c]),
+            })
+        };
+        let (y, mut filled) = column(tcol)?;
+        let mut feats = Vec::new();
+        for &c in &fcols {
+            let (v, n) = column(c)?;
+            filled += n;
+            feats.push(v);
+        }
+        Ok(Series {
+            path: table.path.clone(),
+            time_name: time_col.map(|c| table.columns[c].clone()),
+            time: match time_col {
+                Some(c) => table.rows.iter().map(|r| r[c].trim().to_string()).collect(),
+                None => (0..table.rows.len()).map(|i| i.to_string()).collect(),
+            },
+            target_name: table.columns[tcol].clone(),
+            target: y,
+            feature_names: fcols.iter().map(|&c| table.columns[c].clone()).collect(),
+            features: feats,
+            filled,
+        })
+    }
+
+    /// Reads a CSV file; see [`Series::from_table`].
+    pub fn read(
+        path: &Path,
+        target: &str,
+        features: &[String],
+        time: &TimeColumn,
+        fill: Fill,
+    ) -> Result<Series> {
+        Series::from_table(&Table::read(path)?, target, features, time, fill)
+    }
+
+    /// A series of `values` named `name`, without features; rows are
+    /// labelled 0, 1, 2, ... (`name` also stands for the file in errors).
+    pub fn from_values(name: &str, values: Vec<f64>) -> Series {
+        Series {
+            path: PathBuf::from(name),
+            time_name: None,
+            time: (0..values.len()).map(|i| i.to_string()).collect(),
+            target_name: name.to_string(),
+            target: values,
+            feature_names: Vec::new(),
+            features: Vec::new(),
+            filled: 0,
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.target.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.target.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::forecast::table::split_csv_line;
+
+    fn table(text: &str) -> Result<Table> {
+        Table::parse(Path::new("t.csv"), text)
+    }
+
+    fn series(text: &str, fill: Fill) -> Result<Series> {
+        Series::from_table(&table(text)?, "v", &[], &TimeColumn::Auto, fill)
+    }
+
+    #[test]
+    fn quoted_header_and_time_column() {
+        let t = table("\"YEAR\",\"SUNACTIVITY\"\n1700,5\n1701,11\n").unwrap();
+        assert_eq!(t.columns, ["YEAR", "SUNACTIVITY"]);
+        let s = Series::from_table(&t, "SUNACTIVITY", &[], &TimeColumn::Auto, Fill::None).unwrap();
+        assert_eq!(s.time_name.as_deref(), Some("YEAR"));
+        assert_eq!(s.time, ["1700", "1701"]);
+        assert_eq!(s.target, [5.0, 11.0]);
+        // quoted fields with commas and doubled quotes
+        assert_eq!(
+            split_csv_line(r#" "a,b" , "say ""hi""",3"#).unwrap(),
+            ["a,b", "say \"hi\"", "3"]
+        );
+        assert!(split_csv_line("\"open").is_err());
+    }
+
+    #[test]
+    fn missing_value_error_names_line_and_column() {
+        let e = series("date,v\n2000-01,1\n2000-02,\n2000-03,3\n", Fill::None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("t.csv:3:") && e.contains("\"v\"") && e.contains("missing"),
+            "{e}"
+        );
+        let e = series("date,v\n2000-01,1\n2000-02,abc\n", Fill::Linear)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("t.csv:3:") && e.contains("\"abc\" is not a number"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn fill_linear_and_ffill() {
+        let text = "date,v\n1,NA\n2,1\n3,\n4,\n5,4\n6,\n";
+        let s = series(text, Fill::Linear).unwrap();
+        assert_eq!(s.target, [1.0, 1.0, 2.0, 3.0, 4.0, 4.0]);
+        assert_eq!(s.filled, 4);
+        let s = series(text, Fill::Ffill).unwrap();
+        assert_eq!(s.target, [1.0, 1.0, 1.0, 1.0, 4.0, 4.0]);
+        assert!(series("date,v\n1,\n2,\n", Fill::Ffill).is_err());
+    }
+
+    #[test]
+    fn bad_files_are_errors() {
+        assert!(table("").unwrap_err().to_string().contains("empty file"));
+        assert!(table("a,b\n")
+            .unwrap_err()
+            .to_string()
+            .contains("no data rows"));
+        assert!(table("a,b\n1,2,3\n")
+            .unwrap_err()
+            .to_string()
+            .contains(":2:"));
+        let e = series("x,w\n1,2\n", Fill::None).unwrap_err().to_string();
+        assert!(e.contains("\"v\"") && e.contains("x, w"), "{e}");
+    }
+}
