@@ -1,6 +1,5 @@
-//! The character-level language model: `rnn train lm`, `rnn generate`, and
-//! `rnn eval` on language models. Flags become an
-//! [`rnn::tasks::lm::TrainConfig`]; the library's [`Trainer`] does the rest.
+//! The character-level language model: `rnn train lm` (flags -> [`TrainConfig`]
+//! -> the library's [`Trainer`]), `rnn generate`, and `rnn eval` on language models.
 
 use crate::error::{CliError, CliResult};
 use crate::train_util::{
@@ -118,7 +117,8 @@ fn bad(flag: &str, v: impl std::fmt::Display, expected: &str) -> CliError {
 
 impl TrainLmArgs {
     /// Checks the flags and turns them into the library's configuration
-    /// (`max_steps` from `--steps`).
+    /// (`max_steps` from `--steps`; resuming, the saved run keeps its kind of
+    /// schedule and a plateau's decay and patience are always the flags').
     pub fn config(&self) -> CliResult<TrainConfig> {
         at_least_one("--seq-len", self.seq_len)?;
         at_least_one("--batch", self.batch)?;
@@ -128,24 +128,20 @@ impl TrainLmArgs {
             return Err(bad("--layers", self.layers, "1 to 8"));
         }
         positive("--lr", self.lr)?;
-        if !(self.clip.is_finite() && self.clip >= 0.0) {
-            return Err(bad("--clip", self.clip, "a number >= 0 (0 = off)"));
-        }
-        let vf = self.val_frac;
-        if !(vf.is_finite() && (0.0..0.9).contains(&vf) && vf > 0.0) {
-            return Err(bad("--val-frac", vf, "a fraction in (0, 0.9)"));
-        }
-        if let Some(b) = self.forget_bias.filter(|b| !b.is_finite()) {
-            return Err(bad("--forget-bias", b, "a finite number"));
-        }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return Err(bad("--dropout", self.dropout, "a probability in [0, 1)"));
-        }
-        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
-            return Err(bad("--lr-decay", self.lr_decay, "a factor in (0, 1]"));
-        }
-        if let Some(wd) = self.weight_decay.filter(|w| !(w.is_finite() && *w >= 0.0)) {
-            return Err(bad("--weight-decay", wd, "a finite number >= 0"));
+        let (c, vf, d, ld) = (self.clip, self.val_frac, self.dropout, self.lr_decay);
+        let fb = self.forget_bias.unwrap_or(0.0);
+        let wd = self.weight_decay.unwrap_or(0.0);
+        #[rustfmt::skip]
+        let checks = [
+            ("--clip", c.is_finite() && c >= 0.0, c, "a number >= 0 (0 = off)"),
+            ("--val-frac", vf.is_finite() && vf > 0.0 && vf < 0.9, vf, "a fraction in (0, 0.9)"),
+            ("--forget-bias", fb.is_finite(), fb, "a finite number"),
+            ("--dropout", (0.0..1.0).contains(&d), d, "a probability in [0, 1)"),
+            ("--lr-decay", ld > 0.0 && ld <= 1.0, ld, "a factor in (0, 1]"),
+            ("--weight-decay", wd.is_finite() && wd >= 0.0, wd, "a finite number >= 0"),
+        ];
+        if let Some((flag, _, v, expected)) = checks.into_iter().find(|c| !c.1) {
+            return Err(bad(flag, v, expected));
         }
         Ok(TrainConfig {
             hidden: self.hidden,
@@ -163,8 +159,6 @@ impl TrainLmArgs {
             seed: self.seed,
             val_frac: self.val_frac,
             eval_every: self.eval_every,
-            // a resumed run keeps its kind of schedule; the decay and
-            // patience of a plateau are always these flags
             schedule: match (self.schedule, self.resume.is_some()) {
                 (ScheduleName::Cosine, false) => Schedule::Cosine,
                 _ => Schedule::Plateau {
@@ -273,10 +267,7 @@ pub fn fit(mut trainer: Trainer, budget: Budget, quiet: bool) -> CliResult<Summa
     };
     let summary = trainer.fit(budget, &mut obs)?;
     obs.bar.finish();
-    match obs.failed {
-        Some(e) => Err(e),
-        None => Ok(summary),
-    }
+    obs.failed.map_or(Ok(summary), Err)
 }
 
 /// Generate text from a language model.
@@ -310,8 +301,7 @@ pub fn generate_cmd(a: &GenerateArgs) -> CliResult {
     positive("--temperature", a.temperature)?;
     let lm = LanguageModel::load(&a.model)?;
     let prime = lm.vocab.encode(&a.prime, "--prime")?;
-    let out = std::io::stdout();
-    let mut out = out.lock();
+    let mut out = std::io::stdout().lock();
     let mut write_err = None;
     let _ = write!(out, "{}", a.prime);
     let sampling = Sampling {
@@ -331,8 +321,7 @@ pub fn generate_cmd(a: &GenerateArgs) -> CliResult {
             }
         }
     });
-    let _ = writeln!(out);
-    let _ = out.flush();
+    let _ = writeln!(out).and_then(|_| out.flush());
     match write_err {
         Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(CliError::Failure(format!("writing to stdout: {e}")))
@@ -344,8 +333,7 @@ pub fn generate_cmd(a: &GenerateArgs) -> CliResult {
 /// `rnn eval` for language models.
 pub fn eval(dir: &Path, mf: ModelFile, data: &Path, json: bool) -> CliResult {
     let lm = LanguageModel::from_file(mf, dir)?;
-    let text = Corpus::read(data)?;
-    let r = lm.evaluate(&text.text, &data.display().to_string())?;
+    let r = lm.evaluate(&Corpus::read(data)?.text, &data.display().to_string())?;
     let (bpc, ppl) = (r.bits_per_char(), r.perplexity());
     if json {
         println!(
