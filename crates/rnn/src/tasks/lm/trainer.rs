@@ -348,7 +348,11 @@ impl Trainer {
     /// model when it is the best so far, appends a row to `metrics.jsonl`
     /// and writes `train_state.safetensors`; `progress` hears of it all. A
     /// non-finite loss stops with [`Error::Diverged`], the files of the last
-    /// evaluation kept.
+    /// evaluation kept. Events: [`Event::Start`] with this call's steps to go
+    /// (when the budget fixes them), a [`Event::Step`] every 10 steps (its
+    /// `step` counts this call's steps), [`Event::Evaluated`] after each
+    /// evaluation's files are written, [`Event::Message`] for the run's
+    /// description and each learning-rate decay.
     pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
         let budget = budget.validate()?;
         let dir = self.dir.clone();
