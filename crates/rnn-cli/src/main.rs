@@ -69,35 +69,8 @@ fn run(cli: Cli) -> CliResult {
     }
 }
 
-/// A bad value of an enum flag is one line with exit code 2, like every other
-/// bad input (`error: --fill "x": expected none, linear or ffill`); other
-/// parse errors (and --help) are clap's.
-fn parse_error(e: clap::Error) -> ! {
-    use clap::error::{ContextKind, ContextValue, ErrorKind};
-    if e.kind() == ErrorKind::InvalidValue {
-        if let (
-            Some(ContextValue::String(arg)),
-            Some(ContextValue::String(value)),
-            Some(ContextValue::Strings(valid)),
-        ) = (
-            e.get(ContextKind::InvalidArg),
-            e.get(ContextKind::InvalidValue),
-            e.get(ContextKind::ValidValue),
-        ) {
-            let flag = arg.split(' ').next().unwrap_or(arg);
-            let expected = match valid.split_last() {
-                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-                _ => valid.join(", "),
-            };
-            eprintln!("error: {flag} {value:?}: expected {expected}");
-            std::process::exit(2);
-        }
-    }
-    e.exit()
-}
-
 fn main() {
-    let cli = Cli::try_parse().unwrap_or_else(|e| parse_error(e));
+    let cli = Cli::try_parse().unwrap_or_else(|e| error::exit_on_parse_error(e));
     if let Err(e) = run(cli) {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code());

@@ -110,11 +110,6 @@ impl Progress {
         self.clock.elapsed()
     }
 
-    /// With a time budget, the fraction of it used so far (capped at 1).
-    pub fn time_fraction(&self) -> Option<f64> {
-        self.clock.time_fraction()
-    }
-
     /// Prints a line above the bar, or plainly when stderr is not a terminal
     /// (the bar is hidden then, and so would be its lines).
     pub fn println(&self, s: impl AsRef<str>) {

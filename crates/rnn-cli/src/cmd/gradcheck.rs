@@ -2,7 +2,7 @@
 
 use crate::error::{CliError, CliResult};
 use clap::Args;
-use rnn::nn::cell::{Activation, CellKind};
+use rnn::nn::cell::{Activation, CellKind, CellName};
 use rnn::nn::loss::OutputKind;
 use rnn::testing::gradcheck::{check, Problem};
 use rnn::{Model, ModelConfig};
@@ -14,14 +14,14 @@ use rnn::{Model, ModelConfig};
 #[command(after_help = "Example:\n  rnn gradcheck --activation relu --output identity --seed 3")]
 pub struct GradcheckArgs {
     /// Elman nonlinearity f: tanh, relu or sigmoid.
-    #[arg(long, default_value = "tanh")]
-    pub activation: String,
+    #[arg(long, value_enum, default_value = "tanh")]
+    pub activation: Activation,
     /// Output g: softmax (cross-entropy) or identity (squared error).
     #[arg(long, default_value = "softmax")]
     pub output: String,
     /// Cell: elman, lstm or gru.
-    #[arg(long, default_value = "elman")]
-    pub cell: String,
+    #[arg(long, value_enum, default_value = "elman")]
+    pub cell: CellName,
     /// Stacked layers.
     #[arg(long, default_value_t = 1)]
     pub layers: usize,
@@ -39,7 +39,9 @@ pub struct GradcheckArgs {
 /// The tolerance on the max relative error.
 const TOL: f64 = 1e-6;
 
-/// Parses a cell name and Elman activation.
+/// Parses a cell name and Elman activation (for commands whose flags are
+/// still strings; `rnn gradcheck` and `rnn train lm` take typed
+/// [`CellName`] and [`Activation`] flags).
 pub fn parse_cell(cell: &str, activation: &str) -> CliResult<CellKind> {
     let act = Activation::parse(activation).ok_or_else(|| {
         CliError::Usage(format!(
@@ -58,7 +60,7 @@ pub fn parse_cell(cell: &str, activation: &str) -> CliResult<CellKind> {
 
 /// Runs the command.
 pub fn run(args: &GradcheckArgs) -> CliResult {
-    let cell = parse_cell(&args.cell, &args.activation)?;
+    let cell = CellKind::from_name(args.cell, args.activation);
     let output = match args.output.as_str() {
         "softmax" => OutputKind::Softmax,
         "identity" => OutputKind::Identity,
@@ -95,7 +97,7 @@ pub fn run(args: &GradcheckArgs) -> CliResult {
             .collect();
         println!(
             "{}",
-            serde_json::json!({"cell": cell.name(), "activation": args.activation, "output": args.output,
+            serde_json::json!({"cell": cell.name(), "activation": args.activation.name(), "output": args.output,
                 "max_rel_error": worst, "tolerance": TOL, "passed": worst <= TOL, "per_tensor": per})
         );
     } else {

@@ -1,5 +1,6 @@
-//! Gradient-descent optimizers with `torch.optim` semantics and defaults, and
-//! gradient clipping with `torch.nn.utils` semantics.
+//! Gradient-descent optimizers with `torch.optim` semantics and defaults,
+//! gradient clipping with `torch.nn.utils` semantics, and learning-rate
+//! schedules ([`schedule`]).
 //!
 //! Every optimizer here is elementwise, so it runs over the model's flat
 //! parameter buffer in one loop; its state is one or two buffers of the same
@@ -7,6 +8,12 @@
 
 use crate::{Error, Float, Result};
 use serde::{Deserialize, Serialize};
+
+mod name;
+pub mod schedule;
+
+pub use name::OptimizerName;
+pub use schedule::{Schedule, ScheduleName};
 
 /// An optimizer and its hyper-parameters. Defaults are PyTorch's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

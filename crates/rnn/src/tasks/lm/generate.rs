@@ -1,0 +1,106 @@
+//! Sampling text from a language model.
+
+use super::vocab::Vocab;
+use crate::nn::layer::Input;
+use crate::nn::model::infer::Inference;
+use crate::nn::model::{Batch, Model};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// How to sample text from a language model.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sampling {
+    /// Characters to generate.
+    pub len: usize,
+    /// Divides the logits (below 1: more conservative).
+    pub temperature: f64,
+    /// Keep only the k most likely characters (0 = all).
+    pub top_k: usize,
+    /// Seed of the sampler.
+    pub seed: u64,
+}
+
+/// Samples `s.len` characters after `prime`, calling `emit` with each one.
+/// The prime is fed through the model first (a newline when empty).
+pub fn generate(
+    model: &Model<f32>,
+    vocab: &Vocab,
+    prime: &[usize],
+    s: Sampling,
+    mut emit: impl FnMut(char),
+) {
+    let Sampling {
+        len,
+        temperature,
+        top_k,
+        seed,
+    } = s;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut state = model.zero_state(1);
+    let start = [vocab.id('\n').unwrap_or(0)];
+    let prime = if prime.is_empty() { &start[..] } else { prime };
+    let v = model.config.output_size;
+    let mut inf = Inference::new(); // forward only, buffers reused per character
+    model.infer(
+        Batch::new(Input::Ids(prime), prime.len(), 1).with_state(&state),
+        &mut inf,
+    );
+    let mut logits = inf.logits[(prime.len() - 1) * v..].to_vec();
+    std::mem::swap(&mut state, &mut inf.state);
+    let mut probs = vec![0.0f64; v];
+    for _ in 0..len {
+        // p_i ∝ exp(o_i / temperature), restricted to the top k
+        let scaled: Vec<f64> = logits.iter().map(|&o| o as f64 / temperature).collect();
+        let mut keep = vec![true; v];
+        if top_k > 0 && top_k < v {
+            let mut sorted = scaled.clone();
+            sorted.sort_by(|a, b| b.total_cmp(a));
+            let cut = sorted[top_k - 1];
+            let mut kept = 0;
+            for (k, &s) in keep.iter_mut().zip(&scaled) {
+                *k = s >= cut && kept < top_k;
+                kept += usize::from(*k);
+            }
+        }
+        let m = scaled
+            .iter()
+            .zip(&keep)
+            .filter(|(_, &k)| k)
+            .map(|(s, _)| *s)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let mut z = 0.0;
+        for ((p, &s), &k) in probs.iter_mut().zip(&scaled).zip(&keep) {
+            *p = if k { (s - m).exp() } else { 0.0 };
+            z += *p;
+        }
+        let mut r = rng.random::<f64>() * z;
+        let mut next = v - 1;
+        for (i, &p) in probs.iter().enumerate() {
+            if r < p {
+                next = i;
+                break;
+            }
+            r -= p;
+        }
+        emit(vocab.chars[next]);
+        model.infer(
+            Batch::new(Input::Ids(&[next]), 1, 1).with_state(&state),
+            &mut inf,
+        );
+        logits.copy_from_slice(&inf.logits);
+        std::mem::swap(&mut state, &mut inf.state);
+    }
+}
+
+impl Default for Sampling {
+    /// `rnn generate`'s defaults: 500 characters at temperature 1 from all
+    /// characters, seed 0.
+    fn default() -> Self {
+        Sampling {
+            len: 500,
+            temperature: 1.0,
+            top_k: 0,
+            seed: 0,
+        }
+    }
+}

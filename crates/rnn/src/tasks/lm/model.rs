@@ -1,0 +1,113 @@
+//! A trained language model with its vocabulary: load it from a run
+//! directory, score a text, continue a prime.
+
+use super::evaluate::{evaluate, Evaluation, EVAL_STREAMS, EVAL_WINDOW};
+use super::generate::{generate, Sampling};
+use super::vocab::Vocab;
+use crate::io::model_file::ModelFile;
+use crate::nn::model::Model;
+use crate::{Error, Result};
+use std::path::Path;
+
+/// The task name stored in a language model's file.
+pub const TASK: &str = "lm";
+
+/// A character-level language model and the characters it knows.
+///
+/// ```
+/// use rnn::tasks::lm::{LanguageModel, Sampling, Vocab};
+/// use rnn::{Model, ModelConfig};
+/// let vocab = Vocab::from_text("ab\n");
+/// let model = Model::<f32>::new(ModelConfig::elman(3, 4, 3), 0).unwrap();
+/// let lm = LanguageModel::new(model, vocab).unwrap();
+/// // an untrained model is about uniform: ln 3 nats/char
+/// let e = lm.evaluate("abab\nab", "text").unwrap();
+/// assert_eq!(e.chars, 6);
+/// assert!((e.loss_nats - 3f64.ln()).abs() < 0.5);
+/// let s = lm.generate("ab", Sampling { len: 20, ..Sampling::default() }).unwrap();
+/// assert_eq!(s.chars().count(), 20);
+/// assert!(s.chars().all(|c| "ab\n".contains(c)));
+/// assert!(lm.evaluate("abc", "text").is_err()); // 'c' is not in the vocabulary
+/// ```
+#[derive(Clone, Debug)]
+pub struct LanguageModel {
+    /// The network: input and output size = the vocabulary's.
+    pub model: Model<f32>,
+    /// Its characters.
+    pub vocab: Vocab,
+}
+
+impl LanguageModel {
+    /// Pairs a model with its vocabulary; their sizes must agree.
+    pub fn new(model: Model<f32>, vocab: Vocab) -> Result<Self> {
+        let c = &model.config;
+        if c.input_size != vocab.len() || c.output_size != vocab.len() {
+            return Err(Error::Value {
+                what: "vocab".into(),
+                value: format!("{} characters", vocab.len()),
+                expected: format!(
+                    "as many as the model's input size {} and output size {}",
+                    c.input_size, c.output_size
+                ),
+            });
+        }
+        Ok(LanguageModel { model, vocab })
+    }
+
+    /// Loads the language model saved in the run directory `dir`
+    /// (`model.safetensors`, best by validation).
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        Self::from_file(ModelFile::load_task(dir, TASK)?, dir)
+    }
+
+    /// The language model of a loaded model file (`dir` names it in errors).
+    pub fn from_file(mf: ModelFile, dir: &Path) -> Result<Self> {
+        let vocab = Vocab::of_model(&mf, dir)?;
+        Ok(LanguageModel {
+            model: mf.model,
+            vocab,
+        })
+    }
+
+    /// Mean cross-entropy of predicting each character of `text` from those
+    /// before it (32 streams, windows of 256, as `rnn eval`). `what` names
+    /// the text in errors: characters outside the vocabulary, or fewer than 2.
+    pub fn evaluate(&self, text: &str, what: &str) -> Result<Evaluation> {
+        let ids = self.vocab.encode(text, what)?;
+        if ids.len() < 2 {
+            return Err(Error::Data {
+                path: what.into(),
+                reason: "needs at least 2 characters".into(),
+            });
+        }
+        let (nats, n) = evaluate(&self.model, &ids, EVAL_STREAMS, EVAL_WINDOW);
+        Ok(Evaluation {
+            loss_nats: nats / n as f64,
+            chars: n,
+        })
+    }
+
+    /// Continues `prime` (a newline when empty) with `s.len` sampled
+    /// characters, calling `emit` with each one.
+    pub fn generate_with(&self, prime: &str, s: Sampling, emit: impl FnMut(char)) -> Result<()> {
+        if !(s.temperature.is_finite() && s.temperature > 0.0) {
+            return Err(Error::Value {
+                what: "temperature".into(),
+                value: s.temperature.to_string(),
+                expected: "a positive finite number".into(),
+            });
+        }
+        let ids = self.vocab.encode(prime, "prime")?;
+        generate(&self.model, &self.vocab, &ids, s, emit);
+        Ok(())
+    }
+
+    /// The `s.len` characters sampled after `prime` (see
+    /// [`LanguageModel::generate_with`]).
+    pub fn generate(&self, prime: &str, s: Sampling) -> Result<String> {
+        let mut out = String::new();
+        self.generate_with(prime, s, |c| out.push(c))?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,240 @@
+//! The state of a training run that changes step by step (weights,
+//! optimizer, data position, carried hidden state, RNG), one step of
+//! truncated BPTT over parallel streams, and its checkpoint file, so a run
+//! can stop and resume bit for bit.
+
+use crate::io::{TensorFile, TensorWriter};
+use crate::nn::layer::Input;
+use crate::nn::loss::{Reduction, Targets};
+use crate::nn::model::{dropout_masks, Batch, Model, ModelConfig, State};
+use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
+use crate::{Error, Result};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The hyper-parameters of a training step, stored with the run (the
+/// `train_config` of `train_state.safetensors`, the `train` of the model
+/// file's metadata). [`super::TrainConfig`] builds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepConfig {
+    /// Truncated-BPTT window `T` (default 64).
+    pub seq_len: usize,
+    /// Parallel streams `B` (default 32).
+    pub batch: usize,
+    /// The optimizer (default Adam, lr 2e-3).
+    pub optimizer: OptimizerConfig,
+    /// Global-norm clipping threshold (default 5; `None`: off).
+    pub clip: Option<f64>,
+    /// Seed of initialisation and stream offsets.
+    pub seed: u64,
+    /// Fraction of the text (at its end) held out for validation (default 0.1).
+    pub val_frac: f64,
+    /// Dropout probability on every layer's output, between layers and
+    /// before the readout, during training only (default 0).
+    #[serde(default)]
+    pub dropout: f64,
+    /// LSTM only: the initial forget-gate bias (`None`: PyTorch's init).
+    #[serde(default)]
+    pub forget_bias: Option<f64>,
+}
+
+/// Everything that changes during training, so a run can stop and resume bit for bit.
+#[derive(Clone, Debug)]
+pub struct TrainState {
+    /// The model being trained (f32).
+    pub model: Model<f32>,
+    /// Its optimizer and state.
+    pub opt: Optimizer<f32>,
+    /// Training hyper-parameters.
+    pub cfg: StepConfig,
+    /// Optimizer steps taken.
+    pub step: u64,
+    /// Current epoch (0-based).
+    pub epoch: u64,
+    /// Next window within the epoch.
+    pub window: u64,
+    /// This epoch's stream offset (in `0..seq_len`).
+    pub offset: usize,
+    /// Hidden state carried between windows (detached): `[L*D, B, H]`.
+    pub state: State<f32>,
+    /// Draws each epoch's offset.
+    pub rng: ChaCha8Rng,
+    grads: Vec<f32>,
+}
+
+impl TrainState {
+    /// A fresh trainer: model initialised from `cfg.seed`.
+    pub fn new(config: ModelConfig, cfg: StepConfig) -> Result<Self> {
+        let mut model = Model::<f32>::new(config, cfg.seed)?;
+        if let Some(b) = cfg.forget_bias {
+            model.set_forget_bias(b as f32)?;
+        }
+        let opt = Optimizer::new(cfg.optimizer.clone(), model.params.len());
+        let state = model.zero_state(cfg.batch);
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(0x6c6d));
+        let offset = rng.random_range(0..cfg.seq_len);
+        let grads = vec![0.0; model.params.len()];
+        Ok(TrainState {
+            model,
+            opt,
+            cfg,
+            step: 0,
+            epoch: 0,
+            window: 0,
+            offset,
+            state,
+            rng,
+            grads,
+        })
+    }
+
+    /// Windows per epoch: each stream covers `(N - 1) / B` characters.
+    pub fn windows_per_epoch(&self, n_train: usize) -> u64 {
+        let seg = (n_train - 1) / self.cfg.batch;
+        ((seg - self.cfg.seq_len) / self.cfg.seq_len) as u64
+    }
+
+    /// One optimizer step on the next window of every stream. Returns the
+    /// mean cross-entropy (nats/char) of the window before the update; a
+    /// non-finite loss is an error and leaves the weights untouched.
+    pub fn train_step(&mut self, train: &[usize]) -> Result<f64> {
+        let (t, b) = (self.cfg.seq_len, self.cfg.batch);
+        let seg = (train.len() - 1) / b;
+        let mut x = vec![0usize; t * b]; // [T, B]
+        let mut y = vec![0usize; t * b]; // [T, B]
+        for s in 0..b {
+            let start = s * seg + self.offset + self.window as usize * t;
+            for j in 0..t {
+                x[j * b + s] = train[start + j]; // x_t = char t
+                y[j * b + s] = train[start + j + 1]; // y_t = char t + 1
+            }
+        }
+        let masks: Option<Vec<Vec<f32>>> = (self.cfg.dropout > 0.0)
+            .then(|| dropout_masks(&self.model.config, self.cfg.dropout, t, b, &mut self.rng));
+        self.grads.fill(0.0);
+        // forward, loss and BPTT, the streams split across the threads
+        let (loss, state) = self.model.loss_and_grads_parallel(
+            Batch::new(Input::Ids(&x), t, b).with_state(&self.state),
+            Targets::Classes(&y),
+            masks.as_deref(),
+            Reduction::Mean,
+            &mut self.grads,
+        );
+        if !loss.is_finite() || self.grads.iter().any(|g| !g.is_finite()) {
+            return Err(Error::Diverged {
+                step: self.step + 1,
+                value: loss.to_string(),
+            });
+        }
+        if let Some(c) = self.cfg.clip {
+            clip_grad_norm(&mut self.grads, c);
+        }
+        self.opt.step(&mut self.model.params, &self.grads);
+        self.state = state; // carried, detached
+        self.step += 1;
+        self.window += 1;
+        if self.window >= self.windows_per_epoch(train.len()) {
+            self.epoch += 1;
+            self.window = 0;
+            self.offset = self.rng.random_range(0..t); // a fresh offset each epoch
+            self.state = self.model.zero_state(b);
+        }
+        Ok(loss as f64)
+    }
+
+    /// Saves everything needed to resume into `path` (atomically).
+    pub fn save_state(&self, path: &Path, extra_meta: &BTreeMap<String, String>) -> Result<()> {
+        let mut w = TensorWriter::new();
+        let n = self.model.params.len();
+        w.add::<f32>("params", &[n], &self.model.params);
+        for (i, buf) in self.opt.state.iter().enumerate() {
+            w.add::<f32>(format!("opt.{i}"), &[n], buf);
+        }
+        w.add::<f32>("state.h", &[self.state.h.len()], &self.state.h);
+        w.add::<f32>("state.c", &[self.state.c.len()], &self.state.c);
+        w.meta("format", "rnn-lm-train-state/1");
+        w.meta("model_config", json(&self.model.config));
+        w.meta("train_config", json(&self.cfg));
+        w.meta("optimizer_now", json(&self.opt.config));
+        w.meta("rng", json(&self.rng));
+        w.meta(
+            "position",
+            serde_json::json!({"step": self.step, "epoch": self.epoch, "window": self.window, "offset": self.offset, "opt_steps": self.opt.steps})
+                .to_string(),
+        );
+        for (k, v) in extra_meta {
+            w.meta(k.clone(), v.clone());
+        }
+        w.write(path)
+    }
+
+    /// Restores a trainer saved by [`TrainState::save_state`]; returns the
+    /// extra metadata too.
+    pub fn load_state(path: &Path) -> Result<(Self, BTreeMap<String, String>)> {
+        let f = TensorFile::read(path)?;
+        let fmt = f.meta("format")?;
+        if fmt != "rnn-lm-train-state/1" {
+            return Err(f.bad_meta("format", fmt, "rnn-lm-train-state/1"));
+        }
+        fn parse<T: serde::de::DeserializeOwned>(f: &TensorFile, key: &str) -> Result<T> {
+            let s = f.meta(key)?;
+            serde_json::from_str(s).map_err(|e| f.bad_meta(key, s, &e.to_string()))
+        }
+        let config: ModelConfig = parse(&f, "model_config")?;
+        let cfg: StepConfig = parse(&f, "train_config")?;
+        let mut t = TrainState::new(config, cfg)?;
+        t.opt.config = parse(&f, "optimizer_now")?;
+        t.rng = parse(&f, "rng")?;
+        let pos: serde_json::Value = parse(&f, "position")?;
+        let get = |k: &str| {
+            pos.get(k)
+                .and_then(|v| v.as_u64())
+                .ok_or_else(|| f.bad_meta("position", &pos.to_string(), &format!("needs {k}")))
+        };
+        (t.step, t.epoch, t.window, t.offset, t.opt.steps) = (
+            get("step")?,
+            get("epoch")?,
+            get("window")?,
+            get("offset")? as usize,
+            get("opt_steps")?,
+        );
+        let n = t.model.params.len();
+        let read = |name: &str, len: usize| -> Result<Vec<f32>> {
+            Ok(f.f64_shaped(name, &[len])?
+                .into_iter()
+                .map(|v| v as f32)
+                .collect())
+        };
+        t.model.params = read("params", n)?;
+        for i in 0..t.opt.state.len() {
+            t.opt.state[i] = read(&format!("opt.{i}"), n)?;
+        }
+        t.state.h = read("state.h", t.state.h.len())?;
+        t.state.c = read("state.c", t.state.c.len())?;
+        let meta = f
+            .metadata()
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "format"
+                        | "model_config"
+                        | "train_config"
+                        | "optimizer_now"
+                        | "rng"
+                        | "position"
+                )
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok((t, meta))
+    }
+}
+
+/// A JSON string of `v` for metadata (these types always serialise).
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}

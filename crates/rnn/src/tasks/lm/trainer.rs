@@ -1,0 +1,487 @@
+//! Training a language model for a budget: the schedule, evaluation
+//! cadence, best-model saving, checkpointing for `--resume`, divergence
+//! handling and the metrics rows (what `rnn train lm` runs).
+
+use super::data::{Corpus, LmData};
+use super::evaluate::{evaluate, EVAL_STREAMS, EVAL_WINDOW};
+use super::model::TASK;
+use super::state::{StepConfig, TrainState};
+use crate::io::model_file::ModelFile;
+use crate::io::MetricsLog;
+use crate::nn::cell::{Activation, CellKind, CellName};
+use crate::nn::loss::OutputKind;
+use crate::nn::model::{Model, ModelConfig};
+use crate::optim::schedule::{cosine_lr, Plateau, Schedule};
+use crate::optim::OptimizerName;
+use crate::tasks::{Budget, Clock, Event, Progress};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The resumable training state inside a run directory.
+pub const STATE_FILE: &str = "train_state.safetensors";
+
+/// Everything `rnn train lm` is told: the model, the data split, the
+/// optimizer and schedule, the evaluation cadence. Defaults are the CLI's.
+///
+/// ```
+/// use rnn::tasks::lm::TrainConfig;
+/// let c = TrainConfig::default();
+/// assert_eq!((c.hidden, c.seq_len, c.batch, c.eval_every), (256, 64, 32, 200));
+/// assert_eq!((c.lr, c.clip, c.val_frac), (2e-3, Some(5.0), 0.1));
+/// assert!(c.validate().is_ok());
+/// let bad = TrainConfig { seq_len: 0, ..TrainConfig::default() };
+/// assert_eq!(bad.validate().unwrap_err().to_string(),
+///     "seq_len: 0 is out of range (at least 1)");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Hidden units per layer (256).
+    pub hidden: usize,
+    /// Stacked layers, 1 to 8 (1).
+    pub layers: usize,
+    /// The cell (Elman).
+    pub cell: CellName,
+    /// The Elman nonlinearity (tanh).
+    pub activation: Activation,
+    /// Truncated-BPTT window: characters per step and stream (64).
+    pub seq_len: usize,
+    /// Parallel streams per batch (32).
+    pub batch: usize,
+    /// Dropout probability on each layer's output, training only (0).
+    pub dropout: f64,
+    /// LSTM only: every forget-gate bias starts at this (`None`: PyTorch's init).
+    pub forget_bias: Option<f64>,
+    /// The optimizer (Adam).
+    pub optimizer: OptimizerName,
+    /// Learning rate (2e-3).
+    pub lr: f64,
+    /// Weight decay of the optimizer (`None`: PyTorch's, 0 or AdamW's 0.01).
+    pub weight_decay: Option<f64>,
+    /// Clip the global gradient norm to this (5; `None`: off).
+    pub clip: Option<f64>,
+    /// Seed of initialisation, data offsets and dropout (0).
+    pub seed: u64,
+    /// Fraction of the text, at its end, held out for validation (0.1).
+    pub val_frac: f64,
+    /// Evaluate on the validation text every this many steps (200).
+    pub eval_every: u64,
+    /// The learning-rate schedule (plateau: decay 0.5, patience 2).
+    pub schedule: Schedule,
+    /// Stop once this many optimizer steps are taken in all, counting those
+    /// before a resume, whatever the budget (`None`: the budget decides).
+    pub max_steps: Option<u64>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            hidden: 256,
+            layers: 1,
+            cell: CellName::Elman,
+            activation: Activation::Tanh,
+            seq_len: 64,
+            batch: 32,
+            dropout: 0.0,
+            forget_bias: None,
+            optimizer: OptimizerName::Adam,
+            lr: 2e-3,
+            weight_decay: None,
+            clip: Some(5.0),
+            seed: 0,
+            val_frac: 0.1,
+            eval_every: 200,
+            schedule: Schedule::default(),
+            max_steps: None,
+        }
+    }
+}
+
+fn out_of_range(what: &str, value: impl ToString, expected: &str) -> Error {
+    Error::Value {
+        what: what.into(),
+        value: value.to_string(),
+        expected: expected.into(),
+    }
+}
+
+impl TrainConfig {
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        for (what, v) in [
+            ("seq_len", self.seq_len),
+            ("batch", self.batch),
+            ("hidden", self.hidden),
+            ("eval_every", self.eval_every as usize),
+        ] {
+            if v == 0 {
+                return Err(out_of_range(what, v, "at least 1"));
+            }
+        }
+        if !(1..=8).contains(&self.layers) {
+            return Err(out_of_range("layers", self.layers, "1 to 8"));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(out_of_range("lr", self.lr, "a positive finite number"));
+        }
+        if let Some(c) = self.clip.filter(|c| !(c.is_finite() && *c >= 0.0)) {
+            return Err(out_of_range("clip", c, "a number >= 0"));
+        }
+        if !(self.val_frac.is_finite() && self.val_frac > 0.0 && self.val_frac < 0.9) {
+            return Err(out_of_range(
+                "val_frac",
+                self.val_frac,
+                "a fraction in (0, 0.9)",
+            ));
+        }
+        if let Some(b) = self.forget_bias.filter(|b| !b.is_finite()) {
+            return Err(out_of_range("forget_bias", b, "a finite number"));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(out_of_range(
+                "dropout",
+                self.dropout,
+                "a probability in [0, 1)",
+            ));
+        }
+        if let Some(wd) = self.weight_decay.filter(|w| !(w.is_finite() && *w >= 0.0)) {
+            return Err(out_of_range("weight_decay", wd, "a finite number >= 0"));
+        }
+        self.schedule.validate()
+    }
+
+    /// The model for a vocabulary of `v` characters.
+    fn model_config(&self, v: usize) -> ModelConfig {
+        let mut config = ModelConfig::elman(v, self.hidden, v);
+        config.cell = CellKind::from_name(self.cell, self.activation);
+        config.num_layers = self.layers;
+        config.output = OutputKind::Softmax;
+        config
+    }
+}
+
+/// The schedule's state, kept in train_state.safetensors (metadata
+/// `schedule`) beside the trainer's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RunState {
+    /// Best validation loss at a scheduled evaluation (drives the lr decay).
+    best_sched: f64,
+    /// Best validation loss of the saved model.
+    best_saved: f64,
+    /// Scheduled evaluations since the last improvement.
+    bad_evals: u64,
+    /// The peak learning rate of a cosine schedule (`None`: plateau decay).
+    #[serde(default)]
+    cosine_from: Option<f64>,
+}
+
+/// What a finished [`Trainer::fit`] reports.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    /// Best validation loss, nats/char (of the saved model).
+    pub best_val: f64,
+    /// Steps taken in all (counting those before a resume).
+    pub steps: u64,
+    /// Seconds of this run.
+    pub seconds: f64,
+}
+
+/// Trains a character-level language model into a run directory:
+/// `model.safetensors` (the best by validation), `metrics.jsonl` (one row
+/// per evaluation) and `train_state.safetensors` (to resume bit for bit).
+///
+/// ```
+/// use rnn::tasks::lm::{Corpus, LanguageModel, TrainConfig, Trainer};
+/// use rnn::tasks::Budget;
+/// let dir = std::env::temp_dir().join(format!("rnn-doc-trainer-{}", std::process::id()));
+/// let text = Corpus::new("built-in", "the cat sat on the mat. ".repeat(40));
+/// let config = TrainConfig { hidden: 8, seq_len: 8, batch: 4, eval_every: 5, ..Default::default() };
+/// let mut trainer = Trainer::new(config.clone(), &text, &dir).unwrap();
+/// let summary = trainer.fit(Budget::Steps(5), &mut ()).unwrap();
+/// assert_eq!(summary.steps, 5);
+/// // carry on from the checkpoint, to 10 steps in all
+/// let mut again = Trainer::resume(&dir, &text, &config).unwrap();
+/// assert_eq!(again.fit(Budget::Steps(10), &mut ()).unwrap().steps, 10);
+/// let lm = LanguageModel::load(&dir).unwrap();
+/// assert!(lm.evaluate("the mat sat", "text").unwrap().loss_nats > 0.0);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Trainer {
+    config: TrainConfig,
+    state: TrainState,
+    data: LmData,
+    source: PathBuf,
+    dir: PathBuf,
+    run: RunState,
+    keep_metrics: bool,
+}
+
+impl Trainer {
+    /// A fresh run on `text` into the directory `dir` (created by
+    /// [`Trainer::fit`]; files already there are replaced).
+    pub fn new(config: TrainConfig, text: &Corpus, dir: impl AsRef<Path>) -> Result<Self> {
+        config.validate()?;
+        let optimizer = config.optimizer.config(config.lr, config.weight_decay)?;
+        let data = LmData::new(
+            &text.text,
+            &text.path,
+            config.val_frac,
+            config.seq_len,
+            config.batch,
+        )?;
+        let step = StepConfig {
+            seq_len: config.seq_len,
+            batch: config.batch,
+            optimizer,
+            clip: config.clip.filter(|&c| c > 0.0),
+            seed: config.seed,
+            val_frac: config.val_frac,
+            dropout: config.dropout,
+            forget_bias: config.forget_bias,
+        };
+        let state = TrainState::new(config.model_config(data.vocab.len()), step)?;
+        let run = RunState {
+            best_sched: f64::MAX, // not INFINITY: JSON has no infinity
+            best_saved: f64::MAX,
+            bad_evals: 0,
+            cosine_from: matches!(config.schedule, Schedule::Cosine).then_some(config.lr),
+        };
+        Ok(Trainer {
+            config,
+            state,
+            data,
+            source: text.path.clone(),
+            dir: dir.as_ref().to_path_buf(),
+            run,
+            keep_metrics: false,
+        })
+    }
+
+    /// Continues the run saved in `dir` on the same `text`. The model,
+    /// optimizer, data split, RNG and the kind of schedule are the saved
+    /// run's; of `config` only the run's conduct is used: `eval_every`,
+    /// `max_steps`, and a plateau schedule's decay and patience (a cosine
+    /// `config.schedule` gives the defaults 0.5 and 2).
+    pub fn resume(dir: impl AsRef<Path>, text: &Corpus, config: &TrainConfig) -> Result<Self> {
+        config.validate()?;
+        let dir = dir.as_ref();
+        let path = dir.join(STATE_FILE);
+        let (state, meta) = TrainState::load_state(&path)?;
+        let data = LmData::new(
+            &text.text,
+            &text.path,
+            state.cfg.val_frac,
+            state.cfg.seq_len,
+            state.cfg.batch,
+        )?;
+        if meta.get("vocab") != Some(&data.vocab.to_meta()) {
+            return Err(Error::Data {
+                path: text.path.clone(),
+                reason: format!(
+                    "its characters differ from those of the run being resumed in {}",
+                    dir.display()
+                ),
+            });
+        }
+        let run: RunState = meta
+            .get("schedule")
+            .and_then(|s| serde_json::from_str(s).ok())
+            .ok_or_else(|| Error::Data {
+                path: path.clone(),
+                reason: "no schedule metadata".into(),
+            })?;
+        let mut config = config.clone();
+        config.schedule = match (run.cosine_from, config.schedule) {
+            (Some(_), _) => Schedule::Cosine,
+            (None, Schedule::Cosine) => Schedule::default(),
+            (None, s) => s,
+        };
+        Ok(Trainer {
+            config,
+            state,
+            data,
+            source: text.path.clone(),
+            dir: dir.to_path_buf(),
+            run,
+            keep_metrics: true,
+        })
+    }
+
+    /// The model being trained (its latest weights, not necessarily the
+    /// saved best).
+    pub fn model(&self) -> &Model<f32> {
+        &self.state.model
+    }
+
+    /// The training state: weights, optimizer, position, RNG.
+    pub fn state(&self) -> &TrainState {
+        &self.state
+    }
+
+    /// The data split: vocabulary, training and validation ids.
+    pub fn data(&self) -> &LmData {
+        &self.data
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The configuration the run follows (on a resume: with the saved
+    /// schedule kind).
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Best validation loss of the saved model so far (`f64::MAX` before
+    /// the first evaluation).
+    pub fn best_val(&self) -> f64 {
+        self.run.best_saved
+    }
+
+    /// Trains until the budget is spent (epochs and steps count from the
+    /// start of the run, across resumes; minutes from this call), evaluating
+    /// every `eval_every` steps and at the end. Each evaluation saves the
+    /// model when it is the best so far, appends a row to `metrics.jsonl`
+    /// and writes `train_state.safetensors`; `progress` hears of it all. A
+    /// non-finite loss stops with [`Error::Diverged`], the files of the last
+    /// evaluation kept. Events: [`Event::Start`] with this call's steps to go
+    /// (when the budget fixes them), a [`Event::Step`] every 10 steps (its
+    /// `step` counts this call's steps), [`Event::Evaluated`] after each
+    /// evaluation's files are written, [`Event::Message`] for the run's
+    /// description and each learning-rate decay.
+    pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
+        let budget = budget.validate()?;
+        let dir = self.dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let tr = &mut self.state;
+        let data = &self.data;
+        let per_epoch = tr.windows_per_epoch(data.train.len());
+        let target_steps = match (self.config.max_steps, budget) {
+            (Some(s), _) => Some(s),
+            (None, Budget::Epochs(e)) => Some(e as u64 * per_epoch),
+            (None, Budget::Steps(s)) => Some(s),
+            (None, Budget::Minutes(_)) => None,
+        };
+        let clock = Clock::start(budget);
+        let start_step = tr.step;
+        progress.event(&Event::Start {
+            total_steps: target_steps.map(|t| t.saturating_sub(start_step)),
+        });
+        let mut metrics = MetricsLog::open(&dir, self.keep_metrics);
+        self.keep_metrics = true;
+        let tokens_per_step = (tr.cfg.seq_len * tr.cfg.batch) as f64;
+        let mut smooth: Option<f64> = None;
+        let mut last_val = f64::NAN;
+        let mut meta = BTreeMap::new();
+        meta.insert("vocab".to_string(), data.vocab.to_meta());
+        progress.event(&Event::Message(&format!(
+            "training {} H={} layers={} on {} chars ({} vocab), {} windows/epoch of {}x{}",
+            tr.model.config.cell.name(),
+            tr.model.config.hidden_size,
+            tr.model.config.num_layers,
+            data.train.len(),
+            data.vocab.len(),
+            per_epoch,
+            tr.cfg.batch,
+            tr.cfg.seq_len
+        )));
+        let sched = &mut self.run;
+        let eval_every = self.config.eval_every;
+        loop {
+            let done = target_steps.is_some_and(|t| tr.step >= t) || clock.out_of_time();
+            let scheduled = tr.step > start_step && tr.step % eval_every == 0;
+            if scheduled || (done && tr.step > start_step) {
+                let (nats, n) = evaluate(&tr.model, &data.val, EVAL_STREAMS, EVAL_WINDOW);
+                let val = nats / n.max(1) as f64;
+                last_val = val;
+                if val < sched.best_saved {
+                    sched.best_saved = val;
+                    let mut m = meta.clone();
+                    let train = serde_json::json!({"data": self.source, "step": tr.step,
+                        "val_loss_nats": val, "train": tr.cfg});
+                    m.insert("train".into(), train.to_string());
+                    ModelFile {
+                        task: TASK.into(),
+                        model: tr.model.clone(),
+                        extra: BTreeMap::new(),
+                        meta: m,
+                    }
+                    .save(&dir)?;
+                }
+                if let (true, Schedule::Plateau { decay, patience }) = (
+                    scheduled && sched.cosine_from.is_none(),
+                    self.config.schedule,
+                ) {
+                    // Only scheduled evaluations steer the learning rate, so that a
+                    // stop-and-resume follows the same schedule as one long run.
+                    let mut plateau = Plateau {
+                        best: sched.best_sched,
+                        bad_evals: sched.bad_evals,
+                    };
+                    let stalled = plateau.observe(val, patience);
+                    (sched.best_sched, sched.bad_evals) = (plateau.best, plateau.bad_evals);
+                    if stalled {
+                        let lr = tr.opt.config.lr() * decay;
+                        tr.opt.config.set_lr(lr);
+                        progress.event(&Event::Message(&format!(
+                            "step {}: validation stalled, learning rate now {lr:.3e}",
+                            tr.step
+                        )));
+                    }
+                }
+                let secs = clock.elapsed();
+                let row = serde_json::json!({
+                    "step": tr.step, "epoch": tr.epoch, "train_loss": smooth, "val_loss": val,
+                    "val_bits_per_char": val / std::f64::consts::LN_2, "lr": tr.opt.config.lr(),
+                    "elapsed_s": secs,
+                    "tokens_per_s": (tr.step - start_step) as f64 * tokens_per_step / secs.max(1e-9),
+                });
+                metrics.push(row.clone())?;
+                let mut m = meta.clone();
+                m.insert(
+                    "schedule".into(),
+                    serde_json::to_string(&*sched).unwrap_or_default(),
+                );
+                tr.save_state(&dir.join(STATE_FILE), &m)?;
+                progress.event(&Event::Evaluated { row: &row });
+            }
+            if done {
+                break;
+            }
+            if let Some(lr0) = sched.cosine_from {
+                let frac = match (clock.time_fraction(), target_steps) {
+                    (Some(f), _) => f,
+                    (None, Some(t)) => tr.step as f64 / t.max(1) as f64,
+                    (None, None) => 0.0,
+                };
+                tr.opt.config.set_lr(cosine_lr(lr0, frac));
+            }
+            let loss = tr.train_step(&data.train)?;
+            smooth = Some(smooth.map_or(loss, |s| 0.98 * s + 0.02 * loss));
+            if tr.step % 10 == 0 {
+                let secs = clock.elapsed();
+                let summary = format!(
+                    "loss {:.3} val {:.3} {:.0} tok/s epoch {}",
+                    smooth.unwrap_or(f64::NAN),
+                    last_val,
+                    (tr.step - start_step) as f64 * tokens_per_step / secs.max(1e-9),
+                    tr.epoch
+                );
+                progress.event(&Event::Step {
+                    step: tr.step - start_step,
+                    loss,
+                    summary: &summary,
+                });
+            }
+        }
+        Ok(Summary {
+            best_val: sched.best_saved,
+            steps: tr.step,
+            seconds: clock.elapsed(),
+        })
+    }
+}

@@ -1,0 +1,139 @@
+//! The language-model trainer from the library: a run stopped and resumed
+//! ends where one long run ends, bit for bit; the files it writes load back.
+
+use rnn::optim::{OptimizerName, Schedule};
+use rnn::tasks::lm::{Corpus, LanguageModel, TrainConfig, Trainer, STATE_FILE};
+use rnn::tasks::{Budget, Event};
+use std::path::PathBuf;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rnn-lm-trainer-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn corpus() -> Corpus {
+    let words = [
+        "the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ", "ran ",
+    ];
+    let (mut s, mut k) = (String::new(), 7usize);
+    while s.len() < 6000 {
+        k = k.wrapping_mul(1103515245).wrapping_add(12345) % 2147483648;
+        s.push_str(words[k % words.len()]);
+    }
+    Corpus::new("words.txt", s)
+}
+
+fn config(schedule: Schedule) -> TrainConfig {
+    TrainConfig {
+        hidden: 12,
+        seq_len: 8,
+        batch: 4,
+        dropout: 0.1,
+        lr: 0.5, // high enough for the plateau schedule to decay
+        optimizer: OptimizerName::Adam,
+        eval_every: 3,
+        schedule,
+        seed: 5,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn stop_and_resume_equals_one_run_for_both_schedules() {
+    let text = corpus();
+    for (i, schedule) in [
+        Schedule::Plateau {
+            decay: 0.5,
+            patience: 1,
+        },
+        Schedule::Cosine,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (a, b) = (tmp(&format!("a{i}")), tmp(&format!("b{i}")));
+        let mut first = Trainer::new(config(schedule), &text, &a).unwrap();
+        assert_eq!(first.fit(Budget::Steps(10), &mut ()).unwrap().steps, 10);
+        let mut resumed = Trainer::resume(&a, &text, &config(schedule)).unwrap();
+        assert_eq!(resumed.state().step, 10);
+        let rs = resumed.fit(Budget::Steps(20), &mut ()).unwrap();
+        let mut whole = Trainer::new(config(schedule), &text, &b).unwrap();
+        let mut rows = Vec::new();
+        let ws = whole
+            .fit(Budget::Steps(20), &mut |e: &Event| {
+                if let Event::Evaluated { row } = e {
+                    rows.push((*row).clone());
+                }
+            })
+            .unwrap();
+        // evaluations at 3, 6, ..., 18 and the end (20)
+        let steps: Vec<u64> = rows.iter().map(|r| r["step"].as_u64().unwrap()).collect();
+        assert_eq!(steps, [3, 6, 9, 12, 15, 18, 20]);
+        let lrs: Vec<f64> = rows.iter().map(|r| r["lr"].as_f64().unwrap()).collect();
+        // the last rate set is the final one either way
+        assert_eq!(resumed.state().opt.config, whole.state().opt.config);
+        match schedule {
+            Schedule::Plateau { .. } => {
+                assert_eq!(resumed.model().params, whole.model().params);
+                assert_eq!(resumed.state().opt.state, whole.state().opt.state);
+                assert_eq!(rs.best_val, ws.best_val);
+                assert!(lrs.last() < lrs.first(), "the plateau decayed: {lrs:?}");
+            }
+            Schedule::Cosine => {
+                // step s ran at the rate of frac = (s - 1) / 20:
+                // 0.05 + 0.45 (1 + cos(pi (s - 1) / 20)) / 2. (A resumed
+                // cosine follows the budget it is given, so the first
+                // 10 steps of `a` followed a cosine over 10: not comparable.)
+                for (&s, &lr) in steps.iter().zip(&lrs) {
+                    let frac = (s - 1) as f64 / 20.0;
+                    let want = 0.05 + 0.45 * (1.0 + (std::f64::consts::PI * frac).cos()) / 2.0;
+                    assert!((lr - want).abs() < 1e-12, "step {s}: {lr} vs {want}");
+                }
+            }
+        }
+        // the saved model is the best by validation, and loads back
+        let lm = LanguageModel::load(&b).unwrap();
+        let held_out = lm.vocab.decode(&whole.data().val);
+        let e = lm.evaluate(&held_out, "validation").unwrap();
+        assert_eq!(e.loss_nats, ws.best_val);
+        assert!(b.join(STATE_FILE).exists() && b.join("metrics.jsonl").exists());
+        std::fs::remove_dir_all(&a).unwrap();
+        std::fs::remove_dir_all(&b).unwrap();
+    }
+}
+
+#[test]
+fn bad_configs_and_texts_are_errors() {
+    let text = corpus();
+    let dir = tmp("bad");
+    let e = Trainer::new(
+        TrainConfig {
+            val_frac: 0.95,
+            ..config(Schedule::Cosine)
+        },
+        &text,
+        &dir,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "val_frac: 0.95 is out of range (a fraction in (0, 0.9))"
+    );
+    let short = Corpus::new("short.txt", "hello world");
+    let e = Trainer::new(config(Schedule::Cosine), &short, &dir).unwrap_err();
+    assert!(e.to_string().starts_with("short.txt: too short"), "{e}");
+    assert!(e.is_bad_input());
+    // a resume needs the run's files, and the same characters
+    assert!(Trainer::resume(&dir, &text, &config(Schedule::Cosine)).is_err());
+    let mut t = Trainer::new(config(Schedule::Cosine), &text, &dir).unwrap();
+    t.fit(Budget::Steps(3), &mut ()).unwrap();
+    let other = Corpus::new("other.txt", text.text.replace('c', "k"));
+    let e = Trainer::resume(&dir, &other, &config(Schedule::Cosine)).unwrap_err();
+    assert!(e.to_string().contains("characters differ"), "{e}");
+    assert!(Trainer::new(config(Schedule::Cosine), &text, &dir)
+        .unwrap()
+        .fit(Budget::Steps(0), &mut ())
+        .is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
