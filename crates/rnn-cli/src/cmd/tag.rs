@@ -13,8 +13,9 @@ use rnn::optim::OptimizerConfig;
 use rnn::tasks::tag::data::{parse_untagged, read_conll, Sentence, TextFormat};
 use rnn::tasks::tag::lexicon::Lexicon;
 use rnn::tasks::tag::metrics::{is_chunk_tagset, Evaluation};
-use rnn::tasks::tag::tagger::{
-    length_batches, Encoded, Ensemble, NgramSpec, Tagger, TaggerOptions, TrainOptions, Trainer,
+use rnn::tasks::tag::{
+    length_batches, Encoded, Ensemble, NgramSpec, Stepper as Trainer, Tagger, TaggerOptions,
+    TrainOptions,
 };
 use rnn::ModelConfig;
 use std::collections::{BTreeMap, BTreeSet};

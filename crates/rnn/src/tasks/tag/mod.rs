@@ -1,9 +1,32 @@
 //! Sequence labelling (part-of-speech tagging, named-entity recognition):
 //! data readers, metrics and the RNN tagger.
+//!
+//! Modules depend one way: [`data`], [`lexicon`], [`crf`], [`metrics`] and
+//! [`chars`] know nothing of the tagger; [`features`] describes its inputs;
+//! [`tagger`] builds it; the rest add to it (encode, predict, save,
+//! transfer, ensemble, step).
 
 pub mod chars;
 pub mod crf;
 pub mod data;
+pub mod encode;
+pub mod ensemble;
+pub mod features;
+mod init;
 pub mod lexicon;
 pub mod metrics;
+pub mod predict;
+pub mod save;
+pub mod step;
 pub mod tagger;
+mod transfer;
+
+#[cfg(test)]
+mod tests;
+
+pub use data::Sentence;
+pub use encode::Encoded;
+pub use ensemble::Ensemble;
+pub use features::{FeatureKind, FeatureSpec, NgramSpec, TaggerSpec};
+pub use step::{length_batches, Stepper, TrainOptions};
+pub use tagger::{Tagger, TaggerOptions};
