@@ -8,6 +8,23 @@ use crate::{Error, Result};
 
 /// Several taggers with the same tag set, voting by their mean per-token
 /// probabilities (each tagger encodes the words with its own vocabularies).
+///
+/// ```
+/// use rnn::tasks::tag::{Ensemble, Sentence, Tagger, TaggerOptions};
+/// let s = |w: &str, t: &str| Sentence {
+///     tokens: w.split(' ').map(String::from).collect(),
+///     tags: t.split(' ').map(String::from).collect(),
+///     line: 1,
+/// };
+/// let train = vec![s("I like apple", "O O B-fruit"), s("The Apple is", "O B-corp O")];
+/// let opts = TaggerOptions::default();
+/// let (a, b) = (Tagger::new(&train, &opts, 1).unwrap(), Tagger::new(&train, &opts, 2).unwrap());
+/// let ens = Ensemble::new(vec![a, b]).unwrap();
+/// let tags = ens.tag(&train); // tag names per sentence
+/// assert_eq!(tags[1].len(), 3);
+/// let scores = ens.evaluate(&train, &[0.0, 1.0]).unwrap(); // one per entity bias
+/// assert_eq!((scores.len(), scores[0].tokens), (2, 6));
+/// ```
 #[derive(Debug)]
 pub struct Ensemble {
     /// The members; all have the same tags, in the same order.

@@ -16,7 +16,7 @@
 //! - optionally, fixed 0/1 lexicon (gazetteer) matches ([`super::lexicon`]),
 //! - fixed 0/1 flags (capitalised, all caps, has a digit, has a hyphen, ...).
 //!
-//! The vectors `[T, B, I]` go to a [`Model`] as [`Input::Dense`]; its readout
+//! The vectors `[T, B, I]` go to a [`Model`] as [`Input::Dense`](crate::nn::layer::Input::Dense); its readout
 //! gives one logit row per token. Training minimises the mean cross-entropy
 //! over real tokens (padding is masked by `lengths`) and backpropagates into
 //! the embeddings through `dE/dx` ([`Model::backward`] with `want_dx`). With
@@ -103,6 +103,13 @@ impl Default for TaggerOptions {
 /// }
 /// let pred = tagger.predict(&enc, 8);
 /// assert_eq!(tagger.tag_names(&pred[1]), ["O", "B-corp", "O", "O"]);
+/// assert_eq!(tagger.tag(&["The", "Apple", "is", "great"]), ["O", "B-corp", "O", "O"]);
+/// // a model directory: saved and loaded, it tags the same
+/// let dir = std::env::temp_dir().join(format!("rnn-doc-tagger-{}", std::process::id()));
+/// tagger.save(&dir, Default::default()).unwrap();
+/// let loaded = Tagger::load(&dir).unwrap();
+/// assert_eq!(loaded.predict(&enc, 8), pred);
+/// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 #[derive(Clone, Debug)]
 pub struct Tagger {
