@@ -270,7 +270,6 @@ impl Trainer {
             return Err(Error::Config("Trainer::fit runs once per trainer".into()));
         }
         self.done = true;
-        let clock = Clock::start(budget);
         let (cfg, tagger, train, dev) = (&self.config, &mut self.tagger, &self.train, &self.dev);
         let say = |progress: &mut dyn FnMut(&Event), line: String| progress(&Event::Message(&line));
         let mut emit = |e: &Event| progress.event(e);
@@ -306,6 +305,8 @@ impl Trainer {
             tagger.emb.len()
         ));
 
+        // the clock starts with the training, after the setup (as the CLI's bar always did)
+        let clock = Clock::start(budget);
         let out = &self.out;
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         let mut metrics = MetricsLog::open(out, false);
