@@ -11,9 +11,7 @@
 use rand::{Rng, SeedableRng};
 use rnn::nn::cell::{Activation, CellKind};
 use rnn::tasks::tag::data::Sentence;
-use rnn::tasks::tag::tagger::{
-    length_batches, Encoded, Tagger, TaggerOptions, TrainOptions, Trainer,
-};
+use rnn::tasks::tag::{length_batches, Encoded, Stepper, Tagger, TaggerOptions, TrainOptions};
 use rnn::ModelConfig;
 
 /// Sentences of filler words with "bank" and a cue ("river" → RIV, "money" →
@@ -120,7 +118,7 @@ fn accuracy_on_bank(train: &[Sentence], test: &[Sentence], bidirectional: bool, 
         word_dropout: 0.0,
         ..TrainOptions::default()
     };
-    let mut trainer = Trainer::new(&tagger, &topts, 3).unwrap();
+    let mut trainer = Stepper::new(&tagger, &topts, 3).unwrap();
     let enc: Vec<Encoded> = train.iter().map(|s| tagger.encode(s)).collect();
     let lengths: Vec<usize> = enc.iter().map(|e| e.len).collect();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);

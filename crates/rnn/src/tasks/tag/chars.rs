@@ -13,7 +13,7 @@
 //! Gradients flow back from `dE/dr` through the LSTM ([`Model::backward`]
 //! with the final-state gradient) into `C`.
 
-use super::tagger::init_rows;
+use super::init::init_rows;
 use crate::nn::cell::CellKind;
 use crate::nn::layer::Input;
 use crate::nn::model::infer::Inference;

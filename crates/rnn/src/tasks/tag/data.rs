@@ -14,6 +14,22 @@ use std::path::Path;
 pub const MAX_SENTENCE_TOKENS: usize = 1000;
 
 /// One sentence: its tokens and, for tagged data, one tag per token.
+///
+/// ```
+/// use rnn::tasks::tag::data::{parse_conll, read_conll, Sentence};
+/// use std::path::Path;
+/// let text = "The\tO\nApple\tB-corp\n\nI\tO\n";
+/// let s: Vec<Sentence> = parse_conll(Path::new("x.conll"), text, true).unwrap();
+/// assert_eq!(s[0].tokens, ["The", "Apple"]);
+/// assert_eq!((s[0].tags[1].as_str(), s[1].line), ("B-corp", 4));
+/// // a file: the same, and errors name it
+/// let path = std::env::temp_dir().join(format!("rnn-doc-conll-{}", std::process::id()));
+/// std::fs::write(&path, text).unwrap();
+/// assert_eq!(read_conll(&path).unwrap(), s);
+/// std::fs::write(&path, "notag\n").unwrap();
+/// assert!(read_conll(&path).unwrap_err().to_string().contains("has no tag column"));
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Sentence {
     /// The tokens as written.
@@ -171,6 +187,68 @@ impl TextFormat {
             TextFormat::Conll
         } else {
             TextFormat::Plain
+        }
+    }
+}
+
+/// The input format a caller asks for: [`InputFormat::Auto`] guesses it
+/// from the text ([`TextFormat::detect`]). `rnn tag --format` takes these
+/// values (`text` is accepted for `plain`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum InputFormat {
+    /// CoNLL if any line has a tab, else plain text.
+    #[default]
+    Auto,
+    /// CoNLL columns ([`TextFormat::Conll`]).
+    Conll,
+    /// One sentence per line ([`TextFormat::Plain`]).
+    #[cfg_attr(feature = "clap", value(alias = "text"))]
+    Plain,
+}
+
+impl InputFormat {
+    /// The format of `text`: the chosen one, or the detected one for `Auto`.
+    ///
+    /// ```
+    /// use rnn::tasks::tag::data::{InputFormat, TextFormat};
+    /// assert_eq!(InputFormat::Auto.resolve("New\tB-loc\n"), TextFormat::Conll);
+    /// assert_eq!(InputFormat::Auto.resolve("I like apple\n"), TextFormat::Plain);
+    /// assert_eq!(InputFormat::Plain.resolve("a\tb\n"), TextFormat::Plain);
+    /// ```
+    pub fn resolve(self, text: &str) -> TextFormat {
+        match self {
+            InputFormat::Auto => TextFormat::detect(text),
+            InputFormat::Conll => TextFormat::Conll,
+            InputFormat::Plain => TextFormat::Plain,
+        }
+    }
+}
+
+/// Reads text to tag from `path`, or from standard input when `path` is
+/// `None` or `-`; returns the name to report it by (`<stdin>` or the path)
+/// and the text.
+pub fn read_input(path: Option<&Path>) -> Result<(std::path::PathBuf, String)> {
+    use std::io::Read;
+    match path {
+        Some(p) if p != Path::new("-") => {
+            let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+            let text = String::from_utf8(bytes).map_err(|_| Error::Data {
+                path: p.to_path_buf(),
+                reason: "not valid UTF-8".into(),
+            })?;
+            Ok((p.to_path_buf(), text))
+        }
+        _ => {
+            let stdin = std::path::PathBuf::from("<stdin>");
+            let mut s = String::new();
+            match std::io::stdin().read_to_string(&mut s) {
+                Ok(_) => Ok((stdin, s)),
+                Err(e) => Err(Error::Data {
+                    path: stdin,
+                    reason: format!("cannot read: {e}"),
+                }),
+            }
         }
     }
 }

@@ -1,9 +1,38 @@
 //! Sequence labelling (part-of-speech tagging, named-entity recognition):
 //! data readers, metrics and the RNN tagger.
+//!
+//! Modules depend one way: [`data`], [`lexicon`], [`crf`], [`metrics`] and
+//! [`chars`] know nothing of the tagger; [`features`] describes its inputs;
+//! [`tagger`] builds it; the rest add to it (encode, predict, save,
+//! transfer, ensemble, step) or use it (trainer, evaluate).
 
 pub mod chars;
 pub mod crf;
 pub mod data;
+pub mod encode;
+pub mod ensemble;
+pub mod evaluate;
+pub mod features;
+mod init;
 pub mod lexicon;
 pub mod metrics;
+pub mod predict;
+pub mod save;
+pub mod step;
 pub mod tagger;
+pub mod trainer;
+mod transfer;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod trainer_tests;
+
+pub use data::{InputFormat, Sentence};
+pub use encode::Encoded;
+pub use ensemble::Ensemble;
+pub use evaluate::{evaluate, unknown_tags};
+pub use features::{FeatureKind, FeatureSpec, NgramSpec, TaggerSpec};
+pub use step::{length_batches, Stepper, TrainOptions};
+pub use tagger::{Tagger, TaggerOptions};
+pub use trainer::{Keep, Summary, TrainConfig, Trainer};

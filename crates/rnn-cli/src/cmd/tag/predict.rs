@@ -1,0 +1,117 @@
+//! `rnn tag` and the tagger part of `rnn eval`: a trained tagger (or an
+//! ensemble) loaded, applied to text or scored on tagged data, printed.
+
+use super::choice;
+use crate::error::{CliError, CliResult};
+use crate::train_util::set_threads;
+use clap::Args;
+use rnn::tasks::tag::data::{parse_untagged, read_conll, read_input, InputFormat};
+use rnn::tasks::tag::evaluate::{unknown_tags, unknown_tags_warning};
+use rnn::tasks::tag::Ensemble;
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Tag text with a trained tagger.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Input: CoNLL (first column used) or plain text, one sentence per line.\nOutput: token<TAB>tag lines, a blank line between sentences.\nExamples:\n  echo 'The Apple is a great company' | rnn tag --model runs/ner\n  rnn tag --model runs/ner1 --model runs/ner2 --entity-bias 2.5 tweets.txt   # ensemble, more entities"
+)]
+pub struct TagArgs {
+    /// The model directory; repeat the flag to tag with an ensemble (the mean
+    /// of the models' tag probabilities, or a CRF's marginals, then the same
+    /// decoding).
+    #[arg(long, required = true)]
+    pub model: Vec<PathBuf>,
+    /// Input file, or - (default) for standard input.
+    pub input: Option<PathBuf>,
+    /// Input format: auto (a tab in any line means CoNLL), conll or plain (or text).
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Add this to the log-probability of every tag but O before decoding (for
+    /// a single CRF tagger: to its per-token score of those tags) (> 0: more
+    /// entities, higher recall, lower precision).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub entity_bias: f64,
+    /// Threads for the matrix products.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+/// Runs `rnn tag`.
+pub fn tag(a: &TagArgs) -> CliResult {
+    set_threads(a.threads)?;
+    let format = choice::<InputFormat>("--format", &a.format, false)?;
+    let ens = load_ensemble(&a.model, a.entity_bias)?;
+    let (path, text) = read_input(a.input.as_deref())?;
+    let sentences = parse_untagged(&path, &text, format.resolve(&text))?;
+    let tags = ens.tag(&sentences);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut write = || -> std::io::Result<()> {
+        for (i, (s, t)) in sentences.iter().zip(&tags).enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            for (tok, t) in s.tokens.iter().zip(t) {
+                writeln!(out, "{tok}\t{t}")?;
+            }
+        }
+        out.flush()
+    };
+    match write() {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::Failure(format!("cannot write the output: {e}"))),
+    }
+}
+
+/// Loads the ensemble; a non-finite bias is a flag error.
+fn load_ensemble(dirs: &[PathBuf], entity_bias: f64) -> CliResult<Ensemble> {
+    if !entity_bias.is_finite() {
+        return Err(CliError::Usage(format!(
+            "--entity-bias {entity_bias}: expected a finite number"
+        )));
+    }
+    Ok(Ensemble::load(dirs, entity_bias)?)
+}
+
+/// `rnn eval` for a tagger (or an ensemble of taggers): a conlleval-style
+/// report, or with `json` one JSON object with `accuracy`, `precision`,
+/// `recall`, `f1` (fractions), `per_type` and `entity_bias`; one of either per
+/// entity bias.
+pub fn eval_tag(dirs: &[PathBuf], data: &Path, json: bool, entity_bias: &[f64]) -> CliResult {
+    let ens = load_ensemble(dirs, 0.0)?;
+    let sentences = read_conll(data)?;
+    let unknown = unknown_tags(ens.tags(), &sentences);
+    if let Some(w) = unknown_tags_warning(&data.display().to_string(), &unknown) {
+        eprintln!("{w}");
+    }
+    if let Some(b) = entity_bias.iter().find(|b| !b.is_finite()) {
+        return Err(CliError::Usage(format!(
+            "--entity-bias {b}: expected finite numbers"
+        )));
+    }
+    let evaluations = ens.evaluate(&sentences, entity_bias)?;
+    for (ev, &bias) in evaluations.iter().zip(entity_bias) {
+        if json {
+            let mut j = ev.to_json();
+            j["unknown_tags"] = serde_json::json!(unknown.keys().collect::<BTreeSet<_>>());
+            j["entity_bias"] = serde_json::json!(bias);
+            println!("{j}");
+        } else if ens.is_chunked() {
+            if entity_bias.len() > 1 {
+                println!("entity bias {bias}:");
+            }
+            print!("{}", ev.report());
+        } else {
+            println!(
+                "processed {} tokens in {} sentences; accuracy: {:6.2}%",
+                ev.tokens,
+                sentences.len(),
+                100.0 * ev.accuracy()
+            );
+        }
+    }
+    Ok(())
+}

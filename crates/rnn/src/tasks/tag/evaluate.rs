@@ -1,0 +1,118 @@
+//! Using a trained tagger: loading one or an ensemble, tagging sentences,
+//! and scoring predictions against gold tags (conlleval metrics).
+
+use super::data::Sentence;
+use super::ensemble::Ensemble;
+use super::metrics::{is_chunk_tagset, Evaluation};
+use super::tagger::Tagger;
+use crate::Result;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Sentences tagged at a time when predicting.
+pub const PREDICT_BATCH: usize = 64;
+
+/// Tags in `data` that `tags` does not hold, with their token counts.
+pub fn unknown_tags(tags: &[String], data: &[Sentence]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for s in data {
+        for t in &s.tags {
+            if !tags.contains(t) {
+                *out.entry(t.clone()).or_default() += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The warning about tags of `data_name` that the tagger does not know
+/// (they count as errors), or `None` when there are none.
+pub fn unknown_tags_warning(data_name: &str, unknown: &BTreeMap<String, usize>) -> Option<String> {
+    if unknown.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = unknown.iter().map(|(t, n)| format!("{t} ({n})")).collect();
+    Some(format!(
+        "warning: {data_name}: tags not seen in training, counted as errors: {}",
+        list.join(", ")
+    ))
+}
+
+/// Scores predicted tag ids (of a model with tag set `tags`) against the
+/// gold tags of `data`.
+pub fn evaluate(tags: &[String], data: &[Sentence], pred: &[Vec<usize>]) -> Evaluation {
+    let mut ev = Evaluation::default();
+    for (s, p) in data.iter().zip(pred) {
+        let names: Vec<&str> = p
+            .iter()
+            .map(|&i| tags.get(i).map_or("?", String::as_str))
+            .collect();
+        ev.add(&s.tags, &names);
+    }
+    ev
+}
+
+impl Tagger {
+    /// The tags of one sentence of tokens.
+    pub fn tag<S: AsRef<str>>(&self, tokens: &[S]) -> Vec<String> {
+        let s = Sentence {
+            tokens: tokens.iter().map(|t| t.as_ref().to_string()).collect(),
+            tags: Vec::new(),
+            line: 1,
+        };
+        let pred = self.predict(&[self.encode(&s)], 1);
+        self.tag_names(&pred[0])
+    }
+}
+
+impl Ensemble {
+    /// Loads one tagger per model directory (one directory: a single
+    /// tagger); `entity_bias` must be finite.
+    pub fn load<P: AsRef<Path>>(dirs: &[P], entity_bias: f64) -> Result<Self> {
+        if !entity_bias.is_finite() {
+            return Err(crate::Error::Value {
+                what: "entity bias".into(),
+                value: entity_bias.to_string(),
+                expected: "a finite number".into(),
+            });
+        }
+        let members = dirs
+            .iter()
+            .map(|d| Tagger::load(d.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        let mut ens = Ensemble::new(members)?;
+        ens.entity_bias = entity_bias;
+        Ok(ens)
+    }
+
+    /// The tag names of every sentence (decoded with `self.entity_bias`).
+    pub fn tag(&self, sentences: &[Sentence]) -> Vec<Vec<String>> {
+        self.predict(sentences, PREDICT_BATCH)
+            .iter()
+            .map(|p| self.members[0].tag_names(p))
+            .collect()
+    }
+
+    /// Scores the ensemble on tagged `data` once per entity bias (the
+    /// members run once): one [`Evaluation`] per bias, in order.
+    pub fn evaluate(&self, data: &[Sentence], entity_biases: &[f64]) -> Result<Vec<Evaluation>> {
+        if let Some(b) = entity_biases.iter().find(|b| !b.is_finite()) {
+            return Err(crate::Error::Value {
+                what: "entity bias".into(),
+                value: b.to_string(),
+                expected: "finite numbers".into(),
+            });
+        }
+        let scores = self.scores(data, PREDICT_BATCH);
+        Ok(entity_biases
+            .iter()
+            .map(|&bias| evaluate(self.tags(), data, &self.decode(&scores, bias)))
+            .collect())
+    }
+
+    /// Whether the tag set is a chunk (BIO) tag set, scored by entity F1
+    /// (else by token accuracy).
+    pub fn is_chunked(&self) -> bool {
+        is_chunk_tagset(self.tags())
+    }
+}

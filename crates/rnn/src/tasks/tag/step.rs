@@ -1,0 +1,359 @@
+//! One training step of a tagger: dropout, forward, loss (cross-entropy or
+//! CRF), backward into the network, the embeddings and the character
+//! encoder, clipping and the optimizer update; and length-sorted batches.
+
+use super::chars::CharEncoder;
+use super::encode::Encoded;
+use super::features::{FeatureKind, NUM_FLAGS, UNK, UNKNOWN_TAG};
+use super::tagger::Tagger;
+use crate::nn::layer::Input;
+use crate::nn::loss::{loss_and_grad, OutputKind, Reduction, Targets};
+use crate::nn::model::Batch;
+use crate::optim::{Optimizer, OptimizerConfig};
+use crate::{Error, Result};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Training hyper-parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainOptions {
+    /// The optimizer (default Adam, lr 1e-2).
+    pub optimizer: OptimizerConfig,
+    /// Clip the global gradient norm to this (0: no clipping).
+    pub clip: f64,
+    /// Word dropout: a training word seen `c` times becomes `<unk>` with
+    /// probability `alpha / (alpha + c)`.
+    pub word_dropout: f64,
+    /// Dropout probability on the input vectors.
+    pub input_dropout: f64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            optimizer: OptimizerConfig::Adam {
+                lr: 1e-2,
+                betas: (0.9, 0.999),
+                eps: 1e-8,
+                weight_decay: 0.0,
+                amsgrad: false,
+            },
+            clip: 5.0,
+            word_dropout: 0.25,
+            input_dropout: 0.0,
+        }
+    }
+}
+
+/// Optimizer state and gradient buffers for training a [`Tagger`].
+#[derive(Debug)]
+pub struct Stepper {
+    opts: TrainOptions,
+    /// One optimizer per parameter group ([`MODEL`], [`EMB`], [`CRF`], [`CHAR_EMB`], [`CHAR_RNN`]).
+    opt: [Optimizer<f32>; GROUPS],
+    /// The gradient of each parameter group, laid out like its buffer.
+    pub(super) g: [Vec<f32>; GROUPS],
+    rng: ChaCha8Rng,
+}
+
+/// Parameter groups of a tagger: recurrent network and readout.
+const MODEL: usize = 0;
+/// Feature and n-gram embeddings.
+pub(super) const EMB: usize = 1;
+/// CRF start, transition and end scores (empty without a CRF).
+const CRF: usize = 2;
+/// Character embeddings (empty without the character encoder).
+const CHAR_EMB: usize = 3;
+/// The character encoder's LSTM (empty without it).
+const CHAR_RNN: usize = 4;
+/// How many parameter groups there are.
+const GROUPS: usize = 5;
+
+impl Tagger {
+    /// Every trained parameter buffer, indexed by group ([`MODEL`] ... [`CHAR_RNN`]).
+    fn groups_mut(&mut self) -> [&mut [f32]; GROUPS] {
+        let (char_emb, char_rnn): (&mut [f32], &mut [f32]) = match &mut self.chars {
+            Some(c) => (&mut c.emb, &mut c.rnn.params),
+            None => (&mut [], &mut []),
+        };
+        [
+            &mut self.model.params,
+            &mut self.emb,
+            &mut self.crf,
+            char_emb,
+            char_rnn,
+        ]
+    }
+
+    /// The size of each parameter group.
+    fn group_sizes(&self) -> [usize; GROUPS] {
+        let (ce, cr) = self
+            .chars
+            .as_ref()
+            .map_or((0, 0), |c| (c.emb.len(), c.rnn.params.len()));
+        [
+            self.model.params.len(),
+            self.emb.len(),
+            self.crf.len(),
+            ce,
+            cr,
+        ]
+    }
+}
+
+impl Stepper {
+    /// A trainer for `tagger`; `seed` drives dropout.
+    pub fn new(tagger: &Tagger, opts: &TrainOptions, seed: u64) -> Result<Self> {
+        if !(opts.word_dropout.is_finite() && opts.word_dropout >= 0.0) {
+            return Err(Error::Config(format!(
+                "word dropout {}: expected a number >= 0",
+                opts.word_dropout
+            )));
+        }
+        if !(0.0..1.0).contains(&opts.input_dropout) {
+            return Err(Error::Config(format!(
+                "input dropout {}: expected a number in [0, 1)",
+                opts.input_dropout
+            )));
+        }
+        let sizes = tagger.group_sizes();
+        Ok(Stepper {
+            opts: opts.clone(),
+            opt: sizes.map(|n| Optimizer::new(opts.optimizer.clone(), n)),
+            g: sizes.map(|n| vec![0.0; n]),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x0d20_b0a7),
+        })
+    }
+
+    /// The optimizers' learning rate.
+    pub fn lr(&self) -> f64 {
+        self.opt[MODEL].config.lr()
+    }
+
+    /// Sets the learning rate.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.opt.iter_mut().for_each(|o| o.config.set_lr(lr));
+    }
+
+    /// One update on a batch of tagged sentences (every tag known). Returns the
+    /// summed loss (cross-entropy, or with a CRF its negative log-likelihood)
+    /// and the number of tokens.
+    pub fn step(&mut self, tagger: &mut Tagger, batch: &[&Encoded]) -> (f64, usize) {
+        let (loss, tokens) = self.gradients(tagger, batch);
+        if self.opts.clip > 0.0 {
+            let norm = self
+                .g
+                .iter()
+                .flatten()
+                .map(|&g| (g as f64) * (g as f64))
+                .sum::<f64>()
+                .sqrt();
+            let c = self.opts.clip / (norm + 1e-6);
+            if c < 1.0 {
+                let c = c as f32;
+                self.g.iter_mut().flatten().for_each(|g| *g *= c);
+            }
+        }
+        for ((opt, g), p) in self.opt.iter_mut().zip(&self.g).zip(tagger.groups_mut()) {
+            opt.step(p, g);
+        }
+        (loss as f64 * tokens as f64, tokens)
+    }
+
+    /// The gradients of the batch's mean loss per token (cross-entropy, or
+    /// the CRF's negative log-likelihood; with this step's dropout), left in
+    /// `self.g` (every group); returns the mean loss and the number of tokens.
+    pub(super) fn gradients(&mut self, tagger: &Tagger, batch: &[&Encoded]) -> (f32, usize) {
+        let nf = tagger.spec.features.len();
+        // word dropout: rare words become <unk> now and then, so <unk> is learned
+        let word = tagger
+            .spec
+            .features
+            .iter()
+            .position(|f| f.kind == FeatureKind::Word);
+        let ids: Option<Vec<Vec<u32>>> = match (
+            word,
+            self.opts.word_dropout > 0.0 && !tagger.counts.is_empty(),
+        ) {
+            (Some(w), true) => Some(
+                batch
+                    .iter()
+                    .map(|e| {
+                        let mut v = e.ids.clone();
+                        for t in 0..e.len {
+                            let id = v[t * nf + w] as usize;
+                            let c = tagger.counts[w].get(id).copied().unwrap_or(0) as f64;
+                            let a = self.opts.word_dropout;
+                            if id != 0 && self.rng.random::<f64>() < a / (a + c) {
+                                v[t * nf + w] = UNK;
+                            }
+                        }
+                        v
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let lengths_max = batch.iter().map(|e| e.len).max().unwrap_or(0);
+        let i_n = tagger.input_size();
+        let keep: Option<Vec<f32>> = (self.opts.input_dropout > 0.0).then(|| {
+            let p = self.opts.input_dropout;
+            let s = (1.0 / (1.0 - p)) as f32;
+            (0..lengths_max * batch.len() * i_n)
+                .map(|_| if self.rng.random::<f64>() < p { 0.0 } else { s })
+                .collect()
+        });
+        let (x, steps, lengths, char_cache) =
+            tagger.inputs(batch, ids.as_deref(), keep.as_deref(), true);
+        let b_n = batch.len();
+        let model = &tagger.model;
+        let fwd = model.forward(Batch::new(Input::Dense(&x), steps, b_n).with_lengths(&lengths));
+        let mut targets = vec![0usize; steps * b_n];
+        let mut mask = vec![false; steps * b_n];
+        for (b, e) in batch.iter().enumerate() {
+            for t in 0..e.len {
+                let y = e.tags[t];
+                if y != UNKNOWN_TAG {
+                    targets[t * b_n + b] = y;
+                    mask[t * b_n + b] = true;
+                }
+            }
+        }
+        let tokens = mask.iter().filter(|&&m| m).count();
+        let mut dlogits = vec![0.0f32; fwd.logits.len()];
+        let loss = if tagger.crf.is_empty() {
+            loss_and_grad(
+                OutputKind::Softmax,
+                &fwd.logits,
+                model.config.output_size,
+                Targets::Classes(&targets),
+                Some(&mask),
+                Reduction::Mean,
+                &mut dlogits,
+            )
+        } else {
+            self.crf_loss(tagger, batch, &fwd.logits, &mut dlogits, tokens)
+        };
+        self.g[MODEL].fill(0.0);
+        let (_, dx) = model.backward(
+            &fwd,
+            Input::Dense(&x),
+            Some(&lengths),
+            &dlogits,
+            None,
+            &mut self.g[MODEL],
+            true,
+        );
+        // dE/d(embedding row) = sum over its uses of the matching slice of dE/dx
+        self.g[EMB].fill(0.0);
+        self.g[CHAR_EMB].fill(0.0);
+        self.g[CHAR_RNN].fill(0.0);
+        let cn = tagger.chars.as_ref().map_or(0, CharEncoder::out_size);
+        let char_col = i_n - NUM_FLAGS - tagger.spec.lexicon_width() - cn; // where the character vector starts in x
+        let mut d_chars = Vec::new(); // dE/dr [Nw, 2*hc], the batch's tokens in order
+        if let Some(dx) = dx {
+            for (b, e) in batch.iter().enumerate() {
+                let eids = ids.as_ref().map_or(&e.ids[..], |v| &v[b][..]);
+                for t in 0..e.len {
+                    let r = t * b_n + b;
+                    let mut col = 0;
+                    for (f, spec) in tagger.spec.features.iter().enumerate() {
+                        let id = eids[t * nf + f] as usize;
+                        let dst = tagger.offsets[f] + id * spec.dim;
+                        for j in 0..spec.dim {
+                            let m = keep.as_ref().map_or(1.0, |k| k[r * i_n + col + j]);
+                            self.g[EMB][dst + j] += dx[r * i_n + col + j] * m;
+                        }
+                        col += spec.dim;
+                    }
+                    if let Some(g) = &tagger.spec.ngrams {
+                        // x = (1/K) sum_k G[k]  =>  dE/dG[k] += (1/K) dE/dx, per use
+                        let ks = &e.ngrams[e.ngram_at[t]..e.ngram_at[t + 1]];
+                        let w = 1.0 / ks.len() as f32;
+                        for &k in ks {
+                            let dst = tagger.ngram_off + k as usize * g.dim;
+                            for j in 0..g.dim {
+                                let m = keep.as_ref().map_or(1.0, |kp| kp[r * i_n + col + j]);
+                                self.g[EMB][dst + j] += w * dx[r * i_n + col + j] * m;
+                            }
+                        }
+                    }
+                    // x[char_col..+2hc] = r[word]  =>  dE/dr[word] = that slice of dE/dx
+                    for j in char_col..char_col + cn {
+                        let m = keep.as_ref().map_or(1.0, |kp| kp[r * i_n + j]);
+                        d_chars.push(dx[r * i_n + j] * m);
+                    }
+                }
+            }
+        }
+        if let (Some(c), Some(cache), false) = (&tagger.chars, &char_cache, d_chars.is_empty()) {
+            let [.., g_char_emb, g_char_rnn] = &mut self.g;
+            c.backward(cache, &d_chars, g_char_emb, g_char_rnn);
+        }
+        (loss, tokens)
+    }
+}
+
+impl Stepper {
+    /// The CRF's negative log-likelihood of a batch divided by its number of
+    /// tokens; writes dE/dlogits (`[T, B, O]`, like `logits`) and fills
+    /// `self.g[CRF]`. Sentences with an unknown gold tag are left out.
+    fn crf_loss(
+        &mut self,
+        tagger: &Tagger,
+        batch: &[&Encoded],
+        logits: &[f32],
+        dlogits: &mut [f32],
+        tokens: usize,
+    ) -> f32 {
+        let o = tagger.spec.tags.len();
+        let b_n = batch.len();
+        let scale = 1.0 / tokens.max(1) as f64;
+        self.g[CRF].fill(0.0);
+        let mut loss = 0.0;
+        let (mut e, mut de) = (Vec::new(), Vec::new());
+        for (b, enc) in batch.iter().enumerate() {
+            if enc.tags.contains(&UNKNOWN_TAG) {
+                continue;
+            }
+            // gather the sentence's rows [n, O] out of [T, B, O], and back
+            e.clear();
+            for t in 0..enc.len {
+                e.extend_from_slice(&logits[(t * b_n + b) * o..][..o]);
+            }
+            de.clear();
+            de.resize(e.len(), 0.0f32);
+            loss += super::crf::nll_and_grad(
+                &tagger.crf,
+                &e,
+                o,
+                &enc.tags,
+                scale,
+                &mut de,
+                &mut self.g[CRF],
+            );
+            for t in 0..enc.len {
+                dlogits[(t * b_n + b) * o..][..o].copy_from_slice(&de[t * o..(t + 1) * o]);
+            }
+        }
+        (loss * scale) as f32
+    }
+}
+
+/// Groups sentence indices into batches of about `batch` sentences of similar
+/// length (sorted by length with random tie-breaks), in random batch order.
+pub fn length_batches(lengths: &[usize], batch: usize, rng: &mut impl Rng) -> Vec<Vec<usize>> {
+    let mut keyed: Vec<(usize, u32, usize)> = lengths
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| (l, rng.random::<u32>(), i))
+        .collect();
+    keyed.sort_unstable();
+    let mut out: Vec<Vec<usize>> = keyed
+        .chunks(batch.max(1))
+        .map(|c| c.iter().map(|k| k.2).collect())
+        .collect();
+    out.shuffle(rng);
+    out
+}

@@ -1,0 +1,431 @@
+//! Training a tagger end to end (`rnn train tag`): epochs over length-sorted
+//! batches, evaluation on dev data after each epoch, early stopping with
+//! learning-rate decay, the best (or last) model and snapshots saved, one
+//! `metrics.jsonl` row per epoch.
+
+use super::data::{read_conll, Sentence};
+use super::encode::Encoded;
+use super::evaluate::{evaluate, unknown_tags, unknown_tags_warning, PREDICT_BATCH};
+use super::metrics::is_chunk_tagset;
+use super::step::{length_batches, Stepper, TrainOptions};
+use super::tagger::{Tagger, TaggerOptions};
+use crate::io::MetricsLog;
+use crate::nn::cell::CellKind;
+use crate::optim::OptimizerConfig;
+use crate::tasks::{Budget, Clock, Event, Progress};
+use crate::{Error, ModelConfig, Result};
+use rand::SeedableRng;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Which model a run leaves in its output directory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Keep {
+    /// The epoch with the best dev score; epochs that do not improve it
+    /// decay the learning rate and count towards early stopping.
+    #[default]
+    Best,
+    /// The final epoch's (for when the dev data is also trained on): a
+    /// fixed schedule, no decay, no early stopping.
+    Last,
+}
+
+/// Everything `rnn train tag` is told besides its data and budget. The
+/// defaults are the CLI's.
+///
+/// ```
+/// use rnn::tasks::tag::{Keep, TrainConfig};
+/// let mut config = TrainConfig::default();
+/// assert_eq!((config.batch, config.patience, config.keep), (16, 4, Keep::Best));
+/// assert_eq!(config.tagger.rnn.hidden_size, 100);
+/// config.batch = 0;
+/// assert!(config.validate().is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Features and network of a new tagger (with `init_from`, only `crf`
+    /// and `lexicon` are used; `char_dim` must be 0).
+    pub tagger: TaggerOptions,
+    /// Optimizer (Adam, lr 2e-3), clipping (5), word dropout (0.25) and
+    /// input dropout (0).
+    pub optim: TrainOptions,
+    /// Sentences per batch (16).
+    pub batch: usize,
+    /// Learning-rate factor after an epoch that does not improve the dev
+    /// score (0.5), in (0, 1].
+    pub lr_decay: f64,
+    /// Epochs without a better dev score before stopping (4).
+    pub patience: usize,
+    /// Which model to keep (best).
+    pub keep: Keep,
+    /// Also save every epoch's model from this epoch on as `OUT/epoch-N`
+    /// (0: never).
+    pub snapshots_from: usize,
+    /// Random seed: initialisation, batch order, dropout (0).
+    pub seed: u64,
+    /// Start from the trained tagger in this directory (transfer learning,
+    /// [`Tagger::from_pretrained`]).
+    pub init_from: Option<PathBuf>,
+    /// Extra metadata saved in every model file (the CLI records its
+    /// arguments as `tag.train_args`).
+    pub meta: BTreeMap<String, String>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        let mut rnn = ModelConfig::elman(1, 100, 1);
+        rnn.cell = CellKind::Lstm;
+        TrainConfig {
+            tagger: TaggerOptions {
+                rnn,
+                ..TaggerOptions::default()
+            },
+            optim: TrainOptions {
+                optimizer: OptimizerConfig::Adam {
+                    lr: 2e-3,
+                    betas: (0.9, 0.999),
+                    eps: 1e-8,
+                    weight_decay: 0.0,
+                    amsgrad: false,
+                },
+                ..TrainOptions::default()
+            },
+            batch: 16,
+            lr_decay: 0.5,
+            patience: 4,
+            keep: Keep::Best,
+            snapshots_from: 0,
+            seed: 0,
+            init_from: None,
+            meta: BTreeMap::new(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks the loop's settings; the error names the first bad one.
+    pub fn validate(&self) -> Result<&Self> {
+        let bad = |what: &str, value: String, expected: &str| {
+            Err(Error::Value {
+                what: what.into(),
+                value,
+                expected: expected.into(),
+            })
+        };
+        if self.batch == 0 {
+            return bad("batch", "0".into(), "at least 1 sentence");
+        }
+        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            return bad("lr_decay", self.lr_decay.to_string(), "a number in (0, 1]");
+        }
+        if !(self.optim.clip.is_finite() && self.optim.clip >= 0.0) {
+            return bad("clip", self.optim.clip.to_string(), "a number >= 0");
+        }
+        if let (Some(dir), true) = (&self.init_from, self.tagger.char_dim > 0) {
+            return bad(
+                "char_dim",
+                self.tagger.char_dim.to_string(),
+                &format!(
+                    "0 with init_from {} (the character encoder comes from the base tagger)",
+                    dir.display()
+                ),
+            );
+        }
+        Ok(self)
+    }
+}
+
+/// What a finished [`Trainer::fit`] reports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// `"f1"` for a chunk (BIO) tag set, else `"accuracy"`: what early
+    /// stopping and the best model go by.
+    pub score_name: &'static str,
+    /// The best dev score (a fraction; -inf when no epoch ran).
+    pub best_score: f64,
+    /// The epoch that reached it (1-based; 0 when no epoch ran).
+    pub best_epoch: usize,
+    /// Epochs run (the last one possibly cut short by the budget).
+    pub epochs: usize,
+    /// Optimizer steps taken.
+    pub steps: u64,
+    /// Whether the run ended by early stopping.
+    pub stopped_early: bool,
+    /// Seconds the run took.
+    pub seconds: f64,
+}
+
+/// Trains a tagger on tagged sentences, evaluating on dev data after each
+/// epoch and writing the model directory `out` (`model.safetensors`,
+/// `metrics.jsonl`, `epoch-N/` snapshots).
+///
+/// ```
+/// use rnn::tasks::{tag::{Sentence, Tagger, TrainConfig, Trainer}, Budget};
+/// let s = |w: &str, t: &str| Sentence {
+///     tokens: w.split(' ').map(String::from).collect(),
+///     tags: t.split(' ').map(String::from).collect(),
+///     line: 1,
+/// };
+/// let train = vec![s("I like eating apple", "O O O B-fruit"), s("The Apple is great", "O B-corp O O")];
+/// let mut config = TrainConfig::default();
+/// config.tagger.rnn.hidden_size = 8;
+/// config.tagger.word_dim = 8;
+/// let out = std::env::temp_dir().join(format!("rnn-doc-tag-trainer-{}", std::process::id()));
+/// let mut trainer = Trainer::new(config, train.clone(), train, &out).unwrap();
+/// let mut lines = Vec::new();
+/// let summary = trainer
+///     .fit(Budget::Epochs(2), &mut |e: &rnn::tasks::Event| {
+///         if let rnn::tasks::Event::Message(m) = e {
+///             lines.push(m.to_string());
+///         }
+///     })
+///     .unwrap();
+/// assert_eq!((summary.epochs, summary.score_name), (2, "f1"));
+/// assert!(lines.iter().any(|l| l.starts_with("epoch 2: train loss")));
+/// let tagger = Tagger::load(&out).unwrap(); // the best epoch's
+/// assert_eq!(tagger.tag(&["The", "Apple"]).len(), 2);
+/// # std::fs::remove_dir_all(&out).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct Trainer {
+    config: TrainConfig,
+    train: Vec<Sentence>,
+    dev: Vec<Sentence>,
+    dev_name: String,
+    out: PathBuf,
+    tagger: Tagger,
+    stepper: Stepper,
+    /// What the run starts from, when transferring: the base's directory and network.
+    base: Option<(PathBuf, ModelConfig)>,
+    done: bool,
+}
+
+impl Trainer {
+    /// A trainer for `train` with `dev` for early stopping, writing to
+    /// `out`: a new tagger from `config.tagger`, or one transferred from
+    /// `config.init_from`.
+    pub fn new(
+        config: TrainConfig,
+        train: Vec<Sentence>,
+        dev: Vec<Sentence>,
+        out: &Path,
+    ) -> Result<Self> {
+        config.validate()?;
+        let seed = config.seed;
+        let (tagger, base) = match &config.init_from {
+            None => (Tagger::new(&train, &config.tagger, seed)?, None),
+            Some(dir) => {
+                let b = Tagger::load(dir)?;
+                let lexicon = config.tagger.lexicon.clone();
+                let t = Tagger::from_pretrained(&b, &train, config.tagger.crf, lexicon, seed)?;
+                (t, Some((dir.clone(), b.model.config)))
+            }
+        };
+        let stepper = Stepper::new(&tagger, &config.optim, seed)?;
+        Ok(Trainer {
+            config,
+            train,
+            dev,
+            dev_name: "dev data".into(),
+            out: out.to_path_buf(),
+            tagger,
+            stepper,
+            base,
+            done: false,
+        })
+    }
+
+    /// Like [`Trainer::new`], reading the CoNLL files `train` (all of them,
+    /// in order) and `dev`; warnings name the dev file.
+    pub fn from_files<P: AsRef<Path>>(
+        config: TrainConfig,
+        train: &[P],
+        dev: &Path,
+        out: &Path,
+    ) -> Result<Self> {
+        let mut sentences = Vec::new();
+        for f in train {
+            sentences.extend(read_conll(f.as_ref())?);
+        }
+        let dev_data = read_conll(dev)?;
+        let mut t = Self::new(config, sentences, dev_data, out)?;
+        t.dev_name = dev.display().to_string();
+        Ok(t)
+    }
+
+    /// The tagger being trained (its current weights).
+    pub fn tagger(&self) -> &Tagger {
+        &self.tagger
+    }
+
+    /// Trains within `budget`, reporting to `progress`: a [`Event::Message`]
+    /// line for the setup, each epoch and early stopping (the lines `rnn
+    /// train tag` prints), [`Event::Step`] per batch and [`Event::Evaluated`]
+    /// per epoch. Runs once per trainer. A non-finite loss ends the run with
+    /// [`Error::Diverged`].
+    pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
+        let budget = budget.validate()?;
+        if self.done {
+            return Err(Error::Config("Trainer::fit runs once per trainer".into()));
+        }
+        self.done = true;
+        let (cfg, tagger, train, dev) = (&self.config, &mut self.tagger, &self.train, &self.dev);
+        let say = |progress: &mut dyn FnMut(&Event), line: String| progress(&Event::Message(&line));
+        let mut emit = |e: &Event| progress.event(e);
+        if let Some((dir, c)) = &self.base {
+            say(&mut emit, format!(
+                "starting from {}: its features and network ({:?}, {} layer(s), {}, hidden {}); feature and network flags ignored",
+                dir.display(),
+                c.cell,
+                c.num_layers,
+                if c.bidirectional { "bidirectional" } else { "unidirectional" },
+                c.hidden_size
+            ));
+        }
+        if let Some(w) = unknown_tags_warning(&self.dev_name, &unknown_tags(&tagger.spec.tags, dev))
+        {
+            say(&mut emit, w);
+        }
+        let chunked = is_chunk_tagset(&tagger.spec.tags);
+        let score_name = if chunked { "f1" } else { "accuracy" };
+        let train_enc: Vec<Encoded> = train.iter().map(|s| tagger.encode(s)).collect();
+        let dev_enc: Vec<Encoded> = dev.iter().map(|s| tagger.encode(s)).collect();
+        let train_tokens: usize = train.iter().map(Sentence::len).sum();
+        say(&mut emit, format!(
+            "train: {} sentences, {} tokens, {} tags ({}); dev: {} sentences; words {}, input {}, parameters {} + {} embedding",
+            train.len(),
+            train_tokens,
+            tagger.spec.tags.len(),
+            if chunked { "entities, early stopping on F1" } else { "early stopping on accuracy" },
+            dev.len(),
+            tagger.spec.features[0].vocab.len(),
+            tagger.input_size(),
+            tagger.model.params.len(),
+            tagger.emb.len()
+        ));
+
+        // the clock starts with the training, after the setup (as the CLI's bar always did)
+        let clock = Clock::start(budget);
+        let out = &self.out;
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        let mut metrics = MetricsLog::open(out, false);
+        let batches_per_epoch = train.len().div_ceil(cfg.batch) as u64;
+        let (max_epochs, max_steps) = match budget {
+            Budget::Epochs(e) => (e, u64::MAX),
+            Budget::Steps(s) => (usize::MAX, s),
+            Budget::Minutes(_) => (usize::MAX, u64::MAX),
+        };
+        emit(&Event::Start {
+            total_steps: match budget {
+                Budget::Epochs(e) => Some(e as u64 * batches_per_epoch),
+                Budget::Steps(s) => Some(s),
+                Budget::Minutes(_) => None,
+            },
+        });
+        let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
+        let lengths: Vec<usize> = train_enc.iter().map(|e| e.len).collect();
+        let keep_last = cfg.keep == Keep::Last;
+        let mut s = Summary {
+            score_name,
+            best_score: f64::NEG_INFINITY,
+            best_epoch: 0,
+            epochs: 0,
+            steps: 0,
+            stopped_early: false,
+            seconds: 0.0,
+        };
+        let (mut stale, mut step, mut summary) = (0usize, 0u64, String::new());
+        let mut epoch = 0;
+        while epoch < max_epochs && step < max_steps && !clock.out_of_time() {
+            epoch += 1;
+            let (mut loss_sum, mut tok, mut smooth) = (0.0f64, 0usize, f64::NAN);
+            for b in length_batches(&lengths, cfg.batch, &mut rng) {
+                let refs: Vec<&Encoded> = b.iter().map(|&i| &train_enc[i]).collect();
+                let (l, n) = self.stepper.step(tagger, &refs);
+                if !l.is_finite() {
+                    return Err(Error::Diverged {
+                        step,
+                        value: l.to_string(),
+                    });
+                }
+                loss_sum += l;
+                tok += n;
+                step += 1;
+                let per = l / n.max(1) as f64;
+                smooth = if smooth.is_nan() {
+                    per
+                } else {
+                    0.98 * smooth + 0.02 * per
+                };
+                if step % 20 == 0 || summary.is_empty() {
+                    let best = s.best_score;
+                    summary =
+                        format!("epoch {epoch} loss {smooth:.4} best dev {score_name} {best:.4}");
+                }
+                emit(&Event::Step {
+                    step,
+                    loss: per,
+                    summary: &summary,
+                });
+                if clock.out_of_time() || step >= max_steps {
+                    break;
+                }
+            }
+            let (pred, dev_loss, dev_n) = tagger.predict_with_loss(&dev_enc, PREDICT_BATCH);
+            let ev = evaluate(&tagger.spec.tags, dev, &pred);
+            let m = ev.micro();
+            let score = if chunked { m.f1 } else { ev.accuracy() };
+            let train_loss = loss_sum / tok.max(1) as f64;
+            let dev_loss = dev_loss / dev_n.max(1) as f64;
+            let improved = score > s.best_score;
+            let row = serde_json::json!({
+                "epoch": epoch, "step": step, "seconds": clock.elapsed(), "lr": self.stepper.lr(),
+                "train_loss": train_loss, "dev_loss": dev_loss,
+                "dev_accuracy": ev.accuracy(), "dev_precision": m.precision, "dev_recall": m.recall, "dev_f1": m.f1,
+                "best": improved,
+            });
+            metrics.push(row.clone())?;
+            emit(&Event::Evaluated { row: &row });
+            say(&mut emit, format!(
+                "epoch {epoch}: train loss {train_loss:.4}, dev loss {dev_loss:.4}, dev accuracy {:.2}%{}{} ({:.0}s)",
+                100.0 * ev.accuracy(),
+                if chunked { format!(", dev F1 {:.2}", 100.0 * m.f1) } else { String::new() },
+                if improved { ", saved" } else { "" },
+                clock.elapsed()
+            ));
+            let mut epoch_meta = cfg.meta.clone();
+            epoch_meta.insert(
+                "tag.dev_score".into(),
+                format!("{{\"{score_name}\": {score}, \"epoch\": {epoch}}}"),
+            );
+            if improved || keep_last {
+                tagger.save(out, epoch_meta.clone())?;
+            }
+            if cfg.snapshots_from > 0 && epoch >= cfg.snapshots_from {
+                tagger.save(&out.join(format!("epoch-{epoch}")), epoch_meta)?;
+            }
+            s.epochs = epoch;
+            if improved {
+                s.best_score = score;
+                s.best_epoch = epoch;
+                stale = 0;
+            } else if !keep_last {
+                // with Keep::Last the schedule is fixed: no decay, no early stop
+                stale += 1;
+                self.stepper.set_lr(self.stepper.lr() * cfg.lr_decay);
+                if stale >= cfg.patience {
+                    say(
+                        &mut emit,
+                        format!("no better dev {score_name} for {stale} epochs: stopping"),
+                    );
+                    s.stopped_early = true;
+                    break;
+                }
+            }
+        }
+        s.steps = step;
+        s.seconds = clock.elapsed();
+        Ok(s)
+    }
+}

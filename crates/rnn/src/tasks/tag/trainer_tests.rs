@@ -1,0 +1,157 @@
+//! Tests of the epoch loop ([`super::trainer::Trainer::fit`]): what it
+//! writes, when it stops, and the errors of bad settings.
+
+use super::data::Sentence;
+use super::trainer::{Keep, TrainConfig, Trainer};
+use super::Tagger;
+use crate::tasks::{Budget, Event};
+use std::path::PathBuf;
+
+fn s(words: &str, tags: &str) -> Sentence {
+    Sentence {
+        tokens: words.split(' ').map(String::from).collect(),
+        tags: tags.split(' ').map(String::from).collect(),
+        line: 1,
+    }
+}
+
+fn data() -> Vec<Sentence> {
+    vec![
+        s("I like eating apple", "O O O B-fruit"),
+        s("The Apple is great", "O B-corp O O"),
+        s("an apple a day", "O B-fruit O O"),
+        s("Apple sells phones", "B-corp O O"),
+        s("we ate an apple pie", "O O O B-fruit O"),
+    ]
+}
+
+fn small() -> TrainConfig {
+    let mut c = TrainConfig::default();
+    c.tagger.rnn.hidden_size = 6;
+    c.tagger.word_dim = 6;
+    c.batch = 2; // 5 sentences: 3 batches per epoch
+    c.seed = 3;
+    c
+}
+
+fn out(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rnn-tag-trainer-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn rows(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn keeps_the_best_epoch_and_snapshots() {
+    let dir = out("best");
+    let mut c = small();
+    c.snapshots_from = 1;
+    c.patience = 100;
+    let mut t = Trainer::new(c, data(), data(), &dir).unwrap();
+    let (mut steps, mut evaluated) = (0, 0);
+    let summary = t
+        .fit(Budget::Epochs(4), &mut |e: &Event| match e {
+            Event::Step { .. } => steps += 1,
+            Event::Evaluated { .. } => evaluated += 1,
+            _ => {}
+        })
+        .unwrap();
+    assert_eq!(
+        (summary.epochs, summary.steps, steps, evaluated),
+        (4, 12, 12, 4)
+    );
+    let rows = rows(&dir);
+    assert_eq!(rows.len(), 4);
+    // "best" marks exactly the epochs that raised the score, the last of them is the kept model
+    let best: Vec<u64> = rows
+        .iter()
+        .filter(|r| r["best"] == true)
+        .map(|r| r["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(best.last().copied(), Some(summary.best_epoch as u64));
+    let kept = Tagger::load(&dir).unwrap();
+    let snap = Tagger::load(&dir.join(format!("epoch-{}", summary.best_epoch))).unwrap();
+    assert_eq!(kept.model.params, snap.model.params);
+    assert_eq!(kept.emb, snap.emb);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn step_budget_and_keep_last() {
+    let dir = out("last");
+    let mut c = small();
+    c.keep = Keep::Last;
+    let mut t = Trainer::new(c, data(), data(), &dir).unwrap();
+    let summary = t.fit(Budget::Steps(4), &mut ()).unwrap();
+    // 3 batches per epoch: the second epoch ends after its first batch
+    assert_eq!((summary.steps, summary.epochs), (4, 2));
+    assert_eq!(rows(&dir)[1]["step"], 4);
+    let kept = Tagger::load(&dir).unwrap();
+    assert_eq!(
+        kept.model.params,
+        t.tagger().model.params,
+        "the last epoch's model"
+    );
+    assert!(t.fit(Budget::Epochs(1), &mut ()).is_err(), "fit runs once");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn early_stopping_decays_the_learning_rate() {
+    let dir = out("stop");
+    let mut c = small();
+    c.patience = 1;
+    // a zero learning rate never improves on the first epoch's score
+    c.optim.optimizer.set_lr(0.0);
+    let mut t = Trainer::new(c, data(), data(), &dir).unwrap();
+    let mut lines = Vec::new();
+    let summary = t
+        .fit(Budget::Epochs(10), &mut |e: &Event| {
+            if let Event::Message(m) = e {
+                lines.push(m.to_string());
+            }
+        })
+        .unwrap();
+    assert!(summary.stopped_early);
+    assert_eq!((summary.epochs, summary.best_epoch), (2, 1));
+    assert_eq!(
+        lines.last().unwrap(),
+        "no better dev f1 for 1 epochs: stopping"
+    );
+    assert!(
+        lines[0].starts_with("train: 5 sentences, 20 tokens, 3 tags"),
+        "{}",
+        lines[0]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_settings_are_errors() {
+    let dir = out("bad");
+    let mut c = small();
+    c.batch = 0;
+    let e = Trainer::new(c, data(), data(), &dir)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("batch"), "{e}");
+    let mut c = small();
+    c.lr_decay = 1.5;
+    let e = Trainer::new(c, data(), data(), &dir)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("lr_decay: 1.5"), "{e}");
+    let mut c = small();
+    (c.init_from, c.tagger.char_dim) = (Some(dir.clone()), 4);
+    assert!(Trainer::new(c, data(), data(), &dir).is_err());
+    let mut t = Trainer::new(small(), data(), data(), &dir).unwrap();
+    assert!(t.fit(Budget::Epochs(0), &mut ()).is_err());
+    assert!(!dir.exists(), "nothing written before a valid budget");
+}
