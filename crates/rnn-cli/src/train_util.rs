@@ -100,16 +100,6 @@ impl Progress {
         self.bar.set_message(msg);
     }
 
-    /// Whether a minutes budget has run out.
-    pub fn out_of_time(&self) -> bool {
-        self.clock.out_of_time()
-    }
-
-    /// Seconds since the start.
-    pub fn elapsed(&self) -> f64 {
-        self.clock.elapsed()
-    }
-
     /// Prints a line above the bar, or plainly when stderr is not a terminal
     /// (the bar is hidden then, and so would be its lines).
     pub fn println(&self, s: impl AsRef<str>) {
