@@ -11,9 +11,9 @@
 
 use crate::kernels::gemm;
 use crate::nn::layer::{Input, LayerScratch};
-use crate::nn::model::{batch_parts, Batch, Model, State};
+use crate::nn::model::parallel::{scatter_rows, split_batch};
+use crate::nn::model::{Batch, Model, State};
 use crate::Float;
-use rayon::prelude::*;
 
 /// The results and buffers of [`Model::infer`]; keep one and pass it to every
 /// call so the buffers are reused.
@@ -153,49 +153,32 @@ impl<T: Float> Model<T> {
     /// `data.state` (`[L*D, B, H]`, zeros when `None`). With one thread this is
     /// `infer`. Fills `inf.logits` (`[T, B, O]`) and `inf.state` (`[L*D, B, H]`).
     pub fn infer_parallel(&self, data: Batch<T>, inf: &mut Inference<T>) {
-        let Batch {
-            x,
-            steps,
-            batch,
-            state,
-            lengths,
-        } = data;
-        let parts = batch_parts(batch);
-        if parts.len() <= 1 {
+        let (steps, batch) = (data.steps, data.batch);
+        let (o, h) = (self.config.output_size, self.config.hidden_size);
+        let split = split_batch(data, h, |_, part| {
+            let mut out = Inference::new();
+            self.infer(part, &mut out);
+            out
+        });
+        let Some((parts, outs)) = split else {
             return self.infer(data, inf);
-        }
-        let cfg = &self.config;
-        let (o, h) = (cfg.output_size, cfg.hidden_size);
-        let outs: Vec<Inference<T>> = parts
-            .par_iter()
-            .map(|&(b0, b1)| {
-                crate::kernels::sequential(|| {
-                    let xp = x.batch_part(steps, batch, b0, b1);
-                    let sp = state.map(|s| s.batch_part(batch, self.config.hidden_size, b0, b1));
-                    let mut part = Inference::new();
-                    let data = Batch {
-                        x: xp.as_input(),
-                        steps,
-                        batch: b1 - b0,
-                        state: sp.as_ref(),
-                        lengths: lengths.map(|l| &l[b0..b1]),
-                    };
-                    self.infer(data, &mut part);
-                    part
-                })
-            })
-            .collect();
-        // scatter each part's [T, Bp, O] logits back into [T, B, O]
+        };
+        // each part's [T, Bp, O] logits back into [T, B, O]
         inf.logits.resize(steps * batch * o, T::zero());
-        for (&(b0, b1), part) in parts.iter().zip(&outs) {
-            let w = (b1 - b0) * o;
-            for t in 0..steps {
-                inf.logits[(t * batch + b0) * o..(t * batch + b1) * o]
-                    .copy_from_slice(&part.logits[t * w..(t + 1) * w]);
-            }
-        }
+        let logits: Vec<&[T]> = outs.iter().map(|p| p.logits.as_slice()).collect();
+        scatter_rows(&mut inf.logits, &parts, &logits, o, steps, batch);
         // and each part's [L*D, Bp, H] final state into [L*D, B, H]
         let finals: Vec<&State<T>> = outs.iter().map(|p| &p.state).collect();
         inf.state = State::join(&finals, &parts, batch, h);
+    }
+
+    /// The readout `o_t` (`[T, B, O]`, zero past each length) of a forward
+    /// pass on `data` (see [`Batch`]), with the batch split across threads
+    /// like [`Model::loss_and_grads_parallel`]: inference only, nothing kept
+    /// for BPTT.
+    pub fn logits_parallel(&self, data: Batch<T>) -> Vec<T> {
+        let mut inf = Inference::default();
+        self.infer_parallel(data, &mut inf);
+        inf.logits
     }
 }
