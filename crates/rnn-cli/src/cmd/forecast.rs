@@ -266,7 +266,7 @@ fn batch_of(enc: &[f64], width: usize, wins: &[&Window]) -> (Vec<f32>, Vec<f32>)
 }
 
 /// Mean squared error per value of the model on `wins` (normalised units).
-fn mse_on(model: &Model<f32>, enc: &[f64], width: usize, wins: &[&Window]) -> f64 {
+fn mse_on(model: &Model<f32>, enc: &[f64], width: usize, wins: &[&Window]) -> CliResult<f64> {
     let mut total = 0.0;
     let mut count = 0usize;
     for chunk in wins.chunks(256) {
@@ -276,14 +276,14 @@ fn mse_on(model: &Model<f32>, enc: &[f64], width: usize, wins: &[&Window]) -> f6
             chunk[0].input.len(),
             chunk.len(),
             None,
-        );
+        )?;
         for (o, t) in out.iter().zip(&y) {
             let d = f64::from(*o - *t);
             total += d * d;
         }
         count += y.len();
     }
-    total / count.max(1) as f64
+    Ok(total / count.max(1) as f64)
 }
 
 /// Reads the series a forecast model was trained on (same columns, time
@@ -335,14 +335,14 @@ fn forecast_at(
     let pred: Vec<f64> = if meta.recursive() {
         let mut out = Vec::with_capacity(h);
         for _ in 0..h {
-            let next = head.predict(Input::Dense(&win), w, 1, None)[0];
+            let next = head.predict(Input::Dense(&win), w, 1, None)?[0];
             out.push(f64::from(next));
             win.drain(..width);
             win.push(next);
         }
         out
     } else {
-        let o = head.predict(Input::Dense(&win), w, 1, None);
+        let o = head.predict(Input::Dense(&win), w, 1, None)?;
         o[..h.min(o.len())].iter().map(|&v| f64::from(v)).collect()
     };
     Ok(p.decode(hist, &pred)?)
@@ -574,7 +574,7 @@ pub fn train_forecast(args: &TrainForecastArgs) -> CliResult {
                 None,
                 Reduction::Mean,
                 &mut grads,
-            );
+            )?;
             if !loss.is_finite() {
                 progress.finish();
                 return Err(Error::Diverged {
@@ -590,7 +590,9 @@ pub fn train_forecast(args: &TrainForecastArgs) -> CliResult {
         }
         // loss = mean over windows of 0.5 ||o - y||^2  ->  MSE per value
         let train_mse = 2.0 * sum / (train.len() * model_h) as f64;
-        let val_mse = (!val.is_empty()).then(|| mse_on(&model, &enc, width, &val));
+        let val_mse = (!val.is_empty())
+            .then(|| mse_on(&model, &enc, width, &val))
+            .transpose()?;
         let improved = match val_mse {
             Some(v) => v < best,
             None => true,

@@ -6,7 +6,7 @@ use crate::nn::layer::Input;
 use crate::nn::loss::{loss_and_grad, Reduction, Targets};
 use crate::nn::model::dropout::mask_in_place;
 use crate::nn::model::{Batch, Forward, Model, State};
-use crate::Float;
+use crate::{Error, Float, Result};
 
 impl<T: Float> Model<T> {
     /// BPTT through the whole network for the upstream gradient `dlogits =
@@ -14,8 +14,57 @@ impl<T: Float> Model<T> {
     /// the final state. Adds every parameter gradient into `grads` (same
     /// layout as `params`). Returns `dE/d(initial state)` and, when `want_dx`
     /// and the input is dense, `dE/dx` `[T, B, I]`.
+    ///
+    /// `x` and `lengths` are those of the batch `fwd` was computed on;
+    /// `dlogits` is `[T, B, O]`, `dstate_n` `[L*D, B, H]`, `grads` has the
+    /// length of `params`.
+    ///
+    /// # Errors
+    ///
+    /// An [`crate::Error::Argument`] naming the argument whose shape, ids or
+    /// lengths do not fit the model and `fwd`.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
+        &self,
+        fwd: &Forward<T>,
+        x: Input<T>,
+        lengths: Option<&[usize]>,
+        dlogits: &[T],
+        dstate_n: Option<&State<T>>,
+        grads: &mut [T],
+        want_dx: bool,
+    ) -> Result<(State<T>, Option<Vec<T>>)> {
+        self.check_forward(fwd)?;
+        let data = Batch {
+            x,
+            steps: fwd.steps,
+            batch: fwd.batch,
+            state: None,
+            lengths,
+        };
+        self.check_batch(&data)?;
+        let o = self.config.output_size;
+        let want = fwd.steps * fwd.batch * o; // fits: checked with fwd
+        if dlogits.len() != want {
+            return Err(Error::argument(
+                "dlogits",
+                format!(
+                    "[T, B, O] = [{}, {}, {o}] = {want} values",
+                    fwd.steps, fwd.batch
+                ),
+                format!("{} values", dlogits.len()),
+            ));
+        }
+        if let Some(s) = dstate_n {
+            self.check_state("dstate_n", s, fwd.batch)?;
+        }
+        self.check_grads(grads)?;
+        Ok(self.backward_unchecked(fwd, x, lengths, dlogits, dstate_n, grads, want_dx))
+    }
+
+    /// [`Model::backward`] without the checks.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn backward_unchecked(
         &self,
         fwd: &Forward<T>,
         x: Input<T>,
@@ -128,19 +177,65 @@ impl<T: Float> Model<T> {
     /// returns `E`, the forward pass and `dE/d(initial state)`, and adds
     /// `dE/dθ` into `grads`. Targets are class ids `[T, B]` (softmax) or
     /// values `[T, B, O]` (identity); padding positions are not counted.
+    /// `grads` has the length of `params`.
+    ///
+    /// # Errors
+    ///
+    /// An [`crate::Error::Argument`] naming the argument at fault: a batch
+    /// that does not fit the model (see [`Batch`]), targets of the wrong kind
+    /// or length, a class `>= O`, a non-finite target value, or a gradient
+    /// buffer of the wrong length.
     pub fn loss_and_grads(
         &self,
         data: Batch<T>,
         targets: Targets<T>,
         reduction: Reduction,
         grads: &mut [T],
-    ) -> (T, Forward<T>, State<T>) {
+    ) -> Result<(T, Forward<T>, State<T>)> {
         self.loss_and_grads_masked(data, targets, None, reduction, grads)
     }
 
     /// [`Model::loss_and_grads`] with dropout `masks` (see
     /// [`Model::forward_masked`]; `None`: no dropout).
+    ///
+    /// # Errors
+    ///
+    /// As [`Model::loss_and_grads`], and masks that are not one
+    /// `[T, B, D*H]` mask per layer.
     pub fn loss_and_grads_masked(
+        &self,
+        data: Batch<T>,
+        targets: Targets<T>,
+        masks: Option<&[Vec<T>]>,
+        reduction: Reduction,
+        grads: &mut [T],
+    ) -> Result<(T, Forward<T>, State<T>)> {
+        self.check_loss_inputs(&data, targets, masks, grads)?;
+        Ok(self.loss_and_grads_unchecked(data, targets, masks, reduction, grads))
+    }
+
+    /// Every check of [`Model::loss_and_grads_masked`].
+    pub(crate) fn check_loss_inputs(
+        &self,
+        data: &Batch<T>,
+        targets: Targets<T>,
+        masks: Option<&[Vec<T>]>,
+        grads: &[T],
+    ) -> Result<()> {
+        self.check_batch(data)?;
+        let (steps, batch, lengths) = (data.steps, data.batch, data.lengths);
+        self.check_targets(
+            targets,
+            steps * batch,
+            &format!("[T, B] = [{steps}, {batch}]"),
+            |r| lengths.is_none_or(|l| r / batch < l[r % batch]),
+        )?;
+        self.check_masks(masks, steps, batch)?;
+        self.check_grads(grads)
+    }
+
+    /// [`Model::loss_and_grads_masked`] without the checks.
+    pub(crate) fn loss_and_grads_unchecked(
         &self,
         data: Batch<T>,
         targets: Targets<T>,
@@ -155,7 +250,7 @@ impl<T: Float> Model<T> {
             lengths,
             ..
         } = data;
-        let fwd = self.forward_masked(data, masks);
+        let fwd = self.forward_unchecked(data, masks);
         let mask: Option<Vec<bool>> = lengths.map(|l| {
             (0..steps * batch)
                 .map(|r| r / batch < l[r % batch])
@@ -171,7 +266,7 @@ impl<T: Float> Model<T> {
             reduction,
             &mut dlogits,
         );
-        let (d0, _) = self.backward(&fwd, x, lengths, &dlogits, None, grads, false);
+        let (d0, _) = self.backward_unchecked(&fwd, x, lengths, &dlogits, None, grads, false);
         (loss, fwd, d0)
     }
 }

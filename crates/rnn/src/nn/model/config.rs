@@ -6,7 +6,7 @@ use crate::nn::loss::OutputKind;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-/// The architecture of a [`Model`]. Defaults follow PyTorch where it has one.
+/// The architecture of a [`Model`](crate::Model). Defaults follow PyTorch where it has one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
     /// The recurrent cell (default Elman with tanh, as `nn.RNN`).
@@ -54,7 +54,9 @@ impl ModelConfig {
         }
     }
 
-    /// Checks that every size is positive.
+    /// Checks that every size is positive and that every size derived from
+    /// them (`G*H`, `D*H`, each parameter tensor, the parameter count) fits in
+    /// a `usize`; see [`ModelConfig::param_count`].
     pub fn validate(&self) -> Result<()> {
         for (what, v) in [
             ("input size", self.input_size),
@@ -70,7 +72,67 @@ impl ModelConfig {
                 });
             }
         }
-        Ok(())
+        self.param_count().map(|_| ())
+    }
+
+    /// The number of parameters, computed with checked arithmetic: an
+    /// [`Error::Argument`] names the size that overflows.
+    ///
+    /// ```
+    /// let c = rnn::ModelConfig::elman(3, 4, 2);
+    /// assert_eq!(c.param_count().unwrap(), 4 * 3 + 4 * 4 + 4 + 4 + 2 * 4 + 2);
+    /// let huge = rnn::ModelConfig::elman(3, 1 << 63, 2);
+    /// assert!(huge.param_count().unwrap_err().to_string().contains("hidden_size"));
+    /// ```
+    pub fn param_count(&self) -> Result<usize> {
+        let overflow = |what: &str| {
+            Error::argument(
+                format!("config.{what}"),
+                "sizes whose parameter count fits in a usize",
+                format!(
+                    "input_size {}, hidden_size {}, num_layers {}, output_size {} (overflows)",
+                    self.input_size, self.hidden_size, self.num_layers, self.output_size
+                ),
+            )
+        };
+        let h = self.hidden_size;
+        let gh = self
+            .cell
+            .gates()
+            .checked_mul(h)
+            .ok_or_else(|| overflow("hidden_size"))?;
+        let dh = self
+            .directions()
+            .checked_mul(h)
+            .ok_or_else(|| overflow("hidden_size"))?;
+        let biases = if self.bias_hh { 2 } else { 1 };
+        // one direction of layer k: G*H*I_k + G*H*(H + biases)
+        let recur = h
+            .checked_add(biases)
+            .and_then(|v| v.checked_mul(gh))
+            .ok_or_else(|| overflow("hidden_size"))?;
+        let first = self
+            .input_size
+            .checked_mul(gh)
+            .and_then(|v| v.checked_add(recur))
+            .ok_or_else(|| overflow("input_size"))?;
+        let rest = dh
+            .checked_mul(gh)
+            .and_then(|v| v.checked_add(recur))
+            .ok_or_else(|| overflow("hidden_size"))?;
+        let layers = rest
+            .checked_mul(self.num_layers.saturating_sub(1))
+            .and_then(|v| v.checked_add(if self.num_layers == 0 { 0 } else { first }))
+            .and_then(|v| v.checked_mul(self.directions()))
+            .ok_or_else(|| overflow("num_layers"))?;
+        // head: O*(D*H + 1)
+        let head = dh
+            .checked_add(1)
+            .and_then(|v| v.checked_mul(self.output_size))
+            .ok_or_else(|| overflow("output_size"))?;
+        layers
+            .checked_add(head)
+            .ok_or_else(|| overflow("output_size"))
     }
 
     pub(crate) fn layer(&self, k: usize, d: usize) -> Recurrent {
@@ -79,7 +141,7 @@ impl ModelConfig {
             input_size: if k == 0 {
                 self.input_size
             } else {
-                self.directions() * self.hidden_size
+                self.directions().saturating_mul(self.hidden_size)
             },
             hidden: self.hidden_size,
             reverse: d == 1,

@@ -4,7 +4,7 @@
 use crate::kernels::gemm;
 use crate::nn::layer::{Input, LayerCache};
 use crate::nn::model::{Batch, Model, State};
-use crate::Float;
+use crate::{Float, Result};
 
 /// What [`Model::forward`] computes and keeps for [`Model::backward`].
 #[derive(Clone, Debug)]
@@ -64,16 +64,46 @@ impl<T: Float> Model<T> {
     }
 
     /// Runs the network on `data` (inputs, initial state and lengths: see
-    /// [`Batch`]): stacked layers, then the readout `o_t = V s_t + c`.
-    pub fn forward(&self, data: Batch<T>) -> Forward<T> {
-        self.forward_masked(data, None)
+    /// [`Batch`]): stacked layers, then the readout `o_t = V s_t + c`
+    /// (`logits`: `[T, B, O]`), keeping per layer what BPTT needs.
+    ///
+    /// # Errors
+    ///
+    /// An [`crate::Error::Argument`] naming the argument at fault when `data`
+    /// is not a valid batch for this model (see [`Batch`]).
+    ///
+    /// ```
+    /// use rnn::{Batch, Input, Model, ModelConfig};
+    /// let model = Model::<f64>::new(ModelConfig::elman(5, 8, 5), 1).unwrap();
+    /// let fwd = model.forward(Batch::new(Input::Ids(&[0, 1, 2, 3]), 2, 2)).unwrap();
+    /// assert_eq!(fwd.logits.len(), 2 * 2 * 5); // [T, B, O]
+    /// // a class id >= I is an error naming the input
+    /// let bad = model.forward(Batch::new(Input::Ids(&[0, 1, 2, 5]), 2, 2)).unwrap_err();
+    /// assert!(bad.to_string().starts_with("x[3]"));
+    /// ```
+    pub fn forward(&self, data: Batch<T>) -> Result<Forward<T>> {
+        self.check_batch(&data)?;
+        Ok(self.forward_unchecked(data, None))
     }
 
     /// [`Model::forward`] with inverted dropout on every layer's output
     /// (between layers and before the readout): `masks[k]` is `[T, B, D*H]`,
-    /// each entry 0 or `1/(1-p)` (see [`dropout_masks`]). [`Model::backward`]
+    /// each entry 0 or `1/(1-p)` (see [`dropout_masks`](super::dropout_masks)). [`Model::backward`]
     /// applies the same masks to the gradients.
-    pub fn forward_masked(&self, data: Batch<T>, masks: Option<&[Vec<T>]>) -> Forward<T> {
+    ///
+    /// # Errors
+    ///
+    /// An [`crate::Error::Argument`] naming the argument at fault when `data`
+    /// is not a valid batch for this model (or `masks` is not one `[T, B, D*H]` mask per layer; see [`Batch`]).
+    pub fn forward_masked(&self, data: Batch<T>, masks: Option<&[Vec<T>]>) -> Result<Forward<T>> {
+        self.check_batch(&data)?;
+        self.check_masks(masks, data.steps, data.batch)?;
+        Ok(self.forward_unchecked(data, masks))
+    }
+
+    /// [`Model::forward_masked`] without the checks, for callers that built
+    /// the batch themselves.
+    pub(crate) fn forward_unchecked(&self, data: Batch<T>, masks: Option<&[Vec<T>]>) -> Forward<T> {
         let Batch {
             x,
             steps,

@@ -13,7 +13,7 @@ use crate::kernels::gemm;
 use crate::nn::layer::{Input, LayerScratch};
 use crate::nn::model::parallel::{scatter_rows, split_batch};
 use crate::nn::model::{Batch, Model, State};
-use crate::Float;
+use crate::{Float, Result};
 
 /// The results and buffers of [`Model::infer`]; keep one and pass it to every
 /// call so the buffers are reused.
@@ -50,7 +50,35 @@ impl<T: Float> Model<T> {
     ///
     /// `data.state` may be a copy of the `inf.state` of a previous call (to
     /// carry the state on), not `inf.state` itself.
-    pub fn infer(&self, data: Batch<T>, inf: &mut Inference<T>) {
+    ///
+    /// # Errors
+    ///
+    /// An [`crate::Error::Argument`] naming the argument at fault when `data`
+    /// is not a valid batch for this model (see [`Batch`]); `inf` is then
+    /// left as it was.
+    ///
+    /// ```
+    /// use rnn::{Batch, Inference, Input, Model, ModelConfig};
+    /// let model = Model::<f32>::new(ModelConfig::elman(5, 8, 5), 1).unwrap();
+    /// let mut inf = Inference::new();
+    /// model.infer(Batch::new(Input::Ids(&[0, 1, 2, 3, 4, 0]), 3, 2), &mut inf).unwrap();
+    /// assert_eq!(inf.logits.len(), 3 * 2 * 5); // [T, B, O]
+    /// assert_eq!(inf.state.h.len(), 2 * 8); // [L*D, B, H]
+    /// // carry the state on into the next chunk
+    /// let state = inf.state.clone();
+    /// let next = Batch::new(Input::Ids(&[1, 2]), 1, 2).with_state(&state);
+    /// model.infer(next, &mut inf).unwrap();
+    /// // an ids slice shorter than T*B is an error, whatever `inf` held before
+    /// assert!(model.infer(Batch::new(Input::Ids(&[1]), 1, 2), &mut inf).is_err());
+    /// ```
+    pub fn infer(&self, data: Batch<T>, inf: &mut Inference<T>) -> Result<()> {
+        self.check_batch(&data)?;
+        self.infer_unchecked(data, inf);
+        Ok(())
+    }
+
+    /// [`Model::infer`] without the checks.
+    pub(crate) fn infer_unchecked(&self, data: Batch<T>, inf: &mut Inference<T>) {
         let Batch {
             x,
             steps,
@@ -152,16 +180,27 @@ impl<T: Float> Model<T> {
     /// [`Model::loss_and_grads_parallel`]; each part starts from its rows of
     /// `data.state` (`[L*D, B, H]`, zeros when `None`). With one thread this is
     /// `infer`. Fills `inf.logits` (`[T, B, O]`) and `inf.state` (`[L*D, B, H]`).
-    pub fn infer_parallel(&self, data: Batch<T>, inf: &mut Inference<T>) {
+    ///
+    /// # Errors
+    ///
+    /// As [`Model::infer`].
+    pub fn infer_parallel(&self, data: Batch<T>, inf: &mut Inference<T>) -> Result<()> {
+        self.check_batch(&data)?;
+        self.infer_parallel_unchecked(data, inf);
+        Ok(())
+    }
+
+    /// [`Model::infer_parallel`] without the checks.
+    pub(crate) fn infer_parallel_unchecked(&self, data: Batch<T>, inf: &mut Inference<T>) {
         let (steps, batch) = (data.steps, data.batch);
         let (o, h) = (self.config.output_size, self.config.hidden_size);
         let split = split_batch(data, h, |_, part| {
             let mut out = Inference::new();
-            self.infer(part, &mut out);
+            self.infer_unchecked(part, &mut out);
             out
         });
         let Some((parts, outs)) = split else {
-            return self.infer(data, inf);
+            return self.infer_unchecked(data, inf);
         };
         // each part's [T, Bp, O] logits back into [T, B, O]
         inf.logits.resize(steps * batch * o, T::zero());
@@ -176,9 +215,13 @@ impl<T: Float> Model<T> {
     /// pass on `data` (see [`Batch`]), with the batch split across threads
     /// like [`Model::loss_and_grads_parallel`]: inference only, nothing kept
     /// for BPTT.
-    pub fn logits_parallel(&self, data: Batch<T>) -> Vec<T> {
+    ///
+    /// # Errors
+    ///
+    /// As [`Model::infer`].
+    pub fn logits_parallel(&self, data: Batch<T>) -> Result<Vec<T>> {
         let mut inf = Inference::default();
-        self.infer_parallel(data, &mut inf);
-        inf.logits
+        self.infer_parallel(data, &mut inf)?;
+        Ok(inf.logits)
     }
 }

@@ -19,6 +19,7 @@ use crate::{Error, Float, Result};
 use rand::{Rng, SeedableRng};
 
 mod backward;
+mod check;
 mod config;
 mod dropout;
 mod forward;
@@ -103,11 +104,19 @@ impl<T: Float> Model<T> {
     /// A model initialised like PyTorch: every recurrent parameter from
     /// U(-1/sqrt(H), 1/sqrt(H)), the readout from U(-1/sqrt(D*H), 1/sqrt(D*H))
     /// (`nn.Linear`'s default), drawn from a ChaCha8 RNG seeded with `seed`.
+    ///
+    /// A config with a zero size, sizes whose parameter count overflows, or
+    /// more parameters than can be allocated is an error, never a panic.
+    ///
+    /// ```
+    /// use rnn::{Model, ModelConfig};
+    /// let model = Model::<f32>::new(ModelConfig::elman(65, 100, 65), 0).unwrap();
+    /// assert_eq!(model.params.len(), model.config.param_count().unwrap());
+    /// assert_eq!(model.param("rnn.weight_hh_l0").unwrap().len(), 100 * 100); // [H, H]
+    /// assert!(Model::<f32>::new(ModelConfig::elman(65, 1 << 63, 65), 0).is_err());
+    /// ```
     pub fn new(config: ModelConfig, seed: u64) -> Result<Self> {
-        config.validate()?;
-        let layout = param_layout(&config);
-        let n = layout.last().map_or(0, |e| e.offset + e.len());
-        let mut params = vec![T::zero(); n];
+        let (layout, mut params) = Self::allocate(&config)?;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let k_rnn = 1.0 / (config.hidden_size as f64).sqrt();
         let k_head = 1.0 / ((config.directions() * config.hidden_size) as f64).sqrt();
@@ -130,14 +139,42 @@ impl<T: Float> Model<T> {
 
     /// A model with all-zero parameters (to be filled by the caller).
     pub fn zeros(config: ModelConfig) -> Result<Self> {
-        config.validate()?;
-        let layout = param_layout(&config);
-        let n = layout.last().map_or(0, |e| e.offset + e.len());
+        let (layout, params) = Self::allocate(&config)?;
         Ok(Model {
             config,
             layout,
-            params: vec![T::zero(); n],
+            params,
         })
+    }
+
+    /// Validates `config` and allocates its layout and zero parameters,
+    /// with an error (not an abort) when they cannot be allocated.
+    fn allocate(config: &ModelConfig) -> Result<(Vec<ParamEntry>, Vec<T>)> {
+        config.validate()?;
+        let n = config.param_count()?;
+        let too_big = |what: &str, count: usize| {
+            Error::argument(
+                "config",
+                format!("{what} that can be allocated"),
+                format!("{count} {what}"),
+            )
+        };
+        let mut params = Vec::new();
+        params
+            .try_reserve_exact(n)
+            .map_err(|_| too_big("parameters", n))?;
+        params.resize(n, T::zero());
+        // weight_ih, weight_hh, bias_ih[, bias_hh] per layer and direction, then the head
+        let entries = (config.num_layers)
+            .checked_mul(config.directions() * 4)
+            .and_then(|v| v.checked_add(2))
+            .unwrap_or(usize::MAX);
+        let mut layout: Vec<ParamEntry> = Vec::new();
+        layout
+            .try_reserve_exact(entries)
+            .map_err(|_| too_big("parameter tensors", entries))?;
+        layout.extend(param_layout(config));
+        Ok((layout, params))
     }
 
     /// The entry of the parameter named `name`.

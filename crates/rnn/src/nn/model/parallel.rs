@@ -5,7 +5,7 @@
 use crate::nn::layer::Input;
 use crate::nn::loss::{Reduction, Targets};
 use crate::nn::model::{Batch, Model, State};
-use crate::Float;
+use crate::{Float, Result};
 use rayon::prelude::*;
 
 impl<T: Float> Model<T> {
@@ -20,7 +20,24 @@ impl<T: Float> Model<T> {
     /// is `loss_and_grads`. `masks`: dropout, as in [`Model::forward_masked`].
     /// Returns `E` and the final state `[L*D, B, H]`, and adds `dE/dθ` into
     /// `grads`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Model::loss_and_grads_masked`].
     pub fn loss_and_grads_parallel(
+        &self,
+        data: Batch<T>,
+        targets: Targets<T>,
+        masks: Option<&[Vec<T>]>,
+        reduction: Reduction,
+        grads: &mut [T],
+    ) -> Result<(T, State<T>)> {
+        self.check_loss_inputs(&data, targets, masks, grads)?;
+        Ok(self.loss_and_grads_parallel_unchecked(data, targets, masks, reduction, grads))
+    }
+
+    /// [`Model::loss_and_grads_parallel`] without the checks.
+    pub(crate) fn loss_and_grads_parallel_unchecked(
         &self,
         data: Batch<T>,
         targets: Targets<T>,
@@ -44,7 +61,7 @@ impl<T: Float> Model<T> {
                     .collect()
             });
             let mut g = vec![T::zero(); grads.len()];
-            let (e, fwd, _) = self.loss_and_grads_masked(
+            let (e, fwd, _) = self.loss_and_grads_unchecked(
                 part,
                 tp.as_targets(),
                 mp.as_deref(),
@@ -54,7 +71,7 @@ impl<T: Float> Model<T> {
             (e, g, self.final_state(&fwd))
         });
         let Some((parts, results)) = split else {
-            let (e, fwd, _) = self.loss_and_grads_masked(data, targets, masks, reduction, grads);
+            let (e, fwd, _) = self.loss_and_grads_unchecked(data, targets, masks, reduction, grads);
             return (e, self.final_state(&fwd));
         };
         let counted = lengths.map_or(steps * batch, |l| l.iter().map(|&n| n.min(steps)).sum());
@@ -78,6 +95,9 @@ impl<T: Float> Model<T> {
     }
 }
 
+/// The parts `(b0, b1)` of a split batch and one result per part.
+pub(super) type Split<R> = (Vec<(usize, usize)>, Vec<R>);
+
 /// The one batch split of the crate: runs `f` on contiguous parts of
 /// `data`'s batch ([`batch_parts`]), one per thread, each with sequential
 /// products ([`crate::kernels::sequential`]). `f` gets the part's range
@@ -89,7 +109,7 @@ pub(super) fn split_batch<T: Float, R: Send>(
     data: Batch<'_, T>,
     hidden: usize,
     f: impl Fn((usize, usize), Batch<'_, T>) -> R + Sync,
-) -> Option<(Vec<(usize, usize)>, Vec<R>)> {
+) -> Option<Split<R>> {
     let Batch {
         x,
         steps,

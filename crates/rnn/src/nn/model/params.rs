@@ -16,7 +16,8 @@ pub struct ParamEntry {
 impl ParamEntry {
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.shape.iter().product()
+        // saturating: a shape from an unvalidated config never wraps around
+        self.shape.iter().fold(1usize, |n, &d| n.saturating_mul(d))
     }
     /// Whether the tensor has no elements.
     pub fn is_empty(&self) -> bool {
@@ -30,6 +31,18 @@ impl ParamEntry {
 
 /// Lays out the parameters of `config`: per layer and direction
 /// `weight_ih, weight_hh, bias_ih[, bias_hh]`, then `head.weight, head.bias`.
+///
+/// Sizes are computed with saturating arithmetic, so a config whose sizes
+/// overflow never wraps around to a small layout; [`ModelConfig::validate`]
+/// (called by [`crate::Model::new`]) refuses such a config with an error
+/// naming the size.
+///
+/// ```
+/// let layout = rnn::nn::model::param_layout(&rnn::ModelConfig::elman(3, 4, 2));
+/// assert_eq!(layout[0].name, "rnn.weight_ih_l0");
+/// assert_eq!(layout[0].shape, vec![4, 3]); // [G*H, I]
+/// assert_eq!(layout.last().unwrap().range().end, 46); // = param_count()
+/// ```
 pub fn param_layout(config: &ModelConfig) -> Vec<ParamEntry> {
     let mut out = Vec::new();
     let mut offset = 0;
@@ -39,10 +52,10 @@ pub fn param_layout(config: &ModelConfig) -> Vec<ParamEntry> {
             shape,
             offset,
         };
-        offset += e.len();
+        offset = offset.saturating_add(e.len());
         out.push(e);
     };
-    let gh = config.cell.gates() * config.hidden_size;
+    let gh = config.cell.gates().saturating_mul(config.hidden_size);
     for k in 0..config.num_layers {
         for d in 0..config.directions() {
             let sfx = if d == 1 { "_reverse" } else { "" };
@@ -58,7 +71,7 @@ pub fn param_layout(config: &ModelConfig) -> Vec<ParamEntry> {
             }
         }
     }
-    let dh = config.directions() * config.hidden_size;
+    let dh = config.directions().saturating_mul(config.hidden_size);
     push("head.weight".into(), vec![config.output_size, dh]);
     push("head.bias".into(), vec![config.output_size]);
     out

@@ -246,7 +246,7 @@ impl LmTrainer {
             masks.as_deref(),
             Reduction::Mean,
             &mut self.grads,
-        );
+        )?;
         if !loss.is_finite() || self.grads.iter().any(|g| !g.is_finite()) {
             return Err(Error::Diverged {
                 step: self.step + 1,
@@ -386,7 +386,7 @@ pub fn evaluate(model: &Model<f32>, ids: &[usize], streams: usize, window: usize
             }
         }
         // the streams split across the threads, each from its carried state
-        model.infer_parallel(
+        model.infer_parallel_unchecked(
             Batch::new(Input::Ids(&x), t, b).with_state(&state),
             &mut inf,
         );
@@ -438,7 +438,7 @@ pub fn generate(
     let prime = if prime.is_empty() { &start[..] } else { prime };
     let v = model.config.output_size;
     let mut inf = Inference::new(); // forward only, buffers reused per character
-    model.infer(
+    model.infer_unchecked(
         Batch::new(Input::Ids(prime), prime.len(), 1).with_state(&state),
         &mut inf,
     );
@@ -480,7 +480,7 @@ pub fn generate(
             r -= p;
         }
         emit(vocab.chars[next]);
-        model.infer(
+        model.infer_unchecked(
             Batch::new(Input::Ids(&[next]), 1, 1).with_state(&state),
             &mut inf,
         );

@@ -832,7 +832,7 @@ impl Tagger {
         let (x, steps, lengths, _) = self.inputs(batch, None, None, false);
         // forward only: nothing kept for BPTT
         let mut inf = Inference::new();
-        self.model.infer(
+        self.model.infer_unchecked(
             Batch::new(Input::Dense(&x), steps, batch.len()).with_lengths(&lengths),
             &mut inf,
         );
@@ -1373,7 +1373,10 @@ impl Trainer {
             tagger.inputs(batch, ids.as_deref(), keep.as_deref(), true);
         let b_n = batch.len();
         let model = &tagger.model;
-        let fwd = model.forward(Batch::new(Input::Dense(&x), steps, b_n).with_lengths(&lengths));
+        let fwd = model.forward_unchecked(
+            Batch::new(Input::Dense(&x), steps, b_n).with_lengths(&lengths),
+            None,
+        );
         let mut targets = vec![0usize; steps * b_n];
         let mut mask = vec![false; steps * b_n];
         for (b, e) in batch.iter().enumerate() {
@@ -1401,7 +1404,7 @@ impl Trainer {
             self.crf_loss(tagger, batch, &fwd.logits, &mut dlogits, tokens)
         };
         self.g[MODEL].fill(0.0);
-        let (_, dx) = model.backward(
+        let (_, dx) = model.backward_unchecked(
             &fwd,
             Input::Dense(&x),
             Some(&lengths),
