@@ -7,6 +7,21 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// The architecture of a [`Model`](crate::Model). Defaults follow PyTorch where it has one.
+///
+/// ```
+/// use rnn::{CellKind, ModelConfig, OutputKind};
+/// // a 2-layer bidirectional GRU regressor: I = 3 inputs, H = 16, O = 1 output
+/// let cfg = ModelConfig {
+///     cell: CellKind::Gru,
+///     num_layers: 2,
+///     bidirectional: true,
+///     output: OutputKind::Identity,
+///     ..ModelConfig::elman(3, 16, 1)
+/// };
+/// assert_eq!(cfg.directions(), 2);
+/// cfg.validate().unwrap();
+/// assert!(ModelConfig { hidden_size: 0, ..cfg }.validate().is_err());
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
     /// The recurrent cell (default Elman with tanh, as `nn.RNN`).

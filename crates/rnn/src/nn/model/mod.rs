@@ -33,6 +33,17 @@ pub use forward::Forward;
 pub use params::{param_layout, ParamEntry};
 
 /// Initial or final recurrent state of every layer and direction.
+///
+/// ```
+/// use rnn::{Batch, Input, Model, ModelConfig, State};
+/// let cfg = ModelConfig { cell: rnn::CellKind::Lstm, num_layers: 2, ..ModelConfig::elman(5, 3, 5) };
+/// let model = Model::<f64>::new(cfg, 0).unwrap();
+/// let s: State<f64> = model.zero_state(4); // B = 4
+/// assert_eq!(s.h.len(), 2 * 4 * 3); // [L*D, B, H]
+/// assert_eq!(s.c.len(), 2 * 4 * 3); // the LSTM's memory, same shape
+/// let fwd = model.forward(Batch::new(Input::Ids(&[0, 1, 2, 3]), 1, 4).with_state(&s)).unwrap();
+/// assert_eq!(model.final_state(&fwd).h.len(), s.h.len());
+/// ```
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct State<T> {
     /// `h`: `[L*D, B, H]`, PyTorch order (layer-major, direction-minor).
@@ -46,6 +57,20 @@ pub struct State<T> {
 /// variants. Build one with [`Batch::new`] (zero initial state, full
 /// lengths), then [`Batch::with_state`] and [`Batch::with_lengths`], or set
 /// the fields directly.
+///
+/// ```
+/// use rnn::{Batch, Input, Model, ModelConfig};
+/// let model = Model::<f64>::new(ModelConfig::elman(2, 4, 3), 0).unwrap();
+/// let x = [0.5; 3 * 2 * 2]; // dense [T = 3, B = 2, I = 2]
+/// // sequence 1 ends after 2 steps: its last row is padding
+/// let batch = Batch::new(Input::Dense(&x), 3, 2).with_lengths(&[3, 2]);
+/// let fwd = model.forward(batch).unwrap();
+/// let o = 3; // O
+/// assert!(fwd.logits[(2 * 2 + 1) * o..].iter().all(|&v| v == 0.0)); // t = 2, b = 1
+/// // a length past T is an error naming it
+/// let bad = Batch::new(Input::Dense(&x), 3, 2).with_lengths(&[3, 4]);
+/// assert!(model.forward(bad).unwrap_err().to_string().starts_with("lengths[1]"));
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Batch<'a, T> {
     /// Inputs: `[T, B, I]` dense or `[T, B]` ids.
