@@ -152,16 +152,25 @@ fn iteration(c: &mut Criterion) {
         let mut grads = vec![0f32; model.params.len()];
         g.throughput(Throughput::Elements((t * b) as u64));
         g.bench_function(BenchmarkId::new("forward_only", name), |bench| {
-            bench.iter(|| black_box(model.forward(Batch::new(Input::Ids(&x), t, b)).logits))
+            bench.iter(|| {
+                black_box(
+                    model
+                        .forward(Batch::new(Input::Ids(&x), t, b))
+                        .unwrap()
+                        .logits,
+                )
+            })
         });
         g.bench_function(*name, |bench| {
             bench.iter(|| {
-                let (e, _, _) = model.loss_and_grads(
-                    Batch::new(Input::Ids(&x), t, b),
-                    Targets::Classes(&y),
-                    Reduction::Mean,
-                    &mut grads,
-                );
+                let (e, _, _) = model
+                    .loss_and_grads(
+                        Batch::new(Input::Ids(&x), t, b),
+                        Targets::Classes(&y),
+                        Reduction::Mean,
+                        &mut grads,
+                    )
+                    .unwrap();
                 black_box(e)
             })
         });

@@ -184,8 +184,9 @@ fn main() {
         let flat: Vec<f64> = x.concat(); // [T, B = 1, I]
         let batch = Batch::new(Input::Dense(&flat), x.len(), 1);
         let mut lib = vec![0.0; model.params.len()];
-        let (lib_loss, _, _) =
-            model.loss_and_grads(batch, Targets::Classes(&y), Reduction::Sum, &mut lib);
+        let (lib_loss, _, _) = model
+            .loss_and_grads(batch, Targets::Classes(&y), Reduction::Sum, &mut lib)
+            .expect("the inputs were built to fit the model");
         let mut worst = (loss - lib_loss).abs() / lib_loss.abs().max(1.0);
         for (name, ours) in NAMES.iter().zip(grads.tensors()) {
             let theirs = &lib[model.entry(name).expect("a seed tensor").range()];

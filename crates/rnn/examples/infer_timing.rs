@@ -39,16 +39,25 @@ fn main() -> rnn::Result<()> {
     let mut inf = Inference::new();
     if std::env::var("ONLY").is_ok() {
         for _ in 0..reps * 50 {
-            model.infer(Batch::new(Input::Ids(&x), t, b), &mut inf);
+            model
+                .infer(Batch::new(Input::Ids(&x), t, b), &mut inf)
+                .unwrap();
             std::hint::black_box(&inf.logits);
         }
         return Ok(());
     }
     let fwd = min_time(reps, || {
-        std::hint::black_box(model.forward(Batch::new(Input::Ids(&x), t, b)).logits);
+        std::hint::black_box(
+            model
+                .forward(Batch::new(Input::Ids(&x), t, b))
+                .unwrap()
+                .logits,
+        );
     });
     let infer = min_time(reps, || {
-        model.infer(Batch::new(Input::Ids(&x), t, b), &mut inf);
+        model
+            .infer(Batch::new(Input::Ids(&x), t, b), &mut inf)
+            .unwrap();
         std::hint::black_box(&inf.logits);
     });
     // the readout o = V s alone: [T*B, H] x [H, V]

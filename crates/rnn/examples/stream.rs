@@ -51,7 +51,7 @@ fn main() -> rnn::Result<()> {
             Targets::Classes(&ids[1..]),
             Reduction::Mean,
             &mut grads,
-        );
+        )?;
         opt.step(&mut model.params, &grads);
         if step % 50 == 0 {
             println!("training step {step:3}: {loss:.3} nats/char");
@@ -60,7 +60,7 @@ fn main() -> rnn::Result<()> {
 
     // 2. one call over the whole text: logits [T, 1, V] and the final state
     let mut whole = Inference::new();
-    model.infer(Batch::new(Input::Ids(&ids), ids.len(), 1), &mut whole);
+    model.infer(Batch::new(Input::Ids(&ids), ids.len(), 1), &mut whole)?;
 
     // 3. the same text as it might arrive: chunks of 1 to 17 characters
     let mut stream = Stream::new(&model)?;

@@ -104,6 +104,18 @@ pub enum Error {
         /// The first of them, quoted.
         list: String,
     },
+    /// A bad argument to a library call: a wrong length or shape, an id or a
+    /// class out of range, a size that overflows.
+    #[error("{arg}: expected {expected}, got {got}")]
+    Argument {
+        /// The argument at fault, as the caller wrote it (`x`, `lengths[2]`,
+        /// `state.h`, `targets`, `grads`, `config.hidden_size`).
+        arg: String,
+        /// What is accepted.
+        expected: String,
+        /// What was given.
+        got: String,
+    },
     /// A configuration that cannot work (unknown optimizer, zero hidden size, ...).
     #[error("{0}")]
     Config(String),
@@ -123,6 +135,19 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// An [`Error::Argument`]: `arg` was expected to be `expected` but was `got`.
+    pub fn argument(
+        arg: impl Into<String>,
+        expected: impl Into<String>,
+        got: impl std::fmt::Display,
+    ) -> Self {
+        Error::Argument {
+            arg: arg.into(),
+            expected: expected.into(),
+            got: got.to_string(),
         }
     }
 

@@ -20,7 +20,7 @@
 //! let mut grads = vec![0.0; model.params.len()];
 //! let batch = Batch::new(Input::Ids(&ids), 4, 1);
 //! let (loss, _, _) = model.loss_and_grads(batch, Targets::Classes(&next), Reduction::Sum,
-//!     &mut grads);
+//!     &mut grads).unwrap();
 //! assert!(loss > 0.0 && grads.iter().any(|g| *g != 0.0));
 //! ```
 #![warn(missing_docs)]

@@ -88,8 +88,8 @@ fn check<T: Float>(tol: f64) {
                         state: state.as_ref(),
                         lengths: l,
                     };
-                    let fwd = model.forward(data);
-                    model.infer(data, &mut inf);
+                    let fwd = model.forward(data).unwrap();
+                    model.infer(data, &mut inf).unwrap();
                     let what = format!(
                         "{} T={steps} B={batch} L={layers} bi={bidirectional} dense={dense} padded={padded}",
                         cell.name()
@@ -115,9 +115,9 @@ fn check<T: Float>(tol: f64) {
                         state: None,
                         ..data
                     };
-                    model.infer_parallel(data0, &mut par);
+                    model.infer_parallel(data0, &mut par).unwrap();
                     rnn::kernels::set_threads(1);
-                    let fwd0 = model.forward(data0);
+                    let fwd0 = model.forward(data0).unwrap();
                     let e = max_rel(&par.logits, &fwd0.logits);
                     assert!(e <= tol, "{what}: parallel logits differ by {e}");
                     let want = model.final_state(&fwd0);
@@ -160,15 +160,19 @@ fn infer_carries_the_state_across_windows() {
     )
     .expect("valid config");
     let ids: Vec<usize> = (0..12).map(|i| (i * 5 + 1) % 6).collect();
-    let whole = model.forward(Batch::new(Input::Ids(&ids), 12, 1));
+    let whole = model.forward(Batch::new(Input::Ids(&ids), 12, 1)).unwrap();
     let mut inf = Inference::new();
-    model.infer(Batch::new(Input::Ids(&ids[..5]), 5, 1), &mut inf);
+    model
+        .infer(Batch::new(Input::Ids(&ids[..5]), 5, 1), &mut inf)
+        .unwrap();
     let first = inf.logits.clone();
     let carried = inf.state.clone();
-    model.infer(
-        Batch::new(Input::Ids(&ids[5..]), 7, 1).with_state(&carried),
-        &mut inf,
-    );
+    model
+        .infer(
+            Batch::new(Input::Ids(&ids[5..]), 7, 1).with_state(&carried),
+            &mut inf,
+        )
+        .unwrap();
     let both: Vec<f64> = first.iter().chain(&inf.logits).copied().collect();
     assert!(max_rel(&both, &whole.logits) <= 1e-12);
     assert!(max_rel(&inf.state.h, &model.final_state(&whole).h) <= 1e-12);

@@ -35,7 +35,9 @@ fn check(cell: CellKind, layers: usize, bidirectional: bool) {
             mask[t * batch + b] = true;
         }
     }
-    let fwd = model.forward(Batch::new(Input::Dense(&x), steps, batch).with_lengths(&lengths));
+    let fwd = model
+        .forward(Batch::new(Input::Dense(&x), steps, batch).with_lengths(&lengths))
+        .unwrap();
     let mut dlogits = vec![0.0; fwd.logits.len()];
     let loss = loss_and_grad(
         OutputKind::Softmax,
@@ -47,15 +49,17 @@ fn check(cell: CellKind, layers: usize, bidirectional: bool) {
         &mut dlogits,
     );
     let mut grads = vec![0.0; model.params.len()];
-    let (_, dx) = model.backward(
-        &fwd,
-        Input::Dense(&x),
-        Some(&lengths),
-        &dlogits,
-        None,
-        &mut grads,
-        true,
-    );
+    let (_, dx) = model
+        .backward(
+            &fwd,
+            Input::Dense(&x),
+            Some(&lengths),
+            &dlogits,
+            None,
+            &mut grads,
+            true,
+        )
+        .unwrap();
     let dx = dx.unwrap();
 
     let mut grads_one = vec![0.0; model.params.len()];
@@ -65,7 +69,9 @@ fn check(cell: CellKind, layers: usize, bidirectional: bool) {
             .flat_map(|t| (0..i_n).map(move |i| val(t, b, i)))
             .collect();
         let yb: Vec<usize> = (0..len).map(|t| (t + 2 * b) % o_n).collect();
-        let f1 = model.forward(Batch::new(Input::Dense(&xb), len, 1));
+        let f1 = model
+            .forward(Batch::new(Input::Dense(&xb), len, 1))
+            .unwrap();
         for t in 0..len {
             for o in 0..o_n {
                 let (a, c) = (
@@ -85,15 +91,17 @@ fn check(cell: CellKind, layers: usize, bidirectional: bool) {
             Reduction::Sum,
             &mut d1,
         );
-        let (_, dx1) = model.backward(
-            &f1,
-            Input::Dense(&xb),
-            None,
-            &d1,
-            None,
-            &mut grads_one,
-            true,
-        );
+        let (_, dx1) = model
+            .backward(
+                &f1,
+                Input::Dense(&xb),
+                None,
+                &d1,
+                None,
+                &mut grads_one,
+                true,
+            )
+            .unwrap();
         let dx1 = dx1.unwrap();
         for t in 0..steps {
             for i in 0..i_n {

@@ -49,16 +49,19 @@ fn batch_split_matches_sequential() {
                 ..Batch::new(Input::Ids(&ids), steps, batch)
             };
             let mut g_seq = vec![0.0; model.params.len()];
-            let (e_seq, fwd, _) = model.loss_and_grads(data, targets, Reduction::Mean, &mut g_seq);
+            let (e_seq, fwd, _) = model
+                .loss_and_grads(data, targets, Reduction::Mean, &mut g_seq)
+                .unwrap();
             let mut g_par = vec![0.0; model.params.len()];
-            let (e_par, _) =
-                model.loss_and_grads_parallel(data, targets, None, Reduction::Mean, &mut g_par);
+            let (e_par, _) = model
+                .loss_and_grads_parallel(data, targets, None, Reduction::Mean, &mut g_par)
+                .unwrap();
             assert!(
                 (e_seq - e_par).abs() < 1e-12,
                 "{cell:?}: loss {e_seq} vs {e_par}"
             );
             assert!(close(&g_seq, &g_par) < 1e-12, "{cell:?}: gradients differ");
-            let logits = model.logits_parallel(data);
+            let logits = model.logits_parallel(data).unwrap();
             assert!(
                 close(&fwd.logits, &logits) < 1e-12,
                 "{cell:?}: logits differ"
@@ -96,20 +99,24 @@ fn batch_split_carries_state() {
         let y: Vec<usize> = (0..steps * batch).map(|i| (i * 5 + 2) % 4).collect();
         let data = Batch::new(Input::Ids(&ids), steps, batch);
         let mut g_seq = vec![0.0; model.params.len()];
-        let (e_seq, fwd, _) = model.loss_and_grads(
-            data.with_state(&state),
-            Targets::Classes(&y),
-            Reduction::Mean,
-            &mut g_seq,
-        );
+        let (e_seq, fwd, _) = model
+            .loss_and_grads(
+                data.with_state(&state),
+                Targets::Classes(&y),
+                Reduction::Mean,
+                &mut g_seq,
+            )
+            .unwrap();
         let mut g_par = vec![0.0; model.params.len()];
-        let (e_par, s_par) = model.loss_and_grads_parallel(
-            data.with_state(&state),
-            Targets::Classes(&y),
-            None,
-            Reduction::Mean,
-            &mut g_par,
-        );
+        let (e_par, s_par) = model
+            .loss_and_grads_parallel(
+                data.with_state(&state),
+                Targets::Classes(&y),
+                None,
+                Reduction::Mean,
+                &mut g_par,
+            )
+            .unwrap();
         let s_seq = model.final_state(&fwd);
         assert!(
             (e_seq - e_par).abs() < 1e-12,
@@ -127,19 +134,17 @@ fn batch_split_carries_state() {
         );
         // the state must matter, or this test would prove nothing
         let mut g0 = vec![0.0; model.params.len()];
-        let (e0, _) = model.loss_and_grads_parallel(
-            data,
-            Targets::Classes(&y),
-            None,
-            Reduction::Mean,
-            &mut g0,
-        );
+        let (e0, _) = model
+            .loss_and_grads_parallel(data, Targets::Classes(&y), None, Reduction::Mean, &mut g0)
+            .unwrap();
         assert!(
             (e0 - e_par).abs() > 1e-6,
             "{cell:?}: the state changed nothing"
         );
         let mut inf = rnn::Inference::new();
-        model.infer_parallel(data.with_state(&state), &mut inf);
+        model
+            .infer_parallel(data.with_state(&state), &mut inf)
+            .unwrap();
         let (logits, s_inf) = (&inf.logits, &inf.state);
         assert!(
             close(&s_seq.c, &s_inf.c) < 1e-12,
@@ -175,21 +180,25 @@ fn batch_split_applies_dropout_masks_per_sequence() {
     let y: Vec<usize> = (0..steps * batch).map(|i| (i * 7 + 1) % 4).collect();
     let mut g_seq = vec![0.0; model.params.len()];
     let data = Batch::new(Input::Ids(&ids), steps, batch);
-    let (e_seq, _, _) = model.loss_and_grads_masked(
-        data,
-        Targets::Classes(&y),
-        Some(&masks),
-        Reduction::Mean,
-        &mut g_seq,
-    );
+    let (e_seq, _, _) = model
+        .loss_and_grads_masked(
+            data,
+            Targets::Classes(&y),
+            Some(&masks),
+            Reduction::Mean,
+            &mut g_seq,
+        )
+        .unwrap();
     let mut g_par = vec![0.0; model.params.len()];
-    let (e_par, _) = model.loss_and_grads_parallel(
-        data,
-        Targets::Classes(&y),
-        Some(&masks),
-        Reduction::Mean,
-        &mut g_par,
-    );
+    let (e_par, _) = model
+        .loss_and_grads_parallel(
+            data,
+            Targets::Classes(&y),
+            Some(&masks),
+            Reduction::Mean,
+            &mut g_par,
+        )
+        .unwrap();
     assert!((e_seq - e_par).abs() < 1e-12, "loss {e_seq} vs {e_par}");
     assert!(close(&g_seq, &g_par) < 1e-12, "gradients differ");
 }

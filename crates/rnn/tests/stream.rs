@@ -90,7 +90,7 @@ fn chunks_equal_one_call_over_their_concatenation() {
                         if from_state {
                             whole = whole.with_state(&s0);
                         }
-                        let fwd = m.forward(whole);
+                        let fwd = m.forward(whole).unwrap();
                         let want_state = m.final_state(&fwd);
                         for split in SPLITS {
                             let mut s = Stream::batched(&m, batch).unwrap();
@@ -161,7 +161,9 @@ fn streams_of_different_lengths_carry_on_from_their_own_last_step() {
                 .flat_map(|c| (0..lens[c][stream]).map(move |t| (c, t)))
                 .map(|(c, t)| ids[c][t * b + stream])
                 .collect();
-            let fwd = m.forward(Batch::new(Input::Ids(&own), own.len(), 1));
+            let fwd = m
+                .forward(Batch::new(Input::Ids(&own), own.len(), 1))
+                .unwrap();
             let mut got = Vec::new();
             for (c, out) in outs.iter().enumerate() {
                 for t in 0..4 {

@@ -123,21 +123,28 @@ fn run_config(c: &Config, cell: rnn::nn::cell::CellKind) -> CliResult<Result> {
     let y: Vec<usize> = (0..n).map(|_| rng.random_range(0..c.vocab)).collect(); // [T, B]
     let mut grads = vec![0f32; model.params.len()];
     let mut loss = 0f32;
+    let mut failed = None;
     let train = median_time(c.reps, || {
         grads.fill(0.0);
         // forward, loss, BPTT; the batch split across the threads
-        (loss, _) = model.loss_and_grads_parallel(
+        match model.loss_and_grads_parallel(
             Batch::new(Input::Ids(&x), c.steps, c.batch),
             Targets::Classes(&y),
             None,
             Reduction::Mean,
             &mut grads,
-        );
+        ) {
+            Ok((e, _)) => loss = e,
+            Err(e) => failed = Some(e),
+        }
         // plain SGD: p -= lr * g
         for (p, g) in model.params.iter_mut().zip(&grads) {
             *p -= LR * g;
         }
     });
+    if let Some(e) = failed.take() {
+        return Err(e.into());
+    }
     if !loss.is_finite() {
         return Err(CliError::Failure(format!(
             "config {}: the training loss became {loss}",
@@ -148,9 +155,15 @@ fn run_config(c: &Config, cell: rnn::nn::cell::CellKind) -> CliResult<Result> {
     // calls as a serving loop would
     let mut inf = Inference::new();
     let infer = median_time(c.reps, || {
-        model.infer_parallel(Batch::new(Input::Ids(&x), c.steps, c.batch), &mut inf);
+        if let Err(e) = model.infer_parallel(Batch::new(Input::Ids(&x), c.steps, c.batch), &mut inf)
+        {
+            failed = Some(e);
+        }
         std::hint::black_box(&inf.logits);
     });
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
     let (fwd_flops, train_flops) = flops(c, cell.gates());
     Ok(Result {
         train_tok_s: n as f64 / train,

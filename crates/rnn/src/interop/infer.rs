@@ -158,7 +158,7 @@ impl InferInput {
         if let Some(l) = &self.lengths {
             batch = batch.with_lengths(l);
         }
-        let fwd = model.forward(batch);
+        let fwd = model.forward(batch)?;
         let top = model.config.num_layers - 1;
         Ok(InferOutput {
             output: model.layer_output(&fwd, top).to_vec(),

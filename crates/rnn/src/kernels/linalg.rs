@@ -339,7 +339,7 @@ fn hsum<T: Float>(acc: &[T; LANES]) -> T {
     acc.iter().fold(T::zero(), |s, &v| s + v)
 }
 
-/// The dot product of two equal-length slices, in [`LANES`] independent lanes
+/// The dot product of two equal-length slices, in `LANES` independent lanes
 /// so the compiler can vectorise it.
 #[inline(always)]
 pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
@@ -360,7 +360,7 @@ pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     s
 }
 
-/// The sum of a slice, in [`LANES`] independent lanes so the compiler can vectorise it.
+/// The sum of a slice, in `LANES` independent lanes so the compiler can vectorise it.
 #[inline(always)]
 pub fn sum<T: Float>(a: &[T]) -> T {
     let ac = a.chunks_exact(LANES);

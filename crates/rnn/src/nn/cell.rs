@@ -59,7 +59,7 @@ impl Activation {
     }
 
     /// `f'(a)` written in terms of the output `h = f(a)`:
-    /// tanh' = 1 - h^2, sigmoid' = h (1 - h), relu' = [h > 0] (0 at a = 0, as PyTorch).
+    /// tanh' = 1 - h^2, sigmoid' = h (1 - h), relu' = `[h > 0]` (0 at a = 0, as PyTorch).
     #[inline(always)]
     pub fn derivative_from_output<T: Float>(self, h: T) -> T {
         match self {

@@ -9,7 +9,7 @@
 use crate::nn::layer::Input;
 use crate::nn::loss::{loss_and_grad, Reduction, Targets};
 use crate::nn::model::{Batch, Forward, Model};
-use crate::Float;
+use crate::{Float, Result};
 
 /// A model used many-to-one: the readout of the last state of each sequence.
 ///
@@ -23,11 +23,11 @@ use crate::Float;
 /// let head = ManyToOne::new(&model);
 /// let x = [0.1, 0.5, 0.2, 0.4, 0.3, 0.3]; // [T = 3, B = 2, I = 1]
 /// let y = [0.3, 0.2, 0.1, 0.0]; // [B, O]
-/// let out = head.predict(Input::Dense(&x), 3, 2, None); // [B, O]
+/// let out = head.predict(Input::Dense(&x), 3, 2, None).unwrap(); // [B, O]
 /// assert_eq!(out.len(), 4);
 /// let mut grads = vec![0.0; model.params.len()];
 /// let (loss, same) = head.loss_and_grads(Input::Dense(&x), Targets::Values(&y), 3, 2,
-///     None, Reduction::Mean, &mut grads);
+///     None, Reduction::Mean, &mut grads).unwrap();
 /// assert_eq!(same, out);
 /// assert!(loss > 0.0 && grads.iter().any(|g| *g != 0.0));
 /// ```
@@ -49,7 +49,20 @@ impl<'a, T: Float> ManyToOne<'a, T> {
     }
 
     /// Picks `o_T` of each sequence out of a forward pass: `[B, O]`.
-    pub fn last_outputs(&self, fwd: &Forward<T>, lengths: Option<&[usize]>) -> Vec<T> {
+    /// `lengths` are those of the forward pass's batch (`[B]`, each in
+    /// `1..=T`).
+    ///
+    /// # Errors
+    ///
+    /// An [`crate::Error::Argument`] when `fwd` is not a forward pass of
+    /// this model or `lengths` do not fit it.
+    pub fn last_outputs(&self, fwd: &Forward<T>, lengths: Option<&[usize]>) -> Result<Vec<T>> {
+        self.model.check_forward(fwd)?;
+        self.model.check_lengths(lengths, fwd.steps, fwd.batch)?;
+        Ok(self.last_outputs_unchecked(fwd, lengths))
+    }
+
+    fn last_outputs_unchecked(&self, fwd: &Forward<T>, lengths: Option<&[usize]>) -> Vec<T> {
         let (batch, o) = (fwd.batch, self.model.config.output_size);
         let mut out = vec![T::zero(); batch * o]; // [B, O]
         for (b, row) in out.chunks_exact_mut(o).enumerate() {
@@ -60,19 +73,25 @@ impl<'a, T: Float> ManyToOne<'a, T> {
     }
 
     /// The readout of the last state of each sequence, `[B, O]`, for input
-    /// `x` (`[T, B, I]` dense or `[T, B]` ids) from the zero state.
+    /// `x` (`[T, B, I]` dense or `[T, B]` ids) from the zero state;
+    /// `lengths`: `[B]`, each in `1..=T` (all `T` when `None`).
+    ///
+    /// # Errors
+    ///
+    /// An [`crate::Error::Argument`] naming the argument at fault when the
+    /// batch does not fit the model (see [`Batch`]).
     pub fn predict(
         &self,
         x: Input<T>,
         steps: usize,
         batch: usize,
         lengths: Option<&[usize]>,
-    ) -> Vec<T> {
+    ) -> Result<Vec<T>> {
         let fwd = self.model.forward(Batch {
             lengths,
             ..Batch::new(x, steps, batch)
-        });
-        self.last_outputs(&fwd, lengths)
+        })?;
+        Ok(self.last_outputs_unchecked(&fwd, lengths))
     }
 
     /// Forward, loss on the last-step readout and BPTT: returns `E` and the
@@ -80,7 +99,15 @@ impl<'a, T: Float> ManyToOne<'a, T> {
     ///
     /// Targets are one class id per sequence `[B]` (softmax output) or one
     /// vector per sequence `[B, O]` (identity output, `E_b = 0.5 ||o_T - y||^2`).
-    /// [`Reduction::Mean`] divides by `B`.
+    /// [`Reduction::Mean`] divides by `B`. `grads` has the length of the
+    /// model's `params`.
+    ///
+    /// # Errors
+    ///
+    /// An [`crate::Error::Argument`] naming the argument at fault: a batch
+    /// that does not fit the model (see [`Batch`]), targets of the wrong kind
+    /// or length, a class `>= O`, a non-finite target, or a gradient buffer
+    /// of the wrong length.
     #[allow(clippy::too_many_arguments)]
     pub fn loss_and_grads(
         &self,
@@ -91,13 +118,18 @@ impl<'a, T: Float> ManyToOne<'a, T> {
         lengths: Option<&[usize]>,
         reduction: Reduction,
         grads: &mut [T],
-    ) -> (T, Vec<T>) {
-        let o = self.model.config.output_size;
-        let fwd = self.model.forward(Batch {
+    ) -> Result<(T, Vec<T>)> {
+        let data = Batch {
             lengths,
             ..Batch::new(x, steps, batch)
-        });
-        let out = self.last_outputs(&fwd, lengths); // [B, O]
+        };
+        self.model.check_batch(&data)?;
+        self.model
+            .check_targets(targets, batch, &format!("[B] = [{batch}]"), |_| true)?;
+        self.model.check_grads(grads)?;
+        let o = self.model.config.output_size;
+        let fwd = self.model.forward_unchecked(data, None);
+        let out = self.last_outputs_unchecked(&fwd, lengths); // [B, O]
         let mut dout = vec![T::zero(); batch * o]; // [B, O]
         let loss = loss_and_grad(
             self.model.config.output,
@@ -115,8 +147,8 @@ impl<'a, T: Float> ManyToOne<'a, T> {
             dlogits[r * o..(r + 1) * o].copy_from_slice(row);
         }
         self.model
-            .backward(&fwd, x, lengths, &dlogits, None, grads, false);
-        (loss, out)
+            .backward_unchecked(&fwd, x, lengths, &dlogits, None, grads, false);
+        Ok((loss, out))
     }
 }
 
@@ -161,6 +193,7 @@ mod tests {
                     Reduction::Sum,
                     g,
                 )
+                .unwrap()
                 .0
         };
         loss_at(&model, &mut grads);
@@ -207,9 +240,13 @@ mod tests {
         cfg.output = OutputKind::Identity;
         let model = Model::<f64>::new(cfg, 3).unwrap();
         let x = [0.5, 0.5, -0.2, 0.9]; // [T = 2, B = 2, I = 1]
-        let both = ManyToOne::new(&model).predict(Input::Dense(&x), 2, 2, Some(&[1, 2]));
+        let both = ManyToOne::new(&model)
+            .predict(Input::Dense(&x), 2, 2, Some(&[1, 2]))
+            .unwrap();
         // sequence 0 stops after one step: same as running its first step alone
-        let alone = ManyToOne::new(&model).predict(Input::Dense(&x[..1]), 1, 1, None);
+        let alone = ManyToOne::new(&model)
+            .predict(Input::Dense(&x[..1]), 1, 1, None)
+            .unwrap();
         assert!((both[0] - alone[0]).abs() < 1e-15);
     }
 }

@@ -427,7 +427,7 @@ impl<'m, T: Float> Stream<'m, T> {
         if let Some(l) = lengths {
             data = data.with_lengths(l);
         }
-        self.model.infer(data, &mut self.inf);
+        self.model.infer(data, &mut self.inf)?;
         std::mem::swap(&mut self.state, &mut self.inf.state); // s_0 of the next call
         for s in 0..b {
             let t = lengths.map_or(steps, |l| l[s]) - 1; // the stream's last step

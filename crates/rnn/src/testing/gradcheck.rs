@@ -105,7 +105,8 @@ impl Problem {
             state: Some(state),
             lengths: self.lengths.as_deref(),
         };
-        let (loss, _, d0) = model.loss_and_grads(data, targets, Reduction::Sum, grads);
+        let (loss, _, d0) =
+            model.loss_and_grads_unchecked(data, targets, None, Reduction::Sum, grads);
         (loss, d0)
     }
 }

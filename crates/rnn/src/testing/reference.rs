@@ -364,7 +364,8 @@ impl Case {
             state: Some(&state),
             lengths: self.lengths.as_deref(),
         };
-        let (loss, fwd, d0) = model.loss_and_grads(data, targets, self.reduction, &mut grads);
+        let (loss, fwd, d0) =
+            model.loss_and_grads_unchecked(data, targets, None, self.reduction, &mut grads);
         let (t, b, h, o) = (
             self.steps,
             self.batch,

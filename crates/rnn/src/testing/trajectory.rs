@@ -102,9 +102,10 @@ impl Trajectory {
                 OutputKind::Softmax => Targets::Classes(&c.classes),
                 OutputKind::Identity => Targets::Values(&values),
             };
-            let (loss, _, _) = model.loss_and_grads(
+            let (loss, _, _) = model.loss_and_grads_unchecked(
                 Batch::new(Input::Dense(&x), c.steps, c.batch).with_state(&state),
                 targets,
+                None,
                 c.reduction,
                 &mut grads,
             );

@@ -11,9 +11,9 @@
 
 use crate::kernels::gemm;
 use crate::nn::layer::{Input, LayerScratch};
-use crate::nn::model::{batch_parts, Batch, Model, State};
-use crate::Float;
-use rayon::prelude::*;
+use crate::nn::model::parallel::{scatter_rows, split_batch};
+use crate::nn::model::{Batch, Model, State};
+use crate::{Float, Result};
 
 /// The results and buffers of [`Model::infer`]; keep one and pass it to every
 /// call so the buffers are reused.
@@ -50,7 +50,35 @@ impl<T: Float> Model<T> {
     ///
     /// `data.state` may be a copy of the `inf.state` of a previous call (to
     /// carry the state on), not `inf.state` itself.
-    pub fn infer(&self, data: Batch<T>, inf: &mut Inference<T>) {
+    ///
+    /// # Errors
+    ///
+    /// An [`crate::Error::Argument`] naming the argument at fault when `data`
+    /// is not a valid batch for this model (see [`Batch`]); `inf` is then
+    /// left as it was.
+    ///
+    /// ```
+    /// use rnn::{Batch, Inference, Input, Model, ModelConfig};
+    /// let model = Model::<f32>::new(ModelConfig::elman(5, 8, 5), 1).unwrap();
+    /// let mut inf = Inference::new();
+    /// model.infer(Batch::new(Input::Ids(&[0, 1, 2, 3, 4, 0]), 3, 2), &mut inf).unwrap();
+    /// assert_eq!(inf.logits.len(), 3 * 2 * 5); // [T, B, O]
+    /// assert_eq!(inf.state.h.len(), 2 * 8); // [L*D, B, H]
+    /// // carry the state on into the next chunk
+    /// let state = inf.state.clone();
+    /// let next = Batch::new(Input::Ids(&[1, 2]), 1, 2).with_state(&state);
+    /// model.infer(next, &mut inf).unwrap();
+    /// // an ids slice shorter than T*B is an error, whatever `inf` held before
+    /// assert!(model.infer(Batch::new(Input::Ids(&[1]), 1, 2), &mut inf).is_err());
+    /// ```
+    pub fn infer(&self, data: Batch<T>, inf: &mut Inference<T>) -> Result<()> {
+        self.check_batch(&data)?;
+        self.infer_unchecked(data, inf);
+        Ok(())
+    }
+
+    /// [`Model::infer`] without the checks.
+    pub(crate) fn infer_unchecked(&self, data: Batch<T>, inf: &mut Inference<T>) {
         let Batch {
             x,
             steps,
@@ -152,50 +180,48 @@ impl<T: Float> Model<T> {
     /// [`Model::loss_and_grads_parallel`]; each part starts from its rows of
     /// `data.state` (`[L*D, B, H]`, zeros when `None`). With one thread this is
     /// `infer`. Fills `inf.logits` (`[T, B, O]`) and `inf.state` (`[L*D, B, H]`).
-    pub fn infer_parallel(&self, data: Batch<T>, inf: &mut Inference<T>) {
-        let Batch {
-            x,
-            steps,
-            batch,
-            state,
-            lengths,
-        } = data;
-        let parts = batch_parts(batch);
-        if parts.len() <= 1 {
-            return self.infer(data, inf);
-        }
-        let cfg = &self.config;
-        let (o, h) = (cfg.output_size, cfg.hidden_size);
-        let outs: Vec<Inference<T>> = parts
-            .par_iter()
-            .map(|&(b0, b1)| {
-                crate::kernels::sequential(|| {
-                    let xp = x.batch_part(steps, batch, b0, b1);
-                    let sp = state.map(|s| s.batch_part(batch, self.config.hidden_size, b0, b1));
-                    let mut part = Inference::new();
-                    let data = Batch {
-                        x: xp.as_input(),
-                        steps,
-                        batch: b1 - b0,
-                        state: sp.as_ref(),
-                        lengths: lengths.map(|l| &l[b0..b1]),
-                    };
-                    self.infer(data, &mut part);
-                    part
-                })
-            })
-            .collect();
-        // scatter each part's [T, Bp, O] logits back into [T, B, O]
+    ///
+    /// # Errors
+    ///
+    /// As [`Model::infer`].
+    pub fn infer_parallel(&self, data: Batch<T>, inf: &mut Inference<T>) -> Result<()> {
+        self.check_batch(&data)?;
+        self.infer_parallel_unchecked(data, inf);
+        Ok(())
+    }
+
+    /// [`Model::infer_parallel`] without the checks.
+    pub(crate) fn infer_parallel_unchecked(&self, data: Batch<T>, inf: &mut Inference<T>) {
+        let (steps, batch) = (data.steps, data.batch);
+        let (o, h) = (self.config.output_size, self.config.hidden_size);
+        let split = split_batch(data, h, |_, part| {
+            let mut out = Inference::new();
+            self.infer_unchecked(part, &mut out);
+            out
+        });
+        let Some((parts, outs)) = split else {
+            return self.infer_unchecked(data, inf);
+        };
+        // each part's [T, Bp, O] logits back into [T, B, O]
         inf.logits.resize(steps * batch * o, T::zero());
-        for (&(b0, b1), part) in parts.iter().zip(&outs) {
-            let w = (b1 - b0) * o;
-            for t in 0..steps {
-                inf.logits[(t * batch + b0) * o..(t * batch + b1) * o]
-                    .copy_from_slice(&part.logits[t * w..(t + 1) * w]);
-            }
-        }
+        let logits: Vec<&[T]> = outs.iter().map(|p| p.logits.as_slice()).collect();
+        scatter_rows(&mut inf.logits, &parts, &logits, o, steps, batch);
         // and each part's [L*D, Bp, H] final state into [L*D, B, H]
         let finals: Vec<&State<T>> = outs.iter().map(|p| &p.state).collect();
         inf.state = State::join(&finals, &parts, batch, h);
+    }
+
+    /// The readout `o_t` (`[T, B, O]`, zero past each length) of a forward
+    /// pass on `data` (see [`Batch`]), with the batch split across threads
+    /// like [`Model::loss_and_grads_parallel`]: inference only, nothing kept
+    /// for BPTT.
+    ///
+    /// # Errors
+    ///
+    /// As [`Model::infer`].
+    pub fn logits_parallel(&self, data: Batch<T>) -> Result<Vec<T>> {
+        let mut inf = Inference::default();
+        self.infer_parallel(data, &mut inf)?;
+        Ok(inf.logits)
     }
 }

@@ -151,14 +151,14 @@ impl Forecaster {
         let pred: Vec<f64> = if meta.recursive() {
             let mut out = Vec::with_capacity(horizon);
             for _ in 0..horizon {
-                let next = head.predict(Input::Dense(&win), w, 1, None)[0];
+                let next = head.predict(Input::Dense(&win), w, 1, None)?[0];
                 out.push(f64::from(next));
                 win.drain(..width);
                 win.push(next);
             }
             out
         } else {
-            let o = head.predict(Input::Dense(&win), w, 1, None);
+            let o = head.predict(Input::Dense(&win), w, 1, None)?;
             o[..horizon.min(o.len())]
                 .iter()
                 .map(|&v| f64::from(v))

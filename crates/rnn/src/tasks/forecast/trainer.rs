@@ -232,20 +232,20 @@ impl Trainer {
 
     /// Mean squared error per value of the model on the validation windows
     /// (normalised units).
-    fn val_mse(&self) -> f64 {
+    fn val_mse(&self) -> Result<f64> {
         let wins: Vec<&Window> = self.val.iter().collect();
         let (mut total, mut count) = (0.0, 0usize);
         for chunk in wins.chunks(256) {
             let (x, y) = batch_of(&self.enc, self.width, chunk);
             let head = ManyToOne::new(&self.model);
-            let out = head.predict(Input::Dense(&x), self.config.window, chunk.len(), None);
+            let out = head.predict(Input::Dense(&x), self.config.window, chunk.len(), None)?;
             for (o, t) in out.iter().zip(&y) {
                 let d = f64::from(*o - *t);
                 total += d * d;
             }
             count += y.len();
         }
-        total / count.max(1) as f64
+        Ok(total / count.max(1) as f64)
     }
 
     /// Trains until `budget` is used up or the validation loss has not
@@ -310,7 +310,7 @@ impl Trainer {
                     None,
                     Reduction::Mean,
                     &mut grads,
-                );
+                )?;
                 if !loss.is_finite() {
                     return Err(Error::Diverged {
                         step: self.step,
@@ -328,7 +328,11 @@ impl Trainer {
             }
             // loss = mean over windows of 0.5 ||o - y||^2  ->  MSE per value
             let train_mse = 2.0 * sum / (seen * model_h) as f64;
-            let val_mse = (!self.val.is_empty()).then(|| self.val_mse());
+            let val_mse = if self.val.is_empty() {
+                None
+            } else {
+                Some(self.val_mse()?)
+            };
             if val_mse.is_none_or(|v| v < self.best) {
                 self.best = val_mse.unwrap_or(train_mse);
                 self.meta.best_epoch = epoch;

@@ -61,7 +61,7 @@ pub fn evaluate(model: &Model<f32>, ids: &[usize], streams: usize, window: usize
             }
         }
         // the streams split across the threads, each from its carried state
-        model.infer_parallel(
+        model.infer_parallel_unchecked(
             Batch::new(Input::Ids(&x), t, b).with_state(&state),
             &mut inf,
         );

@@ -41,7 +41,7 @@ pub fn generate(
     let prime = if prime.is_empty() { &start[..] } else { prime };
     let v = model.config.output_size;
     let mut inf = Inference::new(); // forward only, buffers reused per character
-    model.infer(
+    model.infer_unchecked(
         Batch::new(Input::Ids(prime), prime.len(), 1).with_state(&state),
         &mut inf,
     );
@@ -83,7 +83,7 @@ pub fn generate(
             r -= p;
         }
         emit(vocab.chars[next]);
-        model.infer(
+        model.infer_unchecked(
             Batch::new(Input::Ids(&[next]), 1, 1).with_state(&state),
             &mut inf,
         );

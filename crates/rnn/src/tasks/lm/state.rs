@@ -122,7 +122,7 @@ impl TrainState {
             masks.as_deref(),
             Reduction::Mean,
             &mut self.grads,
-        );
+        )?;
         if !loss.is_finite() || self.grads.iter().any(|g| !g.is_finite()) {
             return Err(Error::Diverged {
                 step: self.step + 1,

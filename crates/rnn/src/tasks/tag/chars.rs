@@ -179,9 +179,10 @@ impl CharEncoder {
     /// [`CharEncoder::ids`]), and the cache for [`CharEncoder::backward`].
     pub fn forward(&self, words: &[&[u32]]) -> (Vec<f32>, CharCache) {
         let (ids, x, lengths, tc) = self.embed(words);
-        let fwd = self
-            .rnn
-            .forward(Batch::new(Input::Dense(&x), tc, words.len()).with_lengths(&lengths));
+        let fwd = self.rnn.forward_unchecked(
+            Batch::new(Input::Dense(&x), tc, words.len()).with_lengths(&lengths),
+            None,
+        );
         let out = self.join_directions(&self.rnn.final_state(&fwd).h, words.len());
         let cache = CharCache {
             ids,
@@ -197,7 +198,7 @@ impl CharEncoder {
     pub fn encode(&self, words: &[&[u32]]) -> Vec<f32> {
         let (_, x, lengths, tc) = self.embed(words);
         let mut inf = Inference::new();
-        self.rnn.infer(
+        self.rnn.infer_unchecked(
             Batch::new(Input::Dense(&x), tc, words.len()).with_lengths(&lengths),
             &mut inf,
         );
@@ -223,7 +224,7 @@ impl CharEncoder {
             h: dh,
         };
         let dlogits = vec![0.0f32; tc * nw]; // the unused readout
-        let (_, dx) = self.rnn.backward(
+        let (_, dx) = self.rnn.backward_unchecked(
             &cache.fwd,
             Input::Dense(&cache.x),
             Some(&cache.lengths),

@@ -15,7 +15,7 @@ impl Tagger {
         let (x, steps, lengths, _) = self.inputs(batch, None, None, false);
         // forward only: nothing kept for BPTT
         let mut inf = Inference::new();
-        self.model.infer(
+        self.model.infer_unchecked(
             Batch::new(Input::Dense(&x), steps, batch.len()).with_lengths(&lengths),
             &mut inf,
         );

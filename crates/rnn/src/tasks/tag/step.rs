@@ -208,7 +208,11 @@ impl Stepper {
             tagger.inputs(batch, ids.as_deref(), keep.as_deref(), true);
         let b_n = batch.len();
         let model = &tagger.model;
-        let fwd = model.forward(Batch::new(Input::Dense(&x), steps, b_n).with_lengths(&lengths));
+        // inputs built by the tagger itself: shapes and lengths hold by construction
+        let fwd = model.forward_unchecked(
+            Batch::new(Input::Dense(&x), steps, b_n).with_lengths(&lengths),
+            None,
+        );
         let mut targets = vec![0usize; steps * b_n];
         let mut mask = vec![false; steps * b_n];
         for (b, e) in batch.iter().enumerate() {
@@ -236,7 +240,7 @@ impl Stepper {
             self.crf_loss(tagger, batch, &fwd.logits, &mut dlogits, tokens)
         };
         self.g[MODEL].fill(0.0);
-        let (_, dx) = model.backward(
+        let (_, dx) = model.backward_unchecked(
             &fwd,
             Input::Dense(&x),
             Some(&lengths),

@@ -1,0 +1,165 @@
+//! [`ModelConfig`]: the architecture of a model.
+
+use crate::nn::cell::{Activation, CellKind};
+use crate::nn::layer::Recurrent;
+use crate::nn::loss::OutputKind;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// The architecture of a [`Model`](crate::Model). Defaults follow PyTorch where it has one.
+///
+/// ```
+/// use rnn::{CellKind, ModelConfig, OutputKind};
+/// // a 2-layer bidirectional GRU regressor: I = 3 inputs, H = 16, O = 1 output
+/// let cfg = ModelConfig {
+///     cell: CellKind::Gru,
+///     num_layers: 2,
+///     bidirectional: true,
+///     output: OutputKind::Identity,
+///     ..ModelConfig::elman(3, 16, 1)
+/// };
+/// assert_eq!(cfg.directions(), 2);
+/// cfg.validate().unwrap();
+/// assert!(ModelConfig { hidden_size: 0, ..cfg }.validate().is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// The recurrent cell (default Elman with tanh, as `nn.RNN`).
+    pub cell: CellKind,
+    /// `I`: input vector size, or number of classes for id inputs.
+    pub input_size: usize,
+    /// `H`: hidden units per direction.
+    pub hidden_size: usize,
+    /// Stacked layers (`num_layers`, default 1).
+    pub num_layers: usize,
+    /// Two directions per layer, outputs concatenated forward then backward (default false).
+    pub bidirectional: bool,
+    /// `O`: outputs of the readout.
+    pub output_size: usize,
+    /// The output function and loss (softmax + cross-entropy, or identity + squared error).
+    pub output: OutputKind,
+    /// PyTorch's second bias `bias_hh` (default true). `false` gives the seed's
+    /// model with the single bias `b` (= `bias_ih`).
+    pub bias_hh: bool,
+}
+
+impl ModelConfig {
+    /// An Elman network with PyTorch's defaults for everything not given.
+    pub fn elman(input_size: usize, hidden_size: usize, output_size: usize) -> Self {
+        ModelConfig {
+            cell: CellKind::Elman {
+                activation: Activation::Tanh,
+            },
+            input_size,
+            hidden_size,
+            num_layers: 1,
+            bidirectional: false,
+            output_size,
+            output: OutputKind::Softmax,
+            bias_hh: true,
+        }
+    }
+
+    /// `D`: 2 when bidirectional, else 1.
+    pub fn directions(&self) -> usize {
+        if self.bidirectional {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Checks that every size is positive and that every size derived from
+    /// them (`G*H`, `D*H`, each parameter tensor, the parameter count) fits in
+    /// a `usize`; see [`ModelConfig::param_count`].
+    pub fn validate(&self) -> Result<()> {
+        for (what, v) in [
+            ("input size", self.input_size),
+            ("hidden size", self.hidden_size),
+            ("number of layers", self.num_layers),
+            ("output size", self.output_size),
+        ] {
+            if v == 0 {
+                return Err(Error::Value {
+                    what: what.into(),
+                    value: "0".into(),
+                    expected: "at least 1".into(),
+                });
+            }
+        }
+        self.param_count().map(|_| ())
+    }
+
+    /// The number of parameters, computed with checked arithmetic: an
+    /// [`Error::Argument`] names the size that overflows.
+    ///
+    /// ```
+    /// let c = rnn::ModelConfig::elman(3, 4, 2);
+    /// assert_eq!(c.param_count().unwrap(), 4 * 3 + 4 * 4 + 4 + 4 + 2 * 4 + 2);
+    /// let huge = rnn::ModelConfig::elman(3, 1 << 63, 2);
+    /// assert!(huge.param_count().unwrap_err().to_string().contains("hidden_size"));
+    /// ```
+    pub fn param_count(&self) -> Result<usize> {
+        let overflow = |what: &str| {
+            Error::argument(
+                format!("config.{what}"),
+                "sizes whose parameter count fits in a usize",
+                format!(
+                    "input_size {}, hidden_size {}, num_layers {}, output_size {} (overflows)",
+                    self.input_size, self.hidden_size, self.num_layers, self.output_size
+                ),
+            )
+        };
+        let h = self.hidden_size;
+        let gh = self
+            .cell
+            .gates()
+            .checked_mul(h)
+            .ok_or_else(|| overflow("hidden_size"))?;
+        let dh = self
+            .directions()
+            .checked_mul(h)
+            .ok_or_else(|| overflow("hidden_size"))?;
+        let biases = if self.bias_hh { 2 } else { 1 };
+        // one direction of layer k: G*H*I_k + G*H*(H + biases)
+        let recur = h
+            .checked_add(biases)
+            .and_then(|v| v.checked_mul(gh))
+            .ok_or_else(|| overflow("hidden_size"))?;
+        let first = self
+            .input_size
+            .checked_mul(gh)
+            .and_then(|v| v.checked_add(recur))
+            .ok_or_else(|| overflow("input_size"))?;
+        let rest = dh
+            .checked_mul(gh)
+            .and_then(|v| v.checked_add(recur))
+            .ok_or_else(|| overflow("hidden_size"))?;
+        let layers = rest
+            .checked_mul(self.num_layers.saturating_sub(1))
+            .and_then(|v| v.checked_add(if self.num_layers == 0 { 0 } else { first }))
+            .and_then(|v| v.checked_mul(self.directions()))
+            .ok_or_else(|| overflow("num_layers"))?;
+        // head: O*(D*H + 1)
+        let head = dh
+            .checked_add(1)
+            .and_then(|v| v.checked_mul(self.output_size))
+            .ok_or_else(|| overflow("output_size"))?;
+        layers
+            .checked_add(head)
+            .ok_or_else(|| overflow("output_size"))
+    }
+
+    pub(crate) fn layer(&self, k: usize, d: usize) -> Recurrent {
+        Recurrent {
+            cell: self.cell,
+            input_size: if k == 0 {
+                self.input_size
+            } else {
+                self.directions().saturating_mul(self.hidden_size)
+            },
+            hidden: self.hidden_size,
+            reverse: d == 1,
+        }
+    }
+}

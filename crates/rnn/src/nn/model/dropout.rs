@@ -1,0 +1,50 @@
+//! Inverted dropout on the outputs of every layer.
+
+use crate::nn::model::ModelConfig;
+use crate::Float;
+use rand::Rng;
+
+/// `v *= m` elementwise (a dropout mask on an activation or its gradient).
+pub(super) fn mask_in_place<T: Float>(v: &mut [T], m: &[T]) {
+    for (a, &mk) in v.iter_mut().zip(m) {
+        *a *= mk;
+    }
+}
+
+/// Inverted-dropout masks for [`Model::forward_masked`](crate::Model::forward_masked): one `[T, B, D*H]`
+/// mask per layer of `config`, each entry 0 with probability `p` and
+/// `1/(1-p)` otherwise, so the expected masked output equals the output and
+/// evaluation needs no rescaling. `p` must be in `[0, 1)`.
+///
+/// ```
+/// use rand::SeedableRng;
+/// let config = rnn::ModelConfig { num_layers: 2, ..rnn::ModelConfig::elman(3, 4, 3) };
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// let masks: Vec<Vec<f32>> = rnn::nn::model::dropout_masks(&config, 0.5, 5, 2, &mut rng);
+/// assert_eq!(masks.len(), 2);
+/// assert_eq!(masks[0].len(), 5 * 2 * 4); // [T, B, D*H]
+/// assert!(masks[1].iter().all(|&m| m == 0.0 || m == 2.0));
+/// ```
+pub fn dropout_masks<T: Float, R: Rng>(
+    config: &ModelConfig,
+    p: f64,
+    steps: usize,
+    batch: usize,
+    rng: &mut R,
+) -> Vec<Vec<T>> {
+    let n = steps * batch * config.directions() * config.hidden_size;
+    let keep = T::of(1.0 / (1.0 - p));
+    (0..config.num_layers)
+        .map(|_| {
+            (0..n)
+                .map(|_| {
+                    if rng.random::<f64>() < p {
+                        T::zero()
+                    } else {
+                        keep
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}

@@ -1,0 +1,274 @@
+//! Data parallelism over the sequences of a batch: one helper splits a batch
+//! into contiguous parts, one per thread, and the parts' results are put back
+//! together.
+
+use crate::nn::layer::Input;
+use crate::nn::loss::{Reduction, Targets};
+use crate::nn::model::{Batch, Model, State};
+use crate::{Float, Result};
+use rayon::prelude::*;
+
+impl<T: Float> Model<T> {
+    /// [`Model::loss_and_grads`] with the batch split into contiguous parts,
+    /// one per thread ([`crate::kernels::threads`], at most one per sequence).
+    ///
+    /// The sequences of a batch are independent until the gradients are
+    /// summed, so each thread runs forward, loss and BPTT on its own part
+    /// (with its rows of the initial state `data.state`) with sequential
+    /// products and no synchronisation per step; the parts' gradients are
+    /// added at the end (the same sum, in another order). With one thread this
+    /// is `loss_and_grads`. `masks`: dropout, as in [`Model::forward_masked`].
+    /// Returns `E` and the final state `[L*D, B, H]`, and adds `dE/dθ` into
+    /// `grads`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Model::loss_and_grads_masked`].
+    pub fn loss_and_grads_parallel(
+        &self,
+        data: Batch<T>,
+        targets: Targets<T>,
+        masks: Option<&[Vec<T>]>,
+        reduction: Reduction,
+        grads: &mut [T],
+    ) -> Result<(T, State<T>)> {
+        self.check_loss_inputs(&data, targets, masks, grads)?;
+        Ok(self.loss_and_grads_parallel_unchecked(data, targets, masks, reduction, grads))
+    }
+
+    /// [`Model::loss_and_grads_parallel`] without the checks.
+    pub(crate) fn loss_and_grads_parallel_unchecked(
+        &self,
+        data: Batch<T>,
+        targets: Targets<T>,
+        masks: Option<&[Vec<T>]>,
+        reduction: Reduction,
+        grads: &mut [T],
+    ) -> (T, State<T>) {
+        let (steps, batch, lengths) = (data.steps, data.batch, data.lengths);
+        let width = self.config.directions() * self.config.hidden_size;
+        let o = self.config.output_size;
+        let split = split_batch(data, self.config.hidden_size, |(b0, b1), part| {
+            let tp = match targets {
+                Targets::Classes(y) => {
+                    PartTargets::Classes(gather_rows(y, 1, steps, batch, b0, b1))
+                }
+                Targets::Values(y) => PartTargets::Values(gather_rows(y, o, steps, batch, b0, b1)),
+            };
+            let mp: Option<Vec<Vec<T>>> = masks.map(|m| {
+                m.iter()
+                    .map(|mk| gather_rows(mk, width, steps, batch, b0, b1))
+                    .collect()
+            });
+            let mut g = vec![T::zero(); grads.len()];
+            let (e, fwd, _) = self.loss_and_grads_unchecked(
+                part,
+                tp.as_targets(),
+                mp.as_deref(),
+                Reduction::Sum,
+                &mut g,
+            );
+            (e, g, self.final_state(&fwd))
+        });
+        let Some((parts, results)) = split else {
+            let (e, fwd, _) = self.loss_and_grads_unchecked(data, targets, masks, reduction, grads);
+            return (e, self.final_state(&fwd));
+        };
+        let counted = lengths.map_or(steps * batch, |l| l.iter().map(|&n| n.min(steps)).sum());
+        // Each part sums its losses; the mean's 1/N is applied once at the end.
+        let scale = match reduction {
+            Reduction::Sum => T::one(),
+            Reduction::Mean => T::one() / T::of(counted.max(1) as f64),
+        };
+        let mut loss = T::zero();
+        for (e, g, _) in &results {
+            loss += *e;
+            for (acc, &v) in grads.iter_mut().zip(g) {
+                *acc += scale * v;
+            }
+        }
+        let finals: Vec<&State<T>> = results.iter().map(|r| &r.2).collect();
+        (
+            loss * scale,
+            State::join(&finals, &parts, batch, self.config.hidden_size),
+        )
+    }
+}
+
+/// The parts `(b0, b1)` of a split batch and one result per part.
+pub(super) type Split<R> = (Vec<(usize, usize)>, Vec<R>);
+
+/// The one batch split of the crate: runs `f` on contiguous parts of
+/// `data`'s batch ([`batch_parts`]), one per thread, each with sequential
+/// products ([`crate::kernels::sequential`]). `f` gets the part's range
+/// `(b0, b1)` and the part as a batch of its own: inputs `[T, b1 - b0, ...]`,
+/// its rows of the initial state (`[L*D, b1 - b0, H]`, `hidden` = `H`) and of
+/// the lengths. Returns the ranges and `f`'s results in batch order, or `None`
+/// when there is only one part (the caller runs the whole batch itself).
+pub(super) fn split_batch<T: Float, R: Send>(
+    data: Batch<'_, T>,
+    hidden: usize,
+    f: impl Fn((usize, usize), Batch<'_, T>) -> R + Sync,
+) -> Option<Split<R>> {
+    let Batch {
+        x,
+        steps,
+        batch,
+        state,
+        lengths,
+    } = data;
+    let parts = batch_parts(batch);
+    if parts.len() <= 1 {
+        return None;
+    }
+    let results = parts
+        .par_iter()
+        .map(|&(b0, b1)| {
+            crate::kernels::sequential(|| {
+                let xp = x.batch_part(steps, batch, b0, b1);
+                let sp = state.map(|s| s.batch_part(batch, hidden, b0, b1));
+                let part = Batch {
+                    x: xp.as_input(),
+                    steps,
+                    batch: b1 - b0,
+                    state: sp.as_ref(),
+                    lengths: lengths.map(|l| &l[b0..b1]),
+                };
+                f((b0, b1), part)
+            })
+        })
+        .collect();
+    Some((parts, results))
+}
+
+/// The inverse of [`gather_rows`] for all parts at once: each part's
+/// `[T, b1 - b0, width]` rows put back in their places of `out`, `[T, B, width]`.
+pub(super) fn scatter_rows<V: Copy>(
+    out: &mut [V],
+    parts: &[(usize, usize)],
+    values: &[&[V]],
+    width: usize,
+    steps: usize,
+    batch: usize,
+) {
+    for (&(b0, b1), v) in parts.iter().zip(values) {
+        let w = (b1 - b0) * width;
+        for t in 0..steps {
+            out[(t * batch + b0) * width..(t * batch + b1) * width]
+                .copy_from_slice(&v[t * w..(t + 1) * w]);
+        }
+    }
+}
+
+impl<T: Copy + Default> State<T> {
+    /// Sequences `b0..b1` of this `[L*D, B, H]` state, as `[L*D, b1 - b0, H]`.
+    pub(crate) fn batch_part(&self, batch: usize, hidden: usize, b0: usize, b1: usize) -> State<T> {
+        let part = |v: &[T]| {
+            let blocks = v.len() / (batch * hidden).max(1); // L*D
+            gather_rows(v, hidden, blocks, batch, b0, b1)
+        };
+        State {
+            h: part(&self.h),
+            c: part(&self.c),
+        }
+    }
+
+    /// The inverse of [`State::batch_part`]: the parts' rows put back in
+    /// their places of one `[L*D, B, H]` state.
+    pub(crate) fn join(
+        parts: &[&State<T>],
+        ranges: &[(usize, usize)],
+        batch: usize,
+        hidden: usize,
+    ) -> State<T> {
+        let join = |get: &dyn Fn(&State<T>) -> &[T]| {
+            let total: usize = parts.iter().map(|p| get(p).len()).sum();
+            let mut out = vec![T::default(); total];
+            let blocks = total / (batch * hidden).max(1); // L*D
+            for (p, &(b0, b1)) in parts.iter().zip(ranges) {
+                let (v, w) = (get(p), (b1 - b0) * hidden);
+                for k in 0..blocks {
+                    out[(k * batch + b0) * hidden..(k * batch + b1) * hidden]
+                        .copy_from_slice(&v[k * w..(k + 1) * w]);
+                }
+            }
+            out
+        };
+        State {
+            h: join(&|s| &s.h),
+            c: join(&|s| &s.c),
+        }
+    }
+}
+
+/// Contiguous parts `[b0, b1)` of a batch, one per thread, near-equal in size.
+pub(crate) fn batch_parts(batch: usize) -> Vec<(usize, usize)> {
+    let n = crate::kernels::threads().min(batch).max(1);
+    (0..n)
+        .map(|i| (i * batch / n, (i + 1) * batch / n))
+        .collect()
+}
+
+/// Sequences `b0..b1` of a `[T, B, width]` buffer, as `[T, b1 - b0, width]`.
+fn gather_rows<V: Copy>(
+    data: &[V],
+    width: usize,
+    steps: usize,
+    batch: usize,
+    b0: usize,
+    b1: usize,
+) -> Vec<V> {
+    (0..steps)
+        .flat_map(|t| &data[(t * batch + b0) * width..(t * batch + b1) * width])
+        .copied()
+        .collect()
+}
+
+/// An owned part of the input of a batch.
+pub(crate) enum PartInput<T> {
+    Dense(Vec<T>),
+    Ids(Vec<usize>),
+}
+
+impl<T> PartInput<T> {
+    pub(crate) fn as_input(&self) -> Input<'_, T> {
+        match self {
+            PartInput::Dense(v) => Input::Dense(v),
+            PartInput::Ids(v) => Input::Ids(v),
+        }
+    }
+}
+
+/// An owned part of the targets of a batch.
+enum PartTargets<T> {
+    Classes(Vec<usize>),
+    Values(Vec<T>),
+}
+
+impl<T> PartTargets<T> {
+    fn as_targets(&self) -> Targets<'_, T> {
+        match self {
+            PartTargets::Classes(v) => Targets::Classes(v),
+            PartTargets::Values(v) => Targets::Values(v),
+        }
+    }
+}
+
+impl<T: Copy> Input<'_, T> {
+    /// Sequences `b0..b1` of this `[T, B, ...]` input.
+    pub(crate) fn batch_part(
+        &self,
+        steps: usize,
+        batch: usize,
+        b0: usize,
+        b1: usize,
+    ) -> PartInput<T> {
+        match *self {
+            Input::Ids(ids) => PartInput::Ids(gather_rows(ids, 1, steps, batch, b0, b1)),
+            Input::Dense(x) => {
+                let width = x.len() / (steps * batch).max(1);
+                PartInput::Dense(gather_rows(x, width, steps, batch, b0, b1))
+            }
+        }
+    }
+}

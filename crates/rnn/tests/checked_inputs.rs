@@ -1,0 +1,454 @@
+//! Every misuse of the network's public entry points is an `Err` naming the
+//! argument, never a panic or a silent result (issue 14, section 2). The
+//! model is the one of the issue: Elman, I = 5 classes in, O = 5 out.
+
+use rand::SeedableRng;
+use rnn::nn::cell::CellKind;
+use rnn::nn::many_to_one::ManyToOne;
+use rnn::nn::model::dropout_masks;
+use rnn::{
+    Batch, Error, Inference, Input, Model, ModelConfig, OutputKind, Reduction, State, Targets,
+};
+
+const I: usize = 5;
+const H: usize = 4;
+
+fn elman() -> Model<f64> {
+    Model::new(ModelConfig::elman(I, H, I), 3).unwrap()
+}
+
+fn lstm() -> Model<f64> {
+    let cfg = ModelConfig {
+        cell: CellKind::Lstm,
+        ..ModelConfig::elman(I, H, I)
+    };
+    Model::new(cfg, 3).unwrap()
+}
+
+fn regression() -> Model<f64> {
+    let cfg = ModelConfig {
+        output: OutputKind::Identity,
+        ..ModelConfig::elman(2, H, 1)
+    };
+    Model::new(cfg, 3).unwrap()
+}
+
+/// The error is an `Error::Argument` whose argument starts with `arg`, and
+/// its message names that argument first.
+fn names<T: std::fmt::Debug>(r: rnn::Result<T>, arg: &str) {
+    let e = r.expect_err("a misuse must be an error");
+    let msg = e.to_string();
+    match &e {
+        Error::Argument { arg: a, .. } => assert!(
+            a.starts_with(arg),
+            "expected argument {arg}, got {a}: {msg}"
+        ),
+        other => panic!("expected Error::Argument for {arg}, got {other:?}"),
+    }
+    assert!(msg.starts_with(arg), "{msg}");
+    assert!(msg.contains("expected"), "{msg}");
+}
+
+// T = 3 steps, B = 2 sequences
+const IDS: [usize; 6] = [0, 1, 2, 3, 4, 0];
+const NEXT: [usize; 6] = [1, 2, 3, 4, 0, 1];
+
+fn grads(m: &Model<f64>) -> Vec<f64> {
+    vec![0.0; m.params.len()]
+}
+
+#[test]
+fn class_id_not_below_input_size() {
+    let m = elman();
+    let ids = [0, 1, 2, 3, 5, 0]; // 5 >= I
+    let b = Batch::new(Input::Ids(&ids), 3, 2);
+    names(m.forward(b), "x[4]");
+    names(m.infer(b, &mut Inference::new()), "x[4]");
+    names(m.infer_parallel(b, &mut Inference::new()), "x[4]");
+    names(m.logits_parallel(b), "x[4]");
+    let mut g = grads(&m);
+    names(
+        m.loss_and_grads(b, Targets::Classes(&NEXT), Reduction::Sum, &mut g),
+        "x[4]",
+    );
+    names(
+        m.loss_and_grads_parallel(b, Targets::Classes(&NEXT), None, Reduction::Sum, &mut g),
+        "x[4]",
+    );
+    assert!(g.iter().all(|&v| v == 0.0), "nothing computed on bad input");
+}
+
+#[test]
+fn ids_shorter_than_t_times_b() {
+    let m = elman();
+    let b = Batch::new(Input::Ids(&IDS[..5]), 3, 2);
+    names(m.forward(b), "x");
+    let mut g = grads(&m);
+    names(
+        m.loss_and_grads(b, Targets::Classes(&NEXT), Reduction::Sum, &mut g),
+        "x",
+    );
+}
+
+#[test]
+fn ids_shorter_with_a_reused_inference() {
+    let m = elman();
+    let mut inf = Inference::new();
+    m.infer(Batch::new(Input::Ids(&IDS), 3, 2), &mut inf)
+        .unwrap();
+    let before = inf.logits.clone();
+    names(
+        m.infer(Batch::new(Input::Ids(&IDS[..4]), 3, 2), &mut inf),
+        "x",
+    );
+    assert_eq!(
+        inf.logits, before,
+        "a refused call leaves the buffers alone"
+    );
+}
+
+#[test]
+fn ids_longer_than_t_times_b() {
+    let m = elman();
+    names(m.forward(Batch::new(Input::Ids(&IDS), 2, 2)), "x");
+}
+
+#[test]
+fn dense_x_longer_or_shorter() {
+    let m = elman();
+    let long = vec![0.1; 3 * 2 * I + 1];
+    let short = vec![0.1; 3 * 2 * I - 1];
+    names(m.forward(Batch::new(Input::Dense(&long), 3, 2)), "x");
+    names(m.forward(Batch::new(Input::Dense(&short), 3, 2)), "x");
+    names(
+        m.infer(
+            Batch::new(Input::Dense(&short), 3, 2),
+            &mut Inference::new(),
+        ),
+        "x",
+    );
+}
+
+#[test]
+fn a_length_of_zero() {
+    let m = elman();
+    let b = Batch::new(Input::Ids(&IDS), 3, 2).with_lengths(&[3, 0]);
+    let mut g = grads(&m);
+    names(
+        m.loss_and_grads(b, Targets::Classes(&NEXT), Reduction::Mean, &mut g),
+        "lengths[1]",
+    );
+    names(m.forward(b), "lengths[1]");
+}
+
+#[test]
+fn a_length_past_t() {
+    let m = elman();
+    let b = Batch::new(Input::Ids(&IDS), 3, 2).with_lengths(&[4, 2]);
+    names(m.forward(b), "lengths[0]");
+    names(m.infer(b, &mut Inference::new()), "lengths[0]");
+}
+
+#[test]
+fn lengths_not_one_per_sequence() {
+    let m = elman();
+    let b = Batch::new(Input::Ids(&IDS), 3, 2).with_lengths(&[3]);
+    names(m.forward(b), "lengths");
+}
+
+#[test]
+fn zero_steps() {
+    let m = elman();
+    names(m.forward(Batch::new(Input::Ids(&[]), 0, 2)), "steps");
+    names(
+        m.infer(Batch::new(Input::Ids(&[]), 0, 2), &mut Inference::new()),
+        "steps",
+    );
+}
+
+#[test]
+fn zero_batch() {
+    let m = elman();
+    names(m.forward(Batch::new(Input::Ids(&[]), 3, 0)), "batch");
+    let mut g = grads(&m);
+    names(
+        m.loss_and_grads_parallel(
+            Batch::new(Input::Ids(&[]), 3, 0),
+            Targets::Classes(&[]),
+            None,
+            Reduction::Mean,
+            &mut g,
+        ),
+        "batch",
+    );
+}
+
+#[test]
+fn steps_times_batch_overflows() {
+    let m = elman();
+    names(
+        m.forward(Batch::new(Input::Ids(&IDS), usize::MAX / 2, 3)),
+        "steps * batch",
+    );
+}
+
+#[test]
+fn target_class_not_below_output_size() {
+    let m = elman();
+    let y = [1, 2, 3, 4, 0, 7]; // 7 >= O
+    let mut g = grads(&m);
+    let b = Batch::new(Input::Ids(&IDS), 3, 2);
+    names(
+        m.loss_and_grads(b, Targets::Classes(&y), Reduction::Sum, &mut g),
+        "targets[5]",
+    );
+    names(
+        m.loss_and_grads_parallel(b, Targets::Classes(&y), None, Reduction::Sum, &mut g),
+        "targets[5]",
+    );
+}
+
+#[test]
+fn targets_of_the_wrong_length_or_kind() {
+    let m = elman();
+    let mut g = grads(&m);
+    let b = Batch::new(Input::Ids(&IDS), 3, 2);
+    names(
+        m.loss_and_grads(b, Targets::Classes(&NEXT[..5]), Reduction::Sum, &mut g),
+        "targets",
+    );
+    names(
+        m.loss_and_grads(b, Targets::Values(&[0.0; 30]), Reduction::Sum, &mut g),
+        "targets",
+    );
+    let r = regression();
+    let x = [0.1; 3 * 2 * 2];
+    let mut g = grads(&r);
+    names(
+        r.loss_and_grads(
+            Batch::new(Input::Dense(&x), 3, 2),
+            Targets::Values(&[0.0; 5]),
+            Reduction::Sum,
+            &mut g,
+        ),
+        "targets",
+    );
+}
+
+#[test]
+fn nan_in_regression_targets() {
+    let r = regression();
+    let x = [0.1; 3 * 2 * 2];
+    let mut y = [0.5; 6];
+    y[4] = f64::NAN;
+    let mut g = grads(&r);
+    names(
+        r.loss_and_grads(
+            Batch::new(Input::Dense(&x), 3, 2),
+            Targets::Values(&y),
+            Reduction::Sum,
+            &mut g,
+        ),
+        "targets[4]",
+    );
+    // at a padding position the target is never read: accepted
+    let b = Batch::new(Input::Dense(&x), 3, 2).with_lengths(&[3, 2]);
+    y[4] = 0.5;
+    y[5] = f64::NAN; // t = 2, b = 1: padding
+    let (e, _, _) = r
+        .loss_and_grads(b, Targets::Values(&y), Reduction::Sum, &mut g)
+        .unwrap();
+    assert!(e.is_finite());
+}
+
+#[test]
+fn hidden_size_two_to_the_63() {
+    let r = Model::<f32>::new(ModelConfig::elman(I, 1 << 63, I), 0);
+    names(r, "config.hidden_size");
+    names(
+        Model::<f64>::zeros(ModelConfig::elman(I, 1 << 63, I)),
+        "config.hidden_size",
+    );
+}
+
+#[test]
+fn other_size_overflows_in_model_new() {
+    names(
+        Model::<f32>::new(ModelConfig::elman(usize::MAX, 4, I), 0),
+        "config.input_size",
+    );
+    names(
+        Model::<f32>::new(ModelConfig::elman(I, 4, usize::MAX), 0),
+        "config.output_size",
+    );
+    let deep = ModelConfig {
+        num_layers: usize::MAX,
+        ..ModelConfig::elman(I, 4, I)
+    };
+    names(Model::<f32>::new(deep, 0), "config.num_layers");
+    let lstm = ModelConfig {
+        cell: CellKind::Lstm,
+        bidirectional: true,
+        ..ModelConfig::elman(I, usize::MAX / 4 + 1, I)
+    };
+    names(Model::<f32>::new(lstm, 0), "config.hidden_size");
+}
+
+#[test]
+fn parameter_count_that_cannot_be_allocated() {
+    // 2^30 * 2^30 weights: no overflow, but no machine holds them
+    let r = Model::<f64>::zeros(ModelConfig::elman(1 << 30, 1 << 30, 2));
+    names(r, "config");
+}
+
+#[test]
+fn wrong_h0_shape() {
+    let m = elman();
+    let s = State {
+        h: vec![0.0; 2 * H - 1],
+        c: Vec::new(),
+    };
+    let b = Batch::new(Input::Ids(&IDS), 3, 2).with_state(&s);
+    names(m.forward(b), "state.h");
+    names(m.infer(b, &mut Inference::new()), "state.h");
+}
+
+#[test]
+fn wrong_c0_shape_for_the_lstm() {
+    let m = lstm();
+    let s = State {
+        h: vec![0.0; 2 * H],
+        c: vec![0.0; 3 * H],
+    };
+    names(
+        m.forward(Batch::new(Input::Ids(&IDS), 3, 2).with_state(&s)),
+        "state.c",
+    );
+}
+
+#[test]
+fn c0_given_to_a_non_lstm() {
+    let m = elman();
+    let s = State {
+        h: vec![0.0; 2 * H],
+        c: vec![0.0; 2 * H],
+    };
+    names(
+        m.forward(Batch::new(Input::Ids(&IDS), 3, 2).with_state(&s)),
+        "state.c",
+    );
+}
+
+#[test]
+fn grads_buffer_of_the_wrong_length() {
+    let m = elman();
+    let mut g = vec![0.0; m.params.len() - 1];
+    let b = Batch::new(Input::Ids(&IDS), 3, 2);
+    names(
+        m.loss_and_grads(b, Targets::Classes(&NEXT), Reduction::Sum, &mut g),
+        "grads",
+    );
+    names(
+        m.loss_and_grads_parallel(b, Targets::Classes(&NEXT), None, Reduction::Sum, &mut g),
+        "grads",
+    );
+    let fwd = m.forward(b).unwrap();
+    let dl = vec![0.0; fwd.logits.len()];
+    names(
+        m.backward(&fwd, b.x, None, &dl, None, &mut g, false),
+        "grads",
+    );
+}
+
+#[test]
+fn masks_of_the_wrong_shape() {
+    let cfg = ModelConfig {
+        num_layers: 2,
+        ..ModelConfig::elman(I, H, I)
+    };
+    let m = Model::<f64>::new(cfg.clone(), 1).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let b = Batch::new(Input::Ids(&IDS), 3, 2);
+    let mut g = grads(&m);
+    // masks for T = 2 instead of 3
+    let short: Vec<Vec<f64>> = dropout_masks(&cfg, 0.5, 2, 2, &mut rng);
+    names(m.forward_masked(b, Some(&short)), "masks[0]");
+    names(
+        m.loss_and_grads_masked(
+            b,
+            Targets::Classes(&NEXT),
+            Some(&short),
+            Reduction::Sum,
+            &mut g,
+        ),
+        "masks[0]",
+    );
+    // one mask for two layers
+    let good: Vec<Vec<f64>> = dropout_masks(&cfg, 0.5, 3, 2, &mut rng);
+    names(
+        m.loss_and_grads_parallel(
+            b,
+            Targets::Classes(&NEXT),
+            Some(&good[..1]),
+            Reduction::Sum,
+            &mut g,
+        ),
+        "masks",
+    );
+}
+
+#[test]
+fn backward_with_mismatched_upstream_gradients() {
+    let m = elman();
+    let b = Batch::new(Input::Ids(&IDS), 3, 2);
+    let fwd = m.forward(b).unwrap();
+    let mut g = grads(&m);
+    let dl = vec![0.0; fwd.logits.len() - 1];
+    names(
+        m.backward(&fwd, b.x, None, &dl, None, &mut g, false),
+        "dlogits",
+    );
+    let dl = vec![0.0; fwd.logits.len()];
+    let ds = State {
+        h: vec![0.0; 3],
+        c: Vec::new(),
+    };
+    names(
+        m.backward(&fwd, b.x, None, &dl, Some(&ds), &mut g, false),
+        "dstate_n.h",
+    );
+    // a forward pass of another model
+    let other = Model::<f64>::new(ModelConfig::elman(I, H + 1, I), 0).unwrap();
+    let theirs = other.forward(b).unwrap();
+    names(
+        m.backward(&theirs, b.x, None, &dl, None, &mut g, false),
+        "fwd",
+    );
+}
+
+#[test]
+fn many_to_one_misuses() {
+    let r = regression();
+    let head = ManyToOne::new(&r);
+    let x = [0.1; 3 * 2 * 2]; // [T = 3, B = 2, I = 2]
+    names(head.predict(Input::Dense(&x[..11]), 3, 2, None), "x");
+    names(
+        head.predict(Input::Dense(&x), 3, 2, Some(&[0, 3])),
+        "lengths[0]",
+    );
+    let mut g = grads(&r);
+    names(
+        head.loss_and_grads(
+            Input::Dense(&x),
+            Targets::Values(&[0.1, 0.2, 0.3]), // [B, O] = 2 values
+            3,
+            2,
+            None,
+            Reduction::Mean,
+            &mut g,
+        ),
+        "targets",
+    );
+    let fwd = r.forward(Batch::new(Input::Dense(&x), 3, 2)).unwrap();
+    names(head.last_outputs(&fwd, Some(&[1, 4])), "lengths[1]");
+}
