@@ -7,6 +7,7 @@ use crate::train_util::{
 };
 use clap::Args;
 use rnn::io::model_file::ModelFile;
+use rnn::io::{prepare_run_dir, OutMode};
 use rnn::nn::cell::{Activation, CellName};
 use rnn::optim::{OptimizerName, Schedule, ScheduleName};
 use rnn::tasks::lm::{generate, Corpus, LanguageModel, Sampling, Summary, TrainConfig, Trainer};
@@ -31,6 +32,10 @@ pub struct TrainLmArgs {
     /// Continue the run in this directory (weights, optimizer, RNG and data position).
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Replace a model or run already in the output directory (without it,
+    /// such a directory is refused).
+    #[arg(long)]
+    pub force: bool,
     /// Hidden units per layer.
     #[arg(long, default_value_t = 256)]
     pub hidden: usize,
@@ -186,6 +191,12 @@ pub fn train(a: &TrainLmArgs) -> CliResult<Summary> {
     let budget = budget_from_flags(a.epochs, a.minutes, Budget::Epochs(1))?;
     set_threads(a.threads)?;
     let text = Corpus::read(&a.data)?;
+    let mode = match (&a.resume, a.force) {
+        (Some(_), _) => OutMode::Resume,
+        (None, true) => OutMode::Replace,
+        (None, false) => OutMode::New,
+    };
+    prepare_run_dir(&dir, mode)?;
     let trainer = match a.resume {
         Some(_) => Trainer::resume(&dir, &text, &config)?,
         None => Trainer::new(config, &text, &dir)?,

@@ -8,6 +8,7 @@ use crate::train_util::{
     at_least_one, budget_from_flags, plot_lines, positive, set_threads, Budget, Progress,
 };
 use clap::{Args, ValueEnum};
+use rnn::io::OutMode;
 use rnn::nn::cell::{Activation, CellKind, CellName};
 use rnn::optim::OptimizerConfig;
 use rnn::tasks::tag::lexicon::Lexicon;
@@ -34,6 +35,10 @@ pub struct TrainTagArgs {
     /// Model directory to write (model.safetensors, metrics.jsonl, loss.svg).
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace a model or run already in the output directory (without it,
+    /// such a directory is refused).
+    #[arg(long)]
+    pub force: bool,
     /// Stacked recurrent layers.
     #[arg(long, default_value_t = 1)]
     pub layers: usize,
@@ -255,6 +260,12 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
     set_threads(a.threads)?;
     let budget = budget_from_flags(a.epochs, a.minutes, Budget::Epochs(30))?;
     let config = config(a)?;
+    let mode = if a.force {
+        OutMode::Replace
+    } else {
+        OutMode::New
+    };
+    rnn::io::prepare_run_dir(&a.out, mode)?;
     let mut trainer = Trainer::from_files(config, &a.train, &a.dev, &a.out)?;
     let title = if a.crf {
         "tagger loss (CRF negative log-likelihood per token)"

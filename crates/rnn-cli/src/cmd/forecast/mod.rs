@@ -12,6 +12,7 @@ pub use predict::{run_forecast, ForecastArgs};
 use crate::error::CliResult;
 use crate::train_util::{budget_from_flags, plot_lines, set_threads, Budget, Metrics, Progress};
 use clap::Args;
+use rnn::io::OutMode;
 use rnn::nn::cell::{Activation, CellName};
 use rnn::tasks::forecast::{Fill, Strategy, TimeColumn, TrainConfig, Trainer, Transform};
 use rnn::tasks::Event;
@@ -64,6 +65,10 @@ pub struct TrainForecastArgs {
     /// Model directory to write (model.safetensors, metrics.jsonl, loss.svg).
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace a model or run already in the output directory (without it,
+    /// such a directory is refused).
+    #[arg(long)]
+    pub force: bool,
     /// Transform of the target before differencing: none, log, sqrt (inverted for forecasts).
     #[arg(
         long,
@@ -182,6 +187,12 @@ fn config(a: &TrainForecastArgs) -> TrainConfig {
 pub fn train_forecast(a: &TrainForecastArgs) -> CliResult {
     set_threads(a.threads)?;
     let budget = budget_from_flags(a.epochs, a.minutes, Budget::Epochs(500))?;
+    let mode = if a.force {
+        OutMode::Replace
+    } else {
+        OutMode::New
+    };
+    rnn::io::prepare_run_dir(&a.out, mode)?;
     let mut trainer = Trainer::new(config(a), &a.data, &a.out)?;
     let mut bar = Progress::new(budget, 0);
     let mut observer = |e: &Event| {

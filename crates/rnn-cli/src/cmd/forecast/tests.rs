@@ -53,7 +53,7 @@ fn tiny_training_on_a_sine_beats_the_naive_forecast() {
     ];
     for (strategy, horizon) in [("direct", "3"), ("recursive", "3")] {
         let mut extra = common.to_vec();
-        extra.extend(["--strategy", strategy, "--horizon", horizon]);
+        extra.extend(["--strategy", strategy, "--horizon", horizon, "--force"]); // the second run replaces the first
         train_forecast(&train_args(&data, &out, &extra)).unwrap();
         let fc = Forecaster::load(&out).unwrap();
         assert_eq!(fc.meta.strategy.name(), strategy);

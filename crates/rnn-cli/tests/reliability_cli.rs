@@ -1,0 +1,112 @@
+//! Nothing a user made is lost: a training run refuses an output directory
+//! that holds a model or a run unless given --force, and then replaces only
+//! the run's files; byte-identical files from identical runs.
+
+mod common;
+use common::{assert_bad_input, rnn, tmp};
+
+fn text() -> String {
+    "the cat sat on the mat and the dog sat on the log. ".repeat(40)
+}
+
+fn train_lm(data: &str, out: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "train",
+        "lm",
+        "--data",
+        data,
+        "--out",
+        out,
+        "--hidden",
+        "8",
+        "--steps",
+        "4",
+        "--eval-every",
+        "2",
+        "--seq-len",
+        "8",
+        "--batch",
+        "4",
+        "--seed",
+        "5",
+        "--threads",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    rnn(&args)
+}
+
+#[test]
+fn train_refuses_another_model_and_force_replaces_it() {
+    let dir = tmp("refuse");
+    let data = dir.join("t.txt");
+    std::fs::write(&data, text()).unwrap();
+    let (d, out) = (data.to_str().unwrap(), dir.join("run"));
+    let o = out.to_str().unwrap();
+    let first = train_lm(d, o, &[]);
+    assert!(first.status.success(), "{}", common::stderr(&first));
+    let model = std::fs::read(out.join("model.safetensors")).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    std::fs::write(out.join(".model.safetensors.tmp.4242"), "half a file").unwrap();
+
+    // a second run into it: refused, naming what is there and the ways out
+    let again = train_lm(d, o, &["--lr", "0.01"]);
+    assert_bad_input(&again, "already holds a 'lm' model");
+    assert!(
+        common::stderr(&again).contains("--resume") && common::stderr(&again).contains("--force")
+    );
+    assert_eq!(std::fs::read(out.join("model.safetensors")).unwrap(), model);
+    // tag and forecast refuse it too
+    let tag = rnn(&["train", "tag", "--train", d, "--dev", d, "--out", o]);
+    assert_eq!(tag.status.code(), Some(2));
+    let fc = rnn(&[
+        "train", "forecast", "--data", d, "--target", "x", "--window", "3", "--out", o,
+    ]);
+    assert_eq!(fc.status.code(), Some(2));
+    assert_eq!(std::fs::read(out.join("model.safetensors")).unwrap(), model);
+
+    // --force replaces the run's files, keeps the user's, clears stale temp files
+    let forced = train_lm(d, o, &["--force"]);
+    assert!(forced.status.success(), "{}", common::stderr(&forced));
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert!(!out.join(".model.safetensors.tmp.4242").exists());
+    // the same command and seed write the same bytes, whatever the directory's name
+    let other = dir.join("elsewhere");
+    assert!(train_lm(d, other.to_str().unwrap(), &[]).status.success());
+    for f in ["model.safetensors", "train_state.safetensors"] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(other.join(f)).unwrap(),
+            "{f} differs between two identical runs"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_damaged_model_file_is_one_clear_error() {
+    let dir = tmp("damaged");
+    let data = dir.join("t.txt");
+    std::fs::write(&data, text()).unwrap();
+    let out = dir.join("run");
+    assert!(train_lm(data.to_str().unwrap(), out.to_str().unwrap(), &[])
+        .status
+        .success());
+    let path = out.join("model.safetensors");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 3] ^= 0x55; // a byte of the last tensor
+    std::fs::write(&path, bytes).unwrap();
+    let gen = rnn(&[
+        "generate",
+        "--model",
+        out.to_str().unwrap(),
+        "--prime",
+        "the",
+    ]);
+    assert_bad_input(&gen, "checksum");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
