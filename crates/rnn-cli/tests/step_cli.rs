@@ -270,7 +270,7 @@ fn another_models_state_and_bad_input_are_refused() {
     );
     assert_bad_input(&step(&d.join("nope"), &state, "cat", &[]), "nope");
 
-    // a forecaster: not supported yet
+    // a forecast model file without its forecasting metadata
     let fc = ModelFile {
         task: "forecast".into(),
         model: Model::new(
@@ -286,13 +286,76 @@ fn another_models_state_and_bad_input_are_refused() {
     };
     let fdir = d.join("fc");
     fc.save(&fdir).unwrap();
-    assert_bad_input(
-        &step(&fdir, &d.join("f.state"), "1.5\n", &[]),
-        "not supported yet",
-    );
+    assert_bad_input(&step(&fdir, &d.join("f.state"), "1.5\n", &[]), "metadata");
 
     // --help shows an example
     let h = rnn(&["step", "--help"]);
     assert!(h.status.success());
     assert!(String::from_utf8_lossy(&h.stdout).contains("printf 'Call me ' | rnn step --model"));
+}
+
+#[test]
+fn a_forecaster_steps_through_values_across_calls() {
+    let d = tmp("step-forecast");
+    let csv = d.join("s.csv");
+    let values: Vec<f64> = (0..120)
+        .map(|i| 10.0 + (i as f64 * 0.5).sin() * 3.0 + i as f64 * 0.05)
+        .collect();
+    let mut text = String::from("t,y\n");
+    for (i, v) in values.iter().enumerate() {
+        text += &format!("{i},{v}\n");
+    }
+    std::fs::write(&csv, text).unwrap();
+    let model = d.join("m");
+    let out = rnn(&[
+        "train",
+        "forecast",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "y",
+        "--window",
+        "8",
+        "--test",
+        "10",
+        "--epochs",
+        "3",
+        "--hidden",
+        "4",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let join = |v: &[f64]| {
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // all at once
+    let one = d.join("one.state");
+    let all = step(&model, &one, &join(&values[..50]), &[]);
+    assert!(
+        all.status.success(),
+        "{}",
+        String::from_utf8_lossy(&all.stderr)
+    );
+    // in three calls, the first too short for a window: a note, no forecast
+    let three = d.join("three.state");
+    let short = step(&model, &three, &join(&values[..5]), &[]);
+    assert!(short.status.success() && short.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("feed 3 more"));
+    assert!(step(&model, &three, &join(&values[5..30]), &[])
+        .status
+        .success());
+    let last = step(&model, &three, &join(&values[30..50]), &[]);
+    assert_eq!(last.stdout, all.stdout);
+    let f: f64 = String::from_utf8_lossy(&all.stdout).trim().parse().unwrap();
+    assert!(f.is_finite());
+    // bad values, another model's history
+    assert_bad_input(&step(&model, &one, "1.0 x 2", &[]), "value 2 \"x\"");
 }

@@ -7,10 +7,10 @@
 //! readout, mean softmax cross-entropy at every step, full BPTT over T steps
 //! and one plain SGD step (`p -= lr * g`, lr = 0.01), all in f32.
 
-use crate::cmd::gradcheck::parse_cell;
 use crate::error::{CliError, CliResult};
 use clap::Args;
 use rand::{Rng, SeedableRng};
+use rnn::nn::cell::{Activation, CellKind, CellName};
 use rnn::nn::layer::Input;
 use rnn::nn::loss::{OutputKind, Reduction, Targets};
 use rnn::nn::model::Batch;
@@ -36,8 +36,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
     /// Cell: elman (tanh), lstm or gru.
-    #[arg(long, default_value = "elman")]
-    pub cell: String,
+    #[arg(long, value_enum, default_value = "elman")]
+    pub cell: CellName,
 }
 
 /// One benchmark shape.
@@ -204,7 +204,7 @@ fn keep_freed_memory() {
 
 /// Runs the command.
 pub fn run(args: &BenchArgs) -> CliResult {
-    let cell = parse_cell(&args.cell, "tanh")?;
+    let cell = CellKind::from_name(args.cell, Activation::Tanh);
     let configs: Vec<&Config> = match args.config.to_ascii_uppercase().as_str() {
         "ALL" => CONFIGS.iter().collect(),
         name => CONFIGS
@@ -241,7 +241,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
                 "train_gflops": r.train_gflops, "infer_gflops": r.infer_gflops,
             }));
         } else {
-            let cell_tag = if args.cell == "elman" {
+            let cell_tag = if args.cell == CellName::Elman {
                 String::new()
             } else {
                 format!(" cell={}", cell.name())

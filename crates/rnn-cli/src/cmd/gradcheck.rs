@@ -39,25 +39,6 @@ pub struct GradcheckArgs {
 /// The tolerance on the max relative error.
 const TOL: f64 = 1e-6;
 
-/// Parses a cell name and Elman activation (for commands whose flags are
-/// still strings; `rnn gradcheck` and `rnn train lm` take typed
-/// [`CellName`] and [`Activation`] flags).
-pub fn parse_cell(cell: &str, activation: &str) -> CliResult<CellKind> {
-    let act = Activation::parse(activation).ok_or_else(|| {
-        CliError::Usage(format!(
-            "--activation {activation:?}: expected tanh, relu or sigmoid"
-        ))
-    })?;
-    match cell {
-        "elman" => Ok(CellKind::Elman { activation: act }),
-        "lstm" => Ok(CellKind::Lstm),
-        "gru" => Ok(CellKind::Gru),
-        _ => Err(CliError::Usage(format!(
-            "--cell {cell:?}: expected elman, lstm or gru"
-        ))),
-    }
-}
-
 /// Runs the command.
 pub fn run(args: &GradcheckArgs) -> CliResult {
     let cell = CellKind::from_name(args.cell, args.activation);

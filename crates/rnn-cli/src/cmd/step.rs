@@ -25,7 +25,8 @@ const TOP: usize = 5;
                   printf 'Call me ' | rnn step --model runs/mobydick --state me.state\n  \
                   printf 'Ish' | rnn step --model runs/mobydick --state me.state --generate 80 --temperature 0.7\n  \
                   rnn step --model runs/mobydick --state me.state --generate 80 < /dev/null   # continue\n  \
-                  rm me.state   # start again from zeros"
+                  rm me.state   # start again from zeros\n  \
+                  echo 112 118 132 129 | rnn step --model runs/airline --state air.state   # a forecaster: values in, forecast out"
 )]
 pub struct StepArgs {
     /// The model directory (a language model from `rnn train lm`).
@@ -49,6 +50,9 @@ pub struct StepArgs {
     /// Print one JSON object: {"fed", "top": [{"char", "prob"}]} or {"fed", "generated"}.
     #[arg(long)]
     pub json: bool,
+    /// Forecasters: steps to forecast (default: the model's --horizon).
+    #[arg(long)]
+    pub horizon: Option<usize>,
 }
 
 /// Runs `rnn step`.
@@ -57,15 +61,10 @@ pub fn run(a: &StepArgs) -> CliResult {
     let mf = ModelFile::load(&a.model)?;
     match mf.task.as_str() {
         "lm" => {}
-        "forecast" => {
-            return Err(CliError::Usage(format!(
-                "{}: stepping forecasters is not supported yet (rnn step takes language models)",
-                a.model.display()
-            )))
-        }
+        "forecast" => return step_forecast(a),
         task => {
             return Err(CliError::Usage(format!(
-                "{}: holds a '{task}' model; rnn step takes language models ('lm')",
+                "{}: holds a '{task}' model; rnn step takes language models ('lm') and forecasters ('forecast')",
                 a.model.display()
             )))
         }
@@ -146,4 +145,47 @@ fn read_stdin() -> CliResult<String> {
             e.utf8_error().valid_up_to()
         ))
     })
+}
+
+/// A forecaster: stdin holds the next values (separated by spaces, commas
+/// or newlines); the state file keeps the latest ones the model reads;
+/// prints the forecast of the next `--horizon` steps once a window is full.
+fn step_forecast(a: &StepArgs) -> CliResult {
+    let f = rnn::tasks::forecast::Forecaster::load(&a.model)?;
+    let text = read_stdin()?;
+    let mut values = Vec::new();
+    for (i, tok) in text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .enumerate()
+    {
+        let v: f64 = tok.parse().map_err(|_| {
+            CliError::Usage(format!("stdin: value {} {tok:?} is not a number", i + 1))
+        })?;
+        values.push(v);
+    }
+    let mut history = f.load_history(&a.state)?;
+    let horizon = a.horizon.unwrap_or(f.meta.horizon);
+    let forecast = f.step(&mut history, &values, horizon)?;
+    f.save_history(&a.state, &history)?;
+    let report = match forecast {
+        None => {
+            eprintln!(
+                "{} holds {} value(s); the model reads the last {}: feed {} more for a forecast",
+                a.state.display(),
+                history.len(),
+                f.history_needed(),
+                f.history_needed() - history.len()
+            );
+            return Ok(());
+        }
+        Some(fc) if a.json => serde_json::json!({"fed": values.len(), "forecast": fc}).to_string(),
+        Some(fc) => fc
+            .iter()
+            .map(|v| format!("{v}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    };
+    println!("{report}");
+    Ok(())
 }

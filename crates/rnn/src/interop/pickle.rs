@@ -11,6 +11,7 @@
 //! `torch.*Storage` types). Any other global (`os.system`, ...) is refused
 //! with an error naming it, before anything could run: nothing is ever run.
 
+use crate::kernels::float::f16_to_f64;
 use crate::{Error, Result};
 use std::collections::HashMap;
 use std::io::Read;
@@ -69,19 +70,6 @@ impl StorageDtype {
             Self::BF16 => f32::from_bits((u16::from_le_bytes(a2(b)) as u32) << 16) as f64,
             Self::F16 => f16_to_f64(u16::from_le_bytes(a2(b))),
         }
-    }
-}
-
-/// IEEE half precision to f64: sign, 5-bit exponent (bias 15), 10-bit fraction.
-pub(crate) fn f16_to_f64(h: u16) -> f64 {
-    let sign = if h >> 15 == 1 { -1.0 } else { 1.0 };
-    let exp = ((h >> 10) & 0x1f) as i32;
-    let frac = (h & 0x3ff) as f64;
-    match exp {
-        0 => sign * frac * 2f64.powi(-24), // subnormal: frac/2^10 * 2^-14
-        31 if frac == 0.0 => sign * f64::INFINITY,
-        31 => f64::NAN,
-        e => sign * (1.0 + frac / 1024.0) * 2f64.powi(e - 15),
     }
 }
 

@@ -3,6 +3,7 @@
 mod metrics;
 pub mod model_file;
 mod run_dir;
+mod stream_state;
 mod tensors;
 
 pub use metrics::MetricsLog;

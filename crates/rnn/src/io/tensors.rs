@@ -186,7 +186,7 @@ impl TensorFile {
             Dtype::F64 => decode(v.data(), f64::from_le_bytes),
             Dtype::F32 => decode(v.data(), |b| f32::from_le_bytes(b) as f64),
             Dtype::F16 => decode(v.data(), |b| {
-                crate::interop::pickle::f16_to_f64(u16::from_le_bytes(b))
+                crate::kernels::float::f16_to_f64(u16::from_le_bytes(b))
             }),
             // bf16 is the top half of an f32
             Dtype::BF16 => decode(v.data(), |b| {

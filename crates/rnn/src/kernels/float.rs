@@ -168,6 +168,19 @@ fn tanh_f32(x: f32) -> f32 {
     }
 }
 
+/// IEEE half precision (the bits of an `f16`) to f64, exactly: sign, 5-bit exponent (bias 15), 10-bit fraction.
+pub fn f16_to_f64(h: u16) -> f64 {
+    let sign = if h >> 15 == 1 { -1.0 } else { 1.0 };
+    let exp = ((h >> 10) & 0x1f) as i32;
+    let frac = (h & 0x3ff) as f64;
+    match exp {
+        0 => sign * frac * 2f64.powi(-24), // subnormal: frac/2^10 * 2^-14
+        31 if frac == 0.0 => sign * f64::INFINITY,
+        31 => f64::NAN,
+        e => sign * (1.0 + frac / 1024.0) * 2f64.powi(e - 15),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,8 +13,6 @@
 //! file names the model it belongs to (its config and a hash of its
 //! weights), so a state is never continued with another model.
 
-use crate::io::TensorFile;
-use crate::io::TensorWriter;
 use crate::kernels::gemm;
 use crate::nn::layer::Input;
 use crate::nn::loss::OutputKind;
@@ -22,7 +20,7 @@ use crate::nn::model::infer::Inference;
 use crate::nn::model::{param_layout, Batch, Model, State};
 use crate::{Error, Float, Result};
 use rand::Rng;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The `format` metadata of a saved stream state.
 pub const STATE_FORMAT: &str = "rnn-stream-state/1";
@@ -302,93 +300,6 @@ impl<'m, T: Float> Stream<'m, T> {
         Ok(drawn)
     }
 
-    /// Writes the carried state to `path` atomically as safetensors: `h`
-    /// (and `c` for the LSTM) `[L, B, H]` in the model's dtype, with metadata
-    /// `format` ([`STATE_FORMAT`]), `config` (the model config as JSON) and
-    /// `model_hash` ([`model_hash`] of the weights).
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let (l, b, h) = self.dims();
-        let mut w = TensorWriter::new();
-        w.add::<T>("h", &[l, b, h], &self.state.h);
-        if self.model.config.cell.has_memory() {
-            w.add::<T>("c", &[l, b, h], &self.state.c);
-        }
-        w.meta("format", STATE_FORMAT);
-        w.meta(
-            "config",
-            serde_json::to_string(&self.model.config).map_err(|e| Error::Config(e.to_string()))?,
-        );
-        w.meta("model_hash", model_hash(self.model));
-        w.write(path)
-    }
-
-    /// Reads a state saved by [`Stream::save`] for `model`: the file must
-    /// hold this model's config and weight hash (else an error naming the
-    /// file says it belongs to another model), and `h` (and `c`) `[L, B, H]`
-    /// of finite values; `B` is read from the file.
-    pub fn load(model: &'m Model<T>, path: impl AsRef<Path>) -> Result<Self> {
-        let f = TensorFile::read(path)?;
-        let fmt = f.meta("format")?;
-        if fmt != STATE_FORMAT {
-            return Err(f.bad_meta("format", fmt, STATE_FORMAT));
-        }
-        let own = serde_json::to_string(&model.config).map_err(|e| Error::Config(e.to_string()))?;
-        let cfg = f.meta("config")?;
-        let same = serde_json::from_str::<crate::ModelConfig>(cfg).is_ok_and(|c| c == model.config);
-        if !same {
-            let shown: String = cfg.chars().take(200).collect();
-            return Err(f.bad_meta(
-                "config",
-                &shown,
-                &format!("the state of another model: this model's config is {own}"),
-            ));
-        }
-        let hash = f.meta("model_hash")?;
-        let own_hash = model_hash(model);
-        if hash != own_hash {
-            return Err(f.bad_meta(
-                "model_hash",
-                hash,
-                &format!("the state of another model: this model's weights hash to {own_hash}"),
-            ));
-        }
-        let (l, h) = (model.config.num_layers, model.config.hidden_size);
-        let read = |name: &str| -> Result<(usize, Vec<T>)> {
-            let t = f.f64(name)?;
-            match t.shape[..] {
-                [tl, tb, th] if tl == l && th == h && tb >= 1 => {
-                    f.check_finite(name, &t.data, "a finite state")?;
-                    Ok((tb, t.data.into_iter().map(T::of).collect()))
-                }
-                _ => Err(f.bad_shape(name, &t.shape, format!("[L, B, H] = [{l}, B, {h}]"))),
-            }
-        };
-        let (batch, hv) = read("h")?;
-        let c = if model.config.cell.has_memory() {
-            let (cb, cv) = read("c")?;
-            if cb != batch {
-                return Err(f.bad_shape("c", &[l, cb, h], format!("[{l}, {batch}, {h}] as h")));
-            }
-            cv
-        } else if f.has("c") {
-            return Err(f.bad_shape("c", &[], "no 'c' tensor: the cell has no memory".into()));
-        } else {
-            Vec::new()
-        };
-        Self::batched(model, batch)?.with_state(State { h: hv, c })
-    }
-
-    /// [`Stream::load`] when `path` exists, else one stream (`B = 1`) from
-    /// the zero state. Returns whether the state came from the file.
-    pub fn open(model: &'m Model<T>, path: impl AsRef<Path>) -> Result<(Self, bool)> {
-        match Self::load(model, path.as_ref()) {
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                Ok((Self::new(model)?, false))
-            }
-            other => other.map(|s| (s, true)),
-        }
-    }
-
     /// `(L, B, H)`.
     fn dims(&self) -> (usize, usize, usize) {
         let c = &self.model.config;
@@ -473,12 +384,11 @@ fn state_len<T>(model: &Model<T>, batch: usize) -> Result<usize> {
         })
 }
 
-fn shape_err(tensor: &str, len: usize, expected: String) -> Error {
-    Error::Shape {
-        path: PathBuf::from("Stream input"),
-        tensor: tensor.into(),
-        got: vec![len],
+fn shape_err(arg: &str, len: usize, expected: String) -> Error {
+    Error::Argument {
+        arg: arg.into(),
         expected,
+        got: format!("{len} values"),
     }
 }
 

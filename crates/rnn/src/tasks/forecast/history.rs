@@ -1,0 +1,101 @@
+//! A forecaster fed values as they arrive (`rnn step` on a forecast model):
+//! the recent values are kept in a state file, and every call appends the
+//! new ones and forecasts from the last window.
+
+use crate::io::{TensorFile, TensorWriter};
+use crate::nn::stream::model_hash;
+use crate::tasks::forecast::{Forecaster, Series};
+use crate::{Error, Result};
+use std::path::Path;
+
+/// The format tag of a forecaster's history file.
+pub const HISTORY_FORMAT: &str = "rnn-forecast-history/1";
+
+impl Forecaster {
+    /// How many of the latest values a forecast reads: the window plus the
+    /// rows lost to differencing.
+    pub fn history_needed(&self) -> usize {
+        self.meta.window.saturating_add(self.meta.pipeline.lost())
+    }
+
+    /// Appends `new` values (finite; the model must have no feature columns)
+    /// to `history`, keeps the latest [`Forecaster::history_needed`] of them,
+    /// and forecasts the `horizon` steps after them; `Ok(None)` while fewer
+    /// values than needed have arrived.
+    ///
+    /// ```no_run
+    /// let f = rnn::tasks::forecast::Forecaster::load("runs/airline".as_ref())?;
+    /// let mut history = Vec::new();
+    /// let next = f.step(&mut history, &[112.0, 118.0, 132.0], 1)?; // None until a window is full
+    /// # Ok::<(), rnn::Error>(())
+    /// ```
+    pub fn step(
+        &self,
+        history: &mut Vec<f64>,
+        new: &[f64],
+        horizon: usize,
+    ) -> Result<Option<Vec<f64>>> {
+        if !self.meta.features.is_empty() {
+            return Err(Error::Config(format!(
+                "this forecaster also reads feature columns ({}); stepping takes target values only",
+                self.meta.features.join(", ")
+            )));
+        }
+        if let Some(i) = new.iter().position(|v| !v.is_finite()) {
+            return Err(Error::argument(
+                format!("values[{i}]"),
+                "a finite number",
+                new[i].to_string(),
+            ));
+        }
+        self.check_horizon(horizon)?;
+        history.extend_from_slice(new);
+        let keep = self.history_needed();
+        if history.len() > keep {
+            history.drain(..history.len() - keep);
+        }
+        if history.len() < keep {
+            return Ok(None);
+        }
+        let series = Series::from_values(&self.meta.target, history.clone());
+        self.forecast(&series, horizon).map(Some)
+    }
+
+    /// Reads a history saved by [`Forecaster::save_history`] for this model
+    /// (empty when `path` does not exist); another model's history, or a
+    /// damaged file, is an error naming the file.
+    pub fn load_history(&self, path: &Path) -> Result<Vec<f64>> {
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let f = TensorFile::read(path)?;
+        let fmt = f.meta("format")?;
+        if fmt != HISTORY_FORMAT {
+            return Err(f.bad_meta("format", fmt, HISTORY_FORMAT));
+        }
+        let own = model_hash(&self.model);
+        let hash = f.meta("model_hash")?;
+        if hash != own {
+            return Err(f.bad_meta(
+                "model_hash",
+                hash,
+                &format!("the history of another model: this model's weights hash to {own}"),
+            ));
+        }
+        let t = f.f64("history")?;
+        if t.shape.len() != 1 {
+            return Err(f.bad_shape("history", &t.shape, "[N]".into()));
+        }
+        f.check_finite("history", &t.data, "a finite value")?;
+        Ok(t.data)
+    }
+
+    /// Writes `history` (f64 `[N]`) with this model's weight hash, atomically.
+    pub fn save_history(&self, path: &Path, history: &[f64]) -> Result<()> {
+        let mut w = TensorWriter::new();
+        w.add::<f64>("history", &[history.len()], history);
+        w.meta("format", HISTORY_FORMAT);
+        w.meta("model_hash", model_hash(&self.model));
+        w.write(path)
+    }
+}
