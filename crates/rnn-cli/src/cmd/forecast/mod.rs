@@ -4,8 +4,6 @@
 //! [`Trainer`] trains, the CLI draws the loss plot.
 
 mod predict;
-#[cfg(test)]
-mod tests;
 
 pub use predict::{run_forecast, ForecastArgs};
 

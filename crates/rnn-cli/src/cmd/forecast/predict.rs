@@ -180,3 +180,11 @@ pub(super) fn fmt_num(v: f64) -> String {
         s.into()
     }
 }
+
+#[cfg(test)]
+#[test]
+fn number_formatting() {
+    assert_eq!(fmt_num(1.5), "1.5");
+    assert_eq!(fmt_num(2.0), "2");
+    assert_eq!(fmt_num(-0.0000001), "0");
+}
