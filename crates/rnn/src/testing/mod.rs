@@ -1,6 +1,7 @@
-//! Oracles: finite-difference gradient checks, PyTorch reference cases and
+//! Benchmark workloads and oracles: finite-difference gradient checks, PyTorch reference cases and
 //! optimizer trajectories.
 
+pub mod bench;
 pub mod gradcheck;
 pub mod reference;
 pub mod trajectory;
