@@ -25,7 +25,7 @@ enum Command {
     /// Train a model: lm (language model), tag (sequence labelling), forecast (time series).
     Train(cmd::train::TrainArgs),
     /// Generate text from a language model.
-    Generate(cmd::lm::GenerateArgs),
+    Generate(cmd::generate::GenerateArgs),
     /// Evaluate a model on a data file.
     Eval(cmd::eval::EvalArgs),
     /// Recompute a PyTorch reference case (rnn-reference/1, rnn-stack/1).
@@ -53,7 +53,7 @@ enum Command {
 fn run(cli: Cli) -> CliResult {
     match cli.command {
         Some(Command::Train(a)) => cmd::train::run(&a),
-        Some(Command::Generate(a)) => cmd::lm::generate_cmd(&a),
+        Some(Command::Generate(a)) => cmd::generate::generate_cmd(&a),
         Some(Command::Eval(a)) => cmd::eval::run(&a),
         Some(Command::Reference(a)) => cmd::reference::run(&a),
         Some(Command::Gradcheck(a)) => cmd::gradcheck::run(&a),

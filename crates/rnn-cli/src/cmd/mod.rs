@@ -5,6 +5,7 @@ pub mod demo;
 pub mod eval;
 pub mod export;
 pub mod forecast;
+pub mod generate;
 pub mod gradcheck;
 pub mod import;
 pub mod infer;

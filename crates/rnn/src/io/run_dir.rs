@@ -34,6 +34,17 @@ pub enum OutMode {
     Resume,
 }
 
+impl OutMode {
+    /// The mode of a run given `--resume` (a directory) and `--force`.
+    pub fn from_flags(resume: bool, force: bool) -> Self {
+        match (resume, force) {
+            (true, _) => OutMode::Resume,
+            (false, true) => OutMode::Replace,
+            (false, false) => OutMode::New,
+        }
+    }
+}
+
 /// What an existing directory holds, for the error message: the task of its
 /// model when it has one (`"lm"`, `"tag"`, ...), and its run files.
 fn describe(dir: &Path, present: &[PathBuf]) -> String {
