@@ -344,6 +344,44 @@ pub fn import_state_dict(
     })
 }
 
+/// The task name of a model directory made by [`import_file`].
+pub const IMPORTED_TASK: &str = "imported";
+/// Metadata key: JSON object, our parameter name -> the state_dict's.
+pub const NAMES_KEY: &str = "pytorch_names";
+/// Metadata key: `"false"` when the state_dict had no head.
+pub const HAS_HEAD_KEY: &str = "has_head";
+
+impl Imported {
+    /// The model file of an imported model (task [`IMPORTED_TASK`]), with
+    /// the original names and whether it has a head in its metadata.
+    pub fn to_model_file(&self) -> Result<crate::io::model_file::ModelFile> {
+        let names = serde_json::to_string(&self.names).map_err(|e| Error::Config(e.to_string()))?;
+        let mut meta = BTreeMap::new();
+        meta.insert(NAMES_KEY.to_string(), names);
+        meta.insert(HAS_HEAD_KEY.to_string(), self.has_head.to_string());
+        Ok(crate::io::model_file::ModelFile {
+            task: IMPORTED_TASK.into(),
+            model: self.model.clone(),
+            extra: BTreeMap::new(),
+            meta,
+        })
+    }
+}
+
+/// Reads a state_dict file and builds the model ([`read_state_dict`] then
+/// [`import_state_dict`]); errors name the file.
+///
+/// ```no_run
+/// use rnn::interop::{import_file, ImportOptions};
+/// let imported = import_file("lstm.pt".as_ref(), &ImportOptions::default())?;
+/// imported.to_model_file()?.save("runs/imported".as_ref())?;
+/// # Ok::<(), rnn::Error>(())
+/// ```
+pub fn import_file(path: &Path, opts: &ImportOptions) -> Result<Imported> {
+    let sd = read_state_dict(path)?;
+    import_state_dict(&sd, &path.display().to_string(), opts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,42 +478,4 @@ mod tests {
             .to_string();
         assert!(e.contains("5 gate blocks"), "{e}");
     }
-}
-
-/// The task name of a model directory made by [`import_file`].
-pub const IMPORTED_TASK: &str = "imported";
-/// Metadata key: JSON object, our parameter name -> the state_dict's.
-pub const NAMES_KEY: &str = "pytorch_names";
-/// Metadata key: `"false"` when the state_dict had no head.
-pub const HAS_HEAD_KEY: &str = "has_head";
-
-impl Imported {
-    /// The model file of an imported model (task [`IMPORTED_TASK`]), with
-    /// the original names and whether it has a head in its metadata.
-    pub fn to_model_file(&self) -> Result<crate::io::model_file::ModelFile> {
-        let names = serde_json::to_string(&self.names).map_err(|e| Error::Config(e.to_string()))?;
-        let mut meta = BTreeMap::new();
-        meta.insert(NAMES_KEY.to_string(), names);
-        meta.insert(HAS_HEAD_KEY.to_string(), self.has_head.to_string());
-        Ok(crate::io::model_file::ModelFile {
-            task: IMPORTED_TASK.into(),
-            model: self.model.clone(),
-            extra: BTreeMap::new(),
-            meta,
-        })
-    }
-}
-
-/// Reads a state_dict file and builds the model ([`read_state_dict`] then
-/// [`import_state_dict`]); errors name the file.
-///
-/// ```no_run
-/// use rnn::interop::{import_file, ImportOptions};
-/// let imported = import_file("lstm.pt".as_ref(), &ImportOptions::default())?;
-/// imported.to_model_file()?.save("runs/imported".as_ref())?;
-/// # Ok::<(), rnn::Error>(())
-/// ```
-pub fn import_file(path: &Path, opts: &ImportOptions) -> Result<Imported> {
-    let sd = read_state_dict(path)?;
-    import_state_dict(&sd, &path.display().to_string(), opts)
 }
