@@ -164,7 +164,7 @@ impl<T> StepSink<T> for Discard {
 
 impl Recurrent {
     /// `G*H`, the width of the stacked gates.
-    pub fn gate_width(&self) -> usize {
+    fn gate_width(&self) -> usize {
         self.cell.gates() * self.hidden
     }
 
@@ -463,6 +463,10 @@ impl Recurrent {
     }
 
     /// Backpropagation through time: the forward loop reversed.
+    ///
+    /// An unchecked kernel like [`Recurrent::forward`] (kept public for the
+    /// kernel benchmarks): `cache` must come from `forward` on the same
+    /// inputs; [`crate::Model`]'s entry points check the shapes.
     ///
     /// `dh_out = dE/dh_t` from above: `[T, B, H]`; `dh_n`, `dc_n`: gradients
     /// w.r.t. the final state `[B, H]` (zero when `None`). Adds the parameter
