@@ -72,7 +72,7 @@ pub struct LayerCache<T> {
 /// Buffers of [`Recurrent::infer`], kept between calls so inference does not
 /// allocate once they have grown to the largest shape seen.
 #[derive(Clone, Debug, Default)]
-pub struct LayerScratch<T> {
+pub(crate) struct LayerScratch<T> {
     /// `W_ih x_t + b_ih`: `[T, B, G*H]`.
     xi: Vec<T>,
     /// `W_hh h_{t-1} + b_hh` of one step: `[B, G*H]`.
@@ -104,21 +104,73 @@ fn valid(lengths: Option<&[usize]>, t: usize, b: usize) -> bool {
     lengths.is_none_or(|l| t < l[b])
 }
 
+/// What the time loop keeps of each step: everything BPTT needs when
+/// training ([`Keep`]), nothing when inferring ([`Discard`], whose calls the
+/// compiler removes).
+trait StepSink<T> {
+    /// Whether gate values are kept (else the loop gives a one-row spare).
+    const KEEPS: bool;
+    /// Before step `t`: the state `s_{t-1}` `[B, H]` and memory `c_{t-1}`
+    /// `[B, H]` (empty unless the cell has one).
+    fn keep_state(&mut self, t: usize, h_prev: &[T], c_prev: &[T]);
+    /// The buffer row `r = t*B + b`'s gate values go to:
+    /// `[cache_width*H]`; `spare` is a one-row buffer to return when nothing
+    /// is kept.
+    fn gates<'a>(&'a mut self, r: usize, spare: &'a mut [T]) -> &'a mut [T];
+}
+
+/// The training sink: writes into a [`LayerCache`]'s buffers.
+struct Keep<'a, T> {
+    /// `[T, B, H]`.
+    h_prev: &'a mut [T],
+    /// `[T, B, H]` (LSTM, else empty).
+    c_prev: &'a mut [T],
+    /// `[T, B, cache_width*H]`.
+    gates: &'a mut [T],
+    /// `B*H`.
+    bh: usize,
+    /// `cache_width*H`.
+    cw: usize,
+}
+
+impl<T: Float> StepSink<T> for Keep<'_, T> {
+    const KEEPS: bool = true;
+    #[inline(always)]
+    fn keep_state(&mut self, t: usize, h_prev: &[T], c_prev: &[T]) {
+        let bh = self.bh;
+        self.h_prev[t * bh..(t + 1) * bh].copy_from_slice(h_prev);
+        if !c_prev.is_empty() {
+            self.c_prev[t * bh..(t + 1) * bh].copy_from_slice(c_prev);
+        }
+    }
+    #[inline(always)]
+    fn gates<'a>(&'a mut self, r: usize, _spare: &'a mut [T]) -> &'a mut [T] {
+        &mut self.gates[r * self.cw..(r + 1) * self.cw]
+    }
+}
+
+/// The inference sink: keeps nothing.
+struct Discard;
+
+impl<T> StepSink<T> for Discard {
+    const KEEPS: bool = false;
+    #[inline(always)]
+    fn keep_state(&mut self, _t: usize, _h_prev: &[T], _c_prev: &[T]) {}
+    #[inline(always)]
+    fn gates<'a>(&'a mut self, _r: usize, spare: &'a mut [T]) -> &'a mut [T] {
+        spare
+    }
+}
+
 impl Recurrent {
     /// `G*H`, the width of the stacked gates.
-    pub fn gate_width(&self) -> usize {
+    fn gate_width(&self) -> usize {
         self.cell.gates() * self.hidden
     }
 
-    /// `xi = W_ih x_t + b_ih` for all `T*B` rows at once: `[T*B, G*H]`.
-    fn input_projection<T: Float>(&self, p: &LayerParams<T>, x: Input<T>, rows: usize) -> Vec<T> {
-        let mut xi = Vec::new();
-        self.input_projection_into(p, x, rows, &mut xi);
-        xi
-    }
-
-    /// [`Recurrent::input_projection`] into `xi`, resized to `[T*B, G*H]`
-    /// (every element is overwritten).
+    /// `xi = W_ih x_t + b_ih` for all `T*B` rows at once, into `xi`, resized
+    /// to `[T*B, G*H]` (every element is overwritten). For ids with more rows
+    /// than classes the loop reads a table instead (see [`Recurrent::run`]).
     fn input_projection_into<T: Float>(
         &self,
         p: &LayerParams<T>,
@@ -132,15 +184,7 @@ impl Recurrent {
         match x {
             // xi = X W_ih^T   [T*B, I] x [I, G*H]
             Input::Dense(x) => gemm(rows, gw, ni, x, false, p.w_ih, true, xi, false),
-            // U x_t for one-hot x_t is column id of U: gather it. With more
-            // rows than classes, U is transposed once so each gather copies a
-            // contiguous row of U^T instead of reading U at stride I.
-            Input::Ids(ids) if rows > ni => {
-                let u_t = transpose(p.w_ih, gw, ni); // [I, G*H]
-                for (row, &id) in xi.chunks_exact_mut(gw).zip(ids) {
-                    row.copy_from_slice(&u_t[id * gw..(id + 1) * gw]);
-                }
-            }
+            // U x_t for one-hot x_t is column id of U: gather it
             Input::Ids(ids) => {
                 for (row, &id) in xi.chunks_exact_mut(gw).zip(ids) {
                     for (g, v) in row.iter_mut().enumerate() {
@@ -156,10 +200,16 @@ impl Recurrent {
         }
     }
 
-    /// Runs the layer over `steps` x `batch` inputs.
+    /// Runs the layer over `steps` x `batch` inputs and keeps what BPTT
+    /// needs.
     ///
-    /// `x`: `[T, B, I]` or ids `[T, B]`; `h0`, `c0`: `[B, H]` (zeros when
-    /// `None`); `lengths`: `[B]`, each `<= T` (all `T` when `None`).
+    /// An unchecked kernel: the shapes are not checked (a wrong one panics or
+    /// reads past a sequence); [`crate::Model`]'s entry points check them
+    /// before calling it.
+    ///
+    /// `x`: `[T, B, I]` or ids `[T, B]`, each id `< I`; `h0`, `c0`: `[B, H]`
+    /// (zeros when `None`); `lengths`: `[B]`, each `<= T` (all `T` when
+    /// `None`).
     #[allow(clippy::too_many_arguments)]
     pub fn forward<T: Float>(
         &self,
@@ -171,91 +221,62 @@ impl Recurrent {
         c0: Option<&[T]>,
         lengths: Option<&[usize]>,
     ) -> LayerCache<T> {
-        let (h, gw) = (self.hidden, self.gate_width());
+        let h = self.hidden;
         let cw = self.cell.cache_width() * h;
         let mem = self.cell.has_memory();
         let bh = batch * h;
-        let xi = self.input_projection(p, x, steps * batch);
+        let mem_len = if mem { steps * bh } else { 0 };
         let mut out = LayerCache {
-            h: vec![T::zero(); steps * bh],
-            h_prev: vec![T::zero(); steps * bh],
-            c_prev: if mem {
-                vec![T::zero(); steps * bh]
-            } else {
-                Vec::new()
-            },
-            gates: vec![T::zero(); steps * batch * cw],
-            h_n: h0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()),
+            h: vec![T::zero(); steps * bh],      // [T, B, H], zero at padding
+            h_prev: vec![T::zero(); steps * bh], // [T, B, H]
+            c_prev: vec![T::zero(); mem_len],    // [T, B, H] (LSTM)
+            gates: vec![T::zero(); steps * batch * cw], // [T, B, cache_width*H]
+            h_n: h0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()), // [B, H]
             c_n: if mem {
-                c0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec())
+                c0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()) // [B, H]
             } else {
                 Vec::new()
             },
         };
-        // For batches, W transposed once per call, so the step GEMM has no
-        // transposed operand (measured ~8% faster at M and L). Batch 1 reads
-        // W as stored: a matrix-vector product, `Float::gemv_acc`.
-        let w_hh_t = if batch > 1 {
-            transpose(p.w_hh, gw, h) // [H, G*H]
-        } else {
-            Vec::new()
+        let LayerCache {
+            h: hs,
+            h_prev,
+            c_prev,
+            gates,
+            h_n,
+            c_n,
+        } = &mut out;
+        let mut keep = Keep {
+            h_prev,
+            c_prev,
+            gates,
+            bh,
+            cw,
         };
-        let mut gh = vec![T::zero(); batch * gw]; // [B, G*H]
-        let mut c_new = vec![T::zero(); if mem { h } else { 0 }];
-        for k in 0..steps {
-            let t = if self.reverse { steps - 1 - k } else { k };
-            // h_n holds the running state s_{t-1}; remember it for BPTT.
-            out.h_prev[t * bh..(t + 1) * bh].copy_from_slice(&out.h_n);
-            if mem {
-                out.c_prev[t * bh..(t + 1) * bh].copy_from_slice(&out.c_n);
-            }
-            // gh = W s_{t-1} + b_hh = s_{t-1} W^T + b_hh   [B, H] x [H, G*H]
-            match p.b_hh {
-                Some(bhh) => gh.chunks_exact_mut(gw).for_each(|r| r.copy_from_slice(bhh)),
-                None => gh.fill(T::zero()),
-            }
-            if batch == 1 {
-                T::gemv_acc(gw, h, p.w_hh, &out.h_n, &mut gh);
-            } else {
-                gemm(batch, gw, h, &out.h_n, false, &w_hh_t, false, &mut gh, true);
-            }
-            for b in 0..batch {
-                if !valid(lengths, t, b) {
-                    continue; // state carried, output stays zero
-                }
-                let r = t * batch + b;
-                let (hp, ht) = (
-                    &out.h_prev[r * h..(r + 1) * h],
-                    &mut out.h[r * h..(r + 1) * h],
-                );
-                let cp: &[T] = if mem {
-                    &out.c_prev[r * h..(r + 1) * h]
-                } else {
-                    &[]
-                };
-                self.cell.forward_row(
-                    &xi[r * gw..(r + 1) * gw],
-                    &gh[b * gw..(b + 1) * gw],
-                    hp,
-                    cp,
-                    ht,
-                    &mut c_new,
-                    &mut out.gates[r * cw..(r + 1) * cw],
-                );
-                out.h_n[b * h..(b + 1) * h].copy_from_slice(ht);
-                if mem {
-                    out.c_n[b * h..(b + 1) * h].copy_from_slice(&c_new);
-                }
-            }
-        }
+        // the outputs are the rows of `h` ([T, B, H]: stride H, offset 0)
+        let mut scratch = LayerScratch::default();
+        self.run(
+            p,
+            x,
+            steps,
+            batch,
+            lengths,
+            h_n,
+            c_n,
+            hs,
+            h,
+            0,
+            &mut scratch,
+            &mut keep,
+        );
         out
     }
 
     /// The forward loop for inference only: nothing is kept for BPTT, every
     /// buffer comes from `scratch` (reused across calls) and the outputs go
-    /// straight into the caller's buffer. The same cell step, the same
-    /// products and the same order of operations as [`Recurrent::forward`],
-    /// so the outputs are the same numbers.
+    /// straight into the caller's buffer. The same loop as
+    /// [`Recurrent::forward`] (with a sink that keeps nothing), so the outputs
+    /// are the same numbers.
     ///
     /// `x`: `[T, B, I]` or ids `[T, B]`; `lengths`: `[B]`, each `<= T` (all
     /// `T` when `None`). `h`: `[B, H]`, the initial state on entry and the
@@ -264,7 +285,7 @@ impl Recurrent {
     /// b` is written to `out[r*stride + offset..][..H]`; nothing is written at
     /// padding positions (the caller zeroes `out` when it wants zeros there).
     #[allow(clippy::too_many_arguments)]
-    pub fn infer<T: Float>(
+    pub(crate) fn infer<T: Float>(
         &self,
         p: &LayerParams<T>,
         x: Input<T>,
@@ -278,10 +299,55 @@ impl Recurrent {
         offset: usize,
         scratch: &mut LayerScratch<T>,
     ) {
+        self.run(
+            p,
+            x,
+            steps,
+            batch,
+            lengths,
+            h,
+            c,
+            out,
+            stride,
+            offset,
+            scratch,
+            &mut Discard,
+        );
+    }
+
+    /// The time loop of [`Recurrent::forward`] and [`Recurrent::infer`]:
+    ///
+    /// ```text
+    /// xi_t = W_ih x_t + b_ih                       (all steps at once)
+    /// gh_t = W_hh s_{t-1} + b_hh                   (one product per step)
+    /// s_t, c_t = cell(xi_t, gh_t, s_{t-1}, c_{t-1})  (row by row)
+    /// ```
+    ///
+    /// Arguments as [`Recurrent::infer`]; `sink` gets s_{t-1} and c_{t-1}
+    /// before each step and gives the buffer each row's gate values go to
+    /// ([`Keep`] for BPTT, [`Discard`] for inference).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn run<T: Float, S: StepSink<T>>(
+        &self,
+        p: &LayerParams<T>,
+        x: Input<T>,
+        steps: usize,
+        batch: usize,
+        lengths: Option<&[usize]>,
+        h: &mut [T],
+        c: &mut [T],
+        out: &mut [T],
+        stride: usize,
+        offset: usize,
+        scratch: &mut LayerScratch<T>,
+        sink: &mut S,
+    ) {
         let (hs, gw, ni) = (self.hidden, self.gate_width(), self.input_size);
         let cw = self.cell.cache_width() * hs;
         let mem = self.cell.has_memory();
         let rows = steps * batch;
+        let bh = batch * hs;
         // With more rows than classes, the rows of xi for ids are rows of the
         // table U^T + b_ih, read in place instead of copied out row by row.
         let table = matches!(x, Input::Ids(_)) && rows > ni;
@@ -308,14 +374,21 @@ impl Recurrent {
         } = scratch;
         gh.resize(batch * gw, T::zero()); // [B, G*H]
         c_new.resize(if mem { hs } else { 0 }, T::zero()); // [H]
-        cache.resize(cw, T::zero()); // [cache_width*H], discarded
+        cache.resize(if S::KEEPS { 0 } else { cw }, T::zero()); // [cache_width*H], discarded
+                                                                // For batches, W transposed once per call, so the step GEMM has no
+                                                                // transposed operand (measured ~8% faster at M and L). Batch 1 reads
+                                                                // W as stored: a matrix-vector product, `Float::gemv_acc`.
         if batch > 1 {
             transpose_into(p.w_hh, gw, hs, w_hh_t); // [H, G*H]
         }
         // Without padding, when the previous step's outputs are one
         // contiguous [B, H] block (one sequence, or one direction), they are
         // s_{t-1} itself: read in place, and `h` written once at the end.
-        let in_place = lengths.is_none() && (batch == 1 || stride == hs);
+        // Not when keeping s_{t-1} for BPTT: copying it out of the previous
+        // step's outputs into `h_prev` (two `[T, B, H]` buffers at the same
+        // offsets within their pages) took 4.5% of M's training time in
+        // memcpy, against nothing measurable from the small `h`.
+        let in_place = !S::KEEPS && lengths.is_none() && (batch == 1 || stride == hs);
         let span = (batch - 1) * stride + hs; // of one step's outputs, from `offset`
         let step_len = batch * stride; // [B, stride]
         for k in 0..steps {
@@ -330,18 +403,20 @@ impl Recurrent {
                 let (lo, hi) = out.split_at_mut(t * step_len);
                 (&lo[(t - 1) * step_len..], &mut hi[..step_len])
             };
-            // gh = W s_{t-1} + b_hh = s_{t-1} W^T + b_hh   [B, H] x [H, G*H],
-            // s_{t-1} read in place (rows `stride` apart: B = 1 or stride = H)
-            // or from `h`
-            match p.b_hh {
-                Some(bhh) => gh.chunks_exact_mut(gw).for_each(|r| r.copy_from_slice(bhh)),
-                None => gh.fill(T::zero()),
-            }
+            // s_{t-1}: [B, H] read in place (rows `stride` apart: B = 1 or
+            // stride = H, so one contiguous block) or from `h`
             let s_prev: &[T] = if prev.is_empty() {
                 h
             } else {
                 &prev[offset..offset + span]
             };
+            // remember s_{t-1} and c_{t-1} for BPTT (inference: nothing)
+            sink.keep_state(t, &s_prev[..bh], c);
+            // gh = W s_{t-1} + b_hh = s_{t-1} W^T + b_hh   [B, H] x [H, G*H]
+            match p.b_hh {
+                Some(bhh) => gh.chunks_exact_mut(gw).for_each(|r| r.copy_from_slice(bhh)),
+                None => gh.fill(T::zero()),
+            }
             if batch == 1 {
                 T::gemv_acc(gw, hs, p.w_hh, &s_prev[..hs], gh);
             } else {
@@ -359,6 +434,7 @@ impl Recurrent {
                 } else {
                     &prev[b * stride + offset..b * stride + offset + hs]
                 };
+                // h_t (and c_t) of row r; gate values to the sink's buffer
                 self.cell.forward_row(
                     &xi[xi_at(r) * gw..(xi_at(r) + 1) * gw],
                     &gh[b * gw..(b + 1) * gw],
@@ -366,7 +442,7 @@ impl Recurrent {
                     cp,
                     ht,
                     c_new,
-                    cache,
+                    sink.gates(r, cache),
                 );
                 if !in_place {
                     h[b * hs..(b + 1) * hs].copy_from_slice(ht);
@@ -387,6 +463,10 @@ impl Recurrent {
     }
 
     /// Backpropagation through time: the forward loop reversed.
+    ///
+    /// An unchecked kernel like [`Recurrent::forward`] (kept public for the
+    /// kernel benchmarks): `cache` must come from `forward` on the same
+    /// inputs; [`crate::Model`]'s entry points check the shapes.
     ///
     /// `dh_out = dE/dh_t` from above: `[T, B, H]`; `dh_n`, `dc_n`: gradients
     /// w.r.t. the final state `[B, H]` (zero when `None`). Adds the parameter
