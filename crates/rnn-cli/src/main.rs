@@ -46,7 +46,7 @@ enum Command {
     Infer(cmd::infer::InferArgs),
     /// Export a model's network and head (PyTorch state_dict).
     Export(cmd::export::ExportArgs),
-    /// Feed the next chunk of text (stdin) to a language model, its state kept in a file across calls.
+    /// Feed the next chunk on stdin to a language model (text) or forecaster (values), its state kept in a file.
     Step(cmd::step::StepArgs),
 }
 
