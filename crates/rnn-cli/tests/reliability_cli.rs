@@ -87,6 +87,19 @@ fn train_refuses_another_model_and_force_replaces_it() {
 }
 
 #[test]
+fn zero_steps_is_a_usage_error_not_a_run() {
+    let dir = tmp("zero-steps");
+    let data = dir.join("t.txt");
+    std::fs::write(&data, text()).unwrap();
+    let out = dir.join("run");
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let o = rnn(&["train", "lm", "--data", d, "--out", o, "--steps", "0"]);
+    assert_bad_input(&o, "--steps 0: expected at least 1");
+    assert!(!out.join("model.safetensors").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_damaged_model_file_is_one_clear_error() {
     let dir = tmp("damaged");
     let data = dir.join("t.txt");

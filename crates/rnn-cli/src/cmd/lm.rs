@@ -127,6 +127,9 @@ impl TrainLmArgs {
         at_least_one("--seq-len", self.seq_len)?;
         at_least_one("--batch", self.batch)?;
         at_least_one("--hidden", self.hidden)?;
+        if let Some(s) = self.steps {
+            at_least_one("--steps", s as usize)?;
+        }
         at_least_one("--eval-every", self.eval_every as usize)?;
         if !(1..=8).contains(&self.layers) {
             return Err(bad("--layers", self.layers, "1 to 8"));

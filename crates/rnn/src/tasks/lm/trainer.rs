@@ -119,6 +119,9 @@ impl TrainConfig {
                 return Err(out_of_range(what, v, "at least 1"));
             }
         }
+        if self.max_steps == Some(0) {
+            return Err(out_of_range("max_steps", 0, "at least 1"));
+        }
         if !(1..=8).contains(&self.layers) {
             return Err(out_of_range("layers", self.layers, "1 to 8"));
         }
