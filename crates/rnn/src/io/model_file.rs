@@ -67,10 +67,7 @@ impl ModelFile {
                 )
             });
         }
-        let fmt = f.meta("format")?;
-        if fmt != FORMAT {
-            return Err(f.bad_meta("format", fmt, FORMAT));
-        }
+        f.expect_meta("format", FORMAT, FORMAT)?;
         let task = f.meta("task")?.to_string();
         let cfg_s = f.meta("config")?;
         let config: ModelConfig = serde_json::from_str(cfg_s)
@@ -96,12 +93,7 @@ impl ModelFile {
         let meta = f
             .metadata()
             .iter()
-            .filter(|(k, _)| {
-                !matches!(
-                    k.as_str(),
-                    "format" | "task" | "config" | crate::io::CHECKSUM_KEY
-                )
-            })
+            .filter(|(k, _)| !matches!(k.as_str(), "format" | "task" | "config"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Ok(ModelFile {

@@ -37,10 +37,7 @@ impl<'m, T: Float> Stream<'m, T> {
     /// of finite values; `B` is read from the file.
     pub fn load(model: &'m Model<T>, path: impl AsRef<Path>) -> Result<Self> {
         let f = TensorFile::read(path)?;
-        let fmt = f.meta("format")?;
-        if fmt != STATE_FORMAT {
-            return Err(f.bad_meta("format", fmt, STATE_FORMAT));
-        }
+        f.expect_meta("format", STATE_FORMAT, STATE_FORMAT)?;
         let own = serde_json::to_string(&model.config).map_err(|e| Error::Config(e.to_string()))?;
         let cfg = f.meta("config")?;
         let same = serde_json::from_str::<crate::ModelConfig>(cfg).is_ok_and(|c| c == model.config);
@@ -52,15 +49,12 @@ impl<'m, T: Float> Stream<'m, T> {
                 &format!("the state of another model: this model's config is {own}"),
             ));
         }
-        let hash = f.meta("model_hash")?;
         let own_hash = model_hash(model);
-        if hash != own_hash {
-            return Err(f.bad_meta(
-                "model_hash",
-                hash,
-                &format!("the state of another model: this model's weights hash to {own_hash}"),
-            ));
-        }
+        f.expect_meta(
+            "model_hash",
+            &own_hash,
+            &format!("the state of another model: this model's weights hash to {own_hash}"),
+        )?;
         let (l, h) = (model.config.num_layers, model.config.hidden_size);
         let read = |name: &str| -> Result<(usize, Vec<T>)> {
             let t = f.f64(name)?;

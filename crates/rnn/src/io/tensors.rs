@@ -63,20 +63,23 @@ impl TensorFile {
         };
         SafeTensors::deserialize(&bytes).map_err(corrupt)?;
         let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(corrupt)?;
-        let metadata: BTreeMap<String, String> = meta
+        let mut metadata: BTreeMap<String, String> = meta
             .metadata()
             .clone()
             .unwrap_or_default()
             .into_iter()
             .collect();
-        let checksum = match metadata.get(CHECKSUM_KEY) {
+        // the checksum is the file's integrity, not its content: verified
+        // here and not passed on (a reader that re-saves the metadata gets
+        // a new one from the writer)
+        let checksum = match metadata.remove(CHECKSUM_KEY) {
             None => Checksum::Absent,
             Some(want) => {
                 // the header is an 8-byte length then that many bytes; the
                 // tensor bytes follow (deserialize above checked the sizes)
                 let n = u64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8])) as usize;
                 let got = sha256_tag(&bytes[8 + n..]);
-                if &got != want {
+                if got != want {
                     return Err(Error::Corrupt {
                         path,
                         reason: format!(
@@ -121,6 +124,17 @@ impl TensorFile {
                 value: String::new(),
                 expected: "the key must be present".into(),
             })
+    }
+
+    /// Checks that metadata `key` holds `want`; otherwise an error naming the
+    /// key, the value found and `expected` (what a right file holds).
+    pub fn expect_meta(&self, key: &str, want: &str, expected: &str) -> Result<()> {
+        let got = self.meta(key)?;
+        if got == want {
+            Ok(())
+        } else {
+            Err(self.bad_meta(key, got, expected))
+        }
     }
 
     /// An error for metadata `key` holding an unusable value.

@@ -69,19 +69,13 @@ impl Forecaster {
             return Ok(Vec::new());
         }
         let f = TensorFile::read(path)?;
-        let fmt = f.meta("format")?;
-        if fmt != HISTORY_FORMAT {
-            return Err(f.bad_meta("format", fmt, HISTORY_FORMAT));
-        }
+        f.expect_meta("format", HISTORY_FORMAT, HISTORY_FORMAT)?;
         let own = model_hash(&self.model);
-        let hash = f.meta("model_hash")?;
-        if hash != own {
-            return Err(f.bad_meta(
-                "model_hash",
-                hash,
-                &format!("the history of another model: this model's weights hash to {own}"),
-            ));
-        }
+        f.expect_meta(
+            "model_hash",
+            &own,
+            &format!("the history of another model: this model's weights hash to {own}"),
+        )?;
         let t = f.f64("history")?;
         if t.shape.len() != 1 {
             return Err(f.bad_shape("history", &t.shape, "[N]".into()));

@@ -175,10 +175,7 @@ impl TrainState {
     /// extra metadata too.
     pub fn load_state(path: &Path) -> Result<(Self, BTreeMap<String, String>)> {
         let f = TensorFile::read(path)?;
-        let fmt = f.meta("format")?;
-        if fmt != "rnn-lm-train-state/1" {
-            return Err(f.bad_meta("format", fmt, "rnn-lm-train-state/1"));
-        }
+        f.expect_meta("format", "rnn-lm-train-state/1", "rnn-lm-train-state/1")?;
         fn parse<T: serde::de::DeserializeOwned>(f: &TensorFile, key: &str) -> Result<T> {
             let s = f.meta(key)?;
             serde_json::from_str(s).map_err(|e| f.bad_meta(key, s, &e.to_string()))
