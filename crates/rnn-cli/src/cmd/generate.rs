@@ -57,7 +57,7 @@ pub fn generate_cmd(a: &GenerateArgs) -> CliResult {
                 write_err = Some(e);
             }
         }
-    });
+    })?;
     let _ = writeln!(out).and_then(|_| out.flush());
     match write_err {
         Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {

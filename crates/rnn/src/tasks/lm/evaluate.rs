@@ -4,6 +4,7 @@ use crate::nn::layer::Input;
 use crate::nn::loss::log_sum_exp;
 use crate::nn::model::infer::Inference;
 use crate::nn::model::{Batch, Model};
+use crate::Result;
 
 /// Parallel streams of an evaluation (`rnn eval`, validation during training).
 pub const EVAL_STREAMS: usize = 32;
@@ -40,10 +41,16 @@ impl Evaluation {
 
 /// Mean cross-entropy in nats per predicted character of `model` over `ids`,
 /// cut into `streams` contiguous segments run in parallel (state carried
-/// across windows of `window` characters). Returns `(total nats, characters)`.
-pub fn evaluate(model: &Model<f32>, ids: &[usize], streams: usize, window: usize) -> (f64, usize) {
+/// across windows of `window` characters). Returns `(total nats, characters)`;
+/// an id the model does not take is an error naming it.
+pub fn evaluate(
+    model: &Model<f32>,
+    ids: &[usize],
+    streams: usize,
+    window: usize,
+) -> Result<(f64, usize)> {
     if ids.len() < 2 {
-        return (0.0, 0);
+        return Ok((0.0, 0));
     }
     let b = streams.clamp(1, (ids.len() - 1).max(1));
     let seg = (ids.len() - 1) / b; // each stream predicts `seg` characters
@@ -61,10 +68,10 @@ pub fn evaluate(model: &Model<f32>, ids: &[usize], streams: usize, window: usize
             }
         }
         // the streams split across the threads, each from its carried state
-        model.infer_parallel_unchecked(
+        model.infer_parallel(
             Batch::new(Input::Ids(&x), t, b).with_state(&state),
             &mut inf,
-        );
+        )?;
         for j in 0..t {
             for s in 0..b {
                 let row = &inf.logits[(j * b + s) * v..(j * b + s + 1) * v];
@@ -76,5 +83,5 @@ pub fn evaluate(model: &Model<f32>, ids: &[usize], streams: usize, window: usize
         std::mem::swap(&mut state, &mut inf.state); // carried to the next window
         pos += t;
     }
-    (total, count)
+    Ok((total, count))
 }

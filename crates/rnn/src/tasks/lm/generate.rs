@@ -4,6 +4,7 @@ use super::vocab::Vocab;
 use crate::nn::layer::Input;
 use crate::nn::model::infer::Inference;
 use crate::nn::model::{Batch, Model};
+use crate::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -28,7 +29,7 @@ pub fn generate(
     prime: &[usize],
     s: Sampling,
     mut emit: impl FnMut(char),
-) {
+) -> Result<()> {
     let Sampling {
         len,
         temperature,
@@ -41,10 +42,10 @@ pub fn generate(
     let prime = if prime.is_empty() { &start[..] } else { prime };
     let v = model.config.output_size;
     let mut inf = Inference::new(); // forward only, buffers reused per character
-    model.infer_unchecked(
+    model.infer(
         Batch::new(Input::Ids(prime), prime.len(), 1).with_state(&state),
         &mut inf,
-    );
+    )?;
     let mut logits = inf.logits[(prime.len() - 1) * v..].to_vec();
     std::mem::swap(&mut state, &mut inf.state);
     let mut probs = vec![0.0f64; v];
@@ -83,6 +84,7 @@ pub fn generate(
             r -= p;
         }
         emit(vocab.chars[next]);
+        // `next` < O = I (checked with the prime): no check per character
         model.infer_unchecked(
             Batch::new(Input::Ids(&[next]), 1, 1).with_state(&state),
             &mut inf,
@@ -90,6 +92,7 @@ pub fn generate(
         logits.copy_from_slice(&inf.logits);
         std::mem::swap(&mut state, &mut inf.state);
     }
+    Ok(())
 }
 
 impl Default for Sampling {

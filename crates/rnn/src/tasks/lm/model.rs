@@ -81,7 +81,7 @@ impl LanguageModel {
                 reason: "needs at least 2 characters".into(),
             });
         }
-        let (nats, n) = evaluate(&self.model, &ids, EVAL_STREAMS, EVAL_WINDOW);
+        let (nats, n) = evaluate(&self.model, &ids, EVAL_STREAMS, EVAL_WINDOW)?;
         Ok(Evaluation {
             loss_nats: nats / n as f64,
             chars: n,
@@ -99,8 +99,7 @@ impl LanguageModel {
             });
         }
         let ids = self.vocab.encode(prime, "prime")?;
-        generate(&self.model, &self.vocab, &ids, s, emit);
-        Ok(())
+        generate(&self.model, &self.vocab, &ids, s, emit)
     }
 
     /// The `s.len` characters sampled after `prime` (see

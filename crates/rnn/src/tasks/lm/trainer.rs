@@ -398,7 +398,7 @@ impl Trainer {
             let done = target_steps.is_some_and(|t| tr.step >= t) || clock.out_of_time();
             let scheduled = tr.step > start_step && tr.step % eval_every == 0;
             if scheduled || (done && tr.step > start_step) {
-                let (nats, n) = evaluate(&tr.model, &data.val, EVAL_STREAMS, EVAL_WINDOW);
+                let (nats, n) = evaluate(&tr.model, &data.val, EVAL_STREAMS, EVAL_WINDOW)?;
                 let val = nats / n.max(1) as f64;
                 last_val = val;
                 if val < sched.best_saved {
