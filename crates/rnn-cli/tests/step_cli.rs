@@ -9,7 +9,7 @@ use std::process::Output;
 
 mod common;
 use common::{assert_bad_input, rnn, rnn_with, tmp};
-use rnn::io::model_file::ModelFile;
+use rnn::io::model_file::{ModelFile, Task};
 use rnn::tasks::lm::vocab_of;
 use rnn::{Input, Model, ModelConfig, Stream};
 
@@ -97,7 +97,7 @@ fn assert_same_top(a: &[(String, f64)], b: &[(String, f64)]) {
 
 /// The library's next-character distribution after `text` from zeros.
 fn library_top(model: &Path, text: &str) -> Vec<(String, f64)> {
-    let mf = ModelFile::load_task(model, "lm").unwrap();
+    let mf = ModelFile::load_task(model, Task::Lm).unwrap();
     let vocab = vocab_of(&mf, model).unwrap();
     let mut s = Stream::new(&mf.model).unwrap();
     s.feed(Input::Ids(&vocab.encode(text, "text").unwrap()))
@@ -226,7 +226,7 @@ fn another_models_state_and_bad_input_are_refused() {
     let before = std::fs::read(&state).unwrap();
 
     // the same architecture with other weights, and another architecture
-    let mut mf = ModelFile::load_task(&model, "lm").unwrap();
+    let mut mf = ModelFile::load_task(&model, Task::Lm).unwrap();
     mf.model.params[0] += 0.25;
     let other = d.join("other");
     mf.save(&other).unwrap();
@@ -272,7 +272,7 @@ fn another_models_state_and_bad_input_are_refused() {
 
     // a forecast model file without its forecasting metadata
     let fc = ModelFile {
-        task: "forecast".into(),
+        task: Task::Forecast,
         model: Model::new(
             ModelConfig {
                 output: rnn::OutputKind::Identity,

@@ -173,7 +173,7 @@ fn train_tag_eval_roundtrip_and_bad_input() {
     // a model directory of another task
     let other = tmp("lm");
     let mf = rnn::io::model_file::ModelFile {
-        task: "lm".into(),
+        task: rnn::Task::Lm,
         model: rnn::Model::<f32>::new(rnn::ModelConfig::elman(3, 4, 3), 0).unwrap(),
         extra: Default::default(),
         meta: Default::default(),

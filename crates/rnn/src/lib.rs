@@ -35,6 +35,7 @@ pub mod tasks;
 pub mod testing;
 
 pub use error::{Error, Result};
+pub use io::model_file::Task;
 pub use kernels::Float;
 pub use nn::cell::{Activation, CellKind};
 pub use nn::layer::Input;

@@ -232,7 +232,7 @@ fn a_sigmoid_elman_is_refused_by_the_pytorch_export() {
         ..rnn::ModelConfig::elman(3, 4, 2)
     };
     let mf = rnn::io::model_file::ModelFile {
-        task: "lm".into(),
+        task: rnn::Task::Lm,
         model: rnn::Model::new(cfg, 0).unwrap(),
         extra: Default::default(),
         meta: Default::default(),
@@ -256,7 +256,7 @@ fn a_model_trained_here_exports_and_reimports_to_the_same_model() {
             ..rnn::ModelConfig::elman(7, 5, 7)
         };
         let mf = rnn::io::model_file::ModelFile {
-            task: "lm".into(),
+            task: rnn::Task::Lm,
             model: rnn::Model::new(cfg.clone(), 3).unwrap(),
             extra: Default::default(),
             meta: Default::default(),

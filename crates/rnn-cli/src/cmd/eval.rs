@@ -3,6 +3,7 @@
 use crate::error::{CliError, CliResult};
 use clap::Args;
 use rnn::tasks::forecast::Forecaster;
+use rnn::Task;
 use std::path::{Path, PathBuf};
 
 /// Help text of the forecast part of `rnn eval`.
@@ -78,24 +79,24 @@ impl EvalArgs {
 /// Runs the command.
 pub fn run(args: &EvalArgs) -> CliResult {
     let mf = rnn::io::model_file::ModelFile::load(args.first_model())?;
-    if args.model.len() > 1 && mf.task != "tag" {
+    if args.model.len() > 1 && mf.task != Task::Tag {
         return Err(CliError::Usage(format!(
             "rnn eval: several --model directories (an ensemble) are only supported for taggers, not {} models",
             mf.task
         )));
     }
-    if args.entity_bias.iter().any(|&b| b != 0.0) && mf.task != "tag" {
+    if args.entity_bias.iter().any(|&b| b != 0.0) && mf.task != Task::Tag {
         return Err(CliError::Usage(format!(
             "rnn eval: --entity-bias is for taggers, not {} models",
             mf.task
         )));
     }
-    match mf.task.as_str() {
-        "forecast" => eval_forecast(args),
-        "tag" => super::tag::eval_tag(&args.model, &args.data, args.json, &args.entity_bias),
-        "lm" => super::lm::eval(args.first_model(), mf, &args.data, args.json),
-        task => Err(CliError::Usage(format!(
-            "rnn eval: {task} models are not supported yet"
+    match mf.task {
+        Task::Forecast => eval_forecast(args),
+        Task::Tag => super::tag::eval_tag(&args.model, &args.data, args.json, &args.entity_bias),
+        Task::Lm => super::lm::eval(args.first_model(), mf, &args.data, args.json),
+        Task::Imported => Err(CliError::Usage(format!(
+            "rnn eval: imported models have no task to evaluate; use rnn infer"
         ))),
     }
 }
@@ -145,10 +146,10 @@ mod tests {
     use rnn::{Model, ModelConfig};
 
     #[test]
-    fn other_tasks_are_a_usage_error() {
+    fn imported_models_are_a_usage_error() {
         let dir = std::env::temp_dir().join(format!("rnn-eval-{}", std::process::id()));
         ModelFile {
-            task: "mystery".into(),
+            task: Task::Imported,
             model: Model::new(ModelConfig::elman(3, 2, 3), 0).unwrap(),
             extra: Default::default(),
             meta: Default::default(),
@@ -166,7 +167,7 @@ mod tests {
         let e = run(&args).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "rnn eval: mystery models are not supported yet"
+            "rnn eval: imported models have no task to evaluate; use rnn infer"
         );
         assert_eq!(e.exit_code(), 2);
         std::fs::remove_dir_all(&dir).unwrap();

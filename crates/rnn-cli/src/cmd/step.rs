@@ -6,7 +6,7 @@ use crate::error::{CliError, CliResult};
 use crate::train_util::positive;
 use clap::Args;
 use rand::SeedableRng;
-use rnn::io::model_file::ModelFile;
+use rnn::io::model_file::{ModelFile, Task};
 use rnn::tasks::lm::vocab_of;
 use rnn::{Input, Stream};
 use std::io::{Read, Write};
@@ -59,9 +59,9 @@ pub struct StepArgs {
 pub fn run(a: &StepArgs) -> CliResult {
     positive("--temperature", a.temperature)?;
     let mf = ModelFile::load(&a.model)?;
-    match mf.task.as_str() {
-        "lm" => {}
-        "forecast" => return step_forecast(a),
+    match mf.task {
+        Task::Lm => {}
+        Task::Forecast => return step_forecast(a),
         task => {
             return Err(CliError::Usage(format!(
                 "{}: holds a '{task}' model; rnn step takes language models ('lm') and forecasters ('forecast')",

@@ -2,7 +2,7 @@
 //! that `load_state_dict` accepts unchanged.
 
 use crate::interop::import::{HAS_HEAD_KEY, NAMES_KEY};
-use crate::io::model_file::ModelFile;
+use crate::io::model_file::{ModelFile, Task};
 use crate::io::TensorWriter;
 use crate::nn::cell::{Activation, CellKind};
 use crate::{Error, Result};
@@ -15,9 +15,9 @@ pub const NOT_EXPORTED_KEY: &str = "not_exported";
 /// What a model of `task` keeps outside its recurrent network and head
 /// (empty when nothing).
 pub fn outside_the_network(mf: &ModelFile) -> String {
-    let mut parts: Vec<String> = match mf.task.as_str() {
-        "tag" => vec!["the tagger's input features (word, affix, shape, n-gram and character embeddings, lexicon) and its CRF transitions, if any".into()],
-        "forecast" => vec!["the forecaster's transform, differencing and normalisation of the series".into()],
+    let mut parts: Vec<String> = match mf.task {
+        Task::Tag => vec!["the tagger's input features (word, affix, shape, n-gram and character embeddings, lexicon) and its CRF transitions, if any".into()],
+        Task::Forecast => vec!["the forecaster's transform, differencing and normalisation of the series".into()],
         _ => Vec::new(),
     };
     if !mf.extra.is_empty() {
@@ -74,6 +74,6 @@ pub fn export_pytorch(mf: &ModelFile) -> Result<TensorWriter> {
     if !outside.is_empty() {
         w.meta(NOT_EXPORTED_KEY, outside);
     }
-    w.meta("source_task", mf.task.clone());
+    w.meta("source_task", mf.task.as_str());
     Ok(w)
 }

@@ -4,6 +4,7 @@
 //! them back.
 
 use crate::interop::pickle::read_pt;
+use crate::io::model_file::Task;
 use crate::io::TensorFile;
 use crate::nn::cell::{Activation, CellKind};
 use crate::nn::loss::OutputKind;
@@ -345,7 +346,7 @@ pub fn import_state_dict(
 }
 
 /// The task name of a model directory made by [`import_file`].
-pub const IMPORTED_TASK: &str = "imported";
+pub const IMPORTED_TASK: Task = Task::Imported;
 /// Metadata key: JSON object, our parameter name -> the state_dict's.
 pub const NAMES_KEY: &str = "pytorch_names";
 /// Metadata key: `"false"` when the state_dict had no head.
@@ -360,7 +361,7 @@ impl Imported {
         meta.insert(NAMES_KEY.to_string(), names);
         meta.insert(HAS_HEAD_KEY.to_string(), self.has_head.to_string());
         Ok(crate::io::model_file::ModelFile {
-            task: IMPORTED_TASK.into(),
+            task: IMPORTED_TASK,
             model: self.model.clone(),
             extra: BTreeMap::new(),
             meta,

@@ -13,11 +13,57 @@ pub const MODEL_FILE: &str = "model.safetensors";
 /// The format tag written in the metadata.
 pub const FORMAT: &str = "rnn-model/1";
 
+/// What a model directory's model does: its `task` metadata entry.
+///
+/// ```
+/// use rnn::io::model_file::Task;
+/// assert_eq!(Task::parse("forecast"), Some(Task::Forecast));
+/// assert_eq!(Task::Lm.to_string(), "lm");
+/// assert_eq!(Task::parse("mystery"), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Task {
+    /// A character language model (`rnn train lm`).
+    Lm,
+    /// A sequence tagger (`rnn train tag`).
+    Tag,
+    /// A time-series forecaster (`rnn train forecast`).
+    Forecast,
+    /// A network imported from PyTorch (`rnn import`): no task around it.
+    Imported,
+}
+
+impl Task {
+    /// Every task, in the order they are listed in messages.
+    pub const ALL: [Task; 4] = [Task::Lm, Task::Tag, Task::Forecast, Task::Imported];
+
+    /// The name written in model files ("lm", "tag", ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Lm => "lm",
+            Task::Tag => "tag",
+            Task::Forecast => "forecast",
+            Task::Imported => "imported",
+        }
+    }
+
+    /// The task a model file's name stands for, if any.
+    pub fn parse(name: &str) -> Option<Task> {
+        Task::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Everything a model directory's `model.safetensors` holds.
 #[derive(Clone, Debug)]
 pub struct ModelFile {
-    /// What the model does: "lm", "tag" or "forecast".
-    pub task: String,
+    /// What the model does.
+    pub task: Task,
     /// The recurrent network and readout (`rnn.*`, `head.*`).
     pub model: Model<f32>,
     /// Further tensors (e.g. `embed.weight`), by name: shape and values.
@@ -41,7 +87,7 @@ impl ModelFile {
             w.meta(k.clone(), v.clone());
         }
         w.meta("format", FORMAT);
-        w.meta("task", self.task.clone());
+        w.meta("task", self.task.as_str());
         w.meta(
             "config",
             serde_json::to_string(&self.model.config).map_err(|e| Error::Config(e.to_string()))?,
@@ -68,7 +114,10 @@ impl ModelFile {
             });
         }
         f.expect_meta("format", FORMAT, FORMAT)?;
-        let task = f.meta("task")?.to_string();
+        let task_s = f.meta("task")?;
+        let names: Vec<&str> = Task::ALL.iter().map(|t| t.as_str()).collect();
+        let task = Task::parse(task_s)
+            .ok_or_else(|| f.bad_meta("task", task_s, &format!("one of {}", names.join(", "))))?;
         let cfg_s = f.meta("config")?;
         let config: ModelConfig = serde_json::from_str(cfg_s)
             .map_err(|e| f.bad_meta("config", cfg_s, &format!("a model configuration ({e})")))?;
@@ -105,7 +154,7 @@ impl ModelFile {
     }
 
     /// Like [`ModelFile::load`], but the model must be for `task`.
-    pub fn load_task(dir: &Path, task: &str) -> Result<Self> {
+    pub fn load_task(dir: &Path, task: Task) -> Result<Self> {
         let m = Self::load(dir)?;
         if m.task != task {
             return Err(Error::Data {
@@ -174,24 +223,41 @@ mod tests {
         let mut meta = BTreeMap::new();
         meta.insert("vocab".to_string(), "[\"a\"]".to_string());
         let mf = ModelFile {
-            task: "lm".into(),
+            task: Task::Lm,
             model,
             extra,
             meta,
         };
         mf.save(&dir).unwrap();
-        let back = ModelFile::load_task(&dir, "lm").unwrap();
+        let back = ModelFile::load_task(&dir, Task::Lm).unwrap();
         assert_eq!(back.model.params, mf.model.params);
         assert_eq!(back.model.config, mf.model.config);
         assert_eq!(back.extra, mf.extra);
         assert_eq!(back.meta.get("vocab"), mf.meta.get("vocab"));
-        assert!(ModelFile::load_task(&dir, "tag").is_err());
+        assert!(ModelFile::load_task(&dir, Task::Tag).is_err());
         // a NaN in an extra tensor (embeddings, CRF, ...) is refused by name
         let mut bad = mf.clone();
         bad.extra.get_mut("embed.weight").unwrap().1[4] = f32::NAN;
         bad.save(&dir).unwrap();
         let err = ModelFile::load(&dir).unwrap_err().to_string();
         assert!(err.contains("'embed.weight' element 4"), "{err}");
+        // a task this version does not know is named, with the ones it knows
+        mf.save(&dir).unwrap();
+        let bytes = std::fs::read(dir.join(MODEL_FILE)).unwrap();
+        let at = bytes
+            .windows(11)
+            .position(|w| w == br#""task":"lm""#)
+            .unwrap();
+        let mut renamed = bytes.clone();
+        renamed[at + 8..at + 10].copy_from_slice(b"zz");
+        std::fs::write(dir.join(MODEL_FILE), renamed).unwrap();
+        let err = ModelFile::load(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("'task'")
+                && err.contains("zz")
+                && err.contains("lm, tag, forecast, imported"),
+            "{err}"
+        );
         std::fs::write(dir.join(MODEL_FILE), b"garbage").unwrap();
         assert!(matches!(ModelFile::load(&dir), Err(Error::Corrupt { .. })));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -4,7 +4,7 @@
 use super::fill::Fill;
 use super::pipeline::Pipeline;
 use super::series::{Series, TimeColumn};
-use crate::io::model_file::{ModelFile, MODEL_FILE};
+use crate::io::model_file::{ModelFile, Task, MODEL_FILE};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -13,7 +13,7 @@ use std::path::Path;
 pub const META_KEY: &str = "forecast";
 
 /// The task name of forecast model files.
-pub const TASK: &str = "forecast";
+pub const TASK: Task = Task::Forecast;
 
 /// How a model forecasts several steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -222,7 +222,7 @@ impl Trainer {
         let mut m = BTreeMap::new();
         m.insert(META_KEY.to_string(), self.meta.to_json()?);
         ModelFile {
-            task: TASK.into(),
+            task: TASK,
             model: self.model.clone(),
             extra: BTreeMap::new(),
             meta: m,

@@ -4,13 +4,13 @@
 use super::evaluate::{evaluate, Evaluation, EVAL_STREAMS, EVAL_WINDOW};
 use super::generate::{generate, Sampling};
 use super::vocab::Vocab;
-use crate::io::model_file::ModelFile;
+use crate::io::model_file::{ModelFile, Task};
 use crate::nn::model::Model;
 use crate::{Error, Result};
 use std::path::Path;
 
 /// The task name stored in a language model's file.
-pub const TASK: &str = "lm";
+pub const TASK: Task = Task::Lm;
 
 /// A character-level language model and the characters it knows.
 ///

@@ -408,7 +408,7 @@ impl Trainer {
                         "val_loss_nats": val, "train": tr.cfg});
                     m.insert("train".into(), train.to_string());
                     ModelFile {
-                        task: TASK.into(),
+                        task: TASK,
                         model: tr.model.clone(),
                         extra: BTreeMap::new(),
                         meta: m,

@@ -3,13 +3,13 @@
 use super::chars::CharEncoder;
 use super::features::TaggerSpec;
 use super::tagger::{table_offsets, Tagger};
-use crate::io::model_file::ModelFile;
+use crate::io::model_file::{ModelFile, Task};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The task name written in tagger model files.
-pub const TASK: &str = "tag";
+pub const TASK: Task = Task::Tag;
 /// Metadata key holding the [`TaggerSpec`] as JSON.
 pub const META_KEY: &str = "tagger";
 
@@ -47,7 +47,7 @@ impl Tagger {
             serde_json::to_string(&self.spec).map_err(|e| Error::Config(e.to_string()))?,
         );
         ModelFile {
-            task: TASK.into(),
+            task: TASK,
             model: self.model.clone(),
             extra,
             meta,
