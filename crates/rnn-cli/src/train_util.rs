@@ -1,11 +1,9 @@
 //! What every `rnn train` task shares: the time/epoch budget, the progress
-//! bar, metrics.jsonl and the loss plot, flag checks.
+//! bar, flag checks.
 
 use crate::error::{CliError, CliResult};
 use indicatif::{ProgressBar, ProgressStyle};
-use rnn::io::model_file::write_text;
 use rnn::tasks::{Clock, Event};
-use std::path::Path;
 
 pub use rnn::tasks::Budget;
 
@@ -127,121 +125,4 @@ impl rnn::tasks::Progress for Progress {
             Event::Message(line) => self.println(line),
         }
     }
-}
-
-/// `metrics.jsonl` (the library's log of evaluations).
-pub use rnn::io::MetricsLog as Metrics;
-
-/// How [`plot_styled`] draws: series colours (in turn), legend corner, the
-/// share of the y range left blank above and below, x tick decimals.
-pub struct PlotStyle {
-    /// Colours of the series, cycled.
-    pub colors: &'static [plotters::style::RGBColor],
-    /// Legend at the upper left (else upper right).
-    pub legend_upper_left: bool,
-    /// Padding above and below the data, as a fraction of its y range.
-    pub y_pad: f64,
-    /// Decimals of the x tick labels (`None`: plotters' own).
-    pub x_decimals: Option<usize>,
-}
-
-/// Curves of training runs: loss against step or epoch.
-pub const CURVES: PlotStyle = PlotStyle {
-    colors: &[
-        plotters::style::RED,
-        plotters::style::BLUE,
-        plotters::style::GREEN,
-        plotters::style::MAGENTA,
-        plotters::style::CYAN,
-        plotters::style::BLACK,
-    ],
-    legend_upper_left: false,
-    y_pad: 0.05,
-    x_decimals: None,
-};
-
-/// Draws named line series into an SVG file, written atomically, in the
-/// [`CURVES`] style.
-pub fn plot_lines(
-    path: &Path,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[(&str, Vec<(f64, f64)>)],
-) -> CliResult {
-    plot_styled(path, title, x_label, y_label, series, &CURVES)
-}
-
-/// Draws named line series into an SVG file, written atomically. Nothing is
-/// written while no point is finite.
-pub fn plot_styled(
-    path: &Path,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    series: &[(&str, Vec<(f64, f64)>)],
-    style: &PlotStyle,
-) -> CliResult {
-    use plotters::prelude::*;
-    let pts = series.iter().flat_map(|(_, s)| s.iter());
-    let (mut x0, mut x1, mut y0, mut y1) = (
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-    );
-    for &(x, y) in pts.filter(|(x, y)| x.is_finite() && y.is_finite()) {
-        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
-    }
-    if !x0.is_finite() {
-        return Ok(()); // nothing to draw yet
-    }
-    if x1 <= x0 {
-        x1 = x0 + 1.0;
-    }
-    let pad = ((y1 - y0) * style.y_pad).max(1e-6);
-    let mut svg = String::new();
-    {
-        let fail =
-            |e: String| CliError::Failure(format!("{}: cannot draw plot: {e}", path.display()));
-        let root = SVGBackend::with_string(&mut svg, (900, 540)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
-            .map_err(|e| fail(e.to_string()))?;
-        let d = style.x_decimals.unwrap_or(0); // used only when set
-        let fmt_x = move |x: &f64| format!("{x:.d$}");
-        let mut mesh = chart.configure_mesh();
-        mesh.x_desc(x_label).y_desc(y_label);
-        if style.x_decimals.is_some() {
-            mesh.x_label_formatter(&fmt_x);
-        }
-        mesh.draw().map_err(|e| fail(e.to_string()))?;
-        for (i, (name, s)) in series.iter().enumerate() {
-            let c = style.colors[i % style.colors.len()];
-            chart
-                .draw_series(LineSeries::new(s.iter().copied(), c.stroke_width(2)))
-                .map_err(|e| fail(e.to_string()))?
-                .label(*name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
-        }
-        let mut labels = chart.configure_series_labels();
-        if style.legend_upper_left {
-            labels.position(SeriesLabelPosition::UpperLeft);
-        }
-        labels
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| fail(e.to_string()))?;
-        root.present().map_err(|e| fail(e.to_string()))?;
-    }
-    write_text(path, &svg)?;
-    Ok(())
 }

@@ -119,6 +119,14 @@ pub enum Error {
     /// A configuration that cannot work (unknown optimizer, zero hidden size, ...).
     #[error("{0}")]
     Config(String),
+    /// A plot could not be drawn.
+    #[error("{path}: cannot draw plot: {reason}")]
+    Plot {
+        /// The SVG file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// Training diverged: the loss became NaN or infinite.
     #[error("loss became {value} at step {step}; the last good checkpoint is kept")]
     Diverged {
@@ -154,7 +162,7 @@ impl Error {
     /// Whether this error is the user's input's fault (exit code 2) rather than
     /// a failure of the run (exit code 1).
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, Error::Diverged { .. })
+        !matches!(self, Error::Diverged { .. } | Error::Plot { .. })
     }
 }
 

@@ -2,16 +2,14 @@
 //! -> the library's [`Trainer`]), `rnn generate`, and `rnn eval` on language models.
 
 use crate::error::{CliError, CliResult};
-use crate::train_util::{
-    at_least_one, budget_from_flags, plot_lines, positive, set_threads, Budget, Metrics, Progress,
-};
+use crate::train_util::{at_least_one, budget_from_flags, positive, set_threads, Budget, Progress};
 use clap::Args;
 use rnn::io::model_file::ModelFile;
 use rnn::io::{prepare_run_dir, OutMode};
 use rnn::nn::cell::{Activation, CellName};
 use rnn::optim::{OptimizerName, Schedule, ScheduleName};
-use rnn::tasks::lm::{Corpus, LanguageModel, Summary, TrainConfig, Trainer};
-use rnn::tasks::Event;
+use rnn::tasks::lm::{Corpus, LanguageModel, Summary, TrainConfig, Trainer, LOSS_PLOT};
+use rnn::tasks::Plotting;
 use std::path::{Path, PathBuf};
 
 /// Train a character-level language model on a UTF-8 text file.
@@ -223,59 +221,21 @@ pub fn print_summary(summary: &Summary, dir: &Path, json: bool) {
     }
 }
 
-/// The CLI's observer of a run: the progress bar, and loss.svg redrawn from
-/// the metrics rows after every evaluation.
-struct Observer {
-    bar: Progress,
-    rows: Vec<serde_json::Value>,
-    plot: PathBuf,
-    failed: Option<CliError>,
-}
-
-impl rnn::tasks::Progress for Observer {
-    fn event(&mut self, event: &Event) {
-        if let Event::Evaluated { row } = event {
-            self.rows.push((*row).clone());
-            let series = |y: &str| -> Vec<(f64, f64)> {
-                let xy = |r: &serde_json::Value| Some((r["step"].as_f64()?, r[y].as_f64()?));
-                self.rows.iter().filter_map(xy).collect()
-            };
-            let drawn = plot_lines(
-                &self.plot,
-                "language model: loss (nats/char)",
-                "step",
-                "loss",
-                &[
-                    ("train (smoothed)", series("train_loss")),
-                    ("validation", series("val_loss")),
-                ],
-            );
-            if let Err(e) = drawn {
-                self.failed.get_or_insert(e);
-            }
-        }
-        self.bar.event(event);
-    }
-}
-
 /// Runs `trainer` for `budget` with the progress bar (none when `quiet`)
 /// and the loss plot: what `rnn train lm` and the demo share.
 pub fn fit(mut trainer: Trainer, budget: Budget, quiet: bool) -> CliResult<Summary> {
-    let bar = Progress::new(budget, 0);
+    let mut bar = Progress::new(budget, 0);
     if quiet {
         bar.finish();
     }
-    let mut obs = Observer {
-        bar,
-        rows: Metrics::open(trainer.dir(), trainer.state().step > 0)
-            .rows()
-            .to_vec(),
-        plot: trainer.dir().join("loss.svg"),
-        failed: None,
-    };
-    let summary = trainer.fit(budget, &mut obs)?;
-    obs.bar.finish();
-    obs.failed.map_or(Ok(summary), Err)
+    let (dir, resume) = (trainer.dir().to_path_buf(), trainer.state().step > 0);
+    let mut obs = Plotting::new(LOSS_PLOT, &dir, resume, &mut bar);
+    let summary = trainer.fit(budget, &mut obs);
+    let plotted = obs.finish();
+    bar.finish();
+    let summary = summary?;
+    plotted?;
+    Ok(summary)
 }
 
 /// `rnn eval` for language models.

@@ -4,16 +4,16 @@
 //! (bi)directional RNN over word, affix and word-shape features.
 
 use crate::error::{CliError, CliResult};
-use crate::train_util::{
-    at_least_one, budget_from_flags, plot_lines, positive, set_threads, Budget, Progress,
-};
+use crate::train_util::{at_least_one, budget_from_flags, positive, set_threads, Budget, Progress};
 use clap::{Args, ValueEnum};
 use rnn::io::OutMode;
 use rnn::nn::cell::{Activation, CellKind, CellName};
 use rnn::optim::OptimizerConfig;
 use rnn::tasks::tag::lexicon::Lexicon;
-use rnn::tasks::tag::{Keep, NgramSpec, TaggerOptions, TrainConfig, TrainOptions, Trainer};
-use rnn::tasks::Event;
+use rnn::tasks::tag::{
+    loss_plot, Keep, NgramSpec, TaggerOptions, TrainConfig, TrainOptions, Trainer,
+};
+use rnn::tasks::Plotting;
 use std::path::PathBuf;
 
 mod predict;
@@ -267,41 +267,14 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
     };
     rnn::io::prepare_run_dir(&a.out, mode)?;
     let mut trainer = Trainer::from_files(config, &a.train, &a.dev, &a.out)?;
-    let title = if a.crf {
-        "tagger loss (CRF negative log-likelihood per token)"
-    } else {
-        "tagger loss (mean cross-entropy per token)"
-    };
     // the progress bar, and the loss plot redrawn after every epoch
     let mut bar = Progress::new(budget, 0);
-    let (mut rows, mut plot_error) = (Vec::new(), None);
-    let result = trainer.fit(budget, &mut |e: &Event| {
-        rnn::tasks::Progress::event(&mut bar, e);
-        if let Event::Evaluated { row } = e {
-            rows.push((*row).clone());
-            let series = |y: &str| -> Vec<(f64, f64)> {
-                let log = rows
-                    .iter()
-                    .filter_map(|r| Some((r["epoch"].as_f64()?, r[y].as_f64()?)));
-                log.collect()
-            };
-            let plot = plot_lines(
-                &a.out.join("loss.svg"),
-                title,
-                "epoch",
-                "loss",
-                &[("train", series("train_loss")), ("dev", series("dev_loss"))],
-            );
-            if let Err(err) = plot {
-                plot_error.get_or_insert(err);
-            }
-        }
-    });
+    let mut obs = Plotting::new(loss_plot(a.crf), &a.out, false, &mut bar);
+    let result = trainer.fit(budget, &mut obs);
+    let plotted = obs.finish();
     bar.finish();
     let summary = result?;
-    if let Some(err) = plot_error {
-        return Err(err);
-    }
+    plotted?;
     eprintln!(
         "best dev {} {:.2}% at epoch {}; model in {} ({:.0}s)",
         summary.score_name,

@@ -2,10 +2,12 @@
 
 mod metrics;
 pub mod model_file;
+mod plot;
 mod run_dir;
 mod stream_state;
 mod tensors;
 
 pub use metrics::MetricsLog;
+pub use plot::{plot_lines, LossPlot, PlotStyle, CURVES};
 pub use run_dir::{prepare_run_dir, remove_stale_temp_files, OutMode, RUN_FILES};
 pub use tensors::*;

@@ -6,4 +6,4 @@ pub mod lm;
 mod run;
 pub mod tag;
 
-pub use run::{Budget, Clock, Event, Progress};
+pub use run::{Budget, Clock, Event, Plotting, Progress};

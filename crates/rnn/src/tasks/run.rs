@@ -2,7 +2,9 @@
 //! enforces it, and the progress events a caller (the CLI's progress bar, a
 //! logger, a test) receives while it runs.
 
+use crate::io::{LossPlot, MetricsLog};
 use crate::{Error, Result};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How long a trainer's `fit` may run.
@@ -128,5 +130,61 @@ impl Progress for () {
 impl<F: FnMut(&Event)> Progress for F {
     fn event(&mut self, event: &Event) {
         self(event)
+    }
+}
+
+/// A [`Progress`] observer that redraws a run's `loss.svg` after
+/// evaluations (as its [`LossPlot`] says) and passes every event on to
+/// `inner` (a progress bar, or `()`).
+///
+/// A failed drawing does not stop the run: the first error is returned by
+/// [`Plotting::finish`], after the last drawing.
+pub struct Plotting<'a, P: Progress> {
+    plot: LossPlot,
+    dir: PathBuf,
+    rows: Vec<serde_json::Value>,
+    inner: &'a mut P,
+    error: Option<Error>,
+}
+
+impl<'a, P: Progress> Plotting<'a, P> {
+    /// Draws into `dir`; a `resume`d run's curves start from the rows
+    /// already in its `metrics.jsonl`.
+    pub fn new(plot: LossPlot, dir: &Path, resume: bool, inner: &'a mut P) -> Self {
+        Plotting {
+            plot,
+            dir: dir.to_path_buf(),
+            rows: MetricsLog::open(dir, resume).rows().to_vec(),
+            inner,
+            error: None,
+        }
+    }
+
+    /// Draws the plot once more and returns the first error of any drawing.
+    ///
+    /// # Errors
+    ///
+    /// As [`LossPlot::draw`].
+    pub fn finish(mut self) -> Result<()> {
+        self.draw();
+        self.error.map_or(Ok(()), Err)
+    }
+
+    fn draw(&mut self) {
+        if let Err(e) = self.plot.draw(&self.dir, &self.rows) {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+impl<P: Progress> Progress for Plotting<'_, P> {
+    fn event(&mut self, event: &Event) {
+        if let Event::Evaluated { row } = event {
+            self.rows.push((*row).clone());
+            if self.plot.due(row) {
+                self.draw();
+            }
+        }
+        self.inner.event(event);
     }
 }

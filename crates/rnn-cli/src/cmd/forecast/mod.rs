@@ -1,20 +1,22 @@
 //! Time-series forecasting from the command line: `rnn train forecast` (this
 //! file) and `rnn forecast` ([`predict`]); `rnn eval` scores forecast models
 //! through the library. Flags become a [`TrainConfig`], the library's
-//! [`Trainer`] trains, the CLI draws the loss plot.
+//! [`Trainer`] trains, the library draws the loss plot.
 
 mod predict;
 
 pub use predict::{run_forecast, ForecastArgs};
 
 use crate::error::CliResult;
-use crate::train_util::{budget_from_flags, plot_lines, set_threads, Budget, Metrics, Progress};
+use crate::train_util::{budget_from_flags, set_threads, Budget, Progress};
 use clap::Args;
 use rnn::io::OutMode;
 use rnn::nn::cell::{Activation, CellName};
-use rnn::tasks::forecast::{Fill, Strategy, TimeColumn, TrainConfig, Trainer, Transform};
-use rnn::tasks::Event;
-use std::path::{Path, PathBuf};
+use rnn::tasks::forecast::{
+    Fill, Strategy, TimeColumn, TrainConfig, Trainer, Transform, LOSS_PLOT,
+};
+use rnn::tasks::Plotting;
+use std::path::PathBuf;
 
 /// Train a forecasting model on one column of a CSV file.
 #[derive(Args, Debug, Clone)]
@@ -193,34 +195,10 @@ pub fn train_forecast(a: &TrainForecastArgs) -> CliResult {
     rnn::io::prepare_run_dir(&a.out, mode)?;
     let mut trainer = Trainer::new(config(a), &a.data, &a.out)?;
     let mut bar = Progress::new(budget, 0);
-    let mut observer = |e: &Event| {
-        rnn::tasks::Progress::event(&mut bar, e);
-        if let Event::Evaluated { row } = e {
-            if row["epoch"].as_u64().is_some_and(|ep| ep % 20 == 0) {
-                // a failing plot shows again (and fails the run) at the end
-                let _ = plot_loss(&a.out);
-            }
-        }
-    };
-    let fitted = trainer.fit(budget, &mut observer);
+    let mut obs = Plotting::new(LOSS_PLOT, &a.out, false, &mut bar);
+    let fitted = trainer.fit(budget, &mut obs);
+    let plotted = obs.finish();
     bar.finish();
     fitted?;
-    plot_loss(&a.out)
-}
-
-/// Draws `loss.svg` from the run's `metrics.jsonl`.
-fn plot_loss(dir: &Path) -> CliResult {
-    let metrics = Metrics::open(dir, true);
-    let mut series = vec![("train MSE", metrics.series("epoch", "train_mse"))];
-    let val = metrics.series("epoch", "val_mse");
-    if !val.is_empty() {
-        series.push(("validation MSE", val));
-    }
-    plot_lines(
-        &dir.join("loss.svg"),
-        "forecast training (normalised units)",
-        "epoch",
-        "MSE",
-        &series,
-    )
+    Ok(plotted?)
 }

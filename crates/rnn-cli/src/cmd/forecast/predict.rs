@@ -2,8 +2,8 @@
 //! model, optionally drawn into an SVG file.
 
 use crate::error::CliResult;
-use crate::train_util::{plot_styled, PlotStyle};
 use clap::Args;
+use rnn::io::{plot_lines, PlotStyle};
 use rnn::tasks::forecast::{extend_time, time_axis, Forecaster, Origin};
 use std::path::{Path, PathBuf};
 
@@ -156,18 +156,8 @@ fn plot_forecast(
     let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
         (a.min(x), b.max(x))
     });
-    let style = PlotStyle {
-        colors: &[
-            plotters::style::BLACK,
-            plotters::style::BLUE,
-            plotters::style::GREEN,
-        ],
-        legend_upper_left: true,
-        y_pad: 0.08,
-        // whole years or months; decimals for short fractional spans
-        x_decimals: Some(if x1 - x0 >= 8.0 { 0 } else { 2 }),
-    };
-    plot_styled(path, title, x_label, y_label, series, &style)
+    let style = PlotStyle::timeline(x1 - x0);
+    Ok(plot_lines(path, title, (x_label, y_label), series, &style)?)
 }
 
 /// A number with up to 6 significant decimals and no trailing zeros.

@@ -52,3 +52,13 @@ pub use series::{Series, TimeColumn};
 pub use table::Table;
 pub use trainer::{Summary, Trainer};
 pub use windows::{batch_of, eval_origins, windows, Window};
+
+/// What a forecaster run's `loss.svg` shows (see [`crate::tasks::Plotting`]):
+/// MSE in normalised units per epoch, redrawn every 20 epochs.
+pub const LOSS_PLOT: crate::io::LossPlot = crate::io::LossPlot {
+    title: "forecast training (normalised units)",
+    x: "epoch",
+    y_label: "MSE",
+    series: &[("train MSE", "train_mse"), ("validation MSE", "val_mse")],
+    every: 20,
+};

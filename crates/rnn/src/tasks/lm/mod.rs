@@ -32,3 +32,15 @@ pub use model::{LanguageModel, TASK};
 pub use state::{StepConfig, TrainState};
 pub use trainer::{Summary, TrainConfig, Trainer, STATE_FILE};
 pub use vocab::{vocab_meta, vocab_of, Vocab};
+
+/// What a language model run's `loss.svg` shows (see [`crate::tasks::Plotting`]).
+pub const LOSS_PLOT: crate::io::LossPlot = crate::io::LossPlot {
+    title: "language model: loss (nats/char)",
+    x: "step",
+    y_label: "loss",
+    series: &[
+        ("train (smoothed)", "train_loss"),
+        ("validation", "val_loss"),
+    ],
+    every: 1,
+};

@@ -36,3 +36,19 @@ pub use features::{FeatureKind, FeatureSpec, NgramSpec, TaggerSpec};
 pub use step::{length_batches, Stepper, TrainOptions};
 pub use tagger::{Tagger, TaggerOptions};
 pub use trainer::{Keep, Summary, TrainConfig, Trainer};
+
+/// What a tagger run's `loss.svg` shows (see [`crate::tasks::Plotting`]):
+/// the training and dev loss per epoch, in the CRF's units when `crf`.
+pub fn loss_plot(crf: bool) -> crate::io::LossPlot {
+    crate::io::LossPlot {
+        title: if crf {
+            "tagger loss (CRF negative log-likelihood per token)"
+        } else {
+            "tagger loss (mean cross-entropy per token)"
+        },
+        x: "epoch",
+        y_label: "loss",
+        series: &[("train", "train_loss"), ("dev", "dev_loss")],
+        every: 1,
+    }
+}

@@ -1,0 +1,196 @@
+//! SVG line plots, written atomically: a run's loss curves (`loss.svg`,
+//! redrawn from its `metrics.jsonl` rows) and any other named series (a
+//! forecast against its history).
+
+use crate::io::model_file::write_text;
+use crate::{Error, Result};
+use plotters::style::RGBColor;
+use std::path::Path;
+
+/// How [`plot_lines`] draws: series colours (in turn), legend corner, the
+/// share of the y range left blank above and below, x tick decimals.
+#[derive(Clone, Copy, Debug)]
+pub struct PlotStyle {
+    /// Colours of the series, cycled.
+    pub colors: &'static [RGBColor],
+    /// Legend at the upper left (else upper right).
+    pub legend_upper_left: bool,
+    /// Padding above and below the data, as a fraction of its y range.
+    pub y_pad: f64,
+    /// Decimals of the x tick labels (`None`: plotters' own).
+    pub x_decimals: Option<usize>,
+}
+
+/// Curves of training runs: loss against step or epoch.
+pub const CURVES: PlotStyle = PlotStyle {
+    colors: &[
+        plotters::style::RED,
+        plotters::style::BLUE,
+        plotters::style::GREEN,
+        plotters::style::MAGENTA,
+        plotters::style::CYAN,
+        plotters::style::BLACK,
+    ],
+    legend_upper_left: false,
+    y_pad: 0.05,
+    x_decimals: None,
+};
+
+impl PlotStyle {
+    /// Series over time: history (black), forecast (blue), actual values
+    /// (green), legend at the upper left; x ticks as whole numbers (years,
+    /// months) over a span of 8 or more, else with 2 decimals.
+    pub fn timeline(x_span: f64) -> PlotStyle {
+        PlotStyle {
+            colors: &[
+                plotters::style::BLACK,
+                plotters::style::BLUE,
+                plotters::style::GREEN,
+            ],
+            legend_upper_left: true,
+            y_pad: 0.08,
+            x_decimals: Some(if x_span >= 8.0 { 0 } else { 2 }),
+        }
+    }
+}
+
+/// Draws named line series (`(x, y)` points) into an SVG file at `path`,
+/// written atomically. Nothing is written while no point is finite.
+///
+/// # Errors
+///
+/// [`Error::Plot`] when drawing fails, [`Error::Io`] when writing does.
+pub fn plot_lines(
+    path: &Path,
+    title: &str,
+    (x_label, y_label): (&str, &str),
+    series: &[(&str, Vec<(f64, f64)>)],
+    style: &PlotStyle,
+) -> Result<()> {
+    use plotters::prelude::*;
+    let pts = series.iter().flat_map(|(_, s)| s.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for &(x, y) in pts.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    if !x0.is_finite() {
+        return Ok(()); // nothing to draw yet
+    }
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    let pad = ((y1 - y0) * style.y_pad).max(1e-6);
+    let mut svg = String::new();
+    {
+        let fail = |e: String| Error::Plot {
+            path: path.to_path_buf(),
+            reason: e,
+        };
+        let root = SVGBackend::with_string(&mut svg, (900, 540)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
+            .map_err(|e| fail(e.to_string()))?;
+        let d = style.x_decimals.unwrap_or(0); // used only when set
+        let fmt_x = move |x: &f64| format!("{x:.d$}");
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(x_label).y_desc(y_label);
+        if style.x_decimals.is_some() {
+            mesh.x_label_formatter(&fmt_x);
+        }
+        mesh.draw().map_err(|e| fail(e.to_string()))?;
+        for (i, (name, s)) in series.iter().enumerate() {
+            let c = style.colors[i % style.colors.len()];
+            chart
+                .draw_series(LineSeries::new(s.iter().copied(), c.stroke_width(2)))
+                .map_err(|e| fail(e.to_string()))?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                });
+        }
+        let mut labels = chart.configure_series_labels();
+        if style.legend_upper_left {
+            labels.position(SeriesLabelPosition::UpperLeft);
+        }
+        labels
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| fail(e.to_string()))?;
+        root.present().map_err(|e| fail(e.to_string()))?;
+    }
+    write_text(path, &svg)
+}
+
+/// What a task's `loss.svg` shows: which `metrics.jsonl` fields, against
+/// which one, how often it is redrawn.
+#[derive(Clone, Copy, Debug)]
+pub struct LossPlot {
+    /// The chart's title.
+    pub title: &'static str,
+    /// The row field on the x axis (`step`, `epoch`).
+    pub x: &'static str,
+    /// The y axis label.
+    pub y_label: &'static str,
+    /// `(legend, row field)` of each curve; a curve with no point is left out.
+    pub series: &'static [(&'static str, &'static str)],
+    /// Redraw after an evaluation whose `x` is a multiple of this (1: every one).
+    pub every: u64,
+}
+
+impl LossPlot {
+    /// The file name inside a run directory.
+    pub const FILE: &'static str = "loss.svg";
+
+    /// Draws `dir/loss.svg` from metrics rows.
+    ///
+    /// ```
+    /// use rnn::io::LossPlot;
+    /// let dir = std::env::temp_dir().join(format!("rnn-doc-lossplot-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let plot = LossPlot { title: "loss", x: "step", y_label: "nats",
+    ///     series: &[("validation", "val_loss")], every: 1 };
+    /// let rows = [serde_json::json!({"step": 10, "val_loss": 1.5}),
+    ///     serde_json::json!({"step": 20, "val_loss": 1.25})];
+    /// plot.draw(&dir, &rows).unwrap();
+    /// let svg = std::fs::read_to_string(dir.join(LossPlot::FILE)).unwrap();
+    /// assert!(svg.starts_with("<svg") && svg.contains("validation"));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`plot_lines`].
+    pub fn draw(&self, dir: &Path, rows: &[serde_json::Value]) -> Result<()> {
+        let series: Vec<(&str, Vec<(f64, f64)>)> = self
+            .series
+            .iter()
+            .map(|&(name, y)| {
+                let xy =
+                    |r: &serde_json::Value| Some((r.get(self.x)?.as_f64()?, r.get(y)?.as_f64()?));
+                (name, rows.iter().filter_map(xy).collect::<Vec<_>>())
+            })
+            .filter(|(_, pts)| !pts.is_empty())
+            .collect();
+        let path = dir.join(Self::FILE);
+        plot_lines(&path, self.title, (self.x, self.y_label), &series, &CURVES)
+    }
+
+    /// Whether an evaluation row is one after which the plot is redrawn.
+    pub fn due(&self, row: &serde_json::Value) -> bool {
+        let every = self.every.max(1);
+        row.get(self.x)
+            .and_then(|v| v.as_u64())
+            .is_none_or(|x| x % every == 0)
+    }
+}
