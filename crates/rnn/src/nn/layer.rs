@@ -488,6 +488,31 @@ impl Recurrent {
         g: &mut LayerGrads<T>,
         dx: Option<&mut [T]>,
     ) -> (Vec<T>, Vec<T>) {
+        self.backward_traced(
+            p, cache, x, steps, batch, lengths, dh_out, dh_n, dc_n, g, dx, None,
+        )
+    }
+
+    /// [`Recurrent::backward`], also adding into `trace[t]` (`[T]`, when
+    /// given) the squared norm `sum_b ||dE/ds_t||^2` of the gradient reaching
+    /// each step's state (from above and from step t+1): how far back the
+    /// error is carried ([`crate::nn::flow`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn backward_traced<T: Float>(
+        &self,
+        p: &LayerParams<T>,
+        cache: &LayerCache<T>,
+        x: Input<T>,
+        steps: usize,
+        batch: usize,
+        lengths: Option<&[usize]>,
+        dh_out: &[T],
+        dh_n: Option<&[T]>,
+        dc_n: Option<&[T]>,
+        g: &mut LayerGrads<T>,
+        dx: Option<&mut [T]>,
+        mut trace: Option<&mut [T]>,
+    ) -> (Vec<T>, Vec<T>) {
         let (h, gw, ni) = (self.hidden, self.gate_width(), self.input_size);
         let cw = self.cell.cache_width() * h;
         let mem = self.cell.has_memory();
@@ -522,6 +547,9 @@ impl Recurrent {
                 // dE/ds_t = dE/ds_t (from the output above) + dE/ds_t (from step t+1)
                 for j in 0..h {
                     dh[j] = dh_out[r * h + j] + dh_next[bs + j];
+                }
+                if let Some(tr) = trace.as_deref_mut() {
+                    tr[t] += dh.iter().fold(T::zero(), |a, &v| a + v * v);
                 }
                 let (dcn, dcp): (&[T], &mut [T]) = if mem {
                     (&dc_next[bs..be], &mut dc_prev[bs..be])

@@ -2,6 +2,7 @@
 //! [`Model`] that stacks layers under a linear readout.
 
 pub mod cell;
+pub mod flow;
 pub mod layer;
 pub mod loss;
 pub mod many_to_one;

@@ -74,6 +74,25 @@ impl<T: Float> Model<T> {
         grads: &mut [T],
         want_dx: bool,
     ) -> (State<T>, Option<Vec<T>>) {
+        self.backward_traced(fwd, x, lengths, dlogits, dstate_n, grads, want_dx, None)
+    }
+
+    /// [`Model::backward_unchecked`], also adding into `traces[k*D + d][t]`
+    /// (when given: one `[T]` buffer per layer and direction) the squared
+    /// norm of the gradient reaching each step's state (see
+    /// [`Recurrent::backward_traced`](crate::nn::layer::Recurrent)).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn backward_traced(
+        &self,
+        fwd: &Forward<T>,
+        x: Input<T>,
+        lengths: Option<&[usize]>,
+        dlogits: &[T],
+        dstate_n: Option<&State<T>>,
+        grads: &mut [T],
+        want_dx: bool,
+        mut traces: Option<&mut [Vec<T>]>,
+    ) -> (State<T>, Option<Vec<T>>) {
         let cfg = &self.config;
         let (steps, batch) = (fwd.steps, fwd.batch);
         let (h, nd, o) = (cfg.hidden_size, cfg.directions(), cfg.output_size);
@@ -142,7 +161,8 @@ impl<T: Float> Model<T> {
                     .map(|s| &s.c[idx * bh..(idx + 1) * bh]);
                 let lp = self.layer_params(&self.params, k, d);
                 let mut lg = self.layer_grads(grads, k, d);
-                let (dh0, dc0) = cfg.layer(k, d).backward(
+                let trace = traces.as_deref_mut().map(|t| t[idx].as_mut_slice());
+                let (dh0, dc0) = cfg.layer(k, d).backward_traced(
                     &lp,
                     &fwd.layers[idx],
                     input,
@@ -154,6 +174,7 @@ impl<T: Float> Model<T> {
                     dcn,
                     &mut lg,
                     need_dx.then_some(dx.as_mut_slice()),
+                    trace,
                 );
                 d0.h[idx * bh..(idx + 1) * bh].copy_from_slice(&dh0);
                 if !dc0.is_empty() {

@@ -1,0 +1,287 @@
+//! Gradient flow through time: what BPTT does to the error on its way back.
+//!
+//! For one batch, per layer and direction:
+//!
+//! - `grad_norm_by_step[t] = ||dE_T/ds_t||`: the error of the last step
+//!   alone (`E_T`, each sequence's last valid step), carried back to every
+//!   step's state (norm over the batch), and `reach`, how many steps back it
+//!   stays above `1e-3` of its value at `t = T`;
+//! - `spectral_radius`: of the state-to-state Jacobian `ds_t/ds_{t-1}` (for
+//!   the LSTM the state is `(h, c)`), by power iteration at each sequence's
+//!   last step, averaged over the batch. For Elman with `f' = 1` it is
+//!   `W_hh`'s; above 1 the error can grow on its way back, below 1 it fades;
+//! - `saturated`: the share of saturated nonlinearity outputs (`|tanh| >
+//!   0.99`, sigmoid `< 0.01` or `> 0.99`; relu never saturates);
+//!
+//! and the norm of the full loss's gradient for every parameter tensor.
+//!
+//! ```
+//! use rnn::nn::flow::gradient_flow;
+//! use rnn::{Activation, Batch, CellKind, Input, Model, ModelConfig, Targets};
+//! let mut cfg = ModelConfig::elman(3, 4, 3);
+//! cfg.cell = CellKind::Elman { activation: Activation::Relu };
+//! let mut model = Model::<f64>::new(cfg, 0).unwrap();
+//! model.params.iter_mut().for_each(|p| *p = 0.1); // all pre-activations > 0: f' = 1
+//! let w = model.param_mut("rnn.weight_hh_l0").unwrap();
+//! w.iter_mut().for_each(|p| *p = 0.0);
+//! for j in 0..4 { w[j * 4 + j] = 0.5; } // W = 0.5 I
+//! let ids = [0usize; 6]; // [T = 6, B = 1]
+//! let flow = gradient_flow(&model, Batch::new(Input::Ids(&ids), 6, 1), Targets::Classes(&ids)).unwrap();
+//! let g = &flow.layers[0].grad_norm_by_step;
+//! assert!((g[4] / g[5] - 0.5).abs() < 1e-12); // the error halves at every step back
+//! assert!((flow.layers[0].spectral_radius - 0.5).abs() < 1e-9);
+//! ```
+
+use crate::kernels::gemv_t_acc;
+use crate::nn::cell::{Activation, CellKind};
+use crate::nn::loss::{loss_and_grad, Reduction, Targets};
+use crate::nn::model::{Batch, Model};
+use crate::{Float, Result};
+use serde::Serialize;
+
+/// Power-iteration products per spectral-radius estimate.
+pub const POWER_ITERATIONS: usize = 64;
+/// At most this many sequences of the batch enter the spectral radius.
+pub const RADIUS_SEQUENCES: usize = 16;
+
+/// Gradient flow of one layer and direction (see the [module](self)).
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerFlow {
+    /// The layer `k` (0 = next to the input).
+    pub layer: usize,
+    /// 0 forward, 1 backward in time.
+    pub direction: usize,
+    /// `||dE_T/ds_t||` for `t = 0..T` (norm over the batch).
+    pub grad_norm_by_step: Vec<f64>,
+    /// Steps back from `T` at which that norm first falls below `1e-3` of
+    /// its value at `T` (`None`: never within the batch's `T` steps).
+    pub reach: Option<usize>,
+    /// Spectral radius of `ds_t/ds_{t-1}` at the last step, batch average.
+    pub spectral_radius: f64,
+    /// Share of saturated nonlinearity outputs over the valid steps.
+    pub saturated: f64,
+}
+
+/// What [`gradient_flow`] measures on one batch.
+#[derive(Clone, Debug, Serialize)]
+pub struct Flow {
+    /// The batch's `T`.
+    pub steps: usize,
+    /// Per layer and direction (index `k*D + d`).
+    pub layers: Vec<LayerFlow>,
+    /// `||dE/dθ||` of the mean loss over the batch, per parameter tensor.
+    pub grad_norms: std::collections::BTreeMap<String, f64>,
+}
+
+/// Measures the gradient flow of `model` on one batch (see the
+/// [module](self)); `targets` as for [`Model::loss_and_grads`].
+///
+/// # Errors
+///
+/// As [`Model::loss_and_grads`]: a batch or targets that do not fit.
+pub fn gradient_flow<T: Float>(
+    model: &Model<T>,
+    data: Batch<T>,
+    targets: Targets<T>,
+) -> Result<Flow> {
+    let mut grads = vec![T::zero(); model.params.len()];
+    let (_, fwd, _) = model.loss_and_grads(data, targets, Reduction::Mean, &mut grads)?;
+    let grad_norms = model
+        .layout
+        .iter()
+        .map(|e| (e.name.clone(), norm(&grads[e.range()])))
+        .collect();
+    let cfg = &model.config;
+    let (steps, batch) = (data.steps, data.batch);
+    let last = |b: usize| data.lengths.map_or(steps, |l| l[b]) - 1;
+    // E_T: the loss at each sequence's last valid step, nothing else
+    let only_last: Vec<bool> = (0..steps * batch)
+        .map(|r| r / batch == last(r % batch))
+        .collect();
+    let mut dlogits = vec![T::zero(); fwd.logits.len()];
+    loss_and_grad(
+        cfg.output,
+        &fwd.logits,
+        cfg.output_size,
+        targets,
+        Some(&only_last),
+        Reduction::Sum,
+        &mut dlogits,
+    );
+    let n = cfg.num_layers * cfg.directions();
+    let mut traces = vec![vec![T::zero(); steps]; n];
+    let mut scratch = vec![T::zero(); model.params.len()];
+    model.backward_traced(
+        &fwd,
+        data.x,
+        data.lengths,
+        &dlogits,
+        None,
+        &mut scratch,
+        false,
+        Some(&mut traces),
+    );
+    let valid = |t: usize, b: usize| t <= last(b);
+    let layers = (0..n)
+        .map(|idx| {
+            let (k, d) = (idx / cfg.directions(), idx % cfg.directions());
+            let g: Vec<f64> = traces[idx].iter().map(|v| v.f64().sqrt()).collect();
+            let reach = (1..steps).find(|&back| g[steps - 1 - back] < 1e-3 * g[steps - 1]);
+            let cache = &fwd.layers[idx];
+            let radius = spectral_radius(model, k, d, cache, batch, &last);
+            LayerFlow {
+                layer: k,
+                direction: d,
+                grad_norm_by_step: g,
+                reach,
+                spectral_radius: radius,
+                saturated: saturation(cfg.cell, cache, steps, batch, cfg.hidden_size, &valid),
+            }
+        })
+        .collect();
+    Ok(Flow {
+        steps,
+        layers,
+        grad_norms,
+    })
+}
+
+fn norm<T: Float>(v: &[T]) -> f64 {
+    v.iter().map(|x| x.f64().powi(2)).sum::<f64>().sqrt()
+}
+
+/// The spectral radius of `J = ds_t/ds_{t-1}` at each sequence's last step,
+/// averaged over (up to [`RADIUS_SEQUENCES`] of) the batch. Power iteration
+/// on `J^T` (same eigenvalues), whose products are one step of BPTT: `u ->
+/// W_hh^T (u through the cell's backward) + the part that bypasses W_hh`.
+/// The estimate is the geometric mean of `||J^T v|| / ||v||` over the last
+/// quarter of the iterations, which converges to `|lambda_max|` also when
+/// the dominant eigenvalues are a complex pair; it is low by about
+/// `(lambda_2/lambda_1)^48` when the two largest are close.
+fn spectral_radius<T: Float>(
+    model: &Model<T>,
+    k: usize,
+    d: usize,
+    cache: &crate::nn::layer::LayerCache<T>,
+    batch: usize,
+    last: &dyn Fn(usize) -> usize,
+) -> f64 {
+    let layer = model.config.layer(k, d);
+    let p = model.layer_params(&model.params, k, d);
+    let (h, cell) = (layer.hidden, layer.cell);
+    let (gw, cw, mem) = (cell.gates() * h, cell.cache_width() * h, cell.has_memory());
+    let separate = cell.separate_dgh();
+    let sequences = batch.min(RADIUS_SEQUENCES);
+    let mut total = 0.0;
+    for b in 0..sequences {
+        // the forward direction's last step is t = last(b); the backward one's is t = 0
+        let t = if layer.reverse { 0 } else { last(b) };
+        let r = t * batch + b;
+        let width = if mem { 2 * h } else { h };
+        // a fixed start vector with every component nonzero
+        let mut v: Vec<T> = (0..width)
+            .map(|j| T::of(1.0 + (j % 7) as f64 / 7.0))
+            .collect();
+        scale_to_unit(&mut v);
+        let (mut log_growth, mut counted) = (0.0, 0);
+        for it in 0..POWER_ITERATIONS {
+            let (uh, uc) = v.split_at(h);
+            let mut dgi = vec![T::zero(); gw];
+            let mut dgh = vec![T::zero(); if separate { gw } else { 0 }];
+            let mut out = vec![T::zero(); width];
+            let (direct, dc_prev) = out.split_at_mut(h);
+            cell.backward_row(
+                uh,
+                uc,
+                &cache.gates[r * cw..(r + 1) * cw],
+                &cache.h_prev[r * h..(r + 1) * h],
+                if mem {
+                    &cache.c_prev[r * h..(r + 1) * h]
+                } else {
+                    &[]
+                },
+                &cache.h[r * h..(r + 1) * h],
+                &mut dgi,
+                &mut dgh,
+                direct,
+                dc_prev,
+            );
+            // dE/ds_{t-1} = W_hh^T delta_t + the direct part
+            gemv_t_acc(gw, h, p.w_hh, if separate { &dgh } else { &dgi }, direct);
+            let grown = norm(&out);
+            if grown == 0.0 || !grown.is_finite() {
+                log_growth = if grown == 0.0 {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                };
+                counted = 1;
+                break;
+            }
+            if it >= POWER_ITERATIONS * 3 / 4 {
+                log_growth += grown.ln();
+                counted += 1;
+            }
+            v = out;
+            scale_to_unit(&mut v);
+        }
+        total += (log_growth / counted as f64).exp();
+    }
+    total / sequences as f64
+}
+
+fn scale_to_unit<T: Float>(v: &mut [T]) {
+    let n = norm(v);
+    if n > 0.0 {
+        let inv = T::of(1.0 / n);
+        v.iter_mut().for_each(|x| *x = *x * inv);
+    }
+}
+
+/// The share of saturated nonlinearity outputs over the valid steps: tanh
+/// outputs with `|y| > 0.99`, sigmoid outputs below 0.01 or above 0.99.
+fn saturation<T: Float>(
+    cell: CellKind,
+    cache: &crate::nn::layer::LayerCache<T>,
+    steps: usize,
+    batch: usize,
+    h: usize,
+    valid: &dyn Fn(usize, usize) -> bool,
+) -> f64 {
+    let tanh = |y: f64| y.abs() > 0.99;
+    let sigm = |y: f64| !(0.01..=0.99).contains(&y);
+    // which parts of a row's cache hold which nonlinearity's outputs
+    let (source, kinds): (&[T], Vec<fn(f64) -> bool>) = match cell {
+        CellKind::Elman {
+            activation: Activation::Tanh,
+        } => (&cache.h, vec![tanh]),
+        CellKind::Elman {
+            activation: Activation::Sigmoid,
+        } => (&cache.h, vec![sigm]),
+        CellKind::Elman {
+            activation: Activation::Relu,
+        } => return 0.0,
+        // cache: i, f, g, o, tanh(c)
+        CellKind::Lstm => (&cache.gates, vec![sigm, sigm, tanh, sigm, tanh]),
+        // cache: r, z, n, (W_hn h + b_hn: not an output)
+        CellKind::Gru => (&cache.gates, vec![sigm, sigm, tanh]),
+    };
+    let width = source.len() / (steps * batch);
+    let (mut hit, mut all) = (0usize, 0usize);
+    for t in 0..steps {
+        for b in (0..batch).filter(|&b| valid(t, b)) {
+            let row = &source[(t * batch + b) * width..];
+            for (part, is_saturated) in kinds.iter().enumerate() {
+                for y in &row[part * h..(part + 1) * h] {
+                    hit += usize::from(is_saturated(y.f64()));
+                }
+                all += h;
+            }
+        }
+    }
+    if all == 0 {
+        0.0
+    } else {
+        hit as f64 / all as f64
+    }
+}

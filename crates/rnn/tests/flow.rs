@@ -1,0 +1,234 @@
+//! Gradient flow through time (`rnn::nn::flow`) on cases with a known answer.
+
+use rnn::nn::flow::gradient_flow;
+use rnn::{Activation, Batch, CellKind, Input, Model, ModelConfig, State, Targets};
+
+/// An Elman relu model (I = O = 3, H = 4) whose pre-activations are all
+/// positive (inputs one-hot, U, b, V positive, W = w I >= 0), so f' = 1 and
+/// ds_t/ds_{t-1} = W: the error of the last step shrinks (or grows) by
+/// exactly w per step back, and the spectral radius is w.
+fn relu_model(w: f64) -> Model<f64> {
+    let mut cfg = ModelConfig::elman(3, 4, 3);
+    cfg.cell = CellKind::Elman {
+        activation: Activation::Relu,
+    };
+    let mut m = Model::<f64>::new(cfg, 0).unwrap();
+    m.params.iter_mut().for_each(|p| *p = 0.1);
+    let wh = m.param_mut("rnn.weight_hh_l0").unwrap();
+    wh.iter_mut().for_each(|p| *p = 0.0);
+    for j in 0..4 {
+        wh[j * 4 + j] = w;
+    }
+    m
+}
+
+#[test]
+fn relu_elman_error_scales_by_w_per_step() {
+    let (steps, batch) = (10, 2);
+    let ids: Vec<usize> = (0..steps * batch).map(|i| i % 3).collect();
+    let y: Vec<usize> = (0..steps * batch).map(|i| (i + 1) % 3).collect();
+    for w in [0.5, 1.5] {
+        let m = relu_model(w);
+        let f = gradient_flow(
+            &m,
+            Batch::new(Input::Ids(&ids), steps, batch),
+            Targets::Classes(&y),
+        )
+        .unwrap();
+        let g = &f.layers[0].grad_norm_by_step;
+        assert_eq!(g.len(), steps);
+        for t in 0..steps - 1 {
+            // ||dE_T/ds_t|| = w ||dE_T/ds_{t+1}||
+            assert!((g[t] / g[t + 1] - w).abs() < 1e-12, "w {w} t {t}: {g:?}");
+        }
+        assert!(
+            (f.layers[0].spectral_radius - w).abs() < 1e-9,
+            "{}",
+            f.layers[0].spectral_radius
+        );
+        // 0.5^10 > 1e-3, so the error still reaches the first step; 1.5 grows
+        assert_eq!(f.layers[0].reach, None);
+        assert_eq!(f.layers[0].saturated, 0.0); // relu never saturates
+        assert!(f.grad_norms["rnn.weight_hh_l0"] > 0.0);
+    }
+    // 0.25^5 < 1e-3 < 0.25^4: the error falls below 1e-3 of its size 5 steps back
+    let f = gradient_flow(
+        &relu_model(0.25),
+        Batch::new(Input::Ids(&ids), steps, batch),
+        Targets::Classes(&y),
+    )
+    .unwrap();
+    assert_eq!(f.layers[0].reach, Some(5));
+}
+
+/// `dE_T/ds_t` for a one-layer model is also the gradient w.r.t. the initial
+/// state of the run that restarts at step t+1 from s_t: an independent
+/// computation through the public API, for every cell.
+#[test]
+fn carried_error_equals_the_restarted_runs_initial_state_gradient() {
+    let (steps, batch, i, hs) = (7, 3, 4, 5);
+    for cell in [
+        CellKind::Lstm,
+        CellKind::Gru,
+        CellKind::Elman {
+            activation: Activation::Tanh,
+        },
+    ] {
+        let mut cfg = ModelConfig::elman(i, hs, i);
+        cfg.cell = cell;
+        let m = Model::<f64>::new(cfg, 3).unwrap();
+        let ids: Vec<usize> = (0..steps * batch).map(|r| (r * 7 + 1) % i).collect();
+        let y: Vec<usize> = (0..steps * batch).map(|r| (r * 5 + 2) % i).collect();
+        let flow = gradient_flow(
+            &m,
+            Batch::new(Input::Ids(&ids), steps, batch),
+            Targets::Classes(&y),
+        )
+        .unwrap();
+        let fwd = m
+            .forward(Batch::new(Input::Ids(&ids), steps, batch))
+            .unwrap();
+        let cache = &fwd.layers[0];
+        for t in 0..steps - 1 {
+            // the state after step t, and the run over steps t+1..T from it
+            let state = State {
+                h: cache.h[t * batch * hs..(t + 1) * batch * hs].to_vec(),
+                c: if cell.has_memory() {
+                    cache.c_prev[(t + 1) * batch * hs..(t + 2) * batch * hs].to_vec()
+                } else {
+                    Vec::new()
+                },
+            };
+            let rest = steps - 1 - t;
+            let ids_rest = &ids[(t + 1) * batch..];
+            // E_T of the restarted run: softmax cross-entropy at its last step only
+            let f2 = m
+                .forward(Batch::new(Input::Ids(ids_rest), rest, batch).with_state(&state))
+                .unwrap();
+            let o = i;
+            let mut dlogits = vec![0.0; rest * batch * o];
+            for b in 0..batch {
+                let row =
+                    &f2.logits[((rest - 1) * batch + b) * o..((rest - 1) * batch + b + 1) * o];
+                let mx = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let z: f64 = row.iter().map(|v| (v - mx).exp()).sum();
+                let target = y[(steps - 1) * batch + b];
+                for k in 0..o {
+                    // d(-log softmax_target)/do_k = p_k - [k = target]
+                    dlogits[((rest - 1) * batch + b) * o + k] =
+                        (row[k] - mx).exp() / z - f64::from(k == target);
+                }
+            }
+            let mut g = vec![0.0; m.params.len()];
+            let (d0, _) = m
+                .backward(
+                    &f2,
+                    Input::Ids(ids_rest),
+                    None,
+                    &dlogits,
+                    None,
+                    &mut g,
+                    false,
+                )
+                .unwrap();
+            let want = d0.h.iter().map(|v| v * v).sum::<f64>().sqrt();
+            let got = flow.layers[0].grad_norm_by_step[t];
+            assert!(
+                (got - want).abs() <= 1e-12 * want.max(1.0),
+                "{cell:?} t {t}: {got} vs {want}"
+            );
+        }
+    }
+}
+
+/// With W_hh = 0 the state-to-state Jacobian is diagonal or triangular and
+/// its spectral radius is known: GRU ds_t/ds_{t-1} = diag(z) (h_t = (1-z) n
+/// + z h_{t-1}, n no longer depends on h_{t-1}); LSTM d(h,c)_t/d(h,c)_{t-1} =
+/// [[0, diag(o (1 - tanh^2 c) f)], [0, diag(f)]], eigenvalues 0 and f.
+#[test]
+fn spectral_radius_of_gated_cells_without_recurrent_weights() {
+    let (steps, batch, i, hs) = (5, 1, 3, 6);
+    for cell in [CellKind::Gru, CellKind::Lstm] {
+        let mut cfg = ModelConfig::elman(i, hs, i);
+        cfg.cell = cell;
+        let mut m = Model::<f64>::new(cfg, 11).unwrap();
+        m.param_mut("rnn.weight_hh_l0")
+            .unwrap()
+            .iter_mut()
+            .for_each(|p| *p = 0.0);
+        let ids: Vec<usize> = (0..steps).map(|r| r % i).collect();
+        let flow = gradient_flow(
+            &m,
+            Batch::new(Input::Ids(&ids), steps, batch),
+            Targets::Classes(&ids),
+        )
+        .unwrap();
+        let fwd = m
+            .forward(Batch::new(Input::Ids(&ids), steps, batch))
+            .unwrap();
+        let cw = cell.cache_width() * hs;
+        let last = &fwd.layers[0].gates[(steps - 1) * cw..steps * cw];
+        // the gate that carries the state: z (GRU, second block), f (LSTM, second block)
+        let carry = &last[hs..2 * hs];
+        let want = carry.iter().cloned().fold(0.0, f64::max);
+        let got = flow.layers[0].spectral_radius;
+        // power iteration: exact up to (lambda_2/lambda_1)^k with k ~ 48, and
+        // random gates can lie close together
+        assert!(
+            (got - want).abs() < 1e-3 * want,
+            "{cell:?}: {got} vs {want}"
+        );
+    }
+}
+
+#[test]
+fn saturation_counts_tanh_outputs_near_one() {
+    let mut m = Model::<f64>::new(ModelConfig::elman(2, 3, 2), 0).unwrap();
+    let ids = [0usize, 1, 0, 1];
+    let b = || Batch::new(Input::Ids(&ids), 4, 1);
+    m.params.iter_mut().for_each(|p| *p = 0.0);
+    assert_eq!(
+        gradient_flow(&m, b(), Targets::Classes(&ids))
+            .unwrap()
+            .layers[0]
+            .saturated,
+        0.0
+    );
+    m.params.iter_mut().for_each(|p| *p = 10.0); // every pre-activation >= 20: tanh = 1
+    assert_eq!(
+        gradient_flow(&m, b(), Targets::Classes(&ids))
+            .unwrap()
+            .layers[0]
+            .saturated,
+        1.0
+    );
+}
+
+#[test]
+fn stacked_bidirectional_models_have_one_entry_per_layer_and_direction() {
+    let mut cfg = ModelConfig::elman(3, 4, 3);
+    cfg.cell = CellKind::Lstm;
+    cfg.num_layers = 2;
+    cfg.bidirectional = true;
+    let m = Model::<f32>::new(cfg, 1).unwrap();
+    let ids = [0usize, 1, 2, 0, 1, 2];
+    let f = gradient_flow(
+        &m,
+        Batch::new(Input::Ids(&ids), 3, 2).with_lengths(&[3, 2]),
+        Targets::Classes(&ids),
+    )
+    .unwrap();
+    let at: Vec<(usize, usize)> = f.layers.iter().map(|l| (l.layer, l.direction)).collect();
+    assert_eq!(at, vec![(0, 0), (0, 1), (1, 0), (1, 1)]);
+    assert!(f
+        .layers
+        .iter()
+        .all(|l| l.spectral_radius.is_finite() && l.grad_norm_by_step.len() == 3));
+    // a bad batch is an error, not a panic
+    assert!(gradient_flow(
+        &m,
+        Batch::new(Input::Ids(&ids), 3, 2).with_lengths(&[4, 2]),
+        Targets::Classes(&ids)
+    )
+    .is_err());
+}
