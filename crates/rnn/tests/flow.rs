@@ -142,9 +142,10 @@ fn carried_error_equals_the_restarted_runs_initial_state_gradient() {
 }
 
 /// With W_hh = 0 the state-to-state Jacobian is diagonal or triangular and
-/// its spectral radius is known: GRU ds_t/ds_{t-1} = diag(z) (h_t = (1-z) n
-/// + z h_{t-1}, n no longer depends on h_{t-1}); LSTM d(h,c)_t/d(h,c)_{t-1} =
-/// [[0, diag(o (1 - tanh^2 c) f)], [0, diag(f)]], eigenvalues 0 and f.
+/// its spectral radius is known. GRU: `h_t = (1-z) n + z h_{t-1}` and n no
+/// longer depends on `h_{t-1}`, so `ds_t/ds_{t-1} = diag(z)`. LSTM:
+/// `d(h,c)_t/d(h,c)_{t-1} = [[0, diag(o (1 - tanh^2 c) f)], [0, diag(f)]]`,
+/// eigenvalues 0 and f.
 #[test]
 fn spectral_radius_of_gated_cells_without_recurrent_weights() {
     let (steps, batch, i, hs) = (5, 1, 3, 6);

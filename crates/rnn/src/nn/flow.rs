@@ -234,7 +234,7 @@ fn scale_to_unit<T: Float>(v: &mut [T]) {
     let n = norm(v);
     if n > 0.0 {
         let inv = T::of(1.0 / n);
-        v.iter_mut().for_each(|x| *x = *x * inv);
+        v.iter_mut().for_each(|x| *x *= inv);
     }
 }
 
@@ -251,7 +251,8 @@ fn saturation<T: Float>(
     let tanh = |y: f64| y.abs() > 0.99;
     let sigm = |y: f64| !(0.01..=0.99).contains(&y);
     // which parts of a row's cache hold which nonlinearity's outputs
-    let (source, kinds): (&[T], Vec<fn(f64) -> bool>) = match cell {
+    type Saturated = fn(f64) -> bool;
+    let (source, kinds): (&[T], Vec<Saturated>) = match cell {
         CellKind::Elman {
             activation: Activation::Tanh,
         } => (&cache.h, vec![tanh]),
