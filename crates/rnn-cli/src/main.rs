@@ -48,6 +48,8 @@ enum Command {
     Export(cmd::export::ExportArgs),
     /// Feed the next chunk on stdin to a language model (text) or forecaster (values), its state kept in a file.
     Step(cmd::step::StepArgs),
+    /// How far back a language model carries the error (gradient flow through time).
+    Diagnose(cmd::diagnose::DiagnoseArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -66,6 +68,7 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Infer(a)) => cmd::infer::run(&a),
         Some(Command::Export(a)) => cmd::export::run(&a),
         Some(Command::Step(a)) => cmd::step::run(&a),
+        Some(Command::Diagnose(a)) => cmd::diagnose::run(&a),
     }
 }
 

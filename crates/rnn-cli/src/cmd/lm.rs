@@ -111,6 +111,10 @@ pub struct TrainLmArgs {
     /// Don't draw the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// At each evaluation, measure the gradient flow through time into
+    /// diagnostics.jsonl, gradient-flow.svg and spectral-radius.svg.
+    #[arg(long)]
+    pub diagnostics: bool,
 }
 
 fn bad(flag: &str, v: impl std::fmt::Display, expected: &str) -> CliError {
@@ -172,6 +176,7 @@ impl TrainLmArgs {
                 },
             },
             max_steps: self.steps,
+            diagnostics: self.diagnostics,
         })
     }
 }

@@ -18,7 +18,13 @@ impl MetricsLog {
     /// Starts `dir/metrics.jsonl`, keeping the rows already there when
     /// `resume` (unparseable lines are dropped).
     pub fn open(dir: &Path, resume: bool) -> Self {
-        let path = dir.join(Self::FILE);
+        Self::open_named(dir, Self::FILE, resume)
+    }
+
+    /// Like [`MetricsLog::open`] for another JSON-lines file of the run
+    /// (`diagnostics.jsonl`).
+    pub fn open_named(dir: &Path, name: &str, resume: bool) -> Self {
+        let path = dir.join(name);
         let rows = if resume {
             std::fs::read_to_string(&path)
                 .unwrap_or_default()

@@ -18,6 +18,7 @@
 //! ```
 
 mod data;
+mod diagnose;
 mod evaluate;
 mod generate;
 mod model;
@@ -26,6 +27,7 @@ mod trainer;
 mod vocab;
 
 pub use data::{read_text, Corpus, LmData};
+pub use diagnose::{flow_on_ids, FLOW_STREAMS, FLOW_WINDOW};
 pub use evaluate::{evaluate, Evaluation, EVAL_STREAMS, EVAL_WINDOW};
 pub use generate::{generate, Sampling};
 pub use model::{LanguageModel, TASK};

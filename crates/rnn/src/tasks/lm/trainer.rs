@@ -3,11 +3,12 @@
 //! handling and the metrics rows (what `rnn train lm` runs).
 
 use super::data::{Corpus, LmData};
+use super::diagnose::flow_on_ids;
 use super::evaluate::{evaluate, EVAL_STREAMS, EVAL_WINDOW};
 use super::model::TASK;
 use super::state::{StepConfig, TrainState};
 use crate::io::model_file::ModelFile;
-use crate::io::MetricsLog;
+use crate::io::{FlowLog, MetricsLog};
 use crate::nn::cell::{Activation, CellKind, CellName};
 use crate::nn::loss::OutputKind;
 use crate::nn::model::{Model, ModelConfig};
@@ -72,6 +73,10 @@ pub struct TrainConfig {
     /// Stop once this many optimizer steps are taken in all, counting those
     /// before a resume, whatever the budget (`None`: the budget decides).
     pub max_steps: Option<u64>,
+    /// At each evaluation, also measure the gradient flow on the validation
+    /// text ([`crate::nn::flow`]) into `diagnostics.jsonl`,
+    /// `gradient-flow.svg` and `spectral-radius.svg`.
+    pub diagnostics: bool,
 }
 
 impl Default for TrainConfig {
@@ -94,6 +99,7 @@ impl Default for TrainConfig {
             eval_every: 200,
             schedule: Schedule::default(),
             max_steps: None,
+            diagnostics: false,
         }
     }
 }
@@ -375,6 +381,10 @@ impl Trainer {
             total_steps: target_steps.map(|t| t.saturating_sub(start_step)),
         });
         let mut metrics = MetricsLog::open(&dir, self.keep_metrics);
+        let mut flows = self
+            .config
+            .diagnostics
+            .then(|| FlowLog::open(&dir, self.keep_metrics));
         self.keep_metrics = true;
         let tokens_per_step = (tr.cfg.seq_len * tr.cfg.batch) as f64;
         let mut smooth: Option<f64> = None;
@@ -444,6 +454,12 @@ impl Trainer {
                     "tokens_per_s": (tr.step - start_step) as f64 * tokens_per_step / secs.max(1e-9),
                 });
                 metrics.push(row.clone())?;
+                if let Some(log) = flows.as_mut() {
+                    log.push(
+                        tr.step,
+                        &flow_on_ids(&tr.model, &data.val, "validation text")?,
+                    )?;
+                }
                 let mut m = meta.clone();
                 m.insert(
                     "schedule".into(),
