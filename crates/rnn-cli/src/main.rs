@@ -50,6 +50,8 @@ enum Command {
     Step(cmd::step::StepArgs),
     /// How far back a language model carries the error (gradient flow through time).
     Diagnose(cmd::diagnose::DiagnoseArgs),
+    /// Write an HTML page of a language model's hidden units over a text.
+    Visualize(cmd::visualize::VisualizeArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -69,6 +71,7 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Export(a)) => cmd::export::run(&a),
         Some(Command::Step(a)) => cmd::step::run(&a),
         Some(Command::Diagnose(a)) => cmd::diagnose::run(&a),
+        Some(Command::Visualize(a)) => cmd::visualize::run(&a),
     }
 }
 

@@ -1,12 +1,13 @@
 //! Gradient flow from the command line: `rnn train lm --diagnostics` writes
-//! diagnostics.jsonl (one row per evaluation) and its two pictures, and `rnn
-//! diagnose` measures a trained model on a text, as lines or one JSON object.
+//! diagnostics.jsonl (one row per evaluation) and its two pictures, `rnn
+//! diagnose` measures a trained model on a text, as lines or one JSON object,
+//! and `rnn visualize` writes the hidden units over a text as one HTML page.
 
 mod common;
 use common::{assert_bad_input, rnn, tmp};
 
 fn text() -> String {
-    "the cat sat on the mat. the dog ran to the cat.\n".repeat(120)
+    "the cat sat on the mat. the dog said \"no\" to the cat.\n".repeat(120)
 }
 
 #[test]
@@ -72,6 +73,36 @@ fn train_with_diagnostics_then_diagnose() {
         s.contains("layer 0 direction 0:") && s.contains("spectral radius"),
         "{s}"
     );
+
+    // the hidden units over the text, one self-contained page
+    let sample = dir.join("sample.txt");
+    std::fs::write(&sample, "the \"cat\" sat.\nthe dog").unwrap();
+    let view = dir.join("view.html");
+    let v = view.to_str().unwrap();
+    let r = rnn(&[
+        "visualize",
+        "--model",
+        o,
+        "--text",
+        sample.to_str().unwrap(),
+        "-o",
+        v,
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let html = std::fs::read_to_string(&view).unwrap();
+    assert_eq!(html.matches("<span id=\"c").count(), 22); // one per character
+    assert!(!html.contains("http") && !html.contains("<script src") && !html.contains("<link"));
+    assert!(html.contains("inside quotes: <a") && html.contains("title=\"next: "));
+    let again = rnn(&[
+        "visualize",
+        "--model",
+        o,
+        "--text",
+        sample.to_str().unwrap(),
+        "-o",
+        v,
+    ]);
+    assert_bad_input(&again, "already exists");
 
     // bad input: one line, exit 2
     let missing = dir.join("missing.txt");

@@ -16,3 +16,4 @@ pub mod step;
 pub mod tag;
 pub mod train;
 pub mod trajectory;
+pub mod visualize;

@@ -24,6 +24,7 @@ mod generate;
 mod model;
 mod state;
 mod trainer;
+mod visualize;
 mod vocab;
 
 pub use data::{read_text, Corpus, LmData};
@@ -33,6 +34,7 @@ pub use generate::{generate, Sampling};
 pub use model::{LanguageModel, TASK};
 pub use state::{StepConfig, TrainState};
 pub use trainer::{Summary, TrainConfig, Trainer, STATE_FILE};
+pub use visualize::VIEW_CHARS;
 pub use vocab::{vocab_meta, vocab_of, Vocab};
 
 /// What a language model run's `loss.svg` shows (see [`crate::tasks::Plotting`]).
