@@ -189,7 +189,7 @@ function pick(j) {{
   }}
   document.getElementById("range").textContent = `activation from ${{(lo / 100).toFixed(2)}} to ${{(hi / 100).toFixed(2)}}`;
 }}
-pick(0);
+pick(Number(location.hash.slice(1)) || 0); // view.html#12 opens unit 12
 </script>
 </body></html>
 "#,
