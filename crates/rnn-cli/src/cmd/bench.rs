@@ -10,7 +10,7 @@
 use crate::error::{CliError, CliResult};
 use clap::Args;
 use rnn::nn::cell::{Activation, CellKind, CellName};
-use rnn::testing::bench::{run_config, BenchConfig, CONFIGS};
+use rnn::testing::bench::{run_config_lengths, BenchConfig, Lengths, CONFIGS};
 
 /// Time training (forward, loss, BPTT, SGD step) and forward-only inference on
 /// the S, M and L configs of the PyTorch reference benchmark.
@@ -33,6 +33,11 @@ pub struct BenchArgs {
     /// Cell: elman (tanh), lstm or gru.
     #[arg(long, value_enum, default_value = "elman")]
     pub cell: CellName,
+    /// Sequence lengths: uniform (all T) or packed (sequence b has
+    /// 1 + (37b + 11) mod T steps, as torch_rnn.py's packed; tok/s counts
+    /// valid tokens).
+    #[arg(long, value_enum, default_value = "uniform")]
+    pub lengths: Lengths,
 }
 
 /// Makes glibc's malloc keep freed memory for reuse instead of handing it
@@ -81,20 +86,24 @@ pub fn run(args: &BenchArgs) -> CliResult {
         .map_err(|e| CliError::Failure(format!("cannot start {} threads: {e}", args.threads)))?;
     let mut rows = Vec::new();
     for c in configs {
-        let r = run_config(c, cell)?;
+        let r = run_config_lengths(c, cell, args.lengths)?;
         if args.json {
             rows.push(serde_json::json!({
                 "config": c.name, "cell": cell.name(), "threads": args.threads,
                 "B": c.batch, "V": c.vocab, "H": c.hidden, "T": c.steps,
+                "lengths": args.lengths.name(),
                 "train_tok_s": r.train_tok_s, "infer_tok_s": r.infer_tok_s,
                 "train_gflops": r.train_gflops, "infer_gflops": r.infer_gflops,
             }));
         } else {
-            let cell_tag = if args.cell == CellName::Elman {
+            let mut cell_tag = if args.cell == CellName::Elman {
                 String::new()
             } else {
                 format!(" cell={}", cell.name())
             };
+            if args.lengths != Lengths::Uniform {
+                cell_tag += &format!(" lengths={}", args.lengths.name());
+            }
             println!(
                 "rnn threads={} {} B={} V={} H={} T={}{cell_tag} train_tok_s={:.0} infer_tok_s={:.0} train_gflops={:.1}",
                 args.threads, c.name, c.batch, c.vocab, c.hidden, c.steps,

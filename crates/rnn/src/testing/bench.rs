@@ -61,9 +61,42 @@ const WARMUP: usize = 3;
 const REPETITIONS: usize = 5;
 const LR: f32 = 0.01;
 
+/// The sequence lengths of a benchmark batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Lengths {
+    /// Every sequence runs all `T` steps.
+    #[default]
+    Uniform,
+    /// Sequence `b` has `1 + (37 b + 11) mod T` steps, as `torch_rnn.py
+    /// ... packed` (which runs them through `pack_padded_sequence`); the
+    /// token rates count valid tokens only.
+    Packed,
+}
+
+impl Lengths {
+    /// The lowercase name (`uniform`, `packed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Uniform => "uniform",
+            Self::Packed => "packed",
+        }
+    }
+
+    /// The length of each of the `batch` sequences of `steps` steps: `[B]`.
+    pub fn of(self, steps: usize, batch: usize) -> Vec<usize> {
+        (0..batch)
+            .map(|b| match self {
+                Self::Uniform => steps,
+                Self::Packed => 1 + (37 * b + 11) % steps.max(1),
+            })
+            .collect()
+    }
+}
+
 /// The measured throughput of one config.
 pub struct BenchResult {
-    /// Training tokens (T*B) per second.
+    /// Training tokens (T*B, or the valid ones for [`Lengths::Packed`]) per second.
     pub train_tok_s: f64,
     /// Forward-only tokens per second.
     pub infer_tok_s: f64,
@@ -97,6 +130,17 @@ fn median_time(reps: usize, mut f: impl FnMut()) -> f64 {
 /// `cell`: the median over repetitions after a warm-up. A training loss that
 /// becomes non-finite is [`Error::Diverged`].
 pub fn run_config(c: &BenchConfig, cell: CellKind) -> Result<BenchResult> {
+    run_config_lengths(c, cell, Lengths::Uniform)
+}
+
+/// [`run_config`] with the sequence lengths `lengths` (the batch's
+/// `lengths` set, the loss over valid positions only, token rates and GFLOP/s
+/// counting valid tokens only).
+pub fn run_config_lengths(
+    c: &BenchConfig,
+    cell: CellKind,
+    lengths: Lengths,
+) -> Result<BenchResult> {
     let config = ModelConfig {
         cell,
         output: OutputKind::Softmax,
@@ -107,6 +151,16 @@ pub fn run_config(c: &BenchConfig, cell: CellKind) -> Result<BenchResult> {
     let n = c.steps * c.batch;
     let x: Vec<usize> = (0..n).map(|_| rng.random_range(0..c.vocab)).collect(); // [T, B]
     let y: Vec<usize> = (0..n).map(|_| rng.random_range(0..c.vocab)).collect(); // [T, B]
+    let lens = lengths.of(c.steps, c.batch); // [B]
+    let lens = (lengths == Lengths::Packed).then_some(lens.as_slice());
+    let batch = |x| {
+        let b = Batch::new(Input::Ids(x), c.steps, c.batch);
+        match lens {
+            Some(l) => b.with_lengths(l),
+            None => b,
+        }
+    };
+    let valid = lens.map_or(n, |l| l.iter().sum());
     let mut grads = vec![0f32; model.params.len()];
     let mut loss = 0f32;
     let mut failed = None;
@@ -114,7 +168,7 @@ pub fn run_config(c: &BenchConfig, cell: CellKind) -> Result<BenchResult> {
         grads.fill(0.0);
         // forward, loss, BPTT; the batch split across the threads
         match model.loss_and_grads_parallel(
-            Batch::new(Input::Ids(&x), c.steps, c.batch),
+            batch(&x),
             Targets::Classes(&y),
             None,
             Reduction::Mean,
@@ -141,8 +195,7 @@ pub fn run_config(c: &BenchConfig, cell: CellKind) -> Result<BenchResult> {
     // calls as a serving loop would
     let mut inf = Inference::new();
     let infer = median_time(c.reps, || {
-        if let Err(e) = model.infer_parallel(Batch::new(Input::Ids(&x), c.steps, c.batch), &mut inf)
-        {
+        if let Err(e) = model.infer_parallel(batch(&x), &mut inf) {
             failed = Some(e);
         }
         std::hint::black_box(&inf.logits);
@@ -151,9 +204,11 @@ pub fn run_config(c: &BenchConfig, cell: CellKind) -> Result<BenchResult> {
         return Err(e);
     }
     let (fwd_flops, train_flops) = flops(c, cell.gates());
+    let share = valid as f64 / n as f64; // the products of valid tokens only
+    let (fwd_flops, train_flops) = (fwd_flops * share, train_flops * share);
     Ok(BenchResult {
-        train_tok_s: n as f64 / train,
-        infer_tok_s: n as f64 / infer,
+        train_tok_s: valid as f64 / train,
+        infer_tok_s: valid as f64 / infer,
         train_gflops: train_flops / train * 1e-9,
         infer_gflops: fwd_flops / infer * 1e-9,
     })
