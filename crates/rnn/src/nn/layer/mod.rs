@@ -11,6 +11,8 @@
 //! initial state until it reaches the sequence's last token), outputs zero and
 //! receives no gradient. So padding never changes a result.
 
+mod sorted;
+
 use crate::kernels::{col_sum_acc, gemm, gemv_t_acc, transpose, transpose_into};
 use crate::nn::cell::CellKind;
 use crate::Float;
@@ -84,6 +86,12 @@ pub(crate) struct LayerScratch<T> {
     /// The gate values the cell would keep for BPTT, of one row, discarded:
     /// `[cache_width*H]`.
     cache: Vec<T>,
+    /// Variable lengths: the sequences by decreasing length: `[B]`.
+    order: Vec<usize>,
+    /// Variable lengths: the state in that order: `[B, H]`.
+    h_sorted: Vec<T>,
+    /// Variable lengths: the memory in that order (LSTM): `[B, H]`.
+    c_sorted: Vec<T>,
 }
 
 /// One direction of one recurrent layer.
@@ -113,6 +121,9 @@ trait StepSink<T> {
     /// Before step `t`: the state `s_{t-1}` `[B, H]` and memory `c_{t-1}`
     /// `[B, H]` (empty unless the cell has one).
     fn keep_state(&mut self, t: usize, h_prev: &[T], c_prev: &[T]);
+    /// Before the step of row `r = t*B + b`: that row's `s_{t-1}` `[H]` and
+    /// `c_{t-1}` `[H]` (empty unless the cell has one).
+    fn keep_row(&mut self, r: usize, h_prev: &[T], c_prev: &[T]);
     /// The buffer row `r = t*B + b`'s gate values go to:
     /// `[cache_width*H]`; `spare` is a one-row buffer to return when nothing
     /// is kept.
@@ -144,6 +155,14 @@ impl<T: Float> StepSink<T> for Keep<'_, T> {
         }
     }
     #[inline(always)]
+    fn keep_row(&mut self, r: usize, h_prev: &[T], c_prev: &[T]) {
+        let h = h_prev.len();
+        self.h_prev[r * h..(r + 1) * h].copy_from_slice(h_prev);
+        if !c_prev.is_empty() {
+            self.c_prev[r * h..(r + 1) * h].copy_from_slice(c_prev);
+        }
+    }
+    #[inline(always)]
     fn gates<'a>(&'a mut self, r: usize, _spare: &'a mut [T]) -> &'a mut [T] {
         &mut self.gates[r * self.cw..(r + 1) * self.cw]
     }
@@ -156,6 +175,8 @@ impl<T> StepSink<T> for Discard {
     const KEEPS: bool = false;
     #[inline(always)]
     fn keep_state(&mut self, _t: usize, _h_prev: &[T], _c_prev: &[T]) {}
+    #[inline(always)]
+    fn keep_row(&mut self, _r: usize, _h_prev: &[T], _c_prev: &[T]) {}
     #[inline(always)]
     fn gates<'a>(&'a mut self, _r: usize, spare: &'a mut [T]) -> &'a mut [T] {
         spare
@@ -361,6 +382,17 @@ impl Recurrent {
         } else {
             self.input_projection_into(p, x, rows, &mut scratch.xi); // [T, B, G*H]
         }
+        if let Some(l) = lengths {
+            // variable lengths: each step's work covers only the sequences
+            // still running (see `sorted.rs`)
+            let table_ids = match x {
+                Input::Ids(ids) if table => Some(ids),
+                _ => None,
+            };
+            return self.run_sorted(
+                p, table_ids, steps, batch, l, h, c, out, stride, offset, scratch, sink,
+            );
+        }
         let xi_at = |r: usize| match x {
             Input::Ids(ids) if table => ids[r],
             _ => r,
@@ -371,6 +403,7 @@ impl Recurrent {
             w_hh_t,
             c_new,
             cache,
+            ..
         } = scratch;
         gh.resize(batch * gw, T::zero()); // [B, G*H]
         c_new.resize(if mem { hs } else { 0 }, T::zero()); // [H]
@@ -513,7 +546,7 @@ impl Recurrent {
         dx: Option<&mut [T]>,
         mut trace: Option<&mut [T]>,
     ) -> (Vec<T>, Vec<T>) {
-        let (h, gw, ni) = (self.hidden, self.gate_width(), self.input_size);
+        let (h, gw) = (self.hidden, self.gate_width());
         let cw = self.cell.cache_width() * h;
         let mem = self.cell.has_memory();
         let bh = batch * h;
@@ -522,6 +555,16 @@ impl Recurrent {
                                                   // dE/dgh_t   [T, B, G*H]: its own buffer for the GRU, else dgi itself
         let separate = self.cell.separate_dgh();
         let mut dgh = vec![T::zero(); if separate { rows * gw } else { 0 }];
+        if let Some(l) = lengths {
+            // variable lengths: each step's work covers only the sequences
+            // still running, dW_hh one product over the valid rows (see
+            // `sorted.rs`)
+            let d0 = self.bptt_sorted(
+                p, cache, steps, batch, l, dh_out, dh_n, dc_n, &mut dgi, &mut dgh, g.w_hh, trace,
+            );
+            self.input_grads(p, x, rows, &dgi, &dgh, g, dx);
+            return d0;
+        }
         let mut dh_next = dh_n.map_or_else(|| vec![T::zero(); bh], |d| d[..bh].to_vec()); // dE/ds_t from step t+1
         let mut dc_next = if mem {
             dc_n.map_or_else(|| vec![T::zero(); bh], |d| d[..bh].to_vec())
@@ -592,17 +635,48 @@ impl Recurrent {
             }
         }
         // dE/dW = sum_t delta_t s_{t-1}^T, one product over all T*B rows
-        let dgh = if separate { &dgh } else { &dgi };
-        gemm(gw, h, rows, dgh, true, &cache.h_prev, false, g.w_hh, true);
+        let dgh_all = if separate { &dgh } else { &dgi };
+        gemm(
+            gw,
+            h,
+            rows,
+            dgh_all,
+            true,
+            &cache.h_prev,
+            false,
+            g.w_hh,
+            true,
+        );
+        self.input_grads(p, x, rows, &dgi, &dgh, g, dx);
+        (dh_next, dc_next)
+    }
+
+    /// The gradients BPTT gets from `dgi = dE/dxi_t` and `dgh = dE/dgh_t`
+    /// (`[T*B, G*H]` each, `dgh` empty when it is `dgi`) once the time loop
+    /// is done: the biases, `W_ih` and `dE/dx` (dense inputs, when `dx`).
+    #[allow(clippy::too_many_arguments)]
+    fn input_grads<T: Float>(
+        &self,
+        p: &LayerParams<T>,
+        x: Input<T>,
+        rows: usize,
+        dgi: &[T],
+        dgh: &[T],
+        g: &mut LayerGrads<T>,
+        dx: Option<&mut [T]>,
+    ) {
+        let (gw, ni) = (self.gate_width(), self.input_size);
+        let dgh = if self.cell.separate_dgh() { dgh } else { dgi };
+        let dgi = &dgi[..rows * gw];
         // dE/db_hh = sum_t delta_t
         if let Some(gb) = g.b_hh.as_deref_mut() {
             col_sum_acc(rows, gw, dgh, gb);
         }
         // dE/db_ih = sum_t delta_t
-        col_sum_acc(rows, gw, &dgi, g.b_ih);
+        col_sum_acc(rows, gw, dgi, g.b_ih);
         match x {
             // dE/dU = sum_t delta_t x_t^T
-            Input::Dense(x) => gemm(gw, ni, rows, &dgi, true, x, false, g.w_ih, true),
+            Input::Dense(x) => gemm(gw, ni, rows, dgi, true, x, false, g.w_ih, true),
             // for one-hot x_t: delta_t is added to column x_t of dU, i.e.
             // to row x_t of dU^T (contiguous), transposed back once (when
             // there are more rows than classes; else written in place)
@@ -628,8 +702,7 @@ impl Recurrent {
         }
         // dE/dx_t = U^T delta_t   [T*B, G*H] x [G*H, I]
         if let (Some(dx), Input::Dense(_)) = (dx, x) {
-            gemm(rows, ni, gw, &dgi, false, p.w_ih, false, dx, true);
+            gemm(rows, ni, gw, dgi, false, p.w_ih, false, dx, true);
         }
-        (dh_next, dc_next)
     }
 }

@@ -1,0 +1,297 @@
+//! The time loop and BPTT of a layer over sequences of different lengths,
+//! with the per-step work following the sequences still running.
+//!
+//! Position `t` of sequence `b` is valid when `t < lengths[b]`, in either
+//! direction, so the sequences valid at step `t` are the first `n_t` of the
+//! batch sorted by decreasing length. The loops keep the running state in
+//! that order (`[B, H]`, sorted once per call): the step product reads the
+//! first `n_t` rows as one contiguous `[n_t, H]` block and the cell runs on
+//! those rows only. A valid token then costs what it costs at full length,
+//! where the padded loop paid the product and the cell for all `B` rows at
+//! every step. Every buffer the caller sees (outputs, caches, gradients)
+//! keeps its `[T, B, ...]` layout in batch order, with the same values as
+//! the padded loop gave (up to the rounding of the smaller products).
+
+use super::{LayerCache, LayerParams, LayerScratch, Recurrent, StepSink};
+use crate::kernels::{gemm, gemv_t_acc, transpose_into};
+use crate::Float;
+
+/// `order`: the sequences `0..B` by decreasing length (ties in batch order),
+/// so those valid at step `t` are `order[..active(t)]`.
+fn sort_by_length(lengths: &[usize], order: &mut Vec<usize>) {
+    order.clear();
+    order.extend(0..lengths.len());
+    order.sort_unstable_by_key(|&b| (std::cmp::Reverse(lengths[b]), b)); // no allocation
+}
+
+/// How many sequences are still running at step `t`: `#{b : t < lengths[b]}`.
+#[inline]
+fn active(lengths: &[usize], order: &[usize], t: usize) -> usize {
+    order.partition_point(|&b| t < lengths[b])
+}
+
+/// Copies row `order[i]` of `src` (`[B, w]`) to row `i` of `dst`, resized to
+/// `[B, w]`.
+fn gather<T: Float>(src: &[T], order: &[usize], w: usize, dst: &mut Vec<T>) {
+    dst.clear();
+    for &b in order {
+        dst.extend_from_slice(&src[b * w..(b + 1) * w]);
+    }
+}
+
+/// The inverse of [`gather`]: row `i` of `src` to row `order[i]` of `dst`.
+fn scatter<T: Float>(src: &[T], order: &[usize], w: usize, dst: &mut [T]) {
+    for (i, &b) in order.iter().enumerate() {
+        dst[b * w..(b + 1) * w].copy_from_slice(&src[i * w..(i + 1) * w]);
+    }
+}
+
+impl Recurrent {
+    /// The loop of [`Recurrent::run`] for variable `lengths` (`[B]`, each
+    /// `<= T`), arguments as there, after the input projection (`scratch.xi`
+    /// holds it; `table_ids`: the ids when its rows are those of the table
+    /// `U^T + b_ih`).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) fn run_sorted<T: Float, S: StepSink<T>>(
+        &self,
+        p: &LayerParams<T>,
+        table_ids: Option<&[usize]>,
+        steps: usize,
+        batch: usize,
+        lengths: &[usize],
+        h: &mut [T],
+        c: &mut [T],
+        out: &mut [T],
+        stride: usize,
+        offset: usize,
+        scratch: &mut LayerScratch<T>,
+        sink: &mut S,
+    ) {
+        let (hs, gw) = (self.hidden, self.gate_width());
+        let cw = self.cell.cache_width() * hs;
+        let mem = self.cell.has_memory();
+        let LayerScratch {
+            xi,
+            gh,
+            w_hh_t,
+            c_new,
+            cache,
+            order,
+            h_sorted,
+            c_sorted,
+        } = scratch;
+        gh.resize(batch * gw, T::zero()); // [B, G*H]
+        c_new.resize(if mem { hs } else { 0 }, T::zero()); // [H]
+        cache.resize(if S::KEEPS { 0 } else { cw }, T::zero()); // [cache_width*H], discarded
+        if batch > 1 {
+            transpose_into(p.w_hh, gw, hs, w_hh_t); // [H, G*H]
+        }
+        sort_by_length(&lengths[..batch], order);
+        gather(h, order, hs, h_sorted); // s_0 in sorted order: [B, H]
+        if mem {
+            gather(c, order, hs, c_sorted); // [B, H]
+        }
+        for k in 0..steps {
+            let t = if self.reverse { steps - 1 - k } else { k };
+            let n = active(lengths, order, t);
+            // remember s_{t-1} and c_{t-1} of every row for BPTT (inference:
+            // nothing); rows past their length carry their state
+            if S::KEEPS {
+                for (i, &b) in order.iter().enumerate() {
+                    let cp: &[T] = if mem {
+                        &c_sorted[i * hs..(i + 1) * hs]
+                    } else {
+                        &[]
+                    };
+                    sink.keep_row(t * batch + b, &h_sorted[i * hs..(i + 1) * hs], cp);
+                }
+            }
+            if n == 0 {
+                continue;
+            }
+            // gh = s_{t-1} W^T + b_hh for the n running rows   [n, H] x [H, G*H]
+            let gh = &mut gh[..n * gw];
+            match p.b_hh {
+                Some(bhh) => gh.chunks_exact_mut(gw).for_each(|r| r.copy_from_slice(bhh)),
+                None => gh.fill(T::zero()),
+            }
+            if n == 1 {
+                T::gemv_acc(gw, hs, p.w_hh, &h_sorted[..hs], gh);
+            } else {
+                gemm(
+                    n,
+                    gw,
+                    hs,
+                    &h_sorted[..n * hs],
+                    false,
+                    w_hh_t,
+                    false,
+                    gh,
+                    true,
+                );
+            }
+            for (i, &b) in order[..n].iter().enumerate() {
+                let r = t * batch + b;
+                let xr = table_ids.map_or(r, |ids| ids[r]);
+                let at = (t * batch + b) * stride + offset;
+                let ht = &mut out[at..at + hs];
+                let hp = &mut h_sorted[i * hs..(i + 1) * hs];
+                let cp: &mut [T] = if mem {
+                    &mut c_sorted[i * hs..(i + 1) * hs]
+                } else {
+                    &mut []
+                };
+                // h_t (and c_t) of row r; gate values to the sink's buffer
+                self.cell.forward_row(
+                    &xi[xr * gw..(xr + 1) * gw],
+                    &gh[i * gw..(i + 1) * gw],
+                    hp,
+                    cp,
+                    ht,
+                    c_new,
+                    sink.gates(r, cache),
+                );
+                hp.copy_from_slice(ht);
+                if mem {
+                    cp.copy_from_slice(c_new);
+                }
+            }
+        }
+        // the final state of each sequence, at its own end, in batch order
+        scatter(h_sorted, order, hs, h);
+        if mem {
+            scatter(c_sorted, order, hs, c);
+        }
+    }
+
+    /// The time loop of [`Recurrent::backward`] for variable `lengths`
+    /// (`[B]`, each `<= T`), arguments as there: fills `dgi` (and `dgh` for
+    /// the GRU), `[T*B, G*H]` zero at padding, adds `dE/dW_hh` into `dw_hh`
+    /// (one product over the valid rows only), adds `||dE/ds_t||^2` of the
+    /// running rows into `trace[t]` when given (as
+    /// [`Recurrent::backward_traced`]) and returns `(dE/dh0, dE/dc0)`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn bptt_sorted<T: Float>(
+        &self,
+        p: &LayerParams<T>,
+        cache: &LayerCache<T>,
+        steps: usize,
+        batch: usize,
+        lengths: &[usize],
+        dh_out: &[T],
+        dh_n: Option<&[T]>,
+        dc_n: Option<&[T]>,
+        dgi: &mut [T],
+        dgh: &mut [T],
+        dw_hh: &mut [T],
+        mut trace: Option<&mut [T]>,
+    ) -> (Vec<T>, Vec<T>) {
+        let (h, gw) = (self.hidden, self.gate_width());
+        let cw = self.cell.cache_width() * h;
+        let mem = self.cell.has_memory();
+        let separate = self.cell.separate_dgh();
+        let bh = batch * h;
+        let mut order = Vec::with_capacity(batch);
+        sort_by_length(&lengths[..batch], &mut order);
+        let valid: usize = lengths[..batch].iter().map(|&l| l.min(steps)).sum();
+        // dE/ds_t from step t+1 and dE/dc_t, rows in sorted order: [B, H]
+        let mut dh_next = Vec::with_capacity(bh);
+        let zeros = vec![T::zero(); bh];
+        gather(dh_n.unwrap_or(&zeros), &order, h, &mut dh_next);
+        let mut dc_next = Vec::new();
+        if mem {
+            gather(dc_n.unwrap_or(&zeros), &order, h, &mut dc_next);
+        }
+        let mut dc_prev = dc_next.clone(); // [B, H] (LSTM)
+        let mut dh = vec![T::zero(); h];
+        // the valid rows only, step after step in the order the loop runs
+        // them: dE/dgh_t [N, G*H] and s_{t-1} [N, H], for dW_hh
+        let mut dg_packed = vec![T::zero(); valid * gw];
+        let mut hp_packed = vec![T::zero(); valid * h];
+        let mut at = 0; // rows of the packed buffers filled
+        for k in (0..steps).rev() {
+            let t = if self.reverse { steps - 1 - k } else { k };
+            let n = active(lengths, &order, t);
+            if n == 0 {
+                continue; // every state passes through, so does its gradient
+            }
+            for (i, &b) in order[..n].iter().enumerate() {
+                let r = t * batch + b;
+                let (bs, be) = (i * h, (i + 1) * h);
+                // dE/ds_t = dE/ds_t (from the output above) + dE/ds_t (from step t+1)
+                for j in 0..h {
+                    dh[j] = dh_out[r * h + j] + dh_next[bs + j];
+                }
+                if let Some(tr) = trace.as_deref_mut() {
+                    tr[t] += dh.iter().fold(T::zero(), |a, &v| a + v * v);
+                }
+                let (dcn, dcp): (&[T], &mut [T]) = if mem {
+                    (&dc_next[bs..be], &mut dc_prev[bs..be])
+                } else {
+                    (&[], &mut [])
+                };
+                let rg = r * gw..(r + 1) * gw;
+                // delta_t = dE/da_t through the cell's nonlinearity; the part
+                // of dE/ds_{t-1} that bypasses W goes straight to dh_next
+                self.cell.backward_row(
+                    &dh,
+                    dcn,
+                    &cache.gates[r * cw..(r + 1) * cw],
+                    &cache.h_prev[r * h..(r + 1) * h],
+                    if mem {
+                        &cache.c_prev[r * h..(r + 1) * h]
+                    } else {
+                        &[]
+                    },
+                    &cache.h[r * h..(r + 1) * h],
+                    &mut dgi[rg.clone()],
+                    if separate {
+                        &mut dgh[rg.clone()]
+                    } else {
+                        &mut []
+                    },
+                    &mut dh_next[bs..be],
+                    dcp,
+                );
+                let d = if separate { &dgh[rg] } else { &dgi[rg] };
+                dg_packed[(at + i) * gw..(at + i + 1) * gw].copy_from_slice(d);
+                hp_packed[(at + i) * h..(at + i + 1) * h]
+                    .copy_from_slice(&cache.h_prev[r * h..(r + 1) * h]);
+            }
+            // dE/ds_{t-1} = W^T delta_t (+ the direct part), running rows only
+            //   [n, G*H] x [G*H, H]
+            let dg_t = &dg_packed[at * gw..(at + n) * gw];
+            if n == 1 {
+                gemv_t_acc(gw, h, p.w_hh, dg_t, &mut dh_next[..h]);
+            } else {
+                gemm(
+                    n,
+                    h,
+                    gw,
+                    dg_t,
+                    false,
+                    p.w_hh,
+                    false,
+                    &mut dh_next[..n * h],
+                    true,
+                );
+            }
+            if mem {
+                dc_next[..n * h].copy_from_slice(&dc_prev[..n * h]);
+            }
+            at += n;
+        }
+        // dE/dW = sum_t delta_t s_{t-1}^T, one product over the valid rows
+        gemm(gw, h, at, &dg_packed, true, &hp_packed, false, dw_hh, true);
+        // dE/d(initial state), in batch order
+        let mut dh0 = vec![T::zero(); bh];
+        scatter(&dh_next, &order, h, &mut dh0);
+        let mut dc0 = Vec::new();
+        if mem {
+            dc0 = vec![T::zero(); bh];
+            scatter(&dc_next, &order, h, &mut dc0);
+        }
+        (dh0, dc0)
+    }
+}
