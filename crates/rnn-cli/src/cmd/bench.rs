@@ -10,7 +10,7 @@
 use crate::error::{CliError, CliResult};
 use clap::Args;
 use rnn::nn::cell::{Activation, CellKind, CellName};
-use rnn::testing::bench::{run_config_lengths, BenchConfig, Lengths, CONFIGS};
+use rnn::testing::bench::{run_config_lengths, BenchConfig, Clock, Lengths, CONFIGS};
 
 /// Time training (forward, loss, BPTT, SGD step) and forward-only inference on
 /// the S, M and L configs of the PyTorch reference benchmark.
@@ -38,6 +38,10 @@ pub struct BenchArgs {
     /// valid tokens).
     #[arg(long, value_enum, default_value = "uniform")]
     pub lengths: Lengths,
+    /// Time on the wall clock (as torch_rnn.py) or on the process's CPU
+    /// time (comparable on a loaded machine; all threads summed).
+    #[arg(long, value_enum, default_value = "wall")]
+    pub clock: Clock,
 }
 
 /// Makes glibc's malloc keep freed memory for reuse instead of handing it
@@ -86,12 +90,12 @@ pub fn run(args: &BenchArgs) -> CliResult {
         .map_err(|e| CliError::Failure(format!("cannot start {} threads: {e}", args.threads)))?;
     let mut rows = Vec::new();
     for c in configs {
-        let r = run_config_lengths(c, cell, args.lengths)?;
+        let r = run_config_lengths(c, cell, args.lengths, args.clock)?;
         if args.json {
             rows.push(serde_json::json!({
                 "config": c.name, "cell": cell.name(), "threads": args.threads,
                 "B": c.batch, "V": c.vocab, "H": c.hidden, "T": c.steps,
-                "lengths": args.lengths.name(),
+                "lengths": args.lengths.name(), "clock": args.clock.name(),
                 "train_tok_s": r.train_tok_s, "infer_tok_s": r.infer_tok_s,
                 "train_gflops": r.train_gflops, "infer_gflops": r.infer_gflops,
             }));
@@ -103,6 +107,9 @@ pub fn run(args: &BenchArgs) -> CliResult {
             };
             if args.lengths != Lengths::Uniform {
                 cell_tag += &format!(" lengths={}", args.lengths.name());
+            }
+            if args.clock != Clock::Wall {
+                cell_tag += &format!(" clock={}", args.clock.name());
             }
             println!(
                 "rnn threads={} {} B={} V={} H={} T={}{cell_tag} train_tok_s={:.0} infer_tok_s={:.0} train_gflops={:.1}",

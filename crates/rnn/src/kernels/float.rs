@@ -43,6 +43,19 @@ pub trait Float:
     fn gemv_acc(rows: usize, cols: usize, a: &[Self], x: &[Self], y: &mut [Self]) {
         crate::kernels::gemv_acc(rows, cols, a, x, y)
     }
+    /// Whether [`crate::kernels::PackedRhs`] has a fast kernel for this type
+    /// on this CPU (f32 with AVX2 and FMA); else the layers use faer's GEMM.
+    #[inline]
+    fn packed_fast() -> bool {
+        false
+    }
+    /// `C[m, N] += A[m, K] B` with `B` packed by [`crate::kernels::PackedRhs`]
+    /// (`packed`: `[ceil(N / 16), K, 16]`); see
+    /// [`crate::kernels::packed::packed_gemm_acc_portable`].
+    #[inline]
+    fn packed_gemm_acc(m: usize, k: usize, n: usize, a: &[Self], packed: &[Self], c: &mut [Self]) {
+        crate::kernels::packed::packed_gemm_acc_portable(m, k, n, a, packed, c)
+    }
 }
 
 impl Float for f32 {
@@ -63,6 +76,21 @@ impl Float for f32 {
             return unsafe { crate::kernels::gemv_acc_f32_avx2(rows, cols, a, x, y) };
         }
         crate::kernels::gemv_acc(rows, cols, a, x, y)
+    }
+    #[inline]
+    fn packed_fast() -> bool {
+        crate::kernels::has_avx2()
+    }
+    #[inline]
+    fn packed_gemm_acc(m: usize, k: usize, n: usize, a: &[Self], packed: &[Self], c: &mut [Self]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::has_avx2() {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            return unsafe {
+                crate::kernels::packed::packed_gemm_acc_f32_avx2(m, k, n, a, packed, c)
+            };
+        }
+        crate::kernels::packed::packed_gemm_acc_portable(m, k, n, a, packed, c)
     }
     #[inline(always)]
     fn of(x: f64) -> Self {

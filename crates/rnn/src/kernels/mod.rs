@@ -4,6 +4,8 @@
 
 pub mod float;
 mod linalg;
+pub mod packed;
 
 pub use float::Float;
 pub use linalg::*;
+pub use packed::PackedRhs;

@@ -94,6 +94,58 @@ impl Lengths {
     }
 }
 
+/// What a benchmark's times are measured on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Clock {
+    /// Elapsed (wall-clock) time, as `torch_rnn.py` measures.
+    #[default]
+    Wall,
+    /// The CPU time of the whole process (all its threads): on a machine
+    /// shared with other work it counts only the time this process ran,
+    /// so one-thread results stay comparable when the load is not idle.
+    Cpu,
+}
+
+impl Clock {
+    /// The lowercase name (`wall`, `cpu`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Wall => "wall",
+            Self::Cpu => "cpu",
+        }
+    }
+
+    /// Seconds since an arbitrary origin, on this clock.
+    fn now(self) -> f64 {
+        match self {
+            Self::Wall => {
+                static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+                ORIGIN.get_or_init(Instant::now).elapsed().as_secs_f64()
+            }
+            Self::Cpu => process_cpu_seconds(),
+        }
+    }
+}
+
+/// The CPU time of this process so far (all threads), in seconds.
+#[cfg(unix)]
+fn process_cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the pointer it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// Elsewhere the wall clock stands in.
+#[cfg(not(unix))]
+fn process_cpu_seconds() -> f64 {
+    Clock::Wall.now()
+}
+
 /// The measured throughput of one config.
 pub struct BenchResult {
     /// Training tokens (T*B, or the valid ones for [`Lengths::Packed`]) per second.
@@ -108,17 +160,17 @@ pub struct BenchResult {
 
 /// The median over [`REPETITIONS`] of the mean time of one call of `f`
 /// (after [`WARMUP`] untimed calls), in seconds.
-fn median_time(reps: usize, mut f: impl FnMut()) -> f64 {
+fn median_time(clock: Clock, reps: usize, mut f: impl FnMut()) -> f64 {
     for _ in 0..WARMUP {
         f();
     }
     let mut times: Vec<f64> = (0..REPETITIONS)
         .map(|_| {
-            let t0 = Instant::now();
+            let t0 = clock.now();
             for _ in 0..reps {
                 f();
             }
-            t0.elapsed().as_secs_f64() / reps as f64
+            (clock.now() - t0) / reps as f64
         })
         .collect();
     times.sort_by(f64::total_cmp);
@@ -130,16 +182,17 @@ fn median_time(reps: usize, mut f: impl FnMut()) -> f64 {
 /// `cell`: the median over repetitions after a warm-up. A training loss that
 /// becomes non-finite is [`Error::Diverged`].
 pub fn run_config(c: &BenchConfig, cell: CellKind) -> Result<BenchResult> {
-    run_config_lengths(c, cell, Lengths::Uniform)
+    run_config_lengths(c, cell, Lengths::Uniform, Clock::Wall)
 }
 
 /// [`run_config`] with the sequence lengths `lengths` (the batch's
 /// `lengths` set, the loss over valid positions only, token rates and GFLOP/s
-/// counting valid tokens only).
+/// counting valid tokens only), timed on `clock`.
 pub fn run_config_lengths(
     c: &BenchConfig,
     cell: CellKind,
     lengths: Lengths,
+    clock: Clock,
 ) -> Result<BenchResult> {
     let config = ModelConfig {
         cell,
@@ -164,7 +217,7 @@ pub fn run_config_lengths(
     let mut grads = vec![0f32; model.params.len()];
     let mut loss = 0f32;
     let mut failed = None;
-    let train = median_time(c.reps, || {
+    let train = median_time(clock, c.reps, || {
         grads.fill(0.0);
         // forward, loss, BPTT; the batch split across the threads
         match model.loss_and_grads_parallel(
@@ -194,7 +247,7 @@ pub fn run_config_lengths(
     // forward only, nothing kept for BPTT; the buffers are reused across
     // calls as a serving loop would
     let mut inf = Inference::new();
-    let infer = median_time(c.reps, || {
+    let infer = median_time(clock, c.reps, || {
         if let Err(e) = model.infer_parallel(batch(&x), &mut inf) {
             failed = Some(e);
         }

@@ -13,7 +13,7 @@
 
 mod sorted;
 
-use crate::kernels::{col_sum_acc, gemm, gemv_t_acc, transpose, transpose_into};
+use crate::kernels::{col_sum_acc, gemm, gemv_t_acc, transpose, transpose_into, PackedRhs};
 use crate::nn::cell::CellKind;
 use crate::Float;
 
@@ -79,8 +79,11 @@ pub(crate) struct LayerScratch<T> {
     xi: Vec<T>,
     /// `W_hh h_{t-1} + b_hh` of one step: `[B, G*H]`.
     gh: Vec<T>,
-    /// `W_hh^T` (batches only): `[H, G*H]`.
+    /// `W_hh^T` (batches only, for faer's GEMM): `[H, G*H]`.
     w_hh_t: Vec<T>,
+    /// `W_hh^T` packed for the step product (batches only, when
+    /// [`step_packed`] chooses it).
+    packed: PackedRhs<T>,
     /// The new memory of one row (LSTM): `[H]`.
     c_new: Vec<T>,
     /// The gate values the cell would keep for BPTT, of one row, discarded:
@@ -105,6 +108,20 @@ pub struct Recurrent {
     pub hidden: usize,
     /// Whether the layer runs from the last step to the first.
     pub reverse: bool,
+}
+
+/// Whether the step products of a batch (more than one row) run on `W_hh`
+/// packed once per call ([`PackedRhs`]) rather than faer's GEMM, which packs
+/// it again at every step. `RNN_STEP_KERNEL=faer|packed` overrides the
+/// choice (for measuring one against the other).
+fn step_packed<T: Float>() -> bool {
+    static CHOICE: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+    let forced = *CHOICE.get_or_init(|| match std::env::var("RNN_STEP_KERNEL").as_deref() {
+        Ok("faer") => Some(false),
+        Ok("packed") => Some(true),
+        _ => None,
+    });
+    T::packed_fast() && forced.unwrap_or(true)
 }
 
 #[inline]
@@ -403,6 +420,7 @@ impl Recurrent {
             w_hh_t,
             c_new,
             cache,
+            packed,
             ..
         } = scratch;
         gh.resize(batch * gw, T::zero()); // [B, G*H]
@@ -411,7 +429,10 @@ impl Recurrent {
                                                                 // For batches, W transposed once per call, so the step GEMM has no
                                                                 // transposed operand (measured ~8% faster at M and L). Batch 1 reads
                                                                 // W as stored: a matrix-vector product, `Float::gemv_acc`.
-        if batch > 1 {
+        let pk = batch > 1 && step_packed::<T>();
+        if pk {
+            packed.pack(p.w_hh, hs, gw, true); // W_hh^T [H, G*H], packed
+        } else if batch > 1 {
             transpose_into(p.w_hh, gw, hs, w_hh_t); // [H, G*H]
         }
         // Without padding, when the previous step's outputs are one
@@ -452,6 +473,8 @@ impl Recurrent {
             }
             if batch == 1 {
                 T::gemv_acc(gw, hs, p.w_hh, &s_prev[..hs], gh);
+            } else if pk {
+                packed.gemm_acc(batch, &s_prev[..bh], gh);
             } else {
                 gemm(batch, gw, hs, s_prev, false, w_hh_t, false, gh, true);
             }
@@ -573,6 +596,11 @@ impl Recurrent {
         };
         let mut dc_prev = dc_next.clone();
         let mut direct = vec![T::zero(); bh]; // part of dE/ds_{t-1} that bypasses W
+        let mut packed = PackedRhs::default();
+        let pk = batch > 1 && step_packed::<T>();
+        if pk {
+            packed.pack(p.w_hh, gw, h, false); // W_hh [G*H, H], packed
+        }
         let mut dh = vec![T::zero(); h];
         for k in (0..steps).rev() {
             let t = if self.reverse { steps - 1 - k } else { k };
@@ -627,6 +655,8 @@ impl Recurrent {
             let dg_t = &dgh_all[t * batch * gw..(t + 1) * batch * gw];
             if batch == 1 {
                 gemv_t_acc(gw, h, p.w_hh, dg_t, &mut dh_next);
+            } else if pk {
+                packed.gemm_acc(batch, dg_t, &mut dh_next);
             } else {
                 gemm(batch, h, gw, dg_t, false, p.w_hh, false, &mut dh_next, true);
             }

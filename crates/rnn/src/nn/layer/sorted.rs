@@ -12,8 +12,8 @@
 //! keeps its `[T, B, ...]` layout in batch order, with the same values as
 //! the padded loop gave (up to the rounding of the smaller products).
 
-use super::{LayerCache, LayerParams, LayerScratch, Recurrent, StepSink};
-use crate::kernels::{gemm, gemv_t_acc, transpose_into};
+use super::{step_packed, LayerCache, LayerParams, LayerScratch, Recurrent, StepSink};
+use crate::kernels::{gemm, gemv_t_acc, transpose_into, PackedRhs};
 use crate::Float;
 
 /// `order`: the sequences `0..B` by decreasing length (ties in batch order),
@@ -80,11 +80,15 @@ impl Recurrent {
             order,
             h_sorted,
             c_sorted,
+            packed,
         } = scratch;
         gh.resize(batch * gw, T::zero()); // [B, G*H]
         c_new.resize(if mem { hs } else { 0 }, T::zero()); // [H]
         cache.resize(if S::KEEPS { 0 } else { cw }, T::zero()); // [cache_width*H], discarded
-        if batch > 1 {
+        let pk = batch > 1 && step_packed::<T>();
+        if pk {
+            packed.pack(p.w_hh, hs, gw, true); // W_hh^T [H, G*H], packed
+        } else if batch > 1 {
             transpose_into(p.w_hh, gw, hs, w_hh_t); // [H, G*H]
         }
         sort_by_length(&lengths[..batch], order);
@@ -118,6 +122,8 @@ impl Recurrent {
             }
             if n == 1 {
                 T::gemv_acc(gw, hs, p.w_hh, &h_sorted[..hs], gh);
+            } else if pk {
+                packed.gemm_acc(n, &h_sorted[..n * hs], gh);
             } else {
                 gemm(
                     n,
@@ -205,6 +211,11 @@ impl Recurrent {
         }
         let mut dc_prev = dc_next.clone(); // [B, H] (LSTM)
         let mut dh = vec![T::zero(); h];
+        let mut packed = PackedRhs::default();
+        let pk = batch > 1 && step_packed::<T>();
+        if pk {
+            packed.pack(p.w_hh, gw, h, false); // W_hh [G*H, H], packed
+        }
         // the valid rows only, step after step in the order the loop runs
         // them: dE/dgh_t [N, G*H] and s_{t-1} [N, H], for dW_hh
         let mut dg_packed = vec![T::zero(); valid * gw];
@@ -264,6 +275,8 @@ impl Recurrent {
             let dg_t = &dg_packed[at * gw..(at + n) * gw];
             if n == 1 {
                 gemv_t_acc(gw, h, p.w_hh, dg_t, &mut dh_next[..h]);
+            } else if pk {
+                packed.gemm_acc(n, dg_t, &mut dh_next[..n * h]);
             } else {
                 gemm(
                     n,

@@ -1,0 +1,261 @@
+//! The per-step product of a recurrent layer with its right-hand matrix
+//! packed once per call: `C[m, N] += A[m, K] B[K, N]`, where `B` (`W_hh^T`
+//! forward, `W_hh` backward) is the same at every step and `m` (the
+//! sequences still running) changes from step to step.
+//!
+//! A general GEMM packs `B` again on every call; at the M shape that packing
+//! (`packA` in faer's kernels) took a sixth of the training time, and it
+//! costs the same whether 32 or 2 sequences are still running, so a step's
+//! cost did not shrink with its rows. Here `B` is packed once into panels of
+//! [`NR`] columns (`[K, NR]` each, contiguous) and each step only runs the
+//! micro-kernel: [`MR`] rows of `A` by one panel, `K` fused multiply-adds
+//! deep, the panel staying in cache across the row blocks.
+
+use crate::Float;
+
+/// Columns per panel: two vectors of eight f32.
+pub(crate) const NR: usize = 16;
+/// Rows of `A` per micro-kernel call (12 accumulators, 2 panel vectors and
+/// one broadcast: 15 of the 16 AVX2 registers).
+pub(crate) const MR: usize = 6;
+
+/// A right-hand matrix `B` `[K, N]` packed into `ceil(N / NR)` panels, each
+/// `[K, NR]` row-major (zero past column `N`).
+#[derive(Clone, Debug, Default)]
+pub struct PackedRhs<T> {
+    k: usize,
+    n: usize,
+    /// `[ceil(N / NR), K, NR]`.
+    data: Vec<T>,
+}
+
+impl<T: Float> PackedRhs<T> {
+    /// Packs `b`: `[K, N]` row-major, or, when `trans`, its transpose stored
+    /// `[N, K]` row-major. Reuses the buffer.
+    pub fn pack(&mut self, b: &[T], k: usize, n: usize, trans: bool) {
+        let panels = n.div_ceil(NR);
+        self.k = k;
+        self.n = n;
+        self.data.clear();
+        self.data.resize(panels * k * NR, T::zero());
+        for p in 0..panels {
+            let panel = &mut self.data[p * k * NR..(p + 1) * k * NR];
+            let (j0, w) = (p * NR, NR.min(n - p * NR));
+            if trans {
+                for jj in 0..w {
+                    let col = &b[(j0 + jj) * k..(j0 + jj + 1) * k]; // row j of B^T
+                    for (kk, &v) in col.iter().enumerate() {
+                        panel[kk * NR + jj] = v;
+                    }
+                }
+            } else {
+                for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
+                    row[..w].copy_from_slice(&b[kk * n + j0..kk * n + j0 + w]);
+                }
+            }
+        }
+    }
+
+    /// `K`, the rows of `B`.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// `N`, the columns of `B`.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// `C[m, N] += A[m, K] B` for row-major `A` `[m, K]` and `C` `[m, N]`:
+    /// the AVX2 micro-kernel for f32 when the CPU has it, else a portable
+    /// loop (same products, summed in the same order over `K`).
+    pub fn gemm_acc(&self, m: usize, a: &[T], c: &mut [T]) {
+        T::packed_gemm_acc(m, self.k, self.n, a, &self.data, c)
+    }
+}
+
+/// [`PackedRhs::gemm_acc`] written portably: for every row and column, the
+/// products summed over `k` in order. `packed` is `[ceil(N / NR), K, NR]`.
+pub fn packed_gemm_acc_portable<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[T],
+    packed: &[T],
+    c: &mut [T],
+) {
+    for p in 0..n.div_ceil(NR) {
+        let panel = &packed[p * k * NR..(p + 1) * k * NR];
+        let (j0, w) = (p * NR, NR.min(n - p * NR));
+        for i in 0..m {
+            let mut acc = [T::zero(); NR];
+            for (kk, b) in panel.chunks_exact(NR).enumerate() {
+                let av = a[i * k + kk];
+                for (s, &bv) in acc.iter_mut().zip(b) {
+                    *s = av.mul_add(bv, *s);
+                }
+            }
+            for (cv, &s) in c[i * n + j0..i * n + j0 + w].iter_mut().zip(&acc) {
+                *cv += s;
+            }
+        }
+    }
+}
+
+/// [`PackedRhs::gemm_acc`] for f32 with AVX2 and FMA: per panel, blocks of
+/// [`MR`] rows (then the remaining rows in one smaller block), each a
+/// register tile of `MR x NR` sums over `K`, added to `C` at the end.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn packed_gemm_acc_f32_avx2(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    packed: &[f32],
+    c: &mut [f32],
+) {
+    let (a, c) = (&a[..m * k], &mut c[..m * n]);
+    let panels = n.div_ceil(NR);
+    let packed = &packed[..panels * k * NR];
+    for p in 0..panels {
+        let bp = packed.as_ptr().add(p * k * NR);
+        let (j0, w) = (p * NR, NR.min(n - p * NR));
+        let mut i = 0;
+        while i + MR <= m {
+            tile::<MR>(
+                k,
+                a.as_ptr().add(i * k),
+                bp,
+                c.as_mut_ptr().add(i * n + j0),
+                n,
+                w,
+            );
+            i += MR;
+        }
+        let (ap, cp) = (a.as_ptr().add(i * k), c.as_mut_ptr().add(i * n + j0));
+        match m - i {
+            5 => tile::<5>(k, ap, bp, cp, n, w),
+            4 => tile::<4>(k, ap, bp, cp, n, w),
+            3 => tile::<3>(k, ap, bp, cp, n, w),
+            2 => tile::<2>(k, ap, bp, cp, n, w),
+            1 => tile::<1>(k, ap, bp, cp, n, w),
+            _ => {}
+        }
+    }
+}
+
+/// `C[R, w] += A[R, K] P[K, w]` for one panel `P` (`[K, NR]`), `R <= MR`.
+///
+/// # Safety
+/// AVX2 and FMA; `a` points at `R` rows of `k` floats (`k` apart), `bp` at
+/// `k * NR` floats, `c` at `R` rows of `w <= NR` floats (`ldc` apart).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn tile<const R: usize>(
+    k: usize,
+    a: *const f32,
+    bp: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    w: usize,
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm256_setzero_ps(); 2]; R];
+    for kk in 0..k {
+        let b0 = _mm256_loadu_ps(bp.add(kk * NR));
+        let b1 = _mm256_loadu_ps(bp.add(kk * NR + 8));
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let av = _mm256_broadcast_ss(&*a.add(r * k + kk));
+            acc[0] = _mm256_fmadd_ps(av, b0, acc[0]);
+            acc[1] = _mm256_fmadd_ps(av, b1, acc[1]);
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        let cr = c.add(r * ldc);
+        if w == NR {
+            _mm256_storeu_ps(cr, _mm256_add_ps(_mm256_loadu_ps(cr), acc[0]));
+            _mm256_storeu_ps(cr.add(8), _mm256_add_ps(_mm256_loadu_ps(cr.add(8)), acc[1]));
+        } else {
+            let mut sums = [0f32; NR];
+            _mm256_storeu_ps(sums.as_mut_ptr(), acc[0]);
+            _mm256_storeu_ps(sums.as_mut_ptr().add(8), acc[1]);
+            for (jj, &s) in sums[..w].iter().enumerate() {
+                *cr.add(jj) += s;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `C[m, n] += A B` in f64, B `[k, n]` row-major.
+    fn naive(m: usize, k: usize, n: usize, a: &[f64], b: &[f64]) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|kk| a[i * k + kk] * b[kk * n + j]).sum::<f64>() + 0.5;
+            }
+        }
+        c
+    }
+
+    fn pattern(len: usize, seed: usize) -> Vec<f64> {
+        (0..len)
+            .map(|i| (((i * 31 + seed * 17) % 97) as f64 - 48.0) / 48.0)
+            .collect()
+    }
+
+    #[test]
+    fn packed_product_matches_naive_at_odd_shapes_both_layouts_and_paths() {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (7, 5, 17),
+            (6, 33, 16),
+            (13, 64, 40),
+            (32, 256, 100),
+        ] {
+            let (a, b) = (pattern(m * k, 1), pattern(k * n, 2));
+            let want = naive(m, k, n, &a, &b);
+            // f64, portable, B given as stored and transposed
+            let bt: Vec<f64> = (0..n * k).map(|r| b[(r % k) * n + r / k]).collect();
+            for (src, trans) in [(&b, false), (&bt, true)] {
+                let mut pk = PackedRhs::<f64>::default();
+                pk.pack(src, k, n, trans);
+                let mut c = vec![0.5; m * n];
+                pk.gemm_acc(m, &a, &mut c);
+                for (x, y) in c.iter().zip(&want) {
+                    assert!(
+                        (x - y).abs() < 1e-12,
+                        "f64 {m}x{k}x{n} trans={trans}: {x} vs {y}"
+                    );
+                }
+            }
+            // f32: the dispatched kernel (AVX2 here when the CPU has it) and
+            // the portable loop give the same sums as f64 within rounding,
+            // and each other exactly (same products, same order over k)
+            let (a32, b32): (Vec<f32>, Vec<f32>) = (
+                a.iter().map(|&v| v as f32).collect(),
+                b.iter().map(|&v| v as f32).collect(),
+            );
+            let mut pk = PackedRhs::<f32>::default();
+            pk.pack(&b32, k, n, false);
+            let mut fast = vec![0.5f32; m * n];
+            pk.gemm_acc(m, &a32, &mut fast);
+            let mut slow = vec![0.5f32; m * n];
+            packed_gemm_acc_portable(m, k, n, &a32, &pk.data, &mut slow);
+            for ((f, s), y) in fast.iter().zip(&slow).zip(&want) {
+                assert!(
+                    ((*f as f64) - y).abs() < 1e-4 * (1.0 + y.abs()),
+                    "f32 {f} vs {y}"
+                );
+                assert_eq!(f, s, "AVX2 and portable kernels differ at {m}x{k}x{n}");
+            }
+        }
+    }
+}
