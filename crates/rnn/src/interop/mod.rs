@@ -1,10 +1,12 @@
-//! PyTorch in and out: read a `state_dict` saved by PyTorch (`.safetensors`
-//! or `.pt`) into a [`crate::Model`], run a model on tensors from a file with
-//! PyTorch's conventions, and write a model back as a `state_dict`.
+//! PyTorch and ONNX in and out: read a `state_dict` saved by PyTorch
+//! (`.safetensors` or `.pt`) into a [`crate::Model`], run a model on tensors
+//! from a file with PyTorch's conventions, and write a model back as a
+//! `state_dict` or as an ONNX model ([`onnx`]).
 
 mod export;
 mod import;
 mod infer;
+pub mod onnx;
 pub mod pickle;
 
 pub use export::{export_pytorch, outside_the_network, NOT_EXPORTED_KEY};
@@ -13,3 +15,4 @@ pub use import::{
     HAS_HEAD_KEY, IMPORTED_TASK, NAMES_KEY,
 };
 pub use infer::{InferInput, InferOutput};
+pub use onnx::{export_onnx, write_onnx};
