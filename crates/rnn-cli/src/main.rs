@@ -44,7 +44,7 @@ enum Command {
     Import(cmd::import::ImportArgs),
     /// Run a model's network on tensors from a file (PyTorch's conventions).
     Infer(cmd::infer::InferArgs),
-    /// Export a model's network and head (PyTorch state_dict).
+    /// Export a model's network and head (PyTorch state_dict or ONNX).
     Export(cmd::export::ExportArgs),
     /// Feed the next chunk on stdin to a language model (text) or forecaster (values), its state kept in a file.
     Step(cmd::step::StepArgs),

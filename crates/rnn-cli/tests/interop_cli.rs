@@ -100,3 +100,44 @@ fn import_then_infer_reproduces_pytorch() {
     assert_bad_input(&bad, "gru_1layer.json");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn export_onnx_writes_the_library_export_and_names_what_stays_behind() {
+    let dir = tmp("export-onnx");
+    let model = dir.join("lstm");
+    let pt = fixture("lstm_2layer_bidir.pt");
+    let m = model.to_str().unwrap();
+    assert!(rnn(&["import", pt.to_str().unwrap(), "--out", m])
+        .status
+        .success());
+    let onnx = dir.join("lstm.onnx");
+    let o = onnx.to_str().unwrap();
+    let out = rnn(&["export", "--model", m, "--format", "onnx", "-o", o]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    // the file is the library's export of the directory, byte for byte
+    let mut mf = rnn::io::model_file::ModelFile::load(&model).unwrap();
+    assert_eq!(
+        std::fs::read(&onnx).unwrap(),
+        rnn::interop::export_onnx(&mf).unwrap()
+    );
+    // an imported model has nothing outside its network; a forecaster does
+    assert!(!err.contains("note:"), "{err}");
+    mf.task = "forecast".into();
+    let fc = dir.join("fc");
+    mf.save(&fc).unwrap();
+    let o = dir.join("fc.onnx");
+    let out = rnn(&[
+        "export",
+        "--model",
+        fc.to_str().unwrap(),
+        "--format",
+        "onnx",
+        "-o",
+        o.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let note = "note: not in the export (outside the network): the forecaster's transform";
+    assert!(out.status.success() && err.contains(note), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,8 +1,8 @@
-//! `rnn export`: a model directory's network out to PyTorch.
+//! `rnn export`: a model directory's network out to PyTorch or ONNX.
 
 use crate::error::CliResult;
 use clap::{Args, ValueEnum};
-use rnn::interop::{export_pytorch, NOT_EXPORTED_KEY};
+use rnn::interop::{export_pytorch, outside_the_network, write_onnx};
 use rnn::io::model_file::ModelFile;
 use std::path::PathBuf;
 
@@ -11,12 +11,15 @@ use std::path::PathBuf;
 pub enum Format {
     /// A state_dict (.safetensors) that `load_state_dict` accepts unchanged.
     Pytorch,
+    /// An ONNX model (.onnx): inputs x (or ids), lengths, h0, c0 (LSTM), all required.
+    Onnx,
 }
 
 /// Export a model's recurrent network and head.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  rnn export --model runs/lm --format pytorch -o sd.safetensors\n\n\
+    after_help = "Examples:\n  rnn export --model runs/lm --format pytorch -o sd.safetensors\n  \
+                  rnn export --model runs/lm --format onnx -o model.onnx\n\n\
                   In Python: model.load_state_dict(safetensors.torch.load_file(\"sd.safetensors\"))"
 )]
 pub struct ExportArgs {
@@ -34,11 +37,12 @@ pub struct ExportArgs {
 /// Runs the command.
 pub fn run(a: &ExportArgs) -> CliResult {
     let mf = ModelFile::load(&a.model)?;
-    let w = match a.format {
-        Format::Pytorch => export_pytorch(&mf)?,
-    };
-    w.write(&a.output)?;
-    if let Some(note) = w.metadata().get(NOT_EXPORTED_KEY) {
+    match a.format {
+        Format::Pytorch => export_pytorch(&mf)?.write(&a.output)?,
+        Format::Onnx => write_onnx(&mf, &a.output)?,
+    }
+    let note = outside_the_network(&mf);
+    if !note.is_empty() {
         eprintln!("note: not in the export (outside the network): {note}");
     }
     eprintln!("wrote {}", a.output.display());
