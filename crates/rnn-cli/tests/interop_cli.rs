@@ -123,7 +123,7 @@ fn export_onnx_writes_the_library_export_and_names_what_stays_behind() {
     );
     // an imported model has nothing outside its network; a forecaster does
     assert!(!err.contains("note:"), "{err}");
-    mf.task = "forecast".into();
+    mf.task = rnn::io::model_file::Task::Forecast;
     let fc = dir.join("fc");
     mf.save(&fc).unwrap();
     let o = dir.join("fc.onnx");

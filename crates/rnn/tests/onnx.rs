@@ -14,7 +14,7 @@
 
 use rnn::interop::onnx::export_onnx;
 use rnn::interop::{import_state_dict, read_state_dict, ImportOptions, InferInput};
-use rnn::io::model_file::ModelFile;
+use rnn::io::model_file::{ModelFile, Task};
 use rnn::io::TensorFile;
 use rnn::{Activation, CellKind, Model, ModelConfig, State};
 use std::path::{Path, PathBuf};
@@ -295,7 +295,7 @@ fn every_elman_activation_and_a_single_bias_export() {
             },
         };
         let mf = ModelFile {
-            task: "forecast".into(),
+            task: Task::Forecast,
             model,
             extra: Default::default(),
             meta: Default::default(),
@@ -323,7 +323,7 @@ fn a_language_model_trained_here_exports_with_ids_in() {
     let mut tr = Trainer::new(cfg, &Corpus::new("t.txt", text), &dir).unwrap();
     tr.fit(Budget::Steps(10), &mut ()).unwrap();
     let mf = ModelFile::load(&dir).unwrap();
-    assert_eq!(mf.task, "lm");
+    assert_eq!(mf.task, Task::Lm);
     let (t, b, v) = (7, 2, mf.model.config.input_size);
     let ids: Vec<usize> = (0..t * b).map(|i| (i * 5 + 3) % v).collect();
     let ld = 2 * b * 10;

@@ -122,7 +122,7 @@ pub(super) fn model_proto(mf: &ModelFile) -> Result<ModelProto> {
     }
 
     let doc = doc_string(mf, ids, has_head);
-    let mut meta = vec![("source_task".to_string(), mf.task.clone())];
+    let mut meta = vec![("source_task".to_string(), mf.task.to_string())];
     let outside = outside_the_network(mf);
     if !outside.is_empty() {
         meta.push((NOT_EXPORTED_KEY.to_string(), outside));

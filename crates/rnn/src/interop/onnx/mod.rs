@@ -41,7 +41,7 @@ mod recurrent;
 #[cfg(test)]
 mod tests;
 
-use crate::io::model_file::ModelFile;
+use crate::io::model_file::{ModelFile, Task};
 use crate::io::write_atomic;
 use crate::Result;
 use prost::Message;
@@ -53,10 +53,9 @@ pub const OPSET: i64 = 14;
 pub const IR_VERSION: i64 = 7;
 
 /// Whether the ONNX export of `mf` takes class ids (`ids` `[T, B]` int64)
-/// rather than dense inputs `x`: language models (task `lm`) read
-/// characters by id.
+/// rather than dense inputs `x`: language models read characters by id.
 pub fn takes_ids(mf: &ModelFile) -> bool {
-    mf.task == "lm"
+    mf.task == Task::Lm
 }
 
 /// The ONNX model (serialized protobuf) of a model directory's recurrent
@@ -67,7 +66,7 @@ pub fn takes_ids(mf: &ModelFile) -> bool {
 /// ```
 /// use rnn::io::model_file::ModelFile;
 /// let mf = ModelFile {
-///     task: "forecast".into(),
+///     task: rnn::io::model_file::Task::Forecast,
 ///     model: rnn::Model::new(rnn::ModelConfig::elman(3, 4, 1), 0)?,
 ///     extra: Default::default(),
 ///     meta: Default::default(),

@@ -6,13 +6,13 @@ use super::export_onnx;
 use super::proto::tensor_shape_proto::dimension::Value;
 use super::proto::{type_proto, GraphProto, ModelProto, NodeProto, ValueInfoProto};
 use crate::interop::import::HAS_HEAD_KEY;
-use crate::io::model_file::ModelFile;
+use crate::io::model_file::{ModelFile, Task};
 use crate::{Activation, CellKind, Model, ModelConfig};
 use prost::Message;
 
-fn exported(task: &str, cfg: ModelConfig, meta: &[(&str, &str)]) -> ModelProto {
+fn exported(task: Task, cfg: ModelConfig, meta: &[(&str, &str)]) -> ModelProto {
     let mf = ModelFile {
-        task: task.into(),
+        task,
         model: Model::new(cfg, 1).unwrap(),
         extra: Default::default(),
         meta: meta
@@ -91,7 +91,7 @@ fn an_lstm_language_model_takes_ids_and_all_states() {
         num_layers: 2,
         ..ModelConfig::elman(7, 5, 7)
     };
-    let m = exported("lm", cfg, &[("vocab", "\"abcdefg\"")]);
+    let m = exported(Task::Lm, cfg, &[("vocab", "\"abcdefg\"")]);
     assert_eq!(
         (m.ir_version, m.opset_import[0].version),
         (Some(7), Some(14))
@@ -136,7 +136,7 @@ fn a_bidirectional_relu_elman_names_its_activation_per_direction() {
         bidirectional: true,
         ..ModelConfig::elman(3, 4, 2)
     };
-    let m = exported("forecast", cfg, &[]);
+    let m = exported(Task::Forecast, cfg, &[]);
     let g = m.graph.as_ref().unwrap();
     let n = recurrent(g)[0];
     assert_eq!(n.op_type.as_deref(), Some("RNN"));
@@ -154,7 +154,7 @@ fn a_gru_resets_after_the_product_and_a_headless_import_has_no_logits() {
         cell: CellKind::Gru,
         ..ModelConfig::elman(3, 4, 2)
     };
-    let m = exported("imported", cfg, &[(HAS_HEAD_KEY, "false")]);
+    let m = exported(Task::Imported, cfg, &[(HAS_HEAD_KEY, "false")]);
     let g = m.graph.as_ref().unwrap();
     let n = recurrent(g)[0];
     let lbr = n
