@@ -127,6 +127,28 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Work that needs more memory than the machine has available (see
+    /// [`crate::memory`]), refused before allocating it.
+    #[error("{what}: needs about {need} of memory, more than the {available} available")]
+    Memory {
+        /// What would need it (a model and its sizes, a file).
+        what: String,
+        /// The estimate, for a person (`44.0 TB`).
+        need: String,
+        /// What the machine has available, for a person.
+        available: String,
+    },
+    /// A model whose outputs became NaN or infinite on finite inputs
+    /// (finite but absurd weights, such as 3e38).
+    #[error("{model}: {what} became {value} (the model's weights are finite but too large to compute with; retrain or restore the model)")]
+    NonFinite {
+        /// The model (its directory or file).
+        model: String,
+        /// Which output (`the loss`, `the logits at position 3`, `forecast step 2`).
+        what: String,
+        /// The value printed (`NaN`, `inf`).
+        value: String,
+    },
     /// Training diverged: the loss became NaN or infinite.
     #[error("loss became {value} at step {step}; the last good checkpoint is kept")]
     Diverged {

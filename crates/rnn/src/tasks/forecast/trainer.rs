@@ -150,6 +150,9 @@ impl Trainer {
         cfg.cell = a.cell_kind();
         cfg.num_layers = a.layers;
         cfg.output = OutputKind::Identity;
+        // AdamW's two buffers, a batch of windows, and the validation windows at once
+        let batch = a.batch.max(256.min(val.len()));
+        cfg.ensure_trainable("forecast", 2, a.window, batch)?;
         let model = Model::<f32>::new(cfg, a.seed)?;
         let opt_cfg = if a.weight_decay > 0.0 {
             OptimizerConfig::from_args(

@@ -250,7 +250,15 @@ impl Trainer {
             dropout: config.dropout,
             forget_bias: config.forget_bias,
         };
-        let state = TrainState::new(config.model_config(data.vocab.len()), step)?;
+        let model = config.model_config(data.vocab.len());
+        // refused before allocating; evaluation runs EVAL_STREAMS x EVAL_WINDOW at once
+        let (t, b) = if config.seq_len.saturating_mul(config.batch) > EVAL_STREAMS * EVAL_WINDOW {
+            (config.seq_len, config.batch)
+        } else {
+            (EVAL_WINDOW, EVAL_STREAMS)
+        };
+        model.ensure_trainable("lm", step.optimizer.buffers(), t, b)?;
+        let state = TrainState::new(model, step)?;
         let run = RunState {
             best_sched: f64::MAX, // not INFINITY: JSON has no infinity
             best_saved: f64::MAX,
