@@ -181,10 +181,45 @@ impl Error {
         }
     }
 
+    /// Names the model of an [`Error::NonFinite`] (its directory or file);
+    /// any other error is returned as it is.
+    ///
+    /// ```
+    /// let e = rnn::Error::NonFinite { model: "the model".into(), what: "the loss".into(), value: "NaN".into() };
+    /// assert!(e.of_model("runs/a").to_string().starts_with("runs/a: the loss became NaN"));
+    /// ```
+    pub fn of_model(self, model: impl AsRef<std::path::Path>) -> Self {
+        match self {
+            Error::NonFinite { what, value, .. } => Error::NonFinite {
+                model: model.as_ref().display().to_string(),
+                what,
+                value,
+            },
+            e => e,
+        }
+    }
+
     /// Whether this error is the user's input's fault (exit code 2) rather than
     /// a failure of the run (exit code 1).
     pub fn is_bad_input(&self) -> bool {
         !matches!(self, Error::Diverged { .. } | Error::Plot { .. })
+    }
+}
+
+/// Checks outputs a model computed: the first NaN or infinity is an
+/// [`Error::NonFinite`] for "the model" (callers that know its directory
+/// name it with [`Error::of_model`]) saying which output (`what(i)`).
+pub(crate) fn finite_outputs<T: crate::Float>(
+    values: &[T],
+    what: impl FnOnce(usize) -> String,
+) -> Result<()> {
+    match values.iter().position(|v| !v.f64().is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::NonFinite {
+            model: "the model".into(),
+            what: what(i),
+            value: values[i].f64().to_string(),
+        }),
     }
 }
 

@@ -159,6 +159,7 @@ impl InferInput {
             batch = batch.with_lengths(l);
         }
         let fwd = model.forward(batch)?;
+        crate::error::finite_outputs(&fwd.logits, |k| format!("logit {k}"))?;
         let top = model.config.num_layers - 1;
         Ok(InferOutput {
             output: model.layer_output(&fwd, top).to_vec(),
