@@ -103,7 +103,12 @@ impl ModelFile {
                 reason: "not a model directory (it does not exist or is not a folder)".into(),
             });
         }
-        let f = TensorFile::read(dir.join(MODEL_FILE))?;
+        Self::from_tensor_file(TensorFile::read(dir.join(MODEL_FILE))?)
+    }
+
+    /// Reads a model file already parsed (every tensor's presence and shape
+    /// is checked, as by [`ModelFile::load`]).
+    pub fn from_tensor_file(f: TensorFile) -> Result<Self> {
         if f.checksum() == Checksum::Absent {
             static NOTED: std::sync::Once = std::sync::Once::new();
             NOTED.call_once(|| {
