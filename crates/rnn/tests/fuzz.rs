@@ -188,13 +188,13 @@ fn mutate_model(bytes: &mut Vec<u8>, rng: &mut Rng, corpus: &[Vec<u8>]) {
 
 /// Loads a model file's bytes the way every command does, then as each
 /// task's model (whatever its task metadata says).
-fn load_model(bytes: &[u8]) {
+fn load_model(bytes: &[u8]) -> bool {
     let dir = Path::new("fuzz-model");
     let Ok(f) = TensorFile::from_bytes(dir.join("model.safetensors"), bytes.to_vec()) else {
-        return;
+        return false;
     };
     let Ok(mf) = ModelFile::from_tensor_file(f) else {
-        return;
+        return false;
     };
     if let Ok(lm) = LanguageModel::from_file(mf.clone(), dir) {
         let _ = lm.evaluate("ab", "text");
@@ -203,6 +203,7 @@ fn load_model(bytes: &[u8]) {
     if let Ok(t) = Tagger::from_model_file(dir, mf) {
         let _ = t.tag(&["a", "B"]);
     }
+    true
 }
 
 fn seeds_model() -> Vec<Vec<u8>> {
@@ -266,7 +267,7 @@ type Target = (
     &'static str,
     Vec<Vec<u8>>,
     fn(&mut Vec<u8>, &mut Rng, &[Vec<u8>]),
-    fn(&[u8]),
+    fn(&[u8]) -> bool,
 );
 
 fn targets() -> Vec<Target> {
@@ -295,22 +296,22 @@ fn targets() -> Vec<Target> {
                     }
                 }
             }
-            let _ = parse_conll(p, &text, false);
+            parse_conll(p, &text, false).is_ok()
         }),
         ("text", vec![text.clone()], mutate, |b| {
             let Ok(s) = std::str::from_utf8(b) else {
-                return;
+                return false;
             };
             let p = Path::new("fuzz.txt");
             let _ = parse_plain(p, s);
             let v = Vocab::from_text(s);
             let _ = v.encode(s, "text");
-            let _ = LmData::new(s, p, 0.1, 4, 2);
+            LmData::new(s, p, 0.1, 4, 2).is_ok()
         }),
         ("csv", vec![csv], mutate, |b| {
             let text = String::from_utf8_lossy(b);
             let Ok(t) = Table::parse(Path::new("fuzz.csv"), &text) else {
-                return;
+                return false;
             };
             for fill in [Fill::None, Fill::Linear] {
                 let _ = Series::from_table(
@@ -321,9 +322,10 @@ fn targets() -> Vec<Target> {
                     fill,
                 );
             }
+            true
         }),
         ("pt", pts, mutate, |b| {
-            let _ = rnn::interop::pickle::read_pt_bytes(Path::new("fuzz.pt"), b);
+            rnn::interop::pickle::read_pt_bytes(Path::new("fuzz.pt"), b).is_ok()
         }),
     ]
 }
@@ -333,13 +335,14 @@ fn fuzz(iters: u64, seed: u64) -> u64 {
     let mut total = 0;
     for (name, corpus, mutator, run) in targets() {
         let mut rng = Rng(seed ^ 0x9e37_79b9_7f4a_7c15 ^ name.len() as u64);
-        let mut pool = corpus.clone();
+        let (mut pool, mut accepted) = (corpus.clone(), 0u64);
         for i in 0..iters {
             let mut input = pool[rng.below(pool.len())].clone();
             for _ in 0..1 + rng.below(4) {
                 mutator(&mut input, &mut rng, &corpus);
             }
             let ok = std::panic::catch_unwind(|| run(&input));
+            accepted += u64::from(matches!(ok, Ok(true)));
             if ok.is_err() {
                 let path = std::env::temp_dir().join(format!("rnn-fuzz-crash-{name}.bin"));
                 std::fs::write(&path, &input).unwrap();
@@ -351,7 +354,7 @@ fn fuzz(iters: u64, seed: u64) -> u64 {
             }
             total += 1;
         }
-        eprintln!("fuzz {name}: {iters} inputs, no panic");
+        eprintln!("fuzz {name}: {iters} inputs, {accepted} accepted by the parser, no panic");
     }
     total
 }
