@@ -159,8 +159,9 @@ impl InferInput {
             batch = batch.with_lengths(l);
         }
         let fwd = model.forward(batch)?;
-        crate::error::finite_outputs(&fwd.logits, |k| format!("logit {k}"))?;
         let top = model.config.num_layers - 1;
+        crate::error::finite_outputs(model.layer_output(&fwd, top), |k| format!("output {k}"))?;
+        crate::error::finite_outputs(&fwd.logits, |k| format!("logit {k}"))?;
         Ok(InferOutput {
             output: model.layer_output(&fwd, top).to_vec(),
             state: model.final_state(&fwd),
