@@ -32,8 +32,9 @@ impl RunOptions {
     }
 }
 
-/// The options [`check_given`] compares, by field name of [`TrainConfig`]
-/// (the flag is `--` and the name with `-` for `_`).
+/// The options [`super::Trainer::resume_given`] checks against the saved
+/// run, by field name of [`TrainConfig`] (the flag is `--` and the name
+/// with `-` for `_`).
 pub const RESUME_FIELDS: [&str; 18] = [
     "hidden",
     "layers",
