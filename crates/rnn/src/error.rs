@@ -127,6 +127,28 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Work that needs more memory than the machine has available (see
+    /// [`crate::memory`]), refused before allocating it.
+    #[error("{what}: needs about {need} of memory, more than the {available} available")]
+    Memory {
+        /// What would need it (a model and its sizes, a file).
+        what: String,
+        /// The estimate, for a person (`44.0 TB`).
+        need: String,
+        /// What the machine has available, for a person.
+        available: String,
+    },
+    /// A model whose outputs became NaN or infinite on finite inputs
+    /// (finite but absurd weights, such as 3e38).
+    #[error("{model}: {what} became {value} (the model's weights are finite but too large to compute with; retrain or restore the model)")]
+    NonFinite {
+        /// The model (its directory or file).
+        model: String,
+        /// Which output (`the loss`, `the logits at position 3`, `forecast step 2`).
+        what: String,
+        /// The value printed (`NaN`, `inf`).
+        value: String,
+    },
     /// Training diverged: the loss became NaN or infinite.
     #[error("loss became {value} at step {step}; the last good checkpoint is kept")]
     Diverged {
@@ -159,10 +181,45 @@ impl Error {
         }
     }
 
+    /// Names the model of an [`Error::NonFinite`] (its directory or file);
+    /// any other error is returned as it is.
+    ///
+    /// ```
+    /// let e = rnn::Error::NonFinite { model: "the model".into(), what: "the loss".into(), value: "NaN".into() };
+    /// assert!(e.of_model("runs/a").to_string().starts_with("runs/a: the loss became NaN"));
+    /// ```
+    pub fn of_model(self, model: impl AsRef<std::path::Path>) -> Self {
+        match self {
+            Error::NonFinite { what, value, .. } => Error::NonFinite {
+                model: model.as_ref().display().to_string(),
+                what,
+                value,
+            },
+            e => e,
+        }
+    }
+
     /// Whether this error is the user's input's fault (exit code 2) rather than
     /// a failure of the run (exit code 1).
     pub fn is_bad_input(&self) -> bool {
         !matches!(self, Error::Diverged { .. } | Error::Plot { .. })
+    }
+}
+
+/// Checks outputs a model computed: the first NaN or infinity is an
+/// [`Error::NonFinite`] for "the model" (callers that know its directory
+/// name it with [`Error::of_model`]) saying which output (`what(i)`).
+pub(crate) fn finite_outputs<T: crate::Float>(
+    values: &[T],
+    what: impl FnOnce(usize) -> String,
+) -> Result<()> {
+    match values.iter().position(|v| !v.f64().is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::NonFinite {
+            model: "the model".into(),
+            what: what(i),
+            value: values[i].f64().to_string(),
+        }),
     }
 }
 

@@ -29,6 +29,7 @@ mod error;
 pub mod interop;
 pub mod io;
 pub mod kernels;
+pub mod memory;
 pub mod nn;
 pub mod optim;
 pub mod tasks;

@@ -57,7 +57,8 @@ pub fn generate_cmd(a: &GenerateArgs) -> CliResult {
                 write_err = Some(e);
             }
         }
-    })?;
+    })
+    .map_err(|e| e.of_model(&a.model))?;
     let _ = writeln!(out).and_then(|_| out.flush());
     match write_err {
         Some(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {

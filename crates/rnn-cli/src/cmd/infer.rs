@@ -31,7 +31,9 @@ pub fn run(a: &InferArgs) -> CliResult {
     let mf = ModelFile::load(&a.model)?;
     let input = InferInput::read(&a.input, &mf.model)?;
     let with_head = mf.meta.get(HAS_HEAD_KEY).map(String::as_str) != Some("false");
-    let out = input.run(&mf.model, with_head)?;
+    let out = input
+        .run(&mf.model, with_head)
+        .map_err(|e| e.of_model(&a.model))?;
     out.write(&a.output, &mf.model, input.steps, input.batch)?;
     eprintln!(
         "ran a '{}' model on T = {}, B = {}; wrote {}",

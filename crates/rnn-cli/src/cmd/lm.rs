@@ -102,6 +102,9 @@ pub struct TrainLmArgs {
     /// Evaluations without improvement before the learning rate decays.
     #[arg(long, default_value_t = 2)]
     pub patience: u64,
+    /// On a NaN/infinite loss: stop, or rollback (to the last good weights, half the learning rate, the batch skipped; gives up after 3 in a row).
+    #[arg(long, value_enum, default_value = "stop")]
+    pub on_divergence: rnn::tasks::OnDivergence,
     /// Threads for the large matrix products.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
@@ -168,15 +171,10 @@ impl TrainLmArgs {
             seed: self.seed,
             val_frac: self.val_frac,
             eval_every: self.eval_every,
-            schedule: match (self.schedule, self.resume.is_some()) {
-                (ScheduleName::Cosine, false) => Schedule::Cosine,
-                _ => Schedule::Plateau {
-                    decay: self.lr_decay,
-                    patience: self.patience,
-                },
-            },
+            schedule: Schedule::from_name(self.schedule, self.lr_decay, self.patience),
             max_steps: self.steps,
             diagnostics: self.diagnostics,
+            on_divergence: self.on_divergence,
         })
     }
 }
@@ -198,12 +196,27 @@ pub fn train(a: &TrainLmArgs) -> CliResult<Summary> {
     let text = Corpus::read(&a.data)?;
     prepare_run_dir(&dir, OutMode::from_flags(a.resume.is_some(), a.force))?;
     let trainer = match a.resume {
-        Some(_) => Trainer::resume(&dir, &text, &config)?,
+        Some(_) => Trainer::resume_given(&dir, &text, &config, &given_flags())?,
         None => Trainer::new(config, &text, &dir)?,
     };
     let summary = fit(trainer, budget, a.quiet)?;
     print_summary(&summary, &dir, a.json);
     Ok(summary)
+}
+
+/// The options of `rnn train lm` given on the command line (a resume
+/// checks them against the saved run's; the others are taken from it).
+fn given_flags() -> Vec<&'static str> {
+    use clap::{parser::ValueSource, CommandFactory};
+    let m = crate::Cli::command().get_matches();
+    let lm = m
+        .subcommand_matches("train")
+        .and_then(|t| t.subcommand_matches("lm"));
+    let given = |f: &&str| lm.is_some_and(|m| m.value_source(f) == Some(ValueSource::CommandLine));
+    rnn::tasks::lm::RESUME_FIELDS
+        .into_iter()
+        .filter(given)
+        .collect()
 }
 
 /// Prints a finished run's line (or JSON object) to stdout.

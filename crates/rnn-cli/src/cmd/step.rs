@@ -73,6 +73,7 @@ pub fn run(a: &StepArgs) -> CliResult {
     let text = read_stdin()?;
     let ids = vocab.encode(&text, "stdin")?;
     let (mut stream, from_file) = Stream::open(&mf.model, &a.state)?;
+    let named = |e: rnn::Error| e.of_model(&a.model);
     if stream.batch() != 1 {
         return Err(CliError::Usage(format!(
             "{}: holds the state of {} streams; rnn step carries one",
@@ -88,12 +89,12 @@ pub fn run(a: &StepArgs) -> CliResult {
         )));
     }
     if !ids.is_empty() {
-        stream.feed(Input::Ids(&ids))?;
+        stream.feed(Input::Ids(&ids)).map_err(named)?;
     }
     let report = match a.generate {
         Some(n) => {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
-            let drawn = stream.generate(n, a.temperature, &mut rng)?;
+            let drawn = stream.generate(n, a.temperature, &mut rng).map_err(named)?;
             let text: String = drawn.iter().map(|&i| vocab.chars[i]).collect();
             if a.json {
                 serde_json::json!({"fed": ids.len(), "generated": text}).to_string()
@@ -102,7 +103,7 @@ pub fn run(a: &StepArgs) -> CliResult {
             }
         }
         None => {
-            let p = stream.probabilities()?;
+            let p = stream.probabilities().map_err(named)?;
             let mut order: Vec<usize> = (0..p.len()).collect();
             order.sort_by(|&i, &j| p[j].total_cmp(&p[i]).then(i.cmp(&j)));
             order.truncate(TOP);

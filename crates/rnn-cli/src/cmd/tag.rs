@@ -131,6 +131,9 @@ pub struct TrainTagArgs {
     /// rnn eval --model OUT --model OUT/epoch-20 --model OUT/epoch-15 ...
     #[arg(long, default_value_t = 0)]
     pub snapshots_from: usize,
+    /// On a NaN/infinite loss: stop, or rollback (to the last good weights, half the learning rate, the batch skipped; gives up after 3 in a row).
+    #[arg(long, value_enum, default_value = "stop")]
+    pub on_divergence: rnn::tasks::OnDivergence,
     /// Threads for the matrix products.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -249,7 +252,7 @@ fn config(a: &TrainTagArgs) -> CliResult<TrainConfig> {
     c.keep = choice::<Keep>("--keep", &a.keep, false)?;
     (c.batch, c.lr_decay, c.patience) = (a.batch, a.lr_decay, a.patience);
     (c.snapshots_from, c.seed) = (a.snapshots_from, a.seed);
-    c.init_from = a.init_from.clone();
+    (c.init_from, c.on_divergence) = (a.init_from.clone(), a.on_divergence);
     c.meta
         .insert("tag.train_args".to_string(), format!("{a:?}"));
     Ok(c)

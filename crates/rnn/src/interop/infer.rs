@@ -160,6 +160,8 @@ impl InferInput {
         }
         let fwd = model.forward(batch)?;
         let top = model.config.num_layers - 1;
+        crate::error::finite_outputs(model.layer_output(&fwd, top), |k| format!("output {k}"))?;
+        crate::error::finite_outputs(&fwd.logits, |k| format!("logit {k}"))?;
         Ok(InferOutput {
             output: model.layer_output(&fwd, top).to_vec(),
             state: model.final_state(&fwd),

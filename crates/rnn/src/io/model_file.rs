@@ -103,7 +103,12 @@ impl ModelFile {
                 reason: "not a model directory (it does not exist or is not a folder)".into(),
             });
         }
-        let f = TensorFile::read(dir.join(MODEL_FILE))?;
+        Self::from_tensor_file(TensorFile::read(dir.join(MODEL_FILE))?)
+    }
+
+    /// Reads a model file already parsed (every tensor's presence and shape
+    /// is checked, as by [`ModelFile::load`]).
+    pub fn from_tensor_file(f: TensorFile) -> Result<Self> {
         if f.checksum() == Checksum::Absent {
             static NOTED: std::sync::Once = std::sync::Once::new();
             NOTED.call_once(|| {
@@ -121,6 +126,31 @@ impl ModelFile {
         let cfg_s = f.meta("config")?;
         let config: ModelConfig = serde_json::from_str(cfg_s)
             .map_err(|e| f.bad_meta("config", cfg_s, &format!("a model configuration ({e})")))?;
+        // a damaged or hostile config is refused before anything is allocated
+        let params = config.param_count_f64();
+        crate::memory::ensure_fits(
+            || {
+                format!(
+                    "{}: a model of {params:.1e} parameters (config hidden_size {}, num_layers {}, input_size {}, output_size {})",
+                    f.path().display(),
+                    config.hidden_size,
+                    config.num_layers,
+                    config.input_size,
+                    config.output_size
+                )
+            },
+            params * 4.0,
+        )?;
+        if params > f.value_count() as f64 {
+            return Err(f.bad_meta(
+                "config",
+                cfg_s,
+                &format!(
+                    "a model of {params:.0} parameters, but the file's tensors hold {} values",
+                    f.value_count()
+                ),
+            ));
+        }
         let mut model = Model::<f32>::zeros(config)?;
         // every tensor, weights and extras alike, must be finite
         let finite = |name: &str, data: &[f64]| f.check_finite(name, data, "a finite weight");

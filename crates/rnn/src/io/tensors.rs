@@ -171,6 +171,19 @@ impl TensorFile {
         })
     }
 
+    /// How many values the file's tensors hold in all (bounded by the
+    /// file's size: safetensors checked every tensor's bytes).
+    pub fn value_count(&self) -> usize {
+        SafeTensors::deserialize(&self.bytes)
+            .map(|st| {
+                st.tensors()
+                    .iter()
+                    .map(|(_, v)| v.shape().iter().product::<usize>())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
     /// Whether the file holds a tensor `name`.
     pub fn has(&self, name: &str) -> bool {
         self.view(name).is_ok()

@@ -207,6 +207,7 @@ impl<'m, T: Float> Stream<'m, T> {
                 *v = (*v - m).exp() / z; // p_i = e^{o_i} / sum_j e^{o_j}
             }
         }
+        crate::error::finite_outputs(&p, |k| format!("probability {} of stream {}", k % o, k / o))?;
         Ok(p)
     }
 
@@ -290,6 +291,9 @@ impl<'m, T: Float> Stream<'m, T> {
         let mut next = vec![0usize; self.batch];
         let mut p = vec![0.0f64; o];
         for _ in 0..n {
+            crate::error::finite_outputs(&self.logits, |k| {
+                format!("logit {} of stream {}", k % o, k / o)
+            })?;
             for (b, id) in next.iter_mut().enumerate() {
                 let row = &self.logits[b * o..(b + 1) * o];
                 *id = sample(row, temperature, &mut p, rng);
@@ -345,7 +349,16 @@ impl<'m, T: Float> Stream<'m, T> {
             let r = (t * b + s) * o;
             self.logits[s * o..(s + 1) * o].copy_from_slice(&self.inf.logits[r..r + o]);
         }
-        Ok(&self.inf.logits[..steps * b * o])
+        let out = &self.inf.logits[..steps * b * o];
+        crate::error::finite_outputs(out, |k| {
+            format!(
+                "output {} of step {}, stream {}",
+                k % o,
+                k / o / b,
+                k / o % b
+            )
+        })?;
+        Ok(out)
     }
 
     /// `o = V s + c` for the top layer's carried `s`: `[B, O]`.

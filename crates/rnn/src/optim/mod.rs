@@ -267,7 +267,7 @@ impl OptimizerConfig {
     }
 
     /// How many state buffers (each as long as the parameters) it keeps.
-    fn buffers(&self) -> usize {
+    pub fn buffers(&self) -> usize {
         match *self {
             Self::Sgd { momentum, .. } => usize::from(momentum != 0.0),
             Self::Adagrad { .. } => 1,

@@ -6,4 +6,5 @@ pub mod lm;
 mod run;
 pub mod tag;
 
-pub use run::{Budget, Clock, Event, Plotting, Progress};
+pub(crate) use run::Rollback;
+pub use run::{Budget, Clock, Event, OnDivergence, Plotting, Progress, MAX_ROLLBACKS};

@@ -188,3 +188,120 @@ impl<P: Progress> Progress for Plotting<'_, P> {
         self.inner.event(event);
     }
 }
+
+/// What a trainer does when a step's loss (or gradient) is not finite.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum OnDivergence {
+    /// Stop with [`Error::Diverged`], the files of the last good state kept.
+    #[default]
+    Stop,
+    /// Go back to the last good state (the weights and optimizer of the
+    /// last checkpoint or evaluation), halve the learning rate, skip the
+    /// offending batch and go on; give up after [`MAX_ROLLBACKS`] rollbacks
+    /// in a row (with no successful step in between).
+    Rollback,
+}
+
+/// Rollbacks in a row (with no successful step in between) after which
+/// [`OnDivergence::Rollback`] gives up.
+pub const MAX_ROLLBACKS: u32 = 3;
+
+/// A trainer's last good state and the rollbacks since: what every
+/// trainer's `fit` shares for [`OnDivergence`]. `S` is whatever the trainer
+/// restores (weights and optimizer state).
+#[derive(Clone, Debug)]
+pub(crate) struct Rollback<S> {
+    policy: OnDivergence,
+    good: Option<S>,
+    in_a_row: u32,
+}
+
+impl<S> Rollback<S> {
+    /// No good state yet.
+    pub(crate) fn new(policy: OnDivergence) -> Self {
+        Rollback {
+            policy,
+            good: None,
+            in_a_row: 0,
+        }
+    }
+
+    /// Records a good state (taken only under [`OnDivergence::Rollback`]).
+    pub(crate) fn good(&mut self, state: impl FnOnce() -> S) {
+        if self.policy == OnDivergence::Rollback {
+            self.good = Some(state());
+        }
+    }
+
+    /// A step succeeded: a series of rollbacks is over.
+    pub(crate) fn stepped(&mut self) {
+        self.in_a_row = 0;
+    }
+
+    /// A step's loss was `value` at `step`: under [`OnDivergence::Stop`],
+    /// or after [`MAX_ROLLBACKS`] rollbacks in a row, the
+    /// [`Error::Diverged`] that ends the run; else the state to restore, the
+    /// factor to multiply the learning rate by (1/2) and a line for the log
+    /// (`lr` is the learning rate the step used).
+    pub(crate) fn diverged(&mut self, step: u64, value: f64, lr: f64) -> Result<(&S, f64, String)> {
+        let stop = |value: String| Err(Error::Diverged { step, value });
+        let good = match (&self.good, self.policy) {
+            (Some(g), OnDivergence::Rollback) => g,
+            _ => return stop(value.to_string()),
+        };
+        if self.in_a_row >= MAX_ROLLBACKS {
+            return stop(format!(
+                "{value} again after {MAX_ROLLBACKS} rollbacks in a row (learning rate down to {lr:.3e})"
+            ));
+        }
+        self.in_a_row += 1;
+        let line = format!(
+            "step {step}: loss became {value}; rolled back to the last good state, learning rate halved to {:.3e}, batch skipped (rollback {} of {MAX_ROLLBACKS})",
+            lr * 0.5,
+            self.in_a_row
+        );
+        Ok((good, 0.5, line))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollback_gives_up_after_three_in_a_row() {
+        let mut r = Rollback::new(OnDivergence::Rollback);
+        // no good state yet: nothing to go back to
+        assert!(matches!(
+            r.diverged(1, f64::NAN, 1.0),
+            Err(Error::Diverged { step: 1, .. })
+        ));
+        r.good(|| 7);
+        for k in 1..=3 {
+            let (s, factor, line) = r.diverged(10 + k, f64::INFINITY, 1.0).unwrap();
+            assert_eq!((*s, factor), (7, 0.5));
+            assert!(line.contains(&format!("rollback {k} of 3")), "{line}");
+        }
+        let e = r.diverged(20, f64::NAN, 0.125).unwrap_err().to_string();
+        assert_eq!(e, "loss became NaN again after 3 rollbacks in a row (learning rate down to 1.250e-1) at step 20; the last good checkpoint is kept");
+        // a successful step starts the count again; the state is the last good one
+        r.stepped();
+        assert_eq!(*r.diverged(21, f64::NAN, 1.0).unwrap().0, 7);
+        r.good(|| 8);
+        assert!(r
+            .diverged(22, f64::NAN, 1.0)
+            .unwrap()
+            .2
+            .contains("rollback 2 of 3"));
+        // stop never rolls back and never keeps a state
+        let mut s = Rollback::new(OnDivergence::Stop);
+        s.good(|| 1);
+        assert!(s.good.is_none());
+        assert_eq!(
+            s.diverged(3, f64::NAN, 1.0).unwrap_err().to_string(),
+            "loss became NaN at step 3; the last good checkpoint is kept"
+        );
+    }
+}

@@ -125,6 +125,9 @@ pub struct TrainForecastArgs {
     /// used for validation and early stopping (0: none, keep the last epoch).
     #[arg(long, default_value_t = 0.1)]
     pub val_frac: f64,
+    /// On a NaN/infinite loss: stop, or rollback (to the last good weights, half the learning rate, the batch skipped; gives up after 3 in a row).
+    #[arg(long, value_enum, default_value = "stop")]
+    pub on_divergence: rnn::tasks::OnDivergence,
     /// Threads for the matrix products.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -180,6 +183,7 @@ fn config(a: &TrainForecastArgs) -> TrainConfig {
         clip: a.clip,
         batch: a.batch,
         val_frac: a.val_frac,
+        on_divergence: a.on_divergence,
     }
 }
 

@@ -45,7 +45,7 @@ pub fn tag(a: &TagArgs) -> CliResult {
     let ens = load_ensemble(&a.model, a.entity_bias)?;
     let (path, text) = read_input(a.input.as_deref())?;
     let sentences = parse_untagged(&path, &text, format.resolve(&text))?;
-    let tags = ens.tag(&sentences);
+    let tags = ens.tag(&sentences)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut write = || -> std::io::Result<()> {

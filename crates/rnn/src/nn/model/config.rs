@@ -150,6 +150,84 @@ impl ModelConfig {
             .ok_or_else(|| overflow("output_size"))
     }
 
+    /// The number of parameters in floating point: never overflows, so a
+    /// configuration from a damaged file still gets a figure (for
+    /// [`crate::memory::ensure_fits`]).
+    ///
+    /// ```
+    /// let c = rnn::ModelConfig::elman(3, 4, 2);
+    /// assert_eq!(c.param_count_f64(), c.param_count().unwrap() as f64);
+    /// assert!(rnn::ModelConfig::elman(3, 1 << 40, 2).param_count_f64() > 1e24);
+    /// ```
+    pub fn param_count_f64(&self) -> f64 {
+        let (i, h, o) = (
+            self.input_size as f64,
+            self.hidden_size as f64,
+            self.output_size as f64,
+        );
+        let (g, d, l) = (
+            self.cell.gates() as f64,
+            self.directions() as f64,
+            self.num_layers as f64,
+        );
+        let b = if self.bias_hh { 2.0 } else { 1.0 };
+        let recur = g * h * (h + b);
+        let layers = if self.num_layers == 0 {
+            0.0
+        } else {
+            d * (g * h * i + recur + (l - 1.0) * (g * h * d * h + recur))
+        };
+        layers + o * (d * h + 1.0)
+    }
+
+    /// An estimate of the bytes that training this model (f32) takes: the
+    /// weights, their gradients, `optimizer_buffers` optimizer buffers, a
+    /// checkpoint being written (weights and optimizer, twice over while
+    /// serialised), and the activations of one forward and backward pass
+    /// over `steps` x `batch` (inputs, gates, states and their gradients per
+    /// layer and direction; readout outputs and their gradients).
+    ///
+    /// ```
+    /// let c = rnn::ModelConfig::elman(60, 1_000_000, 60);
+    /// assert!(c.training_bytes(2, 64, 32) > 1e13); // 4e12 bytes of weights alone
+    /// ```
+    pub fn training_bytes(&self, optimizer_buffers: usize, steps: usize, batch: usize) -> f64 {
+        let p = self.param_count_f64();
+        let k = optimizer_buffers as f64;
+        let (h, o) = (self.hidden_size as f64, self.output_size as f64);
+        let gh = self.cell.gates() as f64 * h;
+        let (d, l) = (self.directions() as f64, self.num_layers as f64);
+        let per_position =
+            l * d * (3.0 * gh + 4.0 * h) + self.input_size.min(1 << 20) as f64 + 2.0 * o;
+        let activations = steps as f64 * batch as f64 * per_position;
+        4.0 * (p * (2.0 + k) + 2.0 * p * (1.0 + k) + activations)
+    }
+
+    /// Refuses (before allocating) a model whose training would need more
+    /// memory than the machine has ([`ModelConfig::training_bytes`],
+    /// [`crate::memory::ensure_fits`]); the error names `task` and the sizes.
+    pub fn ensure_trainable(
+        &self,
+        task: &str,
+        optimizer_buffers: usize,
+        steps: usize,
+        batch: usize,
+    ) -> Result<()> {
+        crate::memory::ensure_fits(
+            || {
+                format!(
+                    "training a '{task}' model of {:.1e} parameters (hidden {}, {} layer(s), input {}, output {})",
+                    self.param_count_f64(),
+                    self.hidden_size,
+                    self.num_layers,
+                    self.input_size,
+                    self.output_size
+                )
+            },
+            self.training_bytes(optimizer_buffers, steps, batch),
+        )
+    }
+
     pub(crate) fn layer(&self, k: usize, d: usize) -> Recurrent {
         Recurrent {
             cell: self.cell,

@@ -176,6 +176,20 @@ impl<T: Float> Model<T> {
     /// with an error (not an abort) when they cannot be allocated.
     fn allocate(config: &ModelConfig) -> Result<(Vec<ParamEntry>, Vec<T>)> {
         config.validate()?;
+        // refused before allocating: a model the machine cannot hold
+        let bytes = config.param_count_f64() * std::mem::size_of::<T>() as f64;
+        if let Some((need, available)) = crate::memory::shortfall(bytes) {
+            return Err(Error::argument(
+                "config",
+                format!("a model that fits in the {available} of memory available"),
+                format!(
+                    "{:.1e} parameters (hidden_size {}, num_layers {}), about {need}",
+                    config.param_count_f64(),
+                    config.hidden_size,
+                    config.num_layers
+                ),
+            ));
+        }
         let n = config.param_count()?;
         let too_big = |what: &str, count: usize| {
             Error::argument(

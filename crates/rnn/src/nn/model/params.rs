@@ -25,7 +25,7 @@ impl ParamEntry {
     }
     /// The element range in the flat buffer.
     pub fn range(&self) -> std::ops::Range<usize> {
-        self.offset..self.offset + self.len()
+        self.offset..self.offset.saturating_add(self.len())
     }
 }
 

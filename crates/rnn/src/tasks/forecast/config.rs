@@ -6,6 +6,7 @@ use super::meta::Strategy;
 use super::pipeline::Transform;
 use super::series::TimeColumn;
 use crate::nn::cell::{Activation, CellKind, CellName};
+use crate::tasks::OnDivergence;
 use crate::{Error, Result};
 
 /// The settings of `rnn train forecast`, one field per flag (errors name the
@@ -67,6 +68,8 @@ pub struct TrainConfig {
     pub batch: usize,
     /// Share of the training part used for validation (`--val-frac`; default 0.1).
     pub val_frac: f64,
+    /// What a non-finite loss does (`--on-divergence`; default stop).
+    pub on_divergence: OnDivergence,
 }
 
 impl TrainConfig {
@@ -96,6 +99,7 @@ impl TrainConfig {
             clip: 1.0,
             batch: 16,
             val_frac: 0.1,
+            on_divergence: OnDivergence::Stop,
         }
     }
 

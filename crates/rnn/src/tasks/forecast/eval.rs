@@ -73,12 +73,21 @@ impl Forecaster {
         season: Option<usize>,
     ) -> Result<EvalReport> {
         let meta = &self.meta;
-        let test = test.unwrap_or(meta.test);
-        if test == 0 {
-            return Err(Error::Config(
-                "the model was trained with --test 0: give --test N".into(),
-            ));
-        }
+        let test = match test {
+            Some(0) => {
+                return Err(Error::Config(format!(
+                    "--test 0: expected at least 1 row to evaluate on (the model was trained with --test {}; omit --test to use it)",
+                    meta.test
+                )))
+            }
+            Some(t) => t,
+            None if meta.test == 0 => {
+                return Err(Error::Config(
+                    "the model was trained with --test 0: give --test N".into(),
+                ))
+            }
+            None => meta.test,
+        };
         let season = match season {
             Some(0) => return Err(Error::Config("--season 0: expected at least 1".into())),
             Some(s) => s,

@@ -35,6 +35,8 @@ pub struct Forecaster {
     pub meta: ForecastMeta,
     /// The network (identity readout of the last state).
     pub model: Model<f32>,
+    /// Its directory, named by errors.
+    name: String,
 }
 
 /// Where the forecast of a series starts (see [`Forecaster::origin`]).
@@ -55,6 +57,7 @@ impl Forecaster {
         Ok(Forecaster {
             meta,
             model: mf.model,
+            name: dir.display().to_string(),
         })
     }
 
@@ -164,6 +167,12 @@ impl Forecaster {
                 .map(|&v| f64::from(v))
                 .collect()
         };
-        p.decode(hist, &pred)
+        let named = |e: Error| e.of_model(&self.name);
+        crate::error::finite_outputs(&pred, |k| format!("forecast step {} (normalised)", k + 1))
+            .map_err(named)?;
+        let values = p.decode(hist, &pred)?;
+        crate::error::finite_outputs(&values, |k| format!("forecast step {}", k + 1))
+            .map_err(named)?;
+        Ok(values)
     }
 }

@@ -16,7 +16,7 @@ use crate::nn::layer::Input;
 use crate::nn::loss::{OutputKind, Reduction, Targets};
 use crate::nn::many_to_one::ManyToOne;
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
-use crate::tasks::{Budget, Clock, Event, Progress};
+use crate::tasks::{Budget, Clock, Event, Progress, Rollback};
 use crate::{Error, Model, ModelConfig, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -150,6 +150,9 @@ impl Trainer {
         cfg.cell = a.cell_kind();
         cfg.num_layers = a.layers;
         cfg.output = OutputKind::Identity;
+        // AdamW's two buffers, a batch of windows, and the validation windows at once
+        let batch = a.batch.max(256.min(val.len()));
+        cfg.ensure_trainable("forecast", 2, a.window, batch)?;
         let model = Model::<f32>::new(cfg, a.seed)?;
         let opt_cfg = if a.weight_decay > 0.0 {
             OptimizerConfig::from_args(
@@ -293,6 +296,9 @@ impl Trainer {
         let mut order: Vec<Window> = self.train.clone();
         let mut grads = vec![0f32; self.model.params.len()];
         let mut early_stopped = false;
+        // the weights and optimizer at the end of the last epoch, to roll back to
+        let mut rollback = Rollback::new(self.config.on_divergence);
+        rollback.good(|| (self.model.params.clone(), self.opt.clone()));
         loop {
             self.epoch += 1;
             let epoch = self.epoch;
@@ -311,12 +317,22 @@ impl Trainer {
                     Reduction::Mean,
                     &mut grads,
                 )?;
-                if !loss.is_finite() {
-                    return Err(Error::Diverged {
-                        step: self.step,
-                        value: loss.to_string(),
-                    });
+                if !loss.is_finite() || grads.iter().any(|g| !g.is_finite()) {
+                    // never reaches the weights: stop, or roll back and skip the batch
+                    let lr = self.opt.config.lr();
+                    let value = if loss.is_finite() {
+                        f64::NAN
+                    } else {
+                        f64::from(loss)
+                    };
+                    let ((params, opt), factor, line) = rollback.diverged(self.step, value, lr)?;
+                    self.model.params.clone_from(params);
+                    self.opt.clone_from(opt);
+                    self.opt.config.set_lr(lr * factor);
+                    progress.event(&Event::Message(&line));
+                    continue;
                 }
+                rollback.stepped();
                 sum += f64::from(loss) * chunk.len() as f64;
                 seen += chunk.len();
                 clip_grad_norm(&mut grads, self.config.clip);
@@ -327,7 +343,8 @@ impl Trainer {
                 }
             }
             // loss = mean over windows of 0.5 ||o - y||^2  ->  MSE per value
-            let train_mse = 2.0 * sum / (seen * model_h) as f64;
+            rollback.good(|| (self.model.params.clone(), self.opt.clone()));
+            let train_mse = 2.0 * sum / (seen * model_h).max(1) as f64;
             let val_mse = if self.val.is_empty() {
                 None
             } else {

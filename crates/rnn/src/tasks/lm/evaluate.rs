@@ -4,7 +4,7 @@ use crate::nn::layer::Input;
 use crate::nn::loss::log_sum_exp;
 use crate::nn::model::infer::Inference;
 use crate::nn::model::{Batch, Model};
-use crate::Result;
+use crate::{Error, Result};
 
 /// Parallel streams of an evaluation (`rnn eval`, validation during training).
 pub const EVAL_STREAMS: usize = 32;
@@ -82,6 +82,13 @@ pub fn evaluate(
         }
         std::mem::swap(&mut state, &mut inf.state); // carried to the next window
         pos += t;
+    }
+    if !total.is_finite() {
+        return Err(Error::NonFinite {
+            model: "the model".into(),
+            what: "the loss".into(),
+            value: total.to_string(),
+        });
     }
     Ok((total, count))
 }

@@ -49,7 +49,10 @@ pub fn generate(
     let mut logits = inf.logits[(prime.len() - 1) * v..].to_vec();
     std::mem::swap(&mut state, &mut inf.state);
     let mut probs = vec![0.0f64; v];
-    for _ in 0..len {
+    for k in 0..len {
+        crate::error::finite_outputs(&logits, |_| {
+            format!("the logits after {} characters", prime.len() + k)
+        })?;
         // p_i ∝ exp(o_i / temperature), restricted to the top k
         let scaled: Vec<f64> = logits.iter().map(|&o| o as f64 / temperature).collect();
         let mut keep = vec![true; v];

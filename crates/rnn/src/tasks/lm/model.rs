@@ -35,6 +35,8 @@ pub struct LanguageModel {
     pub model: Model<f32>,
     /// Its characters.
     pub vocab: Vocab,
+    /// Its directory (`"the model"` when built in memory), named by errors.
+    name: String,
 }
 
 impl LanguageModel {
@@ -51,7 +53,11 @@ impl LanguageModel {
                 ),
             });
         }
-        Ok(LanguageModel { model, vocab })
+        Ok(LanguageModel {
+            model,
+            vocab,
+            name: "the model".into(),
+        })
     }
 
     /// Loads the language model saved in the run directory `dir`
@@ -67,6 +73,7 @@ impl LanguageModel {
         Ok(LanguageModel {
             model: mf.model,
             vocab,
+            name: dir.display().to_string(),
         })
     }
 
@@ -81,7 +88,8 @@ impl LanguageModel {
                 reason: "needs at least 2 characters".into(),
             });
         }
-        let (nats, n) = evaluate(&self.model, &ids, EVAL_STREAMS, EVAL_WINDOW)?;
+        let (nats, n) = evaluate(&self.model, &ids, EVAL_STREAMS, EVAL_WINDOW)
+            .map_err(|e| e.of_model(&self.name))?;
         Ok(Evaluation {
             loss_nats: nats / n as f64,
             chars: n,
@@ -99,7 +107,7 @@ impl LanguageModel {
             });
         }
         let ids = self.vocab.encode(prime, "prime")?;
-        generate(&self.model, &self.vocab, &ids, s, emit)
+        generate(&self.model, &self.vocab, &ids, s, emit).map_err(|e| e.of_model(&self.name))
     }
 
     /// The `s.len` characters sampled after `prime` (see

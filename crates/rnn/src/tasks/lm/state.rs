@@ -135,14 +135,24 @@ impl TrainState {
         self.opt.step(&mut self.model.params, &self.grads);
         self.state = state; // carried, detached
         self.step += 1;
+        self.next_window(train.len());
+        Ok(loss as f64)
+    }
+
+    /// Moves past the next window without training on it (a batch skipped
+    /// after a divergence); the step count stays.
+    pub fn skip_window(&mut self, n_train: usize) {
+        self.next_window(n_train);
+    }
+
+    fn next_window(&mut self, n_train: usize) {
         self.window += 1;
-        if self.window >= self.windows_per_epoch(train.len()) {
+        if self.window >= self.windows_per_epoch(n_train) {
             self.epoch += 1;
             self.window = 0;
-            self.offset = self.rng.random_range(0..t); // a fresh offset each epoch
-            self.state = self.model.zero_state(b);
+            self.offset = self.rng.random_range(0..self.cfg.seq_len); // a fresh offset each epoch
+            self.state = self.model.zero_state(self.cfg.batch);
         }
-        Ok(loss as f64)
     }
 
     /// Saves everything needed to resume into `path` (atomically).

@@ -6,6 +6,7 @@ use super::data::{Corpus, LmData};
 use super::diagnose::flow_on_ids;
 use super::evaluate::{evaluate, EVAL_STREAMS, EVAL_WINDOW};
 use super::model::TASK;
+use super::resume::{check_given, saved_config, RunOptions};
 use super::state::{StepConfig, TrainState};
 use crate::io::model_file::ModelFile;
 use crate::io::{FlowLog, MetricsLog};
@@ -14,7 +15,7 @@ use crate::nn::loss::OutputKind;
 use crate::nn::model::{Model, ModelConfig};
 use crate::optim::schedule::{cosine_lr, Plateau, Schedule};
 use crate::optim::OptimizerName;
-use crate::tasks::{Budget, Clock, Event, Progress};
+use crate::tasks::{Budget, Clock, Event, OnDivergence, Progress, Rollback};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -77,6 +78,9 @@ pub struct TrainConfig {
     /// text ([`crate::nn::flow`]) into `diagnostics.jsonl`,
     /// `gradient-flow.svg` and `spectral-radius.svg`.
     pub diagnostics: bool,
+    /// What a non-finite loss does: stop (default), or roll back to the
+    /// last checkpoint's weights with half the learning rate.
+    pub on_divergence: OnDivergence,
 }
 
 impl Default for TrainConfig {
@@ -100,6 +104,7 @@ impl Default for TrainConfig {
             schedule: Schedule::default(),
             max_steps: None,
             diagnostics: false,
+            on_divergence: OnDivergence::Stop,
         }
     }
 }
@@ -183,6 +188,17 @@ struct RunState {
     /// The peak learning rate of a cosine schedule (`None`: plateau decay).
     #[serde(default)]
     cosine_from: Option<f64>,
+    /// The options that shape the run (`None` in files of older runs).
+    #[serde(default)]
+    options: Option<RunOptions>,
+    /// What rollbacks multiplied the learning rate by (a cosine schedule
+    /// sets it each step, so the factor is kept apart).
+    #[serde(default = "one")]
+    lr_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// What a finished [`Trainer::fit`] reports.
@@ -250,12 +266,22 @@ impl Trainer {
             dropout: config.dropout,
             forget_bias: config.forget_bias,
         };
-        let state = TrainState::new(config.model_config(data.vocab.len()), step)?;
+        let model = config.model_config(data.vocab.len());
+        // refused before allocating; evaluation runs EVAL_STREAMS x EVAL_WINDOW at once
+        let (t, b) = if config.seq_len.saturating_mul(config.batch) > EVAL_STREAMS * EVAL_WINDOW {
+            (config.seq_len, config.batch)
+        } else {
+            (EVAL_WINDOW, EVAL_STREAMS)
+        };
+        model.ensure_trainable("lm", step.optimizer.buffers(), t, b)?;
+        let state = TrainState::new(model, step)?;
         let run = RunState {
             best_sched: f64::MAX, // not INFINITY: JSON has no infinity
             best_saved: f64::MAX,
             bad_evals: 0,
             cosine_from: matches!(config.schedule, Schedule::Cosine).then_some(config.lr),
+            options: Some(RunOptions::of(&config)),
+            lr_scale: 1.0,
         };
         Ok(Trainer {
             config,
@@ -268,16 +294,47 @@ impl Trainer {
         })
     }
 
-    /// Continues the run saved in `dir` on the same `text`. The model,
-    /// optimizer, data split, RNG and the kind of schedule are the saved
-    /// run's; of `config` only the run's conduct is used: `eval_every`,
-    /// `max_steps`, and a plateau schedule's decay and patience (a cosine
-    /// `config.schedule` gives the defaults 0.5 and 2).
+    /// Continues the run saved in `dir` on the same `text`, with every
+    /// option the run was saved with: model, optimizer, data split, RNG,
+    /// evaluation cadence, schedule and divergence policy (runs saved before
+    /// these options were kept take `config`'s `eval_every`, schedule and
+    /// `on_divergence`). Of `config` only `max_steps` (the budget) is used.
     pub fn resume(dir: impl AsRef<Path>, text: &Corpus, config: &TrainConfig) -> Result<Self> {
+        Self::resume_given(dir, text, config, &[])
+    }
+
+    /// [`Trainer::resume`], where the options named in `given` (fields of
+    /// [`TrainConfig`], see [`super::RESUME_FIELDS`]) were given by the user
+    /// and must agree with the saved run: the first that does not is an
+    /// error naming its flag and both values (`--hidden 999: the run being
+    /// resumed in D has --hidden 8 ...`).
+    pub fn resume_given(
+        dir: impl AsRef<Path>,
+        text: &Corpus,
+        config: &TrainConfig,
+        given: &[&str],
+    ) -> Result<Self> {
         config.validate()?;
         let dir = dir.as_ref();
         let path = dir.join(STATE_FILE);
         let (state, meta) = TrainState::load_state(&path)?;
+        let run: RunState = meta
+            .get("schedule")
+            .and_then(|s| serde_json::from_str(s).ok())
+            .ok_or_else(|| Error::Data {
+                path: path.clone(),
+                reason: "no schedule metadata".into(),
+            })?;
+        let options = run.options.unwrap_or(RunOptions {
+            schedule: match (run.cosine_from, config.schedule) {
+                (Some(_), _) => Schedule::Cosine,
+                (None, Schedule::Cosine) => Schedule::default(),
+                (None, s) => s,
+            },
+            ..RunOptions::of(config)
+        });
+        let saved = saved_config(&state, &options, config);
+        check_given(dir, config, &saved, given)?;
         let data = LmData::new(
             &text.text,
             &text.path,
@@ -294,21 +351,8 @@ impl Trainer {
                 ),
             });
         }
-        let run: RunState = meta
-            .get("schedule")
-            .and_then(|s| serde_json::from_str(s).ok())
-            .ok_or_else(|| Error::Data {
-                path: path.clone(),
-                reason: "no schedule metadata".into(),
-            })?;
-        let mut config = config.clone();
-        config.schedule = match (run.cosine_from, config.schedule) {
-            (Some(_), _) => Schedule::Cosine,
-            (None, Schedule::Cosine) => Schedule::default(),
-            (None, s) => s,
-        };
         Ok(Trainer {
-            config,
+            config: saved,
             state,
             data,
             source: text.path.clone(),
@@ -404,11 +448,40 @@ impl Trainer {
         )));
         let sched = &mut self.run;
         let eval_every = self.config.eval_every;
+        let save_state = |tr: &TrainState, sched: &RunState| {
+            let mut m = meta.clone();
+            m.insert(
+                "schedule".into(),
+                serde_json::to_string(sched).unwrap_or_default(),
+            );
+            tr.save_state(&dir.join(STATE_FILE), &m)
+        };
+        if tr.step == 0 {
+            // a checkpoint before the first step: a run killed before its
+            // first evaluation can still be resumed
+            save_state(tr, sched)?;
+        }
+        // the weights and optimizer of the last checkpoint, to roll back to
+        let mut rollback = Rollback::new(self.config.on_divergence);
+        let mut evaluated = None;
+        rollback.good(|| (tr.model.params.clone(), tr.opt.clone()));
         loop {
             let done = target_steps.is_some_and(|t| tr.step >= t) || clock.out_of_time();
-            let scheduled = tr.step > start_step && tr.step % eval_every == 0;
-            if scheduled || (done && tr.step > start_step) {
-                let (nats, n) = evaluate(&tr.model, &data.val, EVAL_STREAMS, EVAL_WINDOW)?;
+            // (a step is evaluated once: a batch skipped after a rollback
+            // leaves the step where it was)
+            let fresh = tr.step > start_step && evaluated != Some(tr.step);
+            let scheduled = fresh && tr.step % eval_every == 0;
+            if scheduled || (done && fresh) {
+                evaluated = Some(tr.step);
+                let (nats, n) = evaluate(&tr.model, &data.val, EVAL_STREAMS, EVAL_WINDOW).map_err(
+                    |e| match e {
+                        Error::NonFinite { value, .. } => Error::Diverged {
+                            step: tr.step,
+                            value: format!("{value} on the validation text"),
+                        },
+                        e => e,
+                    },
+                )?;
                 let val = nats / n.max(1) as f64;
                 last_val = val;
                 if val < sched.best_saved {
@@ -460,12 +533,8 @@ impl Trainer {
                         &flow_on_ids(&tr.model, &data.val, "validation text")?,
                     )?;
                 }
-                let mut m = meta.clone();
-                m.insert(
-                    "schedule".into(),
-                    serde_json::to_string(&*sched).unwrap_or_default(),
-                );
-                tr.save_state(&dir.join(STATE_FILE), &m)?;
+                save_state(tr, sched)?;
+                rollback.good(|| (tr.model.params.clone(), tr.opt.clone()));
                 progress.event(&Event::Evaluated { row: &row });
             }
             if done {
@@ -477,9 +546,26 @@ impl Trainer {
                     (None, Some(t)) => tr.step as f64 / t.max(1) as f64,
                     (None, None) => 0.0,
                 };
-                tr.opt.config.set_lr(cosine_lr(lr0, frac));
+                tr.opt.config.set_lr(cosine_lr(lr0, frac) * sched.lr_scale);
             }
-            let loss = tr.train_step(&data.train)?;
+            let loss = match tr.train_step(&data.train) {
+                Err(Error::Diverged { step, value }) => {
+                    // a non-finite loss never reaches the weights; with
+                    // OnDivergence::Rollback go back to the last checkpoint's
+                    let lr = tr.opt.config.lr();
+                    let value = value.parse().unwrap_or(f64::NAN);
+                    let ((params, opt), factor, line) = rollback.diverged(step, value, lr)?;
+                    tr.model.params.clone_from(params);
+                    tr.opt.clone_from(opt);
+                    tr.opt.config.set_lr(lr * factor);
+                    sched.lr_scale *= factor;
+                    tr.skip_window(data.train.len());
+                    progress.event(&Event::Message(&line));
+                    continue;
+                }
+                r => r?,
+            };
+            rollback.stepped();
             smooth = Some(smooth.map_or(loss, |s| 0.98 * s + 0.02 * loss));
             if tr.step % 10 == 0 {
                 let secs = clock.elapsed();

@@ -89,6 +89,17 @@ impl Vocab {
                 value: s.chars().take(40).collect(),
                 expected: format!("a JSON string of characters ({e})"),
             })?;
+        let mut seen = BTreeSet::new();
+        if let Some(c) = chars.iter().find(|&&c| !seen.insert(c)) {
+            return Err(Error::Metadata {
+                path: dir.join(MODEL_FILE),
+                key: "vocab".into(),
+                value: s.chars().take(40).collect(),
+                expected: format!(
+                    "each character once, but {c:?} appears more than once (the file is damaged)"
+                ),
+            });
+        }
         let vocab = Vocab { chars };
         let config = &mf.model.config;
         if vocab.len() != config.output_size || vocab.len() != config.input_size {

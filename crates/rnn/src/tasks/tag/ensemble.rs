@@ -20,7 +20,7 @@ use crate::{Error, Result};
 /// let opts = TaggerOptions::default();
 /// let (a, b) = (Tagger::new(&train, &opts, 1).unwrap(), Tagger::new(&train, &opts, 2).unwrap());
 /// let ens = Ensemble::new(vec![a, b]).unwrap();
-/// let tags = ens.tag(&train); // tag names per sentence
+/// let tags = ens.tag(&train).unwrap(); // tag names per sentence
 /// assert_eq!(tags[1].len(), 3);
 /// let scores = ens.evaluate(&train, &[0.0, 1.0]).unwrap(); // one per entity bias
 /// assert_eq!((scores.len(), scores[0].tokens), (2, 6));
@@ -32,6 +32,8 @@ pub struct Ensemble {
     /// Added to the log-probability of every tag but `O` before decoding
     /// (default 0): > 0 trades precision for recall.
     pub entity_bias: f64,
+    /// The members' directories (`tagger N` when built in memory), named by errors.
+    pub(super) names: Vec<String>,
 }
 
 impl Ensemble {
@@ -49,9 +51,11 @@ impl Ensemble {
                 m.spec.tags.join(",")
             )));
         }
+        let names = (1..=members.len()).map(|i| format!("tagger {i}")).collect();
         Ok(Ensemble {
             members,
             entity_bias: 0.0,
+            names,
         })
     }
 
@@ -67,6 +71,38 @@ impl Ensemble {
     /// transitions; the bias is added to the emissions).
     pub fn predict(&self, sentences: &[Sentence], batch: usize) -> Vec<Vec<usize>> {
         self.decode(&self.scores(sentences, batch), self.entity_bias)
+    }
+
+    /// [`Ensemble::scores`], every one of them finite: a NaN or infinity is
+    /// an [`Error::NonFinite`] naming the first member whose own scores of
+    /// that sentence are not finite.
+    pub(super) fn checked_scores(
+        &self,
+        sentences: &[Sentence],
+        batch: usize,
+    ) -> Result<Vec<Vec<f64>>> {
+        let scores = self.scores(sentences, batch);
+        for (i, row) in scores.iter().enumerate() {
+            if let Err(e) = crate::error::finite_outputs(row, |k| {
+                format!(
+                    "the score of tag {} at token {} of sentence {}",
+                    k % self.tags().len(),
+                    k / self.tags().len() + 1,
+                    i + 1
+                )
+            }) {
+                let one = &sentences[i..=i];
+                let culprit = self.members.iter().position(|m| {
+                    let enc = [m.encode(&one[0])];
+                    m.probabilities(&enc, 1)
+                        .iter()
+                        .flatten()
+                        .any(|v| !v.is_finite())
+                });
+                return Err(e.of_model(&self.names[culprit.unwrap_or(0)]));
+            }
+        }
+        Ok(scores)
     }
 
     /// The single CRF member, when the ensemble is one CRF tagger.

@@ -82,15 +82,22 @@ impl Ensemble {
             .collect::<Result<Vec<_>>>()?;
         let mut ens = Ensemble::new(members)?;
         ens.entity_bias = entity_bias;
+        ens.names = dirs
+            .iter()
+            .map(|d| d.as_ref().display().to_string())
+            .collect();
         Ok(ens)
     }
 
-    /// The tag names of every sentence (decoded with `self.entity_bias`).
-    pub fn tag(&self, sentences: &[Sentence]) -> Vec<Vec<String>> {
-        self.predict(sentences, PREDICT_BATCH)
+    /// The tag names of every sentence (decoded with `self.entity_bias`); a
+    /// member whose scores are not finite (absurd weights) is an error naming it.
+    pub fn tag(&self, sentences: &[Sentence]) -> Result<Vec<Vec<String>>> {
+        let scores = self.checked_scores(sentences, PREDICT_BATCH)?;
+        Ok(self
+            .decode(&scores, self.entity_bias)
             .iter()
             .map(|p| self.members[0].tag_names(p))
-            .collect()
+            .collect())
     }
 
     /// Scores the ensemble on tagged `data` once per entity bias (the
@@ -103,7 +110,7 @@ impl Ensemble {
                 expected: "finite numbers".into(),
             });
         }
-        let scores = self.scores(data, PREDICT_BATCH);
+        let scores = self.checked_scores(data, PREDICT_BATCH)?;
         Ok(entity_biases
             .iter()
             .map(|&bias| evaluate(self.tags(), data, &self.decode(&scores, bias)))

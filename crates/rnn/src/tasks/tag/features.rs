@@ -192,11 +192,18 @@ impl TaggerSpec {
     /// The size of each input vector: feature and n-gram embeddings, the
     /// character encoder's vector, lexicon matches, then the flags.
     pub fn input_size(&self) -> usize {
-        self.features.iter().map(|f| f.dim).sum::<usize>()
-            + self.ngrams.as_ref().map_or(0, |g| g.dim)
-            + self.chars.as_ref().map_or(0, |c| 2 * c.hidden)
-            + self.lexicon_width()
-            + NUM_FLAGS
+        // saturating: sizes from a damaged file never wrap to a small model
+        [
+            self.ngrams.as_ref().map_or(0, |g| g.dim),
+            self.chars
+                .as_ref()
+                .map_or(0, |c| c.hidden.saturating_mul(2)),
+            self.lexicon_width(),
+            NUM_FLAGS,
+        ]
+        .into_iter()
+        .chain(self.features.iter().map(|f| f.dim))
+        .fold(0usize, usize::saturating_add)
     }
 
     /// The number of lexicon inputs per token (0 without a lexicon).

@@ -68,7 +68,7 @@ const CHAR_EMB: usize = 3;
 /// The character encoder's LSTM (empty without it).
 const CHAR_RNN: usize = 4;
 /// How many parameter groups there are.
-const GROUPS: usize = 5;
+pub(super) const GROUPS: usize = 5;
 
 impl Tagger {
     /// Every trained parameter buffer, indexed by group ([`MODEL`] ... [`CHAR_RNN`]).
@@ -131,6 +131,16 @@ impl Stepper {
         self.opt[MODEL].config.lr()
     }
 
+    /// The optimizers' state (to restore after a divergence).
+    pub(super) fn optimizers(&self) -> [Optimizer<f32>; GROUPS] {
+        self.opt.clone()
+    }
+
+    /// Restores optimizers taken by [`Stepper::optimizers`].
+    pub(super) fn set_optimizers(&mut self, opt: &[Optimizer<f32>; GROUPS]) {
+        self.opt.clone_from(opt);
+    }
+
     /// Sets the learning rate.
     pub fn set_lr(&mut self, lr: f64) {
         self.opt.iter_mut().for_each(|o| o.config.set_lr(lr));
@@ -141,6 +151,10 @@ impl Stepper {
     /// and the number of tokens.
     pub fn step(&mut self, tagger: &mut Tagger, batch: &[&Encoded]) -> (f64, usize) {
         let (loss, tokens) = self.gradients(tagger, batch);
+        if !loss.is_finite() || self.g.iter().flatten().any(|g| !g.is_finite()) {
+            // a non-finite loss or gradient never reaches the weights
+            return (f64::from(loss) * tokens as f64 + f64::NAN, tokens);
+        }
         if self.opts.clip > 0.0 {
             let norm = self
                 .g

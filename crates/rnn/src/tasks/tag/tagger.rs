@@ -174,7 +174,7 @@ pub(super) fn table_offsets(spec: &TaggerSpec) -> (Vec<usize>, usize) {
     let mut n = 0;
     for f in &spec.features {
         offsets.push(n);
-        n += f.vocab.len() * f.dim;
+        n = f.vocab.len().saturating_mul(f.dim).saturating_add(n);
     }
     (offsets, n)
 }
@@ -318,11 +318,26 @@ impl Tagger {
         cfg.input_size = spec.input_size();
         cfg.output_size = spec.tags.len();
         cfg.output = OutputKind::Softmax;
-        let model = Model::new(cfg, seed)?;
+        // refused before allocating: what training it needs (Adam's two
+        // buffers, a batch of 16 of the longest sentences), and the tables
+        let longest = train.iter().map(Sentence::len).max().unwrap_or(1);
+        cfg.ensure_trainable("tag", 2, longest, 16)?;
         let (offsets, n_feat) = table_offsets(&spec);
-        let n = n_feat + spec.ngrams.as_ref().map_or(0, |g| g.buckets * g.dim);
+        let ngram_rows = spec
+            .ngrams
+            .as_ref()
+            .map_or(Some(0), |g| g.buckets.checked_mul(g.dim));
+        let n = ngram_rows
+            .and_then(|r| r.checked_add(n_feat))
+            .unwrap_or(usize::MAX);
+        crate::memory::ensure_fits(
+            || format!("the tagger's embedding tables of {n} values"),
+            n as f64 * 4.0 * 4.0, // the table, its gradient and Adam's two buffers
+        )?;
+        let model = Model::new(cfg, seed)?;
         let mut rng = embedding_rng(seed);
-        let mut emb = vec![0.0f32; n];
+        let mut emb =
+            crate::memory::try_filled(|| "the tagger's embedding tables".into(), n, 0.0f32)?;
         for (f, &off) in spec.features.iter().zip(&offsets) {
             init_rows(&mut emb[off..off + f.vocab.len() * f.dim], f.dim, &mut rng);
         }

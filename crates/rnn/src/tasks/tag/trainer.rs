@@ -12,7 +12,7 @@ use super::tagger::{Tagger, TaggerOptions};
 use crate::io::MetricsLog;
 use crate::nn::cell::CellKind;
 use crate::optim::OptimizerConfig;
-use crate::tasks::{Budget, Clock, Event, Progress};
+use crate::tasks::{Budget, Clock, Event, OnDivergence, Progress, Rollback};
 use crate::{Error, ModelConfig, Result};
 use rand::SeedableRng;
 use std::collections::BTreeMap;
@@ -70,6 +70,9 @@ pub struct TrainConfig {
     /// Extra metadata saved in every model file (the CLI records its
     /// arguments as `tag.train_args`).
     pub meta: BTreeMap<String, String>,
+    /// What a non-finite loss does: stop (default), or roll back to the
+    /// weights of the last epoch with half the learning rate.
+    pub on_divergence: OnDivergence,
 }
 
 impl Default for TrainConfig {
@@ -99,6 +102,7 @@ impl Default for TrainConfig {
             seed: 0,
             init_from: None,
             meta: BTreeMap::new(),
+            on_divergence: OnDivergence::Stop,
         }
     }
 }
@@ -337,6 +341,9 @@ impl Trainer {
         };
         let (mut stale, mut step, mut summary) = (0usize, 0u64, String::new());
         let mut epoch = 0;
+        // the weights and optimizers at the end of the last epoch, to roll back to
+        let mut rollback = Rollback::new(cfg.on_divergence);
+        rollback.good(|| (tagger.clone(), self.stepper.optimizers()));
         while epoch < max_epochs && step < max_steps && !clock.out_of_time() {
             epoch += 1;
             let (mut loss_sum, mut tok, mut smooth) = (0.0f64, 0usize, f64::NAN);
@@ -344,11 +351,15 @@ impl Trainer {
                 let refs: Vec<&Encoded> = b.iter().map(|&i| &train_enc[i]).collect();
                 let (l, n) = self.stepper.step(tagger, &refs);
                 if !l.is_finite() {
-                    return Err(Error::Diverged {
-                        step,
-                        value: l.to_string(),
-                    });
+                    let lr = self.stepper.lr();
+                    let ((good, opt), factor, line) = rollback.diverged(step, l, lr)?;
+                    *tagger = good.clone();
+                    self.stepper.set_optimizers(opt);
+                    self.stepper.set_lr(lr * factor);
+                    say(&mut emit, line);
+                    continue; // the batch is skipped
                 }
+                rollback.stepped();
                 loss_sum += l;
                 tok += n;
                 step += 1;
@@ -406,6 +417,7 @@ impl Trainer {
                 tagger.save(&out.join(format!("epoch-{epoch}")), epoch_meta)?;
             }
             s.epochs = epoch;
+            rollback.good(|| (tagger.clone(), self.stepper.optimizers()));
             if improved {
                 s.best_score = score;
                 s.best_epoch = epoch;

@@ -1,0 +1,256 @@
+//! Keeps docs/reliability.md true: every bad input of its table is made
+//! here, run through the `rnn` binary, and its exit code and message must be
+//! the table's (`…` stands for the parts that vary: paths, the memory this
+//! machine has). Each message must also appear in the table verbatim.
+
+mod common;
+use common::{rnn, rnn_with, stderr, tmp};
+use rnn::io::TensorWriter;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn text() -> String {
+    "the cat sat on the mat and the dog sat on the log. ".repeat(40)
+}
+
+#[rustfmt::skip]
+const LM: [&str; 10] = ["--hidden", "8", "--seq-len", "8", "--batch", "4", "--seed", "5", "--threads", "1"];
+
+/// A relu Elman network trained by Adam at a learning rate of 5 without
+/// clipping: its activations blow up (a NaN loss) at step 9.
+#[rustfmt::skip]
+const DIVERGES: [&str; 12] = [
+    "--activation", "relu", "--clip", "0", "--lr", "5", "--steps", "40", "--eval-every", "10",
+    "--on-divergence", "",
+];
+
+/// `rnn train lm --data D/t.txt --out D/NAME` with the small settings and `extra`.
+fn train_lm(d: &Path, name: &str, extra: &[&str]) -> Output {
+    let (data, out) = (d.join("t.txt"), d.join(name));
+    if !data.exists() {
+        std::fs::write(&data, text()).unwrap();
+    }
+    let mut args = vec!["train", "lm", "--data", data.to_str().unwrap()];
+    args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    args.extend_from_slice(&LM);
+    args.extend_from_slice(extra);
+    rnn(&args)
+}
+
+/// A copy of the model file in `from` with `edit` applied to its metadata
+/// and every weight set to `weight` (when given), checksummed, in `to`.
+fn edited_model(
+    from: &Path,
+    to: &Path,
+    edit: impl Fn(&mut std::collections::BTreeMap<String, String>),
+    weight: Option<f32>,
+) {
+    let f = rnn::io::TensorFile::read(from.join("model.safetensors")).unwrap();
+    let mut meta = f.metadata().clone();
+    edit(&mut meta);
+    let mut w = TensorWriter::new();
+    for name in f.names() {
+        let t = f.f64(&name).unwrap();
+        let data: Vec<f32> = t.data.iter().map(|&v| weight.unwrap_or(v as f32)).collect();
+        w.add::<f32>(name, &t.shape, &data);
+    }
+    for (k, v) in meta {
+        w.meta(k, v);
+    }
+    std::fs::create_dir_all(to).unwrap();
+    w.write(to.join("model.safetensors")).unwrap();
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Every row of the table: its id, the exit code and message pattern, and
+/// how to make it.
+fn cases(d: &Path) -> Vec<(&'static str, i32, &'static str, Output)> {
+    let ok = train_lm(d, "lm", &["--eval-every", "2", "--steps", "4"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let lm = d.join("lm");
+    let conll = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let (train, dev) = (conll.join("tiny.train.conll"), conll.join("tiny.dev.conll"));
+    let tag = d.join("tag");
+    let t = rnn(&[
+        "train",
+        "tag",
+        "--train",
+        s(&train),
+        "--dev",
+        s(&dev),
+        "--out",
+        s(&tag),
+        "--hidden",
+        "4",
+        "--epochs",
+        "1",
+    ]);
+    assert!(t.status.success(), "{}", stderr(&t));
+    let csv = d.join("s.csv");
+    let rows: String = (0..60)
+        .map(|i| format!("{i},{:.4}\n", 5.0 + (i as f64 / 3.0).sin()))
+        .collect();
+    std::fs::write(&csv, format!("t,v\n{rows}")).unwrap();
+    let fc = d.join("fc");
+    let f = rnn(&[
+        "train",
+        "forecast",
+        "--data",
+        s(&csv),
+        "--target",
+        "v",
+        "--window",
+        "4",
+        "--test",
+        "6",
+        "--epochs",
+        "2",
+        "--out",
+        s(&fc),
+    ]);
+    assert!(f.status.success(), "{}", stderr(&f));
+    let dup_csv = d.join("dup.csv");
+    std::fs::write(&dup_csv, "t,v,t\n1,2,3\n4,5,6\n").unwrap();
+
+    let mut damaged = std::fs::read(lm.join("model.safetensors")).unwrap();
+    let n = damaged.len();
+    damaged[n - 3] ^= 0x55;
+    std::fs::create_dir_all(d.join("damaged")).unwrap();
+    std::fs::write(d.join("damaged/model.safetensors"), damaged).unwrap();
+    edited_model(
+        &lm,
+        &d.join("huge"),
+        |m| {
+            let c = m["config"].replace("\"hidden_size\":8", "\"hidden_size\":4294967296");
+            m.insert("config".into(), c);
+        },
+        None,
+    );
+    edited_model(
+        &lm,
+        &d.join("dupvocab"),
+        |m| {
+            m.insert("vocab".into(), m["vocab"].replace('c', "a"));
+        },
+        None,
+    );
+    for (from, to) in [(&lm, "absurd-lm"), (&tag, "absurd-tag"), (&fc, "absurd-fc")] {
+        edited_model(from, &d.join(to), |_| {}, Some(3e38));
+    }
+    let data = d.join("t.txt");
+    vec![
+        ("out-holds-model", 2, "error: …: already holds a 'tag' model (model.safetensors, metrics.jsonl, loss.svg); use --force to replace it, or another directory",
+            train_lm(d, "tag", &[])),
+        ("hidden-lm", 2, "error: training a 'lm' model of 1.0e12 parameters (hidden 1000000, 1 layer(s), input 14, output 14): needs about 40.2 TB of memory, more than the … available",
+            rnn(&["train", "lm", "--data", s(&data), "--out", s(&d.join("big")), "--hidden", "1000000", "--seq-len", "8", "--batch", "4"])),
+        ("hidden-tag", 2, "error: training a 'tag' model of 4.0e12 parameters (hidden 1000000, 1 layer(s), input 162, output 4): needs about 160.0 TB of memory, more than the … available",
+            rnn(&["train", "tag", "--train", s(&train), "--dev", s(&dev), "--out", s(&d.join("bigtag")), "--hidden", "1000000"])),
+        ("hidden-2^32-file", 2, "error: …/model.safetensors: a model of 1.8e19 parameters (config hidden_size 4294967296, num_layers 1, input_size 14, output_size 14): needs about 73.8 EB of memory, more than the … available",
+            rnn(&["generate", "--model", s(&d.join("huge")), "--prime", "the"])),
+        ("flipped-byte", 2, "error: …/model.safetensors: not a valid safetensors file: tensor bytes do not match the file's checksum (expected sha256:…, got sha256:…): the file was damaged after it was written",
+            rnn(&["eval", "--model", s(&d.join("damaged")), "--data", s(&data)])),
+        ("absurd-eval", 2, "error: …absurd-lm: the loss became NaN (the model's weights are finite but too large to compute with; retrain or restore the model)",
+            rnn(&["eval", "--model", s(&d.join("absurd-lm")), "--data", s(&data)])),
+        ("absurd-generate", 2, "error: …absurd-lm: the logits after 3 characters became inf (the model's weights are finite but too large to compute with; retrain or restore the model)",
+            rnn(&["generate", "--model", s(&d.join("absurd-lm")), "--prime", "the"])),
+        ("absurd-step", 2, "error: …absurd-lm: output 0 of step 0, stream 0 became inf (the model's weights are finite but too large to compute with; retrain or restore the model)",
+            rnn_with(&["step", "--model", s(&d.join("absurd-lm")), "--state", s(&d.join("st"))], Some("the"))),
+        ("absurd-tag", 2, "error: …absurd-tag: the score of tag 0 at token 1 of sentence 1 became NaN (the model's weights are finite but too large to compute with; retrain or restore the model)",
+            rnn(&["tag", "--model", s(&d.join("absurd-tag")), s(&dev)])),
+        ("absurd-forecast-eval", 2, "error: …absurd-fc: forecast step 1 (normalised) became NaN (the model's weights are finite but too large to compute with; retrain or restore the model)",
+            rnn(&["eval", "--model", s(&d.join("absurd-fc")), "--data", s(&csv)])),
+        ("resume-contradicts", 2, "error: --hidden 999: the run being resumed in …lm has --hidden 8 (drop the flag to continue it, or start a new run with --force)",
+            rnn(&["train", "lm", "--data", s(&data), "--resume", s(&lm), "--hidden", "999", "--steps", "6"])),
+        ("resume-eval-every", 2, "error: --eval-every 3: the run being resumed in …lm has --eval-every 2 (drop the flag to continue it, or start a new run with --force)",
+            rnn(&["train", "lm", "--data", s(&data), "--resume", s(&lm), "--eval-every", "3", "--steps", "6"])),
+        ("steps-0", 2, "error: --steps 0: expected at least 1",
+            train_lm(d, "zero", &["--steps", "0"])),
+        ("csv-duplicate-column", 2, "error: …dup.csv:1: header column 3 't' repeats column 1 (column names must be unique)",
+            rnn(&["train", "forecast", "--data", s(&dup_csv), "--target", "v", "--window", "1", "--test", "1", "--out", s(&d.join("dupfc"))])),
+        ("vocab-duplicate", 2, "error: …/model.safetensors: metadata 'vocab' = \"…\" is not valid (each character once, but 'a' appears more than once (the file is damaged))",
+            rnn(&["generate", "--model", s(&d.join("dupvocab")), "--prime", "the"])),
+        ("forecast-eval-test-0", 2, "error: --test 0: expected at least 1 row to evaluate on (the model was trained with --test 6; omit --test to use it)",
+            rnn(&["eval", "--model", s(&fc), "--data", s(&csv), "--test", "0"])),
+        ("diverged-stop", 1, "error: loss became NaN at step 9; the last good checkpoint is kept",
+            train_lm(d, "div", &diverges("stop"))),
+        ("diverged-rollback-gives-up", 1, "error: loss became NaN again after 3 rollbacks in a row (learning rate down to 1.250e0) at step 7; the last good checkpoint is kept",
+            train_lm(d, "div2", &["--activation", "relu", "--clip", "0", "--lr", "10", "--steps", "40", "--eval-every", "2", "--on-divergence", "rollback"])),
+    ]
+}
+
+fn diverges(policy: &'static str) -> Vec<&'static str> {
+    let mut v = DIVERGES.to_vec();
+    v[11] = policy;
+    v
+}
+
+/// Whether `text` holds the pieces of `pattern` between its `…`, in order
+/// (the first at the start, the last at the end).
+fn matches(pattern: &str, text: &str) -> bool {
+    let pieces: Vec<&str> = pattern.split('…').collect();
+    let mut rest = text;
+    for (i, p) in pieces.iter().enumerate() {
+        let at = if i == 0 {
+            rest.starts_with(p).then_some(0)
+        } else if i == pieces.len() - 1 {
+            rest.ends_with(p).then(|| rest.len() - p.len())
+        } else {
+            rest.find(p)
+        };
+        match at {
+            Some(k) => rest = &rest[k + p.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[test]
+fn every_bad_input_of_the_table_gives_its_message() {
+    let d: PathBuf = tmp("table");
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/reliability.md"),
+    )
+    .unwrap();
+    let mut wrong = Vec::new();
+    for (id, code, pattern, out) in cases(&d) {
+        let err = stderr(&out);
+        let last = err.trim_end().lines().last().unwrap_or("");
+        let row = format!("`{}`", pattern.trim_start_matches("error: "));
+        if out.status.code() != Some(code) || !matches(pattern, last) || err.contains("panicked") {
+            wrong.push(format!(
+                "{id}: exit {:?}, {last:?} does not match {pattern:?}",
+                out.status.code()
+            ));
+        } else if !doc.contains(&row) || !doc.contains(&format!("| {id} |")) {
+            wrong.push(format!("{id}: docs/reliability.md lacks the row or {row}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn rollback_recovers_where_stop_gives_up() {
+    let d = tmp("rollback");
+    // the run that stops at step 9 with --on-divergence stop (the table's
+    // diverged-stop) goes back to the checkpoint of step 0, halves the
+    // learning rate, skips the batch and finishes with rollback
+    let rb = train_lm(&d, "rb", &diverges("rollback"));
+    let err = stderr(&rb);
+    assert!(rb.status.success(), "{err}");
+    assert!(err.contains("step 9: loss became NaN; rolled back to the last good state, learning rate halved to 2.500e0, batch skipped (rollback 1 of 3)"), "{err}");
+    let out = String::from_utf8_lossy(&rb.stdout);
+    assert!(out.contains("after 40 steps"), "{out}");
+    let best: f64 = out["best validation loss ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(best.is_finite() && best < 14f64.ln() * 2.0, "{out}");
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -1,0 +1,171 @@
+//! What a resumed language-model run takes back from its directory: every
+//! option that shapes the run, and the check that options a caller gives
+//! explicitly agree with them (`--resume D --hidden 999` is an error naming
+//! the flag and both values, not a silently ignored flag).
+
+use super::state::TrainState;
+use super::trainer::TrainConfig;
+use crate::nn::cell::{Activation, CellKind, CellName};
+use crate::optim::{OptimizerName, Schedule};
+use crate::tasks::OnDivergence;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The options of a run that are not part of its step (those are in
+/// [`super::StepConfig`]): saved in the train state so a resume follows the
+/// same cadence, schedule and divergence policy.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(super) struct RunOptions {
+    pub eval_every: u64,
+    pub schedule: Schedule,
+    pub on_divergence: OnDivergence,
+}
+
+impl RunOptions {
+    pub(super) fn of(config: &TrainConfig) -> Self {
+        RunOptions {
+            eval_every: config.eval_every,
+            schedule: config.schedule,
+            on_divergence: config.on_divergence,
+        }
+    }
+}
+
+/// The options [`super::Trainer::resume_given`] checks against the saved
+/// run, by field name of [`TrainConfig`] (the flag is `--` and the name
+/// with `-` for `_`).
+pub const RESUME_FIELDS: [&str; 18] = [
+    "hidden",
+    "layers",
+    "cell",
+    "activation",
+    "seq_len",
+    "batch",
+    "dropout",
+    "forget_bias",
+    "optimizer",
+    "lr",
+    "weight_decay",
+    "clip",
+    "seed",
+    "val_frac",
+    "eval_every",
+    "schedule",
+    "lr_decay",
+    "patience",
+];
+
+/// The run's configuration as saved: its model, step and run options
+/// (`max_steps` is the caller's budget, taken from `given`).
+pub(super) fn saved_config(
+    state: &TrainState,
+    options: &RunOptions,
+    given: &TrainConfig,
+) -> TrainConfig {
+    let m = &state.model.config;
+    let (cell, activation) = match m.cell {
+        CellKind::Elman { activation } => (CellName::Elman, activation),
+        CellKind::Lstm => (CellName::Lstm, Activation::Tanh),
+        CellKind::Gru => (CellName::Gru, Activation::Tanh),
+    };
+    let opt = serde_json::to_value(&state.cfg.optimizer).unwrap_or_default();
+    let optimizer = [
+        OptimizerName::Sgd,
+        OptimizerName::Adagrad,
+        OptimizerName::Rmsprop,
+        OptimizerName::Adam,
+        OptimizerName::Adamw,
+    ]
+    .into_iter()
+    .find(|n| Some(n.name()) == opt["name"].as_str().map(str::to_lowercase).as_deref())
+    .unwrap_or(given.optimizer);
+    let s = &state.cfg;
+    TrainConfig {
+        hidden: m.hidden_size,
+        layers: m.num_layers,
+        cell,
+        activation,
+        seq_len: s.seq_len,
+        batch: s.batch,
+        dropout: s.dropout,
+        forget_bias: s.forget_bias,
+        optimizer,
+        lr: s.optimizer.lr(),
+        weight_decay: opt["weight_decay"].as_f64(),
+        clip: s.clip,
+        seed: s.seed,
+        val_frac: s.val_frac,
+        eval_every: options.eval_every,
+        schedule: options.schedule,
+        max_steps: given.max_steps,
+        on_divergence: options.on_divergence,
+        diagnostics: given.diagnostics,
+    }
+}
+
+/// One option of `c`, as a person reads it (`None`: not an option).
+fn field(c: &TrainConfig, name: &str) -> Option<String> {
+    let opt = |v: Option<f64>| v.map_or("none".to_string(), |v| v.to_string());
+    let (decay, patience) = match c.schedule {
+        Schedule::Plateau { decay, patience } => (decay.to_string(), patience.to_string()),
+        Schedule::Cosine => (
+            "none (cosine schedule)".into(),
+            "none (cosine schedule)".into(),
+        ),
+    };
+    Some(match name {
+        "hidden" => c.hidden.to_string(),
+        "layers" => c.layers.to_string(),
+        "cell" => CellKind::from_name(c.cell, Activation::Tanh).name().into(),
+        "activation" => match c.cell {
+            CellName::Elman => c.activation.name().into(),
+            _ => Activation::Tanh.name().into(),
+        },
+        "seq_len" => c.seq_len.to_string(),
+        "batch" => c.batch.to_string(),
+        "dropout" => c.dropout.to_string(),
+        "forget_bias" => opt(c.forget_bias),
+        "optimizer" => c.optimizer.name().into(),
+        "lr" => c.lr.to_string(),
+        "weight_decay" => opt(c.weight_decay),
+        "clip" => c
+            .clip
+            .filter(|&v| v > 0.0)
+            .map_or("0 (off)".into(), |v| v.to_string()),
+        "seed" => c.seed.to_string(),
+        "val_frac" => c.val_frac.to_string(),
+        "eval_every" => c.eval_every.to_string(),
+        "schedule" => match c.schedule {
+            Schedule::Plateau { .. } => "plateau".into(),
+            Schedule::Cosine => "cosine".into(),
+        },
+        "lr_decay" => decay,
+        "patience" => patience,
+        _ => return None,
+    })
+}
+
+/// Checks that the options named in `given` (fields of [`TrainConfig`])
+/// have in `config` the values of the run being resumed in `dir`: the
+/// first that does not is an error naming its flag and both values.
+pub(super) fn check_given(
+    dir: &Path,
+    config: &TrainConfig,
+    saved: &TrainConfig,
+    given: &[&str],
+) -> Result<()> {
+    for &name in given {
+        let (want, got) = (field(config, name), field(saved, name));
+        if want != got {
+            let flag = format!("--{}", name.replace('_', "-"));
+            return Err(Error::Config(format!(
+                "{flag} {}: the run being resumed in {} has {flag} {} (drop the flag to continue it, or start a new run with --force)",
+                want.unwrap_or_else(|| "?".into()),
+                dir.display(),
+                got.unwrap_or_else(|| "?".into())
+            )));
+        }
+    }
+    Ok(())
+}
