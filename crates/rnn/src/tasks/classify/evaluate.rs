@@ -94,6 +94,8 @@ pub fn scores(truth: &[usize], pred: &[usize], classes: &[String]) -> Scores {
 /// object with these keys).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EvalReport {
+    /// The file scored.
+    pub file: String,
     /// Sequences scored.
     pub sequences: usize,
     /// Networks in the ensemble.
@@ -130,6 +132,7 @@ impl Classifier {
             nearest_neighbour(&train, tc, &data.sequences, d, Distance::Dtw).unwrap_or_default();
         let ed = nearest_neighbour(&train, tc, &data.sequences, d, Distance::Euclidean);
         Ok(EvalReport {
+            file: data.path.display().to_string(),
             sequences: data.len(),
             networks: self.members.len(),
             classes: classes.clone(),
@@ -139,5 +142,58 @@ impl Classifier {
             nn_dtw_accuracy: acc(&dtw),
             nn_euclidean_accuracy: ed.map(|p| acc(&p)),
         })
+    }
+}
+
+/// The report as `rnn eval` prints it: a summary line, accuracy and macro
+/// F1, a per-class table, the confusion matrix and the baselines.
+impl std::fmt::Display for EvalReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.scores;
+        let nets = if self.networks == 1 { "" } else { "s" };
+        writeln!(
+            f,
+            "{} sequences of {}, {} classes, {} network{nets}",
+            self.sequences,
+            self.file,
+            self.classes.len(),
+            self.networks
+        )?;
+        writeln!(f, "accuracy {:.4}  macro F1 {:.4}", s.accuracy, s.macro_f1)?;
+        let w = self
+            .classes
+            .iter()
+            .map(String::len)
+            .max()
+            .unwrap_or(0)
+            .max(5);
+        writeln!(
+            f,
+            "{:<w$} {:>9} {:>9} {:>9} {:>8}",
+            "class", "precision", "recall", "F1", "support"
+        )?;
+        for c in &s.per_class {
+            writeln!(
+                f,
+                "{:<w$} {:>9.4} {:>9.4} {:>9.4} {:>8}",
+                c.class, c.precision, c.recall, c.f1, c.support
+            )?;
+        }
+        writeln!(
+            f,
+            "confusion (rows: true class, columns: predicted, in the order above)"
+        )?;
+        for row in &s.confusion {
+            let cells: Vec<String> = row.iter().map(|n| format!("{n:>5}")).collect();
+            writeln!(f, "{}", cells.join(" "))?;
+        }
+        let ed = self
+            .nn_euclidean_accuracy
+            .map_or("- (lengths differ)".into(), |a| format!("{a:.4}"));
+        writeln!(
+            f,
+            "baselines: majority class ({}) {:.4}, 1-NN DTW {:.4}, 1-NN Euclidean {ed}",
+            self.majority_class, self.majority_accuracy, self.nn_dtw_accuracy
+        )
     }
 }
