@@ -68,6 +68,7 @@ fn remembers_an_early_event_over_many_steps() {
         dropout: 0.0,
         lr: 1e-2,
         val_frac: 0.0,
+        ensemble: 1,
         ..TrainConfig::default()
     };
     Trainer::from_data(cfg, train, None, &dir)
@@ -153,6 +154,7 @@ fn baselines_and_scores_on_hand_made_data() {
     let cfg = TrainConfig {
         hidden: 4,
         val_frac: 0.0,
+        ensemble: 1,
         ..TrainConfig::default()
     };
     Trainer::from_data(cfg, train, None, &dir)
@@ -233,6 +235,7 @@ fn the_result_does_not_depend_on_the_thread_count() {
         noise: 0.1,
         dropout: 0.2,
         val_frac: 0.0,
+        ensemble: 1,
         ..TrainConfig::default()
     };
     let mut params = Vec::new();

@@ -39,7 +39,7 @@ const PREDICT_BATCH: usize = 64;
 /// let dir = std::env::temp_dir().join(format!("rnn-doc-classifier-{}", std::process::id()));
 /// let text = "@classLabel true lo hi\n@data\n0,0,1:lo\n0,1,0:lo\n5,6,5:hi\n6,5,6:hi\n";
 /// let data = Dataset::parse_ts(std::path::Path::new("toy.ts"), text, Fill::Linear, None)?;
-/// let cfg = TrainConfig { hidden: 4, val_frac: 0.0, ..TrainConfig::default() };
+/// let cfg = TrainConfig { hidden: 4, val_frac: 0.0, ensemble: 1, ..TrainConfig::default() };
 /// Trainer::from_data(cfg, data.clone(), None, &dir)?.fit(Budget::Epochs(2), &mut ())?;
 ///
 /// let model = Classifier::load(&dir)?;

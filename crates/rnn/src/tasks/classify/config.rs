@@ -14,7 +14,7 @@ use crate::{Error, Result};
 /// ```
 /// use rnn::tasks::classify::TrainConfig;
 /// let mut cfg = TrainConfig::default();
-/// assert_eq!((cfg.hidden, cfg.ensemble), (64, 1));
+/// assert_eq!((cfg.hidden, cfg.ensemble), (64, 5));
 /// assert!(cfg.validate().is_ok());
 /// cfg.dropout = 1.0;
 /// assert_eq!(cfg.validate().unwrap_err().to_string(), "--dropout 1: expected a number in [0, 1)");
@@ -75,14 +75,15 @@ pub struct TrainConfig {
     /// mean or max (of the outputs over the valid steps).
     #[cfg_attr(
         feature = "clap",
-        arg(long, value_enum, hide_possible_values = true, default_value = "mean")
+        arg(long, value_enum, hide_possible_values = true, default_value = "max")
     )]
     pub pool: Pool,
     /// Dropout on every layer's output while training.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.1))]
     pub dropout: f64,
-    /// Standard deviation of Gaussian noise added to the normalised inputs while training.
-    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.0))]
+    /// Standard deviation of Gaussian noise added to the normalised inputs
+    /// while training (0: none).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.1))]
     pub noise: f64,
     /// Learning rate (Adam, or AdamW with --weight-decay).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 3e-3))]
@@ -108,8 +109,9 @@ pub struct TrainConfig {
     /// validation split); the others' seeds are derived from it.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
-    /// Networks trained one after the other and averaged.
-    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1))]
+    /// Networks trained one after the other, each with its own seed and
+    /// validation split, and averaged.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 5))]
     pub ensemble: usize,
 }
 
@@ -124,9 +126,9 @@ impl Default for TrainConfig {
             hidden: 64,
             layers: 1,
             bidirectional: true,
-            pool: Pool::Mean,
+            pool: Pool::Max,
             dropout: 0.1,
-            noise: 0.0,
+            noise: 0.1,
             lr: 3e-3,
             weight_decay: 0.0,
             clip: 1.0,
@@ -134,7 +136,7 @@ impl Default for TrainConfig {
             patience: 40,
             val_frac: 0.2,
             seed: 0,
-            ensemble: 1,
+            ensemble: 5,
         }
     }
 }
@@ -229,5 +231,33 @@ impl TrainConfig {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "clap"))]
+mod tests {
+    use super::TrainConfig;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        config: TrainConfig,
+    }
+
+    #[test]
+    fn the_flags_defaults_are_the_library_defaults() {
+        assert_eq!(Flags::parse_from(["rnn"]).config, TrainConfig::default());
+        let f = Flags::parse_from([
+            "rnn",
+            "--bidirectional",
+            "false",
+            "--pool",
+            "last",
+            "--stride",
+            "2",
+        ]);
+        assert!(!f.config.bidirectional);
+        assert_eq!(f.config.stride, Some(2));
     }
 }
