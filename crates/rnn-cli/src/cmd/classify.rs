@@ -67,13 +67,21 @@ pub struct ClassifyArgs {
 pub fn run(a: &ClassifyArgs) -> CliResult {
     let model = Classifier::load(&a.model)?;
     let preds = model.predictions(&model.read(&a.file)?)?;
-    if a.json {
-        let v = serde_json::json!({"classes": model.meta.classes, "predictions": preds});
-        println!("{v}");
+    let text = if a.json {
+        format!(
+            "{}\n",
+            serde_json::json!({"classes": model.meta.classes, "predictions": preds})
+        )
     } else {
-        preds.iter().for_each(|p| println!("{}", p.label));
+        preds.iter().map(|p| format!("{}\n", p.label)).collect()
+    };
+    // a reader that stops early (`| head`) is not an error
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::Failure(format!("cannot write the output: {e}")))
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The classifier part of `rnn eval`: the library's report as a table or JSON.
