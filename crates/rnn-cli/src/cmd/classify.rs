@@ -1,12 +1,10 @@
-//! Sequence classification from the command line: `rnn train classify`,
-//! `rnn classify`, and the classifier part of `rnn eval`. Flags become the
-//! library's [`TrainConfig`] (its fields are the flags), the library does
-//! the rest.
+//! `rnn train classify`, `rnn classify` and the classifier part of `rnn
+//! eval`: the flags are the library's [`TrainConfig`], the library does the rest.
 
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
 use crate::train_util::{budget_from_flags, set_threads, Budget, Progress};
 use clap::Args;
-use rnn::io::OutMode;
+use rnn::io::{print_out, OutMode};
 use rnn::tasks::classify::{Classifier, TrainConfig, Trainer};
 use std::path::{Path, PathBuf};
 
@@ -47,7 +45,7 @@ pub fn train(a: &TrainClassifyArgs) -> CliResult {
     let mut bar = Progress::new(budget, 0);
     let fitted = trainer.fit(budget, &mut bar);
     bar.finish();
-    fitted.map(|_| ()).map_err(CliError::from)
+    Ok(fitted.map(|_| ())?)
 }
 
 /// Print the class of every sequence of a `.ts` or long CSV file, one per line.
@@ -66,33 +64,13 @@ pub struct ClassifyArgs {
 /// Runs `rnn classify`.
 pub fn run(a: &ClassifyArgs) -> CliResult {
     let model = Classifier::load(&a.model)?;
-    let preds = model.predictions(&model.read(&a.file)?)?;
-    let text = if a.json {
-        format!(
-            "{}\n",
-            serde_json::json!({"classes": model.meta.classes, "predictions": preds})
-        )
-    } else {
-        preds.iter().map(|p| format!("{}\n", p.label)).collect()
-    };
-    // a reader that stops early (`| head`) is not an error
-    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(CliError::Failure(format!("cannot write the output: {e}")))
-        }
-        _ => Ok(()),
-    }
+    let text = model.classify_text(&model.read(&a.file)?, a.json)?;
+    Ok(print_out(&text)?)
 }
 
 /// The classifier part of `rnn eval`: the library's report as a table or JSON.
 pub fn eval(dir: &Path, data: &Path, json: bool) -> CliResult {
     let model = Classifier::load(dir)?;
-    let r = model.evaluate(&model.read(data)?)?;
-    if json {
-        let v = serde_json::to_value(&r).map_err(|e| CliError::Failure(e.to_string()))?;
-        println!("{v}");
-    } else {
-        print!("{r}");
-    }
-    Ok(())
+    let report = model.evaluate(&model.read(data)?)?;
+    Ok(print_out(&report.text(json))?)
 }

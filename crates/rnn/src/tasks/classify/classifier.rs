@@ -201,6 +201,19 @@ impl Classifier {
             .collect())
     }
 
+    /// What `rnn classify` prints for `data`: one class label per line, or
+    /// with `json` one JSON object `{"classes": [...], "predictions": [{"id",
+    /// "label", "probabilities"}, ...]}` and a newline.
+    pub fn classify_text(&self, data: &Dataset, json: bool) -> Result<String> {
+        let preds = self.predictions(data)?;
+        Ok(if json {
+            let v = serde_json::json!({"classes": self.meta.classes, "predictions": preds});
+            format!("{v}\n")
+        } else {
+            preds.iter().map(|p| format!("{}\n", p.label)).collect()
+        })
+    }
+
     /// The training sequences kept for the 1-NN baselines, as read (filled,
     /// not normalised), labelled with their classes.
     pub fn baseline_set(&self) -> Vec<Sequence> {

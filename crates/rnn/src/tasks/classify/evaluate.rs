@@ -117,6 +117,25 @@ pub struct EvalReport {
     pub nn_euclidean_accuracy: Option<f64>,
 }
 
+impl EvalReport {
+    /// The report as the JSON object `rnn eval --json` prints (the fields
+    /// above as keys, `scores` flattened into the top level).
+    pub fn to_json(&self) -> serde_json::Value {
+        // plain strings, numbers and lists: serialising cannot fail
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    /// What `rnn eval` prints: the table ([`std::fmt::Display`]), or with
+    /// `json` the JSON object and a newline.
+    pub fn text(&self, json: bool) -> String {
+        if json {
+            format!("{}\n", self.to_json())
+        } else {
+            self.to_string()
+        }
+    }
+}
+
 impl Classifier {
     /// Scores the classifier on labelled `data` and computes the majority
     /// and 1-NN baselines on the same sequences.
