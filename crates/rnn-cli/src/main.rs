@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Train a model: lm (language model), tag (sequence labelling), forecast (time series).
+    /// Train a model: lm (language model), tag (sequence labelling), forecast (time series), classify (sequences).
     Train(cmd::train::TrainArgs),
     /// Generate text from a language model.
     Generate(cmd::generate::GenerateArgs),
@@ -52,6 +52,8 @@ enum Command {
     Diagnose(cmd::diagnose::DiagnoseArgs),
     /// Write an HTML page of a language model's hidden units over a text.
     Visualize(cmd::visualize::VisualizeArgs),
+    /// Print the class of each sequence of a .ts or long CSV file.
+    Classify(cmd::classify::ClassifyArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -72,6 +74,7 @@ fn run(cli: Cli) -> CliResult {
         Some(Command::Step(a)) => cmd::step::run(&a),
         Some(Command::Diagnose(a)) => cmd::diagnose::run(&a),
         Some(Command::Visualize(a)) => cmd::visualize::run(&a),
+        Some(Command::Classify(a)) => cmd::classify::run(&a),
     }
 }
 

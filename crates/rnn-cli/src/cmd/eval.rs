@@ -95,6 +95,7 @@ pub fn run(args: &EvalArgs) -> CliResult {
         Task::Forecast => eval_forecast(args),
         Task::Tag => super::tag::eval_tag(&args.model, &args.data, args.json, &args.entity_bias),
         Task::Lm => super::lm::eval(args.first_model(), mf, &args.data, args.json),
+        Task::Classify => super::classify::eval(args.first_model(), &args.data, args.json),
         Task::Imported => Err(CliError::Usage(
             "rnn eval: imported models have no task to evaluate; use rnn infer".into(),
         )),

@@ -1,6 +1,7 @@
 //! One module per `rnn` subcommand.
 
 pub mod bench;
+pub mod classify;
 pub mod demo;
 pub mod diagnose;
 pub mod eval;

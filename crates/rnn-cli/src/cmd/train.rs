@@ -1,4 +1,4 @@
-//! `rnn train {lm,tag,forecast}`.
+//! `rnn train {lm,tag,forecast,classify}`.
 
 use crate::error::CliResult;
 use clap::{Args, Subcommand};
@@ -18,6 +18,8 @@ enum TrainTask {
     Tag(Box<super::tag::TrainTagArgs>),
     /// Time-series forecasting from a CSV column.
     Forecast(Box<super::forecast::TrainForecastArgs>),
+    /// Sequence classification from a .ts or long CSV file.
+    Classify(Box<super::classify::TrainClassifyArgs>),
 }
 
 /// Runs the command.
@@ -26,5 +28,6 @@ pub fn run(args: &TrainArgs) -> CliResult {
         TrainTask::Lm(a) => super::lm::train(a).map(|_| ()),
         TrainTask::Tag(t) => super::tag::train(t),
         TrainTask::Forecast(a) => super::forecast::train_forecast(a),
+        TrainTask::Classify(a) => super::classify::train(a),
     }
 }

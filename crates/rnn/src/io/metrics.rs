@@ -39,7 +39,18 @@ impl MetricsLog {
 
     /// Appends one row and rewrites the file.
     pub fn push(&mut self, row: serde_json::Value) -> Result<()> {
+        self.record(row);
+        self.write()
+    }
+
+    /// Appends one row without writing the file (see [`MetricsLog::write`]):
+    /// for runs that log often and write now and then.
+    pub fn record(&mut self, row: serde_json::Value) {
         self.rows.push(row);
+    }
+
+    /// Rewrites the file with every row so far.
+    pub fn write(&self) -> Result<()> {
         let text: String = self.rows.iter().map(|r| format!("{r}\n")).collect();
         write_text(&self.path, &text)
     }

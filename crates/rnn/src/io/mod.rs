@@ -13,3 +13,18 @@ pub use metrics::MetricsLog;
 pub use plot::{plot_lines, LossPlot, PlotStyle, CURVES};
 pub use run_dir::{prepare_run_dir, remove_stale_temp_files, OutMode, RUN_FILES};
 pub use tensors::*;
+
+/// Writes `text` to standard output. A reader that stops early (`rnn ... |
+/// head`) is not an error: the rest is dropped. Other failures are an
+/// [`crate::Error::Io`] on `stdout`.
+///
+/// ```
+/// rnn::io::print_out("").unwrap();
+/// ```
+pub fn print_out(text: &str) -> crate::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(crate::Error::io("stdout", e)),
+        _ => Ok(()),
+    }
+}

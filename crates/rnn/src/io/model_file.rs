@@ -29,13 +29,21 @@ pub enum Task {
     Tag,
     /// A time-series forecaster (`rnn train forecast`).
     Forecast,
+    /// A sequence classifier (`rnn train classify`).
+    Classify,
     /// A network imported from PyTorch (`rnn import`): no task around it.
     Imported,
 }
 
 impl Task {
     /// Every task, in the order they are listed in messages.
-    pub const ALL: [Task; 4] = [Task::Lm, Task::Tag, Task::Forecast, Task::Imported];
+    pub const ALL: [Task; 5] = [
+        Task::Lm,
+        Task::Tag,
+        Task::Forecast,
+        Task::Classify,
+        Task::Imported,
+    ];
 
     /// The name written in model files ("lm", "tag", ...).
     pub fn as_str(self) -> &'static str {
@@ -43,6 +51,7 @@ impl Task {
             Task::Lm => "lm",
             Task::Tag => "tag",
             Task::Forecast => "forecast",
+            Task::Classify => "classify",
             Task::Imported => "imported",
         }
     }

@@ -1,17 +1,23 @@
-//! Many-to-one readout: one output per sequence, read from the last state.
+//! Many-to-one readout: one output per sequence, read from its final state
+//! or from its outputs pooled over time.
 //!
 //! For sequence regression (forecasting) and sequence classification the loss
-//! only looks at `o_T = V s_T + c`, the readout of each sequence's final state
-//! (at its own length when the batch has variable lengths). The gradient
-//! `dE/do_t` is then zero at every step but the last, and BPTT carries it back
+//! only looks at `o = V s + c` once per sequence, where `s` is the final state
+//! (at its own length when the batch has variable lengths; [`Pool::Last`])
+//! or the mean or maximum of the top layer's outputs over the valid steps
+//! ([`Pool::Mean`], [`Pool::Max`]; see [`crate::nn::pool`]). The gradient
+//! `dE/ds` goes back to the steps `s` was read from, and BPTT carries it
 //! through the whole sequence.
 
+use crate::kernels::{col_sum_acc, gemm};
 use crate::nn::layer::Input;
 use crate::nn::loss::{loss_and_grad, Reduction, Targets};
 use crate::nn::model::{Batch, Forward, Model};
+use crate::nn::pool::{pool_backward, pool_forward, Pool, PoolShape, Pooled};
 use crate::{Float, Result};
 
-/// A model used many-to-one: the readout of the last state of each sequence.
+/// A model used many-to-one: the readout of the last state of each
+/// sequence, or of its outputs pooled over time ([`ManyToOne::with_pool`]).
 ///
 /// ```
 /// use rnn::{Input, Model, ModelConfig, OutputKind, Reduction, Targets};
@@ -30,17 +36,79 @@ use crate::{Float, Result};
 ///     None, Reduction::Mean, &mut grads).unwrap();
 /// assert_eq!(same, out);
 /// assert!(loss > 0.0 && grads.iter().any(|g| *g != 0.0));
+/// // the readout of the mean output over time instead of the last state
+/// use rnn::nn::pool::Pool;
+/// let mean = ManyToOne::with_pool(&model, Pool::Mean).predict(Input::Dense(&x), 3, 2, None).unwrap();
+/// assert_ne!(mean, out);
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct ManyToOne<'a, T> {
-    /// The network whose last-step readout is used.
+    /// The network whose readout is used.
     pub model: &'a Model<T>,
+    /// What the readout reads (default: each direction's final state).
+    pub pool: Pool,
 }
 
 impl<'a, T: Float> ManyToOne<'a, T> {
-    /// Wraps `model`.
+    /// Wraps `model`: the readout of each sequence's final state.
     pub fn new(model: &'a Model<T>) -> Self {
-        ManyToOne { model }
+        Self::with_pool(model, Pool::Last)
+    }
+
+    /// Wraps `model`: the readout of each sequence's outputs pooled by `pool`.
+    pub fn with_pool(model: &'a Model<T>, pool: Pool) -> Self {
+        ManyToOne { model, pool }
+    }
+
+    /// Whether the output is the per-step readout at the last step (one
+    /// direction, [`Pool::Last`]): read from the forward pass's logits.
+    fn reads_last_logits(&self) -> bool {
+        self.pool == Pool::Last && !self.model.config.bidirectional
+    }
+
+    fn pool_shape<'l>(&self, fwd: &Forward<T>, lengths: Option<&'l [usize]>) -> PoolShape<'l> {
+        PoolShape {
+            steps: fwd.steps,
+            batch: fwd.batch,
+            hidden: self.model.config.hidden_size,
+            directions: self.model.config.directions(),
+            lengths,
+        }
+    }
+
+    /// The pooled top-layer outputs and their readout `[B, O]`.
+    fn pooled_outputs(&self, fwd: &Forward<T>, lengths: Option<&[usize]>) -> (Pooled<T>, Vec<T>) {
+        let cfg = &self.model.config;
+        let top = self.model.layer_feed(fwd, cfg.num_layers - 1); // [T, B, W]
+        let pooled = pool_forward(self.pool, top, self.pool_shape(fwd, lengths)); // [B, W]
+        let (v, c) = self.model.head();
+        let (o, w) = (cfg.output_size, cfg.directions() * cfg.hidden_size);
+        let mut out = vec![T::zero(); fwd.batch * o]; // [B, O]
+        for row in out.chunks_exact_mut(o) {
+            row.copy_from_slice(c);
+        }
+        // o_b = V s_b + c   [B, W] x [W, O]
+        gemm(
+            fwd.batch,
+            o,
+            w,
+            &pooled.values,
+            false,
+            v,
+            true,
+            &mut out,
+            true,
+        );
+        (pooled, out)
+    }
+
+    /// The head's outputs `[B, O]` from a forward pass.
+    fn outputs(&self, fwd: &Forward<T>, lengths: Option<&[usize]>) -> Vec<T> {
+        if self.reads_last_logits() {
+            self.last_outputs_unchecked(fwd, lengths)
+        } else {
+            self.pooled_outputs(fwd, lengths).1
+        }
     }
 
     /// The step holding sequence `b`'s last state.
@@ -72,9 +140,9 @@ impl<'a, T: Float> ManyToOne<'a, T> {
         out
     }
 
-    /// The readout of the last state of each sequence, `[B, O]`, for input
-    /// `x` (`[T, B, I]` dense or `[T, B]` ids) from the zero state;
-    /// `lengths`: `[B]`, each in `1..=T` (all `T` when `None`).
+    /// The head's output for each sequence, `[B, O]`, for input `x`
+    /// (`[T, B, I]` dense or `[T, B]` ids) from the zero state; `lengths`:
+    /// `[B]`, each in `1..=T` (all `T` when `None`).
     ///
     /// # Errors
     ///
@@ -91,10 +159,10 @@ impl<'a, T: Float> ManyToOne<'a, T> {
             lengths,
             ..Batch::new(x, steps, batch)
         })?;
-        Ok(self.last_outputs_unchecked(&fwd, lengths))
+        Ok(self.outputs(&fwd, lengths))
     }
 
-    /// Forward, loss on the last-step readout and BPTT: returns `E` and the
+    /// Forward, loss on the head's output and BPTT: returns `E` and the
     /// outputs `[B, O]`, and adds `dE/dθ` into `grads`.
     ///
     /// Targets are one class id per sequence `[B]` (softmax output) or one
@@ -123,13 +191,38 @@ impl<'a, T: Float> ManyToOne<'a, T> {
             lengths,
             ..Batch::new(x, steps, batch)
         };
+        self.loss_and_grads_masked(data, targets, None, reduction, grads)
+    }
+
+    /// [`ManyToOne::loss_and_grads`] on a [`Batch`] (its initial state is
+    /// used when given) with dropout `masks` (see
+    /// [`Model::forward_masked`]; `None`: no dropout).
+    ///
+    /// # Errors
+    ///
+    /// As [`ManyToOne::loss_and_grads`], and masks that are not one
+    /// `[T, B, D*H]` mask per layer.
+    pub fn loss_and_grads_masked(
+        &self,
+        data: Batch<T>,
+        targets: Targets<T>,
+        masks: Option<&[Vec<T>]>,
+        reduction: Reduction,
+        grads: &mut [T],
+    ) -> Result<(T, Vec<T>)> {
+        let (x, steps, batch, lengths) = (data.x, data.steps, data.batch, data.lengths);
         self.model.check_batch(&data)?;
         self.model
             .check_targets(targets, batch, &format!("[B] = [{batch}]"), |_| true)?;
+        self.model.check_masks(masks, steps, batch)?;
         self.model.check_grads(grads)?;
         let o = self.model.config.output_size;
-        let fwd = self.model.forward_unchecked(data, None);
-        let out = self.last_outputs_unchecked(&fwd, lengths); // [B, O]
+        let fwd = self.model.forward_unchecked(data, masks);
+        let pooled = (!self.reads_last_logits()).then(|| self.pooled_outputs(&fwd, lengths));
+        let out = match &pooled {
+            Some((_, out)) => out.clone(),
+            None => self.last_outputs_unchecked(&fwd, lengths),
+        }; // [B, O]
         let mut dout = vec![T::zero(); batch * o]; // [B, O]
         let loss = loss_and_grad(
             self.model.config.output,
@@ -140,6 +233,10 @@ impl<'a, T: Float> ManyToOne<'a, T> {
             reduction,
             &mut dout,
         );
+        if let Some((p, _)) = pooled {
+            self.pooled_backward(&fwd, x, lengths, &p, &dout, grads);
+            return Ok((loss, out));
+        }
         // dE/do_t: zero except at each sequence's last step   [T, B, O]
         let mut dlogits = vec![T::zero(); steps * batch * o];
         for (b, row) in dout.chunks_exact(o).enumerate() {
@@ -149,6 +246,59 @@ impl<'a, T: Float> ManyToOne<'a, T> {
         self.model
             .backward_unchecked(&fwd, x, lengths, &dlogits, None, grads, false);
         Ok((loss, out))
+    }
+
+    /// The readout's gradients for the pooled vectors `p`, then BPTT from
+    /// the steps they were read from. `dout`: `dE/do`, `[B, O]`.
+    fn pooled_backward(
+        &self,
+        fwd: &Forward<T>,
+        x: Input<T>,
+        lengths: Option<&[usize]>,
+        p: &Pooled<T>,
+        dout: &[T],
+        grads: &mut [T],
+    ) {
+        let cfg = &self.model.config;
+        let (batch, o, w) = (
+            fwd.batch,
+            cfg.output_size,
+            cfg.directions() * cfg.hidden_size,
+        );
+        let nl = self.model.layout.len();
+        let (vr, cr) = (
+            self.model.layout[nl - 2].range(),
+            self.model.layout[nl - 1].range(),
+        );
+        // dE/dV = sum_b dE/do_b s_b^T   [O, B] x [B, W];  dE/dc = sum_b dE/do_b
+        gemm(
+            o,
+            w,
+            batch,
+            dout,
+            true,
+            &p.values,
+            false,
+            &mut grads[vr.clone()],
+            true,
+        );
+        col_sum_acc(batch, o, dout, &mut grads[cr]);
+        // dE/ds_b = V^T dE/do_b   [B, O] x [O, W]
+        let mut dpooled = vec![T::zero(); batch * w];
+        gemm(
+            batch,
+            w,
+            o,
+            dout,
+            false,
+            &self.model.params[vr],
+            false,
+            &mut dpooled,
+            false,
+        );
+        let dtop = pool_backward(self.pool, p, &dpooled, self.pool_shape(fwd, lengths));
+        self.model
+            .backward_top_unchecked(fwd, x, lengths, dtop, None, grads, false);
     }
 }
 
@@ -161,6 +311,18 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     fn fd_check(cell: CellKind, layers: usize, bidirectional: bool, output: OutputKind) {
+        for pool in [Pool::Last, Pool::Mean, Pool::Max] {
+            fd_check_pool(cell, layers, bidirectional, output, pool);
+        }
+    }
+
+    fn fd_check_pool(
+        cell: CellKind,
+        layers: usize,
+        bidirectional: bool,
+        output: OutputKind,
+        pool: Pool,
+    ) {
         let (steps, batch, inp, o) = (5, 3, 2, 3);
         let mut cfg = ModelConfig::elman(inp, 4, o);
         cfg.cell = cell;
@@ -181,38 +343,37 @@ mod tests {
             OutputKind::Softmax => Targets::Classes(&classes),
         };
         let lengths = [5usize, 2, 4];
-        let mut grads = vec![0.0; model.params.len()];
-        let loss_at = |m: &Model<f64>, g: &mut [f64]| {
-            ManyToOne::new(m)
-                .loss_and_grads(
-                    Input::Dense(&x),
-                    targets,
-                    steps,
-                    batch,
-                    Some(&lengths),
-                    Reduction::Sum,
-                    g,
-                )
-                .unwrap()
-                .0
-        };
-        loss_at(&model, &mut grads);
-        let eps = 1e-6;
-        let mut scratch = vec![0.0; model.params.len()];
-        for (i, &analytic) in grads.iter().enumerate() {
-            let keep = model.params[i];
-            model.params[i] = keep + eps;
-            let up = loss_at(&model, &mut scratch);
-            model.params[i] = keep - eps;
-            let down = loss_at(&model, &mut scratch);
-            model.params[i] = keep;
-            let fd = (up - down) / (2.0 * eps);
-            // relative error, absolute for tiny gradients
-            let err = (fd - analytic).abs() / (fd.abs() + analytic.abs()).max(1e-3);
-            assert!(
-                err < 1e-6,
-                "param {i}: analytic {analytic} vs finite difference {fd}"
-            );
+        // dropout between the layers and before the head, the same masks each call
+        let masks: Vec<Vec<f64>> =
+            crate::nn::model::dropout_masks(&model.config, 0.3, steps, batch, &mut rng);
+        for masks in [None, Some(masks.as_slice())] {
+            let loss_at = |m: &Model<f64>, g: &mut [f64]| {
+                let data = Batch::new(Input::Dense(&x), steps, batch).with_lengths(&lengths);
+                ManyToOne::with_pool(m, pool)
+                    .loss_and_grads_masked(data, targets, masks, Reduction::Sum, g)
+                    .unwrap()
+                    .0
+            };
+            let mut grads = vec![0.0; model.params.len()];
+            loss_at(&model, &mut grads);
+            let eps = 1e-6;
+            let mut scratch = vec![0.0; model.params.len()];
+            for (i, &analytic) in grads.iter().enumerate() {
+                let keep = model.params[i];
+                model.params[i] = keep + eps;
+                let up = loss_at(&model, &mut scratch);
+                model.params[i] = keep - eps;
+                let down = loss_at(&model, &mut scratch);
+                model.params[i] = keep;
+                let fd = (up - down) / (2.0 * eps);
+                // relative error, absolute for tiny gradients
+                let err = (fd - analytic).abs() / (fd.abs() + analytic.abs()).max(1e-3);
+                assert!(
+                    err < 1e-6,
+                    "{pool}, dropout {}: param {i}: analytic {analytic} vs finite difference {fd}",
+                    masks.is_some()
+                );
+            }
         }
     }
 
@@ -232,6 +393,7 @@ mod tests {
     fn gradient_matches_finite_differences_stacked_gru_and_lstm() {
         fd_check(CellKind::Gru, 2, false, OutputKind::Identity);
         fd_check(CellKind::Lstm, 1, true, OutputKind::Softmax);
+        fd_check(CellKind::Gru, 2, true, OutputKind::Softmax);
     }
 
     #[test]

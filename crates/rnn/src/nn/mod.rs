@@ -7,6 +7,7 @@ pub mod layer;
 pub mod loss;
 pub mod many_to_one;
 pub mod model;
+pub mod pool;
 pub mod stream;
 
 pub use model::{Batch, Model, ModelConfig, State};

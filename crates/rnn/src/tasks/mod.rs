@@ -1,6 +1,8 @@
 //! The tasks a model is trained for: character language models ([`lm`]),
-//! sequence tagging ([`tag`]) and time-series forecasting ([`forecast`]).
+//! sequence tagging ([`tag`]), time-series forecasting ([`forecast`]) and
+//! sequence classification ([`classify`]).
 
+pub mod classify;
 pub mod forecast;
 pub mod lm;
 mod run;

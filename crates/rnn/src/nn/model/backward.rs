@@ -91,12 +91,12 @@ impl<T: Float> Model<T> {
         dstate_n: Option<&State<T>>,
         grads: &mut [T],
         want_dx: bool,
-        mut traces: Option<&mut [Vec<T>]>,
+        traces: Option<&mut [Vec<T>]>,
     ) -> (State<T>, Option<Vec<T>>) {
         let cfg = &self.config;
         let (steps, batch) = (fwd.steps, fwd.batch);
         let (h, nd, o) = (cfg.hidden_size, cfg.directions(), cfg.output_size);
-        let (rows, bh, dh) = (steps * batch, batch * h, nd * h);
+        let (rows, dh) = (steps * batch, nd * h);
         let nl = self.layout.len();
         let (vr, cr) = (self.layout[nl - 2].range(), self.layout[nl - 1].range());
         let top = self.layer_feed(fwd, cfg.num_layers - 1);
@@ -127,6 +127,47 @@ impl<T: Float> Model<T> {
             &mut dout,
             false,
         );
+        self.backward_top_traced(fwd, x, lengths, dout, dstate_n, grads, want_dx, traces)
+    }
+
+    /// BPTT below the readout: from `dtop` = dE/d(what the readout reads),
+    /// `[T, B, D*H]` (the top layer's output, after its dropout mask), through
+    /// every layer. A head other than the per-step readout (pooling, see
+    /// [`crate::nn::many_to_one`]) computes its own readout gradients and
+    /// starts here. Adds the layers' parameter gradients into `grads`;
+    /// returns as [`Model::backward`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn backward_top_unchecked(
+        &self,
+        fwd: &Forward<T>,
+        x: Input<T>,
+        lengths: Option<&[usize]>,
+        dtop: Vec<T>,
+        dstate_n: Option<&State<T>>,
+        grads: &mut [T],
+        want_dx: bool,
+    ) -> (State<T>, Option<Vec<T>>) {
+        self.backward_top_traced(fwd, x, lengths, dtop, dstate_n, grads, want_dx, None)
+    }
+
+    /// [`Model::backward_top_unchecked`] with the gradient-flow `traces` of
+    /// [`Model::backward_traced`].
+    #[allow(clippy::too_many_arguments)]
+    fn backward_top_traced(
+        &self,
+        fwd: &Forward<T>,
+        x: Input<T>,
+        lengths: Option<&[usize]>,
+        mut dout: Vec<T>,
+        dstate_n: Option<&State<T>>,
+        grads: &mut [T],
+        want_dx: bool,
+        mut traces: Option<&mut [Vec<T>]>,
+    ) -> (State<T>, Option<Vec<T>>) {
+        let cfg = &self.config;
+        let (steps, batch) = (fwd.steps, fwd.batch);
+        let (h, nd) = (cfg.hidden_size, cfg.directions());
+        let (rows, bh, dh) = (steps * batch, batch * h, nd * h);
         if !fwd.masks.is_empty() {
             // dropout before the readout: dE/dout_t = m_t * dE/dout~_t
             mask_in_place(&mut dout, &fwd.masks[cfg.num_layers - 1]);

@@ -39,7 +39,7 @@ impl<T: Float> Model<T> {
 
     /// What layer `k + 1` (or, for the top layer, the readout) reads from
     /// layer `k`: its output, masked when training with dropout. `[T, B, D*H]`.
-    pub(super) fn layer_feed<'a>(&self, fwd: &'a Forward<T>, k: usize) -> &'a [T] {
+    pub(crate) fn layer_feed<'a>(&self, fwd: &'a Forward<T>, k: usize) -> &'a [T] {
         if fwd.dropped.is_empty() {
             self.layer_output(fwd, k)
         } else {

@@ -1,0 +1,76 @@
+//! `rnn train classify`, `rnn classify` and the classifier part of `rnn
+//! eval`: the flags are the library's [`TrainConfig`], the library does the rest.
+
+use crate::error::CliResult;
+use crate::train_util::{budget_from_flags, set_threads, Budget, Progress};
+use clap::Args;
+use rnn::io::{print_out, OutMode};
+use rnn::tasks::classify::{Classifier, TrainConfig, Trainer};
+use std::path::{Path, PathBuf};
+
+/// Train a sequence classifier on a `.ts` (UEA/UCR) or long CSV file.
+#[derive(Args, Debug)]
+pub struct TrainClassifyArgs {
+    /// Training sequences: a .ts file, or a .csv file of rows series_id,step,features...,label.
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Validation sequences for early stopping [default: a stratified part of --train].
+    #[arg(long)]
+    pub dev: Option<PathBuf>,
+    /// Model directory to write (model.safetensors, metrics.jsonl).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace a model or run already in the output directory.
+    #[arg(long)]
+    pub force: bool,
+    /// Most epochs per network [default: 300, with early stopping].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Wall-clock budget in minutes, shared by the networks, instead of --epochs.
+    #[arg(long)]
+    pub minutes: Option<f64>,
+    /// Threads (each minibatch is split between them).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    #[command(flatten)]
+    pub config: TrainConfig,
+}
+
+/// Runs `rnn train classify`.
+pub fn train(a: &TrainClassifyArgs) -> CliResult {
+    set_threads(a.threads)?;
+    let budget = budget_from_flags(a.epochs, a.minutes, Budget::Epochs(300))?;
+    let mut trainer = Trainer::new(a.config.clone(), &a.train, a.dev.as_deref(), &a.out)?;
+    rnn::io::prepare_run_dir(&a.out, OutMode::from_flags(false, a.force))?;
+    let mut bar = Progress::new(budget, 0);
+    let fitted = trainer.fit(budget, &mut bar);
+    bar.finish();
+    Ok(fitted.map(|_| ())?)
+}
+
+/// Print the class of every sequence of a `.ts` or long CSV file, one per line.
+#[derive(Args, Debug)]
+pub struct ClassifyArgs {
+    /// The model directory (from `rnn train classify`).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The sequences (labels in the file, if any, are ignored).
+    pub file: PathBuf,
+    /// Print one JSON object: the classes and each sequence's id, label and probabilities.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `rnn classify`.
+pub fn run(a: &ClassifyArgs) -> CliResult {
+    let model = Classifier::load(&a.model)?;
+    let text = model.classify_text(&model.read(&a.file)?, a.json)?;
+    Ok(print_out(&text)?)
+}
+
+/// The classifier part of `rnn eval`: the library's report as a table or JSON.
+pub fn eval(dir: &Path, data: &Path, json: bool) -> CliResult {
+    let model = Classifier::load(dir)?;
+    let report = model.evaluate(&model.read(data)?)?;
+    Ok(print_out(&report.text(json))?)
+}

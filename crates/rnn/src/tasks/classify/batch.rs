@@ -1,0 +1,122 @@
+//! Sequences as the network reads them: normalised, frames grouped into
+//! steps, padded into time-major batches with their lengths (the mask), and
+//! the stratified validation split.
+
+use super::data::Dataset;
+use super::normalise::Normaliser;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+/// Every sequence of a dataset, normalised and grouped: `stride` consecutive
+/// frames of `D` values make one input step of `I = stride * D` values (the
+/// last step repeats the final frame to fill up).
+///
+/// ```
+/// use rnn::tasks::classify::{Dataset, Encoded, Fill, Norm, Normaliser};
+/// let d = Dataset::parse_ts(std::path::Path::new("t.ts"), "1,2,3:a\n4,5:b\n", Fill::Linear, None)?;
+/// let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 2);
+/// assert_eq!((enc.width, enc.steps.clone()), (2, vec![2, 1]));
+/// assert_eq!(enc.inputs[0], [1.0, 2.0, 3.0, 3.0]);
+/// let b = enc.batch(&[1, 0]); // [T = 2, B = 2, I = 2], sequence 0 of the batch padded
+/// assert_eq!((b.steps, b.lengths.clone()), (2, vec![1, 2]));
+/// assert_eq!(b.x, [4.0, 5.0, 1.0, 2.0, 0.0, 0.0, 3.0, 3.0]);
+/// # Ok::<(), rnn::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Encoded {
+    /// Per sequence, its input steps `[T', I]`.
+    pub inputs: Vec<Vec<f32>>,
+    /// Per sequence, `T'`: its steps after grouping.
+    pub steps: Vec<usize>,
+    /// `I`: values per input step.
+    pub width: usize,
+}
+
+/// A padded batch: `x` `[T, B, I]` (zeros past each length) and `lengths` `[B]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Padded {
+    /// `[T, B, I]`.
+    pub x: Vec<f32>,
+    /// `[B]`, each in `1..=T`.
+    pub lengths: Vec<usize>,
+    /// `T`: the longest sequence of the batch.
+    pub steps: usize,
+}
+
+impl Encoded {
+    /// Normalises every sequence of `data` with `norm` and groups `stride`
+    /// frames per step (`stride` at least 1).
+    pub fn new(data: &Dataset, norm: &Normaliser, stride: usize) -> Encoded {
+        let (d, k) = (data.dims, stride.max(1));
+        let mut inputs = Vec::with_capacity(data.len());
+        let mut steps = Vec::with_capacity(data.len());
+        for s in &data.sequences {
+            let v = norm.apply(s); // [T, D]
+            let t2 = s.steps.div_ceil(k);
+            let mut x = Vec::with_capacity(t2 * k * d);
+            for t in 0..t2 * k {
+                let src = t.min(s.steps - 1);
+                x.extend(v[src * d..(src + 1) * d].iter().map(|&f| f as f32));
+            }
+            inputs.push(x);
+            steps.push(t2);
+        }
+        Encoded {
+            inputs,
+            steps,
+            width: k * d,
+        }
+    }
+
+    /// The sequences `idx` as one padded batch, in that order.
+    pub fn batch(&self, idx: &[usize]) -> Padded {
+        let (b, w) = (idx.len(), self.width);
+        let steps = idx.iter().map(|&i| self.steps[i]).max().unwrap_or(0);
+        let mut x = vec![0f32; steps * b * w];
+        for (j, &i) in idx.iter().enumerate() {
+            for (t, frame) in self.inputs[i].chunks_exact(w).enumerate() {
+                x[(t * b + j) * w..(t * b + j + 1) * w].copy_from_slice(frame);
+            }
+        }
+        Padded {
+            x,
+            lengths: idx.iter().map(|&i| self.steps[i]).collect(),
+            steps,
+        }
+    }
+}
+
+/// Splits sequence indices `0..labels.len()` into training and validation
+/// parts with every class in the same proportion: about `frac` of each
+/// class (rounded, at least one when the class has two or more sequences,
+/// none when it has one) goes to validation, chosen at random by `seed`.
+/// Both parts are in index order.
+///
+/// ```
+/// use rnn::tasks::classify::stratified_split;
+/// let labels = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2];
+/// let (train, val) = stratified_split(&labels, 0.2, 7);
+/// assert_eq!((train.len(), val.len()), (9, 2));
+/// let mut val_classes: Vec<usize> = val.iter().map(|&i| labels[i]).collect();
+/// val_classes.sort();
+/// assert_eq!(val_classes, [0, 1]); // one of each class with 5; none of the class with 1
+/// ```
+pub fn stratified_split(labels: &[usize], frac: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5717_a7ed);
+    let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
+    let mut val = Vec::new();
+    for c in 0..classes {
+        let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
+        if members.len() < 2 || frac <= 0.0 {
+            continue;
+        }
+        members.shuffle(&mut rng);
+        let k = ((frac * members.len() as f64).round() as usize).clamp(1, members.len() - 1);
+        val.extend_from_slice(&members[..k]);
+    }
+    val.sort_unstable();
+    let train = (0..labels.len())
+        .filter(|i| val.binary_search(i).is_err())
+        .collect();
+    (train, val)
+}

@@ -1,0 +1,263 @@
+//! [`Classifier`]: a trained sequence classifier (an ensemble of one or more
+//! networks with their metadata), saved to and loaded from a model
+//! directory, and its class probabilities.
+
+use super::batch::Encoded;
+use super::data::{Dataset, Sequence};
+use super::meta::{ClassifyMeta, META_KEY, TASK};
+use crate::io::model_file::ModelFile;
+use crate::nn::layer::Input;
+use crate::nn::loss::softmax;
+use crate::nn::many_to_one::ManyToOne;
+use crate::{Error, Model, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One sequence's prediction.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Prediction {
+    /// The sequence's id (CSV series id, or 1-based position in a `.ts` file).
+    pub id: String,
+    /// The most probable class label.
+    pub label: String,
+    /// The probability of each class, in the order of the model's classes.
+    pub probabilities: Vec<f64>,
+}
+
+/// The extra tensor holding the training frames of the 1-NN baselines.
+const BASELINE: &str = "baseline.values";
+
+/// Sequences per forward pass when predicting.
+const PREDICT_BATCH: usize = 64;
+
+/// A loaded classifier: metadata, the networks of its ensemble (all with the
+/// same architecture) and the training sequences of the 1-NN baselines.
+///
+/// ```
+/// use rnn::tasks::classify::{Classifier, Dataset, Fill, TrainConfig, Trainer};
+/// use rnn::tasks::Budget;
+/// let dir = std::env::temp_dir().join(format!("rnn-doc-classifier-{}", std::process::id()));
+/// let text = "@classLabel true lo hi\n@data\n0,0,1:lo\n0,1,0:lo\n5,6,5:hi\n6,5,6:hi\n";
+/// let data = Dataset::parse_ts(std::path::Path::new("toy.ts"), text, Fill::Linear, None)?;
+/// let cfg = TrainConfig { hidden: 4, val_frac: 0.0, ensemble: 1, ..TrainConfig::default() };
+/// Trainer::from_data(cfg, data.clone(), None, &dir)?.fit(Budget::Epochs(2), &mut ())?;
+///
+/// let model = Classifier::load(&dir)?;
+/// let p = model.probabilities(&data)?; // [N, C]
+/// assert_eq!(p.len(), 4 * 2);
+/// assert!((p[0] + p[1] - 1.0).abs() < 1e-6);
+/// assert_eq!(model.labels(&data)?.len(), 4); // a class label per sequence
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), rnn::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Classifier {
+    /// Classes, input encoding, pooling and how each member was trained.
+    pub meta: ClassifyMeta,
+    /// The networks; their softmax outputs are averaged.
+    pub members: Vec<Model<f32>>,
+    /// The training frames of the 1-NN baselines, `[frames, D]`.
+    pub baseline: Vec<f32>,
+}
+
+impl Classifier {
+    /// Loads `dir/model.safetensors`, which must hold a classifier.
+    pub fn load(dir: &Path) -> Result<Classifier> {
+        let mf = ModelFile::load_task(dir, TASK)?;
+        let meta = ClassifyMeta::from_file(&mf, dir)?;
+        let mut members = vec![mf.model.clone()];
+        for k in 1..meta.members.len() {
+            let mut m = Model::<f32>::zeros(mf.model.config.clone())?;
+            for e in m.layout.clone() {
+                let data = mf.extra(dir, &format!("member{k}.{}", e.name), &e.shape)?;
+                m.params[e.range()].copy_from_slice(data);
+            }
+            members.push(m);
+        }
+        let frames: usize = meta.baseline_steps.iter().sum();
+        let baseline = mf.extra(dir, BASELINE, &[frames, meta.dims])?.to_vec();
+        if meta.baseline_classes.len() != meta.baseline_steps.len()
+            || meta
+                .baseline_classes
+                .iter()
+                .any(|&c| c >= meta.classes.len())
+            || mf.model.config.output_size != meta.classes.len()
+        {
+            return Err(Error::Metadata {
+                path: dir.join(crate::io::model_file::MODEL_FILE),
+                key: META_KEY.into(),
+                value: String::new(),
+                expected:
+                    "classes that agree with the network's outputs and the baseline sequences"
+                        .into(),
+            });
+        }
+        Ok(Classifier {
+            meta,
+            members,
+            baseline,
+        })
+    }
+
+    /// Writes the classifier to `dir/model.safetensors` (atomically).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let first = self
+            .members
+            .first()
+            .ok_or_else(|| Error::Config("a classifier needs at least one network".into()))?;
+        let mut extra = BTreeMap::new();
+        for (k, m) in self.members.iter().enumerate().skip(1) {
+            for e in &m.layout {
+                let name = format!("member{k}.{}", e.name);
+                extra.insert(name, (e.shape.clone(), m.params[e.range()].to_vec()));
+            }
+        }
+        let frames = self.baseline.len() / self.meta.dims.max(1);
+        extra.insert(
+            BASELINE.to_string(),
+            (vec![frames, self.meta.dims], self.baseline.clone()),
+        );
+        let mut meta = BTreeMap::new();
+        meta.insert(META_KEY.to_string(), self.meta.to_json()?);
+        ModelFile {
+            task: TASK,
+            model: first.clone(),
+            extra,
+            meta,
+        }
+        .save(dir)
+    }
+
+    /// Reads a `.ts` or long CSV file the way the model reads data (its
+    /// fill, its number of dimensions).
+    pub fn read(&self, path: &Path) -> Result<Dataset> {
+        Dataset::read(path, self.meta.fill, Some(self.meta.dims))
+    }
+
+    /// The class probabilities of every sequence, `[N, C]`: the mean of the
+    /// members' softmax outputs.
+    pub fn probabilities(&self, data: &Dataset) -> Result<Vec<f64>> {
+        if data.dims != self.meta.dims {
+            return Err(Error::Data {
+                path: data.path.clone(),
+                reason: format!(
+                    "{} values per frame, but the model reads {}",
+                    data.dims, self.meta.dims
+                ),
+            });
+        }
+        let enc = Encoded::new(data, &self.meta.normaliser, self.meta.stride);
+        let c = self.meta.classes.len();
+        let mut p = vec![0f64; data.len() * c];
+        let idx: Vec<usize> = (0..data.len()).collect();
+        for m in &self.members {
+            let head = ManyToOne::with_pool(m, self.meta.pool);
+            for chunk in idx.chunks(PREDICT_BATCH) {
+                let b = enc.batch(chunk);
+                let logits =
+                    head.predict(Input::Dense(&b.x), b.steps, chunk.len(), Some(&b.lengths))?;
+                for (row, &i) in softmax(&logits, c).chunks_exact(c).zip(chunk) {
+                    for (acc, &v) in p[i * c..(i + 1) * c].iter_mut().zip(row) {
+                        *acc += f64::from(v);
+                    }
+                }
+            }
+        }
+        let inv = 1.0 / self.members.len() as f64;
+        p.iter_mut().for_each(|v| *v *= inv);
+        Ok(p)
+    }
+
+    /// The most probable class of every sequence (index into `meta.classes`).
+    pub fn predict(&self, data: &Dataset) -> Result<Vec<usize>> {
+        let c = self.meta.classes.len();
+        Ok(argmax_rows(&self.probabilities(data)?, c))
+    }
+
+    /// The most probable class label of every sequence.
+    pub fn labels(&self, data: &Dataset) -> Result<Vec<String>> {
+        Ok(self
+            .predictions(data)?
+            .into_iter()
+            .map(|p| p.label)
+            .collect())
+    }
+
+    /// Every sequence's id, most probable class label and class
+    /// probabilities (what `rnn classify --json` prints).
+    pub fn predictions(&self, data: &Dataset) -> Result<Vec<Prediction>> {
+        let c = self.meta.classes.len();
+        let p = self.probabilities(data)?;
+        let best = argmax_rows(&p, c);
+        Ok(data
+            .sequences
+            .iter()
+            .zip(p.chunks_exact(c).zip(best))
+            .map(|(s, (row, k))| Prediction {
+                id: s.id.clone(),
+                label: self.meta.classes[k].clone(),
+                probabilities: row.to_vec(),
+            })
+            .collect())
+    }
+
+    /// What `rnn classify` prints for `data`: one class label per line, or
+    /// with `json` one JSON object `{"classes": [...], "predictions": [{"id",
+    /// "label", "probabilities"}, ...]}` and a newline.
+    pub fn classify_text(&self, data: &Dataset, json: bool) -> Result<String> {
+        let preds = self.predictions(data)?;
+        Ok(if json {
+            let v = serde_json::json!({"classes": self.meta.classes, "predictions": preds});
+            format!("{v}\n")
+        } else {
+            preds.iter().map(|p| format!("{}\n", p.label)).collect()
+        })
+    }
+
+    /// The training sequences kept for the 1-NN baselines, as read (filled,
+    /// not normalised), labelled with their classes.
+    pub fn baseline_set(&self) -> Vec<Sequence> {
+        let d = self.meta.dims;
+        let mut at = 0;
+        let mut out = Vec::with_capacity(self.meta.baseline_steps.len());
+        for (i, (&t, &c)) in self
+            .meta
+            .baseline_steps
+            .iter()
+            .zip(&self.meta.baseline_classes)
+            .enumerate()
+        {
+            let values = self.baseline[at * d..(at + t) * d]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect();
+            at += t;
+            out.push(Sequence {
+                values,
+                steps: t,
+                label: Some(self.meta.classes[c].clone()),
+                line: 0,
+                id: (i + 1).to_string(),
+            });
+        }
+        out
+    }
+}
+
+/// The index of the largest value of each row of `[N, C]` (the first on ties).
+pub(super) fn argmax_rows(p: &[f64], c: usize) -> Vec<usize> {
+    p.chunks_exact(c)
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |best, (k, &v)| {
+                    if v > best.1 {
+                        (k, v)
+                    } else {
+                        best
+                    }
+                })
+                .0
+        })
+        .collect()
+}

@@ -1,0 +1,263 @@
+//! [`TrainConfig`]: every setting of a classification run, with the CLI's
+//! defaults, and its checks.
+
+use super::fill::Fill;
+use super::normalise::Norm;
+use crate::nn::cell::{Activation, CellKind, CellName};
+use crate::nn::pool::Pool;
+use crate::{Error, Result};
+
+/// The settings of `rnn train classify`, one field per flag (errors name the
+/// flag; with the `clap` feature this is the command's flag set).
+/// [`TrainConfig::default`] gives the CLI's defaults.
+///
+/// ```
+/// use rnn::tasks::classify::TrainConfig;
+/// let mut cfg = TrainConfig::default();
+/// assert_eq!((cfg.hidden, cfg.ensemble), (64, 5));
+/// assert!(cfg.validate().is_ok());
+/// cfg.dropout = 1.0;
+/// assert_eq!(cfg.validate().unwrap_err().to_string(), "--dropout 1: expected a number in [0, 1)");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct TrainConfig {
+    /// Missing values (`?`) inside a series: linear (interpolate), ffill
+    /// (previous value) or none (an error).
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_enum,
+            hide_possible_values = true,
+            default_value = "linear"
+        )
+    )]
+    pub fill: Fill,
+    /// Input normalisation: dimension (z-score each dimension with the
+    /// training set's mean and std), series (each series by itself) or none.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_enum,
+            hide_possible_values = true,
+            default_value = "dimension"
+        )
+    )]
+    pub norm: Norm,
+    /// Frames read per network step [default: enough to keep the longest
+    /// training sequence within 64 steps].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub stride: Option<usize>,
+    /// Cell: elman, lstm or gru.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_enum, hide_possible_values = true, default_value = "gru")
+    )]
+    pub cell: CellName,
+    /// Elman nonlinearity: tanh, relu or sigmoid.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_enum, hide_possible_values = true, default_value = "tanh")
+    )]
+    pub activation: Activation,
+    /// Hidden units per layer and direction.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 64))]
+    pub hidden: usize,
+    /// Stacked recurrent layers.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1))]
+    pub layers: usize,
+    /// Read each sequence in both directions (true or false).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = true, action = clap::ArgAction::Set))]
+    pub bidirectional: bool,
+    /// What the class is read from: last (each direction's final state),
+    /// mean or max (of the outputs over the valid steps).
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_enum, hide_possible_values = true, default_value = "max")
+    )]
+    pub pool: Pool,
+    /// Dropout on every layer's output while training.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.1))]
+    pub dropout: f64,
+    /// Standard deviation of Gaussian noise added to the normalised inputs
+    /// while training (0: none).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.1))]
+    pub noise: f64,
+    /// Learning rate (Adam, or AdamW with --weight-decay).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 3e-3))]
+    pub lr: f64,
+    /// Decoupled weight decay (AdamW); 0 uses Adam.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.0))]
+    pub weight_decay: f64,
+    /// Clip the gradient norm to this value.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 1.0))]
+    pub clip: f64,
+    /// Sequences per minibatch.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 16))]
+    pub batch: usize,
+    /// Stop a network when its validation loss has not improved for this
+    /// many epochs (never before twice this many epochs).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 40))]
+    pub patience: usize,
+    /// Without --dev: share of each class of the training file held out for
+    /// validation and early stopping (0: none, keep the last epoch).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.2))]
+    pub val_frac: f64,
+    /// Seed of the first network (weights, shuffling, noise, dropout,
+    /// validation split); the others' seeds are derived from it.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
+    pub seed: u64,
+    /// Networks trained one after the other, each with its own seed and
+    /// validation split, and averaged.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 5))]
+    pub ensemble: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            fill: Fill::Linear,
+            norm: Norm::Dimension,
+            stride: None,
+            cell: CellName::Gru,
+            activation: Activation::Tanh,
+            hidden: 64,
+            layers: 1,
+            bidirectional: true,
+            pool: Pool::Max,
+            dropout: 0.1,
+            noise: 0.1,
+            lr: 3e-3,
+            weight_decay: 0.0,
+            clip: 1.0,
+            batch: 16,
+            patience: 40,
+            val_frac: 0.2,
+            seed: 0,
+            ensemble: 5,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// With the default `stride`, the most steps the network reads per sequence.
+    pub const AUTO_STEPS: usize = 64;
+
+    /// The seed of network `k` (0-based) of the ensemble: `seed` for the
+    /// first, then seeds derived from `seed` and `k` (so ensembles of
+    /// different seeds share no network).
+    ///
+    /// ```
+    /// use rnn::tasks::classify::TrainConfig;
+    /// let (a, b) = (TrainConfig { seed: 1, ..Default::default() }, TrainConfig { seed: 2, ..Default::default() });
+    /// assert_eq!(a.member_seed(0), 1);
+    /// assert_ne!(a.member_seed(1), b.member_seed(0));
+    /// assert_ne!(a.member_seed(1), b.member_seed(1));
+    /// ```
+    pub fn member_seed(&self, k: usize) -> u64 {
+        if k == 0 {
+            return self.seed;
+        }
+        // splitmix64 of (seed, k)
+        let mut z = self
+            .seed
+            .wrapping_add((k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// The cell with its activation.
+    pub fn cell_kind(&self) -> CellKind {
+        CellKind::from_name(self.cell, self.activation)
+    }
+
+    /// Frames per step for training sequences of at most `max_frames` frames.
+    ///
+    /// ```
+    /// use rnn::tasks::classify::TrainConfig;
+    /// let cfg = TrainConfig::default();
+    /// assert_eq!((cfg.stride_for(29), cfg.stride_for(150)), (1, 3));
+    /// ```
+    pub fn stride_for(&self, max_frames: usize) -> usize {
+        self.stride
+            .unwrap_or_else(|| max_frames.div_ceil(Self::AUTO_STEPS))
+            .max(1)
+    }
+
+    /// Checks every setting that does not depend on the data; the error
+    /// names the flag, the value and what is expected.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |s: String| Err(Error::Config(s));
+        for (flag, v) in [
+            ("--hidden", self.hidden),
+            ("--layers", self.layers),
+            ("--batch", self.batch),
+            ("--ensemble", self.ensemble),
+            ("--stride", self.stride.unwrap_or(1)),
+        ] {
+            if v == 0 {
+                return bad(format!("{flag} 0: expected at least 1"));
+            }
+        }
+        for (flag, v, max) in [
+            ("--hidden", self.hidden, 4096),
+            ("--layers", self.layers, 16),
+            ("--ensemble", self.ensemble, 100),
+        ] {
+            if v > max {
+                return bad(format!("{flag} {v}: expected 1 to {max}"));
+            }
+        }
+        for (flag, v) in [("--lr", self.lr), ("--clip", self.clip)] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(format!("{flag} {v}: expected a positive finite number"));
+            }
+        }
+        for (flag, v, hi) in [
+            ("--dropout", self.dropout, 1.0),
+            ("--val-frac", self.val_frac, 0.9),
+        ] {
+            if !(0.0..hi).contains(&v) {
+                return bad(format!("{flag} {v}: expected a number in [0, {hi})"));
+            }
+        }
+        if !self.weight_decay.is_finite() || self.weight_decay < 0.0 {
+            return bad(format!(
+                "--weight-decay {}: expected a number >= 0",
+                self.weight_decay
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "clap"))]
+mod tests {
+    use super::TrainConfig;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        config: TrainConfig,
+    }
+
+    #[test]
+    fn the_flags_defaults_are_the_library_defaults() {
+        assert_eq!(Flags::parse_from(["rnn"]).config, TrainConfig::default());
+        let f = Flags::parse_from([
+            "rnn",
+            "--bidirectional",
+            "false",
+            "--pool",
+            "last",
+            "--stride",
+            "2",
+        ]);
+        assert!(!f.config.bidirectional);
+        assert_eq!(f.config.stride, Some(2));
+    }
+}

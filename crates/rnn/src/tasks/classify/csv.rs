@@ -1,0 +1,161 @@
+//! The long CSV layout: one row per step of a series.
+//!
+//! ```text
+//! series_id,step,f1,f2,label      a header line (optional: recognised by a
+//! walk-1,0,0.5,1.2,walk            non-numeric step field)
+//! walk-1,1,0.6,,walk              an empty, ?, NA or NaN cell is missing
+//! run-7,0,2.5,0.1,run
+//! ```
+//!
+//! Rows of a series need not be adjacent or in order: they are sorted by
+//! their (numeric) step. Series come in the order of their first row. The
+//! label column is the last one and must be the same on every row of a
+//! series; files without labels (for prediction) have no label column, told
+//! apart by the dimensions the model expects. Fields are split at commas
+//! (a field may be wrapped in double quotes, without commas inside).
+
+use super::data::{parse_value, Dataset, RawSequence};
+use super::fill::Fill;
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::path::Path;
+
+fn unquote(s: &str) -> &str {
+    let s = s.trim();
+    s.strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(s)
+}
+
+/// One series while its rows are collected.
+struct Rows {
+    first_line: usize,
+    label: Option<String>,
+    /// (step, line, values)
+    rows: Vec<(f64, usize, Vec<Option<f64>>)>,
+}
+
+impl Dataset {
+    /// Parses long-layout CSV text (see the [module documentation](self));
+    /// errors are one line naming the line at fault. `dims`: the frame size
+    /// a model expects, if any (without it the last column is the label).
+    pub fn parse_csv(path: &Path, text: &str, fill: Fill, dims: Option<usize>) -> Result<Dataset> {
+        let err = |line: usize, reason: String| Error::Parse {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        };
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut layout: Option<(usize, bool)> = None; // (columns, labelled)
+        let mut order: Vec<String> = Vec::new();
+        let mut series: HashMap<String, Rows> = HashMap::new();
+        let mut first_row = true;
+        for (i, line) in text.lines().enumerate() {
+            let (n, t) = (i + 1, line.trim());
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let fields: Vec<&str> = t.split(',').map(unquote).collect();
+            let header = first_row && fields.get(1).is_some_and(|s| s.parse::<f64>().is_err());
+            first_row = false;
+            let (cols, labelled) = match layout {
+                Some(l) => l,
+                None => {
+                    let c = fields.len();
+                    let l = match dims {
+                        Some(d) if c == d + 3 => (c, true),
+                        Some(d) if c == d + 2 => (c, false),
+                        Some(d) => return Err(err(n, format!(
+                            "{c} columns, expected series_id, step, the model's {d} feature column{} and optionally a label", if d == 1 { "" } else { "s" }
+                        ))),
+                        None if c >= 4 => (c, true),
+                        None => return Err(err(n, format!(
+                            "{c} columns, expected series_id,step,features...,label (at least one feature)"
+                        ))),
+                    };
+                    layout = Some(l);
+                    l
+                }
+            };
+            if fields.len() != cols {
+                return Err(err(
+                    n,
+                    format!(
+                        "{} columns, expected {cols} like the first line",
+                        fields.len()
+                    ),
+                ));
+            }
+            if header {
+                continue;
+            }
+            let id = fields[0].to_string();
+            if id.is_empty() {
+                return Err(err(n, "empty series_id".into()));
+            }
+            let step = match fields[1].parse::<f64>() {
+                Ok(s) if s.is_finite() => s,
+                _ => return Err(err(n, format!("step '{}' is not a number", fields[1]))),
+            };
+            let feat_end = if labelled { cols - 1 } else { cols };
+            let values = fields[2..feat_end]
+                .iter()
+                .enumerate()
+                .map(|(k, f)| parse_value(f).map_err(|e| err(n, format!("column {}: {e}", k + 3))))
+                .collect::<Result<Vec<_>>>()?;
+            let label = labelled.then(|| fields[cols - 1].to_string());
+            if label.as_deref() == Some("") {
+                return Err(err(n, "empty class label".into()));
+            }
+            let s = series.entry(id.clone()).or_insert_with(|| {
+                order.push(id.clone());
+                Rows {
+                    first_line: n,
+                    label: label.clone(),
+                    rows: Vec::new(),
+                }
+            });
+            if s.label != label {
+                return Err(err(
+                    n,
+                    format!(
+                        "series {id}: label '{}' differs from '{}' on line {}",
+                        label.unwrap_or_default(),
+                        s.label.clone().unwrap_or_default(),
+                        s.first_line
+                    ),
+                ));
+            }
+            s.rows.push((step, n, values));
+        }
+        let Some((cols, labelled)) = layout else {
+            return Err(Error::Data {
+                path: path.to_path_buf(),
+                reason: "no rows (expected series_id,step,features...,label)".into(),
+            });
+        };
+        let dims = cols - 2 - usize::from(labelled);
+        let mut raw = Vec::with_capacity(order.len());
+        for id in order {
+            let Some(mut s) = series.remove(&id) else {
+                continue;
+            };
+            s.rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some(w) = s.rows.windows(2).find(|w| w[0].0 == w[1].0) {
+                let (a, b) = (w[0].1.min(w[1].1), w[0].1.max(w[1].1));
+                return Err(err(
+                    b,
+                    format!("series {id}: step {} already on line {a}", w[0].0),
+                ));
+            }
+            raw.push(RawSequence {
+                steps: s.rows.len(),
+                values: s.rows.into_iter().flat_map(|r| r.2).collect(),
+                label: s.label,
+                line: s.first_line,
+                id,
+            });
+        }
+        Dataset::from_raw(path, raw, dims, fill, None, None)
+    }
+}

@@ -1,0 +1,81 @@
+//! What a classifier stores besides its first network's weights:
+//! [`ClassifyMeta`], kept as JSON under the metadata key [`META_KEY`] of
+//! `model.safetensors`.
+
+use super::fill::Fill;
+use super::normalise::Normaliser;
+use crate::io::model_file::{ModelFile, Task, MODEL_FILE};
+use crate::nn::pool::Pool;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The metadata key holding [`ClassifyMeta`] as JSON.
+pub const META_KEY: &str = "classify";
+
+/// The task name of classifier model files.
+pub const TASK: Task = Task::Classify;
+
+/// How one network of an ensemble was trained.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    /// Its seed (weights, shuffling, dropout, validation split).
+    pub seed: u64,
+    /// Epochs it ran.
+    pub epochs: usize,
+    /// The epoch whose weights were kept.
+    pub best_epoch: usize,
+    /// Validation loss (mean cross-entropy) of the kept weights.
+    pub val_loss: Option<f64>,
+    /// Validation accuracy of the kept weights, in [0, 1].
+    pub val_accuracy: Option<f64>,
+}
+
+/// Everything a classifier needs besides its weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassifyMeta {
+    /// The class labels; output `k` of the networks is `classes[k]`.
+    pub classes: Vec<String>,
+    /// `D`: values per frame.
+    pub dims: usize,
+    /// Frames read per network step.
+    pub stride: usize,
+    /// How missing values are filled when reading data for the model.
+    pub fill: Fill,
+    /// The input normalisation fitted on the training file.
+    pub normaliser: Normaliser,
+    /// What the class is read from.
+    pub pool: Pool,
+    /// One entry per network of the ensemble (the file holds them all).
+    pub members: Vec<MemberInfo>,
+    /// The training file's name (informational).
+    pub train_file: String,
+    /// Training sequences per class (the majority-class baseline).
+    pub class_counts: Vec<usize>,
+    /// Whether validation used a dev file (else a split of the training file).
+    pub dev: bool,
+    /// Steps of each training sequence kept for the 1-NN baselines (their
+    /// frames are the model file's `baseline.values` tensor, `[frames, D]`).
+    pub baseline_steps: Vec<usize>,
+    /// Class of each of those sequences.
+    pub baseline_classes: Vec<usize>,
+}
+
+impl ClassifyMeta {
+    /// Reads the metadata of a loaded model file from directory `dir` (used
+    /// in error messages).
+    pub fn from_file(mf: &ModelFile, dir: &Path) -> Result<Self> {
+        let s = mf.meta(dir, META_KEY)?;
+        serde_json::from_str(s).map_err(|e| Error::Metadata {
+            path: dir.join(MODEL_FILE),
+            key: META_KEY.into(),
+            value: s.chars().take(60).collect(),
+            expected: format!("classifier settings as JSON ({e})"),
+        })
+    }
+
+    /// The metadata as the JSON text stored in the model file.
+    pub fn to_json(&self) -> Result<String> {
+        serde_json::to_string(self).map_err(|e| Error::Config(format!("classify metadata: {e}")))
+    }
+}

@@ -1,0 +1,52 @@
+//! Sequence classification: a sequence of frames in, one class out (a
+//! gesture tracked in video, a speaker, an activity).
+//!
+//! Data are `.ts` files of the UEA/UCR archive ([`Dataset::parse_ts`]) or a
+//! long CSV layout ([`Dataset::parse_csv`]), univariate or multivariate, of
+//! equal or varying lengths, missing values filled inside each series
+//! ([`Fill`]). Frames are normalised ([`Normaliser`]), grouped `stride` to a
+//! step and batched with their lengths ([`Encoded`]); a stacked, optionally
+//! bidirectional recurrent network reads them and its softmax readout of the
+//! final state or of the outputs pooled over time
+//! ([`crate::nn::pool::Pool`]) gives the class. The [`Trainer`] fits an
+//! ensemble of such networks, each with its own seed and stratified
+//! validation split for early stopping; the [`Classifier`] averages their
+//! probabilities and [`Classifier::evaluate`] scores it against the majority
+//! class and 1-nearest-neighbour baselines ([`EvalReport`]).
+//!
+//! ```no_run
+//! use rnn::tasks::classify::{Classifier, TrainConfig, Trainer};
+//! use rnn::tasks::Budget;
+//! use std::path::Path;
+//! let train = Path::new("GunPoint_TRAIN.ts");
+//! let mut trainer = Trainer::new(TrainConfig::default(), train, None, Path::new("runs/gunpoint"))?;
+//! trainer.fit(Budget::Epochs(300), &mut ())?;
+//! let model = Classifier::load(Path::new("runs/gunpoint"))?;
+//! let test = model.read(Path::new("GunPoint_TEST.ts"))?;
+//! println!("accuracy {}", model.evaluate(&test)?.scores.accuracy);
+//! # Ok::<(), rnn::Error>(())
+//! ```
+
+mod baselines;
+mod batch;
+mod classifier;
+mod config;
+mod csv;
+mod data;
+mod evaluate;
+mod fill;
+mod meta;
+mod normalise;
+mod trainer;
+mod ts;
+
+pub use baselines::{dtw, majority, nearest_neighbour, Distance};
+pub use batch::{stratified_split, Encoded, Padded};
+pub use classifier::{Classifier, Prediction};
+pub use config::TrainConfig;
+pub use data::{sorted_labels, Dataset, Sequence};
+pub use evaluate::{scores, ClassScore, EvalReport, Scores};
+pub use fill::{fill_series, is_missing, Fill};
+pub use meta::{ClassifyMeta, MemberInfo, META_KEY, TASK};
+pub use normalise::{Norm, Normaliser};
+pub use trainer::{Summary, Trainer};

@@ -1,0 +1,576 @@
+//! [`Trainer`]: fits an ensemble of sequence classifiers, one network after
+//! the other, each with its own seed and stratified validation split, keeps
+//! each network's best validation epoch in `model.safetensors` and logs every
+//! epoch to `metrics.jsonl`.
+
+use super::batch::{stratified_split, Encoded};
+use super::classifier::{argmax_rows, Classifier};
+use super::config::TrainConfig;
+use super::data::Dataset;
+use super::meta::{ClassifyMeta, MemberInfo};
+use super::normalise::Normaliser;
+use crate::io::model_file::MODEL_FILE;
+use crate::io::MetricsLog;
+use crate::nn::layer::Input;
+use crate::nn::loss::{log_sum_exp, Reduction, Targets};
+use crate::nn::many_to_one::ManyToOne;
+use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
+use crate::tasks::{Budget, Clock, Event, Progress};
+use crate::{Batch, Error, Model, ModelConfig, Result};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// A classification run ready to train: the data, its encoding, and the
+/// networks trained so far.
+///
+/// ```
+/// use rnn::tasks::classify::{Classifier, Dataset, Fill, TrainConfig, Trainer};
+/// use rnn::tasks::Budget;
+/// let dir = std::env::temp_dir().join(format!("rnn-doc-classify-{}", std::process::id()));
+/// // class "up" rises, class "down" falls; 6 series of each
+/// let mut text = String::new();
+/// for i in 0..12 {
+///     let up = i % 2 == 0;
+///     let v: Vec<String> = (0..8).map(|t| {
+///         let x = if up { t as f64 } else { 8.0 - t as f64 };
+///         format!("{}", x + 0.1 * i as f64)
+///     }).collect();
+///     text += &format!("{}:{}\n", v.join(","), if up { "up" } else { "down" });
+/// }
+/// let data = Dataset::parse_ts(std::path::Path::new("toy.ts"), &text, Fill::Linear, None)?;
+/// let cfg = TrainConfig { hidden: 8, ensemble: 2, ..TrainConfig::default() };
+/// let summary = Trainer::from_data(cfg, data, None, &dir)?.fit(Budget::Epochs(3), &mut ())?;
+/// assert_eq!(summary.members.len(), 2);
+/// assert_eq!(Classifier::load(&dir)?.members.len(), 2);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), rnn::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Trainer {
+    config: TrainConfig,
+    train: Dataset,
+    /// Class of each training sequence.
+    labels: Vec<usize>,
+    enc: Encoded,
+    /// The dev file: its encoding and classes.
+    dev: Option<(Encoded, Vec<usize>)>,
+    out: PathBuf,
+    /// The finished networks and the metadata saved with them.
+    classifier: Classifier,
+    step: u64,
+}
+
+/// What a [`Trainer::fit`] did.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// How each network was trained.
+    pub members: Vec<MemberInfo>,
+    /// Optimizer steps taken by all networks.
+    pub steps: u64,
+    /// Networks stopped early (the others used their whole budget).
+    pub early_stopped: usize,
+    /// The saved model file.
+    pub model_file: PathBuf,
+}
+
+/// Seconds between saves of a network's best weights while it trains (it is
+/// always saved when it finishes).
+const SAVE_EVERY_S: f64 = 10.0;
+
+/// Loss sum and outputs of a batch: what one training step computed.
+struct StepResult {
+    loss: f64,
+    correct: usize,
+}
+
+impl Trainer {
+    /// Checks `config`, reads the training file (and the dev file, if any;
+    /// `.ts` or long `.csv`) and prepares the run that writes into directory
+    /// `out`.
+    pub fn new(config: TrainConfig, train: &Path, dev: Option<&Path>, out: &Path) -> Result<Self> {
+        config.validate()?;
+        let t = Dataset::read(train, config.fill, None)?;
+        let d = dev
+            .map(|p| Dataset::read(p, config.fill, Some(t.dims)))
+            .transpose()?;
+        Trainer::from_data(config, t, d, out)
+    }
+
+    /// Prepares a run on data already read: every training (and dev)
+    /// sequence must have a label; the training file must hold two classes
+    /// or more.
+    pub fn from_data(
+        config: TrainConfig,
+        train: Dataset,
+        dev: Option<Dataset>,
+        out: &Path,
+    ) -> Result<Self> {
+        config.validate()?;
+        let classes = train.classes.clone();
+        let labels = train.class_ids(&classes)?;
+        let mut counts = vec![0usize; classes.len()];
+        labels.iter().for_each(|&c| counts[c] += 1);
+        if counts.iter().filter(|&&n| n > 0).count() < 2 {
+            return Err(Error::Data {
+                path: train.path.clone(),
+                reason: format!(
+                    "{} sequences of {} class: classification needs two classes or more",
+                    train.len(),
+                    counts.iter().filter(|&&n| n > 0).count()
+                ),
+            });
+        }
+        let normaliser = Normaliser::fit(config.norm, &train);
+        let stride = config.stride_for(train.max_steps());
+        let enc = Encoded::new(&train, &normaliser, stride);
+        let dev = match dev {
+            Some(d) if d.dims != train.dims => {
+                return Err(Error::Data {
+                    path: d.path.clone(),
+                    reason: format!(
+                        "{} values per frame, but the training file has {}",
+                        d.dims, train.dims
+                    ),
+                })
+            }
+            Some(d) => Some((
+                Encoded::new(&d, &normaliser, stride),
+                d.class_ids(&classes)?,
+            )),
+            None => None,
+        };
+        let meta = ClassifyMeta {
+            classes: classes.clone(),
+            dims: train.dims,
+            stride,
+            fill: config.fill,
+            normaliser,
+            pool: config.pool,
+            members: Vec::new(),
+            train_file: train
+                .path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            class_counts: counts,
+            dev: dev.is_some(),
+            baseline_steps: train.sequences.iter().map(|s| s.steps).collect(),
+            baseline_classes: labels.clone(),
+        };
+        let baseline = train
+            .sequences
+            .iter()
+            .flat_map(|s| s.values.iter().map(|&v| v as f32))
+            .collect();
+        Ok(Trainer {
+            config,
+            train,
+            labels,
+            enc,
+            dev,
+            out: out.to_path_buf(),
+            classifier: Classifier {
+                meta,
+                members: Vec::new(),
+                baseline,
+            },
+            step: 0,
+        })
+    }
+
+    /// The metadata the model is saved with.
+    pub fn meta(&self) -> &ClassifyMeta {
+        &self.classifier.meta
+    }
+
+    /// The network of member `k` (0-based) with the classifier's settings.
+    fn new_model(&self, seed: u64) -> Result<Model<f32>> {
+        let c = &self.config;
+        let mut cfg =
+            ModelConfig::elman(self.enc.width, c.hidden, self.classifier.meta.classes.len());
+        cfg.cell = c.cell_kind();
+        cfg.num_layers = c.layers;
+        cfg.bidirectional = c.bidirectional;
+        Model::<f32>::new(cfg, seed)
+    }
+
+    /// Saves the finished members plus `current` (with its info).
+    fn save(&self, current: Option<(&Model<f32>, &MemberInfo)>) -> Result<()> {
+        let mut c = self.classifier.clone();
+        if let Some((m, info)) = current {
+            c.members.push(m.clone());
+            c.meta.members.push(info.clone());
+        }
+        c.save(&self.out)
+    }
+
+    /// Trains `config.ensemble` networks one after the other, each until
+    /// `budget` (per network; a minutes budget is shared out equally) is used
+    /// up or its validation loss has not improved for `patience` epochs.
+    /// After every epoch a row is added to `metrics.jsonl`; the best weights
+    /// (lowest validation loss; without validation, the last epoch) are kept.
+    /// The model file and the metrics are rewritten when a network finishes,
+    /// and at most every 10 s while it trains when its best weights changed
+    /// (the finished networks plus this one's best so far), so a killed run
+    /// leaves a usable model.
+    /// `progress` receives a step event and the metrics row per epoch, and
+    /// the lines the CLI prints.
+    pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
+        let budget = budget.validate()?;
+        let k = self.config.ensemble;
+        let val_n = if self.dev.is_some() {
+            0
+        } else {
+            stratified_split(&self.labels, self.config.val_frac, self.config.seed)
+                .1
+                .len()
+        };
+        let per_epoch = (self.train.len() - val_n).div_ceil(self.config.batch) as u64;
+        let m = &self.classifier.meta;
+        progress.event(&Event::Message(&format!(
+            "{}: {} sequences of {} class{} ({} frames of {} value{}, {} per step); {} network{}, {} parameters each; validation: {}",
+            self.train.path.display(),
+            self.train.len(),
+            m.classes.len(),
+            if m.classes.len() == 1 { "" } else { "es" },
+            if self.train.sequences.iter().all(|s| s.steps == self.train.max_steps()) {
+                self.train.max_steps().to_string()
+            } else {
+                format!("{}-{}", self.train.sequences.iter().map(|s| s.steps).min().unwrap_or(0), self.train.max_steps())
+            },
+            m.dims,
+            if m.dims == 1 { "" } else { "s" },
+            m.stride,
+            k,
+            if k == 1 { "" } else { "s" },
+            self.new_model(0)?.params.len(),
+            if self.dev.is_some() { "the dev file".to_string() } else if val_n == 0 { "none (the last epoch is kept)".to_string() } else { format!("{val_n} sequences held out per network (stratified)") },
+        )));
+        if self.train.filled > 0 {
+            progress.event(&Event::Message(&format!(
+                "filled {} missing values ({})",
+                self.train.filled,
+                self.config.fill.name()
+            )));
+        }
+        let member_budget = match budget {
+            Budget::Minutes(t) => Budget::Minutes(t / k as f64),
+            b => b,
+        };
+        let total_steps = match budget {
+            Budget::Epochs(e) => Some(e as u64 * per_epoch * k as u64),
+            Budget::Steps(s) => Some(s * k as u64),
+            Budget::Minutes(_) => None,
+        };
+        std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
+        let mut metrics = MetricsLog::open(&self.out, false);
+        progress.event(&Event::Start { total_steps });
+        let mut early_stopped = 0;
+        for member in self.classifier.members.len()..k {
+            let (model, info, early) =
+                self.fit_member(member, member_budget, &mut metrics, progress)?;
+            early_stopped += usize::from(early);
+            self.classifier.members.push(model);
+            self.classifier.meta.members.push(info);
+            self.save(None)?;
+            metrics.write()?;
+        }
+        let model_file = self.out.join(MODEL_FILE);
+        progress.event(&Event::Message(&format!(
+            "wrote {} ({} network{}, {early_stopped} stopped early)",
+            model_file.display(),
+            k,
+            if k == 1 { "" } else { "s" }
+        )));
+        Ok(Summary {
+            members: self.classifier.meta.members.clone(),
+            steps: self.step,
+            early_stopped,
+            model_file,
+        })
+    }
+
+    /// Trains network `member`; returns its best weights, how it went and
+    /// whether it stopped early.
+    fn fit_member(
+        &mut self,
+        member: usize,
+        budget: Budget,
+        metrics: &mut MetricsLog,
+        progress: &mut impl Progress,
+    ) -> Result<(Model<f32>, MemberInfo, bool)> {
+        let c = self.config.clone();
+        let seed = c.member_seed(member);
+        let (train_idx, val_idx) = match &self.dev {
+            Some(_) => ((0..self.train.len()).collect(), Vec::new()),
+            None => stratified_split(&self.labels, c.val_frac, seed),
+        };
+        let validates = self.dev.is_some() || !val_idx.is_empty();
+        let mut model = self.new_model(seed)?;
+        let opt_cfg = if c.weight_decay > 0.0 {
+            OptimizerConfig::from_args(
+                "adamw",
+                &serde_json::json!({"lr": c.lr, "weight_decay": c.weight_decay}),
+            )?
+        } else {
+            OptimizerConfig::from_args("adam", &serde_json::json!({"lr": c.lr}))?
+        };
+        let mut opt = Optimizer::<f32>::new(opt_cfg, model.params.len());
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xc1a5_5e5);
+        let mut info = MemberInfo {
+            seed,
+            epochs: 0,
+            best_epoch: 0,
+            val_loss: None,
+            val_accuracy: None,
+        };
+        let mut best = (f64::INFINITY, model.clone());
+        let clock = Clock::start(budget);
+        let first_step = self.step;
+        let mut order = train_idx;
+        let mut early = false;
+        let mut grads = vec![0f32; model.params.len()];
+        let (mut unsaved, mut last_save) = (false, std::time::Instant::now());
+        loop {
+            info.epochs += 1;
+            let epoch = info.epochs;
+            order.shuffle(&mut rng);
+            let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
+            for chunk in order.chunks(c.batch) {
+                let r = self.batch_grads(&model, chunk, &mut rng, &mut grads)?;
+                if !r.loss.is_finite() {
+                    return Err(Error::Diverged {
+                        step: self.step,
+                        value: r.loss.to_string(),
+                    });
+                }
+                (loss_sum, correct, seen) =
+                    (loss_sum + r.loss, correct + r.correct, seen + chunk.len());
+                clip_grad_norm(&mut grads, c.clip);
+                opt.step(&mut model.params, &grads);
+                self.step += 1;
+                if matches!(budget, Budget::Steps(s) if self.step - first_step >= s) {
+                    break;
+                }
+            }
+            let (train_loss, train_acc) = (loss_sum / seen as f64, correct as f64 / seen as f64);
+            let val = if validates {
+                let (enc, labels, idx) = match &self.dev {
+                    Some((e, l)) => (e, l, (0..l.len()).collect()),
+                    None => (&self.enc, &self.labels, val_idx.clone()),
+                };
+                Some(score(&model, c.pool, enc, labels, &idx)?)
+            } else {
+                None
+            };
+            if val.is_none_or(|(l, _)| l < best.0) {
+                best = (val.map_or(train_loss, |v| v.0), model.clone());
+                info.best_epoch = epoch;
+                info.val_loss = val.map(|v| v.0);
+                info.val_accuracy = val.map(|v| v.1);
+                unsaved = true;
+            }
+            let row = serde_json::json!({
+                "member": member + 1,
+                "epoch": epoch,
+                "step": self.step,
+                "train_loss": train_loss,
+                "train_accuracy": train_acc,
+                "val_loss": val.map(|v| v.0),
+                "val_accuracy": val.map(|v| v.1),
+                "best_epoch": info.best_epoch,
+                "elapsed_s": clock.elapsed(),
+            });
+            metrics.record(row.clone());
+            if unsaved && last_save.elapsed().as_secs_f64() >= SAVE_EVERY_S {
+                // the finished networks and this one's best weights so far
+                self.save(Some((&best.1, &info)))?;
+                metrics.write()?;
+                (unsaved, last_save) = (false, std::time::Instant::now());
+            }
+            let summary = format!(
+                "net {} epoch {epoch} loss {train_loss:.4} val {}",
+                member + 1,
+                val.map_or("-".into(), |v| format!("{:.4} acc {:.3}", v.0, v.1))
+            );
+            progress.event(&Event::Step {
+                step: self.step,
+                loss: train_loss,
+                summary: &summary,
+            });
+            progress.event(&Event::Evaluated { row: &row });
+            if validates && epoch - info.best_epoch >= c.patience && epoch >= 2 * c.patience {
+                early = true;
+                break;
+            }
+            let done = match budget {
+                Budget::Epochs(e) => epoch >= e,
+                Budget::Steps(s) => self.step - first_step >= s,
+                Budget::Minutes(_) => clock.out_of_time(),
+            };
+            if done {
+                break;
+            }
+        }
+        progress.event(&Event::Message(&format!(
+            "network {} (seed {seed}): {} epochs ({}), kept epoch {}{}",
+            member + 1,
+            info.epochs,
+            if early {
+                "early stopping"
+            } else {
+                "budget reached"
+            },
+            info.best_epoch,
+            match (info.val_loss, info.val_accuracy) {
+                (Some(l), Some(a)) =>
+                    format!(": validation loss {l:.4}, accuracy {:.2} %", 100.0 * a),
+                _ => String::new(),
+            }
+        )));
+        Ok((best.1, info, early))
+    }
+
+    /// Forward, loss and BPTT of the sequences `chunk` with fresh dropout
+    /// masks: writes the mean gradient into `grads`, returns the summed loss
+    /// and the number of correct predictions. The batch is split into one
+    /// contiguous part per thread; the masks are drawn per sequence, so the
+    /// result does not depend on the split.
+    fn batch_grads(
+        &self,
+        model: &Model<f32>,
+        chunk: &[usize],
+        rng: &mut rand_chacha::ChaCha8Rng,
+        grads: &mut [f32],
+    ) -> Result<StepResult> {
+        let c = &self.config;
+        let width = model.config.directions() * model.config.hidden_size;
+        // per sequence, per layer: [T_b, W] of 0 or 1/(1-p)
+        let keep = (1.0 / (1.0 - c.dropout)) as f32;
+        let seq_masks: Vec<Vec<Vec<f32>>> = chunk
+            .iter()
+            .map(|&i| {
+                (0..model.config.num_layers)
+                    .map(|_| {
+                        (0..self.enc.steps[i] * width)
+                            .map(|_| {
+                                if rng.random::<f64>() < c.dropout {
+                                    0.0
+                                } else {
+                                    keep
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        // per sequence: Gaussian noise on its inputs (Box-Muller)
+        let noise: Vec<Vec<f32>> = chunk
+            .iter()
+            .map(|&i| {
+                (0..self.enc.inputs[i].len())
+                    .map(|_| {
+                        if c.noise <= 0.0 {
+                            return 0.0;
+                        }
+                        let (u, v): (f64, f64) = (rng.random(), rng.random());
+                        let z = (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+                        (c.noise * z) as f32
+                    })
+                    .collect()
+            })
+            .collect();
+        let n = crate::kernels::threads().min(chunk.len()).max(1);
+        let parts: Vec<(usize, usize)> = (0..n)
+            .map(|p| (p * chunk.len() / n, (p + 1) * chunk.len() / n))
+            .collect();
+        let head = ManyToOne::with_pool(model, c.pool);
+        let results = parts
+            .par_iter()
+            .map(|&(a, b)| {
+                crate::kernels::sequential(|| {
+                    let idx = &chunk[a..b];
+                    let mut p = self.enc.batch(idx);
+                    let w = self.enc.width;
+                    for (j, nz) in noise[a..b].iter().enumerate() {
+                        for (t, row) in nz.chunks_exact(w).enumerate() {
+                            let r = t * idx.len() + j;
+                            for (x, e) in p.x[r * w..(r + 1) * w].iter_mut().zip(row) {
+                                *x += e;
+                            }
+                        }
+                    }
+                    let y: Vec<usize> = idx.iter().map(|&i| self.labels[i]).collect();
+                    let masks = (c.dropout > 0.0).then(|| {
+                        (0..model.config.num_layers)
+                            .map(|k| {
+                                let mut m = vec![0f32; p.steps * idx.len() * width];
+                                for (j, sm) in seq_masks[a..b].iter().enumerate() {
+                                    for (t, row) in sm[k].chunks_exact(width).enumerate() {
+                                        let r = t * idx.len() + j;
+                                        m[r * width..(r + 1) * width].copy_from_slice(row);
+                                    }
+                                }
+                                m
+                            })
+                            .collect::<Vec<_>>()
+                    });
+                    let mut g = vec![0f32; grads.len()];
+                    let data =
+                        Batch::new(Input::Dense(&p.x), p.steps, idx.len()).with_lengths(&p.lengths);
+                    let (loss, out) = head.loss_and_grads_masked(
+                        data,
+                        Targets::Classes(&y),
+                        masks.as_deref(),
+                        Reduction::Sum,
+                        &mut g,
+                    )?;
+                    let pred = argmax_rows(
+                        &out.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
+                        model.config.output_size,
+                    );
+                    let correct = pred.iter().zip(&y).filter(|(a, b)| a == b).count();
+                    Ok((f64::from(loss), correct, g))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        grads.fill(0.0);
+        let scale = 1.0 / chunk.len() as f32;
+        let (mut loss, mut correct) = (0.0, 0);
+        for (l, k, g) in results {
+            loss += l;
+            correct += k;
+            for (acc, v) in grads.iter_mut().zip(g) {
+                *acc += scale * v;
+            }
+        }
+        Ok(StepResult { loss, correct })
+    }
+}
+
+/// Mean cross-entropy and accuracy of `model` on the sequences `idx` of `enc`.
+fn score(
+    model: &Model<f32>,
+    pool: crate::nn::pool::Pool,
+    enc: &Encoded,
+    labels: &[usize],
+    idx: &[usize],
+) -> Result<(f64, f64)> {
+    let head = ManyToOne::with_pool(model, pool);
+    let o = model.config.output_size;
+    let (mut loss, mut correct) = (0.0, 0usize);
+    for chunk in idx.chunks(64) {
+        let b = enc.batch(chunk);
+        let logits = head.predict(Input::Dense(&b.x), b.steps, chunk.len(), Some(&b.lengths))?;
+        let rows: Vec<f64> = logits.iter().map(|&v| f64::from(v)).collect();
+        for ((row, &i), k) in rows.chunks_exact(o).zip(chunk).zip(argmax_rows(&rows, o)) {
+            loss += log_sum_exp(row) - row[labels[i]];
+            correct += usize::from(k == labels[i]);
+        }
+    }
+    let n = idx.len().max(1) as f64;
+    Ok((loss / n, correct as f64 / n))
+}

@@ -1,0 +1,343 @@
+//! Reading sequence-classification data: the `.ts` format (header fields in
+//! any order or absent, comments, univariate and multivariate, equal and
+//! unequal lengths, missing values, time stamps, labels) and the long CSV
+//! layout, and a one-line error naming the line for every malformed input.
+
+use rnn::tasks::classify::{Dataset, Fill};
+use std::path::{Path, PathBuf};
+
+fn ts(text: &str) -> rnn::Result<Dataset> {
+    Dataset::parse_ts(Path::new("x.ts"), text, Fill::Linear, None)
+}
+
+fn csv(text: &str) -> rnn::Result<Dataset> {
+    Dataset::parse_csv(Path::new("x.csv"), text, Fill::Linear, None)
+}
+
+/// The error is one line that starts with `x.ts:LINE:` (or x.csv) and mentions `needle`.
+fn fails_at(r: rnn::Result<Dataset>, file: &str, line: usize, needle: &str) {
+    let msg = r.expect_err("should fail").to_string();
+    assert!(
+        msg.starts_with(&format!("{file}:{line}: ")),
+        "{msg:?} should name {file}:{line}"
+    );
+    assert!(msg.contains(needle), "{msg:?} should mention {needle:?}");
+    assert!(!msg.contains('\n'), "{msg:?} is not one line");
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/classify")
+        .join(name)
+}
+
+#[test]
+fn header_fields_in_any_order_with_comments_and_blank_lines() {
+    let text = "# a comment\n\n@classLabel true b a\n#another\n@seriesLength 3\n\n@equalLength true\n@univariate true\n@problemName Toy set\n@missing false\n@timeStamps false\n@data\n\n1,2,3:a\n# inside the data\n4,5,6:b\n";
+    let d = ts(text).unwrap();
+    assert_eq!((d.dims, d.len(), d.max_steps()), (1, 2, 3));
+    assert_eq!(d.problem.as_deref(), Some("Toy set"));
+    // declared order, not sorted
+    assert_eq!(d.classes, ["b", "a"]);
+    assert_eq!(d.sequences[1].values, [4.0, 5.0, 6.0]);
+    assert_eq!(d.sequences[1].label.as_deref(), Some("b"));
+    assert_eq!((d.sequences[1].line, d.sequences[1].id.as_str()), (16, "2"));
+    // the same data with the header in another order, and with no header at all
+    let reordered = "@univariate true\n@problemName Toy set\n@equalLength true\n@classLabel true b a\n@data\n1,2,3:a\n4,5,6:b\n";
+    let again = ts(reordered).unwrap();
+    assert_eq!(again.classes, d.classes);
+    for (a, b) in again.sequences.iter().zip(&d.sequences) {
+        assert_eq!((&a.values, &a.label), (&b.values, &b.label));
+    }
+    let bare = ts("1,2,3:a\n4,5,6:b\n").unwrap();
+    assert_eq!(bare.classes, ["a", "b"]);
+    assert_eq!(bare.sequences[0].values, [1.0, 2.0, 3.0]);
+}
+
+#[test]
+fn multivariate_and_unequal_lengths() {
+    // frames are [T, D]: the values of step t of every dimension together
+    let text = "@dimensions 2\n@equalLength false\n@classLabel true x y\n@data\n1,2,3:10,20,30:x\n4,5:40,50:y\n";
+    let d = ts(text).unwrap();
+    assert_eq!(d.dims, 2);
+    assert_eq!(d.sequences[0].steps, 3);
+    assert_eq!(d.sequences[0].values, [1.0, 10.0, 2.0, 20.0, 3.0, 30.0]);
+    assert_eq!(d.sequences[1].steps, 2);
+    assert_eq!(d.sequences[1].values, [4.0, 40.0, 5.0, 50.0]);
+}
+
+#[test]
+fn missing_values_are_filled_inside_each_series_and_dimension() {
+    let text = "@dimensions 2\n@data\n?,2,?,6,?:1,?,?,?,5:a\n";
+    let d = ts(text).unwrap();
+    // dimension 1: start takes the first known value, middle interpolated, end the last
+    // dimension 2: 1 .. 5 interpolated
+    assert_eq!(
+        d.sequences[0].values,
+        [2.0, 1.0, 2.0, 2.0, 4.0, 3.0, 6.0, 4.0, 6.0, 5.0]
+    );
+    assert_eq!(d.filled, 6);
+    let ffill = Dataset::parse_ts(Path::new("x.ts"), "1,?,3:a\n", Fill::Ffill, None).unwrap();
+    assert_eq!(ffill.sequences[0].values, [1.0, 1.0, 3.0]);
+    // --fill none: a missing value is an error naming its line
+    fails_at(
+        Dataset::parse_ts(Path::new("x.ts"), "1,2:a\n1,?,3:a\n", Fill::None, None),
+        "x.ts",
+        2,
+        "missing value at step 2 of dimension 1",
+    );
+    // a series (or one of its dimensions) with no value at all
+    fails_at(ts("1,2:a\n\n?,?,?:b\n"), "x.ts", 3, "no values");
+    fails_at(
+        ts("@dimensions 2\n@data\n1,2:?,?:b\n"),
+        "x.ts",
+        3,
+        "dimension 2 has no values",
+    );
+}
+
+#[test]
+fn labels_numeric_or_text_and_unlabelled_files() {
+    // numeric labels sort as numbers, text labels as text
+    let d = ts("1:10\n2:9\n3:10\n4:2\n").unwrap();
+    assert_eq!(d.classes, ["2", "9", "10"]);
+    assert_eq!(d.class_ids(&d.classes).unwrap(), [2, 1, 2, 0]);
+    let d = ts("1:walk\n2:run\n").unwrap();
+    assert_eq!(d.classes, ["run", "walk"]);
+    // @classLabel false: no labels
+    let d = ts("@classLabel false\n@data\n1,2\n3,4\n").unwrap();
+    assert!(!d.labelled());
+    assert_eq!(d.sequences[1].values, [3.0, 4.0]);
+    // no header: a model reading 2 dimensions tells labelled from unlabelled lines
+    let two = |t: &str| Dataset::parse_ts(Path::new("x.ts"), t, Fill::Linear, Some(2));
+    assert!(!two("1,2:3,4\n").unwrap().labelled());
+    assert!(two("1,2:3,4:a\n").unwrap().labelled());
+    fails_at(two("1,2:3,4:5,6:a\n"), "x.ts", 1, "expected 2 dimensions");
+    fails_at(
+        Dataset::parse_ts(
+            Path::new("x.ts"),
+            "@dimensions 3\n@data\n1:2:3:a\n",
+            Fill::Linear,
+            Some(2),
+        ),
+        "x.ts",
+        3,
+        "the model reads 2",
+    );
+    // a label the header does not declare
+    fails_at(
+        ts("@classLabel true a b\n@data\n1,2:a\n3,4:c\n"),
+        "x.ts",
+        4,
+        "'c' is not declared",
+    );
+    // class ids against another class list name the line
+    let d = ts("1:a\n2:z\n").unwrap();
+    let e = d.class_ids(&["a".to_string()]).unwrap_err().to_string();
+    assert!(e.starts_with("x.ts:2: ") && e.contains("'z'"), "{e}");
+}
+
+#[test]
+fn time_stamps_are_dropped() {
+    let text = "@timeStamps true\n@dimensions 2\n@classLabel true p\n@data\n(2007-01-01 00:00:00,1.5),(2007-01-01 00:01:00,?),(2007-01-01 00:02:00,3.5):(0,1),(1,2),(2,3):p\n";
+    let d = ts(text).unwrap();
+    assert_eq!(d.sequences[0].values, [1.5, 1.0, 2.5, 2.0, 3.5, 3.0]);
+}
+
+#[test]
+fn malformed_ts_files_name_the_line() {
+    fails_at(
+        ts("1,2,x:a\n"),
+        "x.ts",
+        1,
+        "dimension 1: 'x' is not a number",
+    );
+    fails_at(ts("1,inf:a\n"), "x.ts", 1, "not finite");
+    fails_at(
+        ts("1,2:a\n1:2:a\n"),
+        "x.ts",
+        2,
+        "3 fields separated by ':', expected 1 dimension and a label (as line 1)",
+    );
+    fails_at(
+        ts("@dimensions 2\n@data\n1,2:3,4:a\n1,2:3:a\n"),
+        "x.ts",
+        4,
+        "dimension 2 has 1 values but dimension 1 has 2",
+    );
+    fails_at(
+        ts("@equalLength true\n@seriesLength 3\n@data\n1,2,3:a\n1,2:a\n"),
+        "x.ts",
+        5,
+        "2 steps",
+    );
+    fails_at(
+        ts("@equalLength true\n@data\n1,2,3:a\n1,2:a\n"),
+        "x.ts",
+        4,
+        "series of 3",
+    );
+    fails_at(
+        ts("@seriesLength 4\n@data\n1,2,3:a\n"),
+        "x.ts",
+        3,
+        "@seriesLength 4",
+    );
+    fails_at(ts("@data\n1:a\n@dimensions 1\n"), "x.ts", 3, "after @data");
+    fails_at(ts("@problemName x\n1,2:a\n"), "x.ts", 2, "before @data");
+    fails_at(
+        ts("@univariate maybe\n@data\n1:a\n"),
+        "x.ts",
+        1,
+        "expected true or false",
+    );
+    fails_at(ts("@dimensions 0\n@data\n1:a\n"), "x.ts", 1, "at least 1");
+    fails_at(
+        ts("@univariate true\n@dimensions 2\n@data\n1:2:a\n"),
+        "x.ts",
+        4,
+        "contradicts",
+    );
+    fails_at(
+        ts("@classLabel true\n@data\n1:a\n"),
+        "x.ts",
+        1,
+        "expected the class labels",
+    );
+    fails_at(
+        ts("@classLabel true a a\n@data\n1:a\n"),
+        "x.ts",
+        1,
+        "listed twice",
+    );
+    fails_at(
+        ts("@targetLabel true\n@data\n1:0.5\n"),
+        "x.ts",
+        1,
+        "regression",
+    );
+    fails_at(ts("1,2: \n"), "x.ts", 1, "empty class label");
+    fails_at(ts("@classLabel true a\n@data\n1\n"), "x.ts", 3, "one field");
+    // no series at all: a one-line error naming the file
+    for text in ["", "# only comments\n\n", "@problemName x\n@data\n"] {
+        let e = ts(text).unwrap_err().to_string();
+        assert!(e.starts_with("x.ts: no series"), "{e}");
+    }
+}
+
+#[test]
+fn long_csv_layout() {
+    // a header, series interleaved and out of order, missing cells, text ids and labels
+    let text = "series_id,step,x,y,label\nb,1,5,50,run\na,2,3,30,walk\na,0,1,10,walk\nb,0,4,,run\na,1,,20,walk\nb,2,6,60,run\n";
+    let d = csv(text).unwrap();
+    assert_eq!((d.dims, d.len()), (2, 2));
+    let (b, a) = (&d.sequences[0], &d.sequences[1]);
+    assert_eq!((b.id.as_str(), b.line, b.steps), ("b", 2, 3));
+    // b's y at step 0 is missing: it takes the first known value
+    assert_eq!(b.values, [4.0, 50.0, 5.0, 50.0, 6.0, 60.0]);
+    assert_eq!(a.values, [1.0, 10.0, 2.0, 20.0, 3.0, 30.0]);
+    assert_eq!(d.classes, ["run", "walk"]);
+    assert_eq!(d.filled, 2);
+    // no header, numeric labels, a BOM, quoted fields
+    let d = csv("\u{feff}\"s1\",0,1.5,2\ns1,1,2.5,2\ns2,0,0,1\n").unwrap();
+    assert_eq!(
+        (d.dims, d.len(), d.classes.clone()),
+        (1, 2, vec!["1".to_string(), "2".to_string()])
+    );
+    // a model reading 1 dimension: series_id,step,value without a label
+    let d = Dataset::parse_csv(
+        Path::new("x.csv"),
+        "id,step,v\nq,0,1\nq,1,2\n",
+        Fill::Linear,
+        Some(1),
+    )
+    .unwrap();
+    assert!(!d.labelled());
+    assert_eq!(d.sequences[0].values, [1.0, 2.0]);
+}
+
+#[test]
+fn malformed_csv_files_name_the_line() {
+    let h = "id,step,v,label\n";
+    fails_at(
+        csv(&format!("{h}a,0,1,x\na,1,2,y\n")),
+        "x.csv",
+        3,
+        "label 'y' differs from 'x' on line 2",
+    );
+    fails_at(
+        csv(&format!("{h}a,0,1,x\nb,0,1,y\na,0,2,x\n")),
+        "x.csv",
+        4,
+        "step 0 already on line 2",
+    );
+    fails_at(
+        csv(&format!("{h}a,zero,1,x\n")),
+        "x.csv",
+        2,
+        "step 'zero' is not a number",
+    );
+    fails_at(
+        csv(&format!("{h}a,0,1,x\na,1,2\n")),
+        "x.csv",
+        3,
+        "3 columns, expected 4",
+    );
+    fails_at(
+        csv(&format!("{h}a,0,one,x\n")),
+        "x.csv",
+        2,
+        "column 3: 'one' is not a number",
+    );
+    fails_at(
+        csv(&format!("{h}a,0,?,x\na,1,,x\n")),
+        "x.csv",
+        2,
+        "series a: dimension 1 has no values",
+    );
+    fails_at(csv(&format!("{h},0,1,x\n")), "x.csv", 2, "empty series_id");
+    fails_at(
+        csv(&format!("{h}a,0,1,\n")),
+        "x.csv",
+        2,
+        "empty class label",
+    );
+    fails_at(
+        csv("id,step,label\na,0,x\n"),
+        "x.csv",
+        1,
+        "at least one feature",
+    );
+    let e = csv("id,step,v,label\n").unwrap_err().to_string();
+    assert!(e.starts_with("x.csv: no sequences"), "{e}");
+}
+
+#[test]
+fn real_files_japanese_vowels_subset() {
+    let train = Dataset::read(
+        &fixture("JapaneseVowels_TRAIN_small.ts"),
+        Fill::Linear,
+        None,
+    )
+    .unwrap();
+    assert_eq!((train.dims, train.len(), train.filled), (12, 54, 0));
+    assert_eq!(train.problem.as_deref(), Some("JapaneseVowels"));
+    assert_eq!(train.classes, ["1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    // the first series of the file: 20 frames, the first value of its 12th dimension
+    let s = &train.sequences[0];
+    assert_eq!((s.steps, s.line), (20, 16));
+    assert_eq!(s.values[11], 0.088728);
+    let lengths: Vec<usize> = train.sequences.iter().map(|s| s.steps).collect();
+    assert!(lengths.iter().min() < lengths.iter().max(), "lengths vary");
+    let test = Dataset::read(
+        &fixture("JapaneseVowels_TEST_small.ts"),
+        Fill::Linear,
+        Some(12),
+    )
+    .unwrap();
+    assert_eq!(test.len(), 27);
+    assert_eq!(test.class_ids(&train.classes).unwrap()[..4], [0, 0, 0, 1]);
+    // the error of a file that is not there names it
+    let e = Dataset::read(Path::new("no/such.ts"), Fill::Linear, None).unwrap_err();
+    assert!(e.to_string().starts_with("no/such.ts: "), "{e}");
+}
