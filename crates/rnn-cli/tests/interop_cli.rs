@@ -141,3 +141,31 @@ fn export_onnx_writes_the_library_export_and_names_what_stays_behind() {
     assert!(out.status.success() && err.contains(note), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An imported model has no task around its network: `rnn eval` says so and
+/// points to `rnn infer` (one line, exit 2).
+#[test]
+fn eval_of_an_imported_model_is_a_usage_error() {
+    let dir = tmp("eval-imported");
+    rnn::io::model_file::ModelFile {
+        task: rnn::Task::Imported,
+        model: rnn::Model::new(rnn::ModelConfig::elman(3, 2, 3), 0).unwrap(),
+        extra: Default::default(),
+        meta: Default::default(),
+    }
+    .save(&dir)
+    .unwrap();
+    let data = dir.join("none.txt");
+    let out = rnn(&[
+        "eval",
+        "--model",
+        dir.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_bad_input(
+        &out,
+        "rnn eval: imported models have no task to evaluate; use rnn infer",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,10 +1,8 @@
 //! `rnn diagnose`: the gradient flow of a trained language model on a text.
 
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
 use clap::Args;
-use rnn::io::model_file::ModelFile;
 use rnn::tasks::lm::{Corpus, LanguageModel};
-use rnn::Task;
 use std::path::PathBuf;
 
 /// Show how far back BPTT carries the error, per layer: the last step's error at each step back, the spectral radius of ds_t/ds_{t-1}, saturated units, gradient norms.
@@ -26,15 +24,7 @@ pub struct DiagnoseArgs {
 
 /// Runs the command.
 pub fn run(a: &DiagnoseArgs) -> CliResult {
-    let mf = ModelFile::load(&a.model)?;
-    if mf.task != Task::Lm {
-        return Err(CliError::Usage(format!(
-            "rnn diagnose: {} holds a '{}' model; diagnose takes language models ('lm') for now",
-            a.model.display(),
-            mf.task
-        )));
-    }
-    let lm = LanguageModel::from_file(mf, &a.model)?;
+    let lm = LanguageModel::load(&a.model)?; // language models only, for now
     let flow = lm.diagnose(&Corpus::read(&a.data)?.text, &a.data.display().to_string())?;
     if a.json {
         println!("{}", serde_json::to_value(&flow).unwrap_or_default());

@@ -139,38 +139,3 @@ fn eval_forecast(args: &EvalArgs) -> CliResult {
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rnn::io::model_file::ModelFile;
-    use rnn::{Model, ModelConfig};
-
-    #[test]
-    fn imported_models_are_a_usage_error() {
-        let dir = std::env::temp_dir().join(format!("rnn-eval-{}", std::process::id()));
-        ModelFile {
-            task: Task::Imported,
-            model: Model::new(ModelConfig::elman(3, 2, 3), 0).unwrap(),
-            extra: Default::default(),
-            meta: Default::default(),
-        }
-        .save(&dir)
-        .unwrap();
-        let args = EvalArgs {
-            model: vec![dir.clone()],
-            data: dir.join("none.txt"),
-            json: false,
-            entity_bias: vec![0.0],
-            test: None,
-            season: None,
-        };
-        let e = run(&args).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "rnn eval: imported models have no task to evaluate; use rnn infer"
-        );
-        assert_eq!(e.exit_code(), 2);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}

@@ -2,9 +2,8 @@
 
 use crate::error::{CliError, CliResult};
 use clap::Args;
-use rnn::io::model_file::{write_text, ModelFile};
+use rnn::io::model_file::write_text;
 use rnn::tasks::lm::{Corpus, LanguageModel};
-use rnn::Task;
 use std::path::PathBuf;
 
 /// Write one self-contained HTML page showing a language model's hidden units over a text.
@@ -29,21 +28,13 @@ pub struct VisualizeArgs {
 
 /// Runs the command.
 pub fn run(a: &VisualizeArgs) -> CliResult {
-    let mf = ModelFile::load(&a.model)?;
-    if mf.task != Task::Lm {
-        return Err(CliError::Usage(format!(
-            "rnn visualize: {} holds a '{}' model; visualize takes language models ('lm') for now",
-            a.model.display(),
-            mf.task
-        )));
-    }
     if a.output.exists() && !a.force {
         return Err(CliError::Usage(format!(
             "{}: already exists (use --force to replace it)",
             a.output.display()
         )));
     }
-    let lm = LanguageModel::from_file(mf, &a.model)?;
+    let lm = LanguageModel::load(&a.model)?; // language models only, for now
     let text = Corpus::read(&a.text)?.text;
     write_text(
         &a.output,
