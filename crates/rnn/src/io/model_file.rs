@@ -294,7 +294,7 @@ mod tests {
         assert!(
             err.contains("'task'")
                 && err.contains("zz")
-                && err.contains("lm, tag, forecast, imported"),
+                && err.contains("lm, tag, forecast, classify, imported"),
             "{err}"
         );
         std::fs::write(dir.join(MODEL_FILE), b"garbage").unwrap();
