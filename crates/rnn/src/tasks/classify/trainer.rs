@@ -318,7 +318,7 @@ impl Trainer {
             OptimizerConfig::from_args("adam", &serde_json::json!({"lr": c.lr}))?
         };
         let mut opt = Optimizer::<f32>::new(opt_cfg, model.params.len());
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xc1a5_5e5);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x0c1a_55e5);
         let mut info = MemberInfo {
             seed,
             epochs: 0,
