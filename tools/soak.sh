@@ -44,9 +44,10 @@ for i in $(seq 1 "$kills"); do
     fi
     "$rnn" train lm "${mode[@]}" "${flags[@]}" > /dev/null 2>&1 &
     pid=$!
-    # a random moment, on average 1/KILLS of the run's length after the
-    # (re)start, so the kills fall all along the run
-    delay=$(awk -v w="$whole_s" -v r=$RANDOM -v k="$kills" 'BEGIN { printf "%.3f", 2 * w * r / 32767 / k }')
+    # a random moment, on average 1/(2 KILLS) of the run's length after the
+    # (re)start, so the kills fall over the first half of the run or so and
+    # each one meets a run still going (the final resume finishes it)
+    delay=$(awk -v w="$whole_s" -v r=$RANDOM -v k="$kills" 'BEGIN { printf "%.3f", w * r / 32767 / k }')
     sleep "$delay"
     if kill -9 "$pid" 2>/dev/null; then
         wait "$pid" 2>/dev/null || true
