@@ -64,15 +64,17 @@ fn class_id_not_below_input_size() {
     let b = Batch::new(Input::Ids(&ids), 3, 2);
     names(m.forward(b), "x[4]");
     names(m.infer(b, &mut Inference::new()), "x[4]");
-    names(m.infer_parallel(b, &mut Inference::new()), "x[4]");
-    names(m.logits_parallel(b), "x[4]");
+    names(
+        m.infer(b.split_across_threads(), &mut Inference::new()),
+        "x[4]",
+    );
     let mut g = grads(&m);
     names(
         m.loss_and_grads(b, Targets::Classes(&NEXT), Reduction::Sum, &mut g),
         "x[4]",
     );
     names(
-        m.loss_and_grads_parallel(b, Targets::Classes(&NEXT), None, Reduction::Sum, &mut g),
+        m.loss_and_grads_parallel(b, Targets::Classes(&NEXT), Reduction::Sum, &mut g),
         "x[4]",
     );
     assert!(g.iter().all(|&v| v == 0.0), "nothing computed on bad input");
@@ -175,7 +177,6 @@ fn zero_batch() {
         m.loss_and_grads_parallel(
             Batch::new(Input::Ids(&[]), 3, 0),
             Targets::Classes(&[]),
-            None,
             Reduction::Mean,
             &mut g,
         ),
@@ -203,7 +204,7 @@ fn target_class_not_below_output_size() {
         "targets[5]",
     );
     names(
-        m.loss_and_grads_parallel(b, Targets::Classes(&y), None, Reduction::Sum, &mut g),
+        m.loss_and_grads_parallel(b, Targets::Classes(&y), Reduction::Sum, &mut g),
         "targets[5]",
     );
 }
@@ -349,7 +350,7 @@ fn grads_buffer_of_the_wrong_length() {
         "grads",
     );
     names(
-        m.loss_and_grads_parallel(b, Targets::Classes(&NEXT), None, Reduction::Sum, &mut g),
+        m.loss_and_grads_parallel(b, Targets::Classes(&NEXT), Reduction::Sum, &mut g),
         "grads",
     );
     let fwd = m.forward(b).unwrap();
@@ -372,12 +373,11 @@ fn masks_of_the_wrong_shape() {
     let mut g = grads(&m);
     // masks for T = 2 instead of 3
     let short: Vec<Vec<f64>> = dropout_masks(&cfg, 0.5, 2, 2, &mut rng);
-    names(m.forward_masked(b, Some(&short)), "masks[0]");
+    names(m.forward(b.with_dropout(&short)), "masks[0]");
     names(
-        m.loss_and_grads_masked(
-            b,
+        m.loss_and_grads(
+            b.with_dropout(&short),
             Targets::Classes(&NEXT),
-            Some(&short),
             Reduction::Sum,
             &mut g,
         ),
@@ -387,9 +387,8 @@ fn masks_of_the_wrong_shape() {
     let good: Vec<Vec<f64>> = dropout_masks(&cfg, 0.5, 3, 2, &mut rng);
     names(
         m.loss_and_grads_parallel(
-            b,
+            b.with_dropout(&good[..1]),
             Targets::Classes(&NEXT),
-            Some(&good[..1]),
             Reduction::Sum,
             &mut g,
         ),

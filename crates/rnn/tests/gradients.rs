@@ -178,10 +178,12 @@ fn dropout_masks_pass_finite_differences() {
         let ids: Vec<usize> = (0..steps * batch).map(|i| (i * 2 + 1) % 3).collect();
         let y: Vec<usize> = (0..steps * batch).map(|i| (i * 5 + 2) % 3).collect();
         let loss = |m: &Model<f64>, masks: Option<&[Vec<f64>]>, g: &mut [f64]| {
-            m.loss_and_grads_masked(
-                Batch::new(Input::Ids(&ids), steps, batch),
+            m.loss_and_grads(
+                Batch {
+                    masks,
+                    ..Batch::new(Input::Ids(&ids), steps, batch)
+                },
                 Targets::Classes(&y),
-                masks,
                 Reduction::Sum,
                 g,
             )

@@ -1,4 +1,4 @@
-//! The inference-only forward pass (`Model::infer`, `Model::infer_parallel`)
+//! The inference-only forward pass (`Model::infer`, whole or split across threads)
 //! gives the logits and final state of `Model::forward`, for every cell,
 //! stacked and bidirectional layers, ids and dense inputs, padding, a given
 //! initial state and one `Inference` reused across all of these shapes.
@@ -87,6 +87,8 @@ fn check<T: Float>(tol: f64) {
                         batch,
                         state: state.as_ref(),
                         lengths: l,
+                        masks: None,
+                        split: false,
                     };
                     let fwd = model.forward(data).unwrap();
                     model.infer(data, &mut inf).unwrap();
@@ -115,7 +117,7 @@ fn check<T: Float>(tol: f64) {
                         state: None,
                         ..data
                     };
-                    model.infer_parallel(data0, &mut par).unwrap();
+                    model.infer(data0.split_across_threads(), &mut par).unwrap();
                     rnn::kernels::set_threads(1);
                     let fwd0 = model.forward(data0).unwrap();
                     let e = max_rel(&par.logits, &fwd0.logits);

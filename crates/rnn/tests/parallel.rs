@@ -54,14 +54,16 @@ fn batch_split_matches_sequential() {
                 .unwrap();
             let mut g_par = vec![0.0; model.params.len()];
             let (e_par, _) = model
-                .loss_and_grads_parallel(data, targets, None, Reduction::Mean, &mut g_par)
+                .loss_and_grads_parallel(data, targets, Reduction::Mean, &mut g_par)
                 .unwrap();
             assert!(
                 (e_seq - e_par).abs() < 1e-12,
                 "{cell:?}: loss {e_seq} vs {e_par}"
             );
             assert!(close(&g_seq, &g_par) < 1e-12, "{cell:?}: gradients differ");
-            let logits = model.logits_parallel(data).unwrap();
+            let mut inf = rnn::Inference::new();
+            model.infer(data.split_across_threads(), &mut inf).unwrap();
+            let logits = inf.logits;
             assert!(
                 close(&fwd.logits, &logits) < 1e-12,
                 "{cell:?}: logits differ"
@@ -112,7 +114,6 @@ fn batch_split_carries_state() {
             .loss_and_grads_parallel(
                 data.with_state(&state),
                 Targets::Classes(&y),
-                None,
                 Reduction::Mean,
                 &mut g_par,
             )
@@ -135,7 +136,7 @@ fn batch_split_carries_state() {
         // the state must matter, or this test would prove nothing
         let mut g0 = vec![0.0; model.params.len()];
         let (e0, _) = model
-            .loss_and_grads_parallel(data, Targets::Classes(&y), None, Reduction::Mean, &mut g0)
+            .loss_and_grads_parallel(data, Targets::Classes(&y), Reduction::Mean, &mut g0)
             .unwrap();
         assert!(
             (e0 - e_par).abs() > 1e-6,
@@ -143,7 +144,7 @@ fn batch_split_carries_state() {
         );
         let mut inf = rnn::Inference::new();
         model
-            .infer_parallel(data.with_state(&state), &mut inf)
+            .infer(data.with_state(&state).split_across_threads(), &mut inf)
             .unwrap();
         let (logits, s_inf) = (&inf.logits, &inf.state);
         assert!(
@@ -181,10 +182,9 @@ fn batch_split_applies_dropout_masks_per_sequence() {
     let mut g_seq = vec![0.0; model.params.len()];
     let data = Batch::new(Input::Ids(&ids), steps, batch);
     let (e_seq, _, _) = model
-        .loss_and_grads_masked(
-            data,
+        .loss_and_grads(
+            data.with_dropout(&masks),
             Targets::Classes(&y),
-            Some(&masks),
             Reduction::Mean,
             &mut g_seq,
         )
@@ -192,9 +192,8 @@ fn batch_split_applies_dropout_masks_per_sequence() {
     let mut g_par = vec![0.0; model.params.len()];
     let (e_par, _) = model
         .loss_and_grads_parallel(
-            data,
+            data.with_dropout(&masks),
             Targets::Classes(&y),
-            Some(&masks),
             Reduction::Mean,
             &mut g_par,
         )

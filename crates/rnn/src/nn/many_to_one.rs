@@ -155,10 +155,9 @@ impl<'a, T: Float> ManyToOne<'a, T> {
         batch: usize,
         lengths: Option<&[usize]>,
     ) -> Result<Vec<T>> {
-        let fwd = self.model.forward(Batch {
-            lengths,
-            ..Batch::new(x, steps, batch)
-        })?;
+        let mut data = Batch::new(x, steps, batch);
+        data.lengths = lengths;
+        let fwd = self.model.forward(data)?;
         Ok(self.outputs(&fwd, lengths))
     }
 
@@ -187,26 +186,22 @@ impl<'a, T: Float> ManyToOne<'a, T> {
         reduction: Reduction,
         grads: &mut [T],
     ) -> Result<(T, Vec<T>)> {
-        let data = Batch {
-            lengths,
-            ..Batch::new(x, steps, batch)
-        };
-        self.loss_and_grads_masked(data, targets, None, reduction, grads)
+        let mut data = Batch::new(x, steps, batch);
+        data.lengths = lengths;
+        self.loss_and_grads_batch(data, targets, reduction, grads)
     }
 
-    /// [`ManyToOne::loss_and_grads`] on a [`Batch`] (its initial state is
-    /// used when given) with dropout `masks` (see
-    /// [`Model::forward_masked`]; `None`: no dropout).
+    /// [`ManyToOne::loss_and_grads`] on a [`Batch`]: its initial state is
+    /// used when given, and its dropout masks ([`Batch::masks`]).
     ///
     /// # Errors
     ///
     /// As [`ManyToOne::loss_and_grads`], and masks that are not one
     /// `[T, B, D*H]` mask per layer.
-    pub fn loss_and_grads_masked(
+    pub fn loss_and_grads_batch(
         &self,
         data: Batch<T>,
         targets: Targets<T>,
-        masks: Option<&[Vec<T>]>,
         reduction: Reduction,
         grads: &mut [T],
     ) -> Result<(T, Vec<T>)> {
@@ -214,10 +209,10 @@ impl<'a, T: Float> ManyToOne<'a, T> {
         self.model.check_batch(&data)?;
         self.model
             .check_targets(targets, batch, &format!("[B] = [{batch}]"), |_| true)?;
-        self.model.check_masks(masks, steps, batch)?;
+        self.model.check_masks(data.masks, steps, batch)?;
         self.model.check_grads(grads)?;
         let o = self.model.config.output_size;
-        let fwd = self.model.forward_unchecked(data, masks);
+        let fwd = self.model.forward_unchecked(data);
         let pooled = (!self.reads_last_logits()).then(|| self.pooled_outputs(&fwd, lengths));
         let out = match &pooled {
             Some((_, out)) => out.clone(),
@@ -348,9 +343,12 @@ mod tests {
             crate::nn::model::dropout_masks(&model.config, 0.3, steps, batch, &mut rng);
         for masks in [None, Some(masks.as_slice())] {
             let loss_at = |m: &Model<f64>, g: &mut [f64]| {
-                let data = Batch::new(Input::Dense(&x), steps, batch).with_lengths(&lengths);
+                let data = Batch {
+                    masks,
+                    ..Batch::new(Input::Dense(&x), steps, batch).with_lengths(&lengths)
+                };
                 ManyToOne::with_pool(m, pool)
-                    .loss_and_grads_masked(data, targets, masks, Reduction::Sum, g)
+                    .loss_and_grads_batch(data, targets, Reduction::Sum, g)
                     .unwrap()
                     .0
             };

@@ -223,7 +223,6 @@ pub fn run_config_lengths(
         match model.loss_and_grads_parallel(
             batch(&x),
             Targets::Classes(&y),
-            None,
             Reduction::Mean,
             &mut grads,
         ) {
@@ -248,7 +247,7 @@ pub fn run_config_lengths(
     // calls as a serving loop would
     let mut inf = Inference::new();
     let infer = median_time(clock, c.reps, || {
-        if let Err(e) = model.infer_parallel(batch(&x), &mut inf) {
+        if let Err(e) = model.infer(batch(&x).split_across_threads(), &mut inf) {
             failed = Some(e);
         }
         std::hint::black_box(&inf.logits);

@@ -104,9 +104,10 @@ impl Problem {
             batch: self.batch,
             state: Some(state),
             lengths: self.lengths.as_deref(),
+            masks: None,
+            split: false,
         };
-        let (loss, _, d0) =
-            model.loss_and_grads_unchecked(data, targets, None, Reduction::Sum, grads);
+        let (loss, _, d0) = model.loss_and_grads_unchecked(data, targets, Reduction::Sum, grads);
         (loss, d0)
     }
 }

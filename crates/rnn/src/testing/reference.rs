@@ -363,9 +363,11 @@ impl Case {
             batch: self.batch,
             state: Some(&state),
             lengths: self.lengths.as_deref(),
+            masks: None,
+            split: false,
         };
         let (loss, fwd, d0) =
-            model.loss_and_grads_unchecked(data, targets, None, self.reduction, &mut grads);
+            model.loss_and_grads_unchecked(data, targets, self.reduction, &mut grads);
         let (t, b, h, o) = (
             self.steps,
             self.batch,

@@ -105,7 +105,6 @@ impl Trajectory {
             let (loss, _, _) = model.loss_and_grads_unchecked(
                 Batch::new(Input::Dense(&x), c.steps, c.batch).with_state(&state),
                 targets,
-                None,
                 c.reduction,
                 &mut grads,
             );

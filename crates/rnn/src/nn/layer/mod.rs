@@ -10,6 +10,16 @@
 //! layer carries its final state past the end, a reverse layer keeps its
 //! initial state until it reaches the sequence's last token), outputs zero and
 //! receives no gradient. So padding never changes a result.
+//!
+//! One loop per batch shape, each serving training (the [`Keep`] sink) and
+//! inference ([`Discard`]) alike: the loop below for batches whose sequences
+//! all run `T` steps, and `sorted.rs` for sequences of different lengths,
+//! whose per-step work shrinks to the sequences still running. The ragged
+//! loop would give the same numbers on a full batch, but at a cost the full
+//! batch need not pay: its BPTT copies every row's `delta_t` and `s_{t-1}`
+//! into packed buffers for `dW_hh` (the full loop multiplies the caches in
+//! place), and its forward cannot read `s_{t-1}` in place from the previous
+//! step's outputs.
 
 mod sorted;
 
@@ -122,11 +132,6 @@ fn step_packed<T: Float>() -> bool {
         _ => None,
     });
     T::packed_fast() && forced.unwrap_or(true)
-}
-
-#[inline]
-fn valid(lengths: Option<&[usize]>, t: usize, b: usize) -> bool {
-    lengths.is_none_or(|l| t < l[b])
 }
 
 /// What the time loop keeps of each step: everything BPTT needs when
@@ -425,10 +430,11 @@ impl Recurrent {
         } = scratch;
         gh.resize(batch * gw, T::zero()); // [B, G*H]
         c_new.resize(if mem { hs } else { 0 }, T::zero()); // [H]
-        cache.resize(if S::KEEPS { 0 } else { cw }, T::zero()); // [cache_width*H], discarded
-                                                                // For batches, W transposed once per call, so the step GEMM has no
-                                                                // transposed operand (measured ~8% faster at M and L). Batch 1 reads
-                                                                // W as stored: a matrix-vector product, `Float::gemv_acc`.
+                                                           // [cache_width*H], discarded
+        cache.resize(if S::KEEPS { 0 } else { cw }, T::zero());
+        // For batches, W transposed once per call, so the step GEMM has no
+        // transposed operand (measured ~8% faster at M and L). Batch 1 reads
+        // W as stored: a matrix-vector product, `Float::gemv_acc`.
         let pk = batch > 1 && step_packed::<T>();
         if pk {
             packed.pack(p.w_hh, hs, gw, true); // W_hh^T [H, G*H], packed
@@ -442,7 +448,7 @@ impl Recurrent {
         // step's outputs into `h_prev` (two `[T, B, H]` buffers at the same
         // offsets within their pages) took 4.5% of M's training time in
         // memcpy, against nothing measurable from the small `h`.
-        let in_place = !S::KEEPS && lengths.is_none() && (batch == 1 || stride == hs);
+        let in_place = !S::KEEPS && (batch == 1 || stride == hs);
         let span = (batch - 1) * stride + hs; // of one step's outputs, from `offset`
         let step_len = batch * stride; // [B, stride]
         for k in 0..steps {
@@ -479,9 +485,6 @@ impl Recurrent {
                 gemm(batch, gw, hs, s_prev, false, w_hh_t, false, gh, true);
             }
             for b in 0..batch {
-                if !valid(lengths, t, b) {
-                    continue; // state carried, output left alone
-                }
                 let r = t * batch + b;
                 let ht = &mut cur[b * stride + offset..b * stride + offset + hs];
                 let cp: &[T] = if mem { &c[b * hs..(b + 1) * hs] } else { &[] };
@@ -606,14 +609,6 @@ impl Recurrent {
             let t = if self.reverse { steps - 1 - k } else { k };
             for b in 0..batch {
                 let (bs, be) = (b * h, (b + 1) * h);
-                if !valid(lengths, t, b) {
-                    // padding: the state passes through unchanged, so does its gradient
-                    direct[bs..be].copy_from_slice(&dh_next[bs..be]);
-                    if mem {
-                        dc_prev[bs..be].copy_from_slice(&dc_next[bs..be]);
-                    }
-                    continue;
-                }
                 let r = t * batch + b;
                 // dE/ds_t = dE/ds_t (from the output above) + dE/ds_t (from step t+1)
                 for j in 0..h {

@@ -35,13 +35,8 @@ impl<T: Float> Model<T> {
         want_dx: bool,
     ) -> Result<(State<T>, Option<Vec<T>>)> {
         self.check_forward(fwd)?;
-        let data = Batch {
-            x,
-            steps: fwd.steps,
-            batch: fwd.batch,
-            state: None,
-            lengths,
-        };
+        let mut data = Batch::new(x, fwd.steps, fwd.batch);
+        data.lengths = lengths;
         self.check_batch(&data)?;
         let o = self.config.output_size;
         let want = fwd.steps * fwd.batch * o; // fits: checked with fwd
@@ -254,34 +249,15 @@ impl<T: Float> Model<T> {
         reduction: Reduction,
         grads: &mut [T],
     ) -> Result<(T, Forward<T>, State<T>)> {
-        self.loss_and_grads_masked(data, targets, None, reduction, grads)
+        self.check_loss_inputs(&data, targets, grads)?;
+        Ok(self.loss_and_grads_unchecked(data, targets, reduction, grads))
     }
 
-    /// [`Model::loss_and_grads`] with dropout `masks` (see
-    /// [`Model::forward_masked`]; `None`: no dropout).
-    ///
-    /// # Errors
-    ///
-    /// As [`Model::loss_and_grads`], and masks that are not one
-    /// `[T, B, D*H]` mask per layer.
-    pub fn loss_and_grads_masked(
-        &self,
-        data: Batch<T>,
-        targets: Targets<T>,
-        masks: Option<&[Vec<T>]>,
-        reduction: Reduction,
-        grads: &mut [T],
-    ) -> Result<(T, Forward<T>, State<T>)> {
-        self.check_loss_inputs(&data, targets, masks, grads)?;
-        Ok(self.loss_and_grads_unchecked(data, targets, masks, reduction, grads))
-    }
-
-    /// Every check of [`Model::loss_and_grads_masked`].
+    /// Every check of [`Model::loss_and_grads`].
     pub(crate) fn check_loss_inputs(
         &self,
         data: &Batch<T>,
         targets: Targets<T>,
-        masks: Option<&[Vec<T>]>,
         grads: &[T],
     ) -> Result<()> {
         self.check_batch(data)?;
@@ -292,16 +268,15 @@ impl<T: Float> Model<T> {
             &format!("[T, B] = [{steps}, {batch}]"),
             |r| lengths.is_none_or(|l| r / batch < l[r % batch]),
         )?;
-        self.check_masks(masks, steps, batch)?;
+        self.check_masks(data.masks, steps, batch)?;
         self.check_grads(grads)
     }
 
-    /// [`Model::loss_and_grads_masked`] without the checks.
+    /// [`Model::loss_and_grads`] without the checks.
     pub(crate) fn loss_and_grads_unchecked(
         &self,
         data: Batch<T>,
         targets: Targets<T>,
-        masks: Option<&[Vec<T>]>,
         reduction: Reduction,
         grads: &mut [T],
     ) -> (T, Forward<T>, State<T>) {
@@ -312,7 +287,7 @@ impl<T: Float> Model<T> {
             lengths,
             ..
         } = data;
-        let fwd = self.forward_unchecked(data, masks);
+        let fwd = self.forward_unchecked(data);
         let mask: Option<Vec<bool>> = lengths.map(|l| {
             (0..steps * batch)
                 .map(|r| r / batch < l[r % batch])

@@ -11,7 +11,7 @@ pub(super) fn mask_in_place<T: Float>(v: &mut [T], m: &[T]) {
     }
 }
 
-/// Inverted-dropout masks for [`Model::forward_masked`](crate::Model::forward_masked): one `[T, B, D*H]`
+/// Inverted-dropout masks for [`Batch::with_dropout`](crate::nn::model::Batch::with_dropout): one `[T, B, D*H]`
 /// mask per layer of `config`, each entry 0 with probability `p` and
 /// `1/(1-p)` otherwise, so the expected masked output equals the output and
 /// evaluation needs no rescaling. `p` must be in `[0, 1)`.

@@ -83,33 +83,23 @@ impl<T: Float> Model<T> {
     /// ```
     pub fn forward(&self, data: Batch<T>) -> Result<Forward<T>> {
         self.check_batch(&data)?;
-        Ok(self.forward_unchecked(data, None))
+        self.check_masks(data.masks, data.steps, data.batch)?;
+        Ok(self.forward_unchecked(data))
     }
 
-    /// [`Model::forward`] with inverted dropout on every layer's output
-    /// (between layers and before the readout): `masks[k]` is `[T, B, D*H]`,
-    /// each entry 0 or `1/(1-p)` (see [`dropout_masks`](super::dropout_masks)). [`Model::backward`]
-    /// applies the same masks to the gradients.
-    ///
-    /// # Errors
-    ///
-    /// An [`crate::Error::Argument`] naming the argument at fault when `data`
-    /// is not a valid batch for this model (or `masks` is not one `[T, B, D*H]` mask per layer; see [`Batch`]).
-    pub fn forward_masked(&self, data: Batch<T>, masks: Option<&[Vec<T>]>) -> Result<Forward<T>> {
-        self.check_batch(&data)?;
-        self.check_masks(masks, data.steps, data.batch)?;
-        Ok(self.forward_unchecked(data, masks))
-    }
-
-    /// [`Model::forward_masked`] without the checks, for callers that built
-    /// the batch themselves.
-    pub(crate) fn forward_unchecked(&self, data: Batch<T>, masks: Option<&[Vec<T>]>) -> Forward<T> {
+    /// [`Model::forward`] without the checks, for callers that built the
+    /// batch themselves. With `data.masks`, inverted dropout on every
+    /// layer's output (between layers and before the readout), which
+    /// [`Model::backward`] applies to the gradients too.
+    pub(crate) fn forward_unchecked(&self, data: Batch<T>) -> Forward<T> {
         let Batch {
             x,
             steps,
             batch,
             state,
             lengths,
+            masks,
+            ..
         } = data;
         let cfg = &self.config;
         let (h, nd) = (cfg.hidden_size, cfg.directions());

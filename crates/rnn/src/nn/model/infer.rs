@@ -49,13 +49,17 @@ impl<T: Float> Model<T> {
     /// BPTT and no allocation once `inf`'s buffers have grown to this shape.
     ///
     /// `data.state` may be a copy of the `inf.state` of a previous call (to
-    /// carry the state on), not `inf.state` itself.
+    /// carry the state on), not `inf.state` itself. With
+    /// [`Batch::split_across_threads`], the batch is split into contiguous
+    /// parts, one per thread ([`crate::kernels::threads`], at most one per
+    /// sequence), like [`Model::loss_and_grads_parallel`], each part from its
+    /// rows of `data.state`.
     ///
     /// # Errors
     ///
     /// An [`crate::Error::Argument`] naming the argument at fault when `data`
-    /// is not a valid batch for this model (see [`Batch`]); `inf` is then
-    /// left as it was.
+    /// is not a valid batch for this model (see [`Batch`]), or carries
+    /// dropout masks (training only); `inf` is then left as it was.
     ///
     /// ```
     /// use rnn::{Batch, Inference, Input, Model, ModelConfig};
@@ -73,7 +77,18 @@ impl<T: Float> Model<T> {
     /// ```
     pub fn infer(&self, data: Batch<T>, inf: &mut Inference<T>) -> Result<()> {
         self.check_batch(&data)?;
-        self.infer_unchecked(data, inf);
+        if data.masks.is_some() {
+            return Err(crate::Error::argument(
+                "masks",
+                "none for inference (dropout is for training)",
+                "dropout masks",
+            ));
+        }
+        if data.split {
+            self.infer_parallel_unchecked(data, inf);
+        } else {
+            self.infer_unchecked(data, inf);
+        }
         Ok(())
     }
 
@@ -85,6 +100,7 @@ impl<T: Float> Model<T> {
             batch,
             state,
             lengths,
+            ..
         } = data;
         let cfg = &self.config;
         let (h, nd, o) = (cfg.hidden_size, cfg.directions(), cfg.output_size);
@@ -175,22 +191,8 @@ impl<T: Float> Model<T> {
         }
     }
 
-    /// [`Model::infer`] with the batch split into contiguous parts, one per
-    /// thread ([`crate::kernels::threads`], at most one per sequence), like
-    /// [`Model::loss_and_grads_parallel`]; each part starts from its rows of
-    /// `data.state` (`[L*D, B, H]`, zeros when `None`). With one thread this is
-    /// `infer`. Fills `inf.logits` (`[T, B, O]`) and `inf.state` (`[L*D, B, H]`).
-    ///
-    /// # Errors
-    ///
-    /// As [`Model::infer`].
-    pub fn infer_parallel(&self, data: Batch<T>, inf: &mut Inference<T>) -> Result<()> {
-        self.check_batch(&data)?;
-        self.infer_parallel_unchecked(data, inf);
-        Ok(())
-    }
-
-    /// [`Model::infer_parallel`] without the checks.
+    /// [`Model::infer`] of a batch split across threads, without the
+    /// checks. With one thread this is `infer_unchecked`.
     pub(crate) fn infer_parallel_unchecked(&self, data: Batch<T>, inf: &mut Inference<T>) {
         let (steps, batch) = (data.steps, data.batch);
         let (o, h) = (self.config.output_size, self.config.hidden_size);
@@ -209,19 +211,5 @@ impl<T: Float> Model<T> {
         // and each part's [L*D, Bp, H] final state into [L*D, B, H]
         let finals: Vec<&State<T>> = outs.iter().map(|p| &p.state).collect();
         inf.state = State::join(&finals, &parts, batch, h);
-    }
-
-    /// The readout `o_t` (`[T, B, O]`, zero past each length) of a forward
-    /// pass on `data` (see [`Batch`]), with the batch split across threads
-    /// like [`Model::loss_and_grads_parallel`]: inference only, nothing kept
-    /// for BPTT.
-    ///
-    /// # Errors
-    ///
-    /// As [`Model::infer`].
-    pub fn logits_parallel(&self, data: Batch<T>) -> Result<Vec<T>> {
-        let mut inf = Inference::default();
-        self.infer_parallel(data, &mut inf)?;
-        Ok(inf.logits)
     }
 }

@@ -83,6 +83,17 @@ pub struct Batch<'a, T> {
     pub state: Option<&'a State<T>>,
     /// Length of each sequence `[B]`, each in `1..=T` (all `T` when `None`).
     pub lengths: Option<&'a [usize]>,
+    /// Training with dropout: one inverted-dropout mask `[T, B, D*H]` per
+    /// layer, each entry 0 or `1/(1-p)` (see [`dropout_masks`]), applied to
+    /// every layer's output (between layers and before the readout) by
+    /// [`Model::forward`], [`Model::loss_and_grads`] and
+    /// [`Model::loss_and_grads_parallel`], and to its gradient by
+    /// [`Model::backward`]. `None`: no dropout (and for inference).
+    pub masks: Option<&'a [Vec<T>]>,
+    /// [`Model::infer`]: split the batch across the threads of the pool
+    /// (each thread a contiguous part with sequential products; the same
+    /// numbers as one part up to the order of sums). `false`: one part.
+    pub split: bool,
 }
 
 impl<'a, T> Batch<'a, T> {
@@ -94,6 +105,8 @@ impl<'a, T> Batch<'a, T> {
             batch,
             state: None,
             lengths: None,
+            masks: None,
+            split: false,
         }
     }
 
@@ -109,6 +122,24 @@ impl<'a, T> Batch<'a, T> {
     pub fn with_lengths(self, lengths: &'a [usize]) -> Self {
         Batch {
             lengths: Some(lengths),
+            ..self
+        }
+    }
+
+    /// The same batch with dropout: one mask `[T, B, D*H]` per layer (see
+    /// [`Batch::masks`]).
+    pub fn with_dropout(self, masks: &'a [Vec<T>]) -> Self {
+        Batch {
+            masks: Some(masks),
+            ..self
+        }
+    }
+
+    /// The same batch, split across threads by [`Model::infer`] (see
+    /// [`Batch::split`]).
+    pub fn split_across_threads(self) -> Self {
+        Batch {
+            split: true,
             ..self
         }
     }

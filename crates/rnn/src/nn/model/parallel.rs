@@ -17,23 +17,22 @@ impl<T: Float> Model<T> {
     /// (with its rows of the initial state `data.state`) with sequential
     /// products and no synchronisation per step; the parts' gradients are
     /// added at the end (the same sum, in another order). With one thread this
-    /// is `loss_and_grads`. `masks`: dropout, as in [`Model::forward_masked`].
+    /// is `loss_and_grads`. Dropout: `data.masks`, as in [`Batch::masks`].
     /// Returns `E` and the final state `[L*D, B, H]`, and adds `dE/dθ` into
     /// `grads`.
     ///
     /// # Errors
     ///
-    /// As [`Model::loss_and_grads_masked`].
+    /// As [`Model::loss_and_grads`].
     pub fn loss_and_grads_parallel(
         &self,
         data: Batch<T>,
         targets: Targets<T>,
-        masks: Option<&[Vec<T>]>,
         reduction: Reduction,
         grads: &mut [T],
     ) -> Result<(T, State<T>)> {
-        self.check_loss_inputs(&data, targets, masks, grads)?;
-        Ok(self.loss_and_grads_parallel_unchecked(data, targets, masks, reduction, grads))
+        self.check_loss_inputs(&data, targets, grads)?;
+        Ok(self.loss_and_grads_parallel_unchecked(data, targets, reduction, grads))
     }
 
     /// [`Model::loss_and_grads_parallel`] without the checks.
@@ -41,11 +40,10 @@ impl<T: Float> Model<T> {
         &self,
         data: Batch<T>,
         targets: Targets<T>,
-        masks: Option<&[Vec<T>]>,
         reduction: Reduction,
         grads: &mut [T],
     ) -> (T, State<T>) {
-        let (steps, batch, lengths) = (data.steps, data.batch, data.lengths);
+        let (steps, batch, lengths, masks) = (data.steps, data.batch, data.lengths, data.masks);
         let width = self.config.directions() * self.config.hidden_size;
         let o = self.config.output_size;
         let split = split_batch(data, self.config.hidden_size, |(b0, b1), part| {
@@ -61,17 +59,16 @@ impl<T: Float> Model<T> {
                     .collect()
             });
             let mut g = vec![T::zero(); grads.len()];
-            let (e, fwd, _) = self.loss_and_grads_unchecked(
-                part,
-                tp.as_targets(),
-                mp.as_deref(),
-                Reduction::Sum,
-                &mut g,
-            );
+            let part = Batch {
+                masks: mp.as_deref(),
+                ..part
+            };
+            let (e, fwd, _) =
+                self.loss_and_grads_unchecked(part, tp.as_targets(), Reduction::Sum, &mut g);
             (e, g, self.final_state(&fwd))
         });
         let Some((parts, results)) = split else {
-            let (e, fwd, _) = self.loss_and_grads_unchecked(data, targets, masks, reduction, grads);
+            let (e, fwd, _) = self.loss_and_grads_unchecked(data, targets, reduction, grads);
             return (e, self.final_state(&fwd));
         };
         let counted = lengths.map_or(steps * batch, |l| l.iter().map(|&n| n.min(steps)).sum());
@@ -116,6 +113,7 @@ pub(super) fn split_batch<T: Float, R: Send>(
         batch,
         state,
         lengths,
+        ..
     } = data;
     let parts = batch_parts(batch);
     if parts.len() <= 1 {
@@ -127,12 +125,11 @@ pub(super) fn split_batch<T: Float, R: Send>(
             crate::kernels::sequential(|| {
                 let xp = x.batch_part(steps, batch, b0, b1);
                 let sp = state.map(|s| s.batch_part(batch, hidden, b0, b1));
+                // no masks (the caller takes its rows of them) and no further split
                 let part = Batch {
-                    x: xp.as_input(),
-                    steps,
-                    batch: b1 - b0,
                     state: sp.as_ref(),
                     lengths: lengths.map(|l| &l[b0..b1]),
+                    ..Batch::new(xp.as_input(), steps, b1 - b0)
                 };
                 f((b0, b1), part)
             })

@@ -519,12 +519,14 @@ impl Trainer {
                             .collect::<Vec<_>>()
                     });
                     let mut g = vec![0f32; grads.len()];
-                    let data =
-                        Batch::new(Input::Dense(&p.x), p.steps, idx.len()).with_lengths(&p.lengths);
-                    let (loss, out) = head.loss_and_grads_masked(
+                    let data = Batch {
+                        masks: masks.as_deref(),
+                        ..Batch::new(Input::Dense(&p.x), p.steps, idx.len())
+                            .with_lengths(&p.lengths)
+                    };
+                    let (loss, out) = head.loss_and_grads_batch(
                         data,
                         Targets::Classes(&y),
-                        masks.as_deref(),
                         Reduction::Sum,
                         &mut g,
                     )?;

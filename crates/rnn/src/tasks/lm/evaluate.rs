@@ -68,8 +68,10 @@ pub fn evaluate(
             }
         }
         // the streams split across the threads, each from its carried state
-        model.infer_parallel(
-            Batch::new(Input::Ids(&x), t, b).with_state(&state),
+        model.infer(
+            Batch::new(Input::Ids(&x), t, b)
+                .with_state(&state)
+                .split_across_threads(),
             &mut inf,
         )?;
         for j in 0..t {

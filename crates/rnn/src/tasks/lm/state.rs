@@ -117,9 +117,11 @@ impl TrainState {
         self.grads.fill(0.0);
         // forward, loss and BPTT, the streams split across the threads
         let (loss, state) = self.model.loss_and_grads_parallel(
-            Batch::new(Input::Ids(&x), t, b).with_state(&self.state),
+            Batch {
+                masks: masks.as_deref(),
+                ..Batch::new(Input::Ids(&x), t, b).with_state(&self.state)
+            },
             Targets::Classes(&y),
-            masks.as_deref(),
             Reduction::Mean,
             &mut self.grads,
         )?;

@@ -181,7 +181,6 @@ impl CharEncoder {
         let (ids, x, lengths, tc) = self.embed(words);
         let fwd = self.rnn.forward_unchecked(
             Batch::new(Input::Dense(&x), tc, words.len()).with_lengths(&lengths),
-            None,
         );
         let out = self.join_directions(&self.rnn.final_state(&fwd).h, words.len());
         let cache = CharCache {

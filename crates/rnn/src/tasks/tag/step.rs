@@ -223,10 +223,8 @@ impl Stepper {
         let b_n = batch.len();
         let model = &tagger.model;
         // inputs built by the tagger itself: shapes and lengths hold by construction
-        let fwd = model.forward_unchecked(
-            Batch::new(Input::Dense(&x), steps, b_n).with_lengths(&lengths),
-            None,
-        );
+        let fwd = model
+            .forward_unchecked(Batch::new(Input::Dense(&x), steps, b_n).with_lengths(&lengths));
         let mut targets = vec![0usize; steps * b_n];
         let mut mask = vec![false; steps * b_n];
         for (b, e) in batch.iter().enumerate() {
