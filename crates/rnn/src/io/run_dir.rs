@@ -145,9 +145,10 @@ pub fn prepare_run_dir(dir: &Path, mode: OutMode) -> Result<()> {
         OutMode::New => {
             let present = run_files(dir);
             if !present.is_empty() {
+                // only language-model runs leave a train state to resume
                 let hint = if dir.join("train_state.safetensors").is_file() {
                     format!(
-                        "use --resume {} to continue it or --force to replace it",
+                        "use 'rnn train lm --resume {}' to continue it or --force to replace it",
                         dir.display()
                     )
                 } else {

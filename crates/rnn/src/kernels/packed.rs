@@ -7,8 +7,8 @@
 //! (`packA` in faer's kernels) took a sixth of the training time, and it
 //! costs the same whether 32 or 2 sequences are still running, so a step's
 //! cost did not shrink with its rows. Here `B` is packed once into panels of
-//! [`NR`] columns (`[K, NR]` each, contiguous) and each step only runs the
-//! micro-kernel: [`MR`] rows of `A` by one panel, `K` fused multiply-adds
+//! `NR` columns (`[K, NR]` each, contiguous) and each step only runs the
+//! micro-kernel: `MR` rows of `A` by one panel, `K` fused multiply-adds
 //! deep, the panel staying in cache across the row blocks.
 
 use crate::Float;

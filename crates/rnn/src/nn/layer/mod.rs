@@ -11,8 +11,8 @@
 //! initial state until it reaches the sequence's last token), outputs zero and
 //! receives no gradient. So padding never changes a result.
 //!
-//! One loop per batch shape, each serving training (the [`Keep`] sink) and
-//! inference ([`Discard`]) alike: the loop below for batches whose sequences
+//! One loop per batch shape, each serving training (the `Keep` sink) and
+//! inference (`Discard`) alike: the loop below for batches whose sequences
 //! all run `T` steps, and `sorted.rs` for sequences of different lengths,
 //! whose per-step work shrinks to the sequences still running. The ragged
 //! loop would give the same numbers on a full batch, but at a cost the full

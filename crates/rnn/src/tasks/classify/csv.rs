@@ -36,7 +36,7 @@ struct Rows {
 }
 
 impl Dataset {
-    /// Parses long-layout CSV text (see the [module documentation](self));
+    /// Parses long-layout CSV text (see the module documentation);
     /// errors are one line naming the line at fault. `dims`: the frame size
     /// a model expects, if any (without it the last column is the label).
     pub fn parse_csv(path: &Path, text: &str, fill: Fill, dims: Option<usize>) -> Result<Dataset> {

@@ -141,7 +141,7 @@ fn parse_dimension(s: &str, timestamps: bool) -> std::result::Result<Vec<Option<
 }
 
 impl Dataset {
-    /// Parses `.ts` text (see the [module documentation](self)); `path`
+    /// Parses `.ts` text (see the module documentation); `path`
     /// names the file in errors, which are one line naming the line at
     /// fault. `dims`: the frame size a model expects, if any.
     pub fn parse_ts(path: &Path, text: &str, fill: Fill, dims: Option<usize>) -> Result<Dataset> {
