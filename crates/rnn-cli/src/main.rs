@@ -1,4 +1,5 @@
 //! `rnn`: train and use recurrent neural networks from the command line.
+#![allow(rustdoc::invalid_html_tags)] // doc comments here are --help text: `token<TAB>tag`
 
 mod cmd;
 mod error;
