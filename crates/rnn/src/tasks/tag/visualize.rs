@@ -143,6 +143,9 @@ impl Tagger {
                 .collect();
             listed += &format!("<li>{}: {}</li>\n", escape(tag), best.join(", "));
         }
+        if listed.is_empty() {
+            listed = "<li>none: every token here has the same predicted tag</li>\n".into();
+        }
         // one span per token: its predicted tag, the probabilities as the tooltip
         let mut body = String::new();
         let mut i = 0;
