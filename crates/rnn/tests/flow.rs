@@ -1,6 +1,6 @@
 //! Gradient flow through time (`rnn::nn::flow`) on cases with a known answer.
 
-use rnn::nn::flow::gradient_flow;
+use rnn::nn::flow::{gradient_flow, gradient_flow_of};
 use rnn::{Activation, Batch, CellKind, Input, Model, ModelConfig, State, Targets};
 
 /// An Elman relu model (I = O = 3, H = 4) whose pre-activations are all
@@ -232,4 +232,170 @@ fn stacked_bidirectional_models_have_one_entry_per_layer_and_direction() {
         Targets::Classes(&ids)
     )
     .is_err());
+}
+
+/// A bidirectional Elman relu model on dense positive inputs (a tagger's
+/// case): every pre-activation is positive, so f' = 1 and each direction's
+/// error shrinks by exactly its own W = w I per step back. The forward
+/// direction (w = 0.5) carries E_T from t = T towards t = 0; the backward one
+/// (w = 0.25) reads the sequence from its end, so its last step is t = 0 and
+/// it carries E_0 towards t = T.
+#[test]
+fn bidirectional_directions_carry_their_own_last_steps_error() {
+    let (steps, batch, i) = (10, 2, 3);
+    let mut cfg = ModelConfig::elman(i, 4, 3);
+    cfg.cell = CellKind::Elman {
+        activation: Activation::Relu,
+    };
+    cfg.bidirectional = true;
+    let mut m = Model::<f64>::new(cfg, 0).unwrap();
+    m.params.iter_mut().for_each(|p| *p = 0.1);
+    for (name, w) in [
+        ("rnn.weight_hh_l0", 0.5),
+        ("rnn.weight_hh_l0_reverse", 0.25),
+    ] {
+        let wh = m.param_mut(name).unwrap();
+        wh.iter_mut().for_each(|p| *p = 0.0);
+        for j in 0..4 {
+            wh[j * 4 + j] = w;
+        }
+    }
+    let x: Vec<f64> = (0..steps * batch * i)
+        .map(|r| 0.2 + (r % 5) as f64 / 10.0)
+        .collect();
+    let y: Vec<usize> = (0..steps * batch).map(|r| r % 3).collect();
+    let data = Batch::new(Input::Dense(&x), steps, batch);
+    let f = gradient_flow(&m, data, Targets::Classes(&y)).unwrap();
+    let (fw, bw) = (&f.layers[0], &f.layers[1]);
+    assert_eq!((fw.direction, fw.from_step), (0, steps - 1));
+    assert_eq!((bw.direction, bw.from_step), (1, 0));
+    for t in 0..steps - 1 {
+        let (gf, gb) = (&fw.grad_norm_by_step, &bw.grad_norm_by_step);
+        assert!(
+            (gf[t] / gf[t + 1] - 0.5).abs() < 1e-12,
+            "forward t {t}: {gf:?}"
+        );
+        assert!(
+            (gb[t + 1] / gb[t] - 0.25).abs() < 1e-12,
+            "backward t {t}: {gb:?}"
+        );
+    }
+    // 0.5^9 > 1e-3: reaches t = 0; 0.25^5 < 1e-3 < 0.25^4: 5 steps after t = 0
+    assert_eq!((fw.reach, bw.reach), (None, Some(5)));
+    assert!((fw.spectral_radius - 0.5).abs() < 1e-9);
+    assert!((bw.spectral_radius - 0.25).abs() < 1e-9);
+    let back = bw.by_steps_back();
+    assert_eq!(back, bw.grad_norm_by_step);
+    assert_eq!(fw.by_steps_back()[0], fw.grad_norm_by_step[steps - 1]);
+    let report = f.report();
+    assert!(
+        report.contains("layer 0 direction 1: |dE_0/ds_t| "),
+        "{report}"
+    );
+
+    // the same with the caller's forward pass and gradient norms, counting
+    // only the first sequence: the carried errors are that sequence's alone
+    let fwd = m.forward(data).unwrap();
+    let counted: Vec<bool> = (0..steps * batch).map(|r| r % batch == 0).collect();
+    let of = gradient_flow_of(
+        &m,
+        data,
+        &fwd,
+        Targets::Classes(&y),
+        Some(&counted),
+        Default::default(),
+    )
+    .unwrap();
+    let x0: Vec<f64> = (0..steps)
+        .flat_map(|t| x[t * batch * i..][..i].to_vec())
+        .collect();
+    let y0: Vec<usize> = (0..steps).map(|t| y[t * batch]).collect();
+    let alone = gradient_flow(
+        &m,
+        Batch::new(Input::Dense(&x0), steps, 1),
+        Targets::Classes(&y0),
+    )
+    .unwrap();
+    for (a, b) in of.layers.iter().zip(&alone.layers) {
+        for (p, q) in a.grad_norm_by_step.iter().zip(&b.grad_norm_by_step) {
+            assert!((p - q).abs() <= 1e-12 * q, "{p} vs {q}");
+        }
+    }
+    assert!(of.grad_norms.is_empty());
+    // a counted mask of the wrong size is an error naming it
+    let e = gradient_flow_of(
+        &m,
+        data,
+        &fwd,
+        Targets::Classes(&y),
+        Some(&[true]),
+        Default::default(),
+    );
+    assert!(e.unwrap_err().to_string().starts_with("counted: "));
+}
+
+/// A tagger's flow on a case with a known answer: a bidirectional relu
+/// Elman tagger whose embeddings and weights are positive (its 0/1 flags
+/// are too), so every pre-activation is positive and each direction's error
+/// shrinks by its own W = w I per step back: 0.5 forward from the last
+/// token, 0.25 backward from the first. The batch is the longest sentences
+/// cut to the shortest of them (4 tokens).
+#[test]
+fn tagger_flow_scales_by_each_directions_w() {
+    use rnn::tasks::tag::{Sentence, Tagger, TaggerOptions};
+    let s = |w: &str, t: &str| Sentence {
+        tokens: w.split(' ').map(String::from).collect(),
+        tags: t.split(' ').map(String::from).collect(),
+        line: 1,
+    };
+    let data = vec![
+        s("I like eating apple pie", "O O O B-fruit O"),
+        s("Apple", "B-corp"),
+        s("The Apple is great", "O B-corp O O"),
+    ];
+    let mut opts = TaggerOptions::default();
+    opts.rnn = ModelConfig::elman(1, 5, 1);
+    opts.rnn.cell = CellKind::Elman {
+        activation: Activation::Relu,
+    };
+    opts.rnn.bidirectional = true;
+    let mut tagger = Tagger::new(&data, &opts, 1).unwrap();
+    tagger.emb.iter_mut().for_each(|v| *v = 0.05);
+    tagger.model.params.iter_mut().for_each(|p| *p = 0.02);
+    for (name, w) in [
+        ("rnn.weight_hh_l0", 0.5),
+        ("rnn.weight_hh_l0_reverse", 0.25),
+    ] {
+        let wh = tagger.model.param_mut(name).unwrap();
+        wh.iter_mut().for_each(|p| *p = 0.0);
+        for j in 0..5 {
+            wh[j * 5 + j] = w;
+        }
+    }
+    let f = tagger.diagnose(&data, "data").unwrap();
+    assert_eq!(f.steps, 4);
+    let (fw, bw) = (&f.layers[0], &f.layers[1]);
+    assert_eq!((fw.from_step, bw.from_step), (3, 0));
+    for t in 0..3 {
+        let (gf, gb) = (&fw.grad_norm_by_step, &bw.grad_norm_by_step);
+        assert!(
+            (gf[t] / gf[t + 1] - 0.5).abs() < 1e-5,
+            "forward t {t}: {gf:?}"
+        );
+        assert!(
+            (gb[t + 1] / gb[t] - 0.25).abs() < 1e-5,
+            "backward t {t}: {gb:?}"
+        );
+    }
+    assert!((fw.spectral_radius - 0.5).abs() < 1e-5);
+    assert!((bw.spectral_radius - 0.25).abs() < 1e-5);
+    // every trained tensor, by its name in the model file
+    for name in [
+        "rnn.weight_ih_l0_reverse",
+        "head.weight",
+        "embed.word.weight",
+        "embed.shape.weight",
+    ] {
+        assert!(f.grad_norms[name] > 0.0, "{name}: {:?}", f.grad_norms);
+    }
 }

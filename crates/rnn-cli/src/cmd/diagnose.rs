@@ -1,20 +1,19 @@
-//! `rnn diagnose`: the gradient flow of a trained language model on a text.
+//! `rnn diagnose`: the gradient flow of a trained language model or tagger on data.
 
 use crate::error::CliResult;
 use clap::Args;
-use rnn::tasks::lm::{Corpus, LanguageModel};
 use std::path::PathBuf;
 
 /// Show how far back BPTT carries the error, per layer: the last step's error at each step back, the spectral radius of ds_t/ds_{t-1}, saturated units, gradient norms.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  rnn diagnose --model runs/shakespeare --data tinyshakespeare.txt --json"
+    after_help = "Examples:\n  rnn diagnose --model runs/shakespeare --data tinyshakespeare.txt --json\n  rnn diagnose --model runs/ner --data ner.dev.conll"
 )]
 pub struct DiagnoseArgs {
-    /// The model directory (a language model).
+    /// The model directory (a language model or a tagger).
     #[arg(long)]
     pub model: PathBuf,
-    /// The text to measure on (8 windows of 100 characters spread over it).
+    /// The data to measure on: a text (8 windows of 100 characters spread over it), or for a tagger tagged CoNLL (its 8 longest sentences).
     #[arg(long)]
     pub data: PathBuf,
     /// Print one JSON object (the library's `Flow`).
@@ -24,33 +23,10 @@ pub struct DiagnoseArgs {
 
 /// Runs the command.
 pub fn run(a: &DiagnoseArgs) -> CliResult {
-    let lm = LanguageModel::load(&a.model)?; // language models only, for now
-    let flow = lm.diagnose(&Corpus::read(&a.data)?.text, &a.data.display().to_string())?;
-    if a.json {
-        println!("{}", serde_json::to_value(&flow).unwrap_or_default());
-        return Ok(());
-    }
-    println!(
-        "T = {} steps; the error of the last step, carried back:",
-        flow.steps
-    );
-    for l in &flow.layers {
-        let reach = l.reach.map_or(format!("beyond {} steps", flow.steps), |r| {
-            format!("{r} steps")
-        });
-        let g = &l.grad_norm_by_step;
-        println!(
-            "layer {} direction {}: |dE_T/ds_t| {:.3e} at T, {:.3e} at t = 0; falls below 1e-3 of it after {reach}; spectral radius {:.4}; saturated {:.1}%",
-            l.layer,
-            l.direction,
-            g[g.len() - 1],
-            g[0],
-            l.spectral_radius,
-            100.0 * l.saturated
-        );
-    }
-    for (name, n) in &flow.grad_norms {
-        println!("|dE/d {name}| = {n:.4e}");
+    let flow = rnn::tasks::insight::diagnose(&a.model, &a.data)?;
+    match a.json {
+        true => println!("{}", serde_json::to_value(&flow).unwrap_or_default()),
+        false => print!("{}", flow.report()),
     }
     Ok(())
 }

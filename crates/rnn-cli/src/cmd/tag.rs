@@ -158,6 +158,9 @@ pub struct TrainTagArgs {
     /// place and word-frequency lists.
     #[arg(long, value_name = "FILE")]
     pub lexicon: Option<PathBuf>,
+    /// After each epoch, measure the gradient flow through time on the dev data into diagnostics.jsonl, gradient-flow.svg and spectral-radius.svg.
+    #[arg(long)]
+    pub diagnostics: bool,
 }
 
 fn parse_lengths(flag: &str, s: &str) -> CliResult<Vec<usize>> {
@@ -252,7 +255,8 @@ fn config(a: &TrainTagArgs) -> CliResult<TrainConfig> {
     c.keep = choice::<Keep>("--keep", &a.keep, false)?;
     (c.batch, c.lr_decay, c.patience) = (a.batch, a.lr_decay, a.patience);
     (c.snapshots_from, c.seed) = (a.snapshots_from, a.seed);
-    (c.init_from, c.on_divergence) = (a.init_from.clone(), a.on_divergence);
+    (c.init_from, c.on_divergence, c.diagnostics) =
+        (a.init_from.clone(), a.on_divergence, a.diagnostics);
     c.meta
         .insert("tag.train_args".to_string(), format!("{a:?}"));
     Ok(c)

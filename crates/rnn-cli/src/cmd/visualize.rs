@@ -1,21 +1,19 @@
-//! `rnn visualize`: a language model's hidden units over a text, as one HTML page.
+//! `rnn visualize`: a language model's hidden units or a tagger's tags over a text, as one HTML page.
 
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
 use clap::Args;
-use rnn::io::model_file::write_text;
-use rnn::tasks::lm::{Corpus, LanguageModel};
 use std::path::PathBuf;
 
-/// Write one self-contained HTML page showing a language model's hidden units over a text.
+/// Write one self-contained HTML page showing a language model's hidden units, or a tagger's tags, over a text.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  rnn visualize --model runs/shakespeare --text sample.txt -o view.html"
+    after_help = "Examples:\n  rnn visualize --model runs/shakespeare --text sample.txt -o view.html\n  rnn visualize --model runs/ner --text news.txt -o tags.html"
 )]
 pub struct VisualizeArgs {
-    /// The model directory (a language model).
+    /// The model directory (a language model or a tagger).
     #[arg(long)]
     pub model: PathBuf,
-    /// The text to show (its first 4,000 characters).
+    /// The text to show (its first 4,000 characters; for a tagger its first 3,000 tokens, one sentence per line or CoNLL).
     #[arg(long)]
     pub text: PathBuf,
     /// The HTML file to write.
@@ -28,18 +26,7 @@ pub struct VisualizeArgs {
 
 /// Runs the command.
 pub fn run(a: &VisualizeArgs) -> CliResult {
-    if a.output.exists() && !a.force {
-        return Err(CliError::Usage(format!(
-            "{}: already exists (use --force to replace it)",
-            a.output.display()
-        )));
-    }
-    let lm = LanguageModel::load(&a.model)?; // language models only, for now
-    let text = Corpus::read(&a.text)?.text;
-    write_text(
-        &a.output,
-        &lm.visualize(&text, &a.text.display().to_string())?,
-    )?;
+    rnn::tasks::insight::write_view(&a.model, &a.text, &a.output, a.force)?;
     eprintln!("wrote {}", a.output.display());
     Ok(())
 }

@@ -15,6 +15,13 @@
 //!
 //! and the norm of the full loss's gradient for every parameter tensor.
 //!
+//! "The last step" is each direction's own: a bidirectional layer's
+//! backward direction reads the sequence from its end down to `t = 0`, so
+//! its last step is `t = 0`, its carried error is `E_0` (the loss at the
+//! first step alone), and "steps back" count towards larger `t`
+//! ([`LayerFlow::from_step`]). (`E_T` never reaches the backward direction
+//! beyond its first step: `dE_T/ds_t` is 0 there for `t < T - 1`.)
+//!
 //! ```
 //! use rnn::nn::flow::gradient_flow;
 //! use rnn::{Activation, Batch, CellKind, Input, Model, ModelConfig, Targets};
@@ -35,9 +42,10 @@
 use crate::kernels::gemv_t_acc;
 use crate::nn::cell::{Activation, CellKind};
 use crate::nn::loss::{loss_and_grad, Reduction, Targets};
-use crate::nn::model::{Batch, Model};
-use crate::{Float, Result};
+use crate::nn::model::{Batch, Forward, Model};
+use crate::{Error, Float, Result};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Power-iteration products per spectral-radius estimate.
 pub const POWER_ITERATIONS: usize = 64;
@@ -51,15 +59,37 @@ pub struct LayerFlow {
     pub layer: usize,
     /// 0 forward, 1 backward in time.
     pub direction: usize,
-    /// `||dE_T/ds_t||` for `t = 0..T` (norm over the batch).
+    /// `||dE_T/ds_t||` for `t = 0..T` (norm over the batch). For the
+    /// backward direction (1) the error carried is `E_0`'s: see
+    /// [`LayerFlow::from_step`].
     pub grad_norm_by_step: Vec<f64>,
-    /// Steps back from `T` at which that norm first falls below `1e-3` of
-    /// its value at `T` (`None`: never within the batch's `T` steps).
+    /// The step whose error is carried back: the direction's own last step,
+    /// `T - 1` for the forward direction (each sequence's last valid step
+    /// when lengths vary), `0` for the backward one, which reads the
+    /// sequence from its end to `t = 0`; "back" from it is towards larger
+    /// `t`.
+    pub from_step: usize,
+    /// Steps back from [`LayerFlow::from_step`] at which that norm first
+    /// falls below `1e-3` of its value there (`None`: never within the
+    /// batch's `T` steps).
     pub reach: Option<usize>,
-    /// Spectral radius of `ds_t/ds_{t-1}` at the last step, batch average.
+    /// Spectral radius of `ds_t/ds_{t-1}` at the direction's last step
+    /// (`ds_t/ds_{t+1}` at `t = 0` for the backward one), batch average.
     pub spectral_radius: f64,
     /// Share of saturated nonlinearity outputs over the valid steps.
     pub saturated: f64,
+}
+
+impl LayerFlow {
+    /// `||dE/ds_t||` ordered by steps back from [`LayerFlow::from_step`]:
+    /// element `n` is the norm `n` steps before the direction's last step.
+    pub fn by_steps_back(&self) -> Vec<f64> {
+        let mut g = self.grad_norm_by_step.clone();
+        if self.from_step > 0 {
+            g.reverse();
+        }
+        g
+    }
 }
 
 /// What [`gradient_flow`] measures on one batch.
@@ -71,6 +101,53 @@ pub struct Flow {
     pub layers: Vec<LayerFlow>,
     /// `||dE/dθ||` of the mean loss over the batch, per parameter tensor.
     pub grad_norms: std::collections::BTreeMap<String, f64>,
+}
+
+impl Flow {
+    /// The lines `rnn diagnose` prints: one per layer and direction (the
+    /// carried error at the direction's last step and at its first, the
+    /// reach, the spectral radius, the saturation), then one per parameter
+    /// tensor's gradient norm.
+    ///
+    /// ```
+    /// use rnn::nn::flow::gradient_flow;
+    /// use rnn::{Batch, Input, Model, ModelConfig, Targets};
+    /// let model = Model::<f32>::new(ModelConfig::elman(3, 4, 3), 0).unwrap();
+    /// let ids = [0usize, 1, 2, 0];
+    /// let flow = gradient_flow(&model, Batch::new(Input::Ids(&ids), 4, 1), Targets::Classes(&ids)).unwrap();
+    /// let text = flow.report();
+    /// assert!(text.starts_with("T = 4 steps; the error of the last step, carried back:\nlayer 0 direction 0: |dE_T/ds_t| "));
+    /// assert!(text.contains("\n|dE/d rnn.weight_hh_l0| = "));
+    /// ```
+    pub fn report(&self) -> String {
+        let mut out = format!(
+            "T = {} steps; the error of the last step, carried back:\n",
+            self.steps
+        );
+        for l in &self.layers {
+            let reach = l.reach.map_or(format!("beyond {} steps", self.steps), |r| {
+                format!("{r} steps")
+            });
+            let g = &l.grad_norm_by_step;
+            let (first, last) = (g[0], g[g.len() - 1]);
+            let carried = if l.from_step == 0 && l.direction == 1 {
+                format!("|dE_0/ds_t| {first:.3e} at t = 0, {last:.3e} at T")
+            } else {
+                format!("|dE_T/ds_t| {last:.3e} at T, {first:.3e} at t = 0")
+            };
+            out += &format!(
+                "layer {} direction {}: {carried}; falls below 1e-3 of it after {reach}; spectral radius {:.4}; saturated {:.1}%\n",
+                l.layer,
+                l.direction,
+                l.spectral_radius,
+                100.0 * l.saturated
+            );
+        }
+        for (name, n) in &self.grad_norms {
+            out += &format!("|dE/d {name}| = {n:.4e}\n");
+        }
+        out
+    }
 }
 
 /// Measures the gradient flow of `model` on one batch (see the
@@ -86,33 +163,151 @@ pub fn gradient_flow<T: Float>(
 ) -> Result<Flow> {
     let mut grads = vec![T::zero(); model.params.len()];
     let (_, fwd, _) = model.loss_and_grads(data, targets, Reduction::Mean, &mut grads)?;
-    let grad_norms = model
+    Ok(carried(
+        model,
+        data,
+        &fwd,
+        targets,
+        None,
+        tensor_norms(model, &grads),
+    ))
+}
+
+/// [`gradient_flow`] for a model trained on a loss of its own (a tagger's
+/// CRF, embeddings under the network): `fwd` is the forward pass of `data`
+/// ([`Model::forward`]), `grad_norms` the caller's gradient norms per
+/// tensor, and the errors carried back are the output's loss against
+/// `targets` (cross-entropy or squared error) at each direction's last
+/// step, on the rows `counted` marks (`[T, B]`; `None`: every row), e.g.
+/// the tokens whose tag the model knows.
+///
+/// # Errors
+///
+/// A batch, forward pass, targets or `counted` that do not fit the model or
+/// each other ([`crate::Error::Argument`]).
+pub fn gradient_flow_of<T: Float>(
+    model: &Model<T>,
+    data: Batch<T>,
+    fwd: &Forward<T>,
+    targets: Targets<T>,
+    counted: Option<&[bool]>,
+    grad_norms: BTreeMap<String, f64>,
+) -> Result<Flow> {
+    model.check_batch(&data)?;
+    model.check_forward(fwd)?;
+    let (steps, batch) = (data.steps, data.batch);
+    if (fwd.steps, fwd.batch) != (steps, batch) {
+        return Err(Error::argument(
+            "fwd",
+            format!("the forward pass of the batch, [T, B] = [{steps}, {batch}]"),
+            format!("[{}, {}]", fwd.steps, fwd.batch),
+        ));
+    }
+    if let Some(c) = counted.filter(|c| c.len() != steps * batch) {
+        return Err(Error::argument(
+            "counted",
+            format!("one flag per row, [T, B] = [{steps}, {batch}]"),
+            format!("{} flags", c.len()),
+        ));
+    }
+    let shape = format!("[T, B] = [{steps}, {batch}]");
+    let lengths = data.lengths;
+    model.check_targets(targets, steps * batch, &shape, |r| {
+        counted.is_none_or(|c| c[r]) && lengths.is_none_or(|l| r / batch < l[r % batch])
+    })?;
+    Ok(carried(model, data, fwd, targets, counted, grad_norms))
+}
+
+/// `||dE/dθ||` per parameter tensor of `model` (its layout's names).
+pub fn tensor_norms<T: Float>(model: &Model<T>, grads: &[T]) -> BTreeMap<String, f64> {
+    model
         .layout
         .iter()
         .map(|e| (e.name.clone(), norm(&grads[e.range()])))
-        .collect();
+        .collect()
+}
+
+/// The flow of a checked forward pass (see [`gradient_flow_of`]).
+fn carried<T: Float>(
+    model: &Model<T>,
+    data: Batch<T>,
+    fwd: &Forward<T>,
+    targets: Targets<T>,
+    counted: Option<&[bool]>,
+    grad_norms: BTreeMap<String, f64>,
+) -> Flow {
     let cfg = &model.config;
     let (steps, batch) = (data.steps, data.batch);
+    let rows = steps * batch;
     let last = |b: usize| data.lengths.map_or(steps, |l| l[b]) - 1;
+    let counts = |r: usize| counted.is_none_or(|c| c[r]);
     // E_T: the loss at each sequence's last valid step, nothing else
-    let only_last: Vec<bool> = (0..steps * batch)
-        .map(|r| r / batch == last(r % batch))
+    let at_last: Vec<bool> = (0..rows)
+        .map(|r| r / batch == last(r % batch) && counts(r))
         .collect();
+    let traces = trace(model, data, fwd, targets, &at_last);
+    // the backward direction's last step is t = 0: E_0, carried towards t = T
+    let from_first = (cfg.directions() == 2).then(|| {
+        let at_first: Vec<bool> = (0..rows).map(|r| r < batch && counts(r)).collect();
+        trace(model, data, fwd, targets, &at_first)
+    });
+    let valid = |t: usize, b: usize| t <= last(b);
+    let layers = (0..traces.len())
+        .map(|idx| {
+            let (k, d) = (idx / cfg.directions(), idx % cfg.directions());
+            let source = match (&from_first, d) {
+                (Some(first), 1) => &first[idx],
+                _ => &traces[idx],
+            };
+            let g: Vec<f64> = source.iter().map(|v| v.f64().sqrt()).collect();
+            let from_step = if d == 1 { 0 } else { steps - 1 };
+            let at = |back: usize| if d == 1 { back } else { steps - 1 - back };
+            let reach = (1..steps).find(|&back| g[at(back)] < 1e-3 * g[from_step]);
+            let cache = &fwd.layers[idx];
+            let radius = spectral_radius(model, k, d, cache, batch, &last);
+            LayerFlow {
+                layer: k,
+                direction: d,
+                grad_norm_by_step: g,
+                from_step,
+                reach,
+                spectral_radius: radius,
+                saturated: saturation(cfg.cell, cache, steps, batch, cfg.hidden_size, &valid),
+            }
+        })
+        .collect();
+    Flow {
+        steps,
+        layers,
+        grad_norms,
+    }
+}
+
+/// `sum_b ||dE/ds_t||^2` per layer and direction and step `t`, where `E` is
+/// the loss on the rows `only` marks, carried back by BPTT.
+fn trace<T: Float>(
+    model: &Model<T>,
+    data: Batch<T>,
+    fwd: &Forward<T>,
+    targets: Targets<T>,
+    only: &[bool],
+) -> Vec<Vec<T>> {
+    let cfg = &model.config;
     let mut dlogits = vec![T::zero(); fwd.logits.len()];
     loss_and_grad(
         cfg.output,
         &fwd.logits,
         cfg.output_size,
         targets,
-        Some(&only_last),
+        Some(only),
         Reduction::Sum,
         &mut dlogits,
     );
     let n = cfg.num_layers * cfg.directions();
-    let mut traces = vec![vec![T::zero(); steps]; n];
+    let mut traces = vec![vec![T::zero(); data.steps]; n];
     let mut scratch = vec![T::zero(); model.params.len()];
     model.backward_traced(
-        &fwd,
+        fwd,
         data.x,
         data.lengths,
         &dlogits,
@@ -121,29 +316,7 @@ pub fn gradient_flow<T: Float>(
         false,
         Some(&mut traces),
     );
-    let valid = |t: usize, b: usize| t <= last(b);
-    let layers = (0..n)
-        .map(|idx| {
-            let (k, d) = (idx / cfg.directions(), idx % cfg.directions());
-            let g: Vec<f64> = traces[idx].iter().map(|v| v.f64().sqrt()).collect();
-            let reach = (1..steps).find(|&back| g[steps - 1 - back] < 1e-3 * g[steps - 1]);
-            let cache = &fwd.layers[idx];
-            let radius = spectral_radius(model, k, d, cache, batch, &last);
-            LayerFlow {
-                layer: k,
-                direction: d,
-                grad_norm_by_step: g,
-                reach,
-                spectral_radius: radius,
-                saturated: saturation(cfg.cell, cache, steps, batch, cfg.hidden_size, &valid),
-            }
-        })
-        .collect();
-    Ok(Flow {
-        steps,
-        layers,
-        grad_norms,
-    })
+    traces
 }
 
 fn norm<T: Float>(v: &[T]) -> f64 {

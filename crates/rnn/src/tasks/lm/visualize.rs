@@ -8,6 +8,7 @@ use super::model::LanguageModel;
 use crate::nn::layer::Input;
 use crate::nn::loss::softmax;
 use crate::nn::model::Batch;
+use crate::tasks::view::{activations_js, escape, top_units};
 use crate::{Error, Result};
 
 /// At most this many characters of the text are shown (the first ones).
@@ -38,30 +39,6 @@ fn features(chars: &[char]) -> Vec<(&'static str, Vec<f64>)> {
         ("inside a word", in_word),
         ("after a vowel", after_vowel),
     ]
-}
-
-/// Pearson correlation (0 when either side is constant).
-fn correlation(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
-        sab += (x - ma) * (y - mb);
-        saa += (x - ma) * (x - ma);
-        sbb += (y - mb) * (y - mb);
-    }
-    if saa == 0.0 || sbb == 0.0 {
-        0.0
-    } else {
-        sab / (saa * sbb).sqrt()
-    }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 impl LanguageModel {
@@ -97,15 +74,7 @@ impl LanguageModel {
                                                                      // activations per unit, quantised to 1/100 for the page
         let unit =
             |j: usize| -> Vec<f64> { (0..n).map(|t| f64::from(top[t * width + j])).collect() };
-        let mut acts = String::from("[");
-        for t in 0..n {
-            let row: Vec<String> = top[t * width..(t + 1) * width]
-                .iter()
-                .map(|v| format!("{}", (v.clamp(-9.99, 9.99) * 100.0).round() as i32))
-                .collect();
-            acts += &format!("{}[{}]", if t > 0 { "," } else { "" }, row.join(","));
-        }
-        acts.push(']');
+        let acts = activations_js(&top[..n * width], width);
         // the units most correlated with each feature, strongest first
         let feats = features(&chars);
         let mut listed = String::new();
@@ -117,12 +86,8 @@ impl LanguageModel {
                 );
                 continue;
             }
-            let mut r: Vec<(usize, f64)> =
-                (0..width).map(|j| (j, correlation(&unit(j), f))).collect();
-            r.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-            let best: Vec<String> = r
+            let best: Vec<String> = top_units(width, unit, f, 3)
                 .iter()
-                .take(3)
                 .map(|(j, c)| format!("<a href=\"#\" onclick=\"pick({j});return false\">unit {j}</a> (r = {c:+.2})"))
                 .collect();
             listed += &format!("<li>{}: {}</li>\n", escape(name), best.join(", "));

@@ -4,11 +4,12 @@
 //! Modules depend one way: [`data`], [`lexicon`], [`crf`], [`metrics`] and
 //! [`chars`] know nothing of the tagger; [`features`] describes its inputs;
 //! [`tagger`] builds it; the rest add to it (encode, predict, save,
-//! transfer, ensemble, step) or use it (trainer, evaluate).
+//! transfer, ensemble, step) or use it (trainer, evaluate, diagnose, visualize).
 
 pub mod chars;
 pub mod crf;
 pub mod data;
+pub mod diagnose;
 pub mod encode;
 pub mod ensemble;
 pub mod evaluate;
@@ -22,6 +23,7 @@ pub mod step;
 pub mod tagger;
 pub mod trainer;
 mod transfer;
+pub mod visualize;
 
 #[cfg(test)]
 mod tests;
@@ -29,6 +31,7 @@ mod tests;
 mod trainer_tests;
 
 pub use data::{InputFormat, Sentence};
+pub use diagnose::{flow_batch, FLOW_SENTENCES};
 pub use encode::Encoded;
 pub use ensemble::Ensemble;
 pub use evaluate::{evaluate, unknown_tags};
@@ -36,6 +39,7 @@ pub use features::{FeatureKind, FeatureSpec, NgramSpec, TaggerSpec};
 pub use step::{length_batches, Stepper, TrainOptions};
 pub use tagger::{Tagger, TaggerOptions};
 pub use trainer::{Keep, Summary, TrainConfig, Trainer};
+pub use visualize::VIEW_TOKENS;
 
 /// What a tagger run's `loss.svg` shows (see [`crate::tasks::Plotting`]):
 /// the training and dev loss per epoch, in the CRF's units when `crf`.

@@ -58,15 +58,15 @@ pub struct Stepper {
 }
 
 /// Parameter groups of a tagger: recurrent network and readout.
-const MODEL: usize = 0;
+pub(super) const MODEL: usize = 0;
 /// Feature and n-gram embeddings.
 pub(super) const EMB: usize = 1;
 /// CRF start, transition and end scores (empty without a CRF).
-const CRF: usize = 2;
+pub(super) const CRF: usize = 2;
 /// Character embeddings (empty without the character encoder).
-const CHAR_EMB: usize = 3;
+pub(super) const CHAR_EMB: usize = 3;
 /// The character encoder's LSTM (empty without it).
-const CHAR_RNN: usize = 4;
+pub(super) const CHAR_RNN: usize = 4;
 /// How many parameter groups there are.
 pub(super) const GROUPS: usize = 5;
 

@@ -9,7 +9,7 @@ use super::evaluate::{evaluate, unknown_tags, unknown_tags_warning, PREDICT_BATC
 use super::metrics::is_chunk_tagset;
 use super::step::{length_batches, Stepper, TrainOptions};
 use super::tagger::{Tagger, TaggerOptions};
-use crate::io::MetricsLog;
+use crate::io::{FlowLog, MetricsLog};
 use crate::nn::cell::CellKind;
 use crate::optim::OptimizerConfig;
 use crate::tasks::{Budget, Clock, Event, OnDivergence, Progress, Rollback};
@@ -73,6 +73,10 @@ pub struct TrainConfig {
     /// What a non-finite loss does: stop (default), or roll back to the
     /// weights of the last epoch with half the learning rate.
     pub on_divergence: OnDivergence,
+    /// After each epoch, also measure the gradient flow on the dev data
+    /// (the training data when there is none; [`Tagger::diagnose`]) into
+    /// `diagnostics.jsonl`, `gradient-flow.svg` and `spectral-radius.svg`.
+    pub diagnostics: bool,
 }
 
 impl Default for TrainConfig {
@@ -103,6 +107,7 @@ impl Default for TrainConfig {
             init_from: None,
             meta: BTreeMap::new(),
             on_divergence: OnDivergence::Stop,
+            diagnostics: false,
         }
     }
 }
@@ -162,7 +167,8 @@ pub struct Summary {
 
 /// Trains a tagger on tagged sentences, evaluating on dev data after each
 /// epoch and writing the model directory `out` (`model.safetensors`,
-/// `metrics.jsonl`, `epoch-N/` snapshots).
+/// `metrics.jsonl`, `epoch-N/` snapshots; with [`TrainConfig::diagnostics`]
+/// `diagnostics.jsonl` and its pictures).
 ///
 /// ```
 /// use rnn::tasks::{tag::{Sentence, Tagger, TrainConfig, Trainer}, Budget};
@@ -314,6 +320,7 @@ impl Trainer {
         let out = &self.out;
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         let mut metrics = MetricsLog::open(out, false);
+        let mut flows = cfg.diagnostics.then(|| FlowLog::open(out, false));
         let batches_per_epoch = train.len().div_ceil(cfg.batch) as u64;
         let (max_epochs, max_steps) = match budget {
             Budget::Epochs(e) => (e, u64::MAX),
@@ -397,6 +404,13 @@ impl Trainer {
                 "best": improved,
             });
             metrics.push(row.clone())?;
+            if let Some(log) = flows.as_mut() {
+                let (on, what) = match dev.is_empty() {
+                    false => (dev, self.dev_name.as_str()),
+                    true => (train, "training data"),
+                };
+                log.push(step, &tagger.diagnose(on, what)?)?;
+            }
             emit(&Event::Evaluated { row: &row });
             say(&mut emit, format!(
                 "epoch {epoch}: train loss {train_loss:.4}, dev loss {dev_loss:.4}, dev accuracy {:.2}%{}{} ({:.0}s)",

@@ -155,3 +155,70 @@ fn bad_settings_are_errors() {
     assert!(t.fit(Budget::Epochs(0), &mut ()).is_err());
     assert!(!dir.exists(), "nothing written before a valid budget");
 }
+
+/// `diagnostics`: one diagnostics.jsonl row per epoch, the flow of the
+/// tagger as it is after that epoch (the last row is what the saved final
+/// tagger measures on the dev data), and training itself unchanged.
+#[test]
+fn diagnostics_record_the_flow_of_each_epoch_without_changing_training() {
+    let (plain_dir, diag_dir) = (out("plain"), out("diag"));
+    let mut c = small();
+    c.tagger.rnn.bidirectional = true;
+    c.keep = Keep::Last;
+    let mut t = Trainer::new(c.clone(), data(), data(), &plain_dir).unwrap();
+    t.fit(Budget::Epochs(3), &mut ()).unwrap();
+    c.diagnostics = true;
+    let mut t = Trainer::new(c, data(), data(), &diag_dir).unwrap();
+    t.fit(Budget::Epochs(3), &mut ()).unwrap();
+    let losses = |d: &std::path::Path| -> Vec<f64> {
+        rows(d)
+            .iter()
+            .map(|r| r["train_loss"].as_f64().unwrap())
+            .collect()
+    };
+    assert_eq!(losses(&plain_dir), losses(&diag_dir));
+    assert!(!plain_dir.join("diagnostics.jsonl").exists());
+    let flows: Vec<serde_json::Value> = std::fs::read_to_string(diag_dir.join("diagnostics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let steps: Vec<u64> = flows.iter().map(|r| r["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps, [3, 6, 9]); // 3 batches per epoch
+    let last = &flows[2];
+    for key in ["steps", "layers", "grad_norms"] {
+        assert!(last.get(key).is_some(), "{key}");
+    }
+    let tagger = Tagger::load(&diag_dir).unwrap();
+    let want = serde_json::to_value(tagger.diagnose(&data(), "dev").unwrap()).unwrap();
+    // the same numbers, up to the JSON text's round trip
+    fn close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+        use serde_json::Value::{Array, Number, Object};
+        match (a, b) {
+            (Number(x), Number(y)) => {
+                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                (x - y).abs() <= 1e-12 * x.abs().max(y.abs())
+            }
+            (Array(x), Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| close(p, q)),
+            (Object(x), Object(y)) => {
+                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| close(v, w)))
+            }
+            _ => a == b,
+        }
+    }
+    assert!(close(&last["layers"], &want["layers"]), "{last} vs {want}");
+    assert!(close(&last["grad_norms"], &want["grad_norms"]));
+    assert!(
+        want["grad_norms"]["rnn.weight_hh_l0_reverse"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(last["layers"][1]["from_step"], 0); // the backward direction's last step
+    for f in ["gradient-flow.svg", "spectral-radius.svg"] {
+        assert!(diag_dir.join(f).is_file(), "{f}");
+    }
+    for d in [plain_dir, diag_dir] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

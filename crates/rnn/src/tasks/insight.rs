@@ -1,0 +1,90 @@
+//! Looking inside a trained model, whatever its task: the gradient flow
+//! (`rnn diagnose`) and the hidden units over a text (`rnn visualize`) of
+//! the model in a directory, dispatched on the task its model file names.
+//! Language models ([`super::lm`]) and taggers ([`super::tag`]) have both;
+//! any other model is an error saying so. (This module uses those two
+//! tasks; no task uses it.)
+
+use super::lm::{Corpus, LanguageModel};
+use super::tag::data::{parse_untagged, read_conll, read_input, InputFormat};
+use super::tag::Tagger;
+use crate::io::model_file::{write_text, ModelFile, Task, MODEL_FILE};
+use crate::nn::flow::Flow;
+use crate::{Error, Result};
+use std::path::Path;
+
+/// The error for a model this module cannot look inside.
+fn unsupported(dir: &Path, task: Task) -> Error {
+    Error::Data {
+        path: dir.join(MODEL_FILE),
+        reason: format!(
+            "holds a '{task}' model, but this command needs a '{}' or '{}' model",
+            Task::Lm,
+            Task::Tag
+        ),
+    }
+}
+
+/// The gradient flow of the model in `dir` on the data in `data`: a
+/// language model's on a text ([`LanguageModel::diagnose`]), a tagger's on
+/// a tagged CoNLL file ([`Tagger::diagnose`]).
+///
+/// # Errors
+///
+/// Another task's model, or a file that cannot be read or does not suit
+/// the model.
+pub fn diagnose(dir: &Path, data: &Path) -> Result<Flow> {
+    let mf = ModelFile::load(dir)?;
+    let what = data.display().to_string();
+    match mf.task {
+        Task::Lm => LanguageModel::from_file(mf, dir)?.diagnose(&Corpus::read(data)?.text, &what),
+        Task::Tag => Tagger::from_model_file(dir, mf)?.diagnose(&read_conll(data)?, &what),
+        t => Err(unsupported(dir, t)),
+    }
+}
+
+/// The HTML page of the model in `dir` over the text in `text`: a language
+/// model's hidden units over its characters ([`LanguageModel::visualize`]),
+/// or a tagger's tags over its sentences ([`Tagger::visualize`]; CoNLL
+/// columns when a line has a tab, else one sentence per line).
+///
+/// # Errors
+///
+/// Another task's model, or a text that cannot be read or does not suit
+/// the model.
+pub fn visualize(dir: &Path, text: &Path) -> Result<String> {
+    let mf = ModelFile::load(dir)?;
+    let what = text.display().to_string();
+    match mf.task {
+        Task::Lm => LanguageModel::from_file(mf, dir)?.visualize(&Corpus::read(text)?.text, &what),
+        Task::Tag => {
+            let tagger = Tagger::from_model_file(dir, mf)?;
+            let (path, raw) = read_input(Some(text))?;
+            let sentences = parse_untagged(&path, &raw, InputFormat::Auto.resolve(&raw))?;
+            tagger.visualize(&sentences, &what)
+        }
+        t => Err(unsupported(dir, t)),
+    }
+}
+
+/// Writes [`visualize`]'s page to `out`; an existing `out` is an error
+/// unless `replace`.
+///
+/// ```no_run
+/// use std::path::Path;
+/// rnn::tasks::insight::write_view(Path::new("runs/ner"), Path::new("news.txt"), Path::new("view.html"), false)?;
+/// # Ok::<(), rnn::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`visualize`], `out` existing without `replace`, or writing it fails.
+pub fn write_view(dir: &Path, text: &Path, out: &Path, replace: bool) -> Result<()> {
+    if out.exists() && !replace {
+        return Err(Error::Data {
+            path: out.to_path_buf(),
+            reason: "already exists (use --force to replace it)".into(),
+        });
+    }
+    write_text(out, &visualize(dir, text)?)
+}
