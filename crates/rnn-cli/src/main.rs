@@ -83,6 +83,7 @@ fn main() {
     let cli = Cli::try_parse().unwrap_or_else(|e| error::exit_on_parse_error(e));
     if let Err(e) = run(cli) {
         eprintln!("error: {e}");
-        std::process::exit(e.exit_code());
+        std::process::exit(e.exit_code()); // without MPI's finish: mpirun ends the job
     }
+    rnn::dist::finish();
 }

@@ -157,6 +157,15 @@ pub enum Error {
         /// The loss value printed.
         value: String,
     },
+    /// On a rank other than 0 of a distributed run ([`crate::dist`]): rank
+    /// 0 refused or failed what all ranks had to agree on.
+    #[error("rank 0: {reason}")]
+    OnRank0 {
+        /// Rank 0's error, printed.
+        reason: String,
+        /// Whether rank 0's error was bad input (exit code 2 in the CLI).
+        bad_input: bool,
+    },
 }
 
 impl Error {
@@ -202,7 +211,10 @@ impl Error {
     /// Whether this error is the user's input's fault (exit code 2) rather than
     /// a failure of the run (exit code 1).
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, Error::Diverged { .. } | Error::Plot { .. })
+        match self {
+            Error::OnRank0 { bad_input, .. } => *bad_input,
+            e => !matches!(e, Error::Diverged { .. } | Error::Plot { .. }),
+        }
     }
 }
 

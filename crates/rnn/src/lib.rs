@@ -25,6 +25,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod dist;
 mod error;
 pub mod interop;
 pub mod io;

@@ -5,7 +5,7 @@ use crate::error::{CliError, CliResult};
 use crate::train_util::{at_least_one, budget_from_flags, positive, set_threads, Budget, Progress};
 use clap::Args;
 use rnn::io::model_file::ModelFile;
-use rnn::io::{prepare_run_dir, OutMode};
+use rnn::io::OutMode;
 use rnn::nn::cell::{Activation, CellName};
 use rnn::optim::{OptimizerName, Schedule, ScheduleName};
 use rnn::tasks::lm::{Corpus, LanguageModel, Summary, TrainConfig, Trainer, LOSS_PLOT};
@@ -194,11 +194,11 @@ pub fn train(a: &TrainLmArgs) -> CliResult<Summary> {
     let budget = budget_from_flags(a.epochs, a.minutes, Budget::Epochs(1))?;
     set_threads(a.threads)?;
     let text = Corpus::read(&a.data)?;
-    prepare_run_dir(&dir, OutMode::from_flags(a.resume.is_some(), a.force))?;
-    let trainer = match a.resume {
-        Some(_) => Trainer::resume_given(&dir, &text, &config, &given_flags())?,
-        None => Trainer::new(config, &text, &dir)?,
-    };
+    let (mode, world) = (
+        OutMode::from_flags(a.resume.is_some(), a.force),
+        rnn::dist::world(),
+    );
+    let trainer = Trainer::open_run(&dir, &text, config, mode, &given_flags(), world)?;
     let summary = fit(trainer, budget, a.quiet)?;
     print_summary(&summary, &dir, a.json);
     Ok(summary)
@@ -248,7 +248,7 @@ pub fn fit(mut trainer: Trainer, budget: Budget, quiet: bool) -> CliResult<Summa
     }
     let (dir, resume) = (trainer.dir().to_path_buf(), trainer.state().step > 0);
     let mut obs = Plotting::new(LOSS_PLOT, &dir, resume, &mut bar);
-    let summary = trainer.fit(budget, &mut obs);
+    let summary = trainer.fit_on(budget, &mut obs, rnn::dist::world());
     let plotted = obs.finish();
     bar.finish();
     let summary = summary?;

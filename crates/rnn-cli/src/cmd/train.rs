@@ -24,6 +24,9 @@ enum TrainTask {
 
 /// Runs the command.
 pub fn run(args: &TrainArgs) -> CliResult {
+    if !matches!(args.task, TrainTask::Lm(_)) {
+        rnn::dist::single_only(rnn::dist::world(), "rnn train tag, forecast and classify")?;
+    }
     match &args.task {
         TrainTask::Lm(a) => super::lm::train(a).map(|_| ()),
         TrainTask::Tag(t) => super::tag::train(t),

@@ -145,6 +145,8 @@ pub struct Plotting<'a, P: Progress> {
     rows: Vec<serde_json::Value>,
     inner: &'a mut P,
     error: Option<Error>,
+    /// Whether any event came (a quiet rank of a distributed run hears none).
+    heard: bool,
 }
 
 impl<'a, P: Progress> Plotting<'a, P> {
@@ -157,16 +159,21 @@ impl<'a, P: Progress> Plotting<'a, P> {
             rows: MetricsLog::open(dir, resume).rows().to_vec(),
             inner,
             error: None,
+            heard: false,
         }
     }
 
-    /// Draws the plot once more and returns the first error of any drawing.
+    /// Draws the plot once more (unless no event came: a rank other than 0
+    /// of a distributed run writes nothing) and returns the first error of
+    /// any drawing.
     ///
     /// # Errors
     ///
     /// As [`LossPlot::draw`].
     pub fn finish(mut self) -> Result<()> {
-        self.draw();
+        if self.heard {
+            self.draw();
+        }
         self.error.map_or(Ok(()), Err)
     }
 
@@ -179,6 +186,7 @@ impl<'a, P: Progress> Plotting<'a, P> {
 
 impl<P: Progress> Progress for Plotting<'_, P> {
     fn event(&mut self, event: &Event) {
+        self.heard = true;
         if let Event::Evaluated { row } = event {
             self.rows.push((*row).clone());
             if self.plot.due(row) {

@@ -92,6 +92,95 @@ impl<T: Float> Model<T> {
     }
 }
 
+impl<T: Float> Model<T> {
+    /// The share of sequences `shard = (b0, b1)` in the loss and gradients
+    /// of the whole batch: what one rank of a data-parallel job computes
+    /// ([`crate::dist`]). `data`, `targets` and `masks` are the whole batch's
+    /// (as for [`Model::loss_and_grads_parallel`]); only the shard's
+    /// sequences are run, split across the threads. The mean's `1/N` counts
+    /// the whole batch, so the shards' losses and gradients sum to the
+    /// batch's. Returns the shard's part of `E` and the shard's final state
+    /// `[L*D, b1 - b0, H]`, and adds its part of `dE/dθ` into `grads`.
+    ///
+    /// ```
+    /// use rnn::{Batch, Input, Model, ModelConfig, Reduction, Targets};
+    /// let model = Model::<f64>::new(ModelConfig::elman(3, 4, 3), 1).unwrap();
+    /// let (x, y) = ([0, 1, 2, 1], [1, 2, 0, 0]); // T = 2, B = 2
+    /// let batch = || Batch::new(Input::Ids(&x), 2, 2);
+    /// let mut whole = vec![0.0; model.params.len()];
+    /// let (e, _, _) = model.loss_and_grads(batch(), Targets::Classes(&y), Reduction::Mean, &mut whole).unwrap();
+    /// let mut summed = vec![0.0; model.params.len()];
+    /// let mut e_sum = 0.0;
+    /// for shard in [(0, 1), (1, 2)] {
+    ///     let (e, _) = model.loss_and_grads_shard(batch(), Targets::Classes(&y),
+    ///         Reduction::Mean, shard, &mut summed).unwrap();
+    ///     e_sum += e;
+    /// }
+    /// assert!((e - e_sum).abs() < 1e-12);
+    /// assert!(whole.iter().zip(&summed).all(|(a, b)| (a - b).abs() < 1e-12));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Model::loss_and_grads`]; [`crate::Error::Argument`] for a
+    /// shard that is empty or past the batch.
+    pub fn loss_and_grads_shard(
+        &self,
+        data: Batch<T>,
+        targets: Targets<T>,
+        reduction: Reduction,
+        shard: (usize, usize),
+        grads: &mut [T],
+    ) -> Result<(T, State<T>)> {
+        self.check_loss_inputs(&data, targets, grads)?;
+        let masks = data.masks;
+        let (b0, b1) = shard;
+        let (steps, batch) = (data.steps, data.batch);
+        if !(b0 < b1 && b1 <= batch) {
+            return Err(crate::Error::Argument {
+                arg: "shard".into(),
+                expected: format!("a range b0..b1 with b0 < b1 <= {batch} (the batch)"),
+                got: format!("{b0}..{b1}"),
+            });
+        }
+        let width = self.config.directions() * self.config.hidden_size;
+        let o = self.config.output_size;
+        let xp = data.x.batch_part(steps, batch, b0, b1);
+        let sp = data
+            .state
+            .map(|s| s.batch_part(batch, self.config.hidden_size, b0, b1));
+        let tp = match targets {
+            Targets::Classes(y) => PartTargets::Classes(gather_rows(y, 1, steps, batch, b0, b1)),
+            Targets::Values(y) => PartTargets::Values(gather_rows(y, o, steps, batch, b0, b1)),
+        };
+        let mp: Option<Vec<Vec<T>>> = masks.map(|m| {
+            m.iter()
+                .map(|mk| gather_rows(mk, width, steps, batch, b0, b1))
+                .collect()
+        });
+        let part = Batch {
+            state: sp.as_ref(),
+            lengths: data.lengths.map(|l| &l[b0..b1]),
+            masks: mp.as_deref(),
+            ..Batch::new(xp.as_input(), steps, b1 - b0)
+        };
+        let mut g = vec![T::zero(); grads.len()];
+        let (e, state) =
+            self.loss_and_grads_parallel_unchecked(part, tp.as_targets(), Reduction::Sum, &mut g);
+        let counted = data
+            .lengths
+            .map_or(steps * batch, |l| l.iter().map(|&n| n.min(steps)).sum());
+        let scale = match reduction {
+            Reduction::Sum => T::one(),
+            Reduction::Mean => T::one() / T::of(counted.max(1) as f64),
+        };
+        for (acc, v) in grads.iter_mut().zip(g) {
+            *acc += scale * v;
+        }
+        Ok((e * scale, state))
+    }
+}
+
 /// The parts `(b0, b1)` of a split batch and one result per part.
 pub(super) type Split<R> = (Vec<(usize, usize)>, Vec<R>);
 
@@ -167,6 +256,46 @@ impl<T: Copy + Default> State<T> {
         State {
             h: part(&self.h),
             c: part(&self.c),
+        }
+    }
+
+    /// Writes `part` (`[L*D, b1 - b0, H]`) into sequences `b0..b1` of this
+    /// `[L*D, B, H]` state.
+    pub(crate) fn set_batch_part(
+        &mut self,
+        part: &State<T>,
+        batch: usize,
+        hidden: usize,
+        b0: usize,
+        b1: usize,
+    ) {
+        let w = (b1 - b0) * hidden;
+        for (out, v) in [(&mut self.h, &part.h), (&mut self.c, &part.c)] {
+            let blocks = out.len() / (batch * hidden).max(1); // L*D
+            for k in 0..blocks {
+                out[(k * batch + b0) * hidden..(k * batch + b1) * hidden]
+                    .copy_from_slice(&v[k * w..(k + 1) * w]);
+            }
+        }
+    }
+
+    /// Sets every sequence but `b0..b1` of this `[L*D, B, H]` state to
+    /// `zero`.
+    pub(crate) fn keep_batch_part(
+        &mut self,
+        batch: usize,
+        hidden: usize,
+        b0: usize,
+        b1: usize,
+        zero: T,
+    ) {
+        for v in [&mut self.h, &mut self.c] {
+            for (i, x) in v.iter_mut().enumerate() {
+                let s = (i / hidden) % batch.max(1);
+                if s < b0 || s >= b1 {
+                    *x = zero;
+                }
+            }
         }
     }
 

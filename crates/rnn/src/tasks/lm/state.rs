@@ -3,6 +3,7 @@
 //! truncated BPTT over parallel streams, and its checkpoint file, so a run
 //! can stop and resume bit for bit.
 
+use crate::dist::{shard, Collective, Single};
 use crate::io::{TensorFile, TensorWriter};
 use crate::nn::layer::Input;
 use crate::nn::loss::{Reduction, Targets};
@@ -62,6 +63,7 @@ pub struct TrainState {
     pub state: State<f32>,
     /// Draws each epoch's offset.
     pub rng: ChaCha8Rng,
+    /// The flat gradient, then the loss (the buffer ranks all-reduce).
     grads: Vec<f32>,
 }
 
@@ -76,7 +78,7 @@ impl TrainState {
         let state = model.zero_state(cfg.batch);
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(0x6c6d));
         let offset = rng.random_range(0..cfg.seq_len);
-        let grads = vec![0.0; model.params.len()];
+        let grads = vec![0.0; model.params.len() + 1];
         Ok(TrainState {
             model,
             opt,
@@ -101,6 +103,21 @@ impl TrainState {
     /// mean cross-entropy (nats/char) of the window before the update; a
     /// non-finite loss is an error and leaves the weights untouched.
     pub fn train_step(&mut self, train: &[usize]) -> Result<f64> {
+        self.train_step_on(train, &Single)
+    }
+
+    /// [`TrainState::train_step`] as one rank of a data-parallel job: the
+    /// same batch and random draws on every rank, each running its
+    /// [`shard`] of the streams; one all-reduce of the gradient (and loss)
+    /// makes the whole batch's, clipped and applied by every rank alike.
+    /// The carried state is kept for this rank's streams only (see
+    /// [`TrainState::share_state`]). With one process this is `train_step`.
+    ///
+    /// # Errors
+    ///
+    /// As `train_step`; [`Error::Value`] when the batch is not a multiple
+    /// of the number of ranks.
+    pub fn train_step_on(&mut self, train: &[usize], comm: &dyn Collective) -> Result<f64> {
         let (t, b) = (self.cfg.seq_len, self.cfg.batch);
         let seg = (train.len() - 1) / b;
         let mut x = vec![0usize; t * b]; // [T, B]
@@ -115,30 +132,68 @@ impl TrainState {
         let masks: Option<Vec<Vec<f32>>> = (self.cfg.dropout > 0.0)
             .then(|| dropout_masks(&self.model.config, self.cfg.dropout, t, b, &mut self.rng));
         self.grads.fill(0.0);
+        let n = self.model.params.len();
+        let batch = Batch {
+            masks: masks.as_deref(),
+            ..Batch::new(Input::Ids(&x), t, b).with_state(&self.state)
+        };
+        let targets = Targets::Classes(&y);
         // forward, loss and BPTT, the streams split across the threads
-        let (loss, state) = self.model.loss_and_grads_parallel(
-            Batch {
-                masks: masks.as_deref(),
-                ..Batch::new(Input::Ids(&x), t, b).with_state(&self.state)
-            },
-            Targets::Classes(&y),
-            Reduction::Mean,
-            &mut self.grads,
-        )?;
+        let (loss, state, part) = if comm.size() == 1 {
+            let grads = &mut self.grads[..n];
+            let (loss, state) =
+                (self.model).loss_and_grads_parallel(batch, targets, Reduction::Mean, grads)?;
+            (loss, Some(state), None)
+        } else {
+            // this rank's streams; the sum over ranks is the whole batch's
+            let s = shard(comm, b)?;
+            let grads = &mut self.grads[..n];
+            let (loss, state) =
+                (self.model).loss_and_grads_shard(batch, targets, Reduction::Mean, s, grads)?;
+            self.grads[n] = loss;
+            comm.all_reduce_sum(&mut self.grads);
+            (self.grads[n], None, Some((state, s)))
+        };
         if !loss.is_finite() || self.grads.iter().any(|g| !g.is_finite()) {
             return Err(Error::Diverged {
                 step: self.step + 1,
                 value: loss.to_string(),
             });
         }
+        let grads = &mut self.grads[..n];
         if let Some(c) = self.cfg.clip {
-            clip_grad_norm(&mut self.grads, c);
+            clip_grad_norm(grads, c); // the global norm: after the all-reduce
         }
-        self.opt.step(&mut self.model.params, &self.grads);
-        self.state = state; // carried, detached
+        self.opt.step(&mut self.model.params, grads);
+        // carried, detached
+        if let Some(state) = state {
+            self.state = state;
+        }
+        if let Some((part, (b0, b1))) = part {
+            let h = self.model.config.hidden_size;
+            self.state.set_batch_part(&part, b, h, b0, b1);
+        }
         self.step += 1;
         self.next_window(train.len());
         Ok(loss as f64)
+    }
+
+    /// Makes the carried state whole on every rank of a data-parallel job
+    /// (each rank carries its own streams' rows: one all-reduce of the rows
+    /// with the others' zeroed), before a checkpoint. Nothing with one
+    /// process.
+    pub fn share_state(&mut self, comm: &dyn Collective) -> Result<()> {
+        if comm.size() == 1 {
+            return Ok(());
+        }
+        let (b0, b1) = shard(comm, self.cfg.batch)?;
+        let h = self.model.config.hidden_size;
+        self.state.keep_batch_part(self.cfg.batch, h, b0, b1, 0.0);
+        comm.all_reduce_sum(&mut self.state.h);
+        if !self.state.c.is_empty() {
+            comm.all_reduce_sum(&mut self.state.c);
+        }
+        Ok(())
     }
 
     /// Moves past the next window without training on it (a batch skipped

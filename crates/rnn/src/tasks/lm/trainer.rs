@@ -8,7 +8,9 @@ use super::evaluate::{evaluate, EVAL_STREAMS, EVAL_WINDOW};
 use super::model::TASK;
 use super::resume::{check_given, saved_config, RunOptions};
 use super::state::{StepConfig, TrainState};
+use crate::dist::{self, Collective, Single};
 use crate::io::model_file::ModelFile;
+use crate::io::{prepare_run_dir, OutMode};
 use crate::io::{FlowLog, MetricsLog};
 use crate::nn::cell::{Activation, CellKind, CellName};
 use crate::nn::loss::OutputKind;
@@ -362,6 +364,33 @@ impl Trainer {
         })
     }
 
+    /// A run into `dir` as `mode` says (`rnn train lm`): the directory is
+    /// checked and prepared ([`prepare_run_dir`]) by rank 0 of `comm` alone,
+    /// its verdict shared before any rank goes on ([`dist::root_verdict`]);
+    /// then a fresh [`Trainer::new`], or [`Trainer::resume_given`] for
+    /// [`OutMode::Resume`]. A batch that the ranks cannot share equally is
+    /// refused first, before anything is written.
+    pub fn open_run(
+        dir: impl AsRef<Path>,
+        text: &Corpus,
+        config: TrainConfig,
+        mode: OutMode,
+        given: &[&str],
+        comm: &dyn Collective,
+    ) -> Result<Self> {
+        let dir = dir.as_ref();
+        if mode != OutMode::Resume {
+            dist::shard(comm, config.batch)?;
+        }
+        dist::root_verdict(comm, || prepare_run_dir(dir, mode))?;
+        let trainer = match mode {
+            OutMode::Resume => Trainer::resume_given(dir, text, &config, given)?,
+            _ => Trainer::new(config, text, dir)?,
+        };
+        dist::shard(comm, trainer.state.cfg.batch)?;
+        Ok(trainer)
+    }
+
     /// The model being trained (its latest weights, not necessarily the
     /// saved best).
     pub fn model(&self) -> &Model<f32> {
@@ -407,9 +436,37 @@ impl Trainer {
     /// evaluation's files are written, [`Event::Message`] for the run's
     /// description and each learning-rate decay.
     pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
+        self.fit_on(budget, progress, &Single)
+    }
+
+    /// [`Trainer::fit`] as one rank of a data-parallel job ([`crate::dist`]):
+    /// every rank of `comm` calls it on the same run, each computing its
+    /// share of every batch ([`TrainState::train_step_on`]). Rank 0 alone
+    /// evaluates (its validation loss is shared, so all ranks follow the
+    /// same schedule), writes the run's files and reports to `progress`;
+    /// the other ranks' `progress` hears nothing. With one process this is
+    /// `fit`.
+    ///
+    /// # Errors
+    ///
+    /// As `fit`; [`Error::Value`] when the batch is not a multiple of the
+    /// number of ranks; [`Error::OnRank0`] on the other ranks when rank 0's
+    /// evaluation failed.
+    pub fn fit_on(
+        &mut self,
+        budget: Budget,
+        progress: &mut impl Progress,
+        comm: &dyn Collective,
+    ) -> Result<Summary> {
         let budget = budget.validate()?;
+        dist::shard(comm, self.state.cfg.batch)?;
+        let (root, shared) = (comm.rank() == 0, comm.size() > 1);
+        let mut quiet = ();
+        let progress: &mut dyn Progress = if root { progress } else { &mut quiet };
         let dir = self.dir.clone();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        if root {
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
         let tr = &mut self.state;
         let data = &self.data;
         let per_epoch = tr.windows_per_epoch(data.train.len());
@@ -448,7 +505,11 @@ impl Trainer {
         )));
         let sched = &mut self.run;
         let eval_every = self.config.eval_every;
-        let save_state = |tr: &TrainState, sched: &RunState| {
+        let save_state = |tr: &mut TrainState, sched: &RunState| {
+            tr.share_state(comm)?;
+            if !root {
+                return Ok(());
+            }
             let mut m = meta.clone();
             m.insert(
                 "schedule".into(),
@@ -466,26 +527,34 @@ impl Trainer {
         let mut evaluated = None;
         rollback.good(|| (tr.model.params.clone(), tr.opt.clone()));
         loop {
-            let done = target_steps.is_some_and(|t| tr.step >= t) || clock.out_of_time();
+            let (late, frac) = match shared {
+                true => dist::shared_time(comm, &clock),
+                false => (clock.out_of_time(), None),
+            };
+            let done = target_steps.is_some_and(|t| tr.step >= t) || late;
             // (a step is evaluated once: a batch skipped after a rollback
             // leaves the step where it was)
             let fresh = tr.step > start_step && evaluated != Some(tr.step);
             let scheduled = fresh && tr.step % eval_every == 0;
             if scheduled || (done && fresh) {
                 evaluated = Some(tr.step);
-                let (nats, n) = evaluate(&tr.model, &data.val, EVAL_STREAMS, EVAL_WINDOW).map_err(
-                    |e| match e {
-                        Error::NonFinite { value, .. } => Error::Diverged {
-                            step: tr.step,
-                            value: format!("{value} on the validation text"),
-                        },
-                        e => e,
-                    },
-                )?;
-                let val = nats / n.max(1) as f64;
+                let val = dist::from_root(comm, || {
+                    let (nats, n) = evaluate(&tr.model, &data.val, EVAL_STREAMS, EVAL_WINDOW)
+                        .map_err(|e| match e {
+                            Error::NonFinite { value, .. } => Error::Diverged {
+                                step: tr.step,
+                                value: format!("{value} on the validation text"),
+                            },
+                            e => e,
+                        })?;
+                    Ok(nats / n.max(1) as f64)
+                })?;
                 last_val = val;
-                if val < sched.best_saved {
+                let better = val < sched.best_saved;
+                if better {
                     sched.best_saved = val;
+                }
+                if better && root {
                     let mut m = meta.clone();
                     let train = serde_json::json!({"data": self.source, "step": tr.step,
                         "val_loss_nats": val, "train": tr.cfg});
@@ -526,8 +595,10 @@ impl Trainer {
                     "elapsed_s": secs,
                     "tokens_per_s": (tr.step - start_step) as f64 * tokens_per_step / secs.max(1e-9),
                 });
-                metrics.push(row.clone())?;
-                if let Some(log) = flows.as_mut() {
+                if root {
+                    metrics.push(row.clone())?;
+                }
+                if let Some(log) = flows.as_mut().filter(|_| root) {
                     log.push(
                         tr.step,
                         &flow_on_ids(&tr.model, &data.val, "validation text")?,
@@ -541,14 +612,14 @@ impl Trainer {
                 break;
             }
             if let Some(lr0) = sched.cosine_from {
-                let frac = match (clock.time_fraction(), target_steps) {
+                let frac = match (frac.or_else(|| clock.time_fraction()), target_steps) {
                     (Some(f), _) => f,
                     (None, Some(t)) => tr.step as f64 / t.max(1) as f64,
                     (None, None) => 0.0,
                 };
                 tr.opt.config.set_lr(cosine_lr(lr0, frac) * sched.lr_scale);
             }
-            let loss = match tr.train_step(&data.train) {
+            let loss = match tr.train_step_on(&data.train, comm) {
                 Err(Error::Diverged { step, value }) => {
                     // a non-finite loss never reaches the weights; with
                     // OnDivergence::Rollback go back to the last checkpoint's

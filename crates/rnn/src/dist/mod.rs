@@ -1,0 +1,218 @@
+//! Data-parallel training across processes: the few collective operations
+//! a trainer needs ([`Collective`]), one process on its own ([`Single`]),
+//! and, with the cargo feature `mpi`, the processes of an MPI job
+//! (`Mpi`, Open MPI through the `mpi` crate).
+//!
+//! Under `mpirun -np N` every rank runs the same trainer on the same data:
+//! rank `r` takes its contiguous share of each batch ([`shard`]), computes
+//! its part of the gradient of the batch's mean loss, one all-reduce (sum)
+//! of the flat gradient buffer makes the whole batch's gradient on every
+//! rank, and every rank applies the same optimizer step. Rank 0 alone
+//! writes files and reports progress; checks that decide whether a run may
+//! start are made by rank 0 and shared ([`root_verdict`]).
+//!
+//! ```
+//! use rnn::dist::{shard, Collective, Single};
+//! let one = Single;
+//! assert_eq!((one.rank(), one.size()), (0, 1));
+//! let mut g = [1.0f32, 2.0];
+//! one.all_reduce_sum(&mut g); // the sum over one process: itself
+//! assert_eq!(g, [1.0, 2.0]);
+//! assert_eq!(shard(&one, 16).unwrap(), (0, 16));
+//! ```
+
+mod local;
+#[cfg(feature = "mpi")]
+mod mpi;
+
+pub use local::Local;
+#[cfg(feature = "mpi")]
+pub use mpi::Mpi;
+
+use crate::tasks::Clock;
+use crate::{Error, Result};
+
+/// The collective operations of data-parallel training. Every rank of a
+/// job must make the same calls in the same order (each call waits for all
+/// ranks); rank 0 is the one that writes files.
+pub trait Collective: Sync {
+    /// This process's rank, `0..size()`.
+    fn rank(&self) -> usize;
+    /// The number of processes in the job.
+    fn size(&self) -> usize;
+    /// Replaces `buf` on every rank by the element-wise sum of every rank's
+    /// `buf` (all ranks pass the same length).
+    fn all_reduce_sum(&self, buf: &mut [f32]);
+    /// [`Collective::all_reduce_sum`] in f64.
+    fn all_reduce_sum_f64(&self, buf: &mut [f64]);
+    /// Replaces `bytes` on every rank by rank 0's (any length).
+    fn broadcast(&self, bytes: &mut Vec<u8>);
+    /// Waits until every rank has called it.
+    fn barrier(&self);
+}
+
+/// One process on its own: every collective is the identity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Single;
+
+impl Collective for Single {
+    fn rank(&self) -> usize {
+        0
+    }
+    fn size(&self) -> usize {
+        1
+    }
+    fn all_reduce_sum(&self, _: &mut [f32]) {}
+    fn all_reduce_sum_f64(&self, _: &mut [f64]) {}
+    fn broadcast(&self, _: &mut Vec<u8>) {}
+    fn barrier(&self) {}
+}
+
+/// The processes of this job: with the feature `mpi`, MPI's world
+/// (MPI is initialised by the first call; a program started without
+/// `mpirun` is a world of one), else [`Single`].
+///
+/// In a world of several ranks, the ranks other than 0 write nothing to
+/// stdout and stderr (both go to `/dev/null` from the first call on), so
+/// that a job prints what one process would; set `RNN_MPI_VERBOSE=1` to
+/// keep every rank's output. Call [`finish`] once a program's work is done.
+pub fn world() -> &'static dyn Collective {
+    #[cfg(feature = "mpi")]
+    if let Some(w) = mpi::world() {
+        return w;
+    }
+    &Single
+}
+
+/// Ends MPI (`MPI_Finalize`, which waits for every rank) after a program's
+/// last collective; nothing without MPI or when [`world`] was never called.
+/// A process that exits without it (an error on one rank) makes `mpirun`
+/// end the whole job.
+pub fn finish() {
+    #[cfg(feature = "mpi")]
+    mpi::finish();
+}
+
+/// Refuses `what` (a command that runs as one process) in a job of
+/// several ranks, where each would repeat the same run and write the same
+/// files.
+///
+/// # Errors
+///
+/// [`Error::Config`] naming `what`, on every rank, when `comm` has more
+/// than one.
+pub fn single_only(comm: &dyn Collective, what: &str) -> Result<()> {
+    match comm.size() {
+        1 => Ok(()),
+        n => Err(Error::Config(format!(
+            "{what}: one process only, not {n} MPI ranks (only `rnn train lm` is data-parallel so far)"
+        ))),
+    }
+}
+
+/// This rank's contiguous share `b0..b1` of a batch of `batch` sequences:
+/// rank `r` of `N` takes `r*B/N .. (r+1)*B/N`.
+///
+/// # Errors
+///
+/// [`Error::Value`] when `batch` is not a multiple of the number of ranks.
+///
+/// ```
+/// use rnn::dist::{shard, Local};
+/// let ranks = Local::group(2);
+/// assert_eq!(shard(&ranks[1], 16).unwrap(), (8, 16));
+/// assert_eq!(shard(&ranks[0], 15).unwrap_err().to_string(),
+///     "batch: 15 is out of range (a multiple of the 2 MPI ranks, which share each batch equally)");
+/// ```
+pub fn shard(comm: &dyn Collective, batch: usize) -> Result<(usize, usize)> {
+    let (r, n) = (comm.rank(), comm.size());
+    if batch % n != 0 || batch == 0 {
+        return Err(Error::Value {
+            what: "batch".into(),
+            value: batch.to_string(),
+            expected: format!("a multiple of the {n} MPI ranks, which share each batch equally"),
+        });
+    }
+    Ok((r * batch / n, (r + 1) * batch / n))
+}
+
+/// Runs `check` on rank 0 alone and shares its verdict, so that a run is
+/// refused by all ranks or by none (before any of them writes): rank 0 gets
+/// `check`'s own result, the others `Ok` or [`Error::OnRank0`] with rank 0's
+/// message. With one process this is `check()`.
+pub fn root_verdict(comm: &dyn Collective, check: impl FnOnce() -> Result<()>) -> Result<()> {
+    if comm.size() == 1 {
+        return check();
+    }
+    let (mine, mut verdict) = if comm.rank() == 0 {
+        let r = check();
+        let v = match &r {
+            Ok(()) => vec![0],
+            Err(e) => {
+                let mut v = vec![if e.is_bad_input() { 2 } else { 1 }];
+                v.extend_from_slice(e.to_string().as_bytes());
+                v
+            }
+        };
+        (Some(r), v)
+    } else {
+        (None, Vec::new())
+    };
+    comm.broadcast(&mut verdict);
+    if let Some(r) = mine {
+        return r;
+    }
+    match verdict.split_first() {
+        Some((0, _)) => Ok(()),
+        Some((&code, msg)) => Err(Error::OnRank0 {
+            reason: String::from_utf8_lossy(msg).into_owned(),
+            bad_input: code == 2,
+        }),
+        None => Err(Error::OnRank0 {
+            reason: "no verdict".into(),
+            bad_input: false,
+        }),
+    }
+}
+
+/// Rank 0's value of `f` on every rank (`f` runs on rank 0 alone; when it
+/// fails, rank 0 gets its error and the others [`Error::OnRank0`]).
+pub fn from_root(comm: &dyn Collective, f: impl FnOnce() -> Result<f64>) -> Result<f64> {
+    if comm.size() == 1 {
+        return f();
+    }
+    let mine = (comm.rank() == 0).then(f);
+    let mut bytes = match &mine {
+        Some(Ok(v)) => [&[0u8][..], &v.to_le_bytes()].concat(),
+        _ => vec![1],
+    };
+    comm.broadcast(&mut bytes);
+    if let Some(r) = mine {
+        return r;
+    }
+    match bytes.split_first() {
+        Some((0, v)) if v.len() == 8 => Ok(f64::from_le_bytes(v.try_into().unwrap_or([0; 8]))),
+        _ => Err(Error::OnRank0 {
+            reason: "failed (its error ends the job)".into(),
+            bad_input: false,
+        }),
+    }
+}
+
+/// Rank 0's reading of a run's clock, the same on every rank: whether a
+/// minutes budget ran out, and the share of it used (`None` for the other
+/// budgets). Ranks read their own clocks differently, and must agree on
+/// when to stop and on a cosine schedule's learning rate.
+pub fn shared_time(comm: &dyn Collective, clock: &Clock) -> (bool, Option<f64>) {
+    let (late, frac) = (clock.out_of_time(), clock.time_fraction());
+    if comm.size() == 1 || frac.is_none() {
+        return (late, frac);
+    }
+    let mut v = [if late { 1.0 } else { 0.0 }, frac.unwrap_or(0.0)];
+    let mut bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    comm.broadcast(&mut bytes);
+    for (x, b) in v.iter_mut().zip(bytes.chunks_exact(8)) {
+        *x = b.try_into().map(f64::from_le_bytes).unwrap_or(0.0);
+    }
+    (v[0] > 0.5, Some(v[1]))
+}
