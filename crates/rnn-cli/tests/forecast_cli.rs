@@ -43,8 +43,24 @@ fn tiny_training_on_a_sine_beats_the_naive_forecast() {
     let data = sine_csv(&dir, 150);
     let out = dir.join("model");
     let common = [
-        "--target", "value", "--window", "12", "--test", "24", "--hidden", "8", "--epochs", "40",
-        "--lr", "0.01",
+        "--target",
+        "value",
+        "--window",
+        "12",
+        "--test",
+        "24",
+        "--hidden",
+        "8",
+        "--epochs",
+        "40",
+        "--lr",
+        "0.01", // issue 18 made these chosen or 5 by default: the old meaning
+        "--transform",
+        "none",
+        "--diff",
+        "0",
+        "--ensemble",
+        "1",
     ];
     for (strategy, horizon) in [("direct", "3"), ("recursive", "3")] {
         let mut extra = common.to_vec();
@@ -89,7 +105,7 @@ fn train_err(csv: &str, extra: &[&str]) -> std::process::Output {
     let dir = tmp(&format!("bad{}", csv.len()));
     let data = dir.join("d.csv");
     std::fs::write(&data, csv).unwrap();
-    let mut e = vec!["--test", "2", "--epochs", "1"];
+    let mut e = vec!["--test", "2", "--epochs", "1", "--ensemble", "1"]; // issue 18: 5 by default
     if !extra.contains(&"--window") {
         e.extend(["--window", "3"]);
     }
@@ -162,8 +178,22 @@ fn test_rows_do_not_change_the_fit() {
     let wild = dir.join("wild.csv");
     std::fs::write(&wild, lines.join("\n")).unwrap();
     let extra = [
-        "--target", "value", "--window", "6", "--test", "10", "--hidden", "4", "--epochs", "3",
-        "--diff", "1",
+        "--target",
+        "value",
+        "--window",
+        "6",
+        "--test",
+        "10",
+        "--hidden",
+        "4",
+        "--epochs",
+        "3",
+        "--diff",
+        "1",
+        "--transform",
+        "none",
+        "--ensemble",
+        "1", // the old meaning (issue 18)
     ];
     let params = |d: &Path, out: &str| {
         train_ok(d, &dir.join(out), &extra);

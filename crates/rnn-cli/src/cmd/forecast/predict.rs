@@ -31,7 +31,9 @@ pub struct ForecastArgs {
 }
 
 const FORECAST_HELP: &str = "\
-Prints CSV `time,forecast` (or `time,forecast,actual`) to stdout.
+Prints CSV `time,forecast` (or `time,forecast,actual`) to stdout, then the
+bounds of a 90% interval per step (`lower,upper`: the ensemble's spread and the
+validation residuals).
 
 Where the forecast starts (its origin):
   - with --holdout K: after row N-K of the N rows of --data; the K held-out
@@ -61,7 +63,12 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
         row: origin,
         extends,
     } = fc.origin(&series, args.holdout)?;
-    let f = fc.forecast_at(&series, origin, h)?;
+    let rnn::tasks::forecast::Forecast {
+        mean: f,
+        lower,
+        upper,
+        level,
+    } = fc.forecast_interval_at(&series, origin, h)?;
     let future = extend_time(&series.time, (origin + h).saturating_sub(n));
     let label = |i: usize| {
         if i < n {
@@ -80,17 +87,25 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
             format!("row {origin} ({})", series.time[origin - 1])
         },
         meta.strategy,
-        if extends && args.holdout.is_none() {
+        match level {
+            Some(l) => format!("; {:.0}% intervals", 100.0 * l),
+            None => String::new(),
+        } + if extends && args.holdout.is_none() {
             "; the data extends the training file: its extra rows are the actuals"
         } else {
             ""
         }
     );
     let mut out = String::from(if with_actual {
-        "time,forecast,actual\n"
+        "time,forecast,actual"
     } else {
-        "time,forecast\n"
+        "time,forecast"
     });
+    out += if level.is_some() {
+        ",lower,upper\n"
+    } else {
+        "\n"
+    };
     for (k, v) in f.iter().enumerate() {
         let i = origin + k;
         out += &format!("{},{}", label(i), fmt_num(*v));
@@ -99,6 +114,9 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
             if i < n {
                 out += &fmt_num(series.target[i]);
             }
+        }
+        if let (Some(lo), Some(hi)) = (lower.get(k), upper.get(k)) {
+            out += &format!(",{},{}", fmt_num(*lo), fmt_num(*hi));
         }
         out += "\n";
     }

@@ -1,7 +1,9 @@
 //! What a forecast model stores besides its weights: [`ForecastMeta`], kept as
 //! JSON under the metadata key [`META_KEY`] of `model.safetensors`.
 
+use super::choose::Choice;
 use super::fill::Fill;
+use super::linear::Linear;
 use super::pipeline::Pipeline;
 use super::series::{Series, TimeColumn};
 use crate::io::model_file::{ModelFile, Task, MODEL_FILE};
@@ -88,6 +90,61 @@ pub struct ForecastMeta {
     pub best_epoch: usize,
     /// Validation MSE per value (normalised units) of the kept weights.
     pub best_val_mse: Option<f64>,
+    /// The CSV field separator of the training file (`,` in older files).
+    #[serde(default = "comma")]
+    pub delimiter: u8,
+    /// Networks in the ensemble: this file's and `member-K/model.safetensors`
+    /// for K = 1, 2, ... (1 in older files).
+    #[serde(default = "one")]
+    pub ensemble: usize,
+    /// How window, transform and differencing were chosen.
+    #[serde(default)]
+    pub choice: Option<Choice>,
+    /// The AR(p) baseline fitted on the training windows (encoded units).
+    #[serde(default)]
+    pub ar: Option<Linear>,
+    /// The forecast intervals' validation residuals.
+    #[serde(default)]
+    pub interval: Option<Interval>,
+    /// The ensemble, AR and naive forecasts scored on the validation block.
+    #[serde(default)]
+    pub validation: Option<ValScores>,
+}
+
+fn comma() -> u8 {
+    b','
+}
+
+fn one() -> usize {
+    1
+}
+
+/// What the forecast intervals are made of: a normal interval around the
+/// ensemble mean, in transformed units (after `--transform`, before
+/// differencing), whose variance is the ensemble's variance plus the mean
+/// squared validation residual at that lead.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    /// Nominal coverage (0.9).
+    pub level: f64,
+    /// The standard normal quantile of that coverage (1.645 for 0.9).
+    pub z: f64,
+    /// Root mean squared validation residual of the ensemble mean per lead
+    /// (1, 2, ...; transformed units).
+    pub residual: Vec<f64>,
+}
+
+/// Root mean squared errors on the validation block, target units.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ValScores {
+    /// Values scored.
+    pub points: usize,
+    /// The ensemble mean.
+    pub rmse: f64,
+    /// The AR(p) baseline.
+    pub ar_rmse: f64,
+    /// The naive forecast.
+    pub naive_rmse: f64,
 }
 
 impl ForecastMeta {
@@ -124,8 +181,9 @@ impl ForecastMeta {
     /// Reads `data` the way the model's training file was read: same target,
     /// features, time column and gap filling.
     pub fn read_series(&self, data: &Path) -> Result<Series> {
-        Series::read(
+        Series::read_delimited(
             data,
+            self.delimiter,
             &self.target,
             &self.features,
             &self.time_column(),

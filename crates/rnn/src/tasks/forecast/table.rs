@@ -91,15 +91,12 @@ impl Table {
                     let mut first = std::collections::BTreeMap::new();
                     for (j, name) in fields.iter().enumerate() {
                         if let Some(&k) = first.get(name.as_str()) {
-                            return Err(Error::Parse {
-                                path: path.to_path_buf(),
-                                line: line_no,
-                                reason: format!(
-                                    "header column {} '{name}' repeats column {} (column names must be unique)",
-                                    j + 1,
-                                    k + 1
-                                ),
-                            });
+                            let reason = format!(
+                                "header column {} '{name}' repeats column {} (column names must be unique)",
+                                j + 1,
+                                k + 1
+                            );
+                            return Err(parse_err(line, reason));
                         }
                         first.insert(name.as_str(), j);
                     }
