@@ -61,6 +61,7 @@ fn tiny_training_on_a_sine_beats_the_naive_forecast() {
         "0",
         "--ensemble",
         "1",
+        "--no-ar-skip",
     ];
     for (strategy, horizon) in [("direct", "3"), ("recursive", "3")] {
         let mut extra = common.to_vec();
@@ -193,7 +194,8 @@ fn test_rows_do_not_change_the_fit() {
         "--transform",
         "none",
         "--ensemble",
-        "1", // the old meaning (issue 18)
+        "1",
+        "--no-ar-skip", // the old meaning (issue 18)
     ];
     let params = |d: &Path, out: &str| {
         train_ok(d, &dir.join(out), &extra);

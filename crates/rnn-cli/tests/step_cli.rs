@@ -329,6 +329,7 @@ fn a_forecaster_steps_through_values_across_calls() {
         "0",
         "--ensemble",
         "1",
+        "--no-ar-skip",
         "--out",
         model.to_str().unwrap(),
     ]);

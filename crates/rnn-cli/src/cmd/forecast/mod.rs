@@ -80,6 +80,9 @@ pub struct TrainForecastArgs {
     /// Networks (seeds --seed, --seed + 1, ...) whose forecasts are averaged.
     #[arg(long, default_value_t = 5)]
     pub ensemble: usize,
+    /// The network alone, without the AR(p) skip (by default it learns a correction to AR(p)).
+    #[arg(long)]
+    pub no_ar_skip: bool,
     /// The CSV field separator (one ASCII character, e.g. ';').
     #[arg(long, default_value_t = ',')]
     pub delimiter: char,
@@ -194,6 +197,7 @@ fn config(a: &TrainForecastArgs) -> TrainConfig {
             diff: a.diff.is_empty(),
         },
         jobs: 0,
+        ar_skip: !a.no_ar_skip,
     }
 }
 

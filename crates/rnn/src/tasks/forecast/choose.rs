@@ -21,7 +21,8 @@ pub struct Choose {
     /// `--window` (from 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, the season and
     /// twice the season, as long as there are enough training windows).
     pub window: bool,
-    /// `--transform` (none; log and sqrt too when every training value is positive).
+    /// `--transform` (none; log too when every training value is positive,
+    /// sqrt when none is negative).
     pub transform: bool,
     /// `--diff` (none, 1, and the season when it is above 1).
     pub diff: bool,
@@ -161,7 +162,9 @@ fn score_cell(
 /// Chooses what `cfg.choose` asks for on the training rows `y` (and
 /// `feats`, `[F][N]`), season `season`; the rest is taken from `cfg`. Cells
 /// whose pipeline cannot be fitted (a constant series, too few rows) are
-/// skipped; when none is left, the error of the first cell is returned.
+/// skipped; when none is left, the error of the first cell is returned. Of
+/// the cells within 2 % of the best validation RMSE the one with the smallest
+/// window wins (then the lowest RMSE).
 pub(crate) fn choose(
     y: &[f64],
     feats: &[Vec<f64>],
@@ -185,12 +188,18 @@ pub(crate) fn choose(
         wins.sort_unstable();
         wins.dedup();
     }
-    let positive = y.iter().all(|&v| v > 0.0);
-    let transforms = match (cfg.choose.transform, positive) {
-        (true, true) => vec![Transform::None, Transform::Log, Transform::Sqrt],
-        (true, false) => vec![Transform::None],
-        (false, _) => vec![cfg.transform],
-    };
+    // each transform where its domain allows: log for positive series,
+    // sqrt for series without negative values
+    let mut transforms = vec![cfg.transform];
+    if cfg.choose.transform {
+        transforms = vec![Transform::None];
+        if y.iter().all(|&v| v > 0.0) {
+            transforms.push(Transform::Log);
+        }
+        if y.iter().all(|&v| v >= 0.0) {
+            transforms.push(Transform::Sqrt);
+        }
+    }
     let mut diffs = vec![cfg.diff.clone()];
     if cfg.choose.diff {
         diffs = vec![vec![], vec![1]];
@@ -200,7 +209,7 @@ pub(crate) fn choose(
     }
     let outputs = cfg.outputs();
     let h = cfg.horizon;
-    let (mut best, mut first_err, mut candidates) = (None::<Choice>, None, 0);
+    let (mut scored, mut first_err, mut candidates) = (Vec::<Choice>::new(), None, 0);
     for &t in &transforms {
         for d in &diffs {
             let p = match Pipeline::fit(y, feats, t, d, names) {
@@ -215,21 +224,28 @@ pub(crate) fn choose(
                 let Some(rmse) = score_cell(y, feats, &p, w, outputs, h, val) else {
                     continue;
                 };
-                if best
-                    .as_ref()
-                    .is_none_or(|b| rmse < b.val_rmse.unwrap_or(f64::INFINITY))
-                {
-                    best = Some(Choice {
-                        window: w,
-                        transform: t,
-                        diff: d.clone(),
-                        candidates: 0,
-                        val_rmse: Some(rmse),
-                    });
-                }
+                scored.push(Choice {
+                    window: w,
+                    transform: t,
+                    diff: d.clone(),
+                    candidates: 0,
+                    val_rmse: Some(rmse),
+                });
             }
         }
     }
+    // parsimony: the smallest window within 2 % of the best score (a small
+    // validation block cannot tell closer cells apart), then the best score
+    let rmse = |c: &Choice| c.val_rmse.unwrap_or(f64::INFINITY);
+    let top = scored.iter().map(rmse).fold(f64::INFINITY, f64::min);
+    let best = scored
+        .into_iter()
+        .filter(|c| rmse(c) <= top * 1.02)
+        .min_by(|a, b| {
+            (a.window, rmse(a))
+                .partial_cmp(&(b.window, rmse(b)))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
     match (best, first_err) {
         (Some(mut b), _) => {
             b.candidates = candidates;

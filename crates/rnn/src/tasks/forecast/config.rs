@@ -82,6 +82,11 @@ pub struct TrainConfig {
     pub choose: Choose,
     /// Ensemble members trained at once (0: one per core).
     pub jobs: usize,
+    /// The network learns a correction on top of the AR(p) baseline fitted
+    /// on its training windows (its output layer starts at zero, so it
+    /// starts as AR(p); epoch 0 is that baseline). The CLI's default; off
+    /// with `--no-ar-skip`; [`TrainConfig::new`]: off.
+    pub ar_skip: bool,
 }
 
 impl TrainConfig {
@@ -98,6 +103,7 @@ impl TrainConfig {
         TrainConfig {
             ensemble: 5,
             choose: Choose::all(),
+            ar_skip: true,
             ..TrainConfig::new(target, 0, test)
         }
     }
@@ -134,6 +140,7 @@ impl TrainConfig {
             ensemble: 1,
             choose: Choose::default(),
             jobs: 0,
+            ar_skip: false,
         }
     }
 

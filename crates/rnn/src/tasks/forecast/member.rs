@@ -27,6 +27,26 @@ pub(super) struct Data<'a> {
     pub width: usize,
     pub train: &'a [Window],
     pub val: &'a [Window],
+    /// The AR forecasts `[S, O]` of the windows by their start: the network
+    /// learns what is left (empty: no AR skip).
+    pub base: &'a [f64],
+}
+
+impl Data<'_> {
+    /// The `[W, B, I]` inputs and `[B, O]` targets of a minibatch, less the
+    /// AR forecasts with the AR skip.
+    fn batch(&self, wins: &[&Window]) -> (Vec<f32>, Vec<f32>) {
+        let (x, mut y) = batch_of(self.enc, self.width, wins);
+        if !self.base.is_empty() {
+            let o = self.config.outputs();
+            for (j, w) in wins.iter().enumerate() {
+                for k in 0..o {
+                    y[j * o + k] -= self.base[w.input.start * o + k] as f32;
+                }
+            }
+        }
+        (x, y)
+    }
 }
 
 /// A network being trained with its own seed.
@@ -61,7 +81,15 @@ impl Member {
         // AdamW's two buffers, a batch of windows, and the validation windows at once
         let batch = a.batch.max(256.min(val_windows));
         cfg.ensure_trainable("forecast", 2, a.window, batch)?;
-        let model = Model::<f32>::new(cfg, meta.seed)?;
+        let mut model = Model::<f32>::new(cfg, meta.seed)?;
+        if meta.ar_skip {
+            // the correction starts at zero: the network starts as AR(p)
+            for e in crate::nn::model::param_layout(&model.config) {
+                if e.name.starts_with("head.") {
+                    model.params[e.range()].fill(0.0);
+                }
+            }
+        }
         let opt_cfg = if a.weight_decay > 0.0 {
             OptimizerConfig::from_args(
                 "adamw",
@@ -103,7 +131,7 @@ impl Member {
         let wins: Vec<&Window> = d.val.iter().collect();
         let (mut total, mut count) = (0.0, 0usize);
         for chunk in wins.chunks(256) {
-            let (x, y) = batch_of(d.enc, d.width, chunk);
+            let (x, y) = d.batch(chunk);
             let head = ManyToOne::new(&self.model);
             let out = head.predict(Input::Dense(&x), d.config.window, chunk.len(), None)?;
             for (o, t) in out.iter().zip(&y) {
@@ -135,6 +163,12 @@ impl Member {
         progress.event(&Event::Start { total_steps });
         let clock = Clock::start(budget);
         let (first_epoch, first_step) = (self.epoch, self.step);
+        if self.epoch == 0 && !d.base.is_empty() && !d.val.is_empty() {
+            // epoch 0: the AR baseline alone, kept unless an epoch beats it
+            self.best = self.val_mse(d)?;
+            self.meta.best_val_mse = Some(self.best);
+            self.save_model(&self.model, &self.meta)?;
+        }
         let mut order: Vec<Window> = d.train.to_vec();
         let mut grads = vec![0f32; self.model.params.len()];
         // the weights and optimizer at the end of the last epoch, to roll back to
@@ -147,7 +181,7 @@ impl Member {
             let (mut sum, mut seen) = (0.0, 0usize);
             for chunk in order.chunks(a.batch) {
                 let wins: Vec<&Window> = chunk.iter().collect();
-                let (x, y) = batch_of(d.enc, d.width, &wins);
+                let (x, y) = d.batch(&wins);
                 grads.fill(0.0);
                 let (loss, _) = ManyToOne::new(&self.model).loss_and_grads(
                     Input::Dense(&x),

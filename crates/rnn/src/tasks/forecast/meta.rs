@@ -103,6 +103,9 @@ pub struct ForecastMeta {
     /// The AR(p) baseline fitted on the training windows (encoded units).
     #[serde(default)]
     pub ar: Option<Linear>,
+    /// Whether the network's output is added to the AR(p) forecast.
+    #[serde(default)]
+    pub ar_skip: bool,
     /// The forecast intervals' validation residuals.
     #[serde(default)]
     pub interval: Option<Interval>,

@@ -199,10 +199,23 @@ impl Forecaster {
             .iter()
             .map(|&v| v as f32)
             .collect(); // [W, 1, I]
+                        // with the AR skip the network gives the correction to AR(p)
+        let ar = |win: &[f32], k: usize| match (&meta.ar, meta.ar_skip) {
+            (Some(ar), true) => {
+                let x: Vec<f64> = win.iter().map(|&v| f64::from(v)).collect();
+                ar.predict(&x)[k]
+            }
+            _ => 0.0,
+        };
         Ok(if meta.recursive() {
             let mut out = Vec::with_capacity(horizon);
             for _ in 0..horizon {
-                let next = head.predict(Input::Dense(&win), w, 1, None)?[0];
+                let net = head.predict(Input::Dense(&win), w, 1, None)?[0];
+                let next = if meta.ar_skip {
+                    (f64::from(net) + ar(&win, 0)) as f32
+                } else {
+                    net
+                };
                 out.push(f64::from(next));
                 win.drain(..width);
                 win.push(next);
@@ -212,7 +225,8 @@ impl Forecaster {
             let o = head.predict(Input::Dense(&win), w, 1, None)?;
             o[..horizon.min(o.len())]
                 .iter()
-                .map(|&v| f64::from(v))
+                .enumerate()
+                .map(|(k, &v)| f64::from(v) + ar(&win, k))
                 .collect()
         })
     }

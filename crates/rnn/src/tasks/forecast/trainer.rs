@@ -65,6 +65,9 @@ pub struct Trainer {
     /// [`Trainer::fit`], the AR baseline and the intervals too).
     meta: ForecastMeta,
     choice: Option<Choice>,
+    /// The AR forecast of each window `[S, O]` by its start (empty without
+    /// the AR skip).
+    base: Vec<f64>,
 }
 
 /// What a [`Trainer::fit`] did.
@@ -208,9 +211,19 @@ impl Trainer {
             delimiter: a.delimiter,
             ensemble: a.ensemble,
             choice: choice.clone(),
-            ar: None,
+            ar: Linear::fit(&enc, width, &train.iter().collect::<Vec<_>>()),
+            ar_skip: false,
             interval: None,
             validation: None,
+        };
+        let mut meta = meta;
+        meta.ar_skip = a.ar_skip && meta.ar.is_some();
+        // the AR forecast of every window (by its start), for the skip
+        let base = match (&meta.ar, meta.ar_skip) {
+            (Some(ar), true) => (0..=m.saturating_sub(a.window + model_h))
+                .flat_map(|s| ar.predict(&enc[s * width..(s + a.window) * width]))
+                .collect(),
+            _ => Vec::new(),
         };
         let members = (0..a.ensemble)
             .map(|k| {
@@ -235,6 +248,7 @@ impl Trainer {
             members,
             meta,
             choice,
+            base,
         })
     }
 
@@ -404,6 +418,7 @@ impl Trainer {
             width: self.width,
             train: &self.train,
             val: &self.val,
+            base: &self.base,
         };
         let (first, rest) = self.members.split_at_mut(1);
         let queue: Mutex<Vec<(usize, &mut Member)>> = Mutex::new(
@@ -443,9 +458,7 @@ impl Trainer {
     /// it with the first network.
     fn after_training(&mut self) -> Result<Forecaster> {
         let mut fc = Forecaster::load(&self.out)?;
-        let meta = &mut fc.meta;
-        let wins: Vec<&Window> = self.train.iter().collect();
-        meta.ar = Linear::fit(&self.enc, self.width, &wins);
+        let meta = &fc.meta;
         let fit_rows = meta.fit_rows;
         let mut part = self.series.clone();
         part.target.truncate(fit_rows);
