@@ -205,3 +205,82 @@ fn test_rows_do_not_change_the_fit() {
     assert_eq!(params(&data, "a"), params(&wild, "b"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn semicolons_a_bom_quoted_newlines_and_zoned_times_with_an_ensemble() {
+    let dir = tmp("formats");
+    let mut text = String::from("\u{feff}time;note;v\n");
+    for i in 0..80 {
+        let v = 10.0 + 3.0 * (i as f64 * std::f64::consts::TAU / 24.0).sin();
+        let note = if i == 5 {
+            "\"two\nlines; quoted\""
+        } else {
+            "x"
+        };
+        text += &format!(
+            "2021-03-{:02}T{:02}:00:00+01:00;{note};{v}\n",
+            1 + i / 24,
+            i % 24
+        );
+    }
+    let data = dir.join("d.csv");
+    std::fs::write(&data, text).unwrap();
+    let out = dir.join("m");
+    let flags = [
+        "--target",
+        "v",
+        "--delimiter",
+        ";",
+        "--test",
+        "8",
+        "--epochs",
+        "2",
+        "--hidden",
+        "4",
+        "--ensemble",
+        "2",
+    ];
+    train_ok(&data, &out, &flags);
+    let fc = Forecaster::load(&out).unwrap();
+    assert_eq!((fc.meta.season, fc.members.len()), (24, 1)); // hourly labels
+    assert!(out.join("member-1").join("model.safetensors").is_file());
+    // forecasts after the end continue the times, zone kept, with intervals
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let f = rnn(&["forecast", "--model", o, "--data", d, "--horizon", "1"]);
+    assert!(f.status.success(), "{}", common::stderr(&f));
+    let csv = String::from_utf8_lossy(&f.stdout).to_string();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "time,forecast,lower,upper");
+    let cells: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(cells[0], "2021-03-04T08:00:00+01:00");
+    let num = |s: &str| s.parse::<f64>().unwrap();
+    assert!(
+        num(cells[2]) <= num(cells[1]) && num(cells[1]) <= num(cells[3]),
+        "{csv}"
+    );
+    // eval: the old keys and the new ones
+    let e = rnn(&["eval", "--model", o, "--data", d, "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    for key in [
+        "rmse",
+        "naive_rmse",
+        "seasonal_naive_mase",
+        "ar_rmse",
+        "ar_mae",
+        "coverage",
+    ] {
+        assert!(j[key].is_number(), "{key}: {j}");
+    }
+    assert_eq!(
+        (j["ensemble"].as_u64(), j["interval_level"].as_f64()),
+        (Some(2), Some(0.9))
+    );
+    // a bad delimiter is a usage error naming the flag
+    let bad = train(
+        &data,
+        &dir.join("m2"),
+        &["--target", "v", "--test", "8", "--delimiter", "\""],
+    );
+    assert_bad_input(&bad, "--delimiter");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
