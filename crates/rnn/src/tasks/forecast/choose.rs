@@ -277,26 +277,32 @@ mod tests {
 
     #[test]
     fn the_grid_finds_the_structure_of_the_series() {
-        // ln y is an AR(1) with strong noise: log fits far better than
-        // none or sqrt
-        let mut state = 12345u64;
-        let mut z = 0.0;
-        let y: Vec<f64> = (0..300)
-            .map(|_| {
+        // a pattern repeating every 6 rows plus a little noise (sd 0.058):
+        // windows under 6 cannot follow it, longer ones average the noise
+        let mut state = 7u64;
+        let y: Vec<f64> = (0..120)
+            .map(|i| {
                 state = state
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
                 let u = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-                z = 0.9 * z + 1.5 * u;
-                10.0 * z.exp()
+                10.0 + [0.0, 3.0, 5.0, 2.0, -1.0, -4.0][i % 6] + 0.2 * u
             })
             .collect();
         let mut cfg = TrainConfig::new("v", 1, 0);
         cfg.choose = Choose::all();
-        let c = choose(&y, &[], &cfg, 1, ("v", &[])).unwrap();
-        assert_eq!(c.transform, Transform::Log, "{c:?}");
-        // 11 windows x 3 transforms x 2 differencings (no season)
-        assert_eq!(c.candidates, 66);
+        let c = choose(&y, &[], &cfg, 6, ("v", &[])).unwrap();
+        assert!(c.val_rmse.unwrap() < 0.1 && c.window >= 6, "{c:?}");
+        // log and sqrt only where their domain allows: 11 windows (6 and 12
+        // among them) x 3 transforms x 3 differencings
+        assert_eq!(c.candidates, 11 * 3 * 3);
+        let low = y.iter().cloned().fold(f64::INFINITY, f64::min);
+        let with_zero: Vec<f64> = y.iter().map(|v| v - low).collect(); // min 0
+        let c = choose(&with_zero, &[], &cfg, 1, ("v", &[])).unwrap();
+        assert_eq!(c.candidates, 11 * 2 * 2); // none, sqrt x none, 1
+        let negative: Vec<f64> = y.iter().map(|v| v - 10.0).collect();
+        let c = choose(&negative, &[], &cfg, 1, ("v", &[])).unwrap();
+        assert_eq!(c.candidates, 11 * 2);
         // only the window chosen: the others as given
         cfg.choose = Choose {
             window: true,
