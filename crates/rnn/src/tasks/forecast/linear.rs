@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 ///
 /// ```
 /// use rnn::tasks::forecast::{windows, Linear};
-/// // y_t = 0.5 y_{t-1} + 1: recovered exactly from its windows
-/// let mut y = vec![4.0];
-/// for _ in 0..30 { y.push(0.5 * y.last().unwrap() + 1.0); }
+/// // y_t = 0.5 y_{t-1} + 1: recovered from its windows (up to the ridge)
+/// let mut y = vec![100.0];
+/// for _ in 0..12 { y.push(0.5 * y.last().unwrap() + 1.0); }
 /// let wins = windows(y.len(), 1, 1);
 /// let ar = Linear::fit(&y, 1, &wins.iter().collect::<Vec<_>>()).unwrap();
-/// assert!((ar.predict(&[10.0])[0] - 6.0).abs() < 1e-6);
+/// assert!((ar.predict(&[10.0])[0] - 6.0).abs() < 1e-2);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Linear {
