@@ -122,10 +122,12 @@ fn one() -> usize {
     1
 }
 
-/// What the forecast intervals are made of: a normal interval around the
-/// ensemble mean, in transformed units (after `--transform`, before
-/// differencing), whose variance is the ensemble's variance plus the mean
-/// squared validation residual at that lead.
+/// What the forecast intervals are made of (see [`Interval::bounds`]): in
+/// transformed units (after `--transform`, before differencing), around the
+/// ensemble mean, `quantile * sqrt(scale² + the ensemble's variance)` at
+/// each lead, the quantile a split-conformal one of the validation block's
+/// errors. Older model files have no quantile: their intervals are normal,
+/// `z * sqrt(residual² + the ensemble's variance)`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
     /// Nominal coverage (0.9).
@@ -135,6 +137,17 @@ pub struct Interval {
     /// Root mean squared validation residual of the ensemble mean per lead
     /// (1, 2, ...; transformed units).
     pub residual: Vec<f64>,
+    /// The AR(p) baseline's in-sample RMS error per lead on the training
+    /// rows (transformed units): how the error grows with the lead.
+    #[serde(default)]
+    pub scale: Vec<f64>,
+    /// The split-conformal quantile at `level` of the validation errors
+    /// divided by `sqrt(scale² + the ensemble's variance)`.
+    #[serde(default)]
+    pub quantile: Option<f64>,
+    /// Validation errors the quantile was taken over.
+    #[serde(default)]
+    pub calibration_points: usize,
 }
 
 /// Root mean squared errors on the validation block, target units.

@@ -278,12 +278,10 @@ impl Forecaster {
             .collect())
     }
 
-    /// The forecast of [`Forecaster::forecast_at`] with an interval per step:
-    /// normal in transformed units (after `--transform`) around the
-    /// transformed mean, its variance the ensemble's variance plus the mean
-    /// squared validation residual at that lead (leads past those validated
-    /// scale the last by the square root of the lead). Without interval data
-    /// (older model files, no validation block) the bounds are empty.
+    /// The forecast of [`Forecaster::forecast_at`] with an interval per step
+    /// (see [`crate::tasks::forecast::Interval::bounds`]: calibrated on the
+    /// validation block, wider where the ensemble disagrees). Without
+    /// interval data (no validation block) the bounds are empty.
     pub fn forecast_interval_at(
         &self,
         series: &Series,
@@ -309,24 +307,12 @@ impl Forecaster {
             });
         };
         let t = self.meta.pipeline.transform;
-        let tr = |v: f64| t.apply(v).unwrap_or(f64::NAN);
         let (mut lower, mut upper) = (Vec::new(), Vec::new());
         for (i, &m) in mean.iter().enumerate() {
-            let c = tr(m);
-            let var = if all.len() > 1 {
-                all.iter().map(|f| (tr(f[i]) - c).powi(2)).sum::<f64>() / (k - 1.0)
-            } else {
-                0.0
-            };
-            let n = iv.residual.len();
-            let res = if i < n {
-                iv.residual[i]
-            } else {
-                iv.residual[n - 1] * ((i + 1) as f64 / n as f64).sqrt()
-            };
-            let sd = (var + res * res).sqrt();
-            lower.push(t.invert(c - iv.z * sd));
-            upper.push(t.invert(c + iv.z * sd));
+            let members: Vec<f64> = all.iter().map(|f| f[i]).collect();
+            let (lo, hi) = iv.bounds(t, m, &members, i);
+            lower.push(lo);
+            upper.push(hi);
         }
         Ok(Forecast {
             mean,

@@ -8,9 +8,10 @@ use super::calendar::default_season;
 use super::choose::{choose, val_origins, val_rows, Choice};
 use super::config::TrainConfig;
 use super::eval::EvalReport;
+use super::interval::calibrate;
 use super::linear::Linear;
 use super::member::{Data, Member};
-use super::meta::{fingerprint, ForecastMeta, Interval, ValScores};
+use super::meta::{fingerprint, ForecastMeta, ValScores};
 use super::pipeline::Pipeline;
 use super::predict::{member_dir, Forecaster};
 use super::series::Series;
@@ -20,9 +21,6 @@ use crate::tasks::{Budget, Event, Progress};
 use crate::{Error, Model, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-/// The standard normal quantile of the 90 % intervals.
-const Z90: f64 = 1.6448536269514722;
 
 /// Window-steps (training windows x window length x epochs) the default
 /// budget gives each network: about 10 s of a GRU of 32 units on one core.
@@ -453,9 +451,9 @@ impl Trainer {
     }
 
     /// Loads the saved ensemble, fits the AR baseline on the training
-    /// windows, scores ensemble, AR and naive on the validation block, keeps
-    /// the ensemble's residuals per lead for the intervals, and saves all of
-    /// it with the first network.
+    /// windows, scores ensemble, AR and naive on the validation block,
+    /// calibrates the intervals on it, and saves all of it with the first
+    /// network.
     fn after_training(&mut self) -> Result<Forecaster> {
         let mut fc = Forecaster::load(&self.out)?;
         let meta = &fc.meta;
@@ -466,26 +464,30 @@ impl Trainer {
         let m = self.enc.len() / self.width;
         let h = meta.horizon;
         let need = meta.window + meta.pipeline.lost();
-        let origins = val_origins(fit_rows, val_rows(self.config.val_frac, m), h, need);
-        let t = meta.pipeline.transform;
-        let tr = |v: f64| t.apply(v).unwrap_or(f64::NAN);
+        let val = val_rows(self.config.val_frac, m);
+        let origins = val_origins(fit_rows, val, h, need);
         let y = &part.target;
         let (mut se, mut se_ar, mut se_naive) = (0.0, 0.0, 0.0);
-        let mut res = vec![0.0; h];
+        let mut runs = Vec::with_capacity(origins.len());
         for &o in &origins {
-            let f = fc.forecast_at(&part, o, h)?;
+            let all = fc.member_forecasts_at(&part, o, h)?;
+            let f: Vec<f64> = (0..h)
+                .map(|i| all.iter().map(|f| f[i]).sum::<f64>() / all.len() as f64)
+                .collect();
             let ar = fc.ar_forecast_at(&part, o, h)?.unwrap_or_else(|| f.clone());
             for i in 0..h {
                 let act = y[o + i];
                 se += (f[i] - act).powi(2);
                 se_ar += (ar[i] - act).powi(2);
                 se_naive += (y[o - 1] - act).powi(2);
-                res[i] += (tr(f[i]) - tr(act)).powi(2);
             }
+            runs.push((o, all));
         }
+        let enc = (self.enc.as_slice(), self.width);
+        let interval = calibrate(&fc, &part, val.min(fit_rows), &runs, enc)?;
         let meta = &mut fc.meta;
+        meta.interval = interval;
         if !origins.is_empty() {
-            let c = origins.len() as f64;
             let points = origins.len() * h;
             let rms = |s: f64| (s / points as f64).sqrt();
             meta.validation = Some(ValScores {
@@ -493,11 +495,6 @@ impl Trainer {
                 rmse: rms(se),
                 ar_rmse: rms(se_ar),
                 naive_rmse: rms(se_naive),
-            });
-            meta.interval = Some(Interval {
-                level: 0.9,
-                z: Z90,
-                residual: res.iter().map(|s| (s / c).sqrt()).collect(),
             });
         }
         self.members[0].save_model(&fc.model, &fc.meta)?;
