@@ -43,8 +43,25 @@ fn tiny_training_on_a_sine_beats_the_naive_forecast() {
     let data = sine_csv(&dir, 150);
     let out = dir.join("model");
     let common = [
-        "--target", "value", "--window", "12", "--test", "24", "--hidden", "8", "--epochs", "40",
-        "--lr", "0.01",
+        "--target",
+        "value",
+        "--window",
+        "12",
+        "--test",
+        "24",
+        "--hidden",
+        "8",
+        "--epochs",
+        "40",
+        "--lr",
+        "0.01", // issue 18 made these chosen or 5 by default: the old meaning
+        "--transform",
+        "none",
+        "--diff",
+        "0",
+        "--ensemble",
+        "1",
+        "--no-ar-skip",
     ];
     for (strategy, horizon) in [("direct", "3"), ("recursive", "3")] {
         let mut extra = common.to_vec();
@@ -89,7 +106,7 @@ fn train_err(csv: &str, extra: &[&str]) -> std::process::Output {
     let dir = tmp(&format!("bad{}", csv.len()));
     let data = dir.join("d.csv");
     std::fs::write(&data, csv).unwrap();
-    let mut e = vec!["--test", "2", "--epochs", "1"];
+    let mut e = vec!["--test", "2", "--epochs", "1", "--ensemble", "1"]; // issue 18: 5 by default
     if !extra.contains(&"--window") {
         e.extend(["--window", "3"]);
     }
@@ -162,8 +179,23 @@ fn test_rows_do_not_change_the_fit() {
     let wild = dir.join("wild.csv");
     std::fs::write(&wild, lines.join("\n")).unwrap();
     let extra = [
-        "--target", "value", "--window", "6", "--test", "10", "--hidden", "4", "--epochs", "3",
-        "--diff", "1",
+        "--target",
+        "value",
+        "--window",
+        "6",
+        "--test",
+        "10",
+        "--hidden",
+        "4",
+        "--epochs",
+        "3",
+        "--diff",
+        "1",
+        "--transform",
+        "none",
+        "--ensemble",
+        "1",
+        "--no-ar-skip", // the old meaning (issue 18)
     ];
     let params = |d: &Path, out: &str| {
         train_ok(d, &dir.join(out), &extra);
@@ -171,5 +203,84 @@ fn test_rows_do_not_change_the_fit() {
         (fc.model.params, fc.meta.pipeline)
     };
     assert_eq!(params(&data, "a"), params(&wild, "b"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn semicolons_a_bom_quoted_newlines_and_zoned_times_with_an_ensemble() {
+    let dir = tmp("formats");
+    let mut text = String::from("\u{feff}time;note;v\n");
+    for i in 0..80 {
+        let v = 10.0 + 3.0 * (i as f64 * std::f64::consts::TAU / 24.0).sin();
+        let note = if i == 5 {
+            "\"two\nlines; quoted\""
+        } else {
+            "x"
+        };
+        text += &format!(
+            "2021-03-{:02}T{:02}:00:00+01:00;{note};{v}\n",
+            1 + i / 24,
+            i % 24
+        );
+    }
+    let data = dir.join("d.csv");
+    std::fs::write(&data, text).unwrap();
+    let out = dir.join("m");
+    let flags = [
+        "--target",
+        "v",
+        "--delimiter",
+        ";",
+        "--test",
+        "8",
+        "--epochs",
+        "2",
+        "--hidden",
+        "4",
+        "--ensemble",
+        "2",
+    ];
+    train_ok(&data, &out, &flags);
+    let fc = Forecaster::load(&out).unwrap();
+    assert_eq!((fc.meta.season, fc.members.len()), (24, 1)); // hourly labels
+    assert!(out.join("member-1").join("model.safetensors").is_file());
+    // forecasts after the end continue the times, zone kept, with intervals
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let f = rnn(&["forecast", "--model", o, "--data", d, "--horizon", "1"]);
+    assert!(f.status.success(), "{}", common::stderr(&f));
+    let csv = String::from_utf8_lossy(&f.stdout).to_string();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "time,forecast,lower,upper");
+    let cells: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(cells[0], "2021-03-04T08:00:00+01:00");
+    let num = |s: &str| s.parse::<f64>().unwrap();
+    assert!(
+        num(cells[2]) <= num(cells[1]) && num(cells[1]) <= num(cells[3]),
+        "{csv}"
+    );
+    // eval: the old keys and the new ones
+    let e = rnn(&["eval", "--model", o, "--data", d, "--json"]);
+    let j: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    for key in [
+        "rmse",
+        "naive_rmse",
+        "seasonal_naive_mase",
+        "ar_rmse",
+        "ar_mae",
+        "coverage",
+    ] {
+        assert!(j[key].is_number(), "{key}: {j}");
+    }
+    assert_eq!(
+        (j["ensemble"].as_u64(), j["interval_level"].as_f64()),
+        (Some(2), Some(0.9))
+    );
+    // a bad delimiter is a usage error naming the flag
+    let bad = train(
+        &data,
+        &dir.join("m2"),
+        &["--target", "v", "--test", "8", "--delimiter", "\""],
+    );
+    assert_bad_input(&bad, "--delimiter");
     std::fs::remove_dir_all(&dir).unwrap();
 }

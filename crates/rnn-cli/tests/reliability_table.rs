@@ -108,6 +108,13 @@ fn cases(d: &Path) -> Vec<(&'static str, i32, &'static str, Output)> {
         "6",
         "--epochs",
         "2",
+        "--ensemble", // issue 18 made these 5, chosen, and AR skip by default: the old meaning
+        "1",
+        "--transform",
+        "none",
+        "--diff",
+        "0",
+        "--no-ar-skip",
         "--out",
         s(&fc),
     ]);

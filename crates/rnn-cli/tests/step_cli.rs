@@ -322,6 +322,14 @@ fn a_forecaster_steps_through_values_across_calls() {
         "3",
         "--hidden",
         "4",
+        // issue 18 made these chosen or 5 by default: the old meaning
+        "--transform",
+        "none",
+        "--diff",
+        "0",
+        "--ensemble",
+        "1",
+        "--no-ar-skip",
         "--out",
         model.to_str().unwrap(),
     ]);

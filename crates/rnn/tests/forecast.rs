@@ -87,3 +87,98 @@ fn a_loaded_model_checks_its_arguments() {
     assert!(m.origin(&longer, Some(65)).is_err());
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn an_ensemble_keeps_every_network_and_averages_their_forecasts() {
+    let out = dir("ensemble");
+    let mut cfg = small(4, 8);
+    cfg.ensemble = 3;
+    let mut t = Trainer::from_series(cfg, sine(60), &out).unwrap();
+    let s = t.fit(Budget::Epochs(2), &mut ()).unwrap();
+    assert_eq!(s.ensemble, 3);
+    let m = Forecaster::load(&out).unwrap();
+    assert_eq!(m.members.len(), 2);
+    // each member directory is a model of its own, seeded 1 and 2
+    let m2 = Forecaster::load(&rnn::tasks::forecast::member_dir(&out, 2)).unwrap();
+    assert_eq!((m2.meta.seed, m2.meta.ensemble), (1 + 1, 1));
+    let series = sine(60);
+    let all = m.member_forecasts_at(&series, 50, 1).unwrap();
+    assert_eq!(all[2], m2.forecast_at(&series, 50, 1).unwrap());
+    let mean = (all[0][0] + all[1][0] + all[2][0]) / 3.0;
+    assert!((m.forecast_at(&series, 50, 1).unwrap()[0] - mean).abs() < 1e-12);
+    // the interval holds the mean; eval reports its coverage and the AR baseline
+    let f = m.forecast_interval_at(&series, 50, 1).unwrap();
+    assert_eq!(f.level, Some(0.9));
+    assert!(f.lower[0] < f.mean[0] && f.mean[0] < f.upper[0], "{f:?}");
+    let r = m.evaluate(&series, None, None).unwrap();
+    assert_eq!((r.ensemble, r.window, r.points), (3, 4, 8));
+    assert!(r.coverage.is_some_and(|c| (0.0..=1.0).contains(&c)));
+    assert!(r.ar_rmse.is_some() && r.ar_mae.is_some());
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn the_ar_baseline_is_exact_on_an_ar_series_and_the_skip_starts_from_it() {
+    let out = dir("ar");
+    // 10 + sin(0.7 t) = 2 cos(0.7) y_{t-1} - y_{t-2} + 20 (1 - cos 0.7): AR(2)
+    let series = sine(120);
+    let mut cfg = TrainConfig::new("sine", 2, 20);
+    (cfg.hidden, cfg.ar_skip, cfg.lr) = (4, true, 1e-9);
+    Trainer::from_series(cfg, series.clone(), &out)
+        .unwrap()
+        .fit(Budget::Steps(1), &mut ())
+        .unwrap();
+    let m = Forecaster::load(&out).unwrap();
+    let r = m.evaluate(&series, None, Some(1)).unwrap();
+    assert!(r.ar_rmse.unwrap() < 1e-4 * r.naive_rmse, "{r:?}");
+    // a correction that has not moved (zero output layer, lr 1e-9): the
+    // network's forecast is the AR forecast
+    let ar = m.ar_forecast_at(&series, 110, 1).unwrap().unwrap()[0];
+    let net = m.forecast_at(&series, 110, 1).unwrap()[0];
+    assert!((ar - net).abs() < 1e-3 * ar.abs(), "{ar} vs {net}");
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn the_defaults_choose_on_the_validation_block_and_say_so() {
+    let out = dir("auto");
+    // a positive series with trend and a season of 4 (quarterly labels)
+    let mut s = Series::from_values(
+        "q",
+        (0..100)
+            .map(|i| (50.0 + i as f64) * [1.0, 1.3, 0.9, 0.7][i % 4])
+            .collect(),
+    );
+    s.time = (0..100)
+        .map(|i| format!("{}Q{}", 1990 + i / 4, i % 4 + 1))
+        .collect();
+    let mut cfg = TrainConfig::auto("q", 12);
+    (cfg.hidden, cfg.ensemble) = (4, 2);
+    let mut t = Trainer::from_series(cfg, s.clone(), &out).unwrap();
+    let mut messages = Vec::new();
+    let sum = t
+        .fit(Budget::Epochs(2), &mut |e: &Event| {
+            if let Event::Message(m) = e {
+                messages.push(m.to_string())
+            }
+        })
+        .unwrap();
+    let c = sum.choice.unwrap();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with(&format!("chose {c}"))),
+        "{messages:?}"
+    );
+    let m = Forecaster::load(&out).unwrap();
+    assert_eq!(m.meta.season, 4);
+    let saved = m.meta.choice.unwrap();
+    assert_eq!(
+        (m.meta.window, saved.window, &saved.diff),
+        (c.window, c.window, &c.diff)
+    );
+    // the last stop line compares the validation scores
+    let last_stop = messages.iter().rfind(|m| m.starts_with("stopped")).unwrap();
+    assert!(last_stop.contains("validation RMSE") && last_stop.contains("naive"));
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -19,9 +19,14 @@ seasons before, taken from before the origin) forecasts are scored on the same
 rows. MASE divides each MAE by the in-sample MAE of the seasonal-naive forecast
 (naive when the season is 1) over the rows before the test block.
 
+The AR(p) baseline (p = the model's window) is fitted by least squares on the
+model's training windows. Coverage: the share of test values inside the 90%
+forecast intervals.
+
 --json prints rmse, mae, mase, naive_rmse, naive_mae, naive_mase,
 seasonal_naive_rmse, seasonal_naive_mae, seasonal_naive_mase, points,
-horizon, season, strategy.
+horizon, season, strategy, ar_rmse, ar_mae, ar_mase, coverage,
+interval_level, ensemble, window.
 
 Taggers: repeat --model to score an ensemble (the mean of the models' tag
 probabilities, CRF marginals for CRF taggers); --entity-bias B adds B to the
@@ -112,30 +117,6 @@ fn eval_forecast(args: &EvalArgs) -> CliResult {
         println!("{v}");
         return Ok(());
     }
-    let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
-    println!(
-        "{} test rows of {}, forecast in blocks of {} ({} strategy), season {}",
-        r.points,
-        args.data.display(),
-        r.horizon,
-        r.strategy,
-        r.season
-    );
-    println!(
-        "{:<16} {:>10} {:>10} {:>8}",
-        "forecast", "RMSE", "MAE", "MASE"
-    );
-    for (name, rmse, mae, mase) in [
-        ("model", r.rmse, r.mae, r.mase),
-        ("naive", r.naive_rmse, r.naive_mae, r.naive_mase),
-        (
-            "seasonal naive",
-            r.seasonal_naive_rmse,
-            r.seasonal_naive_mae,
-            r.seasonal_naive_mase,
-        ),
-    ] {
-        println!("{name:<16} {rmse:>10.4} {mae:>10.4} {:>8}", fmt(mase));
-    }
+    print!("{}", r.table(&args.data));
     Ok(())
 }

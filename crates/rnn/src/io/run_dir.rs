@@ -27,8 +27,9 @@ pub enum OutMode {
     /// A new run: the directory must not hold a model or a run.
     New,
     /// A new run replacing whatever run or model the directory holds
-    /// (`--force`): the files of [`RUN_FILES`] and `epoch-*` snapshot
-    /// directories are removed first; other files are left alone.
+    /// (`--force`): the files of [`RUN_FILES`], `epoch-*` snapshot and
+    /// `member-*` ensemble directories are removed first; other files are
+    /// left alone.
     Replace,
     /// Continuing the run in the directory (`--resume`).
     Resume,
@@ -62,7 +63,7 @@ fn describe(dir: &Path, present: &[PathBuf]) -> String {
     }
 }
 
-/// Run files and snapshot directories present in `dir`.
+/// Run files, snapshot and ensemble-member directories present in `dir`.
 fn run_files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = RUN_FILES
         .iter()
@@ -77,7 +78,7 @@ fn run_files(dir: &Path) -> Vec<PathBuf> {
                 p.is_dir()
                     && p.file_name()
                         .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("epoch-"))
+                        .is_some_and(|n| n.starts_with("epoch-") || n.starts_with("member-"))
                     && p.join("model.safetensors").exists()
             })
             .collect();

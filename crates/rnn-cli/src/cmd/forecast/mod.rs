@@ -8,12 +8,12 @@ mod predict;
 pub use predict::{run_forecast, ForecastArgs};
 
 use crate::error::CliResult;
-use crate::train_util::{budget_from_flags, set_threads, Budget, Progress};
+use crate::train_util::{budget_from_flags, set_threads, Progress};
 use clap::Args;
 use rnn::io::OutMode;
 use rnn::nn::cell::{Activation, CellName};
 use rnn::tasks::forecast::{
-    Fill, Strategy, TimeColumn, TrainConfig, Trainer, Transform, LOSS_PLOT,
+    Choose, Fill, Strategy, TimeColumn, TrainConfig, Trainer, Transform, LOSS_PLOT,
 };
 use rnn::tasks::Plotting;
 use std::path::PathBuf;
@@ -44,9 +44,9 @@ pub struct TrainForecastArgs {
         ignore_case = true
     )]
     pub fill: Fill,
-    /// Input steps per forecast.
+    /// Input steps per forecast [default: chosen on the validation block].
     #[arg(long)]
-    pub window: usize,
+    pub window: Option<usize>,
     /// Steps to forecast at once.
     #[arg(long, default_value_t = 1)]
     pub horizon: usize,
@@ -69,18 +69,23 @@ pub struct TrainForecastArgs {
     /// such a directory is refused).
     #[arg(long)]
     pub force: bool,
-    /// Transform of the target before differencing: none, log, sqrt (inverted for forecasts).
-    #[arg(
-        long,
-        value_enum,
-        hide_possible_values = true,
-        default_value = "none",
-        ignore_case = true
-    )]
-    pub transform: Transform,
-    /// Lags to difference by, in turn, after the transform (e.g. 1,12; inverted for forecasts).
+    /// Transform of the target before differencing: none, log, sqrt (inverted
+    /// for forecasts) [default: chosen on the validation block].
+    #[arg(long, value_enum, hide_possible_values = true, ignore_case = true)]
+    pub transform: Option<Transform>,
+    /// Lags to difference by, in turn, after the transform (e.g. 1,12; 0: none;
+    /// inverted for forecasts) [default: none, 1 or the season, chosen on the validation block].
     #[arg(long, value_delimiter = ',')]
     pub diff: Vec<usize>,
+    /// Networks (seeds --seed, --seed + 1, ...) whose forecasts are averaged.
+    #[arg(long, default_value_t = 5)]
+    pub ensemble: usize,
+    /// The network alone, without the AR(p) skip (by default it learns a correction to AR(p)).
+    #[arg(long)]
+    pub no_ar_skip: bool,
+    /// The CSV field separator (one ASCII character, e.g. ';').
+    #[arg(long, default_value_t = ',')]
+    pub delimiter: char,
     /// Season of the seasonal-naive baseline and MASE [default: 12 for
     /// monthly time labels, 4 for quarterly, else 1].
     #[arg(long)]
@@ -165,12 +170,12 @@ fn config(a: &TrainForecastArgs) -> TrainConfig {
             Some(t) => TimeColumn::Named(t.to_string()),
         },
         fill: a.fill,
-        window: a.window,
+        window: a.window.unwrap_or(0),
         horizon: a.horizon,
         strategy: a.strategy,
         test: a.test,
-        transform: a.transform,
-        diff: a.diff.clone(),
+        transform: a.transform.unwrap_or_default(),
+        diff: a.diff.iter().copied().filter(|&l| l > 0).collect(),
         season: a.season,
         hidden: a.hidden,
         layers: a.layers,
@@ -184,20 +189,24 @@ fn config(a: &TrainForecastArgs) -> TrainConfig {
         batch: a.batch,
         val_frac: a.val_frac,
         on_divergence: a.on_divergence,
+        delimiter: u8::try_from(a.delimiter).unwrap_or(0), // checked by the library
+        ensemble: a.ensemble,
+        choose: Choose {
+            window: a.window.is_none(),
+            transform: a.transform.is_none(),
+            diff: a.diff.is_empty(),
+        },
+        jobs: 0,
+        ar_skip: !a.no_ar_skip,
     }
 }
 
 /// Runs `rnn train forecast`.
 pub fn train_forecast(a: &TrainForecastArgs) -> CliResult {
     set_threads(a.threads)?;
-    let budget = budget_from_flags(a.epochs, a.minutes, Budget::Epochs(500))?;
-    let mode = if a.force {
-        OutMode::Replace
-    } else {
-        OutMode::New
-    };
-    rnn::io::prepare_run_dir(&a.out, mode)?;
+    rnn::io::prepare_run_dir(&a.out, OutMode::from_flags(false, a.force))?;
     let mut trainer = Trainer::new(config(a), &a.data, &a.out)?;
+    let budget = budget_from_flags(a.epochs, a.minutes, trainer.default_budget())?;
     let mut bar = Progress::new(budget, 0);
     let mut obs = Plotting::new(LOSS_PLOT, &a.out, false, &mut bar);
     let fitted = trainer.fit(budget, &mut obs);

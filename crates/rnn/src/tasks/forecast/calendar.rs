@@ -1,148 +1,205 @@
-//! Time-label arithmetic: labels (years, `YYYY-MM`, `YYYY-Qn`, dates) as
-//! points on an axis, continued past the end of a series, and the default
-//! season they imply.
+//! Time-label arithmetic: labels (years, `YYYY-MM`, quarters `YYYYQn` and
+//! `YYYY-Qn`, ISO dates, date-times with or without a UTC offset) as points on
+//! an axis, continued past the end of a series, and the default season they
+//! imply. Dates and times are parsed, stepped and formatted with `chrono`.
+
+use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime};
+
+/// How a date-time label gives its zone.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Zone {
+    /// No offset: a local (naive) date-time.
+    Naive,
+    /// A trailing `Z` (UTC).
+    Utc,
+    /// An offset such as `+01:00`, kept for the labels written after it.
+    Offset(FixedOffset),
+}
+
+/// What a label is, with the format it is written in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    /// A plain integer (a year, an index).
+    Int,
+    /// `YYYY-MM`: the value counts months since year 0.
+    Month,
+    /// `YYYYQn` (false) or `YYYY-Qn` (true): quarters since year 0.
+    Quarter(bool),
+    /// A date in this chrono format: days since 0001-01-01.
+    Day(&'static str),
+    /// A date-time in this chrono format (zone aside): seconds since the
+    /// Unix epoch (UTC when the label has an offset).
+    Time(&'static str, Zone),
+}
 
 /// A time label understood as a point on a numeric axis.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Stamp {
-    /// A plain integer (a year, an index).
-    Int(i64),
-    /// `YYYY-MM`: months since year 0.
-    Month(i64),
-    /// `YYYY-Qn`: quarters since year 0.
-    Quarter(i64),
-    /// `YYYY-MM-DD` (dashes) or `YYYYMMDD` (compact): days since 1970-01-01.
-    Day(i64, bool),
+struct Stamp {
+    kind: Kind,
+    v: i64,
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
+const DAY_FORMATS: [&str; 2] = ["%Y-%m-%d", "%Y/%m/%d"];
+const TIME_FORMATS: [&str; 4] = [
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+];
+
+fn day(d: NaiveDate, fmt: &'static str) -> Stamp {
+    Stamp {
+        kind: Kind::Day(fmt),
+        v: i64::from(d.num_days_from_ce()),
+    }
 }
 
-/// The date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
+fn quarter(y: &str, q: &str, dash: bool) -> Option<Stamp> {
+    let (y, q) = (y.parse::<i64>().ok()?, q.parse::<i64>().ok()?);
+    (y.abs() < 1_000_000 && (1..=4).contains(&q)).then_some(Stamp {
+        kind: Kind::Quarter(dash),
+        v: y * 4 + q - 1,
+    })
+}
+
+fn parse_time(s: &str) -> Option<Stamp> {
+    let (body, utc) = match s.strip_suffix(['Z', 'z']) {
+        Some(b) => (b, true),
+        None => (s, false),
+    };
+    for fmt in TIME_FORMATS {
+        if let Ok(t) = NaiveDateTime::parse_from_str(body, fmt) {
+            let zone = if utc { Zone::Utc } else { Zone::Naive };
+            return Some(Stamp {
+                kind: Kind::Time(fmt, zone),
+                v: t.and_utc().timestamp(),
+            });
+        }
+        if utc {
+            continue;
+        }
+        if let Ok(t) = DateTime::parse_from_str(s, &format!("{fmt}%z")) {
+            return Some(Stamp {
+                kind: Kind::Time(fmt, Zone::Offset(*t.offset())),
+                v: t.timestamp(),
+            });
+        }
+    }
+    None
 }
 
 fn parse_stamp(s: &str) -> Option<Stamp> {
     let s = s.trim();
-    let nums: Vec<&str> = s.split(['-', '/']).collect();
-    let int = |t: &str| t.parse::<i64>().ok();
-    match nums.as_slice() {
-        [y] if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) => {
-            let v = int(y)?;
-            let (yy, mm, dd) = (v / 10000, v / 100 % 100, v % 100);
-            if (1..=12).contains(&mm) && (1..=31).contains(&dd) {
-                Some(Stamp::Day(days_from_civil(yy, mm, dd), true))
-            } else {
-                Some(Stamp::Int(v))
-            }
+    let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if digits && s.len() == 8 {
+        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y%m%d") {
+            return Some(day(d, "%Y%m%d"));
         }
-        [y] => {
-            if let Some((yy, q)) = y.split_once(['Q', 'q']) {
-                let (yy, q) = (int(yy)?, int(q)?);
-                if !(1..=4).contains(&q) {
-                    return None;
-                }
-                return Some(Stamp::Quarter(yy * 4 + q - 1));
-            }
-            int(y).map(Stamp::Int)
-        }
-        [y, q] if q.starts_with(['Q', 'q']) => {
-            let (y, q) = (int(y)?, int(&q[1..])?);
-            if !(1..=4).contains(&q) {
-                return None;
-            }
-            Some(Stamp::Quarter(y * 4 + q - 1))
-        }
-        [y, m] => {
-            let (yy, m) = (int(y)?, int(m)?);
-            if y.len() != 4 || !(1..=12).contains(&m) {
-                return None;
-            }
-            Some(Stamp::Month(yy * 12 + m - 1))
-        }
-        [y, m, d] => {
-            let (y, m, d) = (int(y)?, int(m)?, int(d)?);
-            if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-                return None;
-            }
-            Some(Stamp::Day(days_from_civil(y, m, d), false))
-        }
-        _ => None,
     }
+    if let Ok(v) = s.parse::<i64>() {
+        return Some(Stamp { kind: Kind::Int, v });
+    }
+    if let Some((y, q)) = s.split_once("-Q").or_else(|| s.split_once("-q")) {
+        return quarter(y, q, true);
+    }
+    if let Some((y, q)) = s.split_once(['Q', 'q']) {
+        return quarter(y, q, false);
+    }
+    if let Some((y, m)) = s
+        .split_once(['-', '/'])
+        .filter(|(y, m)| y.len() == 4 && m.len() <= 2)
+    {
+        // YYYY-MM: chrono reads dates, so read the first of that month
+        let d = NaiveDate::parse_from_str(&format!("{y}-{m}-01"), "%Y-%m-%d").ok()?;
+        return Some(Stamp {
+            kind: Kind::Month,
+            v: i64::from(d.year()) * 12 + i64::from(d.month0()),
+        });
+    }
+    for fmt in DAY_FORMATS {
+        if let Ok(d) = NaiveDate::parse_from_str(s, fmt) {
+            return Some(day(d, fmt));
+        }
+    }
+    parse_time(s)
+}
+
+fn date_of(days: i64) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(i32::try_from(days).ok()?)
+}
+
+/// Years since year 0 of a day count (0001-01-01 = day 1).
+fn day_years(days: i64) -> f64 {
+    days as f64 / 365.2425
 }
 
 fn stamp_value(s: Stamp) -> f64 {
-    match s {
-        Stamp::Int(v) => v as f64,
-        Stamp::Month(m) => m as f64 / 12.0,
-        Stamp::Quarter(q) => q as f64 / 4.0,
-        Stamp::Day(d, _) => 1970.0 + d as f64 / 365.2425,
+    match s.kind {
+        Kind::Int => s.v as f64,
+        Kind::Month => s.v as f64 / 12.0,
+        Kind::Quarter(_) => s.v as f64 / 4.0,
+        Kind::Day(_) => day_years(s.v),
+        Kind::Time(..) => 1970.0 + s.v as f64 / (365.2425 * 86400.0),
     }
 }
 
 fn format_stamp(s: Stamp) -> String {
-    match s {
-        Stamp::Int(v) => v.to_string(),
-        Stamp::Month(m) => format!("{}-{:02}", m.div_euclid(12), m.rem_euclid(12) + 1),
-        Stamp::Quarter(q) => format!("{}-Q{}", q.div_euclid(4), q.rem_euclid(4) + 1),
-        Stamp::Day(d, compact) => {
-            let (y, m, dd) = civil_from_days(d);
-            if compact {
-                format!("{y}{m:02}{dd:02}")
-            } else {
-                format!("{y}-{m:02}-{dd:02}")
-            }
+    match s.kind {
+        Kind::Int => s.v.to_string(),
+        Kind::Month => format!("{}-{:02}", s.v.div_euclid(12), s.v.rem_euclid(12) + 1),
+        Kind::Quarter(dash) => format!(
+            "{}{}Q{}",
+            s.v.div_euclid(4),
+            if dash { "-" } else { "" },
+            s.v.rem_euclid(4) + 1
+        ),
+        Kind::Day(fmt) => {
+            date_of(s.v).map_or_else(|| s.v.to_string(), |d| d.format(fmt).to_string())
         }
+        Kind::Time(fmt, zone) => match DateTime::from_timestamp(s.v, 0) {
+            None => s.v.to_string(),
+            Some(t) => match zone {
+                Zone::Naive => t.naive_utc().format(fmt).to_string(),
+                Zone::Utc => format!("{}Z", t.naive_utc().format(fmt)),
+                Zone::Offset(o) => t.with_timezone(&o).format(&format!("{fmt}%:z")).to_string(),
+            },
+        },
     }
 }
 
 fn same_kind(a: Stamp, b: Stamp) -> bool {
-    std::mem::discriminant(&a) == std::mem::discriminant(&b)
-}
-
-fn stamp_index(s: Stamp) -> i64 {
-    match s {
-        Stamp::Int(v) | Stamp::Month(v) | Stamp::Quarter(v) | Stamp::Day(v, _) => v,
+    match (a.kind, b.kind) {
+        (Kind::Time(f, _), Kind::Time(g, _)) => f == g,
+        (x, y) => x == y,
     }
 }
 
-fn with_index(s: Stamp, v: i64) -> Stamp {
-    match s {
-        Stamp::Int(_) => Stamp::Int(v),
-        Stamp::Month(_) => Stamp::Month(v),
-        Stamp::Quarter(_) => Stamp::Quarter(v),
-        Stamp::Day(_, c) => Stamp::Day(v, c),
+/// Whole months from date `a` to date `b` when both fall on the same day of
+/// the month or both on the last day of their month.
+fn month_step(a: NaiveDate, b: NaiveDate) -> Option<(i64, bool)> {
+    let month_end = |d: NaiveDate| d.succ_opt().is_some_and(|n| n.day() == 1);
+    let end = month_end(a) && month_end(b);
+    if a.day() != b.day() && !end {
+        return None;
+    }
+    let m = |d: NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month0());
+    Some((m(b) - m(a), end)).filter(|(k, _)| *k > 0)
+}
+
+/// The date `k` months after `d` (on the last day of the month when `end`).
+fn add_months(d: NaiveDate, k: i64, end: bool) -> Option<NaiveDate> {
+    let k = u32::try_from(k).ok()?;
+    if end {
+        let first = d.with_day(1)?.checked_add_months(Months::new(k + 1))?;
+        first.pred_opt()
+    } else {
+        d.checked_add_months(Months::new(k))
     }
 }
 
-/// Positions of the labels on a numeric axis (years for dates, months and
-/// quarters; the value for integers; the row index when labels are not all
-/// understood).
+/// Positions of the labels on a numeric axis (years for dates, date-times,
+/// months and quarters; the value for integers; the row index when labels
+/// are not all understood, or not all of one kind).
 pub fn time_axis(labels: &[String]) -> Vec<f64> {
     let stamps: Option<Vec<Stamp>> = labels.iter().map(|l| parse_stamp(l)).collect();
     match stamps {
@@ -154,17 +211,49 @@ pub fn time_axis(labels: &[String]) -> Vec<f64> {
 }
 
 /// The labels of the `k` steps after the last label, continuing the last step
-/// (a year after a year, a month after a month, the same number of days);
-/// `last+1`, `last+2`, ... when the labels are not understood.
+/// (a year after a year, a month after a month, the same number of whole
+/// months between dates on the same day of the month or month ends, else the
+/// same number of days or seconds), in the last label's format (and UTC
+/// offset); `last+1`, `last+2`, ... when the labels are not understood.
+///
+/// ```
+/// use rnn::tasks::forecast::extend_time;
+/// let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+/// assert_eq!(extend_time(&l(&["1960Q3", "1960Q4"]), 1), ["1961Q1"]);
+/// assert_eq!(extend_time(&l(&["2020-01-31", "2020-02-29"]), 1), ["2020-03-31"]);
+/// let t = l(&["2021-03-27T12:00:00+01:00", "2021-03-28T12:00:00+01:00"]);
+/// assert_eq!(extend_time(&t, 1), ["2021-03-29T12:00:00+01:00"]);
+/// ```
 pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
     let n = labels.len();
     let parsed = |i: usize| labels.get(i).and_then(|l| parse_stamp(l));
     if n >= 2 {
         if let (Some(a), Some(b)) = (parsed(n - 2), parsed(n - 1)) {
-            let step = stamp_index(b) - stamp_index(a);
+            let step = b.v - a.v;
             if same_kind(a, b) && step > 0 {
+                let months = match (date_of(a.v), date_of(b.v)) {
+                    (Some(da), Some(db)) if matches!(b.kind, Kind::Day(_)) => {
+                        month_step(da, db).map(|m| (db, m))
+                    }
+                    _ => None,
+                };
                 return (1..=k as i64)
-                    .map(|j| format_stamp(with_index(b, stamp_index(b) + j * step)))
+                    .map(|j| match months {
+                        Some((db, (m, end))) => add_months(db, j * m, end).map_or_else(
+                            || format!("{}+{j}", labels[n - 1]),
+                            |d| {
+                                d.format(match b.kind {
+                                    Kind::Day(f) => f,
+                                    _ => "%Y-%m-%d",
+                                })
+                                .to_string()
+                            },
+                        ),
+                        None => format_stamp(Stamp {
+                            v: b.v + j * step,
+                            ..b
+                        }),
+                    })
                     .collect();
             }
         }
@@ -173,19 +262,56 @@ pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
     (1..=k).map(|j| format!("{last}+{j}")).collect()
 }
 
-/// The default season for seasonal-naive forecasts and MASE: 12 when the
-/// labels are monthly (`YYYY-MM`, or dates 28–31 days apart), 4 when
-/// quarterly (`YYYY-Qn`, or dates 89–92 days apart), 1 otherwise.
+/// The default season for seasonal-naive forecasts, MASE and the choice of
+/// differencing, from the step between the first two labels: 12 for months
+/// (`YYYY-MM`, or dates a month or 28–31 days apart), 4 for quarters
+/// (`YYYYQn`, `YYYY-Qn`, or dates 3 months or 89–92 days apart), 52 for
+/// weekly dates, 7 for daily ones, the steps in a day (up to 288) for
+/// date-times less than a day apart, else 1 (years, integers, unknown).
+///
+/// ```
+/// use rnn::tasks::forecast::default_season;
+/// let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+/// assert_eq!(default_season(&l(&["1958-03-29", "1958-04-05"])), 52);
+/// assert_eq!(default_season(&l(&["2001Q1", "2001Q2"])), 4);
+/// assert_eq!(default_season(&l(&["2020-01-01 00:00", "2020-01-01 01:00"])), 24);
+/// assert_eq!(default_season(&l(&["1700", "1701"])), 1);
+/// ```
 pub fn default_season(labels: &[String]) -> usize {
     let stamps: Option<Vec<Stamp>> = labels.iter().take(50).map(|l| parse_stamp(l)).collect();
-    let Some(s) = stamps.filter(|s| s.len() >= 2) else {
+    let Some(s) = stamps.filter(|s| s.len() >= 2 && same_kind(s[0], s[1])) else {
         return 1;
     };
-    match (s[0], s[1]) {
-        (Stamp::Month(_), Stamp::Month(_)) => 12,
-        (Stamp::Quarter(_), Stamp::Quarter(_)) => 4,
-        (Stamp::Day(a, _), Stamp::Day(b, _)) if (28..=31).contains(&(b - a)) => 12,
-        (Stamp::Day(a, _), Stamp::Day(b, _)) if (89..=92).contains(&(b - a)) => 4,
+    let (a, b) = (s[0], s[1]);
+    let step = b.v - a.v;
+    match a.kind {
+        Kind::Month if step == 1 => 12,
+        Kind::Quarter(_) if step == 1 => 4,
+        Kind::Day(_) => {
+            let months = date_of(a.v)
+                .zip(date_of(b.v))
+                .and_then(|(x, y)| month_step(x, y));
+            match (months, step) {
+                (Some((1, _)), _) | (None, 28..=31) => 12,
+                (Some((3, _)), _) | (None, 89..=92) => 4,
+                (None, 7) => 52,
+                (None, 1) => 7,
+                _ => 1,
+            }
+        }
+        Kind::Time(..) if step > 0 && step < 86400 && 86400 % step == 0 => {
+            let per_day = (86400 / step) as usize;
+            if per_day <= 288 {
+                per_day
+            } else {
+                1
+            }
+        }
+        Kind::Time(..) if step > 0 && step % 86400 == 0 => match step / 86400 {
+            1 => 7,
+            7 => 52,
+            _ => 1,
+        },
         _ => 1,
     }
 }
@@ -210,5 +336,55 @@ mod tests {
         let x: Vec<String> = ["a", "b"].map(String::from).to_vec();
         assert_eq!(extend_time(&x, 1), ["b+1"]);
         assert!((time_axis(&m)[1] - time_axis(&m)[0] - 1.0 / 12.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn common_label_forms() {
+        let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // quarters both ways, months, month starts and ends as dates
+        assert_eq!(
+            extend_time(&l(&["1999Q4", "2000Q1"]), 2),
+            ["2000Q2", "2000Q3"]
+        );
+        assert_eq!(default_season(&l(&["1999Q4", "2000Q1"])), 4);
+        assert_eq!(default_season(&l(&["1999-q4", "2000-q1"])), 4);
+        let ms = l(&["1949-11-01", "1949-12-01"]);
+        assert_eq!(extend_time(&ms, 2), ["1950-01-01", "1950-02-01"]);
+        assert_eq!(default_season(&ms), 12);
+        let me = l(&["2019-12-31", "2020-01-31"]);
+        assert_eq!(extend_time(&me, 2), ["2020-02-29", "2020-03-31"]);
+        let qd = l(&["2020-01-01", "2020-04-01"]);
+        assert_eq!(
+            (default_season(&qd), extend_time(&qd, 1)[0].as_str()),
+            (4, "2020-07-01")
+        );
+        // weekly and daily dates; slashes kept
+        let w = l(&["2001/12/24", "2001/12/31"]);
+        assert_eq!(
+            (default_season(&w), extend_time(&w, 1)[0].as_str()),
+            (52, "2002/01/07")
+        );
+        assert_eq!(default_season(&l(&["2001-12-24", "2001-12-25"])), 7);
+        // date-times: naive, UTC (Z) and with an offset, hourly and daily
+        let h = l(&["2020-02-28T23:00:00", "2020-02-29T00:00:00"]);
+        assert_eq!(
+            (default_season(&h), extend_time(&h, 1)[0].as_str()),
+            (24, "2020-02-29T01:00:00")
+        );
+        let z = l(&["2020-01-01 00:30Z", "2020-01-01 01:00Z"]);
+        assert_eq!(
+            (default_season(&z), extend_time(&z, 1)[0].as_str()),
+            (48, "2020-01-01 01:30Z")
+        );
+        let o = l(&["2020-01-01T23:00:00-05:00", "2020-01-02T23:00:00-05:00"]);
+        assert_eq!(default_season(&o), 7);
+        assert_eq!(extend_time(&o, 1), ["2020-01-03T23:00:00-05:00"]);
+        // one axis: an hour is 1/24 of a day; years are years
+        let ax = time_axis(&h);
+        assert!((ax[1] - ax[0] - 1.0 / (24.0 * 365.2425)).abs() < 1e-9);
+        assert_eq!(time_axis(&l(&["1700", "1701"])), [1700.0, 1701.0]);
+        // mixed or unknown labels: row positions, no season
+        assert_eq!(time_axis(&l(&["2000", "2000-02"])), [0.0, 1.0]);
+        assert_eq!(default_season(&l(&["2020-13", "2020-14"])), 1);
     }
 }

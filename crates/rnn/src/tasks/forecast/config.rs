@@ -1,6 +1,7 @@
 //! [`TrainConfig`]: every setting of a forecasting run, with the CLI's
 //! defaults, and its checks.
 
+use super::choose::Choose;
 use super::fill::Fill;
 use super::meta::Strategy;
 use super::pipeline::Transform;
@@ -70,11 +71,46 @@ pub struct TrainConfig {
     pub val_frac: f64,
     /// What a non-finite loss does (`--on-divergence`; default stop).
     pub on_divergence: OnDivergence,
+    /// The CSV field separator (`--delimiter`; default `,`).
+    pub delimiter: u8,
+    /// Networks trained, seeds `seed`, `seed + 1`, ...; forecasts are their
+    /// mean (`--ensemble`; the CLI's default 5, [`TrainConfig::new`]'s 1).
+    pub ensemble: usize,
+    /// What is chosen on the validation block instead of taken from
+    /// `window`, `transform` and `diff` (the CLI: whichever flag is not
+    /// given; [`TrainConfig::new`]: nothing).
+    pub choose: Choose,
+    /// Ensemble members trained at once (0: one per core).
+    pub jobs: usize,
+    /// The network learns a correction on top of the AR(p) baseline fitted
+    /// on its training windows (its output layer starts at zero, so it
+    /// starts as AR(p); epoch 0 is that baseline). The CLI's default; off
+    /// with `--no-ar-skip`; [`TrainConfig::new`]: off.
+    pub ar_skip: bool,
 }
 
 impl TrainConfig {
-    /// The CLI's defaults for forecasting `target` from `window` steps, with
-    /// the last `test` rows held out.
+    /// The CLI's defaults: forecasting `target` with the last `test` rows
+    /// held out, the window, transform and differencing chosen on the
+    /// validation block, an ensemble of 5.
+    ///
+    /// ```
+    /// let cfg = rnn::tasks::forecast::TrainConfig::auto("SUNACTIVITY", 62);
+    /// assert!(cfg.choose.window && cfg.choose.diff && cfg.ensemble == 5);
+    /// assert!(cfg.validate().is_ok());
+    /// ```
+    pub fn auto(target: impl Into<String>, test: usize) -> Self {
+        TrainConfig {
+            ensemble: 5,
+            choose: Choose::all(),
+            ar_skip: true,
+            ..TrainConfig::new(target, 0, test)
+        }
+    }
+
+    /// Forecasting `target` from `window` steps, with the last `test` rows
+    /// held out: the CLI's defaults with this window, no transform, no
+    /// differencing and one network.
     pub fn new(target: impl Into<String>, window: usize, test: usize) -> Self {
         TrainConfig {
             target: target.into(),
@@ -100,6 +136,11 @@ impl TrainConfig {
             batch: 16,
             val_frac: 0.1,
             on_divergence: OnDivergence::Stop,
+            delimiter: b',',
+            ensemble: 1,
+            choose: Choose::default(),
+            jobs: 0,
+            ar_skip: false,
         }
     }
 
@@ -120,8 +161,11 @@ impl TrainConfig {
     /// the flag, the value and what is expected.
     pub fn validate(&self) -> Result<()> {
         let bad = |s: String| Err(Error::Config(s));
+        if self.window == 0 && !self.choose.window {
+            return bad("--window 0: expected at least 1".into());
+        }
         for (flag, v) in [
-            ("--window", self.window),
+            ("--ensemble", self.ensemble),
             ("--horizon", self.horizon),
             ("--hidden", self.hidden),
             ("--layers", self.layers),
@@ -134,6 +178,7 @@ impl TrainConfig {
         for (flag, v, max) in [
             ("--hidden", self.hidden, 4096),
             ("--layers", self.layers, 16),
+            ("--ensemble", self.ensemble, 100),
         ] {
             if v > max {
                 return bad(format!("{flag} {v}: expected 1 to {max}"));
@@ -161,6 +206,12 @@ impl TrainConfig {
         }
         if self.strategy == Strategy::Recursive && !self.features.is_empty() {
             return bad("--strategy recursive cannot be used with --features (future feature values are unknown)".into());
+        }
+        if !self.delimiter.is_ascii() || b"\"\r\n\0".contains(&self.delimiter) {
+            return bad(format!(
+                "--delimiter {:?}: expected one ASCII character other than a quote or a line break",
+                char::from(self.delimiter)
+            ));
         }
         if self.season == Some(0) {
             return bad("--season 0: expected at least 1".into());

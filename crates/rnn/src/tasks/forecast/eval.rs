@@ -57,6 +57,73 @@ pub struct EvalReport {
     pub season: usize,
     /// The model's strategy.
     pub strategy: Strategy,
+    /// AR(p) baseline RMSE (p = the model's window; None for model files
+    /// saved without it).
+    pub ar_rmse: Option<f64>,
+    /// AR(p) MAE.
+    pub ar_mae: Option<f64>,
+    /// AR(p) MASE.
+    pub ar_mase: Option<f64>,
+    /// Share of the scored values inside their forecast interval (None
+    /// without interval data).
+    pub coverage: Option<f64>,
+    /// The intervals' nominal coverage (0.9).
+    pub interval_level: Option<f64>,
+    /// Networks averaged.
+    pub ensemble: usize,
+    /// Input steps per forecast (the p of AR(p)).
+    pub window: usize,
+}
+
+impl EvalReport {
+    /// The table `rnn eval` prints for a model scored on file `data`: a
+    /// heading line, then RMSE, MAE and MASE of the model and each baseline,
+    /// then the intervals' coverage.
+    pub fn table(&self, data: &std::path::Path) -> String {
+        let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+        let mut out = format!(
+            "{} test rows of {}, forecast in blocks of {} ({} strategy), season {}\n",
+            self.points,
+            data.display(),
+            self.horizon,
+            self.strategy,
+            self.season
+        );
+        out += &format!(
+            "{:<16} {:>10} {:>10} {:>8}\n",
+            "forecast", "RMSE", "MAE", "MASE"
+        );
+        let mut rows = vec![
+            ("model".to_string(), self.rmse, self.mae, self.mase),
+            (
+                "naive".into(),
+                self.naive_rmse,
+                self.naive_mae,
+                self.naive_mase,
+            ),
+            (
+                "seasonal naive".into(),
+                self.seasonal_naive_rmse,
+                self.seasonal_naive_mae,
+                self.seasonal_naive_mase,
+            ),
+        ];
+        if let (Some(r), Some(m)) = (self.ar_rmse, self.ar_mae) {
+            rows.push((format!("AR({})", self.window), r, m, self.ar_mase));
+        }
+        for (name, rmse, mae, mase) in rows {
+            out += &format!("{name:<16} {rmse:>10.4} {mae:>10.4} {:>8}\n", fmt(mase));
+        }
+        if let (Some(c), Some(l)) = (self.coverage, self.interval_level) {
+            out += &format!(
+                "{:.0}% forecast intervals (ensemble of {}): coverage {:.1}%\n",
+                100.0 * l,
+                self.ensemble,
+                100.0 * c
+            );
+        }
+        out
+    }
 }
 
 impl Forecaster {
@@ -102,8 +169,18 @@ impl Forecaster {
         }
         let y = &series.target;
         let (mut f, mut nv, mut sn, mut act) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut ar, mut inside, mut level) = (Some(Vec::new()), 0usize, None);
         for (origin, len) in eval_origins(n, test, meta.horizon) {
-            f.extend(self.forecast_at(series, origin, len)?);
+            let fc = self.forecast_interval_at(series, origin, len)?;
+            for (i, (lo, hi)) in fc.lower.iter().zip(&fc.upper).enumerate() {
+                inside += usize::from((*lo..=*hi).contains(&y[origin + i]));
+            }
+            level = fc.level;
+            f.extend(fc.mean);
+            match (self.ar_forecast_at(series, origin, len)?, ar.as_mut()) {
+                (Some(a), Some(v)) => v.extend(a),
+                _ => ar = None,
+            }
             nv.extend(naive(&y[..origin], len));
             sn.extend(seasonal_naive(&y[..origin], len, season));
             act.extend_from_slice(&y[origin..origin + len]);
@@ -111,6 +188,7 @@ impl Forecaster {
         let scale = mase_scale(&y[..n - test], season);
         let mase = |v: f64| scale.map(|s| v / s);
         let (m, nm, sm) = (mae(&f, &act), mae(&nv, &act), mae(&sn, &act));
+        let ar_mae = ar.as_ref().map(|a| mae(a, &act));
         Ok(EvalReport {
             points: act.len(),
             rmse: rmse(&f, &act),
@@ -125,6 +203,13 @@ impl Forecaster {
             horizon: meta.horizon,
             season,
             strategy: meta.strategy,
+            ar_rmse: ar.as_ref().map(|a| rmse(a, &act)),
+            ar_mae,
+            ar_mase: ar_mae.and_then(mase),
+            coverage: level.map(|_| inside as f64 / act.len().max(1) as f64),
+            interval_level: level,
+            ensemble: 1 + self.members.len(),
+            window: meta.window,
         })
     }
 }

@@ -1,7 +1,9 @@
 //! What a forecast model stores besides its weights: [`ForecastMeta`], kept as
 //! JSON under the metadata key [`META_KEY`] of `model.safetensors`.
 
+use super::choose::Choice;
 use super::fill::Fill;
+use super::linear::Linear;
 use super::pipeline::Pipeline;
 use super::series::{Series, TimeColumn};
 use crate::io::model_file::{ModelFile, Task, MODEL_FILE};
@@ -88,6 +90,77 @@ pub struct ForecastMeta {
     pub best_epoch: usize,
     /// Validation MSE per value (normalised units) of the kept weights.
     pub best_val_mse: Option<f64>,
+    /// The CSV field separator of the training file (`,` in older files).
+    #[serde(default = "comma")]
+    pub delimiter: u8,
+    /// Networks in the ensemble: this file's and `member-K/model.safetensors`
+    /// for K = 1, 2, ... (1 in older files).
+    #[serde(default = "one")]
+    pub ensemble: usize,
+    /// How window, transform and differencing were chosen.
+    #[serde(default)]
+    pub choice: Option<Choice>,
+    /// The AR(p) baseline fitted on the training windows (encoded units).
+    #[serde(default)]
+    pub ar: Option<Linear>,
+    /// Whether the network's output is added to the AR(p) forecast.
+    #[serde(default)]
+    pub ar_skip: bool,
+    /// The forecast intervals' validation residuals.
+    #[serde(default)]
+    pub interval: Option<Interval>,
+    /// The ensemble, AR and naive forecasts scored on the validation block.
+    #[serde(default)]
+    pub validation: Option<ValScores>,
+}
+
+fn comma() -> u8 {
+    b','
+}
+
+fn one() -> usize {
+    1
+}
+
+/// What the forecast intervals are made of (see [`Interval::bounds`]): in
+/// transformed units (after `--transform`, before differencing), around the
+/// ensemble mean, `quantile * sqrt(scale² + the ensemble's variance)` at
+/// each lead, the quantile a split-conformal one of the validation block's
+/// errors. Older model files have no quantile: their intervals are normal,
+/// `z * sqrt(residual² + the ensemble's variance)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    /// Nominal coverage (0.9).
+    pub level: f64,
+    /// The standard normal quantile of that coverage (1.645 for 0.9).
+    pub z: f64,
+    /// Root mean squared validation residual of the ensemble mean per lead
+    /// (1, 2, ...; transformed units).
+    pub residual: Vec<f64>,
+    /// The AR(p) baseline's in-sample RMS error per lead on the training
+    /// rows (transformed units): how the error grows with the lead.
+    #[serde(default)]
+    pub scale: Vec<f64>,
+    /// The split-conformal quantile at `level` of the validation errors
+    /// divided by `sqrt(scale² + the ensemble's variance)`.
+    #[serde(default)]
+    pub quantile: Option<f64>,
+    /// Validation errors the quantile was taken over.
+    #[serde(default)]
+    pub calibration_points: usize,
+}
+
+/// Root mean squared errors on the validation block, target units.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ValScores {
+    /// Values scored.
+    pub points: usize,
+    /// The ensemble mean.
+    pub rmse: f64,
+    /// The AR(p) baseline.
+    pub ar_rmse: f64,
+    /// The naive forecast.
+    pub naive_rmse: f64,
 }
 
 impl ForecastMeta {
@@ -124,8 +197,9 @@ impl ForecastMeta {
     /// Reads `data` the way the model's training file was read: same target,
     /// features, time column and gap filling.
     pub fn read_series(&self, data: &Path) -> Result<Series> {
-        Series::read(
+        Series::read_delimited(
             data,
+            self.delimiter,
             &self.target,
             &self.features,
             &self.time_column(),

@@ -27,13 +27,18 @@
 
 mod baselines;
 mod calendar;
+mod choose;
 mod config;
 mod eval;
 mod fill;
 mod history;
+mod interval;
+mod linear;
+mod member;
 mod meta;
 mod pipeline;
 mod predict;
+mod report;
 mod series;
 mod table;
 mod trainer;
@@ -41,13 +46,17 @@ mod windows;
 
 pub use baselines::{mae, mase_scale, naive, rmse, seasonal_naive};
 pub use calendar::{default_season, extend_time, time_axis};
+pub use choose::{val_origins, val_rows, Choice, Choose};
 pub use config::TrainConfig;
 pub use eval::EvalReport;
 pub use fill::{fill_gaps, is_missing, Fill};
 pub use history::HISTORY_FORMAT;
-pub use meta::{fingerprint, ForecastMeta, Strategy, META_KEY, TASK};
+pub use interval::{conformal_quantile, LEVEL};
+pub use linear::Linear;
+pub use meta::{fingerprint, ForecastMeta, Interval, Strategy, ValScores, META_KEY, TASK};
 pub use pipeline::{difference, undifference, Pipeline, Transform};
-pub use predict::{Forecaster, Origin};
+pub use predict::{member_dir, Forecast, Forecaster, Origin};
+pub use report::{fmt_num, ForecastReport};
 pub use series::{Series, TimeColumn};
 pub use table::Table;
 pub use trainer::{Summary, Trainer};

@@ -1,13 +1,14 @@
 //! [`Forecaster`]: a trained forecast model (metadata and weights) and its
 //! forecasts, direct or recursive, turned back into target values.
 
+use super::choose::linear_forecast;
 use super::meta::{fingerprint, ForecastMeta, TASK};
 use super::series::Series;
 use crate::io::model_file::ModelFile;
 use crate::nn::layer::Input;
 use crate::nn::many_to_one::ManyToOne;
 use crate::{Error, Model, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A loaded forecast model: what it was trained on and its network.
 ///
@@ -33,10 +34,32 @@ use std::path::Path;
 pub struct Forecaster {
     /// Columns, windows, strategy and normalisation of the model.
     pub meta: ForecastMeta,
-    /// The network (identity readout of the last state).
+    /// The network (identity readout of the last state); the ensemble's
+    /// first.
     pub model: Model<f32>,
     /// Its directory, named by errors.
     name: String,
+    /// The ensemble's other networks (`member-1`, `member-2`, ...), empty
+    /// for a single network.
+    pub members: Vec<Model<f32>>,
+}
+
+/// A forecast with its interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Forecast {
+    /// The ensemble mean per step.
+    pub mean: Vec<f64>,
+    /// Lower bounds per step (empty when the model has no interval data).
+    pub lower: Vec<f64>,
+    /// Upper bounds per step (likewise).
+    pub upper: Vec<f64>,
+    /// The nominal coverage of the intervals (e.g. 0.9).
+    pub level: Option<f64>,
+}
+
+/// The directory of ensemble member `k` (1, 2, ...) of the model in `dir`.
+pub fn member_dir(dir: &Path, k: usize) -> PathBuf {
+    dir.join(format!("member-{k}"))
 }
 
 /// Where the forecast of a series starts (see [`Forecaster::origin`]).
@@ -54,10 +77,29 @@ impl Forecaster {
     pub fn load(dir: &Path) -> Result<Forecaster> {
         let mf = ModelFile::load_task(dir, TASK)?;
         let meta = ForecastMeta::from_file(&mf, dir)?;
+        let mut members = Vec::new();
+        for k in 1..meta.ensemble {
+            let md = member_dir(dir, k);
+            let mk = ModelFile::load_task(&md, TASK)?;
+            let m = ForecastMeta::from_file(&mk, &md)?;
+            if (m.window, &m.pipeline, &m.data_fingerprint)
+                != (meta.window, &meta.pipeline, &meta.data_fingerprint)
+            {
+                return Err(Error::Data {
+                    path: md,
+                    reason: format!(
+                        "is not a member of the ensemble in {} (another window, normalisation or training file)",
+                        dir.display()
+                    ),
+                });
+            }
+            members.push(mk.model);
+        }
         Ok(Forecaster {
             meta,
             model: mf.model,
             name: dir.display().to_string(),
+            members,
         })
     }
 
@@ -106,9 +148,9 @@ impl Forecaster {
         self.forecast_at(series, series.len(), horizon)
     }
 
-    /// Forecasts the `horizon` rows from row `origin` of `series` on, reading
-    /// only rows `0..origin` (the last `window` of them, after differencing).
-    pub fn forecast_at(&self, series: &Series, origin: usize, horizon: usize) -> Result<Vec<f64>> {
+    /// Checks a forecast of `horizon` rows from row `origin` of `series` and
+    /// encodes rows `0..origin`: `[origin - lost, I]`.
+    fn encoded(&self, series: &Series, origin: usize, horizon: usize) -> Result<Vec<f64>> {
         self.check_horizon(horizon)?;
         let meta = &self.meta;
         if series.features.len() != meta.features.len() {
@@ -143,18 +185,37 @@ impl Forecaster {
             .iter()
             .map(|f| f[..origin].to_vec())
             .collect();
-        let width = 1 + feats.len();
-        let enc = p.encode(hist, &feats)?; // [origin - lost, I]
+        p.encode(hist, &feats)
+    }
+
+    /// One network's normalised forecast of `horizon` steps after the encoded
+    /// rows `enc` (`[M, I]`).
+    fn network(&self, model: &Model<f32>, enc: &[f64], horizon: usize) -> Result<Vec<f64>> {
+        let meta = &self.meta;
+        let width = 1 + meta.features.len();
         let w = meta.window;
-        let head = ManyToOne::new(&self.model);
+        let head = ManyToOne::new(model);
         let mut win: Vec<f32> = enc[enc.len() - w * width..]
             .iter()
             .map(|&v| v as f32)
             .collect(); // [W, 1, I]
-        let pred: Vec<f64> = if meta.recursive() {
+                        // with the AR skip the network gives the correction to AR(p)
+        let ar = |win: &[f32], k: usize| match (&meta.ar, meta.ar_skip) {
+            (Some(ar), true) => {
+                let x: Vec<f64> = win.iter().map(|&v| f64::from(v)).collect();
+                ar.predict(&x)[k]
+            }
+            _ => 0.0,
+        };
+        Ok(if meta.recursive() {
             let mut out = Vec::with_capacity(horizon);
             for _ in 0..horizon {
-                let next = head.predict(Input::Dense(&win), w, 1, None)?[0];
+                let net = head.predict(Input::Dense(&win), w, 1, None)?[0];
+                let next = if meta.ar_skip {
+                    (f64::from(net) + ar(&win, 0)) as f32
+                } else {
+                    net
+                };
                 out.push(f64::from(next));
                 win.drain(..width);
                 win.push(next);
@@ -164,15 +225,121 @@ impl Forecaster {
             let o = head.predict(Input::Dense(&win), w, 1, None)?;
             o[..horizon.min(o.len())]
                 .iter()
-                .map(|&v| f64::from(v))
+                .enumerate()
+                .map(|(k, &v)| f64::from(v) + ar(&win, k))
                 .collect()
+        })
+    }
+
+    /// Each network's forecast of the `horizon` rows from row `origin` of
+    /// `series` on, in target units, reading only rows `0..origin` (the last
+    /// `window` of them, after differencing): `[K][horizon]`.
+    pub fn member_forecasts_at(
+        &self,
+        series: &Series,
+        origin: usize,
+        horizon: usize,
+    ) -> Result<Vec<Vec<f64>>> {
+        let enc = self.encoded(series, origin, horizon)?;
+        let hist = &series.target[..origin];
+        std::iter::once(&self.model)
+            .chain(&self.members)
+            .enumerate()
+            .map(|(k, m)| {
+                // non-finite outputs are an error naming the model (member k's directory)
+                let name = match k {
+                    0 => self.name.clone(),
+                    k => member_dir(Path::new(&self.name), k).display().to_string(),
+                };
+                let named = |e: Error| e.of_model(&name);
+                let pred = self.network(m, &enc, horizon)?;
+                crate::error::finite_outputs(&pred, |k| {
+                    format!("forecast step {} (normalised)", k + 1)
+                })
+                .map_err(named)?;
+                let values = self.meta.pipeline.decode(hist, &pred)?;
+                crate::error::finite_outputs(&values, |k| format!("forecast step {}", k + 1))
+                    .map_err(named)?;
+                Ok(values)
+            })
+            .collect()
+    }
+
+    /// Forecasts the `horizon` rows from row `origin` of `series` on, reading
+    /// only rows `0..origin`: the mean of the ensemble's forecasts.
+    pub fn forecast_at(&self, series: &Series, origin: usize, horizon: usize) -> Result<Vec<f64>> {
+        let mut all = self.member_forecasts_at(series, origin, horizon)?;
+        if all.len() == 1 {
+            return Ok(all.remove(0));
+        }
+        let k = all.len() as f64;
+        Ok((0..horizon)
+            .map(|i| all.iter().map(|f| f[i]).sum::<f64>() / k)
+            .collect())
+    }
+
+    /// The forecast of [`Forecaster::forecast_at`] with an interval per step
+    /// (see [`crate::tasks::forecast::Interval::bounds`]: calibrated on the
+    /// validation block, wider where the ensemble disagrees). Without
+    /// interval data (no validation block) the bounds are empty.
+    pub fn forecast_interval_at(
+        &self,
+        series: &Series,
+        origin: usize,
+        horizon: usize,
+    ) -> Result<Forecast> {
+        let all = self.member_forecasts_at(series, origin, horizon)?;
+        let k = all.len() as f64;
+        let mean: Vec<f64> = (0..horizon)
+            .map(|i| all.iter().map(|f| f[i]).sum::<f64>() / k)
+            .collect();
+        let Some(iv) = self
+            .meta
+            .interval
+            .as_ref()
+            .filter(|iv| !iv.residual.is_empty())
+        else {
+            return Ok(Forecast {
+                mean,
+                lower: Vec::new(),
+                upper: Vec::new(),
+                level: None,
+            });
         };
-        let named = |e: Error| e.of_model(&self.name);
-        crate::error::finite_outputs(&pred, |k| format!("forecast step {} (normalised)", k + 1))
-            .map_err(named)?;
-        let values = p.decode(hist, &pred)?;
-        crate::error::finite_outputs(&values, |k| format!("forecast step {}", k + 1))
-            .map_err(named)?;
-        Ok(values)
+        let t = self.meta.pipeline.transform;
+        let (mut lower, mut upper) = (Vec::new(), Vec::new());
+        for (i, &m) in mean.iter().enumerate() {
+            let members: Vec<f64> = all.iter().map(|f| f[i]).collect();
+            let (lo, hi) = iv.bounds(t, m, &members, i);
+            lower.push(lo);
+            upper.push(hi);
+        }
+        Ok(Forecast {
+            mean,
+            lower,
+            upper,
+            level: Some(iv.level),
+        })
+    }
+
+    /// The AR(p) baseline's forecast (see [`crate::tasks::forecast::Linear`]),
+    /// like [`Forecaster::forecast_at`]; `None` for models saved without it.
+    pub fn ar_forecast_at(
+        &self,
+        series: &Series,
+        origin: usize,
+        horizon: usize,
+    ) -> Result<Option<Vec<f64>>> {
+        let Some(ar) = &self.meta.ar else {
+            return Ok(None);
+        };
+        let enc = self.encoded(series, origin, horizon)?;
+        let width = 1 + self.meta.features.len();
+        let m = enc.len() / width;
+        let pred = linear_forecast(ar, &enc, width, self.meta.window, m, horizon);
+        self.meta
+            .pipeline
+            .decode(&series.target[..origin], &pred)
+            .map(Some)
     }
 }

@@ -1,5 +1,6 @@
-//! The CSV table reader: a header line, then data rows split into fields
-//! (quoted fields allowed, blank lines skipped).
+//! The CSV table reader (the `csv` crate): a header record, then data
+//! records (quoted fields, also holding the delimiter or newlines; a UTF-8
+//! BOM; blank lines skipped; any one-byte delimiter).
 
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -13,100 +14,89 @@ pub struct Table {
     pub columns: Vec<String>,
     /// Data rows, each with one field per column.
     pub rows: Vec<Vec<String>>,
-    /// The 1-based line number of each data row in the file.
+    /// The 1-based line number of each data row in the file (where its
+    /// record starts).
     pub lines: Vec<usize>,
 }
 
-/// Splits one CSV line into fields. Fields may be quoted with `"` (a doubled
-/// `""` inside quotes is one quote); whitespace around fields is dropped.
-pub(super) fn split_csv_line(line: &str) -> std::result::Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut cur = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false; // inside quotes
-    let mut was_quoted = false; // this field was quoted
-    while let Some(c) = chars.next() {
-        if quoted {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    chars.next();
-                    cur.push('"');
-                } else {
-                    quoted = false;
-                }
-            } else {
-                cur.push(c);
-            }
-        } else if c == ',' {
-            fields.push(finish_field(&cur, was_quoted));
-            cur.clear();
-            was_quoted = false;
-        } else if c == '"' && cur.trim().is_empty() && !was_quoted {
-            cur.clear();
-            quoted = true;
-            was_quoted = true;
-        } else if was_quoted {
-            if !c.is_whitespace() {
-                return Err(format!("unexpected {c:?} after a closing quote"));
-            }
-        } else {
-            cur.push(c);
-        }
-    }
-    if quoted {
-        return Err("unterminated quoted field".into());
-    }
-    fields.push(finish_field(&cur, was_quoted));
-    Ok(fields)
-}
-
-fn finish_field(s: &str, quoted: bool) -> String {
-    if quoted {
-        s.to_string()
-    } else {
-        s.trim().to_string()
-    }
-}
-
 impl Table {
-    /// Parses CSV text (header line first; blank lines skipped). `path` is
-    /// only used in error messages.
+    /// Parses comma-separated text (header first; blank lines skipped).
+    /// `path` is only used in error messages.
     pub fn parse(path: &Path, text: &str) -> Result<Table> {
+        Table::parse_with(path, text, b',')
+    }
+
+    /// Parses CSV text whose fields are separated by `delimiter` (e.g. `b';'`).
+    /// Fields are trimmed; a field may be quoted with `"` (a doubled `""`
+    /// inside quotes is one quote) and then hold the delimiter or newlines.
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::Table;
+    /// use std::path::Path;
+    /// let text = "\u{feff}date;note;v\n2020-01-01;\"two\nlines\";1,5\n2020-01-02;x;2\n";
+    /// let t = Table::parse_with(Path::new("d.csv"), text, b';')?;
+    /// assert_eq!(t.columns, ["date", "note", "v"]); // the BOM is dropped
+    /// assert_eq!(t.rows[0][1], "two\nlines");
+    /// assert_eq!(t.lines, [2, 4]); // the second record starts on line 4
+    /// # Ok::<(), rnn::Error>(())
+    /// ```
+    pub fn parse_with(path: &Path, text: &str, delimiter: u8) -> Result<Table> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let parse_err = |line: usize, reason: String| Error::Parse {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let mut records = Vec::new();
+        for rec in reader.records() {
+            let rec = rec.map_err(|e| {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                parse_err(line, e.to_string())
+            })?;
+            let (line, start) = rec
+                .position()
+                .map_or((0, 0), |p| (p.line() as usize, p.byte() as usize));
+            records.push((line, start, rec));
+        }
+        // an opening quote never closed swallows the rest of the file into
+        // the last record: its text then holds an odd number of quotes
+        if let Some((line, start, _)) = records.last() {
+            if text
+                .get(*start..)
+                .is_some_and(|t| t.matches('"').count() % 2 == 1)
+            {
+                return Err(parse_err(*line, "unterminated quoted field".into()));
+            }
+        }
         let mut header: Option<Vec<String>> = None;
         let mut rows = Vec::new();
         let mut lines = Vec::new();
-        for (i, raw) in text.lines().enumerate() {
-            let line_no = i + 1;
-            if raw.trim().is_empty() {
-                continue;
+        for (line, _, rec) in records {
+            let fields: Vec<String> = rec.iter().map(str::to_string).collect();
+            if fields.len() == 1 && fields[0].is_empty() {
+                continue; // a line of blanks
             }
-            let fields = split_csv_line(raw).map_err(|reason| Error::Parse {
-                path: path.to_path_buf(),
-                line: line_no,
-                reason,
-            })?;
             match &header {
                 None => {
                     if let Some(j) = fields.iter().position(|f| f.is_empty()) {
-                        return Err(Error::Parse {
-                            path: path.to_path_buf(),
-                            line: line_no,
-                            reason: format!("header column {} has no name", j + 1),
-                        });
+                        let reason = format!("header column {} has no name", j + 1);
+                        return Err(parse_err(line, reason));
                     }
                     let mut first = std::collections::BTreeMap::new();
                     for (j, name) in fields.iter().enumerate() {
                         if let Some(&k) = first.get(name.as_str()) {
-                            return Err(Error::Parse {
-                                path: path.to_path_buf(),
-                                line: line_no,
-                                reason: format!(
-                                    "header column {} '{name}' repeats column {} (column names must be unique)",
-                                    j + 1,
-                                    k + 1
-                                ),
-                            });
+                            let reason = format!(
+                                "header column {} '{name}' repeats column {} (column names must be unique)",
+                                j + 1,
+                                k + 1
+                            );
+                            return Err(parse_err(line, reason));
                         }
                         first.insert(name.as_str(), j);
                     }
@@ -114,18 +104,15 @@ impl Table {
                 }
                 Some(h) => {
                     if fields.len() != h.len() {
-                        return Err(Error::Parse {
-                            path: path.to_path_buf(),
-                            line: line_no,
-                            reason: format!(
-                                "{} fields, but the header has {} columns",
-                                fields.len(),
-                                h.len()
-                            ),
-                        });
+                        let reason = format!(
+                            "{} fields, but the header has {} columns",
+                            fields.len(),
+                            h.len()
+                        );
+                        return Err(parse_err(line, reason));
                     }
                     rows.push(fields);
-                    lines.push(line_no);
+                    lines.push(line);
                 }
             }
         }
@@ -149,14 +136,19 @@ impl Table {
         })
     }
 
-    /// Reads and parses a CSV file.
+    /// Reads and parses a comma-separated file.
     pub fn read(path: &Path) -> Result<Table> {
+        Table::read_with(path, b',')
+    }
+
+    /// Reads and parses a CSV file whose fields are separated by `delimiter`.
+    pub fn read_with(path: &Path, delimiter: u8) -> Result<Table> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let text = String::from_utf8(bytes).map_err(|e| Error::Data {
             path: path.to_path_buf(),
             reason: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
         })?;
-        Table::parse(path, &text)
+        Table::parse_with(path, &text, delimiter)
     }
 
     /// The index of column `name` (exact match first, then ignoring case);

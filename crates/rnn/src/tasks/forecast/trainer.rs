@@ -1,30 +1,33 @@
-//! [`Trainer`]: fits a forecasting model on the training part of a series,
-//! keeps the weights of the best validation epoch in `model.safetensors` and
-//! logs every epoch to `metrics.jsonl`.
+//! [`Trainer`]: chooses the window, transform and differencing on the
+//! validation block (when asked), fits an ensemble of networks on the
+//! training part of a series (each keeping the weights of its best validation
+//! epoch), fits the AR(p) baseline on the same windows, and saves the
+//! validation residuals the forecast intervals are made of.
 
 use super::calendar::default_season;
+use super::choose::{choose, val_origins, val_rows, Choice};
 use super::config::TrainConfig;
 use super::eval::EvalReport;
-use super::meta::{fingerprint, ForecastMeta, META_KEY, TASK};
+use super::interval::calibrate;
+use super::linear::Linear;
+use super::member::{Data, Member};
+use super::meta::{fingerprint, ForecastMeta, ValScores};
 use super::pipeline::Pipeline;
-use super::predict::Forecaster;
+use super::predict::{member_dir, Forecaster};
 use super::series::Series;
-use super::windows::{batch_of, windows, Window};
-use crate::io::model_file::{ModelFile, MODEL_FILE};
-use crate::io::MetricsLog;
-use crate::nn::layer::Input;
-use crate::nn::loss::{OutputKind, Reduction, Targets};
-use crate::nn::many_to_one::ManyToOne;
-use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
-use crate::tasks::{Budget, Clock, Event, Progress, Rollback};
-use crate::{Error, Model, ModelConfig, Result};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use std::collections::BTreeMap;
+use super::windows::{windows, Window};
+use crate::io::model_file::MODEL_FILE;
+use crate::tasks::{Budget, Event, Progress};
+use crate::{Error, Model, Result};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Window-steps (training windows x window length x epochs) the default
+/// budget gives each network: about 10 s of a GRU of 32 units on one core.
+const DEFAULT_WORK: f64 = 3e6;
 
 /// A forecasting run ready to train: the series, its encoding, the windows,
-/// the model and its optimizer.
+/// the networks of the ensemble and their optimizers.
 ///
 /// ```
 /// use rnn::tasks::forecast::{Forecaster, Series, TrainConfig, Trainer};
@@ -53,32 +56,61 @@ pub struct Trainer {
     width: usize,
     train: Vec<Window>,
     val: Vec<Window>,
-    model: Model<f32>,
-    opt: Optimizer<f32>,
-    rng: rand_chacha::ChaCha8Rng,
+    /// The ensemble: the first writes into `out`, the others into
+    /// `out/member-K`.
+    members: Vec<Member>,
+    /// The run's metadata (the first network's best epoch; after
+    /// [`Trainer::fit`], the AR baseline and the intervals too).
     meta: ForecastMeta,
-    epoch: usize,
-    step: u64,
-    best: f64,
+    choice: Option<Choice>,
+    /// The AR forecast of each window `[S, O]` by its start (empty without
+    /// the AR skip).
+    base: Vec<f64>,
 }
 
 /// What a [`Trainer::fit`] did.
 #[derive(Clone, Debug)]
 pub struct Summary {
-    /// Epochs run so far.
+    /// Epochs run so far (the first network).
     pub epochs: usize,
-    /// Optimizer steps taken so far.
+    /// Optimizer steps taken so far (the first network).
     pub steps: u64,
-    /// The epoch whose weights were kept.
+    /// The epoch whose weights were kept (the first network).
     pub best_epoch: usize,
-    /// The validation MSE (normalised units) of the kept weights.
+    /// The validation MSE (normalised units) of the kept weights (the first network).
     pub best_val_mse: Option<f64>,
-    /// Whether early stopping ended the run (else the budget did).
+    /// Whether early stopping ended the run (else the budget did; the first network).
     pub early_stopped: bool,
     /// The saved model file.
     pub model_file: PathBuf,
-    /// The saved weights scored on the test block (when there is one).
+    /// The saved ensemble scored on the test block (when there is one).
     pub test: Option<EvalReport>,
+    /// Networks in the ensemble.
+    pub ensemble: usize,
+    /// The window, transform and differencing chosen on the validation
+    /// block (None when all three were given).
+    pub choice: Option<Choice>,
+    /// The ensemble, AR and naive forecasts on the validation block.
+    pub validation: Option<ValScores>,
+}
+
+/// The "too few rows" check of a run with `window` and `lost` rows lost to
+/// differencing.
+fn check_rows(series: &Series, a: &TrainConfig, window: usize, lost: usize) -> Result<()> {
+    let (n, model_h) = (series.len(), a.outputs());
+    let min_fit = window.saturating_add(lost).saturating_add(model_h);
+    if a.test >= n || n - a.test < min_fit {
+        return Err(Error::Data {
+            path: series.path.clone(),
+            reason: format!(
+                "{n} rows: too few for --test {} plus --window {window} + horizon {model_h}{} ({} rows needed)",
+                a.test,
+                if lost > 0 { format!(" + {lost} lost to --diff") } else { String::new() },
+                a.test.saturating_add(min_fit)
+            ),
+        });
+    }
+    Ok(())
 }
 
 impl Trainer {
@@ -87,53 +119,58 @@ impl Trainer {
     pub fn new(config: TrainConfig, data: &Path, out: &Path) -> Result<Trainer> {
         config.validate()?;
         let c = &config;
-        let series = Series::read(data, &c.target, &c.features, &c.time, c.fill)?;
+        let series =
+            Series::read_delimited(data, c.delimiter, &c.target, &c.features, &c.time, c.fill)?;
         Trainer::from_series(config, series, out)
     }
 
     /// Prepares a run on a series already read (its target and features are
-    /// used; `config`'s column settings are not).
-    pub fn from_series(config: TrainConfig, series: Series, out: &Path) -> Result<Trainer> {
+    /// used; `config`'s column settings are not). What `config.choose` asks
+    /// for is chosen here, on the validation block of the training part.
+    pub fn from_series(mut config: TrainConfig, series: Series, out: &Path) -> Result<Trainer> {
         config.validate()?;
-        let a = &config;
         let n = series.len();
-        let season = a.season.unwrap_or_else(|| default_season(&series.time));
-        let model_h = a.outputs();
-        let lost = a.diff.iter().fold(0usize, |t, &l| t.saturating_add(l));
-        let min_fit = a.window.saturating_add(lost).saturating_add(model_h);
-        if a.test >= n || n - a.test < min_fit {
-            return Err(Error::Data {
-                path: series.path.clone(),
-                reason: format!(
-                    "{n} rows: too few for --test {} plus --window {} + horizon {model_h}{} ({} rows needed)",
-                    a.test,
-                    a.window,
-                    if lost > 0 { format!(" + {lost} lost to --diff") } else { String::new() },
-                    a.test.saturating_add(min_fit)
-                ),
-            });
-        }
-        let fit_rows = n - a.test;
+        let season = config
+            .season
+            .unwrap_or_else(|| default_season(&series.time));
+        let fit_rows = n.saturating_sub(config.test);
         let fit_feats: Vec<Vec<f64>> = series
             .features
             .iter()
-            .map(|f| f[..fit_rows].to_vec())
+            .map(|f| f[..fit_rows.min(f.len())].to_vec())
             .collect();
+        let names = (series.target_name.as_str(), series.feature_names.as_slice());
+        let choice = if config.choose.any() {
+            let a = &config;
+            let w = if a.choose.window { 1 } else { a.window };
+            let lost = if a.choose.diff {
+                0
+            } else {
+                a.diff.iter().sum()
+            };
+            check_rows(&series, a, w, lost)?;
+            let c = choose(&series.target[..fit_rows], &fit_feats, a, season, names)?;
+            (config.window, config.transform) = (c.window, c.transform);
+            config.diff = c.diff.clone();
+            Some(c)
+        } else {
+            None
+        };
+        let a = &config;
+        let lost = a.diff.iter().fold(0usize, |t, &l| t.saturating_add(l));
+        check_rows(&series, a, a.window, lost)?;
+        let model_h = a.outputs();
         let pipeline = Pipeline::fit(
             &series.target[..fit_rows],
             &fit_feats,
             a.transform,
             &a.diff,
-            (&series.target_name, &series.feature_names),
+            names,
         )?;
         let width = 1 + fit_feats.len();
         let enc = pipeline.encode(&series.target[..fit_rows], &fit_feats)?; // [M, I]
         let m = enc.len() / width;
-        let val_rows = if a.val_frac > 0.0 {
-            ((a.val_frac * m as f64).round() as usize).max(1)
-        } else {
-            0
-        };
+        let val_rows = val_rows(a.val_frac, m);
         let (val, train): (Vec<Window>, Vec<Window>) = windows(m, a.window, model_h)
             .into_iter()
             .partition(|w| w.target.end > m - val_rows);
@@ -146,24 +183,6 @@ impl Trainer {
                 ),
             });
         }
-        let mut cfg = ModelConfig::elman(width, a.hidden, model_h);
-        cfg.cell = a.cell_kind();
-        cfg.num_layers = a.layers;
-        cfg.output = OutputKind::Identity;
-        // AdamW's two buffers, a batch of windows, and the validation windows at once
-        let batch = a.batch.max(256.min(val.len()));
-        cfg.ensure_trainable("forecast", 2, a.window, batch)?;
-        let model = Model::<f32>::new(cfg, a.seed)?;
-        let opt_cfg = if a.weight_decay > 0.0 {
-            OptimizerConfig::from_args(
-                "adamw",
-                &serde_json::json!({"lr": a.lr, "weight_decay": a.weight_decay}),
-            )?
-        } else {
-            OptimizerConfig::from_args("adam", &serde_json::json!({"lr": a.lr}))?
-        };
-        let opt = Optimizer::<f32>::new(opt_cfg, model.params.len());
-        let rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed ^ 0x5eed_f0ca);
         let meta = ForecastMeta {
             target: series.target_name.clone(),
             features: series.feature_names.clone(),
@@ -187,7 +206,35 @@ impl Trainer {
             seed: a.seed,
             best_epoch: 0,
             best_val_mse: None,
+            delimiter: a.delimiter,
+            ensemble: a.ensemble,
+            choice: choice.clone(),
+            ar: Linear::fit(&enc, width, &train.iter().collect::<Vec<_>>()),
+            ar_skip: false,
+            interval: None,
+            validation: None,
         };
+        let mut meta = meta;
+        meta.ar_skip = a.ar_skip && meta.ar.is_some();
+        // the AR forecast of every window (by its start), for the skip
+        let base = match (&meta.ar, meta.ar_skip) {
+            (Some(ar), true) => (0..=m.saturating_sub(a.window + model_h))
+                .flat_map(|s| ar.predict(&enc[s * width..(s + a.window) * width]))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let members = (0..a.ensemble)
+            .map(|k| {
+                let mut mm = meta.clone();
+                mm.seed = a.seed.wrapping_add(k as u64);
+                if k == 0 {
+                    Member::new(a, width, val.len(), mm, out.to_path_buf())
+                } else {
+                    mm.ensemble = 1; // a member's file is a model of its own
+                    Member::new(a, width, val.len(), mm, member_dir(out, k))
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Trainer {
             config,
             series,
@@ -196,13 +243,10 @@ impl Trainer {
             width,
             train,
             val,
-            model,
-            opt,
-            rng,
+            members,
             meta,
-            epoch: 0,
-            step: 0,
-            best: f64::INFINITY,
+            choice,
+            base,
         })
     }
 
@@ -211,9 +255,9 @@ impl Trainer {
         &self.meta
     }
 
-    /// The network being trained (the last epoch's weights).
+    /// The (first) network being trained (the last epoch's weights).
     pub fn model(&self) -> &Model<f32> {
-        &self.model
+        &self.members[0].model
     }
 
     /// Training and validation windows.
@@ -221,50 +265,38 @@ impl Trainer {
         (self.train.len(), self.val.len())
     }
 
-    fn save(&self) -> Result<()> {
-        let mut m = BTreeMap::new();
-        m.insert(META_KEY.to_string(), self.meta.to_json()?);
-        ModelFile {
-            task: TASK,
-            model: self.model.clone(),
-            extra: BTreeMap::new(),
-            meta: m,
-        }
-        .save(&self.out)
+    /// The settings chosen on the validation block, if any were.
+    pub fn choice(&self) -> Option<&Choice> {
+        self.choice.as_ref()
     }
 
-    /// Mean squared error per value of the model on the validation windows
-    /// (normalised units).
-    fn val_mse(&self) -> Result<f64> {
-        let wins: Vec<&Window> = self.val.iter().collect();
-        let (mut total, mut count) = (0.0, 0usize);
-        for chunk in wins.chunks(256) {
-            let (x, y) = batch_of(&self.enc, self.width, chunk);
-            let head = ManyToOne::new(&self.model);
-            let out = head.predict(Input::Dense(&x), self.config.window, chunk.len(), None)?;
-            for (o, t) in out.iter().zip(&y) {
-                let d = f64::from(*o - *t);
-                total += d * d;
-            }
-            count += y.len();
-        }
-        Ok(total / count.max(1) as f64)
+    /// The budget of `rnn train forecast` without `--epochs` or `--minutes`:
+    /// 500 epochs (with early stopping), fewer for long series so that a
+    /// network's training windows x window x epochs stay near 3 million (at
+    /// least 30 epochs).
+    pub fn default_budget(&self) -> Budget {
+        let work = (self.train.len() * self.config.window).max(1) as f64;
+        Budget::Epochs(((DEFAULT_WORK / work) as usize).clamp(30, 500))
     }
 
-    /// Trains until `budget` is used up or the validation loss has not
-    /// improved for `patience` epochs. After every epoch a row goes to
-    /// `metrics.jsonl` and, when the validation loss improved (every epoch
-    /// without validation windows), the weights to `model.safetensors`.
-    /// Finally the saved weights are scored on the test block. `progress`
-    /// receives a step event and the metrics row per epoch, and the lines the
-    /// CLI prints (settings, stop reason, test scores).
+    /// Trains every network of the ensemble until `budget` (each network's;
+    /// minutes are shared out) is used up or its validation loss has not
+    /// improved for `patience` epochs; the networks run in parallel, one per
+    /// core (`jobs`), each on one thread. Each keeps its best epoch in its
+    /// `model.safetensors` and logs its epochs to its `metrics.jsonl`. Then
+    /// the AR(p) baseline is fitted on the training windows, the ensemble,
+    /// AR and naive forecasts are scored on the validation block (their
+    /// residuals make the forecast intervals), and the saved ensemble is
+    /// scored on the test block. `progress` receives the first network's
+    /// step events and metrics rows and the lines the CLI prints (settings,
+    /// choice, stop reasons with the validation scores, test scores).
     pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
         let budget = budget.validate()?;
         let (n, a) = (self.series.len(), &self.config);
-        let model_h = a.outputs();
+        let (model_h, k) = (a.outputs(), a.ensemble);
         progress.event(&Event::Message(&format!(
             "{}: {n} rows; fitting on the first {} ({} training windows, {} validation windows), test block of {} rows; \
-             strategy {} ({} output{}); {} parameters",
+             strategy {} ({} output{}); {} parameters{}",
             self.series.path.display(),
             self.meta.fit_rows,
             self.train.len(),
@@ -273,7 +305,12 @@ impl Trainer {
             a.strategy,
             model_h,
             if model_h == 1 { "" } else { "s" },
-            self.model.params.len()
+            self.members[0].model.params.len(),
+            if k > 1 {
+                format!("; an ensemble of {k} networks (seeds {} to {})", a.seed, a.seed.wrapping_add(k as u64 - 1))
+            } else {
+                String::new()
+            }
         )));
         if self.series.filled > 0 {
             progress.event(&Event::Message(&format!(
@@ -282,132 +319,51 @@ impl Trainer {
                 a.fill.name()
             )));
         }
+        if let Some(c) = &self.choice {
+            progress.event(&Event::Message(&format!(
+                "chose {c} on the validation block (the last {} training rows; AR proxy RMSE {}, {} candidates)",
+                val_rows(a.val_frac, self.meta.fit_rows),
+                c.val_rmse.map_or("-".into(), |v| format!("{v:.4}")),
+                c.candidates
+            )));
+        }
         std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
-        let mut metrics = MetricsLog::open(&self.out, self.epoch > 0);
-        let per_epoch = self.train.len().div_ceil(a.batch);
-        let total_steps = match budget {
-            Budget::Epochs(e) => Some((e * per_epoch) as u64),
-            Budget::Steps(s) => Some(s),
-            Budget::Minutes(_) => None,
+        let jobs = match a.jobs {
+            0 => std::thread::available_parallelism().map_or(1, |j| j.get()),
+            j => j,
+        }
+        .clamp(1, k);
+        let budget = match budget {
+            Budget::Minutes(m) => Budget::Minutes(m / k.div_ceil(jobs) as f64),
+            b => b,
         };
-        progress.event(&Event::Start { total_steps });
-        let clock = Clock::start(budget);
-        let (first_epoch, first_step) = (self.epoch, self.step);
-        let mut order: Vec<Window> = self.train.clone();
-        let mut grads = vec![0f32; self.model.params.len()];
-        let mut early_stopped = false;
-        // the weights and optimizer at the end of the last epoch, to roll back to
-        let mut rollback = Rollback::new(self.config.on_divergence);
-        rollback.good(|| (self.model.params.clone(), self.opt.clone()));
-        loop {
-            self.epoch += 1;
-            let epoch = self.epoch;
-            order.shuffle(&mut self.rng);
-            let (mut sum, mut seen) = (0.0, 0usize);
-            for chunk in order.chunks(self.config.batch) {
-                let wins: Vec<&Window> = chunk.iter().collect();
-                let (x, y) = batch_of(&self.enc, self.width, &wins);
-                grads.fill(0.0);
-                let (loss, _) = ManyToOne::new(&self.model).loss_and_grads(
-                    Input::Dense(&x),
-                    Targets::Values(&y),
-                    self.config.window,
-                    chunk.len(),
-                    None,
-                    Reduction::Mean,
-                    &mut grads,
-                )?;
-                if !loss.is_finite() || grads.iter().any(|g| !g.is_finite()) {
-                    // never reaches the weights: stop, or roll back and skip the batch
-                    let lr = self.opt.config.lr();
-                    let value = if loss.is_finite() {
-                        f64::NAN
-                    } else {
-                        f64::from(loss)
-                    };
-                    let ((params, opt), factor, line) = rollback.diverged(self.step, value, lr)?;
-                    self.model.params.clone_from(params);
-                    self.opt.clone_from(opt);
-                    self.opt.config.set_lr(lr * factor);
-                    progress.event(&Event::Message(&line));
-                    continue;
-                }
-                rollback.stepped();
-                sum += f64::from(loss) * chunk.len() as f64;
-                seen += chunk.len();
-                clip_grad_norm(&mut grads, self.config.clip);
-                self.opt.step(&mut self.model.params, &grads);
-                self.step += 1;
-                if matches!(budget, Budget::Steps(s) if self.step - first_step >= s) {
-                    break;
-                }
-            }
-            // loss = mean over windows of 0.5 ||o - y||^2  ->  MSE per value
-            rollback.good(|| (self.model.params.clone(), self.opt.clone()));
-            let train_mse = 2.0 * sum / (seen * model_h).max(1) as f64;
-            let val_mse = if self.val.is_empty() {
-                None
-            } else {
-                Some(self.val_mse()?)
-            };
-            if val_mse.is_none_or(|v| v < self.best) {
-                self.best = val_mse.unwrap_or(train_mse);
-                self.meta.best_epoch = epoch;
-                self.meta.best_val_mse = val_mse;
-                self.save()?;
-            }
-            let row = serde_json::json!({
-                "epoch": epoch,
-                "step": self.step,
-                "train_mse": train_mse,
-                "val_mse": val_mse,
-                "best_epoch": self.meta.best_epoch,
-                "elapsed_s": clock.elapsed(),
-            });
-            metrics.push(row.clone())?;
-            let summary = format!(
-                "epoch {epoch} train {train_mse:.4} val {}",
-                val_mse.map_or("-".into(), |v| format!("{v:.4}"))
+        let early = self.fit_members(budget, jobs, progress)?;
+        let post = self.after_training()?;
+        for (i, m) in self.members.iter().enumerate() {
+            let mut line = format!(
+                "stopped after {} epochs ({}); kept epoch {} (validation MSE {}); wrote {}",
+                m.epoch,
+                if early[i] {
+                    "early stopping"
+                } else {
+                    "budget reached"
+                },
+                m.meta.best_epoch,
+                m.meta
+                    .best_val_mse
+                    .map_or("-".into(), |v| format!("{v:.4}")),
+                m.dir.join(MODEL_FILE).display()
             );
-            progress.event(&Event::Step {
-                step: self.step,
-                loss: train_mse,
-                summary: &summary,
-            });
-            progress.event(&Event::Evaluated { row: &row });
-            if val_mse.is_some() && epoch - self.meta.best_epoch >= self.config.patience {
-                early_stopped = true;
-                break;
+            if let (true, Some(v)) = (i + 1 == k, &post.meta.validation) {
+                line += &validation_note(v, self.meta.window, k);
             }
-            let done = match budget {
-                Budget::Epochs(e) => epoch - first_epoch >= e,
-                Budget::Steps(s) => self.step - first_step >= s,
-                Budget::Minutes(_) => clock.out_of_time(),
-            };
-            if done {
-                break;
-            }
+            progress.event(&Event::Message(&line));
         }
         let model_file = self.out.join(MODEL_FILE);
-        progress.event(&Event::Message(&format!(
-            "stopped after {} epochs ({}); kept epoch {} (validation MSE {}); wrote {}",
-            self.epoch,
-            if early_stopped {
-                "early stopping"
-            } else {
-                "budget reached"
-            },
-            self.meta.best_epoch,
-            self.meta
-                .best_val_mse
-                .map_or("-".into(), |v| format!("{v:.4}")),
-            model_file.display()
-        )));
         let test = if self.config.test > 0 {
             // score the saved (best) weights on the test block
-            let saved = Forecaster::load(&self.out)?;
-            let r = saved.evaluate(&self.series, Some(self.config.test), Some(self.meta.season))?;
-            progress.event(&Event::Message(&format!(
+            let r = post.evaluate(&self.series, Some(self.config.test), Some(self.meta.season))?;
+            let mut line = format!(
                 "test ({} rows, horizon {}, {}): RMSE {:.3} MAE {:.3} MASE {}; naive RMSE {:.3}; seasonal naive (S={}) RMSE {:.3}",
                 r.points,
                 r.horizon,
@@ -418,19 +374,166 @@ impl Trainer {
                 r.naive_rmse,
                 r.season,
                 r.seasonal_naive_rmse
-            )));
+            );
+            if let Some(ar) = r.ar_rmse {
+                line += &format!("; AR({}) RMSE {ar:.3}", self.meta.window);
+            }
+            if let (Some(c), Some(l)) = (r.coverage, r.interval_level) {
+                line += &format!("; {:.0}% interval coverage {:.0}%", 100.0 * l, 100.0 * c);
+            }
+            progress.event(&Event::Message(&line));
             Some(r)
         } else {
             None
         };
+        let m0 = &self.members[0];
         Ok(Summary {
-            epochs: self.epoch,
-            steps: self.step,
-            best_epoch: self.meta.best_epoch,
-            best_val_mse: self.meta.best_val_mse,
-            early_stopped,
+            epochs: m0.epoch,
+            steps: m0.step,
+            best_epoch: m0.meta.best_epoch,
+            best_val_mse: m0.meta.best_val_mse,
+            early_stopped: early[0],
             model_file,
             test,
+            ensemble: k,
+            choice: self.choice.clone(),
+            validation: post.meta.validation.clone(),
         })
     }
+
+    /// Trains the networks, `jobs` at a time: the first on this thread
+    /// (its events go to `progress`), the others on worker threads. Returns
+    /// whether early stopping ended each.
+    fn fit_members(
+        &mut self,
+        budget: Budget,
+        jobs: usize,
+        progress: &mut impl Progress,
+    ) -> Result<Vec<bool>> {
+        let data = Data {
+            config: &self.config,
+            enc: &self.enc,
+            width: self.width,
+            train: &self.train,
+            val: &self.val,
+            base: &self.base,
+        };
+        let (first, rest) = self.members.split_at_mut(1);
+        let queue: Mutex<Vec<(usize, &mut Member)>> = Mutex::new(
+            rest.iter_mut()
+                .enumerate()
+                .map(|(i, m)| (i + 1, m))
+                .rev()
+                .collect(),
+        );
+        let results: Mutex<Vec<(usize, Result<bool>)>> = Mutex::new(Vec::new());
+        let work = || loop {
+            let next = lock(&queue).pop();
+            let Some((i, m)) = next else { break };
+            let r = crate::kernels::sequential(|| m.fit(&data, budget, &mut ()));
+            lock(&results).push((i, r));
+        };
+        std::thread::scope(|s| {
+            for _ in 1..jobs {
+                s.spawn(work);
+            }
+            let r = if jobs > 1 {
+                crate::kernels::sequential(|| first[0].fit(&data, budget, progress))
+            } else {
+                first[0].fit(&data, budget, progress)
+            };
+            lock(&results).push((0, r));
+            work();
+        });
+        let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+        results.sort_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Loads the saved ensemble, fits the AR baseline on the training
+    /// windows, scores ensemble, AR and naive on the validation block,
+    /// calibrates the intervals on it, and saves all of it with the first
+    /// network.
+    fn after_training(&mut self) -> Result<Forecaster> {
+        let mut fc = Forecaster::load(&self.out)?;
+        let meta = &fc.meta;
+        let fit_rows = meta.fit_rows;
+        let mut part = self.series.clone();
+        part.target.truncate(fit_rows);
+        part.features.iter_mut().for_each(|f| f.truncate(fit_rows));
+        let m = self.enc.len() / self.width;
+        let h = meta.horizon;
+        let need = meta.window + meta.pipeline.lost();
+        let val = val_rows(self.config.val_frac, m);
+        let origins = val_origins(fit_rows, val, h, need);
+        let y = &part.target;
+        let (mut se, mut se_ar, mut se_naive) = (0.0, 0.0, 0.0);
+        let mut runs = Vec::with_capacity(origins.len());
+        for &o in &origins {
+            let all = fc.member_forecasts_at(&part, o, h)?;
+            let f: Vec<f64> = (0..h)
+                .map(|i| all.iter().map(|f| f[i]).sum::<f64>() / all.len() as f64)
+                .collect();
+            let ar = fc.ar_forecast_at(&part, o, h)?.unwrap_or_else(|| f.clone());
+            for i in 0..h {
+                let act = y[o + i];
+                se += (f[i] - act).powi(2);
+                se_ar += (ar[i] - act).powi(2);
+                se_naive += (y[o - 1] - act).powi(2);
+            }
+            runs.push((o, all));
+        }
+        let enc = (self.enc.as_slice(), self.width);
+        let interval = calibrate(&fc, &part, val.min(fit_rows), &runs, enc)?;
+        let meta = &mut fc.meta;
+        meta.interval = interval;
+        if !origins.is_empty() {
+            let points = origins.len() * h;
+            let rms = |s: f64| (s / points as f64).sqrt();
+            meta.validation = Some(ValScores {
+                points,
+                rmse: rms(se),
+                ar_rmse: rms(se_ar),
+                naive_rmse: rms(se_naive),
+            });
+        }
+        self.members[0].save_model(&fc.model, &fc.meta)?;
+        self.meta = fc.meta.clone();
+        Ok(fc)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the run's last stop line adds: the validation scores, and whether
+/// the network does worse than the AR or naive forecast there.
+fn validation_note(v: &ValScores, window: usize, k: usize) -> String {
+    let mut worse = Vec::new();
+    if v.rmse > v.ar_rmse {
+        worse.push(format!("AR({window})"));
+    }
+    if v.rmse > v.naive_rmse {
+        worse.push("naive".to_string());
+    }
+    format!(
+        "; validation RMSE {:.4} ({}), AR({window}) {:.4}, naive {:.4}{}",
+        v.rmse,
+        if k > 1 {
+            format!("ensemble of {k}")
+        } else {
+            "network".to_string()
+        },
+        v.ar_rmse,
+        v.naive_rmse,
+        if worse.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; WARNING: the network is worse than {} on the validation block",
+                worse.join(" and ")
+            )
+        }
+    )
 }

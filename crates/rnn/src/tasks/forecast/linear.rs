@@ -1,0 +1,148 @@
+//! [`Linear`]: the AR(p) baseline, a linear map from a window's encoded
+//! inputs to its targets fitted by least squares on the same windows the
+//! network is trained on (an ARX model when there are feature columns).
+
+use super::windows::Window;
+use serde::{Deserialize, Serialize};
+
+/// A linear forecaster of the encoded series: `o = B^T [x; 1]` with `x` the
+/// `[W * I]` window (time-major, the target first at every step) and `B`
+/// `[W * I + 1, O]`.
+///
+/// ```
+/// use rnn::tasks::forecast::{windows, Linear};
+/// // y_t = 0.5 y_{t-1} + 1: recovered from its windows (up to the ridge)
+/// let mut y = vec![100.0];
+/// for _ in 0..12 { y.push(0.5 * y.last().unwrap() + 1.0); }
+/// let wins = windows(y.len(), 1, 1);
+/// let ar = Linear::fit(&y, 1, &wins.iter().collect::<Vec<_>>()).unwrap();
+/// assert!((ar.predict(&[10.0])[0] - 6.0).abs() < 1e-2);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Linear {
+    /// Inputs per window, `W * I`.
+    pub inputs: usize,
+    /// Outputs, `O`.
+    pub outputs: usize,
+    /// Coefficients `[W * I + 1, O]`, the intercept row last.
+    pub coef: Vec<f64>,
+}
+
+/// Solves `A x = b` in place for a symmetric positive definite `A` (`[n, n]`)
+/// and `m` right-hand sides `b` (`[n, m]`) by Cholesky; `None` when `A` is
+/// not positive definite.
+fn cholesky_solve(a: &mut [f64], b: &mut [f64], n: usize, m: usize) -> Option<()> {
+    for j in 0..n {
+        let mut d = a[j * n + j];
+        for k in 0..j {
+            d -= a[j * n + k] * a[j * n + k];
+        }
+        if d <= 0.0 || !d.is_finite() {
+            return None;
+        }
+        let d = d.sqrt();
+        a[j * n + j] = d;
+        for i in j + 1..n {
+            let mut s = a[i * n + j];
+            for k in 0..j {
+                s -= a[i * n + k] * a[j * n + k];
+            }
+            a[i * n + j] = s / d;
+        }
+    }
+    for c in 0..m {
+        // L z = b, then L^T x = z
+        for i in 0..n {
+            let mut s = b[i * m + c];
+            for k in 0..i {
+                s -= a[i * n + k] * b[k * m + c];
+            }
+            b[i * m + c] = s / a[i * n + i];
+        }
+        for i in (0..n).rev() {
+            let mut s = b[i * m + c];
+            for k in i + 1..n {
+                s -= a[k * n + i] * b[k * m + c];
+            }
+            b[i * m + c] = s / a[i * n + i];
+        }
+    }
+    Some(())
+}
+
+impl Linear {
+    /// Least squares on windows `wins` of the encoded series `enc` (`[N, I]`,
+    /// `I = width`, the target in column 0), with a ridge of 1e-6 times the
+    /// mean diagonal of `X^T X` for stability. `None` without windows.
+    pub fn fit(enc: &[f64], width: usize, wins: &[&Window]) -> Option<Linear> {
+        let first = wins.first()?;
+        let (p, o) = (first.input.len() * width, first.target.len());
+        let n = p + 1;
+        let mut xtx = vec![0.0; n * n]; // [P + 1, P + 1]
+        let mut xty = vec![0.0; n * o]; // [P + 1, O]
+        let mut x = vec![0.0; n];
+        for w in wins {
+            x[..p].copy_from_slice(&enc[w.input.start * width..w.input.end * width]);
+            x[p] = 1.0;
+            for i in 0..n {
+                for j in 0..=i {
+                    xtx[i * n + j] += x[i] * x[j];
+                }
+                for k in 0..o {
+                    xty[i * o + k] += x[i] * enc[(w.target.start + k) * width];
+                }
+            }
+        }
+        let ridge = 1e-6 * (0..n).map(|i| xtx[i * n + i]).sum::<f64>() / n as f64;
+        for i in 0..n {
+            xtx[i * n + i] += ridge.max(1e-12);
+            for j in 0..i {
+                xtx[j * n + i] = xtx[i * n + j];
+            }
+        }
+        cholesky_solve(&mut xtx, &mut xty, n, o)?;
+        Some(Linear {
+            inputs: p,
+            outputs: o,
+            coef: xty,
+        })
+    }
+
+    /// The `O` outputs for one window `x` (`[W * I]`).
+    pub fn predict(&self, x: &[f64]) -> Vec<f64> {
+        let o = self.outputs;
+        let mut out = self.coef[self.inputs * o..].to_vec();
+        for (i, v) in x.iter().enumerate().take(self.inputs) {
+            for (k, r) in out.iter_mut().enumerate() {
+                *r += v * self.coef[i * o + k];
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::forecast::windows::windows;
+
+    #[test]
+    fn least_squares_by_hand() {
+        // y = 2 x + 1 at x = 0, 1, 2 with a window of one step: windows
+        // (0 -> 1), (1 -> 3)... on the series 0, 1, 3, 7: y_t = 2 y_{t-1} + 1
+        let enc = [0.0, 1.0, 3.0, 7.0];
+        let wins = windows(4, 1, 1);
+        let m = Linear::fit(&enc, 1, &wins.iter().collect::<Vec<_>>()).unwrap();
+        assert!((m.coef[0] - 2.0).abs() < 1e-4 && (m.coef[1] - 1.0).abs() < 1e-4);
+        // two outputs: the next two values of a series rising by 1
+        let enc: Vec<f64> = (0..10).map(f64::from).collect();
+        let wins = windows(10, 2, 2);
+        let m = Linear::fit(&enc, 1, &wins.iter().collect::<Vec<_>>()).unwrap();
+        let f = m.predict(&[20.0, 21.0]);
+        assert!(
+            (f[0] - 22.0).abs() < 1e-3 && (f[1] - 23.0).abs() < 1e-3,
+            "{f:?}"
+        );
+        assert!(Linear::fit(&enc, 1, &[]).is_none());
+    }
+}

@@ -1,0 +1,266 @@
+//! One network of an ensemble: its weights, optimizer and shuffling, trained
+//! on the shared windows; it keeps its best validation epoch in its own
+//! `model.safetensors` (with the run's metadata and its own seed) and logs
+//! its epochs to its own `metrics.jsonl`.
+
+use super::config::TrainConfig;
+use super::meta::{ForecastMeta, META_KEY, TASK};
+use super::windows::{batch_of, Window};
+use crate::io::model_file::ModelFile;
+use crate::io::MetricsLog;
+use crate::nn::layer::Input;
+use crate::nn::loss::{OutputKind, Reduction, Targets};
+use crate::nn::many_to_one::ManyToOne;
+use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
+use crate::tasks::{Budget, Clock, Event, Progress, Rollback};
+use crate::{Error, Model, ModelConfig, Result};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The windows every member trains on.
+pub(super) struct Data<'a> {
+    pub config: &'a TrainConfig,
+    /// The normalised training part, `[M, I]` (the target in column 0).
+    pub enc: &'a [f64],
+    pub width: usize,
+    pub train: &'a [Window],
+    pub val: &'a [Window],
+    /// The AR forecasts `[S, O]` of the windows by their start: the network
+    /// learns what is left (empty: no AR skip).
+    pub base: &'a [f64],
+}
+
+impl Data<'_> {
+    /// The `[W, B, I]` inputs and `[B, O]` targets of a minibatch, less the
+    /// AR forecasts with the AR skip.
+    fn batch(&self, wins: &[&Window]) -> (Vec<f32>, Vec<f32>) {
+        let (x, mut y) = batch_of(self.enc, self.width, wins);
+        if !self.base.is_empty() {
+            let o = self.config.outputs();
+            for (j, w) in wins.iter().enumerate() {
+                for k in 0..o {
+                    y[j * o + k] -= self.base[w.input.start * o + k] as f32;
+                }
+            }
+        }
+        (x, y)
+    }
+}
+
+/// A network being trained with its own seed.
+#[derive(Debug)]
+pub(super) struct Member {
+    /// Where its files go.
+    pub dir: PathBuf,
+    pub model: Model<f32>,
+    opt: Optimizer<f32>,
+    rng: rand_chacha::ChaCha8Rng,
+    /// The run's metadata with this member's seed and best epoch.
+    pub meta: ForecastMeta,
+    pub epoch: usize,
+    pub step: u64,
+    best: f64,
+}
+
+impl Member {
+    /// A new network of `width` inputs seeded by `meta.seed`, refused when
+    /// training it (`val_windows` validation windows) would not fit in memory.
+    pub fn new(
+        a: &TrainConfig,
+        width: usize,
+        val_windows: usize,
+        meta: ForecastMeta,
+        dir: PathBuf,
+    ) -> Result<Member> {
+        let mut cfg = ModelConfig::elman(width, a.hidden, a.outputs());
+        cfg.cell = a.cell_kind();
+        cfg.num_layers = a.layers;
+        cfg.output = OutputKind::Identity;
+        // AdamW's two buffers, a batch of windows, and the validation windows at once
+        let batch = a.batch.max(256.min(val_windows));
+        cfg.ensure_trainable("forecast", 2, a.window, batch)?;
+        let mut model = Model::<f32>::new(cfg, meta.seed)?;
+        if meta.ar_skip {
+            // the correction starts at zero: the network starts as AR(p)
+            for e in crate::nn::model::param_layout(&model.config) {
+                if e.name.starts_with("head.") {
+                    model.params[e.range()].fill(0.0);
+                }
+            }
+        }
+        let opt_cfg = if a.weight_decay > 0.0 {
+            OptimizerConfig::from_args(
+                "adamw",
+                &serde_json::json!({"lr": a.lr, "weight_decay": a.weight_decay}),
+            )?
+        } else {
+            OptimizerConfig::from_args("adam", &serde_json::json!({"lr": a.lr}))?
+        };
+        let opt = Optimizer::<f32>::new(opt_cfg, model.params.len());
+        let rng = rand_chacha::ChaCha8Rng::seed_from_u64(meta.seed ^ 0x5eed_f0ca);
+        Ok(Member {
+            dir,
+            model,
+            opt,
+            rng,
+            meta,
+            epoch: 0,
+            step: 0,
+            best: f64::INFINITY,
+        })
+    }
+
+    /// Writes `dir/model.safetensors`: `model` with `meta`.
+    pub fn save_model(&self, model: &Model<f32>, meta: &ForecastMeta) -> Result<()> {
+        let mut m = BTreeMap::new();
+        m.insert(META_KEY.to_string(), meta.to_json()?);
+        ModelFile {
+            task: TASK,
+            model: model.clone(),
+            extra: BTreeMap::new(),
+            meta: m,
+        }
+        .save(&self.dir)
+    }
+
+    /// Mean squared error per value of the model on the validation windows
+    /// (normalised units).
+    fn val_mse(&self, d: &Data) -> Result<f64> {
+        let wins: Vec<&Window> = d.val.iter().collect();
+        let (mut total, mut count) = (0.0, 0usize);
+        for chunk in wins.chunks(256) {
+            let (x, y) = d.batch(chunk);
+            let head = ManyToOne::new(&self.model);
+            let out = head.predict(Input::Dense(&x), d.config.window, chunk.len(), None)?;
+            for (o, t) in out.iter().zip(&y) {
+                let e = f64::from(*o - *t);
+                total += e * e;
+            }
+            count += y.len();
+        }
+        Ok(total / count.max(1) as f64)
+    }
+
+    /// Trains until `budget` is used up or the validation loss has not
+    /// improved for `patience` epochs; returns whether early stopping ended
+    /// it. After every epoch a row goes to `metrics.jsonl` and, when the
+    /// validation loss improved (every epoch without validation windows),
+    /// the weights to `model.safetensors`. `progress` receives the start, a
+    /// step event and the metrics row per epoch.
+    pub fn fit(&mut self, d: &Data, budget: Budget, progress: &mut impl Progress) -> Result<bool> {
+        let a = d.config;
+        let model_h = a.outputs();
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let mut metrics = MetricsLog::open(&self.dir, self.epoch > 0);
+        let per_epoch = d.train.len().div_ceil(a.batch);
+        let total_steps = match budget {
+            Budget::Epochs(e) => Some((e * per_epoch) as u64),
+            Budget::Steps(s) => Some(s),
+            Budget::Minutes(_) => None,
+        };
+        progress.event(&Event::Start { total_steps });
+        let clock = Clock::start(budget);
+        let (first_epoch, first_step) = (self.epoch, self.step);
+        if self.epoch == 0 && !d.base.is_empty() && !d.val.is_empty() {
+            // epoch 0: the AR baseline alone, kept unless an epoch beats it
+            self.best = self.val_mse(d)?;
+            self.meta.best_val_mse = Some(self.best);
+            self.save_model(&self.model, &self.meta)?;
+        }
+        let mut order: Vec<Window> = d.train.to_vec();
+        let mut grads = vec![0f32; self.model.params.len()];
+        // the weights and optimizer at the end of the last epoch, to roll back to
+        let mut rollback = Rollback::new(a.on_divergence);
+        rollback.good(|| (self.model.params.clone(), self.opt.clone()));
+        loop {
+            self.epoch += 1;
+            let epoch = self.epoch;
+            order.shuffle(&mut self.rng);
+            let (mut sum, mut seen) = (0.0, 0usize);
+            for chunk in order.chunks(a.batch) {
+                let wins: Vec<&Window> = chunk.iter().collect();
+                let (x, y) = d.batch(&wins);
+                grads.fill(0.0);
+                let (loss, _) = ManyToOne::new(&self.model).loss_and_grads(
+                    Input::Dense(&x),
+                    Targets::Values(&y),
+                    a.window,
+                    chunk.len(),
+                    None,
+                    Reduction::Mean,
+                    &mut grads,
+                )?;
+                if !loss.is_finite() || grads.iter().any(|g| !g.is_finite()) {
+                    // never reaches the weights: stop, or roll back and skip the batch
+                    let lr = self.opt.config.lr();
+                    let value = if loss.is_finite() {
+                        f64::NAN
+                    } else {
+                        f64::from(loss)
+                    };
+                    let ((params, opt), factor, line) = rollback.diverged(self.step, value, lr)?;
+                    self.model.params.clone_from(params);
+                    self.opt.clone_from(opt);
+                    self.opt.config.set_lr(lr * factor);
+                    progress.event(&Event::Message(&line));
+                    continue;
+                }
+                rollback.stepped();
+                sum += f64::from(loss) * chunk.len() as f64;
+                seen += chunk.len();
+                clip_grad_norm(&mut grads, a.clip);
+                self.opt.step(&mut self.model.params, &grads);
+                self.step += 1;
+                if matches!(budget, Budget::Steps(s) if self.step - first_step >= s) {
+                    break;
+                }
+            }
+            // loss = mean over windows of 0.5 ||o - y||^2  ->  MSE per value
+            rollback.good(|| (self.model.params.clone(), self.opt.clone()));
+            let train_mse = 2.0 * sum / (seen * model_h).max(1) as f64;
+            let val_mse = if d.val.is_empty() {
+                None
+            } else {
+                Some(self.val_mse(d)?)
+            };
+            if val_mse.is_none_or(|v| v < self.best) {
+                self.best = val_mse.unwrap_or(train_mse);
+                self.meta.best_epoch = epoch;
+                self.meta.best_val_mse = val_mse;
+                self.save_model(&self.model, &self.meta)?;
+            }
+            let row = serde_json::json!({
+                "epoch": epoch,
+                "step": self.step,
+                "train_mse": train_mse,
+                "val_mse": val_mse,
+                "best_epoch": self.meta.best_epoch,
+                "elapsed_s": clock.elapsed(),
+            });
+            metrics.push(row.clone())?;
+            let summary = format!(
+                "epoch {epoch} train {train_mse:.4} val {}",
+                val_mse.map_or("-".into(), |v| format!("{v:.4}"))
+            );
+            progress.event(&Event::Step {
+                step: self.step,
+                loss: train_mse,
+                summary: &summary,
+            });
+            progress.event(&Event::Evaluated { row: &row });
+            if val_mse.is_some() && epoch - self.meta.best_epoch >= a.patience {
+                return Ok(true);
+            }
+            let done = match budget {
+                Budget::Epochs(e) => epoch - first_epoch >= e,
+                Budget::Steps(s) => self.step - first_step >= s,
+                Budget::Minutes(_) => clock.out_of_time(),
+            };
+            if done {
+                return Ok(false);
+            }
+        }
+    }
+}
