@@ -9,72 +9,10 @@
 
 use super::config::TrainConfig;
 use super::linear::Linear;
+use super::meta::Choice;
 use super::pipeline::{Pipeline, Transform};
 use super::windows::{windows, Window};
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
-
-/// Which settings are chosen on the validation block instead of taken from
-/// the [`TrainConfig`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Choose {
-    /// `--window` (from 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, the season and
-    /// twice the season, as long as there are enough training windows).
-    pub window: bool,
-    /// `--transform` (none; log too when every training value is positive,
-    /// sqrt when none is negative).
-    pub transform: bool,
-    /// `--diff` (none, 1, and the season when it is above 1).
-    pub diff: bool,
-}
-
-impl Choose {
-    /// Choose all three.
-    pub fn all() -> Self {
-        Choose {
-            window: true,
-            transform: true,
-            diff: true,
-        }
-    }
-
-    /// Whether anything is chosen.
-    pub fn any(self) -> bool {
-        self.window || self.transform || self.diff
-    }
-}
-
-/// The settings a run used and how they were chosen (saved with the model).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Choice {
-    /// Input steps per forecast.
-    pub window: usize,
-    /// Transform of the target.
-    pub transform: Transform,
-    /// Differencing lags.
-    pub diff: Vec<usize>,
-    /// Grid cells scored (1 when nothing was chosen).
-    pub candidates: usize,
-    /// Validation RMSE (target units) of the AR proxy with these settings.
-    pub val_rmse: Option<f64>,
-}
-
-impl std::fmt::Display for Choice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let diff = if self.diff.is_empty() {
-            "none".to_string()
-        } else {
-            let d: Vec<String> = self.diff.iter().map(|l| l.to_string()).collect();
-            d.join(",")
-        };
-        write!(
-            f,
-            "window {}, transform {}, diff {diff}",
-            self.window,
-            self.transform.name()
-        )
-    }
-}
 
 /// Rows of the validation block at the end of `rows` fitted rows:
 /// `round(val_frac * rows)`, at least 1 (0 when `val_frac` is 0).
@@ -262,6 +200,7 @@ pub(crate) fn choose(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tasks::forecast::Choose;
 
     #[test]
     fn origins_of_the_validation_block() {

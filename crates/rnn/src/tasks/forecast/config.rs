@@ -1,7 +1,6 @@
 //! [`TrainConfig`]: every setting of a forecasting run, with the CLI's
 //! defaults, and its checks.
 
-use super::choose::Choose;
 use super::fill::Fill;
 use super::meta::Strategy;
 use super::pipeline::Transform;
@@ -217,5 +216,35 @@ impl TrainConfig {
             return bad("--season 0: expected at least 1".into());
         }
         Ok(())
+    }
+}
+
+/// Which settings are chosen on the validation block instead of taken from
+/// the [`TrainConfig`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Choose {
+    /// `--window` (from 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, the season and
+    /// twice the season, as long as there are enough training windows).
+    pub window: bool,
+    /// `--transform` (none; log too when every training value is positive,
+    /// sqrt when none is negative).
+    pub transform: bool,
+    /// `--diff` (none, 1, and the season when it is above 1).
+    pub diff: bool,
+}
+
+impl Choose {
+    /// Choose all three.
+    pub fn all() -> Self {
+        Choose {
+            window: true,
+            transform: true,
+            diff: true,
+        }
+    }
+
+    /// Whether anything is chosen.
+    pub fn any(self) -> bool {
+        self.window || self.transform || self.diff
     }
 }

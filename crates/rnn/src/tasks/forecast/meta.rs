@@ -1,10 +1,9 @@
 //! What a forecast model stores besides its weights: [`ForecastMeta`], kept as
 //! JSON under the metadata key [`META_KEY`] of `model.safetensors`.
 
-use super::choose::Choice;
 use super::fill::Fill;
 use super::linear::Linear;
-use super::pipeline::Pipeline;
+use super::pipeline::{Pipeline, Transform};
 use super::series::{Series, TimeColumn};
 use crate::io::model_file::{ModelFile, Task, MODEL_FILE};
 use crate::{Error, Result};
@@ -224,4 +223,36 @@ pub fn fingerprint(values: &[f64]) -> String {
         }
     }
     format!("{h:016x}")
+}
+
+/// The settings a run used and how they were chosen (saved with the model).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    /// Input steps per forecast.
+    pub window: usize,
+    /// Transform of the target.
+    pub transform: Transform,
+    /// Differencing lags.
+    pub diff: Vec<usize>,
+    /// Grid cells scored (1 when nothing was chosen).
+    pub candidates: usize,
+    /// Validation RMSE (target units) of the AR proxy with these settings.
+    pub val_rmse: Option<f64>,
+}
+
+impl std::fmt::Display for Choice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let diff = if self.diff.is_empty() {
+            "none".to_string()
+        } else {
+            let d: Vec<String> = self.diff.iter().map(|l| l.to_string()).collect();
+            d.join(",")
+        };
+        write!(
+            f,
+            "window {}, transform {}, diff {diff}",
+            self.window,
+            self.transform.name()
+        )
+    }
 }

@@ -46,14 +46,14 @@ mod windows;
 
 pub use baselines::{mae, mase_scale, naive, rmse, seasonal_naive};
 pub use calendar::{default_season, extend_time, time_axis};
-pub use choose::{val_origins, val_rows, Choice, Choose};
-pub use config::TrainConfig;
+pub use choose::{val_origins, val_rows};
+pub use config::{Choose, TrainConfig};
 pub use eval::EvalReport;
 pub use fill::{fill_gaps, is_missing, Fill};
 pub use history::HISTORY_FORMAT;
 pub use interval::{conformal_quantile, LEVEL};
 pub use linear::Linear;
-pub use meta::{fingerprint, ForecastMeta, Interval, Strategy, ValScores, META_KEY, TASK};
+pub use meta::{fingerprint, Choice, ForecastMeta, Interval, Strategy, ValScores, META_KEY, TASK};
 pub use pipeline::{difference, undifference, Pipeline, Transform};
 pub use predict::{member_dir, Forecast, Forecaster, Origin};
 pub use report::{fmt_num, ForecastReport};

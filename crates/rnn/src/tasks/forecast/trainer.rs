@@ -5,12 +5,13 @@
 //! validation residuals the forecast intervals are made of.
 
 use super::calendar::default_season;
-use super::choose::{choose, val_origins, val_rows, Choice};
+use super::choose::{choose, val_origins, val_rows};
 use super::config::TrainConfig;
 use super::eval::EvalReport;
 use super::interval::calibrate;
 use super::linear::Linear;
 use super::member::{Data, Member};
+use super::meta::Choice;
 use super::meta::{fingerprint, ForecastMeta, ValScores};
 use super::pipeline::Pipeline;
 use super::predict::{member_dir, Forecaster};

@@ -17,6 +17,7 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
+mod config;
 mod data;
 mod diagnose;
 mod evaluate;
@@ -28,6 +29,7 @@ mod trainer;
 mod visualize;
 mod vocab;
 
+pub use config::TrainConfig;
 pub use data::{read_text, Corpus, LmData};
 pub use diagnose::{flow_on_ids, FLOW_STREAMS, FLOW_WINDOW};
 pub use evaluate::{evaluate, Evaluation, EVAL_STREAMS, EVAL_WINDOW};
@@ -35,7 +37,7 @@ pub use generate::{generate, Sampling};
 pub use model::{LanguageModel, TASK};
 pub use resume::RESUME_FIELDS;
 pub use state::{StepConfig, TrainState};
-pub use trainer::{Summary, TrainConfig, Trainer, STATE_FILE};
+pub use trainer::{Summary, Trainer, STATE_FILE};
 pub use visualize::VIEW_CHARS;
 pub use vocab::{vocab_meta, vocab_of, Vocab};
 

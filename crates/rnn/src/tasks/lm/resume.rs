@@ -3,8 +3,8 @@
 //! explicitly agree with them (`--resume D --hidden 999` is an error naming
 //! the flag and both values, not a silently ignored flag).
 
+use super::config::TrainConfig;
 use super::state::TrainState;
-use super::trainer::TrainConfig;
 use crate::nn::cell::{Activation, CellKind, CellName};
 use crate::optim::{OptimizerName, Schedule};
 use crate::tasks::OnDivergence;

@@ -2,6 +2,7 @@
 //! cadence, best-model saving, checkpointing for `--resume`, divergence
 //! handling and the metrics rows (what `rnn train lm` runs).
 
+use super::config::TrainConfig;
 use super::data::{Corpus, LmData};
 use super::diagnose::flow_on_ids;
 use super::evaluate::{evaluate, EVAL_STREAMS, EVAL_WINDOW};
@@ -12,12 +13,9 @@ use crate::dist::{self, Collective, Single};
 use crate::io::model_file::ModelFile;
 use crate::io::{prepare_run_dir, OutMode};
 use crate::io::{FlowLog, MetricsLog};
-use crate::nn::cell::{Activation, CellKind, CellName};
-use crate::nn::loss::OutputKind;
-use crate::nn::model::{Model, ModelConfig};
+use crate::nn::model::Model;
 use crate::optim::schedule::{cosine_lr, Plateau, Schedule};
-use crate::optim::OptimizerName;
-use crate::tasks::{Budget, Clock, Event, OnDivergence, Progress, Rollback};
+use crate::tasks::{Budget, Clock, Event, Progress, Rollback};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -25,157 +23,6 @@ use std::path::{Path, PathBuf};
 
 /// The resumable training state inside a run directory.
 pub const STATE_FILE: &str = "train_state.safetensors";
-
-/// Everything `rnn train lm` is told: the model, the data split, the
-/// optimizer and schedule, the evaluation cadence. Defaults are the CLI's.
-///
-/// ```
-/// use rnn::tasks::lm::TrainConfig;
-/// let c = TrainConfig::default();
-/// assert_eq!((c.hidden, c.seq_len, c.batch, c.eval_every), (256, 64, 32, 200));
-/// assert_eq!((c.lr, c.clip, c.val_frac), (2e-3, Some(5.0), 0.1));
-/// assert!(c.validate().is_ok());
-/// let bad = TrainConfig { seq_len: 0, ..TrainConfig::default() };
-/// assert_eq!(bad.validate().unwrap_err().to_string(),
-///     "seq_len: 0 is out of range (at least 1)");
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-pub struct TrainConfig {
-    /// Hidden units per layer (256).
-    pub hidden: usize,
-    /// Stacked layers, 1 to 8 (1).
-    pub layers: usize,
-    /// The cell (Elman).
-    pub cell: CellName,
-    /// The Elman nonlinearity (tanh).
-    pub activation: Activation,
-    /// Truncated-BPTT window: characters per step and stream (64).
-    pub seq_len: usize,
-    /// Parallel streams per batch (32).
-    pub batch: usize,
-    /// Dropout probability on each layer's output, training only (0).
-    pub dropout: f64,
-    /// LSTM only: every forget-gate bias starts at this (`None`: PyTorch's init).
-    pub forget_bias: Option<f64>,
-    /// The optimizer (Adam).
-    pub optimizer: OptimizerName,
-    /// Learning rate (2e-3).
-    pub lr: f64,
-    /// Weight decay of the optimizer (`None`: PyTorch's, 0 or AdamW's 0.01).
-    pub weight_decay: Option<f64>,
-    /// Clip the global gradient norm to this (5; `None`: off).
-    pub clip: Option<f64>,
-    /// Seed of initialisation, data offsets and dropout (0).
-    pub seed: u64,
-    /// Fraction of the text, at its end, held out for validation (0.1).
-    pub val_frac: f64,
-    /// Evaluate on the validation text every this many steps (200).
-    pub eval_every: u64,
-    /// The learning-rate schedule (plateau: decay 0.5, patience 2).
-    pub schedule: Schedule,
-    /// Stop once this many optimizer steps are taken in all, counting those
-    /// before a resume, whatever the budget (`None`: the budget decides).
-    pub max_steps: Option<u64>,
-    /// At each evaluation, also measure the gradient flow on the validation
-    /// text ([`crate::nn::flow`]) into `diagnostics.jsonl`,
-    /// `gradient-flow.svg` and `spectral-radius.svg`.
-    pub diagnostics: bool,
-    /// What a non-finite loss does: stop (default), or roll back to the
-    /// last checkpoint's weights with half the learning rate.
-    pub on_divergence: OnDivergence,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        TrainConfig {
-            hidden: 256,
-            layers: 1,
-            cell: CellName::Elman,
-            activation: Activation::Tanh,
-            seq_len: 64,
-            batch: 32,
-            dropout: 0.0,
-            forget_bias: None,
-            optimizer: OptimizerName::Adam,
-            lr: 2e-3,
-            weight_decay: None,
-            clip: Some(5.0),
-            seed: 0,
-            val_frac: 0.1,
-            eval_every: 200,
-            schedule: Schedule::default(),
-            max_steps: None,
-            diagnostics: false,
-            on_divergence: OnDivergence::Stop,
-        }
-    }
-}
-
-fn out_of_range(what: &str, value: impl ToString, expected: &str) -> Error {
-    Error::Value {
-        what: what.into(),
-        value: value.to_string(),
-        expected: expected.into(),
-    }
-}
-
-impl TrainConfig {
-    /// Checks every field; the error names the first bad one.
-    pub fn validate(&self) -> Result<()> {
-        for (what, v) in [
-            ("seq_len", self.seq_len),
-            ("batch", self.batch),
-            ("hidden", self.hidden),
-            ("eval_every", self.eval_every as usize),
-        ] {
-            if v == 0 {
-                return Err(out_of_range(what, v, "at least 1"));
-            }
-        }
-        if self.max_steps == Some(0) {
-            return Err(out_of_range("max_steps", 0, "at least 1"));
-        }
-        if !(1..=8).contains(&self.layers) {
-            return Err(out_of_range("layers", self.layers, "1 to 8"));
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(out_of_range("lr", self.lr, "a positive finite number"));
-        }
-        if let Some(c) = self.clip.filter(|c| !(c.is_finite() && *c >= 0.0)) {
-            return Err(out_of_range("clip", c, "a number >= 0"));
-        }
-        if !(self.val_frac.is_finite() && self.val_frac > 0.0 && self.val_frac < 0.9) {
-            return Err(out_of_range(
-                "val_frac",
-                self.val_frac,
-                "a fraction in (0, 0.9)",
-            ));
-        }
-        if let Some(b) = self.forget_bias.filter(|b| !b.is_finite()) {
-            return Err(out_of_range("forget_bias", b, "a finite number"));
-        }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return Err(out_of_range(
-                "dropout",
-                self.dropout,
-                "a probability in [0, 1)",
-            ));
-        }
-        if let Some(wd) = self.weight_decay.filter(|w| !(w.is_finite() && *w >= 0.0)) {
-            return Err(out_of_range("weight_decay", wd, "a finite number >= 0"));
-        }
-        self.schedule.validate()
-    }
-
-    /// The model for a vocabulary of `v` characters.
-    fn model_config(&self, v: usize) -> ModelConfig {
-        let mut config = ModelConfig::elman(v, self.hidden, v);
-        config.cell = CellKind::from_name(self.cell, self.activation);
-        config.num_layers = self.layers;
-        config.output = OutputKind::Softmax;
-        config
-    }
-}
 
 /// The schedule's state, kept in train_state.safetensors (metadata
 /// `schedule`) beside the trainer's.
