@@ -220,6 +220,23 @@ impl ModelFile {
             })
     }
 
+    /// Metadata `key` (which must be present) parsed as JSON; the error
+    /// names the file, the key and `what` the value should be.
+    pub fn meta_json<V: serde::de::DeserializeOwned>(
+        &self,
+        dir: &Path,
+        key: &str,
+        what: &str,
+    ) -> Result<V> {
+        let s = self.meta(dir, key)?;
+        serde_json::from_str(s).map_err(|e| Error::Metadata {
+            path: dir.join(MODEL_FILE),
+            key: key.into(),
+            value: s.chars().take(60).collect(),
+            expected: format!("{what} as JSON ({e})"),
+        })
+    }
+
     /// An extra tensor that must be present with the given shape.
     pub fn extra(&self, dir: &Path, name: &str, shape: &[usize]) -> Result<&[f32]> {
         match self.extra.get(name) {

@@ -357,27 +357,18 @@ fn spectral_radius<T: Float>(
             .collect();
         scale_to_unit(&mut v);
         let (mut log_growth, mut counted) = (0.0, 0);
+        let mut dgi = vec![T::zero(); gw];
+        let mut dgh = vec![T::zero(); if separate { gw } else { 0 }];
+        let mut out = vec![T::zero(); width];
         for it in 0..POWER_ITERATIONS {
             let (uh, uc) = v.split_at(h);
-            let mut dgi = vec![T::zero(); gw];
-            let mut dgh = vec![T::zero(); if separate { gw } else { 0 }];
-            let mut out = vec![T::zero(); width];
+            for buf in [&mut dgi, &mut dgh, &mut out] {
+                buf.fill(T::zero());
+            }
             let (direct, dc_prev) = out.split_at_mut(h);
+            let (gates, hp, cp, ht) = cache.row(r, h, cw);
             cell.backward_row(
-                uh,
-                uc,
-                &cache.gates[r * cw..(r + 1) * cw],
-                &cache.h_prev[r * h..(r + 1) * h],
-                if mem {
-                    &cache.c_prev[r * h..(r + 1) * h]
-                } else {
-                    &[]
-                },
-                &cache.h[r * h..(r + 1) * h],
-                &mut dgi,
-                &mut dgh,
-                direct,
-                dc_prev,
+                uh, uc, gates, hp, cp, ht, &mut dgi, &mut dgh, direct, dc_prev,
             );
             // dE/ds_{t-1} = W_hh^T delta_t + the direct part
             gemv_t_acc(gw, h, p.w_hh, if separate { &dgh } else { &dgi }, direct);
@@ -395,7 +386,7 @@ fn spectral_radius<T: Float>(
                 log_growth += grown.ln();
                 counted += 1;
             }
-            v = out;
+            std::mem::swap(&mut v, &mut out);
             scale_to_unit(&mut v);
         }
         total += (log_growth / counted as f64).exp();

@@ -4,6 +4,7 @@
 //! trained language model or tagger.
 
 pub mod classify;
+mod fill;
 pub mod forecast;
 pub mod insight;
 pub mod lm;

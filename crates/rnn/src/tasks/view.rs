@@ -4,6 +4,21 @@
 //! pages' unit picker reads.
 
 /// Text escaped for HTML (element content and quoted attributes).
+/// The script both pages colour by with a chosen hidden unit: element
+/// `prefix + t` gets unit `j`'s activation at position `t` of `acts` (red
+/// positive, blue negative, scaled by the largest magnitude but at least 1),
+/// and `#range` says the range.
+pub(crate) const COLOUR_BY_UNIT_JS: &str = r#"function colourByUnit(prefix, j) {
+  let lo = 0, hi = 0;
+  for (let t = 0; t < acts.length; t++) { lo = Math.min(lo, acts[t][j]); hi = Math.max(hi, acts[t][j]); }
+  const scale = Math.max(Math.abs(lo), Math.abs(hi), 1);
+  for (let t = 0; t < acts.length; t++) {
+    const v = acts[t][j] / scale, a = Math.min(1, Math.abs(v)).toFixed(2);
+    document.getElementById(prefix + t).style.background = v >= 0 ? `rgba(220,40,40,${a})` : `rgba(40,80,220,${a})`;
+  }
+  document.getElementById("range").textContent = `activation from ${(lo / 100).toFixed(2)} to ${(hi / 100).toFixed(2)}`;
+}"#;
+
 pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")

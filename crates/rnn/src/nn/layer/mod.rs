@@ -81,6 +81,26 @@ pub struct LayerCache<T> {
     pub c_n: Vec<T>,
 }
 
+impl<T> LayerCache<T> {
+    /// What BPTT reads of row `r`: its gate values `[cache_width*H]` (`cw`
+    /// wide), `h_{t-1}`, `c_{t-1}` (empty unless the cell has a memory) and
+    /// `h_t`, each `[H]`.
+    #[inline]
+    pub(crate) fn row(&self, r: usize, h: usize, cw: usize) -> (&[T], &[T], &[T], &[T]) {
+        let c_prev: &[T] = if self.c_prev.is_empty() {
+            &[]
+        } else {
+            &self.c_prev[r * h..(r + 1) * h]
+        };
+        (
+            &self.gates[r * cw..(r + 1) * cw],
+            &self.h_prev[r * h..(r + 1) * h],
+            c_prev,
+            &self.h[r * h..(r + 1) * h],
+        )
+    }
+}
+
 /// Buffers of [`Recurrent::infer`], kept between calls so inference does not
 /// allocate once they have grown to the largest shape seen.
 #[derive(Clone, Debug, Default)]
@@ -623,17 +643,14 @@ impl Recurrent {
                     (&[], &mut [])
                 };
                 // delta_t = dE/da_t through the cell's nonlinearity
+                let (gates, hp, cp, ht) = cache.row(r, h, cw);
                 self.cell.backward_row(
                     &dh,
                     dcn,
-                    &cache.gates[r * cw..(r + 1) * cw],
-                    &cache.h_prev[r * h..(r + 1) * h],
-                    if mem {
-                        &cache.c_prev[r * h..(r + 1) * h]
-                    } else {
-                        &[]
-                    },
-                    &cache.h[r * h..(r + 1) * h],
+                    gates,
+                    hp,
+                    cp,
+                    ht,
                     &mut dgi[r * gw..(r + 1) * gw],
                     if separate {
                         &mut dgh[r * gw..(r + 1) * gw]

@@ -245,17 +245,14 @@ impl Recurrent {
                 let rg = r * gw..(r + 1) * gw;
                 // delta_t = dE/da_t through the cell's nonlinearity; the part
                 // of dE/ds_{t-1} that bypasses W goes straight to dh_next
+                let (gates, hp, cp, ht) = cache.row(r, h, cw);
                 self.cell.backward_row(
                     &dh,
                     dcn,
-                    &cache.gates[r * cw..(r + 1) * cw],
-                    &cache.h_prev[r * h..(r + 1) * h],
-                    if mem {
-                        &cache.c_prev[r * h..(r + 1) * h]
-                    } else {
-                        &[]
-                    },
-                    &cache.h[r * h..(r + 1) * h],
+                    gates,
+                    hp,
+                    cp,
+                    ht,
                     &mut dgi[rg.clone()],
                     if separate {
                         &mut dgh[rg.clone()]

@@ -1,39 +1,8 @@
 //! Missing values (`?` in `.ts` files, empty/`NA`/`NaN`/`?` cells in CSV
 //! files) inside a series, filled per dimension.
 
-use serde::{Deserialize, Serialize};
-
-/// How missing values inside a series are handled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-pub enum Fill {
-    /// A missing value is an error naming its line.
-    None,
-    /// Linear interpolation between the neighbouring known values of the
-    /// same dimension; missing values before the first or after the last
-    /// known value take that value.
-    #[default]
-    Linear,
-    /// The previous known value (missing values at the start take the first
-    /// known value).
-    Ffill,
-}
-
-impl Fill {
-    /// The lowercase name (`none`, `linear`, `ffill`).
-    ///
-    /// ```
-    /// assert_eq!(rnn::tasks::classify::Fill::Linear.name(), "linear");
-    /// ```
-    pub fn name(self) -> &'static str {
-        match self {
-            Fill::None => "none",
-            Fill::Linear => "linear",
-            Fill::Ffill => "ffill",
-        }
-    }
-}
+use crate::tasks::fill::fill_gaps;
+pub use crate::tasks::fill::Fill;
 
 /// Whether a text value means "missing": `?`, empty, `NA`, `N/A`, `NaN`, `null`.
 pub fn is_missing(cell: &str) -> bool {
@@ -66,43 +35,25 @@ pub fn fill_series(
     let mut out = vec![0.0; values.len()];
     let mut filled = 0;
     for d in 0..dims {
-        let at = |t: usize| values[t * dims + d];
-        let known: Vec<usize> = (0..steps).filter(|&t| at(t).is_some()).collect();
-        let (Some(&first), Some(&last)) = (known.first(), known.last()) else {
+        let column: Vec<Option<f64>> = (0..steps).map(|t| values[t * dims + d]).collect();
+        if column.iter().all(Option::is_none) {
             return Err(format!(
                 "dimension {} has no values (all {steps} missing)",
                 d + 1
             ));
-        };
-        if fill == Fill::None && known.len() < steps {
-            let t = (0..steps).find(|&t| at(t).is_none()).unwrap_or(0);
-            return Err(format!(
-                "missing value at step {} of dimension {} (--fill none)",
-                t + 1,
-                d + 1
-            ));
         }
-        let val = |t: usize| at(t).unwrap_or(0.0);
-        let mut prev = first;
-        for t in 0..steps {
-            let v = match at(t) {
-                Some(v) => {
-                    prev = t;
-                    v
-                }
-                None => {
-                    filled += 1;
-                    if t < first {
-                        val(first)
-                    } else if t > last || fill == Fill::Ffill {
-                        val(prev)
-                    } else {
-                        let next = known[known.partition_point(|&k| k < t)];
-                        let w = (t - prev) as f64 / (next - prev) as f64;
-                        val(prev) + w * (val(next) - val(prev))
-                    }
-                }
-            };
+        if fill == Fill::None {
+            if let Some(t) = column.iter().position(Option::is_none) {
+                return Err(format!(
+                    "missing value at step {} of dimension {} (--fill none)",
+                    t + 1,
+                    d + 1
+                ));
+            }
+        }
+        let (col, n) = fill_gaps(&column, fill)?;
+        filled += n;
+        for (t, v) in col.into_iter().enumerate() {
             out[t * dims + d] = v;
         }
     }

@@ -4,7 +4,7 @@
 
 use super::fill::Fill;
 use super::normalise::Normaliser;
-use crate::io::model_file::{ModelFile, Task, MODEL_FILE};
+use crate::io::model_file::{ModelFile, Task};
 use crate::nn::pool::Pool;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -65,13 +65,7 @@ impl ClassifyMeta {
     /// Reads the metadata of a loaded model file from directory `dir` (used
     /// in error messages).
     pub fn from_file(mf: &ModelFile, dir: &Path) -> Result<Self> {
-        let s = mf.meta(dir, META_KEY)?;
-        serde_json::from_str(s).map_err(|e| Error::Metadata {
-            path: dir.join(MODEL_FILE),
-            key: META_KEY.into(),
-            value: s.chars().take(60).collect(),
-            expected: format!("classifier settings as JSON ({e})"),
-        })
+        mf.meta_json(dir, META_KEY, "classifier settings")
     }
 
     /// The metadata as the JSON text stored in the model file.

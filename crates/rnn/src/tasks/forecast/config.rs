@@ -1,11 +1,11 @@
 //! [`TrainConfig`]: every setting of a forecasting run, with the CLI's
 //! defaults, and its checks.
 
-use super::fill::Fill;
 use super::meta::Strategy;
 use super::pipeline::Transform;
 use super::series::TimeColumn;
 use crate::nn::cell::{Activation, CellKind, CellName};
+use crate::tasks::fill::Fill;
 use crate::tasks::OnDivergence;
 use crate::{Error, Result};
 

@@ -1,11 +1,11 @@
 //! What a forecast model stores besides its weights: [`ForecastMeta`], kept as
 //! JSON under the metadata key [`META_KEY`] of `model.safetensors`.
 
-use super::fill::Fill;
 use super::linear::Linear;
 use super::pipeline::{Pipeline, Transform};
 use super::series::{Series, TimeColumn};
-use crate::io::model_file::{ModelFile, Task, MODEL_FILE};
+use crate::io::model_file::{ModelFile, Task};
+use crate::tasks::fill::Fill;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -179,13 +179,7 @@ impl ForecastMeta {
     /// Reads the metadata of a loaded model file from directory `dir` (used
     /// in error messages).
     pub fn from_file(mf: &ModelFile, dir: &Path) -> Result<Self> {
-        let s = mf.meta(dir, META_KEY)?;
-        serde_json::from_str(s).map_err(|e| Error::Metadata {
-            path: dir.join(MODEL_FILE),
-            key: META_KEY.into(),
-            value: s.chars().take(60).collect(),
-            expected: format!("forecast settings as JSON ({e})"),
-        })
+        mf.meta_json(dir, META_KEY, "forecast settings")
     }
 
     /// The metadata as the JSON text stored in the model file.

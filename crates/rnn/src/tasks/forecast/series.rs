@@ -1,8 +1,8 @@
 //! A numeric target series with its features and time labels, read from a
 //! CSV table.
 
-use super::fill::{fill_gaps, is_missing, Fill};
 use super::table::Table;
+use crate::tasks::fill::{fill_gaps, is_missing, Fill};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 

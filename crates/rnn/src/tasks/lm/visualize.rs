@@ -8,7 +8,7 @@ use super::model::LanguageModel;
 use crate::nn::layer::Input;
 use crate::nn::loss::softmax;
 use crate::nn::model::Batch;
-use crate::tasks::view::{activations_js, escape, top_units};
+use crate::tasks::view::{activations_js, escape, top_units, COLOUR_BY_UNIT_JS};
 use crate::{Error, Result};
 
 /// At most this many characters of the text are shown (the first ones).
@@ -143,21 +143,16 @@ blue: negative (darker is larger). Hover a character for the five likeliest next
 <div id="text">{spans}</div>
 <script>
 const acts = {acts};
+{colour}
 function pick(j) {{
   document.getElementById("unit").value = j;
-  let lo = 0, hi = 0;
-  for (let t = 0; t < acts.length; t++) {{ lo = Math.min(lo, acts[t][j]); hi = Math.max(hi, acts[t][j]); }}
-  const scale = Math.max(Math.abs(lo), Math.abs(hi), 1);
-  for (let t = 0; t < acts.length; t++) {{
-    const v = acts[t][j] / scale, a = Math.min(1, Math.abs(v)).toFixed(2);
-    document.getElementById("c" + t).style.background = v >= 0 ? `rgba(220,40,40,${{a}})` : `rgba(40,80,220,${{a}})`;
-  }}
-  document.getElementById("range").textContent = `activation from ${{(lo / 100).toFixed(2)}} to ${{(hi / 100).toFixed(2)}}`;
+  colourByUnit("c", j);
 }}
 pick(Number(location.hash.slice(1)) || 0); // view.html#12 opens unit 12
 </script>
 </body></html>
 "#,
+            colour = COLOUR_BY_UNIT_JS,
             title = escape(what),
             cell = cfg.cell.name(),
             layers = cfg.num_layers,

@@ -10,7 +10,7 @@ use super::encode::Encoded;
 use super::tagger::Tagger;
 use crate::nn::layer::Input;
 use crate::nn::model::Batch;
-use crate::tasks::view::{activations_js, escape, top_units};
+use crate::tasks::view::{activations_js, escape, top_units, COLOUR_BY_UNIT_JS};
 use crate::{Error, Result};
 
 /// At most this many tokens are shown (the first sentences' ones).
@@ -200,6 +200,7 @@ Each token is coloured by its predicted tag; hover a token for the tag probabili
 <div id="text">{body}</div>
 <script>
 const acts = {acts};
+{colour}
 function pick(j) {{
   document.getElementById("unit").value = j;
   if (j < 0) {{
@@ -207,20 +208,14 @@ function pick(j) {{
     document.getElementById("range").textContent = "";
     return;
   }}
-  let lo = 0, hi = 0;
-  for (let t = 0; t < acts.length; t++) {{ lo = Math.min(lo, acts[t][j]); hi = Math.max(hi, acts[t][j]); }}
-  const scale = Math.max(Math.abs(lo), Math.abs(hi), 1);
-  for (let t = 0; t < acts.length; t++) {{
-    const v = acts[t][j] / scale, a = Math.min(1, Math.abs(v)).toFixed(2);
-    document.getElementById("w" + t).style.background = v >= 0 ? `rgba(220,40,40,${{a}})` : `rgba(40,80,220,${{a}})`;
-  }}
-  document.getElementById("range").textContent = `activation from ${{(lo / 100).toFixed(2)}} to ${{(hi / 100).toFixed(2)}}`;
+  colourByUnit("w", j);
 }}
 const h = location.hash.slice(1); // view.html#12 opens unit 12
 pick(h === "" ? -1 : Number(h));
 </script>
 </body></html>
 "#,
+            colour = COLOUR_BY_UNIT_JS,
             title = escape(what),
             cell = cfg.cell.name(),
             layers = cfg.num_layers,

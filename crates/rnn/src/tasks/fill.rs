@@ -1,8 +1,9 @@
-//! Missing values: which cells are gaps and how gaps are filled.
+//! Missing values: which cells are gaps and how gaps are filled (a
+//! forecaster's CSV column; each dimension of a classifier's series).
 
 use serde::{Deserialize, Serialize};
 
-/// How gaps (missing values) in a numeric column are handled.
+/// How gaps (missing values) in a numeric column or series are handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
@@ -33,6 +34,8 @@ impl Fill {
     /// ```
     /// use rnn::tasks::forecast::Fill;
     /// assert_eq!(Fill::parse("FFILL").map(Fill::name), Some("ffill"));
+    /// // the classifier's --fill is the same type
+    /// assert_eq!(rnn::tasks::classify::Fill::Linear.name(), "linear");
     /// ```
     pub fn name(self) -> &'static str {
         match self {
