@@ -10,7 +10,7 @@
 use crate::error::{CliError, CliResult};
 use clap::Args;
 use rnn::nn::cell::{Activation, CellKind, CellName};
-use rnn::testing::bench::{run_config_lengths, BenchConfig, Clock, Lengths, CONFIGS};
+use rnn::testing::bench::{products, run_config_lengths, BenchConfig, Clock, Lengths, CONFIGS};
 
 /// Time training (forward, loss, BPTT, SGD step) and forward-only inference on
 /// the S, M and L configs of the PyTorch reference benchmark.
@@ -42,6 +42,11 @@ pub struct BenchArgs {
     /// time (comparable on a loaded machine; all threads summed).
     #[arg(long, value_enum, default_value = "wall")]
     pub clock: Clock,
+    /// Also time the model's matrix products alone at their shapes (faer's
+    /// GEMM and the packed step kernel) and print the share of the best one
+    /// that training reaches.
+    #[arg(long)]
+    pub products: bool,
 }
 
 /// Makes glibc's malloc keep freed memory for reuse instead of handing it
@@ -98,6 +103,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
                 "lengths": args.lengths.name(), "clock": args.clock.name(),
                 "train_tok_s": r.train_tok_s, "infer_tok_s": r.infer_tok_s,
                 "train_gflops": r.train_gflops, "infer_gflops": r.infer_gflops,
+                "stream_us_per_token": r.stream_us,
             }));
         } else {
             let mut cell_tag = if args.cell == CellName::Elman {
@@ -112,9 +118,27 @@ pub fn run(args: &BenchArgs) -> CliResult {
                 cell_tag += &format!(" clock={}", args.clock.name());
             }
             println!(
-                "rnn threads={} {} B={} V={} H={} T={}{cell_tag} train_tok_s={:.0} infer_tok_s={:.0} train_gflops={:.1}",
+                "rnn threads={} {} B={} V={} H={} T={}{cell_tag} train_tok_s={:.0} infer_tok_s={:.0} train_gflops={:.1} stream_us_per_token={:.2}",
                 args.threads, c.name, c.batch, c.vocab, c.hidden, c.steps,
-                r.train_tok_s, r.infer_tok_s, r.train_gflops
+                r.train_tok_s, r.infer_tok_s, r.train_gflops, r.stream_us
+            );
+        }
+        if args.products {
+            let rates = products(c, cell, args.clock);
+            let mut best = 0f64;
+            for p in &rates {
+                let packed = p
+                    .packed_gflops
+                    .map_or(String::new(), |g| format!(" packed_gflops={g:.1}"));
+                println!(
+                    "product {} {} m={} k={} n={} gemm_gflops={:.1}{packed}",
+                    c.name, p.name, p.m, p.k, p.n, p.gemm_gflops
+                );
+                best = best.max(p.gemm_gflops).max(p.packed_gflops.unwrap_or(0.0));
+            }
+            println!(
+                "share {} best_product_gflops={best:.1} train_gflops={:.1} train_share={:.2} infer_share={:.2}",
+                c.name, r.train_gflops, r.train_gflops / best, r.infer_gflops / best
             );
         }
     }

@@ -18,6 +18,13 @@ pub(crate) const NR: usize = 16;
 /// Rows of `A` per micro-kernel call (12 accumulators, 2 panel vectors and
 /// one broadcast: 15 of the 16 AVX2 registers).
 pub(crate) const MR: usize = 6;
+/// Depth of one pass over `K`: a panel's `[KC, NR]` slice (16 KiB) stays in
+/// L1 while every row block runs over it, and `A`'s `[m, KC]` slice in L2
+/// while every panel does. Without it, at the L shape (`K` = 4096 backward)
+/// each panel (256 KiB) streamed from L2 once per row block and `A` (1 MiB)
+/// from L3 once per panel. The products over each slice are added to `C`
+/// slice after slice.
+pub(crate) const KC: usize = 256;
 
 /// A right-hand matrix `B` `[K, N]` packed into `ceil(N / NR)` panels, each
 /// `[K, NR]` row-major (zero past column `N`).
@@ -75,7 +82,8 @@ impl<T: Float> PackedRhs<T> {
 }
 
 /// [`PackedRhs::gemm_acc`] written portably: for every row and column, the
-/// products summed over `k` in order. `packed` is `[ceil(N / NR), K, NR]`.
+/// products summed over `k` in order, a [`KC`] slice of `K` at a time (each
+/// slice's sum added to `C`). `packed` is `[ceil(N / NR), K, NR]`.
 pub fn packed_gemm_acc_portable<T: Float>(
     m: usize,
     k: usize,
@@ -84,27 +92,33 @@ pub fn packed_gemm_acc_portable<T: Float>(
     packed: &[T],
     c: &mut [T],
 ) {
-    for p in 0..n.div_ceil(NR) {
-        let panel = &packed[p * k * NR..(p + 1) * k * NR];
-        let (j0, w) = (p * NR, NR.min(n - p * NR));
-        for i in 0..m {
-            let mut acc = [T::zero(); NR];
-            for (kk, b) in panel.chunks_exact(NR).enumerate() {
-                let av = a[i * k + kk];
-                for (s, &bv) in acc.iter_mut().zip(b) {
-                    *s = av.mul_add(bv, *s);
+    for k0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - k0);
+        for p in 0..n.div_ceil(NR) {
+            let panel = &packed[p * k * NR + k0 * NR..p * k * NR + (k0 + kc) * NR];
+            let (j0, w) = (p * NR, NR.min(n - p * NR));
+            for i in 0..m {
+                let mut acc = [T::zero(); NR];
+                for (kk, b) in panel.chunks_exact(NR).enumerate() {
+                    let av = a[i * k + k0 + kk];
+                    for (s, &bv) in acc.iter_mut().zip(b) {
+                        *s = av.mul_add(bv, *s);
+                    }
                 }
-            }
-            for (cv, &s) in c[i * n + j0..i * n + j0 + w].iter_mut().zip(&acc) {
-                *cv += s;
+                for (cv, &s) in c[i * n + j0..i * n + j0 + w].iter_mut().zip(&acc) {
+                    *cv += s;
+                }
             }
         }
     }
 }
 
-/// [`PackedRhs::gemm_acc`] for f32 with AVX2 and FMA: per panel, blocks of
-/// [`MR`] rows (then the remaining rows in one smaller block), each a
-/// register tile of `MR x NR` sums over `K`, added to `C` at the end.
+/// [`PackedRhs::gemm_acc`] for f32 with AVX2 and FMA. `A` is first copied
+/// into blocks of [`MR`] rows interleaved by column (`[K, R]` each, the last
+/// block `R = m mod MR` rows), so the micro-kernel's broadcasts read one
+/// contiguous stream at fixed offsets instead of `R` rows `K` apart; then,
+/// per [`KC`] slice of `K` and per panel of `B`, each row block is a
+/// register tile of `R x NR` sums over the slice, added to `C` at its end.
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.
@@ -118,41 +132,71 @@ pub(crate) unsafe fn packed_gemm_acc_f32_avx2(
     packed: &[f32],
     c: &mut [f32],
 ) {
+    thread_local! {
+        /// `A` in row blocks: `[ceil(m / MR), K, MR]` (the last block `[K, m mod MR]`).
+        static A_PACKED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     let (a, c) = (&a[..m * k], &mut c[..m * n]);
     let panels = n.div_ceil(NR);
     let packed = &packed[..panels * k * NR];
-    for p in 0..panels {
-        let bp = packed.as_ptr().add(p * k * NR);
-        let (j0, w) = (p * NR, NR.min(n - p * NR));
-        let mut i = 0;
-        while i + MR <= m {
-            tile::<MR>(
-                k,
-                a.as_ptr().add(i * k),
-                bp,
-                c.as_mut_ptr().add(i * n + j0),
-                n,
-                w,
-            );
-            i += MR;
+    A_PACKED.with_borrow_mut(|ap| {
+        ap.clear();
+        ap.resize(m * k, 0.0);
+        for (i, r) in row_blocks(m) {
+            let dst = &mut ap[i * k..(i + r) * k];
+            for (ri, row) in a[i * k..(i + r) * k].chunks_exact(k).enumerate() {
+                for (kk, &v) in row.iter().enumerate() {
+                    dst[kk * r + ri] = v;
+                }
+            }
         }
-        let (ap, cp) = (a.as_ptr().add(i * k), c.as_mut_ptr().add(i * n + j0));
-        match m - i {
-            5 => tile::<5>(k, ap, bp, cp, n, w),
-            4 => tile::<4>(k, ap, bp, cp, n, w),
-            3 => tile::<3>(k, ap, bp, cp, n, w),
-            2 => tile::<2>(k, ap, bp, cp, n, w),
-            1 => tile::<1>(k, ap, bp, cp, n, w),
-            _ => {}
+        for k0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - k0);
+            for p in 0..panels {
+                let bp = packed.as_ptr().add(p * k * NR + k0 * NR);
+                let (j0, w) = (p * NR, NR.min(n - p * NR));
+                for (i, r) in row_blocks(m) {
+                    // block i's [K, r] slab, from row k0 on
+                    let aq = ap.as_ptr().add(i * k + k0 * r);
+                    let cp = c.as_mut_ptr().add(i * n + j0);
+                    match r {
+                        6 => tile::<6>(kc, aq, bp, cp, n, w),
+                        5 => tile::<5>(kc, aq, bp, cp, n, w),
+                        4 => tile::<4>(kc, aq, bp, cp, n, w),
+                        3 => tile::<3>(kc, aq, bp, cp, n, w),
+                        2 => tile::<2>(kc, aq, bp, cp, n, w),
+                        _ => tile::<1>(kc, aq, bp, cp, n, w),
+                    }
+                }
+            }
         }
-    }
+    });
+}
+
+/// The row blocks `(first row, rows)` the micro-kernel covers `m` rows with:
+/// blocks of [`MR`], the last 7 to 10 rows split in two (a block of 1 or 2
+/// rows keeps too few independent sums to fill both FMA pipes: 32 rows are
+/// 6+6+6+6+4+4, not 6*5+2).
+fn row_blocks(m: usize) -> impl Iterator<Item = (usize, usize)> {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let left = m - i;
+        let r = match left {
+            0 => return None,
+            7..=10 => left.div_ceil(2),
+            _ => left.min(MR),
+        };
+        i += r;
+        Some((i - r, r))
+    })
 }
 
 /// `C[R, w] += A[R, K] P[K, w]` for one panel `P` (`[K, NR]`), `R <= MR`.
 ///
 /// # Safety
-/// AVX2 and FMA; `a` points at `R` rows of `k` floats (`k` apart), `bp` at
-/// `k * NR` floats, `c` at `R` rows of `w <= NR` floats (`ldc` apart).
+/// AVX2 and FMA; `a` points at `k * R` floats (`A`'s `R` rows interleaved:
+/// `a[kk * R + r] = A[r, kk]`), `bp` at `k * NR` floats, `c` at `R` rows of
+/// `w <= NR` floats (`ldc` apart).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn tile<const R: usize>(
@@ -168,8 +212,9 @@ unsafe fn tile<const R: usize>(
     for kk in 0..k {
         let b0 = _mm256_loadu_ps(bp.add(kk * NR));
         let b1 = _mm256_loadu_ps(bp.add(kk * NR + 8));
+        let ak = a.add(kk * R);
         for (r, acc) in acc.iter_mut().enumerate() {
-            let av = _mm256_broadcast_ss(&*a.add(r * k + kk));
+            let av = _mm256_broadcast_ss(&*ak.add(r));
             acc[0] = _mm256_fmadd_ps(av, b0, acc[0]);
             acc[1] = _mm256_fmadd_ps(av, b1, acc[1]);
         }
@@ -219,6 +264,7 @@ mod tests {
             (6, 33, 16),
             (13, 64, 40),
             (32, 256, 100),
+            (9, 600, 33),
         ] {
             let (a, b) = (pattern(m * k, 1), pattern(k * n, 2));
             let want = naive(m, k, n, &a, &b);

@@ -156,6 +156,10 @@ pub struct BenchResult {
     pub train_gflops: f64,
     /// GFLOP/s of the forward pass's matrix products.
     pub infer_gflops: f64,
+    /// Latency of streaming inference: microseconds per token when one
+    /// sequence is fed a token at a time with its state carried
+    /// ([`crate::Stream::step`], batch 1, readout included).
+    pub stream_us: f64,
 }
 
 /// The median over [`REPETITIONS`] of the mean time of one call of `f`
@@ -252,6 +256,20 @@ pub fn run_config_lengths(
         }
         std::hint::black_box(&inf.logits);
     });
+    if let Some(e) = failed.take() {
+        return Err(e);
+    }
+    // streaming: one sequence fed one token at a time, the state carried
+    // (what `rnn step` and a serving loop do), the sequence's T tokens per call
+    let mut stream = crate::Stream::new(&model)?;
+    let stream_s = median_time(clock, 1, || {
+        stream.reset();
+        for t in 0..c.steps {
+            if let Err(e) = stream.step(Input::Ids(&x[t * c.batch..t * c.batch + 1])) {
+                failed = Some(e);
+            }
+        }
+    });
     if let Some(e) = failed {
         return Err(e);
     }
@@ -263,6 +281,7 @@ pub fn run_config_lengths(
         infer_tok_s: valid as f64 / infer,
         train_gflops: train_flops / train * 1e-9,
         infer_gflops: fwd_flops / infer * 1e-9,
+        stream_us: stream_s / c.steps as f64 * 1e6,
     })
 }
 
@@ -277,4 +296,87 @@ fn flops(c: &BenchConfig, gates: usize) -> (f64, f64) {
     let (h, v, g) = (c.hidden as f64, c.vocab as f64, gates as f64);
     let fwd = rows * 2.0 * (g * h * h + v * h);
     (fwd, 3.0 * fwd)
+}
+
+/// The measured rate of one matrix product a training iteration of a config
+/// runs, on each kernel that can run it.
+#[derive(Clone, Debug)]
+pub struct ProductRate {
+    /// What the product is (`step`, `step_back`, `dW_hh`, `readout`).
+    pub name: &'static str,
+    /// `C[m, n] (+)= A[m, k] B[k, n]`: `m`.
+    pub m: usize,
+    /// `k`.
+    pub k: usize,
+    /// `n`.
+    pub n: usize,
+    /// GFLOP/s of the general GEMM (faer; threads as set).
+    pub gemm_gflops: f64,
+    /// GFLOP/s of the packed per-step kernel ([`crate::kernels::PackedRhs`],
+    /// one thread), for the step products only.
+    pub packed_gflops: Option<f64>,
+}
+
+/// Times the matrix products of config `c` with `cell` at their shapes, in
+/// f32 on `clock`: the per-step product forward (`[B, H] x [H, G*H]`) and
+/// backward (`[B, G*H] x [G*H, H]`) on faer's GEMM and on the packed kernel,
+/// `dW_hh` (`[G*H, T*B] x [T*B, H]`) and the readout (`[T*B, H] x [H, V]`).
+/// The best of these is what the machine gives a product of this model;
+/// [`BenchResult::train_gflops`] over it is the share training reaches.
+pub fn products(c: &BenchConfig, cell: CellKind, clock: Clock) -> Vec<ProductRate> {
+    use crate::kernels::{gemm, PackedRhs};
+    let (b, h, g, v, rows) = (
+        c.batch,
+        c.hidden,
+        cell.gates() * c.hidden,
+        c.vocab,
+        c.batch * c.steps,
+    );
+    let filled = |len: usize| -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5)
+            .collect()
+    };
+    // repeat each product until ~0.05 s of work per repetition
+    let rate = |m: usize, k: usize, n: usize, f: &mut dyn FnMut()| -> f64 {
+        let flop = 2.0 * (m * k * n) as f64;
+        let reps = ((5e8 / flop).ceil() as usize).max(1);
+        let t = median_time(clock, reps, &mut *f);
+        flop / t * 1e-9
+    };
+    // (name, m, k, n, A stored transposed, a step product)
+    let shapes: [(&'static str, usize, usize, usize, bool, bool); 4] = [
+        ("step", b, h, g, false, true),
+        ("step_back", b, g, h, false, true),
+        // dW_hh = delta^T S: delta is stored [T*B, G*H]
+        ("dW_hh", g, rows, h, true, false),
+        ("readout", rows, h, v, false, false),
+    ];
+    shapes
+        .iter()
+        .map(|&(name, m, k, n, trans_a, step)| {
+            let (a, bm) = (filled(m * k), filled(k * n));
+            let mut out = vec![0f32; m * n];
+            let gemm_gflops = rate(m, k, n, &mut || {
+                gemm(m, n, k, &a, trans_a, &bm, false, &mut out, true);
+                std::hint::black_box(&out);
+            });
+            let packed_gflops = step.then(|| {
+                let mut pk = PackedRhs::<f32>::default();
+                pk.pack(&bm, k, n, false);
+                rate(m, k, n, &mut || {
+                    pk.gemm_acc(m, &a, &mut out);
+                    std::hint::black_box(&out);
+                })
+            });
+            ProductRate {
+                name,
+                m,
+                k,
+                n,
+                gemm_gflops,
+                packed_gflops,
+            }
+        })
+        .collect()
 }
