@@ -5,8 +5,8 @@
 //! half as long as the longest one, in their order, each cut to the length
 //! of the shortest of them, so that every sequence has the same `T` and
 //! each direction's last step (`t = T - 1` forward, `t = 0` backward) is
-//! the same step for all of them (as a tagger's, see
-//! [`crate::tasks::tag::flow_batch`]). While training the sequences
+//! the same step for all of them (as a tagger's sentences). While
+//! training the sequences
 //! measured are the validation ones (the dev file or the held-out part;
 //! the training part without either); [`Classifier::diagnose`] measures a
 //! labelled file. The error carried back is the classification loss (the
