@@ -399,3 +399,157 @@ fn tagger_flow_scales_by_each_directions_w() {
         assert!(f.grad_norms[name] > 0.0, "{name}: {:?}", f.grad_norms);
     }
 }
+
+/// Many-to-one (forecasters, classifiers): a bidirectional relu Elman model
+/// on positive dense inputs, f' = 1 everywhere, W = w I per direction (0.5
+/// forward, 0.25 backward). Read from the final states (`last`), the loss
+/// enters each direction at its own last step only and shrinks by exactly
+/// w per step back; read from the mean of the outputs, it enters every step
+/// with the same `g / T`, so `dE/ds_t` is `g / T` times `sum_k w^k` over the
+/// steps from t to the direction's last step.
+#[test]
+fn many_to_one_flow_follows_w_from_the_readout() {
+    use rnn::nn::flow::gradient_flow_many_to_one;
+    use rnn::nn::many_to_one::ManyToOne;
+    use rnn::nn::pool::Pool;
+    use rnn::OutputKind;
+    let (steps, batch, i, hs) = (8, 3, 2, 4);
+    let (wf, wb) = (0.5, 0.25);
+    for output in [OutputKind::Softmax, OutputKind::Identity] {
+        let mut cfg = ModelConfig::elman(i, hs, 2);
+        cfg.cell = CellKind::Elman {
+            activation: Activation::Relu,
+        };
+        cfg.bidirectional = true;
+        cfg.output = output;
+        let mut m = Model::<f64>::new(cfg, 0).unwrap();
+        m.params.iter_mut().for_each(|p| *p = 0.1);
+        // a readout whose rows differ (equal rows give a softmax no gradient)
+        let v = m.param_mut("head.weight").unwrap();
+        v.iter_mut()
+            .enumerate()
+            .for_each(|(j, p)| *p = 0.05 + 0.03 * j as f64);
+        for (name, w) in [("rnn.weight_hh_l0", wf), ("rnn.weight_hh_l0_reverse", wb)] {
+            let wh = m.param_mut(name).unwrap();
+            wh.iter_mut().for_each(|p| *p = 0.0);
+            for j in 0..hs {
+                wh[j * hs + j] = w;
+            }
+        }
+        let x: Vec<f64> = (0..steps * batch * i)
+            .map(|r| 0.2 + (r % 5) as f64 / 10.0)
+            .collect();
+        let (classes, values) = ([1usize, 0, 1], [0.3, -0.2, 0.1, 0.5, -0.4, 0.0]);
+        let targets = match output {
+            OutputKind::Softmax => Targets::Classes(&classes),
+            OutputKind::Identity => Targets::Values(&values),
+        };
+        let data = Batch::new(Input::Dense(&x), steps, batch);
+        for pool in [Pool::Last, Pool::Mean] {
+            let f =
+                gradient_flow_many_to_one(&ManyToOne::with_pool(&m, pool), data, targets).unwrap();
+            let (fw, bw) = (&f.layers[0], &f.layers[1]);
+            assert_eq!((fw.from_step, bw.from_step), (steps - 1, 0));
+            let (gf, gb) = (&fw.grad_norm_by_step, &bw.grad_norm_by_step);
+            let sum = |w: f64, n: usize| (0..=n).map(|k| w.powi(k as i32)).sum::<f64>();
+            for t in 0..steps {
+                // the norm n steps back relative to the norm at the last step
+                let (want_f, want_b) = match pool {
+                    Pool::Last => (wf.powi((steps - 1 - t) as i32), wb.powi(t as i32)),
+                    _ => (sum(wf, steps - 1 - t), sum(wb, t)),
+                };
+                let (got_f, got_b) = (gf[t] / gf[steps - 1], gb[t] / gb[0]);
+                assert!(
+                    (got_f - want_f).abs() < 1e-12 * want_f,
+                    "{pool} {output:?} forward t {t}: {got_f} vs {want_f}"
+                );
+                assert!(
+                    (got_b - want_b).abs() < 1e-12 * want_b,
+                    "{pool} {output:?} backward t {t}: {got_b} vs {want_b}"
+                );
+            }
+            assert!((fw.spectral_radius - wf).abs() < 1e-9);
+            assert!((bw.spectral_radius - wb).abs() < 1e-9);
+            // 0.25^5 < 1e-3 < 0.25^4 read from the final state; pooled, the
+            // error enters every step and never falls that low
+            let want_reach = match pool {
+                Pool::Last => (None, Some(5)),
+                _ => (None, None),
+            };
+            assert_eq!((fw.reach, bw.reach), want_reach, "{pool}");
+            assert!(f.grad_norms["head.weight"] > 0.0 && f.grad_norms["rnn.weight_hh_l0"] > 0.0);
+        }
+    }
+}
+
+/// A classifier's loss (read from the final state) carried back to step t
+/// is the gradient of that loss with respect to the initial state of the
+/// run that restarts at step t+1 from s_t, here by central differences
+/// through the public many-to-one loss: an independent computation, for
+/// every cell (for the LSTM the state perturbed is h, c held).
+#[test]
+fn many_to_one_carried_error_equals_the_restarted_runs_initial_state_gradient() {
+    use rnn::nn::flow::gradient_flow_many_to_one;
+    use rnn::nn::many_to_one::ManyToOne;
+    use rnn::Reduction;
+    let (steps, batch, i, hs, classes) = (6, 2, 3, 4, 3);
+    for cell in [
+        CellKind::Lstm,
+        CellKind::Gru,
+        CellKind::Elman {
+            activation: Activation::Tanh,
+        },
+    ] {
+        let mut cfg = ModelConfig::elman(i, hs, classes);
+        cfg.cell = cell;
+        let m = Model::<f64>::new(cfg, 5).unwrap();
+        let x: Vec<f64> = (0..steps * batch * i)
+            .map(|r| ((r * 7 + 3) % 11) as f64 / 5.0 - 1.0)
+            .collect();
+        let y = [2usize, 0];
+        let head = ManyToOne::new(&m);
+        let flow = gradient_flow_many_to_one(
+            &head,
+            Batch::new(Input::Dense(&x), steps, batch),
+            Targets::Classes(&y),
+        )
+        .unwrap();
+        let fwd = m
+            .forward(Batch::new(Input::Dense(&x), steps, batch))
+            .unwrap();
+        let cache = &fwd.layers[0];
+        let mut scratch = vec![0.0; m.params.len()];
+        for t in 0..steps - 1 {
+            let h = cache.h[t * batch * hs..(t + 1) * batch * hs].to_vec();
+            let c = if cell.has_memory() {
+                cache.c_prev[(t + 1) * batch * hs..(t + 2) * batch * hs].to_vec()
+            } else {
+                Vec::new()
+            };
+            let rest = steps - 1 - t;
+            let x_rest = &x[(t + 1) * batch * i..];
+            let mut loss_from = |h: Vec<f64>| {
+                let state = State { h, c: c.clone() };
+                let data = Batch::new(Input::Dense(x_rest), rest, batch).with_state(&state);
+                head.loss_and_grads_batch(data, Targets::Classes(&y), Reduction::Sum, &mut scratch)
+                    .unwrap()
+                    .0
+            };
+            let eps = 1e-6;
+            let mut sq = 0.0;
+            for j in 0..h.len() {
+                let (mut up, mut down) = (h.clone(), h.clone());
+                up[j] += eps;
+                down[j] -= eps;
+                let d = (loss_from(up) - loss_from(down)) / (2.0 * eps);
+                sq += d * d;
+            }
+            let want = sq.sqrt();
+            let got = flow.layers[0].grad_norm_by_step[t];
+            assert!(
+                (got - want).abs() <= 1e-7 * want.max(1e-3),
+                "{cell:?} t {t}: {got} vs {want}"
+            );
+        }
+    }
+}

@@ -1,4 +1,4 @@
-//! `rnn diagnose`: the gradient flow of a trained language model or tagger on data.
+//! `rnn diagnose`: the gradient flow of a trained language model, tagger, forecaster or classifier on data.
 
 use crate::error::CliResult;
 use clap::Args;
@@ -7,13 +7,13 @@ use std::path::PathBuf;
 /// Show how far back BPTT carries the error, per layer: the last step's error at each step back, the spectral radius of ds_t/ds_{t-1}, saturated units, gradient norms.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  rnn diagnose --model runs/shakespeare --data tinyshakespeare.txt --json\n  rnn diagnose --model runs/ner --data ner.dev.conll"
+    after_help = "Examples:\n  rnn diagnose --model runs/shakespeare --data tinyshakespeare.txt --json\n  rnn diagnose --model runs/ner --data ner.dev.conll\n  rnn diagnose --model runs/sunspots --data sunspots.csv\n  rnn diagnose --model runs/gunpoint --data GunPoint_TEST.ts"
 )]
 pub struct DiagnoseArgs {
-    /// The model directory (a language model or a tagger).
+    /// The model directory (a language model, tagger, forecaster or sequence classifier; of an ensemble, the first network is measured).
     #[arg(long)]
     pub model: PathBuf,
-    /// The data to measure on: a text (8 windows of 100 characters spread over it), or for a tagger tagged CoNLL (its 8 longest sentences).
+    /// The data to measure on: a text (8 windows of 100 characters spread over it); for a tagger tagged CoNLL (its 8 longest sentences); for a forecaster a series CSV (8 windows spread over it); for a classifier a labelled .ts or CSV file (its 8 longest sequences).
     #[arg(long)]
     pub data: PathBuf,
     /// Print one JSON object (the library's `Flow`).

@@ -10,7 +10,7 @@ mod tensors;
 
 pub use flow_log::FlowLog;
 pub use metrics::MetricsLog;
-pub use plot::{plot_lines, LossPlot, PlotStyle, CURVES};
+pub use plot::{plot_lines, plot_panels, LossPlot, PlotStyle, Series, CURVES};
 pub use run_dir::{prepare_run_dir, remove_stale_temp_files, OutMode, RUN_FILES};
 pub use tensors::*;
 

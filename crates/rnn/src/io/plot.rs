@@ -54,6 +54,9 @@ impl PlotStyle {
     }
 }
 
+/// Named line series: a legend name and its `(x, y)` points.
+pub type Series<'a> = (&'a str, Vec<(f64, f64)>);
+
 /// Draws named line series (`(x, y)` points) into an SVG file at `path`,
 /// written atomically. Nothing is written while no point is finite.
 ///
@@ -63,10 +66,81 @@ impl PlotStyle {
 pub fn plot_lines(
     path: &Path,
     title: &str,
-    (x_label, y_label): (&str, &str),
-    series: &[(&str, Vec<(f64, f64)>)],
+    axes: (&str, &str),
+    series: &[Series],
     style: &PlotStyle,
 ) -> Result<()> {
+    plot_panels(path, &[(title, series.to_vec())], 1, axes, style)
+}
+
+/// Draws panels of named line series side by side, `cols` to a row (each
+/// panel its own title, axes ranges and legend, like one [`plot_lines`]
+/// chart; the colours restart in each), into an SVG file at `path`,
+/// written atomically. Nothing is written while no point of any panel is
+/// finite; a panel without one is left blank under its title.
+///
+/// ```
+/// use rnn::io::{plot_panels, CURVES};
+/// let path = std::env::temp_dir().join(format!("rnn-doc-panels-{}.svg", std::process::id()));
+/// let line = |k: f64| vec![(0.0, k), (1.0, 2.0 * k)];
+/// let panels = [("left", vec![("a", line(1.0))]), ("right", vec![("a", line(2.0)), ("b", line(3.0))])];
+/// plot_panels(&path, &panels, 2, ("x", "y"), &CURVES).unwrap();
+/// let svg = std::fs::read_to_string(&path).unwrap();
+/// assert!(svg.contains("\nleft\n</text>") && svg.contains("\nright\n</text>"));
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Plot`] when drawing fails, [`Error::Io`] when writing does.
+pub fn plot_panels(
+    path: &Path,
+    panels: &[(&str, Vec<Series>)],
+    cols: usize,
+    axes: (&str, &str),
+    style: &PlotStyle,
+) -> Result<()> {
+    use plotters::prelude::*;
+    let finite = |(x, y): &&(f64, f64)| x.is_finite() && y.is_finite();
+    let any = panels
+        .iter()
+        .any(|(_, series)| series.iter().any(|(_, s)| s.iter().any(|p| finite(&p))));
+    if !any {
+        return Ok(()); // nothing to draw yet
+    }
+    let cols = cols.clamp(1, panels.len().max(1));
+    let rows = panels.len().div_ceil(cols);
+    // one panel: the size of every other chart; several: a bit smaller each
+    let (w, h) = if panels.len() == 1 {
+        (900, 540)
+    } else {
+        (700, 420)
+    };
+    let fail = |e: String| Error::Plot {
+        path: path.to_path_buf(),
+        reason: e,
+    };
+    let mut svg = String::new();
+    {
+        let size = (w * cols as u32, h * rows as u32);
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
+        for (area, (title, series)) in root.split_evenly((rows, cols)).iter().zip(panels) {
+            draw_chart(area, title, axes, series, style).map_err(fail)?;
+        }
+        root.present().map_err(|e| fail(e.to_string()))?;
+    }
+    write_text(path, &svg)
+}
+
+/// One chart of [`plot_panels`] on `area`.
+fn draw_chart(
+    area: &plotters::drawing::DrawingArea<plotters::backend::SVGBackend, plotters::coord::Shift>,
+    title: &str,
+    (x_label, y_label): (&str, &str),
+    series: &[Series],
+    style: &PlotStyle,
+) -> std::result::Result<(), String> {
     use plotters::prelude::*;
     let pts = series.iter().flat_map(|(_, s)| s.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (
@@ -79,57 +153,47 @@ pub fn plot_lines(
         (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
     }
     if !x0.is_finite() {
-        return Ok(()); // nothing to draw yet
+        // no point: the title alone
+        area.titled(title, ("sans-serif", 22))
+            .map_err(|e| e.to_string())?;
+        return Ok(());
     }
     if x1 <= x0 {
         x1 = x0 + 1.0;
     }
     let pad = ((y1 - y0) * style.y_pad).max(1e-6);
-    let mut svg = String::new();
-    {
-        let fail = |e: String| Error::Plot {
-            path: path.to_path_buf(),
-            reason: e,
-        };
-        let root = SVGBackend::with_string(&mut svg, (900, 540)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
-            .map_err(|e| fail(e.to_string()))?;
-        let d = style.x_decimals.unwrap_or(0); // used only when set
-        let fmt_x = move |x: &f64| format!("{x:.d$}");
-        let mut mesh = chart.configure_mesh();
-        mesh.x_desc(x_label).y_desc(y_label);
-        if style.x_decimals.is_some() {
-            mesh.x_label_formatter(&fmt_x);
-        }
-        mesh.draw().map_err(|e| fail(e.to_string()))?;
-        for (i, (name, s)) in series.iter().enumerate() {
-            let c = style.colors[i % style.colors.len()];
-            chart
-                .draw_series(LineSeries::new(s.iter().copied(), c.stroke_width(2)))
-                .map_err(|e| fail(e.to_string()))?
-                .label(*name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
-        }
-        let mut labels = chart.configure_series_labels();
-        if style.legend_upper_left {
-            labels.position(SeriesLabelPosition::UpperLeft);
-        }
-        labels
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| fail(e.to_string()))?;
-        root.present().map_err(|e| fail(e.to_string()))?;
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
+        .map_err(|e| e.to_string())?;
+    let d = style.x_decimals.unwrap_or(0); // used only when set
+    let fmt_x = move |x: &f64| format!("{x:.d$}");
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(x_label).y_desc(y_label);
+    if style.x_decimals.is_some() {
+        mesh.x_label_formatter(&fmt_x);
     }
-    write_text(path, &svg)
+    mesh.draw().map_err(|e| e.to_string())?;
+    for (i, (name, s)) in series.iter().enumerate() {
+        let c = style.colors[i % style.colors.len()];
+        chart
+            .draw_series(LineSeries::new(s.iter().copied(), c.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+    }
+    let mut labels = chart.configure_series_labels();
+    if style.legend_upper_left {
+        labels.position(SeriesLabelPosition::UpperLeft);
+    }
+    labels
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 /// What a task's `loss.svg` shows: which `metrics.jsonl` fields, against

@@ -22,6 +22,14 @@
 //! ([`LayerFlow::from_step`]). (`E_T` never reaches the backward direction
 //! beyond its first step: `dE_T/ds_t` is 0 there for `t < T - 1`.)
 //!
+//! A many-to-one model (a forecaster, a sequence classifier: see
+//! [`crate::nn::many_to_one`]) has one loss per sequence, read from its
+//! final state or from its outputs pooled over time;
+//! [`gradient_flow_many_to_one`] carries that loss back instead of `E_T`
+//! (and, in a backward direction, of `E_0`). Read from the final state, it
+//! enters each direction at its last step only, as `E_T` does; pooled, it
+//! enters at every step, so the carried error need not fade.
+//!
 //! ```
 //! use rnn::nn::flow::gradient_flow;
 //! use rnn::{Activation, Batch, CellKind, Input, Model, ModelConfig, Targets};
@@ -42,6 +50,7 @@
 use crate::kernels::gemv_t_acc;
 use crate::nn::cell::{Activation, CellKind};
 use crate::nn::loss::{loss_and_grad, Reduction, Targets};
+use crate::nn::many_to_one::ManyToOne;
 use crate::nn::model::{Batch, Forward, Model};
 use crate::{Error, Float, Result};
 use serde::Serialize;
@@ -173,6 +182,69 @@ pub fn gradient_flow<T: Float>(
     ))
 }
 
+/// Measures the gradient flow of a many-to-one model (`head`: its network
+/// and what its readout reads) on one batch: the error carried back is the
+/// head's loss against `targets` (one class id `[B]` or one vector `[B, O]`
+/// per sequence, summed over the batch), from wherever the readout reads
+/// it; the gradient norms are those of its mean over the batch (see the
+/// [module](self)). Dropout masks in `data` are ignored.
+///
+/// ```
+/// use rnn::nn::flow::gradient_flow_many_to_one;
+/// use rnn::nn::many_to_one::ManyToOne;
+/// use rnn::{Batch, Input, Model, ModelConfig, Targets};
+/// // a classifier of 2 classes over [T = 5, B = 2, I = 1] inputs
+/// let model = Model::<f64>::new(ModelConfig::elman(1, 4, 2), 0).unwrap();
+/// let x = [0.1, -0.2, 0.3, 0.0, 0.5, 0.4, -0.1, 0.2, 0.0, 0.3];
+/// let data = Batch::new(Input::Dense(&x), 5, 2);
+/// let flow = gradient_flow_many_to_one(&ManyToOne::new(&model), data, Targets::Classes(&[1, 0])).unwrap();
+/// let l = &flow.layers[0];
+/// assert_eq!((l.from_step, l.grad_norm_by_step.len()), (4, 5));
+/// assert!(l.grad_norm_by_step[4] > l.grad_norm_by_step[0]); // a tanh network: the error fades
+/// assert!(flow.grad_norms["head.weight"] > 0.0);
+/// ```
+///
+/// # Errors
+///
+/// As [`ManyToOne::loss_and_grads_batch`]: a batch or targets that do not
+/// fit the model.
+pub fn gradient_flow_many_to_one<T: Float>(
+    head: &ManyToOne<T>,
+    data: Batch<T>,
+    targets: Targets<T>,
+) -> Result<Flow> {
+    let model = head.model;
+    let data = Batch {
+        masks: None,
+        ..data
+    };
+    let mut grads = vec![T::zero(); model.params.len()];
+    head.loss_and_grads_batch(data, targets, Reduction::Mean, &mut grads)?;
+    let fwd = model.forward(data)?;
+    let dtop = head.top_gradient(&fwd, data.lengths, targets);
+    let cfg = &model.config;
+    let mut traces = vec![vec![T::zero(); data.steps]; cfg.num_layers * cfg.directions()];
+    let mut scratch = vec![T::zero(); model.params.len()];
+    model.backward_top_traced(
+        &fwd,
+        data.x,
+        data.lengths,
+        dtop,
+        None,
+        &mut scratch,
+        false,
+        Some(&mut traces),
+    );
+    Ok(assemble(
+        model,
+        data,
+        &fwd,
+        &traces,
+        None,
+        tensor_norms(model, &grads),
+    ))
+}
+
 /// [`gradient_flow`] for a model trained on a loss of its own (a tagger's
 /// CRF, embeddings under the network): `fwd` is the forward pass of `data`
 /// ([`Model::forward`]), `grad_norms` the caller's gradient norms per
@@ -251,11 +323,28 @@ fn carried<T: Float>(
         let at_first: Vec<bool> = (0..rows).map(|r| r < batch && counts(r)).collect();
         trace(model, data, fwd, targets, &at_first)
     });
+    assemble(model, data, fwd, &traces, from_first.as_deref(), grad_norms)
+}
+
+/// The [`Flow`] of the squared norms `traces` (`[T]` per layer and
+/// direction) of the error carried back, `from_first` (when given) those
+/// the backward directions carry instead.
+fn assemble<T: Float>(
+    model: &Model<T>,
+    data: Batch<T>,
+    fwd: &Forward<T>,
+    traces: &[Vec<T>],
+    from_first: Option<&[Vec<T>]>,
+    grad_norms: BTreeMap<String, f64>,
+) -> Flow {
+    let cfg = &model.config;
+    let (steps, batch) = (data.steps, data.batch);
+    let last = |b: usize| data.lengths.map_or(steps, |l| l[b]) - 1;
     let valid = |t: usize, b: usize| t <= last(b);
     let layers = (0..traces.len())
         .map(|idx| {
             let (k, d) = (idx / cfg.directions(), idx % cfg.directions());
-            let source = match (&from_first, d) {
+            let source = match (from_first, d) {
                 (Some(first), 1) => &first[idx],
                 _ => &traces[idx],
             };

@@ -274,10 +274,32 @@ impl<'a, T: Float> ManyToOne<'a, T> {
             true,
             &p.values,
             false,
-            &mut grads[vr.clone()],
+            &mut grads[vr],
             true,
         );
         col_sum_acc(batch, o, dout, &mut grads[cr]);
+        let dtop = self.spread(fwd, lengths, p, dout);
+        self.model
+            .backward_top_unchecked(fwd, x, lengths, dtop, None, grads, false);
+    }
+
+    /// `dE/d(top outputs)` `[T, B, D*H]` from `dout` = `dE/do` (`[B, O]`) of
+    /// the pooled vectors `p`: `dE/ds_b = V^T dE/do_b`, spread back over the
+    /// steps they were read from.
+    fn spread(
+        &self,
+        fwd: &Forward<T>,
+        lengths: Option<&[usize]>,
+        p: &Pooled<T>,
+        dout: &[T],
+    ) -> Vec<T> {
+        let cfg = &self.model.config;
+        let (batch, o, w) = (
+            fwd.batch,
+            cfg.output_size,
+            cfg.directions() * cfg.hidden_size,
+        );
+        let vr = self.model.layout[self.model.layout.len() - 2].range();
         // dE/ds_b = V^T dE/do_b   [B, O] x [O, W]
         let mut dpooled = vec![T::zero(); batch * w];
         gemm(
@@ -291,9 +313,32 @@ impl<'a, T: Float> ManyToOne<'a, T> {
             &mut dpooled,
             false,
         );
-        let dtop = pool_backward(self.pool, p, &dpooled, self.pool_shape(fwd, lengths));
-        self.model
-            .backward_top_unchecked(fwd, x, lengths, dtop, None, grads, false);
+        pool_backward(self.pool, p, &dpooled, self.pool_shape(fwd, lengths))
+    }
+
+    /// The gradient of the head's loss against `targets` (summed over the
+    /// batch) with respect to what it reads, the top layer's outputs: `[T,
+    /// B, D*H]`, from a checked forward pass `fwd` of a batch with these
+    /// `lengths` and checked targets. What [`crate::nn::flow`] carries back.
+    pub(crate) fn top_gradient(
+        &self,
+        fwd: &Forward<T>,
+        lengths: Option<&[usize]>,
+        targets: Targets<T>,
+    ) -> Vec<T> {
+        let o = self.model.config.output_size;
+        let (p, out) = self.pooled_outputs(fwd, lengths);
+        let mut dout = vec![T::zero(); fwd.batch * o]; // [B, O]
+        loss_and_grad(
+            self.model.config.output,
+            &out,
+            o,
+            targets,
+            None,
+            Reduction::Sum,
+            &mut dout,
+        );
+        self.spread(fwd, lengths, &p, &dout)
     }
 }
 

@@ -1,10 +1,13 @@
 //! Looking inside a trained model, whatever its task: the gradient flow
 //! (`rnn diagnose`) and the hidden units over a text (`rnn visualize`) of
 //! the model in a directory, dispatched on the task its model file names.
-//! Language models ([`super::lm`]) and taggers ([`super::tag`]) have both;
-//! any other model is an error saying so. (This module uses those two
-//! tasks; no task uses it.)
+//! Language models ([`super::lm`]) and taggers ([`super::tag`]) have both,
+//! forecasters ([`super::forecast`]) and sequence classifiers
+//! ([`super::classify`]) the gradient flow; any other model is an error
+//! saying so. (This module uses those tasks; no task uses it.)
 
+use super::classify::Classifier;
+use super::forecast::Forecaster;
 use super::lm::{Corpus, LanguageModel};
 use super::tag::data::{parse_untagged, read_conll, read_input, InputFormat};
 use super::tag::Tagger;
@@ -13,25 +16,32 @@ use crate::nn::flow::Flow;
 use crate::{Error, Result};
 use std::path::Path;
 
-/// The error for a model this module cannot look inside.
-fn unsupported(dir: &Path, task: Task) -> Error {
+/// The error for a model this module cannot look inside: `task`, where the
+/// command needs one of `wanted`.
+fn unsupported(dir: &Path, task: Task, wanted: &[Task]) -> Error {
+    let names: Vec<String> = wanted.iter().map(|t| format!("'{t}'")).collect();
+    let (last, rest) = names
+        .split_last()
+        .map_or(("", &[][..]), |(l, r)| (l.as_str(), r));
     Error::Data {
         path: dir.join(MODEL_FILE),
         reason: format!(
-            "holds a '{task}' model, but this command needs a '{}' or '{}' model",
-            Task::Lm,
-            Task::Tag
+            "holds a '{task}' model, but this command needs a {} or {last} model",
+            rest.join(", ")
         ),
     }
 }
 
 /// The gradient flow of the model in `dir` on the data in `data`: a
 /// language model's on a text ([`LanguageModel::diagnose`]), a tagger's on
-/// a tagged CoNLL file ([`Tagger::diagnose`]).
+/// a tagged CoNLL file ([`Tagger::diagnose`]), a forecaster's on a series
+/// CSV file ([`Forecaster::diagnose`]), a sequence classifier's on a
+/// labelled `.ts` or long CSV file ([`Classifier::diagnose`]); of an
+/// ensemble, the first network's.
 ///
 /// # Errors
 ///
-/// Another task's model, or a file that cannot be read or does not suit
+/// A model of another kind, or a file that cannot be read or does not suit
 /// the model.
 pub fn diagnose(dir: &Path, data: &Path) -> Result<Flow> {
     let mf = ModelFile::load(dir)?;
@@ -39,7 +49,19 @@ pub fn diagnose(dir: &Path, data: &Path) -> Result<Flow> {
     match mf.task {
         Task::Lm => LanguageModel::from_file(mf, dir)?.diagnose(&Corpus::read(data)?.text, &what),
         Task::Tag => Tagger::from_model_file(dir, mf)?.diagnose(&read_conll(data)?, &what),
-        t => Err(unsupported(dir, t)),
+        Task::Forecast => {
+            let fc = Forecaster::load(dir)?;
+            fc.diagnose(&fc.read_series(data)?, &what)
+        }
+        Task::Classify => {
+            let cl = Classifier::load(dir)?;
+            cl.diagnose(&cl.read(data)?, &what)
+        }
+        t => Err(unsupported(
+            dir,
+            t,
+            &[Task::Lm, Task::Tag, Task::Forecast, Task::Classify],
+        )),
     }
 }
 
@@ -63,7 +85,7 @@ pub fn visualize(dir: &Path, text: &Path) -> Result<String> {
             let sentences = parse_untagged(&path, &raw, InputFormat::Auto.resolve(&raw))?;
             tagger.visualize(&sentences, &what)
         }
-        t => Err(unsupported(dir, t)),
+        t => Err(unsupported(dir, t, &[Task::Lm, Task::Tag])),
     }
 }
 

@@ -136,6 +136,9 @@ pub struct TrainForecastArgs {
     /// Threads for the matrix products.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// After each epoch, measure each network's gradient flow through time on the validation windows into its directory's diagnostics.jsonl, gradient-flow.svg and spectral-radius.svg.
+    #[arg(long)]
+    pub diagnostics: bool,
 }
 
 const TRAIN_HELP: &str = "\
@@ -198,6 +201,7 @@ fn config(a: &TrainForecastArgs) -> TrainConfig {
         },
         jobs: 0,
         ar_skip: !a.no_ar_skip,
+        diagnostics: a.diagnostics,
     }
 }
 

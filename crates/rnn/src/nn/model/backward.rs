@@ -148,7 +148,7 @@ impl<T: Float> Model<T> {
     /// [`Model::backward_top_unchecked`] with the gradient-flow `traces` of
     /// [`Model::backward_traced`].
     #[allow(clippy::too_many_arguments)]
-    fn backward_top_traced(
+    pub(crate) fn backward_top_traced(
         &self,
         fwd: &Forward<T>,
         x: Input<T>,

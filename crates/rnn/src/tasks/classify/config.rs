@@ -113,6 +113,12 @@ pub struct TrainConfig {
     /// validation split, and averaged.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 5))]
     pub ensemble: usize,
+    /// After each epoch, measure the network's gradient flow through time
+    /// on the validation sequences into diagnostics.jsonl (rows of every
+    /// network, with its `member` number), gradient-flow.svg and
+    /// spectral-radius.svg (the first network's).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub diagnostics: bool,
 }
 
 impl Default for TrainConfig {
@@ -137,6 +143,7 @@ impl Default for TrainConfig {
             val_frac: 0.2,
             seed: 0,
             ensemble: 5,
+            diagnostics: false,
         }
     }
 }

@@ -7,10 +7,11 @@ use super::batch::{stratified_split, Encoded};
 use super::classifier::{argmax_rows, Classifier};
 use super::config::TrainConfig;
 use super::data::Dataset;
+use super::diagnose::flow_on_sequences;
 use super::meta::{ClassifyMeta, MemberInfo};
 use super::normalise::Normaliser;
 use crate::io::model_file::MODEL_FILE;
-use crate::io::MetricsLog;
+use crate::io::{FlowLog, MetricsLog};
 use crate::nn::layer::Input;
 use crate::nn::loss::{log_sum_exp, Reduction, Targets};
 use crate::nn::many_to_one::ManyToOne;
@@ -266,11 +267,20 @@ impl Trainer {
         };
         std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
         let mut metrics = MetricsLog::open(&self.out, false);
+        let mut flows = self
+            .config
+            .diagnostics
+            .then(|| FlowLog::open(&self.out, false));
         progress.event(&Event::Start { total_steps });
         let mut early_stopped = 0;
         for member in self.classifier.members.len()..k {
-            let (model, info, early) =
-                self.fit_member(member, member_budget, &mut metrics, progress)?;
+            let (model, info, early) = self.fit_member(
+                member,
+                member_budget,
+                &mut metrics,
+                flows.as_mut(),
+                progress,
+            )?;
             early_stopped += usize::from(early);
             self.classifier.members.push(model);
             self.classifier.meta.members.push(info);
@@ -299,6 +309,7 @@ impl Trainer {
         member: usize,
         budget: Budget,
         metrics: &mut MetricsLog,
+        mut flows: Option<&mut FlowLog>,
         progress: &mut impl Progress,
     ) -> Result<(Model<f32>, MemberInfo, bool)> {
         let c = self.config.clone();
@@ -384,6 +395,21 @@ impl Trainer {
                 "elapsed_s": clock.elapsed(),
             });
             metrics.record(row.clone());
+            if let Some(log) = flows.as_deref_mut() {
+                // the validation sequences; the training ones without them
+                let (enc, labels, idx, what) = match &self.dev {
+                    Some((e, l)) => (e, l, (0..l.len()).collect(), "the dev file"),
+                    None if !val_idx.is_empty() => (
+                        &self.enc,
+                        &self.labels,
+                        val_idx.clone(),
+                        "the validation part",
+                    ),
+                    None => (&self.enc, &self.labels, order.clone(), "the training part"),
+                };
+                let flow = flow_on_sequences(&model, c.pool, enc, labels, &idx, what)?;
+                log.push_member(member + 1, self.step, &flow)?;
+            }
             if unsaved && last_save.elapsed().as_secs_f64() >= SAVE_EVERY_S {
                 // the finished networks and this one's best weights so far
                 self.save(Some((&best.1, &info)))?;

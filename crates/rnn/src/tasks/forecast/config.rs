@@ -86,6 +86,13 @@ pub struct TrainConfig {
     /// starts as AR(p); epoch 0 is that baseline). The CLI's default; off
     /// with `--no-ar-skip`; [`TrainConfig::new`]: off.
     pub ar_skip: bool,
+    /// After each epoch, measure each network's gradient flow through time
+    /// on the validation windows (the training windows without them; see
+    /// [`Forecaster::diagnose`](super::Forecaster::diagnose)) into its
+    /// directory's `diagnostics.jsonl`, `gradient-flow.svg` and
+    /// `spectral-radius.svg`, beside its `metrics.jsonl`
+    /// (`--diagnostics`; default off).
+    pub diagnostics: bool,
 }
 
 impl TrainConfig {
@@ -140,6 +147,7 @@ impl TrainConfig {
             choose: Choose::default(),
             jobs: 0,
             ar_skip: false,
+            diagnostics: false,
         }
     }
 

@@ -1,13 +1,15 @@
 //! One network of an ensemble: its weights, optimizer and shuffling, trained
 //! on the shared windows; it keeps its best validation epoch in its own
 //! `model.safetensors` (with the run's metadata and its own seed) and logs
-//! its epochs to its own `metrics.jsonl`.
+//! its epochs to its own `metrics.jsonl` (with `--diagnostics`, the
+//! gradient flow of each epoch to its own `diagnostics.jsonl`).
 
 use super::config::TrainConfig;
+use super::diagnose::{batch_less_ar, flow_on_windows};
 use super::meta::{ForecastMeta, META_KEY, TASK};
-use super::windows::{batch_of, Window};
+use super::windows::Window;
 use crate::io::model_file::ModelFile;
-use crate::io::MetricsLog;
+use crate::io::{FlowLog, MetricsLog};
 use crate::nn::layer::Input;
 use crate::nn::loss::{OutputKind, Reduction, Targets};
 use crate::nn::many_to_one::ManyToOne;
@@ -36,16 +38,7 @@ impl Data<'_> {
     /// The `[W, B, I]` inputs and `[B, O]` targets of a minibatch, less the
     /// AR forecasts with the AR skip.
     fn batch(&self, wins: &[&Window]) -> (Vec<f32>, Vec<f32>) {
-        let (x, mut y) = batch_of(self.enc, self.width, wins);
-        if !self.base.is_empty() {
-            let o = self.config.outputs();
-            for (j, w) in wins.iter().enumerate() {
-                for k in 0..o {
-                    y[j * o + k] -= self.base[w.input.start * o + k] as f32;
-                }
-            }
-        }
-        (x, y)
+        batch_less_ar(self.enc, self.width, wins, self.base)
     }
 }
 
@@ -154,6 +147,9 @@ impl Member {
         let model_h = a.outputs();
         std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         let mut metrics = MetricsLog::open(&self.dir, self.epoch > 0);
+        let mut flows = a
+            .diagnostics
+            .then(|| FlowLog::open(&self.dir, self.epoch > 0));
         let per_epoch = d.train.len().div_ceil(a.batch);
         let total_steps = match budget {
             Budget::Epochs(e) => Some((e * per_epoch) as u64),
@@ -240,6 +236,14 @@ impl Member {
                 "elapsed_s": clock.elapsed(),
             });
             metrics.push(row.clone())?;
+            if let Some(log) = flows.as_mut() {
+                let (on, what) = match d.val.is_empty() {
+                    true => (d.train, "the training windows"),
+                    false => (d.val, "the validation windows"),
+                };
+                let flow = flow_on_windows(&self.model, d.enc, d.width, on, d.base, what)?;
+                log.push(self.step, &flow)?;
+            }
             let summary = format!(
                 "epoch {epoch} train {train_mse:.4} val {}",
                 val_mse.map_or("-".into(), |v| format!("{v:.4}"))

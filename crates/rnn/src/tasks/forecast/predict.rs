@@ -150,7 +150,12 @@ impl Forecaster {
 
     /// Checks a forecast of `horizon` rows from row `origin` of `series` and
     /// encodes rows `0..origin`: `[origin - lost, I]`.
-    fn encoded(&self, series: &Series, origin: usize, horizon: usize) -> Result<Vec<f64>> {
+    pub(super) fn encoded(
+        &self,
+        series: &Series,
+        origin: usize,
+        horizon: usize,
+    ) -> Result<Vec<f64>> {
         self.check_horizon(horizon)?;
         let meta = &self.meta;
         if series.features.len() != meta.features.len() {
