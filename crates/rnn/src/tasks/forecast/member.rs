@@ -303,32 +303,18 @@ pub(super) fn share_loss_and_grads<T: Float>(
     grads: &mut [T],
 ) -> Result<T> {
     let part = y.len() / model.config.output_size.max(1);
-    let reduction = match part == whole {
-        true => Reduction::Mean,
-        false => Reduction::Sum,
-    };
-    let mut g = match part == whole {
-        true => Vec::new(),
-        false => vec![T::zero(); grads.len()],
-    };
-    let into = if part == whole {
-        &mut *grads
-    } else {
-        &mut g[..]
-    };
     let head = ManyToOne::new(model);
-    let (loss, _) = head.loss_and_grads(
-        Input::Dense(x),
-        Targets::Values(y),
-        window,
-        part,
-        None,
-        reduction,
-        into,
-    )?;
+    let run = |reduction, g: &mut [T]| {
+        let (x, y) = (Input::Dense(x), Targets::Values(y));
+        let (loss, _) = head.loss_and_grads(x, y, window, part, None, reduction, g)?;
+        Ok(loss)
+    };
     if part == whole {
-        return Ok(loss);
+        return run(Reduction::Mean, grads); // one process: the minibatch's mean
     }
+    // the part's sum, over the whole minibatch's count
+    let mut g = vec![T::zero(); grads.len()];
+    let loss = run(Reduction::Sum, &mut g)?;
     let scale = T::one() / T::of(whole.max(1) as f64);
     for (acc, v) in grads.iter_mut().zip(g) {
         *acc += scale * v;
