@@ -1,7 +1,8 @@
-//! `rnn train lm` under `mpirun -np 2` (built with `--features mpi`; run by
-//! `.ci/run`): two ranks follow one process, refusals and bad batches stop
-//! every rank before anything is written, and a rank killed mid-run ends
-//! the job with a checkpoint that resumes on 1 or 2 ranks.
+//! `rnn train lm`, `tag` and `forecast` under `mpirun -np 2` (built with
+//! `--features mpi`; run by `.ci/run`): two ranks follow one process,
+//! refusals and bad batches stop every rank before anything is written, and
+//! a rank killed mid-run ends the job with a checkpoint that resumes on 1
+//! or 2 ranks.
 #![cfg(feature = "mpi")]
 
 mod common;
@@ -161,28 +162,24 @@ fn a_refused_directory_or_an_unshareable_batch_stops_every_rank_with_exit_2() {
     );
     assert!(!fresh_out.exists());
     // a trainer that is not data-parallel refuses to run twice into the same files
-    let tag_out = fresh("tag");
+    let classify_out = fresh("classify");
     let r = mpirun(&[
         "train",
-        "tag",
+        "classify",
         "--train",
-        "x.conll",
-        "--dev",
-        "y.conll",
+        "x.ts",
         "--out",
-        s(&tag_out),
+        s(&classify_out),
     ])
     .output()
     .unwrap();
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(2), "{err}");
     assert!(
-        err.contains(
-            "error: rnn train tag, forecast and classify: one process only, not 2 MPI ranks"
-        ),
+        err.contains("error: rnn train classify: one process only, not 2 MPI ranks"),
         "{err}"
     );
-    assert!(!tag_out.exists());
+    assert!(!classify_out.exists());
     std::fs::remove_dir_all(out).unwrap();
 }
 
@@ -278,4 +275,144 @@ fn a_rank_killed_mid_run_ends_the_job_and_the_checkpoint_resumes_on_1_or_2_ranks
         assert_eq!(json(&out)["steps"], n);
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Every float tensor of `dir/model.safetensors` agrees with `one`'s to
+/// 1e-4 of the tensor's largest magnitude (and the two differ at all only
+/// by rounding: the same tensors, trained).
+fn same_weights(one: &Path, two: &Path) {
+    let read = |d: &Path| {
+        let f = TensorFile::read(d.join("model.safetensors")).unwrap();
+        let mut names = f.names();
+        names.sort();
+        names
+            .into_iter()
+            .filter(|n| f.dtype(n).is_ok_and(|t| t.starts_with('F')))
+            .map(|n| (f.f64(&n).unwrap().data, n))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (read(one), read(two));
+    assert_eq!(a.len(), b.len());
+    assert!(a.len() >= 3, "{} tensors", a.len());
+    for ((x, n), (y, m)) in a.iter().zip(&b) {
+        assert_eq!(n, m);
+        let scale = x.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+        let d = x
+            .iter()
+            .zip(y)
+            .fold(0.0f64, |s, (u, v)| s.max((u - v).abs()));
+        assert!(
+            scale > 0.0 && d <= 1e-4 * scale,
+            "{n}: differs by {d} (scale {scale})"
+        );
+    }
+}
+
+/// `key` of the last row of `dir/metrics.jsonl`.
+fn last_metric(dir: &Path, key: &str) -> f64 {
+    let m = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let row: serde_json::Value = serde_json::from_str(m.lines().last().unwrap()).unwrap();
+    row[key].as_f64().unwrap()
+}
+
+fn data(name: &str) -> String {
+    format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// 1 process, then 2 ranks, of `args` + `--out DIR`; the same weights and
+/// last `metric` (1e-4 relative); then the batch `odd` is refused by 2 ranks.
+fn one_and_two_ranks(args: &[&str], name: &str, metric: &str, odd: &str) -> (PathBuf, PathBuf) {
+    let (a, b) = (fresh(&format!("{name}-one")), fresh(&format!("{name}-two")));
+    fn out_in<'a>(args: &[&'a str], out: &'a Path) -> Vec<&'a str> {
+        [args, &["--out", s(out)]].concat()
+    }
+    let with = |out| out_in(args, out);
+    ok(one(&with(&a)));
+    ok(mpirun(&with(&b)).output().unwrap());
+    same_weights(&a, &b);
+    let (v1, v2) = (last_metric(&a, metric), last_metric(&b, metric));
+    assert!((v1 - v2).abs() <= 1e-4 * v1, "{metric} {v1} vs {v2}");
+    // a batch the 2 ranks cannot share: one line, exit 2, nothing written
+    let c = fresh(&format!("{name}-odd"));
+    let mut bad = with(&c);
+    let at = bad.iter().position(|x| *x == "--batch").unwrap() + 1;
+    bad[at] = odd;
+    let r = mpirun(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(
+        lines,
+        [format!("error: batch: {odd} is out of range (a multiple of the 2 MPI ranks, which share each batch equally)")],
+        "{err}"
+    );
+    assert!(!c.exists());
+    (a, b)
+}
+
+#[test]
+fn tag_on_two_ranks_follows_one_process() {
+    let (train, dev) = (data("tiny.train.conll"), data("tiny.dev.conll"));
+    let args = [
+        "train", "tag", "--train", &train, "--dev", &dev, "--epochs", "4", "--batch", "2",
+    ];
+    let more = [
+        "--hidden",
+        "8",
+        "--emb",
+        "8",
+        "--crf",
+        "--char-dim",
+        "4",
+        "--dropout",
+        "0.2",
+        "--threads",
+        "1",
+        "--seed",
+        "3",
+        "--keep",
+        "last",
+    ];
+    let (a, b) = one_and_two_ranks(&[&args[..], &more].concat(), "tag", "dev_loss", "3");
+    for d in [a, b] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn forecast_on_two_ranks_follows_one_process() {
+    let csv = fresh("series.csv");
+    let mut text = String::from("t,value\n");
+    for i in 0..120 {
+        let noise = ((i as f64 * 12.9898).sin() * 43758.5453).fract();
+        text += &format!("{i},{}\n", 10.0 + 3.0 * (i as f64 * 0.5).sin() + noise);
+    }
+    std::fs::write(&csv, text).unwrap();
+    let args = [
+        "train",
+        "forecast",
+        "--data",
+        s(&csv),
+        "--target",
+        "value",
+        "--test",
+        "10",
+        "--ensemble",
+        "2",
+        "--hidden",
+        "8",
+        "--epochs",
+        "5",
+        "--batch",
+        "8",
+        "--threads",
+        "1",
+    ];
+    let (a, b) = one_and_two_ranks(&args, "forecast", "val_mse", "7");
+    // the second network of the ensemble, too
+    same_weights(&a.join("member-1"), &b.join("member-1"));
+    for d in [a, b] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+    std::fs::remove_file(csv).unwrap();
 }

@@ -1,7 +1,8 @@
 //! Data parallelism ([`rnn::dist`]): N shards of a batch sum to the whole
 //! batch (f64, 1e-12), and a language model trained by ranks that are
 //! threads ([`Local`]) follows one process's run, writes from rank 0 only,
-//! and checkpoints a state any number of ranks can resume.
+//! and checkpoints a state any number of ranks can resume; so do a tagger
+//! and a forecasting ensemble (weights within 1e-4 of one process's).
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -309,4 +310,215 @@ fn rank_0_refusing_a_directory_stops_every_rank_before_anything_is_written() {
     let verdicts = on_ranks(2, |c| root_verdict(c, || Ok(())));
     assert!(verdicts.iter().all(|v| v.is_ok()));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every float tensor of a model directory's `model.safetensors`, by name.
+fn model_tensors(dir: &Path) -> Vec<(String, Vec<f64>)> {
+    let f = TensorFile::read(dir.join("model.safetensors")).unwrap();
+    let mut names = f.names();
+    names.sort();
+    names
+        .into_iter()
+        .filter(|n| f.dtype(n).is_ok_and(|d| d.starts_with('F')))
+        .map(|n| {
+            let v = f.f64(&n).unwrap().data;
+            (n, v)
+        })
+        .collect()
+}
+
+/// The two directories' models agree to 1e-4 of each tensor's scale.
+fn same_models(a: &Path, b: &Path) {
+    let (x, y) = (model_tensors(a), model_tensors(b));
+    assert_eq!(x.len(), y.len());
+    assert!(x.len() >= 3, "tensors to compare: {}", x.len());
+    for ((n, u), (m, v)) in x.iter().zip(&y) {
+        assert_eq!(n, m);
+        assert!(u.iter().any(|w| *w != 0.0), "{n} is all zeros");
+        close_to_scale(u, v, 1e-4);
+    }
+}
+
+fn last_row(dir: &Path) -> serde_json::Value {
+    let m = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    serde_json::from_str(m.lines().last().unwrap()).unwrap()
+}
+
+fn sentence(words: &str, tags: &str) -> rnn::tasks::tag::Sentence {
+    rnn::tasks::tag::Sentence {
+        tokens: words.split(' ').map(String::from).collect(),
+        tags: tags.split(' ').map(String::from).collect(),
+        line: 1,
+    }
+}
+
+fn tag_data() -> (
+    Vec<rnn::tasks::tag::Sentence>,
+    Vec<rnn::tasks::tag::Sentence>,
+) {
+    let train = [
+        ("I saw Bob in Paris", "O O B-per O B-loc"),
+        ("Ann Lee ran home", "B-per I-per O O"),
+        ("we met Ann in Rome", "O O B-per O B-loc"),
+        ("Paris is big", "B-loc O O"),
+        ("Bob and Ann", "B-per O B-per"),
+        ("they flew to Rome today", "O O O B-loc O"),
+        ("Lee", "B-per"),
+    ];
+    let dev = [
+        ("Ann saw Paris", "B-per O B-loc"),
+        ("we ran to Bob", "O O O B-per"),
+    ];
+    let all = |v: &[(&str, &str)]| v.iter().map(|(w, t)| sentence(w, t)).collect();
+    (all(&train), all(&dev))
+}
+
+/// A CRF tagger with the character encoder, word and input dropout; 7
+/// sentences in batches of 2 (the last batch has 1: rank 0's share is empty).
+fn tag_config(batch: usize) -> rnn::tasks::tag::TrainConfig {
+    let mut c = rnn::tasks::tag::TrainConfig::default();
+    c.tagger.rnn.hidden_size = 6;
+    c.tagger.rnn.bidirectional = true;
+    c.tagger.word_dim = 5;
+    c.tagger.crf = true;
+    c.tagger.char_dim = 3;
+    c.tagger.char_hidden = 3;
+    c.optim.input_dropout = 0.2;
+    c.optim.word_dropout = 1.0;
+    c.batch = batch;
+    c.patience = 100;
+    c.seed = 5;
+    c
+}
+
+#[test]
+fn a_tagger_on_two_ranks_follows_one_process_and_only_rank_0_writes() {
+    use rnn::tasks::tag::Trainer as TagTrainer;
+    let (train, dev) = tag_data();
+    let one = temp("tag-one");
+    let mut t = TagTrainer::new(tag_config(2), train.clone(), dev.clone(), &one).unwrap();
+    let s1 = t.fit(Budget::Epochs(4), &mut ()).unwrap();
+    let dir = temp("tag-two");
+    let runs = on_ranks(2, |c| {
+        let d = match c.rank() {
+            0 => dir.clone(),
+            r => temp(&format!("tag-two-{r}")),
+        };
+        let mut events = 0;
+        let mut t = TagTrainer::new(tag_config(2), train.clone(), dev.clone(), &d).unwrap();
+        let s = t
+            .fit_on(
+                Budget::Epochs(4),
+                &mut |_: &rnn::tasks::Event| events += 1,
+                c,
+            )
+            .unwrap();
+        (s, events, d)
+    });
+    for (r, (s, events, d)) in runs.iter().enumerate() {
+        assert_eq!(
+            (s.steps, s.epochs, s.best_epoch),
+            (s1.steps, s1.epochs, s1.best_epoch)
+        );
+        assert!((s.best_score - s1.best_score).abs() < 1e-12);
+        if r > 0 {
+            assert_eq!(*events, 0, "rank {r} reports nothing");
+            assert!(!d.exists(), "rank {r} wrote {}", d.display());
+        }
+    }
+    assert_eq!(s1.steps, 16);
+    same_models(&one, &dir);
+    let (a, b) = (last_row(&one), last_row(&dir));
+    let (l1, l2) = (
+        a["dev_loss"].as_f64().unwrap(),
+        b["dev_loss"].as_f64().unwrap(),
+    );
+    assert!((l1 - l2).abs() <= 1e-4 * l1, "dev loss {l1} vs {l2}");
+    // a batch the ranks cannot share is refused by each before anything is written
+    let odd = temp("tag-odd");
+    let refused = on_ranks(2, |c| {
+        let mut t = TagTrainer::new(tag_config(3), train.clone(), dev.clone(), &odd).unwrap();
+        t.fit_on(Budget::Epochs(1), &mut (), c)
+            .unwrap_err()
+            .to_string()
+    });
+    assert!(
+        refused
+            .iter()
+            .all(|e| e.contains("batch: 3 is out of range")),
+        "{refused:?}"
+    );
+    assert!(!odd.exists());
+    for d in [one, dir] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn a_forecasting_ensemble_on_two_ranks_follows_one_process() {
+    use rnn::tasks::forecast::{
+        member_dir, Choose, Series, TrainConfig as FcConfig, Trainer as Fc,
+    };
+    let values: Vec<f64> = (0..120)
+        .map(|i| {
+            let noise = ((i as f64 * 12.9898).sin() * 43758.5453).fract();
+            5.0 + (i as f64 * 0.5).sin() + 0.5 * noise
+        })
+        .collect();
+    let series = Series::from_values("waves", values);
+    let config = || {
+        let mut c = FcConfig::new("v", 0, 10);
+        c.choose = Choose {
+            window: true,
+            transform: true,
+            diff: true,
+        };
+        (c.hidden, c.batch, c.ensemble, c.ar_skip, c.seed) = (6, 6, 2, true, 2);
+        c.jobs = 2; // one process trains both networks at once; ranks, one after the other
+        c
+    };
+    let one = temp("fc-one");
+    let mut t = Fc::from_series(config(), series.clone(), &one).unwrap();
+    let s1 = t.fit(Budget::Epochs(4), &mut ()).unwrap();
+    let dir = temp("fc-two");
+    let runs = on_ranks(2, |c| {
+        let d = match c.rank() {
+            0 => dir.clone(),
+            r => temp(&format!("fc-two-{r}")),
+        };
+        let mut t = Fc::from_series(config(), series.clone(), &d).unwrap();
+        let s = t.fit_on(Budget::Epochs(4), &mut (), c).unwrap();
+        (s, d)
+    });
+    assert!(s1.best_epoch > 0, "trained weights to compare: {s1:?}");
+    let v1 = s1.validation.clone().unwrap();
+    for (r, (s, d)) in runs.iter().enumerate() {
+        assert_eq!(format!("{:?}", s.choice), format!("{:?}", s1.choice));
+        assert_eq!(
+            (s.steps, s.epochs, s.best_epoch),
+            (s1.steps, s1.epochs, s1.best_epoch)
+        );
+        let (m1, m2) = (s1.best_val_mse.unwrap(), s.best_val_mse.unwrap());
+        assert!((m1 - m2).abs() <= 1e-4 * m1, "validation MSE {m1} vs {m2}");
+        if r == 0 {
+            let v = s.validation.clone().unwrap();
+            assert!(
+                (v.rmse - v1.rmse).abs() <= 1e-4 * v1.rmse,
+                "{v:?} vs {v1:?}"
+            );
+            let (t1, t2) = (s1.test.as_ref().unwrap(), s.test.as_ref().unwrap());
+            assert!((t1.rmse - t2.rmse).abs() <= 1e-4 * t1.rmse);
+        } else {
+            assert!(
+                s.test.is_none() && !d.exists(),
+                "rank {r} wrote {}",
+                d.display()
+            );
+        }
+    }
+    same_models(&one, &dir);
+    same_models(&member_dir(&one, 1), &member_dir(&dir, 1));
+    for d in [one, dir] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
 }

@@ -272,12 +272,12 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
     } else {
         OutMode::New
     };
-    rnn::io::prepare_run_dir(&a.out, mode)?;
-    let mut trainer = Trainer::from_files(config, &a.train, &a.dev, &a.out)?;
+    let world = rnn::dist::world();
+    let mut trainer = Trainer::open_run(config, &a.train, &a.dev, &a.out, mode, world)?;
     // the progress bar, and the loss plot redrawn after every epoch
     let mut bar = Progress::new(budget, 0);
     let mut obs = Plotting::new(loss_plot(a.crf), &a.out, false, &mut bar);
-    let result = trainer.fit(budget, &mut obs);
+    let result = trainer.fit_on(budget, &mut obs, world);
     let plotted = obs.finish();
     bar.finish();
     let summary = result?;

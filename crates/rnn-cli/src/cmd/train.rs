@@ -24,8 +24,8 @@ enum TrainTask {
 
 /// Runs the command.
 pub fn run(args: &TrainArgs) -> CliResult {
-    if !matches!(args.task, TrainTask::Lm(_)) {
-        rnn::dist::single_only(rnn::dist::world(), "rnn train tag, forecast and classify")?;
+    if matches!(args.task, TrainTask::Classify(_)) {
+        rnn::dist::single_only(rnn::dist::world(), "rnn train classify")?;
     }
     match &args.task {
         TrainTask::Lm(a) => super::lm::train(a).map(|_| ()),

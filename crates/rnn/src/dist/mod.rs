@@ -29,8 +29,10 @@ pub use local::Local;
 #[cfg(feature = "mpi")]
 pub use mpi::Mpi;
 
+use crate::io::{prepare_run_dir, OutMode};
 use crate::tasks::Clock;
 use crate::{Error, Result};
+use std::path::Path;
 
 /// The collective operations of data-parallel training. Every rank of a
 /// job must make the same calls in the same order (each call waits for all
@@ -105,7 +107,7 @@ pub fn single_only(comm: &dyn Collective, what: &str) -> Result<()> {
     match comm.size() {
         1 => Ok(()),
         n => Err(Error::Config(format!(
-            "{what}: one process only, not {n} MPI ranks (only `rnn train lm` is data-parallel so far)"
+            "{what}: one process only, not {n} MPI ranks (`rnn train lm`, `tag` and `forecast` are data-parallel)"
         ))),
     }
 }
@@ -125,7 +127,7 @@ pub fn single_only(comm: &dyn Collective, what: &str) -> Result<()> {
 ///     "batch: 15 is out of range (a multiple of the 2 MPI ranks, which share each batch equally)");
 /// ```
 pub fn shard(comm: &dyn Collective, batch: usize) -> Result<(usize, usize)> {
-    let (r, n) = (comm.rank(), comm.size());
+    let n = comm.size();
     if batch % n != 0 || batch == 0 {
         return Err(Error::Value {
             what: "batch".into(),
@@ -133,7 +135,69 @@ pub fn shard(comm: &dyn Collective, batch: usize) -> Result<(usize, usize)> {
             expected: format!("a multiple of the {n} MPI ranks, which share each batch equally"),
         });
     }
-    Ok((r * batch / n, (r + 1) * batch / n))
+    Ok(share(comm, batch))
+}
+
+/// This rank's contiguous share `b0..b1` of `items` sequences, whatever
+/// their number: rank `r` of `N` takes `r*items/N .. (r+1)*items/N`, which
+/// is [`shard`]'s split when `N` divides `items` and may be empty when
+/// `items < N` (the short last batch of an epoch: the ranks with nothing
+/// to run add zeros to the all-reduce).
+///
+/// ```
+/// use rnn::dist::{share, Local};
+/// let ranks = Local::group(2);
+/// assert_eq!([share(&ranks[0], 5), share(&ranks[1], 5)], [(0, 2), (2, 5)]);
+/// assert_eq!(share(&ranks[0], 1), (0, 0));
+/// ```
+pub fn share(comm: &dyn Collective, items: usize) -> (usize, usize) {
+    let (r, n) = (comm.rank(), comm.size().max(1));
+    (r * items / n, (r + 1) * items / n)
+}
+
+/// Sums `parts` (gradient buffers, a loss) over the ranks with one
+/// all-reduce: concatenated, summed, put back. Nothing with one process.
+///
+/// ```
+/// use rnn::dist::{all_reduce_parts, Single};
+/// let (mut g, mut loss) = (vec![1.0f32, 2.0], [0.5f32]);
+/// all_reduce_parts(&Single, &mut [&mut g, &mut loss]);
+/// assert_eq!((g, loss), (vec![1.0, 2.0], [0.5]));
+/// ```
+pub fn all_reduce_parts(comm: &dyn Collective, parts: &mut [&mut [f32]]) {
+    if comm.size() == 1 {
+        return;
+    }
+    let mut flat: Vec<f32> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+    comm.all_reduce_sum(&mut flat);
+    let mut at = 0;
+    for p in parts.iter_mut() {
+        p.copy_from_slice(&flat[at..at + p.len()]);
+        at += p.len();
+    }
+}
+
+/// Opens a run directory for every rank of `comm` alike: a `batch` (when
+/// given) that the ranks cannot share equally is refused first on every
+/// rank ([`shard`]); then rank 0 alone checks and prepares `dir` as `mode`
+/// says ([`prepare_run_dir`]: `--out`, `--force`, `--resume`) and its
+/// verdict is shared ([`root_verdict`]), so nothing is written unless every
+/// rank goes on. With one process this is `prepare_run_dir`.
+///
+/// # Errors
+///
+/// [`Error::Value`] for the batch; `prepare_run_dir`'s errors on rank 0,
+/// [`Error::OnRank0`] with its message on the others.
+pub fn open_run_dir(
+    comm: &dyn Collective,
+    dir: &Path,
+    mode: OutMode,
+    batch: Option<usize>,
+) -> Result<()> {
+    if let Some(b) = batch {
+        shard(comm, b)?;
+    }
+    root_verdict(comm, || prepare_run_dir(dir, mode))
 }
 
 /// Runs `check` on rank 0 alone and shares its verdict, so that a run is

@@ -208,12 +208,12 @@ fn config(a: &TrainForecastArgs) -> TrainConfig {
 /// Runs `rnn train forecast`.
 pub fn train_forecast(a: &TrainForecastArgs) -> CliResult {
     set_threads(a.threads)?;
-    rnn::io::prepare_run_dir(&a.out, OutMode::from_flags(false, a.force))?;
-    let mut trainer = Trainer::new(config(a), &a.data, &a.out)?;
+    let (mode, world) = (OutMode::from_flags(false, a.force), rnn::dist::world());
+    let mut trainer = Trainer::open_run(config(a), &a.data, &a.out, mode, world)?;
     let budget = budget_from_flags(a.epochs, a.minutes, trainer.default_budget())?;
     let mut bar = Progress::new(budget, 0);
     let mut obs = Plotting::new(LOSS_PLOT, &a.out, false, &mut bar);
-    let fitted = trainer.fit(budget, &mut obs);
+    let fitted = trainer.fit_on(budget, &mut obs, world);
     let plotted = obs.finish();
     bar.finish();
     fitted?;

@@ -8,6 +8,7 @@ use super::config::TrainConfig;
 use super::diagnose::{batch_less_ar, flow_on_windows};
 use super::meta::{ForecastMeta, META_KEY, TASK};
 use super::windows::Window;
+use crate::dist::{self, Collective};
 use crate::io::model_file::ModelFile;
 use crate::io::{FlowLog, MetricsLog};
 use crate::nn::layer::Input;
@@ -15,7 +16,7 @@ use crate::nn::loss::{OutputKind, Reduction, Targets};
 use crate::nn::many_to_one::ManyToOne;
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
 use crate::tasks::{Budget, Clock, Event, Progress, Rollback};
-use crate::{Error, Model, ModelConfig, Result};
+use crate::{Error, Float, Model, ModelConfig, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::collections::BTreeMap;
@@ -142,13 +143,25 @@ impl Member {
     /// validation loss improved (every epoch without validation windows),
     /// the weights to `model.safetensors`. `progress` receives the start, a
     /// step event and the metrics row per epoch.
-    pub fn fit(&mut self, d: &Data, budget: Budget, progress: &mut impl Progress) -> Result<bool> {
+    ///
+    /// As a rank of `comm` ([`super::Trainer::fit_on`]): each minibatch's
+    /// share of windows, one all-reduce per step; rank 0's validation score
+    /// decides for every rank, and rank 0 alone writes.
+    pub fn fit(
+        &mut self,
+        d: &Data,
+        budget: Budget,
+        progress: &mut dyn Progress,
+        comm: &dyn Collective,
+    ) -> Result<bool> {
         let a = d.config;
         let model_h = a.outputs();
-        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        if comm.rank() == 0 {
+            std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        }
         let mut metrics = MetricsLog::open(&self.dir, self.epoch > 0);
-        let mut flows = a
-            .diagnostics
+        // the gradient flow is measured and written by rank 0 alone
+        let mut flows = (a.diagnostics && comm.rank() == 0)
             .then(|| FlowLog::open(&self.dir, self.epoch > 0));
         let per_epoch = d.train.len().div_ceil(a.batch);
         let total_steps = match budget {
@@ -161,9 +174,12 @@ impl Member {
         let (first_epoch, first_step) = (self.epoch, self.step);
         if self.epoch == 0 && !d.base.is_empty() && !d.val.is_empty() {
             // epoch 0: the AR baseline alone, kept unless an epoch beats it
-            self.best = self.val_mse(d)?;
+            self.best = dist::from_root(comm, || {
+                self.meta.best_val_mse = Some(self.val_mse(d)?);
+                self.save_model(&self.model, &self.meta)?;
+                Ok(self.meta.best_val_mse.unwrap_or(f64::INFINITY))
+            })?;
             self.meta.best_val_mse = Some(self.best);
-            self.save_model(&self.model, &self.meta)?;
         }
         let mut order: Vec<Window> = d.train.to_vec();
         let mut grads = vec![0f32; self.model.params.len()];
@@ -176,18 +192,21 @@ impl Member {
             order.shuffle(&mut self.rng);
             let (mut sum, mut seen) = (0.0, 0usize);
             for chunk in order.chunks(a.batch) {
-                let wins: Vec<&Window> = chunk.iter().collect();
-                let (x, y) = d.batch(&wins);
+                // this rank's windows of the minibatch (all of them with one process)
+                let (b0, b1) = dist::share(comm, chunk.len());
+                let wins: Vec<&Window> = chunk[b0..b1].iter().collect();
                 grads.fill(0.0);
-                let (loss, _) = ManyToOne::new(&self.model).loss_and_grads(
-                    Input::Dense(&x),
-                    Targets::Values(&y),
-                    a.window,
-                    chunk.len(),
-                    None,
-                    Reduction::Mean,
-                    &mut grads,
-                )?;
+                let mut loss = 0.0;
+                if !wins.is_empty() {
+                    let (x, y) = d.batch(&wins);
+                    let whole = chunk.len();
+                    loss = share_loss_and_grads(&self.model, &x, &y, a.window, whole, &mut grads)?;
+                }
+                if comm.size() > 1 {
+                    let mut l = [loss];
+                    dist::all_reduce_parts(comm, &mut [&mut grads, &mut l]);
+                    loss = l[0];
+                }
                 if !loss.is_finite() || grads.iter().any(|g| !g.is_finite()) {
                     // never reaches the weights: stop, or roll back and skip the batch
                     let lr = self.opt.config.lr();
@@ -219,13 +238,13 @@ impl Member {
             let val_mse = if d.val.is_empty() {
                 None
             } else {
-                Some(self.val_mse(d)?)
+                Some(dist::from_root(comm, || self.val_mse(d))?)
             };
-            if val_mse.is_none_or(|v| v < self.best) {
+            let better = val_mse.is_none_or(|v| v < self.best);
+            if better {
                 self.best = val_mse.unwrap_or(train_mse);
                 self.meta.best_epoch = epoch;
                 self.meta.best_val_mse = val_mse;
-                self.save_model(&self.model, &self.meta)?;
             }
             let row = serde_json::json!({
                 "epoch": epoch,
@@ -235,15 +254,21 @@ impl Member {
                 "best_epoch": self.meta.best_epoch,
                 "elapsed_s": clock.elapsed(),
             });
-            metrics.push(row.clone())?;
-            if let Some(log) = flows.as_mut() {
-                let (on, what) = match d.val.is_empty() {
-                    true => (d.train, "the training windows"),
-                    false => (d.val, "the validation windows"),
-                };
-                let flow = flow_on_windows(&self.model, d.enc, d.width, on, d.base, what)?;
-                log.push(self.step, &flow)?;
-            }
+            dist::root_verdict(comm, || {
+                if better {
+                    self.save_model(&self.model, &self.meta)?;
+                }
+                metrics.push(row.clone())?;
+                if let Some(log) = flows.as_mut() {
+                    let (on, what) = match d.val.is_empty() {
+                        true => (d.train, "the training windows"),
+                        false => (d.val, "the validation windows"),
+                    };
+                    let flow = flow_on_windows(&self.model, d.enc, d.width, on, d.base, what)?;
+                    log.push(self.step, &flow)?;
+                }
+                Ok(())
+            })?;
             let summary = format!(
                 "epoch {epoch} train {train_mse:.4} val {}",
                 val_mse.map_or("-".into(), |v| format!("{v:.4}"))
@@ -260,10 +285,100 @@ impl Member {
             let done = match budget {
                 Budget::Epochs(e) => epoch - first_epoch >= e,
                 Budget::Steps(s) => self.step - first_step >= s,
-                Budget::Minutes(_) => clock.out_of_time(),
+                Budget::Minutes(_) => dist::shared_time(comm, &clock).0,
             };
             if done {
                 return Ok(false);
+            }
+        }
+    }
+}
+
+/// The loss and gradient (added into `grads`) of the windows `x`
+/// (`[W, P, I]`) with targets `y` (`[P, O]`) that one rank runs out of a
+/// minibatch of `whole` windows: their share of the minibatch's mean loss
+/// (the mean itself when `P = whole`), so the ranks' shares sum to the
+/// minibatch's loss and gradient.
+pub(super) fn share_loss_and_grads<T: Float>(
+    model: &Model<T>,
+    x: &[T],
+    y: &[T],
+    window: usize,
+    whole: usize,
+    grads: &mut [T],
+) -> Result<T> {
+    let part = y.len() / model.config.output_size.max(1);
+    let head = ManyToOne::new(model);
+    let run = |reduction, g: &mut [T]| {
+        let (x, y) = (Input::Dense(x), Targets::Values(y));
+        let (loss, _) = head.loss_and_grads(x, y, window, part, None, reduction, g)?;
+        Ok(loss)
+    };
+    if part == whole {
+        return run(Reduction::Mean, grads); // one process: the minibatch's mean
+    }
+    // the part's sum, over the whole minibatch's count
+    let mut g = vec![T::zero(); grads.len()];
+    let loss = run(Reduction::Sum, &mut g)?;
+    let scale = T::one() / T::of(whole.max(1) as f64);
+    for (acc, v) in grads.iter_mut().zip(g) {
+        *acc += scale * v;
+    }
+    Ok(loss * scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share_loss_and_grads;
+    use crate::nn::cell::CellKind;
+    use crate::nn::loss::OutputKind;
+    use crate::{Model, ModelConfig};
+
+    /// Rows b0..b1 of the batch dimension of `[T, B, W]` (the test's own gather).
+    fn rows(v: &[f64], t_n: usize, b_n: usize, w: usize, b0: usize, b1: usize) -> Vec<f64> {
+        (0..t_n)
+            .flat_map(|t| v[(t * b_n + b0) * w..(t * b_n + b1) * w].to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn shares_of_a_minibatch_sum_to_the_whole_minibatch_in_f64() {
+        let (window, batch, inputs, outputs) = (6, 7, 3, 2);
+        for cell in [CellKind::Gru, CellKind::Lstm] {
+            let mut cfg = ModelConfig::elman(inputs, 5, outputs);
+            cfg.cell = cell;
+            cfg.num_layers = 2;
+            cfg.output = OutputKind::Identity;
+            let model = Model::<f64>::new(cfg, 3).unwrap();
+            let x: Vec<f64> = (0..window * batch * inputs)
+                .map(|i| (i as f64 * 0.61).sin())
+                .collect();
+            let y: Vec<f64> = (0..batch * outputs)
+                .map(|i| (i as f64 * 0.37).cos())
+                .collect();
+            let mut whole = vec![0.0; model.params.len()];
+            let e = share_loss_and_grads(&model, &x, &y, window, batch, &mut whole).unwrap();
+            assert!(
+                whole.iter().any(|g| g.abs() > 1e-3),
+                "a gradient to compare"
+            );
+            // uneven shares (7 windows), as an epoch's short last minibatch gets
+            for cuts in [vec![0, 3, 7], vec![0, 2, 4, 7], vec![0, 0, 1, 7]] {
+                let mut summed = vec![0.0; model.params.len()];
+                let mut e_sum = 0.0;
+                for w in cuts.windows(2).filter(|w| w[0] < w[1]) {
+                    let (b0, b1) = (w[0], w[1]);
+                    let xp = rows(&x, window, batch, inputs, b0, b1);
+                    let yp = y[b0 * outputs..b1 * outputs].to_vec();
+                    e_sum +=
+                        share_loss_and_grads(&model, &xp, &yp, window, batch, &mut summed).unwrap();
+                }
+                assert!((e - e_sum).abs() < 1e-12, "{cuts:?}: loss {e} vs {e_sum}");
+                let d = whole
+                    .iter()
+                    .zip(&summed)
+                    .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+                assert!(d < 1e-12, "{cell:?} {cuts:?}: gradients differ by {d}");
             }
         }
     }

@@ -17,7 +17,9 @@ use super::pipeline::Pipeline;
 use super::predict::{member_dir, Forecaster};
 use super::series::Series;
 use super::windows::{windows, Window};
+use crate::dist::{self, Collective, Single};
 use crate::io::model_file::MODEL_FILE;
+use crate::io::OutMode;
 use crate::tasks::{Budget, Event, Progress};
 use crate::{Error, Model, Result};
 use std::path::{Path, PathBuf};
@@ -123,6 +125,22 @@ impl Trainer {
         let series =
             Series::read_delimited(data, c.delimiter, &c.target, &c.features, &c.time, c.fill)?;
         Trainer::from_series(config, series, out)
+    }
+
+    /// [`Trainer::new`] for a run into `out` as `mode` says (`rnn train
+    /// forecast`, `--force`: [`OutMode::Replace`]), opened by every rank of
+    /// `comm` alike ([`dist::open_run_dir`]): a batch the ranks cannot share
+    /// is refused first, then rank 0 alone checks and prepares `out` and its
+    /// verdict is shared before anything is read or written.
+    pub fn open_run(
+        config: TrainConfig,
+        data: &Path,
+        out: &Path,
+        mode: OutMode,
+        comm: &dyn Collective,
+    ) -> Result<Trainer> {
+        dist::open_run_dir(comm, out, mode, Some(config.batch))?;
+        Trainer::new(config, data, out)
     }
 
     /// Prepares a run on a series already read (its target and features are
@@ -292,7 +310,38 @@ impl Trainer {
     /// step events and metrics rows and the lines the CLI prints (settings,
     /// choice, stop reasons with the validation scores, test scores).
     pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
+        self.fit_on(budget, progress, &Single)
+    }
+
+    /// [`Trainer::fit`] as one rank of a data-parallel job ([`crate::dist`]):
+    /// every rank of `comm` calls it on the same run (the same choices of
+    /// window, transform and differencing, made on the same data), trains
+    /// the networks one after another, and runs its share of every
+    /// minibatch ([`dist::share`]: the same shuffles on every rank); one
+    /// all-reduce of the gradient and loss per step gives each rank the
+    /// whole minibatch's, and all apply the same update. Rank 0 alone
+    /// scores the validation windows (its score is shared, so every rank
+    /// keeps and stops alike), writes the files, fits the AR baseline and
+    /// the intervals, scores the test block and reports to `progress`; the
+    /// others' summary has no test or validation scores. With one process
+    /// this is `fit`.
+    ///
+    /// # Errors
+    ///
+    /// As `fit`; [`Error::Value`] when the batch is not a multiple of the
+    /// number of ranks; [`Error::OnRank0`] on the other ranks when rank 0
+    /// failed.
+    pub fn fit_on(
+        &mut self,
+        budget: Budget,
+        progress: &mut impl Progress,
+        comm: &dyn Collective,
+    ) -> Result<Summary> {
         let budget = budget.validate()?;
+        dist::shard(comm, self.config.batch)?;
+        let root = comm.rank() == 0;
+        let mut quiet = ();
+        let progress: &mut dyn Progress = if root { progress } else { &mut quiet };
         let (n, a) = (self.series.len(), &self.config);
         let (model_h, k) = (a.outputs(), a.ensemble);
         progress.event(&Event::Message(&format!(
@@ -328,17 +377,34 @@ impl Trainer {
                 c.candidates
             )));
         }
-        std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
-        let jobs = match a.jobs {
-            0 => std::thread::available_parallelism().map_or(1, |j| j.get()),
-            j => j,
+        if root {
+            std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
+        }
+        // ranks make their collective calls from one thread: one network at a time
+        let jobs = match (a.jobs, comm.size()) {
+            (_, 2..) => 1,
+            (0, _) => std::thread::available_parallelism().map_or(1, |j| j.get()),
+            (j, _) => j,
         }
         .clamp(1, k);
         let budget = match budget {
             Budget::Minutes(m) => Budget::Minutes(m / k.div_ceil(jobs) as f64),
             b => b,
         };
-        let early = self.fit_members(budget, jobs, progress)?;
+        let early = self.fit_members(budget, jobs, progress, comm)?;
+        let mut summary = None;
+        dist::root_verdict(comm, || {
+            summary = Some(self.finish(&early, progress)?);
+            Ok(())
+        })?;
+        Ok(summary.unwrap_or_else(|| self.summary(&early, None)))
+    }
+
+    /// Rank 0's end of a run: the AR baseline, validation scores and
+    /// intervals ([`Trainer::after_training`]), the stop lines and the test
+    /// block's scores.
+    fn finish(&mut self, early: &[bool], progress: &mut dyn Progress) -> Result<Summary> {
+        let k = self.config.ensemble;
         let post = self.after_training()?;
         for (i, m) in self.members.iter().enumerate() {
             let mut line = format!(
@@ -360,7 +426,6 @@ impl Trainer {
             }
             progress.event(&Event::Message(&line));
         }
-        let model_file = self.out.join(MODEL_FILE);
         let test = if self.config.test > 0 {
             // score the saved (best) weights on the test block
             let r = post.evaluate(&self.series, Some(self.config.test), Some(self.meta.season))?;
@@ -387,19 +452,24 @@ impl Trainer {
         } else {
             None
         };
+        Ok(self.summary(early, test))
+    }
+
+    /// What [`Trainer::fit`] returns.
+    fn summary(&self, early: &[bool], test: Option<EvalReport>) -> Summary {
         let m0 = &self.members[0];
-        Ok(Summary {
+        Summary {
             epochs: m0.epoch,
             steps: m0.step,
             best_epoch: m0.meta.best_epoch,
             best_val_mse: m0.meta.best_val_mse,
             early_stopped: early[0],
-            model_file,
+            model_file: self.out.join(MODEL_FILE),
             test,
-            ensemble: k,
+            ensemble: self.config.ensemble,
             choice: self.choice.clone(),
-            validation: post.meta.validation.clone(),
-        })
+            validation: self.meta.validation.clone(),
+        }
     }
 
     /// Trains the networks, `jobs` at a time: the first on this thread
@@ -409,7 +479,8 @@ impl Trainer {
         &mut self,
         budget: Budget,
         jobs: usize,
-        progress: &mut impl Progress,
+        progress: &mut dyn Progress,
+        comm: &dyn Collective,
     ) -> Result<Vec<bool>> {
         let data = Data {
             config: &self.config,
@@ -431,7 +502,7 @@ impl Trainer {
         let work = || loop {
             let next = lock(&queue).pop();
             let Some((i, m)) = next else { break };
-            let r = crate::kernels::sequential(|| m.fit(&data, budget, &mut ()));
+            let r = crate::kernels::sequential(|| m.fit(&data, budget, &mut (), comm));
             lock(&results).push((i, r));
         };
         std::thread::scope(|s| {
@@ -439,9 +510,9 @@ impl Trainer {
                 s.spawn(work);
             }
             let r = if jobs > 1 {
-                crate::kernels::sequential(|| first[0].fit(&data, budget, progress))
+                crate::kernels::sequential(|| first[0].fit(&data, budget, progress, comm))
             } else {
-                first[0].fit(&data, budget, progress)
+                first[0].fit(&data, budget, progress, comm)
             };
             lock(&results).push((0, r));
             work();

@@ -11,7 +11,7 @@ use super::resume::{check_given, saved_config, RunOptions};
 use super::state::{StepConfig, TrainState};
 use crate::dist::{self, Collective, Single};
 use crate::io::model_file::ModelFile;
-use crate::io::{prepare_run_dir, OutMode};
+use crate::io::OutMode;
 use crate::io::{FlowLog, MetricsLog};
 use crate::nn::model::Model;
 use crate::optim::schedule::{cosine_lr, Plateau, Schedule};
@@ -212,8 +212,8 @@ impl Trainer {
     }
 
     /// A run into `dir` as `mode` says (`rnn train lm`): the directory is
-    /// checked and prepared ([`prepare_run_dir`]) by rank 0 of `comm` alone,
-    /// its verdict shared before any rank goes on ([`dist::root_verdict`]);
+    /// checked and prepared ([`crate::io::prepare_run_dir`]) by rank 0 of `comm` alone,
+    /// its verdict shared before any rank goes on ([`dist::open_run_dir`]);
     /// then a fresh [`Trainer::new`], or [`Trainer::resume_given`] for
     /// [`OutMode::Resume`]. A batch that the ranks cannot share equally is
     /// refused first, before anything is written.
@@ -226,10 +226,8 @@ impl Trainer {
         comm: &dyn Collective,
     ) -> Result<Self> {
         let dir = dir.as_ref();
-        if mode != OutMode::Resume {
-            dist::shard(comm, config.batch)?;
-        }
-        dist::root_verdict(comm, || prepare_run_dir(dir, mode))?;
+        let batch = (mode != OutMode::Resume).then_some(config.batch);
+        dist::open_run_dir(comm, dir, mode, batch)?;
         let trainer = match mode {
             OutMode::Resume => Trainer::resume_given(dir, text, &config, given)?,
             _ => Trainer::new(config, text, dir)?,

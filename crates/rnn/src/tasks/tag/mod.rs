@@ -26,6 +26,8 @@ mod transfer;
 pub mod visualize;
 
 #[cfg(test)]
+mod dist_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod trainer_tests;

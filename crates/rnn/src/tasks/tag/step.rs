@@ -6,6 +6,7 @@ use super::chars::CharEncoder;
 use super::encode::Encoded;
 use super::features::{FeatureKind, NUM_FLAGS, UNK, UNKNOWN_TAG};
 use super::tagger::Tagger;
+use crate::dist::{self, Collective, Single};
 use crate::nn::layer::Input;
 use crate::nn::loss::{loss_and_grad, OutputKind, Reduction, Targets};
 use crate::nn::model::Batch;
@@ -150,7 +151,29 @@ impl Stepper {
     /// summed loss (cross-entropy, or with a CRF its negative log-likelihood)
     /// and the number of tokens.
     pub fn step(&mut self, tagger: &mut Tagger, batch: &[&Encoded]) -> (f64, usize) {
-        let (loss, tokens) = self.gradients(tagger, batch);
+        self.step_on(tagger, batch, &Single)
+    }
+
+    /// [`Stepper::step`] as one rank of a data-parallel job ([`crate::dist`]):
+    /// every rank of `comm` passes the same batch and makes the same random
+    /// draws (the whole batch's dropout), runs its contiguous share of the
+    /// sentences ([`dist::share`]), and one all-reduce of every parameter
+    /// group's gradient and the loss gives each rank the whole batch's, so
+    /// all apply the same update. With one process this is `step`.
+    pub fn step_on(
+        &mut self,
+        tagger: &mut Tagger,
+        batch: &[&Encoded],
+        comm: &dyn Collective,
+    ) -> (f64, usize) {
+        let part = dist::share(comm, batch.len());
+        let (mut loss, tokens) = self.gradients_part(tagger, batch, part);
+        if comm.size() > 1 {
+            let mut l = [loss];
+            let [g0, g1, g2, g3, g4] = &mut self.g;
+            dist::all_reduce_parts(comm, &mut [g0, g1, g2, g3, g4, &mut l]);
+            loss = l[0];
+        }
         if !loss.is_finite() || self.g.iter().flatten().any(|g| !g.is_finite()) {
             // a non-finite loss or gradient never reaches the weights
             return (f64::from(loss) * tokens as f64 + f64::NAN, tokens);
@@ -179,6 +202,22 @@ impl Stepper {
     /// the CRF's negative log-likelihood; with this step's dropout), left in
     /// `self.g` (every group); returns the mean loss and the number of tokens.
     pub(super) fn gradients(&mut self, tagger: &Tagger, batch: &[&Encoded]) -> (f32, usize) {
+        self.gradients_part(tagger, batch, (0, batch.len()))
+    }
+
+    /// The share of the sentences `part = (b0, b1)` in
+    /// [`Stepper::gradients`] (one rank's, [`Stepper::step_on`]): the random
+    /// draws are the whole batch's (word dropout, input dropout masks
+    /// `[T, B, I]`), of which the part's rows are used, and the mean counts
+    /// every token of the whole batch, so the parts' losses and gradients
+    /// sum to the whole batch's. Returns the part's share of the mean loss
+    /// and the whole batch's number of tokens.
+    pub(super) fn gradients_part(
+        &mut self,
+        tagger: &Tagger,
+        batch: &[&Encoded],
+        part: (usize, usize),
+    ) -> (f32, usize) {
         let nf = tagger.spec.features.len();
         // word dropout: rare words become <unk> now and then, so <unk> is learned
         let word = tagger
@@ -218,8 +257,38 @@ impl Stepper {
                 .map(|_| if self.rng.random::<f64>() < p { 0.0 } else { s })
                 .collect()
         });
-        let (x, steps, lengths, char_cache) =
-            tagger.inputs(batch, ids.as_deref(), keep.as_deref(), true);
+        // the whole batch's tokens: the mean's denominator on every rank
+        let tokens: usize = batch
+            .iter()
+            .map(|e| {
+                e.tags[..e.len]
+                    .iter()
+                    .filter(|&&y| y != UNKNOWN_TAG)
+                    .count()
+            })
+            .sum();
+        let (b_all, (b0, b1)) = (batch.len(), part);
+        let whole = part == (0, b_all);
+        let batch = &batch[b0..b1];
+        let ids = ids.as_deref().map(|v| &v[b0..b1]);
+        let keep: Option<Vec<f32>> = match (keep, whole) {
+            (Some(k), false) => {
+                // the part's rows [T', b1 - b0, I] of the whole batch's mask [T, B, I]
+                let t_part = batch.iter().map(|e| e.len).max().unwrap_or(0);
+                let rows = (0..t_part).flat_map(|t| (b0..b1).map(move |b| t * b_all + b));
+                Some(
+                    rows.flat_map(|r| &k[r * i_n..(r + 1) * i_n])
+                        .copied()
+                        .collect(),
+                )
+            }
+            (k, _) => k,
+        };
+        if batch.is_empty() {
+            self.g.iter_mut().for_each(|g| g.fill(0.0));
+            return (0.0, tokens);
+        }
+        let (x, steps, lengths, char_cache) = tagger.inputs(batch, ids, keep.as_deref(), true);
         let b_n = batch.len();
         let model = &tagger.model;
         // inputs built by the tagger itself: shapes and lengths hold by construction
@@ -236,18 +305,29 @@ impl Stepper {
                 }
             }
         }
-        let tokens = mask.iter().filter(|&&m| m).count();
         let mut dlogits = vec![0.0f32; fwd.logits.len()];
         let loss = if tagger.crf.is_empty() {
-            loss_and_grad(
+            let loss = loss_and_grad(
                 OutputKind::Softmax,
                 &fwd.logits,
                 model.config.output_size,
                 Targets::Classes(&targets),
                 Some(&mask),
-                Reduction::Mean,
+                if whole {
+                    Reduction::Mean
+                } else {
+                    Reduction::Sum
+                },
                 &mut dlogits,
-            )
+            );
+            if whole {
+                loss
+            } else {
+                // a part: the whole batch's mean, 1/tokens
+                let scale = 1.0 / tokens.max(1) as f32;
+                dlogits.iter_mut().for_each(|d| *d *= scale);
+                loss * scale
+            }
         } else {
             self.crf_loss(tagger, batch, &fwd.logits, &mut dlogits, tokens)
         };
@@ -270,7 +350,7 @@ impl Stepper {
         let mut d_chars = Vec::new(); // dE/dr [Nw, 2*hc], the batch's tokens in order
         if let Some(dx) = dx {
             for (b, e) in batch.iter().enumerate() {
-                let eids = ids.as_ref().map_or(&e.ids[..], |v| &v[b][..]);
+                let eids = ids.map_or(&e.ids[..], |v| &v[b][..]);
                 for t in 0..e.len {
                     let r = t * b_n + b;
                     let mut col = 0;

@@ -9,7 +9,8 @@ use super::evaluate::{evaluate, unknown_tags, unknown_tags_warning, PREDICT_BATC
 use super::metrics::is_chunk_tagset;
 use super::step::{length_batches, Stepper, TrainOptions};
 use super::tagger::{Tagger, TaggerOptions};
-use crate::io::{FlowLog, MetricsLog};
+use crate::dist::{self, Collective, Single};
+use crate::io::{FlowLog, MetricsLog, OutMode};
 use crate::nn::cell::CellKind;
 use crate::optim::OptimizerConfig;
 use crate::tasks::{Budget, Clock, Event, OnDivergence, Progress, Rollback};
@@ -264,6 +265,23 @@ impl Trainer {
         Ok(t)
     }
 
+    /// [`Trainer::from_files`] for a run into `out` as `mode` says (`rnn
+    /// train tag`, `--force`: [`OutMode::Replace`]), opened by every rank of
+    /// `comm` alike ([`dist::open_run_dir`]): a batch the ranks cannot
+    /// share is refused first, then rank 0 alone checks and prepares `out`
+    /// and its verdict is shared before anything is read or written.
+    pub fn open_run<P: AsRef<Path>>(
+        config: TrainConfig,
+        train: &[P],
+        dev: &Path,
+        out: &Path,
+        mode: OutMode,
+        comm: &dyn Collective,
+    ) -> Result<Self> {
+        dist::open_run_dir(comm, out, mode, Some(config.batch))?;
+        Self::from_files(config, train, dev, out)
+    }
+
     /// The tagger being trained (its current weights).
     pub fn tagger(&self) -> &Tagger {
         &self.tagger
@@ -275,11 +293,39 @@ impl Trainer {
     /// per epoch. Runs once per trainer. A non-finite loss ends the run with
     /// [`Error::Diverged`].
     pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
+        self.fit_on(budget, progress, &Single)
+    }
+
+    /// [`Trainer::fit`] as one rank of a data-parallel job ([`crate::dist`]):
+    /// every rank of `comm` calls it on the same data, draws the same
+    /// batches and dropout, and runs its share of every batch's sentences
+    /// ([`Stepper::step_on`]); the gradients are summed by one all-reduce
+    /// per step and every rank applies the same update. Rank 0 alone
+    /// evaluates on the dev data (its score is shared, so every rank
+    /// decays, stops and rolls back alike), writes the files and reports to
+    /// `progress`; the others' `progress` hears nothing. With one process
+    /// this is `fit`.
+    ///
+    /// # Errors
+    ///
+    /// As `fit`; [`Error::Value`] when the batch is not a multiple of the
+    /// number of ranks; [`Error::OnRank0`] on the other ranks when rank 0's
+    /// evaluation or writing failed.
+    pub fn fit_on(
+        &mut self,
+        budget: Budget,
+        progress: &mut impl Progress,
+        comm: &dyn Collective,
+    ) -> Result<Summary> {
         let budget = budget.validate()?;
+        dist::shard(comm, self.config.batch)?;
         if self.done {
             return Err(Error::Config("Trainer::fit runs once per trainer".into()));
         }
         self.done = true;
+        let root = comm.rank() == 0;
+        let mut quiet = ();
+        let progress: &mut dyn Progress = if root { progress } else { &mut quiet };
         let (cfg, tagger, train, dev) = (&self.config, &mut self.tagger, &self.train, &self.dev);
         let say = |progress: &mut dyn FnMut(&Event), line: String| progress(&Event::Message(&line));
         let mut emit = |e: &Event| progress.event(e);
@@ -317,8 +363,11 @@ impl Trainer {
 
         // the clock starts with the training, after the setup (as the CLI's bar always did)
         let clock = Clock::start(budget);
+        let late = || dist::shared_time(comm, &clock).0;
         let out = &self.out;
-        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        if root {
+            std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        }
         let mut metrics = MetricsLog::open(out, false);
         let mut flows = cfg.diagnostics.then(|| FlowLog::open(out, false));
         let batches_per_epoch = train.len().div_ceil(cfg.batch) as u64;
@@ -351,12 +400,12 @@ impl Trainer {
         // the weights and optimizers at the end of the last epoch, to roll back to
         let mut rollback = Rollback::new(cfg.on_divergence);
         rollback.good(|| (tagger.clone(), self.stepper.optimizers()));
-        while epoch < max_epochs && step < max_steps && !clock.out_of_time() {
+        while epoch < max_epochs && step < max_steps && !late() {
             epoch += 1;
             let (mut loss_sum, mut tok, mut smooth) = (0.0f64, 0usize, f64::NAN);
             for b in length_batches(&lengths, cfg.batch, &mut rng) {
                 let refs: Vec<&Encoded> = b.iter().map(|&i| &train_enc[i]).collect();
-                let (l, n) = self.stepper.step(tagger, &refs);
+                let (l, n) = self.stepper.step_on(tagger, &refs, comm);
                 if !l.is_finite() {
                     let lr = self.stepper.lr();
                     let ((good, opt), factor, line) = rollback.diverged(step, l, lr)?;
@@ -386,50 +435,56 @@ impl Trainer {
                     loss: per,
                     summary: &summary,
                 });
-                if clock.out_of_time() || step >= max_steps {
+                if late() || step >= max_steps {
                     break;
                 }
             }
-            let (pred, dev_loss, dev_n) = tagger.predict_with_loss(&dev_enc, PREDICT_BATCH);
-            let ev = evaluate(&tagger.spec.tags, dev, &pred);
-            let m = ev.micro();
-            let score = if chunked { m.f1 } else { ev.accuracy() };
+            // rank 0 evaluates, writes and reports; every rank goes by its score
             let train_loss = loss_sum / tok.max(1) as f64;
-            let dev_loss = dev_loss / dev_n.max(1) as f64;
+            let best_score = s.best_score;
+            let score = dist::from_root(comm, || {
+                let (pred, dev_loss, dev_n) = tagger.predict_with_loss(&dev_enc, PREDICT_BATCH);
+                let ev = evaluate(&tagger.spec.tags, dev, &pred);
+                let m = ev.micro();
+                let score = if chunked { m.f1 } else { ev.accuracy() };
+                let dev_loss = dev_loss / dev_n.max(1) as f64;
+                let improved = score > best_score;
+                let row = serde_json::json!({
+                    "epoch": epoch, "step": step, "seconds": clock.elapsed(), "lr": self.stepper.lr(),
+                    "train_loss": train_loss, "dev_loss": dev_loss,
+                    "dev_accuracy": ev.accuracy(), "dev_precision": m.precision, "dev_recall": m.recall, "dev_f1": m.f1,
+                    "best": improved,
+                });
+                metrics.push(row.clone())?;
+                if let Some(log) = flows.as_mut() {
+                    let (on, what) = match dev.is_empty() {
+                        false => (dev, self.dev_name.as_str()),
+                        true => (train, "training data"),
+                    };
+                    log.push(step, &tagger.diagnose(on, what)?)?;
+                }
+                emit(&Event::Evaluated { row: &row });
+                say(&mut emit, format!(
+                    "epoch {epoch}: train loss {train_loss:.4}, dev loss {dev_loss:.4}, dev accuracy {:.2}%{}{} ({:.0}s)",
+                    100.0 * ev.accuracy(),
+                    if chunked { format!(", dev F1 {:.2}", 100.0 * m.f1) } else { String::new() },
+                    if improved { ", saved" } else { "" },
+                    clock.elapsed()
+                ));
+                let mut epoch_meta = cfg.meta.clone();
+                epoch_meta.insert(
+                    "tag.dev_score".into(),
+                    format!("{{\"{score_name}\": {score}, \"epoch\": {epoch}}}"),
+                );
+                if improved || keep_last {
+                    tagger.save(out, epoch_meta.clone())?;
+                }
+                if cfg.snapshots_from > 0 && epoch >= cfg.snapshots_from {
+                    tagger.save(&out.join(format!("epoch-{epoch}")), epoch_meta)?;
+                }
+                Ok(score)
+            })?;
             let improved = score > s.best_score;
-            let row = serde_json::json!({
-                "epoch": epoch, "step": step, "seconds": clock.elapsed(), "lr": self.stepper.lr(),
-                "train_loss": train_loss, "dev_loss": dev_loss,
-                "dev_accuracy": ev.accuracy(), "dev_precision": m.precision, "dev_recall": m.recall, "dev_f1": m.f1,
-                "best": improved,
-            });
-            metrics.push(row.clone())?;
-            if let Some(log) = flows.as_mut() {
-                let (on, what) = match dev.is_empty() {
-                    false => (dev, self.dev_name.as_str()),
-                    true => (train, "training data"),
-                };
-                log.push(step, &tagger.diagnose(on, what)?)?;
-            }
-            emit(&Event::Evaluated { row: &row });
-            say(&mut emit, format!(
-                "epoch {epoch}: train loss {train_loss:.4}, dev loss {dev_loss:.4}, dev accuracy {:.2}%{}{} ({:.0}s)",
-                100.0 * ev.accuracy(),
-                if chunked { format!(", dev F1 {:.2}", 100.0 * m.f1) } else { String::new() },
-                if improved { ", saved" } else { "" },
-                clock.elapsed()
-            ));
-            let mut epoch_meta = cfg.meta.clone();
-            epoch_meta.insert(
-                "tag.dev_score".into(),
-                format!("{{\"{score_name}\": {score}, \"epoch\": {epoch}}}"),
-            );
-            if improved || keep_last {
-                tagger.save(out, epoch_meta.clone())?;
-            }
-            if cfg.snapshots_from > 0 && epoch >= cfg.snapshots_from {
-                tagger.save(&out.join(format!("epoch-{epoch}")), epoch_meta)?;
-            }
             s.epochs = epoch;
             rollback.good(|| (tagger.clone(), self.stepper.optimizers()));
             if improved {
