@@ -8,19 +8,26 @@ import re,sys,statistics as st
 args=sys.argv[1:]
 cells=args[:1]==["--cells"]
 if cells: args=args[1:]
+packed=args[:1]==["--packed"]
+if packed: args=args[1:]
 
 def parse(f,cell):
     d={}
     lines=open(f).read().split("# peak memory")[0].splitlines()
     for l in lines:
-        m=re.match(r"(torch|rnn)(?: cell=(\w+))? threads=(\d) (\w) .*?(?:cell=(\w+) )?train_tok_s=(\d+) infer_tok_s=(\d+)(?: train_gflops=([\d.]+))?",l)
+        # rnn: "rnn threads=1 M B=.. [cell=lstm] [lengths=packed] ... train_tok_s=.."
+        # torch_rnn.py: "torch threads=1 cell=lstm[ packed] M B=.. train_tok_s=.."
+        m=re.match(r"(torch|rnn)(?: cell=(\w+))? threads=(\d)(?: cell=(\w+))?( packed)? (\w) (.*?)train_tok_s=(\d+) infer_tok_s=(\d+)(?: train_gflops=([\d.]+))?",l)
         if m:
-            p,c1,t,c,c2,tr,inf,gf=m.groups()
-            if (c1 or c2 or "elman")!=cell: continue
+            p,c1,t,c3,pk,c,mid,tr,inf,gf=m.groups()
+            c2=re.search(r"cell=(\w+)",mid)
+            c2=c2.group(1) if c2 else None
+            if (c1 or c2 or c3 or "elman").replace("rnn","elman")!=cell: continue
+            if bool(pk or "lengths=packed" in mid)!=packed: continue
             d[(p,int(t),c)]=(int(tr),int(inf),float(gf) if gf else None)
     return d
 
-for cell in (["lstm","gru"] if cells else ["elman"]):
+for cell in (["elman","lstm","gru"] if cells else ["elman"]):
   runs=[parse(f,cell) for f in args]
   if cells: print(f"\n{cell}:\n")
   print("| threads | config | torch train tok/s | rnn train tok/s | train ratio | torch infer tok/s | rnn infer tok/s | infer ratio | rnn train GFLOP/s |")
