@@ -63,7 +63,7 @@ fn remembers_an_early_event_over_many_steps() {
     let cfg = TrainConfig {
         hidden: 12,
         bidirectional: false,
-        pool: Pool::Last,
+        pool: Some(Pool::Last),
         stride: Some(1),
         dropout: 0.0,
         lr: 1e-2,

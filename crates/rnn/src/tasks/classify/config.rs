@@ -46,8 +46,9 @@ pub struct TrainConfig {
         )
     )]
     pub norm: Norm,
-    /// Frames read per network step [default: enough to keep the longest
-    /// training sequence within 64 steps].
+    /// Frames read per network step [default: chosen on validation between
+    /// enough to keep the longest training sequence within 64 steps and
+    /// within 16 steps].
     #[cfg_attr(feature = "clap", arg(long))]
     pub stride: Option<usize>,
     /// Cell: elman, lstm or gru.
@@ -72,12 +73,10 @@ pub struct TrainConfig {
     #[cfg_attr(feature = "clap", arg(long, default_value_t = true, action = clap::ArgAction::Set))]
     pub bidirectional: bool,
     /// What the class is read from: last (each direction's final state),
-    /// mean or max (of the outputs over the valid steps).
-    #[cfg_attr(
-        feature = "clap",
-        arg(long, value_enum, hide_possible_values = true, default_value = "max")
-    )]
-    pub pool: Pool,
+    /// mean or max (of the outputs over the valid steps) [default: chosen
+    /// on validation among max, last and mean].
+    #[cfg_attr(feature = "clap", arg(long, value_enum, hide_possible_values = true))]
+    pub pool: Option<Pool>,
     /// Dropout on every layer's output while training.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.1))]
     pub dropout: f64,
@@ -132,7 +131,7 @@ impl Default for TrainConfig {
             hidden: 64,
             layers: 1,
             bidirectional: true,
-            pool: Pool::Max,
+            pool: None,
             dropout: 0.1,
             noise: 0.1,
             lr: 3e-3,

@@ -4,6 +4,7 @@
 
 use super::fill::Fill;
 use super::normalise::Normaliser;
+use super::select::Candidate;
 use crate::io::model_file::{ModelFile, Task};
 use crate::nn::pool::Pool;
 use crate::{Error, Result};
@@ -59,6 +60,10 @@ pub struct ClassifyMeta {
     pub baseline_steps: Vec<usize>,
     /// Class of each of those sequences.
     pub baseline_classes: Vec<usize>,
+    /// The configurations tried when `pool` and `stride` were chosen on
+    /// validation, with their scores (empty when they were given).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selection: Vec<Candidate>,
 }
 
 impl ClassifyMeta {

@@ -10,7 +10,9 @@
 //! final state or of the outputs pooled over time
 //! ([`crate::nn::pool::Pool`]) gives the class. The [`Trainer`] fits an
 //! ensemble of such networks, each with its own seed and stratified
-//! validation split for early stopping; the [`Classifier`] averages their
+//! validation split for early stopping; when the pooling or the frames per
+//! step are not given it fits one ensemble per [`candidates`] entry and keeps
+//! the one with the best validation accuracy ([`best`]); the [`Classifier`] averages their
 //! probabilities and [`Classifier::evaluate`] scores it against the majority
 //! class and 1-nearest-neighbour baselines ([`EvalReport`]).
 //!
@@ -38,6 +40,7 @@ mod evaluate;
 mod fill;
 mod meta;
 mod normalise;
+mod select;
 mod trainer;
 mod ts;
 
@@ -51,4 +54,5 @@ pub use evaluate::{scores, ClassScore, EvalReport, Scores};
 pub use fill::{fill_series, is_missing, Fill};
 pub use meta::{ClassifyMeta, MemberInfo, META_KEY, TASK};
 pub use normalise::{Norm, Normaliser};
+pub use select::{best, candidates, Candidate, POOLS, STEPS};
 pub use trainer::{Summary, Trainer};

@@ -10,6 +10,7 @@ use super::data::Dataset;
 use super::diagnose::flow_on_sequences;
 use super::meta::{ClassifyMeta, MemberInfo};
 use super::normalise::Normaliser;
+use super::select::{best, candidates, Candidate, POOLS};
 use crate::io::model_file::MODEL_FILE;
 use crate::io::{FlowLog, MetricsLog};
 use crate::nn::layer::Input;
@@ -57,6 +58,10 @@ pub struct Trainer {
     enc: Encoded,
     /// The dev file: its encoding and classes.
     dev: Option<(Encoded, Vec<usize>)>,
+    /// The dev file as read (each candidate of a selection encodes it anew).
+    dev_data: Option<Dataset>,
+    /// While choosing: this trainer's candidate (0-based) and how many there are.
+    candidate: Option<(usize, usize)>,
     out: PathBuf,
     /// The finished networks and the metadata saved with them.
     classifier: Classifier,
@@ -74,6 +79,9 @@ pub struct Summary {
     pub early_stopped: usize,
     /// The saved model file.
     pub model_file: PathBuf,
+    /// The configurations tried when pool and stride were chosen (empty
+    /// when they were given or nothing could be validated).
+    pub selection: Vec<Candidate>,
 }
 
 /// Seconds between saves of a network's best weights while it trains (it is
@@ -108,6 +116,7 @@ impl Trainer {
         dev: Option<Dataset>,
         out: &Path,
     ) -> Result<Self> {
+        let dev_data = dev.clone();
         config.validate()?;
         let classes = train.classes.clone();
         let labels = train.class_ids(&classes)?;
@@ -142,13 +151,14 @@ impl Trainer {
             )),
             None => None,
         };
+
         let meta = ClassifyMeta {
             classes: classes.clone(),
             dims: train.dims,
             stride,
             fill: config.fill,
             normaliser,
-            pool: config.pool,
+            pool: config.pool.unwrap_or(POOLS[0]),
             members: Vec::new(),
             train_file: train
                 .path
@@ -159,6 +169,7 @@ impl Trainer {
             dev: dev.is_some(),
             baseline_steps: train.sequences.iter().map(|s| s.steps).collect(),
             baseline_classes: labels.clone(),
+            selection: Vec::new(),
         };
         let baseline = train
             .sequences
@@ -171,6 +182,8 @@ impl Trainer {
             labels,
             enc,
             dev,
+            dev_data,
+            candidate: None,
             out: out.to_path_buf(),
             classifier: Classifier {
                 meta,
@@ -218,8 +231,102 @@ impl Trainer {
     /// leaves a usable model.
     /// `progress` receives a step event and the metrics row per epoch, and
     /// the lines the CLI prints.
+    ///
+    /// When `pool` or `stride` is not given and there is validation data,
+    /// an ensemble is trained for each of [`candidates`] (a minutes budget
+    /// is shared between them) and the one whose networks score best on
+    /// their validation data ([`best`]) is kept; every candidate's score is
+    /// printed and saved in the metadata ([`ClassifyMeta::selection`]).
     pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
         let budget = budget.validate()?;
+        let validates = self.dev.is_some()
+            || !stratified_split(&self.labels, self.config.val_frac, self.config.seed)
+                .1
+                .is_empty();
+        let cands = candidates(&self.config, self.train.max_steps(), validates);
+        std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
+        let mut metrics = MetricsLog::open(&self.out, false);
+        // with a selection, every candidate's networks write their rows
+        let mut flows = self
+            .config
+            .diagnostics
+            .then(|| FlowLog::open(&self.out, false));
+        if cands.len() < 2 {
+            return self.fit_ensemble(budget, &mut metrics, flows.as_mut(), progress);
+        }
+        let n = cands.len();
+        let each = match budget {
+            Budget::Minutes(t) => Budget::Minutes(t / n as f64),
+            b => b,
+        };
+        let mut tried = Vec::with_capacity(n);
+        let mut fitted = Vec::with_capacity(n);
+        for (i, &(pool, stride)) in cands.iter().enumerate() {
+            progress.event(&Event::Message(&format!(
+                "candidate {}/{n}: pool {}, {stride} frame{} per step",
+                i + 1,
+                pool.name(),
+                if stride == 1 { "" } else { "s" }
+            )));
+            let cfg = TrainConfig {
+                pool: Some(pool),
+                stride: Some(stride),
+                ..self.config.clone()
+            };
+            let mut t =
+                Trainer::from_data(cfg, self.train.clone(), self.dev_data.clone(), &self.out)?;
+            t.candidate = Some((i, n));
+            t.step = self.step;
+            let summary = t.fit_ensemble(each, &mut metrics, flows.as_mut(), progress)?;
+            self.step = t.step;
+            tried.push(Candidate::scored(pool, stride, &summary.members));
+            fitted.push((t.config, t.classifier, summary.early_stopped));
+        }
+        let pick = best(&tried);
+        for (i, c) in tried.iter().enumerate() {
+            progress.event(&Event::Message(&format!(
+                "{} pool {}, {} per step: validation accuracy {:.2} %, loss {:.4}",
+                if i == pick { "chose" } else { "tried" },
+                c.pool.name(),
+                c.stride,
+                100.0 * c.val_accuracy,
+                c.val_loss
+            )));
+        }
+        let (config, classifier, early_stopped) = fitted.swap_remove(pick);
+        let dev = self.dev_data.take();
+        let step = self.step;
+        *self = Trainer::from_data(config, self.train.clone(), dev, &self.out)?;
+        self.step = step;
+        self.classifier = classifier;
+        self.classifier.meta.selection = tried.clone();
+        self.save(None)?;
+        metrics.write()?;
+        let model_file = self.out.join(MODEL_FILE);
+        progress.event(&Event::Message(&format!(
+            "wrote {} ({} network{}, {early_stopped} stopped early)",
+            model_file.display(),
+            self.config.ensemble,
+            if self.config.ensemble == 1 { "" } else { "s" }
+        )));
+        Ok(Summary {
+            members: self.classifier.meta.members.clone(),
+            steps: self.step,
+            early_stopped,
+            model_file,
+            selection: tried,
+        })
+    }
+
+    /// [`Trainer::fit`] of the one configuration of `self.config` (its
+    /// pool and stride as resolved by [`Trainer::from_data`]).
+    fn fit_ensemble(
+        &mut self,
+        budget: Budget,
+        metrics: &mut MetricsLog,
+        mut flows: Option<&mut FlowLog>,
+        progress: &mut impl Progress,
+    ) -> Result<Summary> {
         let k = self.config.ensemble;
         let val_n = if self.dev.is_some() {
             0
@@ -260,27 +367,19 @@ impl Trainer {
             Budget::Minutes(t) => Budget::Minutes(t / k as f64),
             b => b,
         };
+        let (candidate, runs) = self.candidate.unwrap_or((0, 1));
         let total_steps = match budget {
-            Budget::Epochs(e) => Some(e as u64 * per_epoch * k as u64),
-            Budget::Steps(s) => Some(s * k as u64),
+            Budget::Epochs(e) => Some(e as u64 * per_epoch * (k * runs) as u64),
+            Budget::Steps(s) => Some(s * (k * runs) as u64),
             Budget::Minutes(_) => None,
         };
-        std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
-        let mut metrics = MetricsLog::open(&self.out, false);
-        let mut flows = self
-            .config
-            .diagnostics
-            .then(|| FlowLog::open(&self.out, false));
-        progress.event(&Event::Start { total_steps });
+        if candidate == 0 {
+            progress.event(&Event::Start { total_steps });
+        }
         let mut early_stopped = 0;
         for member in self.classifier.members.len()..k {
-            let (model, info, early) = self.fit_member(
-                member,
-                member_budget,
-                &mut metrics,
-                flows.as_mut(),
-                progress,
-            )?;
+            let (model, info, early) =
+                self.fit_member(member, member_budget, metrics, flows.as_deref_mut(), progress)?;
             early_stopped += usize::from(early);
             self.classifier.members.push(model);
             self.classifier.meta.members.push(info);
@@ -288,17 +387,20 @@ impl Trainer {
             metrics.write()?;
         }
         let model_file = self.out.join(MODEL_FILE);
-        progress.event(&Event::Message(&format!(
-            "wrote {} ({} network{}, {early_stopped} stopped early)",
-            model_file.display(),
-            k,
-            if k == 1 { "" } else { "s" }
-        )));
+        if self.candidate.is_none() {
+            progress.event(&Event::Message(&format!(
+                "wrote {} ({} network{}, {early_stopped} stopped early)",
+                model_file.display(),
+                k,
+                if k == 1 { "" } else { "s" }
+            )));
+        }
         Ok(Summary {
             members: self.classifier.meta.members.clone(),
             steps: self.step,
             early_stopped,
             model_file,
+            selection: Vec::new(),
         })
     }
 
@@ -372,7 +474,7 @@ impl Trainer {
                     Some((e, l)) => (e, l, (0..l.len()).collect()),
                     None => (&self.enc, &self.labels, val_idx.clone()),
                 };
-                Some(score(&model, c.pool, enc, labels, &idx)?)
+                Some(score(&model, self.classifier.meta.pool, enc, labels, &idx)?)
             } else {
                 None
             };
@@ -383,7 +485,7 @@ impl Trainer {
                 info.val_accuracy = val.map(|v| v.1);
                 unsaved = true;
             }
-            let row = serde_json::json!({
+            let mut row = serde_json::json!({
                 "member": member + 1,
                 "epoch": epoch,
                 "step": self.step,
@@ -394,6 +496,9 @@ impl Trainer {
                 "best_epoch": info.best_epoch,
                 "elapsed_s": clock.elapsed(),
             });
+            if let Some((i, _)) = self.candidate {
+                row["candidate"] = serde_json::json!(i + 1);
+            }
             metrics.record(row.clone());
             if let Some(log) = flows.as_deref_mut() {
                 // the validation sequences; the training ones without them
@@ -407,7 +512,7 @@ impl Trainer {
                     ),
                     None => (&self.enc, &self.labels, order.clone(), "the training part"),
                 };
-                let flow = flow_on_sequences(&model, c.pool, enc, labels, &idx, what)?;
+                let flow = flow_on_sequences(&model, self.classifier.meta.pool, enc, labels, &idx, what)?;
                 log.push_member(member + 1, self.step, &flow)?;
             }
             if unsaved && last_save.elapsed().as_secs_f64() >= SAVE_EVERY_S {
@@ -513,7 +618,7 @@ impl Trainer {
         let parts: Vec<(usize, usize)> = (0..n)
             .map(|p| (p * chunk.len() / n, (p + 1) * chunk.len() / n))
             .collect();
-        let head = ManyToOne::with_pool(model, c.pool);
+        let head = ManyToOne::with_pool(model, self.classifier.meta.pool);
         let results = parts
             .par_iter()
             .map(|&(a, b)| {
