@@ -178,6 +178,8 @@ fn classifier_diagnostics_and_diagnose() {
             "2",
             "--pool",
             "last",
+            "--stride",
+            "1",
             "--out",
         ];
         args.push(out.to_str().unwrap());
@@ -227,4 +229,34 @@ fn classifier_diagnostics_and_diagnose() {
         unlabelled.to_str().unwrap(),
     ]);
     assert_bad_input(&out, "nolabel.ts:3: no class label");
+
+    // frames per step chosen (no --stride): each candidate's networks write
+    // their rows, tagged with the candidate as in metrics.jsonl
+    let mut args = vec![
+        "train", "classify", "--train", t, "--dev", v, "--hidden", "6",
+    ];
+    let chosen = dir.join("chosen");
+    args.extend([
+        "--epochs",
+        "1",
+        "--ensemble",
+        "2",
+        "--pool",
+        "last",
+        "--diagnostics",
+    ]);
+    args.extend(["--out", chosen.to_str().unwrap()]);
+    ok(&args);
+    let (r, m) = (rows(&chosen.join("diagnostics.jsonl")), metrics(&chosen));
+    let tags = |rows: &[Value]| -> Vec<(Value, Value)> {
+        rows.iter()
+            .map(|x| (x["candidate"].clone(), x["member"].clone()))
+            .collect()
+    };
+    assert!(
+        r.len() >= 4,
+        "{} rows: two candidates of two networks",
+        r.len()
+    );
+    assert_eq!(tags(&r), tags(&m));
 }

@@ -64,27 +64,44 @@ impl FlowLog {
     ///
     /// Writing the files or drawing fails.
     pub fn push(&mut self, step: u64, flow: &Flow) -> Result<()> {
-        self.push_row(None, step, flow)
+        self.push_row(None, None, step, flow)
     }
 
     /// [`FlowLog::push`] for network `member` (1-based, as in the run's
     /// `metrics.jsonl`) of an ensemble trained one network after the other
-    /// into one directory: its rows carry a `member` key. The pictures show
-    /// the first network's rows.
+    /// into one directory: its rows carry a `member` key, and a `candidate`
+    /// key (1-based) when several configurations are trained in turn to
+    /// choose one, as in `metrics.jsonl`. The pictures show the first
+    /// network's rows (of the first candidate).
     ///
     /// # Errors
     ///
     /// Writing the files or drawing fails.
-    pub fn push_member(&mut self, member: usize, step: u64, flow: &Flow) -> Result<()> {
-        self.push_row(Some(member), step, flow)
+    pub fn push_member(
+        &mut self,
+        member: usize,
+        candidate: Option<usize>,
+        step: u64,
+        flow: &Flow,
+    ) -> Result<()> {
+        self.push_row(Some(member), candidate, step, flow)
     }
 
-    fn push_row(&mut self, member: Option<usize>, step: u64, flow: &Flow) -> Result<()> {
+    fn push_row(
+        &mut self,
+        member: Option<usize>,
+        candidate: Option<usize>,
+        step: u64,
+        flow: &Flow,
+    ) -> Result<()> {
         let mut row = serde_json::to_value(flow).unwrap_or_default();
         if let Some(obj) = row.as_object_mut() {
             obj.insert("step".into(), step.into());
             if let Some(m) = member {
                 obj.insert("member".into(), m.into());
+            }
+            if let Some(c) = candidate {
+                obj.insert("candidate".into(), c.into());
             }
         }
         self.log.push(row)?;
@@ -98,6 +115,7 @@ impl FlowLog {
             .rows()
             .iter()
             .filter(|r| r.get("member").is_none_or(|m| m == 1))
+            .filter(|r| r.get("candidate").is_none_or(|c| c == 1))
             .collect();
         // the carried error: at most 6 evaluations, spread out
         let shown: Vec<usize> = match rows.len() {

@@ -378,8 +378,13 @@ impl Trainer {
         }
         let mut early_stopped = 0;
         for member in self.classifier.members.len()..k {
-            let (model, info, early) =
-                self.fit_member(member, member_budget, metrics, flows.as_deref_mut(), progress)?;
+            let (model, info, early) = self.fit_member(
+                member,
+                member_budget,
+                metrics,
+                flows.as_deref_mut(),
+                progress,
+            )?;
             early_stopped += usize::from(early);
             self.classifier.members.push(model);
             self.classifier.meta.members.push(info);
@@ -512,8 +517,10 @@ impl Trainer {
                     ),
                     None => (&self.enc, &self.labels, order.clone(), "the training part"),
                 };
-                let flow = flow_on_sequences(&model, self.classifier.meta.pool, enc, labels, &idx, what)?;
-                log.push_member(member + 1, self.step, &flow)?;
+                let flow =
+                    flow_on_sequences(&model, self.classifier.meta.pool, enc, labels, &idx, what)?;
+                let candidate = self.candidate.map(|(i, _)| i + 1);
+                log.push_member(member + 1, candidate, self.step, &flow)?;
             }
             if unsaved && last_save.elapsed().as_secs_f64() >= SAVE_EVERY_S {
                 // the finished networks and this one's best weights so far

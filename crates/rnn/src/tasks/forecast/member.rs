@@ -161,8 +161,8 @@ impl Member {
         }
         let mut metrics = MetricsLog::open(&self.dir, self.epoch > 0);
         // the gradient flow is measured and written by rank 0 alone
-        let mut flows = (a.diagnostics && comm.rank() == 0)
-            .then(|| FlowLog::open(&self.dir, self.epoch > 0));
+        let mut flows =
+            (a.diagnostics && comm.rank() == 0).then(|| FlowLog::open(&self.dir, self.epoch > 0));
         let per_epoch = d.train.len().div_ceil(a.batch);
         let total_steps = match budget {
             Budget::Epochs(e) => Some((e * per_epoch) as u64),
