@@ -134,9 +134,9 @@ impl Classifier {
         Dataset::read(path, self.meta.fill, Some(self.meta.dims))
     }
 
-    /// The class probabilities of every sequence, `[N, C]`: the mean of the
-    /// members' softmax outputs.
-    pub fn probabilities(&self, data: &Dataset) -> Result<Vec<f64>> {
+    /// [`Error::Data`] naming `data`'s file unless its frames have the
+    /// model's number of values.
+    pub(crate) fn check_dims(&self, data: &Dataset) -> Result<()> {
         if data.dims != self.meta.dims {
             return Err(Error::Data {
                 path: data.path.clone(),
@@ -146,6 +146,13 @@ impl Classifier {
                 ),
             });
         }
+        Ok(())
+    }
+
+    /// The class probabilities of every sequence, `[N, C]`: the mean of the
+    /// members' softmax outputs.
+    pub fn probabilities(&self, data: &Dataset) -> Result<Vec<f64>> {
+        self.check_dims(data)?;
         let enc = Encoded::new(data, &self.meta.normaliser, self.meta.stride);
         let c = self.meta.classes.len();
         let mut p = vec![0f64; data.len() * c];

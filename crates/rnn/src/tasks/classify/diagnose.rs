@@ -91,15 +91,7 @@ impl Classifier {
     /// Data with another frame size, a sequence without a label or with one
     /// the model does not know, or no sequence.
     pub fn diagnose(&self, data: &Dataset, what: &str) -> Result<Flow> {
-        if data.dims != self.meta.dims {
-            return Err(Error::Data {
-                path: data.path.clone(),
-                reason: format!(
-                    "{} values per frame, but the model reads {}",
-                    data.dims, self.meta.dims
-                ),
-            });
-        }
+        self.check_dims(data)?;
         let labels = data.class_ids(&self.meta.classes)?;
         let enc = Encoded::new(data, &self.meta.normaliser, self.meta.stride);
         let idx: Vec<usize> = (0..data.len()).collect();
