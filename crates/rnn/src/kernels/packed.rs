@@ -82,7 +82,7 @@ impl<T: Float> PackedRhs<T> {
 }
 
 /// [`PackedRhs::gemm_acc`] written portably: for every row and column, the
-/// products summed over `k` in order, a [`KC`] slice of `K` at a time (each
+/// products summed over `k` in order, a `KC` (256) slice of `K` at a time (each
 /// slice's sum added to `C`). `packed` is `[ceil(N / NR), K, NR]`.
 pub fn packed_gemm_acc_portable<T: Float>(
     m: usize,
