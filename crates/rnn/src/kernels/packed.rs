@@ -140,8 +140,11 @@ pub(crate) unsafe fn packed_gemm_acc_f32_avx2(
     let panels = n.div_ceil(NR);
     let packed = &packed[..panels * k * NR];
     A_PACKED.with_borrow_mut(|ap| {
-        ap.clear();
-        ap.resize(m * k, 0.0);
+        // grown once to the largest shape; every element read below is
+        // written first, so nothing is cleared at each step
+        if ap.len() < m * k {
+            ap.resize(m * k, 0.0);
+        }
         for (i, r) in row_blocks(m) {
             let dst = &mut ap[i * k..(i + r) * k];
             for (ri, row) in a[i * k..(i + r) * k].chunks_exact(k).enumerate() {
