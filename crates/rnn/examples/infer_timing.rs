@@ -6,7 +6,8 @@
 //! sensitive to other processes than a median).
 //!
 //! `cargo run --release -p rnn --example infer_timing -- S` (or `M`); with
-//! `ONLY=1` it just runs `infer` in a loop, for `perf record`.
+//! `ONLY=1` it just runs `infer` in a loop, for `perf record`; `CELL=lstm`
+//! (or `gru`) times that cell instead of the Elman one.
 
 use rnn::nn::layer::Input;
 use rnn::nn::model::Batch;
@@ -34,7 +35,16 @@ fn main() -> rnn::Result<()> {
     let (b, h, t) = if m { (32, 256, 100) } else { (1, 100, 25) };
     let reps = if b == 1 { 2000 } else { 20 };
     let v = 65;
-    let model = Model::<f32>::new(ModelConfig::elman(v, h, v), 0)?;
+    let cell = match std::env::var("CELL").as_deref() {
+        Ok("lstm") => rnn::CellKind::Lstm,
+        Ok("gru") => rnn::CellKind::Gru,
+        _ => ModelConfig::elman(v, h, v).cell,
+    };
+    let config = ModelConfig {
+        cell,
+        ..ModelConfig::elman(v, h, v)
+    };
+    let model = Model::<f32>::new(config, 0)?;
     let x: Vec<usize> = (0..t * b).map(|i| (i * 7 + 3) % v).collect(); // [T, B]
     let mut inf = Inference::new();
     if std::env::var("ONLY").is_ok() {

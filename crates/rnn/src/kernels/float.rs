@@ -56,6 +56,55 @@ pub trait Float:
     fn packed_gemm_acc(m: usize, k: usize, n: usize, a: &[Self], packed: &[Self], c: &mut [Self]) {
         crate::kernels::packed::packed_gemm_acc_portable(m, k, n, a, packed, c)
     }
+    /// `C[m, n] += A^T B` (`A` stored `[k, m]`, `B` `[k, n]`, row-major) by
+    /// the hand-written blocked kernel, if this type has one on this CPU (f32
+    /// with AVX2 and FMA: `crate::kernels::packed`); `false` (nothing
+    /// written) when it has none.
+    #[inline]
+    fn gemm_at_b_acc(
+        _m: usize,
+        _n: usize,
+        _k: usize,
+        _a_t: &[Self],
+        _b: &[Self],
+        _c: &mut [Self],
+    ) -> bool {
+        false
+    }
+    /// One LSTM step of one row (`xi`, `gh`: `[4H]`; `c_prev`, `h`, `c`:
+    /// `[H]`; `cache`: `[5H]`) by a hand-vectorised kernel, if this type has
+    /// one on this CPU (f32 with AVX2 and FMA: `crate::kernels::gates`);
+    /// `false` (nothing written) when it has none and the caller runs the
+    /// portable loop.
+    #[inline]
+    fn lstm_row(
+        _xi: &[Self],
+        _gh: &[Self],
+        _c_prev: &[Self],
+        _h: &mut [Self],
+        _c: &mut [Self],
+        _cache: &mut [Self],
+    ) -> bool {
+        false
+    }
+    /// One GRU step of one row (`xi`, `gh`: `[3H]`; `h_prev`, `h`: `[H]`;
+    /// `cache`: `[4H]`), as [`Float::lstm_row`].
+    #[inline]
+    fn gru_row(
+        _xi: &[Self],
+        _gh: &[Self],
+        _h_prev: &[Self],
+        _h: &mut [Self],
+        _cache: &mut [Self],
+    ) -> bool {
+        false
+    }
+    /// One tanh Elman step of one row (`h = tanh(xi + gh)`, each `[H]`), as
+    /// [`Float::lstm_row`].
+    #[inline]
+    fn tanh_row(_xi: &[Self], _gh: &[Self], _h: &mut [Self]) -> bool {
+        false
+    }
 }
 
 impl Float for f32 {
@@ -80,6 +129,70 @@ impl Float for f32 {
     #[inline]
     fn packed_fast() -> bool {
         crate::kernels::has_avx2()
+    }
+    #[inline]
+    fn gemm_at_b_acc(
+        m: usize,
+        n: usize,
+        k: usize,
+        a_t: &[Self],
+        b: &[Self],
+        c: &mut [Self],
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::has_avx2() {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            unsafe { crate::kernels::packed::gemm_at_b_acc_f32_avx2(m, n, k, a_t, b, c) };
+            return true;
+        }
+        let _ = (m, n, k, a_t, b, c);
+        false
+    }
+    #[inline]
+    fn lstm_row(
+        xi: &[Self],
+        gh: &[Self],
+        c_prev: &[Self],
+        h: &mut [Self],
+        c: &mut [Self],
+        cache: &mut [Self],
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::gates::fast() {
+            // SAFETY: fast() holds only with AVX2 and FMA; the kernel checks the lengths.
+            unsafe { crate::kernels::gates::lstm_row_f32_avx2(xi, gh, c_prev, h, c, cache) };
+            return true;
+        }
+        let _ = (xi, gh, c_prev, h, c, cache);
+        false
+    }
+    #[inline]
+    fn gru_row(
+        xi: &[Self],
+        gh: &[Self],
+        h_prev: &[Self],
+        h: &mut [Self],
+        cache: &mut [Self],
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::gates::fast() {
+            // SAFETY: as in lstm_row.
+            unsafe { crate::kernels::gates::gru_row_f32_avx2(xi, gh, h_prev, h, cache) };
+            return true;
+        }
+        let _ = (xi, gh, h_prev, h, cache);
+        false
+    }
+    #[inline]
+    fn tanh_row(xi: &[Self], gh: &[Self], h: &mut [Self]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::gates::fast() {
+            // SAFETY: as in lstm_row.
+            unsafe { crate::kernels::gates::tanh_row_f32_avx2(xi, gh, h) };
+            return true;
+        }
+        let _ = (xi, gh, h);
+        false
     }
     #[inline]
     fn packed_gemm_acc(m: usize, k: usize, n: usize, a: &[Self], packed: &[Self], c: &mut [Self]) {

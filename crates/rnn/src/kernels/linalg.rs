@@ -87,6 +87,17 @@ pub fn gemm<T: Float>(
         return;
     }
     if trans_a && !trans_b && m * n * k >= AT_B_MIN_MACS {
+        // one thread: the blocked kernel of `packed.rs` reads A^T in place
+        // (f32 with AVX2); else faer on transposed chunks
+        if matches!(par_for(m * n * k), Par::Seq) && T::packed_fast() {
+            if !accumulate {
+                c[..m * n].fill(T::zero());
+            }
+            if T::gemm_at_b_acc(m, n, k, a, b, c) {
+                return;
+            }
+            return gemm_at_b(m, n, k, a, b, c, true);
+        }
         return gemm_at_b(m, n, k, a, b, c, accumulate);
     }
     let (ar, ac) = if trans_a { (k, m) } else { (m, k) };

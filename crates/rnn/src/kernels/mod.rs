@@ -3,6 +3,7 @@
 //! [`Float`] trait that makes every layer generic over `f32` and `f64`.
 
 pub mod float;
+pub(crate) mod gates;
 mod linalg;
 pub mod packed;
 

@@ -113,12 +113,34 @@ pub fn packed_gemm_acc_portable<T: Float>(
     }
 }
 
-/// [`PackedRhs::gemm_acc`] for f32 with AVX2 and FMA. `A` is first copied
-/// into blocks of [`MR`] rows interleaved by column (`[K, R]` each, the last
-/// block `R = m mod MR` rows), so the micro-kernel's broadcasts read one
-/// contiguous stream at fixed offsets instead of `R` rows `K` apart; then,
-/// per [`KC`] slice of `K` and per panel of `B`, each row block is a
-/// register tile of `R x NR` sums over the slice, added to `C` at its end.
+/// `C[m, N] += A^T B` written portably, `A` stored `[K, m]` and `B` `[K, N]`
+/// row-major: for every element, the products summed over `K` in order, a
+/// [`KC`] slice at a time (each slice's sum added to `C`), as
+/// [`gemm_at_b_acc_f32_avx2`] sums them.
+pub fn gemm_at_b_acc_portable<T: Float>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a_t: &[T],
+    b: &[T],
+    c: &mut [T],
+) {
+    for k0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - k0);
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = T::zero();
+                for kk in k0..k0 + kc {
+                    acc = a_t[kk * m + i].mul_add(b[kk * n + j], acc);
+                }
+                c[i * n + j] += acc;
+            }
+        }
+    }
+}
+
+/// [`PackedRhs::gemm_acc`] for f32 with AVX2 and FMA: [`blocked_f32_avx2`]
+/// with `A` row-major and `B` packed once by the caller.
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.
@@ -132,48 +154,197 @@ pub(crate) unsafe fn packed_gemm_acc_f32_avx2(
     packed: &[f32],
     c: &mut [f32],
 ) {
-    thread_local! {
-        /// `A` in row blocks: `[ceil(m / MR), K, MR]` (the last block `[K, m mod MR]`).
-        static A_PACKED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    let (a, c) = (&a[..m * k], &mut c[..m * n]);
     let panels = n.div_ceil(NR);
-    let packed = &packed[..panels * k * NR];
+    blocked_f32_avx2(
+        m,
+        k,
+        n,
+        Lhs::Rows(&a[..m * k]),
+        Rhs::Packed(&packed[..panels * k * NR]),
+        c,
+    )
+}
+
+/// `C[m, N] += A^T B` for `A` stored `[K, m]` and `B` `[K, N]`, row-major
+/// (the weight gradients `dW = sum_t delta_t s_{t-1}^T`, `K` = T*B rows),
+/// f32 with AVX2 and FMA: [`blocked_f32_avx2`] reading `A` through its
+/// transpose and packing `B` a `KC` slice at a time, so neither is copied
+/// whole (faer ran this operand order at 49 / 26 GFLOP/s at the bench's M /
+/// L shapes, and transposing `A` first cost a copy of it).
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn gemm_at_b_acc_f32_avx2(
+    m: usize,
+    n: usize,
+    k: usize,
+    a_t: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+) {
+    blocked_f32_avx2(m, k, n, Lhs::Cols(&a_t[..k * m]), Rhs::Rows(&b[..k * n]), c)
+}
+
+/// How `A` (`[m, K]` as multiplied) is stored.
+#[derive(Clone, Copy)]
+enum Lhs<'a> {
+    /// `[m, K]` row-major.
+    Rows(&'a [f32]),
+    /// Its transpose, `[K, m]` row-major.
+    Cols(&'a [f32]),
+}
+
+/// How `B` (`[K, N]`) is stored.
+#[derive(Clone, Copy)]
+enum Rhs<'a> {
+    /// Packed by [`PackedRhs`]: `[ceil(N / NR), K, NR]`.
+    Packed(&'a [f32]),
+    /// `[K, N]` row-major, packed here a `KC` slice at a time.
+    Rows(&'a [f32]),
+}
+
+/// Rows of `A` packed at a time (twelve row blocks): their `[MC, KC]` slice
+/// (72 KiB) stays in L2 while every panel of `B` runs over it. For the step
+/// products (`m` = the batch, at most a few dozen) it is all of `A`.
+const MC: usize = 72;
+
+/// `C[m, N] += A B` on f32 with AVX2 and FMA, the loops of a blocked GEMM:
+/// for each [`KC`] slice of `K` (`B`'s slice packed into panels of [`NR`]
+/// columns unless already packed), for each group of row blocks covering at
+/// most [`MC`] rows (`A`'s slice copied into blocks of [`MR`] rows
+/// interleaved by column, `[KC, R]` each, so the micro-kernel's broadcasts
+/// read one contiguous stream), for each panel, each row block is a register
+/// tile of `R x NR` sums over the slice, added to `C` at its end. Every
+/// element of `C` gets the products of each slice summed in order over `K`,
+/// slice after slice, whatever the blocking: the same sums as
+/// [`packed_gemm_acc_portable`] bit for bit.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn blocked_f32_avx2(m: usize, k: usize, n: usize, a: Lhs, b: Rhs, c: &mut [f32]) {
+    thread_local! {
+        /// `A`'s slice in row blocks: `[blocks, KC, R]`, at most `[MC, KC]`.
+        static A_PACKED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+        /// `B`'s slice in panels, when it comes row-major: `[ceil(N / NR), KC, NR]`.
+        static B_PACKED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let c = &mut c[..m * n];
+    let panels = n.div_ceil(NR);
+    // the row blocks, grouped into chunks of at most MC rows
+    let blocks: Vec<(usize, usize)> = row_blocks(m).collect();
+    let mut chunks = Vec::new(); // (first block, end block)
+    let mut first = 0;
+    for (bi, &(i, r)) in blocks.iter().enumerate() {
+        if i + r - blocks[first].0 > MC {
+            chunks.push((first, bi));
+            first = bi;
+        }
+    }
+    chunks.push((first, blocks.len()));
     A_PACKED.with_borrow_mut(|ap| {
-        // grown once to the largest shape; every element read below is
-        // written first, so nothing is cleared at each step
-        if ap.len() < m * k {
-            ap.resize(m * k, 0.0);
-        }
-        for (i, r) in row_blocks(m) {
-            let dst = &mut ap[i * k..(i + r) * k];
-            for (ri, row) in a[i * k..(i + r) * k].chunks_exact(k).enumerate() {
-                for (kk, &v) in row.iter().enumerate() {
-                    dst[kk * r + ri] = v;
-                }
+        B_PACKED.with_borrow_mut(|bq| {
+            // grown once to the largest shape; every element read below is
+            // written first, so nothing is cleared
+            if ap.len() < MC * KC {
+                ap.resize(MC * KC, 0.0);
             }
-        }
-        for k0 in (0..k).step_by(KC) {
-            let kc = KC.min(k - k0);
-            for p in 0..panels {
-                let bp = packed.as_ptr().add(p * k * NR + k0 * NR);
-                let (j0, w) = (p * NR, NR.min(n - p * NR));
-                for (i, r) in row_blocks(m) {
-                    // block i's [K, r] slab, from row k0 on
-                    let aq = ap.as_ptr().add(i * k + k0 * r);
-                    let cp = c.as_mut_ptr().add(i * n + j0);
-                    match r {
-                        6 => tile::<6>(kc, aq, bp, cp, n, w),
-                        5 => tile::<5>(kc, aq, bp, cp, n, w),
-                        4 => tile::<4>(kc, aq, bp, cp, n, w),
-                        3 => tile::<3>(kc, aq, bp, cp, n, w),
-                        2 => tile::<2>(kc, aq, bp, cp, n, w),
-                        _ => tile::<1>(kc, aq, bp, cp, n, w),
+            if matches!(b, Rhs::Rows(_)) && bq.len() < panels * KC * NR {
+                bq.resize(panels * KC * NR, 0.0);
+            }
+            for k0 in (0..k).step_by(KC) {
+                let kc = KC.min(k - k0);
+                if let Rhs::Rows(b) = b {
+                    // B[k0..k0+kc, :] into panels [kc, NR], zero past column N
+                    for p in 0..panels {
+                        let (j0, w) = (p * NR, NR.min(n - p * NR));
+                        let panel = &mut bq[p * kc * NR..(p + 1) * kc * NR];
+                        for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
+                            let src = &b[(k0 + kk) * n + j0..(k0 + kk) * n + j0 + w];
+                            if let (Ok(row), Ok(src)) = (
+                                <&mut [f32; NR]>::try_from(&mut *row),
+                                <&[f32; NR]>::try_from(src),
+                            ) {
+                                *row = *src; // a full panel row: sixteen floats, no memcpy call
+                            } else {
+                                row[..w].copy_from_slice(src);
+                                row[w..].fill(0.0);
+                            }
+                        }
+                    }
+                }
+                for &(b0, b1) in &chunks {
+                    // A[rows of the chunk, k0..k0+kc] into row blocks [kc, r]
+                    let row0 = blocks[b0].0;
+                    for &(i, r) in &blocks[b0..b1] {
+                        let dst = &mut ap[(i - row0) * kc..(i - row0 + r) * kc];
+                        match a {
+                            Lhs::Rows(a) => {
+                                for ri in 0..r {
+                                    let row = &a[(i + ri) * k + k0..(i + ri) * k + k0 + kc];
+                                    for (kk, &v) in row.iter().enumerate() {
+                                        dst[kk * r + ri] = v;
+                                    }
+                                }
+                            }
+                            Lhs::Cols(a) => {
+                                // A[i.., kk] are r consecutive floats of A^T's row kk
+                                match r {
+                                    6 => gather_rows::<6>(dst, a, m, i, k0),
+                                    5 => gather_rows::<5>(dst, a, m, i, k0),
+                                    4 => gather_rows::<4>(dst, a, m, i, k0),
+                                    3 => gather_rows::<3>(dst, a, m, i, k0),
+                                    2 => gather_rows::<2>(dst, a, m, i, k0),
+                                    _ => gather_rows::<1>(dst, a, m, i, k0),
+                                }
+                            }
+                        }
+                    }
+                    for p in 0..panels {
+                        let bp = match b {
+                            Rhs::Packed(pk) => pk.as_ptr().add(p * k * NR + k0 * NR),
+                            Rhs::Rows(_) => bq.as_ptr().add(p * kc * NR),
+                        };
+                        let (j0, w) = (p * NR, NR.min(n - p * NR));
+                        for &(i, r) in &blocks[b0..b1] {
+                            // block i's [kc, r] slab
+                            let aq = ap.as_ptr().add((i - row0) * kc);
+                            let cp = c.as_mut_ptr().add(i * n + j0);
+                            match r {
+                                6 => tile::<6>(kc, aq, bp, cp, n, w),
+                                5 => tile::<5>(kc, aq, bp, cp, n, w),
+                                4 => tile::<4>(kc, aq, bp, cp, n, w),
+                                3 => tile::<3>(kc, aq, bp, cp, n, w),
+                                2 => tile::<2>(kc, aq, bp, cp, n, w),
+                                _ => tile::<1>(kc, aq, bp, cp, n, w),
+                            }
+                        }
                     }
                 }
             }
-        }
+        })
     });
+}
+
+/// Packs a block of `R` rows of `A` from its transpose `a_t` (`[K, m]`):
+/// `dst[kk * R + r] = A[i + r, k0 + kk]`, the `R` floats of `a_t`'s row `k0 +
+/// kk` from column `i`, for every `kk` of the slice (`dst.len() / R`). As
+/// fixed-size copies: a `memcpy` call per few floats took 6% of the LSTM's
+/// training time at the bench's M shape.
+#[inline(always)]
+fn gather_rows<const R: usize>(dst: &mut [f32], a_t: &[f32], m: usize, i: usize, k0: usize) {
+    for (kk, d) in dst.chunks_exact_mut(R).enumerate() {
+        let at = (k0 + kk) * m + i;
+        if let (Ok(d), Ok(src)) = (
+            <&mut [f32; R]>::try_from(d),
+            <&[f32; R]>::try_from(&a_t[at..at + R]),
+        ) {
+            *d = *src;
+        }
+    }
 }
 
 /// The row blocks `(first row, rows)` the micro-kernel covers `m` rows with:
@@ -257,6 +428,44 @@ mod tests {
         (0..len)
             .map(|i| (((i * 31 + seed * 17) % 97) as f64 - 48.0) / 48.0)
             .collect()
+    }
+
+    /// `C += A^T B` with `A` stored transposed and `B` row-major (the weight
+    /// gradients): the AVX2 kernel (`K` past one slice, `m` past one chunk of
+    /// rows, `N` not a multiple of the panel width) against f64 and, bit for
+    /// bit, the portable loop.
+    #[test]
+    fn transposed_a_product_matches_f64_and_the_portable_loop() {
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (7, 17, 5),
+            (80, 40, 600),
+            (150, 33, 257),
+            (32, 256, 300),
+        ] {
+            let (at, b) = (pattern(k * m, 3), pattern(k * n, 4));
+            let a: Vec<f64> = (0..m * k).map(|r| at[(r % k) * m + r / k]).collect(); // [m, k]
+            let want = naive(m, k, n, &a, &b);
+            let (at32, b32): (Vec<f32>, Vec<f32>) = (
+                at.iter().map(|&v| v as f32).collect(),
+                b.iter().map(|&v| v as f32).collect(),
+            );
+            let mut slow = vec![0.5f32; m * n];
+            gemm_at_b_acc_portable(m, n, k, &at32, &b32, &mut slow);
+            for (s, y) in slow.iter().zip(&want) {
+                assert!(
+                    ((*s as f64) - y).abs() < 1e-4 * (1.0 + y.abs()),
+                    "{s} vs {y}"
+                );
+            }
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::has_avx2() {
+                let mut fast = vec![0.5f32; m * n];
+                // SAFETY: the CPU has AVX2 and FMA (checked just above)
+                unsafe { gemm_at_b_acc_f32_avx2(m, n, k, &at32, &b32, &mut fast) };
+                assert_eq!(fast, slow, "AVX2 and portable differ at {m}x{n}x{k}");
+            }
+        }
     }
 
     #[test]

@@ -203,6 +203,19 @@ impl CellKind {
         c: &mut [T],
         cache: &mut [T],
     ) {
+        // the same step with the gate math in registers (f32, AVX2 + FMA:
+        // `crate::kernels::gates`), when the type and CPU have it
+        let fast = match self {
+            Self::Lstm => T::lstm_row(xi, gh, c_prev, h, c, cache),
+            Self::Gru => T::gru_row(xi, gh, h_prev, h, cache),
+            Self::Elman {
+                activation: Activation::Tanh,
+            } => T::tanh_row(xi, gh, h),
+            Self::Elman { .. } => false,
+        };
+        if fast {
+            return;
+        }
         #[cfg(target_arch = "x86_64")]
         if crate::kernels::has_avx2() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).

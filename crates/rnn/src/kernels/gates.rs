@@ -1,0 +1,491 @@
+//! The gate nonlinearities of one row of a cell step, hand-vectorised for f32
+//! with AVX2 and FMA: 8 hidden units per iteration, `e^x`, `σ(x)` and
+//! `tanh(x)` computed in registers with fused multiply-adds.
+//!
+//! The same formulas as the portable `f32` ones in [`crate::kernels::float`]
+//! (`e^x` by range reduction and its Taylor series to `r^7`, `σ(x) = 1 / (1 +
+//! e^{-x})`), with each `a * b + c` one rounding instead of two and no call
+//! or branch; `tanh` as a rational function (one division, no exponential). Error bounds, checked against f64 libm over the whole
+//! f32 range in this module's tests: `σ` within 2e-7 relative (measured
+//! 1.4e-7), `tanh` within 6 ulp (measured 4; exact 0, ±1; NaN in, NaN out). The last `n mod
+//! 8` units of a row use masked loads and stores, so every unit goes through
+//! the same formulas.
+//!
+//! The row kernels mirror `CellKind::forward_row` (crate::nn::cell) line by
+//! line; f64 never comes here (it stays on libm, exact to the 1e-9 reference
+//! tests).
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// Whether the f32 cell steps use these kernels: the CPU has AVX2 and FMA,
+/// and `RNN_GATE_KERNEL=portable` does not ask for the portable loops (for
+/// measuring one against the other).
+pub(crate) fn fast() -> bool {
+    static PORTABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let portable =
+        *PORTABLE.get_or_init(|| std::env::var("RNN_GATE_KERNEL").as_deref() == Ok("portable"));
+    !portable && crate::kernels::has_avx2()
+}
+
+/// `e^x` on 8 lanes: `x = n ln2 + r`, `|r| <= ln2/2`, `e^r` to `r^7`
+/// (truncation below 1e-8 relative), times `2^n` built in the exponent bits.
+/// Inputs are clamped to `[-87, 88]` (results stay normal floats); a NaN
+/// stays NaN.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn exp8(x: __m256) -> __m256 {
+    // max/min return their second operand when either is NaN: x second keeps it
+    let x = _mm256_min_ps(
+        _mm256_set1_ps(88.0),
+        _mm256_max_ps(_mm256_set1_ps(-87.0), x),
+    );
+    // adding 1.5 * 2^23 rounds to an integer kept in the low mantissa bits
+    let round = _mm256_set1_ps(12_582_912.0);
+    let t = _mm256_fmadd_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E), round);
+    let n = _mm256_sub_ps(t, round); // round(x / ln 2)
+                                     // r = x - n ln2, ln2 split in a part exact in f32 and the rest
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_145_75), x);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428_606_8e-6), r);
+    // e^r = 1 + r (1 + r (1/2 + r (1/6 + ... r/5040))) (Horner, one rounding per step)
+    let mut p = _mm256_set1_ps(1.0 / 5040.0);
+    for c in [
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+        1.0,
+        1.0,
+    ] {
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+    }
+    // n in [-126, 127]: (n + 127) << 23 is the bit pattern of 2^n
+    let ni = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(round));
+    let scale = _mm256_slli_epi32::<23>(_mm256_add_epi32(ni, _mm256_set1_epi32(127)));
+    _mm256_mul_ps(p, _mm256_castsi256_ps(scale))
+}
+
+/// `σ(x) = 1 / (1 + e^{-x})` on 8 lanes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn sigmoid8(x: __m256) -> __m256 {
+    let one = _mm256_set1_ps(1.0);
+    let e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    _mm256_div_ps(one, _mm256_add_ps(one, e))
+}
+
+/// `tanh(x)` on 8 lanes: `x P(x^2) / Q(x^2)` with `P`, `Q` of degree 4 in
+/// `x^2` (a rational fit of ours with positive coefficients, so neither sum
+/// cancels; relative error 2e-8 in exact arithmetic on `[0, 9]`), `x`
+/// clamped to `[-9, 9]` (tanh 9 rounds to 1 in f32) and the result to `[-1,
+/// 1]`. One division, no exponential: about a third of the instructions of
+/// the exponential form. Measured within 4 ulp of libm in f32 (tests).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn tanh8(x: __m256) -> __m256 {
+    const P: [f32; 5] = [
+        1.0,
+        0.133_810_06,
+        0.003_495_563_3,
+        2.060_861_3e-5,
+        1.335_393_2e-8,
+    ];
+    const Q: [f32; 5] = [
+        1.0,
+        0.467_143_2,
+        0.025_876_89,
+        0.000_328_559_14,
+        7.776_274_6e-7,
+    ];
+    // min/max return their second operand when either is NaN: x second keeps it
+    let x = _mm256_min_ps(_mm256_set1_ps(9.0), _mm256_max_ps(_mm256_set1_ps(-9.0), x));
+    let z = _mm256_mul_ps(x, x);
+    let (mut p, mut q) = (_mm256_set1_ps(P[4]), _mm256_set1_ps(Q[4]));
+    for d in (0..4).rev() {
+        p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(P[d]));
+        q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(Q[d]));
+    }
+    let t = _mm256_div_ps(_mm256_mul_ps(x, p), q);
+    let one = _mm256_set1_ps(1.0);
+    _mm256_min_ps(one, _mm256_max_ps(_mm256_set1_ps(-1.0), t))
+}
+
+/// The lanes of the group of 8 with `rest` units left in the row.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn lanes(rest: usize) -> Lanes {
+    if rest >= 8 {
+        return Lanes::All;
+    }
+    let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    Lanes::First(_mm256_cmpgt_epi32(_mm256_set1_epi32(rest as i32), idx))
+}
+
+/// Which lanes of 8 floats a load or store covers: all of them, or the
+/// first few at the end of a row (masked: AMD's masked stores are slow, so
+/// the full groups use plain ones).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+enum Lanes {
+    All,
+    First(__m256i),
+}
+
+/// Loads 8 floats at `p` (only the lanes of `m`; the others read as 0).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn load(p: *const f32, m: Lanes) -> __m256 {
+    match m {
+        Lanes::All => _mm256_loadu_ps(p),
+        Lanes::First(m) => _mm256_maskload_ps(p, m),
+    }
+}
+
+/// Stores the lanes of `m` of `v` at `p`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn store(p: *mut f32, m: Lanes, v: __m256) {
+    match m {
+        Lanes::All => _mm256_storeu_ps(p, v),
+        Lanes::First(m) => _mm256_maskstore_ps(p, m, v),
+    }
+}
+
+/// One LSTM step of one row (PyTorch's gate order i, f, g, o):
+/// `xi`, `gh`: `[4H]`; `c_prev`, `h`, `c`: `[H]`; `cache`: `[5H]` (i, f, g,
+/// o, tanh(c_t)), as `CellKind::forward_row`.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA; the slices must have those lengths for
+/// `H = h.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn lstm_row_f32_avx2(
+    xi: &[f32],
+    gh: &[f32],
+    c_prev: &[f32],
+    h: &mut [f32],
+    c: &mut [f32],
+    cache: &mut [f32],
+) {
+    let n = h.len();
+    assert!(xi.len() >= 4 * n && gh.len() >= 4 * n && c_prev.len() >= n);
+    assert!(c.len() >= n && cache.len() >= 5 * n);
+    let (x, g, cp) = (xi.as_ptr(), gh.as_ptr(), c_prev.as_ptr());
+    let (hp, cnp, kp) = (h.as_mut_ptr(), c.as_mut_ptr(), cache.as_mut_ptr());
+    for j in (0..n).step_by(8) {
+        let m = lanes(n - j);
+        // the pre-activation of gate block q: W_iq x + b_iq + W_hq h + b_hq
+        let pre = |q: usize| _mm256_add_ps(load(x.add(q * n + j), m), load(g.add(q * n + j), m));
+        let i = sigmoid8(pre(0)); // i = σ(.)
+        let f = sigmoid8(pre(1)); // f = σ(.)
+        let gg = tanh8(pre(2)); // g = tanh(.)
+        let o = sigmoid8(pre(3)); // o = σ(.)
+                                  // c_t = f ⊙ c_{t-1} + i ⊙ g
+        let ct = _mm256_fmadd_ps(f, load(cp.add(j), m), _mm256_mul_ps(i, gg));
+        let tc = tanh8(ct);
+        store(cnp.add(j), m, ct);
+        store(hp.add(j), m, _mm256_mul_ps(o, tc)); // h_t = o ⊙ tanh(c_t)
+        for (q, v) in [i, f, gg, o, tc].into_iter().enumerate() {
+            store(kp.add(q * n + j), m, v);
+        }
+    }
+}
+
+/// One GRU step of one row (PyTorch's gate order r, z, n): `xi`, `gh`:
+/// `[3H]`; `h_prev`, `h`: `[H]`; `cache`: `[4H]` (r, z, n, `W_hn h + b_hn`),
+/// as `CellKind::forward_row`.
+///
+/// # Safety
+/// As [`lstm_row_f32_avx2`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn gru_row_f32_avx2(
+    xi: &[f32],
+    gh: &[f32],
+    h_prev: &[f32],
+    h: &mut [f32],
+    cache: &mut [f32],
+) {
+    let n = h.len();
+    assert!(xi.len() >= 3 * n && gh.len() >= 3 * n && h_prev.len() >= n);
+    assert!(cache.len() >= 4 * n);
+    let (x, g, hpp) = (xi.as_ptr(), gh.as_ptr(), h_prev.as_ptr());
+    let (hp, kp) = (h.as_mut_ptr(), cache.as_mut_ptr());
+    for j in (0..n).step_by(8) {
+        let m = lanes(n - j);
+        let r = sigmoid8(_mm256_add_ps(load(x.add(j), m), load(g.add(j), m))); // r = σ(.)
+        let z = sigmoid8(_mm256_add_ps(load(x.add(n + j), m), load(g.add(n + j), m))); // z = σ(.)
+        let ghn = load(g.add(2 * n + j), m); // W_hn h + b_hn
+                                             // n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+        let nn = tanh8(_mm256_fmadd_ps(r, ghn, load(x.add(2 * n + j), m)));
+        // h_t = (1 - z) ⊙ n + z ⊙ h_{t-1} = n + z ⊙ (h_{t-1} - n)
+        let ht = _mm256_fmadd_ps(z, _mm256_sub_ps(load(hpp.add(j), m), nn), nn);
+        store(hp.add(j), m, ht);
+        for (q, v) in [r, z, nn, ghn].into_iter().enumerate() {
+            store(kp.add(q * n + j), m, v);
+        }
+    }
+}
+
+/// One tanh Elman step of one row: `h = tanh(xi + gh)`, each `[H]`.
+///
+/// # Safety
+/// As [`lstm_row_f32_avx2`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn tanh_row_f32_avx2(xi: &[f32], gh: &[f32], h: &mut [f32]) {
+    let n = h.len();
+    assert!(xi.len() >= n && gh.len() >= n);
+    let (x, g, hp) = (xi.as_ptr(), gh.as_ptr(), h.as_mut_ptr());
+    for j in (0..n).step_by(8) {
+        let m = lanes(n - j);
+        // s_t = tanh(U x_t + b_ih + W s_{t-1} + b_hh)
+        store(
+            hp.add(j),
+            m,
+            tanh8(_mm256_add_ps(load(x.add(j), m), load(g.add(j), m))),
+        );
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    /// Applies an 8-lane function to every element of `xs`.
+    fn map8(xs: &[f32], f: unsafe fn(__m256) -> __m256) -> Vec<f32> {
+        let mut out = vec![0f32; xs.len()];
+        for (x, o) in xs.chunks(8).zip(out.chunks_mut(8)) {
+            let mut buf = [0f32; 8];
+            buf[..x.len()].copy_from_slice(x);
+            // SAFETY: the test only runs where has_avx2() holds (checked by the caller)
+            let v = unsafe { f(_mm256_loadu_ps(buf.as_ptr())) };
+            unsafe { _mm256_storeu_ps(buf.as_mut_ptr(), v) };
+            o.copy_from_slice(&buf[..x.len()]);
+        }
+        out
+    }
+
+    /// Every 97th f32 bit pattern between -30 and 30 (about 22 million
+    /// values, all binades from subnormals up), plus the ends of the range.
+    fn sweep() -> Vec<f32> {
+        let mut v: Vec<f32> = (0..0x41f0_0000u32)
+            .step_by(97)
+            .flat_map(|b| [f32::from_bits(b), -f32::from_bits(b)])
+            .collect();
+        v.extend([
+            0.0, -0.0, 0.4, -0.4, 9.0, 50.0, -50.0, 87.0, -87.0, 88.0, -89.0, 1e30, -1e30,
+        ]);
+        v.extend([f32::MAX, f32::MIN, f32::INFINITY, f32::NEG_INFINITY]);
+        v
+    }
+
+    /// Largest relative error of `got` against `want` (f64), where `want` is
+    /// at least `floor` in magnitude, and the largest absolute error below.
+    fn errors(xs: &[f32], got: &[f32], want: impl Fn(f64) -> f64, floor: f64) -> (f64, f64) {
+        let (mut rel, mut abs) = (0f64, 0f64);
+        for (&x, &g) in xs.iter().zip(got) {
+            let w = want(x as f64);
+            let e = (g as f64 - w).abs();
+            if w.abs() >= floor {
+                rel = rel.max(e / w.abs());
+            } else {
+                abs = abs.max(e);
+            }
+        }
+        (rel, abs)
+    }
+
+    #[test]
+    fn sigmoid8_is_within_2e_7_relative_everywhere() {
+        if !crate::kernels::has_avx2() {
+            return;
+        }
+        let xs = sweep();
+        let got = map8(&xs, sigmoid8);
+        // every value down to the smallest normal result: σ(x) >= e^-88 for x >= -88
+        let (rel, abs) = errors(&xs, &got, |x| 1.0 / (1.0 + (-x).exp()), 1e-37);
+        assert!(rel < 2e-7, "relative error {rel:e}");
+        assert!(abs < 1e-37, "absolute error {abs:e} where σ < 1e-37");
+        assert!(got.iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+
+    #[test]
+    fn tanh8_is_within_6_ulp_everywhere() {
+        if !crate::kernels::has_avx2() {
+            return;
+        }
+        let xs = sweep();
+        let got = map8(&xs, tanh8);
+        let mut worst = 0u32;
+        for (&x, &g) in xs.iter().zip(&got) {
+            let w = (x as f64).tanh() as f32; // correctly rounded to within half an ulp
+                                              // the distance in representable floats (+0 and -0 are one point)
+            let ordered = |v: f32| {
+                let b = (v.to_bits() & 0x7fff_ffff) as i64;
+                if v.is_sign_negative() {
+                    -b
+                } else {
+                    b
+                }
+            };
+            let ulp = (ordered(g) - ordered(w)).unsigned_abs() as u32;
+            assert!(
+                g.signum() == w.signum() || g == 0.0,
+                "sign at {x}: {g} vs {w}"
+            );
+            worst = worst.max(ulp);
+        }
+        assert!(worst <= 6, "{worst} ulp");
+        let (rel, _) = errors(&xs, &got, f64::tanh, 1e-38);
+        assert!(rel < 1e-6, "relative error {rel:e}");
+        let special = map8(
+            &[
+                0.0,
+                -0.0,
+                20.0,
+                -20.0,
+                f32::NAN,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+            ],
+            tanh8,
+        );
+        assert_eq!(special[0].to_bits(), 0f32.to_bits());
+        assert_eq!(special[1], 0.0);
+        assert_eq!(special[2..4], [1.0, -1.0]);
+        assert!(special[4].is_nan());
+        assert_eq!(special[5..], [1.0, -1.0]);
+    }
+
+    #[test]
+    fn exp8_is_within_1e_7_relative_on_its_range_and_keeps_nan() {
+        if !crate::kernels::has_avx2() {
+            return;
+        }
+        let xs: Vec<f32> = (0..=1_750_000).map(|i| -87.0 + i as f32 * 1e-4).collect();
+        let got = map8(&xs, exp8);
+        let (rel, _) = errors(&xs, &got, f64::exp, 0.0);
+        assert!(rel < 1e-7, "relative error {rel:e}");
+        assert!(map8(&[f32::NAN], exp8)[0].is_nan());
+        // clamped to [-87, 88]
+        assert_eq!(map8(&[-1e9, 1e9], exp8), map8(&[-87.0, 88.0], exp8));
+    }
+
+    /// Deterministic values in [-r, r] (an LCG; no test dependency needed).
+    fn values(n: usize, seed: u64, r: f64) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((((state >> 11) as f64) / (1u64 << 53) as f64 * 2.0 - 1.0) * r) as f32
+            })
+            .collect()
+    }
+
+    fn sig(x: f64) -> f64 {
+        1.0 / (1.0 + (-x).exp())
+    }
+
+    /// The row kernels against the cell equations evaluated in f64, for row
+    /// widths that are multiples of 8, below 8 and in between (the masked
+    /// tail), with pre-activations spanning saturation (|a| up to 12).
+    #[test]
+    fn row_kernels_match_the_cell_equations_in_f64() {
+        if !crate::kernels::has_avx2() {
+            return;
+        }
+        for n in [1, 3, 8, 13, 16, 37] {
+            let (xi, gh) = (
+                values(4 * n, n as u64, 6.0),
+                values(4 * n, 99 + n as u64, 6.0),
+            );
+            let cp = values(n, 7 + n as u64, 3.0);
+            let (mut h, mut c, mut cache) = (vec![0f32; n], vec![0f32; n], vec![0f32; 5 * n]);
+            unsafe { lstm_row_f32_avx2(&xi, &gh, &cp, &mut h, &mut c, &mut cache) };
+            let a = |q: usize, j: usize| xi[q * n + j] as f64 + gh[q * n + j] as f64;
+            for j in 0..n {
+                let (i, f, g, o) = (sig(a(0, j)), sig(a(1, j)), a(2, j).tanh(), sig(a(3, j)));
+                let ct = f * cp[j] as f64 + i * g; // c_t = f c_{t-1} + i g
+                let want = [i, f, g, o, ct.tanh()];
+                for (q, w) in want.iter().enumerate() {
+                    assert!(
+                        (cache[q * n + j] as f64 - w).abs() < 1e-6,
+                        "lstm n={n} j={j} q={q}"
+                    );
+                }
+                assert!(
+                    (c[j] as f64 - ct).abs() < 1e-6 * (1.0 + ct.abs()),
+                    "lstm c n={n} j={j}"
+                );
+                assert!(
+                    (h[j] as f64 - o * ct.tanh()).abs() < 1e-6,
+                    "lstm h n={n} j={j}"
+                );
+            }
+            let hp = values(n, 5 + n as u64, 1.0);
+            let (mut h, mut cache) = (vec![0f32; n], vec![0f32; 4 * n]);
+            unsafe { gru_row_f32_avx2(&xi[..3 * n], &gh[..3 * n], &hp, &mut h, &mut cache) };
+            for j in 0..n {
+                let (r, z) = (sig(a(0, j)), sig(a(1, j)));
+                let ghn = gh[2 * n + j] as f64;
+                let nn = (xi[2 * n + j] as f64 + r * ghn).tanh(); // n = tanh(W_in x + b_in + r (W_hn h + b_hn))
+                let want = (1.0 - z) * nn + z * hp[j] as f64; // h = (1 - z) n + z h_{t-1}
+                assert!((h[j] as f64 - want).abs() < 1e-6, "gru h n={n} j={j}");
+                for (q, w) in [r, z, nn, ghn].iter().enumerate() {
+                    assert!(
+                        (cache[q * n + j] as f64 - w).abs() < 1e-6,
+                        "gru n={n} j={j} q={q}"
+                    );
+                }
+            }
+            let mut h = vec![0f32; n];
+            unsafe { tanh_row_f32_avx2(&xi[..n], &gh[..n], &mut h) };
+            for (j, &hj) in h.iter().enumerate() {
+                assert!(
+                    (hj as f64 - a(0, j).tanh()).abs() < 1e-6,
+                    "tanh n={n} j={j}"
+                );
+            }
+        }
+    }
+
+    /// The masked tail writes nothing past the row.
+    #[test]
+    fn row_kernels_leave_what_follows_the_row_alone() {
+        if !crate::kernels::has_avx2() {
+            return;
+        }
+        let n = 5;
+        let (xi, gh) = (values(4 * n, 1, 2.0), values(4 * n, 2, 2.0));
+        let mut h = vec![7f32; n + 8];
+        unsafe { tanh_row_f32_avx2(&xi[..n], &gh[..n], &mut h[..n]) };
+        assert!(h[n..].iter().all(|&v| v == 7.0));
+        let (mut c, mut cache) = (vec![7f32; n + 8], vec![7f32; 5 * n + 8]);
+        unsafe {
+            lstm_row_f32_avx2(
+                &xi,
+                &gh,
+                &xi[..n],
+                &mut h[..n],
+                &mut c[..n],
+                &mut cache[..5 * n],
+            )
+        };
+        assert!(h[n..]
+            .iter()
+            .chain(&c[n..])
+            .chain(&cache[5 * n..])
+            .all(|&v| v == 7.0));
+    }
+}
