@@ -708,14 +708,20 @@ impl Recurrent {
         dx: Option<&mut [T]>,
     ) {
         let (gw, ni) = (self.gate_width(), self.input_size);
-        let dgh = if self.cell.separate_dgh() { dgh } else { dgi };
+        let separate = self.cell.separate_dgh();
+        let dgh = if separate { dgh } else { dgi };
         let dgi = &dgi[..rows * gw];
-        // dE/db_hh = sum_t delta_t
-        if let Some(gb) = g.b_hh.as_deref_mut() {
-            col_sum_acc(rows, gw, dgh, gb);
+        // the one-hot case with more rows than classes sums dgi by id first
+        // (below), and its biases' sums from those ni rows
+        let by_id = matches!(x, Input::Ids(_)) && rows > ni;
+        if !by_id {
+            // dE/db_hh = sum_t delta_t
+            if let Some(gb) = g.b_hh.as_deref_mut() {
+                col_sum_acc(rows, gw, dgh, gb);
+            }
+            // dE/db_ih = sum_t delta_t
+            col_sum_acc(rows, gw, dgi, g.b_ih);
         }
-        // dE/db_ih = sum_t delta_t
-        col_sum_acc(rows, gw, dgi, g.b_ih);
         match x {
             // dE/dU = sum_t delta_t x_t^T
             Input::Dense(x) => gemm(gw, ni, rows, dgi, true, x, false, g.w_ih, true),
@@ -727,6 +733,17 @@ impl Recurrent {
                 for (row, &id) in dgi.chunks_exact(gw).zip(ids) {
                     for (acc, &d) in du_t[id * gw..(id + 1) * gw].iter_mut().zip(row) {
                         *acc += d;
+                    }
+                }
+                // dE/db_ih = sum_t delta_t = the sum of du_t's rows (every
+                // row of dgi went to one of them): ni rows read, not T*B
+                col_sum_acc(ni, gw, &du_t, g.b_ih);
+                // dE/db_hh: the same sums where dE/dgh_t = dE/dxi_t
+                if let Some(gb) = g.b_hh.as_deref_mut() {
+                    if separate {
+                        col_sum_acc(rows, gw, dgh, gb);
+                    } else {
+                        col_sum_acc(ni, gw, &du_t, gb);
                     }
                 }
                 let du = transpose(&du_t, ni, gw); // [G*H, I]
