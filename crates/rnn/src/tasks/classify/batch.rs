@@ -32,6 +32,17 @@ pub struct Encoded {
     pub width: usize,
 }
 
+/// Steps `start..start + len` of sequence `seq` of an [`Encoded`] set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// The sequence.
+    pub seq: usize,
+    /// Its first step read.
+    pub start: usize,
+    /// Steps read.
+    pub len: usize,
+}
+
 /// A padded batch: `x` `[T, B, I]` (zeros past each length) and `lengths` `[B]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Padded {
@@ -70,17 +81,51 @@ impl Encoded {
 
     /// The sequences `idx` as one padded batch, in that order.
     pub fn batch(&self, idx: &[usize]) -> Padded {
-        let (b, w) = (idx.len(), self.width);
-        let steps = idx.iter().map(|&i| self.steps[i]).max().unwrap_or(0);
+        let whole: Vec<Window> = idx
+            .iter()
+            .map(|&i| Window {
+                seq: i,
+                start: 0,
+                len: self.steps[i],
+            })
+            .collect();
+        self.batch_windows(&whole)
+    }
+
+    /// The steps `start..start + len` of each window's sequence as one
+    /// padded batch, in that order (each window clamped to its sequence and
+    /// at least one step long).
+    ///
+    /// ```
+    /// use rnn::tasks::classify::{Dataset, Encoded, Fill, Norm, Normaliser, Window};
+    /// let d = Dataset::parse_ts(std::path::Path::new("t.ts"), "1,2,3,4:a\n5,6:b\n", Fill::Linear, None)?;
+    /// let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1);
+    /// let b = enc.batch_windows(&[Window { seq: 0, start: 1, len: 2 }, Window { seq: 1, start: 1, len: 5 }]);
+    /// assert_eq!((b.steps, b.lengths.clone()), (2, vec![2, 1]));
+    /// assert_eq!(b.x, [2.0, 6.0, 3.0, 0.0]); // [T = 2, B = 2, I = 1]
+    /// # Ok::<(), rnn::Error>(())
+    /// ```
+    pub fn batch_windows(&self, windows: &[Window]) -> Padded {
+        let (b, w) = (windows.len(), self.width);
+        let clamped: Vec<(usize, usize, usize)> = windows
+            .iter()
+            .map(|v| {
+                let n = self.steps[v.seq];
+                let start = v.start.min(n - 1);
+                (v.seq, start, v.len.clamp(1, n - start))
+            })
+            .collect();
+        let steps = clamped.iter().map(|c| c.2).max().unwrap_or(0);
         let mut x = vec![0f32; steps * b * w];
-        for (j, &i) in idx.iter().enumerate() {
-            for (t, frame) in self.inputs[i].chunks_exact(w).enumerate() {
+        for (j, &(i, start, len)) in clamped.iter().enumerate() {
+            let frames = self.inputs[i][start * w..(start + len) * w].chunks_exact(w);
+            for (t, frame) in frames.enumerate() {
                 x[(t * b + j) * w..(t * b + j + 1) * w].copy_from_slice(frame);
             }
         }
         Padded {
             x,
-            lengths: idx.iter().map(|&i| self.steps[i]).collect(),
+            lengths: clamped.iter().map(|c| c.2).collect(),
             steps,
         }
     }
@@ -113,6 +158,65 @@ pub fn stratified_split(labels: &[usize], frac: f64, seed: u64) -> (Vec<usize>, 
         members.shuffle(&mut rng);
         let k = ((frac * members.len() as f64).round() as usize).clamp(1, members.len() - 1);
         val.extend_from_slice(&members[..k]);
+    }
+    val.sort_unstable();
+    let train = (0..labels.len())
+        .filter(|i| val.binary_search(i).is_err())
+        .collect();
+    (train, val)
+}
+
+/// The validation part of member `member` (0-based) of an ensemble under
+/// stratified `folds`-fold cross-validation: the sequences of each class with
+/// two or more are shuffled by `seed` and dealt in turn to the folds (the
+/// turn carries on from one class to the next, so the folds differ in size by
+/// one at most), and member `k` holds out fold `k mod folds`; members
+/// `folds..2 * folds` deal again with a seed derived from `seed`, and so on.
+/// So the first `folds` members together validate every such sequence once
+/// and each trains on all the others; a fold holds at most
+/// `ceil(n / folds)` of a class of `n`, which leaves at least one of every
+/// class for training. Returns the training and validation parts, in index
+/// order (`folds` < 2: no validation).
+///
+/// ```
+/// use rnn::tasks::classify::fold_split;
+/// let labels = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2];
+/// let parts: Vec<Vec<usize>> = (0..5).map(|k| fold_split(&labels, 5, k, 7).1).collect();
+/// let mut all: Vec<usize> = parts.concat();
+/// all.sort();
+/// assert_eq!(all, (0..10).collect::<Vec<_>>()); // each once; never the single sequence of class 2
+/// assert!(parts.iter().all(|v| v.len() == 2));
+/// let (train, val) = fold_split(&labels, 5, 1, 7);
+/// assert_eq!((train.len(), val), (9, parts[1].clone()));
+/// assert_ne!(fold_split(&labels, 5, 5, 7).1, parts[0]); // a second round deals anew
+/// ```
+pub fn fold_split(
+    labels: &[usize],
+    folds: usize,
+    member: usize,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    if folds < 2 {
+        return ((0..labels.len()).collect(), Vec::new());
+    }
+    let round = (member / folds) as u64;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+        seed ^ 0xf01d_5eed ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    );
+    let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
+    let (mut turn, mut val) = (0usize, Vec::new());
+    for c in 0..classes {
+        let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
+        if members.len() < 2 {
+            continue;
+        }
+        members.shuffle(&mut rng);
+        for i in members {
+            if turn % folds == member % folds {
+                val.push(i);
+            }
+            turn += 1;
+        }
     }
     val.sort_unstable();
     let train = (0..labels.len())

@@ -7,6 +7,17 @@ use crate::nn::cell::{Activation, CellKind, CellName};
 use crate::nn::pool::Pool;
 use crate::{Error, Result};
 
+/// How the validation part of each network is drawn from the training file
+/// (see [`TrainConfig::split`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Split {
+    /// A stratified random part per network ([`super::stratified_split`]).
+    Random,
+    /// Stratified cross-validation folds ([`super::fold_split`]).
+    Folds,
+}
+
 /// The settings of `rnn train classify`, one field per flag (errors name the
 /// flag; with the `clap` feature this is the command's flag set).
 /// [`TrainConfig::default`] gives the CLI's defaults.
@@ -104,6 +115,29 @@ pub struct TrainConfig {
     /// validation and early stopping (0: none, keep the last epoch).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.2))]
     pub val_frac: f64,
+    /// Without --dev, how each network's validation part is drawn: random
+    /// (a stratified random part per network, drawn with its seed) or folds
+    /// (stratified cross-validation folds, about 1/val-frac of them: the
+    /// networks hold out different folds, so together they validate, and
+    /// train on, every sequence).
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_enum,
+            hide_possible_values = true,
+            default_value = "random"
+        )
+    )]
+    pub split: Split,
+    /// Largest share of a training sequence's steps randomly cut off its
+    /// ends each time it is read in training (0: none).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.0))]
+    pub crop: f64,
+    /// Standard deviation of the log of a random gain multiplying each
+    /// training sequence's normalised inputs each time it is read (0: none).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0.0))]
+    pub scale: f64,
     /// Seed of the first network (weights, shuffling, noise, dropout,
     /// validation split); the others' seeds are derived from it.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
@@ -140,6 +174,9 @@ impl Default for TrainConfig {
             batch: 16,
             patience: 40,
             val_frac: 0.2,
+            split: Split::Random,
+            crop: 0.0,
+            scale: 0.0,
             seed: 0,
             ensemble: 5,
             diagnostics: false,
@@ -173,6 +210,40 @@ impl TrainConfig {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
+    }
+
+    /// The training and validation parts of network `member` (0-based) of
+    /// the ensemble when validating on a part of the training file whose
+    /// sequences have classes `labels`: [`super::fold_split`] into
+    /// `round(1 / val_frac)` folds (at least 2) or [`super::stratified_split`]
+    /// with the network's seed. `val_frac` 0: no validation.
+    ///
+    /// ```
+    /// use rnn::tasks::classify::{Split, TrainConfig};
+    /// let labels = [0, 1, 0, 1, 0, 1, 0, 1, 0, 1];
+    /// let cfg = TrainConfig { split: Split::Folds, ..TrainConfig::default() };
+    /// let vals: Vec<Vec<usize>> = (0..5).map(|k| cfg.split_for(&labels, k).1).collect();
+    /// assert!(vals.iter().all(|v| v.len() == 2));
+    /// let mut all = vals.concat();
+    /// all.sort();
+    /// assert_eq!(all, (0..10).collect::<Vec<_>>()); // five folds: each sequence once
+    /// let random = TrainConfig::default();
+    /// assert_eq!(random.split, Split::Random);
+    /// assert_eq!(random.split_for(&labels, 0).1.len(), 2);
+    /// ```
+    pub fn split_for(&self, labels: &[usize], member: usize) -> (Vec<usize>, Vec<usize>) {
+        if self.val_frac <= 0.0 {
+            return ((0..labels.len()).collect(), Vec::new());
+        }
+        match self.split {
+            Split::Folds => {
+                let folds = ((1.0 / self.val_frac).round() as usize).max(2);
+                super::fold_split(labels, folds, member, self.seed)
+            }
+            Split::Random => {
+                super::stratified_split(labels, self.val_frac, self.member_seed(member))
+            }
+        }
     }
 
     /// The cell with its activation.
@@ -225,10 +296,14 @@ impl TrainConfig {
         for (flag, v, hi) in [
             ("--dropout", self.dropout, 1.0),
             ("--val-frac", self.val_frac, 0.9),
+            ("--crop", self.crop, 0.9),
         ] {
             if !(0.0..hi).contains(&v) {
                 return bad(format!("{flag} {v}: expected a number in [0, {hi})"));
             }
+        }
+        if !self.scale.is_finite() || self.scale < 0.0 {
+            return bad(format!("--scale {}: expected a number >= 0", self.scale));
         }
         if !self.weight_decay.is_finite() || self.weight_decay < 0.0 {
             return bad(format!(

@@ -29,6 +29,7 @@
 //! # Ok::<(), rnn::Error>(())
 //! ```
 
+mod augment;
 mod baselines;
 mod batch;
 mod classifier;
@@ -44,10 +45,11 @@ mod select;
 mod trainer;
 mod ts;
 
+pub use augment::augment;
 pub use baselines::{dtw, majority, nearest_neighbour, Distance};
-pub use batch::{stratified_split, Encoded, Padded};
+pub use batch::{fold_split, stratified_split, Encoded, Padded, Window};
 pub use classifier::{Classifier, Prediction};
-pub use config::TrainConfig;
+pub use config::{Split, TrainConfig};
 pub use data::{sorted_labels, Dataset, Sequence};
 pub use diagnose::FLOW_SEQUENCES;
 pub use evaluate::{scores, ClassScore, EvalReport, Scores};

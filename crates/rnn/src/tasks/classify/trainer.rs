@@ -3,7 +3,8 @@
 //! each network's best validation epoch in `model.safetensors` and logs every
 //! epoch to `metrics.jsonl`.
 
-use super::batch::{stratified_split, Encoded};
+use super::augment::augment;
+use super::batch::{Encoded, Window};
 use super::classifier::{argmax_rows, Classifier};
 use super::config::TrainConfig;
 use super::data::Dataset;
@@ -239,10 +240,7 @@ impl Trainer {
     /// printed and saved in the metadata ([`ClassifyMeta::selection`]).
     pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
         let budget = budget.validate()?;
-        let validates = self.dev.is_some()
-            || !stratified_split(&self.labels, self.config.val_frac, self.config.seed)
-                .1
-                .is_empty();
+        let validates = self.dev.is_some() || !self.config.split_for(&self.labels, 0).1.is_empty();
         let cands = candidates(&self.config, self.train.max_steps(), validates);
         std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
         let mut metrics = MetricsLog::open(&self.out, false);
@@ -331,9 +329,7 @@ impl Trainer {
         let val_n = if self.dev.is_some() {
             0
         } else {
-            stratified_split(&self.labels, self.config.val_frac, self.config.seed)
-                .1
-                .len()
+            self.config.split_for(&self.labels, 0).1.len()
         };
         let per_epoch = (self.train.len() - val_n).div_ceil(self.config.batch) as u64;
         let m = &self.classifier.meta;
@@ -423,7 +419,7 @@ impl Trainer {
         let seed = c.member_seed(member);
         let (train_idx, val_idx) = match &self.dev {
             Some(_) => ((0..self.train.len()).collect(), Vec::new()),
-            None => stratified_split(&self.labels, c.val_frac, seed),
+            None => c.split_for(&self.labels, member),
         };
         let validates = self.dev.is_some() || !val_idx.is_empty();
         let mut model = self.new_model(seed)?;
@@ -621,6 +617,12 @@ impl Trainer {
                     .collect()
             })
             .collect();
+        // per sequence: the steps read and the gain (augmentation; whole and
+        // 1 without it, and then nothing is drawn)
+        let views: Vec<(Window, f32)> = chunk
+            .iter()
+            .map(|&i| augment(c, i, self.enc.steps[i], rng))
+            .collect();
         let n = crate::kernels::threads().min(chunk.len()).max(1);
         let parts: Vec<(usize, usize)> = (0..n)
             .map(|p| (p * chunk.len() / n, (p + 1) * chunk.len() / n))
@@ -631,13 +633,14 @@ impl Trainer {
             .map(|&(a, b)| {
                 crate::kernels::sequential(|| {
                     let idx = &chunk[a..b];
-                    let mut p = self.enc.batch(idx);
+                    let windows: Vec<Window> = views[a..b].iter().map(|v| v.0).collect();
+                    let mut p = self.enc.batch_windows(&windows);
                     let w = self.enc.width;
-                    for (j, nz) in noise[a..b].iter().enumerate() {
-                        for (t, row) in nz.chunks_exact(w).enumerate() {
+                    for (j, (nz, &(_, gain))) in noise[a..b].iter().zip(&views[a..b]).enumerate() {
+                        for (t, row) in nz.chunks_exact(w).take(p.lengths[j]).enumerate() {
                             let r = t * idx.len() + j;
                             for (x, e) in p.x[r * w..(r + 1) * w].iter_mut().zip(row) {
-                                *x += e;
+                                *x = *x * gain + e;
                             }
                         }
                     }
@@ -647,7 +650,8 @@ impl Trainer {
                             .map(|k| {
                                 let mut m = vec![0f32; p.steps * idx.len() * width];
                                 for (j, sm) in seq_masks[a..b].iter().enumerate() {
-                                    for (t, row) in sm[k].chunks_exact(width).enumerate() {
+                                    let rows = sm[k].chunks_exact(width).take(p.lengths[j]);
+                                    for (t, row) in rows.enumerate() {
                                         let r = t * idx.len() + j;
                                         m[r * width..(r + 1) * width].copy_from_slice(row);
                                     }
