@@ -105,6 +105,13 @@ pub struct ForecastMeta {
     /// Whether the network's output is added to the AR(p) forecast.
     #[serde(default)]
     pub ar_skip: bool,
+    /// With the AR skip, the share of the networks' correction added to the
+    /// AR(p) forecast: 1 (all of it; older files too), or 0.5 (the average of
+    /// the AR(p) and network forecasts) when the ensemble's gain over AR(p)
+    /// on the validation block is not clear (see
+    /// [`crate::tasks::forecast::clear_gain`]).
+    #[serde(default = "one_f64")]
+    pub correction: f64,
     /// The forecast intervals' validation residuals.
     #[serde(default)]
     pub interval: Option<Interval>,
@@ -119,6 +126,10 @@ fn comma() -> u8 {
 
 fn one() -> usize {
     1
+}
+
+fn one_f64() -> f64 {
+    1.0
 }
 
 /// What the forecast intervals are made of (see [`Interval::bounds`]): in

@@ -235,6 +235,7 @@ impl Trainer {
                 ar_lags(&choice),
             ),
             ar_skip: false,
+            correction: 1.0,
             interval: None,
             validation: None,
         };
@@ -433,6 +434,12 @@ impl Trainer {
             );
             if let (true, Some(v)) = (i + 1 == k, &post.meta.validation) {
                 line += &validation_note(v, self.meta.window, k);
+                if post.meta.ar_skip && post.meta.correction < 1.0 {
+                    line += &format!(
+                        "; the networks' gain over AR({}) there is not clear: forecasts average the two",
+                        self.meta.window
+                    );
+                }
             }
             progress.event(&Event::Message(&line));
         }
@@ -548,7 +555,13 @@ impl Trainer {
         let need = meta.window + meta.pipeline.lost();
         let val = val_rows(self.config.val_frac, m);
         let origins = val_origins(fit_rows, val, h, need);
-        let v = val_runs(&fc, &part, &origins, h)?;
+        let mut v = val_runs(&fc, &part, &origins, h)?;
+        if fc.meta.ar_skip && !clear_gain(&v.gains) {
+            // a gain the validation block cannot tell from noise: average
+            // the AR(p) and network forecasts (forecast combination)
+            fc.meta.correction = 0.5;
+            v = val_runs(&fc, &part, &origins, h)?;
+        }
         let (se, se_ar, se_naive, runs) = (v.se, v.se_ar, v.se_naive, v.runs);
         let enc = (self.enc.as_slice(), self.width);
         let interval = calibrate(&fc, &part, val.min(fit_rows), &runs, enc)?;
@@ -608,6 +621,29 @@ fn val_runs(fc: &Forecaster, part: &Series, origins: &[usize], h: usize) -> Resu
         v.runs.push((o, all));
     }
     Ok(v)
+}
+
+/// Whether the gains `d` (per validation value, the AR(p) squared error less
+/// the ensemble's) show a clear gain: their mean is above 1.645 standard
+/// errors (a one-sided 5 % test of a positive mean, as Diebold and Mariano
+/// compare two forecasts; the values are taken as independent). Fewer than
+/// two values show nothing.
+///
+/// ```
+/// use rnn::tasks::forecast::clear_gain;
+/// assert!(clear_gain(&[1.0, 1.0, 1.0])); // always better
+/// // mean 1, standard error 2.309 / 2 = 1.155: t = 0.87
+/// assert!(!clear_gain(&[3.0, -1.0, 3.0, -1.0]));
+/// assert!(!clear_gain(&[5.0]) && !clear_gain(&[-1.0, -1.0]));
+/// ```
+pub fn clear_gain(d: &[f64]) -> bool {
+    let n = d.len();
+    if n < 2 {
+        return false;
+    }
+    let mean = d.iter().sum::<f64>() / n as f64;
+    let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    mean > 0.0 && mean > 1.645 * (var / n as f64).sqrt()
 }
 
 /// The AR lags of a choice (empty: every lag of the window).
