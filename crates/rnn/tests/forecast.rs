@@ -182,3 +182,40 @@ fn the_defaults_choose_on_the_validation_block_and_say_so() {
     assert!(last_stop.contains("validation RMSE") && last_stop.contains("naive"));
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn a_seasonal_ar_backbone_is_chosen_saved_and_used() {
+    let out = dir("seasonal-ar");
+    // monthly: y_t = 10 + 0.9 (y_{t-12} - 10) + noise, from a seasonal start
+    let mut state = 3u64;
+    let mut y: Vec<f64> = (0..12).map(|i| 10.0 + 3.0 * (i as f64).sin()).collect();
+    for t in 12..300 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let u = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+        y.push(10.0 + 0.9 * (y[t - 12] - 10.0) + 0.3 * u);
+    }
+    let mut s = Series::from_values("m", y);
+    s.time = (0..300)
+        .map(|i| format!("{}-{:02}", 1990 + i / 12, i % 12 + 1))
+        .collect();
+    let mut cfg = TrainConfig::auto("m", 24);
+    (cfg.hidden, cfg.ensemble) = (4, 1);
+    let mut t = Trainer::from_series(cfg, s.clone(), &out).unwrap();
+    t.fit(Budget::Epochs(1), &mut ()).unwrap();
+    let m = Forecaster::load(&out).unwrap();
+    let c = m.meta.choice.clone().unwrap();
+    assert!(c.lags.contains(&12) && c.seasonal_candidates > 0, "{c:?}");
+    // the saved AR(p) uses those lags only: window row `window - lag`
+    let ar = m.meta.ar.as_ref().unwrap();
+    assert_eq!(ar.inputs, m.meta.window);
+    for r in 0..m.meta.window {
+        let used = c.lags.contains(&(m.meta.window - r));
+        assert_eq!(ar.coef[r] != 0.0, used, "row {r}: {:?}", ar.coef);
+    }
+    // and scores far better than the naive forecast on the test block
+    let r = m.evaluate(&s, None, None).unwrap();
+    assert!(r.ar_rmse.unwrap() < 0.5 * r.naive_rmse, "{r:?}");
+    std::fs::remove_dir_all(&out).unwrap();
+}

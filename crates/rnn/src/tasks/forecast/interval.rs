@@ -159,7 +159,8 @@ pub(super) fn calibrate(
     let step = count.div_ceil(BACKTEST_ORIGINS).max(1);
     for o in (first..=last).step_by(step).take_while(|_| count > 0) {
         let before: Vec<_> = all.iter().filter(|w| w.target.end + lost <= o).collect();
-        let Some(lin) = Linear::fit(enc, width, &before) else {
+        let lags = super::trainer::ar_lags(&meta.choice);
+        let Some(lin) = Linear::fit_lags(enc, width, &before, lags) else {
             continue;
         };
         let pred = linear_forecast(&lin, enc, width, meta.window, o - lost, h);

@@ -75,15 +75,47 @@ impl Linear {
     /// `I = width`, the target in column 0), with a ridge of 1e-6 times the
     /// mean diagonal of `X^T X` for stability. `None` without windows.
     pub fn fit(enc: &[f64], width: usize, wins: &[&Window]) -> Option<Linear> {
+        Linear::fit_lags(enc, width, wins, &[])
+    }
+
+    /// [`Linear::fit`] on the target's values at `lags` only (1 = the last
+    /// step of the window; features are left out too): the other inputs get
+    /// coefficient 0. Empty `lags`: every input, as `fit`. `None` without
+    /// windows or when a lag is outside the window.
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::{windows, Linear};
+    /// // y_t = 0.8 y_{t-4} + 1 from a window of 4 using lag 4 alone
+    /// let mut y: Vec<f64> = vec![1.0, 5.0, -2.0, 3.0];
+    /// for t in 4..40 { y.push(0.8 * y[t - 4] + 1.0); }
+    /// let wins = windows(y.len(), 4, 1);
+    /// let ar = Linear::fit_lags(&y, 1, &wins.iter().collect::<Vec<_>>(), &[4]).unwrap();
+    /// assert_eq!(&ar.coef[1..4], &[0.0; 3]); // lags 3, 2, 1 unused
+    /// assert!((ar.coef[0] - 0.8).abs() < 1e-3 && (ar.coef[4] - 1.0).abs() < 1e-2);
+    /// ```
+    pub fn fit_lags(enc: &[f64], width: usize, wins: &[&Window], lags: &[usize]) -> Option<Linear> {
         let first = wins.first()?;
-        let (p, o) = (first.input.len() * width, first.target.len());
-        let n = p + 1;
-        let mut xtx = vec![0.0; n * n]; // [P + 1, P + 1]
-        let mut xty = vec![0.0; n * o]; // [P + 1, O]
+        let (steps, o) = (first.input.len(), first.target.len());
+        let p = steps * width;
+        // the input positions used: window row `steps - lag`, column 0
+        let cols: Vec<usize> = if lags.is_empty() {
+            (0..p).collect()
+        } else {
+            if lags.iter().any(|&l| l == 0 || l > steps) {
+                return None;
+            }
+            lags.iter().map(|&l| (steps - l) * width).collect()
+        };
+        let n = cols.len() + 1;
+        let mut xtx = vec![0.0; n * n]; // [C + 1, C + 1]
+        let mut xty = vec![0.0; n * o]; // [C + 1, O]
         let mut x = vec![0.0; n];
         for w in wins {
-            x[..p].copy_from_slice(&enc[w.input.start * width..w.input.end * width]);
-            x[p] = 1.0;
+            let row = &enc[w.input.start * width..w.input.end * width];
+            for (xi, &c) in x.iter_mut().zip(&cols) {
+                *xi = row[c];
+            }
+            x[n - 1] = 1.0;
             for i in 0..n {
                 for j in 0..=i {
                     xtx[i * n + j] += x[i] * x[j];
@@ -101,10 +133,21 @@ impl Linear {
             }
         }
         cholesky_solve(&mut xtx, &mut xty, n, o)?;
+        if lags.is_empty() {
+            return Some(Linear {
+                inputs: p,
+                outputs: o,
+                coef: xty,
+            });
+        }
+        let mut coef = vec![0.0; (p + 1) * o]; // [P + 1, O]
+        for (i, &c) in cols.iter().chain(std::iter::once(&p)).enumerate() {
+            coef[c * o..(c + 1) * o].copy_from_slice(&xty[i * o..(i + 1) * o]);
+        }
         Some(Linear {
             inputs: p,
             outputs: o,
-            coef: xty,
+            coef,
         })
     }
 
@@ -144,5 +187,36 @@ mod tests {
             "{f:?}"
         );
         assert!(Linear::fit(&enc, 1, &[]).is_none());
+    }
+
+    #[test]
+    fn seasonal_lags_by_hand() {
+        // y_t = 0.3 y_{t-1} - 0.9 y_{t-4} + 2, noise free, from four values
+        // that are not on its path (a slowly damped swing): lags 1 and 4 of
+        // a window of 6 recover it
+        let mut y = vec![3.0, -1.0, 4.0, 1.0];
+        for t in 4..40 {
+            y.push(0.3 * y[t - 1] - 0.9 * y[t - 4] + 2.0);
+        }
+        let wins = windows(y.len(), 6, 1);
+        let refs: Vec<&Window> = wins.iter().collect();
+        let m = Linear::fit_lags(&y, 1, &refs, &[1, 4]).unwrap();
+        // window rows 0..6 hold lags 6..1: lag 4 is row 2, lag 1 row 5
+        let want = [0.0, 0.0, -0.9, 0.0, 0.0, 0.3, 2.0];
+        for (c, w) in m.coef.iter().zip(want) {
+            assert!((c - w).abs() < 1e-3, "{:?}", m.coef);
+        }
+        assert_eq!((m.inputs, m.outputs, m.coef.len()), (6, 1, 7));
+        // one step from the window 1, 2, 3, 4, 5, 6: 0.3 * 6 - 0.9 * 3 + 2
+        let f = m.predict(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])[0];
+        assert!((f - 1.1).abs() < 1e-3, "{f}");
+        // no lags: every input, exactly as `fit`
+        assert_eq!(
+            Linear::fit_lags(&y, 1, &refs, &[]),
+            Linear::fit(&y, 1, &refs)
+        );
+        // a lag outside the window
+        assert!(Linear::fit_lags(&y, 1, &refs, &[7]).is_none());
+        assert!(Linear::fit_lags(&y, 1, &refs, &[0]).is_none());
     }
 }

@@ -105,6 +105,13 @@ pub struct ForecastMeta {
     /// Whether the network's output is added to the AR(p) forecast.
     #[serde(default)]
     pub ar_skip: bool,
+    /// With the AR skip, the share of the networks' correction added to the
+    /// AR(p) forecast: 1 (all of it; older files too), or 0.5 (the average of
+    /// the AR(p) and network forecasts) when the ensemble's gain over AR(p)
+    /// on the validation block is not clear (see
+    /// [`crate::tasks::forecast::clear_gain`]).
+    #[serde(default = "one_f64")]
+    pub correction: f64,
     /// The forecast intervals' validation residuals.
     #[serde(default)]
     pub interval: Option<Interval>,
@@ -119,6 +126,10 @@ fn comma() -> u8 {
 
 fn one() -> usize {
     1
+}
+
+fn one_f64() -> f64 {
+    1.0
 }
 
 /// What the forecast intervals are made of (see [`Interval::bounds`]): in
@@ -228,10 +239,23 @@ pub struct Choice {
     pub transform: Transform,
     /// Differencing lags.
     pub diff: Vec<usize>,
-    /// Grid cells scored (1 when nothing was chosen).
+    /// Cells of the window x transform x differencing grid scored (1 when
+    /// nothing was chosen).
     pub candidates: usize,
-    /// Validation RMSE (target units) of the AR proxy with these settings.
+    /// RMSE (target units) of the AR proxy with these settings in the
+    /// rolling-origin backtest over the validation block and the blocks
+    /// before it (the validation block alone in older files).
     pub val_rmse: Option<f64>,
+    /// Seasonal AR cells scored besides the grid (see `lags`; 0 in older
+    /// files).
+    #[serde(default)]
+    pub seasonal_candidates: usize,
+    /// The lags of the target the AR(p) baseline uses (1 = the last step of
+    /// the window): a few short ones and multiples of the season (a seasonal
+    /// AR, see [`crate::tasks::forecast::Linear::fit_lags`]); empty (older
+    /// files too): every lag of the window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lags: Vec<usize>,
 }
 
 impl std::fmt::Display for Choice {
@@ -247,6 +271,11 @@ impl std::fmt::Display for Choice {
             "window {}, transform {}, diff {diff}",
             self.window,
             self.transform.name()
-        )
+        )?;
+        if !self.lags.is_empty() {
+            let l: Vec<String> = self.lags.iter().map(|l| l.to_string()).collect();
+            write!(f, ", AR lags {}", l.join(","))?;
+        }
+        Ok(())
     }
 }

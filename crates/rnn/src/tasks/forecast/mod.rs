@@ -60,7 +60,7 @@ pub use predict::{member_dir, Forecast, Forecaster, Origin};
 pub use report::{fmt_num, ForecastReport};
 pub use series::{Series, TimeColumn};
 pub use table::Table;
-pub use trainer::{Summary, Trainer};
+pub use trainer::{clear_gain, Summary, Trainer};
 pub use windows::{batch_of, eval_origins, windows, Window};
 
 /// What a forecaster run's `loss.svg` shows (see [`crate::tasks::Plotting`]):

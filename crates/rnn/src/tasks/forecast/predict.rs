@@ -212,10 +212,12 @@ impl Forecaster {
             }
             _ => 0.0,
         };
+        // the share of the correction kept (1 without the AR skip)
+        let share = if meta.ar_skip { meta.correction } else { 1.0 };
         Ok(if meta.recursive() {
             let mut out = Vec::with_capacity(horizon);
             for _ in 0..horizon {
-                let net = head.predict(Input::Dense(&win), w, 1, None)?[0];
+                let net = share as f32 * head.predict(Input::Dense(&win), w, 1, None)?[0];
                 let next = if meta.ar_skip {
                     (f64::from(net) + ar(&win, 0)) as f32
                 } else {
@@ -231,7 +233,7 @@ impl Forecaster {
             o[..horizon.min(o.len())]
                 .iter()
                 .enumerate()
-                .map(|(k, &v)| f64::from(v) + ar(&win, k))
+                .map(|(k, &v)| share * f64::from(v) + ar(&win, k))
                 .collect()
         })
     }

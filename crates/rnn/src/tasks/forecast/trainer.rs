@@ -5,7 +5,7 @@
 //! validation residuals the forecast intervals are made of.
 
 use super::calendar::default_season;
-use super::choose::{choose, val_origins, val_rows};
+use super::choose::{choose, val_origins, val_rows, CHOICE_FOLDS};
 use super::config::TrainConfig;
 use super::eval::EvalReport;
 use super::interval::calibrate;
@@ -228,8 +228,14 @@ impl Trainer {
             delimiter: a.delimiter,
             ensemble: a.ensemble,
             choice: choice.clone(),
-            ar: Linear::fit(&enc, width, &train.iter().collect::<Vec<_>>()),
+            ar: Linear::fit_lags(
+                &enc,
+                width,
+                &train.iter().collect::<Vec<_>>(),
+                ar_lags(&choice),
+            ),
             ar_skip: false,
+            correction: 1.0,
             interval: None,
             validation: None,
         };
@@ -370,11 +376,16 @@ impl Trainer {
             )));
         }
         if let Some(c) = &self.choice {
+            let val = val_rows(a.val_frac, self.meta.fit_rows);
             progress.event(&Event::Message(&format!(
-                "chose {c} on the validation block (the last {} training rows; AR proxy RMSE {}, {} candidates)",
-                val_rows(a.val_frac, self.meta.fit_rows),
+                "chose {c} on the validation block (the last {val} training rows; AR proxy RMSE {}, {} candidates); \
+                 scored by a backtest on up to {CHOICE_FOLDS} blocks of {val} rows{}",
                 c.val_rmse.map_or("-".into(), |v| format!("{v:.4}")),
-                c.candidates
+                c.candidates,
+                match c.seasonal_candidates {
+                    0 => String::new(),
+                    n => format!(", with {n} seasonal AR cells"),
+                }
             )));
         }
         if root {
@@ -423,6 +434,12 @@ impl Trainer {
             );
             if let (true, Some(v)) = (i + 1 == k, &post.meta.validation) {
                 line += &validation_note(v, self.meta.window, k);
+                if post.meta.ar_skip && post.meta.correction < 1.0 {
+                    line += &format!(
+                        "; the networks' gain over AR({}) there is not clear: forecasts average the two",
+                        self.meta.window
+                    );
+                }
             }
             progress.event(&Event::Message(&line));
         }
@@ -538,23 +555,14 @@ impl Trainer {
         let need = meta.window + meta.pipeline.lost();
         let val = val_rows(self.config.val_frac, m);
         let origins = val_origins(fit_rows, val, h, need);
-        let y = &part.target;
-        let (mut se, mut se_ar, mut se_naive) = (0.0, 0.0, 0.0);
-        let mut runs = Vec::with_capacity(origins.len());
-        for &o in &origins {
-            let all = fc.member_forecasts_at(&part, o, h)?;
-            let f: Vec<f64> = (0..h)
-                .map(|i| all.iter().map(|f| f[i]).sum::<f64>() / all.len() as f64)
-                .collect();
-            let ar = fc.ar_forecast_at(&part, o, h)?.unwrap_or_else(|| f.clone());
-            for i in 0..h {
-                let act = y[o + i];
-                se += (f[i] - act).powi(2);
-                se_ar += (ar[i] - act).powi(2);
-                se_naive += (y[o - 1] - act).powi(2);
-            }
-            runs.push((o, all));
+        let mut v = val_runs(&fc, &part, &origins, h)?;
+        if fc.meta.ar_skip && !clear_gain(&v.gains) {
+            // a gain the validation block cannot tell from noise: average
+            // the AR(p) and network forecasts (forecast combination)
+            fc.meta.correction = 0.5;
+            v = val_runs(&fc, &part, &origins, h)?;
         }
+        let (se, se_ar, se_naive, runs) = (v.se, v.se_ar, v.se_naive, v.runs);
         let enc = (self.enc.as_slice(), self.width);
         let interval = calibrate(&fc, &part, val.min(fit_rows), &runs, enc)?;
         let meta = &mut fc.meta;
@@ -573,6 +581,74 @@ impl Trainer {
         self.meta = fc.meta.clone();
         Ok(fc)
     }
+}
+
+/// The ensemble's forecasts of the validation block: squared errors of
+/// the ensemble mean, AR(p) and naive forecasts, each member's forecasts
+/// per origin, and per value the gain of the ensemble over AR(p)
+/// (`(ar - y)² - (ensemble - y)²`).
+struct ValRuns {
+    se: f64,
+    se_ar: f64,
+    se_naive: f64,
+    runs: Vec<(usize, Vec<Vec<f64>>)>,
+    gains: Vec<f64>,
+}
+
+/// Forecasts `h` rows from each of `origins` of `part` with `fc`.
+fn val_runs(fc: &Forecaster, part: &Series, origins: &[usize], h: usize) -> Result<ValRuns> {
+    let y = &part.target;
+    let mut v = ValRuns {
+        se: 0.0,
+        se_ar: 0.0,
+        se_naive: 0.0,
+        runs: Vec::with_capacity(origins.len()),
+        gains: Vec::new(),
+    };
+    for &o in origins {
+        let all = fc.member_forecasts_at(part, o, h)?;
+        let f: Vec<f64> = (0..h)
+            .map(|i| all.iter().map(|f| f[i]).sum::<f64>() / all.len() as f64)
+            .collect();
+        let ar = fc.ar_forecast_at(part, o, h)?.unwrap_or_else(|| f.clone());
+        for i in 0..h {
+            let act = y[o + i];
+            v.se += (f[i] - act).powi(2);
+            v.se_ar += (ar[i] - act).powi(2);
+            v.se_naive += (y[o - 1] - act).powi(2);
+            v.gains.push((ar[i] - act).powi(2) - (f[i] - act).powi(2));
+        }
+        v.runs.push((o, all));
+    }
+    Ok(v)
+}
+
+/// Whether the gains `d` (per validation value, the AR(p) squared error less
+/// the ensemble's) show a clear gain: their mean is above 1.645 standard
+/// errors (a one-sided 5 % test of a positive mean, as Diebold and Mariano
+/// compare two forecasts; the values are taken as independent). Fewer than
+/// two values show nothing.
+///
+/// ```
+/// use rnn::tasks::forecast::clear_gain;
+/// assert!(clear_gain(&[1.0, 1.0, 1.0])); // always better
+/// // mean 1, standard error 2.309 / 2 = 1.155: t = 0.87
+/// assert!(!clear_gain(&[3.0, -1.0, 3.0, -1.0]));
+/// assert!(!clear_gain(&[5.0]) && !clear_gain(&[-1.0, -1.0]));
+/// ```
+pub fn clear_gain(d: &[f64]) -> bool {
+    let n = d.len();
+    if n < 2 {
+        return false;
+    }
+    let mean = d.iter().sum::<f64>() / n as f64;
+    let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    mean > 0.0 && mean > 1.645 * (var / n as f64).sqrt()
+}
+
+/// The AR lags of a choice (empty: every lag of the window).
+pub(super) fn ar_lags(choice: &Option<Choice>) -> &[usize] {
+    choice.as_ref().map_or(&[], |c| c.lags.as_slice())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
