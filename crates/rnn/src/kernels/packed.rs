@@ -115,8 +115,8 @@ pub fn packed_gemm_acc_portable<T: Float>(
 
 /// `C[m, N] += A^T B` written portably, `A` stored `[K, m]` and `B` `[K, N]`
 /// row-major: for every element, the products summed over `K` in order, a
-/// [`KC`] slice at a time (each slice's sum added to `C`), as
-/// [`gemm_at_b_acc_f32_avx2`] sums them.
+/// slice of 256 at a time (each slice's sum added to `C`), as the AVX2 kernel
+/// behind [`crate::kernels::gemm`]'s `A^T B` sums them.
 pub fn gemm_at_b_acc_portable<T: Float>(
     m: usize,
     n: usize,
