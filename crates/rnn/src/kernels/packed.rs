@@ -209,6 +209,10 @@ enum Rhs<'a> {
 /// (72 KiB) stays in L2 while every panel of `B` runs over it. For the step
 /// products (`m` = the batch, at most a few dozen) it is all of `A`.
 const MC: usize = 72;
+/// Row blocks a chunk holds at most: [`MC`] rows are twelve blocks of
+/// [`MR`], or fewer full ones and the last two of [`row_blocks`] (3 to 5 rows
+/// each); only `m` below 3 makes a smaller block, and then it is the only one.
+const CHUNK_BLOCKS: usize = 16;
 
 /// `C[m, N] += A B` on f32 with AVX2 and FMA, the loops of a blocked GEMM:
 /// for each [`KC`] slice of `K` (`B`'s slice packed into panels of [`NR`]
@@ -234,17 +238,6 @@ unsafe fn blocked_f32_avx2(m: usize, k: usize, n: usize, a: Lhs, b: Rhs, c: &mut
     }
     let c = &mut c[..m * n];
     let panels = n.div_ceil(NR);
-    // the row blocks, grouped into chunks of at most MC rows
-    let blocks: Vec<(usize, usize)> = row_blocks(m).collect();
-    let mut chunks = Vec::new(); // (first block, end block)
-    let mut first = 0;
-    for (bi, &(i, r)) in blocks.iter().enumerate() {
-        if i + r - blocks[first].0 > MC {
-            chunks.push((first, bi));
-            first = bi;
-        }
-    }
-    chunks.push((first, blocks.len()));
     A_PACKED.with_borrow_mut(|ap| {
         B_PACKED.with_borrow_mut(|bq| {
             // grown once to the largest shape; every element read below is
@@ -276,10 +269,22 @@ unsafe fn blocked_f32_avx2(m: usize, k: usize, n: usize, a: Lhs, b: Rhs, c: &mut
                         }
                     }
                 }
-                for &(b0, b1) in &chunks {
+                let mut rest = row_blocks(m).peekable();
+                while let Some(&(row0, _)) = rest.peek() {
+                    // the next chunk: the row blocks covering at most MC rows
+                    // (on the stack: this runs at every step of the time loop)
+                    let mut buf = [(0usize, 0usize); CHUNK_BLOCKS];
+                    let mut nb = 0;
+                    while let Some(&(i, r)) = rest.peek() {
+                        if nb == CHUNK_BLOCKS || i + r - row0 > MC {
+                            break;
+                        }
+                        (buf[nb], nb) = ((i, r), nb + 1);
+                        rest.next();
+                    }
+                    let chunk = &buf[..nb];
                     // A[rows of the chunk, k0..k0+kc] into row blocks [kc, r]
-                    let row0 = blocks[b0].0;
-                    for &(i, r) in &blocks[b0..b1] {
+                    for &(i, r) in chunk {
                         let dst = &mut ap[(i - row0) * kc..(i - row0 + r) * kc];
                         match a {
                             Lhs::Rows(a) => {
@@ -309,7 +314,7 @@ unsafe fn blocked_f32_avx2(m: usize, k: usize, n: usize, a: Lhs, b: Rhs, c: &mut
                             Rhs::Rows(_) => bq.as_ptr().add(p * kc * NR),
                         };
                         let (j0, w) = (p * NR, NR.min(n - p * NR));
-                        for &(i, r) in &blocks[b0..b1] {
+                        for &(i, r) in chunk {
                             // block i's [kc, r] slab
                             let aq = ap.as_ptr().add((i - row0) * kc);
                             let cp = c.as_mut_ptr().add(i * n + j0);

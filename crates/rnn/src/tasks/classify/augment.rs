@@ -47,9 +47,14 @@ pub fn augment(
     }
     let mut gain = 1.0;
     if config.scale > 0.0 {
-        let (u, v): (f64, f64) = (rng.random(), rng.random());
-        let z = (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos();
-        gain = (config.scale * z).exp() as f32;
+        gain = (config.scale * standard_normal(rng)).exp() as f32;
     }
     (window, gain)
+}
+
+/// A standard normal draw by Box-Muller, from two uniforms drawn in turn (the
+/// input noise and the gains both use it).
+pub(crate) fn standard_normal(rng: &mut impl Rng) -> f64 {
+    let (u, v): (f64, f64) = (rng.random(), rng.random());
+    (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }

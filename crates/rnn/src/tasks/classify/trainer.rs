@@ -3,7 +3,7 @@
 //! each network's best validation epoch in `model.safetensors` and logs every
 //! epoch to `metrics.jsonl`.
 
-use super::augment::augment;
+use super::augment::{augment, standard_normal};
 use super::batch::{Encoded, Window};
 use super::classifier::{argmax_rows, Classifier};
 use super::config::TrainConfig;
@@ -610,9 +610,7 @@ impl Trainer {
                         if c.noise <= 0.0 {
                             return 0.0;
                         }
-                        let (u, v): (f64, f64) = (rng.random(), rng.random());
-                        let z = (-2.0 * (1.0 - u).ln()).sqrt() * (std::f64::consts::TAU * v).cos();
-                        (c.noise * z) as f32
+                        (c.noise * standard_normal(rng)) as f32
                     })
                     .collect()
             })

@@ -83,11 +83,7 @@ fn score_cell(
     let enc = p.encode(y, feats).ok()?;
     let m = enc.len() / width;
     let fit_rows = y.len();
-    let params = if lags.is_empty() {
-        window * width
-    } else {
-        lags.len()
-    };
+    let params = coefficients(window, lags, width);
     let all = windows(m, window, outputs);
     let (mut se, mut count) = (0.0, 0usize);
     for f in 0..folds.max(1) {
@@ -116,6 +112,16 @@ fn score_cell(
     }
     let rmse = (se / count.max(1) as f64).sqrt();
     (count > 0 && rmse.is_finite()).then_some(rmse)
+}
+
+/// The AR coefficients (besides the intercept) of a cell: every input of
+/// the window (`width` per step), or only `lags` when given.
+fn coefficients(window: usize, lags: &[usize], width: usize) -> usize {
+    if lags.is_empty() {
+        window * width
+    } else {
+        lags.len()
+    }
 }
 
 /// Blocks of the rolling-origin backtest that scores the grid: the
@@ -247,10 +253,7 @@ pub(crate) fn choose(
     // apart), then the best score
     let rmse = |c: &Choice| c.val_rmse.unwrap_or(f64::INFINITY);
     let width = 1 + feats.len();
-    let params = |c: &Choice| match c.lags.len() {
-        0 => c.window * width,
-        l => l,
-    };
+    let params = |c: &Choice| coefficients(c.window, &c.lags, width);
     let top = scored.iter().map(rmse).fold(f64::INFINITY, f64::min);
     let best = scored
         .into_iter()
