@@ -308,23 +308,28 @@ unsafe fn blocked_f32_avx2(m: usize, k: usize, n: usize, a: Lhs, b: Rhs, c: &mut
                             }
                         }
                     }
+                    let panel_at = |p: usize| match b {
+                        Rhs::Packed(pk) => pk.as_ptr().add(p * k * NR + k0 * NR),
+                        Rhs::Rows(_) => bq.as_ptr().add(p * kc * NR),
+                    };
                     for p in 0..panels {
-                        let bp = match b {
-                            Rhs::Packed(pk) => pk.as_ptr().add(p * k * NR + k0 * NR),
-                            Rhs::Rows(_) => bq.as_ptr().add(p * kc * NR),
-                        };
+                        let bp = panel_at(p);
+                        // the next panel's slice, asked for while the first
+                        // row block runs over this one (a line per `kk`)
+                        let next = if p + 1 < panels { panel_at(p + 1) } else { bp };
                         let (j0, w) = (p * NR, NR.min(n - p * NR));
-                        for &(i, r) in chunk {
+                        for (q, &(i, r)) in chunk.iter().enumerate() {
                             // block i's [kc, r] slab
                             let aq = ap.as_ptr().add((i - row0) * kc);
                             let cp = c.as_mut_ptr().add(i * n + j0);
+                            let pf = if q == 0 { next } else { std::ptr::null() };
                             match r {
-                                6 => tile::<6>(kc, aq, bp, cp, n, w),
-                                5 => tile::<5>(kc, aq, bp, cp, n, w),
-                                4 => tile::<4>(kc, aq, bp, cp, n, w),
-                                3 => tile::<3>(kc, aq, bp, cp, n, w),
-                                2 => tile::<2>(kc, aq, bp, cp, n, w),
-                                _ => tile::<1>(kc, aq, bp, cp, n, w),
+                                6 => tile::<6>(kc, aq, bp, cp, n, w, pf),
+                                5 => tile::<5>(kc, aq, bp, cp, n, w, pf),
+                                4 => tile::<4>(kc, aq, bp, cp, n, w, pf),
+                                3 => tile::<3>(kc, aq, bp, cp, n, w, pf),
+                                2 => tile::<2>(kc, aq, bp, cp, n, w, pf),
+                                _ => tile::<1>(kc, aq, bp, cp, n, w, pf),
                             }
                         }
                     }
@@ -370,12 +375,16 @@ fn row_blocks(m: usize) -> impl Iterator<Item = (usize, usize)> {
     })
 }
 
-/// `C[R, w] += A[R, K] P[K, w]` for one panel `P` (`[K, NR]`), `R <= MR`.
+/// `C[R, w] += A[R, K] P[K, w]` for one panel `P` (`[K, NR]`), `R <= MR`;
+/// with `pf` not null, also asks for the `k` lines of the next panel's slice
+/// at `pf` (one per `kk`, into L2) while the sums run: at the L shape the
+/// step product's right-hand matrix (16 MiB) comes from L3, and without it
+/// the first row block over each panel waited for it.
 ///
 /// # Safety
 /// AVX2 and FMA; `a` points at `k * R` floats (`A`'s `R` rows interleaved:
 /// `a[kk * R + r] = A[r, kk]`), `bp` at `k * NR` floats, `c` at `R` rows of
-/// `w <= NR` floats (`ldc` apart).
+/// `w <= NR` floats (`ldc` apart); `pf` null or at `k * NR` floats.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn tile<const R: usize>(
@@ -385,10 +394,37 @@ unsafe fn tile<const R: usize>(
     c: *mut f32,
     ldc: usize,
     w: usize,
+    pf: *const f32,
+) {
+    if pf.is_null() {
+        tile_sums::<R, false>(k, a, bp, c, ldc, w, pf)
+    } else {
+        tile_sums::<R, true>(k, a, bp, c, ldc, w, pf)
+    }
+}
+
+/// [`tile`], with the prefetches when `PF`.
+///
+/// # Safety
+/// As [`tile`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn tile_sums<const R: usize, const PF: bool>(
+    k: usize,
+    a: *const f32,
+    bp: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    w: usize,
+    pf: *const f32,
 ) {
     use std::arch::x86_64::*;
     let mut acc = [[_mm256_setzero_ps(); 2]; R];
     for kk in 0..k {
+        if PF {
+            // a panel row is NR = 16 floats: one 64-byte line
+            _mm_prefetch::<_MM_HINT_T1>(pf.add(kk * NR) as *const i8);
+        }
         let b0 = _mm256_loadu_ps(bp.add(kk * NR));
         let b1 = _mm256_loadu_ps(bp.add(kk * NR + 8));
         let ak = a.add(kk * R);
