@@ -5,8 +5,9 @@
 //! as one gemv per row. Prints the minimum over 30 repetitions (less
 //! sensitive to other processes than a median).
 //!
-//! `cargo run --release -p rnn --example infer_timing -- S` (or `M`); with
-//! `ONLY=1` it just runs `infer` in a loop, for `perf record`; `CELL=lstm`
+//! `cargo run --release -p rnn --example infer_timing -- S` (or `M`, `L`); with
+//! `ONLY=1` it just runs `infer` in a loop, with `TRAIN=1` forward, loss and
+//! BPTT (one thread), for `perf record`; `CELL=lstm`
 //! (or `gru`) times that cell instead of the Elman one.
 
 use rnn::nn::layer::Input;
@@ -31,9 +32,16 @@ fn min_time(reps: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() -> rnn::Result<()> {
-    let m = std::env::args().nth(1).as_deref() == Some("M");
-    let (b, h, t) = if m { (32, 256, 100) } else { (1, 100, 25) };
-    let reps = if b == 1 { 2000 } else { 20 };
+    let (b, h, t) = match std::env::args().nth(1).as_deref() {
+        Some("M") => (32, 256, 100),
+        Some("L") => (64, 1024, 100),
+        _ => (1, 100, 25),
+    };
+    let reps = match (b, h) {
+        (1, _) => 2000,
+        (_, 1024) => 1,
+        _ => 20,
+    };
     let v = 65;
     let cell = match std::env::var("CELL").as_deref() {
         Ok("lstm") => rnn::CellKind::Lstm,
@@ -47,6 +55,20 @@ fn main() -> rnn::Result<()> {
     let model = Model::<f32>::new(config, 0)?;
     let x: Vec<usize> = (0..t * b).map(|i| (i * 7 + 3) % v).collect(); // [T, B]
     let mut inf = Inference::new();
+    if std::env::var("TRAIN").is_ok() {
+        // forward, loss and BPTT in a loop, one thread, for `perf record`
+        let mut grads = vec![0f32; model.params.len()];
+        for _ in 0..reps * 10 {
+            grads.fill(0.0);
+            model.loss_and_grads_parallel(
+                Batch::new(Input::Ids(&x), t, b),
+                rnn::nn::loss::Targets::Classes(&x),
+                rnn::nn::loss::Reduction::Mean,
+                &mut grads,
+            )?;
+        }
+        return Ok(());
+    }
     if std::env::var("ONLY").is_ok() {
         for _ in 0..reps * 50 {
             model

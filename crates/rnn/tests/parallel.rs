@@ -201,3 +201,61 @@ fn batch_split_applies_dropout_masks_per_sequence() {
     assert!((e_seq - e_par).abs() < 1e-12, "loss {e_seq} vs {e_par}");
     assert!(close(&g_seq, &g_par) < 1e-12, "gradients differ");
 }
+
+/// f32 with parts of several sequences each: the parts' step products read
+/// `W_hh` packed once by the splitting thread (`kernels::shared`) rather than
+/// by each part; loss, gradients and logits still match the sequential pass
+/// (f32 sums in another order: within 1e-5 of the largest value).
+#[test]
+fn batch_split_with_shared_packed_weights_matches_sequential_f32() {
+    rnn::kernels::set_threads(2);
+    let (steps, batch) = (7, 8);
+    for cell in [
+        ModelConfig::elman(5, 24, 5).cell,
+        CellKind::Lstm,
+        CellKind::Gru,
+    ] {
+        for lengths in [None, Some(vec![7, 3, 5, 1, 7, 2, 6, 4])] {
+            let config = ModelConfig {
+                cell,
+                num_layers: 2,
+                bidirectional: true,
+                ..ModelConfig::elman(5, 24, 5)
+            };
+            let model = Model::<f32>::new(config, 3).expect("valid config");
+            let ids: Vec<usize> = (0..steps * batch).map(|i| (i * 7 + 3) % 5).collect();
+            let classes: Vec<usize> = (0..steps * batch).map(|i| (i * 3 + 1) % 5).collect();
+            let data = Batch {
+                lengths: lengths.as_deref(),
+                ..Batch::new(Input::Ids(&ids), steps, batch)
+            };
+            let targets = Targets::Classes(&classes);
+            let mut g_seq = vec![0f32; model.params.len()];
+            let (e_seq, fwd, _) = model
+                .loss_and_grads(data, targets, Reduction::Mean, &mut g_seq)
+                .unwrap();
+            let mut g_par = vec![0f32; model.params.len()];
+            let (e_par, _) = model
+                .loss_and_grads_parallel(data, targets, Reduction::Mean, &mut g_par)
+                .unwrap();
+            let widen = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+            let scale = |v: &[f32]| v.iter().fold(1f64, |m, &x| m.max((x as f64).abs()));
+            assert!(
+                ((e_seq - e_par) as f64).abs() < 1e-5 * (e_seq as f64).abs(),
+                "{cell:?}: loss {e_seq} vs {e_par}"
+            );
+            let gd = close(&widen(&g_seq), &widen(&g_par));
+            assert!(
+                gd < 1e-5 * scale(&g_seq),
+                "{cell:?}: gradients differ by {gd}"
+            );
+            let mut inf = rnn::Inference::new();
+            model.infer(data.split_across_threads(), &mut inf).unwrap();
+            let ld = close(&widen(&fwd.logits), &widen(&inf.logits));
+            assert!(
+                ld < 1e-5 * scale(&fwd.logits),
+                "{cell:?}: logits differ by {ld}"
+            );
+        }
+    }
+}

@@ -6,6 +6,8 @@ pub mod float;
 pub(crate) mod gates;
 mod linalg;
 pub mod packed;
+pub(crate) mod pool;
+pub(crate) mod shared;
 
 pub use float::Float;
 pub use linalg::*;

@@ -23,7 +23,9 @@
 
 mod sorted;
 
-use crate::kernels::{col_sum_acc, gemm, gemv_t_acc, transpose, transpose_into, PackedRhs};
+use crate::kernels::{
+    col_sum_acc, gemm, gemv_t_acc, pool, shared, transpose, transpose_into, PackedRhs,
+};
 use crate::nn::cell::CellKind;
 use crate::Float;
 
@@ -144,7 +146,7 @@ pub struct Recurrent {
 /// packed once per call ([`PackedRhs`]) rather than faer's GEMM, which packs
 /// it again at every step. `RNN_STEP_KERNEL=faer|packed` overrides the
 /// choice (for measuring one against the other).
-fn step_packed<T: Float>() -> bool {
+pub(crate) fn step_packed<T: Float>() -> bool {
     static CHOICE: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
     let forced = *CHOICE.get_or_init(|| match std::env::var("RNN_STEP_KERNEL").as_deref() {
         Ok("faer") => Some(false),
@@ -152,6 +154,25 @@ fn step_packed<T: Float>() -> bool {
         _ => None,
     });
     T::packed_fast() && forced.unwrap_or(true)
+}
+
+/// `W_hh` packed for the step products as [`PackedRhs::pack`]`(w_hh, k, n,
+/// trans)` packs it: the copy packed once for every part of a split batch
+/// (`kernels::shared`, by `Model::prepack`), else packed into `own`.
+fn packed_w_hh<'a, T: Float>(
+    w_hh: &'a [T],
+    k: usize,
+    n: usize,
+    trans: bool,
+    own: &'a mut PackedRhs<T>,
+) -> &'a PackedRhs<T> {
+    match shared::find(w_hh, trans) {
+        Some(found) => found,
+        None => {
+            own.pack(w_hh, k, n, trans);
+            own
+        }
+    }
 }
 
 /// What the time loop keeps of each step: everything BPTT needs when
@@ -289,11 +310,13 @@ impl Recurrent {
         let mem = self.cell.has_memory();
         let bh = batch * h;
         let mem_len = if mem { steps * bh } else { 0 };
+        // the large buffers from this thread's free list (`pool`: given back
+        // by `Forward::give_back` once BPTT is done)
         let mut out = LayerCache {
-            h: vec![T::zero(); steps * bh],      // [T, B, H], zero at padding
-            h_prev: vec![T::zero(); steps * bh], // [T, B, H]
-            c_prev: vec![T::zero(); mem_len],    // [T, B, H] (LSTM)
-            gates: vec![T::zero(); steps * batch * cw], // [T, B, cache_width*H]
+            h: pool::zeroed(steps * bh),             // [T, B, H], zero at padding
+            h_prev: pool::zeroed(steps * bh),        // [T, B, H]
+            c_prev: pool::zeroed(mem_len),           // [T, B, H] (LSTM)
+            gates: pool::zeroed(steps * batch * cw), // [T, B, cache_width*H]
             h_n: h0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()), // [B, H]
             c_n: if mem {
                 c0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()) // [B, H]
@@ -456,9 +479,12 @@ impl Recurrent {
         // transposed operand (measured ~8% faster at M and L). Batch 1 reads
         // W as stored: a matrix-vector product, `Float::gemv_acc`.
         let pk = batch > 1 && step_packed::<T>();
-        if pk {
-            packed.pack(p.w_hh, hs, gw, true); // W_hh^T [H, G*H], packed
-        } else if batch > 1 {
+        let packed: &PackedRhs<T> = if pk {
+            packed_w_hh(p.w_hh, hs, gw, true, packed) // W_hh^T [H, G*H], packed
+        } else {
+            packed
+        };
+        if !pk && batch > 1 {
             transpose_into(p.w_hh, gw, hs, w_hh_t); // [H, G*H]
         }
         // Without padding, when the previous step's outputs are one
@@ -597,10 +623,10 @@ impl Recurrent {
         let mem = self.cell.has_memory();
         let bh = batch * h;
         let rows = steps * batch;
-        let mut dgi = vec![T::zero(); rows * gw]; // dE/dxi_t   [T, B, G*H]
-                                                  // dE/dgh_t   [T, B, G*H]: its own buffer for the GRU, else dgi itself
+        let mut dgi = pool::zeroed(rows * gw); // dE/dxi_t   [T, B, G*H]
+                                               // dE/dgh_t   [T, B, G*H]: its own buffer for the GRU, else dgi itself
         let separate = self.cell.separate_dgh();
-        let mut dgh = vec![T::zero(); if separate { rows * gw } else { 0 }];
+        let mut dgh = pool::zeroed(if separate { rows * gw } else { 0 });
         if let Some(l) = lengths {
             // variable lengths: each step's work covers only the sequences
             // still running, dW_hh one product over the valid rows (see
@@ -609,6 +635,8 @@ impl Recurrent {
                 p, cache, steps, batch, l, dh_out, dh_n, dc_n, &mut dgi, &mut dgh, g.w_hh, trace,
             );
             self.input_grads(p, x, rows, &dgi, &dgh, g, dx);
+            pool::give_back(dgi);
+            pool::give_back(dgh);
             return d0;
         }
         let mut dh_next = dh_n.map_or_else(|| vec![T::zero(); bh], |d| d[..bh].to_vec()); // dE/ds_t from step t+1
@@ -619,11 +647,13 @@ impl Recurrent {
         };
         let mut dc_prev = dc_next.clone();
         let mut direct = vec![T::zero(); bh]; // part of dE/ds_{t-1} that bypasses W
-        let mut packed = PackedRhs::default();
+        let mut own = PackedRhs::default();
         let pk = batch > 1 && step_packed::<T>();
-        if pk {
-            packed.pack(p.w_hh, gw, h, false); // W_hh [G*H, H], packed
-        }
+        let packed = if pk {
+            packed_w_hh(p.w_hh, gw, h, false, &mut own) // W_hh [G*H, H], packed
+        } else {
+            &own
+        };
         let mut dh = vec![T::zero(); h];
         for k in (0..steps).rev() {
             let t = if self.reverse { steps - 1 - k } else { k };
@@ -690,6 +720,8 @@ impl Recurrent {
             true,
         );
         self.input_grads(p, x, rows, &dgi, &dgh, g, dx);
+        pool::give_back(dgi);
+        pool::give_back(dgh);
         (dh_next, dc_next)
     }
 

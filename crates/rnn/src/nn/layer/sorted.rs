@@ -12,7 +12,7 @@
 //! keeps its `[T, B, ...]` layout in batch order, with the same values as
 //! the padded loop gave (up to the rounding of the smaller products).
 
-use super::{step_packed, LayerCache, LayerParams, LayerScratch, Recurrent, StepSink};
+use super::{packed_w_hh, step_packed, LayerCache, LayerParams, LayerScratch, Recurrent, StepSink};
 use crate::kernels::{gemm, gemv_t_acc, transpose_into, PackedRhs};
 use crate::Float;
 
@@ -86,9 +86,12 @@ impl Recurrent {
         c_new.resize(if mem { hs } else { 0 }, T::zero()); // [H]
         cache.resize(if S::KEEPS { 0 } else { cw }, T::zero()); // [cache_width*H], discarded
         let pk = batch > 1 && step_packed::<T>();
-        if pk {
-            packed.pack(p.w_hh, hs, gw, true); // W_hh^T [H, G*H], packed
-        } else if batch > 1 {
+        let packed: &PackedRhs<T> = if pk {
+            packed_w_hh(p.w_hh, hs, gw, true, packed) // W_hh^T [H, G*H], packed
+        } else {
+            packed
+        };
+        if !pk && batch > 1 {
             transpose_into(p.w_hh, gw, hs, w_hh_t); // [H, G*H]
         }
         sort_by_length(&lengths[..batch], order);
@@ -211,11 +214,13 @@ impl Recurrent {
         }
         let mut dc_prev = dc_next.clone(); // [B, H] (LSTM)
         let mut dh = vec![T::zero(); h];
-        let mut packed = PackedRhs::default();
+        let mut own = PackedRhs::default();
         let pk = batch > 1 && step_packed::<T>();
-        if pk {
-            packed.pack(p.w_hh, gw, h, false); // W_hh [G*H, H], packed
-        }
+        let packed = if pk {
+            packed_w_hh(p.w_hh, gw, h, false, &mut own) // W_hh [G*H, H], packed
+        } else {
+            &own
+        };
         // the valid rows only, step after step in the order the loop runs
         // them: dE/dgh_t [N, G*H] and s_{t-1} [N, H], for dW_hh
         let mut dg_packed = vec![T::zero(); valid * gw];

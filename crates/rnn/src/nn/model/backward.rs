@@ -1,7 +1,7 @@
 //! Backpropagation through time through the whole network, and the
 //! forward-loss-backward step.
 
-use crate::kernels::{col_sum_acc, gemm};
+use crate::kernels::{col_sum_acc, gemm, pool};
 use crate::nn::layer::Input;
 use crate::nn::loss::{loss_and_grad, Reduction, Targets};
 use crate::nn::model::dropout::mask_in_place;
@@ -110,7 +110,7 @@ impl<T: Float> Model<T> {
         // dE/dc = sum_t dE/do_t
         col_sum_acc(rows, o, dlogits, &mut grads[cr]);
         // dE/ds_t = V^T dE/do_t   [T*B, O] x [O, D*H]
-        let mut dout = vec![T::zero(); rows * dh];
+        let mut dout = pool::zeroed(rows * dh);
         gemm(
             rows,
             dh,
@@ -179,7 +179,7 @@ impl<T: Float> Model<T> {
             };
             let need_dx = k > 0 || want_dx;
             let in_size = cfg.layer(k, 0).input_size;
-            let mut dx = vec![T::zero(); if need_dx { rows * in_size } else { 0 }];
+            let mut dx = pool::zeroed(if need_dx { rows * in_size } else { 0 });
             for d in 0..nd {
                 let idx = k * nd + d;
                 let upstream: &[T] = if nd == 1 {
@@ -222,11 +222,14 @@ impl<T: Float> Model<T> {
                     // dropout between layers: dE/dout_{k-1} = m * dE/dout~_{k-1}
                     mask_in_place(&mut dx, &fwd.masks[k - 1]);
                 }
-                dout = dx;
+                pool::give_back(std::mem::replace(&mut dout, dx));
             } else if want_dx && matches!(x, Input::Dense(_)) {
                 dx_out = Some(dx);
+            } else {
+                pool::give_back(dx);
             }
         }
+        pool::give_back(dout);
         (d0, dx_out)
     }
 

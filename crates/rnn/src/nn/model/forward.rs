@@ -1,7 +1,7 @@
 //! The forward pass: stacked layers, then the readout, keeping everything
 //! BPTT needs.
 
-use crate::kernels::gemm;
+use crate::kernels::{gemm, pool};
 use crate::nn::layer::{Input, LayerCache};
 use crate::nn::model::{Batch, Model, State};
 use crate::{Float, Result};
@@ -25,6 +25,19 @@ pub struct Forward<T> {
     dropped: Vec<Vec<T>>,
     /// Readout `o_t = V s_t + c`: `[T, B, O]`, zero past each length.
     pub logits: Vec<T>,
+}
+
+impl<T: Float> Forward<T> {
+    /// Hands the caches' large buffers to this thread's next forward pass
+    /// (see `kernels::pool`) instead of back to the allocator: for training
+    /// loops, once BPTT has read them.
+    pub(crate) fn give_back(self) {
+        for layer in self.layers {
+            for v in [layer.h, layer.h_prev, layer.c_prev, layer.gates] {
+                pool::give_back(v);
+            }
+        }
+    }
 }
 
 impl<T: Float> Model<T> {

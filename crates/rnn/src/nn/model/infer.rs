@@ -196,7 +196,7 @@ impl<T: Float> Model<T> {
     pub(crate) fn infer_parallel_unchecked(&self, data: Batch<T>, inf: &mut Inference<T>) {
         let (steps, batch) = (data.steps, data.batch);
         let (o, h) = (self.config.output_size, self.config.hidden_size);
-        let split = split_batch(data, h, |_, part| {
+        let split = split_batch(self, data, false, |_, part| {
             let mut out = Inference::new();
             self.infer_unchecked(part, &mut out);
             out

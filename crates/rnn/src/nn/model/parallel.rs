@@ -2,7 +2,8 @@
 //! into contiguous parts, one per thread, and the parts' results are put back
 //! together.
 
-use crate::nn::layer::Input;
+use crate::kernels::shared::Prepacked;
+use crate::nn::layer::{step_packed, Input};
 use crate::nn::loss::{Reduction, Targets};
 use crate::nn::model::{Batch, Model, State};
 use crate::{Float, Result};
@@ -46,7 +47,7 @@ impl<T: Float> Model<T> {
         let (steps, batch, lengths, masks) = (data.steps, data.batch, data.lengths, data.masks);
         let width = self.config.directions() * self.config.hidden_size;
         let o = self.config.output_size;
-        let split = split_batch(data, self.config.hidden_size, |(b0, b1), part| {
+        let split = split_batch(self, data, true, |(b0, b1), part| {
             let tp = match targets {
                 Targets::Classes(y) => {
                     PartTargets::Classes(gather_rows(y, 1, steps, batch, b0, b1))
@@ -65,11 +66,15 @@ impl<T: Float> Model<T> {
             };
             let (e, fwd, _) =
                 self.loss_and_grads_unchecked(part, tp.as_targets(), Reduction::Sum, &mut g);
-            (e, g, self.final_state(&fwd))
+            let last = self.final_state(&fwd);
+            fwd.give_back(); // to this thread's next iteration
+            (e, g, last)
         });
         let Some((parts, results)) = split else {
             let (e, fwd, _) = self.loss_and_grads_unchecked(data, targets, reduction, grads);
-            return (e, self.final_state(&fwd));
+            let last = self.final_state(&fwd);
+            fwd.give_back();
+            return (e, last);
         };
         let counted = lengths.map_or(steps * batch, |l| l.iter().map(|&n| n.min(steps)).sum());
         // Each part sums its losses; the mean's 1/N is applied once at the end.
@@ -181,6 +186,27 @@ impl<T: Float> Model<T> {
     }
 }
 
+impl<T: Float> Model<T> {
+    /// Every layer's `W_hh` packed for the step products of all parts of a
+    /// split batch (see `kernels::shared`): `W_hh^T` for the forward loop
+    /// and, when `backward`, `W_hh` for BPTT's, as the layers would pack them.
+    fn prepack(&self, backward: bool) -> Prepacked<T> {
+        let mut pre = Prepacked::default();
+        let h = self.config.hidden_size;
+        for k in 0..self.config.num_layers {
+            for d in 0..self.config.directions() {
+                let w_hh = self.layer_params(&self.params, k, d).w_hh; // [G*H, H]
+                let gw = w_hh.len() / h;
+                pre.add(w_hh, h, gw, true); // W_hh^T [H, G*H]
+                if backward {
+                    pre.add(w_hh, gw, h, false); // W_hh [G*H, H]
+                }
+            }
+        }
+        pre
+    }
+}
+
 /// The parts `(b0, b1)` of a split batch and one result per part.
 pub(super) type Split<R> = (Vec<(usize, usize)>, Vec<R>);
 
@@ -192,10 +218,12 @@ pub(super) type Split<R> = (Vec<(usize, usize)>, Vec<R>);
 /// the lengths. Returns the ranges and `f`'s results in batch order, or `None`
 /// when there is only one part (the caller runs the whole batch itself).
 pub(super) fn split_batch<T: Float, R: Send>(
+    model: &Model<T>,
     data: Batch<'_, T>,
-    hidden: usize,
+    backward: bool,
     f: impl Fn((usize, usize), Batch<'_, T>) -> R + Sync,
 ) -> Option<Split<R>> {
+    let hidden = model.config.hidden_size;
     let Batch {
         x,
         steps,
@@ -208,19 +236,28 @@ pub(super) fn split_batch<T: Float, R: Send>(
     if parts.len() <= 1 {
         return None;
     }
+    // W_hh packed once for all parts (when each part has the rows to use it)
+    let shortest = parts.iter().map(|&(b0, b1)| b1 - b0).min().unwrap_or(0);
+    let pre = if shortest > 1 && step_packed::<T>() {
+        model.prepack(backward)
+    } else {
+        Prepacked::default()
+    };
     let results = parts
         .par_iter()
         .map(|&(b0, b1)| {
-            crate::kernels::sequential(|| {
-                let xp = x.batch_part(steps, batch, b0, b1);
-                let sp = state.map(|s| s.batch_part(batch, hidden, b0, b1));
-                // no masks (the caller takes its rows of them) and no further split
-                let part = Batch {
-                    state: sp.as_ref(),
-                    lengths: lengths.map(|l| &l[b0..b1]),
-                    ..Batch::new(xp.as_input(), steps, b1 - b0)
-                };
-                f((b0, b1), part)
+            pre.scope(|| {
+                crate::kernels::sequential(|| {
+                    let xp = x.batch_part(steps, batch, b0, b1);
+                    let sp = state.map(|s| s.batch_part(batch, hidden, b0, b1));
+                    // no masks (the caller takes its rows of them) and no further split
+                    let part = Batch {
+                        state: sp.as_ref(),
+                        lengths: lengths.map(|l| &l[b0..b1]),
+                        ..Batch::new(xp.as_input(), steps, b1 - b0)
+                    };
+                    f((b0, b1), part)
+                })
             })
         })
         .collect();
