@@ -256,6 +256,18 @@ pub struct Choice {
     /// files too): every lag of the window.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lags: Vec<usize>,
+    /// Whether the base forecast the networks correct is the naive one of
+    /// the differencing `diff` (the random walk for `diff` 1, the seasonal
+    /// naive forecast for the season) instead of an AR(p): no coefficient,
+    /// no intercept. Chosen when the best AR cell's gain over it in the
+    /// backtest is not clear (false in older files).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub naive: bool,
+    /// The backtest RMSE (target units) of the naive or seasonal naive
+    /// forecast (the better) on the points the best AR cell was scored on,
+    /// when differencing was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub naive_rmse: Option<f64>,
 }
 
 impl std::fmt::Display for Choice {
@@ -275,6 +287,10 @@ impl std::fmt::Display for Choice {
         if !self.lags.is_empty() {
             let l: Vec<String> = self.lags.iter().map(|l| l.to_string()).collect();
             write!(f, ", AR lags {}", l.join(","))?;
+        }
+        if self.naive {
+            let s = if self.diff == [1] { "" } else { "seasonal " };
+            write!(f, ", base {s}naive (no AR)")?;
         }
         Ok(())
     }
