@@ -335,7 +335,7 @@ pub(crate) fn choose(
     let mut best = best.clone();
     (best.candidates, best.seasonal_candidates) = (candidates, seasonal);
     if cfg.choose.diff {
-        best = against_naive(y, best, points, &scored, season, width);
+        best = against_naive(y, best, points, &scored, width);
     }
     Ok(best)
 }
@@ -360,39 +360,30 @@ fn parsimonious(scored: &[(Choice, Vec<Point>)], width: usize) -> Option<&(Choic
         })
 }
 
-/// The random walk as the null of the grid: the naive forecast (and, with
-/// a season above 1, the seasonal naive one; the better of the two on the
-/// same points) forecasts the points `best` was scored on; unless `best`'s
-/// gain over it there is clear ([`clear_gain`] of the per-point squared
-/// errors), the choice becomes that naive forecast as the base the
-/// networks correct, with the window and transform of the best cell
-/// (by [`parsimonious`]) with its differencing (1 for naive, the season for
-/// seasonal naive). A grid of a hundred or more cells scored on a few dozen
-/// points picks its winner partly by luck; on a near-random-walk series the
-/// winner can be a mean-reverting level model that the backtest cannot tell
-/// from the random walk, and then the random walk is the safer forecast.
+/// The random walk as the null of the grid: the naive forecast (the last
+/// value) forecasts the points `best` was scored on; unless `best`'s gain
+/// over it there is clear ([`clear_gain`] of the per-point squared errors),
+/// the choice becomes the naive forecast as the base the networks correct,
+/// with the window and transform of the best cell with differencing 1 (by
+/// [`parsimonious`]). A grid of a hundred or more cells scored on a few
+/// dozen points picks its winner partly by luck; on a near-random-walk
+/// series the winner can be a mean-reverting level model that the backtest
+/// cannot tell from the random walk, and then the random walk is the safer
+/// forecast. (The seasonal naive forecast is no such null: a seasonal AR
+/// with a coefficient near 1 is the right model where it is hard to tell
+/// from it, and the grid's seasonal cells answer that question.)
 fn against_naive(
     y: &[f64],
     mut best: Choice,
     points: &[Point],
     scored: &[(Choice, Vec<Point>)],
-    season: usize,
     width: usize,
 ) -> Choice {
-    let mut nulls: Vec<(usize, Vec<f64>)> = naive_errors(y, points, 1)
-        .map(|e| vec![(1, e)])
-        .unwrap_or_default();
-    if season > 1 {
-        nulls.extend(naive_errors(y, points, season).map(|e| (season, e)));
-    }
-    let total = |e: &[f64]| e.iter().sum::<f64>();
-    let Some((lag, errs)) = nulls
-        .into_iter()
-        .min_by(|a, b| total(&a.1).total_cmp(&total(&b.1)))
-    else {
+    let Some(errs) = naive_errors(y, points, 1) else {
         return best;
     };
-    let null_rmse = (total(&errs) / errs.len().max(1) as f64).sqrt();
+    let lag = 1;
+    let null_rmse = (errs.iter().sum::<f64>() / errs.len().max(1) as f64).sqrt();
     best.naive_rmse = Some(null_rmse);
     let gains: Vec<f64> = errs.iter().zip(points).map(|(n, p)| n - p.2).collect();
     if clear_gain(&gains) {

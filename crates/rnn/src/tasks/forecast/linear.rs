@@ -154,8 +154,8 @@ impl Linear {
     /// The model that ignores its inputs: every output is `value` (all
     /// coefficients 0). With `value` the encoded zero change of a
     /// differenced series (`-mean / std` of its [`super::Pipeline`]) it is
-    /// the naive forecast (differencing 1) or the seasonal naive one
-    /// (differencing by the season).
+    /// the naive forecast (differencing 1; the seasonal naive one for
+    /// differencing by the season).
     ///
     /// ```
     /// use rnn::tasks::forecast::Linear;

@@ -256,16 +256,14 @@ pub struct Choice {
     /// files too): every lag of the window.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lags: Vec<usize>,
-    /// Whether the base forecast the networks correct is the naive one of
-    /// the differencing `diff` (the random walk for `diff` 1, the seasonal
-    /// naive forecast for the season) instead of an AR(p): no coefficient,
-    /// no intercept. Chosen when the best AR cell's gain over it in the
-    /// backtest is not clear (false in older files).
+    /// Whether the base forecast the networks correct is the naive one (the
+    /// random walk: `diff` 1, no coefficient, no intercept) instead of an
+    /// AR(p). Chosen when the best AR cell's gain over it in the backtest
+    /// is not clear (false in older files).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub naive: bool,
-    /// The backtest RMSE (target units) of the naive or seasonal naive
-    /// forecast (the better) on the points the best AR cell was scored on,
-    /// when differencing was chosen.
+    /// The backtest RMSE (target units) of the naive forecast on the points
+    /// the best AR cell was scored on, when differencing was chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub naive_rmse: Option<f64>,
 }
@@ -289,8 +287,7 @@ impl std::fmt::Display for Choice {
             write!(f, ", AR lags {}", l.join(","))?;
         }
         if self.naive {
-            let s = if self.diff == [1] { "" } else { "seasonal " };
-            write!(f, ", base {s}naive (no AR)")?;
+            write!(f, ", base naive (no AR)")?;
         }
         Ok(())
     }

@@ -385,14 +385,9 @@ impl Trainer {
                 }
             )));
             if let (true, Some(r)) = (c.naive, c.naive_rmse) {
-                let what = if c.diff == [1] {
-                    "naive"
-                } else {
-                    "seasonal naive"
-                };
                 progress.event(&Event::Message(&format!(
-                    "the best AR cell's backtest gain over the {what} forecast (RMSE {r:.4}) is not clear: \
-                     the networks correct the {what} forecast (no AR)"
+                    "the best AR cell's backtest gain over the naive forecast (RMSE {r:.4}) is not clear: \
+                     the networks correct the naive forecast (no AR)"
                 )));
             }
         }
