@@ -9,6 +9,7 @@
 //! on the seed.
 
 use super::config::TrainConfig;
+use super::gain::clear_gain;
 use super::linear::Linear;
 use super::meta::Choice;
 use super::pipeline::{Pipeline, Transform};
@@ -61,6 +62,10 @@ pub(crate) fn linear_forecast(
     out
 }
 
+/// A point of the backtest: the forecast origin, the lead (0 = the first
+/// step) and the squared error in target units.
+type Point = (usize, usize, f64);
+
 /// One grid cell (AR(p) on `lags` of the window, all of them when empty)
 /// scored by a rolling-origin backtest: fold f (0 = the validation block)
 /// is the block of `val` rows ending `f * val` rows before the end of the
@@ -68,6 +73,7 @@ pub(crate) fn linear_forecast(
 /// the block and forecasts the block's origins. Returns the RMSE pooled
 /// over the folds (up to `folds`; an earlier fold without enough windows
 /// ends them); `None` when the cell does not fit the data.
+#[cfg(test)]
 #[allow(clippy::too_many_arguments)]
 fn score_cell(
     y: &[f64],
@@ -76,8 +82,31 @@ fn score_cell(
     window: usize,
     lags: &[usize],
     outputs: usize,
-    (h, val, folds): (usize, usize, usize),
+    fold: (usize, usize, usize),
 ) -> Option<f64> {
+    let points = backtest_cell(y, feats, p, window, lags, outputs, fold)?;
+    pooled_rmse(&points)
+}
+
+/// The root mean of the squared errors of `points`; `None` without points
+/// or when it is not finite.
+fn pooled_rmse(points: &[Point]) -> Option<f64> {
+    let se: f64 = points.iter().map(|p| p.2).sum();
+    let rmse = (se / points.len().max(1) as f64).sqrt();
+    (!points.is_empty() && rmse.is_finite()).then_some(rmse)
+}
+
+/// The points [`score_cell`] pools.
+#[allow(clippy::too_many_arguments)]
+fn backtest_cell(
+    y: &[f64],
+    feats: &[Vec<f64>],
+    p: &Pipeline,
+    window: usize,
+    lags: &[usize],
+    outputs: usize,
+    (h, val, folds): (usize, usize, usize),
+) -> Option<Vec<Point>> {
     let width = 1 + feats.len();
     let lost = p.lost();
     let enc = p.encode(y, feats).ok()?;
@@ -85,7 +114,7 @@ fn score_cell(
     let fit_rows = y.len();
     let params = coefficients(window, lags, width);
     let all = windows(m, window, outputs);
-    let (mut se, mut count) = (0.0, 0usize);
+    let mut points = Vec::new();
     for f in 0..folds.max(1) {
         let Some(start) = fit_rows.checked_sub((f + 1) * val) else {
             break;
@@ -104,14 +133,54 @@ fn score_cell(
         for o in val_origins(start + val, val, h, window + lost) {
             let pred = linear_forecast(&lin, &enc, width, window, o - lost, h);
             let back = p.decode(&y[..o], &pred).ok()?;
-            for (f, a) in back.iter().zip(&y[o..o + h]) {
-                se += (f - a) * (f - a);
+            for (i, (f, a)) in back.iter().zip(&y[o..o + h]).enumerate() {
+                points.push((o, i, (f - a) * (f - a)));
             }
-            count += h;
         }
     }
-    let rmse = (se / count.max(1) as f64).sqrt();
-    (count > 0 && rmse.is_finite()).then_some(rmse)
+    Some(points)
+}
+
+/// The squared errors of the naive forecast (`season` 1: the last value
+/// before the origin) or the seasonal naive one (for lead k the value
+/// `season * ceil(k / season)` rows before the target) at `points`; `None`
+/// when a point has no such value.
+fn naive_errors(y: &[f64], points: &[Point], season: usize) -> Option<Vec<f64>> {
+    points
+        .iter()
+        .map(|&(o, i, _)| {
+            let back = season * (i + 1).div_ceil(season);
+            let from = (o + i).checked_sub(back)?;
+            Some((y[from] - y[o + i]).powi(2))
+        })
+        .collect()
+}
+
+/// The base forecast (in encoded units) the networks correct and the
+/// forecast intervals are scaled by, fitted on windows `wins` of `enc`
+/// (`[M, I]`): the AR(p) on the choice's lags ([`Linear::fit_lags`]), or
+/// with a naive choice ([`Choice::naive`]) the model whose every output is
+/// the encoded zero change of `pipeline` (the naive or seasonal naive
+/// forecast). `None` without windows.
+pub(crate) fn fit_base(
+    enc: &[f64],
+    width: usize,
+    wins: &[&Window],
+    choice: &Option<Choice>,
+    pipeline: &Pipeline,
+) -> Option<Linear> {
+    match choice {
+        Some(c) if c.naive => {
+            let first = wins.first()?;
+            let inputs = first.input.len() * width;
+            Some(Linear::constant(
+                inputs,
+                first.target.len(),
+                -pipeline.mean / pipeline.std,
+            ))
+        }
+        _ => Linear::fit_lags(enc, width, wins, choice.as_ref().map_or(&[], |c| &c.lags)),
+    }
 }
 
 /// The AR coefficients (besides the intercept) of a cell: every input of
@@ -210,7 +279,7 @@ pub(crate) fn choose(
     }
     let outputs = cfg.outputs();
     let h = cfg.horizon;
-    let (mut scored, mut first_err) = (Vec::<Choice>::new(), None);
+    let (mut scored, mut first_err) = (Vec::<(Choice, Vec<Point>)>::new(), None);
     let (mut candidates, mut seasonal) = (0, 0);
     for &t in &transforms {
         for d in &diffs {
@@ -233,10 +302,13 @@ pub(crate) fn choose(
                     false => seasonal += 1,
                 }
                 let fold = (h, val, CHOICE_FOLDS);
-                let Some(rmse) = score_cell(y, feats, &p, w, &lags, outputs, fold) else {
+                let Some(points) = backtest_cell(y, feats, &p, w, &lags, outputs, fold) else {
                     continue;
                 };
-                scored.push(Choice {
+                let Some(rmse) = pooled_rmse(&points) else {
+                    continue;
+                };
+                let c = Choice {
                     window: w,
                     transform: t,
                     diff: d.clone(),
@@ -244,35 +316,95 @@ pub(crate) fn choose(
                     val_rmse: Some(rmse),
                     seasonal_candidates: 0,
                     lags,
-                });
+                    naive: false,
+                    naive_rmse: None,
+                };
+                scored.push((c, points));
             }
         }
     }
-    // parsimony: the fewest AR coefficients (the smallest window) within 2 %
-    // of the best score (a small validation block cannot tell closer cells
-    // apart), then the best score
-    let rmse = |c: &Choice| c.val_rmse.unwrap_or(f64::INFINITY);
     let width = 1 + feats.len();
+    let Some((best, points)) = parsimonious(&scored, width) else {
+        return Err(first_err.unwrap_or_else(|| {
+            Error::Config(format!(
+                "{} training rows: too few to choose --window, --transform or --diff on a validation block of {val} rows (give them, or use more rows)",
+                y.len()
+            ))
+        }));
+    };
+    let mut best = best.clone();
+    (best.candidates, best.seasonal_candidates) = (candidates, seasonal);
+    if cfg.choose.diff {
+        best = against_naive(y, best, points, &scored, width);
+    }
+    Ok(best)
+}
+
+/// Of the `scored` cells within 2 % of the best RMSE, the one with the
+/// fewest AR coefficients (the smallest window), then the best RMSE (a
+/// small validation block cannot tell closer cells apart).
+fn parsimonious(scored: &[(Choice, Vec<Point>)], width: usize) -> Option<&(Choice, Vec<Point>)> {
+    let rmse = |c: &Choice| c.val_rmse.unwrap_or(f64::INFINITY);
     let params = |c: &Choice| coefficients(c.window, &c.lags, width);
-    let top = scored.iter().map(rmse).fold(f64::INFINITY, f64::min);
-    let best = scored
-        .into_iter()
-        .filter(|c| rmse(c) <= top * 1.02)
-        .min_by(|a, b| {
+    let top = scored
+        .iter()
+        .map(|s| rmse(&s.0))
+        .fold(f64::INFINITY, f64::min);
+    scored
+        .iter()
+        .filter(|s| rmse(&s.0) <= top * 1.02)
+        .min_by(|(a, _), (b, _)| {
             (params(a), rmse(a))
                 .partial_cmp(&(params(b), rmse(b)))
                 .unwrap_or(std::cmp::Ordering::Equal)
-        });
-    match (best, first_err) {
-        (Some(mut b), _) => {
-            (b.candidates, b.seasonal_candidates) = (candidates, seasonal);
-            Ok(b)
-        }
-        (None, Some(e)) => Err(e),
-        (None, None) => Err(Error::Config(format!(
-            "{} training rows: too few to choose --window, --transform or --diff on a validation block of {val} rows (give them, or use more rows)",
-            y.len()
-        ))),
+        })
+}
+
+/// The random walk as the null of the grid: the naive forecast (the last
+/// value) forecasts the points `best` was scored on; unless `best`'s gain
+/// over it there is clear ([`clear_gain`] of the per-point squared errors),
+/// the choice becomes the naive forecast as the base the networks correct,
+/// with the window and transform of the best cell with differencing 1 (by
+/// [`parsimonious`]). A grid of a hundred or more cells scored on a few
+/// dozen points picks its winner partly by luck; on a near-random-walk
+/// series the winner can be a mean-reverting level model that the backtest
+/// cannot tell from the random walk, and then the random walk is the safer
+/// forecast. (The seasonal naive forecast is no such null: a seasonal AR
+/// with a coefficient near 1 is the right model where it is hard to tell
+/// from it, and the grid's seasonal cells answer that question.)
+fn against_naive(
+    y: &[f64],
+    mut best: Choice,
+    points: &[Point],
+    scored: &[(Choice, Vec<Point>)],
+    width: usize,
+) -> Choice {
+    let Some(errs) = naive_errors(y, points, 1) else {
+        return best;
+    };
+    let lag = 1;
+    let null_rmse = (errs.iter().sum::<f64>() / errs.len().max(1) as f64).sqrt();
+    best.naive_rmse = Some(null_rmse);
+    let gains: Vec<f64> = errs.iter().zip(points).map(|(n, p)| n - p.2).collect();
+    if clear_gain(&gains) {
+        return best;
+    }
+    let same: Vec<(Choice, Vec<Point>)> = scored
+        .iter()
+        .filter(|(c, _)| c.diff == [lag])
+        .cloned()
+        .collect();
+    let Some((cell, _)) = parsimonious(&same, width) else {
+        return best;
+    };
+    Choice {
+        window: cell.window,
+        transform: cell.transform,
+        diff: vec![lag],
+        val_rmse: Some(null_rmse),
+        lags: Vec::new(),
+        naive: true,
+        ..best
     }
 }
 
@@ -413,5 +545,59 @@ mod tests {
         let f = vec![(0..400).map(|i| (i % 7) as f64).collect::<Vec<f64>>()];
         let c = choose(&y, &f, &cfg, 12, ("v", &["f".to_string()])).unwrap();
         assert!(c.lags.is_empty() && c.seasonal_candidates == 0, "{c:?}");
+    }
+
+    #[test]
+    fn naive_errors_by_hand() {
+        let y = [1.0, 2.0, 4.0, 7.0, 11.0, 16.0, 22.0];
+        // origin 4 (forecast from rows 0..4), leads 0 and 1: naive 7
+        let pts = [(4, 0, 0.0), (4, 1, 0.0)];
+        let e = naive_errors(&y, &pts, 1).unwrap();
+        assert_eq!(e, [(7.0f64 - 11.0).powi(2), (7.0f64 - 16.0).powi(2)]);
+        // season 2: lead 1 takes row 2 (4), lead 2 row 3 (7)
+        let e = naive_errors(&y, &pts, 2).unwrap();
+        assert_eq!(e, [(4.0f64 - 11.0).powi(2), (7.0f64 - 16.0).powi(2)]);
+        // season 5 reaches before the first row
+        assert!(naive_errors(&y, &pts, 5).is_none());
+    }
+
+    #[test]
+    fn a_random_walk_keeps_the_naive_forecast_and_an_ar_series_its_ar() {
+        // a random walk: no cell's gain over the naive forecast is clear
+        let mut state = 17u64;
+        let mut y = vec![100.0];
+        for _ in 1..160 {
+            let v = y.last().unwrap() + noise(&mut state);
+            y.push(v);
+        }
+        let mut cfg = TrainConfig::new("v", 1, 0);
+        cfg.choose = Choose::all();
+        let c = choose(&y, &[], &cfg, 1, ("v", &[])).unwrap();
+        assert!(c.naive && c.diff == [1] && c.lags.is_empty(), "{c:?}");
+        assert_eq!(c.val_rmse, c.naive_rmse);
+        // its base forecast is the last value: a zero change, encoded
+        let p = Pipeline::fit(&y, &[], c.transform, &c.diff, ("v", &[])).unwrap();
+        let enc = p.encode(&y, &[]).unwrap();
+        let wins = windows(enc.len(), c.window, 1);
+        let refs: Vec<&Window> = wins.iter().collect();
+        let base = fit_base(&enc, 1, &refs, &Some(c.clone()), &p).unwrap();
+        let next = linear_forecast(&base, &enc, 1, c.window, enc.len(), 1);
+        let back = p.decode(&y, &next).unwrap();
+        assert!((back[0] - y[159]).abs() < 1e-9, "{back:?} {}", y[159]);
+        // a stationary AR(2) around 50: the AR's gain is clear, no naive base
+        let mut z = vec![50.0, 50.0];
+        for t in 2..160 {
+            let v = 50.0 + 1.2 * (z[t - 1] - 50.0) - 0.5 * (z[t - 2] - 50.0) + noise(&mut state);
+            z.push(v);
+        }
+        let c = choose(&z, &[], &cfg, 1, ("v", &[])).unwrap();
+        assert!(
+            !c.naive && c.naive_rmse.unwrap() > c.val_rmse.unwrap(),
+            "{c:?}"
+        );
+        // differencing given: no naive choice is offered
+        cfg.choose.diff = false;
+        let c = choose(&y, &[], &cfg, 1, ("v", &[])).unwrap();
+        assert!(!c.naive && c.naive_rmse.is_none(), "{c:?}");
     }
 }

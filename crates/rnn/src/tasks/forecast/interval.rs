@@ -13,8 +13,7 @@
 //! than the validation block). On exchangeable scores the interval then
 //! covers its nominal level of new values.
 
-use super::choose::linear_forecast;
-use super::linear::Linear;
+use super::choose::{fit_base, linear_forecast};
 use super::meta::Interval;
 use super::pipeline::Transform;
 use super::predict::Forecaster;
@@ -159,8 +158,7 @@ pub(super) fn calibrate(
     let step = count.div_ceil(BACKTEST_ORIGINS).max(1);
     for o in (first..=last).step_by(step).take_while(|_| count > 0) {
         let before: Vec<_> = all.iter().filter(|w| w.target.end + lost <= o).collect();
-        let lags = super::trainer::ar_lags(&meta.choice);
-        let Some(lin) = Linear::fit_lags(enc, width, &before, lags) else {
+        let Some(lin) = fit_base(enc, width, &before, &meta.choice, &meta.pipeline) else {
             continue;
         };
         let pred = linear_forecast(&lin, enc, width, meta.window, o - lost, h);

@@ -151,6 +151,27 @@ impl Linear {
         })
     }
 
+    /// The model that ignores its inputs: every output is `value` (all
+    /// coefficients 0). With `value` the encoded zero change of a
+    /// differenced series (`-mean / std` of its [`super::Pipeline`]) it is
+    /// the naive forecast (differencing 1; the seasonal naive one for
+    /// differencing by the season).
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::Linear;
+    /// let c = Linear::constant(3, 2, -0.5);
+    /// assert_eq!(c.predict(&[7.0, 8.0, 9.0]), [-0.5, -0.5]);
+    /// ```
+    pub fn constant(inputs: usize, outputs: usize, value: f64) -> Linear {
+        let mut coef = vec![0.0; (inputs + 1) * outputs]; // [P + 1, O]
+        coef[inputs * outputs..].iter_mut().for_each(|c| *c = value);
+        Linear {
+            inputs,
+            outputs,
+            coef,
+        }
+    }
+
     /// The `O` outputs for one window `x` (`[W * I]`).
     pub fn predict(&self, x: &[f64]) -> Vec<f64> {
         let o = self.outputs;

@@ -256,6 +256,16 @@ pub struct Choice {
     /// files too): every lag of the window.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lags: Vec<usize>,
+    /// Whether the base forecast the networks correct is the naive one (the
+    /// random walk: `diff` 1, no coefficient, no intercept) instead of an
+    /// AR(p). Chosen when the best AR cell's gain over it in the backtest
+    /// is not clear (false in older files).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub naive: bool,
+    /// The backtest RMSE (target units) of the naive forecast on the points
+    /// the best AR cell was scored on, when differencing was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub naive_rmse: Option<f64>,
 }
 
 impl std::fmt::Display for Choice {
@@ -275,6 +285,9 @@ impl std::fmt::Display for Choice {
         if !self.lags.is_empty() {
             let l: Vec<String> = self.lags.iter().map(|l| l.to_string()).collect();
             write!(f, ", AR lags {}", l.join(","))?;
+        }
+        if self.naive {
+            write!(f, ", base naive (no AR)")?;
         }
         Ok(())
     }

@@ -31,6 +31,7 @@ mod choose;
 mod config;
 pub mod diagnose;
 mod eval;
+mod gain;
 mod history;
 mod interval;
 mod linear;
@@ -51,6 +52,7 @@ pub use choose::{val_origins, val_rows};
 pub use config::{Choose, TrainConfig};
 pub use diagnose::FLOW_WINDOWS;
 pub use eval::EvalReport;
+pub use gain::clear_gain;
 pub use history::HISTORY_FORMAT;
 pub use interval::{conformal_quantile, LEVEL};
 pub use linear::Linear;
@@ -60,7 +62,7 @@ pub use predict::{member_dir, Forecast, Forecaster, Origin};
 pub use report::{fmt_num, ForecastReport};
 pub use series::{Series, TimeColumn};
 pub use table::Table;
-pub use trainer::{clear_gain, Summary, Trainer};
+pub use trainer::{Summary, Trainer};
 pub use windows::{batch_of, eval_origins, windows, Window};
 
 /// What a forecaster run's `loss.svg` shows (see [`crate::tasks::Plotting`]):

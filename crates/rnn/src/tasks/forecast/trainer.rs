@@ -5,11 +5,11 @@
 //! validation residuals the forecast intervals are made of.
 
 use super::calendar::default_season;
-use super::choose::{choose, val_origins, val_rows, CHOICE_FOLDS};
+use super::choose::{choose, fit_base, val_origins, val_rows, CHOICE_FOLDS};
 use super::config::TrainConfig;
 use super::eval::EvalReport;
+use super::gain::clear_gain;
 use super::interval::calibrate;
-use super::linear::Linear;
 use super::member::{Data, Member};
 use super::meta::Choice;
 use super::meta::{fingerprint, ForecastMeta, ValScores};
@@ -202,6 +202,8 @@ impl Trainer {
                 ),
             });
         }
+        let train_refs: Vec<&Window> = train.iter().collect();
+        let ar = fit_base(&enc, width, &train_refs, &choice, &pipeline);
         let meta = ForecastMeta {
             target: series.target_name.clone(),
             features: series.feature_names.clone(),
@@ -228,12 +230,7 @@ impl Trainer {
             delimiter: a.delimiter,
             ensemble: a.ensemble,
             choice: choice.clone(),
-            ar: Linear::fit_lags(
-                &enc,
-                width,
-                &train.iter().collect::<Vec<_>>(),
-                ar_lags(&choice),
-            ),
+            ar,
             ar_skip: false,
             correction: 1.0,
             interval: None,
@@ -387,6 +384,12 @@ impl Trainer {
                     n => format!(", with {n} seasonal AR cells"),
                 }
             )));
+            if let (true, Some(r)) = (c.naive, c.naive_rmse) {
+                progress.event(&Event::Message(&format!(
+                    "the best AR cell's backtest gain over the naive forecast (RMSE {r:.4}) is not clear: \
+                     the networks correct the naive forecast (no AR)"
+                )));
+            }
         }
         if root {
             std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
@@ -621,34 +624,6 @@ fn val_runs(fc: &Forecaster, part: &Series, origins: &[usize], h: usize) -> Resu
         v.runs.push((o, all));
     }
     Ok(v)
-}
-
-/// Whether the gains `d` (per validation value, the AR(p) squared error less
-/// the ensemble's) show a clear gain: their mean is above 1.645 standard
-/// errors (a one-sided 5 % test of a positive mean, as Diebold and Mariano
-/// compare two forecasts; the values are taken as independent). Fewer than
-/// two values show nothing.
-///
-/// ```
-/// use rnn::tasks::forecast::clear_gain;
-/// assert!(clear_gain(&[1.0, 1.0, 1.0])); // always better
-/// // mean 1, standard error 2.309 / 2 = 1.155: t = 0.87
-/// assert!(!clear_gain(&[3.0, -1.0, 3.0, -1.0]));
-/// assert!(!clear_gain(&[5.0]) && !clear_gain(&[-1.0, -1.0]));
-/// ```
-pub fn clear_gain(d: &[f64]) -> bool {
-    let n = d.len();
-    if n < 2 {
-        return false;
-    }
-    let mean = d.iter().sum::<f64>() / n as f64;
-    let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    mean > 0.0 && mean > 1.645 * (var / n as f64).sqrt()
-}
-
-/// The AR lags of a choice (empty: every lag of the window).
-pub(super) fn ar_lags(choice: &Option<Choice>) -> &[usize] {
-    choice.as_ref().map_or(&[], |c| c.lags.as_slice())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
