@@ -49,6 +49,12 @@ fn header_fields_in_any_order_with_comments_and_blank_lines() {
     for (a, b) in again.sequences.iter().zip(&d.sequences) {
         assert_eq!((&a.values, &a.label), (&b.values, &b.label));
     }
+    // `%` comment lines, as sktime's UnitTest files have, before and after @data
+    let percent =
+        ts("% Chinatown subset\n%\n@classLabel true b a\n@data\n1,2,3:a\n% inside\n4,5,6:b\n")
+            .unwrap();
+    assert_eq!(percent.len(), 2);
+    assert_eq!(percent.sequences[1].values, [4.0, 5.0, 6.0]);
     let bare = ts("1,2,3:a\n4,5,6:b\n").unwrap();
     assert_eq!(bare.classes, ["a", "b"]);
     assert_eq!(bare.sequences[0].values, [1.0, 2.0, 3.0]);

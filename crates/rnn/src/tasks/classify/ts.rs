@@ -1,7 +1,7 @@
 //! The UEA/UCR archive's `.ts` format.
 //!
 //! ```text
-//! # comments and blank lines anywhere
+//! # comments (or % ones) and blank lines anywhere
 //! @problemName GunPoint          header fields: all optional, any order
 //! @univariate true               (@dimensions N, @equalLength, @seriesLength N,
 //! @classLabel true 1 2            @missing, @timeStamps; others are ignored)
@@ -158,7 +158,8 @@ impl Dataset {
         let mut raw = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let (n, t) = (i + 1, line.trim());
-            if t.is_empty() || t.starts_with('#') {
+            // `#` comments, and `%` ones (sktime's files: UnitTest's header)
+            if t.is_empty() || t.starts_with('#') || t.starts_with('%') {
                 continue;
             }
             if t.starts_with('@') {
