@@ -23,8 +23,9 @@ pub(crate) const MIN_BYTES: usize = 1 << 20;
 pub(crate) const KEEP: usize = 12;
 
 thread_local! {
-    /// This thread's free buffers, each a `Vec<T>` for some [`Float`] `T`.
-    static FREE: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+    /// This thread's free buffers, each a `Vec<T>` for some [`Float`] `T`,
+    /// with its capacity in bytes.
+    static FREE: RefCell<Vec<(usize, Box<dyn Any>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `len` zeros: the smallest buffer this thread gave back that holds them,
@@ -35,12 +36,12 @@ pub(crate) fn zeroed<T: Float>(len: usize) -> Vec<T> {
             let (_, at) = free
                 .iter()
                 .enumerate()
-                .filter_map(|(i, b)| {
+                .filter_map(|(i, (_, b))| {
                     let v = b.downcast_ref::<Vec<T>>()?;
                     (v.capacity() >= len).then_some((v.capacity(), i))
                 })
                 .min()?;
-            free.swap_remove(at).downcast::<Vec<T>>().ok()
+            free.swap_remove(at).1.downcast::<Vec<T>>().ok()
         });
         if let Some(mut v) = kept.map(|b| *b) {
             v.clear();
@@ -54,19 +55,14 @@ pub(crate) fn zeroed<T: Float>(len: usize) -> Vec<T> {
 /// Keeps `v` for this thread's next [`zeroed`] when it is at least
 /// [`MIN_BYTES`] (dropping the smallest kept buffer past [`KEEP`]).
 pub(crate) fn give_back<T: Float>(v: Vec<T>) {
-    let bytes = |b: &Box<dyn Any>| {
-        b.downcast_ref::<Vec<f32>>()
-            .map(|v| v.capacity() * 4)
-            .or_else(|| b.downcast_ref::<Vec<f64>>().map(|v| v.capacity() * 8))
-            .unwrap_or(0)
-    };
-    if v.capacity() * size_of::<T>() < MIN_BYTES {
+    let bytes = v.capacity() * size_of::<T>();
+    if bytes < MIN_BYTES {
         return;
     }
     FREE.with_borrow_mut(|free| {
-        free.push(Box::new(v));
+        free.push((bytes, Box::new(v)));
         if free.len() > KEEP {
-            if let Some((at, _)) = free.iter().enumerate().min_by_key(|(_, b)| bytes(b)) {
+            if let Some((at, _)) = free.iter().enumerate().min_by_key(|(_, e)| e.0) {
                 free.swap_remove(at);
             }
         }
