@@ -10,8 +10,9 @@
 
 use super::config::TrainConfig;
 use super::gain::clear_gain;
+use super::level::Level;
 use super::linear::Linear;
-use super::meta::Choice;
+use super::meta::{Base, Choice};
 use super::pipeline::{Pipeline, Transform};
 use super::windows::{windows, Window};
 use crate::{Error, Result};
@@ -169,6 +170,11 @@ pub(crate) fn fit_base(
     choice: &Option<Choice>,
     pipeline: &Pipeline,
 ) -> Option<Linear> {
+    if let Some(level) = choice.as_ref().and_then(Choice::level) {
+        let first = wins.first()?;
+        let window = first.input.len();
+        return Some(level.linear(window, width, first.target.len(), pipeline));
+    }
     match choice {
         Some(c) if c.naive => {
             let first = wins.first()?;
@@ -318,6 +324,9 @@ pub(crate) fn choose(
                     lags,
                     naive: false,
                     naive_rmse: None,
+                    base: None,
+                    alpha: None,
+                    level_rmse: None,
                 };
                 scored.push((c, points));
             }
@@ -335,7 +344,14 @@ pub(crate) fn choose(
     let mut best = best.clone();
     (best.candidates, best.seasonal_candidates) = (candidates, seasonal);
     if cfg.choose.diff {
-        best = against_naive(y, best, points, &scored, width);
+        let lv = LevelSet {
+            feats,
+            names,
+            h,
+            val,
+            outputs,
+        };
+        best = choose_base(y, best, points, &scored, width, &lv);
     }
     Ok(best)
 }
@@ -360,51 +376,148 @@ fn parsimonious(scored: &[(Choice, Vec<Point>)], width: usize) -> Option<&(Choic
         })
 }
 
-/// The random walk as the null of the grid: the naive forecast (the last
-/// value) forecasts the points `best` was scored on; unless `best`'s gain
-/// over it there is clear ([`clear_gain`] of the per-point squared errors),
-/// the choice becomes the naive forecast as the base the networks correct,
-/// with the window and transform of the best cell with differencing 1 (by
-/// [`parsimonious`]). A grid of a hundred or more cells scored on a few
-/// dozen points picks its winner partly by luck; on a near-random-walk
-/// series the winner can be a mean-reverting level model that the backtest
-/// cannot tell from the random walk, and then the random walk is the safer
-/// forecast. (The seasonal naive forecast is no such null: a seasonal AR
-/// with a coefficient near 1 is the right model where it is hard to tell
-/// from it, and the grid's seasonal cells answer that question.)
-fn against_naive(
+/// What [`level_errors`] needs besides the series: features and their
+/// names, horizon, validation rows and outputs of the grid.
+struct LevelSet<'a> {
+    feats: &'a [Vec<f64>],
+    names: (&'a str, &'a [String]),
+    h: usize,
+    val: usize,
+    outputs: usize,
+}
+
+/// The root mean of squared errors `e` (0 without any).
+fn rms(e: &[f64]) -> f64 {
+    (e.iter().sum::<f64>() / e.len().max(1) as f64).sqrt()
+}
+
+/// The squared errors of the local level ([`Level::fit`], simple
+/// exponential smoothing) of the series `y` encoded by `p` (with
+/// differencing 1) at the backtest `points`: at each point it is fitted on the
+/// transformed rows before the point's block (as the AR cells are fitted on
+/// the windows before it) and forecasts from its origin as the [`Linear`]
+/// the networks would correct. Its window is the smallest that leaves out
+/// at most 5 % of the weight ([`Level::window`], fitted on all of `y`), at
+/// least `min_window`, at most 48 and what the earliest point's history
+/// allows. Returns the model fitted on all of `y`, the window and the
+/// errors; `None` when a fit fails.
+fn level_errors(
+    y: &[f64],
+    p: &Pipeline,
+    min_window: usize,
+    points: &[Point],
+    lv: &LevelSet,
+) -> Option<(Level, usize, Vec<f64>)> {
+    let z = p.transformed(y).ok()?;
+    let full = Level::fit(&z)?;
+    let first = points.iter().map(|pt| pt.0).min()?;
+    let cap = first.checked_sub(p.lost())?.min(48);
+    let window = full.window(cap).max(min_window).min(cap);
+    if window == 0 {
+        return None;
+    }
+    let width = 1 + lv.feats.len();
+    let enc = p.encode(y, lv.feats).ok()?;
+    let (mut fold, mut lin) = (usize::MAX, None);
+    let mut errs = Vec::with_capacity(points.len());
+    for &(o, i, _) in points {
+        // the fold whose block holds the targets o..o+h
+        let f = y.len().checked_sub(o + lv.h)? / lv.val.max(1);
+        if f != fold || lin.is_none() {
+            let start = y.len().checked_sub((f + 1) * lv.val)?;
+            let l = Level::fit(&z[..start])?;
+            (fold, lin) = (f, Some(l.linear(window, width, lv.outputs, p)));
+        }
+        let pred = linear_forecast(lin.as_ref()?, &enc, width, window, o - p.lost(), lv.h);
+        let back = p.decode(&y[..o], &pred).ok()?;
+        errs.push((back[i] - y[o + i]).powi(2));
+    }
+    Some((full, window, errs))
+}
+
+/// Whether the forecast with squared errors `new` is kept over the one
+/// with `old` (the same points): its gain is clear ([`clear_gain`]) and its
+/// RMSE at least 2 % lower (the grid's tolerance in [`parsimonious`]: a
+/// consistent but tiny gain, as of a level whose `alpha` is just under 1
+/// over the naive forecast, is no reason for a more complex base).
+fn better(old: &[f64], new: &[f64]) -> bool {
+    let gains: Vec<f64> = old.iter().zip(new).map(|(a, b)| a - b).collect();
+    clear_gain(&gains) && rms(new) < 0.98 * rms(old)
+}
+
+/// The base forecast the networks correct, chosen on the points `best`
+/// (the grid's winner) was scored on, the simpler preferred unless the
+/// gain is clear ([`better`]): from the naive forecast (the last value, a
+/// random walk: the null), to the local level ([`Level`], simple
+/// exponential smoothing, on the transform and window of the best cell
+/// with differencing 1), to the AR of `best`, each kept only when
+/// [`better`] than the one kept before. A grid of a hundred
+/// or more cells scored on a few dozen points picks its winner partly by
+/// luck; on a near-random-walk series the winner can be a mean-reverting
+/// level model that the backtest cannot tell from the random walk, and then
+/// the random walk, or its smoothed version, is the safer forecast. With
+/// the naive or level base the choice has differencing 1 (by
+/// [`parsimonious`] among those cells), no AR lags, and the window is long
+/// enough for the smoothing. (The seasonal naive forecast is no such null:
+/// a seasonal AR with a coefficient near 1 is the right model where it is
+/// hard to tell from it, and the grid's seasonal cells answer that
+/// question.)
+fn choose_base(
     y: &[f64],
     mut best: Choice,
     points: &[Point],
     scored: &[(Choice, Vec<Point>)],
     width: usize,
+    lv: &LevelSet,
 ) -> Choice {
-    let Some(errs) = naive_errors(y, points, 1) else {
+    let Some(naive) = naive_errors(y, points, 1) else {
         return best;
     };
-    let lag = 1;
-    let null_rmse = (errs.iter().sum::<f64>() / errs.len().max(1) as f64).sqrt();
-    best.naive_rmse = Some(null_rmse);
-    let gains: Vec<f64> = errs.iter().zip(points).map(|(n, p)| n - p.2).collect();
-    if clear_gain(&gains) {
-        return best;
-    }
+    best.naive_rmse = Some(rms(&naive));
     let same: Vec<(Choice, Vec<Point>)> = scored
         .iter()
-        .filter(|(c, _)| c.diff == [lag])
+        .filter(|(c, _)| c.diff == [1])
         .cloned()
         .collect();
     let Some((cell, _)) = parsimonious(&same, width) else {
         return best;
     };
-    Choice {
+    // the errors of the base kept so far, its model and window
+    let mut kept: (Vec<f64>, Option<(Level, usize)>) = (naive, None);
+    let level = Pipeline::fit(y, lv.feats, cell.transform, &[1], lv.names)
+        .ok()
+        .and_then(|p| level_errors(y, &p, cell.window, points, lv));
+    if let Some((l, w, errs)) = level {
+        best.level_rmse = Some(rms(&errs));
+        if better(&kept.0, &errs) {
+            kept = (errs, Some((l, w)));
+        }
+    }
+    let ar: Vec<f64> = points.iter().map(|p| p.2).collect();
+    if better(&kept.0, &ar) {
+        best.base = Some(Base::Ar);
+        return best;
+    }
+    let common = Choice {
         window: cell.window,
         transform: cell.transform,
-        diff: vec![lag],
-        val_rmse: Some(null_rmse),
+        diff: vec![1],
+        val_rmse: Some(rms(&kept.0)),
         lags: Vec::new(),
-        naive: true,
         ..best
+    };
+    match kept.1 {
+        None => Choice {
+            naive: true,
+            base: Some(Base::Naive),
+            ..common
+        },
+        Some((l, window)) => Choice {
+            window,
+            base: Some(Base::Level),
+            alpha: Some(l.alpha),
+            ..common
+        },
     }
 }
 
@@ -599,5 +712,58 @@ mod tests {
         cfg.choose.diff = false;
         let c = choose(&y, &[], &cfg, 1, ("v", &[])).unwrap();
         assert!(!c.naive && c.naive_rmse.is_none(), "{c:?}");
+    }
+
+    #[test]
+    fn a_local_level_series_chooses_the_level_base() {
+        // y_t = m_t + e_t, m_t = m_{t-1} + n_t, e and n uniform with sd
+        // 0.289 and 0.087 (q = 0.09): the steady-state smoothing weight is
+        // (-q + sqrt(q² + 4q)) / 2 = 0.26, the naive forecast's error
+        // variance (2 + q) var(e), the level's var(e) / (1 - alpha) = 1.35
+        // var(e)
+        let mut state = 23u64;
+        let (mut m, mut y) = (50.0, Vec::new());
+        for _ in 0..300 {
+            m += 0.3 * noise(&mut state);
+            y.push(m + noise(&mut state));
+        }
+        let mut cfg = TrainConfig::new("v", 1, 0);
+        cfg.choose = Choose::all();
+        let c = choose(&y, &[], &cfg, 1, ("v", &[])).unwrap();
+        assert_eq!(
+            (c.base, c.base()),
+            (Some(Base::Level), Base::Level),
+            "{c:?}"
+        );
+        assert!(!c.naive && c.diff == [1] && c.lags.is_empty(), "{c:?}");
+        let alpha = c.alpha.unwrap();
+        assert!((0.1..0.45).contains(&alpha), "{c:?}");
+        assert!(
+            c.level_rmse.unwrap() < 0.98 * c.naive_rmse.unwrap(),
+            "{c:?}"
+        );
+        assert_eq!(c.val_rmse, c.level_rmse);
+        // (1 - alpha)^W <= 0.05 < (1 - alpha)^(W - 1), the window the base needs
+        let theta: f64 = 1.0 - alpha;
+        assert!(theta.powi(c.window as i32) <= 0.05 && theta.powi(c.window as i32 - 1) > 0.05);
+        // the saved choice reads back the same, and its base is the
+        // smoothing as a linear model on the window
+        let back: Choice = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        let p = Pipeline::fit(&y, &[], c.transform, &c.diff, ("v", &[])).unwrap();
+        let enc = p.encode(&y, &[]).unwrap();
+        let wins = windows(enc.len(), c.window, 1);
+        let refs: Vec<&Window> = wins.iter().collect();
+        let base = fit_base(&enc, 1, &refs, &Some(c.clone()), &p).unwrap();
+        assert_eq!(base, Level::ses(alpha).linear(c.window, 1, 1, &p));
+        // the AR(2) series of the test above still keeps its AR
+        let mut z = vec![50.0, 50.0];
+        for t in 2..300 {
+            let v = 50.0 + 1.2 * (z[t - 1] - 50.0) - 0.5 * (z[t - 2] - 50.0) + noise(&mut state);
+            z.push(v);
+        }
+        let c = choose(&z, &[], &cfg, 1, ("v", &[])).unwrap();
+        assert_eq!(c.base, Some(Base::Ar), "{c:?}");
+        assert!(c.level_rmse.unwrap() > c.val_rmse.unwrap(), "{c:?}");
     }
 }

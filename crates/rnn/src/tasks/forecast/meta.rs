@@ -266,6 +266,60 @@ pub struct Choice {
     /// the best AR cell was scored on, when differencing was chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub naive_rmse: Option<f64>,
+    /// The base forecast the networks correct, when it was chosen in the
+    /// backtest (differencing chosen): the AR(p) of the cell, the naive
+    /// forecast or the local level ([`crate::tasks::forecast::Level`]).
+    /// Absent in older files and when the differencing was given: then
+    /// `naive` says which.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Base>,
+    /// The local level's smoothing weight (with `base` level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// The backtest RMSE (target units) of the local level (simple
+    /// exponential smoothing) on the points the best AR cell was scored on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level_rmse: Option<f64>,
+}
+
+/// Which base forecast the networks correct (the model's "AR(p)").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Base {
+    /// The AR(p) of the chosen cell, fitted by least squares.
+    Ar,
+    /// The naive forecast (the last value).
+    Naive,
+    /// Simple exponential smoothing (a local level).
+    Level,
+}
+
+impl Choice {
+    /// The chosen base: `base`, or for older files [`Base::Naive`] when
+    /// `naive`, else [`Base::Ar`].
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::{Base, Choice};
+    /// let c: Choice = serde_json::from_str(
+    ///     r#"{"window":2,"transform":"log","diff":[1],"candidates":9,"val_rmse":0.5,"naive":true}"#,
+    /// ).unwrap();
+    /// assert_eq!((c.base, c.base()), (None, Base::Naive));
+    /// ```
+    pub fn base(&self) -> Base {
+        match (self.base, self.naive) {
+            (Some(b), _) => b,
+            (None, true) => Base::Naive,
+            (None, false) => Base::Ar,
+        }
+    }
+
+    /// The local level of a level base.
+    pub fn level(&self) -> Option<super::level::Level> {
+        match (self.base(), self.alpha) {
+            (Base::Level, Some(alpha)) => Some(super::level::Level::ses(alpha)),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for Choice {
@@ -288,6 +342,9 @@ impl std::fmt::Display for Choice {
         }
         if self.naive {
             write!(f, ", base naive (no AR)")?;
+        }
+        if let Some(l) = self.level() {
+            write!(f, ", base local level (alpha {:.3}; no AR)", l.alpha)?;
         }
         Ok(())
     }

@@ -34,6 +34,7 @@ mod eval;
 mod gain;
 mod history;
 mod interval;
+mod level;
 mod linear;
 mod member;
 mod meta;
@@ -55,8 +56,11 @@ pub use eval::EvalReport;
 pub use gain::clear_gain;
 pub use history::HISTORY_FORMAT;
 pub use interval::{conformal_quantile, LEVEL};
+pub use level::Level;
 pub use linear::Linear;
-pub use meta::{fingerprint, Choice, ForecastMeta, Interval, Strategy, ValScores, META_KEY, TASK};
+pub use meta::{
+    fingerprint, Base, Choice, ForecastMeta, Interval, Strategy, ValScores, META_KEY, TASK,
+};
 pub use pipeline::{difference, undifference, Pipeline, Transform};
 pub use predict::{member_dir, Forecast, Forecaster, Origin};
 pub use report::{fmt_num, ForecastReport};

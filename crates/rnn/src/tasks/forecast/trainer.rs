@@ -390,6 +390,14 @@ impl Trainer {
                      the networks correct the naive forecast (no AR)"
                 )));
             }
+            if let (Some(l), Some(n), Some(r)) = (c.level(), c.naive_rmse, c.level_rmse) {
+                progress.event(&Event::Message(&format!(
+                    "the local level's backtest gain over the naive forecast (RMSE {r:.4} against {n:.4}) is clear \
+                     and the best AR cell's over it is not: the networks correct simple exponential smoothing \
+                     (alpha {:.3}; no AR)",
+                    l.alpha
+                )));
+            }
         }
         if root {
             std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
