@@ -135,13 +135,16 @@ fn gemm_at_b<T: Float>(
     c: &mut [T],
     accumulate: bool,
 ) {
-    let mut at = Vec::new(); // [m, chunk]
+    // [m, chunk], from this thread's pool: the weight gradients call this
+    // once per tensor per batch, with the same sizes every time
+    let mut at = crate::kernels::pool::zeroed(m * AT_B_CHUNK.min(k));
     for k0 in (0..k).step_by(AT_B_CHUNK) {
         let kc = AT_B_CHUNK.min(k - k0);
         transpose_into(&a[k0 * m..(k0 + kc) * m], kc, m, &mut at);
         let (bk, acc) = (&b[k0 * n..(k0 + kc) * n], accumulate || k0 > 0);
         gemm(m, n, kc, &at, false, bk, false, c, acc);
     }
+    crate::kernels::pool::give_back(at);
 }
 
 /// Whether this CPU runs the AVX2 builds of the hand-written kernels (the
