@@ -41,6 +41,12 @@ pub fn sequential<R>(f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// Whether this thread runs inside [`sequential`] (its work is already one
+/// of several running in parallel).
+pub(crate) fn in_sequential() -> bool {
+    SEQUENTIAL.with(Cell::get)
+}
+
 fn par_for(macs: usize) -> Par {
     let n = threads();
     if n <= 1 || macs < PAR_MIN_MACS || SEQUENTIAL.with(Cell::get) {

@@ -32,6 +32,11 @@ pub struct Inference<T> {
     above: Vec<T>,
     /// The layer loop's own buffers.
     scratch: LayerScratch<T>,
+    /// The backward direction's outputs when it runs on a thread of its
+    /// own: `[T, B, H]`.
+    rev: Vec<T>,
+    /// That direction's layer-loop buffers.
+    scratch_rev: LayerScratch<T>,
 }
 
 impl<T: Float> Inference<T> {
@@ -113,7 +118,15 @@ impl<T: Float> Model<T> {
             below,
             above,
             scratch,
+            rev,
+            scratch_rev,
         } = inf;
+        // A bidirectional layer's two directions are independent given the
+        // layer's input: with two threads to spare they run side by side,
+        // each on one thread (a batch of one, e.g. a sentence being tagged,
+        // has no batch to split).
+        let two_threads =
+            nd == 2 && crate::kernels::threads() > 1 && !crate::kernels::in_sequential();
         // the running state starts as h0 (and c0): [L*D, B, H]
         s.h.clear();
         match state {
@@ -134,6 +147,61 @@ impl<T: Float> Model<T> {
                 above.clear(); // outputs stay zero at padding, as in `forward`
             }
             above.resize(rows * dh, T::zero()); // [T, B, D*H]
+            if two_threads {
+                let input = if k == 0 {
+                    x
+                } else {
+                    Input::Dense(&below[..rows * dh])
+                };
+                let (lp_f, lp_b) = (
+                    self.layer_params(&self.params, k, 0),
+                    self.layer_params(&self.params, k, 1),
+                );
+                // the states of directions 0 and 1: rows 2k and 2k+1 of [L*D, B, H]
+                let (h_f, h_b) = s.h[2 * k * bh..(2 * k + 2) * bh].split_at_mut(bh);
+                let (c_f, c_b): (&mut [T], &mut [T]) = if mem {
+                    s.c[2 * k * bh..(2 * k + 2) * bh].split_at_mut(bh)
+                } else {
+                    (&mut [], &mut [])
+                };
+                rev.clear(); // zero at padding
+                rev.resize(rows * h, T::zero()); // [T, B, H]
+                let above_f: &mut [T] = above;
+                rayon::join(
+                    || {
+                        crate::kernels::sequential(|| {
+                            // forward direction: columns 0..H of each row
+                            cfg.layer(k, 0).infer(
+                                &lp_f, input, steps, batch, lengths, h_f, c_f, above_f, dh, 0,
+                                scratch,
+                            )
+                        })
+                    },
+                    || {
+                        crate::kernels::sequential(|| {
+                            // backward direction: its own [T, B, H]
+                            cfg.layer(k, 1).infer(
+                                &lp_b,
+                                input,
+                                steps,
+                                batch,
+                                lengths,
+                                h_b,
+                                c_b,
+                                rev,
+                                h,
+                                0,
+                                scratch_rev,
+                            )
+                        })
+                    },
+                );
+                // out_t = [h_t (forward) ; h_t (backward)]
+                for (row, r) in above.chunks_exact_mut(dh).zip(rev.chunks_exact(h)) {
+                    row[h..].copy_from_slice(r);
+                }
+                continue;
+            }
             for d in 0..nd {
                 let idx = k * nd + d;
                 let input = if k == 0 {
