@@ -353,12 +353,15 @@ fn tagger_flow_scales_by_each_directions_w() {
         s("Apple", "B-corp"),
         s("The Apple is great", "O B-corp O O"),
     ];
-    let mut opts = TaggerOptions::default();
-    opts.rnn = ModelConfig::elman(1, 5, 1);
-    opts.rnn.cell = CellKind::Elman {
+    let mut rnn = ModelConfig::elman(1, 5, 1);
+    rnn.cell = CellKind::Elman {
         activation: Activation::Relu,
     };
-    opts.rnn.bidirectional = true;
+    rnn.bidirectional = true;
+    let opts = TaggerOptions {
+        rnn,
+        ..TaggerOptions::default()
+    };
     let mut tagger = Tagger::new(&data, &opts, 1).unwrap();
     tagger.emb.iter_mut().for_each(|v| *v = 0.05);
     tagger.model.params.iter_mut().for_each(|p| *p = 0.02);

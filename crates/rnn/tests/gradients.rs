@@ -204,7 +204,7 @@ fn dropout_masks_pass_finite_differences() {
             (e_ones - e_plain).abs() < 1e-12,
             "all-ones masks = no dropout"
         );
-        for i in 0..model.params.len() {
+        for (i, &g) in grads.iter().enumerate() {
             let p = model.params[i];
             model.params[i] = p + EPS;
             let up = loss(&model, Some(&masks), &mut scratch);
@@ -212,12 +212,8 @@ fn dropout_masks_pass_finite_differences() {
             let down = loss(&model, Some(&masks), &mut scratch);
             model.params[i] = p;
             let fd = (up - down) / (2.0 * EPS);
-            let err = (fd - grads[i]).abs() / fd.abs().max(grads[i].abs()).max(1e-3);
-            assert!(
-                err < TOL,
-                "{cell:?}: param {i}: BPTT {} vs fd {fd}",
-                grads[i]
-            );
+            let err = (fd - g).abs() / fd.abs().max(g.abs()).max(1e-3);
+            assert!(err < TOL, "{cell:?}: param {i}: BPTT {g} vs fd {fd}");
         }
     }
 }

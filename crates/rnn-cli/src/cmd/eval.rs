@@ -57,7 +57,7 @@ pub struct EvalArgs {
     pub json: bool,
     /// tag: add this to the log-probability of every tag but O before
     /// decoding (a single CRF tagger: to its per-token score of those tags;
-    /// > 0: more entities, higher recall, lower precision). Several
+    /// a positive bias: more entities, higher recall, lower precision). Several
     /// comma-separated values (e.g. 0,1,2 to tune on dev) give one report each.
     #[arg(
         long,
