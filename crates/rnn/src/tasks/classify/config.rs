@@ -2,7 +2,7 @@
 //! defaults, and its checks.
 
 use super::fill::Fill;
-use super::normalise::Norm;
+use super::normalise::{Norm, Transform};
 use crate::nn::cell::{Activation, CellKind, CellName};
 use crate::nn::pool::Pool;
 use crate::{Error, Result};
@@ -57,6 +57,16 @@ pub struct TrainConfig {
         )
     )]
     pub norm: Norm,
+    /// Transform of each value before the normalisation: asinh (a
+    /// logarithm for large deviations from the training median, linear for
+    /// small ones), none, or auto (asinh on the heavy-tailed dimensions
+    /// only: those where a hundredth of the values makes most of the
+    /// standard deviation, the others spreading less than half of it).
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_enum, hide_possible_values = true, default_value = "auto")
+    )]
+    pub transform: Transform,
     /// Frames read per network step [default: chosen on validation between
     /// enough to keep the longest training sequence within 64 steps and
     /// within 16 steps].
@@ -159,6 +169,7 @@ impl Default for TrainConfig {
         TrainConfig {
             fill: Fill::Linear,
             norm: Norm::Dimension,
+            transform: Transform::Auto,
             stride: None,
             cell: CellName::Gru,
             activation: Activation::Tanh,

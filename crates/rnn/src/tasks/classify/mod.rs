@@ -55,6 +55,6 @@ pub use diagnose::FLOW_SEQUENCES;
 pub use evaluate::{scores, ClassScore, EvalReport, Scores};
 pub use fill::{fill_series, is_missing, Fill};
 pub use meta::{ClassifyMeta, MemberInfo, META_KEY, TASK};
-pub use normalise::{Norm, Normaliser};
+pub use normalise::{asinh_unit, heavy_tailed, Norm, Normaliser, Transform, BULK_SD};
 pub use select::{best, candidates, Candidate, POOLS, STEPS};
 pub use trainer::{Summary, Trainer};

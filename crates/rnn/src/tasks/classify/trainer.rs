@@ -10,7 +10,7 @@ use super::config::TrainConfig;
 use super::data::Dataset;
 use super::diagnose::flow_on_sequences;
 use super::meta::{ClassifyMeta, MemberInfo};
-use super::normalise::Normaliser;
+use super::normalise::{Normaliser, Transform};
 use super::select::{best, candidates, Candidate, POOLS};
 use crate::io::model_file::MODEL_FILE;
 use crate::io::{FlowLog, MetricsLog};
@@ -133,7 +133,7 @@ impl Trainer {
                 ),
             });
         }
-        let normaliser = Normaliser::fit(config.norm, &train);
+        let normaliser = Normaliser::fit_with(config.norm, config.transform, &train);
         let stride = config.stride_for(train.max_steps());
         let enc = Encoded::new(&train, &normaliser, stride);
         let dev = match dev {
@@ -352,6 +352,28 @@ impl Trainer {
             self.new_model(0)?.params.len(),
             if self.dev.is_some() { "the dev file".to_string() } else if val_n == 0 { "none (the last epoch is kept)".to_string() } else { format!("{val_n} sequences held out per network (stratified)") },
         )));
+        let t = m.normaliser.transformed();
+        if !t.is_empty() {
+            let dims: Vec<String> = t.iter().map(|k| (k + 1).to_string()).collect();
+            progress.event(&Event::Message(&format!(
+                "asinh transform on {} {} ({}): values minus the training median, in units of {}",
+                if t.len() == 1 {
+                    "dimension"
+                } else {
+                    "dimensions"
+                },
+                dims.join(", "),
+                if self.config.transform == Transform::Auto {
+                    "heavy-tailed"
+                } else {
+                    "--transform asinh"
+                },
+                t.iter()
+                    .map(|&k| format!("{}", m.normaliser.unit[k]))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )));
+        }
         if self.train.filled > 0 {
             progress.event(&Event::Message(&format!(
                 "filled {} missing values ({})",
