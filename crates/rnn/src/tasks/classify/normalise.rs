@@ -198,21 +198,24 @@ impl Normaliser {
     /// training set.
     pub fn fit_with(norm: Norm, transform: Transform, data: &Dataset) -> Normaliser {
         let d = data.dims;
-        let column = |k: usize| -> Vec<f64> {
-            data.sequences
-                .iter()
-                .flat_map(|s| s.values.iter().skip(k).step_by(d).copied())
-                .collect()
-        };
+        // each dimension's values over every frame of the training set, `[D][frames]`
+        let columns: Vec<Vec<f64>> = (0..d)
+            .map(|k| {
+                data.sequences
+                    .iter()
+                    .flat_map(|s| s.values.iter().skip(k).step_by(d).copied())
+                    .collect()
+            })
+            .collect();
         let (mut center, mut unit) = (vec![0.0; d], vec![0.0; d]);
-        for k in 0..d {
+        for (k, column) in columns.iter().enumerate() {
             let take = match transform {
                 Transform::None => false,
                 Transform::Asinh => true,
-                Transform::Auto => heavy_tailed(&column(k)),
+                Transform::Auto => heavy_tailed(column),
             };
             if take {
-                (center[k], unit[k]) = asinh_unit(&column(k));
+                (center[k], unit[k]) = asinh_unit(column);
             }
         }
         if unit.iter().all(|&u| u == 0.0) {
@@ -226,9 +229,10 @@ impl Normaliser {
             unit,
         };
         if norm == Norm::Dimension {
-            for k in 0..d {
-                let all: Vec<f64> = column(k).into_iter().map(|x| n.transform(k, x)).collect();
-                let (m, s) = moments(all.iter().copied());
+            for (k, column) in columns.iter().enumerate() {
+                // transformed once here, not on each of moments' three passes
+                let t: Vec<f64> = column.iter().map(|&x| n.transform(k, x)).collect();
+                let (m, s) = moments(t.iter().copied());
                 n.mean.push(m);
                 n.std.push(s);
             }
@@ -255,7 +259,7 @@ impl Normaliser {
     pub fn apply(&self, seq: &Sequence) -> Vec<f64> {
         let mut v = seq.values.clone();
         let d = v.len() / seq.steps.max(1);
-        for k in self.transformed() {
+        for k in (0..self.unit.len()).filter(|&k| self.unit[k] > 0.0) {
             for x in v.iter_mut().skip(k).step_by(d) {
                 *x = self.transform(k, *x);
             }
