@@ -128,7 +128,7 @@ pub fn single_only(comm: &dyn Collective, what: &str) -> Result<()> {
 /// ```
 pub fn shard(comm: &dyn Collective, batch: usize) -> Result<(usize, usize)> {
     let n = comm.size();
-    if batch % n != 0 || batch == 0 {
+    if !batch.is_multiple_of(n) || batch == 0 {
         return Err(Error::Value {
             what: "batch".into(),
             value: batch.to_string(),

@@ -120,6 +120,11 @@ impl Float for f32 {
     #[inline]
     fn gemv_acc(rows: usize, cols: usize, a: &[Self], x: &[Self], y: &mut [Self]) {
         #[cfg(target_arch = "x86_64")]
+        if crate::kernels::has_avx512() {
+            // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
+            return unsafe { crate::kernels::gemv_acc_f32_avx512(rows, cols, a, x, y) };
+        }
+        #[cfg(target_arch = "x86_64")]
         if crate::kernels::has_avx2() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
             return unsafe { crate::kernels::gemv_acc_f32_avx2(rows, cols, a, x, y) };
@@ -139,6 +144,12 @@ impl Float for f32 {
         b: &[Self],
         c: &mut [Self],
     ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::has_avx512() {
+            // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
+            unsafe { crate::kernels::packed::gemm_at_b_acc_f32_avx512(m, n, k, a_t, b, c) };
+            return true;
+        }
         #[cfg(target_arch = "x86_64")]
         if crate::kernels::has_avx2() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
@@ -160,7 +171,12 @@ impl Float for f32 {
         #[cfg(target_arch = "x86_64")]
         if crate::kernels::gates::fast() {
             // SAFETY: fast() holds only with AVX2 and FMA; the kernel checks the lengths.
-            unsafe { crate::kernels::gates::lstm_row_f32_avx2(xi, gh, c_prev, h, c, cache) };
+            if crate::kernels::has_avx512() {
+                // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
+                unsafe { crate::kernels::gates::lstm_row_f32_avx512(xi, gh, c_prev, h, c, cache) };
+            } else {
+                unsafe { crate::kernels::gates::lstm_row_f32_avx2(xi, gh, c_prev, h, c, cache) };
+            }
             return true;
         }
         let _ = (xi, gh, c_prev, h, c, cache);
@@ -177,7 +193,12 @@ impl Float for f32 {
         #[cfg(target_arch = "x86_64")]
         if crate::kernels::gates::fast() {
             // SAFETY: as in lstm_row.
-            unsafe { crate::kernels::gates::gru_row_f32_avx2(xi, gh, h_prev, h, cache) };
+            if crate::kernels::has_avx512() {
+                // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
+                unsafe { crate::kernels::gates::gru_row_f32_avx512(xi, gh, h_prev, h, cache) };
+            } else {
+                unsafe { crate::kernels::gates::gru_row_f32_avx2(xi, gh, h_prev, h, cache) };
+            }
             return true;
         }
         let _ = (xi, gh, h_prev, h, cache);
@@ -188,7 +209,12 @@ impl Float for f32 {
         #[cfg(target_arch = "x86_64")]
         if crate::kernels::gates::fast() {
             // SAFETY: as in lstm_row.
-            unsafe { crate::kernels::gates::tanh_row_f32_avx2(xi, gh, h) };
+            if crate::kernels::has_avx512() {
+                // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
+                unsafe { crate::kernels::gates::tanh_row_f32_avx512(xi, gh, h) };
+            } else {
+                unsafe { crate::kernels::gates::tanh_row_f32_avx2(xi, gh, h) };
+            }
             return true;
         }
         let _ = (xi, gh, h);
@@ -196,6 +222,13 @@ impl Float for f32 {
     }
     #[inline]
     fn packed_gemm_acc(m: usize, k: usize, n: usize, a: &[Self], packed: &[Self], c: &mut [Self]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::has_avx512() {
+            // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
+            return unsafe {
+                crate::kernels::packed::packed_gemm_acc_f32_avx512(m, k, n, a, packed, c)
+            };
+        }
         #[cfg(target_arch = "x86_64")]
         if crate::kernels::has_avx2() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).

@@ -1,15 +1,20 @@
-//! The gate nonlinearities of one row of a cell step, hand-vectorised for f32
-//! with AVX2 and FMA: 8 hidden units per iteration, `e^x`, `σ(x)` and
-//! `tanh(x)` computed in registers with fused multiply-adds.
+//! The gate nonlinearities of one row of a cell step, hand-vectorised for f32:
+//! with AVX2 and FMA 8 hidden units per iteration, with AVX-512 16; `e^x`,
+//! `σ(x)` and `tanh(x)` computed in registers with fused multiply-adds.
 //!
 //! The same formulas as the portable `f32` ones in [`crate::kernels::float`]
 //! (`e^x` by range reduction and its Taylor series to `r^7`, `σ(x) = 1 / (1 +
 //! e^{-x})`), with each `a * b + c` one rounding instead of two and no call
-//! or branch; `tanh` as a rational function (one division, no exponential). Error bounds, checked against f64 libm over the whole
-//! f32 range in this module's tests: `σ` within 2e-7 relative (measured
-//! 1.4e-7), `tanh` within 6 ulp (measured 4; exact 0, ±1; NaN in, NaN out). The last `n mod
-//! 8` units of a row use masked loads and stores, so every unit goes through
-//! the same formulas.
+//! or branch; `tanh` as a rational function (one division, no exponential).
+//! Error bounds, checked against f64 libm over the whole f32 range in this
+//! module's tests: `σ` within 2e-7 relative (measured 1.4e-7), `tanh` within
+//! 6 ulp (measured 4; exact 0, ±1; NaN in, NaN out). The last units of a row
+//! use masked loads and stores, so every unit goes through the same formulas.
+//!
+//! The formulas and row kernels are written once over [`Vector`] (8 lanes
+//! [`V8`], 16 lanes [`V16`]) and compiled for each instruction set: each lane
+//! goes through the same operations in the same order, so the AVX-512 and
+//! AVX2 kernels give the same bits (tested).
 //!
 //! The row kernels mirror `CellKind::forward_row` (crate::nn::cell) line by
 //! line; f64 never comes here (it stays on libm, exact to the 1e-9 reference
@@ -28,28 +33,225 @@ pub(crate) fn fast() -> bool {
     !portable && crate::kernels::has_avx2()
 }
 
-/// `e^x` on 8 lanes: `x = n ln2 + r`, `|r| <= ln2/2`, `e^r` to `r^7`
-/// (truncation below 1e-8 relative), times `2^n` built in the exponent bits.
-/// Inputs are clamped to `[-87, 88]` (results stay normal floats); a NaN
-/// stays NaN.
+/// The lane operations the formulas need, on 8 ([`V8`]) or 16 ([`V16`]) f32
+/// lanes. Every method is `#[inline(always)]` and must run inside a function
+/// compiled with the instruction set of its type (AVX2 + FMA for [`V8`],
+/// AVX-512F for [`V16`]).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn exp8(x: __m256) -> __m256 {
+pub(crate) trait Vector: Copy {
+    /// Lanes.
+    const N: usize;
+    /// Which lanes a load or store at the end of a row covers.
+    type Mask: Copy;
+    /// All lanes `x`.
+    unsafe fn splat(x: f32) -> Self;
+    /// `self + o`.
+    unsafe fn add(self, o: Self) -> Self;
+    /// `self - o`.
+    unsafe fn sub(self, o: Self) -> Self;
+    /// `self * o`.
+    unsafe fn mul(self, o: Self) -> Self;
+    /// `self / o`.
+    unsafe fn div(self, o: Self) -> Self;
+    /// `self * b + c`, one rounding.
+    unsafe fn fmadd(self, b: Self, c: Self) -> Self;
+    /// `c - self * b`, one rounding.
+    unsafe fn fnmadd(self, b: Self, c: Self) -> Self;
+    /// `min(self, o)`; `o` when either is NaN.
+    unsafe fn min(self, o: Self) -> Self;
+    /// `max(self, o)`; `o` when either is NaN.
+    unsafe fn max(self, o: Self) -> Self;
+    /// `2^n` from `t = n + round` (`n` an integer in `[-126, 127]` held in
+    /// the low mantissa bits of `t`, `round` = 1.5 * 2^23): `(n + 127) << 23`
+    /// as the bits of a float.
+    unsafe fn pow2(t: Self, round: Self) -> Self;
+    /// The lanes of the group with `rest` units left in the row.
+    unsafe fn mask(rest: usize) -> Self::Mask;
+    /// Loads the lanes of `m` at `p` (the others read as 0).
+    unsafe fn load(p: *const f32, m: Self::Mask) -> Self;
+    /// Stores the lanes of `m` at `p`.
+    unsafe fn store(self, p: *mut f32, m: Self::Mask);
+}
+
+/// 8 f32 lanes (AVX2 + FMA).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct V8(pub(crate) __m256);
+
+/// 16 f32 lanes (AVX-512F).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct V16(pub(crate) __m512);
+
+/// Which of 8 lanes a load or store covers: all of them, or the first few
+/// at the end of a row (masked: AMD's AVX2 masked stores are slow, so the
+/// full groups use plain ones).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) enum Lanes {
+    All,
+    First(__m256i),
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Vector for V8 {
+    const N: usize = 8;
+    type Mask = Lanes;
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        V8(_mm256_set1_ps(x))
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        V8(_mm256_add_ps(self.0, o.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        V8(_mm256_sub_ps(self.0, o.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, o: Self) -> Self {
+        V8(_mm256_mul_ps(self.0, o.0))
+    }
+    #[inline(always)]
+    unsafe fn div(self, o: Self) -> Self {
+        V8(_mm256_div_ps(self.0, o.0))
+    }
+    #[inline(always)]
+    unsafe fn fmadd(self, b: Self, c: Self) -> Self {
+        V8(_mm256_fmadd_ps(self.0, b.0, c.0))
+    }
+    #[inline(always)]
+    unsafe fn fnmadd(self, b: Self, c: Self) -> Self {
+        V8(_mm256_fnmadd_ps(self.0, b.0, c.0))
+    }
+    #[inline(always)]
+    unsafe fn min(self, o: Self) -> Self {
+        V8(_mm256_min_ps(self.0, o.0))
+    }
+    #[inline(always)]
+    unsafe fn max(self, o: Self) -> Self {
+        V8(_mm256_max_ps(self.0, o.0))
+    }
+    #[inline(always)]
+    unsafe fn pow2(t: Self, round: Self) -> Self {
+        let n = _mm256_sub_epi32(_mm256_castps_si256(t.0), _mm256_castps_si256(round.0));
+        let bits = _mm256_slli_epi32::<23>(_mm256_add_epi32(n, _mm256_set1_epi32(127)));
+        V8(_mm256_castsi256_ps(bits))
+    }
+    #[inline(always)]
+    unsafe fn mask(rest: usize) -> Lanes {
+        if rest >= 8 {
+            return Lanes::All;
+        }
+        let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        Lanes::First(_mm256_cmpgt_epi32(_mm256_set1_epi32(rest as i32), idx))
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32, m: Lanes) -> Self {
+        V8(match m {
+            Lanes::All => _mm256_loadu_ps(p),
+            Lanes::First(m) => _mm256_maskload_ps(p, m),
+        })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32, m: Lanes) {
+        match m {
+            Lanes::All => _mm256_storeu_ps(p, self.0),
+            Lanes::First(m) => _mm256_maskstore_ps(p, m, self.0),
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Vector for V16 {
+    const N: usize = 16;
+    type Mask = __mmask16;
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        V16(_mm512_set1_ps(x))
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        V16(_mm512_add_ps(self.0, o.0))
+    }
+    #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        V16(_mm512_sub_ps(self.0, o.0))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, o: Self) -> Self {
+        V16(_mm512_mul_ps(self.0, o.0))
+    }
+    #[inline(always)]
+    unsafe fn div(self, o: Self) -> Self {
+        V16(_mm512_div_ps(self.0, o.0))
+    }
+    #[inline(always)]
+    unsafe fn fmadd(self, b: Self, c: Self) -> Self {
+        V16(_mm512_fmadd_ps(self.0, b.0, c.0))
+    }
+    #[inline(always)]
+    unsafe fn fnmadd(self, b: Self, c: Self) -> Self {
+        V16(_mm512_fnmadd_ps(self.0, b.0, c.0))
+    }
+    #[inline(always)]
+    unsafe fn min(self, o: Self) -> Self {
+        V16(_mm512_min_ps(self.0, o.0))
+    }
+    #[inline(always)]
+    unsafe fn max(self, o: Self) -> Self {
+        V16(_mm512_max_ps(self.0, o.0))
+    }
+    #[inline(always)]
+    unsafe fn pow2(t: Self, round: Self) -> Self {
+        let n = _mm512_sub_epi32(_mm512_castps_si512(t.0), _mm512_castps_si512(round.0));
+        let bits = _mm512_slli_epi32::<23>(_mm512_add_epi32(n, _mm512_set1_epi32(127)));
+        V16(_mm512_castsi512_ps(bits))
+    }
+    #[inline(always)]
+    unsafe fn mask(rest: usize) -> __mmask16 {
+        if rest >= 16 {
+            0xffff
+        } else {
+            (1u16 << rest) - 1
+        }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32, m: __mmask16) -> Self {
+        V16(if m == 0xffff {
+            _mm512_loadu_ps(p)
+        } else {
+            _mm512_maskz_loadu_ps(m, p)
+        })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32, m: __mmask16) {
+        if m == 0xffff {
+            _mm512_storeu_ps(p, self.0)
+        } else {
+            _mm512_mask_storeu_ps(p, m, self.0)
+        }
+    }
+}
+
+/// `e^x`: `x = n ln2 + r`, `|r| <= ln2/2`, `e^r` to `r^7` (truncation below
+/// 1e-8 relative), times `2^n` built in the exponent bits. Inputs are
+/// clamped to `[-87, 88]` (results stay normal floats); a NaN stays NaN.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn exp_v<V: Vector>(x: V) -> V {
     // max/min return their second operand when either is NaN: x second keeps it
-    let x = _mm256_min_ps(
-        _mm256_set1_ps(88.0),
-        _mm256_max_ps(_mm256_set1_ps(-87.0), x),
-    );
+    let x = V::splat(88.0).min(V::splat(-87.0).max(x));
     // adding 1.5 * 2^23 rounds to an integer kept in the low mantissa bits
-    let round = _mm256_set1_ps(12_582_912.0);
-    let t = _mm256_fmadd_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E), round);
-    let n = _mm256_sub_ps(t, round); // round(x / ln 2)
-                                     // r = x - n ln2, ln2 split in a part exact in f32 and the rest
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_145_75), x);
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428_606_8e-6), r);
+    let round = V::splat(12_582_912.0);
+    let t = x.fmadd(V::splat(std::f32::consts::LOG2_E), round);
+    let n = t.sub(round); // round(x / ln 2)
+                          // r = x - n ln2, ln2 split in a part exact in f32 and the rest
+    let r = n.fnmadd(V::splat(0.693_145_75), x);
+    let r = n.fnmadd(V::splat(1.428_606_8e-6), r);
     // e^r = 1 + r (1 + r (1/2 + r (1/6 + ... r/5040))) (Horner, one rounding per step)
-    let mut p = _mm256_set1_ps(1.0 / 5040.0);
+    let mut p = V::splat(1.0 / 5040.0);
     for c in [
         1.0 / 720.0,
         1.0 / 120.0,
@@ -59,34 +261,29 @@ unsafe fn exp8(x: __m256) -> __m256 {
         1.0,
         1.0,
     ] {
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+        p = p.fmadd(r, V::splat(c));
     }
     // n in [-126, 127]: (n + 127) << 23 is the bit pattern of 2^n
-    let ni = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(round));
-    let scale = _mm256_slli_epi32::<23>(_mm256_add_epi32(ni, _mm256_set1_epi32(127)));
-    _mm256_mul_ps(p, _mm256_castsi256_ps(scale))
+    p.mul(V::pow2(t, round))
 }
 
-/// `σ(x) = 1 / (1 + e^{-x})` on 8 lanes.
+/// `σ(x) = 1 / (1 + e^{-x})`.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn sigmoid8(x: __m256) -> __m256 {
-    let one = _mm256_set1_ps(1.0);
-    let e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
-    _mm256_div_ps(one, _mm256_add_ps(one, e))
+#[inline(always)]
+unsafe fn sigmoid_v<V: Vector>(x: V) -> V {
+    let one = V::splat(1.0);
+    one.div(one.add(exp_v(V::splat(0.0).sub(x))))
 }
 
-/// `tanh(x)` on 8 lanes: `x P(x^2) / Q(x^2)` with `P`, `Q` of degree 4 in
-/// `x^2` (a rational fit of ours with positive coefficients, so neither sum
-/// cancels; relative error 2e-8 in exact arithmetic on `[0, 9]`), `x`
-/// clamped to `[-9, 9]` (tanh 9 rounds to 1 in f32) and the result to `[-1,
-/// 1]`. One division, no exponential: about a third of the instructions of
-/// the exponential form. Measured within 4 ulp of libm in f32 (tests).
+/// `tanh(x)`: `x P(x^2) / Q(x^2)` with `P`, `Q` of degree 4 in `x^2` (a
+/// rational fit of ours with positive coefficients, so neither sum cancels;
+/// relative error 2e-8 in exact arithmetic on `[0, 9]`), `x` clamped to
+/// `[-9, 9]` (tanh 9 rounds to 1 in f32) and the result to `[-1, 1]`. One
+/// division, no exponential: about a third of the instructions of the
+/// exponential form. Measured within 4 ulp of libm in f32 (tests).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn tanh8(x: __m256) -> __m256 {
+#[inline(always)]
+unsafe fn tanh_v<V: Vector>(x: V) -> V {
     const P: [f32; 5] = [
         1.0,
         0.133_810_06,
@@ -102,72 +299,24 @@ unsafe fn tanh8(x: __m256) -> __m256 {
         7.776_274_6e-7,
     ];
     // min/max return their second operand when either is NaN: x second keeps it
-    let x = _mm256_min_ps(_mm256_set1_ps(9.0), _mm256_max_ps(_mm256_set1_ps(-9.0), x));
-    let z = _mm256_mul_ps(x, x);
-    let (mut p, mut q) = (_mm256_set1_ps(P[4]), _mm256_set1_ps(Q[4]));
+    let x = V::splat(9.0).min(V::splat(-9.0).max(x));
+    let z = x.mul(x);
+    let (mut p, mut q) = (V::splat(P[4]), V::splat(Q[4]));
     for d in (0..4).rev() {
-        p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(P[d]));
-        q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(Q[d]));
+        p = p.fmadd(z, V::splat(P[d]));
+        q = q.fmadd(z, V::splat(Q[d]));
     }
-    let t = _mm256_div_ps(_mm256_mul_ps(x, p), q);
-    let one = _mm256_set1_ps(1.0);
-    _mm256_min_ps(one, _mm256_max_ps(_mm256_set1_ps(-1.0), t))
-}
-
-/// The lanes of the group of 8 with `rest` units left in the row.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn lanes(rest: usize) -> Lanes {
-    if rest >= 8 {
-        return Lanes::All;
-    }
-    let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    Lanes::First(_mm256_cmpgt_epi32(_mm256_set1_epi32(rest as i32), idx))
-}
-
-/// Which lanes of 8 floats a load or store covers: all of them, or the
-/// first few at the end of a row (masked: AMD's masked stores are slow, so
-/// the full groups use plain ones).
-#[cfg(target_arch = "x86_64")]
-#[derive(Clone, Copy)]
-enum Lanes {
-    All,
-    First(__m256i),
-}
-
-/// Loads 8 floats at `p` (only the lanes of `m`; the others read as 0).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn load(p: *const f32, m: Lanes) -> __m256 {
-    match m {
-        Lanes::All => _mm256_loadu_ps(p),
-        Lanes::First(m) => _mm256_maskload_ps(p, m),
-    }
-}
-
-/// Stores the lanes of `m` of `v` at `p`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn store(p: *mut f32, m: Lanes, v: __m256) {
-    match m {
-        Lanes::All => _mm256_storeu_ps(p, v),
-        Lanes::First(m) => _mm256_maskstore_ps(p, m, v),
-    }
+    let t = x.mul(p).div(q);
+    let one = V::splat(1.0);
+    one.min(V::splat(-1.0).max(t))
 }
 
 /// One LSTM step of one row (PyTorch's gate order i, f, g, o):
 /// `xi`, `gh`: `[4H]`; `c_prev`, `h`, `c`: `[H]`; `cache`: `[5H]` (i, f, g,
 /// o, tanh(c_t)), as `CellKind::forward_row`.
-///
-/// # Safety
-/// The CPU must have AVX2 and FMA; the slices must have those lengths for
-/// `H = h.len()`.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn lstm_row_f32_avx2(
+#[inline(always)]
+unsafe fn lstm_row<V: Vector>(
     xi: &[f32],
     gh: &[f32],
     c_prev: &[f32],
@@ -180,21 +329,20 @@ pub(crate) unsafe fn lstm_row_f32_avx2(
     assert!(c.len() >= n && cache.len() >= 5 * n);
     let (x, g, cp) = (xi.as_ptr(), gh.as_ptr(), c_prev.as_ptr());
     let (hp, cnp, kp) = (h.as_mut_ptr(), c.as_mut_ptr(), cache.as_mut_ptr());
-    for j in (0..n).step_by(8) {
-        let m = lanes(n - j);
+    for j in (0..n).step_by(V::N) {
+        let m = V::mask(n - j);
         // the pre-activation of gate block q: W_iq x + b_iq + W_hq h + b_hq
-        let pre = |q: usize| _mm256_add_ps(load(x.add(q * n + j), m), load(g.add(q * n + j), m));
-        let i = sigmoid8(pre(0)); // i = σ(.)
-        let f = sigmoid8(pre(1)); // f = σ(.)
-        let gg = tanh8(pre(2)); // g = tanh(.)
-        let o = sigmoid8(pre(3)); // o = σ(.)
-                                  // c_t = f ⊙ c_{t-1} + i ⊙ g
-        let ct = _mm256_fmadd_ps(f, load(cp.add(j), m), _mm256_mul_ps(i, gg));
-        let tc = tanh8(ct);
-        store(cnp.add(j), m, ct);
-        store(hp.add(j), m, _mm256_mul_ps(o, tc)); // h_t = o ⊙ tanh(c_t)
+        let pre = |q: usize| V::load(x.add(q * n + j), m).add(V::load(g.add(q * n + j), m));
+        let i = sigmoid_v(pre(0)); // i = σ(.)
+        let f = sigmoid_v(pre(1)); // f = σ(.)
+        let gg = tanh_v(pre(2)); // g = tanh(.)
+        let o = sigmoid_v(pre(3)); // o = σ(.)
+        let ct = f.fmadd(V::load(cp.add(j), m), i.mul(gg)); // c_t = f ⊙ c_{t-1} + i ⊙ g
+        let tc = tanh_v(ct);
+        ct.store(cnp.add(j), m);
+        o.mul(tc).store(hp.add(j), m); // h_t = o ⊙ tanh(c_t)
         for (q, v) in [i, f, gg, o, tc].into_iter().enumerate() {
-            store(kp.add(q * n + j), m, v);
+            v.store(kp.add(q * n + j), m);
         }
     }
 }
@@ -202,12 +350,9 @@ pub(crate) unsafe fn lstm_row_f32_avx2(
 /// One GRU step of one row (PyTorch's gate order r, z, n): `xi`, `gh`:
 /// `[3H]`; `h_prev`, `h`: `[H]`; `cache`: `[4H]` (r, z, n, `W_hn h + b_hn`),
 /// as `CellKind::forward_row`.
-///
-/// # Safety
-/// As [`lstm_row_f32_avx2`].
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn gru_row_f32_avx2(
+#[inline(always)]
+unsafe fn gru_row<V: Vector>(
     xi: &[f32],
     gh: &[f32],
     h_prev: &[f32],
@@ -219,41 +364,119 @@ pub(crate) unsafe fn gru_row_f32_avx2(
     assert!(cache.len() >= 4 * n);
     let (x, g, hpp) = (xi.as_ptr(), gh.as_ptr(), h_prev.as_ptr());
     let (hp, kp) = (h.as_mut_ptr(), cache.as_mut_ptr());
-    for j in (0..n).step_by(8) {
-        let m = lanes(n - j);
-        let r = sigmoid8(_mm256_add_ps(load(x.add(j), m), load(g.add(j), m))); // r = σ(.)
-        let z = sigmoid8(_mm256_add_ps(load(x.add(n + j), m), load(g.add(n + j), m))); // z = σ(.)
-        let ghn = load(g.add(2 * n + j), m); // W_hn h + b_hn
-                                             // n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
-        let nn = tanh8(_mm256_fmadd_ps(r, ghn, load(x.add(2 * n + j), m)));
+    for j in (0..n).step_by(V::N) {
+        let m = V::mask(n - j);
+        let r = sigmoid_v(V::load(x.add(j), m).add(V::load(g.add(j), m))); // r = σ(.)
+        let z = sigmoid_v(V::load(x.add(n + j), m).add(V::load(g.add(n + j), m))); // z = σ(.)
+        let ghn = V::load(g.add(2 * n + j), m); // W_hn h + b_hn
+                                                // n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+        let nn = tanh_v(r.fmadd(ghn, V::load(x.add(2 * n + j), m)));
         // h_t = (1 - z) ⊙ n + z ⊙ h_{t-1} = n + z ⊙ (h_{t-1} - n)
-        let ht = _mm256_fmadd_ps(z, _mm256_sub_ps(load(hpp.add(j), m), nn), nn);
-        store(hp.add(j), m, ht);
+        let ht = z.fmadd(V::load(hpp.add(j), m).sub(nn), nn);
+        ht.store(hp.add(j), m);
         for (q, v) in [r, z, nn, ghn].into_iter().enumerate() {
-            store(kp.add(q * n + j), m, v);
+            v.store(kp.add(q * n + j), m);
         }
     }
 }
 
 /// One tanh Elman step of one row: `h = tanh(xi + gh)`, each `[H]`.
-///
-/// # Safety
-/// As [`lstm_row_f32_avx2`].
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn tanh_row_f32_avx2(xi: &[f32], gh: &[f32], h: &mut [f32]) {
+#[inline(always)]
+unsafe fn tanh_row<V: Vector>(xi: &[f32], gh: &[f32], h: &mut [f32]) {
     let n = h.len();
     assert!(xi.len() >= n && gh.len() >= n);
     let (x, g, hp) = (xi.as_ptr(), gh.as_ptr(), h.as_mut_ptr());
-    for j in (0..n).step_by(8) {
-        let m = lanes(n - j);
+    for j in (0..n).step_by(V::N) {
+        let m = V::mask(n - j);
         // s_t = tanh(U x_t + b_ih + W s_{t-1} + b_hh)
-        store(
-            hp.add(j),
-            m,
-            tanh8(_mm256_add_ps(load(x.add(j), m), load(g.add(j), m))),
-        );
+        tanh_v(V::load(x.add(j), m).add(V::load(g.add(j), m))).store(hp.add(j), m);
     }
+}
+
+/// Compiles the row kernels for one instruction set.
+macro_rules! row_kernels {
+    ($features:literal, $v:ty, $lstm:ident, $gru:ident, $tanh:ident) => {
+        /// [`lstm_row`] on this instruction set's lanes.
+        ///
+        /// # Safety
+        /// The CPU must have the instruction set; the slices must have the
+        /// lengths [`lstm_row`] states for `H = h.len()` (checked).
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        pub(crate) unsafe fn $lstm(
+            xi: &[f32],
+            gh: &[f32],
+            c_prev: &[f32],
+            h: &mut [f32],
+            c: &mut [f32],
+            cache: &mut [f32],
+        ) {
+            lstm_row::<$v>(xi, gh, c_prev, h, c, cache)
+        }
+
+        /// [`gru_row`] on this instruction set's lanes.
+        ///
+        /// # Safety
+        /// As for the LSTM row.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        pub(crate) unsafe fn $gru(
+            xi: &[f32],
+            gh: &[f32],
+            h_prev: &[f32],
+            h: &mut [f32],
+            cache: &mut [f32],
+        ) {
+            gru_row::<$v>(xi, gh, h_prev, h, cache)
+        }
+
+        /// [`tanh_row`] on this instruction set's lanes.
+        ///
+        /// # Safety
+        /// As for the LSTM row.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        pub(crate) unsafe fn $tanh(xi: &[f32], gh: &[f32], h: &mut [f32]) {
+            tanh_row::<$v>(xi, gh, h)
+        }
+    };
+}
+
+row_kernels!(
+    "avx2,fma",
+    V8,
+    lstm_row_f32_avx2,
+    gru_row_f32_avx2,
+    tanh_row_f32_avx2
+);
+row_kernels!(
+    "avx512f,avx2,fma",
+    V16,
+    lstm_row_f32_avx512,
+    gru_row_f32_avx512,
+    tanh_row_f32_avx512
+);
+
+/// `e^x` on 8 lanes (AVX2 + FMA), for the tests.
+#[cfg(all(test, target_arch = "x86_64"))]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exp8(x: __m256) -> __m256 {
+    exp_v(V8(x)).0
+}
+
+/// `σ(x)` on 8 lanes (AVX2 + FMA), for the tests.
+#[cfg(all(test, target_arch = "x86_64"))]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sigmoid8(x: __m256) -> __m256 {
+    sigmoid_v(V8(x)).0
+}
+
+/// `tanh(x)` on 8 lanes (AVX2 + FMA), for the tests.
+#[cfg(all(test, target_arch = "x86_64"))]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tanh8(x: __m256) -> __m256 {
+    tanh_v(V8(x)).0
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -458,6 +681,100 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Applies a 16-lane function (AVX-512) to every element of `xs`.
+    fn map16(xs: &[f32], f: unsafe fn(__m512) -> __m512) -> Vec<f32> {
+        let mut out = vec![0f32; xs.len()];
+        for (x, o) in xs.chunks(16).zip(out.chunks_mut(16)) {
+            let mut buf = [0f32; 16];
+            buf[..x.len()].copy_from_slice(x);
+            // SAFETY: called only where AVX-512F is detected
+            unsafe { _mm512_storeu_ps(buf.as_mut_ptr(), f(_mm512_loadu_ps(buf.as_ptr()))) };
+            o.copy_from_slice(&buf[..x.len()]);
+        }
+        out
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn exp16(x: __m512) -> __m512 {
+        exp_v(V16(x)).0
+    }
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn sigmoid16(x: __m512) -> __m512 {
+        sigmoid_v(V16(x)).0
+    }
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn tanh16(x: __m512) -> __m512 {
+        tanh_v(V16(x)).0
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// The 16-lane functions give the 8-lane ones' bits on the whole sweep
+    /// (NaN, infinities and the clamps included), so the AVX-512 kernels
+    /// inherit the error bounds tested above. Runs where the CPU has
+    /// AVX-512F (it returns early elsewhere).
+    #[test]
+    fn avx512_functions_equal_avx2_bit_for_bit() {
+        if !(crate::kernels::has_avx2() && std::is_x86_feature_detected!("avx512f")) {
+            eprintln!("no AVX-512F on this CPU: nothing to compare");
+            return;
+        }
+        let mut xs = sweep();
+        xs.push(f32::NAN);
+        type Pair = (unsafe fn(__m256) -> __m256, unsafe fn(__m512) -> __m512);
+        let fns: [Pair; 3] = [(exp8, exp16), (sigmoid8, sigmoid16), (tanh8, tanh16)];
+        for (q, (f8, f16)) in fns.into_iter().enumerate() {
+            assert!(
+                bits(&map8(&xs, f8)) == bits(&map16(&xs, f16)),
+                "function {q}"
+            );
+        }
+    }
+
+    /// The AVX-512 row kernels give the AVX2 ones' bits, for row widths with
+    /// full groups of 16, of 8, and masked tails of both.
+    #[test]
+    fn avx512_row_kernels_equal_avx2_bit_for_bit() {
+        if !(crate::kernels::has_avx2() && std::is_x86_feature_detected!("avx512f")) {
+            eprintln!("no AVX-512F on this CPU: nothing to compare");
+            return;
+        }
+        for n in [1, 7, 8, 9, 15, 16, 17, 24, 37, 256] {
+            let (xi, gh) = (
+                values(4 * n, n as u64, 12.0),
+                values(4 * n, 50 + n as u64, 12.0),
+            );
+            let cp = values(n, 3 + n as u64, 4.0);
+            let run = |wide: bool| {
+                let (mut h, mut c, mut k) = (vec![0f32; n], vec![0f32; n], vec![0f32; 5 * n]);
+                let (mut hg, mut kg, mut ht) = (vec![0f32; n], vec![0f32; 4 * n], vec![0f32; n]);
+                // SAFETY: AVX2 and FMA, and AVX-512F for `wide` (checked above)
+                unsafe {
+                    if wide {
+                        lstm_row_f32_avx512(&xi, &gh, &cp, &mut h, &mut c, &mut k);
+                        gru_row_f32_avx512(&xi[..3 * n], &gh[..3 * n], &cp, &mut hg, &mut kg);
+                        tanh_row_f32_avx512(&xi[..n], &gh[..n], &mut ht);
+                    } else {
+                        lstm_row_f32_avx2(&xi, &gh, &cp, &mut h, &mut c, &mut k);
+                        gru_row_f32_avx2(&xi[..3 * n], &gh[..3 * n], &cp, &mut hg, &mut kg);
+                        tanh_row_f32_avx2(&xi[..n], &gh[..n], &mut ht);
+                    }
+                }
+                [h, c, k, hg, kg, ht].map(|v| bits(&v))
+            };
+            assert_eq!(run(true), run(false), "n={n}");
+        }
+        // the masked tail writes nothing past the row
+        let n = 5;
+        let (xi, gh) = (values(4 * n, 1, 2.0), values(4 * n, 2, 2.0));
+        let mut h = vec![7f32; n + 16];
+        // SAFETY: AVX-512F (checked above)
+        unsafe { tanh_row_f32_avx512(&xi[..n], &gh[..n], &mut h[..n]) };
+        assert!(h[n..].iter().all(|&v| v == 7.0));
     }
 
     /// The masked tail writes nothing past the row.

@@ -18,6 +18,10 @@ pub(crate) const NR: usize = 16;
 /// Rows of `A` per micro-kernel call (12 accumulators, 2 panel vectors and
 /// one broadcast: 15 of the 16 AVX2 registers).
 pub(crate) const MR: usize = 6;
+/// Rows of `A` per AVX-512 micro-kernel call, which covers two panels (32
+/// columns) at once: 24 accumulators, 2 panel vectors and one broadcast, 27
+/// of the 32 AVX-512 registers.
+pub(crate) const MR512: usize = 12;
 /// Depth of one pass over `K`: a panel's `[KC, NR]` slice (16 KiB) stays in
 /// L1 while every row block runs over it, and `A`'s `[m, KC]` slice in L2
 /// while every panel does. Without it, at the L shape (`K` = 4096 backward)
@@ -139,7 +143,7 @@ pub fn gemm_at_b_acc_portable<T: Float>(
     }
 }
 
-/// [`PackedRhs::gemm_acc`] for f32 with AVX2 and FMA: [`blocked_f32_avx2`]
+/// [`PackedRhs::gemm_acc`] for f32 with AVX2 and FMA: [`blocked_f32`]
 /// with `A` row-major and `B` packed once by the caller.
 ///
 /// # Safety
@@ -155,7 +159,33 @@ pub(crate) unsafe fn packed_gemm_acc_f32_avx2(
     c: &mut [f32],
 ) {
     let panels = n.div_ceil(NR);
-    blocked_f32_avx2(
+    blocked_f32::<false>(
+        m,
+        k,
+        n,
+        Lhs::Rows(&a[..m * k]),
+        Rhs::Packed(&packed[..panels * k * NR]),
+        c,
+    )
+}
+
+/// [`packed_gemm_acc_f32_avx2`] with the AVX-512 micro-kernel (two panels,
+/// up to [`MR512`] rows per tile): the same sums bit for bit.
+///
+/// # Safety
+/// The CPU must have AVX-512F, AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub(crate) unsafe fn packed_gemm_acc_f32_avx512(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    packed: &[f32],
+    c: &mut [f32],
+) {
+    let panels = n.div_ceil(NR);
+    blocked_f32::<true>(
         m,
         k,
         n,
@@ -167,7 +197,7 @@ pub(crate) unsafe fn packed_gemm_acc_f32_avx2(
 
 /// `C[m, N] += A^T B` for `A` stored `[K, m]` and `B` `[K, N]`, row-major
 /// (the weight gradients `dW = sum_t delta_t s_{t-1}^T`, `K` = T*B rows),
-/// f32 with AVX2 and FMA: [`blocked_f32_avx2`] reading `A` through its
+/// f32 with AVX2 and FMA: [`blocked_f32`] reading `A` through its
 /// transpose and packing `B` a `KC` slice at a time, so neither is copied
 /// whole (faer ran this operand order at 49 / 26 GFLOP/s at the bench's M /
 /// L shapes, and transposing `A` first cost a copy of it).
@@ -184,7 +214,25 @@ pub(crate) unsafe fn gemm_at_b_acc_f32_avx2(
     b: &[f32],
     c: &mut [f32],
 ) {
-    blocked_f32_avx2(m, k, n, Lhs::Cols(&a_t[..k * m]), Rhs::Rows(&b[..k * n]), c)
+    blocked_f32::<false>(m, k, n, Lhs::Cols(&a_t[..k * m]), Rhs::Rows(&b[..k * n]), c)
+}
+
+/// [`gemm_at_b_acc_f32_avx2`] with the AVX-512 micro-kernel: the same sums
+/// bit for bit.
+///
+/// # Safety
+/// The CPU must have AVX-512F, AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub(crate) unsafe fn gemm_at_b_acc_f32_avx512(
+    m: usize,
+    n: usize,
+    k: usize,
+    a_t: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+) {
+    blocked_f32::<true>(m, k, n, Lhs::Cols(&a_t[..k * m]), Rhs::Rows(&b[..k * n]), c)
 }
 
 /// How `A` (`[m, K]` as multiplied) is stored.
@@ -214,7 +262,7 @@ const MC: usize = 72;
 /// each); only `m` below 3 makes a smaller block, and then it is the only one.
 const CHUNK_BLOCKS: usize = 16;
 
-/// `C[m, N] += A B` on f32 with AVX2 and FMA, the loops of a blocked GEMM:
+/// `C[m, N] += A B` on f32, the loops of a blocked GEMM:
 /// for each [`KC`] slice of `K` (`B`'s slice packed into panels of [`NR`]
 /// columns unless already packed), for each group of row blocks covering at
 /// most [`MC`] rows (`A`'s slice copied into blocks of [`MR`] rows
@@ -225,21 +273,37 @@ const CHUNK_BLOCKS: usize = 16;
 /// slice after slice, whatever the blocking: the same sums as
 /// [`packed_gemm_acc_portable`] bit for bit.
 ///
+/// `WIDE` picks the micro-kernel: AVX-512 tiles of up to [`MR512`] rows by
+/// two panels, else AVX2 tiles of up to [`MR`] rows by one panel. Inlined
+/// into the wrappers, whose target features it is compiled with.
+///
 /// # Safety
-/// The CPU must have AVX2 and FMA.
+/// The CPU must have AVX2 and FMA, and AVX-512F when `WIDE`.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn blocked_f32_avx2(m: usize, k: usize, n: usize, a: Lhs, b: Rhs, c: &mut [f32]) {
+#[inline(always)]
+unsafe fn blocked_f32<const WIDE: bool>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Lhs,
+    b: Rhs,
+    c: &mut [f32],
+) {
     thread_local! {
         /// `A`'s slice in row blocks: `[blocks, KC, R]`, at most `[MC, KC]`.
-        static A_PACKED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+        static A_PACKED: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
         /// `B`'s slice in panels, when it comes row-major: `[ceil(N / NR), KC, NR]`.
-        static B_PACKED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+        static B_PACKED: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
     }
+    // the buffers are taken out and put back rather than borrowed in a
+    // closure: a closure is a function of its own, compiled without the
+    // caller's target features, and the intrinsics in it would not inline
     let c = &mut c[..m * n];
     let panels = n.div_ceil(NR);
-    A_PACKED.with_borrow_mut(|ap| {
-        B_PACKED.with_borrow_mut(|bq| {
+    let (mut ap, mut bq) = (A_PACKED.take(), B_PACKED.take());
+    {
+        let (ap, bq) = (&mut ap, &mut bq);
+        {
             // grown once to the largest shape; every element read below is
             // written first, so nothing is cleared
             if ap.len() < MC * KC {
@@ -269,7 +333,7 @@ unsafe fn blocked_f32_avx2(m: usize, k: usize, n: usize, a: Lhs, b: Rhs, c: &mut
                         }
                     }
                 }
-                let mut rest = row_blocks(m).peekable();
+                let mut rest = row_blocks(m, if WIDE { MR512 } else { MR }).peekable();
                 while let Some(&(row0, _)) = rest.peek() {
                     // the next chunk: the row blocks covering at most MC rows
                     // (on the stack: this runs at every step of the time loop)
@@ -298,6 +362,12 @@ unsafe fn blocked_f32_avx2(m: usize, k: usize, n: usize, a: Lhs, b: Rhs, c: &mut
                             Lhs::Cols(a) => {
                                 // A[i.., kk] are r consecutive floats of A^T's row kk
                                 match r {
+                                    12 => gather_rows::<12>(dst, a, m, i, k0),
+                                    11 => gather_rows::<11>(dst, a, m, i, k0),
+                                    10 => gather_rows::<10>(dst, a, m, i, k0),
+                                    9 => gather_rows::<9>(dst, a, m, i, k0),
+                                    8 => gather_rows::<8>(dst, a, m, i, k0),
+                                    7 => gather_rows::<7>(dst, a, m, i, k0),
                                     6 => gather_rows::<6>(dst, a, m, i, k0),
                                     5 => gather_rows::<5>(dst, a, m, i, k0),
                                     4 => gather_rows::<4>(dst, a, m, i, k0),
@@ -312,31 +382,74 @@ unsafe fn blocked_f32_avx2(m: usize, k: usize, n: usize, a: Lhs, b: Rhs, c: &mut
                         Rhs::Packed(pk) => pk.as_ptr().add(p * k * NR + k0 * NR),
                         Rhs::Rows(_) => bq.as_ptr().add(p * kc * NR),
                     };
-                    for p in 0..panels {
-                        let bp = panel_at(p);
-                        // the next panel's slice, asked for while the first
-                        // row block runs over this one (a line per `kk`)
-                        let next = if p + 1 < panels { panel_at(p + 1) } else { bp };
-                        let (j0, w) = (p * NR, NR.min(n - p * NR));
-                        for (q, &(i, r)) in chunk.iter().enumerate() {
-                            // block i's [kc, r] slab
-                            let aq = ap.as_ptr().add((i - row0) * kc);
-                            let cp = c.as_mut_ptr().add(i * n + j0);
-                            let pf = if q == 0 { next } else { std::ptr::null() };
-                            match r {
-                                6 => tile::<6>(kc, aq, bp, cp, n, w, pf),
-                                5 => tile::<5>(kc, aq, bp, cp, n, w, pf),
-                                4 => tile::<4>(kc, aq, bp, cp, n, w, pf),
-                                3 => tile::<3>(kc, aq, bp, cp, n, w, pf),
-                                2 => tile::<2>(kc, aq, bp, cp, n, w, pf),
-                                _ => tile::<1>(kc, aq, bp, cp, n, w, pf),
+                    if WIDE {
+                        // panels two at a time: 32 columns per tile
+                        for p in (0..panels).step_by(2) {
+                            let two = p + 1 < panels;
+                            let bp = panel_at(p);
+                            let bp1 = if two { panel_at(p + 1) } else { bp };
+                            // the next pair's panels, asked for while the
+                            // first row block runs over this pair
+                            let next = if p + 2 < panels { panel_at(p + 2) } else { bp };
+                            let next1 = if p + 3 < panels {
+                                panel_at(p + 3)
+                            } else {
+                                next
+                            };
+                            let j0 = p * NR;
+                            let w = (2 * NR).min(n - j0);
+                            for (q, &(i, r)) in chunk.iter().enumerate() {
+                                let aq = ap.as_ptr().add((i - row0) * kc);
+                                let cp = c.as_mut_ptr().add(i * n + j0);
+                                let pf = if q == 0 {
+                                    [next, next1]
+                                } else {
+                                    [std::ptr::null(); 2]
+                                };
+                                macro_rules! wide {
+                                    ($($r:literal)*) => {
+                                        match r {
+                                            $($r => if two {
+                                                tile512::<$r, 2>(kc, aq, [bp, bp1], cp, n, w, pf)
+                                            } else {
+                                                tile512::<$r, 1>(kc, aq, [bp, bp1], cp, n, w, pf)
+                                            },)*
+                                            _ => unreachable!("row blocks hold 1 to {MR512} rows"),
+                                        }
+                                    };
+                                }
+                                wide!(1 2 3 4 5 6 7 8 9 10 11 12)
+                            }
+                        }
+                    } else {
+                        for p in 0..panels {
+                            let bp = panel_at(p);
+                            // the next panel's slice, asked for while the first
+                            // row block runs over this one (a line per `kk`)
+                            let next = if p + 1 < panels { panel_at(p + 1) } else { bp };
+                            let (j0, w) = (p * NR, NR.min(n - p * NR));
+                            for (q, &(i, r)) in chunk.iter().enumerate() {
+                                // block i's [kc, r] slab
+                                let aq = ap.as_ptr().add((i - row0) * kc);
+                                let cp = c.as_mut_ptr().add(i * n + j0);
+                                let pf = if q == 0 { next } else { std::ptr::null() };
+                                match r {
+                                    6 => tile::<6>(kc, aq, bp, cp, n, w, pf),
+                                    5 => tile::<5>(kc, aq, bp, cp, n, w, pf),
+                                    4 => tile::<4>(kc, aq, bp, cp, n, w, pf),
+                                    3 => tile::<3>(kc, aq, bp, cp, n, w, pf),
+                                    2 => tile::<2>(kc, aq, bp, cp, n, w, pf),
+                                    _ => tile::<1>(kc, aq, bp, cp, n, w, pf),
+                                }
                             }
                         }
                     }
                 }
             }
-        })
-    });
+        }
+    }
+    A_PACKED.set(ap);
+    B_PACKED.set(bq);
 }
 
 /// Packs a block of `R` rows of `A` from its transpose `a_t` (`[K, m]`):
@@ -358,17 +471,18 @@ fn gather_rows<const R: usize>(dst: &mut [f32], a_t: &[f32], m: usize, i: usize,
 }
 
 /// The row blocks `(first row, rows)` the micro-kernel covers `m` rows with:
-/// blocks of [`MR`], the last 7 to 10 rows split in two (a block of 1 or 2
-/// rows keeps too few independent sums to fill both FMA pipes: 32 rows are
-/// 6+6+6+6+4+4, not 6*5+2).
-fn row_blocks(m: usize) -> impl Iterator<Item = (usize, usize)> {
+/// blocks of `mr` ([`MR`] or [`MR512`]), the last `mr + 1` to `2 mr - 2`
+/// rows split in two (a block of 1 or 2 rows keeps too few independent sums
+/// to fill both FMA pipes: with `mr` = 6, 32 rows are 6+6+6+6+4+4, not
+/// 6*5+2).
+fn row_blocks(m: usize, mr: usize) -> impl Iterator<Item = (usize, usize)> {
     let mut i = 0;
     std::iter::from_fn(move || {
         let left = m - i;
         let r = match left {
             0 => return None,
-            7..=10 => left.div_ceil(2),
-            _ => left.min(MR),
+            l if l > mr && l <= 2 * mr - 2 => left.div_ceil(2),
+            _ => left.min(mr),
         };
         i += r;
         Some((i - r, r))
@@ -450,6 +564,62 @@ unsafe fn tile_sums<const R: usize, const PF: bool>(
     }
 }
 
+/// The AVX-512 tile: `C[R, w] += A[R, K] [P_0 P_1][K, w]` for `P` panels
+/// (`bp[..P]`, `[K, NR]` each; `w <= P * NR` columns), `R <= MR512`, one
+/// 16-float register per panel row. Each sum is taken over `kk` in order from
+/// zero and added to `C` at the end, as in [`tile`]: the same bits. With `pf`
+/// not null, also asks for the `k` lines of each of the two panels at `pf`
+/// (into L2).
+///
+/// # Safety
+/// AVX-512F; pointers as [`tile`]'s, `bp[q]` for `q < P` at `k * NR` floats.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn tile512<const R: usize, const P: usize>(
+    k: usize,
+    a: *const f32,
+    bp: [*const f32; 2],
+    c: *mut f32,
+    ldc: usize,
+    w: usize,
+    pf: [*const f32; 2],
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_ps(); P]; R];
+    let prefetch = !pf[0].is_null();
+    for kk in 0..k {
+        if prefetch {
+            _mm_prefetch::<_MM_HINT_T1>(pf[0].add(kk * NR) as *const i8);
+            _mm_prefetch::<_MM_HINT_T1>(pf[1].add(kk * NR) as *const i8);
+        }
+        let mut b = [_mm512_setzero_ps(); P];
+        for (q, b) in b.iter_mut().enumerate() {
+            *b = _mm512_loadu_ps(bp[q].add(kk * NR));
+        }
+        let ak = a.add(kk * R);
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let av = _mm512_set1_ps(*ak.add(r));
+            for (q, acc) in acc.iter_mut().enumerate() {
+                *acc = _mm512_fmadd_ps(av, b[q], *acc);
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        let cr = c.add(r * ldc);
+        for (q, &acc) in acc.iter().enumerate() {
+            let cq = cr.add(q * NR);
+            let left = w.saturating_sub(q * NR);
+            if left >= NR {
+                _mm512_storeu_ps(cq, _mm512_add_ps(_mm512_loadu_ps(cq), acc));
+            } else if left > 0 {
+                let mask: __mmask16 = (1u16 << left) - 1;
+                let old = _mm512_maskz_loadu_ps(mask, cq);
+                _mm512_mask_storeu_ps(cq, mask, _mm512_add_ps(old, acc));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,6 +653,8 @@ mod tests {
             (80, 40, 600),
             (150, 33, 257),
             (32, 256, 300),
+            (13, 48, 40),
+            (25, 64, 600),
         ] {
             let (at, b) = (pattern(k * m, 3), pattern(k * n, 4));
             let a: Vec<f64> = (0..m * k).map(|r| at[(r % k) * m + r / k]).collect(); // [m, k]
@@ -506,6 +678,32 @@ mod tests {
                 unsafe { gemm_at_b_acc_f32_avx2(m, n, k, &at32, &b32, &mut fast) };
                 assert_eq!(fast, slow, "AVX2 and portable differ at {m}x{n}x{k}");
             }
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx512f") && crate::kernels::has_avx2() {
+                let mut wide = vec![0.5f32; m * n];
+                // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above)
+                unsafe { gemm_at_b_acc_f32_avx512(m, n, k, &at32, &b32, &mut wide) };
+                assert_eq!(wide, slow, "AVX-512 and portable differ at {m}x{n}x{k}");
+            }
+        }
+    }
+
+    /// Row blocks cover `m` rows once, in order, with blocks of at most `mr`
+    /// rows and none of 1 or 2 rows unless `m` itself is that small.
+    #[test]
+    fn row_blocks_cover_every_row_once_without_tiny_blocks() {
+        for mr in [MR, MR512] {
+            for m in 1..200 {
+                let blocks: Vec<_> = row_blocks(m, mr).collect();
+                let mut next = 0;
+                for &(i, r) in &blocks {
+                    assert_eq!(i, next, "m={m} mr={mr}");
+                    assert!(r >= 1 && r <= mr, "m={m} mr={mr}: block of {r}");
+                    assert!(r >= 3 || m < 3, "m={m} mr={mr}: block of {r}");
+                    next += r;
+                }
+                assert_eq!(next, m, "m={m} mr={mr}");
+            }
         }
     }
 
@@ -518,6 +716,9 @@ mod tests {
             (13, 64, 40),
             (32, 256, 100),
             (9, 600, 33),
+            (16, 256, 1024),
+            (25, 300, 80),
+            (64, 70, 48),
         ] {
             let (a, b) = (pattern(m * k, 1), pattern(k * n, 2));
             let want = naive(m, k, n, &a, &b);
@@ -554,6 +755,22 @@ mod tests {
                     "f32 {f} vs {y}"
                 );
                 assert_eq!(f, s, "AVX2 and portable kernels differ at {m}x{k}x{n}");
+            }
+            // both SIMD builds, whatever the dispatch picked, give the
+            // portable loop's bits: the AVX-512 tiles (12 rows by two panels,
+            // an odd panel alone) as well as the AVX2 ones
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::has_avx2() {
+                let mut narrow = vec![0.5f32; m * n];
+                // SAFETY: the CPU has AVX2 and FMA (checked just above)
+                unsafe { packed_gemm_acc_f32_avx2(m, k, n, &a32, &pk.data, &mut narrow) };
+                assert_eq!(narrow, slow, "AVX2 and portable differ at {m}x{k}x{n}");
+                if std::is_x86_feature_detected!("avx512f") {
+                    let mut wide = vec![0.5f32; m * n];
+                    // SAFETY: the CPU has AVX-512F too (checked just above)
+                    unsafe { packed_gemm_acc_f32_avx512(m, k, n, &a32, &pk.data, &mut wide) };
+                    assert_eq!(wide, slow, "AVX-512 and portable differ at {m}x{k}x{n}");
+                }
             }
         }
     }

@@ -321,6 +321,15 @@ impl CellKind {
         dc_prev: &mut [T],
     ) {
         #[cfg(target_arch = "x86_64")]
+        if crate::kernels::has_avx512() {
+            // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
+            return unsafe {
+                self.backward_row_avx512(
+                    dh, dc, cache, h_prev, c_prev, h, dgi, dgh, dh_prev, dc_prev,
+                )
+            };
+        }
+        #[cfg(target_arch = "x86_64")]
         if crate::kernels::has_avx2() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
             return unsafe {
@@ -335,6 +344,27 @@ impl CellKind {
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
     unsafe fn backward_row_avx2<T: Float>(
+        self,
+        dh: &[T],
+        dc: &[T],
+        cache: &[T],
+        h_prev: &[T],
+        c_prev: &[T],
+        h: &[T],
+        dgi: &mut [T],
+        dgh: &mut [T],
+        dh_prev: &mut [T],
+        dc_prev: &mut [T],
+    ) {
+        self.backward_row_impl(dh, dc, cache, h_prev, c_prev, h, dgi, dgh, dh_prev, dc_prev)
+    }
+
+    /// [`CellKind::backward_row`] compiled for AVX-512 (16 f32 lanes): the
+    /// same element-wise operations as the AVX2 build, so the same bits.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn backward_row_avx512<T: Float>(
         self,
         dh: &[T],
         dc: &[T],

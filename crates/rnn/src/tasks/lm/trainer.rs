@@ -380,7 +380,7 @@ impl Trainer {
             // (a step is evaluated once: a batch skipped after a rollback
             // leaves the step where it was)
             let fresh = tr.step > start_step && evaluated != Some(tr.step);
-            let scheduled = fresh && tr.step % eval_every == 0;
+            let scheduled = fresh && tr.step.is_multiple_of(eval_every);
             if scheduled || (done && fresh) {
                 evaluated = Some(tr.step);
                 let val = dist::from_root(comm, || {
@@ -483,7 +483,7 @@ impl Trainer {
             };
             rollback.stepped();
             smooth = Some(smooth.map_or(loss, |s| 0.98 * s + 0.02 * loss));
-            if tr.step % 10 == 0 {
+            if tr.step.is_multiple_of(10) {
                 let secs = clock.elapsed();
                 let summary = format!(
                     "loss {:.3} val {:.3} {:.0} tok/s epoch {}",
