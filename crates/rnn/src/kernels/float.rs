@@ -119,11 +119,9 @@ impl Float for f32 {
     }
     #[inline]
     fn gemv_acc(rows: usize, cols: usize, a: &[Self], x: &[Self], y: &mut [Self]) {
-        #[cfg(target_arch = "x86_64")]
-        if crate::kernels::has_avx512() {
-            // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
-            return unsafe { crate::kernels::gemv_acc_f32_avx512(rows, cols, a, x, y) };
-        }
+        // AVX2 also where the CPU has AVX-512: a 16-lane build of this
+        // product (batch 1, `H` = 100) measured no faster in `rnn bench`'s S
+        // config on an AVX-512 Xeon (BENCHMARKS.md, seventh session)
         #[cfg(target_arch = "x86_64")]
         if crate::kernels::has_avx2() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).

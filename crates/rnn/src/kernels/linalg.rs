@@ -307,106 +307,6 @@ pub(crate) unsafe fn gemv_acc_f32_avx2(
     }
 }
 
-/// [`gemv_acc`] for f32 with AVX-512F: as [`gemv_acc_f32_avx2`], sixteen
-/// columns per load (the last `cols % 16` one masked load per row), eight
-/// rows at a time; each row's 16 lane sums are folded to 8 (the two halves
-/// added) and reduced as there. Same products, summed in another order, so
-/// the results agree with the AVX2 build to rounding, not bit for bit.
-///
-/// # Safety
-/// The CPU must have AVX-512F, AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-pub(crate) unsafe fn gemv_acc_f32_avx512(
-    rows: usize,
-    cols: usize,
-    a: &[f32],
-    x: &[f32],
-    y: &mut [f32],
-) {
-    use std::arch::x86_64::*;
-    let (a, x, y) = (&a[..rows * cols], &x[..cols], &mut y[..rows]);
-    let full = cols - cols % 16;
-    // lane l of the last, partial block of columns is read when l < cols % 16
-    let mask: __mmask16 = ((1u32 << (cols % 16)) - 1) as u16;
-    /// `N` rows from `r`: each row's products summed in 16 lanes over the
-    /// columns, folded to 8 lanes.
-    ///
-    /// # Safety
-    /// AVX-512F; `r + N <= rows`, `full <= cols`, `full % 16 == 0`.
-    #[inline(always)]
-    unsafe fn block<const N: usize>(
-        a: &[f32],
-        cols: usize,
-        r: usize,
-        x: &[f32],
-        full: usize,
-        mask: __mmask16,
-    ) -> [__m256; N] {
-        let mut acc = [_mm512_setzero_ps(); N];
-        let mut k = 0;
-        while k < full {
-            // SAFETY: k + 16 <= full <= cols and r + i < rows: inside `x` and `a`
-            let xv = _mm512_loadu_ps(x.as_ptr().add(k));
-            for (i, acc_i) in acc.iter_mut().enumerate() {
-                let av = _mm512_loadu_ps(a.as_ptr().add((r + i) * cols + k));
-                *acc_i = _mm512_fmadd_ps(av, xv, *acc_i);
-            }
-            k += 16;
-        }
-        if full < cols {
-            // SAFETY: the masked lanes are the columns full..cols, inside the row
-            let xv = _mm512_maskz_loadu_ps(mask, x.as_ptr().add(full));
-            for (i, acc_i) in acc.iter_mut().enumerate() {
-                let av = _mm512_maskz_loadu_ps(mask, a.as_ptr().add((r + i) * cols + full));
-                *acc_i = _mm512_fmadd_ps(av, xv, *acc_i);
-            }
-        }
-        // a loop, not `acc.map(..)`: a closure would be compiled without
-        // this function's target features, and its intrinsics not inlined
-        let mut folded = [_mm256_setzero_ps(); N];
-        for (f, &v) in folded.iter_mut().zip(&acc) {
-            let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
-            *f = _mm256_add_ps(_mm512_castps512_ps256(v), hi);
-        }
-        folded
-    }
-    /// The sums of the lanes of four accumulators: `[s0, s1, s2, s3]`.
-    #[inline(always)]
-    unsafe fn reduce4(v: [__m256; 4]) -> __m128 {
-        let s01 = _mm256_hadd_ps(v[0], v[1]);
-        let s23 = _mm256_hadd_ps(v[2], v[3]);
-        let s = _mm256_hadd_ps(s01, s23);
-        _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1))
-    }
-    let mut r = 0;
-    while r + 8 <= rows {
-        let acc = block::<8>(a, cols, r, x, full, mask);
-        let lo = reduce4([acc[0], acc[1], acc[2], acc[3]]);
-        let hi = reduce4([acc[4], acc[5], acc[6], acc[7]]);
-        // SAFETY: r + 8 <= rows = y.len()
-        let yp = y.as_mut_ptr().add(r);
-        _mm256_storeu_ps(
-            yp,
-            _mm256_add_ps(_mm256_loadu_ps(yp), _mm256_set_m128(hi, lo)),
-        );
-        r += 8;
-    }
-    if r + 4 <= rows {
-        let acc = block::<4>(a, cols, r, x, full, mask);
-        // SAFETY: r + 4 <= rows = y.len()
-        let yp = y.as_mut_ptr().add(r);
-        _mm_storeu_ps(yp, _mm_add_ps(_mm_loadu_ps(yp), reduce4(acc)));
-        r += 4;
-    }
-    while r < rows {
-        let [acc] = block::<1>(a, cols, r, x, full, mask);
-        let zero = _mm256_setzero_ps();
-        y[r] += _mm_cvtss_f32(reduce4([acc, zero, zero, zero]));
-        r += 1;
-    }
-}
-
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gemv_acc_avx2<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T]) {
@@ -701,19 +601,13 @@ mod tests {
             let mut y = vec![1f32; r];
             <f32 as Float>::gemv_acc(r, c, &a32, &x32, &mut y);
             let mut ys = vec![y];
-            // each SIMD build the CPU has, whatever the dispatch picked
+            // the AVX2 build as well, whatever the dispatch picked
             #[cfg(target_arch = "x86_64")]
             if has_avx2() {
                 let mut y = vec![1f32; r];
                 // SAFETY: the CPU has AVX2 and FMA (checked just above)
                 unsafe { gemv_acc_f32_avx2(r, c, &a32, &x32, &mut y) };
                 ys.push(y);
-                if std::is_x86_feature_detected!("avx512f") {
-                    let mut y = vec![1f32; r];
-                    // SAFETY: and AVX-512F (checked just above)
-                    unsafe { gemv_acc_f32_avx512(r, c, &a32, &x32, &mut y) };
-                    ys.push(y);
-                }
             }
             for (path, y) in ys.iter().enumerate() {
                 for (g, w) in y.iter().zip(&want) {
