@@ -387,7 +387,7 @@ fn divergence_stops_with_the_step_and_keeps_the_checkpoint() {
 /// same order, so training gives the same parameters bit for bit whichever
 /// the CPU runs: a run forced onto the AVX2 builds (`RNN_SIMD=avx2`) against
 /// the default dispatch, for each cell, at sizes with masked tails (hidden 24,
-/// batch 13: a 12-row tile and a 1-row one). On a CPU without AVX-512 both
+/// batch 13: one 13-row AVX-512 tile, AVX2 tiles of 6, 4 and 3 rows). On a CPU without AVX-512 both
 /// runs take the AVX2 builds, and the test only checks determinism.
 #[test]
 fn simd_builds_train_bit_identical_models() {

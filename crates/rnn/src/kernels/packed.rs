@@ -19,9 +19,10 @@ pub(crate) const NR: usize = 16;
 /// one broadcast: 15 of the 16 AVX2 registers).
 pub(crate) const MR: usize = 6;
 /// Rows of `A` per AVX-512 micro-kernel call, which covers two panels (32
-/// columns) at once: 24 accumulators, 2 panel vectors and one broadcast, 27
-/// of the 32 AVX-512 registers.
-pub(crate) const MR512: usize = 12;
+/// columns) at once: 28 accumulators, 2 panel vectors and one broadcast, 31
+/// of the 32 AVX-512 registers (2-4 % more GFLOP/s than 12 rows at the
+/// bench's step shapes, `examples/kernel_rate`, Xeon with AVX-512).
+pub(crate) const MR512: usize = 14;
 /// Depth of one pass over `K`: a panel's `[KC, NR]` slice (16 KiB) stays in
 /// L1 while every row block runs over it, and `A`'s `[m, KC]` slice in L2
 /// while every panel does. Without it, at the L shape (`K` = 4096 backward)
@@ -362,6 +363,8 @@ unsafe fn blocked_f32<const WIDE: bool>(
                             Lhs::Cols(a) => {
                                 // A[i.., kk] are r consecutive floats of A^T's row kk
                                 match r {
+                                    14 => gather_rows::<14>(dst, a, m, i, k0),
+                                    13 => gather_rows::<13>(dst, a, m, i, k0),
                                     12 => gather_rows::<12>(dst, a, m, i, k0),
                                     11 => gather_rows::<11>(dst, a, m, i, k0),
                                     10 => gather_rows::<10>(dst, a, m, i, k0),
@@ -418,7 +421,7 @@ unsafe fn blocked_f32<const WIDE: bool>(
                                         }
                                     };
                                 }
-                                wide!(1 2 3 4 5 6 7 8 9 10 11 12)
+                                wide!(1 2 3 4 5 6 7 8 9 10 11 12 13 14)
                             }
                         }
                     } else {
@@ -757,7 +760,7 @@ mod tests {
                 assert_eq!(f, s, "AVX2 and portable kernels differ at {m}x{k}x{n}");
             }
             // both SIMD builds, whatever the dispatch picked, give the
-            // portable loop's bits: the AVX-512 tiles (12 rows by two panels,
+            // portable loop's bits: the AVX-512 tiles (up to 14 rows by two panels,
             // an odd panel alone) as well as the AVX2 ones
             #[cfg(target_arch = "x86_64")]
             if crate::kernels::has_avx2() {
