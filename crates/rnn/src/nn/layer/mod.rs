@@ -311,12 +311,19 @@ impl Recurrent {
         let bh = batch * h;
         let mem_len = if mem { steps * bh } else { 0 };
         // the large buffers from this thread's free list (`pool`: given back
-        // by `Forward::give_back` once BPTT is done)
+        // by `Forward::give_back` once BPTT is done); without padding every
+        // value of them is written below before it is read, so a reused
+        // buffer is not zeroed first
+        let take = if lengths.is_none() {
+            pool::reused
+        } else {
+            pool::zeroed
+        };
         let mut out = LayerCache {
-            h: pool::zeroed(steps * bh),             // [T, B, H], zero at padding
-            h_prev: pool::zeroed(steps * bh),        // [T, B, H]
-            c_prev: pool::zeroed(mem_len),           // [T, B, H] (LSTM)
-            gates: pool::zeroed(steps * batch * cw), // [T, B, cache_width*H]
+            h: take(steps * bh),             // [T, B, H], zero at padding
+            h_prev: take(steps * bh),        // [T, B, H]
+            c_prev: take(mem_len),           // [T, B, H] (LSTM)
+            gates: take(steps * batch * cw), // [T, B, cache_width*H]
             h_n: h0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()), // [B, H]
             c_n: if mem {
                 c0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()) // [B, H]
@@ -623,10 +630,18 @@ impl Recurrent {
         let mem = self.cell.has_memory();
         let bh = batch * h;
         let rows = steps * batch;
-        let mut dgi = pool::zeroed(rows * gw); // dE/dxi_t   [T, B, G*H]
-                                               // dE/dgh_t   [T, B, G*H]: its own buffer for the GRU, else dgi itself
+        // without padding, every row of dgi (and dgh) is written by the
+        // step's backward_row before it is read: a reused buffer is not
+        // zeroed first
+        let take = if lengths.is_none() {
+            pool::reused
+        } else {
+            pool::zeroed
+        };
+        let mut dgi = take(rows * gw); // dE/dxi_t   [T, B, G*H]
+                                       // dE/dgh_t   [T, B, G*H]: its own buffer for the GRU, else dgi itself
         let separate = self.cell.separate_dgh();
-        let mut dgh = pool::zeroed(if separate { rows * gw } else { 0 });
+        let mut dgh = take(if separate { rows * gw } else { 0 });
         if let Some(l) = lengths {
             // variable lengths: each step's work covers only the sequences
             // still running, dW_hh one product over the valid rows (see
