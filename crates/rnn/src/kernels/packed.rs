@@ -304,146 +304,144 @@ unsafe fn blocked_f32<const WIDE: bool>(
     let (mut ap, mut bq) = (A_PACKED.take(), B_PACKED.take());
     {
         let (ap, bq) = (&mut ap, &mut bq);
-        {
-            // grown once to the largest shape; every element read below is
-            // written first, so nothing is cleared
-            if ap.len() < MC * KC {
-                ap.resize(MC * KC, 0.0);
+        // grown once to the largest shape; every element read below is
+        // written first, so nothing is cleared
+        if ap.len() < MC * KC {
+            ap.resize(MC * KC, 0.0);
+        }
+        if matches!(b, Rhs::Rows(_)) && bq.len() < panels * KC * NR {
+            bq.resize(panels * KC * NR, 0.0);
+        }
+        for k0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - k0);
+            if let Rhs::Rows(b) = b {
+                // B[k0..k0+kc, :] into panels [kc, NR], zero past column N
+                for p in 0..panels {
+                    let (j0, w) = (p * NR, NR.min(n - p * NR));
+                    let panel = &mut bq[p * kc * NR..(p + 1) * kc * NR];
+                    for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
+                        let src = &b[(k0 + kk) * n + j0..(k0 + kk) * n + j0 + w];
+                        if let (Ok(row), Ok(src)) = (
+                            <&mut [f32; NR]>::try_from(&mut *row),
+                            <&[f32; NR]>::try_from(src),
+                        ) {
+                            *row = *src; // a full panel row: sixteen floats, no memcpy call
+                        } else {
+                            row[..w].copy_from_slice(src);
+                            row[w..].fill(0.0);
+                        }
+                    }
+                }
             }
-            if matches!(b, Rhs::Rows(_)) && bq.len() < panels * KC * NR {
-                bq.resize(panels * KC * NR, 0.0);
-            }
-            for k0 in (0..k).step_by(KC) {
-                let kc = KC.min(k - k0);
-                if let Rhs::Rows(b) = b {
-                    // B[k0..k0+kc, :] into panels [kc, NR], zero past column N
-                    for p in 0..panels {
-                        let (j0, w) = (p * NR, NR.min(n - p * NR));
-                        let panel = &mut bq[p * kc * NR..(p + 1) * kc * NR];
-                        for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
-                            let src = &b[(k0 + kk) * n + j0..(k0 + kk) * n + j0 + w];
-                            if let (Ok(row), Ok(src)) = (
-                                <&mut [f32; NR]>::try_from(&mut *row),
-                                <&[f32; NR]>::try_from(src),
-                            ) {
-                                *row = *src; // a full panel row: sixteen floats, no memcpy call
-                            } else {
-                                row[..w].copy_from_slice(src);
-                                row[w..].fill(0.0);
+            let mut rest = row_blocks(m, if WIDE { MR512 } else { MR }).peekable();
+            while let Some(&(row0, _)) = rest.peek() {
+                // the next chunk: the row blocks covering at most MC rows
+                // (on the stack: this runs at every step of the time loop)
+                let mut buf = [(0usize, 0usize); CHUNK_BLOCKS];
+                let mut nb = 0;
+                while let Some(&(i, r)) = rest.peek() {
+                    if nb == CHUNK_BLOCKS || i + r - row0 > MC {
+                        break;
+                    }
+                    (buf[nb], nb) = ((i, r), nb + 1);
+                    rest.next();
+                }
+                let chunk = &buf[..nb];
+                // A[rows of the chunk, k0..k0+kc] into row blocks [kc, r]
+                for &(i, r) in chunk {
+                    let dst = &mut ap[(i - row0) * kc..(i - row0 + r) * kc];
+                    match a {
+                        Lhs::Rows(a) => {
+                            for ri in 0..r {
+                                let row = &a[(i + ri) * k + k0..(i + ri) * k + k0 + kc];
+                                for (kk, &v) in row.iter().enumerate() {
+                                    dst[kk * r + ri] = v;
+                                }
+                            }
+                        }
+                        Lhs::Cols(a) => {
+                            // A[i.., kk] are r consecutive floats of A^T's row kk
+                            match r {
+                                14 => gather_rows::<14>(dst, a, m, i, k0),
+                                13 => gather_rows::<13>(dst, a, m, i, k0),
+                                12 => gather_rows::<12>(dst, a, m, i, k0),
+                                11 => gather_rows::<11>(dst, a, m, i, k0),
+                                10 => gather_rows::<10>(dst, a, m, i, k0),
+                                9 => gather_rows::<9>(dst, a, m, i, k0),
+                                8 => gather_rows::<8>(dst, a, m, i, k0),
+                                7 => gather_rows::<7>(dst, a, m, i, k0),
+                                6 => gather_rows::<6>(dst, a, m, i, k0),
+                                5 => gather_rows::<5>(dst, a, m, i, k0),
+                                4 => gather_rows::<4>(dst, a, m, i, k0),
+                                3 => gather_rows::<3>(dst, a, m, i, k0),
+                                2 => gather_rows::<2>(dst, a, m, i, k0),
+                                _ => gather_rows::<1>(dst, a, m, i, k0),
                             }
                         }
                     }
                 }
-                let mut rest = row_blocks(m, if WIDE { MR512 } else { MR }).peekable();
-                while let Some(&(row0, _)) = rest.peek() {
-                    // the next chunk: the row blocks covering at most MC rows
-                    // (on the stack: this runs at every step of the time loop)
-                    let mut buf = [(0usize, 0usize); CHUNK_BLOCKS];
-                    let mut nb = 0;
-                    while let Some(&(i, r)) = rest.peek() {
-                        if nb == CHUNK_BLOCKS || i + r - row0 > MC {
-                            break;
-                        }
-                        (buf[nb], nb) = ((i, r), nb + 1);
-                        rest.next();
-                    }
-                    let chunk = &buf[..nb];
-                    // A[rows of the chunk, k0..k0+kc] into row blocks [kc, r]
-                    for &(i, r) in chunk {
-                        let dst = &mut ap[(i - row0) * kc..(i - row0 + r) * kc];
-                        match a {
-                            Lhs::Rows(a) => {
-                                for ri in 0..r {
-                                    let row = &a[(i + ri) * k + k0..(i + ri) * k + k0 + kc];
-                                    for (kk, &v) in row.iter().enumerate() {
-                                        dst[kk * r + ri] = v;
-                                    }
-                                }
-                            }
-                            Lhs::Cols(a) => {
-                                // A[i.., kk] are r consecutive floats of A^T's row kk
-                                match r {
-                                    14 => gather_rows::<14>(dst, a, m, i, k0),
-                                    13 => gather_rows::<13>(dst, a, m, i, k0),
-                                    12 => gather_rows::<12>(dst, a, m, i, k0),
-                                    11 => gather_rows::<11>(dst, a, m, i, k0),
-                                    10 => gather_rows::<10>(dst, a, m, i, k0),
-                                    9 => gather_rows::<9>(dst, a, m, i, k0),
-                                    8 => gather_rows::<8>(dst, a, m, i, k0),
-                                    7 => gather_rows::<7>(dst, a, m, i, k0),
-                                    6 => gather_rows::<6>(dst, a, m, i, k0),
-                                    5 => gather_rows::<5>(dst, a, m, i, k0),
-                                    4 => gather_rows::<4>(dst, a, m, i, k0),
-                                    3 => gather_rows::<3>(dst, a, m, i, k0),
-                                    2 => gather_rows::<2>(dst, a, m, i, k0),
-                                    _ => gather_rows::<1>(dst, a, m, i, k0),
-                                }
-                            }
-                        }
-                    }
-                    let panel_at = |p: usize| match b {
-                        Rhs::Packed(pk) => pk.as_ptr().add(p * k * NR + k0 * NR),
-                        Rhs::Rows(_) => bq.as_ptr().add(p * kc * NR),
-                    };
-                    if WIDE {
-                        // panels two at a time: 32 columns per tile
-                        for p in (0..panels).step_by(2) {
-                            let two = p + 1 < panels;
-                            let bp = panel_at(p);
-                            let bp1 = if two { panel_at(p + 1) } else { bp };
-                            // the next pair's panels, asked for while the
-                            // first row block runs over this pair
-                            let next = if p + 2 < panels { panel_at(p + 2) } else { bp };
-                            let next1 = if p + 3 < panels {
-                                panel_at(p + 3)
+                let panel_at = |p: usize| match b {
+                    Rhs::Packed(pk) => pk.as_ptr().add(p * k * NR + k0 * NR),
+                    Rhs::Rows(_) => bq.as_ptr().add(p * kc * NR),
+                };
+                if WIDE {
+                    // panels two at a time: 32 columns per tile
+                    for p in (0..panels).step_by(2) {
+                        let two = p + 1 < panels;
+                        let bp = panel_at(p);
+                        let bp1 = if two { panel_at(p + 1) } else { bp };
+                        // the next pair's panels, asked for while the
+                        // first row block runs over this pair
+                        let next = if p + 2 < panels { panel_at(p + 2) } else { bp };
+                        let next1 = if p + 3 < panels {
+                            panel_at(p + 3)
+                        } else {
+                            next
+                        };
+                        let j0 = p * NR;
+                        let w = (2 * NR).min(n - j0);
+                        for (q, &(i, r)) in chunk.iter().enumerate() {
+                            let aq = ap.as_ptr().add((i - row0) * kc);
+                            let cp = c.as_mut_ptr().add(i * n + j0);
+                            let pf = if q == 0 {
+                                [next, next1]
                             } else {
-                                next
+                                [std::ptr::null(); 2]
                             };
-                            let j0 = p * NR;
-                            let w = (2 * NR).min(n - j0);
-                            for (q, &(i, r)) in chunk.iter().enumerate() {
-                                let aq = ap.as_ptr().add((i - row0) * kc);
-                                let cp = c.as_mut_ptr().add(i * n + j0);
-                                let pf = if q == 0 {
-                                    [next, next1]
-                                } else {
-                                    [std::ptr::null(); 2]
+                            macro_rules! wide {
+                                ($($r:literal)*) => {
+                                    match r {
+                                        $($r => if two {
+                                            tile512::<$r, 2>(kc, aq, [bp, bp1], cp, n, w, pf)
+                                        } else {
+                                            tile512::<$r, 1>(kc, aq, [bp, bp1], cp, n, w, pf)
+                                        },)*
+                                        _ => unreachable!("row blocks hold 1 to {MR512} rows"),
+                                    }
                                 };
-                                macro_rules! wide {
-                                    ($($r:literal)*) => {
-                                        match r {
-                                            $($r => if two {
-                                                tile512::<$r, 2>(kc, aq, [bp, bp1], cp, n, w, pf)
-                                            } else {
-                                                tile512::<$r, 1>(kc, aq, [bp, bp1], cp, n, w, pf)
-                                            },)*
-                                            _ => unreachable!("row blocks hold 1 to {MR512} rows"),
-                                        }
-                                    };
-                                }
-                                wide!(1 2 3 4 5 6 7 8 9 10 11 12 13 14)
                             }
+                            wide!(1 2 3 4 5 6 7 8 9 10 11 12 13 14)
                         }
-                    } else {
-                        for p in 0..panels {
-                            let bp = panel_at(p);
-                            // the next panel's slice, asked for while the first
-                            // row block runs over this one (a line per `kk`)
-                            let next = if p + 1 < panels { panel_at(p + 1) } else { bp };
-                            let (j0, w) = (p * NR, NR.min(n - p * NR));
-                            for (q, &(i, r)) in chunk.iter().enumerate() {
-                                // block i's [kc, r] slab
-                                let aq = ap.as_ptr().add((i - row0) * kc);
-                                let cp = c.as_mut_ptr().add(i * n + j0);
-                                let pf = if q == 0 { next } else { std::ptr::null() };
-                                match r {
-                                    6 => tile::<6>(kc, aq, bp, cp, n, w, pf),
-                                    5 => tile::<5>(kc, aq, bp, cp, n, w, pf),
-                                    4 => tile::<4>(kc, aq, bp, cp, n, w, pf),
-                                    3 => tile::<3>(kc, aq, bp, cp, n, w, pf),
-                                    2 => tile::<2>(kc, aq, bp, cp, n, w, pf),
-                                    _ => tile::<1>(kc, aq, bp, cp, n, w, pf),
-                                }
+                    }
+                } else {
+                    for p in 0..panels {
+                        let bp = panel_at(p);
+                        // the next panel's slice, asked for while the first
+                        // row block runs over this one (a line per `kk`)
+                        let next = if p + 1 < panels { panel_at(p + 1) } else { bp };
+                        let (j0, w) = (p * NR, NR.min(n - p * NR));
+                        for (q, &(i, r)) in chunk.iter().enumerate() {
+                            // block i's [kc, r] slab
+                            let aq = ap.as_ptr().add((i - row0) * kc);
+                            let cp = c.as_mut_ptr().add(i * n + j0);
+                            let pf = if q == 0 { next } else { std::ptr::null() };
+                            match r {
+                                6 => tile::<6>(kc, aq, bp, cp, n, w, pf),
+                                5 => tile::<5>(kc, aq, bp, cp, n, w, pf),
+                                4 => tile::<4>(kc, aq, bp, cp, n, w, pf),
+                                3 => tile::<3>(kc, aq, bp, cp, n, w, pf),
+                                2 => tile::<2>(kc, aq, bp, cp, n, w, pf),
+                                _ => tile::<1>(kc, aq, bp, cp, n, w, pf),
                             }
                         }
                     }
