@@ -4,6 +4,7 @@
 
 pub mod float;
 pub(crate) mod gates;
+pub(crate) mod lanes;
 mod linalg;
 pub mod packed;
 pub(crate) mod pool;

@@ -21,6 +21,7 @@
 //! place), and its forward cannot read `s_{t-1}` in place from the previous
 //! step's outputs.
 
+mod sink;
 mod sorted;
 
 use crate::kernels::{
@@ -28,6 +29,7 @@ use crate::kernels::{
 };
 use crate::nn::cell::CellKind;
 use crate::Float;
+use sink::{Discard, Keep, StepSink};
 
 /// The input of a layer: dense vectors or class ids (one-hot vectors, never
 /// materialised: `W_ih x_t` for a one-hot `x_t` is a column of `W_ih`).
@@ -172,77 +174,6 @@ fn packed_w_hh<'a, T: Float>(
             own.pack(w_hh, k, n, trans);
             own
         }
-    }
-}
-
-/// What the time loop keeps of each step: everything BPTT needs when
-/// training ([`Keep`]), nothing when inferring ([`Discard`], whose calls the
-/// compiler removes).
-trait StepSink<T> {
-    /// Whether gate values are kept (else the loop gives a one-row spare).
-    const KEEPS: bool;
-    /// Before step `t`: the state `s_{t-1}` `[B, H]` and memory `c_{t-1}`
-    /// `[B, H]` (empty unless the cell has one).
-    fn keep_state(&mut self, t: usize, h_prev: &[T], c_prev: &[T]);
-    /// Before the step of row `r = t*B + b`: that row's `s_{t-1}` `[H]` and
-    /// `c_{t-1}` `[H]` (empty unless the cell has one).
-    fn keep_row(&mut self, r: usize, h_prev: &[T], c_prev: &[T]);
-    /// The buffer row `r = t*B + b`'s gate values go to:
-    /// `[cache_width*H]`; `spare` is a one-row buffer to return when nothing
-    /// is kept.
-    fn gates<'a>(&'a mut self, r: usize, spare: &'a mut [T]) -> &'a mut [T];
-}
-
-/// The training sink: writes into a [`LayerCache`]'s buffers.
-struct Keep<'a, T> {
-    /// `[T, B, H]`.
-    h_prev: &'a mut [T],
-    /// `[T, B, H]` (LSTM, else empty).
-    c_prev: &'a mut [T],
-    /// `[T, B, cache_width*H]`.
-    gates: &'a mut [T],
-    /// `B*H`.
-    bh: usize,
-    /// `cache_width*H`.
-    cw: usize,
-}
-
-impl<T: Float> StepSink<T> for Keep<'_, T> {
-    const KEEPS: bool = true;
-    #[inline(always)]
-    fn keep_state(&mut self, t: usize, h_prev: &[T], c_prev: &[T]) {
-        let bh = self.bh;
-        self.h_prev[t * bh..(t + 1) * bh].copy_from_slice(h_prev);
-        if !c_prev.is_empty() {
-            self.c_prev[t * bh..(t + 1) * bh].copy_from_slice(c_prev);
-        }
-    }
-    #[inline(always)]
-    fn keep_row(&mut self, r: usize, h_prev: &[T], c_prev: &[T]) {
-        let h = h_prev.len();
-        self.h_prev[r * h..(r + 1) * h].copy_from_slice(h_prev);
-        if !c_prev.is_empty() {
-            self.c_prev[r * h..(r + 1) * h].copy_from_slice(c_prev);
-        }
-    }
-    #[inline(always)]
-    fn gates<'a>(&'a mut self, r: usize, _spare: &'a mut [T]) -> &'a mut [T] {
-        &mut self.gates[r * self.cw..(r + 1) * self.cw]
-    }
-}
-
-/// The inference sink: keeps nothing.
-struct Discard;
-
-impl<T> StepSink<T> for Discard {
-    const KEEPS: bool = false;
-    #[inline(always)]
-    fn keep_state(&mut self, _t: usize, _h_prev: &[T], _c_prev: &[T]) {}
-    #[inline(always)]
-    fn keep_row(&mut self, _r: usize, _h_prev: &[T], _c_prev: &[T]) {}
-    #[inline(always)]
-    fn gates<'a>(&'a mut self, _r: usize, spare: &'a mut [T]) -> &'a mut [T] {
-        spare
     }
 }
 

@@ -1,0 +1,75 @@
+//! What the layer's time loop keeps of each step: everything BPTT needs
+//! when training ([`Keep`]), nothing when inferring ([`Discard`]).
+
+use crate::Float;
+
+/// What the time loop keeps of each step: everything BPTT needs when
+/// training ([`Keep`]), nothing when inferring ([`Discard`], whose calls the
+/// compiler removes).
+pub(super) trait StepSink<T> {
+    /// Whether gate values are kept (else the loop gives a one-row spare).
+    const KEEPS: bool;
+    /// Before step `t`: the state `s_{t-1}` `[B, H]` and memory `c_{t-1}`
+    /// `[B, H]` (empty unless the cell has one).
+    fn keep_state(&mut self, t: usize, h_prev: &[T], c_prev: &[T]);
+    /// Before the step of row `r = t*B + b`: that row's `s_{t-1}` `[H]` and
+    /// `c_{t-1}` `[H]` (empty unless the cell has one).
+    fn keep_row(&mut self, r: usize, h_prev: &[T], c_prev: &[T]);
+    /// The buffer row `r = t*B + b`'s gate values go to:
+    /// `[cache_width*H]`; `spare` is a one-row buffer to return when nothing
+    /// is kept.
+    fn gates<'a>(&'a mut self, r: usize, spare: &'a mut [T]) -> &'a mut [T];
+}
+
+/// The training sink: writes into a [`super::LayerCache`]'s buffers.
+pub(super) struct Keep<'a, T> {
+    /// `[T, B, H]`.
+    pub(super) h_prev: &'a mut [T],
+    /// `[T, B, H]` (LSTM, else empty).
+    pub(super) c_prev: &'a mut [T],
+    /// `[T, B, cache_width*H]`.
+    pub(super) gates: &'a mut [T],
+    /// `B*H`.
+    pub(super) bh: usize,
+    /// `cache_width*H`.
+    pub(super) cw: usize,
+}
+
+impl<T: Float> StepSink<T> for Keep<'_, T> {
+    const KEEPS: bool = true;
+    #[inline(always)]
+    fn keep_state(&mut self, t: usize, h_prev: &[T], c_prev: &[T]) {
+        let bh = self.bh;
+        self.h_prev[t * bh..(t + 1) * bh].copy_from_slice(h_prev);
+        if !c_prev.is_empty() {
+            self.c_prev[t * bh..(t + 1) * bh].copy_from_slice(c_prev);
+        }
+    }
+    #[inline(always)]
+    fn keep_row(&mut self, r: usize, h_prev: &[T], c_prev: &[T]) {
+        let h = h_prev.len();
+        self.h_prev[r * h..(r + 1) * h].copy_from_slice(h_prev);
+        if !c_prev.is_empty() {
+            self.c_prev[r * h..(r + 1) * h].copy_from_slice(c_prev);
+        }
+    }
+    #[inline(always)]
+    fn gates<'a>(&'a mut self, r: usize, _spare: &'a mut [T]) -> &'a mut [T] {
+        &mut self.gates[r * self.cw..(r + 1) * self.cw]
+    }
+}
+
+/// The inference sink: keeps nothing.
+pub(super) struct Discard;
+
+impl<T> StepSink<T> for Discard {
+    const KEEPS: bool = false;
+    #[inline(always)]
+    fn keep_state(&mut self, _t: usize, _h_prev: &[T], _c_prev: &[T]) {}
+    #[inline(always)]
+    fn keep_row(&mut self, _r: usize, _h_prev: &[T], _c_prev: &[T]) {}
+    #[inline(always)]
+    fn gates<'a>(&'a mut self, _r: usize, spare: &'a mut [T]) -> &'a mut [T] {
+        spare
+    }
+}
