@@ -6,7 +6,8 @@
 //! sensitive to other processes than a median).
 //!
 //! `cargo run --release -p rnn --example infer_timing -- S` (or `M`, `L`); with
-//! `ONLY=1` it just runs `infer` in a loop, with `TRAIN=1` forward, loss and
+//! `ONLY=1` it just runs `infer` in a loop (`THREADS=2`: the batch split
+//! across two threads, as `rnn bench --threads 2`), with `TRAIN=1` forward, loss and
 //! BPTT (one thread), for `perf record`; `CELL=lstm`
 //! (or `gru`) times that cell instead of the Elman one.
 
@@ -70,9 +71,22 @@ fn main() -> rnn::Result<()> {
         return Ok(());
     }
     if std::env::var("ONLY").is_ok() {
+        // `THREADS=n`: the batch split across n threads, as `rnn bench --threads n`
+        let threads: usize = std::env::var("THREADS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1);
+        rnn::kernels::set_threads(threads);
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .ok();
         for _ in 0..reps * 50 {
             model
-                .infer(Batch::new(Input::Ids(&x), t, b), &mut inf)
+                .infer(
+                    Batch::new(Input::Ids(&x), t, b).split_across_threads(),
+                    &mut inf,
+                )
                 .unwrap();
             std::hint::black_box(&inf.logits);
         }

@@ -1,5 +1,6 @@
 //! GFLOP/s of the packed step kernel (`PackedRhs::gemm_acc`, f32) at a few
-//! shapes, in cache and not, on this thread's CPU time (min of 15): `cargo run --release -p rnn --example kernel_rate`.
+//! shapes, in cache and not, on this thread's CPU time (min of 15): `cargo run --release -p rnn --example kernel_rate`
+//! (`SHAPES=32x1024x1024,64x1024x512` for those `m x k x n` instead).
 use rnn::kernels::PackedRhs;
 
 /// This thread's CPU time in seconds (so another process on the machine
@@ -35,14 +36,29 @@ fn rate(m: usize, k: usize, n: usize) -> f64 {
 }
 
 fn main() {
-    for &(m, k, n) in &[
-        (72, 256, 256),
-        (72, 256, 1024),
-        (64, 1024, 4096),
-        (64, 4096, 1024),
-        (32, 256, 1024),
-        (32, 1024, 4096),
-    ] {
+    // `SHAPES=32x1024x1024,64x1024x512` times those `m x k x n` instead
+    let given: Option<Vec<(usize, usize, usize)>> = std::env::var("SHAPES").ok().map(|s| {
+        s.split(',')
+            .map(|d| {
+                let v: Vec<usize> = d
+                    .split('x')
+                    .map(|x| x.parse().expect("SHAPES: m x k x n"))
+                    .collect();
+                (v[0], v[1], v[2])
+            })
+            .collect()
+    });
+    let shapes = given.unwrap_or_else(|| {
+        vec![
+            (72, 256, 256),
+            (72, 256, 1024),
+            (64, 1024, 4096),
+            (64, 4096, 1024),
+            (32, 256, 1024),
+            (32, 1024, 4096),
+        ]
+    });
+    for &(m, k, n) in &shapes {
         println!("m={m} k={k} n={n}: {:.1} GFLOP/s", rate(m, k, n));
     }
 }
