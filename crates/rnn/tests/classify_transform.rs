@@ -81,6 +81,9 @@ fn the_model_keeps_the_transform_and_old_models_load() {
     let dir = std::env::temp_dir().join(format!("rnn-classify-transform-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let cfg = TrainConfig {
+        // the transform applies under the dimension z-score (the automatic
+        // normalisation would take `scaled` on these squeezed counts)
+        norm: Norm::Dimension,
         hidden: 4,
         ensemble: 1,
         pool: Some(rnn::nn::pool::Pool::Max),

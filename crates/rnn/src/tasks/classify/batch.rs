@@ -8,8 +8,9 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 /// Every sequence of a dataset, normalised and grouped: `stride` consecutive
-/// frames of `D` values make one input step of `I = stride * D` values (the
-/// last step repeats the final frame to fill up).
+/// frames of `D` values (`3 D` with [`super::Norm::Scaled`]) make one input
+/// step of `I = stride * D` values (the last step repeats the final frame to
+/// fill up).
 ///
 /// ```
 /// use rnn::tasks::classify::{Dataset, Encoded, Fill, Norm, Normaliser};
@@ -58,7 +59,8 @@ impl Encoded {
     /// Normalises every sequence of `data` with `norm` and groups `stride`
     /// frames per step (`stride` at least 1).
     pub fn new(data: &Dataset, norm: &Normaliser, stride: usize) -> Encoded {
-        let (d, k) = (data.dims, stride.max(1));
+        // values per frame after normalising (3 per dimension when scaled)
+        let (d, k) = (norm.width(data.dims), stride.max(1));
         let mut inputs = Vec::with_capacity(data.len());
         let mut steps = Vec::with_capacity(data.len());
         for s in &data.sequences {

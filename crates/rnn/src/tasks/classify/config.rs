@@ -46,22 +46,22 @@ pub struct TrainConfig {
     )]
     pub fill: Fill,
     /// Input normalisation: dimension (z-score each dimension with the
-    /// training set's mean and std), series (each series by itself) or none.
+    /// training set's mean and std), series (each series by itself), scaled
+    /// (each series by itself, plus its level and log scale as two more
+    /// inputs per dimension), none, or auto (scaled when the typical
+    /// training series spans less than a tenth of its dimension's standard
+    /// deviation, else dimension).
     #[cfg_attr(
         feature = "clap",
-        arg(
-            long,
-            value_enum,
-            hide_possible_values = true,
-            default_value = "dimension"
-        )
+        arg(long, value_enum, hide_possible_values = true, default_value = "auto")
     )]
     pub norm: Norm,
     /// Transform of each value before the normalisation: asinh (a
     /// logarithm for large deviations from the training median, linear for
     /// small ones), none, or auto (asinh on the heavy-tailed dimensions
     /// only: those where a hundredth of the values makes most of the
-    /// standard deviation, the others spreading less than half of it).
+    /// standard deviation, the others spreading less than half of it; none
+    /// when the normalisation is scaled).
     #[cfg_attr(
         feature = "clap",
         arg(long, value_enum, hide_possible_values = true, default_value = "auto")
@@ -168,7 +168,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             fill: Fill::Linear,
-            norm: Norm::Dimension,
+            norm: Norm::Auto,
             transform: Transform::Auto,
             stride: None,
             cell: CellName::Gru,

@@ -55,6 +55,9 @@ pub use diagnose::FLOW_SEQUENCES;
 pub use evaluate::{scores, ClassScore, EvalReport, Scores};
 pub use fill::{fill_series, is_missing, Fill};
 pub use meta::{ClassifyMeta, MemberInfo, META_KEY, TASK};
-pub use normalise::{asinh_unit, heavy_tailed, Norm, Normaliser, Transform, BULK_SD};
+pub use normalise::{
+    asinh_unit, heavy_tailed, series_spread, squeezed, Norm, Normaliser, Transform, BULK_SD,
+    SQUEEZED,
+};
 pub use select::{best, candidates, Candidate, POOLS, STEPS};
 pub use trainer::{Summary, Trainer};

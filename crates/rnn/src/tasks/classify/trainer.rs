@@ -10,7 +10,7 @@ use super::config::TrainConfig;
 use super::data::Dataset;
 use super::diagnose::flow_on_sequences;
 use super::meta::{ClassifyMeta, MemberInfo};
-use super::normalise::{Normaliser, Transform};
+use super::normalise::{Norm, Normaliser, Transform};
 use super::select::{best, candidates, Candidate, POOLS};
 use crate::io::model_file::MODEL_FILE;
 use crate::io::{FlowLog, MetricsLog};
@@ -352,6 +352,22 @@ impl Trainer {
             self.new_model(0)?.params.len(),
             if self.dev.is_some() { "the dev file".to_string() } else if val_n == 0 { "none (the last epoch is kept)".to_string() } else { format!("{val_n} sequences held out per network (stratified)") },
         )));
+        if m.normaliser.norm == Norm::Scaled {
+            let spread = super::normalise::series_spread(&self.train);
+            progress.event(&Event::Message(&format!(
+                "normalisation scaled ({}): each series z-scored by itself, its level and log scale two more inputs per dimension{}",
+                if self.config.norm == Norm::Auto { "auto" } else { "--norm scaled" },
+                if self.config.norm == Norm::Auto {
+                    format!(
+                        "; the median training series spans {} of its dimension's standard deviation (below {})",
+                        spread.iter().map(|s| format!("{s:.3}")).collect::<Vec<_>>().join(", "),
+                        super::normalise::SQUEEZED
+                    )
+                } else {
+                    String::new()
+                }
+            )));
+        }
         let t = m.normaliser.transformed();
         if !t.is_empty() {
             let dims: Vec<String> = t.iter().map(|k| (k + 1).to_string()).collect();

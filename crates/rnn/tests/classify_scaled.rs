@@ -1,0 +1,131 @@
+//! The scaled normalisation: each series z-scored by itself, with its level
+//! and log scale as inputs of their own, taken by default when the dimension
+//! z-score squeezes the typical series (amplitudes spanning orders of
+//! magnitude, as PLAID's appliance currents).
+
+use rnn::tasks::classify::{
+    squeezed, Classifier, Dataset, Encoded, Fill, Norm, Normaliser, TrainConfig, Trainer, Transform,
+};
+use rnn::tasks::Budget;
+use std::path::Path;
+
+/// `n` series of 24 frames: class 0 a sine cycle, class 1 a square wave,
+/// each times an amplitude from 1e-3 to 1e3 (ten to the power of a number
+/// spread evenly over -3..3, unrelated to the class). `shift` moves the
+/// amplitudes so a test set differs from the training set.
+fn waves(n: usize, shift: f64) -> Dataset {
+    let mut text = String::new();
+    for i in 0..n {
+        let class = i % 2;
+        let amp = 10f64.powf(-3.0 + 6.0 * ((i as f64 * 0.618 + shift) % 1.0));
+        let v: Vec<String> = (0..24)
+            .map(|t| {
+                let phase = t as f64 / 24.0 * std::f64::consts::TAU;
+                let x = if class == 0 {
+                    phase.sin()
+                } else {
+                    phase.sin().signum()
+                };
+                format!("{:.6e}", amp * x)
+            })
+            .collect();
+        text += &format!("{}:{class}\n", v.join(","));
+    }
+    Dataset::parse_ts(Path::new("waves.ts"), &text, Fill::Linear, None).unwrap()
+}
+
+#[test]
+fn auto_takes_scaled_only_for_squeezed_series() {
+    let d = waves(40, 0.0);
+    assert!(squeezed(&d));
+    let n = Normaliser::fit_with(Norm::Auto, Transform::Auto, &d);
+    assert_eq!(n.norm, Norm::Scaled);
+    // the asinh transform is not taken as well: the scale input spans the range
+    assert!(n.transformed().is_empty());
+    // series of one common scale (each z-scored already, as the UCR sets) are not squeezed
+    let mut text = String::new();
+    for i in 0..10 {
+        let v: Vec<String> = (0..8)
+            .map(|t| format!("{}", ((t + i) % 4) as f64 - 1.5))
+            .collect();
+        text += &format!("{}:{}\n", v.join(","), i % 2);
+    }
+    let even = Dataset::parse_ts(Path::new("even.ts"), &text, Fill::Linear, None).unwrap();
+    assert!(!squeezed(&even));
+    assert_eq!(
+        Normaliser::fit_with(Norm::Auto, Transform::Auto, &even).norm,
+        Norm::Dimension
+    );
+}
+
+#[test]
+fn scaled_frames_are_shape_level_and_scale() {
+    // Two series of two frames, one dimension: [1, 3] and [10, 30].
+    // Dimension: mean (1 + 3 + 10 + 30) / 4 = 11, population variance
+    // (100 + 64 + 1 + 361) / 4 = 131.5. Series stds 1 and 10, floor
+    // 1e-3 * sqrt(131.5); log scales ln(1 + floor) and ln(10 + floor), whose
+    // mean and population sd over the two series are their midpoint and half
+    // their difference, so the scale inputs are -1 and +1. Shapes [-1, 1];
+    // levels (2 - 11) / sqrt(131.5) and (20 - 11) / sqrt(131.5).
+    let d = Dataset::parse_ts(Path::new("t.ts"), "1,3:a\n10,30:b\n", Fill::Linear, None).unwrap();
+    let n = Normaliser::fit_with(Norm::Scaled, Transform::Auto, &d);
+    let sd = 131.5f64.sqrt();
+    assert_eq!(n.width(1), 3);
+    let a = n.apply(&d.sequences[0]);
+    let b = n.apply(&d.sequences[1]);
+    let close = |x: f64, y: f64| (x - y).abs() < 1e-12;
+    for (got, want) in a.iter().zip([-1.0, -9.0 / sd, -1.0, 1.0, -9.0 / sd, -1.0]) {
+        assert!(close(*got, want), "{a:?}");
+    }
+    for (got, want) in b.iter().zip([-1.0, 9.0 / sd, 1.0, 1.0, 9.0 / sd, 1.0]) {
+        assert!(close(*got, want), "{b:?}");
+    }
+    // grouped two frames per step: one step of 6 inputs
+    let enc = Encoded::new(&d, &n, 2);
+    assert_eq!((enc.width, enc.inputs[0].len()), (6, 6));
+}
+
+#[test]
+fn squeezed_series_are_learned_with_the_default_and_not_without() {
+    // Sine against square waves, amplitudes over six orders of magnitude:
+    // z-scored per dimension, all but the largest series are flat lines
+    // under the input noise, so the network can only guess them; scaled,
+    // every series keeps its shape.
+    let (train, test) = (waves(60, 0.0), waves(40, 0.37));
+    let accuracy = |norm: Norm| {
+        let dir = std::env::temp_dir().join(format!(
+            "rnn-classify-scaled-{}-{}",
+            norm.name(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = TrainConfig {
+            norm,
+            hidden: 8,
+            ensemble: 1,
+            pool: Some(rnn::nn::pool::Pool::Max),
+            stride: Some(2),
+            seed: 1,
+            ..TrainConfig::default()
+        };
+        Trainer::from_data(cfg, train.clone(), None, &dir)
+            .unwrap()
+            .fit(Budget::Epochs(60), &mut ())
+            .unwrap();
+        let model = Classifier::load(&dir).unwrap();
+        assert_eq!(
+            model.meta.normaliser.norm,
+            if norm == Norm::Auto {
+                Norm::Scaled
+            } else {
+                norm
+            }
+        );
+        let acc = model.evaluate(&test).unwrap().scores.accuracy;
+        std::fs::remove_dir_all(&dir).unwrap();
+        acc
+    };
+    let (auto, dimension) = (accuracy(Norm::Auto), accuracy(Norm::Dimension));
+    assert!(auto >= 0.95, "scaled: {auto}");
+    assert!(dimension <= 0.8, "dimension z-score: {dimension}");
+}
