@@ -129,3 +129,46 @@ fn squeezed_series_are_learned_with_the_default_and_not_without() {
     assert!(auto >= 0.95, "scaled: {auto}");
     assert!(dimension <= 0.8, "dimension z-score: {dimension}");
 }
+
+#[test]
+fn a_model_whose_normaliser_does_not_fit_is_an_error_not_a_panic() {
+    use rnn::io::model_file::ModelFile;
+    let dir = std::env::temp_dir().join(format!("rnn-classify-scaled-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = TrainConfig {
+        hidden: 4,
+        ensemble: 1,
+        pool: Some(rnn::nn::pool::Pool::Max),
+        stride: Some(3),
+        ..TrainConfig::default()
+    };
+    let data = waves(20, 0.0);
+    Trainer::from_data(cfg, data.clone(), None, &dir)
+        .unwrap()
+        .fit(Budget::Epochs(1), &mut ())
+        .unwrap();
+    assert_eq!(Classifier::load(&dir).unwrap().meta.normaliser.norm, Norm::Scaled);
+    // the same file with one edit of the classifier's metadata
+    let edited = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut mf = ModelFile::load(&dir).unwrap();
+        let mut meta: serde_json::Value = serde_json::from_str(&mf.meta["classify"]).unwrap();
+        edit(&mut meta);
+        mf.meta.insert("classify".into(), meta.to_string());
+        let bad = dir.join("bad");
+        mf.save(&bad).unwrap();
+        let err = Classifier::load(&bad).map(|_| ()).unwrap_err().to_string();
+        std::fs::remove_dir_all(&bad).unwrap();
+        err
+    };
+    let e = edited(&|m| {
+        m["normaliser"].as_object_mut().unwrap().remove("scale_std");
+    });
+    assert!(e.contains("scale_std: 0 values for 1 dimensions"), "{e}");
+    let e = edited(&|m| m["normaliser"]["std"] = serde_json::json!([-1.0]));
+    assert!(e.contains("std: -1 is not a finite positive number"), "{e}");
+    let e = edited(&|m| m["normaliser"]["norm"] = serde_json::json!("dimension"));
+    assert!(e.contains("1 values per frame") && e.contains("input size 9"), "{e}");
+    let e = edited(&|m| m["normaliser"]["norm"] = serde_json::json!("auto"));
+    assert!(e.contains("auto is resolved when fitted"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

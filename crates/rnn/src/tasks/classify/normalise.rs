@@ -352,6 +352,49 @@ impl Normaliser {
         n
     }
 
+    /// Whether this normaliser (as read from a model file) can be applied
+    /// to frames of `dims` values: every per-dimension vector its kind uses
+    /// has `dims` finite entries (the standard deviations positive), and
+    /// the kind is resolved (not [`Norm::Auto`]). `Err` says what is wrong.
+    pub fn check(&self, dims: usize) -> std::result::Result<(), String> {
+        let need = |name: &str, v: &[f64], positive: bool| -> std::result::Result<(), String> {
+            if v.len() != dims {
+                return Err(format!("{name}: {} values for {dims} dimensions", v.len()));
+            }
+            match v
+                .iter()
+                .find(|x| !x.is_finite() || (positive && **x <= 0.0))
+            {
+                Some(x) => Err(format!(
+                    "{name}: {x} is not a finite{} number",
+                    if positive { " positive" } else { "" }
+                )),
+                None => Ok(()),
+            }
+        };
+        if !self.unit.is_empty() || !self.center.is_empty() {
+            need("unit", &self.unit, false)?;
+            need("center", &self.center, false)?;
+        }
+        match self.norm {
+            Norm::Auto => {
+                Err("norm: auto is resolved when fitted, a model holds the one taken".into())
+            }
+            Norm::None | Norm::Series => Ok(()),
+            Norm::Dimension => {
+                need("mean", &self.mean, false)?;
+                need("std", &self.std, true)
+            }
+            Norm::Scaled => {
+                need("mean", &self.mean, false)?;
+                need("std", &self.std, true)?;
+                need("floor", &self.floor, true)?;
+                need("scale_mean", &self.scale_mean, false)?;
+                need("scale_std", &self.scale_std, true)
+            }
+        }
+    }
+
     /// Values per frame after [`Normaliser::apply`] for `dims` values read:
     /// `3 dims` for [`Norm::Scaled`] (shape, level, scale), else `dims`.
     pub fn width(&self, dims: usize) -> usize {
