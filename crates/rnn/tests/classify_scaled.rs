@@ -147,7 +147,10 @@ fn a_model_whose_normaliser_does_not_fit_is_an_error_not_a_panic() {
         .unwrap()
         .fit(Budget::Epochs(1), &mut ())
         .unwrap();
-    assert_eq!(Classifier::load(&dir).unwrap().meta.normaliser.norm, Norm::Scaled);
+    assert_eq!(
+        Classifier::load(&dir).unwrap().meta.normaliser.norm,
+        Norm::Scaled
+    );
     // the same file with one edit of the classifier's metadata
     let edited = |edit: &dyn Fn(&mut serde_json::Value)| {
         let mut mf = ModelFile::load(&dir).unwrap();
@@ -167,7 +170,10 @@ fn a_model_whose_normaliser_does_not_fit_is_an_error_not_a_panic() {
     let e = edited(&|m| m["normaliser"]["std"] = serde_json::json!([-1.0]));
     assert!(e.contains("std: -1 is not a finite positive number"), "{e}");
     let e = edited(&|m| m["normaliser"]["norm"] = serde_json::json!("dimension"));
-    assert!(e.contains("1 values per frame") && e.contains("input size 9"), "{e}");
+    assert!(
+        e.contains("1 values per frame") && e.contains("input size 9"),
+        "{e}"
+    );
     let e = edited(&|m| m["normaliser"]["norm"] = serde_json::json!("auto"));
     assert!(e.contains("auto is resolved when fitted"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();

@@ -1,5 +1,5 @@
-//! Time-label arithmetic: labels (years, `YYYY-MM`, quarters `YYYYQn` and
-//! `YYYY-Qn`, ISO dates, date-times with or without a UTC offset) as points on
+//! Time-label arithmetic: labels (years, `YYYY-MM`, quarters `YYYYQn`,
+//! `YYYY-Qn` and `YYYY Qn`, ISO dates, date-times with or without a UTC offset) as points on
 //! an axis, continued past the end of a series, and the default season they
 //! imply. Dates and times are parsed, stepped and formatted with `chrono`.
 
@@ -23,8 +23,9 @@ enum Kind {
     Int,
     /// `YYYY-MM`: the value counts months since year 0.
     Month,
-    /// `YYYYQn` (false) or `YYYY-Qn` (true): quarters since year 0.
-    Quarter(bool),
+    /// `YYYYQn`, `YYYY-Qn` or `YYYY Qn` (the separator before the `Q`):
+    /// quarters since year 0.
+    Quarter(&'static str),
     /// A date in this chrono format: days since 0001-01-01.
     Day(&'static str),
     /// A date-time in this chrono format (zone aside): seconds since the
@@ -54,10 +55,10 @@ fn day(d: NaiveDate, fmt: &'static str) -> Stamp {
     }
 }
 
-fn quarter(y: &str, q: &str, dash: bool) -> Option<Stamp> {
+fn quarter(y: &str, q: &str, sep: &'static str) -> Option<Stamp> {
     let (y, q) = (y.parse::<i64>().ok()?, q.parse::<i64>().ok()?);
     (y.abs() < 1_000_000 && (1..=4).contains(&q)).then_some(Stamp {
-        kind: Kind::Quarter(dash),
+        kind: Kind::Quarter(sep),
         v: y * 4 + q - 1,
     })
 }
@@ -100,10 +101,13 @@ fn parse_stamp(s: &str) -> Option<Stamp> {
         return Some(Stamp { kind: Kind::Int, v });
     }
     if let Some((y, q)) = s.split_once("-Q").or_else(|| s.split_once("-q")) {
-        return quarter(y, q, true);
+        return quarter(y, q, "-");
+    }
+    if let Some((y, q)) = s.split_once(" Q").or_else(|| s.split_once(" q")) {
+        return quarter(y, q, " ");
     }
     if let Some((y, q)) = s.split_once(['Q', 'q']) {
-        return quarter(y, q, false);
+        return quarter(y, q, "");
     }
     if let Some((y, m)) = s
         .split_once(['-', '/'])
@@ -147,12 +151,7 @@ fn format_stamp(s: Stamp) -> String {
     match s.kind {
         Kind::Int => s.v.to_string(),
         Kind::Month => format!("{}-{:02}", s.v.div_euclid(12), s.v.rem_euclid(12) + 1),
-        Kind::Quarter(dash) => format!(
-            "{}{}Q{}",
-            s.v.div_euclid(4),
-            if dash { "-" } else { "" },
-            s.v.rem_euclid(4) + 1
-        ),
+        Kind::Quarter(sep) => format!("{}{sep}Q{}", s.v.div_euclid(4), s.v.rem_euclid(4) + 1),
         Kind::Day(fmt) => {
             date_of(s.v).map_or_else(|| s.v.to_string(), |d| d.format(fmt).to_string())
         }
@@ -332,6 +331,10 @@ mod tests {
         assert_eq!(extend_time(&d, 1), ["19580503"]);
         let q: Vec<String> = ["1999-Q4", "2000-Q1"].map(String::from).to_vec();
         assert_eq!(extend_time(&q, 1), ["2000-Q2"]);
+        assert_eq!(default_season(&q), 4);
+        // as R's and pandas' `Period` print them
+        let q: Vec<String> = ["1999 Q4", "2000 Q1"].map(String::from).to_vec();
+        assert_eq!(extend_time(&q, 2), ["2000 Q2", "2000 Q3"]);
         assert_eq!(default_season(&q), 4);
         let x: Vec<String> = ["a", "b"].map(String::from).to_vec();
         assert_eq!(extend_time(&x, 1), ["b+1"]);

@@ -46,7 +46,10 @@ fn numeric_column(table: &Table, col: usize, fill: Fill) -> Result<Vec<Option<f6
 pub enum TimeColumn {
     /// The first column, if it is not the target or a feature and it is named
     /// like a time (contains date, year, time, month, week, day, period,
-    /// quarter) or holds a non-numeric value; otherwise none.
+    /// quarter) or holds a non-numeric value; otherwise none. An unnamed
+    /// first column (pandas' index, [`super::Table::index`]) is the time
+    /// column, unless it holds the row numbers (0, 1, 2, ... or 1, 2, 3,
+    /// ...): then the second column is taken by the same rule.
     Auto,
     /// This column.
     Named(String),
@@ -122,14 +125,28 @@ impl Series {
             TimeColumn::None => None,
             TimeColumn::Named(n) => Some(table.column(n)?),
             TimeColumn::Auto => {
-                let numeric = table
-                    .rows
-                    .iter()
-                    .all(|r| r[0].trim().parse::<f64>().is_ok());
-                (tcol != 0
-                    && !fcols.contains(&0)
-                    && (looks_like_time(&table.columns[0]) || !numeric))
-                    .then_some(0)
+                let numeric = |c: usize| {
+                    table
+                        .rows
+                        .iter()
+                        .all(|r| r[c].trim().parse::<f64>().is_ok())
+                };
+                let free = |c: usize| c != tcol && !fcols.contains(&c);
+                // pandas' unnamed index: the time labels of a time-indexed
+                // frame (years, dates), or mere row numbers, and then the
+                // time column is looked for in the next column
+                let row_numbers = table.index
+                    && (0..table.rows.len()).all(|i| {
+                        let v = table.rows[i][0].trim();
+                        v == i.to_string() || v == (i + 1).to_string()
+                    });
+                let first = usize::from(row_numbers);
+                (first < table.columns.len()
+                    && free(first)
+                    && ((table.index && first == 0)
+                        || looks_like_time(&table.columns[first])
+                        || !numeric(first)))
+                .then_some(first)
             }
         };
         let column = |c: usize| -> Result<(Vec<f64>, usize)> {
@@ -222,6 +239,33 @@ mod tests {
 
     fn series(text: &str, fill: Fill) -> Result<Series> {
         Series::from_table(&table(text)?, "v", &[], &TimeColumn::Auto, fill)
+    }
+
+    #[test]
+    fn pandas_index_column() {
+        // `Series.to_csv()` of a year-indexed series: the index is the time
+        let t = table(",0\n1821,269\n1822,321\n").unwrap();
+        let s = Series::from_table(&t, "0", &[], &TimeColumn::Auto, Fill::None).unwrap();
+        assert_eq!(
+            (s.time_name.as_deref(), s.time.clone()),
+            (Some("index"), vec!["1821".to_string(), "1822".to_string()])
+        );
+        // a frame with a plain row-number index: the time is the next column
+        let t = table(",Quarter,v\n0,1970 Q1,0.6\n1,1970 Q2,0.4\n2,1970 Q3,0.9\n").unwrap();
+        let s = Series::from_table(&t, "v", &[], &TimeColumn::Auto, Fill::None).unwrap();
+        assert_eq!(s.time_name.as_deref(), Some("Quarter"));
+        assert_eq!(s.time[2], "1970 Q3");
+        // row numbers and no time column after them: rows are labelled
+        let s = series(",v\n1,5\n2,6\n", Fill::None).unwrap();
+        assert_eq!(
+            (s.time_name, s.time),
+            (None, vec!["0".to_string(), "1".to_string()])
+        );
+        // only the first column may be unnamed
+        let e = table("a,,b\n1,2,3\n").unwrap_err().to_string();
+        assert_eq!(e, "t.csv:1: header column 2 has no name");
+        let e = table(",index\n1,2\n").unwrap_err().to_string();
+        assert_eq!(e, "t.csv:1: header column 1 has no name");
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub struct Table {
     /// The 1-based line number of each data row in the file (where its
     /// record starts).
     pub lines: Vec<usize>,
+    /// Whether the first column had no name in the header: the index
+    /// column pandas' `to_csv` writes (`,0` or `,Quarter,...`). It is then
+    /// called `index`.
+    pub index: bool,
 }
 
 impl Table {
@@ -38,6 +42,9 @@ impl Table {
     /// assert_eq!(t.columns, ["date", "note", "v"]); // the BOM is dropped
     /// assert_eq!(t.rows[0][1], "two\nlines");
     /// assert_eq!(t.lines, [2, 4]); // the second record starts on line 4
+    /// // pandas' `to_csv` writes its index under an empty name: `index`
+    /// let t = Table::parse(Path::new("p.csv"), ",0\n1821,269\n1822,321\n")?;
+    /// assert_eq!((t.columns.clone(), t.index), (vec!["index".to_string(), "0".to_string()], true));
     /// # Ok::<(), rnn::Error>(())
     /// ```
     pub fn parse_with(path: &Path, text: &str, delimiter: u8) -> Result<Table> {
@@ -75,6 +82,7 @@ impl Table {
             }
         }
         let mut header: Option<Vec<String>> = None;
+        let mut index = false;
         let mut rows = Vec::new();
         let mut lines = Vec::new();
         for (line, _, rec) in records {
@@ -84,6 +92,15 @@ impl Table {
             }
             match &header {
                 None => {
+                    let mut fields = fields;
+                    // an unnamed first column is the index pandas writes
+                    if fields.len() > 1
+                        && fields[0].is_empty()
+                        && !fields[1..].iter().any(|f| f.is_empty() || f == "index")
+                    {
+                        fields[0] = "index".into();
+                        index = true;
+                    }
                     if let Some(j) = fields.iter().position(|f| f.is_empty()) {
                         let reason = format!("header column {} has no name", j + 1);
                         return Err(parse_err(line, reason));
@@ -133,6 +150,7 @@ impl Table {
             columns,
             rows,
             lines,
+            index,
         })
     }
 
