@@ -32,7 +32,9 @@ pub struct TrainForecastArgs {
     #[arg(long, value_delimiter = ',')]
     pub features: Vec<String>,
     /// The time column, or "none" [default: the first column if it is named
-    /// like date/year/time/month/... or is not numeric].
+    /// like date/year/time/month/... or is not numeric; pandas' unnamed index
+    /// column is called "index" and taken unless it holds row numbers, then
+    /// the next column is looked at].
     #[arg(long)]
     pub time: Option<String>,
     /// Fill gaps (empty, NA, NaN, null cells): none (gaps are errors), linear, ffill.
