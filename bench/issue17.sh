@@ -9,14 +9,10 @@
 #   bash bench/issue17.sh > bench/results/issue17-1.log      # and -2, -3 back to back
 #   python3 bench/table.py --cells bench/results/issue17-*.log
 set -euo pipefail
-RNN=${RNN:-./target/release/rnn}
-TORCH_PY=${TORCH_PY:-$HOME/.torchenv/bin/python}
-TORCH_RNN=${TORCH_RNN:-../shared/bench/torch_rnn.py}
-CELLS=${CELLS:-elman lstm gru}
-THREADS=${THREADS:-1 2}
-echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC')  $(lscpu | grep 'Model name' | sed 's/  */ /g')  $(grep -o -w -E 'avx512f|avx2|fma' /proc/cpuinfo | sort -u | tr '\n' ' ') nproc=$(nproc)  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+source "$(dirname "$0")/common.sh"
+header
 for cell in $CELLS; do
-    tcell=$cell; [ "$cell" = elman ] && tcell=rnn   # torch_rnn.py's name for it
+    tcell=$(torch_cell "$cell")
     for threads in $THREADS; do
         echo "# uptime: $(uptime)"
         "$TORCH_PY" "$TORCH_RNN" "$threads" "$tcell"

@@ -261,7 +261,17 @@ pub struct Normaliser {
 /// Mean and standard deviation (population; 1 when below 1e-8) of `values`.
 fn moments(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
     let (mean, std) = raw_moments(values);
-    (mean, if std < 1e-8 { 1.0 } else { std })
+    (mean, divisor(std))
+}
+
+/// A standard deviation to divide by: 1 when below 1e-8 (a constant
+/// series or dimension is centred, not blown up).
+fn divisor(std: f64) -> f64 {
+    if std < 1e-8 {
+        1.0
+    } else {
+        std
+    }
 }
 
 /// Mean and standard deviation (population, as computed) of `values`.
@@ -469,7 +479,7 @@ impl Normaliser {
             extra.push((m - self.mean[k]) / self.std[k]); // level
             let scale = (s + self.floor[k]).ln();
             scales.push((scale - self.scale_mean[k]) / self.scale_std[k]);
-            let s = if s < 1e-8 { 1.0 } else { s };
+            let s = divisor(s);
             for x in values.iter_mut().skip(k).step_by(d) {
                 *x = (*x - m) / s; // shape
             }

@@ -1,0 +1,16 @@
+# Shared by bench/issue17.sh and bench/rss.sh (sourced): the programs, the
+# cells and thread counts to run (each overridable from the environment),
+# and `header`, the first line of a log (date, CPU model, instruction sets,
+# cores, commit).
+RNN=${RNN:-./target/release/rnn}
+TORCH_PY=${TORCH_PY:-$HOME/.torchenv/bin/python}
+TORCH_RNN=${TORCH_RNN:-../shared/bench/torch_rnn.py}
+CELLS=${CELLS:-elman lstm gru}
+THREADS=${THREADS:-1 2}
+header() {
+    echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC')  $(lscpu | grep 'Model name' | sed 's/  */ /g')  $(grep -o -w -E 'avx512f|avx2|fma' /proc/cpuinfo | sort -u | tr '\n' ' ') nproc=$(nproc)  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+}
+# torch_rnn.py's name for a cell: rnn for elman
+torch_cell() {
+    if [ "$1" = elman ]; then echo rnn; else echo "$1"; fi
+}
