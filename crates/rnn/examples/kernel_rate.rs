@@ -1,6 +1,8 @@
 //! GFLOP/s of the packed step kernel (`PackedRhs::gemm_acc`, f32) at a few
 //! shapes, in cache and not, on this thread's CPU time (min of 15): `cargo run --release -p rnn --example kernel_rate`
-//! (`SHAPES=32x1024x1024,64x1024x512` for those `m x k x n` instead).
+//! (`SHAPES=32x1024x1024,64x1024x512` for those `m x k x n` instead;
+//! `AT_B=1` times the weight-gradient product `Float::gemm_at_b_acc`,
+//! `C[m, n] += A^T B` with `A` `[k, m]`, at those shapes).
 use rnn::kernels::PackedRhs;
 
 /// This thread's CPU time in seconds (so another process on the machine
@@ -35,7 +37,30 @@ fn rate(m: usize, k: usize, n: usize) -> f64 {
     flops / best * 1e-9
 }
 
+/// GFLOP/s of `C[m, n] += A^T B` (`A` stored `[k, m]`, `B` `[k, n]`): the
+/// weight gradients' product after the BPTT loop.
+fn rate_at_b(m: usize, k: usize, n: usize) -> f64 {
+    let a_t: Vec<f32> = (0..k * m).map(|i| (i % 7) as f32 * 0.01).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.01).collect();
+    let mut c = vec![0f32; m * n];
+    let flops = 2.0 * (m * k * n) as f64;
+    let reps = ((5e8 / flops) as usize).max(1);
+    let mut best = f64::MAX;
+    for _ in 0..15 {
+        let t0 = cpu_now();
+        for _ in 0..reps {
+            if !<f32 as rnn::Float>::gemm_at_b_acc(m, n, k, &a_t, &b, &mut c) {
+                return 0.0; // no hand-written kernel on this CPU
+            }
+        }
+        best = best.min((cpu_now() - t0) / reps as f64);
+    }
+    std::hint::black_box(&c);
+    flops / best * 1e-9
+}
+
 fn main() {
+    let at_b = std::env::var("AT_B").is_ok();
     // `SHAPES=32x1024x1024,64x1024x512` times those `m x k x n` instead
     let given: Option<Vec<(usize, usize, usize)>> = std::env::var("SHAPES").ok().map(|s| {
         s.split(',')
@@ -59,6 +84,11 @@ fn main() {
         ]
     });
     for &(m, k, n) in &shapes {
-        println!("m={m} k={k} n={n}: {:.1} GFLOP/s", rate(m, k, n));
+        let r = if at_b {
+            rate_at_b(m, k, n)
+        } else {
+            rate(m, k, n)
+        };
+        println!("m={m} k={k} n={n}: {r:.1} GFLOP/s");
     }
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug, Clone)]
 #[command(
     after_help = "Examples:\n  rnn train lm --data tinyshakespeare.txt --out runs/shakespeare --hidden 512 --minutes 15\n  \
-                  rnn train lm --data tinyshakespeare.txt --out runs/lstm --cell lstm --layers 2 --hidden 384 --minutes 15 --schedule cosine --dropout 0.2 --lr 5e-3 --optimizer adamw --weight-decay 0.1\n  \
+                  rnn train lm --data tinyshakespeare.txt --out runs/lstm --cell lstm --layers 2 --hidden 384 --minutes 15 --schedule cosine --dropout 0.2 --lr 5e-3 --optimizer adamw --weight-decay 0.2\n  \
                   rnn train lm --resume runs/lstm --data tinyshakespeare.txt --minutes 5"
 )]
 pub struct TrainLmArgs {
