@@ -17,46 +17,48 @@ fn cpu_now() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
+/// GFLOP/s of `product` (one call: `flops` floating-point operations), the
+/// best of 15 timings of enough calls for about 0.5 GFLOP each.
+fn gflops(flops: f64, mut product: impl FnMut()) -> f64 {
+    let reps = ((5e8 / flops) as usize).max(1);
+    let mut best = f64::MAX;
+    for _ in 0..15 {
+        let t0 = cpu_now();
+        for _ in 0..reps {
+            product();
+        }
+        best = best.min((cpu_now() - t0) / reps as f64);
+    }
+    flops / best * 1e-9
+}
+
+/// GFLOP/s of the step product `C[m, n] += A B` with `B` `[k, n]` packed.
 fn rate(m: usize, k: usize, n: usize) -> f64 {
     let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.01).collect();
     let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.01).collect();
     let mut pk = PackedRhs::<f32>::default();
     pk.pack(&b, k, n, false);
     let mut c = vec![0f32; m * n];
-    let flops = 2.0 * (m * k * n) as f64;
-    let reps = ((5e8 / flops) as usize).max(1);
-    let mut best = f64::MAX;
-    for _ in 0..15 {
-        let t0 = cpu_now();
-        for _ in 0..reps {
-            pk.gemm_acc(m, &a, &mut c);
-        }
-        best = best.min((cpu_now() - t0) / reps as f64);
-    }
+    let r = gflops(2.0 * (m * k * n) as f64, || pk.gemm_acc(m, &a, &mut c));
     std::hint::black_box(&c);
-    flops / best * 1e-9
+    r
 }
 
 /// GFLOP/s of `C[m, n] += A^T B` (`A` stored `[k, m]`, `B` `[k, n]`): the
-/// weight gradients' product after the BPTT loop.
+/// weight gradients' product after the BPTT loop (0 when this CPU has no
+/// hand-written kernel for it).
 fn rate_at_b(m: usize, k: usize, n: usize) -> f64 {
     let a_t: Vec<f32> = (0..k * m).map(|i| (i % 7) as f32 * 0.01).collect();
     let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.01).collect();
     let mut c = vec![0f32; m * n];
-    let flops = 2.0 * (m * k * n) as f64;
-    let reps = ((5e8 / flops) as usize).max(1);
-    let mut best = f64::MAX;
-    for _ in 0..15 {
-        let t0 = cpu_now();
-        for _ in 0..reps {
-            if !<f32 as rnn::Float>::gemm_at_b_acc(m, n, k, &a_t, &b, &mut c) {
-                return 0.0; // no hand-written kernel on this CPU
-            }
-        }
-        best = best.min((cpu_now() - t0) / reps as f64);
+    if !<f32 as rnn::Float>::gemm_at_b_acc(m, n, k, &a_t, &b, &mut c) {
+        return 0.0;
     }
+    let r = gflops(2.0 * (m * k * n) as f64, || {
+        <f32 as rnn::Float>::gemm_at_b_acc(m, n, k, &a_t, &b, &mut c);
+    });
     std::hint::black_box(&c);
-    flops / best * 1e-9
+    r
 }
 
 fn main() {
