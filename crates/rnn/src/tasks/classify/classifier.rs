@@ -66,29 +66,27 @@ impl Classifier {
         let mf = ModelFile::load_task(dir, TASK)?;
         let meta = ClassifyMeta::from_file(&mf, dir)?;
         // the normaliser must fit the frames and the network's inputs
-        let width = meta.stride * meta.normaliser.width(meta.dims);
+        let metadata_error = |value: String, expected: String| Error::Metadata {
+            path: dir.join(crate::io::model_file::MODEL_FILE),
+            key: META_KEY.into(),
+            value,
+            expected,
+        };
         if let Err(what) = meta.normaliser.check(meta.dims) {
-            return Err(Error::Metadata {
-                path: dir.join(crate::io::model_file::MODEL_FILE),
-                key: META_KEY.into(),
-                value: what,
-                expected: "a normaliser with one entry per dimension".into(),
-            });
+            return Err(metadata_error(
+                what,
+                "a normaliser with one entry per dimension".into(),
+            ));
         }
-        if mf.model.config.input_size != width {
-            return Err(Error::Metadata {
-                path: dir.join(crate::io::model_file::MODEL_FILE),
-                key: META_KEY.into(),
-                value: format!(
-                    "stride {}, {} values per frame",
-                    meta.stride,
-                    meta.normaliser.width(meta.dims)
-                ),
-                expected: format!(
+        let per_frame = meta.normaliser.width(meta.dims);
+        if mf.model.config.input_size != meta.stride * per_frame {
+            return Err(metadata_error(
+                format!("stride {}, {per_frame} values per frame", meta.stride),
+                format!(
                     "inputs that add up to the network's input size {}",
                     mf.model.config.input_size
                 ),
-            });
+            ));
         }
         let mut members = vec![mf.model.clone()];
         for k in 1..meta.members.len() {

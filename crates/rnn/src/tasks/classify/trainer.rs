@@ -353,19 +353,23 @@ impl Trainer {
             if self.dev.is_some() { "the dev file".to_string() } else if val_n == 0 { "none (the last epoch is kept)".to_string() } else { format!("{val_n} sequences held out per network (stratified)") },
         )));
         if m.normaliser.norm == Norm::Scaled {
-            let spread = super::normalise::series_spread(&self.train);
-            progress.event(&Event::Message(&format!(
-                "normalisation scaled ({}): each series z-scored by itself, its level and log scale two more inputs per dimension{}",
-                if self.config.norm == Norm::Auto { "auto" } else { "--norm scaled" },
-                if self.config.norm == Norm::Auto {
+            // chosen by `--norm auto` (with the measure it read) or given
+            let (how, measure) = if self.config.norm == Norm::Auto {
+                let spread = super::normalise::series_spread(&self.train);
+                let spread: Vec<String> = spread.iter().map(|s| format!("{s:.3}")).collect();
+                (
+                    "auto",
                     format!(
                         "; the median training series spans {} of its dimension's standard deviation (below {})",
-                        spread.iter().map(|s| format!("{s:.3}")).collect::<Vec<_>>().join(", "),
+                        spread.join(", "),
                         super::normalise::SQUEEZED
-                    )
-                } else {
-                    String::new()
-                }
+                    ),
+                )
+            } else {
+                ("--norm scaled", String::new())
+            };
+            progress.event(&Event::Message(&format!(
+                "normalisation scaled ({how}): each series z-scored by itself, its level and log scale two more inputs per dimension{measure}"
             )));
         }
         let t = m.normaliser.transformed();
