@@ -24,12 +24,14 @@ fn corpus() -> Corpus {
     Corpus::new("words.txt", s)
 }
 
+/// Dropout and weight drop on, so their masks must come from the saved RNG.
 fn config(schedule: Schedule) -> TrainConfig {
     TrainConfig {
         hidden: 12,
         seq_len: 8,
         batch: 4,
         dropout: 0.1,
+        weight_drop: 0.2,
         lr: 0.5, // high enough for the plateau schedule to decay
         optimizer: OptimizerName::Adam,
         eval_every: 3,
@@ -136,4 +138,52 @@ fn bad_configs_and_texts_are_errors() {
         .fit(Budget::Steps(0), &mut ())
         .is_err());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Weight drop (`weight_drop` p): a window's mask zeroes entries of every
+/// `weight_hh` for the forward and BPTT, so `dE/dW_ij = M_ij dE/dW'_ij` is
+/// exactly 0 where `M_ij` = 0. Under plain SGD with no clipping and no
+/// weight decay those entries must come out of the step with their old
+/// values (restored, not left at 0), about a fraction p of them (1024
+/// entries: the standard deviation of the fraction is 0.016 at p = 0.5, so
+/// 0.42-0.58 is 5 of them); without weight drop almost every entry moves.
+#[test]
+fn weight_drop_leaves_the_dropped_recurrent_weights_where_they_were() {
+    use rnn::tasks::lm::{StepConfig, TrainState};
+    use rnn::{CellKind, ModelConfig, OutputKind};
+    let ids: Vec<usize> = (0..4000usize).map(|i| (i * 7 + i / 3) % 10).collect();
+    let unchanged = |p: f64, name: &str| -> f64 {
+        let mut model = ModelConfig::elman(10, 16, 10);
+        model.cell = CellKind::Lstm;
+        model.num_layers = 2;
+        model.output = OutputKind::Softmax;
+        let step = StepConfig {
+            seq_len: 8,
+            batch: 4,
+            optimizer: OptimizerName::Sgd.config(0.5, None).unwrap(),
+            clip: None,
+            seed: 3,
+            val_frac: 0.1,
+            dropout: 0.0,
+            forget_bias: None,
+            weight_drop: p,
+        };
+        let mut st = TrainState::new(model, step).unwrap();
+        let before = st.model.param(name).unwrap().to_vec();
+        st.train_step(&ids).unwrap();
+        let after = st.model.param(name).unwrap();
+        assert!(after.iter().all(|v| v.is_finite()));
+        let same = before.iter().zip(after).filter(|(a, b)| a == b).count();
+        same as f64 / before.len() as f64
+    };
+    for name in ["rnn.weight_hh_l0", "rnn.weight_hh_l1"] {
+        let (off, half) = (unchanged(0.0, name), unchanged(0.5, name));
+        assert!(off < 0.02, "{name}: {off} unchanged without weight drop");
+        assert!(
+            (0.42..0.58).contains(&half),
+            "{name}: {half} unchanged at p = 0.5"
+        );
+    }
+    // the input weights are not dropped: they move as without weight drop
+    assert!(unchanged(0.5, "rnn.weight_ih_l1") < 0.02);
 }

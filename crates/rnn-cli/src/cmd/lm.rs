@@ -55,6 +55,11 @@ pub struct TrainLmArgs {
     /// the readout), training only.
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f64,
+    /// DropConnect on the recurrent weights (AWD-LSTM's weight drop): each
+    /// window drops every entry of every weight_hh with this probability,
+    /// the same entries at every step; training only.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_drop: f64,
     /// LSTM only: start every forget-gate bias at this value (e.g. 1) instead
     /// of PyTorch's random init.
     #[arg(long, allow_negative_numbers = true)]
@@ -143,12 +148,14 @@ impl TrainLmArgs {
         let (c, vf, d, ld) = (self.clip, self.val_frac, self.dropout, self.lr_decay);
         let fb = self.forget_bias.unwrap_or(0.0);
         let wd = self.weight_decay.unwrap_or(0.0);
+        let wdp = self.weight_drop;
         #[rustfmt::skip]
         let checks = [
             ("--clip", c.is_finite() && c >= 0.0, c, "a number >= 0 (0 = off)"),
             ("--val-frac", vf.is_finite() && vf > 0.0 && vf < 0.9, vf, "a fraction in (0, 0.9)"),
             ("--forget-bias", fb.is_finite(), fb, "a finite number"),
             ("--dropout", (0.0..1.0).contains(&d), d, "a probability in [0, 1)"),
+            ("--weight-drop", (0.0..1.0).contains(&wdp), wdp, "a probability in [0, 1)"),
             ("--lr-decay", ld > 0.0 && ld <= 1.0, ld, "a factor in (0, 1]"),
             ("--weight-decay", wd.is_finite() && wd >= 0.0, wd, "a finite number >= 0"),
         ];
@@ -163,6 +170,7 @@ impl TrainLmArgs {
             seq_len: self.seq_len,
             batch: self.batch,
             dropout: self.dropout,
+            weight_drop: self.weight_drop,
             forget_bias: self.forget_bias,
             optimizer: self.optimizer,
             lr: self.lr,

@@ -37,6 +37,11 @@ pub struct TrainConfig {
     pub batch: usize,
     /// Dropout probability on each layer's output, training only (0).
     pub dropout: f64,
+    /// DropConnect on the recurrent weights, training only (0): each
+    /// window, every entry of every `weight_hh` is dropped with this
+    /// probability (the rest scaled by `1/(1-p)`), the same mask at every
+    /// step of the window (AWD-LSTM's weight drop).
+    pub weight_drop: f64,
     /// LSTM only: every forget-gate bias starts at this (`None`: PyTorch's init).
     pub forget_bias: Option<f64>,
     /// The optimizer (Adam).
@@ -77,6 +82,7 @@ impl Default for TrainConfig {
             seq_len: 64,
             batch: 32,
             dropout: 0.0,
+            weight_drop: 0.0,
             forget_bias: None,
             optimizer: OptimizerName::Adam,
             lr: 2e-3,
@@ -140,6 +146,13 @@ impl TrainConfig {
             return Err(out_of_range(
                 "dropout",
                 self.dropout,
+                "a probability in [0, 1)",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.weight_drop) {
+            return Err(out_of_range(
+                "weight_drop",
+                self.weight_drop,
                 "a probability in [0, 1)",
             ));
         }

@@ -35,7 +35,7 @@ impl RunOptions {
 /// The options [`super::Trainer::resume_given`] checks against the saved
 /// run, by field name of [`TrainConfig`] (the flag is `--` and the name
 /// with `-` for `_`).
-pub const RESUME_FIELDS: [&str; 18] = [
+pub const RESUME_FIELDS: [&str; 19] = [
     "hidden",
     "layers",
     "cell",
@@ -43,6 +43,7 @@ pub const RESUME_FIELDS: [&str; 18] = [
     "seq_len",
     "batch",
     "dropout",
+    "weight_drop",
     "forget_bias",
     "optimizer",
     "lr",
@@ -89,6 +90,7 @@ pub(super) fn saved_config(
         seq_len: s.seq_len,
         batch: s.batch,
         dropout: s.dropout,
+        weight_drop: s.weight_drop,
         forget_bias: s.forget_bias,
         optimizer,
         lr: s.optimizer.lr(),
@@ -125,6 +127,7 @@ fn field(c: &TrainConfig, name: &str) -> Option<String> {
         "seq_len" => c.seq_len.to_string(),
         "batch" => c.batch.to_string(),
         "dropout" => c.dropout.to_string(),
+        "weight_drop" => c.weight_drop.to_string(),
         "forget_bias" => opt(c.forget_bias),
         "optimizer" => c.optimizer.name().into(),
         "lr" => c.lr.to_string(),

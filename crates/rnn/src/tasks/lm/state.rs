@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::Path;
 
 /// The hyper-parameters of a training step, stored with the run (the
@@ -40,7 +41,27 @@ pub struct StepConfig {
     /// LSTM only: the initial forget-gate bias (`None`: PyTorch's init).
     #[serde(default)]
     pub forget_bias: Option<f64>,
+    /// DropConnect probability on every `weight_hh`, one mask per window,
+    /// during training only (default 0).
+    #[serde(default)]
+    pub weight_drop: f64,
 }
+
+/// One `weight_hh` as it was before this window's weight drop: where it
+/// lives in the flat buffer, its values, and the mask applied to it.
+struct Dropped {
+    range: Range<usize>,
+    original: Vec<f32>, // [G*H, H]
+    mask: Vec<f32>,     // [G*H, H], each 0 or 1/(1-p)
+}
+
+/// What one forward and BPTT pass over a window gives: the mean loss, the
+/// carried state (one process), or this rank's rows of it and its streams.
+type Pass = (
+    f32,
+    Option<State<f32>>,
+    Option<(State<f32>, (usize, usize))>,
+);
 
 /// Everything that changes during training, so a run can stop and resume bit for bit.
 #[derive(Clone, Debug)]
@@ -131,29 +152,13 @@ impl TrainState {
         }
         let masks: Option<Vec<Vec<f32>>> = (self.cfg.dropout > 0.0)
             .then(|| dropout_masks(&self.model.config, self.cfg.dropout, t, b, &mut self.rng));
-        self.grads.fill(0.0);
+        // weight drop: W_hh' = W_hh ⊙ M for the whole window (forward and BPTT)
+        let dropped = self.drop_recurrent_weights();
+        let pass = self.forward_backward(&x, &y, masks.as_deref(), comm);
+        // dE/dW_hh = dE/dW_hh' ⊙ M, and W_hh back as it was (on an error too)
+        self.restore_recurrent_weights(dropped);
+        let (loss, state, part) = pass?;
         let n = self.model.params.len();
-        let batch = Batch {
-            masks: masks.as_deref(),
-            ..Batch::new(Input::Ids(&x), t, b).with_state(&self.state)
-        };
-        let targets = Targets::Classes(&y);
-        // forward, loss and BPTT, the streams split across the threads
-        let (loss, state, part) = if comm.size() == 1 {
-            let grads = &mut self.grads[..n];
-            let (loss, state) =
-                (self.model).loss_and_grads_parallel(batch, targets, Reduction::Mean, grads)?;
-            (loss, Some(state), None)
-        } else {
-            // this rank's streams; the sum over ranks is the whole batch's
-            let s = shard(comm, b)?;
-            let grads = &mut self.grads[..n];
-            let (loss, state) =
-                (self.model).loss_and_grads_shard(batch, targets, Reduction::Mean, s, grads)?;
-            self.grads[n] = loss;
-            comm.all_reduce_sum(&mut self.grads);
-            (self.grads[n], None, Some((state, s)))
-        };
         if !loss.is_finite() || self.grads.iter().any(|g| !g.is_finite()) {
             return Err(Error::Diverged {
                 step: self.step + 1,
@@ -176,6 +181,89 @@ impl TrainState {
         self.step += 1;
         self.next_window(train.len());
         Ok(loss as f64)
+    }
+
+    /// Forward, loss and BPTT over the window `x` -> `y` (`[T, B]` ids),
+    /// the gradient (summed over ranks) into `self.grads`.
+    fn forward_backward(
+        &mut self,
+        x: &[usize],
+        y: &[usize],
+        masks: Option<&[Vec<f32>]>,
+        comm: &dyn Collective,
+    ) -> Result<Pass> {
+        let (t, b) = (self.cfg.seq_len, self.cfg.batch);
+        self.grads.fill(0.0);
+        let n = self.model.params.len();
+        let batch = Batch {
+            masks,
+            ..Batch::new(Input::Ids(x), t, b).with_state(&self.state)
+        };
+        let targets = Targets::Classes(y);
+        // forward, loss and BPTT, the streams split across the threads
+        Ok(if comm.size() == 1 {
+            let grads = &mut self.grads[..n];
+            let (loss, state) =
+                (self.model).loss_and_grads_parallel(batch, targets, Reduction::Mean, grads)?;
+            (loss, Some(state), None)
+        } else {
+            // this rank's streams; the sum over ranks is the whole batch's
+            let s = shard(comm, b)?;
+            let grads = &mut self.grads[..n];
+            let (loss, state) =
+                (self.model).loss_and_grads_shard(batch, targets, Reduction::Mean, s, grads)?;
+            self.grads[n] = loss;
+            comm.all_reduce_sum(&mut self.grads);
+            (self.grads[n], None, Some((state, s)))
+        })
+    }
+
+    /// Draws this window's weight-drop masks (when `weight_drop` > 0) and
+    /// applies them in place: `W_hh' = W_hh ⊙ M`, each `M_ij` 0 with
+    /// probability `p` and `1/(1-p)` otherwise, so `E[W_hh'] = W_hh`.
+    fn drop_recurrent_weights(&mut self) -> Vec<Dropped> {
+        let p = self.cfg.weight_drop;
+        if p <= 0.0 {
+            return Vec::new();
+        }
+        let keep = (1.0 / (1.0 - p)) as f32;
+        let ranges: Vec<Range<usize>> = (self.model.layout.iter())
+            .filter(|e| e.name.starts_with("rnn.weight_hh_"))
+            .map(|e| e.range())
+            .collect();
+        let mut out = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            let w = &mut self.model.params[range.clone()];
+            let original = w.to_vec();
+            let mut mask = Vec::with_capacity(w.len());
+            for v in w.iter_mut() {
+                let m = if self.rng.random::<f64>() < p {
+                    0.0
+                } else {
+                    keep
+                };
+                *v *= m; // W_hh'_ij = W_hh_ij M_ij
+                mask.push(m);
+            }
+            out.push(Dropped {
+                range,
+                original,
+                mask,
+            });
+        }
+        out
+    }
+
+    /// Undoes [`Self::drop_recurrent_weights`]: the gradient of the masked
+    /// weights becomes that of the weights (`dE/dW_ij = M_ij dE/dW'_ij`)
+    /// and the weights get their values back.
+    fn restore_recurrent_weights(&mut self, dropped: Vec<Dropped>) {
+        for d in dropped {
+            for (g, &m) in self.grads[d.range.clone()].iter_mut().zip(&d.mask) {
+                *g *= m; // chain rule through W' = W ⊙ M
+            }
+            self.model.params[d.range].copy_from_slice(&d.original);
+        }
     }
 
     /// Makes the carried state whole on every rank of a data-parallel job

@@ -113,6 +113,7 @@ impl Trainer {
             seed: config.seed,
             val_frac: config.val_frac,
             dropout: config.dropout,
+            weight_drop: config.weight_drop,
             forget_bias: config.forget_bias,
         };
         let model = config.model_config(data.vocab.len());
