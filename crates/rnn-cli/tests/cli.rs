@@ -47,6 +47,22 @@ fn reference_writes_every_tensor_and_rejects_bad_files() {
     for name in ["s", "o", "p", "loss", "dU", "dW", "db", "dV", "dc", "dh0"] {
         assert_eq!(f.dtype(name).unwrap(), "F64", "{name}");
     }
+    // the output exists now: refused without --force (naming it), replaced with it
+    let o = out.to_str().unwrap();
+    let case = fixture("elman_tanh_softmax.safetensors");
+    let again = rnn(&["reference", &case, "-o", o]);
+    assert_bad_input(
+        &again,
+        &format!("{o}: already exists (use --force to replace it)"),
+    );
+    let forced = rnn(&["reference", &case, "-o", o, "--force"]);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    // the bad inputs below write nowhere
+    let out = d.join("never-written.safetensors");
     assert_bad_input(
         &rnn(&[
             "reference",

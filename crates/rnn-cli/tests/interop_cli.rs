@@ -86,7 +86,7 @@ fn import_then_infer_reproduces_pytorch() {
         "--input",
         lstm_in.to_str().unwrap(),
         "-o",
-        res.to_str().unwrap(),
+        dir.join("never-written.safetensors").to_str().unwrap(),
     ]);
     assert_bad_input(&bad, "tensor 'x' has shape [7, 3, 6]");
     // not a state_dict at all
@@ -123,6 +123,34 @@ fn export_onnx_writes_the_library_export_and_names_what_stays_behind() {
     );
     // an imported model has nothing outside its network; a forecaster does
     assert!(!err.contains("note:"), "{err}");
+    // the output exists now: a second export is refused (exit 2, the file
+    // untouched), and --force replaces it; infer refuses an output that is
+    // its own input file
+    let before = std::fs::read(&onnx).unwrap();
+    let again = rnn(&["export", "--model", m, "--format", "pytorch", "-o", o]);
+    assert_bad_input(
+        &again,
+        &format!("{o}: already exists (use --force to replace it)"),
+    );
+    assert_eq!(std::fs::read(&onnx).unwrap(), before);
+    let forced = rnn(&[
+        "export", "--model", m, "--format", "pytorch", "-o", o, "--force",
+    ]);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert_ne!(std::fs::read(&onnx).unwrap(), before);
+    let input = dir.join("input.safetensors");
+    std::fs::copy(fixture("lstm_2layer_bidir.input.safetensors"), &input).unwrap();
+    let i = input.to_str().unwrap();
+    let onto = rnn(&["infer", "--model", m, "--input", i, "-o", i]);
+    assert_bad_input(&onto, "already exists (use --force to replace it)");
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        std::fs::read(fixture("lstm_2layer_bidir.input.safetensors")).unwrap()
+    );
     mf.task = rnn::io::model_file::Task::Forecast;
     let fc = dir.join("fc");
     mf.save(&fc).unwrap();

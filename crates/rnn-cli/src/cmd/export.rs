@@ -32,10 +32,14 @@ pub struct ExportArgs {
     /// The file to write.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
+    /// Replace the output file if it already exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs the command.
 pub fn run(a: &ExportArgs) -> CliResult {
+    rnn::io::refuse_existing(&a.output, a.force)?;
     let mf = ModelFile::load(&a.model)?;
     match a.format {
         Format::Pytorch => export_pytorch(&mf)?.write(&a.output)?,

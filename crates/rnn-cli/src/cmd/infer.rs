@@ -24,10 +24,14 @@ pub struct InferArgs {
     /// Where to write the output tensors (.safetensors).
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
+    /// Replace the output file if it already exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs the command.
 pub fn run(a: &InferArgs) -> CliResult {
+    rnn::io::refuse_existing(&a.output, a.force)?;
     let mf = ModelFile::load(&a.model)?;
     let input = InferInput::read(&a.input, &mf.model)?;
     let with_head = mf.meta.get(HAS_HEAD_KEY).map(String::as_str) != Some("false");

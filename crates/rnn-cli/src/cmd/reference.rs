@@ -16,10 +16,14 @@ pub struct ReferenceArgs {
     /// Where to write the computed tensors (F64, same names and shapes as the case's expected ones).
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
+    /// Replace the output file if it already exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs the command.
 pub fn run(args: &ReferenceArgs) -> CliResult {
+    rnn::io::refuse_existing(&args.output, args.force)?;
     let w = rnn::testing::reference::run_file(&args.case)?;
     w.write(&args.output)?;
     eprintln!("wrote {}", args.output.display());

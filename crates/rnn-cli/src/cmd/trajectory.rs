@@ -17,10 +17,14 @@ pub struct TrajectoryArgs {
     /// Where to write `losses` and `U_final` ... `c_final` (F64).
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
+    /// Replace the output file if it already exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs the command.
 pub fn run(args: &TrajectoryArgs) -> CliResult {
+    rnn::io::refuse_existing(&args.output, args.force)?;
     rnn::testing::trajectory::run_file(&args.case)?.write(&args.output)?;
     eprintln!("wrote {}", args.output.display());
     Ok(())

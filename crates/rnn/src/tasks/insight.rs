@@ -102,11 +102,6 @@ pub fn visualize(dir: &Path, text: &Path) -> Result<String> {
 ///
 /// As [`visualize`], `out` existing without `replace`, or writing it fails.
 pub fn write_view(dir: &Path, text: &Path, out: &Path, replace: bool) -> Result<()> {
-    if out.exists() && !replace {
-        return Err(Error::Data {
-            path: out.to_path_buf(),
-            reason: "already exists (use --force to replace it)".into(),
-        });
-    }
+    crate::io::refuse_existing(out, replace)?;
     write_text(out, &visualize(dir, text)?)
 }

@@ -28,6 +28,9 @@ pub struct ForecastArgs {
     /// Also draw history, forecast and actuals into this SVG file.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Replace the --plot file if it already exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 const FORECAST_HELP: &str = "\
@@ -53,6 +56,9 @@ Examples:
 
 /// Runs `rnn forecast`.
 pub fn run_forecast(args: &ForecastArgs) -> CliResult {
+    if let Some(path) = &args.plot {
+        rnn::io::refuse_existing(path, args.force)?;
+    }
     let fc = Forecaster::load(&args.model)?;
     let series = fc.read_series(&args.data)?;
     let r = fc.report(&series, args.horizon, args.holdout)?;
