@@ -175,6 +175,24 @@ fn bad_files_and_flags_are_one_line_and_exit_2() {
         ]),
         "--dropout 1.5",
     );
+    // a step wider than the longest sequence (26 frames): an error, not an
+    // allocation of 12e12 inputs per step
+    for stride in ["27", "1000000000000"] {
+        let args = [
+            "train",
+            "classify",
+            "--train",
+            s(&good),
+            "--out",
+            s(&out),
+            "--stride",
+            stride,
+        ];
+        assert_bad_input(
+            &rnn(&args),
+            &format!("--stride {stride}: expected at most 26, the frames of the longest training sequence"),
+        );
+    }
     // a model directory that holds no classifier
     assert_bad_input(
         &rnn(&["classify", "--model", s(&dir), s(&good)]),

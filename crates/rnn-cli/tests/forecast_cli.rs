@@ -99,6 +99,26 @@ fn tiny_training_on_a_sine_beats_the_naive_forecast() {
     for name in ["history", "forecast", "actual"] {
         assert!(text.contains(name), "legend entry {name}");
     }
+    // the plot exists now: refused without --force, the file untouched
+    let (o, d, p) = (
+        out.to_str().unwrap(),
+        data.to_str().unwrap(),
+        svg.to_str().unwrap(),
+    );
+    let again = rnn(&["forecast", "--model", o, "--data", d, "--plot", p]);
+    common::assert_bad_input(&again, "f.svg: already exists (use --force to replace it)");
+    assert_eq!(std::fs::read_to_string(&svg).unwrap(), text);
+    // a recursive model forecasts any horizon, but not one memory cannot hold
+    let huge = rnn(&[
+        "forecast",
+        "--model",
+        o,
+        "--data",
+        d,
+        "--horizon",
+        "100000000000000",
+    ]);
+    common::assert_bad_input(&huge, "--horizon 100000000000000: needs about");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -268,6 +268,12 @@ fn another_models_state_and_bad_input_are_refused() {
         ),
         "--temperature",
     );
+    // more characters than memory holds: one line naming the flag, no abort
+    assert_bad_input(
+        &step(&model, &state, "cat", &["--generate", "100000000000000000"]),
+        "--generate 100000000000000000: needs about 800.0 PB of memory",
+    );
+    assert_eq!(std::fs::read(&state).unwrap(), before);
     assert_bad_input(&step(&d.join("nope"), &state, "cat", &[]), "nope");
 
     // a forecast model file without its forecasting metadata

@@ -248,6 +248,15 @@ fn generate_feeds_its_draws_and_repeats_with_the_seed() {
     let argmax = (0..I).max_by(|&i, &j| l[i].total_cmp(&l[j])).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     assert_eq!(s.generate(1, 1e-6, &mut rng).unwrap(), [argmax]);
+    // more steps than memory can hold: an error naming them, not an abort,
+    // and the stream where it was
+    let before = s.state().h.clone();
+    err_mentions(
+        s.generate(usize::MAX / 2, 1.0, &mut rng),
+        "steps of 1 stream(s)",
+    );
+    err_mentions(s.generate(1 << 50, 1.0, &mut rng), "1125899906842624 steps");
+    assert_eq!(s.state().h, before);
 }
 
 /// The error's message, which must mention `needle`.

@@ -94,7 +94,19 @@ pub fn run(a: &StepArgs) -> CliResult {
     let report = match a.generate {
         Some(n) => {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(a.seed);
-            let drawn = stream.generate(n, a.temperature, &mut rng).map_err(named)?;
+            let drawn = stream
+                .generate(n, a.temperature, &mut rng)
+                .map_err(|e| match e {
+                    // the library names its argument; the user gave a flag
+                    rnn::Error::Memory {
+                        need, available, ..
+                    } => rnn::Error::Memory {
+                        what: format!("--generate {n}"),
+                        need,
+                        available,
+                    },
+                    e => named(e),
+                })?;
             let text: String = drawn.iter().map(|&i| vocab.chars[i]).collect();
             if a.json {
                 serde_json::json!({"fed": ids.len(), "generated": text}).to_string()

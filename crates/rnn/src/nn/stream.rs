@@ -287,7 +287,12 @@ impl<'m, T: Float> Stream<'m, T> {
             });
         }
         let o = cfg.output_size;
-        let mut drawn = Vec::with_capacity(n * self.batch);
+        // [n, B] ids: refused up front (not an abort) when they cannot fit
+        let what = || format!("generating n = {n} steps of {} stream(s)", self.batch);
+        let bytes = n as f64 * self.batch as f64 * std::mem::size_of::<usize>() as f64;
+        crate::memory::ensure_fits(what, bytes)?;
+        let mut drawn = crate::memory::try_filled(what, n * self.batch, 0usize)?;
+        drawn.clear();
         let mut next = vec![0usize; self.batch];
         let mut p = vec![0.0f64; o];
         for _ in 0..n {

@@ -135,6 +135,13 @@ impl Trainer {
         }
         let normaliser = Normaliser::fit_with(config.norm, config.transform, &train);
         let stride = config.stride_for(train.max_steps());
+        if stride > train.max_steps() {
+            // a step wider than every sequence holds only padding past it
+            return Err(Error::Config(format!(
+                "--stride {stride}: expected at most {}, the frames of the longest training sequence",
+                train.max_steps()
+            )));
+        }
         let enc = Encoded::new(&train, &normaliser, stride);
         let dev = match dev {
             Some(d) if d.dims != train.dims => {

@@ -108,8 +108,8 @@ impl Forecaster {
         self.meta.read_series(data)
     }
 
-    /// Checks that the model can forecast `horizon` steps: at least one, and
-    /// at most its horizon when it is direct.
+    /// Checks that the model can forecast `horizon` steps: at least one, at
+    /// most its horizon when it is direct, and few enough for memory.
     pub fn check_horizon(&self, horizon: usize) -> Result<()> {
         if horizon == 0 {
             return Err(Error::Config("--horizon 0: expected at least 1".into()));
@@ -120,7 +120,10 @@ impl Forecaster {
                 "--horizon {horizon}: this model forecasts at most {h} steps (it was trained with --strategy direct --horizon {h})"
             )));
         }
-        Ok(())
+        // per step: each network's forecast, the mean, the bounds and the
+        // report's line (under a hundred bytes in all)
+        let per_step = 8.0 * (self.members.len() as f64 + 1.0) + 100.0;
+        crate::memory::ensure_fits(|| format!("--horizon {horizon}"), horizon as f64 * per_step)
     }
 
     /// The forecast origin for `series`: with `holdout` K, K rows before its
