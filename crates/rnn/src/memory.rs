@@ -144,6 +144,21 @@ pub fn ensure_fits(what: impl FnOnce() -> String, bytes: f64) -> Result<()> {
 /// assert!(rnn::memory::try_filled(|| "huge".into(), usize::MAX / 2, 0u64).is_err());
 /// ```
 pub fn try_filled<T: Clone>(what: impl FnOnce() -> String, n: usize, value: T) -> Result<Vec<T>> {
+    let mut v = try_with_capacity(what, n)?;
+    v.resize(n, value);
+    Ok(v)
+}
+
+/// An empty buffer with room for `n` values, reserved fallibly (nothing
+/// written): an [`Error::Memory`] naming `what` instead of an abort when
+/// the allocator refuses.
+///
+/// ```
+/// let v: Vec<u8> = rnn::memory::try_with_capacity(|| "buffer".into(), 10).unwrap();
+/// assert!(v.is_empty() && v.capacity() >= 10);
+/// assert!(rnn::memory::try_with_capacity::<u64>(|| "huge".into(), usize::MAX / 2).is_err());
+/// ```
+pub fn try_with_capacity<T>(what: impl FnOnce() -> String, n: usize) -> Result<Vec<T>> {
     let mut v = Vec::new();
     if v.try_reserve_exact(n).is_err() {
         let bytes = n as f64 * std::mem::size_of::<T>() as f64;
@@ -153,7 +168,6 @@ pub fn try_filled<T: Clone>(what: impl FnOnce() -> String, n: usize, value: T) -
             available: human_bytes(available_bytes() as f64),
         });
     }
-    v.resize(n, value);
     Ok(v)
 }
 

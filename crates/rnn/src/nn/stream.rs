@@ -291,8 +291,7 @@ impl<'m, T: Float> Stream<'m, T> {
         let what = || format!("generating n = {n} steps of {} stream(s)", self.batch);
         let bytes = n as f64 * self.batch as f64 * std::mem::size_of::<usize>() as f64;
         crate::memory::ensure_fits(what, bytes)?;
-        let mut drawn = crate::memory::try_filled(what, n * self.batch, 0usize)?;
-        drawn.clear();
+        let mut drawn = crate::memory::try_with_capacity(what, n * self.batch)?;
         let mut next = vec![0usize; self.batch];
         let mut p = vec![0.0f64; o];
         for _ in 0..n {
