@@ -187,3 +187,44 @@ fn weight_drop_leaves_the_dropped_recurrent_weights_where_they_were() {
     // the input weights are not dropped: they move as without weight drop
     assert!(unchanged(0.5, "rnn.weight_ih_l1") < 0.02);
 }
+
+/// `lr_floor`: a cosine schedule ends at that share of the peak rate. The
+/// learning rate logged at the last evaluation of a 12-step run (frac
+/// 11/12 when it was set, `(1 + cos(11 pi / 12)) / 2` = 0.0170 of the way
+/// from the floor to the peak) is `lr (floor + (1 - floor) 0.0170)`: 0.1170
+/// lr with the default floor 0.1, 0.0170 lr with 0; and a resume that gives
+/// another floor is refused, naming the flag.
+#[test]
+fn a_cosine_schedule_ends_at_its_floor() {
+    let text = corpus();
+    let last_lr = |floor: f64, name: &str| -> f64 {
+        let dir = tmp(name);
+        let c = TrainConfig {
+            lr_floor: floor,
+            eval_every: 4,
+            ..config(Schedule::Cosine)
+        };
+        let mut t = Trainer::new(c.clone(), &text, &dir).unwrap();
+        t.fit(Budget::Steps(12), &mut ()).unwrap();
+        let log = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+        let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+        assert_eq!(last["step"], 12);
+        let other = TrainConfig { lr_floor: 0.5, ..c };
+        let e = Trainer::resume_given(&dir, &text, &other, &["lr_floor"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("--lr-floor 0.5: the run being resumed"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        last["lr"].as_f64().unwrap() / 0.5 // config's lr
+    };
+    let way = (1.0 + (11.0 * std::f64::consts::PI / 12.0).cos()) / 2.0;
+    let (tenth, zero) = (last_lr(0.1, "floor01"), last_lr(0.0, "floor0"));
+    assert!(
+        (tenth - (0.1 + 0.9 * way)).abs() < 1e-9,
+        "{tenth} vs {}",
+        0.1 + 0.9 * way
+    );
+    assert!((zero - way).abs() < 1e-9, "{zero} vs {way}");
+}

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug, Clone)]
 #[command(
     after_help = "Examples:\n  rnn train lm --data tinyshakespeare.txt --out runs/shakespeare --hidden 512 --minutes 15\n  \
-                  rnn train lm --data tinyshakespeare.txt --out runs/lstm --cell lstm --layers 2 --hidden 384 --minutes 15 --schedule cosine --dropout 0.2 --lr 5e-3 --optimizer adamw --weight-decay 0.2\n  \
+                  rnn train lm --data tinyshakespeare.txt --out runs/lstm --cell lstm --layers 2 --hidden 384 --minutes 15 --schedule cosine --dropout 0.2 --lr 5e-3 --optimizer adamw --weight-decay 0.2 --lr-floor 0\n  \
                   rnn train lm --resume runs/lstm --data tinyshakespeare.txt --minutes 5"
 )]
 pub struct TrainLmArgs {
@@ -107,6 +107,9 @@ pub struct TrainLmArgs {
     /// Evaluations without improvement before the learning rate decays.
     #[arg(long, default_value_t = 2)]
     pub patience: u64,
+    /// --schedule cosine: end at this share of --lr (0: down to zero).
+    #[arg(long, default_value_t = 0.1)]
+    pub lr_floor: f64,
     /// On a NaN/infinite loss: stop, or rollback (to the last good weights, half the learning rate, the batch skipped; gives up after 3 in a row).
     #[arg(long, value_enum, default_value = "stop")]
     pub on_divergence: rnn::tasks::OnDivergence,
@@ -157,6 +160,7 @@ impl TrainLmArgs {
             ("--dropout", (0.0..1.0).contains(&d), d, "a probability in [0, 1)"),
             ("--weight-drop", (0.0..1.0).contains(&wdp), wdp, "a probability in [0, 1)"),
             ("--lr-decay", ld > 0.0 && ld <= 1.0, ld, "a factor in (0, 1]"),
+            ("--lr-floor", (0.0..=1.0).contains(&self.lr_floor), self.lr_floor, "a share of --lr in [0, 1]"),
             ("--weight-decay", wd.is_finite() && wd >= 0.0, wd, "a finite number >= 0"),
         ];
         if let Some((flag, _, v, expected)) = checks.into_iter().find(|c| !c.1) {
@@ -180,6 +184,7 @@ impl TrainLmArgs {
             val_frac: self.val_frac,
             eval_every: self.eval_every,
             schedule: Schedule::from_name(self.schedule, self.lr_decay, self.patience),
+            lr_floor: self.lr_floor,
             max_steps: self.steps,
             diagnostics: self.diagnostics,
             on_divergence: self.on_divergence,

@@ -97,7 +97,24 @@ impl Schedule {
 /// The cosine schedule's learning rate at `frac` (0 to 1) of the budget:
 /// `lr = lr_min + (lr_0 - lr_min) (1 + cos(pi frac)) / 2`, `lr_min = lr_0 / 10`.
 pub fn cosine_lr(lr0: f64, frac: f64) -> f64 {
-    let min = lr0 / 10.0;
+    cosine_lr_to(lr0, COSINE_FLOOR, frac)
+}
+
+/// The share of the peak learning rate a cosine schedule ends at unless told
+/// otherwise (`--lr-floor`).
+pub const COSINE_FLOOR: f64 = 0.1;
+
+/// [`cosine_lr`] ending at `floor * lr_0` instead of a tenth of it
+/// (`floor` 0: down to zero).
+///
+/// ```
+/// use rnn::optim::schedule::cosine_lr_to;
+/// assert_eq!(cosine_lr_to(2e-3, 0.0, 0.0), 2e-3);
+/// assert_eq!(cosine_lr_to(2e-3, 0.0, 1.0), 0.0);
+/// assert!((cosine_lr_to(2e-3, 0.0, 0.5) - 1e-3).abs() < 1e-15);
+/// ```
+pub fn cosine_lr_to(lr0: f64, floor: f64, frac: f64) -> f64 {
+    let min = lr0 * floor;
     min + (lr0 - min) * 0.5 * (1.0 + (std::f64::consts::PI * frac.clamp(0.0, 1.0)).cos())
 }
 

@@ -60,6 +60,8 @@ pub struct TrainConfig {
     pub eval_every: u64,
     /// The learning-rate schedule (plateau: decay 0.5, patience 2).
     pub schedule: Schedule,
+    /// A cosine schedule ends at this share of `lr` (0.1; 0: down to zero).
+    pub lr_floor: f64,
     /// Stop once this many optimizer steps are taken in all, counting those
     /// before a resume, whatever the budget (`None`: the budget decides).
     pub max_steps: Option<u64>,
@@ -92,6 +94,7 @@ impl Default for TrainConfig {
             val_frac: 0.1,
             eval_every: 200,
             schedule: Schedule::default(),
+            lr_floor: crate::optim::schedule::COSINE_FLOOR,
             max_steps: None,
             diagnostics: false,
             on_divergence: OnDivergence::Stop,
@@ -154,6 +157,13 @@ impl TrainConfig {
                 "weight_drop",
                 self.weight_drop,
                 "a probability in [0, 1)",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.lr_floor) {
+            return Err(out_of_range(
+                "lr_floor",
+                self.lr_floor,
+                "a share of lr in [0, 1]",
             ));
         }
         if let Some(wd) = self.weight_decay.filter(|w| !(w.is_finite() && *w >= 0.0)) {

@@ -20,6 +20,14 @@ pub(super) struct RunOptions {
     pub eval_every: u64,
     pub schedule: Schedule,
     pub on_divergence: OnDivergence,
+    /// The cosine schedule's last learning rate as a share of the first
+    /// (files of older runs: a tenth).
+    #[serde(default = "cosine_floor")]
+    pub lr_floor: f64,
+}
+
+fn cosine_floor() -> f64 {
+    crate::optim::schedule::COSINE_FLOOR
 }
 
 impl RunOptions {
@@ -28,6 +36,7 @@ impl RunOptions {
             eval_every: config.eval_every,
             schedule: config.schedule,
             on_divergence: config.on_divergence,
+            lr_floor: config.lr_floor,
         }
     }
 }
@@ -35,7 +44,7 @@ impl RunOptions {
 /// The options [`super::Trainer::resume_given`] checks against the saved
 /// run, by field name of [`TrainConfig`] (the flag is `--` and the name
 /// with `-` for `_`).
-pub const RESUME_FIELDS: [&str; 19] = [
+pub const RESUME_FIELDS: [&str; 20] = [
     "hidden",
     "layers",
     "cell",
@@ -55,6 +64,7 @@ pub const RESUME_FIELDS: [&str; 19] = [
     "schedule",
     "lr_decay",
     "patience",
+    "lr_floor",
 ];
 
 /// The run's configuration as saved: its model, step and run options
@@ -100,6 +110,7 @@ pub(super) fn saved_config(
         val_frac: s.val_frac,
         eval_every: options.eval_every,
         schedule: options.schedule,
+        lr_floor: options.lr_floor,
         max_steps: given.max_steps,
         on_divergence: options.on_divergence,
         diagnostics: given.diagnostics,
@@ -145,6 +156,10 @@ fn field(c: &TrainConfig, name: &str) -> Option<String> {
         },
         "lr_decay" => decay,
         "patience" => patience,
+        "lr_floor" => match c.schedule {
+            Schedule::Plateau { .. } => "none (plateau schedule)".into(),
+            Schedule::Cosine => c.lr_floor.to_string(),
+        },
         _ => return None,
     })
 }

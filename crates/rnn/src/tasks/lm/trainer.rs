@@ -14,7 +14,7 @@ use crate::io::model_file::ModelFile;
 use crate::io::OutMode;
 use crate::io::{FlowLog, MetricsLog};
 use crate::nn::model::Model;
-use crate::optim::schedule::{cosine_lr, Plateau, Schedule};
+use crate::optim::schedule::{cosine_lr_to, Plateau, Schedule};
 use crate::tasks::{Budget, Clock, Event, Progress, Rollback};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -350,7 +350,7 @@ impl Trainer {
             tr.cfg.seq_len
         )));
         let sched = &mut self.run;
-        let eval_every = self.config.eval_every;
+        let (eval_every, floor) = (self.config.eval_every, self.config.lr_floor);
         let save_state = |tr: &mut TrainState, sched: &RunState| {
             tr.share_state(comm)?;
             if !root {
@@ -463,7 +463,9 @@ impl Trainer {
                     (None, Some(t)) => tr.step as f64 / t.max(1) as f64,
                     (None, None) => 0.0,
                 };
-                tr.opt.config.set_lr(cosine_lr(lr0, frac) * sched.lr_scale);
+                tr.opt
+                    .config
+                    .set_lr(cosine_lr_to(lr0, floor, frac) * sched.lr_scale);
             }
             let loss = match tr.train_step_on(&data.train, comm) {
                 Err(Error::Diverged { step, value }) => {
