@@ -112,9 +112,18 @@ pub const COSINE_FLOOR: f64 = 0.1;
 /// assert_eq!(cosine_lr_to(2e-3, 0.0, 0.0), 2e-3);
 /// assert_eq!(cosine_lr_to(2e-3, 0.0, 1.0), 0.0);
 /// assert!((cosine_lr_to(2e-3, 0.0, 0.5) - 1e-3).abs() < 1e-15);
+/// // the default floor: the same bits as `cosine_lr`, which divides by ten
+/// assert_eq!(cosine_lr_to(7e-3, 0.1, 1.0), 7e-3 / 10.0);
+/// assert_ne!(7e-3 / 10.0, 7e-3 * 0.1);
 /// ```
 pub fn cosine_lr_to(lr0: f64, floor: f64, frac: f64) -> f64 {
-    let min = lr0 * floor;
+    // lr0 / 10 as before for the default (lr0 * 0.1 differs in the last bit
+    // for a third of learning rates), so default runs keep their trajectory
+    let min = if floor == COSINE_FLOOR {
+        lr0 / 10.0
+    } else {
+        lr0 * floor
+    };
     min + (lr0 - min) * 0.5 * (1.0 + (std::f64::consts::PI * frac.clamp(0.0, 1.0)).cos())
 }
 
