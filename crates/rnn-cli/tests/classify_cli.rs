@@ -149,47 +149,29 @@ fn bad_files_and_flags_are_one_line_and_exit_2() {
         "bad.ts:4: dimension 2 has 1 values but dimension 1 has 2",
     );
     let good = fixture("JapaneseVowels_TRAIN_small.ts");
-    assert_bad_input(
-        &rnn(&[
+    // the good file trained with one bad flag
+    let train_with = |flag: &str, value: &str| {
+        rnn(&[
             "train",
             "classify",
             "--train",
             s(&good),
             "--out",
             s(&out),
-            "--pool",
-            "median",
-        ]),
+            flag,
+            value,
+        ])
+    };
+    assert_bad_input(
+        &train_with("--pool", "median"),
         "--pool median: expected last, mean or max",
     );
-    assert_bad_input(
-        &rnn(&[
-            "train",
-            "classify",
-            "--train",
-            s(&good),
-            "--out",
-            s(&out),
-            "--dropout",
-            "1.5",
-        ]),
-        "--dropout 1.5",
-    );
+    assert_bad_input(&train_with("--dropout", "1.5"), "--dropout 1.5");
     // a step wider than the longest sequence (26 frames): an error, not an
     // allocation of 12e12 inputs per step
     for stride in ["27", "1000000000000"] {
-        let args = [
-            "train",
-            "classify",
-            "--train",
-            s(&good),
-            "--out",
-            s(&out),
-            "--stride",
-            stride,
-        ];
         assert_bad_input(
-            &rnn(&args),
+            &train_with("--stride", stride),
             &format!("--stride {stride}: expected at most 26, the frames of the longest training sequence"),
         );
     }
