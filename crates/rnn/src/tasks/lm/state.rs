@@ -48,7 +48,9 @@ pub struct StepConfig {
 }
 
 /// One `weight_hh` as it was before this window's weight drop: where it
-/// lives in the flat buffer, its values, and the mask applied to it.
+/// lives in the flat buffer, its values, and the mask applied to it (kept
+/// from window to window, refilled each time).
+#[derive(Clone, Debug)]
 struct Dropped {
     range: Range<usize>,
     original: Vec<f32>, // [G*H, H]
@@ -86,6 +88,8 @@ pub struct TrainState {
     pub rng: ChaCha8Rng,
     /// The flat gradient, then the loss (the buffer ranks all-reduce).
     grads: Vec<f32>,
+    /// Weight drop's buffers, one per `weight_hh` (empty without it).
+    dropped: Vec<Dropped>,
 }
 
 impl TrainState {
@@ -111,6 +115,7 @@ impl TrainState {
             state,
             rng,
             grads,
+            dropped: Vec::new(),
         })
     }
 
@@ -153,10 +158,10 @@ impl TrainState {
         let masks: Option<Vec<Vec<f32>>> = (self.cfg.dropout > 0.0)
             .then(|| dropout_masks(&self.model.config, self.cfg.dropout, t, b, &mut self.rng));
         // weight drop: W_hh' = W_hh ⊙ M for the whole window (forward and BPTT)
-        let dropped = self.drop_recurrent_weights();
+        self.drop_recurrent_weights();
         let pass = self.forward_backward(&x, &y, masks.as_deref(), comm);
         // dE/dW_hh = dE/dW_hh' ⊙ M, and W_hh back as it was (on an error too)
-        self.restore_recurrent_weights(dropped);
+        self.restore_recurrent_weights();
         let (loss, state, part) = pass?;
         let n = self.model.params.len();
         if !loss.is_finite() || self.grads.iter().any(|g| !g.is_finite()) {
@@ -221,21 +226,27 @@ impl TrainState {
     /// Draws this window's weight-drop masks (when `weight_drop` > 0) and
     /// applies them in place: `W_hh' = W_hh ⊙ M`, each `M_ij` 0 with
     /// probability `p` and `1/(1-p)` otherwise, so `E[W_hh'] = W_hh`.
-    fn drop_recurrent_weights(&mut self) -> Vec<Dropped> {
+    fn drop_recurrent_weights(&mut self) {
         let p = self.cfg.weight_drop;
         if p <= 0.0 {
-            return Vec::new();
+            return;
         }
         let keep = (1.0 / (1.0 - p)) as f32;
-        let ranges: Vec<Range<usize>> = (self.model.layout.iter())
-            .filter(|e| e.name.starts_with("rnn.weight_hh_"))
-            .map(|e| e.range())
-            .collect();
-        let mut out = Vec::with_capacity(ranges.len());
-        for range in ranges {
-            let w = &mut self.model.params[range.clone()];
-            let original = w.to_vec();
-            let mut mask = Vec::with_capacity(w.len());
+        if self.dropped.is_empty() {
+            self.dropped = (self.model.layout.iter())
+                .filter(|e| e.name.starts_with("rnn.weight_hh_"))
+                .map(|e| Dropped {
+                    range: e.range(),
+                    original: Vec::new(),
+                    mask: Vec::new(),
+                })
+                .collect();
+        }
+        for d in &mut self.dropped {
+            let w = &mut self.model.params[d.range.clone()];
+            d.original.clear();
+            d.original.extend_from_slice(w);
+            d.mask.clear();
             for v in w.iter_mut() {
                 let m = if self.rng.random::<f64>() < p {
                     0.0
@@ -243,26 +254,23 @@ impl TrainState {
                     keep
                 };
                 *v *= m; // W_hh'_ij = W_hh_ij M_ij
-                mask.push(m);
+                d.mask.push(m);
             }
-            out.push(Dropped {
-                range,
-                original,
-                mask,
-            });
         }
-        out
     }
 
     /// Undoes [`Self::drop_recurrent_weights`]: the gradient of the masked
     /// weights becomes that of the weights (`dE/dW_ij = M_ij dE/dW'_ij`)
     /// and the weights get their values back.
-    fn restore_recurrent_weights(&mut self, dropped: Vec<Dropped>) {
-        for d in dropped {
+    fn restore_recurrent_weights(&mut self) {
+        if self.cfg.weight_drop <= 0.0 {
+            return;
+        }
+        for d in &self.dropped {
             for (g, &m) in self.grads[d.range.clone()].iter_mut().zip(&d.mask) {
                 *g *= m; // chain rule through W' = W ⊙ M
             }
-            self.model.params[d.range].copy_from_slice(&d.original);
+            self.model.params[d.range.clone()].copy_from_slice(&d.original);
         }
     }
 
