@@ -60,6 +60,11 @@ pub struct TrainLmArgs {
     /// the same entries at every step; training only.
     #[arg(long, default_value_t = 0.0)]
     pub weight_drop: f64,
+    /// Locked dropout: draw --dropout's mask once per window and stream, the
+    /// same at every step (AWD-LSTM's locked dropout), instead of afresh at
+    /// every step.
+    #[arg(long)]
+    pub locked_dropout: bool,
     /// LSTM only: start every forget-gate bias at this value (e.g. 1) instead
     /// of PyTorch's random init.
     #[arg(long, allow_negative_numbers = true)]
@@ -175,6 +180,7 @@ impl TrainLmArgs {
             batch: self.batch,
             dropout: self.dropout,
             weight_drop: self.weight_drop,
+            locked_dropout: self.locked_dropout,
             forget_bias: self.forget_bias,
             optimizer: self.optimizer,
             lr: self.lr,

@@ -33,18 +33,48 @@ pub fn dropout_masks<T: Float, R: Rng>(
     rng: &mut R,
 ) -> Vec<Vec<T>> {
     let n = steps * batch * config.directions() * config.hidden_size;
-    let keep = T::of(1.0 / (1.0 - p));
+    (0..config.num_layers).map(|_| draw(n, p, rng)).collect()
+}
+
+/// Locked (variational) dropout masks, as [`dropout_masks`] but with one
+/// `[B, D*H]` mask per layer repeated at every step: a unit dropped for a
+/// stream stays dropped for the whole window (AWD-LSTM's locked dropout,
+/// Gal and Ghahramani's variational dropout on the outputs). Same layout,
+/// `[T, B, D*H]` per layer.
+///
+/// ```
+/// use rand::SeedableRng;
+/// let config = rnn::ModelConfig { num_layers: 2, ..rnn::ModelConfig::elman(3, 4, 3) };
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// let masks: Vec<Vec<f32>> = rnn::nn::model::locked_dropout_masks(&config, 0.5, 5, 2, &mut rng);
+/// assert_eq!(masks.len(), 2);
+/// assert_eq!(masks[0].len(), 5 * 2 * 4); // [T, B, D*H]
+/// let step0 = &masks[0][..8]; // [B, D*H] of step 0
+/// assert!(masks[0].chunks(8).all(|step| step == step0)); // the same at every step
+/// ```
+pub fn locked_dropout_masks<T: Float, R: Rng>(
+    config: &ModelConfig,
+    p: f64,
+    steps: usize,
+    batch: usize,
+    rng: &mut R,
+) -> Vec<Vec<T>> {
+    let n = batch * config.directions() * config.hidden_size; // one step's
     (0..config.num_layers)
+        .map(|_| draw(n, p, rng).repeat(steps))
+        .collect()
+}
+
+/// `n` mask entries, each 0 with probability `p` and `1/(1-p)` otherwise.
+fn draw<T: Float, R: Rng>(n: usize, p: f64, rng: &mut R) -> Vec<T> {
+    let keep = T::of(1.0 / (1.0 - p));
+    (0..n)
         .map(|_| {
-            (0..n)
-                .map(|_| {
-                    if rng.random::<f64>() < p {
-                        T::zero()
-                    } else {
-                        keep
-                    }
-                })
-                .collect()
+            if rng.random::<f64>() < p {
+                T::zero()
+            } else {
+                keep
+            }
         })
         .collect()
 }

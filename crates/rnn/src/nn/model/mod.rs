@@ -28,7 +28,7 @@ mod parallel;
 mod params;
 
 pub use config::ModelConfig;
-pub use dropout::dropout_masks;
+pub use dropout::{dropout_masks, locked_dropout_masks};
 pub use forward::Forward;
 pub use params::{param_layout, ParamEntry};
 

@@ -42,6 +42,10 @@ pub struct TrainConfig {
     /// probability (the rest scaled by `1/(1-p)`), the same mask at every
     /// step of the window (AWD-LSTM's weight drop).
     pub weight_drop: f64,
+    /// Locked dropout (false): `dropout`'s mask drawn once per window and
+    /// stream, the same at every step (AWD-LSTM's locked dropout), instead
+    /// of a fresh mask at every step.
+    pub locked_dropout: bool,
     /// LSTM only: every forget-gate bias starts at this (`None`: PyTorch's init).
     pub forget_bias: Option<f64>,
     /// The optimizer (Adam).
@@ -85,6 +89,7 @@ impl Default for TrainConfig {
             batch: 32,
             dropout: 0.0,
             weight_drop: 0.0,
+            locked_dropout: false,
             forget_bias: None,
             optimizer: OptimizerName::Adam,
             lr: 2e-3,

@@ -44,7 +44,7 @@ impl RunOptions {
 /// The options [`super::Trainer::resume_given`] checks against the saved
 /// run, by field name of [`TrainConfig`] (the flag is `--` and the name
 /// with `-` for `_`).
-pub const RESUME_FIELDS: [&str; 20] = [
+pub const RESUME_FIELDS: [&str; 21] = [
     "hidden",
     "layers",
     "cell",
@@ -53,6 +53,7 @@ pub const RESUME_FIELDS: [&str; 20] = [
     "batch",
     "dropout",
     "weight_drop",
+    "locked_dropout",
     "forget_bias",
     "optimizer",
     "lr",
@@ -101,6 +102,7 @@ pub(super) fn saved_config(
         batch: s.batch,
         dropout: s.dropout,
         weight_drop: s.weight_drop,
+        locked_dropout: s.locked_dropout,
         forget_bias: s.forget_bias,
         optimizer,
         lr: s.optimizer.lr(),
@@ -139,6 +141,7 @@ fn field(c: &TrainConfig, name: &str) -> Option<String> {
         "batch" => c.batch.to_string(),
         "dropout" => c.dropout.to_string(),
         "weight_drop" => c.weight_drop.to_string(),
+        "locked_dropout" => c.locked_dropout.to_string(),
         "forget_bias" => opt(c.forget_bias),
         "optimizer" => c.optimizer.name().into(),
         "lr" => c.lr.to_string(),

@@ -7,7 +7,7 @@ use crate::dist::{shard, Collective, Single};
 use crate::io::{TensorFile, TensorWriter};
 use crate::nn::layer::Input;
 use crate::nn::loss::{Reduction, Targets};
-use crate::nn::model::{dropout_masks, Batch, Model, ModelConfig, State};
+use crate::nn::model::{dropout_masks, locked_dropout_masks, Batch, Model, ModelConfig, State};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -45,6 +45,11 @@ pub struct StepConfig {
     /// during training only (default 0).
     #[serde(default)]
     pub weight_drop: f64,
+    /// Locked dropout: `dropout`'s mask drawn once per window and stream,
+    /// the same at every step ([`locked_dropout_masks`]); `false` (the
+    /// default): a fresh mask at every step.
+    #[serde(default)]
+    pub locked_dropout: bool,
 }
 
 /// One `weight_hh` as it was before this window's weight drop: where it
@@ -155,8 +160,13 @@ impl TrainState {
                 y[j * b + s] = train[start + j + 1]; // y_t = char t + 1
             }
         }
-        let masks: Option<Vec<Vec<f32>>> = (self.cfg.dropout > 0.0)
-            .then(|| dropout_masks(&self.model.config, self.cfg.dropout, t, b, &mut self.rng));
+        let masks: Option<Vec<Vec<f32>>> = (self.cfg.dropout > 0.0).then(|| {
+            let (config, p) = (&self.model.config, self.cfg.dropout);
+            match self.cfg.locked_dropout {
+                true => locked_dropout_masks(config, p, t, b, &mut self.rng),
+                false => dropout_masks(config, p, t, b, &mut self.rng),
+            }
+        });
         // weight drop: W_hh' = W_hh ⊙ M for the whole window (forward and BPTT)
         self.drop_recurrent_weights();
         let pass = self.forward_backward(&x, &y, masks.as_deref(), comm);

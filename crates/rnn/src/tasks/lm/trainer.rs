@@ -114,6 +114,7 @@ impl Trainer {
             val_frac: config.val_frac,
             dropout: config.dropout,
             weight_drop: config.weight_drop,
+            locked_dropout: config.locked_dropout,
             forget_bias: config.forget_bias,
         };
         let model = config.model_config(data.vocab.len());
