@@ -310,6 +310,10 @@ fn lm_bad_inputs_are_one_line_errors() {
         &rnn(&["train", "lm", "--data", g, "--out", o, "--lr", "NaN"]),
         "--lr",
     );
+    assert_bad_input(
+        &rnn(&["train", "lm", "--data", g, "--out", o, "--locked-dropout"]),
+        "--locked-dropout",
+    );
     for wd in ["-0.1", "NaN"] {
         assert_bad_input(
             &rnn(&["train", "lm", "--data", g, "--out", o, "--weight-decay", wd]),

@@ -175,6 +175,8 @@ fn cases(d: &Path) -> Vec<(&'static str, i32, &'static str, Output)> {
             rnn(&["train", "lm", "--data", s(&data), "--resume", s(&lm), "--eval-every", "3", "--steps", "6"])),
         ("steps-0", 2, "error: --steps 0: expected at least 1",
             train_lm(d, "zero", &["--steps", "0"])),
+        ("locked-dropout-0", 2, "error: locked_dropout (--locked-dropout): expected a dropout above 0 to lock, got dropout 0",
+            train_lm(d, "locked", &["--locked-dropout", "--steps", "2"])),
         ("csv-duplicate-column", 2, "error: …dup.csv:1: header column 3 't' repeats column 1 (column names must be unique)",
             rnn(&["train", "forecast", "--data", s(&dup_csv), "--target", "v", "--window", "1", "--test", "1", "--out", s(&d.join("dupfc"))])),
         ("vocab-duplicate", 2, "error: …/model.safetensors: metadata 'vocab' = \"…\" is not valid (each character once, but 'a' appears more than once (the file is damaged))",

@@ -164,6 +164,13 @@ impl TrainConfig {
                 "a probability in [0, 1)",
             ));
         }
+        if self.locked_dropout && self.dropout == 0.0 {
+            // it only changes how dropout's masks are drawn
+            return Err(Error::Config(
+                "locked_dropout (--locked-dropout): expected a dropout above 0 to lock, got dropout 0"
+                    .into(),
+            ));
+        }
         if !(0.0..=1.0).contains(&self.lr_floor) {
             return Err(out_of_range(
                 "lr_floor",
