@@ -444,3 +444,49 @@ fn simd_builds_train_bit_identical_models() {
         );
     }
 }
+
+/// `--locked-dropout` is checked against the run it resumes, not alone: a
+/// locked run resumes with the flag repeated (its dropout comes from the
+/// saved run), and a run without it refuses the flag as a contradiction.
+#[test]
+fn lm_resume_checks_locked_dropout_against_the_saved_run() {
+    let d = tmp("lmlocked");
+    let data = d.join("text.txt");
+    std::fs::write(&data, text(20_000)).unwrap();
+    let g = data.to_str().unwrap();
+    let (locked, plain) = (d.join("locked"), d.join("plain"));
+    let train = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["train", "lm", "--data", g, "--out", out.to_str().unwrap()];
+        args.extend_from_slice(&[
+            "--hidden",
+            "8",
+            "--steps",
+            "4",
+            "--quiet",
+            "--dropout",
+            "0.2",
+        ]);
+        args.extend_from_slice(extra);
+        let o = rnn(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    train(&locked, &["--locked-dropout"]);
+    train(&plain, &[]);
+    let resume = |dir: &Path| {
+        rnn(&[
+            "train",
+            "lm",
+            "--data",
+            g,
+            "--resume",
+            dir.to_str().unwrap(),
+            "--locked-dropout",
+            "--steps",
+            "8",
+            "--quiet",
+        ])
+    };
+    let o = resume(&locked);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_bad_input(&resume(&plain), "has --locked-dropout false");
+}

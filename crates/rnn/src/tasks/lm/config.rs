@@ -116,8 +116,23 @@ fn out_of_range(what: &str, value: impl ToString, expected: &str) -> Error {
 }
 
 impl TrainConfig {
-    /// Checks every field; the error names the first bad one.
+    /// Checks every field and how they go together; the error names the
+    /// first bad one.
     pub fn validate(&self) -> Result<()> {
+        self.validate_fields()?;
+        if self.locked_dropout && self.dropout == 0.0 {
+            // it only changes how dropout's masks are drawn
+            return Err(Error::Config(
+                "locked_dropout (--locked-dropout): expected a dropout above 0 to lock, got dropout 0"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks each field by itself (what a resume checks of the options
+    /// given, before they meet the saved run's).
+    pub(super) fn validate_fields(&self) -> Result<()> {
         for (what, v) in [
             ("seq_len", self.seq_len),
             ("batch", self.batch),
@@ -162,13 +177,6 @@ impl TrainConfig {
                 "weight_drop",
                 self.weight_drop,
                 "a probability in [0, 1)",
-            ));
-        }
-        if self.locked_dropout && self.dropout == 0.0 {
-            // it only changes how dropout's masks are drawn
-            return Err(Error::Config(
-                "locked_dropout (--locked-dropout): expected a dropout above 0 to lock, got dropout 0"
-                    .into(),
             ));
         }
         if !(0.0..=1.0).contains(&self.lr_floor) {

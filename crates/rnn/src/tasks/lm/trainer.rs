@@ -165,7 +165,8 @@ impl Trainer {
         config: &TrainConfig,
         given: &[&str],
     ) -> Result<Self> {
-        config.validate()?;
+        // the given options alone: a flag left out takes the saved run's value
+        config.validate_fields()?;
         let dir = dir.as_ref();
         let path = dir.join(STATE_FILE);
         let (state, meta) = TrainState::load_state(&path)?;
@@ -186,6 +187,7 @@ impl Trainer {
         });
         let saved = saved_config(&state, &options, config);
         check_given(dir, config, &saved, given)?;
+        saved.validate()?;
         let data = LmData::new(
             &text.text,
             &text.path,
