@@ -67,14 +67,22 @@ pub fn locked_dropout_masks<T: Float, R: Rng>(
 
 /// `n` mask entries, each 0 with probability `p` and `1/(1-p)` otherwise.
 fn draw<T: Float, R: Rng>(n: usize, p: f64, rng: &mut R) -> Vec<T> {
+    let mut mask = Vec::with_capacity(n);
+    fill_mask(&mut mask, n, p, rng);
+    mask
+}
+
+/// Refills `mask` with `n` inverted-dropout entries, each 0 with
+/// probability `p` and `1/(1-p)` otherwise (one draw each, in order): the
+/// rule of every dropout mask, and of weight drop's masks on `weight_hh`.
+pub(crate) fn fill_mask<T: Float, R: Rng>(mask: &mut Vec<T>, n: usize, p: f64, rng: &mut R) {
     let keep = T::of(1.0 / (1.0 - p));
-    (0..n)
-        .map(|_| {
-            if rng.random::<f64>() < p {
-                T::zero()
-            } else {
-                keep
-            }
-        })
-        .collect()
+    mask.clear();
+    mask.extend((0..n).map(|_| {
+        if rng.random::<f64>() < p {
+            T::zero()
+        } else {
+            keep
+        }
+    }));
 }

@@ -28,6 +28,7 @@ mod parallel;
 mod params;
 
 pub use config::ModelConfig;
+pub(crate) use dropout::fill_mask;
 pub use dropout::{dropout_masks, locked_dropout_masks};
 pub use forward::Forward;
 pub use params::{param_layout, ParamEntry};

@@ -7,7 +7,9 @@ use crate::dist::{shard, Collective, Single};
 use crate::io::{TensorFile, TensorWriter};
 use crate::nn::layer::Input;
 use crate::nn::loss::{Reduction, Targets};
-use crate::nn::model::{dropout_masks, locked_dropout_masks, Batch, Model, ModelConfig, State};
+use crate::nn::model::{
+    dropout_masks, fill_mask, locked_dropout_masks, Batch, Model, ModelConfig, State,
+};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -241,7 +243,6 @@ impl TrainState {
         if p <= 0.0 {
             return;
         }
-        let keep = (1.0 / (1.0 - p)) as f32;
         if self.dropped.is_empty() {
             self.dropped = (self.model.layout.iter())
                 .filter(|e| e.name.starts_with("rnn.weight_hh_"))
@@ -256,15 +257,9 @@ impl TrainState {
             let w = &mut self.model.params[d.range.clone()];
             d.original.clear();
             d.original.extend_from_slice(w);
-            d.mask.clear();
-            for v in w.iter_mut() {
-                let m = if self.rng.random::<f64>() < p {
-                    0.0
-                } else {
-                    keep
-                };
+            fill_mask(&mut d.mask, w.len(), p, &mut self.rng);
+            for (v, &m) in w.iter_mut().zip(&d.mask) {
                 *v *= m; // W_hh'_ij = W_hh_ij M_ij
-                d.mask.push(m);
             }
         }
     }
@@ -273,9 +268,6 @@ impl TrainState {
     /// weights becomes that of the weights (`dE/dW_ij = M_ij dE/dW'_ij`)
     /// and the weights get their values back.
     fn restore_recurrent_weights(&mut self) {
-        if self.cfg.weight_drop <= 0.0 {
-            return;
-        }
         for d in &self.dropped {
             for (g, &m) in self.grads[d.range.clone()].iter_mut().zip(&d.mask) {
                 *g *= m; // chain rule through W' = W ⊙ M
