@@ -140,6 +140,24 @@ fn bad_configs_and_texts_are_errors() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A training step of plain SGD (lr 0.5, no clipping, no weight decay) on
+/// windows of 8, with no dropout or weight drop: the tests below turn on
+/// what they look at, so a gradient of 0 leaves a weight exactly as it was.
+fn plain_sgd_step() -> rnn::tasks::lm::StepConfig {
+    rnn::tasks::lm::StepConfig {
+        seq_len: 8,
+        batch: 4,
+        optimizer: OptimizerName::Sgd.config(0.5, None).unwrap(),
+        clip: None,
+        seed: 3,
+        val_frac: 0.1,
+        dropout: 0.0,
+        forget_bias: None,
+        weight_drop: 0.0,
+        locked_dropout: false,
+    }
+}
+
 /// Weight drop (`weight_drop` p): a window's mask zeroes entries of every
 /// `weight_hh` for the forward and BPTT, so `dE/dW_ij = M_ij dE/dW'_ij` is
 /// exactly 0 where `M_ij` = 0. Under plain SGD with no clipping and no
@@ -158,16 +176,9 @@ fn weight_drop_leaves_the_dropped_recurrent_weights_where_they_were() {
         model.num_layers = 2;
         model.output = OutputKind::Softmax;
         let step = StepConfig {
-            seq_len: 8,
             batch: 4,
-            optimizer: OptimizerName::Sgd.config(0.5, None).unwrap(),
-            clip: None,
-            seed: 3,
-            val_frac: 0.1,
-            dropout: 0.0,
-            forget_bias: None,
             weight_drop: p,
-            locked_dropout: false,
+            ..plain_sgd_step()
         };
         let mut st = TrainState::new(model, step).unwrap();
         let before = st.model.param(name).unwrap().to_vec();
@@ -248,16 +259,10 @@ fn locked_dropout_silences_a_dropped_unit_for_the_whole_window() {
         let mut model = ModelConfig::elman(v, h, v);
         model.output = OutputKind::Softmax;
         let step = StepConfig {
-            seq_len: 8,
             batch: 1,
-            optimizer: OptimizerName::Sgd.config(0.5, None).unwrap(),
-            clip: None,
-            seed: 3,
-            val_frac: 0.1,
             dropout: 0.5,
-            forget_bias: None,
-            weight_drop: 0.0,
             locked_dropout: locked,
+            ..plain_sgd_step()
         };
         let mut st = TrainState::new(model, step).unwrap();
         let before = st.model.param("head.weight").unwrap().to_vec(); // [V, H]
