@@ -154,7 +154,7 @@ fn bad_input_is_one_clear_error_with_exit_code_2() {
             "too few",
         ),
         (
-            "year,v\n".to_string() + &"1,5\n".repeat(20),
+            "year,v\n".to_string() + &(0..20).map(|i| format!("{i},5\n")).collect::<String>(),
             vec!["--target", "v"],
             "constant",
         ),
@@ -177,7 +177,7 @@ fn bad_input_is_one_clear_error_with_exit_code_2() {
         (
             good.clone(),
             vec!["--target", "v", "--transform", "log"],
-            "positive for --transform log",
+            "d.csv: column \"v\", data row 1 (time 0): 0 is not positive, as --transform log needs",
         ),
     ];
     for (csv, extra, want) in cases {

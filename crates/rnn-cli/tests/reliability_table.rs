@@ -121,6 +121,28 @@ fn cases(d: &Path) -> Vec<(&'static str, i32, &'static str, Output)> {
     assert!(f.status.success(), "{}", stderr(&f));
     let dup_csv = d.join("dup.csv");
     std::fs::write(&dup_csv, "t,v,t\n1,2,3\n4,5,6\n").unwrap();
+    // newest first, as some downloads are; and a label mistyped mid-file
+    let rev_csv = d.join("rev.csv");
+    let rows: String = (0..12)
+        .rev()
+        .map(|k| format!("2001-{:02},{}\n", k + 1, k % 5))
+        .collect();
+    std::fs::write(&rev_csv, format!("month,v\n{rows}")).unwrap();
+    let typo_csv = d.join("typo.csv");
+    let rows: String = (0..12)
+        .map(|k| {
+            format!(
+                "{},{}\n",
+                if k == 7 {
+                    "20O8".to_string()
+                } else {
+                    (2001 + k).to_string()
+                },
+                k % 5
+            )
+        })
+        .collect();
+    std::fs::write(&typo_csv, format!("year,v\n{rows}")).unwrap();
 
     let mut damaged = std::fs::read(lm.join("model.safetensors")).unwrap();
     let n = damaged.len();
@@ -179,6 +201,10 @@ fn cases(d: &Path) -> Vec<(&'static str, i32, &'static str, Output)> {
             train_lm(d, "locked", &["--locked-dropout", "--steps", "2"])),
         ("csv-duplicate-column", 2, "error: …dup.csv:1: header column 3 't' repeats column 1 (column names must be unique)",
             rnn(&["train", "forecast", "--data", s(&dup_csv), "--target", "v", "--window", "1", "--test", "1", "--out", s(&d.join("dupfc"))])),
+        ("csv-newest-first", 2, "error: …rev.csv:3: time column \"month\": time label \"2001-11\" is not after \"2001-12\" on the row before: rows must run in time order, oldest first (the file looks newest first: sort it by time)",
+            rnn(&["train", "forecast", "--data", s(&rev_csv), "--target", "v", "--window", "1", "--test", "1", "--out", s(&d.join("revfc"))])),
+        ("csv-time-label-typo", 2, "error: …typo.csv:9: time column \"year\": time label \"20O8\" is not understood as a time of the form of \"2001\" (the first row's)",
+            rnn(&["train", "forecast", "--data", s(&typo_csv), "--target", "v", "--window", "1", "--test", "1", "--out", s(&d.join("typofc"))])),
         ("vocab-duplicate", 2, "error: …/model.safetensors: metadata 'vocab' = \"…\" is not valid (each character once, but 'a' appears more than once (the file is damaged))",
             rnn(&["generate", "--model", s(&d.join("dupvocab")), "--prime", "the"])),
         ("forecast-eval-test-0", 2, "error: --test 0: expected at least 1 row to evaluate on (the model was trained with --test 6; omit --test to use it)",

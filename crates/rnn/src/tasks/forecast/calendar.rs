@@ -261,6 +261,68 @@ pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
     (1..=k).map(|j| format!("{last}+{j}")).collect()
 }
 
+/// Checks that time labels run forward, as a series' rows must: when the
+/// first label is understood (integers only when `ints` is true, i.e. the
+/// column is named like a time or was named by the user), every later label
+/// must be understood too and come after the one before it (labels of
+/// different forms are not compared). A naive date-time may step back by up
+/// to an hour, as local clock times do when daylight saving ends. On a
+/// violation: the 0-based row and the reason.
+///
+/// ```
+/// use rnn::tasks::forecast::check_time_order;
+/// let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+/// assert!(check_time_order(&l(&["1949-01", "1949-02"]), true).is_ok());
+/// let (row, why) = check_time_order(&l(&["1950", "1949", "1948"]), true).unwrap_err();
+/// assert_eq!(row, 1);
+/// assert!(why.contains("newest first"), "{why}");
+/// assert_eq!(check_time_order(&l(&["1949-01", "1949-0x"]), true).unwrap_err().0, 1);
+/// // integers of a column not named like a time (an index) are not checked
+/// assert!(check_time_order(&l(&["3", "1"]), false).is_ok());
+/// ```
+pub fn check_time_order(labels: &[String], ints: bool) -> Result<(), (usize, String)> {
+    let Some(first) = labels.first().and_then(|l| parse_stamp(l)) else {
+        return Ok(());
+    };
+    if first.kind == Kind::Int && !ints {
+        return Ok(());
+    }
+    let mut prev = first;
+    for i in 1..labels.len() {
+        let Some(s) = parse_stamp(&labels[i]) else {
+            return Err((
+                i,
+                format!(
+                    "time label {:?} is not understood as a time of the form of {:?} (the first row's)",
+                    labels[i].trim(),
+                    labels[0].trim()
+                ),
+            ));
+        };
+        if same_kind(prev, s) && s.v <= prev.v {
+            let dst = matches!(s.kind, Kind::Time(_, Zone::Naive)) && prev.v - s.v <= 3600;
+            if !dst {
+                let newest_first = i == 1 && labels.len() > 2;
+                return Err((
+                    i,
+                    format!(
+                        "time label {:?} is not after {:?} on the row before: rows must run in time order, oldest first{}",
+                        labels[i].trim(),
+                        labels[i - 1].trim(),
+                        if newest_first {
+                            " (the file looks newest first: sort it by time)"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+        }
+        prev = s;
+    }
+    Ok(())
+}
+
 /// The default season for seasonal-naive forecasts, MASE and the choice of
 /// differencing, from the step between the first two labels: 12 for months
 /// (`YYYY-MM`, or dates a month or 28–31 days apart), 4 for quarters

@@ -105,7 +105,9 @@ impl Forecaster {
 
     /// Reads a CSV file with the model's columns (see [`ForecastMeta::read_series`]).
     pub fn read_series(&self, data: &Path) -> Result<Series> {
-        self.meta.read_series(data)
+        let series = self.meta.read_series(data)?;
+        series.check_domain(self.meta.pipeline.transform)?;
+        Ok(series)
     }
 
     /// Checks that the model can forecast `horizon` steps: at least one, at

@@ -1,6 +1,8 @@
 //! A numeric target series with its features and time labels, read from a
 //! CSV table.
 
+use super::calendar::check_time_order;
+use super::pipeline::Transform;
 use super::table::Table;
 use crate::tasks::fill::{fill_gaps, is_missing, Fill};
 use crate::{Error, Result};
@@ -156,6 +158,18 @@ impl Series {
                 reason: format!("column {:?}: {reason}", table.columns[c]),
             })
         };
+        let labels: Vec<String> = match time_col {
+            Some(c) => table.rows.iter().map(|r| r[c].trim().to_string()).collect(),
+            None => (0..table.rows.len()).map(|i| i.to_string()).collect(),
+        };
+        if let Some(c) = time_col {
+            let ints = matches!(time, TimeColumn::Named(_)) || looks_like_time(&table.columns[c]);
+            check_time_order(&labels, ints).map_err(|(row, reason)| Error::Parse {
+                path: table.path.clone(),
+                line: table.lines.get(row).copied().unwrap_or(row + 2),
+                reason: format!("time column {:?}: {reason}", table.columns[c]),
+            })?;
+        }
         let (y, mut filled) = column(tcol)?;
         let mut feats = Vec::new();
         for &c in &fcols {
@@ -166,10 +180,7 @@ impl Series {
         Ok(Series {
             path: table.path.clone(),
             time_name: time_col.map(|c| table.columns[c].clone()),
-            time: match time_col {
-                Some(c) => table.rows.iter().map(|r| r[c].trim().to_string()).collect(),
-                None => (0..table.rows.len()).map(|i| i.to_string()).collect(),
-            },
+            time: labels,
             target_name: table.columns[tcol].clone(),
             target: y,
             feature_names: fcols.iter().map(|&c| table.columns[c].clone()).collect(),
@@ -216,6 +227,41 @@ impl Series {
             features: Vec::new(),
             filled: 0,
         }
+    }
+
+    /// Checks that every target value is in the domain of `transform`
+    /// (positive for log, non-negative for sqrt); the error names the file,
+    /// the column, the row and its time label.
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::{Series, Transform};
+    /// let s = Series::from_values("v", vec![3.0, 0.0, 2.0]);
+    /// assert!(s.check_domain(Transform::Sqrt).is_ok());
+    /// let e = s.check_domain(Transform::Log).unwrap_err().to_string();
+    /// assert_eq!(e, "v: column \"v\", data row 2 (time 1): 0 is not positive, as --transform log needs");
+    /// ```
+    pub fn check_domain(&self, transform: Transform) -> Result<()> {
+        let Some(i) = self
+            .target
+            .iter()
+            .position(|&v| transform.apply(v).is_none())
+        else {
+            return Ok(());
+        };
+        let need = match transform {
+            Transform::Log => "positive, as --transform log needs",
+            _ => "non-negative, as --transform sqrt needs",
+        };
+        Err(Error::Data {
+            path: self.path.clone(),
+            reason: format!(
+                "column {:?}, data row {} (time {}): {} is not {need}",
+                self.target_name,
+                i + 1,
+                self.time.get(i).map_or("?", String::as_str),
+                self.target[i]
+            ),
+        })
     }
 
     /// Number of rows.

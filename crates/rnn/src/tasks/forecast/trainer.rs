@@ -148,6 +148,9 @@ impl Trainer {
     /// for is chosen here, on the validation block of the training part.
     pub fn from_series(mut config: TrainConfig, series: Series, out: &Path) -> Result<Trainer> {
         config.validate()?;
+        if !config.choose.transform {
+            series.check_domain(config.transform)?;
+        }
         let n = series.len();
         let season = config
             .season
