@@ -304,3 +304,94 @@ fn semicolons_a_bom_quoted_newlines_and_zoned_times_with_an_ensemble() {
     assert_bad_input(&bad, "--delimiter");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_month_left_out_is_a_warning_and_the_rows_are_read_evenly() {
+    // 24 months with 2001-06 missing: row 6 of the file (line 7) is two
+    // months after the one before; training, `rnn forecast` and `rnn eval`
+    // say so on stderr and go on
+    let dir = tmp("gap");
+    let data = dir.join("gap.csv");
+    let rows: String = (0..24)
+        .filter(|&k| k != 5)
+        .map(|k| format!("{}-{:02},{}\n", 2001 + k / 12, k % 12 + 1, 10 + (k * 7) % 5))
+        .collect();
+    std::fs::write(&data, format!("month,v\n{rows}")).unwrap();
+    let want = format!(
+        "warning: {}:7: time column \"month\": time label \"2001-07\" is 2 month(s) after \"2001-05\" on the row before, where the rows are 1 month(s) apart",
+        data.display()
+    );
+    let m = dir.join("m");
+    let o = train(
+        &data,
+        &m,
+        &[
+            "--target",
+            "v",
+            "--window",
+            "2",
+            "--test",
+            "2",
+            "--epochs",
+            "1",
+            "--ensemble",
+            "1",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(common::stderr(&o).contains(&want), "{}", common::stderr(&o));
+    for args in [
+        vec![
+            "forecast",
+            "--model",
+            m.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        vec![
+            "eval",
+            "--model",
+            m.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+    ] {
+        let o = rnn(&args);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        assert!(
+            common::stderr(&o).contains(&want),
+            "{args:?}: {}",
+            common::stderr(&o)
+        );
+    }
+    // with the month put back (empty, filled) there is no warning
+    let full = std::fs::read_to_string(&data)
+        .unwrap()
+        .replace("2001-07,", "2001-06,\n2001-07,");
+    std::fs::write(&data, full).unwrap();
+    let o = train(
+        &data,
+        &dir.join("m2"),
+        &[
+            "--target",
+            "v",
+            "--window",
+            "2",
+            "--test",
+            "2",
+            "--epochs",
+            "1",
+            "--ensemble",
+            "1",
+            "--fill",
+            "linear",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        !common::stderr(&o).contains("warning"),
+        "{}",
+        common::stderr(&o)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -111,6 +111,9 @@ pub fn run(args: &EvalArgs) -> CliResult {
 fn eval_forecast(args: &EvalArgs) -> CliResult {
     let fc = Forecaster::load(args.first_model())?;
     let series = fc.read_series(&args.data)?;
+    for w in &series.warnings {
+        eprintln!("warning: {w}");
+    }
     let r = fc.evaluate(&series, args.test, args.season)?;
     if args.json {
         let v = serde_json::to_value(&r).map_err(|e| CliError::Failure(e.to_string()))?;

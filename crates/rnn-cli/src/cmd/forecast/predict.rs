@@ -61,6 +61,9 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
     }
     let fc = Forecaster::load(&args.model)?;
     let series = fc.read_series(&args.data)?;
+    for w in &series.warnings {
+        eprintln!("warning: {w}");
+    }
     let r = fc.report(&series, args.horizon, args.holdout)?;
     eprintln!("{}", r.note);
     rnn::io::print_out(&r.csv)?;

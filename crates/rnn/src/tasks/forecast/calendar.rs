@@ -267,7 +267,8 @@ pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
 /// must be understood too and come after the one before it (labels of
 /// different forms are not compared). A naive date-time may step back by up
 /// to an hour, as local clock times do when daylight saving ends. On a
-/// violation: the 0-based row and the reason.
+/// violation: the 0-based row and the reason. (Uneven steps are not an
+/// error: see [`uneven_time_step`].)
 ///
 /// ```
 /// use rnn::tasks::forecast::check_time_order;
@@ -321,6 +322,56 @@ pub fn check_time_order(labels: &[String], ints: bool) -> Result<(), (usize, Str
         prev = s;
     }
     Ok(())
+}
+
+/// Whether years (integers), months or quarters are evenly spaced: a row
+/// that is not the usual step (the most common one) after the one before, a
+/// month left out, shifts every season after it. `None` when they are, or
+/// when the labels are not all of one of those forms (dates and date-times
+/// are not checked: a series of working days skips weekends); else the
+/// 0-based row and what is uneven.
+///
+/// ```
+/// use rnn::tasks::forecast::uneven_time_step;
+/// let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+/// let (row, why) = uneven_time_step(&l(&["2001-01", "2001-02", "2001-04", "2001-05"])).unwrap();
+/// assert_eq!(row, 2);
+/// assert!(why.starts_with("time label \"2001-04\" is 2 month(s) after \"2001-02\""), "{why}");
+/// assert_eq!(uneven_time_step(&l(&["2001Q1", "2001Q2", "2001Q3"])), None);
+/// assert_eq!(uneven_time_step(&l(&["2024-01-05", "2024-01-08", "2024-01-09"])), None);
+/// ```
+pub fn uneven_time_step(labels: &[String]) -> Option<(usize, String)> {
+    let kind = labels.first().and_then(|l| parse_stamp(l))?.kind;
+    let unit = match kind {
+        Kind::Int => "",
+        Kind::Month => " month(s)",
+        Kind::Quarter(_) => " quarter(s)",
+        _ => return None,
+    };
+    let stamps: Option<Vec<Stamp>> = labels.iter().map(|l| parse_stamp(l)).collect();
+    // labels of different forms: not compared
+    let st = stamps.filter(|s| s.iter().all(|x| x.kind == kind))?;
+    let steps: Vec<i64> = st.windows(2).map(|w| w[1].v - w[0].v).collect();
+    // the usual step: the most common one (the smallest on a tie)
+    let mut counts = std::collections::BTreeMap::new();
+    for &d in &steps {
+        *counts.entry(d).or_insert(0usize) += 1;
+    }
+    let (&usual, _) = counts
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
+    let j = steps.iter().position(|&d| d != usual)?;
+    Some((
+        j + 1,
+        format!(
+            "time label {:?} is {}{unit} after {:?} on the row before, where the rows are {usual}{unit} apart: \
+             the rows are read as evenly spaced (to keep the calendar, add the missing rows with empty values \
+             and --fill linear)",
+            labels[j + 1].trim(),
+            steps[j],
+            labels[j].trim()
+        ),
+    ))
 }
 
 /// The default season for seasonal-naive forecasts, MASE and the choice of

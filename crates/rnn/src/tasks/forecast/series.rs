@@ -1,7 +1,7 @@
 //! A numeric target series with its features and time labels, read from a
 //! CSV table.
 
-use super::calendar::check_time_order;
+use super::calendar::{check_time_order, uneven_time_step};
 use super::pipeline::Transform;
 use super::table::Table;
 use crate::tasks::fill::{fill_gaps, is_missing, Fill};
@@ -93,6 +93,9 @@ pub struct Series {
     pub features: Vec<Vec<f64>>,
     /// Values filled in (all columns).
     pub filled: usize,
+    /// What reading found odd without stopping, one line each, naming the
+    /// file and line (time labels unevenly spaced): shown as warnings.
+    pub warnings: Vec<String>,
 }
 
 fn looks_like_time(name: &str) -> bool {
@@ -162,13 +165,24 @@ impl Series {
             Some(c) => table.rows.iter().map(|r| r[c].trim().to_string()).collect(),
             None => (0..table.rows.len()).map(|i| i.to_string()).collect(),
         };
+        let line = |row: usize| table.lines.get(row).copied().unwrap_or(row + 2);
+        let mut warnings = Vec::new();
         if let Some(c) = time_col {
             let ints = matches!(time, TimeColumn::Named(_)) || looks_like_time(&table.columns[c]);
             check_time_order(&labels, ints).map_err(|(row, reason)| Error::Parse {
                 path: table.path.clone(),
-                line: table.lines.get(row).copied().unwrap_or(row + 2),
+                line: line(row),
                 reason: format!("time column {:?}: {reason}", table.columns[c]),
             })?;
+            let checked = ints || !labels.iter().all(|l| l.parse::<i64>().is_ok());
+            if let Some((row, why)) = uneven_time_step(&labels).filter(|_| checked) {
+                warnings.push(format!(
+                    "{}:{}: time column {:?}: {why}",
+                    table.path.display(),
+                    line(row),
+                    table.columns[c]
+                ));
+            }
         }
         let (y, mut filled) = column(tcol)?;
         let mut feats = Vec::new();
@@ -186,6 +200,7 @@ impl Series {
             feature_names: fcols.iter().map(|&c| table.columns[c].clone()).collect(),
             features: feats,
             filled,
+            warnings,
         })
     }
 
@@ -226,6 +241,7 @@ impl Series {
             feature_names: Vec::new(),
             features: Vec::new(),
             filled: 0,
+            warnings: Vec::new(),
         }
     }
 

@@ -368,6 +368,9 @@ impl Trainer {
                 String::new()
             }
         )));
+        for w in &self.series.warnings {
+            progress.event(&Event::Message(&format!("warning: {w}")));
+        }
         if self.series.filled > 0 {
             progress.event(&Event::Message(&format!(
                 "filled {} missing values ({})",
