@@ -266,7 +266,8 @@ pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
 /// column is named like a time or was named by the user), every later label
 /// must be understood too and come after the one before it (labels of
 /// different forms are not compared). A naive date-time may step back by up
-/// to an hour, as local clock times do when daylight saving ends. On a
+/// to an hour, as local clock times do when daylight saving ends, and an
+/// integer (a year) may repeat. On a
 /// violation: the 0-based row and the reason. (Uneven steps are not an
 /// error: see [`uneven_time_step`].)
 ///
@@ -280,6 +281,9 @@ pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
 /// assert_eq!(check_time_order(&l(&["1949-01", "1949-0x"]), true).unwrap_err().0, 1);
 /// // integers of a column not named like a time (an index) are not checked
 /// assert!(check_time_order(&l(&["3", "1"]), false).is_ok());
+/// // a year column beside a month column repeats each year
+/// assert!(check_time_order(&l(&["1949", "1949", "1950"]), true).is_ok());
+/// assert!(check_time_order(&l(&["1949-01", "1949-01"]), true).is_err());
 /// ```
 pub fn check_time_order(labels: &[String], ints: bool) -> Result<(), (usize, String)> {
     let Some(first) = labels.first().and_then(|l| parse_stamp(l)) else {
@@ -302,8 +306,11 @@ pub fn check_time_order(labels: &[String], ints: bool) -> Result<(), (usize, Str
         };
         if same_kind(prev, s) && s.v <= prev.v {
             let dst = matches!(s.kind, Kind::Time(_, Zone::Naive)) && prev.v - s.v <= 3600;
-            if !dst {
-                let newest_first = i == 1 && labels.len() > 2;
+            // a year repeated on the rows of its months or quarters (a `year`
+            // column beside a `month` one) is not a step back
+            let same_year = s.kind == Kind::Int && s.v == prev.v;
+            if !dst && !same_year {
+                let newest_first = i == 1 && labels.len() > 2 && s.v < prev.v;
                 return Err((
                     i,
                     format!(
@@ -339,6 +346,7 @@ pub fn check_time_order(labels: &[String], ints: bool) -> Result<(), (usize, Str
 /// assert!(why.starts_with("time label \"2001-04\" is 2 month(s) after \"2001-02\""), "{why}");
 /// assert_eq!(uneven_time_step(&l(&["2001Q1", "2001Q2", "2001Q3"])), None);
 /// assert_eq!(uneven_time_step(&l(&["2024-01-05", "2024-01-08", "2024-01-09"])), None);
+/// assert_eq!(uneven_time_step(&l(&["1949", "1949", "1949", "1950"])), None);
 /// ```
 pub fn uneven_time_step(labels: &[String]) -> Option<(usize, String)> {
     let kind = labels.first().and_then(|l| parse_stamp(l))?.kind;
@@ -360,15 +368,26 @@ pub fn uneven_time_step(labels: &[String]) -> Option<(usize, String)> {
     let (&usual, _) = counts
         .iter()
         .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
+    if usual <= 0 {
+        return None; // a year repeated on the rows of its months: no step to compare
+    }
     let j = steps.iter().position(|&d| d != usual)?;
+    let (step, fix) = match steps[j] {
+        0 => (
+            "is the same as".to_string(),
+            "remove the row if it is repeated",
+        ),
+        d => (
+            format!("is {d}{unit} after"),
+            "to keep the calendar, add the missing rows with empty values and --fill linear",
+        ),
+    };
     Some((
         j + 1,
         format!(
-            "time label {:?} is {}{unit} after {:?} on the row before, where the rows are {usual}{unit} apart: \
-             the rows are read as evenly spaced (to keep the calendar, add the missing rows with empty values \
-             and --fill linear)",
+            "time label {:?} {step} {:?} on the row before, where the rows are {usual}{unit} apart: \
+             the rows are read as evenly spaced ({fix})",
             labels[j + 1].trim(),
-            steps[j],
             labels[j].trim()
         ),
     ))
