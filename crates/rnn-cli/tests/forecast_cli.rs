@@ -321,41 +321,30 @@ fn a_month_left_out_is_a_warning_and_the_rows_are_read_evenly() {
         "warning: {}:7: time column \"month\": time label \"2001-07\" is 2 month(s) after \"2001-05\" on the row before, where the rows are 1 month(s) apart",
         data.display()
     );
+    const QUICK: &[&str] = &[
+        "--target",
+        "v",
+        "--window",
+        "2",
+        "--test",
+        "2",
+        "--epochs",
+        "1",
+        "--ensemble",
+        "1",
+    ];
     let m = dir.join("m");
-    let o = train(
-        &data,
-        &m,
-        &[
-            "--target",
-            "v",
-            "--window",
-            "2",
-            "--test",
-            "2",
-            "--epochs",
-            "1",
-            "--ensemble",
-            "1",
-        ],
-    );
+    let o = train(&data, &m, QUICK);
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert!(common::stderr(&o).contains(&want), "{}", common::stderr(&o));
-    for args in [
-        vec![
-            "forecast",
+    for cmd in ["forecast", "eval"] {
+        let args = [
+            cmd,
             "--model",
             m.to_str().unwrap(),
             "--data",
             data.to_str().unwrap(),
-        ],
-        vec![
-            "eval",
-            "--model",
-            m.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-        ],
-    ] {
+        ];
         let o = rnn(&args);
         assert!(o.status.success(), "{}", common::stderr(&o));
         assert!(
@@ -372,20 +361,7 @@ fn a_month_left_out_is_a_warning_and_the_rows_are_read_evenly() {
     let o = train(
         &data,
         &dir.join("m2"),
-        &[
-            "--target",
-            "v",
-            "--window",
-            "2",
-            "--test",
-            "2",
-            "--epochs",
-            "1",
-            "--ensemble",
-            "1",
-            "--fill",
-            "linear",
-        ],
+        &[QUICK, &["--fill", "linear"]].concat(),
     );
     assert!(o.status.success(), "{}", common::stderr(&o));
     assert!(

@@ -176,7 +176,6 @@ fn weight_drop_leaves_the_dropped_recurrent_weights_where_they_were() {
         model.num_layers = 2;
         model.output = OutputKind::Softmax;
         let step = StepConfig {
-            batch: 4,
             weight_drop: p,
             ..plain_sgd_step()
         };

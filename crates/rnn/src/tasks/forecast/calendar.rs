@@ -335,23 +335,25 @@ pub fn check_time_order(labels: &[String], ints: bool) -> Result<(), (usize, Str
 /// that is not the usual step (the most common one) after the one before, a
 /// month left out, shifts every season after it. `None` when they are, or
 /// when the labels are not all of one of those forms (dates and date-times
-/// are not checked: a series of working days skips weekends); else the
-/// 0-based row and what is uneven.
+/// are not checked: a series of working days skips weekends; integers only
+/// when `ints` is true, as in [`check_time_order`]); else the 0-based row
+/// and what is uneven.
 ///
 /// ```
 /// use rnn::tasks::forecast::uneven_time_step;
 /// let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-/// let (row, why) = uneven_time_step(&l(&["2001-01", "2001-02", "2001-04", "2001-05"])).unwrap();
+/// let (row, why) = uneven_time_step(&l(&["2001-01", "2001-02", "2001-04", "2001-05"]), true).unwrap();
 /// assert_eq!(row, 2);
 /// assert!(why.starts_with("time label \"2001-04\" is 2 month(s) after \"2001-02\""), "{why}");
-/// assert_eq!(uneven_time_step(&l(&["2001Q1", "2001Q2", "2001Q3"])), None);
-/// assert_eq!(uneven_time_step(&l(&["2024-01-05", "2024-01-08", "2024-01-09"])), None);
-/// assert_eq!(uneven_time_step(&l(&["1949", "1949", "1949", "1950"])), None);
+/// assert_eq!(uneven_time_step(&l(&["2001Q1", "2001Q2", "2001Q3"]), true), None);
+/// assert_eq!(uneven_time_step(&l(&["2024-01-05", "2024-01-08", "2024-01-09"]), true), None);
+/// assert_eq!(uneven_time_step(&l(&["1949", "1949", "1949", "1950"]), true), None);
+/// assert_eq!(uneven_time_step(&l(&["1", "2", "5"]), false), None); // an index
 /// ```
-pub fn uneven_time_step(labels: &[String]) -> Option<(usize, String)> {
+pub fn uneven_time_step(labels: &[String], ints: bool) -> Option<(usize, String)> {
     let kind = labels.first().and_then(|l| parse_stamp(l))?.kind;
     let unit = match kind {
-        Kind::Int => "",
+        Kind::Int if ints => "",
         Kind::Month => " month(s)",
         Kind::Quarter(_) => " quarter(s)",
         _ => return None,

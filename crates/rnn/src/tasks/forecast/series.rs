@@ -174,8 +174,7 @@ impl Series {
                 line: line(row),
                 reason: format!("time column {:?}: {reason}", table.columns[c]),
             })?;
-            let checked = ints || !labels.iter().all(|l| l.parse::<i64>().is_ok());
-            if let Some((row, why)) = uneven_time_step(&labels).filter(|_| checked) {
+            if let Some((row, why)) = uneven_time_step(&labels, ints) {
                 warnings.push(format!(
                     "{}:{}: time column {:?}: {why}",
                     table.path.display(),
