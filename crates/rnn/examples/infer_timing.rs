@@ -92,6 +92,11 @@ fn main() -> rnn::Result<()> {
         }
         return Ok(());
     }
+    // `THREADS=n` here too: with n > 1 a batch of one is split by hidden
+    // units (`nn::layer::split`) where W_hh is larger than L1
+    if let Some(n) = std::env::var("THREADS").ok().and_then(|s| s.parse().ok()) {
+        rnn::kernels::set_threads(n);
+    }
     let fwd = min_time(reps, || {
         std::hint::black_box(
             model

@@ -7,9 +7,11 @@ pub(crate) mod gates;
 pub(crate) mod lanes;
 mod linalg;
 pub mod packed;
+pub(crate) mod pair;
 pub(crate) mod pool;
 pub(crate) mod shared;
 
 pub use float::Float;
 pub use linalg::*;
 pub use packed::PackedRhs;
+pub use pair::pair_jobs;

@@ -23,6 +23,7 @@
 
 mod sink;
 mod sorted;
+mod split;
 
 use crate::kernels::{
     col_sum_acc, gemm, gemv_t_acc, pool, shared, transpose, transpose_into, PackedRhs,
@@ -129,6 +130,8 @@ pub(crate) struct LayerScratch<T> {
     h_sorted: Vec<T>,
     /// Variable lengths: the memory in that order (LSTM): `[B, H]`.
     c_sorted: Vec<T>,
+    /// Batch-1 inference split by hidden units: each thread's buffers.
+    halves: [split::HalfScratch<T>; 2],
 }
 
 /// One direction of one recurrent layer.
@@ -395,6 +398,27 @@ impl Recurrent {
             return self.run_sorted(
                 p, table_ids, steps, batch, l, h, c, out, stride, offset, scratch, sink,
             );
+        }
+        // One sequence, inference only: the step split by hidden units
+        // across this thread and the partner thread (see `split.rs`), when
+        // threads were asked for, no other split runs, W_hh is too large for
+        // L1 and there are steps enough to pay for the hand-over (about
+        // 1.5 us a call: one step per call, as in streaming, is slower split).
+        if batch == 1
+            && steps >= split::SPLIT_MIN_STEPS
+            && !S::KEEPS
+            && crate::kernels::threads() > 1
+            && !crate::kernels::in_sequential()
+            && self.split_worth::<T>()
+        {
+            let ids = match x {
+                Input::Ids(ids) if table => Some(ids),
+                _ => None,
+            };
+            let LayerScratch { xi, halves, .. } = scratch;
+            if self.infer_split(p, xi, ids, steps, h, c, out, stride, offset, halves) {
+                return;
+            }
         }
         let xi_at = |r: usize| match x {
             Input::Ids(ids) if table => ids[r],

@@ -81,6 +81,7 @@ impl Recurrent {
             h_sorted,
             c_sorted,
             packed,
+            ..
         } = scratch;
         gh.resize(batch * gw, T::zero()); // [B, G*H]
         c_new.resize(if mem { hs } else { 0 }, T::zero()); // [H]

@@ -1,0 +1,351 @@
+//! Batch-1 inference on two threads, split by hidden units.
+//!
+//! A batch of one sequence (a sentence being tagged, a stream being
+//! generated) has no batch to split across threads, and its step is a
+//! matrix-vector product `W_hh s_{t-1}` whose time is the time to read `W_hh`
+//! from L2 (`[4H, H]` = 160 KB for the LSTM at `H` = 100, three times L1).
+//! Here each of two threads owns a range of hidden units `[u0, u1)` with all
+//! their gates: the rows `q*H + u0 .. q*H + u1` of `W_hh` for every gate `q`
+//! (half the matrix, read from its own core's cache), and the cell math of
+//! those units. Per step each thread
+//!
+//! ```text
+//! gh[q, u] = b_hh[qH + u] + W_hh[qH + u, :] s_{t-1}     u in [u0, u1), every gate q
+//! s_t[u], c_t[u] = cell(xi_t[q, u], gh[q, u], s_{t-1}[u], c_{t-1}[u])
+//! ```
+//!
+//! writes its units of `s_t` into the layer's output row of step `t`, and
+//! meets the other at a barrier: after it both read the whole `s_t`. Each
+//! unit goes through the same operations as in the one-thread loop (the same
+//! row dot products, the same cell formulas on each unit), so the outputs
+//! are the same bits.
+
+use super::Recurrent;
+use crate::kernels::pair::{run_pair, Meet, Round};
+use crate::nn::layer::LayerParams;
+use crate::Float;
+
+/// The split is tried when `W_hh` has at least this many bytes (64 KiB,
+/// above the 48 KiB L1 of the machines measured): a matrix that fits L1 is
+/// read at L1 speed by one thread, and the barrier (0.26-0.41 us per step,
+/// BENCHMARKS.md, twelfth session) would cost more than the half saved.
+pub(crate) const SPLIT_MIN_BYTES: usize = 64 << 10;
+
+/// The split is tried for calls of at least this many steps: handing a call
+/// to the partner and taking it back costs about 1.5 us (`rnn bench`'s
+/// streaming figure, one step per call, went from 3.7-4.0 to 4.4-5.9 us per
+/// token split), a few steps' gain.
+pub(crate) const SPLIT_MIN_STEPS: usize = 8;
+
+/// The buffers of one half: `n` = its number of units, `G` gates.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HalfScratch<T> {
+    /// Its units' `W_ih x_t + b_ih`, gate after gate: `[G*n]`.
+    xi: Vec<T>,
+    /// Its units' `W_hh s_{t-1} + b_hh`, gate after gate: `[G*n]`.
+    gh: Vec<T>,
+    /// Its units' new memory (LSTM): `[n]`.
+    c_new: Vec<T>,
+    /// The gate values of its units, discarded: `[cache_width*n]`.
+    cache: Vec<T>,
+}
+
+/// A slice shared by the two halves, each writing only its own parts of it
+/// and reading the other's only after a [`Meet`].
+struct Shared<T> {
+    ptr: *mut T,
+    len: usize,
+}
+
+// SAFETY: the halves write disjoint ranges and read what the other wrote only
+// after a barrier (see `Recurrent::infer_split`).
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    fn new(s: &mut [T]) -> Self {
+        Self {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+        }
+    }
+
+    /// `len` values from `at`, to read.
+    ///
+    /// # Safety
+    /// No one writes them while the slice lives.
+    unsafe fn get(&self, at: usize, len: usize) -> &[T] {
+        assert!(at + len <= self.len);
+        unsafe { std::slice::from_raw_parts(self.ptr.add(at), len) }
+    }
+
+    /// `len` values from `at`, to write.
+    ///
+    /// # Safety
+    /// No one else reads or writes them while the slice lives.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn get_mut(&self, at: usize, len: usize) -> &mut [T] {
+        assert!(at + len <= self.len);
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(at), len) }
+    }
+}
+
+impl Recurrent {
+    /// Where the units are cut in two: half of `H` rounded down to a
+    /// multiple of 8 (so the first half's rows of each gate go through the
+    /// product kernel in whole groups of eight), or `None` when `H` is too
+    /// small to split.
+    pub(crate) fn split_cut(&self) -> Option<usize> {
+        let cut = self.hidden / 2 / 8 * 8;
+        (cut >= 8).then_some(cut)
+    }
+
+    /// Whether batch-1 inference of this layer is worth splitting (see
+    /// [`SPLIT_MIN_BYTES`]).
+    pub(crate) fn split_worth<T: Float>(&self) -> bool {
+        self.split_cut().is_some()
+            && self.gate_width() * self.hidden * size_of::<T>() >= SPLIT_MIN_BYTES
+    }
+
+    /// The time loop of [`Recurrent::infer`] for one sequence without
+    /// padding, on this thread and the partner thread
+    /// ([`crate::kernels::pair`]), each on its range of hidden units. `xi`:
+    /// `[T, G*H]`, or the table `[I, G*H]` read at `ids[t]`; `h`, `c`: `[H]`
+    /// (`c` empty without a memory), the initial state on entry and the
+    /// final one on return; `h_t` goes to `out[t*stride + offset..][..H]`.
+    ///
+    /// Returns `false`, having changed nothing, when the partner is busy or
+    /// `H` is too small to split ([`Recurrent::split_cut`]): the caller runs
+    /// the loop itself.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn infer_split<T: Float>(
+        &self,
+        p: &LayerParams<T>,
+        xi: &[T],
+        ids: Option<&[usize]>,
+        steps: usize,
+        h: &mut [T],
+        c: &mut [T],
+        out: &mut [T],
+        stride: usize,
+        offset: usize,
+        halves: &mut [HalfScratch<T>; 2],
+    ) -> bool {
+        let Some(cut) = self.split_cut() else {
+            return false;
+        };
+        let (hs, gw, ng) = (self.hidden, self.gate_width(), self.cell.gates());
+        let mem = self.cell.has_memory();
+        let cw = self.cell.cache_width();
+        for (half, buf) in halves.iter_mut().enumerate() {
+            let n = if half == 0 { cut } else { hs - cut };
+            buf.xi.resize(ng * n, T::zero()); // [G*n]
+            buf.gh.resize(ng * n, T::zero()); // [G*n]
+            buf.c_new.resize(if mem { n } else { 0 }, T::zero()); // [n]
+            buf.cache.resize(cw * n, T::zero()); // [cache_width*n]
+        }
+        let h0: &[T] = h; // s_0, read by both halves at the first step
+        let out_s = Shared::new(out); // [T, stride]: each step's row
+        let c_s = Shared::new(c); // [H]: each half its own units
+        let halves_s = Shared::new(halves.as_mut_slice()); // one each
+        let step_row = |t: usize| t * stride + offset;
+        let ran = run_pair(|half, meet: &Meet, round: &mut Round| {
+            let (u0, u1) = if half == 0 { (0, cut) } else { (cut, hs) };
+            let n = u1 - u0;
+            // SAFETY: each half takes its own element of `halves`.
+            let HalfScratch {
+                xi: xi_h,
+                gh,
+                c_new,
+                cache,
+            } = unsafe { &mut halves_s.get_mut(half, 1)[0] };
+            // SAFETY: only this half reads or writes its units of c.
+            let c_own: &mut [T] = if mem {
+                unsafe { c_s.get_mut(u0, n) }
+            } else {
+                &mut []
+            };
+            for k in 0..steps {
+                let t = if self.reverse { steps - 1 - k } else { k };
+                // s_{t-1}: the initial state or the previous step's row, which
+                // both halves finished writing before the last meeting
+                let s_prev: &[T] = if k == 0 {
+                    h0
+                } else {
+                    let tp = if self.reverse { t + 1 } else { t - 1 };
+                    // SAFETY: row tp is written by no one from here on.
+                    unsafe { out_s.get(step_row(tp), hs) }
+                };
+                let xr = ids.map_or(t, |ids| ids[t]);
+                let xi_row = &xi[xr * gw..(xr + 1) * gw]; // [G*H]
+                for q in 0..ng {
+                    let rows = q * hs + u0..q * hs + u1; // gate q of units u0..u1
+                    let ghq = &mut gh[q * n..(q + 1) * n];
+                    // gh[q] = b_hh[q] + W_hh[q] s_{t-1}   (this half's rows)
+                    match p.b_hh {
+                        Some(b) => ghq.copy_from_slice(&b[rows.clone()]),
+                        None => ghq.fill(T::zero()),
+                    }
+                    T::gemv_acc(n, hs, &p.w_hh[rows.start * hs..rows.end * hs], s_prev, ghq);
+                    // xi[q] = W_ih x_t + b_ih   (this half's units)
+                    xi_h[q * n..(q + 1) * n].copy_from_slice(&xi_row[rows]);
+                }
+                // SAFETY: this half's units of row t, written by it alone;
+                // the other half reads row t only after the meeting below.
+                let ht = unsafe { out_s.get_mut(step_row(t) + u0, n) };
+                // s_t, c_t of units u0..u1
+                self.cell
+                    .forward_row(xi_h, gh, &s_prev[u0..u1], c_own, ht, c_new, cache);
+                if mem {
+                    c_own.copy_from_slice(c_new);
+                }
+                if k + 1 < steps {
+                    meet.wait(round); // s_t whole for both
+                }
+            }
+        });
+        if ran && steps > 0 {
+            // the final state: the outputs of the last step run
+            let t = if self.reverse { 0 } else { steps - 1 };
+            h[..hs].copy_from_slice(&out[step_row(t)..step_row(t) + hs]);
+        }
+        ran
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::pair::tests::TURN;
+    use crate::nn::cell::{Activation, CellKind};
+    use crate::nn::layer::{Input, LayerScratch};
+
+    /// A deterministic pattern in [-scale, scale].
+    fn pattern<T: Float>(n: usize, seed: usize, scale: f64) -> Vec<T> {
+        (0..n)
+            .map(|k| T::of(scale * ((k * 13 + seed * 7 + 1) as f64 * 0.618).sin()))
+            .collect()
+    }
+
+    /// One layer over one sequence, split and not: the same outputs, final
+    /// state and memory to the bit (each unit goes through the same
+    /// operations either way), for every cell, both directions, with and
+    /// without `b_hh`, and for `H` whose cut is uneven (37: units 0-15 and
+    /// 16-36) or at the smallest split (16: 8 and 8).
+    fn check<T: Float>(cell: CellKind, hidden: usize, reverse: bool, two_biases: bool) {
+        let (ni, steps) = (7, 23);
+        let layer = Recurrent {
+            cell,
+            input_size: ni,
+            hidden,
+            reverse,
+        };
+        let gw = cell.gates() * hidden;
+        let mem = cell.has_memory();
+        let w_ih = pattern::<T>(gw * ni, 1, 0.5);
+        let w_hh = pattern::<T>(gw * hidden, 2, 2.0 / (hidden as f64).sqrt());
+        let (b_ih, b_hh) = (pattern::<T>(gw, 3, 0.3), pattern::<T>(gw, 4, 0.3));
+        let p = LayerParams {
+            w_ih: &w_ih,
+            w_hh: &w_hh,
+            b_ih: &b_ih,
+            b_hh: two_biases.then_some(b_hh.as_slice()),
+        };
+        let x = pattern::<T>(steps * ni, 5, 1.0); // [T, 1, I]
+        let h0 = pattern::<T>(hidden, 6, 0.5);
+        let c0 = if mem {
+            pattern::<T>(hidden, 7, 0.5)
+        } else {
+            vec![]
+        };
+        // the outputs go to columns 3..3+H of rows of width H + 5, as a
+        // bidirectional layer's directions do
+        let (stride, offset) = (hidden + 5, 3);
+        let mut out_one = vec![T::zero(); steps * stride];
+        let (mut h_one, mut c_one) = (h0.clone(), c0.clone());
+        let mut scratch = LayerScratch::default();
+        crate::kernels::sequential(|| {
+            layer.infer(
+                &p,
+                Input::Dense(&x),
+                steps,
+                1,
+                None,
+                &mut h_one,
+                &mut c_one,
+                &mut out_one,
+                stride,
+                offset,
+                &mut scratch,
+            )
+        });
+        let mut xi = Vec::new();
+        layer.input_projection_into(&p, Input::Dense(&x), steps, &mut xi);
+        let mut out_two = vec![T::zero(); steps * stride];
+        let (mut h_two, mut c_two) = (h0.clone(), c0.clone());
+        let mut halves: [HalfScratch<T>; 2] = Default::default();
+        let ran = layer.infer_split(
+            &p,
+            &xi,
+            None,
+            steps,
+            &mut h_two,
+            &mut c_two,
+            &mut out_two,
+            stride,
+            offset,
+            &mut halves,
+        );
+        let what = format!("{cell:?} H={hidden} reverse={reverse} b_hh={two_biases}");
+        assert!(ran, "{what}: the split ran");
+        assert!(
+            out_one.iter().any(|v| *v != T::zero()),
+            "{what}: outputs written"
+        );
+        assert!(out_one == out_two, "{what}: outputs");
+        assert!(h_one == h_two, "{what}: final state");
+        assert!(c_one == c_two, "{what}: final memory");
+    }
+
+    #[test]
+    fn the_split_step_gives_the_same_bits_as_one_thread() {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        let cells = [
+            CellKind::Lstm,
+            CellKind::Gru,
+            CellKind::Elman {
+                activation: Activation::Tanh,
+            },
+            CellKind::Elman {
+                activation: Activation::Relu,
+            },
+        ];
+        for cell in cells {
+            for (hidden, reverse, two) in [(100, false, true), (37, true, true), (16, false, false)]
+            {
+                check::<f32>(cell, hidden, reverse, two);
+                check::<f64>(cell, hidden, reverse, two);
+            }
+        }
+    }
+
+    /// Too small to split: 15 units (a cut of at least 8 on each side is
+    /// needed); not worth it: `W_hh` within L1 (Elman, `H` = 100: 40 KB).
+    #[test]
+    fn small_layers_are_not_split() {
+        let layer = |cell, hidden| Recurrent {
+            cell,
+            input_size: 3,
+            hidden,
+            reverse: false,
+        };
+        assert_eq!(layer(CellKind::Lstm, 15).split_cut(), None);
+        assert_eq!(layer(CellKind::Lstm, 16).split_cut(), Some(8));
+        assert_eq!(layer(CellKind::Lstm, 100).split_cut(), Some(48));
+        let tanh = CellKind::Elman {
+            activation: Activation::Tanh,
+        };
+        assert!(!layer(tanh, 100).split_worth::<f32>());
+        assert!(layer(CellKind::Lstm, 100).split_worth::<f32>());
+        assert!(layer(CellKind::Gru, 100).split_worth::<f32>());
+    }
+}
