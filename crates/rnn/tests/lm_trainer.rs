@@ -240,6 +240,61 @@ fn a_cosine_schedule_ends_at_its_floor() {
     assert!((zero - way).abs() < 1e-9, "{zero} vs {way}");
 }
 
+/// `warmup`: over the first `warmup` steps the cosine rate is scaled by
+/// `(step + 1) / warmup`. The rate logged at an evaluation is the one the
+/// last step used: at step 4 of a run with warmup 8 it was set before the
+/// 4th step (ramp 4/8), so it is half the rate logged without warmup; at
+/// steps 8 (ramp 8/8) and 12 the two runs log the same rate. A plateau
+/// schedule with a warmup is refused, and so is a resume that gives
+/// another warmup.
+#[test]
+fn warmup_ramps_the_cosine_rate_up_linearly() {
+    let text = corpus();
+    let rates = |warmup: u64, name: &str| -> Vec<f64> {
+        let dir = tmp(name);
+        let c = TrainConfig {
+            warmup,
+            eval_every: 4,
+            ..config(Schedule::Cosine)
+        };
+        let mut t = Trainer::new(c.clone(), &text, &dir).unwrap();
+        t.fit(Budget::Steps(12), &mut ()).unwrap();
+        let log = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+        let rows: Vec<serde_json::Value> = log
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if warmup > 0 {
+            let other = TrainConfig { warmup: 3, ..c };
+            let e = Trainer::resume_given(&dir, &text, &other, &["warmup"]).unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with("--warmup 3: the run being resumed"),
+                "{e}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        rows.iter().map(|r| r["lr"].as_f64().unwrap()).collect()
+    };
+    let (plain, warm) = (rates(0, "warm0"), rates(8, "warm8"));
+    assert_eq!(plain.len(), 3, "evaluations at steps 4, 8, 12");
+    assert!(
+        (warm[0] - 0.5 * plain[0]).abs() < 1e-12,
+        "{warm:?} vs {plain:?}"
+    );
+    assert!(warm[0] > 0.0);
+    assert_eq!(warm[1..], plain[1..]);
+    let plateau = TrainConfig {
+        warmup: 8,
+        ..config(Schedule::default())
+    };
+    let e = plateau.validate().unwrap_err().to_string();
+    assert!(
+        e.starts_with("warmup (--warmup): 8 steps need the cosine schedule"),
+        "{e}"
+    );
+}
+
 /// Locked dropout (`locked_dropout`): a top-layer unit dropped for a stream
 /// is 0 at every step of the window, so with one stream the readout's
 /// column for it (`dE/dV_kj = sum_t dE/do_tk s_tj` with `s_tj` = 0 at every

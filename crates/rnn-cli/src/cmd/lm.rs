@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug, Clone)]
 #[command(
     after_help = "Examples:\n  rnn train lm --data tinyshakespeare.txt --out runs/shakespeare --hidden 512 --minutes 15\n  \
-                  rnn train lm --data tinyshakespeare.txt --out runs/lstm --cell lstm --layers 2 --hidden 384 --minutes 15 --schedule cosine --dropout 0.2 --lr 5e-3 --optimizer adamw --weight-decay 0.2 --lr-floor 0\n  \
+                  rnn train lm --data tinyshakespeare.txt --out runs/lstm --cell lstm --layers 2 --hidden 384 --minutes 15 --schedule cosine --dropout 0.2 --lr 1e-2 --warmup 500 --optimizer adamw --weight-decay 0.2 --lr-floor 0\n  \
                   rnn train lm --resume runs/lstm --data tinyshakespeare.txt --minutes 5"
 )]
 pub struct TrainLmArgs {
@@ -115,6 +115,9 @@ pub struct TrainLmArgs {
     /// --schedule cosine: end at this share of --lr (0: down to zero).
     #[arg(long, default_value_t = 0.1)]
     pub lr_floor: f64,
+    /// --schedule cosine: raise the learning rate linearly over the first this many steps (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
     /// On a NaN/infinite loss: stop, or rollback (to the last good weights, half the learning rate, the batch skipped; gives up after 3 in a row).
     #[arg(long, value_enum, default_value = "stop")]
     pub on_divergence: rnn::tasks::OnDivergence,
@@ -191,6 +194,7 @@ impl TrainLmArgs {
             eval_every: self.eval_every,
             schedule: Schedule::from_name(self.schedule, self.lr_decay, self.patience),
             lr_floor: self.lr_floor,
+            warmup: self.warmup,
             max_steps: self.steps,
             diagnostics: self.diagnostics,
             on_divergence: self.on_divergence,

@@ -66,6 +66,11 @@ pub struct TrainConfig {
     pub schedule: Schedule,
     /// A cosine schedule ends at this share of `lr` (0.1; 0: down to zero).
     pub lr_floor: f64,
+    /// Cosine schedule only: over the first this many optimizer steps the
+    /// learning rate rises linearly, `(step + 1) / warmup` of the
+    /// schedule's (0: no warmup). Lets a higher peak `lr` start without
+    /// Adam's first large updates throwing the network off.
+    pub warmup: u64,
     /// Stop once this many optimizer steps are taken in all, counting those
     /// before a resume, whatever the budget (`None`: the budget decides).
     pub max_steps: Option<u64>,
@@ -100,6 +105,7 @@ impl Default for TrainConfig {
             eval_every: 200,
             schedule: Schedule::default(),
             lr_floor: crate::optim::schedule::COSINE_FLOOR,
+            warmup: 0,
             max_steps: None,
             diagnostics: false,
             on_divergence: OnDivergence::Stop,
@@ -126,6 +132,12 @@ impl TrainConfig {
                 "locked_dropout (--locked-dropout): expected a dropout above 0 to lock, got dropout 0"
                     .into(),
             ));
+        }
+        if self.warmup > 0 && !matches!(self.schedule, Schedule::Cosine) {
+            return Err(Error::Config(format!(
+                "warmup (--warmup): {} steps need the cosine schedule (--schedule cosine), got the plateau schedule",
+                self.warmup
+            )));
         }
         Ok(())
     }

@@ -24,6 +24,9 @@ pub(super) struct RunOptions {
     /// (files of older runs: a tenth).
     #[serde(default = "cosine_floor")]
     pub lr_floor: f64,
+    /// Steps of linear warmup (files of older runs: none).
+    #[serde(default)]
+    pub warmup: u64,
 }
 
 fn cosine_floor() -> f64 {
@@ -37,6 +40,7 @@ impl RunOptions {
             schedule: config.schedule,
             on_divergence: config.on_divergence,
             lr_floor: config.lr_floor,
+            warmup: config.warmup,
         }
     }
 }
@@ -44,7 +48,7 @@ impl RunOptions {
 /// The options [`super::Trainer::resume_given`] checks against the saved
 /// run, by field name of [`TrainConfig`] (the flag is `--` and the name
 /// with `-` for `_`).
-pub const RESUME_FIELDS: [&str; 21] = [
+pub const RESUME_FIELDS: [&str; 22] = [
     "hidden",
     "layers",
     "cell",
@@ -66,6 +70,7 @@ pub const RESUME_FIELDS: [&str; 21] = [
     "lr_decay",
     "patience",
     "lr_floor",
+    "warmup",
 ];
 
 /// The run's configuration as saved: its model, step and run options
@@ -113,6 +118,7 @@ pub(super) fn saved_config(
         eval_every: options.eval_every,
         schedule: options.schedule,
         lr_floor: options.lr_floor,
+        warmup: options.warmup,
         max_steps: given.max_steps,
         on_divergence: options.on_divergence,
         diagnostics: given.diagnostics,
@@ -163,6 +169,7 @@ fn field(c: &TrainConfig, name: &str) -> Option<String> {
             Schedule::Plateau { .. } => "none (plateau schedule)".into(),
             Schedule::Cosine => c.lr_floor.to_string(),
         },
+        "warmup" => c.warmup.to_string(),
         _ => return None,
     })
 }

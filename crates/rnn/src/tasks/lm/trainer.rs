@@ -466,9 +466,14 @@ impl Trainer {
                     (None, Some(t)) => tr.step as f64 / t.max(1) as f64,
                     (None, None) => 0.0,
                 };
+                // linear warmup over the first `warmup` steps, then the cosine
+                let ramp = match self.config.warmup {
+                    0 => 1.0,
+                    w => ((tr.step + 1) as f64 / w as f64).min(1.0),
+                };
                 tr.opt
                     .config
-                    .set_lr(cosine_lr_to(lr0, floor, frac) * sched.lr_scale);
+                    .set_lr(cosine_lr_to(lr0, floor, frac) * sched.lr_scale * ramp);
             }
             let loss = match tr.train_step_on(&data.train, comm) {
                 Err(Error::Diverged { step, value }) => {
