@@ -9,7 +9,9 @@
 //! `ONLY=1` it just runs `infer` in a loop (`THREADS=2`: the batch split
 //! across two threads, as `rnn bench --threads 2`), with `TRAIN=1` forward, loss and
 //! BPTT (one thread), for `perf record`; `CELL=lstm`
-//! (or `gru`) times that cell instead of the Elman one.
+//! (or `gru`) times that cell instead of the Elman one. `THREADS=2` without
+//! `ONLY` times the two-thread paths (at S: the batch-1 split by hidden
+//! units of `nn::layer::split`).
 
 use rnn::nn::layer::Input;
 use rnn::nn::model::Batch;
