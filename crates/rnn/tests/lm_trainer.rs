@@ -199,6 +199,34 @@ fn weight_drop_leaves_the_dropped_recurrent_weights_where_they_were() {
     assert!(unchanged(0.5, "rnn.weight_ih_l1") < 0.02);
 }
 
+/// A 12-step run of `c` (evaluated every 4 steps) in a fresh directory:
+/// the learning rate logged at each evaluation. A resume of it with `other`
+/// and the option `given` is refused, naming the option's flag and value
+/// (`refusal`, the start of the error).
+fn cosine_rates(
+    c: TrainConfig,
+    name: &str,
+    other: TrainConfig,
+    given: &str,
+    refusal: &str,
+) -> Vec<f64> {
+    let text = corpus();
+    let dir = tmp(name);
+    let c = TrainConfig { eval_every: 4, ..c };
+    let mut t = Trainer::new(c, &text, &dir).unwrap();
+    t.fit(Budget::Steps(12), &mut ()).unwrap();
+    let log = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.last().unwrap()["step"], 12);
+    let e = Trainer::resume_given(&dir, &text, &other, &[given]).unwrap_err();
+    assert!(e.to_string().starts_with(refusal), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    rows.iter().map(|r| r["lr"].as_f64().unwrap()).collect()
+}
+
 /// `lr_floor`: a cosine schedule ends at that share of the peak rate. The
 /// learning rate logged at the last evaluation of a 12-step run (frac
 /// 11/12 when it was set, `(1 + cos(11 pi / 12)) / 2` = 0.0170 of the way
@@ -207,28 +235,23 @@ fn weight_drop_leaves_the_dropped_recurrent_weights_where_they_were() {
 /// another floor is refused, naming the flag.
 #[test]
 fn a_cosine_schedule_ends_at_its_floor() {
-    let text = corpus();
     let last_lr = |floor: f64, name: &str| -> f64 {
-        let dir = tmp(name);
         let c = TrainConfig {
             lr_floor: floor,
-            eval_every: 4,
             ..config(Schedule::Cosine)
         };
-        let mut t = Trainer::new(c.clone(), &text, &dir).unwrap();
-        t.fit(Budget::Steps(12), &mut ()).unwrap();
-        let log = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
-        let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
-        assert_eq!(last["step"], 12);
-        let other = TrainConfig { lr_floor: 0.5, ..c };
-        let e = Trainer::resume_given(&dir, &text, &other, &["lr_floor"]).unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("--lr-floor 0.5: the run being resumed"),
-            "{e}"
+        let other = TrainConfig {
+            lr_floor: 0.5,
+            ..c.clone()
+        };
+        let rates = cosine_rates(
+            c,
+            name,
+            other,
+            "lr_floor",
+            "--lr-floor 0.5: the run being resumed",
         );
-        std::fs::remove_dir_all(&dir).unwrap();
-        last["lr"].as_f64().unwrap() / 0.5 // config's lr
+        rates.last().unwrap() / 0.5 // config's lr
     };
     let way = (1.0 + (11.0 * std::f64::consts::PI / 12.0).cos()) / 2.0;
     let (tenth, zero) = (last_lr(0.1, "floor01"), last_lr(0.0, "floor0"));
@@ -249,32 +272,22 @@ fn a_cosine_schedule_ends_at_its_floor() {
 /// another warmup.
 #[test]
 fn warmup_ramps_the_cosine_rate_up_linearly() {
-    let text = corpus();
     let rates = |warmup: u64, name: &str| -> Vec<f64> {
-        let dir = tmp(name);
         let c = TrainConfig {
             warmup,
-            eval_every: 4,
             ..config(Schedule::Cosine)
         };
-        let mut t = Trainer::new(c.clone(), &text, &dir).unwrap();
-        t.fit(Budget::Steps(12), &mut ()).unwrap();
-        let log = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
-        let rows: Vec<serde_json::Value> = log
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        if warmup > 0 {
-            let other = TrainConfig { warmup: 3, ..c };
-            let e = Trainer::resume_given(&dir, &text, &other, &["warmup"]).unwrap_err();
-            assert!(
-                e.to_string()
-                    .starts_with("--warmup 3: the run being resumed"),
-                "{e}"
-            );
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
-        rows.iter().map(|r| r["lr"].as_f64().unwrap()).collect()
+        let other = TrainConfig {
+            warmup: 3,
+            ..c.clone()
+        };
+        cosine_rates(
+            c,
+            name,
+            other,
+            "warmup",
+            "--warmup 3: the run being resumed",
+        )
     };
     let (plain, warm) = (rates(0, "warm0"), rates(8, "warm8"));
     assert_eq!(plain.len(), 3, "evaluations at steps 4, 8, 12");

@@ -110,10 +110,7 @@ pub fn run(args: &EvalArgs) -> CliResult {
 /// The forecast part of `rnn eval`: the library's scores, as a table or JSON.
 fn eval_forecast(args: &EvalArgs) -> CliResult {
     let fc = Forecaster::load(args.first_model())?;
-    let series = fc.read_series(&args.data)?;
-    for w in &series.warnings {
-        eprintln!("warning: {w}");
-    }
+    let series = crate::cmd::forecast::read_series(&fc, &args.data)?;
     let r = fc.evaluate(&series, args.test, args.season)?;
     if args.json {
         let v = serde_json::to_value(&r).map_err(|e| CliError::Failure(e.to_string()))?;

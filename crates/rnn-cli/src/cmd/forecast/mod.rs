@@ -5,7 +5,7 @@
 
 mod predict;
 
-pub use predict::{run_forecast, ForecastArgs};
+pub use predict::{read_series, run_forecast, ForecastArgs};
 
 use crate::error::CliResult;
 use crate::train_util::{budget_from_flags, set_threads, Progress};

@@ -5,7 +5,18 @@
 use crate::error::CliResult;
 use clap::Args;
 use rnn::tasks::forecast::Forecaster;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The forecaster's reading of `data` (its target, features and time
+/// column), with what reading found odd (uneven time steps) printed as
+/// warnings to stderr: for `rnn forecast` and `rnn eval`.
+pub fn read_series(fc: &Forecaster, data: &Path) -> CliResult<rnn::tasks::forecast::Series> {
+    let series = fc.read_series(data)?;
+    for w in &series.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(series)
+}
 
 /// Forecast the steps after the end of a series with a trained model.
 #[derive(Args, Debug)]
@@ -60,10 +71,7 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
         rnn::io::refuse_existing(path, args.force)?;
     }
     let fc = Forecaster::load(&args.model)?;
-    let series = fc.read_series(&args.data)?;
-    for w in &series.warnings {
-        eprintln!("warning: {w}");
-    }
+    let series = read_series(&fc, &args.data)?;
     let r = fc.report(&series, args.horizon, args.holdout)?;
     eprintln!("{}", r.note);
     rnn::io::print_out(&r.csv)?;
