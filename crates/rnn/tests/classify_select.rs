@@ -1,9 +1,10 @@
 //! Choosing the pooling and the frames per step on validation data: a data
-//! set only one pooling can solve must get that pooling, and settings given
-//! by the user are never second-guessed.
+//! set only one pooling can solve must get that pooling, settings given by
+//! the user are never second-guessed, and the reservoir candidate is scored
+//! on the networks' validation splits and kept only when it does better.
 
 use rnn::nn::pool::Pool;
-use rnn::tasks::classify::{Classifier, Dataset, Fill, TrainConfig, Trainer};
+use rnn::tasks::classify::{Classifier, Dataset, Fill, ReservoirUse, TrainConfig, Trainer};
 use rnn::tasks::Budget;
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,8 @@ fn the_selection_keeps_the_pooling_the_data_set_favours() {
         bidirectional: false,
         ensemble: 2,
         seed: 4,
+        // the networks' candidates only (the reservoir's: the test below)
+        reservoir: ReservoirUse::Off,
         ..TrainConfig::default()
     };
     assert_eq!(
@@ -163,4 +166,159 @@ fn given_settings_or_no_validation_mean_no_selection() {
         assert!(!metrics.contains("candidate"), "{metrics}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+#[test]
+fn mix_averages_the_networks_and_the_reservoirs() {
+    // forward-only networks with max pooling cannot find the last frame
+    // (above); the reservoirs read their last state both ways, so they can
+    let dir = tmp("mix");
+    let cfg = TrainConfig {
+        hidden: 4,
+        bidirectional: false,
+        pool: Some(Pool::Max),
+        ensemble: 2,
+        seed: 4,
+        reservoir_units: 40,
+        ..TrainConfig::default()
+    };
+    assert_eq!(cfg.reservoir, ReservoirUse::Mix, "the default");
+    let data = last_frame_decides(60, 32);
+    let summary = Trainer::from_data(cfg.clone(), data.clone(), None, &dir)
+        .unwrap()
+        .fit(Budget::Epochs(3), &mut ())
+        .unwrap();
+    // the networks' selection is as without reservoirs: max pooling at 1 and 2
+    let tried: Vec<(Pool, usize)> = summary
+        .selection
+        .iter()
+        .map(|c| (c.pool, c.stride))
+        .collect();
+    assert_eq!(tried, [(Pool::Max, 1), (Pool::Max, 2)]);
+    let model = Classifier::load(&dir).unwrap();
+    let r = model.meta.reservoir.as_ref().expect("reservoirs added");
+    assert_eq!(
+        (
+            model.members.len(),
+            model.reservoirs.len(),
+            model.readouts.len()
+        ),
+        (2, 2, 2)
+    );
+    // the reservoirs read one frame per step (32 frames, within 1024 steps)
+    // whatever the networks chose (with this seed, 2 frames per step)
+    assert_eq!((r.config.units, r.stride, model.meta.stride), (40, 1, 2));
+    // each reservoir has its network's seed and validation split
+    let seeds: Vec<u64> = r.readouts.iter().map(|o| o.seed).collect();
+    assert_eq!(seeds, [cfg.member_seed(0), cfg.member_seed(1)]);
+    assert!(
+        r.readouts.iter().all(|o| o.val_accuracy.unwrap() > 0.9),
+        "{r:?}"
+    );
+    // the probabilities are the mean of the two ensembles'
+    let fresh = {
+        let mut d = last_frame_decides(120, 32);
+        d.sequences.drain(..60);
+        d
+    };
+    let nets = Classifier {
+        reservoirs: Vec::new(),
+        readouts: Vec::new(),
+        ..model.clone()
+    };
+    let res = Classifier {
+        members: Vec::new(),
+        ..model.clone()
+    };
+    let (pn, pr) = (
+        nets.probabilities(&fresh).unwrap(),
+        res.probabilities(&fresh).unwrap(),
+    );
+    for ((m, a), b) in model
+        .probabilities(&fresh)
+        .unwrap()
+        .iter()
+        .zip(&pn)
+        .zip(&pr)
+    {
+        assert!((m - (a + b) / 2.0).abs() < 1e-12);
+    }
+    // the reservoirs alone classify series they have not seen
+    let right = res
+        .labels(&fresh)
+        .unwrap()
+        .iter()
+        .zip(&fresh.sequences)
+        .filter(|(p, s)| Some(*p) == s.label.as_ref())
+        .count();
+    assert!(right >= 55, "{right} of 60");
+    // the file holds what they need: saved again, the same probabilities
+    let again = tmp("mix-again");
+    model.save(&again).unwrap();
+    let back = Classifier::load(&again).unwrap();
+    assert_eq!(
+        back.probabilities(&fresh).unwrap(),
+        model.probabilities(&fresh).unwrap()
+    );
+    // a file whose reservoirs were lost is refused, naming the tensor
+    let broken = Classifier {
+        readouts: Vec::new(),
+        ..model.clone()
+    };
+    assert!(broken.probabilities(&fresh).is_err());
+    broken.save(&again).unwrap();
+    let err = Classifier::load(&again).unwrap_err().to_string();
+    assert!(err.contains("reservoir0.weight_ih_l0"), "{err}");
+    for d in [dir, again] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn reservoirs_only_train_no_network_and_off_adds_none() {
+    let data = last_frame_decides(30, 12);
+    let base = TrainConfig {
+        hidden: 4,
+        ensemble: 2,
+        reservoir_units: 20,
+        ..TrainConfig::default()
+    };
+    let dir = tmp("only");
+    let cfg = TrainConfig {
+        reservoir: ReservoirUse::Only,
+        ..base.clone()
+    };
+    let summary = Trainer::from_data(cfg, data.clone(), None, &dir)
+        .unwrap()
+        .fit(Budget::Epochs(2), &mut ())
+        .unwrap();
+    assert_eq!(summary.steps, 0, "no optimizer step");
+    assert!(summary.members.is_empty() && summary.selection.is_empty());
+    let model = Classifier::load(&dir).unwrap();
+    assert!(model.members.is_empty());
+    assert_eq!(model.reservoirs.len(), 2);
+    let p = model.probabilities(&data).unwrap();
+    assert!(p.chunks_exact(2).all(|r| (r[0] + r[1] - 1.0).abs() < 1e-9));
+    // nothing was trained through time: no gradient flow to show
+    let err = model.diagnose(&data, "last.ts").unwrap_err().to_string();
+    assert!(err.contains("reservoirs only"), "{err}");
+    let report = model.evaluate(&data).unwrap();
+    assert_eq!((report.networks, report.reservoirs), (0, 2));
+    assert!(report.to_string().contains(", 2 reservoirs\n"), "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let cfg = TrainConfig {
+        reservoir: ReservoirUse::Off,
+        ..base
+    };
+    let summary = Trainer::from_data(cfg, data, None, &dir)
+        .unwrap()
+        .fit(Budget::Epochs(1), &mut ())
+        .unwrap();
+    // 12 frames: one stride, three poolings, and no reservoir
+    assert_eq!(summary.selection.len(), 3);
+    let model = Classifier::load(&dir).unwrap();
+    assert!(model.meta.reservoir.is_none() && model.reservoirs.is_empty());
+    assert_eq!(model.members.len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

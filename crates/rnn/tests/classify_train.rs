@@ -100,6 +100,8 @@ fn an_ensemble_averages_its_members_and_survives_a_save() {
         hidden: 6,
         ensemble: 3,
         cell: CellName::Lstm,
+        // networks (the reservoir solves this set and would be kept)
+        reservoir: rnn::tasks::classify::ReservoirUse::Off,
         ..TrainConfig::default()
     };
     let summary = Trainer::from_data(cfg.clone(), data.clone(), None, &dir)

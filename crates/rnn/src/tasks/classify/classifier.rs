@@ -5,6 +5,7 @@
 use super::batch::Encoded;
 use super::data::{Dataset, Sequence};
 use super::meta::{ClassifyMeta, META_KEY, TASK};
+use super::reservoir::{Readout, Reservoir};
 use crate::io::model_file::ModelFile;
 use crate::nn::layer::Input;
 use crate::nn::loss::softmax;
@@ -31,7 +32,9 @@ const BASELINE: &str = "baseline.values";
 const PREDICT_BATCH: usize = 64;
 
 /// A loaded classifier: metadata, the networks of its ensemble (all with the
-/// same architecture) and the training sequences of the 1-NN baselines.
+/// same architecture), its reservoirs with their readouts (by default as
+/// many as networks; [`super::ReservoirUse`]) and the training sequences of
+/// the 1-NN baselines.
 ///
 /// ```
 /// use rnn::tasks::classify::{Classifier, Dataset, Fill, TrainConfig, Trainer};
@@ -54,8 +57,14 @@ const PREDICT_BATCH: usize = 64;
 pub struct Classifier {
     /// Classes, input encoding, pooling and how each member was trained.
     pub meta: ClassifyMeta,
-    /// The networks; their softmax outputs are averaged.
+    /// The networks; their softmax outputs are averaged (empty when the
+    /// classifier has reservoirs only).
     pub members: Vec<Model<f32>>,
+    /// The reservoirs ([`ClassifyMeta::reservoir`] says how they were
+    /// drawn); their readouts' probabilities are averaged.
+    pub reservoirs: Vec<Reservoir>,
+    /// One readout per reservoir.
+    pub readouts: Vec<Readout>,
     /// The training frames of the 1-NN baselines, `[frames, D]`.
     pub baseline: Vec<f32>,
 }
@@ -88,7 +97,12 @@ impl Classifier {
                 ),
             ));
         }
-        let mut members = vec![mf.model.clone()];
+        // the file's main model is the first network, or with reservoirs
+        // only the first reservoir
+        let mut members = Vec::new();
+        if !meta.members.is_empty() {
+            members.push(mf.model.clone());
+        }
         for k in 1..meta.members.len() {
             let mut m = Model::<f32>::zeros(mf.model.config.clone())?;
             for e in m.layout.clone() {
@@ -115,20 +129,107 @@ impl Classifier {
                         .into(),
             });
         }
+        let (reservoirs, readouts) = match &meta.reservoir {
+            None => (Vec::new(), Vec::new()),
+            Some(r) => {
+                let (c, f, n) = (meta.classes.len(), r.config.features(), r.config.units);
+                let width = r.stride * per_frame;
+                if n == 0 || r.stride == 0 || !(r.config.leak > 0.0 && r.config.leak <= 1.0) {
+                    return Err(metadata_error(
+                        format!(
+                            "reservoirs of {n} units, stride {}, leak {}",
+                            r.stride, r.config.leak
+                        ),
+                        "units, a stride of at least 1 and a leak in (0, 1]".into(),
+                    ));
+                }
+                let get = |name: String, shape: &[usize]| -> Result<Vec<f32>> {
+                    Ok(mf.extra(dir, &name, shape)?.to_vec())
+                };
+                let wide = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<f64>>();
+                let mut reservoirs = Vec::with_capacity(r.readouts.len());
+                let mut readouts = Vec::with_capacity(r.readouts.len());
+                for (k, info) in r.readouts.iter().enumerate() {
+                    reservoirs.push(Reservoir {
+                        w_ih: get(format!("reservoir{k}.weight_ih_l0"), &[n, width])?,
+                        w_hh: get(format!("reservoir{k}.weight_hh_l0"), &[n, n])?,
+                        bias: get(format!("reservoir{k}.bias_ih_l0"), &[n])?,
+                        leak: r.config.leak as f32,
+                        width,
+                        units: n,
+                    });
+                    readouts.push(Readout {
+                        weight: wide(get(format!("readout{k}.weight"), &[c, f])?),
+                        bias: wide(get(format!("readout{k}.bias"), &[c])?),
+                        mean: wide(get(format!("readout{k}.mean"), &[f])?),
+                        scale: wide(get(format!("readout{k}.scale"), &[f])?),
+                        temperature: info.temperature,
+                        lambda: info.lambda,
+                        loo_accuracy: info.loo_accuracy,
+                    });
+                }
+                (reservoirs, readouts)
+            }
+        };
+        if members.is_empty() && reservoirs.is_empty() {
+            return Err(metadata_error(
+                "no network and no reservoir".into(),
+                "at least one network or reservoir".into(),
+            ));
+        }
         Ok(Classifier {
             meta,
             members,
+            reservoirs,
+            readouts,
             baseline,
         })
     }
 
     /// Writes the classifier to `dir/model.safetensors` (atomically).
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let first = self
-            .members
-            .first()
-            .ok_or_else(|| Error::Config("a classifier needs at least one network".into()))?;
+        let c = self.meta.classes.len();
+        let first = match (self.members.first(), self.reservoirs.first()) {
+            (Some(m), _) => m.clone(),
+            // reservoirs only: the first one is the file's model
+            (None, Some(r)) => r.to_model(c)?,
+            (None, None) => {
+                return Err(Error::Config(
+                    "a classifier needs at least one network or reservoir".into(),
+                ))
+            }
+        };
         let mut extra = BTreeMap::new();
+        for (k, (r, o)) in self.reservoirs.iter().zip(&self.readouts).enumerate() {
+            let (n, f) = (r.units, o.features());
+            let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+            let mut put = |name: String, shape: Vec<usize>, v: Vec<f32>| {
+                extra.insert(name, (shape, v));
+            };
+            put(
+                format!("reservoir{k}.weight_ih_l0"),
+                vec![n, r.width],
+                r.w_ih.clone(),
+            );
+            put(
+                format!("reservoir{k}.weight_hh_l0"),
+                vec![n, n],
+                r.w_hh.clone(),
+            );
+            put(format!("reservoir{k}.bias_ih_l0"), vec![n], r.bias.clone());
+            put(
+                format!("readout{k}.weight"),
+                vec![o.bias.len(), f],
+                f32s(&o.weight),
+            );
+            put(
+                format!("readout{k}.bias"),
+                vec![o.bias.len()],
+                f32s(&o.bias),
+            );
+            put(format!("readout{k}.mean"), vec![f], f32s(&o.mean));
+            put(format!("readout{k}.scale"), vec![f], f32s(&o.scale));
+        }
         for (k, m) in self.members.iter().enumerate().skip(1) {
             for e in &m.layout {
                 let name = format!("member{k}.{}", e.name);
@@ -144,7 +245,7 @@ impl Classifier {
         meta.insert(META_KEY.to_string(), self.meta.to_json()?);
         ModelFile {
             task: TASK,
-            model: first.clone(),
+            model: first,
             extra,
             meta,
         }
@@ -173,9 +274,44 @@ impl Classifier {
     }
 
     /// The class probabilities of every sequence, `[N, C]`: the mean of the
-    /// members' softmax outputs.
+    /// networks' softmax outputs, the mean of the reservoirs' readouts, and
+    /// with both the mean of the two.
     pub fn probabilities(&self, data: &Dataset) -> Result<Vec<f64>> {
         self.check_dims(data)?;
+        if self.readouts.len() != self.reservoirs.len() {
+            return Err(Error::Config(format!(
+                "a classifier needs one readout per reservoir, got {} readouts for {} reservoirs",
+                self.readouts.len(),
+                self.reservoirs.len()
+            )));
+        }
+        let mut groups = Vec::with_capacity(2);
+        if !self.members.is_empty() {
+            groups.push(self.network_probabilities(data)?);
+        }
+        if let (Some(r), false) = (&self.meta.reservoir, self.reservoirs.is_empty()) {
+            let enc = Encoded::new(data, &self.meta.normaliser, r.stride);
+            let idx: Vec<usize> = (0..data.len()).collect();
+            let mut p = vec![0f64; data.len() * self.meta.classes.len()];
+            for (res, readout) in self.reservoirs.iter().zip(&self.readouts) {
+                let probs = readout.probabilities(&res.features(&enc, &idx)?);
+                p.iter_mut().zip(probs).for_each(|(acc, v)| *acc += v);
+            }
+            let inv = 1.0 / self.reservoirs.len() as f64;
+            p.iter_mut().for_each(|v| *v *= inv);
+            groups.push(p);
+        }
+        let inv = 1.0 / groups.len().max(1) as f64;
+        let mut out = groups.pop().unwrap_or_default();
+        for g in groups {
+            out.iter_mut().zip(g).for_each(|(a, v)| *a += v);
+        }
+        out.iter_mut().for_each(|v| *v *= inv);
+        Ok(out)
+    }
+
+    /// The mean of the networks' softmax outputs, `[N, C]`.
+    fn network_probabilities(&self, data: &Dataset) -> Result<Vec<f64>> {
         let enc = Encoded::new(data, &self.meta.normaliser, self.meta.stride);
         let c = self.meta.classes.len();
         let mut p = vec![0f64; data.len() * c];

@@ -18,6 +18,21 @@ pub enum Split {
     Folds,
 }
 
+/// Whether the classifier adds reservoirs (echo-state networks, see
+/// [`super::Reservoir`]) to its trained networks (see
+/// [`TrainConfig::reservoir`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum ReservoirUse {
+    /// Networks and reservoirs, `ensemble` of each; the classifier's
+    /// probabilities are the mean of the networks' and the reservoirs'.
+    Mix,
+    /// Networks only.
+    Off,
+    /// Reservoirs only: no network is trained (seconds instead of minutes).
+    Only,
+}
+
 /// The settings of `rnn train classify`, one field per flag (errors name the
 /// flag; with the `clap` feature this is the command's flag set).
 /// [`TrainConfig::default`] gives the CLI's defaults.
@@ -156,6 +171,19 @@ pub struct TrainConfig {
     /// validation split, and averaged.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 5))]
     pub ensemble: usize,
+    /// Reservoirs (echo-state networks: random recurrent weights never
+    /// trained, a ridge readout fitted in closed form) beside the trained
+    /// networks: mix (as many as networks; the two ensembles' probabilities
+    /// averaged), off (networks only) or only (reservoirs only, no network
+    /// trained).
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_enum, hide_possible_values = true, default_value = "mix")
+    )]
+    pub reservoir: ReservoirUse,
+    /// Units of the reservoir.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 300))]
+    pub reservoir_units: usize,
     /// After each epoch, measure the network's gradient flow through time
     /// on the validation sequences into diagnostics.jsonl (rows of every
     /// network, with its `member` number), gradient-flow.svg and
@@ -190,6 +218,8 @@ impl Default for TrainConfig {
             scale: 0.0,
             seed: 0,
             ensemble: 5,
+            reservoir: ReservoirUse::Mix,
+            reservoir_units: 300,
             diagnostics: false,
         }
     }
@@ -285,6 +315,7 @@ impl TrainConfig {
             ("--batch", self.batch),
             ("--ensemble", self.ensemble),
             ("--stride", self.stride.unwrap_or(1)),
+            ("--reservoir-units", self.reservoir_units),
         ] {
             if v == 0 {
                 return bad(format!("{flag} 0: expected at least 1"));
@@ -294,6 +325,7 @@ impl TrainConfig {
             ("--hidden", self.hidden, 4096),
             ("--layers", self.layers, 16),
             ("--ensemble", self.ensemble, 100),
+            ("--reservoir-units", self.reservoir_units, 4096),
         ] {
             if v > max {
                 return bad(format!("{flag} {v}: expected 1 to {max}"));

@@ -88,9 +88,15 @@ impl Classifier {
     ///
     /// # Errors
     ///
-    /// Data with another frame size, a sequence without a label or with one
-    /// the model does not know, or no sequence.
+    /// A classifier of reservoirs only (nothing trained through time), data with
+    /// another frame size, a sequence without a label or with one the model
+    /// does not know, or no sequence.
     pub fn diagnose(&self, data: &Dataset, what: &str) -> Result<Flow> {
+        if self.members.is_empty() {
+            return Err(Error::Config(
+                "this classifier has reservoirs only (echo-state networks): their recurrent weights were never trained, so there is no gradient flow to diagnose (train with --reservoir mix or off for networks)".into(),
+            ));
+        }
         self.check_dims(data)?;
         let labels = data.class_ids(&self.meta.classes)?;
         let enc = Encoded::new(data, &self.meta.normaliser, self.meta.stride);

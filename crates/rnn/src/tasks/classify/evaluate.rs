@@ -100,6 +100,8 @@ pub struct EvalReport {
     pub sequences: usize,
     /// Networks in the ensemble.
     pub networks: usize,
+    /// Reservoirs (echo-state networks) in the ensemble beside them.
+    pub reservoirs: usize,
     /// The class labels, in the order of `per_class` and the confusion matrix.
     pub classes: Vec<String>,
     /// The network's accuracy, macro F1, per-class scores and confusion
@@ -154,6 +156,7 @@ impl Classifier {
             file: data.path.display().to_string(),
             sequences: data.len(),
             networks: self.members.len(),
+            reservoirs: self.reservoirs.len(),
             classes: classes.clone(),
             scores: scores(&truth, &pred, classes),
             majority_class: classes[maj].clone(),
@@ -169,14 +172,18 @@ impl Classifier {
 impl std::fmt::Display for EvalReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = &self.scores;
-        let nets = if self.networks == 1 { "" } else { "s" };
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let ensemble = match (self.networks, self.reservoirs) {
+            (n, 0) => plural(n, "network"),
+            (0, r) => plural(r, "reservoir"),
+            (n, r) => format!("{} and {}", plural(n, "network"), plural(r, "reservoir")),
+        };
         writeln!(
             f,
-            "{} sequences of {}, {} classes, {} network{nets}",
+            "{} sequences of {}, {} classes, {ensemble}",
             self.sequences,
             self.file,
             self.classes.len(),
-            self.networks
         )?;
         writeln!(f, "accuracy {:.4}  macro F1 {:.4}", s.accuracy, s.macro_f1)?;
         let w = self

@@ -4,6 +4,7 @@
 
 use super::fill::Fill;
 use super::normalise::Normaliser;
+use super::reservoir::ReservoirConfig;
 use super::select::Candidate;
 use crate::io::model_file::{ModelFile, Task};
 use crate::nn::pool::Pool;
@@ -47,7 +48,8 @@ pub struct ClassifyMeta {
     pub normaliser: Normaliser,
     /// What the class is read from.
     pub pool: Pool,
-    /// One entry per network of the ensemble (the file holds them all).
+    /// One entry per network of the ensemble (the file holds them all;
+    /// empty for reservoirs only).
     pub members: Vec<MemberInfo>,
     /// The training file's name (informational).
     pub train_file: String,
@@ -64,6 +66,42 @@ pub struct ClassifyMeta {
     /// validation, with their scores (empty when they were given).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selection: Vec<Candidate>,
+    /// The reservoirs beside (or instead of) the networks, when there are
+    /// any (their tensors are the model file's `reservoir{k}.*` and
+    /// `readout{k}.*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservoir: Option<ReservoirMeta>,
+}
+
+/// How a classifier's reservoirs were drawn and read out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReservoirMeta {
+    /// The reservoirs' settings (their leak is needed to run them).
+    pub config: ReservoirConfig,
+    /// Frames per reservoir step (the networks have their own, `stride`).
+    pub stride: usize,
+    /// Per reservoir: its seed, its readout's penalty, temperature and
+    /// scores.
+    pub readouts: Vec<ReadoutInfo>,
+}
+
+/// One reservoir and its fitted readout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReadoutInfo {
+    /// The reservoir's seed (the network of the same number has the same
+    /// seed and validation split).
+    pub seed: u64,
+    /// Validation accuracy of the readout fitted without the validation
+    /// part, in [0, 1].
+    pub val_accuracy: Option<f64>,
+    /// Its validation loss (mean cross-entropy).
+    pub val_loss: Option<f64>,
+    /// The ridge penalty.
+    pub lambda: f64,
+    /// The softmax temperature.
+    pub temperature: f64,
+    /// Leave-one-out accuracy, in [0, 1].
+    pub loo_accuracy: f64,
 }
 
 impl ClassifyMeta {

@@ -12,9 +12,13 @@
 //! ensemble of such networks, each with its own seed and stratified
 //! validation split for early stopping; when the pooling or the frames per
 //! step are not given it fits one ensemble per [`candidates`] entry and keeps
-//! the one with the best validation accuracy ([`best`]); the [`Classifier`] averages their
-//! probabilities and [`Classifier::evaluate`] scores it against the majority
-//! class and 1-nearest-neighbour baselines ([`EvalReport`]).
+//! the one with the best validation accuracy ([`best`]). Beside the
+//! networks it draws as many reservoirs ([`Reservoir`]: echo-state networks,
+//! the same cell with random recurrent weights that are never trained, read
+//! by a ridge [`Readout`] fitted in closed form). The [`Classifier`] averages
+//! the networks' probabilities, the reservoirs' probabilities, and the two,
+//! and [`Classifier::evaluate`] scores it against the majority class and
+//! 1-nearest-neighbour baselines ([`EvalReport`]).
 //!
 //! ```no_run
 //! use rnn::tasks::classify::{Classifier, TrainConfig, Trainer};
@@ -41,6 +45,7 @@ mod evaluate;
 mod fill;
 mod meta;
 mod normalise;
+mod reservoir;
 mod select;
 mod trainer;
 mod ts;
@@ -49,15 +54,16 @@ pub use augment::augment;
 pub use baselines::{dtw, majority, nearest_neighbour, Distance};
 pub use batch::{fold_split, stratified_split, Encoded, Padded, Window};
 pub use classifier::{Classifier, Prediction};
-pub use config::{Split, TrainConfig};
+pub use config::{ReservoirUse, Split, TrainConfig};
 pub use data::{sorted_labels, Dataset, Sequence};
 pub use diagnose::FLOW_SEQUENCES;
 pub use evaluate::{scores, ClassScore, EvalReport, Scores};
 pub use fill::{fill_series, is_missing, Fill};
-pub use meta::{ClassifyMeta, MemberInfo, META_KEY, TASK};
+pub use meta::{ClassifyMeta, MemberInfo, ReadoutInfo, ReservoirMeta, META_KEY, TASK};
 pub use normalise::{
     asinh_unit, heavy_tailed, series_spread, squeezed, Norm, Normaliser, Transform, BULK_SD,
     SQUEEZED,
 };
+pub use reservoir::{readout_score, Readout, Reservoir, ReservoirConfig};
 pub use select::{best, candidates, Candidate, POOLS, STEPS};
 pub use trainer::{Summary, Trainer};

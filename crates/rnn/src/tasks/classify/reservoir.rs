@@ -1,0 +1,706 @@
+//! The reservoir candidate: an echo-state network, the mission's Elman cell
+//! with random recurrent weights that are never trained and a linear readout
+//! fitted in closed form.
+//!
+//! For each sequence the reservoir runs the leaky Elman update over its
+//! steps, once forwards and once over the steps reversed,
+//!
+//! ```text
+//! s_t = (1 - a) s_{t-1} + a tanh(U x_t + W s_{t-1} + b)      s_0 = 0
+//! ```
+//!
+//! (`U` `[N, I]` uniform in `±input_scale`, `W` `[N, N]` sparse Gaussian scaled
+//! to the spectral radius `rho`, `b` `[N]` uniform in `±0.1`, `a` the leak),
+//! and its features are the last state, the mean and the maximum of the
+//! states over the valid steps, for both directions: `6 N` values
+//! ([`Reservoir::features`]). A ridge regression of the one-hot classes on
+//! the standardised features gives the readout ([`Readout::fit`]); its
+//! penalty is chosen by leave-one-out accuracy, computed in closed form
+//! from one eigendecomposition, and a softmax temperature fitted on the
+//! leave-one-out scores turns its outputs into probabilities.
+//!
+//! Only the readout learns, so a reservoir cannot overfit the way a trained
+//! network does on a few dozen sequences, and it costs seconds. The trainer
+//! scores it on the same validation splits as the networks and keeps it
+//! only when its validation accuracy is higher ([`super::Trainer::fit`]).
+
+use super::batch::Encoded;
+use crate::nn::loss::log_sum_exp;
+use crate::{Error, Model, ModelConfig, Result};
+use faer::Mat;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// How the reservoir is drawn ([`ReservoirConfig::default`]: the values the
+/// trainer uses).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReservoirConfig {
+    /// `N`: reservoir units.
+    pub units: usize,
+    /// Spectral radius of `W` (largest eigenvalue modulus).
+    pub spectral_radius: f64,
+    /// `a` of the leaky update, in (0, 1].
+    pub leak: f64,
+    /// `U`'s entries are uniform in `±input_scale`.
+    pub input_scale: f64,
+    /// Share of `W`'s entries that are not zero.
+    pub density: f64,
+}
+
+impl Default for ReservoirConfig {
+    fn default() -> Self {
+        ReservoirConfig {
+            units: 300,
+            spectral_radius: 0.9,
+            leak: 0.3,
+            input_scale: 0.5,
+            density: 0.1,
+        }
+    }
+}
+
+impl ReservoirConfig {
+    /// Most steps a reservoir reads per sequence: longer training sequences
+    /// group `ceil(frames / RESERVOIR_STEPS)` frames per step.
+    pub const MAX_STEPS: usize = 1024;
+
+    /// Features per sequence: last, mean and max of the states, both ways.
+    pub fn features(&self) -> usize {
+        6 * self.units
+    }
+}
+
+/// A drawn reservoir, stored as the weights of a one-layer Elman [`Model`]
+/// (`rnn.weight_ih_l0` = `U`, `rnn.weight_hh_l0` = `W`, `rnn.bias_ih_l0` =
+/// `b`, the other tensors zero) so a model file holds it as it holds a
+/// network.
+#[derive(Clone, Debug)]
+pub struct Reservoir {
+    /// `[N, I]`.
+    pub w_ih: Vec<f32>,
+    /// `[N, N]`.
+    pub w_hh: Vec<f32>,
+    /// `[N]`.
+    pub bias: Vec<f32>,
+    /// `a`.
+    pub leak: f32,
+    /// `I`.
+    pub width: usize,
+    /// `N`.
+    pub units: usize,
+}
+
+impl Reservoir {
+    /// Draws the reservoir of `cfg` for inputs of `width` values with `seed`.
+    ///
+    /// ```
+    /// use rnn::tasks::classify::{Reservoir, ReservoirConfig};
+    /// let cfg = ReservoirConfig { units: 40, ..ReservoirConfig::default() };
+    /// let r = Reservoir::random(&cfg, 3, 7)?;
+    /// assert_eq!((r.w_ih.len(), r.w_hh.len(), r.bias.len()), (40 * 3, 40 * 40, 40));
+    /// assert!((r.spectral_radius()? - 0.9).abs() < 1e-4);
+    /// # Ok::<(), rnn::Error>(())
+    /// ```
+    pub fn random(cfg: &ReservoirConfig, width: usize, seed: u64) -> Result<Reservoir> {
+        let n = cfg.units;
+        if n == 0 || width == 0 {
+            return Err(Error::Config(format!(
+                "a reservoir needs units and inputs, got {n} units of {width} inputs"
+            )));
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x7e5e_4701);
+        let mut w: Vec<f64> = (0..n * n)
+            .map(|_| {
+                if rng.random::<f64>() < cfg.density {
+                    super::augment::standard_normal(&mut rng)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let rho = spectral_radius(&w, n)?;
+        if rho > 0.0 {
+            w.iter_mut().for_each(|v| *v *= cfg.spectral_radius / rho);
+        }
+        let mut uniform = |scale: f64| (2.0 * rng.random::<f64>() - 1.0) * scale;
+        let w_ih = (0..n * width)
+            .map(|_| uniform(cfg.input_scale) as f32)
+            .collect();
+        let bias = (0..n).map(|_| uniform(0.1) as f32).collect();
+        Ok(Reservoir {
+            w_ih,
+            w_hh: w.iter().map(|&v| v as f32).collect(),
+            bias,
+            leak: cfg.leak as f32,
+            width,
+            units: n,
+        })
+    }
+
+    /// The largest eigenvalue modulus of `W`.
+    pub fn spectral_radius(&self) -> Result<f64> {
+        let w: Vec<f64> = self.w_hh.iter().map(|&v| f64::from(v)).collect();
+        spectral_radius(&w, self.units)
+    }
+
+    /// The reservoir as a one-layer Elman model with `classes` outputs (the
+    /// head zero: the class comes from the [`Readout`]).
+    pub fn to_model(&self, classes: usize) -> Result<Model<f32>> {
+        let mut m = Model::<f32>::zeros(ModelConfig::elman(self.width, self.units, classes))?;
+        for (name, src) in [
+            ("rnn.weight_ih_l0", &self.w_ih),
+            ("rnn.weight_hh_l0", &self.w_hh),
+            ("rnn.bias_ih_l0", &self.bias),
+        ] {
+            let range = m
+                .entry(name)
+                .map(|e| e.range())
+                .ok_or_else(|| Error::Config(format!("the reservoir model has no {name}")))?;
+            m.params[range].copy_from_slice(src);
+        }
+        Ok(m)
+    }
+
+    /// The reservoir stored in `m` by [`Reservoir::to_model`], with leak `leak`.
+    pub fn from_model(m: &Model<f32>, leak: f64) -> Result<Reservoir> {
+        let get = |name: &str| {
+            m.param(name)
+                .map(<[f32]>::to_vec)
+                .ok_or_else(|| Error::Config(format!("a reservoir needs the tensor {name}")))
+        };
+        Ok(Reservoir {
+            w_ih: get("rnn.weight_ih_l0")?,
+            w_hh: get("rnn.weight_hh_l0")?,
+            bias: get("rnn.bias_ih_l0")?,
+            leak: leak as f32,
+            width: m.config.input_size,
+            units: m.config.hidden_size,
+        })
+    }
+
+    /// The features of sequences `idx` of `enc`, `[idx.len(), 6 N]`: per
+    /// direction (forwards, then the steps reversed) the last state, the
+    /// mean and the maximum of the states over the sequence's steps.
+    pub fn features(&self, enc: &Encoded, idx: &[usize]) -> Result<Vec<f64>> {
+        if enc.width != self.width {
+            return Err(Error::Config(format!(
+                "the reservoir reads {} inputs per step, the data give {}",
+                self.width, enc.width
+            )));
+        }
+        let f = 6 * self.units;
+        let rows: Vec<Vec<f64>> = idx
+            .par_iter()
+            .map(|&i| {
+                crate::kernels::sequential(|| {
+                    let mut row = Vec::with_capacity(f);
+                    for reverse in [false, true] {
+                        row.extend(self.run(&enc.inputs[i], enc.steps[i], reverse));
+                    }
+                    row
+                })
+            })
+            .collect();
+        Ok(rows.concat())
+    }
+
+    /// One direction over one sequence `x` `[T, I]`: `[last, mean, max]`,
+    /// `3 N` values.
+    fn run(&self, x: &[f32], steps: usize, reverse: bool) -> Vec<f64> {
+        let (n, w) = (self.units, self.width);
+        let a = self.leak;
+        // pre[t] = U x_t + b for every step at once: [T, N]
+        let mut pre = vec![0f32; steps * n];
+        crate::kernels::gemm(
+            steps,
+            n,
+            w,
+            &x[..steps * w],
+            false,
+            &self.w_ih,
+            true,
+            &mut pre,
+            false,
+        );
+        let mut s = vec![0f32; n]; // s_{t-1}, [N]
+        let mut z = vec![0f32; n]; // U x_t + W s_{t-1} + b, [N]
+        let (mut sum, mut max) = (vec![0f64; n], vec![f64::NEG_INFINITY; n]);
+        for k in 0..steps {
+            let t = if reverse { steps - 1 - k } else { k };
+            // z = U x_t + b + W s_{t-1}
+            z.copy_from_slice(&pre[t * n..(t + 1) * n]);
+            for (zi, bi) in z.iter_mut().zip(&self.bias) {
+                *zi += bi;
+            }
+            crate::kernels::gemv_acc(n, n, &self.w_hh, &s, &mut z);
+            // s_t = (1 - a) s_{t-1} + a tanh(z)
+            for ((si, &zi), (sm, mx)) in s.iter_mut().zip(&z).zip(sum.iter_mut().zip(&mut max)) {
+                *si = (1.0 - a) * *si + a * zi.tanh();
+                *sm += f64::from(*si);
+                *mx = mx.max(f64::from(*si));
+            }
+        }
+        let inv = 1.0 / steps.max(1) as f64;
+        let mut out: Vec<f64> = s.iter().map(|&v| f64::from(v)).collect();
+        out.extend(sum.iter().map(|v| v * inv));
+        out.extend(max.iter().map(|&v| if v.is_finite() { v } else { 0.0 }));
+        out
+    }
+}
+
+/// The largest eigenvalue modulus of the row-major `[n, n]` matrix `w`.
+fn spectral_radius(w: &[f64], n: usize) -> Result<f64> {
+    let m = Mat::<f64>::from_fn(n, n, |i, j| w[i * n + j]);
+    let ev = m
+        .eigenvalues()
+        .map_err(|e| Error::Config(format!("the reservoir's eigenvalues: {e:?}")))?;
+    Ok(ev
+        .iter()
+        .map(|z| (z.re * z.re + z.im * z.im).sqrt())
+        .fold(0.0, f64::max))
+}
+
+/// A linear readout of reservoir features: `scores = ((f - mean) / scale)
+/// weight^T + bias`, and `softmax(temperature * scores)` the probabilities.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Readout {
+    /// `[C, F]`.
+    pub weight: Vec<f64>,
+    /// `[C]`.
+    pub bias: Vec<f64>,
+    /// `[F]`: the training features' means.
+    pub mean: Vec<f64>,
+    /// `[F]`: their standard deviations (1 where they do not vary).
+    pub scale: Vec<f64>,
+    /// The softmax temperature.
+    pub temperature: f64,
+    /// The ridge penalty chosen.
+    pub lambda: f64,
+    /// Leave-one-out accuracy at that penalty, in [0, 1].
+    pub loo_accuracy: f64,
+}
+
+/// Ridge penalties tried, as multiples of the mean eigenvalue of the Gram
+/// matrix: `10^-7, 10^-6.5, ..., 10^1`.
+const LAMBDA_EXPONENTS: std::ops::RangeInclusive<i32> = -14..=2;
+
+impl Readout {
+    /// Fits the readout of `features` `[n, F]` to classes `labels` (`n`
+    /// of them, each below `classes`).
+    ///
+    /// With `Z` the standardised features, centred, and `Y` the centred
+    /// one-hot classes, the ridge solution for penalty `lambda` is `beta =
+    /// Z^T (Z Z^T + lambda I)^-1 Y`. One eigendecomposition `Z Z^T = Q S
+    /// Q^T` (or of `Z^T Z` when `F < n`) gives, for every penalty, the hat
+    /// matrix `H = Q diag(s / (s + lambda)) Q^T` and so the leave-one-out
+    /// prediction of each sequence without refitting: `y_i - (y_i - (H
+    /// Y)_i) / (1 - H_ii - 1/n)`. The penalty with the highest leave-one-out
+    /// accuracy wins (the lower squared error on ties); the temperature is
+    /// the one of a grid (`2^-2 .. 2^8` by `sqrt 2`) with the lowest
+    /// leave-one-out cross-entropy.
+    ///
+    /// ```
+    /// use rnn::tasks::classify::Readout;
+    /// // two features; class 1 when the first is large
+    /// let f = [0.0, 1.0, 0.1, 0.0, 1.0, 0.5, 0.9, 0.2, 0.2, 0.7, 1.1, 0.3];
+    /// let r = Readout::fit(&f, 6, &[0, 0, 1, 1, 0, 1], 2)?;
+    /// assert_eq!(r.loo_accuracy, 1.0);
+    /// let p = r.probabilities(&[0.05, 0.5, 1.0, 0.5]);
+    /// assert!(p[0] > 0.5 && p[3] > 0.5, "{p:?}");
+    /// # Ok::<(), rnn::Error>(())
+    /// ```
+    pub fn fit(features: &[f64], n: usize, labels: &[usize], classes: usize) -> Result<Readout> {
+        Ok(Readout::fit_loo(features, n, labels, classes)?.0)
+    }
+
+    /// [`Readout::fit`], and the leave-one-out scores `[n, C]` at the
+    /// chosen penalty.
+    fn fit_loo(
+        features: &[f64],
+        n: usize,
+        labels: &[usize],
+        classes: usize,
+    ) -> Result<(Readout, Vec<f64>)> {
+        if n < 2
+            || labels.len() != n
+            || !features.len().is_multiple_of(n)
+            || classes == 0
+            || labels.iter().any(|&c| c >= classes)
+        {
+            return Err(Error::Config(format!(
+                "a readout needs two sequences or more, each with a class below {classes}, got {n} sequences, {} classes and {} features",
+                labels.len(),
+                features.len()
+            )));
+        }
+        let p = features.len() / n;
+        let mut mean = vec![0f64; p];
+        for row in features.chunks_exact(p) {
+            mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
+        }
+        mean.iter_mut().for_each(|m| *m /= n as f64);
+        let mut scale = vec![0f64; p];
+        for row in features.chunks_exact(p) {
+            for ((s, v), m) in scale.iter_mut().zip(row).zip(&mean) {
+                *s += (v - m) * (v - m);
+            }
+        }
+        scale.iter_mut().for_each(|s| {
+            *s = (*s / n as f64).sqrt();
+            if *s < 1e-12 {
+                *s = 1.0;
+            }
+        });
+        // Z [n, p]: standardised (so centred)
+        let z = Mat::<f64>::from_fn(n, p, |i, j| (features[i * p + j] - mean[j]) / scale[j]);
+        // Y [n, C] centred one-hot, ybar [C]
+        let mut ybar = vec![0f64; classes];
+        labels.iter().for_each(|&c| ybar[c] += 1.0 / n as f64);
+        let onehot = |i: usize, c: usize| f64::from(u8::from(labels[i] == c));
+        let y = Mat::<f64>::from_fn(n, classes, |i, c| onehot(i, c) - ybar[c]);
+        // A [n, r], s [r] with H = A diag(g(s)) A^T, beta = B diag(1 / (s + lambda)) A^T Y
+        let dual = n <= p;
+        let gram = if dual {
+            &z * z.transpose()
+        } else {
+            z.transpose() * &z
+        };
+        let evd = gram
+            .self_adjoint_eigen(faer::Side::Lower)
+            .map_err(|e| Error::Config(format!("the readout's eigendecomposition: {e:?}")))?;
+        let r = gram.nrows();
+        let s: Vec<f64> = (0..r).map(|j| evd.S()[j].max(0.0)).collect();
+        let v = evd.U().to_owned();
+        let a = if dual { v.clone() } else { &z * &v }; // [n, r]
+        let aty = a.transpose() * &y; // [r, C]
+        let unit = s.iter().sum::<f64>() / r as f64;
+        let unit = if unit > 0.0 { unit } else { 1.0 };
+        // h_ii and H Y for penalty lambda
+        let weights = |lambda: f64| -> Vec<f64> {
+            s.iter()
+                .map(|&sj| {
+                    if dual {
+                        sj / (sj + lambda)
+                    } else {
+                        1.0 / (sj + lambda)
+                    }
+                })
+                .collect()
+        };
+        // a2 [n, r]: A's entries squared (for the diagonal of H)
+        let a2 = Mat::<f64>::from_fn(n, r, |i, j| a[(i, j)] * a[(i, j)]);
+        let loo = |lambda: f64| -> Vec<f64> {
+            let g = weights(lambda);
+            let gm = Mat::<f64>::from_fn(r, 1, |j, _| g[j]);
+            let gy = Mat::<f64>::from_fn(r, classes, |j, c| g[j] * aty[(j, c)]);
+            let hy = &a * &gy; // (H Y)_i: [n, C]
+            let h = &a2 * &gm; // H_ii - 1/n: [n, 1]
+            let mut out = vec![0f64; n * classes];
+            for i in 0..n {
+                // the intercept adds 1/n to H_ii
+                let denom = (1.0 - h[(i, 0)] - 1.0 / n as f64).max(1e-9);
+                for c in 0..classes {
+                    let fit = ybar[c] + hy[(i, c)];
+                    let yi = onehot(i, c);
+                    out[i * classes + c] = yi - (yi - fit) / denom;
+                }
+            }
+            out
+        };
+        let accuracy = |scores: &[f64]| {
+            let pred = super::classifier::argmax_rows(scores, classes);
+            pred.iter().zip(labels).filter(|(a, b)| a == b).count() as f64 / n as f64
+        };
+        let sq_error = |scores: &[f64]| {
+            scores
+                .chunks_exact(classes)
+                .enumerate()
+                .map(|(i, row)| {
+                    row.iter()
+                        .enumerate()
+                        .map(|(c, v)| (v - onehot(i, c)).powi(2))
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+        };
+        let mut best: Option<(f64, f64, f64, Vec<f64>)> = None;
+        for e in LAMBDA_EXPONENTS {
+            let lambda = unit * 10f64.powf(f64::from(e) / 2.0);
+            let scores = loo(lambda);
+            let (acc, err) = (accuracy(&scores), sq_error(&scores));
+            if best
+                .as_ref()
+                .is_none_or(|b| acc > b.0 + 1e-12 || (acc > b.0 - 1e-12 && err < b.1))
+            {
+                best = Some((acc, err, lambda, scores));
+            }
+        }
+        let (loo_accuracy, _, lambda, loo_scores) =
+            best.ok_or_else(|| Error::Config("no ridge penalty to try".into()))?;
+        // beta [p, C] = B diag(1 / (s + lambda)) A^T Y, B = Z^T Q (dual) or V
+        let scaled = Mat::<f64>::from_fn(r, classes, |j, c| aty[(j, c)] / (s[j] + lambda));
+        let beta = if dual {
+            z.transpose() * (&v * &scaled)
+        } else {
+            &v * &scaled
+        };
+        let mut weight = vec![0f64; classes * p];
+        for c in 0..classes {
+            for j in 0..p {
+                weight[c * p + j] = beta[(j, c)];
+            }
+        }
+        let temperature = (0..=20)
+            .map(|k| 2f64.powf(f64::from(k) / 2.0 - 2.0))
+            .map(|t| (cross_entropy(&loo_scores, labels, classes, t), t))
+            .fold((f64::INFINITY, 1.0), |b, x| if x.0 < b.0 { x } else { b })
+            .1;
+        Ok((
+            Readout {
+                weight,
+                bias: ybar,
+                mean,
+                scale,
+                temperature,
+                lambda,
+                loo_accuracy,
+            },
+            loo_scores,
+        ))
+    }
+
+    /// `F`: features read.
+    pub fn features(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// The scores of `features` `[n, F]`, `[n, C]`.
+    pub fn scores(&self, features: &[f64]) -> Vec<f64> {
+        let (p, c) = (self.features(), self.bias.len());
+        let mut out = Vec::with_capacity(features.len() / p.max(1) * c);
+        for row in features.chunks_exact(p) {
+            let z: Vec<f64> = row
+                .iter()
+                .zip(self.mean.iter().zip(&self.scale))
+                .map(|(v, (m, s))| (v - m) / s)
+                .collect();
+            for k in 0..c {
+                let w = &self.weight[k * p..(k + 1) * p];
+                out.push(self.bias[k] + w.iter().zip(&z).map(|(a, b)| a * b).sum::<f64>());
+            }
+        }
+        out
+    }
+
+    /// The class probabilities of `features` `[n, F]`, `[n, C]`.
+    pub fn probabilities(&self, features: &[f64]) -> Vec<f64> {
+        let c = self.bias.len();
+        let mut s = self.scores(features);
+        for row in s.chunks_exact_mut(c) {
+            row.iter_mut().for_each(|v| *v *= self.temperature);
+            let lse = log_sum_exp(row);
+            row.iter_mut().for_each(|v| *v = (*v - lse).exp());
+        }
+        s
+    }
+}
+
+/// Mean cross-entropy of `softmax(t * scores)` against `labels`.
+fn cross_entropy(scores: &[f64], labels: &[usize], classes: usize, t: f64) -> f64 {
+    let mut total = 0.0;
+    for (row, &y) in scores.chunks_exact(classes).zip(labels) {
+        let r: Vec<f64> = row.iter().map(|v| v * t).collect();
+        total += log_sum_exp(&r) - r[y];
+    }
+    total / labels.len().max(1) as f64
+}
+
+/// Accuracy and mean cross-entropy of `readout` on `features` `[n, F]` of
+/// classes `labels`.
+pub fn readout_score(readout: &Readout, features: &[f64], labels: &[usize]) -> (f64, f64) {
+    let c = readout.bias.len();
+    let p = readout.probabilities(features);
+    let pred = super::classifier::argmax_rows(&p, c);
+    let n = labels.len().max(1) as f64;
+    let acc = pred.iter().zip(labels).filter(|(a, b)| a == b).count() as f64 / n;
+    let loss = p
+        .chunks_exact(c)
+        .zip(labels)
+        .map(|(row, &y)| (-row[y].max(1e-300).ln()).max(0.0))
+        .sum::<f64>()
+        / n;
+    (acc, loss)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::classify::{Dataset, Fill, Norm, Normaliser};
+
+    /// A fixed pseudo-random number in [-1, 1) from `i`.
+    fn noise(i: usize) -> f64 {
+        let x = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        ((x >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+
+    /// The readout's closed-form leave-one-out scores at its chosen penalty,
+    /// recomputed the slow way: refit the ridge without sequence `i`
+    /// (standardising with the full set's statistics, as the closed form
+    /// does, and the intercept the held-in rows' mean) and predict `i`.
+    fn brute_loo(f: &[f64], n: usize, labels: &[usize], c: usize, r: &Readout) -> Vec<f64> {
+        let p = f.len() / n;
+        let z: Vec<f64> = (0..n * p)
+            .map(|k| (f[k] - r.mean[k % p]) / r.scale[k % p])
+            .collect();
+        let mut out = Vec::new();
+        for i in 0..n {
+            let keep: Vec<usize> = (0..n).filter(|&j| j != i).collect();
+            let m = keep.len();
+            // centre the kept rows and their one-hot classes
+            let zm: Vec<f64> = (0..p)
+                .map(|j| keep.iter().map(|&k| z[k * p + j]).sum::<f64>() / m as f64)
+                .collect();
+            let ym: Vec<f64> = (0..c)
+                .map(|q| keep.iter().filter(|&&k| labels[k] == q).count() as f64 / m as f64)
+                .collect();
+            let zc = Mat::<f64>::from_fn(m, p, |a, j| z[keep[a] * p + j] - zm[j]);
+            let yc = Mat::<f64>::from_fn(m, c, |a, q| {
+                f64::from(u8::from(labels[keep[a]] == q)) - ym[q]
+            });
+            // beta = (Zc^T Zc + lambda I)^-1 Zc^T Yc, solved through the eigenvectors
+            let mut g = zc.transpose() * &zc;
+            for j in 0..p {
+                g[(j, j)] += r.lambda;
+            }
+            let evd = g.self_adjoint_eigen(faer::Side::Lower).unwrap();
+            let rhs = evd.U().transpose() * (zc.transpose() * &yc);
+            let scaled = Mat::<f64>::from_fn(p, c, |j, q| rhs[(j, q)] / evd.S()[j]);
+            let beta = evd.U() * &scaled;
+            for q in 0..c {
+                let s: f64 = (0..p).map(|j| (z[i * p + j] - zm[j]) * beta[(j, q)]).sum();
+                out.push(ym[q] + s);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_closed_form_leave_one_out_is_the_refit_one() {
+        // both ways of the closed form: more features than sequences (the
+        // Gram matrix Z Z^T) and fewer (Z^T Z)
+        for (n, p, c) in [(9, 14, 3), (17, 4, 2)] {
+            let labels: Vec<usize> = (0..n).map(|i| i % c).collect();
+            let f: Vec<f64> = (0..n * p)
+                .map(|k| noise(k) + 0.8 * labels[k / p] as f64 * f64::from(u8::from(k % p < 2)))
+                .collect();
+            let r = Readout::fit(&f, n, &labels, c).unwrap();
+            let p0 = f.len() / n;
+            assert_eq!(r.features(), p0);
+            // the scores of the closed form, at the chosen penalty, per the doc
+            let brute = brute_loo(&f, n, &labels, c, &r);
+            let acc = super::super::classifier::argmax_rows(&brute, c)
+                .iter()
+                .zip(&labels)
+                .filter(|(a, b)| a == b)
+                .count() as f64
+                / n as f64;
+            assert!(
+                (acc - r.loo_accuracy).abs() < 1e-12,
+                "{n}x{p}: {acc} vs {}",
+                r.loo_accuracy
+            );
+            // and the fitted readout reproduces the classes it was fitted to
+            let fitted = super::super::classifier::argmax_rows(&r.scores(&f), c);
+            let right = fitted.iter().zip(&labels).filter(|(a, b)| a == b).count();
+            assert!(right * 10 >= n * 7, "{n}x{p}: {right} of {n}");
+        }
+    }
+
+    #[test]
+    fn leave_one_out_scores_match_refits_value_by_value() {
+        // the per-sequence scores fit() chose its penalty by, against refits
+        for (n, p, c) in [(8, 5, 2), (6, 11, 3)] {
+            let labels: Vec<usize> = (0..n).map(|i| i % c).collect();
+            let f: Vec<f64> = (0..n * p)
+                .map(|k| noise(3 * k + 1) + labels[k / p] as f64 * 0.5)
+                .collect();
+            let (r, closed) = Readout::fit_loo(&f, n, &labels, c).unwrap();
+            let brute = brute_loo(&f, n, &labels, c, &r);
+            assert_eq!(closed.len(), n * c);
+            // (the refit with more features than sequences solves a system
+            // whose condition number is about 1/lambda: 1e-7, not 1e-9)
+            for (a, b) in closed.iter().zip(&brute) {
+                assert!((a - b).abs() < 1e-7, "{n}x{p}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_leaky_update_and_its_features_by_hand() {
+        // one unit: U = 0.5, W = 0.2, b = 0.1, a = 0.5; inputs 1 then 2
+        //   forwards:  s1 = 0.5 tanh(0.5 + 0.1)             = 0.5 tanh(0.6)
+        //              s2 = 0.5 s1 + 0.5 tanh(1.0 + 0.2 s1 + 0.1)
+        //   reversed:  r1 = 0.5 tanh(1.0 + 0.1)             = 0.5 tanh(1.1)
+        //              r2 = 0.5 r1 + 0.5 tanh(0.5 + 0.2 r1 + 0.1)
+        // features: [last, mean, max] forwards, then reversed
+        let res = Reservoir {
+            w_ih: vec![0.5],
+            w_hh: vec![0.2],
+            bias: vec![0.1],
+            leak: 0.5,
+            width: 1,
+            units: 1,
+        };
+        let d =
+            Dataset::parse_ts(std::path::Path::new("t.ts"), "1,2:a\n", Fill::Linear, None).unwrap();
+        let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1);
+        let got = res.features(&enc, &[0]).unwrap();
+        let s1 = 0.5 * 0.6f64.tanh();
+        let s2 = 0.5 * s1 + 0.5 * (1.1 + 0.2 * s1).tanh();
+        let r1 = 0.5 * 1.1f64.tanh();
+        let r2 = 0.5 * r1 + 0.5 * (0.6 + 0.2 * r1).tanh();
+        let want = [
+            s2,
+            (s1 + s2) / 2.0,
+            s1.max(s2),
+            r2,
+            (r1 + r2) / 2.0,
+            r1.max(r2),
+        ];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
+        }
+        // the model form keeps the weights
+        let back = Reservoir::from_model(&res.to_model(2).unwrap(), 0.5).unwrap();
+        assert_eq!(
+            (back.w_ih, back.w_hh, back.bias),
+            (res.w_ih, res.w_hh, res.bias)
+        );
+    }
+
+    #[test]
+    fn the_drawn_reservoir_has_the_asked_spectral_radius_and_depends_on_the_seed() {
+        let cfg = ReservoirConfig {
+            units: 60,
+            ..ReservoirConfig::default()
+        };
+        let a = Reservoir::random(&cfg, 2, 1).unwrap();
+        assert!((a.spectral_radius().unwrap() - 0.9).abs() < 1e-4);
+        assert!(a.w_ih.iter().all(|v| v.abs() <= 0.5));
+        let nonzero = a.w_hh.iter().filter(|v| **v != 0.0).count() as f64 / 3600.0;
+        assert!((0.06..0.14).contains(&nonzero), "{nonzero}");
+        let b = Reservoir::random(&cfg, 2, 2).unwrap();
+        assert_ne!(a.w_hh, b.w_hh);
+        assert_eq!(Reservoir::random(&cfg, 2, 1).unwrap().w_hh, a.w_hh);
+        assert!(Reservoir::random(&ReservoirConfig { units: 0, ..cfg }, 2, 1).is_err());
+    }
+
+    #[test]
+    fn a_readout_refuses_what_it_cannot_fit() {
+        assert!(Readout::fit(&[1.0], 1, &[0], 2).is_err());
+        assert!(Readout::fit(&[1.0, 2.0, 3.0], 2, &[0, 1], 2).is_err());
+        assert!(Readout::fit(&[1.0, 2.0], 2, &[0], 2).is_err());
+        assert!(Readout::fit(&[1.0, 2.0], 2, &[0, 2], 2).is_err());
+    }
+}
