@@ -357,6 +357,18 @@ impl Trainer {
         let n = self.train.len();
         let all: Vec<usize> = (0..n).collect();
         let f = cfg.features();
+        // the features, their standardised copy and the readout's
+        // eigenvectors and products, in f64
+        let r = n.min(f) as f64;
+        let bytes = 8.0 * (4.0 * n as f64 * f as f64 + 2.0 * r * r);
+        crate::memory::ensure_fits(
+            || {
+                format!(
+                    "reservoir readouts over {n} training sequences of {f} features (--reservoir off trains networks only)"
+                )
+            },
+            bytes,
+        )?;
         let rows = |feats: &[f64], idx: &[usize]| -> Vec<f64> {
             idx.iter()
                 .flat_map(|&i| feats[i * f..(i + 1) * f].iter().copied())
