@@ -62,7 +62,7 @@ impl Default for ReservoirConfig {
 
 impl ReservoirConfig {
     /// Most steps a reservoir reads per sequence: longer training sequences
-    /// group `ceil(frames / RESERVOIR_STEPS)` frames per step.
+    /// group `ceil(frames / MAX_STEPS)` frames per step.
     pub const MAX_STEPS: usize = 1024;
 
     /// Features per sequence: last, mean and max of the states, both ways.
@@ -210,7 +210,7 @@ impl Reservoir {
     fn run(&self, x: &[f32], steps: usize, reverse: bool) -> Vec<f64> {
         let (n, w) = (self.units, self.width);
         let a = self.leak;
-        // pre[t] = U x_t + b for every step at once: [T, N]
+        // pre[t] = U x_t for every step at once: [T, N]
         let mut pre = vec![0f32; steps * n];
         crate::kernels::gemm(
             steps,
