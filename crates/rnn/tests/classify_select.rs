@@ -4,9 +4,19 @@
 //! on the networks' validation splits and kept only when it does better.
 
 use rnn::nn::pool::Pool;
-use rnn::tasks::classify::{Classifier, Dataset, Fill, ReservoirUse, TrainConfig, Trainer};
+use rnn::tasks::classify::{
+    Classifier, Dataset, Fill, ReservoirUse, Summary, TrainConfig, Trainer,
+};
 use rnn::tasks::Budget;
 use std::path::{Path, PathBuf};
+
+/// Trains `cfg` on `data` into `dir` for `epochs` epochs per network.
+fn train(cfg: TrainConfig, data: Dataset, dir: &Path, epochs: usize) -> Summary {
+    Trainer::from_data(cfg, data, None, dir)
+        .unwrap()
+        .fit(Budget::Epochs(epochs), &mut ())
+        .unwrap()
+}
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("rnn-select-{}-{name}", std::process::id()));
@@ -58,10 +68,7 @@ fn the_selection_keeps_the_pooling_the_data_set_favours() {
         (None, None),
         "both are chosen by default"
     );
-    let summary = Trainer::from_data(cfg, last_frame_decides(60, 32), None, &dir)
-        .unwrap()
-        .fit(Budget::Epochs(40), &mut ())
-        .unwrap();
+    let summary = train(cfg, last_frame_decides(60, 32), &dir, 40);
     // 3 poolings x 2 strides (32 frames: within 64 steps at 1, within 16 at 2)
     let tried: Vec<(Pool, usize)> = summary
         .selection
@@ -154,10 +161,7 @@ fn given_settings_or_no_validation_mean_no_selection() {
         ),
     ] {
         let dir = tmp("given");
-        let summary = Trainer::from_data(cfg, data.clone(), None, &dir)
-            .unwrap()
-            .fit(Budget::Epochs(2), &mut ())
-            .unwrap();
+        let summary = train(cfg, data.clone(), &dir, 2);
         assert!(summary.selection.is_empty());
         let model = Classifier::load(&dir).unwrap();
         assert_eq!((model.meta.pool, model.meta.stride), (pool, stride));
@@ -184,10 +188,7 @@ fn mix_averages_the_networks_and_the_reservoirs() {
     };
     assert_eq!(cfg.reservoir, ReservoirUse::Mix, "the default");
     let data = last_frame_decides(60, 32);
-    let summary = Trainer::from_data(cfg.clone(), data.clone(), None, &dir)
-        .unwrap()
-        .fit(Budget::Epochs(3), &mut ())
-        .unwrap();
+    let summary = train(cfg.clone(), data.clone(), &dir, 3);
     // the networks' selection is as without reservoirs: max pooling at 1 and 2
     let tried: Vec<(Pool, usize)> = summary
         .selection
@@ -288,10 +289,7 @@ fn reservoirs_only_train_no_network_and_off_adds_none() {
         reservoir: ReservoirUse::Only,
         ..base.clone()
     };
-    let summary = Trainer::from_data(cfg, data.clone(), None, &dir)
-        .unwrap()
-        .fit(Budget::Epochs(2), &mut ())
-        .unwrap();
+    let summary = train(cfg, data.clone(), &dir, 2);
     assert_eq!(summary.steps, 0, "no optimizer step");
     assert!(summary.members.is_empty() && summary.selection.is_empty());
     let model = Classifier::load(&dir).unwrap();
@@ -311,10 +309,7 @@ fn reservoirs_only_train_no_network_and_off_adds_none() {
         reservoir: ReservoirUse::Off,
         ..base
     };
-    let summary = Trainer::from_data(cfg, data, None, &dir)
-        .unwrap()
-        .fit(Budget::Epochs(1), &mut ())
-        .unwrap();
+    let summary = train(cfg, data, &dir, 1);
     // 12 frames: one stride, three poolings, and no reservoir
     assert_eq!(summary.selection.len(), 3);
     let model = Classifier::load(&dir).unwrap();

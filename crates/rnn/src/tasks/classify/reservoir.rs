@@ -210,7 +210,7 @@ impl Reservoir {
     fn run(&self, x: &[f32], steps: usize, reverse: bool) -> Vec<f64> {
         let (n, w) = (self.units, self.width);
         let a = self.leak;
-        // pre[t] = U x_t for every step at once: [T, N]
+        // pre[t] = U x_t + b for every step at once: [T, N]
         let mut pre = vec![0f32; steps * n];
         crate::kernels::gemm(
             steps,
@@ -223,16 +223,16 @@ impl Reservoir {
             &mut pre,
             false,
         );
+        for row in pre.chunks_exact_mut(n) {
+            row.iter_mut().zip(&self.bias).for_each(|(p, b)| *p += b);
+        }
         let mut s = vec![0f32; n]; // s_{t-1}, [N]
         let mut z = vec![0f32; n]; // U x_t + W s_{t-1} + b, [N]
         let (mut sum, mut max) = (vec![0f64; n], vec![f64::NEG_INFINITY; n]);
         for k in 0..steps {
             let t = if reverse { steps - 1 - k } else { k };
-            // z = U x_t + b + W s_{t-1}
+            // z = (U x_t + b) + W s_{t-1}
             z.copy_from_slice(&pre[t * n..(t + 1) * n]);
-            for (zi, bi) in z.iter_mut().zip(&self.bias) {
-                *zi += bi;
-            }
             crate::kernels::gemv_acc(n, n, &self.w_hh, &s, &mut z);
             // s_t = (1 - a) s_{t-1} + a tanh(z)
             for ((si, &zi), (sm, mx)) in s.iter_mut().zip(&z).zip(sum.iter_mut().zip(&mut max)) {
@@ -408,10 +408,7 @@ impl Readout {
             }
             out
         };
-        let accuracy = |scores: &[f64]| {
-            let pred = super::classifier::argmax_rows(scores, classes);
-            pred.iter().zip(labels).filter(|(a, b)| a == b).count() as f64 / n as f64
-        };
+        let accuracy = |scores: &[f64]| accuracy(scores, labels, classes);
         let sq_error = |scores: &[f64]| {
             scores
                 .chunks_exact(classes)
@@ -516,14 +513,20 @@ fn cross_entropy(scores: &[f64], labels: &[usize], classes: usize, t: f64) -> f6
     total / labels.len().max(1) as f64
 }
 
+/// The share of rows of `scores` `[n, C]` whose largest value is at the
+/// row's class in `labels`.
+fn accuracy(scores: &[f64], labels: &[usize], classes: usize) -> f64 {
+    let pred = super::classifier::argmax_rows(scores, classes);
+    pred.iter().zip(labels).filter(|(a, b)| a == b).count() as f64 / labels.len().max(1) as f64
+}
+
 /// Accuracy and mean cross-entropy of `readout` on `features` `[n, F]` of
 /// classes `labels`.
 pub fn readout_score(readout: &Readout, features: &[f64], labels: &[usize]) -> (f64, f64) {
     let c = readout.bias.len();
     let p = readout.probabilities(features);
-    let pred = super::classifier::argmax_rows(&p, c);
     let n = labels.len().max(1) as f64;
-    let acc = pred.iter().zip(labels).filter(|(a, b)| a == b).count() as f64 / n;
+    let acc = accuracy(&p, labels, c);
     let loss = p
         .chunks_exact(c)
         .zip(labels)
@@ -599,21 +602,15 @@ mod tests {
             assert_eq!(r.features(), p0);
             // the scores of the closed form, at the chosen penalty, per the doc
             let brute = brute_loo(&f, n, &labels, c, &r);
-            let acc = super::super::classifier::argmax_rows(&brute, c)
-                .iter()
-                .zip(&labels)
-                .filter(|(a, b)| a == b)
-                .count() as f64
-                / n as f64;
+            let acc = accuracy(&brute, &labels, c);
             assert!(
                 (acc - r.loo_accuracy).abs() < 1e-12,
                 "{n}x{p}: {acc} vs {}",
                 r.loo_accuracy
             );
             // and the fitted readout reproduces the classes it was fitted to
-            let fitted = super::super::classifier::argmax_rows(&r.scores(&f), c);
-            let right = fitted.iter().zip(&labels).filter(|(a, b)| a == b).count();
-            assert!(right * 10 >= n * 7, "{n}x{p}: {right} of {n}");
+            let right = accuracy(&r.scores(&f), &labels, c);
+            assert!(right >= 0.7, "{n}x{p}: {right}");
         }
     }
 

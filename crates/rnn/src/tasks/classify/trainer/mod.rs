@@ -1,30 +1,29 @@
 //! [`Trainer`]: fits an ensemble of sequence classifiers, one network after
 //! the other, each with its own seed and stratified validation split, keeps
 //! each network's best validation epoch in `model.safetensors` and logs every
-//! epoch to `metrics.jsonl`.
+//! epoch to `metrics.jsonl`; then adds its reservoirs (`reservoirs.rs`).
+//! One minibatch step and the validation score are `step.rs`.
 
-use super::augment::{augment, standard_normal};
-use super::batch::{Encoded, Window};
-use super::classifier::{argmax_rows, Classifier};
+use super::batch::Encoded;
+use super::classifier::Classifier;
 use super::config::{ReservoirUse, TrainConfig};
 use super::data::Dataset;
 use super::diagnose::flow_on_sequences;
-use super::meta::{ClassifyMeta, MemberInfo, ReadoutInfo, ReservoirMeta};
+use super::meta::{ClassifyMeta, MemberInfo};
 use super::normalise::{Norm, Normaliser, Transform};
-use super::reservoir::{readout_score, Readout, Reservoir, ReservoirConfig};
 use super::select::{best, candidates, Candidate, POOLS};
 use crate::io::model_file::MODEL_FILE;
 use crate::io::{FlowLog, MetricsLog};
-use crate::nn::layer::Input;
-use crate::nn::loss::{log_sum_exp, Reduction, Targets};
-use crate::nn::many_to_one::ManyToOne;
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerConfig};
 use crate::tasks::{Budget, Clock, Event, Progress};
-use crate::{Batch, Error, Model, ModelConfig, Result};
+use crate::{Error, Model, ModelConfig, Result};
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
-use rayon::prelude::*;
+use rand::SeedableRng;
 use std::path::{Path, PathBuf};
+
+mod reservoirs;
+mod step;
+use step::score;
 
 /// A classification run ready to train: the data, its encoding, and the
 /// networks trained so far.
@@ -89,12 +88,6 @@ pub struct Summary {
 /// Seconds between saves of a network's best weights while it trains (it is
 /// always saved when it finishes).
 const SAVE_EVERY_S: f64 = 10.0;
-
-/// Loss sum and outputs of a batch: what one training step computed.
-struct StepResult {
-    loss: f64,
-    correct: usize,
-}
 
 impl Trainer {
     /// Checks `config`, reads the training file (and the dev file, if any;
@@ -282,151 +275,6 @@ impl Trainer {
         self.add_reservoirs(given_stride, progress)?;
         self.save(None)?;
         Ok(self.wrote(summary.early_stopped, summary.selection, progress))
-    }
-
-    /// The summary of the saved model, after saying what it holds.
-    fn wrote(
-        &self,
-        early_stopped: usize,
-        selection: Vec<Candidate>,
-        progress: &mut impl Progress,
-    ) -> Summary {
-        let model_file = self.out.join(MODEL_FILE);
-        let c = &self.classifier;
-        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-        let what = match (c.members.len(), c.reservoirs.len()) {
-            (0, r) => plural(r, "reservoir"),
-            (n, r) => format!(
-                "{}, {early_stopped} stopped early, and {}: probabilities averaged",
-                plural(n, "network"),
-                plural(r, "reservoir")
-            ),
-        };
-        progress.event(&Event::Message(&format!(
-            "wrote {} ({what})",
-            model_file.display()
-        )));
-        Summary {
-            members: c.meta.members.clone(),
-            steps: self.step,
-            early_stopped,
-            model_file,
-            selection,
-        }
-    }
-
-    /// Draws `config.ensemble` reservoirs with the networks' seeds, reading
-    /// `ceil(frames / ReservoirConfig::MAX_STEPS)` frames per step (or
-    /// `given_stride`, the `--stride` given), fits each one's readout to all training sequences
-    /// and adds them to the classifier. Each is also scored on its network's
-    /// validation part, with a readout fitted on the rest (or on the dev
-    /// file), and says so.
-    fn add_reservoirs(
-        &mut self,
-        given_stride: Option<usize>,
-        progress: &mut impl Progress,
-    ) -> Result<()> {
-        let cfg = ReservoirConfig {
-            units: self.config.reservoir_units,
-            ..ReservoirConfig::default()
-        };
-        let stride = given_stride.unwrap_or_else(|| {
-            self.train
-                .max_steps()
-                .div_ceil(ReservoirConfig::MAX_STEPS)
-                .max(1)
-        });
-        let meta = &self.classifier.meta;
-        let classes = meta.classes.len();
-        progress.event(&Event::Message(&format!(
-            "{} reservoir{} (echo-state networks of {} units, leak {}, spectral radius {}), {stride} frame{} per step",
-            self.config.ensemble,
-            if self.config.ensemble == 1 { "" } else { "s" },
-            cfg.units,
-            cfg.leak,
-            cfg.spectral_radius,
-            if stride == 1 { "" } else { "s" }
-        )));
-        let enc = Encoded::new(&self.train, &meta.normaliser, stride);
-        let dev = match (&self.dev_data, &self.dev) {
-            (Some(d), Some((_, labels))) => {
-                Some((Encoded::new(d, &meta.normaliser, stride), labels.clone()))
-            }
-            _ => None,
-        };
-        let n = self.train.len();
-        let all: Vec<usize> = (0..n).collect();
-        let f = cfg.features();
-        // the features, their standardised copy and the readout's
-        // eigenvectors and products, in f64
-        let r = n.min(f) as f64;
-        let bytes = 8.0 * (4.0 * n as f64 * f as f64 + 2.0 * r * r);
-        crate::memory::ensure_fits(
-            || {
-                format!(
-                    "reservoir readouts over {n} training sequences of {f} features (--reservoir off trains networks only)"
-                )
-            },
-            bytes,
-        )?;
-        let rows = |feats: &[f64], idx: &[usize]| -> Vec<f64> {
-            idx.iter()
-                .flat_map(|&i| feats[i * f..(i + 1) * f].iter().copied())
-                .collect()
-        };
-        let classes_of =
-            |idx: &[usize]| -> Vec<usize> { idx.iter().map(|&i| self.labels[i]).collect() };
-        let (mut reservoirs, mut readouts, mut infos) = (Vec::new(), Vec::new(), Vec::new());
-        for k in 0..self.config.ensemble {
-            let seed = self.config.member_seed(k);
-            let res = Reservoir::random(&cfg, enc.width, seed)?;
-            let feats = res.features(&enc, &all)?; // [n, 6 N]
-            let readout = Readout::fit(&feats, n, &self.labels, classes)?;
-            let val = match &dev {
-                Some((de, dl)) => {
-                    let idx: Vec<usize> = (0..dl.len()).collect();
-                    Some(readout_score(&readout, &res.features(de, &idx)?, dl))
-                }
-                None => {
-                    let (tr, va) = self.config.split_for(&self.labels, k);
-                    if va.is_empty() || tr.len() < 2 {
-                        None
-                    } else {
-                        let part =
-                            Readout::fit(&rows(&feats, &tr), tr.len(), &classes_of(&tr), classes)?;
-                        Some(readout_score(&part, &rows(&feats, &va), &classes_of(&va)))
-                    }
-                }
-            };
-            progress.event(&Event::Message(&format!(
-                "reservoir {} (seed {seed}): ridge penalty {:.3e}, leave-one-out accuracy {:.2} %{}",
-                k + 1,
-                readout.lambda,
-                100.0 * readout.loo_accuracy,
-                match val {
-                    Some((a, l)) => format!("; validation loss {l:.4}, accuracy {:.2} %", 100.0 * a),
-                    None => String::new(),
-                }
-            )));
-            infos.push(ReadoutInfo {
-                seed,
-                val_accuracy: val.map(|v| v.0),
-                val_loss: val.map(|v| v.1),
-                lambda: readout.lambda,
-                temperature: readout.temperature,
-                loo_accuracy: readout.loo_accuracy,
-            });
-            reservoirs.push(res);
-            readouts.push(readout);
-        }
-        self.classifier.reservoirs = reservoirs;
-        self.classifier.readouts = readouts;
-        self.classifier.meta.reservoir = Some(ReservoirMeta {
-            config: cfg,
-            stride,
-            readouts: infos,
-        });
-        Ok(())
     }
 
     /// [`Trainer::fit`]'s networks: one ensemble, or one per candidate and
@@ -800,153 +648,4 @@ impl Trainer {
         )));
         Ok((best.1, info, early))
     }
-
-    /// Forward, loss and BPTT of the sequences `chunk` with fresh dropout
-    /// masks: writes the mean gradient into `grads`, returns the summed loss
-    /// and the number of correct predictions. The batch is split into one
-    /// contiguous part per thread; the masks are drawn per sequence, so the
-    /// result does not depend on the split.
-    fn batch_grads(
-        &self,
-        model: &Model<f32>,
-        chunk: &[usize],
-        rng: &mut rand_chacha::ChaCha8Rng,
-        grads: &mut [f32],
-    ) -> Result<StepResult> {
-        let c = &self.config;
-        let width = model.config.directions() * model.config.hidden_size;
-        // per sequence, per layer: [T_b, W] of 0 or 1/(1-p)
-        let keep = (1.0 / (1.0 - c.dropout)) as f32;
-        let seq_masks: Vec<Vec<Vec<f32>>> = chunk
-            .iter()
-            .map(|&i| {
-                (0..model.config.num_layers)
-                    .map(|_| {
-                        (0..self.enc.steps[i] * width)
-                            .map(|_| {
-                                if rng.random::<f64>() < c.dropout {
-                                    0.0
-                                } else {
-                                    keep
-                                }
-                            })
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect();
-        // per sequence: Gaussian noise on its inputs (Box-Muller)
-        let noise: Vec<Vec<f32>> = chunk
-            .iter()
-            .map(|&i| {
-                (0..self.enc.inputs[i].len())
-                    .map(|_| {
-                        if c.noise <= 0.0 {
-                            return 0.0;
-                        }
-                        (c.noise * standard_normal(rng)) as f32
-                    })
-                    .collect()
-            })
-            .collect();
-        // per sequence: the steps read and the gain (augmentation; whole and
-        // 1 without it, and then nothing is drawn)
-        let views: Vec<(Window, f32)> = chunk
-            .iter()
-            .map(|&i| augment(c, i, self.enc.steps[i], rng))
-            .collect();
-        let n = crate::kernels::threads().min(chunk.len()).max(1);
-        let parts: Vec<(usize, usize)> = (0..n)
-            .map(|p| (p * chunk.len() / n, (p + 1) * chunk.len() / n))
-            .collect();
-        let head = ManyToOne::with_pool(model, self.classifier.meta.pool);
-        let results = parts
-            .par_iter()
-            .map(|&(a, b)| {
-                crate::kernels::sequential(|| {
-                    let idx = &chunk[a..b];
-                    let windows: Vec<Window> = views[a..b].iter().map(|v| v.0).collect();
-                    let mut p = self.enc.batch_windows(&windows);
-                    let w = self.enc.width;
-                    for (j, (nz, &(_, gain))) in noise[a..b].iter().zip(&views[a..b]).enumerate() {
-                        for (t, row) in nz.chunks_exact(w).take(p.lengths[j]).enumerate() {
-                            let r = t * idx.len() + j;
-                            for (x, e) in p.x[r * w..(r + 1) * w].iter_mut().zip(row) {
-                                *x = *x * gain + e;
-                            }
-                        }
-                    }
-                    let y: Vec<usize> = idx.iter().map(|&i| self.labels[i]).collect();
-                    let masks = (c.dropout > 0.0).then(|| {
-                        (0..model.config.num_layers)
-                            .map(|k| {
-                                let mut m = vec![0f32; p.steps * idx.len() * width];
-                                for (j, sm) in seq_masks[a..b].iter().enumerate() {
-                                    let rows = sm[k].chunks_exact(width).take(p.lengths[j]);
-                                    for (t, row) in rows.enumerate() {
-                                        let r = t * idx.len() + j;
-                                        m[r * width..(r + 1) * width].copy_from_slice(row);
-                                    }
-                                }
-                                m
-                            })
-                            .collect::<Vec<_>>()
-                    });
-                    let mut g = vec![0f32; grads.len()];
-                    let data = Batch {
-                        masks: masks.as_deref(),
-                        ..Batch::new(Input::Dense(&p.x), p.steps, idx.len())
-                            .with_lengths(&p.lengths)
-                    };
-                    let (loss, out) = head.loss_and_grads_batch(
-                        data,
-                        Targets::Classes(&y),
-                        Reduction::Sum,
-                        &mut g,
-                    )?;
-                    let pred = argmax_rows(
-                        &out.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
-                        model.config.output_size,
-                    );
-                    let correct = pred.iter().zip(&y).filter(|(a, b)| a == b).count();
-                    Ok((f64::from(loss), correct, g))
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        grads.fill(0.0);
-        let scale = 1.0 / chunk.len() as f32;
-        let (mut loss, mut correct) = (0.0, 0);
-        for (l, k, g) in results {
-            loss += l;
-            correct += k;
-            for (acc, v) in grads.iter_mut().zip(g) {
-                *acc += scale * v;
-            }
-        }
-        Ok(StepResult { loss, correct })
-    }
-}
-
-/// Mean cross-entropy and accuracy of `model` on the sequences `idx` of `enc`.
-fn score(
-    model: &Model<f32>,
-    pool: crate::nn::pool::Pool,
-    enc: &Encoded,
-    labels: &[usize],
-    idx: &[usize],
-) -> Result<(f64, f64)> {
-    let head = ManyToOne::with_pool(model, pool);
-    let o = model.config.output_size;
-    let (mut loss, mut correct) = (0.0, 0usize);
-    for chunk in idx.chunks(64) {
-        let b = enc.batch(chunk);
-        let logits = head.predict(Input::Dense(&b.x), b.steps, chunk.len(), Some(&b.lengths))?;
-        let rows: Vec<f64> = logits.iter().map(|&v| f64::from(v)).collect();
-        for ((row, &i), k) in rows.chunks_exact(o).zip(chunk).zip(argmax_rows(&rows, o)) {
-            loss += log_sum_exp(row) - row[labels[i]];
-            correct += usize::from(k == labels[i]);
-        }
-    }
-    let n = idx.len().max(1) as f64;
-    Ok((loss / n, correct as f64 / n))
 }
