@@ -4,7 +4,8 @@
 //! magnitude, as PLAID's appliance currents).
 
 use rnn::tasks::classify::{
-    squeezed, Classifier, Dataset, Encoded, Fill, Norm, Normaliser, TrainConfig, Trainer, Transform,
+    squeezed, Classifier, Dataset, Encoded, Fill, Norm, Normaliser, ReservoirUse, TrainConfig,
+    Trainer, Transform,
 };
 use rnn::tasks::Budget;
 use std::path::Path;
@@ -106,6 +107,10 @@ fn squeezed_series_are_learned_with_the_default_and_not_without() {
             pool: Some(rnn::nn::pool::Pool::Max),
             stride: Some(2),
             seed: 1,
+            // the network's inputs are what this is about: a reservoir of
+            // the grid's saturating input scale can still tell the shapes
+            // apart after the dimension's z-score (0.875 here)
+            reservoir: ReservoirUse::Off,
             ..TrainConfig::default()
         };
         Trainer::from_data(cfg, train.clone(), None, &dir)

@@ -1,7 +1,7 @@
 //! Choosing the pooling and the frames per step on validation data: a data
 //! set only one pooling can solve must get that pooling, settings given by
-//! the user are never second-guessed, and the reservoir candidate is scored
-//! on the networks' validation splits and kept only when it does better.
+//! the user are never second-guessed; the reservoirs are added beside the
+//! networks, their setting chosen by leave-one-out score.
 
 use rnn::nn::pool::Pool;
 use rnn::tasks::classify::{
@@ -316,4 +316,106 @@ fn reservoirs_only_train_no_network_and_off_adds_none() {
     assert!(model.meta.reservoir.is_none() && model.reservoirs.is_empty());
     assert_eq!(model.members.len(), 2);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_reservoirs_keep_the_setting_with_the_best_leave_one_out_score() {
+    let data = last_frame_decides(30, 12);
+    let base = TrainConfig {
+        ensemble: 2,
+        reservoir_units: 20,
+        reservoir: ReservoirUse::Only,
+        ..TrainConfig::default()
+    };
+    let dir = tmp("grid");
+    train(base.clone(), data.clone(), &dir, 1);
+    let model = Classifier::load(&dir).unwrap();
+    let r = model.meta.reservoir.as_ref().unwrap();
+    // every setting of the grid tried, the kept one the best: highest mean
+    // leave-one-out accuracy, then lowest cross-entropy
+    assert_eq!(r.tried.len(), 18);
+    let best = r
+        .tried
+        .iter()
+        .fold(
+            None::<&rnn::tasks::classify::ReservoirTrial>,
+            |b, t| match b {
+                Some(b) if b.loo_accuracy > t.loo_accuracy + 1e-12 => Some(b),
+                Some(b) if b.loo_accuracy > t.loo_accuracy - 1e-12 && b.loo_loss <= t.loo_loss => {
+                    Some(b)
+                }
+                _ => Some(t),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (r.config.leak, r.config.input_scale, r.config.differences),
+        (best.leak, best.input_scale, best.differences)
+    );
+    // its figures are the kept readouts' means
+    let mean = r.readouts.iter().map(|o| o.loo_accuracy).sum::<f64>() / 2.0;
+    assert!((mean - best.loo_accuracy).abs() < 1e-12);
+    let loss = r.readouts.iter().map(|o| o.loo_loss.unwrap()).sum::<f64>() / 2.0;
+    assert!((loss - best.loo_loss).abs() < 1e-12);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // settings given are not searched; differences double the inputs
+    let fixed = TrainConfig {
+        reservoir_leak: Some(0.5),
+        reservoir_input_scale: Some(0.2),
+        reservoir_differences: Some(true),
+        ..base.clone()
+    };
+    train(fixed, data.clone(), &dir, 1);
+    let model = Classifier::load(&dir).unwrap();
+    let r = model.meta.reservoir.as_ref().unwrap();
+    assert_eq!(r.tried.len(), 1);
+    assert_eq!(
+        (r.config.leak, r.config.input_scale, r.config.differences),
+        (0.5, 0.2, true)
+    );
+    assert!(model
+        .reservoirs
+        .iter()
+        .all(|x| x.width == 2 && x.differences));
+    assert!(model.reservoirs[0].w_ih.iter().all(|v| v.abs() <= 0.2));
+    let again = tmp("grid-again");
+    model.save(&again).unwrap();
+    assert_eq!(
+        Classifier::load(&again)
+            .unwrap()
+            .probabilities(&data)
+            .unwrap(),
+        model.probabilities(&data).unwrap()
+    );
+    for d in [dir, again] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+    // out-of-range settings are refused, naming the flag
+    for (cfg, flag) in [
+        (
+            TrainConfig {
+                reservoir_leak: Some(0.0),
+                ..base.clone()
+            },
+            "--reservoir-leak 0",
+        ),
+        (
+            TrainConfig {
+                reservoir_leak: Some(1.5),
+                ..base.clone()
+            },
+            "--reservoir-leak 1.5",
+        ),
+        (
+            TrainConfig {
+                reservoir_input_scale: Some(f64::NAN),
+                ..base.clone()
+            },
+            "--reservoir-input-scale NaN",
+        ),
+    ] {
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains(flag), "{err}");
+    }
 }

@@ -88,7 +88,14 @@ impl Classifier {
             ));
         }
         let per_frame = meta.normaliser.width(meta.dims);
-        if mf.model.config.input_size != meta.stride * per_frame {
+        // a reservoirs-only file's main model is the first reservoir, which
+        // reads twice the values when it reads the differences too
+        let doubled = meta.members.is_empty()
+            && meta
+                .reservoir
+                .as_ref()
+                .is_some_and(|r| r.config.differences);
+        if mf.model.config.input_size != meta.stride * per_frame * (1 + usize::from(doubled)) {
             return Err(metadata_error(
                 format!("stride {}, {per_frame} values per frame", meta.stride),
                 format!(
@@ -133,7 +140,7 @@ impl Classifier {
             None => (Vec::new(), Vec::new()),
             Some(r) => {
                 let (c, f, n) = (meta.classes.len(), r.config.features(), r.config.units);
-                let width = r.stride * per_frame;
+                let width = r.stride * per_frame * (1 + usize::from(r.config.differences));
                 if n == 0 || r.stride == 0 || !(r.config.leak > 0.0 && r.config.leak <= 1.0) {
                     return Err(metadata_error(
                         format!(
@@ -156,6 +163,7 @@ impl Classifier {
                         bias: get(format!("reservoir{k}.bias_ih_l0"), &[n])?,
                         leak: r.config.leak as f32,
                         width,
+                        differences: r.config.differences,
                         units: n,
                     });
                     readouts.push(Readout {
@@ -166,6 +174,7 @@ impl Classifier {
                         temperature: info.temperature,
                         lambda: info.lambda,
                         loo_accuracy: info.loo_accuracy,
+                        loo_loss: info.loo_loss.unwrap_or(f64::NAN),
                     });
                 }
                 (reservoirs, readouts)

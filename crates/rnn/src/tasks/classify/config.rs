@@ -184,6 +184,18 @@ pub struct TrainConfig {
     /// Units of the reservoir.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 300))]
     pub reservoir_units: usize,
+    /// The reservoirs' leak `a`, in (0, 1] (without it: chosen from 0.3,
+    /// 0.1 and 1 by the readouts' leave-one-out accuracy).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub reservoir_leak: Option<f64>,
+    /// The reservoirs' input scale, `U` uniform in `±scale` (without it:
+    /// chosen from 0.5, 0.1 and 1.5 the same way).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub reservoir_input_scale: Option<f64>,
+    /// Whether the reservoirs also read each step's change `x_t - x_{t-1}`,
+    /// true or false (without it: both tried the same way).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "BOOL"))]
+    pub reservoir_differences: Option<bool>,
     /// After each epoch, measure the network's gradient flow through time
     /// on the validation sequences into diagnostics.jsonl (rows of every
     /// network, with its `member` number), gradient-flow.svg and
@@ -220,6 +232,9 @@ impl Default for TrainConfig {
             ensemble: 5,
             reservoir: ReservoirUse::Mix,
             reservoir_units: 300,
+            reservoir_leak: None,
+            reservoir_input_scale: None,
+            reservoir_differences: None,
             diagnostics: false,
         }
     }
@@ -329,6 +344,18 @@ impl TrainConfig {
         ] {
             if v > max {
                 return bad(format!("{flag} {v}: expected 1 to {max}"));
+            }
+        }
+        if let Some(a) = self.reservoir_leak {
+            if !(a > 0.0 && a <= 1.0) {
+                return bad(format!("--reservoir-leak {a}: expected a number in (0, 1]"));
+            }
+        }
+        if let Some(v) = self.reservoir_input_scale {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(format!(
+                    "--reservoir-input-scale {v}: expected a positive finite number"
+                ));
             }
         }
         for (flag, v) in [("--lr", self.lr), ("--clip", self.clip)] {

@@ -83,6 +83,26 @@ pub struct ReservoirMeta {
     /// Per reservoir: its seed, its readout's penalty, temperature and
     /// scores.
     pub readouts: Vec<ReadoutInfo>,
+    /// The settings tried before `config` was chosen, with their mean
+    /// leave-one-out scores (empty in files of the fourteenth session,
+    /// which tried one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tried: Vec<ReservoirTrial>,
+}
+
+/// One setting of the reservoirs' grid and how its readouts scored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReservoirTrial {
+    /// The leak `a`.
+    pub leak: f64,
+    /// The input scale.
+    pub input_scale: f64,
+    /// Whether the differences were read too.
+    pub differences: bool,
+    /// Mean leave-one-out accuracy of the reservoirs' readouts, in [0, 1].
+    pub loo_accuracy: f64,
+    /// Their mean leave-one-out cross-entropy.
+    pub loo_loss: f64,
 }
 
 /// One reservoir and its fitted readout.
@@ -102,6 +122,10 @@ pub struct ReadoutInfo {
     pub temperature: f64,
     /// Leave-one-out accuracy, in [0, 1].
     pub loo_accuracy: f64,
+    /// Leave-one-out cross-entropy (absent from files of the fourteenth
+    /// session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loo_loss: Option<f64>,
 }
 
 impl ClassifyMeta {

@@ -59,7 +59,9 @@ pub use data::{sorted_labels, Dataset, Sequence};
 pub use diagnose::FLOW_SEQUENCES;
 pub use evaluate::{scores, ClassScore, EvalReport, Scores};
 pub use fill::{fill_series, is_missing, Fill};
-pub use meta::{ClassifyMeta, MemberInfo, ReadoutInfo, ReservoirMeta, META_KEY, TASK};
+pub use meta::{
+    ClassifyMeta, MemberInfo, ReadoutInfo, ReservoirMeta, ReservoirTrial, META_KEY, TASK,
+};
 pub use normalise::{
     asinh_unit, heavy_tailed, series_spread, squeezed, Norm, Normaliser, Transform, BULK_SD,
     SQUEEZED,

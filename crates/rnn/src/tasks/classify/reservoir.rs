@@ -21,10 +21,13 @@
 //!
 //! Only the readout learns, so a reservoir cannot overfit the way a trained
 //! network does on a few dozen sequences, and it costs seconds. The trainer
-//! scores it on the same validation splits as the networks and keeps it
-//! only when its validation accuracy is higher ([`super::Trainer::fit`]).
+//! draws reservoirs for each setting of [`ReservoirConfig::grid`] (leak,
+//! input scale, and whether the changes `x_t - x_{t-1}` are read too) and
+//! keeps the setting whose readouts have the best leave-one-out score; their
+//! probabilities are averaged with the networks' ([`super::Trainer::fit`]).
 
 use super::batch::Encoded;
+use crate::kernels::Float;
 use crate::nn::loss::log_sum_exp;
 use crate::{Error, Model, ModelConfig, Result};
 use faer::Mat;
@@ -46,6 +49,10 @@ pub struct ReservoirConfig {
     pub input_scale: f64,
     /// Share of `W`'s entries that are not zero.
     pub density: f64,
+    /// Whether the reservoir also reads each step's change, `x_t -
+    /// x_{t-1}`, beside `x_t` (`U` is then `[N, 2 I]`).
+    #[serde(default)]
+    pub differences: bool,
 }
 
 impl Default for ReservoirConfig {
@@ -56,6 +63,7 @@ impl Default for ReservoirConfig {
             leak: 0.3,
             input_scale: 0.5,
             density: 0.1,
+            differences: false,
         }
     }
 }
@@ -68,6 +76,45 @@ impl ReservoirConfig {
     /// Features per sequence: last, mean and max of the states, both ways.
     pub fn features(&self) -> usize {
         6 * self.units
+    }
+
+    /// Leaks of [`ReservoirConfig::grid`]: the default, slow, none.
+    pub const LEAKS: [f64; 3] = [0.3, 0.1, 1.0];
+    /// Input scales of [`ReservoirConfig::grid`]: the default, nearly
+    /// linear, saturating.
+    pub const INPUT_SCALES: [f64; 3] = [0.5, 0.1, 1.5];
+
+    /// The settings the trainer chooses from by leave-one-out score: each
+    /// of [`ReservoirConfig::LEAKS`] and [`ReservoirConfig::INPUT_SCALES`],
+    /// without and with the differences, this config's other fields kept
+    /// (18 configs; this config's own leak and scale first when they are in
+    /// the grid).
+    pub fn grid(&self) -> Vec<ReservoirConfig> {
+        self.grid_of(&Self::LEAKS, &Self::INPUT_SCALES, &[false, true])
+    }
+
+    /// The settings of each of `leaks`, `input_scales` and `differences`
+    /// (differences outermost, then leaks), this config's other fields kept.
+    pub fn grid_of(
+        &self,
+        leaks: &[f64],
+        input_scales: &[f64],
+        differences: &[bool],
+    ) -> Vec<ReservoirConfig> {
+        let mut out = Vec::new();
+        for &differences in differences {
+            for &leak in leaks {
+                for &input_scale in input_scales {
+                    out.push(ReservoirConfig {
+                        leak,
+                        input_scale,
+                        differences,
+                        ..*self
+                    });
+                }
+            }
+        }
+        out
     }
 }
 
@@ -85,25 +132,31 @@ pub struct Reservoir {
     pub bias: Vec<f32>,
     /// `a`.
     pub leak: f32,
-    /// `I`.
+    /// Inputs per step: `I`, or `2 I` with the differences.
     pub width: usize,
+    /// Whether it reads the differences `x_t - x_{t-1}` beside `x_t`.
+    pub differences: bool,
     /// `N`.
     pub units: usize,
 }
 
 impl Reservoir {
-    /// Draws the reservoir of `cfg` for inputs of `width` values with `seed`.
+    /// Draws the reservoir of `cfg` for data of `width` values per step
+    /// with `seed`.
     ///
     /// ```
     /// use rnn::tasks::classify::{Reservoir, ReservoirConfig};
     /// let cfg = ReservoirConfig { units: 40, ..ReservoirConfig::default() };
     /// let r = Reservoir::random(&cfg, 3, 7)?;
     /// assert_eq!((r.w_ih.len(), r.w_hh.len(), r.bias.len()), (40 * 3, 40 * 40, 40));
+    /// let d = Reservoir::random(&ReservoirConfig { differences: true, ..cfg }, 3, 7)?;
+    /// assert_eq!((d.width, d.data_width()), (6, 3));
     /// assert!((r.spectral_radius()? - 0.9).abs() < 1e-4);
     /// # Ok::<(), rnn::Error>(())
     /// ```
     pub fn random(cfg: &ReservoirConfig, width: usize, seed: u64) -> Result<Reservoir> {
         let n = cfg.units;
+        let width = if cfg.differences { 2 * width } else { width };
         if n == 0 || width == 0 {
             return Err(Error::Config(format!(
                 "a reservoir needs units and inputs, got {n} units of {width} inputs"
@@ -134,6 +187,7 @@ impl Reservoir {
             bias,
             leak: cfg.leak as f32,
             width,
+            differences: cfg.differences,
             units: n,
         })
     }
@@ -162,8 +216,9 @@ impl Reservoir {
         Ok(m)
     }
 
-    /// The reservoir stored in `m` by [`Reservoir::to_model`], with leak `leak`.
-    pub fn from_model(m: &Model<f32>, leak: f64) -> Result<Reservoir> {
+    /// The reservoir stored in `m` by [`Reservoir::to_model`], with the
+    /// leak and the differences of `cfg`.
+    pub fn from_model(m: &Model<f32>, cfg: &ReservoirConfig) -> Result<Reservoir> {
         let get = |name: &str| {
             m.param(name)
                 .map(<[f32]>::to_vec)
@@ -173,79 +228,163 @@ impl Reservoir {
             w_ih: get("rnn.weight_ih_l0")?,
             w_hh: get("rnn.weight_hh_l0")?,
             bias: get("rnn.bias_ih_l0")?,
-            leak: leak as f32,
+            leak: cfg.leak as f32,
             width: m.config.input_size,
+            differences: cfg.differences,
             units: m.config.hidden_size,
         })
+    }
+
+    /// Values per step of the data this reservoir reads: `width`, or half
+    /// of it when it also reads the differences.
+    pub fn data_width(&self) -> usize {
+        if self.differences {
+            self.width / 2
+        } else {
+            self.width
+        }
     }
 
     /// The features of sequences `idx` of `enc`, `[idx.len(), 6 N]`: per
     /// direction (forwards, then the steps reversed) the last state, the
     /// mean and the maximum of the states over the sequence's steps.
+    ///
+    /// The sequences run in batches of [`Reservoir::BATCH`] of similar
+    /// lengths, so that each step is one product `[B, N] x [N, N]` over the
+    /// sequences still running (a batch sorted by length, longest first,
+    /// shrinks from the end), batches in parallel.
     pub fn features(&self, enc: &Encoded, idx: &[usize]) -> Result<Vec<f64>> {
-        if enc.width != self.width {
+        if enc.width != self.data_width() {
             return Err(Error::Config(format!(
-                "the reservoir reads {} inputs per step, the data give {}",
-                self.width, enc.width
+                "the reservoir reads {} values per step, the data give {}",
+                self.data_width(),
+                enc.width
             )));
         }
         let f = 6 * self.units;
-        let rows: Vec<Vec<f64>> = idx
-            .par_iter()
-            .map(|&i| {
+        // positions in idx, longest sequence first
+        let mut order: Vec<usize> = (0..idx.len()).collect();
+        order.sort_by_key(|&j| std::cmp::Reverse(enc.steps[idx[j]]));
+        let batches: Vec<Vec<(usize, Vec<f64>)>> = order
+            .par_chunks(Self::BATCH)
+            .map(|chunk| {
                 crate::kernels::sequential(|| {
-                    let mut row = Vec::with_capacity(f);
+                    let seqs: Vec<usize> = chunk.iter().map(|&j| idx[j]).collect();
+                    let mut rows = vec![Vec::with_capacity(f); chunk.len()];
                     for reverse in [false, true] {
-                        row.extend(self.run(&enc.inputs[i], enc.steps[i], reverse));
+                        for (row, part) in rows.iter_mut().zip(self.run(enc, &seqs, reverse)) {
+                            row.extend(part);
+                        }
                     }
-                    row
+                    chunk.iter().copied().zip(rows).collect()
                 })
             })
             .collect();
-        Ok(rows.concat())
+        let mut out = vec![0f64; idx.len() * f];
+        for (j, row) in batches.into_iter().flatten() {
+            out[j * f..(j + 1) * f].copy_from_slice(&row);
+        }
+        Ok(out)
     }
 
-    /// One direction over one sequence `x` `[T, I]`: `[last, mean, max]`,
-    /// `3 N` values.
-    fn run(&self, x: &[f32], steps: usize, reverse: bool) -> Vec<f64> {
-        let (n, w) = (self.units, self.width);
-        let a = self.leak;
-        // pre[t] = U x_t + b for every step at once: [T, N]
-        let mut pre = vec![0f32; steps * n];
-        crate::kernels::gemm(
-            steps,
-            n,
-            w,
-            &x[..steps * w],
-            false,
-            &self.w_ih,
-            true,
-            &mut pre,
-            false,
-        );
-        for row in pre.chunks_exact_mut(n) {
-            row.iter_mut().zip(&self.bias).for_each(|(p, b)| *p += b);
+    /// Sequences per batch of [`Reservoir::features`].
+    pub const BATCH: usize = 32;
+
+    /// The inputs of one sequence `x` `[T, I]` as the reservoir reads them:
+    /// `x` itself, or with the differences `[x_t, x_t - x_{t-1}]` `[T, 2 I]`
+    /// (`x_{-1} = x_0`: no change before the first step).
+    fn inputs<'a>(&self, x: &'a [f32], steps: usize) -> std::borrow::Cow<'a, [f32]> {
+        let i = self.data_width();
+        if !self.differences {
+            return std::borrow::Cow::Borrowed(&x[..steps * i]);
         }
-        let mut s = vec![0f32; n]; // s_{t-1}, [N]
-        let mut z = vec![0f32; n]; // U x_t + W s_{t-1} + b, [N]
-        let (mut sum, mut max) = (vec![0f64; n], vec![f64::NEG_INFINITY; n]);
-        for k in 0..steps {
-            let t = if reverse { steps - 1 - k } else { k };
-            // z = (U x_t + b) + W s_{t-1}
-            z.copy_from_slice(&pre[t * n..(t + 1) * n]);
-            crate::kernels::gemv_acc(n, n, &self.w_hh, &s, &mut z);
-            // s_t = (1 - a) s_{t-1} + a tanh(z)
-            for ((si, &zi), (sm, mx)) in s.iter_mut().zip(&z).zip(sum.iter_mut().zip(&mut max)) {
-                *si = (1.0 - a) * *si + a * zi.tanh();
-                *sm += f64::from(*si);
-                *mx = mx.max(f64::from(*si));
+        let mut v = Vec::with_capacity(steps * 2 * i);
+        for t in 0..steps {
+            let now = &x[t * i..(t + 1) * i];
+            let before = &x[t.saturating_sub(1) * i..(t.saturating_sub(1) + 1) * i];
+            v.extend_from_slice(now);
+            v.extend(now.iter().zip(before).map(|(a, b)| a - b));
+        }
+        std::borrow::Cow::Owned(v)
+    }
+
+    /// One direction over the sequences `seqs` of `enc`, sorted longest
+    /// first: per sequence `[last, mean, max]`, `3 N` values.
+    fn run(&self, enc: &Encoded, seqs: &[usize], reverse: bool) -> Vec<Vec<f64>> {
+        let n = self.units;
+        let b = seqs.len();
+        // pre[j] = U x_t + b for every step of sequence j at once: [T_j, N]
+        let pre: Vec<Vec<f32>> = seqs
+            .iter()
+            .map(|&q| {
+                let steps = enc.steps[q];
+                let x = self.inputs(&enc.inputs[q], steps);
+                let mut p = vec![0f32; steps * n];
+                crate::kernels::gemm(
+                    steps, n, self.width, &x, false, &self.w_ih, true, &mut p, false,
+                );
+                for row in p.chunks_exact_mut(n) {
+                    row.iter_mut().zip(&self.bias).for_each(|(p, b)| *p += b);
+                }
+                p
+            })
+            .collect();
+        let len: Vec<usize> = seqs.iter().map(|&q| enc.steps[q]).collect();
+        let a = self.leak;
+        let mut s = vec![0f32; b * n]; // s_{t-1}, [B, N]
+        let mut z = vec![0f32; b * n]; // W s_{t-1}, [B, N]
+        let mut th = vec![0f32; n]; // tanh(U x_t + W s_{t-1} + b), [N]
+        let (mut sum, mut max) = (vec![0f64; b * n], vec![f64::NEG_INFINITY; b * n]);
+        let mut active = b;
+        for k in 0..len.first().copied().unwrap_or(0) {
+            // the sequences still running are a prefix (longest first)
+            while active > 0 && len[active - 1] <= k {
+                active -= 1;
+            }
+            // z = s_{t-1} W^T: [active, N]
+            crate::kernels::gemm(
+                active,
+                n,
+                n,
+                &s[..active * n],
+                false,
+                &self.w_hh,
+                true,
+                &mut z[..active * n],
+                false,
+            );
+            for j in 0..active {
+                let t = if reverse { len[j] - 1 - k } else { k };
+                let r = j * n..(j + 1) * n;
+                // th = tanh((U x_t + b) + W s_{t-1}) (vectorised f32 tanh, within 6 ulp)
+                let (pre_t, z_j) = (&pre[j][t * n..(t + 1) * n], &z[r.clone()]);
+                if !f32::tanh_row(pre_t, z_j, &mut th) {
+                    for ((h, p), q) in th.iter_mut().zip(pre_t).zip(z_j) {
+                        *h = (p + q).tanh_fast();
+                    }
+                }
+                // s_t = (1 - a) s_{t-1} + a th
+                for ((si, &hi), (sm, mx)) in s[r.clone()]
+                    .iter_mut()
+                    .zip(&th)
+                    .zip(sum[r.clone()].iter_mut().zip(&mut max[r]))
+                {
+                    *si = (1.0 - a) * *si + a * hi;
+                    *sm += f64::from(*si);
+                    *mx = mx.max(f64::from(*si));
+                }
             }
         }
-        let inv = 1.0 / steps.max(1) as f64;
-        let mut out: Vec<f64> = s.iter().map(|&v| f64::from(v)).collect();
-        out.extend(sum.iter().map(|v| v * inv));
-        out.extend(max.iter().map(|&v| if v.is_finite() { v } else { 0.0 }));
-        out
+        (0..b)
+            .map(|j| {
+                let r = j * n..(j + 1) * n;
+                let inv = 1.0 / len[j].max(1) as f64;
+                let mut out: Vec<f64> = s[r.clone()].iter().map(|&v| f64::from(v)).collect();
+                out.extend(sum[r.clone()].iter().map(|v| v * inv));
+                out.extend(max[r].iter().map(|&v| if v.is_finite() { v } else { 0.0 }));
+                out
+            })
+            .collect()
     }
 }
 
@@ -279,6 +418,9 @@ pub struct Readout {
     pub lambda: f64,
     /// Leave-one-out accuracy at that penalty, in [0, 1].
     pub loo_accuracy: f64,
+    /// Leave-one-out cross-entropy at that penalty and temperature (NaN
+    /// when read from a file saved without it).
+    pub loo_loss: f64,
 }
 
 /// Ridge penalties tried, as multiples of the mean eigenvalue of the Gram
@@ -448,11 +590,10 @@ impl Readout {
                 weight[c * p + j] = beta[(j, c)];
             }
         }
-        let temperature = (0..=20)
+        let (loo_loss, temperature) = (0..=20)
             .map(|k| 2f64.powf(f64::from(k) / 2.0 - 2.0))
             .map(|t| (cross_entropy(&loo_scores, labels, classes, t), t))
-            .fold((f64::INFINITY, 1.0), |b, x| if x.0 < b.0 { x } else { b })
-            .1;
+            .fold((f64::INFINITY, 1.0), |b, x| if x.0 < b.0 { x } else { b });
         Ok((
             Readout {
                 weight,
@@ -462,6 +603,7 @@ impl Readout {
                 temperature,
                 lambda,
                 loo_accuracy,
+                loo_loss,
             },
             loo_scores,
         ))
@@ -647,6 +789,7 @@ mod tests {
             bias: vec![0.1],
             leak: 0.5,
             width: 1,
+            differences: false,
             units: 1,
         };
         let d =
@@ -669,10 +812,120 @@ mod tests {
             assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
         }
         // the model form keeps the weights
-        let back = Reservoir::from_model(&res.to_model(2).unwrap(), 0.5).unwrap();
+        let cfg = ReservoirConfig {
+            leak: 0.5,
+            ..ReservoirConfig::default()
+        };
+        let back = Reservoir::from_model(&res.to_model(2).unwrap(), &cfg).unwrap();
         assert_eq!(
             (back.w_ih, back.w_hh, back.bias),
             (res.w_ih, res.w_hh, res.bias)
+        );
+    }
+
+    #[test]
+    fn the_differences_are_read_beside_the_values_by_hand() {
+        // one unit reading [x_t, x_t - x_{t-1}] (x_{-1} = x_0): U = [0.5, -1],
+        // W = 0.2, b = 0.1, a = 0.5; inputs 1 then 2, so changes 0 then 1
+        //   forwards:  s1 = 0.5 tanh(0.5 - 0 + 0.1)                = 0.5 tanh(0.6)
+        //              s2 = 0.5 s1 + 0.5 tanh(1.0 - 1 + 0.2 s1 + 0.1)
+        //   reversed (step 2 first, its change still 1):
+        //              r1 = 0.5 tanh(1.0 - 1 + 0.1)                = 0.5 tanh(0.1)
+        //              r2 = 0.5 r1 + 0.5 tanh(0.5 - 0 + 0.2 r1 + 0.1)
+        let res = Reservoir {
+            w_ih: vec![0.5, -1.0],
+            w_hh: vec![0.2],
+            bias: vec![0.1],
+            leak: 0.5,
+            width: 2,
+            differences: true,
+            units: 1,
+        };
+        let d =
+            Dataset::parse_ts(std::path::Path::new("t.ts"), "1,2:a\n", Fill::Linear, None).unwrap();
+        let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1);
+        let got = res.features(&enc, &[0]).unwrap();
+        let s1 = 0.5 * 0.6f64.tanh();
+        let s2 = 0.5 * s1 + 0.5 * (0.1 + 0.2 * s1).tanh();
+        let r1 = 0.5 * 0.1f64.tanh();
+        let r2 = 0.5 * r1 + 0.5 * (0.6 + 0.2 * r1).tanh();
+        let want = [
+            s2,
+            (s1 + s2) / 2.0,
+            s1.max(s2),
+            r2,
+            (r1 + r2) / 2.0,
+            r1.max(r2),
+        ];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
+        }
+        // data of two values per step do not fit a reservoir reading one
+        let two = Dataset::parse_ts(
+            std::path::Path::new("t.ts"),
+            "1,2:1,2:a\n",
+            Fill::Linear,
+            None,
+        )
+        .unwrap();
+        let enc2 = Encoded::new(&two, &Normaliser::fit(Norm::None, &two), 1);
+        assert!(res.features(&enc2, &[0]).is_err());
+    }
+
+    #[test]
+    fn batches_of_sequences_give_each_sequence_its_own_features() {
+        // 70 sequences of 1 to 69 steps (more than one batch, lengths out of
+        // order): the features of all at once are those of each alone
+        let text: String = (0..70)
+            .map(|i| {
+                let steps = 1 + (37 * i + 11) % 69;
+                let v: Vec<String> = (0..steps)
+                    .map(|t| format!("{:.3}", noise(100 * i + t)))
+                    .collect();
+                format!("{}:c{}\n", v.join(","), i % 3)
+            })
+            .collect();
+        let d = Dataset::parse_ts(std::path::Path::new("t.ts"), &text, Fill::Linear, None).unwrap();
+        let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1);
+        for differences in [false, true] {
+            let cfg = ReservoirConfig {
+                units: 30,
+                differences,
+                ..ReservoirConfig::default()
+            };
+            let res = Reservoir::random(&cfg, 1, 5).unwrap();
+            let idx: Vec<usize> = (0..70).rev().collect();
+            let all = res.features(&enc, &idx).unwrap();
+            assert_eq!(all.len(), 70 * 180);
+            for (row, &i) in all.chunks_exact(180).zip(&idx) {
+                let alone = res.features(&enc, &[i]).unwrap();
+                for (a, b) in row.iter().zip(&alone) {
+                    assert!((a - b).abs() < 1e-5, "sequence {i}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_grid_has_every_setting_once_the_default_first() {
+        let base = ReservoirConfig::default();
+        let grid = base.grid();
+        assert_eq!(grid.len(), 18);
+        assert_eq!(grid[0], base);
+        for (i, a) in grid.iter().enumerate() {
+            assert_eq!((a.units, a.spectral_radius, a.density), (300, 0.9, 0.1));
+            for b in &grid[i + 1..] {
+                assert!(
+                    (a.leak, a.input_scale, a.differences)
+                        != (b.leak, b.input_scale, b.differences)
+                );
+            }
+        }
+        let one = base.grid_of(&[0.5], &[0.2], &[true]);
+        assert_eq!(one.len(), 1);
+        assert_eq!(
+            (one[0].leak, one[0].input_scale, one[0].differences),
+            (0.5, 0.2, true)
         );
     }
 

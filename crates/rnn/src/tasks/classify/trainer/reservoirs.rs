@@ -4,11 +4,11 @@
 use super::{Summary, Trainer};
 use crate::io::model_file::MODEL_FILE;
 use crate::tasks::classify::batch::Encoded;
-use crate::tasks::classify::meta::{ReadoutInfo, ReservoirMeta};
+use crate::tasks::classify::meta::{ReadoutInfo, ReservoirMeta, ReservoirTrial};
 use crate::tasks::classify::reservoir::{readout_score, Readout, Reservoir, ReservoirConfig};
 use crate::tasks::classify::select::Candidate;
 use crate::tasks::{Event, Progress};
-use crate::Result;
+use crate::{Error, Result};
 
 impl Trainer {
     /// The summary of the saved model, after saying what it holds.
@@ -42,36 +42,63 @@ impl Trainer {
         }
     }
 
-    /// Draws `config.ensemble` reservoirs with the networks' seeds, reading
-    /// `ceil(frames / ReservoirConfig::MAX_STEPS)` frames per step (or
-    /// `given_stride`, the `--stride` given), fits each one's readout to all training sequences
-    /// and adds them to the classifier. Each is also scored on its network's
-    /// validation part, with a readout fitted on the rest (or on the dev
-    /// file), and says so.
+    /// Draws `config.ensemble` reservoirs with the networks' seeds for each
+    /// setting of [`ReservoirConfig::grid`], reading `ceil(frames /
+    /// ReservoirConfig::MAX_STEPS)` frames per step (or `given_stride`, the
+    /// `--stride` given), fits each one's readout to all training sequences
+    /// and keeps the setting whose readouts have the highest mean
+    /// leave-one-out accuracy (the lower mean leave-one-out cross-entropy on
+    /// ties): that score never looks at a sequence the readout was fitted
+    /// to, so choosing by it is honest where the networks' early-stopped
+    /// validation score is not. The kept reservoirs are added to the
+    /// classifier; each is also scored on its network's validation part,
+    /// with a readout fitted on the rest (or on the dev file), and says so.
     pub(super) fn add_reservoirs(
         &mut self,
         given_stride: Option<usize>,
         progress: &mut impl Progress,
     ) -> Result<()> {
-        let cfg = ReservoirConfig {
+        let base = ReservoirConfig {
             units: self.config.reservoir_units,
             ..ReservoirConfig::default()
         };
+        // the settings given are fixed, the others tried
+        let c = &self.config;
+        let grid = base.grid_of(
+            &c.reservoir_leak
+                .map_or(ReservoirConfig::LEAKS.to_vec(), |v| vec![v]),
+            &c.reservoir_input_scale
+                .map_or(ReservoirConfig::INPUT_SCALES.to_vec(), |v| vec![v]),
+            &c.reservoir_differences
+                .map_or(vec![false, true], |v| vec![v]),
+        );
         let stride = given_stride.unwrap_or_else(|| {
             self.train
                 .max_steps()
                 .div_ceil(ReservoirConfig::MAX_STEPS)
                 .max(1)
         });
+        let list = |given: Option<f64>, grid: &[f64]| match given {
+            Some(v) => v.to_string(),
+            None => grid
+                .iter()
+                .map(f64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
         let meta = &self.classifier.meta;
         let classes = meta.classes.len();
+        let ensemble = self.config.ensemble;
         progress.event(&Event::Message(&format!(
-            "{} reservoir{} (echo-state networks of {} units, leak {}, spectral radius {}), {stride} frame{} per step",
-            self.config.ensemble,
-            if self.config.ensemble == 1 { "" } else { "s" },
-            cfg.units,
-            cfg.leak,
-            cfg.spectral_radius,
+            "{ensemble} reservoir{} (echo-state networks of {} units, spectral radius {}) for each of {} setting{} (leak {}, input scale {}, differences {}), {stride} frame{} per step",
+            if ensemble == 1 { "" } else { "s" },
+            base.units,
+            base.spectral_radius,
+            grid.len(),
+            if grid.len() == 1 { "" } else { "s" },
+            list(c.reservoir_leak, &ReservoirConfig::LEAKS),
+            list(c.reservoir_input_scale, &ReservoirConfig::INPUT_SCALES),
+            c.reservoir_differences.map_or("off and on", |d| if d { "on" } else { "off" }),
             if stride == 1 { "" } else { "s" }
         )));
         let enc = Encoded::new(&self.train, &meta.normaliser, stride);
@@ -83,11 +110,12 @@ impl Trainer {
         };
         let n = self.train.len();
         let all: Vec<usize> = (0..n).collect();
-        let f = cfg.features();
-        // the features, their standardised copy and the readout's
-        // eigenvectors and products, in f64
+        let f = base.features();
+        // the features of the kept setting's reservoirs and of the one
+        // tried, their standardised copy and the readout's eigenvectors and
+        // products, in f64
         let r = n.min(f) as f64;
-        let bytes = 8.0 * (4.0 * n as f64 * f as f64 + 2.0 * r * r);
+        let bytes = 8.0 * ((2.0 * ensemble as f64 + 2.0) * n as f64 * f as f64 + 2.0 * r * r);
         crate::memory::ensure_fits(
             || {
                 format!(
@@ -96,6 +124,54 @@ impl Trainer {
             },
             bytes,
         )?;
+        // per setting: its reservoirs, readouts and features
+        type Drawn = (Vec<Reservoir>, Vec<Readout>, Vec<Vec<f64>>);
+        let mut best: Option<(ReservoirConfig, f64, f64, Drawn)> = None;
+        let mut tried = Vec::with_capacity(grid.len());
+        for cfg in grid {
+            let mut drawn: Drawn = (Vec::new(), Vec::new(), Vec::new());
+            for k in 0..ensemble {
+                let res = Reservoir::random(&cfg, enc.width, self.config.member_seed(k))?;
+                let feats = res.features(&enc, &all)?; // [n, 6 N]
+                drawn
+                    .1
+                    .push(Readout::fit(&feats, n, &self.labels, classes)?);
+                drawn.0.push(res);
+                drawn.2.push(feats);
+            }
+            let mean = |v: &dyn Fn(&Readout) -> f64| {
+                drawn.1.iter().map(v).sum::<f64>() / drawn.1.len().max(1) as f64
+            };
+            let (acc, loss) = (mean(&|r| r.loo_accuracy), mean(&|r| r.loo_loss));
+            tried.push(ReservoirTrial {
+                leak: cfg.leak,
+                input_scale: cfg.input_scale,
+                differences: cfg.differences,
+                loo_accuracy: acc,
+                loo_loss: loss,
+            });
+            if best
+                .as_ref()
+                .is_none_or(|b| acc > b.1 + 1e-12 || (acc > b.1 - 1e-12 && loss < b.2))
+            {
+                best = Some((cfg, acc, loss, drawn));
+            }
+        }
+        let (cfg, acc, loss, (reservoirs, readouts, features)) =
+            best.ok_or_else(|| Error::Config("no reservoir setting to try".into()))?;
+        let on_off = |b: bool| if b { "on" } else { "off" };
+        progress.event(&Event::Message(&format!(
+            "reservoirs chose leak {}, input scale {}, differences {} (mean leave-one-out accuracy {:.2} %, cross-entropy {loss:.4}; the first setting, leak {}, input scale {}, differences {}: {:.2} %, {:.4})",
+            cfg.leak,
+            cfg.input_scale,
+            on_off(cfg.differences),
+            100.0 * acc,
+            tried[0].leak,
+            tried[0].input_scale,
+            on_off(tried[0].differences),
+            100.0 * tried[0].loo_accuracy,
+            tried[0].loo_loss,
+        )));
         let rows = |feats: &[f64], idx: &[usize]| -> Vec<f64> {
             idx.iter()
                 .flat_map(|&i| feats[i * f..(i + 1) * f].iter().copied())
@@ -103,16 +179,15 @@ impl Trainer {
         };
         let classes_of =
             |idx: &[usize]| -> Vec<usize> { idx.iter().map(|&i| self.labels[i]).collect() };
-        let (mut reservoirs, mut readouts, mut infos) = (Vec::new(), Vec::new(), Vec::new());
-        for k in 0..self.config.ensemble {
+        let mut infos = Vec::new();
+        for (k, ((res, readout), feats)) in
+            reservoirs.iter().zip(&readouts).zip(&features).enumerate()
+        {
             let seed = self.config.member_seed(k);
-            let res = Reservoir::random(&cfg, enc.width, seed)?;
-            let feats = res.features(&enc, &all)?; // [n, 6 N]
-            let readout = Readout::fit(&feats, n, &self.labels, classes)?;
             let val = match &dev {
                 Some((de, dl)) => {
                     let idx: Vec<usize> = (0..dl.len()).collect();
-                    Some(readout_score(&readout, &res.features(de, &idx)?, dl))
+                    Some(readout_score(readout, &res.features(de, &idx)?, dl))
                 }
                 None => {
                     let (tr, va) = self.config.split_for(&self.labels, k);
@@ -120,8 +195,8 @@ impl Trainer {
                         None
                     } else {
                         let part =
-                            Readout::fit(&rows(&feats, &tr), tr.len(), &classes_of(&tr), classes)?;
-                        Some(readout_score(&part, &rows(&feats, &va), &classes_of(&va)))
+                            Readout::fit(&rows(feats, &tr), tr.len(), &classes_of(&tr), classes)?;
+                        Some(readout_score(&part, &rows(feats, &va), &classes_of(&va)))
                     }
                 }
             };
@@ -142,9 +217,8 @@ impl Trainer {
                 lambda: readout.lambda,
                 temperature: readout.temperature,
                 loo_accuracy: readout.loo_accuracy,
+                loo_loss: Some(readout.loo_loss),
             });
-            reservoirs.push(res);
-            readouts.push(readout);
         }
         self.classifier.reservoirs = reservoirs;
         self.classifier.readouts = readouts;
@@ -152,6 +226,7 @@ impl Trainer {
             config: cfg,
             stride,
             readouts: infos,
+            tried,
         });
         Ok(())
     }
