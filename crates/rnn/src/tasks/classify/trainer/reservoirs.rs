@@ -160,17 +160,26 @@ impl Trainer {
         let (cfg, acc, loss, (reservoirs, readouts, features)) =
             best.ok_or_else(|| Error::Config("no reservoir setting to try".into()))?;
         let on_off = |b: bool| if b { "on" } else { "off" };
+        // with every setting given there was nothing to choose
+        let first = if tried.len() > 1 {
+            format!(
+                "; the first setting, leak {}, input scale {}, differences {}: {:.2} %, {:.4}",
+                tried[0].leak,
+                tried[0].input_scale,
+                on_off(tried[0].differences),
+                100.0 * tried[0].loo_accuracy,
+                tried[0].loo_loss,
+            )
+        } else {
+            String::new()
+        };
         progress.event(&Event::Message(&format!(
-            "reservoirs chose leak {}, input scale {}, differences {} (mean leave-one-out accuracy {:.2} %, cross-entropy {loss:.4}; the first setting, leak {}, input scale {}, differences {}: {:.2} %, {:.4})",
+            "reservoirs {} leak {}, input scale {}, differences {} (mean leave-one-out accuracy {:.2} %, cross-entropy {loss:.4}{first})",
+            if tried.len() > 1 { "chose" } else { "have" },
             cfg.leak,
             cfg.input_scale,
             on_off(cfg.differences),
             100.0 * acc,
-            tried[0].leak,
-            tried[0].input_scale,
-            on_off(tried[0].differences),
-            100.0 * tried[0].loo_accuracy,
-            tried[0].loo_loss,
         )));
         let rows = |feats: &[f64], idx: &[usize]| -> Vec<f64> {
             idx.iter()
