@@ -158,27 +158,34 @@ impl Reservoir {
     /// # Ok::<(), rnn::Error>(())
     /// ```
     pub fn random(cfg: &ReservoirConfig, width: usize, seed: u64) -> Result<Reservoir> {
+        if cfg.units == 0 {
+            return Err(no_units(0, width));
+        }
+        Reservoir::from_draw(&RecurrentDraw::new(cfg, seed)?, cfg, width)
+    }
+
+    /// The reservoir of `cfg` for data of `width` values per step, its `W`
+    /// from `draw` (what [`Reservoir::random`] gives with the draw's seed):
+    /// the settings of a grid share one draw per seed, and so one
+    /// eigendecomposition.
+    pub(crate) fn from_draw(
+        draw: &RecurrentDraw,
+        cfg: &ReservoirConfig,
+        width: usize,
+    ) -> Result<Reservoir> {
         let n = cfg.units;
         let width = if cfg.differences { 2 * width } else { width };
         if n == 0 || width == 0 {
+            return Err(no_units(n, width));
+        }
+        if (draw.units, draw.density, draw.spectral_radius) != (n, cfg.density, cfg.spectral_radius)
+        {
             return Err(Error::Config(format!(
-                "a reservoir needs units and inputs, got {n} units of {width} inputs"
+                "a reservoir of {n} units, density {} and spectral radius {} cannot use a recurrent draw of {} units, density {} and radius {}",
+                cfg.density, cfg.spectral_radius, draw.units, draw.density, draw.spectral_radius
             )));
         }
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x7e5e_4701);
-        let mut w: Vec<f64> = (0..n * n)
-            .map(|_| {
-                if rng.random::<f64>() < cfg.density {
-                    super::augment::standard_normal(&mut rng)
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let rho = spectral_radius(&w, n)?;
-        if rho > 0.0 {
-            w.iter_mut().for_each(|v| *v *= cfg.spectral_radius / rho);
-        }
+        let mut rng = draw.rng.clone();
         let mut uniform = |scale: f64| (2.0 * rng.random::<f64>() - 1.0) * scale;
         let w_ih = (0..n * width)
             .map(|_| uniform(cfg.input_scale) as f32)
@@ -186,7 +193,7 @@ impl Reservoir {
         let bias = (0..n).map(|_| uniform(0.1) as f32).collect();
         Ok(Reservoir {
             w_ih,
-            w_hh: w.iter().map(|&v| v as f32).collect(),
+            w_hh: draw.w_hh.clone(),
             bias,
             leak: cfg.leak as f32,
             width,
@@ -273,9 +280,12 @@ impl Reservoir {
             .map(|chunk| {
                 crate::kernels::sequential(|| {
                     let seqs: Vec<usize> = chunk.iter().map(|&j| idx[j]).collect();
+                    // the input products, once for both directions
+                    let pre = self.input_products(enc, &seqs);
+                    let len: Vec<usize> = seqs.iter().map(|&q| enc.steps[q]).collect();
                     let mut rows = vec![Vec::with_capacity(f); chunk.len()];
                     for reverse in [false, true] {
-                        for (row, part) in rows.iter_mut().zip(self.run(enc, &seqs, reverse)) {
+                        for (row, part) in rows.iter_mut().zip(self.run(&pre, &len, reverse)) {
                             row.extend(part);
                         }
                     }
@@ -311,14 +321,11 @@ impl Reservoir {
         std::borrow::Cow::Owned(v)
     }
 
-    /// One direction over the sequences `seqs` of `enc`, sorted longest
-    /// first: per sequence `[last, mean, max]`, `3 N` values.
-    fn run(&self, enc: &Encoded, seqs: &[usize], reverse: bool) -> Vec<Vec<f64>> {
+    /// Per sequence `seqs[j]` of `enc`, `U x_t + b` for every step at
+    /// once: `[T_j, N]`.
+    fn input_products(&self, enc: &Encoded, seqs: &[usize]) -> Vec<Vec<f32>> {
         let n = self.units;
-        let b = seqs.len();
-        // pre[j] = U x_t + b for every step of sequence j at once: [T_j, N]
-        let pre: Vec<Vec<f32>> = seqs
-            .iter()
+        seqs.iter()
             .map(|&q| {
                 let steps = enc.steps[q];
                 let x = self.inputs(&enc.inputs[q], steps);
@@ -331,8 +338,15 @@ impl Reservoir {
                 }
                 p
             })
-            .collect();
-        let len: Vec<usize> = seqs.iter().map(|&q| enc.steps[q]).collect();
+            .collect()
+    }
+
+    /// One direction over sequences of lengths `len`, longest first, whose
+    /// input products are `pre` ([`Reservoir::input_products`]): per
+    /// sequence `[last, mean, max]`, `3 N` values.
+    fn run(&self, pre: &[Vec<f32>], len: &[usize], reverse: bool) -> Vec<Vec<f64>> {
+        let n = self.units;
+        let b = len.len();
         let a = self.leak;
         let mut s = vec![0f32; b * n]; // s_{t-1}, [B, N]
         let mut z = vec![0f32; b * n]; // W s_{t-1}, [B, N]
@@ -391,6 +405,57 @@ impl Reservoir {
     }
 }
 
+/// The error of a reservoir without units or inputs.
+fn no_units(n: usize, width: usize) -> Error {
+    Error::Config(format!(
+        "a reservoir needs units and inputs, got {n} units of {width} inputs"
+    ))
+}
+
+/// What a reservoir's seed fixes before its inputs are drawn: `W` `[N, N]`,
+/// sparse Gaussian scaled to the spectral radius, and the generator after
+/// it (the input weights and bias come next). It depends on the units, the
+/// density and the radius only, so every setting of
+/// [`ReservoirConfig::grid`] shares it.
+#[derive(Clone, Debug)]
+pub(crate) struct RecurrentDraw {
+    /// `[N, N]`.
+    w_hh: Vec<f32>,
+    rng: rand_chacha::ChaCha8Rng,
+    units: usize,
+    density: f64,
+    spectral_radius: f64,
+}
+
+impl RecurrentDraw {
+    /// Draws `W` for the units, density and spectral radius of `cfg` with
+    /// `seed`.
+    pub(crate) fn new(cfg: &ReservoirConfig, seed: u64) -> Result<RecurrentDraw> {
+        let n = cfg.units;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x7e5e_4701);
+        let mut w: Vec<f64> = (0..n * n)
+            .map(|_| {
+                if rng.random::<f64>() < cfg.density {
+                    super::augment::standard_normal(&mut rng)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let rho = spectral_radius(&w, n)?;
+        if rho > 0.0 {
+            w.iter_mut().for_each(|v| *v *= cfg.spectral_radius / rho);
+        }
+        Ok(RecurrentDraw {
+            w_hh: w.iter().map(|&v| v as f32).collect(),
+            rng,
+            units: n,
+            density: cfg.density,
+            spectral_radius: cfg.spectral_radius,
+        })
+    }
+}
+
 /// The largest eigenvalue modulus of the row-major `[n, n]` matrix `w`.
 fn spectral_radius(w: &[f64], n: usize) -> Result<f64> {
     let m = Mat::<f64>::from_fn(n, n, |i, j| w[i * n + j]);
@@ -415,6 +480,47 @@ mod tests {
     use super::*;
     use crate::tasks::classify::{Dataset, Fill, Norm, Normaliser};
 
+    /// The features of `res` over the one-value series 1, 2.
+    fn features_of_one_and_two(res: &Reservoir) -> Vec<f64> {
+        let d =
+            Dataset::parse_ts(std::path::Path::new("t.ts"), "1,2:a\n", Fill::Linear, None).unwrap();
+        let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1);
+        res.features(&enc, &[0]).unwrap()
+    }
+
+    /// `got` is one unit's [last, mean, max] over the states `fwd`, then
+    /// over `rev` (the steps reversed), to 1e-6.
+    fn assert_last_mean_max(got: &[f64], fwd: [f64; 2], rev: [f64; 2]) {
+        let want: Vec<f64> = [fwd, rev]
+            .iter()
+            .flat_map(|[a, b]| [*b, (a + b) / 2.0, a.max(*b)])
+            .collect();
+        assert_eq!(got.len(), 6);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
+        }
+    }
+
+    #[test]
+    fn every_setting_drawn_from_a_shared_draw_is_the_one_drawn_alone() {
+        let base = ReservoirConfig {
+            units: 25,
+            ..ReservoirConfig::default()
+        };
+        let draw = RecurrentDraw::new(&base, 9).unwrap();
+        for cfg in base.grid() {
+            let shared = Reservoir::from_draw(&draw, &cfg, 3).unwrap();
+            let alone = Reservoir::random(&cfg, 3, 9).unwrap();
+            assert_eq!(
+                (shared.w_ih, shared.w_hh, shared.bias, shared.width),
+                (alone.w_ih, alone.w_hh, alone.bias, alone.width)
+            );
+        }
+        // a draw of other units is refused, not reused
+        let other = ReservoirConfig { units: 26, ..base };
+        assert!(Reservoir::from_draw(&draw, &other, 3).is_err());
+    }
+
     #[test]
     fn the_leaky_update_and_its_features_by_hand() {
         // one unit: U = 0.5, W = 0.2, b = 0.1, a = 0.5; inputs 1 then 2
@@ -432,25 +538,12 @@ mod tests {
             differences: false,
             units: 1,
         };
-        let d =
-            Dataset::parse_ts(std::path::Path::new("t.ts"), "1,2:a\n", Fill::Linear, None).unwrap();
-        let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1);
-        let got = res.features(&enc, &[0]).unwrap();
+        let got = features_of_one_and_two(&res);
         let s1 = 0.5 * 0.6f64.tanh();
         let s2 = 0.5 * s1 + 0.5 * (1.1 + 0.2 * s1).tanh();
         let r1 = 0.5 * 1.1f64.tanh();
         let r2 = 0.5 * r1 + 0.5 * (0.6 + 0.2 * r1).tanh();
-        let want = [
-            s2,
-            (s1 + s2) / 2.0,
-            s1.max(s2),
-            r2,
-            (r1 + r2) / 2.0,
-            r1.max(r2),
-        ];
-        for (g, w) in got.iter().zip(want) {
-            assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
-        }
+        assert_last_mean_max(&got, [s1, s2], [r1, r2]);
         // the model form keeps the weights
         let cfg = ReservoirConfig {
             leak: 0.5,
@@ -481,25 +574,12 @@ mod tests {
             differences: true,
             units: 1,
         };
-        let d =
-            Dataset::parse_ts(std::path::Path::new("t.ts"), "1,2:a\n", Fill::Linear, None).unwrap();
-        let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1);
-        let got = res.features(&enc, &[0]).unwrap();
+        let got = features_of_one_and_two(&res);
         let s1 = 0.5 * 0.6f64.tanh();
         let s2 = 0.5 * s1 + 0.5 * (0.1 + 0.2 * s1).tanh();
         let r1 = 0.5 * 0.1f64.tanh();
         let r2 = 0.5 * r1 + 0.5 * (0.6 + 0.2 * r1).tanh();
-        let want = [
-            s2,
-            (s1 + s2) / 2.0,
-            s1.max(s2),
-            r2,
-            (r1 + r2) / 2.0,
-            r1.max(r2),
-        ];
-        for (g, w) in got.iter().zip(want) {
-            assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
-        }
+        assert_last_mean_max(&got, [s1, s2], [r1, r2]);
         // data of two values per step do not fit a reservoir reading one
         let two = Dataset::parse_ts(
             std::path::Path::new("t.ts"),

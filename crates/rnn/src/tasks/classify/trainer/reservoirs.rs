@@ -5,10 +5,21 @@ use super::{Summary, Trainer};
 use crate::io::model_file::MODEL_FILE;
 use crate::tasks::classify::batch::Encoded;
 use crate::tasks::classify::meta::{ReadoutInfo, ReservoirMeta, ReservoirTrial};
-use crate::tasks::classify::reservoir::{readout_score, Readout, Reservoir, ReservoirConfig};
+use crate::tasks::classify::reservoir::{
+    readout_score, Readout, RecurrentDraw, Reservoir, ReservoirConfig,
+};
 use crate::tasks::classify::select::Candidate;
 use crate::tasks::{Event, Progress};
 use crate::{Error, Result};
+
+/// The reservoirs of one setting, one per seed, with their readouts and
+/// training features (`[n, 6 N]` each).
+#[derive(Default)]
+struct Drawn {
+    reservoirs: Vec<Reservoir>,
+    readouts: Vec<Readout>,
+    features: Vec<Vec<f64>>,
+}
 
 impl Trainer {
     /// The summary of the saved model, after saying what it holds.
@@ -124,23 +135,25 @@ impl Trainer {
             },
             bytes,
         )?;
-        // per setting: its reservoirs, readouts and features
-        type Drawn = (Vec<Reservoir>, Vec<Readout>, Vec<Vec<f64>>);
+        // one recurrent weight matrix per seed, shared by every setting
+        let draws = (0..ensemble)
+            .map(|k| RecurrentDraw::new(&base, self.config.member_seed(k)))
+            .collect::<Result<Vec<_>>>()?;
         let mut best: Option<(ReservoirConfig, f64, f64, Drawn)> = None;
         let mut tried = Vec::with_capacity(grid.len());
         for cfg in grid {
-            let mut drawn: Drawn = (Vec::new(), Vec::new(), Vec::new());
-            for k in 0..ensemble {
-                let res = Reservoir::random(&cfg, enc.width, self.config.member_seed(k))?;
+            let mut drawn = Drawn::default();
+            for draw in &draws {
+                let res = Reservoir::from_draw(draw, &cfg, enc.width)?;
                 let feats = res.features(&enc, &all)?; // [n, 6 N]
                 drawn
-                    .1
+                    .readouts
                     .push(Readout::fit(&feats, n, &self.labels, classes)?);
-                drawn.0.push(res);
-                drawn.2.push(feats);
+                drawn.reservoirs.push(res);
+                drawn.features.push(feats);
             }
             let mean = |v: &dyn Fn(&Readout) -> f64| {
-                drawn.1.iter().map(v).sum::<f64>() / drawn.1.len().max(1) as f64
+                drawn.readouts.iter().map(v).sum::<f64>() / drawn.readouts.len().max(1) as f64
             };
             let (acc, loss) = (mean(&|r| r.loo_accuracy), mean(&|r| r.loo_loss));
             tried.push(ReservoirTrial {
@@ -157,8 +170,16 @@ impl Trainer {
                 best = Some((cfg, acc, loss, drawn));
             }
         }
-        let (cfg, acc, loss, (reservoirs, readouts, features)) =
-            best.ok_or_else(|| Error::Config("no reservoir setting to try".into()))?;
+        let (
+            cfg,
+            acc,
+            loss,
+            Drawn {
+                reservoirs,
+                readouts,
+                features,
+            },
+        ) = best.ok_or_else(|| Error::Config("no reservoir setting to try".into()))?;
         let on_off = |b: bool| if b { "on" } else { "off" };
         // with every setting given there was nothing to choose
         let first = if tried.len() > 1 {
