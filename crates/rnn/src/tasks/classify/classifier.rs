@@ -164,6 +164,7 @@ impl Classifier {
                         leak: r.config.leak as f32,
                         width,
                         differences: r.config.differences,
+                        spread: r.config.spread,
                         units: n,
                     });
                     readouts.push(Readout {

@@ -11,12 +11,14 @@
 //!
 //! (`U` `[N, I]` uniform in `±input_scale`, `W` `[N, N]` sparse Gaussian scaled
 //! to the spectral radius `rho`, `b` `[N]` uniform in `±0.1`, `a` the leak),
-//! and its features are the last state, the mean and the maximum of the
-//! states over the valid steps, for both directions: `6 N` values
-//! ([`Reservoir::features`]). A ridge regression of the one-hot classes on
-//! the standardised features gives the readout ([`Readout::fit`]); its
-//! penalty is chosen by leave-one-out accuracy, computed in closed form
-//! from one eigendecomposition, and a softmax temperature fitted on the
+//! and its features are the last state, the mean, the maximum, the minimum
+//! and the standard deviation of the states over the valid steps, for both
+//! directions: `10 N` values ([`Reservoir::features`]; models saved before
+//! the spread was read have `6 N`, without the minimum and deviation). A
+//! ridge regression of the one-hot classes on the standardised features
+//! gives the readout ([`Readout::fit`]); its penalty is chosen by
+//! leave-one-out accuracy, computed in closed form from one
+//! eigendecomposition, and a softmax temperature fitted on the
 //! leave-one-out scores turns its outputs into probabilities.
 //!
 //! Only the readout learns, so a reservoir cannot overfit the way a trained
@@ -56,6 +58,11 @@ pub struct ReservoirConfig {
     /// x_{t-1}`, beside `x_t` (`U` is then `[N, 2 I]`).
     #[serde(default)]
     pub differences: bool,
+    /// Whether the features also hold the minimum and the standard
+    /// deviation of the states (`10 N` features instead of `6 N`; files
+    /// saved without this field were trained without them).
+    #[serde(default)]
+    pub spread: bool,
 }
 
 impl Default for ReservoirConfig {
@@ -67,6 +74,7 @@ impl Default for ReservoirConfig {
             input_scale: 0.5,
             density: 0.1,
             differences: false,
+            spread: true,
         }
     }
 }
@@ -76,9 +84,11 @@ impl ReservoirConfig {
     /// group `ceil(frames / MAX_STEPS)` frames per step.
     pub const MAX_STEPS: usize = 1024;
 
-    /// Features per sequence: last, mean and max of the states, both ways.
+    /// Features per sequence: last, mean and max of the states (and with
+    /// [`ReservoirConfig::spread`] their min and standard deviation), both
+    /// ways.
     pub fn features(&self) -> usize {
-        6 * self.units
+        Reservoir::summaries(self.spread) * 2 * self.units
     }
 
     /// Leaks of [`ReservoirConfig::grid`]: the default, slow, none.
@@ -139,6 +149,9 @@ pub struct Reservoir {
     pub width: usize,
     /// Whether it reads the differences `x_t - x_{t-1}` beside `x_t`.
     pub differences: bool,
+    /// Whether its features hold the min and standard deviation of the
+    /// states besides their last value, mean and max.
+    pub spread: bool,
     /// `N`.
     pub units: usize,
 }
@@ -198,6 +211,7 @@ impl Reservoir {
             leak: cfg.leak as f32,
             width,
             differences: cfg.differences,
+            spread: cfg.spread,
             units: n,
         })
     }
@@ -227,7 +241,7 @@ impl Reservoir {
     }
 
     /// The reservoir stored in `m` by [`Reservoir::to_model`], with the
-    /// leak and the differences of `cfg`.
+    /// leak, the differences and the spread of `cfg`.
     pub fn from_model(m: &Model<f32>, cfg: &ReservoirConfig) -> Result<Reservoir> {
         let get = |name: &str| {
             m.param(name)
@@ -241,6 +255,7 @@ impl Reservoir {
             leak: cfg.leak as f32,
             width: m.config.input_size,
             differences: cfg.differences,
+            spread: cfg.spread,
             units: m.config.hidden_size,
         })
     }
@@ -255,9 +270,11 @@ impl Reservoir {
         }
     }
 
-    /// The features of sequences `idx` of `enc`, `[idx.len(), 6 N]`: per
-    /// direction (forwards, then the steps reversed) the last state, the
-    /// mean and the maximum of the states over the sequence's steps.
+    /// The features of sequences `idx` of `enc`, `[idx.len(), F]` (`F` =
+    /// [`ReservoirConfig::features`], `10 N` or `6 N`): per direction
+    /// (forwards, then the steps reversed) the last state, the mean and the
+    /// maximum of the states over the sequence's steps, then (with
+    /// [`Reservoir::spread`]) their minimum and standard deviation.
     ///
     /// The sequences run in batches of [`Reservoir::BATCH`] of similar
     /// lengths, so that each step is one product `[B, N] x [N, N]` over the
@@ -271,7 +288,7 @@ impl Reservoir {
                 enc.width
             )));
         }
-        let f = 6 * self.units;
+        let f = Self::summaries(self.spread) * 2 * self.units;
         // positions in idx, longest sequence first
         let mut order: Vec<usize> = (0..idx.len()).collect();
         order.sort_by_key(|&j| std::cmp::Reverse(enc.steps[idx[j]]));
@@ -302,6 +319,16 @@ impl Reservoir {
 
     /// Sequences per batch of [`Reservoir::features`].
     pub const BATCH: usize = 32;
+
+    /// Summaries of each unit's states per direction: last, mean and max,
+    /// and with the spread min and standard deviation.
+    fn summaries(spread: bool) -> usize {
+        if spread {
+            5
+        } else {
+            3
+        }
+    }
 
     /// The inputs of one sequence `x` `[T, I]` as the reservoir reads them:
     /// `x` itself, or with the differences `[x_t, x_t - x_{t-1}]` `[T, 2 I]`
@@ -343,7 +370,8 @@ impl Reservoir {
 
     /// One direction over sequences of lengths `len`, longest first, whose
     /// input products are `pre` ([`Reservoir::input_products`]): per
-    /// sequence `[last, mean, max]`, `3 N` values.
+    /// sequence `[last, mean, max]`, `3 N` values, and with the spread
+    /// `[.., min, std]`, `5 N`.
     fn run(&self, pre: &[Vec<f32>], len: &[usize], reverse: bool) -> Vec<Vec<f64>> {
         let n = self.units;
         let b = len.len();
@@ -351,7 +379,11 @@ impl Reservoir {
         let mut s = vec![0f32; b * n]; // s_{t-1}, [B, N]
         let mut z = vec![0f32; b * n]; // W s_{t-1}, [B, N]
         let mut th = vec![0f32; n]; // tanh(U x_t + W s_{t-1} + b), [N]
-        let (mut sum, mut max) = (vec![0f64; b * n], vec![f64::NEG_INFINITY; b * n]);
+                                    // sums of s_t and of s_t^2, max and min of s_t over the steps: [B, N] each
+        let mut sum = vec![0f64; b * n];
+        let mut sq = vec![0f64; b * n];
+        let mut max = vec![f64::NEG_INFINITY; b * n];
+        let mut min = vec![f64::INFINITY; b * n];
         let mut active = b;
         for k in 0..len.first().copied().unwrap_or(0) {
             // the sequences still running are a prefix (longest first)
@@ -381,24 +413,41 @@ impl Reservoir {
                     }
                 }
                 // s_t = (1 - a) s_{t-1} + a th
-                for ((si, &hi), (sm, mx)) in s[r.clone()]
-                    .iter_mut()
-                    .zip(&th)
-                    .zip(sum[r.clone()].iter_mut().zip(&mut max[r]))
-                {
+                for (si, &hi) in s[r.clone()].iter_mut().zip(&th) {
                     *si = (1.0 - a) * *si + a * hi;
-                    *sm += f64::from(*si);
-                    *mx = mx.max(f64::from(*si));
+                }
+                let st = s[r.clone()].iter().map(|&v| f64::from(v));
+                for ((((v, sm), q), mx), mn) in st
+                    .zip(&mut sum[r.clone()])
+                    .zip(&mut sq[r.clone()])
+                    .zip(&mut max[r.clone()])
+                    .zip(&mut min[r])
+                {
+                    *sm += v;
+                    *q += v * v;
+                    *mx = mx.max(v);
+                    *mn = mn.min(v);
                 }
             }
         }
+        let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
         (0..b)
             .map(|j| {
                 let r = j * n..(j + 1) * n;
                 let inv = 1.0 / len[j].max(1) as f64;
                 let mut out: Vec<f64> = s[r.clone()].iter().map(|&v| f64::from(v)).collect();
                 out.extend(sum[r.clone()].iter().map(|v| v * inv));
-                out.extend(max[r].iter().map(|&v| if v.is_finite() { v } else { 0.0 }));
+                out.extend(max[r.clone()].iter().map(|&v| finite(v)));
+                if self.spread {
+                    out.extend(min[r.clone()].iter().map(|&v| finite(v)));
+                    // std = sqrt(E[s^2] - E[s]^2)
+                    out.extend(
+                        sum[r.clone()]
+                            .iter()
+                            .zip(&sq[r])
+                            .map(|(sm, q)| (q * inv - (sm * inv) * (sm * inv)).max(0.0).sqrt()),
+                    );
+                }
                 out
             })
             .collect()
@@ -489,13 +538,22 @@ mod tests {
     }
 
     /// `got` is one unit's [last, mean, max] over the states `fwd`, then
-    /// over `rev` (the steps reversed), to 1e-6.
+    /// over `rev` (the steps reversed), to 1e-6; with 10 values, [last,
+    /// mean, max, min, std] (the std of two values is half their distance).
     fn assert_last_mean_max(got: &[f64], fwd: [f64; 2], rev: [f64; 2]) {
+        let spread = got.len() == 10;
         let want: Vec<f64> = [fwd, rev]
             .iter()
-            .flat_map(|[a, b]| [*b, (a + b) / 2.0, a.max(*b)])
+            .flat_map(|[a, b]| {
+                let mut v = vec![*b, (a + b) / 2.0, a.max(*b)];
+                if spread {
+                    v.extend([a.min(*b), (a - b).abs() / 2.0]);
+                }
+                v
+            })
             .collect();
-        assert_eq!(got.len(), 6);
+        assert_eq!(got.len(), want.len());
+        assert!(got.len() == 6 || spread, "{} features", got.len());
         for (g, w) in got.iter().zip(&want) {
             assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
         }
@@ -528,7 +586,7 @@ mod tests {
         //              s2 = 0.5 s1 + 0.5 tanh(1.0 + 0.2 s1 + 0.1)
         //   reversed:  r1 = 0.5 tanh(1.0 + 0.1)             = 0.5 tanh(1.1)
         //              r2 = 0.5 r1 + 0.5 tanh(0.5 + 0.2 r1 + 0.1)
-        // features: [last, mean, max] forwards, then reversed
+        // features: [last, mean, max, min, std] forwards, then reversed
         let res = Reservoir {
             w_ih: vec![0.5],
             w_hh: vec![0.2],
@@ -536,6 +594,7 @@ mod tests {
             leak: 0.5,
             width: 1,
             differences: false,
+            spread: true,
             units: 1,
         };
         let got = features_of_one_and_two(&res);
@@ -572,6 +631,7 @@ mod tests {
             leak: 0.5,
             width: 2,
             differences: true,
+            spread: false,
             units: 1,
         };
         let got = features_of_one_and_two(&res);
@@ -607,23 +667,45 @@ mod tests {
             .collect();
         let d = Dataset::parse_ts(std::path::Path::new("t.ts"), &text, Fill::Linear, None).unwrap();
         let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1);
-        for differences in [false, true] {
+        for (differences, spread) in [(false, true), (true, true), (false, false)] {
             let cfg = ReservoirConfig {
                 units: 30,
                 differences,
+                spread,
                 ..ReservoirConfig::default()
             };
             let res = Reservoir::random(&cfg, 1, 5).unwrap();
             let idx: Vec<usize> = (0..70).rev().collect();
             let all = res.features(&enc, &idx).unwrap();
-            assert_eq!(all.len(), 70 * 180);
-            for (row, &i) in all.chunks_exact(180).zip(&idx) {
+            let f = if spread { 300 } else { 180 };
+            assert_eq!(cfg.features(), f);
+            assert_eq!(all.len(), 70 * f);
+            for (row, &i) in all.chunks_exact(f).zip(&idx) {
                 let alone = res.features(&enc, &[i]).unwrap();
                 for (a, b) in row.iter().zip(&alone) {
                     assert!((a - b).abs() < 1e-5, "sequence {i}: {a} vs {b}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn configs_saved_before_the_spread_keep_six_summaries_per_unit() {
+        // the fourteenth and fifteenth sessions' files have no `spread`
+        // (nor, the fourteenth's, `differences`): their readouts read 6 N
+        let old: ReservoirConfig = serde_json::from_str(
+            r#"{"units":10,"spectral_radius":0.9,"leak":0.3,"input_scale":0.5,"density":0.1}"#,
+        )
+        .unwrap();
+        assert!(!old.spread && !old.differences);
+        assert_eq!(old.features(), 60);
+        // a new config reads the spread: 5 summaries per unit, both ways
+        let new = ReservoirConfig::default();
+        assert!(new.spread);
+        assert_eq!(new.features(), 3000);
+        let back: ReservoirConfig =
+            serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
+        assert_eq!(back, new);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::tasks::{Event, Progress};
 use crate::{Error, Result};
 
 /// The reservoirs of one setting, one per seed, with their readouts and
-/// training features (`[n, 6 N]` each).
+/// training features (`[n, F]` each).
 #[derive(Default)]
 struct Drawn {
     reservoirs: Vec<Reservoir>,
@@ -145,7 +145,7 @@ impl Trainer {
             let mut drawn = Drawn::default();
             for draw in &draws {
                 let res = Reservoir::from_draw(draw, &cfg, enc.width)?;
-                let feats = res.features(&enc, &all)?; // [n, 6 N]
+                let feats = res.features(&enc, &all)?; // [n, F]
                 drawn
                     .readouts
                     .push(Readout::fit(&feats, n, &self.labels, classes)?);
