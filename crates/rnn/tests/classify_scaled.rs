@@ -60,7 +60,7 @@ fn auto_takes_scaled_only_for_squeezed_series() {
 }
 
 #[test]
-fn scaled_frames_are_shape_level_and_scale() {
+fn scaled_frames_are_shape_level_scale_and_compressed_value() {
     // Two series of two frames, one dimension: [1, 3] and [10, 30].
     // Dimension: mean (1 + 3 + 10 + 30) / 4 = 11, population variance
     // (100 + 64 + 1 + 361) / 4 = 131.5. Series stds 1 and 10, floor
@@ -68,22 +68,49 @@ fn scaled_frames_are_shape_level_and_scale() {
     // mean and population sd over the two series are their midpoint and half
     // their difference, so the scale inputs are -1 and +1. Shapes [-1, 1];
     // levels (2 - 11) / sqrt(131.5) and (20 - 11) / sqrt(131.5).
+    // Compressed values: asinh_unit of [1, 3, 10, 30] is c = 10 (the upper
+    // median) and u = 7 (the smallest of the nonzero |x - 10| = 9, 7, 20);
+    // asinh((x - 10) / 7) = asinh(-9/7), asinh(-1), 0, asinh(20/7),
+    // z-scored by their mean and population sd.
     let d = Dataset::parse_ts(Path::new("t.ts"), "1,3:a\n10,30:b\n", Fill::Linear, None).unwrap();
     let n = Normaliser::fit_with(Norm::Scaled, Transform::Auto, &d);
     let sd = 131.5f64.sqrt();
-    assert_eq!(n.width(1), 3);
+    assert_eq!(n.width(1), 4);
+    let v = [
+        (-9.0f64 / 7.0).asinh(),
+        (-1.0f64).asinh(),
+        0.0,
+        (20.0f64 / 7.0).asinh(),
+    ];
+    let vm = v.iter().sum::<f64>() / 4.0;
+    let vs = (v.iter().map(|x| (x - vm) * (x - vm)).sum::<f64>() / 4.0).sqrt();
+    let z = |i: usize| (v[i] - vm) / vs;
     let a = n.apply(&d.sequences[0]);
     let b = n.apply(&d.sequences[1]);
     let close = |x: f64, y: f64| (x - y).abs() < 1e-12;
-    for (got, want) in a.iter().zip([-1.0, -9.0 / sd, -1.0, 1.0, -9.0 / sd, -1.0]) {
-        assert!(close(*got, want), "{a:?}");
+    let want_a = [-1.0, -9.0 / sd, -1.0, z(0), 1.0, -9.0 / sd, -1.0, z(1)];
+    let want_b = [-1.0, 9.0 / sd, 1.0, z(2), 1.0, 9.0 / sd, 1.0, z(3)];
+    assert_eq!((a.len(), b.len()), (8, 8));
+    for (got, want) in a.iter().zip(want_a).chain(b.iter().zip(want_b)) {
+        assert!(close(*got, want), "{a:?} {b:?}");
     }
-    for (got, want) in b.iter().zip([-1.0, 9.0 / sd, 1.0, 1.0, 9.0 / sd, 1.0]) {
-        assert!(close(*got, want), "{b:?}");
-    }
-    // grouped two frames per step: one step of 6 inputs
+    // grouped two frames per step: one step of 8 inputs
     let enc = Encoded::new(&d, &n, 2);
-    assert_eq!((enc.width, enc.inputs[0].len()), (6, 6));
+    assert_eq!((enc.width, enc.inputs[0].len()), (8, 8));
+    // a normaliser saved before the compressed value (no value_* keys)
+    // keeps three inputs per dimension: the first three of each frame
+    let mut json = serde_json::to_value(&n).unwrap();
+    for key in ["value_center", "value_unit", "value_mean", "value_std"] {
+        assert!(json.as_object_mut().unwrap().remove(key).is_some(), "{key}");
+    }
+    let old: Normaliser = serde_json::from_value(json).unwrap();
+    assert_eq!(old.width(1), 3);
+    assert!(old.check(1).is_ok());
+    let a3 = old.apply(&d.sequences[0]);
+    assert_eq!(a3.len(), 6);
+    for (got, want) in a3.iter().zip([0, 1, 2, 4, 5, 6].map(|i| want_a[i])) {
+        assert!(close(*got, want), "{a3:?}");
+    }
 }
 
 #[test]
@@ -172,11 +199,20 @@ fn a_model_whose_normaliser_does_not_fit_is_an_error_not_a_panic() {
         m["normaliser"].as_object_mut().unwrap().remove("scale_std");
     });
     assert!(e.contains("scale_std: 0 values for 1 dimensions"), "{e}");
+    let e = edited(&|m| {
+        m["normaliser"].as_object_mut().unwrap().remove("value_std");
+    });
+    assert!(e.contains("value_std: 0 values for 1 dimensions"), "{e}");
+    let e = edited(&|m| m["normaliser"]["value_unit"] = serde_json::json!([0.0]));
+    assert!(
+        e.contains("value_unit: 0 is not a finite positive number"),
+        "{e}"
+    );
     let e = edited(&|m| m["normaliser"]["std"] = serde_json::json!([-1.0]));
     assert!(e.contains("std: -1 is not a finite positive number"), "{e}");
     let e = edited(&|m| m["normaliser"]["norm"] = serde_json::json!("dimension"));
     assert!(
-        e.contains("1 values per frame") && e.contains("input size 9"),
+        e.contains("1 values per frame") && e.contains("input size 12"),
         "{e}"
     );
     let e = edited(&|m| m["normaliser"]["norm"] = serde_json::json!("auto"));

@@ -23,9 +23,14 @@ pub enum Norm {
     /// Each dimension of each series z-scored by itself, plus two more
     /// inputs per dimension, constant over the series: its level (the
     /// series mean as a z-score of the training set's dimension) and its
-    /// scale (`ln(series std + floor)`, z-scored over the training series).
-    /// Nothing is lost (the values are level + scale * shape), and a series
-    /// a thousand times smaller than another keeps its shape.
+    /// scale (`ln(series std + floor)`, z-scored over the training series);
+    /// and a third that follows the value itself on a logarithmic scale,
+    /// `asinh((x - c) / u)` z-scored over the training frames (`c`, `u`:
+    /// [`asinh_unit`] of the dimension). Nothing is lost (the values are
+    /// level + scale * shape), a series a thousand times smaller than
+    /// another keeps its shape, and the step-by-step magnitude is read
+    /// directly. (Models saved before the third input have the first two
+    /// only.)
     Scaled,
     /// [`Norm::Scaled`] when the typical training series is squeezed by the
     /// dimension z-score ([`squeezed`]), else [`Norm::Dimension`]. Resolved
@@ -256,6 +261,21 @@ pub struct Normaliser {
     /// See `scale_mean`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scale_std: Vec<f64>,
+    /// [`Norm::Scaled`]: per dimension `[D]`, the `c` of the compressed
+    /// value input `asinh((x - c) / u)` (empty in files saved before that
+    /// input: three inputs per dimension, not four).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub value_center: Vec<f64>,
+    /// See `value_center`: the `u`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub value_unit: Vec<f64>,
+    /// See `value_center`: the mean and standard deviation of
+    /// `asinh((x - c) / u)` over the training frames.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub value_mean: Vec<f64>,
+    /// See `value_mean`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub value_std: Vec<f64>,
 }
 
 /// Mean and standard deviation (population; 1 when below 1e-8) of `values`.
@@ -335,6 +355,10 @@ impl Normaliser {
             floor: Vec::new(),
             scale_mean: Vec::new(),
             scale_std: Vec::new(),
+            value_center: Vec::new(),
+            value_unit: Vec::new(),
+            value_mean: Vec::new(),
+            value_std: Vec::new(),
         };
         if matches!(norm, Norm::Dimension | Norm::Scaled) {
             for (k, column) in columns.iter().enumerate() {
@@ -346,7 +370,7 @@ impl Normaliser {
             }
         }
         if norm == Norm::Scaled {
-            for k in 0..d {
+            for (k, column) in columns.iter().enumerate() {
                 let floor = 1e-3 * n.std[k];
                 let logs: Vec<f64> = data
                     .sequences
@@ -357,6 +381,14 @@ impl Normaliser {
                 n.floor.push(floor);
                 n.scale_mean.push(m);
                 n.scale_std.push(s);
+                // the compressed value, asinh((x - c) / u), z-scored over the frames
+                let t: Vec<f64> = column.iter().map(|&x| n.transform(k, x)).collect();
+                let (c, u) = asinh_unit(&t);
+                let (m, s) = moments(t.iter().map(|&x| ((x - c) / u).asinh()));
+                n.value_center.push(c);
+                n.value_unit.push(u);
+                n.value_mean.push(m);
+                n.value_std.push(s);
             }
         }
         n
@@ -400,19 +432,36 @@ impl Normaliser {
                 need("std", &self.std, true)?;
                 need("floor", &self.floor, true)?;
                 need("scale_mean", &self.scale_mean, false)?;
-                need("scale_std", &self.scale_std, true)
+                need("scale_std", &self.scale_std, true)?;
+                if self.has_value_input() {
+                    need("value_center", &self.value_center, false)?;
+                    need("value_unit", &self.value_unit, true)?;
+                    need("value_mean", &self.value_mean, false)?;
+                    need("value_std", &self.value_std, true)?;
+                }
+                Ok(())
             }
         }
     }
 
     /// Values per frame after [`Normaliser::apply`] for `dims` values read:
-    /// `3 dims` for [`Norm::Scaled`] (shape, level, scale), else `dims`.
+    /// `4 dims` for [`Norm::Scaled`] (shape, level, scale, compressed
+    /// value; `3 dims` as saved before the value input), else `dims`.
     pub fn width(&self, dims: usize) -> usize {
-        if self.norm == Norm::Scaled {
-            3 * dims
-        } else {
-            dims
+        match (self.norm, self.has_value_input()) {
+            (Norm::Scaled, true) => 4 * dims,
+            (Norm::Scaled, false) => 3 * dims,
+            _ => dims,
         }
+    }
+
+    /// Whether [`Norm::Scaled`] adds the compressed value input (any of its
+    /// four vectors present: [`Normaliser::check`] asks for all four).
+    fn has_value_input(&self) -> bool {
+        !(self.value_center.is_empty()
+            && self.value_unit.is_empty()
+            && self.value_mean.is_empty()
+            && self.value_std.is_empty())
     }
 
     /// `ln(std + floor)` of one series' values of dimension `k`, after the
@@ -436,9 +485,10 @@ impl Normaliser {
         }
     }
 
-    /// The normalised frames of `seq`, `[T, D]` (`[T, 3D]` for
+    /// The normalised frames of `seq`, `[T, D]` (`[T, 4D]` for
     /// [`Norm::Scaled`]: each frame's `D` z-scores by the series, then the
-    /// series' `D` levels, then its `D` scales).
+    /// series' `D` levels, then its `D` scales, then the frame's `D`
+    /// compressed values; `[T, 3D]` without them, as saved before).
     pub fn apply(&self, seq: &Sequence) -> Vec<f64> {
         let mut v = seq.values.clone();
         let d = v.len() / seq.steps.max(1);
@@ -466,11 +516,15 @@ impl Normaliser {
         v
     }
 
-    /// [`Norm::Scaled`] of `values` (`[T, D]`, read): `[T, 3D]`.
+    /// [`Norm::Scaled`] of `values` (`[T, D]`, read): `[T, 4D]` (`[T, 3D]`
+    /// without the compressed values).
     fn apply_scaled(&self, mut values: Vec<f64>, d: usize) -> Vec<f64> {
         let steps = values.len() / d.max(1);
+        let with_value = self.has_value_input();
         let mut extra = Vec::with_capacity(2 * d); // [levels D, scales D]
         let mut scales = Vec::with_capacity(d);
+        // [T, D]: (asinh((x - c) / u) - mean) / std
+        let mut compressed = Vec::with_capacity(if with_value { values.len() } else { 0 });
         for k in 0..d {
             for x in values.iter_mut().skip(k).step_by(d) {
                 *x = self.transform(k, *x);
@@ -481,14 +535,23 @@ impl Normaliser {
             scales.push((scale - self.scale_mean[k]) / self.scale_std[k]);
             let s = divisor(s);
             for x in values.iter_mut().skip(k).step_by(d) {
+                if with_value {
+                    let v = ((*x - self.value_center[k]) / self.value_unit[k]).asinh();
+                    compressed.push((v - self.value_mean[k]) / self.value_std[k]);
+                }
                 *x = (*x - m) / s; // shape
             }
         }
         extra.extend(scales);
-        let mut out = Vec::with_capacity(steps * 3 * d);
-        for frame in values.chunks_exact(d) {
+        let width = if with_value { 4 * d } else { 3 * d };
+        let mut out = Vec::with_capacity(steps * width);
+        for (t, frame) in values.chunks_exact(d).enumerate() {
             out.extend_from_slice(frame);
             out.extend_from_slice(&extra);
+            if with_value {
+                // compressed is dimension-major: [D][T]
+                out.extend((0..d).map(|k| compressed[k * steps + t]));
+            }
         }
         out
     }

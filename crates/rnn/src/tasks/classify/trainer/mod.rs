@@ -409,7 +409,7 @@ impl Trainer {
                 ("--norm scaled", String::new())
             };
             progress.event(&Event::Message(&format!(
-                "normalisation scaled ({how}): each series z-scored by itself, its level and log scale two more inputs per dimension{measure}"
+                "normalisation scaled ({how}): each series z-scored by itself, its level and log scale two more inputs per dimension, and its values compressed by asinh a third{measure}"
             )));
         }
         let t = m.normaliser.transformed();
