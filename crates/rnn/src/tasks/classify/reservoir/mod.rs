@@ -88,7 +88,7 @@ impl ReservoirConfig {
     /// [`ReservoirConfig::spread`] their min and standard deviation), both
     /// ways.
     pub fn features(&self) -> usize {
-        Reservoir::summaries(self.spread) * 2 * self.units
+        feature_count(self.spread, self.units)
     }
 
     /// Leaks of [`ReservoirConfig::grid`]: the default, slow, none.
@@ -288,7 +288,7 @@ impl Reservoir {
                 enc.width
             )));
         }
-        let f = Self::summaries(self.spread) * 2 * self.units;
+        let f = feature_count(self.spread, self.units);
         // positions in idx, longest sequence first
         let mut order: Vec<usize> = (0..idx.len()).collect();
         order.sort_by_key(|&j| std::cmp::Reverse(enc.steps[idx[j]]));
@@ -319,16 +319,6 @@ impl Reservoir {
 
     /// Sequences per batch of [`Reservoir::features`].
     pub const BATCH: usize = 32;
-
-    /// Summaries of each unit's states per direction: last, mean and max,
-    /// and with the spread min and standard deviation.
-    fn summaries(spread: bool) -> usize {
-        if spread {
-            5
-        } else {
-            3
-        }
-    }
 
     /// The inputs of one sequence `x` `[T, I]` as the reservoir reads them:
     /// `x` itself, or with the differences `[x_t, x_t - x_{t-1}]` `[T, 2 I]`
@@ -379,7 +369,8 @@ impl Reservoir {
         let mut s = vec![0f32; b * n]; // s_{t-1}, [B, N]
         let mut z = vec![0f32; b * n]; // W s_{t-1}, [B, N]
         let mut th = vec![0f32; n]; // tanh(U x_t + W s_{t-1} + b), [N]
-                                    // sums of s_t and of s_t^2, max and min of s_t over the steps: [B, N] each
+
+        // sums of s_t and of s_t^2, max and min of s_t over the steps: [B, N] each
         let mut sum = vec![0f64; b * n];
         let mut sq = vec![0f64; b * n];
         let mut max = vec![f64::NEG_INFINITY; b * n];
@@ -452,6 +443,14 @@ impl Reservoir {
             })
             .collect()
     }
+}
+
+/// Features per sequence of a reservoir of `units` units, both ways: last,
+/// mean and max of each unit's states, and with the `spread` min and
+/// standard deviation too (`10 N`, else `6 N`).
+fn feature_count(spread: bool, units: usize) -> usize {
+    let summaries = if spread { 5 } else { 3 };
+    summaries * 2 * units
 }
 
 /// The error of a reservoir without units or inputs.
