@@ -90,12 +90,11 @@ impl Classifier {
         let per_frame = meta.normaliser.width(meta.dims);
         // a reservoirs-only file's main model is the first reservoir, which
         // reads twice the values when it reads the differences too
-        let doubled = meta.members.is_empty()
-            && meta
-                .reservoir
-                .as_ref()
-                .is_some_and(|r| r.config.differences);
-        if mf.model.config.input_size != meta.stride * per_frame * (1 + usize::from(doubled)) {
+        let main_width = match (&meta.reservoir, meta.members.is_empty()) {
+            (Some(r), true) => r.config.input_width(meta.stride * per_frame),
+            _ => meta.stride * per_frame,
+        };
+        if mf.model.config.input_size != main_width {
             return Err(metadata_error(
                 format!("stride {}, {per_frame} values per frame", meta.stride),
                 format!(
@@ -140,7 +139,7 @@ impl Classifier {
             None => (Vec::new(), Vec::new()),
             Some(r) => {
                 let (c, f, n) = (meta.classes.len(), r.config.features(), r.config.units);
-                let width = r.stride * per_frame * (1 + usize::from(r.config.differences));
+                let width = r.config.input_width(r.stride * per_frame);
                 if n == 0 || r.stride == 0 || !(r.config.leak > 0.0 && r.config.leak <= 1.0) {
                     return Err(metadata_error(
                         format!(

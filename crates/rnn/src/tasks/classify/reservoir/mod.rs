@@ -91,6 +91,17 @@ impl ReservoirConfig {
         feature_count(self.spread, self.units)
     }
 
+    /// Inputs per step of a reservoir reading `values` per step: `values`,
+    /// or twice that with [`ReservoirConfig::differences`] (each value and
+    /// its change).
+    pub fn input_width(&self, values: usize) -> usize {
+        if self.differences {
+            2 * values
+        } else {
+            values
+        }
+    }
+
     /// Leaks of [`ReservoirConfig::grid`]: the default, slow, none.
     pub const LEAKS: [f64; 3] = [0.3, 0.1, 1.0];
     /// Input scales of [`ReservoirConfig::grid`]: the default, nearly
@@ -187,7 +198,7 @@ impl Reservoir {
         width: usize,
     ) -> Result<Reservoir> {
         let n = cfg.units;
-        let width = if cfg.differences { 2 * width } else { width };
+        let width = cfg.input_width(width);
         if n == 0 || width == 0 {
             return Err(no_units(n, width));
         }
