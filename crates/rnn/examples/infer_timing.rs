@@ -7,7 +7,8 @@
 //!
 //! `cargo run --release -p rnn --example infer_timing -- S` (or `M`, `L`); with
 //! `ONLY=1` it just runs `infer` in a loop (`THREADS=2`: the batch split
-//! across two threads, as `rnn bench --threads 2`), with `TRAIN=1` forward, loss and
+//! across two threads, as `rnn bench --threads 2`; `PREP=1`: through
+//! `Model::prepare` and `Prepared::infer`), with `TRAIN=1` forward, loss and
 //! BPTT (one thread), for `perf record`; `CELL=lstm`
 //! (or `gru`) times that cell instead of the Elman one. `THREADS=2` without
 //! `ONLY` times the two-thread paths (at S: the batch-1 split by hidden
@@ -83,13 +84,15 @@ fn main() -> rnn::Result<()> {
             .num_threads(threads)
             .build_global()
             .ok();
+        let prepared = model.prepare();
+        let prep = std::env::var("PREP").is_ok();
         for _ in 0..reps * 50 {
-            model
-                .infer(
-                    Batch::new(Input::Ids(&x), t, b).split_across_threads(),
-                    &mut inf,
-                )
-                .unwrap();
+            let data = Batch::new(Input::Ids(&x), t, b).split_across_threads();
+            if prep {
+                prepared.infer(data, &mut inf).unwrap();
+            } else {
+                model.infer(data, &mut inf).unwrap();
+            }
             std::hint::black_box(&inf.logits);
         }
         return Ok(());

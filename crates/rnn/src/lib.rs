@@ -43,6 +43,7 @@ pub use nn::cell::{Activation, CellKind};
 pub use nn::layer::Input;
 pub use nn::loss::{OutputKind, Reduction, Targets};
 pub use nn::model::infer::Inference;
+pub use nn::model::prepared::Prepared;
 pub use nn::model::{Batch, Model, ModelConfig, State};
 pub use nn::stream::Stream;
 

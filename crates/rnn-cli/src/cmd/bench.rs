@@ -104,6 +104,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
                 "train_tok_s": r.train_tok_s, "infer_tok_s": r.infer_tok_s,
                 "train_gflops": r.train_gflops, "infer_gflops": r.infer_gflops,
                 "stream_us_per_token": r.stream_us,
+                "infer_plain_tok_s": r.infer_plain_tok_s,
             }));
         } else {
             let mut cell_tag = if args.cell == CellName::Elman {
@@ -118,9 +119,9 @@ pub fn run(args: &BenchArgs) -> CliResult {
                 cell_tag += &format!(" clock={}", args.clock.name());
             }
             println!(
-                "rnn threads={} {} B={} V={} H={} T={}{cell_tag} train_tok_s={:.0} infer_tok_s={:.0} train_gflops={:.1} stream_us_per_token={:.2}",
+                "rnn threads={} {} B={} V={} H={} T={}{cell_tag} train_tok_s={:.0} infer_tok_s={:.0} train_gflops={:.1} stream_us_per_token={:.2} infer_plain_tok_s={:.0}",
                 args.threads, c.name, c.batch, c.vocab, c.hidden, c.steps,
-                r.train_tok_s, r.infer_tok_s, r.train_gflops, r.stream_us
+                r.train_tok_s, r.infer_tok_s, r.train_gflops, r.stream_us, r.infer_plain_tok_s
             );
         }
         if args.products {

@@ -87,6 +87,21 @@ pub trait Float:
     ) -> bool {
         false
     }
+    /// Whether [`Float::gemv_cols_acc`] has a kernel for this type on this
+    /// CPU (f32 with AVX2 and FMA).
+    #[inline]
+    fn cols_fast() -> bool {
+        false
+    }
+    /// `y[N] += x[K] A[K, N]` read down the columns of `A` (the batch-1 step
+    /// product with `W_hh` laid out transposed, `kernels/cols.rs`: each
+    /// output summed over `k` in order, one fused multiply-add per term).
+    /// Returns `false`, with `y` untouched, where [`Float::cols_fast`] is
+    /// false: the caller uses [`Float::gemv_acc`].
+    #[inline]
+    fn gemv_cols_acc(_k: usize, _n: usize, _a: &[Self], _x: &[Self], _y: &mut [Self]) -> bool {
+        false
+    }
     /// One GRU step of one row (`xi`, `gh`: `[3H]`; `h_prev`, `h`: `[H]`;
     /// `cache`: `[4H]`), as [`Float::lstm_row`].
     #[inline]
@@ -132,6 +147,14 @@ impl Float for f32 {
     #[inline]
     fn packed_fast() -> bool {
         crate::kernels::has_avx2()
+    }
+    #[inline]
+    fn cols_fast() -> bool {
+        crate::kernels::cols::available()
+    }
+    #[inline]
+    fn gemv_cols_acc(k: usize, n: usize, a: &[Self], x: &[Self], y: &mut [Self]) -> bool {
+        crate::kernels::cols::gemv_cols_acc_f32(k, n, a, x, y)
     }
     #[inline]
     fn gemm_at_b_acc(

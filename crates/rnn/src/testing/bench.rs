@@ -150,8 +150,14 @@ fn process_cpu_seconds() -> f64 {
 pub struct BenchResult {
     /// Training tokens (T*B, or the valid ones for [`Lengths::Packed`]) per second.
     pub train_tok_s: f64,
-    /// Forward-only tokens per second.
+    /// Forward-only tokens per second, through [`crate::Prepared::infer`]
+    /// (the weights laid out once before the timing, as a serving loop
+    /// would).
     pub infer_tok_s: f64,
+    /// Forward-only tokens per second through [`crate::Model::infer`], which
+    /// lays nothing out in advance (the figure `infer_tok_s` was before the
+    /// seventeenth session).
+    pub infer_plain_tok_s: f64,
     /// GFLOP/s of the training iteration's matrix products.
     pub train_gflops: f64,
     /// GFLOP/s of the forward pass's matrix products.
@@ -250,8 +256,19 @@ pub fn run_config_lengths(
     // forward only, nothing kept for BPTT; the buffers are reused across
     // calls as a serving loop would
     let mut inf = Inference::new();
-    let infer = median_time(clock, c.reps, || {
+    let infer_plain = median_time(clock, c.reps, || {
         if let Err(e) = model.infer(batch(&x).split_across_threads(), &mut inf) {
+            failed = Some(e);
+        }
+        std::hint::black_box(&inf.logits);
+    });
+    if let Some(e) = failed.take() {
+        return Err(e);
+    }
+    // the same with the weights laid out once (`Prepared`), outside the timing
+    let prepared = model.prepare();
+    let infer = median_time(clock, c.reps, || {
+        if let Err(e) = prepared.infer(batch(&x).split_across_threads(), &mut inf) {
             failed = Some(e);
         }
         std::hint::black_box(&inf.logits);
@@ -279,6 +296,7 @@ pub fn run_config_lengths(
     Ok(BenchResult {
         train_tok_s: valid as f64 / train,
         infer_tok_s: valid as f64 / infer,
+        infer_plain_tok_s: valid as f64 / infer_plain,
         train_gflops: train_flops / train * 1e-9,
         infer_gflops: fwd_flops / infer * 1e-9,
         stream_us: stream_s / c.steps as f64 * 1e6,

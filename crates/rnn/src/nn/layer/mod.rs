@@ -21,6 +21,7 @@
 //! place), and its forward cannot read `s_{t-1}` in place from the previous
 //! step's outputs.
 
+mod prepared;
 mod sink;
 mod sorted;
 mod split;
@@ -30,6 +31,7 @@ use crate::kernels::{
 };
 use crate::nn::cell::CellKind;
 use crate::Float;
+pub(crate) use prepared::LayerPrep;
 use sink::{Discard, Keep, StepSink};
 
 /// The input of a layer: dense vectors or class ids (one-hot vectors, never
@@ -295,6 +297,7 @@ impl Recurrent {
             0,
             &mut scratch,
             &mut keep,
+            None,
         );
         out
     }
@@ -311,6 +314,8 @@ impl Recurrent {
     /// the LSTM's memory (empty for the other cells). `h_t` of row `r = t*B +
     /// b` is written to `out[r*stride + offset..][..H]`; nothing is written at
     /// padding positions (the caller zeroes `out` when it wants zeros there).
+    /// `prep`: this layer's weights laid out once ([`crate::Prepared`]), read
+    /// instead of the per-call layouts (not for padded batches).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn infer<T: Float>(
         &self,
@@ -325,6 +330,7 @@ impl Recurrent {
         stride: usize,
         offset: usize,
         scratch: &mut LayerScratch<T>,
+        prep: Option<&LayerPrep<T>>,
     ) {
         self.run(
             p,
@@ -339,6 +345,7 @@ impl Recurrent {
             offset,
             scratch,
             &mut Discard,
+            prep,
         );
     }
 
@@ -369,16 +376,26 @@ impl Recurrent {
         offset: usize,
         scratch: &mut LayerScratch<T>,
         sink: &mut S,
+        prep: Option<&LayerPrep<T>>,
     ) {
         let (hs, gw, ni) = (self.hidden, self.gate_width(), self.input_size);
         let cw = self.cell.cache_width() * hs;
         let mem = self.cell.has_memory();
         let rows = steps * batch;
         let bh = batch * hs;
-        // With more rows than classes, the rows of xi for ids are rows of the
-        // table U^T + b_ih, read in place instead of copied out row by row.
-        let table = matches!(x, Input::Ids(_)) && rows > ni;
-        if table {
+        // prepared weights (inference of batches without padding only)
+        let prep = prep.filter(|_| !S::KEEPS && lengths.is_none());
+        let prepared_table = match (prep, x) {
+            (Some(pp), Input::Ids(_)) if !pp.table.is_empty() => Some(pp.table.as_slice()),
+            _ => None,
+        };
+        // With more rows than classes, or the table prepared, the rows of xi
+        // for ids are rows of the table U^T + b_ih, read in place instead of
+        // copied out row by row.
+        let table = matches!(x, Input::Ids(_)) && (rows > ni || prepared_table.is_some());
+        if prepared_table.is_some() {
+            // read from the prepared table below
+        } else if table {
             transpose_into(p.w_ih, gw, ni, &mut scratch.xi); // [I, G*H]
             for row in scratch.xi.chunks_exact_mut(gw) {
                 for (v, &b) in row.iter_mut().zip(p.b_ih) {
@@ -416,7 +433,11 @@ impl Recurrent {
                 _ => None,
             };
             let LayerScratch { xi, halves, .. } = scratch;
-            if self.infer_split(p, xi, ids, steps, h, c, out, stride, offset, halves) {
+            let xi: &[T] = prepared_table.unwrap_or(xi);
+            let halves_t = prep.map(|pp| &pp.halves_t).filter(|t| !t[0].is_empty());
+            if self.infer_split(
+                p, xi, ids, steps, h, c, out, stride, offset, halves, halves_t,
+            ) {
                 return;
             }
         }
@@ -433,6 +454,13 @@ impl Recurrent {
             packed,
             ..
         } = scratch;
+        let xi: &[T] = prepared_table.unwrap_or(xi);
+        // batch 1 with W_hh^T prepared: the step product read down its
+        // columns (`kernels/cols.rs`)
+        let by_cols = match prep {
+            Some(pp) if batch == 1 && !pp.w_hh_t.is_empty() => Some(pp.w_hh_t.as_slice()),
+            _ => None,
+        };
         gh.resize(batch * gw, T::zero()); // [B, G*H]
         c_new.resize(if mem { hs } else { 0 }, T::zero()); // [H]
                                                            // [cache_width*H], discarded
@@ -441,10 +469,11 @@ impl Recurrent {
         // transposed operand (measured ~8% faster at M and L). Batch 1 reads
         // W as stored: a matrix-vector product, `Float::gemv_acc`.
         let pk = batch > 1 && step_packed::<T>();
-        let packed: &PackedRhs<T> = if pk {
-            packed_w_hh(p.w_hh, hs, gw, true, packed) // W_hh^T [H, G*H], packed
-        } else {
-            packed
+        let packed: &PackedRhs<T> = match prep {
+            // laid out once (`Prepared`)
+            Some(pp) if pk && pp.packed.k() == hs && pp.packed.n() == gw => &pp.packed,
+            _ if pk => packed_w_hh(p.w_hh, hs, gw, true, packed), // W_hh^T [H, G*H], packed
+            _ => packed,
         };
         if !pk && batch > 1 {
             transpose_into(p.w_hh, gw, hs, w_hh_t); // [H, G*H]
@@ -485,7 +514,12 @@ impl Recurrent {
                 Some(bhh) => gh.chunks_exact_mut(gw).for_each(|r| r.copy_from_slice(bhh)),
                 None => gh.fill(T::zero()),
             }
-            if batch == 1 {
+            if let Some(w_t) = by_cols {
+                // gh += s_{t-1} W^T, down the columns of W^T   [H] x [H, G*H]
+                if !T::gemv_cols_acc(hs, gw, w_t, &s_prev[..hs], gh) {
+                    T::gemv_acc(gw, hs, p.w_hh, &s_prev[..hs], gh);
+                }
+            } else if batch == 1 {
                 T::gemv_acc(gw, hs, p.w_hh, &s_prev[..hs], gh);
             } else if pk {
                 packed.gemm_acc(batch, &s_prev[..bh], gh);

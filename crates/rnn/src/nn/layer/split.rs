@@ -113,6 +113,10 @@ impl Recurrent {
     /// (`c` empty without a memory), the initial state on entry and the
     /// final one on return; `h_t` goes to `out[t*stride + offset..][..H]`.
     ///
+    /// `halves_t`: each half's columns of `W_hh^T` (`[H, G*n]`, prepared
+    /// once: [`super::LayerPrep`]), read down the columns instead of
+    /// `W_hh`'s rows.
+    ///
     /// Returns `false`, with `h`, `c` and `out` untouched, when the partner
     /// declines ([`crate::kernels::pair`]: busy with another caller, or
     /// fewer than two cores) or `H` is too small to split
@@ -130,6 +134,7 @@ impl Recurrent {
         stride: usize,
         offset: usize,
         halves: &mut [HalfScratch<T>; 2],
+        halves_t: Option<&[Vec<T>; 2]>,
     ) -> bool {
         let Some(cut) = self.split_cut() else {
             return false;
@@ -178,6 +183,8 @@ impl Recurrent {
                 };
                 let xr = ids.map_or(t, |ids| ids[t]);
                 let xi_row = &xi[xr * gw..(xr + 1) * gw]; // [G*H]
+                                                          // with W_hh^T prepared: this half's columns of it, [H, G*n]
+                let w_t = halves_t.map(|t| t[half].as_slice());
                 for q in 0..ng {
                     let rows = q * hs + u0..q * hs + u1; // gate q of units u0..u1
                     let ghq = &mut gh[q * n..(q + 1) * n];
@@ -186,9 +193,28 @@ impl Recurrent {
                         Some(b) => ghq.copy_from_slice(&b[rows.clone()]),
                         None => ghq.fill(T::zero()),
                     }
-                    T::gemv_acc(n, hs, &p.w_hh[rows.start * hs..rows.end * hs], s_prev, ghq);
+                    if w_t.is_none() {
+                        T::gemv_acc(n, hs, &p.w_hh[rows.start * hs..rows.end * hs], s_prev, ghq);
+                    }
                     // xi[q] = W_ih x_t + b_ih   (this half's units)
                     xi_h[q * n..(q + 1) * n].copy_from_slice(&xi_row[rows]);
+                }
+                if let Some(w_t) = w_t {
+                    // gh += s_{t-1} W^T over this half's columns, every gate
+                    // at once (the same sums as the whole product's columns)
+                    if !T::gemv_cols_acc(hs, ng * n, w_t, s_prev, gh) {
+                        for q in 0..ng {
+                            let rows = q * hs + u0..q * hs + u1;
+                            let ghq = &mut gh[q * n..(q + 1) * n];
+                            T::gemv_acc(
+                                n,
+                                hs,
+                                &p.w_hh[rows.start * hs..rows.end * hs],
+                                s_prev,
+                                ghq,
+                            );
+                        }
+                    }
                 }
                 // SAFETY: this half's units of row t, written by it alone;
                 // the other half reads row t only after the meeting below.
@@ -277,6 +303,7 @@ mod tests {
                 stride,
                 offset,
                 &mut scratch,
+                None,
             )
         });
         let mut xi = Vec::new();
@@ -295,6 +322,7 @@ mod tests {
             stride,
             offset,
             &mut halves,
+            None,
         );
         let what = format!("{cell:?} H={hidden} reverse={reverse} b_hh={two_biases}");
         assert_eq!(ran, two_cores(), "{what}: the split ran (with two cores)");

@@ -13,6 +13,7 @@ use crate::kernels::gemm;
 use crate::nn::layer::{Input, LayerScratch};
 use crate::nn::model::parallel::{scatter_rows, split_batch};
 use crate::nn::model::{Batch, Model, State};
+use crate::Prepared;
 use crate::{Float, Result};
 
 /// The results and buffers of [`Model::infer`]; keep one and pass it to every
@@ -81,6 +82,17 @@ impl<T: Float> Model<T> {
     /// assert!(model.infer(Batch::new(Input::Ids(&[1]), 1, 2), &mut inf).is_err());
     /// ```
     pub fn infer(&self, data: Batch<T>, inf: &mut Inference<T>) -> Result<()> {
+        self.infer_with(data, inf, None)
+    }
+
+    /// [`Model::infer`] with the weights laid out once (`prep`, from
+    /// [`Model::prepare`]), or without.
+    pub(crate) fn infer_with(
+        &self,
+        data: Batch<T>,
+        inf: &mut Inference<T>,
+        prep: Option<&Prepared<'_, T>>,
+    ) -> Result<()> {
         self.check_batch(&data)?;
         if data.masks.is_some() {
             return Err(crate::Error::argument(
@@ -90,15 +102,25 @@ impl<T: Float> Model<T> {
             ));
         }
         if data.split {
-            self.infer_parallel_unchecked(data, inf);
+            self.infer_parallel_unchecked(data, inf, prep);
         } else {
-            self.infer_unchecked(data, inf);
+            self.infer_prepared_unchecked(data, inf, prep);
         }
         Ok(())
     }
 
     /// [`Model::infer`] without the checks.
     pub(crate) fn infer_unchecked(&self, data: Batch<T>, inf: &mut Inference<T>) {
+        self.infer_prepared_unchecked(data, inf, None)
+    }
+
+    /// [`Model::infer_with`] without the checks.
+    pub(crate) fn infer_prepared_unchecked(
+        &self,
+        data: Batch<T>,
+        inf: &mut Inference<T>,
+        prep: Option<&Prepared<'_, T>>,
+    ) {
         let Batch {
             x,
             steps,
@@ -172,8 +194,18 @@ impl<T: Float> Model<T> {
                         crate::kernels::sequential(|| {
                             // forward direction: columns 0..H of each row
                             cfg.layer(k, 0).infer(
-                                &lp_f, input, steps, batch, lengths, h_f, c_f, above_f, dh, 0,
+                                &lp_f,
+                                input,
+                                steps,
+                                batch,
+                                lengths,
+                                h_f,
+                                c_f,
+                                above_f,
+                                dh,
+                                0,
                                 scratch,
+                                prep.map(|pp| &pp.layers[2 * k]),
                             )
                         })
                     },
@@ -192,6 +224,7 @@ impl<T: Float> Model<T> {
                                 h,
                                 0,
                                 scratch_rev,
+                                prep.map(|pp| &pp.layers[2 * k + 1]),
                             )
                         })
                     },
@@ -230,6 +263,7 @@ impl<T: Float> Model<T> {
                     dh,
                     d * h,
                     scratch,
+                    prep.map(|pp| &pp.layers[idx]),
                 );
             }
         }
@@ -239,17 +273,23 @@ impl<T: Float> Model<T> {
         for row in logits.chunks_exact_mut(o) {
             row.copy_from_slice(c);
         }
-        gemm(
-            rows,
-            o,
-            dh,
-            &above[..rows * dh],
-            false,
-            v,
-            true,
-            logits,
-            true,
-        );
+        match prep {
+            // V^T packed once (`Prepared`): the panel kernel of the step products
+            Some(pp) if pp.head.k() == dh && pp.head.n() == o => {
+                pp.head.gemm_acc(rows, &above[..rows * dh], logits)
+            }
+            _ => gemm(
+                rows,
+                o,
+                dh,
+                &above[..rows * dh],
+                false,
+                v,
+                true,
+                logits,
+                true,
+            ),
+        }
         if let Some(l) = lengths {
             for (r, row) in logits.chunks_exact_mut(o).enumerate() {
                 if r / batch >= l[r % batch] {
@@ -261,16 +301,21 @@ impl<T: Float> Model<T> {
 
     /// [`Model::infer`] of a batch split across threads, without the
     /// checks. With one thread this is `infer_unchecked`.
-    pub(crate) fn infer_parallel_unchecked(&self, data: Batch<T>, inf: &mut Inference<T>) {
+    pub(crate) fn infer_parallel_unchecked(
+        &self,
+        data: Batch<T>,
+        inf: &mut Inference<T>,
+        prep: Option<&Prepared<'_, T>>,
+    ) {
         let (steps, batch) = (data.steps, data.batch);
         let (o, h) = (self.config.output_size, self.config.hidden_size);
-        let split = split_batch(self, data, false, |_, part| {
+        let split = split_batch(self, data, false, prep.is_some(), |_, part| {
             let mut out = Inference::new();
-            self.infer_unchecked(part, &mut out);
+            self.infer_prepared_unchecked(part, &mut out, prep);
             out
         });
         let Some((parts, outs)) = split else {
-            return self.infer_unchecked(data, inf);
+            return self.infer_prepared_unchecked(data, inf, prep);
         };
         // each part's [T, Bp, O] logits back into [T, B, O]
         inf.logits.resize(steps * batch * o, T::zero());

@@ -26,6 +26,7 @@ mod forward;
 pub mod infer;
 mod parallel;
 mod params;
+pub mod prepared;
 
 pub use config::ModelConfig;
 pub(crate) use dropout::fill_mask;

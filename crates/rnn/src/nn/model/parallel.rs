@@ -47,7 +47,7 @@ impl<T: Float> Model<T> {
         let (steps, batch, lengths, masks) = (data.steps, data.batch, data.lengths, data.masks);
         let width = self.config.directions() * self.config.hidden_size;
         let o = self.config.output_size;
-        let split = split_batch(self, data, true, |(b0, b1), part| {
+        let split = split_batch(self, data, true, false, |(b0, b1), part| {
             let tp = match targets {
                 Targets::Classes(y) => {
                     PartTargets::Classes(gather_rows(y, 1, steps, batch, b0, b1))
@@ -217,10 +217,13 @@ pub(super) type Split<R> = (Vec<(usize, usize)>, Vec<R>);
 /// its rows of the initial state (`[L*D, b1 - b0, H]`, `hidden` = `H`) and of
 /// the lengths. Returns the ranges and `f`'s results in batch order, or `None`
 /// when there is only one part (the caller runs the whole batch itself).
+/// `prepared`: the parts read `W_hh` packed by [`crate::Prepared`], so it is
+/// not packed again here.
 pub(super) fn split_batch<T: Float, R: Send>(
     model: &Model<T>,
     data: Batch<'_, T>,
     backward: bool,
+    prepared: bool,
     f: impl Fn((usize, usize), Batch<'_, T>) -> R + Sync,
 ) -> Option<Split<R>> {
     let hidden = model.config.hidden_size;
@@ -238,7 +241,7 @@ pub(super) fn split_batch<T: Float, R: Send>(
     }
     // W_hh packed once for all parts (when each part has the rows to use it)
     let shortest = parts.iter().map(|&(b0, b1)| b1 - b0).min().unwrap_or(0);
-    let pre = if shortest > 1 && step_packed::<T>() {
+    let pre = if shortest > 1 && step_packed::<T>() && !prepared {
         model.prepack(backward)
     } else {
         Prepacked::default()

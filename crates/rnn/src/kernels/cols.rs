@@ -1,0 +1,221 @@
+//! The batch-1 step product read down the columns: `y[N] += x[K] A[K, N]`
+//! with `A = W_hh^T` (`[H, G*H]`, laid out once by [`crate::Prepared`]),
+//! for f32 with AVX2 or AVX-512.
+//!
+//! The row-major product (`gemv_acc`: one dot product per row of `W_hh`)
+//! reads eight rows at once, eight streams through L2, and ends every row
+//! in a horizontal sum. Here a block of `y` (up to 25 AVX-512 or 12 AVX2
+//! registers: 400 or 96 outputs) stays in registers while the rows of `A`
+//! stream past it, `x[k]` times a contiguous run of `A[k, ..]`: one stream,
+//! no horizontal sums, as many independent FMA chains as registers. At the
+//! LSTM's `H` = 100 (`W_hh` 160 KB, in L2) a step took 1.0 us in
+//! `rnn bench`'s S inference against 1.34 us for the row-major product, on
+//! an AMD EPYC with AVX-512 (BENCHMARKS.md, seventeenth session).
+//!
+//! Every output is `y[j] + (((0 + A[0, j] x[0]) + A[1, j] x[1]) + ...)`,
+//! each `+ A[k, j] x[k]` one fused multiply-add, `k` in order, whatever
+//! block or instruction set it falls in: the AVX2 and AVX-512 builds give
+//! the same bits, and so does any subset of the columns (the two halves of
+//! `nn::layer::split` each run their own units' columns).
+
+#[cfg(target_arch = "x86_64")]
+use super::lanes::{Vector, V16, V8};
+
+/// Whether [`gemv_cols_acc_f32`] has a build for this CPU (AVX2 and FMA).
+pub(crate) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        super::has_avx2()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `y[N] += x[K] A[K, N]` (row-major `A`), summed as the module says: the
+/// AVX-512 build when the CPU has AVX-512F, else the AVX2 build. Returns
+/// `false`, with `y` untouched, when the CPU has neither ([`available`]).
+///
+/// # Panics
+/// When `a` is shorter than `K*N`, `x` than `K` or `y` than `N`.
+pub(crate) fn gemv_cols_acc_f32(k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) -> bool {
+    let (a, x, y) = (&a[..k * n], &x[..k], &mut y[..n]);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if super::has_avx512() {
+            // SAFETY: the CPU has AVX-512F, AVX2 and FMA; the slices were cut
+            // to K*N, K and N above.
+            unsafe { cols_avx512(k, n, a, x, y) };
+            return true;
+        }
+        if super::has_avx2() {
+            // SAFETY: the CPU has AVX2 and FMA; lengths as above.
+            unsafe { cols_avx2(k, n, a, x, y) };
+            return true;
+        }
+    }
+    let _ = (a, x, y);
+    false
+}
+
+/// Columns `j0..j0 + R*V::N` of `y` in `R` accumulators while all `K` rows
+/// of `A` stream past; with `MASKED` the lanes past `N` are left out.
+///
+/// # Safety
+/// The instruction set of `V`; `a` `[K, N]`, `x` `[K]`, `y` `[N]`; without
+/// `MASKED`, `j0 + R*V::N <= N`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn block<V: Vector, const R: usize, const MASKED: bool>(
+    n: usize,
+    a: &[f32],
+    x: &[f32],
+    y: &mut [f32],
+    j0: usize,
+) {
+    let mut acc = [V::splat(0.0); R];
+    let (ap, yp) = (a.as_ptr(), y.as_mut_ptr());
+    if MASKED {
+        let masks: [V::Mask; R] = std::array::from_fn(|i| V::mask(n - (j0 + i * V::N).min(n)));
+        for (kk, &xk) in x.iter().enumerate() {
+            let xv = V::splat(xk);
+            let row = ap.add(kk * n + j0);
+            for i in 0..R {
+                // acc_j = A[k, j] x[k] + acc_j, one rounding
+                acc[i] = V::load(row.add(i * V::N), masks[i]).fmadd(xv, acc[i]);
+            }
+        }
+        for (i, acc_i) in acc.iter().enumerate() {
+            let p = yp.add(j0 + i * V::N);
+            // y_j += acc_j
+            V::load(p, masks[i]).add(*acc_i).store(p, masks[i]);
+        }
+        return;
+    }
+    // full blocks: one all-lanes mask, which the loads resolve to plain ones
+    // at compile time (an array of masks kept the accumulators in memory)
+    let all = V::mask(V::N);
+    for (kk, &xk) in x.iter().enumerate() {
+        let xv = V::splat(xk);
+        let row = ap.add(kk * n + j0);
+        for (i, acc_i) in acc.iter_mut().enumerate() {
+            // acc_j = A[k, j] x[k] + acc_j, one rounding
+            *acc_i = V::load(row.add(i * V::N), all).fmadd(xv, *acc_i);
+        }
+    }
+    for (i, acc_i) in acc.iter().enumerate() {
+        let p = yp.add(j0 + i * V::N);
+        // y_j += acc_j
+        V::load(p, all).add(*acc_i).store(p, all);
+    }
+}
+
+/// The loop over blocks: `WIDE` registers at a time, then what is left in
+/// blocks of up to four (the last masked).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn cols<V: Vector, const WIDE: usize>(n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
+    let mut j0 = 0;
+    while j0 + WIDE * V::N <= n {
+        block::<V, WIDE, false>(n, a, x, y, j0);
+        j0 += WIDE * V::N;
+    }
+    while j0 + 4 * V::N <= n {
+        block::<V, 4, false>(n, a, x, y, j0);
+        j0 += 4 * V::N;
+    }
+    if j0 < n {
+        block::<V, 4, true>(n, a, x, y, j0);
+    }
+}
+
+/// [`cols`] with AVX-512: 25 accumulators (400 outputs: the LSTM's `4H` at
+/// `H` = 100 in one pass), the broadcast and a load, 27 of the 32 registers.
+///
+/// # Safety
+/// AVX-512F, AVX2 and FMA; lengths as [`gemv_cols_acc_f32`] cuts them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn cols_avx512(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
+    cols::<V16, 25>(n, a, x, y)
+}
+
+/// [`cols`] with AVX2: 12 accumulators, the broadcast and a load, 14 of the
+/// 16 registers.
+///
+/// # Safety
+/// AVX2 and FMA; lengths as [`gemv_cols_acc_f32`] cuts them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn cols_avx2(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
+    cols::<V8, 12>(n, a, x, y)
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    /// The sum the module states, written out: `y_j + (((0 + a_0j x_0) +
+    /// a_1j x_1) + ...)`, each term one `mul_add` (one rounding).
+    fn by_hand(k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
+        for (j, yj) in y.iter_mut().enumerate().take(n) {
+            let mut acc = 0f32;
+            for kk in 0..k {
+                acc = a[kk * n + j].mul_add(x[kk], acc);
+            }
+            *yj += acc;
+        }
+    }
+
+    /// Values spread over several binades, so another order of the sums
+    /// would show in the last bits.
+    fn pattern(len: usize, seed: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 31 + seed * 17 + 3) as f32 * 0.37).sin() * (1 + i % 7) as f32)
+            .collect()
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|f| f.to_bits()).collect()
+    }
+
+    /// Both builds give the bits of the sum written out, for widths that
+    /// fill whole blocks, end in a masked register, or are under one
+    /// register.
+    #[test]
+    fn both_builds_are_the_sum_written_out() {
+        if !available() {
+            return; // no build to check: the layers keep gemv_acc
+        }
+        let shapes = [
+            (100, 400),
+            (100, 300),
+            (37, 148),
+            (16, 5),
+            (3, 17),
+            (256, 1024),
+            (1, 1),
+            (5, 0),
+        ];
+        for (k, n) in shapes {
+            let (a, x) = (pattern(k * n, 1), pattern(k, 2));
+            let y0 = pattern(n, 3);
+            let mut want = y0.clone();
+            by_hand(k, n, &a, &x, &mut want);
+            let mut two = y0.clone();
+            // SAFETY: AVX2 and FMA (available); lengths exact.
+            unsafe { cols_avx2(k, n, &a, &x, &mut two) };
+            assert_eq!(bits(&two), bits(&want), "AVX2 k={k} n={n}");
+            if crate::kernels::has_avx512() {
+                let mut five = y0.clone();
+                // SAFETY: AVX-512F checked just above.
+                unsafe { cols_avx512(k, n, &a, &x, &mut five) };
+                assert_eq!(bits(&five), bits(&want), "AVX-512 k={k} n={n}");
+            }
+            let mut any = y0.clone();
+            assert!(gemv_cols_acc_f32(k, n, &a, &x, &mut any));
+            assert_eq!(bits(&any), bits(&want), "dispatch k={k} n={n}");
+        }
+    }
+}
