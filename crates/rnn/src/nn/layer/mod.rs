@@ -514,13 +514,13 @@ impl Recurrent {
                 Some(bhh) => gh.chunks_exact_mut(gw).for_each(|r| r.copy_from_slice(bhh)),
                 None => gh.fill(T::zero()),
             }
-            if let Some(w_t) = by_cols {
-                // gh += s_{t-1} W^T, down the columns of W^T   [H] x [H, G*H]
-                if !T::gemv_cols_acc(hs, gw, w_t, &s_prev[..hs], gh) {
-                    T::gemv_acc(gw, hs, p.w_hh, &s_prev[..hs], gh);
+            if batch == 1 {
+                // gh += s_{t-1} W^T, down the columns of a prepared W^T
+                // [H] x [H, G*H]; else W s_{t-1} row by row
+                let s = &s_prev[..hs];
+                if !by_cols.is_some_and(|w_t| T::gemv_cols_acc(hs, gw, w_t, s, gh)) {
+                    T::gemv_acc(gw, hs, p.w_hh, s, gh);
                 }
-            } else if batch == 1 {
-                T::gemv_acc(gw, hs, p.w_hh, &s_prev[..hs], gh);
             } else if pk {
                 packed.gemm_acc(batch, &s_prev[..bh], gh);
             } else {

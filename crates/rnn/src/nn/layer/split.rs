@@ -183,37 +183,27 @@ impl Recurrent {
                 };
                 let xr = ids.map_or(t, |ids| ids[t]);
                 let xi_row = &xi[xr * gw..(xr + 1) * gw]; // [G*H]
-                                                          // with W_hh^T prepared: this half's columns of it, [H, G*n]
-                let w_t = halves_t.map(|t| t[half].as_slice());
                 for q in 0..ng {
-                    let rows = q * hs + u0..q * hs + u1; // gate q of units u0..u1
-                    let ghq = &mut gh[q * n..(q + 1) * n];
-                    // gh[q] = b_hh[q] + W_hh[q] s_{t-1}   (this half's rows)
+                    // gate q of units u0..u1
+                    let rows = q * hs + u0..q * hs + u1;
+                    // gh[q] = b_hh[q]   (this half's rows; + W_hh[q] s_{t-1} below)
                     match p.b_hh {
-                        Some(b) => ghq.copy_from_slice(&b[rows.clone()]),
-                        None => ghq.fill(T::zero()),
-                    }
-                    if w_t.is_none() {
-                        T::gemv_acc(n, hs, &p.w_hh[rows.start * hs..rows.end * hs], s_prev, ghq);
+                        Some(b) => gh[q * n..(q + 1) * n].copy_from_slice(&b[rows.clone()]),
+                        None => gh[q * n..(q + 1) * n].fill(T::zero()),
                     }
                     // xi[q] = W_ih x_t + b_ih   (this half's units)
                     xi_h[q * n..(q + 1) * n].copy_from_slice(&xi_row[rows]);
                 }
-                if let Some(w_t) = w_t {
-                    // gh += s_{t-1} W^T over this half's columns, every gate
-                    // at once (the same sums as the whole product's columns)
-                    if !T::gemv_cols_acc(hs, ng * n, w_t, s_prev, gh) {
-                        for q in 0..ng {
-                            let rows = q * hs + u0..q * hs + u1;
-                            let ghq = &mut gh[q * n..(q + 1) * n];
-                            T::gemv_acc(
-                                n,
-                                hs,
-                                &p.w_hh[rows.start * hs..rows.end * hs],
-                                s_prev,
-                                ghq,
-                            );
-                        }
+                // gh += W_hh s_{t-1} over this half's rows: with W_hh^T
+                // prepared, down this half's columns of it ([H, G*n], the
+                // same sums as the whole product's columns); else row by row
+                let by_cols = halves_t
+                    .is_some_and(|w_t| T::gemv_cols_acc(hs, ng * n, &w_t[half], s_prev, gh));
+                if !by_cols {
+                    for q in 0..ng {
+                        let rows = q * hs + u0..q * hs + u1;
+                        let ghq = &mut gh[q * n..(q + 1) * n];
+                        T::gemv_acc(n, hs, &p.w_hh[rows.start * hs..rows.end * hs], s_prev, ghq);
                     }
                 }
                 // SAFETY: this half's units of row t, written by it alone;
