@@ -6,6 +6,9 @@
 //! one-hot inputs of V = 65 classes (fed as ids, never materialised), a linear
 //! readout, mean softmax cross-entropy at every step, full BPTT over T steps
 //! and one plain SGD step (`p -= lr * g`, lr = 0.01), all in f32.
+//! Inference (`infer_tok_s`) runs through `Model::prepare` (the weights laid
+//! out once before the timing, as a serving loop would); `infer_plain_tok_s`
+//! through `Model::infer`, which lays nothing out in advance.
 
 use crate::error::{CliError, CliResult};
 use clap::Args;
@@ -19,6 +22,8 @@ use rnn::testing::bench::{products, run_config_lengths, BenchConfig, Clock, Leng
     S  B=1  V=65 H=100  T=25   latency bound (min-char-rnn's shape)\n  \
     M  B=32 V=65 H=256  T=100  a typical char-rnn batch\n  \
     L  B=64 V=65 H=1024 T=100  GEMM bound\n\n\
+    infer_tok_s: inference with the weights laid out once (Model::prepare);\n\
+    infer_plain_tok_s: through Model::infer, nothing laid out in advance.\n\n\
     Example:\n  rnn bench --config all --threads 2")]
 pub struct BenchArgs {
     /// Which config: S, M, L or all.

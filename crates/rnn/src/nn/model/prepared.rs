@@ -39,8 +39,9 @@ pub struct Prepared<'a, T> {
 impl<T: Float> Model<T> {
     /// Lays the weights out for repeated inference: per layer and direction
     /// `W_ih^T + b_ih` (first layer) and, in f32 with AVX2, `W_hh^T` (for
-    /// batch 1, and packed for batches); the readout's `V^T` packed. Costs a
-    /// copy of each weight matrix or two, in time and in memory.
+    /// batch 1, its split halves' columns, and packed for batches); the
+    /// readout's `V^T` packed. Costs copies of the weights, in time and in
+    /// memory: one of `W_ih` and of `V`, up to three of each `W_hh`.
     ///
     /// ```
     /// use rnn::{Batch, CellKind, Inference, Input, Model, ModelConfig};
