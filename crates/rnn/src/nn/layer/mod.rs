@@ -220,6 +220,19 @@ impl Recurrent {
         }
     }
 
+    /// The table `U^T + b_ih` into `t`, resized to `[I, G*H]`: its row `id`
+    /// is `W_ih x_t + b_ih` for a one-hot `x_t` of class `id`, the same sums
+    /// as [`Recurrent::input_projection_into`]'s gather.
+    fn ids_table_into<T: Float>(&self, p: &LayerParams<T>, t: &mut Vec<T>) {
+        let gw = self.gate_width();
+        transpose_into(p.w_ih, gw, self.input_size, t); // [I, G*H]
+        for row in t.chunks_exact_mut(gw) {
+            for (v, &b) in row.iter_mut().zip(p.b_ih) {
+                *v += b; // + b_ih
+            }
+        }
+    }
+
     /// Runs the layer over `steps` x `batch` inputs and keeps what BPTT
     /// needs.
     ///
@@ -393,17 +406,10 @@ impl Recurrent {
         // for ids are rows of the table U^T + b_ih, read in place instead of
         // copied out row by row.
         let table = matches!(x, Input::Ids(_)) && (rows > ni || prepared_table.is_some());
-        if prepared_table.is_some() {
-            // read from the prepared table below
-        } else if table {
-            transpose_into(p.w_ih, gw, ni, &mut scratch.xi); // [I, G*H]
-            for row in scratch.xi.chunks_exact_mut(gw) {
-                for (v, &b) in row.iter_mut().zip(p.b_ih) {
-                    *v += b; // + b_ih
-                }
-            }
-        } else {
-            self.input_projection_into(p, x, rows, &mut scratch.xi); // [T, B, G*H]
+        match (prepared_table, table) {
+            (Some(_), _) => {} // read from the prepared table below
+            (None, true) => self.ids_table_into(p, &mut scratch.xi), // [I, G*H]
+            (None, false) => self.input_projection_into(p, x, rows, &mut scratch.xi), // [T, B, G*H]
         }
         if let Some(l) = lengths {
             // variable lengths: each step's work covers only the sequences

@@ -40,20 +40,10 @@ impl Recurrent {
     /// The layouts of [`LayerPrep`] for this layer's parameters `p`; `ids`:
     /// whether its input is class ids (the first layer of a model over ids).
     pub(crate) fn prepare<T: Float>(&self, p: &LayerParams<T>, ids: bool) -> LayerPrep<T> {
-        let (hs, gw, ni, ng) = (
-            self.hidden,
-            self.gate_width(),
-            self.input_size,
-            self.cell.gates(),
-        );
+        let (hs, gw, ng) = (self.hidden, self.gate_width(), self.cell.gates());
         let mut out = LayerPrep::default();
         if ids {
-            transpose_into(p.w_ih, gw, ni, &mut out.table); // [I, G*H]
-            for row in out.table.chunks_exact_mut(gw) {
-                for (v, &b) in row.iter_mut().zip(p.b_ih) {
-                    *v += b; // + b_ih
-                }
-            }
+            self.ids_table_into(p, &mut out.table); // [I, G*H]
         }
         if step_packed::<T>() {
             out.packed.pack(p.w_hh, hs, gw, true); // W_hh^T [H, G*H], in panels
