@@ -245,7 +245,7 @@ impl Trainer {
     ///
     /// Then, with [`ReservoirUse::Mix`] (the default), as many reservoirs
     /// as networks are drawn with the networks' seeds and their readouts
-    /// fitted ([`Reservoir`], [`Readout::fit`]); the saved classifier
+    /// fitted (`reservoir::Reservoir`, `Readout::fit`); the saved classifier
     /// averages the two ensembles' probabilities. [`ReservoirUse::Only`]
     /// trains no network, [`ReservoirUse::Off`] adds no reservoir.
     pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
