@@ -254,28 +254,28 @@ pub fn run_config_lengths(
         });
     }
     // forward only, nothing kept for BPTT; the buffers are reused across
-    // calls as a serving loop would
+    // calls as a serving loop would: through `Model::infer`, and with the
+    // weights laid out once (`Prepared`, made outside the timing)
     let mut inf = Inference::new();
-    let infer_plain = median_time(clock, c.reps, || {
-        if let Err(e) = model.infer(batch(&x).split_across_threads(), &mut inf) {
-            failed = Some(e);
-        }
-        std::hint::black_box(&inf.logits);
-    });
-    if let Some(e) = failed.take() {
-        return Err(e);
-    }
-    // the same with the weights laid out once (`Prepared`), outside the timing
     let prepared = model.prepare();
-    let infer = median_time(clock, c.reps, || {
-        if let Err(e) = prepared.infer(batch(&x).split_across_threads(), &mut inf) {
-            failed = Some(e);
-        }
-        std::hint::black_box(&inf.logits);
-    });
-    if let Some(e) = failed.take() {
-        return Err(e);
-    }
+    let mut time_infer = |laid_out: bool| -> Result<f64> {
+        let mut failed = None;
+        let seconds = median_time(clock, c.reps, || {
+            let data = batch(&x).split_across_threads();
+            let run = if laid_out {
+                prepared.infer(data, &mut inf)
+            } else {
+                model.infer(data, &mut inf)
+            };
+            if let Err(e) = run {
+                failed = Some(e);
+            }
+            std::hint::black_box(&inf.logits);
+        });
+        failed.map_or(Ok(seconds), Err)
+    };
+    let infer_plain = time_infer(false)?;
+    let infer = time_infer(true)?;
     // streaming: one sequence fed one token at a time, the state carried
     // (what `rnn step` and a serving loop do), the sequence's T tokens per call
     let mut stream = crate::Stream::new(&model)?;
