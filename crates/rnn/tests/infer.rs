@@ -7,15 +7,8 @@ use rnn::nn::cell::{Activation, CellKind};
 use rnn::nn::layer::Input;
 use rnn::nn::model::{Batch, State};
 use rnn::{Float, Inference, Model, ModelConfig};
-
-/// The largest `|a - b| / max(1, |b|)`.
-fn max_rel<T: Float>(a: &[T], b: &[T]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| (x.f64() - y.f64()).abs() / y.f64().abs().max(1.0))
-        .fold(0.0, f64::max)
-}
+mod common;
+use common::max_rel;
 
 /// One case: (steps, batch, input classes or width, layers, bidirectional).
 const SHAPES: [(usize, usize, usize, usize, bool); 8] = [

@@ -14,6 +14,8 @@ use rnn::nn::cell::Activation;
 use rnn::nn::layer::Input;
 use rnn::nn::model::{Batch, State};
 use rnn::{CellKind, Float, Inference, Model, ModelConfig};
+mod common;
+use common::max_rel;
 
 const CELLS: [CellKind; 3] = [
     CellKind::Elman {
@@ -65,15 +67,6 @@ fn call<T: Float>(
         model.infer(data, &mut inf).unwrap();
     }
     inf
-}
-
-/// The largest `|a - b| / max(1, |b|)`.
-fn max_rel<T: Float>(a: &[T], b: &[T]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| (x.f64() - y.f64()).abs() / y.f64().abs().max(1.0))
-        .fold(0.0, f64::max)
 }
 
 #[test]

@@ -8,6 +8,8 @@ use rand::SeedableRng;
 use rnn::nn::cell::{Activation, CellKind};
 use rnn::nn::loss::OutputKind;
 use rnn::{Batch, Error, Input, Model, ModelConfig, State, Stream};
+mod common;
+use common::max_rel;
 
 const CELLS: [CellKind; 5] = [
     CellKind::Elman {
@@ -27,15 +29,6 @@ const CELLS: [CellKind; 5] = [
 const SPLITS: [&[usize]; 4] = [&[13], &[1; 13], &[4, 1, 5, 3], &[2, 6, 1, 1, 3]];
 const T: usize = 13;
 const I: usize = 5;
-
-/// The largest `|a - b| / max(1, |b|)`.
-fn max_rel(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
-        .fold(0.0, f64::max)
-}
 
 fn model(cell: CellKind, layers: usize, seed: u64) -> Model<f64> {
     let config = ModelConfig {
