@@ -219,3 +219,72 @@ fn a_seasonal_ar_backbone_is_chosen_saved_and_used() {
     assert!(r.ar_rmse.unwrap() < 0.5 * r.naive_rmse, "{r:?}");
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn an_arma_model_averaged_with_the_networks_is_saved_and_used() {
+    let out = dir("arma");
+    // differences of an ARMA(1,1) (phi 0.5, theta -0.6) summed to a level
+    // that crosses zero, so no transform but none is tried
+    let mut state = 9u64;
+    let mut noise = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let (mut y, mut d, mut a) = (vec![-3.0], 0.0, 0.0);
+    for _ in 1..200 {
+        let e = noise();
+        d = 0.5 * d + e - 0.6 * a;
+        a = e;
+        y.push(y.last().unwrap() + d);
+    }
+    let s = Series::from_values("v", y);
+    let mut cfg = TrainConfig::auto("v", 20);
+    (cfg.hidden, cfg.ensemble) = (4, 2);
+    let mut t = Trainer::from_series(cfg, s.clone(), &out).unwrap();
+    let mut messages = Vec::new();
+    t.fit(Budget::Epochs(2), &mut |e: &Event| {
+        if let Event::Message(m) = e {
+            messages.push(m.to_string())
+        }
+    })
+    .unwrap();
+    let m = Forecaster::load(&out).unwrap();
+    let c = m.meta.choice.clone().unwrap();
+    let (arma, wa) = (c.arma.clone().unwrap(), c.arma_window.unwrap());
+    assert!(c.combined_rmse.unwrap() < c.single_rmse.unwrap(), "{c:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|l| l.contains("every forecast is the average")),
+        "{messages:?}"
+    );
+    assert_eq!(
+        m.history_needed(),
+        m.meta.window.max(wa) + m.meta.pipeline.lost()
+    );
+    // a forecast is the networks' averaged with the ARMA model's: with no
+    // transform the average in normalised units is the average of the values
+    let mut alone = m.clone();
+    let ch = alone.meta.choice.as_mut().unwrap();
+    (ch.arma, ch.arma_window) = (None, None);
+    let origin = 180;
+    let both = m.forecast_at(&s, origin, 1).unwrap();
+    let nets = alone.forecast_at(&s, origin, 1).unwrap();
+    let p = &m.meta.pipeline;
+    let enc = p.encode(&s.target[..origin], &[]).unwrap();
+    let x = &enc[enc.len() - wa..];
+    let own = p
+        .decode(&s.target[..origin], &arma.linear(wa, 1, 1).predict(x))
+        .unwrap();
+    assert!(
+        (both[0] - 0.5 * (nets[0] + own[0])).abs() < 1e-9,
+        "{both:?} {nets:?} {own:?}"
+    );
+    assert!(
+        (both[0] - nets[0]).abs() > 1e-6,
+        "the ARMA model changed nothing"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}

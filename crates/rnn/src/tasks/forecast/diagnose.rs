@@ -98,7 +98,12 @@ impl Forecaster {
     /// A series without the model's columns, or too short for one window.
     pub fn diagnose(&self, series: &Series, what: &str) -> Result<Flow> {
         let meta = &self.meta;
-        let enc = self.encoded(series, series.len(), 1)?; // [M, I]
+        let enc = self.encoded(
+            series,
+            series.len(),
+            1,
+            self.meta.window + self.meta.pipeline.lost(),
+        )?; // [M, I]
         let width = 1 + meta.features.len();
         let o = self.model.config.output_size;
         let wins = windows(enc.len() / width, meta.window, o);

@@ -12,10 +12,12 @@ use std::path::Path;
 pub const HISTORY_FORMAT: &str = "rnn-forecast-history/1";
 
 impl Forecaster {
-    /// How many of the latest values a forecast reads: the window plus the
-    /// rows lost to differencing.
+    /// How many of the latest values a forecast reads: the window (or the
+    /// ARMA model's, when longer) plus the rows lost to differencing.
     pub fn history_needed(&self) -> usize {
-        self.meta.window.saturating_add(self.meta.pipeline.lost())
+        let arma = self.meta.choice.as_ref().and_then(|c| c.arma_window);
+        let window = self.meta.window.max(arma.unwrap_or(0));
+        window.saturating_add(self.meta.pipeline.lost())
     }
 
     /// Appends `new` values (finite; the model must have no feature columns)

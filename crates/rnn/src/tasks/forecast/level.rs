@@ -35,8 +35,24 @@ pub struct Level {
 }
 
 /// The share of a forecast's weight a truncated window may leave out
-/// ([`Level::window`]).
-const TRUNCATION: f64 = 0.05;
+/// ([`Level::window`], [`super::Arma::window`]).
+pub(super) const TRUNCATION: f64 = 0.05;
+
+/// The smallest window, between 1 and `cap`, past which the absolute
+/// one-step `weights` (lag 1 first) sum to at most [`TRUNCATION`] of
+/// their total; `cap` when none is.
+pub(super) fn covering_window(weights: &[f64], cap: usize) -> usize {
+    let cap = cap.max(1);
+    let total: f64 = weights.iter().map(|v| v.abs()).sum();
+    let mut tail = total;
+    for (k, v) in weights.iter().enumerate() {
+        tail -= v.abs();
+        if tail <= TRUNCATION * total + 1e-15 {
+            return (k + 1).min(cap);
+        }
+    }
+    cap
+}
 
 /// The damped trend's grid (the level's `alpha` in steps of 0.05).
 const BETAS: [f64; 8] = [0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0];
@@ -170,17 +186,7 @@ impl Level {
     /// For simple exponential smoothing: the smallest `W` with
     /// `(1 - alpha)^W <= 0.05`.
     pub fn window(&self, cap: usize) -> usize {
-        let cap = cap.max(1);
-        let w = &self.weights(cap.max(400), 1)[0];
-        let total: f64 = w.iter().map(|v| v.abs()).sum();
-        let mut tail = total;
-        for (k, v) in w.iter().enumerate() {
-            tail -= v.abs();
-            if tail <= TRUNCATION * total + 1e-15 {
-                return (k + 1).min(cap);
-            }
-        }
-        cap
+        covering_window(&self.weights(cap.max(400), 1)[0], cap)
     }
 
     /// The forecast as a [`Linear`] model on windows of `window` steps of a

@@ -31,7 +31,7 @@ pub struct Linear {
 /// Solves `A x = b` in place for a symmetric positive definite `A` (`[n, n]`)
 /// and `m` right-hand sides `b` (`[n, m]`) by Cholesky; `None` when `A` is
 /// not positive definite.
-fn cholesky_solve(a: &mut [f64], b: &mut [f64], n: usize, m: usize) -> Option<()> {
+pub(crate) fn cholesky_solve(a: &mut [f64], b: &mut [f64], n: usize, m: usize) -> Option<()> {
     for j in 0..n {
         let mut d = a[j * n + j];
         for k in 0..j {

@@ -280,6 +280,24 @@ pub struct Choice {
     /// exponential smoothing) on the points the best AR cell was scored on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level_rmse: Option<f64>,
+    /// The ARMA model every forecast is averaged with (the forecast
+    /// combination `(networks + ARMA) / 2`, each network's forecast in
+    /// normalised units; [`crate::tasks::forecast::Arma`], orders by AIC),
+    /// when the base averaged with it did better than the base alone in the
+    /// backtest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arma: Option<super::arma::Arma>,
+    /// The steps of history the ARMA model's forecast reads (its window,
+    /// which may be longer than the networks').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arma_window: Option<usize>,
+    /// The backtest RMSE (target units) of the base averaged with the ARMA
+    /// model, when it was scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub combined_rmse: Option<f64>,
+    /// The backtest RMSE of the base alone on the same points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub single_rmse: Option<f64>,
 }
 
 /// Which base forecast the networks correct (the model's "AR(p)").
@@ -345,6 +363,9 @@ impl std::fmt::Display for Choice {
         }
         if let Some(l) = self.level() {
             write!(f, ", base local level (alpha {:.3}; no AR)", l.alpha)?;
+        }
+        if let (Some(a), Some(w)) = (&self.arma, self.arma_window) {
+            write!(f, ", averaged with {} (window {w})", a.describe())?;
         }
         Ok(())
     }

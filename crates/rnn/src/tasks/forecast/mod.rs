@@ -25,6 +25,7 @@
 //! # Ok::<(), rnn::Error>(())
 //! ```
 
+mod arma;
 mod baselines;
 mod calendar;
 mod choose;
@@ -47,6 +48,7 @@ mod trainer;
 mod windows;
 
 pub use crate::tasks::fill::{fill_gaps, is_missing, Fill};
+pub use arma::Arma;
 pub use baselines::{mae, mase_scale, naive, rmse, seasonal_naive};
 pub use calendar::{check_time_order, default_season, extend_time, time_axis, uneven_time_step};
 pub use choose::{val_origins, val_rows};

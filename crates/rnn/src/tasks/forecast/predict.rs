@@ -153,13 +153,15 @@ impl Forecaster {
         self.forecast_at(series, series.len(), horizon)
     }
 
-    /// Checks a forecast of `horizon` rows from row `origin` of `series` and
-    /// encodes rows `0..origin`: `[origin - lost, I]`.
+    /// Checks a forecast of `horizon` rows from row `origin` of `series`,
+    /// which needs `need` rows before it, and encodes rows `0..origin`:
+    /// `[origin - lost, I]`.
     pub(super) fn encoded(
         &self,
         series: &Series,
         origin: usize,
         horizon: usize,
+        need: usize,
     ) -> Result<Vec<f64>> {
         self.check_horizon(horizon)?;
         let meta = &self.meta;
@@ -178,13 +180,12 @@ impl Forecaster {
             });
         }
         let p = &meta.pipeline;
-        let need = meta.window.saturating_add(p.lost());
         if origin < need {
             return Err(Error::Data {
                 path: series.path.clone(),
                 reason: format!(
                     "a forecast from row {origin} needs at least {need} rows before it (window {} + {} lost to differencing)",
-                    meta.window,
+                    need - p.lost(),
                     p.lost()
                 ),
             });
@@ -219,7 +220,7 @@ impl Forecaster {
         };
         // the share of the correction kept (1 without the AR skip)
         let share = if meta.ar_skip { meta.correction } else { 1.0 };
-        Ok(if meta.recursive() {
+        let mut out = if meta.recursive() {
             let mut out = Vec::with_capacity(horizon);
             for _ in 0..horizon {
                 let net = share as f32 * head.predict(Input::Dense(&win), w, 1, None)?[0];
@@ -240,7 +241,20 @@ impl Forecaster {
                 .enumerate()
                 .map(|(k, &v)| share * f64::from(v) + ar(&win, k))
                 .collect()
-        })
+        };
+        // the forecast combination with the ARMA model, on its own window
+        let choice = meta.choice.as_ref();
+        if let (Some(a), Some(wa)) = (
+            choice.and_then(|c| c.arma.as_ref()),
+            choice.and_then(|c| c.arma_window),
+        ) {
+            let x = &enc[enc.len() - wa * width..];
+            let arma = a.linear(wa, width, horizon).predict(x);
+            for (v, a) in out.iter_mut().zip(&arma) {
+                *v = 0.5 * (*v + a); // (network + ARMA) / 2
+            }
+        }
+        Ok(out)
     }
 
     /// Each network's forecast of the `horizon` rows from row `origin` of
@@ -252,7 +266,7 @@ impl Forecaster {
         origin: usize,
         horizon: usize,
     ) -> Result<Vec<Vec<f64>>> {
-        let enc = self.encoded(series, origin, horizon)?;
+        let enc = self.encoded(series, origin, horizon, self.history_needed())?;
         let hist = &series.target[..origin];
         std::iter::once(&self.model)
             .chain(&self.members)
@@ -345,7 +359,8 @@ impl Forecaster {
         let Some(ar) = &self.meta.ar else {
             return Ok(None);
         };
-        let enc = self.encoded(series, origin, horizon)?;
+        let need = self.meta.window + self.meta.pipeline.lost();
+        let enc = self.encoded(series, origin, horizon, need)?;
         let width = 1 + self.meta.features.len();
         let m = enc.len() / width;
         let pred = linear_forecast(ar, &enc, width, self.meta.window, m, horizon);

@@ -404,6 +404,19 @@ impl Trainer {
                     l.alpha
                 )));
             }
+            if let (Some(one), Some(two)) = (c.single_rmse, c.combined_rmse) {
+                progress.event(&Event::Message(&match &c.arma {
+                    Some(a) => format!(
+                        "the base averaged with {} (orders by AIC) has backtest RMSE {two:.4} against {one:.4} alone: \
+                         every forecast is the average of the networks' and this model's",
+                        a.describe()
+                    ),
+                    None => format!(
+                        "the base averaged with an ARMA model (orders by AIC) has backtest RMSE {two:.4} against \
+                         {one:.4} alone: not averaged"
+                    ),
+                }));
+            }
         }
         if root {
             std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
@@ -569,14 +582,27 @@ impl Trainer {
         part.features.iter_mut().for_each(|f| f.truncate(fit_rows));
         let m = self.enc.len() / self.width;
         let h = meta.horizon;
-        let need = meta.window + meta.pipeline.lost();
+        let need = fc.history_needed();
         let val = val_rows(self.config.val_frac, m);
         let origins = val_origins(fit_rows, val, h, need);
-        let mut v = val_runs(&fc, &part, &origins, h)?;
+        // whether the networks' gain over AR(p) is clear: judged without the
+        // ARMA model the forecasts are averaged with (its gain is not theirs)
+        let combined = fc.meta.choice.as_ref().is_some_and(|c| c.arma.is_some());
+        let mut v = if combined {
+            let mut alone = fc.clone();
+            if let Some(c) = alone.meta.choice.as_mut() {
+                (c.arma, c.arma_window) = (None, None);
+            }
+            val_runs(&alone, &part, &origins, h)?
+        } else {
+            val_runs(&fc, &part, &origins, h)?
+        };
         if fc.meta.ar_skip && !clear_gain(&v.gains) {
             // a gain the validation block cannot tell from noise: average
             // the AR(p) and network forecasts (forecast combination)
             fc.meta.correction = 0.5;
+            v = val_runs(&fc, &part, &origins, h)?;
+        } else if combined {
             v = val_runs(&fc, &part, &origins, h)?;
         }
         let (se, se_ar, se_naive, runs) = (v.se, v.se_ar, v.se_naive, v.runs);
