@@ -17,7 +17,7 @@ pub const NOT_EXPORTED_KEY: &str = "not_exported";
 pub fn outside_the_network(mf: &ModelFile) -> String {
     let mut parts: Vec<String> = match mf.task {
         Task::Tag => vec!["the tagger's input features (word, affix, shape, n-gram and character embeddings, lexicon) and its CRF transitions, if any".into()],
-        Task::Forecast => vec!["the forecaster's transform, differencing and normalisation of the series".into()],
+        Task::Forecast => vec!["the forecaster's transform, differencing and normalisation of the series, the base forecast (AR, naive or local level) the network corrects, and the ARMA model its forecasts are averaged with, if any".into()],
         Task::Classify => vec!["the classifier's input normalisation, frame grouping and class names, and its pooling over time (the head reads the pooled outputs, not each step's)".into()],
         _ => Vec::new(),
     };
