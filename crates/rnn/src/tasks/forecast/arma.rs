@@ -354,6 +354,14 @@ impl Arma {
     }
 
     /// The orders and coefficients, e.g. `ARMA(1,1)(0,1)12 [0.52, -0.31, -0.6]`.
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::Arma;
+    /// let m = Arma { p: 1, q: 0, sp: 0, sq: 1, season: 4, coef: vec![0.5, -0.25], aic: 0.0 };
+    /// assert_eq!(m.describe(), "ARMA(1,0)(0,1)4 [0.500, -0.250]");
+    /// let mean = Arma { p: 0, q: 0, sp: 0, sq: 0, season: 1, coef: vec![], aic: 0.0 };
+    /// assert_eq!(mean.describe(), "ARMA(0,0) (the training mean)");
+    /// ```
     pub fn describe(&self) -> String {
         let c: Vec<String> = self.coef.iter().map(|v| format!("{v:.3}")).collect();
         let seasonal = if self.sp + self.sq > 0 {
@@ -361,6 +369,10 @@ impl Arma {
         } else {
             String::new()
         };
+        if c.is_empty() {
+            // nothing to fit: the forecast is the series' training mean
+            return "ARMA(0,0) (the training mean)".into();
+        }
         format!("ARMA({},{}){seasonal} [{}]", self.p, self.q, c.join(", "))
     }
 }
