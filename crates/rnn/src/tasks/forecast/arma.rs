@@ -41,7 +41,6 @@ pub struct Arma {
     pub aic: f64,
 }
 
-
 /// Lags of the impulse responses that check stationarity and invertibility.
 const CHECK_LAGS: usize = 600;
 
