@@ -2,9 +2,10 @@
 //! transform, the differencing and the z-scoring of the chosen cell), the
 //! linear model with moving-average terms that the grid's AR cells lack.
 //! Its orders are chosen by AIC, its coefficients fitted by conditional
-//! least squares, and its forecast is written as a [`Linear`] model on the
-//! window (the AR(∞) form of the ARMA, truncated), so it can be averaged
-//! with the grid's base and corrected by the networks like any base.
+//! least squares, and its forecast is written as a [`Linear`] model on a
+//! window of its own (the AR(∞) form of the ARMA, truncated). Where the
+//! backtest says so, every forecast of a model is the average of the
+//! networks' forecast and this one (see `choose.rs`, `combine_arma`).
 
 use super::level::{covering_window, TRUNCATION};
 use super::linear::Linear;
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// `phi(B) Phi(B^s) w_t = theta(B) Theta(B^s) a_t` on the encoded series
 /// `w` (mean 0 by its z-scoring, so no constant), with `phi(B) = 1 - phi_1 B
 /// - ... - phi_p B^p`, `theta(B) = 1 + theta_1 B + ... + theta_q B^q` (the
-/// signs of PyTorch's neighbour in statistics, statsmodels' SARIMAX), and
+/// signs of statsmodels' SARIMAX), and
 /// `Phi`, `Theta` the same in `B^s` of degree `sp`, `sq`.
 ///
 /// ```
@@ -193,7 +194,7 @@ impl Arma {
                     *d = (a - b) / h;
                 }
             }
-            // (J J^T + lambda diag) delta = -J r
+            // (J J^T + lambda diag) delta = -J r, with J stored [k, n]
             let mut jtj = vec![0.0; k * k];
             let mut g = vec![0.0; k];
             for i in 0..k {
