@@ -29,6 +29,7 @@ mod arma;
 mod baselines;
 mod calendar;
 mod choose;
+mod combine;
 mod config;
 pub mod diagnose;
 mod eval;
