@@ -220,7 +220,7 @@ pub(crate) fn seasonal_cells(s: usize) -> Vec<(usize, Vec<usize>)> {
     if s < 2 {
         return cells;
     }
-    for k in (2..=SEASONAL_SPAN).filter(|k| k * s <= (2 * s).max(48)) {
+    for k in (2..=SEASONAL_SPAN).filter(|&k| k * s <= longest_window(s)) {
         for q in 0..=3usize.min(s / 2) {
             let mut lags: Vec<usize> = (1..=q).chain((1..=k).map(|j| j * s)).collect();
             lags.extend((1..=q).map(|j| s + j));
@@ -393,6 +393,22 @@ pub(super) struct LevelSet<'a> {
     pub(super) outputs: usize,
 }
 
+/// The grid's longest window for season `season`: 48 steps or two seasons
+/// (the seasonal cells' reach too).
+pub(super) fn longest_window(season: usize) -> usize {
+    48.max(2 * season)
+}
+
+impl LevelSet<'_> {
+    /// The backtest fold whose block holds the targets `o..o+h` of the
+    /// training rows `rows` (0 = the validation block) and the first row of
+    /// that block; `None` past the rows.
+    pub(super) fn fold_of(&self, rows: usize, o: usize) -> Option<(usize, usize)> {
+        let f = rows.checked_sub(o + self.h)? / self.val.max(1);
+        Some((f, rows.checked_sub((f + 1) * self.val)?))
+    }
+}
+
 /// The root mean of squared errors `e` (0 without any).
 pub(super) fn rms(e: &[f64]) -> f64 {
     (e.iter().sum::<f64>() / e.len().max(1) as f64).sqrt()
@@ -429,9 +445,8 @@ fn level_errors(
     let mut errs = Vec::with_capacity(points.len());
     for &(o, i, _) in points {
         // the fold whose block holds the targets o..o+h
-        let f = y.len().checked_sub(o + lv.h)? / lv.val.max(1);
+        let (f, start) = lv.fold_of(y.len(), o)?;
         if f != fold || lin.is_none() {
-            let start = y.len().checked_sub((f + 1) * lv.val)?;
             let l = Level::fit(&z[..start])?;
             (fold, lin) = (f, Some(l.linear(window, width, lv.outputs, p)));
         }

@@ -3,15 +3,10 @@
 //! says the average does better (see [`combine_arma`]).
 
 use super::arma::Arma;
-use super::choose::{fit_base, linear_forecast, rms, LevelSet, Point};
+use super::choose::{fit_base, linear_forecast, longest_window, rms, LevelSet, Point};
 use super::meta::Choice;
 use super::pipeline::Pipeline;
 use super::windows::{windows, Window};
-
-/// The grid's longest window for season `season` (the seasonal cells' too).
-fn longest_window(season: usize) -> usize {
-    48.max(2 * season)
-}
 
 /// The forecast combination: the final forecasts averaged with an [`Arma`]
 /// model of the same encoded series (orders by AIC, coefficients by
@@ -58,13 +53,10 @@ pub(super) fn combine_arma(
     let (mut fold, mut lins) = (usize::MAX, None);
     let (mut e_single, mut e_comb) = (Vec::new(), Vec::new());
     for &(o, i, _) in points {
-        let Some(f) = y.len().checked_sub(o + lv.h).map(|r| r / lv.val.max(1)) else {
+        let Some((f, start)) = lv.fold_of(y.len(), o) else {
             return best;
         };
         if f != fold || lins.is_none() {
-            let Some(start) = y.len().checked_sub((f + 1) * lv.val) else {
-                return best;
-            };
             let before: Vec<&Window> = all
                 .iter()
                 .filter(|w| w.target.end + lost <= start)
