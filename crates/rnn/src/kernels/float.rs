@@ -50,11 +50,20 @@ pub trait Float:
         false
     }
     /// `C[m, N] += A[m, K] B` with `B` packed by [`crate::kernels::PackedRhs`]
-    /// (`packed`: `[ceil(N / 16), K, 16]`); see
+    /// (`packed`: `[ceil(N / 16), K, 16]`), or with `bias` (`[N]`) `C = bias
+    /// + A B` (`C` not read); see
     /// [`crate::kernels::packed::packed_gemm_acc_portable`].
     #[inline]
-    fn packed_gemm_acc(m: usize, k: usize, n: usize, a: &[Self], packed: &[Self], c: &mut [Self]) {
-        crate::kernels::packed::packed_gemm_acc_portable(m, k, n, a, packed, c)
+    fn packed_gemm_acc(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[Self],
+        packed: &[Self],
+        bias: Option<&[Self]>,
+        c: &mut [Self],
+    ) {
+        crate::kernels::packed::packed_gemm_acc_portable(m, k, n, a, packed, bias, c)
     }
     /// `C[m, n] += A^T B` (`A` stored `[k, m]`, `B` `[k, n]`, row-major) by
     /// the hand-written blocked kernel, if this type has one on this CPU (f32
@@ -242,22 +251,30 @@ impl Float for f32 {
         false
     }
     #[inline]
-    fn packed_gemm_acc(m: usize, k: usize, n: usize, a: &[Self], packed: &[Self], c: &mut [Self]) {
+    fn packed_gemm_acc(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[Self],
+        packed: &[Self],
+        bias: Option<&[Self]>,
+        c: &mut [Self],
+    ) {
         #[cfg(target_arch = "x86_64")]
         if crate::kernels::has_avx512() {
             // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
             return unsafe {
-                crate::kernels::packed::packed_gemm_acc_f32_avx512(m, k, n, a, packed, c)
+                crate::kernels::packed::packed_gemm_acc_f32_avx512(m, k, n, a, packed, bias, c)
             };
         }
         #[cfg(target_arch = "x86_64")]
         if crate::kernels::has_avx2() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
             return unsafe {
-                crate::kernels::packed::packed_gemm_acc_f32_avx2(m, k, n, a, packed, c)
+                crate::kernels::packed::packed_gemm_acc_f32_avx2(m, k, n, a, packed, bias, c)
             };
         }
-        crate::kernels::packed::packed_gemm_acc_portable(m, k, n, a, packed, c)
+        crate::kernels::packed::packed_gemm_acc_portable(m, k, n, a, packed, bias, c)
     }
     #[inline(always)]
     fn of(x: f64) -> Self {

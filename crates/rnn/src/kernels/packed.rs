@@ -82,19 +82,36 @@ impl<T: Float> PackedRhs<T> {
     /// the AVX2 micro-kernel for f32 when the CPU has it, else a portable
     /// loop (same products, summed in the same order over `K`).
     pub fn gemm_acc(&self, m: usize, a: &[T], c: &mut [T]) {
-        T::packed_gemm_acc(m, self.k, self.n, a, &self.data, c)
+        T::packed_gemm_acc(m, self.k, self.n, a, &self.data, None, c)
+    }
+
+    /// `C[m, N] = bias + A[m, K] B` (`bias` `[N]` on every row; `C`'s
+    /// contents are not read): the bits of [`PackedRhs::gemm_acc`] after
+    /// copying `bias` into every row of `C` (each sum over a slice of `K` is
+    /// added to the bias where it would have been added to its copy), without
+    /// the copy. The recurrent step's `W_hh s_{t-1} + b_hh`.
+    pub fn gemm_bias(&self, m: usize, a: &[T], bias: &[T], c: &mut [T]) {
+        assert!(
+            bias.len() >= self.n,
+            "bias of {} for {} columns",
+            bias.len(),
+            self.n
+        );
+        T::packed_gemm_acc(m, self.k, self.n, a, &self.data, Some(bias), c)
     }
 }
 
 /// [`PackedRhs::gemm_acc`] written portably: for every row and column, the
 /// products summed over `k` in order, a `KC` (256) slice of `K` at a time (each
-/// slice's sum added to `C`). `packed` is `[ceil(N / NR), K, NR]`.
+/// slice's sum added to `C`; with `bias`, the first slice's to `bias` in place
+/// of `C`, [`PackedRhs::gemm_bias`]). `packed` is `[ceil(N / NR), K, NR]`.
 pub fn packed_gemm_acc_portable<T: Float>(
     m: usize,
     k: usize,
     n: usize,
     a: &[T],
     packed: &[T],
+    bias: Option<&[T]>,
     c: &mut [T],
 ) {
     for k0 in (0..k).step_by(KC) {
@@ -110,8 +127,18 @@ pub fn packed_gemm_acc_portable<T: Float>(
                         *s = av.mul_add(bv, *s);
                     }
                 }
-                for (cv, &s) in c[i * n + j0..i * n + j0 + w].iter_mut().zip(&acc) {
-                    *cv += s;
+                let row = &mut c[i * n + j0..i * n + j0 + w];
+                match bias.filter(|_| k0 == 0) {
+                    Some(b) => {
+                        for ((cv, &s), &bv) in row.iter_mut().zip(&acc).zip(&b[j0..j0 + w]) {
+                            *cv = bv + s;
+                        }
+                    }
+                    None => {
+                        for (cv, &s) in row.iter_mut().zip(&acc) {
+                            *cv += s;
+                        }
+                    }
                 }
             }
         }
@@ -157,6 +184,7 @@ pub(crate) unsafe fn packed_gemm_acc_f32_avx2(
     n: usize,
     a: &[f32],
     packed: &[f32],
+    bias: Option<&[f32]>,
     c: &mut [f32],
 ) {
     let panels = n.div_ceil(NR);
@@ -166,6 +194,7 @@ pub(crate) unsafe fn packed_gemm_acc_f32_avx2(
         n,
         Lhs::Rows(&a[..m * k]),
         Rhs::Packed(&packed[..panels * k * NR]),
+        bias.map(|b| &b[..n]),
         c,
     )
 }
@@ -183,6 +212,7 @@ pub(crate) unsafe fn packed_gemm_acc_f32_avx512(
     n: usize,
     a: &[f32],
     packed: &[f32],
+    bias: Option<&[f32]>,
     c: &mut [f32],
 ) {
     let panels = n.div_ceil(NR);
@@ -192,6 +222,7 @@ pub(crate) unsafe fn packed_gemm_acc_f32_avx512(
         n,
         Lhs::Rows(&a[..m * k]),
         Rhs::Packed(&packed[..panels * k * NR]),
+        bias.map(|b| &b[..n]),
         c,
     )
 }
@@ -215,7 +246,15 @@ pub(crate) unsafe fn gemm_at_b_acc_f32_avx2(
     b: &[f32],
     c: &mut [f32],
 ) {
-    blocked_f32::<false>(m, k, n, Lhs::Cols(&a_t[..k * m]), Rhs::Rows(&b[..k * n]), c)
+    blocked_f32::<false>(
+        m,
+        k,
+        n,
+        Lhs::Cols(&a_t[..k * m]),
+        Rhs::Rows(&b[..k * n]),
+        None,
+        c,
+    )
 }
 
 /// [`gemm_at_b_acc_f32_avx2`] with the AVX-512 micro-kernel: the same sums
@@ -233,7 +272,15 @@ pub(crate) unsafe fn gemm_at_b_acc_f32_avx512(
     b: &[f32],
     c: &mut [f32],
 ) {
-    blocked_f32::<true>(m, k, n, Lhs::Cols(&a_t[..k * m]), Rhs::Rows(&b[..k * n]), c)
+    blocked_f32::<true>(
+        m,
+        k,
+        n,
+        Lhs::Cols(&a_t[..k * m]),
+        Rhs::Rows(&b[..k * n]),
+        None,
+        c,
+    )
 }
 
 /// How `A` (`[m, K]` as multiplied) is stored.
@@ -272,7 +319,9 @@ const CHUNK_BLOCKS: usize = 16;
 /// tile of `R x NR` sums over the slice, added to `C` at its end. Every
 /// element of `C` gets the products of each slice summed in order over `K`,
 /// slice after slice, whatever the blocking: the same sums as
-/// [`packed_gemm_acc_portable`] bit for bit.
+/// [`packed_gemm_acc_portable`] bit for bit. With `bias` (`[N]`), the first
+/// slice's sums are added to it instead of to `C` (whose contents are then
+/// not read): `C = bias + A B`.
 ///
 /// `WIDE` picks the micro-kernel: AVX-512 tiles of up to [`MR512`] rows by
 /// two panels, else AVX2 tiles of up to [`MR`] rows by one panel. Inlined
@@ -288,6 +337,7 @@ unsafe fn blocked_f32<const WIDE: bool>(
     n: usize,
     a: Lhs,
     b: Rhs,
+    bias: Option<&[f32]>,
     c: &mut [f32],
 ) {
     thread_local! {
@@ -380,6 +430,11 @@ unsafe fn blocked_f32<const WIDE: bool>(
                         }
                     }
                 }
+                // the row the first slice's sums are added to: bias, or C
+                let bias_at = |j0: usize| match bias {
+                    Some(b) if k0 == 0 => b.as_ptr().add(j0),
+                    _ => std::ptr::null(),
+                };
                 let panel_at = |p: usize| match b {
                     Rhs::Packed(pk) => pk.as_ptr().add(p * k * NR + k0 * NR),
                     Rhs::Rows(_) => bq.as_ptr().add(p * kc * NR),
@@ -412,9 +467,9 @@ unsafe fn blocked_f32<const WIDE: bool>(
                                 ($($r:literal)*) => {
                                     match r {
                                         $($r => if two {
-                                            tile512::<$r, 2>(kc, aq, [bp, bp1], cp, n, w, pf)
+                                            tile512::<$r, 2>(kc, aq, [bp, bp1], (cp, bias_at(j0)), n, w, pf)
                                         } else {
-                                            tile512::<$r, 1>(kc, aq, [bp, bp1], cp, n, w, pf)
+                                            tile512::<$r, 1>(kc, aq, [bp, bp1], (cp, bias_at(j0)), n, w, pf)
                                         },)*
                                         _ => unreachable!("row blocks hold 1 to {MR512} rows"),
                                     }
@@ -435,13 +490,14 @@ unsafe fn blocked_f32<const WIDE: bool>(
                             let aq = ap.as_ptr().add((i - row0) * kc);
                             let cp = c.as_mut_ptr().add(i * n + j0);
                             let pf = if q == 0 { next } else { std::ptr::null() };
+                            let c = (cp, bias_at(j0));
                             match r {
-                                6 => tile::<6>(kc, aq, bp, cp, n, w, pf),
-                                5 => tile::<5>(kc, aq, bp, cp, n, w, pf),
-                                4 => tile::<4>(kc, aq, bp, cp, n, w, pf),
-                                3 => tile::<3>(kc, aq, bp, cp, n, w, pf),
-                                2 => tile::<2>(kc, aq, bp, cp, n, w, pf),
-                                _ => tile::<1>(kc, aq, bp, cp, n, w, pf),
+                                6 => tile::<6>(kc, aq, bp, c, n, w, pf),
+                                5 => tile::<5>(kc, aq, bp, c, n, w, pf),
+                                4 => tile::<4>(kc, aq, bp, c, n, w, pf),
+                                3 => tile::<3>(kc, aq, bp, c, n, w, pf),
+                                2 => tile::<2>(kc, aq, bp, c, n, w, pf),
+                                _ => tile::<1>(kc, aq, bp, c, n, w, pf),
                             }
                         }
                     }
@@ -496,17 +552,22 @@ fn row_blocks(m: usize, mr: usize) -> impl Iterator<Item = (usize, usize)> {
 /// step product's right-hand matrix (16 MiB) comes from L3, and without it
 /// the first row block over each panel waited for it.
 ///
+/// `c` is `(C, bias)`: with `bias` not null the sums are added to its `w`
+/// floats (the same for every row) and stored to `C`, whose contents are not
+/// read.
+///
 /// # Safety
 /// AVX2 and FMA; `a` points at `k * R` floats (`A`'s `R` rows interleaved:
-/// `a[kk * R + r] = A[r, kk]`), `bp` at `k * NR` floats, `c` at `R` rows of
-/// `w <= NR` floats (`ldc` apart); `pf` null or at `k * NR` floats.
+/// `a[kk * R + r] = A[r, kk]`), `bp` at `k * NR` floats, `C` at `R` rows of
+/// `w <= NR` floats (`ldc` apart), `bias` null or at `w` floats; `pf` null or
+/// at `k * NR` floats.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn tile<const R: usize>(
     k: usize,
     a: *const f32,
     bp: *const f32,
-    c: *mut f32,
+    c: (*mut f32, *const f32),
     ldc: usize,
     w: usize,
     pf: *const f32,
@@ -528,7 +589,7 @@ unsafe fn tile_sums<const R: usize, const PF: bool>(
     k: usize,
     a: *const f32,
     bp: *const f32,
-    c: *mut f32,
+    (c, bias): (*mut f32, *const f32),
     ldc: usize,
     w: usize,
     pf: *const f32,
@@ -551,15 +612,24 @@ unsafe fn tile_sums<const R: usize, const PF: bool>(
     }
     for (r, acc) in acc.iter().enumerate() {
         let cr = c.add(r * ldc);
+        // what the sums are added to: this row of C, or the bias
+        let base = if bias.is_null() {
+            cr as *const f32
+        } else {
+            bias
+        };
         if w == NR {
-            _mm256_storeu_ps(cr, _mm256_add_ps(_mm256_loadu_ps(cr), acc[0]));
-            _mm256_storeu_ps(cr.add(8), _mm256_add_ps(_mm256_loadu_ps(cr.add(8)), acc[1]));
+            _mm256_storeu_ps(cr, _mm256_add_ps(_mm256_loadu_ps(base), acc[0]));
+            _mm256_storeu_ps(
+                cr.add(8),
+                _mm256_add_ps(_mm256_loadu_ps(base.add(8)), acc[1]),
+            );
         } else {
             let mut sums = [0f32; NR];
             _mm256_storeu_ps(sums.as_mut_ptr(), acc[0]);
             _mm256_storeu_ps(sums.as_mut_ptr().add(8), acc[1]);
             for (jj, &s) in sums[..w].iter().enumerate() {
-                *cr.add(jj) += s;
+                *cr.add(jj) = *base.add(jj) + s;
             }
         }
     }
@@ -570,7 +640,7 @@ unsafe fn tile_sums<const R: usize, const PF: bool>(
 /// 16-float register per panel row. Each sum is taken over `kk` in order from
 /// zero and added to `C` at the end, as in [`tile`]: the same bits. With `pf`
 /// not null, also asks for the `k` lines of each of the two panels at `pf`
-/// (into L2).
+/// (into L2). `c` is `(C, bias)` as in [`tile`].
 ///
 /// # Safety
 /// AVX-512F; pointers as [`tile`]'s, `bp[q]` for `q < P` at `k * NR` floats.
@@ -580,7 +650,7 @@ unsafe fn tile512<const R: usize, const P: usize>(
     k: usize,
     a: *const f32,
     bp: [*const f32; 2],
-    c: *mut f32,
+    (c, bias): (*mut f32, *const f32),
     ldc: usize,
     w: usize,
     pf: [*const f32; 2],
@@ -607,14 +677,20 @@ unsafe fn tile512<const R: usize, const P: usize>(
     }
     for (r, acc) in acc.iter().enumerate() {
         let cr = c.add(r * ldc);
+        // what the sums are added to: this row of C, or the bias
+        let base = if bias.is_null() {
+            cr as *const f32
+        } else {
+            bias
+        };
         for (q, &acc) in acc.iter().enumerate() {
-            let cq = cr.add(q * NR);
+            let (cq, bq) = (cr.add(q * NR), base.add(q * NR));
             let left = w.saturating_sub(q * NR);
             if left >= NR {
-                _mm512_storeu_ps(cq, _mm512_add_ps(_mm512_loadu_ps(cq), acc));
+                _mm512_storeu_ps(cq, _mm512_add_ps(_mm512_loadu_ps(bq), acc));
             } else if left > 0 {
                 let mask: __mmask16 = (1u16 << left) - 1;
-                let old = _mm512_maskz_loadu_ps(mask, cq);
+                let old = _mm512_maskz_loadu_ps(mask, bq);
                 _mm512_mask_storeu_ps(cq, mask, _mm512_add_ps(old, acc));
             }
         }
@@ -749,7 +825,7 @@ mod tests {
             let mut fast = vec![0.5f32; m * n];
             pk.gemm_acc(m, &a32, &mut fast);
             let mut slow = vec![0.5f32; m * n];
-            packed_gemm_acc_portable(m, k, n, &a32, &pk.data, &mut slow);
+            packed_gemm_acc_portable(m, k, n, &a32, &pk.data, None, &mut slow);
             for ((f, s), y) in fast.iter().zip(&slow).zip(&want) {
                 assert!(
                     ((*f as f64) - y).abs() < 1e-4 * (1.0 + y.abs()),
@@ -764,15 +840,50 @@ mod tests {
             if crate::kernels::has_avx2() {
                 let mut narrow = vec![0.5f32; m * n];
                 // SAFETY: the CPU has AVX2 and FMA (checked just above)
-                unsafe { packed_gemm_acc_f32_avx2(m, k, n, &a32, &pk.data, &mut narrow) };
+                unsafe { packed_gemm_acc_f32_avx2(m, k, n, &a32, &pk.data, None, &mut narrow) };
                 assert_eq!(narrow, slow, "AVX2 and portable differ at {m}x{k}x{n}");
                 if std::is_x86_feature_detected!("avx512f") {
                     let mut wide = vec![0.5f32; m * n];
                     // SAFETY: the CPU has AVX-512F too (checked just above)
-                    unsafe { packed_gemm_acc_f32_avx512(m, k, n, &a32, &pk.data, &mut wide) };
+                    unsafe { packed_gemm_acc_f32_avx512(m, k, n, &a32, &pk.data, None, &mut wide) };
                     assert_eq!(wide, slow, "AVX-512 and portable differ at {m}x{k}x{n}");
                 }
             }
+            // with a bias: the bits of copying it into every row and then
+            // accumulating, whatever C held before (NaN here), on every path
+            let bias: Vec<f32> = pattern(n, 3).iter().map(|&v| v as f32).collect();
+            let mut want32 = bias.repeat(m);
+            packed_gemm_acc_portable(m, k, n, &a32, &pk.data, None, &mut want32);
+            let mut got = vec![f32::NAN; m * n];
+            pk.gemm_bias(m, &a32, &bias, &mut got);
+            assert_eq!(got, want32, "gemm_bias (dispatched) at {m}x{k}x{n}");
+            let mut got = vec![f32::NAN; m * n];
+            packed_gemm_acc_portable(m, k, n, &a32, &pk.data, Some(&bias), &mut got);
+            assert_eq!(got, want32, "portable with a bias at {m}x{k}x{n}");
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::has_avx2() {
+                let mut got = vec![f32::NAN; m * n];
+                // SAFETY: the CPU has AVX2 and FMA (checked just above)
+                unsafe { packed_gemm_acc_f32_avx2(m, k, n, &a32, &pk.data, Some(&bias), &mut got) };
+                assert_eq!(got, want32, "AVX2 with a bias at {m}x{k}x{n}");
+                if std::is_x86_feature_detected!("avx512f") {
+                    let mut got = vec![f32::NAN; m * n];
+                    // SAFETY: the CPU has AVX-512F too (checked just above)
+                    unsafe {
+                        packed_gemm_acc_f32_avx512(m, k, n, &a32, &pk.data, Some(&bias), &mut got)
+                    };
+                    assert_eq!(got, want32, "AVX-512 with a bias at {m}x{k}x{n}");
+                }
+            }
+            // f64 (the portable loop) with a bias, against the copy as well
+            let bias64 = pattern(n, 3);
+            let mut pk64 = PackedRhs::<f64>::default();
+            pk64.pack(&b, k, n, false);
+            let mut want64 = bias64.repeat(m);
+            pk64.gemm_acc(m, &a, &mut want64);
+            let mut got = vec![f64::NAN; m * n];
+            pk64.gemm_bias(m, &a, &bias64, &mut got);
+            assert_eq!(got, want64, "f64 with a bias at {m}x{k}x{n}");
         }
     }
 }

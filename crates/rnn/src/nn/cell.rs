@@ -190,7 +190,9 @@ impl CellKind {
 
     /// One step of the cell for one row (one sequence of the batch).
     ///
-    /// `xi`, `gh`: `[G*H]`; `h_prev`, `c_prev`, `h`, `c`: `[H]`; `cache`: `[cache_width*H]`.
+    /// `xi`, `gh`: `[G*H]`; `h_prev`, `c_prev`, `h`, `c`: `[H]`; `cache`:
+    /// `[cache_width*H]`, the gate values BPTT reads, or empty when they
+    /// are not kept (inference).
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn forward_row<T: Float>(
@@ -262,10 +264,12 @@ impl CellKind {
                 }
             }
             Self::Lstm => {
-                let (ci, rest) = cache.split_at_mut(n);
-                let (cf, rest) = rest.split_at_mut(n);
-                let (cg, rest) = rest.split_at_mut(n);
-                let (co, ctc) = rest.split_at_mut(n);
+                let keep = !cache.is_empty();
+                let cache = if keep { &mut cache[..5 * n] } else { cache };
+                let (ci, rest) = cache.split_at_mut(if keep { n } else { 0 });
+                let (cf, rest) = rest.split_at_mut(ci.len());
+                let (cg, rest) = rest.split_at_mut(ci.len());
+                let (co, ctc) = rest.split_at_mut(ci.len());
                 for j in 0..n {
                     let i = sigmoid(xi[j] + gh[j]); // i = σ(W_ii x + b_ii + W_hi h + b_hi)
                     let f = sigmoid(xi[n + j] + gh[n + j]); // f = σ(...)
@@ -275,20 +279,26 @@ impl CellKind {
                     let tc = ct.tanh_fast();
                     c[j] = ct;
                     h[j] = o * tc; // h_t = o ⊙ tanh(c_t)
-                    (ci[j], cf[j], cg[j], co[j], ctc[j]) = (i, f, g, o, tc);
+                    if keep {
+                        (ci[j], cf[j], cg[j], co[j], ctc[j]) = (i, f, g, o, tc);
+                    }
                 }
             }
             Self::Gru => {
-                let (cr, rest) = cache.split_at_mut(n);
-                let (cz, rest) = rest.split_at_mut(n);
-                let (cn, cgn) = rest.split_at_mut(n);
+                let keep = !cache.is_empty();
+                let cache = if keep { &mut cache[..4 * n] } else { cache };
+                let (cr, rest) = cache.split_at_mut(if keep { n } else { 0 });
+                let (cz, rest) = rest.split_at_mut(cr.len());
+                let (cn, cgn) = rest.split_at_mut(cr.len());
                 for j in 0..n {
                     let r = sigmoid(xi[j] + gh[j]); // r = σ(W_ir x + b_ir + W_hr h + b_hr)
                     let z = sigmoid(xi[n + j] + gh[n + j]); // z = σ(...)
                     let ghn = gh[2 * n + j]; // W_hn h + b_hn
                     let nn = (xi[2 * n + j] + r * ghn).tanh_fast(); // n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
                     h[j] = (T::one() - z) * nn + z * h_prev[j]; // h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}
-                    (cr[j], cz[j], cn[j], cgn[j]) = (r, z, nn, ghn);
+                    if keep {
+                        (cr[j], cz[j], cn[j], cgn[j]) = (r, z, nn, ghn);
+                    }
                 }
             }
         }
@@ -447,5 +457,50 @@ impl CellKind {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without a cache (inference) a step gives the state of the step with
+    /// one, bit for bit, and the cached gate values are the cell's equations:
+    /// f64 (the portable loop) and f32 (the vectorised kernels where the CPU
+    /// has them), LSTM and GRU.
+    #[test]
+    fn a_step_without_a_cache_gives_the_same_state() {
+        fn check<T: Float + std::fmt::Debug>() {
+            let n = 21;
+            let v = |k: usize, s: f64| -> Vec<T> {
+                (0..k)
+                    .map(|i| T::of(((i * 37 + 11) % 23) as f64 / 23.0 * s - s / 2.0))
+                    .collect()
+            };
+            let (xi, gh, hp, cp) = (v(4 * n, 6.0), v(4 * n, 3.0), v(n, 1.8), v(n, 4.0));
+            for cell in [CellKind::Lstm, CellKind::Gru] {
+                let run = |keep: bool| {
+                    let (mut h, mut c) = (vec![T::zero(); n], vec![T::zero(); n]);
+                    let mut cache = vec![T::zero(); if keep { cell.cache_width() * n } else { 0 }];
+                    let c_prev: &[T] = if cell.has_memory() { &cp } else { &[] };
+                    cell.forward_row(&xi, &gh, &hp, c_prev, &mut h, &mut c, &mut cache);
+                    (h, c, cache)
+                };
+                let (kept, bare) = (run(true), run(false));
+                assert_eq!((&kept.0, &kept.1), (&bare.0, &bare.1), "{}", cell.name());
+                assert!(bare.2.is_empty());
+                // the first cached gate: i (LSTM) or r (GRU) = σ(xi + gh)
+                for j in 0..n {
+                    let want = sigmoid(xi[j] + gh[j]).f64();
+                    assert!(
+                        (kept.2[j].f64() - want).abs() < 1e-6,
+                        "{} j={j}",
+                        cell.name()
+                    );
+                }
+            }
+        }
+        check::<f64>();
+        check::<f32>();
     }
 }

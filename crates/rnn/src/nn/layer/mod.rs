@@ -122,9 +122,6 @@ pub(crate) struct LayerScratch<T> {
     packed: PackedRhs<T>,
     /// The new memory of one row (LSTM): `[H]`.
     c_new: Vec<T>,
-    /// The gate values the cell would keep for BPTT, of one row, discarded:
-    /// `[cache_width*H]`.
-    cache: Vec<T>,
     /// Variable lengths: the sequences by decreasing length: `[B]`.
     order: Vec<usize>,
     /// Variable lengths: the state in that order: `[B, H]`.
@@ -391,7 +388,6 @@ impl Recurrent {
         prep: Option<&LayerPrep<T>>,
     ) {
         let (hs, gw, ni) = (self.hidden, self.gate_width(), self.input_size);
-        let cw = self.cell.cache_width() * hs;
         let mem = self.cell.has_memory();
         let rows = steps * batch;
         let bh = batch * hs;
@@ -455,7 +451,6 @@ impl Recurrent {
             gh,
             w_hh_t,
             c_new,
-            cache,
             packed,
             ..
         } = scratch;
@@ -468,11 +463,9 @@ impl Recurrent {
         };
         gh.resize(batch * gw, T::zero()); // [B, G*H]
         c_new.resize(if mem { hs } else { 0 }, T::zero()); // [H]
-                                                           // [cache_width*H], discarded
-        cache.resize(if S::KEEPS { 0 } else { cw }, T::zero());
-        // For batches, W transposed once per call, so the step GEMM has no
-        // transposed operand (measured ~8% faster at M and L). Batch 1 reads
-        // W as stored: a matrix-vector product, `Float::gemv_acc`.
+                                                           // For batches, W transposed once per call, so the step GEMM has no
+                                                           // transposed operand (measured ~8% faster at M and L). Batch 1 reads
+                                                           // W as stored: a matrix-vector product, `Float::gemv_acc`.
         let pk = batch > 1 && step_packed::<T>();
         let packed: &PackedRhs<T> = match prep {
             // laid out once (`Prepared`)
@@ -516,6 +509,8 @@ impl Recurrent {
             sink.keep_state(t, &s_prev[..bh], c);
             // gh = W s_{t-1} + b_hh = s_{t-1} W^T + b_hh   [B, H] x [H, G*H]
             match p.b_hh {
+                // b_hh added in the packed product's tiles (not copied first)
+                Some(_) if batch > 1 && pk => {}
                 Some(bhh) => gh.chunks_exact_mut(gw).for_each(|r| r.copy_from_slice(bhh)),
                 None => gh.fill(T::zero()),
             }
@@ -527,7 +522,10 @@ impl Recurrent {
                     T::gemv_acc(gw, hs, p.w_hh, s, gh);
                 }
             } else if pk {
-                packed.gemm_acc(batch, &s_prev[..bh], gh);
+                match p.b_hh {
+                    Some(bhh) => packed.gemm_bias(batch, &s_prev[..bh], bhh, gh),
+                    None => packed.gemm_acc(batch, &s_prev[..bh], gh),
+                }
             } else {
                 gemm(batch, gw, hs, s_prev, false, w_hh_t, false, gh, true);
             }
@@ -548,7 +546,7 @@ impl Recurrent {
                     cp,
                     ht,
                     c_new,
-                    sink.gates(r, cache),
+                    sink.gates(r),
                 );
                 if !in_place {
                     h[b * hs..(b + 1) * hs].copy_from_slice(ht);

@@ -7,7 +7,7 @@ use crate::Float;
 /// training ([`Keep`]), nothing when inferring ([`Discard`], whose calls the
 /// compiler removes).
 pub(super) trait StepSink<T> {
-    /// Whether gate values are kept (else the loop gives a one-row spare).
+    /// Whether gate values are kept.
     const KEEPS: bool;
     /// Before step `t`: the state `s_{t-1}` `[B, H]` and memory `c_{t-1}`
     /// `[B, H]` (empty unless the cell has one).
@@ -16,9 +16,9 @@ pub(super) trait StepSink<T> {
     /// `c_{t-1}` `[H]` (empty unless the cell has one).
     fn keep_row(&mut self, r: usize, h_prev: &[T], c_prev: &[T]);
     /// The buffer row `r = t*B + b`'s gate values go to:
-    /// `[cache_width*H]`; `spare` is a one-row buffer to return when nothing
-    /// is kept.
-    fn gates<'a>(&'a mut self, r: usize, spare: &'a mut [T]) -> &'a mut [T];
+    /// `[cache_width*H]`, or empty when nothing is kept (the cell's step
+    /// then computes them without storing them).
+    fn gates(&mut self, r: usize) -> &mut [T];
 }
 
 /// The training sink: writes into a [`super::LayerCache`]'s buffers.
@@ -54,7 +54,7 @@ impl<T: Float> StepSink<T> for Keep<'_, T> {
         }
     }
     #[inline(always)]
-    fn gates<'a>(&'a mut self, r: usize, _spare: &'a mut [T]) -> &'a mut [T] {
+    fn gates(&mut self, r: usize) -> &mut [T] {
         &mut self.gates[r * self.cw..(r + 1) * self.cw]
     }
 }
@@ -69,7 +69,7 @@ impl<T> StepSink<T> for Discard {
     #[inline(always)]
     fn keep_row(&mut self, _r: usize, _h_prev: &[T], _c_prev: &[T]) {}
     #[inline(always)]
-    fn gates<'a>(&'a mut self, _r: usize, spare: &'a mut [T]) -> &'a mut [T] {
-        spare
+    fn gates(&mut self, _r: usize) -> &mut [T] {
+        &mut []
     }
 }

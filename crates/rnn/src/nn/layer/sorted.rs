@@ -69,14 +69,12 @@ impl Recurrent {
         sink: &mut S,
     ) {
         let (hs, gw) = (self.hidden, self.gate_width());
-        let cw = self.cell.cache_width() * hs;
         let mem = self.cell.has_memory();
         let LayerScratch {
             xi,
             gh,
             w_hh_t,
             c_new,
-            cache,
             order,
             h_sorted,
             c_sorted,
@@ -85,7 +83,6 @@ impl Recurrent {
         } = scratch;
         gh.resize(batch * gw, T::zero()); // [B, G*H]
         c_new.resize(if mem { hs } else { 0 }, T::zero()); // [H]
-        cache.resize(if S::KEEPS { 0 } else { cw }, T::zero()); // [cache_width*H], discarded
         let pk = batch > 1 && step_packed::<T>();
         let packed: &PackedRhs<T> = if pk {
             packed_w_hh(p.w_hh, hs, gw, true, packed) // W_hh^T [H, G*H], packed
@@ -121,13 +118,18 @@ impl Recurrent {
             // gh = s_{t-1} W^T + b_hh for the n running rows   [n, H] x [H, G*H]
             let gh = &mut gh[..n * gw];
             match p.b_hh {
+                // b_hh added in the packed product's tiles (not copied first)
+                Some(_) if n > 1 && pk => {}
                 Some(bhh) => gh.chunks_exact_mut(gw).for_each(|r| r.copy_from_slice(bhh)),
                 None => gh.fill(T::zero()),
             }
             if n == 1 {
                 T::gemv_acc(gw, hs, p.w_hh, &h_sorted[..hs], gh);
             } else if pk {
-                packed.gemm_acc(n, &h_sorted[..n * hs], gh);
+                match p.b_hh {
+                    Some(bhh) => packed.gemm_bias(n, &h_sorted[..n * hs], bhh, gh),
+                    None => packed.gemm_acc(n, &h_sorted[..n * hs], gh),
+                }
             } else {
                 gemm(
                     n,
@@ -160,7 +162,7 @@ impl Recurrent {
                     cp,
                     ht,
                     c_new,
-                    sink.gates(r, cache),
+                    sink.gates(r),
                 );
                 hp.copy_from_slice(ht);
                 if mem {

@@ -46,8 +46,6 @@ pub(crate) struct HalfScratch<T> {
     gh: Vec<T>,
     /// Its units' new memory (LSTM): `[n]`.
     c_new: Vec<T>,
-    /// The gate values of its units, discarded: `[cache_width*n]`.
-    cache: Vec<T>,
 }
 
 /// A slice shared by the two halves, each writing only its own parts of it
@@ -141,13 +139,11 @@ impl Recurrent {
         };
         let (hs, gw, ng) = (self.hidden, self.gate_width(), self.cell.gates());
         let mem = self.cell.has_memory();
-        let cw = self.cell.cache_width();
         for (half, buf) in halves.iter_mut().enumerate() {
             let n = if half == 0 { cut } else { hs - cut };
             buf.xi.resize(ng * n, T::zero()); // [G*n]
             buf.gh.resize(ng * n, T::zero()); // [G*n]
             buf.c_new.resize(if mem { n } else { 0 }, T::zero()); // [n]
-            buf.cache.resize(cw * n, T::zero()); // [cache_width*n]
         }
         let h0: &[T] = h; // s_0, read by both halves at the first step
         let out_s = Shared::new(out); // [T, stride]: each step's row
@@ -162,7 +158,6 @@ impl Recurrent {
                 xi: xi_h,
                 gh,
                 c_new,
-                cache,
             } = unsafe { &mut halves_s.get_mut(half, 1)[0] };
             // SAFETY: only this half reads or writes its units of c.
             let c_own: &mut [T] = if mem {
@@ -211,7 +206,7 @@ impl Recurrent {
                 let ht = unsafe { out_s.get_mut(step_row(t) + u0, n) };
                 // s_t, c_t of units u0..u1
                 self.cell
-                    .forward_row(xi_h, gh, &s_prev[u0..u1], c_own, ht, c_new, cache);
+                    .forward_row(xi_h, gh, &s_prev[u0..u1], c_own, ht, c_new, &mut []);
                 if mem {
                     c_own.copy_from_slice(c_new);
                 }
