@@ -17,6 +17,13 @@
 //! block or instruction set it falls in: the AVX2 and AVX-512 builds give
 //! the same bits, and so does any subset of the columns (the two halves of
 //! `nn::layer::split` each run their own units' columns).
+//!
+//! The same loop with each term a multiplication and then an addition (two
+//! roundings) is BPTT's batch-1 `dh = W_hh^T dg` ([`gemv_t_acc_f32`]): the
+//! sums of `linalg::gemv_t_acc`'s portable loop bit for bit, with as many
+//! independent sums in registers as the instruction set holds (that loop,
+//! compiled for AVX-512, kept a block of 32 outputs in two registers, two
+//! dependent chains, and passed over `W_hh` four times at `H` = 100).
 
 #[cfg(target_arch = "x86_64")]
 use super::lanes::{Vector, V16, V8};
@@ -59,15 +66,45 @@ pub(crate) fn gemv_cols_acc_f32(k: usize, n: usize, a: &[f32], x: &[f32], y: &mu
     false
 }
 
+/// `y[N] += A[K, N]^T x[K]`, i.e. `y[N] += x[K] A[K, N]` with each term a
+/// multiplication and then an addition: `y_j + (((0 + x_0 A[0, j]) + x_1 A[1,
+/// j]) + ...)`, the sums of `linalg::gemv_t_acc`'s portable loop bit for bit
+/// (each output's terms in the order of `k`, two roundings each). AVX-512 when
+/// the CPU has it, else AVX2; `false`, with `y` untouched, with neither.
+///
+/// # Panics
+/// When `a` is shorter than `K*N`, `x` than `K` or `y` than `N`.
+pub(crate) fn gemv_t_acc_f32(k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) -> bool {
+    let (a, x, y) = (&a[..k * n], &x[..k], &mut y[..n]);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if super::has_avx512() {
+            // SAFETY: the CPU has AVX-512F, AVX2 and FMA; the slices were cut
+            // to K*N, K and N above.
+            unsafe { rows_avx512(k, n, a, x, y) };
+            return true;
+        }
+        if super::has_avx2() {
+            // SAFETY: the CPU has AVX2 and FMA; lengths as above.
+            unsafe { rows_avx2(k, n, a, x, y) };
+            return true;
+        }
+    }
+    let _ = (a, x, y);
+    false
+}
+
 /// Columns `j0..j0 + R*V::N` of `y` in `R` accumulators while all `K` rows
-/// of `A` stream past; with `MASKED` the lanes past `N` are left out.
+/// of `A` stream past; with `MASKED` the lanes past `N` are left out; with
+/// `FMA` each term is one fused multiply-add, else a multiplication and an
+/// addition.
 ///
 /// # Safety
 /// The instruction set of `V`; `a` `[K, N]`, `x` `[K]`, `y` `[N]`; without
 /// `MASKED`, `j0 + R*V::N <= N`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn block<V: Vector, const R: usize, const MASKED: bool>(
+unsafe fn block<V: Vector, const R: usize, const MASKED: bool, const FMA: bool>(
     n: usize,
     a: &[f32],
     x: &[f32],
@@ -82,8 +119,8 @@ unsafe fn block<V: Vector, const R: usize, const MASKED: bool>(
             let xv = V::splat(xk);
             let row = ap.add(kk * n + j0);
             for i in 0..R {
-                // acc_j = A[k, j] x[k] + acc_j, one rounding
-                acc[i] = V::load(row.add(i * V::N), masks[i]).fmadd(xv, acc[i]);
+                // acc_j = A[k, j] x[k] + acc_j, one rounding (or two)
+                acc[i] = term::<V, FMA>(V::load(row.add(i * V::N), masks[i]), xv, acc[i]);
             }
         }
         for (i, acc_i) in acc.iter().enumerate() {
@@ -100,8 +137,8 @@ unsafe fn block<V: Vector, const R: usize, const MASKED: bool>(
         let xv = V::splat(xk);
         let row = ap.add(kk * n + j0);
         for (i, acc_i) in acc.iter_mut().enumerate() {
-            // acc_j = A[k, j] x[k] + acc_j, one rounding
-            *acc_i = V::load(row.add(i * V::N), all).fmadd(xv, *acc_i);
+            // acc_j = A[k, j] x[k] + acc_j, one rounding (or two)
+            *acc_i = term::<V, FMA>(V::load(row.add(i * V::N), all), xv, *acc_i);
         }
     }
     for (i, acc_i) in acc.iter().enumerate() {
@@ -111,22 +148,54 @@ unsafe fn block<V: Vector, const R: usize, const MASKED: bool>(
     }
 }
 
-/// The loop over blocks: `WIDE` registers at a time, then what is left in
-/// blocks of up to four (the last masked).
+/// `acc + a x`: one fused multiply-add with `FMA`, else the product
+/// rounded and then the sum.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn cols<V: Vector, const WIDE: usize>(n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
+unsafe fn term<V: Vector, const FMA: bool>(a: V, x: V, acc: V) -> V {
+    if FMA {
+        a.fmadd(x, acc)
+    } else {
+        acc.add(a.mul(x))
+    }
+}
+
+/// The loop over blocks: `WIDE` registers at a time, then what is left in
+/// one masked block of 8, 16 or `WIDE` registers when it needs more than
+/// four (a pass over `A` per block: at `N` = 100, 16 lanes, one pass with
+/// seven sums per row instead of two passes with four), else in blocks of
+/// four (the last masked).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn cols<V: Vector, const WIDE: usize, const FMA: bool>(
+    n: usize,
+    a: &[f32],
+    x: &[f32],
+    y: &mut [f32],
+) {
     let mut j0 = 0;
     while j0 + WIDE * V::N <= n {
-        block::<V, WIDE, false>(n, a, x, y, j0);
+        block::<V, WIDE, false, FMA>(n, a, x, y, j0);
         j0 += WIDE * V::N;
     }
+    let left = n - j0;
+    if left > 4 * V::N {
+        if left <= 8 * V::N && WIDE >= 8 {
+            return block::<V, 8, true, FMA>(n, a, x, y, j0);
+        }
+        if left <= 16 * V::N && WIDE >= 16 {
+            return block::<V, 16, true, FMA>(n, a, x, y, j0);
+        }
+        if WIDE > 16 {
+            return block::<V, WIDE, true, FMA>(n, a, x, y, j0);
+        }
+    }
     while j0 + 4 * V::N <= n {
-        block::<V, 4, false>(n, a, x, y, j0);
+        block::<V, 4, false, FMA>(n, a, x, y, j0);
         j0 += 4 * V::N;
     }
     if j0 < n {
-        block::<V, 4, true>(n, a, x, y, j0);
+        block::<V, 4, true, FMA>(n, a, x, y, j0);
     }
 }
 
@@ -138,7 +207,7 @@ unsafe fn cols<V: Vector, const WIDE: usize>(n: usize, a: &[f32], x: &[f32], y: 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn cols_avx512(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
-    cols::<V16, 25>(n, a, x, y)
+    cols::<V16, 25, true>(n, a, x, y)
 }
 
 /// [`cols`] with AVX2: 12 accumulators, the broadcast and a load, 14 of the
@@ -149,7 +218,27 @@ unsafe fn cols_avx512(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn cols_avx2(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
-    cols::<V8, 12>(n, a, x, y)
+    cols::<V8, 12, true>(n, a, x, y)
+}
+
+/// [`gemv_t_acc_f32`] with AVX-512 (the registers of [`cols_avx512`]).
+///
+/// # Safety
+/// AVX-512F, AVX2 and FMA; lengths as [`gemv_t_acc_f32`] cuts them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn rows_avx512(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
+    cols::<V16, 25, false>(n, a, x, y)
+}
+
+/// [`gemv_t_acc_f32`] with AVX2 (the registers of [`cols_avx2`]).
+///
+/// # Safety
+/// AVX2 and FMA; lengths as [`gemv_t_acc_f32`] cuts them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn rows_avx2(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
+    cols::<V8, 12, false>(n, a, x, y)
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -215,6 +304,53 @@ mod tests {
             }
             let mut any = y0.clone();
             assert!(gemv_cols_acc_f32(k, n, &a, &x, &mut any));
+            assert_eq!(bits(&any), bits(&want), "dispatch k={k} n={n}");
+        }
+    }
+
+    /// The unfused builds give the bits of `linalg::gemv_t_acc`'s portable
+    /// loop (f32 through the generic code: product, then sum), and of the
+    /// sum written out with two roundings per term.
+    #[test]
+    fn unfused_builds_are_the_portable_transposed_product() {
+        if !available() {
+            return;
+        }
+        for (k, n) in [
+            (400, 100),
+            (300, 100),
+            (148, 37),
+            (5, 16),
+            (17, 3),
+            (1024, 256),
+            (1, 1),
+            (0, 5),
+        ] {
+            let (a, x) = (pattern(k * n, 4), pattern(k, 5));
+            let y0 = pattern(n, 6);
+            let mut want = y0.clone();
+            for (j, yj) in want.iter_mut().enumerate() {
+                let mut acc = 0f32;
+                for kk in 0..k {
+                    acc += x[kk] * a[kk * n + j];
+                }
+                *yj += acc;
+            }
+            let mut portable = y0.clone();
+            crate::kernels::linalg::gemv_t_acc_portable(k, n, &a, &x, &mut portable);
+            assert_eq!(bits(&portable), bits(&want), "portable k={k} n={n}");
+            let mut two = y0.clone();
+            // SAFETY: AVX2 and FMA (available); lengths exact.
+            unsafe { rows_avx2(k, n, &a, &x, &mut two) };
+            assert_eq!(bits(&two), bits(&want), "AVX2 k={k} n={n}");
+            if crate::kernels::has_avx512() {
+                let mut five = y0.clone();
+                // SAFETY: AVX-512F checked just above.
+                unsafe { rows_avx512(k, n, &a, &x, &mut five) };
+                assert_eq!(bits(&five), bits(&want), "AVX-512 k={k} n={n}");
+            }
+            let mut any = y0.clone();
+            assert!(gemv_t_acc_f32(k, n, &a, &x, &mut any));
             assert_eq!(bits(&any), bits(&want), "dispatch k={k} n={n}");
         }
     }

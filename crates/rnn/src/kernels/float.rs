@@ -111,6 +111,14 @@ pub trait Float:
     fn gemv_cols_acc(_k: usize, _n: usize, _a: &[Self], _x: &[Self], _y: &mut [Self]) -> bool {
         false
     }
+    /// `y[cols] += A[rows, cols]^T x[rows]` with the sums of
+    /// [`crate::kernels::gemv_t_acc`]'s loop, by a SIMD kernel if this type
+    /// has one on this CPU (f32 with AVX2 and FMA: `kernels/cols.rs`);
+    /// `false`, with `y` untouched, when it has none.
+    #[inline]
+    fn gemv_t_fast(_rows: usize, _cols: usize, _a: &[Self], _x: &[Self], _y: &mut [Self]) -> bool {
+        false
+    }
     /// One GRU step of one row (`xi`, `gh`: `[3H]`; `h_prev`, `h`: `[H]`;
     /// `cache`: `[4H]`), as [`Float::lstm_row`].
     #[inline]
@@ -164,6 +172,10 @@ impl Float for f32 {
     #[inline]
     fn gemv_cols_acc(k: usize, n: usize, a: &[Self], x: &[Self], y: &mut [Self]) -> bool {
         crate::kernels::cols::gemv_cols_acc_f32(k, n, a, x, y)
+    }
+    #[inline]
+    fn gemv_t_fast(rows: usize, cols: usize, a: &[Self], x: &[Self], y: &mut [Self]) -> bool {
+        crate::kernels::cols::gemv_t_acc_f32(rows, cols, a, x, y)
     }
     #[inline]
     fn gemm_at_b_acc(

@@ -324,9 +324,15 @@ fn gemv_acc_impl<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [
     }
 }
 
-/// `y[cols] += A[rows, cols]^T x[rows]`.
+/// `y[cols] += A[rows, cols]^T x[rows]`: each `y[j]` plus the sum over the
+/// rows in order of `x[r] * A[r, j]` (a product, then a sum), from zero. For
+/// f32 with AVX2 the kernel of `kernels/cols.rs` (the same bits, every
+/// output's sum in a register at once).
 #[inline]
 pub fn gemv_t_acc<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T]) {
+    if T::gemv_t_fast(rows, cols, a, x, y) {
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if has_avx512() {
         // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
@@ -351,6 +357,19 @@ unsafe fn gemv_t_acc_avx2<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn gemv_t_acc_avx512<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T]) {
+    gemv_t_acc_impl(rows, cols, a, x, y)
+}
+
+/// [`gemv_t_acc`]'s loop without a target feature or a SIMD kernel (for
+/// the tests of the kernels that give its bits).
+#[cfg(test)]
+pub(crate) fn gemv_t_acc_portable<T: Float>(
+    rows: usize,
+    cols: usize,
+    a: &[T],
+    x: &[T],
+    y: &mut [T],
+) {
     gemv_t_acc_impl(rows, cols, a, x, y)
 }
 
