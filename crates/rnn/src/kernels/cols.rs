@@ -47,23 +47,7 @@ pub(crate) fn available() -> bool {
 /// # Panics
 /// When `a` is shorter than `K*N`, `x` than `K` or `y` than `N`.
 pub(crate) fn gemv_cols_acc_f32(k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) -> bool {
-    let (a, x, y) = (&a[..k * n], &x[..k], &mut y[..n]);
-    #[cfg(target_arch = "x86_64")]
-    {
-        if super::has_avx512() {
-            // SAFETY: the CPU has AVX-512F, AVX2 and FMA; the slices were cut
-            // to K*N, K and N above.
-            unsafe { cols_avx512(k, n, a, x, y) };
-            return true;
-        }
-        if super::has_avx2() {
-            // SAFETY: the CPU has AVX2 and FMA; lengths as above.
-            unsafe { cols_avx2(k, n, a, x, y) };
-            return true;
-        }
-    }
-    let _ = (a, x, y);
-    false
+    dispatch::<true>(k, n, a, x, y)
 }
 
 /// `y[N] += A[K, N]^T x[K]`, i.e. `y[N] += x[K] A[K, N]` with each term a
@@ -75,18 +59,24 @@ pub(crate) fn gemv_cols_acc_f32(k: usize, n: usize, a: &[f32], x: &[f32], y: &mu
 /// # Panics
 /// When `a` is shorter than `K*N`, `x` than `K` or `y` than `N`.
 pub(crate) fn gemv_t_acc_f32(k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) -> bool {
+    dispatch::<false>(k, n, a, x, y)
+}
+
+/// The build of [`cols`] for this CPU, fused (`FMA`) or not; `false`, with
+/// `y` untouched, when the CPU has neither AVX-512F nor AVX2.
+fn dispatch<const FMA: bool>(k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) -> bool {
     let (a, x, y) = (&a[..k * n], &x[..k], &mut y[..n]);
     #[cfg(target_arch = "x86_64")]
     {
         if super::has_avx512() {
             // SAFETY: the CPU has AVX-512F, AVX2 and FMA; the slices were cut
             // to K*N, K and N above.
-            unsafe { rows_avx512(k, n, a, x, y) };
+            unsafe { cols_avx512::<FMA>(k, n, a, x, y) };
             return true;
         }
         if super::has_avx2() {
             // SAFETY: the CPU has AVX2 and FMA; lengths as above.
-            unsafe { rows_avx2(k, n, a, x, y) };
+            unsafe { cols_avx2::<FMA>(k, n, a, x, y) };
             return true;
         }
     }
@@ -204,42 +194,22 @@ unsafe fn cols<V: Vector, const WIDE: usize, const FMA: bool>(
 /// `H` = 100 in one pass), the broadcast and a load, 27 of the 32 registers.
 ///
 /// # Safety
-/// AVX-512F, AVX2 and FMA; lengths as [`gemv_cols_acc_f32`] cuts them.
+/// AVX-512F, AVX2 and FMA; lengths as [`dispatch`] cuts them.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn cols_avx512(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
-    cols::<V16, 25, true>(n, a, x, y)
+unsafe fn cols_avx512<const FMA: bool>(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
+    cols::<V16, 25, FMA>(n, a, x, y)
 }
 
 /// [`cols`] with AVX2: 12 accumulators, the broadcast and a load, 14 of the
 /// 16 registers.
 ///
 /// # Safety
-/// AVX2 and FMA; lengths as [`gemv_cols_acc_f32`] cuts them.
+/// AVX2 and FMA; lengths as [`dispatch`] cuts them.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn cols_avx2(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
-    cols::<V8, 12, true>(n, a, x, y)
-}
-
-/// [`gemv_t_acc_f32`] with AVX-512 (the registers of [`cols_avx512`]).
-///
-/// # Safety
-/// AVX-512F, AVX2 and FMA; lengths as [`gemv_t_acc_f32`] cuts them.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn rows_avx512(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
-    cols::<V16, 25, false>(n, a, x, y)
-}
-
-/// [`gemv_t_acc_f32`] with AVX2 (the registers of [`cols_avx2`]).
-///
-/// # Safety
-/// AVX2 and FMA; lengths as [`gemv_t_acc_f32`] cuts them.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn rows_avx2(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
-    cols::<V8, 12, false>(n, a, x, y)
+unsafe fn cols_avx2<const FMA: bool>(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
+    cols::<V8, 12, FMA>(n, a, x, y)
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -295,12 +265,12 @@ mod tests {
             by_hand(k, n, &a, &x, &mut want);
             let mut two = y0.clone();
             // SAFETY: AVX2 and FMA (available); lengths exact.
-            unsafe { cols_avx2(k, n, &a, &x, &mut two) };
+            unsafe { cols_avx2::<true>(k, n, &a, &x, &mut two) };
             assert_eq!(bits(&two), bits(&want), "AVX2 k={k} n={n}");
             if crate::kernels::has_avx512() {
                 let mut five = y0.clone();
                 // SAFETY: AVX-512F checked just above.
-                unsafe { cols_avx512(k, n, &a, &x, &mut five) };
+                unsafe { cols_avx512::<true>(k, n, &a, &x, &mut five) };
                 assert_eq!(bits(&five), bits(&want), "AVX-512 k={k} n={n}");
             }
             let mut any = y0.clone();
@@ -342,12 +312,12 @@ mod tests {
             assert_eq!(bits(&portable), bits(&want), "portable k={k} n={n}");
             let mut two = y0.clone();
             // SAFETY: AVX2 and FMA (available); lengths exact.
-            unsafe { rows_avx2(k, n, &a, &x, &mut two) };
+            unsafe { cols_avx2::<false>(k, n, &a, &x, &mut two) };
             assert_eq!(bits(&two), bits(&want), "AVX2 k={k} n={n}");
             if crate::kernels::has_avx512() {
                 let mut five = y0.clone();
                 // SAFETY: AVX-512F checked just above.
-                unsafe { rows_avx512(k, n, &a, &x, &mut five) };
+                unsafe { cols_avx512::<false>(k, n, &a, &x, &mut five) };
                 assert_eq!(bits(&five), bits(&want), "AVX-512 k={k} n={n}");
             }
             let mut any = y0.clone();
