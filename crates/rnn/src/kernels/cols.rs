@@ -18,6 +18,15 @@
 //! the same bits, and so does any subset of the columns (the two halves of
 //! `nn::layer::split` each run their own units' columns).
 //!
+//! `A` is laid out in panels ([`to_panels`]): the columns cut into runs
+//! of one block's width (400 with AVX-512, 96 with AVX2; the last run takes
+//! the remainder), each run's `K` rows stored one after the other, so each pass over `A` reads one
+//! contiguous stream. Row-major, a pass read a few lines of each of the `K`
+//! rows: with AVX2 (five passes at `N` = 400) that took 1.22 us per product
+//! against 0.93 us in panels and 1.12 us for the row-major product, on an
+//! AMD EPYC (Zen 5) with `RNN_SIMD=avx2` (BENCHMARKS.md, twentieth session).
+//! The panels change which loads feed a sum, not the sum: the same bits.
+//!
 //! The same loop with each term a multiplication and then an addition (two
 //! roundings) is BPTT's batch-1 `dh = W_hh^T dg` ([`gemv_t_acc_f32`]): the
 //! sums of `linalg::gemv_t_acc`'s portable loop bit for bit, with as many
@@ -40,14 +49,62 @@ pub(crate) fn available() -> bool {
     }
 }
 
-/// `y[N] += x[K] A[K, N]` (row-major `A`), summed as the module says: the
-/// AVX-512 build when the CPU has AVX-512F, else the AVX2 build. Returns
-/// `false`, with `y` untouched, when the CPU has neither ([`available`]).
+/// The columns of one panel of [`to_panels`]: one pass of the widest block,
+/// 25 AVX-512 registers of 16 or 12 AVX2 registers of 8 (`usize::MAX`, one
+/// panel, on CPUs with neither: no kernel reads it then).
+pub(crate) fn panel_width() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if super::has_avx512() {
+            return 25 * 16;
+        }
+        if super::has_avx2() {
+            return 12 * 8;
+        }
+    }
+    usize::MAX
+}
+
+/// Where panel `j0`'s columns end, for `N` columns in panels of `w`: `w`
+/// columns on, except the last panel, which takes the remainder too (`w` to
+/// `2w - 1` columns, or all `N` when `N < w`), so that no panel is a narrow
+/// strip (`N` = 100 with AVX2's 96 is one panel, read as before; 96 and a
+/// panel of four measured 5 % slower in `rnn bench` S inference, Elman).
+fn panel_end(j0: usize, n: usize, w: usize) -> usize {
+    if n - j0 < 2 * w {
+        n
+    } else {
+        j0 + w
+    }
+}
+
+/// `a` (`[K, N]` row-major) in panels of [`panel_width`] columns, into
+/// `out`: each panel (`j0..`[`panel_end`]) holds its columns of every row,
+/// row after row (`[K, w_p]` row-major), and the panels follow one another.
+/// The layout [`gemv_cols_acc_f32`] reads.
+pub(crate) fn to_panels<T: Copy>(a: &[T], k: usize, n: usize, out: &mut Vec<T>) {
+    let w = panel_width().max(1);
+    out.clear();
+    out.reserve(k * n);
+    let mut j0 = 0;
+    while j0 < n {
+        let j1 = panel_end(j0, n, w);
+        for row in a[..k * n].chunks_exact(n).take(k) {
+            out.extend_from_slice(&row[j0..j1]);
+        }
+        j0 = j1;
+    }
+}
+
+/// `y[N] += x[K] A[K, N]`, `A` in the panels of [`to_panels`], summed as the
+/// module says: the AVX-512 build when the CPU has AVX-512F, else the AVX2
+/// build. Returns `false`, with `y` untouched, when the CPU has neither
+/// ([`available`]).
 ///
 /// # Panics
 /// When `a` is shorter than `K*N`, `x` than `K` or `y` than `N`.
 pub(crate) fn gemv_cols_acc_f32(k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) -> bool {
-    dispatch::<true>(k, n, a, x, y)
+    dispatch::<true, true>(k, n, a, x, y)
 }
 
 /// `y[N] += A[K, N]^T x[K]`, i.e. `y[N] += x[K] A[K, N]` with each term a
@@ -59,24 +116,32 @@ pub(crate) fn gemv_cols_acc_f32(k: usize, n: usize, a: &[f32], x: &[f32], y: &mu
 /// # Panics
 /// When `a` is shorter than `K*N`, `x` than `K` or `y` than `N`.
 pub(crate) fn gemv_t_acc_f32(k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) -> bool {
-    dispatch::<false>(k, n, a, x, y)
+    dispatch::<false, false>(k, n, a, x, y)
 }
 
-/// The build of [`cols`] for this CPU, fused (`FMA`) or not; `false`, with
-/// `y` untouched, when the CPU has neither AVX-512F nor AVX2.
-fn dispatch<const FMA: bool>(k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) -> bool {
+/// The build of [`panels`] for this CPU, fused (`FMA`) or not, `A` in
+/// panels or row-major; `false`, with `y` untouched, when the CPU has
+/// neither AVX-512F nor AVX2.
+fn dispatch<const FMA: bool, const PANELS: bool>(
+    k: usize,
+    n: usize,
+    a: &[f32],
+    x: &[f32],
+    y: &mut [f32],
+) -> bool {
     let (a, x, y) = (&a[..k * n], &x[..k], &mut y[..n]);
     #[cfg(target_arch = "x86_64")]
     {
         if super::has_avx512() {
             // SAFETY: the CPU has AVX-512F, AVX2 and FMA; the slices were cut
-            // to K*N, K and N above.
-            unsafe { cols_avx512::<FMA>(k, n, a, x, y) };
+            // to K*N, K and N above; 25*16 is panel_width() with AVX-512.
+            unsafe { cols_avx512::<FMA, PANELS>(k, n, a, x, y) };
             return true;
         }
         if super::has_avx2() {
-            // SAFETY: the CPU has AVX2 and FMA; lengths as above.
-            unsafe { cols_avx2::<FMA>(k, n, a, x, y) };
+            // SAFETY: the CPU has AVX2 and FMA; lengths as above; 12*8 is
+            // panel_width() with AVX2 alone.
+            unsafe { cols_avx2::<FMA, PANELS>(k, n, a, x, y) };
             return true;
         }
     }
@@ -87,22 +152,24 @@ fn dispatch<const FMA: bool>(k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [
 /// Columns `j0..j0 + R*V::N` of `y` in `R` accumulators while all `K` rows
 /// of `A` stream past; with `MASKED` the lanes past `N` are left out; with
 /// `FMA` each term is one fused multiply-add, else a multiplication and an
-/// addition.
+/// addition. `A` is read with a row stride of `lda` (`N` row-major, the
+/// panel's width in panels).
 ///
 /// # Safety
-/// The instruction set of `V`; `a` `[K, N]`, `x` `[K]`, `y` `[N]`; without
-/// `MASKED`, `j0 + R*V::N <= N`.
+/// The instruction set of `V`; `a` `[K, lda]` with `N <= lda`, `x` `[K]`,
+/// `y` `[N]`; without `MASKED`, `j0 + R*V::N <= N`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn block<V: Vector, const R: usize, const MASKED: bool, const FMA: bool>(
     n: usize,
-    a: &[f32],
+    lda: usize,
+    a: *const f32,
     x: &[f32],
-    y: &mut [f32],
+    y: *mut f32,
     j0: usize,
 ) {
     let mut acc = [V::splat(0.0); R];
-    let (ap, yp) = (a.as_ptr(), y.as_mut_ptr());
     if MASKED {
         // registers 0..full whole, register `full` the last few columns
         // (one mask), the rest unused
@@ -111,7 +178,7 @@ unsafe fn block<V: Vector, const R: usize, const MASKED: bool, const FMA: bool>(
         let all = V::mask(V::N);
         for (kk, &xk) in x.iter().enumerate() {
             let xv = V::splat(xk);
-            let row = ap.add(kk * n + j0);
+            let row = a.add(kk * lda + j0);
             for (i, acc_i) in acc.iter_mut().enumerate() {
                 // acc_j = A[k, j] x[k] + acc_j, one rounding (or two)
                 if i < full {
@@ -122,7 +189,7 @@ unsafe fn block<V: Vector, const R: usize, const MASKED: bool, const FMA: bool>(
             }
         }
         for (i, acc_i) in acc.iter().enumerate().take(full + 1) {
-            let p = yp.add(j0 + i * V::N);
+            let p = y.add(j0 + i * V::N);
             let m = if i < full { all } else { tail };
             // y_j += acc_j
             V::load(p, m).add(*acc_i).store(p, m);
@@ -134,14 +201,14 @@ unsafe fn block<V: Vector, const R: usize, const MASKED: bool, const FMA: bool>(
     let all = V::mask(V::N);
     for (kk, &xk) in x.iter().enumerate() {
         let xv = V::splat(xk);
-        let row = ap.add(kk * n + j0);
+        let row = a.add(kk * lda + j0);
         for (i, acc_i) in acc.iter_mut().enumerate() {
             // acc_j = A[k, j] x[k] + acc_j, one rounding (or two)
             *acc_i = term::<V, FMA>(V::load(row.add(i * V::N), all), xv, *acc_i);
         }
     }
     for (i, acc_i) in acc.iter().enumerate() {
-        let p = yp.add(j0 + i * V::N);
+        let p = y.add(j0 + i * V::N);
         // y_j += acc_j
         V::load(p, all).add(*acc_i).store(p, all);
     }
@@ -159,57 +226,103 @@ unsafe fn term<V: Vector, const FMA: bool>(a: V, x: V, acc: V) -> V {
     }
 }
 
-/// The loop over blocks: `WIDE` registers at a time, then what is left in
-/// one masked block of eight registers when it needs five to eight (a pass
-/// over `A` per block: at `N` = 100 with 16 lanes one pass with seven sums
-/// per row, 1.8 times faster than two passes with four), else in blocks of
-/// four (the last masked). (A masked block of 16 or 25 registers for wider
-/// remainders measured slower than blocks of four at `N` = 300.)
+/// The loop over blocks of `N` columns read with row stride `lda`: `WIDE`
+/// registers at a time, then what is left in one masked block of eight
+/// registers when it needs five to eight (a pass over `A` per block: at `N`
+/// = 100 with 16 lanes one pass with seven sums per row, 1.8 times faster
+/// than two passes with four), else in blocks of four (the last masked). (A
+/// masked block of 16 or 25 registers for wider remainders measured slower
+/// than blocks of four at `N` = 300.)
+///
+/// # Safety
+/// As [`block`].
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn cols<V: Vector, const WIDE: usize, const FMA: bool>(
+    n: usize,
+    lda: usize,
+    a: *const f32,
+    x: &[f32],
+    y: *mut f32,
+) {
+    let mut j0 = 0;
+    while j0 + WIDE * V::N <= n {
+        block::<V, WIDE, false, FMA>(n, lda, a, x, y, j0);
+        j0 += WIDE * V::N;
+    }
+    if n - j0 > 4 * V::N && n - j0 <= 8 * V::N && WIDE >= 8 {
+        return block::<V, 8, true, FMA>(n, lda, a, x, y, j0);
+    }
+    while j0 + 4 * V::N <= n {
+        block::<V, 4, false, FMA>(n, lda, a, x, y, j0);
+        j0 += 4 * V::N;
+    }
+    if j0 < n {
+        block::<V, 4, true, FMA>(n, lda, a, x, y, j0);
+    }
+}
+
+/// [`cols`] over all of `A`: row-major (one call, stride `N`), or with
+/// `PANELS` panel after panel of `WIDE*V::N` columns ([`to_panels`]), each
+/// `[K, w]` row-major at offset `K*j0`.
+///
+/// # Safety
+/// As [`block`], `a` `[K*N]`; with `PANELS`, `WIDE*V::N` is [`panel_width`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn panels<V: Vector, const WIDE: usize, const FMA: bool, const PANELS: bool>(
+    k: usize,
     n: usize,
     a: &[f32],
     x: &[f32],
     y: &mut [f32],
 ) {
+    let (ap, yp) = (a.as_ptr(), y.as_mut_ptr());
+    if !PANELS {
+        return cols::<V, WIDE, FMA>(n, n, ap, x, yp);
+    }
     let mut j0 = 0;
-    while j0 + WIDE * V::N <= n {
-        block::<V, WIDE, false, FMA>(n, a, x, y, j0);
-        j0 += WIDE * V::N;
-    }
-    if n - j0 > 4 * V::N && n - j0 <= 8 * V::N && WIDE >= 8 {
-        return block::<V, 8, true, FMA>(n, a, x, y, j0);
-    }
-    while j0 + 4 * V::N <= n {
-        block::<V, 4, false, FMA>(n, a, x, y, j0);
-        j0 += 4 * V::N;
-    }
-    if j0 < n {
-        block::<V, 4, true, FMA>(n, a, x, y, j0);
+    while j0 < n {
+        // panel [K, wp] at K*j0: columns j0..j0+wp of y
+        let wp = panel_end(j0, n, WIDE * V::N) - j0;
+        cols::<V, WIDE, FMA>(wp, wp, ap.add(k * j0), x, yp.add(j0));
+        j0 += wp;
     }
 }
 
-/// [`cols`] with AVX-512: 25 accumulators (400 outputs: the LSTM's `4H` at
-/// `H` = 100 in one pass), the broadcast and a load, 27 of the 32 registers.
+/// [`panels`] with AVX-512: 25 accumulators (400 outputs: the LSTM's `4H`
+/// at `H` = 100 in one pass), the broadcast and a load, 27 of the 32
+/// registers.
 ///
 /// # Safety
 /// AVX-512F, AVX2 and FMA; lengths as [`dispatch`] cuts them.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn cols_avx512<const FMA: bool>(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
-    cols::<V16, 25, FMA>(n, a, x, y)
+unsafe fn cols_avx512<const FMA: bool, const PANELS: bool>(
+    k: usize,
+    n: usize,
+    a: &[f32],
+    x: &[f32],
+    y: &mut [f32],
+) {
+    panels::<V16, 25, FMA, PANELS>(k, n, a, x, y)
 }
 
-/// [`cols`] with AVX2: 12 accumulators, the broadcast and a load, 14 of the
-/// 16 registers.
+/// [`panels`] with AVX2: 12 accumulators, the broadcast and a load, 14 of
+/// the 16 registers.
 ///
 /// # Safety
 /// AVX2 and FMA; lengths as [`dispatch`] cuts them.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn cols_avx2<const FMA: bool>(_k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) {
-    cols::<V8, 12, FMA>(n, a, x, y)
+unsafe fn cols_avx2<const FMA: bool, const PANELS: bool>(
+    k: usize,
+    n: usize,
+    a: &[f32],
+    x: &[f32],
+    y: &mut [f32],
+) {
+    panels::<V8, 12, FMA, PANELS>(k, n, a, x, y)
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -255,6 +368,7 @@ mod tests {
             (16, 5),
             (3, 17),
             (256, 1024),
+            (7, 1203),
             (1, 1),
             (5, 0),
         ];
@@ -265,18 +379,62 @@ mod tests {
             by_hand(k, n, &a, &x, &mut want);
             let mut two = y0.clone();
             // SAFETY: AVX2 and FMA (available); lengths exact.
-            unsafe { cols_avx2::<true>(k, n, &a, &x, &mut two) };
+            unsafe { cols_avx2::<true, false>(k, n, &a, &x, &mut two) };
             assert_eq!(bits(&two), bits(&want), "AVX2 k={k} n={n}");
             if crate::kernels::has_avx512() {
                 let mut five = y0.clone();
                 // SAFETY: AVX-512F checked just above.
-                unsafe { cols_avx512::<true>(k, n, &a, &x, &mut five) };
+                unsafe { cols_avx512::<true, false>(k, n, &a, &x, &mut five) };
                 assert_eq!(bits(&five), bits(&want), "AVX-512 k={k} n={n}");
             }
             let mut any = y0.clone();
-            assert!(gemv_cols_acc_f32(k, n, &a, &x, &mut any));
+            assert!(dispatch::<true, false>(k, n, &a, &x, &mut any));
             assert_eq!(bits(&any), bits(&want), "dispatch k={k} n={n}");
+            // in panels: the same bits
+            let mut panels = Vec::new();
+            to_panels(&a, k, n, &mut panels);
+            assert_eq!(panels.len(), k * n);
+            let mut by_panels = y0.clone();
+            assert!(gemv_cols_acc_f32(k, n, &panels, &x, &mut by_panels));
+            assert_eq!(bits(&by_panels), bits(&want), "panels k={k} n={n}");
         }
+    }
+
+    /// The panels hold each column's `K` values in order, panel after panel
+    /// of [`panel_width`] columns, the last with the remainder: written out
+    /// for a width of three panels and a bit, one and a half (and the empty
+    /// cases).
+    #[test]
+    fn panels_are_runs_of_columns_row_after_row() {
+        let w = panel_width();
+        if w == usize::MAX {
+            return;
+        }
+        let (k, n) = (3, 3 * w + 5);
+        let a: Vec<usize> = (0..k * n).collect(); // a[r, c] = r*n + c
+        let mut out = Vec::new();
+        to_panels(&a, k, n, &mut out);
+        // panels 0..w, w..2w, and 2w..3w+5 (the last takes the remainder)
+        let mut want = Vec::new();
+        for (j0, j1) in [(0, w), (w, 2 * w), (2 * w, n)] {
+            for r in 0..k {
+                for c in j0..j1 {
+                    want.push(r * n + c);
+                }
+            }
+        }
+        assert_eq!(out, want);
+        // panel 1 starts at column w
+        assert_eq!(&out[k * w..k * w + 2], &[w, w + 1]);
+        // under two panels' width: one panel, the row-major matrix itself
+        let n = w + w / 2;
+        let a: Vec<usize> = (0..k * n).collect();
+        to_panels(&a, k, n, &mut out);
+        assert_eq!(out, a);
+        to_panels(&a[..0], 0, n, &mut out);
+        assert!(out.is_empty());
+        to_panels(&a[..0], k, 0, &mut out);
+        assert!(out.is_empty());
     }
 
     /// The unfused builds give the bits of `linalg::gemv_t_acc`'s portable
@@ -312,12 +470,12 @@ mod tests {
             assert_eq!(bits(&portable), bits(&want), "portable k={k} n={n}");
             let mut two = y0.clone();
             // SAFETY: AVX2 and FMA (available); lengths exact.
-            unsafe { cols_avx2::<false>(k, n, &a, &x, &mut two) };
+            unsafe { cols_avx2::<false, false>(k, n, &a, &x, &mut two) };
             assert_eq!(bits(&two), bits(&want), "AVX2 k={k} n={n}");
             if crate::kernels::has_avx512() {
                 let mut five = y0.clone();
                 // SAFETY: AVX-512F checked just above.
-                unsafe { cols_avx512::<false>(k, n, &a, &x, &mut five) };
+                unsafe { cols_avx512::<false, false>(k, n, &a, &x, &mut five) };
                 assert_eq!(bits(&five), bits(&want), "AVX-512 k={k} n={n}");
             }
             let mut any = y0.clone();

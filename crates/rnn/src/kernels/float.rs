@@ -104,7 +104,8 @@ pub trait Float:
     }
     /// `y[N] += x[K] A[K, N]` read down the columns of `A` (the batch-1 step
     /// product with `W_hh` laid out transposed, `kernels/cols.rs`: each
-    /// output summed over `k` in order, one fused multiply-add per term).
+    /// output summed over `k` in order, one fused multiply-add per term),
+    /// `A` laid out in that kernel's panels (`kernels::cols::to_panels`).
     /// Returns `false`, with `y` untouched, where [`Float::cols_fast`] is
     /// false: the caller uses [`Float::gemv_acc`].
     #[inline]

@@ -9,12 +9,13 @@
 //!   sums as the gather (`W_ih[g, id] + b_ih[g]`), so the same bits.
 //! - `W_hh^T` packed into panels (`kernels::packed`) for the step product of
 //!   batches, which each call would pack again.
-//! - `W_hh^T` (`[H, G*H]`) for the batch-1 step product read down its
-//!   columns (`kernels/cols.rs`), and the same for each half of the
-//!   hidden-unit split (`split.rs`), whose units' columns are not contiguous
-//!   in the whole.
+//! - `W_hh^T` (`[H, G*H]`, in the panels of `kernels::cols::to_panels`)
+//!   for the batch-1 step product read down its columns (`kernels/cols.rs`),
+//!   and the same for each half of the hidden-unit split (`split.rs`), whose
+//!   units' columns are not contiguous in the whole.
 
 use super::{step_packed, LayerParams, Recurrent};
+use crate::kernels::cols::to_panels;
 use crate::kernels::{transpose_into, PackedRhs};
 use crate::Float;
 
@@ -24,12 +25,14 @@ pub(crate) struct LayerPrep<T> {
     /// `W_ih^T + b_ih`: `[I, G*H]`; empty above the first layer (its input
     /// is dense).
     pub(super) table: Vec<T>,
-    /// `W_hh^T`: `[H, G*H]`; empty where `T` has no column kernel
+    /// `W_hh^T`: `[H, G*H]` in the column kernel's panels
+    /// (`kernels::cols::to_panels`); empty where `T` has no column kernel
     /// ([`Float::cols_fast`]).
     pub(super) w_hh_t: Vec<T>,
     /// For each half of the split (units `0..cut` and `cut..H`), its units'
-    /// columns of `W_hh^T`, gate after gate: `[H, G*n]`; empty where the
-    /// layer is not split or `T` has no column kernel.
+    /// columns of `W_hh^T`, gate after gate: `[H, G*n]` in the column
+    /// kernel's panels; empty where the layer is not split or `T` has no
+    /// column kernel.
     pub(super) halves_t: [Vec<T>; 2],
     /// `W_hh^T` packed for the step product of batches; empty where
     /// [`step_packed`] does not choose that kernel.
@@ -51,20 +54,22 @@ impl Recurrent {
         if !T::cols_fast() {
             return out;
         }
-        transpose_into(p.w_hh, gw, hs, &mut out.w_hh_t); // [H, G*H]
+        let mut w_t = Vec::new();
+        transpose_into(p.w_hh, gw, hs, &mut w_t); // [H, G*H]
+        to_panels(&w_t, hs, gw, &mut out.w_hh_t); // in the column kernel's panels
         if let Some(cut) = self.split_cut().filter(|_| self.split_worth::<T>()) {
+            let mut t = Vec::new();
             for (half, (u0, u1)) in [(0, cut), (cut, hs)].into_iter().enumerate() {
                 let n = u1 - u0;
                 // [H, G*n]: row k holds W_hh[q*H + u, k] for q, then u
-                let t = &mut out.halves_t[half];
                 t.clear();
                 t.reserve(hs * ng * n);
                 for k in 0..hs {
                     for q in 0..ng {
-                        let cols = &out.w_hh_t[k * gw + q * hs + u0..k * gw + q * hs + u1];
-                        t.extend_from_slice(cols);
+                        t.extend_from_slice(&w_t[k * gw + q * hs + u0..k * gw + q * hs + u1]);
                     }
                 }
+                to_panels(&t, hs, ng * n, &mut out.halves_t[half]);
             }
         }
         out

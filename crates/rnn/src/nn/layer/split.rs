@@ -111,9 +111,9 @@ impl Recurrent {
     /// (`c` empty without a memory), the initial state on entry and the
     /// final one on return; `h_t` goes to `out[t*stride + offset..][..H]`.
     ///
-    /// `halves_t`: each half's columns of `W_hh^T` (`[H, G*n]`, prepared
-    /// once: [`super::LayerPrep`]), read down the columns instead of
-    /// `W_hh`'s rows.
+    /// `halves_t`: each half's columns of `W_hh^T` (`[H, G*n]` in the column
+    /// kernel's panels, prepared once: [`super::LayerPrep`]), read down the
+    /// columns instead of `W_hh`'s rows.
     ///
     /// Returns `false`, with `h`, `c` and `out` untouched, when the partner
     /// declines ([`crate::kernels::pair`]: busy with another caller, or
