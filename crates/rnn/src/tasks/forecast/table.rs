@@ -122,9 +122,10 @@ impl Table {
                 Some(h) => {
                     if fields.len() != h.len() {
                         let reason = format!(
-                            "{} fields, but the header has {} columns",
+                            "{} fields, but the header has {} columns{}",
                             fields.len(),
-                            h.len()
+                            h.len(),
+                            separator_hint(h)
                         );
                         return Err(parse_err(line, reason));
                     }
@@ -183,9 +184,67 @@ impl Table {
             .ok_or_else(|| Error::Data {
                 path: self.path.clone(),
                 reason: format!(
-                    "no column named {name:?}; the columns are: {}",
-                    self.columns.join(", ")
+                    "no column named {name:?}; the columns are: {}{}",
+                    self.columns.join(", "),
+                    separator_hint(&self.columns)
                 ),
             })
+    }
+}
+
+/// When the header is one column whose name holds a common separator
+/// (`,`, `;`, a tab or `|`), the hint that the file is separated by it and
+/// how to say so; else nothing. (A `;`-separated file read with the default
+/// `,` has a one-column header such as `date;value`.)
+fn separator_hint(columns: &[String]) -> String {
+    let [name] = columns else {
+        return String::new();
+    };
+    match [',', ';', '\t', '|'].into_iter().find(|&c| name.contains(c)) {
+        Some('\t') => " (the header is one column holding tabs: for a tab-separated file pass --delimiter $'\\t')".into(),
+        Some(c) => format!(" (the header is one column holding '{c}': if that separates the fields, pass --delimiter '{c}')"),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `;` or tab file read with the default `,`: the error says which
+    /// separator the header holds and how to pass it; a file read right
+    /// gets no hint.
+    #[test]
+    fn a_wrong_separator_is_named_in_the_error() {
+        let p = Path::new("s.csv");
+        // "1,5" is a decimal comma: two fields under a one-column header
+        let e = Table::parse(p, "date;value\n2000;1,5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("s.csv:2: 2 fields, but the header has 1 columns"),
+            "{e}"
+        );
+        assert!(e.contains("pass --delimiter ';'"), "{e}");
+        // rows of one field too: the error comes when the column is looked up
+        let t = Table::parse(p, "date;value\n2000;1\n2001;2\n").unwrap();
+        let e = t.column("value").unwrap_err().to_string();
+        assert!(
+            e.contains("no column named \"value\"") && e.contains("--delimiter ';'"),
+            "{e}"
+        );
+        let t = Table::parse(p, "date\tvalue\n2000\t1\n").unwrap();
+        let e = t.column("value").unwrap_err().to_string();
+        assert!(e.contains("--delimiter $'\\t'"), "{e}");
+        // read with the right separator: the column is there
+        let t = Table::parse_with(p, "date;value\n2000;1,5\n", b';').unwrap();
+        assert_eq!(t.column("value").unwrap(), 1);
+        // two columns, one missing: no hint about separators
+        let e = Table::parse(p, "date,value\n2000,1\n")
+            .unwrap()
+            .column("v")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("--delimiter"), "{e}");
     }
 }
