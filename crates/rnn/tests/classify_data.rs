@@ -301,6 +301,13 @@ fn malformed_csv_files_name_the_line() {
         2,
         "series a: dimension 1 has no values",
     );
+    // a ';'-separated file: one column, and the separator it holds named
+    fails_at(
+        csv("id;step;v;label\na;0;1;x\n"),
+        "x.csv",
+        1,
+        "1 columns, expected series_id,step,features...,label (at least one feature) (the fields are separated by commas; this line holds ';')",
+    );
     fails_at(csv(&format!("{h},0,1,x\n")), "x.csv", 2, "empty series_id");
     fails_at(
         csv(&format!("{h}a,0,1,\n")),

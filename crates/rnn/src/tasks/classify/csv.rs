@@ -35,6 +35,16 @@ struct Rows {
     rows: Vec<(f64, usize, Vec<Option<f64>>)>,
 }
 
+/// When a line of too few columns holds `;`, a tab or `|`: the note that
+/// this layout's fields are separated by commas; else nothing.
+fn comma_hint(line: &str) -> String {
+    match [';', '\t', '|'].into_iter().find(|&c| line.contains(c)) {
+        Some('\t') => " (the fields are separated by commas; this line holds tabs)".into(),
+        Some(c) => format!(" (the fields are separated by commas; this line holds '{c}')"),
+        None => String::new(),
+    }
+}
+
 impl Dataset {
     /// Parses long-layout CSV text (see the module documentation);
     /// errors are one line naming the line at fault. `dims`: the frame size
@@ -66,11 +76,11 @@ impl Dataset {
                         Some(d) if c == d + 3 => (c, true),
                         Some(d) if c == d + 2 => (c, false),
                         Some(d) => return Err(err(n, format!(
-                            "{c} columns, expected series_id, step, the model's {d} feature column{} and optionally a label", if d == 1 { "" } else { "s" }
+                            "{c} columns, expected series_id, step, the model's {d} feature column{} and optionally a label{}", if d == 1 { "" } else { "s" }, comma_hint(t)
                         ))),
                         None if c >= 4 => (c, true),
                         None => return Err(err(n, format!(
-                            "{c} columns, expected series_id,step,features...,label (at least one feature)"
+                            "{c} columns, expected series_id,step,features...,label (at least one feature){}", comma_hint(t)
                         ))),
                     };
                     layout = Some(l);
