@@ -49,17 +49,24 @@ pub(crate) fn available() -> bool {
     }
 }
 
-/// The columns of one panel of [`to_panels`]: one pass of the widest block,
-/// 25 AVX-512 registers of 16 or 12 AVX2 registers of 8 (`usize::MAX`, one
-/// panel, on CPUs with neither: no kernel reads it then).
+/// Accumulators of the widest AVX-512 block: 25 registers of 16 outputs.
+#[cfg(target_arch = "x86_64")]
+const WIDE512: usize = 25;
+/// Accumulators of the widest AVX2 block: 12 registers of 8 outputs.
+#[cfg(target_arch = "x86_64")]
+const WIDE256: usize = 12;
+
+/// The columns of one panel of [`to_panels`]: one pass of the widest block
+/// of this CPU's build, [`WIDE512`] or [`WIDE256`] registers (`usize::MAX`,
+/// one panel, on CPUs with neither: no kernel reads it then).
 pub(crate) fn panel_width() -> usize {
     #[cfg(target_arch = "x86_64")]
     {
         if super::has_avx512() {
-            return 25 * 16;
+            return WIDE512 * V16::N;
         }
         if super::has_avx2() {
-            return 12 * 8;
+            return WIDE256 * V8::N;
         }
     }
     usize::MAX
@@ -71,7 +78,7 @@ pub(crate) fn panel_width() -> usize {
 /// strip (`N` = 100 with AVX2's 96 is one panel, read as before; 96 and a
 /// panel of four measured 5 % slower in `rnn bench` S inference, Elman).
 fn panel_end(j0: usize, n: usize, w: usize) -> usize {
-    if n - j0 < 2 * w {
+    if n - j0 < w.saturating_mul(2) {
         n
     } else {
         j0 + w
@@ -83,7 +90,7 @@ fn panel_end(j0: usize, n: usize, w: usize) -> usize {
 /// row after row (`[K, w_p]` row-major), and the panels follow one another.
 /// The layout [`gemv_cols_acc_f32`] reads.
 pub(crate) fn to_panels<T: Copy>(a: &[T], k: usize, n: usize, out: &mut Vec<T>) {
-    let w = panel_width().max(1);
+    let w = panel_width();
     out.clear();
     out.reserve(k * n);
     let mut j0 = 0;
@@ -134,13 +141,12 @@ fn dispatch<const FMA: bool, const PANELS: bool>(
     {
         if super::has_avx512() {
             // SAFETY: the CPU has AVX-512F, AVX2 and FMA; the slices were cut
-            // to K*N, K and N above; 25*16 is panel_width() with AVX-512.
+            // to K*N, K and N above.
             unsafe { cols_avx512::<FMA, PANELS>(k, n, a, x, y) };
             return true;
         }
         if super::has_avx2() {
-            // SAFETY: the CPU has AVX2 and FMA; lengths as above; 12*8 is
-            // panel_width() with AVX2 alone.
+            // SAFETY: the CPU has AVX2 and FMA; lengths as above.
             unsafe { cols_avx2::<FMA, PANELS>(k, n, a, x, y) };
             return true;
         }
@@ -160,7 +166,6 @@ fn dispatch<const FMA: bool, const PANELS: bool>(
 /// `y` `[N]`; without `MASKED`, `j0 + R*V::N <= N`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn block<V: Vector, const R: usize, const MASKED: bool, const FMA: bool>(
     n: usize,
     lda: usize,
@@ -267,7 +272,7 @@ unsafe fn cols<V: Vector, const WIDE: usize, const FMA: bool>(
 /// `[K, w]` row-major at offset `K*j0`.
 ///
 /// # Safety
-/// As [`block`], `a` `[K*N]`; with `PANELS`, `WIDE*V::N` is [`panel_width`].
+/// As [`block`], `a` `[K*N]`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn panels<V: Vector, const WIDE: usize, const FMA: bool, const PANELS: bool>(
@@ -305,7 +310,7 @@ unsafe fn cols_avx512<const FMA: bool, const PANELS: bool>(
     x: &[f32],
     y: &mut [f32],
 ) {
-    panels::<V16, 25, FMA, PANELS>(k, n, a, x, y)
+    panels::<V16, WIDE512, FMA, PANELS>(k, n, a, x, y)
 }
 
 /// [`panels`] with AVX2: 12 accumulators, the broadcast and a load, 14 of
@@ -322,7 +327,7 @@ unsafe fn cols_avx2<const FMA: bool, const PANELS: bool>(
     x: &[f32],
     y: &mut [f32],
 ) {
-    panels::<V8, 12, FMA, PANELS>(k, n, a, x, y)
+    panels::<V8, WIDE256, FMA, PANELS>(k, n, a, x, y)
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
