@@ -315,7 +315,8 @@ const CHUNK_BLOCKS: usize = 16;
 /// columns unless already packed), for each group of row blocks covering at
 /// most [`MC`] rows (`A`'s slice copied into blocks of [`MR`] rows
 /// interleaved by column, `[KC, R]` each, so the micro-kernel's broadcasts
-/// read one contiguous stream), for each panel, each row block is a register
+/// read one contiguous stream; a row-major `A` whose `K` is one slice or
+/// whose `B` has at most 64 panels is read in place instead), for each panel, each row block is a register
 /// tile of `R x NR` sums over the slice, added to `C` at its end. Every
 /// element of `C` gets the products of each slice summed in order over `K`,
 /// slice after slice, whatever the blocking: the same sums as
@@ -397,8 +398,16 @@ unsafe fn blocked_f32<const WIDE: bool>(
                     rest.next();
                 }
                 let chunk = &buf[..nb];
-                // A[rows of the chunk, k0..k0+kc] into row blocks [kc, r]
-                for &(i, r) in chunk {
+                // A[rows of the chunk, k0..k0+kc] into row blocks [kc, r];
+                // row-major A with K in one slice is read where it lies
+                // (rows k apart, streams the tiles' broadcasts read in
+                // order): the copy was a third of the readout product's time
+                // in the bench's M LSTM inference (`examples/kernel_rate`,
+                // AMD EPYC with AVX-512: 3200x256x65 at 131 GFLOP/s copied,
+                // 194 in place; 32x256x1024 235 and 244). Over several
+                // slices (64x1024x4096) the copy is the faster (239 and 223).
+                let direct = matches!(a, Lhs::Rows(_)) && (k <= KC || panels <= 64);
+                for &(i, r) in chunk.iter().filter(|_| !direct) {
                     let dst = &mut ap[(i - row0) * kc..(i - row0 + r) * kc];
                     match a {
                         Lhs::Rows(a) => {
@@ -435,6 +444,11 @@ unsafe fn blocked_f32<const WIDE: bool>(
                     Some(b) if k0 == 0 => b.as_ptr().add(j0),
                     _ => std::ptr::null(),
                 };
+                // block i's A: (its packed slab, or row i of A at column k0; rows k apart)
+                let a_at = |i: usize, row0: usize| match a {
+                    Lhs::Rows(a) if direct => (a.as_ptr().add(i * k + k0), k),
+                    _ => (ap.as_ptr().add((i - row0) * kc), 0),
+                };
                 let panel_at = |p: usize| match b {
                     Rhs::Packed(pk) => pk.as_ptr().add(p * k * NR + k0 * NR),
                     Rhs::Rows(_) => bq.as_ptr().add(p * kc * NR),
@@ -456,7 +470,7 @@ unsafe fn blocked_f32<const WIDE: bool>(
                         let j0 = p * NR;
                         let w = (2 * NR).min(n - j0);
                         for (q, &(i, r)) in chunk.iter().enumerate() {
-                            let aq = ap.as_ptr().add((i - row0) * kc);
+                            let aq = a_at(i, row0);
                             let cp = c.as_mut_ptr().add(i * n + j0);
                             let pf = if q == 0 {
                                 [next, next1]
@@ -466,10 +480,11 @@ unsafe fn blocked_f32<const WIDE: bool>(
                             macro_rules! wide {
                                 ($($r:literal)*) => {
                                     match r {
-                                        $($r => if two {
-                                            tile512::<$r, 2>(kc, aq, [bp, bp1], (cp, bias_at(j0)), n, w, pf)
-                                        } else {
-                                            tile512::<$r, 1>(kc, aq, [bp, bp1], (cp, bias_at(j0)), n, w, pf)
+                                        $($r => match (two, direct) {
+                                            (true, true) => tile512::<$r, 2, true>(kc, aq, [bp, bp1], (cp, bias_at(j0)), n, w, pf),
+                                            (true, false) => tile512::<$r, 2, false>(kc, aq, [bp, bp1], (cp, bias_at(j0)), n, w, pf),
+                                            (false, true) => tile512::<$r, 1, true>(kc, aq, [bp, bp1], (cp, bias_at(j0)), n, w, pf),
+                                            (false, false) => tile512::<$r, 1, false>(kc, aq, [bp, bp1], (cp, bias_at(j0)), n, w, pf),
                                         },)*
                                         _ => unreachable!("row blocks hold 1 to {MR512} rows"),
                                     }
@@ -486,19 +501,21 @@ unsafe fn blocked_f32<const WIDE: bool>(
                         let next = if p + 1 < panels { panel_at(p + 1) } else { bp };
                         let (j0, w) = (p * NR, NR.min(n - p * NR));
                         for (q, &(i, r)) in chunk.iter().enumerate() {
-                            // block i's [kc, r] slab
-                            let aq = ap.as_ptr().add((i - row0) * kc);
+                            // block i's [kc, r] slab, or its rows in place
+                            let aq = a_at(i, row0);
                             let cp = c.as_mut_ptr().add(i * n + j0);
                             let pf = if q == 0 { next } else { std::ptr::null() };
                             let c = (cp, bias_at(j0));
-                            match r {
-                                6 => tile::<6>(kc, aq, bp, c, n, w, pf),
-                                5 => tile::<5>(kc, aq, bp, c, n, w, pf),
-                                4 => tile::<4>(kc, aq, bp, c, n, w, pf),
-                                3 => tile::<3>(kc, aq, bp, c, n, w, pf),
-                                2 => tile::<2>(kc, aq, bp, c, n, w, pf),
-                                _ => tile::<1>(kc, aq, bp, c, n, w, pf),
+                            macro_rules! narrow {
+                                ($($r:literal)*) => {
+                                    match (r, direct) {
+                                        $(($r, true) => tile::<$r, true>(kc, aq, bp, c, n, w, pf),
+                                        ($r, false) => tile::<$r, false>(kc, aq, bp, c, n, w, pf),)*
+                                        _ => unreachable!("row blocks hold 1 to {MR} rows"),
+                                    }
+                                };
                             }
+                            narrow!(1 2 3 4 5 6)
                         }
                     }
                 }
@@ -532,7 +549,7 @@ fn gather_rows<const R: usize>(dst: &mut [f32], a_t: &[f32], m: usize, i: usize,
 /// rows split in two (a block of 1 or 2 rows keeps too few independent sums
 /// to fill both FMA pipes: with `mr` = 6, 32 rows are 6+6+6+6+4+4, not
 /// 6*5+2).
-fn row_blocks(m: usize, mr: usize) -> impl Iterator<Item = (usize, usize)> {
+pub(super) fn row_blocks(m: usize, mr: usize) -> impl Iterator<Item = (usize, usize)> {
     let mut i = 0;
     std::iter::from_fn(move || {
         let left = m - i;
@@ -546,6 +563,26 @@ fn row_blocks(m: usize, mr: usize) -> impl Iterator<Item = (usize, usize)> {
     })
 }
 
+/// Where a tile finds `A[r, kk]`: with `D` (direct) in row `r` of `A`
+/// itself, rows `lda` apart; else in the block packed `[K, R]`.
+///
+/// # Safety
+/// `a` must point at `A` laid out as `D` says, with row `r` and column `kk`
+/// inside it.
+#[inline(always)]
+unsafe fn a_elem<const R: usize, const D: bool>(
+    a: *const f32,
+    lda: usize,
+    r: usize,
+    kk: usize,
+) -> *const f32 {
+    if D {
+        a.add(r * lda + kk)
+    } else {
+        a.add(kk * R + r)
+    }
+}
+
 /// `C[R, w] += A[R, K] P[K, w]` for one panel `P` (`[K, NR]`), `R <= MR`;
 /// with `pf` not null, also asks for the `k` lines of the next panel's slice
 /// at `pf` (one per `kk`, into L2) while the sums run: at the L shape the
@@ -557,15 +594,17 @@ fn row_blocks(m: usize, mr: usize) -> impl Iterator<Item = (usize, usize)> {
 /// read.
 ///
 /// # Safety
-/// AVX2 and FMA; `a` points at `k * R` floats (`A`'s `R` rows interleaved:
-/// `a[kk * R + r] = A[r, kk]`), `bp` at `k * NR` floats, `C` at `R` rows of
+/// AVX2 and FMA; `a` is `(A, lda)`: with `D`, `A`'s `R` rows of `k` floats
+/// each, `lda` apart (`A[r, kk] = a[r * lda + kk]`), else `k * R` floats
+/// (`A`'s `R` rows interleaved: `a[kk * R + r] = A[r, kk]`; `lda` unused),
+/// `bp` at `k * NR` floats, `C` at `R` rows of
 /// `w <= NR` floats (`ldc` apart), `bias` null or at `w` floats; `pf` null or
 /// at `k * NR` floats.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn tile<const R: usize>(
+unsafe fn tile<const R: usize, const D: bool>(
     k: usize,
-    a: *const f32,
+    a: (*const f32, usize),
     bp: *const f32,
     c: (*mut f32, *const f32),
     ldc: usize,
@@ -573,9 +612,9 @@ unsafe fn tile<const R: usize>(
     pf: *const f32,
 ) {
     if pf.is_null() {
-        tile_sums::<R, false>(k, a, bp, c, ldc, w, pf)
+        tile_sums::<R, false, D>(k, a, bp, c, ldc, w, pf)
     } else {
-        tile_sums::<R, true>(k, a, bp, c, ldc, w, pf)
+        tile_sums::<R, true, D>(k, a, bp, c, ldc, w, pf)
     }
 }
 
@@ -585,9 +624,9 @@ unsafe fn tile<const R: usize>(
 /// As [`tile`].
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn tile_sums<const R: usize, const PF: bool>(
+unsafe fn tile_sums<const R: usize, const PF: bool, const D: bool>(
     k: usize,
-    a: *const f32,
+    (a, lda): (*const f32, usize),
     bp: *const f32,
     (c, bias): (*mut f32, *const f32),
     ldc: usize,
@@ -603,9 +642,8 @@ unsafe fn tile_sums<const R: usize, const PF: bool>(
         }
         let b0 = _mm256_loadu_ps(bp.add(kk * NR));
         let b1 = _mm256_loadu_ps(bp.add(kk * NR + 8));
-        let ak = a.add(kk * R);
         for (r, acc) in acc.iter_mut().enumerate() {
-            let av = _mm256_broadcast_ss(&*ak.add(r));
+            let av = _mm256_broadcast_ss(&*a_elem::<R, D>(a, lda, r, kk));
             acc[0] = _mm256_fmadd_ps(av, b0, acc[0]);
             acc[1] = _mm256_fmadd_ps(av, b1, acc[1]);
         }
@@ -646,9 +684,9 @@ unsafe fn tile_sums<const R: usize, const PF: bool>(
 /// AVX-512F; pointers as [`tile`]'s, `bp[q]` for `q < P` at `k * NR` floats.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn tile512<const R: usize, const P: usize>(
+unsafe fn tile512<const R: usize, const P: usize, const D: bool>(
     k: usize,
-    a: *const f32,
+    (a, lda): (*const f32, usize),
     bp: [*const f32; 2],
     (c, bias): (*mut f32, *const f32),
     ldc: usize,
@@ -667,9 +705,8 @@ unsafe fn tile512<const R: usize, const P: usize>(
         for (q, b) in b.iter_mut().enumerate() {
             *b = _mm512_loadu_ps(bp[q].add(kk * NR));
         }
-        let ak = a.add(kk * R);
         for (r, acc) in acc.iter_mut().enumerate() {
-            let av = _mm512_set1_ps(*ak.add(r));
+            let av = _mm512_set1_ps(*a_elem::<R, D>(a, lda, r, kk));
             for (q, acc) in acc.iter_mut().enumerate() {
                 *acc = _mm512_fmadd_ps(av, b[q], *acc);
             }
@@ -796,6 +833,9 @@ mod tests {
             (16, 256, 1024),
             (25, 300, 80),
             (64, 70, 48),
+            // K past one slice and more than 64 panels: A copied into row
+            // blocks (every shape above reads row-major A in place)
+            (20, 300, 1100),
         ] {
             let (a, b) = (pattern(m * k, 1), pattern(k * n, 2));
             let want = naive(m, k, n, &a, &b);
