@@ -6,8 +6,9 @@
 //!   state carried into a second call (the table holds the same sums as the
 //!   gather; f64 has no column kernel);
 //! - f32: the same up to rounding (the batch-1 product sums in another
-//!   order), and the same bits on one thread and on two (the split by
-//!   hidden units reads each half's columns of the same layout);
+//!   order; batches give the same bits), and the same bits on one thread
+//!   and on two (the split by hidden units reads each half's columns of the
+//!   same layout);
 //! - bad input: the same errors as `Model::infer`.
 
 use rnn::nn::cell::Activation;
@@ -138,6 +139,12 @@ fn f32_prepared_inference_matches_and_is_the_same_bits_on_two_threads() {
                     let split = batch == 1 && !bi && cores > 1 && cell != CELLS[0];
                     let expected = if split { 2 * layers } else { 0 };
                     assert_eq!(jobs, expected, "{what}: layer calls split");
+                    if batch > 1 {
+                        // batches: the same packed step product as the
+                        // unprepared loop (packed once instead of per call)
+                        assert!(one.logits == plain.logits, "{what}: prepared bits");
+                        assert!(one.state == plain.state, "{what}: prepared state bits");
+                    }
                     let e = max_rel(&one.logits, &plain.logits);
                     assert!(e < 1e-5, "{what}: prepared logits differ by {e}");
                     assert!(max_rel(&one.state.h, &plain.state.h) < 1e-5, "{what}: h");

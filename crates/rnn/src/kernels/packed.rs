@@ -549,7 +549,7 @@ fn gather_rows<const R: usize>(dst: &mut [f32], a_t: &[f32], m: usize, i: usize,
 /// rows split in two (a block of 1 or 2 rows keeps too few independent sums
 /// to fill both FMA pipes: with `mr` = 6, 32 rows are 6+6+6+6+4+4, not
 /// 6*5+2).
-pub(super) fn row_blocks(m: usize, mr: usize) -> impl Iterator<Item = (usize, usize)> {
+fn row_blocks(m: usize, mr: usize) -> impl Iterator<Item = (usize, usize)> {
     let mut i = 0;
     std::iter::from_fn(move || {
         let left = m - i;
