@@ -2,7 +2,9 @@
 //! shapes, in cache and not, on this thread's CPU time (min of 15): `cargo run --release -p rnn --example kernel_rate`
 //! (`SHAPES=32x1024x1024,64x1024x512` for those `m x k x n` instead;
 //! `AT_B=1` times the weight-gradient product `Float::gemm_at_b_acc`,
-//! `C[m, n] += A^T B` with `A` `[k, m]`, at those shapes).
+//! `C[m, n] += A^T B` with `A` `[k, m]`, at those shapes; `GEMM=nn`, `nt` or
+//! `tn` times `rnn::kernels::gemm`, the products' dispatcher, with `B` or
+//! `A` stored transposed as the letters say).
 use rnn::kernels::PackedRhs;
 
 /// This thread's CPU time in seconds (so another process on the machine
@@ -61,8 +63,24 @@ fn rate_at_b(m: usize, k: usize, n: usize) -> f64 {
     r
 }
 
+/// GFLOP/s of `rnn::kernels::gemm` (`C[m, n] += op(A) op(B)`) with the
+/// operands stored as `how` says: `nn`, `nt` (`B` stored `[n, k]`) or `tn`
+/// (`A` stored `[k, m]`).
+fn rate_gemm(m: usize, k: usize, n: usize, how: &str) -> f64 {
+    let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.01).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.01).collect();
+    let mut c = vec![0f32; m * n];
+    let (ta, tb) = (how.starts_with('t'), how.ends_with('t'));
+    let r = gflops(2.0 * (m * k * n) as f64, || {
+        rnn::kernels::gemm(m, n, k, &a, ta, &b, tb, &mut c, true)
+    });
+    std::hint::black_box(&c);
+    r
+}
+
 fn main() {
     let at_b = std::env::var("AT_B").is_ok();
+    let how = std::env::var("GEMM").ok();
     // `SHAPES=32x1024x1024,64x1024x512` times those `m x k x n` instead
     let given: Option<Vec<(usize, usize, usize)>> = std::env::var("SHAPES").ok().map(|s| {
         s.split(',')
@@ -86,7 +104,9 @@ fn main() {
         ]
     });
     for &(m, k, n) in &shapes {
-        let r = if at_b {
+        let r = if let Some(how) = how.as_deref() {
+            rate_gemm(m, k, n, how)
+        } else if at_b {
             rate_at_b(m, k, n)
         } else {
             rate(m, k, n)

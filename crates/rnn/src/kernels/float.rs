@@ -96,6 +96,15 @@ pub trait Float:
     ) -> bool {
         false
     }
+    /// `out_j = e^{x_j - shift}` for every `j` of `x` (`out` at least as long),
+    /// by a SIMD kernel if this type has one on this CPU (f32 with AVX2 and
+    /// FMA: the vectorised `e^x` of `kernels/gates.rs`, relative error about
+    /// 1e-7; the exponent clamped to `[-87, 88]`); `false`, nothing written,
+    /// when it has none and the caller uses [`Float::exp_fast`].
+    #[inline]
+    fn exp_shifted_row(_x: &[Self], _shift: Self, _out: &mut [Self]) -> bool {
+        false
+    }
     /// Whether [`Float::gemv_cols_acc`] has a kernel for this type on this
     /// CPU (f32 with AVX2 and FMA).
     #[inline]
@@ -245,6 +254,23 @@ impl Float for f32 {
             return true;
         }
         let _ = (xi, gh, h_prev, h, cache);
+        false
+    }
+    #[inline]
+    fn exp_shifted_row(x: &[Self], shift: Self, out: &mut [Self]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::gates::fast() {
+            if crate::kernels::has_avx512() {
+                // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just
+                // above); the kernel checks the lengths.
+                unsafe { crate::kernels::gates::exp_row_f32_avx512(x, shift, out) };
+            } else {
+                // SAFETY: fast() holds only with AVX2 and FMA.
+                unsafe { crate::kernels::gates::exp_row_f32_avx2(x, shift, out) };
+            }
+            return true;
+        }
+        let _ = (x, shift, out);
         false
     }
     #[inline]

@@ -202,9 +202,34 @@ unsafe fn tanh_row<V: Vector>(xi: &[f32], gh: &[f32], h: &mut [f32]) {
     }
 }
 
+/// `out_j = e^{x_j - shift}` for every `j` of `x` (the softmax's
+/// exponentials with the row's maximum as `shift`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn exp_row<V: Vector>(x: &[f32], shift: f32, out: &mut [f32]) {
+    let n = x.len();
+    assert!(out.len() >= n);
+    let (xp, op, s) = (x.as_ptr(), out.as_mut_ptr(), V::splat(shift));
+    for j in (0..n).step_by(V::N) {
+        let m = V::mask(n - j);
+        exp_v(V::load(xp.add(j), m).sub(s)).store(op.add(j), m);
+    }
+}
+
 /// Compiles the row kernels for one instruction set.
 macro_rules! row_kernels {
-    ($features:literal, $v:ty, $lstm:ident, $gru:ident, $tanh:ident) => {
+    ($features:literal, $v:ty, $lstm:ident, $gru:ident, $tanh:ident, $exp:ident) => {
+        /// [`exp_row`] on this instruction set's lanes.
+        ///
+        /// # Safety
+        /// The CPU must have the instruction set; `out` at least as long as
+        /// `x` (checked).
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        pub(crate) unsafe fn $exp(x: &[f32], shift: f32, out: &mut [f32]) {
+            exp_row::<$v>(x, shift, out)
+        }
+
         /// [`lstm_row`] on this instruction set's lanes.
         ///
         /// # Safety
@@ -256,14 +281,16 @@ row_kernels!(
     V8,
     lstm_row_f32_avx2,
     gru_row_f32_avx2,
-    tanh_row_f32_avx2
+    tanh_row_f32_avx2,
+    exp_row_f32_avx2
 );
 row_kernels!(
     "avx512f,avx2,fma",
     V16,
     lstm_row_f32_avx512,
     gru_row_f32_avx512,
-    tanh_row_f32_avx512
+    tanh_row_f32_avx512,
+    exp_row_f32_avx512
 );
 
 /// `e^x` on 8 lanes (AVX2 + FMA), for the tests.
@@ -583,6 +610,36 @@ mod tests {
         // SAFETY: AVX-512F (checked above)
         unsafe { tanh_row_f32_avx512(&xi[..n], &gh[..n], &mut h[..n]) };
         assert!(h[n..].iter().all(|&v| v == 7.0));
+    }
+
+    /// The softmax's exponential row `e^{x_j - shift}` against f64 (within
+    /// 1e-7 relative, as `exp8`), masked tails leaving what follows alone,
+    /// and the AVX-512 build giving the AVX2 build's bits.
+    #[test]
+    fn exp_rows_match_f64_and_each_other() {
+        if !crate::kernels::has_avx2() {
+            return;
+        }
+        let wide = std::is_x86_feature_detected!("avx512f");
+        for n in [1, 5, 8, 13, 16, 17, 65, 100] {
+            let x = values(n, 7 + n as u64, 30.0);
+            let shift = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut got = vec![-1f32; n + 16];
+            // SAFETY: AVX2 and FMA (checked above)
+            unsafe { exp_row_f32_avx2(&x, shift, &mut got[..n]) };
+            assert!(got[n..].iter().all(|&v| v == -1.0), "n={n}: past the row");
+            for (j, (&g, &v)) in got.iter().zip(&x).enumerate() {
+                let want = ((v - shift) as f64).exp();
+                let rel = (g as f64 - want).abs() / want.max(1e-37);
+                assert!(rel < 1e-7, "n={n} j={j}: {g} against {want}");
+            }
+            if wide {
+                let mut w = vec![-1f32; n + 16];
+                // SAFETY: AVX-512F (checked above)
+                unsafe { exp_row_f32_avx512(&x, shift, &mut w[..n]) };
+                assert_eq!(bits(&w), bits(&got), "n={n}: AVX-512 against AVX2");
+            }
+        }
     }
 
     /// Without a cache (inference) the row kernels give the same state bits
