@@ -522,11 +522,52 @@ pub fn transpose_into<T: Float>(a: &[T], rows: usize, cols: usize, t: &mut Vec<T
 /// `out[j] += sum_r A[r, j]`: column sums of a row-major `[rows, cols]` matrix
 /// (the gradient of a bias broadcast over rows).
 pub fn col_sum_acc<T: Float>(rows: usize, cols: usize, a: &[T], out: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above).
+            return unsafe { col_sum_acc_avx512(rows, cols, a, out) };
+        }
+        if has_avx2() {
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            return unsafe { col_sum_acc_avx2(rows, cols, a, out) };
+        }
+    }
+    col_sum_loop(rows, cols, a, out)
+}
+
+/// [`col_sum_acc`]'s loop: row after row, each added to `out` element by
+/// element (each column's sum in the order of the rows, whatever the vector
+/// width the compiler gives the inner loop: the same bits from every build).
+#[inline(always)]
+fn col_sum_loop<T: Float>(rows: usize, cols: usize, a: &[T], out: &mut [T]) {
     for row in a[..rows * cols].chunks_exact(cols) {
         for (o, &v) in out[..cols].iter_mut().zip(row) {
             *o += v;
         }
     }
+}
+
+/// [`col_sum_loop`] compiled for AVX2: the bias gradients' sums in 8 lanes
+/// instead of the 4 of the default target (their share of the bench's S LSTM
+/// training was about 4 % in `perf`).
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn col_sum_acc_avx2<T: Float>(rows: usize, cols: usize, a: &[T], out: &mut [T]) {
+    col_sum_loop(rows, cols, a, out)
+}
+
+/// [`col_sum_loop`] compiled for AVX-512 (16 lanes).
+///
+/// # Safety
+/// The CPU must have AVX-512F, AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn col_sum_acc_avx512<T: Float>(rows: usize, cols: usize, a: &[T], out: &mut [T]) {
+    col_sum_loop(rows, cols, a, out)
 }
 
 #[cfg(test)]
