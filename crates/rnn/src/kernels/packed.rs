@@ -316,8 +316,8 @@ const CHUNK_BLOCKS: usize = 16;
 /// most [`MC`] rows (`A`'s slice copied into blocks of [`MR`] rows
 /// interleaved by column, `[KC, R]` each, so the micro-kernel's broadcasts
 /// read one contiguous stream; a row-major `A` whose `K` is one slice or
-/// whose `B` has at most 64 panels is read in place instead), for each panel, each row block is a register
-/// tile of `R x NR` sums over the slice, added to `C` at its end. Every
+/// whose `B` has at most 64 panels is read in place instead), for each
+/// panel, each row block is a register tile of `R x NR` sums over the slice, added to `C` at its end. Every
 /// element of `C` gets the products of each slice summed in order over `K`,
 /// slice after slice, whatever the blocking: the same sums as
 /// [`packed_gemm_acc_portable`] bit for bit. With `bias` (`[N]`), the first
@@ -352,6 +352,14 @@ unsafe fn blocked_f32<const WIDE: bool>(
     // caller's target features, and the intrinsics in it would not inline
     let c = &mut c[..m * n];
     let panels = n.div_ceil(NR);
+    // A row-major A with K in one slice, or with at most 64 panels to run
+    // over, is read where it lies (rows k apart, streams the tiles'
+    // broadcasts read in order): the copy was a third of the readout
+    // product's time in the bench's M LSTM inference (`examples/kernel_rate`,
+    // AMD EPYC with AVX-512: 3200x256x65 at 131 GFLOP/s copied, 194 in place;
+    // 6400x1024x65 63 and 150; 32x256x1024 235 and 244). Over several slices
+    // and many panels (64x1024x4096) the copy is the faster (239 and 223).
+    let direct = matches!(a, Lhs::Rows(_)) && (k <= KC || panels <= 64);
     let (mut ap, mut bq) = (A_PACKED.take(), B_PACKED.take());
     {
         let (ap, bq) = (&mut ap, &mut bq);
@@ -398,15 +406,8 @@ unsafe fn blocked_f32<const WIDE: bool>(
                     rest.next();
                 }
                 let chunk = &buf[..nb];
-                // A[rows of the chunk, k0..k0+kc] into row blocks [kc, r];
-                // row-major A with K in one slice is read where it lies
-                // (rows k apart, streams the tiles' broadcasts read in
-                // order): the copy was a third of the readout product's time
-                // in the bench's M LSTM inference (`examples/kernel_rate`,
-                // AMD EPYC with AVX-512: 3200x256x65 at 131 GFLOP/s copied,
-                // 194 in place; 32x256x1024 235 and 244). Over several
-                // slices (64x1024x4096) the copy is the faster (239 and 223).
-                let direct = matches!(a, Lhs::Rows(_)) && (k <= KC || panels <= 64);
+                // A[rows of the chunk, k0..k0+kc] into row blocks [kc, r],
+                // unless read in place (`direct`)
                 for &(i, r) in chunk.iter().filter(|_| !direct) {
                     let dst = &mut ap[(i - row0) * kc..(i - row0 + r) * kc];
                     match a {
