@@ -49,7 +49,8 @@ pub struct BenchArgs {
     pub clock: Clock,
     /// Also time the model's matrix products alone at their shapes (faer's
     /// GEMM and the packed step kernel) and print the share of the best one
-    /// that training reaches.
+    /// that training reaches, and of the CPU's own limit (`peak_gflops`:
+    /// FMAs from registers on every thread, AVX-512 or AVX2 lanes).
     #[arg(long)]
     pub products: bool,
 }
@@ -142,8 +143,17 @@ pub fn run(args: &BenchArgs) -> CliResult {
                 );
                 best = best.max(p.gemm_gflops).max(p.packed_gflops.unwrap_or(0.0));
             }
+            // the CPU's own limit beside them (`kernels::peak`), when it has AVX2
+            let peak =
+                rnn::kernels::fma_peak_gflops(args.threads, 0.5).map_or(String::new(), |p| {
+                    format!(
+                        " peak_gflops={p:.1} train_peak_share={:.2} infer_peak_share={:.2}",
+                        r.train_gflops / p,
+                        r.infer_gflops / p
+                    )
+                });
             println!(
-                "share {} best_product_gflops={best:.1} train_gflops={:.1} train_share={:.2} infer_share={:.2}",
+                "share {} best_product_gflops={best:.1} train_gflops={:.1} train_share={:.2} infer_share={:.2}{peak}",
                 c.name, r.train_gflops, r.train_gflops / best, r.infer_gflops / best
             );
         }

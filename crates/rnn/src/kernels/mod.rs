@@ -9,6 +9,7 @@ pub(crate) mod lanes;
 mod linalg;
 pub mod packed;
 pub(crate) mod pair;
+pub mod peak;
 pub(crate) mod pool;
 pub(crate) mod shared;
 
@@ -16,3 +17,4 @@ pub use float::Float;
 pub use linalg::*;
 pub use packed::PackedRhs;
 pub use pair::pair_jobs;
+pub use peak::fma_peak_gflops;
