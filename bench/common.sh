@@ -10,9 +10,10 @@ THREADS=${THREADS:-1 2}
 header() {
     echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC')  $(lscpu | grep 'Model name' | sed 's/  */ /g')  $(grep -o -w -E 'avx512f|avx2|fma' /proc/cpuinfo | sort -u | tr '\n' ' ') nproc=$(nproc)  commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
     # instruction-set caps, when set: ours (RNN_SIMD=avx2: the AVX2 builds
-    # on an AVX-512 CPU) and PyTorch's (its kernels and oneDNN's)
+    # on an AVX-512 CPU) and PyTorch's (its kernels, oneDNN's, and MKL's,
+    # whose GEMM runs nn.RNN and nn.GRU and ignores the other two caps)
     local caps=""
-    for v in RNN_SIMD ATEN_CPU_CAPABILITY ONEDNN_MAX_CPU_ISA; do
+    for v in RNN_SIMD ATEN_CPU_CAPABILITY ONEDNN_MAX_CPU_ISA MKL_ENABLE_INSTRUCTIONS; do
         if [ -n "${!v:-}" ]; then caps="$caps $v=${!v}"; fi
     done
     if [ -n "$caps" ]; then echo "# instruction sets capped:$caps"; fi

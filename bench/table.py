@@ -3,11 +3,16 @@
 
 Usage: python3 bench/table.py bench/results/compare-*.log
        python3 bench/table.py --cells bench/results/cells-*.log   (one table per cell)
+       python3 bench/table.py --compact bench/results/issue17-*.log (one row per cell
+           and thread count: the ratios rnn / torch, median and range, train and infer)
 """
 import re,sys,statistics as st
 args=sys.argv[1:]
+compact=args[:1]==["--compact"]
+if compact: args=args[1:]
 cells=args[:1]==["--cells"]
 if cells: args=args[1:]
+cells=cells or compact
 packed=args[:1]==["--packed"]
 if packed: args=args[1:]
 
@@ -26,6 +31,20 @@ def parse(f,cell):
             if bool(pk or "lengths=packed" in mid)!=packed: continue
             d[(p,int(t),c)]=(int(tr),int(inf),float(gf) if gf else None)
     return d
+
+if compact:
+  print("| cell | threads | S train | S infer | M train | M infer | L train | L infer |")
+  print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+  rng=lambda v: f"{st.median(v):.2f}x ({min(v):.2f}–{max(v):.2f})"
+  for cell in ["elman","lstm","gru"]:
+    runs=[parse(f,cell) for f in args]
+    for t in (1,2):
+      row=[]
+      for c in "SML":
+        if not all(("torch",t,c) in r and ("rnn",t,c) in r for r in runs): row+=["",""]; continue
+        for k in (0,1): row.append(rng([r[("rnn",t,c)][k]/r[("torch",t,c)][k] for r in runs]))
+      if any(row): print(f"| {cell} | {t} | "+" | ".join(row)+" |")
+  sys.exit(0)
 
 for cell in (["elman","lstm","gru"] if cells else ["elman"]):
   runs=[parse(f,cell) for f in args]

@@ -31,14 +31,70 @@ pub(crate) const MR512: usize = 14;
 /// slice after slice.
 pub(crate) const KC: usize = 256;
 
+/// Bytes the packed panels start on: a cache line, so that a panel row (16
+/// f32, 64 bytes) is one line and every 16-lane load of it reads one line.
+/// A `Vec`'s buffer is only as aligned as the allocator makes it (16 bytes
+/// for large blocks from glibc), and a load split over two lines costs two
+/// of the core's load slots.
+const ALIGN: usize = 64;
+
+/// Grows `v` to hold `len` elements from an offset at which they start on
+/// an [`ALIGN`]-byte boundary and returns that offset (in elements). Elements
+/// already there stay (new ones are `zero`); the offset can change when `v`
+/// is reallocated, so it is asked for again after every growth.
+fn align_to_line<T: Clone>(v: &mut Vec<T>, len: usize, zero: T) -> usize {
+    let pad = ALIGN / std::mem::size_of::<T>().max(1);
+    if v.len() < len + pad {
+        v.resize(len + pad, zero);
+    }
+    // `align_offset` may answer "cannot" (usize::MAX): then unaligned, still correct
+    let off = v.as_ptr().align_offset(ALIGN);
+    if off < pad {
+        off
+    } else {
+        0
+    }
+}
+
 /// A right-hand matrix `B` `[K, N]` packed into `ceil(N / NR)` panels, each
-/// `[K, NR]` row-major (zero past column `N`).
-#[derive(Clone, Debug, Default)]
+/// `[K, NR]` row-major (zero past column `N`), starting on a cache line.
+#[derive(Debug, Default)]
 pub struct PackedRhs<T> {
     k: usize,
     n: usize,
-    /// `[ceil(N / NR), K, NR]`.
+    /// `[ceil(N / NR), K, NR]` from `off`.
     data: Vec<T>,
+    /// Where the panels start in `data`: the first element on a 64-byte boundary.
+    off: usize,
+}
+
+impl<T> PackedRhs<T> {
+    /// The panels, `[ceil(N / NR), K, NR]`.
+    fn panels(&self) -> &[T] {
+        let len = self.n.div_ceil(NR) * self.k * NR;
+        &self.data[self.off.min(self.data.len())..][..len]
+    }
+}
+
+impl<T: Clone> Clone for PackedRhs<T> {
+    /// A copy whose panels start on a cache line of its own buffer (a derived
+    /// clone would keep the offset of the original's).
+    fn clone(&self) -> Self {
+        let panels = self.panels();
+        let mut data = Vec::new();
+        let off = match panels.first() {
+            // the padding takes any value: it is never read
+            Some(fill) => align_to_line(&mut data, panels.len(), fill.clone()),
+            None => 0,
+        };
+        data[off..off + panels.len()].clone_from_slice(panels);
+        Self {
+            k: self.k,
+            n: self.n,
+            data,
+            off,
+        }
+    }
 }
 
 impl<T: Float> PackedRhs<T> {
@@ -49,9 +105,10 @@ impl<T: Float> PackedRhs<T> {
         self.k = k;
         self.n = n;
         self.data.clear();
-        self.data.resize(panels * k * NR, T::zero());
+        self.off = align_to_line(&mut self.data, panels * k * NR, T::zero());
+        let data = &mut self.data[self.off..self.off + panels * k * NR];
         for p in 0..panels {
-            let panel = &mut self.data[p * k * NR..(p + 1) * k * NR];
+            let panel = &mut data[p * k * NR..(p + 1) * k * NR];
             let (j0, w) = (p * NR, NR.min(n - p * NR));
             if trans {
                 for jj in 0..w {
@@ -82,7 +139,7 @@ impl<T: Float> PackedRhs<T> {
     /// the AVX2 micro-kernel for f32 when the CPU has it, else a portable
     /// loop (same products, summed in the same order over `K`).
     pub fn gemm_acc(&self, m: usize, a: &[T], c: &mut [T]) {
-        T::packed_gemm_acc(m, self.k, self.n, a, &self.data, None, c)
+        T::packed_gemm_acc(m, self.k, self.n, a, self.panels(), None, c)
     }
 
     /// `C[m, N] = bias + A[m, K] B` (`bias` `[N]` on every row; `C`'s
@@ -97,7 +154,7 @@ impl<T: Float> PackedRhs<T> {
             bias.len(),
             self.n
         );
-        T::packed_gemm_acc(m, self.k, self.n, a, &self.data, Some(bias), c)
+        T::packed_gemm_acc(m, self.k, self.n, a, self.panels(), Some(bias), c)
     }
 }
 
@@ -368,9 +425,13 @@ unsafe fn blocked_f32<const WIDE: bool>(
         if ap.len() < MC * KC {
             ap.resize(MC * KC, 0.0);
         }
-        if matches!(b, Rhs::Rows(_)) && bq.len() < panels * KC * NR {
-            bq.resize(panels * KC * NR, 0.0);
-        }
+        // B's panels from a cache line, as PackedRhs's
+        let bq_off = if matches!(b, Rhs::Rows(_)) {
+            align_to_line(bq, panels * KC * NR, 0.0)
+        } else {
+            0
+        };
+        let bq = &mut bq[bq_off..];
         for k0 in (0..k).step_by(KC) {
             let kc = KC.min(k - k0);
             if let Rhs::Rows(b) = b {
@@ -805,6 +866,27 @@ mod tests {
 
     /// Row blocks cover `m` rows once, in order, with blocks of at most `mr`
     /// rows and none of 1 or 2 rows unless `m` itself is that small.
+    /// The panels start on a 64-byte line after packing, after repacking
+    /// into a buffer that grew, and in a clone (which has a buffer of its
+    /// own), and a clone holds the same panels.
+    #[test]
+    fn panels_start_on_a_cache_line_packed_repacked_and_cloned() {
+        let mut pk = PackedRhs::<f32>::default();
+        for (k, n) in [(3, 5), (256, 1024), (7, 40)] {
+            let b: Vec<f32> = (0..k * n).map(|i| i as f32).collect();
+            pk.pack(&b, k, n, false);
+            assert_eq!(pk.panels().as_ptr() as usize % ALIGN, 0, "{k}x{n}");
+            assert_eq!(pk.panels().len(), n.div_ceil(NR) * k * NR);
+            // B[1, 2] is row 1, column 2 of panel 0
+            assert_eq!(pk.panels()[NR + 2], b[n + 2]);
+            let copy = pk.clone();
+            assert_eq!(copy.panels().as_ptr() as usize % ALIGN, 0);
+            assert_eq!(copy.panels(), pk.panels());
+        }
+        let empty = PackedRhs::<f64>::default().clone();
+        assert!(empty.panels().is_empty());
+    }
+
     #[test]
     fn row_blocks_cover_every_row_once_without_tiny_blocks() {
         for mr in [MR, MR512] {
@@ -866,7 +948,7 @@ mod tests {
             let mut fast = vec![0.5f32; m * n];
             pk.gemm_acc(m, &a32, &mut fast);
             let mut slow = vec![0.5f32; m * n];
-            packed_gemm_acc_portable(m, k, n, &a32, &pk.data, None, &mut slow);
+            packed_gemm_acc_portable(m, k, n, &a32, pk.panels(), None, &mut slow);
             for ((f, s), y) in fast.iter().zip(&slow).zip(&want) {
                 assert!(
                     ((*f as f64) - y).abs() < 1e-4 * (1.0 + y.abs()),
@@ -881,12 +963,14 @@ mod tests {
             if crate::kernels::has_avx2() {
                 let mut narrow = vec![0.5f32; m * n];
                 // SAFETY: the CPU has AVX2 and FMA (checked just above)
-                unsafe { packed_gemm_acc_f32_avx2(m, k, n, &a32, &pk.data, None, &mut narrow) };
+                unsafe { packed_gemm_acc_f32_avx2(m, k, n, &a32, pk.panels(), None, &mut narrow) };
                 assert_eq!(narrow, slow, "AVX2 and portable differ at {m}x{k}x{n}");
                 if std::is_x86_feature_detected!("avx512f") {
                     let mut wide = vec![0.5f32; m * n];
                     // SAFETY: the CPU has AVX-512F too (checked just above)
-                    unsafe { packed_gemm_acc_f32_avx512(m, k, n, &a32, &pk.data, None, &mut wide) };
+                    unsafe {
+                        packed_gemm_acc_f32_avx512(m, k, n, &a32, pk.panels(), None, &mut wide)
+                    };
                     assert_eq!(wide, slow, "AVX-512 and portable differ at {m}x{k}x{n}");
                 }
             }
@@ -894,24 +978,34 @@ mod tests {
             // accumulating, whatever C held before (NaN here), on every path
             let bias: Vec<f32> = pattern(n, 3).iter().map(|&v| v as f32).collect();
             let mut want32 = bias.repeat(m);
-            packed_gemm_acc_portable(m, k, n, &a32, &pk.data, None, &mut want32);
+            packed_gemm_acc_portable(m, k, n, &a32, pk.panels(), None, &mut want32);
             let mut got = vec![f32::NAN; m * n];
             pk.gemm_bias(m, &a32, &bias, &mut got);
             assert_eq!(got, want32, "gemm_bias (dispatched) at {m}x{k}x{n}");
             let mut got = vec![f32::NAN; m * n];
-            packed_gemm_acc_portable(m, k, n, &a32, &pk.data, Some(&bias), &mut got);
+            packed_gemm_acc_portable(m, k, n, &a32, pk.panels(), Some(&bias), &mut got);
             assert_eq!(got, want32, "portable with a bias at {m}x{k}x{n}");
             #[cfg(target_arch = "x86_64")]
             if crate::kernels::has_avx2() {
                 let mut got = vec![f32::NAN; m * n];
                 // SAFETY: the CPU has AVX2 and FMA (checked just above)
-                unsafe { packed_gemm_acc_f32_avx2(m, k, n, &a32, &pk.data, Some(&bias), &mut got) };
+                unsafe {
+                    packed_gemm_acc_f32_avx2(m, k, n, &a32, pk.panels(), Some(&bias), &mut got)
+                };
                 assert_eq!(got, want32, "AVX2 with a bias at {m}x{k}x{n}");
                 if std::is_x86_feature_detected!("avx512f") {
                     let mut got = vec![f32::NAN; m * n];
                     // SAFETY: the CPU has AVX-512F too (checked just above)
                     unsafe {
-                        packed_gemm_acc_f32_avx512(m, k, n, &a32, &pk.data, Some(&bias), &mut got)
+                        packed_gemm_acc_f32_avx512(
+                            m,
+                            k,
+                            n,
+                            &a32,
+                            pk.panels(),
+                            Some(&bias),
+                            &mut got,
+                        )
                     };
                     assert_eq!(got, want32, "AVX-512 with a bias at {m}x{k}x{n}");
                 }
