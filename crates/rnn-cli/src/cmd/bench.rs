@@ -143,7 +143,8 @@ pub fn run(args: &BenchArgs) -> CliResult {
                 );
                 best = best.max(p.gemm_gflops).max(p.packed_gflops.unwrap_or(0.0));
             }
-            // the CPU's own limit beside them (`kernels::peak`), when it has AVX2
+            // the CPU's own limit beside them (`kernels::peak`), when it has AVX2;
+            // measured per config, next to its products, as a VM's clock drifts
             let peak =
                 rnn::kernels::fma_peak_gflops(args.threads, 0.5).map_or(String::new(), |p| {
                     format!(

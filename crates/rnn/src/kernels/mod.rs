@@ -12,6 +12,8 @@ pub(crate) mod pair;
 pub mod peak;
 pub(crate) mod pool;
 pub(crate) mod shared;
+#[cfg(target_arch = "x86_64")]
+mod tiles;
 
 pub use float::Float;
 pub use linalg::*;
