@@ -26,6 +26,22 @@ unsafe fn a_elem<const R: usize, const D: bool>(
     }
 }
 
+/// Row `r` of `C` (rows `ldc` apart) and what a tile's sums for it are
+/// added to: that row itself, or the bias when it is not null.
+///
+/// # Safety
+/// `c` must point at a `C` with row `r` inside it.
+#[inline(always)]
+unsafe fn row_and_base(
+    c: *mut f32,
+    bias: *const f32,
+    r: usize,
+    ldc: usize,
+) -> (*mut f32, *const f32) {
+    let cr = c.add(r * ldc);
+    (cr, if bias.is_null() { cr } else { bias })
+}
+
 /// `C[R, w] += A[R, K] P[K, w]` for one panel `P` (`[K, NR]`), `R <= MR`;
 /// with `pf` not null, also asks for the `k` lines of the next panel's slice
 /// at `pf` (one per `kk`, into L2) while the sums run: at the L shape the
@@ -92,13 +108,7 @@ unsafe fn tile_sums<const R: usize, const PF: bool, const D: bool>(
         }
     }
     for (r, acc) in acc.iter().enumerate() {
-        let cr = c.add(r * ldc);
-        // what the sums are added to: this row of C, or the bias
-        let base = if bias.is_null() {
-            cr as *const f32
-        } else {
-            bias
-        };
+        let (cr, base) = row_and_base(c, bias, r, ldc);
         if w == NR {
             _mm256_storeu_ps(cr, _mm256_add_ps(_mm256_loadu_ps(base), acc[0]));
             _mm256_storeu_ps(
@@ -156,13 +166,7 @@ pub(super) unsafe fn tile512<const R: usize, const P: usize, const D: bool>(
         }
     }
     for (r, acc) in acc.iter().enumerate() {
-        let cr = c.add(r * ldc);
-        // what the sums are added to: this row of C, or the bias
-        let base = if bias.is_null() {
-            cr as *const f32
-        } else {
-            bias
-        };
+        let (cr, base) = row_and_base(c, bias, r, ldc);
         for (q, &acc) in acc.iter().enumerate() {
             let (cq, bq) = (cr.add(q * NR), base.add(q * NR));
             let left = w.saturating_sub(q * NR);
