@@ -438,12 +438,15 @@ unsafe fn blocked_f32<const WIDE: bool>(
         for k0 in (0..k).step_by(KC) {
             let kc = KC.min(k - k0);
             if let Rhs::Rows(b) = b {
-                // B[k0..k0+kc, :] into panels [kc, NR], zero past column N
-                for p in 0..panels {
-                    let (j0, w) = (p * NR, NR.min(n - p * NR));
-                    let panel = &mut bq[p * kc * NR..(p + 1) * kc * NR];
-                    for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
-                        let src = &b[(k0 + kk) * n + j0..(k0 + kk) * n + j0 + w];
+                // B[k0..k0+kc, :] into panels [kc, NR], zero past column N,
+                // a row of B at a time: read in order (panel by panel, the
+                // reads went down B's columns, each row n floats on)
+                for kk in 0..kc {
+                    let b_row = &b[(k0 + kk) * n..(k0 + kk + 1) * n];
+                    for p in 0..panels {
+                        let (j0, w) = (p * NR, NR.min(n - p * NR));
+                        let row = &mut bq[(p * kc + kk) * NR..(p * kc + kk + 1) * NR];
+                        let src = &b_row[j0..j0 + w];
                         if let (Ok(row), Ok(src)) = (
                             <&mut [f32; NR]>::try_from(&mut *row),
                             <&[f32; NR]>::try_from(src),
@@ -503,6 +506,17 @@ unsafe fn blocked_f32<const WIDE: bool>(
                             }
                         }
                     }
+                }
+                // A^T's columns of the next chunk (or of the next slice's
+                // first), asked for into L2 now, so that its gather finds
+                // them there: at the weight gradients' shapes each row of
+                // A^T is another 4 KiB page, which the hardware prefetchers
+                // do not follow, and the gather waited for every line
+                if let Lhs::Cols(a_t) = a {
+                    let end = chunk.last().map_or(m, |&(i, r)| i + r);
+                    let (k1, c1) = if end < m { (k0, end) } else { (k0 + kc, 0) };
+                    let (kn, cols) = (KC.min(k.saturating_sub(k1)), MC.min(m - c1));
+                    prefetch_cols(&a_t[(k1 * m).min(a_t.len())..], m, kn, c1, cols);
                 }
                 // the row the first slice's sums are added to: bias, or C
                 let bias_at = |j0: usize| match bias {
@@ -589,6 +603,30 @@ unsafe fn blocked_f32<const WIDE: bool>(
     }
     A_PACKED.set(ap);
     B_PACKED.set(bq);
+}
+
+/// Asks for `cols` floats from column `col` of each of the first `rows`
+/// rows of `a_t` (rows `m` floats apart) to be brought into L2, a line at a
+/// time.
+#[inline(always)]
+fn prefetch_cols(a_t: &[f32], m: usize, rows: usize, col: usize, cols: usize) {
+    if cols == 0 {
+        return;
+    }
+    for row in a_t.chunks(m).take(rows) {
+        if let Some(part) = row.get(col..col + cols) {
+            // a float on every line the part touches: every 16th and the last
+            for v in part.iter().step_by(16).chain(part.last()) {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: a prefetch is a hint that never faults; the
+                // address is that of an element of `a_t`
+                unsafe {
+                    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+                    _mm_prefetch::<_MM_HINT_T1>(v as *const f32 as *const i8)
+                };
+            }
+        }
+    }
 }
 
 /// Packs a block of `R` rows of `A` from its transpose `a_t` (`[K, m]`):
