@@ -110,8 +110,20 @@ pub(crate) fn to_panels<T: Copy>(a: &[T], k: usize, n: usize, out: &mut Vec<T>) 
 ///
 /// # Panics
 /// When `a` is shorter than `K*N`, `x` than `K` or `y` than `N`.
-pub(crate) fn gemv_cols_acc_f32(k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) -> bool {
-    dispatch::<true, true>(k, n, a, x, y)
+///
+/// With `from_last` the panels are taken last to first: a step loop that
+/// alternates it finds the panel it ended on still in L1 when it starts the
+/// next step (each output's sum is the same either way: the panels are
+/// disjoint blocks of outputs).
+pub(crate) fn gemv_cols_acc_f32(
+    k: usize,
+    n: usize,
+    a: &[f32],
+    x: &[f32],
+    y: &mut [f32],
+    from_last: bool,
+) -> bool {
+    dispatch::<true, true>(k, n, a, x, y, from_last)
 }
 
 /// `y[N] += A[K, N]^T x[K]`, i.e. `y[N] += x[K] A[K, N]` with each term a
@@ -123,18 +135,20 @@ pub(crate) fn gemv_cols_acc_f32(k: usize, n: usize, a: &[f32], x: &[f32], y: &mu
 /// # Panics
 /// When `a` is shorter than `K*N`, `x` than `K` or `y` than `N`.
 pub(crate) fn gemv_t_acc_f32(k: usize, n: usize, a: &[f32], x: &[f32], y: &mut [f32]) -> bool {
-    dispatch::<false, false>(k, n, a, x, y)
+    dispatch::<false, false>(k, n, a, x, y, false)
 }
 
 /// The build of [`panels`] for this CPU, fused (`FMA`) or not, `A` in
 /// panels or row-major; `false`, with `y` untouched, when the CPU has
-/// neither AVX-512F nor AVX2.
+/// neither AVX-512F nor AVX2. With `from_last` (and `PANELS`) the panels
+/// last to first.
 fn dispatch<const FMA: bool, const PANELS: bool>(
     k: usize,
     n: usize,
     a: &[f32],
     x: &[f32],
     y: &mut [f32],
+    from_last: bool,
 ) -> bool {
     let (a, x, y) = (&a[..k * n], &x[..k], &mut y[..n]);
     #[cfg(target_arch = "x86_64")]
@@ -142,16 +156,16 @@ fn dispatch<const FMA: bool, const PANELS: bool>(
         if super::has_avx512() {
             // SAFETY: the CPU has AVX-512F, AVX2 and FMA; the slices were cut
             // to K*N, K and N above.
-            unsafe { cols_avx512::<FMA, PANELS>(k, n, a, x, y) };
+            unsafe { cols_avx512::<FMA, PANELS>(k, n, a, x, y, from_last) };
             return true;
         }
         if super::has_avx2() {
             // SAFETY: the CPU has AVX2 and FMA; lengths as above.
-            unsafe { cols_avx2::<FMA, PANELS>(k, n, a, x, y) };
+            unsafe { cols_avx2::<FMA, PANELS>(k, n, a, x, y, from_last) };
             return true;
         }
     }
-    let _ = (a, x, y);
+    let _ = (a, x, y, from_last);
     false
 }
 
@@ -268,8 +282,9 @@ unsafe fn cols<V: Vector, const WIDE: usize, const FMA: bool>(
 }
 
 /// [`cols`] over all of `A`: row-major (one call, stride `N`), or with
-/// `PANELS` panel after panel of `WIDE*V::N` columns ([`to_panels`]), each
-/// `[K, w]` row-major at offset `K*j0`.
+/// `PANELS` panel after panel ([`to_panels`]: `max(1, N / w)` panels of `w`
+/// = `WIDE*V::N` columns, the last taking the remainder), each `[K, w_p]`
+/// row-major at offset `K*j0`; with `from_last`, the last panel first.
 ///
 /// # Safety
 /// As [`block`], `a` `[K*N]`.
@@ -281,17 +296,20 @@ unsafe fn panels<V: Vector, const WIDE: usize, const FMA: bool, const PANELS: bo
     a: &[f32],
     x: &[f32],
     y: &mut [f32],
+    from_last: bool,
 ) {
     let (ap, yp) = (a.as_ptr(), y.as_mut_ptr());
     if !PANELS {
         return cols::<V, WIDE, FMA>(n, n, ap, x, yp);
     }
-    let mut j0 = 0;
-    while j0 < n {
+    let w = WIDE * V::N;
+    let count = (n / w).max(1);
+    for q in 0..count {
+        let p = if from_last { count - 1 - q } else { q };
         // panel [K, wp] at K*j0: columns j0..j0+wp of y
-        let wp = panel_end(j0, n, WIDE * V::N) - j0;
+        let j0 = p * w;
+        let wp = panel_end(j0, n, w) - j0;
         cols::<V, WIDE, FMA>(wp, wp, ap.add(k * j0), x, yp.add(j0));
-        j0 += wp;
     }
 }
 
@@ -309,8 +327,9 @@ unsafe fn cols_avx512<const FMA: bool, const PANELS: bool>(
     a: &[f32],
     x: &[f32],
     y: &mut [f32],
+    from_last: bool,
 ) {
-    panels::<V16, WIDE512, FMA, PANELS>(k, n, a, x, y)
+    panels::<V16, WIDE512, FMA, PANELS>(k, n, a, x, y, from_last)
 }
 
 /// [`panels`] with AVX2: 12 accumulators, the broadcast and a load, 14 of
@@ -326,8 +345,9 @@ unsafe fn cols_avx2<const FMA: bool, const PANELS: bool>(
     a: &[f32],
     x: &[f32],
     y: &mut [f32],
+    from_last: bool,
 ) {
-    panels::<V8, WIDE256, FMA, PANELS>(k, n, a, x, y)
+    panels::<V8, WIDE256, FMA, PANELS>(k, n, a, x, y, from_last)
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -384,24 +404,37 @@ mod tests {
             by_hand(k, n, &a, &x, &mut want);
             let mut two = y0.clone();
             // SAFETY: AVX2 and FMA (available); lengths exact.
-            unsafe { cols_avx2::<true, false>(k, n, &a, &x, &mut two) };
+            unsafe { cols_avx2::<true, false>(k, n, &a, &x, &mut two, false) };
             assert_eq!(bits(&two), bits(&want), "AVX2 k={k} n={n}");
             if crate::kernels::has_avx512() {
                 let mut five = y0.clone();
                 // SAFETY: AVX-512F checked just above.
-                unsafe { cols_avx512::<true, false>(k, n, &a, &x, &mut five) };
+                unsafe { cols_avx512::<true, false>(k, n, &a, &x, &mut five, false) };
                 assert_eq!(bits(&five), bits(&want), "AVX-512 k={k} n={n}");
             }
             let mut any = y0.clone();
-            assert!(dispatch::<true, false>(k, n, &a, &x, &mut any));
+            assert!(dispatch::<true, false>(k, n, &a, &x, &mut any, false));
             assert_eq!(bits(&any), bits(&want), "dispatch k={k} n={n}");
-            // in panels: the same bits
             let mut panels = Vec::new();
             to_panels(&a, k, n, &mut panels);
             assert_eq!(panels.len(), k * n);
-            let mut by_panels = y0.clone();
-            assert!(gemv_cols_acc_f32(k, n, &panels, &x, &mut by_panels));
-            assert_eq!(bits(&by_panels), bits(&want), "panels k={k} n={n}");
+            // in panels, first to last and last to first: the same bits
+            for from_last in [false, true] {
+                let mut by_panels = y0.clone();
+                assert!(gemv_cols_acc_f32(
+                    k,
+                    n,
+                    &panels,
+                    &x,
+                    &mut by_panels,
+                    from_last
+                ));
+                assert_eq!(
+                    bits(&by_panels),
+                    bits(&want),
+                    "panels k={k} n={n} from_last={from_last}"
+                );
+            }
         }
     }
 
@@ -475,12 +508,12 @@ mod tests {
             assert_eq!(bits(&portable), bits(&want), "portable k={k} n={n}");
             let mut two = y0.clone();
             // SAFETY: AVX2 and FMA (available); lengths exact.
-            unsafe { cols_avx2::<false, false>(k, n, &a, &x, &mut two) };
+            unsafe { cols_avx2::<false, false>(k, n, &a, &x, &mut two, false) };
             assert_eq!(bits(&two), bits(&want), "AVX2 k={k} n={n}");
             if crate::kernels::has_avx512() {
                 let mut five = y0.clone();
                 // SAFETY: AVX-512F checked just above.
-                unsafe { cols_avx512::<false, false>(k, n, &a, &x, &mut five) };
+                unsafe { cols_avx512::<false, false>(k, n, &a, &x, &mut five, false) };
                 assert_eq!(bits(&five), bits(&want), "AVX-512 k={k} n={n}");
             }
             let mut any = y0.clone();

@@ -116,9 +116,18 @@ pub trait Float:
     /// output summed over `k` in order, one fused multiply-add per term),
     /// `A` laid out in that kernel's panels (`kernels::cols::to_panels`).
     /// Returns `false`, with `y` untouched, where [`Float::cols_fast`] is
-    /// false: the caller uses [`Float::gemv_acc`].
+    /// false: the caller uses [`Float::gemv_acc`]. `from_last` takes the
+    /// panels in the other order (the same sums; a step loop alternating it
+    /// starts each step on the panel still in cache from the last).
     #[inline]
-    fn gemv_cols_acc(_k: usize, _n: usize, _a: &[Self], _x: &[Self], _y: &mut [Self]) -> bool {
+    fn gemv_cols_acc(
+        _k: usize,
+        _n: usize,
+        _a: &[Self],
+        _x: &[Self],
+        _y: &mut [Self],
+        _from_last: bool,
+    ) -> bool {
         false
     }
     /// `y[cols] += A[rows, cols]^T x[rows]` with the sums of
@@ -180,8 +189,15 @@ impl Float for f32 {
         crate::kernels::cols::available()
     }
     #[inline]
-    fn gemv_cols_acc(k: usize, n: usize, a: &[Self], x: &[Self], y: &mut [Self]) -> bool {
-        crate::kernels::cols::gemv_cols_acc_f32(k, n, a, x, y)
+    fn gemv_cols_acc(
+        k: usize,
+        n: usize,
+        a: &[Self],
+        x: &[Self],
+        y: &mut [Self],
+        from_last: bool,
+    ) -> bool {
+        crate::kernels::cols::gemv_cols_acc_f32(k, n, a, x, y, from_last)
     }
     #[inline]
     fn gemv_t_fast(rows: usize, cols: usize, a: &[Self], x: &[Self], y: &mut [Self]) -> bool {

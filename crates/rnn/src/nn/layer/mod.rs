@@ -518,7 +518,11 @@ impl Recurrent {
                 // gh += s_{t-1} W^T, down the columns of a prepared W^T
                 // [H] x [H, G*H]; else W s_{t-1} row by row
                 let s = &s_prev[..hs];
-                if !by_cols.is_some_and(|w_t| T::gemv_cols_acc(hs, gw, w_t, s, gh)) {
+                // (the panels of W^T in the other order every other step:
+                // the step starts on the panel the last one ended on, still
+                // in L1; W_hh is 160 KB at the LSTM's H = 100, in L2)
+                let from_last = k % 2 == 1;
+                if !by_cols.is_some_and(|w_t| T::gemv_cols_acc(hs, gw, w_t, s, gh, from_last)) {
                     T::gemv_acc(gw, hs, p.w_hh, s, gh);
                 }
             } else if pk {

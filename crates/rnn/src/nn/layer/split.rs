@@ -193,7 +193,7 @@ impl Recurrent {
                 // prepared, down this half's columns of it ([H, G*n], the
                 // same sums as the whole product's columns); else row by row
                 let by_cols = halves_t
-                    .is_some_and(|w_t| T::gemv_cols_acc(hs, ng * n, &w_t[half], s_prev, gh));
+                    .is_some_and(|w_t| T::gemv_cols_acc(hs, ng * n, &w_t[half], s_prev, gh, false));
                 if !by_cols {
                     for q in 0..ng {
                         let rows = q * hs + u0..q * hs + u1;
