@@ -2,6 +2,7 @@
 //! matrix-vector products with runtime SIMD dispatch), thread settings and the
 //! [`Float`] trait that makes every layer generic over `f32` and `f64`.
 
+pub(crate) mod aligned;
 pub(crate) mod cols;
 pub mod float;
 pub(crate) mod gates;

@@ -11,6 +11,7 @@
 //! micro-kernel: `MR` rows of `A` by one panel, `K` fused multiply-adds
 //! deep, the panel staying in cache across the row blocks.
 
+use super::aligned::align_to_line;
 use crate::Float;
 
 #[cfg(target_arch = "x86_64")]
@@ -33,31 +34,6 @@ pub(crate) const MR512: usize = 14;
 /// from L3 once per panel. The products over each slice are added to `C`
 /// slice after slice.
 pub(crate) const KC: usize = 256;
-
-/// Bytes the packed panels start on: a cache line, so that a panel row (16
-/// f32, 64 bytes) is one line and every 16-lane load of it reads one line.
-/// A `Vec`'s buffer is only as aligned as the allocator makes it (16 bytes
-/// for large blocks from glibc), and a load split over two lines costs two
-/// of the core's load slots.
-const ALIGN: usize = 64;
-
-/// Grows `v` to hold `len` elements from an offset at which they start on
-/// an [`ALIGN`]-byte boundary and returns that offset (in elements). Elements
-/// already there stay (new ones are `zero`); the offset can change when `v`
-/// is reallocated, so it is asked for again after every growth.
-fn align_to_line<T: Clone>(v: &mut Vec<T>, len: usize, zero: T) -> usize {
-    let pad = ALIGN / std::mem::size_of::<T>().max(1);
-    if v.len() < len + pad {
-        v.resize(len + pad, zero);
-    }
-    // `align_offset` may answer "cannot" (usize::MAX): then unaligned, still correct
-    let off = v.as_ptr().align_offset(ALIGN);
-    if off < pad {
-        off
-    } else {
-        0
-    }
-}
 
 /// A right-hand matrix `B` `[K, N]` packed into `ceil(N / NR)` panels, each
 /// `[K, NR]` row-major (zero past column `N`), starting on a cache line.
@@ -669,6 +645,7 @@ fn row_blocks(m: usize, mr: usize) -> impl Iterator<Item = (usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::aligned::ALIGN;
 
     /// `C[m, n] += A B` in f64, B `[k, n]` row-major.
     fn naive(m: usize, k: usize, n: usize, a: &[f64], b: &[f64]) -> Vec<f64> {

@@ -15,6 +15,7 @@
 //!   units' columns are not contiguous in the whole.
 
 use super::{step_packed, LayerParams, Recurrent};
+use crate::kernels::aligned::LineVec;
 use crate::kernels::cols::to_panels;
 use crate::kernels::{transpose_into, PackedRhs};
 use crate::Float;
@@ -23,17 +24,17 @@ use crate::Float;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LayerPrep<T> {
     /// `W_ih^T + b_ih`: `[I, G*H]`; empty above the first layer (its input
-    /// is dense).
-    pub(super) table: Vec<T>,
+    /// is dense). Each of these from a cache line (`kernels/aligned.rs`).
+    pub(super) table: LineVec<T>,
     /// `W_hh^T`: `[H, G*H]` in the column kernel's panels
     /// (`kernels::cols::to_panels`); empty where `T` has no column kernel
     /// ([`Float::cols_fast`]).
-    pub(super) w_hh_t: Vec<T>,
+    pub(super) w_hh_t: LineVec<T>,
     /// For each half of the split (units `0..cut` and `cut..H`), its units'
     /// columns of `W_hh^T`, gate after gate: `[H, G*n]` in the column
     /// kernel's panels; empty where the layer is not split or `T` has no
     /// column kernel.
-    pub(super) halves_t: [Vec<T>; 2],
+    pub(super) halves_t: [LineVec<T>; 2],
     /// `W_hh^T` packed for the step product of batches; empty where
     /// [`step_packed`] does not choose that kernel.
     pub(super) packed: PackedRhs<T>,
@@ -45,8 +46,10 @@ impl Recurrent {
     pub(crate) fn prepare<T: Float>(&self, p: &LayerParams<T>, ids: bool) -> LayerPrep<T> {
         let (hs, gw, ng) = (self.hidden, self.gate_width(), self.cell.gates());
         let mut out = LayerPrep::default();
+        let mut buf = Vec::new();
         if ids {
-            self.ids_table_into(p, &mut out.table); // [I, G*H]
+            self.ids_table_into(p, &mut buf); // [I, G*H]
+            out.table = LineVec::from_slice(&buf);
         }
         if step_packed::<T>() {
             out.packed.pack(p.w_hh, hs, gw, true); // W_hh^T [H, G*H], in panels
@@ -56,7 +59,8 @@ impl Recurrent {
         }
         let mut w_t = Vec::new();
         transpose_into(p.w_hh, gw, hs, &mut w_t); // [H, G*H]
-        to_panels(&w_t, hs, gw, &mut out.w_hh_t); // in the column kernel's panels
+        to_panels(&w_t, hs, gw, &mut buf); // in the column kernel's panels
+        out.w_hh_t = LineVec::from_slice(&buf);
         if let Some(cut) = self.split_cut().filter(|_| self.split_worth::<T>()) {
             let mut t = Vec::new();
             for (half, (u0, u1)) in [(0, cut), (cut, hs)].into_iter().enumerate() {
@@ -69,7 +73,8 @@ impl Recurrent {
                         t.extend_from_slice(&w_t[k * gw + q * hs + u0..k * gw + q * hs + u1]);
                     }
                 }
-                to_panels(&t, hs, ng * n, &mut out.halves_t[half]);
+                to_panels(&t, hs, ng * n, &mut buf);
+                out.halves_t[half] = LineVec::from_slice(&buf);
             }
         }
         out

@@ -132,7 +132,7 @@ impl Recurrent {
         stride: usize,
         offset: usize,
         halves: &mut [HalfScratch<T>; 2],
-        halves_t: Option<&[Vec<T>; 2]>,
+        halves_t: Option<&[crate::kernels::aligned::LineVec<T>; 2]>,
     ) -> bool {
         let Some(cut) = self.split_cut() else {
             return false;
