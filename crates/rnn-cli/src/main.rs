@@ -1,12 +1,16 @@
 //! `rnn`: train and use recurrent neural networks from the command line.
 #![allow(rustdoc::invalid_html_tags)] // doc comments here are --help text: `token<TAB>tag`
 
+mod alloc;
 mod cmd;
 mod error;
 mod train_util;
 
 use clap::{Parser, Subcommand};
 use error::CliResult;
+
+#[global_allocator]
+static ALLOC: alloc::LineAligned = alloc::LineAligned;
 
 /// Recurrent neural networks (Elman, LSTM, GRU) with hand-written BPTT.
 #[derive(Parser, Debug)]
