@@ -54,16 +54,23 @@ impl<T> Default for LineVec<T> {
     }
 }
 
+/// A copy of `s` in a new buffer, from the offset it returns (in elements),
+/// which is on a cache line.
+pub(crate) fn copy_to_line<T: Clone>(s: &[T]) -> (Vec<T>, usize) {
+    let mut data = Vec::new();
+    let off = match s.first() {
+        // the padding takes any value: it is never read
+        Some(fill) => align_to_line(&mut data, s.len(), fill.clone()),
+        None => 0,
+    };
+    data[off..off + s.len()].clone_from_slice(s);
+    (data, off)
+}
+
 impl<T: Clone> LineVec<T> {
     /// A copy of `s` starting on a cache line.
     pub(crate) fn from_slice(s: &[T]) -> Self {
-        let mut data = Vec::new();
-        let off = match s.first() {
-            // the padding takes any value: it is never read
-            Some(fill) => align_to_line(&mut data, s.len(), fill.clone()),
-            None => 0,
-        };
-        data[off..off + s.len()].clone_from_slice(s);
+        let (data, off) = copy_to_line(s);
         Self {
             data,
             off,

@@ -11,7 +11,7 @@
 //! micro-kernel: `MR` rows of `A` by one panel, `K` fused multiply-adds
 //! deep, the panel staying in cache across the row blocks.
 
-use super::aligned::align_to_line;
+use super::aligned::{align_to_line, copy_to_line};
 use crate::Float;
 
 #[cfg(target_arch = "x86_64")]
@@ -59,14 +59,7 @@ impl<T: Clone> Clone for PackedRhs<T> {
     /// A copy whose panels start on a cache line of its own buffer (a derived
     /// clone would keep the offset of the original's).
     fn clone(&self) -> Self {
-        let panels = self.panels();
-        let mut data = Vec::new();
-        let off = match panels.first() {
-            // the padding takes any value: it is never read
-            Some(fill) => align_to_line(&mut data, panels.len(), fill.clone()),
-            None => 0,
-        };
-        data[off..off + panels.len()].clone_from_slice(panels);
+        let (data, off) = copy_to_line(self.panels());
         Self {
             k: self.k,
             n: self.n,
