@@ -1,7 +1,6 @@
 //! `rnn`: train and use recurrent neural networks from the command line.
 #![allow(rustdoc::invalid_html_tags)] // doc comments here are --help text: `token<TAB>tag`
 
-mod alloc;
 mod cmd;
 mod error;
 mod train_util;
@@ -9,8 +8,10 @@ mod train_util;
 use clap::{Parser, Subcommand};
 use error::CliResult;
 
+/// Blocks of 4 KiB to 64 MiB on a cache line (`rnn::kernels::LineAligned`):
+/// the per-call buffers the AVX-512 kernels read and write in 64-byte vectors.
 #[global_allocator]
-static ALLOC: alloc::LineAligned = alloc::LineAligned;
+static ALLOC: rnn::kernels::LineAligned = rnn::kernels::LineAligned;
 
 /// Recurrent neural networks (Elman, LSTM, GRU) with hand-written BPTT.
 #[derive(Parser, Debug)]

@@ -8,6 +8,7 @@ pub mod float;
 pub(crate) mod gates;
 pub(crate) mod lanes;
 mod linalg;
+mod line_alloc;
 pub mod packed;
 pub(crate) mod pair;
 pub mod peak;
@@ -18,6 +19,7 @@ mod tiles;
 
 pub use float::Float;
 pub use linalg::*;
+pub use line_alloc::LineAligned;
 pub use packed::PackedRhs;
 pub use pair::pair_jobs;
 pub use peak::fma_peak_gflops;

@@ -1,12 +1,19 @@
-//! The binary's allocator: the system's, with every block from 4 KiB to
-//! 64 MiB starting on a 64-byte cache line.
+//! An allocator for programs using the library: the system's, with every
+//! block from 4 KiB to 64 MiB starting on a 64-byte cache line. The `rnn`
+//! binary declares it; a program of its own does the same with
+//!
+//! ```
+//! #[global_allocator]
+//! static ALLOC: rnn::kernels::LineAligned = rnn::kernels::LineAligned;
+//! # fn main() { let v = vec![0f32; 4096]; assert_eq!(v.as_ptr() as usize % 64, 0); }
+//! ```
 //!
 //! glibc starts a block 16 bytes past a line or on one, depending on what
 //! was allocated before it, and a buffer read or written in 64-byte vectors
 //! (the AVX-512 kernels) off a line touches two lines per vector. The
 //! library aligns the layouts it prepares once (`kernels/aligned.rs`); the
 //! per-call buffers (states, gate caches, gradients) come from plain
-//! `Vec`s, so the binary asks for the alignment of all of them here. Blocks
+//! `Vec`s, whose alignment only the program's allocator can set. Blocks
 //! above 64 MiB keep the system's behaviour (a zeroed one is then left to
 //! the kernel's lazily zeroed pages, not written).
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -18,7 +25,9 @@ const LARGE: usize = 64 << 20;
 /// A cache line.
 const LINE: usize = 64;
 
-/// [`System`], blocks of [`SMALL`] to [`LARGE`] bytes on a [`LINE`].
+/// [`System`], blocks of 4 KiB to 64 MiB on a 64-byte line (for
+/// `#[global_allocator]`).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct LineAligned;
 
 /// The layout asked of the system for `layout`: a pure function of it, so
@@ -60,5 +69,44 @@ unsafe impl GlobalAlloc for LineAligned {
             self.dealloc(ptr, layout);
         }
         p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks in the range start on a line, others keep the system's
+    /// alignment; growing a block across 4 KiB and shrinking it back keeps
+    /// its contents (the realloc that changes alignment class copies).
+    #[test]
+    fn large_blocks_start_on_a_line_and_realloc_keeps_the_contents() {
+        let a = LineAligned;
+        // SAFETY: every block is freed with the layout (and size) it has.
+        unsafe {
+            for size in [4096usize, 5000, 1 << 20] {
+                let l = Layout::from_size_align(size, 8).unwrap();
+                let p = a.alloc(l);
+                assert!(!p.is_null());
+                assert_eq!(p as usize % LINE, 0, "{size} bytes");
+                a.dealloc(p, l);
+                let z = a.alloc_zeroed(l);
+                assert_eq!(z as usize % LINE, 0, "{size} bytes, zeroed");
+                assert!(std::slice::from_raw_parts(z, size).iter().all(|&b| b == 0));
+                a.dealloc(z, l);
+            }
+            let small = Layout::from_size_align(100, 4).unwrap();
+            let p = a.alloc(small);
+            for i in 0..100 {
+                *p.add(i) = i as u8;
+            }
+            let big = a.realloc(p, small, 10_000);
+            assert_eq!(big as usize % LINE, 0);
+            assert!((0..100).all(|i| *big.add(i) == i as u8));
+            let big_l = Layout::from_size_align(10_000, 4).unwrap();
+            let back = a.realloc(big, big_l, 50);
+            assert!((0..50).all(|i| *back.add(i) == i as u8));
+            a.dealloc(back, Layout::from_size_align(50, 4).unwrap());
+        }
     }
 }
