@@ -23,13 +23,15 @@ pub struct TrainClassifyArgs {
     /// Replace a model or run already in the output directory.
     #[arg(long)]
     pub force: bool,
-    /// Most epochs per network [default: 300, with early stopping].
+    /// Most epochs per network [default: 300, with early stopping; fewer on a large training set, and the
+    /// selection of pooling and frames per step and the reservoirs cut down, so a run takes minutes].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Wall-clock budget in minutes, shared by the networks, instead of --epochs.
     #[arg(long)]
     pub minutes: Option<f64>,
-    /// Threads (each minibatch is split between them).
+    /// Threads of one network (each minibatch is split between them) when networks train one at a time
+    /// (--jobs 1 or --diagnostics); with several at once (--jobs) each has one thread.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     #[command(flatten)]
@@ -43,7 +45,11 @@ pub fn train(a: &TrainClassifyArgs) -> CliResult {
     let mut trainer = Trainer::new(a.config.clone(), &a.train, a.dev.as_deref(), &a.out)?;
     rnn::io::prepare_run_dir(&a.out, OutMode::from_flags(false, a.force))?;
     let mut bar = Progress::new(budget, 0);
-    let fitted = trainer.fit(budget, &mut bar);
+    // without --epochs or --minutes: the default budget, scaled down on large sets
+    let fitted = match (a.epochs, a.minutes) {
+        (None, None) => trainer.fit_default(&mut bar),
+        _ => trainer.fit(budget, &mut bar),
+    };
     bar.finish();
     Ok(fitted.map(|_| ())?)
 }

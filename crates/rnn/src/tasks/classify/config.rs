@@ -196,6 +196,11 @@ pub struct TrainConfig {
     /// true or false (without it: both tried the same way).
     #[cfg_attr(feature = "clap", arg(long, value_name = "BOOL"))]
     pub reservoir_differences: Option<bool>,
+    /// Networks trained at once, each on one thread (0: one per core);
+    /// the model is the same whatever the number. With --diagnostics one
+    /// at a time.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
+    pub jobs: usize,
     /// After each epoch, measure the network's gradient flow through time
     /// on the validation sequences into diagnostics.jsonl (rows of every
     /// network, with its `member` number), gradient-flow.svg and
@@ -235,6 +240,7 @@ impl Default for TrainConfig {
             reservoir_leak: None,
             reservoir_input_scale: None,
             reservoir_differences: None,
+            jobs: 0,
             diagnostics: false,
         }
     }
@@ -266,6 +272,23 @@ impl TrainConfig {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
+    }
+
+    /// Threads for `networks` networks trained at once: `jobs`, or with 0
+    /// one per core, never more than `networks`, at least 1.
+    ///
+    /// ```
+    /// use rnn::tasks::classify::TrainConfig;
+    /// let cfg = TrainConfig { jobs: 3, ..TrainConfig::default() };
+    /// assert_eq!((cfg.jobs_for(5), cfg.jobs_for(2), cfg.jobs_for(0)), (3, 2, 1));
+    /// ```
+    pub fn jobs_for(&self, networks: usize) -> usize {
+        match self.jobs {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            j => j,
+        }
+        .min(networks)
+        .max(1)
     }
 
     /// The training and validation parts of network `member` (0-based) of

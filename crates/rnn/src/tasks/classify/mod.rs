@@ -26,7 +26,7 @@
 //! use std::path::Path;
 //! let train = Path::new("GunPoint_TRAIN.ts");
 //! let mut trainer = Trainer::new(TrainConfig::default(), train, None, Path::new("runs/gunpoint"))?;
-//! trainer.fit(Budget::Epochs(300), &mut ())?;
+//! trainer.fit_default(&mut ())?; // or .fit(Budget::Epochs(300), ..): no scaling down
 //! let model = Classifier::load(Path::new("runs/gunpoint"))?;
 //! let test = model.read(Path::new("GunPoint_TEST.ts"))?;
 //! println!("accuracy {}", model.evaluate(&test)?.scores.accuracy);
@@ -68,4 +68,4 @@ pub use normalise::{
 };
 pub use reservoir::{readout_score, Readout, Reservoir, ReservoirConfig};
 pub use select::{best, candidates, Candidate, POOLS, STEPS};
-pub use trainer::{Summary, Trainer};
+pub use trainer::{budget, Summary, Trainer};

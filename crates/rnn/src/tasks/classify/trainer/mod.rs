@@ -21,8 +21,12 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::path::{Path, PathBuf};
 
+pub mod budget;
+mod parallel;
 mod reservoirs;
 mod step;
+use budget::DEFAULT_EPOCHS;
+use parallel::{Fitted, Note, Sink};
 use step::score;
 
 /// A classification run ready to train: the data, its encoding, and the
@@ -67,6 +71,8 @@ pub struct Trainer {
     /// The finished networks and the metadata saved with them.
     classifier: Classifier,
     step: u64,
+    /// Whether the default budget plans the run ([`Trainer::fit_default`]).
+    auto: bool,
 }
 
 /// What a [`Trainer::fit`] did.
@@ -196,6 +202,7 @@ impl Trainer {
                 baseline,
             },
             step: 0,
+            auto: false,
         })
     }
 
@@ -215,12 +222,12 @@ impl Trainer {
         Model::<f32>::new(cfg, seed)
     }
 
-    /// Saves the finished members plus `current` (with its info).
-    fn save(&self, current: Option<(&Model<f32>, &MemberInfo)>) -> Result<()> {
+    /// Saves the finished members plus `more` (each with its info).
+    fn save(&self, more: &[(&Model<f32>, &MemberInfo)]) -> Result<()> {
         let mut c = self.classifier.clone();
-        if let Some((m, info)) = current {
-            c.members.push(m.clone());
-            c.meta.members.push(info.clone());
+        for (m, info) in more {
+            c.members.push((*m).clone());
+            c.meta.members.push((*info).clone());
         }
         c.save(&self.out)
     }
@@ -249,6 +256,29 @@ impl Trainer {
     /// averages the two ensembles' probabilities. [`ReservoirUse::Only`]
     /// trains no network, [`ReservoirUse::Off`] adds no reservoir.
     pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
+        self.auto = false;
+        self.fit_planned(budget, progress)
+    }
+
+    /// [`Trainer::fit`] with the default budget (what `rnn train classify`
+    /// does without `--epochs` or `--minutes`): at most [`budget::DEFAULT_EPOCHS`]
+    /// epochs per network, and on a training set large enough that this
+    /// would take long, less, decided from the data's size before anything
+    /// is trained (so a rerun trains the same model): fewer epochs for every
+    /// network (all networks at their limit within [`budget::NETWORK_SECONDS`] of
+    /// CPU), then the first pooling and frames per step without a
+    /// selection, then for the reservoirs the first setting only, then none
+    /// (their features and readouts within [`budget::RESERVOIR_SECONDS`]). What was
+    /// given up is printed. On the small sets of the README's table nothing
+    /// is, and the model is that of `fit(Budget::Epochs(300))`.
+    pub fn fit_default(&mut self, progress: &mut impl Progress) -> Result<Summary> {
+        self.auto = true;
+        let r = self.fit_planned(Budget::Epochs(DEFAULT_EPOCHS), progress);
+        self.auto = false;
+        r
+    }
+
+    fn fit_planned(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
         let budget = budget.validate()?;
         if self.config.reservoir == ReservoirUse::Only {
             std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
@@ -261,7 +291,7 @@ impl Trainer {
                 .reservoir
                 .as_ref()
                 .map_or(1, |r| r.stride);
-            self.save(None)?;
+            self.save(&[])?;
             metrics.write()?;
             return Ok(self.wrote(0, Vec::new(), progress));
         }
@@ -272,8 +302,10 @@ impl Trainer {
         if self.config.reservoir == ReservoirUse::Off {
             return Ok(summary);
         }
-        self.add_reservoirs(given_stride, progress)?;
-        self.save(None)?;
+        if !self.add_reservoirs(given_stride, progress)? {
+            return Ok(summary);
+        }
+        self.save(&[])?;
         Ok(self.wrote(summary.early_stopped, summary.selection, progress))
     }
 
@@ -281,7 +313,17 @@ impl Trainer {
     /// the best kept.
     fn fit_networks(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
         let validates = self.dev.is_some() || !self.config.split_for(&self.labels, 0).1.is_empty();
-        let cands = candidates(&self.config, self.train.max_steps(), validates);
+        let mut cands = candidates(&self.config, self.train.max_steps(), validates);
+        let mut budget = budget;
+        if self.auto {
+            let plan = self.plan_networks(&cands)?;
+            if let Some(note) = &plan.note {
+                progress.event(&Event::Message(note));
+            }
+            cands.truncate(plan.candidates);
+            budget = plan.budget;
+            // one candidate left: the fallback, which this trainer already is
+        }
         std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
         let mut metrics = MetricsLog::open(&self.out, false);
         // with a selection, every candidate's networks write their rows
@@ -338,7 +380,7 @@ impl Trainer {
         self.step = step;
         self.classifier = classifier;
         self.classifier.meta.selection = tried.clone();
-        self.save(None)?;
+        self.save(&[])?;
         metrics.write()?;
         let model_file = self.out.join(MODEL_FILE);
         progress.event(&Event::Message(&format!(
@@ -455,18 +497,46 @@ impl Trainer {
             progress.event(&Event::Start { total_steps });
         }
         let mut early_stopped = 0;
+        let first = self.classifier.members.len();
+        let jobs = match flows {
+            // the gradient-flow log takes one network at a time
+            Some(_) => 1,
+            None => self.config.jobs_for(k - first),
+        };
+        if jobs > 1 {
+            // one network per thread; finished ones join in member order
+            let budget = match budget {
+                Budget::Minutes(t) => Budget::Minutes(t / (k - first).div_ceil(jobs) as f64),
+                b => b,
+            };
+            for fitted in self.fit_parallel(first..k, budget, jobs, progress)? {
+                early_stopped += usize::from(fitted.early);
+                for mut row in fitted.rows {
+                    if let Some(s) = row.get("step").and_then(serde_json::Value::as_u64) {
+                        row["step"] = (s + self.step).into();
+                    }
+                    metrics.record(row);
+                }
+                self.step += fitted.steps;
+                self.classifier.members.push(fitted.model);
+                self.classifier.meta.members.push(fitted.info);
+            }
+            self.save(&[])?;
+            metrics.write()?;
+        }
         for member in self.classifier.members.len()..k {
-            let (model, info, early) = self.fit_member(
-                member,
-                member_budget,
-                metrics,
-                flows.as_deref_mut(),
-                progress,
-            )?;
-            early_stopped += usize::from(early);
-            self.classifier.members.push(model);
-            self.classifier.meta.members.push(info);
-            self.save(None)?;
+            let mut sink = Sink::Direct {
+                metrics: &mut *metrics,
+                flows: flows.as_deref_mut(),
+                progress: &mut *progress,
+            };
+            let fitted = self.fit_member(member, member_budget, self.step, &mut sink)?;
+            self.step += fitted.steps;
+            progress.event(&Event::Message(&fitted.line));
+            early_stopped += usize::from(fitted.early);
+            self.classifier.members.push(fitted.model);
+            self.classifier.meta.members.push(fitted.info);
+            self.save(&[])?;
             metrics.write()?;
         }
         let model_file = self.out.join(MODEL_FILE);
@@ -490,13 +560,12 @@ impl Trainer {
     /// Trains network `member`; returns its best weights, how it went and
     /// whether it stopped early.
     fn fit_member(
-        &mut self,
+        &self,
         member: usize,
         budget: Budget,
-        metrics: &mut MetricsLog,
-        mut flows: Option<&mut FlowLog>,
-        progress: &mut impl Progress,
-    ) -> Result<(Model<f32>, MemberInfo, bool)> {
+        first_step: u64,
+        sink: &mut Sink,
+    ) -> Result<Fitted> {
         let c = self.config.clone();
         let seed = c.member_seed(member);
         let (train_idx, val_idx) = match &self.dev {
@@ -524,7 +593,7 @@ impl Trainer {
         };
         let mut best = (f64::INFINITY, model.clone());
         let clock = Clock::start(budget);
-        let first_step = self.step;
+        let mut step = first_step;
         let mut order = train_idx;
         let mut early = false;
         let mut grads = vec![0f32; model.params.len()];
@@ -538,7 +607,7 @@ impl Trainer {
                 let r = self.batch_grads(&model, chunk, &mut rng, &mut grads)?;
                 if !r.loss.is_finite() {
                     return Err(Error::Diverged {
-                        step: self.step,
+                        step,
                         value: r.loss.to_string(),
                     });
                 }
@@ -546,8 +615,8 @@ impl Trainer {
                     (loss_sum + r.loss, correct + r.correct, seen + chunk.len());
                 clip_grad_norm(&mut grads, c.clip);
                 opt.step(&mut model.params, &grads);
-                self.step += 1;
-                if matches!(budget, Budget::Steps(s) if self.step - first_step >= s) {
+                step += 1;
+                if matches!(budget, Budget::Steps(s) if step - first_step >= s) {
                     break;
                 }
             }
@@ -571,7 +640,7 @@ impl Trainer {
             let mut row = serde_json::json!({
                 "member": member + 1,
                 "epoch": epoch,
-                "step": self.step,
+                "step": step,
                 "train_loss": train_loss,
                 "train_accuracy": train_acc,
                 "val_loss": val.map(|v| v.0),
@@ -582,8 +651,10 @@ impl Trainer {
             if let Some((i, _)) = self.candidate {
                 row["candidate"] = serde_json::json!(i + 1);
             }
-            metrics.record(row.clone());
-            if let Some(log) = flows.as_deref_mut() {
+            if let Sink::Direct {
+                flows: Some(log), ..
+            } = sink
+            {
                 // the validation sequences; the training ones without them
                 let (enc, labels, idx, what) = match &self.dev {
                     Some((e, l)) => (e, l, (0..l.len()).collect(), "the dev file"),
@@ -598,39 +669,56 @@ impl Trainer {
                 let flow =
                     flow_on_sequences(&model, self.classifier.meta.pool, enc, labels, &idx, what)?;
                 let candidate = self.candidate.map(|(i, _)| i + 1);
-                log.push_member(member + 1, candidate, self.step, &flow)?;
-            }
-            if unsaved && last_save.elapsed().as_secs_f64() >= SAVE_EVERY_S {
-                // the finished networks and this one's best weights so far
-                self.save(Some((&best.1, &info)))?;
-                metrics.write()?;
-                (unsaved, last_save) = (false, std::time::Instant::now());
+                log.push_member(member + 1, candidate, step, &flow)?;
             }
             let summary = format!(
                 "net {} epoch {epoch} loss {train_loss:.4} val {}",
                 member + 1,
                 val.map_or("-".into(), |v| format!("{:.4} acc {:.3}", v.0, v.1))
             );
-            progress.event(&Event::Step {
-                step: self.step,
-                loss: train_loss,
-                summary: &summary,
-            });
-            progress.event(&Event::Evaluated { row: &row });
+            match sink {
+                Sink::Direct {
+                    metrics, progress, ..
+                } => {
+                    metrics.record(row.clone());
+                    if unsaved && last_save.elapsed().as_secs_f64() >= SAVE_EVERY_S {
+                        // the finished networks and this one's best weights so far
+                        self.save(&[(&best.1, &info)])?;
+                        metrics.write()?;
+                        (unsaved, last_save) = (false, std::time::Instant::now());
+                    }
+                    progress.event(&Event::Step {
+                        step,
+                        loss: train_loss,
+                        summary: &summary,
+                    });
+                    progress.event(&Event::Evaluated { row: &row });
+                }
+                Sink::Buffered { rows, notes } => {
+                    rows.push(row);
+                    // the reporting thread may have gone on an error elsewhere
+                    let _ = notes.send(Note::Epoch {
+                        member,
+                        step,
+                        loss: train_loss,
+                        summary,
+                    });
+                }
+            }
             if validates && epoch - info.best_epoch >= c.patience && epoch >= 2 * c.patience {
                 early = true;
                 break;
             }
             let done = match budget {
                 Budget::Epochs(e) => epoch >= e,
-                Budget::Steps(s) => self.step - first_step >= s,
+                Budget::Steps(s) => step - first_step >= s,
                 Budget::Minutes(_) => clock.out_of_time(),
             };
             if done {
                 break;
             }
         }
-        progress.event(&Event::Message(&format!(
+        let line = format!(
             "network {} (seed {seed}): {} epochs ({}), kept epoch {}{}",
             member + 1,
             info.epochs,
@@ -645,7 +733,17 @@ impl Trainer {
                     format!(": validation loss {l:.4}, accuracy {:.2} %", 100.0 * a),
                 _ => String::new(),
             }
-        )));
-        Ok((best.1, info, early))
+        );
+        Ok(Fitted {
+            model: best.1,
+            info,
+            early,
+            steps: step - first_step,
+            line,
+            rows: match sink {
+                Sink::Buffered { rows, .. } => std::mem::take(rows),
+                Sink::Direct { .. } => Vec::new(),
+            },
+        })
     }
 }

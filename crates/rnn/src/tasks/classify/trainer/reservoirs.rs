@@ -1,9 +1,11 @@
 //! The reservoirs a [`Trainer`] adds beside (or instead of) its networks,
 //! and the line that says what the saved model holds.
 
+use super::budget::ReservoirPlan;
 use super::{Summary, Trainer};
 use crate::io::model_file::MODEL_FILE;
 use crate::tasks::classify::batch::Encoded;
+use crate::tasks::classify::config::ReservoirUse;
 use crate::tasks::classify::meta::{ReadoutInfo, ReservoirMeta, ReservoirTrial};
 use crate::tasks::classify::reservoir::{
     readout_score, Readout, RecurrentDraw, Reservoir, ReservoirConfig,
@@ -11,6 +13,7 @@ use crate::tasks::classify::reservoir::{
 use crate::tasks::classify::select::Candidate;
 use crate::tasks::{Event, Progress};
 use crate::{Error, Result};
+use rayon::prelude::*;
 
 /// The reservoirs of one setting, one per seed, with their readouts and
 /// training features (`[n, F]` each).
@@ -53,22 +56,14 @@ impl Trainer {
         }
     }
 
-    /// Draws `config.ensemble` reservoirs with the networks' seeds for each
-    /// setting of [`ReservoirConfig::grid`], reading `ceil(frames /
-    /// ReservoirConfig::MAX_STEPS)` frames per step (or `given_stride`, the
-    /// `--stride` given), fits each one's readout to all training sequences
-    /// and keeps the setting whose readouts have the highest mean
-    /// leave-one-out accuracy (the lower mean leave-one-out cross-entropy on
-    /// ties): that score never looks at a sequence the readout was fitted
-    /// to, so choosing by it is honest where the networks' early-stopped
-    /// validation score is not. The kept reservoirs are added to the
-    /// classifier; each is also scored on its network's validation part,
-    /// with a readout fitted on the rest (or on the dev file), and says so.
-    pub(super) fn add_reservoirs(
-        &mut self,
+    /// The reservoirs' config without the chosen settings, the settings to
+    /// try (each of the grid's leaks, input scales and differences that
+    /// were not given) and the frames per step: `given_stride`, or
+    /// `ceil(frames / ReservoirConfig::MAX_STEPS)`.
+    pub(super) fn reservoir_setup(
+        &self,
         given_stride: Option<usize>,
-        progress: &mut impl Progress,
-    ) -> Result<()> {
+    ) -> (ReservoirConfig, Vec<ReservoirConfig>, usize) {
         let base = ReservoirConfig {
             units: self.config.reservoir_units,
             ..ReservoirConfig::default()
@@ -89,13 +84,55 @@ impl Trainer {
                 .div_ceil(ReservoirConfig::MAX_STEPS)
                 .max(1)
         });
-        let list = |given: Option<f64>, grid: &[f64]| match given {
-            Some(v) => v.to_string(),
-            None => grid
-                .iter()
-                .map(f64::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
+        (base, grid, stride)
+    }
+
+    /// Draws `config.ensemble` reservoirs with the networks' seeds for each
+    /// setting of [`ReservoirConfig::grid`], reading `ceil(frames /
+    /// ReservoirConfig::MAX_STEPS)` frames per step (or `given_stride`, the
+    /// `--stride` given), fits each one's readout to all training sequences
+    /// and keeps the setting whose readouts have the highest mean
+    /// leave-one-out accuracy (the lower mean leave-one-out cross-entropy on
+    /// ties): that score never looks at a sequence the readout was fitted
+    /// to, so choosing by it is honest where the networks' early-stopped
+    /// validation score is not. The kept reservoirs are added to the
+    /// classifier; each is also scored on its network's validation part,
+    /// with a readout fitted on the rest (or on the dev file), and says so.
+    pub(super) fn add_reservoirs(
+        &mut self,
+        given_stride: Option<usize>,
+        progress: &mut impl Progress,
+    ) -> Result<bool> {
+        let (base, mut grid, stride) = self.reservoir_setup(given_stride);
+        if self.auto && self.config.reservoir == ReservoirUse::Mix {
+            match self.plan_reservoirs(given_stride) {
+                ReservoirPlan::Grid => {}
+                ReservoirPlan::First(note) => {
+                    progress.event(&Event::Message(&note));
+                    grid.truncate(1);
+                }
+                ReservoirPlan::Skip(note) => {
+                    progress.event(&Event::Message(&note));
+                    return Ok(false);
+                }
+            }
+        }
+        // the distinct values of one field over the settings tried, in order
+        let list = |field: &dyn Fn(&ReservoirConfig) -> String| {
+            let mut seen: Vec<String> = Vec::new();
+            for g in &grid {
+                let v = field(g);
+                if !seen.contains(&v) {
+                    seen.push(v);
+                }
+            }
+            seen.join(", ")
+        };
+        let differences = match list(&|g| g.differences.to_string()).as_str() {
+            "false, true" => "off and on",
+            "true, false" => "on and off",
+            "true" => "on",
+            _ => "off",
         };
         let meta = &self.classifier.meta;
         let classes = meta.classes.len();
@@ -107,9 +144,9 @@ impl Trainer {
             base.spectral_radius,
             grid.len(),
             if grid.len() == 1 { "" } else { "s" },
-            list(c.reservoir_leak, &ReservoirConfig::LEAKS),
-            list(c.reservoir_input_scale, &ReservoirConfig::INPUT_SCALES),
-            c.reservoir_differences.map_or("off and on", |d| if d { "on" } else { "off" }),
+            list(&|g| g.leak.to_string()),
+            list(&|g| g.input_scale.to_string()),
+            differences,
             if stride == 1 { "" } else { "s" }
         )));
         let enc = Encoded::new(&self.train, &meta.normaliser, stride);
@@ -141,14 +178,29 @@ impl Trainer {
             .collect::<Result<Vec<_>>>()?;
         let mut best: Option<(ReservoirConfig, f64, f64, Drawn)> = None;
         let mut tried = Vec::with_capacity(grid.len());
+        // the draws of a setting at once, `--jobs` of them (each one's
+        // features and readout do not depend on how many run)
+        let pool = thread_pool(self.config.jobs_for(draws.len()))?;
         for cfg in grid {
             let mut drawn = Drawn::default();
-            for draw in &draws {
-                let res = Reservoir::from_draw(draw, &cfg, enc.width)?;
-                let feats = res.features(&enc, &all)?; // [n, F]
-                drawn
-                    .readouts
-                    .push(Readout::fit(&feats, n, &self.labels, classes)?);
+            let fitted = pool.install(|| {
+                draws
+                    .par_iter()
+                    .map(|draw| {
+                        // each draw on one thread: its products (faer's
+                        // too, which follow the pool they run in) split
+                        // the same way whatever `--jobs` is
+                        one_thread()?.install(|| {
+                            let res = Reservoir::from_draw(draw, &cfg, enc.width)?;
+                            let feats = res.features(&enc, &all)?; // [n, F]
+                            let readout = Readout::fit(&feats, n, &self.labels, classes)?;
+                            Ok((res, feats, readout))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })?;
+            for (res, feats, readout) in fitted {
+                drawn.readouts.push(readout);
                 drawn.reservoirs.push(res);
                 drawn.features.push(feats);
             }
@@ -258,6 +310,19 @@ impl Trainer {
             readouts: infos,
             tried,
         });
-        Ok(())
+        Ok(true)
     }
+}
+
+/// A rayon pool of `n` threads.
+fn thread_pool(n: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .map_err(|e| Error::Config(format!("a pool of {n} threads could not be started: {e}")))
+}
+
+/// A pool of one thread, for work whose sums must not depend on the threads.
+fn one_thread() -> Result<rayon::ThreadPool> {
+    thread_pool(1)
 }

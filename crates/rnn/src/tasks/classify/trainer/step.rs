@@ -73,7 +73,14 @@ impl Trainer {
             .iter()
             .map(|&i| augment(c, i, self.enc.steps[i], rng))
             .collect();
-        let n = crate::kernels::threads().min(chunk.len()).max(1);
+        // one part per thread, or one when this network is one of several
+        // training at once (each on its own thread)
+        let threads = if crate::kernels::in_sequential() {
+            1
+        } else {
+            crate::kernels::threads()
+        };
+        let n = threads.min(chunk.len()).max(1);
         let parts: Vec<(usize, usize)> = (0..n)
             .map(|p| (p * chunk.len() / n, (p + 1) * chunk.len() / n))
             .collect();
