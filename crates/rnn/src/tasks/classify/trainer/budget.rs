@@ -23,7 +23,7 @@ use crate::nn::pool::Pool;
 use crate::tasks::classify::config::ReservoirUse;
 use crate::tasks::classify::select::candidates;
 use crate::tasks::Budget;
-use crate::{ModelConfig, Result};
+use crate::Result;
 
 /// Most epochs per network of the default budget.
 pub const DEFAULT_EPOCHS: usize = 300;
@@ -103,6 +103,15 @@ impl Trainer {
         })
     }
 
+    /// The steps of all training sequences read `stride` frames per step.
+    fn steps_at(&self, stride: usize) -> usize {
+        self.train
+            .sequences
+            .iter()
+            .map(|s| s.steps.div_ceil(stride.max(1)))
+            .sum()
+    }
+
     /// CPU seconds of one epoch of one network reading `stride` frames per
     /// step: its parameters times the steps of every training sequence,
     /// over [`NETWORK_RATE`].
@@ -112,22 +121,9 @@ impl Trainer {
     /// A network of these settings cannot be built.
     pub fn epoch_seconds(&self, stride: usize) -> Result<f64> {
         let per_frame = self.enc.width / self.classifier.meta.stride.max(1);
-        let c = &self.config;
-        let mut cfg = ModelConfig::elman(
-            per_frame * stride.max(1),
-            c.hidden,
-            self.classifier.meta.classes.len(),
-        );
-        cfg.cell = c.cell_kind();
-        cfg.num_layers = c.layers;
-        cfg.bidirectional = c.bidirectional;
+        let cfg = self.model_config(per_frame * stride.max(1));
         let params = cfg.param_count()? as f64;
-        let steps: usize = self
-            .train
-            .sequences
-            .iter()
-            .map(|s| s.steps.div_ceil(stride.max(1)))
-            .sum();
+        let steps = self.steps_at(stride);
         Ok(params * steps as f64 / NETWORK_RATE)
     }
 
@@ -210,12 +206,7 @@ impl Trainer {
         let per_frame = (self.enc.width / self.classifier.meta.stride.max(1)) as f64;
         // the widest input a setting reads: values and their changes
         let w = 2.0 * per_frame * stride.max(1) as f64;
-        let steps: usize = self
-            .train
-            .sequences
-            .iter()
-            .map(|s| s.steps.div_ceil(stride.max(1)))
-            .sum();
+        let steps = self.steps_at(stride);
         let features = 2.0 * steps as f64 * units * (units + w) / RESERVOIR_RATE;
         let p = base.features() as f64;
         let r = n.min(p);

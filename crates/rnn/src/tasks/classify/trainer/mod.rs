@@ -213,13 +213,17 @@ impl Trainer {
 
     /// The network of member `k` (0-based) with the classifier's settings.
     fn new_model(&self, seed: u64) -> Result<Model<f32>> {
+        Model::<f32>::new(self.model_config(self.enc.width), seed)
+    }
+
+    /// The network's config for `width` inputs per step.
+    fn model_config(&self, width: usize) -> ModelConfig {
         let c = &self.config;
-        let mut cfg =
-            ModelConfig::elman(self.enc.width, c.hidden, self.classifier.meta.classes.len());
+        let mut cfg = ModelConfig::elman(width, c.hidden, self.classifier.meta.classes.len());
         cfg.cell = c.cell_kind();
         cfg.num_layers = c.layers;
         cfg.bidirectional = c.bidirectional;
-        Model::<f32>::new(cfg, seed)
+        cfg
     }
 
     /// Saves the finished members plus `more` (each with its info).
