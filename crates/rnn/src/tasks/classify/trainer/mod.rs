@@ -71,8 +71,6 @@ pub struct Trainer {
     /// The finished networks and the metadata saved with them.
     classifier: Classifier,
     step: u64,
-    /// Whether the default budget plans the run ([`Trainer::fit_default`]).
-    auto: bool,
 }
 
 /// What a [`Trainer::fit`] did.
@@ -202,7 +200,6 @@ impl Trainer {
                 baseline,
             },
             step: 0,
-            auto: false,
         })
     }
 
@@ -260,8 +257,7 @@ impl Trainer {
     /// averages the two ensembles' probabilities. [`ReservoirUse::Only`]
     /// trains no network, [`ReservoirUse::Off`] adds no reservoir.
     pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
-        self.auto = false;
-        self.fit_planned(budget, progress)
+        self.fit_planned(budget, false, progress)
     }
 
     /// [`Trainer::fit`] with the default budget (what `rnn train classify`
@@ -276,18 +272,21 @@ impl Trainer {
     /// given up is printed. On the small sets of the README's table nothing
     /// is, and the model is that of `fit(Budget::Epochs(300))`.
     pub fn fit_default(&mut self, progress: &mut impl Progress) -> Result<Summary> {
-        self.auto = true;
-        let r = self.fit_planned(Budget::Epochs(DEFAULT_EPOCHS), progress);
-        self.auto = false;
-        r
+        self.fit_planned(Budget::Epochs(DEFAULT_EPOCHS), true, progress)
     }
 
-    fn fit_planned(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
+    /// [`Trainer::fit`], planned by the default budget when `auto`.
+    fn fit_planned(
+        &mut self,
+        budget: Budget,
+        auto: bool,
+        progress: &mut impl Progress,
+    ) -> Result<Summary> {
         let budget = budget.validate()?;
         if self.config.reservoir == ReservoirUse::Only {
             std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
             let metrics = MetricsLog::open(&self.out, false);
-            self.add_reservoirs(self.config.stride, progress)?;
+            self.add_reservoirs(self.config.stride, auto, progress)?;
             // the file's model is the first reservoir: it reads their steps
             self.classifier.meta.stride = self
                 .classifier
@@ -302,11 +301,11 @@ impl Trainer {
         // the stride given, if any (the networks' selection replaces the
         // configuration with the chosen candidate's)
         let given_stride = self.config.stride;
-        let summary = self.fit_networks(budget, progress)?;
+        let summary = self.fit_networks(budget, auto, progress)?;
         if self.config.reservoir == ReservoirUse::Off {
             return Ok(summary);
         }
-        if !self.add_reservoirs(given_stride, progress)? {
+        if !self.add_reservoirs(given_stride, auto, progress)? {
             return Ok(summary);
         }
         self.save(&[])?;
@@ -315,11 +314,16 @@ impl Trainer {
 
     /// [`Trainer::fit`]'s networks: one ensemble, or one per candidate and
     /// the best kept.
-    fn fit_networks(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
+    fn fit_networks(
+        &mut self,
+        budget: Budget,
+        auto: bool,
+        progress: &mut impl Progress,
+    ) -> Result<Summary> {
         let validates = self.dev.is_some() || !self.config.split_for(&self.labels, 0).1.is_empty();
         let mut cands = candidates(&self.config, self.train.max_steps(), validates);
         let mut budget = budget;
-        if self.auto {
+        if auto {
             let plan = self.plan_networks(&cands)?;
             if let Some(note) = &plan.note {
                 progress.event(&Event::Message(note));
@@ -513,17 +517,14 @@ impl Trainer {
                 Budget::Minutes(t) => Budget::Minutes(t / (k - first).div_ceil(jobs) as f64),
                 b => b,
             };
-            for fitted in self.fit_parallel(first..k, budget, jobs, progress)? {
-                early_stopped += usize::from(fitted.early);
-                for mut row in fitted.rows {
+            for mut fitted in self.fit_parallel(first..k, budget, jobs, progress)? {
+                for mut row in std::mem::take(&mut fitted.rows) {
                     if let Some(s) = row.get("step").and_then(serde_json::Value::as_u64) {
                         row["step"] = (s + self.step).into();
                     }
                     metrics.record(row);
                 }
-                self.step += fitted.steps;
-                self.classifier.members.push(fitted.model);
-                self.classifier.meta.members.push(fitted.info);
+                early_stopped += usize::from(self.join(fitted));
             }
             self.save(&[])?;
             metrics.write()?;
@@ -535,11 +536,8 @@ impl Trainer {
                 progress: &mut *progress,
             };
             let fitted = self.fit_member(member, member_budget, self.step, &mut sink)?;
-            self.step += fitted.steps;
             progress.event(&Event::Message(&fitted.line));
-            early_stopped += usize::from(fitted.early);
-            self.classifier.members.push(fitted.model);
-            self.classifier.meta.members.push(fitted.info);
+            early_stopped += usize::from(self.join(fitted));
             self.save(&[])?;
             metrics.write()?;
         }
@@ -559,6 +557,15 @@ impl Trainer {
             model_file,
             selection: Vec::new(),
         })
+    }
+
+    /// Adds a trained network to the classifier (and its steps to the
+    /// run's); returns whether it stopped early.
+    fn join(&mut self, fitted: Fitted) -> bool {
+        self.step += fitted.steps;
+        self.classifier.members.push(fitted.model);
+        self.classifier.meta.members.push(fitted.info);
+        fitted.early
     }
 
     /// Trains network `member`; returns its best weights, how it went and

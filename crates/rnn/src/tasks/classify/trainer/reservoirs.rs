@@ -98,13 +98,17 @@ impl Trainer {
     /// validation score is not. The kept reservoirs are added to the
     /// classifier; each is also scored on its network's validation part,
     /// with a readout fitted on the rest (or on the dev file), and says so.
+    /// With `auto` (the default budget) the grid may be cut to its first
+    /// setting or to none ([`Trainer::plan_reservoirs`]); returns whether
+    /// reservoirs were added.
     pub(super) fn add_reservoirs(
         &mut self,
         given_stride: Option<usize>,
+        auto: bool,
         progress: &mut impl Progress,
     ) -> Result<bool> {
         let (base, mut grid, stride) = self.reservoir_setup(given_stride);
-        if self.auto && self.config.reservoir == ReservoirUse::Mix {
+        if auto && self.config.reservoir == ReservoirUse::Mix {
             match self.plan_reservoirs(given_stride) {
                 ReservoirPlan::Grid => {}
                 ReservoirPlan::First(note) => {
