@@ -74,9 +74,31 @@ fn train_eval_and_classify_a_japanese_vowels_subset() {
     assert!(v["nn_dtw_accuracy"].as_f64().unwrap() > 0.6);
     assert!(v["nn_euclidean_accuracy"].is_null(), "lengths differ");
     assert!(v["macro_f1"].as_f64().unwrap() > 0.0);
+    // a small set: the full window
+    assert!(v["dtw_band"].is_null());
+    assert_eq!(v["dtw_window"], 1.0);
     let table = ok(&["eval", "--model", s(&model), "--data", s(&test)]);
     assert!(table.contains(&format!("accuracy {acc:.4}")), "{table}");
     assert!(table.contains("1-NN DTW"), "{table}");
+    assert!(!table.contains("within a band"), "{table}");
+    // a band asked for: 10 % of the longest of the sequences (26 frames)
+    let banded = ok(&[
+        "eval",
+        "--model",
+        s(&model),
+        "--data",
+        s(&test),
+        "--dtw-window",
+        "0.1",
+    ]);
+    assert!(
+        banded.contains("1-NN DTW within a band of 3 frames (11.5 % of the longest sequence"),
+        "{banded}"
+    );
+    assert_bad_input(
+        &rnn(&["eval", "--model", s(&model), "--data", s(&test), "--dtw-window", "2"]),
+        "rnn eval: --dtw-window \"2\": expected auto, full or a fraction of the longest length in [0, 1]",
+    );
 
     // classify: one label per series, the right one as often as eval says
     let labels = ok(&["classify", "--model", s(&model), s(&test)]);

@@ -5,7 +5,7 @@ use crate::error::CliResult;
 use crate::train_util::{budget_from_flags, set_threads, Budget, Progress};
 use clap::Args;
 use rnn::io::{print_out, OutMode};
-use rnn::tasks::classify::{Classifier, TrainConfig, Trainer};
+use rnn::tasks::classify::{Classifier, DtwWindow, TrainConfig, Trainer};
 use std::path::{Path, PathBuf};
 
 /// Train a sequence classifier on a `.ts` (UEA/UCR) or long CSV file.
@@ -75,8 +75,8 @@ pub fn run(a: &ClassifyArgs) -> CliResult {
 }
 
 /// The classifier part of `rnn eval`: the library's report as a table or JSON.
-pub fn eval(dir: &Path, data: &Path, json: bool) -> CliResult {
+pub fn eval(dir: &Path, data: &Path, json: bool, window: DtwWindow) -> CliResult {
     let model = Classifier::load(dir)?;
-    let report = model.evaluate(&model.read(data)?)?;
+    let report = model.evaluate_with(&model.read(data)?, window)?;
     Ok(print_out(&report.text(json))?)
 }

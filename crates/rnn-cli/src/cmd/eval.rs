@@ -34,7 +34,18 @@ log-probability of every tag but O (a single CRF tagger: to its per-token
 score) before the BIO-constrained decoding (comma-separated values: one report
 each, for tuning on dev).
 
+Classifiers: accuracy, macro F1, per-class precision and recall, the
+confusion matrix, and two baselines on the same test file: the majority class
+and 1-nearest-neighbour over the training sequences with dynamic time warping
+(and Euclidean distance when all lengths are equal). The DTW baseline runs at
+full window unless that work exceeds about a minute on two cores (large
+training and test files); it then keeps the widest Sakoe-Chiba band that fits
+and says so (--dtw-window: auto, full, or a fraction of the longest length).
+--json adds dtw_band (frames, null for the full window) and dtw_window (the
+band as a fraction of the longest length, 1 for the full window).
+
 Examples:
+  rnn eval --model runs/gunpoint --data GunPoint_TEST.ts --json
   rnn eval --model runs/sunspots --data data/timeseries/sunspots.csv
   rnn eval --model runs/ner1 --model runs/ner2 --data dev.conll --json --entity-bias 0,1,2,3";
 
@@ -72,6 +83,12 @@ pub struct EvalArgs {
     /// forecast: season of the seasonal-naive baseline and MASE (default: stored with the model).
     #[arg(long)]
     pub season: Option<usize>,
+    /// classify: warping window of the 1-NN DTW baseline: auto (the full
+    /// window unless its work exceeds about a minute on two cores, then the
+    /// widest band that fits), full, or a fraction of the longest sequence's
+    /// length in [0, 1] (e.g. 0.1).
+    #[arg(long, default_value = "auto")]
+    pub dtw_window: String,
 }
 
 impl EvalArgs {
@@ -90,6 +107,12 @@ pub fn run(args: &EvalArgs) -> CliResult {
             mf.task
         )));
     }
+    if args.dtw_window != "auto" && mf.task != Task::Classify {
+        return Err(CliError::Usage(format!(
+            "rnn eval: --dtw-window is for classifiers, not {} models",
+            mf.task
+        )));
+    }
     if args.entity_bias.iter().any(|&b| b != 0.0) && mf.task != Task::Tag {
         return Err(CliError::Usage(format!(
             "rnn eval: --entity-bias is for taggers, not {} models",
@@ -100,7 +123,17 @@ pub fn run(args: &EvalArgs) -> CliResult {
         Task::Forecast => eval_forecast(args),
         Task::Tag => super::tag::eval_tag(&args.model, &args.data, args.json, &args.entity_bias),
         Task::Lm => super::lm::eval(args.first_model(), mf, &args.data, args.json),
-        Task::Classify => super::classify::eval(args.first_model(), &args.data, args.json),
+        Task::Classify => {
+            let window = rnn::tasks::classify::DtwWindow::parse(&args.dtw_window).map_err(|e| {
+                CliError::Usage(match e {
+                    rnn::Error::Argument { expected, got, .. } => {
+                        format!("rnn eval: --dtw-window {got}: expected {expected}")
+                    }
+                    e => format!("rnn eval: --dtw-window: {e}"),
+                })
+            })?;
+            super::classify::eval(args.first_model(), &args.data, args.json, window)
+        }
         Task::Imported => Err(CliError::Usage(
             "rnn eval: imported models have no task to evaluate; use rnn infer".into(),
         )),

@@ -1,70 +1,21 @@
 //! The baselines a network is measured against: the majority class and
 //! 1-nearest-neighbour with Euclidean distance (equal lengths only) and with
-//! dynamic time warping (full window, dependent: all dimensions of a frame
-//! warp together, squared Euclidean cost between frames).
+//! dynamic time warping ([`super::dtw`]).
 
 use super::data::Sequence;
+use super::dtw::{dtw_band, dtw_band_lanes, dtw_ends, euclidean, interleave, LANES};
 use rayon::prelude::*;
-
-/// The squared-Euclidean DTW distance between `a` (`[n, d]`) and `b`
-/// (`[m, d]`), O(n*m). Returns infinity as soon as it is sure to exceed
-/// `limit` (every cell of a row above it), so a nearest-neighbour search can
-/// skip hopeless candidates.
-///
-/// ```
-/// use rnn::tasks::classify::dtw;
-/// // [0, 1, 2] and [0, 1, 1, 2] warp onto each other exactly
-/// assert_eq!(dtw(&[0.0, 1.0, 2.0], &[0.0, 1.0, 1.0, 2.0], 1, f64::INFINITY), 0.0);
-/// // a one-step shift costs only at the ends, unlike the Euclidean distance
-/// assert_eq!(dtw(&[0.0, 0.0, 1.0, 0.0], &[0.0, 1.0, 0.0, 0.0], 1, f64::INFINITY), 0.0);
-/// assert_eq!(dtw(&[0.0, 3.0], &[1.0, 1.0], 1, f64::INFINITY), 1.0 + 4.0);
-/// ```
-pub fn dtw(a: &[f64], b: &[f64], d: usize, limit: f64) -> f64 {
-    let (n, m) = (a.len() / d, b.len() / d);
-    if n == 0 || m == 0 {
-        return f64::INFINITY;
-    }
-    let cost = |i: usize, j: usize| -> f64 {
-        a[i * d..(i + 1) * d]
-            .iter()
-            .zip(&b[j * d..(j + 1) * d])
-            .map(|(x, y)| (x - y) * (x - y))
-            .sum()
-    };
-    let mut prev = vec![f64::INFINITY; m];
-    let mut cur = vec![f64::INFINITY; m];
-    for i in 0..n {
-        let mut row_min = f64::INFINITY;
-        for j in 0..m {
-            let best = match (i, j) {
-                (0, 0) => 0.0,
-                (0, _) => cur[j - 1],
-                (_, 0) => prev[0],
-                _ => prev[j].min(prev[j - 1]).min(cur[j - 1]),
-            };
-            cur[j] = best + cost(i, j);
-            row_min = row_min.min(cur[j]);
-        }
-        if row_min > limit {
-            return f64::INFINITY;
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[m - 1]
-}
-
-/// The squared Euclidean distance between two sequences of equal length.
-fn euclidean(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
 
 /// How two sequences are compared by [`nearest_neighbour`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Distance {
     /// Squared Euclidean distance (equal lengths).
     Euclidean,
-    /// Dynamic time warping ([`dtw`]).
+    /// Dynamic time warping at full window ([`dtw`]).
     Dtw,
+    /// Dynamic time warping inside a band of this many frames
+    /// ([`dtw_band`]).
+    DtwBand(usize),
 }
 
 /// The class of the nearest training sequence (the first on ties) for each
@@ -83,8 +34,10 @@ pub fn nearest_neighbour(
             return None;
         }
     }
-    if distance == Distance::Dtw {
-        return Some(nearest_dtw(train, classes, test, dims));
+    match distance {
+        Distance::Dtw => return Some(nearest_dtw(train, classes, test, dims, usize::MAX)),
+        Distance::DtwBand(band) => return Some(nearest_dtw(train, classes, test, dims, band)),
+        Distance::Euclidean => {}
     }
     let near = |q: &Sequence| {
         let mut best = (f64::INFINITY, classes.first().copied().unwrap_or(0));
@@ -116,30 +69,25 @@ fn sketch(seq: &Sequence, d: usize) -> Vec<f64> {
         .collect()
 }
 
-/// A lower bound of [`dtw`]`(a, b)`: every warping path takes the first
-/// frames together and the last frames together (one cell when both have
-/// one frame).
-fn dtw_ends(a: &[f64], b: &[f64], d: usize) -> f64 {
-    let (n, m) = (a.len() / d, b.len() / d);
-    if n == 0 || m == 0 {
-        return f64::INFINITY;
-    }
-    let first = euclidean(&a[..d], &b[..d]);
-    if n == 1 && m == 1 {
-        return first;
-    }
-    first + euclidean(&a[(n - 1) * d..], &b[(m - 1) * d..])
-}
-
-/// 1-NN with [`dtw`], the same answers as visiting the training sequences
-/// in order (the first of equally near ones wins), but faster: each test
-/// sequence visits them nearest first by the Euclidean distance of their
-/// [`sketch`]es, so the best distance so far is tight early, and skips one
-/// whose [`dtw_ends`] bound is above it or abandons its [`dtw`] once every
-/// cell of a row is. (`rnn eval` of PLAID, 537 test against 537 training
-/// sequences of up to 1344 frames: 41 s of CPU in training order, 17 s so.)
-fn nearest_dtw(train: &[Sequence], classes: &[usize], test: &[Sequence], d: usize) -> Vec<usize> {
+/// 1-NN with [`dtw_band`] (`band = usize::MAX`: the full window), the same
+/// answers as visiting the training sequences in order (the first of
+/// equally near ones wins), but faster: each test sequence visits them
+/// nearest first by the Euclidean distance of their [`sketch`]es, so the
+/// best distance so far is tight early, and skips one whose [`dtw_ends`]
+/// bound is above it or abandons its DTW once every cell of a row is.
+/// (`rnn eval` of PLAID, 537 test against 537 training sequences of up to
+/// 1344 frames: 41 s of CPU in training order, 17 s so.) Training sequences
+/// of one length are compared [`LANES`] at a time ([`dtw_band_lanes`]).
+fn nearest_dtw(
+    train: &[Sequence],
+    classes: &[usize],
+    test: &[Sequence],
+    d: usize,
+    band: usize,
+) -> Vec<usize> {
     let sketches: Vec<Vec<f64>> = train.iter().map(|s| sketch(s, d)).collect();
+    // training sequences of one length are compared [`LANES`] at a time
+    let lanes = train.windows(2).all(|w| w[0].steps == w[1].steps);
     let near = |q: &Sequence| {
         let qs = sketch(q, d);
         let mut order: Vec<(f64, usize)> = sketches
@@ -151,13 +99,31 @@ fn nearest_dtw(train: &[Sequence], classes: &[usize], test: &[Sequence], d: usiz
         // (distance, training index): the smaller pair wins, so ties go to
         // the first in training order whatever the visiting order
         let mut best = (f64::INFINITY, usize::MAX);
-        for &(_, i) in &order {
-            if dtw_ends(&q.values, &train[i].values, d) > best.0 {
-                continue;
+        let mut next = order.iter().map(|&(_, i)| i);
+        loop {
+            // the next candidates the ends bound cannot rule out (a bound
+            // above the best so far: that one cannot be nearer, or as near)
+            let mut block = Vec::with_capacity(LANES);
+            for i in next.by_ref() {
+                if dtw_ends(&q.values, &train[i].values, d) <= best.0 {
+                    block.push(i);
+                    if !lanes || block.len() == LANES {
+                        break;
+                    }
+                }
             }
-            let dist = dtw(&q.values, &train[i].values, d, best.0);
-            if (dist, i) < best {
-                best = (dist, i);
+            let dists = match block.as_slice() {
+                [] => break,
+                &[i] => [dtw_band(&q.values, &train[i].values, d, band, best.0); LANES],
+                many => {
+                    let seqs: Vec<&[f64]> = many.iter().map(|&i| &train[i].values[..]).collect();
+                    dtw_band_lanes(&q.values, &interleave(&seqs), d, band, best.0)
+                }
+            };
+            for (&i, &dist) in block.iter().zip(&dists) {
+                if (dist, i) < best {
+                    best = (dist, i);
+                }
             }
         }
         match best.1 {
@@ -185,12 +151,12 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
 
-    /// 1-NN DTW the plain way: every training sequence in order, the full
+    /// 1-NN DTW the plain way: every training sequence in order, the whole
     /// distance, the first of equally near ones.
-    fn plain(train: &[Sequence], classes: &[usize], q: &Sequence, d: usize) -> usize {
+    fn plain(train: &[Sequence], classes: &[usize], q: &Sequence, d: usize, band: usize) -> usize {
         let mut best = (f64::INFINITY, classes[0]);
         for (s, &c) in train.iter().zip(classes) {
-            let dist = dtw(&q.values, &s.values, d, f64::INFINITY);
+            let dist = dtw_band(&q.values, &s.values, d, band, f64::INFINITY);
             if dist < best.0 {
                 best = (dist, c);
             }
@@ -198,14 +164,17 @@ mod tests {
         best.1
     }
 
-    #[test]
-    fn pruned_search_answers_as_the_plain_one() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        for case in 0..40 {
-            let d = 1 + case % 3;
-            // small integer values and lengths 1..40: many exact ties
-            let seq = |rng: &mut rand_chacha::ChaCha8Rng| {
-                let steps = rng.random_range(1..40);
+    /// `count` sequences of `d` values per frame, small integers (many exact
+    /// ties), of `steps` frames or random lengths in 1..40.
+    fn sequences(
+        rng: &mut rand_chacha::ChaCha8Rng,
+        count: usize,
+        d: usize,
+        steps: Option<usize>,
+    ) -> Vec<Sequence> {
+        (0..count)
+            .map(|_| {
+                let steps = steps.unwrap_or_else(|| rng.random_range(1..40));
                 let values = (0..steps * d)
                     .map(|_| f64::from(rng.random_range(0..3u8)))
                     .collect();
@@ -216,24 +185,31 @@ mod tests {
                     line: 1,
                     id: String::new(),
                 }
-            };
-            let train: Vec<Sequence> = (0..25).map(|_| seq(&mut rng)).collect();
-            let classes: Vec<usize> = (0..25).map(|i| (i * 7) % 4).collect();
-            let test: Vec<Sequence> = (0..15).map(|_| seq(&mut rng)).collect();
-            let want: Vec<usize> = test.iter().map(|q| plain(&train, &classes, q, d)).collect();
-            assert_eq!(nearest_dtw(&train, &classes, &test, d), want, "case {case}");
-        }
+            })
+            .collect()
     }
 
     #[test]
-    fn the_ends_bound_is_below_the_distance() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        for _ in 0..200 {
-            let (n, m) = (rng.random_range(1..12), rng.random_range(1..12));
-            let a: Vec<f64> = (0..n * 2).map(|_| rng.random_range(-1.0..1.0)).collect();
-            let b: Vec<f64> = (0..m * 2).map(|_| rng.random_range(-1.0..1.0)).collect();
-            let full = dtw(&a, &b, 2, f64::INFINITY);
-            assert!(dtw_ends(&a, &b, 2) <= full + 1e-12, "{n} {m}");
+    fn pruned_search_answers_as_the_plain_one() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for case in 0..60 {
+            let d = 1 + case % 3;
+            // even cases: one length, compared LANES at a time; odd: lengths vary
+            let steps = (case % 2 == 0).then(|| rng.random_range(1..40));
+            let band = [usize::MAX, 0, 1, 3][case % 4 / 2 + 2 * (case % 8 / 4)];
+            // 29 training sequences: blocks of 8 and a short last one
+            let train = sequences(&mut rng, 29, d, steps);
+            let classes: Vec<usize> = (0..29).map(|i| (i * 7) % 4).collect();
+            let test = sequences(&mut rng, 15, d, steps);
+            let want: Vec<usize> = test
+                .iter()
+                .map(|q| plain(&train, &classes, q, d, band))
+                .collect();
+            assert_eq!(
+                nearest_dtw(&train, &classes, &test, d, band),
+                want,
+                "case {case}, band {band}"
+            );
         }
     }
 }

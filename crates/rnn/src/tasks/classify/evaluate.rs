@@ -5,6 +5,7 @@
 use super::baselines::{majority, nearest_neighbour, Distance};
 use super::classifier::Classifier;
 use super::data::Dataset;
+use super::dtw::DtwWindow;
 use crate::Result;
 use serde::Serialize;
 
@@ -115,6 +116,12 @@ pub struct EvalReport {
     /// Accuracy of the 1-nearest-neighbour classifier over the training
     /// sequences with dynamic time warping (values as read, not normalised).
     pub nn_dtw_accuracy: f64,
+    /// The DTW baseline's band in frames ([`DtwWindow::band`]); `None`
+    /// (JSON `null`) for the full window.
+    pub dtw_band: Option<usize>,
+    /// The same as a fraction of the longest sequence's length (1 for the
+    /// full window).
+    pub dtw_window: f64,
     /// The same with the Euclidean distance; `None` when lengths differ.
     pub nn_euclidean_accuracy: Option<f64>,
 }
@@ -140,8 +147,15 @@ impl EvalReport {
 
 impl Classifier {
     /// Scores the classifier on labelled `data` and computes the majority
-    /// and 1-NN baselines on the same sequences.
+    /// and 1-NN baselines on the same sequences, the DTW one at
+    /// [`DtwWindow::Auto`] ([`Classifier::evaluate_with`]).
     pub fn evaluate(&self, data: &Dataset) -> Result<EvalReport> {
+        self.evaluate_with(data, DtwWindow::Auto)
+    }
+
+    /// [`Classifier::evaluate`] with the DTW baseline's warping window
+    /// given.
+    pub fn evaluate_with(&self, data: &Dataset, window: DtwWindow) -> Result<EvalReport> {
         let classes = &self.meta.classes;
         let truth = data.class_ids(classes)?;
         let pred = self.predict(data)?;
@@ -149,8 +163,15 @@ impl Classifier {
         let acc = |p: &[usize]| scores(&truth, p, classes).accuracy;
         let train = self.baseline_set();
         let (tc, d) = (&self.meta.baseline_classes, self.meta.dims);
-        let dtw =
-            nearest_neighbour(&train, tc, &data.sequences, d, Distance::Dtw).unwrap_or_default();
+        let steps = |s: &[super::data::Sequence]| s.iter().map(|q| q.steps).collect::<Vec<_>>();
+        let band = window.band(&steps(&train), &steps(&data.sequences));
+        let longest = train.iter().chain(&data.sequences).map(|q| q.steps).max();
+        let dtw_window = match (band, longest) {
+            (Some(b), Some(l)) if l > 0 => b as f64 / l as f64,
+            _ => 1.0,
+        };
+        let distance = band.map_or(Distance::Dtw, Distance::DtwBand);
+        let dtw = nearest_neighbour(&train, tc, &data.sequences, d, distance).unwrap_or_default();
         let ed = nearest_neighbour(&train, tc, &data.sequences, d, Distance::Euclidean);
         Ok(EvalReport {
             file: data.path.display().to_string(),
@@ -162,6 +183,8 @@ impl Classifier {
             majority_class: classes[maj].clone(),
             majority_accuracy: acc(&vec![maj; truth.len()]),
             nn_dtw_accuracy: acc(&dtw),
+            dtw_band: band,
+            dtw_window,
             nn_euclidean_accuracy: ed.map(|p| acc(&p)),
         })
     }
@@ -220,6 +243,14 @@ impl std::fmt::Display for EvalReport {
             f,
             "baselines: majority class ({}) {:.4}, 1-NN DTW {:.4}, 1-NN Euclidean {ed}",
             self.majority_class, self.majority_accuracy, self.nn_dtw_accuracy
-        )
+        )?;
+        if let Some(b) = self.dtw_band {
+            writeln!(
+                f,
+                "1-NN DTW within a band of {b} frames ({:.1} % of the longest sequence; --dtw-window full for the full window)",
+                100.0 * self.dtw_window
+            )?;
+        }
+        Ok(())
     }
 }

@@ -41,6 +41,7 @@ mod config;
 mod csv;
 mod data;
 pub mod diagnose;
+mod dtw;
 mod evaluate;
 mod fill;
 mod meta;
@@ -51,12 +52,13 @@ mod trainer;
 mod ts;
 
 pub use augment::augment;
-pub use baselines::{dtw, majority, nearest_neighbour, Distance};
+pub use baselines::{majority, nearest_neighbour, Distance};
 pub use batch::{fold_split, stratified_split, Encoded, Padded, Window};
 pub use classifier::{Classifier, Prediction};
 pub use config::{ReservoirUse, Split, TrainConfig};
 pub use data::{sorted_labels, Dataset, Sequence};
 pub use diagnose::FLOW_SEQUENCES;
+pub use dtw::{dtw, dtw_band, DtwWindow, DTW_CELLS};
 pub use evaluate::{scores, ClassScore, EvalReport, Scores};
 pub use fill::{fill_series, is_missing, Fill};
 pub use meta::{
