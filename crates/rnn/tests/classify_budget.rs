@@ -191,3 +191,45 @@ fn the_default_budget_cuts_a_large_set_down_to_its_limits() {
         other => panic!("fewer epochs and every candidate expected, got {other:?} ({m:?})"),
     }
 }
+
+#[test]
+fn the_reservoir_plan_holds_after_the_networks_are_chosen() {
+    // 120 series of 60 frames: small for the networks (every candidate
+    // trains, 300 epochs at most), but reservoirs of 3,000 units over their
+    // 7,200 steps cost about 3.8 s of CPU a draw: the grid's 2 x 18 draws
+    // exceed the limit, the first setting's 2 do not
+    let cfg = TrainConfig {
+        hidden: 4,
+        ensemble: 2,
+        seed: 5,
+        patience: 2,
+        reservoir_units: 3000,
+        ..TrainConfig::default()
+    };
+    let data = drifting(120, 60);
+    let dir = tmp("first-setting");
+    let mut trainer = Trainer::from_data(cfg, data, None, &dir).unwrap();
+    let plan = trainer.default_plan().unwrap();
+    assert_eq!(plan.networks.candidates, 6, "{:?}", plan.networks);
+    assert_eq!(plan.networks.budget, Budget::Epochs(DEFAULT_EPOCHS));
+    let ReservoirPlan::First(note) = &plan.reservoirs else {
+        panic!("the first setting alone expected: {:?}", plan.reservoirs)
+    };
+    assert!(note.contains("only the first setting is drawn"), "{note}");
+    // the selection replaces the trainer's configuration with the chosen
+    // candidate's; the plan must still hold for the reservoirs after it
+    let mut said = Vec::new();
+    let mut progress = |e: &rnn::tasks::Event| {
+        if let rnn::tasks::Event::Message(m) = e {
+            said.push(m.to_string());
+        }
+    };
+    let s = trainer.fit_default(&mut progress).unwrap();
+    assert_eq!(s.selection.len(), 6, "every candidate was trained");
+    assert!(said.iter().any(|m| m == note), "{said:#?}");
+    assert!(
+        !said.iter().any(|m| m.contains("for each of 18 settings")),
+        "the whole grid was drawn: {said:#?}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
