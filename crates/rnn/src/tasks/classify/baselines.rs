@@ -11,10 +11,10 @@ use rayon::prelude::*;
 pub enum Distance {
     /// Squared Euclidean distance (equal lengths).
     Euclidean,
-    /// Dynamic time warping at full window ([`dtw`]).
+    /// Dynamic time warping at full window ([`super::dtw()`]).
     Dtw,
     /// Dynamic time warping inside a band of this many frames
-    /// ([`dtw_band`]).
+    /// ([`super::dtw_band`]).
     DtwBand(usize),
 }
 

@@ -222,7 +222,7 @@ pub(super) fn euclidean(a: &[f64], b: &[f64]) -> f64 {
 /// How much DTW work (cells of the cost matrices, summed over every test and
 /// training pair) [`DtwWindow::Auto`] allows at full window before it
 /// narrows the band: about a minute of two cores at the rates measured on
-/// FordA-sized data (500 frames, [`LANES`] training sequences at a time:
+/// FordA-sized data (500 frames, 16 training sequences at a time:
 /// 1.9e9 cells a second per core with AVX2, 3.2e9 with AVX-512; see
 /// docs/classification.md).
 pub const DTW_CELLS: f64 = 1.2e11;
