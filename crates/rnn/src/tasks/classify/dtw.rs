@@ -37,46 +37,8 @@ pub fn dtw(a: &[f64], b: &[f64], d: usize, limit: f64) -> f64 {
 /// assert_eq!(dtw_band(&a, &b, 1, 0, f64::INFINITY), 2.0);
 /// ```
 pub fn dtw_band(a: &[f64], b: &[f64], d: usize, band: usize, limit: f64) -> f64 {
-    let (n, m) = (a.len() / d, b.len() / d);
-    if n == 0 || m == 0 {
-        return f64::INFINITY;
-    }
-    let r = band.max(n.abs_diff(m));
-    let cost = |i: usize, j: usize| -> f64 {
-        a[i * d..(i + 1) * d]
-            .iter()
-            .zip(&b[j * d..(j + 1) * d])
-            .map(|(x, y)| (x - y) * (x - y))
-            .sum()
-    };
-    // rows of the cumulative cost D(i, j) = cost(i, j) + min(D(i-1, j),
-    // D(i-1, j-1), D(i, j-1)); cells outside the band stay infinite (the
-    // band's ends never move left, so a cell right of the previous row's
-    // band was never written, and the one left of this row's is reset)
-    let mut prev = vec![f64::INFINITY; m];
-    let mut cur = vec![f64::INFINITY; m];
-    for i in 0..n {
-        let (lo, hi) = (i.saturating_sub(r), (i.saturating_add(r)).min(m - 1));
-        if lo > 0 {
-            cur[lo - 1] = f64::INFINITY;
-        }
-        let mut row_min = f64::INFINITY;
-        for j in lo..=hi {
-            let best = match (i, j) {
-                (0, 0) => 0.0,
-                (0, _) => cur[j - 1],
-                (_, 0) => prev[0],
-                _ => prev[j].min(prev[j - 1]).min(cur[j - 1]),
-            };
-            cur[j] = best + cost(i, j);
-            row_min = row_min.min(cur[j]);
-        }
-        if row_min > limit {
-            return f64::INFINITY;
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[m - 1]
+    // one lane: `b` laid out as it is
+    lanes::<1>(a, b, d, band, limit)[0]
 }
 
 /// Candidates [`dtw_band_lanes`] compares a sequence with at once.
@@ -125,7 +87,7 @@ pub(super) fn dtw_band_lanes(
             return unsafe { lanes_avx2(a, b, d, band, limit) };
         }
     }
-    lanes(a, b, d, band, limit)
+    lanes::<LANES>(a, b, d, band, limit)
 }
 
 /// [`lanes`] compiled for AVX-512F.
@@ -135,7 +97,7 @@ pub(super) fn dtw_band_lanes(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2")]
 unsafe fn lanes_avx512(a: &[f64], b: &[f64], d: usize, band: usize, limit: f64) -> [f64; LANES] {
-    lanes(a, b, d, band, limit)
+    lanes::<LANES>(a, b, d, band, limit)
 }
 
 /// [`lanes`] compiled for AVX2.
@@ -145,21 +107,29 @@ unsafe fn lanes_avx512(a: &[f64], b: &[f64], d: usize, band: usize, limit: f64) 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn lanes_avx2(a: &[f64], b: &[f64], d: usize, band: usize, limit: f64) -> [f64; LANES] {
-    lanes(a, b, d, band, limit)
+    lanes::<LANES>(a, b, d, band, limit)
 }
 
-/// The body of [`dtw_band_lanes`], inlined into each build.
+/// DTW of `a` (`[n, d]`) against `L` sequences of one length `m`, `b`
+/// interleaved (value `k` of frame `j` of sequence `l` at `(j * d + k) * L +
+/// l`; for `L = 1`, one sequence as it is): the body of [`dtw_band`] (one
+/// lane) and of [`dtw_band_lanes`] (inlined into each build). Infinity for
+/// every lane as soon as every lane's row is above `limit`.
 #[inline(always)]
-fn lanes(a: &[f64], b: &[f64], d: usize, band: usize, limit: f64) -> [f64; LANES] {
-    let inf = [f64::INFINITY; LANES];
-    let (n, m) = (a.len() / d, b.len() / (d * LANES));
+fn lanes<const L: usize>(a: &[f64], b: &[f64], d: usize, band: usize, limit: f64) -> [f64; L] {
+    let inf = [f64::INFINITY; L];
+    let (n, m) = (a.len() / d, b.len() / (d * L));
     if n == 0 || m == 0 {
         return inf;
     }
     let r = band.max(n.abs_diff(m));
-    // D(i, j) of every lane, rows as in dtw_band
-    let mut prev = vec![inf; m]; // [m][LANES]
-    let mut cur = vec![inf; m]; // [m][LANES]
+    // rows of the cumulative cost D(i, j) = cost(i, j) + min(D(i-1, j),
+    // D(i-1, j-1), D(i, j-1)), every lane; cells outside the band stay
+    // infinite (the band's ends never move left, so a cell right of the
+    // previous row's band was never written, and the one left of this
+    // row's is reset)
+    let mut prev = vec![inf; m]; // [m][L]
+    let mut cur = vec![inf; m]; // [m][L]
     for i in 0..n {
         let (lo, hi) = (i.saturating_sub(r), (i.saturating_add(r)).min(m - 1));
         if lo > 0 {
@@ -169,15 +139,15 @@ fn lanes(a: &[f64], b: &[f64], d: usize, band: usize, limit: f64) -> [f64; LANES
         let mut row_min = inf;
         for j in lo..=hi {
             // cost(i, j) = sum_k (a_ik - b_jk)^2, lane by lane
-            let frame = &b[j * d * LANES..(j + 1) * d * LANES]; // [d][LANES]
-            let mut c = [0.0; LANES];
-            for (&xk, y) in x.iter().zip(frame.chunks_exact(LANES)) {
+            let frame = &b[j * d * L..(j + 1) * d * L]; // [d][L]
+            let mut c = [0.0; L];
+            for (&xk, y) in x.iter().zip(frame.chunks_exact(L)) {
                 for (cl, &yl) in c.iter_mut().zip(y) {
                     *cl += (xk - yl) * (xk - yl);
                 }
             }
             let best = match (i, j) {
-                (0, 0) => [0.0; LANES],
+                (0, 0) => [0.0; L],
                 (0, _) => cur[j - 1],
                 (_, 0) => prev[0],
                 _ => {
@@ -185,7 +155,7 @@ fn lanes(a: &[f64], b: &[f64], d: usize, band: usize, limit: f64) -> [f64; LANES
                     std::array::from_fn(|l| up[l].min(diag[l]).min(left[l]))
                 }
             };
-            let v: [f64; LANES] = std::array::from_fn(|l| best[l] + c[l]);
+            let v: [f64; L] = std::array::from_fn(|l| best[l] + c[l]);
             for (mn, &x) in row_min.iter_mut().zip(&v) {
                 *mn = mn.min(x);
             }
