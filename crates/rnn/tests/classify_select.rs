@@ -5,7 +5,8 @@
 
 use rnn::nn::pool::Pool;
 use rnn::tasks::classify::{
-    Classifier, Dataset, Fill, ReservoirUse, Summary, TrainConfig, Trainer,
+    distance_probabilities, dtw, Classifier, Dataset, Fill, ReservoirUse, Summary, TrainConfig,
+    Trainer,
 };
 use rnn::tasks::Budget;
 use std::path::{Path, PathBuf};
@@ -173,7 +174,7 @@ fn given_settings_or_no_validation_mean_no_selection() {
 }
 
 #[test]
-fn mix_averages_the_networks_and_the_reservoirs() {
+fn mix_weighs_the_networks_the_reservoirs_and_the_dtw_member() {
     // forward-only networks with max pooling cannot find the last frame
     // (above); the reservoirs read their last state both ways, so they can
     let dir = tmp("mix");
@@ -216,32 +217,90 @@ fn mix_averages_the_networks_and_the_reservoirs() {
         r.readouts.iter().all(|o| o.val_accuracy.unwrap() > 0.9),
         "{r:?}"
     );
-    // the probabilities are the mean of the two ensembles'
+    // the 1-NN DTW member: its leave-one-out accuracy is plain 1-NN DTW's
+    // over the training sequences, each left out in turn
+    let near = model.meta.nearest.clone().expect("the member is added");
+    let train_set = model.baseline_set();
+    let tc = &model.meta.baseline_classes;
+    let per_class = |q: &[f64], skip: Option<usize>| -> Vec<f64> {
+        let mut best = vec![f64::INFINITY; 2];
+        for (i, (s, &c)) in train_set.iter().zip(tc).enumerate() {
+            if Some(i) != skip {
+                best[c] = best[c].min(dtw(q, &s.values, 1, f64::INFINITY));
+            }
+        }
+        best
+    };
+    let hits = (0..train_set.len())
+        .filter(|&i| {
+            let d = per_class(&train_set[i].values, Some(i));
+            let nearest = if d[1] < d[0] { 1 } else { 0 };
+            nearest == tc[i]
+        })
+        .count();
+    assert_eq!(near.loo_accuracy, hits as f64 / train_set.len() as f64);
+    assert_eq!(near.band, None, "a small set: the full window");
+    // the probabilities are the groups' weighted by their estimated
+    // accuracies to the fourth power: the networks' mean validation
+    // accuracy, the reservoirs' mean leave-one-out accuracy, the member's
     let fresh = {
         let mut d = last_frame_decides(120, 32);
         d.sequences.drain(..60);
         d
     };
-    let nets = Classifier {
+    let alone = |mut c: Classifier| {
+        c.meta.nearest = None;
+        c
+    };
+    let nets = alone(Classifier {
         reservoirs: Vec::new(),
         readouts: Vec::new(),
         ..model.clone()
-    };
-    let res = Classifier {
+    });
+    let res = alone(Classifier {
         members: Vec::new(),
         ..model.clone()
-    };
+    });
     let (pn, pr) = (
         nets.probabilities(&fresh).unwrap(),
         res.probabilities(&fresh).unwrap(),
     );
-    for ((m, a), b) in model
-        .probabilities(&fresh)
-        .unwrap()
+    let pd: Vec<f64> = fresh
+        .sequences
         .iter()
-        .zip(&pn)
-        .zip(&pr)
-    {
+        .flat_map(|q| distance_probabilities(&per_class(&q.values, None), near.beta))
+        .collect();
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+    let acc = [
+        mean(
+            model
+                .meta
+                .members
+                .iter()
+                .map(|m| m.val_accuracy.unwrap())
+                .collect(),
+        ),
+        mean(r.readouts.iter().map(|o| o.loo_accuracy).collect()),
+        near.loo_accuracy,
+    ];
+    let total: f64 = acc.iter().map(|a| a.powi(4)).sum();
+    let w: Vec<f64> = acc.iter().map(|a| a.powi(4) / total).collect();
+    let got: Vec<f64> = model.weights().iter().map(|g| g.1).collect();
+    assert_eq!(
+        model.weights().iter().map(|g| g.0).collect::<Vec<_>>(),
+        ["networks", "reservoirs", "dtw"]
+    );
+    for (a, b) in got.iter().zip(&w) {
+        assert!((a - b).abs() < 1e-12, "{got:?} against {w:?}");
+    }
+    let p = model.probabilities(&fresh).unwrap();
+    for (i, m) in p.iter().enumerate() {
+        let want = w[0] * pn[i] + w[1] * pr[i] + w[2] * pd[i];
+        assert!((m - want).abs() < 1e-12, "{i}: {m} against {want}");
+    }
+    // without the member (files of earlier sessions), the plain mean
+    let two = alone(model.clone());
+    for ((m, a), b) in two.probabilities(&fresh).unwrap().iter().zip(&pn).zip(&pr) {
         assert!((m - (a + b) / 2.0).abs() < 1e-12);
     }
     // the reservoirs alone classify series they have not seen
@@ -309,12 +368,25 @@ fn reservoirs_only_train_no_network_and_off_adds_none() {
         reservoir: ReservoirUse::Off,
         ..base
     };
-    let summary = train(cfg, data, &dir, 1);
+    let summary = train(cfg.clone(), data.clone(), &dir, 1);
     // 12 frames: one stride, three poolings, and no reservoir
     assert_eq!(summary.selection.len(), 3);
     let model = Classifier::load(&dir).unwrap();
     assert!(model.meta.reservoir.is_none() && model.reservoirs.is_empty());
     assert_eq!(model.members.len(), 2);
+    // the networks and the DTW member
+    let groups: Vec<&str> = model.weights().iter().map(|g| g.0).collect();
+    assert_eq!(groups, ["networks", "dtw"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    // --dtw-member false: the networks alone
+    let cfg = TrainConfig {
+        dtw_member: false,
+        ..cfg
+    };
+    train(cfg, data, &dir, 1);
+    let model = Classifier::load(&dir).unwrap();
+    assert!(model.meta.nearest.is_none());
+    assert_eq!(model.weights(), [("networks", 1.0)]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

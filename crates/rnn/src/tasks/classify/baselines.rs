@@ -71,13 +71,9 @@ fn sketch(seq: &Sequence, d: usize) -> Vec<f64> {
 
 /// 1-NN with [`dtw_band`] (`band = usize::MAX`: the full window), the same
 /// answers as visiting the training sequences in order (the first of
-/// equally near ones wins), but faster: each test sequence visits them
-/// nearest first by the Euclidean distance of their [`sketch`]es, so the
-/// best distance so far is tight early, and skips one whose [`dtw_ends`]
-/// bound is above it or abandons its DTW once every cell of a row is.
-/// (`rnn eval` of PLAID, 537 test against 537 training sequences of up to
-/// 1344 frames: 41 s of CPU in training order, 17 s so.) Training sequences
-/// of one length are compared [`LANES`] at a time ([`dtw_band_lanes`]).
+/// equally near ones wins), but faster ([`search`]). (`rnn eval` of PLAID,
+/// 537 test against 537 training sequences of up to 1344 frames: 41 s of
+/// CPU in training order, 17 s so.)
 fn nearest_dtw(
     train: &[Sequence],
     classes: &[usize],
@@ -85,35 +81,91 @@ fn nearest_dtw(
     d: usize,
     band: usize,
 ) -> Vec<usize> {
-    let sketches: Vec<Vec<f64>> = train.iter().map(|s| sketch(s, d)).collect();
-    // training sequences of one length are compared [`LANES`] at a time
-    let lanes = train.windows(2).all(|w| w[0].steps == w[1].steps);
-    let near = |q: &Sequence| {
+    let index = Index::new(train, d, vec![0; train.len()], 1);
+    let near = |q: &Sequence| match index.search(q, band, None)[0].1 {
+        usize::MAX => classes.first().copied().unwrap_or(0),
+        i => classes[i],
+    };
+    test.par_iter().map(near).collect()
+}
+
+/// The nearest training sequence of each class for every query, as
+/// (DTW distance in a band of `band` frames, training index), `[Q][c]`
+/// (`(infinity, usize::MAX)` for a class without training sequences); ties
+/// go to the first in training order. With `leave_out`, the queries are
+/// the training sequences themselves and each is not compared with itself
+/// (leave-one-out). Runs over the queries in parallel.
+pub(super) fn class_distances(
+    train: &[Sequence],
+    classes: &[usize],
+    c: usize,
+    queries: &[Sequence],
+    d: usize,
+    band: usize,
+    leave_out: bool,
+) -> Vec<Vec<(f64, usize)>> {
+    let index = Index::new(train, d, classes.to_vec(), c);
+    let skip = |k: usize| leave_out.then_some(k);
+    queries
+        .par_iter()
+        .enumerate()
+        .map(|(k, q)| index.search(q, band, skip(k)))
+        .collect()
+}
+
+/// Training sequences prepared for [`Index::search`]: their sketches and
+/// the slot each competes in (its class, or one slot for plain 1-NN).
+struct Index<'a> {
+    train: &'a [Sequence],
+    d: usize,
+    sketches: Vec<Vec<f64>>,
+    /// Slot of each training sequence, `< slots`.
+    slot: Vec<usize>,
+    slots: usize,
+    /// Whether all training sequences have one length (then they are
+    /// compared [`LANES`] at a time).
+    lanes: bool,
+}
+
+impl<'a> Index<'a> {
+    fn new(train: &'a [Sequence], d: usize, slot: Vec<usize>, slots: usize) -> Self {
+        Index {
+            train,
+            d,
+            sketches: train.iter().map(|s| sketch(s, d)).collect(),
+            slot,
+            slots,
+            lanes: train.windows(2).all(|w| w[0].steps == w[1].steps),
+        }
+    }
+
+    /// The nearest training sequence of each slot to `q` (but `skip`), as
+    /// (distance, training index); the smaller pair wins, so ties go to the
+    /// first in training order whatever the visiting order. Visits the
+    /// training sequences nearest first by the Euclidean distance of their
+    /// [`sketch`]es, so each slot's best distance so far is tight early,
+    /// skips one whose [`dtw_ends`] bound is above its slot's best, and
+    /// abandons a DTW once every cell of a row is; candidates of one slot
+    /// (one length) are compared [`LANES`] at a time ([`dtw_band_lanes`]).
+    fn search(&self, q: &Sequence, band: usize, skip: Option<usize>) -> Vec<(f64, usize)> {
+        let (train, d) = (self.train, self.d);
         let qs = sketch(q, d);
-        let mut order: Vec<(f64, usize)> = sketches
+        let mut order: Vec<(f64, usize)> = self
+            .sketches
             .iter()
             .enumerate()
+            .filter(|&(i, _)| Some(i) != skip)
             .map(|(i, s)| (euclidean(&qs, s), i))
             .collect();
         order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        // (distance, training index): the smaller pair wins, so ties go to
-        // the first in training order whatever the visiting order
-        let mut best = (f64::INFINITY, usize::MAX);
-        let mut next = order.iter().map(|&(_, i)| i);
-        loop {
-            // the next candidates the ends bound cannot rule out (a bound
-            // above the best so far: that one cannot be nearer, or as near)
-            let mut block = Vec::with_capacity(LANES);
-            for i in next.by_ref() {
-                if dtw_ends(&q.values, &train[i].values, d) <= best.0 {
-                    block.push(i);
-                    if !lanes || block.len() == LANES {
-                        break;
-                    }
-                }
-            }
-            let dists = match block.as_slice() {
-                [] => break,
+        let mut best = vec![(f64::INFINITY, usize::MAX); self.slots];
+        let width = if self.lanes { LANES } else { 1 };
+        let mut pending: Vec<Vec<usize>> = vec![Vec::with_capacity(width); self.slots];
+        // the DTW of one slot's block of candidates, each within the
+        // slot's best so far
+        let run = |block: &[usize], best: &mut (f64, usize)| {
+            let dists = match block {
+                [] => return,
                 &[i] => [dtw_band(&q.values, &train[i].values, d, band, best.0); LANES],
                 many => {
                     let seqs: Vec<&[f64]> = many.iter().map(|&i| &train[i].values[..]).collect();
@@ -121,17 +173,28 @@ fn nearest_dtw(
                 }
             };
             for (&i, &dist) in block.iter().zip(&dists) {
-                if (dist, i) < best {
-                    best = (dist, i);
+                if (dist, i) < *best {
+                    *best = (dist, i);
                 }
             }
+        };
+        for &(_, i) in &order {
+            let s = self.slot[i];
+            // a bound above the slot's best: this one cannot be nearer, or as near
+            if dtw_ends(&q.values, &train[i].values, d) > best[s].0 {
+                continue;
+            }
+            pending[s].push(i);
+            if pending[s].len() == width {
+                run(&pending[s], &mut best[s]);
+                pending[s].clear();
+            }
         }
-        match best.1 {
-            usize::MAX => classes.first().copied().unwrap_or(0),
-            i => classes[i],
+        for (block, b) in pending.iter().zip(&mut best) {
+            run(block, b);
         }
-    };
-    test.par_iter().map(near).collect()
+        best
+    }
 }
 
 /// The most frequent class of `counts` (the first on ties).
@@ -210,6 +273,41 @@ mod tests {
                 want,
                 "case {case}, band {band}"
             );
+        }
+    }
+
+    #[test]
+    fn each_class_nearest_is_the_plain_search_per_class_left_out_or_not() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for case in 0..40 {
+            let d = 1 + case % 2;
+            // even cases: one length (LANES at a time); odd: lengths vary
+            let steps = (case % 2 == 0).then(|| rng.random_range(1..30));
+            let band = [usize::MAX, 0, 2][case % 3];
+            let c = 1 + case % 4;
+            // 37 training sequences: class blocks of LANES and short ones
+            let train = sequences(&mut rng, 37, d, steps);
+            let classes: Vec<usize> = (0..37).map(|i| (i * 5 + case) % c).collect();
+            let test = sequences(&mut rng, 9, d, steps);
+            for (queries, leave_out) in [(&test, false), (&train, true)] {
+                let got = class_distances(&train, &classes, c, queries, d, band, leave_out);
+                for (k, q) in queries.iter().enumerate() {
+                    let mut want = vec![(f64::INFINITY, usize::MAX); c];
+                    for (i, (s, &y)) in train.iter().zip(&classes).enumerate() {
+                        if leave_out && i == k {
+                            continue;
+                        }
+                        let dist = dtw_band(&q.values, &s.values, d, band, f64::INFINITY);
+                        if (dist, i) < want[y] {
+                            want[y] = (dist, i);
+                        }
+                    }
+                    assert_eq!(
+                        got[k], want,
+                        "case {case}, query {k}, leave out {leave_out}"
+                    );
+                }
+            }
         }
     }
 }

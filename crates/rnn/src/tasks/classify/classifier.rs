@@ -5,6 +5,7 @@
 use super::batch::Encoded;
 use super::data::{Dataset, Sequence};
 use super::meta::{ClassifyMeta, META_KEY, TASK};
+use super::nearest::{self, group_weights};
 use super::reservoir::{Readout, Reservoir};
 use crate::io::model_file::ModelFile;
 use crate::nn::layer::Input;
@@ -282,9 +283,10 @@ impl Classifier {
         Ok(())
     }
 
-    /// The class probabilities of every sequence, `[N, C]`: the mean of the
-    /// networks' softmax outputs, the mean of the reservoirs' readouts, and
-    /// with both the mean of the two.
+    /// The class probabilities of every sequence, `[N, C]`: per group (the
+    /// networks: the mean of their softmax outputs; the reservoirs: the
+    /// mean of their readouts'; the nearest-neighbour member,
+    /// [`super::nearest`]), weighted by [`Classifier::weights`].
     pub fn probabilities(&self, data: &Dataset) -> Result<Vec<f64>> {
         self.check_dims(data)?;
         if self.readouts.len() != self.reservoirs.len() {
@@ -294,14 +296,15 @@ impl Classifier {
                 self.reservoirs.len()
             )));
         }
-        let mut groups = Vec::with_capacity(2);
+        let c = self.meta.classes.len();
+        let mut groups = Vec::with_capacity(3);
         if !self.members.is_empty() {
             groups.push(self.network_probabilities(data)?);
         }
         if let (Some(r), false) = (&self.meta.reservoir, self.reservoirs.is_empty()) {
             let enc = Encoded::new(data, &self.meta.normaliser, r.stride);
             let idx: Vec<usize> = (0..data.len()).collect();
-            let mut p = vec![0f64; data.len() * self.meta.classes.len()];
+            let mut p = vec![0f64; data.len() * c];
             for (res, readout) in self.reservoirs.iter().zip(&self.readouts) {
                 let probs = readout.probabilities(&res.features(&enc, &idx)?);
                 p.iter_mut().zip(probs).for_each(|(acc, v)| *acc += v);
@@ -310,6 +313,25 @@ impl Classifier {
             p.iter_mut().for_each(|v| *v *= inv);
             groups.push(p);
         }
+        if let Some(near) = &self.meta.nearest {
+            let train = self.baseline_set();
+            let (tc, d) = (&self.meta.baseline_classes, self.meta.dims);
+            groups.push(nearest::probabilities(
+                near,
+                &train,
+                tc,
+                c,
+                &data.sequences,
+                d,
+            ));
+            // weighted by the groups' estimated accuracies
+            let mut out = vec![0f64; data.len() * c];
+            for (g, (_, w)) in groups.iter().zip(self.weights()) {
+                out.iter_mut().zip(g).for_each(|(a, v)| *a += w * v);
+            }
+            return Ok(out);
+        }
+        // files without the member: the plain mean of the groups
         let inv = 1.0 / groups.len().max(1) as f64;
         let mut out = groups.pop().unwrap_or_default();
         for g in groups {
@@ -317,6 +339,41 @@ impl Classifier {
         }
         out.iter_mut().for_each(|v| *v *= inv);
         Ok(out)
+    }
+
+    /// Each group of the ensemble with its estimated accuracy: `networks`
+    /// (their mean validation accuracy; `None` when one has none),
+    /// `reservoirs` (their readouts' mean leave-one-out accuracy) and `dtw`
+    /// (the nearest-neighbour member's leave-one-out accuracy), those the
+    /// classifier has, in that order.
+    pub fn estimates(&self) -> Vec<(&'static str, Option<f64>)> {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let mut out = Vec::with_capacity(3);
+        if !self.members.is_empty() {
+            let acc: Option<Vec<f64>> = self.meta.members.iter().map(|m| m.val_accuracy).collect();
+            out.push(("networks", acc.filter(|a| !a.is_empty()).map(|a| mean(&a))));
+        }
+        if !self.reservoirs.is_empty() {
+            let acc: Vec<f64> = self.readouts.iter().map(|r| r.loo_accuracy).collect();
+            out.push(("reservoirs", Some(mean(&acc))));
+        }
+        if let Some(n) = &self.meta.nearest {
+            out.push(("dtw", Some(n.loo_accuracy)));
+        }
+        out
+    }
+
+    /// The weight of each group in [`Classifier::probabilities`], in the
+    /// order of [`Classifier::estimates`], summing to 1: with the
+    /// nearest-neighbour member, [`super::group_weights`] of the estimates;
+    /// without it (files before the twenty-eighth session), equal.
+    pub fn weights(&self) -> Vec<(&'static str, f64)> {
+        let est = self.estimates();
+        let acc: Vec<Option<f64>> = match self.meta.nearest {
+            Some(_) => est.iter().map(|e| e.1).collect(),
+            None => vec![None; est.len()],
+        };
+        est.iter().map(|e| e.0).zip(group_weights(&acc)).collect()
     }
 
     /// The mean of the networks' softmax outputs, `[N, C]`.

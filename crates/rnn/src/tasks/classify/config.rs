@@ -196,6 +196,16 @@ pub struct TrainConfig {
     /// true or false (without it: both tried the same way).
     #[cfg_attr(feature = "clap", arg(long, value_name = "BOOL"))]
     pub reservoir_differences: Option<bool>,
+    /// Whether the ensemble also holds the 1-NN DTW member (nearest
+    /// training sequences by dynamic time warping, turned into
+    /// probabilities), true or false; with it the networks', reservoirs'
+    /// and member's probabilities are weighted by their estimated
+    /// accuracies (validation, leave-one-out) to the fourth power.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)
+    )]
+    pub dtw_member: bool,
     /// Networks trained at once, each on one thread (0: one per core);
     /// the model is the same whatever the number. With --diagnostics one
     /// at a time.
@@ -240,6 +250,7 @@ impl Default for TrainConfig {
             reservoir_leak: None,
             reservoir_input_scale: None,
             reservoir_differences: None,
+            dtw_member: true,
             jobs: 0,
             diagnostics: false,
         }

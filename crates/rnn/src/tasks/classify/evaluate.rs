@@ -124,6 +124,10 @@ pub struct EvalReport {
     pub dtw_window: f64,
     /// The same with the Euclidean distance; `None` when lengths differ.
     pub nn_euclidean_accuracy: Option<f64>,
+    /// The weight of each group of the ensemble in its probabilities
+    /// (`networks`, `reservoirs`, `dtw`: [`Classifier::weights`]), summing
+    /// to 1.
+    pub weights: std::collections::BTreeMap<String, f64>,
 }
 
 impl EvalReport {
@@ -186,6 +190,11 @@ impl Classifier {
             dtw_band: band,
             dtw_window,
             nn_euclidean_accuracy: ed.map(|p| acc(&p)),
+            weights: self
+                .weights()
+                .into_iter()
+                .map(|(g, w)| (g.to_string(), w))
+                .collect(),
         })
     }
 }
@@ -249,6 +258,17 @@ impl std::fmt::Display for EvalReport {
                 f,
                 "1-NN DTW within a band of {b} frames ({:.1} % of the longest sequence; --dtw-window full for the full window)",
                 100.0 * self.dtw_window
+            )?;
+        }
+        if self.weights.contains_key("dtw") {
+            let parts: Vec<String> = ["networks", "reservoirs", "dtw"]
+                .iter()
+                .filter_map(|g| self.weights.get(*g).map(|w| format!("{g} {w:.3}")))
+                .collect();
+            writeln!(
+                f,
+                "weights of the ensemble's groups (estimated accuracy^4): {}",
+                parts.join(", ")
             )?;
         }
         Ok(())

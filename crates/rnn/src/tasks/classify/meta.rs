@@ -71,6 +71,26 @@ pub struct ClassifyMeta {
     /// `readout{k}.*`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reservoir: Option<ReservoirMeta>,
+    /// The nearest-neighbour member ([`super::nearest`]), when the
+    /// classifier has one; then the groups are weighted by their estimated
+    /// accuracies ([`super::group_weights`]), else averaged (files before
+    /// the twenty-eighth session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nearest: Option<NearestMeta>,
+}
+
+/// The 1-NN DTW member of a classifier ([`super::nearest`]), fitted on the
+/// training sequences the model file keeps for the baselines.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NearestMeta {
+    /// The DTW band in frames; `None` (JSON `null`) for the full window.
+    pub band: Option<usize>,
+    /// How sharply the probabilities follow the relative distances.
+    pub beta: f64,
+    /// Leave-one-out 1-NN accuracy over the training sequences, in [0, 1].
+    pub loo_accuracy: f64,
+    /// Leave-one-out cross-entropy of the probabilities at `beta`.
+    pub loo_loss: f64,
 }
 
 /// How a classifier's reservoirs were drawn and read out.

@@ -45,6 +45,7 @@ mod dtw;
 mod evaluate;
 mod fill;
 mod meta;
+mod nearest;
 mod normalise;
 mod reservoir;
 mod select;
@@ -62,8 +63,10 @@ pub use dtw::{dtw, dtw_band, DtwWindow, DTW_CELLS};
 pub use evaluate::{scores, ClassScore, EvalReport, Scores};
 pub use fill::{fill_series, is_missing, Fill};
 pub use meta::{
-    ClassifyMeta, MemberInfo, ReadoutInfo, ReservoirMeta, ReservoirTrial, META_KEY, TASK,
+    ClassifyMeta, MemberInfo, NearestMeta, ReadoutInfo, ReservoirMeta, ReservoirTrial, META_KEY,
+    TASK,
 };
+pub use nearest::{distance_probabilities, group_weights, BETAS, WEIGHT_POWER};
 pub use normalise::{
     asinh_unit, heavy_tailed, series_spread, squeezed, Norm, Normaliser, Transform, BULK_SD,
     SQUEEZED,

@@ -22,6 +22,7 @@ use rand::SeedableRng;
 use std::path::{Path, PathBuf};
 
 pub mod budget;
+mod nearest;
 mod parallel;
 mod reservoirs;
 mod step;
@@ -177,6 +178,7 @@ impl Trainer {
             baseline_classes: labels.clone(),
             selection: Vec::new(),
             reservoir: None,
+            nearest: None,
         };
         let baseline = train
             .sequences
@@ -253,9 +255,12 @@ impl Trainer {
     ///
     /// Then, with [`ReservoirUse::Mix`] (the default), as many reservoirs
     /// as networks are drawn with the networks' seeds and their readouts
-    /// fitted (`reservoir::Reservoir`, `Readout::fit`); the saved classifier
-    /// averages the two ensembles' probabilities. [`ReservoirUse::Only`]
-    /// trains no network, [`ReservoirUse::Off`] adds no reservoir.
+    /// fitted (`reservoir::Reservoir`, `Readout::fit`). [`ReservoirUse::Only`]
+    /// trains no network, [`ReservoirUse::Off`] adds no reservoir. Last,
+    /// with [`TrainConfig::dtw_member`] (the default), the 1-NN DTW member
+    /// ([`super::nearest`]); the saved classifier weights the groups'
+    /// probabilities by their estimated accuracies
+    /// ([`Classifier::weights`]), or without the member averages them.
     pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
         self.fit_planned(budget, false, progress)
     }
@@ -294,6 +299,7 @@ impl Trainer {
                 .reservoir
                 .as_ref()
                 .map_or(1, |r| r.stride);
+            self.add_nearest(progress);
             self.save(&[])?;
             metrics.write()?;
             return Ok(self.wrote(0, Vec::new(), progress));
@@ -302,10 +308,10 @@ impl Trainer {
         // configuration with the chosen candidate's)
         let given_stride = self.config.stride;
         let summary = self.fit_networks(budget, auto, progress)?;
-        if self.config.reservoir == ReservoirUse::Off {
-            return Ok(summary);
-        }
-        if !self.add_reservoirs(given_stride, auto, progress)? {
+        let reservoirs = self.config.reservoir != ReservoirUse::Off
+            && self.add_reservoirs(given_stride, auto, progress)?;
+        let nearest = self.add_nearest(progress);
+        if !reservoirs && !nearest {
             return Ok(summary);
         }
         self.save(&[])?;

@@ -35,14 +35,25 @@ impl Trainer {
         let model_file = self.out.join(MODEL_FILE);
         let c = &self.classifier;
         let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-        let what = match (c.members.len(), c.reservoirs.len()) {
+        let mut what = match (c.members.len(), c.reservoirs.len()) {
             (0, r) => plural(r, "reservoir"),
+            (n, 0) => format!("{}, {early_stopped} stopped early", plural(n, "network")),
+            (n, r) if c.meta.nearest.is_some() => format!(
+                "{}, {early_stopped} stopped early, {}",
+                plural(n, "network"),
+                plural(r, "reservoir")
+            ),
             (n, r) => format!(
-                "{}, {early_stopped} stopped early, and {}: probabilities averaged",
+                "{}, {early_stopped} stopped early, and {}",
                 plural(n, "network"),
                 plural(r, "reservoir")
             ),
         };
+        if c.meta.nearest.is_some() {
+            what += " and the 1-NN DTW member: probabilities weighted";
+        } else if c.members.len() * c.reservoirs.len() > 0 {
+            what += ": probabilities averaged";
+        }
         progress.event(&Event::Message(&format!(
             "wrote {} ({what})",
             model_file.display()
