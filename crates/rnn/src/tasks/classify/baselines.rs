@@ -145,8 +145,9 @@ impl<'a> Index<'a> {
     /// training sequences nearest first by the Euclidean distance of their
     /// [`sketch`]es, so each slot's best distance so far is tight early,
     /// skips one whose [`dtw_ends`] bound is above its slot's best, and
-    /// abandons a DTW once every cell of a row is; candidates of one slot
-    /// (one length) are compared [`LANES`] at a time ([`dtw_band_lanes`]).
+    /// abandons a DTW once every cell of a row is above the largest best of
+    /// the slots compared; candidates of one length are compared [`LANES`]
+    /// at a time ([`dtw_band_lanes`]), whatever their slots.
     fn search(&self, q: &Sequence, band: usize, skip: Option<usize>) -> Vec<(f64, usize)> {
         let (train, d) = (self.train, self.d);
         let qs = sketch(q, d);
@@ -160,39 +161,41 @@ impl<'a> Index<'a> {
         order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let mut best = vec![(f64::INFINITY, usize::MAX); self.slots];
         let width = if self.lanes { LANES } else { 1 };
-        let mut pending: Vec<Vec<usize>> = vec![Vec::with_capacity(width); self.slots];
-        // the DTW of one slot's block of candidates, each within the
-        // slot's best so far
-        let run = |block: &[usize], best: &mut (f64, usize)| {
+        // the DTW of a block of candidates (of any slots), abandoned once
+        // every candidate is past the largest of their slots' bests so far
+        let run = |block: &[usize], best: &mut [(f64, usize)]| {
+            let limit = block
+                .iter()
+                .map(|&i| best[self.slot[i]].0)
+                .fold(f64::NEG_INFINITY, f64::max);
             let dists = match block {
                 [] => return,
-                &[i] => [dtw_band(&q.values, &train[i].values, d, band, best.0); LANES],
+                &[i] => [dtw_band(&q.values, &train[i].values, d, band, limit); LANES],
                 many => {
                     let seqs: Vec<&[f64]> = many.iter().map(|&i| &train[i].values[..]).collect();
-                    dtw_band_lanes(&q.values, &interleave(&seqs), d, band, best.0)
+                    dtw_band_lanes(&q.values, &interleave(&seqs), d, band, limit)
                 }
             };
             for (&i, &dist) in block.iter().zip(&dists) {
-                if (dist, i) < *best {
-                    *best = (dist, i);
+                let b = &mut best[self.slot[i]];
+                if (dist, i) < *b {
+                    *b = (dist, i);
                 }
             }
         };
+        let mut block = Vec::with_capacity(width);
         for &(_, i) in &order {
-            let s = self.slot[i];
             // a bound above the slot's best: this one cannot be nearer, or as near
-            if dtw_ends(&q.values, &train[i].values, d) > best[s].0 {
+            if dtw_ends(&q.values, &train[i].values, d) > best[self.slot[i]].0 {
                 continue;
             }
-            pending[s].push(i);
-            if pending[s].len() == width {
-                run(&pending[s], &mut best[s]);
-                pending[s].clear();
+            block.push(i);
+            if block.len() == width {
+                run(&block, &mut best);
+                block.clear();
             }
         }
-        for (block, b) in pending.iter().zip(&mut best) {
-            run(block, b);
-        }
+        run(&block, &mut best);
         best
     }
 }
