@@ -286,7 +286,7 @@ impl Classifier {
     /// The class probabilities of every sequence, `[N, C]`: per group (the
     /// networks: the mean of their softmax outputs; the reservoirs: the
     /// mean of their readouts'; the nearest-neighbour member,
-    /// [`super::nearest`]), weighted by [`Classifier::weights`].
+    /// [`super::distance_probabilities`]), weighted by [`Classifier::weights`].
     pub fn probabilities(&self, data: &Dataset) -> Result<Vec<f64>> {
         self.check_dims(data)?;
         if self.readouts.len() != self.reservoirs.len() {

@@ -71,7 +71,7 @@ pub struct ClassifyMeta {
     /// `readout{k}.*`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reservoir: Option<ReservoirMeta>,
-    /// The nearest-neighbour member ([`super::nearest`]), when the
+    /// The nearest-neighbour member ([`super::distance_probabilities`]), when the
     /// classifier has one; then the groups are weighted by their estimated
     /// accuracies ([`super::group_weights`]), else averaged (files before
     /// the twenty-eighth session).
@@ -79,7 +79,7 @@ pub struct ClassifyMeta {
     pub nearest: Option<NearestMeta>,
 }
 
-/// The 1-NN DTW member of a classifier ([`super::nearest`]), fitted on the
+/// The 1-NN DTW member of a classifier ([`super::distance_probabilities`]), fitted on the
 /// training sequences the model file keeps for the baselines.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NearestMeta {

@@ -258,7 +258,7 @@ impl Trainer {
     /// fitted (`reservoir::Reservoir`, `Readout::fit`). [`ReservoirUse::Only`]
     /// trains no network, [`ReservoirUse::Off`] adds no reservoir. Last,
     /// with [`TrainConfig::dtw_member`] (the default), the 1-NN DTW member
-    /// ([`super::nearest`]); the saved classifier weights the groups'
+    /// ([`super::distance_probabilities`]); the saved classifier weights the groups'
     /// probabilities by their estimated accuracies
     /// ([`Classifier::weights`]), or without the member averages them.
     pub fn fit(&mut self, budget: Budget, progress: &mut impl Progress) -> Result<Summary> {
