@@ -5,8 +5,8 @@
 
 use rnn::nn::pool::Pool;
 use rnn::tasks::classify::{
-    distance_probabilities, dtw, Classifier, Dataset, Fill, ReservoirUse, Summary, TrainConfig,
-    Trainer,
+    distance_probabilities, dtw, Classifier, Dataset, DtwWindow, Fill, ReservoirUse, Summary,
+    TrainConfig, Trainer,
 };
 use rnn::tasks::Budget;
 use std::path::{Path, PathBuf};
@@ -298,6 +298,44 @@ fn mix_weighs_the_networks_the_reservoirs_and_the_dtw_member() {
         let want = w[0] * pn[i] + w[1] * pr[i] + w[2] * pd[i];
         assert!((m - want).abs() < 1e-12, "{i}: {m} against {want}");
     }
+    // `rnn eval`'s 1-NN DTW baseline reuses the member's distances (same
+    // band): the same accuracy as plain 1-NN DTW over the training set in
+    // training order (the first of equally near ones), and the ensemble's
+    // accuracy is that of its probabilities' argmax
+    let truth = fresh.class_ids(&model.meta.classes).unwrap();
+    let brute_hits = fresh
+        .sequences
+        .iter()
+        .zip(&truth)
+        .filter(|(q, &y)| {
+            let mut best = (f64::INFINITY, tc[0]);
+            for (s, &c) in train_set.iter().zip(tc) {
+                let d = dtw(&q.values, &s.values, 1, f64::INFINITY);
+                if d < best.0 {
+                    best = (d, c);
+                }
+            }
+            best.1 == y
+        })
+        .count();
+    let report = model.evaluate(&fresh).unwrap();
+    assert_eq!(report.nn_dtw_accuracy, brute_hits as f64 / 60.0);
+    let argmax_hits = p
+        .chunks_exact(2)
+        .zip(&truth)
+        .filter(|(row, &y)| usize::from(row[1] > row[0]) == y)
+        .count();
+    assert_eq!(report.scores.accuracy, argmax_hits as f64 / 60.0);
+    // a band other than the member's: the baseline searches on its own,
+    // as a classifier without the member does
+    let banded = DtwWindow::Fraction(0.1);
+    assert_eq!(
+        model.evaluate_with(&fresh, banded).unwrap().nn_dtw_accuracy,
+        alone(model.clone())
+            .evaluate_with(&fresh, banded)
+            .unwrap()
+            .nn_dtw_accuracy
+    );
     // without the member (files of earlier sessions), the plain mean
     let two = alone(model.clone());
     for ((m, a), b) in two.probabilities(&fresh).unwrap().iter().zip(&pn).zip(&pr) {

@@ -289,6 +289,37 @@ impl Classifier {
     /// [`super::distance_probabilities`]), weighted by [`Classifier::weights`].
     pub fn probabilities(&self, data: &Dataset) -> Result<Vec<f64>> {
         self.check_dims(data)?;
+        self.probabilities_with(data, None)
+    }
+
+    /// The nearest-neighbour member's per-class nearest training sequence
+    /// for every sequence of `data` (`nearest::distances`), `None` without
+    /// the member. `data` must have the model's dims.
+    pub(super) fn member_distances(&self, data: &Dataset) -> Option<Vec<Vec<(f64, usize)>>> {
+        let near = self.meta.nearest.as_ref()?;
+        let train = self.baseline_set();
+        let (tc, d) = (&self.meta.baseline_classes, self.meta.dims);
+        let c = self.meta.classes.len();
+        Some(nearest::distances(near, &train, tc, c, &data.sequences, d))
+    }
+
+    /// [`Classifier::probabilities`] with the member's distances `rows`
+    /// when already computed (`member_distances`; `None`: computed here
+    /// when the classifier has the member). `data` must have the model's
+    /// dims.
+    pub(super) fn probabilities_with(
+        &self,
+        data: &Dataset,
+        rows: Option<&[Vec<(f64, usize)>]>,
+    ) -> Result<Vec<f64>> {
+        let computed;
+        let rows = match rows {
+            Some(r) => Some(r),
+            None => {
+                computed = self.member_distances(data);
+                computed.as_deref()
+            }
+        };
         if self.readouts.len() != self.reservoirs.len() {
             return Err(Error::Config(format!(
                 "a classifier needs one readout per reservoir, got {} readouts for {} reservoirs",
@@ -313,17 +344,8 @@ impl Classifier {
             p.iter_mut().for_each(|v| *v *= inv);
             groups.push(p);
         }
-        if let Some(near) = &self.meta.nearest {
-            let train = self.baseline_set();
-            let (tc, d) = (&self.meta.baseline_classes, self.meta.dims);
-            groups.push(nearest::probabilities(
-                near,
-                &train,
-                tc,
-                c,
-                &data.sequences,
-                d,
-            ));
+        if let (Some(near), Some(rows)) = (&self.meta.nearest, rows) {
+            groups.push(nearest::probabilities(near, rows));
             // weighted by the groups' estimated accuracies
             let mut out = vec![0f64; data.len() * c];
             for (g, (_, w)) in groups.iter().zip(self.weights()) {

@@ -3,9 +3,10 @@
 //! the same split ([`EvalReport`]).
 
 use super::baselines::{majority, nearest_neighbour, Distance};
-use super::classifier::Classifier;
+use super::classifier::{argmax_rows, Classifier};
 use super::data::Dataset;
 use super::dtw::DtwWindow;
+use super::nearest::nearest_classes;
 use crate::Result;
 use serde::Serialize;
 
@@ -162,7 +163,7 @@ impl Classifier {
     pub fn evaluate_with(&self, data: &Dataset, window: DtwWindow) -> Result<EvalReport> {
         let classes = &self.meta.classes;
         let truth = data.class_ids(classes)?;
-        let pred = self.predict(data)?;
+        self.check_dims(data)?;
         let maj = majority(&self.meta.class_counts);
         let acc = |p: &[usize]| scores(&truth, p, classes).accuracy;
         let train = self.baseline_set();
@@ -174,8 +175,25 @@ impl Classifier {
             (Some(b), Some(l)) if l > 0 => b as f64 / l as f64,
             _ => 1.0,
         };
-        let distance = band.map_or(Distance::Dtw, Distance::DtwBand);
-        let dtw = nearest_neighbour(&train, tc, &data.sequences, d, distance).unwrap_or_default();
+        // the member's per-class nearest answer the 1-NN baseline too when
+        // both search the same band: one search instead of two
+        let rows = self.member_distances(data);
+        let shared = match (&self.meta.nearest, &rows) {
+            (Some(n), Some(rows)) if n.band == band => Some(nearest_classes(rows)),
+            _ => None,
+        };
+        let pred = argmax_rows(
+            &self.probabilities_with(data, rows.as_deref())?,
+            classes.len(),
+        );
+        let first = tc.first().copied().unwrap_or(0);
+        let dtw = match shared {
+            Some(near) => near.into_iter().map(|k| k.unwrap_or(first)).collect(),
+            None => {
+                let distance = band.map_or(Distance::Dtw, Distance::DtwBand);
+                nearest_neighbour(&train, tc, &data.sequences, d, distance).unwrap_or_default()
+            }
+        };
         let ed = nearest_neighbour(&train, tc, &data.sequences, d, Distance::Euclidean);
         Ok(EvalReport {
             file: data.path.display().to_string(),

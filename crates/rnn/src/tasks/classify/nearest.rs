@@ -150,22 +150,42 @@ pub(super) fn fit(train: &[Sequence], classes: &[usize], c: usize, d: usize) -> 
     }
 }
 
-/// The member's probabilities for every sequence of `data`, `[N, C]`,
-/// against the training sequences `train` (classes `classes`).
-pub(super) fn probabilities(
+/// The nearest training sequence of each class for every sequence of
+/// `data` ([`class_distances`] in the member's band), `[N][C]` pairs of
+/// (distance, training index), against the training sequences `train`
+/// (classes `classes`).
+pub(super) fn distances(
     meta: &NearestMeta,
     train: &[Sequence],
     classes: &[usize],
     c: usize,
     data: &[Sequence],
     d: usize,
-) -> Vec<f64> {
+) -> Vec<Vec<(f64, usize)>> {
     let band = meta.band.unwrap_or(usize::MAX);
     class_distances(train, classes, c, data, d, band, false)
-        .iter()
+}
+
+/// The member's probabilities, `[N, C]`, from the per-class nearest
+/// `rows` of [`distances`].
+pub(super) fn probabilities(meta: &NearestMeta, rows: &[Vec<(f64, usize)>]) -> Vec<f64> {
+    rows.iter()
         .flat_map(|row| {
             let dist: Vec<f64> = row.iter().map(|p| p.0).collect();
             distance_probabilities(&dist, meta.beta)
+        })
+        .collect()
+}
+
+/// The plain 1-NN class of each row of [`distances`] (the class of the
+/// nearest training sequence, the first in training order on ties): what
+/// the 1-NN DTW baseline predicts in the same band, without searching
+/// again. `None` for a row with no finite distance.
+pub(super) fn nearest_classes(rows: &[Vec<(f64, usize)>]) -> Vec<Option<usize>> {
+    rows.iter()
+        .map(|row| {
+            let k = nearest_class(row);
+            row.get(k).filter(|p| p.1 != usize::MAX).map(|_| k)
         })
         .collect()
 }
@@ -230,7 +250,10 @@ mod tests {
                                   // every nearest is right and far nearer than the other class: the
                                   // left-out sequences are classified with (almost) no loss
         assert!(m.loo_loss < 1e-9, "{m:?}");
-        let p = probabilities(&m, &train, &classes, 2, &[seq(&[0.0, 2.0, 3.0])], 1);
+        let p = probabilities(
+            &m,
+            &distances(&m, &train, &classes, 2, &[seq(&[0.0, 2.0, 3.0])], 1),
+        );
         assert!(p[0] > 0.99 && (p[0] + p[1] - 1.0).abs() < 1e-12, "{p:?}");
     }
 
@@ -247,7 +270,7 @@ mod tests {
         // training sequences; squared differences 0.16 and 0.36 to the
         // two nearest, so p = 1 / (1 + exp(-0.25 * 1.25)) = 0.58)
         let queries: Vec<Sequence> = (0..11).map(|i| seq(&[i as f64 + 0.4; 3])).collect();
-        for row in probabilities(&m, &train, &classes, 2, &queries, 1).chunks(2) {
+        for row in probabilities(&m, &distances(&m, &train, &classes, 2, &queries, 1)).chunks(2) {
             assert!((row[0] - 0.5).abs() < 0.1, "{row:?}");
         }
     }
