@@ -146,7 +146,8 @@ pub(super) fn fit(train: &[Sequence], classes: &[usize], c: usize, d: usize) -> 
         band,
         beta,
         loo_accuracy: hits as f64 / n,
-        loo_loss,
+        // -ln 1 is -0: printed as -0.0000 without this
+        loo_loss: loo_loss + 0.0,
     }
 }
 
