@@ -367,6 +367,34 @@ fn mix_weighs_the_networks_the_reservoirs_and_the_dtw_member() {
     broken.save(&again).unwrap();
     let err = Classifier::load(&again).unwrap_err().to_string();
     assert!(err.contains("reservoir0.weight_ih_l0"), "{err}");
+    // estimates and a beta out of range would weight or score silently
+    // wrong: refused at load, naming the value
+    type Edit = fn(&mut Classifier);
+    let edits: [(Edit, &str); 4] = [
+        (
+            |c| c.meta.nearest.as_mut().unwrap().beta = -1.0,
+            "nearest.beta -1",
+        ),
+        (
+            |c| c.meta.nearest.as_mut().unwrap().loo_accuracy = 2.0,
+            "nearest.loo_accuracy 2",
+        ),
+        (
+            |c| c.meta.members[1].val_accuracy = Some(1.5),
+            "members[1].val_accuracy 1.5",
+        ),
+        (
+            |c| c.meta.reservoir.as_mut().unwrap().readouts[0].loo_accuracy = -0.5,
+            "reservoir.readouts[0].loo_accuracy -0.5",
+        ),
+    ];
+    for (edit, named) in edits {
+        let mut bad = model.clone();
+        edit(&mut bad);
+        bad.save(&again).unwrap();
+        let err = Classifier::load(&again).unwrap_err().to_string();
+        assert!(err.contains(named), "{err}");
+    }
     for d in [dir, again] {
         std::fs::remove_dir_all(d).unwrap();
     }

@@ -181,6 +181,42 @@ impl Classifier {
                 (reservoirs, readouts)
             }
         };
+        // the estimates that weight the groups, and the member's beta: a
+        // value out of range would weight or score silently wrong
+        let fraction = |v: f64| (0.0..=1.0).contains(&v);
+        let mut bad = meta
+            .members
+            .iter()
+            .enumerate()
+            .filter_map(|(k, m)| m.val_accuracy.map(|a| (k, a)))
+            .filter(|&(_, a)| !fraction(a))
+            .map(|(k, a)| format!("members[{k}].val_accuracy {a}"));
+        let mut first = bad.next();
+        if let Some(r) = &meta.reservoir {
+            first = first.or_else(|| {
+                r.readouts
+                    .iter()
+                    .enumerate()
+                    .find(|(_, o)| !fraction(o.loo_accuracy))
+                    .map(|(k, o)| {
+                        format!("reservoir.readouts[{k}].loo_accuracy {}", o.loo_accuracy)
+                    })
+            });
+        }
+        if let Some(n) = &meta.nearest {
+            if !fraction(n.loo_accuracy) {
+                first = first.or(Some(format!("nearest.loo_accuracy {}", n.loo_accuracy)));
+            }
+            if !(n.beta.is_finite() && n.beta > 0.0) {
+                first = first.or(Some(format!("nearest.beta {}", n.beta)));
+            }
+        }
+        if let Some(value) = first {
+            return Err(metadata_error(
+                value,
+                "accuracies in [0, 1] and a positive, finite beta".into(),
+            ));
+        }
         if members.is_empty() && reservoirs.is_empty() {
             return Err(metadata_error(
                 "no network and no reservoir".into(),
