@@ -92,3 +92,34 @@ fn main() {
     }
     rnn::dist::finish();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every command and group (`rnn train` and each task under it) ends
+    /// its `--help` with at least one example line starting `rnn `, the
+    /// command's own name in it.
+    #[test]
+    fn every_command_has_an_example() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                let after = sub
+                    .get_after_help()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
+                let has = after.contains("Example")
+                    && after.lines().any(|l| l.trim_start().starts_with(&path));
+                if !has {
+                    missing.push(path.clone());
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "rnn", &mut missing);
+        assert!(missing.is_empty(), "no example in --help: {missing:?}");
+    }
+}

@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 
 /// Train a sequence classifier on a `.ts` (UEA/UCR) or long CSV file.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  rnn train classify --train GunPoint_TRAIN.ts --out runs/gunpoint --seed 1\n  \
+                  rnn train classify --train JapaneseVowels_TRAIN.ts --out runs/vowels --reservoir off   # networks only\n  \
+                  rnn train classify --train series.csv --out runs/mine --cell lstm --pool mean   # long CSV: series_id,step,features...,label"
+)]
 pub struct TrainClassifyArgs {
     /// Training sequences: a .ts file, or a .csv file of rows series_id,step,features...,label.
     #[arg(long)]
@@ -56,6 +61,10 @@ pub fn train(a: &TrainClassifyArgs) -> CliResult {
 
 /// Print the class of every sequence of a `.ts` or long CSV file, one per line.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  rnn classify --model runs/gunpoint GunPoint_TEST.ts\n  \
+                  rnn classify --model runs/gunpoint GunPoint_TEST.ts --json   # ids, labels, probabilities"
+)]
 pub struct ClassifyArgs {
     /// The model directory (from `rnn train classify`).
     #[arg(long)]

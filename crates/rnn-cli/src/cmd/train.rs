@@ -5,6 +5,11 @@ use clap::{Args, Subcommand};
 
 /// Train a model for one task.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples (each task's --help has more):\n  \
+                  rnn train lm --data tinyshakespeare.txt --out runs/shakespeare --minutes 5\n  \
+                  rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner\n  \
+                  rnn train forecast --data sunspots.csv --target SUNACTIVITY --test 62 --out runs/sunspots\n  \
+                  rnn train classify --train GunPoint_TRAIN.ts --out runs/gunpoint")]
 pub struct TrainArgs {
     #[command(subcommand)]
     task: TrainTask,
