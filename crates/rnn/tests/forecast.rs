@@ -88,6 +88,72 @@ fn a_loaded_model_checks_its_arguments() {
     std::fs::remove_dir_all(&out).unwrap();
 }
 
+/// A model file's settings that disagree with each other or with the
+/// network are refused at load, naming the field and its value. Before,
+/// some made `rnn forecast` panic (an AR coefficient too few, a lag of 0,
+/// a huge horizon in `rnn eval`) and others loaded and forecast silently
+/// wrong (a NaN coefficient, a share of the correction above 1).
+#[test]
+fn settings_that_do_not_fit_the_model_are_refused_at_load() {
+    let out = dir("meta-checks");
+    Trainer::from_series(small(6, 6), sine(60), &out)
+        .unwrap()
+        .fit(Budget::Epochs(1), &mut ())
+        .unwrap();
+    let m = Forecaster::load(&out).unwrap();
+    let (i, o) = (m.model.config.input_size, m.model.config.output_size);
+    assert_eq!((i, o), (1, 1));
+    assert_eq!(m.meta.check(i, o), Ok(()));
+    let ar = m.meta.ar.clone().expect("the AR skip's baseline");
+    assert_eq!((ar.inputs, ar.outputs, ar.coef.len()), (6, 1, 7));
+    let refused = |edit: &dyn Fn(&mut rnn::tasks::forecast::ForecastMeta)| {
+        let mut meta = m.meta.clone();
+        edit(&mut meta);
+        meta.check(i, o).unwrap_err().0
+    };
+    // one AR coefficient too few: 6 inputs and the intercept need 7
+    assert_eq!(
+        refused(&|m| m.ar.as_mut().unwrap().coef.truncate(6)),
+        "ar: inputs 6, outputs 1, 6 coefficients"
+    );
+    assert!(refused(&|m| m.ar.as_mut().unwrap().coef[0] = f64::NAN).starts_with("ar: "));
+    assert_eq!(
+        refused(&|m| m.pipeline.diffs = vec![0]),
+        "pipeline.diffs [0] (lag 0)"
+    );
+    assert_eq!(refused(&|m| m.window = 61), "window 61"); // 60 rows
+    assert_eq!(refused(&|m| m.horizon = 0), "horizon 0 (direct strategy)");
+    assert_eq!(refused(&|m| m.correction = 2.0), "correction 2");
+    assert!(refused(&|m| m.pipeline.std = 0.0).starts_with("pipeline mean"));
+    assert!(refused(&|m| m.features = vec!["x".into()]).starts_with("features [\"x\"]"));
+    // a direct horizon of 2 against a network of one output
+    assert_eq!(refused(&|m| m.horizon = 2), "horizon 2 (direct strategy)");
+    if m.meta.interval.is_some() {
+        assert!(refused(&|m| m.interval.as_mut().unwrap().level = 1.5)
+            .starts_with("interval: level 1.5"));
+    }
+    // and through the file: the error names it
+    let path = out.join("model.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut h: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let mut meta: serde_json::Value =
+        serde_json::from_str(h["__metadata__"]["forecast"].as_str().unwrap()).unwrap();
+    meta["ar"]["coef"].as_array_mut().unwrap().pop();
+    h["__metadata__"]["forecast"] = meta.to_string().into();
+    let header = serde_json::to_vec(&h).unwrap();
+    let mut edited = (header.len() as u64).to_le_bytes().to_vec();
+    edited.extend_from_slice(&header);
+    edited.extend_from_slice(&bytes[8 + n..]);
+    std::fs::write(&path, edited).unwrap();
+    let e = Forecaster::load(&out).unwrap_err().to_string();
+    assert!(
+        e.contains("model.safetensors") && e.contains("ar: inputs 6, outputs 1, 6 coefficients"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
 #[test]
 fn an_ensemble_keeps_every_network_and_averages_their_forecasts() {
     let out = dir("ensemble");

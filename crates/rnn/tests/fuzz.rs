@@ -153,6 +153,64 @@ fn join_safetensors(header: &[u8], data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// One edit of a JSON value: a field or element anywhere in it (the first
+/// few of an array) set to an interesting value, removed, or an array
+/// shortened or lengthened by one.
+fn edit_json(v: &mut serde_json::Value, rng: &mut Rng) {
+    use serde_json::{json, Value};
+    // walk down a random path, stopping at a random depth
+    let mut cur = v;
+    loop {
+        let n = match &*cur {
+            Value::Object(o) => o.len(),
+            Value::Array(a) => a.len().min(4),
+            _ => 0,
+        };
+        if n == 0 || rng.below(3) == 0 {
+            break;
+        }
+        let i = rng.below(n);
+        let stop = rng.below(4) == 0; // edit the container's entry itself
+        match cur {
+            Value::Object(o) if stop => {
+                let key = o.keys().nth(i).cloned().unwrap_or_default();
+                o.remove(&key);
+                return;
+            }
+            Value::Array(a) if stop => {
+                if rng.below(2) == 0 {
+                    a.pop();
+                } else if let Some(first) = a.first().cloned() {
+                    a.push(first);
+                }
+                return;
+            }
+            Value::Object(o) => cur = o.values_mut().nth(i).expect("i < len"),
+            Value::Array(a) => cur = &mut a[i],
+            _ => unreachable!("n > 0 only for objects and arrays"),
+        }
+    }
+    let choices = [
+        json!(0),
+        json!(-1),
+        json!(1),
+        json!(2),
+        json!(65),
+        json!(1_000_000_000_000u64),
+        json!(u64::MAX),
+        json!(-0.5),
+        json!(0.5),
+        json!(1e308),
+        json!(-1e308),
+        json!("x"),
+        Value::Null,
+        json!([]),
+        json!({}),
+        json!(true),
+    ];
+    *cur = choices[rng.below(choices.len())].clone();
+}
+
 /// Mutates a model file: half the time its raw bytes, else its header
 /// (metadata values: configs, vocabularies) or tensor bytes with the
 /// checksum recomputed so the loaders behind it are reached.
@@ -186,6 +244,43 @@ fn mutate_model(bytes: &mut Vec<u8>, rng: &mut Rng, corpus: &[Vec<u8>]) {
     *bytes = join_safetensors(&header, &data);
 }
 
+/// Mutates a model file's metadata as JSON: one to three edits
+/// ([`edit_json`]) of one value that holds JSON (the configs, the task's
+/// settings, the vocabularies), the checksum recomputed; a file without
+/// such a value gets [`mutate_model`]. Byte-level edits rarely leave the
+/// JSON valid, so this reaches what the loaders check field by field.
+fn mutate_model_json(bytes: &mut Vec<u8>, rng: &mut Rng, corpus: &[Vec<u8>]) {
+    let Some((header, data)) = split_safetensors(bytes) else {
+        return mutate_model(bytes, rng, corpus);
+    };
+    let Ok(mut h) = serde_json::from_slice::<serde_json::Value>(&header) else {
+        return mutate_model(bytes, rng, corpus);
+    };
+    let Some(m) = h.get_mut("__metadata__").and_then(|m| m.as_object_mut()) else {
+        return mutate_model(bytes, rng, corpus);
+    };
+    let json_keys: Vec<String> = m
+        .iter()
+        .filter(|(_, v)| {
+            v.as_str()
+                .is_some_and(|s| s.starts_with('{') || s.starts_with('['))
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    if json_keys.is_empty() {
+        return mutate_model(bytes, rng, corpus);
+    }
+    let k = &json_keys[rng.below(json_keys.len())];
+    let Ok(mut j) = serde_json::from_str::<serde_json::Value>(m[k].as_str().unwrap_or("")) else {
+        return mutate_model(bytes, rng, corpus);
+    };
+    for _ in 0..1 + rng.below(3) {
+        edit_json(&mut j, rng);
+    }
+    m.insert(k.clone(), j.to_string().into());
+    *bytes = join_safetensors(&serde_json::to_vec(&h).unwrap(), &data);
+}
+
 /// Loads a model file's bytes the way every command does, then as each
 /// task's model (whatever its task metadata says).
 fn load_model(bytes: &[u8]) -> bool {
@@ -199,15 +294,104 @@ fn load_model(bytes: &[u8]) -> bool {
     if let Ok(lm) = LanguageModel::from_file(mf.clone(), dir) {
         let _ = lm.evaluate("ab", "text");
     }
-    let _ = rnn::tasks::forecast::ForecastMeta::from_file(&mf, dir);
+    if rnn::tasks::forecast::ForecastMeta::from_file(&mf, dir).is_ok() {
+        forecast_with(bytes);
+    }
+    if rnn::tasks::classify::ClassifyMeta::from_file(&mf, dir).is_ok() {
+        classify_with(bytes);
+    }
     if let Ok(t) = Tagger::from_model_file(dir, mf) {
         let _ = t.tag(&["a", "B"]);
     }
     true
 }
 
+/// The seed forecaster's series: a sine of 40 values.
+fn fc_values() -> Vec<f64> {
+    (0..40).map(|i| (i as f64 * 0.5).sin()).collect()
+}
+
+/// Writes a model file whose forecast metadata loaded into a directory of
+/// its own and forecasts with it as `rnn forecast` and `rnn eval` do
+/// (metadata that loads must not make a forecast panic).
+fn forecast_with(bytes: &[u8]) {
+    use rnn::tasks::forecast::Forecaster;
+    let dir = std::env::temp_dir().join(format!(
+        "rnn-fuzz-fc-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    if std::fs::create_dir_all(&dir).is_err()
+        || std::fs::write(dir.join("model.safetensors"), bytes).is_err()
+    {
+        return;
+    }
+    if let Ok(f) = Forecaster::load(&dir) {
+        let series = Series::from_values("s", fc_values());
+        let h = f.meta.horizon.min(8); // what it was trained for (a huge one is refused)
+        let _ = f.forecast(&series, h);
+        if let Ok(o) = f.origin(&series, Some(5)) {
+            let _ = f.forecast_interval_at(&series, o.row, h);
+        }
+        let _ = f.evaluate(&series, None, None);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The seed classifier's sequences: `n` of 8 steps, a bump early (class
+/// "a") or late ("b"), with a little deterministic noise.
+fn cl_data(n: usize) -> rnn::tasks::classify::Dataset {
+    let mut text = String::new();
+    for i in 0..n {
+        let at = if i % 2 == 0 { 1 } else { 6 };
+        let v: Vec<String> = (0..8)
+            .map(|t| {
+                format!(
+                    "{:.3}",
+                    f64::from(u8::from(t == at)) + ((i * 7 + t * 3) % 5) as f64 * 0.01
+                )
+            })
+            .collect();
+        text += &format!("{}:{}\n", v.join(","), if i % 2 == 0 { "a" } else { "b" });
+    }
+    rnn::tasks::classify::Dataset::parse_ts(
+        Path::new("s.ts"),
+        &text,
+        rnn::tasks::classify::Fill::Linear,
+        None,
+    )
+    .expect("the seed sequences")
+}
+
+/// [`forecast_with`] for a classifier: loaded from a directory of its own,
+/// it classifies and is evaluated as `rnn classify` and `rnn eval` do.
+fn classify_with(bytes: &[u8]) {
+    use rnn::tasks::classify::Classifier;
+    let dir = std::env::temp_dir().join(format!(
+        "rnn-fuzz-cl-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    if std::fs::create_dir_all(&dir).is_err()
+        || std::fs::write(dir.join("model.safetensors"), bytes).is_err()
+    {
+        return;
+    }
+    if let Ok(c) = Classifier::load(&dir) {
+        let data = cl_data(4);
+        let _ = c.probabilities(&data);
+        let _ = c.evaluate(&data);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn seeds_model() -> Vec<Vec<u8>> {
-    let tmp = std::env::temp_dir().join(format!("rnn-fuzz-seeds-{}", std::process::id()));
+    // one directory per thread: tests running at once each make their own
+    let tmp = std::env::temp_dir().join(format!(
+        "rnn-fuzz-seeds-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let mut out = Vec::new();
     // a language model
     let text = Corpus::new("t.txt", "the cat sat on the mat. ".repeat(20));
@@ -243,15 +427,59 @@ fn seeds_model() -> Vec<Vec<u8>> {
     tagger.save(&tag_dir, Default::default()).unwrap();
     out.push(std::fs::read(tag_dir.join("model.safetensors")).unwrap());
     // a forecaster
-    let values: Vec<f64> = (0..40).map(|i| (i as f64 * 0.5).sin()).collect();
+    let values = fc_values();
     let mut cfg = rnn::tasks::forecast::TrainConfig::new("v", 4, 4);
     cfg.hidden = 4;
+    cfg.ensemble = 1; // a model in one file: `forecast_with` loads it alone
     let fc_dir = tmp.join("fc");
     rnn::tasks::forecast::Trainer::from_series(cfg, Series::from_values("s", values), &fc_dir)
         .unwrap()
         .fit(rnn::tasks::Budget::Epochs(1), &mut ())
         .unwrap();
-    out.push(std::fs::read(fc_dir.join("model.safetensors")).unwrap());
+    let fc = std::fs::read(fc_dir.join("model.safetensors")).unwrap();
+    // the same forecaster averaged with an ARMA(1,1) model (what the default
+    // choice saves on some series), for the checks of its orders and window
+    let (header, data) = split_safetensors(&fc).unwrap();
+    let mut h: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    let mut meta: serde_json::Value =
+        serde_json::from_str(h["__metadata__"]["forecast"].as_str().unwrap()).unwrap();
+    meta["choice"] = serde_json::json!({
+        "window": 4, "transform": "none", "diff": [], "candidates": 1, "val_rmse": 0.5,
+        "arma": {"p": 1, "q": 1, "sp": 0, "sq": 0, "season": 1, "coef": [0.5, 0.2], "aic": 0.0},
+        "arma_window": 4
+    });
+    h["__metadata__"]["forecast"] = meta.to_string().into();
+    let with_arma = join_safetensors(&serde_json::to_vec(&h).unwrap(), &data);
+    let arma_dir = tmp.join("fc-arma");
+    std::fs::create_dir_all(&arma_dir).unwrap();
+    std::fs::write(arma_dir.join("model.safetensors"), &with_arma).unwrap();
+    let f = rnn::tasks::forecast::Forecaster::load(&arma_dir).unwrap();
+    let series = Series::from_values("s", fc_values());
+    let plain = rnn::tasks::forecast::Forecaster::load(&fc_dir).unwrap();
+    assert_ne!(
+        f.forecast(&series, 1).unwrap(),
+        plain.forecast(&series, 1).unwrap(),
+        "the ARMA model is averaged in"
+    );
+    out.extend([fc, with_arma]);
+    // a classifier: one network, the reservoirs and the 1-NN DTW member
+    let cl_cfg = rnn::tasks::classify::TrainConfig {
+        hidden: 3,
+        ensemble: 1,
+        pool: Some(rnn::nn::pool::Pool::Mean),
+        stride: Some(1),
+        reservoir_units: 8,
+        reservoir_leak: Some(0.3),
+        reservoir_input_scale: Some(0.5),
+        reservoir_differences: Some(false),
+        ..Default::default()
+    };
+    let cl_dir = tmp.join("cl");
+    rnn::tasks::classify::Trainer::from_data(cl_cfg, cl_data(12), None, &cl_dir)
+        .unwrap()
+        .fit(rnn::tasks::Budget::Epochs(2), &mut ())
+        .unwrap();
+    out.push(std::fs::read(cl_dir.join("model.safetensors")).unwrap());
     std::fs::remove_dir_all(&tmp).unwrap();
     out
 }
@@ -283,6 +511,7 @@ fn targets() -> Vec<Target> {
     assert!(!pts.is_empty(), "the .pt fixtures are missing");
     vec![
         ("model", seeds_model(), mutate_model, load_model),
+        ("model-json", seeds_model(), mutate_model_json, load_model),
         ("conll", vec![conll], mutate, |b| {
             let text = String::from_utf8_lossy(b);
             let p = Path::new("fuzz.conll");
@@ -359,9 +588,123 @@ fn fuzz(iters: u64, seed: u64) -> u64 {
     total
 }
 
+/// Every path into a JSON value (objects' fields, the first three elements
+/// of arrays), the root left out.
+fn json_paths(v: &serde_json::Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    let kids: Vec<(String, &serde_json::Value)> = match v {
+        serde_json::Value::Object(o) => o.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .take(3)
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (k, child) in kids {
+        prefix.push(k);
+        out.push(prefix.clone());
+        json_paths(child, prefix, out);
+        prefix.pop();
+    }
+}
+
+/// The value at `path` (see [`json_paths`]).
+fn json_at<'a>(v: &'a mut serde_json::Value, path: &[String]) -> &'a mut serde_json::Value {
+    path.iter().fold(v, |v, k| match v {
+        serde_json::Value::Array(a) => &mut a[k.parse::<usize>().expect("an index")],
+        _ => &mut v[k.as_str()],
+    })
+}
+
+/// Systematic where the mutators are random: in each seed model file, every
+/// field of every metadata value that holds JSON (configs, the forecaster's
+/// settings with its AR and interval, vocabularies), set in turn to each of
+/// a few wrong values (zero, negative, huge, fractional, another type,
+/// null), removed, and each array shortened and lengthened by one. Each file
+/// is loaded as every task's model and used (a forecaster forecasts and is
+/// evaluated): an `Err` is fine, a panic is not. Damaged or hand-edited
+/// files reach exactly these paths (a forecaster whose AR had one
+/// coefficient too few panicked in `rnn forecast`).
+#[test]
+fn every_metadata_field_edited_never_panics() {
+    use serde_json::{json, Value};
+    let values = [
+        json!(0),
+        json!(-1),
+        json!(1_000_000_000_000u64),
+        json!(1e308),
+        json!(0.5),
+        json!("x"),
+        Value::Null,
+        json!([]),
+    ];
+    let (mut cases, mut loaded) = (0usize, 0usize);
+    for seed in seeds_model() {
+        let (header, data) = split_safetensors(&seed).expect("a seed file");
+        let h: Value = serde_json::from_slice(&header).expect("its header");
+        let meta = h["__metadata__"].as_object().expect("metadata").clone();
+        for (key, text) in &meta {
+            let Some(Ok(j)) = text
+                .as_str()
+                .filter(|s| s.starts_with('{') || s.starts_with('['))
+                .map(serde_json::from_str::<Value>)
+            else {
+                continue;
+            };
+            let mut paths = Vec::new();
+            json_paths(&j, &mut Vec::new(), &mut paths);
+            for path in &paths {
+                let (parent, last) = path.split_at(path.len() - 1);
+                let mut edits: Vec<Value> = values
+                    .iter()
+                    .map(|v| {
+                        let mut e = j.clone();
+                        *json_at(&mut e, path) = v.clone();
+                        e
+                    })
+                    .collect();
+                let mut e = j.clone();
+                match json_at(&mut e, parent) {
+                    Value::Object(o) => drop(o.remove(&last[0])),
+                    Value::Array(a) => drop(a.remove(last[0].parse::<usize>().expect("an index"))),
+                    _ => unreachable!("a path's parent holds it"),
+                }
+                edits.push(e);
+                if let Value::Array(a) = json_at(&mut j.clone(), path) {
+                    if let Some(first) = a.first().cloned() {
+                        let (mut short, mut long) = (j.clone(), j.clone());
+                        if let Value::Array(s) = json_at(&mut short, path) {
+                            s.pop();
+                        }
+                        if let Value::Array(l) = json_at(&mut long, path) {
+                            l.push(first);
+                        }
+                        edits.extend([short, long]);
+                    }
+                }
+                for e in edits {
+                    let mut h2 = h.clone();
+                    h2["__metadata__"][key.as_str()] = e.to_string().into();
+                    let file = join_safetensors(&serde_json::to_vec(&h2).unwrap(), &data);
+                    let ok = std::panic::catch_unwind(|| load_model(&file));
+                    assert!(ok.is_ok(), "{key} {path:?} edited to {e}: panicked");
+                    loaded += usize::from(matches!(ok, Ok(true)));
+                    cases += 1;
+                }
+            }
+        }
+    }
+    eprintln!("{cases} edited model files, {loaded} accepted by the parser, no panic");
+    assert!(
+        cases > 1000,
+        "only {cases} edits: the seeds lost their metadata?"
+    );
+}
+
 #[test]
 fn parsers_never_panic_on_mutated_files() {
-    assert_eq!(fuzz(1500, 1), 5 * 1500);
+    assert_eq!(fuzz(1500, 1), 6 * 1500);
 }
 
 #[test]

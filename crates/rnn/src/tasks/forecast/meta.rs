@@ -189,8 +189,162 @@ impl ForecastMeta {
 
     /// Reads the metadata of a loaded model file from directory `dir` (used
     /// in error messages).
+    ///
+    /// # Errors
+    /// [`Error::Metadata`] when the JSON does not parse, or when a value
+    /// would make a forecast fail or come out silently wrong (see
+    /// [`ForecastMeta::check`]); the error names the field and its value.
     pub fn from_file(mf: &ModelFile, dir: &Path) -> Result<Self> {
-        mf.meta_json(dir, META_KEY, "forecast settings")
+        let meta: ForecastMeta = mf.meta_json(dir, META_KEY, "forecast settings")?;
+        let cfg = &mf.model.config;
+        meta.check(cfg.input_size, cfg.output_size)
+            .map_err(|(value, expected)| Error::Metadata {
+                path: dir.join(crate::io::model_file::MODEL_FILE),
+                key: META_KEY.into(),
+                value,
+                expected,
+            })?;
+        Ok(meta)
+    }
+
+    /// Checks the settings against each other and against the network's
+    /// `inputs` and `outputs`: sizes that agree (the AR baseline's
+    /// coefficients, the ARMA model's orders, the normalisation of each
+    /// feature), windows and horizons within the training file's rows,
+    /// finite numbers, a share of the correction in [0, 1] and an interval
+    /// level in (0, 1). What the trainer writes always passes; a file edited
+    /// by hand or damaged may not. The error is `(field and value, what was
+    /// expected)`.
+    pub fn check(
+        &self,
+        inputs: usize,
+        outputs: usize,
+    ) -> std::result::Result<(), (String, String)> {
+        let bad = |v: String, e: &str| Err((v, e.to_string()));
+        let rows = self.data_rows;
+        let width = 1 + self.features.len();
+        let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+        if inputs != width {
+            return bad(
+                format!("features {:?} ({width} inputs per step)", self.features),
+                &format!("the network's {inputs} inputs per step (the target and each feature)"),
+            );
+        }
+        let model_h = if self.recursive() { 1 } else { self.horizon };
+        if outputs != model_h {
+            return bad(
+                format!("horizon {} ({} strategy)", self.horizon, self.strategy),
+                &format!("the network's {outputs} outputs (one per step of a direct horizon, 1 for recursive)"),
+            );
+        }
+        for (name, v) in [("window", self.window), ("horizon", self.horizon)] {
+            if v == 0 || v > rows {
+                return bad(
+                    format!("{name} {v}"),
+                    &format!("1 to the {rows} rows of the training file (data_rows)"),
+                );
+            }
+        }
+        if self.ensemble == 0 {
+            return bad("ensemble 0".into(), "at least 1 network");
+        }
+        if self.fit_rows > rows {
+            return bad(
+                format!("fit_rows {}", self.fit_rows),
+                &format!("at most data_rows {rows}"),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.correction) {
+            return bad(
+                format!("correction {}", self.correction),
+                "a share in [0, 1]",
+            );
+        }
+        let p = &self.pipeline;
+        if let Some(&d) = p.diffs.iter().find(|&&d| d == 0 || d >= rows) {
+            return bad(
+                format!("pipeline.diffs {:?} (lag {d})", p.diffs),
+                &format!("lags from 1 to {}", rows.saturating_sub(1)),
+            );
+        }
+        if !(p.mean.is_finite() && p.std.is_finite() && p.std > 0.0) {
+            return bad(
+                format!("pipeline mean {} std {}", p.mean, p.std),
+                "a finite mean and a positive, finite std",
+            );
+        }
+        let nf = self.features.len();
+        if p.feature_mean.len() != nf
+            || p.feature_std.len() != nf
+            || !finite(&p.feature_mean)
+            || p.feature_std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+        {
+            return bad(
+                format!(
+                    "pipeline.feature_mean {:?} feature_std {:?}",
+                    p.feature_mean, p.feature_std
+                ),
+                &format!("{nf} finite means and {nf} positive, finite stds (one per feature)"),
+            );
+        }
+        if let Some(ar) = &self.ar {
+            let (i, o) = (self.window * width, model_h);
+            if (ar.inputs, ar.outputs) != (i, o)
+                || ar.coef.len() != (i + 1) * o
+                || !finite(&ar.coef)
+            {
+                return bad(
+                    format!("ar: inputs {}, outputs {}, {} coefficients", ar.inputs, ar.outputs, ar.coef.len()),
+                    &format!("inputs {i} (window x inputs per step), outputs {o}, {} finite coefficients", (i + 1) * o),
+                );
+            }
+        }
+        if let Some(c) = &self.choice {
+            if let Some(w) = c.arma_window.filter(|&w| w == 0 || w > rows) {
+                return bad(
+                    format!("choice.arma_window {w}"),
+                    &format!("1 to the {rows} rows of the training file"),
+                );
+            }
+            if let Some(a) = &c.arma {
+                let n =
+                    a.p.saturating_add(a.q)
+                        .saturating_add(a.sp)
+                        .saturating_add(a.sq);
+                if a.coef.len() != n || !finite(&a.coef) || a.season == 0 || a.season > rows {
+                    return bad(
+                        format!(
+                            "choice.arma: orders ({}, {}, {}, {}), season {}, {} coefficients",
+                            a.p,
+                            a.q,
+                            a.sp,
+                            a.sq,
+                            a.season,
+                            a.coef.len()
+                        ),
+                        &format!(
+                            "one finite coefficient per order ({n}) and a season from 1 to {rows}"
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(iv) = &self.interval {
+            let nonneg = |v: &[f64]| v.iter().all(|x| x.is_finite() && *x >= 0.0);
+            let fine = iv.level > 0.0
+                && iv.level < 1.0
+                && iv.z.is_finite()
+                && nonneg(&iv.residual)
+                && nonneg(&iv.scale)
+                && iv.quantile.is_none_or(|q| q.is_finite() && q >= 0.0);
+            if !fine {
+                return bad(
+                    format!("interval: level {}, z {}, quantile {:?}", iv.level, iv.z, iv.quantile),
+                    "a level in (0, 1), a finite z, and finite residuals, scales and quantile that are not negative",
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The metadata as the JSON text stored in the model file.
