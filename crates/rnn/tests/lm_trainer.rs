@@ -140,6 +140,81 @@ fn bad_configs_and_texts_are_errors() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A saved run whose position or sizes were damaged (edited by hand, a
+/// bad copy) is refused on resume with the value named, and its files are
+/// left as they were. Before, each of these panicked (an offset or window
+/// past the data, a `seq_len` of 0) or aborted on allocation (a huge batch).
+#[test]
+fn a_damaged_training_state_is_refused_on_resume() {
+    let text = corpus();
+    let dir = tmp("damaged");
+    Trainer::new(config(Schedule::Cosine), &text, &dir)
+        .unwrap()
+        .fit(Budget::Steps(3), &mut ())
+        .unwrap();
+    let path = dir.join(STATE_FILE);
+    let good = std::fs::read(&path).unwrap();
+    // the file with one metadata value's JSON edited (the checksum covers
+    // the tensors only)
+    let edited = |key: &str, field: &str, value: serde_json::Value| {
+        let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+        let mut h: serde_json::Value = serde_json::from_slice(&good[8..8 + n]).unwrap();
+        let mut v: serde_json::Value =
+            serde_json::from_str(h["__metadata__"][key].as_str().unwrap()).unwrap();
+        v[field] = value;
+        h["__metadata__"][key] = v.to_string().into();
+        let header = serde_json::to_vec(&h).unwrap();
+        let mut out = (header.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&good[8 + n..]);
+        out
+    };
+    for (key, field, value, said) in [
+        // windows of 8 characters: an offset of 8 starts past the window
+        (
+            "position",
+            "offset",
+            serde_json::json!(8),
+            "\"offset 8\" is not valid (an offset below seq_len 8)",
+        ),
+        (
+            "position",
+            "window",
+            serde_json::json!(1_000_000),
+            "position: window 1000000 of an epoch of",
+        ),
+        (
+            "train_config",
+            "seq_len",
+            serde_json::json!(0),
+            "\"seq_len 0, batch 4\" is not valid",
+        ),
+        // the carried state holds 4 streams of 12 units
+        (
+            "train_config",
+            "batch",
+            serde_json::json!(1u64 << 40),
+            "(48 values: 1 layer(s) x direction(s) x batch x 12 units)",
+        ),
+    ] {
+        std::fs::write(&path, edited(key, field, value)).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let e = Trainer::resume(&dir, &text, &config(Schedule::Cosine)).unwrap_err();
+        assert!(e.to_string().contains(said), "{key}.{field}: {e}");
+        assert!(e.is_bad_input(), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), before, "the file is kept");
+    }
+    std::fs::write(&path, &good).unwrap();
+    assert_eq!(
+        Trainer::resume(&dir, &text, &config(Schedule::Cosine))
+            .unwrap()
+            .state()
+            .step,
+        3
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A training step of plain SGD (lr 0.5, no clipping, no weight decay) on
 /// windows of 8, with no dropout or weight drop: the tests below turn on
 /// what they look at, so a gradient of 0 leaves a weight exactly as it was.

@@ -347,6 +347,30 @@ impl TrainState {
         }
         let config: ModelConfig = parse(&f, "model_config")?;
         let cfg: StepConfig = parse(&f, "train_config")?;
+        // sizes that allocate: checked against the saved carried state
+        // ([L*D, B, H] values) before anything is built from them
+        if cfg.seq_len == 0 || cfg.batch == 0 {
+            return Err(f.bad_meta(
+                "train_config",
+                &format!("seq_len {}, batch {}", cfg.seq_len, cfg.batch),
+                "a seq_len and a batch of at least 1",
+            ));
+        }
+        let saved_h = f.f64("state.h")?.shape.iter().product::<usize>();
+        let want_h = (config.num_layers * config.directions())
+            .checked_mul(cfg.batch)
+            .and_then(|n| n.checked_mul(config.hidden_size));
+        if want_h != Some(saved_h) {
+            return Err(f.bad_meta(
+                "train_config",
+                &format!("batch {}", cfg.batch),
+                &format!(
+                    "the batch of the carried state 'state.h' ({saved_h} values: {} layer(s) x direction(s) x batch x {} units)",
+                    config.num_layers * config.directions(),
+                    config.hidden_size,
+                ),
+            ));
+        }
         let mut t = TrainState::new(config, cfg)?;
         t.opt.config = parse(&f, "optimizer_now")?;
         t.rng = parse(&f, "rng")?;
@@ -363,6 +387,13 @@ impl TrainState {
             get("offset")? as usize,
             get("opt_steps")?,
         );
+        if t.offset >= t.cfg.seq_len {
+            return Err(f.bad_meta(
+                "position",
+                &format!("offset {}", t.offset),
+                &format!("an offset below seq_len {}", t.cfg.seq_len),
+            ));
+        }
         let n = t.model.params.len();
         let read = |name: &str, len: usize| -> Result<Vec<f32>> {
             Ok(f.f64_shaped(name, &[len])?

@@ -204,6 +204,17 @@ impl Trainer {
                 ),
             });
         }
+        // the saved position must lie inside this epoch of these data
+        let per_epoch = state.windows_per_epoch(data.train.len());
+        if state.window >= per_epoch {
+            return Err(Error::Data {
+                path: path.clone(),
+                reason: format!(
+                    "position: window {} of an epoch of {per_epoch} windows (a damaged or edited file)",
+                    state.window
+                ),
+            });
+        }
         Ok(Trainer {
             config: saved,
             state,
