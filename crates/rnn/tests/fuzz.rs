@@ -1,8 +1,12 @@
 //! Fuzzing every parser of user files with mutated inputs: model files
 //! (safetensors: header, metadata, tensor bytes; then the language-model,
-//! tagger and forecaster loaders on top), CoNLL, plain text for tagging,
-//! CSV series and PyTorch `.pt` archives. Each must return `Ok` or an
-//! `rnn::Error`, never panic, abort or hang.
+//! tagger, forecaster and classifier loaders on top, and what loads is
+//! used: text scored, sentences tagged, series forecast, sequences
+//! classified), CoNLL, plain text for tagging, CSV series, `.ts` and long
+//! CSV sequence files, and PyTorch `.pt` archives. Each must return `Ok` or
+//! an `rnn::Error`, never panic, abort or hang. Besides the random
+//! mutators, `every_metadata_field_edited_never_panics` edits every field
+//! of every JSON metadata value of the seed models in turn.
 //!
 //! cargo-fuzz needs a nightly toolchain and a separate crate; this harness
 //! runs on stable inside `cargo test`: a seeded mutator (bit flips,
@@ -12,12 +16,13 @@
 //!
 //! - `cargo test --release -p rnn --test fuzz` runs a short pass (CI);
 //! - `RNN_FUZZ_ITERS=250000 cargo test --release -p rnn --test fuzz -- --ignored --nocapture`
-//!   runs 250,000 inputs per target (1.25 million in all).
+//!   runs 250,000 inputs per target (2 million in all).
 //!
 //! A panicking input is written to `$TMPDIR/rnn-fuzz-crash-<target>.bin`.
 
 use rnn::io::model_file::ModelFile;
 use rnn::io::TensorFile;
+use rnn::tasks::classify::{Dataset, Fill as CFill};
 use rnn::tasks::forecast::{Fill, Series, Table, TimeColumn};
 use rnn::tasks::lm::{Corpus, LanguageModel, LmData, Vocab};
 use rnn::tasks::tag::data::{parse_conll, parse_plain};
@@ -504,6 +509,8 @@ fn targets() -> Vec<Target> {
     let text = "Call me Ishmael. Some years ago\u{2014}never mind how long precisely\u{2014}\n"
         .as_bytes()
         .to_vec();
+    let ts = b"# two frames, unequal lengths, a gap\n@problemName fuzz\n@univariate false\n@dimensions 2\n@equalLength false\n@missing true\n@classLabel true up down\n@data\n1.0,2.5,?,4:0.5,0.25,0.75,1:up\n-1,-2:3,4:down\n5,6,7:?,8,9:up\n".to_vec();
+    let long_csv = b"series_id,step,x,y,label\ns1,0,1.0,0.5,up\ns1,1,2.0,,up\ns1,2,3.5,0.75,up\ns2,0,-1,3,down\ns2,1,-2,4,down\n".to_vec();
     let pts: Vec<Vec<u8>> = ["elman_relu_2layer.pt", "gru_1layer.pt"]
         .iter()
         .filter_map(|f| std::fs::read(fixture(f)).ok())
@@ -552,6 +559,30 @@ fn targets() -> Vec<Target> {
                 );
             }
             true
+        }),
+        ("ts", vec![ts.clone()], mutate, |b| {
+            let text = String::from_utf8_lossy(b);
+            let p = Path::new("fuzz.ts");
+            let mut any = false;
+            for (fill, dims) in [(CFill::Linear, None), (CFill::None, Some(2))] {
+                if let Ok(d) = Dataset::parse_ts(p, &text, fill, dims) {
+                    any = true;
+                    let _ = (d.max_steps(), d.labelled());
+                    let _ = d.class_ids(&rnn::tasks::classify::sorted_labels(
+                        d.sequences.iter().filter_map(|s| s.label.clone()),
+                    ));
+                }
+            }
+            any
+        }),
+        ("long-csv", vec![long_csv.clone()], mutate, |b| {
+            let text = String::from_utf8_lossy(b);
+            let p = Path::new("fuzz.csv");
+            let mut any = false;
+            for (fill, dims) in [(CFill::Linear, None), (CFill::None, Some(2))] {
+                any |= Dataset::parse_csv(p, &text, fill, dims).is_ok();
+            }
+            any
         }),
         ("pt", pts, mutate, |b| {
             rnn::interop::pickle::read_pt_bytes(Path::new("fuzz.pt"), b).is_ok()
@@ -704,7 +735,7 @@ fn every_metadata_field_edited_never_panics() {
 
 #[test]
 fn parsers_never_panic_on_mutated_files() {
-    assert_eq!(fuzz(1500, 1), 6 * 1500);
+    assert_eq!(fuzz(1500, 1), 8 * 1500);
 }
 
 #[test]
