@@ -1,5 +1,6 @@
 //! Time-label arithmetic: labels (years, `YYYY-MM`, quarters `YYYYQn`,
-//! `YYYY-Qn` and `YYYY Qn`, ISO dates, date-times with or without a UTC offset) as points on
+//! `YYYY-Qn` and `YYYY Qn`, ISO dates, date-times with or without a UTC
+//! offset, decimal years as R's `time()` writes them) as points on
 //! an axis, continued past the end of a series, and the default season they
 //! imply. Dates and times are parsed, stepped and formatted with `chrono`.
 
@@ -31,6 +32,72 @@ enum Kind {
     /// A date-time in this chrono format (zone aside): seconds since the
     /// Unix epoch (UTC when the label has an offset).
     Time(&'static str, Zone),
+    /// A decimal year `y + k/f` (`1920.08333333333`: R's `time()` of a
+    /// monthly `ts`), `f` periods a year (4, 12 or 52), written with up to
+    /// `digits` decimals: periods since year 0. Recognised over a whole
+    /// column only (see [`decimal_years`]): one label cannot tell a month
+    /// from a quarter (0.25 is both).
+    Fraction { f: i64, digits: usize },
+}
+
+/// The periods a year that decimal-year labels may step by: R's quarterly,
+/// monthly and weekly `ts` frequencies. Other fractions (0.1, 0.5) are more
+/// often measurements than calendars and are left as numbers.
+const DECIMAL_FREQUENCIES: [i64; 3] = [4, 12, 52];
+
+/// When the labels that are numbers are decimal years (some with a
+/// fraction, their smallest step `1/f` for `f` in [`DECIMAL_FREQUENCIES`],
+/// each a whole number of periods `1/f`): `f` and the most decimals a label
+/// is written with.
+fn decimal_years(labels: &[String]) -> Option<(i64, usize)> {
+    let mut xs = Vec::with_capacity(labels.len());
+    let (mut fractional, mut digits) = (false, 0);
+    for l in labels {
+        let t = l.trim();
+        let Ok(x) = t.parse::<f64>() else {
+            continue; // not a number: that row's label is not understood
+        };
+        if !x.is_finite() || t.contains(['e', 'E']) {
+            return None;
+        }
+        if let Some((_, dec)) = t.split_once('.') {
+            fractional |= dec.bytes().any(|b| b != b'0');
+            digits = digits.max(dec.len());
+        }
+        xs.push(x);
+    }
+    if !fractional || xs.len() < 2 {
+        return None;
+    }
+    let step = xs
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|d| *d > 1e-9)
+        .fold(f64::INFINITY, f64::min);
+    let f = DECIMAL_FREQUENCIES
+        .into_iter()
+        .find(|&f| (step * f as f64 - 1.0).abs() < 1e-6)?;
+    // R writes 15 significant digits: a whole number of periods to 1e-6
+    let whole = |x: f64| ((x * f as f64) - (x * f as f64).round()).abs() < 1e-6;
+    xs.iter().all(|&x| whole(x)).then_some((f, digits.min(15)))
+}
+
+/// Each label understood on its own ([`parse_stamp`]), or as decimal years
+/// when the column is ([`decimal_years`]).
+fn parse_column(labels: &[String]) -> Vec<Option<Stamp>> {
+    match decimal_years(labels) {
+        Some((f, digits)) => labels
+            .iter()
+            .map(|l| {
+                let x = l.trim().parse::<f64>().ok()?;
+                Some(Stamp {
+                    kind: Kind::Fraction { f, digits },
+                    v: (x * f as f64).round() as i64,
+                })
+            })
+            .collect(),
+        None => labels.iter().map(|l| parse_stamp(l)).collect(),
+    }
 }
 
 /// A time label understood as a point on a numeric axis.
@@ -144,6 +211,7 @@ fn stamp_value(s: Stamp) -> f64 {
         Kind::Quarter(_) => s.v as f64 / 4.0,
         Kind::Day(_) => day_years(s.v),
         Kind::Time(..) => 1970.0 + s.v as f64 / (365.2425 * 86400.0),
+        Kind::Fraction { f, .. } => s.v as f64 / f as f64,
     }
 }
 
@@ -163,12 +231,22 @@ fn format_stamp(s: Stamp) -> String {
                 Zone::Offset(o) => t.with_timezone(&o).format(&format!("{fmt}%:z")).to_string(),
             },
         },
+        // as R writes them: the year alone at its start, else trailing
+        // zeros left out
+        Kind::Fraction { f, digits } => match s.v.rem_euclid(f) {
+            0 => s.v.div_euclid(f).to_string(),
+            _ => {
+                let t = format!("{:.*}", digits.max(1), s.v as f64 / f as f64);
+                t.trim_end_matches('0').trim_end_matches('.').to_string()
+            }
+        },
     }
 }
 
 fn same_kind(a: Stamp, b: Stamp) -> bool {
     match (a.kind, b.kind) {
         (Kind::Time(f, _), Kind::Time(g, _)) => f == g,
+        (Kind::Fraction { f, .. }, Kind::Fraction { f: g, .. }) => f == g,
         (x, y) => x == y,
     }
 }
@@ -200,7 +278,7 @@ fn add_months(d: NaiveDate, k: i64, end: bool) -> Option<NaiveDate> {
 /// months and quarters; the value for integers; the row index when labels
 /// are not all understood, or not all of one kind).
 pub fn time_axis(labels: &[String]) -> Vec<f64> {
-    let stamps: Option<Vec<Stamp>> = labels.iter().map(|l| parse_stamp(l)).collect();
+    let stamps: Option<Vec<Stamp>> = parse_column(labels).into_iter().collect();
     match stamps {
         Some(s) if s.windows(2).all(|w| same_kind(w[0], w[1])) => {
             s.into_iter().map(stamp_value).collect()
@@ -225,7 +303,8 @@ pub fn time_axis(labels: &[String]) -> Vec<f64> {
 /// ```
 pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
     let n = labels.len();
-    let parsed = |i: usize| labels.get(i).and_then(|l| parse_stamp(l));
+    let column = parse_column(labels);
+    let parsed = |i: usize| column.get(i).copied().flatten();
     if n >= 2 {
         if let (Some(a), Some(b)) = (parsed(n - 2), parsed(n - 1)) {
             let step = b.v - a.v;
@@ -286,7 +365,8 @@ pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
 /// assert!(check_time_order(&l(&["1949-01", "1949-01"]), true).is_err());
 /// ```
 pub fn check_time_order(labels: &[String], ints: bool) -> Result<(), (usize, String)> {
-    let Some(first) = labels.first().and_then(|l| parse_stamp(l)) else {
+    let column = parse_column(labels);
+    let Some(first) = column.first().copied().flatten() else {
         return Ok(());
     };
     if first.kind == Kind::Int && !ints {
@@ -294,7 +374,7 @@ pub fn check_time_order(labels: &[String], ints: bool) -> Result<(), (usize, Str
     }
     let mut prev = first;
     for i in 1..labels.len() {
-        let Some(s) = parse_stamp(&labels[i]) else {
+        let Some(s) = column[i] else {
             return Err((
                 i,
                 format!(
@@ -351,14 +431,16 @@ pub fn check_time_order(labels: &[String], ints: bool) -> Result<(), (usize, Str
 /// assert_eq!(uneven_time_step(&l(&["1", "2", "5"]), false), None); // an index
 /// ```
 pub fn uneven_time_step(labels: &[String], ints: bool) -> Option<(usize, String)> {
-    let kind = labels.first().and_then(|l| parse_stamp(l))?.kind;
+    let column = parse_column(labels);
+    let kind = column.first().copied().flatten()?.kind;
     let unit = match kind {
         Kind::Int if ints => "",
-        Kind::Month => " month(s)",
-        Kind::Quarter(_) => " quarter(s)",
+        Kind::Month | Kind::Fraction { f: 12, .. } => " month(s)",
+        Kind::Quarter(_) | Kind::Fraction { f: 4, .. } => " quarter(s)",
+        Kind::Fraction { f: 52, .. } => " week(s)",
         _ => return None,
     };
-    let stamps: Option<Vec<Stamp>> = labels.iter().map(|l| parse_stamp(l)).collect();
+    let stamps: Option<Vec<Stamp>> = column.into_iter().collect();
     // labels of different forms: not compared
     let st = stamps.filter(|s| s.iter().all(|x| x.kind == kind))?;
     let steps: Vec<i64> = st.windows(2).map(|w| w[1].v - w[0].v).collect();
@@ -397,10 +479,12 @@ pub fn uneven_time_step(labels: &[String], ints: bool) -> Option<(usize, String)
 
 /// The default season for seasonal-naive forecasts, MASE and the choice of
 /// differencing, from the step between the first two labels: 12 for months
-/// (`YYYY-MM`, or dates a month or 28–31 days apart), 4 for quarters
-/// (`YYYYQn`, `YYYY-Qn`, or dates 3 months or 89–92 days apart), 52 for
-/// weekly dates, 7 for daily ones, the steps in a day (up to 288) for
-/// date-times less than a day apart, else 1 (years, integers, unknown).
+/// (`YYYY-MM`, dates a month or 28–31 days apart, or decimal years a
+/// twelfth apart as R's `time()` writes them: `1920.08333333333`), 4 for
+/// quarters (`YYYYQn`, `YYYY-Qn`, dates 3 months or 89–92 days apart, or
+/// decimal years `1960.25`), 52 for weekly dates (and decimal years a 52nd
+/// apart), 7 for daily ones, the steps in a day (up to 288) for date-times
+/// less than a day apart, else 1 (years, integers, unknown).
 ///
 /// ```
 /// use rnn::tasks::forecast::default_season;
@@ -411,7 +495,8 @@ pub fn uneven_time_step(labels: &[String], ints: bool) -> Option<(usize, String)
 /// assert_eq!(default_season(&l(&["1700", "1701"])), 1);
 /// ```
 pub fn default_season(labels: &[String]) -> usize {
-    let stamps: Option<Vec<Stamp>> = labels.iter().take(50).map(|l| parse_stamp(l)).collect();
+    let head = &labels[..labels.len().min(50)];
+    let stamps: Option<Vec<Stamp>> = parse_column(head).into_iter().collect();
     let Some(s) = stamps.filter(|s| s.len() >= 2 && same_kind(s[0], s[1])) else {
         return 1;
     };
@@ -420,6 +505,7 @@ pub fn default_season(labels: &[String]) -> usize {
     match a.kind {
         Kind::Month if step == 1 => 12,
         Kind::Quarter(_) if step == 1 => 4,
+        Kind::Fraction { f, .. } if step == 1 => f as usize,
         Kind::Day(_) => {
             let months = date_of(a.v)
                 .zip(date_of(b.v))
@@ -523,5 +609,55 @@ mod tests {
         // mixed or unknown labels: row positions, no season
         assert_eq!(time_axis(&l(&["2000", "2000-02"])), [0.0, 1.0]);
         assert_eq!(default_season(&l(&["2020-13", "2020-14"])), 1);
+    }
+
+    #[test]
+    fn decimal_years_as_r_writes_them() {
+        let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // `write.csv(data.frame(time = time(nottem), ...))`: monthly from 1920
+        let m = l(&["1920", "1920.08333333333", "1920.16666666667", "1920.25"]);
+        assert_eq!(default_season(&m), 12);
+        assert!(check_time_order(&m, false).is_ok());
+        assert_eq!(uneven_time_step(&m, false), None);
+        assert_eq!(
+            extend_time(&m, 9),
+            [
+                "1920.33333333333",
+                "1920.41666666667",
+                "1920.5",
+                "1920.58333333333",
+                "1920.66666666667",
+                "1920.75",
+                "1920.83333333333",
+                "1920.91666666667",
+                "1921"
+            ]
+        );
+        let ax = time_axis(&m);
+        assert!((ax[3] - 1920.25).abs() < 1e-12 && (ax[1] - ax[0] - 1.0 / 12.0).abs() < 1e-12);
+        // quarterly (UKgas), with the year alone at each first quarter
+        let q = l(&["1985.5", "1985.75", "1986", "1986.25"]);
+        assert_eq!(default_season(&q), 4);
+        assert_eq!(extend_time(&q, 3), ["1986.5", "1986.75", "1987"]);
+        // a quarter left out is said, in quarters
+        let gap = l(&["1986", "1986.25", "1986.75", "1987"]);
+        let (row, why) = uneven_time_step(&gap, false).unwrap();
+        assert_eq!(row, 2);
+        assert!(why.contains("is 2 quarter(s) after \"1986.25\""), "{why}");
+        // weekly (frequency 52)
+        let w = l(&["2001", "2001.01923076923", "2001.03846153846"]);
+        assert_eq!(default_season(&w), 52);
+        // a step back is named, a label that is not a number too
+        let back = l(&["1920", "1920.08333333333", "1920"]);
+        assert_eq!(check_time_order(&back, false).unwrap_err().0, 2);
+        let bad = l(&["1920", "1920.08333333333", "x", "1920.25"]);
+        assert_eq!(check_time_order(&bad, false).unwrap_err().0, 2);
+        // other fractions are measurements, not calendars: no season
+        assert_eq!(default_season(&l(&["0.1", "0.2", "0.3"])), 1);
+        assert_eq!(default_season(&l(&["1.5", "2", "2.5"])), 1);
+        assert_eq!(default_season(&l(&["1920.1", "1920.2"])), 1);
+        // whole years stay integers; one stray fraction is not a calendar
+        assert_eq!(default_season(&l(&["1920", "1921"])), 1);
+        assert_eq!(default_season(&l(&["1920", "1920.3", "1920.25"])), 1);
     }
 }
