@@ -128,7 +128,9 @@ impl NgramSpec {
             .chain(std::iter::once('>'))
             .collect();
         let mut out = Vec::new();
-        for n in self.min_n..=self.max_n {
+        // no n-gram is longer than the word: a huge max_n (a damaged model
+        // file) would otherwise loop over empty lengths for ever
+        for n in self.min_n..=self.max_n.min(chars.len()) {
             for w in chars.windows(n) {
                 let mut h: u64 = 0xcbf2_9ce4_8422_2325;
                 for c in w {

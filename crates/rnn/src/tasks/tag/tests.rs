@@ -356,6 +356,17 @@ fn ngram_buckets() {
     // shared pieces share buckets
     let (x, y) = (g.buckets_of("london"), g.buckets_of("londoner"));
     assert!(x.iter().filter(|k| y.contains(k)).count() >= 5);
+    // lengths past the word's add nothing, and a huge one (a damaged model
+    // file) returns at once: <ab> still has 2 trigrams and 1 four-gram
+    let huge = NgramSpec {
+        max_n: usize::MAX,
+        ..g.clone()
+    };
+    assert_eq!(
+        huge.buckets_of("ab"),
+        NgramSpec { max_n: 5, ..g }.buckets_of("ab")
+    );
+    assert_eq!(huge.buckets_of("ab").len(), 3);
 }
 
 /// Finite differences of the batch loss against the hand-written gradient
