@@ -431,6 +431,27 @@ fn seeds_model() -> Vec<Vec<u8>> {
     let tag_dir = tmp.join("tag");
     tagger.save(&tag_dir, Default::default()).unwrap();
     out.push(std::fs::read(tag_dir.join("model.safetensors")).unwrap());
+    // and one with every optional part: character n-grams, a gazetteer,
+    // the characters' own network and a CRF
+    let mut full = TaggerOptions::default();
+    full.rnn.hidden_size = 4;
+    (full.word_dim, full.char_dim, full.char_hidden, full.crf) = (4, 2, 2, true);
+    full.ngrams = Some(rnn::tasks::tag::NgramSpec {
+        dim: 2,
+        buckets: 16,
+        min_n: 2,
+        max_n: 3,
+    });
+    full.lexicon = Some(
+        rnn::tasks::tag::lexicon::Lexicon::parse("fruit\tapple\ncorp\tthe apple\n", "lex.tsv")
+            .unwrap(),
+    );
+    let full_dir = tmp.join("tag-full");
+    Tagger::new(&train, &full, 1)
+        .unwrap()
+        .save(&full_dir, Default::default())
+        .unwrap();
+    out.push(std::fs::read(full_dir.join("model.safetensors")).unwrap());
     // a forecaster
     let values = fc_values();
     let mut cfg = rnn::tasks::forecast::TrainConfig::new("v", 4, 4);
