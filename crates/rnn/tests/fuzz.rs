@@ -316,22 +316,31 @@ fn fc_values() -> Vec<f64> {
     (0..40).map(|i| (i as f64 * 0.5).sin()).collect()
 }
 
-/// Writes a model file whose forecast metadata loaded into a directory of
-/// its own and forecasts with it as `rnn forecast` and `rnn eval` do
-/// (metadata that loads must not make a forecast panic).
-fn forecast_with(bytes: &[u8]) {
-    use rnn::tasks::forecast::Forecaster;
+/// Writes `bytes` as `model.safetensors` of a directory of its own (one
+/// per thread) and runs `use_it` on that directory; the directory is
+/// removed after.
+fn in_model_dir(bytes: &[u8], use_it: impl FnOnce(&Path)) {
     let dir = std::env::temp_dir().join(format!(
-        "rnn-fuzz-fc-{}-{:?}",
+        "rnn-fuzz-dir-{}-{:?}",
         std::process::id(),
         std::thread::current().id()
     ));
-    if std::fs::create_dir_all(&dir).is_err()
-        || std::fs::write(dir.join("model.safetensors"), bytes).is_err()
+    if std::fs::create_dir_all(&dir).is_ok()
+        && std::fs::write(dir.join("model.safetensors"), bytes).is_ok()
     {
-        return;
+        use_it(&dir);
     }
-    if let Ok(f) = Forecaster::load(&dir) {
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Loads a model file whose forecast metadata loaded as a forecaster and
+/// forecasts with it as `rnn forecast` and `rnn eval` do (metadata that
+/// loads must not make a forecast panic).
+fn forecast_with(bytes: &[u8]) {
+    in_model_dir(bytes, |dir| {
+        let Ok(f) = rnn::tasks::forecast::Forecaster::load(dir) else {
+            return;
+        };
         let series = Series::from_values("s", fc_values());
         let h = f.meta.horizon.min(8); // what it was trained for (a huge one is refused)
         let _ = f.forecast(&series, h);
@@ -339,8 +348,7 @@ fn forecast_with(bytes: &[u8]) {
             let _ = f.forecast_interval_at(&series, o.row, h);
         }
         let _ = f.evaluate(&series, None, None);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    });
 }
 
 /// The seed classifier's sequences: `n` of 8 steps, a bump early (class
@@ -368,26 +376,16 @@ fn cl_data(n: usize) -> rnn::tasks::classify::Dataset {
     .expect("the seed sequences")
 }
 
-/// [`forecast_with`] for a classifier: loaded from a directory of its own,
-/// it classifies and is evaluated as `rnn classify` and `rnn eval` do.
+/// [`forecast_with`] for a classifier: it classifies and is evaluated as
+/// `rnn classify` and `rnn eval` do.
 fn classify_with(bytes: &[u8]) {
-    use rnn::tasks::classify::Classifier;
-    let dir = std::env::temp_dir().join(format!(
-        "rnn-fuzz-cl-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    if std::fs::create_dir_all(&dir).is_err()
-        || std::fs::write(dir.join("model.safetensors"), bytes).is_err()
-    {
-        return;
-    }
-    if let Ok(c) = Classifier::load(&dir) {
-        let data = cl_data(4);
-        let _ = c.probabilities(&data);
-        let _ = c.evaluate(&data);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    in_model_dir(bytes, |dir| {
+        if let Ok(c) = rnn::tasks::classify::Classifier::load(dir) {
+            let data = cl_data(4);
+            let _ = c.probabilities(&data);
+            let _ = c.evaluate(&data);
+        }
+    });
 }
 
 fn seeds_model() -> Vec<Vec<u8>> {
@@ -516,6 +514,28 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A sequence file's bytes through `parse` (`.ts` or long CSV) with and
+/// without gap filling, expecting frames of the file's width or of 2, and
+/// what a parsed set is asked next; whether any parse succeeded.
+fn parse_sequences(
+    b: &[u8],
+    name: &str,
+    parse: fn(&Path, &str, CFill, Option<usize>) -> rnn::Result<Dataset>,
+) -> bool {
+    let text = String::from_utf8_lossy(b);
+    let mut any = false;
+    for (fill, dims) in [(CFill::Linear, None), (CFill::None, Some(2))] {
+        if let Ok(d) = parse(Path::new(name), &text, fill, dims) {
+            any = true;
+            let _ = (d.max_steps(), d.labelled());
+            let _ = d.class_ids(&rnn::tasks::classify::sorted_labels(
+                d.sequences.iter().filter_map(|s| s.label.clone()),
+            ));
+        }
+    }
+    any
+}
+
 /// The targets: a name, the seed inputs, the mutator and what runs on an input.
 type Target = (
     &'static str,
@@ -582,28 +602,10 @@ fn targets() -> Vec<Target> {
             true
         }),
         ("ts", vec![ts.clone()], mutate, |b| {
-            let text = String::from_utf8_lossy(b);
-            let p = Path::new("fuzz.ts");
-            let mut any = false;
-            for (fill, dims) in [(CFill::Linear, None), (CFill::None, Some(2))] {
-                if let Ok(d) = Dataset::parse_ts(p, &text, fill, dims) {
-                    any = true;
-                    let _ = (d.max_steps(), d.labelled());
-                    let _ = d.class_ids(&rnn::tasks::classify::sorted_labels(
-                        d.sequences.iter().filter_map(|s| s.label.clone()),
-                    ));
-                }
-            }
-            any
+            parse_sequences(b, "fuzz.ts", Dataset::parse_ts)
         }),
         ("long-csv", vec![long_csv.clone()], mutate, |b| {
-            let text = String::from_utf8_lossy(b);
-            let p = Path::new("fuzz.csv");
-            let mut any = false;
-            for (fill, dims) in [(CFill::Linear, None), (CFill::None, Some(2))] {
-                any |= Dataset::parse_csv(p, &text, fill, dims).is_ok();
-            }
-            any
+            parse_sequences(b, "fuzz.csv", Dataset::parse_csv)
         }),
         ("pt", pts, mutate, |b| {
             rnn::interop::pickle::read_pt_bytes(Path::new("fuzz.pt"), b).is_ok()

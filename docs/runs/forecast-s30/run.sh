@@ -11,7 +11,7 @@ while read name test season; do
     $B train forecast --data $name.csv --target $name --test $test --seed $s --out runs/$name-$s --force > /dev/null 2> train-$name-$s.err
     $B eval --model runs/$name-$s --data $name.csv --json > eval-$name-$s.json
   done
-  ~/.torchenv/bin/python "$here/arima.py" $name $name $test $season . >> arima.out   # statsmodels 0.15
+  ~/.torchenv/bin/python "$here/../forecast-s29/arima.py" $name $name $test $season . >> arima.out   # statsmodels 0.15, unchanged
 done <<LIST
 nottem 24 12
 UKgas 8 4
