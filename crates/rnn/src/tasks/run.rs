@@ -5,7 +5,7 @@
 use crate::io::{LossPlot, MetricsLog};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// How long a trainer's `fit` may run.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -73,9 +73,20 @@ impl Clock {
     }
 
     /// Whether a minutes budget has run out (never for the other budgets).
+    /// Compared in seconds as `f64`: any finite budget, however large (a
+    /// `Duration` of 10^20 minutes overflows).
+    ///
+    /// ```
+    /// use rnn::tasks::{Budget, Clock};
+    /// assert!(!Clock::start(Budget::Minutes(1e20)).out_of_time());
+    /// let short = Clock::start(Budget::Minutes(1e-9)); // 60 ns
+    /// std::thread::sleep(std::time::Duration::from_millis(1));
+    /// assert!(short.out_of_time());
+    /// assert!(!Clock::start(Budget::Epochs(1)).out_of_time());
+    /// ```
     pub fn out_of_time(&self) -> bool {
         match self.budget {
-            Budget::Minutes(m) => self.start.elapsed() >= Duration::from_secs_f64(m * 60.0),
+            Budget::Minutes(m) => self.elapsed() >= m * 60.0,
             _ => false,
         }
     }
