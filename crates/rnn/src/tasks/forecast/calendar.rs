@@ -33,17 +33,20 @@ enum Kind {
     /// Unix epoch (UTC when the label has an offset).
     Time(&'static str, Zone),
     /// A decimal year `y + k/f` (`1920.08333333333`: R's `time()` of a
-    /// monthly `ts`), `f` periods a year (4, 12 or 52), written with up to
-    /// `digits` decimals: periods since year 0. Recognised over a whole
+    /// monthly `ts`), `f` periods a year (4, 7, 12, 24 or 52), written with up to
+    /// `digits` decimals: periods since year 0 (for 7 and 24, cycles of a
+    /// week or a day stand for the years). Recognised over a whole
     /// column only (see [`decimal_years`]): one label cannot tell a month
     /// from a quarter (0.25 is both).
     Fraction { f: i64, digits: usize },
 }
 
-/// The periods a year that decimal-year labels may step by: R's quarterly,
-/// monthly and weekly `ts` frequencies. Other fractions (0.1, 0.5) are more
-/// often measurements than calendars and are left as numbers.
-const DECIMAL_FREQUENCIES: [i64; 3] = [4, 12, 52];
+/// The periods a "year" (a `ts` cycle) that decimal labels may step by:
+/// R's usual `ts` frequencies: quarterly, monthly, weekly, and daily or
+/// hourly series with a weekly or daily cycle (`ts(x, frequency = 7)`,
+/// `frequency = 24`). Other fractions (0.1, 0.5) are more often
+/// measurements than calendars and are left as numbers.
+const DECIMAL_FREQUENCIES: [i64; 5] = [4, 7, 12, 24, 52];
 
 /// When the labels that are numbers are decimal years (some with a
 /// fraction, their smallest step `1/f` for `f` in [`DECIMAL_FREQUENCIES`],
@@ -438,6 +441,8 @@ pub fn uneven_time_step(labels: &[String], ints: bool) -> Option<(usize, String)
         Kind::Month | Kind::Fraction { f: 12, .. } => " month(s)",
         Kind::Quarter(_) | Kind::Fraction { f: 4, .. } => " quarter(s)",
         Kind::Fraction { f: 52, .. } => " week(s)",
+        Kind::Fraction { f: 7, .. } => " day(s)",
+        Kind::Fraction { f: 24, .. } => " hour(s)",
         _ => return None,
     };
     let stamps: Option<Vec<Stamp>> = column.into_iter().collect();
@@ -483,8 +488,9 @@ pub fn uneven_time_step(labels: &[String], ints: bool) -> Option<(usize, String)
 /// twelfth apart as R's `time()` writes them: `1920.08333333333`), 4 for
 /// quarters (`YYYYQn`, `YYYY-Qn`, dates 3 months or 89–92 days apart, or
 /// decimal years `1960.25`), 52 for weekly dates (and decimal years a 52nd
-/// apart), 7 for daily ones, the steps in a day (up to 288) for date-times
-/// less than a day apart, else 1 (years, integers, unknown).
+/// apart), 7 for daily ones (and R's `ts` of frequency 7: `1.14285714285714`),
+/// the steps in a day (up to 288) for date-times less than a day apart (24
+/// for R's `ts` of frequency 24), else 1 (years, integers, unknown).
 ///
 /// ```
 /// use rnn::tasks::forecast::default_season;
@@ -644,9 +650,17 @@ mod tests {
         let (row, why) = uneven_time_step(&gap, false).unwrap();
         assert_eq!(row, 2);
         assert!(why.contains("is 2 quarter(s) after \"1986.25\""), "{why}");
-        // weekly (frequency 52)
+        // weekly (frequency 52); days of a weekly cycle, hours of a daily one
         let w = l(&["2001", "2001.01923076923", "2001.03846153846"]);
         assert_eq!(default_season(&w), 52);
+        let d = l(&["1", "1.14285714285714", "1.28571428571429"]);
+        assert_eq!(default_season(&d), 7);
+        assert_eq!(extend_time(&d, 1), ["1.42857142857143"]);
+        let h = l(&["3.95833333333333", "4", "4.04166666666667"]);
+        assert_eq!(
+            (default_season(&h), extend_time(&h, 1)[0].as_str()),
+            (24, "4.08333333333333")
+        );
         // a step back is named, a label that is not a number too
         let back = l(&["1920", "1920.08333333333", "1920"]);
         assert_eq!(check_time_order(&back, false).unwrap_err().0, 2);
