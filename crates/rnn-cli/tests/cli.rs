@@ -217,6 +217,37 @@ fn lm_resume_is_bit_identical_and_generate_eval_work() {
     ]);
     assert!(g.status.success());
     assert!(String::from_utf8_lossy(&g.stdout).chars().count() >= 54);
+    // a reader that stops (`| head -c 100`) stops the sampling: ten billion
+    // characters would take hours (before, they were sampled to the end
+    // with nowhere to go)
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rnn"))
+        .args([
+            "generate",
+            "--model",
+            a.to_str().unwrap(),
+            "--len",
+            "10000000000",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 100];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut head).unwrap();
+    drop(child.stdout.take()); // the pipe closes
+    let waited = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break Some(st);
+        }
+        if waited.elapsed().as_secs() > 120 {
+            child.kill().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let status = status.expect("rnn generate kept sampling after its reader went away");
+    assert!(status.success(), "a closed pipe is not an error: {status}");
     assert_bad_input(
         &rnn(&[
             "generate",

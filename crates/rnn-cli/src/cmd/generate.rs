@@ -3,7 +3,7 @@
 use crate::error::{CliError, CliResult};
 use crate::train_util::positive;
 use clap::Args;
-use rnn::tasks::lm::{generate, LanguageModel, Sampling};
+use rnn::tasks::lm::{generate_while, LanguageModel, Sampling};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -47,16 +47,16 @@ pub fn generate_cmd(a: &GenerateArgs) -> CliResult {
         top_k: a.top_k,
         seed: a.seed,
     };
-    generate(&lm.model, &lm.vocab, &prime, sampling, |c| {
+    // a write that fails (the reader went away) stops the sampling
+    generate_while(&lm.model, &lm.vocab, &prime, sampling, |c| {
         let mut buf = [0u8; 4];
-        if write_err.is_none() {
-            if let Err(e) = out
-                .write_all(c.encode_utf8(&mut buf).as_bytes())
-                .and_then(|_| if c == '\n' { out.flush() } else { Ok(()) })
-            {
-                write_err = Some(e);
-            }
+        if let Err(e) = out
+            .write_all(c.encode_utf8(&mut buf).as_bytes())
+            .and_then(|_| if c == '\n' { out.flush() } else { Ok(()) })
+        {
+            write_err = Some(e);
         }
+        write_err.is_none()
     })
     .map_err(|e| e.of_model(&a.model))?;
     let _ = writeln!(out).and_then(|_| out.flush());

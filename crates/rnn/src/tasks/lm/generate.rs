@@ -30,6 +30,37 @@ pub fn generate(
     s: Sampling,
     mut emit: impl FnMut(char),
 ) -> Result<()> {
+    generate_while(model, vocab, prime, s, |c| {
+        emit(c);
+        true
+    })
+}
+
+/// [`generate`] that stops early when `emit` returns `false` (a reader
+/// that went away: `rnn generate --len 1000000 | head` stops with `head`):
+/// the same characters up to there.
+///
+/// ```
+/// use rnn::tasks::lm::{generate_while, Sampling, Vocab};
+/// use rnn::{Model, ModelConfig};
+/// let vocab = Vocab::from_text("ab\n");
+/// let model = Model::<f32>::new(ModelConfig::elman(3, 4, 3), 1).unwrap();
+/// let s = Sampling { len: 50, ..Sampling::default() };
+/// let mut out = String::new();
+/// generate_while(&model, &vocab, &[], s, |c| {
+///     out.push(c);
+///     out.len() < 10 // ten characters are enough
+/// })
+/// .unwrap();
+/// assert_eq!(out.len(), 10);
+/// ```
+pub fn generate_while(
+    model: &Model<f32>,
+    vocab: &Vocab,
+    prime: &[usize],
+    s: Sampling,
+    mut emit: impl FnMut(char) -> bool,
+) -> Result<()> {
     let Sampling {
         len,
         temperature,
@@ -86,7 +117,9 @@ pub fn generate(
             }
             r -= p;
         }
-        emit(vocab.chars[next]);
+        if !emit(vocab.chars[next]) {
+            break;
+        }
         // `next` < O = I (checked with the prime): no check per character
         model.infer_unchecked(
             Batch::new(Input::Ids(&[next]), 1, 1).with_state(&state),
