@@ -1,13 +1,18 @@
 //! Reading sequence-classification data: the `.ts` format (header fields in
 //! any order or absent, comments, univariate and multivariate, equal and
-//! unequal lengths, missing values, time stamps, labels) and the long CSV
-//! layout, and a one-line error naming the line for every malformed input.
+//! unequal lengths, missing values, time stamps, labels), the UCR archive's
+//! `.tsv` layout and the long CSV layout, and a one-line error naming the
+//! line for every malformed input.
 
 use rnn::tasks::classify::{Dataset, Fill};
 use std::path::{Path, PathBuf};
 
 fn ts(text: &str) -> rnn::Result<Dataset> {
     Dataset::parse_ts(Path::new("x.ts"), text, Fill::Linear, None)
+}
+
+fn tsv(text: &str) -> rnn::Result<Dataset> {
+    Dataset::parse_tsv(Path::new("x.tsv"), text, Fill::Linear, None)
 }
 
 fn csv(text: &str) -> rnn::Result<Dataset> {
@@ -353,4 +358,56 @@ fn real_files_japanese_vowels_subset() {
     // the error of a file that is not there names it
     let e = Dataset::read(Path::new("no/such.ts"), Fill::Linear, None).unwrap_err();
     assert!(e.to_string().starts_with("no/such.ts: "), "{e}");
+}
+
+#[test]
+fn ucr_tsv_layout() {
+    // label first, tabs; series 2 has a gap (filled between 2 and 4) and
+    // padding at the end (its length is 3); numeric labels sort as numbers
+    let d = tsv("# a comment\n10\t1\t2\t3\t4\n\n2\t2\tNaN\t4\tNaN\tNaN\n-1\t7\n").unwrap();
+    assert_eq!((d.dims, d.len(), d.filled), (1, 3, 1));
+    assert_eq!(d.classes, ["-1", "2", "10"]);
+    let s = &d.sequences[1];
+    assert_eq!(
+        (s.steps, s.values.as_slice(), s.line),
+        (3, &[2.0, 3.0, 4.0][..], 4)
+    );
+    assert_eq!((s.id.as_str(), s.label.as_deref()), ("2", Some("2")));
+    assert_eq!(d.sequences[2].steps, 1);
+    // without filling, the gap is an error naming the line
+    let e = Dataset::parse_tsv(Path::new("x.tsv"), "1\t2\tNaN\t4\n", Fill::None, None);
+    assert!(e.unwrap_err().to_string().starts_with("x.tsv:1: "));
+    // malformed lines
+    fails_at(
+        tsv("1\t2\t3\n2\t4\tfive\n"),
+        "x.tsv",
+        2,
+        "value 2: 'five' is not a number",
+    );
+    fails_at(tsv("1,2,3\n"), "x.tsv", 1, "this line holds commas");
+    fails_at(tsv("1\t2\n\t3\t4\n"), "x.tsv", 2, "class label '' is empty");
+    fails_at(tsv("1\t2\n2\tNaN\tNaN\n"), "x.tsv", 2, "no values");
+    fails_at(tsv("1\t2\t3\n2\t1e999\n"), "x.tsv", 2, "not finite");
+    assert!(tsv("\n# only a comment\n")
+        .unwrap_err()
+        .to_string()
+        .contains("no sequences"));
+    // one value per step: a model of frames of 2 cannot read it
+    let e = Dataset::parse_tsv(Path::new("x.tsv"), "1\t2\n", Fill::Linear, Some(2));
+    assert!(e.unwrap_err().to_string().contains("one value per step"));
+}
+
+/// The first six GunPoint training series as the UCR archive ships them
+/// (`.tsv`) and as the UEA/UCR `.ts` file holds them: the same series,
+/// labels and lengths, read through `Dataset::read` by extension.
+#[test]
+fn real_files_gunpoint_tsv_equals_ts() {
+    let a = Dataset::read(&fixture("GunPoint_TRAIN_small.tsv"), Fill::Linear, None).unwrap();
+    let b = Dataset::read(&fixture("GunPoint_TRAIN_small.ts"), Fill::Linear, None).unwrap();
+    assert_eq!((a.dims, a.len(), a.filled), (1, 6, 0));
+    assert_eq!(a.classes, b.classes);
+    for (x, y) in a.sequences.iter().zip(&b.sequences) {
+        assert_eq!((x.steps, &x.label, &x.values), (150, &y.label, &y.values));
+    }
+    assert_eq!(a.sequences[0].values[0], -0.6478854);
 }

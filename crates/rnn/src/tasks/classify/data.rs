@@ -1,5 +1,6 @@
 //! [`Dataset`]: labelled (or unlabelled) multivariate sequences read from a
-//! `.ts` file ([`super::ts`]) or a long CSV file ([`super::csv`]), missing
+//! `.ts` file ([`super::ts`]), a UCR `.tsv` file ([`super::tsv`]) or a long
+//! CSV file ([`super::csv`]), missing
 //! values filled.
 
 use super::fill::{fill_series, Fill};
@@ -61,8 +62,9 @@ pub(super) struct RawSequence {
 }
 
 impl Dataset {
-    /// Reads a `.csv` file (long layout, see [`Dataset::parse_csv`]) or any
-    /// other file as `.ts` (see [`Dataset::parse_ts`]). `dims`: the frame
+    /// Reads a `.csv` file (long layout, see [`Dataset::parse_csv`]), a
+    /// `.tsv` file (the UCR archive's layout, see [`Dataset::parse_tsv`]) or
+    /// any other file as `.ts` (see [`Dataset::parse_ts`]). `dims`: the frame
     /// size expected (a trained model's; `None`: as the file says), used to
     /// tell whether the file has labels when its header does not say.
     pub fn read(path: &Path, fill: Fill, dims: Option<usize>) -> Result<Dataset> {
@@ -71,11 +73,11 @@ impl Dataset {
             path: path.to_path_buf(),
             reason: format!("not UTF-8 text ({e})"),
         })?;
-        let csv = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-        if csv {
+        let ext = |x: &str| path.extension().is_some_and(|e| e.eq_ignore_ascii_case(x));
+        if ext("csv") {
             Self::parse_csv(path, &text, fill, dims)
+        } else if ext("tsv") {
+            Self::parse_tsv(path, &text, fill, dims)
         } else {
             Self::parse_ts(path, &text, fill, dims)
         }

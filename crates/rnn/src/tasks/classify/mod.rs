@@ -1,7 +1,8 @@
 //! Sequence classification: a sequence of frames in, one class out (a
 //! gesture tracked in video, a speaker, an activity).
 //!
-//! Data are `.ts` files of the UEA/UCR archive ([`Dataset::parse_ts`]) or a
+//! Data are `.ts` files of the UEA/UCR archive ([`Dataset::parse_ts`]), the
+//! UCR archive's own tab-separated `.tsv` files ([`Dataset::parse_tsv`]) or a
 //! long CSV layout ([`Dataset::parse_csv`]), univariate or multivariate, of
 //! equal or varying lengths, missing values filled inside each series
 //! ([`Fill`]). Frames are normalised ([`Normaliser`]), grouped `stride` to a
@@ -51,6 +52,7 @@ mod reservoir;
 mod select;
 mod trainer;
 mod ts;
+mod tsv;
 
 pub use augment::augment;
 pub use baselines::{majority, nearest_neighbour, Distance};

@@ -1,0 +1,96 @@
+//! The UCR archive's own layout (the UCR Time Series Classification Archive,
+//! 2018 release: `GunPoint/GunPoint_TRAIN.tsv`): one univariate series per
+//! line, its class label first, then its values, separated by tabs.
+//!
+//! ```text
+//! 1<TAB>-0.64<TAB>-0.63<TAB>...<TAB>-0.64     label, then T values
+//! 2<TAB>0.13<TAB>NaN<TAB>0.12<TAB>NaN<TAB>NaN a missing value inside,
+//!                                             padding at the end
+//! ```
+//!
+//! Sets of varying lengths pad the shorter series with `NaN` at the end:
+//! trailing missing values are padding (the series ends before them);
+//! missing values before the last number are gaps, filled as `--fill`
+//! says. Blank lines and lines starting with `#` are skipped.
+
+use super::data::{parse_value, Dataset, RawSequence};
+use super::fill::Fill;
+use crate::{Error, Result};
+use std::path::Path;
+
+impl Dataset {
+    /// Parses UCR `.tsv` text (see the module documentation); errors are
+    /// one line naming the line at fault. `dims`: the frame size a model
+    /// expects, if any; the layout holds one value per step, so anything
+    /// but 1 is an error.
+    ///
+    /// ```
+    /// use rnn::tasks::classify::{Dataset, Fill};
+    /// let text = "1\t0.5\t1.0\t1.5\n2\t2.0\tNaN\t4.0\tNaN\tNaN\n";
+    /// let d = Dataset::parse_tsv(std::path::Path::new("x.tsv"), text, Fill::Linear, None)?;
+    /// assert_eq!((d.dims, d.len(), d.filled), (1, 2, 1));
+    /// // the second series: 3 steps (the trailing NaNs are padding), the gap filled
+    /// assert_eq!((d.sequences[1].steps, d.sequences[1].values[1]), (3, 3.0));
+    /// assert_eq!(d.classes, ["1", "2"]);
+    /// # Ok::<(), rnn::Error>(())
+    /// ```
+    pub fn parse_tsv(path: &Path, text: &str, fill: Fill, dims: Option<usize>) -> Result<Dataset> {
+        let err = |line: usize, reason: String| Error::Parse {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        };
+        if let Some(d) = dims.filter(|&d| d != 1) {
+            return Err(Error::Data {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "a UCR .tsv file holds one value per step, but the model reads frames of {d} values"
+                ),
+            });
+        }
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut raw = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            // only the end is trimmed: a leading tab is an empty label
+            let (n, t) = (i + 1, line.trim_end());
+            if t.trim_start().is_empty() || t.trim_start().starts_with('#') {
+                continue;
+            }
+            let mut fields = t.split('\t');
+            let label = fields.next().unwrap_or_default().trim();
+            let mut values = fields
+                .enumerate()
+                .map(|(k, f)| parse_value(f).map_err(|e| err(n, format!("value {}: {e}", k + 1))))
+                .collect::<Result<Vec<_>>>()?;
+            if values.is_empty() {
+                let hint = if t.contains(',') {
+                    " (the fields are separated by tabs; this line holds commas)"
+                } else {
+                    ""
+                };
+                return Err(err(
+                    n,
+                    format!("expected a class label and values separated by tabs{hint}"),
+                ));
+            }
+            if label.is_empty() || super::fill::is_missing(label) {
+                return Err(err(n, format!("class label '{label}' is empty or missing")));
+            }
+            // trailing missing values pad a shorter series
+            while values.last() == Some(&None) {
+                values.pop();
+            }
+            if values.is_empty() {
+                return Err(err(n, "no values (every value is missing)".into()));
+            }
+            raw.push(RawSequence {
+                steps: values.len(),
+                values,
+                label: Some(label.to_string()),
+                line: n,
+                id: (raw.len() + 1).to_string(),
+            });
+        }
+        Dataset::from_raw(path, raw, 1, fill, None, None)
+    }
+}
