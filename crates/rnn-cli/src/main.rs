@@ -58,7 +58,7 @@ enum Command {
     Diagnose(cmd::diagnose::DiagnoseArgs),
     /// Write an HTML page of a language model's hidden units or a tagger's tags over a text.
     Visualize(cmd::visualize::VisualizeArgs),
-    /// Print the class of each sequence of a .ts, UCR .tsv or long CSV file.
+    /// Print the class of each sequence of a .ts, UCR .tsv, .arff or long CSV file.
     Classify(cmd::classify::ClassifyArgs),
 }
 

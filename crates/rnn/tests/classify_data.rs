@@ -1,8 +1,8 @@
 //! Reading sequence-classification data: the `.ts` format (header fields in
 //! any order or absent, comments, univariate and multivariate, equal and
 //! unequal lengths, missing values, time stamps, labels), the UCR archive's
-//! `.tsv` layout and the long CSV layout, and a one-line error naming the
-//! line for every malformed input.
+//! `.tsv` layout, Weka's `.arff` (univariate and relational) and the long CSV
+//! layout, and a one-line error naming the line for every malformed input.
 
 use rnn::tasks::classify::{Dataset, Fill};
 use std::path::{Path, PathBuf};
@@ -13,6 +13,10 @@ fn ts(text: &str) -> rnn::Result<Dataset> {
 
 fn tsv(text: &str) -> rnn::Result<Dataset> {
     Dataset::parse_tsv(Path::new("x.tsv"), text, Fill::Linear, None)
+}
+
+fn arff(text: &str) -> rnn::Result<Dataset> {
+    Dataset::parse_arff(Path::new("x.arff"), text, Fill::Linear, None)
 }
 
 fn csv(text: &str) -> rnn::Result<Dataset> {
@@ -398,16 +402,109 @@ fn ucr_tsv_layout() {
 }
 
 /// The first six GunPoint training series as the UCR archive ships them
-/// (`.tsv`) and as the UEA/UCR `.ts` file holds them: the same series,
-/// labels and lengths, read through `Dataset::read` by extension.
+/// (`.tsv`, and Weka's `.arff`) and as the UEA/UCR `.ts` file holds them:
+/// the same series, labels and lengths, read through `Dataset::read` by
+/// extension.
 #[test]
-fn real_files_gunpoint_tsv_equals_ts() {
-    let a = Dataset::read(&fixture("GunPoint_TRAIN_small.tsv"), Fill::Linear, None).unwrap();
+fn real_files_gunpoint_tsv_and_arff_equal_ts() {
     let b = Dataset::read(&fixture("GunPoint_TRAIN_small.ts"), Fill::Linear, None).unwrap();
-    assert_eq!((a.dims, a.len(), a.filled), (1, 6, 0));
-    assert_eq!(a.classes, b.classes);
-    for (x, y) in a.sequences.iter().zip(&b.sequences) {
-        assert_eq!((x.steps, &x.label, &x.values), (150, &y.label, &y.values));
+    for f in ["GunPoint_TRAIN_small.tsv", "GunPoint_TRAIN_small.arff"] {
+        let a = Dataset::read(&fixture(f), Fill::Linear, None).unwrap();
+        assert_eq!((a.dims, a.len(), a.filled), (1, 6, 0), "{f}");
+        assert_eq!(a.classes, b.classes, "{f}");
+        for (x, y) in a.sequences.iter().zip(&b.sequences) {
+            assert_eq!(
+                (x.steps, &x.label, &x.values),
+                (150, &y.label, &y.values),
+                "{f}"
+            );
+        }
+        assert_eq!(a.sequences[0].values[0], -0.6478854);
     }
-    assert_eq!(a.sequences[0].values[0], -0.6478854);
+}
+
+#[test]
+fn weka_arff_layout() {
+    // univariate: a numeric attribute per step, the class last, declared
+    // classes in their order; '?' inside is a gap, at the end padding
+    let d = arff(
+        "% comment\n@RELATION toy\n\n@attribute t0 numeric\n@attribute t1 numeric\n\
+         @attribute t2 numeric\n@attribute class {up,down}\n@DATA\n1,?,3,down\n4,5,?,up\n",
+    )
+    .unwrap();
+    assert_eq!((d.dims, d.len(), d.filled), (1, 2, 1));
+    assert_eq!(d.classes, ["up", "down"]);
+    assert_eq!(d.problem.as_deref(), Some("toy"));
+    assert_eq!(
+        (d.sequences[0].values.as_slice(), d.sequences[1].steps),
+        (&[1.0, 2.0, 3.0][..], 2)
+    );
+    // relational (multivariate): dimensions separated by a written \n, [T, D] frames
+    let m = arff(
+        "@relation m\n@attribute series relational\n@attribute a numeric\n@attribute b numeric\n\
+         @end series\n@attribute class {1,2}\n@data\n'1,2,3\\n4,5,6',2\n\"7,?\\n8,?\",1\n",
+    )
+    .unwrap();
+    assert_eq!((m.dims, m.len()), (2, 2));
+    assert_eq!(m.sequences[0].values, [1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    // a step missing in every dimension at the end is padding
+    assert_eq!(
+        (m.sequences[1].steps, m.sequences[1].values.as_slice()),
+        (1, &[7.0, 8.0][..])
+    );
+    // malformed files name the line
+    let head = "@relation r\n@attribute a numeric\n@attribute c {x,y}\n@data\n";
+    fails_at(
+        arff(&format!("{head}1,x\n2,z\n")),
+        "x.arff",
+        6,
+        "class 'z' is not one of the declared {x,y}",
+    );
+    fails_at(
+        arff(&format!("{head}1,x\nq,y\n")),
+        "x.arff",
+        6,
+        "'q' is not a number",
+    );
+    fails_at(arff(&format!("{head}?,x\n")), "x.arff", 5, "no values");
+    fails_at(
+        arff(&format!("{head}1,\n")),
+        "x.arff",
+        5,
+        "class '' is empty",
+    );
+    fails_at(
+        arff("@relation r\n@attribute a\n"),
+        "x.arff",
+        2,
+        "has no type",
+    );
+    fails_at(
+        arff("@data\n1,x\n"),
+        "x.arff",
+        1,
+        "@data before any @attribute",
+    );
+    fails_at(arff("hello\n"), "x.arff", 1, "before @data");
+    let rel = "@relation r\n@attribute s relational\n@attribute c {x}\n@data\n";
+    fails_at(
+        arff(&format!("{rel}1,2,x\n")),
+        "x.arff",
+        5,
+        "expected a quoted series",
+    );
+    fails_at(
+        arff(&format!("{rel}'1,2\\n3',x\n")),
+        "x.arff",
+        5,
+        "dimension 2 has 1 values",
+    );
+    fails_at(
+        arff(&format!("{rel}'1\\n2',x\n'1',x\n")),
+        "x.arff",
+        6,
+        "1 dimensions, expected 2",
+    );
+    let e = arff("@relation r\n@attribute a numeric\n").unwrap_err();
+    assert!(e.to_string().contains("no @data line"), "{e}");
 }

@@ -2,8 +2,8 @@
 //! (safetensors: header, metadata, tensor bytes; then the language-model,
 //! tagger, forecaster and classifier loaders on top, and what loads is
 //! used: text scored, sentences tagged, series forecast, sequences
-//! classified), CoNLL, plain text for tagging, CSV series, `.ts`, UCR `.tsv`
-//! and long CSV sequence files, and PyTorch `.pt` archives. Each must return `Ok` or
+//! classified), CoNLL, plain text for tagging, CSV series, `.ts`, UCR `.tsv`,
+//! Weka `.arff` and long CSV sequence files, and PyTorch `.pt` archives. Each must return `Ok` or
 //! an `rnn::Error`, never panic, abort or hang. Besides the random
 //! mutators, `every_metadata_field_edited_never_panics` edits every field
 //! of every JSON metadata value of the seed models in turn.
@@ -16,7 +16,7 @@
 //!
 //! - `cargo test --release -p rnn --test fuzz` runs a short pass (CI);
 //! - `RNN_FUZZ_ITERS=250000 cargo test --release -p rnn --test fuzz -- --ignored --nocapture`
-//!   runs 250,000 inputs per target (2.25 million in all).
+//!   runs 250,000 inputs per target (2.5 million in all).
 //!
 //! A panicking input is written to `$TMPDIR/rnn-fuzz-crash-<target>.bin`.
 
@@ -551,6 +551,8 @@ fn targets() -> Vec<Target> {
         .as_bytes()
         .to_vec();
     let ts = b"# two frames, unequal lengths, a gap\n@problemName fuzz\n@univariate false\n@dimensions 2\n@equalLength false\n@missing true\n@classLabel true up down\n@data\n1.0,2.5,?,4:0.5,0.25,0.75,1:up\n-1,-2:3,4:down\n5,6,7:?,8,9:up\n".to_vec();
+    let arff_uni = b"% c\n@relation r\n@attribute a numeric\n@attribute b numeric\n@attribute c {x,y}\n@data\n1,?,x\n3,4,y\n".to_vec();
+    let arff_rel = b"@relation r\n@attribute s relational\n@attribute a numeric\n@end s\n@attribute c {x,y}\n@data\n'1,2\\n3,4',x\n\"5,?\\n6,?\",y\n".to_vec();
     let tsv = b"1\t0.5\t1.5\t-2\n2\t3\tNaN\t4\tNaN\n-1\t7\t8\n".to_vec();
     let long_csv = b"series_id,step,x,y,label\ns1,0,1.0,0.5,up\ns1,1,2.0,,up\ns1,2,3.5,0.75,up\ns2,0,-1,3,down\ns2,1,-2,4,down\n".to_vec();
     let pts: Vec<Vec<u8>> = ["elman_relu_2layer.pt", "gru_1layer.pt"]
@@ -611,6 +613,12 @@ fn targets() -> Vec<Target> {
         ("tsv", vec![tsv.clone()], mutate, |b| {
             parse_sequences(b, "fuzz.tsv", Dataset::parse_tsv)
         }),
+        (
+            "arff",
+            vec![arff_uni.clone(), arff_rel.clone()],
+            mutate,
+            |b| parse_sequences(b, "fuzz.arff", Dataset::parse_arff),
+        ),
         ("pt", pts, mutate, |b| {
             rnn::interop::pickle::read_pt_bytes(Path::new("fuzz.pt"), b).is_ok()
         }),
@@ -762,7 +770,7 @@ fn every_metadata_field_edited_never_panics() {
 
 #[test]
 fn parsers_never_panic_on_mutated_files() {
-    assert_eq!(fuzz(1500, 1), 9 * 1500);
+    assert_eq!(fuzz(1500, 1), 10 * 1500);
 }
 
 #[test]

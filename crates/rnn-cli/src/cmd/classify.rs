@@ -8,7 +8,7 @@ use rnn::io::{print_out, OutMode};
 use rnn::tasks::classify::{Classifier, DtwWindow, TrainConfig, Trainer};
 use std::path::{Path, PathBuf};
 
-/// Train a sequence classifier on a `.ts` (UEA/UCR), UCR `.tsv` or long CSV file.
+/// Train a sequence classifier on a `.ts` (UEA/UCR), UCR `.tsv`, `.arff` or long CSV file.
 #[derive(Args, Debug)]
 #[command(
     after_help = "Examples:\n  rnn train classify --train GunPoint_TRAIN.ts --out runs/gunpoint --seed 1\n  \
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
                   rnn train classify --train series.csv --out runs/mine --cell lstm --pool mean   # long CSV: series_id,step,features...,label"
 )]
 pub struct TrainClassifyArgs {
-    /// Training sequences: a .ts file, a UCR .tsv file (label<TAB>values, NaN padding), or a .csv file of rows series_id,step,features...,label.
+    /// Training sequences: a .ts file, a UCR .tsv file (label<TAB>values, NaN padding), a Weka .arff file, or a .csv file of rows series_id,step,features...,label.
     #[arg(long)]
     pub train: PathBuf,
     /// Validation sequences for early stopping [default: a stratified part of --train].
@@ -59,7 +59,7 @@ pub fn train(a: &TrainClassifyArgs) -> CliResult {
     Ok(fitted.map(|_| ())?)
 }
 
-/// Print the class of every sequence of a `.ts`, UCR `.tsv` or long CSV file, one per line.
+/// Print the class of every sequence of a `.ts`, UCR `.tsv`, `.arff` or long CSV file, one per line.
 #[derive(Args, Debug)]
 #[command(
     after_help = "Examples:\n  rnn classify --model runs/gunpoint GunPoint_TEST.ts\n  \

@@ -23,7 +23,7 @@ enum TrainTask {
     Tag(Box<super::tag::TrainTagArgs>),
     /// Time-series forecasting from a CSV column.
     Forecast(Box<super::forecast::TrainForecastArgs>),
-    /// Sequence classification from a .ts, UCR .tsv or long CSV file.
+    /// Sequence classification from a .ts, UCR .tsv, .arff or long CSV file.
     Classify(Box<super::classify::TrainClassifyArgs>),
 }
 

@@ -63,7 +63,8 @@ pub(super) struct RawSequence {
 
 impl Dataset {
     /// Reads a `.csv` file (long layout, see [`Dataset::parse_csv`]), a
-    /// `.tsv` file (the UCR archive's layout, see [`Dataset::parse_tsv`]) or
+    /// `.tsv` file (the UCR archive's layout, see [`Dataset::parse_tsv`]), an
+    /// `.arff` file (Weka's, see [`Dataset::parse_arff`]) or
     /// any other file as `.ts` (see [`Dataset::parse_ts`]). `dims`: the frame
     /// size expected (a trained model's; `None`: as the file says), used to
     /// tell whether the file has labels when its header does not say.
@@ -78,6 +79,8 @@ impl Dataset {
             Self::parse_csv(path, &text, fill, dims)
         } else if ext("tsv") {
             Self::parse_tsv(path, &text, fill, dims)
+        } else if ext("arff") {
+            Self::parse_arff(path, &text, fill, dims)
         } else {
             Self::parse_ts(path, &text, fill, dims)
         }

@@ -2,7 +2,8 @@
 //! gesture tracked in video, a speaker, an activity).
 //!
 //! Data are `.ts` files of the UEA/UCR archive ([`Dataset::parse_ts`]), the
-//! UCR archive's own tab-separated `.tsv` files ([`Dataset::parse_tsv`]) or a
+//! UCR archive's own tab-separated `.tsv` files ([`Dataset::parse_tsv`]),
+//! Weka's `.arff` files ([`Dataset::parse_arff`]) or a
 //! long CSV layout ([`Dataset::parse_csv`]), univariate or multivariate, of
 //! equal or varying lengths, missing values filled inside each series
 //! ([`Fill`]). Frames are normalised ([`Normaliser`]), grouped `stride` to a
@@ -34,6 +35,7 @@
 //! # Ok::<(), rnn::Error>(())
 //! ```
 
+mod arff;
 mod augment;
 mod baselines;
 mod batch;
