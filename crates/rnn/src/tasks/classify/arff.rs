@@ -74,6 +74,8 @@ impl Dataset {
         // fixed by the first series: (dimensions, line)
         let mut layout: Option<(usize, usize)> = None;
         let mut declared: Option<Vec<String>> = None;
+        // whether the series is one relational attribute (multivariate)
+        let mut relational = false;
         let mut raw = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let (n, t) = (i + 1, line.trim());
@@ -102,6 +104,9 @@ impl Dataset {
                             return Err(err(n, "@data before any @attribute".into()));
                         };
                         declared = nominal(class);
+                        relational = attrs
+                            .iter()
+                            .any(|(_, ty)| ty.trim().eq_ignore_ascii_case("relational"));
                         in_data = true;
                     }
                     // a relational attribute's own attributes end with @end
@@ -115,9 +120,6 @@ impl Dataset {
                 }
                 continue;
             }
-            let relational = attrs
-                .iter()
-                .any(|(_, ty)| ty.trim().eq_ignore_ascii_case("relational"));
             // the frames as dimensions x values, and the label
             let (rows, label): (Vec<Vec<&str>>, &str) = if relational {
                 let Some((inside, after)) = quoted(t) else {

@@ -52,8 +52,9 @@ impl Sep {
 }
 
 /// Whether `text` (a file that is neither `.ts`, `.csv`, `.tsv` nor `.arff`
-/// by its name) is in the UCR layout rather than `.ts`: no `@data` line and no `:`
-/// (a `.ts` series' dimension and label separator) on its first series.
+/// by its name) is in the UCR layout rather than `.ts`: its first line that
+/// is not blank or a comment is not an `@` header line and holds no `:` (a
+/// `.ts` series' dimension and label separator).
 pub(super) fn looks_ucr(text: &str) -> bool {
     let mut lines = text
         .lines()
