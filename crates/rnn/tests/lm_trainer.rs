@@ -425,3 +425,51 @@ fn locked_dropout_silences_a_dropped_unit_for_the_whole_window() {
         "{locked} of the columns unchanged with locked dropout at p = 0.5"
     );
 }
+
+/// A plateau schedule skips a decay that would change the learning rate by
+/// 1e-8 or less (PyTorch's `ReduceLROnPlateau` `eps`). With the rate 0.5
+/// (high enough for validation to stall) and the factor `1 - 1.5e-8`, a
+/// decay would change it by 7.5e-9: every stall leaves it at 0.5. With the
+/// factor `1 - 4e-8` (a change of 2e-8) every stall decays it. Before, any
+/// factor decayed (a run that stalls for good reached 1e-20). The stalls are
+/// counted from the logged validation losses (a tie is not an improvement),
+/// so the test fails if none happened.
+#[test]
+fn a_plateau_schedule_stops_decaying_at_its_eps() {
+    let text = corpus();
+    let dir = tmp("plateau-eps");
+    let run = |decay: f64| -> (usize, Vec<f64>) {
+        let _ = std::fs::remove_dir_all(&dir);
+        let c = TrainConfig {
+            eval_every: 1,
+            ..config(Schedule::Plateau { decay, patience: 1 })
+        };
+        let mut rows = Vec::new();
+        Trainer::new(c, &text, &dir)
+            .unwrap()
+            .fit(Budget::Steps(30), &mut |e: &Event| {
+                if let Event::Evaluated { row } = e {
+                    rows.push((*row).clone());
+                }
+            })
+            .unwrap();
+        let (mut best, mut stalls) = (f64::MAX, 0);
+        for r in &rows {
+            let v = r["val_loss"].as_f64().unwrap();
+            if v < best {
+                best = v;
+            } else {
+                stalls += 1;
+            }
+        }
+        let lrs = rows.iter().map(|r| r["lr"].as_f64().unwrap()).collect();
+        (stalls, lrs)
+    };
+    let (stalls, lrs) = run(1.0 - 1.5e-8);
+    assert!(stalls > 0, "no stall in {} evaluations", lrs.len());
+    assert!(lrs.iter().all(|&lr| lr == 0.5), "{lrs:?}");
+    let (stalls, lrs) = run(1.0 - 4e-8);
+    assert!(stalls > 0, "no stall in {} evaluations", lrs.len());
+    assert!(*lrs.last().unwrap() < 0.5, "{lrs:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

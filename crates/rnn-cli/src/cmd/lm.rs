@@ -106,7 +106,9 @@ pub struct TrainLmArgs {
     /// resumed run follows the cosine of the budget it is given).
     #[arg(long, value_enum, default_value = "plateau")]
     pub schedule: ScheduleName,
-    /// Multiply the learning rate by this when validation stops improving.
+    /// Multiply the learning rate by this when validation stops improving
+    /// (not when that would change it by 1e-8 or less, as PyTorch's
+    /// ReduceLROnPlateau).
     #[arg(long, default_value_t = 0.5)]
     pub lr_decay: f64,
     /// Evaluations without improvement before the learning rate decays.

@@ -84,6 +84,31 @@ impl Schedule {
         }
     }
 
+    /// The learning rate after a plateau schedule's decay of `lr`, or
+    /// `None` when the decay would change it by [`PLATEAU_EPS`] or less
+    /// (PyTorch's `ReduceLROnPlateau` ignores such updates, its `eps`), or
+    /// for a cosine schedule. Without that rule a run that stalls for good
+    /// halves the rate on and on (`1e-20` after an hour of a one-minute
+    /// text's overfitting), to no effect.
+    ///
+    /// ```
+    /// use rnn::optim::schedule::Schedule;
+    /// let s = Schedule::default(); // decay 0.5
+    /// assert_eq!(s.decayed(2e-3), Some(1e-3));
+    /// assert_eq!(s.decayed(3e-8), Some(1.5e-8)); // a change of 1.5e-8 > 1e-8
+    /// assert_eq!(s.decayed(2e-8), None); // a change of 1e-8: kept as it is
+    /// assert_eq!(Schedule::Cosine.decayed(2e-3), None);
+    /// ```
+    pub fn decayed(&self, lr: f64) -> Option<f64> {
+        match *self {
+            Schedule::Plateau { decay, .. } => {
+                let new = lr * decay;
+                (lr - new > PLATEAU_EPS).then_some(new)
+            }
+            Schedule::Cosine => None,
+        }
+    }
+
     /// A cosine schedule's learning rate at `frac` (clamped to 0..=1) of the
     /// budget, from the peak `lr0`; `None` for a plateau schedule.
     pub fn lr_at(&self, lr0: f64, frac: f64) -> Option<f64> {
@@ -93,6 +118,10 @@ impl Schedule {
         }
     }
 }
+
+/// The smallest change a plateau schedule's decay makes to the learning
+/// rate (PyTorch's `ReduceLROnPlateau(eps=1e-8)`): see [`Schedule::decayed`].
+pub const PLATEAU_EPS: f64 = 1e-8;
 
 /// The cosine schedule's learning rate at `frac` (0 to 1) of the budget:
 /// `lr = lr_min + (lr_0 - lr_min) (1 + cos(pi frac)) / 2`, `lr_min = lr_0 / 10`.

@@ -427,7 +427,7 @@ impl Trainer {
                     }
                     .save(&dir)?;
                 }
-                if let (true, Schedule::Plateau { decay, patience }) = (
+                if let (true, Schedule::Plateau { patience, .. }) = (
                     scheduled && sched.cosine_from.is_none(),
                     self.config.schedule,
                 ) {
@@ -439,8 +439,11 @@ impl Trainer {
                     };
                     let stalled = plateau.observe(val, patience);
                     (sched.best_sched, sched.bad_evals) = (plateau.best, plateau.bad_evals);
-                    if stalled {
-                        let lr = tr.opt.config.lr() * decay;
+                    // a decay smaller than PLATEAU_EPS is skipped, as PyTorch does
+                    if let Some(lr) = stalled
+                        .then(|| self.config.schedule.decayed(tr.opt.config.lr()))
+                        .flatten()
+                    {
                         tr.opt.config.set_lr(lr);
                         progress.event(&Event::Message(&format!(
                             "step {}: validation stalled, learning rate now {lr:.3e}",
