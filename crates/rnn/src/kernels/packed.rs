@@ -388,7 +388,19 @@ unsafe fn blocked_f32<const WIDE: bool>(
     // AMD EPYC with AVX-512: 3200x256x65 at 131 GFLOP/s copied, 194 in place;
     // 6400x1024x65 63 and 150; 32x256x1024 235 and 244). Over several slices
     // and many panels (64x1024x4096) the copy is the faster (239 and 223).
-    let direct = matches!(a, Lhs::Rows(_)) && (k <= KC || panels <= 64);
+    // Rows a multiple of 4 KiB apart (K = 1024, 2048, ... floats) fall into
+    // one set of the L1 data cache (4 KiB per way: 32 KiB in 8 ways on Zen 4,
+    // 48 KiB in 12 on Zen 5 and the Xeon), which holds 8 or 12 lines: an
+    // AVX-512 tile's 14 rows read in place then evict each other at every
+    // line, over and over across the panels. Those are copied from 17 panels
+    // on (Zen 4, best of 15 of `examples/kernel_rate`, in place against
+    // copied: 64x1024x1024 90 and 106-109 GFLOP/s, 128x1024x1024 87 and
+    // 106-110, 6400x1024x1024 77 and 90; at 16 panels and fewer the copy did
+    // not pay for itself on a long A: 6400x1024x256 77 and 72, 6400x1024x65
+    // 53-65 and 34-39). An AVX2 tile's 6 rows fit a set.
+    let aliased = WIDE && (k * std::mem::size_of::<f32>()) % 4096 == 0;
+    let direct =
+        matches!(a, Lhs::Rows(_)) && (k <= KC || panels <= 16 || (panels <= 64 && !aliased));
     let (mut ap, mut bq) = (A_PACKED.take(), B_PACKED.take());
     {
         let (ap, bq) = (&mut ap, &mut bq);
@@ -759,6 +771,11 @@ mod tests {
             // K past one slice and more than 64 panels: A copied into row
             // blocks (every shape above reads row-major A in place)
             (20, 300, 1100),
+            // rows 4 KiB apart (K = 1024): from 17 panels on the AVX-512
+            // build copies A (the AVX2 one still reads it in place); at 13
+            // panels both read in place
+            (30, 1024, 300),
+            (30, 1024, 200),
         ] {
             let (a, b) = (pattern(m * k, 1), pattern(k * n, 2));
             let want = naive(m, k, n, &a, &b);
