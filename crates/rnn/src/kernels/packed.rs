@@ -398,7 +398,7 @@ unsafe fn blocked_f32<const WIDE: bool>(
     // 106-110, 6400x1024x1024 77 and 90; at 16 panels and fewer the copy did
     // not pay for itself on a long A: 6400x1024x256 77 and 72, 6400x1024x65
     // 53-65 and 34-39). An AVX2 tile's 6 rows fit a set.
-    let aliased = WIDE && (k * std::mem::size_of::<f32>()) % 4096 == 0;
+    let aliased = WIDE && (k * std::mem::size_of::<f32>()).is_multiple_of(4096);
     let direct =
         matches!(a, Lhs::Rows(_)) && (k <= KC || panels <= 16 || (panels <= 64 && !aliased));
     let (mut ap, mut bq) = (A_PACKED.take(), B_PACKED.take());
