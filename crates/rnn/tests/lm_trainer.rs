@@ -431,7 +431,7 @@ fn locked_dropout_silences_a_dropped_unit_for_the_whole_window() {
 /// (high enough for validation to stall) and the factor `1 - 1.5e-8`, a
 /// decay would change it by 7.5e-9: every stall leaves it at 0.5. With the
 /// factor `1 - 4e-8` (a change of 2e-8) every stall decays it. Before, any
-/// factor decayed (a run that stalls for good reached 1e-20). The stalls are
+/// factor decayed, so a run that stalls for good kept halving. The stalls are
 /// counted from the logged validation losses (a tie is not an improvement),
 /// so the test fails if none happened.
 #[test]
