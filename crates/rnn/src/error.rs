@@ -177,6 +177,16 @@ impl Error {
         }
     }
 
+    /// The [`Error::Parse`] maker of a file's readers: `at(line, reason)`
+    /// names `path` and the line (1-based) at fault.
+    pub(crate) fn parse_in(path: &std::path::Path) -> impl Fn(usize, String) -> Error + '_ {
+        move |line, reason| Error::Parse {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        }
+    }
+
     /// An [`Error::Argument`]: `arg` was expected to be `expected` but was `got`.
     pub fn argument(
         arg: impl Into<String>,

@@ -62,11 +62,7 @@ impl Dataset {
     /// # Ok::<(), rnn::Error>(())
     /// ```
     pub fn parse_arff(path: &Path, text: &str, fill: Fill, dims: Option<usize>) -> Result<Dataset> {
-        let err = |line: usize, reason: String| Error::Parse {
-            path: path.to_path_buf(),
-            line,
-            reason,
-        };
+        let err = Error::parse_in(path);
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         // (name, type) of each attribute, in order
         let mut attrs: Vec<(String, String)> = Vec::new();

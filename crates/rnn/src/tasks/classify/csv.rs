@@ -50,11 +50,7 @@ impl Dataset {
     /// errors are one line naming the line at fault. `dims`: the frame size
     /// a model expects, if any (without it the last column is the label).
     pub fn parse_csv(path: &Path, text: &str, fill: Fill, dims: Option<usize>) -> Result<Dataset> {
-        let err = |line: usize, reason: String| Error::Parse {
-            path: path.to_path_buf(),
-            line,
-            reason,
-        };
+        let err = Error::parse_in(path);
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut layout: Option<(usize, bool)> = None; // (columns, labelled)
         let mut order: Vec<String> = Vec::new();

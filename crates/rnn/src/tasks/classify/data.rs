@@ -1,7 +1,7 @@
 //! [`Dataset`]: labelled (or unlabelled) multivariate sequences read from a
-//! `.ts` file ([`super::ts`]), a UCR `.tsv` file ([`super::tsv`]) or a long
-//! CSV file ([`super::csv`]), missing
-//! values filled.
+//! `.ts` file ([`super::ts`]), a UCR `.tsv` file ([`super::tsv`]), a Weka
+//! `.arff` file ([`super::arff`]) or a long CSV file ([`super::csv`]),
+//! missing values filled.
 
 use super::fill::{fill_series, Fill};
 use crate::{Error, Result};

@@ -145,11 +145,7 @@ impl Dataset {
     /// names the file in errors, which are one line naming the line at
     /// fault. `dims`: the frame size a model expects, if any.
     pub fn parse_ts(path: &Path, text: &str, fill: Fill, dims: Option<usize>) -> Result<Dataset> {
-        let err = |line: usize, reason: String| Error::Parse {
-            path: path.to_path_buf(),
-            line,
-            reason,
-        };
+        let err = Error::parse_in(path);
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut h = Header::default();
         let (mut in_data, mut saw_header) = (false, false);

@@ -83,11 +83,7 @@ impl Dataset {
     /// # Ok::<(), rnn::Error>(())
     /// ```
     pub fn parse_tsv(path: &Path, text: &str, fill: Fill, dims: Option<usize>) -> Result<Dataset> {
-        let err = |line: usize, reason: String| Error::Parse {
-            path: path.to_path_buf(),
-            line,
-            reason,
-        };
+        let err = Error::parse_in(path);
         if let Some(d) = dims.filter(|&d| d != 1) {
             return Err(Error::Data {
                 path: path.to_path_buf(),

@@ -49,11 +49,7 @@ impl Table {
     /// ```
     pub fn parse_with(path: &Path, text: &str, delimiter: u8) -> Result<Table> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let parse_err = |line: usize, reason: String| Error::Parse {
-            path: path.to_path_buf(),
-            line,
-            reason,
-        };
+        let parse_err = Error::parse_in(path);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
