@@ -36,5 +36,5 @@ pred = res.get_prediction(start=n - test).predicted_mean
 rmse = float(np.sqrt(np.mean((pred - y[n - test:]) ** 2)))
 naive = float(np.sqrt(np.mean((y[n - test:] - y[n - test - 1:n - 1]) ** 2)))
 snaive = float(np.sqrt(np.mean((y[n - test:] - y[n - test - season:n - season]) ** 2))) if season > 1 else None
-print(json.dumps({"series": name, "order": order, "seasonal": sorder, "season": season, "trend": trend,
+print(json.dumps({"series": name, "column": col, "order": order, "seasonal": sorder, "season": season, "trend": trend,
                   "aic": aic, "arima_rmse": rmse, "naive_rmse": naive, "snaive_rmse": snaive}))

