@@ -88,8 +88,10 @@ pub struct TrainForecastArgs {
     /// The CSV field separator (one ASCII character, e.g. ';').
     #[arg(long, default_value_t = ',')]
     pub delimiter: char,
-    /// Season of the seasonal-naive baseline and MASE [default: 12 for
-    /// monthly time labels, 4 for quarterly, else 1].
+    /// Season: of the seasonal-naive baseline and MASE, and of the seasonal
+    /// differencing, AR lags and ARMA terms the defaults choose among
+    /// [default: from the time labels: 12 monthly, 4 quarterly, 52 weekly,
+    /// 7 daily, the steps in a day for times less than a day apart, else 1].
     #[arg(long)]
     pub season: Option<usize>,
     /// Hidden units per layer.

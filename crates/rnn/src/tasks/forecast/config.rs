@@ -44,7 +44,9 @@ pub struct TrainConfig {
     pub transform: Transform,
     /// Lags to difference by, in turn (`--diff`; default none).
     pub diff: Vec<usize>,
-    /// Season of the baselines and MASE (`--season`; default from the time labels).
+    /// Season of the baselines and MASE, and of the seasonal cells the
+    /// defaults choose among (`--season`; default from the time labels,
+    /// [`crate::tasks::forecast::default_season`]).
     pub season: Option<usize>,
     /// Hidden units per layer (`--hidden`; default 32).
     pub hidden: usize,
