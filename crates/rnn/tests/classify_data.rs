@@ -548,6 +548,12 @@ fn ucr_layout_with_commas_or_spaces_by_content() {
     // UCR 2015 and numpy copies: the UCR layout
     let a = read("Coffee_TRAIN", "# c\n1,0.5,1.5,2.5\n2,3,4,5\n").unwrap();
     let b = read("Coffee_TRAIN.txt", "1 0.5 1.5 2.5\n2 3 4 5\n").unwrap();
+    // a `%` comment (as .arff files write them) is skipped when the layout
+    // is sniffed and when it is read; before, the reader took it for a
+    // series and failed at its first value
+    let c = read("Coffee_TEST", "% exported\n1,0.5,1.5,2.5\n2,3,4,5\n").unwrap();
+    assert_eq!((c.len(), c.sequences[1].line, c.sequences[1].steps), (2, 3, 3));
+    assert_eq!(tsv("%c\n1\t2\t3\n").unwrap().sequences[0].steps, 2);
     assert_eq!((a.dims, a.len(), a.sequences[0].steps), (1, 2, 3));
     assert_eq!(
         a.sequences,

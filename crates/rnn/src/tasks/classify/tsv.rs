@@ -15,7 +15,9 @@
 //! Sets of varying lengths pad the shorter series with `NaN` at the end:
 //! trailing missing values are padding (the series ends before them);
 //! missing values before the last number are gaps, filled as `--fill`
-//! says. Blank lines and lines starting with `#` are skipped.
+//! says. Blank lines and lines starting with `#` or `%` (the comments of
+//! `.ts` and `.arff` files) are skipped, as [`looks_ucr`] skips them when it
+//! sniffs a file without an extension.
 
 use super::data::{parse_value, Dataset, RawSequence};
 use super::fill::Fill;
@@ -98,7 +100,8 @@ impl Dataset {
         for (i, line) in text.lines().enumerate() {
             // only the end is trimmed: a leading tab is an empty label
             let (n, t) = (i + 1, line.trim_end());
-            if t.trim_start().is_empty() || t.trim_start().starts_with('#') {
+            let lead = t.trim_start();
+            if lead.is_empty() || lead.starts_with('#') || lead.starts_with('%') {
                 continue;
             }
             let sep = *sep.get_or_insert_with(|| Sep::of(t));
