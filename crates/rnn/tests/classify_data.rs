@@ -552,7 +552,10 @@ fn ucr_layout_with_commas_or_spaces_by_content() {
     // is sniffed and when it is read; before, the reader took it for a
     // series and failed at its first value
     let c = read("Coffee_TEST", "% exported\n1,0.5,1.5,2.5\n2,3,4,5\n").unwrap();
-    assert_eq!((c.len(), c.sequences[1].line, c.sequences[1].steps), (2, 3, 3));
+    assert_eq!(
+        (c.len(), c.sequences[1].line, c.sequences[1].steps),
+        (2, 3, 3)
+    );
     assert_eq!(tsv("%c\n1\t2\t3\n").unwrap().sequences[0].steps, 2);
     assert_eq!((a.dims, a.len(), a.sequences[0].steps), (1, 2, 3));
     assert_eq!(

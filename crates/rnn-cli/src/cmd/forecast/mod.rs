@@ -31,10 +31,12 @@ pub struct TrainForecastArgs {
     /// Extra input columns, comma-separated (inputs only; not forecast).
     #[arg(long, value_delimiter = ',')]
     pub features: Vec<String>,
-    /// The time column, or "none" [default: the first column if it is named
-    /// like date/year/time/month/... or is not numeric; pandas' unnamed index
-    /// column is called "index" and taken unless it holds row numbers, then
-    /// the next column is looked at].
+    /// The time column, "none", or a year and a month (quarter) column joined
+    /// by '+' (`year+month`: labels YYYY-MM) [default: the first column if it
+    /// is named like date/year/time/month/... or is not numeric; pandas'
+    /// unnamed index column is called "index" and taken unless it holds row
+    /// numbers, then the next column is looked at; a year or month column
+    /// beside a month or year one: the two joined].
     #[arg(long)]
     pub time: Option<String>,
     /// Fill gaps (empty, NA, NaN, null cells): none (gaps are errors), linear, ffill.

@@ -51,9 +51,16 @@ pub enum TimeColumn {
     /// quarter) or holds a non-numeric value; otherwise none. An unnamed
     /// first column (pandas' index, [`super::Table::index`]) is the time
     /// column, unless it holds the row numbers (0, 1, 2, ... or 1, 2, 3,
-    /// ...): then the second column is taken by the same rule.
+    /// ...): then the second column is taken by the same rule. When that
+    /// column (or, without one, the table) is a `year` or `month` (or
+    /// `quarter`) column and the table has the other one too, the two make
+    /// the labels `YYYY-MM` (`YYYYQn`), named `year+month` (see
+    /// [`TimeColumn::Named`]); a cell that is not a whole year or a month
+    /// from 1 to 12 (quarter 1 to 4) is then an error naming its line.
     Auto,
-    /// This column.
+    /// This column; or two joined by `+`, a year column and a month or
+    /// quarter one (`year+month`, `Year+Quarter`): labels `YYYY-MM` or
+    /// `YYYYQn` (R and Stata frames often keep them apart).
     Named(String),
     /// No time column: rows are labelled 0, 1, 2, ...
     None,
@@ -107,6 +114,104 @@ fn looks_like_time(name: &str) -> bool {
     .any(|k| n.contains(k))
 }
 
+/// Where the time labels come from: one column, or a year column and a
+/// month (12 parts) or quarter (4 parts) column.
+#[derive(Clone, Copy)]
+enum TimeSource {
+    One(usize),
+    Joined {
+        year: usize,
+        part: usize,
+        parts: u32,
+    },
+}
+
+/// The parts of a year a column named `name` counts: 12 for `month`, 4 for
+/// `quarter` (any case); `None` for other names.
+fn year_parts(name: &str) -> Option<u32> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "month" => Some(12),
+        "quarter" | "qtr" => Some(4),
+        _ => None,
+    }
+}
+
+/// The labels `YYYY-MM` (12 parts) or `YYYYQn` (4) of the year column
+/// `year` and the month or quarter column `part`; the error is the row and
+/// what is wrong with its cell.
+fn joined_labels(
+    table: &Table,
+    year: usize,
+    part: usize,
+    parts: u32,
+) -> std::result::Result<Vec<String>, (usize, String)> {
+    let whole = |row: usize, col: usize| -> std::result::Result<i64, (usize, String)> {
+        let cell = table.rows[row][col].trim();
+        cell.parse::<f64>()
+            .ok()
+            .filter(|v| v.fract() == 0.0 && v.abs() < 1e6)
+            .map(|v| v as i64)
+            .ok_or_else(|| {
+                (
+                    row,
+                    format!(
+                        "column {:?}: {cell:?} is not a whole number",
+                        table.columns[col]
+                    ),
+                )
+            })
+    };
+    (0..table.rows.len())
+        .map(|row| {
+            let (y, p) = (whole(row, year)?, whole(row, part)?);
+            if !(1..=i64::from(parts)).contains(&p) {
+                return Err((
+                    row,
+                    format!(
+                        "column {:?}: {p} is not a {} from 1 to {parts}",
+                        table.columns[part],
+                        if parts == 12 { "month" } else { "quarter" }
+                    ),
+                ));
+            }
+            Ok(if parts == 12 {
+                format!("{y:04}-{p:02}")
+            } else {
+                format!("{y:04}Q{p}")
+            })
+        })
+        .collect()
+}
+
+/// The year and month (or quarter) columns of `table` for the time name
+/// `name` (`year+month`, either order), or, with `name` `None`, the columns
+/// named so in the table; `None` when there are not both.
+fn joined_source(table: &Table, name: Option<&str>) -> Option<TimeSource> {
+    let find = |n: &str| {
+        table
+            .columns
+            .iter()
+            .position(|c| c.trim().eq_ignore_ascii_case(n.trim()))
+    };
+    let cols: Vec<usize> = match name {
+        Some(n) => n.split('+').map(find).collect::<Option<Vec<_>>>()?,
+        None => table
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.trim().eq_ignore_ascii_case("year") || year_parts(c).is_some())
+            .map(|(i, _)| i)
+            .collect(),
+    };
+    let [a, b] = cols[..] else {
+        return None;
+    };
+    let is_year = |c: usize| table.columns[c].trim().eq_ignore_ascii_case("year");
+    let (year, part) = if is_year(a) { (a, b) } else { (b, a) };
+    let parts = year_parts(&table.columns[part])?;
+    is_year(year).then_some(TimeSource::Joined { year, part, parts })
+}
+
 impl Series {
     /// Reads `target` (and `features`) from `table`.
     pub fn from_table(
@@ -128,7 +233,19 @@ impl Series {
         }
         let time_col = match time {
             TimeColumn::None => None,
-            TimeColumn::Named(n) => Some(table.column(n)?),
+            TimeColumn::Named(n) => match table.column(n) {
+                Ok(c) => Some(TimeSource::One(c)),
+                Err(e) => match n.contains('+').then(|| joined_source(table, Some(n))) {
+                    Some(Some(j)) => Some(j),
+                    Some(None) => {
+                        return Err(Error::Config(format!(
+                            "--time {n:?}: two columns joined by '+' are a year column and a month or quarter one (e.g. year+month); the columns are: {}",
+                            table.columns.join(", ")
+                        )))
+                    }
+                    None => return Err(e),
+                },
+            },
             TimeColumn::Auto => {
                 let numeric = |c: usize| {
                     table
@@ -146,14 +263,32 @@ impl Series {
                         v == i.to_string() || v == (i + 1).to_string()
                     });
                 let first = usize::from(row_numbers);
-                (first < table.columns.len()
+                let single = (first < table.columns.len()
                     && free(first)
                     && ((table.index && first == 0)
                         || looks_like_time(&table.columns[first])
                         || !numeric(first)))
-                .then_some(first)
+                .then_some(first);
+                // a year and a month (quarter) column, when the column found
+                // is one of them or none was found (a cell that does not
+                // join is then an error naming it)
+                let joined = joined_source(table, None).filter(|j| match *j {
+                    TimeSource::Joined { year, part, .. } => {
+                        free(year) && free(part) && single.is_none_or(|c| c == year || c == part)
+                    }
+                    TimeSource::One(_) => false,
+                });
+                joined.or(single.map(TimeSource::One))
             }
         };
+        if let Some(TimeSource::Joined { year, part, .. }) = time_col {
+            if [year, part].contains(&tcol) || fcols.contains(&year) || fcols.contains(&part) {
+                return Err(Error::Config(format!(
+                    "the time columns {:?} and {:?} cannot also be the target or a feature",
+                    table.columns[year], table.columns[part]
+                )));
+            }
+        }
         let column = |c: usize| -> Result<(Vec<f64>, usize)> {
             let raw = numeric_column(table, c, fill)?;
             fill_gaps(&raw, fill).map_err(|reason| Error::Data {
@@ -161,25 +296,44 @@ impl Series {
                 reason: format!("column {:?}: {reason}", table.columns[c]),
             })
         };
+        let line = |row: usize| table.lines.get(row).copied().unwrap_or(row + 2);
         let labels: Vec<String> = match time_col {
-            Some(c) => table.rows.iter().map(|r| r[c].trim().to_string()).collect(),
+            Some(TimeSource::One(c)) => {
+                table.rows.iter().map(|r| r[c].trim().to_string()).collect()
+            }
+            Some(TimeSource::Joined { year, part, parts }) => {
+                joined_labels(table, year, part, parts).map_err(|(row, reason)| Error::Parse {
+                    path: table.path.clone(),
+                    line: line(row),
+                    reason,
+                })?
+            }
             None => (0..table.rows.len()).map(|i| i.to_string()).collect(),
         };
-        let line = |row: usize| table.lines.get(row).copied().unwrap_or(row + 2);
+        let time_name = time_col.map(|t| match t {
+            TimeSource::One(c) => table.columns[c].clone(),
+            TimeSource::Joined { year, part, .. } => {
+                format!("{}+{}", table.columns[year], table.columns[part])
+            }
+        });
         let mut warnings = Vec::new();
-        if let Some(c) = time_col {
-            let ints = matches!(time, TimeColumn::Named(_)) || looks_like_time(&table.columns[c]);
+        if let (Some(t), Some(name)) = (time_col, &time_name) {
+            let ints = match t {
+                TimeSource::One(c) => {
+                    matches!(time, TimeColumn::Named(_)) || looks_like_time(&table.columns[c])
+                }
+                TimeSource::Joined { .. } => false,
+            };
             check_time_order(&labels, ints).map_err(|(row, reason)| Error::Parse {
                 path: table.path.clone(),
                 line: line(row),
-                reason: format!("time column {:?}: {reason}", table.columns[c]),
+                reason: format!("time column {name:?}: {reason}"),
             })?;
             if let Some((row, why)) = uneven_time_step(&labels, ints) {
                 warnings.push(format!(
-                    "{}:{}: time column {:?}: {why}",
+                    "{}:{}: time column {name:?}: {why}",
                     table.path.display(),
-                    line(row),
-                    table.columns[c]
+                    line(row)
                 ));
             }
         }
@@ -192,7 +346,7 @@ impl Series {
         }
         Ok(Series {
             path: table.path.clone(),
-            time_name: time_col.map(|c| table.columns[c].clone()),
+            time_name,
             time: labels,
             target_name: table.columns[tcol].clone(),
             target: y,
@@ -300,6 +454,73 @@ mod tests {
 
     fn series(text: &str, fill: Fill) -> Result<Series> {
         Series::from_table(&table(text)?, "v", &[], &TimeColumn::Auto, fill)
+    }
+
+    #[test]
+    fn year_and_month_columns_make_the_labels() {
+        // R's layout of Zelig's `approval`: row names, then month and year
+        let text =
+            "\"\",\"month\",\"year\",\"v\"\n\"1\",11,2001,5\n\"2\",12,2001,6\n\"3\",1,2002,7\n";
+        let s = series(text, Fill::None).unwrap();
+        assert_eq!(s.time_name.as_deref(), Some("year+month"));
+        assert_eq!(s.time, ["2001-11", "2001-12", "2002-01"]);
+        assert_eq!(super::super::calendar::default_season(&s.time), 12);
+        // named, either order, quarters; the name read back from a model
+        let t = table("Year,Quarter,v\n1999,4,1\n2000,1,2\n").unwrap();
+        for name in ["Year+Quarter", "quarter+year"] {
+            let s = Series::from_table(&t, "v", &[], &TimeColumn::Named(name.into()), Fill::None)
+                .unwrap();
+            assert_eq!(
+                (s.time_name.as_deref(), s.time.clone()),
+                (
+                    Some("Year+Quarter"),
+                    vec!["1999Q4".to_string(), "2000Q1".into()]
+                )
+            );
+        }
+        // a month out of range or a year that is not whole: the line and the value
+        let e = series("year,month,v\n2001,12,1\n2002,13,2\n", Fill::None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "t.csv:3: column \"month\": 13 is not a month from 1 to 12"
+        );
+        let named = |text: &str, name: &str| {
+            Series::from_table(
+                &table(text).unwrap(),
+                "v",
+                &[],
+                &TimeColumn::Named(name.into()),
+                Fill::None,
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(
+            named("year,month,v\n2001.5,1,1\n", "year+month"),
+            "t.csv:2: column \"year\": \"2001.5\" is not a whole number"
+        );
+        assert!(named("year,v,w\n2001,1,1\n", "year+v")
+            .starts_with("--time \"year+v\": two columns joined by '+'"));
+        // without both columns, or with the month as the target, nothing is joined
+        let s = series("month,v\n1,5\n2,6\n", Fill::None).unwrap();
+        assert_eq!(
+            (s.time_name.as_deref(), s.time[1].as_str()),
+            (Some("month"), "2")
+        );
+        let s = Series::from_table(
+            &table("year,month\n2001,1\n2002,2\n").unwrap(),
+            "month",
+            &[],
+            &TimeColumn::Auto,
+            Fill::None,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.time_name.as_deref(), s.time[1].as_str()),
+            (Some("year"), "2002")
+        );
     }
 
     #[test]
