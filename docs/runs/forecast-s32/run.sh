@@ -5,7 +5,8 @@
 # season given to the ARIMA search: 12 for the monthly series, else 1).
 # usage: bash run.sh DIR RNN [TAG]   (DIR holds the CSV files of export.py; RNN
 # the binary; TAG names the run's files, default none; NOARIMA=1 skips the
-# ARIMA searches)
+# ARIMA searches; LIST=FILE runs the series of FILE, default series.txt:
+# NAME COLUMN TEST SEASON per line)
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$1"; B=$2; T=${3:+$3-}
@@ -15,14 +16,4 @@ while read name col test season; do
     $B eval --model runs/$T$col-$s --data $name.csv --json > eval-$T$col-$s.json
   done
   [ -n "$NOARIMA" ] || ~/.torchenv/bin/python "$here/../forecast-s29/arima.py" $name $col $test $season . >> arima.out
-done <<LIST
-deaths deaths 12 12
-manaus manaus 60 12
-portpirie SeaLevel 8 1
-Bowley Value 6 1
-economics psavert 24 12
-economics unemploy 24 12
-Yen s 52 1
-incomeInequality median 6 1
-Arbuthnot Total 8 1
-LIST
+done < "${LIST:-$here/series.txt}"
