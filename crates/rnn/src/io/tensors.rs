@@ -236,6 +236,11 @@ impl TensorFile {
         }
     }
 
+    /// The shape of tensor `name`, without decoding its values.
+    pub fn shape(&self, name: &str) -> Result<Vec<usize>> {
+        Ok(self.view(name)?.shape().to_vec())
+    }
+
     /// Reads a floating tensor and checks its shape.
     pub fn f64_shaped(&self, name: &str, shape: &[usize]) -> Result<Vec<f64>> {
         let t = self.f64(name)?;

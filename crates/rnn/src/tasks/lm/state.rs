@@ -356,7 +356,7 @@ impl TrainState {
                 "a seq_len and a batch of at least 1",
             ));
         }
-        let saved_h = f.f64("state.h")?.shape.iter().product::<usize>();
+        let saved_h = f.shape("state.h")?.iter().product::<usize>();
         let want_h = (config.num_layers * config.directions())
             .checked_mul(cfg.batch)
             .and_then(|n| n.checked_mul(config.hidden_size));
