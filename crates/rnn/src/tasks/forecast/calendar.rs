@@ -1,4 +1,5 @@
-//! Time-label arithmetic: labels (years, `YYYY-MM`, quarters `YYYYQn`,
+//! Time-label arithmetic: labels (years, months `YYYY-MM`, `1986M01`,
+//! `Jan 1986`, `Jan-86`, `1/86`, quarters `YYYYQn`,
 //! `YYYY-Qn` and `YYYY Qn`, ISO dates, date-times with or without a UTC
 //! offset, decimal years as R's `time()` writes them) as points on
 //! an axis, continued past the end of a series, and the default season they
@@ -22,8 +23,9 @@ enum Zone {
 enum Kind {
     /// A plain integer (a year, an index).
     Int,
-    /// `YYYY-MM`: the value counts months since year 0.
-    Month,
+    /// A month written as [`MonthStyle`] says: the value counts months
+    /// since year 0.
+    Month(MonthStyle),
     /// `YYYYQn`, `YYYY-Qn` or `YYYY Qn` (the separator before the `Q`):
     /// quarters since year 0.
     Quarter(&'static str),
@@ -39,6 +41,117 @@ enum Kind {
     /// column only (see [`decimal_years`]): one label cannot tell a month
     /// from a quarter (0.25 is both).
     Fraction { f: i64, digits: usize },
+}
+
+/// How a month label is written (the labels after a series are written the
+/// same way).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum MonthStyle {
+    /// `1986-01` (read from `1986/01` too).
+    Iso,
+    /// `1986M01` or `1986m1`, as EViews, the IMF and Eurostat write months:
+    /// the letter, and whether the month is written with a leading zero
+    /// (`01`; months 10-12 do not tell, see [`extend_time`]).
+    Letter(char, bool),
+    /// `Jan 1986`, `Jan-86`, `January 1986`: the separator, whether the name
+    /// is written in full and whether the year has two digits.
+    Name(char, bool, bool),
+    /// `1/86`, `01/1986`: whether the month is written with a leading zero
+    /// and whether the year has two digits.
+    Slash(bool, bool),
+}
+
+const MONTH_NAMES: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// A year written with two digits, as POSIX `strptime`'s `%y` reads it:
+/// 69-99 are 1969-1999, 00-68 are 2000-2068.
+fn full_year(y: &str) -> Option<i64> {
+    let v = y.parse::<i64>().ok()?;
+    match y.len() {
+        2 if y.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(if v >= 69 { 1900 + v } else { 2000 + v })
+        }
+        4 if y.bytes().all(|b| b.is_ascii_digit()) => Some(v),
+        _ => None,
+    }
+}
+
+/// A month label in one of the [`MonthStyle`]s other than ISO.
+fn month_label(s: &str) -> Option<Stamp> {
+    let stamp = |style, y: i64, m: i64| {
+        (1..=12).contains(&m).then_some(Stamp {
+            kind: Kind::Month(style),
+            v: y * 12 + m - 1,
+        })
+    };
+    let digits = |t: &str| !t.is_empty() && t.len() <= 2 && t.bytes().all(|b| b.is_ascii_digit());
+    // 1986M01, 1986m1
+    if let Some(i) = s.find(['M', 'm']).filter(|&i| i == 4) {
+        let (y, m) = (&s[..4], &s[i + 1..]);
+        let letter = s[4..].chars().next()?;
+        if digits(m) && y.bytes().all(|b| b.is_ascii_digit()) {
+            let zero = m.len() == 2 && m.starts_with('0');
+            return stamp(
+                MonthStyle::Letter(letter, zero),
+                y.parse().ok()?,
+                m.parse().ok()?,
+            );
+        }
+    }
+    // 1/86, 01/1986
+    if let Some((m, y)) = s.split_once('/') {
+        if digits(m) {
+            let style = MonthStyle::Slash(m.len() == 2 && m.starts_with('0'), y.len() == 2);
+            return stamp(style, full_year(y)?, m.parse().ok()?);
+        }
+    }
+    // Jan 1986, Jan-86, January 1986
+    let (name, y, sep) = s
+        .split_once(' ')
+        .map(|(a, b)| (a, b, ' '))
+        .or_else(|| s.split_once('-').map(|(a, b)| (a, b, '-')))?;
+    let m = MONTH_NAMES.iter().position(|full| {
+        name.eq_ignore_ascii_case(full)
+            || (name.len() == 3 && name.eq_ignore_ascii_case(&full[..3]))
+    })?;
+    let style = MonthStyle::Name(sep, name.len() > 3, y.len() == 2);
+    stamp(style, full_year(y)?, m as i64 + 1)
+}
+
+/// The label of month `v` (months since year 0) written in `style`.
+fn format_month(style: MonthStyle, v: i64) -> String {
+    let (y, m) = (v.div_euclid(12), v.rem_euclid(12) + 1);
+    let year = |short: bool| match short {
+        true => format!("{:02}", y.rem_euclid(100)),
+        false => y.to_string(),
+    };
+    match style {
+        MonthStyle::Iso => format!("{y}-{m:02}"),
+        MonthStyle::Letter(c, true) => format!("{y}{c}{m:02}"),
+        MonthStyle::Letter(c, false) => format!("{y}{c}{m}"),
+        MonthStyle::Slash(pad, short) => match pad {
+            true => format!("{m:02}/{}", year(short)),
+            false => format!("{m}/{}", year(short)),
+        },
+        MonthStyle::Name(sep, full, short) => {
+            let name = MONTH_NAMES[(m - 1) as usize];
+            let name = if full { name } else { &name[..3] };
+            format!("{name}{sep}{}", year(short))
+        }
+    }
 }
 
 /// The periods a "year" (a `ts` cycle) that decimal labels may step by:
@@ -186,7 +299,7 @@ fn parse_stamp(s: &str) -> Option<Stamp> {
         // YYYY-MM: chrono reads dates, so read the first of that month
         let d = NaiveDate::parse_from_str(&format!("{y}-{m}-01"), "%Y-%m-%d").ok()?;
         return Some(Stamp {
-            kind: Kind::Month,
+            kind: Kind::Month(MonthStyle::Iso),
             v: i64::from(d.year()) * 12 + i64::from(d.month0()),
         });
     }
@@ -195,7 +308,7 @@ fn parse_stamp(s: &str) -> Option<Stamp> {
             return Some(day(d, fmt));
         }
     }
-    parse_time(s)
+    month_label(s).or_else(|| parse_time(s))
 }
 
 fn date_of(days: i64) -> Option<NaiveDate> {
@@ -210,7 +323,7 @@ fn day_years(days: i64) -> f64 {
 fn stamp_value(s: Stamp) -> f64 {
     match s.kind {
         Kind::Int => s.v as f64,
-        Kind::Month => s.v as f64 / 12.0,
+        Kind::Month(_) => s.v as f64 / 12.0,
         Kind::Quarter(_) => s.v as f64 / 4.0,
         Kind::Day(_) => day_years(s.v),
         Kind::Time(..) => 1970.0 + s.v as f64 / (365.2425 * 86400.0),
@@ -221,7 +334,7 @@ fn stamp_value(s: Stamp) -> f64 {
 fn format_stamp(s: Stamp) -> String {
     match s.kind {
         Kind::Int => s.v.to_string(),
-        Kind::Month => format!("{}-{:02}", s.v.div_euclid(12), s.v.rem_euclid(12) + 1),
+        Kind::Month(style) => format_month(style, s.v),
         Kind::Quarter(sep) => format!("{}{sep}Q{}", s.v.div_euclid(4), s.v.rem_euclid(4) + 1),
         Kind::Day(fmt) => {
             date_of(s.v).map_or_else(|| s.v.to_string(), |d| d.format(fmt).to_string())
@@ -250,6 +363,9 @@ fn same_kind(a: Stamp, b: Stamp) -> bool {
     match (a.kind, b.kind) {
         (Kind::Time(f, _), Kind::Time(g, _)) => f == g,
         (Kind::Fraction { f, .. }, Kind::Fraction { f: g, .. }) => f == g,
+        // months in any style are points on one axis (`May` is a name in
+        // full and abbreviated)
+        (Kind::Month(_), Kind::Month(_)) => true,
         (x, y) => x == y,
     }
 }
@@ -308,8 +424,27 @@ pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
     let n = labels.len();
     let column = parse_column(labels);
     let parsed = |i: usize| column.get(i).copied().flatten();
+    // months 10-12 do not say whether the column writes `01` or `1`: any
+    // label with a leading zero does
+    let zero = column.iter().flatten().any(|s| {
+        matches!(
+            s.kind,
+            Kind::Month(MonthStyle::Letter(_, true) | MonthStyle::Slash(true, _))
+        )
+    });
+    let padded = |s: Stamp| match s.kind {
+        Kind::Month(MonthStyle::Letter(c, _)) => Stamp {
+            kind: Kind::Month(MonthStyle::Letter(c, zero)),
+            ..s
+        },
+        Kind::Month(MonthStyle::Slash(_, short)) => Stamp {
+            kind: Kind::Month(MonthStyle::Slash(zero, short)),
+            ..s
+        },
+        _ => s,
+    };
     if n >= 2 {
-        if let (Some(a), Some(b)) = (parsed(n - 2), parsed(n - 1)) {
+        if let (Some(a), Some(b)) = (parsed(n - 2), parsed(n - 1).map(padded)) {
             let step = b.v - a.v;
             if same_kind(a, b) && step > 0 {
                 let months = match (date_of(a.v), date_of(b.v)) {
@@ -435,10 +570,11 @@ pub fn check_time_order(labels: &[String], ints: bool) -> Result<(), (usize, Str
 /// ```
 pub fn uneven_time_step(labels: &[String], ints: bool) -> Option<(usize, String)> {
     let column = parse_column(labels);
-    let kind = column.first().copied().flatten()?.kind;
+    let first = column.first().copied().flatten()?;
+    let kind = first.kind;
     let unit = match kind {
         Kind::Int if ints => "",
-        Kind::Month | Kind::Fraction { f: 12, .. } => " month(s)",
+        Kind::Month(_) | Kind::Fraction { f: 12, .. } => " month(s)",
         Kind::Quarter(_) | Kind::Fraction { f: 4, .. } => " quarter(s)",
         Kind::Fraction { f: 52, .. } => " week(s)",
         Kind::Fraction { f: 7, .. } => " day(s)",
@@ -447,7 +583,7 @@ pub fn uneven_time_step(labels: &[String], ints: bool) -> Option<(usize, String)
     };
     let stamps: Option<Vec<Stamp>> = column.into_iter().collect();
     // labels of different forms: not compared
-    let st = stamps.filter(|s| s.iter().all(|x| x.kind == kind))?;
+    let st = stamps.filter(|s| s.iter().all(|&x| same_kind(x, first)))?;
     let steps: Vec<i64> = st.windows(2).map(|w| w[1].v - w[0].v).collect();
     // the usual step: the most common one (the smallest on a tie)
     let mut counts = std::collections::BTreeMap::new();
@@ -509,7 +645,7 @@ pub fn default_season(labels: &[String]) -> usize {
     let (a, b) = (s[0], s[1]);
     let step = b.v - a.v;
     match a.kind {
-        Kind::Month if step == 1 => 12,
+        Kind::Month(_) if step == 1 => 12,
         Kind::Quarter(_) if step == 1 => 4,
         Kind::Fraction { f, .. } if step == 1 => f as usize,
         Kind::Day(_) => {
@@ -615,6 +751,69 @@ mod tests {
         // mixed or unknown labels: row positions, no season
         assert_eq!(time_axis(&l(&["2000", "2000-02"])), [0.0, 1.0]);
         assert_eq!(default_season(&l(&["2020-13", "2020-14"])), 1);
+    }
+
+    #[test]
+    fn months_in_the_styles_of_spreadsheets_and_statistics_offices() {
+        let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // each style: the season, the order check and the labels after it,
+        // written the same way (December to January across the year)
+        for (labels, next) in [
+            (l(&["1986M12", "1987M01"]), ["1987M02", "1987M03"]),
+            (l(&["1986m7", "1986m8"]), ["1986m9", "1986m10"]),
+            (l(&["1986M11", "1986M12"]), ["1987M1", "1987M2"]),
+            (l(&["Nov 1986", "Dec 1986"]), ["Jan 1987", "Feb 1987"]),
+            (l(&["Nov-86", "Dec-86"]), ["Jan-87", "Feb-87"]),
+            (
+                l(&["November 1999", "December 1999"]),
+                ["January 2000", "February 2000"],
+            ),
+            (l(&["12/86", "01/87"]), ["02/87", "03/87"]),
+            (l(&["11/1986", "12/1986"]), ["1/1987", "2/1987"]),
+            // lower-case names are read; the labels after them are capitalised
+            (l(&["dec-98", "jan-99"]), ["Feb-99", "Mar-99"]),
+        ] {
+            assert_eq!(default_season(&labels), 12, "{labels:?}");
+            assert!(check_time_order(&labels, false).is_ok(), "{labels:?}");
+            assert_eq!(uneven_time_step(&labels, false), None, "{labels:?}");
+            assert_eq!(extend_time(&labels, 2), next, "{labels:?}");
+        }
+        // boot's acme: `1/86` ... `12/90`, months one apart; a gap is said in months
+        let acme = l(&["11/86", "12/86", "1/87", "2/87"]);
+        assert_eq!(
+            (default_season(&acme), extend_time(&acme, 1)[0].as_str()),
+            (12, "3/87")
+        );
+        // after December, the style of the column's other months
+        let end = l(&["10/90", "11/90", "12/90"]);
+        assert_eq!(
+            extend_time(&l(&["9/90", "10/90", "11/90", "12/90"]), 1),
+            ["1/91"]
+        );
+        assert_eq!(
+            extend_time(&l(&["09/90", "10/90", "11/90", "12/90"]), 1),
+            ["01/91"]
+        );
+        assert_eq!(extend_time(&end, 1), ["1/91"]);
+        let (row, why) =
+            uneven_time_step(&l(&["Jan 2001", "Feb 2001", "Apr 2001"]), false).unwrap();
+        assert_eq!(row, 2);
+        assert!(why.contains("is 2 month(s) after \"Feb 2001\""), "{why}");
+        // `May` is a full name and an abbreviation: one column all the same
+        let may = l(&["April 2001", "May 2001", "June 2001"]);
+        assert_eq!(
+            (
+                uneven_time_step(&may, false),
+                extend_time(&may, 1)[0].as_str()
+            ),
+            (None, "July 2001")
+        );
+        // two-digit years as strptime's %y: 69-99 the 1900s, 00-68 the 2000s
+        assert_eq!(time_axis(&l(&["Jan-69", "Jan-68"])), [1969.0, 2068.0]);
+        // not months: a 13th month, a name that is not one, a date with a day
+        for bad in ["13/86", "Foo 1986", "1986M13", "1/2/86"] {
+            assert_eq!(parse_stamp(bad), None, "{bad}");
+        }
     }
 
     #[test]
