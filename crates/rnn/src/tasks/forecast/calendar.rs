@@ -76,6 +76,19 @@ const MONTH_NAMES: [&str; 12] = [
     "December",
 ];
 
+/// The month (1-12) a name gives: in full or its first three letters, any
+/// case (`Jan`, `january`).
+pub(super) fn month_of_name(name: &str) -> Option<usize> {
+    let name = name.trim();
+    MONTH_NAMES
+        .iter()
+        .position(|full| {
+            name.eq_ignore_ascii_case(full)
+                || (name.len() == 3 && name.eq_ignore_ascii_case(&full[..3]))
+        })
+        .map(|m| m + 1)
+}
+
 /// A year written with two digits, as POSIX `strptime`'s `%y` reads it:
 /// 69-99 are 1969-1999, 00-68 are 2000-2068.
 fn full_year(y: &str) -> Option<i64> {
@@ -123,12 +136,9 @@ fn month_label(s: &str) -> Option<Stamp> {
         .split_once(' ')
         .map(|(a, b)| (a, b, ' '))
         .or_else(|| s.split_once('-').map(|(a, b)| (a, b, '-')))?;
-    let m = MONTH_NAMES.iter().position(|full| {
-        name.eq_ignore_ascii_case(full)
-            || (name.len() == 3 && name.eq_ignore_ascii_case(&full[..3]))
-    })?;
+    let m = month_of_name(name)?;
     let style = MonthStyle::Name(sep, name.len() > 3, y.len() == 2);
-    stamp(style, full_year(y)?, m as i64 + 1)
+    stamp(style, full_year(y)?, m as i64)
 }
 
 /// The label of month `v` (months since year 0) written in `style`.

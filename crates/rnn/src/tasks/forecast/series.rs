@@ -55,8 +55,10 @@ pub enum TimeColumn {
     /// column (or, without one, the table) is a `year` or `month` (or
     /// `quarter`) column and the table has the other one too, the two make
     /// the labels `YYYY-MM` (`YYYYQn`), named `year+month` (see
-    /// [`TimeColumn::Named`]); a cell that is not a whole year or a month
-    /// from 1 to 12 (quarter 1 to 4) is then an error naming its line.
+    /// [`TimeColumn::Named`]); months may be numbers or names (`Jan`,
+    /// `January`). When a cell does not join (not a whole year, not a month
+    /// from 1 to 12 or a quarter from 1 to 4) the column found is taken
+    /// alone, with a warning naming the cell.
     Auto,
     /// This column; or two joined by `+`, a year column and a month or
     /// quarter one (`year+month`, `Year+Quarter`): labels `YYYY-MM` or
@@ -163,7 +165,14 @@ fn joined_labels(
     };
     (0..table.rows.len())
         .map(|row| {
-            let (y, p) = (whole(row, year)?, whole(row, part)?);
+            let named = (parts == 12)
+                .then(|| super::calendar::month_of_name(&table.rows[row][part]))
+                .flatten();
+            let y = whole(row, year)?;
+            let p = match named {
+                Some(m) => m as i64,
+                None => whole(row, part)?,
+            };
             if !(1..=i64::from(parts)).contains(&p) {
                 return Err((
                     row,
@@ -231,6 +240,7 @@ impl Series {
                 "the target column {target:?} cannot also be a feature"
             )));
         }
+        let mut not_joined = None;
         let time_col = match time {
             TimeColumn::None => None,
             TimeColumn::Named(n) => match table.column(n) {
@@ -278,7 +288,26 @@ impl Series {
                     }
                     TimeSource::One(_) => false,
                 });
-                joined.or(single.map(TimeSource::One))
+                // a join that fails falls back to the column found, with a
+                // warning naming the cell (a file that loaded before still does)
+                match joined {
+                    Some(TimeSource::Joined { year, part, parts }) => {
+                        match joined_labels(table, year, part, parts) {
+                            Ok(_) => joined,
+                            Err((row, why)) => {
+                                not_joined = Some(format!(
+                                    "{}:{}: {why}: the columns {:?} and {:?} are not joined into time labels",
+                                    table.path.display(),
+                                    table.lines.get(row).copied().unwrap_or(row + 2),
+                                    table.columns[year],
+                                    table.columns[part]
+                                ));
+                                single.map(TimeSource::One)
+                            }
+                        }
+                    }
+                    _ => single.map(TimeSource::One),
+                }
             }
         };
         if let Some(TimeSource::Joined { year, part, .. }) = time_col {
@@ -316,7 +345,7 @@ impl Series {
                 format!("{}+{}", table.columns[year], table.columns[part])
             }
         });
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = not_joined.into_iter().collect();
         if let (Some(t), Some(name)) = (time_col, &time_name) {
             let ints = match t {
                 TimeSource::One(c) => {
@@ -478,14 +507,20 @@ mod tests {
                 )
             );
         }
-        // a month out of range or a year that is not whole: the line and the value
-        let e = series("year,month,v\n2001,12,1\n2002,13,2\n", Fill::None)
-            .unwrap_err()
-            .to_string();
+        // month names (HistData's `Prostitutes`: Year, month "Jan", ...)
+        let s = series("Year,month,v\n1812,Dec,1\n1813,jan,2\n", Fill::None).unwrap();
+        assert_eq!(s.time, ["1812-12", "1813-01"]);
+        // a month out of range: the year column alone, and a warning naming the cell
+        let s = series("year,month,v\n2001,12,1\n2002,13,2\n", Fill::None).unwrap();
         assert_eq!(
-            e,
-            "t.csv:3: column \"month\": 13 is not a month from 1 to 12"
+            (s.time_name.as_deref(), s.time[1].as_str()),
+            (Some("year"), "2002")
         );
+        assert_eq!(
+            s.warnings,
+            ["t.csv:3: column \"month\": 13 is not a month from 1 to 12: the columns \"year\" and \"month\" are not joined into time labels"]
+        );
+        // named, a cell that does not join is an error naming the line and the value
         let named = |text: &str, name: &str| {
             Series::from_table(
                 &table(text).unwrap(),
@@ -500,6 +535,10 @@ mod tests {
         assert_eq!(
             named("year,month,v\n2001.5,1,1\n", "year+month"),
             "t.csv:2: column \"year\": \"2001.5\" is not a whole number"
+        );
+        assert_eq!(
+            named("year,month,v\n2001,13,1\n", "year+month"),
+            "t.csv:2: column \"month\": 13 is not a month from 1 to 12"
         );
         assert!(named("year,v,w\n2001,1,1\n", "year+v")
             .starts_with("--time \"year+v\": two columns joined by '+'"));
