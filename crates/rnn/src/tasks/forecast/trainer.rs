@@ -673,11 +673,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// What the run's last stop line adds: the validation scores, and whether
 /// the network does worse than the AR or naive forecast there.
 fn validation_note(v: &ValScores, window: usize, k: usize) -> String {
+    // worse by more than f32 rounding: networks that learned no correction
+    // forecast their base to about 1e-7 and are not called worse than it
+    let worse_than = |base: f64| v.rmse > base * (1.0 + 1e-6);
     let mut worse = Vec::new();
-    if v.rmse > v.ar_rmse {
+    if worse_than(v.ar_rmse) {
         worse.push(format!("AR({window})"));
     }
-    if v.rmse > v.naive_rmse {
+    if worse_than(v.naive_rmse) {
         worse.push("naive".to_string());
     }
     format!(
@@ -699,4 +702,29 @@ fn validation_note(v: &ValScores, window: usize, k: usize) -> String {
             )
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{validation_note, ValScores};
+
+    #[test]
+    fn a_network_is_called_worse_than_a_baseline_only_beyond_rounding() {
+        let v = |rmse: f64| ValScores {
+            points: 2,
+            rmse,
+            ar_rmse: 12.136_9,
+            naive_rmse: 12.136_9,
+        };
+        // telef: the networks kept their first epoch and forecast the naive
+        // base, 1e-8 off it in f32
+        assert!(!validation_note(&v(12.136_9 * (1.0 + 1e-8)), 3, 5).contains("WARNING"));
+        let worse = validation_note(&v(12.2), 3, 5);
+        assert!(
+            worse.ends_with(
+                "; WARNING: the network is worse than AR(3) and naive on the validation block"
+            ),
+            "{worse}"
+        );
+    }
 }
