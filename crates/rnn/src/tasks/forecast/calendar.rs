@@ -209,8 +209,37 @@ fn decimal_years(labels: &[String]) -> Option<(i64, usize)> {
 }
 
 /// Each label understood on its own ([`parse_stamp`]), or as decimal years
-/// when the column is ([`decimal_years`]).
+/// when the column is ([`decimal_years`]). Months with a two-digit year
+/// (`1/86`, `Jan-86`) could be something else (`01/31` the 31st of
+/// January, `Jan-15` its 15th): they are months only when the column runs
+/// forward in them, else they are left not understood, as before they were
+/// read at all.
 fn parse_column(labels: &[String]) -> Vec<Option<Stamp>> {
+    let short = |s: &Stamp| {
+        matches!(
+            s.kind,
+            Kind::Month(MonthStyle::Slash(_, true) | MonthStyle::Name(_, _, true))
+        )
+    };
+    let mut column = parse_each(labels);
+    let months: Vec<i64> = column
+        .iter()
+        .flatten()
+        .filter(|s| short(s))
+        .map(|s| s.v)
+        .collect();
+    if !months.windows(2).all(|w| w[1] > w[0]) {
+        for c in column.iter_mut() {
+            if c.is_some_and(|s| short(&s)) {
+                *c = None;
+            }
+        }
+    }
+    column
+}
+
+/// [`parse_column`] before its check of months with two-digit years.
+fn parse_each(labels: &[String]) -> Vec<Option<Stamp>> {
     match decimal_years(labels) {
         Some((f, digits)) => labels
             .iter()
@@ -818,6 +847,15 @@ mod tests {
             ),
             (None, "July 2001")
         );
+        // days of a year without it (`MM/DD`) are not months: the column does
+        // not run forward in them, so it stays text as it was before months
+        // in this style were read (no order error)
+        let days = l(&["01/30", "01/31", "02/01"]);
+        assert_eq!(
+            (check_time_order(&days, false), default_season(&days)),
+            (Ok(()), 1)
+        );
+        assert_eq!(extend_time(&days, 1), ["02/01+1"]);
         // two-digit years as strptime's %y: 69-99 the 1900s, 00-68 the 2000s
         assert_eq!(time_axis(&l(&["Jan-69", "Jan-68"])), [1969.0, 2068.0]);
         // not months: a 13th month, a name that is not one, a date with a day
