@@ -240,6 +240,7 @@ impl Series {
                 "the target column {target:?} cannot also be a feature"
             )));
         }
+        let line = |row: usize| table.lines.get(row).copied().unwrap_or(row + 2);
         let mut not_joined = None;
         let time_col = match time {
             TimeColumn::None => None,
@@ -280,8 +281,7 @@ impl Series {
                         || !numeric(first)))
                 .then_some(first);
                 // a year and a month (quarter) column, when the column found
-                // is one of them or none was found (a cell that does not
-                // join is then an error naming it)
+                // is one of them or none was found
                 let joined = joined_source(table, None).filter(|j| match *j {
                     TimeSource::Joined { year, part, .. } => {
                         free(year) && free(part) && single.is_none_or(|c| c == year || c == part)
@@ -298,7 +298,7 @@ impl Series {
                                 not_joined = Some(format!(
                                     "{}:{}: {why}: the columns {:?} and {:?} are not joined into time labels",
                                     table.path.display(),
-                                    table.lines.get(row).copied().unwrap_or(row + 2),
+                                    line(row),
                                     table.columns[year],
                                     table.columns[part]
                                 ));
@@ -325,7 +325,6 @@ impl Series {
                 reason: format!("column {:?}: {reason}", table.columns[c]),
             })
         };
-        let line = |row: usize| table.lines.get(row).copied().unwrap_or(row + 2);
         let labels: Vec<String> = match time_col {
             Some(TimeSource::One(c)) => {
                 table.rows.iter().map(|r| r[c].trim().to_string()).collect()
