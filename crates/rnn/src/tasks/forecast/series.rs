@@ -241,7 +241,8 @@ impl Series {
             )));
         }
         let line = |row: usize| table.lines.get(row).copied().unwrap_or(row + 2);
-        let mut not_joined = None;
+        // the joined labels the automatic choice checked, kept for below
+        let (mut not_joined, mut checked) = (None, None);
         let time_col = match time {
             TimeColumn::None => None,
             TimeColumn::Named(n) => match table.column(n) {
@@ -293,7 +294,10 @@ impl Series {
                 match joined {
                     Some(TimeSource::Joined { year, part, parts }) => {
                         match joined_labels(table, year, part, parts) {
-                            Ok(_) => joined,
+                            Ok(l) => {
+                                checked = Some(l);
+                                joined
+                            }
                             Err((row, why)) => {
                                 not_joined = Some(format!(
                                     "{}:{}: {why}: the columns {:?} and {:?} are not joined into time labels",
@@ -329,13 +333,16 @@ impl Series {
             Some(TimeSource::One(c)) => {
                 table.rows.iter().map(|r| r[c].trim().to_string()).collect()
             }
-            Some(TimeSource::Joined { year, part, parts }) => {
-                joined_labels(table, year, part, parts).map_err(|(row, reason)| Error::Parse {
-                    path: table.path.clone(),
-                    line: line(row),
-                    reason,
-                })?
-            }
+            Some(TimeSource::Joined { year, part, parts }) => match checked {
+                Some(labels) => labels,
+                None => joined_labels(table, year, part, parts).map_err(|(row, reason)| {
+                    Error::Parse {
+                        path: table.path.clone(),
+                        line: line(row),
+                        reason,
+                    }
+                })?,
+            },
             None => (0..table.rows.len()).map(|i| i.to_string()).collect(),
         };
         let time_name = time_col.map(|t| match t {
