@@ -57,15 +57,16 @@ const DECIMAL_FREQUENCIES: [i64; 5] = [4, 7, 12, 24, 52];
 
 /// When the labels that are numbers are decimal years (some with a
 /// fraction, their smallest step `1/f` for `f` in [`DECIMAL_FREQUENCIES`],
-/// each a whole number of periods `1/f`): `f` and the most decimals a label
-/// is written with.
-fn decimal_years(labels: &[String]) -> Option<(i64, usize)> {
-    let mut xs = Vec::with_capacity(labels.len());
+/// each a whole number of periods `1/f`): each label's stamp (`None` for a
+/// label that is not a number), read once.
+fn decimal_years(labels: &[String]) -> Option<Vec<Option<Stamp>>> {
+    let mut column = Vec::with_capacity(labels.len());
     let (mut fractional, mut digits) = (false, 0);
     for l in labels {
         let t = l.trim();
         let Ok(x) = t.parse::<f64>() else {
-            continue; // not a number: that row's label is not understood
+            column.push(None); // not a number: that row's label is not understood
+            continue;
         };
         if !x.is_finite() || t.contains(['e', 'E']) {
             return None;
@@ -74,8 +75,9 @@ fn decimal_years(labels: &[String]) -> Option<(i64, usize)> {
             fractional |= dec.bytes().any(|b| b != b'0');
             digits = digits.max(dec.len());
         }
-        xs.push(x);
+        column.push(Some(x));
     }
+    let xs: Vec<f64> = column.iter().flatten().copied().collect();
     if !fractional || xs.len() < 2 {
         return None;
     }
@@ -89,7 +91,24 @@ fn decimal_years(labels: &[String]) -> Option<(i64, usize)> {
         .find(|&f| (step * f as f64 - 1.0).abs() < 1e-6)?;
     // R writes 15 significant digits: a whole number of periods to 1e-6
     let whole = |x: f64| ((x * f as f64) - (x * f as f64).round()).abs() < 1e-6;
-    xs.iter().all(|&x| whole(x)).then_some((f, digits.min(15)))
+    if !xs.iter().all(|&x| whole(x)) {
+        return None;
+    }
+    let kind = Kind::Fraction {
+        f,
+        digits: digits.min(15),
+    };
+    Some(
+        column
+            .into_iter()
+            .map(|x| {
+                x.map(|x| Stamp {
+                    kind,
+                    v: (x * f as f64).round() as i64,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// Each label understood on its own ([`parse_stamp`]), or as decimal years
@@ -124,19 +143,7 @@ fn parse_column(labels: &[String]) -> Vec<Option<Stamp>> {
 
 /// [`parse_column`] before its check of months with two-digit years.
 fn parse_each(labels: &[String]) -> Vec<Option<Stamp>> {
-    match decimal_years(labels) {
-        Some((f, digits)) => labels
-            .iter()
-            .map(|l| {
-                let x = l.trim().parse::<f64>().ok()?;
-                Some(Stamp {
-                    kind: Kind::Fraction { f, digits },
-                    v: (x * f as f64).round() as i64,
-                })
-            })
-            .collect(),
-        None => labels.iter().map(|l| parse_stamp(l)).collect(),
-    }
+    decimal_years(labels).unwrap_or_else(|| labels.iter().map(|l| parse_stamp(l)).collect())
 }
 
 /// A time label understood as a point on a numeric axis.
