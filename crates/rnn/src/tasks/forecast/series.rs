@@ -1,7 +1,7 @@
 //! A numeric target series with its features and time labels, read from a
 //! CSV table.
 
-use super::calendar::{check_time_order, uneven_time_step};
+use super::calendar::{check_time_order, understood, uneven_time_step};
 use super::pipeline::Transform;
 use super::table::Table;
 use crate::tasks::fill::{fill_gaps, is_missing, Fill};
@@ -126,6 +126,38 @@ enum TimeSource {
         part: usize,
         parts: u32,
     },
+}
+
+/// When the time runs back at `row` because the file holds several series
+/// one after another (long or "tidy" data: `symbol,date,price`), the text
+/// column that changes there, said as a hint to add to an order error;
+/// else nothing.
+fn series_change(table: &Table, row: usize, time: TimeSource) -> String {
+    let is_time = |c: usize| match time {
+        TimeSource::One(t) => c == t,
+        TimeSource::Joined { year, part, .. } => c == year || c == part,
+    };
+    let (Some(before), Some(here)) = (
+        row.checked_sub(1).and_then(|r| table.rows.get(r)),
+        table.rows.get(row),
+    ) else {
+        return String::new();
+    };
+    (0..table.columns.len())
+        .find(|&c| {
+            !is_time(c)
+                && before[c].trim() != here[c].trim()
+                && here[c].trim().parse::<f64>().is_err()
+                && !is_missing(here[c].trim())
+        })
+        .map_or_else(String::new, |c| {
+            format!(
+                " (column {:?} changes from {:?} to {:?} on this row: the file holds several series one after another; keep the rows of one)",
+                table.columns[c],
+                before[c].trim(),
+                here[c].trim()
+            )
+        })
 }
 
 /// The parts of a year a column named `name` counts: 12 for `month`, 4 for
@@ -281,6 +313,23 @@ impl Series {
                         || looks_like_time(&table.columns[first])
                         || !numeric(first)))
                 .then_some(first);
+                // when that column's labels are not times (or there is none),
+                // a later column named like a time whose every label is one
+                // (`temp,date` with dates; `symbol,date,price`)
+                let labels_of = |c: usize| -> Vec<String> {
+                    table.rows.iter().map(|r| r[c].trim().to_string()).collect()
+                };
+                let single = match single {
+                    Some(c) if understood(&labels_of(c)) => Some(c),
+                    other => (0..table.columns.len())
+                        .find(|&c| {
+                            free(c)
+                                && looks_like_time(&table.columns[c])
+                                && !numeric(c)
+                                && understood(&labels_of(c))
+                        })
+                        .or(other),
+                };
                 // a year and a month (quarter) column, when the column found
                 // is one of them or none was found
                 let joined = joined_source(table, None).filter(|j| match *j {
@@ -362,7 +411,10 @@ impl Series {
             check_time_order(&labels, ints).map_err(|(row, reason)| Error::Parse {
                 path: table.path.clone(),
                 line: line(row),
-                reason: format!("time column {name:?}: {reason}"),
+                reason: format!(
+                    "time column {name:?}: {reason}{}",
+                    series_change(table, row, t)
+                ),
             })?;
             if let Some((row, why)) = uneven_time_step(&labels, ints) {
                 warnings.push(format!(
@@ -654,5 +706,47 @@ mod tests {
             .contains(":2:"));
         let e = series("x,w\n1,2\n", Fill::None).unwrap_err().to_string();
         assert!(e.contains("\"v\"") && e.contains("x, w"), "{e}");
+    }
+
+    #[test]
+    fn a_time_column_after_the_target_and_files_of_several_series() {
+        // vega-datasets' sf-temps.csv: the target first, the dates after it
+        let s = series(
+            "v,date\n47.8,2010/01/01 00:00:00\n47.4,2010/01/01 01:00:00\n",
+            Fill::None,
+        )
+        .unwrap();
+        assert_eq!(s.time_name.as_deref(), Some("date"));
+        assert_eq!(super::super::calendar::default_season(&s.time), 24);
+        // a text column first, the dates after it: the dates
+        let s = series("site,day,v\na,Jan 1 2000,1\na,Jan 2 2000,2\n", Fill::None).unwrap();
+        assert_eq!(s.time_name.as_deref(), Some("day"));
+        // a later column named like a time but of numbers (a weekday) or of
+        // labels that are not times is not taken: the first column stays
+        let s = series("v,weekday\n1,6\n2,7\n3,1\n", Fill::None).unwrap();
+        assert_eq!(s.time_name, None);
+        let s = series("site,period,v\na,early,1\nb,late,2\n", Fill::None).unwrap();
+        assert_eq!(s.time_name.as_deref(), Some("site"));
+        // several series one after another (vega-datasets' stocks.csv): the
+        // order error names the column that changes where time runs back
+        let e = series(
+            "symbol,date,v\nMSFT,Jan 1 2000,39.81\nMSFT,Feb 1 2000,36.35\nAMZN,Jan 1 2000,64.56\n",
+            Fill::None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("t.csv:4: time column \"date\""), "{e}");
+        assert!(
+            e.contains("column \"symbol\" changes from \"MSFT\" to \"AMZN\" on this row"),
+            "{e}"
+        );
+        // an order error with no such column says nothing more
+        let e = series(
+            "date,v\n2000-01-02,1\n2000-01-01,2\n2000-01-03,3\n",
+            Fill::None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!e.contains("changes from"), "{e}");
     }
 }

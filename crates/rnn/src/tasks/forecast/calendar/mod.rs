@@ -1,12 +1,14 @@
 //! Time-label arithmetic: labels (years, months `YYYY-MM`, `1986M01`,
 //! `Jan 1986`, `Jan-86`, `1/86`, quarters `YYYYQn`,
-//! `YYYY-Qn` and `YYYY Qn`, ISO dates, date-times with or without a UTC
-//! offset, decimal years as R's `time()` writes them) as points on
+//! `YYYY-Qn` and `YYYY Qn`, ISO dates (`-` or `/`), date-times with or
+//! without a UTC offset, dates such as `Jan 1 2000`, `31.01.2000` or
+//! `1/31/2000` (the column says which order), decimal years as R's `time()` writes them) as points on
 //! an axis, continued past the end of a series, and the default season they
 //! imply. Dates and times are parsed, stepped and formatted with `chrono`.
 
 use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime};
 
+mod dates;
 mod months;
 
 pub(crate) use months::month_of_name;
@@ -116,7 +118,9 @@ fn decimal_years(labels: &[String]) -> Option<Vec<Option<Stamp>>> {
 /// (`1/86`, `Jan-86`) could be something else (`01/31` the 31st of
 /// January, `Jan-15` its 15th): they are months only when the column runs
 /// forward in them, else they are left not understood, as before they were
-/// read at all.
+/// read at all. Last, what is still not understood is tried as dates in the
+/// styles of [`dates`] (`Jan 1 2000`, `31.01.2000`, `1/31/2000`), one
+/// format for the column.
 fn parse_column(labels: &[String]) -> Vec<Option<Stamp>> {
     let short = |s: &Stamp| {
         matches!(
@@ -138,12 +142,19 @@ fn parse_column(labels: &[String]) -> Vec<Option<Stamp>> {
             }
         }
     }
+    dates::dates_by_column(labels, &mut column);
     column
 }
 
 /// [`parse_column`] before its check of months with two-digit years.
 fn parse_each(labels: &[String]) -> Vec<Option<Stamp>> {
     decimal_years(labels).unwrap_or_else(|| labels.iter().map(|l| parse_stamp(l)).collect())
+}
+
+/// Whether every label of a column is understood as a time (a year, a
+/// month, a date, ...): at least one label, none left as text.
+pub(crate) fn understood(labels: &[String]) -> bool {
+    !labels.is_empty() && parse_column(labels).iter().all(Option::is_some)
 }
 
 /// A time label understood as a point on a numeric axis.
@@ -154,11 +165,13 @@ struct Stamp {
 }
 
 const DAY_FORMATS: [&str; 2] = ["%Y-%m-%d", "%Y/%m/%d"];
-const TIME_FORMATS: [&str; 4] = [
+const TIME_FORMATS: [&str; 6] = [
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%dT%H:%M",
     "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
 ];
 
 fn day(d: NaiveDate, fmt: &'static str) -> Stamp {
