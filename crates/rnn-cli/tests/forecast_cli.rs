@@ -371,3 +371,88 @@ fn a_month_left_out_is_a_warning_and_the_rows_are_read_evenly() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn one_series_of_a_long_file_with_where() {
+    // two monthly series one after the other, dates as `Jan 1 2000`
+    // (vega-datasets' stocks.csv layout)
+    let dir = tmp("where");
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mut text = String::from("symbol,date,price\n");
+    for (sym, scale) in [("A", 1.0), ("B", 2.0)] {
+        for i in 0..48 {
+            let v = 10.0 * scale + 3.0 * (i as f64 * std::f64::consts::TAU / 12.0).sin();
+            text += &format!("{sym},{} 1 {},{v}\n", months[i % 12], 2000 + i / 12);
+        }
+    }
+    let data = dir.join("long.csv");
+    std::fs::write(&data, text).unwrap();
+    let flags = [
+        "--target", "price", "--test", "6", "--window", "4", "--epochs", "2",
+    ];
+    let flags = [&flags[..], &["--hidden", "4", "--ensemble", "1"]].concat();
+    // without --where the order error names the column that changes
+    let whole = train(&data, &dir.join("m0"), &flags);
+    assert_bad_input(
+        &whole,
+        "column \"symbol\" changes from \"A\" to \"B\" on this row",
+    );
+    let out = dir.join("m");
+    train_ok(
+        &data,
+        &out,
+        &[&flags[..], &["--where", "symbol=B"]].concat(),
+    );
+    let fc = Forecaster::load(&out).unwrap();
+    assert_eq!(
+        fc.meta.rows.as_ref().map(|r| r.to_string()).as_deref(),
+        Some("symbol=B")
+    );
+    assert_eq!(fc.meta.season, 12); // the dates are months apart
+                                    // eval and forecast read B's rows by themselves; --where A reads A's
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let eval = |extra: &[&str]| {
+        let e = rnn(&[&["eval", "--model", o, "--data", d, "--json"][..], extra].concat());
+        assert!(e.status.success(), "{}", common::stderr(&e));
+        serde_json::from_slice::<serde_json::Value>(&e.stdout).unwrap()
+    };
+    let (own, b, a) = (
+        eval(&[]),
+        eval(&["--where", "symbol=B"]),
+        eval(&["--where", "symbol=A"]),
+    );
+    assert_eq!(own, b);
+    assert_ne!(own["naive_rmse"], a["naive_rmse"]);
+    let f = rnn(&["forecast", "--model", o, "--data", d, "--horizon", "1"]);
+    assert!(f.status.success(), "{}", common::stderr(&f));
+    let csv = String::from_utf8_lossy(&f.stdout).to_string();
+    assert!(
+        csv.lines().nth(1).unwrap().starts_with("Jan 1 2004,"),
+        "{csv}"
+    );
+    // a value no row holds, a column that is not there, no '='
+    let none = train(
+        &data,
+        &dir.join("m1"),
+        &[&flags[..], &["--where", "symbol=C"]].concat(),
+    );
+    assert_bad_input(
+        &none,
+        "no row has \"C\" in column \"symbol\" (its values: A, B)",
+    );
+    let col = train(
+        &data,
+        &dir.join("m2"),
+        &[&flags[..], &["--where", "ticker=A"]].concat(),
+    );
+    assert_bad_input(&col, "no column named \"ticker\"");
+    let syntax = train(
+        &data,
+        &dir.join("m3"),
+        &[&flags[..], &["--where", "symbol"]].concat(),
+    );
+    assert_bad_input(&syntax, "expected COLUMN=VALUE");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

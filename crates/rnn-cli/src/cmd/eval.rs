@@ -83,6 +83,11 @@ pub struct EvalArgs {
     /// forecast: season of the seasonal-naive baseline and MASE (default: stored with the model).
     #[arg(long)]
     pub season: Option<usize>,
+    /// forecast: only the rows whose column holds this value, as
+    /// COLUMN=VALUE (one series of a file of several) [default: the model's
+    /// --where, if it was trained with one].
+    #[arg(long = "where", value_name = "COLUMN=VALUE")]
+    pub rows: Option<String>,
     /// classify: warping window of the 1-NN DTW baseline: auto (the full
     /// window unless its work exceeds about a minute on two cores, then the
     /// widest band that fits), full, or a fraction of the longest sequence's
@@ -110,6 +115,12 @@ pub fn run(args: &EvalArgs) -> CliResult {
     if args.dtw_window != "auto" && mf.task != Task::Classify {
         return Err(CliError::Usage(format!(
             "rnn eval: --dtw-window is for classifiers, not {} models",
+            mf.task
+        )));
+    }
+    if args.rows.is_some() && mf.task != Task::Forecast {
+        return Err(CliError::Usage(format!(
+            "rnn eval: --where is for forecasting models, not {} models",
             mf.task
         )));
     }
@@ -142,7 +153,10 @@ pub fn run(args: &EvalArgs) -> CliResult {
 
 /// The forecast part of `rnn eval`: the library's scores, as a table or JSON.
 fn eval_forecast(args: &EvalArgs) -> CliResult {
-    let fc = Forecaster::load(args.first_model())?;
+    let mut fc = Forecaster::load(args.first_model())?;
+    if let Some(rows) = crate::cmd::forecast::parse_where(args.rows.as_deref())? {
+        fc.meta.rows = Some(rows);
+    }
     let series = crate::cmd::forecast::read_series(&fc, &args.data)?;
     let r = fc.evaluate(&series, args.test, args.season)?;
     if args.json {

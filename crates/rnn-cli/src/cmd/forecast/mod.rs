@@ -13,7 +13,7 @@ use clap::Args;
 use rnn::io::OutMode;
 use rnn::nn::cell::{Activation, CellName};
 use rnn::tasks::forecast::{
-    Choose, Fill, Strategy, TimeColumn, TrainConfig, Trainer, Transform, LOSS_PLOT,
+    Choose, Fill, RowFilter, Strategy, TimeColumn, TrainConfig, Trainer, Transform, LOSS_PLOT,
 };
 use rnn::tasks::Plotting;
 use std::path::PathBuf;
@@ -90,6 +90,12 @@ pub struct TrainForecastArgs {
     /// The CSV field separator (one ASCII character, e.g. ';').
     #[arg(long, default_value_t = ',')]
     pub delimiter: char,
+    /// Only the rows whose column holds this value: one series of a file of
+    /// several (long data such as symbol,date,price: --where symbol=MSFT);
+    /// saved with the model, so `rnn forecast` and `rnn eval` read the same
+    /// rows.
+    #[arg(long = "where", value_name = "COLUMN=VALUE")]
+    pub rows: Option<String>,
     /// Season: of the seasonal-naive baseline and MASE, and of the seasonal
     /// differencing, AR lags and ARMA terms the defaults choose among
     /// [default: from the time labels: 12 monthly, 4 quarterly, 52 weekly,
@@ -166,10 +172,18 @@ Examples (see docs/forecasting.md for their test scores):
   rnn train forecast --data data/timeseries/sunspots.csv --target SUNACTIVITY \\
       --window 12 --transform sqrt --test 62 --out runs/sunspots
   rnn train forecast --data data/timeseries/airline.csv --target Passengers \\
-      --window 24 --horizon 24 --test 24 --transform log --diff 1 --out runs/airline";
+      --window 24 --horizon 24 --test 24 --transform log --diff 1 --out runs/airline
+  rnn train forecast --data stocks.csv --where symbol=MSFT --target price \\
+      --test 12 --out runs/msft   # one series of a file of several (symbol,date,price)";
+
+/// `--where COLUMN=VALUE`, parsed by the library (a bad value is one line
+/// naming the flag, exit code 2).
+pub fn parse_where(s: Option<&str>) -> CliResult<Option<RowFilter>> {
+    Ok(s.map(str::parse).transpose()?)
+}
 
 /// The library's settings from the flags.
-fn config(a: &TrainForecastArgs) -> TrainConfig {
+fn config(a: &TrainForecastArgs, rows: Option<RowFilter>) -> TrainConfig {
     TrainConfig {
         target: a.target.clone(),
         features: a.features.clone(),
@@ -199,6 +213,7 @@ fn config(a: &TrainForecastArgs) -> TrainConfig {
         val_frac: a.val_frac,
         on_divergence: a.on_divergence,
         delimiter: u8::try_from(a.delimiter).unwrap_or(0), // checked by the library
+        rows,
         ensemble: a.ensemble,
         choose: Choose {
             window: a.window.is_none(),
@@ -215,7 +230,8 @@ fn config(a: &TrainForecastArgs) -> TrainConfig {
 pub fn train_forecast(a: &TrainForecastArgs) -> CliResult {
     set_threads(a.threads)?;
     let (mode, world) = (OutMode::from_flags(false, a.force), rnn::dist::world());
-    let mut trainer = Trainer::open_run(config(a), &a.data, &a.out, mode, world)?;
+    let cfg = config(a, parse_where(a.rows.as_deref())?);
+    let mut trainer = Trainer::open_run(cfg, &a.data, &a.out, mode, world)?;
     let budget = budget_from_flags(a.epochs, a.minutes, trainer.default_budget())?;
     let mut bar = Progress::new(budget, 0);
     let mut obs = Plotting::new(LOSS_PLOT, &a.out, false, &mut bar);

@@ -42,6 +42,10 @@ pub struct ForecastArgs {
     /// Replace the --plot file if it already exists.
     #[arg(long)]
     pub force: bool,
+    /// Only the rows whose column holds this value (one series of a file of
+    /// several) [default: the model's --where, if it was trained with one].
+    #[arg(long = "where", value_name = "COLUMN=VALUE")]
+    pub rows: Option<String>,
 }
 
 const FORECAST_HELP: &str = "\
@@ -70,7 +74,10 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
     if let Some(path) = &args.plot {
         rnn::io::refuse_existing(path, args.force)?;
     }
-    let fc = Forecaster::load(&args.model)?;
+    let mut fc = Forecaster::load(&args.model)?;
+    if let Some(rows) = super::parse_where(args.rows.as_deref())? {
+        fc.meta.rows = Some(rows);
+    }
     let series = read_series(&fc, &args.data)?;
     let r = fc.report(&series, args.horizon, args.holdout)?;
     eprintln!("{}", r.note);

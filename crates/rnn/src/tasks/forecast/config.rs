@@ -4,6 +4,7 @@
 use super::meta::Strategy;
 use super::pipeline::Transform;
 use super::series::TimeColumn;
+use super::table::RowFilter;
 use crate::nn::cell::{Activation, CellKind, CellName};
 use crate::tasks::fill::Fill;
 use crate::tasks::OnDivergence;
@@ -74,6 +75,9 @@ pub struct TrainConfig {
     pub on_divergence: OnDivergence,
     /// The CSV field separator (`--delimiter`; default `,`).
     pub delimiter: u8,
+    /// Only the rows whose column holds a value: one series of a file of
+    /// several (`--where symbol=MSFT`; default all rows).
+    pub rows: Option<RowFilter>,
     /// Networks trained, seeds `seed`, `seed + 1`, ...; forecasts are their
     /// mean (`--ensemble`; the CLI's default 5, [`TrainConfig::new`]'s 1).
     pub ensemble: usize,
@@ -145,6 +149,7 @@ impl TrainConfig {
             val_frac: 0.1,
             on_divergence: OnDivergence::Stop,
             delimiter: b',',
+            rows: None,
             ensemble: 1,
             choose: Choose::default(),
             jobs: 0,

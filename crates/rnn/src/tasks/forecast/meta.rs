@@ -4,6 +4,7 @@
 use super::linear::Linear;
 use super::pipeline::{Pipeline, Transform};
 use super::series::{Series, TimeColumn};
+use super::table::RowFilter;
 use crate::io::model_file::{ModelFile, Task};
 use crate::tasks::fill::Fill;
 use crate::{Error, Result};
@@ -92,6 +93,10 @@ pub struct ForecastMeta {
     /// The CSV field separator of the training file (`,` in older files).
     #[serde(default = "comma")]
     pub delimiter: u8,
+    /// The rows of the training file read (`--where`; none in older files
+    /// and without it: all rows).
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub rows: Option<RowFilter>,
     /// Networks in the ensemble: this file's and `member-K/model.safetensors`
     /// for K = 1, 2, ... (1 in older files).
     #[serde(default = "one")]
@@ -355,9 +360,10 @@ impl ForecastMeta {
     /// Reads `data` the way the model's training file was read: same target,
     /// features, time column and gap filling.
     pub fn read_series(&self, data: &Path) -> Result<Series> {
-        Series::read_delimited(
+        Series::read_rows(
             data,
             self.delimiter,
+            self.rows.as_ref(),
             &self.target,
             &self.features,
             &self.time_column(),

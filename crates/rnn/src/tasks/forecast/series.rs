@@ -3,7 +3,7 @@
 
 use super::calendar::{check_time_order, understood, uneven_time_step};
 use super::pipeline::Transform;
-use super::table::Table;
+use super::table::{RowFilter, Table};
 use crate::tasks::fill::{fill_gaps, is_missing, Fill};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -152,9 +152,11 @@ fn series_change(table: &Table, row: usize, time: TimeSource) -> String {
         })
         .map_or_else(String::new, |c| {
             format!(
-                " (column {:?} changes from {:?} to {:?} on this row: the file holds several series one after another; keep the rows of one)",
+                " (column {:?} changes from {:?} to {:?} on this row: the file holds several series one after another; keep the rows of one, e.g. with --where {}={})",
                 table.columns[c],
                 before[c].trim(),
+                here[c].trim(),
+                table.columns[c],
                 here[c].trim()
             )
         })
@@ -465,7 +467,24 @@ impl Series {
         time: &TimeColumn,
         fill: Fill,
     ) -> Result<Series> {
-        let table = Table::read_with(path, delimiter)?;
+        Series::read_rows(path, delimiter, None, target, features, time, fill)
+    }
+
+    /// [`Series::read_delimited`] of the rows `rows` keeps (one series of a
+    /// file of several, [`Table::keep_rows`]); all rows without it.
+    pub fn read_rows(
+        path: &Path,
+        delimiter: u8,
+        rows: Option<&RowFilter>,
+        target: &str,
+        features: &[String],
+        time: &TimeColumn,
+        fill: Fill,
+    ) -> Result<Series> {
+        let mut table = Table::read_with(path, delimiter)?;
+        if let Some(f) = rows {
+            table.keep_rows(f)?;
+        }
         Series::from_table(&table, target, features, time, fill)
     }
 

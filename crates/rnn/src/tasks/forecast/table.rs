@@ -188,6 +188,100 @@ impl Table {
     }
 }
 
+/// The rows of one series in a file of several (long or "tidy" data such as
+/// `symbol,date,price`): those whose `column` holds `value` (`--where
+/// symbol=MSFT`). Saved with a forecasting model, so `rnn forecast` and
+/// `rnn eval` read the same rows.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RowFilter {
+    /// The column compared (exact name first, then ignoring case).
+    pub column: String,
+    /// The value kept (compared after trimming, exactly).
+    pub value: String,
+}
+
+impl std::str::FromStr for RowFilter {
+    type Err = Error;
+
+    /// Parses `COLUMN=VALUE` (the first `=` splits; the value may be empty).
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::RowFilter;
+    /// let f: RowFilter = "symbol=MSFT".parse()?;
+    /// assert_eq!((f.column.as_str(), f.value.as_str()), ("symbol", "MSFT"));
+    /// assert!("symbol".parse::<RowFilter>().is_err());
+    /// # Ok::<(), rnn::Error>(())
+    /// ```
+    fn from_str(s: &str) -> Result<RowFilter> {
+        match s.split_once('=') {
+            Some((c, v)) if !c.trim().is_empty() => Ok(RowFilter {
+                column: c.trim().to_string(),
+                value: v.trim().to_string(),
+            }),
+            _ => Err(Error::Config(format!(
+                "--where {s:?}: expected COLUMN=VALUE (e.g. symbol=MSFT)"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for RowFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.column, self.value)
+    }
+}
+
+impl Table {
+    /// Keeps the rows `filter` selects (their line numbers with them). An
+    /// error names the column when it is missing, and lists the column's
+    /// values when no row holds the one asked for.
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::{RowFilter, Table};
+    /// use std::path::Path;
+    /// let text = "symbol,date,price\nMSFT,Jan 1 2000,39.81\nAMZN,Jan 1 2000,64.56\nMSFT,Feb 1 2000,36.35\n";
+    /// let mut t = Table::parse(Path::new("stocks.csv"), text)?;
+    /// t.keep_rows(&"symbol=MSFT".parse()?)?;
+    /// assert_eq!((t.rows.len(), t.lines.clone()), (2, vec![2, 4]));
+    /// let e = t.keep_rows(&"symbol=IBM".parse()?).unwrap_err().to_string();
+    /// assert!(e.contains("no row has \"IBM\" in column \"symbol\" (its values: MSFT)"), "{e}");
+    /// # Ok::<(), rnn::Error>(())
+    /// ```
+    pub fn keep_rows(&mut self, filter: &RowFilter) -> Result<()> {
+        let c = self.column(&filter.column)?;
+        let keep: Vec<bool> = self
+            .rows
+            .iter()
+            .map(|r| r[c].trim() == filter.value)
+            .collect();
+        if !keep.contains(&true) {
+            let mut values: Vec<&str> = Vec::new();
+            for r in &self.rows {
+                let v = r[c].trim();
+                if !values.contains(&v) {
+                    values.push(v);
+                }
+            }
+            let more = if values.len() > 10 { ", ..." } else { "" };
+            values.truncate(10);
+            return Err(Error::Data {
+                path: self.path.clone(),
+                reason: format!(
+                    "--where {filter}: no row has {:?} in column {:?} (its values: {}{more})",
+                    filter.value,
+                    self.columns[c],
+                    values.join(", ")
+                ),
+            });
+        }
+        let mut k = keep.iter();
+        self.rows.retain(|_| *k.next().unwrap_or(&false));
+        let mut k = keep.iter();
+        self.lines.retain(|_| *k.next().unwrap_or(&false));
+        Ok(())
+    }
+}
+
 /// When the header is one column whose name holds a common separator
 /// (`,`, `;`, a tab or `|`), the hint that the file is separated by it and
 /// how to say so; else nothing. (A `;`-separated file read with the default

@@ -122,8 +122,15 @@ impl Trainer {
     pub fn new(config: TrainConfig, data: &Path, out: &Path) -> Result<Trainer> {
         config.validate()?;
         let c = &config;
-        let series =
-            Series::read_delimited(data, c.delimiter, &c.target, &c.features, &c.time, c.fill)?;
+        let series = Series::read_rows(
+            data,
+            c.delimiter,
+            c.rows.as_ref(),
+            &c.target,
+            &c.features,
+            &c.time,
+            c.fill,
+        )?;
         Trainer::from_series(config, series, out)
     }
 
@@ -231,6 +238,7 @@ impl Trainer {
             best_epoch: 0,
             best_val_mse: None,
             delimiter: a.delimiter,
+            rows: a.rows.clone(),
             ensemble: a.ensemble,
             choice: choice.clone(),
             ar,
