@@ -99,7 +99,8 @@ pub struct TrainForecastArgs {
     /// Season: of the seasonal-naive baseline and MASE, and of the seasonal
     /// differencing, AR lags and ARMA terms the defaults choose among
     /// [default: from the time labels: 12 monthly, 4 quarterly, 52 weekly,
-    /// 7 daily, the steps in a day for times less than a day apart, else 1].
+    /// 7 daily (5 for working days, weekends left out), the steps in a day
+    /// for times less than a day apart, else 1].
     #[arg(long)]
     pub season: Option<usize>,
     /// Hidden units per layer.

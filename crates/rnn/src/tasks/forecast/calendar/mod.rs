@@ -567,7 +567,9 @@ pub fn uneven_time_step(labels: &[String], ints: bool) -> Option<(usize, String)
 /// twelfth apart as R's `time()` writes them: `1920.08333333333`), 4 for
 /// quarters (`YYYYQn`, `YYYY-Qn`, dates 3 months or 89–92 days apart, or
 /// decimal years `1960.25`), 52 for weekly dates (and decimal years a 52nd
-/// apart), 7 for daily ones (and R's `ts` of frequency 7: `1.14285714285714`),
+/// apart), 7 for daily ones (5 when the first 50 are working days: none on
+/// a weekend, a Friday followed by the Monday; and R's `ts` of frequency 7:
+/// `1.14285714285714`),
 /// the steps in a day (up to 288) for date-times less than a day apart (24
 /// for R's `ts` of frequency 24), else 1 (years, integers, unknown).
 ///
@@ -577,6 +579,9 @@ pub fn uneven_time_step(labels: &[String], ints: bool) -> Option<(usize, String)
 /// assert_eq!(default_season(&l(&["1958-03-29", "1958-04-05"])), 52);
 /// assert_eq!(default_season(&l(&["2001Q1", "2001Q2"])), 4);
 /// assert_eq!(default_season(&l(&["2020-01-01 00:00", "2020-01-01 01:00"])), 24);
+/// // working days (Friday, then Monday): a week of 5 rows
+/// assert_eq!(default_season(&l(&["2009-06-04", "2009-06-05", "2009-06-08"])), 5);
+/// assert_eq!(default_season(&l(&["2009-06-05", "2009-06-06", "2009-06-07"])), 7);
 /// assert_eq!(default_season(&l(&["1700", "1701"])), 1);
 /// ```
 pub fn default_season(labels: &[String]) -> usize {
@@ -599,6 +604,7 @@ pub fn default_season(labels: &[String]) -> usize {
                 (Some((1, _)), _) | (None, 28..=31) => 12,
                 (Some((3, _)), _) | (None, 89..=92) => 4,
                 (None, 7) => 52,
+                (None, 1) if working_days(&s) => 5,
                 (None, 1) => 7,
                 _ => 1,
             }
@@ -618,6 +624,16 @@ pub fn default_season(labels: &[String]) -> usize {
         },
         _ => 1,
     }
+}
+
+/// Whether daily stamps are working days: none on a Saturday or Sunday,
+/// and some Friday followed by the Monday (a market's or an office's
+/// days, whose week is 5 rows).
+fn working_days(s: &[Stamp]) -> bool {
+    let dates: Vec<NaiveDate> = s.iter().filter_map(|x| date_of(x.v)).collect();
+    dates.len() == s.len()
+        && dates.iter().all(|d| d.weekday().number_from_monday() <= 5)
+        && dates.windows(2).any(|w| (w[1] - w[0]).num_days() == 3)
 }
 
 #[cfg(test)]
