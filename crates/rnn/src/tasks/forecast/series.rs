@@ -293,11 +293,13 @@ impl Series {
                 },
             },
             TimeColumn::Auto => {
+                // numbers, gaps (`NA`) allowed: a data column, not labels
+                // (R's `airquality`: an index, then `Ozone` with NA cells)
                 let numeric = |c: usize| {
-                    table
-                        .rows
-                        .iter()
-                        .all(|r| r[c].trim().parse::<f64>().is_ok())
+                    table.rows.iter().all(|r| {
+                        let v = r[c].trim();
+                        v.parse::<f64>().is_ok() || is_missing(v)
+                    })
                 };
                 let free = |c: usize| c != tcol && !fcols.contains(&c);
                 // pandas' unnamed index: the time labels of a time-indexed
@@ -759,6 +761,14 @@ mod tests {
             e.contains("column \"symbol\" changes from \"MSFT\" to \"AMZN\" on this row"),
             "{e}"
         );
+        // a column of numbers with gaps after pandas' or R's row numbers is
+        // data, not time labels (R's `airquality`: "", Ozone, ..., Temp)
+        let s = series(
+            "\"\",\"Ozone\",\"v\"\n\"1\",41,67\n\"2\",36,72\n\"3\",NA,74\n",
+            Fill::None,
+        )
+        .unwrap();
+        assert_eq!((s.time_name, s.target), (None, vec![67.0, 72.0, 74.0]));
         // an order error with no such column says nothing more
         let e = series(
             "date,v\n2000-01-02,1\n2000-01-01,2\n2000-01-03,3\n",
