@@ -421,7 +421,7 @@ impl Trainer {
                     ),
                     None => format!(
                         "the base averaged with an ARMA model (orders by AIC) has backtest RMSE {two:.4} against \
-                         {one:.4} alone: not averaged"
+                         {one:.4} alone: not averaged (that needs 2 % lower)"
                     ),
                 }));
             }
