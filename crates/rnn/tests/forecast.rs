@@ -289,7 +289,8 @@ fn a_seasonal_ar_backbone_is_chosen_saved_and_used() {
 #[test]
 fn an_arma_model_averaged_with_the_networks_is_saved_and_used() {
     let out = dir("arma");
-    // differences of an ARMA(1,1) (phi 0.5, theta -0.6) summed to a level
+    // differences of an ARMA(1,1) (phi 0.5, theta -0.9: a strong moving
+    // average, which the grid's AR cells follow poorly) summed to a level
     // that crosses zero, so no transform but none is tried
     let mut state = 9u64;
     let mut noise = || {
@@ -301,7 +302,7 @@ fn an_arma_model_averaged_with_the_networks_is_saved_and_used() {
     let (mut y, mut d, mut a) = (vec![-3.0], 0.0, 0.0);
     for _ in 1..200 {
         let e = noise();
-        d = 0.5 * d + e - 0.6 * a;
+        d = 0.5 * d + e - 0.9 * a;
         a = e;
         y.push(y.last().unwrap() + d);
     }
@@ -319,7 +320,10 @@ fn an_arma_model_averaged_with_the_networks_is_saved_and_used() {
     let m = Forecaster::load(&out).unwrap();
     let c = m.meta.choice.clone().unwrap();
     let (arma, wa) = (c.arma.clone().unwrap(), c.arma_window.unwrap());
-    assert!(c.combined_rmse.unwrap() < c.single_rmse.unwrap(), "{c:?}");
+    assert!(
+        c.combined_rmse.unwrap() < 0.98 * c.single_rmse.unwrap(),
+        "{c:?}"
+    );
     assert!(
         messages
             .iter()
