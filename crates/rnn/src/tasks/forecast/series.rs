@@ -308,7 +308,7 @@ impl Series {
                 let row_numbers = table.index
                     && (0..table.rows.len()).all(|i| {
                         let v = table.rows[i][0].trim();
-                        v == i.to_string() || v == (i + 1).to_string()
+                        v == i.to_string() || v == (i + 1).to_string() || v.is_empty()
                     });
                 let first = usize::from(row_numbers);
                 let single = (first < table.columns.len()
@@ -769,6 +769,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!((s.time_name, s.target), (None, vec![67.0, 72.0, 74.0]));
+        // an unnamed index of empty cells (Ecdat's `USFinanceIndustry`:
+        // `"",year,...` and `"",1929,...`) is like row numbers: the next column
+        let s = series(
+            "\"\",\"year\",\"v\"\n\"\",1929,10.7\n\"\",1930,7.4\n",
+            Fill::None,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.time_name.as_deref(), s.time.clone()),
+            (Some("year"), vec!["1929".to_string(), "1930".into()])
+        );
         // an order error with no such column says nothing more
         let e = series(
             "date,v\n2000-01-02,1\n2000-01-01,2\n2000-01-03,3\n",
