@@ -323,13 +323,22 @@ impl Series {
                 let labels_of = |c: usize| -> Vec<String> {
                     table.rows.iter().map(|r| r[c].trim().to_string()).collect()
                 };
+                // After an index of row names that are not times (R's
+                // `"O1"` among empty names), whole numbers running forward
+                // in a column named like a time (a year) are taken too.
+                let forward = |c: usize| {
+                    let v: Vec<Option<i64>> =
+                        table.rows.iter().map(|r| r[c].trim().parse().ok()).collect();
+                    v.windows(2).all(|w| matches!(w, [Some(a), Some(b)] if b > a))
+                };
                 let single = match single {
                     Some(c) if understood(&labels_of(c)) => Some(c),
                     other => (0..table.columns.len())
                         .find(|&c| {
+                            let after_index = table.index && other == Some(0) && forward(c);
                             free(c)
                                 && looks_like_time(&table.columns[c])
-                                && !numeric(c)
+                                && (!numeric(c) || after_index)
                                 && understood(&labels_of(c))
                         })
                         .or(other),
@@ -780,6 +789,17 @@ mod tests {
             (s.time_name.as_deref(), s.time.clone()),
             (Some("year"), vec!["1929".to_string(), "1930".into()])
         );
+        // R's row names, one of them not empty (Ecdat's USFinanceIndustry:
+        // "O1" in 1987): the years running forward after them
+        let s = series(
+            "\"\",\"year\",\"day\",\"v\"\n\"\",1929,7,1\n\"O1\",1930,1,2\n\"\",1931,2,3\n",
+            Fill::None,
+        )
+        .unwrap();
+        assert_eq!(s.time_name.as_deref(), Some("year"));
+        // but numbers that do not run forward are not (a weekday)
+        let s = series("\"\",\"day\",\"v\"\n\"a\",7,1\n\"b\",1,2\n", Fill::None).unwrap();
+        assert_eq!(s.time_name.as_deref(), Some("index"));
         // an order error with no such column says nothing more
         let e = series(
             "date,v\n2000-01-02,1\n2000-01-01,2\n2000-01-03,3\n",
