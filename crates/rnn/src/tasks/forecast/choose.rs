@@ -457,6 +457,11 @@ fn level_errors(
     Some((full, window, errs))
 }
 
+/// The share of the old RMSE a new forecast must come under to be kept over
+/// it (2 % lower): the bases here and the ARMA combination
+/// ([`super::combine`]).
+pub(super) const KEEP_BELOW: f64 = 0.98;
+
 /// Whether the forecast with squared errors `new` is kept over the one
 /// with `old` (the same points): its gain is clear ([`clear_gain`]) and its
 /// RMSE at least 2 % lower (the grid's tolerance in [`parsimonious`]: a
@@ -464,7 +469,7 @@ fn level_errors(
 /// over the naive forecast, is no reason for a more complex base).
 fn better(old: &[f64], new: &[f64]) -> bool {
     let gains: Vec<f64> = old.iter().zip(new).map(|(a, b)| a - b).collect();
-    clear_gain(&gains) && rms(new) < 0.98 * rms(old)
+    clear_gain(&gains) && rms(new) < KEEP_BELOW * rms(old)
 }
 
 /// The base forecast the networks correct, chosen on the points `best`

@@ -3,7 +3,7 @@
 //! says the average does better (see [`combine_arma`]).
 
 use super::arma::Arma;
-use super::choose::{fit_base, linear_forecast, longest_window, rms, LevelSet, Point};
+use super::choose::{fit_base, linear_forecast, longest_window, rms, LevelSet, Point, KEEP_BELOW};
 use super::meta::Choice;
 use super::pipeline::Pipeline;
 use super::windows::{windows, Window};
@@ -98,13 +98,13 @@ pub(super) fn combine_arma(
 
 /// Whether the combination with backtest RMSE `combined` is kept over the
 /// base alone with `single`: at least 2 % lower, the tolerance the grid and
-/// the bases are chosen with (`choose::better`). A smaller gain on a few
+/// the bases are chosen with (`choose::KEEP_BELOW`). A smaller gain on a few
 /// dozen points is noise: on monthly stock prices the training mean of the
 /// differences (a drift, ARMA(0,0) on `diff 1`) was kept for 0.3 % and
 /// cost 2.4 % on the test block (vega-datasets' MSFT), and over 52 series
 /// never seen before requiring 2 % changed 8, 6 for the better.
 pub(super) fn averages(single: f64, combined: f64) -> bool {
-    combined < 0.98 * single
+    combined < KEEP_BELOW * single
 }
 
 #[cfg(test)]

@@ -335,10 +335,9 @@ impl Series {
                     Some(c) if understood(&labels_of(c)) => Some(c),
                     other => (0..table.columns.len())
                         .find(|&c| {
-                            let after_index = table.index && other == Some(0) && forward(c);
                             free(c)
                                 && looks_like_time(&table.columns[c])
-                                && (!numeric(c) || after_index)
+                                && (!numeric(c) || (table.index && other == Some(0) && forward(c)))
                                 && understood(&labels_of(c))
                         })
                         .or(other),
