@@ -2,7 +2,6 @@
 
 use crate::error::{CliError, CliResult};
 use clap::Args;
-use rnn::tasks::forecast::Forecaster;
 use rnn::Task;
 use std::path::{Path, PathBuf};
 
@@ -153,10 +152,7 @@ pub fn run(args: &EvalArgs) -> CliResult {
 
 /// The forecast part of `rnn eval`: the library's scores, as a table or JSON.
 fn eval_forecast(args: &EvalArgs) -> CliResult {
-    let mut fc = Forecaster::load(args.first_model())?;
-    if let Some(rows) = crate::cmd::forecast::parse_where(args.rows.as_deref())? {
-        fc.meta.rows = Some(rows);
-    }
+    let fc = crate::cmd::forecast::load_forecaster(args.first_model(), args.rows.as_deref())?;
     let series = crate::cmd::forecast::read_series(&fc, &args.data)?;
     let r = fc.evaluate(&series, args.test, args.season)?;
     if args.json {

@@ -13,7 +13,8 @@ use clap::Args;
 use rnn::io::OutMode;
 use rnn::nn::cell::{Activation, CellName};
 use rnn::tasks::forecast::{
-    Choose, Fill, RowFilter, Strategy, TimeColumn, TrainConfig, Trainer, Transform, LOSS_PLOT,
+    Choose, Fill, Forecaster, RowFilter, Strategy, TimeColumn, TrainConfig, Trainer, Transform,
+    LOSS_PLOT,
 };
 use rnn::tasks::Plotting;
 use std::path::PathBuf;
@@ -181,6 +182,16 @@ Examples (see docs/forecasting.md for their test scores):
 /// naming the flag, exit code 2).
 pub fn parse_where(s: Option<&str>) -> CliResult<Option<RowFilter>> {
     Ok(s.map(str::parse).transpose()?)
+}
+
+/// The model in `dir`, reading the rows `--where` picks (when given) in
+/// place of those it was trained on.
+pub fn load_forecaster(dir: &std::path::Path, rows: Option<&str>) -> CliResult<Forecaster> {
+    let mut fc = Forecaster::load(dir)?;
+    if let Some(rows) = parse_where(rows)? {
+        fc.meta.rows = Some(rows);
+    }
+    Ok(fc)
 }
 
 /// The library's settings from the flags.

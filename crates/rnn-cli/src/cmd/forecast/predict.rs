@@ -74,10 +74,7 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
     if let Some(path) = &args.plot {
         rnn::io::refuse_existing(path, args.force)?;
     }
-    let mut fc = Forecaster::load(&args.model)?;
-    if let Some(rows) = super::parse_where(args.rows.as_deref())? {
-        fc.meta.rows = Some(rows);
-    }
+    let fc = super::load_forecaster(&args.model, args.rows.as_deref())?;
     let series = read_series(&fc, &args.data)?;
     let r = fc.report(&series, args.horizon, args.holdout)?;
     eprintln!("{}", r.note);
