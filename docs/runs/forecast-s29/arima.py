@@ -9,7 +9,10 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 warnings.filterwarnings("ignore")
 name, col, test, season = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 folder = sys.argv[5] if len(sys.argv) > 5 else "."
-y = pd.read_csv(f"{folder}/{name}.csv")[col].to_numpy(float)
+frame = pd.read_csv(f"{folder}/{name}.csv")
+if col not in frame.columns and col.isdigit():  # a file without a header: the column's position
+    frame = pd.read_csv(f"{folder}/{name}.csv", header=None).rename(columns=lambda j: str(j + 1))
+y = frame[col].to_numpy(float)
 n = len(y); train = y[: n - test]
 best = None
 seas = list(itertools.product([0, 1], repeat=3)) if season > 1 else [(0, 0, 0)]

@@ -21,6 +21,23 @@ pub struct Table {
     /// column pandas' `to_csv` writes (`,0` or `,Quarter,...`). It is then
     /// called `index`.
     pub index: bool,
+    /// Whether the file has no header line: its first line was data (every
+    /// field a number or a time label, as `write.zoo` in R writes a single
+    /// series). The columns are then named by position: `1`, `2`, ...
+    pub headerless: bool,
+}
+
+/// Whether the fields of a first line are data, not names: each a number or
+/// a time label, at least one a number, and not pandas' default names of a
+/// frame's columns (`0,1,2,...`, which are names).
+fn is_data_line(fields: &[String]) -> bool {
+    let number = |f: &String| f.parse::<f64>().is_ok_and(f64::is_finite);
+    let pandas_names = fields.iter().enumerate().all(|(j, f)| *f == j.to_string());
+    fields.iter().any(number)
+        && !pandas_names
+        && fields
+            .iter()
+            .all(|f| number(f) || super::calendar::understood(std::slice::from_ref(f)))
 }
 
 impl Table {
@@ -45,6 +62,9 @@ impl Table {
     /// // pandas' `to_csv` writes its index under an empty name: `index`
     /// let t = Table::parse(Path::new("p.csv"), ",0\n1821,269\n1822,321\n")?;
     /// assert_eq!((t.columns.clone(), t.index), (vec!["index".to_string(), "0".to_string()], true));
+    /// // no header line (R's `write.zoo` of one series): columns by position
+    /// let t = Table::parse(Path::new("z.csv"), "1955 Q1,24030\n1955 Q2,25620\n")?;
+    /// assert_eq!((t.columns.clone(), t.rows.len(), t.headerless), (vec!["1".to_string(), "2".to_string()], 2, true));
     /// # Ok::<(), rnn::Error>(())
     /// ```
     pub fn parse_with(path: &Path, text: &str, delimiter: u8) -> Result<Table> {
@@ -78,7 +98,7 @@ impl Table {
             }
         }
         let mut header: Option<Vec<String>> = None;
-        let mut index = false;
+        let (mut index, mut headerless) = (false, false);
         let mut rows = Vec::new();
         let mut lines = Vec::new();
         for (line, _, rec) in records {
@@ -87,6 +107,12 @@ impl Table {
                 continue; // a line of blanks
             }
             match &header {
+                None if is_data_line(&fields) => {
+                    header = Some((1..=fields.len()).map(|j| j.to_string()).collect());
+                    headerless = true;
+                    rows.push(fields);
+                    lines.push(line);
+                }
                 None => {
                     let mut fields = fields;
                     // an unnamed first column is the index pandas writes
@@ -148,6 +174,7 @@ impl Table {
             rows,
             lines,
             index,
+            headerless,
         })
     }
 
@@ -179,11 +206,18 @@ impl Table {
             })
             .ok_or_else(|| Error::Data {
                 path: self.path.clone(),
-                reason: format!(
-                    "no column named {name:?}; the columns are: {}{}",
-                    self.columns.join(", "),
-                    separator_hint(&self.columns)
-                ),
+                reason: if self.headerless {
+                    format!(
+                        "no column named {name:?}: the file has no header line (its first line is data), so its columns are named by position: {}",
+                        self.columns.join(", ")
+                    )
+                } else {
+                    format!(
+                        "no column named {name:?}; the columns are: {}{}",
+                        self.columns.join(", "),
+                        separator_hint(&self.columns)
+                    )
+                },
             })
     }
 }

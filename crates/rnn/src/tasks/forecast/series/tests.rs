@@ -245,3 +245,41 @@ fn a_time_column_after_the_target_and_files_of_several_series() {
     .to_string();
     assert!(!e.contains("changes from"), "{e}");
 }
+
+#[test]
+fn a_file_without_a_header_line() {
+    // R's `write.zoo` of one quarterly series writes no header: every line
+    // is data, the columns are named by position and the time is column 1
+    let t = table("\"1955 Q1\",24030\n\"1955 Q2\",25620\n\"1955 Q3\",26209\n").unwrap();
+    assert!(t.headerless);
+    assert_eq!(
+        (t.columns.clone(), t.lines.clone()),
+        (vec!["1".to_string(), "2".to_string()], vec![1, 2, 3])
+    );
+    let s = Series::from_table(&t, "2", &[], &TimeColumn::Auto, Fill::None).unwrap();
+    assert_eq!(s.target, [24030.0, 25620.0, 26209.0]);
+    assert_eq!(
+        (s.time_name.as_deref(), s.time[0].as_str()),
+        (Some("1"), "1955 Q1")
+    );
+    // a name that is not there: the error says why the names are numbers
+    let e = t.column("V1").unwrap_err().to_string();
+    assert!(
+        e.contains("no header line (its first line is data)") && e.contains("position: 1, 2"),
+        "{e}"
+    );
+    // numbers alone are data too (one column)
+    let t = table("5\n6\n7\n").unwrap();
+    assert_eq!((t.headerless, t.rows.len()), (true, 3));
+    // a header of names stays one: words, a pandas index, pandas' default
+    // names 0, 1, ... of a frame's columns, and names beside numbers
+    for text in [
+        "date,v\n2000,1\n",
+        ",0\n1821,269\n",
+        "0,1\n2000,5\n",
+        "year,2000\n1,2\n",
+    ] {
+        let t = table(text).unwrap();
+        assert!(!t.headerless && t.rows.len() == 1, "{text:?}");
+    }
+}
