@@ -24,11 +24,15 @@ for p, d, q in itertools.product(range(3), range(2), range(3)):
                         trend=trend).fit(disp=False, maxiter=200)
         except Exception:
             continue
-        # a failed fit (not converged, or residuals far beyond the series'
-        # spread) can report a tiny AIC: not a candidate
+        # a failed fit (not converged, residuals far beyond the series'
+        # spread, a likelihood its residuals do not give) can report a tiny
+        # AIC: not a candidate
         r = m.resid[max(d + D * season, 1):]
         if (not np.isfinite(m.aic) or not m.mle_retvals.get("converged", False)
-                or not np.isfinite(r).all() or np.sqrt(np.mean(r ** 2)) > 10 * np.std(train)):
+                or not np.isfinite(r).all() or np.sqrt(np.mean(r ** 2)) > 10 * np.std(train)
+                # a log-likelihood far above what its own residuals give a
+                # Gaussian (forecast's gas, session 34: llf 0, sigma2 1.2e11)
+                or m.llf > -len(r) / 2 * (np.log(2 * np.pi * np.mean(r ** 2)) + 1) + 0.1 * len(r)):
             continue
         if best is None or m.aic < best[0]:
             best = (m.aic, (p, d, q), (P, D, Q), trend, m.params)
