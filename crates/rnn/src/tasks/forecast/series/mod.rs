@@ -130,8 +130,8 @@ enum TimeSource {
 
 /// When the time runs back at `row` because the file holds several series
 /// one after another (long or "tidy" data: `symbol,date,price`), the text
-/// column that changes there, said as a hint to add to an order error;
-/// else nothing.
+/// column that changes there and keeps its new value on the next row, said
+/// as a hint to add to an order error; else nothing.
 fn series_change(table: &Table, row: usize, time: TimeSource) -> String {
     let is_time = |c: usize| match time {
         TimeSource::One(t) => c == t,
@@ -149,6 +149,12 @@ fn series_change(table: &Table, row: usize, time: TimeSource) -> String {
                 && before[c].trim() != here[c].trim()
                 && here[c].trim().parse::<f64>().is_err()
                 && !is_missing(here[c].trim())
+                // a series' key holds for a run of rows (a column of values
+                // that change every row, `25,01` then `24,92`, is no key)
+                && table
+                    .rows
+                    .get(row + 1)
+                    .is_none_or(|next| next[c].trim() == here[c].trim())
         })
         .map_or_else(String::new, |c| {
             format!(

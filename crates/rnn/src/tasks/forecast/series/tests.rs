@@ -206,6 +206,17 @@ fn a_time_column_after_the_target_and_files_of_several_series() {
         e.contains("column \"symbol\" changes from \"MSFT\" to \"AMZN\" on this row"),
         "{e}"
     );
+    // a text column that changes on every row is no series key: no hint
+    let e = series(
+        "date,note,v\n2000,x1,1\n2001,x2,2\n1999,x3,3\n2000,x4,4\n",
+        Fill::None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("t.csv:4: time column \"date\"") && !e.contains("--where"),
+        "{e}"
+    );
     // a column of numbers with gaps after pandas' or R's row numbers is
     // data, not time labels (R's `airquality`: "", Ozone, ..., Temp)
     let s = series(
@@ -281,5 +292,36 @@ fn a_file_without_a_header_line() {
     ] {
         let t = table(text).unwrap();
         assert!(!t.headerless && t.rows.len() == 1, "{text:?}");
+    }
+}
+
+#[test]
+fn decimal_commas_in_files_separated_by_semicolons() {
+    // R's write.csv2: `;` between fields, a comma before the decimals, in
+    // the decimal years of the time column as in the values
+    let text =
+        "\"time\";\"v\";\"note\"\n1950;25,01;a\n1950,08333333333;NA;1,2\n1950,16666666667;-0,5;b\n";
+    let t = Table::parse_with(Path::new("eu.csv"), text, b';').unwrap();
+    let s = Series::from_table(&t, "v", &[], &TimeColumn::Auto, Fill::Linear).unwrap();
+    assert_eq!(s.target, [25.01, 12.255, -0.5]);
+    assert_eq!(s.time[1], "1950.08333333333");
+    // a column of text keeps its "1,2"
+    assert_eq!(t.rows[1][2], "1,2");
+    // without a header line, and in exponent form
+    let t = Table::parse_with(Path::new("eu.csv"), "2000;1,5e3\n2001;2,25\n", b';').unwrap();
+    assert!(t.headerless);
+    assert_eq!(
+        (t.rows[0][1].as_str(), t.rows[1][1].as_str()),
+        ("1.5e3", "2.25")
+    );
+    // what is not a decimal comma stays: two commas, a point and a comma,
+    // thousands groups, a comma-separated file's fields
+    for (text, d) in [
+        ("a;b\n1;1,2,3\n", b';'),
+        ("a;b\n1;1.000,5\n", b';'),
+        ("a;b\n1;,5\n", b';'),
+    ] {
+        let t = Table::parse_with(Path::new("x.csv"), text, d).unwrap();
+        assert!(t.rows[0][1].contains(','), "{text:?}");
     }
 }
