@@ -88,8 +88,9 @@ pub struct TrainForecastArgs {
     /// The network alone, without the AR(p) skip (by default it learns a correction to AR(p)).
     #[arg(long)]
     pub no_ar_skip: bool,
-    /// The CSV field separator (one ASCII character, e.g. ';'). With any but ',', numeric
-    /// columns may write decimal commas (25,01), as R's write.csv2 and spreadsheets do.
+    /// The CSV field separator (one ASCII character, e.g. ';'). With ';' or a tab, numbers
+    /// may write decimal commas (25,01) and groups (1.234,5), as R's write.csv2 and
+    /// spreadsheets do.
     #[arg(long, default_value_t = ',')]
     pub delimiter: char,
     /// Only the rows whose column holds this value: one series of a file of

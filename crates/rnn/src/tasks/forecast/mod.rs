@@ -40,6 +40,7 @@ mod level;
 mod linear;
 mod member;
 mod meta;
+mod numbers;
 mod pipeline;
 mod predict;
 mod report;

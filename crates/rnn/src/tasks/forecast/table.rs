@@ -27,13 +27,13 @@ pub struct Table {
     pub headerless: bool,
 }
 
-/// Whether the fields of a first line are data, not names: each a number or
-/// a time label, at least one a number, and not pandas' default names of a
-/// frame's columns (`0,1,2,...`, which are names). With `commas`, `25,01` is
-/// a number too.
-fn is_data_line(fields: &[String], commas: bool) -> bool {
+/// Whether the fields of a first line are data, not names: each a number
+/// (in a style a file separated by `delimiter` may write, `25,01` with `;`)
+/// or a time label, at least one a number, and not pandas' default names of
+/// a frame's columns (`0,1,2,...`, which are names).
+fn is_data_line(fields: &[String], delimiter: u8) -> bool {
     let number = |f: &String| {
-        f.parse::<f64>().is_ok_and(f64::is_finite) || (commas && comma_decimal(f).is_some())
+        f.parse::<f64>().is_ok_and(f64::is_finite) || super::numbers::is_styled_number(f, delimiter)
     };
     let pandas_names = fields.iter().enumerate().all(|(j, f)| *f == j.to_string());
     fields.iter().any(number)
@@ -41,48 +41,6 @@ fn is_data_line(fields: &[String], commas: bool) -> bool {
         && fields
             .iter()
             .all(|f| number(f) || super::calendar::understood(std::slice::from_ref(f)))
-}
-
-/// `cell` written with a decimal comma (`25,01`, `-0,5`, `1,5e3`: one comma,
-/// no point), as the number it writes with a point.
-fn comma_decimal(cell: &str) -> Option<String> {
-    let (int, frac) = cell.split_once(',')?;
-    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    let int_ok = digits(int.strip_prefix(['-', '+']).unwrap_or(int));
-    let frac_digits = frac.split(['e', 'E']).next().unwrap_or("");
-    let with_point = format!("{int}.{frac}");
-    (int_ok && digits(frac_digits) && !cell.contains('.'))
-        .then_some(with_point)
-        .filter(|p| p.parse::<f64>().is_ok_and(f64::is_finite))
-}
-
-/// Columns written with decimal commas (R's `write.csv2`, spreadsheets of
-/// countries that write `25,01`, in files separated by `;` or tabs): a
-/// column whose every cell is a number, a gap (`NA`, empty, ...) or a
-/// number with a decimal comma, at least one of those, is rewritten with
-/// points. Other columns (text, labels such as `1,2` beside words) stay as
-/// they are.
-fn points_for_commas(rows: &mut [Vec<String>]) {
-    let width = rows.first().map_or(0, Vec::len);
-    for j in 0..width {
-        let mut any = false;
-        let convertible = rows.iter().all(|r| {
-            let c = &r[j];
-            if crate::tasks::fill::is_missing(c) || c.parse::<f64>().is_ok() {
-                return true;
-            }
-            let ok = comma_decimal(c).is_some();
-            any |= ok;
-            ok
-        });
-        if convertible && any {
-            for r in rows.iter_mut() {
-                if let Some(p) = comma_decimal(&r[j]) {
-                    r[j] = p;
-                }
-            }
-        }
-    }
 }
 
 impl Table {
@@ -152,7 +110,7 @@ impl Table {
                 continue; // a line of blanks
             }
             match &header {
-                None if is_data_line(&fields, delimiter != b',') => {
+                None if is_data_line(&fields, delimiter) => {
                     header = Some((1..=fields.len()).map(|j| j.to_string()).collect());
                     headerless = true;
                     rows.push(fields);
@@ -213,9 +171,8 @@ impl Table {
                 reason: "no data rows after the header".into(),
             });
         }
-        if delimiter != b',' {
-            points_for_commas(&mut rows);
-        }
+        // decimal commas, groups of thousands: plain numbers from here on
+        super::numbers::plain_numbers(&mut rows, delimiter);
         Ok(Table {
             path: path.to_path_buf(),
             columns,

@@ -314,14 +314,14 @@ fn decimal_commas_in_files_separated_by_semicolons() {
         (t.rows[0][1].as_str(), t.rows[1][1].as_str()),
         ("1.5e3", "2.25")
     );
-    // what is not a decimal comma stays: two commas, a point and a comma,
-    // thousands groups, a comma-separated file's fields
-    for (text, d) in [
-        ("a;b\n1;1,2,3\n", b';'),
-        ("a;b\n1;1.000,5\n", b';'),
-        ("a;b\n1;,5\n", b';'),
-    ] {
-        let t = Table::parse_with(Path::new("x.csv"), text, d).unwrap();
+    // groups of thousands: European in a `;` file, quoted US in a `,` file
+    let t = Table::parse_with(Path::new("eu.csv"), "a;b\n1;1.000,5\n2;2\n", b';').unwrap();
+    assert_eq!(t.rows[0][1], "1000.5");
+    let t = Table::parse(Path::new("us.csv"), "a,b\n1,\"1,234.5\"\n2,2\n").unwrap();
+    assert_eq!(t.rows[0][1], "1234.5");
+    // what is not a number in one style stays: two commas, a bare comma
+    for text in ["a;b\n1;1,2,3\n", "a;b\n1;,5\n"] {
+        let t = Table::parse_with(Path::new("x.csv"), text, b';').unwrap();
         assert!(t.rows[0][1].contains(','), "{text:?}");
     }
 }
