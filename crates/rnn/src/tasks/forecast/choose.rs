@@ -232,6 +232,18 @@ pub(crate) fn seasonal_cells(s: usize) -> Vec<(usize, Vec<usize>)> {
     cells
 }
 
+/// [`choose_within`] with the training rows as the domain.
+#[cfg(test)]
+pub(crate) fn choose(
+    y: &[f64],
+    feats: &[Vec<f64>],
+    cfg: &TrainConfig,
+    season: usize,
+    names: (&str, &[String]),
+) -> Result<Choice> {
+    choose_within(y, y, feats, cfg, season, names)
+}
+
 /// Chooses what `cfg.choose` asks for on the training rows `y` (and
 /// `feats`, `[F][N]`), season `season`; the rest is taken from `cfg`. Cells
 /// whose pipeline cannot be fitted (a constant series, too few rows) are
@@ -241,8 +253,16 @@ pub(crate) fn seasonal_cells(s: usize) -> Vec<(usize, Vec<usize>)> {
 /// rolling-origin backtest of [`CHOICE_FOLDS`] blocks; of the cells within
 /// 2 % of the best RMSE the one with the fewest AR coefficients (the
 /// smallest window) wins (then the lowest RMSE).
-pub(crate) fn choose(
+///
+/// Log and sqrt are offered only where every value of `domain` (all the rows
+/// the model will read: the file's test block too, whose values it
+/// forecasts from) is in their domain. Without that, a series positive on
+/// its training rows and with a 0 or a negative value in its test block
+/// (ggplot2's `economics`, `psavert` -0.2 in 2001) could choose log, and
+/// `rnn eval` then stopped at that value.
+pub(crate) fn choose_within(
     y: &[f64],
+    domain: &[f64],
     feats: &[Vec<f64>],
     cfg: &TrainConfig,
     season: usize,
@@ -269,10 +289,10 @@ pub(crate) fn choose(
     let mut transforms = vec![cfg.transform];
     if cfg.choose.transform {
         transforms = vec![Transform::None];
-        if y.iter().all(|&v| v > 0.0) {
+        if y.iter().chain(domain).all(|&v| v > 0.0) {
             transforms.push(Transform::Log);
         }
-        if y.iter().all(|&v| v >= 0.0) {
+        if y.iter().chain(domain).all(|&v| v >= 0.0) {
             transforms.push(Transform::Sqrt);
         }
     }
@@ -592,6 +612,15 @@ mod tests {
         assert_eq!(c.candidates, 11 * 2 * 2); // none, sqrt x none, 1
         let negative: Vec<f64> = y.iter().map(|v| v - 10.0).collect();
         let c = choose(&negative, &[], &cfg, 1, ("v", &[])).unwrap();
+        assert_eq!(c.candidates, 11 * 2);
+        // positive training rows, a 0 and a negative value later in the file
+        // (its test block): neither log nor sqrt is offered
+        let mut domain = y.clone();
+        domain.push(0.0);
+        let c = choose_within(&y, &domain, &[], &cfg, 1, ("v", &[])).unwrap();
+        assert_eq!(c.candidates, 11 * 2 * 2); // none, sqrt x none, 1
+        domain.push(-0.2);
+        let c = choose_within(&y, &domain, &[], &cfg, 1, ("v", &[])).unwrap();
         assert_eq!(c.candidates, 11 * 2);
         // only the window chosen: the others as given
         cfg.choose = Choose {

@@ -5,7 +5,7 @@
 //! validation residuals the forecast intervals are made of.
 
 use super::calendar::default_season;
-use super::choose::{choose, fit_base, val_origins, val_rows, CHOICE_FOLDS};
+use super::choose::{choose_within, fit_base, val_origins, val_rows, CHOICE_FOLDS};
 use super::config::TrainConfig;
 use super::eval::EvalReport;
 use super::gain::clear_gain;
@@ -178,7 +178,9 @@ impl Trainer {
                 a.diff.iter().sum()
             };
             check_rows(&series, a, w, lost)?;
-            let c = choose(&series.target[..fit_rows], &fit_feats, a, season, names)?;
+            // the transform's domain: every row, the test block's too
+            let (y, all) = (&series.target[..fit_rows], &series.target);
+            let c = choose_within(y, all, &fit_feats, a, season, names)?;
             (config.window, config.transform) = (c.window, c.transform);
             config.diff = c.diff.clone();
             Some(c)
