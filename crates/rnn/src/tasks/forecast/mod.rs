@@ -69,7 +69,7 @@ pub use pipeline::{difference, undifference, Pipeline, Transform};
 pub use predict::{member_dir, Forecast, Forecaster, Origin};
 pub use report::{fmt_num, ForecastReport};
 pub use series::{Series, TimeColumn};
-pub use table::{RowFilter, Table};
+pub use table::{decode_text, RowFilter, Table};
 pub use trainer::{Summary, Trainer};
 pub use windows::{batch_of, eval_origins, windows, Window};
 

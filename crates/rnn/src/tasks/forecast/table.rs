@@ -43,6 +43,50 @@ fn is_data_line(fields: &[String], delimiter: u8) -> bool {
             .all(|f| number(f) || super::calendar::understood(std::slice::from_ref(f)))
 }
 
+/// The text of a CSV file's bytes: UTF-8 (a BOM or not); UTF-16 with its
+/// BOM (what Excel's "Unicode text" writes); else, when the bytes are not
+/// UTF-8, Windows-1252 (what Excel on Windows writes in Western Europe and
+/// the Americas: `Température`, `°C`, `€`), in which every byte is a
+/// character. A NUL byte without a UTF-16 BOM is an error (a binary file,
+/// or UTF-16 without its mark).
+///
+/// ```
+/// # use std::path::Path;
+/// use rnn::tasks::forecast::decode_text;
+/// let p = Path::new("t.csv");
+/// assert_eq!(decode_text(p, b"Temp\xe9rature\n")?, "Température\n"); // Windows-1252
+/// assert_eq!(decode_text(p, b"\xff\xfeA\x00\n\x00")?, "A\n"); // UTF-16LE
+/// assert!(decode_text(p, b"\x00\x01").is_err());
+/// # Ok::<(), rnn::Error>(())
+/// ```
+pub fn decode_text(path: &Path, bytes: &[u8]) -> Result<String> {
+    if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, bad) = enc.decode_without_bom_handling(&bytes[bom..]);
+        if bad {
+            return Err(Error::Data {
+                path: path.to_path_buf(),
+                reason: format!("not valid {} text after its byte-order mark", enc.name()),
+            });
+        }
+        return Ok(text.into_owned());
+    }
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        return Err(Error::Data {
+            path: path.to_path_buf(),
+            reason: format!(
+                "a NUL byte at byte {at}: not a text file (UTF-16 needs its byte-order mark)"
+            ),
+        });
+    }
+    Ok(match std::str::from_utf8(bytes) {
+        Ok(t) => t.to_string(),
+        Err(_) => encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned(),
+    })
+}
+
 impl Table {
     /// Parses comma-separated text (header first; blank lines skipped).
     /// `path` is only used in error messages.
@@ -191,11 +235,7 @@ impl Table {
     /// Reads and parses a CSV file whose fields are separated by `delimiter`.
     pub fn read_with(path: &Path, delimiter: u8) -> Result<Table> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let text = String::from_utf8(bytes).map_err(|e| Error::Data {
-            path: path.to_path_buf(),
-            reason: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
-        })?;
-        Table::parse_with(path, &text, delimiter)
+        Table::parse_with(path, &decode_text(path, &bytes)?, delimiter)
     }
 
     /// The index of column `name` (exact match first, then ignoring case);
@@ -375,5 +415,42 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains("--delimiter"), "{e}");
+    }
+
+    /// Files as spreadsheets save them: Windows-1252 (not UTF-8), UTF-16 in
+    /// both byte orders with their marks; a NUL without a mark is an error.
+    #[test]
+    fn text_in_the_encodings_spreadsheets_write() {
+        let dir = std::env::temp_dir().join(format!("rnn-enc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = "Ann\u{e9}e\tTemp (\u{b0}C)\n2000\t1,5\n2001\t2\n";
+        let utf16 = |be: bool| -> Vec<u8> {
+            let mut b = if be {
+                vec![0xfe, 0xff]
+            } else {
+                vec![0xff, 0xfe]
+            };
+            for u in text.encode_utf16() {
+                b.extend(if be { u.to_be_bytes() } else { u.to_le_bytes() });
+            }
+            b
+        };
+        let latin: Vec<u8> = text.chars().map(|c| c as u32 as u8).collect(); // 1252 = Latin-1 here
+        for (name, bytes) in [
+            ("le.txt", utf16(false)),
+            ("be.txt", utf16(true)),
+            ("w.csv", latin),
+        ] {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).unwrap();
+            let t = Table::read_with(&p, b'\t').unwrap();
+            assert_eq!(t.columns, ["Ann\u{e9}e", "Temp (\u{b0}C)"], "{name}");
+            assert_eq!(t.rows[0][1], "1.5", "{name}"); // and its decimal comma
+        }
+        let p = dir.join("nul.csv");
+        std::fs::write(&p, b"a\x00,b\n").unwrap();
+        let e = Table::read(&p).unwrap_err().to_string();
+        assert!(e.contains("a NUL byte at byte 1"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
