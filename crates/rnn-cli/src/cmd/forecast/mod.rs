@@ -26,7 +26,7 @@ pub struct TrainForecastArgs {
     /// The CSV file (header line first; quoted fields allowed).
     #[arg(long)]
     pub data: PathBuf,
-    /// The column to forecast.
+    /// The column to forecast (in a file without a header line, its position: 1, 2, ...).
     #[arg(long)]
     pub target: String,
     /// Extra input columns, comma-separated (inputs only; not forecast).

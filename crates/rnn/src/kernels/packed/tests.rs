@@ -1,0 +1,219 @@
+//! Tests of the packed step product against f64 and the portable loop.
+
+use super::*;
+use crate::kernels::aligned::ALIGN;
+
+/// `C[m, n] += A B` in f64, B `[k, n]` row-major.
+fn naive(m: usize, k: usize, n: usize, a: &[f64], b: &[f64]) -> Vec<f64> {
+    let mut c = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            c[i * n + j] = (0..k).map(|kk| a[i * k + kk] * b[kk * n + j]).sum::<f64>() + 0.5;
+        }
+    }
+    c
+}
+
+fn pattern(len: usize, seed: usize) -> Vec<f64> {
+    (0..len)
+        .map(|i| (((i * 31 + seed * 17) % 97) as f64 - 48.0) / 48.0)
+        .collect()
+}
+
+/// `C += A^T B` with `A` stored transposed and `B` row-major (the weight
+/// gradients): the AVX2 kernel (`K` past one slice, `m` past one chunk of
+/// rows, `N` not a multiple of the panel width) against f64 and, bit for
+/// bit, the portable loop.
+#[test]
+fn transposed_a_product_matches_f64_and_the_portable_loop() {
+    for &(m, n, k) in &[
+        (1, 1, 1),
+        (7, 17, 5),
+        (80, 40, 600),
+        (150, 33, 257),
+        (32, 256, 300),
+        (13, 48, 40),
+        (25, 64, 600),
+    ] {
+        let (at, b) = (pattern(k * m, 3), pattern(k * n, 4));
+        let a: Vec<f64> = (0..m * k).map(|r| at[(r % k) * m + r / k]).collect(); // [m, k]
+        let want = naive(m, k, n, &a, &b);
+        let (at32, b32): (Vec<f32>, Vec<f32>) = (
+            at.iter().map(|&v| v as f32).collect(),
+            b.iter().map(|&v| v as f32).collect(),
+        );
+        let mut slow = vec![0.5f32; m * n];
+        gemm_at_b_acc_portable(m, n, k, &at32, &b32, &mut slow);
+        for (s, y) in slow.iter().zip(&want) {
+            assert!(
+                ((*s as f64) - y).abs() < 1e-4 * (1.0 + y.abs()),
+                "{s} vs {y}"
+            );
+        }
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::has_avx2() {
+            let mut fast = vec![0.5f32; m * n];
+            // SAFETY: the CPU has AVX2 and FMA (checked just above)
+            unsafe { gemm_at_b_acc_f32_avx2(m, n, k, &at32, &b32, &mut fast) };
+            assert_eq!(fast, slow, "AVX2 and portable differ at {m}x{n}x{k}");
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f") && crate::kernels::has_avx2() {
+            let mut wide = vec![0.5f32; m * n];
+            // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked just above)
+            unsafe { gemm_at_b_acc_f32_avx512(m, n, k, &at32, &b32, &mut wide) };
+            assert_eq!(wide, slow, "AVX-512 and portable differ at {m}x{n}x{k}");
+        }
+    }
+}
+
+/// Row blocks cover `m` rows once, in order, with blocks of at most `mr`
+/// rows and none of 1 or 2 rows unless `m` itself is that small.
+/// The panels start on a 64-byte line after packing, after repacking
+/// into a buffer that grew, and in a clone (which has a buffer of its
+/// own), and a clone holds the same panels.
+#[test]
+fn panels_start_on_a_cache_line_packed_repacked_and_cloned() {
+    let mut pk = PackedRhs::<f32>::default();
+    for (k, n) in [(3, 5), (256, 1024), (7, 40)] {
+        let b: Vec<f32> = (0..k * n).map(|i| i as f32).collect();
+        pk.pack(&b, k, n, false);
+        assert_eq!(pk.panels().as_ptr() as usize % ALIGN, 0, "{k}x{n}");
+        assert_eq!(pk.panels().len(), n.div_ceil(NR) * k * NR);
+        // B[1, 2] is row 1, column 2 of panel 0
+        assert_eq!(pk.panels()[NR + 2], b[n + 2]);
+        let copy = pk.clone();
+        assert_eq!(copy.panels().as_ptr() as usize % ALIGN, 0);
+        assert_eq!(copy.panels(), pk.panels());
+    }
+    let empty = PackedRhs::<f64>::default().clone();
+    assert!(empty.panels().is_empty());
+}
+
+#[test]
+fn row_blocks_cover_every_row_once_without_tiny_blocks() {
+    for mr in [MR, MR512] {
+        for m in 1..200 {
+            let blocks: Vec<_> = row_blocks(m, mr).collect();
+            let mut next = 0;
+            for &(i, r) in &blocks {
+                assert_eq!(i, next, "m={m} mr={mr}");
+                assert!(r >= 1 && r <= mr, "m={m} mr={mr}: block of {r}");
+                assert!(r >= 3 || m < 3, "m={m} mr={mr}: block of {r}");
+                next += r;
+            }
+            assert_eq!(next, m, "m={m} mr={mr}");
+        }
+    }
+}
+
+#[test]
+fn packed_product_matches_naive_at_odd_shapes_both_layouts_and_paths() {
+    for &(m, k, n) in &[
+        (1, 1, 1),
+        (7, 5, 17),
+        (6, 33, 16),
+        (13, 64, 40),
+        (32, 256, 100),
+        (9, 600, 33),
+        (16, 256, 1024),
+        (25, 300, 80),
+        (64, 70, 48),
+        // K past one slice and more than 64 panels: A copied into row
+        // blocks (every shape above reads row-major A in place)
+        (20, 300, 1100),
+        // rows 4 KiB apart (K = 1024): from 17 panels on the AVX-512
+        // build copies A (the AVX2 one still reads it in place); at 13
+        // panels both read in place
+        (30, 1024, 300),
+        (30, 1024, 200),
+    ] {
+        let (a, b) = (pattern(m * k, 1), pattern(k * n, 2));
+        let want = naive(m, k, n, &a, &b);
+        // f64, portable, B given as stored and transposed
+        let bt: Vec<f64> = (0..n * k).map(|r| b[(r % k) * n + r / k]).collect();
+        for (src, trans) in [(&b, false), (&bt, true)] {
+            let mut pk = PackedRhs::<f64>::default();
+            pk.pack(src, k, n, trans);
+            let mut c = vec![0.5; m * n];
+            pk.gemm_acc(m, &a, &mut c);
+            for (x, y) in c.iter().zip(&want) {
+                assert!(
+                    (x - y).abs() < 1e-12,
+                    "f64 {m}x{k}x{n} trans={trans}: {x} vs {y}"
+                );
+            }
+        }
+        // f32: the dispatched kernel (AVX2 here when the CPU has it) and
+        // the portable loop give the same sums as f64 within rounding,
+        // and each other exactly (same products, same order over k)
+        let (a32, b32): (Vec<f32>, Vec<f32>) = (
+            a.iter().map(|&v| v as f32).collect(),
+            b.iter().map(|&v| v as f32).collect(),
+        );
+        let mut pk = PackedRhs::<f32>::default();
+        pk.pack(&b32, k, n, false);
+        let mut fast = vec![0.5f32; m * n];
+        pk.gemm_acc(m, &a32, &mut fast);
+        let mut slow = vec![0.5f32; m * n];
+        packed_gemm_acc_portable(m, k, n, &a32, pk.panels(), None, &mut slow);
+        for ((f, s), y) in fast.iter().zip(&slow).zip(&want) {
+            assert!(
+                ((*f as f64) - y).abs() < 1e-4 * (1.0 + y.abs()),
+                "f32 {f} vs {y}"
+            );
+            assert_eq!(f, s, "AVX2 and portable kernels differ at {m}x{k}x{n}");
+        }
+        // both SIMD builds, whatever the dispatch picked, give the
+        // portable loop's bits: the AVX-512 tiles (up to 14 rows by two panels,
+        // an odd panel alone) as well as the AVX2 ones
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::has_avx2() {
+            let mut narrow = vec![0.5f32; m * n];
+            // SAFETY: the CPU has AVX2 and FMA (checked just above)
+            unsafe { packed_gemm_acc_f32_avx2(m, k, n, &a32, pk.panels(), None, &mut narrow) };
+            assert_eq!(narrow, slow, "AVX2 and portable differ at {m}x{k}x{n}");
+            if std::is_x86_feature_detected!("avx512f") {
+                let mut wide = vec![0.5f32; m * n];
+                // SAFETY: the CPU has AVX-512F too (checked just above)
+                unsafe { packed_gemm_acc_f32_avx512(m, k, n, &a32, pk.panels(), None, &mut wide) };
+                assert_eq!(wide, slow, "AVX-512 and portable differ at {m}x{k}x{n}");
+            }
+        }
+        // with a bias: the bits of copying it into every row and then
+        // accumulating, whatever C held before (NaN here), on every path
+        let bias: Vec<f32> = pattern(n, 3).iter().map(|&v| v as f32).collect();
+        let mut want32 = bias.repeat(m);
+        packed_gemm_acc_portable(m, k, n, &a32, pk.panels(), None, &mut want32);
+        let mut got = vec![f32::NAN; m * n];
+        pk.gemm_bias(m, &a32, &bias, &mut got);
+        assert_eq!(got, want32, "gemm_bias (dispatched) at {m}x{k}x{n}");
+        let mut got = vec![f32::NAN; m * n];
+        packed_gemm_acc_portable(m, k, n, &a32, pk.panels(), Some(&bias), &mut got);
+        assert_eq!(got, want32, "portable with a bias at {m}x{k}x{n}");
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::has_avx2() {
+            let mut got = vec![f32::NAN; m * n];
+            // SAFETY: the CPU has AVX2 and FMA (checked just above)
+            unsafe { packed_gemm_acc_f32_avx2(m, k, n, &a32, pk.panels(), Some(&bias), &mut got) };
+            assert_eq!(got, want32, "AVX2 with a bias at {m}x{k}x{n}");
+            if std::is_x86_feature_detected!("avx512f") {
+                let mut got = vec![f32::NAN; m * n];
+                // SAFETY: the CPU has AVX-512F too (checked just above)
+                unsafe {
+                    packed_gemm_acc_f32_avx512(m, k, n, &a32, pk.panels(), Some(&bias), &mut got)
+                };
+                assert_eq!(got, want32, "AVX-512 with a bias at {m}x{k}x{n}");
+            }
+        }
+        // f64 (the portable loop) with a bias, against the copy as well
+        let bias64 = pattern(n, 3);
+        let mut pk64 = PackedRhs::<f64>::default();
+        pk64.pack(&b, k, n, false);
+        let mut want64 = bias64.repeat(m);
+        pk64.gemm_acc(m, &a, &mut want64);
+        let mut got = vec![f64::NAN; m * n];
+        pk64.gemm_bias(m, &a, &bias64, &mut got);
+        assert_eq!(got, want64, "f64 with a bias at {m}x{k}x{n}");
+    }
+}
