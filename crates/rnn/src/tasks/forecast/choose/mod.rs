@@ -255,8 +255,8 @@ pub(crate) fn choose(
 /// smallest window) wins (then the lowest RMSE).
 ///
 /// Log and sqrt are offered only where every value of `domain` (all the rows
-/// the model will read: the file's test block too, whose values it
-/// forecasts from) is in their domain. Without that, a series positive on
+/// the model will read, `y` among them: the file's test block too, whose
+/// values it forecasts from) is in their domain. Without that, a series positive on
 /// its training rows and with a 0 or a negative value in its test block
 /// (ggplot2's `economics`, `psavert` -0.2 in 2001) could choose log, and
 /// `rnn eval` then stopped at that value.
@@ -289,10 +289,10 @@ pub(crate) fn choose_within(
     let mut transforms = vec![cfg.transform];
     if cfg.choose.transform {
         transforms = vec![Transform::None];
-        if y.iter().chain(domain).all(|&v| v > 0.0) {
+        if domain.iter().all(|&v| v > 0.0) {
             transforms.push(Transform::Log);
         }
-        if y.iter().chain(domain).all(|&v| v >= 0.0) {
+        if domain.iter().all(|&v| v >= 0.0) {
             transforms.push(Transform::Sqrt);
         }
     }
