@@ -108,15 +108,26 @@ pub(super) fn plain_numbers(rows: &mut [Vec<String>], delimiter: u8) {
         if cells().all(|c| c.parse::<f64>().is_ok()) {
             continue;
         }
-        let Some(&style) = styles(delimiter)
-            .iter()
-            .find(|&&s| cells().all(|c| read_in(c, s).is_some()))
-        else {
+        // the column read in each style in turn, kept in the first that
+        // reads every cell (gaps stay as written)
+        let read = |style: Style| -> Option<Vec<Option<String>>> {
+            rows.iter()
+                .map(|r| {
+                    let c = r[j].as_str();
+                    if is_missing(c) {
+                        Some(None)
+                    } else {
+                        read_in(c, style).map(Some)
+                    }
+                })
+                .collect()
+        };
+        let Some(plain) = styles(delimiter).iter().find_map(|&s| read(s)) else {
             continue;
         };
-        for r in rows.iter_mut() {
-            if let Some(plain) = read_in(&r[j], style) {
-                r[j] = plain;
+        for (r, p) in rows.iter_mut().zip(plain) {
+            if let Some(p) = p {
+                r[j] = p;
             }
         }
     }
