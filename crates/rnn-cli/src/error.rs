@@ -50,7 +50,13 @@ pub fn exit_on_parse_error(e: clap::Error) -> ! {
         let valid = text(ContextKind::ValidValue);
         if let (Some(arg), Some(value), Some(valid)) = (arg, value, valid) {
             let flag = arg.split_whitespace().next().unwrap_or(&arg);
-            eprintln!("error: {flag} {value}: expected {valid}");
+            if value.is_empty() {
+                // clap's "empty value" error: a path or word given as ""
+                let valid = if valid.is_empty() { "a value" } else { &valid };
+                eprintln!("error: {flag}: expected {valid}, got an empty string");
+            } else {
+                eprintln!("error: {flag} {value}: expected {valid}");
+            }
             std::process::exit(2);
         }
     }

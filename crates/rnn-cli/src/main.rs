@@ -1,6 +1,22 @@
 //! `rnn`: train and use recurrent neural networks from the command line.
 #![allow(rustdoc::invalid_html_tags)] // doc comments here are --help text: `token<TAB>tag`
 
+/// `println!` for results: writes to stdout through [`rnn::io::print_out`]
+/// and returns its `Result` (a full disk is an error, a reader that went
+/// away is not), where `println!` would panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        rnn::io::print_out(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for results, as [`outln!`] without the newline.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        rnn::io::print_out(&format!($($arg)*))
+    };
+}
+
 mod cmd;
 mod error;
 mod train_util;

@@ -65,6 +65,39 @@ fn train_refuses_another_model_and_force_replaces_it() {
     assert_eq!(fc.status.code(), Some(2));
     assert_eq!(std::fs::read(out.join("model.safetensors")).unwrap(), model);
 
+    // --force with data that turns out bad (or a run that fails before its
+    // model): the run it was to replace is put back, byte for byte
+    let before: Vec<Vec<u8>> = [
+        "model.safetensors",
+        "train_state.safetensors",
+        "metrics.jsonl",
+    ]
+    .iter()
+    .map(|f| std::fs::read(out.join(f)).unwrap())
+    .collect();
+    let empty = dir.join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    let bad = train_lm(empty.to_str().unwrap(), o, &["--force"]);
+    assert_bad_input(&bad, "empty");
+    let diverged = train_lm(d, o, &["--force", "--lr", "1e38"]);
+    assert_eq!(
+        diverged.status.code(),
+        Some(1),
+        "{}",
+        common::stderr(&diverged)
+    );
+    for (f, b) in [
+        "model.safetensors",
+        "train_state.safetensors",
+        "metrics.jsonl",
+    ]
+    .iter()
+    .zip(&before)
+    {
+        assert_eq!(&std::fs::read(out.join(f)).unwrap(), b, "{f} not restored");
+    }
+    assert!(!out.join(".replaced").exists());
+
     // --force replaces the run's files, keeps the user's, clears stale temp files
     let forced = train_lm(d, o, &["--force"]);
     assert!(forced.status.success(), "{}", common::stderr(&forced));
@@ -122,4 +155,32 @@ fn a_damaged_model_file_is_one_clear_error() {
     ]);
     assert_bad_input(&gen, "checksum");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_empty_value_is_named_as_empty() {
+    // clap refuses "" for a path; the message says so (it read "--out : expected")
+    assert_bad_input(
+        &rnn(&["train", "lm", "--data", "t.txt", "--out", ""]),
+        "error: --out: expected a value, got an empty string",
+    );
+    assert_bad_input(&rnn(&["bench", "--cell", ""]), "error: --cell: expected ");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_on_stdout_is_one_error_not_a_panic() {
+    // /dev/full: every write fails with ENOSPC, the machine's fault (exit 1)
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rnn"))
+        .args(["gradcheck"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        "error: stdout: No space left on device (os error 28)"
+    );
 }

@@ -215,6 +215,23 @@ fn generate_continues_and_feeds_its_characters() {
     let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
     assert_eq!(v["generated"].as_str().unwrap().chars().count(), 7);
     assert_eq!(v["fed"], 0);
+    // output that cannot be written (a full disk) leaves the state as it was
+    #[cfg(target_os = "linux")]
+    {
+        let before = std::fs::read(&state).unwrap();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_rnn"))
+            .args(["step", "--model", model.to_str().unwrap(), "--state"])
+            .arg(&state)
+            .args(["--generate", "5"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("was not changed"), "{err}");
+        assert_eq!(std::fs::read(&state).unwrap(), before);
+    }
 }
 
 #[test]

@@ -157,6 +157,16 @@ pub enum Error {
         /// The loss value printed.
         value: String,
     },
+    /// Training diverged before the run had written any model: nothing of
+    /// this run was kept (a model it was to replace with `--force` is put
+    /// back, see [`crate::io::settle_run_dir`]).
+    #[error("loss became {value} at step {step}, before this run had written a model (try a lower --lr)")]
+    DivergedUnsaved {
+        /// The optimizer step at which it happened.
+        step: u64,
+        /// The loss value printed.
+        value: String,
+    },
     /// On a rank other than 0 of a distributed run ([`crate::dist`]): rank
     /// 0 refused or failed what all ranks had to agree on.
     #[error("rank 0: {reason}")]
@@ -220,10 +230,30 @@ impl Error {
 
     /// Whether this error is the user's input's fault (exit code 2) rather than
     /// a failure of the run (exit code 1).
+    ///
+    /// ```
+    /// use std::io::{Error as E, ErrorKind};
+    /// let missing = rnn::Error::io("data.csv", E::from(ErrorKind::NotFound));
+    /// let full = rnn::Error::io("stdout", E::from(ErrorKind::StorageFull));
+    /// assert!(missing.is_bad_input() && !full.is_bad_input());
+    /// ```
     pub fn is_bad_input(&self) -> bool {
         match self {
             Error::OnRank0 { bad_input, .. } => *bad_input,
-            e => !matches!(e, Error::Diverged { .. } | Error::Plot { .. }),
+            // the machine's fault, not the input's: a full disk, a closed pipe
+            Error::Io { source, .. } => !matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::WriteZero
+                    | std::io::ErrorKind::OutOfMemory
+                    | std::io::ErrorKind::Interrupted
+                    | std::io::ErrorKind::QuotaExceeded
+            ),
+            e => !matches!(
+                e,
+                Error::Diverged { .. } | Error::DivergedUnsaved { .. } | Error::Plot { .. }
+            ),
         }
     }
 }

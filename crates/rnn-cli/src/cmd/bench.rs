@@ -124,11 +124,11 @@ pub fn run(args: &BenchArgs) -> CliResult {
             if args.clock != Clock::Wall {
                 cell_tag += &format!(" clock={}", args.clock.name());
             }
-            println!(
+            outln!(
                 "rnn threads={} {} B={} V={} H={} T={}{cell_tag} train_tok_s={:.0} infer_tok_s={:.0} train_gflops={:.1} stream_us_per_token={:.2} infer_plain_tok_s={:.0}",
                 args.threads, c.name, c.batch, c.vocab, c.hidden, c.steps,
                 r.train_tok_s, r.infer_tok_s, r.train_gflops, r.stream_us, r.infer_plain_tok_s
-            );
+            )?;
         }
         if args.products {
             let rates = products(c, cell, args.clock);
@@ -137,10 +137,15 @@ pub fn run(args: &BenchArgs) -> CliResult {
                 let packed = p
                     .packed_gflops
                     .map_or(String::new(), |g| format!(" packed_gflops={g:.1}"));
-                println!(
+                outln!(
                     "product {} {} m={} k={} n={} gemm_gflops={:.1}{packed}",
-                    c.name, p.name, p.m, p.k, p.n, p.gemm_gflops
-                );
+                    c.name,
+                    p.name,
+                    p.m,
+                    p.k,
+                    p.n,
+                    p.gemm_gflops
+                )?;
                 best = best.max(p.gemm_gflops).max(p.packed_gflops.unwrap_or(0.0));
             }
             // the CPU's own limit beside them (`kernels::peak`), when it has AVX2;
@@ -153,17 +158,17 @@ pub fn run(args: &BenchArgs) -> CliResult {
                         r.infer_gflops / p
                     )
                 });
-            println!(
+            outln!(
                 "share {} best_product_gflops={best:.1} train_gflops={:.1} train_share={:.2} infer_share={:.2}{peak}",
                 c.name, r.train_gflops, r.train_gflops / best, r.infer_gflops / best
-            );
+            )?;
         }
     }
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"program": "rnn", "threads": args.threads, "configs": rows})
-        );
+        )?;
     }
     Ok(())
 }

@@ -29,7 +29,7 @@ pub fn run() -> CliResult {
     set_threads(std::thread::available_parallelism().map_or(1, |n| n.get().min(2)))?;
     let trainer = Trainer::new(config, &Corpus::new(&data, TEXT), &out)?;
     let summary = fit(trainer, Budget::Minutes(1.0), false)?;
-    print_summary(&summary, &out, false);
+    print_summary(&summary, &out, false)?;
     let lm = LanguageModel::load(&out)?;
     let prime = "Call me ";
     let sampling = Sampling {
@@ -39,17 +39,17 @@ pub fn run() -> CliResult {
         seed: 1,
     };
     let sample = format!("{prime}{}", lm.generate(prime, sampling)?);
-    println!(
+    outln!(
         "\nvalidation: {:.3} bits/char ({:.3} nats/char); uniform over {} characters would be {:.3} bits/char",
         summary.best_val / std::f64::consts::LN_2,
         summary.best_val,
         lm.vocab.len(),
         (lm.vocab.len() as f64).log2()
-    );
-    println!("sample (temperature 0.7):\n\n{sample}\n");
-    println!(
+    )?;
+    outln!("sample (temperature 0.7):\n\n{sample}\n")?;
+    outln!(
         "try: rnn generate --model {} --prime \"The whale\" --len 300",
         out.display()
-    );
+    )?;
     Ok(())
 }

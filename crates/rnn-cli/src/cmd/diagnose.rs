@@ -24,9 +24,8 @@ pub struct DiagnoseArgs {
 /// Runs the command.
 pub fn run(a: &DiagnoseArgs) -> CliResult {
     let flow = rnn::tasks::insight::diagnose(&a.model, &a.data)?;
-    match a.json {
-        true => println!("{}", serde_json::to_value(&flow).unwrap_or_default()),
-        false => print!("{}", flow.report()),
-    }
-    Ok(())
+    Ok(match a.json {
+        true => outln!("{}", serde_json::to_value(&flow).unwrap_or_default()),
+        false => out!("{}", flow.report()),
+    }?)
 }

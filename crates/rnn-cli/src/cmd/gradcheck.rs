@@ -76,20 +76,20 @@ pub fn run(args: &GradcheckArgs) -> CliResult {
             .iter()
             .map(|r| (r.name.clone(), r.max_rel_error.into()))
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"cell": cell.name(), "activation": args.activation.name(), "output": args.output,
                 "max_rel_error": worst, "tolerance": TOL, "passed": worst <= TOL, "per_tensor": per})
-        );
+        )?;
     } else {
-        println!("{:<28} {:>14}", "tensor", "max rel error");
+        outln!("{:<28} {:>14}", "tensor", "max rel error")?;
         for r in &results {
-            println!("{:<28} {:>14.3e}", r.name, r.max_rel_error);
+            outln!("{:<28} {:>14.3e}", r.name, r.max_rel_error)?;
         }
-        println!(
+        outln!(
             "worst {worst:.3e} (tolerance {TOL:e}): {}",
             if worst <= TOL { "ok" } else { "FAILED" }
-        );
+        )?;
     }
     if worst > TOL || !worst.is_finite() {
         return Err(CliError::Failure(format!(

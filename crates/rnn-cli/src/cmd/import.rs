@@ -41,6 +41,7 @@ pub fn run(a: &ImportArgs) -> CliResult {
         head_prefix: a.head_prefix.clone(),
     };
     let imported = import_file(&a.file, &opts)?;
+    let existed = a.out.exists();
     prepare_run_dir(
         &a.out,
         if a.force {
@@ -49,9 +50,10 @@ pub fn run(a: &ImportArgs) -> CliResult {
             OutMode::New
         },
     )?;
-    imported.to_model_file()?.save(&a.out)?;
+    let saved = imported.to_model_file().and_then(|f| f.save(&a.out));
+    super::train::settle(Some(&a.out), existed, saved.map_err(Into::into))?;
     let c = &imported.model.config;
-    println!(
+    outln!(
         "imported {} {} layer(s) x {} hidden{}, input {}, {}; {} tensors -> {}",
         c.cell.name(),
         c.num_layers,
@@ -69,6 +71,6 @@ pub fn run(a: &ImportArgs) -> CliResult {
         },
         imported.names.len(),
         a.out.join(rnn::io::model_file::MODEL_FILE).display()
-    );
+    )?;
     Ok(())
 }

@@ -225,7 +225,7 @@ pub fn train(a: &TrainLmArgs) -> CliResult<Summary> {
     );
     let trainer = Trainer::open_run(&dir, &text, config, mode, &given_flags(), world)?;
     let summary = fit(trainer, budget, a.quiet)?;
-    print_summary(&summary, &dir, a.json);
+    print_summary(&summary, &dir, a.json)?;
     Ok(summary)
 }
 
@@ -245,23 +245,24 @@ fn given_flags() -> Vec<&'static str> {
 }
 
 /// Prints a finished run's line (or JSON object) to stdout.
-pub fn print_summary(summary: &Summary, dir: &Path, json: bool) {
+pub fn print_summary(summary: &Summary, dir: &Path, json: bool) -> CliResult {
     let bits = summary.best_val / std::f64::consts::LN_2;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"best_val_loss_nats": summary.best_val, "best_val_bits_per_char": bits,
                 "steps": summary.steps, "seconds": summary.seconds, "model": dir})
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "best validation loss {:.4} nats/char ({bits:.4} bits/char) after {} steps, {:.0} s; model in {}",
             summary.best_val,
             summary.steps,
             summary.seconds,
             dir.display()
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// Runs `trainer` for `budget` with the progress bar (none when `quiet`)
@@ -287,15 +288,18 @@ pub fn eval(dir: &Path, mf: ModelFile, data: &Path, json: bool) -> CliResult {
     let r = lm.evaluate(&Corpus::read(data)?.text, &data.display().to_string())?;
     let (bpc, ppl) = (r.bits_per_char(), r.perplexity());
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"loss_nats": r.loss_nats, "bits_per_char": bpc, "perplexity": ppl, "chars": r.chars})
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "loss {:.4} nats/char, {:.4} bits/char, perplexity {:.3} over {} characters",
-            r.loss_nats, bpc, ppl, r.chars
-        );
+            r.loss_nats,
+            bpc,
+            ppl,
+            r.chars
+        )?;
     }
     Ok(())
 }

@@ -134,14 +134,23 @@ pub fn run(a: &StepArgs) -> CliResult {
             }
         }
     };
-    // the state is saved before anything is printed: what is printed is
-    // always what the saved state has seen
+    // printed first, then saved: output that could not be written (a full
+    // disk) leaves the state as it was, so the step can be run again (a
+    // reader that went away took what it wanted: the state moves on)
+    print_then(&report, &a.state)?;
     stream.save(&a.state)?;
+    Ok(())
+}
+
+/// Writes `report` and a newline to stdout; a failure other than a reader
+/// that went away is an error saying that `state` was not changed.
+fn print_then(report: &str, state: &std::path::Path) -> CliResult {
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{report}").and_then(|_| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(CliError::Failure(format!("writing to stdout: {e}")))
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Failure(format!(
+            "writing to stdout: {e}; {} was not changed",
+            state.display()
+        ))),
         _ => Ok(()),
     }
 }
@@ -180,9 +189,9 @@ fn step_forecast(a: &StepArgs) -> CliResult {
     let mut history = f.load_history(&a.state)?;
     let horizon = a.horizon.unwrap_or(f.meta.horizon);
     let forecast = f.step(&mut history, &values, horizon)?;
-    f.save_history(&a.state, &history)?;
     let report = match forecast {
         None => {
+            f.save_history(&a.state, &history)?;
             eprintln!(
                 "{} holds {} value(s); the model reads the last {}: feed {} more for a forecast",
                 a.state.display(),
@@ -199,6 +208,7 @@ fn step_forecast(a: &StepArgs) -> CliResult {
             .collect::<Vec<_>>()
             .join("\n"),
     };
-    println!("{report}");
+    print_then(&report, &a.state)?;
+    f.save_history(&a.state, &history)?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `rnn train {lm,tag,forecast,classify}`.
 
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult};
 use clap::{Args, Subcommand};
 
 /// Train a model for one task.
@@ -32,10 +32,48 @@ pub fn run(args: &TrainArgs) -> CliResult {
     if matches!(args.task, TrainTask::Classify(_)) {
         rnn::dist::single_only(rnn::dist::world(), "rnn train classify")?;
     }
-    match &args.task {
+    let out = match &args.task {
+        TrainTask::Lm(a) => a.out.as_ref().or(a.resume.as_ref()),
+        TrainTask::Tag(t) => Some(&t.out),
+        TrainTask::Forecast(a) => Some(&a.out),
+        TrainTask::Classify(a) => Some(&a.out),
+    };
+    let existed = out.is_some_and(|d| d.exists());
+    let result = match &args.task {
         TrainTask::Lm(a) => super::lm::train(a).map(|_| ()),
         TrainTask::Tag(t) => super::tag::train(t),
         TrainTask::Forecast(a) => super::forecast::train_forecast(a),
         TrainTask::Classify(a) => super::classify::train(a),
+    };
+    settle(out.map(|p| p.as_path()), existed, result)
+}
+
+/// Ends a `--force` replacement of `out` after a run that ended with
+/// `result`: the replaced run is dropped once the new one wrote its model,
+/// and put back when it did not (rank 0 alone, which prepared the
+/// directory). A failed run leaves no empty directory it created (`existed`:
+/// whether `out` was there before). A failure to settle is reported when
+/// the run itself succeeded.
+pub fn settle(out: Option<&std::path::Path>, existed: bool, result: CliResult) -> CliResult {
+    let Some(dir) = out.filter(|_| rnn::dist::world().rank() == 0) else {
+        return result;
+    };
+    // a run that diverged before writing its model kept no checkpoint of its
+    // own (a train state, when it replaced a run, goes with its other files)
+    let unsaved = !dir.join("model.safetensors").is_file()
+        && (!dir.join("train_state.safetensors").is_file() || dir.join(rnn::io::REPLACED).is_dir());
+    let result = match result {
+        Err(CliError::Lib(rnn::Error::Diverged { step, value })) if unsaved => {
+            Err(rnn::Error::DivergedUnsaved { step, value }.into())
+        }
+        r => r,
+    };
+    let settled = rnn::io::settle_run_dir(dir);
+    if result.is_err() && !existed {
+        let _ = std::fs::remove_dir(dir); // only when empty
+    }
+    match (result, settled) {
+        (Ok(()), Err(e)) => Err(e.into()),
+        (result, _) => result,
     }
 }

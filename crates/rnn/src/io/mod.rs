@@ -11,8 +11,40 @@ mod tensors;
 pub use flow_log::FlowLog;
 pub use metrics::MetricsLog;
 pub use plot::{plot_lines, plot_panels, LossPlot, PlotStyle, Series, CURVES};
-pub use run_dir::{prepare_run_dir, remove_stale_temp_files, OutMode, RUN_FILES};
+pub use run_dir::{
+    prepare_run_dir, remove_stale_temp_files, settle_run_dir, OutMode, Settled, REPLACED, RUN_FILES,
+};
 pub use tensors::*;
+
+/// The bytes read from `path` as UTF-8 text; otherwise an
+/// [`crate::Error::Parse`] naming the line and column (in bytes) of the
+/// first invalid byte.
+///
+/// ```
+/// let e = rnn::io::utf8_text(std::path::Path::new("t.txt"), b"ok\nfa\xe7ade".to_vec());
+/// assert_eq!(e.unwrap_err().to_string(), "t.txt:2: not UTF-8: invalid byte 0xe7 at column 3 (byte offset 5)");
+/// ```
+pub fn utf8_text(path: &std::path::Path, bytes: Vec<u8>) -> crate::Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let before = &bytes[..at];
+        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+        let column = 1 + at
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+        crate::Error::Parse {
+            path: path.to_path_buf(),
+            line,
+            reason: format!(
+                "not UTF-8: invalid byte 0x{:02x} at column {column} (byte offset {at})",
+                bytes[at]
+            ),
+        }
+    })
+}
 
 /// Refuses to write over a file that is already at `path` unless `replace`
 /// (a command's `--force`): what a user made, or an input given again as

@@ -2,9 +2,13 @@
 //! checks that keep it from destroying another run or model.
 //!
 //! A new run refuses a directory that already holds a model or a run (exit
-//! code 2 in the CLI), unless told to replace it (`--force`), and then removes
-//! only the files a run writes. Every start also removes stale temporary files
-//! left by a write that was killed mid-way (`.NAME.tmp.PID`, see
+//! code 2 in the CLI), unless told to replace it (`--force`). Replacing
+//! moves only the files a run writes aside, into [`REPLACED`] inside the
+//! directory, until the new run has written its model: [`settle_run_dir`]
+//! then drops them, or, when the new run failed (or was killed) before
+//! writing a model, puts them back, so a failed run never costs the user
+//! the model it was to replace. Every start also removes stale temporary
+//! files left by a write that was killed mid-way (`.NAME.tmp.PID`, see
 //! [`crate::io::write_atomic`]).
 
 use crate::{Error, Result};
@@ -21,6 +25,10 @@ pub const RUN_FILES: &[&str] = &[
     "spectral-radius.svg",
 ];
 
+/// The folder inside a run directory that holds the replaced run's files
+/// while a `--force` run has not yet written its model.
+pub const REPLACED: &str = ".replaced";
+
 /// How a run uses its directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutMode {
@@ -28,8 +36,9 @@ pub enum OutMode {
     New,
     /// A new run replacing whatever run or model the directory holds
     /// (`--force`): the files of [`RUN_FILES`], `epoch-*` snapshot and
-    /// `member-*` ensemble directories are removed first; other files are
-    /// left alone.
+    /// `member-*` ensemble directories are moved into [`REPLACED`] first
+    /// (removed or restored by [`settle_run_dir`]); other files are left
+    /// alone.
     Replace,
     /// Continuing the run in the directory (`--resume`).
     Resume,
@@ -111,20 +120,30 @@ pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
 
 /// Prepares `dir` for a run in `mode`: creates it for a new run, refuses
 /// (an error naming what is there and the flags to use) a new run into a
-/// directory holding a model or a run, clears the run files when replacing,
-/// requires a resumable run (`train_state.safetensors`) when resuming, and
-/// removes stale temporary files in every mode.
+/// directory holding a model or a run, moves the run files aside when
+/// replacing (call [`settle_run_dir`] when the run ends, whether it
+/// succeeded or failed), requires a resumable run (`train_state.safetensors`)
+/// when resuming, and removes stale temporary files in every mode. A
+/// replaced run left aside by a run that was killed is settled first.
 ///
 /// ```
-/// use rnn::io::{prepare_run_dir, OutMode};
+/// use rnn::io::{prepare_run_dir, settle_run_dir, OutMode, Settled};
 /// let dir = std::env::temp_dir().join(format!("rnn-doc-rundir-{}", std::process::id()));
 /// # let _ = std::fs::remove_dir_all(&dir);
 /// prepare_run_dir(&dir, OutMode::New).unwrap();          // created
-/// std::fs::write(dir.join("metrics.jsonl"), "{}\n").unwrap();
+/// std::fs::write(dir.join("model.safetensors"), "old").unwrap();
 /// let e = prepare_run_dir(&dir, OutMode::New).unwrap_err();
 /// assert!(e.to_string().contains("--force"));
-/// prepare_run_dir(&dir, OutMode::Replace).unwrap();      // --force: cleared
-/// assert!(!dir.join("metrics.jsonl").exists());
+/// prepare_run_dir(&dir, OutMode::Replace).unwrap();      // --force: moved aside
+/// assert!(!dir.join("model.safetensors").exists());
+/// // the new run fails before writing a model: the old one comes back
+/// assert_eq!(settle_run_dir(&dir).unwrap(), Settled::Restored);
+/// assert_eq!(std::fs::read_to_string(dir.join("model.safetensors")).unwrap(), "old");
+/// // a run that writes its model replaces it for good
+/// prepare_run_dir(&dir, OutMode::Replace).unwrap();
+/// std::fs::write(dir.join("model.safetensors"), "new").unwrap();
+/// assert_eq!(settle_run_dir(&dir).unwrap(), Settled::Replaced);
+/// assert_eq!(std::fs::read_to_string(dir.join("model.safetensors")).unwrap(), "new");
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 pub fn prepare_run_dir(dir: &Path, mode: OutMode) -> Result<()> {
@@ -134,6 +153,7 @@ pub fn prepare_run_dir(dir: &Path, mode: OutMode) -> Result<()> {
             reason: "is a file, not a directory".into(),
         });
     }
+    settle_run_dir(dir)?;
     match mode {
         OutMode::Resume => {
             if !dir.join("train_state.safetensors").is_file() {
@@ -162,19 +182,68 @@ pub fn prepare_run_dir(dir: &Path, mode: OutMode) -> Result<()> {
             }
         }
         OutMode::Replace => {
-            for p in run_files(dir) {
-                let res = if p.is_dir() {
-                    std::fs::remove_dir_all(&p)
-                } else {
-                    std::fs::remove_file(&p)
-                };
-                res.map_err(|e| Error::io(&p, e))?;
+            let present = run_files(dir);
+            if !present.is_empty() {
+                let aside = dir.join(REPLACED);
+                std::fs::create_dir(&aside).map_err(|e| Error::io(&aside, e))?;
+                for p in present {
+                    let to = aside.join(p.file_name().unwrap_or_default());
+                    std::fs::rename(&p, &to).map_err(|e| Error::io(&p, e))?;
+                }
             }
         }
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     remove_stale_temp_files(dir)?;
     Ok(())
+}
+
+/// What [`settle_run_dir`] did with a run replaced by `--force`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// Nothing was replaced (no [`REPLACED`] folder).
+    Nothing,
+    /// The new run wrote its model: the replaced files were removed.
+    Replaced,
+    /// The new run wrote no model: its files were removed and the replaced
+    /// ones put back.
+    Restored,
+}
+
+/// Ends a replacement begun by [`prepare_run_dir`] in [`OutMode::Replace`]:
+/// when `dir` holds a `model.safetensors` (the new run got as far as a
+/// model) the replaced files are removed; otherwise the new run's files are
+/// removed and the replaced ones moved back. Call it when a run ends, on
+/// success and on failure; [`prepare_run_dir`] calls it too, for a run that
+/// was killed.
+pub fn settle_run_dir(dir: &Path) -> Result<Settled> {
+    let aside = dir.join(REPLACED);
+    if !aside.is_dir() {
+        return Ok(Settled::Nothing);
+    }
+    let remove = |p: &Path| {
+        let res = if p.is_dir() {
+            std::fs::remove_dir_all(p)
+        } else {
+            std::fs::remove_file(p)
+        };
+        res.map_err(|e| Error::io(p, e))
+    };
+    if dir.join("model.safetensors").is_file() {
+        remove(&aside)?;
+        return Ok(Settled::Replaced);
+    }
+    for p in run_files(dir) {
+        remove(&p)?;
+    }
+    let entries = std::fs::read_dir(&aside).map_err(|e| Error::io(&aside, e))?;
+    for e in entries {
+        let from = e.map_err(|e| Error::io(&aside, e))?.path();
+        let to = dir.join(from.file_name().unwrap_or_default());
+        std::fs::rename(&from, &to).map_err(|e| Error::io(&from, e))?;
+    }
+    remove(&aside)?;
+    Ok(Settled::Restored)
 }
 
 #[cfg(test)]
@@ -221,7 +290,44 @@ mod tests {
         prepare_run_dir(&d, OutMode::Replace).unwrap();
         assert!(!d.join("loss.svg").exists() && !d.join("epoch-3").exists());
         assert_eq!(std::fs::read(d.join("notes.txt")).unwrap(), b"mine");
+        // the new run writes its model: the old files are gone for good
+        std::fs::write(d.join("model.safetensors"), b"new").unwrap();
+        assert_eq!(settle_run_dir(&d).unwrap(), Settled::Replaced);
+        assert!(!d.join(REPLACED).exists() && !d.join("epoch-3").exists());
+        assert_eq!(settle_run_dir(&d).unwrap(), Settled::Nothing);
+        std::fs::remove_file(d.join("model.safetensors")).unwrap();
         prepare_run_dir(&d, OutMode::New).unwrap(); // empty of runs now
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_replacing_run_that_fails_or_is_killed_gives_the_old_run_back() {
+        let d = temp("restore");
+        std::fs::create_dir_all(d.join("member-1")).unwrap();
+        std::fs::write(d.join("member-1/model.safetensors"), b"old member").unwrap();
+        std::fs::write(d.join("model.safetensors"), b"old").unwrap();
+        std::fs::write(d.join("metrics.jsonl"), b"old metrics").unwrap();
+        std::fs::write(d.join("notes.txt"), b"mine").unwrap();
+        prepare_run_dir(&d, OutMode::Replace).unwrap();
+        // the new run writes its metrics and a member, then fails
+        std::fs::write(d.join("metrics.jsonl"), b"new metrics").unwrap();
+        std::fs::create_dir_all(d.join("member-2")).unwrap();
+        std::fs::write(d.join("member-2/model.safetensors"), b"new member").unwrap();
+        assert_eq!(settle_run_dir(&d).unwrap(), Settled::Restored);
+        let read = |f: &str| std::fs::read(d.join(f)).unwrap();
+        assert_eq!(read("model.safetensors"), b"old");
+        assert_eq!(read("metrics.jsonl"), b"old metrics");
+        assert_eq!(read("member-1/model.safetensors"), b"old member");
+        assert_eq!(read("notes.txt"), b"mine");
+        assert!(!d.join("member-2").exists() && !d.join(REPLACED).exists());
+        // killed before settling: the next start puts the old run back
+        // first, and a new run into the directory is refused as before
+        prepare_run_dir(&d, OutMode::Replace).unwrap();
+        std::fs::write(d.join("metrics.jsonl"), b"killed run").unwrap();
+        let msg = prepare_run_dir(&d, OutMode::New).unwrap_err().to_string();
+        assert!(msg.contains("already holds"), "{msg}");
+        assert_eq!(read("model.safetensors"), b"old");
+        assert_eq!(read("metrics.jsonl"), b"old metrics");
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -25,7 +25,7 @@ pub struct TagArgs {
     pub model: Vec<PathBuf>,
     /// Input file, or - (default) for standard input.
     pub input: Option<PathBuf>,
-    /// Input format: auto (a tab in any line means CoNLL), conll or plain (or text).
+    /// Input format: auto (CoNLL when most non-blank lines have a tab), conll or plain (or text).
     #[arg(long, default_value = "auto")]
     pub format: String,
     /// Add this to the log-probability of every tag but O before decoding (for
@@ -98,19 +98,19 @@ pub fn eval_tag(dirs: &[PathBuf], data: &Path, json: bool, entity_bias: &[f64]) 
             let mut j = ev.to_json();
             j["unknown_tags"] = serde_json::json!(unknown.keys().collect::<BTreeSet<_>>());
             j["entity_bias"] = serde_json::json!(bias);
-            println!("{j}");
+            outln!("{j}")?;
         } else if ens.is_chunked() {
             if entity_bias.len() > 1 {
-                println!("entity bias {bias}:");
+                outln!("entity bias {bias}:")?;
             }
-            print!("{}", ev.report());
+            out!("{}", ev.report())?;
         } else {
-            println!(
+            outln!(
                 "processed {} tokens in {} sentences; accuracy: {:6.2}%",
                 ev.tokens,
                 sentences.len(),
                 100.0 * ev.accuracy()
-            );
+            )?;
         }
     }
     Ok(())

@@ -623,9 +623,12 @@ impl Trainer {
             for chunk in order.chunks(c.batch) {
                 let r = self.batch_grads(&model, chunk, &mut rng, &mut grads)?;
                 if !r.loss.is_finite() {
-                    return Err(Error::Diverged {
-                        step,
-                        value: r.loss.to_string(),
+                    let value = r.loss.to_string();
+                    // an earlier network's save is the checkpoint kept
+                    return Err(if self.out.join("model.safetensors").is_file() {
+                        Error::Diverged { step, value }
+                    } else {
+                        Error::DivergedUnsaved { step, value }
                     });
                 }
                 (loss_sum, correct, seen) =
