@@ -167,7 +167,20 @@ fn malformed_ts_files_name_the_line() {
         1,
         "dimension 1: 'x' is not a number",
     );
-    fails_at(ts("1,inf:a\n"), "x.ts", 1, "not finite");
+    fails_at(ts("1,inf:a\n"), "x.ts", 1, "value inf is not finite");
+    // beyond f32, where the model computes: named as written, not as "inf"
+    fails_at(
+        ts("1,2:a\n1,1e200:b\n"),
+        "x.ts",
+        2,
+        "value 1e200 is beyond the range of 32-bit floats",
+    );
+    fails_at(
+        ts("1,1e400:a\n"),
+        "x.ts",
+        1,
+        "value 1e400 is beyond the range",
+    );
     fails_at(
         ts("1,2:a\n1:2:a\n"),
         "x.ts",
@@ -396,7 +409,12 @@ fn ucr_tsv_layout() {
     );
     fails_at(tsv("1\t2\n\t3\t4\n"), "x.tsv", 2, "class label '' is empty");
     fails_at(tsv("1\t2\n2\tNaN\tNaN\n"), "x.tsv", 2, "no values");
-    fails_at(tsv("1\t2\t3\n2\t1e999\n"), "x.tsv", 2, "not finite");
+    fails_at(
+        tsv("1\t2\t3\n2\t1e999\n"),
+        "x.tsv",
+        2,
+        "value 1e999 is beyond the range of 32-bit floats",
+    );
     assert!(tsv("\n# only a comment\n")
         .unwrap_err()
         .to_string()
@@ -476,7 +494,29 @@ fn weka_arff_layout() {
         arff(&format!("{head}1,\n")),
         "x.arff",
         5,
-        "class '' is empty",
+        "the class is empty",
+    );
+    // a row of other than the declared attributes; a sparse row
+    fails_at(
+        arff(&format!("{head}1,2,3,x\n")),
+        "x.arff",
+        5,
+        "4 fields, but the header declares",
+    );
+    fails_at(
+        arff(&format!("{head}{{0 1.5,2 x}}\n")),
+        "x.arff",
+        5,
+        "a sparse row",
+    );
+    // Weka's unknown class '?': a series to classify, without a label
+    let q = arff(&format!("{head}1,?\n2,x\n")).unwrap();
+    assert_eq!(
+        (
+            q.sequences[0].label.as_deref(),
+            q.sequences[1].label.as_deref()
+        ),
+        (None, Some("x"))
     );
     fails_at(
         arff("@relation r\n@attribute a\n"),

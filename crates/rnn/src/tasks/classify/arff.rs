@@ -133,15 +133,39 @@ impl Dataset {
                     label,
                 )
             } else {
+                if t.starts_with('{') {
+                    return Err(err(
+                        n,
+                        "a sparse row ({index value, ...}) is not supported: write the file dense"
+                            .into(),
+                    ));
+                }
                 let fields: Vec<&str> = t.split(',').collect();
+                if fields.len() != attrs.len() {
+                    return Err(err(
+                        n,
+                        format!(
+                            "{} fields, but the header declares {} attributes ({} values and the class)",
+                            fields.len(),
+                            attrs.len(),
+                            attrs.len() - 1
+                        ),
+                    ));
+                }
                 let (label, values) = fields.split_last().unwrap_or((&"", &[]));
                 (vec![values.to_vec()], label)
             };
             let label = label.trim().trim_matches(|c| c == '\'' || c == '"');
-            if label.is_empty() || super::fill::is_missing(label) {
-                return Err(err(n, format!("class '{label}' is empty or missing")));
+            if label.is_empty() {
+                return Err(err(n, "the class is empty".into()));
             }
-            if let Some(c) = declared.as_ref().filter(|c| !c.iter().any(|x| x == label)) {
+            // Weka's unknown class: a series to classify (training and
+            // `rnn eval` refuse it, naming the line)
+            let label = (label != "?").then_some(label);
+            if let Some(label) =
+                label.filter(|l| declared.as_ref().is_some_and(|c| !c.iter().any(|x| x == l)))
+            {
+                let c = declared.as_deref().unwrap_or_default();
                 return Err(err(
                     n,
                     format!(
@@ -155,7 +179,10 @@ impl Dataset {
             if d != want {
                 return Err(err(
                     n,
-                    format!("{d} dimensions, expected {want} (as on line {first})"),
+                    match (dims, first == n) {
+                        (Some(_), true) => format!("{d} dimensions, but the model reads {want}"),
+                        _ => format!("{d} dimensions, expected {want} (as on line {first})"),
+                    },
                 ));
             }
             let mut cols = Vec::with_capacity(d);
@@ -195,7 +222,7 @@ impl Dataset {
                     .flat_map(|s| cols.iter().map(move |c| c[s]))
                     .collect(),
                 steps,
-                label: Some(label.to_string()),
+                label: label.map(str::to_string),
                 line: n,
                 id: (raw.len() + 1).to_string(),
             });

@@ -73,10 +73,7 @@ impl Dataset {
     /// tell whether the file has labels when its header does not say.
     pub fn read(path: &Path, fill: Fill, dims: Option<usize>) -> Result<Dataset> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let text = String::from_utf8(bytes).map_err(|e| Error::Data {
-            path: path.to_path_buf(),
-            reason: format!("not UTF-8 text ({e})"),
-        })?;
+        let text = crate::io::utf8_text(path, bytes)?;
         let ext = |x: &str| path.extension().is_some_and(|e| e.eq_ignore_ascii_case(x));
         if ext("csv") {
             Self::parse_csv(path, &text, fill, dims)
@@ -213,14 +210,23 @@ pub fn sorted_labels(labels: impl Iterator<Item = String>) -> Vec<String> {
     v
 }
 
-/// Parses one value: a number, or `None` for a missing value.
+/// Parses one value: a number, or `None` for a missing value. A value
+/// beyond the range of `f32` (about ±3.4e38, what the model stores its
+/// baselines and computes in) is an error naming it as written.
 pub(super) fn parse_value(s: &str) -> std::result::Result<Option<f64>, String> {
     if super::fill::is_missing(s) {
         return Ok(None);
     }
-    match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(Some(v)),
-        Ok(v) => Err(format!("value {v} is not finite")),
-        Err(_) => Err(format!("'{}' is not a number or '?'", s.trim())),
+    let text = s.trim();
+    match text.parse::<f64>() {
+        Ok(v) if v.abs() <= f32::MAX as f64 => Ok(Some(v)),
+        // `inf`, `NaN`; a number as large as 1e400 is read as inf too
+        Ok(v) if v.is_nan() || text.to_ascii_lowercase().contains("inf") => {
+            Err(format!("value {text} is not finite"))
+        }
+        Ok(_) => Err(format!(
+            "value {text} is beyond the range of 32-bit floats (±3.4e38) the model computes in"
+        )),
+        Err(_) => Err(format!("'{text}' is not a number or '?'")),
     }
 }

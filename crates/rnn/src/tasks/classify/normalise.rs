@@ -145,6 +145,9 @@ pub const SQUEEZED: f64 = 0.1;
 /// let d = Dataset::parse_ts(std::path::Path::new("t.ts"), "0,2,0,2:a\n999,1001,999,1001:b\n", Fill::Linear, None)?;
 /// let s = series_spread(&d);
 /// assert!(s[0] > 0.001 && s[0] < 0.01);
+/// // a constant second dimension counts as 1, not as squeezed
+/// let d = Dataset::parse_ts(std::path::Path::new("t.ts"), "0,2,0,2:5,5,5,5:a\n0,1,0,1:5,5,5,5:b\n", Fill::Linear, None)?;
+/// assert_eq!(series_spread(&d)[1], 1.0);
 /// # Ok::<(), rnn::Error>(())
 /// ```
 pub fn series_spread(data: &Dataset) -> Vec<f64> {
@@ -156,7 +159,12 @@ pub fn series_spread(data: &Dataset) -> Vec<f64> {
                     .iter()
                     .flat_map(move |s| s.values.iter().skip(k).step_by(d).copied())
             };
-            let (_, all) = moments(column());
+            let (_, std) = raw_moments(column());
+            if divisor(std) != std {
+                // a constant dimension carries no level or scale to squeeze
+                return 1.0;
+            }
+            let all = std;
             let mut own: Vec<f64> = data
                 .sequences
                 .iter()

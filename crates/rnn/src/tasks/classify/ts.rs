@@ -151,6 +151,8 @@ impl Dataset {
         let (mut in_data, mut saw_header) = (false, false);
         // (dimensions, labelled, line) fixed by the first series
         let mut layout: Option<(usize, bool, usize)> = None;
+        // what fixed the layout on its first line (for the mismatch error)
+        let mut source = "the header says";
         let mut raw = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let (n, t) = (i + 1, line.trim());
@@ -182,12 +184,20 @@ impl Dataset {
                             return Err(err(
                                 n,
                                 format!(
-                                    "the header declares {got} dimensions; the model reads {want}"
+                                    "the header declares {got} dimension{}; the model reads {want}",
+                                    if got == 1 { "" } else { "s" }
                                 ),
                             ));
                         }
                     }
                     layout = Some((l.0, l.1, n));
+                    source = if declared.is_some() {
+                        "the header says"
+                    } else if dims.is_some() {
+                        "the model reads"
+                    } else {
+                        "this line"
+                    };
                     (l.0, l.1, n)
                 }
             };
@@ -200,7 +210,7 @@ impl Dataset {
                         fields.len(),
                         if d == 1 { "" } else { "s" },
                         if first == n {
-                            "the header says".to_string()
+                            source.to_string()
                         } else {
                             format!("line {first}")
                         }
