@@ -99,6 +99,21 @@ fn train_eval_and_classify_a_japanese_vowels_subset() {
         &rnn(&["eval", "--model", s(&model), "--data", s(&test), "--dtw-window", "2"]),
         "rnn eval: --dtw-window \"2\": expected auto, full or a fraction of the longest length in [0, 1]",
     );
+    // the forecaster's flags are refused, not ignored
+    for (flag, value) in [("--test", "5"), ("--season", "3"), ("--where", "a=1")] {
+        assert_bad_input(
+            &rnn(&[
+                "eval",
+                "--model",
+                s(&model),
+                "--data",
+                s(&test),
+                flag,
+                value,
+            ]),
+            &format!("rnn eval: {flag} is for forecasting models, not classify models"),
+        );
+    }
 
     // classify: one label per series, the right one as often as eval says
     let labels = ok(&["classify", "--model", s(&model), s(&test)]);
@@ -202,5 +217,48 @@ fn bad_files_and_flags_are_one_line_and_exit_2() {
         &rnn(&["classify", "--model", s(&dir), s(&good)]),
         "model.safetensors",
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_training_that_diverges_at_once_says_nothing_was_written_and_leaves_no_directory() {
+    let dir = tmp("classify-diverge");
+    let train = dir.join("t.ts");
+    let mut text = String::from("@problemName t\n@classLabel true a b\n@data\n");
+    for i in 0..8 {
+        let label = if i % 2 == 0 { "a" } else { "b" };
+        text += &format!("{i},1,{},3,2:{label}\n", i % 3);
+    }
+    std::fs::write(&train, text).unwrap();
+    let out = dir.join("run");
+    let o = rnn(&[
+        "train",
+        "classify",
+        "--train",
+        s(&train),
+        "--out",
+        s(&out),
+        "--lr",
+        "1e38",
+        "--epochs",
+        "2",
+        "--ensemble",
+        "1",
+        "--reservoir",
+        "off",
+        "--threads",
+        "1",
+    ]);
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .ends_with("before this run had written a model (try a lower --lr)"),
+        "{err}"
+    );
+    assert!(!out.exists(), "an empty run directory was left");
     std::fs::remove_dir_all(&dir).unwrap();
 }

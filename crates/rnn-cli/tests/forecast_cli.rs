@@ -295,6 +295,49 @@ fn semicolons_a_bom_quoted_newlines_and_zoned_times_with_an_ensemble() {
         (j["ensemble"].as_u64(), j["interval_level"].as_f64()),
         (Some(2), Some(0.9))
     );
+    // the same rows written with ',' and a gap: read with --delimiter and
+    // --fill in place of the model's own, the same scores
+    let commas: String = std::fs::read_to_string(&data)
+        .unwrap()
+        .replace("\"two\nlines; quoted\"", "y")
+        .replace(';', ",");
+    let mut rows: Vec<&str> = commas.lines().collect();
+    let gap = rows[3].rsplit_once(',').unwrap().0.to_string() + ",NA";
+    rows[3] = &gap;
+    let other = dir.join("commas.csv");
+    std::fs::write(&other, rows.join("\n") + "\n").unwrap();
+    let od = other.to_str().unwrap();
+    let refused = rnn(&["eval", "--model", o, "--data", od, "--json"]);
+    assert_bad_input(&refused, "no column named \"v\"");
+    let e2 = rnn(&[
+        "eval",
+        "--model",
+        o,
+        "--data",
+        od,
+        "--json",
+        "--delimiter",
+        ",",
+        "--fill",
+        "linear",
+    ]);
+    assert!(e2.status.success(), "{}", common::stderr(&e2));
+    let j2: serde_json::Value = serde_json::from_slice(&e2.stdout).unwrap();
+    assert_eq!(j2["rmse"], j["rmse"]);
+    let f2 = rnn(&[
+        "forecast",
+        "--model",
+        o,
+        "--data",
+        od,
+        "--horizon",
+        "1",
+        "--delimiter",
+        ",",
+        "--fill",
+        "linear",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&f2.stdout), csv);
     // a bad delimiter is a usage error naming the flag
     let bad = train(
         &data,

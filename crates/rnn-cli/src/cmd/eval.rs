@@ -62,7 +62,8 @@ pub struct EvalArgs {
     /// The data file.
     #[arg(long)]
     pub data: PathBuf,
-    /// Print one JSON object instead of a table.
+    /// Print one JSON object instead of a table (a tagger with several
+    /// --entity-bias values: one object per line, one per value, in order).
     #[arg(long)]
     pub json: bool,
     /// tag: add this to the log-probability of every tag but O before
@@ -87,6 +88,12 @@ pub struct EvalArgs {
     /// --where, if it was trained with one].
     #[arg(long = "where", value_name = "COLUMN=VALUE")]
     pub rows: Option<String>,
+    /// forecast: fill gaps in --data: none, linear, ffill [default: as the model was trained].
+    #[arg(long, value_enum, hide_possible_values = true, ignore_case = true)]
+    pub fill: Option<rnn::tasks::forecast::Fill>,
+    /// forecast: the CSV field separator of --data (one ASCII character) [default: the training file's].
+    #[arg(long)]
+    pub delimiter: Option<char>,
     /// classify: warping window of the 1-NN DTW baseline: auto (the full
     /// window unless its work exceeds about a minute on two cores, then the
     /// widest band that fits), full, or a fraction of the longest sequence's
@@ -117,11 +124,20 @@ pub fn run(args: &EvalArgs) -> CliResult {
             mf.task
         )));
     }
-    if args.rows.is_some() && mf.task != Task::Forecast {
-        return Err(CliError::Usage(format!(
-            "rnn eval: --where is for forecasting models, not {} models",
-            mf.task
-        )));
+    let forecast_flags = [
+        ("--where", args.rows.is_some()),
+        ("--test", args.test.is_some()),
+        ("--season", args.season.is_some()),
+        ("--fill", args.fill.is_some()),
+        ("--delimiter", args.delimiter.is_some()),
+    ];
+    for (flag, given) in forecast_flags {
+        if given && mf.task != Task::Forecast {
+            return Err(CliError::Usage(format!(
+                "rnn eval: {flag} is for forecasting models, not {} models",
+                mf.task
+            )));
+        }
     }
     if args.entity_bias.iter().any(|&b| b != 0.0) && mf.task != Task::Tag {
         return Err(CliError::Usage(format!(
@@ -152,14 +168,19 @@ pub fn run(args: &EvalArgs) -> CliResult {
 
 /// The forecast part of `rnn eval`: the library's scores, as a table or JSON.
 fn eval_forecast(args: &EvalArgs) -> CliResult {
-    let fc = crate::cmd::forecast::load_forecaster(args.first_model(), args.rows.as_deref())?;
+    let reading = crate::cmd::forecast::Reading {
+        rows: args.rows.as_deref(),
+        fill: args.fill,
+        delimiter: args.delimiter,
+    };
+    let fc = crate::cmd::forecast::load_forecaster(args.first_model(), &reading)?;
     let series = crate::cmd::forecast::read_series(&fc, &args.data)?;
     let r = fc.evaluate(&series, args.test, args.season)?;
     if args.json {
         let v = serde_json::to_value(&r).map_err(|e| CliError::Failure(e.to_string()))?;
-        println!("{v}");
+        outln!("{v}")?;
         return Ok(());
     }
-    print!("{}", r.table(&args.data));
+    out!("{}", r.table(&args.data))?;
     Ok(())
 }

@@ -186,12 +186,31 @@ pub fn parse_where(s: Option<&str>) -> CliResult<Option<RowFilter>> {
     Ok(s.map(str::parse).transpose()?)
 }
 
-/// The model in `dir`, reading the rows `--where` picks (when given) in
-/// place of those it was trained on.
-pub fn load_forecaster(dir: &std::path::Path, rows: Option<&str>) -> CliResult<Forecaster> {
+/// How `rnn forecast` and `rnn eval` read a forecaster's data file, each
+/// in place of what the model stored from its training file when given.
+#[derive(Clone, Debug, Default)]
+pub struct Reading<'a> {
+    /// `--where COLUMN=VALUE`.
+    pub rows: Option<&'a str>,
+    /// `--fill`.
+    pub fill: Option<rnn::tasks::forecast::Fill>,
+    /// `--delimiter`.
+    pub delimiter: Option<char>,
+}
+
+/// The model in `dir`, reading its data as `reading` says where it says.
+pub fn load_forecaster(dir: &std::path::Path, reading: &Reading) -> CliResult<Forecaster> {
     let mut fc = Forecaster::load(dir)?;
-    if let Some(rows) = parse_where(rows)? {
+    if let Some(rows) = parse_where(reading.rows)? {
         fc.meta.rows = Some(rows);
+    }
+    if let Some(fill) = reading.fill {
+        fc.meta.fill = fill;
+    }
+    if let Some(d) = reading.delimiter {
+        let d = u8::try_from(d).unwrap_or(0);
+        rnn::tasks::forecast::check_delimiter(d)?;
+        fc.meta.delimiter = d;
     }
     Ok(fc)
 }

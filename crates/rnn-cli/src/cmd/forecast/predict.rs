@@ -46,6 +46,12 @@ pub struct ForecastArgs {
     /// several) [default: the model's --where, if it was trained with one].
     #[arg(long = "where", value_name = "COLUMN=VALUE")]
     pub rows: Option<String>,
+    /// Fill gaps in --data: none, linear, ffill [default: as the model was trained].
+    #[arg(long, value_enum, hide_possible_values = true, ignore_case = true)]
+    pub fill: Option<rnn::tasks::forecast::Fill>,
+    /// The CSV field separator of --data (one ASCII character) [default: the training file's].
+    #[arg(long)]
+    pub delimiter: Option<char>,
 }
 
 const FORECAST_HELP: &str = "\
@@ -74,7 +80,12 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
     if let Some(path) = &args.plot {
         rnn::io::refuse_existing(path, args.force)?;
     }
-    let fc = super::load_forecaster(&args.model, args.rows.as_deref())?;
+    let reading = super::Reading {
+        rows: args.rows.as_deref(),
+        fill: args.fill,
+        delimiter: args.delimiter,
+    };
+    let fc = super::load_forecaster(&args.model, &reading)?;
     let series = read_series(&fc, &args.data)?;
     let r = fc.report(&series, args.horizon, args.holdout)?;
     eprintln!("{}", r.note);

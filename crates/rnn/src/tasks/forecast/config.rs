@@ -221,12 +221,7 @@ impl TrainConfig {
         if self.strategy == Strategy::Recursive && !self.features.is_empty() {
             return bad("--strategy recursive cannot be used with --features (future feature values are unknown)".into());
         }
-        if !self.delimiter.is_ascii() || b"\"\r\n\0".contains(&self.delimiter) {
-            return bad(format!(
-                "--delimiter {:?}: expected one ASCII character other than a quote or a line break",
-                char::from(self.delimiter)
-            ));
-        }
+        check_delimiter(self.delimiter)?;
         if self.season == Some(0) {
             return bad("--season 0: expected at least 1".into());
         }
@@ -262,4 +257,21 @@ impl Choose {
     pub fn any(self) -> bool {
         self.window || self.transform || self.diff
     }
+}
+
+/// Checks a CSV field separator (`--delimiter`): one ASCII character other
+/// than a quote, a line break or NUL; the error names the flag and value.
+///
+/// ```
+/// use rnn::tasks::forecast::check_delimiter;
+/// assert!(check_delimiter(b';').is_ok() && check_delimiter(b'"').is_err());
+/// ```
+pub fn check_delimiter(delimiter: u8) -> Result<()> {
+    if !delimiter.is_ascii() || b"\"\r\n\0".contains(&delimiter) {
+        return Err(Error::Config(format!(
+            "--delimiter {:?}: expected one ASCII character other than a quote or a line break",
+            char::from(delimiter)
+        )));
+    }
+    Ok(())
 }

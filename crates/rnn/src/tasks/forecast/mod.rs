@@ -54,7 +54,7 @@ pub use arma::Arma;
 pub use baselines::{mae, mase_scale, naive, rmse, seasonal_naive};
 pub use calendar::{check_time_order, default_season, extend_time, time_axis, uneven_time_step};
 pub use choose::{val_origins, val_rows};
-pub use config::{Choose, TrainConfig};
+pub use config::{check_delimiter, Choose, TrainConfig};
 pub use diagnose::FLOW_WINDOWS;
 pub use eval::EvalReport;
 pub use gain::clear_gain;

@@ -92,7 +92,7 @@ impl Forecaster {
         };
         for (k, v) in forecast.mean.iter().enumerate() {
             let i = o + k;
-            csv += &format!("{},{}", times[i], fmt_num(*v));
+            csv += &format!("{},{}", csv_field(&times[i]), fmt_num(*v));
             if with_actual {
                 csv += ",";
                 csv += &series.target.get(i).map_or(String::new(), |&a| fmt_num(a));
@@ -166,10 +166,28 @@ pub fn fmt_num(v: f64) -> String {
     }
 }
 
+/// A CSV field as RFC 4180 writes it: quoted (quotes doubled) when it
+/// holds a comma, a quote or a line break (`"February 28, 2000"`).
+fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
+}
+
 #[cfg(test)]
 #[test]
 fn number_formatting() {
     assert_eq!(fmt_num(1.5), "1.5");
     assert_eq!(fmt_num(2.0), "2");
     assert_eq!(fmt_num(-0.0000001), "0");
+}
+
+#[cfg(test)]
+#[test]
+fn time_labels_with_commas_are_quoted() {
+    assert_eq!(csv_field("2000-01"), "2000-01");
+    assert_eq!(csv_field("February 28, 2000"), "\"February 28, 2000\"");
+    assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
 }

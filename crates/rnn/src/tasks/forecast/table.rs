@@ -87,6 +87,23 @@ pub fn decode_text(path: &Path, bytes: &[u8]) -> Result<String> {
     })
 }
 
+/// The 1-based line of each byte offset of `text`, lines ending in `\n`,
+/// `\r\n` or a `\r` alone. A record's offset may point at the line break
+/// before it (the csv crate's, after a `\r\n`): breaks are skipped first.
+fn line_numbers(text: &str) -> impl Fn(usize) -> usize + '_ {
+    let b = text.as_bytes();
+    let starts: Vec<usize> = (0..b.len())
+        .filter(|&i| b[i] == b'\n' || (b[i] == b'\r' && b.get(i + 1) != Some(&b'\n')))
+        .map(|i| i + 1)
+        .collect();
+    move |mut byte| {
+        while matches!(b.get(byte), Some(b'\r' | b'\n')) {
+            byte += 1;
+        }
+        1 + starts.partition_point(|&s| s <= byte)
+    }
+}
+
 impl Table {
     /// Parses comma-separated text (header first; blank lines skipped).
     /// `path` is only used in error messages.
@@ -123,16 +140,17 @@ impl Table {
             .delimiter(delimiter)
             .trim(csv::Trim::All)
             .from_reader(text.as_bytes());
+        // line numbers from byte offsets: the csv crate's own count is one
+        // short after a CRLF (Excel on Windows) and stays 1 with CR alone
+        let line_at = line_numbers(text);
         let mut records = Vec::new();
         for rec in reader.records() {
             let rec = rec.map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = e.position().map_or(0, |p| line_at(p.byte() as usize));
                 parse_err(line, e.to_string())
             })?;
-            let (line, start) = rec
-                .position()
-                .map_or((0, 0), |p| (p.line() as usize, p.byte() as usize));
-            records.push((line, start, rec));
+            let start = rec.position().map_or(0, |p| p.byte() as usize);
+            records.push((line_at(start), start, rec));
         }
         // an opening quote never closed swallows the rest of the file into
         // the last record: its text then holds an odd number of quotes
@@ -379,6 +397,20 @@ fn separator_hint(columns: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Line numbers hold whatever ends the lines: CRLF (Excel on Windows),
+    /// CR alone (old Macs), LF.
+    #[test]
+    fn errors_name_the_line_whatever_ends_the_lines() {
+        let at = line_numbers("a\r\nb\rc\nd");
+        assert_eq!((at(0), at(3), at(5), at(7)), (1, 2, 3, 4));
+        let p = Path::new("e.csv");
+        for end in ["\n", "\r\n", "\r"] {
+            let text = ["t,y", "1,2", "2,3", "3,4,5", "4,5"].join(end);
+            let e = Table::parse(p, &text).unwrap_err().to_string();
+            assert!(e.starts_with("e.csv:4: 3 fields"), "{end:?}: {e}");
+        }
+    }
 
     /// A `;` or tab file read with the default `,`: the error says which
     /// separator the header holds and how to pass it; a file read right
