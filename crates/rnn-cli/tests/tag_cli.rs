@@ -49,7 +49,28 @@ fn train_tag_eval_roundtrip_and_bad_input() {
     for f in ["model.safetensors", "metrics.jsonl", "loss.svg"] {
         assert!(out.join(f).exists(), "{f}");
     }
+    // the result is on stdout (the log on stderr)
+    let line = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        line.starts_with("best dev f1 ") && line.contains("model in"),
+        "{line}"
+    );
     let m = out.to_str().unwrap();
+    // --json: one object of the same figures
+    let again = tmp("model-json");
+    let o = train_tag(
+        &tiny,
+        &again,
+        &["--hidden", "8", "--emb", "8", "--epochs", "2", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["score_name"], "f1");
+    assert_eq!(v["epochs"], 2);
+    assert!(
+        (0.0..=1.0).contains(&v["best_score"].as_f64().unwrap()),
+        "{v}"
+    );
 
     // plain text on stdin: token<TAB>tag, blank line between sentences
     let o = rnn(&["tag", "--model", m], Some("I like apple\nThe Apple is\n"));

@@ -184,6 +184,16 @@ fn bad_infer_inputs_name_the_tensor() {
     assert!(e.contains("c0") && e.contains("only LSTM"), "{e}");
     let e = case("ids", &|w| w.add_i64("ids", &[2, 1], &[0, 5]));
     assert!(e.contains("'ids' element 1") && e.contains("0..5"), "{e}");
+    // PyTorch's own name for the initial state is not ours: refused, not
+    // left out (the call would run from a zero state)
+    let e = case("h_0", &|w| {
+        w.add::<f32>("x", &[3, 2, 5], &x);
+        w.add::<f32>("h_0", &[1, 2, 6], &[0.0; 12]);
+    });
+    assert!(
+        e.contains("unexpected tensor 'h_0'") && e.contains("'h0'"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

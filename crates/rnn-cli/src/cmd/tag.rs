@@ -39,6 +39,10 @@ pub struct TrainTagArgs {
     /// such a directory is refused).
     #[arg(long)]
     pub force: bool,
+    /// Print the result as one JSON object (best_score, score_name,
+    /// best_epoch, epochs, steps, stopped_early, seconds, model) instead of a line.
+    #[arg(long)]
+    pub json: bool,
     /// Stacked recurrent layers.
     #[arg(long, default_value_t = 1)]
     pub layers: usize,
@@ -282,13 +286,23 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
     bar.finish();
     let summary = result?;
     plotted?;
-    eprintln!(
-        "best dev {} {:.2}% at epoch {}; model in {} ({:.0}s)",
-        summary.score_name,
-        100.0 * summary.best_score,
-        summary.best_epoch,
-        a.out.display(),
-        summary.seconds
-    );
+    // the result, on stdout as `rnn train lm`'s
+    if a.json {
+        outln!(
+            "{}",
+            serde_json::json!({"best_score": summary.best_score, "score_name": summary.score_name,
+                "best_epoch": summary.best_epoch, "epochs": summary.epochs, "steps": summary.steps,
+                "stopped_early": summary.stopped_early, "seconds": summary.seconds, "model": a.out})
+        )?;
+    } else {
+        outln!(
+            "best dev {} {:.2}% at epoch {}; model in {} ({:.0}s)",
+            summary.score_name,
+            100.0 * summary.best_score,
+            summary.best_epoch,
+            a.out.display(),
+            summary.seconds
+        )?;
+    }
     Ok(())
 }

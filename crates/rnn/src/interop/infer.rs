@@ -45,6 +45,17 @@ impl InferInput {
     pub fn read(path: &Path, model: &Model<f32>) -> Result<Self> {
         let f = TensorFile::read(path)?;
         let cfg = &model.config;
+        // a misspelt name (PyTorch's own `h_0`, `lens`) would otherwise be
+        // left out silently and the call run from a zero state
+        const KNOWN: [&str; 5] = ["x", "ids", "lengths", "h0", "c0"];
+        if let Some(other) = f.names().into_iter().find(|n| !KNOWN.contains(&n.as_str())) {
+            return Err(Error::Data {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "unexpected tensor '{other}' (an input file holds 'x' or 'ids', and optionally 'lengths', 'h0', 'c0')"
+                ),
+            });
+        }
         let (has_x, has_ids) = (f.has("x"), f.has("ids"));
         let (steps, batch, x, ids) = match (has_x, has_ids) {
             (true, true) | (false, false) => {

@@ -8,13 +8,7 @@ use std::path::{Path, PathBuf};
 /// Reads a UTF-8 text file; invalid bytes are an error with their byte offset.
 pub fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    String::from_utf8(bytes).map_err(|e| Error::Data {
-        path: path.to_path_buf(),
-        reason: format!(
-            "not UTF-8: invalid byte at offset {}",
-            e.utf8_error().valid_up_to()
-        ),
-    })
+    crate::io::utf8_text(path, bytes)
 }
 
 /// A text to train on, with the path it came from (recorded with the model

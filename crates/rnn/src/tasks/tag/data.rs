@@ -53,10 +53,7 @@ impl Sentence {
 
 pub(crate) fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    String::from_utf8(bytes).map_err(|e| Error::Data {
-        path: path.to_path_buf(),
-        reason: format!("not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()),
-    })
+    crate::io::utf8_text(path, bytes)
 }
 
 fn check_len(path: &Path, s: &Sentence) -> Result<()> {
@@ -84,6 +81,7 @@ fn columns(line: &str) -> Vec<&str> {
 /// Parses CoNLL text. With `tagged`, every token line needs a tag column
 /// (at least two columns); without, only the first column is used.
 pub fn parse_conll(path: &Path, text: &str, tagged: bool) -> Result<Vec<Sentence>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
     let mut cur = Sentence::default();
     let finish = |cur: &mut Sentence, out: &mut Vec<Sentence>| -> Result<()> {
@@ -148,6 +146,7 @@ pub fn read_conll(path: &Path) -> Result<Vec<Sentence>> {
 
 /// Parses plain text: one sentence per non-blank line, tokens split on whitespace.
 pub fn parse_plain(path: &Path, text: &str) -> Result<Vec<Sentence>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let tokens: Vec<String> = raw.split_whitespace().map(str::to_string).collect();
@@ -181,9 +180,21 @@ pub enum TextFormat {
 }
 
 impl TextFormat {
-    /// Guesses the format: any line with a tab means CoNLL, otherwise plain text.
+    /// Guesses the format: CoNLL when most non-blank lines hold a tab,
+    /// otherwise plain text (a tab pasted into a line of prose does not
+    /// make the file CoNLL).
+    ///
+    /// ```
+    /// use rnn::tasks::tag::data::TextFormat;
+    /// assert_eq!(TextFormat::detect("New\tB-loc\nYork\tI-loc\n\nhi\tO\n"), TextFormat::Conll);
+    /// assert_eq!(TextFormat::detect("He went home\tlate .\nShe stayed .\nOK .\n"), TextFormat::Plain);
+    /// ```
     pub fn detect(text: &str) -> Self {
-        if text.lines().any(|l| l.contains('\t')) {
+        let lines = text.lines().filter(|l| !l.trim().is_empty());
+        let (tabbed, all) = lines.fold((0, 0), |(t, a), l| {
+            (t + usize::from(l.contains('\t')), a + 1)
+        });
+        if 2 * tabbed > all {
             TextFormat::Conll
         } else {
             TextFormat::Plain
@@ -197,7 +208,7 @@ impl TextFormat {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum InputFormat {
-    /// CoNLL if any line has a tab, else plain text.
+    /// CoNLL if most non-blank lines have a tab, else plain text.
     #[default]
     Auto,
     /// CoNLL columns ([`TextFormat::Conll`]).
@@ -233,11 +244,7 @@ pub fn read_input(path: Option<&Path>) -> Result<(std::path::PathBuf, String)> {
     match path {
         Some(p) if p != Path::new("-") => {
             let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
-            let text = String::from_utf8(bytes).map_err(|_| Error::Data {
-                path: p.to_path_buf(),
-                reason: "not valid UTF-8".into(),
-            })?;
-            Ok((p.to_path_buf(), text))
+            Ok((p.to_path_buf(), crate::io::utf8_text(p, bytes)?))
         }
         _ => {
             let stdin = std::path::PathBuf::from("<stdin>");
