@@ -33,7 +33,8 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 /// of a flag's possible values (a typed enum: `--schedule`, `--optimizer`,
 /// `--cell`...) is one line naming the flag and exits 2, like the CLI's own
 /// bad-input errors: `error: --schedule linear: expected plateau or cosine`.
-/// Every other case (help, version, unknown flags) is clap's own output.
+/// Help and version are clap's own output; every other usage error
+/// (unknown or repeated flags, missing arguments) is one line too.
 pub fn exit_on_parse_error(e: clap::Error) -> ! {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let text = |k| match e.get(k) {
@@ -60,5 +61,67 @@ pub fn exit_on_parse_error(e: clap::Error) -> ! {
             std::process::exit(2);
         }
     }
-    e.exit()
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit()
+    }
+    eprintln!("{}", one_line(&e.render().to_string()));
+    std::process::exit(2);
+}
+
+/// clap's usage error (the error, indented items, a tip, the usage line and
+/// "For more information") as the one line every other error is:
+/// `error: unexpected argument '--fil' found (tip: a similar argument exists:
+/// '--fill'); see 'rnn forecast --help'`.
+fn one_line(rendered: &str) -> String {
+    let mut lines = rendered.lines();
+    let mut msg = lines
+        .next()
+        .unwrap_or("error: bad usage")
+        .trim_end()
+        .to_string();
+    let (mut items, mut tip, mut usage) = (Vec::new(), None, None);
+    for l in lines.map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(t) = l.strip_prefix("tip: ") {
+            tip = Some(t);
+        } else if let Some(u) = l.strip_prefix("Usage: ") {
+            usage = Some(u);
+        } else if !l.starts_with("For more information") && usage.is_none() {
+            items.push(l);
+        }
+    }
+    if !items.is_empty() {
+        msg = format!("{msg} {}", items.join(", "));
+    }
+    if let Some(t) = tip {
+        msg = format!("{msg} (tip: {t})");
+    }
+    // the command of the usage line: its words before the first flag or operand
+    let cmd: Vec<&str> = usage
+        .unwrap_or("rnn")
+        .split_whitespace()
+        .take_while(|w| !w.starts_with(['[', '<', '-']))
+        .collect();
+    format!("{msg}; see '{} --help'", cmd.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_usage_errors_become_one_line() {
+        let rendered = "error: the following required arguments were not provided:\n  --model <MODEL>\n  --data <DATA>\n\nUsage: rnn forecast --model <MODEL> --data <DATA>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            super::one_line(rendered),
+            "error: the following required arguments were not provided: --model <MODEL>, --data <DATA>; see 'rnn forecast --help'"
+        );
+        let rendered = "error: unexpected argument '--fil' found\n\n  tip: a similar argument exists: '--fill'\n\nUsage: rnn forecast --model <MODEL> --data <DATA> --fill <FILL>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            super::one_line(rendered),
+            "error: unexpected argument '--fil' found (tip: a similar argument exists: '--fill'); see 'rnn forecast --help'"
+        );
+    }
 }

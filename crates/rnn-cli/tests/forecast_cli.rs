@@ -108,6 +108,23 @@ fn tiny_training_on_a_sine_beats_the_naive_forecast() {
     let again = rnn(&["forecast", "--model", o, "--data", d, "--plot", p]);
     common::assert_bad_input(&again, "f.svg: already exists (use --force to replace it)");
     assert_eq!(std::fs::read_to_string(&svg).unwrap(), text);
+    // a plot that cannot be written: the error, and no result on stdout
+    let nodir = dir.join("no-such-dir").join("f.svg");
+    let lost = rnn(&[
+        "forecast",
+        "--model",
+        o,
+        "--data",
+        d,
+        "--plot",
+        nodir.to_str().unwrap(),
+    ]);
+    common::assert_bad_input(&lost, "f.svg");
+    assert!(
+        lost.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&lost.stdout)
+    );
     // a recursive model forecasts any horizon, but not one memory cannot hold
     let huge = rnn(&[
         "forecast",
@@ -183,6 +200,23 @@ fn bad_input_is_one_clear_error_with_exit_code_2() {
     for (csv, extra, want) in cases {
         assert_bad_input(&train_err(&csv, &extra), want);
     }
+    // monthly rows too few for the grid's seasonal differencing: the choice
+    // is what is too few (not a --diff nobody gave), and no directory is left
+    let dir = tmp("short-monthly");
+    let data = dir.join("m.csv");
+    let rows: String = (1..=10)
+        .map(|m| format!("2001-{m:02},{}\n", m * m % 7))
+        .collect();
+    std::fs::write(&data, format!("month,v\n{rows}")).unwrap();
+    let out = dir.join("m");
+    let o = train(
+        &data,
+        &out,
+        &["--target", "v", "--test", "1", "--ensemble", "1"],
+    );
+    assert_bad_input(&o, "9 training rows: too few to choose --window, --transform or --diff on a validation block of 1 row (give them");
+    assert!(!out.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -157,7 +157,7 @@ fn a_refused_directory_or_an_unshareable_batch_stops_every_rank_with_exit_2() {
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("error: batch: 15 is out of range (a multiple of the 2 MPI ranks"),
+        err.contains("error: --batch: 15 is out of range (a multiple of the 2 MPI ranks"),
         "{err}"
     );
     assert!(!fresh_out.exists());

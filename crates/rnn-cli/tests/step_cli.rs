@@ -311,6 +311,11 @@ fn another_models_state_and_bad_input_are_refused() {
     fc.save(&fdir).unwrap();
     assert_bad_input(&step(&fdir, &d.join("f.state"), "1.5\n", &[]), "metadata");
 
+    // a forecaster's flag is refused for a language model
+    assert_bad_input(
+        &step(&model, &d.join("h.state"), "the", &["--horizon", "3"]),
+        "rnn step: --horizon is for forecasters, not 'lm' models",
+    );
     // --help shows an example
     let h = rnn(&["step", "--help"]);
     assert!(h.status.success());
@@ -387,6 +392,19 @@ fn a_forecaster_steps_through_values_across_calls() {
     assert_eq!(last.stdout, all.stdout);
     let f: f64 = String::from_utf8_lossy(&all.stdout).trim().parse().unwrap();
     assert!(f.is_finite());
+    // --json while the window is not full: one object, the forecast null
+    let j = step(&model, &d.join("j.state"), &join(&values[..5]), &["--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(
+        (v["fed"].as_u64(), v["held"].as_u64(), v["needed"].as_u64()),
+        (Some(5), Some(5), Some(3))
+    );
+    assert!(v["forecast"].is_null());
     // bad values, another model's history
     assert_bad_input(&step(&model, &one, "1.0 x 2", &[]), "value 2 \"x\"");
+    // a language model's flags are refused, not ignored
+    assert_bad_input(
+        &step(&model, &one, "1", &["--generate", "5"]),
+        "rnn step: --generate is for language models, not 'forecast' models",
+    );
 }

@@ -26,10 +26,13 @@ const TOP: usize = 5;
                   printf 'Ish' | rnn step --model runs/mobydick --state me.state --generate 80 --temperature 0.7\n  \
                   rnn step --model runs/mobydick --state me.state --generate 80 < /dev/null   # continue\n  \
                   rm me.state   # start again from zeros\n  \
-                  echo 112 118 132 129 | rnn step --model runs/airline --state air.state   # a forecaster: values in, forecast out"
+                  cut -d, -f2 airline.csv | tail -n 25 | rnn step --model runs/airline --state air.state   # a forecaster: its latest values in, the forecast out
+  \
+                  echo 432 | rnn step --model runs/airline --state air.state   # the next value: the next forecast"
 )]
 pub struct StepArgs {
-    /// The model directory (a language model from `rnn train lm`).
+    /// The model directory (a language model from `rnn train lm`, or a
+    /// forecaster from `rnn train forecast`: values in, forecast out).
     #[arg(long)]
     pub model: PathBuf,
     /// The stream's state (safetensors): read if the file exists, else the
@@ -47,7 +50,9 @@ pub struct StepArgs {
     /// Seed of the sampler of --generate.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Print one JSON object: {"fed", "top": [{"char", "prob"}]} or {"fed", "generated"}.
+    /// Print one JSON object: {"fed", "top": [{"char", "prob"}]} or {"fed", "generated"};
+    /// for a forecaster {"fed", "forecast"}, with "held" and "needed" (and a null
+    /// forecast) while the state holds too few values.
     #[arg(long)]
     pub json: bool,
     /// Forecasters: steps to forecast (default: the model's --horizon).
@@ -59,9 +64,27 @@ pub struct StepArgs {
 pub fn run(a: &StepArgs) -> CliResult {
     positive("--temperature", a.temperature)?;
     let mf = ModelFile::load(&a.model)?;
+    // flags of the other kind of model are refused, not ignored
+    let lm_flags = [
+        ("--generate", a.generate.is_some()),
+        ("--temperature", a.temperature != 1.0),
+        ("--seed", a.seed != 0),
+    ];
     match mf.task {
+        Task::Lm if a.horizon.is_some() => {
+            return Err(CliError::Usage(
+                "rnn step: --horizon is for forecasters, not 'lm' models".into(),
+            ))
+        }
         Task::Lm => {}
-        Task::Forecast => return step_forecast(a),
+        Task::Forecast => {
+            if let Some((flag, _)) = lm_flags.iter().find(|f| f.1) {
+                return Err(CliError::Usage(format!(
+                    "rnn step: {flag} is for language models, not 'forecast' models"
+                )));
+            }
+            return step_forecast(a);
+        }
         task => {
             return Err(CliError::Usage(format!(
                 "{}: holds a '{task}' model; rnn step takes language models ('lm') and forecasters ('forecast')",
@@ -192,13 +215,19 @@ fn step_forecast(a: &StepArgs) -> CliResult {
     let report = match forecast {
         None => {
             f.save_history(&a.state, &history)?;
+            let needed = f.history_needed() - history.len();
             eprintln!(
-                "{} holds {} value(s); the model reads the last {}: feed {} more for a forecast",
+                "{} holds {} value(s); the model reads the last {}: feed {needed} more for a forecast",
                 a.state.display(),
                 history.len(),
                 f.history_needed(),
-                f.history_needed() - history.len()
             );
+            if a.json {
+                outln!(
+                    "{}",
+                    serde_json::json!({"fed": values.len(), "held": history.len(), "needed": needed, "forecast": null})
+                )?;
+            }
             return Ok(());
         }
         Some(fc) if a.json => serde_json::json!({"fed": values.len(), "forecast": fc}).to_string(),

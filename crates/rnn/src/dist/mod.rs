@@ -124,15 +124,18 @@ pub fn single_only(comm: &dyn Collective, what: &str) -> Result<()> {
 /// let ranks = Local::group(2);
 /// assert_eq!(shard(&ranks[1], 16).unwrap(), (8, 16));
 /// assert_eq!(shard(&ranks[0], 15).unwrap_err().to_string(),
-///     "batch: 15 is out of range (a multiple of the 2 MPI ranks, which share each batch equally)");
+///     "--batch: 15 is out of range (a multiple of the 2 MPI ranks, which share each batch equally)");
 /// ```
 pub fn shard(comm: &dyn Collective, batch: usize) -> Result<(usize, usize)> {
     let n = comm.size();
     if !batch.is_multiple_of(n) || batch == 0 {
         return Err(Error::Value {
-            what: "batch".into(),
+            what: "--batch".into(),
             value: batch.to_string(),
-            expected: format!("a multiple of the {n} MPI ranks, which share each batch equally"),
+            expected: match n {
+                1 => "at least 1".into(),
+                n => format!("a multiple of the {n} MPI ranks, which share each batch equally"),
+            },
         });
     }
     Ok(share(comm, batch))

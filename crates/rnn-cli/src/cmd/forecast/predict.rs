@@ -88,11 +88,15 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
     let fc = super::load_forecaster(&args.model, &reading)?;
     let series = read_series(&fc, &args.data)?;
     let r = fc.report(&series, args.horizon, args.holdout)?;
-    eprintln!("{}", r.note);
-    rnn::io::print_out(&r.csv)?;
+    // the plot first: a path it cannot be written to fails before a
+    // complete result reaches stdout
     if let Some(path) = &args.plot {
         r.plot(path)?;
+    }
+    eprintln!("{}", r.note);
+    if let Some(path) = &args.plot {
         eprintln!("wrote {}", path.display());
     }
+    rnn::io::print_out(&r.csv)?;
     Ok(())
 }

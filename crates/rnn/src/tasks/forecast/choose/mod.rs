@@ -309,6 +309,11 @@ pub(crate) fn choose_within(
     let (mut candidates, mut seasonal) = (0, 0);
     for &t in &transforms {
         for d in &diffs {
+            // a differencing the grid offers but the rows cannot bear is
+            // left out, not reported (the user did not ask for it)
+            if cfg.choose.diff && y.len() < d.iter().sum::<usize>() + 2 {
+                continue;
+            }
             let p = match Pipeline::fit(y, feats, t, d, names) {
                 Ok(p) => p,
                 Err(e) => {
@@ -360,8 +365,9 @@ pub(crate) fn choose_within(
     let Some((best, points)) = parsimonious(&scored, width) else {
         return Err(first_err.unwrap_or_else(|| {
             Error::Config(format!(
-                "{} training rows: too few to choose --window, --transform or --diff on a validation block of {val} rows (give them, or use more rows)",
-                y.len()
+                "{} training rows: too few to choose --window, --transform or --diff on a validation block of {val} row{} (give them, or use more rows)",
+                y.len(),
+                if val == 1 { "" } else { "s" }
             ))
         }));
     };
