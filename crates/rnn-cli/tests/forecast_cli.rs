@@ -533,3 +533,49 @@ fn one_series_of_a_long_file_with_where() {
     assert_bad_input(&syntax, "expected COLUMN=VALUE");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn eval_says_when_test_values_were_made_up_by_fill() {
+    let dir = tmp("filled-test");
+    let data = sine_csv(&dir, 60);
+    let text = std::fs::read_to_string(&data).unwrap();
+    // the last two values are gaps
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for l in lines.iter_mut().rev().take(2) {
+        *l = format!("{},NA", l.split(',').next().unwrap());
+    }
+    std::fs::write(&data, lines.join("\n") + "\n").unwrap();
+    let out = dir.join("m");
+    let flags = [
+        "--target",
+        "value",
+        "--test",
+        "4",
+        "--window",
+        "6",
+        "--transform",
+        "none",
+        "--diff",
+        "0",
+        "--epochs",
+        "2",
+        "--hidden",
+        "4",
+        "--ensemble",
+        "1",
+        "--fill",
+        "linear",
+    ];
+    train_ok(&data, &out, &flags);
+    let (o, d) = (out.to_str().unwrap(), data.to_str().unwrap());
+    let e = rnn(&["eval", "--model", o, "--data", d, "--json"]);
+    assert!(e.status.success(), "{}", common::stderr(&e));
+    assert!(
+        common::stderr(&e)
+            .contains("2 of the 4 test values were gaps filled by --fill linear, not read"),
+        "{}",
+        common::stderr(&e)
+    );
+    let _: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -149,6 +149,20 @@ fn join_safetensors(header: &[u8], data: &[u8]) -> Vec<u8> {
             .collect();
         if let Some(m) = h.get_mut("__metadata__").and_then(|m| m.as_object_mut()) {
             m.insert("checksum".into(), format!("sha256:{sum}").into());
+            // the metadata's own checksum too, so that an edited value
+            // reaches the parsers behind it
+            if m.contains_key("metadata_checksum") {
+                let rest: std::collections::BTreeMap<String, String> = m
+                    .iter()
+                    .filter(|(k, _)| !k.ends_with("checksum"))
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect();
+                let sum: String = Sha256::digest(serde_json::to_vec(&rest).unwrap())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                m.insert("metadata_checksum".into(), format!("sha256:{sum}").into());
+            }
             header = serde_json::to_vec(&h).unwrap();
         }
     }

@@ -176,6 +176,18 @@ fn eval_forecast(args: &EvalArgs) -> CliResult {
     let fc = crate::cmd::forecast::load_forecaster(args.first_model(), &reading)?;
     let series = crate::cmd::forecast::read_series(&fc, &args.data)?;
     let r = fc.evaluate(&series, args.test, args.season)?;
+    // the test block is the last rows: values --fill made up there are
+    // scored as if read
+    let first = series.target.len().saturating_sub(r.points);
+    let made_up = series.target_filled.iter().filter(|&&i| i >= first).count();
+    if made_up > 0 {
+        eprintln!(
+            "warning: {}: {made_up} of the {} test values were gaps filled by --fill {}, not read: the scores compare forecasts with made-up values",
+            args.data.display(),
+            r.points,
+            format!("{:?}", fc.meta.fill).to_lowercase()
+        );
+    }
     if args.json {
         let v = serde_json::to_value(&r).map_err(|e| CliError::Failure(e.to_string()))?;
         outln!("{v}")?;

@@ -306,6 +306,7 @@ mod tests {
             .unwrap();
         let mut renamed = bytes.clone();
         renamed[at + 8..at + 10].copy_from_slice(b"zz");
+        let renamed = crate::io::reseal(&renamed).unwrap(); // edited on purpose
         std::fs::write(dir.join(MODEL_FILE), renamed).unwrap();
         let err = ModelFile::load(&dir).unwrap_err().to_string();
         assert!(

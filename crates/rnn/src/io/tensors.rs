@@ -31,6 +31,77 @@ pub enum Checksum {
 /// bytes after the header), written by [`TensorWriter`].
 pub const CHECKSUM_KEY: &str = "checksum";
 
+/// The metadata key holding `sha256:<hex>` of the file's other metadata
+/// (every key but the two checksums, as the JSON object of the keys in
+/// order): a model's configuration, vocabulary and forecasting settings are
+/// as much the model as its tensors. Files without it (older ones) load
+/// without this check.
+pub const METADATA_CHECKSUM_KEY: &str = "metadata_checksum";
+
+/// `sha256:<hex>` of the metadata as [`METADATA_CHECKSUM_KEY`] says,
+/// `metadata` holding neither checksum.
+fn metadata_tag(metadata: &BTreeMap<String, String>) -> String {
+    sha256_tag(&serde_json::to_vec(metadata).unwrap_or_default())
+}
+
+/// A safetensors file whose metadata was edited on purpose (a test of a
+/// loader's own checks, a repair by hand) with both checksums recomputed
+/// for what it now holds: the damaged-file check passes, every check of
+/// the values behind it still applies. The header is re-padded to 8 bytes.
+///
+/// ```
+/// use rnn::io::{reseal, TensorFile, TensorWriter};
+/// let mut w = TensorWriter::new();
+/// w.add::<f32>("x", &[1], &[1.0]);
+/// w.meta("task", "lm");
+/// let mut edited = w.to_bytes()?;
+/// let at = edited.windows(4).position(|b| b == b"\"lm\"").unwrap();
+/// edited[at + 1..at + 3].copy_from_slice(b"xx");
+/// assert!(TensorFile::from_bytes("m".into(), edited.clone()).is_err());
+/// let f = TensorFile::from_bytes("m".into(), reseal(&edited)?)?;
+/// assert_eq!(f.metadata()["task"], "xx");
+/// # Ok::<(), rnn::Error>(())
+/// ```
+pub fn reseal(bytes: &[u8]) -> Result<Vec<u8>> {
+    let bad = |reason: &str| Error::Config(format!("reseal: {reason}"));
+    let n = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(|b: [u8; 8]| u64::from_le_bytes(b) as usize)
+        .ok_or_else(|| bad("shorter than a header length"))?;
+    let end = 8usize.checked_add(n).filter(|&e| e <= bytes.len());
+    let end = end.ok_or_else(|| bad("the header runs past the end"))?;
+    let mut header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..end]).map_err(|e| bad(&e.to_string()))?;
+    let data = &bytes[end..];
+    let mut own: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(serde_json::Value::Object(m)) = header.get("__metadata__") {
+        for (k, v) in m {
+            if k != CHECKSUM_KEY && k != METADATA_CHECKSUM_KEY {
+                let v = v
+                    .as_str()
+                    .ok_or_else(|| bad(&format!("metadata '{k}' is not a string")))?;
+                own.insert(k.clone(), v.to_string());
+            }
+        }
+    }
+    let mut meta: serde_json::Map<String, serde_json::Value> = own
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    meta.insert(METADATA_CHECKSUM_KEY.into(), metadata_tag(&own).into());
+    meta.insert(CHECKSUM_KEY.into(), sha256_tag(data).into());
+    header.insert("__metadata__".into(), serde_json::Value::Object(meta));
+    let mut json = serde_json::to_vec(&header).map_err(|e| bad(&e.to_string()))?;
+    while json.len() % 8 != 0 {
+        json.push(b' ');
+    }
+    let mut out = (json.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&json);
+    out.extend_from_slice(data);
+    Ok(out)
+}
+
 /// `sha256:<hex>` of `bytes`.
 fn sha256_tag(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
@@ -72,6 +143,19 @@ impl TensorFile {
         // the checksum is the file's integrity, not its content: verified
         // here and not passed on (a reader that re-saves the metadata gets
         // a new one from the writer)
+        if let Some(want) = metadata.remove(METADATA_CHECKSUM_KEY) {
+            let mut rest = metadata.clone();
+            rest.remove(CHECKSUM_KEY);
+            let got = metadata_tag(&rest);
+            if got != want {
+                return Err(Error::Corrupt {
+                    path,
+                    reason: format!(
+                        "metadata does not match the file's checksum (expected {want}, got {got}): the file was damaged or edited after it was written"
+                    ),
+                });
+            }
+        }
         let checksum = match metadata.remove(CHECKSUM_KEY) {
             None => Checksum::Absent,
             Some(want) => {
@@ -367,11 +451,14 @@ impl TensorWriter {
                 }),
             );
         }
-        let mut meta: serde_json::Map<String, serde_json::Value> = self
-            .metadata
+        let mut own = self.metadata.clone();
+        own.remove(CHECKSUM_KEY);
+        own.remove(METADATA_CHECKSUM_KEY);
+        let mut meta: serde_json::Map<String, serde_json::Value> = own
             .iter()
             .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
             .collect();
+        meta.insert(METADATA_CHECKSUM_KEY.into(), metadata_tag(&own).into());
         meta.insert(CHECKSUM_KEY.into(), sha256_tag(&data).into());
         header.insert("__metadata__".into(), serde_json::Value::Object(meta));
         let mut json = serde_json::to_vec(&header)
@@ -469,6 +556,32 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.starts_with("x.safetensors: "), "{msg}");
         assert!(msg.contains("checksum"), "{msg}");
+    }
+
+    #[test]
+    fn an_edited_metadata_value_is_refused() {
+        // a model's settings live in its metadata: one changed digit there
+        // (a normalisation std, say) changes every forecast
+        let bytes = sample().to_bytes().unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let at = text.find("\"task\":\"lm\"").unwrap() + "\"task\":\"".len();
+        let mut bad = bytes;
+        bad[at] = b'L';
+        let msg = TensorFile::from_bytes("x.safetensors".into(), bad)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("x.safetensors: "), "{msg}");
+        assert!(
+            msg.contains("metadata does not match the file's checksum"),
+            "{msg}"
+        );
+        // neither checksum is passed on as metadata
+        let ok =
+            TensorFile::from_bytes("x.safetensors".into(), sample().to_bytes().unwrap()).unwrap();
+        assert_eq!(
+            ok.metadata().keys().collect::<Vec<_>>(),
+            ["a", "config", "task"]
+        );
     }
 
     #[test]

@@ -362,6 +362,9 @@ pub fn time_axis(labels: &[String]) -> Vec<f64> {
 /// assert_eq!(extend_time(&l(&["2020-01-31", "2020-02-29"]), 1), ["2020-03-31"]);
 /// let t = l(&["2021-03-27T12:00:00+01:00", "2021-03-28T12:00:00+01:00"]);
 /// assert_eq!(extend_time(&t, 1), ["2021-03-29T12:00:00+01:00"]);
+/// // working days (a Friday, then a Monday in the column): weekends skipped
+/// let w = l(&["2020-04-16", "2020-04-17", "2020-04-20", "2020-04-21"]);
+/// assert_eq!(extend_time(&w, 4), ["2020-04-22", "2020-04-23", "2020-04-24", "2020-04-27"]);
 /// ```
 pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
     let n = labels.len();
@@ -389,6 +392,24 @@ pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
     if n >= 2 {
         if let (Some(a), Some(b)) = (parsed(n - 2), parsed(n - 1).map(padded)) {
             let step = b.v - a.v;
+            // a column of working days goes on with working days: after a
+            // Friday comes the Monday, whatever the last step was
+            if let (Kind::Day(f), Some(mut d)) = (b.kind, date_of(b.v)) {
+                let all: Vec<Stamp> = column.iter().flatten().copied().collect();
+                if all.len() == n && working_days(&all) {
+                    let mut out = Vec::with_capacity(k);
+                    while out.len() < k {
+                        let Some(next) = d.succ_opt() else { break };
+                        d = next;
+                        if d.weekday().number_from_monday() <= 5 {
+                            out.push(d.format(f).to_string());
+                        }
+                    }
+                    if out.len() == k {
+                        return out;
+                    }
+                }
+            }
             if same_kind(a, b) && step > 0 {
                 let months = match (date_of(a.v), date_of(b.v)) {
                     (Some(da), Some(db)) if matches!(b.kind, Kind::Day(_)) => {

@@ -102,6 +102,9 @@ pub struct Series {
     pub features: Vec<Vec<f64>>,
     /// Values filled in (all columns).
     pub filled: usize,
+    /// The rows whose target value was a gap, filled (0-based): a score
+    /// on them compares forecasts with made-up values.
+    pub target_filled: Vec<usize>,
     /// What reading found odd without stopping, one line each, naming the
     /// file and line (time labels unevenly spaced): shown as warnings.
     pub warnings: Vec<String>,
@@ -389,13 +392,13 @@ impl Series {
                 )));
             }
         }
-        let column = |c: usize| -> Result<(Vec<f64>, usize)> {
-            let raw = numeric_column(table, c, fill)?;
-            fill_gaps(&raw, fill).map_err(|reason| Error::Data {
+        let filled_column = |c: usize, raw: &[Option<f64>]| -> Result<(Vec<f64>, usize)> {
+            fill_gaps(raw, fill).map_err(|reason| Error::Data {
                 path: table.path.clone(),
                 reason: format!("column {:?}: {reason}", table.columns[c]),
             })
         };
+        let column = |c: usize| filled_column(c, &numeric_column(table, c, fill)?);
         let labels: Vec<String> = match time_col {
             Some(TimeSource::One(c)) => {
                 table.rows.iter().map(|r| r[c].trim().to_string()).collect()
@@ -442,7 +445,9 @@ impl Series {
                 ));
             }
         }
-        let (y, mut filled) = column(tcol)?;
+        let raw = numeric_column(table, tcol, fill)?;
+        let target_filled = (0..raw.len()).filter(|&i| raw[i].is_none()).collect();
+        let (y, mut filled) = filled_column(tcol, &raw)?;
         let mut feats = Vec::new();
         for &c in &fcols {
             let (v, n) = column(c)?;
@@ -458,6 +463,7 @@ impl Series {
             feature_names: fcols.iter().map(|&c| table.columns[c].clone()).collect(),
             features: feats,
             filled,
+            target_filled,
             warnings,
         })
     }
@@ -516,6 +522,7 @@ impl Series {
             feature_names: Vec::new(),
             features: Vec::new(),
             filled: 0,
+            target_filled: Vec::new(),
             warnings: Vec::new(),
         }
     }
