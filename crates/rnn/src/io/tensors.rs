@@ -73,18 +73,29 @@ pub fn reseal(bytes: &[u8]) -> Result<Vec<u8>> {
     let end = end.ok_or_else(|| bad("the header runs past the end"))?;
     let mut header: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&bytes[8..end]).map_err(|e| bad(&e.to_string()))?;
-    let data = &bytes[end..];
     let mut own: BTreeMap<String, String> = BTreeMap::new();
-    if let Some(serde_json::Value::Object(m)) = header.get("__metadata__") {
+    if let Some(serde_json::Value::Object(m)) = header.remove("__metadata__") {
         for (k, v) in m {
-            if k != CHECKSUM_KEY && k != METADATA_CHECKSUM_KEY {
-                let v = v
-                    .as_str()
-                    .ok_or_else(|| bad(&format!("metadata '{k}' is not a string")))?;
-                own.insert(k.clone(), v.to_string());
-            }
+            let v = v
+                .as_str()
+                .ok_or_else(|| bad(&format!("metadata '{k}' is not a string")))?;
+            own.insert(k, v.to_string());
         }
     }
+    sealed(header, own, &bytes[end..])
+}
+
+/// A safetensors file of the tensor entries `header` (without
+/// `__metadata__`), the metadata `own` (any checksum in it replaced) and
+/// the tensor bytes `data`: the metadata gets both checksums, the header
+/// is padded to 8 bytes.
+fn sealed(
+    mut header: serde_json::Map<String, serde_json::Value>,
+    mut own: BTreeMap<String, String>,
+    data: &[u8],
+) -> Result<Vec<u8>> {
+    own.remove(CHECKSUM_KEY);
+    own.remove(METADATA_CHECKSUM_KEY);
     let mut meta: serde_json::Map<String, serde_json::Value> = own
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
@@ -92,11 +103,13 @@ pub fn reseal(bytes: &[u8]) -> Result<Vec<u8>> {
     meta.insert(METADATA_CHECKSUM_KEY.into(), metadata_tag(&own).into());
     meta.insert(CHECKSUM_KEY.into(), sha256_tag(data).into());
     header.insert("__metadata__".into(), serde_json::Value::Object(meta));
-    let mut json = serde_json::to_vec(&header).map_err(|e| bad(&e.to_string()))?;
+    let mut json = serde_json::to_vec(&header)
+        .map_err(|e| Error::Config(format!("cannot serialise the header: {e}")))?;
     while json.len() % 8 != 0 {
         json.push(b' ');
     }
-    let mut out = (json.len() as u64).to_le_bytes().to_vec();
+    let mut out = Vec::with_capacity(8 + json.len() + data.len());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
     out.extend_from_slice(&json);
     out.extend_from_slice(data);
     Ok(out)
@@ -451,26 +464,7 @@ impl TensorWriter {
                 }),
             );
         }
-        let mut own = self.metadata.clone();
-        own.remove(CHECKSUM_KEY);
-        own.remove(METADATA_CHECKSUM_KEY);
-        let mut meta: serde_json::Map<String, serde_json::Value> = own
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect();
-        meta.insert(METADATA_CHECKSUM_KEY.into(), metadata_tag(&own).into());
-        meta.insert(CHECKSUM_KEY.into(), sha256_tag(&data).into());
-        header.insert("__metadata__".into(), serde_json::Value::Object(meta));
-        let mut json = serde_json::to_vec(&header)
-            .map_err(|e| Error::Config(format!("cannot serialise the header: {e}")))?;
-        while json.len() % 8 != 0 {
-            json.push(b' ');
-        }
-        let mut out = Vec::with_capacity(8 + json.len() + data.len());
-        out.extend_from_slice(&(json.len() as u64).to_le_bytes());
-        out.extend_from_slice(&json);
-        out.extend_from_slice(&data);
-        Ok(out)
+        sealed(header, self.metadata.clone(), &data)
     }
 
     /// Writes the file atomically.
