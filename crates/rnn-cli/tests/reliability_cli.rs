@@ -184,3 +184,36 @@ fn a_full_disk_on_stdout_is_one_error_not_a_panic() {
         "error: stdout: No space left on device (os error 28)"
     );
 }
+
+#[test]
+fn resuming_a_run_already_past_its_steps_says_so() {
+    let dir = tmp("resume-past");
+    let data = dir.join("t.txt");
+    std::fs::write(&data, text()).unwrap();
+    let out = dir.join("run");
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    assert!(train_lm(d, o, &[]).status.success());
+    let model = std::fs::read(out.join("model.safetensors")).unwrap();
+    // train_lm trains 4 steps; --steps 2 counts from the start of the run
+    let args = [
+        "train",
+        "lm",
+        "--data",
+        d,
+        "--resume",
+        o,
+        "--steps",
+        "2",
+        "--threads",
+        "1",
+    ];
+    let again = rnn(&args);
+    assert!(again.status.success(), "{}", common::stderr(&again));
+    assert!(
+        common::stderr(&again).contains("is at step 4, already past --steps 2"),
+        "{}",
+        common::stderr(&again)
+    );
+    assert_eq!(std::fs::read(out.join("model.safetensors")).unwrap(), model);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

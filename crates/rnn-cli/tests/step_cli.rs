@@ -402,6 +402,10 @@ fn a_forecaster_steps_through_values_across_calls() {
     assert!(v["forecast"].is_null());
     // bad values, another model's history
     assert_bad_input(&step(&model, &one, "1.0 x 2", &[]), "value 2 \"x\"");
+    assert_bad_input(
+        &step(&model, &one, "1 2 NaN", &[]),
+        "stdin: value 3 \"NaN\" is not a finite number",
+    );
     // a language model's flags are refused, not ignored
     assert_bad_input(
         &step(&model, &one, "1", &["--generate", "5"]),

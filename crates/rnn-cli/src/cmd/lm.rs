@@ -224,6 +224,17 @@ pub fn train(a: &TrainLmArgs) -> CliResult<Summary> {
         rnn::dist::world(),
     );
     let trainer = Trainer::open_run(&dir, &text, config, mode, &given_flags(), world)?;
+    // steps count from the start of the run: a resumed run already past
+    // them has nothing to do, and says so
+    let at = trainer.state().step;
+    if let Some(s) = a.steps {
+        if a.resume.is_some() && at >= s {
+            eprintln!(
+                "note: the run in {} is at step {at}, already past --steps {s} (which counts from the start of the run): nothing to train",
+                dir.display()
+            );
+        }
+    }
     let summary = fit(trainer, budget, a.quiet)?;
     print_summary(&summary, &dir, a.json)?;
     Ok(summary)

@@ -207,6 +207,12 @@ fn step_forecast(a: &StepArgs) -> CliResult {
         let v: f64 = tok.parse().map_err(|_| {
             CliError::Usage(format!("stdin: value {} {tok:?} is not a number", i + 1))
         })?;
+        if !v.is_finite() {
+            return Err(CliError::Usage(format!(
+                "stdin: value {} {tok:?} is not a finite number",
+                i + 1
+            )));
+        }
         values.push(v);
     }
     let mut history = f.load_history(&a.state)?;

@@ -134,9 +134,10 @@ impl Flow {
             self.steps
         );
         for l in &self.layers {
-            let reach = l.reach.map_or(format!("beyond {} steps", self.steps), |r| {
-                format!("{r} steps")
-            });
+            let reach = l.reach.map_or(
+                format!("stays above 1e-3 of it over all {} steps", self.steps),
+                |r| format!("falls below 1e-3 of it after {r} steps"),
+            );
             let g = &l.grad_norm_by_step;
             let (first, last) = (g[0], g[g.len() - 1]);
             let carried = if l.from_step == 0 && l.direction == 1 {
@@ -145,7 +146,7 @@ impl Flow {
                 format!("|dE_T/ds_t| {last:.3e} at T, {first:.3e} at t = 0")
             };
             out += &format!(
-                "layer {} direction {}: {carried}; falls below 1e-3 of it after {reach}; spectral radius {:.4}; saturated {:.1}%\n",
+                "layer {} direction {}: {carried}; {reach}; spectral radius {:.4}; saturated {:.1}%\n",
                 l.layer,
                 l.direction,
                 l.spectral_radius,

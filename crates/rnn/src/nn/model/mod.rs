@@ -320,13 +320,16 @@ impl<T: Float> Model<T> {
     /// m.set_forget_bias(1.0).unwrap();
     /// let b = m.param("rnn.bias_ih_l0").unwrap(); // [4H]: gates i, f, g, o
     /// assert_eq!(&b[2..4], &[1.0, 1.0]);
+    /// let mut e = rnn::Model::<f64>::new(rnn::ModelConfig::elman(3, 2, 3), 0).unwrap();
+    /// assert_eq!(e.set_forget_bias(1.0).unwrap_err().to_string(),
+    ///     "forget-gate bias (--forget-bias): expected an lstm cell (the others have no forget gate), got a model of elman cells");
     /// ```
     pub fn set_forget_bias(&mut self, value: T) -> Result<()> {
         if self.config.cell != CellKind::Lstm {
-            return Err(Error::Value {
-                what: "forget-gate bias".into(),
-                value: self.config.cell.name().into(),
-                expected: "an lstm cell".into(),
+            return Err(Error::Argument {
+                arg: "forget-gate bias (--forget-bias)".into(),
+                expected: "an lstm cell (the others have no forget gate)".into(),
+                got: format!("a model of {} cells", self.config.cell.name()),
             });
         }
         let h = self.config.hidden_size;

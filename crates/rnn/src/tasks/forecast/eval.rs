@@ -26,6 +26,10 @@ use serde::Serialize;
 /// assert_eq!((r.points, r.horizon, r.season), (10, 4, 5));
 /// assert_eq!(r.seasonal_naive_rmse, 0.0); // the series repeats every 5 rows
 /// assert!(model.evaluate(&series, Some(50), None).is_err()); // no rows before the block
+/// // the longest block leaves the window (5 rows) before it
+/// assert!(model.evaluate(&series, Some(45), None).is_ok());
+/// let e = model.evaluate(&series, Some(46), None).unwrap_err().to_string();
+/// assert_eq!(e, "--test 46: expected 1 to 45 (the data has 50 rows, and a forecast needs 5 rows before it)");
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// # Ok::<(), rnn::Error>(())
 /// ```
@@ -161,10 +165,13 @@ impl Forecaster {
             None => meta.season,
         };
         let n = series.len();
-        if test == 0 || test >= n {
+        // the first forecast needs the model's window (and what
+        // differencing loses) of rows before it
+        let need = self.history_needed();
+        if test == 0 || test.saturating_add(need) > n {
             return Err(Error::Config(format!(
-                "--test {test}: expected 1 to {} (the data has {n} rows)",
-                n.saturating_sub(1)
+                "--test {test}: expected 1 to {} (the data has {n} rows, and a forecast needs {need} rows before it)",
+                n.saturating_sub(need)
             )));
         }
         let y = &series.target;

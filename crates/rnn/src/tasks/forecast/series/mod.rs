@@ -29,16 +29,28 @@ fn numeric_column(table: &Table, col: usize, fill: Fill) -> Result<Vec<Option<f6
             out.push(None);
             continue;
         }
-        match cell.parse::<f64>() {
-            Ok(v) if v.is_finite() => out.push(Some(v)),
-            _ => {
-                return Err(Error::Parse {
-                    path: table.path.clone(),
-                    line,
-                    reason: format!("column {name:?}: {cell:?} is not a number"),
-                })
+        let why = match cell.parse::<f64>() {
+            Ok(v) if v.is_finite() => {
+                out.push(Some(v));
+                continue;
             }
-        }
+            // 1e309 reads as inf: a number, but beyond what an f64 holds
+            Ok(v) if !v.is_nan() && !cell.to_ascii_lowercase().contains("inf") => {
+                "is beyond the range of 64-bit floats (±1.8e308)"
+            }
+            Ok(_) => "is not a finite number",
+            Err(_) => "is not a number",
+        };
+        // a cell of a whole line's length is shown by its start
+        let shown: String = match cell.char_indices().nth(40) {
+            Some((at, _)) => format!("{}…", &cell[..at]),
+            None => cell.to_string(),
+        };
+        return Err(Error::Parse {
+            path: table.path.clone(),
+            line,
+            reason: format!("column {name:?}: {shown:?} {why}"),
+        });
     }
     Ok(out)
 }

@@ -146,6 +146,22 @@ fn missing_value_error_names_line_and_column() {
         e.contains("t.csv:3:") && e.contains("\"abc\" is not a number"),
         "{e}"
     );
+    // a number too large for f64 is named as such, a long cell by its start
+    let e = series("date,v\n2000-01,1\n2000-02,1e309\n", Fill::None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.ends_with("\"1e309\" is beyond the range of 64-bit floats (±1.8e308)"),
+        "{e}"
+    );
+    let long = "x".repeat(100_000);
+    let e = series(&format!("date,v\n2000-01,1\n2000-02,{long}\n"), Fill::None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.len() < 200 && e.contains(&format!("\"{}…\"", "x".repeat(40))),
+        "{e}"
+    );
 }
 
 #[test]
