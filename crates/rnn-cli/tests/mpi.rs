@@ -343,7 +343,7 @@ fn one_and_two_ranks(args: &[&str], name: &str, metric: &str, odd: &str) -> (Pat
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
     assert_eq!(
         lines,
-        [format!("error: batch: {odd} is out of range (a multiple of the 2 MPI ranks, which share each batch equally)")],
+        [format!("error: --batch: {odd} is out of range (a multiple of the 2 MPI ranks, which share each batch equally)")],
         "{err}"
     );
     assert!(!c.exists());
