@@ -147,6 +147,23 @@ fn a_pickle_that_calls_os_system_is_refused_and_nothing_runs() {
 }
 
 #[test]
+fn an_elman_activation_for_a_gated_cell_is_refused_not_dropped() {
+    let sd = read_state_dict(&fixture("gru_1layer.safetensors")).unwrap();
+    let opts = ImportOptions {
+        activation: rnn::nn::cell::Activation::Relu,
+        ..ImportOptions::default()
+    };
+    let e = import_state_dict(&sd, "gru", &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("--activation: expected tanh or no --activation"),
+        "{e}"
+    );
+    assert!(e.ends_with("got relu for the GRU in gru"), "{e}");
+}
+
+#[test]
 fn bad_infer_inputs_name_the_tensor() {
     let sd = read_state_dict(&fixture("gru_1layer.safetensors")).unwrap();
     let model = import_state_dict(&sd, "gru", &ImportOptions::default())
@@ -286,8 +303,13 @@ fn a_model_trained_here_exports_and_reimports_to_the_same_model() {
                 }
             })
             .collect();
+        // the nonlinearity a state_dict does not store: Elman's alone
+        let activation = match cell {
+            rnn::CellKind::Elman { activation } => activation,
+            _ => Activation::default(),
+        };
         let opts = ImportOptions {
-            activation: Activation::Relu,
+            activation,
             ..Default::default()
         };
         let again = import_state_dict(&sd, "sd", &opts).unwrap();

@@ -194,6 +194,19 @@ pub fn import_state_dict(
         1 => CellKind::Elman {
             activation: opts.activation,
         },
+        // the nonlinearity is an Elman option: one asked for a gated cell
+        // would be left out silently
+        3 | 4 if opts.activation != Activation::default() => {
+            return Err(Error::Argument {
+                arg: "--activation".into(),
+                expected: "tanh or no --activation for a GRU or LSTM state_dict (the nonlinearity is an Elman option)".into(),
+                got: format!(
+                    "{} for the {} in {what}",
+                    opts.activation.name(),
+                    if w_hh0.shape[0] / hidden == 3 { "GRU" } else { "LSTM" }
+                ),
+            });
+        }
         3 => CellKind::Gru,
         4 => CellKind::Lstm,
         g => {
