@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rnn::io::model_file::{ModelFile, Task};
 use rnn::tasks::lm::vocab_of;
 use rnn::{Input, Stream};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 
 /// How many of the most likely next characters are printed.
@@ -165,17 +165,12 @@ pub fn run(a: &StepArgs) -> CliResult {
     Ok(())
 }
 
-/// Writes `report` and a newline to stdout; a failure other than a reader
-/// that went away is an error saying that `state` was not changed.
+/// Writes `report` and a newline to stdout ([`rnn::io::print_out`]); a
+/// failure other than a reader that went away is an error saying that
+/// `state` was not changed.
 fn print_then(report: &str, state: &std::path::Path) -> CliResult {
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{report}").and_then(|_| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Failure(format!(
-            "writing to stdout: {e}; {} was not changed",
-            state.display()
-        ))),
-        _ => Ok(()),
-    }
+    rnn::io::print_out(&format!("{report}\n"))
+        .map_err(|e| CliError::Failure(format!("{e}; {} was not changed", state.display())))
 }
 
 /// All of stdin as UTF-8; invalid bytes are an error with their offset.

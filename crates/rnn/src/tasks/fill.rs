@@ -55,6 +55,32 @@ pub fn is_missing(cell: &str) -> bool {
             .any(|m| c.eq_ignore_ascii_case(m))
 }
 
+/// Why a cell that is not a gap gives no value: what the two readers
+/// (classification and forecasting files) say of it, the number as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unreadable {
+    /// Not a number at all (`abc`).
+    NotANumber,
+    /// `inf` or `NaN` as written.
+    NotFinite,
+    /// A number beyond `limit` (1e309 reads as inf in f64; 1e200 is beyond f32).
+    Beyond,
+}
+
+/// `text` (trimmed) as a number of magnitude at most `limit`.
+pub(crate) fn read_number(text: &str, limit: f64) -> Result<f64, Unreadable> {
+    let text = text.trim();
+    match text.parse::<f64>() {
+        Ok(v) if v.abs() <= limit => Ok(v),
+        // `inf`, `NaN`; a number as large as 1e400 is read as inf too
+        Ok(v) if v.is_nan() || text.to_ascii_lowercase().contains("inf") => {
+            Err(Unreadable::NotFinite)
+        }
+        Ok(_) => Err(Unreadable::Beyond),
+        Err(_) => Err(Unreadable::NotANumber),
+    }
+}
+
 /// Fills the gaps of a column. Returns the values and how many were filled;
 /// an all-missing column is an error.
 pub fn fill_gaps(

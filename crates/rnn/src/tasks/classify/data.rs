@@ -217,16 +217,15 @@ pub(super) fn parse_value(s: &str) -> std::result::Result<Option<f64>, String> {
     if super::fill::is_missing(s) {
         return Ok(None);
     }
+    use crate::tasks::fill::{read_number, Unreadable};
     let text = s.trim();
-    match text.parse::<f64>() {
-        Ok(v) if v.abs() <= f32::MAX as f64 => Ok(Some(v)),
-        // `inf`, `NaN`; a number as large as 1e400 is read as inf too
-        Ok(v) if v.is_nan() || text.to_ascii_lowercase().contains("inf") => {
-            Err(format!("value {text} is not finite"))
-        }
-        Ok(_) => Err(format!(
-            "value {text} is beyond the range of 32-bit floats (±3.4e38) the model computes in"
-        )),
-        Err(_) => Err(format!("'{text}' is not a number or '?'")),
-    }
+    read_number(text, f32::MAX as f64)
+        .map(Some)
+        .map_err(|why| match why {
+            Unreadable::NotANumber => format!("'{text}' is not a number or '?'"),
+            Unreadable::NotFinite => format!("value {text} is not finite"),
+            Unreadable::Beyond => format!(
+                "value {text} is beyond the range of 32-bit floats (±3.4e38) the model computes in"
+            ),
+        })
 }

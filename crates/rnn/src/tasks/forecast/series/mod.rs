@@ -4,7 +4,7 @@
 use super::calendar::{check_time_order, understood, uneven_time_step};
 use super::pipeline::Transform;
 use super::table::{RowFilter, Table};
-use crate::tasks::fill::{fill_gaps, is_missing, Fill};
+use crate::tasks::fill::{fill_gaps, is_missing, read_number, Fill, Unreadable};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -29,17 +29,14 @@ fn numeric_column(table: &Table, col: usize, fill: Fill) -> Result<Vec<Option<f6
             out.push(None);
             continue;
         }
-        let why = match cell.parse::<f64>() {
-            Ok(v) if v.is_finite() => {
+        let why = match read_number(cell, f64::MAX) {
+            Ok(v) => {
                 out.push(Some(v));
                 continue;
             }
-            // 1e309 reads as inf: a number, but beyond what an f64 holds
-            Ok(v) if !v.is_nan() && !cell.to_ascii_lowercase().contains("inf") => {
-                "is beyond the range of 64-bit floats (±1.8e308)"
-            }
-            Ok(_) => "is not a finite number",
-            Err(_) => "is not a number",
+            Err(Unreadable::Beyond) => "is beyond the range of 64-bit floats (±1.8e308)",
+            Err(Unreadable::NotFinite) => "is not a finite number",
+            Err(Unreadable::NotANumber) => "is not a number",
         };
         // a cell of a whole line's length is shown by its start
         let shown: String = match cell.char_indices().nth(40) {
