@@ -50,8 +50,11 @@ Examples:
 
 /// Evaluate a trained model on a data file. What is measured depends on the
 /// model's task: language models report loss in nats/char, bits/char and
-/// perplexity; forecasters RMSE, MAE and MASE against naive baselines;
-/// taggers token accuracy and entity precision, recall and F1 (conlleval).
+/// perplexity (every character after the first predicted from all the text
+/// before it, as the validation loss of training); forecasters RMSE, MAE and
+/// MASE against naive baselines; taggers token accuracy and entity
+/// precision, recall and F1 (conlleval; accuracy alone for tags without
+/// B-/I- chunks).
 #[derive(Args, Debug)]
 #[command(after_help = EVAL_HELP)]
 pub struct EvalArgs {

@@ -265,10 +265,32 @@ impl<S> Rollback<S> {
     /// factor to multiply the learning rate by (1/2) and a line for the log
     /// (`lr` is the learning rate the step used).
     pub(crate) fn diverged(&mut self, step: u64, value: f64, lr: f64) -> Result<(&S, f64, String)> {
+        self.go_back(step, value.to_string(), lr, ", batch skipped")
+    }
+
+    /// [`Rollback::diverged`] for weights whose loss on the validation text
+    /// is `value` (a text such as `NaN`) after `step`: the same stop or
+    /// rollback (no batch is skipped: the step's batch was fine).
+    pub(crate) fn diverged_on_validation(
+        &mut self,
+        step: u64,
+        value: &str,
+        lr: f64,
+    ) -> Result<(&S, f64, String)> {
+        self.go_back(step, format!("{value} on the validation text"), lr, "")
+    }
+
+    fn go_back(
+        &mut self,
+        step: u64,
+        value: String,
+        lr: f64,
+        skipped: &str,
+    ) -> Result<(&S, f64, String)> {
         let stop = |value: String| Err(Error::Diverged { step, value });
         let good = match (&self.good, self.policy) {
             (Some(g), OnDivergence::Rollback) => g,
-            _ => return stop(value.to_string()),
+            _ => return stop(value),
         };
         if self.in_a_row >= MAX_ROLLBACKS {
             return stop(format!(
@@ -277,7 +299,7 @@ impl<S> Rollback<S> {
         }
         self.in_a_row += 1;
         let line = format!(
-            "step {step}: loss became {value}; rolled back to the last good state, learning rate halved to {:.3e}, batch skipped (rollback {} of {MAX_ROLLBACKS})",
+            "step {step}: loss became {value}; rolled back to the last good state, learning rate halved to {:.3e}{skipped} (rollback {} of {MAX_ROLLBACKS})",
             lr * 0.5,
             self.in_a_row
         );

@@ -3,7 +3,7 @@
 use crate::nn::layer::Input;
 use crate::nn::loss::log_sum_exp;
 use crate::nn::model::infer::Inference;
-use crate::nn::model::{Batch, Model};
+use crate::nn::model::{Batch, Model, State};
 use crate::{Error, Result};
 
 /// Parallel streams of an evaluation (`rnn eval`, validation during training).
@@ -39,10 +39,21 @@ impl Evaluation {
     }
 }
 
-/// Mean cross-entropy in nats per predicted character of `model` over `ids`,
-/// cut into `streams` contiguous segments run in parallel (state carried
-/// across windows of `window` characters). Returns `(total nats, characters)`;
-/// an id the model does not take is an error naming it.
+/// Fewest predicted characters per stream: a text shorter than twice this is
+/// read as one stream, exactly as a single pass over it would.
+pub const EVAL_MIN_SEGMENT: usize = 1024;
+
+/// Mean cross-entropy in nats per predicted character of `model` over `ids`:
+/// every character after the first is scored once, predicted from all the
+/// text before it. For speed the text is cut into at most `streams`
+/// contiguous segments of at least [`EVAL_MIN_SEGMENT`] characters run in
+/// parallel, the state carried across windows of `window` characters; each
+/// segment but the first starts from the state of a pass over the `window`
+/// characters before it (scored by the segment before; exact for a model
+/// whose state forgets within `window` steps), and the characters
+/// left over by the cut continue the last segment. Returns
+/// `(total nats, characters)`; an id the model does not take is an error
+/// naming it.
 pub fn evaluate(
     model: &Model<f32>,
     ids: &[usize],
@@ -52,45 +63,237 @@ pub fn evaluate(
     if ids.len() < 2 {
         return Ok((0.0, 0));
     }
-    let b = streams.clamp(1, (ids.len() - 1).max(1));
-    let seg = (ids.len() - 1) / b; // each stream predicts `seg` characters
-    let v = model.config.output_size;
-    let mut state = model.zero_state(b);
+    let n = ids.len() - 1; // characters to predict
+    let window = window.max(1);
+    let b = (n / EVAL_MIN_SEGMENT).clamp(1, streams.max(1));
+    let seg = n / b; // each stream predicts `seg` characters; the tail n - b*seg follows
+    let mut state = model.zero_state(b); // [L, B, H]
     let mut inf = Inference::new(); // forward only, buffers reused per window
-    let (mut total, mut count) = (0.0f64, 0usize);
+    let mut score = Score::default();
+    if b > 1 {
+        // warm-up: stream s > 0 reads the `w` characters before its segment,
+        // so it starts from (nearly) the state one pass over the text reaches there
+        let w = window.min(seg);
+        let x = time_major(
+            b,
+            w,
+            |s, j| if s == 0 { ids[j] } else { ids[s * seg - w + j] },
+        );
+        run(model, &x, w, b, &mut state, &mut inf)?;
+        // stream 0 starts the text, from the zero state
+        let h = model.config.hidden_size;
+        for block in [&mut state.h, &mut state.c] {
+            for layer in block.chunks_mut(b * h) {
+                layer[..h].fill(0.0);
+            }
+        }
+    }
     let mut pos = 0;
     while pos < seg {
         let t = window.min(seg - pos);
-        let mut x = vec![0usize; t * b]; // [T, B]
-        for s in 0..b {
-            for j in 0..t {
-                x[j * b + s] = ids[s * seg + pos + j];
-            }
-        }
-        // the streams split across the threads, each from its carried state
-        model.infer(
-            Batch::new(Input::Ids(&x), t, b)
-                .with_state(&state)
-                .split_across_threads(),
-            &mut inf,
-        )?;
-        for j in 0..t {
-            for s in 0..b {
-                let row = &inf.logits[(j * b + s) * v..(j * b + s + 1) * v];
-                let y = ids[s * seg + pos + j + 1];
-                total += (log_sum_exp(row) - row[y]) as f64; // -log p(y)
-                count += 1;
-            }
-        }
-        std::mem::swap(&mut state, &mut inf.state); // carried to the next window
+        let x = time_major(b, t, |s, j| ids[s * seg + pos + j]);
+        run(model, &x, t, b, &mut state, &mut inf)?;
+        score.add(&inf.logits, model.config.output_size, t, b, |s, j| {
+            ids[s * seg + pos + j + 1]
+        });
         pos += t;
     }
-    if !total.is_finite() {
+    // the tail the cut left over continues the last stream
+    let mut pos = b * seg;
+    if pos < n {
+        let mut state = state.batch_part(b, model.config.hidden_size, b - 1, b);
+        while pos < n {
+            let t = window.min(n - pos);
+            run(model, &ids[pos..pos + t], t, 1, &mut state, &mut inf)?;
+            score.add(&inf.logits, model.config.output_size, t, 1, |_, j| {
+                ids[pos + j + 1]
+            });
+            pos += t;
+        }
+    }
+    if !score.total.is_finite() {
         return Err(Error::NonFinite {
             model: "the model".into(),
             what: "the loss".into(),
-            value: total.to_string(),
+            value: score.total.to_string(),
         });
     }
-    Ok((total, count))
+    Ok((score.total, score.count))
+}
+
+/// `[T, B]` ids, `at(s, j)` the id of stream `s` at step `j`.
+fn time_major(b: usize, t: usize, at: impl Fn(usize, usize) -> usize) -> Vec<usize> {
+    (0..t * b).map(|k| at(k % b, k / b)).collect()
+}
+
+/// Runs `x` (`[T, B]` ids) from `state`, leaving the logits in `inf` and the
+/// final state in `state`. The streams split across the threads.
+fn run(
+    model: &Model<f32>,
+    x: &[usize],
+    t: usize,
+    b: usize,
+    state: &mut State<f32>,
+    inf: &mut Inference<f32>,
+) -> Result<()> {
+    model.infer(
+        Batch::new(Input::Ids(x), t, b)
+            .with_state(state)
+            .split_across_threads(),
+        inf,
+    )?;
+    std::mem::swap(state, &mut inf.state); // carried to the next window
+    Ok(())
+}
+
+/// Running sum of `-log p(target)`.
+#[derive(Default)]
+struct Score {
+    total: f64,
+    count: usize,
+}
+
+impl Score {
+    /// Adds the `[T, B]` rows of `logits` (`[T*B, V]`), `target(s, j)` the
+    /// id stream `s` should predict at step `j`.
+    fn add(
+        &mut self,
+        logits: &[f32],
+        v: usize,
+        t: usize,
+        b: usize,
+        target: impl Fn(usize, usize) -> usize,
+    ) {
+        for j in 0..t {
+            for s in 0..b {
+                let row = &logits[(j * b + s) * v..(j * b + s + 1) * v];
+                self.total += (log_sum_exp(row) - row[target(s, j)]) as f64; // -log p(y)
+                self.count += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CellKind, ModelConfig};
+
+    /// A two-layer LSTM over 7 symbols (both `h` and `c`, two state blocks).
+    fn model() -> Model<f32> {
+        let cfg = ModelConfig {
+            cell: CellKind::Lstm,
+            num_layers: 2,
+            ..ModelConfig::elman(7, 12, 7)
+        };
+        Model::new(cfg, 3).unwrap()
+    }
+
+    /// A text with structure the state can carry: a period-5 pattern with noise.
+    fn text(n: usize) -> Vec<usize> {
+        let mut r: u64 = 11;
+        (0..n)
+            .map(|i| {
+                r = r
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                if (r >> 60) < 3 {
+                    (r >> 33) as usize % 7
+                } else {
+                    i % 5
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_character_is_scored_once_whatever_the_cut() {
+        let m = model();
+        // short (one stream), exactly cut, cut with a tail, long with a tail
+        for n in [
+            2,
+            3,
+            600,
+            2 * EVAL_MIN_SEGMENT + 1,
+            2 * EVAL_MIN_SEGMENT + 8,
+            40_003,
+        ] {
+            let ids = text(n);
+            let (_, count) = evaluate(&m, &ids, EVAL_STREAMS, EVAL_WINDOW).unwrap();
+            assert_eq!(count, n - 1, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn a_short_text_is_scored_as_one_pass_over_it() {
+        // fewer than 2 * EVAL_MIN_SEGMENT characters: one stream, so the
+        // streams asked for change nothing, bit for bit
+        let m = model();
+        let ids = text(2 * EVAL_MIN_SEGMENT);
+        let one = evaluate(&m, &ids, 1, EVAL_WINDOW).unwrap();
+        assert_eq!(evaluate(&m, &ids, EVAL_STREAMS, EVAL_WINDOW).unwrap(), one);
+        // the window only cuts the pass: the same loss up to rounding
+        let (whole, _) = evaluate(&m, &ids, 1, ids.len()).unwrap();
+        assert!(
+            (whole - one.0).abs() < 1e-9 * whole.abs().max(1.0) + 1e-3,
+            "{whole} vs {}",
+            one.0
+        );
+    }
+
+    /// Models whose state remembers ~20 steps and whose readout leans on it
+    /// hard, so a stream started cold (or from the wrong state) scores
+    /// differently: a 2-layer Elman with `W_hh = 0.9 I`, and the LSTM above
+    /// with forget gates held open (`f` near `sigmoid(2) = 0.88`).
+    fn models_with_memory() -> Vec<Model<f32>> {
+        let mut elman = Model::new(
+            ModelConfig {
+                num_layers: 2,
+                ..ModelConfig::elman(7, 12, 7)
+            },
+            5,
+        )
+        .unwrap();
+        let mut lstm = model();
+        for l in 0..2 {
+            let whh = elman.param_mut(&format!("rnn.weight_hh_l{l}")).unwrap(); // [H, H]
+            whh.fill(0.0);
+            for k in 0..12 {
+                whh[k * 12 + k] = 0.9;
+            }
+            elman
+                .param_mut(&format!("rnn.weight_ih_l{l}"))
+                .unwrap()
+                .iter_mut()
+                .for_each(|w| *w *= 3.0);
+            // gates i, f, g, o: rows H..2H of bias_ih are the forget gate's
+            lstm.param_mut(&format!("rnn.bias_ih_l{l}")).unwrap()[12..24].fill(2.0);
+        }
+        for m in [&mut elman, &mut lstm] {
+            m.param_mut("head.weight")
+                .unwrap()
+                .iter_mut()
+                .for_each(|w| *w *= 5.0);
+        }
+        vec![elman, lstm]
+    }
+
+    #[test]
+    fn streams_give_the_loss_of_one_pass_over_the_text() {
+        // 40,003 characters: 32 streams of 1,250 and a tail of 2; with each
+        // stream warmed on the 256 characters before it, the mean loss is that
+        // of one pass; without the warm-up 31 streams would start cold.
+        let ids = text(40_003);
+        for m in models_with_memory() {
+            let (one, n1) = evaluate(&m, &ids, 1, EVAL_WINDOW).unwrap();
+            let (many, n2) = evaluate(&m, &ids, EVAL_STREAMS, EVAL_WINDOW).unwrap();
+            assert_eq!(n1, n2);
+            let (a, b) = (one / n1 as f64, many / n2 as f64);
+            assert!(
+                (a - b).abs() < 1e-6,
+                "{:?}: one pass {a}, streams {b}",
+                m.config.cell
+            );
+        }
+    }
 }

@@ -32,7 +32,7 @@ mod vocab;
 pub use config::TrainConfig;
 pub use data::{read_text, Corpus, LmData};
 pub use diagnose::{flow_on_ids, FLOW_STREAMS, FLOW_WINDOW};
-pub use evaluate::{evaluate, Evaluation, EVAL_STREAMS, EVAL_WINDOW};
+pub use evaluate::{evaluate, Evaluation, EVAL_MIN_SEGMENT, EVAL_STREAMS, EVAL_WINDOW};
 pub use generate::{generate, generate_while, Sampling};
 pub use model::{LanguageModel, TASK};
 pub use resume::RESUME_FIELDS;

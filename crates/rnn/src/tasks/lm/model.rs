@@ -77,8 +77,9 @@ impl LanguageModel {
         })
     }
 
-    /// Mean cross-entropy of predicting each character of `text` from those
-    /// before it (32 streams, windows of 256, as `rnn eval`). `what` names
+    /// Mean cross-entropy of predicting each character of `text` from all
+    /// those before it, as `rnn eval` and the validation of training measure
+    /// it ([`evaluate`](super::evaluate)). `what` names
     /// the text in errors: characters outside the vocabulary, or fewer than 2.
     pub fn evaluate(&self, text: &str, what: &str) -> Result<Evaluation> {
         let ids = self.vocab.encode(text, what)?;

@@ -398,17 +398,30 @@ impl Trainer {
             let scheduled = fresh && tr.step.is_multiple_of(eval_every);
             if scheduled || (done && fresh) {
                 evaluated = Some(tr.step);
+                // (a non-finite loss is a value every rank receives alike)
                 let val = dist::from_root(comm, || {
-                    let (nats, n) = evaluate(&tr.model, &data.val, EVAL_STREAMS, EVAL_WINDOW)
-                        .map_err(|e| match e {
-                            Error::NonFinite { value, .. } => Error::Diverged {
-                                step: tr.step,
-                                value: format!("{value} on the validation text"),
-                            },
-                            e => e,
-                        })?;
-                    Ok(nats / n.max(1) as f64)
+                    match evaluate(&tr.model, &data.val, EVAL_STREAMS, EVAL_WINDOW) {
+                        Ok((nats, n)) => Ok(nats / n.max(1) as f64),
+                        Err(Error::NonFinite { value, .. }) => {
+                            Ok(value.parse().unwrap_or(f64::NAN))
+                        }
+                        Err(e) => Err(e),
+                    }
                 })?;
+                if !val.is_finite() {
+                    // weights that diverge on the validation text: stop, or
+                    // with OnDivergence::Rollback go back to the last
+                    // checkpoint's (as for a training loss)
+                    let lr = tr.opt.config.lr();
+                    let ((params, opt), factor, line) =
+                        rollback.diverged_on_validation(tr.step, &val.to_string(), lr)?;
+                    tr.model.params.clone_from(params);
+                    tr.opt.clone_from(opt);
+                    tr.opt.config.set_lr(lr * factor);
+                    sched.lr_scale *= factor;
+                    progress.event(&Event::Message(&line));
+                    continue;
+                }
                 last_val = val;
                 let better = val < sched.best_saved;
                 if better {
