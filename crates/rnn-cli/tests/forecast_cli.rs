@@ -196,6 +196,12 @@ fn bad_input_is_one_clear_error_with_exit_code_2() {
             vec!["--target", "v", "--transform", "log"],
             "d.csv: column \"v\", data row 1 (time 0): 0 is not positive, as --transform log needs",
         ),
+        (
+            // 20 rows - 2 test = 18 fitted: two seasons of 10 do not fit
+            good.clone(),
+            vec!["--target", "v", "--season", "10"],
+            "--season 10: two seasons need 20 rows, and 18 are fitted (at most --season 9 here)",
+        ),
     ];
     for (csv, extra, want) in cases {
         assert_bad_input(&train_err(&csv, &extra), want);
@@ -577,5 +583,63 @@ fn eval_says_when_test_values_were_made_up_by_fill() {
         common::stderr(&e)
     );
     let _: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_stopped_trainings_checkpoint_is_used_with_a_warning() {
+    // what a training killed part-way leaves: the model file with
+    // `"finished":false` in its settings (made here by editing a finished
+    // model, as the library test shows training writes it)
+    let dir = tmp("unfinished");
+    let data = sine_csv(&dir, 60);
+    let out = dir.join("m");
+    let flags = [
+        "--target",
+        "value",
+        "--test",
+        "4",
+        "--window",
+        "6",
+        "--transform",
+        "none",
+        "--diff",
+        "0",
+        "--epochs",
+        "2",
+        "--hidden",
+        "4",
+        "--ensemble",
+        "1",
+    ];
+    train_ok(&data, &out, &flags);
+    let (o, d) = (out.to_str().unwrap(), data.to_str().unwrap());
+    let quiet = rnn(&["forecast", "--model", o, "--data", d]);
+    assert!(quiet.status.success() && !common::stderr(&quiet).contains("warning"));
+    let file = out.join("model.safetensors");
+    let bytes = std::fs::read(&file).unwrap();
+    // safetensors: an 8-byte little-endian header length, the JSON header
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap();
+    let mark = "\\\"finished\\\":";
+    assert!(header.contains(&format!("{mark}true")), "{header}");
+    let header = header.replacen(&format!("{mark}true"), &format!("{mark}false"), 1);
+    let mut edited = (header.len() as u64).to_le_bytes().to_vec();
+    edited.extend_from_slice(header.as_bytes());
+    edited.extend_from_slice(&bytes[8 + n..]);
+    std::fs::write(&file, rnn::io::reseal(&edited).unwrap()).unwrap();
+    for args in [
+        vec!["forecast", "--model", o, "--data", d],
+        vec!["eval", "--model", o, "--data", d],
+    ] {
+        let r = rnn(&args);
+        let err = common::stderr(&r);
+        assert!(r.status.success(), "{err}");
+        assert!(!r.stdout.is_empty());
+        assert!(
+            err.contains("warning: ") && err.contains("stopped part-way"),
+            "{args:?}: {err}"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -359,3 +359,32 @@ fn an_arma_model_averaged_with_the_networks_is_saved_and_used() {
     );
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn a_checkpoint_written_during_training_is_marked_unfinished_until_the_end() {
+    // a training killed part-way leaves the checkpoint of its best epoch so
+    // far, without validation scores or intervals: loading it must say so
+    let out = dir("unfinished");
+    let mut t = Trainer::from_series(small(6, 6), sine(60), &out).unwrap();
+    let mut during = Vec::new();
+    let mut seen = |e: &Event| {
+        if let Event::Evaluated { .. } = e {
+            let f = Forecaster::load(&out).unwrap();
+            during.push((f.meta.finished, f.unfinished()));
+        }
+    };
+    t.fit(Budget::Epochs(2), &mut seen).unwrap();
+    assert_eq!(during.len(), 2);
+    for (finished, warning) in during {
+        assert!(!finished);
+        let w = warning.expect("a warning");
+        assert!(
+            w.contains("stopped part-way") && w.contains("--force"),
+            "{w}"
+        );
+    }
+    let f = Forecaster::load(&out).unwrap();
+    assert!(f.meta.finished && f.unfinished().is_none());
+    assert!(f.meta.interval.is_some());
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -192,6 +192,7 @@ fn read_stdin() -> CliResult<String> {
 /// prints the forecast of the next `--horizon` steps once a window is full.
 fn step_forecast(a: &StepArgs) -> CliResult {
     let f = rnn::tasks::forecast::Forecaster::load(&a.model)?;
+    crate::cmd::forecast::warn_unfinished(&f);
     let text = read_stdin()?;
     let mut values = Vec::new();
     for (i, tok) in text

@@ -13,4 +13,10 @@ pub mod tag;
 pub(crate) mod view;
 
 pub(crate) use run::Rollback;
+
+/// `n` and its noun, singular for 1: `counted(1, "row", "rows")` is
+/// `"1 row"`, `counted(3, "row", "rows")` is `"3 rows"`.
+pub(crate) fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
 pub use run::{Budget, Clock, Event, OnDivergence, Plotting, Progress, MAX_ROLLBACKS};

@@ -199,8 +199,10 @@ pub struct Reading<'a> {
 }
 
 /// The model in `dir`, reading its data as `reading` says where it says.
+/// A checkpoint of a stopped training is used, with a warning on stderr.
 pub fn load_forecaster(dir: &std::path::Path, reading: &Reading) -> CliResult<Forecaster> {
     let mut fc = Forecaster::load(dir)?;
+    warn_unfinished(&fc);
     if let Some(rows) = parse_where(reading.rows)? {
         fc.meta.rows = Some(rows);
     }
@@ -213,6 +215,13 @@ pub fn load_forecaster(dir: &std::path::Path, reading: &Reading) -> CliResult<Fo
         fc.meta.delimiter = d;
     }
     Ok(fc)
+}
+
+/// Warns on stderr when `fc` is the checkpoint of a training stopped part-way.
+pub fn warn_unfinished(fc: &Forecaster) {
+    if let Some(w) = fc.unfinished() {
+        eprintln!("warning: {w}");
+    }
 }
 
 /// The library's settings from the flags.

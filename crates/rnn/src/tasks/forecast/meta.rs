@@ -123,6 +123,16 @@ pub struct ForecastMeta {
     /// The ensemble, AR and naive forecasts scored on the validation block.
     #[serde(default)]
     pub validation: Option<ValScores>,
+    /// False in the checkpoints written while the networks train, true once
+    /// training has ended and the validation scores, the correction and the
+    /// intervals are in (older files: true). A file left false is what a
+    /// training stopped part-way (killed, out of power) left behind.
+    #[serde(default = "yes")]
+    pub finished: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn comma() -> u8 {

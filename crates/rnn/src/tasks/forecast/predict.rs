@@ -103,6 +103,18 @@ impl Forecaster {
         })
     }
 
+    /// When the model is the checkpoint of a training stopped part-way
+    /// ([`ForecastMeta::finished`] false), the warning to show its user:
+    /// what it lacks and how to get the finished model.
+    pub fn unfinished(&self) -> Option<String> {
+        (!self.meta.finished).then(|| {
+            format!(
+                "{}: the last checkpoint of a training that was stopped part-way (best epoch {}): its validation scores, intervals and correction were never made; train again with --force for a finished model",
+                self.name, self.meta.best_epoch
+            )
+        })
+    }
+
     /// Reads a CSV file with the model's columns (see [`ForecastMeta::read_series`]).
     pub fn read_series(&self, data: &Path) -> Result<Series> {
         let series = self.meta.read_series(data)?;
@@ -119,7 +131,8 @@ impl Forecaster {
         let h = self.meta.horizon;
         if !self.meta.recursive() && horizon > h {
             return Err(Error::Config(format!(
-                "--horizon {horizon}: this model forecasts at most {h} steps (it was trained with --strategy direct --horizon {h})"
+                "--horizon {horizon}: this model forecasts at most {} (it was trained with --strategy direct --horizon {h})",
+                crate::tasks::counted(h, "step", "steps")
             )));
         }
         // per step: each network's forecast, the mean, the bounds and the

@@ -106,7 +106,8 @@ fn check_rows(series: &Series, a: &TrainConfig, window: usize, lost: usize) -> R
         return Err(Error::Data {
             path: series.path.clone(),
             reason: format!(
-                "{n} rows: too few for --test {} plus --window {window} + horizon {model_h}{} ({} rows needed)",
+                "{}: too few for --test {} plus --window {window} + horizon {model_h}{} ({} rows needed)",
+                crate::tasks::counted(n, "row", "rows"),
                 a.test,
                 if lost > 0 { format!(" + {lost} lost to --diff") } else { String::new() },
                 a.test.saturating_add(min_fit)
@@ -163,6 +164,14 @@ impl Trainer {
             .season
             .unwrap_or_else(|| default_season(&series.time));
         let fit_rows = n.saturating_sub(config.test);
+        if let Some(s) = config.season.filter(|&s| s > 1 && 2 * s > fit_rows) {
+            // the seasonal naive forecast and MASE's scale look a season back
+            return Err(Error::Config(format!(
+                "--season {s}: two seasons need {} rows, and {fit_rows} are fitted (at most --season {} here)",
+                2 * s,
+                fit_rows / 2
+            )));
+        }
         let fit_feats: Vec<Vec<f64>> = series
             .features
             .iter()
@@ -248,6 +257,7 @@ impl Trainer {
             correction: 1.0,
             interval: None,
             validation: None,
+            finished: false, // until after_training
         };
         let mut meta = meta;
         meta.ar_skip = a.ar_skip && meta.ar.is_some();
@@ -383,8 +393,8 @@ impl Trainer {
         }
         if self.series.filled > 0 {
             progress.event(&Event::Message(&format!(
-                "filled {} missing values ({})",
-                self.series.filled,
+                "filled {} ({})",
+                crate::tasks::counted(self.series.filled, "missing value", "missing values"),
                 a.fill.name()
             )));
         }
@@ -620,6 +630,7 @@ impl Trainer {
         let interval = calibrate(&fc, &part, val.min(fit_rows), &runs, enc)?;
         let meta = &mut fc.meta;
         meta.interval = interval;
+        meta.finished = true;
         if !origins.is_empty() {
             let points = origins.len() * h;
             let rms = |s: f64| (s / points as f64).sqrt();
