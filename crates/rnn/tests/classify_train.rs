@@ -264,3 +264,43 @@ fn the_result_does_not_depend_on_the_thread_count() {
         .fold(0f32, f32::max);
     assert!(diff < 1e-4, "largest difference {diff}");
 }
+
+#[test]
+fn a_declared_class_no_training_series_has_is_warned_of() {
+    use rnn::tasks::Event;
+    let out = tmp("absent-class");
+    let mut text = String::from("@classLabel true lo hi never\n@data\n");
+    for i in 0..8 {
+        let (v, c) = if i % 2 == 0 {
+            ("0,0,1,0", "lo")
+        } else {
+            ("5,6,5,6", "hi")
+        };
+        text += &format!("{v}:{c}\n");
+    }
+    let cfg = TrainConfig {
+        hidden: 4,
+        ensemble: 1,
+        ..TrainConfig::default()
+    };
+    let mut messages = Vec::new();
+    let mut seen = |e: &Event| {
+        if let Event::Message(m) = e {
+            messages.push(m.to_string())
+        }
+    };
+    Trainer::from_data(cfg, ts(&text), None, &out)
+        .unwrap()
+        .fit(Budget::Epochs(1), &mut seen)
+        .unwrap();
+    let warned: Vec<&String> = messages
+        .iter()
+        .filter(|m| m.starts_with("warning"))
+        .collect();
+    assert_eq!(
+        warned,
+        ["warning: x.ts: class 'never' is declared but no training series has it: it can never be predicted"],
+        "{messages:?}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}

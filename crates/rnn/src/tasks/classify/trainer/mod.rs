@@ -74,6 +74,29 @@ pub struct Trainer {
     step: u64,
 }
 
+/// The classes (declared by the file's header) that no training series
+/// has, said in a line: a model can never learn to predict them.
+fn absent_classes(classes: &[String], labels: &[usize]) -> Option<String> {
+    let mut seen = vec![false; classes.len()];
+    labels.iter().for_each(|&l| seen[l] = true);
+    let absent: Vec<&str> = classes
+        .iter()
+        .zip(&seen)
+        .filter(|(_, &s)| !s)
+        .map(|(c, _)| c.as_str())
+        .collect();
+    match absent.as_slice() {
+        [] => None,
+        [c] => Some(format!(
+            "class '{c}' is declared but no training series has it: it can never be predicted"
+        )),
+        cs => Some(format!(
+            "classes '{}' are declared but no training series has them: they can never be predicted",
+            cs.join("', '")
+        )),
+    }
+}
+
 /// What a [`Trainer::fit`] did.
 #[derive(Clone, Debug)]
 pub struct Summary {
@@ -288,6 +311,12 @@ impl Trainer {
         progress: &mut impl Progress,
     ) -> Result<Summary> {
         let budget = budget.validate()?;
+        if let Some(note) = absent_classes(&self.train.classes, &self.labels) {
+            progress.event(&Event::Message(&format!(
+                "warning: {}: {note}",
+                self.train.path.display()
+            )));
+        }
         if self.config.reservoir == ReservoirUse::Only {
             std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
             let metrics = MetricsLog::open(&self.out, false);
@@ -492,8 +521,8 @@ impl Trainer {
         }
         if self.train.filled > 0 {
             progress.event(&Event::Message(&format!(
-                "filled {} missing values ({})",
-                self.train.filled,
+                "filled {} ({})",
+                crate::tasks::counted(self.train.filled, "missing value", "missing values"),
                 self.config.fill.name()
             )));
         }
