@@ -21,7 +21,7 @@ mod cmd;
 mod error;
 mod train_util;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use error::CliResult;
 
 /// Blocks of 4 KiB to 64 MiB on a cache line (`rnn::kernels::LineAligned`):
@@ -101,7 +101,14 @@ fn run(cli: Cli) -> CliResult {
 }
 
 fn main() {
-    let cli = Cli::try_parse().unwrap_or_else(|e| error::exit_on_parse_error(e));
+    let matches = Cli::command()
+        .try_get_matches()
+        .unwrap_or_else(|e| error::exit_on_parse_error(e));
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| error::exit_on_parse_error(e));
+    if let (Some(Command::Train(a)), Some(("train", m))) = (&mut cli.command, matches.subcommand())
+    {
+        cmd::train::note_given(a, m);
+    }
     if let Err(e) = run(cli) {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code()); // without MPI's finish: mpirun ends the job

@@ -105,6 +105,7 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         assert!((0.0..=1.0).contains(&v), "{k} {v}");
     }
     assert!(j["per_type"].get("place").is_some(), "{j}");
+    assert_eq!(j["chunked"], true);
     assert!(
         j["accuracy"].as_f64().unwrap() < 1.0,
         "B-place/I-place can never be right"
@@ -252,6 +253,16 @@ fn train_tag_eval_roundtrip_and_bad_input() {
     let o = transfer(m, &tr);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("starting from"), "{}", stderr(&o));
+    // the flag left unused is said to be, once (--crf and --epochs are used)
+    let warned: Vec<&str> = std::str::from_utf8(&o.stderr)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("warning: --"))
+        .collect();
+    assert_eq!(
+        warned,
+        [format!("warning: --hidden is not used: with --init-from {m} the features and the network come from the base tagger")],
+    );
     let t = rnn::tasks::tag::tagger::Tagger::load(&tr).unwrap();
     assert_eq!(
         t.model.config.hidden_size, 8,
@@ -361,4 +372,60 @@ fn train_tag_eval_roundtrip_and_bad_input() {
         let _ = std::fs::remove_dir_all(&d);
         let _ = std::fs::remove_file(&d);
     }
+}
+
+#[test]
+fn a_part_of_speech_tagger_has_accuracy_and_no_entity_scores() {
+    // tags without B-/I- chunks: entity precision, recall and F1 are
+    // undefined (null), not 0
+    let dir = tmp("pos");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pos = dir.join("pos.conll");
+    let sents = [
+        "the DT\ncat NN\nsat VB\n",
+        "a DT\ndog NN\nran VB\n",
+        "the DT\ndog NN\nsat VB\n",
+    ];
+    std::fs::write(&pos, sents.join("\n").replace(' ', "\t")).unwrap();
+    let (p, out) = (pos.to_str().unwrap(), dir.join("m"));
+    let o = rnn(
+        &[
+            "train",
+            "tag",
+            "--train",
+            p,
+            "--dev",
+            p,
+            "--out",
+            out.to_str().unwrap(),
+            "--hidden",
+            "4",
+            "--emb",
+            "4",
+            "--epochs",
+            "1",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = out.to_str().unwrap();
+    let o = rnn(&["eval", "--model", m, "--data", p, "--json"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["chunked"], false, "{j}");
+    assert_eq!(j["tokens"], 9);
+    assert!(
+        (0.0..=1.0).contains(&j["accuracy"].as_f64().unwrap()),
+        "{j}"
+    );
+    for k in ["precision", "recall", "f1"] {
+        assert!(j[k].is_null(), "{k}: {j}");
+    }
+    let o = rnn(&["eval", "--model", m, "--data", p], None);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.starts_with("processed 9 tokens in 3 sentences; accuracy: "),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

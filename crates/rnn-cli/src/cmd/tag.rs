@@ -151,6 +151,10 @@ pub struct TrainTagArgs {
     /// (--char-dim with --init-from is an error).
     #[arg(long, value_name = "DIR")]
     pub init_from: Option<PathBuf>,
+    /// The flags given on the command line (not defaulted), by their ids
+    /// (`hidden`, `ngram_dim`): set by [`crate::cmd::train::note_given`].
+    #[arg(skip)]
+    pub given: Vec<String>,
     /// A linear-chain CRF on top of the per-token scores: trained by the
     /// sentence log-likelihood, decoded by Viterbi with learned tag transitions.
     #[arg(long)]
@@ -266,6 +270,26 @@ fn config(a: &TrainTagArgs) -> CliResult<TrainConfig> {
     Ok(c)
 }
 
+/// The flags (by id) whose values `--init-from` takes from the base tagger
+/// (given with it, they are warned of).
+const FROM_BASE: [&str; 15] = [
+    "emb",
+    "affix_dim",
+    "shape_dim",
+    "prefixes",
+    "suffixes",
+    "ngram_dim",
+    "ngram_buckets",
+    "ngram_min",
+    "ngram_max",
+    "char_hidden",
+    "min_count",
+    "cell",
+    "hidden",
+    "layers",
+    "bidirectional",
+];
+
 /// Runs `rnn train tag`.
 pub fn train(a: &TrainTagArgs) -> CliResult {
     set_threads(a.threads)?;
@@ -278,6 +302,17 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
     };
     let world = rnn::dist::world();
     let mut trainer = Trainer::open_run(config, &a.train, &a.dev, &a.out, mode, world)?;
+    if let Some(dir) = &a.init_from {
+        // the base tagger loaded: flags it overrides are kept working for
+        // scripts that pass them, but not silently
+        for flag in a.given.iter().filter(|id| FROM_BASE.contains(&id.as_str())) {
+            eprintln!(
+                "warning: --{} is not used: with --init-from {} the features and the network come from the base tagger",
+                flag.replace('_', "-"),
+                dir.display()
+            );
+        }
+    }
     // the progress bar, and the loss plot redrawn after every epoch
     let mut bar = Progress::new(budget, 0);
     let mut obs = Plotting::new(loss_plot(a.crf), &a.out, false, &mut bar);

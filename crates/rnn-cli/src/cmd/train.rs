@@ -27,6 +27,21 @@ enum TrainTask {
     Classify(Box<super::classify::TrainClassifyArgs>),
 }
 
+/// Records in the task's arguments which flags `m` (the matches of
+/// `rnn train`) had from the command line, for checks that a default
+/// cannot answer (`train tag --init-from` with a network flag).
+pub fn note_given(args: &mut TrainArgs, m: &clap::ArgMatches) {
+    if let (TrainTask::Tag(a), Some(("tag", m))) = (&mut args.task, m.subcommand()) {
+        a.given = m
+            .ids()
+            .filter(|id| {
+                m.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|id| id.to_string())
+            .collect();
+    }
+}
+
 /// Runs the command.
 pub fn run(args: &TrainArgs) -> CliResult {
     if matches!(args.task, TrainTask::Classify(_)) {

@@ -78,8 +78,9 @@ fn load_ensemble(dirs: &[PathBuf], entity_bias: f64) -> CliResult<Ensemble> {
 
 /// `rnn eval` for a tagger (or an ensemble of taggers): a conlleval-style
 /// report, or with `json` one JSON object with `accuracy`, `precision`,
-/// `recall`, `f1` (fractions), `per_type` and `entity_bias`; one of either per
-/// entity bias.
+/// `recall`, `f1` (fractions; `null` when `chunked` is false, a tag set
+/// without B-/I- chunks such as parts of speech), `per_type`, `chunked`,
+/// `unknown_tags` and `entity_bias`; one of either per entity bias.
 pub fn eval_tag(dirs: &[PathBuf], data: &Path, json: bool, entity_bias: &[f64]) -> CliResult {
     let ens = load_ensemble(dirs, 0.0)?;
     let sentences = read_conll(data)?;
@@ -98,6 +99,14 @@ pub fn eval_tag(dirs: &[PathBuf], data: &Path, json: bool, entity_bias: &[f64]) 
             let mut j = ev.to_json();
             j["unknown_tags"] = serde_json::json!(unknown.keys().collect::<BTreeSet<_>>());
             j["entity_bias"] = serde_json::json!(bias);
+            j["chunked"] = serde_json::json!(ens.is_chunked());
+            if !ens.is_chunked() {
+                // tags without B-/I- chunks (parts of speech) have no
+                // entities: their scores are undefined, not 0
+                for k in ["precision", "recall", "f1"] {
+                    j[k] = serde_json::Value::Null;
+                }
+            }
             outln!("{j}")?;
         } else if ens.is_chunked() {
             if entity_bias.len() > 1 {
