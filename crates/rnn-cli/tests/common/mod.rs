@@ -4,8 +4,9 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 
 /// Runs `rnn args...` with `stdin` (or an empty, closed stdin) and collects its output.
 pub fn rnn_with(args: &[&str], stdin: Option<&str>) -> Output {
@@ -33,9 +34,33 @@ pub fn rnn(args: &[&str]) -> Output {
     rnn_with(args, None)
 }
 
-/// A path in the temp directory, unique to this test process, that does not exist.
+/// This test process's scratch directory, `target/tmp/rnn-cli-test/PID`
+/// (Cargo's `CARGO_TARGET_TMPDIR`, so `cargo clean` removes it). The first
+/// call removes the directories of earlier test processes that have ended
+/// (on Linux, where `/proc` tells), so runs do not pile up files; the
+/// directory of a failed run stays for inspection until the next run.
+fn scratch_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rnn-cli-test");
+        let me = std::process::id();
+        if Path::new("/proc/self").exists() {
+            for e in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+                let pid = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok());
+                if pid.is_some_and(|p| p != me && !Path::new(&format!("/proc/{p}")).exists()) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let root = base.join(me.to_string());
+        std::fs::create_dir_all(&root).expect("scratch directory");
+        root
+    })
+}
+
+/// A path in this test process's scratch directory that does not exist.
 pub fn fresh(name: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("rnn-cli-test-{}-{name}", std::process::id()));
+    let p = scratch_root().join(name);
     let _ = std::fs::remove_dir_all(&p);
     let _ = std::fs::remove_file(&p);
     p
