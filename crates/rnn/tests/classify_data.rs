@@ -634,3 +634,43 @@ fn ucr_layout_with_commas_or_spaces_by_content() {
     assert_eq!(named.sequences[0].steps, 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_label_that_is_a_list_of_numbers_is_a_dimension_too_many() {
+    // no header says there are labels: "7,8,9" after the last ':' is a
+    // third dimension, not a class; with a model of 2 dimensions it was
+    // read as 2 dimensions and the label "7,8,9"
+    let text = "1,2,3:4,5,6:7,8,9\n";
+    let with_model = Dataset::parse_ts(Path::new("x.ts"), text, Fill::Linear, Some(2));
+    fails_at(
+        with_model,
+        "x.ts",
+        1,
+        "3 fields separated by ':', the last a list of 3 numbers, not a label: 3 dimensions, but the model reads 2",
+    );
+    fails_at(
+        ts(text),
+        "x.ts",
+        1,
+        "not a label (a series ends in ':' and its class label)",
+    );
+    // a one-number label stays a label
+    assert_eq!(ts("1,2,3:4,5,6:7\n").unwrap().classes, ["7"]);
+}
+
+#[test]
+fn labels_match_the_models_classes_as_numbers_when_not_as_text() {
+    // the UCR archive's 2015 release writes class 1 as 1.0000000e+00
+    let d = tsv("1.0000000e+00,0.1,0.2\n2.0000000e+00,0.3,0.4\n").unwrap();
+    let classes = ["1".to_string(), "2".to_string()];
+    assert_eq!(d.class_ids(&classes).unwrap(), [0, 1]);
+    // text first; two classes of the same number are not guessed between
+    let both = ["1".to_string(), "1.0".to_string(), "2".to_string()];
+    let e = d.class_ids(&both).unwrap_err().to_string();
+    assert!(
+        e.contains("class label '1.0000000e+00' is not one of the model's classes"),
+        "{e}"
+    );
+    let exact = ts("1,2:1.0\n3,4:1\n").unwrap();
+    assert_eq!(exact.class_ids(&both).unwrap(), [1, 0]);
+}

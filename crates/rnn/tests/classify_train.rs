@@ -206,7 +206,10 @@ fn bad_training_data_is_refused_with_the_reason() {
     assert!(e.to_string().contains("two classes or more"), "{e}");
     let unlabelled = ts("@classLabel false\n@data\n1,2\n3,4\n");
     let e = Trainer::from_data(cfg.clone(), unlabelled, None, &dir).unwrap_err();
-    assert_eq!(e.to_string(), "x.ts:3: no class label");
+    assert_eq!(
+        e.to_string(),
+        "x.ts:3: no class label (the file was read as 1 value per frame without labels)"
+    );
     let train = ts("1,2:a\n3,4:b\n");
     let dev = Dataset::parse_ts(Path::new("dev.ts"), "1:2:a\n", Fill::Linear, None).unwrap();
     let e = Trainer::from_data(cfg.clone(), train.clone(), Some(dev), &dir).unwrap_err();

@@ -79,13 +79,23 @@ pub struct ClassifyArgs {
 /// Runs `rnn classify`.
 pub fn run(a: &ClassifyArgs) -> CliResult {
     let model = Classifier::load(&a.model)?;
-    let text = model.classify_text(&model.read(&a.file)?, a.json)?;
+    let text = model.classify_text(&read(&model, &a.file)?, a.json)?;
     Ok(print_out(&text)?)
+}
+
+/// `path` read as `model` reads data, with a warning on stderr when its
+/// layout may be one column off ([`Classifier::layout_warning`]).
+fn read(model: &Classifier, path: &Path) -> CliResult<rnn::tasks::classify::Dataset> {
+    let data = model.read(path)?;
+    if let Some(w) = model.layout_warning(&data) {
+        eprintln!("warning: {w}");
+    }
+    Ok(data)
 }
 
 /// The classifier part of `rnn eval`: the library's report as a table or JSON.
 pub fn eval(dir: &Path, data: &Path, json: bool, window: DtwWindow) -> CliResult {
     let model = Classifier::load(dir)?;
-    let report = model.evaluate_with(&model.read(data)?, window)?;
+    let report = model.evaluate_with(&read(&model, data)?, window)?;
     Ok(print_out(&report.text(json))?)
 }

@@ -304,6 +304,64 @@ impl Classifier {
         Dataset::read(path, self.meta.fill, Some(self.meta.dims))
     }
 
+    /// A warning when `data` (read by [`Classifier::read`]) may be a file
+    /// with one value column fewer and a label: read without labels, its
+    /// last value column is constant within every series and each of its
+    /// values is one of the model's classes, as a label column would be
+    /// (the layout is told apart by the column count alone).
+    ///
+    /// ```
+    /// use rnn::tasks::classify::{Classifier, Dataset, Fill, TrainConfig, Trainer};
+    /// use rnn::tasks::Budget;
+    /// let dir = std::env::temp_dir().join(format!("rnn-doc-layout-{}", std::process::id()));
+    /// let train = "s,t,x,y,c\n1,0,0.1,5,1\n1,1,0.2,6,1\n2,0,0.9,5,3\n2,1,0.8,4,3\n";
+    /// let data = Dataset::parse_csv("train.csv".as_ref(), train, Fill::Linear, None)?;
+    /// let cfg = TrainConfig { hidden: 4, ensemble: 1, ..TrainConfig::default() };
+    /// Trainer::from_data(cfg, data, None, &dir)?.fit(Budget::Epochs(1), &mut ())?;
+    /// let model = Classifier::load(&dir)?;
+    /// // one feature and its label: read as the model's two features
+    /// let test = "s,t,x,c\n7,0,0.1,1\n7,1,0.2,1\n8,0,0.9,3\n";
+    /// let d = Dataset::parse_csv("test.csv".as_ref(), test, Fill::Linear, Some(2))?;
+    /// assert!(model.layout_warning(&d).unwrap().contains("holds class labels"));
+    /// // two features that vary: no warning
+    /// let fine = "s,t,x,y\n7,0,0.1,5\n7,1,0.2,6\n";
+    /// let d = Dataset::parse_csv("fine.csv".as_ref(), fine, Fill::Linear, Some(2))?;
+    /// assert!(model.layout_warning(&d).is_none());
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), rnn::Error>(())
+    /// ```
+    pub fn layout_warning(&self, data: &Dataset) -> Option<String> {
+        let d = data.dims;
+        if data.is_empty() || d == 0 || data.sequences.iter().any(|s| s.label.is_some()) {
+            return None;
+        }
+        let class_of = |v: f64| {
+            self.meta
+                .classes
+                .iter()
+                .find(|c| c.trim().parse::<f64>().ok() == Some(v))
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for s in &data.sequences {
+            let mut last = s.values.iter().skip(d - 1).step_by(d);
+            let first = *last.next()?;
+            if last.any(|&v| v != first) {
+                return None;
+            }
+            seen.insert(class_of(first)?.as_str());
+        }
+        let features = match d - 1 {
+            0 => "no feature".to_string(),
+            1 => "1 feature".to_string(),
+            k => format!("{k} features"),
+        };
+        Some(format!(
+            "{}: the last value column is constant within every series and holds class labels of the model ({}): if it is the label, the file has {features} and the model reads {d}",
+            data.path.display(),
+            seen.into_iter().collect::<Vec<_>>().join(", ")
+        ))
+    }
+
     /// [`Error::Data`] naming `data`'s file unless its frames have the
     /// model's number of values.
     pub(crate) fn check_dims(&self, data: &Dataset) -> Result<()> {

@@ -110,15 +110,37 @@ impl Dataset {
         self.sequences.iter().map(|s| s.steps).max().unwrap_or(0)
     }
 
-    /// Each sequence's class index in `classes`; an error names the line of
-    /// a sequence without a label or with a label not in `classes`.
+    /// Each sequence's class index in `classes`: the class written the same,
+    /// else the one class of the same number (`1.0000000e+00` is class `1`,
+    /// as the UCR archive's releases write them); an error names the line
+    /// of a sequence without a label or with a label not in `classes`.
     pub fn class_ids(&self, classes: &[String]) -> Result<Vec<usize>> {
+        let number = |t: &str| t.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+        let same_number = |l: &str| {
+            let v = number(l)?;
+            let mut hits = classes
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| number(c) == Some(v));
+            match (hits.next(), hits.next()) {
+                (Some((k, _)), None) => Some(k),
+                _ => None, // none, or ambiguous ("1" and "1.0" both classes)
+            }
+        };
         self.sequences
             .iter()
             .map(|s| {
                 let reason = match &s.label {
-                    None => "no class label".to_string(),
-                    Some(l) => match classes.iter().position(|c| c == l) {
+                    None => format!(
+                        "no class label (the file was read as {} value{} per frame without labels)",
+                        self.dims,
+                        if self.dims == 1 { "" } else { "s" }
+                    ),
+                    Some(l) => match classes
+                        .iter()
+                        .position(|c| c == l)
+                        .or_else(|| same_number(l))
+                    {
                         Some(k) => return Ok(k),
                         None => format!(
                             "class label '{l}' is not one of the model's classes ({})",

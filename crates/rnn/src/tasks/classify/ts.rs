@@ -179,6 +179,29 @@ impl Dataset {
                     let declared = h.declared_dims().map_err(|e| err(n, e))?;
                     let l =
                         infer_layout(&h, declared.or(dims), fields.len()).map_err(|e| err(n, e))?;
+                    if let (None, true, Some(last)) = (&h.labels, l.1, fields.last()) {
+                        // no header said there are labels: a "label" that is a
+                        // list of numbers is one more dimension
+                        let parts: Vec<&str> = last.split(',').map(str::trim).collect();
+                        let numeric = |p: &&str| *p == "?" || p.parse::<f64>().is_ok();
+                        if parts.len() > 1 && parts.iter().all(numeric) {
+                            let why = match dims {
+                                Some(d) => format!(
+                                    ": {} dimensions, but the model reads {d}",
+                                    fields.len()
+                                ),
+                                None => " (a series ends in ':' and its class label)".into(),
+                            };
+                            return Err(err(
+                                n,
+                                format!(
+                                    "{} fields separated by ':', the last a list of {} numbers, not a label{why}",
+                                    fields.len(),
+                                    parts.len()
+                                ),
+                            ));
+                        }
+                    }
                     if let (Some(want), Some(got)) = (dims, declared) {
                         if want != got {
                             return Err(err(
