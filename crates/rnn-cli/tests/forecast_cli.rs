@@ -515,6 +515,27 @@ fn one_series_of_a_long_file_with_where() {
         csv.lines().nth(1).unwrap().starts_with("Jan 1 2004,"),
         "{csv}"
     );
+    // a file of A's rows alone: the stored symbol=B says where it came from;
+    // --where all reads every row
+    let only_a: String = std::fs::read_to_string(&data)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("B,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let a_csv = dir.join("a.csv");
+    std::fs::write(&a_csv, only_a).unwrap();
+    let a_path = a_csv.to_str().unwrap();
+    assert_bad_input(
+        &rnn(&["forecast", "--model", o, "--data", a_path]),
+        "no row has \"B\" in column \"symbol\" (its values: A); the model was trained with this --where (--where all reads every row)",
+    );
+    let all = rnn(&[
+        "eval", "--model", o, "--data", a_path, "--json", "--where", "all",
+    ]);
+    assert!(all.status.success(), "{}", common::stderr(&all));
+    let all: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    assert_eq!(all["naive_rmse"], a["naive_rmse"]);
     // a value no row holds, a column that is not there, no '='
     let none = train(
         &data,
@@ -582,7 +603,8 @@ fn eval_says_when_test_values_were_made_up_by_fill() {
         "{}",
         common::stderr(&e)
     );
-    let _: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    assert_eq!(j["filled_test_values"], 2, "{j}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

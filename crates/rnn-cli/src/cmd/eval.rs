@@ -88,7 +88,7 @@ pub struct EvalArgs {
     pub season: Option<usize>,
     /// forecast: only the rows whose column holds this value, as
     /// COLUMN=VALUE (one series of a file of several) [default: the model's
-    /// --where, if it was trained with one].
+    /// --where, if it was trained with one; `--where all`: every row].
     #[arg(long = "where", value_name = "COLUMN=VALUE")]
     pub rows: Option<String>,
     /// forecast: fill gaps in --data: none, linear, ffill [default: as the model was trained].
@@ -177,16 +177,13 @@ fn eval_forecast(args: &EvalArgs) -> CliResult {
         delimiter: args.delimiter,
     };
     let fc = crate::cmd::forecast::load_forecaster(args.first_model(), &reading)?;
-    let series = crate::cmd::forecast::read_series(&fc, &args.data)?;
+    let series = crate::cmd::forecast::read_series(&fc, &args.data, &reading)?;
     let r = fc.evaluate(&series, args.test, args.season)?;
-    // the test block is the last rows: values --fill made up there are
-    // scored as if read
-    let first = series.target.len().saturating_sub(r.points);
-    let made_up = series.target_filled.iter().filter(|&&i| i >= first).count();
-    if made_up > 0 {
+    if r.filled_test_values > 0 {
         eprintln!(
-            "warning: {}: {made_up} of the {} test values were gaps filled by --fill {}, not read: the scores compare forecasts with made-up values",
+            "warning: {}: {} of the {} test values were gaps filled by --fill {}, not read: the scores compare forecasts with made-up values",
             args.data.display(),
+            r.filled_test_values,
             r.points,
             format!("{:?}", fc.meta.fill).to_lowercase()
         );

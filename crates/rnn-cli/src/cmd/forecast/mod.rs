@@ -190,7 +190,7 @@ pub fn parse_where(s: Option<&str>) -> CliResult<Option<RowFilter>> {
 /// in place of what the model stored from its training file when given.
 #[derive(Clone, Debug, Default)]
 pub struct Reading<'a> {
-    /// `--where COLUMN=VALUE`.
+    /// `--where COLUMN=VALUE`, or `all` (every row, whatever the model stored).
     pub rows: Option<&'a str>,
     /// `--fill`.
     pub fill: Option<rnn::tasks::forecast::Fill>,
@@ -203,8 +203,13 @@ pub struct Reading<'a> {
 pub fn load_forecaster(dir: &std::path::Path, reading: &Reading) -> CliResult<Forecaster> {
     let mut fc = Forecaster::load(dir)?;
     warn_unfinished(&fc);
-    if let Some(rows) = parse_where(reading.rows)? {
-        fc.meta.rows = Some(rows);
+    match reading.rows {
+        Some(all) if all.eq_ignore_ascii_case("all") => fc.meta.rows = None,
+        rows => {
+            if let Some(rows) = parse_where(rows)? {
+                fc.meta.rows = Some(rows);
+            }
+        }
     }
     if let Some(fill) = reading.fill {
         fc.meta.fill = fill;

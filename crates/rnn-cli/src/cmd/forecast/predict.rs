@@ -9,9 +9,26 @@ use std::path::{Path, PathBuf};
 
 /// The forecaster's reading of `data` (its target, features and time
 /// column), with what reading found odd (uneven time steps) printed as
-/// warnings to stderr: for `rnn forecast` and `rnn eval`.
-pub fn read_series(fc: &Forecaster, data: &Path) -> CliResult<rnn::tasks::forecast::Series> {
-    let series = fc.read_series(data)?;
+/// warnings to stderr: for `rnn forecast` and `rnn eval`. A row filter the
+/// model stored (no `--where` in `reading`) that fails says where it came
+/// from and how to read every row.
+pub fn read_series(
+    fc: &Forecaster,
+    data: &Path,
+    reading: &super::Reading,
+) -> CliResult<rnn::tasks::forecast::Series> {
+    let stored = reading.rows.is_none() && fc.meta.rows.is_some();
+    let series = fc.read_series(data).map_err(|e| match e {
+        rnn::Error::Data { path, reason } if stored && reason.starts_with("--where ") => {
+            rnn::Error::Data {
+                path,
+                reason: format!(
+                    "{reason}; the model was trained with this --where (--where all reads every row)"
+                ),
+            }
+        }
+        e => e,
+    })?;
     for w in &series.warnings {
         eprintln!("warning: {w}");
     }
@@ -43,7 +60,8 @@ pub struct ForecastArgs {
     #[arg(long)]
     pub force: bool,
     /// Only the rows whose column holds this value (one series of a file of
-    /// several) [default: the model's --where, if it was trained with one].
+    /// several) [default: the model's --where, if it was trained with one;
+    /// `--where all`: every row].
     #[arg(long = "where", value_name = "COLUMN=VALUE")]
     pub rows: Option<String>,
     /// Fill gaps in --data: none, linear, ffill [default: as the model was trained].
@@ -86,7 +104,7 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
         delimiter: args.delimiter,
     };
     let fc = super::load_forecaster(&args.model, &reading)?;
-    let series = read_series(&fc, &args.data)?;
+    let series = read_series(&fc, &args.data, &reading)?;
     let r = fc.report(&series, args.horizon, args.holdout)?;
     // the plot first: a path it cannot be written to fails before a
     // complete result reaches stdout

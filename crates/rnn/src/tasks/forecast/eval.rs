@@ -77,6 +77,9 @@ pub struct EvalReport {
     pub ensemble: usize,
     /// Input steps per forecast (the p of AR(p)).
     pub window: usize,
+    /// Test values that were gaps filled by `--fill`, not read: scored as if
+    /// they had been.
+    pub filled_test_values: usize,
 }
 
 impl EvalReport {
@@ -217,6 +220,11 @@ impl Forecaster {
             interval_level: level,
             ensemble: 1 + self.members.len(),
             window: meta.window,
+            filled_test_values: series
+                .target_filled
+                .iter()
+                .filter(|&&i| i >= n - test)
+                .count(),
         })
     }
 }
