@@ -197,3 +197,40 @@ fn eval_of_an_imported_model_is_a_usage_error() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_chosen_module_is_imported_and_the_others_are_left_out_with_a_note() {
+    // an encoder GRU, a decoder GRU and a Linear head, as a seq2seq
+    // state_dict holds them: the error advises --rnn-prefix, which works
+    let dir = tmp("interop-choose");
+    let mut w = rnn::io::TensorWriter::new();
+    for m in ["enc", "dec"] {
+        let v = |n: usize| vec![0.01f32; n];
+        w.add::<f32>(&format!("{m}.weight_ih_l0"), &[18, 5], &v(90));
+        w.add::<f32>(&format!("{m}.weight_hh_l0"), &[18, 6], &v(108));
+        w.add::<f32>(&format!("{m}.bias_ih_l0"), &[18], &v(18));
+        w.add::<f32>(&format!("{m}.bias_hh_l0"), &[18], &v(18));
+    }
+    w.add::<f32>("fc.weight", &[3, 6], &[0.5; 18]);
+    let file = dir.join("seq2seq.safetensors");
+    std::fs::write(&file, w.to_bytes().unwrap()).unwrap();
+    let (f, out) = (file.to_str().unwrap(), dir.join("m"));
+    let o = out.to_str().unwrap();
+    assert_bad_input(
+        &rnn(&["import", f, "--out", o]),
+        "several recurrent modules ('dec', 'enc'); choose one with --rnn-prefix",
+    );
+    let r = rnn(&["import", f, "--out", o, "--rnn-prefix", "enc"]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{err}");
+    assert_eq!(
+        err.trim_end(),
+        "note: left out 4 tensors of modules not chosen: dec.bias_hh_l0, dec.bias_ih_l0, dec.weight_hh_l0, dec.weight_ih_l0"
+    );
+    let line = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        line.starts_with("imported gru 1 layer(s) x 6 hidden, input 5, head 3; 5 tensors"),
+        "{line}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

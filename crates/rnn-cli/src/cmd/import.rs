@@ -22,10 +22,13 @@ pub struct ImportArgs {
     /// Elman's nonlinearity, which a state_dict does not store.
     #[arg(long, value_enum, default_value = "tanh")]
     pub activation: Activation,
-    /// The recurrent module's prefix, when several modules have recurrent weights.
+    /// The recurrent module's prefix, when several modules have recurrent
+    /// weights. With it (or --head-prefix) the tensors of modules not chosen
+    /// are left out, and listed in a note on stderr.
     #[arg(long)]
     pub rnn_prefix: Option<String>,
-    /// The head's prefix, when several Linear layers are left.
+    /// The head's prefix, when several Linear layers are left (the others are
+    /// then left out, as with --rnn-prefix).
     #[arg(long)]
     pub head_prefix: Option<String>,
     /// Replace a model or run already in --out.
@@ -41,6 +44,14 @@ pub fn run(a: &ImportArgs) -> CliResult {
         head_prefix: a.head_prefix.clone(),
     };
     let imported = import_file(&a.file, &opts)?;
+    if !imported.ignored.is_empty() {
+        eprintln!(
+            "note: left out {} tensor{} of modules not chosen: {}",
+            imported.ignored.len(),
+            if imported.ignored.len() == 1 { "" } else { "s" },
+            imported.ignored.join(", ")
+        );
+    }
     let existed = a.out.exists();
     prepare_run_dir(
         &a.out,

@@ -78,6 +78,10 @@ pub struct Imported {
     pub names: BTreeMap<String, String>,
     /// Whether the file had a head (else `head.*` are zeros with `O = 1`).
     pub has_head: bool,
+    /// Tensors of other modules left out: with [`ImportOptions::rnn_prefix`]
+    /// or [`ImportOptions::head_prefix`] given, the modules not chosen
+    /// (an encoder's embedding, a second decoder) are not imported.
+    pub ignored: Vec<String>,
 }
 
 fn bad(what: &str, reason: String) -> Error {
@@ -274,16 +278,18 @@ pub fn import_state_dict(
         .map(|t| t.name.as_str())
         .filter(|n| !used_head.contains(n))
         .collect();
-    if !rest.is_empty() {
+    let chosen = opts.rnn_prefix.is_some() || opts.head_prefix.is_some();
+    if !rest.is_empty() && !chosen {
         return Err(bad(
             what,
             format!(
-                "tensors left over that are neither the recurrent module '{}' nor the head: {} (choose with --rnn-prefix / --head-prefix, or save only the RNN and its Linear head)",
+                "tensors left over that are neither the recurrent module '{}' nor the head: {} (name the modules to import with --rnn-prefix and --head-prefix, and the others are left out; or save only the RNN and its Linear head)",
                 prefix.trim_end_matches('.'),
                 rest.join(", ")
             ),
         ));
     }
+    let ignored: Vec<String> = rest.iter().map(|n| n.to_string()).collect();
     let dirs = if bidirectional { 2 } else { 1 };
     let output_size = head_w.map_or(1, |w| w.shape.first().copied().unwrap_or(0));
     let config = ModelConfig {
@@ -340,7 +346,7 @@ pub fn import_state_dict(
         names.insert(e.name.clone(), t.name.clone());
     }
     // the file's tensors must all have been used
-    let used: Vec<&String> = names.values().collect();
+    let used: Vec<&String> = names.values().chain(&ignored).collect();
     if let Some(t) = tensors.iter().find(|t| !used.contains(&&t.name)) {
         return Err(bad(
             what,
@@ -355,6 +361,7 @@ pub fn import_state_dict(
         model,
         names,
         has_head: head_w.is_some(),
+        ignored,
     })
 }
 
@@ -470,11 +477,34 @@ mod tests {
             head_prefix: Some("out".into()),
             ..Default::default()
         };
-        // the other Linear is then a leftover
-        assert!(import_state_dict(&heads, "x", &opts)
+        // the module chosen, the other Linear is left out and listed
+        let m = import_state_dict(&heads, "x", &opts).unwrap();
+        assert_eq!(m.ignored, ["fc.weight"]);
+        assert_eq!(m.names["head.weight"], "out.weight");
+        // two recurrent modules: the advice to choose one now works, the
+        // other module's tensors left out (QA lm 7)
+        two.push(t("fc.weight", &[3, 6]));
+        let opts = ImportOptions {
+            rnn_prefix: Some("a".into()),
+            ..Default::default()
+        };
+        let m = import_state_dict(&two, "x", &opts).unwrap();
+        assert_eq!(m.names["rnn.weight_ih_l0"], "a.weight_ih_l0");
+        assert_eq!(m.names["head.weight"], "fc.weight");
+        assert_eq!(m.ignored.len(), 4); // b.weight_ih_l0, b.weight_hh_l0, the biases
+        assert!(
+            m.ignored.iter().all(|n| n.starts_with("b.")),
+            "{:?}",
+            m.ignored
+        );
+        // without a choice the leftover is an error whose advice works
+        let e = import_state_dict(&extra, "x", &ImportOptions::default())
             .unwrap_err()
-            .to_string()
-            .contains("fc.weight"));
+            .to_string();
+        assert!(
+            e.contains("name the modules to import with --rnn-prefix and --head-prefix"),
+            "{e}"
+        );
     }
 
     #[test]

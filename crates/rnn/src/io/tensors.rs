@@ -286,11 +286,14 @@ impl TensorFile {
         self.view(name).is_ok()
     }
 
-    /// The names of all tensors.
+    /// The names of all tensors, sorted (the safetensors crate lists them
+    /// in a hash map's order, which differs from run to run).
     pub fn names(&self) -> Vec<String> {
-        SafeTensors::deserialize(&self.bytes)
+        let mut names: Vec<String> = SafeTensors::deserialize(&self.bytes)
             .map(|st| st.names().into_iter().map(String::from).collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        names.sort();
+        names
     }
 
     /// An error for tensor `name` having shape `got` where `expected` was needed.
