@@ -429,3 +429,44 @@ fn a_part_of_speech_tagger_has_accuracy_and_no_entity_scores() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_paragraph_per_line_is_tagged_whole() {
+    // text to tag has no sentence limit (tagged training data keeps 1,000)
+    let dir = tmp("long-line");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (train, out) = (dir.join("t.conll"), dir.join("m"));
+    std::fs::write(&train, "the\tDT\ncat\tNN\n\na\tDT\ndog\tNN\n").unwrap();
+    let t = train.to_str().unwrap();
+    let o = rnn(
+        &[
+            "train",
+            "tag",
+            "--train",
+            t,
+            "--dev",
+            t,
+            "--out",
+            out.to_str().unwrap(),
+            "--hidden",
+            "4",
+            "--emb",
+            "4",
+            "--epochs",
+            "1",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line: String = (0..1500)
+        .map(|i| if i % 2 == 0 { "the " } else { "cat " })
+        .collect();
+    let o = rnn(
+        &["tag", "--model", out.to_str().unwrap()],
+        Some(&format!("{line}\n")),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tagged = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(tagged.lines().filter(|l| !l.is_empty()).count(), 1500);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

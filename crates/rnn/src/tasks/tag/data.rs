@@ -9,8 +9,11 @@
 use crate::{Error, Result};
 use std::path::Path;
 
-/// The longest sentence accepted, in tokens. Longer ones are an error rather
-/// than a silent truncation (the BPTT buffers grow with the sentence length).
+/// The longest sentence accepted in tagged data (training and evaluation
+/// files), in tokens: a longer one is an error rather than a silent
+/// truncation (the BPTT buffers grow with the sentence length, and a file
+/// that lost its blank lines reads as one sentence). Text to tag has no
+/// limit: a paragraph per line is tagged whole.
 pub const MAX_SENTENCE_TOKENS: usize = 1000;
 
 /// One sentence: its tokens and, for tagged data, one tag per token.
@@ -86,7 +89,9 @@ pub fn parse_conll(path: &Path, text: &str, tagged: bool) -> Result<Vec<Sentence
     let mut cur = Sentence::default();
     let finish = |cur: &mut Sentence, out: &mut Vec<Sentence>| -> Result<()> {
         if !cur.is_empty() {
-            check_len(path, cur)?;
+            if tagged {
+                check_len(path, cur)?;
+            }
             out.push(std::mem::take(cur));
         }
         Ok(())
@@ -158,7 +163,6 @@ pub fn parse_plain(path: &Path, text: &str) -> Result<Vec<Sentence>> {
             tags: Vec::new(),
             line: i + 1,
         };
-        check_len(path, &s)?;
         out.push(s);
     }
     if out.is_empty() {
@@ -316,6 +320,10 @@ mod tests {
             .collect();
         let e = parse_conll(p(), &long, true).unwrap_err().to_string();
         assert!(e.contains("limit of 1000"), "{e}");
+        // text to tag (untagged) has no limit: a paragraph per line
+        assert_eq!(parse_conll(p(), &long, false).unwrap()[0].len(), 1001);
+        let line: String = (0..5000).map(|i| format!("w{i} ")).collect();
+        assert_eq!(parse_plain(p(), &line).unwrap()[0].len(), 5000);
         assert!(matches!(
             parse_plain(p(), "\n  \n"),
             Err(Error::Data { .. })

@@ -81,11 +81,14 @@ impl Tagger {
     /// assert_eq!((flow.layers[1].direction, flow.layers[1].from_step), (1, 0));
     /// assert!(flow.grad_norms["embed.word.weight"] > 0.0);
     /// assert!(tagger.diagnose(&[], "data").is_err());
+    /// // plain text read as CoNLL: one token a line, its last word as the tag
+    /// let e = tagger.diagnose(&[s("the", "cat")], "text.txt").unwrap_err().to_string();
+    /// assert!(e.starts_with("text.txt: no token has a tag of the model ('cat' on line 1"), "{e}");
     /// ```
     ///
     /// # Errors
     ///
-    /// No tagged sentence in `data`.
+    /// No tagged sentence in `data`, or no token with a tag the model knows.
     pub fn diagnose(&self, data: &[Sentence], what: &str) -> Result<Flow> {
         let cut = flow_batch(data, what)?;
         let enc: Vec<Encoded> = cut.iter().map(|s| self.encode(s)).collect();
@@ -100,6 +103,23 @@ impl Tagger {
                     (y[t * batch + b], known[t * batch + b]) = (tag, true);
                 }
             }
+        }
+        if !known.contains(&true) {
+            // nothing to carry an error back from: text that is not tagged
+            // CoNLL (plain text reads as one token per line, its last word as
+            // the tag) or tags of another tag set
+            let first = cut
+                .iter()
+                .find_map(|s| s.tags.first().map(|t| (t.clone(), s.line)));
+            return Err(Error::Data {
+                path: what.into(),
+                reason: match first {
+                    Some((tag, line)) => format!(
+                        "no token has a tag of the model ('{tag}' on line {line} is not one): diagnose needs tagged CoNLL, a token and its tag per line"
+                    ),
+                    None => "no tagged token".into(),
+                },
+            });
         }
         // the training loss's gradient, without dropout
         let no_dropout = TrainOptions {
