@@ -148,6 +148,7 @@ fn train_eval_and_classify_a_japanese_vowels_subset() {
     // series come in the order of their first row: reversed here
     for (p, want) in preds.iter().zip(labels.iter().rev()) {
         assert_eq!(p["label"].as_str().unwrap(), *want);
+        assert_eq!(p["predicted"], p["label"]);
         let sum: f64 = p["probabilities"]
             .as_array()
             .unwrap()

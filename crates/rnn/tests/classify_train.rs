@@ -307,3 +307,56 @@ fn a_declared_class_no_training_series_has_is_warned_of() {
     );
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn a_training_loss_that_blows_up_without_validation_is_warned_of() {
+    // two series, one a class: no validation part, so the last epoch is
+    // kept whatever its loss; at --lr 1e30 it is far above the first
+    use rnn::tasks::Event;
+    let out = tmp("blown");
+    let text = "@classLabel true lo hi\n@data\n0,0,1,0,0:lo\n5,6,5,6,5:hi\n";
+    let cfg = TrainConfig {
+        hidden: 4,
+        ensemble: 1,
+        lr: 1e30,
+        ..TrainConfig::default()
+    };
+    let mut messages = Vec::new();
+    let mut seen = |e: &Event| {
+        if let Event::Message(m) = e {
+            messages.push(m.to_string())
+        }
+    };
+    Trainer::from_data(cfg.clone(), ts(text), None, &out)
+        .unwrap()
+        .fit(Budget::Epochs(2), &mut seen)
+        .unwrap();
+    let line = messages
+        .iter()
+        .find(|m| m.starts_with("network 1 "))
+        .expect("the network's line");
+    assert!(
+        line.contains("; warning: its training loss rose from ")
+            && line.contains("try a lower --lr"),
+        "{line}"
+    );
+    // at the default rate: no warning
+    let mut quiet = Vec::new();
+    let mut seen = |e: &Event| {
+        if let Event::Message(m) = e {
+            quiet.push(m.to_string())
+        }
+    };
+    let cfg = TrainConfig {
+        lr: TrainConfig::default().lr,
+        ..cfg
+    };
+    let calm = tmp("not-blown");
+    Trainer::from_data(cfg, ts(text), None, &calm)
+        .unwrap()
+        .fit(Budget::Epochs(2), &mut seen)
+        .unwrap();
+    assert!(!quiet.iter().any(|m| m.contains("rose from")), "{quiet:?}");
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::remove_dir_all(&calm).unwrap();
+}

@@ -71,7 +71,7 @@ pub struct ClassifyArgs {
     pub model: PathBuf,
     /// The sequences (labels in the file, if any, are ignored).
     pub file: PathBuf,
-    /// Print one JSON object: the classes and each sequence's id, label and probabilities.
+    /// Print one JSON object: the classes and each sequence's id, predicted class (as `label` and `predicted`) and probabilities.
     #[arg(long)]
     pub json: bool,
 }

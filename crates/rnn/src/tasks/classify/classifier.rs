@@ -555,6 +555,14 @@ impl Classifier {
     pub fn classify_text(&self, data: &Dataset, json: bool) -> Result<String> {
         let preds = self.predictions(data)?;
         Ok(if json {
+            // `label` is the predicted class, not the file's: `predicted` says so
+            let preds: Vec<serde_json::Value> = preds
+                .iter()
+                .map(|p| {
+                    serde_json::json!({"id": p.id, "label": p.label, "predicted": p.label,
+                        "probabilities": p.probabilities})
+                })
+                .collect();
             let v = serde_json::json!({"classes": self.meta.classes, "predictions": preds});
             format!("{v}\n")
         } else {

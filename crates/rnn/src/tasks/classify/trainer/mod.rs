@@ -644,6 +644,9 @@ impl Trainer {
         let mut early = false;
         let mut grads = vec![0f32; model.params.len()];
         let (mut unsaved, mut last_save) = (false, std::time::Instant::now());
+        // the training loss (per sequence) of the first and the last epoch
+        let (mut first_loss, mut last_loss): (Option<f64>, f64);
+        first_loss = None;
         loop {
             info.epochs += 1;
             let epoch = info.epochs;
@@ -670,6 +673,8 @@ impl Trainer {
                 }
             }
             let (train_loss, train_acc) = (loss_sum / seen as f64, correct as f64 / seen as f64);
+            first_loss.get_or_insert(train_loss);
+            last_loss = train_loss;
             let val = if validates {
                 let (enc, labels, idx) = match &self.dev {
                     Some((e, l)) => (e, l, (0..l.len()).collect()),
@@ -767,8 +772,11 @@ impl Trainer {
                 break;
             }
         }
+        // with no validation part the last epoch is kept, whatever its loss:
+        // say when training made it much worse than it started
+        let blown = first_loss.filter(|&f| !validates && last_loss > 10.0 * f.max(1.0));
         let line = format!(
-            "network {} (seed {seed}): {} epochs ({}), kept epoch {}{}",
+            "network {} (seed {seed}): {} epochs ({}), kept epoch {}{}{}",
             member + 1,
             info.epochs,
             if early {
@@ -781,7 +789,10 @@ impl Trainer {
                 (Some(l), Some(a)) =>
                     format!(": validation loss {l:.4}, accuracy {:.2} %", 100.0 * a),
                 _ => String::new(),
-            }
+            },
+            blown.map_or(String::new(), |f| format!(
+                "; warning: its training loss rose from {f:.4} (epoch 1) to {last_loss:.4e}, and with no validation part the last epoch is kept (try a lower --lr)"
+            ))
         );
         Ok(Fitted {
             model: best.1,
