@@ -21,6 +21,14 @@ fn train(data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     rnn(&args)
 }
 
+/// A small fixed network on column `value`: the last 4 rows tested, window 6,
+/// no transform or differencing, 2 epochs of 4 units, one network.
+#[rustfmt::skip]
+const TINY: [&str; 16] = [
+    "--target", "value", "--test", "4", "--window", "6", "--transform", "none", "--diff", "0",
+    "--epochs", "2", "--hidden", "4", "--ensemble", "1",
+];
+
 fn train_ok(data: &Path, out: &Path, extra: &[&str]) {
     let o = train(data, out, extra);
     assert!(o.status.success(), "{}", common::stderr(&o));
@@ -573,27 +581,7 @@ fn eval_says_when_test_values_were_made_up_by_fill() {
     }
     std::fs::write(&data, lines.join("\n") + "\n").unwrap();
     let out = dir.join("m");
-    let flags = [
-        "--target",
-        "value",
-        "--test",
-        "4",
-        "--window",
-        "6",
-        "--transform",
-        "none",
-        "--diff",
-        "0",
-        "--epochs",
-        "2",
-        "--hidden",
-        "4",
-        "--ensemble",
-        "1",
-        "--fill",
-        "linear",
-    ];
-    train_ok(&data, &out, &flags);
+    train_ok(&data, &out, &[&TINY[..], &["--fill", "linear"]].concat());
     let (o, d) = (out.to_str().unwrap(), data.to_str().unwrap());
     let e = rnn(&["eval", "--model", o, "--data", d, "--json"]);
     assert!(e.status.success(), "{}", common::stderr(&e));
@@ -616,25 +604,7 @@ fn a_stopped_trainings_checkpoint_is_used_with_a_warning() {
     let dir = tmp("unfinished");
     let data = sine_csv(&dir, 60);
     let out = dir.join("m");
-    let flags = [
-        "--target",
-        "value",
-        "--test",
-        "4",
-        "--window",
-        "6",
-        "--transform",
-        "none",
-        "--diff",
-        "0",
-        "--epochs",
-        "2",
-        "--hidden",
-        "4",
-        "--ensemble",
-        "1",
-    ];
-    train_ok(&data, &out, &flags);
+    train_ok(&data, &out, &TINY);
     let (o, d) = (out.to_str().unwrap(), data.to_str().unwrap());
     let quiet = rnn(&["forecast", "--model", o, "--data", d]);
     assert!(quiet.status.success() && !common::stderr(&quiet).contains("warning"));

@@ -388,25 +388,7 @@ fn a_part_of_speech_tagger_has_accuracy_and_no_entity_scores() {
     ];
     std::fs::write(&pos, sents.join("\n").replace(' ', "\t")).unwrap();
     let (p, out) = (pos.to_str().unwrap(), dir.join("m"));
-    let o = rnn(
-        &[
-            "train",
-            "tag",
-            "--train",
-            p,
-            "--dev",
-            p,
-            "--out",
-            out.to_str().unwrap(),
-            "--hidden",
-            "4",
-            "--emb",
-            "4",
-            "--epochs",
-            "1",
-        ],
-        None,
-    );
+    let o = train_tiny(p, &out);
     assert!(o.status.success(), "{}", stderr(&o));
     let m = out.to_str().unwrap();
     let o = rnn(&["eval", "--model", m, "--data", p, "--json"], None);
@@ -438,25 +420,7 @@ fn a_paragraph_per_line_is_tagged_whole() {
     let (train, out) = (dir.join("t.conll"), dir.join("m"));
     std::fs::write(&train, "the\tDT\ncat\tNN\n\na\tDT\ndog\tNN\n").unwrap();
     let t = train.to_str().unwrap();
-    let o = rnn(
-        &[
-            "train",
-            "tag",
-            "--train",
-            t,
-            "--dev",
-            t,
-            "--out",
-            out.to_str().unwrap(),
-            "--hidden",
-            "4",
-            "--emb",
-            "4",
-            "--epochs",
-            "1",
-        ],
-        None,
-    );
+    let o = train_tiny(t, &out);
     assert!(o.status.success(), "{}", stderr(&o));
     let line: String = (0..1500)
         .map(|i| if i % 2 == 0 { "the " } else { "cat " })
@@ -469,4 +433,12 @@ fn a_paragraph_per_line_is_tagged_whole() {
     let tagged = String::from_utf8(o.stdout).unwrap();
     assert_eq!(tagged.lines().filter(|l| !l.is_empty()).count(), 1500);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `rnn train tag` of a tagger of 4 units on `train`, also its dev file, for one epoch.
+fn train_tiny(t: &str, out: &Path) -> std::process::Output {
+    let o = out.to_str().unwrap();
+    #[rustfmt::skip]
+    let args = ["train", "tag", "--train", t, "--dev", t, "--out", o, "--hidden", "4", "--emb", "4", "--epochs", "1"];
+    rnn(&args, None)
 }
