@@ -435,7 +435,7 @@ fn a_paragraph_per_line_is_tagged_whole() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// `rnn train tag` of a tagger of 4 units on `train`, also its dev file, for one epoch.
+/// `rnn train tag` of a tagger of 4 units on file `t`, also its dev file, for one epoch, into `out`.
 fn train_tiny(t: &str, out: &Path) -> std::process::Output {
     let o = out.to_str().unwrap();
     #[rustfmt::skip]
