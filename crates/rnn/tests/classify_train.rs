@@ -15,6 +15,21 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
+/// The messages of training `cfg` on `data` into `out` for `epochs` epochs.
+fn fit_messages(cfg: TrainConfig, data: Dataset, out: &Path, epochs: usize) -> Vec<String> {
+    let mut messages = Vec::new();
+    let mut seen = |e: &rnn::tasks::Event| {
+        if let rnn::tasks::Event::Message(m) = e {
+            messages.push(m.to_string())
+        }
+    };
+    Trainer::from_data(cfg, data, None, out)
+        .unwrap()
+        .fit(Budget::Epochs(epochs), &mut seen)
+        .unwrap();
+    messages
+}
+
 fn ts(text: &str) -> Dataset {
     Dataset::parse_ts(Path::new("x.ts"), text, Fill::Linear, None).unwrap()
 }
@@ -270,7 +285,6 @@ fn the_result_does_not_depend_on_the_thread_count() {
 
 #[test]
 fn a_declared_class_no_training_series_has_is_warned_of() {
-    use rnn::tasks::Event;
     let out = tmp("absent-class");
     let mut text = String::from("@classLabel true lo hi never\n@data\n");
     for i in 0..8 {
@@ -286,16 +300,7 @@ fn a_declared_class_no_training_series_has_is_warned_of() {
         ensemble: 1,
         ..TrainConfig::default()
     };
-    let mut messages = Vec::new();
-    let mut seen = |e: &Event| {
-        if let Event::Message(m) = e {
-            messages.push(m.to_string())
-        }
-    };
-    Trainer::from_data(cfg, ts(&text), None, &out)
-        .unwrap()
-        .fit(Budget::Epochs(1), &mut seen)
-        .unwrap();
+    let messages = fit_messages(cfg, ts(&text), &out, 1);
     let warned: Vec<&String> = messages
         .iter()
         .filter(|m| m.starts_with("warning"))
@@ -312,7 +317,6 @@ fn a_declared_class_no_training_series_has_is_warned_of() {
 fn a_training_loss_that_blows_up_without_validation_is_warned_of() {
     // two series, one a class: no validation part, so the last epoch is
     // kept whatever its loss; at --lr 1e30 it is far above the first
-    use rnn::tasks::Event;
     let out = tmp("blown");
     let text = "@classLabel true lo hi\n@data\n0,0,1,0,0:lo\n5,6,5,6,5:hi\n";
     let cfg = TrainConfig {
@@ -321,16 +325,7 @@ fn a_training_loss_that_blows_up_without_validation_is_warned_of() {
         lr: 1e30,
         ..TrainConfig::default()
     };
-    let mut messages = Vec::new();
-    let mut seen = |e: &Event| {
-        if let Event::Message(m) = e {
-            messages.push(m.to_string())
-        }
-    };
-    Trainer::from_data(cfg.clone(), ts(text), None, &out)
-        .unwrap()
-        .fit(Budget::Epochs(2), &mut seen)
-        .unwrap();
+    let messages = fit_messages(cfg.clone(), ts(text), &out, 2);
     let line = messages
         .iter()
         .find(|m| m.starts_with("network 1 "))
@@ -341,21 +336,12 @@ fn a_training_loss_that_blows_up_without_validation_is_warned_of() {
         "{line}"
     );
     // at the default rate: no warning
-    let mut quiet = Vec::new();
-    let mut seen = |e: &Event| {
-        if let Event::Message(m) = e {
-            quiet.push(m.to_string())
-        }
-    };
     let cfg = TrainConfig {
         lr: TrainConfig::default().lr,
         ..cfg
     };
     let calm = tmp("not-blown");
-    Trainer::from_data(cfg, ts(text), None, &calm)
-        .unwrap()
-        .fit(Budget::Epochs(2), &mut seen)
-        .unwrap();
+    let quiet = fit_messages(cfg, ts(text), &calm, 2);
     assert!(!quiet.iter().any(|m| m.contains("rose from")), "{quiet:?}");
     std::fs::remove_dir_all(&out).unwrap();
     std::fs::remove_dir_all(&calm).unwrap();

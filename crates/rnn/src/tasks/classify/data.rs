@@ -110,6 +110,31 @@ impl Dataset {
         self.sequences.iter().map(|s| s.steps).max().unwrap_or(0)
     }
 
+    /// The classes (declared by the file's header) that none of `labels`
+    /// (this file's class ids, [`Dataset::class_ids`]) is, said in a line: a
+    /// model trained on it can never learn to predict them.
+    pub(crate) fn absent_classes(&self, labels: &[usize]) -> Option<String> {
+        let mut seen = vec![false; self.classes.len()];
+        labels.iter().for_each(|&l| seen[l] = true);
+        let absent: Vec<&str> = self
+            .classes
+            .iter()
+            .zip(&seen)
+            .filter(|(_, &s)| !s)
+            .map(|(c, _)| c.as_str())
+            .collect();
+        match absent.as_slice() {
+            [] => None,
+            [c] => Some(format!(
+                "class '{c}' is declared but no training series has it: it can never be predicted"
+            )),
+            cs => Some(format!(
+                "classes '{}' are declared but no training series has them: they can never be predicted",
+                cs.join("', '")
+            )),
+        }
+    }
+
     /// Each sequence's class index in `classes`: the class written the same,
     /// else the one class of the same number (`1.0000000e+00` is class `1`,
     /// as the UCR archive's releases write them); an error names the line
@@ -132,9 +157,8 @@ impl Dataset {
             .map(|s| {
                 let reason = match &s.label {
                     None => format!(
-                        "no class label (the file was read as {} value{} per frame without labels)",
-                        self.dims,
-                        if self.dims == 1 { "" } else { "s" }
+                        "no class label (the file was read as {} per frame without labels)",
+                        crate::tasks::counted(self.dims, "value", "values")
                     ),
                     Some(l) => match classes
                         .iter()

@@ -180,27 +180,8 @@ impl Dataset {
                     let l =
                         infer_layout(&h, declared.or(dims), fields.len()).map_err(|e| err(n, e))?;
                     if let (None, true, Some(last)) = (&h.labels, l.1, fields.last()) {
-                        // no header said there are labels: a "label" that is a
-                        // list of numbers is one more dimension
-                        let parts: Vec<&str> = last.split(',').map(str::trim).collect();
-                        let numeric = |p: &&str| *p == "?" || p.parse::<f64>().is_ok();
-                        if parts.len() > 1 && parts.iter().all(numeric) {
-                            let why = match dims {
-                                Some(d) => format!(
-                                    ": {} dimensions, but the model reads {d}",
-                                    fields.len()
-                                ),
-                                None => " (a series ends in ':' and its class label)".into(),
-                            };
-                            return Err(err(
-                                n,
-                                format!(
-                                    "{} fields separated by ':', the last a list of {} numbers, not a label{why}",
-                                    fields.len(),
-                                    parts.len()
-                                ),
-                            ));
-                        }
+                        // no header said there are labels
+                        list_label(last, fields.len(), dims).map_err(|e| err(n, e))?;
                     }
                     if let (Some(want), Some(got)) = (dims, declared) {
                         if want != got {
@@ -305,6 +286,25 @@ impl Dataset {
         let declared = h.labels.clone().flatten();
         Dataset::from_raw(path, raw, d, fill, declared, h.problem.clone())
     }
+}
+
+/// An error when `last`, the field read as the label of a series of
+/// `fields` fields, is a list of numbers: one more dimension, not a class
+/// (`dims`: the model's, if any).
+fn list_label(last: &str, fields: usize, dims: Option<usize>) -> std::result::Result<(), String> {
+    let parts: Vec<&str> = last.split(',').map(str::trim).collect();
+    let numeric = |p: &&str| *p == "?" || p.parse::<f64>().is_ok();
+    if parts.len() < 2 || !parts.iter().all(numeric) {
+        return Ok(());
+    }
+    let why = match dims {
+        Some(d) => format!(": {fields} dimensions, but the model reads {d}"),
+        None => " (a series ends in ':' and its class label)".into(),
+    };
+    Err(format!(
+        "{fields} fields separated by ':', the last a list of {} numbers, not a label{why}",
+        parts.len()
+    ))
 }
 
 /// The dimensions and whether lines end in a label, from the header,

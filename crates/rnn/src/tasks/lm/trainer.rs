@@ -15,6 +15,7 @@ use crate::io::OutMode;
 use crate::io::{FlowLog, MetricsLog};
 use crate::nn::model::Model;
 use crate::optim::schedule::{cosine_lr_to, Plateau, Schedule};
+use crate::optim::Optimizer;
 use crate::tasks::{Budget, Clock, Event, Progress, Rollback};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,23 @@ struct RunState {
     /// sets it each step, so the factor is kept apart).
     #[serde(default = "one")]
     lr_scale: f64,
+}
+
+/// Goes back to `good` (the weights and optimizer of the last checkpoint)
+/// after a divergence at learning rate `lr`, which becomes `lr * factor`;
+/// the factor is kept for the schedule's later rates.
+fn roll_back(
+    tr: &mut TrainState,
+    sched: &mut RunState,
+    good: &(Vec<f32>, Optimizer<f32>),
+    lr: f64,
+    factor: f64,
+) {
+    let (params, opt) = good;
+    tr.model.params.clone_from(params);
+    tr.opt.clone_from(opt);
+    tr.opt.config.set_lr(lr * factor);
+    sched.lr_scale *= factor;
 }
 
 fn one() -> f64 {
@@ -413,12 +431,9 @@ impl Trainer {
                     // with OnDivergence::Rollback go back to the last
                     // checkpoint's (as for a training loss)
                     let lr = tr.opt.config.lr();
-                    let ((params, opt), factor, line) =
+                    let (good, factor, line) =
                         rollback.diverged_on_validation(tr.step, &val.to_string(), lr)?;
-                    tr.model.params.clone_from(params);
-                    tr.opt.clone_from(opt);
-                    tr.opt.config.set_lr(lr * factor);
-                    sched.lr_scale *= factor;
+                    roll_back(tr, sched, good, lr, factor);
                     progress.event(&Event::Message(&line));
                     continue;
                 }
@@ -508,11 +523,8 @@ impl Trainer {
                     // OnDivergence::Rollback go back to the last checkpoint's
                     let lr = tr.opt.config.lr();
                     let value = value.parse().unwrap_or(f64::NAN);
-                    let ((params, opt), factor, line) = rollback.diverged(step, value, lr)?;
-                    tr.model.params.clone_from(params);
-                    tr.opt.clone_from(opt);
-                    tr.opt.config.set_lr(lr * factor);
-                    sched.lr_scale *= factor;
+                    let (good, factor, line) = rollback.diverged(step, value, lr)?;
+                    roll_back(tr, sched, good, lr, factor);
                     tr.skip_window(data.train.len());
                     progress.event(&Event::Message(&line));
                     continue;

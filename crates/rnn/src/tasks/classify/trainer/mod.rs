@@ -74,29 +74,6 @@ pub struct Trainer {
     step: u64,
 }
 
-/// The classes (declared by the file's header) that no training series
-/// has, said in a line: a model can never learn to predict them.
-fn absent_classes(classes: &[String], labels: &[usize]) -> Option<String> {
-    let mut seen = vec![false; classes.len()];
-    labels.iter().for_each(|&l| seen[l] = true);
-    let absent: Vec<&str> = classes
-        .iter()
-        .zip(&seen)
-        .filter(|(_, &s)| !s)
-        .map(|(c, _)| c.as_str())
-        .collect();
-    match absent.as_slice() {
-        [] => None,
-        [c] => Some(format!(
-            "class '{c}' is declared but no training series has it: it can never be predicted"
-        )),
-        cs => Some(format!(
-            "classes '{}' are declared but no training series has them: they can never be predicted",
-            cs.join("', '")
-        )),
-    }
-}
-
 /// What a [`Trainer::fit`] did.
 #[derive(Clone, Debug)]
 pub struct Summary {
@@ -311,7 +288,7 @@ impl Trainer {
         progress: &mut impl Progress,
     ) -> Result<Summary> {
         let budget = budget.validate()?;
-        if let Some(note) = absent_classes(&self.train.classes, &self.labels) {
+        if let Some(note) = self.train.absent_classes(&self.labels) {
             progress.event(&Event::Message(&format!(
                 "warning: {}: {note}",
                 self.train.path.display()
@@ -645,8 +622,7 @@ impl Trainer {
         let mut grads = vec![0f32; model.params.len()];
         let (mut unsaved, mut last_save) = (false, std::time::Instant::now());
         // the training loss (per sequence) of the first and the last epoch
-        let (mut first_loss, mut last_loss): (Option<f64>, f64);
-        first_loss = None;
+        let mut losses: Option<(f64, f64)> = None;
         loop {
             info.epochs += 1;
             let epoch = info.epochs;
@@ -673,8 +649,7 @@ impl Trainer {
                 }
             }
             let (train_loss, train_acc) = (loss_sum / seen as f64, correct as f64 / seen as f64);
-            first_loss.get_or_insert(train_loss);
-            last_loss = train_loss;
+            losses = Some((losses.map_or(train_loss, |l| l.0), train_loss));
             let val = if validates {
                 let (enc, labels, idx) = match &self.dev {
                     Some((e, l)) => (e, l, (0..l.len()).collect()),
@@ -774,7 +749,7 @@ impl Trainer {
         }
         // with no validation part the last epoch is kept, whatever its loss:
         // say when training made it much worse than it started
-        let blown = first_loss.filter(|&f| !validates && last_loss > 10.0 * f.max(1.0));
+        let blown = losses.filter(|&(first, last)| !validates && last > 10.0 * first.max(1.0));
         let line = format!(
             "network {} (seed {seed}): {} epochs ({}), kept epoch {}{}{}",
             member + 1,
@@ -790,8 +765,8 @@ impl Trainer {
                     format!(": validation loss {l:.4}, accuracy {:.2} %", 100.0 * a),
                 _ => String::new(),
             },
-            blown.map_or(String::new(), |f| format!(
-                "; warning: its training loss rose from {f:.4} (epoch 1) to {last_loss:.4e}, and with no validation part the last epoch is kept (try a lower --lr)"
+            blown.map_or(String::new(), |(first, last)| format!(
+                "; warning: its training loss rose from {first:.4} (epoch 1) to {last:.4e}, and with no validation part the last epoch is kept (try a lower --lr)"
             ))
         );
         Ok(Fitted {
