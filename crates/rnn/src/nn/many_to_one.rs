@@ -12,6 +12,7 @@
 use crate::kernels::{col_sum_acc, gemm};
 use crate::nn::layer::Input;
 use crate::nn::loss::{loss_and_grad, Reduction, Targets};
+use crate::nn::model::infer::Inference;
 use crate::nn::model::{Batch, Forward, Model};
 use crate::nn::pool::{pool_backward, pool_forward, Pool, PoolShape, Pooled};
 use crate::{Float, Result};
@@ -67,9 +68,14 @@ impl<'a, T: Float> ManyToOne<'a, T> {
     }
 
     fn pool_shape<'l>(&self, fwd: &Forward<T>, lengths: Option<&'l [usize]>) -> PoolShape<'l> {
+        self.shape(fwd.steps, fwd.batch, lengths)
+    }
+
+    /// The pooling shape of a batch of `steps` x `batch` with `lengths`.
+    fn shape<'l>(&self, steps: usize, batch: usize, lengths: Option<&'l [usize]>) -> PoolShape<'l> {
         PoolShape {
-            steps: fwd.steps,
-            batch: fwd.batch,
+            steps,
+            batch,
             hidden: self.model.config.hidden_size,
             directions: self.model.config.directions(),
             lengths,
@@ -78,37 +84,30 @@ impl<'a, T: Float> ManyToOne<'a, T> {
 
     /// The pooled top-layer outputs and their readout `[B, O]`.
     fn pooled_outputs(&self, fwd: &Forward<T>, lengths: Option<&[usize]>) -> (Pooled<T>, Vec<T>) {
+        let top = self.model.layer_feed(fwd, self.model.config.num_layers - 1); // [T, B, W]
+        self.pool_and_read(top, fwd.steps, fwd.batch, lengths)
+    }
+
+    /// The top-layer outputs `top` (`[T, B, W]`) pooled, and their readout
+    /// `[B, O]`.
+    fn pool_and_read(
+        &self,
+        top: &[T],
+        steps: usize,
+        batch: usize,
+        lengths: Option<&[usize]>,
+    ) -> (Pooled<T>, Vec<T>) {
         let cfg = &self.model.config;
-        let top = self.model.layer_feed(fwd, cfg.num_layers - 1); // [T, B, W]
-        let pooled = pool_forward(self.pool, top, self.pool_shape(fwd, lengths)); // [B, W]
+        let pooled = pool_forward(self.pool, top, self.shape(steps, batch, lengths)); // [B, W]
         let (v, c) = self.model.head();
         let (o, w) = (cfg.output_size, cfg.directions() * cfg.hidden_size);
-        let mut out = vec![T::zero(); fwd.batch * o]; // [B, O]
+        let mut out = vec![T::zero(); batch * o]; // [B, O]
         for row in out.chunks_exact_mut(o) {
             row.copy_from_slice(c);
         }
         // o_b = V s_b + c   [B, W] x [W, O]
-        gemm(
-            fwd.batch,
-            o,
-            w,
-            &pooled.values,
-            false,
-            v,
-            true,
-            &mut out,
-            true,
-        );
+        gemm(batch, o, w, &pooled.values, false, v, true, &mut out, true);
         (pooled, out)
-    }
-
-    /// The head's outputs `[B, O]` from a forward pass.
-    fn outputs(&self, fwd: &Forward<T>, lengths: Option<&[usize]>) -> Vec<T> {
-        if self.reads_last_logits() {
-            self.last_outputs_unchecked(fwd, lengths)
-        } else {
-            self.pooled_outputs(fwd, lengths).1
-        }
     }
 
     /// The step holding sequence `b`'s last state.
@@ -131,11 +130,22 @@ impl<'a, T: Float> ManyToOne<'a, T> {
     }
 
     fn last_outputs_unchecked(&self, fwd: &Forward<T>, lengths: Option<&[usize]>) -> Vec<T> {
-        let (batch, o) = (fwd.batch, self.model.config.output_size);
+        self.last_rows(&fwd.logits, fwd.steps, fwd.batch, lengths)
+    }
+
+    /// The rows of `logits` (`[T, B, O]`) at each sequence's last step: `[B, O]`.
+    fn last_rows(
+        &self,
+        logits: &[T],
+        steps: usize,
+        batch: usize,
+        lengths: Option<&[usize]>,
+    ) -> Vec<T> {
+        let o = self.model.config.output_size;
         let mut out = vec![T::zero(); batch * o]; // [B, O]
         for (b, row) in out.chunks_exact_mut(o).enumerate() {
-            let r = Self::last_step(fwd.steps, lengths, b) * batch + b;
-            row.copy_from_slice(&fwd.logits[r * o..(r + 1) * o]);
+            let r = Self::last_step(steps, lengths, b) * batch + b;
+            row.copy_from_slice(&logits[r * o..(r + 1) * o]);
         }
         out
     }
@@ -143,6 +153,11 @@ impl<'a, T: Float> ManyToOne<'a, T> {
     /// The head's output for each sequence, `[B, O]`, for input `x`
     /// (`[T, B, I]` dense or `[T, B]` ids) from the zero state; `lengths`:
     /// `[B]`, each in `1..=T` (all `T` when `None`).
+    ///
+    /// Runs [`Model::infer`]: nothing is kept for BPTT, so a long batch
+    /// needs two `[T, B, D*H]` buffers of layer outputs and the logits
+    /// `[T, B, O]`, not every layer's states and gates. The outputs are those
+    /// of a forward pass ([`ManyToOne::loss_and_grads`] returns the same).
     ///
     /// # Errors
     ///
@@ -157,8 +172,14 @@ impl<'a, T: Float> ManyToOne<'a, T> {
     ) -> Result<Vec<T>> {
         let mut data = Batch::new(x, steps, batch);
         data.lengths = lengths;
-        let fwd = self.model.forward(data)?;
-        Ok(self.outputs(&fwd, lengths))
+        let mut inf = Inference::new();
+        self.model.infer(data, &mut inf)?;
+        Ok(if self.reads_last_logits() {
+            self.last_rows(&inf.logits, steps, batch, lengths)
+        } else {
+            self.pool_and_read(inf.top_outputs(), steps, batch, lengths)
+                .1
+        })
     }
 
     /// Forward, loss on the head's output and BPTT: returns `E` and the
@@ -437,6 +458,54 @@ mod tests {
         fd_check(CellKind::Gru, 2, false, OutputKind::Identity);
         fd_check(CellKind::Lstm, 1, true, OutputKind::Softmax);
         fd_check(CellKind::Gru, 2, true, OutputKind::Softmax);
+    }
+
+    /// `predict` runs the inference pass (no BPTT caches); its outputs must
+    /// be those the forward pass of `loss_and_grads` reads, for every cell,
+    /// depth, direction and pool, on a batch of unequal lengths.
+    #[test]
+    fn predict_gives_the_outputs_of_the_forward_pass() {
+        let (steps, batch, inp, o) = (6, 3, 2, 3);
+        let lengths = [6usize, 2, 5];
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let x: Vec<f64> = (0..steps * batch * inp)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let relu = CellKind::Elman {
+            activation: crate::nn::cell::Activation::Relu,
+        };
+        for cell in [relu, CellKind::Gru, CellKind::Lstm] {
+            for (layers, bidirectional) in [(1, false), (1, true), (2, false), (2, true)] {
+                let mut cfg = ModelConfig::elman(inp, 4, o);
+                (cfg.cell, cfg.num_layers, cfg.bidirectional) = (cell, layers, bidirectional);
+                let model = Model::<f64>::new(cfg, 21).unwrap();
+                for pool in [Pool::Last, Pool::Mean, Pool::Max] {
+                    let head = ManyToOne::with_pool(&model, pool);
+                    let got = head
+                        .predict(Input::Dense(&x), steps, batch, Some(&lengths))
+                        .unwrap();
+                    let mut grads = vec![0.0; model.params.len()];
+                    let (_, want) = head
+                        .loss_and_grads(
+                            Input::Dense(&x),
+                            Targets::Classes(&[0, 2, 1]),
+                            steps,
+                            batch,
+                            Some(&lengths),
+                            Reduction::Sum,
+                            &mut grads,
+                        )
+                        .unwrap();
+                    assert_eq!(got.len(), batch * o);
+                    for (g, w) in got.iter().zip(&want) {
+                        assert!(
+                            (g - w).abs() < 1e-12,
+                            "{cell:?} x{layers} bidirectional {bidirectional} {pool}: {g} vs {w}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -45,6 +45,13 @@ impl<T: Float> Inference<T> {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// The top layer's outputs of the last call, `[T, B, D*H]` (zero past
+    /// each sequence's length), when it ran on one thread (not split across
+    /// threads: [`Batch::split_across_threads`]).
+    pub(crate) fn top_outputs(&self) -> &[T] {
+        &self.above
+    }
 }
 
 impl<T: Float> Model<T> {
