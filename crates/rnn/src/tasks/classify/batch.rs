@@ -226,3 +226,35 @@ pub fn fold_split(
         .collect();
     (train, val)
 }
+
+/// The most padded steps (sequences x steps) a group of [`length_groups`]
+/// holds when it has more than one sequence.
+pub const GROUP_STEPS: usize = 1 << 16;
+
+/// Positions `0..lengths.len()` grouped for forward passes, from sequences
+/// of `lengths` steps: longest first, at most `max` per group, and a group of
+/// more than one keeps its padded size (sequences x its longest sequence's
+/// steps) within [`GROUP_STEPS`], so one long sequence does not pad every
+/// short one of its group to its length.
+///
+/// ```
+/// use rnn::tasks::classify::length_groups;
+/// assert_eq!(length_groups(&[2, 3, 1], 2), [vec![1, 0], vec![2]]);
+/// // a long sequence goes alone
+/// assert_eq!(length_groups(&[5, 1 << 16, 5], 64), [vec![1], vec![0, 2]]);
+/// ```
+pub fn length_groups(lengths: &[usize], max: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    // stable: sequences of one length keep their order
+    order.sort_by_key(|&j| std::cmp::Reverse(lengths[j]));
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for j in order {
+        match groups.last_mut() {
+            Some(g) if g.len() < max.max(1) && (g.len() + 1) * lengths[g[0]] <= GROUP_STEPS => {
+                g.push(j)
+            }
+            _ => groups.push(vec![j]),
+        }
+    }
+    groups
+}

@@ -2,7 +2,7 @@
 //! networks with their metadata), saved to and loaded from a model
 //! directory, and its class probabilities.
 
-use super::batch::Encoded;
+use super::batch::{length_groups, Encoded};
 use super::data::{Dataset, Sequence};
 use super::meta::{ClassifyMeta, META_KEY, TASK};
 use super::nearest::{self, group_weights};
@@ -497,10 +497,10 @@ impl Classifier {
         let enc = Encoded::new(data, &self.meta.normaliser, self.meta.stride);
         let c = self.meta.classes.len();
         let mut p = vec![0f64; data.len() * c];
-        let idx: Vec<usize> = (0..data.len()).collect();
+        let groups = length_groups(&enc.steps, PREDICT_BATCH);
         for m in &self.members {
             let head = ManyToOne::with_pool(m, self.meta.pool);
-            for chunk in idx.chunks(PREDICT_BATCH) {
+            for chunk in &groups {
                 let b = enc.batch(chunk);
                 let logits =
                     head.predict(Input::Dense(&b.x), b.steps, chunk.len(), Some(&b.lengths))?;

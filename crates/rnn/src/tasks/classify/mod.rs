@@ -58,7 +58,9 @@ mod tsv;
 
 pub use augment::augment;
 pub use baselines::{majority, nearest_neighbour, Distance};
-pub use batch::{fold_split, stratified_split, Encoded, Padded, Window};
+pub use batch::{
+    fold_split, length_groups, stratified_split, Encoded, Padded, Window, GROUP_STEPS,
+};
 pub use classifier::{Classifier, Prediction};
 pub use config::{ReservoirUse, Split, TrainConfig};
 pub use data::{sorted_labels, Dataset, Sequence};

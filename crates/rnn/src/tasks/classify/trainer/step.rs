@@ -6,7 +6,7 @@ use crate::nn::layer::Input;
 use crate::nn::loss::{log_sum_exp, Reduction, Targets};
 use crate::nn::many_to_one::ManyToOne;
 use crate::tasks::classify::augment::{augment, standard_normal};
-use crate::tasks::classify::batch::{Encoded, Window};
+use crate::tasks::classify::batch::{length_groups, Encoded, Window};
 use crate::tasks::classify::classifier::argmax_rows;
 use crate::{Batch, Model, Result};
 use rand::Rng;
@@ -162,16 +162,22 @@ pub(super) fn score(
 ) -> Result<(f64, f64)> {
     let head = ManyToOne::with_pool(model, pool);
     let o = model.config.output_size;
-    let (mut loss, mut correct) = (0.0, 0usize);
-    for chunk in idx.chunks(64) {
-        let b = enc.batch(chunk);
-        let logits = head.predict(Input::Dense(&b.x), b.steps, chunk.len(), Some(&b.lengths))?;
+    // per position in idx: the sequence's cross-entropy, and whether it was right
+    let mut each = vec![(0.0, false); idx.len()];
+    let lengths: Vec<usize> = idx.iter().map(|&i| enc.steps[i]).collect();
+    for chunk in &length_groups(&lengths, 64) {
+        let seqs: Vec<usize> = chunk.iter().map(|&j| idx[j]).collect();
+        let b = enc.batch(&seqs);
+        let logits = head.predict(Input::Dense(&b.x), b.steps, seqs.len(), Some(&b.lengths))?;
         let rows: Vec<f64> = logits.iter().map(|&v| f64::from(v)).collect();
-        for ((row, &i), k) in rows.chunks_exact(o).zip(chunk).zip(argmax_rows(&rows, o)) {
-            loss += log_sum_exp(row) - row[labels[i]];
-            correct += usize::from(k == labels[i]);
+        for ((row, &j), k) in rows.chunks_exact(o).zip(chunk).zip(argmax_rows(&rows, o)) {
+            let y = labels[idx[j]];
+            each[j] = (log_sum_exp(row) - row[y], k == y);
         }
     }
+    // summed in idx's order, whatever the grouping
+    let loss: f64 = each.iter().map(|e| e.0).sum();
+    let correct = each.iter().filter(|e| e.1).count();
     let n = idx.len().max(1) as f64;
     Ok((loss / n, correct as f64 / n))
 }
