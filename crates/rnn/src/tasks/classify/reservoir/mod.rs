@@ -28,6 +28,7 @@
 //! keeps the setting whose readouts have the best leave-one-out score; their
 //! probabilities are averaged with the networks' ([`super::Trainer::fit`]).
 
+mod products;
 mod readout;
 
 pub use readout::{readout_score, Readout};
@@ -36,6 +37,7 @@ use super::batch::Encoded;
 use crate::kernels::Float;
 use crate::{Error, Model, ModelConfig, Result};
 use faer::Mat;
+use products::InputProducts;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -292,6 +294,12 @@ impl Reservoir {
     /// sequences still running (a batch sorted by length, longest first,
     /// shrinks from the end), batches in parallel.
     pub fn features(&self, enc: &Encoded, idx: &[usize]) -> Result<Vec<f64>> {
+        self.features_in_blocks(enc, idx, Self::PRODUCT_BLOCK)
+    }
+
+    /// [`Reservoir::features`] with the input products of sequences over
+    /// `block` steps computed `block` steps at a time.
+    fn features_in_blocks(&self, enc: &Encoded, idx: &[usize], block: usize) -> Result<Vec<f64>> {
         if enc.width != self.data_width() {
             return Err(Error::Config(format!(
                 "the reservoir reads {} values per step, the data give {}",
@@ -308,12 +316,17 @@ impl Reservoir {
             .map(|chunk| {
                 crate::kernels::sequential(|| {
                     let seqs: Vec<usize> = chunk.iter().map(|&j| idx[j]).collect();
-                    // the input products, once for both directions
-                    let pre = self.input_products(enc, &seqs);
+                    // the input products: once for both directions, but
+                    // for long sequences a block at a time
+                    let mut pre: Vec<InputProducts> = seqs
+                        .iter()
+                        .map(|&q| InputProducts::new(self, enc, q, block))
+                        .collect();
                     let len: Vec<usize> = seqs.iter().map(|&q| enc.steps[q]).collect();
                     let mut rows = vec![Vec::with_capacity(f); chunk.len()];
                     for reverse in [false, true] {
-                        for (row, part) in rows.iter_mut().zip(self.run(&pre, &len, reverse)) {
+                        let parts = self.run(enc, &mut pre, &len, reverse);
+                        for (row, part) in rows.iter_mut().zip(parts) {
                             row.extend(part);
                         }
                     }
@@ -331,49 +344,17 @@ impl Reservoir {
     /// Sequences per batch of [`Reservoir::features`].
     pub const BATCH: usize = 32;
 
-    /// The inputs of one sequence `x` `[T, I]` as the reservoir reads them:
-    /// `x` itself, or with the differences `[x_t, x_t - x_{t-1}]` `[T, 2 I]`
-    /// (`x_{-1} = x_0`: no change before the first step).
-    fn inputs<'a>(&self, x: &'a [f32], steps: usize) -> std::borrow::Cow<'a, [f32]> {
-        let i = self.data_width();
-        if !self.differences {
-            return std::borrow::Cow::Borrowed(&x[..steps * i]);
-        }
-        let mut v = Vec::with_capacity(steps * 2 * i);
-        for t in 0..steps {
-            let now = &x[t * i..(t + 1) * i];
-            let before = &x[t.saturating_sub(1) * i..(t.saturating_sub(1) + 1) * i];
-            v.extend_from_slice(now);
-            v.extend(now.iter().zip(before).map(|(a, b)| a - b));
-        }
-        std::borrow::Cow::Owned(v)
-    }
-
-    /// Per sequence `seqs[j]` of `enc`, `U x_t + b` for every step at
-    /// once: `[T_j, N]`.
-    fn input_products(&self, enc: &Encoded, seqs: &[usize]) -> Vec<Vec<f32>> {
-        let n = self.units;
-        seqs.iter()
-            .map(|&q| {
-                let steps = enc.steps[q];
-                let x = self.inputs(&enc.inputs[q], steps);
-                let mut p = vec![0f32; steps * n];
-                crate::kernels::gemm(
-                    steps, n, self.width, &x, false, &self.w_ih, true, &mut p, false,
-                );
-                for row in p.chunks_exact_mut(n) {
-                    row.iter_mut().zip(&self.bias).for_each(|(p, b)| *p += b);
-                }
-                p
-            })
-            .collect()
-    }
-
     /// One direction over sequences of lengths `len`, longest first, whose
     /// input products are `pre` ([`Reservoir::input_products`]): per
     /// sequence `[last, mean, max]`, `3 N` values, and with the spread
     /// `[.., min, std]`, `5 N`.
-    fn run(&self, pre: &[Vec<f32>], len: &[usize], reverse: bool) -> Vec<Vec<f64>> {
+    fn run(
+        &self,
+        enc: &Encoded,
+        pre: &mut [InputProducts],
+        len: &[usize],
+        reverse: bool,
+    ) -> Vec<Vec<f64>> {
         let n = self.units;
         let b = len.len();
         let a = self.leak;
@@ -408,7 +389,7 @@ impl Reservoir {
                 let t = if reverse { len[j] - 1 - k } else { k };
                 let r = j * n..(j + 1) * n;
                 // th = tanh((U x_t + b) + W s_{t-1}) (vectorised f32 tanh, within 6 ulp)
-                let (pre_t, z_j) = (&pre[j][t * n..(t + 1) * n], &z[r.clone()]);
+                let (pre_t, z_j) = (pre[j].row(self, enc, t, reverse), &z[r.clone()]);
                 if !f32::tanh_row(pre_t, z_j, &mut th) {
                     for ((h, p), q) in th.iter_mut().zip(pre_t).zip(z_j) {
                         *h = (p + q).tanh_fast();
