@@ -4,7 +4,7 @@
 //! is one line with exit code 2.
 
 mod common;
-use common::{assert_bad_input, rnn, tmp};
+use common::{assert_bad_input, rnn, stderr, tmp};
 use rnn::tasks::classify::{Dataset, Fill};
 use std::path::{Path, PathBuf};
 
@@ -158,6 +158,33 @@ fn train_eval_and_classify_a_japanese_vowels_subset() {
         assert!((sum - 1.0).abs() < 1e-5);
     }
     assert_eq!(preds[0]["id"], "utt27");
+    // steps with a gap: the same classes (the frames in the same order), and a warning
+    let gapped: String = std::fs::read_to_string(&csv)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            // utt5's steps from 3 on move up by 100
+            let f: Vec<&str> = l.splitn(3, ',').collect();
+            match f[..] {
+                ["utt5", t, rest] if t.parse::<usize>().unwrap() >= 3 => {
+                    format!("utt5,{},{rest}\n", t.parse::<usize>().unwrap() + 100)
+                }
+                _ => format!("{l}\n"),
+            }
+        })
+        .collect();
+    std::fs::write(&csv, gapped).unwrap();
+    let out = rnn(&["classify", "--model", s(&model), s(&csv), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again["predictions"], v["predictions"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: ")
+            && err.contains("series utt5: step 103 (line")
+            && err.contains("gaps or not"),
+        "{err}"
+    );
 
     // --dev: validation on another file
     let with_dev = dir.join("with-dev");

@@ -674,3 +674,34 @@ fn labels_match_the_models_classes_as_numbers_when_not_as_text() {
     let exact = ts("1,2:1.0\n3,4:1\n").unwrap();
     assert_eq!(exact.class_ids(&both).unwrap(), [1, 0]);
 }
+
+/// Steps with gaps are read as consecutive frames (documented) and warned
+/// of: series `a` jumps from step 2 to 5 where the file's steps are usually
+/// 1 apart (median of the differences 1,1,3,1,1,1,1,1 = 1; 3 > 1.5); `c`
+/// jumps from 1 to 9. Sampling times with jitter (0.02 +- 0.001) are no gap.
+#[test]
+fn gaps_in_a_long_csv_files_steps_are_warned_of() {
+    let d = csv("a,0,1,x\na,1,2,x\na,2,3,x\na,5,4,x\nb,0,1,y\nb,1,1,y\nb,2,1,y\nc,0,1,y\nc,1,1,y\nc,9,2,y\n")
+        .unwrap();
+    assert_eq!(d.sequences[0].steps, 4); // read as consecutive frames
+    assert_eq!(d.sequences[0].values, [1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
+    let w = &d.warnings[0];
+    for part in [
+        "x.csv",
+        "series a",
+        "step 5 (line 4)",
+        "follows step 2",
+        "usually 1 apart",
+        "1 more series",
+    ] {
+        assert!(w.contains(part), "{part:?} not in {w:?}");
+    }
+    let jitter =
+        csv("a,0,1,x\na,0.02,1,x\na,0.041,2,x\na,0.06,2,x\nb,0,1,y\nb,0.019,3,y\n").unwrap();
+    assert!(jitter.warnings.is_empty(), "{:?}", jitter.warnings);
+    let regular = csv("a,10,1,x\na,20,1,x\na,30,2,x\nb,0,1,y\nb,10,3,y\n").unwrap();
+    assert!(regular.warnings.is_empty(), "{:?}", regular.warnings);
+    // the other layouts have no steps to check
+    assert!(ts("1,2,3:a\n4,5:b\n").unwrap().warnings.is_empty());
+}

@@ -313,6 +313,38 @@ fn a_declared_class_no_training_series_has_is_warned_of() {
     std::fs::remove_dir_all(&out).unwrap();
 }
 
+/// The reader's warnings (here: a long CSV file whose series `s1` jumps from
+/// step 3 to step 40) reach the training's messages.
+#[test]
+fn the_readers_warnings_are_training_messages() {
+    let out = tmp("reader-warnings");
+    let mut text = String::new();
+    for k in 0..6 {
+        let (v, c) = if k % 2 == 0 { (0.0, "lo") } else { (5.0, "hi") };
+        for t in 0..4 {
+            let step = if k == 1 && t == 3 { 40 } else { t };
+            text += &format!("s{k},{step},{},{c}\n", v + t as f64);
+        }
+    }
+    let data = Dataset::parse_csv(Path::new("x.csv"), &text, Fill::Linear, None).unwrap();
+    let cfg = TrainConfig {
+        hidden: 4,
+        ensemble: 1,
+        ..TrainConfig::default()
+    };
+    let messages = fit_messages(cfg, data, &out, 1);
+    let warned: Vec<&String> = messages
+        .iter()
+        .filter(|m| m.contains("gaps or not"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{messages:?}");
+    assert!(
+        warned[0].starts_with("warning: x.csv: series s1: step 40 (line 8) follows step 2"),
+        "{warned:?}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
 #[test]
 fn a_training_loss_that_blows_up_without_validation_is_warned_of() {
     // two series, one a class: no validation part, so the last epoch is

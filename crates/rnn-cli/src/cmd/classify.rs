@@ -83,10 +83,14 @@ pub fn run(a: &ClassifyArgs) -> CliResult {
     Ok(print_out(&text)?)
 }
 
-/// `path` read as `model` reads data, with a warning on stderr when its
+/// `path` read as `model` reads data, with the reader's warnings
+/// ([`rnn::tasks::classify::Dataset::warnings`]) on stderr, and one when its
 /// layout may be one column off ([`Classifier::layout_warning`]).
 fn read(model: &Classifier, path: &Path) -> CliResult<rnn::tasks::classify::Dataset> {
     let data = model.read(path)?;
+    for w in &data.warnings {
+        eprintln!("warning: {w}");
+    }
     if let Some(w) = model.layout_warning(&data) {
         eprintln!("warning: {w}");
     }

@@ -8,7 +8,9 @@
 //! ```
 //!
 //! Rows of a series need not be adjacent or in order: they are sorted by
-//! their (numeric) step. Series come in the order of their first row. The
+//! their (numeric) step, and read as consecutive frames whatever the steps'
+//! spacing; steps with gaps (a difference over 1.5 times the file's median
+//! one) are warned of ([`Dataset::warnings`]). Series come in the order of their first row. The
 //! label column is the last one and must be the same on every row of a
 //! series; files without labels (for prediction) have no label column, told
 //! apart by the dimensions the model expects. Fields are split at commas
@@ -142,6 +144,8 @@ impl Dataset {
         };
         let dims = cols - 2 - usize::from(labelled);
         let mut raw = Vec::with_capacity(order.len());
+        // per series, its steps in order and the line of each
+        let mut steps: Vec<(String, Vec<(f64, usize)>)> = Vec::with_capacity(order.len());
         for id in order {
             let Some(mut s) = series.remove(&id) else {
                 continue;
@@ -154,6 +158,7 @@ impl Dataset {
                     format!("series {id}: step {} already on line {a}", w[0].0),
                 ));
             }
+            steps.push((id.clone(), s.rows.iter().map(|r| (r.0, r.1)).collect()));
             raw.push(RawSequence {
                 steps: s.rows.len(),
                 values: s.rows.into_iter().flat_map(|r| r.2).collect(),
@@ -162,6 +167,43 @@ impl Dataset {
                 id,
             });
         }
-        Dataset::from_raw(path, raw, dims, fill, None, None)
+        let mut d = Dataset::from_raw(path, raw, dims, fill, None, None)?;
+        d.warnings.extend(gap_warning(path, &steps));
+        Ok(d)
     }
+}
+
+/// The warning for series whose steps have gaps: a step more than 1.5 times
+/// the median difference between consecutive steps (over the whole file)
+/// after the one before it. `series`: each series' id and its steps (sorted)
+/// with their lines.
+fn gap_warning(path: &Path, series: &[(String, Vec<(f64, usize)>)]) -> Option<String> {
+    let mut diffs: Vec<f64> = series
+        .iter()
+        .flat_map(|(_, s)| s.windows(2).map(|w| w[1].0 - w[0].0))
+        .collect();
+    if diffs.is_empty() {
+        return None;
+    }
+    diffs.sort_by(f64::total_cmp);
+    let usual = diffs[diffs.len() / 2];
+    // per series with a gap: its first gap (id, step before, step, line)
+    let gapped: Vec<(&str, f64, f64, usize)> = series
+        .iter()
+        .filter_map(|(id, s)| {
+            s.windows(2)
+                .find(|w| w[1].0 - w[0].0 > 1.5 * usual)
+                .map(|w| (id.as_str(), w[0].0, w[1].0, w[1].1))
+        })
+        .collect();
+    let &(id, before, after, line) = gapped.first()?;
+    let more = match gapped.len() - 1 {
+        0 => String::new(),
+        n => format!(" ({n} more series with gaps)"),
+    };
+    Some(format!(
+        "{}: series {id}: step {after} (line {line}) follows step {before}, where steps are usually {usual} apart{more}; \
+         rows are read as consecutive frames, gaps or not",
+        path.display()
+    ))
 }

@@ -49,6 +49,10 @@ pub struct Dataset {
     pub filled: usize,
     /// The `.ts` file's `@problemName`, if any.
     pub problem: Option<String>,
+    /// What the reader read but a user may not expect, one line each (a
+    /// long CSV file whose steps have gaps: [`Dataset::parse_csv`]); empty
+    /// for most files.
+    pub warnings: Vec<String>,
 }
 
 /// A sequence as parsed, before its missing values are filled.
@@ -226,6 +230,7 @@ impl Dataset {
             classes,
             filled,
             problem,
+            warnings: Vec::new(),
         };
         if d.labelled() {
             d.class_ids(&d.classes)?;

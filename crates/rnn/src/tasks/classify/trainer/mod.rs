@@ -515,6 +515,11 @@ impl Trainer {
         };
         if candidate == 0 {
             progress.event(&Event::Start { total_steps });
+            // the reader's warnings, once (not again for each candidate)
+            let dev_warnings = self.dev_data.iter().flat_map(|d| &d.warnings);
+            for w in self.train.warnings.iter().chain(dev_warnings) {
+                progress.event(&Event::Message(&format!("warning: {w}")));
+            }
         }
         let mut early_stopped = 0;
         let first = self.classifier.members.len();
