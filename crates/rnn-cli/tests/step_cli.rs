@@ -231,7 +231,33 @@ fn generate_continues_and_feeds_its_characters() {
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(err.contains("was not changed"), "{err}");
         assert_eq!(std::fs::read(&state).unwrap(), before);
+        // and the new state written beside it is gone
+        let left: Vec<String> = std::fs::read_dir(state.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp."))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
+    // a state that cannot be written: an error before anything is shown
+    let o = step(
+        &model,
+        &d.join("no-such-dir/s.state"),
+        "the ",
+        &["--generate", "5"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-dir/s.state"));
 }
 
 #[test]
@@ -392,6 +418,24 @@ fn a_forecaster_steps_through_values_across_calls() {
     assert_eq!(last.stdout, all.stdout);
     let f: f64 = String::from_utf8_lossy(&all.stdout).trim().parse().unwrap();
     assert!(f.is_finite());
+    // a history that cannot be written: an error before the forecast is shown
+    let o = step(
+        &model,
+        &d.join("no-such-dir/h.state"),
+        &join(&values[..50]),
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     // --json while the window is not full: one object, the forecast null
     let j = step(&model, &d.join("j.state"), &join(&values[..5]), &["--json"]);
     let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();

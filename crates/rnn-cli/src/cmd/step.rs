@@ -157,12 +157,14 @@ pub fn run(a: &StepArgs) -> CliResult {
             }
         }
     };
-    // printed first, then saved: output that could not be written (a full
-    // disk) leaves the state as it was, so the step can be run again (a
-    // reader that went away took what it wanted: the state moves on)
+    // the new state written beside the old first (a folder that cannot take
+    // it is an error before anything is shown), then the output, then the
+    // state put in place: output that could not be written (a full disk)
+    // leaves the state as it was, so the step can be run again (a reader
+    // that went away took what it wanted: the state moves on)
+    let staged = stream.stage(&a.state)?;
     print_then(&report, &a.state)?;
-    stream.save(&a.state)?;
-    Ok(())
+    Ok(staged.commit()?)
 }
 
 /// Writes `report` and a newline to stdout ([`rnn::io::print_out`]); a
@@ -239,7 +241,7 @@ fn step_forecast(a: &StepArgs) -> CliResult {
             .collect::<Vec<_>>()
             .join("\n"),
     };
+    let staged = f.stage_history(&a.state, &history)?;
     print_then(&report, &a.state)?;
-    f.save_history(&a.state, &history)?;
-    Ok(())
+    Ok(staged.commit()?)
 }

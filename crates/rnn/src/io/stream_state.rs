@@ -14,6 +14,17 @@ impl<'m, T: Float> Stream<'m, T> {
     /// `format` ([`STATE_FORMAT`]), `config` (the model config as JSON) and
     /// `model_hash` ([`model_hash`] of the weights).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.state_file()?.write(path)
+    }
+
+    /// [`Stream::save`] staged beside `path`, put in place by
+    /// [`crate::io::Staged::commit`].
+    pub fn stage(&self, path: impl AsRef<Path>) -> Result<crate::io::Staged> {
+        self.state_file()?.stage(path)
+    }
+
+    /// The carried state as a safetensors file ([`Stream::save`]).
+    fn state_file(&self) -> Result<TensorWriter> {
         let c = &self.model().config;
         let (l, b, h) = (c.num_layers, self.batch(), c.hidden_size);
         let mut w = TensorWriter::new();
@@ -28,7 +39,7 @@ impl<'m, T: Float> Stream<'m, T> {
                 .map_err(|e| Error::Config(e.to_string()))?,
         );
         w.meta("model_hash", model_hash(self.model()));
-        w.write(path)
+        Ok(w)
     }
 
     /// Reads a state saved by [`Stream::save`] for `model`: the file must

@@ -474,12 +474,80 @@ impl TensorWriter {
     pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
         write_atomic(path.as_ref(), &self.to_bytes()?)
     }
+
+    /// Writes the file beside `path`, not yet in its place: see [`Staged`].
+    pub fn stage(&self, path: impl AsRef<Path>) -> Result<Staged> {
+        stage_atomic(path.as_ref(), &self.to_bytes()?)
+    }
 }
 
-/// Writes `bytes` to `path` so that a reader sees the old file or the new
-/// one, never a mix: temporary file in the same folder, fsync, rename, fsync
-/// of the folder.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// A file written (and synced) beside its destination but not yet in its
+/// place: [`Staged::commit`] renames it over the destination; dropped
+/// without a commit, it is removed and the destination keeps what it held.
+/// For a result that must be shown before a state moves on (`rnn step`):
+/// stage the state (which fails, with nothing shown, when it cannot be
+/// written), show the result, then commit.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("rnn-staged-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("state.bin");
+/// std::fs::write(&path, b"old")?;
+/// let staged = rnn::io::stage_atomic(&path, b"new")?;
+/// assert_eq!(std::fs::read(&path)?, b"old"); // not yet in place
+/// drop(staged); // given up: the old file stays, the staged one is gone
+/// assert_eq!(std::fs::read(&path)?, b"old");
+/// rnn::io::stage_atomic(&path, b"new")?.commit()?;
+/// assert_eq!(std::fs::read(&path)?, b"new");
+/// assert_eq!(std::fs::read_dir(&dir)?.count(), 1);
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Staged {
+    /// The file written.
+    tmp: PathBuf,
+    /// Where it goes.
+    path: PathBuf,
+    /// The destination's folder (synced after the rename).
+    dir: PathBuf,
+    /// Whether it was renamed into place.
+    done: bool,
+}
+
+impl Staged {
+    /// Renames the staged file over its destination and syncs the folder.
+    ///
+    /// # Errors
+    ///
+    /// An [`Error::Io`] naming the destination when the rename fails (the
+    /// staged file is then removed).
+    pub fn commit(mut self) -> Result<()> {
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        self.done = true;
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `bytes` to a temporary file in `path`'s folder and syncs it: the
+/// first half of [`write_atomic`] ([`Staged`]).
+///
+/// # Errors
+///
+/// An [`Error::Io`] naming `path` when the file cannot be written (a
+/// missing or read-only folder, a full disk); nothing is left behind.
+pub fn stage_atomic(path: &Path, bytes: &[u8]) -> Result<Staged> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -489,20 +557,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+    let staged = Staged {
+        tmp,
+        path: path.to_path_buf(),
+        dir,
+        done: false,
+    };
+    (|| {
+        let mut f = std::fs::File::create(&staged.tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    res.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+        f.sync_all()
+    })()
+    .map_err(|e| Error::io(path, e))?; // dropping `staged` removes what was written
+    Ok(staged)
+}
+
+/// Writes `bytes` to `path` so that a reader sees the old file or the new
+/// one, never a mix: temporary file in the same folder, fsync, rename, fsync
+/// of the folder ([`stage_atomic`], then [`Staged::commit`]).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    stage_atomic(path, bytes)?.commit()
 }
 
 #[cfg(test)]

@@ -88,10 +88,20 @@ impl Forecaster {
 
     /// Writes `history` (f64 `[N]`) with this model's weight hash, atomically.
     pub fn save_history(&self, path: &Path, history: &[f64]) -> Result<()> {
+        self.history_file(history).write(path)
+    }
+
+    /// [`Forecaster::save_history`] staged beside `path`, put in place by
+    /// [`crate::io::Staged::commit`].
+    pub fn stage_history(&self, path: &Path, history: &[f64]) -> Result<crate::io::Staged> {
+        self.history_file(history).stage(path)
+    }
+
+    fn history_file(&self, history: &[f64]) -> TensorWriter {
         let mut w = TensorWriter::new();
         w.add::<f64>("history", &[history.len()], history);
         w.meta("format", HISTORY_FORMAT);
         w.meta("model_hash", model_hash(&self.model));
-        w.write(path)
+        w
     }
 }
