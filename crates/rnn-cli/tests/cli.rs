@@ -521,3 +521,26 @@ fn lm_resume_checks_locked_dropout_against_the_saved_run() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_bad_input(&resume(&plain), "has --locked-dropout false");
 }
+
+/// `rnn bench --json` is one JSON object on stdout, with `--products` too
+/// (it printed its product lines before the object).
+#[test]
+fn bench_json_with_products_is_one_object() {
+    let out = rnn(&["bench", "--config", "S", "--products", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let c = &v["configs"][0];
+    assert_eq!(c["config"], "S");
+    let products = c["products"].as_array().unwrap();
+    assert!(!products.is_empty());
+    assert!(products
+        .iter()
+        .all(|p| p["gemm_gflops"].as_f64().unwrap() > 0.0));
+    assert!(c["best_product_gflops"].as_f64().unwrap() > 0.0);
+    assert!(c["train_share"].as_f64().unwrap() > 0.0);
+}

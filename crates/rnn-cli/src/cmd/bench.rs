@@ -50,7 +50,9 @@ pub struct BenchArgs {
     /// Also time the model's matrix products alone at their shapes (faer's
     /// GEMM and the packed step kernel) and print the share of the best one
     /// that training reaches, and of the CPU's own limit (`peak_gflops`:
-    /// FMAs from registers on every thread, AVX-512 or AVX2 lanes).
+    /// FMAs from registers on every thread, AVX-512 or AVX2 lanes); with
+    /// --json, as keys of each config (`products`, `best_product_gflops`,
+    /// `train_share`, ...).
     #[arg(long)]
     pub products: bool,
 }
@@ -102,17 +104,16 @@ pub fn run(args: &BenchArgs) -> CliResult {
     let mut rows = Vec::new();
     for c in configs {
         let r = run_config_lengths(c, cell, args.lengths, args.clock)?;
-        if args.json {
-            rows.push(serde_json::json!({
-                "config": c.name, "cell": cell.name(), "threads": args.threads,
-                "B": c.batch, "V": c.vocab, "H": c.hidden, "T": c.steps,
-                "lengths": args.lengths.name(), "clock": args.clock.name(),
-                "train_tok_s": r.train_tok_s, "infer_tok_s": r.infer_tok_s,
-                "train_gflops": r.train_gflops, "infer_gflops": r.infer_gflops,
-                "stream_us_per_token": r.stream_us,
-                "infer_plain_tok_s": r.infer_plain_tok_s,
-            }));
-        } else {
+        let mut row = serde_json::json!({
+            "config": c.name, "cell": cell.name(), "threads": args.threads,
+            "B": c.batch, "V": c.vocab, "H": c.hidden, "T": c.steps,
+            "lengths": args.lengths.name(), "clock": args.clock.name(),
+            "train_tok_s": r.train_tok_s, "infer_tok_s": r.infer_tok_s,
+            "train_gflops": r.train_gflops, "infer_gflops": r.infer_gflops,
+            "stream_us_per_token": r.stream_us,
+            "infer_plain_tok_s": r.infer_plain_tok_s,
+        });
+        if !args.json {
             let mut cell_tag = if args.cell == CellName::Elman {
                 String::new()
             } else {
@@ -133,36 +134,55 @@ pub fn run(args: &BenchArgs) -> CliResult {
         if args.products {
             let rates = products(c, cell, args.clock);
             let mut best = 0f64;
+            let mut listed = Vec::new();
             for p in &rates {
-                let packed = p
-                    .packed_gflops
-                    .map_or(String::new(), |g| format!(" packed_gflops={g:.1}"));
-                outln!(
-                    "product {} {} m={} k={} n={} gemm_gflops={:.1}{packed}",
-                    c.name,
-                    p.name,
-                    p.m,
-                    p.k,
-                    p.n,
-                    p.gemm_gflops
-                )?;
+                if args.json {
+                    listed.push(serde_json::json!({
+                        "name": p.name, "m": p.m, "k": p.k, "n": p.n,
+                        "gemm_gflops": p.gemm_gflops, "packed_gflops": p.packed_gflops,
+                    }));
+                } else {
+                    let packed = p
+                        .packed_gflops
+                        .map_or(String::new(), |g| format!(" packed_gflops={g:.1}"));
+                    outln!(
+                        "product {} {} m={} k={} n={} gemm_gflops={:.1}{packed}",
+                        c.name,
+                        p.name,
+                        p.m,
+                        p.k,
+                        p.n,
+                        p.gemm_gflops
+                    )?;
+                }
                 best = best.max(p.gemm_gflops).max(p.packed_gflops.unwrap_or(0.0));
             }
             // the CPU's own limit beside them (`kernels::peak`), when it has AVX2;
             // measured per config, next to its products, as a VM's clock drifts
-            let peak =
-                rnn::kernels::fma_peak_gflops(args.threads, 0.5).map_or(String::new(), |p| {
+            let peak = rnn::kernels::fma_peak_gflops(args.threads, 0.5);
+            if args.json {
+                row["products"] = listed.into();
+                row["best_product_gflops"] = best.into();
+                row["train_share"] = (r.train_gflops / best).into();
+                row["infer_share"] = (r.infer_gflops / best).into();
+                row["peak_gflops"] = peak.into();
+                row["train_peak_share"] = peak.map(|p| r.train_gflops / p).into();
+                row["infer_peak_share"] = peak.map(|p| r.infer_gflops / p).into();
+            } else {
+                let peak = peak.map_or(String::new(), |p| {
                     format!(
                         " peak_gflops={p:.1} train_peak_share={:.2} infer_peak_share={:.2}",
                         r.train_gflops / p,
                         r.infer_gflops / p
                     )
                 });
-            outln!(
-                "share {} best_product_gflops={best:.1} train_gflops={:.1} train_share={:.2} infer_share={:.2}{peak}",
-                c.name, r.train_gflops, r.train_gflops / best, r.infer_gflops / best
-            )?;
+                outln!(
+                    "share {} best_product_gflops={best:.1} train_gflops={:.1} train_share={:.2} infer_share={:.2}{peak}",
+                    c.name, r.train_gflops, r.train_gflops / best, r.infer_gflops / best
+                )?;
+            }
         }
+        rows.push(row);
     }
     if args.json {
         outln!(
