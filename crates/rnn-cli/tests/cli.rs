@@ -544,3 +544,23 @@ fn bench_json_with_products_is_one_object() {
     assert!(c["best_product_gflops"].as_f64().unwrap() > 0.0);
     assert!(c["train_share"].as_f64().unwrap() > 0.0);
 }
+
+/// `rnn reference CASE -o CASE --force` replaced the case by its outputs:
+/// an output that is the command's input is refused, --force or not.
+#[test]
+fn reference_and_trajectory_never_write_over_their_case() {
+    let dir = tmp("onto-case");
+    std::fs::create_dir_all(&dir).unwrap();
+    let case = dir.join("case.safetensors");
+    std::fs::copy(fixture("elman_sigmoid_identity.safetensors"), &case).unwrap();
+    let before = std::fs::read(&case).unwrap();
+    let c = case.to_str().unwrap();
+    for cmd in ["reference", "trajectory"] {
+        assert_bad_input(
+            &rnn(&[cmd, c, "-o", c, "--force"]),
+            "is an input of this command",
+        );
+    }
+    assert_eq!(std::fs::read(&case).unwrap(), before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

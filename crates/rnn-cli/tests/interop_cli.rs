@@ -124,8 +124,8 @@ fn export_onnx_writes_the_library_export_and_names_what_stays_behind() {
     // an imported model has nothing outside its network; a forecaster does
     assert!(!err.contains("note:"), "{err}");
     // the output exists now: a second export is refused (exit 2, the file
-    // untouched), and --force replaces it; infer refuses an output that is
-    // its own input file
+    // untouched), and --force replaces it; an output that is one of the
+    // command's own input files is refused, --force or not
     let before = std::fs::read(&onnx).unwrap();
     let again = rnn(&["export", "--model", m, "--format", "pytorch", "-o", o]);
     assert_bad_input(
@@ -145,8 +145,24 @@ fn export_onnx_writes_the_library_export_and_names_what_stays_behind() {
     let input = dir.join("input.safetensors");
     std::fs::copy(fixture("lstm_2layer_bidir.input.safetensors"), &input).unwrap();
     let i = input.to_str().unwrap();
-    let onto = rnn(&["infer", "--model", m, "--input", i, "-o", i]);
-    assert_bad_input(&onto, "already exists (use --force to replace it)");
+    let onto = rnn(&["infer", "--model", m, "--input", i, "-o", i, "--force"]);
+    assert_bad_input(&onto, "is an input of this command");
+    // nor, even with --force, the model it exports or runs
+    let own = model.join("model.safetensors");
+    let kept = std::fs::read(&own).unwrap();
+    let own = own.to_str().unwrap();
+    for args in [
+        vec![
+            "export", "--model", m, "--format", "pytorch", "-o", own, "--force",
+        ],
+        vec!["infer", "--model", m, "--input", i, "-o", own, "--force"],
+    ] {
+        assert_bad_input(&rnn(&args), "is an input of this command");
+    }
+    assert_eq!(
+        std::fs::read(model.join("model.safetensors")).unwrap(),
+        kept
+    );
     assert_eq!(
         std::fs::read(&input).unwrap(),
         std::fs::read(fixture("lstm_2layer_bidir.input.safetensors")).unwrap()

@@ -39,7 +39,7 @@ pub struct ExportArgs {
 
 /// Runs the command.
 pub fn run(a: &ExportArgs) -> CliResult {
-    rnn::io::refuse_existing(&a.output, a.force)?;
+    rnn::io::refuse_output(&a.output, a.force, &[&a.model.join("model.safetensors")])?;
     let mf = ModelFile::load(&a.model)?;
     match a.format {
         Format::Pytorch => export_pytorch(&mf)?.write(&a.output)?,

@@ -31,7 +31,11 @@ pub struct InferArgs {
 
 /// Runs the command.
 pub fn run(a: &InferArgs) -> CliResult {
-    rnn::io::refuse_existing(&a.output, a.force)?;
+    rnn::io::refuse_output(
+        &a.output,
+        a.force,
+        &[&a.input, &a.model.join("model.safetensors")],
+    )?;
     let mf = ModelFile::load(&a.model)?;
     let input = InferInput::read(&a.input, &mf.model)?;
     let with_head = mf.meta.get(HAS_HEAD_KEY).map(String::as_str) != Some("false");

@@ -23,7 +23,7 @@ pub struct ReferenceArgs {
 
 /// Runs the command.
 pub fn run(args: &ReferenceArgs) -> CliResult {
-    rnn::io::refuse_existing(&args.output, args.force)?;
+    rnn::io::refuse_output(&args.output, args.force, &[&args.case])?;
     let w = rnn::testing::reference::run_file(&args.case)?;
     w.write(&args.output)?;
     eprintln!("wrote {}", args.output.display());

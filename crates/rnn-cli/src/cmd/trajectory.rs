@@ -24,7 +24,7 @@ pub struct TrajectoryArgs {
 
 /// Runs the command.
 pub fn run(args: &TrajectoryArgs) -> CliResult {
-    rnn::io::refuse_existing(&args.output, args.force)?;
+    rnn::io::refuse_output(&args.output, args.force, &[&args.case])?;
     rnn::testing::trajectory::run_file(&args.case)?.write(&args.output)?;
     eprintln!("wrote {}", args.output.display());
     Ok(())

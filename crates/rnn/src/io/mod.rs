@@ -72,6 +72,48 @@ pub fn refuse_existing(path: &std::path::Path, replace: bool) -> crate::Result<(
     })
 }
 
+/// [`refuse_existing`], and first an error when `path` is one of the files
+/// the command reads (`inputs`; a model directory's `model.safetensors`, a
+/// case file): `--force` replaces an earlier output, never the input itself
+/// (`rnn export -o MODEL/model.safetensors --force` left a model no command
+/// could load).
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("rnn-refuse-input-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let input = dir.join("case.safetensors");
+/// std::fs::write(&input, "case").unwrap();
+/// // the same file, however it is spelled
+/// let again = dir.join(".").join("case.safetensors");
+/// let err = rnn::io::refuse_output(&again, true, &[&input]).unwrap_err();
+/// assert!(err.to_string().contains("is an input of this command"), "{err}");
+/// assert!(rnn::io::refuse_output(&dir.join("out.safetensors"), false, &[&input]).is_ok());
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+///
+/// # Errors
+///
+/// [`crate::Error::Data`] naming `path` when it is one of `inputs`, or when
+/// it exists and `replace` is false.
+pub fn refuse_output(
+    path: &std::path::Path,
+    replace: bool,
+    inputs: &[&std::path::Path],
+) -> crate::Result<()> {
+    if let Ok(out) = path.canonicalize() {
+        if inputs
+            .iter()
+            .any(|i| i.canonicalize().is_ok_and(|i| i == out))
+        {
+            return Err(crate::Error::Data {
+                path: path.to_path_buf(),
+                reason: "is an input of this command: write the output elsewhere (--force replaces earlier outputs, never an input)".into(),
+            });
+        }
+    }
+    refuse_existing(path, replace)
+}
+
 /// Writes `text` to standard output. A reader that stops early (`rnn ... |
 /// head`) is not an error: the rest is dropped. Other failures are an
 /// [`crate::Error::Io`] on `stdout`.

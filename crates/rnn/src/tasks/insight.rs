@@ -102,6 +102,6 @@ pub fn visualize(dir: &Path, text: &Path) -> Result<String> {
 ///
 /// As [`visualize`], `out` existing without `replace`, or writing it fails.
 pub fn write_view(dir: &Path, text: &Path, out: &Path, replace: bool) -> Result<()> {
-    crate::io::refuse_existing(out, replace)?;
+    crate::io::refuse_output(out, replace, &[text, &dir.join("model.safetensors")])?;
     write_text(out, &visualize(dir, text)?)
 }

@@ -96,7 +96,8 @@ Examples:
 /// Runs `rnn forecast`.
 pub fn run_forecast(args: &ForecastArgs) -> CliResult {
     if let Some(path) = &args.plot {
-        rnn::io::refuse_existing(path, args.force)?;
+        let model = args.model.join("model.safetensors");
+        rnn::io::refuse_output(path, args.force, &[&args.data, &model])?;
     }
     let reading = super::Reading {
         rows: args.rows.as_deref(),
