@@ -134,11 +134,15 @@ impl Flow {
             self.steps
         );
         for l in &self.layers {
-            let reach = l.reach.map_or(
-                format!("stays above 1e-3 of it over all {} steps", self.steps),
-                |r| format!("falls below 1e-3 of it after {r} steps"),
-            );
             let g = &l.grad_norm_by_step;
+            let reach = match l.reach {
+                // a head of zeros (or a loss with no gradient) sends nothing back
+                _ if g.iter().all(|&v| v == 0.0) => {
+                    "no error reaches this layer (zero at every step)".to_string()
+                }
+                None => format!("stays above 1e-3 of it over all {} steps", self.steps),
+                Some(r) => format!("falls below 1e-3 of it after {r} steps"),
+            };
             let (first, last) = (g[0], g[g.len() - 1]);
             let carried = if l.from_step == 0 && l.direction == 1 {
                 format!("|dE_0/ds_t| {first:.3e} at t = 0, {last:.3e} at T")
@@ -538,5 +542,38 @@ fn saturation<T: Float>(
         0.0
     } else {
         hit as f64 / all as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Input, ModelConfig};
+
+    /// A head of zeros sends no error back: the report says so, not that
+    /// the error "stays above 1e-3 of it" (0 is never below 1e-3 of 0).
+    #[test]
+    fn a_head_of_zeros_is_reported_as_no_error_reaching_the_layer() {
+        let ids = [0usize, 1, 2, 0];
+        let flow_of = |m: &Model<f64>| {
+            gradient_flow(
+                m,
+                Batch::new(Input::Ids(&ids), 4, 1),
+                Targets::Classes(&ids),
+            )
+            .unwrap()
+        };
+        let mut model = Model::<f64>::new(ModelConfig::elman(3, 4, 3), 0).unwrap();
+        let drawn = flow_of(&model).report();
+        assert!(!drawn.contains("no error reaches"), "{drawn}");
+        model.param_mut("head.weight").unwrap().fill(0.0);
+        let flow = flow_of(&model);
+        assert!(flow.layers[0].grad_norm_by_step.iter().all(|&v| v == 0.0));
+        let text = flow.report();
+        assert!(
+            text.contains("no error reaches this layer (zero at every step)"),
+            "{text}"
+        );
+        assert!(!text.contains("stays above"), "{text}");
     }
 }
