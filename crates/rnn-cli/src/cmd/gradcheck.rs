@@ -76,15 +76,25 @@ pub fn run(args: &GradcheckArgs) -> CliResult {
             .iter()
             .map(|r| (r.name.clone(), r.max_rel_error.into()))
             .collect();
+        let kinks: serde_json::Map<String, serde_json::Value> = results
+            .iter()
+            .map(|r| (r.name.clone(), r.kinks.into()))
+            .collect();
         outln!(
             "{}",
             serde_json::json!({"cell": cell.name(), "activation": args.activation.name(), "output": args.output,
-                "max_rel_error": worst, "tolerance": TOL, "passed": worst <= TOL, "per_tensor": per})
+                "max_rel_error": worst, "tolerance": TOL, "passed": worst <= TOL, "per_tensor": per,
+                "kinks": kinks})
         )?;
     } else {
         outln!("{:<28} {:>14}", "tensor", "max rel error")?;
         for r in &results {
-            outln!("{:<28} {:>14.3e}", r.name, r.max_rel_error)?;
+            // entries whose difference crossed a ReLU kink are left out
+            let kinks = match r.kinks {
+                0 => String::new(),
+                n => format!("  ({n} at a ReLU kink, left out)"),
+            };
+            outln!("{:<28} {:>14.3e}{kinks}", r.name, r.max_rel_error)?;
         }
         outln!(
             "worst {worst:.3e} (tolerance {TOL:e}): {}",
