@@ -30,6 +30,14 @@ use serde::Serialize;
 /// assert!(model.evaluate(&series, Some(45), None).is_ok());
 /// let e = model.evaluate(&series, Some(46), None).unwrap_err().to_string();
 /// assert_eq!(e, "--test 46: expected 1 to 45 (the data has 50 rows, and a forecast needs 5 rows before it)");
+/// // a season the rows before the test block cannot hold twice
+/// let e = model.evaluate(&series, None, Some(21)).unwrap_err().to_string();
+/// assert_eq!(e, "--season 21: two seasons need 42 rows before the test block, and the data has 40 (at most --season 20 here)");
+/// assert!(model.evaluate(&series, None, Some(20)).is_ok());
+/// // the model's own --test on too few rows: said to be the model's
+/// let short = Series::from_values("v", vec![1.0, 2.0, 3.0]);
+/// let e = model.evaluate(&short, None, None).unwrap_err().to_string();
+/// assert_eq!(e, "the model's --test 10: the data has 3 rows, and a forecast needs 5 rows before the first row evaluated");
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// # Ok::<(), rnn::Error>(())
 /// ```
@@ -147,6 +155,7 @@ impl Forecaster {
         season: Option<usize>,
     ) -> Result<EvalReport> {
         let meta = &self.meta;
+        let given = test.is_some();
         let test = match test {
             Some(0) => {
                 return Err(Error::Config(format!(
@@ -162,6 +171,7 @@ impl Forecaster {
             }
             None => meta.test,
         };
+        let given_season = season.is_some();
         let season = match season {
             Some(0) => return Err(Error::Config("--season 0: expected at least 1".into())),
             Some(s) => s,
@@ -172,9 +182,28 @@ impl Forecaster {
         // differencing loses) of rows before it
         let need = self.history_needed();
         if test == 0 || test.saturating_add(need) > n {
+            let flag = match given {
+                true => format!("--test {test}"),
+                false => format!("the model's --test {test}"),
+            };
+            return Err(Error::Config(match n > need {
+                true => format!(
+                    "{flag}: expected 1 to {} (the data has {n} rows, and a forecast needs {need} rows before it)",
+                    n - need
+                ),
+                false => format!(
+                    "{flag}: the data has {}, and a forecast needs {need} rows before the first row evaluated",
+                    crate::tasks::counted(n, "row", "rows")
+                ),
+            }));
+        }
+        if given_season && season > 1 && 2 * season > n - test {
+            // the seasonal naive forecast and MASE's scale look a season back
             return Err(Error::Config(format!(
-                "--test {test}: expected 1 to {} (the data has {n} rows, and a forecast needs {need} rows before it)",
-                n.saturating_sub(need)
+                "--season {season}: two seasons need {} rows before the test block, and the data has {} (at most --season {} here)",
+                2 * season,
+                n - test,
+                (n - test) / 2
             )));
         }
         let y = &series.target;

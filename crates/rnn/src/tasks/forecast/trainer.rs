@@ -495,7 +495,9 @@ impl Trainer {
         }
         let test = if self.config.test > 0 {
             // score the saved (best) weights on the test block
-            let r = post.evaluate(&self.series, Some(self.config.test), Some(self.meta.season))?;
+            // the season saved with the model (a default may not fit twice
+            // into few rows: the seasonal naive forecast then repeats the last value)
+            let r = post.evaluate(&self.series, Some(self.config.test), None)?;
             let mut line = format!(
                 "test ({} rows, horizon {}, {}): RMSE {:.3} MAE {:.3} MASE {}; naive RMSE {:.3}; seasonal naive (S={}) RMSE {:.3}",
                 r.points,
