@@ -21,6 +21,23 @@ pub fn outside_the_network(mf: &ModelFile) -> String {
         Task::Classify => vec!["the classifier's input normalisation, frame grouping and class names, and its pooling over time (the head reads the pooled outputs, not each step's)".into()],
         _ => Vec::new(),
     };
+    // a forecaster's ensemble: the other networks are member-1/, member-2/, ...
+    let ensemble = (mf.task == Task::Forecast)
+        .then(|| mf.meta.get(crate::tasks::forecast::META_KEY))
+        .flatten()
+        .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+        .and_then(|m| m["ensemble"].as_u64())
+        .unwrap_or(1);
+    if ensemble > 1 {
+        parts.push(format!(
+            "the ensemble's other {} (member-1{}/model.safetensors beside this one: export each with --model DIR/member-K)",
+            match ensemble {
+                2 => "network".to_string(),
+                e => format!("{} networks", e - 1),
+            },
+            if ensemble > 2 { format!(" to member-{}", ensemble - 1) } else { String::new() }
+        ));
+    }
     if !mf.extra.is_empty() {
         let names: Vec<&str> = mf.extra.keys().map(String::as_str).collect();
         parts.push(format!("tensors {}", names.join(", ")));
@@ -77,4 +94,41 @@ pub fn export_pytorch(mf: &ModelFile) -> Result<TensorWriter> {
     }
     w.meta("source_task", mf.task.as_str());
     Ok(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Model, ModelConfig};
+
+    /// A forecaster's other ensemble networks live in `member-K/`: the note
+    /// names them (an export of `--ensemble 2` said nothing of the second).
+    #[test]
+    fn a_forecasters_other_networks_are_named_as_left_out() {
+        let mut mf = ModelFile {
+            task: Task::Forecast,
+            model: Model::new(ModelConfig::elman(2, 3, 1), 1).unwrap(),
+            extra: BTreeMap::new(),
+            meta: BTreeMap::new(),
+        };
+        let note = |mf: &ModelFile| outside_the_network(mf);
+        assert!(!note(&mf).contains("ensemble"), "{}", note(&mf));
+        mf.meta
+            .insert("forecast".into(), r#"{"ensemble": 1}"#.into());
+        assert!(!note(&mf).contains("ensemble"), "{}", note(&mf));
+        mf.meta
+            .insert("forecast".into(), r#"{"ensemble": 2}"#.into());
+        assert!(
+            note(&mf).contains("the ensemble's other network (member-1/model.safetensors"),
+            "{}",
+            note(&mf)
+        );
+        mf.meta
+            .insert("forecast".into(), r#"{"ensemble": 5}"#.into());
+        assert!(
+            note(&mf).contains("other 4 networks (member-1 to member-4/model.safetensors"),
+            "{}",
+            note(&mf)
+        );
+    }
 }
