@@ -250,3 +250,54 @@ fn a_chosen_module_is_imported_and_the_others_are_left_out_with_a_note() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A state_dict does not record an Elman network's nonlinearity: without
+/// --activation the import says tanh was assumed (the ReLU fixture then
+/// gives other outputs than PyTorch's), and the summary names the
+/// nonlinearity either way.
+#[test]
+fn an_elman_import_names_its_nonlinearity() {
+    let dir = tmp("import-elman");
+    let sd = fixture("elman_relu_2layer.safetensors");
+    let (assumed, relu) = (dir.join("assumed"), dir.join("relu"));
+    let out = rnn(&[
+        "import",
+        sd.to_str().unwrap(),
+        "--out",
+        assumed.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.starts_with("imported elman (tanh) 2 layer(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(
+            "note: a state_dict does not record an Elman network's nonlinearity: tanh assumed"
+        ),
+        "{stderr}"
+    );
+    let out = rnn(&[
+        "import",
+        sd.to_str().unwrap(),
+        "--out",
+        relu.to_str().unwrap(),
+        "--activation",
+        "relu",
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.starts_with("imported elman (relu) 2 layer(s)"),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("assumed"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

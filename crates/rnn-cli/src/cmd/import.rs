@@ -19,9 +19,10 @@ pub struct ImportArgs {
     /// The model directory to write (model.safetensors, with the original tensor names).
     #[arg(long)]
     pub out: PathBuf,
-    /// Elman's nonlinearity, which a state_dict does not store.
-    #[arg(long, value_enum, default_value = "tanh")]
-    pub activation: Activation,
+    /// Elman's nonlinearity, which a state_dict does not store [default:
+    /// tanh, as nn.RNN's, said so on stderr].
+    #[arg(long, value_enum)]
+    pub activation: Option<Activation>,
     /// The recurrent module's prefix, when several modules have recurrent
     /// weights. With it (or --head-prefix) the tensors of modules not chosen
     /// are left out, and listed in a note on stderr.
@@ -39,7 +40,7 @@ pub struct ImportArgs {
 /// Runs the command.
 pub fn run(a: &ImportArgs) -> CliResult {
     let opts = ImportOptions {
-        activation: a.activation,
+        activation: a.activation.unwrap_or(Activation::Tanh),
         rnn_prefix: a.rnn_prefix.clone(),
         head_prefix: a.head_prefix.clone(),
     };
@@ -64,9 +65,20 @@ pub fn run(a: &ImportArgs) -> CliResult {
     let saved = imported.to_model_file().and_then(|f| f.save(&a.out));
     super::train::settle(Some(&a.out), existed, saved.map_err(Into::into))?;
     let c = &imported.model.config;
+    let cell = match c.cell {
+        rnn::CellKind::Elman { activation } => {
+            if a.activation.is_none() {
+                eprintln!(
+                    "note: a state_dict does not record an Elman network's nonlinearity: tanh assumed (nn.RNN's default); give --activation relu for nn.RNN(nonlinearity='relu')"
+                );
+            }
+            format!("elman ({})", activation.name())
+        }
+        k => k.name().to_string(),
+    };
     outln!(
         "imported {} {} layer(s) x {} hidden{}, input {}, {}; {} tensors -> {}",
-        c.cell.name(),
+        cell,
         c.num_layers,
         c.hidden_size,
         if c.bidirectional {
