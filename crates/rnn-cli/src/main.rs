@@ -100,8 +100,16 @@ fn run(cli: Cli) -> CliResult {
     }
 }
 
+/// `cmd` and every command under it reading `-1` as a value (so `--len -1`
+/// is refused by the flag's own check, naming the flag), not as an unknown
+/// option.
+fn negatives_as_values(cmd: clap::Command) -> clap::Command {
+    cmd.allow_negative_numbers(true)
+        .mut_subcommands(negatives_as_values)
+}
+
 fn main() {
-    let matches = Cli::command()
+    let matches = negatives_as_values(Cli::command())
         .try_get_matches()
         .unwrap_or_else(|e| error::exit_on_parse_error(e));
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| error::exit_on_parse_error(e));

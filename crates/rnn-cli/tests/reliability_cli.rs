@@ -167,6 +167,25 @@ fn an_empty_value_is_named_as_empty() {
     assert_bad_input(&rnn(&["bench", "--cell", ""]), "error: --cell: expected ");
 }
 
+#[test]
+fn a_negative_number_is_refused_by_its_flag() {
+    // it read "unexpected argument '-1' found", naming no flag
+    assert_bad_input(
+        &rnn(&["generate", "--model", "m", "--len", "-1"]),
+        "error: invalid value '-1' for '--len <LEN>'",
+    );
+    assert_bad_input(
+        &rnn(&["gradcheck", "--layers", "-2"]),
+        "error: invalid value '-2' for '--layers <LAYERS>'",
+    );
+    assert_bad_input(
+        &rnn(&[
+            "train", "lm", "--data", "t.txt", "--out", "o", "--lr", "-0.1",
+        ]),
+        "error: --lr -0.1: expected a positive finite number",
+    );
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_disk_on_stdout_is_one_error_not_a_panic() {
