@@ -236,3 +236,12 @@ fn resuming_a_run_already_past_its_steps_says_so() {
     assert_eq!(std::fs::read(out.join("model.safetensors")).unwrap(), model);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn gradcheck_refuses_an_activation_its_cell_does_not_have() {
+    // it checked a GRU and ignored --activation relu
+    assert_bad_input(
+        &rnn(&["gradcheck", "--cell", "gru", "--activation", "relu"]),
+        "error: --activation is for the elman cell; gru has its own gates",
+    );
+}

@@ -13,9 +13,9 @@ use rnn::{Model, ModelConfig};
 #[derive(Args, Debug)]
 #[command(after_help = "Example:\n  rnn gradcheck --activation relu --output identity --seed 3")]
 pub struct GradcheckArgs {
-    /// Elman nonlinearity f: tanh, relu or sigmoid.
-    #[arg(long, value_enum, default_value = "tanh")]
-    pub activation: Activation,
+    /// Elman nonlinearity f: tanh, relu or sigmoid [default: tanh].
+    #[arg(long, value_enum)]
+    pub activation: Option<Activation>,
     /// Output g: softmax (cross-entropy) or identity (squared error).
     #[arg(long, default_value = "softmax")]
     pub output: String,
@@ -41,7 +41,14 @@ const TOL: f64 = 1e-6;
 
 /// Runs the command.
 pub fn run(args: &GradcheckArgs) -> CliResult {
-    let cell = CellKind::from_name(args.cell, args.activation);
+    if args.activation.is_some() && args.cell != CellName::Elman {
+        return Err(CliError::Usage(format!(
+            "--activation is for the elman cell; {} has its own gates",
+            CellKind::from_name(args.cell, Activation::Tanh).name()
+        )));
+    }
+    let activation = args.activation.unwrap_or(Activation::Tanh);
+    let cell = CellKind::from_name(args.cell, activation);
     let output = match args.output.as_str() {
         "softmax" => OutputKind::Softmax,
         "identity" => OutputKind::Identity,
@@ -82,7 +89,7 @@ pub fn run(args: &GradcheckArgs) -> CliResult {
             .collect();
         outln!(
             "{}",
-            serde_json::json!({"cell": cell.name(), "activation": args.activation.name(), "output": args.output,
+            serde_json::json!({"cell": cell.name(), "activation": activation.name(), "output": args.output,
                 "max_rel_error": worst, "tolerance": TOL, "passed": worst <= TOL, "per_tensor": per,
                 "kinks": kinks})
         )?;

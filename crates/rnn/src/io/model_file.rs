@@ -199,8 +199,9 @@ impl ModelFile {
             return Err(Error::Data {
                 path: dir.join(MODEL_FILE),
                 reason: format!(
-                    "holds a '{}' model, but this command needs a '{task}' model",
-                    m.task
+                    "holds {} model, but this command needs {} model",
+                    crate::tasks::insight::a_task(&m.task.to_string()),
+                    crate::tasks::insight::a_task(&task.to_string())
                 ),
             });
         }

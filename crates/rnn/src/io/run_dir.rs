@@ -67,7 +67,11 @@ fn describe(dir: &Path, present: &[PathBuf]) -> String {
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
     match task {
-        Some(t) => format!("a '{t}' model ({})", names.join(", ")),
+        Some(t) => format!(
+            "{} model ({})",
+            crate::tasks::insight::a_task(&t),
+            names.join(", ")
+        ),
         None => format!("a run ({})", names.join(", ")),
     }
 }

@@ -48,7 +48,16 @@ impl<'m, T: Float> Stream<'m, T> {
     /// of finite values; `B` is read from the file.
     pub fn load(model: &'m Model<T>, path: impl AsRef<Path>) -> Result<Self> {
         let f = TensorFile::read(path)?;
-        f.expect_meta("format", STATE_FORMAT, STATE_FORMAT)?;
+        let format = f.meta("format")?;
+        if format != STATE_FORMAT {
+            let expected = match format == crate::tasks::forecast::HISTORY_FORMAT {
+                true => format!(
+                    "{STATE_FORMAT}: this is a forecaster's history, not a language model's state"
+                ),
+                false => STATE_FORMAT.to_string(),
+            };
+            return Err(f.bad_meta("format", format, &expected));
+        }
         let own = serde_json::to_string(&model.config).map_err(|e| Error::Config(e.to_string()))?;
         let cfg = f.meta("config")?;
         let same = serde_json::from_str::<crate::ModelConfig>(cfg).is_ok_and(|c| c == model.config);
@@ -101,5 +110,31 @@ impl<'m, T: Float> Stream<'m, T> {
             }
             other => other.map(|s| (s, true)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ModelConfig;
+
+    /// A forecaster's history given as a language model's state is named as
+    /// such (it read only "'format' = rnn-forecast-history/1 is not valid").
+    #[test]
+    fn a_forecasters_history_is_named_as_not_a_state() {
+        let dir = std::env::temp_dir().join(format!("rnn-state-kind-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("h.state");
+        let mut w = TensorWriter::new();
+        w.add::<f64>("history", &[2], &[1.0, 2.0]);
+        w.meta("format", crate::tasks::forecast::HISTORY_FORMAT);
+        w.write(&path).unwrap();
+        let model = Model::<f32>::new(ModelConfig::elman(3, 4, 3), 1).unwrap();
+        let err = Stream::load(&model, &path).unwrap_err().to_string();
+        assert!(
+            err.contains("this is a forecaster's history, not a language model's state"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

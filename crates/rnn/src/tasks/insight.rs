@@ -18,15 +18,24 @@ use std::path::Path;
 
 /// The error for a model this module cannot look inside: `task`, where the
 /// command needs one of `wanted`.
+/// A task's name quoted, with its article: `a 'lm'`, `an 'imported'`.
+pub(crate) fn a_task(task: &str) -> String {
+    match task.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        true => format!("an '{task}'"),
+        false => format!("a '{task}'"),
+    }
+}
+
 fn unsupported(dir: &Path, task: Task, wanted: &[Task]) -> Error {
     let names: Vec<String> = wanted.iter().map(|t| format!("'{t}'")).collect();
+    let task = a_task(&task.to_string());
     let (last, rest) = names
         .split_last()
         .map_or(("", &[][..]), |(l, r)| (l.as_str(), r));
     Error::Data {
         path: dir.join(MODEL_FILE),
         reason: format!(
-            "holds a '{task}' model, but this command needs a {} or {last} model",
+            "holds {task} model, but this command needs a {} or {last} model",
             rest.join(", ")
         ),
     }

@@ -74,7 +74,13 @@ impl Trajectory {
             .parse::<usize>()
             .ok()
             .filter(|&s| s <= 1_000_000)
-            .ok_or_else(|| f.bad_meta("steps", steps_s, "a whole number of updates"))?;
+            .ok_or_else(|| {
+                f.bad_meta(
+                    "steps",
+                    steps_s,
+                    "a whole number of updates, at most 1000000",
+                )
+            })?;
         Ok(Trajectory {
             case,
             optimizer,

@@ -71,7 +71,14 @@ impl Forecaster {
             return Ok(Vec::new());
         }
         let f = TensorFile::read(path)?;
-        f.expect_meta("format", HISTORY_FORMAT, HISTORY_FORMAT)?;
+        let format = f.meta("format")?;
+        if format != HISTORY_FORMAT {
+            let expected = match format == crate::nn::stream::STATE_FORMAT {
+                true => format!("{HISTORY_FORMAT}: this is a language model's state, not a forecaster's history"),
+                false => HISTORY_FORMAT.to_string(),
+            };
+            return Err(f.bad_meta("format", format, &expected));
+        }
         let own = model_hash(&self.model);
         f.expect_meta(
             "model_hash",
