@@ -301,3 +301,48 @@ fn an_elman_import_names_its_nonlinearity() {
     assert!(!stderr.contains("assumed"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A file that is neither a torch.save zip nor safetensors is named as
+/// such; integer tensors of a state_dict (BatchNorm's
+/// `num_batches_tracked`) are no weights and do not stop an import.
+#[test]
+fn import_names_a_file_of_neither_kind_and_skips_integer_tensors() {
+    let dir = tmp("import-kinds");
+    std::fs::create_dir_all(&dir).unwrap();
+    let junk = dir.join("junk.pt");
+    std::fs::write(&junk, "hello\n").unwrap();
+    let out = dir.join("m");
+    assert_bad_input(
+        &rnn(&[
+            "import",
+            junk.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        "this file is neither",
+    );
+    // the GRU fixture with an int64 tensor added
+    let src = std::fs::read(fixture("gru_1layer.safetensors")).unwrap();
+    let n = u64::from_le_bytes(src[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&src[8..8 + n]).unwrap();
+    let end = src.len() - 8 - n;
+    header["bn.num_batches_tracked"] =
+        serde_json::json!({"dtype": "I64", "shape": [], "data_offsets": [end, end + 8]});
+    let mut h = serde_json::to_vec(&header).unwrap();
+    h.resize(h.len().div_ceil(8) * 8, b' ');
+    let mut bytes = (h.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(&h);
+    bytes.extend(&src[8 + n..]);
+    bytes.extend(7i64.to_le_bytes());
+    let sd = dir.join("gru_bn.safetensors");
+    std::fs::write(&sd, bytes).unwrap();
+    let o = rnn(&[
+        "import",
+        sd.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("imported gru 1 layer(s)"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -44,9 +44,23 @@ pub fn read_state_dict(path: &Path) -> Result<Vec<NamedTensor>> {
             })
             .collect());
     }
-    let f = TensorFile::read(path)?;
+    let f = TensorFile::read(path).map_err(|e| match e {
+        Error::Corrupt { path, reason } => Error::Corrupt {
+            path,
+            reason: format!(
+                "{reason} (rnn import reads a state_dict saved by torch.save, a .pt zip, or by safetensors; this file is neither)"
+            ),
+        },
+        e => e,
+    })?;
     let mut out = Vec::new();
     for name in f.names() {
+        // integer and boolean tensors (BatchNorm's num_batches_tracked, ...)
+        // are never a recurrent network's weights
+        let dtype = f.dtype(&name)?;
+        if !(dtype.starts_with('F') || dtype == "BF16") {
+            continue;
+        }
         let t = f.f64(&name)?;
         out.push(NamedTensor {
             name,
