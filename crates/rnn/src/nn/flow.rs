@@ -130,8 +130,8 @@ impl Flow {
     /// ```
     pub fn report(&self) -> String {
         let mut out = format!(
-            "T = {} steps; the error of the last step, carried back:\n",
-            self.steps
+            "T = {}; the error of the last step, carried back:\n",
+            crate::tasks::counted(self.steps, "step", "steps")
         );
         for l in &self.layers {
             let g = &l.grad_norm_by_step;
