@@ -3,7 +3,7 @@
 use crate::nn::cell::{Activation, CellKind};
 use crate::nn::layer::Input;
 use crate::nn::loss::{OutputKind, Reduction, Targets};
-use crate::nn::model::{Batch, Model, ModelConfig, State};
+use crate::nn::model::{Batch, Forward, Model, ModelConfig, State};
 use rand::{Rng, SeedableRng};
 
 /// The result of checking one parameter tensor.
@@ -99,6 +99,19 @@ impl Problem {
         state: &State<f64>,
         grads: &mut [f64],
     ) -> (f64, State<f64>) {
+        let (loss, _, d0) = self.run(model, state, grads);
+        (loss, d0)
+    }
+
+    /// Forward and BPTT of `model` from `state` on this problem: the loss,
+    /// the forward pass and `dE/d(initial state)`; the gradient is added
+    /// into `grads`.
+    fn run(
+        &self,
+        model: &Model<f64>,
+        state: &State<f64>,
+        grads: &mut [f64],
+    ) -> (f64, Forward<f64>, State<f64>) {
         let targets = match model.config.output {
             OutputKind::Softmax => Targets::Classes(&self.classes),
             OutputKind::Identity => Targets::Values(&self.values),
@@ -112,8 +125,7 @@ impl Problem {
             masks: None,
             split: false,
         };
-        let (loss, _, d0) = model.loss_and_grads_unchecked(data, targets, Reduction::Sum, grads);
-        (loss, d0)
+        model.loss_and_grads_unchecked(data, targets, Reduction::Sum, grads)
     }
 
     /// The loss of `model` from `state`, and, for a ReLU cell, which of its
@@ -126,20 +138,7 @@ impl Problem {
         state: &State<f64>,
         grads: &mut [f64],
     ) -> (f64, Vec<bool>) {
-        let targets = match model.config.output {
-            OutputKind::Softmax => Targets::Classes(&self.classes),
-            OutputKind::Identity => Targets::Values(&self.values),
-        };
-        let data = Batch {
-            x: Input::Dense(&self.x),
-            steps: self.steps,
-            batch: self.batch,
-            state: Some(state),
-            lengths: self.lengths.as_deref(),
-            masks: None,
-            split: false,
-        };
-        let (loss, fwd, _) = model.loss_and_grads_unchecked(data, targets, Reduction::Sum, grads);
+        let (loss, fwd, _) = self.run(model, state, grads);
         let relu = matches!(
             model.config.cell,
             CellKind::Elman {
