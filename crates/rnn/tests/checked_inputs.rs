@@ -451,3 +451,72 @@ fn many_to_one_misuses() {
     let fwd = r.forward(Batch::new(Input::Dense(&x), 3, 2)).unwrap();
     names(head.last_outputs(&fwd, Some(&[1, 4])), "lengths[1]");
 }
+
+#[test]
+fn nan_or_inf_in_dense_inputs() {
+    let m = regression(); // I = 2, O = 1
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut x = [0.5; 3 * 2 * 2]; // [T = 3, B = 2, I = 2]
+        x[7] = bad;
+        let b = Batch::new(Input::Dense(&x), 3, 2);
+        let want = format!("x[7]: expected a finite value, got {bad:?}");
+        assert_eq!(m.forward(b).unwrap_err().to_string(), want);
+        names(m.infer(b, &mut Inference::new()), "x[7]");
+        names(m.prepare().infer(b, &mut Inference::new()), "x[7]");
+        let y = [0.0; 3 * 2];
+        let mut g = grads(&m);
+        names(
+            m.loss_and_grads(b, Targets::Values(&y), Reduction::Sum, &mut g),
+            "x[7]",
+        );
+        names(
+            m.loss_and_grads_parallel(b, Targets::Values(&y), Reduction::Sum, &mut g),
+            "x[7]",
+        );
+        names(
+            m.loss_and_grads_shard(b, Targets::Values(&y), Reduction::Sum, (0, 1), &mut g),
+            "x[7]",
+        );
+        let head = ManyToOne::new(&m);
+        names(head.predict(Input::Dense(&x), 3, 2, None), "x[7]");
+        names(
+            head.loss_and_grads(
+                Input::Dense(&x),
+                Targets::Values(&[0.0; 2]),
+                3,
+                2,
+                None,
+                Reduction::Sum,
+                &mut g,
+            ),
+            "x[7]",
+        );
+        assert!(g.iter().all(|&v| v == 0.0), "nothing computed on bad input");
+    }
+}
+
+#[test]
+fn nan_or_inf_in_the_initial_state() {
+    let m = lstm();
+    let ld_b_h = 2 * H; // [L*D = 1, B = 2, H]
+    let mut s = State {
+        h: vec![0.1; ld_b_h],
+        c: vec![0.1; ld_b_h],
+    };
+    s.h[3] = f64::NAN;
+    let b = Batch::new(Input::Ids(&IDS), 3, 2).with_state(&s);
+    assert_eq!(
+        m.forward(b).unwrap_err().to_string(),
+        "state.h[3]: expected a finite value, got NaN"
+    );
+    names(m.infer(b, &mut Inference::new()), "state.h[3]");
+    s.h[3] = 0.1;
+    s.c[5] = f64::INFINITY;
+    let b = Batch::new(Input::Ids(&IDS), 3, 2).with_state(&s);
+    names(m.forward(b), "state.c[5]");
+    let mut g = grads(&m);
+    names(
+        m.loss_and_grads(b, Targets::Classes(&NEXT), Reduction::Sum, &mut g),
+        "state.c[5]",
+    );
+}

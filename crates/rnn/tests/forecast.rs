@@ -85,6 +85,19 @@ fn a_loaded_model_checks_its_arguments() {
     assert_eq!((o.row, o.extends), (60, true));
     assert_eq!(m.origin(&longer, Some(10)).unwrap().row, 55);
     assert!(m.origin(&longer, Some(65)).is_err());
+    // a NaN or infinity in the history names the column and row, not the
+    // model's weights
+    for (row, bad) in [(59, f64::NAN), (3, f64::INFINITY)] {
+        let mut hole = s.clone();
+        hole.target[row] = bad;
+        let e = err(m.forecast(&hole, 1));
+        let want = format!(
+            "column \"sine\", data row {} (time {row}): expected a finite value in the history, got {bad:?}",
+            row + 1
+        );
+        assert!(e.contains(&want), "{e}");
+        assert!(!e.contains("weights"), "{e}");
+    }
     std::fs::remove_dir_all(&out).unwrap();
 }
 

@@ -390,3 +390,37 @@ fn model_hash_names_the_weights() {
     let h = rnn::nn::stream::model_hash(&a);
     assert!(h.starts_with("fnv1a64:") && h.len() == 8 + 16, "{h}");
 }
+
+/// A step refused for a NaN or infinite input names the input and leaves
+/// the stream as it was: the next valid steps give the outputs and state of
+/// a stream that never saw the bad call.
+#[test]
+fn a_refused_nan_step_leaves_the_stream_as_it_was() {
+    for cell in CELLS {
+        let m = model(cell, 2, 4);
+        let (_, dense) = inputs(2);
+        let (first, rest) = dense.split_at(2 * I); // one step [B = 2, I], then the others
+        let mut clean = Stream::batched(&m, 2).unwrap();
+        clean.step(Input::Dense(first)).unwrap();
+        let want = clean.feed(Input::Dense(rest)).unwrap().to_vec();
+        let mut s = Stream::batched(&m, 2).unwrap();
+        s.step(Input::Dense(first)).unwrap();
+        let before = s.state().clone();
+        for bad in [f64::NAN, f64::INFINITY] {
+            let mut x = rest[..2 * I].to_vec();
+            x[I + 1] = bad;
+            let e = s.step(Input::Dense(&x)).unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!("x[{}]: expected a finite value, got {bad:?}", I + 1)
+            );
+            let mut chunk = rest.to_vec();
+            chunk[3 * I] = bad;
+            err_mentions(s.feed(Input::Dense(&chunk)), &format!("x[{}]", 3 * I));
+            assert_eq!(s.state(), &before, "{cell:?}: state unchanged");
+        }
+        let got = s.feed(Input::Dense(rest)).unwrap().to_vec();
+        assert_eq!(got, want, "{cell:?}");
+        assert_eq!(s.state(), clean.state());
+    }
+}

@@ -346,15 +346,11 @@ impl<'m, T: Float> Stream<'m, T> {
         if let Some(l) = lengths {
             data = data.with_lengths(l);
         }
+        // the inputs and the carried state are checked (finite, shapes) by
+        // `infer`, and its outputs below, before the stream changes: after
+        // an error it carries on from the state it had
         self.model.infer(data, &mut self.inf)?;
-        std::mem::swap(&mut self.state, &mut self.inf.state); // s_0 of the next call
-        for s in 0..b {
-            let t = lengths.map_or(steps, |l| l[s]) - 1; // the stream's last step
-            let r = (t * b + s) * o;
-            self.logits[s * o..(s + 1) * o].copy_from_slice(&self.inf.logits[r..r + o]);
-        }
-        let out = &self.inf.logits[..steps * b * o];
-        crate::error::finite_outputs(out, |k| {
+        crate::error::finite_outputs(&self.inf.logits[..steps * b * o], |k| {
             format!(
                 "output {} of step {}, stream {}",
                 k % o,
@@ -362,7 +358,13 @@ impl<'m, T: Float> Stream<'m, T> {
                 k / o % b
             )
         })?;
-        Ok(out)
+        std::mem::swap(&mut self.state, &mut self.inf.state); // s_0 of the next call
+        for s in 0..b {
+            let t = lengths.map_or(steps, |l| l[s]) - 1; // the stream's last step
+            let r = (t * b + s) * o;
+            self.logits[s * o..(s + 1) * o].copy_from_slice(&self.inf.logits[r..r + o]);
+        }
+        Ok(&self.inf.logits[..steps * b * o])
     }
 
     /// `o = V s + c` for the top layer's carried `s`: `[B, O]`.

@@ -35,6 +35,19 @@ fn len_is(arg: &str, len: usize, want: usize, shape: &str) -> Result<()> {
     }
 }
 
+/// Every value of `v` is finite, or an error naming the first that is not
+/// (`x[17]: expected a finite value, got NaN`). One pass, no allocation.
+pub(crate) fn finite<T: Float>(arg: &str, v: &[T]) -> Result<()> {
+    match v.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(j) => Err(Error::argument(
+            format!("{arg}[{j}]"),
+            "a finite value",
+            format!("{:?}", v[j].f64()),
+        )),
+    }
+}
+
 impl<T: Float> Model<T> {
     /// Checks a batch: `T >= 1`, `B >= 1`, the input's length and ids, the
     /// lengths (each in `1..=T`) and the initial state's shape.
@@ -66,6 +79,7 @@ impl<T: Float> Model<T> {
                     want,
                     &format!("[T, B, I] = [{steps}, {batch}, {i}]"),
                 )?;
+                finite("x", x)?;
             }
             Input::Ids(ids) => {
                 len_is(
@@ -124,9 +138,11 @@ impl<T: Float> Model<T> {
         let n = product(arg, &[ld, batch, h])?;
         let shape = format!("[L*D, B, H] = [{ld}, {batch}, {h}]");
         len_is(&format!("{arg}.h"), s.h.len(), n, &shape)?;
+        finite(&format!("{arg}.h"), &s.h)?;
         if cfg.cell.has_memory() {
             if !s.c.is_empty() {
                 len_is(&format!("{arg}.c"), s.c.len(), n, &shape)?;
+                finite(&format!("{arg}.c"), &s.c)?;
             }
         } else if !s.c.is_empty() {
             return Err(Error::argument(

@@ -204,6 +204,28 @@ impl Forecaster {
             });
         }
         let hist = &series.target[..origin];
+        // a NaN or infinity in the history would come out as a NaN forecast
+        // blamed on the weights: refused here, naming the column and row
+        let columns = std::iter::once((&series.target_name, hist)).chain(
+            series
+                .feature_names
+                .iter()
+                .zip(&series.features)
+                .map(|(n, f)| (n, &f[..origin])),
+        );
+        for (name, values) in columns {
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(Error::Data {
+                    path: series.path.clone(),
+                    reason: format!(
+                        "column {name:?}, data row {} (time {}): expected a finite value in the history, got {:?}",
+                        i + 1,
+                        series.time.get(i).map_or("?", String::as_str),
+                        values[i]
+                    ),
+                });
+            }
+        }
         let feats: Vec<Vec<f64>> = series
             .features
             .iter()
