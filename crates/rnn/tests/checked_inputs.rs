@@ -520,3 +520,159 @@ fn nan_or_inf_in_the_initial_state() {
         "state.c[5]",
     );
 }
+
+/// A model edited through its public fields so that `params`, `layout`
+/// and `config` disagree: every checked entry point is an error naming the
+/// field, `param` is `None`, never a panic.
+#[test]
+fn models_whose_fields_disagree() {
+    type Edit = Box<dyn Fn(&mut Model<f64>)>;
+    let edits: Vec<(&str, Edit)> = vec![
+        ("model.params", Box::new(|m| m.params.truncate(5))),
+        ("model.params", Box::new(|m| m.params.clear())),
+        ("model.params", Box::new(|m| m.params.push(0.0))),
+        ("model.layout", Box::new(|m| m.config.hidden_size = 8)),
+        ("model.layout", Box::new(|m| m.config.cell = CellKind::Lstm)),
+        ("model.layout", Box::new(|m| m.config.num_layers = 2)),
+        ("model.layout", Box::new(|m| m.config.bidirectional = true)),
+        ("model.layout", Box::new(|m| m.config.input_size = 100)),
+        ("model.layout", Box::new(|m| m.config.output_size = 7)),
+        ("model.layout", Box::new(|m| m.layout.clear())),
+        ("model.layout[1]", Box::new(|m| m.layout[1].offset += 1)),
+        (
+            "model.layout[4]",
+            Box::new(|m| m.layout[4].shape = vec![I, 2 * H]),
+        ),
+        ("hidden size", Box::new(|m| m.config.hidden_size = 0)),
+    ];
+    for (arg, edit) in edits {
+        let mut m = elman();
+        edit(&mut m);
+        let b = Batch::new(Input::Ids(&[0]), 1, 1);
+        let err = m.forward(b).unwrap_err().to_string();
+        assert!(err.starts_with(arg), "{arg}: {err}");
+        assert!(m.infer(b, &mut Inference::new()).is_err(), "{arg}");
+        assert!(
+            m.prepare().infer(b, &mut Inference::new()).is_err(),
+            "{arg}"
+        );
+        let mut g = vec![0.0; m.params.len()];
+        assert!(m
+            .loss_and_grads(b, Targets::Classes(&[0]), Reduction::Sum, &mut g)
+            .is_err());
+        assert!(m
+            .loss_and_grads_parallel(b, Targets::Classes(&[0]), Reduction::Sum, &mut g)
+            .is_err());
+        let head = ManyToOne::with_pool(&m, rnn::nn::pool::Pool::Mean);
+        assert!(head
+            .loss_and_grads(
+                Input::Ids(&[0]),
+                Targets::Classes(&[0]),
+                1,
+                1,
+                None,
+                Reduction::Sum,
+                &mut g
+            )
+            .is_err());
+        // `param` reads the layout: a range outside `params` is None
+        let _ = m.param("rnn.weight_hh_l0");
+        let _ = m.param("head.bias");
+    }
+    let mut m = elman();
+    m.params.truncate(5);
+    assert_eq!(m.param("rnn.weight_hh_l0"), None);
+    assert!(m.param_mut("head.bias").is_none());
+    assert!(elman().param("rnn.weight_hh_l0").is_some());
+}
+
+fn backward_of(m: &Model<f64>, fwd: &rnn::nn::model::Forward<f64>) -> rnn::Result<()> {
+    let mut g = grads(m);
+    let dl = vec![0.1; fwd.steps * fwd.batch * m.config.output_size];
+    let x = vec![0; fwd.steps * fwd.batch];
+    m.backward(fwd, Input::Ids(&x), None, &dl, None, &mut g, false)
+        .map(|_| ())
+}
+
+/// A `Forward` of another model (another cell, depth or direction), or
+/// one whose public caches were edited, is an error for `backward`.
+#[test]
+fn backward_with_a_forward_of_another_model() {
+    let with = |cfg: ModelConfig| Model::<f64>::new(cfg, 1).unwrap();
+    let base = ModelConfig::elman(I, H, I);
+    let two = with(ModelConfig {
+        num_layers: 2,
+        ..base.clone()
+    });
+    let bi = with(ModelConfig {
+        bidirectional: true,
+        ..base.clone()
+    });
+    let gru = with(ModelConfig {
+        cell: CellKind::Gru,
+        ..base.clone()
+    });
+    let b = Batch::new(Input::Ids(&[0, 1]), 1, 2);
+    let fwd = |m: &Model<f64>| m.forward(b).unwrap();
+    names(backward_of(&bi, &fwd(&two)), "fwd");
+    names(backward_of(&two, &fwd(&bi)), "fwd");
+    names(backward_of(&lstm(), &fwd(&elman())), "fwd");
+    names(backward_of(&elman(), &fwd(&lstm())), "fwd");
+    names(backward_of(&elman(), &fwd(&gru)), "fwd");
+    names(backward_of(&gru, &fwd(&lstm())), "fwd");
+    for edit in [
+        |f: &mut rnn::nn::model::Forward<f64>| f.layers[0].h_prev.clear(),
+        |f: &mut rnn::nn::model::Forward<f64>| f.layers[0].gates.clear(),
+        |f: &mut rnn::nn::model::Forward<f64>| f.layers[0].c_prev.clear(),
+        |f: &mut rnn::nn::model::Forward<f64>| f.layers[0].h_n.pop().map(|_| ()).unwrap(),
+        |f: &mut rnn::nn::model::Forward<f64>| f.logits.clear(),
+    ] {
+        let mut f = fwd(&lstm());
+        edit(&mut f);
+        names(backward_of(&lstm(), &f), "fwd");
+    }
+    // the forward of the model itself still goes through
+    backward_of(&lstm(), &fwd(&lstm())).unwrap();
+    backward_of(&bi, &fwd(&bi)).unwrap();
+}
+
+/// Saving or exporting a model whose fields disagree is an error naming
+/// the field, and nothing is written (it panicked while writing before).
+#[test]
+fn writers_refuse_a_model_whose_fields_disagree() {
+    use rnn::io::model_file::ModelFile;
+    let dir = std::env::temp_dir().join(format!("rnn-checked-save-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let file = |edit: fn(&mut Model<f32>)| {
+        let mut model = Model::<f32>::new(ModelConfig::elman(I, H, I), 1).unwrap();
+        edit(&mut model);
+        ModelFile {
+            task: rnn::Task::Lm,
+            model,
+            extra: Default::default(),
+            meta: Default::default(),
+        }
+    };
+    for (arg, edit) in [
+        (
+            "model.params",
+            (|m| m.params.truncate(5)) as fn(&mut Model<f32>),
+        ),
+        ("model.layout[1]", |m| m.layout[1].name = "rnn.other".into()),
+    ] {
+        let mf = file(edit);
+        let e = mf.save(&dir).unwrap_err().to_string();
+        assert!(e.starts_with(arg), "{e}");
+        assert!(!dir.exists(), "nothing written");
+        assert!(rnn::interop::export_pytorch(&mf)
+            .unwrap_err()
+            .to_string()
+            .starts_with(arg));
+        assert!(rnn::interop::export_onnx(&mf)
+            .unwrap_err()
+            .to_string()
+            .starts_with(arg));
+    }
+    file(|_| {}).save(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

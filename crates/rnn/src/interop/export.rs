@@ -52,6 +52,7 @@ pub fn outside_the_network(mf: &ModelFile) -> String {
 /// express, is refused. Metadata `not_exported` names what the directory
 /// holds outside the network (a tagger's features, a forecaster's scaling).
 pub fn export_pytorch(mf: &ModelFile) -> Result<TensorWriter> {
+    mf.model.check_model_named()?;
     if mf.model.config.cell
         == (CellKind::Elman {
             activation: Activation::Sigmoid,

@@ -83,7 +83,14 @@ pub struct ModelFile {
 
 impl ModelFile {
     /// Writes `dir/model.safetensors` atomically, creating `dir` if needed.
+    ///
+    /// # Errors
+    ///
+    /// A model whose `params`, `layout` and `config` disagree (see
+    /// [`Model`]) is refused before anything is written; I/O errors name the
+    /// file.
     pub fn save(&self, dir: &Path) -> Result<()> {
+        self.model.check_model_named()?;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut w = TensorWriter::new();
         for e in &self.model.layout {

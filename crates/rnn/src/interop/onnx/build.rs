@@ -17,6 +17,7 @@ const B: Dim = Dim::Named("B");
 /// The ONNX model of `mf`'s network and head.
 pub(super) fn model_proto(mf: &ModelFile) -> Result<ModelProto> {
     let model = &mf.model;
+    model.check_model_named()?;
     let cfg = &model.config;
     let (h, nd, nl) = (cfg.hidden_size, cfg.directions(), cfg.num_layers);
     let state = [Dim::Fixed(nl * nd), B, Dim::Fixed(h)];

@@ -49,9 +49,93 @@ pub(crate) fn finite<T: Float>(arg: &str, v: &[T]) -> Result<()> {
 }
 
 impl<T: Float> Model<T> {
+    /// The model's public fields agree: `config` is valid, `layout` is the
+    /// layout [`crate::nn::model::param_layout`] gives for it (the number of
+    /// tensors, each one's shape and offset; the names are not compared) and
+    /// `params` holds exactly its values. O(layers), no allocation: every
+    /// checked entry point runs it, so a model edited through its public
+    /// fields (`params.truncate`, `config.hidden_size = ..`, `layout.clear()`)
+    /// is an error, not a panic.
+    pub(crate) fn check_model(&self) -> Result<()> {
+        let cfg = &self.config;
+        cfg.validate()?;
+        let per = if cfg.bias_hh { 4 } else { 3 };
+        let nd = cfg.directions();
+        let tensors = cfg.num_layers * nd * per + 2; // fits: validate counted the parameters
+        if self.layout.len() != tensors {
+            return Err(Error::argument(
+                "model.layout",
+                format!("{tensors} parameter tensors, as model.config lays them out"),
+                format!("{} tensors", self.layout.len()),
+            ));
+        }
+        let gh = cfg.cell.gates() * cfg.hidden_size;
+        let mut offset = 0usize;
+        for (j, e) in self.layout.iter().enumerate() {
+            let (a, b) = if j + 2 >= tensors {
+                let head = [cfg.output_size, nd * cfg.hidden_size];
+                (head[0], (j + 2 == tensors).then_some(head[1]))
+            } else {
+                let (k, i) = (j / per / nd, j % per);
+                match i {
+                    0 => (gh, Some(cfg.layer(k, 0).input_size)),
+                    1 => (gh, Some(cfg.hidden_size)),
+                    _ => (gh, None),
+                }
+            };
+            let shape_ok = match b {
+                Some(b) => e.shape.as_slice() == [a, b],
+                None => e.shape.as_slice() == [a],
+            };
+            if !shape_ok || e.offset != offset {
+                return Err(Error::argument(
+                    format!("model.layout[{j}] ({})", e.name),
+                    format!(
+                        "shape {:?} at offset {offset}, as model.config lays it out",
+                        match b {
+                            Some(b) => vec![a, b],
+                            None => vec![a],
+                        }
+                    ),
+                    format!("shape {:?} at offset {}", e.shape, e.offset),
+                ));
+            }
+            offset += e.len();
+        }
+        if self.params.len() != offset {
+            return Err(Error::argument(
+                "model.params",
+                format!("{offset} values, as model.config and model.layout lay them out"),
+                format!("{} values", self.params.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Model::check_model`] and the tensors' names too (they are what a
+    /// saved or exported file holds): for writers, not the training loop,
+    /// as it lays the config out again.
+    pub(crate) fn check_model_named(&self) -> Result<()> {
+        self.check_model()?;
+        let want = crate::nn::model::param_layout(&self.config);
+        match want
+            .iter()
+            .zip(&self.layout)
+            .position(|(a, b)| a.name != b.name)
+        {
+            None => Ok(()),
+            Some(j) => Err(Error::argument(
+                format!("model.layout[{j}]"),
+                format!("the tensor {:?}, as model.config lays it out", want[j].name),
+                format!("{:?}", self.layout[j].name),
+            )),
+        }
+    }
+
     /// Checks a batch: `T >= 1`, `B >= 1`, the input's length and ids, the
     /// lengths (each in `1..=T`) and the initial state's shape.
     pub(crate) fn check_batch(&self, data: &Batch<T>) -> Result<()> {
+        self.check_model()?;
         let cfg = &self.config;
         let (steps, batch) = (data.steps, data.batch);
         if steps == 0 {
@@ -256,32 +340,100 @@ impl<T: Float> Model<T> {
         )
     }
 
-    /// A forward pass of this model, of `T` steps and `B` sequences.
+    /// A forward pass of this model, of `T` steps and `B` sequences: one
+    /// cache per layer and direction with this cell's widths (`h`, `h_prev`
+    /// `[T, B, H]`, `c_prev` `[T, B, H]` for the LSTM else empty, `gates`
+    /// `[T, B, cache_width*H]`, `h_n` `[B, H]`, `c_n` `[B, H]` or empty), the
+    /// concatenated outputs of a bidirectional model, the dropout buffers
+    /// (none, or one `[T, B, D*H]` per layer) and the logits `[T, B, O]`.
+    /// O(layers): only lengths are compared.
     pub(crate) fn check_forward(&self, fwd: &Forward<T>) -> Result<()> {
+        self.check_model()?;
         let cfg = &self.config;
-        let ld = cfg.num_layers * cfg.directions();
+        let (h, nd, l) = (cfg.hidden_size, cfg.directions(), cfg.num_layers);
+        let ld = l * nd;
         let rows = product("fwd", &[fwd.steps, fwd.batch])?;
-        let ok = fwd.layers.len() == ld
-            && fwd
-                .layers
-                .iter()
-                .all(|l| l.h.len() == rows * cfg.hidden_size)
-            && fwd.logits.len() == rows * cfg.output_size;
-        if ok {
-            Ok(())
-        } else {
+        let rh = product("fwd", &[rows, h])?;
+        let rdh = product("fwd", &[rh, nd])?;
+        let gates = product("fwd", &[rh, cfg.cell.cache_width()])?;
+        let bh = product("fwd", &[fwd.batch, h])?;
+        let mem = |n: usize| if cfg.cell.has_memory() { n } else { 0 };
+        let bad = |what: String, want: usize, got: usize| {
             Err(Error::argument(
                 "fwd",
                 format!(
-                    "a forward pass of this model ({ld} layer caches, logits [T, B, O] = [{}, {}, {}])",
-                    fwd.steps, fwd.batch, cfg.output_size
+                    "a forward pass of this model ({} cells, L = {l}, D = {nd}, H = {h},                      [T, B] = [{}, {}]): {what} of {want} values",
+                    cfg.cell.name(),
+                    fwd.steps,
+                    fwd.batch
                 ),
-                format!(
-                    "{} layer caches, {} logits",
-                    fwd.layers.len(),
-                    fwd.logits.len()
-                ),
+                format!("{got} values"),
             ))
+        };
+        if fwd.layers.len() != ld {
+            return Err(Error::argument(
+                "fwd",
+                format!("a forward pass of this model ({ld} layer caches, L*D = {l}*{nd})"),
+                format!("{} layer caches", fwd.layers.len()),
+            ));
         }
+        for (j, c) in fwd.layers.iter().enumerate() {
+            for (name, got, want) in [
+                ("h", c.h.len(), rh),
+                ("h_prev", c.h_prev.len(), rh),
+                ("c_prev", c.c_prev.len(), mem(rh)),
+                ("gates", c.gates.len(), gates),
+                ("h_n", c.h_n.len(), bh),
+                ("c_n", c.c_n.len(), mem(bh)),
+            ] {
+                if got != want {
+                    return bad(format!("layers[{j}].{name}"), want, got);
+                }
+            }
+        }
+        let concat = if nd == 2 { l } else { 0 };
+        if fwd.concat.len() != concat {
+            return Err(Error::argument(
+                "fwd",
+                format!(
+                    "a forward pass of this model ({concat} concatenated layer outputs, D = {nd})"
+                ),
+                format!("{}", fwd.concat.len()),
+            ));
+        }
+        for (k, v) in fwd.concat.iter().enumerate() {
+            if v.len() != rdh {
+                return bad(format!("the output of layer {k}"), rdh, v.len());
+            }
+        }
+        for (what, bufs) in [
+            ("dropout mask", &fwd.masks),
+            ("dropout output", &fwd.dropped),
+        ] {
+            if !bufs.is_empty() && bufs.len() != l {
+                return Err(Error::argument(
+                    "fwd",
+                    format!("a forward pass of this model (no {what}s, or one per layer, L = {l})"),
+                    format!("{} {what}s", bufs.len()),
+                ));
+            }
+            for (k, v) in bufs.iter().enumerate() {
+                if v.len() != rdh {
+                    return bad(format!("the {what} of layer {k}"), rdh, v.len());
+                }
+            }
+        }
+        if fwd.dropped.len() != fwd.masks.len() {
+            return Err(Error::argument(
+                "fwd",
+                "a forward pass of this model (as many dropout outputs as masks)",
+                format!("{} masks, {} outputs", fwd.masks.len(), fwd.dropped.len()),
+            ));
+        }
+        let o = product("fwd", &[rows, cfg.output_size])?;
+        if fwd.logits.len() != o {
+            return bad("logits [T, B, O]".into(), o, fwd.logits.len());
+        }
+        Ok(())
     }
 }

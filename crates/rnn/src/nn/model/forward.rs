@@ -17,12 +17,12 @@ pub struct Forward<T> {
     pub layers: Vec<LayerCache<T>>,
     /// Per layer, the concatenated outputs `[T, B, D*H]` (empty when D = 1:
     /// the layer cache's `h` is the output).
-    concat: Vec<Vec<T>>,
+    pub(super) concat: Vec<Vec<T>>,
     /// Dropout: per layer, the mask `[T, B, D*H]` on its output (0 or
     /// `1/(1-p)`) and the masked output the next layer or the readout reads
     /// (both empty without dropout).
     pub(super) masks: Vec<Vec<T>>,
-    dropped: Vec<Vec<T>>,
+    pub(super) dropped: Vec<Vec<T>>,
     /// Readout `o_t = V s_t + c`: `[T, B, O]`, zero past each length.
     pub logits: Vec<T>,
 }

@@ -254,15 +254,18 @@ impl<T: Float> Model<T> {
         self.layout.iter().find(|e| e.name == name)
     }
 
-    /// The values of parameter `name`.
+    /// The values of parameter `name`: `None` when the layout has no such
+    /// tensor, or when its range lies outside `params` (a model whose
+    /// public fields were edited apart).
     pub fn param(&self, name: &str) -> Option<&[T]> {
-        self.entry(name).map(|e| &self.params[e.range()])
+        self.entry(name).and_then(|e| self.params.get(e.range()))
     }
 
-    /// The values of parameter `name`, mutable.
+    /// The values of parameter `name`, mutable (`None` as for
+    /// [`Model::param`]).
     pub fn param_mut(&mut self, name: &str) -> Option<&mut [T]> {
         let r = self.entry(name)?.range();
-        Some(&mut self.params[r])
+        self.params.get_mut(r)
     }
 
     fn per_layer(&self) -> usize {

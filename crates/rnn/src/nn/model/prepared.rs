@@ -57,7 +57,18 @@ impl<T: Float> Model<T> {
     ///     assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0));
     /// }
     /// ```
+    ///
+    /// A model whose `params`, `layout` and `config` disagree (edited
+    /// through its public fields) gets no layouts: its
+    /// [`Prepared::infer`] is the error [`Model::infer`] gives it.
     pub fn prepare(&self) -> Prepared<'_, T> {
+        if self.check_model().is_err() {
+            return Prepared {
+                model: self,
+                layers: Vec::new(),
+                head: PackedRhs::default(),
+            };
+        }
         let cfg = &self.config;
         let nd = cfg.directions();
         let mut layers = Vec::with_capacity(cfg.num_layers * nd);
