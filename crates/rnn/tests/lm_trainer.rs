@@ -473,3 +473,87 @@ fn a_plateau_schedule_stops_decaying_at_its_eps() {
     assert!(*lrs.last().unwrap() < 0.5, "{lrs:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `generate`, `generate_while`, `evaluate` and `LmData::new` check their
+/// arguments: a model that cannot sample from the vocabulary, a temperature
+/// that is not positive, target ids past the output, sizes of 0. Each was a
+/// panic or a silent result before.
+#[test]
+fn the_free_functions_check_their_arguments() {
+    use rnn::tasks::lm::{evaluate, generate, LmData, Sampling, Vocab};
+    use rnn::{Model, ModelConfig, OutputKind};
+    let model = |cfg: ModelConfig| Model::<f32>::new(cfg, 0).unwrap();
+    let s = Sampling {
+        len: 50,
+        ..Sampling::default()
+    };
+    let err = |m: &Model<f32>, v: &Vocab, s: Sampling| {
+        generate(m, v, &[0], s, |_| {}).unwrap_err().to_string()
+    };
+    let abc = Vocab::from_text("abc");
+    let good = model(ModelConfig::elman(3, 4, 3));
+    let e = err(
+        &model(ModelConfig::elman(3, 4, 5)),
+        &Vocab::from_text("abcde"),
+        s,
+    );
+    assert!(
+        e.starts_with(
+            "vocab: expected as many characters as the model's input size 3 and output size 5"
+        ),
+        "{e}"
+    );
+    assert!(err(&good, &Vocab::from_text("ab"), s).starts_with("vocab:"));
+    assert!(err(&good, &Vocab { chars: vec![] }, s).starts_with("vocab:"));
+    let identity = ModelConfig {
+        output: OutputKind::Identity,
+        ..ModelConfig::elman(3, 4, 3)
+    };
+    assert!(err(&model(identity.clone()), &abc, s).contains("softmax"));
+    let bi = ModelConfig {
+        bidirectional: true,
+        ..ModelConfig::elman(3, 4, 3)
+    };
+    assert!(err(&model(bi.clone()), &abc, s).contains("unidirectional"));
+    for t in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let e = err(
+            &good,
+            &abc,
+            Sampling {
+                temperature: t,
+                ..s
+            },
+        );
+        assert!(e.starts_with("temperature:"), "{e}");
+    }
+    let mut n = 0;
+    generate(&good, &abc, &[0], s, |_| n += 1).unwrap();
+    assert_eq!(n, 50);
+
+    // I = 5, O = 3: an id of 4 is an input, not a target
+    let wide = model(ModelConfig::elman(5, 4, 3));
+    let e = evaluate(&wide, &[0, 4, 4, 4, 1], 1, 100)
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("ids[1]: expected a class id < O = 3"), "{e}");
+    assert!(evaluate(&wide, &[4, 0, 1, 2], 1, 100).is_ok());
+    assert!(evaluate(&model(identity), &[0, 1, 2], 1, 100).is_err());
+    assert!(evaluate(&model(bi), &[0, 1, 2], 1, 100).is_err());
+
+    let p = std::path::Path::new("t");
+    let text = "abcabcabcabc".repeat(10);
+    for (arg, r) in [
+        ("val_frac", LmData::new(&text, p, 2.0, 2, 1)),
+        ("val_frac", LmData::new(&text, p, 1.0, 2, 1)),
+        ("val_frac", LmData::new(&text, p, -1.0, 2, 1)),
+        ("val_frac", LmData::new(&text, p, f64::NAN, 2, 1)),
+        ("seq_len", LmData::new(&text, p, 0.1, 0, 1)),
+        ("batch", LmData::new(&text, p, 0.1, 2, 0)),
+    ] {
+        let e = r.unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{arg}: expected")), "{e}");
+    }
+    let d = LmData::new(&text, p, 0.1, 2, 1).unwrap();
+    assert_eq!((d.train.len(), d.val.len()), (108, 12));
+    assert!(LmData::new(&text, p, 0.0, usize::MAX, usize::MAX).is_err());
+}

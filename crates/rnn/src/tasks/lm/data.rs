@@ -59,7 +59,8 @@ impl LmData {
     /// Splits `text` (read from `path`) for training with windows of
     /// `seq_len` over `batch` streams: an error (naming `path`) when it is
     /// empty, too short for the streams, or too short to hold out
-    /// validation text.
+    /// validation text. `val_frac` outside `[0, 1)` (or NaN), `seq_len` 0
+    /// or `batch` 0 is an [`Error::Argument`] naming it.
     pub fn new(
         text: &str,
         path: &Path,
@@ -67,11 +68,27 @@ impl LmData {
         seq_len: usize,
         batch: usize,
     ) -> Result<Self> {
+        if !(0.0..1.0).contains(&val_frac) {
+            return Err(Error::argument(
+                "val_frac",
+                "a fraction of the text in [0, 1)",
+                val_frac,
+            ));
+        }
+        if seq_len == 0 {
+            return Err(Error::argument("seq_len", "at least 1", 0));
+        }
+        if batch == 0 {
+            return Err(Error::argument("batch", "at least 1", 0));
+        }
         let vocab = Vocab::from_text(text);
         let ids = vocab.encode(text, &path.display().to_string())?;
         let n_val = (ids.len() as f64 * val_frac).floor() as usize;
         let n_train = ids.len() - n_val;
-        let need = batch * (2 * seq_len) + 1;
+        // saturating: a size past the text's length is "too short" below
+        let need = batch
+            .saturating_mul(seq_len.saturating_mul(2))
+            .saturating_add(1);
         if ids.is_empty() {
             return Err(Error::Data {
                 path: path.to_path_buf(),

@@ -60,6 +60,32 @@ pub fn evaluate(
     streams: usize,
     window: usize,
 ) -> Result<(f64, usize)> {
+    let c = &model.config;
+    if c.output != crate::nn::loss::OutputKind::Softmax || c.bidirectional {
+        return Err(Error::argument(
+            "model",
+            "a unidirectional model with a softmax output (a language model)",
+            format!(
+                "a {} model with {} output",
+                if c.bidirectional {
+                    "bidirectional"
+                } else {
+                    "unidirectional"
+                },
+                format!("{:?}", c.output).to_lowercase()
+            ),
+        ));
+    }
+    // the inputs are checked (`< I`) by `infer`; the targets are the ids
+    // after the first
+    let o = c.output_size;
+    if let Some(j) = ids.iter().skip(1).position(|&id| id >= o) {
+        return Err(Error::argument(
+            format!("ids[{}]", j + 1),
+            format!("a class id < O = {o} (the model's output size)"),
+            ids[j + 1],
+        ));
+    }
     if ids.len() < 2 {
         return Ok((0.0, 0));
     }

@@ -2,9 +2,10 @@
 
 use super::vocab::Vocab;
 use crate::nn::layer::Input;
+use crate::nn::loss::OutputKind;
 use crate::nn::model::infer::Inference;
 use crate::nn::model::{Batch, Model};
-use crate::Result;
+use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -23,6 +24,13 @@ pub struct Sampling {
 
 /// Samples `s.len` characters after `prime`, calling `emit` with each one.
 /// The prime is fed through the model first (a newline when empty).
+///
+/// # Errors
+///
+/// A temperature that is not a positive finite number; a model that cannot
+/// sample text from `vocab`: not a softmax output, bidirectional, or whose
+/// input and output sizes are not both the vocabulary's size; a prime id
+/// the model does not take.
 pub fn generate(
     model: &Model<f32>,
     vocab: &Vocab,
@@ -67,6 +75,7 @@ pub fn generate_while(
         top_k,
         seed,
     } = s;
+    check_sampler(model, vocab, temperature)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut state = model.zero_state(1);
     let start = [vocab.id('\n').unwrap_or(0)];
@@ -127,6 +136,45 @@ pub fn generate_while(
         );
         logits.copy_from_slice(&inf.logits);
         std::mem::swap(&mut state, &mut inf.state);
+    }
+    Ok(())
+}
+
+/// What sampling needs: a positive finite temperature and a unidirectional
+/// softmax model whose sampled classes (`< O`) are characters of `vocab` and
+/// inputs it takes back (`O = I = vocab.len()`).
+fn check_sampler(model: &Model<f32>, vocab: &Vocab, temperature: f64) -> Result<()> {
+    if !(temperature.is_finite() && temperature > 0.0) {
+        return Err(Error::Value {
+            what: "temperature".into(),
+            value: temperature.to_string(),
+            expected: "a positive finite number".into(),
+        });
+    }
+    let c = &model.config;
+    if c.output != OutputKind::Softmax {
+        return Err(Error::argument(
+            "model",
+            "a softmax output (a distribution over the characters)",
+            "an identity output",
+        ));
+    }
+    if c.bidirectional {
+        return Err(Error::argument(
+            "model",
+            "a unidirectional model (a character cannot see the ones after it)",
+            "a bidirectional one",
+        ));
+    }
+    if c.input_size != vocab.len() || c.output_size != vocab.len() {
+        return Err(Error::argument(
+            "vocab",
+            format!(
+                "as many characters as the model's input size {} and output size {}",
+                c.input_size, c.output_size
+            ),
+            format!("{} characters", vocab.len()),
+        ));
     }
     Ok(())
 }

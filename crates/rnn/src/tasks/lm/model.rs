@@ -100,6 +100,7 @@ impl LanguageModel {
     /// Continues `prime` (a newline when empty) with `s.len` sampled
     /// characters, calling `emit` with each one.
     pub fn generate_with(&self, prime: &str, s: Sampling, emit: impl FnMut(char)) -> Result<()> {
+        // before the prime is encoded, as `generate` checks it
         if !(s.temperature.is_finite() && s.temperature > 0.0) {
             return Err(Error::Value {
                 what: "temperature".into(),
