@@ -52,7 +52,7 @@ fn main() -> rnn::Result<()> {
             Reduction::Mean,
             &mut grads,
         )?;
-        opt.step(&mut model.params, &grads);
+        opt.step(&mut model.params, &grads)?;
         if step % 50 == 0 {
             println!("training step {step:3}: {loss:.3} nats/char");
         }

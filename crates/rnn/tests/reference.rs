@@ -105,7 +105,8 @@ fn optimizer_trajectories_match_torch_optim_f64() {
         let f = TensorFile::read(&p).expect("read fixture");
         let r = Trajectory::parse(&f)
             .expect("parse trajectory")
-            .run::<f64>();
+            .run::<f64>()
+            .expect("run trajectory");
         let want = f.f64("losses").expect("losses");
         let err = relative_error(&r.losses, &want.data);
         assert!(

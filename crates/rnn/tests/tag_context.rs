@@ -125,7 +125,7 @@ fn accuracy_on_bank(train: &[Sentence], test: &[Sentence], bidirectional: bool, 
     for _ in 0..25 {
         for b in length_batches(&lengths, 16, &mut rng) {
             let refs: Vec<&Encoded> = b.iter().map(|&i| &enc[i]).collect();
-            trainer.step(&mut tagger, &refs);
+            trainer.step(&mut tagger, &refs).unwrap();
         }
     }
     let test_enc: Vec<Encoded> = test.iter().map(|s| tagger.encode(s)).collect();

@@ -228,20 +228,121 @@ impl OptimizerConfig {
                 allowed.join(", ")
             )));
         }
-        if let Self::Sgd {
-            nesterov: true,
-            momentum,
-            dampening,
-            ..
-        } = cfg
-        {
-            if momentum <= 0.0 || dampening != 0.0 {
-                return Err(Error::Config(
-                    "SGD nesterov needs momentum > 0 and dampening = 0".into(),
-                ));
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks the ranges [`OptimizerConfig::from_args`] accepts (so a
+    /// config deserialized or built by hand can be checked too): every
+    /// number finite and `>= 0`; `eps > 0` (with 0, a parameter whose
+    /// gradients are all 0 becomes 0/0 = NaN); RMSprop's `alpha` and SGD's
+    /// `dampening` in `[0, 1]`; Adam's betas in `[0, 1)`; SGD nesterov with
+    /// momentum > 0 and dampening 0. The error names the argument and its
+    /// value.
+    ///
+    /// ```
+    /// use rnn::optim::OptimizerConfig;
+    /// use serde_json::json;
+    /// let e = OptimizerConfig::from_args("adam", &json!({"eps": 0.0})).unwrap_err();
+    /// assert_eq!(e.to_string(), "optimizer argument eps = 0: expected a finite number > 0");
+    /// assert!(OptimizerConfig::from_args("rmsprop", &json!({"alpha": 5.0})).is_err());
+    /// assert!(OptimizerConfig::from_args("sgd", &json!({"dampening": 1.5})).is_err());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let bad = |k: &str, v: f64, expected: &str| {
+            // `{v}`: NaN and inf as such (JSON has neither: it would print null)
+            Err(Error::Config(format!(
+                "optimizer argument {k} = {v}: expected {expected}"
+            )))
+        };
+        let nonneg = "a finite number >= 0";
+        let mut numbers: Vec<(&str, f64)> = vec![("lr", self.lr())];
+        let mut eps = None;
+        match *self {
+            Self::Sgd {
+                momentum,
+                dampening,
+                nesterov,
+                weight_decay,
+                ..
+            } => {
+                numbers.extend([("momentum", momentum), ("weight_decay", weight_decay)]);
+                if !(0.0..=1.0).contains(&dampening) {
+                    return bad("dampening", dampening, "a number in [0, 1]");
+                }
+                if nesterov && (momentum <= 0.0 || dampening != 0.0) {
+                    return Err(Error::Config(
+                        "SGD nesterov needs momentum > 0 and dampening = 0".into(),
+                    ));
+                }
+            }
+            Self::Adagrad {
+                lr_decay,
+                weight_decay,
+                initial_accumulator_value,
+                eps: e,
+                ..
+            } => {
+                numbers.extend([
+                    ("lr_decay", lr_decay),
+                    ("weight_decay", weight_decay),
+                    ("initial_accumulator_value", initial_accumulator_value),
+                ]);
+                eps = Some(e);
+            }
+            Self::RmsProp {
+                alpha,
+                eps: e,
+                weight_decay,
+                momentum,
+                ..
+            } => {
+                numbers.extend([("weight_decay", weight_decay), ("momentum", momentum)]);
+                if !(0.0..=1.0).contains(&alpha) {
+                    return bad("alpha", alpha, "a number in [0, 1]");
+                }
+                eps = Some(e);
+            }
+            Self::Adam {
+                betas,
+                eps: e,
+                weight_decay,
+                ..
+            }
+            | Self::AdamW {
+                betas,
+                eps: e,
+                weight_decay,
+                ..
+            } => {
+                numbers.push(("weight_decay", weight_decay));
+                for (k, b) in [("betas[0]", betas.0), ("betas[1]", betas.1)] {
+                    if !(0.0..1.0).contains(&b) {
+                        return bad(k, b, "a number in [0, 1)");
+                    }
+                }
+                eps = Some(e);
             }
         }
-        Ok(cfg)
+        if let Some(&(k, v)) = numbers.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
+            return bad(k, v, nonneg);
+        }
+        match eps {
+            Some(e) if !(e.is_finite() && e > 0.0) => bad("eps", e, "a finite number > 0"),
+            _ => Ok(()),
+        }
+    }
+
+    /// The optimizer's name as `--optimizer` takes it (`sgd`, `adagrad`,
+    /// `rmsprop`, `adam`, `adamw`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sgd { .. } => "sgd",
+            Self::Adagrad { .. } => "adagrad",
+            Self::RmsProp { .. } => "rmsprop",
+            Self::Adam { .. } => "adam",
+            Self::AdamW { .. } => "adamw",
+        }
     }
 
     /// The learning rate.
@@ -309,7 +410,63 @@ impl<T: Float> Optimizer<T> {
     }
 
     /// One update `θ ← θ - lr · (direction)` from `grads = dE/dθ`.
-    pub fn step(&mut self, params: &mut [T], grads: &[T]) {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Argument`] before anything changes when `grads` is not as
+    /// long as `params`, when the optimizer's state was built for another
+    /// number of parameters or holds the wrong number of buffers (see
+    /// [`Optimizer::new`]), or when the learning rate is not a finite
+    /// number `>= 0` (after [`OptimizerConfig::set_lr`]).
+    ///
+    /// ```
+    /// use rnn::optim::{Optimizer, OptimizerName};
+    /// let mut opt = Optimizer::<f64>::new(OptimizerName::Adam.config(1e-3, None).unwrap(), 2);
+    /// let mut p = vec![1.0; 5];
+    /// let e = opt.step(&mut p, &[0.1; 5]).unwrap_err().to_string();
+    /// assert_eq!(e, "params: expected 2 values, as the optimizer's state was built for, got 5 values");
+    /// assert_eq!(p, [1.0; 5]); // unchanged
+    /// ```
+    pub fn step(&mut self, params: &mut [T], grads: &[T]) -> Result<()> {
+        self.check_step(params, grads)?;
+        self.step_unchecked(params, grads);
+        Ok(())
+    }
+
+    /// What [`Optimizer::step`] refuses: O(1), before any change.
+    fn check_step(&self, params: &[T], grads: &[T]) -> Result<()> {
+        if grads.len() != params.len() {
+            return Err(Error::argument(
+                "grads",
+                format!("one per parameter, {} values (params.len())", params.len()),
+                format!("{} values", grads.len()),
+            ));
+        }
+        let buffers = self.config.buffers();
+        if self.state.len() != buffers {
+            return Err(Error::argument(
+                "optimizer.state",
+                format!("{buffers} buffers for {}", self.config.name()),
+                format!("{} buffers", self.state.len()),
+            ));
+        }
+        if let Some(b) = self.state.iter().find(|b| b.len() != params.len()) {
+            return Err(Error::argument(
+                "params",
+                format!("{} values, as the optimizer's state was built for", b.len()),
+                format!("{} values", params.len()),
+            ));
+        }
+        let lr = self.config.lr();
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(Error::argument("lr", "a finite number >= 0", lr));
+        }
+        Ok(())
+    }
+
+    /// [`Optimizer::step`] without the checks: every buffer of `state` is
+    /// as long as `params` and `grads`.
+    fn step_unchecked(&mut self, params: &mut [T], grads: &[T]) {
         self.steps += 1;
         let t = self.steps;
         let first = t == 1;
@@ -449,22 +606,55 @@ impl<T: Float> Optimizer<T> {
     }
 }
 
+/// A clipping bound: a number `>= 0`, `inf` for none. A negative bound
+/// would flip the gradients' signs, a NaN silently not clip.
+fn check_bound(arg: &str, bound: f64) -> Result<()> {
+    if bound >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::argument(
+            arg,
+            "a bound >= 0 (inf: no clipping)",
+            bound,
+        ))
+    }
+}
+
 /// Scales all gradients by `max_norm / (‖g‖ + 1e-6)` when that is below 1
 /// (`torch.nn.utils.clip_grad_norm_`). Returns the total norm before clipping.
-pub fn clip_grad_norm<T: Float>(grads: &mut [T], max_norm: f64) -> f64 {
+///
+/// # Errors
+///
+/// [`Error::Argument`] naming `max_norm` when it is negative or NaN (the
+/// gradients are left as they are); `inf` clips nothing.
+///
+/// ```
+/// let mut g = [3.0f64, 4.0];
+/// assert!(rnn::optim::clip_grad_norm(&mut g, -1.0).is_err());
+/// assert_eq!(g, [3.0, 4.0]);
+/// ```
+pub fn clip_grad_norm<T: Float>(grads: &mut [T], max_norm: f64) -> Result<f64> {
+    check_bound("max_norm", max_norm)?;
     let total = grads.iter().map(|g| g.f64() * g.f64()).sum::<f64>().sqrt();
     let coef = max_norm / (total + 1e-6);
     if coef < 1.0 {
         let c = T::of(coef);
         grads.iter_mut().for_each(|g| *g *= c);
     }
-    total
+    Ok(total)
 }
 
 /// Clamps every gradient entry to `[-clip, clip]` (`clip_grad_value_`).
-pub fn clip_grad_value<T: Float>(grads: &mut [T], clip: f64) {
+///
+/// # Errors
+///
+/// [`Error::Argument`] naming `clip` when it is negative or NaN (the
+/// gradients are left as they are).
+pub fn clip_grad_value<T: Float>(grads: &mut [T], clip: f64) -> Result<()> {
+    check_bound("clip", clip)?;
     let (lo, hi) = (T::of(-clip), T::of(clip));
     grads.iter_mut().for_each(|g| *g = g.max(lo).min(hi));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -496,9 +686,9 @@ mod tests {
         let cfg = OptimizerConfig::from_args("sgd", &json!({"lr": 0.1, "momentum": 0.9})).unwrap();
         let mut opt = Optimizer::<f64>::new(cfg, 1);
         let mut p = [1.0f64];
-        opt.step(&mut p, &[2.0]);
+        opt.step(&mut p, &[2.0]).unwrap();
         assert!((p[0] - 0.8).abs() < 1e-15);
-        opt.step(&mut p, &[2.0]);
+        opt.step(&mut p, &[2.0]).unwrap();
         assert!((p[0] - 0.42).abs() < 1e-15);
     }
 
@@ -508,18 +698,113 @@ mod tests {
         let cfg = OptimizerConfig::from_args("adam", &json!({"lr": 0.01})).unwrap();
         let mut opt = Optimizer::<f64>::new(cfg, 2);
         let mut p = [0.0f64, 0.0];
-        opt.step(&mut p, &[1e3, -1e-3]);
+        opt.step(&mut p, &[1e3, -1e-3]).unwrap();
         assert!((p[0] + 0.01).abs() < 1e-9 && (p[1] - 0.01).abs() < 1e-6);
     }
 
     #[test]
     fn clipping() {
         let mut g = [3.0f64, 4.0];
-        let n = clip_grad_norm(&mut g, 1.0);
+        let n = clip_grad_norm(&mut g, 1.0).unwrap();
         assert_eq!(n, 5.0);
         assert!((g[0] - 3.0 / (5.0 + 1e-6)).abs() < 1e-15);
         let mut g = [3.0f64, -4.0, 0.5];
-        clip_grad_value(&mut g, 1.0);
+        clip_grad_value(&mut g, 1.0).unwrap();
         assert_eq!(g, [1.0, -1.0, 0.5]);
+    }
+
+    /// A negative bound flipped the gradients' signs, a NaN one did not
+    /// clip: both are errors naming the bound, the gradients untouched.
+    #[test]
+    fn clipping_bounds_that_are_not_numbers_at_least_0() {
+        for bad in [-1.0, f64::NAN, f64::NEG_INFINITY] {
+            let mut g = [3.0f64, -4.0, 0.0];
+            let e = clip_grad_norm(&mut g, bad).unwrap_err().to_string();
+            assert!(e.starts_with("max_norm: expected a bound >= 0"), "{e}");
+            let e = clip_grad_value(&mut g, bad).unwrap_err().to_string();
+            assert!(e.starts_with("clip: expected a bound >= 0"), "{e}");
+            assert_eq!(g, [3.0, -4.0, 0.0]);
+        }
+        let mut g = [3.0f64, -4.0];
+        assert_eq!(clip_grad_norm(&mut g, f64::INFINITY).unwrap(), 5.0);
+        clip_grad_value(&mut g, f64::INFINITY).unwrap();
+        assert_eq!(g, [3.0, -4.0]);
+    }
+
+    /// Grads or params of another length, or a state built for another
+    /// size: an error before anything changes (an index panic, or an
+    /// update of a prefix, before).
+    #[test]
+    fn steps_that_do_not_fit_the_state_are_errors() {
+        for name in ["sgd", "adagrad", "rmsprop", "adam", "adamw"] {
+            // SGD with momentum, to have a state
+            let cfg = OptimizerConfig::from_args(name, &json!({"lr": 0.1})).unwrap();
+            let cfg = match cfg {
+                OptimizerConfig::Sgd { .. } => {
+                    OptimizerConfig::from_args(name, &json!({"lr": 0.1, "momentum": 0.9})).unwrap()
+                }
+                c => c,
+            };
+            let mut opt = Optimizer::<f64>::new(cfg.clone(), 4);
+            let mut p = [1.0f64; 4];
+            let e = opt.step(&mut p, &[0.1; 2]).unwrap_err().to_string();
+            assert!(
+                e.starts_with("grads: expected one per parameter, 4 values"),
+                "{e}"
+            );
+            let mut five = [1.0f64; 5];
+            let e = opt.step(&mut five, &[0.1; 5]).unwrap_err().to_string();
+            assert!(e.starts_with("params: expected 4 values"), "{e}");
+            assert_eq!((p, five, opt.steps), ([1.0; 4], [1.0; 5], 0));
+            opt.config.set_lr(f64::NAN);
+            let e = opt.step(&mut p, &[0.1; 4]).unwrap_err().to_string();
+            assert_eq!(e, "lr: expected a finite number >= 0, got NaN");
+            let mut fresh = Optimizer::<f64>::new(cfg, 4);
+            fresh.state.clear();
+            if fresh.config.buffers() > 0 {
+                assert!(fresh.step(&mut p, &[0.1; 4]).is_err());
+            }
+            assert_eq!(p, [1.0; 4]);
+        }
+        // SGD without momentum keeps no state: any length
+        let cfg = OptimizerConfig::from_args("sgd", &json!({"lr": 0.5})).unwrap();
+        let mut p = [1.0f64; 3];
+        Optimizer::<f64>::new(cfg, 0)
+            .step(&mut p, &[1.0; 3])
+            .unwrap();
+        assert_eq!(p, [0.5; 3]);
+    }
+
+    /// The ranges that made a step NaN or meaningless are refused, naming
+    /// the argument and its value (NaN and inf as such, not JSON's null).
+    #[test]
+    fn arguments_out_of_range_are_refused() {
+        let err = |name: &str, args: serde_json::Value| {
+            OptimizerConfig::from_args(name, &args)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("adam", json!({"eps": 0.0})),
+            "optimizer argument eps = 0: expected a finite number > 0"
+        );
+        assert!(err("adamw", json!({"eps": 0.0})).contains("eps = 0"));
+        assert!(err("rmsprop", json!({"eps": 0.0})).contains("eps = 0"));
+        assert!(err("rmsprop", json!({"alpha": 5.0}))
+            .contains("alpha = 5: expected a number in [0, 1]"));
+        assert!(err("sgd", json!({"dampening": 5.0, "momentum": 0.9})).contains("dampening = 5"));
+        OptimizerConfig::from_args("rmsprop", &json!({"alpha": 1.0})).unwrap();
+        OptimizerConfig::from_args("sgd", &json!({"dampening": 1.0, "momentum": 0.9})).unwrap();
+        for (name, lr) in [
+            (OptimizerName::Sgd, f64::NAN),
+            (OptimizerName::Adam, f64::INFINITY),
+        ] {
+            let e = name.config(lr, None).unwrap_err().to_string();
+            assert!(e.contains(&format!("lr = {lr}: expected")), "{e}");
+            assert!(!e.contains("null"), "{e}");
+        }
+        let mut c = OptimizerConfig::from_args("adam", &json!({})).unwrap();
+        c.set_lr(f64::INFINITY);
+        assert!(c.validate().unwrap_err().to_string().contains("lr = inf"));
     }
 }

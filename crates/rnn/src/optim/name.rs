@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 /// let c = OptimizerName::Adamw.config(1e-3, None).unwrap();
 /// assert!(matches!(c, OptimizerConfig::AdamW { weight_decay, .. } if weight_decay == 1e-2));
 /// assert!(OptimizerName::Sgd.config(-1.0, None).is_err());
+/// assert_eq!(
+///     OptimizerName::Sgd.config(f64::NAN, None).unwrap_err().to_string(),
+///     "optimizer sgd: optimizer argument lr = NaN: expected a finite number >= 0"
+/// );
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -45,6 +49,15 @@ impl OptimizerName {
     /// when given, `weight_decay` (an L2 term, decoupled for AdamW; default
     /// 0, AdamW 0.01). A negative or non-finite value is an error.
     pub fn config(self, lr: f64, weight_decay: Option<f64>) -> Result<OptimizerConfig> {
+        // checked before JSON, which would print a NaN or an infinity as null
+        for (k, v) in [("lr", Some(lr)), ("weight_decay", weight_decay)] {
+            if let Some(v) = v.filter(|v| !v.is_finite()) {
+                return Err(Error::Config(format!(
+                    "optimizer {}: optimizer argument {k} = {v}: expected a finite number >= 0",
+                    self.name()
+                )));
+            }
+        }
         let mut args = serde_json::json!({ "lr": lr });
         if let Some(wd) = weight_decay {
             args["weight_decay"] = serde_json::json!(wd);

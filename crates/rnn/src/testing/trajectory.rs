@@ -90,7 +90,11 @@ impl Trajectory {
     }
 
     /// Runs the trajectory in scalar type `T`.
-    pub fn run<T: Float>(&self) -> TrajectoryResult {
+    ///
+    /// # Errors
+    ///
+    /// An optimizer step that fails ([`Optimizer::step`]).
+    pub fn run<T: Float>(&self) -> Result<TrajectoryResult> {
         let c = &self.case;
         let mut model = c.model::<T>();
         let x: Vec<T> = c.x.iter().map(|&v| T::of(v)).collect();
@@ -116,9 +120,9 @@ impl Trajectory {
             );
             losses.push(loss.f64());
             if let Some(max_norm) = self.clip {
-                clip_grad_norm(&mut grads, max_norm);
+                clip_grad_norm(&mut grads, max_norm)?;
             }
-            opt.step(&mut model.params, &grads);
+            opt.step(&mut model.params, &grads)?;
         }
         let finals = [
             ("U", "rnn.weight_ih_l0"),
@@ -137,14 +141,14 @@ impl Trajectory {
             )
         })
         .collect();
-        TrajectoryResult { losses, finals }
+        Ok(TrajectoryResult { losses, finals })
     }
 }
 
 /// Reads a trajectory file, runs it in `f64` and returns `losses` and every `*_final` tensor.
 pub fn run_file(path: &std::path::Path) -> Result<TensorWriter> {
     let f = TensorFile::read(path)?;
-    let r = Trajectory::parse(&f)?.run::<f64>();
+    let r = Trajectory::parse(&f)?.run::<f64>()?;
     let mut w = TensorWriter::new();
     w.add::<f64>("losses", &[r.losses.len()], &r.losses);
     for (name, shape, data) in &r.finals {

@@ -225,8 +225,8 @@ impl Member {
                 rollback.stepped();
                 sum += f64::from(loss) * chunk.len() as f64;
                 seen += chunk.len();
-                clip_grad_norm(&mut grads, a.clip);
-                self.opt.step(&mut self.model.params, &grads);
+                clip_grad_norm(&mut grads, a.clip)?;
+                self.opt.step(&mut self.model.params, &grads)?;
                 self.step += 1;
                 if matches!(budget, Budget::Steps(s) if self.step - first_step >= s) {
                     break;

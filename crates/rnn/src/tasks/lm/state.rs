@@ -184,9 +184,9 @@ impl TrainState {
         }
         let grads = &mut self.grads[..n];
         if let Some(c) = self.cfg.clip {
-            clip_grad_norm(grads, c); // the global norm: after the all-reduce
+            clip_grad_norm(grads, c)?; // the global norm: after the all-reduce
         }
-        self.opt.step(&mut self.model.params, grads);
+        self.opt.step(&mut self.model.params, grads)?;
         // carried, detached
         if let Some(state) = state {
             self.state = state;

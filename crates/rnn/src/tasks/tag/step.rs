@@ -150,7 +150,13 @@ impl Stepper {
     /// One update on a batch of tagged sentences (every tag known). Returns the
     /// summed loss (cross-entropy, or with a CRF its negative log-likelihood)
     /// and the number of tokens.
-    pub fn step(&mut self, tagger: &mut Tagger, batch: &[&Encoded]) -> (f64, usize) {
+    ///
+    /// # Errors
+    ///
+    /// An optimizer step that does not fit the tagger's parameters (a
+    /// tagger other than the one this stepper was made for):
+    /// [`crate::optim::Optimizer::step`].
+    pub fn step(&mut self, tagger: &mut Tagger, batch: &[&Encoded]) -> Result<(f64, usize)> {
         self.step_on(tagger, batch, &Single)
     }
 
@@ -165,7 +171,7 @@ impl Stepper {
         tagger: &mut Tagger,
         batch: &[&Encoded],
         comm: &dyn Collective,
-    ) -> (f64, usize) {
+    ) -> Result<(f64, usize)> {
         let part = dist::share(comm, batch.len());
         let (mut loss, tokens) = self.gradients_part(tagger, batch, part);
         if comm.size() > 1 {
@@ -176,7 +182,7 @@ impl Stepper {
         }
         if !loss.is_finite() || self.g.iter().flatten().any(|g| !g.is_finite()) {
             // a non-finite loss or gradient never reaches the weights
-            return (f64::from(loss) * tokens as f64 + f64::NAN, tokens);
+            return Ok((f64::from(loss) * tokens as f64 + f64::NAN, tokens));
         }
         if self.opts.clip > 0.0 {
             let norm = self
@@ -193,9 +199,9 @@ impl Stepper {
             }
         }
         for ((opt, g), p) in self.opt.iter_mut().zip(&self.g).zip(tagger.groups_mut()) {
-            opt.step(p, g);
+            opt.step(p, g)?;
         }
-        (loss as f64 * tokens as f64, tokens)
+        Ok((loss as f64 * tokens as f64, tokens))
     }
 
     /// The gradients of the batch's mean loss per token (cross-entropy, or

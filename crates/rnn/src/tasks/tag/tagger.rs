@@ -99,7 +99,7 @@ impl Default for TaggerOptions {
 /// let enc: Vec<_> = train.iter().map(|x| tagger.encode(x)).collect();
 /// let mut trainer = Stepper::new(&tagger, &TrainOptions::default(), 7).unwrap();
 /// for _ in 0..60 {
-///     trainer.step(&mut tagger, &[&enc[0], &enc[1]]);
+///     trainer.step(&mut tagger, &[&enc[0], &enc[1]]).unwrap();
 /// }
 /// let pred = tagger.predict(&enc, 8);
 /// assert_eq!(tagger.tag_names(&pred[1]), ["O", "B-corp", "O", "O"]);

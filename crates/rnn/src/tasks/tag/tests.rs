@@ -61,7 +61,7 @@ fn from_pretrained_keeps_what_base_learned() {
     let enc: Vec<_> = pos.iter().map(|x| base.encode(x)).collect();
     let mut tr = Stepper::new(&base, &TrainOptions::default(), 3).unwrap();
     for _ in 0..5 {
-        tr.step(&mut base, &[&enc[0], &enc[1]]);
+        tr.step(&mut base, &[&enc[0], &enc[1]]).unwrap();
     }
     let ner = vec![s("Alice saw the café", "B-person O O O")];
     let t = Tagger::from_pretrained(&base, &ner, false, None, 9).unwrap();
@@ -113,11 +113,11 @@ fn from_pretrained_keeps_what_base_learned() {
     // and it trains
     let mut tr = Stepper::new(&t, &TrainOptions::default(), 1).unwrap();
     let mut t = t;
-    let (l0, n) = tr.step(&mut t, &[&e]);
+    let (l0, n) = tr.step(&mut t, &[&e]).unwrap();
     for _ in 0..30 {
-        tr.step(&mut t, &[&e]);
+        tr.step(&mut t, &[&e]).unwrap();
     }
-    let (l1, _) = tr.step(&mut t, &[&e]);
+    let (l1, _) = tr.step(&mut t, &[&e]).unwrap();
     assert_eq!(n, 4);
     assert!(l1 < 0.5 * l0, "loss {l0} -> {l1}");
 }
@@ -168,7 +168,7 @@ fn lexicon_tags_words_never_seen_in_training() {
         let mut tr = Stepper::new(&t, &topts, 5).unwrap();
         let refs: Vec<&Encoded> = enc.iter().collect();
         for _ in 0..150 {
-            tr.step(&mut t, &refs);
+            tr.step(&mut t, &refs).unwrap();
         }
         let test_enc: Vec<_> = test.iter().map(|x| t.encode(x)).collect();
         let tags: Vec<String> = t
@@ -231,7 +231,7 @@ fn lexicon_added_by_transfer_starts_with_zero_weight() {
     }
     // but the lexicon's weights train
     let mut tr = Stepper::new(&with, &TrainOptions::default(), 1).unwrap();
-    tr.step(&mut with, &[&enc]);
+    tr.step(&mut with, &[&enc]).unwrap();
     let w = with.model.param("rnn.weight_ih_l0").unwrap();
     let i_n = with.input_size();
     let at = i_n - NUM_FLAGS - 4;
@@ -522,7 +522,7 @@ fn crf_decoding_is_the_same_after_save_and_load() {
     let enc: Vec<_> = train.iter().map(|x| t.encode(x)).collect();
     let mut tr = Stepper::new(&t, &TrainOptions::default(), 4).unwrap();
     for _ in 0..5 {
-        tr.step(&mut t, &[&enc[0], &enc[1]]);
+        tr.step(&mut t, &[&enc[0], &enc[1]]).unwrap();
     }
     let dir = std::env::temp_dir().join(format!("rnn-crf-{}", std::process::id()));
     t.save(&dir, BTreeMap::new()).unwrap();

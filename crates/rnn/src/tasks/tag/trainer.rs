@@ -405,7 +405,7 @@ impl Trainer {
             let (mut loss_sum, mut tok, mut smooth) = (0.0f64, 0usize, f64::NAN);
             for b in length_batches(&lengths, cfg.batch, &mut rng) {
                 let refs: Vec<&Encoded> = b.iter().map(|&i| &train_enc[i]).collect();
-                let (l, n) = self.stepper.step_on(tagger, &refs, comm);
+                let (l, n) = self.stepper.step_on(tagger, &refs, comm)?;
                 if !l.is_finite() {
                     let lr = self.stepper.lr();
                     let ((good, opt), factor, line) = rollback.diverged(step, l, lr)?;

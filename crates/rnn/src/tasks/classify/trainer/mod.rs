@@ -646,8 +646,8 @@ impl Trainer {
                 }
                 (loss_sum, correct, seen) =
                     (loss_sum + r.loss, correct + r.correct, seen + chunk.len());
-                clip_grad_norm(&mut grads, c.clip);
-                opt.step(&mut model.params, &grads);
+                clip_grad_norm(&mut grads, c.clip)?;
+                opt.step(&mut model.params, &grads)?;
                 step += 1;
                 if matches!(budget, Budget::Steps(s) if step - first_step >= s) {
                     break;
