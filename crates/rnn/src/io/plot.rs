@@ -158,6 +158,15 @@ fn draw_chart(
             .map_err(|e| e.to_string())?;
         return Ok(());
     }
+    // an axis whose (padded) range would not have a finite span is drawn
+    // in units of 1e10 (plotters' tick search never ends on an infinite
+    // span): only values beyond about ±1e307 are
+    let (kx, ky) = (
+        shrink(x0, x1.max(x0 + 1.0), 0.0),
+        shrink(y0, y1, style.y_pad),
+    );
+    let (sx, sy) = (10f64.powi(kx), 10f64.powi(ky));
+    let (x0, mut x1, y0, y1) = (x0 / sx, x1 / sx, y0 / sy, y1 / sy);
     if x1 <= x0 {
         x1 = x0 + 1.0;
     }
@@ -171,6 +180,14 @@ fn draw_chart(
         .map_err(|e| e.to_string())?;
     let d = style.x_decimals.unwrap_or(0); // used only when set
     let fmt_x = move |x: &f64| format!("{x:.d$}");
+    let in_units = |label: &str, k: i32| {
+        if k == 0 {
+            label.to_string()
+        } else {
+            format!("{label} (x 1e{k})")
+        }
+    };
+    let (x_label, y_label) = (in_units(x_label, kx), in_units(y_label, ky));
     let mut mesh = chart.configure_mesh();
     mesh.x_desc(x_label).y_desc(y_label);
     if style.x_decimals.is_some() {
@@ -179,8 +196,9 @@ fn draw_chart(
     mesh.draw().map_err(|e| e.to_string())?;
     for (i, (name, s)) in series.iter().enumerate() {
         let c = style.colors[i % style.colors.len()];
+        let points = s.iter().map(|&(x, y)| (x / sx, y / sy)); // as they are when kx = ky = 0
         chart
-            .draw_series(LineSeries::new(s.iter().copied(), c.stroke_width(2)))
+            .draw_series(LineSeries::new(points, c.stroke_width(2)))
             .map_err(|e| e.to_string())?
             .label(*name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
@@ -194,6 +212,19 @@ fn draw_chart(
         .border_style(BLACK)
         .draw()
         .map_err(|e| e.to_string())
+}
+
+/// The power of ten an axis's values are divided by for drawing: 0 when
+/// the range `lo..hi`, padded by `pad` of its span on each side, has finite
+/// bounds and a finite span (any range within about ±1e307), else 10.
+fn shrink(lo: f64, hi: f64, pad: f64) -> i32 {
+    let p = (hi - lo) * pad;
+    let (a, b) = (lo - p, hi + p);
+    if a.is_finite() && b.is_finite() && (b - a).is_finite() {
+        0
+    } else {
+        10
+    }
 }
 
 /// What a task's `loss.svg` shows: which `metrics.jsonl` fields, against
@@ -256,5 +287,47 @@ impl LossPlot {
         row.get(self.x)
             .and_then(|v| v.as_u64())
             .is_none_or(|x| x % every == 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values spanning more than the largest float (±1e308, 0 to f64::MAX)
+    /// are drawn in units of 1e10 and the plot is written: before, the
+    /// axis's span overflowed to infinity and plotters' tick search never
+    /// returned. A thread and a timeout make a hang a failure.
+    #[test]
+    fn huge_spans_are_drawn_and_return() {
+        let cases: [Vec<(f64, f64)>; 4] = [
+            vec![(0.0, 1e308), (1.0, -1e308)],
+            vec![(0.0, 0.0), (1.0, f64::MAX)],
+            vec![(0.0, 1e308), (1e-308, -1e308)],
+            vec![(-f64::MAX, 1.0), (f64::MAX, 2.0)],
+        ];
+        for (k, pts) in cases.into_iter().enumerate() {
+            let path =
+                std::env::temp_dir().join(format!("rnn-plot-huge-{}-{k}.svg", std::process::id()));
+            let (tx, rx) = std::sync::mpsc::channel();
+            let p = path.clone();
+            std::thread::spawn(move || {
+                let r = plot_lines(&p, "t", ("x", "y"), &[("a", pts)], &CURVES);
+                let _ = tx.send(r.map_err(|e| e.to_string()));
+            });
+            let r = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("case {k}: plot_lines did not return in 60 s"));
+            r.unwrap();
+            let svg = std::fs::read_to_string(&path).unwrap();
+            assert!(svg.contains("x 1e10"), "case {k}: the axis says its unit");
+            std::fs::remove_file(&path).unwrap();
+        }
+        // an ordinary range is drawn as it was, without a unit
+        let path = std::env::temp_dir().join(format!("rnn-plot-plain-{}.svg", std::process::id()));
+        let pts = vec![(0.0, -3.0e300), (1.0, 3.0e300)];
+        plot_lines(&path, "t", ("x", "y"), &[("a", pts)], &CURVES).unwrap();
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("1e10"));
+        std::fs::remove_file(&path).unwrap();
     }
 }
