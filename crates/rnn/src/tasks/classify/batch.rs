@@ -133,6 +133,19 @@ impl Encoded {
     }
 }
 
+/// The indices of each distinct label's sequences, in index order, labels
+/// ascending: what the splits shuffle. Only the labels present are visited
+/// (not every id up to the largest: a label of `1 << 40` is one class, not
+/// a loop over 10^12 empty ones), in the order `0..=max` visited them, so
+/// the splits are those of that loop.
+fn class_members(labels: &[usize]) -> impl Iterator<Item = Vec<usize>> {
+    let mut classes: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, &c) in labels.iter().enumerate() {
+        classes.entry(c).or_default().push(i);
+    }
+    classes.into_values()
+}
+
 /// Splits sequence indices `0..labels.len()` into training and validation
 /// parts with every class in the same proportion: about `frac` of each
 /// class (rounded, at least one when the class has two or more sequences,
@@ -150,10 +163,8 @@ impl Encoded {
 /// ```
 pub fn stratified_split(labels: &[usize], frac: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5717_a7ed);
-    let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
     let mut val = Vec::new();
-    for c in 0..classes {
-        let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
+    for mut members in class_members(labels) {
         if members.len() < 2 || frac <= 0.0 {
             continue;
         }
@@ -205,10 +216,8 @@ pub fn fold_split(
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
         seed ^ 0xf01d_5eed ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
     );
-    let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
     let (mut turn, mut val) = (0usize, Vec::new());
-    for c in 0..classes {
-        let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
+    for mut members in class_members(labels) {
         if members.len() < 2 {
             continue;
         }
@@ -257,4 +266,103 @@ pub fn length_groups(lengths: &[usize], max: usize) -> Vec<Vec<usize>> {
         }
     }
     groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The splits as they were, looping over every class id `0..=max`.
+    fn split_by_ids(labels: &[usize], frac: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5717_a7ed);
+        let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
+        let mut val = Vec::new();
+        for c in 0..classes {
+            let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
+            if members.len() < 2 || frac <= 0.0 {
+                continue;
+            }
+            members.shuffle(&mut rng);
+            let k = ((frac * members.len() as f64).round() as usize).clamp(1, members.len() - 1);
+            val.extend_from_slice(&members[..k]);
+        }
+        val.sort_unstable();
+        let train = (0..labels.len())
+            .filter(|i| val.binary_search(i).is_err())
+            .collect();
+        (train, val)
+    }
+
+    fn folds_by_ids(labels: &[usize], folds: usize, member: usize, seed: u64) -> Vec<usize> {
+        let round = (member / folds) as u64;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+            seed ^ 0xf01d_5eed ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        let classes = labels.iter().copied().max().map_or(0, |m| m + 1);
+        let (mut turn, mut val) = (0usize, Vec::new());
+        for c in 0..classes {
+            let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
+            if members.len() < 2 {
+                continue;
+            }
+            members.shuffle(&mut rng);
+            for i in members {
+                if turn % folds == member % folds {
+                    val.push(i);
+                }
+                turn += 1;
+            }
+        }
+        val.sort_unstable();
+        val
+    }
+
+    /// Labels `0..k` (some ids absent, some classes of one) split exactly
+    /// as the loop over every id did.
+    #[test]
+    fn splits_are_those_of_the_loop_over_class_ids() {
+        let mut r: u64 = 5;
+        for n in [0, 1, 2, 7, 40, 333] {
+            for k in [1, 2, 3, 9] {
+                let labels: Vec<usize> = (0..n)
+                    .map(|_| {
+                        r = r
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        let c = (r >> 33) as usize % k;
+                        if c == 1 {
+                            c + 2
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                for seed in [0, 11] {
+                    for frac in [0.0, 0.1, 0.5] {
+                        let want = split_by_ids(&labels, frac, seed);
+                        assert_eq!(stratified_split(&labels, frac, seed), want);
+                    }
+                    for (folds, member) in [(2, 0), (3, 1), (5, 7)] {
+                        let val = folds_by_ids(&labels, folds, member, seed);
+                        assert_eq!(fold_split(&labels, folds, member, seed).1, val);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A huge label is one class (it was a loop over 2^40 empty ones), and
+    /// `usize::MAX` is a class too (`max + 1` wrapped to no class at all).
+    #[test]
+    fn huge_labels_are_classes_like_any_other() {
+        let (train, val) = stratified_split(&[1 << 40, 0, 1 << 40, 0], 0.5, 1);
+        assert_eq!((train.len(), val.len()), (2, 2));
+        let (_, val) = fold_split(&[1 << 40, 0], 2, 0, 1);
+        assert!(val.is_empty()); // two classes of one: nothing to hold out
+        let (train, val) = stratified_split(&[usize::MAX, 0, 0], 0.5, 1);
+        assert_eq!((train.len(), val.len()), (2, 1));
+        assert_eq!(val.len(), 1);
+        let (_, val) = fold_split(&[usize::MAX, usize::MAX, 7], 2, 1, 1);
+        assert_eq!(val.len(), 1);
+    }
 }
