@@ -76,7 +76,17 @@ impl<'m, T: Float> Stream<'m, T> {
     }
 
     /// `batch` parallel streams of `model` from the zero state: `h` (and `c`)
-    /// `[L, B, H]` of zeros.
+    /// `[L, B, H]` of zeros. A batch whose state cannot be allocated is an
+    /// error, not an abort:
+    ///
+    /// ```
+    /// let m = rnn::Model::<f64>::new(rnn::ModelConfig::elman(3, 4, 3), 1).unwrap();
+    /// assert_eq!(rnn::Stream::batched(&m, 2).unwrap().state().h.len(), 2 * 4);
+    /// let e = rnn::Stream::batched(&m, 1 << 40).unwrap_err().to_string();
+    /// assert!(e.contains("needs about 35.2 TB of memory"), "{e}");
+    /// assert!(rnn::Stream::batched(&m, 1 << 61).is_err());
+    /// assert!(rnn::Stream::batched(&m, usize::MAX).is_err()); // L*B*H overflows
+    /// ```
     pub fn batched(model: &'m Model<T>, batch: usize) -> Result<Self> {
         let cfg = &model.config;
         cfg.validate()?;
@@ -104,14 +114,27 @@ impl<'m, T: Float> Stream<'m, T> {
             });
         }
         state_len(model, batch)?;
+        // the state and its readout [B, O], refused (not an abort) when they
+        // cannot be allocated
+        let state = model.try_zero_state(batch)?;
+        let o = model.config.output_size;
+        let what = || format!("the readout [B, O] = [{batch}, {o}] of a stream");
+        let logits_len = batch.checked_mul(o).ok_or_else(|| {
+            Error::argument(
+                "batch",
+                "B * O that fits in a usize",
+                format!("{batch} * {o} (overflows)"),
+            )
+        })?;
+        crate::memory::ensure_fits(what, logits_len as f64 * std::mem::size_of::<T>() as f64)?;
         let mut s = Stream {
             model,
             batch,
-            state: State::default(),
-            logits: Vec::new(),
+            state,
+            logits: crate::memory::try_with_capacity(what, logits_len)?,
             inf: Inference::new(),
         };
-        s.reset();
+        s.readout();
         Ok(s)
     }
 

@@ -357,7 +357,12 @@ impl<T: Float> Model<T> {
         Ok(())
     }
 
-    /// The zero state for a batch of `batch`.
+    /// The zero state for a batch of `batch`: `h` (and `c` for the LSTM)
+    /// `[L*D, B, H]` of zeros.
+    ///
+    /// For a batch size from outside the program use
+    /// [`Model::try_zero_state`]: this one aborts (allocation failure) or
+    /// panics (capacity overflow) when the state cannot be allocated.
     pub fn zero_state(&self, batch: usize) -> State<T> {
         let n = self.config.num_layers * self.config.directions() * batch * self.config.hidden_size;
         State {
@@ -368,5 +373,39 @@ impl<T: Float> Model<T> {
                 Vec::new()
             },
         }
+    }
+
+    /// [`Model::zero_state`], with an error instead of an abort when it
+    /// cannot be had: sizes whose product overflows
+    /// ([`Error::Argument`] naming `batch`), or a state that does not fit
+    /// in the memory available or that the allocator refuses
+    /// ([`Error::Memory`]).
+    ///
+    /// ```
+    /// let m = rnn::Model::<f64>::new(rnn::ModelConfig::elman(3, 4, 3), 0).unwrap();
+    /// assert_eq!(m.try_zero_state(2).unwrap(), m.zero_state(2));
+    /// assert!(m.try_zero_state(1 << 40).is_err()); // 32 TB
+    /// assert!(m.try_zero_state(usize::MAX).unwrap_err().to_string().starts_with("batch"));
+    /// ```
+    pub fn try_zero_state(&self, batch: usize) -> Result<State<T>> {
+        let cfg = &self.config;
+        let (ld, h) = (
+            cfg.num_layers.saturating_mul(cfg.directions()),
+            cfg.hidden_size,
+        );
+        let n = check::product("batch", &[ld, batch, h])?;
+        let blocks = if cfg.cell.has_memory() { 2.0 } else { 1.0 };
+        let what = || {
+            format!("the zero state of B = {batch} sequences ([L*D, B, H] = [{ld}, {batch}, {h}])")
+        };
+        crate::memory::ensure_fits(what, blocks * n as f64 * std::mem::size_of::<T>() as f64)?;
+        Ok(State {
+            h: crate::memory::try_filled(what, n, T::zero())?,
+            c: if cfg.cell.has_memory() {
+                crate::memory::try_filled(what, n, T::zero())?
+            } else {
+                Vec::new()
+            },
+        })
     }
 }
