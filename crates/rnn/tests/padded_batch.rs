@@ -47,7 +47,8 @@ fn check(cell: CellKind, layers: usize, bidirectional: bool) {
         Some(&mask),
         Reduction::Sum,
         &mut dlogits,
-    );
+    )
+    .unwrap();
     let mut grads = vec![0.0; model.params.len()];
     let (_, dx) = model
         .backward(
@@ -90,7 +91,8 @@ fn check(cell: CellKind, layers: usize, bidirectional: bool) {
             None,
             Reduction::Sum,
             &mut d1,
-        );
+        )
+        .unwrap();
         let (_, dx1) = model
             .backward(
                 &f1,

@@ -49,7 +49,7 @@
 
 use crate::kernels::gemv_t_acc;
 use crate::nn::cell::{Activation, CellKind};
-use crate::nn::loss::{loss_and_grad, Reduction, Targets};
+use crate::nn::loss::{loss_and_grad_unchecked, Reduction, Targets};
 use crate::nn::many_to_one::ManyToOne;
 use crate::nn::model::{Batch, Forward, Model};
 use crate::{Error, Float, Result};
@@ -388,7 +388,7 @@ fn trace<T: Float>(
 ) -> Vec<Vec<T>> {
     let cfg = &model.config;
     let mut dlogits = vec![T::zero(); fwd.logits.len()];
-    loss_and_grad(
+    loss_and_grad_unchecked(
         cfg.output,
         &fwd.logits,
         cfg.output_size,

@@ -1,6 +1,6 @@
 //! Output functions `g` and losses `E_t`, each with its fused backward.
 
-use crate::Float;
+use crate::{Error, Float, Result};
 use serde::{Deserialize, Serialize};
 
 /// How per-position losses are combined.
@@ -35,7 +35,9 @@ pub enum Targets<'a, T> {
 }
 
 /// Row-wise softmax of `[N, O]` logits, numerically stable (max subtracted).
-pub fn softmax<T: Float>(logits: &[T], classes: usize) -> Vec<T> {
+/// `classes >= 1` (the crate's callers pass a model's `O`); crate-internal,
+/// as `softmax(_, 0)` had no meaning but a panic.
+pub(crate) fn softmax<T: Float>(logits: &[T], classes: usize) -> Vec<T> {
     let mut p = logits.to_vec();
     for row in p.chunks_exact_mut(classes) {
         let m = row.iter().copied().fold(T::neg_infinity(), T::max);
@@ -81,7 +83,97 @@ pub fn log_sum_exp<T: Float>(row: &[T]) -> T {
 /// - Identity: `E_t = 0.5 ||o_t - y_t||^2`; `dE/do_t = o_t - y_t`.
 ///
 /// With [`Reduction::Mean`] both are divided by the number of counted rows.
+///
+/// # Errors
+///
+/// [`Error::Argument`] naming the argument, before anything is written:
+/// `outputs` 0 or not dividing `o.len()`, `grad` not as long as `o`, a
+/// `mask` that is not one flag per row, targets of the wrong kind for
+/// `kind` or the wrong length, or a counted class id `>= outputs`.
+///
+/// ```
+/// use rnn::nn::loss::{loss_and_grad, OutputKind, Reduction, Targets};
+/// let mut g = [0.0f64; 3];
+/// let e = loss_and_grad(OutputKind::Softmax, &[0.0; 3], 3, Targets::Classes(&[1]), None, Reduction::Sum, &mut g).unwrap();
+/// assert!((e - 3f64.ln()).abs() < 1e-12);
+/// let bad = loss_and_grad(OutputKind::Softmax, &[0.0; 3], 3, Targets::Classes(&[5]), None, Reduction::Sum, &mut g);
+/// assert_eq!(bad.unwrap_err().to_string(), "targets[0]: expected a class id < outputs = 3, got 5");
+/// ```
 pub fn loss_and_grad<T: Float>(
+    kind: OutputKind,
+    o: &[T],
+    outputs: usize,
+    targets: Targets<T>,
+    mask: Option<&[bool]>,
+    reduction: Reduction,
+    grad: &mut [T],
+) -> Result<T> {
+    if outputs == 0 || !o.len().is_multiple_of(outputs) {
+        return Err(Error::argument(
+            "outputs",
+            format!("O >= 1 dividing the {} outputs o [N, O]", o.len()),
+            outputs,
+        ));
+    }
+    let rows = o.len() / outputs;
+    let len = |arg: &str, got: usize, want: usize, what: &str| {
+        if got == want {
+            Ok(())
+        } else {
+            Err(Error::argument(
+                arg,
+                format!("{what} = {want} values"),
+                format!("{got} values"),
+            ))
+        }
+    };
+    len("grad", grad.len(), o.len(), "[N, O], as o")?;
+    if let Some(m) = mask {
+        len("mask", m.len(), rows, "one flag per row, N")?;
+    }
+    let counted = |r: usize| mask.is_none_or(|m| m[r]);
+    match (kind, targets) {
+        (OutputKind::Softmax, Targets::Classes(y)) => {
+            len("targets", y.len(), rows, "one class id per row, N")?;
+            if let Some((r, &c)) = y
+                .iter()
+                .enumerate()
+                .find(|&(r, &c)| c >= outputs && counted(r))
+            {
+                return Err(Error::argument(
+                    format!("targets[{r}]"),
+                    format!("a class id < outputs = {outputs}"),
+                    c,
+                ));
+            }
+        }
+        (OutputKind::Identity, Targets::Values(y)) => {
+            len("targets", y.len(), o.len(), "[N, O], as o")?;
+        }
+        (OutputKind::Softmax, Targets::Values(_)) => {
+            return Err(Error::argument(
+                "targets",
+                "class ids (Targets::Classes) for a softmax output",
+                "values (Targets::Values)",
+            ))
+        }
+        (OutputKind::Identity, Targets::Classes(_)) => {
+            return Err(Error::argument(
+                "targets",
+                "values (Targets::Values) for an identity output",
+                "class ids (Targets::Classes)",
+            ))
+        }
+    }
+    Ok(loss_and_grad_unchecked(
+        kind, o, outputs, targets, mask, reduction, grad,
+    ))
+}
+
+/// [`loss_and_grad`] without the checks, for the crate's passes that built
+/// their arguments: `outputs >= 1` divides `o.len()`, `grad` is as long as
+/// `o`, `mask` has one flag per row, the targets fit `kind` and `o`.
+pub(crate) fn loss_and_grad_unchecked<T: Float>(
     kind: OutputKind,
     o: &[T],
     outputs: usize,
@@ -154,9 +246,68 @@ mod tests {
             None,
             Reduction::Sum,
             &mut g,
-        );
+        )
+        .unwrap();
         assert!((e - 3f64.ln()).abs() < 1e-15);
         assert!((g[0] - 1.0 / 3.0).abs() < 1e-15 && (g[2] + 2.0 / 3.0).abs() < 1e-15);
+    }
+
+    /// Each misuse is an error naming the argument (each was a panic: an
+    /// index out of bounds, a division by zero or an explicit `panic!`),
+    /// and `grad` is left as it was.
+    #[test]
+    fn misuses_are_errors_naming_the_argument() {
+        let o = [0.0f64; 6]; // [N = 2, O = 3]
+        let call = |outputs: usize, t: Targets<f64>, mask: Option<&[bool]>, g: &mut [f64]| {
+            let k = match t {
+                Targets::Classes(_) => OutputKind::Softmax,
+                Targets::Values(_) => OutputKind::Identity,
+            };
+            loss_and_grad(k, &o, outputs, t, mask, Reduction::Sum, g)
+        };
+        let arg = |r: Result<f64>| match r.unwrap_err() {
+            Error::Argument { arg, .. } => arg,
+            e => panic!("{e}"),
+        };
+        let mut g = [7.0; 6];
+        assert_eq!(
+            arg(call(3, Targets::Classes(&[0, 5]), None, &mut g)),
+            "targets[1]"
+        );
+        assert_eq!(
+            arg(call(0, Targets::Classes(&[0, 0]), None, &mut g)),
+            "outputs"
+        );
+        assert_eq!(
+            arg(call(4, Targets::Classes(&[0, 0]), None, &mut g)),
+            "outputs"
+        );
+        assert_eq!(arg(call(3, Targets::Classes(&[]), None, &mut g)), "targets");
+        assert_eq!(
+            arg(call(3, Targets::Classes(&[0, 0]), None, &mut [])),
+            "grad"
+        );
+        assert_eq!(
+            arg(call(3, Targets::Classes(&[0, 0]), Some(&[true]), &mut g)),
+            "mask"
+        );
+        assert_eq!(
+            arg(call(3, Targets::Values(&[0.0]), None, &mut g)),
+            "targets"
+        );
+        let wrong_kind = loss_and_grad(
+            OutputKind::Softmax,
+            &o,
+            3,
+            Targets::Values(&o),
+            None,
+            Reduction::Sum,
+            &mut g,
+        );
+        assert_eq!(arg(wrong_kind), "targets");
+        assert_eq!(g, [7.0; 6]);
+        // a class past O in a masked (padding) row is not read
+        call(3, Targets::Classes(&[0, 5]), Some(&[true, false]), &mut g).unwrap();
     }
 
     #[test]
@@ -177,7 +328,8 @@ mod tests {
             Some(&[true, false]),
             Reduction::Mean,
             &mut g,
-        );
+        )
+        .unwrap();
         assert!((e - 0.5 * 0.04).abs() < 1e-15);
         assert_eq!(&g[2..], &[0.0, 0.0]);
     }

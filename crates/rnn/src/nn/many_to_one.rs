@@ -11,7 +11,7 @@
 
 use crate::kernels::{col_sum_acc, gemm};
 use crate::nn::layer::Input;
-use crate::nn::loss::{loss_and_grad, Reduction, Targets};
+use crate::nn::loss::{loss_and_grad_unchecked, Reduction, Targets};
 use crate::nn::model::infer::Inference;
 use crate::nn::model::{Batch, Forward, Model};
 use crate::nn::pool::{pool_backward, pool_forward, Pool, PoolShape, Pooled};
@@ -240,7 +240,7 @@ impl<'a, T: Float> ManyToOne<'a, T> {
             None => self.last_outputs_unchecked(&fwd, lengths),
         }; // [B, O]
         let mut dout = vec![T::zero(); batch * o]; // [B, O]
-        let loss = loss_and_grad(
+        let loss = loss_and_grad_unchecked(
             self.model.config.output,
             &out,
             o,
@@ -350,7 +350,7 @@ impl<'a, T: Float> ManyToOne<'a, T> {
         let o = self.model.config.output_size;
         let (p, out) = self.pooled_outputs(fwd, lengths);
         let mut dout = vec![T::zero(); fwd.batch * o]; // [B, O]
-        loss_and_grad(
+        loss_and_grad_unchecked(
             self.model.config.output,
             &out,
             o,

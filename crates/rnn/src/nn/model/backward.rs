@@ -3,7 +3,7 @@
 
 use crate::kernels::{col_sum_acc, gemm, pool};
 use crate::nn::layer::Input;
-use crate::nn::loss::{loss_and_grad, Reduction, Targets};
+use crate::nn::loss::{loss_and_grad_unchecked, Reduction, Targets};
 use crate::nn::model::dropout::mask_in_place;
 use crate::nn::model::{Batch, Forward, Model, State};
 use crate::{Error, Float, Result};
@@ -297,7 +297,7 @@ impl<T: Float> Model<T> {
                 .collect()
         });
         let mut dlogits = vec![T::zero(); fwd.logits.len()];
-        let loss = loss_and_grad(
+        let loss = loss_and_grad_unchecked(
             self.config.output,
             &fwd.logits,
             self.config.output_size,

@@ -8,7 +8,7 @@ use super::features::{FeatureKind, NUM_FLAGS, UNK, UNKNOWN_TAG};
 use super::tagger::Tagger;
 use crate::dist::{self, Collective, Single};
 use crate::nn::layer::Input;
-use crate::nn::loss::{loss_and_grad, OutputKind, Reduction, Targets};
+use crate::nn::loss::{loss_and_grad_unchecked, OutputKind, Reduction, Targets};
 use crate::nn::model::Batch;
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::{Error, Result};
@@ -313,7 +313,7 @@ impl Stepper {
         }
         let mut dlogits = vec![0.0f32; fwd.logits.len()];
         let loss = if tagger.crf.is_empty() {
-            let loss = loss_and_grad(
+            let loss = loss_and_grad_unchecked(
                 OutputKind::Softmax,
                 &fwd.logits,
                 model.config.output_size,
