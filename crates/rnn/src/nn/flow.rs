@@ -296,7 +296,7 @@ pub fn gradient_flow_of<T: Float>(
 }
 
 /// `||dE/dθ||` per parameter tensor of `model` (its layout's names).
-pub fn tensor_norms<T: Float>(model: &Model<T>, grads: &[T]) -> BTreeMap<String, f64> {
+pub(crate) fn tensor_norms<T: Float>(model: &Model<T>, grads: &[T]) -> BTreeMap<String, f64> {
     model
         .layout
         .iter()

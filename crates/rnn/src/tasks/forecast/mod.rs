@@ -65,13 +65,13 @@ pub use linear::Linear;
 pub use meta::{
     fingerprint, Base, Choice, ForecastMeta, Interval, Strategy, ValScores, META_KEY, TASK,
 };
-pub use pipeline::{difference, undifference, Pipeline, Transform};
+pub use pipeline::{difference, Pipeline, Transform};
 pub use predict::{member_dir, Forecast, Forecaster, Origin};
 pub use report::{fmt_num, ForecastReport};
 pub use series::{Series, TimeColumn};
 pub use table::{decode_text, RowFilter, Table};
 pub use trainer::{Summary, Trainer};
-pub use windows::{batch_of, eval_origins, windows, Window};
+pub use windows::{eval_origins, windows, Window};
 
 /// What a forecaster run's `loss.svg` shows (see [`crate::tasks::Plotting`]):
 /// MSE in normalised units per epoch, redrawn every 20 epochs.

@@ -78,7 +78,7 @@ pub fn difference(z: &[f64], lags: &[usize]) -> Vec<f64> {
 /// The inverse of [`difference`]: given the undifferenced history `z` (up to
 /// the forecast origin) and forecasts `d` of the fully differenced series for
 /// the next steps, returns the forecasts of `z` for those steps.
-pub fn undifference(z: &[f64], lags: &[usize], d: &[f64]) -> Vec<f64> {
+pub(crate) fn undifference(z: &[f64], lags: &[usize], d: &[f64]) -> Vec<f64> {
     // levels[k] = the history differenced by the first k lags
     let mut levels = vec![z.to_vec()];
     for (k, &lag) in lags.iter().enumerate() {

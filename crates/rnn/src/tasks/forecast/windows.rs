@@ -41,7 +41,7 @@ pub fn eval_origins(n: usize, test: usize, horizon: usize) -> Vec<(usize, usize)
 /// The `[W, B, I]` inputs and `[B, O]` targets (as `f32`) of a minibatch of
 /// windows of the encoded series `enc` (`[N, I]`, `I = width`, the target in
 /// column 0). All windows have the same lengths; `wins` is not empty.
-pub fn batch_of(enc: &[f64], width: usize, wins: &[&Window]) -> (Vec<f32>, Vec<f32>) {
+pub(crate) fn batch_of(enc: &[f64], width: usize, wins: &[&Window]) -> (Vec<f32>, Vec<f32>) {
     let (b, steps) = (wins.len(), wins[0].input.len());
     let o = wins[0].target.len();
     let mut x = vec![0f32; steps * b * width]; // [W, B, I]

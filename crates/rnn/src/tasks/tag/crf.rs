@@ -124,7 +124,7 @@ fn path_score(e: &[f64], o: usize, s: &[f64], a: &[f64], f: &[f64], y: &[usize])
 /// `emissions [n, O]` and parameters `params`, with its gradient times
 /// `scale` *added* to `d_emissions [n, O]` and `d_params` (both as long as
 /// their inputs). An empty sentence has loss 0.
-pub fn nll_and_grad<T: Float>(
+pub(crate) fn nll_and_grad<T: Float>(
     params: &[T],
     emissions: &[T],
     o: usize,
@@ -172,7 +172,7 @@ pub fn nll_and_grad<T: Float>(
 }
 
 /// The negative log-likelihood of the gold path alone (no gradient).
-pub fn nll<T: Float>(params: &[T], emissions: &[T], o: usize, gold: &[usize]) -> f64 {
+pub(crate) fn nll<T: Float>(params: &[T], emissions: &[T], o: usize, gold: &[usize]) -> f64 {
     if gold.is_empty() {
         return 0.0;
     }
@@ -183,7 +183,7 @@ pub fn nll<T: Float>(params: &[T], emissions: &[T], o: usize, gold: &[usize]) ->
 }
 
 /// The tag marginals `p(y_t = j | x)` `[n, O]` of a sentence.
-pub fn marginals<T: Float>(params: &[T], emissions: &[T], o: usize) -> Vec<f64> {
+pub(crate) fn marginals<T: Float>(params: &[T], emissions: &[T], o: usize) -> Vec<f64> {
     if emissions.is_empty() {
         return Vec::new();
     }
@@ -202,7 +202,7 @@ pub fn marginals<T: Float>(params: &[T], emissions: &[T], o: usize) -> Vec<f64> 
 /// where the transition terms come from `params` (a CRF's buffer; `None`: all
 /// zero) and only paths allowed by `allowed[prev * O + next]` (row `O` =
 /// sentence start; `None`: all) are considered. `scores` is `[n, O]`.
-pub fn viterbi(
+pub(crate) fn viterbi(
     scores: &[f64],
     o: usize,
     params: Option<&[f32]>,

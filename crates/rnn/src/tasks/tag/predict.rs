@@ -139,7 +139,7 @@ impl Tagger {
 /// The best tag path under the per-token log-probabilities `logp [n, O]`:
 /// Viterbi over the allowed transitions (`allowed[prev * O + next]`, row `O` =
 /// sentence start) or, without constraints, the per-token argmax.
-pub fn decode(logp: &[f64], o: usize, allowed: Option<&[bool]>) -> Vec<usize> {
+pub(crate) fn decode(logp: &[f64], o: usize, allowed: Option<&[bool]>) -> Vec<usize> {
     match allowed {
         Some(a) => super::crf::viterbi(logp, o, None, Some(a)),
         None => logp
