@@ -82,19 +82,11 @@ pub struct Pooled<T> {
     pub from: Vec<usize>,
 }
 
-/// Pools `out` (`[T, B, W]`) over each sequence's valid steps.
-///
-/// ```
-/// use rnn::nn::pool::{pool_forward, Pool, PoolShape};
-/// // T = 3, B = 1, one direction of H = 2; the sequence has 2 valid steps
-/// let out = [1.0, -1.0, 3.0, 0.0, 9.0, 9.0];
-/// let shape = PoolShape { steps: 3, batch: 1, hidden: 2, directions: 1, lengths: Some(&[2]) };
-/// assert_eq!(pool_forward(Pool::Last, &out, shape).values, [3.0, 0.0]);
-/// assert_eq!(pool_forward(Pool::Mean, &out, shape).values, [2.0, -0.5]);
-/// let max = pool_forward(Pool::Max, &out, shape);
-/// assert_eq!((max.values, max.from), (vec![3.0, 0.0], vec![1, 1]));
-/// ```
-pub fn pool_forward<T: Float>(pool: Pool, out: &[T], s: PoolShape) -> Pooled<T> {
+/// Pools `out` (`[T, B, W]`) over each sequence's valid steps. Unchecked,
+/// so crate-internal: `out` is `[T, B, W]` and each length in `1..=T`
+/// ([`crate::nn::many_to_one::ManyToOne`], the public way to pool, checks
+/// its batch first).
+pub(crate) fn pool_forward<T: Float>(pool: Pool, out: &[T], s: PoolShape) -> Pooled<T> {
     let (w, batch) = (s.width(), s.batch);
     let row = |t: usize, b: usize| &out[(t * batch + b) * w..(t * batch + b + 1) * w];
     let mut values = vec![T::zero(); batch * w]; // [B, W]
@@ -138,8 +130,9 @@ pub fn pool_forward<T: Float>(pool: Pool, out: &[T], s: PoolShape) -> Pooled<T> 
 }
 
 /// The gradient of the pooled vectors, `dpooled` (`[B, W]`), spread back
-/// over the outputs: `[T, B, W]`, zero at padding.
-pub fn pool_backward<T: Float>(
+/// over the outputs: `[T, B, W]`, zero at padding. Unchecked and
+/// crate-internal, as [`pool_forward`].
+pub(crate) fn pool_backward<T: Float>(
     pool: Pool,
     pooled: &Pooled<T>,
     dpooled: &[T],
@@ -179,6 +172,23 @@ pub fn pool_backward<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_pool_over_the_valid_steps() {
+        // T = 3, B = 1, one direction of H = 2; the sequence has 2 valid steps
+        let out = [1.0, -1.0, 3.0, 0.0, 9.0, 9.0];
+        let shape = PoolShape {
+            steps: 3,
+            batch: 1,
+            hidden: 2,
+            directions: 1,
+            lengths: Some(&[2]),
+        };
+        assert_eq!(pool_forward(Pool::Last, &out, shape).values, [3.0, 0.0]);
+        assert_eq!(pool_forward(Pool::Mean, &out, shape).values, [2.0, -0.5]);
+        let max = pool_forward(Pool::Max, &out, shape);
+        assert_eq!((max.values, max.from), (vec![3.0, 0.0], vec![1, 1]));
+    }
 
     #[test]
     fn bidirectional_last_reads_each_direction_at_its_own_end() {
