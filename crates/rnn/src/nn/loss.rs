@@ -150,24 +150,28 @@ pub fn loss_and_grad<T: Float>(
         (OutputKind::Identity, Targets::Values(y)) => {
             len("targets", y.len(), o.len(), "[N, O], as o")?;
         }
-        (OutputKind::Softmax, Targets::Values(_)) => {
-            return Err(Error::argument(
-                "targets",
-                "class ids (Targets::Classes) for a softmax output",
-                "values (Targets::Values)",
-            ))
-        }
-        (OutputKind::Identity, Targets::Classes(_)) => {
-            return Err(Error::argument(
-                "targets",
-                "values (Targets::Values) for an identity output",
-                "class ids (Targets::Classes)",
-            ))
-        }
+        (kind, _) => return Err(wrong_targets(kind)),
     }
     Ok(loss_and_grad_unchecked(
         kind, o, outputs, targets, mask, reduction, grad,
     ))
+}
+
+/// The error for targets of the other kind than `kind` needs: class ids
+/// for a softmax output, values for an identity output.
+pub(crate) fn wrong_targets(kind: OutputKind) -> Error {
+    match kind {
+        OutputKind::Softmax => Error::argument(
+            "targets",
+            "class ids (Targets::Classes) for a softmax output",
+            "values (Targets::Values)",
+        ),
+        OutputKind::Identity => Error::argument(
+            "targets",
+            "values (Targets::Values) for an identity output",
+            "class ids (Targets::Classes)",
+        ),
+    }
 }
 
 /// [`loss_and_grad`] without the checks, for the crate's passes that built

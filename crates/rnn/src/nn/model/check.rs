@@ -283,20 +283,7 @@ impl<T: Float> Model<T> {
                     ));
                 }
             }
-            (OutputKind::Softmax, Targets::Values(_)) => {
-                return Err(Error::argument(
-                    "targets",
-                    "class ids (Targets::Classes) for a softmax output",
-                    "values (Targets::Values)",
-                ))
-            }
-            (OutputKind::Identity, Targets::Classes(_)) => {
-                return Err(Error::argument(
-                    "targets",
-                    "values (Targets::Values) for an identity output",
-                    "class ids (Targets::Classes)",
-                ))
-            }
+            (kind, _) => return Err(crate::nn::loss::wrong_targets(kind)),
         }
         Ok(())
     }
