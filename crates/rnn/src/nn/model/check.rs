@@ -221,12 +221,14 @@ impl<T: Float> Model<T> {
         let h = cfg.hidden_size;
         let n = product(arg, &[ld, batch, h])?;
         let shape = format!("[L*D, B, H] = [{ld}, {batch}, {h}]");
-        len_is(&format!("{arg}.h"), s.h.len(), n, &shape)?;
-        finite(&format!("{arg}.h"), &s.h)?;
+        let name_h = format!("{arg}.h");
+        len_is(&name_h, s.h.len(), n, &shape)?;
+        finite(&name_h, &s.h)?;
         if cfg.cell.has_memory() {
             if !s.c.is_empty() {
-                len_is(&format!("{arg}.c"), s.c.len(), n, &shape)?;
-                finite(&format!("{arg}.c"), &s.c)?;
+                let name_c = format!("{arg}.c");
+                len_is(&name_c, s.c.len(), n, &shape)?;
+                finite(&name_c, &s.c)?;
             }
         } else if !s.c.is_empty() {
             return Err(Error::argument(
