@@ -36,6 +36,40 @@ fn a_steps_budget_stops_after_that_many_steps() {
     std::fs::remove_dir_all(&out).unwrap();
 }
 
+/// A series with a NaN or a value past f32's range is refused before
+/// training, naming its column, row and time. Before, a NaN was refused
+/// only at `fit` as `targets[0]` (a minibatch index), and values near
+/// 1e300 trained into a model file whose settings held an infinity, which
+/// the trainer then refused to read back.
+#[test]
+fn a_series_the_network_cannot_compute_with_is_refused_naming_the_row() {
+    let out = dir("bad-values");
+    let beyond = "is beyond the range of 32-bit floats (±3.4e38) the model computes in";
+    for (row, bad, why) in [
+        (7, f64::NAN, "NaN is not a finite number".to_string()),
+        (0, 1e300, format!("1e300 {beyond}")),
+        (59, -4e38, format!("-4e38 {beyond}")),
+    ] {
+        let mut s = sine(60);
+        s.target[row] = bad;
+        let e = Trainer::from_series(small(6, 6), s, &out)
+            .expect_err("refused")
+            .to_string();
+        let want = format!(
+            "sine: column \"sine\", data row {} (time {row}): {why}",
+            row + 1
+        );
+        assert_eq!(e, want);
+        assert!(!out.exists(), "nothing written for a refused series");
+    }
+    // values large but within the range train, and the model reads back
+    let huge = Series::from_values("sine", sine(60).target.iter().map(|v| v * 1e36).collect());
+    let mut t = Trainer::from_series(small(6, 6), huge, &out).unwrap();
+    t.fit(Budget::Steps(3), &mut ()).unwrap();
+    assert!(Forecaster::load(&out).is_ok());
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
 #[test]
 fn progress_gets_the_settings_one_step_and_one_row_per_epoch_and_the_scores() {
     let out = dir("events");
@@ -85,14 +119,20 @@ fn a_loaded_model_checks_its_arguments() {
     assert_eq!((o.row, o.extends), (60, true));
     assert_eq!(m.origin(&longer, Some(10)).unwrap().row, 55);
     assert!(m.origin(&longer, Some(65)).is_err());
-    // a NaN or infinity in the history names the column and row, not the
-    // model's weights
-    for (row, bad) in [(59, f64::NAN), (3, f64::INFINITY)] {
+    // a NaN, an infinity or a value past f32's range (which came out as an
+    // ordinary-looking forecast) in the history names the column and row,
+    // not the model's weights
+    let beyond = "is beyond the range of 32-bit floats (±3.4e38) the model computes in";
+    for (row, bad, why) in [
+        (59, f64::NAN, "NaN is not a finite number"),
+        (3, f64::INFINITY, "inf is not a finite number"),
+        (59, 1e300, &*format!("1e300 {beyond}")),
+    ] {
         let mut hole = s.clone();
         hole.target[row] = bad;
         let e = err(m.forecast(&hole, 1));
         let want = format!(
-            "column \"sine\", data row {} (time {row}): expected a finite value in the history, got {bad:?}",
+            "column \"sine\", data row {} (time {row}): {why} (in the forecast's history)",
             row + 1
         );
         assert!(e.contains(&want), "{e}");

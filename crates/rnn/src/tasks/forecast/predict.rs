@@ -204,27 +204,14 @@ impl Forecaster {
             });
         }
         let hist = &series.target[..origin];
-        // a NaN or infinity in the history would come out as a NaN forecast
-        // blamed on the weights: refused here, naming the column and row
-        let columns = std::iter::once((&series.target_name, hist)).chain(
-            series
-                .feature_names
-                .iter()
-                .zip(&series.features)
-                .map(|(n, f)| (n, &f[..origin])),
-        );
-        for (name, values) in columns {
-            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-                return Err(Error::Data {
-                    path: series.path.clone(),
-                    reason: format!(
-                        "column {name:?}, data row {} (time {}): expected a finite value in the history, got {:?}",
-                        i + 1,
-                        series.time.get(i).map_or("?", String::as_str),
-                        values[i]
-                    ),
-                });
-            }
+        // a NaN, an infinity or a value past f32's range in the history
+        // would come out as a NaN (or a meaningless) forecast blamed on the
+        // weights: refused here, naming the column and row
+        if let Some(why) = series.bad_value(origin) {
+            return Err(Error::Data {
+                path: series.path.clone(),
+                reason: format!("{why} (in the forecast's history)"),
+            });
         }
         let feats: Vec<Vec<f64>> = series
             .features

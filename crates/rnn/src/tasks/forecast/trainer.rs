@@ -156,6 +156,7 @@ impl Trainer {
     /// for is chosen here, on the validation block of the training part.
     pub fn from_series(mut config: TrainConfig, series: Series, out: &Path) -> Result<Trainer> {
         config.validate()?;
+        series.check_values()?;
         if !config.choose.transform {
             series.check_domain(config.transform)?;
         }

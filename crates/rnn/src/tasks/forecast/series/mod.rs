@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 /// Parses one numeric column; gaps are `None`. Non-numeric text is an error
 /// naming the line and column whatever `fill` says; gaps are errors unless
 /// `fill` is not [`Fill::None`].
+/// Why a value past `f32`'s range is refused (the reading's and
+/// [`Series::check_values`]' words).
+const BEYOND: &str = "is beyond the range of 32-bit floats (±3.4e38) the model computes in";
+
 fn numeric_column(table: &Table, col: usize, fill: Fill) -> Result<Vec<Option<f64>>> {
     let name = &table.columns[col];
     let mut out = Vec::with_capacity(table.rows.len());
@@ -29,12 +33,14 @@ fn numeric_column(table: &Table, col: usize, fill: Fill) -> Result<Vec<Option<f6
             out.push(None);
             continue;
         }
-        let why = match read_number(cell, f64::MAX) {
+        // the network computes in f32: a value past its range would
+        // overflow the normalisation's statistics or the model's output
+        let why = match read_number(cell, f32::MAX as f64) {
             Ok(v) => {
                 out.push(Some(v));
                 continue;
             }
-            Err(Unreadable::Beyond) => "is beyond the range of 64-bit floats (±1.8e308)",
+            Err(Unreadable::Beyond) => BEYOND,
             Err(Unreadable::NotFinite) => "is not a finite number",
             Err(Unreadable::NotANumber) => "is not a number",
         };
@@ -569,6 +575,59 @@ impl Series {
                 self.target[i]
             ),
         })
+    }
+
+    /// Checks that every target and feature value is finite and within the
+    /// range of `f32` (about ±3.4e38, what the network computes in), as
+    /// reading a file does; for a series built by [`Series::from_values`]
+    /// or by hand. The error names the file, the column, the row and its
+    /// time label.
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::Series;
+    /// assert!(Series::from_values("v", vec![1.0, -2.5e38]).check_values().is_ok());
+    /// let e = Series::from_values("v", vec![1.0, f64::NAN]).check_values().unwrap_err();
+    /// assert_eq!(e.to_string(), "v: column \"v\", data row 2 (time 1): NaN is not a finite number");
+    /// let e = Series::from_values("v", vec![1e300]).check_values().unwrap_err();
+    /// assert!(e.to_string().ends_with("1e300 is beyond the range of 32-bit floats (±3.4e38) the model computes in"));
+    /// ```
+    pub fn check_values(&self) -> Result<()> {
+        match self.bad_value(self.len()) {
+            Some(reason) => Err(Error::Data {
+                path: self.path.clone(),
+                reason,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The first target or feature value in rows `0..rows` that is not
+    /// finite or is past `f32`'s range, as "column .., data row .. (time
+    /// ..): VALUE why"; `None` when every one is fine.
+    pub(crate) fn bad_value(&self, rows: usize) -> Option<String> {
+        let columns = std::iter::once((&self.target_name, &self.target))
+            .chain(self.feature_names.iter().zip(&self.features));
+        for (name, values) in columns {
+            let values = &values[..rows.min(values.len())];
+            let Some(i) = values
+                .iter()
+                .position(|v| !v.is_finite() || v.abs() > f32::MAX as f64)
+            else {
+                continue;
+            };
+            let v = values[i];
+            let why = if v.is_finite() {
+                BEYOND
+            } else {
+                "is not a finite number"
+            };
+            return Some(format!(
+                "column {name:?}, data row {} (time {}): {v:e} {why}",
+                i + 1,
+                self.time.get(i).map_or("?", String::as_str),
+            ));
+        }
+        None
     }
 
     /// Number of rows.

@@ -146,14 +146,16 @@ fn missing_value_error_names_line_and_column() {
         e.contains("t.csv:3:") && e.contains("\"abc\" is not a number"),
         "{e}"
     );
-    // a number too large for f64 is named as such, a long cell by its start
-    let e = series("date,v\n2000-01,1\n2000-02,1e309\n", Fill::None)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.ends_with("\"1e309\" is beyond the range of 64-bit floats (±1.8e308)"),
-        "{e}"
-    );
+    // a number too large for f32 (the model's) is named as such, a long
+    // cell by its start
+    for big in ["1e309", "1e300", "-3.5e38"] {
+        let e = series(&format!("date,v\n2000-01,1\n2000-02,{big}\n"), Fill::None)
+            .unwrap_err()
+            .to_string();
+        let want = format!("t.csv:3: column \"v\": \"{big}\" is beyond the range of 32-bit floats (±3.4e38) the model computes in");
+        assert!(e.ends_with(&want), "{e}");
+    }
+    assert!(series("date,v\n2000-01,1\n2000-02,-3.3e38\n", Fill::None).is_ok());
     let long = "x".repeat(100_000);
     let e = series(&format!("date,v\n2000-01,1\n2000-02,{long}\n"), Fill::None)
         .unwrap_err()
