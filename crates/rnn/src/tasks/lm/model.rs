@@ -40,8 +40,16 @@ pub struct LanguageModel {
 }
 
 impl LanguageModel {
-    /// Pairs a model with its vocabulary; their sizes must agree.
+    /// Pairs a model with its vocabulary; their sizes must agree and no
+    /// character may appear twice.
     pub fn new(model: Model<f32>, vocab: Vocab) -> Result<Self> {
+        if let Some(twice) = vocab.repeated() {
+            return Err(Error::Value {
+                what: "vocab".into(),
+                value: format!("{twice:?} twice"),
+                expected: "each character once (its position is its id)".into(),
+            });
+        }
         let c = &model.config;
         if c.input_size != vocab.len() || c.output_size != vocab.len() {
             return Err(Error::Value {
@@ -118,5 +126,50 @@ impl LanguageModel {
         let mut out = String::new();
         self.generate_with(prime, s, |c| out.push(c))?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::ModelConfig;
+
+    fn model() -> Model<f32> {
+        Model::new(ModelConfig::elman(3, 4, 3), 0).unwrap()
+    }
+
+    /// A vocabulary built by hand in another order than sorted: every one
+    /// of its characters is known (before, 'c' first in ['c', 'a', 'b']
+    /// was "not in the model's vocabulary", the halving search missing it),
+    /// and a character given twice is refused, naming it.
+    #[test]
+    fn a_hand_built_vocabulary_in_any_order_works_and_a_repeat_is_refused() {
+        let lm = LanguageModel::new(
+            model(),
+            Vocab {
+                chars: vec!['c', 'a', 'b'],
+            },
+        )
+        .unwrap();
+        let e = lm.evaluate("abcabc", "text").unwrap();
+        assert_eq!(e.chars, 5);
+        assert!(e.loss_nats.is_finite() && e.loss_nats > 0.0);
+        // the same text through the ids by position gives the same loss as a
+        // sorted vocabulary with the text's characters renamed to match
+        // (c->a, a->b, b->c: ids 1,2,0,... either way)
+        let sorted = LanguageModel::new(model(), Vocab::from_text("abc")).unwrap();
+        let same = sorted.evaluate("bcabca", "text").unwrap();
+        assert_eq!(e.loss_nats, same.loss_nats);
+        let twice = LanguageModel::new(
+            model(),
+            Vocab {
+                chars: vec!['a', 'b', 'a'],
+            },
+        );
+        let msg = twice.expect_err("refused").to_string();
+        assert!(
+            msg.contains("'a' twice") && msg.contains("each character once"),
+            "{msg}"
+        );
     }
 }

@@ -41,9 +41,28 @@ impl Vocab {
         self.chars.is_empty()
     }
 
-    /// The id of `c`.
+    /// The id of `c`: its position in `chars`. A vocabulary built by
+    /// [`Vocab::from_text`] is sorted and searched by halves; one built by
+    /// hand in another order is still right (a character the halving
+    /// misses is looked for in order).
+    ///
+    /// ```
+    /// use rnn::tasks::lm::Vocab;
+    /// let v = Vocab { chars: vec!['c', 'a', 'b'] };
+    /// assert_eq!((v.id('c'), v.id('a'), v.id('b'), v.id('d')), (Some(0), Some(1), Some(2), None));
+    /// ```
     pub fn id(&self, c: char) -> Option<usize> {
-        self.chars.binary_search(&c).ok()
+        self.chars
+            .binary_search(&c)
+            .ok()
+            .or_else(|| self.chars.iter().position(|&x| x == c))
+    }
+
+    /// The first character `chars` holds twice, if any: ids would then be
+    /// ambiguous.
+    pub(crate) fn repeated(&self) -> Option<char> {
+        let mut seen = BTreeSet::new();
+        self.chars.iter().copied().find(|&c| !seen.insert(c))
     }
 
     /// Ids of every character of `text`, or an error listing the characters
@@ -89,8 +108,8 @@ impl Vocab {
                 value: s.chars().take(40).collect(),
                 expected: format!("a JSON string of characters ({e})"),
             })?;
-        let mut seen = BTreeSet::new();
-        if let Some(c) = chars.iter().find(|&&c| !seen.insert(c)) {
+        let vocab = Vocab { chars };
+        if let Some(c) = vocab.repeated() {
             return Err(Error::Metadata {
                 path: dir.join(MODEL_FILE),
                 key: "vocab".into(),
@@ -100,7 +119,6 @@ impl Vocab {
                 ),
             });
         }
-        let vocab = Vocab { chars };
         let config = &mf.model.config;
         if vocab.len() != config.output_size || vocab.len() != config.input_size {
             return Err(Error::Metadata {
