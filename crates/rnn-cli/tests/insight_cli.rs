@@ -103,6 +103,23 @@ fn train_with_diagnostics_then_diagnose() {
         v,
     ]);
     assert_bad_input(&again, "already exists");
+    // `-o -` is refused (it wrote a file named `-` before), --force or not
+    for force in [false, true] {
+        let mut args = vec![
+            "visualize",
+            "--model",
+            o,
+            "--text",
+            sample.to_str().unwrap(),
+            "-o",
+            "-",
+        ];
+        if force {
+            args.push("--force");
+        }
+        assert_bad_input(&rnn(&args), "-: is not a file name");
+    }
+    assert!(!std::path::Path::new("-").exists());
 
     // bad input: one line, exit 2
     let missing = dir.join("missing.txt");

@@ -169,6 +169,26 @@ fn train_tag_eval_roundtrip_and_bad_input() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 3);
 
+    // an entity bias past f64's range is named as typed, not as `inf`
+    let o = rnn(
+        &["tag", "--model", m, "--entity-bias", "1e309"],
+        Some("apple\n"),
+    );
+    assert_bad_input(&o, "'1e309'");
+    assert_bad_input(&o, "expected a finite number");
+    let o = rnn(
+        &[
+            "eval",
+            "--model",
+            m,
+            "--data",
+            &dev,
+            "--entity-bias=0,-1e309",
+        ],
+        None,
+    );
+    assert_bad_input(&o, "'-1e309'");
+
     // bad input
     let train = |f: &str| train_tag(f, &tmp("bad"), &["--epochs", "1"]);
     assert_bad_input(&train(&data("empty.conll")), "no sentences");

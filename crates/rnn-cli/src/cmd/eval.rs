@@ -77,7 +77,8 @@ pub struct EvalArgs {
         long,
         default_value = "0",
         value_delimiter = ',',
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = crate::cmd::finite_number
     )]
     pub entity_bias: Vec<f64>,
     /// forecast: score the last N rows (default: the model's --test).

@@ -18,3 +18,13 @@ pub mod tag;
 pub mod train;
 pub mod trajectory;
 pub mod visualize;
+
+/// A flag's number as typed, refused unless finite (clap's error then shows
+/// the text given: `1e309`, not the `inf` it would parse to).
+pub fn finite_number(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err("expected a finite number".into()),
+        Err(e) => Err(format!("expected a number ({e})")),
+    }
+}

@@ -57,12 +57,25 @@ pub fn utf8_text(path: &std::path::Path, bytes: Vec<u8>) -> crate::Result<String
 /// assert!(err.to_string().contains("already exists (use --force to replace it)"));
 /// assert!(rnn::io::refuse_existing(&here, true).is_ok());
 /// # std::fs::remove_file(&here).unwrap();
+/// // `-` is standard output to most tools: refused, not written as a file
+/// let err = rnn::io::refuse_existing(std::path::Path::new("-"), true).unwrap_err();
+/// assert_eq!(err.to_string(), "-: is not a file name: this output cannot go to standard output (give a file name)");
 /// ```
 ///
 /// # Errors
 ///
-/// [`crate::Error::Data`] naming `path` when it exists and `replace` is false.
+/// [`crate::Error::Data`] naming `path` when it exists and `replace` is
+/// false, or when it is `-` (standard output to most tools; a file named
+/// `-` was written before).
 pub fn refuse_existing(path: &std::path::Path, replace: bool) -> crate::Result<()> {
+    if path == std::path::Path::new("-") {
+        return Err(crate::Error::Data {
+            path: path.to_path_buf(),
+            reason:
+                "is not a file name: this output cannot go to standard output (give a file name)"
+                    .into(),
+        });
+    }
     if replace || !path.exists() {
         return Ok(());
     }

@@ -31,7 +31,7 @@ pub struct TagArgs {
     /// Add this to the log-probability of every tag but O before decoding (for
     /// a single CRF tagger: to its per-token score of those tags) (> 0: more
     /// entities, higher recall, lower precision).
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_parser = crate::cmd::finite_number)]
     pub entity_bias: f64,
     /// Threads for the matrix products.
     #[arg(long, default_value_t = 1)]
