@@ -372,7 +372,7 @@ fn masks_of_the_wrong_shape() {
     let b = Batch::new(Input::Ids(&IDS), 3, 2);
     let mut g = grads(&m);
     // masks for T = 2 instead of 3
-    let short: Vec<Vec<f64>> = dropout_masks(&cfg, 0.5, 2, 2, &mut rng);
+    let short: Vec<Vec<f64>> = dropout_masks(&cfg, 0.5, 2, 2, &mut rng).unwrap();
     names(m.forward(b.with_dropout(&short)), "masks[0]");
     names(
         m.loss_and_grads(
@@ -384,7 +384,7 @@ fn masks_of_the_wrong_shape() {
         "masks[0]",
     );
     // one mask for two layers
-    let good: Vec<Vec<f64>> = dropout_masks(&cfg, 0.5, 3, 2, &mut rng);
+    let good: Vec<Vec<f64>> = dropout_masks(&cfg, 0.5, 3, 2, &mut rng).unwrap();
     names(
         m.loss_and_grads_parallel(
             b.with_dropout(&good[..1]),
@@ -394,6 +394,19 @@ fn masks_of_the_wrong_shape() {
         ),
         "masks",
     );
+    // a NaN entry (it made every output NaN), named by mask and position
+    let mut nan = good.clone();
+    nan[1][5] = f64::NAN;
+    names(m.forward(b.with_dropout(&nan)), "masks[1][5]");
+    // p outside [0, 1) is refused where the masks are drawn
+    for p in [f64::NAN, -1.0, 1.0] {
+        let e = dropout_masks::<f64, _>(&cfg, p, 3, 2, &mut rng).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("dropout p: expected a probability in [0, 1)"),
+            "{e}"
+        );
+    }
 }
 
 #[test]

@@ -44,7 +44,7 @@ fn shards_of_a_batch_sum_to_the_whole_batch_in_f64() {
             *v = (i as f64 * 0.37).sin() * 0.5;
         }
         let mut rng = ChaCha8Rng::seed_from_u64(9);
-        let masks: Vec<Vec<f64>> = dropout_masks(&config, 0.3, steps, batch, &mut rng);
+        let masks: Vec<Vec<f64>> = dropout_masks(&config, 0.3, steps, batch, &mut rng).unwrap();
         let data = || {
             Batch::new(Input::Ids(&x), steps, batch)
                 .with_state(&state)

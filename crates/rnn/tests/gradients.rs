@@ -201,7 +201,8 @@ fn dropout_masks_pass_finite_differences() {
         let (steps, batch) = (5, 2);
         let mut model = Model::<f64>::new(cfg.clone(), 9).unwrap();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-        let masks: Vec<Vec<f64>> = rnn::nn::model::dropout_masks(&cfg, 0.4, steps, batch, &mut rng);
+        let masks: Vec<Vec<f64>> =
+            rnn::nn::model::dropout_masks(&cfg, 0.4, steps, batch, &mut rng).unwrap();
         assert!(
             masks.iter().flatten().any(|&m| m == 0.0),
             "some unit dropped"

@@ -176,7 +176,8 @@ fn batch_split_applies_dropout_masks_per_sequence() {
     };
     let model = Model::<f64>::new(config.clone(), 2).expect("valid config");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let masks: Vec<Vec<f64>> = rnn::nn::model::dropout_masks(&config, 0.3, steps, batch, &mut rng);
+    let masks: Vec<Vec<f64>> =
+        rnn::nn::model::dropout_masks(&config, 0.3, steps, batch, &mut rng).unwrap();
     let ids: Vec<usize> = (0..steps * batch).map(|i| (i * 3 + 2) % 4).collect();
     let y: Vec<usize> = (0..steps * batch).map(|i| (i * 7 + 1) % 4).collect();
     let mut g_seq = vec![0.0; model.params.len()];

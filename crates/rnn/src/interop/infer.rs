@@ -171,10 +171,10 @@ impl InferInput {
         }
         let fwd = model.forward(batch)?;
         let top = model.config.num_layers - 1;
-        crate::error::finite_outputs(model.layer_output(&fwd, top), |k| format!("output {k}"))?;
+        crate::error::finite_outputs(model.output_of(&fwd, top), |k| format!("output {k}"))?;
         crate::error::finite_outputs(&fwd.logits, |k| format!("logit {k}"))?;
         Ok(InferOutput {
-            output: model.layer_output(&fwd, top).to_vec(),
+            output: model.output_of(&fwd, top).to_vec(),
             state: model.final_state(&fwd),
             logits: with_head.then(|| fwd.logits.clone()),
         })

@@ -406,7 +406,7 @@ mod tests {
         let lengths = [5usize, 2, 4];
         // dropout between the layers and before the head, the same masks each call
         let masks: Vec<Vec<f64>> =
-            crate::nn::model::dropout_masks(&model.config, 0.3, steps, batch, &mut rng);
+            crate::nn::model::dropout_masks(&model.config, 0.3, steps, batch, &mut rng).unwrap();
         for masks in [None, Some(masks.as_slice())] {
             let loss_at = |m: &Model<f64>, g: &mut [f64]| {
                 let data = Batch {

@@ -147,7 +147,7 @@ impl Problem {
         );
         let sides = match relu {
             true => (0..model.config.num_layers)
-                .flat_map(|k| model.layer_output(&fwd, k).iter().map(|&v| v > 0.0))
+                .flat_map(|k| model.output_of(&fwd, k).iter().map(|&v| v > 0.0))
                 .collect(),
             false => Vec::new(),
         };

@@ -412,7 +412,7 @@ impl Case {
                 put(
                     "out",
                     vec![t, b, dh],
-                    model.layer_output(&fwd, self.config.num_layers - 1),
+                    model.output_of(&fwd, self.config.num_layers - 1),
                 );
                 put("logits", vec![t, b, o], &fwd.logits);
                 let fin = model.final_state(&fwd);

@@ -290,7 +290,7 @@ impl<T: Float> Model<T> {
         Ok(())
     }
 
-    /// Dropout masks: one `[T, B, D*H]` mask per layer.
+    /// Dropout masks: one `[T, B, D*H]` mask per layer, finite.
     pub(crate) fn check_masks(
         &self,
         masks: Option<&[Vec<T>]>,
@@ -309,12 +309,15 @@ impl<T: Float> Model<T> {
         let dh = cfg.directions() * cfg.hidden_size;
         let want = product("masks", &[steps, batch, dh])?;
         for (k, mk) in m.iter().enumerate() {
+            let name = format!("masks[{k}]");
             len_is(
-                &format!("masks[{k}]"),
+                &name,
                 mk.len(),
                 want,
                 &format!("[T, B, D*H] = [{steps}, {batch}, {dh}]"),
             )?;
+            // a NaN mask entry would make every output and gradient NaN
+            finite(&name, mk)?;
         }
         Ok(())
     }

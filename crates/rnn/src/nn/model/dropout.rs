@@ -1,7 +1,7 @@
 //! Inverted dropout on the outputs of every layer.
 
 use crate::nn::model::ModelConfig;
-use crate::Float;
+use crate::{Error, Float, Result};
 use rand::Rng;
 
 /// `v *= m` elementwise (a dropout mask on an activation or its gradient).
@@ -14,16 +14,19 @@ pub(super) fn mask_in_place<T: Float>(v: &mut [T], m: &[T]) {
 /// Inverted-dropout masks for [`Batch::with_dropout`](crate::nn::model::Batch::with_dropout): one `[T, B, D*H]`
 /// mask per layer of `config`, each entry 0 with probability `p` and
 /// `1/(1-p)` otherwise, so the expected masked output equals the output and
-/// evaluation needs no rescaling. `p` must be in `[0, 1)`.
+/// evaluation needs no rescaling. An error unless `p` is in `[0, 1)`, or
+/// when the masks' size overflows.
 ///
 /// ```
 /// use rand::SeedableRng;
 /// let config = rnn::ModelConfig { num_layers: 2, ..rnn::ModelConfig::elman(3, 4, 3) };
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-/// let masks: Vec<Vec<f32>> = rnn::nn::model::dropout_masks(&config, 0.5, 5, 2, &mut rng);
+/// let masks: Vec<Vec<f32>> = rnn::nn::model::dropout_masks(&config, 0.5, 5, 2, &mut rng).unwrap();
 /// assert_eq!(masks.len(), 2);
 /// assert_eq!(masks[0].len(), 5 * 2 * 4); // [T, B, D*H]
 /// assert!(masks[1].iter().all(|&m| m == 0.0 || m == 2.0));
+/// let e = rnn::nn::model::dropout_masks::<f32, _>(&config, f64::NAN, 5, 2, &mut rng).unwrap_err();
+/// assert_eq!(e.to_string(), "dropout p: expected a probability in [0, 1), got NaN");
 /// ```
 pub fn dropout_masks<T: Float, R: Rng>(
     config: &ModelConfig,
@@ -31,9 +34,35 @@ pub fn dropout_masks<T: Float, R: Rng>(
     steps: usize,
     batch: usize,
     rng: &mut R,
-) -> Vec<Vec<T>> {
-    let n = steps * batch * config.directions() * config.hidden_size;
-    (0..config.num_layers).map(|_| draw(n, p, rng)).collect()
+) -> Result<Vec<Vec<T>>> {
+    let n = mask_len(config, p, batch)?
+        .checked_mul(steps)
+        .ok_or_else(|| too_many(steps, batch))?;
+    Ok((0..config.num_layers).map(|_| draw(n, p, rng)).collect())
+}
+
+/// One step's mask length `B * D * H`, after checking `p`.
+fn mask_len(config: &ModelConfig, p: f64, batch: usize) -> Result<usize> {
+    if !(0.0..1.0).contains(&p) {
+        return Err(Error::Argument {
+            arg: "dropout p".into(),
+            expected: "a probability in [0, 1)".into(),
+            got: p.to_string(),
+        });
+    }
+    batch
+        .checked_mul(config.directions())
+        .and_then(|n| n.checked_mul(config.hidden_size))
+        .ok_or_else(|| too_many(1, batch))
+}
+
+/// The error of masks too large to index.
+fn too_many(steps: usize, batch: usize) -> Error {
+    Error::Argument {
+        arg: "dropout masks".into(),
+        expected: "steps x batch x directions x hidden entries that can be indexed".into(),
+        got: format!("steps {steps}, batch {batch}"),
+    }
 }
 
 /// Locked (variational) dropout masks, as [`dropout_masks`] but with one
@@ -46,7 +75,7 @@ pub fn dropout_masks<T: Float, R: Rng>(
 /// use rand::SeedableRng;
 /// let config = rnn::ModelConfig { num_layers: 2, ..rnn::ModelConfig::elman(3, 4, 3) };
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-/// let masks: Vec<Vec<f32>> = rnn::nn::model::locked_dropout_masks(&config, 0.5, 5, 2, &mut rng);
+/// let masks: Vec<Vec<f32>> = rnn::nn::model::locked_dropout_masks(&config, 0.5, 5, 2, &mut rng).unwrap();
 /// assert_eq!(masks.len(), 2);
 /// assert_eq!(masks[0].len(), 5 * 2 * 4); // [T, B, D*H]
 /// let step0 = &masks[0][..8]; // [B, D*H] of step 0
@@ -58,11 +87,12 @@ pub fn locked_dropout_masks<T: Float, R: Rng>(
     steps: usize,
     batch: usize,
     rng: &mut R,
-) -> Vec<Vec<T>> {
-    let n = batch * config.directions() * config.hidden_size; // one step's
-    (0..config.num_layers)
+) -> Result<Vec<Vec<T>>> {
+    let n = mask_len(config, p, batch)?; // one step's
+    n.checked_mul(steps).ok_or_else(|| too_many(steps, batch))?;
+    Ok((0..config.num_layers)
         .map(|_| draw(n, p, rng).repeat(steps))
-        .collect()
+        .collect())
 }
 
 /// `n` mask entries, each 0 with probability `p` and `1/(1-p)` otherwise.

@@ -4,7 +4,7 @@
 use crate::kernels::{gemm, pool};
 use crate::nn::layer::{Input, LayerCache};
 use crate::nn::model::{Batch, Model, State};
-use crate::{Float, Result};
+use crate::{Error, Float, Result};
 
 /// What [`Model::forward`] computes and keeps for [`Model::backward`].
 #[derive(Clone, Debug)]
@@ -41,8 +41,33 @@ impl<T: Float> Forward<T> {
 }
 
 impl<T: Float> Model<T> {
-    /// The output of layer `k`: `[T, B, D*H]`.
-    pub fn layer_output<'a>(&self, fwd: &'a Forward<T>, k: usize) -> &'a [T] {
+    /// The output of layer `k` of `fwd`, a forward pass of this model:
+    /// `[T, B, D*H]`. An error naming `k` when it is not below the number
+    /// of layers (of the model and of `fwd`).
+    ///
+    /// ```
+    /// use rnn::{Batch, Input, Model, ModelConfig};
+    /// let m = Model::<f64>::new(ModelConfig::elman(3, 4, 3), 0).unwrap();
+    /// let fwd = m.forward(Batch::new(Input::Ids(&[0, 2]), 2, 1)).unwrap();
+    /// assert_eq!(m.layer_output(&fwd, 0).unwrap().len(), 2 * 4); // [T, B, H]
+    /// let e = m.layer_output(&fwd, 5).unwrap_err();
+    /// assert_eq!(e.to_string(), "k: expected a layer below 1, got 5");
+    /// ```
+    pub fn layer_output<'a>(&self, fwd: &'a Forward<T>, k: usize) -> Result<&'a [T]> {
+        let have = match self.config.bidirectional {
+            true => fwd.concat.len(),
+            false => fwd.layers.len(),
+        };
+        let layers = self.config.num_layers.min(have);
+        if k >= layers {
+            return Err(Error::argument("k", format!("a layer below {layers}"), k));
+        }
+        Ok(self.output_of(fwd, k))
+    }
+
+    /// [`Model::layer_output`] unchecked, for the crate's own forward
+    /// passes (`k` below the layers it ran).
+    pub(crate) fn output_of<'a>(&self, fwd: &'a Forward<T>, k: usize) -> &'a [T] {
         if self.config.bidirectional {
             &fwd.concat[k]
         } else {
@@ -54,7 +79,7 @@ impl<T: Float> Model<T> {
     /// layer `k`: its output, masked when training with dropout. `[T, B, D*H]`.
     pub(crate) fn layer_feed<'a>(&self, fwd: &'a Forward<T>, k: usize) -> &'a [T] {
         if fwd.dropped.is_empty() {
-            self.layer_output(fwd, k)
+            self.output_of(fwd, k)
         } else {
             &fwd.dropped[k]
         }
@@ -156,7 +181,7 @@ impl<T: Float> Model<T> {
             }
             if let Some(m) = masks {
                 // dropout: out~_t = m_t * out_t   [T, B, D*H]
-                let out = self.layer_output(&fwd, k);
+                let out = self.output_of(&fwd, k);
                 let kept = out.iter().zip(&m[k]).map(|(&v, &mk)| v * mk).collect();
                 fwd.dropped.push(kept);
             }

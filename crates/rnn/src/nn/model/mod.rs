@@ -28,6 +28,7 @@ mod parallel;
 mod params;
 pub mod prepared;
 
+pub(crate) use check::finite;
 pub use config::ModelConfig;
 pub(crate) use dropout::fill_mask;
 pub use dropout::{dropout_masks, locked_dropout_masks};
@@ -326,8 +327,16 @@ impl<T: Float> Model<T> {
     /// let mut e = rnn::Model::<f64>::new(rnn::ModelConfig::elman(3, 2, 3), 0).unwrap();
     /// assert_eq!(e.set_forget_bias(1.0).unwrap_err().to_string(),
     ///     "forget-gate bias (--forget-bias): expected an lstm cell (the others have no forget gate), got a model of elman cells");
+    /// assert!(m.set_forget_bias(f64::NAN).unwrap_err().to_string().contains("expected a finite number, got NaN"));
     /// ```
     pub fn set_forget_bias(&mut self, value: T) -> Result<()> {
+        if !value.f64().is_finite() {
+            return Err(Error::Argument {
+                arg: "forget-gate bias (--forget-bias)".into(),
+                expected: "a finite number".into(),
+                got: value.f64().to_string(),
+            });
+        }
         if self.config.cell != CellKind::Lstm {
             return Err(Error::Argument {
                 arg: "forget-gate bias (--forget-bias)".into(),

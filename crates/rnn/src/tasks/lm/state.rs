@@ -162,13 +162,15 @@ impl TrainState {
                 y[j * b + s] = train[start + j + 1]; // y_t = char t + 1
             }
         }
-        let masks: Option<Vec<Vec<f32>>> = (self.cfg.dropout > 0.0).then(|| {
-            let (config, p) = (&self.model.config, self.cfg.dropout);
-            match self.cfg.locked_dropout {
-                true => locked_dropout_masks(config, p, t, b, &mut self.rng),
-                false => dropout_masks(config, p, t, b, &mut self.rng),
-            }
-        });
+        let masks: Option<Vec<Vec<f32>>> = (self.cfg.dropout > 0.0)
+            .then(|| {
+                let (config, p) = (&self.model.config, self.cfg.dropout);
+                match self.cfg.locked_dropout {
+                    true => locked_dropout_masks(config, p, t, b, &mut self.rng),
+                    false => dropout_masks(config, p, t, b, &mut self.rng),
+                }
+            })
+            .transpose()?;
         // weight drop: W_hh' = W_hh ⊙ M for the whole window (forward and BPTT)
         self.drop_recurrent_weights();
         let pass = self.forward_backward(&x, &y, masks.as_deref(), comm);

@@ -95,7 +95,7 @@ impl Tagger {
             let fwd = self
                 .model
                 .forward(Batch::new(Input::Dense(&x), steps, refs.len()).with_lengths(&lengths))?;
-            let out = self.model.layer_output(&fwd, cfg.num_layers - 1); // [T, B, W]
+            let out = self.model.output_of(&fwd, cfg.num_layers - 1); // [T, B, W]
             for (b, e) in chunk.iter().enumerate() {
                 for t in 0..e.len {
                     let r = t * refs.len() + b;
