@@ -135,28 +135,61 @@ fn a_cropped_window_batch_is_padded_with_its_own_length() {
     )
     .unwrap();
     // two frames per step: [1 2][3 4][5 6] and [7 8][9 9]
-    let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 2);
-    let b = enc.batch_windows(&[
-        Window {
-            seq: 1,
-            start: 1,
-            len: 1,
-        },
-        Window {
-            seq: 0,
-            start: 1,
-            len: 2,
-        },
-    ]);
+    let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 2).unwrap();
+    let b = enc
+        .batch_windows(&[
+            Window {
+                seq: 1,
+                start: 1,
+                len: 1,
+            },
+            Window {
+                seq: 0,
+                start: 1,
+                len: 2,
+            },
+        ])
+        .unwrap();
     assert_eq!((b.steps, b.lengths.clone()), (2, vec![1, 2]));
     assert_eq!(b.x, [9.0, 9.0, 3.0, 4.0, 0.0, 0.0, 5.0, 6.0]);
     // a window past the end is clamped to the sequence
-    let c = enc.batch_windows(&[Window {
-        seq: 1,
-        start: 5,
-        len: 4,
-    }]);
+    let c = enc
+        .batch_windows(&[Window {
+            seq: 1,
+            start: 5,
+            len: 4,
+        }])
+        .unwrap();
     assert_eq!((c.lengths.clone(), c.x), (vec![1], vec![9.0, 9.0]));
+    // a window of a sequence the set does not have is named, not a panic
+    let e = enc
+        .batch_windows(&[Window {
+            seq: 2,
+            start: 0,
+            len: 1,
+        }])
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "windows[0].seq: expected a sequence below 2, got 2"
+    );
+    // a normaliser fitted to frames of another size (it panicked)
+    let one = rnn::tasks::classify::Dataset::parse_ts(
+        std::path::Path::new("one.ts"),
+        "1,2,3:a\n4,5:b\n",
+        rnn::tasks::classify::Fill::Linear,
+        None,
+    )
+    .unwrap();
+    let two = rnn::tasks::classify::Dataset::parse_ts(
+        std::path::Path::new("two.ts"),
+        "1,2:3,4:a\n4,5:6,7:b\n",
+        rnn::tasks::classify::Fill::Linear,
+        None,
+    )
+    .unwrap();
+    let e = Encoded::new(&two, &Normaliser::fit(Norm::Dimension, &one), 1).unwrap_err();
+    assert!(e.to_string().starts_with("norm: expected a normaliser for frames of 2 values, got mean: 1 values for 2 dimensions"), "{e}");
 }
 
 #[test]

@@ -95,7 +95,7 @@ fn scaled_frames_are_shape_level_scale_and_compressed_value() {
         assert!(close(*got, want), "{a:?} {b:?}");
     }
     // grouped two frames per step: one step of 8 inputs
-    let enc = Encoded::new(&d, &n, 2);
+    let enc = Encoded::new(&d, &n, 2).unwrap();
     assert_eq!((enc.width, enc.inputs[0].len()), (8, 8));
     // a normaliser saved before the compressed value (no value_* keys)
     // keeps three inputs per dimension: the first three of each frame

@@ -226,7 +226,7 @@ fn mix_weighs_the_networks_the_reservoirs_and_the_dtw_member() {
         let mut best = vec![f64::INFINITY; 2];
         for (i, (s, &c)) in train_set.iter().zip(tc).enumerate() {
             if Some(i) != skip {
-                best[c] = best[c].min(dtw(q, &s.values, 1, f64::INFINITY));
+                best[c] = best[c].min(dtw(q, &s.values, 1, f64::INFINITY).unwrap());
             }
         }
         best
@@ -310,7 +310,7 @@ fn mix_weighs_the_networks_the_reservoirs_and_the_dtw_member() {
         .filter(|(q, &y)| {
             let mut best = (f64::INFINITY, tc[0]);
             for (s, &c) in train_set.iter().zip(tc) {
-                let d = dtw(&q.values, &s.values, 1, f64::INFINITY);
+                let d = dtw(&q.values, &s.values, 1, f64::INFINITY).unwrap();
                 if d < best.0 {
                     best = (d, c);
                 }

@@ -65,7 +65,7 @@ fn auto_transforms_only_the_heavy_tailed_dimension() {
         raw.iter().cloned().fold(f64::MIN, f64::max) - raw.iter().cloned().fold(f64::MAX, f64::min);
     assert!(range > 0.5 && raw_range < 0.2, "{range} {raw_range}");
     // and the series of the data still z-score to mean 0, sd 1 overall
-    let enc = Encoded::new(&d, &auto, 1);
+    let enc = Encoded::new(&d, &auto, 1).unwrap();
     let first: Vec<f64> = enc
         .inputs
         .iter()

@@ -3,7 +3,8 @@
 //! dynamic time warping ([`super::dtw`]).
 
 use super::data::Sequence;
-use super::dtw::{dtw_band, dtw_band_lanes, dtw_ends, euclidean, interleave, LANES};
+use super::dtw::{band_distance, dtw_band_lanes, dtw_ends, euclidean, interleave, LANES};
+use crate::{Error, Result};
 use rayon::prelude::*;
 
 /// How two sequences are compared by [`nearest_neighbour`].
@@ -20,23 +21,38 @@ pub enum Distance {
 
 /// The class of the nearest training sequence (the first on ties) for each
 /// test sequence, `dims` values per frame; runs over the test sequences in
-/// parallel. `None` for [`Distance::Euclidean`] when the lengths differ.
+/// parallel. `Ok(None)` for [`Distance::Euclidean`] when the lengths
+/// differ. An error when `train` is empty, `classes` does not hold one class
+/// per training sequence, `dims` is 0, or a sequence's values are not
+/// `steps * dims` finite numbers.
+///
+/// ```
+/// use rnn::tasks::classify::{nearest_neighbour, Distance, Sequence};
+/// let seq = |v: &[f64]| Sequence { values: v.to_vec(), steps: v.len(), label: None, line: 1, id: String::new() };
+/// let train = [seq(&[0.0, 0.0, 1.0]), seq(&[5.0, 5.0, 5.0])];
+/// let near = nearest_neighbour(&train, &[0, 1], &[seq(&[4.0, 5.0, 6.0])], 1, Distance::Dtw).unwrap();
+/// assert_eq!(near, Some(vec![1]));
+/// // 1-dimensional sequences read as 3-dimensional frames are refused
+/// let e = nearest_neighbour(&train, &[0, 1], &train, 3, Distance::Dtw).unwrap_err();
+/// assert_eq!(e.to_string(), "train[0].values: expected steps x dims = 3 x 3 finite values, got 3 values");
+/// ```
 pub fn nearest_neighbour(
     train: &[Sequence],
     classes: &[usize],
     test: &[Sequence],
     dims: usize,
     distance: Distance,
-) -> Option<Vec<usize>> {
+) -> Result<Option<Vec<usize>>> {
+    check_sequences(train, classes, test, dims)?;
     if distance == Distance::Euclidean {
-        let t0 = train.first().map(|s| s.steps)?;
+        let t0 = train[0].steps;
         if train.iter().chain(test).any(|s| s.steps != t0) {
-            return None;
+            return Ok(None);
         }
     }
     match distance {
-        Distance::Dtw => return Some(nearest_dtw(train, classes, test, dims, usize::MAX)),
-        Distance::DtwBand(band) => return Some(nearest_dtw(train, classes, test, dims, band)),
+        Distance::Dtw => return Ok(Some(nearest_dtw(train, classes, test, dims, usize::MAX))),
+        Distance::DtwBand(band) => return Ok(Some(nearest_dtw(train, classes, test, dims, band))),
         Distance::Euclidean => {}
     }
     let near = |q: &Sequence| {
@@ -49,7 +65,45 @@ pub fn nearest_neighbour(
         }
         best.1
     };
-    Some(test.par_iter().map(near).collect())
+    Ok(Some(test.par_iter().map(near).collect()))
+}
+
+/// The arguments of [`nearest_neighbour`]: a training set with one class
+/// per sequence, frames of `dims` values, every sequence `steps * dims`
+/// finite values (at least one frame).
+fn check_sequences(
+    train: &[Sequence],
+    classes: &[usize],
+    test: &[Sequence],
+    dims: usize,
+) -> Result<()> {
+    if train.is_empty() {
+        return Err(Error::argument("train", "at least one sequence", "none"));
+    }
+    if classes.len() != train.len() {
+        return Err(Error::argument(
+            "classes",
+            format!("one per training sequence ({})", train.len()),
+            format!("{} classes", classes.len()),
+        ));
+    }
+    if dims == 0 {
+        return Err(Error::argument("dims", "at least 1 value per frame", "0"));
+    }
+    let sets = [("train", train), ("test", test)];
+    for (name, seqs) in sets {
+        for (i, s) in seqs.iter().enumerate() {
+            let whole = s.steps.checked_mul(dims) == Some(s.values.len()) && s.steps > 0;
+            if !whole || s.values.iter().any(|v| !v.is_finite()) {
+                return Err(Error::argument(
+                    format!("{name}[{i}].values"),
+                    format!("steps x dims = {} x {dims} finite values", s.steps),
+                    format!("{} values", s.values.len()),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Frames a sequence is resampled to for [`nearest_dtw`]'s visiting order.
@@ -170,7 +224,7 @@ impl<'a> Index<'a> {
                 .fold(f64::NEG_INFINITY, f64::max);
             let dists = match block {
                 [] => return,
-                &[i] => [dtw_band(&q.values, &train[i].values, d, band, limit); LANES],
+                &[i] => [band_distance(&q.values, &train[i].values, d, band, limit); LANES],
                 many => {
                     let seqs: Vec<&[f64]> = many.iter().map(|&i| &train[i].values[..]).collect();
                     dtw_band_lanes(&q.values, &interleave(&seqs), d, band, limit)
@@ -222,7 +276,7 @@ mod tests {
     fn plain(train: &[Sequence], classes: &[usize], q: &Sequence, d: usize, band: usize) -> usize {
         let mut best = (f64::INFINITY, classes[0]);
         for (s, &c) in train.iter().zip(classes) {
-            let dist = dtw_band(&q.values, &s.values, d, band, f64::INFINITY);
+            let dist = band_distance(&q.values, &s.values, d, band, f64::INFINITY);
             if dist < best.0 {
                 best = (dist, c);
             }
@@ -300,7 +354,7 @@ mod tests {
                         if leave_out && i == k {
                             continue;
                         }
-                        let dist = dtw_band(&q.values, &s.values, d, band, f64::INFINITY);
+                        let dist = band_distance(&q.values, &s.values, d, band, f64::INFINITY);
                         if (dist, i) < want[y] {
                             want[y] = (dist, i);
                         }

@@ -4,6 +4,7 @@
 
 use super::data::Dataset;
 use super::normalise::Normaliser;
+use crate::{Error, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
@@ -15,12 +16,14 @@ use rand::SeedableRng;
 /// ```
 /// use rnn::tasks::classify::{Dataset, Encoded, Fill, Norm, Normaliser};
 /// let d = Dataset::parse_ts(std::path::Path::new("t.ts"), "1,2,3:a\n4,5:b\n", Fill::Linear, None)?;
-/// let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 2);
+/// let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 2)?;
 /// assert_eq!((enc.width, enc.steps.clone()), (2, vec![2, 1]));
 /// assert_eq!(enc.inputs[0], [1.0, 2.0, 3.0, 3.0]);
-/// let b = enc.batch(&[1, 0]); // [T = 2, B = 2, I = 2], sequence 0 of the batch padded
+/// let b = enc.batch(&[1, 0])?; // [T = 2, B = 2, I = 2], sequence 0 of the batch padded
 /// assert_eq!((b.steps, b.lengths.clone()), (2, vec![1, 2]));
 /// assert_eq!(b.x, [4.0, 5.0, 1.0, 2.0, 0.0, 0.0, 3.0, 3.0]);
+/// // there is no sequence 2
+/// assert_eq!(enc.batch(&[0, 2]).unwrap_err().to_string(), "idx[1]: expected a sequence below 2, got 2");
 /// # Ok::<(), rnn::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -57,8 +60,26 @@ pub struct Padded {
 
 impl Encoded {
     /// Normalises every sequence of `data` with `norm` and groups `stride`
-    /// frames per step (`stride` at least 1).
-    pub fn new(data: &Dataset, norm: &Normaliser, stride: usize) -> Encoded {
+    /// frames per step (`stride` at least 1). An error when `norm` was not
+    /// fitted to frames of `data.dims` values, or a sequence is not `steps`
+    /// (at least one) frames of them.
+    pub fn new(data: &Dataset, norm: &Normaliser, stride: usize) -> Result<Encoded> {
+        norm.check(data.dims).map_err(|why| {
+            Error::argument(
+                "norm",
+                format!("a normaliser for frames of {} values", data.dims),
+                why,
+            )
+        })?;
+        for (i, s) in data.sequences.iter().enumerate() {
+            if s.steps == 0 || s.steps.checked_mul(data.dims) != Some(s.values.len()) {
+                return Err(Error::argument(
+                    format!("data.sequences[{i}].values"),
+                    format!("steps x dims = {} x {} values", s.steps, data.dims),
+                    format!("{} values", s.values.len()),
+                ));
+            }
+        }
         // values per frame after normalising (3 per dimension when scaled)
         let (d, k) = (norm.width(data.dims), stride.max(1));
         let mut inputs = Vec::with_capacity(data.len());
@@ -74,15 +95,39 @@ impl Encoded {
             inputs.push(x);
             steps.push(t2);
         }
-        Encoded {
+        Ok(Encoded {
             inputs,
             steps,
             width: k * d,
-        }
+        })
     }
 
-    /// The sequences `idx` as one padded batch, in that order.
-    pub fn batch(&self, idx: &[usize]) -> Padded {
+    /// Checks that sequence `i` (named `what`) exists and holds its steps.
+    fn check_seq(&self, what: impl Fn() -> String, i: usize) -> Result<()> {
+        let n = self.inputs.len().min(self.steps.len());
+        if i >= n {
+            return Err(Error::argument(what(), format!("a sequence below {n}"), i));
+        }
+        let want = self.steps[i].checked_mul(self.width);
+        if self.steps[i] == 0 || want.is_none_or(|w| self.inputs[i].len() < w) {
+            return Err(Error::argument(
+                format!("inputs[{i}]"),
+                format!(
+                    "steps[{i}] x width = {} x {} values, at least one step",
+                    self.steps[i], self.width
+                ),
+                format!("{} values", self.inputs[i].len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The sequences `idx` as one padded batch, in that order; an error
+    /// naming an index that is not a sequence's.
+    pub fn batch(&self, idx: &[usize]) -> Result<Padded> {
+        for (j, &i) in idx.iter().enumerate() {
+            self.check_seq(|| format!("idx[{j}]"), i)?;
+        }
         let whole: Vec<Window> = idx
             .iter()
             .map(|&i| Window {
@@ -91,23 +136,32 @@ impl Encoded {
                 len: self.steps[i],
             })
             .collect();
-        self.batch_windows(&whole)
+        Ok(self.padded(&whole))
     }
 
     /// The steps `start..start + len` of each window's sequence as one
     /// padded batch, in that order (each window clamped to its sequence and
-    /// at least one step long).
+    /// at least one step long); an error naming a window whose sequence is
+    /// not one of the set's.
     ///
     /// ```
     /// use rnn::tasks::classify::{Dataset, Encoded, Fill, Norm, Normaliser, Window};
     /// let d = Dataset::parse_ts(std::path::Path::new("t.ts"), "1,2,3,4:a\n5,6:b\n", Fill::Linear, None)?;
-    /// let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1);
-    /// let b = enc.batch_windows(&[Window { seq: 0, start: 1, len: 2 }, Window { seq: 1, start: 1, len: 5 }]);
+    /// let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1)?;
+    /// let b = enc.batch_windows(&[Window { seq: 0, start: 1, len: 2 }, Window { seq: 1, start: 1, len: 5 }])?;
     /// assert_eq!((b.steps, b.lengths.clone()), (2, vec![2, 1]));
     /// assert_eq!(b.x, [2.0, 6.0, 3.0, 0.0]); // [T = 2, B = 2, I = 1]
     /// # Ok::<(), rnn::Error>(())
     /// ```
-    pub fn batch_windows(&self, windows: &[Window]) -> Padded {
+    pub fn batch_windows(&self, windows: &[Window]) -> Result<Padded> {
+        for (j, v) in windows.iter().enumerate() {
+            self.check_seq(|| format!("windows[{j}].seq"), v.seq)?;
+        }
+        Ok(self.padded(windows))
+    }
+
+    /// [`Encoded::batch_windows`] of windows already checked.
+    fn padded(&self, windows: &[Window]) -> Padded {
         let (b, w) = (windows.len(), self.width);
         let clamped: Vec<(usize, usize, usize)> = windows
             .iter()

@@ -427,7 +427,7 @@ impl Classifier {
             groups.push(self.network_probabilities(data)?);
         }
         if let (Some(r), false) = (&self.meta.reservoir, self.reservoirs.is_empty()) {
-            let enc = Encoded::new(data, &self.meta.normaliser, r.stride);
+            let enc = Encoded::new(data, &self.meta.normaliser, r.stride)?;
             let idx: Vec<usize> = (0..data.len()).collect();
             let mut p = vec![0f64; data.len() * c];
             for (res, readout) in self.reservoirs.iter().zip(&self.readouts) {
@@ -494,14 +494,14 @@ impl Classifier {
 
     /// The mean of the networks' softmax outputs, `[N, C]`.
     fn network_probabilities(&self, data: &Dataset) -> Result<Vec<f64>> {
-        let enc = Encoded::new(data, &self.meta.normaliser, self.meta.stride);
+        let enc = Encoded::new(data, &self.meta.normaliser, self.meta.stride)?;
         let c = self.meta.classes.len();
         let mut p = vec![0f64; data.len() * c];
         let groups = length_groups(&enc.steps, PREDICT_BATCH);
         for m in &self.members {
             let head = ManyToOne::with_pool(m, self.meta.pool);
             for chunk in &groups {
-                let b = enc.batch(chunk);
+                let b = enc.batch(chunk)?;
                 let logits =
                     head.predict(Input::Dense(&b.x), b.steps, chunk.len(), Some(&b.lengths))?;
                 for (row, &i) in softmax(&logits, c).chunks_exact(c).zip(chunk) {

@@ -99,7 +99,7 @@ impl Classifier {
         }
         self.check_dims(data)?;
         let labels = data.class_ids(&self.meta.classes)?;
-        let enc = Encoded::new(data, &self.meta.normaliser, self.meta.stride);
+        let enc = Encoded::new(data, &self.meta.normaliser, self.meta.stride)?;
         let idx: Vec<usize> = (0..data.len()).collect();
         let first = self
             .members

@@ -9,18 +9,41 @@ use crate::{Error, Result};
 /// (`[m, d]`) at full window, O(n*m): [`dtw_band`] with no limit on the band.
 /// Returns infinity as soon as it is sure to exceed `limit` (every cell of a
 /// row above it), so a nearest-neighbour search can skip hopeless
-/// candidates.
+/// candidates. An error when `d` is 0, when `a` or `b` is not a whole
+/// number of frames (at least one), or holds a value that is not finite.
 ///
 /// ```
 /// use rnn::tasks::classify::dtw;
 /// // [0, 1, 2] and [0, 1, 1, 2] warp onto each other exactly
-/// assert_eq!(dtw(&[0.0, 1.0, 2.0], &[0.0, 1.0, 1.0, 2.0], 1, f64::INFINITY), 0.0);
+/// assert_eq!(dtw(&[0.0, 1.0, 2.0], &[0.0, 1.0, 1.0, 2.0], 1, f64::INFINITY).unwrap(), 0.0);
 /// // a one-step shift costs only at the ends, unlike the Euclidean distance
-/// assert_eq!(dtw(&[0.0, 0.0, 1.0, 0.0], &[0.0, 1.0, 0.0, 0.0], 1, f64::INFINITY), 0.0);
-/// assert_eq!(dtw(&[0.0, 3.0], &[1.0, 1.0], 1, f64::INFINITY), 1.0 + 4.0);
+/// assert_eq!(dtw(&[0.0, 0.0, 1.0, 0.0], &[0.0, 1.0, 0.0, 0.0], 1, f64::INFINITY).unwrap(), 0.0);
+/// assert_eq!(dtw(&[0.0, 3.0], &[1.0, 1.0], 1, f64::INFINITY).unwrap(), 1.0 + 4.0);
+/// // three values are not frames of two
+/// let e = dtw(&[1.0, 2.0, 3.0], &[1.0, 2.0], 2, f64::INFINITY).unwrap_err();
+/// assert_eq!(e.to_string(), "a: expected whole frames of d = 2 values, at least one, got 3 values");
 /// ```
-pub fn dtw(a: &[f64], b: &[f64], d: usize, limit: f64) -> f64 {
+pub fn dtw(a: &[f64], b: &[f64], d: usize, limit: f64) -> Result<f64> {
     dtw_band(a, b, d, usize::MAX, limit)
+}
+
+/// Checks that `a` and `b` are whole frames of `d` values (at least one
+/// each) of finite values: the arguments of [`dtw_band`].
+fn check_frames(a: &[f64], b: &[f64], d: usize) -> Result<()> {
+    if d == 0 {
+        return Err(Error::argument("d", "at least 1 value per frame", "0"));
+    }
+    for (name, s) in [("a", a), ("b", b)] {
+        if s.is_empty() || !s.len().is_multiple_of(d) {
+            return Err(Error::argument(
+                name,
+                format!("whole frames of d = {d} values, at least one"),
+                format!("{} values", s.len()),
+            ));
+        }
+        crate::nn::model::finite(name, s)?;
+    }
+    Ok(())
 }
 
 /// [`dtw`] inside a Sakoe-Chiba band: frame `i` of `a` may only be matched
@@ -33,10 +56,18 @@ pub fn dtw(a: &[f64], b: &[f64], d: usize, limit: f64) -> f64 {
 /// use rnn::tasks::classify::dtw_band;
 /// let (a, b) = ([0.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0]);
 /// // a one-frame shift: free with a band of one frame, not with none
-/// assert_eq!(dtw_band(&a, &b, 1, 1, f64::INFINITY), 0.0);
-/// assert_eq!(dtw_band(&a, &b, 1, 0, f64::INFINITY), 2.0);
+/// assert_eq!(dtw_band(&a, &b, 1, 1, f64::INFINITY).unwrap(), 0.0);
+/// assert_eq!(dtw_band(&a, &b, 1, 0, f64::INFINITY).unwrap(), 2.0);
+/// assert!(dtw_band(&a, &[f64::NAN], 1, 0, f64::INFINITY).is_err());
 /// ```
-pub fn dtw_band(a: &[f64], b: &[f64], d: usize, band: usize, limit: f64) -> f64 {
+pub fn dtw_band(a: &[f64], b: &[f64], d: usize, band: usize, limit: f64) -> Result<f64> {
+    check_frames(a, b, d)?;
+    Ok(band_distance(a, b, d, band, limit))
+}
+
+/// [`dtw_band`] without its checks, for the crate's searches over sequences
+/// already read and checked (whole frames, `d` at least 1, finite).
+pub(super) fn band_distance(a: &[f64], b: &[f64], d: usize, band: usize, limit: f64) -> f64 {
     // one lane: `b` laid out as it is
     lanes::<1>(a, b, d, band, limit)[0]
 }
@@ -339,7 +370,7 @@ mod tests {
             let (n, m) = (rng.random_range(1..12), rng.random_range(1..12));
             let a: Vec<f64> = (0..n * 2).map(|_| rng.random_range(-1.0..1.0)).collect();
             let b: Vec<f64> = (0..m * 2).map(|_| rng.random_range(-1.0..1.0)).collect();
-            let full = dtw(&a, &b, 2, f64::INFINITY);
+            let full = dtw(&a, &b, 2, f64::INFINITY).unwrap();
             assert!(dtw_ends(&a, &b, 2) <= full + 1e-12, "{n} {m}");
         }
     }
@@ -380,7 +411,7 @@ mod tests {
             let refs: Vec<&[f64]> = bs.iter().map(|b| &b[..]).collect();
             let lanes = dtw_band_lanes(&a, &interleave(&refs), d, band, f64::INFINITY);
             for (l, b) in bs.iter().enumerate() {
-                let one = dtw_band(&a, b, d, band, f64::INFINITY);
+                let one = dtw_band(&a, b, d, band, f64::INFINITY).unwrap();
                 assert_eq!(one.to_bits(), lanes[l].to_bits(), "case {case} lane {l}");
                 let want = matrix_dtw(&a, b, d, band);
                 assert!(
@@ -392,15 +423,15 @@ mod tests {
             if band >= n.max(m) {
                 let b = seq(&mut rng, m);
                 assert_eq!(
-                    dtw_band(&a, &b, d, band, f64::INFINITY),
-                    dtw(&a, &b, d, f64::INFINITY)
+                    dtw_band(&a, &b, d, band, f64::INFINITY).unwrap(),
+                    dtw(&a, &b, d, f64::INFINITY).unwrap()
                 );
             }
             assert!(want.is_finite());
             // abandoning: infinity only when the distance is above the limit
-            let full = dtw_band(&a, &bs[0], d, band, f64::INFINITY);
-            assert_eq!(dtw_band(&a, &bs[0], d, band, full), full);
-            let cut = dtw_band(&a, &bs[0], d, band, full * 0.5);
+            let full = dtw_band(&a, &bs[0], d, band, f64::INFINITY).unwrap();
+            assert_eq!(dtw_band(&a, &bs[0], d, band, full).unwrap(), full);
+            let cut = dtw_band(&a, &bs[0], d, band, full * 0.5).unwrap();
             assert!(cut.is_infinite() || cut == full, "case {case}");
         }
     }

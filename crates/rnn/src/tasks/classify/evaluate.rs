@@ -191,10 +191,10 @@ impl Classifier {
             Some(near) => near.into_iter().map(|k| k.unwrap_or(first)).collect(),
             None => {
                 let distance = band.map_or(Distance::Dtw, Distance::DtwBand);
-                nearest_neighbour(&train, tc, &data.sequences, d, distance).unwrap_or_default()
+                nearest_neighbour(&train, tc, &data.sequences, d, distance)?.unwrap_or_default()
             }
         };
-        let ed = nearest_neighbour(&train, tc, &data.sequences, d, Distance::Euclidean);
+        let ed = nearest_neighbour(&train, tc, &data.sequences, d, Distance::Euclidean)?;
         Ok(EvalReport {
             file: data.path.display().to_string(),
             sequences: data.len(),

@@ -524,7 +524,7 @@ mod tests {
     fn features_of_one_and_two(res: &Reservoir) -> Vec<f64> {
         let d =
             Dataset::parse_ts(std::path::Path::new("t.ts"), "1,2:a\n", Fill::Linear, None).unwrap();
-        let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1);
+        let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1).unwrap();
         res.features(&enc, &[0]).unwrap()
     }
 
@@ -639,7 +639,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let enc2 = Encoded::new(&two, &Normaliser::fit(Norm::None, &two), 1);
+        let enc2 = Encoded::new(&two, &Normaliser::fit(Norm::None, &two), 1).unwrap();
         assert!(res.features(&enc2, &[0]).is_err());
     }
 
@@ -657,7 +657,7 @@ mod tests {
             })
             .collect();
         let d = Dataset::parse_ts(std::path::Path::new("t.ts"), &text, Fill::Linear, None).unwrap();
-        let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1);
+        let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1).unwrap();
         for (differences, spread) in [(false, true), (true, true), (false, false)] {
             let cfg = ReservoirConfig {
                 units: 30,

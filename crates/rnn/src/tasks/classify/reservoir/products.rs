@@ -136,7 +136,7 @@ mod tests {
             })
             .collect();
         let d = Dataset::parse_ts(std::path::Path::new("t.ts"), &text, Fill::Linear, None).unwrap();
-        let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1);
+        let enc = Encoded::new(&d, &Normaliser::fit(Norm::None, &d), 1).unwrap();
         let idx: Vec<usize> = (0..12).collect();
         for differences in [false, true] {
             let cfg = ReservoirConfig {

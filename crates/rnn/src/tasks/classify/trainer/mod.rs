@@ -141,7 +141,7 @@ impl Trainer {
                 train.max_steps()
             )));
         }
-        let enc = Encoded::new(&train, &normaliser, stride);
+        let enc = Encoded::new(&train, &normaliser, stride)?;
         let dev = match dev {
             Some(d) if d.dims != train.dims => {
                 return Err(Error::Data {
@@ -153,7 +153,7 @@ impl Trainer {
                 })
             }
             Some(d) => Some((
-                Encoded::new(&d, &normaliser, stride),
+                Encoded::new(&d, &normaliser, stride)?,
                 d.class_ids(&classes)?,
             )),
             None => None,

@@ -164,10 +164,10 @@ impl Trainer {
             differences,
             if stride == 1 { "" } else { "s" }
         )));
-        let enc = Encoded::new(&self.train, &meta.normaliser, stride);
+        let enc = Encoded::new(&self.train, &meta.normaliser, stride)?;
         let dev = match (&self.dev_data, &self.dev) {
             (Some(d), Some((_, labels))) => {
-                Some((Encoded::new(d, &meta.normaliser, stride), labels.clone()))
+                Some((Encoded::new(d, &meta.normaliser, stride)?, labels.clone()))
             }
             _ => None,
         };

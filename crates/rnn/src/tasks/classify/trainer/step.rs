@@ -91,7 +91,7 @@ impl Trainer {
                 crate::kernels::sequential(|| {
                     let idx = &chunk[a..b];
                     let windows: Vec<Window> = views[a..b].iter().map(|v| v.0).collect();
-                    let mut p = self.enc.batch_windows(&windows);
+                    let mut p = self.enc.batch_windows(&windows)?;
                     let w = self.enc.width;
                     for (j, (nz, &(_, gain))) in noise[a..b].iter().zip(&views[a..b]).enumerate() {
                         for (t, row) in nz.chunks_exact(w).take(p.lengths[j]).enumerate() {
@@ -167,7 +167,7 @@ pub(super) fn score(
     let lengths: Vec<usize> = idx.iter().map(|&i| enc.steps[i]).collect();
     for chunk in &length_groups(&lengths, 64) {
         let seqs: Vec<usize> = chunk.iter().map(|&j| idx[j]).collect();
-        let b = enc.batch(&seqs);
+        let b = enc.batch(&seqs)?;
         let logits = head.predict(Input::Dense(&b.x), b.steps, seqs.len(), Some(&b.lengths))?;
         let rows: Vec<f64> = logits.iter().map(|&v| f64::from(v)).collect();
         for ((row, &j), k) in rows.chunks_exact(o).zip(chunk).zip(argmax_rows(&rows, o)) {
