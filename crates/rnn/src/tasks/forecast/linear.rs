@@ -73,7 +73,8 @@ pub(crate) fn cholesky_solve(a: &mut [f64], b: &mut [f64], n: usize, m: usize) -
 impl Linear {
     /// Least squares on windows `wins` of the encoded series `enc` (`[N, I]`,
     /// `I = width`, the target in column 0), with a ridge of 1e-6 times the
-    /// mean diagonal of `X^T X` for stability. `None` without windows.
+    /// mean diagonal of `X^T X` for stability. `None` without windows, when
+    /// the windows differ in shape or one lies outside `enc`, or `width` is 0.
     pub fn fit(enc: &[f64], width: usize, wins: &[&Window]) -> Option<Linear> {
         Linear::fit_lags(enc, width, wins, &[])
     }
@@ -81,7 +82,7 @@ impl Linear {
     /// [`Linear::fit`] on the target's values at `lags` only (1 = the last
     /// step of the window; features are left out too): the other inputs get
     /// coefficient 0. Empty `lags`: every input, as `fit`. `None` without
-    /// windows or when a lag is outside the window.
+    /// windows, when a lag is outside the window, or as [`Linear::fit`].
     ///
     /// ```
     /// use rnn::tasks::forecast::{windows, Linear};
@@ -96,6 +97,19 @@ impl Linear {
     pub fn fit_lags(enc: &[f64], width: usize, wins: &[&Window], lags: &[usize]) -> Option<Linear> {
         let first = wins.first()?;
         let (steps, o) = (first.input.len(), first.target.len());
+        // every window of the first one's shape, its rows inside `enc`
+        let inside = |w: &Window| {
+            w.input.start <= w.input.end
+                && w.target.start <= w.target.end
+                && w.input.len() == steps
+                && w.target.len() == o
+                && (w.input.end.max(w.target.end))
+                    .checked_mul(width)
+                    .is_some_and(|end| end <= enc.len())
+        };
+        if width == 0 || !wins.iter().all(|w| inside(w)) {
+            return None;
+        }
         let p = steps * width;
         // the input positions used: window row `steps - lag`, column 0
         let cols: Vec<usize> = if lags.is_empty() {
@@ -198,6 +212,19 @@ mod tests {
         let wins = windows(4, 1, 1);
         let m = Linear::fit(&enc, 1, &wins.iter().collect::<Vec<_>>()).unwrap();
         assert!((m.coef[0] - 2.0).abs() < 1e-4 && (m.coef[1] - 1.0).abs() < 1e-4);
+        // windows past the series, of other shapes, or a width of 0: None,
+        // not a panic (a window 0..5 on 2 values panicked)
+        let far = Window {
+            input: 0..5,
+            target: 5..6,
+        };
+        assert!(Linear::fit(&[1.0, 2.0], 1, &[&far]).is_none());
+        let other = Window {
+            input: 0..2,
+            target: 2..3,
+        };
+        assert!(Linear::fit(&enc, 1, &[&wins[0], &other]).is_none());
+        assert!(Linear::fit(&enc, 0, &[&wins[0]]).is_none());
         // two outputs: the next two values of a series rising by 1
         let enc: Vec<f64> = (0..10).map(f64::from).collect();
         let wins = windows(10, 2, 2);
