@@ -431,7 +431,7 @@ impl Classifier {
             let idx: Vec<usize> = (0..data.len()).collect();
             let mut p = vec![0f64; data.len() * c];
             for (res, readout) in self.reservoirs.iter().zip(&self.readouts) {
-                let probs = readout.probabilities(&res.features(&enc, &idx)?);
+                let probs = readout.raw_probabilities(&res.features(&enc, &idx)?);
                 p.iter_mut().zip(probs).for_each(|(acc, v)| *acc += v);
             }
             let inv = 1.0 / self.reservoirs.len() as f64;

@@ -7,7 +7,7 @@ use super::classifier::{argmax_rows, Classifier};
 use super::data::Dataset;
 use super::dtw::DtwWindow;
 use super::nearest::nearest_classes;
-use crate::Result;
+use crate::{Error, Result};
 use serde::Serialize;
 
 /// One class's scores.
@@ -39,21 +39,42 @@ pub struct Scores {
     pub confusion: Vec<Vec<usize>>,
 }
 
-/// Scores `pred` against `truth` (class indices into `classes`).
+/// Scores `pred` against `truth` (class indices into `classes`); an error
+/// when their lengths differ or an index is not a class's.
 ///
 /// ```
 /// use rnn::tasks::classify::scores;
 /// let classes = ["a".to_string(), "b".to_string(), "c".to_string()];
-/// let s = scores(&[0, 0, 1, 1], &[0, 1, 1, 1], &classes);
+/// let s = scores(&[0, 0, 1, 1], &[0, 1, 1, 1], &classes)?;
 /// assert_eq!(s.accuracy, 0.75);
 /// assert_eq!(s.confusion, [[1, 1, 0], [0, 2, 0], [0, 0, 0]]);
 /// assert_eq!((s.per_class[0].precision, s.per_class[0].recall), (1.0, 0.5));
 /// assert_eq!((s.per_class[1].precision, s.per_class[1].recall), (2.0 / 3.0, 1.0));
 /// // F1 of a = 2/3, of b = 0.8; c never occurs and is left out of the mean
 /// assert!((s.macro_f1 - (2.0 / 3.0 + 0.8) / 2.0).abs() < 1e-12);
+/// // one prediction for three sequences
+/// let e = scores(&[0, 0, 0], &[0], &classes).unwrap_err();
+/// assert_eq!(e.to_string(), "pred: expected one class per sequence of truth (3), got 1 classes");
+/// # Ok::<(), rnn::Error>(())
 /// ```
-pub fn scores(truth: &[usize], pred: &[usize], classes: &[String]) -> Scores {
+pub fn scores(truth: &[usize], pred: &[usize], classes: &[String]) -> Result<Scores> {
     let c = classes.len();
+    if pred.len() != truth.len() {
+        return Err(Error::argument(
+            "pred",
+            format!("one class per sequence of truth ({})", truth.len()),
+            format!("{} classes", pred.len()),
+        ));
+    }
+    for (name, ids) in [("truth", truth), ("pred", pred)] {
+        if let Some(i) = ids.iter().position(|&k| k >= c) {
+            return Err(Error::argument(
+                format!("{name}[{i}]"),
+                format!("a class below {c}"),
+                ids[i],
+            ));
+        }
+    }
     let mut confusion = vec![vec![0usize; c]; c];
     for (&t, &p) in truth.iter().zip(pred) {
         confusion[t][p] += 1;
@@ -84,12 +105,12 @@ pub fn scores(truth: &[usize], pred: &[usize], classes: &[String]) -> Scores {
         });
     }
     let correct = (0..c).map(|k| confusion[k][k]).sum();
-    Scores {
+    Ok(Scores {
         accuracy: ratio(correct, truth.len()),
         macro_f1: f1_sum / counted.max(1) as f64,
         per_class,
         confusion,
-    }
+    })
 }
 
 /// What `rnn eval` reports for a classifier (`--json` prints it as one
@@ -165,7 +186,7 @@ impl Classifier {
         let truth = data.class_ids(classes)?;
         self.check_dims(data)?;
         let maj = majority(&self.meta.class_counts);
-        let acc = |p: &[usize]| scores(&truth, p, classes).accuracy;
+        let acc = |p: &[usize]| scores(&truth, p, classes).map(|s| s.accuracy);
         let train = self.baseline_set();
         let (tc, d) = (&self.meta.baseline_classes, self.meta.dims);
         let steps = |s: &[super::data::Sequence]| s.iter().map(|q| q.steps).collect::<Vec<_>>();
@@ -201,13 +222,13 @@ impl Classifier {
             networks: self.members.len(),
             reservoirs: self.reservoirs.len(),
             classes: classes.clone(),
-            scores: scores(&truth, &pred, classes),
+            scores: scores(&truth, &pred, classes)?,
             majority_class: classes[maj].clone(),
-            majority_accuracy: acc(&vec![maj; truth.len()]),
-            nn_dtw_accuracy: acc(&dtw),
+            majority_accuracy: acc(&vec![maj; truth.len()])?,
+            nn_dtw_accuracy: acc(&dtw)?,
             dtw_band: band,
             dtw_window,
-            nn_euclidean_accuracy: ed.map(|p| acc(&p)),
+            nn_euclidean_accuracy: ed.map(|p| acc(&p)).transpose()?,
             weights: self
                 .weights()
                 .into_iter()

@@ -54,7 +54,7 @@ impl Readout {
     /// let f = [0.0, 1.0, 0.1, 0.0, 1.0, 0.5, 0.9, 0.2, 0.2, 0.7, 1.1, 0.3];
     /// let r = Readout::fit(&f, 6, &[0, 0, 1, 1, 0, 1], 2)?;
     /// assert_eq!(r.loo_accuracy, 1.0);
-    /// let p = r.probabilities(&[0.05, 0.5, 1.0, 0.5]);
+    /// let p = r.probabilities(&[0.05, 0.5, 1.0, 0.5])?;
     /// assert!(p[0] > 0.5 && p[3] > 0.5, "{p:?}");
     /// # Ok::<(), rnn::Error>(())
     /// ```
@@ -77,11 +77,12 @@ impl Readout {
             || labels.iter().any(|&c| c >= classes)
         {
             return Err(Error::Config(format!(
-                "a readout needs two sequences or more, each with a class below {classes}, got {n} sequences, {} classes and {} features",
+                "a readout needs two sequences or more (n), one label each below classes = {classes}, and n rows of features, got n = {n}, {} labels and {} feature values",
                 labels.len(),
                 features.len()
             )));
         }
+        crate::nn::model::finite("features", features)?;
         let p = features.len() / n;
         let mut mean = vec![0f64; p];
         for row in features.chunks_exact(p) {
@@ -220,8 +221,42 @@ impl Readout {
         self.mean.len()
     }
 
-    /// The scores of `features` `[n, F]`, `[n, C]`.
-    pub fn scores(&self, features: &[f64]) -> Vec<f64> {
+    /// Checks `features` is rows of `F` finite values; returns the rows.
+    fn check_features(&self, features: &[f64]) -> Result<usize> {
+        let p = self.features();
+        if p == 0 || !features.len().is_multiple_of(p) {
+            return Err(Error::argument(
+                "features",
+                format!("rows of the readout's {p} features"),
+                format!("{} values", features.len()),
+            ));
+        }
+        crate::nn::model::finite("features", features)?;
+        Ok(features.len() / p)
+    }
+
+    /// The scores of `features` `[n, F]`, `[n, C]`; an error when
+    /// `features` is not rows of `F` finite values.
+    ///
+    /// ```
+    /// use rnn::tasks::classify::Readout;
+    /// // two features per sequence, four sequences of two classes
+    /// let f = [0.0, 0.1, 0.1, 0.0, 1.0, 0.9, 0.9, 1.0];
+    /// let r = Readout::fit(&f, 4, &[0, 0, 1, 1], 2)?;
+    /// assert_eq!(r.scores(&[0.0, 0.0, 1.0, 1.0])?.len(), 2 * 2); // [n = 2, C = 2]
+    /// // three values are not rows of two (before: an empty answer)
+    /// let e = r.scores(&[0.0, 1.0, 2.0]).unwrap_err();
+    /// assert_eq!(e.to_string(), "features: expected rows of the readout's 2 features, got 3 values");
+    /// assert!(r.probabilities(&[f64::NAN, 0.0]).is_err());
+    /// # Ok::<(), rnn::Error>(())
+    /// ```
+    pub fn scores(&self, features: &[f64]) -> Result<Vec<f64>> {
+        self.check_features(features)?;
+        Ok(self.raw_scores(features))
+    }
+
+    /// [`Readout::scores`] of features the crate computed (whole rows).
+    pub(crate) fn raw_scores(&self, features: &[f64]) -> Vec<f64> {
         let (p, c) = (self.features(), self.bias.len());
         let mut out = Vec::with_capacity(features.len() / p.max(1) * c);
         for row in features.chunks_exact(p) {
@@ -238,10 +273,17 @@ impl Readout {
         out
     }
 
-    /// The class probabilities of `features` `[n, F]`, `[n, C]`.
-    pub fn probabilities(&self, features: &[f64]) -> Vec<f64> {
+    /// The class probabilities of `features` `[n, F]`, `[n, C]`; the errors
+    /// of [`Readout::scores`].
+    pub fn probabilities(&self, features: &[f64]) -> Result<Vec<f64>> {
+        self.check_features(features)?;
+        Ok(self.raw_probabilities(features))
+    }
+
+    /// [`Readout::probabilities`] of features the crate computed.
+    pub(crate) fn raw_probabilities(&self, features: &[f64]) -> Vec<f64> {
         let c = self.bias.len();
-        let mut s = self.scores(features);
+        let mut s = self.raw_scores(features);
         for row in s.chunks_exact_mut(c) {
             row.iter_mut().for_each(|v| *v *= self.temperature);
             let lse = log_sum_exp(row);
@@ -269,10 +311,26 @@ fn accuracy(scores: &[f64], labels: &[usize], classes: usize) -> f64 {
 }
 
 /// Accuracy and mean cross-entropy of `readout` on `features` `[n, F]` of
-/// classes `labels`.
-pub fn readout_score(readout: &Readout, features: &[f64], labels: &[usize]) -> (f64, f64) {
+/// classes `labels`; an error when `features` is not `n` rows of finite
+/// values or a label is not one of the readout's classes.
+pub fn readout_score(readout: &Readout, features: &[f64], labels: &[usize]) -> Result<(f64, f64)> {
     let c = readout.bias.len();
-    let p = readout.probabilities(features);
+    let rows = readout.check_features(features)?;
+    if rows != labels.len() {
+        return Err(Error::argument(
+            "labels",
+            format!("one per row of features ({rows})"),
+            format!("{} labels", labels.len()),
+        ));
+    }
+    if let Some(i) = labels.iter().position(|&y| y >= c) {
+        return Err(Error::argument(
+            format!("labels[{i}]"),
+            format!("a class below {c}"),
+            labels[i],
+        ));
+    }
+    let p = readout.raw_probabilities(features);
     let n = labels.len().max(1) as f64;
     let acc = accuracy(&p, labels, c);
     let loss = p
@@ -281,7 +339,7 @@ pub fn readout_score(readout: &Readout, features: &[f64], labels: &[usize]) -> (
         .map(|(row, &y)| (-row[y].max(1e-300).ln()).max(0.0))
         .sum::<f64>()
         / n;
-    (acc, loss)
+    Ok((acc, loss))
 }
 
 #[cfg(test)]
@@ -351,7 +409,7 @@ mod tests {
                 r.loo_accuracy
             );
             // and the fitted readout reproduces the classes it was fitted to
-            let right = accuracy(&r.scores(&f), &labels, c);
+            let right = accuracy(&r.scores(&f).unwrap(), &labels, c);
             assert!(right >= 0.7, "{n}x{p}: {right}");
         }
     }

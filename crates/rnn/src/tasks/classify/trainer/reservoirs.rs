@@ -284,7 +284,7 @@ impl Trainer {
             let val = match &dev {
                 Some((de, dl)) => {
                     let idx: Vec<usize> = (0..dl.len()).collect();
-                    Some(readout_score(readout, &res.features(de, &idx)?, dl))
+                    Some(readout_score(readout, &res.features(de, &idx)?, dl)?)
                 }
                 None => {
                     let (tr, va) = self.config.split_for(&self.labels, k);
@@ -293,7 +293,7 @@ impl Trainer {
                     } else {
                         let part =
                             Readout::fit(&rows(feats, &tr), tr.len(), &classes_of(&tr), classes)?;
-                        Some(readout_score(&part, &rows(feats, &va), &classes_of(&va)))
+                        Some(readout_score(&part, &rows(feats, &va), &classes_of(&va))?)
                     }
                 }
             };
