@@ -36,7 +36,8 @@ const BACKTEST_ORIGINS: usize = 30;
 
 /// The split-conformal quantile of `scores` at `level`: the
 /// `ceil((n + 1) level)`-th smallest of the n scores (the largest when n is
-/// too small for that); `None` without scores.
+/// too small for that); `None` without scores, or with a `level` outside
+/// (0, 1] (NaN included).
 ///
 /// ```
 /// use rnn::tasks::forecast::conformal_quantile;
@@ -44,8 +45,13 @@ const BACKTEST_ORIGINS: usize = 30;
 /// assert_eq!(conformal_quantile(&scores, 0.9), Some(18.0)); // ceil(20 * 0.9) = 18
 /// assert_eq!(conformal_quantile(&[3.0, 1.0], 0.9), Some(3.0));
 /// assert_eq!(conformal_quantile(&[], 0.9), None);
+/// assert_eq!(conformal_quantile(&scores, f64::NAN), None);
+/// assert_eq!(conformal_quantile(&scores, -1.0), None);
 /// ```
 pub fn conformal_quantile(scores: &[f64], level: f64) -> Option<f64> {
+    if !(level > 0.0 && level <= 1.0) {
+        return None;
+    }
     let mut s = scores.to_vec();
     s.sort_by(f64::total_cmp);
     let n = s.len();

@@ -29,8 +29,18 @@ pub fn windows(n: usize, window: usize, horizon: usize) -> Vec<Window> {
 /// `n` rows at horizon `horizon`: the test block is cut into consecutive
 /// blocks of `horizon` rows (the last one may be shorter); each block is
 /// forecast at once from the data before it. Returns `(origin, len)` pairs:
-/// rows `origin..origin+len` are forecast from rows `0..origin`.
+/// rows `origin..origin+len` are forecast from rows `0..origin`. None for
+/// `horizon` 0 (blocks of no rows).
+///
+/// ```
+/// use rnn::tasks::forecast::eval_origins;
+/// assert_eq!(eval_origins(10, 5, 2), [(5, 2), (7, 2), (9, 1)]);
+/// assert!(eval_origins(5, 2, 0).is_empty());
+/// ```
 pub fn eval_origins(n: usize, test: usize, horizon: usize) -> Vec<(usize, usize)> {
+    if horizon == 0 {
+        return Vec::new();
+    }
     let start = n.saturating_sub(test);
     (start..n)
         .step_by(horizon.max(1))

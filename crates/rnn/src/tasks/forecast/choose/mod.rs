@@ -18,10 +18,19 @@ use super::windows::{windows, Window};
 use crate::{Error, Result};
 
 /// Rows of the validation block at the end of `rows` fitted rows:
-/// `round(val_frac * rows)`, at least 1 (0 when `val_frac` is 0).
+/// `round(val_frac * rows)`, at least 1 and at most `rows` (0 when
+/// `val_frac` is 0, negative or NaN).
+///
+/// ```
+/// use rnn::tasks::forecast::val_rows;
+/// assert_eq!(val_rows(0.2, 48), 10);
+/// assert_eq!(val_rows(0.001, 48), 1);
+/// assert_eq!(val_rows(2.0, 10), 10); // not 20 rows of 10
+/// assert_eq!(val_rows(f64::NAN, 10), 0);
+/// ```
 pub fn val_rows(val_frac: f64, rows: usize) -> usize {
     if val_frac > 0.0 {
-        ((val_frac * rows as f64).round() as usize).max(1)
+        ((val_frac * rows as f64).round() as usize).clamp(1, rows.max(1))
     } else {
         0
     }
