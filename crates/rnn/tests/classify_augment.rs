@@ -174,20 +174,8 @@ fn a_cropped_window_batch_is_padded_with_its_own_length() {
         "windows[0].seq: expected a sequence below 2, got 2"
     );
     // a normaliser fitted to frames of another size (it panicked)
-    let one = rnn::tasks::classify::Dataset::parse_ts(
-        std::path::Path::new("one.ts"),
-        "1,2,3:a\n4,5:b\n",
-        rnn::tasks::classify::Fill::Linear,
-        None,
-    )
-    .unwrap();
-    let two = rnn::tasks::classify::Dataset::parse_ts(
-        std::path::Path::new("two.ts"),
-        "1,2:3,4:a\n4,5:6,7:b\n",
-        rnn::tasks::classify::Fill::Linear,
-        None,
-    )
-    .unwrap();
+    let ts = |text: &str| Dataset::parse_ts(Path::new("n.ts"), text, Fill::Linear, None).unwrap();
+    let (one, two) = (ts("1,2,3:a\n4,5:b\n"), ts("1,2:3,4:a\n4,5:6,7:b\n"));
     let e = Encoded::new(&two, &Normaliser::fit(Norm::Dimension, &one), 1).unwrap_err();
     assert!(e.to_string().starts_with("norm: expected a normaliser for frames of 2 values, got mean: 1 values for 2 dimensions"), "{e}");
 }
