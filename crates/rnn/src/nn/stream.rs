@@ -169,13 +169,8 @@ impl<'m, T: Float> Stream<'m, T> {
                     },
                 });
             }
-            if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                return Err(Error::Value {
-                    what: format!("Stream state '{name}' element {i}"),
-                    value: v[i].f64().to_string(),
-                    expected: "a finite number".into(),
-                });
-            }
+            // the check every state given to the model gets (`state.c[i]`)
+            crate::nn::model::finite(&format!("state.{name}"), v)?;
         }
         self.state = state;
         self.readout();
