@@ -54,6 +54,10 @@ pub(super) fn covering_window(weights: &[f64], cap: usize) -> usize {
     cap
 }
 
+/// The most lags [`Level::window`] weighs (the smoothings of the grid cover
+/// 95 % of their weight in a few hundred).
+const MAX_LAGS: usize = 4096;
+
 /// The damped trend's grid (the level's `alpha` in steps of 0.05).
 const BETAS: [f64; 8] = [0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0];
 const PHIS: [f64; 5] = [0.8, 0.85, 0.9, 0.95, 0.98];
@@ -182,11 +186,19 @@ impl Level {
 
     /// The window that leaves out at most 5 % of the weight of the
     /// one-step forecast (the sum of the absolute weights of
-    /// [`Level::weights`] past `W`, of the first 400), between 1 and `cap`.
-    /// For simple exponential smoothing: the smallest `W` with
-    /// `(1 - alpha)^W <= 0.05`.
+    /// [`Level::weights`] past `W`, of the first 400, or of the first `cap`
+    /// up to 4,096), between 1 and `cap`. For simple exponential
+    /// smoothing: the smallest `W` with `(1 - alpha)^W <= 0.05`.
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::Level;
+    /// assert_eq!(Level::ses(0.5).window(48), 5); // 0.5^5 = 0.031 <= 0.05 < 0.5^4
+    /// assert_eq!(Level::ses(0.5).window(usize::MAX), 5); // no capacity overflow
+    /// ```
     pub fn window(&self, cap: usize) -> usize {
-        covering_window(&self.weights(cap.max(400), 1)[0], cap)
+        // the weights cost O(lags^2): a cap past the lags any smoothing of
+        // the grid needs is not worth computing (it overflowed at usize::MAX)
+        covering_window(&self.weights(cap.clamp(400, MAX_LAGS), 1)[0], cap)
     }
 
     /// The forecast as a [`Linear`] model on windows of `window` steps of a
