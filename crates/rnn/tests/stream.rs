@@ -301,7 +301,10 @@ fn bad_input_is_an_error_not_a_panic() {
     err_mentions(s.clone().with_state(no_c), "'c'");
     let mut nan = good.clone();
     nan.c[3] = f64::NAN;
-    err_mentions(s.clone().with_state(nan), "state.c[3]: expected a finite value, got NaN");
+    err_mentions(
+        s.clone().with_state(nan),
+        "state.c[3]: expected a finite value, got NaN",
+    );
     let gru = model(CellKind::Gru, 2, 2);
     err_mentions(
         Stream::batched(&gru, 2).unwrap().with_state(good.clone()),
