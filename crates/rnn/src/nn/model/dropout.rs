@@ -44,11 +44,7 @@ pub fn dropout_masks<T: Float, R: Rng>(
 /// One step's mask length `B * D * H`, after checking `p`.
 fn mask_len(config: &ModelConfig, p: f64, batch: usize) -> Result<usize> {
     if !(0.0..1.0).contains(&p) {
-        return Err(Error::Argument {
-            arg: "dropout p".into(),
-            expected: "a probability in [0, 1)".into(),
-            got: p.to_string(),
-        });
+        return Err(Error::argument("dropout p", "a probability in [0, 1)", p));
     }
     batch
         .checked_mul(config.directions())
@@ -58,11 +54,11 @@ fn mask_len(config: &ModelConfig, p: f64, batch: usize) -> Result<usize> {
 
 /// The error of masks too large to index.
 fn too_many(steps: usize, batch: usize) -> Error {
-    Error::Argument {
-        arg: "dropout masks".into(),
-        expected: "steps x batch x directions x hidden entries that can be indexed".into(),
-        got: format!("steps {steps}, batch {batch}"),
-    }
+    Error::argument(
+        "dropout masks",
+        "steps x batch x directions x hidden entries that can be indexed",
+        format!("steps {steps}, batch {batch}"),
+    )
 }
 
 /// Locked (variational) dropout masks, as [`dropout_masks`] but with one

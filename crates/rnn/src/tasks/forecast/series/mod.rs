@@ -568,10 +568,8 @@ impl Series {
         Err(Error::Data {
             path: self.path.clone(),
             reason: format!(
-                "column {:?}, data row {} (time {}): {} is not {need}",
-                self.target_name,
-                i + 1,
-                self.time.get(i).map_or("?", String::as_str),
+                "{}: {} is not {need}",
+                self.cell(&self.target_name, i),
                 self.target[i]
             ),
         })
@@ -621,13 +619,19 @@ impl Series {
             } else {
                 "is not a finite number"
             };
-            return Some(format!(
-                "column {name:?}, data row {} (time {}): {v:e} {why}",
-                i + 1,
-                self.time.get(i).map_or("?", String::as_str),
-            ));
+            return Some(format!("{}: {v:e} {why}", self.cell(name, i)));
         }
         None
+    }
+
+    /// Where value `i` of column `name` is, as errors name it: `column
+    /// "v", data row 3 (time 2001)`.
+    fn cell(&self, name: &str, i: usize) -> String {
+        format!(
+            "column {name:?}, data row {} (time {})",
+            i + 1,
+            self.time.get(i).map_or("?", String::as_str)
+        )
     }
 
     /// Number of rows.
