@@ -42,8 +42,8 @@ fn main() -> rnn::Result<()> {
     for (k, (f, a)) in forecast.iter().zip(actual).enumerate() {
         println!("{},{f:.1},{a}", series.time[origin + k]);
     }
-    let model_rmse = rmse(&forecast, actual);
-    let naive_rmse = rmse(&naive(&series.target[..origin], 24), actual);
+    let model_rmse = rmse(&forecast, actual)?;
+    let naive_rmse = rmse(&naive(&series.target[..origin], 24), actual)?;
     println!("RMSE: model {model_rmse:.2}, naive {naive_rmse:.2}");
     assert!(
         model_rmse < naive_rmse,

@@ -1,8 +1,42 @@
 //! Error measures (RMSE, MAE, MASE) and the naive and seasonal-naive
 //! baselines.
 
-/// Root mean squared error.
-pub fn rmse(forecast: &[f64], actual: &[f64]) -> f64 {
+use crate::{Error, Result};
+
+/// Checks that `forecast` and `actual` pair up: the same length, not empty.
+fn check_pairs(forecast: &[f64], actual: &[f64]) -> Result<()> {
+    if forecast.len() != actual.len() {
+        return Err(Error::argument(
+            "actual",
+            format!("one value per forecast value ({})", forecast.len()),
+            format!("{} values", actual.len()),
+        ));
+    }
+    if forecast.is_empty() {
+        return Err(Error::argument(
+            "forecast",
+            "at least one value",
+            "an empty slice",
+        ));
+    }
+    Ok(())
+}
+
+/// Root mean squared error, `sqrt(mean_t (f_t - a_t)^2)`; an error when the
+/// slices differ in length or are empty.
+///
+/// ```
+/// use rnn::tasks::forecast::rmse;
+/// assert_eq!(rmse(&[1.0, 5.0], &[1.0, 1.0]).unwrap(), 8f64.sqrt()); // sqrt((0 + 16) / 2)
+/// assert!(rmse(&[1.0; 4], &[0.0]).is_err());
+/// ```
+pub fn rmse(forecast: &[f64], actual: &[f64]) -> Result<f64> {
+    check_pairs(forecast, actual)?;
+    Ok(rmse_of(forecast, actual))
+}
+
+/// [`rmse`] of slices known to pair up.
+pub(crate) fn rmse_of(forecast: &[f64], actual: &[f64]) -> f64 {
     let n = forecast.len().max(1) as f64;
     (forecast
         .iter()
@@ -13,8 +47,21 @@ pub fn rmse(forecast: &[f64], actual: &[f64]) -> f64 {
         .sqrt()
 }
 
-/// Mean absolute error.
-pub fn mae(forecast: &[f64], actual: &[f64]) -> f64 {
+/// Mean absolute error, `mean_t |f_t - a_t|`; an error when the slices
+/// differ in length or are empty.
+///
+/// ```
+/// use rnn::tasks::forecast::mae;
+/// assert_eq!(mae(&[1.0, 5.0], &[1.0, 1.0]).unwrap(), 2.0); // (0 + 4) / 2
+/// assert!(mae(&[], &[]).is_err());
+/// ```
+pub fn mae(forecast: &[f64], actual: &[f64]) -> Result<f64> {
+    check_pairs(forecast, actual)?;
+    Ok(mae_of(forecast, actual))
+}
+
+/// [`mae`] of slices known to pair up.
+pub(crate) fn mae_of(forecast: &[f64], actual: &[f64]) -> f64 {
     let n = forecast.len().max(1) as f64;
     forecast
         .iter()
@@ -33,7 +80,7 @@ pub fn mase_scale(train: &[f64], season: usize) -> Option<f64> {
     if train.len() <= s {
         return None;
     }
-    let m = mae(&train[s..], &train[..train.len() - s]);
+    let m = mae_of(&train[s..], &train[..train.len() - s]);
     (m > 0.0).then_some(m)
 }
 
@@ -64,8 +111,16 @@ mod tests {
     fn metrics_by_hand() {
         let f = [1.0, 2.0, 4.0];
         let a = [2.0, 2.0, 1.0];
-        assert!((rmse(&f, &a) - (10.0f64 / 3.0).sqrt()).abs() < 1e-12);
-        assert!((mae(&f, &a) - 4.0 / 3.0).abs() < 1e-12);
+        assert!((rmse(&f, &a).unwrap() - (10.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!((mae(&f, &a).unwrap() - 4.0 / 3.0).abs() < 1e-12);
+        // lengths that do not pair up, or nothing to score: errors naming the slice
+        let e = rmse(&[1.0; 4], &[0.0]).unwrap_err().to_string();
+        assert!(
+            e.contains("actual") && e.contains("(4)") && e.contains("1 values"),
+            "{e}"
+        );
+        assert!(mae(&[0.0], &[1.0, 2.0]).is_err());
+        assert!(rmse(&[], &[]).unwrap_err().to_string().contains("forecast"));
         // naive in-sample MAE of 1, 3, 2, 6: (2 + 1 + 4) / 3
         let scale = mase_scale(&[1.0, 3.0, 2.0, 6.0], 1).unwrap();
         assert!((scale - 7.0 / 3.0).abs() < 1e-12);

@@ -63,7 +63,7 @@ impl Forecaster {
         let origin = self.origin(series, holdout)?;
         let o = origin.row;
         let forecast = self.forecast_interval_at(series, o, h)?;
-        let future = extend_time(&series.time, (o + h).saturating_sub(n));
+        let future = extend_time(&series.time, (o + h).saturating_sub(n))?;
         let times: Vec<String> = series.time.iter().chain(&future).cloned().collect();
         let with_actual = o < n;
         let note = format!(

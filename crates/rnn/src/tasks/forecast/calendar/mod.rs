@@ -358,15 +358,23 @@ pub fn time_axis(labels: &[String]) -> Vec<f64> {
 /// ```
 /// use rnn::tasks::forecast::extend_time;
 /// let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-/// assert_eq!(extend_time(&l(&["1960Q3", "1960Q4"]), 1), ["1961Q1"]);
-/// assert_eq!(extend_time(&l(&["2020-01-31", "2020-02-29"]), 1), ["2020-03-31"]);
+/// assert_eq!(extend_time(&l(&["1960Q3", "1960Q4"]), 1).unwrap(), ["1961Q1"]);
+/// assert_eq!(extend_time(&l(&["2020-01-31", "2020-02-29"]), 1).unwrap(), ["2020-03-31"]);
 /// let t = l(&["2021-03-27T12:00:00+01:00", "2021-03-28T12:00:00+01:00"]);
-/// assert_eq!(extend_time(&t, 1), ["2021-03-29T12:00:00+01:00"]);
+/// assert_eq!(extend_time(&t, 1).unwrap(), ["2021-03-29T12:00:00+01:00"]);
 /// // working days (a Friday, then a Monday in the column): weekends skipped
 /// let w = l(&["2020-04-16", "2020-04-17", "2020-04-20", "2020-04-21"]);
-/// assert_eq!(extend_time(&w, 4), ["2020-04-22", "2020-04-23", "2020-04-24", "2020-04-27"]);
+/// assert_eq!(extend_time(&w, 4).unwrap(), ["2020-04-22", "2020-04-23", "2020-04-24", "2020-04-27"]);
+/// // past the largest year there is: counted on from the last label
+/// assert_eq!(extend_time(&l(&["9223372036854775806", "9223372036854775807"]), 1).unwrap(), ["9223372036854775807+1"]);
+/// assert!(extend_time(&w, usize::MAX).is_err()); // more labels than memory holds
 /// ```
-pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
+///
+/// An error when `k` labels would not fit in memory.
+pub fn extend_time(labels: &[String], k: usize) -> crate::Result<Vec<String>> {
+    let last = labels.last().map_or("", String::as_str);
+    let bytes = k as f64 * (last.len() as f64 + 48.0);
+    crate::memory::ensure_fits(|| format!("{k} time labels"), bytes)?;
     let n = labels.len();
     let column = parse_column(labels);
     let parsed = |i: usize| column.get(i).copied().flatten();
@@ -391,7 +399,8 @@ pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
     };
     if n >= 2 {
         if let (Some(a), Some(b)) = (parsed(n - 2), parsed(n - 1).map(padded)) {
-            let step = b.v - a.v;
+            // (no step past i64: the labels are counted on instead)
+            let step = b.v.checked_sub(a.v).unwrap_or(0);
             // a column of working days goes on with working days: after a
             // Friday comes the Monday, whatever the last step was
             if let (Kind::Day(f), Some(mut d)) = (b.kind, date_of(b.v)) {
@@ -406,7 +415,7 @@ pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
                         }
                     }
                     if out.len() == k {
-                        return out;
+                        return Ok(out);
                     }
                 }
             }
@@ -417,7 +426,8 @@ pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
                     }
                     _ => None,
                 };
-                return (1..=k as i64)
+                // k labels fit in memory: far fewer than i64::MAX
+                return Ok((1..=k as i64)
                     .map(|j| match months {
                         Some((db, (m, end))) => add_months(db, j * m, end).map_or_else(
                             || format!("{}+{j}", labels[n - 1]),
@@ -429,17 +439,16 @@ pub fn extend_time(labels: &[String], k: usize) -> Vec<String> {
                                 .to_string()
                             },
                         ),
-                        None => format_stamp(Stamp {
-                            v: b.v + j * step,
-                            ..b
-                        }),
+                        None => match j.checked_mul(step).and_then(|d| b.v.checked_add(d)) {
+                            Some(v) => format_stamp(Stamp { v, ..b }),
+                            None => format!("{}+{j}", labels[n - 1]),
+                        },
                     })
-                    .collect();
+                    .collect());
             }
         }
     }
-    let last = labels.last().map_or("", String::as_str);
-    (1..=k).map(|j| format!("{last}+{j}")).collect()
+    Ok((1..=k).map(|j| format!("{last}+{j}")).collect())
 }
 
 /// Checks that time labels run forward, as a series' rows must: when the
@@ -664,22 +673,22 @@ mod tests {
     #[test]
     fn time_labels() {
         let m: Vec<String> = ["1960-11", "1960-12"].map(String::from).to_vec();
-        assert_eq!(extend_time(&m, 2), ["1961-01", "1961-02"]);
+        assert_eq!(extend_time(&m, 2).unwrap(), ["1961-01", "1961-02"]);
         assert_eq!(default_season(&m), 12);
         let y: Vec<String> = ["2007", "2008"].map(String::from).to_vec();
-        assert_eq!(extend_time(&y, 1), ["2009"]);
+        assert_eq!(extend_time(&y, 1).unwrap(), ["2009"]);
         assert_eq!(default_season(&y), 1);
         let d: Vec<String> = ["19580419", "19580426"].map(String::from).to_vec();
-        assert_eq!(extend_time(&d, 1), ["19580503"]);
+        assert_eq!(extend_time(&d, 1).unwrap(), ["19580503"]);
         let q: Vec<String> = ["1999-Q4", "2000-Q1"].map(String::from).to_vec();
-        assert_eq!(extend_time(&q, 1), ["2000-Q2"]);
+        assert_eq!(extend_time(&q, 1).unwrap(), ["2000-Q2"]);
         assert_eq!(default_season(&q), 4);
         // as R's and pandas' `Period` print them
         let q: Vec<String> = ["1999 Q4", "2000 Q1"].map(String::from).to_vec();
-        assert_eq!(extend_time(&q, 2), ["2000 Q2", "2000 Q3"]);
+        assert_eq!(extend_time(&q, 2).unwrap(), ["2000 Q2", "2000 Q3"]);
         assert_eq!(default_season(&q), 4);
         let x: Vec<String> = ["a", "b"].map(String::from).to_vec();
-        assert_eq!(extend_time(&x, 1), ["b+1"]);
+        assert_eq!(extend_time(&x, 1).unwrap(), ["b+1"]);
         assert!((time_axis(&m)[1] - time_axis(&m)[0] - 1.0 / 12.0).abs() < 1e-9);
     }
 
@@ -688,42 +697,45 @@ mod tests {
         let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         // quarters both ways, months, month starts and ends as dates
         assert_eq!(
-            extend_time(&l(&["1999Q4", "2000Q1"]), 2),
+            extend_time(&l(&["1999Q4", "2000Q1"]), 2).unwrap(),
             ["2000Q2", "2000Q3"]
         );
         assert_eq!(default_season(&l(&["1999Q4", "2000Q1"])), 4);
         assert_eq!(default_season(&l(&["1999-q4", "2000-q1"])), 4);
         let ms = l(&["1949-11-01", "1949-12-01"]);
-        assert_eq!(extend_time(&ms, 2), ["1950-01-01", "1950-02-01"]);
+        assert_eq!(extend_time(&ms, 2).unwrap(), ["1950-01-01", "1950-02-01"]);
         assert_eq!(default_season(&ms), 12);
         let me = l(&["2019-12-31", "2020-01-31"]);
-        assert_eq!(extend_time(&me, 2), ["2020-02-29", "2020-03-31"]);
+        assert_eq!(extend_time(&me, 2).unwrap(), ["2020-02-29", "2020-03-31"]);
         let qd = l(&["2020-01-01", "2020-04-01"]);
         assert_eq!(
-            (default_season(&qd), extend_time(&qd, 1)[0].as_str()),
+            (
+                default_season(&qd),
+                extend_time(&qd, 1).unwrap()[0].as_str()
+            ),
             (4, "2020-07-01")
         );
         // weekly and daily dates; slashes kept
         let w = l(&["2001/12/24", "2001/12/31"]);
         assert_eq!(
-            (default_season(&w), extend_time(&w, 1)[0].as_str()),
+            (default_season(&w), extend_time(&w, 1).unwrap()[0].as_str()),
             (52, "2002/01/07")
         );
         assert_eq!(default_season(&l(&["2001-12-24", "2001-12-25"])), 7);
         // date-times: naive, UTC (Z) and with an offset, hourly and daily
         let h = l(&["2020-02-28T23:00:00", "2020-02-29T00:00:00"]);
         assert_eq!(
-            (default_season(&h), extend_time(&h, 1)[0].as_str()),
+            (default_season(&h), extend_time(&h, 1).unwrap()[0].as_str()),
             (24, "2020-02-29T01:00:00")
         );
         let z = l(&["2020-01-01 00:30Z", "2020-01-01 01:00Z"]);
         assert_eq!(
-            (default_season(&z), extend_time(&z, 1)[0].as_str()),
+            (default_season(&z), extend_time(&z, 1).unwrap()[0].as_str()),
             (48, "2020-01-01 01:30Z")
         );
         let o = l(&["2020-01-01T23:00:00-05:00", "2020-01-02T23:00:00-05:00"]);
         assert_eq!(default_season(&o), 7);
-        assert_eq!(extend_time(&o, 1), ["2020-01-03T23:00:00-05:00"]);
+        assert_eq!(extend_time(&o, 1).unwrap(), ["2020-01-03T23:00:00-05:00"]);
         // one axis: an hour is 1/24 of a day; years are years
         let ax = time_axis(&h);
         assert!((ax[1] - ax[0] - 1.0 / (24.0 * 365.2425)).abs() < 1e-9);
@@ -742,7 +754,7 @@ mod tests {
         assert!(check_time_order(&m, false).is_ok());
         assert_eq!(uneven_time_step(&m, false), None);
         assert_eq!(
-            extend_time(&m, 9),
+            extend_time(&m, 9).unwrap(),
             [
                 "1920.33333333333",
                 "1920.41666666667",
@@ -760,7 +772,7 @@ mod tests {
         // quarterly (UKgas), with the year alone at each first quarter
         let q = l(&["1985.5", "1985.75", "1986", "1986.25"]);
         assert_eq!(default_season(&q), 4);
-        assert_eq!(extend_time(&q, 3), ["1986.5", "1986.75", "1987"]);
+        assert_eq!(extend_time(&q, 3).unwrap(), ["1986.5", "1986.75", "1987"]);
         // a quarter left out is said, in quarters
         let gap = l(&["1986", "1986.25", "1986.75", "1987"]);
         let (row, why) = uneven_time_step(&gap, false).unwrap();
@@ -771,10 +783,10 @@ mod tests {
         assert_eq!(default_season(&w), 52);
         let d = l(&["1", "1.14285714285714", "1.28571428571429"]);
         assert_eq!(default_season(&d), 7);
-        assert_eq!(extend_time(&d, 1), ["1.42857142857143"]);
+        assert_eq!(extend_time(&d, 1).unwrap(), ["1.42857142857143"]);
         let h = l(&["3.95833333333333", "4", "4.04166666666667"]);
         assert_eq!(
-            (default_season(&h), extend_time(&h, 1)[0].as_str()),
+            (default_season(&h), extend_time(&h, 1).unwrap()[0].as_str()),
             (24, "4.08333333333333")
         );
         // a step back is named, a label that is not a number too
