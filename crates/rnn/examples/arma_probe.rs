@@ -41,11 +41,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .max(season + 2);
                 let m = Arma::fit(&enc[..a0.checked_sub(lost)?], season, cap)?;
                 let wa = m.window(cap);
-                let lin = m.linear(wa, 1, 1);
+                let lin = m.linear(wa, 1, 1).ok()?;
                 let mut se = 0.0;
                 for o in a0..b0 {
                     let x = &enc[(o - lost).checked_sub(wa)?..o - lost];
-                    let v = p.decode(&y[..o], &[lin.predict(x)[0]]).ok()?[0];
+                    let v = p.decode(&y[..o], &[lin.predict(x).ok()?[0]]).ok()?[0];
                     se += (v - y[o]).powi(2);
                 }
                 Some((se, m.describe()))

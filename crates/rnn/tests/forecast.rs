@@ -400,7 +400,10 @@ fn an_arma_model_averaged_with_the_networks_is_saved_and_used() {
     let enc = p.encode(&s.target[..origin], &[]).unwrap();
     let x = &enc[enc.len() - wa..];
     let own = p
-        .decode(&s.target[..origin], &arma.linear(wa, 1, 1).predict(x))
+        .decode(
+            &s.target[..origin],
+            &arma.linear(wa, 1, 1).unwrap().predict(x).unwrap(),
+        )
         .unwrap();
     assert!(
         (both[0] - 0.5 * (nets[0] + own[0])).abs() < 1e-9,

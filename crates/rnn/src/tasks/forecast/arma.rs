@@ -7,8 +7,9 @@
 //! backtest says so, every forecast of a model is the average of the
 //! networks' forecast and this one (see `choose.rs`, `combine_arma`).
 
-use super::level::{covering_window, TRUNCATION};
+use super::level::{check_lags, covering_window, TRUNCATION};
 use super::linear::Linear;
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// `phi(B) Phi(B^s) w_t = theta(B) Theta(B^s) a_t` on the encoded series
@@ -319,10 +320,21 @@ impl Arma {
     /// use rnn::tasks::forecast::Arma;
     /// // AR(1) with phi 0.5: leads 0.5 x and 0.25 x of the last value x
     /// let m = Arma { p: 1, q: 0, sp: 0, sq: 0, season: 1, coef: vec![0.5], aic: 0.0 };
-    /// let lin = m.linear(3, 1, 2);
-    /// assert_eq!(lin.predict(&[9.0, 9.0, 4.0]), [2.0, 1.0]);
+    /// let lin = m.linear(3, 1, 2)?;
+    /// assert_eq!(lin.predict(&[9.0, 9.0, 4.0])?, [2.0, 1.0]);
+    /// assert!(m.linear(1 << 20, 1, 2).is_err()); // more lags than weighed
+    /// # Ok::<(), rnn::Error>(())
     /// ```
-    pub fn linear(&self, window: usize, width: usize, outputs: usize) -> Linear {
+    ///
+    /// An error for a window of more than 4,096 steps (the weights cost
+    /// `O(window^2)`; the combination's windows are at most 48) or
+    /// coefficients that do not fit in memory.
+    pub fn linear(&self, window: usize, width: usize, outputs: usize) -> Result<Linear> {
+        check_lags(window)?;
+        let inputs = window.checked_mul(width).ok_or_else(|| {
+            Error::argument("width", "a window of inputs that fits in memory", width)
+        })?;
+        let mut lin = Linear::constant(inputs, outputs, 0.0)?;
         let pi = self.pi_weights(window + outputs);
         // f[k][j]: weight of the value j + 1 steps back in lead k + 1
         let mut f: Vec<Vec<f64>> = Vec::with_capacity(outputs);
@@ -342,15 +354,13 @@ impl Arma {
             }
             f.push(row);
         }
-        let inputs = window * width;
-        let mut lin = Linear::constant(inputs, outputs, 0.0);
         for (k, row) in f.iter().enumerate() {
             for (j, v) in row.iter().enumerate() {
                 // window row `window - 1 - j` holds the value j + 1 back
                 lin.coef[(window - 1 - j) * width * outputs + k] = *v;
             }
         }
-        lin
+        Ok(lin)
     }
 
     /// The orders and coefficients, e.g. `ARMA(1,1)(0,1)12 [0.52, -0.31, -0.6]`.
@@ -475,15 +485,15 @@ mod tests {
             coef: vec![0.5, 0.3],
             aic: 0.0,
         };
-        let lin = m.linear(2, 1, 2);
-        let out = lin.predict(&[2.0, 1.0]); // x2 = 2, x1 = 1
+        let lin = m.linear(2, 1, 2).unwrap();
+        let out = lin.predict(&[2.0, 1.0]).unwrap(); // x2 = 2, x1 = 1
         assert!(
             (out[0] - 1.1).abs() < 1e-12 && (out[1] - (0.55 + 0.3)).abs() < 1e-12,
             "{out:?}"
         );
         // with a feature column its weights are 0
-        let lin = m.linear(2, 2, 1);
-        assert!((lin.predict(&[2.0, 100.0, 1.0, 100.0])[0] - 1.1).abs() < 1e-12);
+        let lin = m.linear(2, 2, 1).unwrap();
+        assert!((lin.predict(&[2.0, 100.0, 1.0, 100.0]).unwrap()[0] - 1.1).abs() < 1e-12);
     }
 
     #[test]

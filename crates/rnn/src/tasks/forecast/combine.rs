@@ -48,7 +48,9 @@ pub(super) fn combine_arma(
     let Some(arma) = Arma::fit(&enc, season, cap) else {
         return best;
     };
-    let all = windows(enc.len(), best.window, lv.outputs);
+    let Ok(all) = windows(enc.len(), best.window, lv.outputs) else {
+        return best;
+    };
     let single = Some(best.clone());
     let (mut fold, mut lins) = (usize::MAX, None);
     let (mut e_single, mut e_comb) = (Vec::new(), Vec::new());
@@ -69,7 +71,10 @@ pub(super) fn combine_arma(
                 return best;
             };
             let wa = arma_f.window(cap);
-            (fold, lins) = (f, Some((base, arma_f.linear(wa, 1, lv.h), wa)));
+            let Ok(am) = arma_f.linear(wa, 1, lv.h) else {
+                return best;
+            };
+            (fold, lins) = (f, Some((base, am, wa)));
         }
         let Some((base, am, wa)) = lins.as_ref() else {
             return best;

@@ -106,10 +106,10 @@ impl Forecaster {
         )?; // [M, I]
         let width = 1 + meta.features.len();
         let o = self.model.config.output_size;
-        let wins = windows(enc.len() / width, meta.window, o);
+        let wins = windows(enc.len() / width, meta.window, o)?;
         let base: Vec<f64> = match (&meta.ar, meta.ar_skip) {
             (Some(ar), true) if !wins.is_empty() => (0..=wins[wins.len() - 1].input.start)
-                .flat_map(|s| ar.predict(&enc[s * width..(s + meta.window) * width]))
+                .flat_map(|s| ar.outputs_of(&enc[s * width..(s + meta.window) * width]))
                 .collect(),
             _ => Vec::new(),
         };

@@ -157,7 +157,7 @@ pub(super) fn calibrate(
     // the AR(p) backtest: refitted at each origin on the windows before it
     let lost = meta.pipeline.lost();
     let outputs = meta.ar.as_ref().map_or(0, |a| a.outputs);
-    let all = windows(enc.len() / width, meta.window, outputs);
+    let all = windows(enc.len() / width, meta.window, outputs)?;
     let min_fit = 2 * (meta.window * width + 1) + 5;
     let first = all.get(min_fit).map_or(usize::MAX, |w| w.target.end + lost);
     let count = (last + 1).saturating_sub(first);

@@ -8,6 +8,7 @@
 
 use super::linear::Linear;
 use super::pipeline::Pipeline;
+use crate::{Error, Result};
 
 /// A local level (and trend) of a transformed series `z`, started at
 /// `l_0 = z_0`, `b_0 = 0`: after the one-step error
@@ -57,6 +58,20 @@ pub(super) fn covering_window(weights: &[f64], cap: usize) -> usize {
 /// The most lags [`Level::window`] weighs (the smoothings of the grid cover
 /// 95 % of their weight in a few hundred).
 const MAX_LAGS: usize = 4096;
+
+/// Refuses a window of more than [`MAX_LAGS`] steps for the weights of a
+/// base forecast, which cost `O(window^2)` (a window of `usize::MAX` was an
+/// allocation of that size).
+pub(super) fn check_lags(window: usize) -> Result<()> {
+    if window > MAX_LAGS {
+        return Err(Error::argument(
+            "window",
+            format!("at most {MAX_LAGS} steps"),
+            window,
+        ));
+    }
+    Ok(())
+}
 
 /// The damped trend's grid (the level's `alpha` in steps of 0.05).
 const BETAS: [f64; 8] = [0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0];
@@ -165,7 +180,27 @@ impl Level {
     /// series shifts the level alone, so the forecast of a difference is a
     /// sum of the window's differences; the weights are the forecasts of
     /// the unit step at each lag (the series 0 before it, 1 from it on).
-    pub fn weights(&self, window: usize, leads: usize) -> Vec<Vec<f64>> {
+    ///
+    /// An error for a window of more than 4,096 steps (the weights cost
+    /// `O(window^2)`) or weights that do not fit in memory.
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::Level;
+    /// // simple exponential smoothing: the next difference l_t - y_t is
+    /// // -sum_k (1 - alpha)^k times the difference k - 1 steps back
+    /// assert_eq!(Level::ses(0.5).weights(3, 1)?, [[-0.5, -0.25, -0.125]]);
+    /// assert!(Level::ses(0.5).weights(1 << 40, 1).is_err());
+    /// # Ok::<(), rnn::Error>(())
+    /// ```
+    pub fn weights(&self, window: usize, leads: usize) -> Result<Vec<Vec<f64>>> {
+        check_lags(window)?;
+        let bytes = leads as f64 * (window as f64 * 8.0 + 24.0);
+        crate::memory::ensure_fits(|| format!("the weights of {leads} leads"), bytes)?;
+        Ok(self.weights_of(window, leads))
+    }
+
+    /// [`Level::weights`] of a window of at most [`MAX_LAGS`] steps.
+    fn weights_of(&self, window: usize, leads: usize) -> Vec<Vec<f64>> {
         let mut w = vec![vec![0.0; window]; leads];
         let mut z = vec![0.0; window + 1];
         for k in 1..=window {
@@ -198,7 +233,7 @@ impl Level {
     pub fn window(&self, cap: usize) -> usize {
         // the weights cost O(lags^2): a cap past the lags any smoothing of
         // the grid needs is not worth computing (it overflowed at usize::MAX)
-        covering_window(&self.weights(cap.clamp(400, MAX_LAGS), 1)[0], cap)
+        covering_window(&self.weights_of(cap.clamp(400, MAX_LAGS), 1)[0], cap)
     }
 
     /// The forecast as a [`Linear`] model on windows of `window` steps of a
@@ -215,8 +250,8 @@ impl Level {
     /// let y = [1.0, 2.0, 4.0, 3.0, 5.0, 6.0];
     /// let p = Pipeline::fit(&y, &[], Transform::None, &[1], ("y", &[]))?;
     /// let enc = p.encode(&y, &[])?;
-    /// let lin = Level::ses(0.5).linear(5, 1, 1, &p);
-    /// let next = p.decode(&y, &lin.predict(&enc))?;
+    /// let lin = Level::ses(0.5).linear(5, 1, 1, &p)?;
+    /// let next = p.decode(&y, &lin.predict(&enc)?)?;
     /// // the smoothing from l_0 = 1: levels 1.5, 2.75, 2.875, 3.9375, 4.96875
     /// assert!((next[0] - 4.96875).abs() < 1e-9);
     /// # Ok::<(), rnn::Error>(())
@@ -227,18 +262,21 @@ impl Level {
         width: usize,
         outputs: usize,
         pipeline: &Pipeline,
-    ) -> Linear {
-        let inputs = window * width;
+    ) -> Result<Linear> {
+        let weights = self.weights(window, outputs)?; // [O][W]
+        let inputs = window.checked_mul(width).ok_or_else(|| {
+            Error::argument("width", "a window of inputs that fits in memory", width)
+        })?;
         let shift = pipeline.mean / pipeline.std;
-        let mut lin = Linear::constant(inputs, outputs, 0.0); // [P + 1, O]
-        for (j, c) in self.weights(window, outputs).iter().enumerate() {
+        let mut lin = Linear::constant(inputs, outputs, 0.0)?; // [P + 1, O]
+        for (j, c) in weights.iter().enumerate() {
             for (k, v) in c.iter().enumerate() {
                 // window row `window - 1 - k` holds the difference k + 1 back
                 lin.coef[(window - 1 - k) * width * outputs + j] = *v;
             }
             lin.coef[inputs * outputs + j] = shift * (c.iter().sum::<f64>() - 1.0);
         }
-        lin
+        Ok(lin)
     }
 }
 
@@ -286,7 +324,7 @@ mod tests {
         assert_eq!(Level::ses(0.1).window(48), 29);
         // smoothing: the next difference is -sum_k (1 - alpha)^k dz_k and
         // the later ones 0
-        let w = Level::ses(0.4).weights(3, 2);
+        let w = Level::ses(0.4).weights(3, 2).unwrap();
         let want = [-0.6, -0.36, -0.216];
         for (v, t) in w[0].iter().zip(want) {
             assert!((v - t).abs() < 1e-12, "{w:?}");
@@ -299,7 +337,7 @@ mod tests {
             beta: 1.0,
             phi: 0.5,
         };
-        let w = t.weights(2, 2);
+        let w = t.weights(2, 2).unwrap();
         assert!(
             (w[0][0] - 0.5).abs() < 1e-12 && w[0][1].abs() < 1e-12,
             "{w:?}"
@@ -325,8 +363,8 @@ mod tests {
             phi: 0.9,
         };
         let w = 6;
-        let lin = l.linear(w, 1, 3, &p);
-        let out = lin.predict(&enc[enc.len() - w..]);
+        let lin = l.linear(w, 1, 3, &p).unwrap();
+        let out = lin.predict(&enc[enc.len() - w..]).unwrap();
         let z: Vec<f64> = y.iter().map(|v| v.ln()).collect();
         let (mut level, mut trend) = (z[z.len() - 1 - w], 0.0);
         for &v in &z[z.len() - w..] {

@@ -3,6 +3,7 @@
 //! network is trained on (an ARX model when there are feature columns).
 
 use super::windows::Window;
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// A linear forecaster of the encoded series: `o = B^T [x; 1]` with `x` the
@@ -14,9 +15,10 @@ use serde::{Deserialize, Serialize};
 /// // y_t = 0.5 y_{t-1} + 1: recovered from its windows (up to the ridge)
 /// let mut y = vec![100.0];
 /// for _ in 0..12 { y.push(0.5 * y.last().unwrap() + 1.0); }
-/// let wins = windows(y.len(), 1, 1);
+/// let wins = windows(y.len(), 1, 1)?;
 /// let ar = Linear::fit(&y, 1, &wins.iter().collect::<Vec<_>>()).unwrap();
-/// assert!((ar.predict(&[10.0])[0] - 6.0).abs() < 1e-2);
+/// assert!((ar.predict(&[10.0])?[0] - 6.0).abs() < 1e-2);
+/// # Ok::<(), rnn::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Linear {
@@ -89,10 +91,11 @@ impl Linear {
     /// // y_t = 0.8 y_{t-4} + 1 from a window of 4 using lag 4 alone
     /// let mut y: Vec<f64> = vec![1.0, 5.0, -2.0, 3.0];
     /// for t in 4..40 { y.push(0.8 * y[t - 4] + 1.0); }
-    /// let wins = windows(y.len(), 4, 1);
+    /// let wins = windows(y.len(), 4, 1)?;
     /// let ar = Linear::fit_lags(&y, 1, &wins.iter().collect::<Vec<_>>(), &[4]).unwrap();
     /// assert_eq!(&ar.coef[1..4], &[0.0; 3]); // lags 3, 2, 1 unused
     /// assert!((ar.coef[0] - 0.8).abs() < 1e-3 && (ar.coef[4] - 1.0).abs() < 1e-2);
+    /// # Ok::<(), rnn::Error>(())
     /// ```
     pub fn fit_lags(enc: &[f64], width: usize, wins: &[&Window], lags: &[usize]) -> Option<Linear> {
         let first = wins.first()?;
@@ -169,25 +172,69 @@ impl Linear {
     /// coefficients 0). With `value` the encoded zero change of a
     /// differenced series (`-mean / std` of its [`super::Pipeline`]) it is
     /// the naive forecast (differencing 1; the seasonal naive one for
-    /// differencing by the season).
+    /// differencing by the season). An error when its `(inputs + 1) *
+    /// outputs` coefficients do not fit in memory.
     ///
     /// ```
     /// use rnn::tasks::forecast::Linear;
-    /// let c = Linear::constant(3, 2, -0.5);
-    /// assert_eq!(c.predict(&[7.0, 8.0, 9.0]), [-0.5, -0.5]);
+    /// let c = Linear::constant(3, 2, -0.5)?;
+    /// assert_eq!(c.predict(&[7.0, 8.0, 9.0])?, [-0.5, -0.5]);
+    /// assert!(Linear::constant(usize::MAX, 2, 0.0).is_err());
+    /// # Ok::<(), rnn::Error>(())
     /// ```
-    pub fn constant(inputs: usize, outputs: usize, value: f64) -> Linear {
-        let mut coef = vec![0.0; (inputs + 1) * outputs]; // [P + 1, O]
+    pub fn constant(inputs: usize, outputs: usize, value: f64) -> Result<Linear> {
+        let what = || format!("a linear model of {inputs} inputs and {outputs} outputs");
+        let n = inputs
+            .checked_add(1)
+            .and_then(|p| p.checked_mul(outputs))
+            .ok_or_else(|| Error::argument("inputs", "a model that fits in memory", what()))?;
+        let mut coef = crate::memory::try_filled(what, n, 0.0)?; // [P + 1, O]
         coef[inputs * outputs..].iter_mut().for_each(|c| *c = value);
-        Linear {
+        Ok(Linear {
             inputs,
             outputs,
             coef,
-        }
+        })
     }
 
-    /// The `O` outputs for one window `x` (`[W * I]`).
-    pub fn predict(&self, x: &[f64]) -> Vec<f64> {
+    /// The `O` outputs for one window `x` (`[W * I]`): an error when `x`
+    /// holds another number of values, or the coefficients (public, so
+    /// perhaps edited) are not `[W * I + 1, O]`.
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::Linear;
+    /// let c = Linear::constant(2, 1, 0.5)?;
+    /// assert_eq!(c.predict(&[1.0, 2.0])?, [0.5]);
+    /// assert!(c.predict(&[1.0, 2.0, 3.0]).is_err()); // a window of 3 for a model of 2
+    /// # Ok::<(), rnn::Error>(())
+    /// ```
+    pub fn predict(&self, x: &[f64]) -> Result<Vec<f64>> {
+        let want = self
+            .inputs
+            .checked_add(1)
+            .and_then(|p| p.checked_mul(self.outputs));
+        if want != Some(self.coef.len()) {
+            return Err(Error::argument(
+                "coef",
+                format!(
+                    "(inputs + 1) * outputs = ({} + 1) * {} coefficients",
+                    self.inputs, self.outputs
+                ),
+                format!("{} coefficients", self.coef.len()),
+            ));
+        }
+        if x.len() != self.inputs {
+            return Err(Error::argument(
+                "x",
+                format!("a window of the model's {} inputs", self.inputs),
+                format!("{} values", x.len()),
+            ));
+        }
+        Ok(self.outputs_of(x))
+    }
+
+    /// [`Linear::predict`] of a window known to fit the model.
+    pub(crate) fn outputs_of(&self, x: &[f64]) -> Vec<f64> {
         let o = self.outputs;
         let mut out = self.coef[self.inputs * o..].to_vec();
         for (i, v) in x.iter().enumerate().take(self.inputs) {
@@ -209,7 +256,7 @@ mod tests {
         // y = 2 x + 1 at x = 0, 1, 2 with a window of one step: windows
         // (0 -> 1), (1 -> 3)... on the series 0, 1, 3, 7: y_t = 2 y_{t-1} + 1
         let enc = [0.0, 1.0, 3.0, 7.0];
-        let wins = windows(4, 1, 1);
+        let wins = windows(4, 1, 1).unwrap();
         let m = Linear::fit(&enc, 1, &wins.iter().collect::<Vec<_>>()).unwrap();
         assert!((m.coef[0] - 2.0).abs() < 1e-4 && (m.coef[1] - 1.0).abs() < 1e-4);
         // windows past the series, of other shapes, or a width of 0: None,
@@ -227,9 +274,9 @@ mod tests {
         assert!(Linear::fit(&enc, 0, &[&wins[0]]).is_none());
         // two outputs: the next two values of a series rising by 1
         let enc: Vec<f64> = (0..10).map(f64::from).collect();
-        let wins = windows(10, 2, 2);
+        let wins = windows(10, 2, 2).unwrap();
         let m = Linear::fit(&enc, 1, &wins.iter().collect::<Vec<_>>()).unwrap();
-        let f = m.predict(&[20.0, 21.0]);
+        let f = m.predict(&[20.0, 21.0]).unwrap();
         assert!(
             (f[0] - 22.0).abs() < 1e-3 && (f[1] - 23.0).abs() < 1e-3,
             "{f:?}"
@@ -246,7 +293,7 @@ mod tests {
         for t in 4..40 {
             y.push(0.3 * y[t - 1] - 0.9 * y[t - 4] + 2.0);
         }
-        let wins = windows(y.len(), 6, 1);
+        let wins = windows(y.len(), 6, 1).unwrap();
         let refs: Vec<&Window> = wins.iter().collect();
         let m = Linear::fit_lags(&y, 1, &refs, &[1, 4]).unwrap();
         // window rows 0..6 hold lags 6..1: lag 4 is row 2, lag 1 row 5
@@ -256,7 +303,7 @@ mod tests {
         }
         assert_eq!((m.inputs, m.outputs, m.coef.len()), (6, 1, 7));
         // one step from the window 1, 2, 3, 4, 5, 6: 0.3 * 6 - 0.9 * 3 + 2
-        let f = m.predict(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])[0];
+        let f = m.predict(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap()[0];
         assert!((f - 1.1).abs() < 1e-3, "{f}");
         // no lags: every input, exactly as `fit`
         assert_eq!(

@@ -236,7 +236,7 @@ impl Forecaster {
         let ar = |win: &[f32], k: usize| match (&meta.ar, meta.ar_skip) {
             (Some(ar), true) => {
                 let x: Vec<f64> = win.iter().map(|&v| f64::from(v)).collect();
-                ar.predict(&x)[k]
+                ar.outputs_of(&x)[k]
             }
             _ => 0.0,
         };
@@ -271,7 +271,7 @@ impl Forecaster {
             choice.and_then(|c| c.arma_window),
         ) {
             let x = &enc[enc.len() - wa * width..];
-            let arma = a.linear(wa, width, horizon).predict(x);
+            let arma = a.linear(wa, width, horizon)?.outputs_of(x);
             for (v, a) in out.iter_mut().zip(&arma) {
                 *v = 0.5 * (*v + a); // (network + ARMA) / 2
             }

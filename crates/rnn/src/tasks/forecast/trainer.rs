@@ -212,7 +212,7 @@ impl Trainer {
         let enc = pipeline.encode(&series.target[..fit_rows], &fit_feats)?; // [M, I]
         let m = enc.len() / width;
         let val_rows = val_rows(a.val_frac, m);
-        let (val, train): (Vec<Window>, Vec<Window>) = windows(m, a.window, model_h)
+        let (val, train): (Vec<Window>, Vec<Window>) = windows(m, a.window, model_h)?
             .into_iter()
             .partition(|w| w.target.end > m - val_rows);
         if train.is_empty() {
@@ -265,7 +265,7 @@ impl Trainer {
         // the AR forecast of every window (by its start), for the skip
         let base = match (&meta.ar, meta.ar_skip) {
             (Some(ar), true) => (0..=m.saturating_sub(a.window + model_h))
-                .flat_map(|s| ar.predict(&enc[s * width..(s + a.window) * width]))
+                .flat_map(|s| ar.outputs_of(&enc[s * width..(s + a.window) * width]))
                 .collect(),
             _ => Vec::new(),
         };

@@ -1,5 +1,6 @@
 //! Training windows, their minibatches, and evaluation origins.
 
+use crate::Result;
 use std::ops::Range;
 
 /// One training example: input rows and target rows of a series.
@@ -12,17 +13,29 @@ pub struct Window {
 }
 
 /// Every window of `window` input steps followed by `horizon` target steps
-/// inside `0..n`, in order of their start.
-pub fn windows(n: usize, window: usize, horizon: usize) -> Vec<Window> {
+/// inside `0..n`, in order of their start (none when they do not fit); an
+/// error when their list does not fit in memory.
+///
+/// ```
+/// use rnn::tasks::forecast::windows;
+/// let w = windows(5, 2, 1)?;
+/// assert_eq!((w.len(), w[2].input.clone(), w[2].target.clone()), (3, 2..4, 4..5));
+/// assert!(windows(1 << 60, 1, 1).is_err()); // 2^60 windows: not an abort
+/// # Ok::<(), rnn::Error>(())
+/// ```
+pub fn windows(n: usize, window: usize, horizon: usize) -> Result<Vec<Window>> {
     if window == 0 || horizon == 0 || n < window.saturating_add(horizon) {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    (0..=n - window - horizon)
-        .map(|s| Window {
-            input: s..s + window,
-            target: s + window..s + window + horizon,
-        })
-        .collect()
+    let count = n - window - horizon + 1;
+    let what = || format!("{count} windows of {window} + {horizon} steps");
+    crate::memory::ensure_fits(what, count as f64 * std::mem::size_of::<Window>() as f64)?;
+    let mut all = crate::memory::try_with_capacity(what, count)?;
+    all.extend((0..count).map(|s| Window {
+        input: s..s + window,
+        target: s + window..s + window + horizon,
+    }));
+    Ok(all)
 }
 
 /// The forecast origins for evaluating the last `test` rows of a series of
@@ -77,7 +90,7 @@ mod tests {
 
     #[test]
     fn window_construction() {
-        let w = windows(6, 3, 2);
+        let w = windows(6, 3, 2).unwrap();
         assert_eq!(w.len(), 2);
         assert_eq!(
             w[0],
@@ -93,7 +106,7 @@ mod tests {
                 target: 4..6
             }
         );
-        assert!(windows(4, 3, 2).is_empty());
+        assert!(windows(4, 3, 2).unwrap().is_empty());
         assert_eq!(eval_origins(10, 5, 1).len(), 5);
         assert_eq!(eval_origins(10, 5, 2), [(5, 2), (7, 2), (9, 1)]);
         assert_eq!(eval_origins(144, 24, 24), [(120, 24)]);
@@ -103,7 +116,7 @@ mod tests {
     fn minibatch_layout_by_hand() {
         // rows (target, feature): (0, 10), (1, 11), (2, 12), (3, 13)
         let enc = [0.0, 10.0, 1.0, 11.0, 2.0, 12.0, 3.0, 13.0];
-        let w = windows(4, 2, 1);
+        let w = windows(4, 2, 1).unwrap();
         let (x, y) = batch_of(&enc, 2, &[&w[0], &w[1]]);
         // [W = 2, B = 2, I = 2]: step 0 of both windows, then step 1
         assert_eq!(x, [0.0, 10.0, 1.0, 11.0, 1.0, 11.0, 2.0, 12.0]);

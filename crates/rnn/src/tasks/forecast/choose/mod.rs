@@ -60,11 +60,11 @@ pub(crate) fn linear_forecast(
 ) -> Vec<f64> {
     let mut x: Vec<f64> = enc[(start - window) * width..start * width].to_vec();
     if lin.outputs >= h {
-        return lin.predict(&x)[..h].to_vec();
+        return lin.outputs_of(&x)[..h].to_vec();
     }
     let mut out = Vec::with_capacity(h);
     for _ in 0..h {
-        let next = lin.predict(&x)[0];
+        let next = lin.outputs_of(&x)[0];
         out.push(next);
         x.drain(..width);
         x.push(next);
@@ -123,7 +123,7 @@ fn backtest_cell(
     let m = enc.len() / width;
     let fit_rows = y.len();
     let params = coefficients(window, lags, width);
-    let all = windows(m, window, outputs);
+    let all = windows(m, window, outputs).ok()?;
     let mut points = Vec::new();
     for f in 0..folds.max(1) {
         let Some(start) = fit_rows.checked_sub((f + 1) * val) else {
@@ -182,17 +182,15 @@ pub(crate) fn fit_base(
     if let Some(level) = choice.as_ref().and_then(Choice::level) {
         let first = wins.first()?;
         let window = first.input.len();
-        return Some(level.linear(window, width, first.target.len(), pipeline));
+        return level
+            .linear(window, width, first.target.len(), pipeline)
+            .ok();
     }
     match choice {
         Some(c) if c.naive => {
             let first = wins.first()?;
             let inputs = first.input.len() * width;
-            Some(Linear::constant(
-                inputs,
-                first.target.len(),
-                -pipeline.mean / pipeline.std,
-            ))
+            Linear::constant(inputs, first.target.len(), -pipeline.mean / pipeline.std).ok()
         }
         _ => Linear::fit_lags(enc, width, wins, choice.as_ref().map_or(&[], |c| &c.lags)),
     }
@@ -483,7 +481,7 @@ fn level_errors(
         let (f, start) = lv.fold_of(y.len(), o)?;
         if f != fold || lin.is_none() {
             let l = Level::fit(&z[..start])?;
-            (fold, lin) = (f, Some(l.linear(window, width, lv.outputs, p)));
+            (fold, lin) = (f, Some(l.linear(window, width, lv.outputs, p).ok()?));
         }
         let pred = linear_forecast(lin.as_ref()?, &enc, width, window, o - p.lost(), lv.h);
         let back = p.decode(&y[..o], &pred).ok()?;

@@ -177,7 +177,7 @@ fn a_random_walk_keeps_the_naive_forecast_and_an_ar_series_its_ar() {
     // its base forecast is the last value: a zero change, encoded
     let p = Pipeline::fit(&y, &[], c.transform, &c.diff, ("v", &[])).unwrap();
     let enc = p.encode(&y, &[]).unwrap();
-    let wins = windows(enc.len(), c.window, 1);
+    let wins = windows(enc.len(), c.window, 1).unwrap();
     let refs: Vec<&Window> = wins.iter().collect();
     let base = fit_base(&enc, 1, &refs, &Some(c.clone()), &p).unwrap();
     let next = linear_forecast(&base, &enc, 1, c.window, enc.len(), 1);
@@ -238,10 +238,10 @@ fn a_local_level_series_chooses_the_level_base() {
     assert_eq!(back, c);
     let p = Pipeline::fit(&y, &[], c.transform, &c.diff, ("v", &[])).unwrap();
     let enc = p.encode(&y, &[]).unwrap();
-    let wins = windows(enc.len(), c.window, 1);
+    let wins = windows(enc.len(), c.window, 1).unwrap();
     let refs: Vec<&Window> = wins.iter().collect();
     let base = fit_base(&enc, 1, &refs, &Some(c.clone()), &p).unwrap();
-    assert_eq!(base, Level::ses(alpha).linear(c.window, 1, 1, &p));
+    assert_eq!(base, Level::ses(alpha).linear(c.window, 1, 1, &p).unwrap());
     // the AR(2) series of the test above still keeps its AR
     let mut z = vec![50.0, 50.0];
     for t in 2..300 {
