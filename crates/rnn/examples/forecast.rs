@@ -43,7 +43,7 @@ fn main() -> rnn::Result<()> {
         println!("{},{f:.1},{a}", series.time[origin + k]);
     }
     let model_rmse = rmse(&forecast, actual)?;
-    let naive_rmse = rmse(&naive(&series.target[..origin], 24), actual)?;
+    let naive_rmse = rmse(&naive(&series.target[..origin], 24)?, actual)?;
     println!("RMSE: model {model_rmse:.2}, naive {naive_rmse:.2}");
     assert!(
         model_rmse < naive_rmse,

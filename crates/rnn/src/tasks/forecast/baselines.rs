@@ -84,23 +84,47 @@ pub fn mase_scale(train: &[f64], season: usize) -> Option<f64> {
     (m > 0.0).then_some(m)
 }
 
-/// The naive forecast from `history`: the last value, `h` times.
-pub fn naive(history: &[f64], h: usize) -> Vec<f64> {
-    vec![history.last().copied().unwrap_or(0.0); h]
+/// The naive forecast from `history`: the last value, `h` times; an error
+/// for an empty history (there is no last value) or more values than
+/// memory holds.
+///
+/// ```
+/// use rnn::tasks::forecast::naive;
+/// assert_eq!(naive(&[1.0, 5.0], 2)?, [5.0, 5.0]);
+/// assert!(naive(&[], 2).is_err());
+/// # Ok::<(), rnn::Error>(())
+/// ```
+pub fn naive(history: &[f64], h: usize) -> Result<Vec<f64>> {
+    let Some(&last) = history.last() else {
+        return Err(Error::argument(
+            "history",
+            "at least one value",
+            "an empty slice",
+        ));
+    };
+    crate::memory::try_filled(|| format!("a naive forecast of {h} steps"), h, last)
 }
 
 /// The seasonal-naive forecast from `history`: lead `k` (1-based) gets the
 /// value one or more whole seasons before it: `y[n+k-1]` is forecast by
-/// `y[n+k-1 - S*ceil(k/S)]`. Falls
-/// back to [`naive`] when the history is shorter than one season.
-pub fn seasonal_naive(history: &[f64], h: usize, season: usize) -> Vec<f64> {
+/// `y[n+k-1 - S*ceil(k/S)]`. Falls back to [`naive`] when the history is
+/// shorter than one season (`season` 0 is taken as 1); errors as [`naive`].
+///
+/// ```
+/// use rnn::tasks::forecast::seasonal_naive;
+/// assert_eq!(seasonal_naive(&[1.0, 2.0, 3.0, 4.0], 5, 3)?, [2.0, 3.0, 4.0, 2.0, 3.0]);
+/// assert!(seasonal_naive(&[], 1, 12).is_err());
+/// # Ok::<(), rnn::Error>(())
+/// ```
+pub fn seasonal_naive(history: &[f64], h: usize, season: usize) -> Result<Vec<f64>> {
     let (n, s) = (history.len(), season.max(1));
     if n < s {
         return naive(history, h);
     }
-    (1..=h)
-        .map(|k| history[n + k - 1 - s * k.div_ceil(s)])
-        .collect()
+    let mut out =
+        crate::memory::try_with_capacity(|| format!("a seasonal naive forecast of {h} steps"), h)?;
+    out.extend((1..=h).map(|k| history[n + k - 1 - s * k.div_ceil(s)]));
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -126,10 +150,16 @@ mod tests {
         assert!((scale - 7.0 / 3.0).abs() < 1e-12);
         // seasonal (S = 2): (|2-1| + |6-3|) / 2 = 2
         assert!((mase_scale(&[1.0, 3.0, 2.0, 6.0], 2).unwrap() - 2.0).abs() < 1e-12);
-        assert_eq!(naive(&[1.0, 5.0], 2), [5.0, 5.0]);
+        assert_eq!(naive(&[1.0, 5.0], 2).unwrap(), [5.0, 5.0]);
         assert_eq!(
-            seasonal_naive(&[1.0, 2.0, 3.0, 4.0], 5, 3),
+            seasonal_naive(&[1.0, 2.0, 3.0, 4.0], 5, 3).unwrap(),
             [2.0, 3.0, 4.0, 2.0, 3.0]
         );
+        // a history shorter than a season: the naive forecast
+        assert_eq!(seasonal_naive(&[1.0, 2.0], 2, 12).unwrap(), [2.0, 2.0]);
+        // no history: no last value to repeat (it gave zeros)
+        let e = naive(&[], 3).unwrap_err().to_string();
+        assert!(e.contains("history") && e.contains("empty"), "{e}");
+        assert!(seasonal_naive(&[], 3, 4).is_err());
     }
 }

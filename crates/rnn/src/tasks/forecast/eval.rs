@@ -220,8 +220,8 @@ impl Forecaster {
                 (Some(a), Some(v)) => v.extend(a),
                 _ => ar = None,
             }
-            nv.extend(naive(&y[..origin], len));
-            sn.extend(seasonal_naive(&y[..origin], len, season));
+            nv.extend(naive(&y[..origin], len)?);
+            sn.extend(seasonal_naive(&y[..origin], len, season)?);
             act.extend_from_slice(&y[origin..origin + len]);
         }
         let scale = mase_scale(&y[..n - test], season);
