@@ -131,13 +131,15 @@ unsafe fn tile_sums<const R: usize, const PF: bool, const D: bool>(
 /// 16-float register per panel row. Each sum is taken over `kk` in order from
 /// zero and added to `C` at the end, as in [`tile`]: the same bits. With `pf`
 /// not null, also asks for the `k` lines of each of the two panels at `pf`
-/// (into L2). `c` is `(C, bias)` as in [`tile`].
+/// (into L2). `c` is `(C, bias)` as in [`tile`]. `L` not 0 is `lda` as a
+/// constant (the caller's `lda` must then equal it): the rows' addresses
+/// become fixed offsets from `a`.
 ///
 /// # Safety
 /// AVX-512F; pointers as [`tile`]'s, `bp[q]` for `q < P` at `k * NR` floats.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(super) unsafe fn tile512<const R: usize, const P: usize, const D: bool>(
+pub(super) unsafe fn tile512<const R: usize, const P: usize, const D: bool, const L: usize>(
     k: usize,
     (a, lda): (*const f32, usize),
     bp: [*const f32; 2],
@@ -147,6 +149,8 @@ pub(super) unsafe fn tile512<const R: usize, const P: usize, const D: bool>(
     pf: [*const f32; 2],
 ) {
     use std::arch::x86_64::*;
+    debug_assert!(L == 0 || L == lda);
+    let lda = if L == 0 { lda } else { L };
     let mut acc = [[_mm512_setzero_ps(); P]; R];
     let prefetch = !pf[0].is_null();
     for kk in 0..k {
