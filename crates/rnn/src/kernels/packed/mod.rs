@@ -543,9 +543,9 @@ unsafe fn blocked_f32<const WIDE: bool>(
                             // (with `k` in a register the compiler adds it
                             // up row by row at every `kk`, integer work that
                             // takes ports from the FMAs on Intel's cores:
-                            // `examples/kernel_rate` on the Xeon, seven runs
-                            // each, 1-7 % more GFLOP/s at 32 x 256 x 1024,
-                            // 3-11 % at 16 x 256 x 1024, 5-13 % at the
+                            // `examples/kernel_rate` on the Xeon, four runs
+                            // each, 1-6 % more GFLOP/s at 32 x 256 x 1024,
+                            // 3-6 % at 16 x 256 x 1024, 5-11 % at the
                             // readout's 3200 x 256 x 65)
                             macro_rules! call {
                                 ($r:literal, $p:literal, $d:literal, $l:literal) => {
