@@ -134,9 +134,8 @@ pub fn ensure_fits(what: impl FnOnce() -> String, bytes: f64) -> Result<()> {
     }
 }
 
-/// A buffer of `n` copies of `value`, allocated fallibly: an
-/// [`Error::Memory`] naming `what` instead of an abort when the allocator
-/// refuses.
+/// A buffer of `n` copies of `value`, allocated fallibly as
+/// [`try_with_capacity`] does.
 ///
 /// ```
 /// let v = rnn::memory::try_filled(|| "buffer".into(), 3, 0.5f32).unwrap();
@@ -150,8 +149,10 @@ pub fn try_filled<T: Clone>(what: impl FnOnce() -> String, n: usize, value: T) -
 }
 
 /// An empty buffer with room for `n` values, reserved fallibly (nothing
-/// written): an [`Error::Memory`] naming `what` instead of an abort when
-/// the allocator refuses.
+/// written): an [`Error::Memory`] naming `what` when the `n` values need
+/// more than the machine has available ([`shortfall`]; the allocator may
+/// promise memory it cannot give, and filling the buffer would then end
+/// the process), or when the allocator refuses.
 ///
 /// ```
 /// let v: Vec<u8> = rnn::memory::try_with_capacity(|| "buffer".into(), 10).unwrap();
@@ -159,9 +160,16 @@ pub fn try_filled<T: Clone>(what: impl FnOnce() -> String, n: usize, value: T) -
 /// assert!(rnn::memory::try_with_capacity::<u64>(|| "huge".into(), usize::MAX / 2).is_err());
 /// ```
 pub fn try_with_capacity<T>(what: impl FnOnce() -> String, n: usize) -> Result<Vec<T>> {
+    let bytes = n as f64 * std::mem::size_of::<T>() as f64;
+    if let Some((need, available)) = shortfall(bytes) {
+        return Err(Error::Memory {
+            what: what(),
+            need,
+            available,
+        });
+    }
     let mut v = Vec::new();
     if v.try_reserve_exact(n).is_err() {
-        let bytes = n as f64 * std::mem::size_of::<T>() as f64;
         return Err(Error::Memory {
             what: what(),
             need: human_bytes(bytes),

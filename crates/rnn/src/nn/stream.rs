@@ -126,7 +126,6 @@ impl<'m, T: Float> Stream<'m, T> {
                 format!("{batch} * {o} (overflows)"),
             )
         })?;
-        crate::memory::ensure_fits(what, logits_len as f64 * std::mem::size_of::<T>() as f64)?;
         let mut s = Stream {
             model,
             batch,

@@ -32,19 +32,14 @@ fn check_pairs(forecast: &[f64], actual: &[f64]) -> Result<()> {
 /// ```
 pub fn rmse(forecast: &[f64], actual: &[f64]) -> Result<f64> {
     check_pairs(forecast, actual)?;
-    Ok(rmse_of(forecast, actual))
-}
-
-/// [`rmse`] of slices known to pair up.
-pub(crate) fn rmse_of(forecast: &[f64], actual: &[f64]) -> f64 {
-    let n = forecast.len().max(1) as f64;
-    (forecast
+    let n = forecast.len() as f64;
+    Ok((forecast
         .iter()
         .zip(actual)
         .map(|(f, a)| (f - a) * (f - a))
         .sum::<f64>()
         / n)
-        .sqrt()
+        .sqrt())
 }
 
 /// Mean absolute error, `mean_t |f_t - a_t|`; an error when the slices
@@ -57,18 +52,13 @@ pub(crate) fn rmse_of(forecast: &[f64], actual: &[f64]) -> f64 {
 /// ```
 pub fn mae(forecast: &[f64], actual: &[f64]) -> Result<f64> {
     check_pairs(forecast, actual)?;
-    Ok(mae_of(forecast, actual))
-}
-
-/// [`mae`] of slices known to pair up.
-pub(crate) fn mae_of(forecast: &[f64], actual: &[f64]) -> f64 {
-    let n = forecast.len().max(1) as f64;
-    forecast
+    let n = forecast.len() as f64;
+    Ok(forecast
         .iter()
         .zip(actual)
         .map(|(f, a)| (f - a).abs())
         .sum::<f64>()
-        / n
+        / n)
 }
 
 /// The MASE scale: the in-sample MAE of the seasonal-naive forecast with
@@ -80,7 +70,7 @@ pub fn mase_scale(train: &[f64], season: usize) -> Option<f64> {
     if train.len() <= s {
         return None;
     }
-    let m = mae_of(&train[s..], &train[..train.len() - s]);
+    let m = mae(&train[s..], &train[..train.len() - s]).ok()?;
     (m > 0.0).then_some(m)
 }
 

@@ -1,7 +1,7 @@
 //! [`EvalReport`]: a forecast model and the naive baselines scored on the
 //! last rows of a series, block by block.
 
-use super::baselines::{mae_of, mase_scale, naive, rmse_of, seasonal_naive};
+use super::baselines::{mae, mase_scale, naive, rmse, seasonal_naive};
 use super::meta::Strategy;
 use super::predict::Forecaster;
 use super::series::Series;
@@ -226,23 +226,24 @@ impl Forecaster {
         }
         let scale = mase_scale(&y[..n - test], season);
         let mase = |v: f64| scale.map(|s| v / s);
-        let (m, nm, sm) = (mae_of(&f, &act), mae_of(&nv, &act), mae_of(&sn, &act));
-        let ar_mae = ar.as_ref().map(|a| mae_of(a, &act));
+        // (the forecasts pair up with the test block's values by construction)
+        let (m, nm, sm) = (mae(&f, &act)?, mae(&nv, &act)?, mae(&sn, &act)?);
+        let ar_mae = ar.as_ref().map(|a| mae(a, &act)).transpose()?;
         Ok(EvalReport {
             points: act.len(),
-            rmse: rmse_of(&f, &act),
+            rmse: rmse(&f, &act)?,
             mae: m,
             mase: mase(m),
-            naive_rmse: rmse_of(&nv, &act),
+            naive_rmse: rmse(&nv, &act)?,
             naive_mae: nm,
             naive_mase: mase(nm),
-            seasonal_naive_rmse: rmse_of(&sn, &act),
+            seasonal_naive_rmse: rmse(&sn, &act)?,
             seasonal_naive_mae: sm,
             seasonal_naive_mase: mase(sm),
             horizon: meta.horizon,
             season,
             strategy: meta.strategy,
-            ar_rmse: ar.as_ref().map(|a| rmse_of(a, &act)),
+            ar_rmse: ar.as_ref().map(|a| rmse(a, &act)).transpose()?,
             ar_mae,
             ar_mase: ar_mae.and_then(mase),
             coverage: level.map(|_| inside as f64 / act.len().max(1) as f64),

@@ -29,7 +29,6 @@ pub fn windows(n: usize, window: usize, horizon: usize) -> Result<Vec<Window>> {
     }
     let count = n - window - horizon + 1;
     let what = || format!("{count} windows of {window} + {horizon} steps");
-    crate::memory::ensure_fits(what, count as f64 * std::mem::size_of::<Window>() as f64)?;
     let mut all = crate::memory::try_with_capacity(what, count)?;
     all.extend((0..count).map(|s| Window {
         input: s..s + window,
