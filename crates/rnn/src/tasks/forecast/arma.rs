@@ -9,7 +9,7 @@
 
 use super::level::{check_lags, covering_window, TRUNCATION};
 use super::linear::Linear;
-use crate::{Error, Result};
+use crate::Result;
 use serde::{Deserialize, Serialize};
 
 /// `phi(B) Phi(B^s) w_t = theta(B) Theta(B^s) a_t` on the encoded series
@@ -331,10 +331,7 @@ impl Arma {
     /// coefficients that do not fit in memory.
     pub fn linear(&self, window: usize, width: usize, outputs: usize) -> Result<Linear> {
         check_lags(window)?;
-        let inputs = window.checked_mul(width).ok_or_else(|| {
-            Error::argument("width", "a window of inputs that fits in memory", width)
-        })?;
-        let mut lin = Linear::constant(inputs, outputs, 0.0)?;
+        let mut lin = Linear::zeros_over(window, width, outputs)?;
         let pi = self.pi_weights(window + outputs);
         // f[k][j]: weight of the value j + 1 steps back in lead k + 1
         let mut f: Vec<Vec<f64>> = Vec::with_capacity(outputs);

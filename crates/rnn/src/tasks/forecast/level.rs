@@ -264,11 +264,9 @@ impl Level {
         pipeline: &Pipeline,
     ) -> Result<Linear> {
         let weights = self.weights(window, outputs)?; // [O][W]
-        let inputs = window.checked_mul(width).ok_or_else(|| {
-            Error::argument("width", "a window of inputs that fits in memory", width)
-        })?;
         let shift = pipeline.mean / pipeline.std;
-        let mut lin = Linear::constant(inputs, outputs, 0.0)?; // [P + 1, O]
+        let mut lin = Linear::zeros_over(window, width, outputs)?; // [P + 1, O]
+        let inputs = lin.inputs;
         for (j, c) in weights.iter().enumerate() {
             for (k, v) in c.iter().enumerate() {
                 // window row `window - 1 - k` holds the difference k + 1 back

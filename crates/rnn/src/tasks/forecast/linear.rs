@@ -197,6 +197,17 @@ impl Linear {
         })
     }
 
+    /// [`Linear::constant`] at 0 over a window of `window` steps of `width`
+    /// values each (`inputs = window * width`), for the linear forms of the
+    /// other models (`Level::linear`, `Arma::linear`) to fill in: an error
+    /// when the window's inputs overflow or do not fit in memory.
+    pub(crate) fn zeros_over(window: usize, width: usize, outputs: usize) -> Result<Linear> {
+        let inputs = window.checked_mul(width).ok_or_else(|| {
+            Error::argument("width", "a window of inputs that fits in memory", width)
+        })?;
+        Linear::constant(inputs, outputs, 0.0)
+    }
+
     /// The `O` outputs for one window `x` (`[W * I]`): an error when `x`
     /// holds another number of values, or the coefficients (public, so
     /// perhaps edited) are not `[W * I + 1, O]`.
