@@ -96,7 +96,7 @@ pub(crate) fn to_panels<T: Copy>(a: &[T], k: usize, n: usize, out: &mut Vec<T>) 
     let mut j0 = 0;
     while j0 < n {
         let j1 = panel_end(j0, n, w);
-        for row in a[..k * n].chunks_exact(n).take(k) {
+        for row in a[..super::len_of(k, n)].chunks_exact(n).take(k) {
             out.extend_from_slice(&row[j0..j1]);
         }
         j0 = j1;
@@ -150,7 +150,7 @@ fn dispatch<const FMA: bool, const PANELS: bool>(
     y: &mut [f32],
     from_last: bool,
 ) -> bool {
-    let (a, x, y) = (&a[..k * n], &x[..k], &mut y[..n]);
+    let (a, x, y) = (&a[..super::len_of(k, n)], &x[..k], &mut y[..n]);
     #[cfg(target_arch = "x86_64")]
     {
         if super::has_avx512() {

@@ -58,7 +58,7 @@ fn par_for(macs: usize) -> Par {
 
 /// A row-major `[rows, cols]` matrix view, optionally transposed.
 fn view<T: Float>(data: &[T], rows: usize, cols: usize, trans: bool) -> MatRef<'_, T> {
-    let m = MatRef::from_row_major_slice(&data[..rows * cols], rows, cols);
+    let m = MatRef::from_row_major_slice(&data[..super::len_of(rows, cols)], rows, cols);
     if trans {
         m.transpose()
     } else {
@@ -88,16 +88,18 @@ pub fn gemm<T: Float>(
     }
     if k == 0 {
         if !accumulate {
-            c[..m * n].fill(T::zero());
+            c[..super::len_of(m, n)].fill(T::zero());
         }
         return;
     }
-    if trans_a && !trans_b && m * n * k >= AT_B_MIN_MACS {
+    // the products' sizes, overflow refused (as `len_of` refuses each matrix's)
+    let macs = super::len_of(super::len_of(m, n), k);
+    if trans_a && !trans_b && macs >= AT_B_MIN_MACS {
         // one thread: the blocked kernel of `packed.rs` reads A^T in place
         // (f32 with AVX2); else faer on transposed chunks
-        if matches!(par_for(m * n * k), Par::Seq) && T::packed_fast() {
+        if matches!(par_for(macs), Par::Seq) && T::packed_fast() {
             if !accumulate {
-                c[..m * n].fill(T::zero());
+                c[..super::len_of(m, n)].fill(T::zero());
             }
             if T::gemm_at_b_acc(m, n, k, a, b, c) {
                 return;
@@ -110,13 +112,13 @@ pub fn gemm<T: Float>(
     let (br, bc) = if trans_b { (n, k) } else { (k, n) };
     let a = view(a, ar, ac, trans_a);
     let b = view(b, br, bc, trans_b);
-    let c = MatMut::from_row_major_slice_mut(&mut c[..m * n], m, n);
+    let c = MatMut::from_row_major_slice_mut(&mut c[..super::len_of(m, n)], m, n);
     let beta = if accumulate {
         Accum::Add
     } else {
         Accum::Replace
     };
-    faer::linalg::matmul::matmul(c, beta, a, b, T::one(), par_for(m * n * k));
+    faer::linalg::matmul::matmul(c, beta, a, b, T::one(), par_for(macs));
 }
 
 /// Products `A^T B` at least this large go through [`gemm_at_b`].
@@ -220,7 +222,7 @@ pub(crate) unsafe fn gemv_acc_f32_avx2(
     y: &mut [f32],
 ) {
     use std::arch::x86_64::*;
-    let (a, x, y) = (&a[..rows * cols], &x[..cols], &mut y[..rows]);
+    let (a, x, y) = (&a[..super::len_of(rows, cols)], &x[..cols], &mut y[..rows]);
     let full = cols - cols % 8;
     // lane l of the last, partial block of columns is read when l < cols % 8
     let rem = (cols % 8) as i32;
@@ -316,7 +318,7 @@ unsafe fn gemv_acc_avx2<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y:
 /// One vectorised dot product per row.
 #[inline(always)]
 fn gemv_acc_impl<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T]) {
-    let a = &a[..rows * cols];
+    let a = &a[..super::len_of(rows, cols)];
     let x = &x[..cols];
     let y = &mut y[..rows];
     for (yr, row) in y.iter_mut().zip(a.chunks_exact(cols)) {
@@ -381,7 +383,7 @@ pub(crate) fn gemv_t_acc_portable<T: Float>(
 #[inline(always)]
 fn gemv_t_acc_impl<T: Float>(rows: usize, cols: usize, a: &[T], x: &[T], y: &mut [T]) {
     let y = &mut y[..cols];
-    let a = &a[..rows * cols];
+    let a = &a[..super::len_of(rows, cols)];
     let x = &x[..rows];
     let wide = cols - cols % (4 * LANES);
     let narrow = cols - cols % LANES;
@@ -502,9 +504,9 @@ pub fn transpose<T: Float>(a: &[T], rows: usize, cols: usize) -> Vec<T> {
 /// overwritten), so a buffer can be reused.
 pub fn transpose_into<T: Float>(a: &[T], rows: usize, cols: usize, t: &mut Vec<T>) {
     const BLOCK: usize = 8;
-    let a = &a[..rows * cols];
+    let a = &a[..super::len_of(rows, cols)];
     t.resize(rows * cols, T::zero());
-    let t = &mut t[..rows * cols];
+    let t = &mut t[..super::len_of(rows, cols)];
     for (r0, block) in a
         .chunks(BLOCK * cols)
         .enumerate()
@@ -541,7 +543,10 @@ pub fn col_sum_acc<T: Float>(rows: usize, cols: usize, a: &[T], out: &mut [T]) {
 /// width the compiler gives the inner loop: the same bits from every build).
 #[inline(always)]
 fn col_sum_loop<T: Float>(rows: usize, cols: usize, a: &[T], out: &mut [T]) {
-    for row in a[..rows * cols].chunks_exact(cols) {
+    if cols == 0 {
+        return; // no column to sum (chunks of 0 are not a thing)
+    }
+    for row in a[..super::len_of(rows, cols)].chunks_exact(cols) {
         for (o, &v) in out[..cols].iter_mut().zip(row) {
             *o += v;
         }

@@ -23,3 +23,14 @@ pub use line_alloc::LineAligned;
 pub use packed::PackedRhs;
 pub use pair::pair_jobs;
 pub use peak::fma_peak_gflops;
+
+/// `rows * cols`, the length a kernel cuts a slice to before it reads the
+/// slice through raw pointers or hands it to faer as a `[rows, cols]`
+/// matrix: panics when the product overflows, which would otherwise let a
+/// short slice through (`m` = 2^60 with empty slices read and wrote past
+/// them).
+#[track_caller]
+pub(crate) fn len_of(rows: usize, cols: usize) -> usize {
+    rows.checked_mul(cols)
+        .unwrap_or_else(|| panic!("a matrix of {rows} x {cols} elements: the size overflows"))
+}

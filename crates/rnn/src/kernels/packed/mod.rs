@@ -216,16 +216,7 @@ pub(crate) unsafe fn packed_gemm_acc_f32_avx2(
     bias: Option<&[f32]>,
     c: &mut [f32],
 ) {
-    let panels = n.div_ceil(NR);
-    blocked_f32::<false>(
-        m,
-        k,
-        n,
-        Lhs::Rows(&a[..m * k]),
-        Rhs::Packed(&packed[..panels * k * NR]),
-        bias.map(|b| &b[..n]),
-        c,
-    )
+    blocked_f32::<false>(m, k, n, Lhs::Rows(a), Rhs::Packed(packed), bias, c)
 }
 
 /// [`packed_gemm_acc_f32_avx2`] with the AVX-512 micro-kernel (two panels,
@@ -244,16 +235,7 @@ pub(crate) unsafe fn packed_gemm_acc_f32_avx512(
     bias: Option<&[f32]>,
     c: &mut [f32],
 ) {
-    let panels = n.div_ceil(NR);
-    blocked_f32::<true>(
-        m,
-        k,
-        n,
-        Lhs::Rows(&a[..m * k]),
-        Rhs::Packed(&packed[..panels * k * NR]),
-        bias.map(|b| &b[..n]),
-        c,
-    )
+    blocked_f32::<true>(m, k, n, Lhs::Rows(a), Rhs::Packed(packed), bias, c)
 }
 
 /// `C[m, N] += A^T B` for `A` stored `[K, m]` and `B` `[K, N]`, row-major
@@ -275,15 +257,7 @@ pub(crate) unsafe fn gemm_at_b_acc_f32_avx2(
     b: &[f32],
     c: &mut [f32],
 ) {
-    blocked_f32::<false>(
-        m,
-        k,
-        n,
-        Lhs::Cols(&a_t[..k * m]),
-        Rhs::Rows(&b[..k * n]),
-        None,
-        c,
-    )
+    blocked_f32::<false>(m, k, n, Lhs::Cols(a_t), Rhs::Rows(b), None, c)
 }
 
 /// [`gemm_at_b_acc_f32_avx2`] with the AVX-512 micro-kernel: the same sums
@@ -301,15 +275,7 @@ pub(crate) unsafe fn gemm_at_b_acc_f32_avx512(
     b: &[f32],
     c: &mut [f32],
 ) {
-    blocked_f32::<true>(
-        m,
-        k,
-        n,
-        Lhs::Cols(&a_t[..k * m]),
-        Rhs::Rows(&b[..k * n]),
-        None,
-        c,
-    )
+    blocked_f32::<true>(m, k, n, Lhs::Cols(a_t), Rhs::Rows(b), None, c)
 }
 
 /// How `A` (`[m, K]` as multiplied) is stored.
@@ -379,8 +345,28 @@ unsafe fn blocked_f32<const WIDE: bool>(
     // the buffers are taken out and put back rather than borrowed in a
     // closure: a closure is a function of its own, compiled without the
     // caller's target features, and the intrinsics in it would not inline
-    let c = &mut c[..m * n];
+    // every operand cut to the size the loops below read through raw
+    // pointers, the sizes multiplied out with overflow checked: a wrapped
+    // product would let a short slice through (a safe caller's `m` of
+    // 2^60 with empty slices read and wrote past them)
     let panels = n.div_ceil(NR);
+    let size = |x: usize, y: usize, z: usize| {
+        x.checked_mul(y)
+            .and_then(|p| p.checked_mul(z))
+            .unwrap_or_else(|| panic!("a product of {m} x {k} x {n}: the sizes overflow"))
+    };
+    let (a, b, c) = (
+        match a {
+            Lhs::Rows(a) => Lhs::Rows(&a[..size(m, k, 1)]),
+            Lhs::Cols(a) => Lhs::Cols(&a[..size(k, m, 1)]),
+        },
+        match b {
+            Rhs::Packed(b) => Rhs::Packed(&b[..size(panels, k, NR)]),
+            Rhs::Rows(b) => Rhs::Rows(&b[..size(k, n, 1)]),
+        },
+        &mut c[..size(m, n, 1)],
+    );
+    let bias = bias.map(|b| &b[..n]);
     // A row-major A with K in one slice, or with at most 64 panels to run
     // over, is read where it lies (rows k apart, streams the tiles'
     // broadcasts read in order): the copy was a third of the readout

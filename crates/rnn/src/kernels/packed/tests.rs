@@ -222,3 +222,50 @@ fn packed_product_matches_naive_at_odd_shapes_both_layouts_and_paths() {
         assert_eq!(got, want64, "f64 with a bias at {m}x{k}x{n}");
     }
 }
+
+/// Sizes whose products overflow are refused before any slice is read: with
+/// `m` = 2^60, `m * k` wrapped to 0 in a release build, so the empty slices
+/// passed the cut and the AVX-512 and AVX2 tiles read and wrote through raw
+/// pointers past them (a segmentation fault from safe code). Each call here
+/// must panic with the overflow named, never reach the tiles.
+#[test]
+fn overflowing_sizes_panic_instead_of_reading_past_the_slices() {
+    let mut pk = PackedRhs::<f32>::default();
+    pk.pack(&[1.0; 256], 16, 16, false);
+    for (what, m) in [("gemm_acc", 1usize << 60), ("gemm_acc", usize::MAX / 3)] {
+        let r = std::panic::catch_unwind(|| {
+            let mut c: Vec<f32> = Vec::new();
+            pk.gemm_acc(m, &[], &mut c);
+        });
+        let msg = r.expect_err(what);
+        let msg = msg
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or("");
+        assert!(msg.contains("overflow"), "{what} m={m}: {msg}");
+    }
+    let r = std::panic::catch_unwind(|| {
+        let mut c: Vec<f32> = Vec::new();
+        pk.gemm_bias(1 << 60, &[], &[0.0; 16], &mut c);
+    });
+    assert!(r.is_err(), "gemm_bias");
+    // the weight-gradient product (A^T B), whose B is packed here: 2^32 cubed
+    let r = std::panic::catch_unwind(|| {
+        let mut c: Vec<f32> = Vec::new();
+        <f32 as crate::Float>::gemm_at_b_acc(1 << 32, 1 << 32, 1 << 32, &[], &[], &mut c);
+    });
+    assert!(r.is_err(), "gemm_at_b_acc");
+    // the dispatcher and the matrix-vector products check the same way
+    let r = std::panic::catch_unwind(|| {
+        let mut c: Vec<f32> = Vec::new();
+        crate::kernels::gemm(1 << 33, 1 << 33, 4, &[], false, &[], false, &mut c, false);
+    });
+    assert!(r.is_err(), "gemm");
+    let r = std::panic::catch_unwind(|| {
+        let mut y = [0f32; 4];
+        crate::kernels::gemv_acc(1 << 62, 8, &[], &[0.0; 8], &mut y);
+    });
+    assert!(r.is_err(), "gemv_acc");
+    // no column: nothing to sum, no panic
+    crate::kernels::col_sum_acc::<f32>(2, 0, &[], &mut []);
+}
