@@ -146,6 +146,71 @@ fn a_pickle_that_calls_os_system_is_refused_and_nothing_runs() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A torch.save-shaped zip around `pkl` (stored entries), with one 4-byte
+/// float storage `0` when `storage`.
+fn pt_archive(name: &str, pkl: &[u8], storage: bool) -> std::path::PathBuf {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("rnn-pt-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.pt"));
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    z.start_file("m/data.pkl", opts).unwrap();
+    z.write_all(pkl).unwrap();
+    z.start_file("m/byteorder", opts).unwrap();
+    z.write_all(b"little").unwrap();
+    if storage {
+        z.start_file("m/data/0", opts).unwrap();
+        z.write_all(&1.5f32.to_le_bytes()).unwrap();
+    }
+    z.finish().unwrap();
+    path
+}
+
+#[test]
+fn a_pickle_that_doubles_itself_through_its_memo_is_refused_not_run_out_of_memory() {
+    // 40 nested lists, each holding two memo reads of the one before:
+    // `]` (empty list) `q i` (memoise as i), then for each level `] h i-1
+    // h i-1 e q i` (a new list, APPENDS of two copies of level i-1). Each
+    // memo read is a deep copy, so level i holds 2^i values: 485 bytes
+    // asked for 2^40 (the import aborted after 16 s under an 8 GB cap).
+    let mut pkl = vec![0x80, 2, b']', b'q', 0];
+    for i in 1u8..=40 {
+        pkl.extend_from_slice(&[b']', b'(', b'h', i - 1, b'h', i - 1, b'e', b'q', i]);
+    }
+    pkl.push(b'.');
+    let path = pt_archive("laughs", &pkl, false);
+    let t0 = std::time::Instant::now();
+    let e = read_state_dict(&path).unwrap_err().to_string();
+    assert!(e.contains("memo reads copy more than"), "{e}");
+    assert!(!e.contains('\n'));
+    // refused at the budget (4 million values), not after the memory ran out
+    assert!(t0.elapsed().as_secs() < 20, "{:?}", t0.elapsed());
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn a_tensor_repeating_one_stored_value_past_memory_is_refused() {
+    // {'w': _rebuild_tensor_v2(storage('0', FloatStorage), 0, (2^40,), (0,))}:
+    // a stride of 0 over a 4-byte storage, every element inside it, 8 TB
+    // of f64 once gathered (the import aborted on the allocation)
+    let mut pkl = vec![0x80, 2, b'}', b'(', b'X', 1, 0, 0, 0, b'w'];
+    pkl.extend_from_slice(b"ctorch._utils\n_rebuild_tensor_v2\n(");
+    pkl.extend_from_slice(b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x01tQ");
+    pkl.extend_from_slice(&[b'K', 0]); // offset 0
+    pkl.extend_from_slice(&[0x8a, 6, 0, 0, 0, 0, 0, 1, 0x85]); // (2^40,)
+    pkl.extend_from_slice(&[b'K', 0, 0x85]); // (0,)
+    pkl.extend_from_slice(&[b't', b'R', b'u', b'.']);
+    let path = pt_archive("stride0", &pkl, true);
+    let e = read_state_dict(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("tensor 'w' of shape [1099511627776]") && e.contains("memory"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
 #[test]
 fn an_elman_activation_for_a_gated_cell_is_refused_not_dropped() {
     let sd = read_state_dict(&fixture("gru_1layer.safetensors")).unwrap();

@@ -130,7 +130,37 @@ struct Machine<'a> {
     bytes: &'a [u8],
     pos: usize,
     stack: Vec<Value>,
-    memo: HashMap<u32, Value>,
+    /// Memoised values with their sizes in values ([`size_within`]).
+    memo: HashMap<u32, (Value, usize)>,
+    /// Values copied out of the memo so far (each read is a deep copy):
+    /// refused past [`COPY_BUDGET`], so that a few hundred bytes of nested
+    /// memo reads, each doubling the last, cannot fill the memory.
+    copied: usize,
+}
+
+/// Values the memo may hand out in all, copies counted: a state_dict's
+/// pickle reads a few per tensor (a model of ten thousand tensors stays far
+/// below); 40 nested lists of two reads each of the list before (485 bytes)
+/// asked for 2^40.
+const COPY_BUDGET: usize = 1 << 22;
+
+/// The number of values in `v` (itself and everything it holds), or `None`
+/// when it exceeds `limit` (the walk stops there).
+fn size_within(v: &Value, limit: usize) -> Option<usize> {
+    let mut seen = 0usize;
+    let mut todo = vec![v];
+    while let Some(v) = todo.pop() {
+        seen += 1;
+        if seen > limit {
+            return None;
+        }
+        match v {
+            Value::Tuple(items) | Value::List(items) => todo.extend(items),
+            Value::Dict(pairs) => todo.extend(pairs.iter().flat_map(|(k, v)| [k, v])),
+            _ => {}
+        }
+    }
+    Some(seen)
 }
 
 impl<'a> Machine<'a> {
@@ -212,23 +242,39 @@ impl<'a> Machine<'a> {
     }
 
     fn memo_get(&mut self, i: u32) -> Result<()> {
-        let v = self
-            .memo
-            .get(&i)
-            .cloned()
-            .ok_or_else(|| self.err(format!("memo entry {i} read before it was written")))?;
+        let size = match self.memo.get(&i) {
+            Some(&(_, size)) => size,
+            None => return Err(self.err(format!("memo entry {i} read before it was written"))),
+        };
+        self.copied = self.copied.saturating_add(size);
+        if self.copied > COPY_BUDGET {
+            return Err(self.over_budget());
+        }
+        let v = self.memo[&i].0.clone();
         self.stack.push(v);
         Ok(())
     }
 
     fn memo_put(&mut self, i: u32) -> Result<()> {
-        let v = self
+        let limit = COPY_BUDGET - self.copied.min(COPY_BUDGET);
+        let top = self
             .stack
             .last()
-            .cloned()
             .ok_or_else(|| self.err("memo store with an empty stack"))?;
-        self.memo.insert(i, v);
+        // the walk and the copy are work too: they count against the same budget
+        let Some(size) = size_within(top, limit) else {
+            return Err(self.over_budget());
+        };
+        let v = top.clone();
+        self.copied += size;
+        self.memo.insert(i, (v, size));
         Ok(())
+    }
+
+    fn over_budget(&self) -> Error {
+        self.err(format!(
+            "the pickle's memo reads copy more than {COPY_BUDGET} values (a state_dict needs a few per tensor): not a state_dict, or a pickle built to exhaust memory"
+        ))
     }
 
     fn usize_of(&self, v: &Value, what: &str) -> Result<usize> {
@@ -523,6 +569,7 @@ pub fn read_pt_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<(String, PtTensor)
         pos: 0,
         stack: Vec::new(),
         memo: HashMap::new(),
+        copied: 0,
     };
     let root = m.run()?;
     let Value::Dict(items) = root else {
@@ -550,7 +597,8 @@ pub fn read_pt_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<(String, PtTensor)
             )));
         };
         let raw = read_entry(&format!("{prefix}data/{key}"))?;
-        let data = gather(&raw, dtype, offset, &shape, &stride).ok_or_else(|| {
+        let what = || format!("tensor '{name}' of shape {shape:?} in {}", path.display());
+        let data = gather(&raw, dtype, offset, &shape, &stride, what)?.ok_or_else(|| {
             data_err(format!(
                 "tensor '{name}': shape {shape:?}, stride {stride:?} and offset {offset} run past its storage of {} bytes",
                 raw.len()
@@ -562,31 +610,37 @@ pub fn read_pt_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<(String, PtTensor)
 }
 
 /// The elements of a strided view of a storage, row-major; `None` when the
-/// view reaches past the storage.
+/// view reaches past the storage, an [`Error::Memory`] naming `what` when
+/// its elements do not fit in memory (a stride of 0 repeats one stored
+/// value over a shape of any size: a file of a kilobyte can describe
+/// 2^40 elements).
 fn gather(
     raw: &[u8],
     dtype: StorageDtype,
     offset: usize,
     shape: &[usize],
     stride: &[usize],
-) -> Option<Vec<f64>> {
+    what: impl FnOnce() -> String,
+) -> Result<Option<Vec<f64>>> {
     if shape.len() != stride.len() {
-        return None;
+        return Ok(None);
     }
-    let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+    if shape.contains(&0) {
+        return Ok(Some(Vec::new()));
+    }
     let elems = raw.len() / dtype.size();
-    if n == 0 {
-        return Some(Vec::new());
-    }
     // the furthest element must lie inside the storage
     let last = shape
         .iter()
         .zip(stride)
-        .try_fold(offset, |a, (&d, &s)| a.checked_add((d - 1).checked_mul(s)?))?;
-    if last >= elems {
-        return None;
+        .try_fold(offset, |a, (&d, &s)| a.checked_add((d - 1).checked_mul(s)?));
+    if last.is_none_or(|last| last >= elems) {
+        return Ok(None);
     }
-    let mut out = Vec::with_capacity(n);
+    // more elements than usize counts cannot fit either
+    let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    let mut out = crate::memory::try_with_capacity(what, n.unwrap_or(usize::MAX))?;
+    let n = n.unwrap_or(0); // None asked for usize::MAX values, refused above
     let mut idx = vec![0usize; shape.len()];
     for _ in 0..n {
         let e = offset + idx.iter().zip(stride).map(|(i, s)| i * s).sum::<usize>();
@@ -599,7 +653,7 @@ fn gather(
             idx[d] = 0;
         }
     }
-    Some(out)
+    Ok(Some(out))
 }
 
 #[cfg(test)]
@@ -619,8 +673,26 @@ mod tests {
     fn strided_views_are_gathered_row_major() {
         // storage 0..6 as f32; a [3, 2] view with stride (1, 3) is the transpose of [2, 3]
         let raw: Vec<u8> = (0..6).flat_map(|v| (v as f32).to_le_bytes()).collect();
-        let t = gather(&raw, StorageDtype::F32, 0, &[3, 2], &[1, 3]).unwrap();
-        assert_eq!(t, vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
-        assert!(gather(&raw, StorageDtype::F32, 1, &[2, 3], &[3, 1]).is_none());
+        let what = || "t".to_string();
+        let t = gather(&raw, StorageDtype::F32, 0, &[3, 2], &[1, 3], what).unwrap();
+        assert_eq!(t.unwrap(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        let t = gather(&raw, StorageDtype::F32, 1, &[2, 3], &[3, 1], what).unwrap();
+        assert!(t.is_none());
+        // a stride of 0 repeats one value: 2^40 of them do not fit in memory,
+        // 2^30 x 2^30 are more than usize counts; both refused, not aborted
+        let e = gather(&raw, StorageDtype::F32, 0, &[1 << 40], &[0], what).unwrap_err();
+        assert!(e.to_string().contains("memory"), "{e}");
+        assert!(gather(
+            &raw,
+            StorageDtype::F32,
+            0,
+            &[1 << 32, 1 << 32],
+            &[0, 0],
+            what
+        )
+        .is_err());
+        // and a few of them are the value repeated
+        let t = gather(&raw, StorageDtype::F32, 2, &[2, 2], &[0, 0], what).unwrap();
+        assert_eq!(t.unwrap(), vec![2.0; 4]);
     }
 }
