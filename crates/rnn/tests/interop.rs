@@ -380,5 +380,20 @@ fn a_model_trained_here_exports_and_reimports_to_the_same_model() {
         let again = import_state_dict(&sd, "sd", &opts).unwrap();
         assert_eq!(again.model.config, cfg);
         assert_eq!(again.model.params, mf.model.params);
+        // a tensor holding fewer values than its shape is refused by name
+        // (its missing values were imported as zeros)
+        let mut short = sd.clone();
+        let t = short
+            .iter_mut()
+            .find(|t| t.name == "rnn.weight_ih_l0")
+            .unwrap();
+        t.data.truncate(2);
+        let e = import_state_dict(&short, "sd", &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("tensor 'rnn.weight_ih_l0' of shape") && e.contains("holds 2 values"),
+            "{e}"
+        );
     }
 }

@@ -142,6 +142,23 @@ pub fn import_state_dict(
     what: &str,
     opts: &ImportOptions,
 ) -> Result<Imported> {
+    // the fields are public: a tensor built by hand may hold other than its
+    // shape's count of values (those missing were read as zeros)
+    for t in tensors {
+        let want = t.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if want != Some(t.data.len()) {
+            return Err(bad(
+                what,
+                format!(
+                    "tensor '{}' of shape {:?} holds {} values, expected {}",
+                    t.name,
+                    t.shape,
+                    t.data.len(),
+                    want.map_or("more than usize counts".into(), |n| n.to_string())
+                ),
+            ));
+        }
+    }
     let by_name: BTreeMap<&str, &NamedTensor> =
         tensors.iter().map(|t| (t.name.as_str(), t)).collect();
     // 1. the recurrent module's prefix
