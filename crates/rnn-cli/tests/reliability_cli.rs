@@ -245,3 +245,48 @@ fn gradcheck_refuses_an_activation_its_cell_does_not_have() {
         "error: --activation is for the elman cell; gru has its own gates",
     );
 }
+
+/// `rnn` with no command (the demo) writes only into a `$TMPDIR/rnn-demo`
+/// it made itself: a directory of that name made by someone else, a user's
+/// file in its model directory, or a symlink at the text's name is left as
+/// it was (the demo used to delete the model directory and write its text
+/// through the symlink, without `--force`).
+#[test]
+fn the_demo_touches_only_a_directory_it_made() {
+    use std::process::Command;
+    let demo = |tmpdir: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_rnn"))
+            .env("TMPDIR", tmpdir)
+            .output()
+            .expect("run rnn")
+    };
+    let root = tmp("demo-foreign");
+    let dir = root.join("rnn-demo");
+    std::fs::create_dir_all(dir.join("model")).unwrap();
+    let victim = root.join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join("mobydick-excerpt.txt")).unwrap();
+    std::fs::write(dir.join("model/notes.txt"), "my notes").unwrap();
+    // a directory the demo did not make (a symlink where its text goes)
+    let out = demo(&root);
+    assert_bad_input(&out, "exists and was not made by the demo");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    // the demo's own directory (its marker) with a user's file in the model
+    // directory: refused too, the file kept
+    std::fs::remove_file(dir.join("mobydick-excerpt.txt")).unwrap();
+    std::fs::write(dir.join(".rnn-demo"), "").unwrap();
+    let out = demo(&root);
+    assert_bad_input(&out, "holds 'notes.txt', which a demo run does not write");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("model/notes.txt")).unwrap(),
+        "my notes"
+    );
+    // a file where the directory goes
+    let root = tmp("demo-file");
+    std::fs::write(root.join("rnn-demo"), "mine").unwrap();
+    assert_bad_input(&demo(&root), "exists and is not a directory");
+    assert_eq!(
+        std::fs::read_to_string(root.join("rnn-demo")).unwrap(),
+        "mine"
+    );
+}
