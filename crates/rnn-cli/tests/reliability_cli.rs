@@ -290,3 +290,49 @@ fn the_demo_touches_only_a_directory_it_made() {
         "mine"
     );
 }
+
+/// A second run into a directory that a running one holds is refused (two
+/// runs started together both found it free, and each wrote its own files
+/// over the other's, both ending with exit 0); the lock goes with the run.
+#[test]
+fn a_second_run_into_a_directory_in_use_is_refused() {
+    use std::process::{Command, Stdio};
+    let d = tmp("in-use");
+    let data = d.join("text.txt");
+    std::fs::write(&data, text().repeat(20)).unwrap();
+    let out = d.join("run");
+    let (data_s, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
+    // a first run long enough to be caught running (killed below)
+    let mut first = Command::new(env!("CARGO_BIN_EXE_rnn"))
+        .args([
+            "train", "lm", "--data", data_s, "--out", out_s, "--hidden", "8",
+        ])
+        .args([
+            "--steps",
+            "100000000",
+            "--eval-every",
+            "1000000",
+            "--threads",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = out.join(rnn::io::LOCK);
+    let t0 = std::time::Instant::now();
+    while !lock.exists() && t0.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(lock.exists(), "the first run did not start");
+    for extra in [&[][..], &["--force"][..]] {
+        let second = train_lm(data_s, out_s, extra);
+        assert_bad_input(&second, "is in use by another run");
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // the killed run's lock ended with it: the next run goes on
+    let next = train_lm(data_s, out_s, &["--force"]);
+    assert_eq!(next.status.code(), Some(0), "{}", common::stderr(&next));
+    assert!(!lock.exists(), "a finished run removes its lock file");
+}

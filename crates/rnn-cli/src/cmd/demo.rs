@@ -80,8 +80,8 @@ fn clear_previous(out: &std::path::Path) -> CliResult {
     for entry in entries {
         let entry = entry.map_err(|e| rnn::Error::io(out, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let ours =
-            RUN_FILES.contains(&name.as_str()) && entry.file_type().is_ok_and(|t| t.is_file());
+        let ours = (RUN_FILES.contains(&name.as_str()) || name == rnn::io::LOCK)
+            && entry.file_type().is_ok_and(|t| t.is_file());
         if !ours {
             return Err(CliError::Usage(format!(
                 "{}: holds '{name}', which a demo run does not write; the demo replaces only its own run (move the directory away)",
@@ -122,7 +122,9 @@ pub fn run() -> CliResult {
     };
     set_threads(std::thread::available_parallelism().map_or(1, |n| n.get().min(2)))?;
     let trainer = Trainer::new(config, &Corpus::new(&data, TEXT), &out)?;
-    let summary = fit(trainer, Budget::Minutes(1.0), false)?;
+    let summary = fit(trainer, Budget::Minutes(1.0), false);
+    rnn::io::release_run_dir(&out);
+    let summary = summary?;
     print_summary(&summary, &out, false)?;
     let lm = LanguageModel::load(&out)?;
     let prime = "Call me ";

@@ -84,6 +84,7 @@ pub fn settle(out: Option<&std::path::Path>, existed: bool, result: CliResult) -
         r => r,
     };
     let settled = rnn::io::settle_run_dir(dir);
+    rnn::io::release_run_dir(dir); // the lock of prepare_run_dir, and its file
     if result.is_err() && !existed {
         let _ = std::fs::remove_dir(dir); // only when empty
     }

@@ -29,6 +29,61 @@ pub const RUN_FILES: &[&str] = &[
 /// while a `--force` run has not yet written its model.
 pub const REPLACED: &str = ".replaced";
 
+/// The file a run locks in its directory ([`prepare_run_dir`]) for as long
+/// as it runs, so that a second run into the same directory is refused
+/// instead of mixing its files with the first's.
+pub const LOCK: &str = ".rnn.lock";
+
+/// The run directories this process holds locked, by canonical path, with
+/// the open lock files (a lock lasts as long as its file is open: until
+/// [`release_run_dir`] or the end of the process, however it ends).
+static HELD: std::sync::Mutex<Vec<(PathBuf, std::fs::File)>> = std::sync::Mutex::new(Vec::new());
+
+/// Locks `dir` (an existing directory) for this process, or refuses when
+/// another process holds it. Locking it again from this process is a no-op.
+fn lock_run_dir(dir: &Path) -> Result<()> {
+    let key = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    if held.iter().any(|(p, _)| *p == key) {
+        return Ok(());
+    }
+    let path = dir.join(LOCK);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {
+            held.push((key, file));
+            Ok(())
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Data {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "is in use by another run (it holds {LOCK} locked); wait for it to end, or use another directory"
+            ),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
+}
+
+/// Ends this process's lock on `dir` taken by [`prepare_run_dir`] and
+/// removes the lock file (nothing when this process does not hold it). A
+/// lock not released ends with the process.
+pub fn release_run_dir(dir: &Path) {
+    let Ok(key) = dir.canonicalize() else {
+        return;
+    };
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(i) = held.iter().position(|(p, _)| *p == key) {
+        // removed while still locked: a run that opens the old file finds
+        // it locked, one that comes later makes a new one
+        let _ = std::fs::remove_file(dir.join(LOCK));
+        held.swap_remove(i);
+    }
+}
+
 /// How a run uses its directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutMode {
@@ -156,6 +211,12 @@ pub fn prepare_run_dir(dir: &Path, mode: OutMode) -> Result<()> {
             path: dir.to_path_buf(),
             reason: "is a file, not a directory".into(),
         });
+    }
+    // locked before anything is looked at: two runs started together both
+    // found the directory free, and wrote into it side by side
+    if mode != OutMode::Resume || dir.is_dir() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        lock_run_dir(dir)?;
     }
     settle_run_dir(dir)?;
     match mode {
