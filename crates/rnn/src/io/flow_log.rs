@@ -36,6 +36,12 @@ impl FlowLog {
         }
     }
 
+    /// Drops the rows measured after `step` ([`MetricsLog::drop_after`]):
+    /// a resumed run measures them again.
+    pub fn drop_after(&mut self, step: u64) {
+        self.log.drop_after("step", step as f64);
+    }
+
     /// Appends the flow measured after `step` optimizer steps and redraws
     /// both pictures.
     ///

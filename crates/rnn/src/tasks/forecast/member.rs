@@ -160,9 +160,14 @@ impl Member {
             std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
         }
         let mut metrics = MetricsLog::open(&self.dir, self.epoch > 0);
+        // the epochs past the checkpoint are trained and written again
+        metrics.drop_after("epoch", self.epoch as f64);
         // the gradient flow is measured and written by rank 0 alone
         let mut flows =
             (a.diagnostics && comm.rank() == 0).then(|| FlowLog::open(&self.dir, self.epoch > 0));
+        if let Some(f) = flows.as_mut() {
+            f.drop_after(self.step);
+        }
         let per_epoch = d.train.len().div_ceil(a.batch);
         let total_steps = match budget {
             Budget::Epochs(e) => Some((e * per_epoch) as u64),

@@ -364,6 +364,12 @@ impl Trainer {
             .config
             .diagnostics
             .then(|| FlowLog::open(&dir, self.keep_metrics));
+        // rows past the checkpoint (a run stopped between writing a row and
+        // its checkpoint) are written again as the run goes over those steps
+        metrics.drop_after("step", start_step as f64);
+        if let Some(f) = flows.as_mut() {
+            f.drop_after(start_step);
+        }
         self.keep_metrics = true;
         let tokens_per_step = (tr.cfg.seq_len * tr.cfg.batch) as f64;
         let mut smooth: Option<f64> = None;
