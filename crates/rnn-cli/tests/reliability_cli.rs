@@ -336,3 +336,38 @@ fn a_second_run_into_a_directory_in_use_is_refused() {
     assert_eq!(next.status.code(), Some(0), "{}", common::stderr(&next));
     assert!(!lock.exists(), "a finished run removes its lock file");
 }
+
+/// A minutes budget spent before the first step still trains one step and
+/// writes the model (it reported "model in DIR" with a loss of f64::MAX
+/// and no model written).
+#[test]
+fn a_budget_too_short_for_a_step_still_leaves_a_model() {
+    let d = tmp("tiny-budget");
+    let data = d.join("text.txt");
+    std::fs::write(&data, text()).unwrap();
+    let out = d.join("run");
+    let o = rnn(&[
+        "train",
+        "lm",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--hidden",
+        "8",
+        "--seq-len",
+        "8",
+        "--batch",
+        "4",
+        "--minutes",
+        "0.000001",
+        "--threads",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["steps"], 1, "{j}");
+    assert!(j["best_val_loss_nats"].as_f64().unwrap() < 10.0, "{j}");
+    assert!(out.join("model.safetensors").is_file());
+}

@@ -415,7 +415,9 @@ impl Trainer {
                 true => dist::shared_time(comm, &clock),
                 false => (clock.out_of_time(), None),
             };
-            let done = target_steps.is_some_and(|t| tr.step >= t) || late;
+            // a minutes budget spent before the first step still takes one
+            // (and evaluates it): a run always leaves a model
+            let done = target_steps.is_some_and(|t| tr.step >= t) || (late && tr.step > start_step);
             // (a step is evaluated once: a batch skipped after a rollback
             // leaves the step where it was)
             let fresh = tr.step > start_step && evaluated != Some(tr.step);

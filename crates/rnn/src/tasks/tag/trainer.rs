@@ -400,7 +400,9 @@ impl Trainer {
         // the weights and optimizers at the end of the last epoch, to roll back to
         let mut rollback = Rollback::new(cfg.on_divergence);
         rollback.good(|| (tagger.clone(), self.stepper.optimizers()));
-        while epoch < max_epochs && step < max_steps && !late() {
+        // a minutes budget spent before the first epoch still trains one
+        // (cut short after its first step): a run always leaves a model
+        while epoch < max_epochs && step < max_steps && (epoch == 0 || !late()) {
             epoch += 1;
             let (mut loss_sum, mut tok, mut smooth) = (0.0f64, 0usize, f64::NAN);
             for b in length_batches(&lengths, cfg.batch, &mut rng) {
