@@ -117,7 +117,8 @@ fn main() {
     {
         cmd::train::note_given(a, m);
     }
-    if let Err(e) = run(cli) {
+    // the last output may still sit in stdout's buffer (no newline after it)
+    if let Err(e) = run(cli).and_then(|()| Ok(rnn::io::flush_out()?)) {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code()); // without MPI's finish: mpirun ends the job
     }

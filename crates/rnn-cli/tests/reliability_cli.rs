@@ -371,3 +371,39 @@ fn a_budget_too_short_for_a_step_still_leaves_a_model() {
     assert!(j["best_val_loss_nats"].as_f64().unwrap() < 10.0, "{j}");
     assert!(out.join("model.safetensors").is_file());
 }
+
+/// Output that stays in stdout's buffer until the exit (a short sample,
+/// no newline after it) is flushed and checked: to a full device it is an
+/// error (exit 1), not a silent exit 0.
+#[test]
+fn a_short_output_to_a_full_device_is_an_error() {
+    if !std::path::Path::new("/dev/full").exists() {
+        return; // Linux's always-full device; nothing to write to elsewhere
+    }
+    let d = tmp("dev-full");
+    let data = d.join("text.txt");
+    std::fs::write(&data, text()).unwrap();
+    let out = d.join("run");
+    let trained = train_lm(data.to_str().unwrap(), out.to_str().unwrap(), &[]);
+    assert_eq!(
+        trained.status.code(),
+        Some(0),
+        "{}",
+        common::stderr(&trained)
+    );
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rnn"))
+        .args(["generate", "--model", out.to_str().unwrap(), "--len", "3"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("stdout") && err.contains("No space left"),
+        "{err}"
+    );
+}

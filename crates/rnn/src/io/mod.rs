@@ -142,3 +142,14 @@ pub fn print_out(text: &str) -> crate::Result<()> {
         _ => Ok(()),
     }
 }
+
+/// Writes out what [`print_out`] left buffered (a last line without its
+/// newline): an error when that fails, as for [`print_out`] (a closed
+/// pipe is not one). Without it, the failure went unseen at the exit.
+pub fn flush_out() -> crate::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().flush() {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(crate::Error::io("stdout", e)),
+        _ => Ok(()),
+    }
+}
