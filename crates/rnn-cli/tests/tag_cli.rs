@@ -462,3 +462,30 @@ fn train_tiny(t: &str, out: &Path) -> std::process::Output {
     let args = ["train", "tag", "--train", t, "--dev", t, "--out", o, "--hidden", "4", "--emb", "4", "--epochs", "1"];
     rnn(&args, None)
 }
+
+/// The same training gives the same model file whatever directory it is
+/// written to and whether `--force` or `--json` is given (the arguments
+/// kept in the file, `tag.train_args`, held `--out`, `--force`, `--json`
+/// and `--threads`).
+#[test]
+fn a_tagger_file_does_not_depend_on_where_or_how_the_run_reports() {
+    let tiny = data("tiny.train.conll");
+    let (a, b) = (tmp("tag-bytes-a"), tmp("tag-bytes-b"));
+    let base = [
+        "--hidden",
+        "4",
+        "--emb",
+        "4",
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+    ];
+    let o = train_tag(&tiny, &a, &base);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    std::fs::create_dir_all(&b).unwrap();
+    let o = train_tag(&tiny, &b, &[&base[..], &["--force", "--json"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let read = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert!(read(&a) == read(&b), "the two model files differ");
+}

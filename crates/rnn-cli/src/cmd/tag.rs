@@ -265,8 +265,15 @@ fn config(a: &TrainTagArgs) -> CliResult<TrainConfig> {
     (c.snapshots_from, c.seed) = (a.snapshots_from, a.seed);
     (c.init_from, c.on_divergence, c.diagnostics) =
         (a.init_from.clone(), a.on_divergence, a.diagnostics);
+    // the arguments that shape the model: not where it goes or how the run
+    // reports and runs (the same training into another directory, with
+    // --force, --json or other threads, made other bytes)
+    let mut shaping = a.clone();
+    (shaping.out, shaping.force, shaping.json, shaping.threads) = (PathBuf::new(), false, false, 0);
+    const RUN_ONLY: [&str; 4] = ["out", "force", "json", "threads"];
+    shaping.given.retain(|g| !RUN_ONLY.contains(&g.as_str()));
     c.meta
-        .insert("tag.train_args".to_string(), format!("{a:?}"));
+        .insert("tag.train_args".to_string(), format!("{shaping:?}"));
     Ok(c)
 }
 
