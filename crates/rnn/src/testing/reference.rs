@@ -485,6 +485,17 @@ pub fn run_file(path: &std::path::Path) -> Result<TensorWriter> {
 
 /// `max |got - expected| / max |expected|` over a tensor (the reference
 /// README's relative error); `max |got - expected|` when expected is all zero.
+/// A NaN on either side makes it NaN and tensors of other lengths make it
+/// infinite, so that `error < tolerance` fails for them (a NaN output was
+/// skipped by the maximum and scored 0, and the pairs of a shorter tensor
+/// were scored alone).
+///
+/// ```
+/// use rnn::testing::reference::relative_error;
+/// assert_eq!(relative_error(&[1.0, 2.5], &[1.0, 2.0]), 0.25);
+/// assert!(relative_error(&[f64::NAN], &[1.0]).is_nan());
+/// assert_eq!(relative_error(&[1.0, 2.0], &[1.0]), f64::INFINITY);
+/// ```
 pub fn relative_error(got: &[f64], expected: &[f64]) -> f64 {
     let (diff, scale) = diff_and_scale(got, expected);
     if scale > 0.0 {
@@ -494,13 +505,26 @@ pub fn relative_error(got: &[f64], expected: &[f64]) -> f64 {
     }
 }
 
-/// `(max_i |got_i - expected_i|, max_i |expected_i|)`.
+/// `(max_i |got_i - expected_i|, max_i |expected_i|)`, NaN when a value on
+/// either side is NaN (`f64::max` would skip it), the difference infinite
+/// when the lengths differ.
 pub fn diff_and_scale(got: &[f64], expected: &[f64]) -> (f64, f64) {
-    let diff = got
-        .iter()
-        .zip(expected)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
-    let scale = expected.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    // the larger, or NaN when either is
+    let max_nan = |m: f64, v: f64| {
+        if m.is_nan() || v.is_nan() {
+            f64::NAN
+        } else {
+            m.max(v)
+        }
+    };
+    let diff = if got.len() == expected.len() {
+        got.iter()
+            .zip(expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, max_nan)
+    } else {
+        f64::INFINITY
+    };
+    let scale = expected.iter().map(|v| v.abs()).fold(0.0, max_nan);
     (diff, scale)
 }

@@ -7,7 +7,7 @@
 //! backtest says so, every forecast of a model is the average of the
 //! networks' forecast and this one (see `choose.rs`, `combine_arma`).
 
-use super::level::{check_lags, covering_window, TRUNCATION};
+use super::level::{check_lags, covering_window, MAX_LAGS, TRUNCATION};
 use super::linear::Linear;
 use crate::Result;
 use serde::{Deserialize, Serialize};
@@ -96,25 +96,31 @@ impl Arma {
     /// Theta(B^s)`, each as pairs beside the constant 1 (AR with the signs
     /// of the polynomial: `-phi_j`).
     fn polys(&self) -> (Poly, Poly) {
-        let c = &self.coef;
+        // coefficients past the end of `coef` (public, so perhaps edited to
+        // fewer than the orders) count as 0 ([`Arma::linear`] refuses them)
+        let c = |j: usize| self.coef.get(j).copied().unwrap_or(0.0);
         let (p, q, sp) = (self.p, self.q, self.sp);
-        let ar: Poly = (0..p).map(|j| (j + 1, -c[j])).collect();
-        let ma: Poly = (0..q).map(|j| (j + 1, c[p + j])).collect();
+        let ar: Poly = (0..p).map(|j| (j + 1, -c(j))).collect();
+        let ma: Poly = (0..q).map(|j| (j + 1, c(p + j))).collect();
         let sar: Poly = (0..sp)
-            .map(|j| ((j + 1) * self.season, -c[p + q + j]))
+            .map(|j| ((j + 1) * self.season, -c(p + q + j)))
             .collect();
         let sma: Poly = (0..self.sq)
-            .map(|j| ((j + 1) * self.season, c[p + q + sp + j]))
+            .map(|j| ((j + 1) * self.season, c(p + q + sp + j)))
             .collect();
         (mul(&ar, &sar), mul(&ma, &sma))
     }
 
     /// The weights `pi_j` (j = 1..=n) of the one-step forecast `w_t = sum_j
     /// pi_j w_{t-j}`: the AR(∞) form, `1 - sum pi_j B^j = phi Phi / (theta
-    /// Theta)`.
+    /// Theta)`; at most 4,096 of them (they cost `O(n)`
+    /// memory and `O(n * lags)` time: `n = usize::MAX` overflowed).
     pub fn pi_weights(&self, n: usize) -> Vec<f64> {
         let (ar, ma) = self.polys();
-        divide(&ar, &ma, n).into_iter().map(|v| -v).collect()
+        divide(&ar, &ma, n.min(MAX_LAGS))
+            .into_iter()
+            .map(|v| -v)
+            .collect()
     }
 
     /// Whether the MA part is invertible and the AR part stationary: the
@@ -260,7 +266,8 @@ impl Arma {
         if w.iter().any(|v| !v.is_finite()) {
             return None;
         }
-        let seasonal = season > 1 && w.len() >= 4 * season + 10 && season < cap;
+        let enough = season.checked_mul(4).and_then(|n| n.checked_add(10));
+        let seasonal = season > 1 && enough.is_some_and(|n| w.len() >= n) && season < cap;
         let top = if seasonal { 1 } else { 0 };
         let start = 2 + if seasonal { season } else { 0 };
         if w.len() < start + 12 {
@@ -289,7 +296,7 @@ impl Arma {
     /// The share of the one-step forecast's absolute weight (of the first
     /// 400 lags) past a window of `window` steps.
     fn tail(&self, window: usize) -> f64 {
-        let pi = self.pi_weights(window.max(400));
+        let pi = self.pi_weights(window.clamp(400, MAX_LAGS));
         let total: f64 = pi.iter().map(|v| v.abs()).sum();
         if total == 0.0 {
             return 0.0;
@@ -305,7 +312,8 @@ impl Arma {
     /// weight (the absolute `pi` weights past it, of the first 400),
     /// between 1 and `cap`.
     pub fn window(&self, cap: usize) -> usize {
-        covering_window(&self.pi_weights(cap.max(400)), cap)
+        // as Level::window: a cap past the lags any fit needs is not computed
+        covering_window(&self.pi_weights(cap.clamp(400, MAX_LAGS)), cap)
     }
 
     /// The forecast as a [`Linear`] model on windows of `window` steps
@@ -331,6 +339,22 @@ impl Arma {
     /// coefficients that do not fit in memory.
     pub fn linear(&self, window: usize, width: usize, outputs: usize) -> Result<Linear> {
         check_lags(window)?;
+        // the weights of every lead: O(outputs^2 window) (1 << 16 leads ran
+        // for minutes)
+        check_lags(outputs).map_err(|_| {
+            crate::Error::argument("outputs", format!("at most {MAX_LAGS} leads"), outputs)
+        })?;
+        let orders = self.p + self.q + self.sp + self.sq;
+        if self.coef.len() != orders {
+            return Err(crate::Error::argument(
+                "coef",
+                format!(
+                    "{orders} coefficients for the orders p {}, q {}, P {}, Q {}",
+                    self.p, self.q, self.sp, self.sq
+                ),
+                self.coef.len(),
+            ));
+        }
         let mut lin = Linear::zeros_over(window, width, outputs)?;
         let pi = self.pi_weights(window + outputs);
         // f[k][j]: weight of the value j + 1 steps back in lead k + 1
@@ -513,5 +537,38 @@ mod tests {
         }
         .admissible());
         assert!(m.admissible());
+    }
+
+    #[test]
+    fn absurd_sizes_and_edited_coefficients_are_handled_not_panicked_on() {
+        let w: Vec<f64> = (0..60).map(|i| ((i * 7) % 11) as f64 - 5.0).collect();
+        // a cap of usize::MAX wrapped the weights' length to 0 (a panic)
+        assert!(Arma::fit(&w, 4, usize::MAX).is_some());
+        assert!(Arma::fit(&w, usize::MAX - 1, usize::MAX).is_some());
+        let m = Arma {
+            p: 1,
+            q: 0,
+            sp: 0,
+            sq: 0,
+            season: 1,
+            coef: vec![0.5],
+            aic: 0.0,
+        };
+        assert_eq!(m.pi_weights(usize::MAX).len(), 4096);
+        assert!(m.window(usize::MAX) >= 1 && m.window(1 << 36) <= 4096);
+        // leads are capped as the window is (1 << 16 ran for minutes)
+        assert!(m.linear(4096, 1, 1 << 16).is_err());
+        // coefficients fewer than the orders (public fields): linear refuses,
+        // the weights count the missing ones as 0
+        let short = Arma {
+            p: 2,
+            q: 1,
+            coef: vec![0.5],
+            ..m.clone()
+        };
+        let e = short.linear(3, 1, 1).unwrap_err().to_string();
+        assert!(e.contains("3 coefficients"), "{e}");
+        assert_eq!(short.pi_weights(3), m.pi_weights(3));
+        assert!(short.window(48) >= 1);
     }
 }

@@ -260,16 +260,21 @@ impl Choose {
 }
 
 /// Checks a CSV field separator (`--delimiter`): one ASCII character other
-/// than a quote, a line break or NUL; the error names the flag and value.
+/// than a quote, a line break, NUL, or one that can be part of a number or
+/// a time label (a letter, a digit, `.`, `-` or `+`: with `1` as the
+/// separator, 5162 read as the two fields 5 and 62); the error names the
+/// flag and value.
 ///
 /// ```
 /// use rnn::tasks::forecast::check_delimiter;
 /// assert!(check_delimiter(b';').is_ok() && check_delimiter(b'"').is_err());
+/// assert!(check_delimiter(b'1').is_err() && check_delimiter(b'.').is_err());
 /// ```
 pub fn check_delimiter(delimiter: u8) -> Result<()> {
-    if !delimiter.is_ascii() || b"\"\r\n\0".contains(&delimiter) {
+    let in_values = delimiter.is_ascii_alphanumeric() || b".-+".contains(&delimiter);
+    if !delimiter.is_ascii() || b"\"\r\n\0".contains(&delimiter) || in_values {
         return Err(Error::Config(format!(
-            "--delimiter {:?}: expected one ASCII character other than a quote or a line break",
+            "--delimiter {:?}: expected one ASCII character other than a quote, a line break, a letter, a digit, '.', '-' or '+'",
             char::from(delimiter)
         )));
     }

@@ -57,7 +57,7 @@ pub(super) fn covering_window(weights: &[f64], cap: usize) -> usize {
 
 /// The most lags [`Level::window`] weighs (the smoothings of the grid cover
 /// 95 % of their weight in a few hundred).
-const MAX_LAGS: usize = 4096;
+pub(super) const MAX_LAGS: usize = 4096;
 
 /// Refuses a window of more than [`MAX_LAGS`] steps for the weights of a
 /// base forecast, which cost `O(window^2)` (a window of `usize::MAX` was an

@@ -132,6 +132,7 @@ impl Table {
     /// # Ok::<(), rnn::Error>(())
     /// ```
     pub fn parse_with(path: &Path, text: &str, delimiter: u8) -> Result<Table> {
+        super::check_delimiter(delimiter)?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let parse_err = Error::parse_in(path);
         let mut reader = csv::ReaderBuilder::new()
