@@ -217,6 +217,27 @@ impl Pipeline {
     /// (`[F][N]`): `[N - lost, 1 + F]`, the target first. Row `j` is time
     /// step `j + lost` of the input.
     pub fn encode(&self, y: &[f64], features: &[Vec<f64>]) -> Result<Vec<f64>> {
+        // the features the pipeline was fitted on, each as long as the target
+        // (a shorter one was read past its end; a missing one dropped)
+        let fitted = self.feature_mean.len();
+        if features.len() != fitted || self.feature_std.len() != fitted {
+            return Err(Error::argument(
+                "features",
+                format!("the {fitted} the pipeline was fitted on"),
+                features.len(),
+            ));
+        }
+        if let Some((k, f)) = features
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.len() != y.len())
+        {
+            return Err(Error::argument(
+                "features",
+                format!("feature {} as long as the target ({} rows)", k + 1, y.len()),
+                f.len(),
+            ));
+        }
         let d = difference(&self.transformed(y)?, &self.diffs);
         let lost = self.lost();
         let width = 1 + features.len();
@@ -233,6 +254,27 @@ impl Pipeline {
     /// Turns normalised forecasts of the next steps after `history` (the raw
     /// target up to the forecast origin) back into target values.
     pub fn decode(&self, history: &[f64], forecast: &[f64]) -> Result<Vec<f64>> {
+        // undoing each difference takes the values one lag back: the history
+        // must hold them all (the fields are public: lags may be edited)
+        if self.diffs.contains(&0) {
+            return Err(Error::argument(
+                "diffs",
+                "lags of at least 1",
+                format!("{:?}", self.diffs),
+            ));
+        }
+        let lost = self.diffs.iter().try_fold(0usize, |t, &l| t.checked_add(l));
+        if lost.is_none_or(|lost| history.len() < lost) {
+            return Err(Error::argument(
+                "history",
+                format!(
+                    "at least the {} rows differencing by {:?} reaches back",
+                    self.lost(),
+                    self.diffs
+                ),
+                history.len(),
+            ));
+        }
         let z = self.transformed(history)?;
         let d: Vec<f64> = forecast.iter().map(|v| v * self.std + self.mean).collect();
         Ok(undifference(&z, &self.diffs, &d)
@@ -280,5 +322,27 @@ mod tests {
         for (b, t) in back.iter().zip(&y[30..]) {
             assert!((b - t).abs() < 1e-9, "{b} vs {t}");
         }
+    }
+
+    #[test]
+    fn encode_and_decode_refuse_what_they_cannot_read() {
+        let y = [1.0, 2.0, 4.0, 3.0, 5.0, 7.0];
+        let p = Pipeline::fit(&y, &[], Transform::None, &[1, 2], ("y", &[])).unwrap();
+        // a history shorter than the lags, or empty (an index past the
+        // start was a panic)
+        assert!(p.decode(&[1.0], &[0.5, 0.2]).is_err());
+        assert!(p.decode(&[], &[0.5]).is_err());
+        assert_eq!(p.decode(&[1.0, 2.0, 4.0], &[0.0]).unwrap().len(), 1);
+        for diffs in [vec![0], vec![50], vec![usize::MAX, 2]] {
+            let q = Pipeline { diffs, ..p.clone() };
+            assert!(q.decode(&y, &[0.5]).is_err());
+        }
+        // features: as many as fitted, each as long as the target
+        let f = vec![vec![0.0, 1.0, 0.0, 2.0, 1.0, 3.0]];
+        let names = [String::from("f")];
+        let pf = Pipeline::fit(&y, &f, Transform::None, &[1], ("y", &names)).unwrap();
+        assert!(pf.encode(&y, &[vec![1.0]]).is_err());
+        assert!(pf.encode(&y, &[]).is_err());
+        assert_eq!(pf.encode(&y, &f).unwrap().len(), 10);
     }
 }
