@@ -635,7 +635,14 @@ fn check_bound(arg: &str, bound: f64) -> Result<()> {
 /// ```
 pub fn clip_grad_norm<T: Float>(grads: &mut [T], max_norm: f64) -> Result<f64> {
     check_bound("max_norm", max_norm)?;
-    let total = grads.iter().map(|g| g.f64() * g.f64()).sum::<f64>().sqrt();
+    let mut total = grads.iter().map(|g| g.f64() * g.f64()).sum::<f64>().sqrt();
+    if total.is_infinite() && grads.iter().all(|g| g.f64().is_finite()) {
+        // finite gradients whose squares overflow (f64 past 1e154): the norm
+        // again over the largest magnitude (it zeroed them: 1e200 / inf)
+        let big = grads.iter().map(|g| g.f64().abs()).fold(0.0, f64::max);
+        let sum = grads.iter().map(|g| (g.f64() / big) * (g.f64() / big)).sum::<f64>();
+        total = big * sum.sqrt();
+    }
     let coef = max_norm / (total + 1e-6);
     if coef < 1.0 {
         let c = T::of(coef);
