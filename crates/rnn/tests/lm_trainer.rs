@@ -557,3 +557,35 @@ fn the_free_functions_check_their_arguments() {
     assert_eq!((d.train.len(), d.val.len()), (108, 12));
     assert!(LmData::new(&text, p, 0.0, usize::MAX, usize::MAX).is_err());
 }
+
+/// A train state of no streams or no window, or a step on ids too few for
+/// the window, is an error naming it (they panicked: an empty range, an
+/// index past the ids); the count of windows of a text too short for one is
+/// 0 (it underflowed).
+#[test]
+fn train_state_refuses_empty_sizes_and_short_data() {
+    use rnn::tasks::lm::{StepConfig, TrainState};
+    use rnn::ModelConfig;
+    for (seq_len, batch, what) in [(0, 4, "seq_len"), (8, 0, "batch")] {
+        let step = StepConfig {
+            seq_len,
+            batch,
+            ..plain_sgd_step()
+        };
+        let e = TrainState::new(ModelConfig::elman(10, 4, 10), step).unwrap_err();
+        assert!(e.to_string().starts_with(what), "{e}");
+    }
+    let mut st = TrainState::new(ModelConfig::elman(10, 4, 10), plain_sgd_step()).unwrap();
+    for short in [&[][..], &[0, 1, 2][..]] {
+        let e = st.train_step(short).unwrap_err().to_string();
+        assert!(
+            e.starts_with("train: expected ids enough for window 0"),
+            "{e}"
+        );
+    }
+    assert_eq!(st.windows_per_epoch(0), 0);
+    assert_eq!(st.windows_per_epoch(3), 0);
+    let ids: Vec<usize> = (0..400).map(|i| i % 10).collect();
+    assert!(st.windows_per_epoch(ids.len()) > 0);
+    assert!(st.train_step(&ids).unwrap().is_finite());
+}

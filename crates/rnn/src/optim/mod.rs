@@ -640,7 +640,10 @@ pub fn clip_grad_norm<T: Float>(grads: &mut [T], max_norm: f64) -> Result<f64> {
         // finite gradients whose squares overflow (f64 past 1e154): the norm
         // again over the largest magnitude (it zeroed them: 1e200 / inf)
         let big = grads.iter().map(|g| g.f64().abs()).fold(0.0, f64::max);
-        let sum = grads.iter().map(|g| (g.f64() / big) * (g.f64() / big)).sum::<f64>();
+        let sum = grads
+            .iter()
+            .map(|g| (g.f64() / big) * (g.f64() / big))
+            .sum::<f64>();
         total = big * sum.sqrt();
     }
     let coef = max_norm / (total + 1e-6);

@@ -57,7 +57,10 @@ fn clipping() {
     let mut g = [1e200f64, 1e200];
     let n = clip_grad_norm(&mut g, 1.0).unwrap();
     assert!((n / (1e200 * 2f64.sqrt()) - 1.0).abs() < 1e-12, "{n}");
-    assert!((g[0] - 0.5f64.sqrt()).abs() < 1e-12 && g[0] == g[1], "{g:?}");
+    assert!(
+        (g[0] - 0.5f64.sqrt()).abs() < 1e-12 && g[0] == g[1],
+        "{g:?}"
+    );
 }
 
 /// A negative bound flipped the gradients' signs, a NaN one did not

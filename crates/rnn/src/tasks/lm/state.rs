@@ -102,6 +102,13 @@ pub struct TrainState {
 impl TrainState {
     /// A fresh trainer: model initialised from `cfg.seed`.
     pub fn new(config: ModelConfig, cfg: StepConfig) -> Result<Self> {
+        if cfg.seq_len == 0 || cfg.batch == 0 {
+            let (what, v) = match cfg.seq_len {
+                0 => ("seq_len", cfg.seq_len),
+                _ => ("batch", cfg.batch),
+            };
+            return Err(Error::argument(what, "at least 1", v));
+        }
         let mut model = Model::<f32>::new(config, cfg.seed)?;
         if let Some(b) = cfg.forget_bias {
             model.set_forget_bias(b as f32)?;
@@ -127,9 +134,11 @@ impl TrainState {
     }
 
     /// Windows per epoch: each stream covers `(N - 1) / B` characters.
+    /// 0 when the text is too short for one (it underflowed to about 2^61).
     pub fn windows_per_epoch(&self, n_train: usize) -> u64 {
-        let seg = (n_train - 1) / self.cfg.batch;
-        ((seg - self.cfg.seq_len) / self.cfg.seq_len) as u64
+        let (t, b) = (self.cfg.seq_len.max(1), self.cfg.batch.max(1));
+        let seg = n_train.saturating_sub(1) / b;
+        (seg.saturating_sub(t) / t) as u64
     }
 
     /// One optimizer step on the next window of every stream. Returns the
@@ -152,7 +161,22 @@ impl TrainState {
     /// of the number of ranks.
     pub fn train_step_on(&mut self, train: &[usize], comm: &dyn Collective) -> Result<f64> {
         let (t, b) = (self.cfg.seq_len, self.cfg.batch);
-        let seg = (train.len() - 1) / b;
+        let seg = train.len().saturating_sub(1) / b.max(1);
+        // the last stream's window and its next characters must lie in `train`
+        let last = (b.saturating_sub(1).checked_mul(seg))
+            .and_then(|s| s.checked_add(self.offset))
+            .and_then(|s| s.checked_add(usize::try_from(self.window).ok()?.checked_mul(t)?))
+            .and_then(|s| s.checked_add(t));
+        if t == 0 || b == 0 || last.is_none_or(|last| last >= train.len()) {
+            return Err(Error::argument(
+                "train",
+                format!(
+                    "ids enough for window {} of {b} streams of {t} (epoch {})",
+                    self.window, self.epoch
+                ),
+                format!("{} ids", train.len()),
+            ));
+        }
         let mut x = vec![0usize; t * b]; // [T, B]
         let mut y = vec![0usize; t * b]; // [T, B]
         for s in 0..b {
