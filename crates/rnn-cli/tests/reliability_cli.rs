@@ -407,3 +407,28 @@ fn a_short_output_to_a_full_device_is_an_error() {
         "{err}"
     );
 }
+
+/// A file larger than the memory can hold is refused by name before it is
+/// read (a 4 TB sparse file here; `/dev/zero` was read until the kernel
+/// ended the process).
+#[test]
+fn a_file_larger_than_memory_is_refused_before_it_is_read() {
+    let d = tmp("huge-file");
+    let huge = d.join("huge.txt");
+    let f = std::fs::File::create(&huge).unwrap();
+    if f.set_len(1 << 42).is_err() {
+        return; // a file system without sparse files that large
+    }
+    let out = d.join("run");
+    let o = rnn(&[
+        "train",
+        "lm",
+        "--data",
+        huge.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_bad_input(&o, "of memory available: not read");
+    assert!(common::stderr(&o).contains("huge.txt"));
+    std::fs::remove_file(&huge).unwrap(); // 4 TB to `ls`, whatever it holds
+}

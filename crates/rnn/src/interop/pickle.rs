@@ -522,7 +522,7 @@ impl<'a> Machine<'a> {
 /// Refuses (an error naming it) any pickle global outside the state_dict
 /// allowlist, and anything that is not a flat mapping of names to tensors.
 pub fn read_pt(path: &Path) -> Result<Vec<(String, PtTensor)>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::read_file(path)?;
     read_pt_bytes(path, &bytes)
 }
 

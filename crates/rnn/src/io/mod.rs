@@ -17,6 +17,44 @@ pub use run_dir::{
 };
 pub use tensors::*;
 
+/// The bytes of `path`, read whole, unless they would take more than half
+/// the memory available: then an error naming it (a device such as
+/// `/dev/zero` never ends, and reading it grew until the kernel ended the
+/// process; a regular file is measured before it is read).
+///
+/// ```
+/// let p = std::env::temp_dir().join(format!("rnn-doc-read-{}", std::process::id()));
+/// std::fs::write(&p, b"abc").unwrap();
+/// assert_eq!(rnn::io::read_file(&p).unwrap(), b"abc");
+/// # std::fs::remove_file(&p).unwrap();
+/// ```
+pub fn read_file(path: &std::path::Path) -> crate::Result<Vec<u8>> {
+    use std::io::Read;
+    let io = |e| crate::Error::io(path, e);
+    let file = std::fs::File::open(path).map_err(io)?;
+    let cap = crate::memory::available_bytes() / 2;
+    let too_large = || crate::Error::Data {
+        path: path.to_path_buf(),
+        reason: format!(
+            "more than half of the {} of memory available: not read",
+            crate::memory::human_bytes(2.0 * cap as f64)
+        ),
+    };
+    let meta = file.metadata().map_err(io)?;
+    if meta.is_file() && meta.len() > cap {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    let n = file
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if n as u64 > cap {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
 /// The bytes read from `path` as UTF-8 text; otherwise an
 /// [`crate::Error::Parse`] naming the line and column (in bytes) of the
 /// first invalid byte.

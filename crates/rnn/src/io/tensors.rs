@@ -135,7 +135,7 @@ impl TensorFile {
     /// Reads and validates `path` (header, offsets, sizes).
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let bytes = crate::io::read_file(&path)?;
         Self::from_bytes(path, bytes)
     }
 

@@ -76,7 +76,7 @@ impl Dataset {
     /// size expected (a trained model's; `None`: as the file says), used to
     /// tell whether the file has labels when its header does not say.
     pub fn read(path: &Path, fill: Fill, dims: Option<usize>) -> Result<Dataset> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::io::read_file(path)?;
         let text = crate::io::utf8_text(path, bytes)?;
         let ext = |x: &str| path.extension().is_some_and(|e| e.eq_ignore_ascii_case(x));
         if ext("csv") {

@@ -253,7 +253,7 @@ impl Table {
 
     /// Reads and parses a CSV file whose fields are separated by `delimiter`.
     pub fn read_with(path: &Path, delimiter: u8) -> Result<Table> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::io::read_file(path)?;
         Table::parse_with(path, &decode_text(path, &bytes)?, delimiter)
     }
 

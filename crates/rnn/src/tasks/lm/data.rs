@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Reads a UTF-8 text file; invalid bytes are an error with their byte offset.
 pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::read_file(path)?;
     crate::io::utf8_text(path, bytes)
 }
 

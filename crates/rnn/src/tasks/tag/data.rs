@@ -55,7 +55,7 @@ impl Sentence {
 }
 
 pub(crate) fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::io::read_file(path)?;
     crate::io::utf8_text(path, bytes)
 }
 
@@ -247,7 +247,7 @@ pub fn read_input(path: Option<&Path>) -> Result<(std::path::PathBuf, String)> {
     use std::io::Read;
     match path {
         Some(p) if p != Path::new("-") => {
-            let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+            let bytes = crate::io::read_file(p)?;
             Ok((p.to_path_buf(), crate::io::utf8_text(p, bytes)?))
         }
         _ => {
