@@ -432,3 +432,58 @@ fn a_file_larger_than_memory_is_refused_before_it_is_read() {
     assert!(common::stderr(&o).contains("huge.txt"));
     std::fs::remove_file(&huge).unwrap(); // 4 TB to `ls`, whatever it holds
 }
+
+/// Steps run together on one state file each feed their input in turn
+/// (they each read the same state and wrote their own next one: of 20
+/// characters fed at once, about 3 were kept).
+#[test]
+fn steps_run_together_on_one_state_lose_no_input() {
+    use std::process::{Command, Stdio};
+    let d = tmp("steps-together");
+    let data = d.join("text.txt");
+    std::fs::write(&data, text()).unwrap();
+    let model = d.join("lm");
+    let trained = train_lm(data.to_str().unwrap(), model.to_str().unwrap(), &[]);
+    assert_eq!(
+        trained.status.code(),
+        Some(0),
+        "{}",
+        common::stderr(&trained)
+    );
+    let m = model.to_str().unwrap();
+    let step = |state: &std::path::Path, input: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rnn"))
+            .args([
+                "step",
+                "--model",
+                m,
+                "--state",
+                state.to_str().unwrap(),
+                "--json",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        c
+    };
+    let shared = d.join("shared.state");
+    let runs: Vec<_> = (0..8).map(|_| step(&shared, "a")).collect();
+    for r in runs {
+        let o = r.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    }
+    let json = |c: std::process::Child| -> serde_json::Value {
+        serde_json::from_slice(&c.wait_with_output().unwrap().stdout).unwrap()
+    };
+    let after = json(step(&shared, ""));
+    let once = json(step(&d.join("once.state"), "aaaaaaaa"));
+    let p = |j: &serde_json::Value| j["top"][0]["prob"].as_f64().unwrap();
+    assert!(
+        (p(&after) - p(&once)).abs() < 1e-5,
+        "{after} against {once}"
+    );
+}

@@ -63,6 +63,15 @@ pub struct StepArgs {
 /// Runs `rnn step`.
 pub fn run(a: &StepArgs) -> CliResult {
     positive("--temperature", a.temperature)?;
+    // one step at a time on the state files of a directory (the lock on the
+    // directory itself, held until the step ends): steps run together each
+    // read the same state and wrote their own next one, and all but one
+    // input was lost
+    let dir = a.state.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = dir.unwrap_or(std::path::Path::new("."));
+    let _turn = std::fs::File::open(dir)
+        .and_then(|d| d.lock().map(|()| d))
+        .map_err(|e| rnn::Error::io(dir, e))?;
     let mf = ModelFile::load(&a.model)?;
     // flags of the other kind of model are refused, not ignored
     let lm_flags = [
