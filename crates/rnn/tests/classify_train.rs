@@ -128,6 +128,18 @@ fn an_ensemble_averages_its_members_and_survives_a_save() {
     let all = Classifier::load(&dir).unwrap();
     assert_eq!(all.members.len(), 3);
     assert_eq!(all.meta.members, summary.members);
+    // a finished training's file says so; the files before it did not (a
+    // run killed between two networks left one that is warned of)
+    assert!(all.meta.finished && all.meta.unfinished("m").is_none());
+    let part = rnn::tasks::classify::ClassifyMeta {
+        finished: false,
+        ..all.meta.clone()
+    };
+    let w = part.unfinished("m").unwrap();
+    assert!(
+        w.contains("stopped part-way (it holds 3 network(s), the 1-NN DTW member)"),
+        "{w}"
+    );
     // the ensemble's probabilities are the mean of each member's alone
     let p = all.probabilities(&data).unwrap();
     let mut mean = vec![0.0; p.len()];

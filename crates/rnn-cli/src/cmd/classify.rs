@@ -78,9 +78,19 @@ pub struct ClassifyArgs {
 
 /// Runs `rnn classify`.
 pub fn run(a: &ClassifyArgs) -> CliResult {
-    let model = Classifier::load(&a.model)?;
+    let model = load(&a.model)?;
     let text = model.classify_text(&read(&model, &a.file)?, a.json)?;
     Ok(print_out(&text)?)
+}
+
+/// The classifier in `dir`, with a warning on stderr when it is what a
+/// training stopped part-way left behind.
+fn load(dir: &Path) -> CliResult<Classifier> {
+    let model = Classifier::load(dir)?;
+    if let Some(w) = model.meta.unfinished(&dir.display().to_string()) {
+        eprintln!("warning: {w}");
+    }
+    Ok(model)
 }
 
 /// `path` read as `model` reads data, with the reader's warnings
@@ -99,7 +109,7 @@ fn read(model: &Classifier, path: &Path) -> CliResult<rnn::tasks::classify::Data
 
 /// The classifier part of `rnn eval`: the library's report as a table or JSON.
 pub fn eval(dir: &Path, data: &Path, json: bool, window: DtwWindow) -> CliResult {
-    let model = Classifier::load(dir)?;
+    let model = load(dir)?;
     let report = model.evaluate_with(&read(&model, data)?, window)?;
     Ok(print_out(&report.text(json))?)
 }

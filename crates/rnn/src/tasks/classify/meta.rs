@@ -77,6 +77,18 @@ pub struct ClassifyMeta {
     /// the twenty-eighth session).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nearest: Option<NearestMeta>,
+    /// False in the files written while training goes on (a network at a
+    /// time, before the reservoirs and the 1-NN DTW member), true once the
+    /// classifier is complete (older files: true). A file left false is
+    /// what a training stopped part-way (killed) left behind
+    /// ([`ClassifyMeta::unfinished`]).
+    #[serde(default = "finished_before")]
+    pub finished: bool,
+}
+
+/// Files from before [`ClassifyMeta::finished`] were written at the end.
+fn finished_before() -> bool {
+    true
 }
 
 /// The 1-NN DTW member of a classifier ([`super::distance_probabilities`]), fitted on the
@@ -149,6 +161,24 @@ pub struct ReadoutInfo {
 }
 
 impl ClassifyMeta {
+    /// When the file is what a training stopped part-way left behind, the
+    /// warning to show its user (`name` the model's directory).
+    pub fn unfinished(&self, name: &str) -> Option<String> {
+        (!self.finished).then(|| {
+            let mut has = vec![format!("{} network(s)", self.members.len())];
+            if self.reservoir.is_some() {
+                has.push("the reservoirs".into());
+            }
+            if self.nearest.is_some() {
+                has.push("the 1-NN DTW member".into());
+            }
+            format!(
+                "{name}: the last checkpoint of a training that was stopped part-way (it holds {}); train again with --force for a finished model",
+                has.join(", ")
+            )
+        })
+    }
+
     /// Reads the metadata of a loaded model file from directory `dir` (used
     /// in error messages).
     pub fn from_file(mf: &ModelFile, dir: &Path) -> Result<Self> {

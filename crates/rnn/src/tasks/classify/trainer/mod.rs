@@ -179,6 +179,7 @@ impl Trainer {
             selection: Vec::new(),
             reservoir: None,
             nearest: None,
+            finished: false,
         };
         let baseline = train
             .sequences
@@ -282,6 +283,22 @@ impl Trainer {
 
     /// [`Trainer::fit`], planned by the default budget when `auto`.
     fn fit_planned(
+        &mut self,
+        budget: Budget,
+        auto: bool,
+        progress: &mut impl Progress,
+    ) -> Result<Summary> {
+        let summary = self.fit_stages(budget, auto, progress)?;
+        // the files written so far said "not finished" (a run killed in
+        // between leaves a classifier without its later parts); this one is
+        self.classifier.meta.finished = true;
+        self.save(&[])?;
+        Ok(summary)
+    }
+
+    /// [`Trainer::fit_planned`]'s stages: the networks, the reservoirs, the
+    /// 1-NN DTW member, each saved as it is done.
+    fn fit_stages(
         &mut self,
         budget: Budget,
         auto: bool,
