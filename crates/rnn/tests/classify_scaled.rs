@@ -85,8 +85,8 @@ fn scaled_frames_are_shape_level_scale_and_compressed_value() {
     let vm = v.iter().sum::<f64>() / 4.0;
     let vs = (v.iter().map(|x| (x - vm) * (x - vm)).sum::<f64>() / 4.0).sqrt();
     let z = |i: usize| (v[i] - vm) / vs;
-    let a = n.apply(&d.sequences[0]);
-    let b = n.apply(&d.sequences[1]);
+    let a = n.apply(&d.sequences[0]).unwrap();
+    let b = n.apply(&d.sequences[1]).unwrap();
     let close = |x: f64, y: f64| (x - y).abs() < 1e-12;
     let want_a = [-1.0, -9.0 / sd, -1.0, z(0), 1.0, -9.0 / sd, -1.0, z(1)];
     let want_b = [-1.0, 9.0 / sd, 1.0, z(2), 1.0, 9.0 / sd, 1.0, z(3)];
@@ -106,7 +106,7 @@ fn scaled_frames_are_shape_level_scale_and_compressed_value() {
     let old: Normaliser = serde_json::from_value(json).unwrap();
     assert_eq!(old.width(1), 3);
     assert!(old.check(1).is_ok());
-    let a3 = old.apply(&d.sequences[0]);
+    let a3 = old.apply(&d.sequences[0]).unwrap();
     assert_eq!(a3.len(), 6);
     for (got, want) in a3.iter().zip([0, 1, 2, 4, 5, 6].map(|i| want_a[i])) {
         assert!(close(*got, want), "{a3:?}");

@@ -85,7 +85,7 @@ impl Encoded {
         let mut inputs = Vec::with_capacity(data.len());
         let mut steps = Vec::with_capacity(data.len());
         for s in &data.sequences {
-            let v = norm.apply(s); // [T, D]
+            let v = norm.apply(s)?; // [T, D]
             let t2 = s.steps.div_ceil(k);
             let mut x = Vec::with_capacity(t2 * k * d);
             for t in 0..t2 * k {

@@ -4,6 +4,7 @@
 //! ([`Transform`]).
 
 use super::data::{Dataset, Sequence};
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// How frames are scaled before the network reads them.
@@ -231,13 +232,17 @@ pub fn asinh_unit(values: &[f64]) -> (f64, f64) {
 /// let d = Dataset::parse_ts(std::path::Path::new("t.ts"), text, Fill::Linear, None)?;
 /// let n = Normaliser::fit(Norm::Dimension, &d);
 /// assert_eq!((n.mean[0], n.std[0]), (4.0, 5f64.sqrt()));
-/// assert_eq!(n.apply(&d.sequences[1])[0], 1.0 / 5f64.sqrt());
+/// assert_eq!(n.apply(&d.sequences[1])?[0], 1.0 / 5f64.sqrt());
+/// // frames of 3 values for a normaliser of 1 (it panicked)
+/// let mut wide = d.sequences[1].clone();
+/// wide.values = vec![1.0; 6];
+/// assert!(n.apply(&wide).is_err());
 /// let s = Normaliser::fit(Norm::Series, &d);
-/// assert_eq!(s.apply(&d.sequences[1]), [-1.0, 1.0]);
+/// assert_eq!(s.apply(&d.sequences[1])?, [-1.0, 1.0]);
 /// // asinh first: median 5, unit 2 (the 10th percentile of |x - 5| = 4, 2, 2)
 /// let a = Normaliser::fit_with(Norm::None, Transform::Asinh, &d);
 /// assert_eq!((a.center.clone(), a.unit.clone()), (vec![5.0], vec![2.0]));
-/// assert_eq!(a.apply(&d.sequences[1]), [0.0, 1f64.asinh()]);
+/// assert_eq!(a.apply(&d.sequences[1])?, [0.0, 1f64.asinh()]);
 /// # Ok::<(), rnn::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -496,12 +501,28 @@ impl Normaliser {
     /// The normalised frames of `seq`, `[T, D]` (`[T, 4D]` for
     /// [`Norm::Scaled`]: each frame's `D` z-scores by the series, then the
     /// series' `D` levels, then its `D` scales, then the frame's `D`
-    /// compressed values; `[T, 3D]` without them, as saved before).
-    pub fn apply(&self, seq: &Sequence) -> Vec<f64> {
+    /// compressed values; `[T, 3D]` without them, as saved before). An
+    /// error when `seq` is not `steps` (at least one) frames of the values
+    /// per frame the normaliser was fitted to (it panicked on more).
+    pub fn apply(&self, seq: &Sequence) -> Result<Vec<f64>> {
+        let d = seq.values.len() / seq.steps.max(1);
+        if seq.steps == 0 || d * seq.steps != seq.values.len() {
+            return Err(Error::argument(
+                "seq.values",
+                format!("steps x dims values for {} steps", seq.steps),
+                seq.values.len(),
+            ));
+        }
+        self.check(d).map_err(|why| {
+            Error::argument(
+                "seq",
+                "frames of the values per frame the normaliser was fitted to",
+                why,
+            )
+        })?;
         let mut v = seq.values.clone();
-        let d = v.len() / seq.steps.max(1);
         if self.norm == Norm::Scaled {
-            return self.apply_scaled(v, d);
+            return Ok(self.apply_scaled(v, d));
         }
         for k in (0..self.unit.len()).filter(|&k| self.unit[k] > 0.0) {
             for x in v.iter_mut().skip(k).step_by(d) {
@@ -510,7 +531,7 @@ impl Normaliser {
         }
         for k in 0..d {
             let (m, s) = match self.norm {
-                Norm::None => return v,
+                Norm::None => return Ok(v),
                 Norm::Dimension => (self.mean[k], self.std[k]),
                 // `Scaled` returned above; `Auto` is resolved when fitted
                 Norm::Series | Norm::Scaled | Norm::Auto => {
@@ -521,7 +542,7 @@ impl Normaliser {
                 *x = (*x - m) / s;
             }
         }
-        v
+        Ok(v)
     }
 
     /// [`Norm::Scaled`] of `values` (`[T, D]`, read): `[T, 4D]` (`[T, 3D]`
