@@ -76,6 +76,14 @@ pub fn evaluate(
             ),
         ));
     }
+    if streams == 0 || window == 0 {
+        let (what, v) = if streams == 0 {
+            ("streams", streams)
+        } else {
+            ("window", window)
+        };
+        return Err(Error::argument(what, "at least 1", v));
+    }
     // the inputs are checked (`< I`) by `infer`; the targets are the ids
     // after the first
     let o = c.output_size;

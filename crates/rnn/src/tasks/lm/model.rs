@@ -123,6 +123,10 @@ impl LanguageModel {
     /// The `s.len` characters sampled after `prime` (see
     /// [`LanguageModel::generate_with`]).
     pub fn generate(&self, prime: &str, s: Sampling) -> Result<String> {
+        // the text is kept whole: a length past the memory is refused first
+        // (usize::MAX grew a string until the memory ran out)
+        let bytes = s.len as f64 * 4.0; // at most 4 bytes a character
+        crate::memory::ensure_fits(|| format!("generating {} characters", s.len), bytes)?;
         let mut out = String::new();
         self.generate_with(prime, s, |c| out.push(c))?;
         Ok(out)
@@ -170,6 +174,30 @@ mod tests {
         assert!(
             msg.contains("'a' twice") && msg.contains("each character once"),
             "{msg}"
+        );
+    }
+
+    /// No streams or no window to evaluate with, and a generated text
+    /// longer than the memory, are refused (the first two were scored as
+    /// if given, the last grew a string until the memory ran out).
+    #[test]
+    fn empty_sizes_and_endless_text_are_refused() {
+        let m = model();
+        for (streams, window) in [(0, 100), (1, 0)] {
+            let e = super::super::evaluate(&m, &[0, 1, 2, 0, 1], streams, window);
+            assert!(e.unwrap_err().to_string().contains("expected at least 1"));
+        }
+        let lm = LanguageModel::new(m, Vocab::from_text("abc")).unwrap();
+        let s = Sampling {
+            len: usize::MAX,
+            temperature: 1.0,
+            top_k: 0,
+            seed: 1,
+        };
+        let e = lm.generate("a", s).unwrap_err().to_string();
+        assert!(
+            e.starts_with("generating 18446744073709551615 characters: needs about"),
+            "{e}"
         );
     }
 }
