@@ -152,10 +152,14 @@ pub fn shard(comm: &dyn Collective, batch: usize) -> Result<(usize, usize)> {
 /// let ranks = Local::group(2);
 /// assert_eq!([share(&ranks[0], 5), share(&ranks[1], 5)], [(0, 2), (2, 5)]);
 /// assert_eq!(share(&ranks[0], 1), (0, 0));
+/// assert_eq!(share(&ranks[1], usize::MAX), (usize::MAX / 2, usize::MAX));
 /// ```
 pub fn share(comm: &dyn Collective, items: usize) -> (usize, usize) {
-    let (r, n) = (comm.rank(), comm.size().max(1));
-    (r * items / n, (r + 1) * items / n)
+    let (r, n) = (comm.rank() as u128, comm.size().max(1) as u128);
+    // in 128 bits: (r + 1) * items overflowed for large counts (rank 1 of 2
+    // got nothing of usize::MAX); each bound is at most `items`
+    let at = |r: u128| (r * items as u128 / n) as usize;
+    (at(r), at(r + 1))
 }
 
 /// Sums `parts` (gradient buffers, a loss) over the ranks with one
