@@ -87,6 +87,29 @@ impl Level {
         }
     }
 
+    /// An error naming the first parameter outside its range (`alpha` in
+    /// (0, 1], `beta` in [0, 1], `phi` in (0, 1]): the fields are public,
+    /// and a NaN or negative `alpha` gave NaN or exploding weights.
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::Level;
+    /// assert!(Level::ses(0.5).check().is_ok());
+    /// assert!(Level::ses(f64::NAN).check().is_err() && Level::ses(-1.0).check().is_err());
+    /// ```
+    pub fn check(&self) -> Result<()> {
+        let within = |v: f64, lo_open: bool| v <= 1.0 && if lo_open { v > 0.0 } else { v >= 0.0 };
+        for (name, v, open, range) in [
+            ("alpha", self.alpha, true, "(0, 1]"),
+            ("beta", self.beta, false, "[0, 1]"),
+            ("phi", self.phi, true, "(0, 1]"),
+        ] {
+            if !within(v, open) {
+                return Err(Error::argument(name, format!("a number in {range}"), v));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the model has a trend.
     pub fn trend(&self) -> bool {
         self.beta > 0.0
@@ -194,6 +217,7 @@ impl Level {
     /// ```
     pub fn weights(&self, window: usize, leads: usize) -> Result<Vec<Vec<f64>>> {
         check_lags(window)?;
+        self.check()?;
         let bytes = leads as f64 * (window as f64 * 8.0 + 24.0);
         crate::memory::ensure_fits(|| format!("the weights of {leads} leads"), bytes)?;
         Ok(self.weights_of(window, leads))
