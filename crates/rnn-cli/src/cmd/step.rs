@@ -69,9 +69,12 @@ pub fn run(a: &StepArgs) -> CliResult {
     // input was lost
     let dir = a.state.parent().filter(|p| !p.as_os_str().is_empty());
     let dir = dir.unwrap_or(std::path::Path::new("."));
-    let _turn = std::fs::File::open(dir)
-        .and_then(|d| d.lock().map(|()| d))
-        .map_err(|e| rnn::Error::io(dir, e))?;
+    // (a directory that cannot be opened holds no state to race for: the
+    // state file's own error, naming it, comes below)
+    let _turn = match std::fs::File::open(dir) {
+        Ok(d) => Some(d.lock().map(|()| d).map_err(|e| rnn::Error::io(dir, e))?),
+        Err(_) => None,
+    };
     let mf = ModelFile::load(&a.model)?;
     // flags of the other kind of model are refused, not ignored
     let lm_flags = [
