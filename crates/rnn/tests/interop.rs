@@ -201,7 +201,7 @@ fn a_tensor_repeating_one_stored_value_past_memory_is_refused() {
     pkl.extend_from_slice(&[b'K', 0]); // offset 0
     pkl.extend_from_slice(&[0x8a, 6, 0, 0, 0, 0, 0, 1, 0x85]); // (2^40,)
     pkl.extend_from_slice(&[b'K', 0, 0x85]); // (0,)
-    pkl.extend_from_slice(&[b't', b'R', b'u', b'.']);
+    pkl.extend_from_slice(b"tRu.");
     let path = pt_archive("stride0", &pkl, true);
     let e = read_state_dict(&path).unwrap_err().to_string();
     assert!(

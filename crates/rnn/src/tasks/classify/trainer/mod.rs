@@ -25,6 +25,7 @@ pub mod budget;
 mod nearest;
 mod parallel;
 mod reservoirs;
+mod save;
 mod step;
 use budget::DEFAULT_EPOCHS;
 use parallel::{Fitted, Note, Sink};
@@ -226,16 +227,6 @@ impl Trainer {
         cfg
     }
 
-    /// Saves the finished members plus `more` (each with its info).
-    fn save(&self, more: &[(&Model<f32>, &MemberInfo)]) -> Result<()> {
-        let mut c = self.classifier.clone();
-        for (m, info) in more {
-            c.members.push((*m).clone());
-            c.meta.members.push((*info).clone());
-        }
-        c.save(&self.out)
-    }
-
     /// Trains `config.ensemble` networks one after the other, each until
     /// `budget` (per network; a minutes budget is shared out equally) is used
     /// up or its validation loss has not improved for `patience` epochs.
@@ -281,24 +272,9 @@ impl Trainer {
         self.fit_planned(Budget::Epochs(DEFAULT_EPOCHS), true, progress)
     }
 
-    /// [`Trainer::fit`], planned by the default budget when `auto`.
-    fn fit_planned(
-        &mut self,
-        budget: Budget,
-        auto: bool,
-        progress: &mut impl Progress,
-    ) -> Result<Summary> {
-        let summary = self.fit_stages(budget, auto, progress)?;
-        // the files written so far said "not finished" (a run killed in
-        // between leaves a classifier without its later parts); this one is
-        self.classifier.meta.finished = true;
-        self.save(&[])?;
-        Ok(summary)
-    }
-
     /// [`Trainer::fit_planned`]'s stages: the networks, the reservoirs, the
     /// 1-NN DTW member, each saved as it is done.
-    fn fit_stages(
+    pub(super) fn fit_stages(
         &mut self,
         budget: Budget,
         auto: bool,
