@@ -10,28 +10,17 @@ fn text() -> String {
 }
 
 fn train_lm(data: &str, out: &str, extra: &[&str]) -> std::process::Output {
+    train_lm_for(data, out, &["--steps", "4", "--eval-every", "2"], extra)
+}
+
+/// `rnn train lm` of a tiny model on `data` into `out` for `budget`.
+fn train_lm_for(data: &str, out: &str, budget: &[&str], extra: &[&str]) -> std::process::Output {
+    #[rustfmt::skip]
     let mut args = vec![
-        "train",
-        "lm",
-        "--data",
-        data,
-        "--out",
-        out,
-        "--hidden",
-        "8",
-        "--steps",
-        "4",
-        "--eval-every",
-        "2",
-        "--seq-len",
-        "8",
-        "--batch",
-        "4",
-        "--seed",
-        "5",
-        "--threads",
-        "1",
+        "train", "lm", "--data", data, "--out", out, "--hidden", "8", "--seq-len", "8",
+        "--batch", "4", "--seed", "5", "--threads", "1",
     ];
+    args.extend_from_slice(budget);
     args.extend_from_slice(extra);
     rnn(&args)
 }
@@ -346,25 +335,8 @@ fn a_budget_too_short_for_a_step_still_leaves_a_model() {
     let data = d.join("text.txt");
     std::fs::write(&data, text()).unwrap();
     let out = d.join("run");
-    let o = rnn(&[
-        "train",
-        "lm",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--hidden",
-        "8",
-        "--seq-len",
-        "8",
-        "--batch",
-        "4",
-        "--minutes",
-        "0.000001",
-        "--threads",
-        "1",
-        "--json",
-    ]);
+    let (data, out_s) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let o = train_lm_for(data, out_s, &["--minutes", "0.000001"], &["--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["steps"], 1, "{j}");
