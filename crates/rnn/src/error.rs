@@ -210,6 +210,27 @@ impl Error {
         }
     }
 
+    /// The error of a value read from the file at `path` (a model's or a
+    /// train state's metadata): a value, argument or configuration error
+    /// becomes a [`Error::Data`] naming the file (it named the field alone,
+    /// `hidden size: 0 is out of range`, and a user could not tell which
+    /// file held it); other errors stay as they are.
+    ///
+    /// ```
+    /// let e = rnn::Error::Config("lr: expected a finite number >= 0, got -1".into());
+    /// let e = e.in_file("run/train_state.safetensors");
+    /// assert_eq!(e.to_string(), "run/train_state.safetensors: lr: expected a finite number >= 0, got -1");
+    /// ```
+    pub fn in_file(self, path: impl AsRef<std::path::Path>) -> Self {
+        match self {
+            e @ (Error::Value { .. } | Error::Argument { .. } | Error::Config(_)) => Error::Data {
+                path: path.as_ref().to_path_buf(),
+                reason: e.to_string(),
+            },
+            e => e,
+        }
+    }
+
     /// Names the model of an [`Error::NonFinite`] (its directory or file);
     /// any other error is returned as it is.
     ///

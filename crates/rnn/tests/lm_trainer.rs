@@ -204,6 +204,22 @@ fn a_damaged_training_state_is_refused_on_resume() {
         assert!(e.is_bad_input(), "{e}");
         assert_eq!(std::fs::read(&path).unwrap(), before, "the file is kept");
     }
+    // a saved option out of range names the file it came from (it named
+    // the option alone: "eval_every: 0 is out of range")
+    let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    let mut h: serde_json::Value = serde_json::from_slice(&good[8..8 + n]).unwrap();
+    let mut run: serde_json::Value =
+        serde_json::from_str(h["__metadata__"]["schedule"].as_str().unwrap()).unwrap();
+    *run.pointer_mut("/options/eval_every").unwrap() = serde_json::json!(0);
+    h["__metadata__"]["schedule"] = run.to_string().into();
+    let header = serde_json::to_vec(&h).unwrap();
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&good[8 + n..]);
+    std::fs::write(&path, rnn::io::reseal(&out).unwrap()).unwrap();
+    let e = Trainer::resume(&dir, &text, &config(Schedule::Cosine)).unwrap_err();
+    let want = format!("{}: eval_every", path.display());
+    assert!(e.to_string().starts_with(&want) && e.is_bad_input(), "{e}");
     std::fs::write(&path, &good).unwrap();
     assert_eq!(
         Trainer::resume(&dir, &text, &config(Schedule::Cosine))

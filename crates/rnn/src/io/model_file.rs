@@ -167,7 +167,7 @@ impl ModelFile {
                 ),
             ));
         }
-        let mut model = Model::<f32>::zeros(config)?;
+        let mut model = Model::<f32>::zeros(config).map_err(|e| e.in_file(f.path()))?;
         // every tensor, weights and extras alike, must be finite
         let finite = |name: &str, data: &[f64]| f.check_finite(name, data, "a finite weight");
         for e in model.layout.clone() {

@@ -397,7 +397,7 @@ impl TrainState {
                 ),
             ));
         }
-        let mut t = TrainState::new(config, cfg)?;
+        let mut t = TrainState::new(config, cfg).map_err(|e| e.in_file(path))?;
         t.opt.config = parse(&f, "optimizer_now")?;
         t.rng = parse(&f, "rng")?;
         let pos: serde_json::Value = parse(&f, "position")?;

@@ -205,7 +205,7 @@ impl Trainer {
         });
         let saved = saved_config(&state, &options, config);
         check_given(dir, config, &saved, given)?;
-        saved.validate()?;
+        saved.validate().map_err(|e| e.in_file(&path))?;
         let data = LmData::new(
             &text.text,
             &text.path,
