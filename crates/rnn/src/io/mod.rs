@@ -55,15 +55,32 @@ pub fn read_file(path: &std::path::Path) -> crate::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The bytes read from `path` as UTF-8 text; otherwise an
-/// [`crate::Error::Parse`] naming the line and column (in bytes) of the
-/// first invalid byte.
+/// The bytes read from `path` as text: UTF-8, or UTF-16 with its
+/// byte-order mark (what Windows calls a "Unicode" file; a UTF-8 mark is
+/// dropped too); otherwise an [`crate::Error::Parse`] naming the line and
+/// column (in bytes) of the first byte that is not UTF-8. (UTF-16 was read
+/// by the forecaster's CSV reader only; the other readers said `not UTF-8:
+/// invalid byte 0xff at column 1`.)
 ///
 /// ```
-/// let e = rnn::io::utf8_text(std::path::Path::new("t.txt"), b"ok\nfa\xe7ade".to_vec());
+/// let p = std::path::Path::new("t.txt");
+/// let e = rnn::io::utf8_text(p, b"ok\nfa\xe7ade".to_vec());
 /// assert_eq!(e.unwrap_err().to_string(), "t.txt:2: not UTF-8: invalid byte 0xe7 at column 3 (byte offset 5)");
+/// assert_eq!(rnn::io::utf8_text(p, b"\xff\xfeA\x00\n\x00".to_vec()).unwrap(), "A\n"); // UTF-16LE
+/// assert_eq!(rnn::io::utf8_text(p, b"\xef\xbb\xbfA".to_vec()).unwrap(), "A");
+/// assert!(rnn::io::utf8_text(p, b"\xfe\xff\xd8\x00".to_vec()).is_err()); // a lone surrogate
 /// ```
 pub fn utf8_text(path: &std::path::Path, bytes: Vec<u8>) -> crate::Result<String> {
+    if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(&bytes) {
+        let (text, bad) = enc.decode_without_bom_handling(&bytes[bom..]);
+        if bad {
+            return Err(crate::Error::Data {
+                path: path.to_path_buf(),
+                reason: format!("not valid {} text after its byte-order mark", enc.name()),
+            });
+        }
+        return Ok(text.into_owned());
+    }
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let bytes = e.as_bytes();
