@@ -17,15 +17,6 @@ const MARKER: &str = ".rnn-demo";
 const MARKER_TEXT: &[u8] =
     b"made by `rnn` with no command (its demo); it replaces its own run here\n";
 
-/// The files a demo run leaves in its model directory, removed before the
-/// next run trains again.
-const RUN_FILES: &[&str] = &[
-    "model.safetensors",
-    "metrics.jsonl",
-    "loss.svg",
-    "train_state.safetensors",
-];
-
 /// `$TMPDIR/rnn-demo`, made by the demo (with [`MARKER`]) or refused: a
 /// directory of that name that the demo did not make, or a symlink there,
 /// is someone else's, and nothing in it is touched.
@@ -80,7 +71,8 @@ fn clear_previous(out: &std::path::Path) -> CliResult {
     for entry in entries {
         let entry = entry.map_err(|e| rnn::Error::io(out, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = (RUN_FILES.contains(&name.as_str()) || name == rnn::io::LOCK)
+        // a run's files (`rnn::io::RUN_FILES`) and its lock, not a user's
+        let ours = (rnn::io::RUN_FILES.contains(&name.as_str()) || name == rnn::io::LOCK)
             && entry.file_type().is_ok_and(|t| t.is_file());
         if !ours {
             return Err(CliError::Usage(format!(

@@ -71,15 +71,8 @@ pub fn read_file(path: &std::path::Path) -> crate::Result<Vec<u8>> {
 /// assert!(rnn::io::utf8_text(p, b"\xfe\xff\xd8\x00".to_vec()).is_err()); // a lone surrogate
 /// ```
 pub fn utf8_text(path: &std::path::Path, bytes: Vec<u8>) -> crate::Result<String> {
-    if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(&bytes) {
-        let (text, bad) = enc.decode_without_bom_handling(&bytes[bom..]);
-        if bad {
-            return Err(crate::Error::Data {
-                path: path.to_path_buf(),
-                reason: format!("not valid {} text after its byte-order mark", enc.name()),
-            });
-        }
-        return Ok(text.into_owned());
+    if let Some(text) = bom_text(path, &bytes) {
+        return text;
     }
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
@@ -99,6 +92,21 @@ pub fn utf8_text(path: &std::path::Path, bytes: Vec<u8>) -> crate::Result<String
                 bytes[at]
             ),
         }
+    })
+}
+
+/// `bytes` decoded by the byte-order mark they start with (UTF-8, UTF-16LE
+/// or UTF-16BE, the mark dropped), an error when they are not valid in that
+/// encoding; `None` without a mark.
+pub(crate) fn bom_text(path: &std::path::Path, bytes: &[u8]) -> Option<crate::Result<String>> {
+    let (enc, bom) = encoding_rs::Encoding::for_bom(bytes)?;
+    let (text, bad) = enc.decode_without_bom_handling(&bytes[bom..]);
+    Some(match bad {
+        true => Err(crate::Error::Data {
+            path: path.to_path_buf(),
+            reason: format!("not valid {} text after its byte-order mark", enc.name()),
+        }),
+        false => Ok(text.into_owned()),
     })
 }
 

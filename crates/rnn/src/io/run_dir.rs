@@ -258,7 +258,6 @@ pub fn prepare_run_dir(dir: &Path, mode: OutMode) -> Result<()> {
             }
         }
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     remove_stale_temp_files(dir)?;
     Ok(())
 }

@@ -350,21 +350,17 @@ unsafe fn blocked_f32<const WIDE: bool>(
     // product would let a short slice through (a safe caller's `m` of
     // 2^60 with empty slices read and wrote past them)
     let panels = n.div_ceil(NR);
-    let size = |x: usize, y: usize, z: usize| {
-        x.checked_mul(y)
-            .and_then(|p| p.checked_mul(z))
-            .unwrap_or_else(|| panic!("a product of {m} x {k} x {n}: the sizes overflow"))
-    };
+    let size = |x: usize, y: usize| super::len_of(x, y);
     let (a, b, c) = (
         match a {
-            Lhs::Rows(a) => Lhs::Rows(&a[..size(m, k, 1)]),
-            Lhs::Cols(a) => Lhs::Cols(&a[..size(k, m, 1)]),
+            Lhs::Rows(a) => Lhs::Rows(&a[..size(m, k)]),
+            Lhs::Cols(a) => Lhs::Cols(&a[..size(k, m)]),
         },
         match b {
-            Rhs::Packed(b) => Rhs::Packed(&b[..size(panels, k, NR)]),
-            Rhs::Rows(b) => Rhs::Rows(&b[..size(k, n, 1)]),
+            Rhs::Packed(b) => Rhs::Packed(&b[..size(size(panels, k), NR)]),
+            Rhs::Rows(b) => Rhs::Rows(&b[..size(k, n)]),
         },
-        &mut c[..size(m, n, 1)],
+        &mut c[..size(m, n)],
     );
     let bias = bias.map(|b| &b[..n]);
     // A row-major A with K in one slice, or with at most 64 panels to run

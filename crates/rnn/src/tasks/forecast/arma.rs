@@ -116,11 +116,14 @@ impl Arma {
     /// Theta)`; at most 4,096 of them (they cost `O(n)`
     /// memory and `O(n * lags)` time: `n = usize::MAX` overflowed).
     pub fn pi_weights(&self, n: usize) -> Vec<f64> {
+        self.pi_of(n.min(MAX_LAGS))
+    }
+
+    /// The first `n` weights `pi_j`, however many (callers bound `n`:
+    /// [`Arma::linear`] needs up to twice the cap, its window plus leads).
+    fn pi_of(&self, n: usize) -> Vec<f64> {
         let (ar, ma) = self.polys();
-        divide(&ar, &ma, n.min(MAX_LAGS))
-            .into_iter()
-            .map(|v| -v)
-            .collect()
+        divide(&ar, &ma, n).into_iter().map(|v| -v).collect()
     }
 
     /// Whether the MA part is invertible and the AR part stationary: the
@@ -356,8 +359,8 @@ impl Arma {
             ));
         }
         let mut lin = Linear::zeros_over(window, width, outputs)?;
-        let pi = self.pi_weights(window + outputs);
-        // f[k][j]: weight of the value j + 1 steps back in lead k + 1
+        let pi = self.pi_of(window + outputs); // both checked: at most 8,192
+                                               // f[k][j]: weight of the value j + 1 steps back in lead k + 1
         let mut f: Vec<Vec<f64>> = Vec::with_capacity(outputs);
         for k in 0..outputs {
             let mut row = vec![0.0; window];

@@ -60,15 +60,8 @@ fn is_data_line(fields: &[String], delimiter: u8) -> bool {
 /// # Ok::<(), rnn::Error>(())
 /// ```
 pub fn decode_text(path: &Path, bytes: &[u8]) -> Result<String> {
-    if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
-        let (text, bad) = enc.decode_without_bom_handling(&bytes[bom..]);
-        if bad {
-            return Err(Error::Data {
-                path: path.to_path_buf(),
-                reason: format!("not valid {} text after its byte-order mark", enc.name()),
-            });
-        }
-        return Ok(text.into_owned());
+    if let Some(text) = crate::io::bom_text(path, bytes) {
+        return text;
     }
     if let Some(at) = bytes.iter().position(|&b| b == 0) {
         return Err(Error::Data {
