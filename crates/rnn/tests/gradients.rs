@@ -249,3 +249,52 @@ fn dropout_masks_pass_finite_differences() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    /// One-hot inputs (class ids), whose gradients BPTT sums step by step:
+    /// by id when the batch has more rows than classes, else straight into
+    /// the columns of `weight_ih`. Both, for every cell, one or two
+    /// directions, full or ragged lengths, against central differences.
+    #[test]
+    fn one_hot_inputs_pass_finite_differences(
+        steps in 1usize..7, batch in 1usize..4, vocab in 1usize..16, cell in 0usize..3,
+        bidirectional in any::<bool>(), ragged in any::<bool>(), seed in 0u64..1000,
+    ) {
+        let cell = match cell {
+            0 => CellKind::Elman { activation: Activation::Tanh },
+            1 => CellKind::Lstm,
+            _ => CellKind::Gru,
+        };
+        let cfg = ModelConfig {
+            input_size: vocab,
+            ..config(cell, OutputKind::Softmax, 1, bidirectional)
+        };
+        let mut model = Model::<f64>::new(cfg, seed).unwrap();
+        let n = steps * batch;
+        let s = seed as usize;
+        let ids: Vec<usize> = (0..n).map(|i| (i * 7 + s) % vocab).collect();
+        let y: Vec<usize> = (0..n).map(|i| (i * 5 + s / 3) % 3).collect();
+        // sequence b runs 1 + (b + seed) mod T steps when ragged
+        let lengths: Vec<usize> = (0..batch).map(|b| 1 + (b + s) % steps).collect();
+        let loss = |m: &Model<f64>, g: &mut [f64]| {
+            let b = Batch::new(Input::Ids(&ids), steps, batch);
+            let b = if ragged { b.with_lengths(&lengths) } else { b };
+            m.loss_and_grads(b, Targets::Classes(&y), Reduction::Sum, g).unwrap().0
+        };
+        let mut grads = vec![0.0; model.params.len()];
+        loss(&model, &mut grads);
+        let mut scratch = vec![0.0; model.params.len()];
+        for (i, &g) in grads.iter().enumerate() {
+            let p = model.params[i];
+            model.params[i] = p + EPS;
+            let up = loss(&model, &mut scratch);
+            model.params[i] = p - EPS;
+            let down = loss(&model, &mut scratch);
+            model.params[i] = p;
+            let fd = (up - down) / (2.0 * EPS);
+            let err = (fd - g).abs() / fd.abs().max(g.abs()).max(1e-3);
+            prop_assert!(err < TOL, "{cell:?}: param {i}: BPTT {g} vs fd {fd}");
+        }
+    }
+}

@@ -11,21 +11,52 @@
 //! only cost a `memset`.
 //!
 //! Each thread keeps at most [`KEEP`] buffers, each at least [`MIN_BYTES`]:
-//! smaller ones go back to the allocator, which reuses them itself.
+//! smaller ones go back to the allocator, which reuses them itself. Below
+//! 32 MiB glibc does reuse them, but it returns the top of its heap to the
+//! kernel once more than a few hundred KiB lie free there, so buffers of a
+//! few hundred KiB freed at the end of an iteration were faulted in afresh
+//! at the next (110,000 page faults in 9 s of the GRU's training at M,
+//! `perf record -e page-faults`); hence the floor of 128 KiB. Structures
+//! holding such buffers (a layer's forward scratch, a packed `W_hh`) are
+//! kept whole the same way ([`take`], [`keep`]).
 
 use crate::Float;
 use std::any::Any;
 use std::cell::RefCell;
 
-/// Buffers smaller than this (1 MiB) are not kept.
-pub(crate) const MIN_BYTES: usize = 1 << 20;
+/// Buffers smaller than this (128 KiB) are not kept.
+pub(crate) const MIN_BYTES: usize = 128 << 10;
 /// Buffers one thread keeps at most (the largest ones).
-pub(crate) const KEEP: usize = 12;
+pub(crate) const KEEP: usize = 16;
+/// Structures of one type one thread keeps at most ([`keep`]).
+const KEEP_EACH: usize = 4;
 
 thread_local! {
     /// This thread's free buffers, each a `Vec<T>` for some [`Float`] `T`,
     /// with its capacity in bytes.
     static FREE: RefCell<Vec<(usize, Box<dyn Any>)>> = const { RefCell::new(Vec::new()) };
+    /// This thread's kept structures ([`keep`]), of any types.
+    static KEPT: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A structure of type `X` this thread kept ([`keep`]), as it was left, or a
+/// new one: for a structure of buffers its callers resize and overwrite.
+pub(crate) fn take<X: Default + 'static>() -> X {
+    KEPT.with_borrow_mut(|kept| {
+        let at = kept.iter().rposition(|b| b.is::<X>())?;
+        kept.swap_remove(at).downcast::<X>().ok()
+    })
+    .map_or_else(X::default, |b| *b)
+}
+
+/// Keeps `x` for this thread's next [`take`] of its type (at most
+/// `KEEP_EACH` of one type: more are dropped).
+pub(crate) fn keep<X: 'static>(x: X) {
+    KEPT.with_borrow_mut(|kept| {
+        if kept.iter().filter(|b| b.is::<X>()).count() < KEEP_EACH {
+            kept.push(Box::new(x));
+        }
+    });
 }
 
 /// `len` zeros: the smallest buffer this thread gave back that holds them,
@@ -106,5 +137,27 @@ mod tests {
         let again = zeroed::<f32>(n);
         assert_eq!(again.as_ptr(), at);
         FREE.with_borrow(|free| assert!(free.is_empty()));
+    }
+
+    /// A structure kept is taken back as it was left (its buffer's
+    /// allocation too), by its own type only; past `KEEP_EACH` of a type
+    /// more are dropped.
+    #[test]
+    fn structures_come_back_whole_by_type() {
+        let v = vec![7u8; 100];
+        let at = v.as_ptr();
+        keep(v);
+        assert!(
+            take::<Vec<u16>>().is_empty(),
+            "another type is not handed out"
+        );
+        let w = take::<Vec<u8>>();
+        assert_eq!((w.as_ptr(), w.len(), w[99]), (at, 100, 7));
+        assert!(take::<Vec<u8>>().is_empty(), "taken once");
+        for _ in 0..KEEP_EACH + 3 {
+            keep(vec![1u8]);
+        }
+        let n = KEPT.with_borrow(|kept| kept.iter().filter(|b| b.is::<Vec<u8>>()).count());
+        assert_eq!(n, KEEP_EACH);
     }
 }

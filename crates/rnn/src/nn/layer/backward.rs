@@ -2,8 +2,9 @@
 //! reversed, carrying `dh_next` (and the LSTM's `dc_next`) from step `t+1`
 //! to step `t`, then the input-side gradients once the loop is done.
 
+use super::id_sums::IdSums;
 use super::{packed_w_hh, step_packed, Input, LayerCache, LayerGrads, LayerParams, Recurrent};
-use crate::kernels::{col_sum_acc, gemm, gemv_t_acc, pool, transpose, PackedRhs};
+use crate::kernels::{col_sum_acc, gemm, gemv_t_acc, pool, prefetch, PackedRhs};
 use crate::Float;
 
 impl Recurrent {
@@ -71,14 +72,13 @@ impl Recurrent {
         } else {
             pool::zeroed
         };
-        let mut dgi = take(rows * gw); // dE/dxi_t   [T, B, G*H]
-                                       // dE/dgh_t   [T, B, G*H]: its own buffer for the GRU, else dgi itself
         let separate = self.cell.separate_dgh();
-        let mut dgh = take(if separate { rows * gw } else { 0 });
         if let Some(l) = lengths {
-            // variable lengths: each step's work covers only the sequences
-            // still running, dW_hh one product over the valid rows (see
-            // `sorted.rs`)
+            let mut dgi = take(rows * gw); // dE/dxi_t   [T, B, G*H]
+            let mut dgh = take(if separate { rows * gw } else { 0 }); // dE/dgh_t, GRU
+                                                                      // variable lengths: each step's work covers only the sequences
+                                                                      // still running, dW_hh one product over the valid rows (see
+                                                                      // `sorted.rs`)
             let d0 = self.bptt_sorted(
                 p, cache, steps, batch, l, dh_out, dh_n, dc_n, &mut dgi, &mut dgh, g.w_hh, trace,
             );
@@ -95,16 +95,29 @@ impl Recurrent {
         };
         let mut dc_prev = dc_next.clone();
         let mut direct = vec![T::zero(); bh]; // part of dE/ds_{t-1} that bypasses W
-        let mut own = PackedRhs::default();
+        let mut own = pool::take::<PackedRhs<T>>(); // its buffer as an earlier call left it
         let pk = batch > 1 && step_packed::<T>();
         let packed = if pk {
             packed_w_hh(p.w_hh, gw, h, false, &mut own) // W_hh [G*H, H], packed
         } else {
             &own
         };
+        // one-hot inputs: their gradients summed step by step while the
+        // step's rows are in cache (`id_sums.rs`); a GRU's dE/dxi_t then lives
+        // one step only (its dW_hh reads dE/dgh_t)
+        let ids = match x {
+            Input::Ids(ids) => Some(ids),
+            Input::Dense(_) => None,
+        };
+        let mut sums = ids.map(|_| IdSums::new(self.input_size, gw, rows));
+        let all_dgi = ids.is_none() || !separate;
+        let mut dgi = take(if all_dgi { rows } else { batch } * gw); // dE/dxi_t   [T, B, G*H], or [B, G*H]
+        let mut dgh = take(if separate { rows * gw } else { 0 }); // dE/dgh_t   [T, B, G*H]: the GRU's, else dgi
         let mut dh = vec![T::zero(); h];
         for k in (0..steps).rev() {
             let t = if self.reverse { steps - 1 - k } else { k };
+            let step = t * batch..(t + 1) * batch; // the step's rows
+            let at = if all_dgi { step.start } else { 0 }; // its first row in dgi
             for b in 0..batch {
                 let (bs, be) = (b * h, (b + 1) * h);
                 let r = t * batch + b;
@@ -129,7 +142,7 @@ impl Recurrent {
                     hp,
                     cp,
                     ht,
-                    &mut dgi[r * gw..(r + 1) * gw],
+                    &mut dgi[(at + b) * gw..(at + b + 1) * gw],
                     if separate {
                         &mut dgh[r * gw..(r + 1) * gw]
                     } else {
@@ -139,10 +152,22 @@ impl Recurrent {
                     dcp,
                 );
             }
+            let dgh_all = if separate { &dgh } else { &dgi };
+            if let (Some(sums), Some(ids)) = (sums.as_mut(), ids) {
+                let dgh_t = separate.then(|| &dgh[step.start * gw..step.end * gw]);
+                sums.add(&ids[step.clone()], &dgi[at * gw..], dgh_t, g);
+            }
+            // the next step's rows of dE/dgh_t, asked for while this step's
+            // product runs: they are written by the cell next, and a store to
+            // a line not in cache waits for it (the GRU's 6 floats a unit
+            // made its backward cell a fifth of its training time at M)
+            if k > 0 {
+                let next = if self.reverse { t + 1 } else { t - 1 };
+                prefetch(&dgh_all[next * batch * gw..(next + 1) * batch * gw]);
+            }
             // dE/ds_{t-1} = W^T delta_t (+ the direct part)   [B, G*H] x [G*H, H]
             dh_next.copy_from_slice(&direct);
-            let dgh_all = if separate { &dgh } else { &dgi };
-            let dg_t = &dgh_all[t * batch * gw..(t + 1) * batch * gw];
+            let dg_t = &dgh_all[step.start * gw..step.end * gw];
             if batch == 1 {
                 gemv_t_acc(gw, h, p.w_hh, dg_t, &mut dh_next);
             } else if pk {
@@ -154,6 +179,7 @@ impl Recurrent {
                 std::mem::swap(&mut dc_next, &mut dc_prev);
             }
         }
+        pool::keep(own);
         // dE/dW = sum_t delta_t s_{t-1}^T, one product over all T*B rows
         let dgh_all = if separate { &dgh } else { &dgi };
         gemm(
@@ -167,7 +193,10 @@ impl Recurrent {
             g.w_hh,
             true,
         );
-        self.input_grads(p, x, rows, &dgi, &dgh, g, dx);
+        match sums {
+            Some(sums) => sums.finish(separate, g),
+            None => self.input_grads(p, x, rows, &dgi, &dgh, g, dx),
+        }
         pool::give_back(dgi);
         pool::give_back(dgh);
         (dh_next, dc_next)
@@ -191,56 +220,24 @@ impl Recurrent {
         let separate = self.cell.separate_dgh();
         let dgh = if separate { dgh } else { dgi };
         let dgi = &dgi[..rows * gw];
-        // the one-hot case with more rows than classes sums dgi by id first
-        // (below), and its biases' sums from those ni rows
-        let by_id = matches!(x, Input::Ids(_)) && rows > ni;
-        if !by_id {
-            // dE/db_hh = sum_t delta_t
-            if let Some(gb) = g.b_hh.as_deref_mut() {
-                col_sum_acc(rows, gw, dgh, gb);
-            }
-            // dE/db_ih = sum_t delta_t
-            col_sum_acc(rows, gw, dgi, g.b_ih);
-        }
-        match x {
-            // dE/dU = sum_t delta_t x_t^T
-            Input::Dense(x) => gemm(gw, ni, rows, dgi, true, x, false, g.w_ih, true),
-            // for one-hot x_t: delta_t is added to column x_t of dU, i.e.
-            // to row x_t of dU^T (contiguous), transposed back once (when
-            // there are more rows than classes; else written in place)
-            Input::Ids(ids) if rows > ni => {
-                let mut du_t = vec![T::zero(); ni * gw]; // [I, G*H]
-                for (row, &id) in dgi.chunks_exact(gw).zip(ids) {
-                    for (acc, &d) in du_t[id * gw..(id + 1) * gw].iter_mut().zip(row) {
-                        *acc += d;
-                    }
-                }
-                // dE/db_ih = sum_t delta_t = the sum of du_t's rows (every
-                // row of dgi went to one of them): ni rows read, not T*B
-                col_sum_acc(ni, gw, &du_t, g.b_ih);
-                // dE/db_hh: the same sums where dE/dgh_t = dE/dxi_t
-                if let Some(gb) = g.b_hh.as_deref_mut() {
-                    if separate {
-                        col_sum_acc(rows, gw, dgh, gb);
-                    } else {
-                        col_sum_acc(ni, gw, &du_t, gb);
-                    }
-                }
-                let du = transpose(&du_t, ni, gw); // [G*H, I]
-                for (acc, &d) in g.w_ih.iter_mut().zip(&du) {
-                    *acc += d;
-                }
-            }
+        let x = match x {
             Input::Ids(ids) => {
-                for (row, &id) in dgi.chunks_exact(gw).zip(ids) {
-                    for (gi, &d) in row.iter().enumerate() {
-                        g.w_ih[gi * ni + id] += d;
-                    }
-                }
+                let mut sums = IdSums::new(ni, gw, rows);
+                sums.add(&ids[..rows], dgi, separate.then_some(dgh), g);
+                return sums.finish(separate, g);
             }
+            Input::Dense(x) => x,
+        };
+        // dE/db_hh = sum_t delta_t
+        if let Some(gb) = g.b_hh.as_deref_mut() {
+            col_sum_acc(rows, gw, dgh, gb);
         }
+        // dE/db_ih = sum_t delta_t
+        col_sum_acc(rows, gw, dgi, g.b_ih);
+        // dE/dU = sum_t delta_t x_t^T
+        gemm(gw, ni, rows, dgi, true, x, false, g.w_ih, true);
         // dE/dx_t = U^T delta_t   [T*B, G*H] x [G*H, I]
-        if let (Some(dx), Input::Dense(_)) = (dx, x) {
+        if let Some(dx) = dx {
             gemm(rows, ni, gw, dgi, false, p.w_ih, false, dx, true);
         }
     }

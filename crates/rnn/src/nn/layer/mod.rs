@@ -22,6 +22,7 @@
 //! step's outputs.
 
 mod backward;
+mod id_sums;
 mod prepared;
 mod sink;
 mod sorted;
@@ -292,7 +293,7 @@ impl Recurrent {
             cw,
         };
         // the outputs are the rows of `h` ([T, B, H]: stride H, offset 0)
-        let mut scratch = LayerScratch::default();
+        let mut scratch = pool::take::<LayerScratch<T>>(); // as an earlier call left it
         self.run(
             p,
             x,
@@ -308,6 +309,11 @@ impl Recurrent {
             &mut keep,
             None,
         );
+        // kept for the next call, but for the input projection (`[T, B, G*H]`
+        // for dense inputs): that goes to the buffers BPTT takes its
+        // `dE/dxi` from, so holding it does not raise the peak memory
+        pool::give_back(std::mem::take(&mut scratch.xi));
+        pool::keep(scratch);
         out
     }
 

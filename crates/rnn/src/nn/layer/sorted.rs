@@ -13,7 +13,7 @@
 //! the padded loop gave (up to the rounding of the smaller products).
 
 use super::{packed_w_hh, step_packed, LayerCache, LayerParams, LayerScratch, Recurrent, StepSink};
-use crate::kernels::{gemm, gemv_t_acc, transpose_into, PackedRhs};
+use crate::kernels::{gemm, gemv_t_acc, pool, transpose_into, PackedRhs};
 use crate::Float;
 
 /// `order`: the sequences `0..B` by decreasing length (ties in batch order),
@@ -217,7 +217,7 @@ impl Recurrent {
         }
         let mut dc_prev = dc_next.clone(); // [B, H] (LSTM)
         let mut dh = vec![T::zero(); h];
-        let mut own = PackedRhs::default();
+        let mut own = pool::take::<PackedRhs<T>>(); // its buffer as an earlier call left it
         let pk = batch > 1 && step_packed::<T>();
         let packed = if pk {
             packed_w_hh(p.w_hh, gw, h, false, &mut own) // W_hh [G*H, H], packed
@@ -300,6 +300,7 @@ impl Recurrent {
             }
             at += n;
         }
+        pool::keep(own);
         // dE/dW = sum_t delta_t s_{t-1}^T, one product over the valid rows
         gemm(gw, h, at, &dg_packed, true, &hp_packed, false, dw_hh, true);
         // dE/d(initial state), in batch order

@@ -296,7 +296,7 @@ impl<T: Float> Model<T> {
                 .map(|r| r / batch < l[r % batch])
                 .collect()
         });
-        let mut dlogits = vec![T::zero(); fwd.logits.len()];
+        let mut dlogits = pool::zeroed(fwd.logits.len());
         let loss = loss_and_grad_unchecked(
             self.config.output,
             &fwd.logits,
@@ -307,6 +307,7 @@ impl<T: Float> Model<T> {
             &mut dlogits,
         );
         let (d0, _) = self.backward_unchecked(&fwd, x, lengths, &dlogits, None, grads, false);
+        pool::give_back(dlogits);
         (loss, fwd, d0)
     }
 }
