@@ -298,3 +298,69 @@ proptest! {
         }
     }
 }
+
+/// BPTT sums `dW_hh` a chunk of 256 rows at a time during the time loop:
+/// shapes that cut the steps into several chunks, the last one partial
+/// (37 steps of 8 rows: 32 + 5; 300 steps of 1: 256 + 44; 5 steps of 60:
+/// 4 + 1), every cell, both directions, two layers (the second one's
+/// inputs dense). Against the loop for ragged batches given every length
+/// as T (its own code: one product over all rows after the loop) to 1e-10,
+/// and against central differences to 1e-6 of the larger of the gradient
+/// and 1 (a summed loss of a few hundred rows leaves the differences about
+/// 1e-8 of rounding).
+#[test]
+fn gradients_summed_by_chunks_of_steps_pass_finite_differences() {
+    for (steps, batch) in [(37, 8), (300, 1), (5, 60)] {
+        for cell in [
+            CellKind::Lstm,
+            CellKind::Gru,
+            CellKind::Elman {
+                activation: Activation::Tanh,
+            },
+        ] {
+            let cfg = ModelConfig {
+                input_size: 5,
+                hidden_size: 2,
+                ..config(cell, OutputKind::Softmax, 2, true)
+            };
+            let mut model = Model::<f64>::new(cfg, 3).unwrap();
+            let n = steps * batch;
+            let ids: Vec<usize> = (0..n).map(|i| (i * 7 + 1) % 5).collect();
+            let y: Vec<usize> = (0..n).map(|i| (i * 5 + 2) % 3).collect();
+            let full = vec![steps; batch];
+            let loss = |m: &Model<f64>, ragged: bool, g: &mut [f64]| {
+                let b = Batch::new(Input::Ids(&ids), steps, batch);
+                let b = if ragged { b.with_lengths(&full) } else { b };
+                m.loss_and_grads(b, Targets::Classes(&y), Reduction::Sum, g)
+                    .unwrap()
+                    .0
+            };
+            let mut grads = vec![0.0; model.params.len()];
+            loss(&model, false, &mut grads);
+            let mut other = vec![0.0; model.params.len()];
+            loss(&model, true, &mut other);
+            for (i, (&g, &o)) in grads.iter().zip(&other).enumerate() {
+                let err = (g - o).abs() / g.abs().max(o.abs()).max(1e-3);
+                assert!(
+                    err < 1e-10,
+                    "{cell:?} T={steps} B={batch}: param {i}: {g} vs ragged loop {o}"
+                );
+            }
+            let mut scratch = vec![0.0; model.params.len()];
+            for (i, &g) in grads.iter().enumerate() {
+                let p = model.params[i];
+                model.params[i] = p + EPS;
+                let up = loss(&model, false, &mut scratch);
+                model.params[i] = p - EPS;
+                let down = loss(&model, false, &mut scratch);
+                model.params[i] = p;
+                let fd = (up - down) / (2.0 * EPS);
+                let err = (fd - g).abs() / fd.abs().max(g.abs()).max(1.0);
+                assert!(
+                    err < 1e-6,
+                    "{cell:?} T={steps} B={batch}: param {i}: BPTT {g} vs fd {fd}"
+                );
+            }
+        }
+    }
+}

@@ -5,6 +5,12 @@
 use super::id_sums::IdSums;
 use super::{packed_w_hh, step_packed, Input, LayerCache, LayerGrads, LayerParams, Recurrent};
 use crate::kernels::{col_sum_acc, gemm, gemv_t_acc, pool, prefetch, PackedRhs};
+
+/// Rows of `dE/dgh` per product of the weight gradient `dW_hh` during BPTT:
+/// one pass over the depth of the blocked product (`kernels::packed`'s
+/// `KC`), so summing by chunks reads and writes `dW_hh` no more often than
+/// one product over all rows did.
+const CHUNK_ROWS: usize = 256;
 use crate::Float;
 
 impl Recurrent {
@@ -103,21 +109,46 @@ impl Recurrent {
             &own
         };
         // one-hot inputs: their gradients summed step by step while the
-        // step's rows are in cache (`id_sums.rs`); a GRU's dE/dxi_t then lives
-        // one step only (its dW_hh reads dE/dgh_t)
+        // step's rows are in cache (`id_sums.rs`)
         let ids = match x {
             Input::Ids(ids) => Some(ids),
             Input::Dense(_) => None,
         };
         let mut sums = ids.map(|_| IdSums::new(self.input_size, gw, rows));
-        let all_dgi = ids.is_none() || !separate;
-        let mut dgi = take(if all_dgi { rows } else { batch } * gw); // dE/dxi_t   [T, B, G*H], or [B, G*H]
-        let mut dgh = take(if separate { rows * gw } else { 0 }); // dE/dgh_t   [T, B, G*H]: the GRU's, else dgi
+        // dW_hh is summed a chunk of `cs` steps at a time (`CHUNK_ROWS` rows:
+        // one pass over the product's depth), right after the chunk's last
+        // step, while its rows of dE/dgh_t are in cache: those then need a
+        // buffer of one chunk, not of all T*B rows written to memory and read
+        // back after the loop
+        let cs = (CHUNK_ROWS / batch.max(1)).clamp(1, steps.max(1));
+        // dgi = dE/dxi_t: all rows for dense inputs (read by `input_grads`
+        // after the loop), else one chunk (it is dE/dgh_t too) or one step
+        // (the GRU's, whose dE/dgh_t is its own buffer)
+        let dgi_rows = match (ids, separate) {
+            (None, _) => rows,
+            (Some(_), false) => cs * batch,
+            (Some(_), true) => batch,
+        };
+        let mut dgi = take(dgi_rows * gw); // [T | cs | 1, B, G*H]
+        let mut dgh = take(if separate { cs * batch } else { 0 } * gw); // [cs, B, G*H], GRU
         let mut dh = vec![T::zero(); h];
         for k in (0..steps).rev() {
             let t = if self.reverse { steps - 1 - k } else { k };
-            let step = t * batch..(t + 1) * batch; // the step's rows
-            let at = if all_dgi { step.start } else { 0 }; // its first row in dgi
+            // the chunk of loop indices k0..k1 holding k, its steps tlo..thi
+            let (k0, k1) = (k - k % cs, (k - k % cs + cs).min(steps));
+            let (tlo, thi) = if self.reverse {
+                (steps - k1, steps - k0)
+            } else {
+                (k0, k1)
+            };
+            // where the step's rows are: in dgi (all steps, a chunk, or this
+            // step alone) and in the chunk's dE/dgh_t
+            let at = match (ids, separate) {
+                (None, _) => t,
+                (Some(_), false) => t - tlo,
+                (Some(_), true) => 0,
+            } * batch;
+            let at_h = if separate { (t - tlo) * batch } else { at };
             for b in 0..batch {
                 let (bs, be) = (b * h, (b + 1) * h);
                 let r = t * batch + b;
@@ -144,7 +175,7 @@ impl Recurrent {
                     ht,
                     &mut dgi[(at + b) * gw..(at + b + 1) * gw],
                     if separate {
-                        &mut dgh[r * gw..(r + 1) * gw]
+                        &mut dgh[(at_h + b) * gw..(at_h + b + 1) * gw]
                     } else {
                         &mut []
                     },
@@ -153,21 +184,31 @@ impl Recurrent {
                 );
             }
             let dgh_all = if separate { &dgh } else { &dgi };
-            if let (Some(sums), Some(ids)) = (sums.as_mut(), ids) {
-                let dgh_t = separate.then(|| &dgh[step.start * gw..step.end * gw]);
-                sums.add(&ids[step.clone()], &dgi[at * gw..], dgh_t, g);
+            let dg_t = &dgh_all[at_h * gw..(at_h + batch) * gw]; // [B, G*H]
+            match (sums.as_mut(), ids) {
+                (Some(sums), Some(ids)) => {
+                    let dgh_t = separate.then_some(dg_t);
+                    sums.add(&ids[t * batch..(t + 1) * batch], &dgi[at * gw..], dgh_t, g);
+                }
+                // dense inputs: dE/db_hh = sum_t dE/dgh_t here (a GRU keeps
+                // its dE/dgh_t one chunk only), the rest after the loop
+                _ => {
+                    if let Some(gb) = g.b_hh.as_deref_mut() {
+                        col_sum_acc(batch, gw, dg_t, gb);
+                    }
+                }
             }
-            // the next step's rows of dE/dgh_t, asked for while this step's
-            // product runs: they are written by the cell next, and a store to
-            // a line not in cache waits for it (the GRU's 6 floats a unit
-            // made its backward cell a fifth of its training time at M)
-            if k > 0 {
+            // asked for while this step's product runs (their lines arrive
+            // while nothing waits for them): the step's s_{t-1}, read by the
+            // chunk's dW_hh, and for dense inputs the next step's rows of
+            // dgi, written next (a store to a line not in cache waits for it)
+            prefetch(&cache.h_prev[t * bh..(t + 1) * bh]);
+            if ids.is_none() && k > 0 {
                 let next = if self.reverse { t + 1 } else { t - 1 };
-                prefetch(&dgh_all[next * batch * gw..(next + 1) * batch * gw]);
+                prefetch(&dgi[next * batch * gw..(next + 1) * batch * gw]);
             }
             // dE/ds_{t-1} = W^T delta_t (+ the direct part)   [B, G*H] x [G*H, H]
             dh_next.copy_from_slice(&direct);
-            let dg_t = &dgh_all[step.start * gw..step.end * gw];
             if batch == 1 {
                 gemv_t_acc(gw, h, p.w_hh, dg_t, &mut dh_next);
             } else if pk {
@@ -178,24 +219,24 @@ impl Recurrent {
             if mem {
                 std::mem::swap(&mut dc_next, &mut dc_prev);
             }
+            if k == k0 {
+                // dE/dW += sum_t delta_t s_{t-1}^T over the chunk's steps:
+                // [G*H, n] x [n, H] for its n = (thi - tlo) B rows
+                let n = (thi - tlo) * batch;
+                let first = if separate || ids.is_some() {
+                    0
+                } else {
+                    tlo * batch
+                };
+                let dg = &dgh_all[first * gw..(first + n) * gw];
+                let hp = &cache.h_prev[tlo * bh..thi * bh];
+                gemm(gw, h, n, dg, true, hp, false, g.w_hh, true);
+            }
         }
         pool::keep(own);
-        // dE/dW = sum_t delta_t s_{t-1}^T, one product over all T*B rows
-        let dgh_all = if separate { &dgh } else { &dgi };
-        gemm(
-            gw,
-            h,
-            rows,
-            dgh_all,
-            true,
-            &cache.h_prev,
-            false,
-            g.w_hh,
-            true,
-        );
-        match sums {
-            Some(sums) => sums.finish(separate, g),
-            None => self.input_grads(p, x, rows, &dgi, &dgh, g, dx),
+        match x {
+            Input::Ids(_) => sums.into_iter().for_each(|sums| sums.finish(separate, g)),
+            Input::Dense(x) => self.dense_grads(p, x, rows, &dgi, g, dx),
         }
         pool::give_back(dgi);
         pool::give_back(dgh);
@@ -220,18 +261,36 @@ impl Recurrent {
         let separate = self.cell.separate_dgh();
         let dgh = if separate { dgh } else { dgi };
         let dgi = &dgi[..rows * gw];
-        let x = match x {
+        match x {
             Input::Ids(ids) => {
                 let mut sums = IdSums::new(ni, gw, rows);
                 sums.add(&ids[..rows], dgi, separate.then_some(dgh), g);
-                return sums.finish(separate, g);
+                sums.finish(separate, g);
             }
-            Input::Dense(x) => x,
-        };
-        // dE/db_hh = sum_t delta_t
-        if let Some(gb) = g.b_hh.as_deref_mut() {
-            col_sum_acc(rows, gw, dgh, gb);
+            Input::Dense(x) => {
+                // dE/db_hh = sum_t dE/dgh_t
+                if let Some(gb) = g.b_hh.as_deref_mut() {
+                    col_sum_acc(rows, gw, dgh, gb);
+                }
+                self.dense_grads(p, x, rows, dgi, g, dx);
+            }
         }
+    }
+
+    /// The gradients of dense inputs from `dgi = dE/dxi_t` (`[T*B, G*H]`)
+    /// once the time loop is done: `dE/db_ih`, `dE/dW_ih` and, when `dx`,
+    /// `dE/dx` added into it (`[T*B, I]`); `dE/db_hh` is the caller's.
+    fn dense_grads<T: Float>(
+        &self,
+        p: &LayerParams<T>,
+        x: &[T],
+        rows: usize,
+        dgi: &[T],
+        g: &mut LayerGrads<T>,
+        dx: Option<&mut [T]>,
+    ) {
+        let (gw, ni) = (self.gate_width(), self.input_size);
+        let dgi = &dgi[..rows * gw];
         // dE/db_ih = sum_t delta_t
         col_sum_acc(rows, gw, dgi, g.b_ih);
         // dE/dU = sum_t delta_t x_t^T

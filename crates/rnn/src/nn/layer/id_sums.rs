@@ -6,9 +6,7 @@
 //! `dE/dU[:, k] += delta_t` and `dE/db = sum_t delta_t`. Summed after the
 //! time loop, these re-read every row of `dE/dxi` (`[T*B, G*H]`, 10 MB for
 //! the GRU at the bench's M shape) from memory; summed step by step they read
-//! rows the cell has just written. A GRU then keeps no `dE/dxi` past the step
-//! (its `dW_hh` needs `dE/dgh`, a separate buffer): at M its training ran 5-6 %
-//! faster (BENCHMARKS.md, forty-first session).
+//! rows the cell has just written.
 
 use crate::kernels::{col_sum_acc, pool, transpose_into};
 use crate::nn::layer::LayerGrads;
