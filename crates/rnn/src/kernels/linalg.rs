@@ -521,25 +521,6 @@ pub fn transpose_into<T: Float>(a: &[T], rows: usize, cols: usize, t: &mut Vec<T
     }
 }
 
-/// Asks for every cache line of `s` to be brought into L2 ahead of its use:
-/// a hint, with no effect on any result (nothing off x86-64). Issued while a
-/// product keeps the cores busy, the lines arrive while nothing waits for
-/// them.
-#[inline]
-pub fn prefetch<T>(s: &[T]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
-        let p = s.as_ptr().cast::<i8>();
-        for offset in (0..std::mem::size_of_val(s)).step_by(64) {
-            // SAFETY: a prefetch never faults, and the address is within `s`
-            unsafe { _mm_prefetch::<_MM_HINT_T1>(p.add(offset)) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = s;
-}
-
 /// `out[j] += sum_r A[r, j]`: column sums of a row-major `[rows, cols]` matrix
 /// (the gradient of a bias broadcast over rows).
 pub fn col_sum_acc<T: Float>(rows: usize, cols: usize, a: &[T], out: &mut [T]) {

@@ -4,7 +4,7 @@
 
 use super::id_sums::IdSums;
 use super::{packed_w_hh, step_packed, Input, LayerCache, LayerGrads, LayerParams, Recurrent};
-use crate::kernels::{col_sum_acc, gemm, gemv_t_acc, pool, prefetch, PackedRhs};
+use crate::kernels::{col_sum_acc, gemm, gemv_t_acc, pool, PackedRhs};
 
 /// Rows of `dE/dgh` per product of the weight gradient `dW_hh` during BPTT:
 /// one pass over the depth of the blocked product (`kernels::packed`'s
@@ -197,15 +197,6 @@ impl Recurrent {
                         col_sum_acc(batch, gw, dg_t, gb);
                     }
                 }
-            }
-            // asked for while this step's product runs (their lines arrive
-            // while nothing waits for them): the step's s_{t-1}, read by the
-            // chunk's dW_hh, and for dense inputs the next step's rows of
-            // dgi, written next (a store to a line not in cache waits for it)
-            prefetch(&cache.h_prev[t * bh..(t + 1) * bh]);
-            if ids.is_none() && k > 0 {
-                let next = if self.reverse { t + 1 } else { t - 1 };
-                prefetch(&dgi[next * batch * gw..(next + 1) * batch * gw]);
             }
             // dE/ds_{t-1} = W^T delta_t (+ the direct part)   [B, G*H] x [G*H, H]
             dh_next.copy_from_slice(&direct);

@@ -110,7 +110,7 @@ impl<T: Float> Model<T> {
         // dE/dc = sum_t dE/do_t
         col_sum_acc(rows, o, dlogits, &mut grads[cr]);
         // dE/ds_t = V^T dE/do_t   [T*B, O] x [O, D*H]
-        let mut dout = pool::zeroed(rows * dh);
+        let mut dout = pool::reused(rows * dh); // every element written below
         gemm(
             rows,
             dh,
@@ -296,7 +296,7 @@ impl<T: Float> Model<T> {
                 .map(|r| r / batch < l[r % batch])
                 .collect()
         });
-        let mut dlogits = pool::zeroed(fwd.logits.len());
+        let mut dlogits = pool::reused(fwd.logits.len()); // every row written by the loss
         let loss = loss_and_grad_unchecked(
             self.config.output,
             &fwd.logits,
