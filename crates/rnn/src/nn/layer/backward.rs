@@ -108,8 +108,8 @@ impl Recurrent {
         } else {
             &own
         };
-        // one-hot inputs: their gradients summed step by step while the
-        // step's rows are in cache (`id_sums.rs`)
+        // one-hot inputs: their gradients summed a chunk of steps at a time
+        // (below) while the chunk's rows are in cache (`id_sums.rs`)
         let ids = match x {
             Input::Ids(ids) => Some(ids),
             Input::Dense(_) => None,
@@ -119,17 +119,13 @@ impl Recurrent {
         // one pass over the product's depth), right after the chunk's last
         // step, while its rows of dE/dgh_t are in cache: those then need a
         // buffer of one chunk, not of all T*B rows written to memory and read
-        // back after the loop
+        // back after the loop; so do one-hot inputs' gradients and dense
+        // inputs' dE/db_hh
         let cs = (CHUNK_ROWS / batch.max(1)).clamp(1, steps.max(1));
-        // dgi = dE/dxi_t: all rows for dense inputs (read by `input_grads`
-        // after the loop), else one chunk (it is dE/dgh_t too) or one step
-        // (the GRU's, whose dE/dgh_t is its own buffer)
-        let dgi_rows = match (ids, separate) {
-            (None, _) => rows,
-            (Some(_), false) => cs * batch,
-            (Some(_), true) => batch,
-        };
-        let mut dgi = take(dgi_rows * gw); // [T | cs | 1, B, G*H]
+        // dgi = dE/dxi_t: all rows for dense inputs (read by `dense_grads`
+        // after the loop), else one chunk
+        let dgi_rows = if ids.is_some() { cs * batch } else { rows };
+        let mut dgi = take(dgi_rows * gw); // [T | cs, B, G*H]
         let mut dgh = take(if separate { cs * batch } else { 0 } * gw); // [cs, B, G*H], GRU
         let mut dh = vec![T::zero(); h];
         for k in (0..steps).rev() {
@@ -141,13 +137,9 @@ impl Recurrent {
             } else {
                 (k0, k1)
             };
-            // where the step's rows are: in dgi (all steps, a chunk, or this
-            // step alone) and in the chunk's dE/dgh_t
-            let at = match (ids, separate) {
-                (None, _) => t,
-                (Some(_), false) => t - tlo,
-                (Some(_), true) => 0,
-            } * batch;
+            // where the step's rows are: in dgi (all steps, or the chunk's)
+            // and in dE/dgh_t (the chunk's, or dgi itself)
+            let at = if ids.is_some() { t - tlo } else { t } * batch;
             let at_h = if separate { (t - tlo) * batch } else { at };
             for b in 0..batch {
                 let (bs, be) = (b * h, (b + 1) * h);
@@ -185,20 +177,7 @@ impl Recurrent {
             }
             let dgh_all = if separate { &dgh } else { &dgi };
             let dg_t = &dgh_all[at_h * gw..(at_h + batch) * gw]; // [B, G*H]
-            match (sums.as_mut(), ids) {
-                (Some(sums), Some(ids)) => {
-                    let dgh_t = separate.then_some(dg_t);
-                    sums.add(&ids[t * batch..(t + 1) * batch], &dgi[at * gw..], dgh_t, g);
-                }
-                // dense inputs: dE/db_hh = sum_t dE/dgh_t here (a GRU keeps
-                // its dE/dgh_t one chunk only), the rest after the loop
-                _ => {
-                    if let Some(gb) = g.b_hh.as_deref_mut() {
-                        col_sum_acc(batch, gw, dg_t, gb);
-                    }
-                }
-            }
-            // dE/ds_{t-1} = W^T delta_t (+ the direct part)   [B, G*H] x [G*H, H]
+                                                                 // dE/ds_{t-1} = W^T delta_t (+ the direct part)   [B, G*H] x [G*H, H]
             dh_next.copy_from_slice(&direct);
             if batch == 1 {
                 gemv_t_acc(gw, h, p.w_hh, dg_t, &mut dh_next);
@@ -222,6 +201,21 @@ impl Recurrent {
                 let dg = &dgh_all[first * gw..(first + n) * gw];
                 let hp = &cache.h_prev[tlo * bh..thi * bh];
                 gemm(gw, h, n, dg, true, hp, false, g.w_hh, true);
+                match (sums.as_mut(), ids) {
+                    // one-hot inputs: their gradients from the chunk's rows
+                    (Some(sums), Some(ids)) => {
+                        let dgh = separate.then_some(dg);
+                        sums.add(&ids[tlo * batch..thi * batch], &dgi[..n * gw], dgh, g);
+                    }
+                    // dense inputs: dE/db_hh = sum_t dE/dgh_t here (a GRU
+                    // keeps its dE/dgh_t one chunk only), the rest after
+                    // the loop
+                    _ => {
+                        if let Some(gb) = g.b_hh.as_deref_mut() {
+                            col_sum_acc(n, gw, dg, gb);
+                        }
+                    }
+                }
             }
         }
         pool::keep(own);
