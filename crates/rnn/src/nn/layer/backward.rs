@@ -1,17 +1,19 @@
 //! BPTT for one direction of one layer: the forward loop of `mod.rs`
 //! reversed, carrying `dh_next` (and the LSTM's `dc_next`) from step `t+1`
-//! to step `t`, then the input-side gradients once the loop is done.
+//! to step `t`; the weight gradient `dW_hh` (and a one-hot input's) summed
+//! a chunk of steps at a time inside the loop, a dense input's gradients
+//! once it is done.
 
 use super::id_sums::IdSums;
 use super::{packed_w_hh, step_packed, Input, LayerCache, LayerGrads, LayerParams, Recurrent};
 use crate::kernels::{col_sum_acc, gemm, gemv_t_acc, pool, PackedRhs};
+use crate::Float;
 
 /// Rows of `dE/dgh` per product of the weight gradient `dW_hh` during BPTT:
 /// one pass over the depth of the blocked product (`kernels::packed`'s
 /// `KC`), so summing by chunks reads and writes `dW_hh` no more often than
 /// one product over all rows did.
 const CHUNK_ROWS: usize = 256;
-use crate::Float;
 
 impl Recurrent {
     /// Backpropagation through time: the forward loop reversed.
@@ -80,11 +82,13 @@ impl Recurrent {
         };
         let separate = self.cell.separate_dgh();
         if let Some(l) = lengths {
-            let mut dgi = take(rows * gw); // dE/dxi_t   [T, B, G*H]
-            let mut dgh = take(if separate { rows * gw } else { 0 }); // dE/dgh_t, GRU
-                                                                      // variable lengths: each step's work covers only the sequences
-                                                                      // still running, dW_hh one product over the valid rows (see
-                                                                      // `sorted.rs`)
+            // dE/dxi_t   [T, B, G*H]
+            let mut dgi = take(rows * gw);
+            // dE/dgh_t   [T, B, G*H]: the GRU's, else dgi itself
+            let mut dgh = take(if separate { rows * gw } else { 0 });
+            // variable lengths: each step's work covers only the sequences
+            // still running, dW_hh one product over the valid rows (see
+            // `sorted.rs`)
             let d0 = self.bptt_sorted(
                 p, cache, steps, batch, l, dh_out, dh_n, dc_n, &mut dgi, &mut dgh, g.w_hh, trace,
             );
@@ -176,8 +180,9 @@ impl Recurrent {
                 );
             }
             let dgh_all = if separate { &dgh } else { &dgi };
-            let dg_t = &dgh_all[at_h * gw..(at_h + batch) * gw]; // [B, G*H]
-                                                                 // dE/ds_{t-1} = W^T delta_t (+ the direct part)   [B, G*H] x [G*H, H]
+            let dg_t = &dgh_all[at_h * gw..(at_h + batch) * gw]; // delta_t   [B, G*H]
+
+            // dE/ds_{t-1} = W^T delta_t (+ the direct part)   [B, G*H] x [G*H, H]
             dh_next.copy_from_slice(&direct);
             if batch == 1 {
                 gemv_t_acc(gw, h, p.w_hh, dg_t, &mut dh_next);
