@@ -1,6 +1,7 @@
 //! The forecasting task from the library: budgets, progress events, files
 //! written and the errors of a loaded model.
 
+mod common;
 use rnn::io::MetricsLog;
 use rnn::tasks::forecast::{Forecaster, Series, Strategy, TrainConfig, Trainer};
 use rnn::tasks::{Budget, Event};
@@ -188,18 +189,11 @@ fn settings_that_do_not_fit_the_model_are_refused_at_load() {
     // and through the file: the error names it
     let path = out.join("model.safetensors");
     let bytes = std::fs::read(&path).unwrap();
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let mut h: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-    let mut meta: serde_json::Value =
-        serde_json::from_str(h["__metadata__"]["forecast"].as_str().unwrap()).unwrap();
-    meta["ar"]["coef"].as_array_mut().unwrap().pop();
-    h["__metadata__"]["forecast"] = meta.to_string().into();
-    let header = serde_json::to_vec(&h).unwrap();
-    let mut edited = (header.len() as u64).to_le_bytes().to_vec();
-    edited.extend_from_slice(&header);
-    edited.extend_from_slice(&bytes[8 + n..]);
     // edited on purpose: the checksums made to fit, so the check behind them runs
-    std::fs::write(&path, rnn::io::reseal(&edited).unwrap()).unwrap();
+    let edited = common::edit_metadata(&bytes, "forecast", |meta| {
+        meta["ar"]["coef"].as_array_mut().unwrap().pop();
+    });
+    std::fs::write(&path, edited).unwrap();
     let e = Forecaster::load(&out).unwrap_err().to_string();
     assert!(
         e.contains("model.safetensors") && e.contains("ar: inputs 6, outputs 1, 6 coefficients"),

@@ -25,6 +25,26 @@ fn config(cell: CellKind, output: OutputKind, layers: usize, bidirectional: bool
     }
 }
 
+/// `dE/dθ_i` by central differences (step [`EPS`]) for every parameter of
+/// `model`; `loss` returns `E` (the gradient it writes is not read).
+fn central_differences(
+    model: &mut Model<f64>,
+    loss: impl Fn(&Model<f64>, &mut [f64]) -> f64,
+) -> Vec<f64> {
+    let mut scratch = vec![0.0; model.params.len()];
+    (0..model.params.len())
+        .map(|i| {
+            let p = model.params[i];
+            model.params[i] = p + EPS;
+            let up = loss(model, &mut scratch);
+            model.params[i] = p - EPS;
+            let down = loss(model, &mut scratch);
+            model.params[i] = p;
+            (up - down) / (2.0 * EPS)
+        })
+        .collect()
+}
+
 fn assert_checks(cfg: &ModelConfig, steps: usize, batch: usize, varlen: bool, seed: u64) {
     let model = Model::<f64>::new(cfg.clone(), seed).unwrap();
     let problem = Problem::random(cfg, steps, batch, varlen, seed);
@@ -236,14 +256,8 @@ fn dropout_masks_pass_finite_differences() {
             (e_ones - e_plain).abs() < 1e-12,
             "all-ones masks = no dropout"
         );
-        for (i, &g) in grads.iter().enumerate() {
-            let p = model.params[i];
-            model.params[i] = p + EPS;
-            let up = loss(&model, Some(&masks), &mut scratch);
-            model.params[i] = p - EPS;
-            let down = loss(&model, Some(&masks), &mut scratch);
-            model.params[i] = p;
-            let fd = (up - down) / (2.0 * EPS);
+        let fds = central_differences(&mut model, |m, g| loss(m, Some(&masks), g));
+        for (i, (&g, &fd)) in grads.iter().zip(&fds).enumerate() {
             let err = (fd - g).abs() / fd.abs().max(g.abs()).max(1e-3);
             assert!(err < TOL, "{cell:?}: param {i}: BPTT {g} vs fd {fd}");
         }
@@ -284,15 +298,8 @@ proptest! {
         };
         let mut grads = vec![0.0; model.params.len()];
         loss(&model, &mut grads);
-        let mut scratch = vec![0.0; model.params.len()];
-        for (i, &g) in grads.iter().enumerate() {
-            let p = model.params[i];
-            model.params[i] = p + EPS;
-            let up = loss(&model, &mut scratch);
-            model.params[i] = p - EPS;
-            let down = loss(&model, &mut scratch);
-            model.params[i] = p;
-            let fd = (up - down) / (2.0 * EPS);
+        let fds = central_differences(&mut model, loss);
+        for (i, (&g, &fd)) in grads.iter().zip(&fds).enumerate() {
             let err = (fd - g).abs() / fd.abs().max(g.abs()).max(1e-3);
             prop_assert!(err < TOL, "{cell:?}: param {i}: BPTT {g} vs fd {fd}");
         }
@@ -346,15 +353,8 @@ fn gradients_summed_by_chunks_of_steps_pass_finite_differences() {
                     "{cell:?} T={steps} B={batch}: param {i}: {g} vs ragged loop {o}"
                 );
             }
-            let mut scratch = vec![0.0; model.params.len()];
-            for (i, &g) in grads.iter().enumerate() {
-                let p = model.params[i];
-                model.params[i] = p + EPS;
-                let up = loss(&model, false, &mut scratch);
-                model.params[i] = p - EPS;
-                let down = loss(&model, false, &mut scratch);
-                model.params[i] = p;
-                let fd = (up - down) / (2.0 * EPS);
+            let fds = central_differences(&mut model, |m, g| loss(m, false, g));
+            for (i, (&g, &fd)) in grads.iter().zip(&fds).enumerate() {
                 let err = (fd - g).abs() / fd.abs().max(g.abs()).max(1.0);
                 assert!(
                     err < 1e-6,

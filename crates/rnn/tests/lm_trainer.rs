@@ -1,6 +1,7 @@
 //! The language-model trainer from the library: a run stopped and resumed
 //! ends where one long run ends, bit for bit; the files it writes load back.
 
+mod common;
 use rnn::optim::{OptimizerName, Schedule};
 use rnn::tasks::lm::{Corpus, LanguageModel, TrainConfig, Trainer, STATE_FILE};
 use rnn::tasks::{Budget, Event};
@@ -157,17 +158,7 @@ fn a_damaged_training_state_is_refused_on_resume() {
     // the file with one metadata value's JSON edited, its checksums made
     // to fit (so the checks of the values behind them run)
     let edited = |key: &str, field: &str, value: serde_json::Value| {
-        let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
-        let mut h: serde_json::Value = serde_json::from_slice(&good[8..8 + n]).unwrap();
-        let mut v: serde_json::Value =
-            serde_json::from_str(h["__metadata__"][key].as_str().unwrap()).unwrap();
-        v[field] = value;
-        h["__metadata__"][key] = v.to_string().into();
-        let header = serde_json::to_vec(&h).unwrap();
-        let mut out = (header.len() as u64).to_le_bytes().to_vec();
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&good[8 + n..]);
-        rnn::io::reseal(&out).unwrap()
+        common::edit_metadata(&good, key, |v| v[field] = value)
     };
     for (key, field, value, said) in [
         // windows of 8 characters: an offset of 8 starts past the window
@@ -206,17 +197,14 @@ fn a_damaged_training_state_is_refused_on_resume() {
     }
     // a saved option out of range names the file it came from (it named
     // the option alone: "eval_every: 0 is out of range")
-    let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
-    let mut h: serde_json::Value = serde_json::from_slice(&good[8..8 + n]).unwrap();
-    let mut run: serde_json::Value =
-        serde_json::from_str(h["__metadata__"]["schedule"].as_str().unwrap()).unwrap();
-    *run.pointer_mut("/options/eval_every").unwrap() = serde_json::json!(0);
-    h["__metadata__"]["schedule"] = run.to_string().into();
-    let header = serde_json::to_vec(&h).unwrap();
-    let mut out = (header.len() as u64).to_le_bytes().to_vec();
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&good[8 + n..]);
-    std::fs::write(&path, rnn::io::reseal(&out).unwrap()).unwrap();
+    let zero_eval_every = |run: &mut serde_json::Value| {
+        *run.pointer_mut("/options/eval_every").unwrap() = serde_json::json!(0);
+    };
+    std::fs::write(
+        &path,
+        common::edit_metadata(&good, "schedule", zero_eval_every),
+    )
+    .unwrap();
     let e = Trainer::resume(&dir, &text, &config(Schedule::Cosine)).unwrap_err();
     let want = format!("{}: eval_every", path.display());
     assert!(e.to_string().starts_with(&want) && e.is_bad_input(), "{e}");

@@ -1,4 +1,5 @@
-//! Helpers shared by the library's test files.
+//! Helpers shared by the library's test files (each file uses some of them).
+#![allow(dead_code)]
 
 use rnn::Float;
 
@@ -10,4 +11,25 @@ pub fn max_rel<T: Float>(a: &[T], b: &[T]) -> f64 {
         .zip(b)
         .map(|(&x, &y)| (x.f64() - y.f64()).abs() / y.f64().abs().max(1.0))
         .fold(0.0, f64::max)
+}
+
+/// A safetensors file's bytes with the JSON held in metadata value `key`
+/// edited by `edit`, its checksums made to fit (`rnn::io::reseal`), so the
+/// checks of the values behind them run.
+pub fn edit_metadata(
+    bytes: &[u8],
+    key: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut h: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_str(h["__metadata__"][key].as_str().unwrap()).unwrap();
+    edit(&mut v);
+    h["__metadata__"][key] = v.to_string().into();
+    let header = serde_json::to_vec(&h).unwrap();
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&bytes[8 + n..]);
+    rnn::io::reseal(&out).unwrap()
 }

@@ -359,8 +359,9 @@ impl Arma {
             ));
         }
         let mut lin = Linear::zeros_over(window, width, outputs)?;
-        let pi = self.pi_of(window + outputs); // both checked: at most 8,192
-                                               // f[k][j]: weight of the value j + 1 steps back in lead k + 1
+        // window and outputs both checked above: at most 8,192 weights
+        let pi = self.pi_of(window + outputs);
+        // f[k][j]: weight of the value j + 1 steps back in lead k + 1
         let mut f: Vec<Vec<f64>> = Vec::with_capacity(outputs);
         for k in 0..outputs {
             let mut row = vec![0.0; window];
