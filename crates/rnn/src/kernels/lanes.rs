@@ -89,6 +89,11 @@ pub(crate) trait Vector: Copy {
     unsafe fn load(p: *const f32, m: Self::Mask) -> Self;
     /// Stores the lanes of `m` at `p`.
     unsafe fn store(self, p: *mut f32, m: Self::Mask);
+    /// Stores the lanes of `m` at `p`, past the caches (a non-temporal
+    /// store) when all lanes are stored and `p` is aligned to the vector,
+    /// else as [`Vector::store`]. For values not read again soon; the
+    /// caller orders them before another thread reads them (`_mm_sfence`).
+    unsafe fn stream(self, p: *mut f32, m: Self::Mask);
 }
 
 /// 8 f32 lanes (AVX2 + FMA).
@@ -155,6 +160,13 @@ impl Vector for V8 {
             Lanes::First(m) => _mm256_maskstore_ps(p, m, self.0),
         }
     }
+    #[inline(always)]
+    unsafe fn stream(self, p: *mut f32, m: Lanes) {
+        match m {
+            Lanes::All if (p as usize) % 32 == 0 => _mm256_stream_ps(p, self.0),
+            _ => self.store(p, m),
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -201,6 +213,14 @@ impl Vector for V16 {
             _mm512_storeu_ps(p, self.0)
         } else {
             _mm512_mask_storeu_ps(p, m, self.0)
+        }
+    }
+    #[inline(always)]
+    unsafe fn stream(self, p: *mut f32, m: __mmask16) {
+        if m == 0xffff && (p as usize) % 64 == 0 {
+            _mm512_stream_ps(p, self.0)
+        } else {
+            self.store(p, m)
         }
     }
 }
