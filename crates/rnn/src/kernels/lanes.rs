@@ -163,7 +163,7 @@ impl Vector for V8 {
     #[inline(always)]
     unsafe fn stream(self, p: *mut f32, m: Lanes) {
         match m {
-            Lanes::All if (p as usize) % 32 == 0 => _mm256_stream_ps(p, self.0),
+            Lanes::All if (p as usize).is_multiple_of(32) => _mm256_stream_ps(p, self.0),
             _ => self.store(p, m),
         }
     }
@@ -217,7 +217,7 @@ impl Vector for V16 {
     }
     #[inline(always)]
     unsafe fn stream(self, p: *mut f32, m: __mmask16) {
-        if m == 0xffff && (p as usize) % 64 == 0 {
+        if m == 0xffff && (p as usize).is_multiple_of(64) {
             _mm512_stream_ps(p, self.0)
         } else {
             self.store(p, m)
