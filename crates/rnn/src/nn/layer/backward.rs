@@ -13,7 +13,7 @@ use crate::Float;
 /// one pass over the depth of the blocked product (`kernels::packed`'s
 /// `KC`), so summing by chunks reads and writes `dW_hh` no more often than
 /// one product over all rows did.
-const CHUNK_ROWS: usize = 256;
+pub(super) const CHUNK_ROWS: usize = 256;
 
 impl Recurrent {
     /// Backpropagation through time: the forward loop reversed.
@@ -72,30 +72,14 @@ impl Recurrent {
         let mem = self.cell.has_memory();
         let bh = batch * h;
         let rows = steps * batch;
-        // without padding, every row of dgi (and dgh) is written by the
-        // step's backward_row before it is read: a reused buffer is not
-        // zeroed first
-        let take = if lengths.is_none() {
-            pool::reused
-        } else {
-            pool::zeroed
-        };
         let separate = self.cell.separate_dgh();
         if let Some(l) = lengths {
-            // dE/dxi_t   [T, B, G*H]
-            let mut dgi = take(rows * gw);
-            // dE/dgh_t   [T, B, G*H]: the GRU's, else dgi itself
-            let mut dgh = take(if separate { rows * gw } else { 0 });
             // variable lengths: each step's work covers only the sequences
-            // still running, dW_hh one product over the valid rows (see
-            // `sorted.rs`)
-            let d0 = self.bptt_sorted(
-                p, cache, steps, batch, l, dh_out, dh_n, dc_n, &mut dgi, &mut dgh, g.w_hh, trace,
+            // still running, the weight gradients summed from a ring of the
+            // valid rows (see `sorted.rs`)
+            return self.bptt_sorted(
+                p, cache, x, steps, batch, l, dh_out, dh_n, dc_n, g, dx, trace,
             );
-            self.input_grads(p, x, rows, &dgi, &dgh, g, dx);
-            pool::give_back(dgi);
-            pool::give_back(dgh);
-            return d0;
         }
         let mut dh_next = dh_n.map_or_else(|| vec![T::zero(); bh], |d| d[..bh].to_vec()); // dE/ds_t from step t+1
         let mut dc_next = if mem {
@@ -129,8 +113,10 @@ impl Recurrent {
         // dgi = dE/dxi_t: all rows for dense inputs (read by `dense_grads`
         // after the loop), else one chunk
         let dgi_rows = if ids.is_some() { cs * batch } else { rows };
-        let mut dgi = take(dgi_rows * gw); // [T | cs, B, G*H]
-        let mut dgh = take(if separate { cs * batch } else { 0 } * gw); // [cs, B, G*H], GRU
+        // every row of dgi (and dgh) is written by the step's backward_row
+        // before it is read: a reused buffer is not zeroed first
+        let mut dgi = pool::reused(dgi_rows * gw); // [T | cs, B, G*H]
+        let mut dgh = pool::reused(if separate { cs * batch } else { 0 } * gw); // [cs, B, G*H], GRU
         let mut dh = vec![T::zero(); h];
         for k in (0..steps).rev() {
             let t = if self.reverse { steps - 1 - k } else { k };
@@ -233,44 +219,10 @@ impl Recurrent {
         (dh_next, dc_next)
     }
 
-    /// The gradients BPTT gets from `dgi = dE/dxi_t` and `dgh = dE/dgh_t`
-    /// (`[T*B, G*H]` each, `dgh` empty when it is `dgi`) once the time loop
-    /// is done: the biases, `W_ih` and `dE/dx` (dense inputs, when `dx`).
-    #[allow(clippy::too_many_arguments)]
-    fn input_grads<T: Float>(
-        &self,
-        p: &LayerParams<T>,
-        x: Input<T>,
-        rows: usize,
-        dgi: &[T],
-        dgh: &[T],
-        g: &mut LayerGrads<T>,
-        dx: Option<&mut [T]>,
-    ) {
-        let (gw, ni) = (self.gate_width(), self.input_size);
-        let separate = self.cell.separate_dgh();
-        let dgh = if separate { dgh } else { dgi };
-        let dgi = &dgi[..rows * gw];
-        match x {
-            Input::Ids(ids) => {
-                let mut sums = IdSums::new(ni, gw, rows);
-                sums.add(&ids[..rows], dgi, separate.then_some(dgh), g);
-                sums.finish(separate, g);
-            }
-            Input::Dense(x) => {
-                // dE/db_hh = sum_t dE/dgh_t
-                if let Some(gb) = g.b_hh.as_deref_mut() {
-                    col_sum_acc(rows, gw, dgh, gb);
-                }
-                self.dense_grads(p, x, rows, dgi, g, dx);
-            }
-        }
-    }
-
     /// The gradients of dense inputs from `dgi = dE/dxi_t` (`[T*B, G*H]`)
     /// once the time loop is done: `dE/db_ih`, `dE/dW_ih` and, when `dx`,
     /// `dE/dx` added into it (`[T*B, I]`); `dE/db_hh` is the caller's.
-    fn dense_grads<T: Float>(
+    pub(super) fn dense_grads<T: Float>(
         &self,
         p: &LayerParams<T>,
         x: &[T],

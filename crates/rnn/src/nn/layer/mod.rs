@@ -80,7 +80,8 @@ pub struct LayerCache<T> {
     pub h_prev: Vec<T>,
     /// The memory entering step `t` (LSTM only, else empty): `[T, B, H]`.
     pub c_prev: Vec<T>,
-    /// Gate activations the cell needs backward: `[T, B, cache_width*H]`.
+    /// Gate activations the cell needs backward: `[T, B, cache_width*H]`
+    /// (unspecified past each sequence's length).
     pub gates: Vec<T>,
     /// Final state of each sequence (at its own end): `[B, H]`.
     pub h_n: Vec<T>,
@@ -257,14 +258,11 @@ impl Recurrent {
         let bh = batch * h;
         let mem_len = if mem { steps * bh } else { 0 };
         // the large buffers from this thread's free list (`pool`: given back
-        // by `Forward::give_back` once BPTT is done); without padding every
-        // value of them is written below before it is read, so a reused
-        // buffer is not zeroed first
-        let take = if lengths.is_none() {
-            pool::reused
-        } else {
-            pool::zeroed
-        };
+        // by `Forward::give_back` once BPTT is done), not zeroed first: the
+        // loop writes every row of them but the outputs and gate values of
+        // padding positions, and only the outputs are read there (zeroed
+        // below; BPTT and the gate statistics of `flow` read valid rows)
+        let take = pool::reused::<T>;
         let mut out = LayerCache {
             h: take(steps * bh),             // [T, B, H], zero at padding
             h_prev: take(steps * bh),        // [T, B, H]
@@ -277,6 +275,9 @@ impl Recurrent {
                 Vec::new()
             },
         };
+        if let Some(l) = lengths {
+            sorted::zero_padding(&mut out.h, steps, batch, l, h);
+        }
         let LayerCache {
             h: hs,
             h_prev,

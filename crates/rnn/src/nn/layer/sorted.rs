@@ -12,8 +12,13 @@
 //! keeps its `[T, B, ...]` layout in batch order, with the same values as
 //! the padded loop gave (up to the rounding of the smaller products).
 
-use super::{packed_w_hh, step_packed, LayerCache, LayerParams, LayerScratch, Recurrent, StepSink};
-use crate::kernels::{gemm, gemv_t_acc, pool, transpose_into, PackedRhs};
+use super::backward::CHUNK_ROWS;
+use super::id_sums::IdSums;
+use super::{
+    packed_w_hh, step_packed, Input, LayerCache, LayerGrads, LayerParams, LayerScratch, Recurrent,
+    StepSink,
+};
+use crate::kernels::{col_sum_acc, gemm, gemv_t_acc, pool, transpose_into, PackedRhs};
 use crate::Float;
 
 /// `order`: the sequences `0..B` by decreasing length (ties in batch order),
@@ -178,25 +183,33 @@ impl Recurrent {
     }
 
     /// The time loop of [`Recurrent::backward`] for variable `lengths`
-    /// (`[B]`, each `<= T`), arguments as there: fills `dgi` (and `dgh` for
-    /// the GRU), `[T*B, G*H]` zero at padding, adds `dE/dW_hh` into `dw_hh`
-    /// (one product over the valid rows only), adds `||dE/ds_t||^2` of the
-    /// running rows into `trace[t]` when given (as
+    /// (`[B]`, each `<= T`), arguments as there: adds the parameter
+    /// gradients into `g` and `dE/dx` into `dx` (dense inputs), adds
+    /// `||dE/ds_t||^2` of the running rows into `trace[t]` when given (as
     /// [`Recurrent::backward_traced`]) and returns `(dE/dh0, dE/dc0)`.
+    ///
+    /// The valid rows' `dE/dgh_t` and `s_{t-1}` (and a one-hot input's
+    /// `dE/dxi_t` and ids) go into a ring of rows in the order the loop runs
+    /// them, which the step product reads as one block; each time the ring
+    /// holds [`CHUNK_ROWS`] rows or more, `dW_hh` (and the one-hot input's
+    /// gradients, or a dense input's `dE/db_hh`) are summed from it while
+    /// its rows are in cache, as the padded loop sums its chunks of steps.
+    /// Only a dense input's `dE/dxi_t` is kept for every row (`[T*B, G*H]`,
+    /// zero at padding), for [`Recurrent::dense_grads`] after the loop.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn bptt_sorted<T: Float>(
         &self,
         p: &LayerParams<T>,
         cache: &LayerCache<T>,
+        x: Input<T>,
         steps: usize,
         batch: usize,
         lengths: &[usize],
         dh_out: &[T],
         dh_n: Option<&[T]>,
         dc_n: Option<&[T]>,
-        dgi: &mut [T],
-        dgh: &mut [T],
-        dw_hh: &mut [T],
+        g: &mut LayerGrads<T>,
+        dx: Option<&mut [T]>,
         mut trace: Option<&mut [T]>,
     ) -> (Vec<T>, Vec<T>) {
         let (h, gw) = (self.hidden, self.gate_width());
@@ -204,6 +217,7 @@ impl Recurrent {
         let mem = self.cell.has_memory();
         let separate = self.cell.separate_dgh();
         let bh = batch * h;
+        let rows = steps * batch;
         let mut order = Vec::with_capacity(batch);
         sort_by_length(&lengths[..batch], &mut order);
         let valid: usize = lengths[..batch].iter().map(|&l| l.min(steps)).sum();
@@ -224,17 +238,35 @@ impl Recurrent {
         } else {
             &own
         };
-        // the valid rows only, step after step in the order the loop runs
-        // them: dE/dgh_t [N, G*H] and s_{t-1} [N, H], for dW_hh
-        let mut dg_packed = vec![T::zero(); valid * gw];
-        let mut hp_packed = vec![T::zero(); valid * h];
-        let mut at = 0; // rows of the packed buffers filled
+        let ids = match x {
+            Input::Ids(ids) => Some(ids),
+            Input::Dense(_) => None,
+        };
+        // a dense input's dE/dxi_t of every row, zero at padding: [T, B, G*H]
+        let mut dgi_all = pool::reused(if ids.is_none() { rows * gw } else { 0 });
+        zero_padding(&mut dgi_all, steps, batch, lengths, gw);
+        // the ring: at most CHUNK_ROWS - 1 rows before a step adds its n <= B
+        let cap = CHUNK_ROWS + batch;
+        let mut ring = Ring {
+            dg: pool::reused(cap * gw), // dE/dgh_t   [cap, G*H]
+            // a one-hot input's dE/dxi_t when it is not dE/dgh_t (GRU)
+            di: pool::reused(if separate && ids.is_some() {
+                cap * gw
+            } else {
+                0
+            }),
+            hp: pool::reused(cap * h), // s_{t-1}   [cap, H]
+            ids: Vec::with_capacity(if ids.is_some() { cap } else { 0 }),
+            rows: 0,
+        };
+        let mut sums = ids.map(|_| IdSums::new(self.input_size, gw, valid));
         for k in (0..steps).rev() {
             let t = if self.reverse { steps - 1 - k } else { k };
             let n = active(lengths, &order, t);
             if n == 0 {
                 continue; // every state passes through, so does its gradient
             }
+            let at = ring.rows;
             for (i, &b) in order[..n].iter().enumerate() {
                 let r = t * batch + b;
                 let (bs, be) = (i * h, (i + 1) * h);
@@ -250,7 +282,15 @@ impl Recurrent {
                 } else {
                     (&[], &mut [])
                 };
-                let rg = r * gw..(r + 1) * gw;
+                // the row's dE/dxi_t and dE/dgh_t: ring row q, or row r of
+                // a dense input's dE/dxi_t
+                let (rq, rg) = ((at + i) * gw..(at + i + 1) * gw, r * gw..(r + 1) * gw);
+                let (dgi, dgh): (&mut [T], &mut [T]) = match (ids.is_some(), separate) {
+                    (true, false) => (&mut ring.dg[rq.clone()], &mut []),
+                    (true, true) => (&mut ring.di[rq.clone()], &mut ring.dg[rq.clone()]),
+                    (false, false) => (&mut dgi_all[rg.clone()], &mut []),
+                    (false, true) => (&mut dgi_all[rg.clone()], &mut ring.dg[rq.clone()]),
+                };
                 // delta_t = dE/da_t through the cell's nonlinearity; the part
                 // of dE/ds_{t-1} that bypasses W goes straight to dh_next
                 let (gates, hp, cp, ht) = cache.row(r, h, cw);
@@ -261,23 +301,22 @@ impl Recurrent {
                     hp,
                     cp,
                     ht,
-                    &mut dgi[rg.clone()],
-                    if separate {
-                        &mut dgh[rg.clone()]
-                    } else {
-                        &mut []
-                    },
+                    dgi,
+                    dgh,
                     &mut dh_next[bs..be],
                     dcp,
                 );
-                let d = if separate { &dgh[rg] } else { &dgi[rg] };
-                dg_packed[(at + i) * gw..(at + i + 1) * gw].copy_from_slice(d);
-                hp_packed[(at + i) * h..(at + i + 1) * h]
-                    .copy_from_slice(&cache.h_prev[r * h..(r + 1) * h]);
+                if ids.is_none() && !separate {
+                    ring.dg[rq].copy_from_slice(&dgi_all[rg]); // delta_t is dE/dxi_t
+                }
+                ring.hp[(at + i) * h..(at + i + 1) * h].copy_from_slice(hp);
+                if let Some(ids) = ids {
+                    ring.ids.push(ids[r]);
+                }
             }
             // dE/ds_{t-1} = W^T delta_t (+ the direct part), running rows only
             //   [n, G*H] x [G*H, H]
-            let dg_t = &dg_packed[at * gw..(at + n) * gw];
+            let dg_t = &ring.dg[at * gw..(at + n) * gw];
             if n == 1 {
                 gemv_t_acc(gw, h, p.w_hh, dg_t, &mut dh_next[..h]);
             } else if pk {
@@ -298,11 +337,20 @@ impl Recurrent {
             if mem {
                 dc_next[..n * h].copy_from_slice(&dc_prev[..n * h]);
             }
-            at += n;
+            ring.rows += n;
+            if ring.rows >= CHUNK_ROWS {
+                ring.sum_into(gw, h, separate, sums.as_mut(), g);
+            }
         }
+        ring.sum_into(gw, h, separate, sums.as_mut(), g);
         pool::keep(own);
-        // dE/dW = sum_t delta_t s_{t-1}^T, one product over the valid rows
-        gemm(gw, h, at, &dg_packed, true, &hp_packed, false, dw_hh, true);
+        match x {
+            Input::Ids(_) => sums.into_iter().for_each(|sums| sums.finish(separate, g)),
+            Input::Dense(x) => self.dense_grads(p, x, rows, &dgi_all, g, dx),
+        }
+        for v in [dgi_all, ring.dg, ring.di, ring.hp] {
+            pool::give_back(v);
+        }
         // dE/d(initial state), in batch order
         let mut dh0 = vec![T::zero(); bh];
         scatter(&dh_next, &order, h, &mut dh0);
@@ -312,5 +360,73 @@ impl Recurrent {
             scatter(&dc_next, &order, h, &mut dc0);
         }
         (dh0, dc0)
+    }
+}
+
+/// The rows [`Recurrent::bptt_sorted`] has run since it last summed the
+/// weight gradients, in the order it ran them.
+struct Ring<T> {
+    /// `dE/dgh_t`: `[rows, G*H]` in use.
+    dg: Vec<T>,
+    /// A one-hot input's `dE/dxi_t` when it is not `dE/dgh_t` (GRU), else
+    /// empty: `[rows, G*H]` in use.
+    di: Vec<T>,
+    /// `s_{t-1}`: `[rows, H]` in use.
+    hp: Vec<T>,
+    /// A one-hot input's ids of the rows, else empty: `[rows]`.
+    ids: Vec<usize>,
+    /// Rows in use.
+    rows: usize,
+}
+
+impl<T: Float> Ring<T> {
+    /// Adds the rows' `dE/dW_hh = sum_t delta_t s_{t-1}^T`, and a one-hot
+    /// input's gradients (`sums`) or else `dE/db_hh = sum_t delta_t`, into
+    /// `g`, and empties the ring.
+    fn sum_into(
+        &mut self,
+        gw: usize,
+        h: usize,
+        separate: bool,
+        sums: Option<&mut IdSums<T>>,
+        g: &mut LayerGrads<T>,
+    ) {
+        let n = self.rows;
+        if n == 0 {
+            return;
+        }
+        let dg = &self.dg[..n * gw];
+        // [G*H, n] x [n, H]
+        gemm(gw, h, n, dg, true, &self.hp[..n * h], false, g.w_hh, true);
+        match sums {
+            Some(sums) if separate => sums.add(&self.ids, &self.di, Some(dg), g),
+            Some(sums) => sums.add(&self.ids, dg, None, g),
+            None => {
+                if let Some(gb) = g.b_hh.as_deref_mut() {
+                    col_sum_acc(n, gw, dg, gb);
+                }
+            }
+        }
+        self.ids.clear();
+        self.rows = 0;
+    }
+}
+
+/// Zeroes the rows of `buf` (`[T, B, w]`, empty: nothing) past each
+/// sequence's length.
+pub(super) fn zero_padding<T: Float>(
+    buf: &mut [T],
+    steps: usize,
+    batch: usize,
+    lengths: &[usize],
+    w: usize,
+) {
+    if buf.is_empty() {
+        return;
+    }
+    for (b, &l) in lengths[..batch].iter().enumerate() {
+        for t in l.min(steps)..steps {
+            buf[(t * batch + b) * w..(t * batch + b + 1) * w].fill(T::zero());
+        }
     }
 }
