@@ -10,7 +10,9 @@
 //! where the padded loop paid the product and the cell for all `B` rows at
 //! every step. Every buffer the caller sees (outputs, caches, gradients)
 //! keeps its `[T, B, ...]` layout in batch order, with the same values as
-//! the padded loop gave (up to the rounding of the smaller products).
+//! the padded loop gave (up to the rounding of the smaller products and of
+//! the weight gradients' sums by chunk), but the gate values at padding
+//! positions, which nothing reads (unspecified there; the outputs are zero).
 
 use super::backward::CHUNK_ROWS;
 use super::id_sums::IdSums;
