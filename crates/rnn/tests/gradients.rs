@@ -25,6 +25,15 @@ fn config(cell: CellKind, output: OutputKind, layers: usize, bidirectional: bool
     }
 }
 
+/// The three cells, each test's outer loop.
+const CELLS: [CellKind; 3] = [
+    CellKind::Lstm,
+    CellKind::Gru,
+    CellKind::Elman {
+        activation: Activation::Tanh,
+    },
+];
+
 /// `dE/dθ_i` by central differences (step [`EPS`]) for every parameter of
 /// `model`; `loss` returns `E` (the gradient it writes is not read).
 fn central_differences(
@@ -106,13 +115,7 @@ fn every_activation_and_output_passes_finite_differences() {
 
 #[test]
 fn lstm_and_gru_stacked_bidirectional_varlen_pass_finite_differences() {
-    for cell in [
-        CellKind::Lstm,
-        CellKind::Gru,
-        CellKind::Elman {
-            activation: Activation::Tanh,
-        },
-    ] {
+    for cell in CELLS {
         for out in [OutputKind::Softmax, OutputKind::Identity] {
             assert_checks(&config(cell, out, 2, true), 6, 3, true, 5);
         }
@@ -210,13 +213,7 @@ fn hand_derived_two_step_case() {
 #[test]
 fn dropout_masks_pass_finite_differences() {
     use rand::SeedableRng;
-    for cell in [
-        CellKind::Lstm,
-        CellKind::Gru,
-        CellKind::Elman {
-            activation: Activation::Tanh,
-        },
-    ] {
+    for cell in CELLS {
         let cfg = config(cell, OutputKind::Softmax, 2, true);
         let (steps, batch) = (5, 2);
         let mut model = Model::<f64>::new(cfg.clone(), 9).unwrap();
@@ -318,13 +315,7 @@ proptest! {
 #[test]
 fn gradients_summed_by_chunks_of_steps_pass_finite_differences() {
     for (steps, batch) in [(37, 8), (300, 1), (5, 60)] {
-        for cell in [
-            CellKind::Lstm,
-            CellKind::Gru,
-            CellKind::Elman {
-                activation: Activation::Tanh,
-            },
-        ] {
+        for cell in CELLS {
             let cfg = ModelConfig {
                 input_size: 5,
                 hidden_size: 2,
@@ -384,13 +375,7 @@ fn ragged_batches_give_the_summed_gradients_of_their_sequences() {
         .map(|i| ((i * 13 + 5) % 17) as f64 / 8.0 - 1.0)
         .collect();
     let y: Vec<usize> = (0..n).map(|i| (i * 5 + 2) % 3).collect();
-    for cell in [
-        CellKind::Lstm,
-        CellKind::Gru,
-        CellKind::Elman {
-            activation: Activation::Tanh,
-        },
-    ] {
+    for cell in CELLS {
         let cfg = ModelConfig {
             input_size: ni,
             hidden_size: 3,
