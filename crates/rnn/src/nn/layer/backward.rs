@@ -191,22 +191,11 @@ impl Recurrent {
                 };
                 let dg = &dgh_all[first * gw..(first + n) * gw];
                 let hp = &cache.h_prev[tlo * bh..thi * bh];
-                gemm(gw, h, n, dg, true, hp, false, g.w_hh, true);
-                match (sums.as_mut(), ids) {
-                    // one-hot inputs: their gradients from the chunk's rows
-                    (Some(sums), Some(ids)) => {
-                        let dgh = separate.then_some(dg);
-                        sums.add(&ids[tlo * batch..thi * batch], &dgi[..n * gw], dgh, g);
-                    }
-                    // dense inputs: dE/db_hh = sum_t dE/dgh_t here (a GRU
-                    // keeps its dE/dgh_t one chunk only), the rest after
-                    // the loop
-                    _ => {
-                        if let Some(gb) = g.b_hh.as_deref_mut() {
-                            col_sum_acc(n, gw, dg, gb);
-                        }
-                    }
-                }
+                let one_hot = sums
+                    .as_mut()
+                    .zip(ids)
+                    .map(|(sums, ids)| (sums, &ids[tlo * batch..thi * batch], &dgi[..n * gw]));
+                add_block(gw, h, n, dg, hp, one_hot, separate, g);
             }
         }
         pool::keep(own);
@@ -240,6 +229,38 @@ impl Recurrent {
         // dE/dx_t = U^T delta_t   [T*B, G*H] x [G*H, I]
         if let Some(dx) = dx {
             gemm(rows, ni, gw, dgi, false, p.w_ih, false, dx, true);
+        }
+    }
+}
+
+/// Adds the weight gradients of a block of `n` rows BPTT has run into `g`:
+/// `dE/dW_hh += sum_t delta_t s_{t-1}^T` from `dg` (`dE/dgh_t`, `[n, G*H]`)
+/// and `hp` (`s_{t-1}`, `[n, H]`), then a one-hot input's gradients
+/// (`one_hot`: its sums, the rows' ids and `dE/dxi_t`, `[n, G*H]`, which is
+/// `dg` unless the cell keeps them `separate`) or else `dE/db_hh = sum_t
+/// dE/dgh_t` (a dense input's other gradients come after the loop). The
+/// full-batch loop calls it for each chunk of steps, the ragged loop for
+/// each fill of its ring (`sorted.rs`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn add_block<T: Float>(
+    gw: usize,
+    h: usize,
+    n: usize,
+    dg: &[T],
+    hp: &[T],
+    one_hot: Option<(&mut IdSums<T>, &[usize], &[T])>,
+    separate: bool,
+    g: &mut LayerGrads<T>,
+) {
+    let dg = &dg[..n * gw];
+    // [G*H, n] x [n, H]
+    gemm(gw, h, n, dg, true, &hp[..n * h], false, g.w_hh, true);
+    match one_hot {
+        Some((sums, ids, dgi)) => sums.add(ids, dgi, separate.then_some(dg), g),
+        None => {
+            if let Some(gb) = g.b_hh.as_deref_mut() {
+                col_sum_acc(n, gw, dg, gb);
+            }
         }
     }
 }

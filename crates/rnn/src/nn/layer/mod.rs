@@ -17,9 +17,9 @@
 //! whose per-step work shrinks to the sequences still running. The ragged
 //! loop would give the same numbers on a full batch, but at a cost the full
 //! batch need not pay: its BPTT copies every row's `delta_t` and `s_{t-1}`
-//! into packed buffers for `dW_hh` (the full loop multiplies a chunk of its
-//! rows at a time where they lie), and its forward cannot read `s_{t-1}` in place from the previous
-//! step's outputs.
+//! into a ring for `dW_hh` (the full loop multiplies a chunk of its rows at
+//! a time where they lie), and its forward cannot read `s_{t-1}` in place
+//! from the previous step's outputs.
 
 mod backward;
 mod id_sums;

@@ -14,13 +14,13 @@
 //! the weight gradients' sums by chunk), but the gate values at padding
 //! positions, which nothing reads (unspecified there; the outputs are zero).
 
-use super::backward::CHUNK_ROWS;
+use super::backward::{add_block, CHUNK_ROWS};
 use super::id_sums::IdSums;
 use super::{
     packed_w_hh, step_packed, Input, LayerCache, LayerGrads, LayerParams, LayerScratch, Recurrent,
     StepSink,
 };
-use crate::kernels::{col_sum_acc, gemm, gemv_t_acc, pool, transpose_into, PackedRhs};
+use crate::kernels::{gemm, gemv_t_acc, pool, transpose_into, PackedRhs};
 use crate::Float;
 
 /// `order`: the sequences `0..B` by decreasing length (ties in batch order),
@@ -382,9 +382,9 @@ struct Ring<T> {
 }
 
 impl<T: Float> Ring<T> {
-    /// Adds the rows' `dE/dW_hh = sum_t delta_t s_{t-1}^T`, and a one-hot
-    /// input's gradients (`sums`) or else `dE/db_hh = sum_t delta_t`, into
-    /// `g`, and empties the ring.
+    /// Adds the rows' weight gradients into `g` ([`add_block`]: `dW_hh`,
+    /// and a one-hot input's gradients (`sums`) or else `dE/db_hh`), and
+    /// empties the ring.
     fn sum_into(
         &mut self,
         gw: usize,
@@ -398,17 +398,12 @@ impl<T: Float> Ring<T> {
             return;
         }
         let dg = &self.dg[..n * gw];
-        // [G*H, n] x [n, H]
-        gemm(gw, h, n, dg, true, &self.hp[..n * h], false, g.w_hh, true);
-        match sums {
-            Some(sums) if separate => sums.add(&self.ids, &self.di, Some(dg), g),
-            Some(sums) => sums.add(&self.ids, dg, None, g),
-            None => {
-                if let Some(gb) = g.b_hh.as_deref_mut() {
-                    col_sum_acc(n, gw, dg, gb);
-                }
-            }
-        }
+        // a one-hot input's dE/dxi_t rows (kept apart only for one-hot inputs)
+        let one_hot = sums.map(|sums| {
+            let dgi = if separate { &self.di[..n * gw] } else { dg };
+            (sums, &self.ids[..], dgi)
+        });
+        add_block(gw, h, n, dg, &self.hp, one_hot, separate, g);
         self.ids.clear();
         self.rows = 0;
     }
