@@ -634,7 +634,7 @@ fn backward_with_a_forward_of_another_model() {
     names(backward_of(&elman(), &fwd(&gru)), "fwd");
     names(backward_of(&gru, &fwd(&lstm())), "fwd");
     for edit in [
-        |f: &mut rnn::nn::model::Forward<f64>| f.layers[0].h_prev.clear(),
+        |f: &mut rnn::nn::model::Forward<f64>| f.layers[0].h0.clear(),
         |f: &mut rnn::nn::model::Forward<f64>| f.layers[0].gates.clear(),
         |f: &mut rnn::nn::model::Forward<f64>| f.layers[0].c_prev.clear(),
         |f: &mut rnn::nn::model::Forward<f64>| f.layers[0].h_n.pop().map(|_| ()).unwrap(),

@@ -147,7 +147,8 @@ impl Recurrent {
                     (&[], &mut [])
                 };
                 // delta_t = dE/da_t through the cell's nonlinearity
-                let (gates, hp, cp, ht) = cache.row(r, h, cw);
+                let first = if self.reverse { t + 1 == steps } else { t == 0 };
+                let (gates, hp, cp, ht) = cache.row(t, b, batch, h, cw, self.reverse, first);
                 self.cell.backward_row(
                     &dh,
                     dcn,
@@ -190,7 +191,16 @@ impl Recurrent {
                     tlo * batch
                 };
                 let dg = &dgh_all[first * gw..(first + n) * gw];
-                let hp = &cache.h_prev[tlo * bh..thi * bh];
+                // their s_{t-1}: the outputs one step back in the loop's
+                // order (the chunk's steps shifted by one), and s_0 at the
+                // first step (t = 0, or t = T-1 reversed): two blocks of
+                // rows in the order of dg's
+                let hp: [&[T]; 2] = match (self.reverse, tlo == 0, thi == steps) {
+                    (false, true, _) => [&cache.h0, &cache.h[..(thi - 1) * bh]],
+                    (false, false, _) => [&cache.h[(tlo - 1) * bh..(thi - 1) * bh], &[]],
+                    (true, _, true) => [&cache.h[(tlo + 1) * bh..thi * bh], &cache.h0],
+                    (true, _, false) => [&cache.h[(tlo + 1) * bh..(thi + 1) * bh], &[]],
+                };
                 let one_hot = sums
                     .as_mut()
                     .zip(ids)
@@ -235,7 +245,8 @@ impl Recurrent {
 
 /// Adds the weight gradients of a block of `n` rows BPTT has run into `g`:
 /// `dE/dW_hh += sum_t delta_t s_{t-1}^T` from `dg` (`dE/dgh_t`, `[n, G*H]`)
-/// and `hp` (`s_{t-1}`, `[n, H]`), then a one-hot input's gradients
+/// and `hp` (`s_{t-1}`: `[n, H]` in two consecutive blocks of rows, the
+/// first or second possibly empty), then a one-hot input's gradients
 /// (`one_hot`: its sums, the rows' ids and `dE/dxi_t`, `[n, G*H]`, which is
 /// `dg` unless the cell keeps them `separate`) or else `dE/db_hh = sum_t
 /// dE/dgh_t` (a dense input's other gradients come after the loop). The
@@ -247,14 +258,22 @@ pub(super) fn add_block<T: Float>(
     h: usize,
     n: usize,
     dg: &[T],
-    hp: &[T],
+    hp: [&[T]; 2],
     one_hot: Option<(&mut IdSums<T>, &[usize], &[T])>,
     separate: bool,
     g: &mut LayerGrads<T>,
 ) {
     let dg = &dg[..n * gw];
-    // [G*H, n] x [n, H]
-    gemm(gw, h, n, dg, true, &hp[..n * h], false, g.w_hh, true);
+    // [G*H, m] x [m, H] for each block's m rows
+    let mut at = 0;
+    for block in hp {
+        let m = (block.len() / h.max(1)).min(n - at);
+        if m > 0 {
+            let dgb = &dg[at * gw..(at + m) * gw];
+            gemm(gw, h, m, dgb, true, &block[..m * h], false, g.w_hh, true);
+        }
+        at += m;
+    }
     match one_hot {
         Some((sums, ids, dgi)) => sums.add(ids, dgi, separate.then_some(dg), g),
         None => {

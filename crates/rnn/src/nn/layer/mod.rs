@@ -76,8 +76,12 @@ pub struct LayerGrads<'a, T> {
 pub struct LayerCache<T> {
     /// Outputs `h_t`: `[T, B, H]`, zero past each sequence's length.
     pub h: Vec<T>,
-    /// The state entering step `t` (`h_{t-1}`, or the initial state): `[T, B, H]`.
-    pub h_prev: Vec<T>,
+    /// The initial state `s_0` each sequence started from: `[B, H]`. The
+    /// state entering step `t` is the output of the step before it (`h` at
+    /// `t-1`, or at `t+1` in a reverse layer), or this at a sequence's first
+    /// step (`t = 0`, or its last valid step in a reverse layer): kept once,
+    /// not a second `[T, B, H]` copy of the outputs.
+    pub h0: Vec<T>,
     /// The memory entering step `t` (LSTM only, else empty): `[T, B, H]`.
     pub c_prev: Vec<T>,
     /// Gate activations the cell needs backward: `[T, B, cache_width*H]`
@@ -90,19 +94,39 @@ pub struct LayerCache<T> {
 }
 
 impl<T> LayerCache<T> {
-    /// What BPTT reads of row `r`: its gate values `[cache_width*H]` (`cw`
-    /// wide), `h_{t-1}`, `c_{t-1}` (empty unless the cell has a memory) and
-    /// `h_t`, each `[H]`.
+    /// What BPTT reads of row `r = t*B + b` (`batch` = B): its gate values
+    /// `[cache_width*H]` (`cw` wide), `s_{t-1}` (the output of the step
+    /// before, `t-1` or `t+1` when `reverse`, or the initial state at the
+    /// sequence's first step, when `first`), `c_{t-1}` (empty unless the cell
+    /// has a memory) and `h_t`, each `[H]`.
+    #[allow(clippy::too_many_arguments)]
     #[inline]
-    pub(crate) fn row(&self, r: usize, h: usize, cw: usize) -> (&[T], &[T], &[T], &[T]) {
+    pub(crate) fn row(
+        &self,
+        t: usize,
+        b: usize,
+        batch: usize,
+        h: usize,
+        cw: usize,
+        reverse: bool,
+        first: bool,
+    ) -> (&[T], &[T], &[T], &[T]) {
+        let r = t * batch + b;
         let c_prev: &[T] = if self.c_prev.is_empty() {
             &[]
         } else {
             &self.c_prev[r * h..(r + 1) * h]
         };
+        let h_prev: &[T] = if first {
+            &self.h0[b * h..(b + 1) * h]
+        } else {
+            // the row of the same sequence one step back in the loop's order
+            let q = if reverse { r + batch } else { r - batch };
+            &self.h[q * h..(q + 1) * h]
+        };
         (
             &self.gates[r * cw..(r + 1) * cw],
-            &self.h_prev[r * h..(r + 1) * h],
+            h_prev,
             c_prev,
             &self.h[r * h..(r + 1) * h],
         )
@@ -265,29 +289,29 @@ impl Recurrent {
         let take = pool::reused::<T>;
         let mut out = LayerCache {
             h: take(steps * bh),             // [T, B, H], zero at padding
-            h_prev: take(steps * bh),        // [T, B, H]
             c_prev: take(mem_len),           // [T, B, H] (LSTM)
             gates: take(steps * batch * cw), // [T, B, cache_width*H]
-            h_n: h0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()), // [B, H]
+            h0: h0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()), // [B, H]
+            h_n: Vec::new(),
             c_n: if mem {
                 c0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()) // [B, H]
             } else {
                 Vec::new()
             },
         };
+        out.h_n = out.h0.clone(); // [B, H]: s_0, then the final state
         if let Some(l) = lengths {
             sorted::zero_padding(&mut out.h, steps, batch, l, h);
         }
         let LayerCache {
             h: hs,
-            h_prev,
             c_prev,
             gates,
             h_n,
             c_n,
+            ..
         } = &mut out;
         let mut keep = Keep {
-            h_prev,
             c_prev,
             gates,
             bh,
@@ -484,13 +508,10 @@ impl Recurrent {
             transpose_into(p.w_hh, gw, hs, w_hh_t); // [H, G*H]
         }
         // Without padding, when the previous step's outputs are one
-        // contiguous [B, H] block (one sequence, or one direction), they are
-        // s_{t-1} itself: read in place, and `h` written once at the end.
-        // Not when keeping s_{t-1} for BPTT: copying it out of the previous
-        // step's outputs into `h_prev` (two `[T, B, H]` buffers at the same
-        // offsets within their pages) took 4.5% of M's training time in
-        // memcpy, against nothing measurable from the small `h`.
-        let in_place = !S::KEEPS && (batch == 1 || stride == hs);
+        // contiguous [B, H] block (one sequence, or one direction, as in
+        // training), they are s_{t-1} itself: read in place, and `h` written
+        // once at the end (BPTT reads s_{t-1} there too: `LayerCache::row`).
+        let in_place = batch == 1 || stride == hs;
         let span = (batch - 1) * stride + hs; // of one step's outputs, from `offset`
         let step_len = batch * stride; // [B, stride]
         for k in 0..steps {
@@ -512,8 +533,9 @@ impl Recurrent {
             } else {
                 &prev[offset..offset + span]
             };
-            // remember s_{t-1} and c_{t-1} for BPTT (inference: nothing)
-            sink.keep_state(t, &s_prev[..bh], c);
+            // remember c_{t-1} for BPTT (inference: nothing; s_{t-1} is
+            // the previous step's outputs, or the kept s_0)
+            sink.keep_state(t, c);
             // gh = W s_{t-1} + b_hh = s_{t-1} W^T + b_hh   [B, H] x [H, G*H]
             match p.b_hh {
                 // b_hh added in the packed product's tiles (not copied first)

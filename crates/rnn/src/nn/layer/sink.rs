@@ -9,12 +9,13 @@ use crate::Float;
 pub(super) trait StepSink<T> {
     /// Whether gate values are kept.
     const KEEPS: bool;
-    /// Before step `t`: the state `s_{t-1}` `[B, H]` and memory `c_{t-1}`
-    /// `[B, H]` (empty unless the cell has one).
-    fn keep_state(&mut self, t: usize, h_prev: &[T], c_prev: &[T]);
-    /// Before the step of row `r = t*B + b`: that row's `s_{t-1}` `[H]` and
-    /// `c_{t-1}` `[H]` (empty unless the cell has one).
-    fn keep_row(&mut self, r: usize, h_prev: &[T], c_prev: &[T]);
+    /// Before step `t`: the memory `c_{t-1}` `[B, H]` (empty unless the
+    /// cell has one; the state `s_{t-1}` is the previous step's outputs, or
+    /// the cache's `h0`).
+    fn keep_state(&mut self, t: usize, c_prev: &[T]);
+    /// Before the step of row `r = t*B + b`: that row's `c_{t-1}` `[H]`
+    /// (empty unless the cell has one).
+    fn keep_row(&mut self, r: usize, c_prev: &[T]);
     /// The buffer row `r = t*B + b`'s gate values go to:
     /// `[cache_width*H]`, or empty when nothing is kept (the cell's step
     /// then computes them without storing them).
@@ -23,8 +24,6 @@ pub(super) trait StepSink<T> {
 
 /// The training sink: writes into a [`super::LayerCache`]'s buffers.
 pub(super) struct Keep<'a, T> {
-    /// `[T, B, H]`.
-    pub(super) h_prev: &'a mut [T],
     /// `[T, B, H]` (LSTM, else empty).
     pub(super) c_prev: &'a mut [T],
     /// `[T, B, cache_width*H]`.
@@ -38,18 +37,16 @@ pub(super) struct Keep<'a, T> {
 impl<T: Float> StepSink<T> for Keep<'_, T> {
     const KEEPS: bool = true;
     #[inline(always)]
-    fn keep_state(&mut self, t: usize, h_prev: &[T], c_prev: &[T]) {
+    fn keep_state(&mut self, t: usize, c_prev: &[T]) {
         let bh = self.bh;
-        self.h_prev[t * bh..(t + 1) * bh].copy_from_slice(h_prev);
         if !c_prev.is_empty() {
             self.c_prev[t * bh..(t + 1) * bh].copy_from_slice(c_prev);
         }
     }
     #[inline(always)]
-    fn keep_row(&mut self, r: usize, h_prev: &[T], c_prev: &[T]) {
-        let h = h_prev.len();
-        self.h_prev[r * h..(r + 1) * h].copy_from_slice(h_prev);
-        if !c_prev.is_empty() {
+    fn keep_row(&mut self, r: usize, c_prev: &[T]) {
+        let h = c_prev.len();
+        if h > 0 {
             self.c_prev[r * h..(r + 1) * h].copy_from_slice(c_prev);
         }
     }
@@ -65,9 +62,9 @@ pub(super) struct Discard;
 impl<T> StepSink<T> for Discard {
     const KEEPS: bool = false;
     #[inline(always)]
-    fn keep_state(&mut self, _t: usize, _h_prev: &[T], _c_prev: &[T]) {}
+    fn keep_state(&mut self, _t: usize, _c_prev: &[T]) {}
     #[inline(always)]
-    fn keep_row(&mut self, _r: usize, _h_prev: &[T], _c_prev: &[T]) {}
+    fn keep_row(&mut self, _r: usize, _c_prev: &[T]) {}
     #[inline(always)]
     fn gates(&mut self, _r: usize) -> &mut [T] {
         &mut []

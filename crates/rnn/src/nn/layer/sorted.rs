@@ -107,16 +107,12 @@ impl Recurrent {
         for k in 0..steps {
             let t = if self.reverse { steps - 1 - k } else { k };
             let n = active(lengths, order, t);
-            // remember s_{t-1} and c_{t-1} of every row for BPTT (inference:
-            // nothing); rows past their length carry their state
-            if S::KEEPS {
+            // remember c_{t-1} of every row for BPTT (inference: nothing;
+            // s_{t-1} is the previous step's output, or the kept s_0); rows
+            // past their length carry their memory
+            if S::KEEPS && mem {
                 for (i, &b) in order.iter().enumerate() {
-                    let cp: &[T] = if mem {
-                        &c_sorted[i * hs..(i + 1) * hs]
-                    } else {
-                        &[]
-                    };
-                    sink.keep_row(t * batch + b, &h_sorted[i * hs..(i + 1) * hs], cp);
+                    sink.keep_row(t * batch + b, &c_sorted[i * hs..(i + 1) * hs]);
                 }
             }
             if n == 0 {
@@ -295,7 +291,13 @@ impl Recurrent {
                 };
                 // delta_t = dE/da_t through the cell's nonlinearity; the part
                 // of dE/ds_{t-1} that bypasses W goes straight to dh_next
-                let (gates, hp, cp, ht) = cache.row(r, h, cw);
+                // the sequence's first step: t = 0, or its last reversed
+                let first = if self.reverse {
+                    t + 1 == lengths[b]
+                } else {
+                    t == 0
+                };
+                let (gates, hp, cp, ht) = cache.row(t, b, batch, h, cw, self.reverse, first);
                 self.cell.backward_row(
                     &dh,
                     dcn,
@@ -403,7 +405,7 @@ impl<T: Float> Ring<T> {
             let dgi = if separate { &self.di[..n * gw] } else { dg };
             (sums, &self.ids[..], dgi)
         });
-        add_block(gw, h, n, dg, &self.hp, one_hot, separate, g);
+        add_block(gw, h, n, dg, [&self.hp, &[]], one_hot, separate, g);
         self.ids.clear();
         self.rows = 0;
     }

@@ -333,8 +333,8 @@ impl<T: Float> Model<T> {
     }
 
     /// A forward pass of this model, of `T` steps and `B` sequences: one
-    /// cache per layer and direction with this cell's widths (`h`, `h_prev`
-    /// `[T, B, H]`, `c_prev` `[T, B, H]` for the LSTM else empty, `gates`
+    /// cache per layer and direction with this cell's widths (`h` `[T, B,
+    /// H]`, `h0` `[B, H]`, `c_prev` `[T, B, H]` for the LSTM else empty, `gates`
     /// `[T, B, cache_width*H]`, `h_n` `[B, H]`, `c_n` `[B, H]` or empty), the
     /// concatenated outputs of a bidirectional model, the dropout buffers
     /// (none, or one `[T, B, D*H]` per layer) and the logits `[T, B, O]`.
@@ -372,7 +372,7 @@ impl<T: Float> Model<T> {
         for (j, c) in fwd.layers.iter().enumerate() {
             for (name, got, want) in [
                 ("h", c.h.len(), rh),
-                ("h_prev", c.h_prev.len(), rh),
+                ("h0", c.h0.len(), bh),
                 ("c_prev", c.c_prev.len(), mem(rh)),
                 ("gates", c.gates.len(), gates),
                 ("h_n", c.h_n.len(), bh),

@@ -33,7 +33,7 @@ impl<T: Float> Forward<T> {
     /// loops, once BPTT has read them.
     pub(crate) fn give_back(self) {
         for layer in self.layers {
-            for v in [layer.h, layer.h_prev, layer.c_prev, layer.gates] {
+            for v in [layer.h, layer.c_prev, layer.gates] {
                 pool::give_back(v);
             }
         }
