@@ -443,9 +443,7 @@ fn spectral_radius<T: Float>(
     for b in 0..sequences {
         // the forward direction's last step is t = last(b); the backward one's is t = 0
         let t = if layer.reverse { 0 } else { last(b) };
-        // whether that step is the sequence's first (its s_{t-1} is s_0): a
-        // sequence of one step
-        let first = last(b) == 0;
+        let len = last(b) + 1; // the sequence's steps
         let width = if mem { 2 * h } else { h };
         // a fixed start vector with every component nonzero
         let mut v: Vec<T> = (0..width)
@@ -462,7 +460,7 @@ fn spectral_radius<T: Float>(
                 buf.fill(T::zero());
             }
             let (direct, dc_prev) = out.split_at_mut(h);
-            let (gates, hp, cp, ht) = cache.row(t, b, batch, h, cw, layer.reverse, first);
+            let (gates, hp, cp, ht) = cache.row(t, b, batch, h, cw, layer.reverse, len);
             cell.backward_row(
                 uh, uc, gates, hp, cp, ht, &mut dgi, &mut dgh, direct, dc_prev,
             );

@@ -147,8 +147,7 @@ impl Recurrent {
                     (&[], &mut [])
                 };
                 // delta_t = dE/da_t through the cell's nonlinearity
-                let first = if self.reverse { t + 1 == steps } else { t == 0 };
-                let (gates, hp, cp, ht) = cache.row(t, b, batch, h, cw, self.reverse, first);
+                let (gates, hp, cp, ht) = cache.row(t, b, batch, h, cw, self.reverse, steps);
                 self.cell.backward_row(
                     &dh,
                     dcn,

@@ -94,11 +94,12 @@ pub struct LayerCache<T> {
 }
 
 impl<T> LayerCache<T> {
-    /// What BPTT reads of row `r = t*B + b` (`batch` = B): its gate values
-    /// `[cache_width*H]` (`cw` wide), `s_{t-1}` (the output of the step
-    /// before, `t-1` or `t+1` when `reverse`, or the initial state at the
-    /// sequence's first step, when `first`), `c_{t-1}` (empty unless the cell
-    /// has a memory) and `h_t`, each `[H]`.
+    /// What BPTT reads of row `r = t*B + b` (`batch` = B) of a sequence of
+    /// `len` steps: its gate values `[cache_width*H]` (`cw` wide), `s_{t-1}`
+    /// (the output of the step before, `t-1` or `t+1` when `reverse`, or the
+    /// initial state at the sequence's first step: `t = 0`, or `t = len-1`
+    /// reversed), `c_{t-1}` (empty unless the cell has a memory) and `h_t`,
+    /// each `[H]`.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     pub(crate) fn row(
@@ -109,9 +110,10 @@ impl<T> LayerCache<T> {
         h: usize,
         cw: usize,
         reverse: bool,
-        first: bool,
+        len: usize,
     ) -> (&[T], &[T], &[T], &[T]) {
         let r = t * batch + b;
+        let first = if reverse { t + 1 == len } else { t == 0 };
         let c_prev: &[T] = if self.c_prev.is_empty() {
             &[]
         } else {
@@ -287,19 +289,19 @@ impl Recurrent {
         // padding positions, and only the outputs are read there (zeroed
         // below; BPTT and the gate statistics of `flow` read valid rows)
         let take = pool::reused::<T>;
+        let h0 = h0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()); // [B, H]
         let mut out = LayerCache {
             h: take(steps * bh),             // [T, B, H], zero at padding
             c_prev: take(mem_len),           // [T, B, H] (LSTM)
             gates: take(steps * batch * cw), // [T, B, cache_width*H]
-            h0: h0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()), // [B, H]
-            h_n: Vec::new(),
+            h0: h0.clone(),                  // [B, H]
+            h_n: h0,                         // [B, H]: s_0, then the final state
             c_n: if mem {
                 c0.map_or_else(|| vec![T::zero(); bh], |s| s[..bh].to_vec()) // [B, H]
             } else {
                 Vec::new()
             },
         };
-        out.h_n = out.h0.clone(); // [B, H]: s_0, then the final state
         if let Some(l) = lengths {
             sorted::zero_padding(&mut out.h, steps, batch, l, h);
         }

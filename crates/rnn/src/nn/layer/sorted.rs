@@ -291,13 +291,8 @@ impl Recurrent {
                 };
                 // delta_t = dE/da_t through the cell's nonlinearity; the part
                 // of dE/ds_{t-1} that bypasses W goes straight to dh_next
-                // the sequence's first step: t = 0, or its last reversed
-                let first = if self.reverse {
-                    t + 1 == lengths[b]
-                } else {
-                    t == 0
-                };
-                let (gates, hp, cp, ht) = cache.row(t, b, batch, h, cw, self.reverse, first);
+                let len = lengths[b];
+                let (gates, hp, cp, ht) = cache.row(t, b, batch, h, cw, self.reverse, len);
                 self.cell.backward_row(
                     &dh,
                     dcn,
