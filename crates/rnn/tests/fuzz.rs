@@ -569,10 +569,15 @@ fn targets() -> Vec<Target> {
     let arff_rel = b"@relation r\n@attribute s relational\n@attribute a numeric\n@end s\n@attribute c {x,y}\n@data\n'1,2\\n3,4',x\n\"5,?\\n6,?\",y\n".to_vec();
     let tsv = b"1\t0.5\t1.5\t-2\n2\t3\tNaN\t4\tNaN\n-1\t7\t8\n".to_vec();
     let long_csv = b"series_id,step,x,y,label\ns1,0,1.0,0.5,up\ns1,1,2.0,,up\ns1,2,3.5,0.75,up\ns2,0,-1,3,down\ns2,1,-2,4,down\n".to_vec();
-    let pts: Vec<Vec<u8>> = ["elman_relu_2layer.pt", "gru_1layer.pt"]
-        .iter()
-        .filter_map(|f| std::fs::read(fixture(f)).ok())
-        .collect();
+    let pts: Vec<Vec<u8>> = [
+        "elman_relu_2layer.pt",
+        "gru_1layer.pt",
+        "legacy_gru.pt",
+        "checkpoint_lstm.pt",
+    ]
+    .iter()
+    .filter_map(|f| std::fs::read(fixture(f)).ok())
+    .collect();
     assert!(!pts.is_empty(), "the .pt fixtures are missing");
     vec![
         ("model", seeds_model(), mutate_model, load_model),

@@ -397,3 +397,122 @@ fn a_model_trained_here_exports_and_reimports_to_the_same_model() {
         );
     }
 }
+
+/// Imports `file` (a fixture) with `opts` and checks `InferInput::run`
+/// against the fixture `name`'s PyTorch outputs (1e-5, logits at valid
+/// positions); returns the import.
+fn matches_pytorch(file: &str, name: &str, opts: &ImportOptions) -> rnn::interop::Imported {
+    let path = fixture(file);
+    let imp = import_state_dict(&read_state_dict(&path).unwrap(), file, opts).unwrap();
+    let model = &imp.model;
+    let input = InferInput::read(&fixture(&format!("{name}.input.safetensors")), model).unwrap();
+    let out = input.run(model, true).unwrap();
+    let want = TensorFile::read(fixture(&format!("{name}.expected.safetensors"))).unwrap();
+    let (b, o) = (input.batch, model.config.output_size);
+    let lengths = input.lengths.clone().unwrap();
+    let valid = |i: usize| (i / o) / b < lengths[(i / o) % b];
+    let mut errs = vec![
+        max_err(&out.output, &want.f64("output").unwrap().data, |_| true),
+        max_err(&out.state.h, &want.f64("h_n").unwrap().data, |_| true),
+        max_err(
+            out.logits.as_ref().unwrap(),
+            &want.f64("logits").unwrap().data,
+            valid,
+        ),
+    ];
+    if model.config.cell.has_memory() {
+        errs.push(max_err(
+            &out.state.c,
+            &want.f64("c_n").unwrap().data,
+            |_| true,
+        ));
+    }
+    assert!(errs.iter().all(|&e| e < 1e-5), "{file}: {errs:?}");
+    imp
+}
+
+#[test]
+fn saved_forms_beyond_a_state_dict_import_and_match_pytorch() {
+    let plain = ImportOptions::default();
+    // a checkpoint dict (epoch, model_state_dict, optimizer_state_dict with
+    // Adam's tensors keyed by integers, loss): the one state_dict in it,
+    // under its own names
+    let imp = matches_pytorch("checkpoint_lstm.pt", "checkpoint_lstm", &plain);
+    assert_eq!(imp.names["rnn.weight_ih_l0"], "lstm.weight_ih_l0");
+    assert_eq!(imp.names["head.bias"], "fc.bias");
+    // the legacy format (torch.save(..., _use_new_zipfile_serialization=False))
+    let imp = matches_pytorch("legacy_gru.pt", "legacy_gru", &plain);
+    assert_eq!(imp.model.config.num_layers, 2);
+    // two state_dicts in one checkpoint: each name prefixed by its key
+    let ema = ImportOptions {
+        rnn_prefix: Some("ema.lstm".into()),
+        head_prefix: Some("ema.fc".into()),
+        ..Default::default()
+    };
+    let imp = matches_pytorch("checkpoint_two.pt", "checkpoint_two", &ema);
+    assert_eq!(imp.names["rnn.weight_hh_l0"], "ema.lstm.weight_hh_l0");
+    assert_eq!(imp.ignored.len(), 6, "{:?}", imp.ignored); // the other model's
+                                                           // an nn.Embedding before the GRU: folded into the input weights, the
+                                                           // model reads token ids; both file forms
+    for file in ["embedding_gru.pt", "embedding_gru.safetensors"] {
+        let imp = matches_pytorch(file, "embedding_gru", &plain);
+        assert_eq!(imp.embedding.as_deref(), Some("emb.weight"));
+        assert_eq!(imp.model.config.input_size, 9);
+        assert!(imp.ignored.is_empty());
+    }
+    // PyTorch's word_language_model with tied weights (encoder.weight is
+    // decoder.weight): the encoder is the embedding, the decoder the head
+    let imp = matches_pytorch("word_lm_tied.pt", "word_lm_tied", &plain);
+    assert_eq!(imp.embedding.as_deref(), Some("encoder.weight"));
+    assert_eq!(imp.names["head.weight"], "decoder.weight");
+}
+
+#[test]
+fn two_models_in_a_checkpoint_are_named_and_an_lstm_projection_is_refused() {
+    let sd = read_state_dict(&fixture("checkpoint_two.pt")).unwrap();
+    let e = import_state_dict(&sd, "two", &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("'model.lstm'") && e.contains("'ema.lstm'") && e.contains("--rnn-prefix"),
+        "{e}"
+    );
+    let sd = read_state_dict(&fixture("lstm_proj.safetensors")).unwrap();
+    let e = import_state_dict(&sd, "proj", &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("rnn.weight_hr_l0") && e.contains("proj_size"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_embedding_folded_on_import_exports_as_the_file_had_it() {
+    for file in ["embedding_gru.safetensors", "word_lm_tied.pt"] {
+        let path = fixture(file);
+        let sd = read_state_dict(&path).unwrap();
+        let imp = import_state_dict(&sd, file, &ImportOptions::default()).unwrap();
+        // through the model file on disk and back
+        let dir = std::env::temp_dir().join(format!("rnn-fold-{}-{file}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        imp.to_model_file().unwrap().save(&dir).unwrap();
+        let mf = rnn::io::model_file::ModelFile::load(&dir).unwrap();
+        let bytes = rnn::interop::export_pytorch(&mf)
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        let back = TensorFile::from_bytes("export".into(), bytes).unwrap();
+        let mut got = back.names();
+        got.sort();
+        let mut want: Vec<String> = sd.iter().map(|t| t.name.clone()).collect();
+        want.sort();
+        assert_eq!(got, want, "{file}: names");
+        for t in &sd {
+            let b = back.f64(&t.name).unwrap();
+            assert_eq!(b.shape, t.shape, "{file} {}", t.name);
+            assert_eq!(b.data, t.data, "{file} {}: not the file's values", t.name);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -7,14 +7,15 @@ use rnn::io::{prepare_run_dir, OutMode};
 use rnn::Activation;
 use std::path::PathBuf;
 
-/// Import a PyTorch nn.RNN / nn.LSTM / nn.GRU (+ nn.Linear head) state_dict.
+/// Import a PyTorch nn.RNN / nn.LSTM / nn.GRU (+ nn.Linear head, + an
+/// nn.Embedding before it) state_dict, or a checkpoint holding one.
 #[derive(Args, Debug)]
 #[command(
     after_help = "Examples:\n  rnn import model.pt --out runs/imported\n  \
                   rnn import sd.safetensors --out runs/elman --activation relu --rnn-prefix encoder.rnn --head-prefix fc"
 )]
 pub struct ImportArgs {
-    /// The state_dict: `.safetensors` (safetensors.torch.save_file) or `.pt`/`.pth` (torch.save; read without running it).
+    /// The state_dict: `.safetensors` (safetensors.torch.save_file) or `.pt`/`.pth` (torch.save of a state_dict, or of a checkpoint dict holding one such as {"epoch": .., "model_state_dict": .., "optimizer_state_dict": ..}; zip or legacy format; read without running it).
     pub file: PathBuf,
     /// The model directory to write (model.safetensors, with the original tensor names).
     #[arg(long)]
@@ -51,6 +52,12 @@ pub fn run(a: &ImportArgs) -> CliResult {
             imported.ignored.len(),
             if imported.ignored.len() == 1 { "" } else { "s" },
             imported.ignored.join(", ")
+        );
+    }
+    if let Some(e) = &imported.embedding {
+        eprintln!(
+            "note: the embedding '{e}' is folded into the first layer's input weights: the model reads token ids (one-hot of {} classes; `rnn infer` takes them as ids [T,B] int64)",
+            imported.model.config.input_size
         );
     }
     let existed = a.out.exists();

@@ -1,7 +1,7 @@
 //! Out to PyTorch: a model directory's network and head as a `state_dict`
 //! that `load_state_dict` accepts unchanged.
 
-use crate::interop::import::{HAS_HEAD_KEY, NAMES_KEY};
+use crate::interop::import::{HAS_HEAD_KEY, NAMES_KEY, UNFOLDED_PREFIX};
 use crate::io::model_file::{ModelFile, Task};
 use crate::io::TensorWriter;
 use crate::nn::cell::{Activation, CellKind};
@@ -38,8 +38,15 @@ pub fn outside_the_network(mf: &ModelFile) -> String {
             if ensemble > 2 { format!(" to member-{}", ensemble - 1) } else { String::new() }
         ));
     }
-    if !mf.extra.is_empty() {
-        let names: Vec<&str> = mf.extra.keys().map(String::as_str).collect();
+    // an imported embedding and the input weights it was folded into are
+    // written back as the file had them
+    let names: Vec<&str> = mf
+        .extra
+        .keys()
+        .map(String::as_str)
+        .filter(|n| !n.starts_with(UNFOLDED_PREFIX))
+        .collect();
+    if !names.is_empty() {
         parts.push(format!("tensors {}", names.join(", ")));
     }
     parts.join("; ")
@@ -87,7 +94,17 @@ pub fn export_pytorch(mf: &ModelFile) -> Result<TensorWriter> {
             None if e.name.starts_with("head.") && !has_head => continue,
             None => e.name.clone(),
         };
-        w.add::<f32>(name, &e.shape, &mf.model.params[e.range()]);
+        match mf.extra.get(&format!("{UNFOLDED_PREFIX}{name}")) {
+            // the file's [G*H, I] input weights, not their fold [G*H, V]
+            Some((shape, data)) => w.add::<f32>(name, shape, data),
+            None => w.add::<f32>(name, &e.shape, &mf.model.params[e.range()]),
+        }
+    }
+    // the embedding itself (not a parameter of the network)
+    for (name, (shape, data)) in &mf.extra {
+        if let Some(name) = name.strip_prefix(UNFOLDED_PREFIX) {
+            w.add::<f32>(name.to_string(), shape, data);
+        }
     }
     let outside = outside_the_network(mf);
     if !outside.is_empty() {

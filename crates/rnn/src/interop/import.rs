@@ -24,7 +24,8 @@ pub struct NamedTensor {
 }
 
 /// Reads a state_dict from `.safetensors` (`safetensors.torch.save_file`) or
-/// `.pt`/`.pth` (`torch.save`, read by a restricted unpickler that runs
+/// `.pt`/`.pth` (`torch.save` of a state_dict or of a checkpoint holding
+/// one, zip or legacy format, read by a restricted unpickler that runs
 /// nothing, see [`crate::interop::pickle`]); the format is recognised by the
 /// file's first bytes, not its name. Tensors keep the file's order.
 pub fn read_state_dict(path: &Path) -> Result<Vec<NamedTensor>> {
@@ -34,7 +35,9 @@ pub fn read_state_dict(path: &Path) -> Result<Vec<NamedTensor>> {
         let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let _ = f.read(&mut head).map_err(|e| Error::io(path, e))?;
     }
-    if &head == b"PK\x03\x04" {
+    // a zip archive (torch.save since 1.6), or the legacy format's first
+    // pickle (protocol 2, then a 10-byte integer: its magic number)
+    if &head == b"PK\x03\x04" || &head == b"\x80\x02\x8a\x0a" {
         return Ok(read_pt(path)?
             .into_iter()
             .map(|(name, t)| NamedTensor {
@@ -96,6 +99,15 @@ pub struct Imported {
     /// or [`ImportOptions::head_prefix`] given, the modules not chosen
     /// (an encoder's embedding, a second decoder) are not imported.
     pub ignored: Vec<String>,
+    /// The `nn.Embedding` weight (`[V, I]`) folded into the first layer's
+    /// input weights, if the file had one: the model then reads token ids
+    /// (one-hot of V classes), and its `weight_ih_l0` is `W_ih Emb^T`
+    /// (`[G*H, V]`), which an export writes under the file's name.
+    pub embedding: Option<String>,
+    /// With an embedding folded: the file's own tensors the fold replaced
+    /// (the embedding and each direction's `weight_ih_l0`), by their names
+    /// in the file, kept so that an export writes the file's tensors back.
+    pub unfolded: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
 }
 
 fn bad(what: &str, reason: String) -> Error {
@@ -224,6 +236,19 @@ pub fn import_state_dict(
             ),
         ));
     }
+    if let Some(t) = leftover.iter().find(|t| {
+        t.name
+            .strip_prefix(prefix.as_str())
+            .is_some_and(|r| r.starts_with("weight_hr_l"))
+    }) {
+        return Err(bad(
+            what,
+            format!(
+                "'{}': an LSTM with proj_size (a projected hidden state) is not supported; nn.LSTM without proj_size is",
+                t.name
+            ),
+        ));
+    }
     let hidden = w_hh0.shape[1];
     let cell = match w_hh0.shape[0] / hidden {
         1 => CellKind::Elman {
@@ -260,24 +285,76 @@ pub fn import_state_dict(
     let input_size = get(0, false, "weight_ih")
         .and_then(|t| t.shape.get(1).copied())
         .unwrap_or(0);
-    // 3. the head: the one Linear left
+    // 3. the head: the one Linear left; and an input embedding
+    // (`nn.Embedding` before the recurrent module): a leftover `X.weight`
+    // [V, I] with no other tensor under `X.`, folded into the first
+    // layer's input weights below (a lookup of row v then `W_ih` is `W_ih`
+    // times the one-hot of v with `W_ih Emb^T` in place of `W_ih`)
+    let dirs = if bidirectional { 2 } else { 1 };
+    let alone = |p: &str| leftover.iter().filter(|u| u.name.starts_with(p)).count() == 1;
+    let embeds = |t: &NamedTensor| {
+        t.shape.len() == 2
+            && t.shape[0] > 0
+            && t.shape[1] == input_size
+            && t.name
+                .strip_suffix("weight")
+                .is_some_and(|p| (p.is_empty() || p.ends_with('.')) && alone(p))
+    };
+    let heads = |p: &str| {
+        by_name
+            .get(format!("{p}weight").as_str())
+            .is_some_and(|w| w.shape.len() == 2 && w.shape[1] == dirs * hidden)
+    };
+    let mut embedding: Option<&NamedTensor> = None;
     let head_prefix = match &opts.head_prefix {
-        Some(p) => Some(with_dot(p)),
+        Some(p) => {
+            let p = with_dot(p);
+            let cands: Vec<&NamedTensor> = leftover
+                .iter()
+                .copied()
+                .filter(|t| embeds(t) && !t.name.starts_with(p.as_str()))
+                .collect();
+            if let [e] = cands.as_slice() {
+                embedding = Some(*e);
+            }
+            Some(p)
+        }
         None => {
             let found: Vec<String> = leftover
                 .iter()
                 .filter_map(|t| t.name.strip_suffix("weight").map(String::from))
                 .filter(|p| p.is_empty() || p.ends_with('.'))
                 .collect();
-            match found.as_slice() {
-                [] => None,
-                [p] => Some(p.clone()),
-                many => {
+            let emb_of = |p: &str| {
+                by_name
+                    .get(format!("{p}weight").as_str())
+                    .copied()
+                    .filter(|t| embeds(t))
+            };
+            // the ways to read the candidates as (embedding, head)
+            let readings: Vec<(Option<&NamedTensor>, Option<String>)> = match found.as_slice() {
+                [] => vec![(None, None)],
+                [p] if !heads(p) && emb_of(p).is_some() => vec![(emb_of(p), None)],
+                [p] => vec![(None, Some(p.clone()))],
+                [a, b] => [(a, b), (b, a)]
+                    .into_iter()
+                    .filter(|(e, h)| emb_of(e).is_some() && heads(h))
+                    .map(|(e, h)| (emb_of(e), Some(h.clone())))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            match readings.as_slice() {
+                [(e, h)] => {
+                    embedding = *e;
+                    h.clone()
+                }
+                _ => {
                     return Err(bad(
                         what,
                         format!(
                             "several candidate heads ({}); choose one with --head-prefix",
-                            many.iter()
+                            found
+                                .iter()
                                 .map(|p| format!("'{}'", p.trim_end_matches('.')))
                                 .collect::<Vec<_>>()
                                 .join(", ")
@@ -299,7 +376,7 @@ pub fn import_state_dict(
     let head_b = head_prefix
         .as_ref()
         .and_then(|p| by_name.get(format!("{p}bias").as_str()).copied());
-    let used_head: Vec<&str> = [head_w, head_b]
+    let used_head: Vec<&str> = [head_w, head_b, embedding]
         .iter()
         .flatten()
         .map(|t| t.name.as_str())
@@ -321,11 +398,19 @@ pub fn import_state_dict(
         ));
     }
     let ignored: Vec<String> = rest.iter().map(|n| n.to_string()).collect();
-    let dirs = if bidirectional { 2 } else { 1 };
+    if let Some(e) = embedding {
+        if let Some(i) = e.data.iter().position(|v| !v.is_finite()) {
+            return Err(bad(
+                what,
+                format!("tensor '{}' element {i} is {}", e.name, e.data[i]),
+            ));
+        }
+    }
     let output_size = head_w.map_or(1, |w| w.shape.first().copied().unwrap_or(0));
     let config = ModelConfig {
         cell,
-        input_size,
+        // with an embedding, the token ids' one-hot (V classes)
+        input_size: embedding.map_or(input_size, |e| e.shape[0]),
         hidden_size: hidden,
         num_layers: layers,
         bidirectional,
@@ -356,12 +441,19 @@ pub fn import_state_dict(
             head_b
         };
         let Some(t) = theirs else { continue }; // absent bias: zeros
-        if t.shape != e.shape {
+                                                // the first layer's input weights with an embedding: theirs are
+                                                // [G*H, I], ours [G*H, V] = W_ih Emb^T (Emb: [V, I])
+        let folded = embedding.filter(|_| e.name.starts_with("rnn.weight_ih_l0"));
+        let want: Vec<usize> = match folded {
+            Some(_) => vec![e.shape[0], input_size],
+            None => e.shape.clone(),
+        };
+        if t.shape != want {
             return Err(bad(
                 what,
                 format!(
                     "tensor '{}' has shape {:?}, expected {:?} for {}",
-                    t.name, t.shape, e.shape, e.name
+                    t.name, t.shape, want, e.name
                 ),
             ));
         }
@@ -371,13 +463,32 @@ pub fn import_state_dict(
                 format!("tensor '{}' element {i} is {}", t.name, t.data[i]),
             ));
         }
-        for (d, &s) in model.params[e.range()].iter_mut().zip(&t.data) {
-            *d = s as f32;
+        let dst = &mut model.params[e.range()];
+        match folded {
+            // W'[r, v] = sum_k W_ih[r, k] Emb[v, k], in f64
+            Some(emb) => {
+                let v = emb.shape[0];
+                for (r, row) in t.data.chunks_exact(input_size).enumerate() {
+                    for (c, erow) in emb.data.chunks_exact(input_size).enumerate() {
+                        let dot: f64 = row.iter().zip(erow).map(|(a, b)| a * b).sum();
+                        dst[r * v + c] = dot as f32;
+                    }
+                }
+            }
+            None => {
+                for (d, &s) in dst.iter_mut().zip(&t.data) {
+                    *d = s as f32;
+                }
+            }
         }
         names.insert(e.name.clone(), t.name.clone());
     }
     // the file's tensors must all have been used
-    let used: Vec<&String> = names.values().chain(&ignored).collect();
+    let used: Vec<&String> = names
+        .values()
+        .chain(&ignored)
+        .chain(embedding.map(|e| &e.name))
+        .collect();
     if let Some(t) = tensors.iter().find(|t| !used.contains(&&t.name)) {
         return Err(bad(
             what,
@@ -388,11 +499,23 @@ pub fn import_state_dict(
             ),
         ));
     }
+    let mut unfolded = BTreeMap::new();
+    if let Some(emb) = embedding {
+        let keep = |t: &NamedTensor| (t.shape.clone(), t.data.iter().map(|&v| v as f32).collect());
+        unfolded.insert(emb.name.clone(), keep(emb));
+        for rev in [false, true] {
+            if let Some(t) = get(0, rev, "weight_ih") {
+                unfolded.insert(t.name.clone(), keep(t));
+            }
+        }
+    }
     Ok(Imported {
         model,
         names,
         has_head: head_w.is_some(),
         ignored,
+        embedding: embedding.map(|e| e.name.clone()),
+        unfolded,
     })
 }
 
@@ -402,6 +525,9 @@ pub const IMPORTED_TASK: Task = Task::Imported;
 pub const NAMES_KEY: &str = "pytorch_names";
 /// Metadata key: `"false"` when the state_dict had no head.
 pub const HAS_HEAD_KEY: &str = "has_head";
+/// Prefix of the extra tensors of an imported model that hold the file's
+/// own tensors an embedding's fold replaced ([`Imported::unfolded`]).
+pub const UNFOLDED_PREFIX: &str = "pytorch_unfolded.";
 
 impl Imported {
     /// The model file of an imported model (task [`IMPORTED_TASK`]), with
@@ -411,10 +537,15 @@ impl Imported {
         let mut meta = BTreeMap::new();
         meta.insert(NAMES_KEY.to_string(), names);
         meta.insert(HAS_HEAD_KEY.to_string(), self.has_head.to_string());
+        let extra = self
+            .unfolded
+            .iter()
+            .map(|(name, t)| (format!("{UNFOLDED_PREFIX}{name}"), t.clone()))
+            .collect();
         Ok(crate::io::model_file::ModelFile {
             task: IMPORTED_TASK,
             model: self.model.clone(),
-            extra: BTreeMap::new(),
+            extra,
             meta,
         })
     }

@@ -3,7 +3,10 @@
 //! A `.pt`/`.pth` file written by `torch.save(module.state_dict(), path)` is a
 //! zip archive: `ARCHIVE/data.pkl` (a pickle of an `OrderedDict` of tensors),
 //! one `ARCHIVE/data/KEY` file of raw little-endian bytes per storage, and
-//! `ARCHIVE/byteorder`. A pickle is a program for a stack machine that may
+//! `ARCHIVE/byteorder`. (PyTorch before 1.6, and `torch.save(...,
+//! _use_new_zipfile_serialization=False)` since, write the legacy format
+//! instead: the same pickle among four others, then the storages' bytes in
+//! the file itself; both are read.) A pickle is a program for a stack machine that may
 //! call any Python function it names; this reader is a stack machine that
 //! knows only the opcodes a state_dict needs and accepts only the globals
 //! PyTorch's `weights_only` unpickler allows for one (`collections.OrderedDict`,
@@ -127,6 +130,9 @@ const ALLOWED: &[&str] = &[
 
 struct Machine<'a> {
     path: &'a Path,
+    /// What the bytes are, for errors (`data.pkl`, or `pickle 4 of the
+    /// legacy file`).
+    label: &'a str,
     bytes: &'a [u8],
     pos: usize,
     stack: Vec<Value>,
@@ -167,7 +173,7 @@ impl<'a> Machine<'a> {
     fn err(&self, reason: impl Into<String>) -> Error {
         Error::Data {
             path: self.path.to_path_buf(),
-            reason: format!("data.pkl at byte {}: {}", self.pos, reason.into()),
+            reason: format!("{} at byte {}: {}", self.label, self.pos, reason.into()),
         }
     }
 
@@ -517,24 +523,43 @@ impl<'a> Machine<'a> {
     }
 }
 
-/// Reads a state_dict saved by `torch.save` (a zip archive) from `path`:
+/// Reads a state_dict saved by `torch.save` (a zip archive, or PyTorch's
+/// legacy format before 1.6) from `path`:
 /// tensor names in the file's order, each with its dtype, shape and values.
 /// Refuses (an error naming it) any pickle global outside the state_dict
-/// allowlist, and anything that is not a flat mapping of names to tensors.
+/// allowlist, and a file holding no mapping of names to tensors (see
+/// [`read_pt_bytes`] for checkpoints that hold one beside other entries).
 pub fn read_pt(path: &Path) -> Result<Vec<(String, PtTensor)>> {
     let bytes = crate::io::read_file(path)?;
     read_pt_bytes(path, &bytes)
 }
 
-/// [`read_pt`] on the bytes of a file (`path` names it in errors).
+/// The first pickle of a file written by `torch.save(...,
+/// _use_new_zipfile_serialization=False)` (PyTorch's format before 1.6):
+/// protocol 2, the 10-byte integer 0x1950a86a20f9469cfc6c, STOP.
+const LEGACY_MAGIC: &[u8] = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19\x2e";
+
+/// [`read_pt`] on the bytes of a file (`path` names it in errors): a zip
+/// archive (`torch.save` since PyTorch 1.6) or the legacy format before it
+/// (five pickles, then each storage as an 8-byte element count and its raw
+/// bytes). The state_dict is the pickle's mapping of names to tensors, or,
+/// in a checkpoint (`torch.save({"epoch": 5, "model_state_dict":
+/// model.state_dict(), "optimizer_state_dict": ...})`), the one entry of
+/// the top-level mapping that is such a mapping; with several (a model and
+/// its moving average, an encoder and a decoder) their tensors are all
+/// read, each name prefixed by its entry's key and a dot
+/// (`ema.lstm.weight_ih_l0`), so that `--rnn-prefix` chooses.
 pub fn read_pt_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<(String, PtTensor)>> {
     let data_err = |reason: String| Error::Data {
         path: path.to_path_buf(),
         reason,
     };
+    if bytes.starts_with(LEGACY_MAGIC) {
+        return read_legacy(path, bytes);
+    }
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
         data_err(format!(
-            "not a torch.save zip archive ({e}); files from torch < 1.6 (legacy format) are not supported"
+            "not a torch.save file: neither a zip archive ({e}) nor the legacy format of PyTorch before 1.6"
         ))
     })?;
     let names: Vec<String> = zip.file_names().map(String::from).collect();
@@ -565,6 +590,7 @@ pub fn read_pt_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<(String, PtTensor)
     let pkl_path = PathBuf::from(format!("{}:{pkl}", path.display()));
     let mut m = Machine {
         path: &pkl_path,
+        label: "data.pkl",
         bytes: &bytes,
         pos: 0,
         stack: Vec::new(),
@@ -572,18 +598,178 @@ pub fn read_pt_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<(String, PtTensor)
         copied: 0,
     };
     let root = m.run()?;
+    tensors_of(path, root, |key| {
+        read_entry(&format!("{prefix}data/{key}")).map(std::borrow::Cow::Owned)
+    })
+}
+
+/// The legacy format: the magic number's pickle, then pickles of the
+/// protocol version (1001), the writer's `sys_info` (byte order), the
+/// object, and the sorted list of storage keys; then, for each key in that
+/// order, the storage's element count (8 bytes, little-endian) and its
+/// elements.
+fn read_legacy(path: &Path, bytes: &[u8]) -> Result<Vec<(String, PtTensor)>> {
+    let data_err = |reason: String| Error::Data {
+        path: path.to_path_buf(),
+        reason,
+    };
+    const LABELS: [&str; 4] = [
+        "legacy pickle 2 (protocol version)",
+        "legacy pickle 3 (sys_info)",
+        "legacy pickle 4 (the state_dict)",
+        "legacy pickle 5 (storage keys)",
+    ];
+    let mut pos = LEGACY_MAGIC.len();
+    let mut values = Vec::with_capacity(4);
+    for label in LABELS {
+        let mut m = Machine {
+            path,
+            label,
+            bytes,
+            pos,
+            stack: Vec::new(),
+            memo: HashMap::new(),
+            copied: 0,
+        };
+        values.push(m.run()?);
+        pos = m.pos;
+    }
+    let [version, info, root, keys] = <[Value; 4]>::try_from(values)
+        .map_err(|_| data_err("the legacy format's pickles are incomplete".into()))?;
+    if !matches!(version, Value::Int(1001)) {
+        return Err(data_err(format!(
+            "legacy format protocol version {version:?}, expected 1001"
+        )));
+    }
+    if let Value::Dict(items) = &info {
+        let little = items
+            .iter()
+            .find(|(k, _)| matches!(k, Value::Str(s) if s == "little_endian"));
+        if let Some((_, v)) = little {
+            if !matches!(v, Value::Bool(true)) {
+                return Err(data_err(
+                    "written big-endian: only little-endian files are supported".into(),
+                ));
+            }
+        }
+    }
+    let Value::List(keys) = keys else {
+        return Err(data_err(format!(
+            "legacy format: the storage keys are {keys:?}, not a list"
+        )));
+    };
+    // each storage's element size, from the tensors that use it
+    let mut sizes: HashMap<String, usize> = HashMap::new();
+    let mut todo = vec![&root];
+    while let Some(v) = todo.pop() {
+        match v {
+            Value::Tensor { dtype, key, .. } => {
+                sizes.insert(key.clone(), dtype.size());
+            }
+            Value::Tuple(items) | Value::List(items) => todo.extend(items),
+            Value::Dict(pairs) => todo.extend(pairs.iter().flat_map(|(k, v)| [k, v])),
+            _ => {}
+        }
+    }
+    let mut storages: HashMap<String, &[u8]> = HashMap::new();
+    for key in keys {
+        let Value::Str(key) = key else {
+            return Err(data_err(format!("legacy format: a storage key {key:?}")));
+        };
+        let short = || {
+            data_err(format!(
+                "legacy format: storage '{key}' runs past the end of the file"
+            ))
+        };
+        let count = bytes.get(pos..pos + 8).ok_or_else(short)?;
+        let count = u64::from_le_bytes(count.try_into().map_err(|_| short())?);
+        let size = sizes.get(&key).copied().unwrap_or(1);
+        let len = usize::try_from(count)
+            .ok()
+            .and_then(|c| c.checked_mul(size))
+            .ok_or_else(short)?;
+        let data = bytes
+            .get(pos + 8..)
+            .and_then(|b| b.get(..len))
+            .ok_or_else(short)?;
+        storages.insert(key, data);
+        pos += 8 + len;
+    }
+    tensors_of(path, root, |key| {
+        storages
+            .get(key)
+            .map(|b| std::borrow::Cow::Borrowed(*b))
+            .ok_or_else(|| {
+                data_err(format!(
+                    "legacy format: no storage '{key}' after the pickles"
+                ))
+            })
+    })
+}
+
+/// Whether `v` is a state_dict: a non-empty mapping of names to tensors.
+fn is_state_dict(v: &Value) -> bool {
+    matches!(v, Value::Dict(items) if !items.is_empty()
+        && items.iter().all(|(k, v)| matches!((k, v), (Value::Str(_), Value::Tensor { .. }))))
+}
+
+/// The tensors of the state_dict in `root` (see [`read_pt_bytes`]), their
+/// values gathered from the storages `storage` hands out by key.
+fn tensors_of<'b>(
+    path: &Path,
+    root: Value,
+    mut storage: impl FnMut(&str) -> Result<std::borrow::Cow<'b, [u8]>>,
+) -> Result<Vec<(String, PtTensor)>> {
+    let data_err = |reason: String| Error::Data {
+        path: path.to_path_buf(),
+        reason,
+    };
     let Value::Dict(items) = root else {
         return Err(data_err(
             "the pickle holds no state_dict (a mapping of names to tensors); save model.state_dict(), not the model".into(),
         ));
     };
-    let mut out = Vec::with_capacity(items.len());
-    for (k, v) in items {
-        let Value::Str(name) = k else {
-            return Err(data_err(format!(
-                "a state_dict key that is not a string: {k:?}"
-            )));
-        };
+    // a checkpoint: the entries that are state_dicts, named by their keys
+    let nested: Vec<(String, Value)> = items
+        .iter()
+        .filter(|(_, v)| is_state_dict(v))
+        .filter_map(|(k, v)| match k {
+            Value::Str(k) => Some((k.clone(), v.clone())),
+            _ => None,
+        })
+        .collect();
+    let flat_tensors = items.iter().any(|(_, v)| matches!(v, Value::Tensor { .. }));
+    let entries: Vec<(String, Value)> = if !nested.is_empty() && !flat_tensors {
+        let prefixed = nested.len() > 1;
+        let mut out = Vec::new();
+        for (key, dict) in nested {
+            let Value::Dict(inner) = dict else { continue };
+            for (k, v) in inner {
+                if let Value::Str(name) = k {
+                    let name = if prefixed {
+                        format!("{key}.{name}")
+                    } else {
+                        name
+                    };
+                    out.push((name, v));
+                }
+            }
+        }
+        out
+    } else {
+        let mut out = Vec::with_capacity(items.len());
+        for (k, v) in items {
+            let Value::Str(name) = k else {
+                return Err(data_err(format!(
+                    "a state_dict key that is not a string: {k:?}"
+                )));
+            };
+            out.push((name, v));
+        }
+        out
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    for (name, v) in entries {
         let Value::Tensor {
             dtype,
             key,
@@ -593,10 +779,10 @@ pub fn read_pt_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<(String, PtTensor)
         } = v
         else {
             return Err(data_err(format!(
-                "state_dict entry '{name}' is not a tensor"
+                "state_dict entry '{name}' is not a tensor (and no entry of the file is a state_dict, a mapping of names to tensors)"
             )));
         };
-        let raw = read_entry(&format!("{prefix}data/{key}"))?;
+        let raw = storage(&key)?;
         let what = || format!("tensor '{name}' of shape {shape:?} in {}", path.display());
         let data = gather(&raw, dtype, offset, &shape, &stride, what)?.ok_or_else(|| {
             data_err(format!(
