@@ -340,3 +340,26 @@ fn a_language_model_trained_here_exports_with_ids_in() {
     compare("lm (ids)", &mf, &case);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_imported_embedding_exports_with_ids_in() {
+    // embedding_gru: nn.Embedding(9, 4) folded into a 2-layer bidirectional
+    // GRU's input weights on import; the export reads ids as the model does
+    let mf = imported("embedding_gru", Activation::Tanh);
+    assert!(rnn::interop::onnx::takes_ids(&mf));
+    let (t, b, v) = (5, 3, mf.model.config.input_size);
+    assert_eq!(v, 9);
+    let ids: Vec<usize> = (0..t * b).map(|i| (i * 4 + 1) % v).collect();
+    let ld = 2 * 2 * b * 5;
+    let case = Case {
+        steps: t,
+        batch: b,
+        x: Vec::new(),
+        ids,
+        state: State {
+            h: values(ld, 3),
+            c: Vec::new(),
+        },
+    };
+    compare("imported embedding (ids)", &mf, &case);
+}

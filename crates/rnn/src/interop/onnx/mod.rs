@@ -53,9 +53,16 @@ pub const OPSET: i64 = 14;
 pub const IR_VERSION: i64 = 7;
 
 /// Whether the ONNX export of `mf` takes class ids (`ids` `[T, B]` int64)
-/// rather than dense inputs `x`: language models read characters by id.
+/// rather than dense inputs `x`: language models read characters by id, and
+/// so does a model imported with its `nn.Embedding` folded into the input
+/// weights ([`crate::interop::Imported::embedding`]).
 pub fn takes_ids(mf: &ModelFile) -> bool {
     mf.task == Task::Lm
+        || (mf.task == Task::Imported
+            && mf
+                .extra
+                .keys()
+                .any(|k| k.starts_with(crate::interop::import::UNFOLDED_PREFIX)))
 }
 
 /// The ONNX model (serialized protobuf) of a model directory's recurrent
