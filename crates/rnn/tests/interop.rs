@@ -468,13 +468,20 @@ fn saved_forms_beyond_a_state_dict_import_and_match_pytorch() {
 }
 
 #[test]
-fn two_models_in_a_checkpoint_are_named_and_an_lstm_projection_is_refused() {
+fn two_models_in_a_checkpoint_are_named_and_torchscript_and_an_lstm_projection_are_refused() {
     let sd = read_state_dict(&fixture("checkpoint_two.pt")).unwrap();
     let e = import_state_dict(&sd, "two", &ImportOptions::default())
         .unwrap_err()
         .to_string();
     assert!(
         e.contains("'model.lstm'") && e.contains("'ema.lstm'") && e.contains("--rnn-prefix"),
+        "{e}"
+    );
+    let e = read_state_dict(&fixture("torchscript.pt"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("TorchScript") && e.contains("state_dict()"),
         "{e}"
     );
     let sd = read_state_dict(&fixture("lstm_proj.safetensors")).unwrap();

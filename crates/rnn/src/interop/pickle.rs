@@ -569,6 +569,15 @@ pub fn read_pt_bytes(path: &Path, bytes: &[u8]) -> Result<Vec<(String, PtTensor)
         .cloned()
         .ok_or_else(|| data_err("no data.pkl in the archive: not a torch.save file".into()))?;
     let prefix = pkl.trim_end_matches("data.pkl").to_string();
+    // torch.jit.save: the module's code beside its pickled objects
+    if names
+        .iter()
+        .any(|n| n.starts_with(&format!("{prefix}code/")))
+    {
+        return Err(data_err(
+            "a TorchScript archive (torch.jit.save), which pickles the module's objects, not a state_dict; in PyTorch, torch.jit.load it and torch.save(module.state_dict(), ...)".into(),
+        ));
+    }
     let mut read_entry = |name: &str| -> Result<Vec<u8>> {
         let mut f = zip
             .by_name(name)
