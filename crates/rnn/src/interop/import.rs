@@ -465,13 +465,21 @@ pub fn import_state_dict(
         }
         let dst = &mut model.params[e.range()];
         match folded {
-            // W'[r, v] = sum_k W_ih[r, k] Emb[v, k], in f64
+            // W'[r, v] = sum_k W_ih[r, k] Emb[v, k], in f64, by blocks of
+            // rows (a word-level vocabulary makes W' hundreds of MB)
             Some(emb) => {
                 let v = emb.shape[0];
-                for (r, row) in t.data.chunks_exact(input_size).enumerate() {
-                    for (c, erow) in emb.data.chunks_exact(input_size).enumerate() {
-                        let dot: f64 = row.iter().zip(erow).map(|(a, b)| a * b).sum();
-                        dst[r * v + c] = dot as f32;
+                const ROWS: usize = 64;
+                let mut block = vec![0f64; ROWS.min(e.shape[0]) * v]; // [rows, V]
+                for (i, w) in t.data.chunks(ROWS * input_size).enumerate() {
+                    let rows = w.len() / input_size;
+                    let block = &mut block[..rows * v];
+                    // [rows, I] x [V, I]^T
+                    crate::kernels::gemm(
+                        rows, v, input_size, w, false, &emb.data, true, block, false,
+                    );
+                    for (d, &s) in dst[i * ROWS * v..][..rows * v].iter_mut().zip(block.iter()) {
+                        *d = s as f32;
                     }
                 }
             }
