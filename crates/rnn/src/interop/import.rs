@@ -440,9 +440,10 @@ pub fn import_state_dict(
         } else {
             head_b
         };
-        let Some(t) = theirs else { continue }; // absent bias: zeros
-                                                // the first layer's input weights with an embedding: theirs are
-                                                // [G*H, I], ours [G*H, V] = W_ih Emb^T (Emb: [V, I])
+        // an absent bias stays zeros
+        let Some(t) = theirs else { continue };
+        // the first layer's input weights with an embedding: theirs are
+        // [G*H, I], ours [G*H, V] = W_ih Emb^T (Emb: [V, I])
         let folded = embedding.filter(|_| e.name.starts_with("rnn.weight_ih_l0"));
         let want: Vec<usize> = match folded {
             Some(_) => vec![e.shape[0], input_size],

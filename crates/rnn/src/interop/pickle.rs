@@ -130,8 +130,8 @@ const ALLOWED: &[&str] = &[
 
 struct Machine<'a> {
     path: &'a Path,
-    /// What the bytes are, for errors (`data.pkl`, or `pickle 4 of the
-    /// legacy file`).
+    /// What the bytes are, for errors (`data.pkl`, or `legacy pickle 4
+    /// (the state_dict)`).
     label: &'a str,
     bytes: &'a [u8],
     pos: usize,
