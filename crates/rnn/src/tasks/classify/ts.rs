@@ -235,16 +235,20 @@ impl Dataset {
                 dims_values.push(v);
             }
             let steps = dims_values[0].len();
+            // @equalLength true: every series as long as the first (the
+            // data's own length; a @seriesLength that disagrees with all of
+            // them is a slip of the header, warned about below: UEA's
+            // EyesOpenShut says 127 over series of 128)
             if h.equal_length == Some(true) {
-                let want = h.length.or(raw.first().map(|r: &RawSequence| r.steps));
-                if let Some(w) = want.filter(|&w| w != steps) {
-                    return Err(err(n, format!("{steps} steps, but the header says @equalLength true with series of {w}")));
+                if let Some(first) = raw.first().filter(|r: &&RawSequence| r.steps != steps) {
+                    return Err(err(
+                        n,
+                        format!(
+                            "{steps} steps, but the header says @equalLength true with series of {} (line {})",
+                            first.steps, first.line
+                        ),
+                    ));
                 }
-            } else if let Some(w) = h.length.filter(|&w| w != steps && h.equal_length.is_none()) {
-                return Err(err(
-                    n,
-                    format!("{steps} steps, but the header says @seriesLength {w}"),
-                ));
             }
             let label = if labelled {
                 let l = fields[d].trim().to_string();
@@ -284,7 +288,28 @@ impl Dataset {
             });
         };
         let declared = h.labels.clone().flatten();
-        Dataset::from_raw(path, raw, d, fill, declared, h.problem.clone())
+        // @seriesLength against the data: with @equalLength false the
+        // series may differ (the header's length is then not checked)
+        let mut header_slip = None;
+        if let Some(w) = h.length.filter(|_| h.equal_length != Some(false)) {
+            let first = raw.first().map_or(w, |r| r.steps);
+            if raw.iter().all(|r| r.steps == first) {
+                if first != w {
+                    header_slip = Some(format!(
+                        "{}: the header says @seriesLength {w}, but every series has {first} steps: read as they are",
+                        path.display()
+                    ));
+                }
+            } else if let Some(r) = raw.iter().find(|r| r.steps != w) {
+                return Err(err(
+                    r.line,
+                    format!("{} steps, but the header says @seriesLength {w}", r.steps),
+                ));
+            }
+        }
+        let mut data = Dataset::from_raw(path, raw, d, fill, declared, h.problem.clone())?;
+        data.warnings.extend(header_slip);
+        Ok(data)
     }
 }
 
