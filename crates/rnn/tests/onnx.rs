@@ -178,6 +178,28 @@ fn imported(name: &str, activation: Activation) -> ModelFile {
         .unwrap()
 }
 
+/// `t` steps of `b` class ids spread over the model's classes, and random
+/// initial states (a memory for the LSTM).
+fn ids_case(mf: &ModelFile, t: usize, b: usize) -> Case {
+    let cfg = &mf.model.config;
+    let v = cfg.input_size;
+    let ld = cfg.num_layers * cfg.directions() * b * cfg.hidden_size;
+    Case {
+        steps: t,
+        batch: b,
+        x: Vec::new(),
+        ids: (0..t * b).map(|i| (i * 5 + 3) % v).collect(),
+        state: State {
+            h: values(ld, 1),
+            c: if cfg.cell.has_memory() {
+                values(ld, 2)
+            } else {
+                Vec::new()
+            },
+        },
+    }
+}
+
 /// Deterministic values in [-1, 1).
 fn values(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed
@@ -324,20 +346,7 @@ fn a_language_model_trained_here_exports_with_ids_in() {
     tr.fit(Budget::Steps(10), &mut ()).unwrap();
     let mf = ModelFile::load(&dir).unwrap();
     assert_eq!(mf.task, Task::Lm);
-    let (t, b, v) = (7, 2, mf.model.config.input_size);
-    let ids: Vec<usize> = (0..t * b).map(|i| (i * 5 + 3) % v).collect();
-    let ld = 2 * b * 10;
-    let case = Case {
-        steps: t,
-        batch: b,
-        x: Vec::new(),
-        ids,
-        state: State {
-            h: values(ld, 1),
-            c: values(ld, 2),
-        },
-    };
-    compare("lm (ids)", &mf, &case);
+    compare("lm (ids)", &mf, &ids_case(&mf, 7, 2));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -347,19 +356,6 @@ fn an_imported_embedding_exports_with_ids_in() {
     // GRU's input weights on import; the export reads ids as the model does
     let mf = imported("embedding_gru", Activation::Tanh);
     assert!(rnn::interop::onnx::takes_ids(&mf));
-    let (t, b, v) = (5, 3, mf.model.config.input_size);
-    assert_eq!(v, 9);
-    let ids: Vec<usize> = (0..t * b).map(|i| (i * 4 + 1) % v).collect();
-    let ld = 2 * 2 * b * 5;
-    let case = Case {
-        steps: t,
-        batch: b,
-        x: Vec::new(),
-        ids,
-        state: State {
-            h: values(ld, 3),
-            c: Vec::new(),
-        },
-    };
-    compare("imported embedding (ids)", &mf, &case);
+    assert_eq!(mf.model.config.input_size, 9);
+    compare("imported embedding (ids)", &mf, &ids_case(&mf, 5, 3));
 }
