@@ -94,13 +94,13 @@ pub fn export_pytorch(mf: &ModelFile) -> Result<TensorWriter> {
             None if e.name.starts_with("head.") && !has_head => continue,
             None => e.name.clone(),
         };
-        match mf.extra.get(&format!("{UNFOLDED_PREFIX}{name}")) {
-            // the file's [G*H, I] input weights, not their fold [G*H, V]
-            Some((shape, data)) => w.add::<f32>(name, shape, data),
-            None => w.add::<f32>(name, &e.shape, &mf.model.params[e.range()]),
+        // the file's [G*H, I] input weights, not their fold [G*H, V]: below
+        if mf.extra.contains_key(&format!("{UNFOLDED_PREFIX}{name}")) {
+            continue;
         }
+        w.add::<f32>(name, &e.shape, &mf.model.params[e.range()]);
     }
-    // the embedding itself (not a parameter of the network)
+    // what an embedding's fold replaced: the embedding and the input weights
     for (name, (shape, data)) in &mf.extra {
         if let Some(name) = name.strip_prefix(UNFOLDED_PREFIX) {
             w.add::<f32>(name.to_string(), shape, data);

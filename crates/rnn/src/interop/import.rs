@@ -398,13 +398,16 @@ pub fn import_state_dict(
         ));
     }
     let ignored: Vec<String> = rest.iter().map(|n| n.to_string()).collect();
+    // every tensor taken must be finite
+    let finite = |t: &NamedTensor| match t.data.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(bad(
+            what,
+            format!("tensor '{}' element {i} is {}", t.name, t.data[i]),
+        )),
+        None => Ok(()),
+    };
     if let Some(e) = embedding {
-        if let Some(i) = e.data.iter().position(|v| !v.is_finite()) {
-            return Err(bad(
-                what,
-                format!("tensor '{}' element {i} is {}", e.name, e.data[i]),
-            ));
-        }
+        finite(e)?;
     }
     let output_size = head_w.map_or(1, |w| w.shape.first().copied().unwrap_or(0));
     let config = ModelConfig {
@@ -458,12 +461,7 @@ pub fn import_state_dict(
                 ),
             ));
         }
-        if let Some(i) = t.data.iter().position(|v| !v.is_finite()) {
-            return Err(bad(
-                what,
-                format!("tensor '{}' element {i} is {}", t.name, t.data[i]),
-            ));
-        }
+        finite(t)?;
         let dst = &mut model.params[e.range()];
         match folded {
             // W'[r, v] = sum_k W_ih[r, k] Emb[v, k], in f64, by blocks of
