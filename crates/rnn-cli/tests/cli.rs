@@ -545,6 +545,42 @@ fn bench_json_with_products_is_one_object() {
     assert!(c["train_share"].as_f64().unwrap() > 0.0);
 }
 
+/// `rnn bench --batch/--vocab/--hidden/--steps` runs one shape of the
+/// user's own, named `custom`, the sizes not given taken from `--config`;
+/// a size of 0 or one that cannot fit in memory is refused by its flag.
+#[test]
+fn bench_runs_a_custom_shape_and_refuses_bad_sizes() {
+    let out = rnn(&[
+        "bench", "--cell", "gru", "--config", "S", "--batch", "3", "--hidden", "8", "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let configs = v["configs"].as_array().unwrap();
+    assert_eq!(configs.len(), 1);
+    let c = &configs[0];
+    assert_eq!(c["config"], "custom");
+    assert_eq!(c["cell"], "gru");
+    // B and H as given, V and T from S (65 classes, 25 steps)
+    let sizes: Vec<u64> = ["B", "V", "H", "T"]
+        .iter()
+        .map(|k| c[k].as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes, [3, 65, 8, 25]);
+    assert!(c["train_tok_s"].as_f64().unwrap() > 0.0);
+    assert_bad_input(
+        &rnn(&["bench", "--hidden", "0"]),
+        "error: --hidden 0: expected 1 to 1048576",
+    );
+    assert_bad_input(
+        &rnn(&["bench", "--hidden", "1000000", "--batch", "1000000"]),
+        "error: training a 'bench' model of 1.0e12 parameters (hidden 1000000",
+    );
+}
+
 /// `rnn reference CASE -o CASE --force` replaced the case by its outputs:
 /// an output that is the command's input is refused, --force or not.
 #[test]

@@ -24,7 +24,11 @@ use rnn::testing::bench::{products, run_config_lengths, BenchConfig, Clock, Leng
     L  B=64 V=65 H=1024 T=100  GEMM bound\n\n\
     infer_tok_s: inference with the weights laid out once (Model::prepare);\n\
     infer_plain_tok_s: through Model::infer, nothing laid out in advance.\n\n\
-    Example:\n  rnn bench --config all --threads 2")]
+    --batch, --vocab, --hidden and --steps run one shape of your own, named\n\
+    custom (the sizes not given from --config, or from M), with PyTorch's\n\
+    side from bench/torch_shape.py at the same sizes.\n\n\
+    Examples:\n  rnn bench --config all --threads 2\n  \
+    rnn bench --cell lstm --batch 8 --hidden 512 --steps 50")]
 pub struct BenchArgs {
     /// Which config: S, M, L or all.
     #[arg(long, default_value = "all")]
@@ -55,6 +59,19 @@ pub struct BenchArgs {
     /// `train_share`, ...).
     #[arg(long)]
     pub products: bool,
+    /// Batch size B of a shape of your own (`custom`; the other sizes from
+    /// --config, or from M when it is `all`).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// One-hot input classes and readout outputs V of a custom shape.
+    #[arg(long)]
+    pub vocab: Option<usize>,
+    /// Hidden units H of a custom shape.
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Steps T of a custom shape.
+    #[arg(long)]
+    pub steps: Option<usize>,
 }
 
 /// Makes glibc's malloc keep freed memory for reuse instead of handing it
@@ -76,11 +93,12 @@ fn keep_freed_memory() {
 /// Runs the command.
 pub fn run(args: &BenchArgs) -> CliResult {
     let cell = CellKind::from_name(args.cell, Activation::Tanh);
-    let configs: Vec<&BenchConfig> = match args.config.to_ascii_uppercase().as_str() {
-        "ALL" => CONFIGS.iter().collect(),
+    let mut configs: Vec<BenchConfig> = match args.config.to_ascii_uppercase().as_str() {
+        "ALL" => CONFIGS.to_vec(),
         name => CONFIGS
             .iter()
             .filter(|c| c.name == name)
+            .copied()
             .collect::<Vec<_>>(),
     };
     if configs.is_empty() {
@@ -88,6 +106,36 @@ pub fn run(args: &BenchArgs) -> CliResult {
             "--config {:?}: expected S, M, L or all",
             args.config
         )));
+    }
+    let sizes = [args.batch, args.vocab, args.hidden, args.steps];
+    if sizes.iter().any(Option::is_some) {
+        // a shape of the user's own, the sizes not given from the one config
+        // named, or from M
+        let base = if configs.len() == 1 {
+            configs[0]
+        } else {
+            CONFIGS[1]
+        };
+        for (flag, v) in ["--batch", "--vocab", "--hidden", "--steps"]
+            .iter()
+            .zip(sizes)
+        {
+            if let Some(v) = v {
+                if !(1..=1 << 20).contains(&v) {
+                    return Err(CliError::Usage(format!(
+                        "{flag} {v}: expected 1 to {}",
+                        1 << 20
+                    )));
+                }
+            }
+        }
+        let custom = BenchConfig::custom(
+            args.batch.unwrap_or(base.batch),
+            args.vocab.unwrap_or(base.vocab),
+            args.hidden.unwrap_or(base.hidden),
+            args.steps.unwrap_or(base.steps),
+        )?;
+        configs = vec![custom];
     }
     if !(1..=256).contains(&args.threads) {
         return Err(CliError::Usage(format!(
@@ -102,7 +150,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
         .build_global()
         .map_err(|e| CliError::Failure(format!("cannot start {} threads: {e}", args.threads)))?;
     let mut rows = Vec::new();
-    for c in configs {
+    for c in &configs {
         let r = run_config_lengths(c, cell, args.lengths, args.clock)?;
         let mut row = serde_json::json!({
             "config": c.name, "cell": cell.name(), "threads": args.threads,

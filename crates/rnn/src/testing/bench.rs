@@ -15,7 +15,7 @@ use std::time::Instant;
 /// One benchmark shape.
 #[derive(Clone, Copy, Debug)]
 pub struct BenchConfig {
-    /// `S`, `M` or `L`.
+    /// `S`, `M` or `L`; `custom` for a shape of [`BenchConfig::custom`].
     pub name: &'static str,
     /// `B`.
     pub batch: usize,
@@ -56,6 +56,52 @@ pub const CONFIGS: [BenchConfig; 3] = [
         reps: 2,
     },
 ];
+
+impl BenchConfig {
+    /// A shape of the caller's choosing, named `custom`, with the
+    /// repetitions of [`BenchConfig::reps_for`] (what `bench/torch_shape.py`
+    /// runs PyTorch with at the same shape). Every size must be at least 1.
+    ///
+    /// ```
+    /// let c = rnn::testing::bench::BenchConfig::custom(8, 65, 512, 50).unwrap();
+    /// assert_eq!((c.name, c.reps), ("custom", 18));
+    /// assert!(rnn::testing::bench::BenchConfig::custom(8, 65, 0, 50).is_err());
+    /// ```
+    pub fn custom(batch: usize, vocab: usize, hidden: usize, steps: usize) -> Result<Self> {
+        for (what, v) in [
+            ("batch", batch),
+            ("vocab", vocab),
+            ("hidden", hidden),
+            ("steps", steps),
+        ] {
+            if v == 0 {
+                return Err(Error::Argument {
+                    arg: what.into(),
+                    expected: "a size of at least 1".into(),
+                    got: "0".into(),
+                });
+            }
+        }
+        Ok(Self {
+            name: "custom",
+            batch,
+            vocab,
+            hidden,
+            steps,
+            reps: Self::reps_for(batch, vocab, hidden, steps),
+        })
+    }
+
+    /// Iterations per timed repetition at a shape: about as much product work
+    /// per repetition as M's 10, between 1 and 200 (S's count), so a
+    /// repetition of any shape lasts a similar time:
+    /// `round(2.1e9 / (B T H (H + V)))`. M gives 10 and S 200, as
+    /// `torch_rnn.py`; L gives 1 (the script runs it twice).
+    pub fn reps_for(batch: usize, vocab: usize, hidden: usize, steps: usize) -> usize {
+        let work = batch as f64 * steps as f64 * hidden as f64 * (hidden as f64 + vocab as f64);
+        (2.1e9 / work).round().clamp(1.0, 200.0) as usize
+    }
+}
 
 const WARMUP: usize = 3;
 const REPETITIONS: usize = 5;
@@ -209,6 +255,7 @@ pub fn run_config_lengths(
         output: OutputKind::Softmax,
         ..ModelConfig::elman(c.vocab, c.hidden, c.vocab)
     };
+    config.ensure_trainable("bench", 0, c.steps, c.batch)?;
     let mut model = Model::<f32>::new(config, 0)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let n = c.steps * c.batch;
