@@ -3,6 +3,7 @@
 //! [`Float`] trait that makes every layer generic over `f32` and `f64`.
 
 pub(crate) mod aligned;
+mod cache;
 pub(crate) mod cols;
 pub mod float;
 pub(crate) mod gates;
@@ -17,6 +18,7 @@ pub(crate) mod shared;
 #[cfg(target_arch = "x86_64")]
 mod tiles;
 
+pub use cache::l2_bytes;
 pub use float::Float;
 pub use linalg::*;
 pub use line_alloc::LineAligned;

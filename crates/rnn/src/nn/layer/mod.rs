@@ -455,13 +455,7 @@ impl Recurrent {
         // threads were asked for, no other split runs, W_hh is too large for
         // L1 and there are steps enough to pay for the hand-over (about
         // 1.5 us a call: one step per call, as in streaming, is slower split).
-        if batch == 1
-            && steps >= split::SPLIT_MIN_STEPS
-            && !S::KEEPS
-            && crate::kernels::threads() > 1
-            && !crate::kernels::in_sequential()
-            && self.split_worth::<T>()
-        {
+        if !S::KEEPS && self.units_split::<T>(batch, steps) {
             let ids = match x {
                 Input::Ids(ids) if table => Some(ids),
                 _ => None,
@@ -469,8 +463,21 @@ impl Recurrent {
             let LayerScratch { xi, halves, .. } = scratch;
             let xi: &[T] = prepared_table.unwrap_or(xi);
             let halves_t = prep.map(|pp| &pp.halves_t).filter(|t| !t[0].is_empty());
+            let halves_packed = prep.map(|pp| &pp.halves_packed).filter(|pk| pk[0].n() > 0);
             if self.infer_split(
-                p, xi, ids, steps, h, c, out, stride, offset, halves, halves_t,
+                p,
+                xi,
+                ids,
+                steps,
+                batch,
+                h,
+                c,
+                out,
+                stride,
+                offset,
+                halves,
+                halves_t,
+                halves_packed,
             ) {
                 return;
             }

@@ -38,6 +38,11 @@ pub(crate) struct LayerPrep<T> {
     /// `W_hh^T` packed for the step product of batches; empty where
     /// [`step_packed`] does not choose that kernel.
     pub(super) packed: PackedRhs<T>,
+    /// For each half of the split, its units' columns of `W_hh^T`, gate
+    /// after gate (`[H, G*n]`), packed for the step product of batches;
+    /// empty where the layer is not split or [`step_packed`] does not
+    /// choose that kernel.
+    pub(super) halves_packed: [PackedRhs<T>; 2],
 }
 
 impl Recurrent {
@@ -51,8 +56,20 @@ impl Recurrent {
             self.ids_table_into(p, &mut buf); // [I, G*H]
             out.table = LineVec::from_slice(&buf);
         }
+        let cut = self.split_cut().filter(|_| self.split_worth::<T>());
         if step_packed::<T>() {
             out.packed.pack(p.w_hh, hs, gw, true); // W_hh^T [H, G*H], in panels
+            if let Some(cut) = cut {
+                for (half, (u0, u1)) in [(0, cut), (cut, hs)].into_iter().enumerate() {
+                    // this half's rows of W_hh, gate after gate: [G*n, H]
+                    buf.clear();
+                    for q in 0..ng {
+                        buf.extend_from_slice(&p.w_hh[(q * hs + u0) * hs..(q * hs + u1) * hs]);
+                    }
+                    out.halves_packed[half].pack(&buf, hs, ng * (u1 - u0), true);
+                    // [H, G*n]
+                }
+            }
         }
         if !T::cols_fast() {
             return out;
@@ -61,7 +78,7 @@ impl Recurrent {
         transpose_into(p.w_hh, gw, hs, &mut w_t); // [H, G*H]
         to_panels(&w_t, hs, gw, &mut buf); // in the column kernel's panels
         out.w_hh_t = LineVec::from_slice(&buf);
-        if let Some(cut) = self.split_cut().filter(|_| self.split_worth::<T>()) {
+        if let Some(cut) = cut {
             let mut t = Vec::new();
             for (half, (u0, u1)) in [(0, cut), (cut, hs)].into_iter().enumerate() {
                 let n = u1 - u0;

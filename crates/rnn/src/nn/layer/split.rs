@@ -22,6 +22,7 @@
 
 use super::Recurrent;
 use crate::kernels::pair::{run_pair, Meet, Round};
+use crate::kernels::PackedRhs;
 use crate::nn::layer::LayerParams;
 use crate::Float;
 
@@ -37,6 +38,28 @@ pub(crate) const SPLIT_MIN_BYTES: usize = 64 << 10;
 /// token split), a few steps' gain.
 pub(crate) const SPLIT_MIN_STEPS: usize = 8;
 
+/// The largest batch whose inference is split by hidden units rather than
+/// by sequences, when `W_hh` is larger than a core's L2 ([`units_split`]);
+/// `RNN_UNITS_SPLIT_MAX_BATCH` overrides it (0: batches are never split by
+/// units), for measuring.
+///
+/// Measured (BENCHMARKS.md, forty-fifth session): at two threads, `T` = 50,
+/// the split by units against the split by sequences gave 1.6-1.9x at `B` =
+/// 8 for LSTM and GRU at `H` = 512 and 1024, 1.06-1.20x at `B` = 32, and
+/// 0.88-1.06x at 64; with `W_hh` within L2 (`H` = 256, or Elman at 512) it
+/// lost at `B` = 16 and above (0.71-0.88x).
+///
+/// [`units_split`]: Recurrent::units_split
+pub(crate) fn split_max_batch() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("RNN_UNITS_SPLIT_MAX_BATCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(32)
+    })
+}
+
 /// The buffers of one half: `n` = its number of units, `G` gates.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HalfScratch<T> {
@@ -46,6 +69,14 @@ pub(crate) struct HalfScratch<T> {
     gh: Vec<T>,
     /// Its units' new memory (LSTM): `[n]`.
     c_new: Vec<T>,
+    /// A batch's `s_{t-1}` gathered when its rows are not one block: `[B, H]`.
+    s_prev: Vec<T>,
+    /// Its units' `b_hh`, gate after gate (batches): `[G*n]`.
+    b_hh: Vec<T>,
+    /// Its units' rows of `W_hh`, gate after gate (batches, to pack): `[G*n, H]`.
+    rows: Vec<T>,
+    /// Its part of `W_hh^T` packed (batches, when not prepared): `[H, G*n]`.
+    packed: PackedRhs<T>,
 }
 
 /// A slice shared by the two halves, each writing only its own parts of it
@@ -104,16 +135,42 @@ impl Recurrent {
             && self.gate_width() * self.hidden * size_of::<T>() >= SPLIT_MIN_BYTES
     }
 
-    /// The time loop of [`Recurrent::infer`] for one sequence without
-    /// padding, on this thread and the partner thread
-    /// ([`crate::kernels::pair`]), each on its range of hidden units. `xi`:
-    /// `[T, G*H]`, or the table `[I, G*H]` read at `ids[t]`; `h`, `c`: `[H]`
-    /// (`c` empty without a memory), the initial state on entry and the
-    /// final one on return; `h_t` goes to `out[t*stride + offset..][..H]`.
+    /// Whether inference of `batch` sequences of `steps` steps (no padding)
+    /// splits the step by hidden units across two threads: threads were
+    /// asked for and no other split runs, `W_hh` is worth it
+    /// ([`Recurrent::split_worth`]) and the call has steps enough to pay for
+    /// the hand-over ([`SPLIT_MIN_STEPS`]); a batch of more than one sequence
+    /// also needs the packed step kernel, `W_hh` larger than a core's L2
+    /// ([`crate::kernels::l2_bytes`]: split by sequences, each thread would
+    /// read all of it from L3 at every step; split by units, half) and at
+    /// most [`split_max_batch`] sequences.
+    pub(crate) fn units_split<T: Float>(&self, batch: usize, steps: usize) -> bool {
+        let w_hh_bytes = self.gate_width() * self.hidden * size_of::<T>();
+        steps >= SPLIT_MIN_STEPS
+            && crate::kernels::threads() > 1
+            && !crate::kernels::in_sequential()
+            && self.split_worth::<T>()
+            && (batch == 1
+                || (super::step_packed::<T>()
+                    && w_hh_bytes > crate::kernels::l2_bytes()
+                    && batch <= split_max_batch()))
+    }
+
+    /// The time loop of [`Recurrent::infer`] for `batch` sequences of
+    /// `steps` steps each (no padding), on this thread and the partner
+    /// thread ([`crate::kernels::pair`]), each on its range of hidden units
+    /// with all their gates. `xi`: `[T*B, G*H]`, or the table `[I, G*H]`
+    /// read at `ids[t*B + b]`; `h`, `c`: `[B, H]` (`c` empty without a
+    /// memory), the initial state on entry and the final one on return;
+    /// `h_t` of sequence `b` goes to `out[(t*B + b)*stride + offset..][..H]`.
     ///
-    /// `halves_t`: each half's columns of `W_hh^T` (`[H, G*n]` in the column
-    /// kernel's panels, prepared once: [`super::LayerPrep`]), read down the
-    /// columns instead of `W_hh`'s rows.
+    /// The step product of each half: one sequence, down the columns of its
+    /// part of `W_hh^T` (`halves_t`, `[H, G*n]` in the column kernel's
+    /// panels, prepared once: [`super::LayerPrep`]), or `W_hh`'s rows one by
+    /// one; a batch, its part of `W_hh^T` packed (`halves_packed`, prepared
+    /// once, or packed here into the half's scratch) times `s_{t-1}`
+    /// (`[B, H]`), as the one-thread loop's packed product does for all the
+    /// columns.
     ///
     /// Returns `false`, with `h`, `c` and `out` untouched, when the partner
     /// declines ([`crate::kernels::pair`]: busy with another caller, or
@@ -126,6 +183,7 @@ impl Recurrent {
         xi: &[T],
         ids: Option<&[usize]>,
         steps: usize,
+        batch: usize,
         h: &mut [T],
         c: &mut [T],
         out: &mut [T],
@@ -133,23 +191,57 @@ impl Recurrent {
         offset: usize,
         halves: &mut [HalfScratch<T>; 2],
         halves_t: Option<&[crate::kernels::aligned::LineVec<T>; 2]>,
+        halves_packed: Option<&[PackedRhs<T>; 2]>,
     ) -> bool {
         let Some(cut) = self.split_cut() else {
             return false;
         };
         let (hs, gw, ng) = (self.hidden, self.gate_width(), self.cell.gates());
         let mem = self.cell.has_memory();
+        let batched = batch > 1;
+        // prepared halves only where they are this layer's (empty where the
+        // layer was not worth splitting when prepared)
+        let halves_packed = halves_packed.filter(|pk| {
+            pk.iter()
+                .zip([ng * cut, ng * (hs - cut)])
+                .all(|(pk, n)| pk.k() == hs && pk.n() == n)
+        });
+        // s_{t-1} of a batch is read in place when the rows of a step are
+        // one [B, H] block (stride H), else gathered into each half's buffer
+        let gather = batched && stride != hs;
         for (half, buf) in halves.iter_mut().enumerate() {
-            let n = if half == 0 { cut } else { hs - cut };
+            let (u0, u1) = if half == 0 { (0, cut) } else { (cut, hs) };
+            let n = u1 - u0;
             buf.xi.resize(ng * n, T::zero()); // [G*n]
-            buf.gh.resize(ng * n, T::zero()); // [G*n]
+            buf.gh.resize(batch * ng * n, T::zero()); // [B, G*n]
             buf.c_new.resize(if mem { n } else { 0 }, T::zero()); // [n]
+            buf.s_prev
+                .resize(if gather { batch * hs } else { 0 }, T::zero()); // [B, H]
+            buf.b_hh.clear();
+            if batched {
+                // this half's b_hh, gate after gate: [G*n]
+                if let Some(b) = p.b_hh {
+                    for q in 0..ng {
+                        buf.b_hh.extend_from_slice(&b[q * hs + u0..q * hs + u1]);
+                    }
+                }
+                // this half's rows of W_hh, gate after gate ([G*n, H]),
+                // packed as the transposed right-hand side [H, G*n]
+                if halves_packed.is_none() {
+                    buf.rows.clear();
+                    for q in 0..ng {
+                        buf.rows
+                            .extend_from_slice(&p.w_hh[(q * hs + u0) * hs..(q * hs + u1) * hs]);
+                    }
+                    buf.packed.pack(&buf.rows, hs, ng * n, true);
+                }
+            }
         }
-        let h0: &[T] = h; // s_0, read by both halves at the first step
-        let out_s = Shared::new(out); // [T, stride]: each step's row
-        let c_s = Shared::new(c); // [H]: each half its own units
+        let h0: &[T] = h; // s_0 [B, H], read by both halves at the first step
+        let out_s = Shared::new(out); // [T*B, stride]: each step's rows
+        let c_s = Shared::new(c); // [B, H]: each half its own units
         let halves_s = Shared::new(halves.as_mut_slice()); // one each
-        let step_row = |t: usize| t * stride + offset;
+        let row_at = |r: usize| r * stride + offset;
         let ran = run_pair(|half, meet: &Meet, round: &mut Round| {
             let (u0, u1) = if half == 0 { (0, cut) } else { (cut, hs) };
             let n = u1 - u0;
@@ -158,57 +250,110 @@ impl Recurrent {
                 xi: xi_h,
                 gh,
                 c_new,
+                s_prev: s_buf,
+                b_hh: b_half,
+                packed: own_packed,
+                ..
             } = unsafe { &mut halves_s.get_mut(half, 1)[0] };
-            // SAFETY: only this half reads or writes its units of c.
-            let c_own: &mut [T] = if mem {
-                unsafe { c_s.get_mut(u0, n) }
-            } else {
-                &mut []
-            };
+            let packed: &PackedRhs<T> = halves_packed.map_or(own_packed, |pk| &pk[half]);
             for k in 0..steps {
                 let t = if self.reverse { steps - 1 - k } else { k };
-                // s_{t-1}: the initial state or the previous step's row, which
-                // both halves finished writing before the last meeting
-                let s_prev: &[T] = if k == 0 {
-                    h0
+                let tp = if self.reverse {
+                    t + 1
                 } else {
-                    let tp = if self.reverse { t + 1 } else { t - 1 };
-                    // SAFETY: row tp is written by no one from here on.
-                    unsafe { out_s.get(step_row(tp), hs) }
+                    t.wrapping_sub(1)
                 };
-                let xr = ids.map_or(t, |ids| ids[t]);
-                let xi_row = &xi[xr * gw..(xr + 1) * gw]; // [G*H]
-                for q in 0..ng {
-                    // gate q of units u0..u1
-                    let rows = q * hs + u0..q * hs + u1;
-                    // gh[q] = b_hh[q]   (this half's rows; + W_hh[q] s_{t-1} below)
+                // s_{t-1} of sequence b: the initial state or the previous
+                // step's row, which both halves finished writing before the
+                // last meeting
+                // SAFETY: the rows of step tp are written by no one from here on.
+                let prev_row = |b: usize| -> &[T] {
+                    if k == 0 {
+                        &h0[b * hs..(b + 1) * hs]
+                    } else {
+                        unsafe { out_s.get(row_at(tp * batch + b), hs) }
+                    }
+                };
+                // gh = W_hh s_{t-1} + b_hh over this half's rows, [B, G*n]
+                if batched {
+                    let s: &[T] = if k == 0 {
+                        h0
+                    } else if gather {
+                        for b in 0..batch {
+                            s_buf[b * hs..(b + 1) * hs].copy_from_slice(prev_row(b));
+                        }
+                        s_buf
+                    } else {
+                        // SAFETY: as prev_row; stride H makes the step's rows one block.
+                        unsafe { out_s.get(row_at(tp * batch), batch * hs) }
+                    };
                     match p.b_hh {
-                        Some(b) => gh[q * n..(q + 1) * n].copy_from_slice(&b[rows.clone()]),
-                        None => gh[q * n..(q + 1) * n].fill(T::zero()),
+                        Some(_) => packed.gemm_bias(batch, s, b_half, gh),
+                        None => {
+                            gh.fill(T::zero());
+                            packed.gemm_acc(batch, s, gh);
+                        }
                     }
-                    // xi[q] = W_ih x_t + b_ih   (this half's units)
-                    xi_h[q * n..(q + 1) * n].copy_from_slice(&xi_row[rows]);
-                }
-                // gh += W_hh s_{t-1} over this half's rows: with W_hh^T
-                // prepared, down this half's columns of it ([H, G*n], the
-                // same sums as the whole product's columns); else row by row
-                let by_cols = halves_t
-                    .is_some_and(|w_t| T::gemv_cols_acc(hs, ng * n, &w_t[half], s_prev, gh, false));
-                if !by_cols {
+                } else {
+                    let s_prev = prev_row(0);
                     for q in 0..ng {
+                        // gh[q] = b_hh[q]   (this half's rows; + W_hh[q] s_{t-1} below)
                         let rows = q * hs + u0..q * hs + u1;
-                        let ghq = &mut gh[q * n..(q + 1) * n];
-                        T::gemv_acc(n, hs, &p.w_hh[rows.start * hs..rows.end * hs], s_prev, ghq);
+                        match p.b_hh {
+                            Some(b) => gh[q * n..(q + 1) * n].copy_from_slice(&b[rows]),
+                            None => gh[q * n..(q + 1) * n].fill(T::zero()),
+                        }
+                    }
+                    // gh += W_hh s_{t-1}: with W_hh^T prepared, down this
+                    // half's columns of it ([H, G*n], the same sums as the
+                    // whole product's columns); else row by row
+                    let by_cols = halves_t.is_some_and(|w_t| {
+                        T::gemv_cols_acc(hs, ng * n, &w_t[half], s_prev, gh, false)
+                    });
+                    if !by_cols {
+                        for q in 0..ng {
+                            let rows = q * hs + u0..q * hs + u1;
+                            let ghq = &mut gh[q * n..(q + 1) * n];
+                            T::gemv_acc(
+                                n,
+                                hs,
+                                &p.w_hh[rows.start * hs..rows.end * hs],
+                                s_prev,
+                                ghq,
+                            );
+                        }
                     }
                 }
-                // SAFETY: this half's units of row t, written by it alone;
-                // the other half reads row t only after the meeting below.
-                let ht = unsafe { out_s.get_mut(step_row(t) + u0, n) };
-                // s_t, c_t of units u0..u1
-                self.cell
-                    .forward_row(xi_h, gh, &s_prev[u0..u1], c_own, ht, c_new, &mut []);
-                if mem {
-                    c_own.copy_from_slice(c_new);
+                for b in 0..batch {
+                    let r = t * batch + b;
+                    let xr = ids.map_or(r, |ids| ids[r]);
+                    let xi_row = &xi[xr * gw..(xr + 1) * gw]; // [G*H]
+                    for q in 0..ng {
+                        // xi[q] = W_ih x_t + b_ih   (this half's units)
+                        xi_h[q * n..(q + 1) * n].copy_from_slice(&xi_row[q * hs + u0..q * hs + u1]);
+                    }
+                    // SAFETY: only this half reads or writes its units of c.
+                    let c_own: &mut [T] = if mem {
+                        unsafe { c_s.get_mut(b * hs + u0, n) }
+                    } else {
+                        &mut []
+                    };
+                    // SAFETY: this half's units of row r, written by it alone;
+                    // the other half reads row r only after the meeting below.
+                    let ht = unsafe { out_s.get_mut(row_at(r) + u0, n) };
+                    // s_t, c_t of units u0..u1 of sequence b
+                    self.cell.forward_row(
+                        xi_h,
+                        &gh[b * ng * n..(b + 1) * ng * n],
+                        &prev_row(b)[u0..u1],
+                        c_own,
+                        ht,
+                        c_new,
+                        &mut [],
+                    );
+                    if mem {
+                        c_own.copy_from_slice(c_new);
+                    }
                 }
                 if k + 1 < steps {
                     meet.wait(round); // s_t whole for both
@@ -218,7 +363,10 @@ impl Recurrent {
         if ran && steps > 0 {
             // the final state: the outputs of the last step run
             let t = if self.reverse { 0 } else { steps - 1 };
-            h[..hs].copy_from_slice(&out[step_row(t)..step_row(t) + hs]);
+            for b in 0..batch {
+                let at = row_at(t * batch + b);
+                h[b * hs..(b + 1) * hs].copy_from_slice(&out[at..at + hs]);
+            }
         }
         ran
     }
@@ -238,12 +386,24 @@ mod tests {
             .collect()
     }
 
-    /// One layer over one sequence, split and not: the same outputs, final
-    /// state and memory to the bit (each unit goes through the same
+    /// One layer over `batch` sequences, split and not: the same outputs,
+    /// final state and memory to the bit (each unit goes through the same
     /// operations either way), for every cell, both directions, with and
-    /// without `b_hh`, and for `H` whose cut is uneven (37: units 0-15 and
-    /// 16-36) or at the smallest split (16: 8 and 8).
-    fn check<T: Float>(cell: CellKind, hidden: usize, reverse: bool, two_biases: bool) {
+    /// without `b_hh`, for `H` whose cut is uneven (37: units 0-15 and
+    /// 16-36) or at the smallest split (16: 8 and 8), and for batches with
+    /// each half's part of `W_hh^T` packed per call or prepared once
+    /// (`prepared`), their outputs in rows of width `H` (read in place) or
+    /// wider (`wide`: gathered, as a bidirectional layer's directions).
+    #[allow(clippy::too_many_arguments)]
+    fn check<T: Float>(
+        cell: CellKind,
+        hidden: usize,
+        reverse: bool,
+        two_biases: bool,
+        batch: usize,
+        prepared: bool,
+        wide: bool,
+    ) {
         let (ni, steps) = (7, 23);
         let layer = Recurrent {
             cell,
@@ -262,17 +422,17 @@ mod tests {
             b_ih: &b_ih,
             b_hh: two_biases.then_some(b_hh.as_slice()),
         };
-        let x = pattern::<T>(steps * ni, 5, 1.0); // [T, 1, I]
-        let h0 = pattern::<T>(hidden, 6, 0.5);
+        let x = pattern::<T>(steps * batch * ni, 5, 1.0); // [T, B, I]
+        let h0 = pattern::<T>(batch * hidden, 6, 0.5); // [B, H]
         let c0 = if mem {
-            pattern::<T>(hidden, 7, 0.5)
+            pattern::<T>(batch * hidden, 7, 0.5)
         } else {
             vec![]
         };
-        // the outputs go to columns 3..3+H of rows of width H + 5, as a
-        // bidirectional layer's directions do
-        let (stride, offset) = (hidden + 5, 3);
-        let mut out_one = vec![T::zero(); steps * stride];
+        // wide: the outputs go to columns 3..3+H of rows of width H + 5, as
+        // a bidirectional layer's directions do
+        let (stride, offset) = if wide { (hidden + 5, 3) } else { (hidden, 0) };
+        let mut out_one = vec![T::zero(); steps * batch * stride];
         let (mut h_one, mut c_one) = (h0.clone(), c0.clone());
         let mut scratch = LayerScratch::default();
         crate::kernels::sequential(|| {
@@ -280,7 +440,7 @@ mod tests {
                 &p,
                 Input::Dense(&x),
                 steps,
-                1,
+                batch,
                 None,
                 &mut h_one,
                 &mut c_one,
@@ -292,8 +452,10 @@ mod tests {
             )
         });
         let mut xi = Vec::new();
-        layer.input_projection_into(&p, Input::Dense(&x), steps, &mut xi);
-        let mut out_two = vec![T::zero(); steps * stride];
+        layer.input_projection_into(&p, Input::Dense(&x), steps * batch, &mut xi);
+        let prep = layer.prepare(&p, false);
+        let halves_packed = Some(&prep.halves_packed).filter(|_| prepared);
+        let mut out_two = vec![T::zero(); steps * batch * stride];
         let (mut h_two, mut c_two) = (h0.clone(), c0.clone());
         let mut halves: [HalfScratch<T>; 2] = Default::default();
         let ran = layer.infer_split(
@@ -301,6 +463,7 @@ mod tests {
             &xi,
             None,
             steps,
+            batch,
             &mut h_two,
             &mut c_two,
             &mut out_two,
@@ -308,8 +471,12 @@ mod tests {
             offset,
             &mut halves,
             None,
+            halves_packed,
         );
-        let what = format!("{cell:?} H={hidden} reverse={reverse} b_hh={two_biases}");
+        let what = format!(
+            "{cell:?} H={hidden} reverse={reverse} b_hh={two_biases} B={batch} \
+             prepared={prepared} wide={wide}"
+        );
         assert_eq!(ran, two_cores(), "{what}: the split ran (with two cores)");
         if !ran {
             return;
@@ -339,8 +506,17 @@ mod tests {
         for cell in cells {
             for (hidden, reverse, two) in [(100, false, true), (37, true, true), (16, false, false)]
             {
-                check::<f32>(cell, hidden, reverse, two);
-                check::<f64>(cell, hidden, reverse, two);
+                check::<f32>(cell, hidden, reverse, two, 1, false, true);
+                check::<f64>(cell, hidden, reverse, two, 1, false, true);
+                // batches: where the one-thread loop runs the packed kernel
+                // too (the split's batches need it: `units_split`)
+                if super::super::step_packed::<f32>() {
+                    for (batch, prepared, wide) in
+                        [(3, false, true), (5, true, false), (2, true, true)]
+                    {
+                        check::<f32>(cell, hidden, reverse, two, batch, prepared, wide);
+                    }
+                }
             }
         }
     }

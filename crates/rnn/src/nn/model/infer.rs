@@ -316,6 +316,17 @@ impl<T: Float> Model<T> {
     ) {
         let (steps, batch) = (data.steps, data.batch);
         let (o, h) = (self.config.output_size, self.config.hidden_size);
+        // a small batch over large layers: each step split by hidden units
+        // across two threads (`layer/split.rs`), each reading half of W_hh,
+        // instead of each part of the batch reading all of it
+        let cfg = &self.config;
+        let by_units = data.lengths.is_none()
+            && (0..cfg.num_layers).all(|k| {
+                (0..cfg.directions()).all(|d| cfg.layer(k, d).units_split::<T>(batch, steps))
+            });
+        if by_units {
+            return self.infer_prepared_unchecked(data, inf, prep);
+        }
         let split = split_batch(self, data, false, prep.is_some(), |_, part| {
             let mut out = Inference::new();
             self.infer_prepared_unchecked(part, &mut out, prep);
