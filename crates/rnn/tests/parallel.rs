@@ -318,3 +318,89 @@ fn bidirectional_inference_on_two_threads_matches_one_thread() {
         }
     }
 }
+
+/// A small batch over a layer whose `W_hh` is larger than a core's L2: with
+/// two threads, inference splits each step by hidden units (each thread
+/// its units' gates, `layer/split.rs`) instead of by sequences. The logits
+/// and final states are those of one thread, bit for bit (each unit's sums
+/// and cell math are the same), for every cell, one and two layers (the
+/// second over the first's dense outputs), one direction and two, with and
+/// without the weights laid out once (`prepare`), from the zero state and
+/// from a carried one, sequences of one length and of different ones
+/// (`layer/split.rs`'s loop over the sequences still running).
+#[test]
+fn the_split_by_hidden_units_of_small_batches_matches_one_thread() {
+    let (steps, batch, vocab) = (9, 4, 5);
+    for cell in [
+        ModelConfig::elman(vocab, 8, vocab).cell,
+        CellKind::Lstm,
+        CellKind::Gru,
+    ] {
+        // the smallest multiple of 8 units whose W_hh ([G*H, H] f32) exceeds L2
+        let mut h = 8;
+        while cell.gates() * h * h * 4 <= rnn::kernels::l2_bytes() {
+            h += 8;
+        }
+        for (layers, bidirectional) in [(1, false), (2, true)] {
+            let config = ModelConfig {
+                cell,
+                num_layers: layers,
+                bidirectional,
+                ..ModelConfig::elman(vocab, h, vocab)
+            };
+            let model = Model::<f32>::new(config, 7).expect("valid config");
+            let ids: Vec<usize> = (0..steps * batch).map(|r| (r * 3 + 2) % vocab).collect();
+            let mut state = model.zero_state(batch);
+            for (k, v) in state.h.iter_mut().enumerate() {
+                *v = (k as f32 * 0.11).sin() * 0.5;
+            }
+            for (k, v) in state.c.iter_mut().enumerate() {
+                *v = (k as f32 * 0.07).cos() * 0.5;
+            }
+            let prepared = model.prepare();
+            // of equal lengths, and of different ones (a step of one
+            // sequence, its product a matrix-vector one, at the end)
+            let ragged = [9, 2, 6, 1];
+            for (with_state, lengths) in [(false, None), (true, None), (true, Some(&ragged))] {
+                let mut data = Batch::new(Input::Ids(&ids), steps, batch);
+                if with_state {
+                    data = data.with_state(&state);
+                }
+                if let Some(l) = lengths {
+                    data = data.with_lengths(l);
+                }
+                let what = format!(
+                    "{cell:?} H={h} L={layers} bi={bidirectional} state={with_state} lengths={lengths:?}"
+                );
+                for laid_out in [false, true] {
+                    // one thread, then two: the same path but for the split
+                    let run = |data, inf: &mut rnn::Inference<f32>| {
+                        if laid_out {
+                            prepared.infer(data, inf).unwrap();
+                        } else {
+                            model.infer(data, inf).unwrap();
+                        }
+                    };
+                    rnn::kernels::set_threads(1);
+                    let mut one = rnn::Inference::new();
+                    run(data, &mut one);
+                    rnn::kernels::set_threads(2);
+                    let mut two = rnn::Inference::new();
+                    run(data.split_across_threads(), &mut two);
+                    assert!(
+                        one.logits == two.logits,
+                        "{what} prepared={laid_out}: logits"
+                    );
+                    assert!(
+                        one.state.h == two.state.h,
+                        "{what} prepared={laid_out}: h_n"
+                    );
+                    assert!(
+                        one.state.c == two.state.c,
+                        "{what} prepared={laid_out}: c_n"
+                    );
+                }
+            }
+        }
+    }
+}

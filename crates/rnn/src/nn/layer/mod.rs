@@ -424,6 +424,11 @@ impl Recurrent {
         let mem = self.cell.has_memory();
         let rows = steps * batch;
         let bh = batch * hs;
+        // each half's part of W_hh^T for the split by units, as prepared
+        let halves_packed = prep
+            .filter(|_| !S::KEEPS)
+            .map(|pp| &pp.halves_packed)
+            .filter(|pk| pk[0].n() > 0);
         // prepared weights (inference of batches without padding only)
         let prep = prep.filter(|_| !S::KEEPS && lengths.is_none());
         let prepared_table = match (prep, x) {
@@ -446,6 +451,36 @@ impl Recurrent {
                 Input::Ids(ids) if table => Some(ids),
                 _ => None,
             };
+            // inference of a few sequences over a large layer: the step
+            // split by hidden units across two threads (see `split.rs`)
+            if !S::KEEPS && self.units_split_sorted::<T>(batch, steps) {
+                let LayerScratch {
+                    xi,
+                    halves,
+                    order,
+                    h_sorted,
+                    c_sorted,
+                    ..
+                } = &mut *scratch;
+                if self.infer_split_sorted(
+                    p,
+                    xi,
+                    table_ids,
+                    steps,
+                    batch,
+                    l,
+                    (order, h_sorted, c_sorted),
+                    h,
+                    c,
+                    out,
+                    stride,
+                    offset,
+                    halves,
+                    halves_packed,
+                ) {
+                    return;
+                }
+            }
             return self.run_sorted(
                 p, table_ids, steps, batch, l, h, c, out, stride, offset, scratch, sink,
             );
@@ -463,7 +498,6 @@ impl Recurrent {
             let LayerScratch { xi, halves, .. } = scratch;
             let xi: &[T] = prepared_table.unwrap_or(xi);
             let halves_t = prep.map(|pp| &pp.halves_t).filter(|t| !t[0].is_empty());
-            let halves_packed = prep.map(|pp| &pp.halves_packed).filter(|pk| pk[0].n() > 0);
             if self.infer_split(
                 p,
                 xi,

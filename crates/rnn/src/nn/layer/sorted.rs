@@ -25,7 +25,7 @@ use crate::Float;
 
 /// `order`: the sequences `0..B` by decreasing length (ties in batch order),
 /// so those valid at step `t` are `order[..active(t)]`.
-fn sort_by_length(lengths: &[usize], order: &mut Vec<usize>) {
+pub(super) fn sort_by_length(lengths: &[usize], order: &mut Vec<usize>) {
     order.clear();
     order.extend(0..lengths.len());
     order.sort_unstable_by_key(|&b| (std::cmp::Reverse(lengths[b]), b)); // no allocation
@@ -33,13 +33,13 @@ fn sort_by_length(lengths: &[usize], order: &mut Vec<usize>) {
 
 /// How many sequences are still running at step `t`: `#{b : t < lengths[b]}`.
 #[inline]
-fn active(lengths: &[usize], order: &[usize], t: usize) -> usize {
+pub(super) fn active(lengths: &[usize], order: &[usize], t: usize) -> usize {
     order.partition_point(|&b| t < lengths[b])
 }
 
 /// Copies row `order[i]` of `src` (`[B, w]`) to row `i` of `dst`, resized to
 /// `[B, w]`.
-fn gather<T: Float>(src: &[T], order: &[usize], w: usize, dst: &mut Vec<T>) {
+pub(super) fn gather<T: Float>(src: &[T], order: &[usize], w: usize, dst: &mut Vec<T>) {
     dst.clear();
     for &b in order {
         dst.extend_from_slice(&src[b * w..(b + 1) * w]);
@@ -47,7 +47,7 @@ fn gather<T: Float>(src: &[T], order: &[usize], w: usize, dst: &mut Vec<T>) {
 }
 
 /// The inverse of [`gather`]: row `i` of `src` to row `order[i]` of `dst`.
-fn scatter<T: Float>(src: &[T], order: &[usize], w: usize, dst: &mut [T]) {
+pub(super) fn scatter<T: Float>(src: &[T], order: &[usize], w: usize, dst: &mut [T]) {
     for (i, &b) in order.iter().enumerate() {
         dst[b * w..(b + 1) * w].copy_from_slice(&src[i * w..(i + 1) * w]);
     }

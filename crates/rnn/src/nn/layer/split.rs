@@ -295,34 +295,14 @@ impl Recurrent {
                         }
                     }
                 } else {
-                    let s_prev = prev_row(0);
-                    for q in 0..ng {
-                        // gh[q] = b_hh[q]   (this half's rows; + W_hh[q] s_{t-1} below)
-                        let rows = q * hs + u0..q * hs + u1;
-                        match p.b_hh {
-                            Some(b) => gh[q * n..(q + 1) * n].copy_from_slice(&b[rows]),
-                            None => gh[q * n..(q + 1) * n].fill(T::zero()),
-                        }
-                    }
-                    // gh += W_hh s_{t-1}: with W_hh^T prepared, down this
-                    // half's columns of it ([H, G*n], the same sums as the
-                    // whole product's columns); else row by row
-                    let by_cols = halves_t.is_some_and(|w_t| {
-                        T::gemv_cols_acc(hs, ng * n, &w_t[half], s_prev, gh, false)
+                    self.half_step_one(p, (u0, u1), prev_row(0), gh, |gh| {
+                        // with W_hh^T prepared, down this half's columns of
+                        // it ([H, G*n], the same sums as the whole product's
+                        // columns)
+                        halves_t.is_some_and(|w_t| {
+                            T::gemv_cols_acc(hs, ng * n, &w_t[half], prev_row(0), gh, false)
+                        })
                     });
-                    if !by_cols {
-                        for q in 0..ng {
-                            let rows = q * hs + u0..q * hs + u1;
-                            let ghq = &mut gh[q * n..(q + 1) * n];
-                            T::gemv_acc(
-                                n,
-                                hs,
-                                &p.w_hh[rows.start * hs..rows.end * hs],
-                                s_prev,
-                                ghq,
-                            );
-                        }
-                    }
                 }
                 for b in 0..batch {
                     let r = t * batch + b;
@@ -366,6 +346,233 @@ impl Recurrent {
             for b in 0..batch {
                 let at = row_at(t * batch + b);
                 h[b * hs..(b + 1) * hs].copy_from_slice(&out[at..at + hs]);
+            }
+        }
+        ran
+    }
+
+    /// One sequence's `gh = W_hh s_{t-1} + b_hh` over the rows of units
+    /// `u0..u1` of every gate (`gh`: `[G*n]`, gate after gate): `b_hh`
+    /// first, then the product by `cols` when it takes it (returns `true`),
+    /// else `W_hh`'s rows one by one, the sums of the one-thread loop's
+    /// matrix-vector product for these rows.
+    fn half_step_one<T: Float>(
+        &self,
+        p: &LayerParams<T>,
+        (u0, u1): (usize, usize),
+        s_prev: &[T],
+        gh: &mut [T],
+        cols: impl FnOnce(&mut [T]) -> bool,
+    ) {
+        let (hs, ng, n) = (self.hidden, self.cell.gates(), u1 - u0);
+        for q in 0..ng {
+            // gh[q] = b_hh[q]   (this half's rows; + W_hh[q] s_{t-1} below)
+            let rows = q * hs + u0..q * hs + u1;
+            match p.b_hh {
+                Some(b) => gh[q * n..(q + 1) * n].copy_from_slice(&b[rows]),
+                None => gh[q * n..(q + 1) * n].fill(T::zero()),
+            }
+        }
+        if !cols(gh) {
+            for q in 0..ng {
+                // gh[q] += W_hh[q] s_{t-1}
+                let rows = q * hs + u0..q * hs + u1;
+                let ghq = &mut gh[q * n..(q + 1) * n];
+                T::gemv_acc(n, hs, &p.w_hh[rows.start * hs..rows.end * hs], s_prev, ghq);
+            }
+        }
+    }
+
+    /// Whether inference of `batch` sequences of different lengths over
+    /// `steps` steps splits each step by hidden units (the loop of
+    /// [`Recurrent::infer_split_sorted`]): as [`Recurrent::units_split`],
+    /// where a gated cell's batch counts half (the sequences running at a
+    /// step are fewer than the batch: half of it on average when the
+    /// lengths spread evenly). Measured (BENCHMARKS.md, forty-fifth
+    /// session; two threads, `torch_rnn.py`'s lengths, `T` = 100, `H` = 512,
+    /// 768 and 1024): LSTM and GRU gained 1.1-1.9x at `B` = 16 and 32 and
+    /// 1.05-1.19x at 64 (GRU at `H` = 512 lost 5 % there); Elman gained
+    /// 1.3-1.8x at 16, 0.96-1.12x at 32, and lost 10-20 % at 64.
+    pub(crate) fn units_split_sorted<T: Float>(&self, batch: usize, steps: usize) -> bool {
+        let counted = if self.cell.gates() > 1 {
+            batch.div_ceil(2)
+        } else {
+            batch
+        };
+        batch > 1 && self.units_split::<T>(counted.max(2), steps)
+    }
+
+    /// The time loop of [`Recurrent::infer`] for sequences of different
+    /// `lengths` (`[B]`), as `sorted.rs` runs it on one thread (the
+    /// sequences by decreasing length, each step's product over the `n_t`
+    /// still running), split by hidden units across this thread and the
+    /// partner as [`Recurrent::infer_split`]. `sorted`: buffers for the
+    /// order, `s_0` and `c` in that order. The product of a step of one
+    /// running sequence is `W_hh`'s rows one by one, of several this half's
+    /// part of `W_hh^T` packed (prepared in `halves_packed`, or packed
+    /// here), as the one-thread loop's; so the outputs and final states are
+    /// its bits. Returns `false`, nothing written, where
+    /// [`Recurrent::infer_split`] does.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn infer_split_sorted<T: Float>(
+        &self,
+        p: &LayerParams<T>,
+        xi: &[T],
+        ids: Option<&[usize]>,
+        steps: usize,
+        batch: usize,
+        lengths: &[usize],
+        sorted: (&mut Vec<usize>, &mut Vec<T>, &mut Vec<T>),
+        h: &mut [T],
+        c: &mut [T],
+        out: &mut [T],
+        stride: usize,
+        offset: usize,
+        halves: &mut [HalfScratch<T>; 2],
+        halves_packed: Option<&[PackedRhs<T>; 2]>,
+    ) -> bool {
+        let Some(cut) = self.split_cut() else {
+            return false;
+        };
+        let (hs, gw, ng) = (self.hidden, self.gate_width(), self.cell.gates());
+        let mem = self.cell.has_memory();
+        let lengths = &lengths[..batch];
+        let halves_packed = halves_packed.filter(|pk| {
+            pk.iter()
+                .zip([ng * cut, ng * (hs - cut)])
+                .all(|(pk, n)| pk.k() == hs && pk.n() == n)
+        });
+        for (half, buf) in halves.iter_mut().enumerate() {
+            let (u0, u1) = if half == 0 { (0, cut) } else { (cut, hs) };
+            let n = u1 - u0;
+            buf.xi.resize(ng * n, T::zero()); // [G*n]
+            buf.gh.resize(batch * ng * n, T::zero()); // [B, G*n]
+            buf.c_new.resize(if mem { n } else { 0 }, T::zero()); // [n]
+            buf.s_prev.resize(batch * hs, T::zero()); // [B, H], the running rows first
+            buf.b_hh.clear();
+            if let Some(b) = p.b_hh {
+                for q in 0..ng {
+                    buf.b_hh.extend_from_slice(&b[q * hs + u0..q * hs + u1]); // [G*n]
+                }
+            }
+            if halves_packed.is_none() {
+                buf.rows.clear();
+                for q in 0..ng {
+                    buf.rows
+                        .extend_from_slice(&p.w_hh[(q * hs + u0) * hs..(q * hs + u1) * hs]);
+                }
+                buf.packed.pack(&buf.rows, hs, ng * n, true); // [H, G*n]
+            }
+        }
+        let (order, h_sorted, c_sorted) = sorted;
+        super::sorted::sort_by_length(lengths, order);
+        super::sorted::gather(h, order, hs, h_sorted); // s_0 in sorted order: [B, H]
+        if mem {
+            super::sorted::gather(c, order, hs, c_sorted); // [B, H]
+        }
+        let (order, h0): (&[usize], &[T]) = (order, h_sorted);
+        let out_s = Shared::new(out); // [T*B, stride]
+        let c_s = Shared::new(c_sorted); // [B, H] sorted: each half its own units
+        let halves_s = Shared::new(halves.as_mut_slice());
+        let row_at = |r: usize| r * stride + offset;
+        let ran = run_pair(|half, meet: &Meet, round: &mut Round| {
+            let (u0, u1) = if half == 0 { (0, cut) } else { (cut, hs) };
+            let nu = u1 - u0;
+            // SAFETY: each half takes its own element of `halves`.
+            let HalfScratch {
+                xi: xi_h,
+                gh,
+                c_new,
+                s_prev: s_buf,
+                b_hh: b_half,
+                packed: own_packed,
+                ..
+            } = unsafe { &mut halves_s.get_mut(half, 1)[0] };
+            let packed: &PackedRhs<T> = halves_packed.map_or(own_packed, |pk| &pk[half]);
+            for k in 0..steps {
+                let t = if self.reverse { steps - 1 - k } else { k };
+                let n = super::sorted::active(lengths, order, t);
+                if n == 0 {
+                    continue; // (both halves: no meeting either)
+                }
+                // s_{t-1} of the n running sequences, in sorted order: s_0
+                // at a sequence's first step (t = 0 forward, its last
+                // position backward), else its row of the previous step,
+                // which both halves finished before the last meeting
+                for (i, &b) in order[..n].iter().enumerate() {
+                    let first = if self.reverse {
+                        t + 1 == lengths[b]
+                    } else {
+                        t == 0
+                    };
+                    let src: &[T] = if first {
+                        &h0[i * hs..(i + 1) * hs]
+                    } else {
+                        let tp = if self.reverse { t + 1 } else { t - 1 };
+                        // SAFETY: the rows of step tp are written by no one from here on.
+                        unsafe { out_s.get(row_at(tp * batch + b), hs) }
+                    };
+                    s_buf[i * hs..(i + 1) * hs].copy_from_slice(src);
+                }
+                // gh = W_hh s_{t-1} + b_hh over this half's rows, [n, G*nu]
+                let gh = &mut gh[..n * ng * nu];
+                if n == 1 {
+                    self.half_step_one(p, (u0, u1), &s_buf[..hs], gh, |_| false);
+                } else if p.b_hh.is_some() {
+                    packed.gemm_bias(n, &s_buf[..n * hs], b_half, gh);
+                } else {
+                    gh.fill(T::zero());
+                    packed.gemm_acc(n, &s_buf[..n * hs], gh);
+                }
+                for (i, &b) in order[..n].iter().enumerate() {
+                    let r = t * batch + b;
+                    let xr = ids.map_or(r, |ids| ids[r]);
+                    let xi_row = &xi[xr * gw..(xr + 1) * gw]; // [G*H]
+                    for q in 0..ng {
+                        // xi[q] = W_ih x_t + b_ih   (this half's units)
+                        xi_h[q * nu..(q + 1) * nu]
+                            .copy_from_slice(&xi_row[q * hs + u0..q * hs + u1]);
+                    }
+                    // SAFETY: only this half reads or writes its units of c.
+                    let c_own: &mut [T] = if mem {
+                        unsafe { c_s.get_mut(i * hs + u0, nu) }
+                    } else {
+                        &mut []
+                    };
+                    // SAFETY: this half's units of row r, written by it alone;
+                    // the other half reads row r only after the meeting below.
+                    let ht = unsafe { out_s.get_mut(row_at(r) + u0, nu) };
+                    // s_t, c_t of units u0..u1 of sequence b
+                    self.cell.forward_row(
+                        xi_h,
+                        &gh[i * ng * nu..(i + 1) * ng * nu],
+                        &s_buf[i * hs + u0..i * hs + u1],
+                        c_own,
+                        ht,
+                        c_new,
+                        &mut [],
+                    );
+                    if mem {
+                        c_own.copy_from_slice(c_new);
+                    }
+                }
+                if k + 1 < steps {
+                    meet.wait(round); // s_t whole for both
+                }
+            }
+        });
+        if ran {
+            // the final state of each sequence, at its own end (s_0 for an
+            // empty one), in batch order
+            for (b, &len) in lengths.iter().enumerate() {
+                if len > 0 {
+                    let t = if self.reverse { 0 } else { len - 1 };
+                    let at = row_at(t * batch + b);
+                    h[b * hs..(b + 1) * hs].copy_from_slice(&out[at..at + hs]);
+                }
+            }
+            if mem {
+                super::sorted::scatter(c_sorted, order, hs, c);
             }
         }
         ran
@@ -488,6 +695,119 @@ mod tests {
         assert!(out_one == out_two, "{what}: outputs");
         assert!(h_one == h_two, "{what}: final state");
         assert!(c_one == c_two, "{what}: final memory");
+    }
+
+    /// Sequences of different lengths (one empty, one of a single step, so
+    /// the last steps run one sequence), split and not: the same outputs
+    /// (zero at padding), final states and memories to the bit, for every
+    /// cell, both directions, with and without `b_hh`, each half's part of
+    /// `W_hh^T` packed per call or prepared, rows of width `H` or wider.
+    fn check_sorted<T: Float>(cell: CellKind, hidden: usize, reverse: bool, two_biases: bool) {
+        let (ni, steps, lengths) = (7, 23, [17, 0, 23, 1, 4]);
+        let batch = lengths.len();
+        let layer = Recurrent {
+            cell,
+            input_size: ni,
+            hidden,
+            reverse,
+        };
+        let gw = cell.gates() * hidden;
+        let w_ih = pattern::<T>(gw * ni, 1, 0.5);
+        let w_hh = pattern::<T>(gw * hidden, 2, 2.0 / (hidden as f64).sqrt());
+        let (b_ih, b_hh) = (pattern::<T>(gw, 3, 0.3), pattern::<T>(gw, 4, 0.3));
+        let p = LayerParams {
+            w_ih: &w_ih,
+            w_hh: &w_hh,
+            b_ih: &b_ih,
+            b_hh: two_biases.then_some(b_hh.as_slice()),
+        };
+        let x = pattern::<T>(steps * batch * ni, 5, 1.0); // [T, B, I]
+        let h0 = pattern::<T>(batch * hidden, 6, 0.5); // [B, H]
+        let c0 = if cell.has_memory() {
+            pattern::<T>(batch * hidden, 7, 0.5)
+        } else {
+            vec![]
+        };
+        for (prepared, wide) in [(false, true), (true, false)] {
+            let (stride, offset) = if wide { (hidden + 5, 3) } else { (hidden, 0) };
+            let mut out_one = vec![T::zero(); steps * batch * stride];
+            let (mut h_one, mut c_one) = (h0.clone(), c0.clone());
+            let mut scratch = LayerScratch::default();
+            crate::kernels::sequential(|| {
+                layer.infer(
+                    &p,
+                    Input::Dense(&x),
+                    steps,
+                    batch,
+                    Some(&lengths),
+                    &mut h_one,
+                    &mut c_one,
+                    &mut out_one,
+                    stride,
+                    offset,
+                    &mut scratch,
+                    None,
+                )
+            });
+            let mut xi = Vec::new();
+            layer.input_projection_into(&p, Input::Dense(&x), steps * batch, &mut xi);
+            let prep = layer.prepare(&p, false);
+            let mut out_two = vec![T::zero(); steps * batch * stride];
+            let (mut h_two, mut c_two) = (h0.clone(), c0.clone());
+            let mut halves: [HalfScratch<T>; 2] = Default::default();
+            let (mut order, mut h_sorted, mut c_sorted) = Default::default();
+            let ran = layer.infer_split_sorted(
+                &p,
+                &xi,
+                None,
+                steps,
+                batch,
+                &lengths,
+                (&mut order, &mut h_sorted, &mut c_sorted),
+                &mut h_two,
+                &mut c_two,
+                &mut out_two,
+                stride,
+                offset,
+                &mut halves,
+                Some(&prep.halves_packed).filter(|_| prepared),
+            );
+            let what = format!(
+                "{cell:?} H={hidden} reverse={reverse} b_hh={two_biases} prepared={prepared} wide={wide}"
+            );
+            assert_eq!(ran, two_cores(), "{what}: the split ran (with two cores)");
+            if !ran {
+                return;
+            }
+            assert!(
+                out_one.iter().any(|v| *v != T::zero()),
+                "{what}: outputs written"
+            );
+            assert!(out_one == out_two, "{what}: outputs");
+            assert!(h_one == h_two, "{what}: final state");
+            assert!(c_one == c_two, "{what}: final memory");
+        }
+    }
+
+    #[test]
+    fn the_split_over_sequences_of_different_lengths_gives_the_same_bits_as_one_thread() {
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        if !super::super::step_packed::<f32>() {
+            return; // the split's batches need the packed kernel (`units_split`)
+        }
+        let cells = [
+            CellKind::Lstm,
+            CellKind::Gru,
+            CellKind::Elman {
+                activation: Activation::Tanh,
+            },
+        ];
+        for cell in cells {
+            for (hidden, reverse, two) in [(100, false, true), (37, true, true), (16, true, false)]
+            {
+                check_sorted::<f32>(cell, hidden, reverse, two);
+            }
+        }
     }
 
     #[test]

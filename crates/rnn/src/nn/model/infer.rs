@@ -320,10 +320,15 @@ impl<T: Float> Model<T> {
         // across two threads (`layer/split.rs`), each reading half of W_hh,
         // instead of each part of the batch reading all of it
         let cfg = &self.config;
-        let by_units = data.lengths.is_none()
-            && (0..cfg.num_layers).all(|k| {
-                (0..cfg.directions()).all(|d| cfg.layer(k, d).units_split::<T>(batch, steps))
-            });
+        let by_units = (0..cfg.num_layers).all(|k| {
+            (0..cfg.directions()).all(|d| {
+                let layer = cfg.layer(k, d);
+                match data.lengths {
+                    None => layer.units_split::<T>(batch, steps),
+                    Some(_) => layer.units_split_sorted::<T>(batch, steps),
+                }
+            })
+        });
         if by_units {
             return self.infer_prepared_unchecked(data, inf, prep);
         }
