@@ -118,6 +118,28 @@ impl<T> Shared<T> {
     }
 }
 
+/// The rows a split loop runs: `xi` (`[T*B, G*H]`, or the table `[I, G*H]`
+/// read at `ids`), `steps` x `batch`, and for sequences of different
+/// lengths, those (`[B]`) and buffers for the running order, `s_0` and `c`
+/// in that order.
+struct Rows<'a, T> {
+    xi: &'a [T],
+    ids: Option<&'a [usize]>,
+    steps: usize,
+    batch: usize,
+    ragged: Option<(&'a [usize], SortedBufs<'a, T>)>,
+}
+
+/// The running order, `s_0` and `c` in that order.
+type SortedBufs<'a, T> = (&'a mut Vec<usize>, &'a mut Vec<T>, &'a mut Vec<T>);
+
+/// Where a split loop's outputs go: row `r` at `out[r*stride + offset..][..H]`.
+struct Kept<'a, T> {
+    out: &'a mut [T],
+    stride: usize,
+    offset: usize,
+}
+
 impl Recurrent {
     /// Where the units are cut in two: half of `H` rounded down to a
     /// multiple of 8 (so the first half's rows of each gate go through the
@@ -193,32 +215,51 @@ impl Recurrent {
         halves_t: Option<&[crate::kernels::aligned::LineVec<T>; 2]>,
         halves_packed: Option<&[PackedRhs<T>; 2]>,
     ) -> bool {
-        let Some(cut) = self.split_cut() else {
-            return false;
+        let rows = Rows {
+            xi,
+            ids,
+            steps,
+            batch,
+            ragged: None,
         };
-        let (hs, gw, ng) = (self.hidden, self.gate_width(), self.cell.gates());
+        let kept = Kept {
+            out,
+            stride,
+            offset,
+        };
+        self.split_loop(p, rows, h, c, kept, halves, halves_t, halves_packed)
+    }
+
+    /// Sizes each half's buffers for `batch` rows (`s_prev_len` values of
+    /// gathered `s_{t-1}`) and, for a batch, gathers its units' `b_hh` and
+    /// packs its part of `W_hh^T` (`[H, G*n]`) unless `prepared` holds this
+    /// layer's (returned; `None` where it does not, as for a layer not worth
+    /// splitting when it was prepared).
+    fn ready_halves<'a, T: Float>(
+        &self,
+        p: &LayerParams<T>,
+        cut: usize,
+        batch: usize,
+        s_prev_len: usize,
+        halves: &mut [HalfScratch<T>; 2],
+        prepared: Option<&'a [PackedRhs<T>; 2]>,
+    ) -> Option<&'a [PackedRhs<T>; 2]> {
+        let (hs, ng) = (self.hidden, self.cell.gates());
         let mem = self.cell.has_memory();
-        let batched = batch > 1;
-        // prepared halves only where they are this layer's (empty where the
-        // layer was not worth splitting when prepared)
-        let halves_packed = halves_packed.filter(|pk| {
+        let prepared = prepared.filter(|pk| {
             pk.iter()
                 .zip([ng * cut, ng * (hs - cut)])
                 .all(|(pk, n)| pk.k() == hs && pk.n() == n)
         });
-        // s_{t-1} of a batch is read in place when the rows of a step are
-        // one [B, H] block (stride H), else gathered into each half's buffer
-        let gather = batched && stride != hs;
         for (half, buf) in halves.iter_mut().enumerate() {
             let (u0, u1) = if half == 0 { (0, cut) } else { (cut, hs) };
             let n = u1 - u0;
             buf.xi.resize(ng * n, T::zero()); // [G*n]
             buf.gh.resize(batch * ng * n, T::zero()); // [B, G*n]
             buf.c_new.resize(if mem { n } else { 0 }, T::zero()); // [n]
-            buf.s_prev
-                .resize(if gather { batch * hs } else { 0 }, T::zero()); // [B, H]
+            buf.s_prev.resize(s_prev_len, T::zero()); // [B, H] or none
             buf.b_hh.clear();
-            if batched {
+            if batch > 1 {
                 // this half's b_hh, gate after gate: [G*n]
                 if let Some(b) = p.b_hh {
                     for q in 0..ng {
@@ -227,7 +268,7 @@ impl Recurrent {
                 }
                 // this half's rows of W_hh, gate after gate ([G*n, H]),
                 // packed as the transposed right-hand side [H, G*n]
-                if halves_packed.is_none() {
+                if prepared.is_none() {
                     buf.rows.clear();
                     for q in 0..ng {
                         buf.rows
@@ -237,118 +278,34 @@ impl Recurrent {
                 }
             }
         }
-        let h0: &[T] = h; // s_0 [B, H], read by both halves at the first step
-        let out_s = Shared::new(out); // [T*B, stride]: each step's rows
-        let c_s = Shared::new(c); // [B, H]: each half its own units
-        let halves_s = Shared::new(halves.as_mut_slice()); // one each
-        let row_at = |r: usize| r * stride + offset;
-        let ran = run_pair(|half, meet: &Meet, round: &mut Round| {
-            let (u0, u1) = if half == 0 { (0, cut) } else { (cut, hs) };
-            let n = u1 - u0;
-            // SAFETY: each half takes its own element of `halves`.
-            let HalfScratch {
-                xi: xi_h,
-                gh,
-                c_new,
-                s_prev: s_buf,
-                b_hh: b_half,
-                packed: own_packed,
-                ..
-            } = unsafe { &mut halves_s.get_mut(half, 1)[0] };
-            let packed: &PackedRhs<T> = halves_packed.map_or(own_packed, |pk| &pk[half]);
-            for k in 0..steps {
-                let t = if self.reverse { steps - 1 - k } else { k };
-                let tp = if self.reverse {
-                    t + 1
-                } else {
-                    t.wrapping_sub(1)
-                };
-                // s_{t-1} of sequence b: the initial state or the previous
-                // step's row, which both halves finished writing before the
-                // last meeting
-                // SAFETY: the rows of step tp are written by no one from here on.
-                let prev_row = |b: usize| -> &[T] {
-                    if k == 0 {
-                        &h0[b * hs..(b + 1) * hs]
-                    } else {
-                        unsafe { out_s.get(row_at(tp * batch + b), hs) }
-                    }
-                };
-                // gh = W_hh s_{t-1} + b_hh over this half's rows, [B, G*n]
-                if batched {
-                    let s: &[T] = if k == 0 {
-                        h0
-                    } else if gather {
-                        for b in 0..batch {
-                            s_buf[b * hs..(b + 1) * hs].copy_from_slice(prev_row(b));
-                        }
-                        s_buf
-                    } else {
-                        // SAFETY: as prev_row; stride H makes the step's rows one block.
-                        unsafe { out_s.get(row_at(tp * batch), batch * hs) }
-                    };
-                    match p.b_hh {
-                        Some(_) => packed.gemm_bias(batch, s, b_half, gh),
-                        None => {
-                            gh.fill(T::zero());
-                            packed.gemm_acc(batch, s, gh);
-                        }
-                    }
-                } else {
-                    self.half_step_one(p, (u0, u1), prev_row(0), gh, |gh| {
-                        // with W_hh^T prepared, down this half's columns of
-                        // it ([H, G*n], the same sums as the whole product's
-                        // columns)
-                        halves_t.is_some_and(|w_t| {
-                            T::gemv_cols_acc(hs, ng * n, &w_t[half], prev_row(0), gh, false)
-                        })
-                    });
-                }
-                for b in 0..batch {
-                    let r = t * batch + b;
-                    let xr = ids.map_or(r, |ids| ids[r]);
-                    let xi_row = &xi[xr * gw..(xr + 1) * gw]; // [G*H]
-                    for q in 0..ng {
-                        // xi[q] = W_ih x_t + b_ih   (this half's units)
-                        xi_h[q * n..(q + 1) * n].copy_from_slice(&xi_row[q * hs + u0..q * hs + u1]);
-                    }
-                    // SAFETY: only this half reads or writes its units of c.
-                    let c_own: &mut [T] = if mem {
-                        unsafe { c_s.get_mut(b * hs + u0, n) }
-                    } else {
-                        &mut []
-                    };
-                    // SAFETY: this half's units of row r, written by it alone;
-                    // the other half reads row r only after the meeting below.
-                    let ht = unsafe { out_s.get_mut(row_at(r) + u0, n) };
-                    // s_t, c_t of units u0..u1 of sequence b
-                    self.cell.forward_row(
-                        xi_h,
-                        &gh[b * ng * n..(b + 1) * ng * n],
-                        &prev_row(b)[u0..u1],
-                        c_own,
-                        ht,
-                        c_new,
-                        &mut [],
-                    );
-                    if mem {
-                        c_own.copy_from_slice(c_new);
-                    }
-                }
-                if k + 1 < steps {
-                    meet.wait(round); // s_t whole for both
-                }
-            }
-        });
-        if ran && steps > 0 {
-            // the final state: the outputs of the last step run
-            let t = if self.reverse { 0 } else { steps - 1 };
-            for b in 0..batch {
-                let at = row_at(t * batch + b);
-                h[b * hs..(b + 1) * hs].copy_from_slice(&out[at..at + hs]);
-            }
+        prepared
+    }
+
+    /// The cell's step for units `u0..u1` of one row: this half's part of
+    /// the row's `xi` (`[G*H]`: gathered into `xi_h`, `[G*n]`), its `gh`
+    /// (`[G*n]`) and `s_{t-1}`, `c_{t-1}` (`[n]`, `c` replaced by `c_t`)
+    /// give `s_t` of those units in `ht`; `c_new`: `[n]`.
+    #[allow(clippy::too_many_arguments)]
+    fn half_row<T: Float>(
+        &self,
+        (u0, u1): (usize, usize),
+        xi_row: &[T],
+        gh: &[T],
+        hp: &[T],
+        c: &mut [T],
+        ht: &mut [T],
+        (xi_h, c_new): (&mut [T], &mut [T]),
+    ) {
+        let (hs, n) = (self.hidden, u1 - u0);
+        for q in 0..self.cell.gates() {
+            // xi[q] = W_ih x_t + b_ih   (this half's units)
+            xi_h[q * n..(q + 1) * n].copy_from_slice(&xi_row[q * hs + u0..q * hs + u1]);
         }
-        ran
+        // s_t, c_t of units u0..u1
+        self.cell.forward_row(xi_h, gh, hp, c, ht, c_new, &mut []);
+        if self.cell.has_memory() {
+            c.copy_from_slice(c_new);
+        }
     }
 
     /// One sequence's `gh = W_hh s_{t-1} + b_hh` over the rows of units
@@ -422,7 +379,7 @@ impl Recurrent {
         steps: usize,
         batch: usize,
         lengths: &[usize],
-        sorted: (&mut Vec<usize>, &mut Vec<T>, &mut Vec<T>),
+        sorted: SortedBufs<'_, T>,
         h: &mut [T],
         c: &mut [T],
         out: &mut [T],
@@ -431,49 +388,84 @@ impl Recurrent {
         halves: &mut [HalfScratch<T>; 2],
         halves_packed: Option<&[PackedRhs<T>; 2]>,
     ) -> bool {
+        let rows = Rows {
+            xi,
+            ids,
+            steps,
+            batch,
+            ragged: Some((&lengths[..batch], sorted)),
+        };
+        let kept = Kept {
+            out,
+            stride,
+            offset,
+        };
+        self.split_loop(p, rows, h, c, kept, halves, None, halves_packed)
+    }
+
+    /// The loop of [`Recurrent::infer_split`] and
+    /// [`Recurrent::infer_split_sorted`]: equal lengths are the sequences in
+    /// batch order, every one running at every step; different ones sorted
+    /// by decreasing length (the `n_t` running at step `t` first).
+    #[allow(clippy::too_many_arguments)]
+    fn split_loop<T: Float>(
+        &self,
+        p: &LayerParams<T>,
+        rows: Rows<'_, T>,
+        h: &mut [T],
+        c: &mut [T],
+        kept: Kept<'_, T>,
+        halves: &mut [HalfScratch<T>; 2],
+        halves_t: Option<&[crate::kernels::aligned::LineVec<T>; 2]>,
+        halves_packed: Option<&[PackedRhs<T>; 2]>,
+    ) -> bool {
         let Some(cut) = self.split_cut() else {
             return false;
         };
+        let Rows {
+            xi,
+            ids,
+            steps,
+            batch,
+            ragged,
+        } = rows;
+        let Kept {
+            out,
+            stride,
+            offset,
+        } = kept;
         let (hs, gw, ng) = (self.hidden, self.gate_width(), self.cell.gates());
         let mem = self.cell.has_memory();
-        let lengths = &lengths[..batch];
-        let halves_packed = halves_packed.filter(|pk| {
-            pk.iter()
-                .zip([ng * cut, ng * (hs - cut)])
-                .all(|(pk, n)| pk.k() == hs && pk.n() == n)
-        });
-        for (half, buf) in halves.iter_mut().enumerate() {
-            let (u0, u1) = if half == 0 { (0, cut) } else { (cut, hs) };
-            let n = u1 - u0;
-            buf.xi.resize(ng * n, T::zero()); // [G*n]
-            buf.gh.resize(batch * ng * n, T::zero()); // [B, G*n]
-            buf.c_new.resize(if mem { n } else { 0 }, T::zero()); // [n]
-            buf.s_prev.resize(batch * hs, T::zero()); // [B, H], the running rows first
-            buf.b_hh.clear();
-            if let Some(b) = p.b_hh {
-                for q in 0..ng {
-                    buf.b_hh.extend_from_slice(&b[q * hs + u0..q * hs + u1]); // [G*n]
+        // s_{t-1} read in place when a step's rows are one block in batch
+        // order (equal lengths, one sequence or rows of width H), else
+        // gathered into each half's buffer
+        let in_place = ragged.is_none() && (batch == 1 || stride == hs);
+        let s_len = if in_place { 0 } else { batch * hs };
+        let halves_packed = self.ready_halves(p, cut, batch, s_len, halves, halves_packed);
+        // the sequences in running order (batch order for equal lengths),
+        // s_0 and c in that order
+        type Running<'l, 'o, 'h, 'c, T> = (
+            Option<&'l [usize]>,
+            Option<&'o [usize]>,
+            &'h [T],
+            &'c mut [T],
+        );
+        let (lengths, order, h0, c_run): Running<'_, '_, '_, '_, T> = match ragged {
+            None => (None, None, &*h, &mut *c),
+            Some((lengths, (order, h_sorted, c_sorted))) => {
+                super::sorted::sort_by_length(lengths, order);
+                super::sorted::gather(h, order, hs, h_sorted); // [B, H]
+                if mem {
+                    super::sorted::gather(c, order, hs, c_sorted); // [B, H]
                 }
+                (Some(lengths), Some(order), h_sorted, c_sorted)
             }
-            if halves_packed.is_none() {
-                buf.rows.clear();
-                for q in 0..ng {
-                    buf.rows
-                        .extend_from_slice(&p.w_hh[(q * hs + u0) * hs..(q * hs + u1) * hs]);
-                }
-                buf.packed.pack(&buf.rows, hs, ng * n, true); // [H, G*n]
-            }
-        }
-        let (order, h_sorted, c_sorted) = sorted;
-        super::sorted::sort_by_length(lengths, order);
-        super::sorted::gather(h, order, hs, h_sorted); // s_0 in sorted order: [B, H]
-        if mem {
-            super::sorted::gather(c, order, hs, c_sorted); // [B, H]
-        }
-        let (order, h0): (&[usize], &[T]) = (order, h_sorted);
-        let out_s = Shared::new(out); // [T*B, stride]
-        let c_s = Shared::new(c_sorted); // [B, H] sorted: each half its own units
-        let halves_s = Shared::new(halves.as_mut_slice());
+        };
+        let seq = |i: usize| order.map_or(i, |o| o[i]); // the i-th running sequence
+        let len = |b: usize| lengths.map_or(steps, |l| l[b]);
+        let out_s = Shared::new(out); // [T*B, stride]: each step's rows
+        let c_s = Shared::new(c_run); // [B, H], running order: each half its own units
+        let halves_s = Shared::new(halves.as_mut_slice()); // one each
         let row_at = |r: usize| r * stride + offset;
         let ran = run_pair(|half, meet: &Meet, round: &mut Round| {
             let (u0, u1) = if half == 0 { (0, cut) } else { (cut, hs) };
@@ -491,48 +483,65 @@ impl Recurrent {
             let packed: &PackedRhs<T> = halves_packed.map_or(own_packed, |pk| &pk[half]);
             for k in 0..steps {
                 let t = if self.reverse { steps - 1 - k } else { k };
-                let n = super::sorted::active(lengths, order, t);
+                let n = match (lengths, order) {
+                    (Some(l), Some(o)) => super::sorted::active(l, o, t),
+                    _ => batch,
+                };
                 if n == 0 {
                     continue; // (both halves: no meeting either)
                 }
-                // s_{t-1} of the n running sequences, in sorted order: s_0
-                // at a sequence's first step (t = 0 forward, its last
-                // position backward), else its row of the previous step,
-                // which both halves finished before the last meeting
-                for (i, &b) in order[..n].iter().enumerate() {
+                // s_{t-1} of the i-th running sequence b: s_0 at its first
+                // step (t = 0 forward, its last position backward), else its
+                // row of the previous step, which both halves finished
+                // writing before the last meeting
+                let prev_row = |i: usize| -> &[T] {
+                    let b = seq(i);
                     let first = if self.reverse {
-                        t + 1 == lengths[b]
+                        t + 1 == len(b)
                     } else {
                         t == 0
                     };
-                    let src: &[T] = if first {
+                    if first {
                         &h0[i * hs..(i + 1) * hs]
                     } else {
                         let tp = if self.reverse { t + 1 } else { t - 1 };
                         // SAFETY: the rows of step tp are written by no one from here on.
                         unsafe { out_s.get(row_at(tp * batch + b), hs) }
-                    };
-                    s_buf[i * hs..(i + 1) * hs].copy_from_slice(src);
-                }
+                    }
+                };
+                // s_{t-1} of the n running sequences: [n, H]
+                let s: &[T] = if !in_place {
+                    for i in 0..n {
+                        s_buf[i * hs..(i + 1) * hs].copy_from_slice(prev_row(i));
+                    }
+                    &s_buf[..n * hs]
+                } else if k == 0 {
+                    &h0[..n * hs]
+                } else {
+                    let tp = if self.reverse { t + 1 } else { t - 1 };
+                    // SAFETY: as prev_row; in place, the step's rows are one block.
+                    unsafe { out_s.get(row_at(tp * batch), (n - 1) * stride + hs) }
+                };
                 // gh = W_hh s_{t-1} + b_hh over this half's rows, [n, G*nu]
                 let gh = &mut gh[..n * ng * nu];
                 if n == 1 {
-                    self.half_step_one(p, (u0, u1), &s_buf[..hs], gh, |_| false);
+                    self.half_step_one(p, (u0, u1), &s[..hs], gh, |gh| {
+                        // with W_hh^T prepared, down this half's columns of
+                        // it ([H, G*n], the same sums as the whole product's
+                        // columns)
+                        halves_t.is_some_and(|w_t| {
+                            T::gemv_cols_acc(hs, ng * nu, &w_t[half], &s[..hs], gh, false)
+                        })
+                    });
                 } else if p.b_hh.is_some() {
-                    packed.gemm_bias(n, &s_buf[..n * hs], b_half, gh);
+                    packed.gemm_bias(n, s, b_half, gh);
                 } else {
                     gh.fill(T::zero());
-                    packed.gemm_acc(n, &s_buf[..n * hs], gh);
+                    packed.gemm_acc(n, s, gh);
                 }
-                for (i, &b) in order[..n].iter().enumerate() {
-                    let r = t * batch + b;
+                for i in 0..n {
+                    let r = t * batch + seq(i);
                     let xr = ids.map_or(r, |ids| ids[r]);
-                    let xi_row = &xi[xr * gw..(xr + 1) * gw]; // [G*H]
-                    for q in 0..ng {
-                        // xi[q] = W_ih x_t + b_ih   (this half's units)
-                        xi_h[q * nu..(q + 1) * nu]
-                            .copy_from_slice(&xi_row[q * hs + u0..q * hs + u1]);
-                    }
                     // SAFETY: only this half reads or writes its units of c.
                     let c_own: &mut [T] = if mem {
                         unsafe { c_s.get_mut(i * hs + u0, nu) }
@@ -542,19 +551,15 @@ impl Recurrent {
                     // SAFETY: this half's units of row r, written by it alone;
                     // the other half reads row r only after the meeting below.
                     let ht = unsafe { out_s.get_mut(row_at(r) + u0, nu) };
-                    // s_t, c_t of units u0..u1 of sequence b
-                    self.cell.forward_row(
-                        xi_h,
+                    self.half_row(
+                        (u0, u1),
+                        &xi[xr * gw..(xr + 1) * gw],
                         &gh[i * ng * nu..(i + 1) * ng * nu],
-                        &s_buf[i * hs + u0..i * hs + u1],
+                        &prev_row(i)[u0..u1],
                         c_own,
                         ht,
-                        c_new,
-                        &mut [],
+                        (&mut xi_h[..], &mut c_new[..]),
                     );
-                    if mem {
-                        c_own.copy_from_slice(c_new);
-                    }
                 }
                 if k + 1 < steps {
                     meet.wait(round); // s_t whole for both
@@ -564,15 +569,18 @@ impl Recurrent {
         if ran {
             // the final state of each sequence, at its own end (s_0 for an
             // empty one), in batch order
-            for (b, &len) in lengths.iter().enumerate() {
-                if len > 0 {
-                    let t = if self.reverse { 0 } else { len - 1 };
+            for b in 0..batch {
+                if len(b) > 0 {
+                    let t = if self.reverse { 0 } else { len(b) - 1 };
                     let at = row_at(t * batch + b);
                     h[b * hs..(b + 1) * hs].copy_from_slice(&out[at..at + hs]);
                 }
             }
-            if mem {
-                super::sorted::scatter(c_sorted, order, hs, c);
+            if let (true, Some(order)) = (mem, order) {
+                // the memories back from running order
+                // SAFETY: different lengths: c_s is the sorted copy, not `c`;
+                // no one writes it after the loop.
+                super::sorted::scatter(unsafe { c_s.get(0, batch * hs) }, order, hs, c);
             }
         }
         ran
@@ -600,7 +608,9 @@ mod tests {
     /// 16-36) or at the smallest split (16: 8 and 8), and for batches with
     /// each half's part of `W_hh^T` packed per call or prepared once
     /// (`prepared`), their outputs in rows of width `H` (read in place) or
-    /// wider (`wide`: gathered, as a bidirectional layer's directions).
+    /// wider (`wide`: gathered, as a bidirectional layer's directions);
+    /// with `lengths`, sequences of those lengths (the loop over the
+    /// sequences still running).
     #[allow(clippy::too_many_arguments)]
     fn check<T: Float>(
         cell: CellKind,
@@ -610,6 +620,7 @@ mod tests {
         batch: usize,
         prepared: bool,
         wide: bool,
+        lengths: Option<&[usize]>,
     ) {
         let (ni, steps) = (7, 23);
         let layer = Recurrent {
@@ -648,7 +659,7 @@ mod tests {
                 Input::Dense(&x),
                 steps,
                 batch,
-                None,
+                lengths,
                 &mut h_one,
                 &mut c_one,
                 &mut out_one,
@@ -665,24 +676,44 @@ mod tests {
         let mut out_two = vec![T::zero(); steps * batch * stride];
         let (mut h_two, mut c_two) = (h0.clone(), c0.clone());
         let mut halves: [HalfScratch<T>; 2] = Default::default();
-        let ran = layer.infer_split(
-            &p,
-            &xi,
-            None,
-            steps,
-            batch,
-            &mut h_two,
-            &mut c_two,
-            &mut out_two,
-            stride,
-            offset,
-            &mut halves,
-            None,
-            halves_packed,
-        );
+        let (mut order, mut h_sorted, mut c_sorted) = Default::default();
+        let (h2, c2, o2) = (&mut h_two, &mut c_two, &mut out_two);
+        let ran = match lengths {
+            None => layer.infer_split(
+                &p,
+                &xi,
+                None,
+                steps,
+                batch,
+                h2,
+                c2,
+                o2,
+                stride,
+                offset,
+                &mut halves,
+                None,
+                halves_packed,
+            ),
+            Some(l) => layer.infer_split_sorted(
+                &p,
+                &xi,
+                None,
+                steps,
+                batch,
+                l,
+                (&mut order, &mut h_sorted, &mut c_sorted),
+                h2,
+                c2,
+                o2,
+                stride,
+                offset,
+                &mut halves,
+                halves_packed,
+            ),
+        };
         let what = format!(
             "{cell:?} H={hidden} reverse={reverse} b_hh={two_biases} B={batch} \
-             prepared={prepared} wide={wide}"
+             prepared={prepared} wide={wide} lengths={lengths:?}"
         );
         assert_eq!(ran, two_cores(), "{what}: the split ran (with two cores)");
         if !ran {
@@ -698,103 +729,14 @@ mod tests {
     }
 
     /// Sequences of different lengths (one empty, one of a single step, so
-    /// the last steps run one sequence), split and not: the same outputs
-    /// (zero at padding), final states and memories to the bit, for every
-    /// cell, both directions, with and without `b_hh`, each half's part of
-    /// `W_hh^T` packed per call or prepared, rows of width `H` or wider.
-    fn check_sorted<T: Float>(cell: CellKind, hidden: usize, reverse: bool, two_biases: bool) {
-        let (ni, steps, lengths) = (7, 23, [17, 0, 23, 1, 4]);
-        let batch = lengths.len();
-        let layer = Recurrent {
-            cell,
-            input_size: ni,
-            hidden,
-            reverse,
-        };
-        let gw = cell.gates() * hidden;
-        let w_ih = pattern::<T>(gw * ni, 1, 0.5);
-        let w_hh = pattern::<T>(gw * hidden, 2, 2.0 / (hidden as f64).sqrt());
-        let (b_ih, b_hh) = (pattern::<T>(gw, 3, 0.3), pattern::<T>(gw, 4, 0.3));
-        let p = LayerParams {
-            w_ih: &w_ih,
-            w_hh: &w_hh,
-            b_ih: &b_ih,
-            b_hh: two_biases.then_some(b_hh.as_slice()),
-        };
-        let x = pattern::<T>(steps * batch * ni, 5, 1.0); // [T, B, I]
-        let h0 = pattern::<T>(batch * hidden, 6, 0.5); // [B, H]
-        let c0 = if cell.has_memory() {
-            pattern::<T>(batch * hidden, 7, 0.5)
-        } else {
-            vec![]
-        };
-        for (prepared, wide) in [(false, true), (true, false)] {
-            let (stride, offset) = if wide { (hidden + 5, 3) } else { (hidden, 0) };
-            let mut out_one = vec![T::zero(); steps * batch * stride];
-            let (mut h_one, mut c_one) = (h0.clone(), c0.clone());
-            let mut scratch = LayerScratch::default();
-            crate::kernels::sequential(|| {
-                layer.infer(
-                    &p,
-                    Input::Dense(&x),
-                    steps,
-                    batch,
-                    Some(&lengths),
-                    &mut h_one,
-                    &mut c_one,
-                    &mut out_one,
-                    stride,
-                    offset,
-                    &mut scratch,
-                    None,
-                )
-            });
-            let mut xi = Vec::new();
-            layer.input_projection_into(&p, Input::Dense(&x), steps * batch, &mut xi);
-            let prep = layer.prepare(&p, false);
-            let mut out_two = vec![T::zero(); steps * batch * stride];
-            let (mut h_two, mut c_two) = (h0.clone(), c0.clone());
-            let mut halves: [HalfScratch<T>; 2] = Default::default();
-            let (mut order, mut h_sorted, mut c_sorted) = Default::default();
-            let ran = layer.infer_split_sorted(
-                &p,
-                &xi,
-                None,
-                steps,
-                batch,
-                &lengths,
-                (&mut order, &mut h_sorted, &mut c_sorted),
-                &mut h_two,
-                &mut c_two,
-                &mut out_two,
-                stride,
-                offset,
-                &mut halves,
-                Some(&prep.halves_packed).filter(|_| prepared),
-            );
-            let what = format!(
-                "{cell:?} H={hidden} reverse={reverse} b_hh={two_biases} prepared={prepared} wide={wide}"
-            );
-            assert_eq!(ran, two_cores(), "{what}: the split ran (with two cores)");
-            if !ran {
-                return;
-            }
-            assert!(
-                out_one.iter().any(|v| *v != T::zero()),
-                "{what}: outputs written"
-            );
-            assert!(out_one == out_two, "{what}: outputs");
-            assert!(h_one == h_two, "{what}: final state");
-            assert!(c_one == c_two, "{what}: final memory");
-        }
-    }
-
+    /// the last steps run one sequence): as [`check`], split and not.
     #[test]
     fn the_split_over_sequences_of_different_lengths_gives_the_same_bits_as_one_thread() {
         let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
         if !super::super::step_packed::<f32>() {
             return; // the split's batches need the packed kernel (`units_split`)
         }
+        let lengths = [17, 0, 23, 1, 4];
         let cells = [
             CellKind::Lstm,
             CellKind::Gru,
@@ -805,7 +747,18 @@ mod tests {
         for cell in cells {
             for (hidden, reverse, two) in [(100, false, true), (37, true, true), (16, true, false)]
             {
-                check_sorted::<f32>(cell, hidden, reverse, two);
+                for (prepared, wide) in [(false, true), (true, false)] {
+                    check::<f32>(
+                        cell,
+                        hidden,
+                        reverse,
+                        two,
+                        5,
+                        prepared,
+                        wide,
+                        Some(&lengths),
+                    );
+                }
             }
         }
     }
@@ -826,15 +779,15 @@ mod tests {
         for cell in cells {
             for (hidden, reverse, two) in [(100, false, true), (37, true, true), (16, false, false)]
             {
-                check::<f32>(cell, hidden, reverse, two, 1, false, true);
-                check::<f64>(cell, hidden, reverse, two, 1, false, true);
+                check::<f32>(cell, hidden, reverse, two, 1, false, true, None);
+                check::<f64>(cell, hidden, reverse, two, 1, false, true, None);
                 // batches: where the one-thread loop runs the packed kernel
                 // too (the split's batches need it: `units_split`)
                 if super::super::step_packed::<f32>() {
                     for (batch, prepared, wide) in
                         [(3, false, true), (5, true, false), (2, true, true)]
                     {
-                        check::<f32>(cell, hidden, reverse, two, batch, prepared, wide);
+                        check::<f32>(cell, hidden, reverse, two, batch, prepared, wide, None);
                     }
                 }
             }
