@@ -485,8 +485,9 @@ impl Recurrent {
                 p, table_ids, steps, batch, l, h, c, out, stride, offset, scratch, sink,
             );
         }
-        // One sequence, inference only: the step split by hidden units
-        // across this thread and the partner thread (see `split.rs`), when
+        // One sequence, or a few over a layer larger than L2, inference
+        // only: the step split by hidden units across this thread and the
+        // partner thread (see `split.rs`, `Recurrent::units_split`), when
         // threads were asked for, no other split runs, W_hh is too large for
         // L1 and there are steps enough to pay for the hand-over (about
         // 1.5 us a call: one step per call, as in streaming, is slower split).

@@ -13,6 +13,8 @@
 //!   for the batch-1 step product read down its columns (`kernels/cols.rs`),
 //!   and the same for each half of the hidden-unit split (`split.rs`), whose
 //!   units' columns are not contiguous in the whole.
+//! - Each half's columns of `W_hh^T` packed into panels for the split's step
+//!   product of a few sequences.
 
 use super::{step_packed, LayerParams, Recurrent};
 use crate::kernels::aligned::LineVec;
@@ -66,8 +68,8 @@ impl Recurrent {
                     for q in 0..ng {
                         buf.extend_from_slice(&p.w_hh[(q * hs + u0) * hs..(q * hs + u1) * hs]);
                     }
+                    // packed as the transposed right-hand side [H, G*n]
                     out.halves_packed[half].pack(&buf, hs, ng * (u1 - u0), true);
-                    // [H, G*n]
                 }
             }
         }

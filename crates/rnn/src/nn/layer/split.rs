@@ -1,4 +1,5 @@
-//! Batch-1 inference on two threads, split by hidden units.
+//! Inference on two threads, split by hidden units: one sequence, and a few
+//! over a layer larger than a core's L2.
 //!
 //! A batch of one sequence (a sentence being tagged, a stream being
 //! generated) has no batch to split across threads, and its step is a
@@ -19,6 +20,15 @@
 //! unit goes through the same operations as in the one-thread loop (the same
 //! row dot products, the same cell formulas on each unit), so the outputs
 //! are the same bits.
+//!
+//! A few sequences (up to [`split_max_batch`]) over a layer whose `W_hh` is
+//! larger than a core's L2 are split the same way: split by sequences, each
+//! thread would read all of `W_hh` from L3 at every step for its few rows;
+//! split by units, each reads half, and multiplies the `[B, H]` states by
+//! its half of `W_hh^T` packed (`[H, G*n]`, the packed step kernel's
+//! layout), the same sums as the one-thread product's columns. Sequences of
+//! different lengths run the loop over the sequences still running
+//! (`sorted.rs`), split the same way.
 
 use super::Recurrent;
 use crate::kernels::pair::{run_pair, Meet, Round};
