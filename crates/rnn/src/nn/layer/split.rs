@@ -172,7 +172,9 @@ impl Recurrent {
     /// asked for and no other split runs, `W_hh` is worth it
     /// ([`Recurrent::split_worth`]) and the call has steps enough to pay for
     /// the hand-over ([`SPLIT_MIN_STEPS`]); a batch of more than one sequence
-    /// also needs the packed step kernel, `W_hh` larger than a core's L2
+    /// also needs exactly two threads (the split uses two; with more, the
+    /// split by sequences uses them all, and which is faster was not
+    /// measured), the packed step kernel, `W_hh` larger than a core's L2
     /// ([`crate::kernels::l2_bytes`]: split by sequences, each thread would
     /// read all of it from L3 at every step; split by units, half) and at
     /// most [`split_max_batch`] sequences.
@@ -183,7 +185,8 @@ impl Recurrent {
             && !crate::kernels::in_sequential()
             && self.split_worth::<T>()
             && (batch == 1
-                || (super::step_packed::<T>()
+                || (crate::kernels::threads() == 2
+                    && super::step_packed::<T>()
                     && w_hh_bytes > crate::kernels::l2_bytes()
                     && batch <= split_max_batch()))
     }
