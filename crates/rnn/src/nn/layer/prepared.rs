@@ -62,14 +62,8 @@ impl Recurrent {
         if step_packed::<T>() {
             out.packed.pack(p.w_hh, hs, gw, true); // W_hh^T [H, G*H], in panels
             if let Some(cut) = cut {
-                for (half, (u0, u1)) in [(0, cut), (cut, hs)].into_iter().enumerate() {
-                    // this half's rows of W_hh, gate after gate: [G*n, H]
-                    buf.clear();
-                    for q in 0..ng {
-                        buf.extend_from_slice(&p.w_hh[(q * hs + u0) * hs..(q * hs + u1) * hs]);
-                    }
-                    // packed as the transposed right-hand side [H, G*n]
-                    out.halves_packed[half].pack(&buf, hs, ng * (u1 - u0), true);
+                for (half, units) in [(0, cut), (cut, hs)].into_iter().enumerate() {
+                    self.pack_half(p.w_hh, units, &mut buf, &mut out.halves_packed[half]);
                 }
             }
         }

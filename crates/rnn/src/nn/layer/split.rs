@@ -279,19 +279,30 @@ impl Recurrent {
                         buf.b_hh.extend_from_slice(&b[q * hs + u0..q * hs + u1]);
                     }
                 }
-                // this half's rows of W_hh, gate after gate ([G*n, H]),
-                // packed as the transposed right-hand side [H, G*n]
                 if prepared.is_none() {
-                    buf.rows.clear();
-                    for q in 0..ng {
-                        buf.rows
-                            .extend_from_slice(&p.w_hh[(q * hs + u0) * hs..(q * hs + u1) * hs]);
-                    }
-                    buf.packed.pack(&buf.rows, hs, ng * n, true);
+                    self.pack_half(p.w_hh, (u0, u1), &mut buf.rows, &mut buf.packed);
                 }
             }
         }
         prepared
+    }
+
+    /// Packs units `u0..u1`'s rows of `w_hh` (`[G*H, H]`), gate after gate
+    /// (gathered into `rows`, `[G*n, H]`), as the transposed right-hand side
+    /// `[H, G*n]` of the split's step product.
+    pub(super) fn pack_half<T: Float>(
+        &self,
+        w_hh: &[T],
+        (u0, u1): (usize, usize),
+        rows: &mut Vec<T>,
+        packed: &mut PackedRhs<T>,
+    ) {
+        let (hs, ng) = (self.hidden, self.cell.gates());
+        rows.clear();
+        for q in 0..ng {
+            rows.extend_from_slice(&w_hh[(q * hs + u0) * hs..(q * hs + u1) * hs]);
+        }
+        packed.pack(rows, hs, ng * (u1 - u0), true);
     }
 
     /// The cell's step for units `u0..u1` of one row: this half's part of
