@@ -404,3 +404,83 @@ fn the_split_by_hidden_units_of_small_batches_matches_one_thread() {
         }
     }
 }
+
+/// Training of a few sequences over layers larger than a core's L2 at two
+/// threads splits each step by hidden units (`layer/split.rs` forward,
+/// `layer/split_bptt.rs` BPTT) instead of the batch by sequences: the loss,
+/// final state and gradients of one thread, for every cell, one layer and
+/// two bidirectional ones (the second over the first's dense outputs), from
+/// the zero state and from a carried one. The forward is the same bits; the
+/// weight gradients are the same sums grouped by gate rows (within 1e-5 of
+/// the largest).
+#[test]
+fn training_split_by_hidden_units_matches_one_thread() {
+    let (steps, batch, vocab) = (9, 4, 5);
+    for cell in [
+        ModelConfig::elman(vocab, 8, vocab).cell,
+        CellKind::Lstm,
+        CellKind::Gru,
+    ] {
+        // the smallest multiple of 8 units whose W_hh ([G*H, H] f32) exceeds L2
+        let mut h = 8;
+        while cell.gates() * h * h * 4 <= rnn::kernels::l2_bytes() {
+            h += 8;
+        }
+        for (layers, bidirectional) in [(1, false), (2, true)] {
+            let config = ModelConfig {
+                cell,
+                num_layers: layers,
+                bidirectional,
+                ..ModelConfig::elman(vocab, h, vocab)
+            };
+            let model = Model::<f32>::new(config, 7).expect("valid config");
+            let ids: Vec<usize> = (0..steps * batch).map(|r| (r * 3 + 2) % vocab).collect();
+            let next: Vec<usize> = (0..steps * batch).map(|r| (r * 2 + 1) % vocab).collect();
+            let mut state = model.zero_state(batch);
+            for (k, v) in state.h.iter_mut().enumerate() {
+                *v = (k as f32 * 0.11).sin() * 0.5;
+            }
+            for (k, v) in state.c.iter_mut().enumerate() {
+                *v = (k as f32 * 0.07).cos() * 0.5;
+            }
+            for with_state in [false, true] {
+                let mut data = Batch::new(Input::Ids(&ids), steps, batch);
+                if with_state {
+                    data = data.with_state(&state);
+                }
+                let what =
+                    format!("{cell:?} H={h} L={layers} bi={bidirectional} state={with_state}");
+                let run = |threads| {
+                    rnn::kernels::set_threads(threads);
+                    let mut g = vec![0.0f32; model.params.len()];
+                    let (e, last) = model
+                        .loss_and_grads_parallel(
+                            data,
+                            Targets::Classes(&next),
+                            Reduction::Mean,
+                            &mut g,
+                        )
+                        .unwrap();
+                    (e, last, g)
+                };
+                let (e1, last1, g1) = run(1);
+                let (e2, last2, g2) = run(2);
+                assert!(
+                    (e1 - e2).abs() <= 1e-6 * e1.abs(),
+                    "{what}: loss {e1} vs {e2}"
+                );
+                let far = |a: &[f32], b: &[f32]| {
+                    let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                    a.iter()
+                        .zip(b)
+                        .fold(0.0f32, |m, (u, v)| m.max((u - v).abs()))
+                        / scale.max(1e-30)
+                };
+                assert!(far(&last1.h, &last2.h) <= 1e-6, "{what}: h_n");
+                assert!(far(&last1.c, &last2.c) <= 1e-6, "{what}: c_n");
+                assert!(g1.iter().any(|v| *v != 0.0), "{what}: gradients computed");
+                assert!(far(&g1, &g2) <= 1e-5, "{what}: gradients {}", far(&g1, &g2));
+            }
+        }
+    }
+}

@@ -81,6 +81,15 @@ impl Recurrent {
                 p, cache, x, steps, batch, l, dh_out, dh_n, dc_n, g, dx, trace,
             );
         }
+        let mut dx = dx;
+        if trace.is_none() && self.units_split_train::<T>(batch, steps) {
+            // a few sequences over a layer larger than L2: each step split
+            // by hidden units across two threads (`split_bptt.rs`)
+            let d = (dh_out, dh_n, dc_n);
+            if let Some(d0) = self.bptt_split(p, cache, x, steps, batch, d, g, &mut dx) {
+                return d0;
+            }
+        }
         let mut dh_next = dh_n.map_or_else(|| vec![T::zero(); bh], |d| d[..bh].to_vec()); // dE/ds_t from step t+1
         let mut dc_next = if mem {
             dc_n.map_or_else(|| vec![T::zero(); bh], |d| d[..bh].to_vec())
@@ -190,16 +199,7 @@ impl Recurrent {
                     tlo * batch
                 };
                 let dg = &dgh_all[first * gw..(first + n) * gw];
-                // their s_{t-1}: the outputs one step back in the loop's
-                // order (the chunk's steps shifted by one), and s_0 at the
-                // first step (t = 0, or t = T-1 reversed): two blocks of
-                // rows in the order of dg's
-                let hp: [&[T]; 2] = match (self.reverse, tlo == 0, thi == steps) {
-                    (false, true, _) => [&cache.h0, &cache.h[..(thi - 1) * bh]],
-                    (false, false, _) => [&cache.h[(tlo - 1) * bh..(thi - 1) * bh], &[]],
-                    (true, _, true) => [&cache.h[(tlo + 1) * bh..thi * bh], &cache.h0],
-                    (true, _, false) => [&cache.h[(tlo + 1) * bh..(thi + 1) * bh], &[]],
-                };
+                let hp = self.prev_states(cache, tlo, thi, steps, bh);
                 let one_hot = sums
                     .as_mut()
                     .zip(ids)
@@ -215,6 +215,27 @@ impl Recurrent {
         pool::give_back(dgi);
         pool::give_back(dgh);
         (dh_next, dc_next)
+    }
+
+    /// The states `s_{t-1}` entering steps `tlo..thi` of a full batch
+    /// (`bh` = `B*H`), in time order: the outputs one step back in the
+    /// loop's order (the steps shifted by one), and `s_0` at the first step
+    /// (`t = 0`, or `t = T-1` reversed): two blocks of rows `[., B, H]`, the
+    /// first or second possibly empty, in the order of the steps' rows.
+    pub(super) fn prev_states<'a, T>(
+        &self,
+        cache: &'a LayerCache<T>,
+        tlo: usize,
+        thi: usize,
+        steps: usize,
+        bh: usize,
+    ) -> [&'a [T]; 2] {
+        match (self.reverse, tlo == 0, thi == steps) {
+            (false, true, _) => [&cache.h0, &cache.h[..(thi - 1) * bh]],
+            (false, false, _) => [&cache.h[(tlo - 1) * bh..(thi - 1) * bh], &[]],
+            (true, _, true) => [&cache.h[(tlo + 1) * bh..thi * bh], &cache.h0],
+            (true, _, false) => [&cache.h[(tlo + 1) * bh..(thi + 1) * bh], &[]],
+        }
     }
 
     /// The gradients of dense inputs from `dgi = dE/dxi_t` (`[T*B, G*H]`)

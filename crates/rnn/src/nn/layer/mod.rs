@@ -27,6 +27,7 @@ mod prepared;
 mod sink;
 mod sorted;
 mod split;
+mod split_bptt;
 
 use crate::kernels::{gemm, pool, shared, transpose_into, PackedRhs};
 use crate::nn::cell::CellKind;
@@ -484,6 +485,21 @@ impl Recurrent {
             return self.run_sorted(
                 p, table_ids, steps, batch, l, h, c, out, stride, offset, scratch, sink,
             );
+        }
+        // Training a few sequences over a layer larger than L2: the step
+        // split by hidden units across two threads as below, keeping what
+        // BPTT reads (`split.rs`; BPTT split the same way, `split_bptt.rs`)
+        if S::KEEPS && stride == hs && self.units_split_train::<T>(batch, steps) {
+            let ids = match x {
+                Input::Ids(ids) if table => Some(ids),
+                _ => None,
+            };
+            if let Some(keep) = sink.split_keep() {
+                let LayerScratch { xi, halves, .. } = &mut *scratch;
+                if self.forward_split(p, xi, ids, steps, batch, h, c, out, keep, halves) {
+                    return;
+                }
+            }
         }
         // One sequence, or a few over a layer larger than L2, inference
         // only: the step split by hidden units across this thread and the

@@ -20,6 +20,9 @@ pub(super) trait StepSink<T> {
     /// `[cache_width*H]`, or empty when nothing is kept (the cell's step
     /// then computes them without storing them).
     fn gates(&mut self, r: usize) -> &mut [T];
+    /// The whole buffers, for a loop split by hidden units (`split.rs`):
+    /// `None` when nothing is kept.
+    fn split_keep(&mut self) -> Option<super::split::TrainKept<'_, T>>;
 }
 
 /// The training sink: writes into a [`super::LayerCache`]'s buffers.
@@ -54,6 +57,12 @@ impl<T: Float> StepSink<T> for Keep<'_, T> {
     fn gates(&mut self, r: usize) -> &mut [T] {
         &mut self.gates[r * self.cw..(r + 1) * self.cw]
     }
+    fn split_keep(&mut self) -> Option<super::split::TrainKept<'_, T>> {
+        Some(super::split::TrainKept {
+            gates: self.gates,
+            c_prev: self.c_prev,
+        })
+    }
 }
 
 /// The inference sink: keeps nothing.
@@ -68,5 +77,8 @@ impl<T> StepSink<T> for Discard {
     #[inline(always)]
     fn gates(&mut self, _r: usize) -> &mut [T] {
         &mut []
+    }
+    fn split_keep(&mut self) -> Option<super::split::TrainKept<'_, T>> {
+        None
     }
 }

@@ -70,6 +70,19 @@ pub(crate) fn split_max_batch() -> usize {
     })
 }
 
+/// The largest batch whose training is split by hidden units rather than
+/// by sequences ([`Recurrent::units_split_train`]);
+/// `RNN_UNITS_SPLIT_TRAIN_MAX_BATCH` overrides it (0: never), for measuring.
+pub(crate) fn split_train_max_batch() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("RNN_UNITS_SPLIT_TRAIN_MAX_BATCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(32)
+    })
+}
+
 /// The buffers of one half: `n` = its number of units, `G` gates.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HalfScratch<T> {
@@ -87,11 +100,14 @@ pub(crate) struct HalfScratch<T> {
     rows: Vec<T>,
     /// Its part of `W_hh^T` packed (batches, when not prepared): `[H, G*n]`.
     packed: PackedRhs<T>,
+    /// Training: one row's gate values of its units, gate after gate:
+    /// `[cache_width*n]`.
+    cache: Vec<T>,
 }
 
 /// A slice shared by the two halves, each writing only its own parts of it
 /// and reading the other's only after a [`Meet`].
-struct Shared<T> {
+pub(super) struct Shared<T> {
     ptr: *mut T,
     len: usize,
 }
@@ -101,7 +117,7 @@ struct Shared<T> {
 unsafe impl<T: Send> Sync for Shared<T> {}
 
 impl<T> Shared<T> {
-    fn new(s: &mut [T]) -> Self {
+    pub(super) fn new(s: &mut [T]) -> Self {
         Self {
             ptr: s.as_mut_ptr(),
             len: s.len(),
@@ -112,7 +128,7 @@ impl<T> Shared<T> {
     ///
     /// # Safety
     /// No one writes them while the slice lives.
-    unsafe fn get(&self, at: usize, len: usize) -> &[T] {
+    pub(super) unsafe fn get(&self, at: usize, len: usize) -> &[T] {
         assert!(at + len <= self.len);
         unsafe { std::slice::from_raw_parts(self.ptr.add(at), len) }
     }
@@ -122,7 +138,7 @@ impl<T> Shared<T> {
     /// # Safety
     /// No one else reads or writes them while the slice lives.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn get_mut(&self, at: usize, len: usize) -> &mut [T] {
+    pub(super) unsafe fn get_mut(&self, at: usize, len: usize) -> &mut [T] {
         assert!(at + len <= self.len);
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(at), len) }
     }
@@ -143,11 +159,23 @@ struct Rows<'a, T> {
 /// The running order, `s_0` and `c` in that order.
 type SortedBufs<'a, T> = (&'a mut Vec<usize>, &'a mut Vec<T>, &'a mut Vec<T>);
 
-/// Where a split loop's outputs go: row `r` at `out[r*stride + offset..][..H]`.
+/// Where a split loop's outputs go: row `r` at `out[r*stride + offset..][..H]`;
+/// when training, what BPTT reads of each row too (`keep`: see
+/// [`TrainKept`]).
 struct Kept<'a, T> {
     out: &'a mut [T],
     stride: usize,
     offset: usize,
+    keep: Option<TrainKept<'a, T>>,
+}
+
+/// What a training forward keeps of each row `r` for BPTT
+/// ([`super::LayerCache`]): its gate values `gates[r*cw..][..cw]` (`cw` =
+/// `cache_width*H`, gate after gate, each half writing its units of each)
+/// and, with a memory, `c_{t-1}` at `c_prev[r*H..][..H]`.
+pub(super) struct TrainKept<'a, T> {
+    pub(super) gates: &'a mut [T],
+    pub(super) c_prev: &'a mut [T],
 }
 
 impl Recurrent {
@@ -179,16 +207,36 @@ impl Recurrent {
     /// read all of it from L3 at every step; split by units, half) and at
     /// most [`split_max_batch`] sequences.
     pub(crate) fn units_split<T: Float>(&self, batch: usize, steps: usize) -> bool {
-        let w_hh_bytes = self.gate_width() * self.hidden * size_of::<T>();
         steps >= SPLIT_MIN_STEPS
             && crate::kernels::threads() > 1
             && !crate::kernels::in_sequential()
             && self.split_worth::<T>()
-            && (batch == 1
-                || (crate::kernels::threads() == 2
-                    && super::step_packed::<T>()
-                    && w_hh_bytes > crate::kernels::l2_bytes()
-                    && batch <= split_max_batch()))
+            && (batch == 1 || self.batch_split_fits::<T>(batch, split_max_batch()))
+    }
+
+    /// The conditions of a batch of more than one sequence split by units:
+    /// exactly two threads, the packed step kernel, `W_hh` larger than a
+    /// core's L2 and at most `max` sequences.
+    fn batch_split_fits<T: Float>(&self, batch: usize, max: usize) -> bool {
+        let w_hh_bytes = self.gate_width() * self.hidden * size_of::<T>();
+        crate::kernels::threads() == 2
+            && super::step_packed::<T>()
+            && w_hh_bytes > crate::kernels::l2_bytes()
+            && batch <= max
+    }
+
+    /// Whether training (the forward pass that keeps what BPTT needs, and
+    /// BPTT) of `batch` sequences of `steps` steps each, no padding, splits
+    /// each step by hidden units across two threads (`split.rs`,
+    /// `split_bptt.rs`): as [`Recurrent::units_split`] for a batch, with
+    /// at least two sequences and at most [`split_train_max_batch`].
+    pub(crate) fn units_split_train<T: Float>(&self, batch: usize, steps: usize) -> bool {
+        batch > 1
+            && steps >= SPLIT_MIN_STEPS
+            && crate::kernels::threads() > 1
+            && !crate::kernels::in_sequential()
+            && self.split_worth::<T>()
+            && self.batch_split_fits::<T>(batch, split_train_max_batch())
     }
 
     /// The time loop of [`Recurrent::infer`] for `batch` sequences of
@@ -239,8 +287,46 @@ impl Recurrent {
             out,
             stride,
             offset,
+            keep: None,
         };
         self.split_loop(p, rows, h, c, kept, halves, halves_t, halves_packed)
+    }
+
+    /// The time loop of [`Recurrent::forward`] for `batch` sequences of
+    /// `steps` steps each (no padding), split as [`Recurrent::infer_split`]
+    /// (the same outputs to the bit), keeping what BPTT reads: each row's
+    /// gate values in `keep.gates` (`[T*B, cache_width*H]`) and, with a
+    /// memory, `c_{t-1}` in `keep.c_prev` (`[T*B, H]`). `xi`, `ids`, `h`,
+    /// `c` as for `infer_split`; the outputs go to `out` (`[T, B, H]`).
+    /// Returns `false`, nothing written, where `infer_split` does.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn forward_split<T: Float>(
+        &self,
+        p: &LayerParams<T>,
+        xi: &[T],
+        ids: Option<&[usize]>,
+        steps: usize,
+        batch: usize,
+        h: &mut [T],
+        c: &mut [T],
+        out: &mut [T],
+        keep: TrainKept<'_, T>,
+        halves: &mut [HalfScratch<T>; 2],
+    ) -> bool {
+        let rows = Rows {
+            xi,
+            ids,
+            steps,
+            batch,
+            ragged: None,
+        };
+        let kept = Kept {
+            out,
+            stride: self.hidden,
+            offset: 0,
+            keep: Some(keep),
+        };
+        self.split_loop(p, rows, h, c, kept, halves, None, None)
     }
 
     /// Sizes each half's buffers for `batch` rows (`s_prev_len` values of
@@ -308,7 +394,8 @@ impl Recurrent {
     /// The cell's step for units `u0..u1` of one row: this half's part of
     /// the row's `xi` (`[G*H]`: gathered into `xi_h`, `[G*n]`), its `gh`
     /// (`[G*n]`) and `s_{t-1}`, `c_{t-1}` (`[n]`, `c` replaced by `c_t`)
-    /// give `s_t` of those units in `ht`; `c_new`: `[n]`.
+    /// give `s_t` of those units in `ht`; `c_new`: `[n]`; `cache`: their
+    /// gate values (`[cache_width*n]`, gate after gate), or empty.
     #[allow(clippy::too_many_arguments)]
     fn half_row<T: Float>(
         &self,
@@ -318,15 +405,15 @@ impl Recurrent {
         hp: &[T],
         c: &mut [T],
         ht: &mut [T],
-        (xi_h, c_new): (&mut [T], &mut [T]),
+        (xi_h, c_new, cache): (&mut [T], &mut [T], &mut [T]),
     ) {
         let (hs, n) = (self.hidden, u1 - u0);
         for q in 0..self.cell.gates() {
             // xi[q] = W_ih x_t + b_ih   (this half's units)
             xi_h[q * n..(q + 1) * n].copy_from_slice(&xi_row[q * hs + u0..q * hs + u1]);
         }
-        // s_t, c_t of units u0..u1
-        self.cell.forward_row(xi_h, gh, hp, c, ht, c_new, &mut []);
+        // s_t, c_t of units u0..u1 (and their gate values, when kept)
+        self.cell.forward_row(xi_h, gh, hp, c, ht, c_new, cache);
         if self.cell.has_memory() {
             c.copy_from_slice(c_new);
         }
@@ -423,6 +510,7 @@ impl Recurrent {
             out,
             stride,
             offset,
+            keep: None,
         };
         self.split_loop(p, rows, h, c, kept, halves, None, halves_packed)
     }
@@ -457,8 +545,12 @@ impl Recurrent {
             out,
             stride,
             offset,
+            keep,
         } = kept;
         let (hs, gw, ng) = (self.hidden, self.gate_width(), self.cell.gates());
+        // training: each row's gate values and c_{t-1} (`cw` wide, H wide)
+        let cw = self.cell.cache_width() * hs;
+        let keep = keep.map(|k| (Shared::new(k.gates), Shared::new(k.c_prev)));
         let mem = self.cell.has_memory();
         // s_{t-1} read in place when a step's rows are one block in batch
         // order (equal lengths, one sequence or rows of width H), else
@@ -502,8 +594,10 @@ impl Recurrent {
                 s_prev: s_buf,
                 b_hh: b_half,
                 packed: own_packed,
+                cache,
                 ..
             } = unsafe { &mut halves_s.get_mut(half, 1)[0] };
+            cache.resize(if keep.is_some() { cw / hs * nu } else { 0 }, T::zero());
             let packed: &PackedRhs<T> = halves_packed.map_or(own_packed, |pk| &pk[half]);
             for k in 0..steps {
                 let t = if self.reverse { steps - 1 - k } else { k };
@@ -572,6 +666,11 @@ impl Recurrent {
                     } else {
                         &mut []
                     };
+                    if let (Some((_, c_prev)), true) = (&keep, mem) {
+                        // c_{t-1} of this half's units of row r, for BPTT
+                        // SAFETY: this half's units of row r, written by it alone.
+                        unsafe { c_prev.get_mut(r * hs + u0, nu) }.copy_from_slice(c_own);
+                    }
                     // SAFETY: this half's units of row r, written by it alone;
                     // the other half reads row r only after the meeting below.
                     let ht = unsafe { out_s.get_mut(row_at(r) + u0, nu) };
@@ -582,8 +681,17 @@ impl Recurrent {
                         &prev_row(i)[u0..u1],
                         c_own,
                         ht,
-                        (&mut xi_h[..], &mut c_new[..]),
+                        (&mut xi_h[..], &mut c_new[..], &mut cache[..]),
                     );
+                    if let Some((gates, _)) = &keep {
+                        // the row's gate values, gate after gate: this
+                        // half's units of each
+                        for (q, part) in cache.chunks_exact(nu).enumerate() {
+                            // SAFETY: this half's units of row r, written by it alone.
+                            let at = r * cw + q * hs + u0;
+                            unsafe { gates.get_mut(at, nu) }.copy_from_slice(part);
+                        }
+                    }
                 }
                 if k + 1 < steps {
                     meet.wait(round); // s_t whole for both
@@ -612,14 +720,14 @@ impl Recurrent {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::kernels::pair::tests::{two_cores, TURN};
     use crate::nn::cell::{Activation, CellKind};
     use crate::nn::layer::{Input, LayerScratch};
 
     /// A deterministic pattern in [-scale, scale].
-    fn pattern<T: Float>(n: usize, seed: usize, scale: f64) -> Vec<T> {
+    pub(in crate::nn::layer) fn pattern<T: Float>(n: usize, seed: usize, scale: f64) -> Vec<T> {
         (0..n)
             .map(|k| T::of(scale * ((k * 13 + seed * 7 + 1) as f64 * 0.618).sin()))
             .collect()

@@ -47,6 +47,16 @@ impl<T: Float> Model<T> {
         let (steps, batch, lengths, masks) = (data.steps, data.batch, data.lengths, data.masks);
         let width = self.config.directions() * self.config.hidden_size;
         let o = self.config.output_size;
+        if self.train_by_units(&data) {
+            // a few sequences over large layers: each step split by hidden
+            // units across two threads (`layer/split.rs`, `split_bptt.rs`),
+            // each reading half of W_hh, instead of each part of the batch
+            // reading all of it
+            let (e, fwd, _) = self.loss_and_grads_unchecked(data, targets, reduction, grads);
+            let last = self.final_state(&fwd);
+            fwd.give_back();
+            return (e, last);
+        }
         let split = split_batch(self, data, true, false, |(b0, b1), part| {
             let tp = match targets {
                 Targets::Classes(y) => {
@@ -94,6 +104,23 @@ impl<T: Float> Model<T> {
             loss * scale,
             State::join(&finals, &parts, batch, self.config.hidden_size),
         )
+    }
+}
+
+impl<T: Float> Model<T> {
+    /// Whether training on `data` splits each step of every layer by hidden
+    /// units ([`crate::nn::layer::Recurrent`]'s `units_split_train`: two
+    /// threads, a few sequences of equal lengths, `W_hh` larger than L2)
+    /// rather than the batch by sequences.
+    fn train_by_units(&self, data: &Batch<T>) -> bool {
+        let cfg = &self.config;
+        data.lengths.is_none()
+            && (0..cfg.num_layers).all(|k| {
+                (0..cfg.directions()).all(|d| {
+                    cfg.layer(k, d)
+                        .units_split_train::<T>(data.batch, data.steps)
+                })
+            })
     }
 }
 
