@@ -71,15 +71,28 @@ pub(crate) fn split_max_batch() -> usize {
 }
 
 /// The largest batch whose training is split by hidden units rather than
-/// by sequences ([`Recurrent::units_split_train`]);
-/// `RNN_UNITS_SPLIT_TRAIN_MAX_BATCH` overrides it (0: never), for measuring.
-pub(crate) fn split_train_max_batch() -> usize {
-    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *MAX.get_or_init(|| {
+/// by sequences ([`Recurrent::units_split_train`]), for a layer whose
+/// `W_hh` has `w_hh_bytes` (above a core's L2): 16 sequences, 32 when
+/// `W_hh` is more than four times L2. `RNN_UNITS_SPLIT_TRAIN_MAX_BATCH`
+/// overrides it (0: never), for measuring.
+///
+/// Measured (BENCHMARKS.md, forty-sixth session; two threads, `T` = 50,
+/// L2 2 MiB): training split by units against split by sequences gave
+/// 1.4-1.6x at `B` = 8 (LSTM `H` = 512 and 1024, GRU and Elman 1024),
+/// 1.06-1.23x at 16; at 32, 1.09-1.13x where `W_hh` is 12-16 MiB (GRU and
+/// LSTM at 1024) but 0.87-0.95x for the LSTM at 512 (4 MiB); at 64 it lost
+/// (0.81-1.00x).
+pub(crate) fn split_train_max_batch(w_hh_bytes: usize) -> usize {
+    static MAX: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    let forced = *MAX.get_or_init(|| {
         std::env::var("RNN_UNITS_SPLIT_TRAIN_MAX_BATCH")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(32)
+    });
+    forced.unwrap_or(if w_hh_bytes > 4 * crate::kernels::l2_bytes() {
+        32
+    } else {
+        16
     })
 }
 
@@ -231,12 +244,13 @@ impl Recurrent {
     /// `split_bptt.rs`): as [`Recurrent::units_split`] for a batch, with
     /// at least two sequences and at most [`split_train_max_batch`].
     pub(crate) fn units_split_train<T: Float>(&self, batch: usize, steps: usize) -> bool {
+        let w_hh_bytes = self.gate_width() * self.hidden * size_of::<T>();
         batch > 1
             && steps >= SPLIT_MIN_STEPS
             && crate::kernels::threads() > 1
             && !crate::kernels::in_sequential()
             && self.split_worth::<T>()
-            && self.batch_split_fits::<T>(batch, split_train_max_batch())
+            && self.batch_split_fits::<T>(batch, split_train_max_batch(w_hh_bytes))
     }
 
     /// The time loop of [`Recurrent::infer`] for `batch` sequences of
