@@ -73,26 +73,52 @@ impl<T: Float> PackedRhs<T> {
     /// Packs `b`: `[K, N]` row-major, or, when `trans`, its transpose stored
     /// `[N, K]` row-major. Reuses the buffer.
     pub fn pack(&mut self, b: &[T], k: usize, n: usize, trans: bool) {
-        let panels = n.div_ceil(NR);
+        if trans {
+            self.pack_by_columns(k, n, |j| &b[j * k..(j + 1) * k]); // row j of B^T
+        } else {
+            self.pack_columns(b, k, n, 0, n);
+        }
+    }
+
+    /// The panels' buffer sized for `[K, N]` (contents unspecified): `[ceil(N
+    /// / NR), K, NR]`.
+    fn panels_mut(&mut self, k: usize, n: usize) -> &mut [T] {
+        let len = n.div_ceil(NR) * k * NR;
         self.k = k;
         self.n = n;
         self.data.clear();
-        self.off = align_to_line(&mut self.data, panels * k * NR, T::zero());
-        let data = &mut self.data[self.off..self.off + panels * k * NR];
-        for p in 0..panels {
-            let panel = &mut data[p * k * NR..(p + 1) * k * NR];
+        self.off = align_to_line(&mut self.data, len, T::zero());
+        &mut self.data[self.off..self.off + len]
+    }
+
+    /// Packs `B` `[K, N]` given column by column: `col(j)` is column `j`
+    /// (`[K]`; a row of `B^T`, wherever it is stored). As [`PackedRhs::pack`]
+    /// with `trans` on a `B^T` whose rows are those slices, without
+    /// gathering them first. Reuses the buffer.
+    pub(crate) fn pack_by_columns<'b>(&mut self, k: usize, n: usize, col: impl Fn(usize) -> &'b [T])
+    where
+        T: 'b,
+    {
+        let data = self.panels_mut(k, n);
+        for (p, panel) in data.chunks_exact_mut(k * NR).enumerate() {
             let (j0, w) = (p * NR, NR.min(n - p * NR));
-            if trans {
-                for jj in 0..w {
-                    let col = &b[(j0 + jj) * k..(j0 + jj + 1) * k]; // row j of B^T
-                    for (kk, &v) in col.iter().enumerate() {
-                        panel[kk * NR + jj] = v;
-                    }
+            for jj in 0..w {
+                for (kk, &v) in col(j0 + jj)[..k].iter().enumerate() {
+                    panel[kk * NR + jj] = v;
                 }
-            } else {
-                for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
-                    row[..w].copy_from_slice(&b[kk * n + j0..kk * n + j0 + w]);
-                }
+            }
+        }
+    }
+
+    /// Packs columns `c0..c0 + n` of `b`, stored `[K, ld]` row-major, as
+    /// `B` `[K, n]`: [`PackedRhs::pack`] of those columns without gathering
+    /// them first. Reuses the buffer.
+    pub(crate) fn pack_columns(&mut self, b: &[T], k: usize, ld: usize, c0: usize, n: usize) {
+        let data = self.panels_mut(k, n);
+        for (p, panel) in data.chunks_exact_mut(k * NR).enumerate() {
+            let (j0, w) = (c0 + p * NR, NR.min(n - p * NR));
+            for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
+                row[..w].copy_from_slice(&b[kk * ld + j0..kk * ld + j0 + w]);
             }
         }
     }

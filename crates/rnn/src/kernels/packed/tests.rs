@@ -90,6 +90,42 @@ fn panels_start_on_a_cache_line_packed_repacked_and_cloned() {
     assert!(empty.panels().is_empty());
 }
 
+/// Columns `c0..c0+n` of a `[K, ld]` matrix packed in place, and a matrix
+/// given column by column, pack as the same columns gathered first: the
+/// panels hold `B[kk, j]` at `panel j / NR`, row `kk`, lane `j % NR`, and
+/// zeros past `N`.
+#[test]
+fn columns_packed_in_place_match_the_gathered_matrix() {
+    let (k, ld) = (5, 40);
+    let big: Vec<f32> = (0..k * ld).map(|i| i as f32 * 0.5 - 3.0).collect();
+    for (c0, n) in [(0, 40), (8, 16), (3, 21), (39, 1)] {
+        let gathered: Vec<f32> = (0..k)
+            .flat_map(|kk| big[kk * ld + c0..kk * ld + c0 + n].to_vec())
+            .collect(); // [K, n]
+        let mut want = PackedRhs::<f32>::default();
+        want.pack(&gathered, k, n, false);
+        let mut got = PackedRhs::<f32>::default();
+        got.pack_columns(&big, k, ld, c0, n);
+        assert_eq!((got.k(), got.n()), (k, n));
+        assert_eq!(got.panels(), want.panels(), "columns {c0}..{}", c0 + n);
+        // column j of B given as a slice of K values: B^T's rows in another order
+        let cols: Vec<Vec<f32>> = (0..n)
+            .map(|j| (0..k).map(|kk| gathered[kk * n + j]).collect())
+            .collect();
+        let mut by = PackedRhs::<f32>::default();
+        by.pack_by_columns(k, n, |j| &cols[j]);
+        assert_eq!(by.panels(), want.panels(), "by columns, n = {n}");
+        let (p, lane) = ((n - 1) / NR, (n - 1) % NR);
+        assert_eq!(
+            want.panels()[p * k * NR + (k - 1) * NR + lane],
+            gathered[(k - 1) * n + n - 1]
+        );
+        if lane + 1 < NR {
+            assert_eq!(want.panels()[p * k * NR + lane + 1], 0.0, "zero past N");
+        }
+    }
+}
+
 #[test]
 fn row_blocks_cover_every_row_once_without_tiny_blocks() {
     for mr in [MR, MR512] {

@@ -63,7 +63,7 @@ impl Recurrent {
             out.packed.pack(p.w_hh, hs, gw, true); // W_hh^T [H, G*H], in panels
             if let Some(cut) = cut {
                 for (half, units) in [(0, cut), (cut, hs)].into_iter().enumerate() {
-                    self.pack_half(p.w_hh, units, &mut buf, &mut out.halves_packed[half]);
+                    self.pack_half(p.w_hh, units, &mut out.halves_packed[half]);
                 }
             }
         }

@@ -109,8 +109,6 @@ pub(crate) struct HalfScratch<T> {
     s_prev: Vec<T>,
     /// Its units' `b_hh`, gate after gate (batches): `[G*n]`.
     b_hh: Vec<T>,
-    /// Its units' rows of `W_hh`, gate after gate (batches, to pack): `[G*n, H]`.
-    rows: Vec<T>,
     /// Its part of `W_hh^T` packed (batches, when not prepared): `[H, G*n]`.
     packed: PackedRhs<T>,
     /// Training: one row's gate values of its units, gate after gate:
@@ -380,7 +378,7 @@ impl Recurrent {
                     }
                 }
                 if prepared.is_none() {
-                    self.pack_half(p.w_hh, (u0, u1), &mut buf.rows, &mut buf.packed);
+                    self.pack_half(p.w_hh, (u0, u1), &mut buf.packed);
                 }
             }
         }
@@ -388,21 +386,21 @@ impl Recurrent {
     }
 
     /// Packs units `u0..u1`'s rows of `w_hh` (`[G*H, H]`), gate after gate
-    /// (gathered into `rows`, `[G*n, H]`), as the transposed right-hand side
-    /// `[H, G*n]` of the split's step product.
+    /// (`[G*n, H]`), as the transposed right-hand side `[H, G*n]` of the
+    /// split's step product.
     pub(super) fn pack_half<T: Float>(
         &self,
         w_hh: &[T],
         (u0, u1): (usize, usize),
-        rows: &mut Vec<T>,
         packed: &mut PackedRhs<T>,
     ) {
-        let (hs, ng) = (self.hidden, self.cell.gates());
-        rows.clear();
-        for q in 0..ng {
-            rows.extend_from_slice(&w_hh[(q * hs + u0) * hs..(q * hs + u1) * hs]);
-        }
-        packed.pack(rows, hs, ng * (u1 - u0), true);
+        let (hs, n) = (self.hidden, u1 - u0);
+        // column j of W_hh^T's part: row q*H + u0 + j % n of W_hh, q = j / n
+        let row = |j: usize| {
+            let r = j / n * hs + u0 + j % n;
+            &w_hh[r * hs..(r + 1) * hs]
+        };
+        packed.pack_by_columns(hs, self.cell.gates() * n, row);
     }
 
     /// The cell's step for units `u0..u1` of one row: this half's part of

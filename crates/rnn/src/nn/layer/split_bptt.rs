@@ -41,9 +41,8 @@ use crate::Float;
 /// One half's buffers (`n` = its units, `G` gates, `B` sequences).
 #[derive(Debug, Default)]
 struct Half<T> {
-    /// Its columns of `W_hh`, `[G*H, n]`, gathered to be packed.
-    cols: Vec<T>,
-    /// Those packed: the right-hand side of `dh_next = delta_t W_hh[:, u0..u1]`.
+    /// Its columns of `W_hh` (`[G*H, n]`) packed: the right-hand side of
+    /// `dh_next = delta_t W_hh[:, u0..u1]`.
     packed: PackedRhs<T>,
     /// `dE/ds_t` from step `t+1`, its units: `[B, n]`.
     dh_next: Vec<T>,
@@ -112,11 +111,7 @@ impl Recurrent {
             let hb = unsafe { &mut halves_s.get_mut(half, 1)[0] };
             crate::kernels::sequential(|| {
                 // its columns of W_hh, packed: [G*H, n]
-                hb.cols.clear();
-                for row in p.w_hh.chunks_exact(h) {
-                    hb.cols.extend_from_slice(&row[u0..u1]);
-                }
-                hb.packed.pack(&hb.cols, gw, n, false);
+                hb.packed.pack_columns(p.w_hh, gw, h, u0, n);
                 let own = |v: Option<&[T]>, buf: &mut Vec<T>| {
                     buf.clear();
                     match v {
