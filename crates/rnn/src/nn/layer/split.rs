@@ -70,6 +70,16 @@ pub(crate) fn split_max_batch() -> usize {
     })
 }
 
+/// Training of one sequence is split by hidden units when its steps times
+/// the bytes of `W_hh` reach this (24 MiB: 100 steps of a 256 KiB `W_hh`,
+/// 25 of 1 MiB). Measured (BENCHMARKS.md, forty-sixth session; two threads,
+/// split against not, train tok/s at `T` = 100 and 25): LSTM `H` = 128
+/// (256 KiB) 1.21x and 0.85x, 256 (1 MiB) 1.48x and 1.44x, 384 2.9x and
+/// 2.3x; GRU 128 (192 KiB) 1.04x and 0.70x, 256 1.28x and 1.43x; Elman 256
+/// (256 KiB) 1.23x and 0.84x, 384 1.36x and 0.96x; below 256 KiB it lost
+/// at both lengths but for GRU 192 at 100 steps (1.22x).
+pub(crate) const SPLIT_TRAIN_ONE_MIN: usize = 24 << 20;
+
 /// The largest batch whose training is split by hidden units rather than
 /// by sequences ([`Recurrent::units_split_train`]), for a layer whose
 /// `W_hh` has `w_hh_bytes` (above a core's L2): 16 sequences, 32 when
@@ -239,16 +249,28 @@ impl Recurrent {
     /// Whether training (the forward pass that keeps what BPTT needs, and
     /// BPTT) of `batch` sequences of `steps` steps each, no padding, splits
     /// each step by hidden units across two threads (`split.rs`,
-    /// `split_bptt.rs`): as [`Recurrent::units_split`] for a batch, with
-    /// at least two sequences and at most [`split_train_max_batch`].
+    /// `split_bptt.rs`): as [`Recurrent::units_split`] for a batch, with at
+    /// most [`split_train_max_batch`] sequences; one sequence when `steps`
+    /// times the bytes of `W_hh` reach [`SPLIT_TRAIN_ONE_MIN`] (and two
+    /// threads run, with the packed kernel).
     pub(crate) fn units_split_train<T: Float>(&self, batch: usize, steps: usize) -> bool {
         let w_hh_bytes = self.gate_width() * self.hidden * size_of::<T>();
-        batch > 1
-            && steps >= SPLIT_MIN_STEPS
+        let fits = match batch {
+            0 => false,
+            // one sequence: the time saved per step grows with W_hh, the
+            // cost per call (handing over, packing) does not
+            1 => {
+                crate::kernels::threads() == 2
+                    && super::step_packed::<T>()
+                    && steps.saturating_mul(w_hh_bytes) >= SPLIT_TRAIN_ONE_MIN
+                    && split_train_max_batch(w_hh_bytes) > 0
+            }
+            _ => self.batch_split_fits::<T>(batch, split_train_max_batch(w_hh_bytes)),
+        };
+        fits && steps >= SPLIT_MIN_STEPS
             && crate::kernels::threads() > 1
             && !crate::kernels::in_sequential()
             && self.split_worth::<T>()
-            && self.batch_split_fits::<T>(batch, split_train_max_batch(w_hh_bytes))
     }
 
     /// The time loop of [`Recurrent::infer`] for `batch` sequences of
