@@ -1,5 +1,7 @@
 //! Inference on two threads, split by hidden units: one sequence, and a few
-//! over a layer larger than a core's L2.
+//! over a layer larger than a core's L2; and the forward pass of training
+//! split the same way (keeping what BPTT reads: [`TrainKept`]), whose BPTT
+//! is `split_bptt.rs`.
 //!
 //! A batch of one sequence (a sentence being tagged, a stream being
 //! generated) has no batch to split across threads, and its step is a

@@ -1,5 +1,6 @@
 //! BPTT on two threads, split by hidden units: training of a few sequences
-//! over a layer larger than a core's L2.
+//! over a layer larger than a core's L2, or of one sequence over a large
+//! layer (`Recurrent::units_split_train` says when).
 //!
 //! Split by sequences, each of two threads reads all of `W_hh` at every
 //! step, forward and backward, for its few rows: at `H` = 512 the LSTM's
@@ -195,9 +196,11 @@ impl Recurrent {
                             hb.chunk[dst..dst + n].copy_from_slice(&dg_own[src]);
                         }
                     }
-                    meet.wait(round); // delta_t whole for both
-                                      // delta_t   [B, G*H]
-                                      // SAFETY: written before the meeting, by both halves.
+                    // delta_t whole for both
+                    meet.wait(round);
+
+                    // delta_t   [B, G*H]
+                    // SAFETY: written before the meeting, by both halves.
                     let dg_t = unsafe {
                         if separate {
                             dgh_s.get(k % 2 * batch * gw, batch * gw)
@@ -213,40 +216,19 @@ impl Recurrent {
                         std::mem::swap(&mut hb.dc_next, &mut hb.dc_prev);
                     }
                     if k == k0 {
-                        // dE/dW += sum_t delta_t s_{t-1}^T over the chunk's
-                        // steps, its rows of every gate q: [n, m] x [m, H]
+                        // dE/dW_hh, dE/db_hh += the chunk's rows, its rows of every gate
                         let m = (thi - tlo) * batch;
                         let hp = self.prev_states(cache, tlo, thi, steps, bh);
-                        for q in 0..ng {
-                            let dq = &hb.chunk[q * chunk_rows * n..][..m * n];
-                            // SAFETY: rows q*H + u0..u1 of dW_hh: this half's alone.
-                            let dw = unsafe { w_hh_s.get_mut((q * h + u0) * h, n * h) };
-                            let mut from = 0;
-                            for block in hp {
-                                let rows_b = (block.len() / h).min(m - from);
-                                if rows_b > 0 {
-                                    let a = &dq[from * n..(from + rows_b) * n];
-                                    gemm(
-                                        n,
-                                        h,
-                                        rows_b,
-                                        a,
-                                        true,
-                                        &block[..rows_b * h],
-                                        false,
-                                        dw,
-                                        true,
-                                    );
-                                }
-                                from += rows_b;
-                            }
-                            if p.b_hh.is_some() {
-                                // dE/db_hh = sum_t dE/dgh_t
-                                // SAFETY: as dW_hh's rows.
-                                let db = unsafe { b_hh_s.get_mut(q * h + u0, n) };
-                                col_sum_acc(m, n, dq, db);
-                            }
-                        }
+                        let b_hh = p.b_hh.map(|_| &b_hh_s);
+                        self.half_block_grads(
+                            (u0, u1),
+                            &hb.chunk,
+                            chunk_rows,
+                            m,
+                            hp,
+                            &w_hh_s,
+                            b_hh,
+                        );
                     }
                 }
             });
@@ -289,6 +271,48 @@ impl Recurrent {
         pool::give_back(dgi_all);
         pool::give_back(dgh_step);
         Some((dh0, dc0))
+    }
+
+    /// Adds one half's share of a chunk of `m` rows to the weight
+    /// gradients: for every gate `q`, rows `q*H + u0..q*H + u1` of
+    /// `dE/dW_hh += sum_t delta_t s_{t-1}^T` (`[n, m] x [m, H]`, from the
+    /// half's `dE/dgh_t` of the chunk, `chunk`: `[G, chunk_rows, n]`, and
+    /// `hp`, the rows' `s_{t-1}` in two blocks: see
+    /// [`Recurrent::prev_states`]) and of `dE/db_hh = sum_t dE/dgh_t` when
+    /// the layer has that bias. `w_hh`: `[G*H, H]`, `b_hh`: `[G*H]`, each
+    /// half writing only its rows.
+    #[allow(clippy::too_many_arguments)]
+    fn half_block_grads<T: Float>(
+        &self,
+        (u0, u1): (usize, usize),
+        chunk: &[T],
+        chunk_rows: usize,
+        m: usize,
+        hp: [&[T]; 2],
+        w_hh: &Shared<T>,
+        b_hh: Option<&Shared<T>>,
+    ) {
+        let (h, n) = (self.hidden, u1 - u0);
+        for q in 0..self.cell.gates() {
+            let dq = &chunk[q * chunk_rows * n..][..m * n]; // [m, n]
+                                                            // SAFETY: rows q*H + u0..u1 of dW_hh: this half's alone.
+            let dw = unsafe { w_hh.get_mut((q * h + u0) * h, n * h) };
+            let mut from = 0;
+            for block in hp {
+                let rows = (block.len() / h).min(m - from);
+                if rows > 0 {
+                    // dW_hh[q, u0..u1] += dq^T s_{t-1}   [n, rows] x [rows, H]
+                    let (a, s) = (&dq[from * n..(from + rows) * n], &block[..rows * h]);
+                    gemm(n, h, rows, a, true, s, false, dw, true);
+                }
+                from += rows;
+            }
+            if let Some(b_hh) = b_hh {
+                // dE/db_hh[q, u0..u1] += sum_t dE/dgh_t
+                // SAFETY: as dW_hh's rows.
+                col_sum_acc(m, n, dq, unsafe { b_hh.get_mut(q * h + u0, n) });
+            }
+        }
     }
 }
 
