@@ -336,27 +336,11 @@ fn the_split_by_hidden_units_of_small_batches_matches_one_thread() {
         CellKind::Lstm,
         CellKind::Gru,
     ] {
-        // the smallest multiple of 8 units whose W_hh ([G*H, H] f32) exceeds L2
-        let mut h = 8;
-        while cell.gates() * h * h * 4 <= rnn::kernels::l2_bytes() {
-            h += 8;
-        }
+        let h = units_above_l2(cell);
         for (layers, bidirectional) in [(1, false), (2, true)] {
-            let config = ModelConfig {
-                cell,
-                num_layers: layers,
-                bidirectional,
-                ..ModelConfig::elman(vocab, h, vocab)
-            };
-            let model = Model::<f32>::new(config, 7).expect("valid config");
+            let model = layers_of(cell, h, layers, bidirectional, vocab);
             let ids: Vec<usize> = (0..steps * batch).map(|r| (r * 3 + 2) % vocab).collect();
-            let mut state = model.zero_state(batch);
-            for (k, v) in state.h.iter_mut().enumerate() {
-                *v = (k as f32 * 0.11).sin() * 0.5;
-            }
-            for (k, v) in state.c.iter_mut().enumerate() {
-                *v = (k as f32 * 0.07).cos() * 0.5;
-            }
+            let state = carried_state(&model, batch);
             let prepared = model.prepare();
             // of equal lengths, and of different ones (a step of one
             // sequence, its product a matrix-vector one, at the end)
@@ -421,28 +405,12 @@ fn training_split_by_hidden_units_matches_one_thread() {
         CellKind::Lstm,
         CellKind::Gru,
     ] {
-        // the smallest multiple of 8 units whose W_hh ([G*H, H] f32) exceeds L2
-        let mut h = 8;
-        while cell.gates() * h * h * 4 <= rnn::kernels::l2_bytes() {
-            h += 8;
-        }
+        let h = units_above_l2(cell);
         for (layers, bidirectional) in [(1, false), (2, true)] {
-            let config = ModelConfig {
-                cell,
-                num_layers: layers,
-                bidirectional,
-                ..ModelConfig::elman(vocab, h, vocab)
-            };
-            let model = Model::<f32>::new(config, 7).expect("valid config");
+            let model = layers_of(cell, h, layers, bidirectional, vocab);
             let ids: Vec<usize> = (0..steps * batch).map(|r| (r * 3 + 2) % vocab).collect();
             let next: Vec<usize> = (0..steps * batch).map(|r| (r * 2 + 1) % vocab).collect();
-            let mut state = model.zero_state(batch);
-            for (k, v) in state.h.iter_mut().enumerate() {
-                *v = (k as f32 * 0.11).sin() * 0.5;
-            }
-            for (k, v) in state.c.iter_mut().enumerate() {
-                *v = (k as f32 * 0.07).cos() * 0.5;
-            }
+            let state = carried_state(&model, batch);
             for with_state in [false, true] {
                 let mut data = Batch::new(Input::Ids(&ids), steps, batch);
                 if with_state {
@@ -483,4 +451,43 @@ fn training_split_by_hidden_units_matches_one_thread() {
             }
         }
     }
+}
+
+/// The smallest multiple of 8 units whose `W_hh` (`[G*H, H]` f32) exceeds a
+/// core's L2: the smallest layer split by units at a few sequences.
+fn units_above_l2(cell: CellKind) -> usize {
+    let mut h = 8;
+    while cell.gates() * h * h * 4 <= rnn::kernels::l2_bytes() {
+        h += 8;
+    }
+    h
+}
+
+/// A state other than zero, as truncated BPTT carries over: `[L*D, B, H]`.
+fn carried_state(model: &Model<f32>, batch: usize) -> rnn::State<f32> {
+    let mut state = model.zero_state(batch);
+    for (k, v) in state.h.iter_mut().enumerate() {
+        *v = (k as f32 * 0.11).sin() * 0.5;
+    }
+    for (k, v) in state.c.iter_mut().enumerate() {
+        *v = (k as f32 * 0.07).cos() * 0.5;
+    }
+    state
+}
+
+/// A model of `layers` layers of `h` units of `cell` over `vocab` classes.
+fn layers_of(
+    cell: CellKind,
+    h: usize,
+    layers: usize,
+    bidirectional: bool,
+    vocab: usize,
+) -> Model<f32> {
+    let config = ModelConfig {
+        cell,
+        num_layers: layers,
+        bidirectional,
+        ..ModelConfig::elman(vocab, h, vocab)
+    };
+    Model::<f32>::new(config, 7).expect("valid config")
 }

@@ -762,6 +762,32 @@ pub(super) mod tests {
     use crate::nn::cell::{Activation, CellKind};
     use crate::nn::layer::{Input, LayerScratch};
 
+    /// Deterministic weights of `layer`: `[W_ih, W_hh, b_ih, b_hh]`
+    /// (`W_hh` scaled by `2/sqrt(H)`, so the states neither die nor
+    /// saturate over the tests' steps).
+    pub(in crate::nn::layer) fn test_weights<T: Float>(layer: &Recurrent) -> [Vec<T>; 4] {
+        let (gw, hidden) = (layer.gate_width(), layer.hidden);
+        [
+            pattern::<T>(gw * layer.input_size, 1, 0.5),
+            pattern::<T>(gw * hidden, 2, 2.0 / (hidden as f64).sqrt()),
+            pattern::<T>(gw, 3, 0.3),
+            pattern::<T>(gw, 4, 0.3),
+        ]
+    }
+
+    /// The layer parameters of [`test_weights`], with `b_hh` or without.
+    pub(in crate::nn::layer) fn test_params<T>(
+        w: &[Vec<T>; 4],
+        two_biases: bool,
+    ) -> LayerParams<'_, T> {
+        LayerParams {
+            w_ih: &w[0],
+            w_hh: &w[1],
+            b_ih: &w[2],
+            b_hh: two_biases.then_some(w[3].as_slice()),
+        }
+    }
+
     /// A deterministic pattern in [-scale, scale].
     pub(in crate::nn::layer) fn pattern<T: Float>(n: usize, seed: usize, scale: f64) -> Vec<T> {
         (0..n)
@@ -797,17 +823,9 @@ pub(super) mod tests {
             hidden,
             reverse,
         };
-        let gw = cell.gates() * hidden;
         let mem = cell.has_memory();
-        let w_ih = pattern::<T>(gw * ni, 1, 0.5);
-        let w_hh = pattern::<T>(gw * hidden, 2, 2.0 / (hidden as f64).sqrt());
-        let (b_ih, b_hh) = (pattern::<T>(gw, 3, 0.3), pattern::<T>(gw, 4, 0.3));
-        let p = LayerParams {
-            w_ih: &w_ih,
-            w_hh: &w_hh,
-            b_ih: &b_ih,
-            b_hh: two_biases.then_some(b_hh.as_slice()),
-        };
+        let weights = test_weights::<T>(&layer);
+        let p = test_params(&weights, two_biases);
         let x = pattern::<T>(steps * batch * ni, 5, 1.0); // [T, B, I]
         let h0 = pattern::<T>(batch * hidden, 6, 0.5); // [B, H]
         let c0 = if mem {

@@ -318,7 +318,7 @@ impl Recurrent {
 
 #[cfg(test)]
 mod tests {
-    use super::super::split::tests::pattern;
+    use super::super::split::tests::{pattern, test_params, test_weights};
     use super::super::split::{HalfScratch, TrainKept};
     use super::*;
     use crate::kernels::pair::tests::{two_cores, TURN};
@@ -377,17 +377,10 @@ mod tests {
             hidden,
             reverse,
         };
-        let (gw, mem, rows) = (layer.gate_width(), cell.has_memory(), steps * batch);
+        let (mem, rows) = (cell.has_memory(), steps * batch);
         let cw = cell.cache_width() * hidden;
-        let w_ih = pattern::<T>(gw * ni, 1, 0.5);
-        let w_hh = pattern::<T>(gw * hidden, 2, 2.0 / (hidden as f64).sqrt());
-        let (b_ih, b_hh) = (pattern::<T>(gw, 3, 0.3), pattern::<T>(gw, 4, 0.3));
-        let p = LayerParams {
-            w_ih: &w_ih,
-            w_hh: &w_hh,
-            b_ih: &b_ih,
-            b_hh: two_biases.then_some(b_hh.as_slice()),
-        };
+        let weights = test_weights::<T>(&layer);
+        let p = test_params(&weights, two_biases);
         let x_dense = pattern::<T>(rows * ni, 5, 1.0); // [T, B, I]
         let x_ids: Vec<usize> = (0..rows).map(|r| (r * 5 + 1) % ni).collect(); // [T, B]
         let x = if ids {
