@@ -26,10 +26,12 @@
 //! `b_ih`, `dE/dx`) come after the loop from all rows of `dE/dxi_t`, as the
 //! one-thread loop's dense inputs' do.
 //!
-//! Each unit's `delta_t` and `dh_next` go through the same operations as in
-//! the one-thread loop (the same cell formulas, the same packed product's
-//! column sums over `K`), so they are the same bits; the weight gradients
-//! are the same sums, grouped by gate rows.
+//! For a batch, each unit's `delta_t` and `dh_next` go through the same
+//! operations as in the one-thread loop (the same cell formulas, the same
+//! packed product's column sums over `K`), so they are the same bits; for
+//! one sequence the one-thread loop's product is a matrix-vector one, the
+//! same sums in another order. The weight gradients are the same sums,
+//! grouped by gate rows.
 
 use super::backward::CHUNK_ROWS;
 use super::id_sums::IdSums;
@@ -47,8 +49,9 @@ struct Half<T> {
     packed: PackedRhs<T>,
     /// `dE/ds_t` from step `t+1`, its units: `[B, n]`.
     dh_next: Vec<T>,
-    /// `dE/dc_t` from step `t+1` and the step's `dE/dc_{t-1}` (LSTM): `[B, n]`.
+    /// `dE/dc_t` from step `t+1` (LSTM): `[B, n]`.
     dc_next: Vec<T>,
+    /// The step's `dE/dc_{t-1}` (LSTM), swapped into `dc_next`: `[B, n]`.
     dc_prev: Vec<T>,
     /// The part of `dE/ds_{t-1}` that bypasses `W_hh` (GRU): `[B, n]`.
     direct: Vec<T>,
