@@ -28,6 +28,7 @@ mod sink;
 mod sorted;
 mod split;
 mod split_bptt;
+mod split_rule;
 
 use crate::kernels::{gemm, pool, shared, transpose_into, PackedRhs};
 use crate::nn::cell::CellKind;
