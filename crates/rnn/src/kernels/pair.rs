@@ -69,6 +69,45 @@ impl Meet {
     }
 }
 
+/// A slice shared by the two halves, each writing only its own parts of it
+/// and reading the other's only after a [`Meet`].
+pub(crate) struct Shared<T> {
+    ptr: *mut T,
+    len: usize,
+}
+
+// SAFETY: the halves write disjoint ranges and read what the other wrote only
+// after a barrier ([`Meet`]; see `nn::layer::split` and `split_bptt`).
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    pub(crate) fn new(s: &mut [T]) -> Self {
+        Self {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+        }
+    }
+
+    /// `len` values from `at`, to read.
+    ///
+    /// # Safety
+    /// No one writes them while the slice lives.
+    pub(crate) unsafe fn get(&self, at: usize, len: usize) -> &[T] {
+        assert!(at + len <= self.len);
+        unsafe { std::slice::from_raw_parts(self.ptr.add(at), len) }
+    }
+
+    /// `len` values from `at`, to write.
+    ///
+    /// # Safety
+    /// No one else reads or writes them while the slice lives.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn get_mut(&self, at: usize, len: usize) -> &mut [T] {
+        assert!(at + len <= self.len);
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(at), len) }
+    }
+}
+
 /// The partner's job slot: no job, a job posted, the job done.
 const IDLE: u8 = 0;
 const POSTED: u8 = 1;

@@ -33,7 +33,7 @@
 //! (`sorted.rs`), split the same way.
 
 use super::Recurrent;
-use crate::kernels::pair::{run_pair, Meet, Round};
+use crate::kernels::pair::{run_pair, Meet, Round, Shared};
 use crate::kernels::PackedRhs;
 use crate::nn::layer::LayerParams;
 use crate::Float;
@@ -56,45 +56,6 @@ pub(crate) struct HalfScratch<T> {
     /// Training: one row's gate values of its units, gate after gate:
     /// `[cache_width*n]`.
     cache: Vec<T>,
-}
-
-/// A slice shared by the two halves, each writing only its own parts of it
-/// and reading the other's only after a [`Meet`].
-pub(super) struct Shared<T> {
-    ptr: *mut T,
-    len: usize,
-}
-
-// SAFETY: the halves write disjoint ranges and read what the other wrote only
-// after a barrier (see `Recurrent::infer_split`).
-unsafe impl<T: Send> Sync for Shared<T> {}
-
-impl<T> Shared<T> {
-    pub(super) fn new(s: &mut [T]) -> Self {
-        Self {
-            ptr: s.as_mut_ptr(),
-            len: s.len(),
-        }
-    }
-
-    /// `len` values from `at`, to read.
-    ///
-    /// # Safety
-    /// No one writes them while the slice lives.
-    pub(super) unsafe fn get(&self, at: usize, len: usize) -> &[T] {
-        assert!(at + len <= self.len);
-        unsafe { std::slice::from_raw_parts(self.ptr.add(at), len) }
-    }
-
-    /// `len` values from `at`, to write.
-    ///
-    /// # Safety
-    /// No one else reads or writes them while the slice lives.
-    #[allow(clippy::mut_from_ref)]
-    pub(super) unsafe fn get_mut(&self, at: usize, len: usize) -> &mut [T] {
-        assert!(at + len <= self.len);
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(at), len) }
-    }
 }
 
 /// The rows a split loop runs: `xi` (`[T*B, G*H]`, or the table `[I, G*H]`

@@ -35,9 +35,8 @@
 
 use super::backward::CHUNK_ROWS;
 use super::id_sums::IdSums;
-use super::split::Shared;
 use super::{Input, LayerCache, LayerGrads, LayerParams, Recurrent};
-use crate::kernels::pair::{run_pair, Meet, Round};
+use crate::kernels::pair::{run_pair, Meet, Round, Shared};
 use crate::kernels::{col_sum_acc, gemm, pool, PackedRhs};
 use crate::Float;
 
