@@ -319,15 +319,9 @@ impl<T: Float> Model<T> {
         // a small batch over large layers: each step split by hidden units
         // across two threads (`layer/split.rs`), each reading half of W_hh,
         // instead of each part of the batch reading all of it
-        let cfg = &self.config;
-        let by_units = (0..cfg.num_layers).all(|k| {
-            (0..cfg.directions()).all(|d| {
-                let layer = cfg.layer(k, d);
-                match data.lengths {
-                    None => layer.units_split::<T>(batch, steps),
-                    Some(_) => layer.units_split_sorted::<T>(batch, steps),
-                }
-            })
+        let by_units = self.every_layer(|layer| match data.lengths {
+            None => layer.units_split::<T>(batch, steps),
+            Some(_) => layer.units_split_sorted::<T>(batch, steps),
         });
         if by_units {
             return self.infer_prepared_unchecked(data, inf, prep);

@@ -47,17 +47,7 @@ impl<T: Float> Model<T> {
         let (steps, batch, lengths, masks) = (data.steps, data.batch, data.lengths, data.masks);
         let width = self.config.directions() * self.config.hidden_size;
         let o = self.config.output_size;
-        if self.train_by_units(&data) {
-            // a few sequences over large layers: each step split by hidden
-            // units across two threads (`layer/split.rs`, `split_bptt.rs`),
-            // each reading half of W_hh, instead of each part of the batch
-            // reading all of it
-            let (e, fwd, _) = self.loss_and_grads_unchecked(data, targets, reduction, grads);
-            let last = self.final_state(&fwd);
-            fwd.give_back();
-            return (e, last);
-        }
-        let split = split_batch(self, data, true, false, |(b0, b1), part| {
+        let part_grads = |(b0, b1): (usize, usize), part: Batch<'_, T>| {
             let tp = match targets {
                 Targets::Classes(y) => {
                     PartTargets::Classes(gather_rows(y, 1, steps, batch, b0, b1))
@@ -79,7 +69,17 @@ impl<T: Float> Model<T> {
             let last = self.final_state(&fwd);
             fwd.give_back(); // to this thread's next iteration
             (e, g, last)
-        });
+        };
+        // a few sequences over large layers: each step split by hidden units
+        // across two threads (`layer/split.rs`, `split_bptt.rs`), each
+        // reading half of W_hh, instead of each part of the batch reading all
+        // of it: the whole batch runs below as one part
+        let by_units = lengths.is_none()
+            && self.every_layer(|layer| layer.units_split_train::<T>(batch, steps));
+        let split = match by_units {
+            true => None,
+            false => split_batch(self, data, true, false, part_grads),
+        };
         let Some((parts, results)) = split else {
             let (e, fwd, _) = self.loss_and_grads_unchecked(data, targets, reduction, grads);
             let last = self.final_state(&fwd);
@@ -108,19 +108,12 @@ impl<T: Float> Model<T> {
 }
 
 impl<T: Float> Model<T> {
-    /// Whether training on `data` splits each step of every layer by hidden
-    /// units ([`crate::nn::layer::Recurrent`]'s `units_split_train`: two
-    /// threads, a few sequences of equal lengths, `W_hh` larger than L2)
-    /// rather than the batch by sequences.
-    fn train_by_units(&self, data: &Batch<T>) -> bool {
+    /// Whether `f` holds for every layer and direction: for the splits by
+    /// hidden units (`layer/split_rule.rs`), which replace the split of the
+    /// batch only when every layer takes them.
+    pub(super) fn every_layer(&self, f: impl Fn(crate::nn::layer::Recurrent) -> bool) -> bool {
         let cfg = &self.config;
-        data.lengths.is_none()
-            && (0..cfg.num_layers).all(|k| {
-                (0..cfg.directions()).all(|d| {
-                    cfg.layer(k, d)
-                        .units_split_train::<T>(data.batch, data.steps)
-                })
-            })
+        (0..cfg.num_layers).all(|k| (0..cfg.directions()).all(|d| f(cfg.layer(k, d))))
     }
 }
 
