@@ -50,7 +50,7 @@ impl Reservoir {
 
     /// Steps of a sequence's input products kept at once: a longer
     /// sequence's are computed a block of this many steps at a time, as each
-    /// direction's run reaches them ([`InputProducts`]).
+    /// direction's run reaches them (by the module's private `InputProducts`).
     pub const PRODUCT_BLOCK: usize = 4096;
 }
 
