@@ -58,10 +58,11 @@ unsafe fn row_and_base(
 /// (`A`'s `R` rows interleaved: `a[kk * R + r] = A[r, kk]`; `lda` unused),
 /// `bp` at `k * NR` floats, `C` at `R` rows of
 /// `w <= NR` floats (`ldc` apart), `bias` null or at `w` floats; `pf` null or
-/// at `k * NR` floats.
+/// at `k * NR` floats. `L` not 0 is `lda` as a constant (the caller's `lda`
+/// must then equal it), as in [`tile512`].
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(super) unsafe fn tile<const R: usize, const D: bool>(
+pub(super) unsafe fn tile<const R: usize, const D: bool, const L: usize>(
     k: usize,
     a: (*const f32, usize),
     bp: *const f32,
@@ -71,9 +72,9 @@ pub(super) unsafe fn tile<const R: usize, const D: bool>(
     pf: *const f32,
 ) {
     if pf.is_null() {
-        tile_sums::<R, false, D>(k, a, bp, c, ldc, w, pf)
+        tile_sums::<R, false, D, L>(k, a, bp, c, ldc, w, pf)
     } else {
-        tile_sums::<R, true, D>(k, a, bp, c, ldc, w, pf)
+        tile_sums::<R, true, D, L>(k, a, bp, c, ldc, w, pf)
     }
 }
 
@@ -83,7 +84,7 @@ pub(super) unsafe fn tile<const R: usize, const D: bool>(
 /// As [`tile`].
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn tile_sums<const R: usize, const PF: bool, const D: bool>(
+unsafe fn tile_sums<const R: usize, const PF: bool, const D: bool, const L: usize>(
     k: usize,
     (a, lda): (*const f32, usize),
     bp: *const f32,
@@ -93,6 +94,8 @@ unsafe fn tile_sums<const R: usize, const PF: bool, const D: bool>(
     pf: *const f32,
 ) {
     use std::arch::x86_64::*;
+    debug_assert!(L == 0 || L == lda);
+    let lda = if L == 0 { lda } else { L };
     let mut acc = [[_mm256_setzero_ps(); 2]; R];
     for kk in 0..k {
         if PF {

@@ -607,11 +607,23 @@ unsafe fn blocked_f32<const WIDE: bool>(
                             let cp = c.as_mut_ptr().add(i * n + j0);
                             let pf = if q == 0 { next } else { std::ptr::null() };
                             let c = (cp, bias_at(j0));
+                            // the common depths of rows read in place as
+                            // constants, as for the AVX-512 tiles above
+                            macro_rules! direct {
+                                ($r:literal) => {
+                                    match aq.1 {
+                                        256 => tile::<$r, true, 256>(kc, aq, bp, c, n, w, pf),
+                                        512 => tile::<$r, true, 512>(kc, aq, bp, c, n, w, pf),
+                                        1024 => tile::<$r, true, 1024>(kc, aq, bp, c, n, w, pf),
+                                        _ => tile::<$r, true, 0>(kc, aq, bp, c, n, w, pf),
+                                    }
+                                };
+                            }
                             macro_rules! narrow {
                                 ($($r:literal)*) => {
                                     match (r, direct) {
-                                        $(($r, true) => tile::<$r, true>(kc, aq, bp, c, n, w, pf),
-                                        ($r, false) => tile::<$r, false>(kc, aq, bp, c, n, w, pf),)*
+                                        $(($r, true) => direct!($r),
+                                        ($r, false) => tile::<$r, false, 0>(kc, aq, bp, c, n, w, pf),)*
                                         _ => unreachable!("row blocks hold 1 to {MR} rows"),
                                     }
                                 };

@@ -163,9 +163,9 @@ fn packed_product_matches_naive_at_odd_shapes_both_layouts_and_paths() {
         // panels both read in place
         (30, 1024, 300),
         (30, 1024, 200),
-        // depths the AVX-512 tiles read in place with the row distance a
-        // constant (256, 512, 1024: above too): blocks of 14, 9 and 3
-        // rows, two slices of K, an odd panel
+        // depths the AVX-512 and AVX2 tiles read in place with the row
+        // distance a constant (256, 512, 1024: above too): blocks of 14, 9
+        // and 3 rows (AVX2: 6, 5 and 3), two slices of K, an odd panel
         (45, 512, 50),
         (3, 256, 33),
     ] {
