@@ -128,9 +128,9 @@ fn columns_packed_in_place_match_the_gathered_matrix() {
 
 #[test]
 fn row_blocks_cover_every_row_once_without_tiny_blocks() {
-    for mr in [MR, MR512] {
+    for (mr, even) in [(MR, true), (MR512, false), (MR, false), (MR512, true)] {
         for m in 1..200 {
-            let blocks: Vec<_> = row_blocks(m, mr).collect();
+            let blocks: Vec<_> = row_blocks(m, mr, even).collect();
             let mut next = 0;
             for &(i, r) in &blocks {
                 assert_eq!(i, next, "m={m} mr={mr}");
@@ -139,8 +139,19 @@ fn row_blocks_cover_every_row_once_without_tiny_blocks() {
                 next += r;
             }
             assert_eq!(next, m, "m={m} mr={mr}");
+            if even {
+                // as few blocks as mr allows, no two more than a row apart
+                assert_eq!(blocks.len(), m.div_ceil(mr), "m={m} mr={mr}");
+                let sizes = blocks.iter().map(|&(_, r)| r);
+                let (lo, hi) = (sizes.clone().min().unwrap(), sizes.max().unwrap());
+                assert!(hi - lo <= 1, "m={m} mr={mr}: blocks {blocks:?}");
+            }
         }
     }
+    // the examples of the documentation
+    let sizes = |m, mr, even| row_blocks(m, mr, even).map(|(_, r)| r).collect::<Vec<_>>();
+    assert_eq!(sizes(32, MR, true), [6, 6, 5, 5, 5, 5]);
+    assert_eq!(sizes(32, MR512, false), [14, 9, 9]);
 }
 
 #[test]
