@@ -609,13 +609,24 @@ unsafe fn blocked_f32<const WIDE: bool>(
                             let pf = if q == 0 { next } else { std::ptr::null() };
                             let c = (cp, bias_at(j0));
                             // the common depths of rows read in place as
-                            // constants, as for the AVX-512 tiles above
+                            // constants, as for the AVX-512 tiles above: H
+                            // forward, and 3H and 4H (the GRU's and the LSTM's
+                            // gate rows) backward, for H = 256 and 1024;
+                            // 512 and 2048 besides (`RNN_SIMD=avx2
+                            // examples/kernel_rate`, three alternating runs:
+                            // 64x3072x1024 104.8-109.2 -> 108.2-114.3 GFLOP/s,
+                            // 64x4096x1024 103.8-109.4 -> 105.8-113.9,
+                            // 32x768x256 110.9-113.5 -> 114.5-119.3)
                             macro_rules! direct {
                                 ($r:literal) => {
                                     match aq.1 {
                                         256 => tile::<$r, true, 256>(kc, aq, bp, c, n, w, pf),
                                         512 => tile::<$r, true, 512>(kc, aq, bp, c, n, w, pf),
+                                        768 => tile::<$r, true, 768>(kc, aq, bp, c, n, w, pf),
                                         1024 => tile::<$r, true, 1024>(kc, aq, bp, c, n, w, pf),
+                                        2048 => tile::<$r, true, 2048>(kc, aq, bp, c, n, w, pf),
+                                        3072 => tile::<$r, true, 3072>(kc, aq, bp, c, n, w, pf),
+                                        4096 => tile::<$r, true, 4096>(kc, aq, bp, c, n, w, pf),
                                         _ => tile::<$r, true, 0>(kc, aq, bp, c, n, w, pf),
                                     }
                                 };
