@@ -452,8 +452,9 @@ fn saved_forms_beyond_a_state_dict_import_and_match_pytorch() {
     let imp = matches_pytorch("checkpoint_two.pt", "checkpoint_two", &ema);
     assert_eq!(imp.names["rnn.weight_hh_l0"], "ema.lstm.weight_hh_l0");
     assert_eq!(imp.ignored.len(), 6, "{:?}", imp.ignored); // the other model's
-                                                           // an nn.Embedding before the GRU: folded into the input weights, the
-                                                           // model reads token ids; both file forms
+
+    // an nn.Embedding before the GRU: folded into the input weights, the
+    // model reads token ids; both file forms
     for file in ["embedding_gru.pt", "embedding_gru.safetensors"] {
         let imp = matches_pytorch(file, "embedding_gru", &plain);
         assert_eq!(imp.embedding.as_deref(), Some("emb.weight"));

@@ -187,7 +187,8 @@ unsafe fn gru_row<V: Vector>(
         let r = sigmoid_v(V::load(x.add(j), m).add(V::load(g.add(j), m))); // r = σ(.)
         let z = sigmoid_v(V::load(x.add(n + j), m).add(V::load(g.add(n + j), m))); // z = σ(.)
         let ghn = V::load(g.add(2 * n + j), m); // W_hn h + b_hn
-                                                // n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+
+        // n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
         let nn = tanh_v(r.fmadd(ghn, V::load(x.add(2 * n + j), m)));
         // h_t = (1 - z) ⊙ n + z ⊙ h_{t-1} = n + z ⊙ (h_{t-1} - n)
         let ht = z.fmadd(V::load(hpp.add(j), m).sub(nn), nn);
@@ -398,7 +399,8 @@ mod tests {
         let mut worst = 0u32;
         for (&x, &g) in xs.iter().zip(&got) {
             let w = (x as f64).tanh() as f32; // correctly rounded to within half an ulp
-                                              // the distance in representable floats (+0 and -0 are one point)
+
+            // the distance in representable floats (+0 and -0 are one point)
             let ordered = |v: f32| {
                 let b = (v.to_bits() & 0x7fff_ffff) as i64;
                 if v.is_sign_negative() {

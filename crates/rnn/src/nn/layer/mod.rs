@@ -555,9 +555,10 @@ impl Recurrent {
         };
         gh.resize(batch * gw, T::zero()); // [B, G*H]
         c_new.resize(if mem { hs } else { 0 }, T::zero()); // [H]
-                                                           // For batches, W transposed once per call, so the step GEMM has no
-                                                           // transposed operand (measured ~8% faster at M and L). Batch 1 reads
-                                                           // W as stored: a matrix-vector product, `Float::gemv_acc`.
+
+        // For batches, W transposed once per call, so the step GEMM has no
+        // transposed operand (measured ~8% faster at M and L). Batch 1 reads
+        // W as stored: a matrix-vector product, `Float::gemv_acc`.
         let pk = batch > 1 && step_packed::<T>();
         let packed: &PackedRhs<T> = match prep {
             // laid out once (`Prepared`)

@@ -297,7 +297,8 @@ impl Recurrent {
         let (h, n) = (self.hidden, u1 - u0);
         for q in 0..self.cell.gates() {
             let dq = &chunk[q * chunk_rows * n..][..m * n]; // [m, n]
-                                                            // SAFETY: rows q*H + u0..u1 of dW_hh: this half's alone.
+
+            // SAFETY: rows q*H + u0..u1 of dW_hh: this half's alone.
             let dw = unsafe { w_hh.get_mut((q * h + u0) * h, n * h) };
             let mut from = 0;
             for block in hp {

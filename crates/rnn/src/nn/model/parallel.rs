@@ -76,9 +76,10 @@ impl<T: Float> Model<T> {
         // of it: the whole batch runs below as one part
         let by_units = lengths.is_none()
             && self.every_layer(|layer| layer.units_split_train::<T>(batch, steps));
-        let split = match by_units {
-            true => None,
-            false => split_batch(self, data, true, false, part_grads),
+        let split = if by_units {
+            None
+        } else {
+            split_batch(self, data, true, false, part_grads)
         };
         let Some((parts, results)) = split else {
             let (e, fwd, _) = self.loss_and_grads_unchecked(data, targets, reduction, grads);

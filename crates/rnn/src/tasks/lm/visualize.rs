@@ -71,7 +71,8 @@ impl LanguageModel {
         let fwd = self.model.forward(Batch::new(Input::Ids(&ids), n, 1))?;
         let width = cfg.directions() * cfg.hidden_size;
         let top = self.model.output_of(&fwd, cfg.num_layers - 1); // [T, 1, D*H]
-                                                                  // activations per unit, quantised to 1/100 for the page
+
+        // activations per unit, quantised to 1/100 for the page
         let unit =
             |j: usize| -> Vec<f64> { (0..n).map(|t| f64::from(top[t * width + j])).collect() };
         let acts = activations_js(&top[..n * width], width);
