@@ -33,6 +33,11 @@ pub struct ImportArgs {
     /// then left out, as with --rnn-prefix).
     #[arg(long)]
     pub head_prefix: Option<String>,
+    /// The input embedding's prefix (an nn.Embedding before the recurrent
+    /// module), when neither its shape nor its name tells it from a
+    /// bias-free head (`embedding.weight` is found by its name).
+    #[arg(long)]
+    pub embedding_prefix: Option<String>,
     /// Replace a model or run already in --out.
     #[arg(long)]
     pub force: bool,
@@ -44,6 +49,7 @@ pub fn run(a: &ImportArgs) -> CliResult {
         activation: a.activation.unwrap_or(Activation::Tanh),
         rnn_prefix: a.rnn_prefix.clone(),
         head_prefix: a.head_prefix.clone(),
+        embedding_prefix: a.embedding_prefix.clone(),
     };
     let imported = import_file(&a.file, &opts)?;
     if !imported.ignored.is_empty() {

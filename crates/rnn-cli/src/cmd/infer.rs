@@ -37,7 +37,7 @@ pub fn run(a: &InferArgs) -> CliResult {
         &[&a.input, &a.model.join("model.safetensors")],
     )?;
     let mf = ModelFile::load(&a.model)?;
-    let input = InferInput::read(&a.input, &mf.model)?;
+    let input = InferInput::read_for(&a.input, &mf)?;
     let with_head = mf.meta.get(HAS_HEAD_KEY).map(String::as_str) != Some("false");
     let out = input
         .run(&mf.model, with_head)

@@ -40,6 +40,10 @@ pub fn read_state_dict(path: &Path) -> Result<Vec<NamedTensor>> {
     if &head == b"PK\x03\x04" || &head == b"\x80\x02\x8a\x0a" {
         return Ok(read_pt(path)?
             .into_iter()
+            // integer, boolean and complex tensors (a step counter, a mask
+            // buffer) are never a recurrent network's weights: left out, as
+            // from a safetensors file
+            .filter(|(_, t)| t.dtype.is_float())
             .map(|(name, t)| NamedTensor {
                 name,
                 shape: t.shape,
@@ -71,6 +75,24 @@ pub fn read_state_dict(path: &Path) -> Result<Vec<NamedTensor>> {
             data: t.data,
         });
     }
+    // `safetensors.torch.save_model` writes a tensor shared under several
+    // names (a language model's embedding tied to its decoder) once, and
+    // each other name in the metadata as `name -> the name it was written
+    // under`: those names are given their tensor back, as `load_model`
+    // does, so that a tied embedding is found as from `torch.save`
+    let aliases: Vec<NamedTensor> = f
+        .metadata()
+        .iter()
+        .filter(|(alias, _)| !out.iter().any(|t| &t.name == *alias))
+        .filter_map(|(alias, kept)| {
+            let t = out.iter().find(|t| &t.name == kept)?;
+            Some(NamedTensor {
+                name: alias.clone(),
+                ..t.clone()
+            })
+        })
+        .collect();
+    out.extend(aliases);
     Ok(out)
 }
 
@@ -84,6 +106,10 @@ pub struct ImportOptions {
     pub rnn_prefix: Option<String>,
     /// The head's prefix (`fc` for `fc.weight`), when more than one Linear is left.
     pub head_prefix: Option<String>,
+    /// The input embedding's prefix (`embedding` for `embedding.weight`,
+    /// an `nn.Embedding` before the recurrent module), when neither its
+    /// shape nor its name tells it from a bias-free head.
+    pub embedding_prefix: Option<String>,
 }
 
 /// A model read from a state_dict, with the names it came under.
@@ -134,6 +160,41 @@ fn parse_param(rest: &str) -> Option<(&'static str, usize, bool)> {
     None
 }
 
+/// What a module is, as far as its name says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// An input embedding (`embedding`, `emb`, `tok_embeddings`, `wte`,
+    /// `encoder` as in PyTorch's word-language-model example).
+    Embedding,
+    /// A head (`fc`, `head`, `out`, `decoder`, `classifier`, `proj`, ...).
+    Head,
+}
+
+/// The role the last part of a module's prefix names (`model.embedding.`
+/// -> embedding), if it names one and only one.
+fn named_role(prefix: &str) -> Option<Role> {
+    let last = prefix
+        .trim_end_matches('.')
+        .rsplit('.')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let emb = ["emb", "wte", "lookup", "encoder"]
+        .iter()
+        .any(|w| last.contains(w));
+    let head = [
+        "head", "fc", "out", "dec", "classif", "proj", "lin", "logit", "readout", "pred", "score",
+        "cls",
+    ]
+    .iter()
+    .any(|w| last.contains(w));
+    match (emb, head) {
+        (true, false) => Some(Role::Embedding),
+        (false, true) => Some(Role::Head),
+        _ => None,
+    }
+}
+
 fn with_dot(p: &str) -> String {
     let p = p.trim_end_matches('.');
     if p.is_empty() {
@@ -178,11 +239,21 @@ pub fn import_state_dict(
         Some(p) => {
             let p = with_dot(p);
             if !by_name.contains_key(format!("{p}weight_ih_l0").as_str()) {
+                let found: Vec<String> = tensors
+                    .iter()
+                    .filter_map(|t| t.name.strip_suffix("weight_ih_l0"))
+                    .map(|f| format!("'{}'", f.trim_end_matches('.')))
+                    .collect();
                 return Err(bad(
                     what,
                     format!(
-                        "no tensor '{p}weight_ih_l0' (--rnn-prefix {})",
-                        p.trim_end_matches('.')
+                        "no tensor '{p}weight_ih_l0' (--rnn-prefix {}); {}",
+                        p.trim_end_matches('.'),
+                        if found.is_empty() {
+                            "no tensor of the file ends in 'weight_ih_l0' (an nn.RNN, nn.LSTM or nn.GRU state_dict)".to_string()
+                        } else {
+                            format!("the file's recurrent modules: {}", found.join(", "))
+                        }
                     ),
                 ));
             }
@@ -305,37 +376,107 @@ pub fn import_state_dict(
             .get(format!("{p}weight").as_str())
             .is_some_and(|w| w.shape.len() == 2 && w.shape[1] == dirs * hidden)
     };
+    // the leftover modules with a `X.weight`: what could be a head or an embedding
+    let found: Vec<String> = leftover
+        .iter()
+        .filter_map(|t| t.name.strip_suffix("weight").map(String::from))
+        .filter(|p| p.is_empty() || p.ends_with('.'))
+        .collect();
+    let emb_of = |p: &str| {
+        by_name
+            .get(format!("{p}weight").as_str())
+            .copied()
+            .filter(|t| embeds(t))
+    };
+    // what each candidate is, for the errors: its shape and what it fits
+    let describe = |p: &str| {
+        let name = format!("'{}'", p.trim_end_matches('.'));
+        let Some(w) = by_name.get(format!("{p}weight").as_str()) else {
+            return name;
+        };
+        let role = match w.shape.as_slice() {
+            [_] => "a 1-D weight: a LayerNorm or BatchNorm".to_string(),
+            [o, i] if heads(p) && emb_of(p).is_some() => format!(
+                "[{o}, {i}]: an embedding of {o} tokens, or a bias-free head on the RNN's outputs"
+            ),
+            [o, i] if heads(p) => format!("[{o}, {i}]: a Linear head on the RNN's outputs"),
+            [v, i] if emb_of(p).is_some() => format!("[{v}, {i}]: an embedding of {v} tokens"),
+            [o, i] => format!(
+                "[{o}, {i}]: a Linear that neither reads the RNN's {} outputs nor gives its {input_size} inputs",
+                dirs * hidden
+            ),
+            other => format!("shape {other:?}"),
+        };
+        format!("{name} ({role})")
+    };
+    let several = |found: &[String]| {
+        bad(
+            what,
+            format!(
+                "several modules besides the recurrent module '{}': {}; rnn imports an nn.Embedding before the recurrent module and one nn.Linear head after it: name the head with --head-prefix (and the embedding with --embedding-prefix); the others are then left out, which is right only if they do not act on the network's outputs (a loss weight, another task's head), not for a LayerNorm, a second Linear of an MLP head or an input projection",
+                prefix.trim_end_matches('.'),
+                found.iter().map(|p| describe(p)).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    };
     let mut embedding: Option<&NamedTensor> = None;
+    if let Some(p) = &opts.embedding_prefix {
+        let p = with_dot(p);
+        embedding = Some(emb_of(&p).ok_or_else(|| {
+            bad(
+                what,
+                format!(
+                    "--embedding-prefix {}: expected a tensor '{p}weight' of shape [V, {input_size}] (the recurrent module's input size) and no other tensor under '{p}', found {}",
+                    p.trim_end_matches('.'),
+                    by_name
+                        .get(format!("{p}weight").as_str())
+                        .map_or("no such tensor".to_string(), |t| format!("shape {:?}", t.shape))
+                ),
+            )
+        })?);
+    }
     let head_prefix = match &opts.head_prefix {
         Some(p) => {
             let p = with_dot(p);
-            let cands: Vec<&NamedTensor> = leftover
-                .iter()
-                .copied()
-                .filter(|t| embeds(t) && !t.name.starts_with(p.as_str()))
-                .collect();
-            if let [e] = cands.as_slice() {
-                embedding = Some(*e);
+            if embedding.is_none() {
+                let cands: Vec<&NamedTensor> = leftover
+                    .iter()
+                    .copied()
+                    .filter(|t| embeds(t) && !t.name.starts_with(p.as_str()))
+                    .collect();
+                if let [e] = cands.as_slice() {
+                    embedding = Some(*e);
+                }
             }
             Some(p)
         }
-        None => {
-            let found: Vec<String> = leftover
+        None if embedding.is_some() => {
+            let emb = embedding.map(|e| e.name.as_str());
+            let rest: Vec<String> = found
                 .iter()
-                .filter_map(|t| t.name.strip_suffix("weight").map(String::from))
-                .filter(|p| p.is_empty() || p.ends_with('.'))
+                .filter(|p| Some(format!("{p}weight").as_str()) != emb)
+                .cloned()
                 .collect();
-            let emb_of = |p: &str| {
-                by_name
-                    .get(format!("{p}weight").as_str())
-                    .copied()
-                    .filter(|t| embeds(t))
-            };
+            match rest.as_slice() {
+                [] => None,
+                [p] if heads(p) => Some(p.clone()),
+                _ => return Err(several(&rest)),
+            }
+        }
+        None => {
             // the ways to read the candidates as (embedding, head)
             let readings: Vec<(Option<&NamedTensor>, Option<String>)> = match found.as_slice() {
                 [] => vec![(None, None)],
-                [p] if !heads(p) && emb_of(p).is_some() => vec![(emb_of(p), None)],
-                [p] => vec![(None, Some(p.clone()))],
+                [p] => {
+                    let mut r = Vec::new();
+                    if emb_of(p).is_some() {
+                        r.push((emb_of(p), None));
+                    }
+                    if heads(p) || emb_of(p).is_none() {
+                        r.push((None, Some(p.clone())));
+                    }
+                    r
+                }
                 [a, b] => [(a, b), (b, a)]
                     .into_iter()
                     .filter(|(e, h)| emb_of(e).is_some() && heads(h))
@@ -343,24 +484,50 @@ pub fn import_state_dict(
                     .collect(),
                 _ => Vec::new(),
             };
+            // where the shapes allow more than one reading, the names
+            // decide (`embedding.weight` [V, I] with I = H and no bias is
+            // also a bias-free head's shape): a reading is dropped when a
+            // name says the other role
+            let readings = if readings.len() > 1 {
+                // one candidate: the reading its name says; two: the
+                // readings no name contradicts
+                let says = |role: Role, p: &str| match named_role(p) {
+                    Some(r) => r == role,
+                    None => found.len() > 1,
+                };
+                let fits = |(e, h): &(Option<&NamedTensor>, Option<String>)| {
+                    e.is_none_or(|e| {
+                        says(
+                            Role::Embedding,
+                            e.name.strip_suffix("weight").unwrap_or(&e.name),
+                        )
+                    }) && h.as_ref().is_none_or(|h| says(Role::Head, h))
+                };
+                let kept: Vec<_> = readings.iter().filter(|r| fits(r)).cloned().collect();
+                if kept.len() == 1 {
+                    kept
+                } else {
+                    readings
+                }
+            } else {
+                readings
+            };
             match readings.as_slice() {
                 [(e, h)] => {
                     embedding = *e;
                     h.clone()
                 }
-                _ => {
+                [_, _] if found.len() == 1 => {
+                    let p = found[0].trim_end_matches('.');
                     return Err(bad(
                         what,
                         format!(
-                            "several candidate heads ({}); choose one with --head-prefix",
-                            found
-                                .iter()
-                                .map(|p| format!("'{}'", p.trim_end_matches('.')))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            "{}: neither its shape nor its name says which; give --embedding-prefix {p} (an nn.Embedding before the recurrent module) or --head-prefix {p} (an nn.Linear after it)",
+                            describe(&found[0])
                         ),
-                    ))
+                    ));
                 }
+                _ => return Err(several(&found)),
             }
         }
     };

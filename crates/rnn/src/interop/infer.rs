@@ -2,6 +2,8 @@
 //! PyTorch's conventions (`pack_padded_sequence` semantics for lengths, the
 //! final state of each sequence at its own end, zeros past each length).
 
+use crate::interop::import::{IMPORTED_TASK, UNFOLDED_PREFIX};
+use crate::io::model_file::ModelFile;
 use crate::io::{TensorFile, TensorWriter};
 use crate::nn::layer::Input;
 use crate::{Batch, Error, Model, Result, State};
@@ -123,6 +125,18 @@ impl InferInput {
         let h0 = read_state("h0")?;
         let c0 = read_state("c0")?;
         let mem = cfg.cell.has_memory();
+        // PyTorch's LSTM takes its state as (h0, c0), both or neither: a
+        // missing half is an error there, not zeros
+        if mem && h0.is_some() != c0.is_some() {
+            return Err(Error::Data {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "has '{}' but not '{}': an LSTM's initial state is h0 and c0 [L*D, B, H], both or neither (neither: zeros)",
+                    if h0.is_some() { "h0" } else { "c0" },
+                    if h0.is_some() { "c0" } else { "h0" },
+                ),
+            });
+        }
         if c0.is_some() && !mem {
             return Err(Error::Data {
                 path: path.to_path_buf(),
@@ -153,6 +167,25 @@ impl InferInput {
             lengths,
             state,
         })
+    }
+
+    /// [`InferInput::read`] for the network of a model file, which also
+    /// refuses token `ids` for a model imported without an `nn.Embedding`:
+    /// such a model reads float inputs `x`, and ids read as one-hot rows of
+    /// `x` would run (and give numbers) only by accident of the input size.
+    pub fn read_for(path: &Path, file: &ModelFile) -> Result<Self> {
+        let input = Self::read(path, &file.model)?;
+        let embedded = file.extra.keys().any(|k| k.starts_with(UNFOLDED_PREFIX));
+        if file.task == IMPORTED_TASK && !embedded && !input.ids.is_empty() {
+            return Err(Error::Data {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "has token 'ids', but the model was imported without an nn.Embedding: it reads float inputs 'x' [T, B, {}] (give one-hot rows in 'x' if that is what the ids stand for)",
+                    file.model.config.input_size
+                ),
+            });
+        }
+        Ok(input)
     }
 
     /// Runs `model` forward on these inputs (`with_head`: also the logits).

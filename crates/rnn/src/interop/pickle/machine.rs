@@ -34,6 +34,8 @@ pub(super) enum Value {
         stride: Vec<usize>,
     },
     Mark,
+    /// What calling an [`INERT`] global gave: a value nothing reads.
+    Opaque,
 }
 
 /// The globals a state_dict pickle may name (PyTorch's `weights_only` set for one).
@@ -47,6 +49,25 @@ const ALLOWED: &[&str] = &[
     "torch.BFloat16Storage",
     "torch.LongStorage",
     "torch.IntStorage",
+    "torch.ShortStorage",
+    "torch.CharStorage",
+    "torch.ByteStorage",
+    "torch.BoolStorage",
+    "torch.ComplexFloatStorage",
+    "torch.ComplexDoubleStorage",
+];
+
+/// Globals a checkpoint beside its state_dict commonly names (a metric kept
+/// as a NumPy scalar, a `torch.Size`, the bytes of a NumPy scalar under
+/// pickle protocol 2) that are let through as inert values: calling one
+/// yields [`Value::Opaque`] and nothing is run, so the state_dict beside
+/// them can be read.
+const INERT: &[&str] = &[
+    "numpy.core.multiarray.scalar",
+    "numpy._core.multiarray.scalar",
+    "numpy.dtype",
+    "_codecs.encode",
+    "torch.Size",
 ];
 
 pub(super) struct Machine<'a> {
@@ -184,13 +205,18 @@ impl<'a> Machine<'a> {
 
     fn global(&mut self, module: &str, name: &str) -> Result<()> {
         let full = format!("{module}.{name}");
-        match ALLOWED.iter().find(|a| **a == full) {
+        match ALLOWED.iter().chain(INERT).find(|a| **a == full) {
             Some(a) => {
                 self.stack.push(Value::Global(a));
                 Ok(())
             }
             None => Err(self.err(format!(
-                "refused to load global '{full}': a state_dict needs only tensors (allowed: OrderedDict, torch tensor rebuilds and storages); nothing was run"
+                "refused to load global '{full}': a state_dict needs only tensors (allowed: OrderedDict, torch tensor rebuilds and storages); nothing was run{}",
+                if module == "__main__" || !["torch", "collections", "numpy", "builtins", "_codecs"].contains(&module.split('.').next().unwrap_or("")) {
+                    " (a class of your own code: torch.save(model) pickles the whole module, which cannot be read without running that code; save model.state_dict() instead, or a dict holding it and plain numbers)"
+                } else {
+                    ""
+                }
             ))),
         }
     }
@@ -276,6 +302,8 @@ impl<'a> Machine<'a> {
                 .next()
                 .filter(|t| matches!(t, Value::Tensor { .. }))
                 .ok_or_else(|| self.err("_rebuild_parameter without a tensor")),
+            // a NumPy scalar, dtype or bytes, a torch.Size: kept inert
+            Value::Global(g) if INERT.contains(&g) => Ok(Value::Opaque),
             other => Err(self.err(format!("cannot call {other:?}"))),
         }
     }

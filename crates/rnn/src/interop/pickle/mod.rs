@@ -46,6 +46,18 @@ pub enum StorageDtype {
     I64,
     /// `torch.int32` (`IntStorage`).
     I32,
+    /// `torch.int16` (`ShortStorage`).
+    I16,
+    /// `torch.int8` (`CharStorage`).
+    I8,
+    /// `torch.uint8` (`ByteStorage`).
+    U8,
+    /// `torch.bool` (`BoolStorage`): 0 or 1.
+    Bool,
+    /// `torch.complex64` (`ComplexFloatStorage`): read as the real parts.
+    C64,
+    /// `torch.complex128` (`ComplexDoubleStorage`): read as the real parts.
+    C128,
 }
 
 impl StorageDtype {
@@ -57,6 +69,12 @@ impl StorageDtype {
             "BFloat16Storage" => Self::BF16,
             "LongStorage" => Self::I64,
             "IntStorage" => Self::I32,
+            "ShortStorage" => Self::I16,
+            "CharStorage" => Self::I8,
+            "ByteStorage" => Self::U8,
+            "BoolStorage" => Self::Bool,
+            "ComplexFloatStorage" => Self::C64,
+            "ComplexDoubleStorage" => Self::C128,
             _ => return None,
         })
     }
@@ -64,10 +82,17 @@ impl StorageDtype {
     /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
-            Self::F64 | Self::I64 => 8,
+            Self::C128 => 16,
+            Self::F64 | Self::I64 | Self::C64 => 8,
             Self::F32 | Self::I32 => 4,
-            Self::F16 | Self::BF16 => 2,
+            Self::F16 | Self::BF16 | Self::I16 => 2,
+            Self::I8 | Self::U8 | Self::Bool => 1,
         }
+    }
+
+    /// Whether it holds real floating-point numbers (what weights are).
+    pub fn is_float(self) -> bool {
+        matches!(self, Self::F32 | Self::F64 | Self::F16 | Self::BF16)
     }
 
     /// Decodes one little-endian element as `f64` (f16 and bf16 exactly).
@@ -80,6 +105,12 @@ impl StorageDtype {
             Self::F64 => f64::from_le_bytes(a8(b)),
             Self::I64 => i64::from_le_bytes(a8(b)) as f64,
             Self::I32 => i32::from_le_bytes(a4(b)) as f64,
+            Self::I16 => i16::from_le_bytes(a2(b)) as f64,
+            Self::I8 => b[0] as i8 as f64,
+            Self::U8 | Self::Bool => b[0] as f64,
+            // the real part comes first
+            Self::C64 => f32::from_le_bytes(a4(b)) as f64,
+            Self::C128 => f64::from_le_bytes(a8(b)),
             // bf16 is the top half of an f32
             Self::BF16 => f32::from_bits((u16::from_le_bytes(a2(b)) as u32) << 16) as f64,
             Self::F16 => f16_to_f64(u16::from_le_bytes(a2(b))),
@@ -266,14 +297,54 @@ fn read_legacy(path: &Path, bytes: &[u8]) -> Result<Vec<(String, PtTensor)>> {
     })
 }
 
+/// Whether a dict's `items` make a state_dict: not empty, names to tensors.
+fn holds_only_tensors(items: &[(Value, Value)]) -> bool {
+    !items.is_empty()
+        && items
+            .iter()
+            .all(|(k, v)| matches!((k, v), (Value::Str(_), Value::Tensor { .. })))
+}
+
 /// Whether `v` is a state_dict: a non-empty mapping of names to tensors.
 fn is_state_dict(v: &Value) -> bool {
-    matches!(v, Value::Dict(items) if !items.is_empty()
-        && items.iter().all(|(k, v)| matches!((k, v), (Value::Str(_), Value::Tensor { .. }))))
+    matches!(v, Value::Dict(items) if holds_only_tensors(items))
+}
+
+/// The state_dicts held in `items` under string keys, `depth` levels down
+/// at most, each with its path of keys joined by dots after `path`, in the
+/// file's order. A state_dict's own entries are not searched.
+fn collect_state_dicts(
+    path: &str,
+    items: Vec<(Value, Value)>,
+    depth: usize,
+    out: &mut Vec<(String, Vec<(Value, Value)>)>,
+) {
+    for (k, v) in items {
+        let Value::Str(key) = k else { continue };
+        let at = if path.is_empty() {
+            key
+        } else {
+            format!("{path}.{key}")
+        };
+        if is_state_dict(&v) {
+            if let Value::Dict(inner) = v {
+                out.push((at, inner));
+            }
+        } else if let (Value::Dict(inner), true) = (v, depth > 1) {
+            collect_state_dicts(&at, inner, depth - 1, out);
+        }
+    }
 }
 
 /// The tensors of the state_dict in `root` (see [`read_pt_bytes`]), their
 /// values gathered from the storages `storage` hands out by key.
+///
+/// `root` itself when it is a state_dict; else, in a checkpoint, the
+/// state_dicts it holds under string keys up to three levels down
+/// (`{"checkpoint": {"model": ...}}`; with several, each tensor's name
+/// prefixed by its path of keys and a dot); the other entries (the epoch,
+/// the loss as a 0-d tensor, an optimizer's state, whose tensors sit under
+/// integer keys) are left out.
 fn tensors_of<'b>(
     path: &Path,
     root: Value,
@@ -285,38 +356,45 @@ fn tensors_of<'b>(
             "the pickle holds no state_dict (a mapping of names to tensors); save model.state_dict(), not the model".into(),
         ));
     };
-    // a checkpoint: the entries that are state_dicts, named by their keys
-    // (their tensors taken, not copied)
-    let is_nested = |(k, v): &(Value, Value)| matches!(k, Value::Str(_)) && is_state_dict(v);
-    let nested = items.iter().filter(|e| is_nested(e)).count();
-    let flat_tensors = items.iter().any(|(_, v)| matches!(v, Value::Tensor { .. }));
-    let entries: Vec<(String, Value)> = if nested > 0 && !flat_tensors {
+    let entries: Vec<(String, Value)> = if holds_only_tensors(&items) {
+        items
+            .into_iter()
+            .filter_map(|(k, v)| match k {
+                Value::Str(name) => Some((name, v)),
+                _ => None, // a state_dict's keys are strings
+            })
+            .collect()
+    } else {
+        // what the error names if no state_dict is found: the first entry
+        // that is not a tensor
+        let first_other = items.iter().find_map(|(k, v)| match (k, v) {
+            (_, Value::Tensor { .. }) => None,
+            (Value::Str(k), _) => Some(format!("'{k}'")),
+            (k, _) => Some(format!("{k:?}")),
+        });
+        let mut found = Vec::new();
+        collect_state_dicts("", items, 3, &mut found);
+        if found.is_empty() {
+            return Err(data_err(format!(
+                "no state_dict in the file: its entry {} is not a tensor, and no entry (nor an entry's entry, three levels down) is a mapping of names to tensors; save model.state_dict(), or a dict holding it",
+                first_other.unwrap_or_else(|| "list".into())
+            )));
+        }
+        let several = found.len() > 1;
         let mut out = Vec::new();
-        for (key, dict) in items.into_iter().filter(is_nested) {
-            let (Value::Str(key), Value::Dict(inner)) = (key, dict) else {
-                continue;
-            };
+        for (at, inner) in found {
             for (k, v) in inner {
                 if let Value::Str(name) = k {
-                    let name = if nested > 1 {
-                        format!("{key}.{name}")
-                    } else {
-                        name
-                    };
-                    out.push((name, v));
+                    out.push((
+                        if several {
+                            format!("{at}.{name}")
+                        } else {
+                            name
+                        },
+                        v,
+                    ));
                 }
             }
-        }
-        out
-    } else {
-        let mut out = Vec::with_capacity(items.len());
-        for (k, v) in items {
-            let Value::Str(name) = k else {
-                return Err(data_err(format!(
-                    "a state_dict key that is not a string: {k:?}"
-                )));
-            };
-            out.push((name, v));
         }
         out
     };
@@ -330,9 +408,7 @@ fn tensors_of<'b>(
             stride,
         } = v
         else {
-            return Err(data_err(format!(
-                "state_dict entry '{name}' is not a tensor (and no entry of the file is a state_dict, a mapping of names to tensors)"
-            )));
+            continue; // a state_dict holds tensors only
         };
         let raw = storage(&key)?;
         let what = || format!("tensor '{name}' of shape {shape:?} in {}", path.display());
