@@ -25,8 +25,11 @@ pub use predict::{eval_tag, tag, TagArgs};
     after_help = "Examples:\n  rnn train tag --train brown-pos.train.tsv --dev brown-pos.dev.tsv --out runs/pos \\\n      --bidirectional --cell lstm --hidden 100 --minutes 20 --threads 1\n  rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner --ngram-dim 32 \\\n      --keep last --snapshots-from 10   # n-gram features; saves runs/ner/epoch-10 ...\n  rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner2 \\\n      --init-from runs/pos   # transfer: start from the part-of-speech tagger above\n  rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner3 \\\n      --init-from runs/pos --crf --lexicon lexicon.tsv   # CRF output, gazetteer inputs"
 )]
 pub struct TrainTagArgs {
-    /// Training data (CoNLL: token<TAB>...<TAB>tag, blank line between
-    /// sentences); repeat the flag to train on several files.
+    /// Training data (CoNLL: token<TAB>...<TAB>tag, or columns separated
+    /// by spaces, blank line between sentences); repeat the flag to train on
+    /// several files. Entity tags in BIO, IOBES or IOB1 (CoNLL-2003's own
+    /// files, where an entity starts with I-: found from the tags, and
+    /// decoded by IOB1's rules).
     #[arg(long, required = true)]
     pub train: Vec<PathBuf>,
     /// Development data, evaluated after every epoch (early stopping, best model).
@@ -123,7 +126,8 @@ pub struct TrainTagArgs {
     /// Multiply the learning rate by this after an epoch that does not improve the dev score.
     #[arg(long, default_value_t = 0.5)]
     pub lr_decay: f64,
-    /// Stop after this many epochs without a better dev score.
+    /// Stop after this many epochs without a better dev score (an equal
+    /// score with a lower dev loss counts as better).
     #[arg(long, default_value_t = 4)]
     pub patience: usize,
     /// Which model to keep: best (by dev score, default) or last (the final

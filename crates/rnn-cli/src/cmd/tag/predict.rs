@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 /// Tag text with a trained tagger.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Input: CoNLL (first column used) or plain text, one sentence per line.\nOutput: token<TAB>tag lines, a blank line between sentences.\nExamples:\n  echo 'The Apple is a great company' | rnn tag --model runs/ner\n  rnn tag --model runs/ner1 --model runs/ner2 --entity-bias 2.5 tweets.txt   # ensemble, more entities"
+    after_help = "Input: CoNLL (first column used) or plain text, one sentence per line, tokens split on \
+                  whitespace (write punctuation apart, 'Paris .', as the training data are tokenised).\nOutput: token<TAB>tag lines, a blank line between sentences.\nExamples:\n  echo 'The Apple is a great company' | rnn tag --model runs/ner\n  rnn tag --model runs/ner1 --model runs/ner2 --entity-bias 2.5 tweets.txt   # ensemble, more entities"
 )]
 pub struct TagArgs {
     /// The model directory; repeat the flag to tag with an ensemble (the mean
@@ -25,7 +26,9 @@ pub struct TagArgs {
     pub model: Vec<PathBuf>,
     /// Input file, or - (default) for standard input.
     pub input: Option<PathBuf>,
-    /// Input format: auto (CoNLL when most non-blank lines have a tab), conll or plain (or text).
+    /// Input format: auto (CoNLL when most non-blank lines have a tab, or
+    /// have one number of space-separated columns, or a -DOCSTART- line),
+    /// conll or plain (or text).
     #[arg(long, default_value = "auto")]
     pub format: String,
     /// Add this to the log-probability of every tag but O before decoding (for

@@ -75,7 +75,12 @@ fn check_len(path: &Path, s: &Sentence) -> Result<()> {
 
 fn columns(line: &str) -> Vec<&str> {
     if line.contains('\t') {
-        line.split('\t').map(str::trim).collect()
+        let mut cols: Vec<&str> = line.split('\t').map(str::trim).collect();
+        // a tab after the last column (a spreadsheet's export) adds no column
+        while cols.len() > 1 && cols.last() == Some(&"") {
+            cols.pop();
+        }
+        cols
     } else {
         line.split_whitespace().collect()
     }
@@ -184,21 +189,34 @@ pub enum TextFormat {
 }
 
 impl TextFormat {
-    /// Guesses the format: CoNLL when most non-blank lines hold a tab,
-    /// otherwise plain text (a tab pasted into a line of prose does not
-    /// make the file CoNLL).
+    /// Guesses the format: CoNLL when most non-blank lines hold a tab, or,
+    /// without tabs, when the file has CoNLL-2003's `-DOCSTART-` line or
+    /// when its lines (three or more) all have the same number of columns
+    /// separated by spaces, from 2 to 10 (`word POS chunk NER`); otherwise
+    /// plain text (a tab pasted into a line of prose does not make the file
+    /// CoNLL, and sentences of prose seldom all have one length).
     ///
     /// ```
     /// use rnn::tasks::tag::data::TextFormat;
     /// assert_eq!(TextFormat::detect("New\tB-loc\nYork\tI-loc\n\nhi\tO\n"), TextFormat::Conll);
+    /// assert_eq!(TextFormat::detect("EU NNP I-NP I-ORG\nrejects VBZ I-VP O\n\nBonn NNP I-NP I-LOC\n"), TextFormat::Conll);
     /// assert_eq!(TextFormat::detect("He went home\tlate .\nShe stayed .\nOK .\n"), TextFormat::Plain);
+    /// assert_eq!(TextFormat::detect("Angela Merkel visited Paris .\nIt rained .\nWe left early today .\n"), TextFormat::Plain);
     /// ```
     pub fn detect(text: &str) -> Self {
-        let lines = text.lines().filter(|l| !l.trim().is_empty());
-        let (tabbed, all) = lines.fold((0, 0), |(t, a), l| {
-            (t + usize::from(l.contains('\t')), a + 1)
-        });
-        if 2 * tabbed > all {
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tabbed = lines.iter().filter(|l| l.contains('\t')).count();
+        if 2 * tabbed > lines.len() {
+            return TextFormat::Conll;
+        }
+        let fields = |l: &&str| l.split_whitespace().count();
+        let docstart = lines
+            .iter()
+            .any(|l| l.split_whitespace().next() == Some("-DOCSTART-"));
+        let uniform = lines.len() >= 3
+            && (2..=10).contains(&fields(&lines[0]))
+            && lines.iter().all(|l| fields(l) == fields(&lines[0]));
+        if tabbed == 0 && (docstart || uniform) {
             TextFormat::Conll
         } else {
             TextFormat::Plain
@@ -212,7 +230,8 @@ impl TextFormat {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum InputFormat {
-    /// CoNLL if most non-blank lines have a tab, else plain text.
+    /// CoNLL if most non-blank lines have a tab or the lines are columns
+    /// separated by spaces ([`TextFormat::detect`]), else plain text.
     #[default]
     Auto,
     /// CoNLL columns ([`TextFormat::Conll`]).
@@ -290,6 +309,36 @@ mod tests {
         assert_eq!(s[0].line, 3);
         assert_eq!(s[1].tokens, ["barks"]);
         assert_eq!(s[1].tags, ["vbz"], "the tag is the last column");
+    }
+
+    #[test]
+    fn a_tab_after_the_tag_adds_no_column() {
+        // a spreadsheet's export: "Li<TAB>B-PER<TAB>"
+        let s = parse_conll(p(), "Li\tB-PER\t\nWei\tI-PER\t\t\n\n", true).unwrap();
+        assert_eq!(s[0].tags, ["B-PER", "I-PER"]);
+        // an empty tag column between tabs is still missing
+        let e = parse_conll(p(), "Li\t\t\n", true).unwrap_err().to_string();
+        assert!(e.contains("no tag"), "{e}");
+    }
+
+    #[test]
+    fn space_separated_conll_is_detected_as_conll() {
+        // CoNLL-2003's layout: word POS chunk NER, separated by spaces
+        let conll = "-DOCSTART- -X- -X- O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\n\nPeter NNP I-NP I-PER\n";
+        assert_eq!(TextFormat::detect(conll), TextFormat::Conll);
+        let two_cols = "Angela B-PER\nMerkel I-PER\nvisited O\n\nParis B-LOC\n";
+        assert_eq!(TextFormat::detect(two_cols), TextFormat::Conll);
+        let s = parse_conll(p(), two_cols, false).unwrap();
+        assert_eq!(s[0].tokens, ["Angela", "Merkel", "visited"]);
+        // prose: lines of different lengths, or too few lines to tell
+        assert_eq!(
+            TextFormat::detect("I like apple pie\nThe Apple is big\nOK then\n"),
+            TextFormat::Plain
+        );
+        assert_eq!(
+            TextFormat::detect("Angela Merkel\nvisited Paris\n"),
+            TextFormat::Plain
+        );
     }
 
     #[test]

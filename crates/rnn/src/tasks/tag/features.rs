@@ -188,6 +188,11 @@ pub struct TaggerSpec {
     /// flags), if used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lexicon: Option<Lexicon>,
+    /// The training tags follow IOB1 ([`super::metrics::is_iob1`]): decoding
+    /// lets an `I-X` start an entity and a `B-X` follow only an `X`, instead
+    /// of BIO's `I-X` only after `B-X` or `I-X`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub iob1: bool,
 }
 
 impl TaggerSpec {

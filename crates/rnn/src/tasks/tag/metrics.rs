@@ -90,6 +90,33 @@ pub fn chunks<S: AsRef<str>>(tags: &[S]) -> Vec<Chunk> {
     out
 }
 
+/// Whether tagged sentences follow IOB1 (CoNLL-2003's own files: an entity
+/// starts with `I-X`, and `B-X` only marks one that follows another of type
+/// `X` directly) rather than BIO (every entity starts with `B-X`): more of
+/// their entities start with `I-` than with `B-`. A few `I-X` after `O` in
+/// a BIO file (annotation slips) do not make it IOB1.
+///
+/// ```
+/// use rnn::tasks::tag::metrics::is_iob1;
+/// let iob1 = [vec!["I-PER", "I-PER", "O", "I-LOC"], vec!["I-ORG", "B-ORG", "O"]];
+/// assert!(is_iob1(iob1.iter().map(|s| s.as_slice())));
+/// let bio = [vec!["B-PER", "I-PER", "O", "B-LOC"], vec!["O", "I-ORG"]];
+/// assert!(!is_iob1(bio.iter().map(|s| s.as_slice())));
+/// ```
+pub fn is_iob1<'a, S: AsRef<str> + 'a>(sentences: impl IntoIterator<Item = &'a [S]>) -> bool {
+    let (mut by_i, mut by_b) = (0usize, 0usize);
+    for tags in sentences {
+        for c in chunks(tags) {
+            match split(tags[c.start].as_ref()).0 {
+                "I" => by_i += 1,
+                "B" => by_b += 1,
+                _ => {}
+            }
+        }
+    }
+    by_i > by_b
+}
+
 /// Whether a tag set is a chunk (BIO/IOBES) tag set: every tag is `O` or has a
 /// `B-`, `I-`, `E-` or `S-` prefix, and at least one has.
 pub fn is_chunk_tagset<S: AsRef<str>>(tags: &[S]) -> bool {

@@ -114,8 +114,9 @@ impl Tagger {
         }
     }
 
-    /// For BIO tag sets, `allowed[prev * O + next]` (with row `O` = sentence
-    /// start); `None` otherwise.
+    /// For chunk tag sets, `allowed[prev * O + next]` (with row `O` =
+    /// sentence start) under BIO's rule, or IOB1's when the training tags
+    /// followed it ([`TaggerSpec::iob1`](super::features::TaggerSpec)); `None` otherwise.
     pub(super) fn transitions(&self) -> Option<Vec<bool>> {
         let tags = &self.spec.tags;
         if !super::metrics::is_chunk_tagset(tags) {
@@ -123,8 +124,12 @@ impl Tagger {
         }
         let o = tags.len();
         let mut a = vec![true; (o + 1) * o];
+        // BIO: `I-X` only after `B-X` or `I-X`; IOB1: `B-X` only after
+        // `B-X` or `I-X` (it separates two entities of one type), `I-X`
+        // anywhere (it starts an entity after anything else)
+        let constrained = if self.spec.iob1 { "B-" } else { "I-" };
         for (j, next) in tags.iter().enumerate() {
-            if let Some(ty) = next.strip_prefix("I-") {
+            if let Some(ty) = next.strip_prefix(constrained) {
                 for p in 0..=o {
                     let ok =
                         p < o && (tags[p] == format!("B-{ty}") || tags[p] == format!("I-{ty}"));

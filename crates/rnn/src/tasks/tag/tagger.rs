@@ -313,6 +313,7 @@ impl Tagger {
             crf: opts.crf,
             chars: chars.as_ref().map(|c| c.spec.clone()),
             lexicon: opts.lexicon.clone(),
+            iob1: super::metrics::is_iob1(train.iter().map(|s| s.tags.as_slice())),
         };
         let mut cfg = opts.rnn.clone();
         cfg.input_size = spec.input_size();

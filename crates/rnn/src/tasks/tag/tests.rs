@@ -547,3 +547,34 @@ fn viterbi_respects_bio() {
     let path = decode(&logp, o, Some(&allowed));
     assert_eq!(path, [0, 1]);
 }
+
+#[test]
+fn iob1_training_tags_get_iob1_transitions() {
+    // CoNLL-2003's own files: entities start with I-; B- only between two
+    // adjacent entities of one type ("I-a B-a")
+    let train = vec![
+        s("w w w w", "I-a I-a O I-b"),
+        s("w w w", "I-a B-a O"),
+        s("w w", "O I-b"),
+    ];
+    let t = Tagger::new(&train, &TaggerOptions::default(), 0).unwrap();
+    assert!(t.spec.iob1);
+    let tags = &t.spec.tags; // B-a, I-a, I-b, O
+    let allowed = t.transitions().unwrap();
+    let id = |x: &str| tags.iter().position(|t| t == x).unwrap();
+    let o = tags.len();
+    let ok = |prev: Option<&str>, next: &str| allowed[prev.map_or(o, id) * o + id(next)];
+    // an I- tag may start an entity anywhere: at the start, after O, after another type
+    assert!(ok(None, "I-a") && ok(Some("O"), "I-a") && ok(Some("I-b"), "I-a"));
+    // B-a only right after an a entity
+    assert!(ok(Some("I-a"), "B-a") && ok(Some("B-a"), "B-a"));
+    assert!(!ok(None, "B-a") && !ok(Some("O"), "B-a") && !ok(Some("I-b"), "B-a"));
+    // BIO tags of the same set keep BIO's rule (I-a only after B-a or I-a)
+    let bio = vec![s("w w w", "B-a I-a O"), s("w w", "O B-a"), s("w", "I-a")];
+    let t = Tagger::new(&bio, &TaggerOptions::default(), 0).unwrap();
+    assert!(!t.spec.iob1);
+    let allowed = t.transitions().unwrap();
+    let (b, i, oo) = (0, 1, 2); // B-a, I-a, O
+    assert!(!allowed[oo * 3 + i] && !allowed[3 * 3 + i] && allowed[b * 3 + i]);
+    assert!(allowed[oo * 3 + b] && allowed[3 * 3 + b]);
+}

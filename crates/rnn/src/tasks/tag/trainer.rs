@@ -56,7 +56,10 @@ pub struct TrainConfig {
     /// Learning-rate factor after an epoch that does not improve the dev
     /// score (0.5), in (0, 1].
     pub lr_decay: f64,
-    /// Epochs without a better dev score before stopping (4).
+    /// Epochs without a better dev score before stopping (4). An epoch
+    /// whose score equals the best one's and whose dev loss is lower counts
+    /// as better (a small entity set's F1 can stay 0 for epochs while the
+    /// loss falls).
     pub patience: usize,
     /// Which model to keep (best).
     pub keep: Keep,
@@ -396,6 +399,10 @@ impl Trainer {
             seconds: 0.0,
         };
         let (mut stale, mut step, mut summary) = (0usize, 0u64, String::new());
+        // the dev loss of the best epoch: between epochs of equal score (a
+        // small NER set's F1 stays 0 while every token is tagged O and the
+        // loss still falls) the lower dev loss is the better epoch
+        let mut best_loss = f64::INFINITY;
         let mut epoch = 0;
         // the weights and optimizers at the end of the last epoch, to roll back to
         let mut rollback = Rollback::new(cfg.on_divergence);
@@ -444,13 +451,15 @@ impl Trainer {
             // rank 0 evaluates, writes and reports; every rank goes by its score
             let train_loss = loss_sum / tok.max(1) as f64;
             let best_score = s.best_score;
+            let mut root_loss = f64::NAN;
             let score = dist::from_root(comm, || {
                 let (pred, dev_loss, dev_n) = tagger.predict_with_loss(&dev_enc, PREDICT_BATCH);
                 let ev = evaluate(&tagger.spec.tags, dev, &pred);
                 let m = ev.micro();
                 let score = if chunked { m.f1 } else { ev.accuracy() };
                 let dev_loss = dev_loss / dev_n.max(1) as f64;
-                let improved = score > best_score;
+                root_loss = dev_loss;
+                let improved = score > best_score || (score == best_score && dev_loss < best_loss);
                 let row = serde_json::json!({
                     "epoch": epoch, "step": step, "seconds": clock.elapsed(), "lr": self.stepper.lr(),
                     "train_loss": train_loss, "dev_loss": dev_loss,
@@ -486,11 +495,13 @@ impl Trainer {
                 }
                 Ok(score)
             })?;
-            let improved = score > s.best_score;
+            let dev_loss = dist::from_root(comm, || Ok(root_loss))?;
+            let improved = score > s.best_score || (score == s.best_score && dev_loss < best_loss);
             s.epochs = epoch;
             rollback.good(|| (tagger.clone(), self.stepper.optimizers()));
             if improved {
                 s.best_score = score;
+                best_loss = dev_loss;
                 s.best_epoch = epoch;
                 stale = 0;
             } else if !keep_last {

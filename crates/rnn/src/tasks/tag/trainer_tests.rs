@@ -222,3 +222,28 @@ fn diagnostics_record_the_flow_of_each_epoch_without_changing_training() {
         std::fs::remove_dir_all(d).unwrap();
     }
 }
+
+#[test]
+fn an_equal_score_with_a_lower_dev_loss_is_a_better_epoch() {
+    // dev sentences with no entity: F1 is 0 at every epoch, while the dev
+    // loss falls as training goes; each epoch of lower loss is kept, none
+    // counts as stale, and the learning rate is not decayed
+    let dir = out("ties");
+    let dev = vec![s("I like eating", "O O O"), s("we ate", "O O")];
+    let mut c = small();
+    c.patience = 2;
+    let mut t = Trainer::new(c, data(), dev, &dir).unwrap();
+    let summary = t.fit(Budget::Epochs(6), &mut ()).unwrap();
+    let rows = rows(&dir);
+    let losses: Vec<f64> = rows
+        .iter()
+        .map(|r| r["dev_loss"].as_f64().unwrap())
+        .collect();
+    assert!(rows.iter().all(|r| r["dev_f1"] == 0.0), "{rows:?}");
+    assert!(losses.windows(2).all(|w| w[1] < w[0]), "{losses:?}");
+    assert!(!summary.stopped_early);
+    assert_eq!((summary.epochs, summary.best_epoch), (6, 6));
+    assert!(rows.iter().all(|r| r["best"] == true));
+    assert!(rows.iter().all(|r| r["lr"] == rows[0]["lr"]), "no decay");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -74,6 +74,7 @@ impl Tagger {
             crf,
             chars: chars.as_ref().map(|c| c.spec.clone()),
             lexicon: lexicon.or_else(|| base.spec.lexicon.clone()),
+            iob1: super::metrics::is_iob1(train.iter().map(|s| s.tags.as_slice())),
         };
         let mut cfg = base.model.config.clone();
         cfg.output_size = spec.tags.len();
