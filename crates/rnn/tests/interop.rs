@@ -472,7 +472,7 @@ fn saved_forms_beyond_a_state_dict_import_and_match_pytorch() {
 fn checkpoints_holding_more_than_numbers_import_and_match_pytorch() {
     let plain = ImportOptions::default();
     // PyTorch's general-checkpoint recipe with the loss as a 0-d tensor, a
-    // NumPy scalar metric, a torch.Size and the RNG state (uint8) beside
+    // NumPy scalar and array, a torch.Size and the RNG state (uint8) beside
     // the model, whose state_dict holds a bool mask and an int64 buffer:
     // the non-float tensors are left out, as from a safetensors file
     let imp = matches_pytorch("checkpoint_mixed.pt", "checkpoint_mixed", &plain);

@@ -58,13 +58,16 @@ const ALLOWED: &[&str] = &[
 ];
 
 /// Globals a checkpoint beside its state_dict commonly names (a metric kept
-/// as a NumPy scalar, a `torch.Size`, the bytes of a NumPy scalar under
-/// pickle protocol 2) that are let through as inert values: calling one
-/// yields [`Value::Opaque`] and nothing is run, so the state_dict beside
+/// as a NumPy scalar or array, a `torch.Size`, the bytes of a NumPy value
+/// under pickle protocol 2) that are let through as inert values: calling
+/// one yields [`Value::Opaque`] and nothing is run, so the state_dict beside
 /// them can be read.
 const INERT: &[&str] = &[
     "numpy.core.multiarray.scalar",
     "numpy._core.multiarray.scalar",
+    "numpy.core.multiarray._reconstruct",
+    "numpy._core.multiarray._reconstruct",
+    "numpy.ndarray",
     "numpy.dtype",
     "_codecs.encode",
     "torch.Size",
