@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use super::{day, month_step, Stamp};
 
 /// The formats tried, in the order ties go.
-const DATE_FORMATS: [&str; 28] = [
+const DATE_FORMATS: [&str; 34] = [
     "%b %-d %Y",
     "%b %d %Y",
     "%b %-d, %Y",
@@ -45,12 +45,27 @@ const DATE_FORMATS: [&str; 28] = [
     "%-m-%-d-%Y",
     "%d-%m-%Y",
     "%-d-%-m-%Y",
+    // two-digit years, as Excel's US and European short dates write them
+    // (`1/31/10`, `31/01/10`, `31.01.10`)
+    "%m/%d/%y",
+    "%-m/%-d/%y",
+    "%d/%m/%y",
+    "%-d/%-m/%y",
+    "%d.%m.%y",
+    "%-d.%-m.%y",
 ];
 
-/// The date of `label` in `fmt`, when its year is written with four digits.
+/// The date of `label` in `fmt`, when its year is written with four digits
+/// (two for a format with `%y`: 69-99 the 1900s, 00-68 the 2000s).
 fn read(label: &str, fmt: &str) -> Option<NaiveDate> {
     let d = NaiveDate::parse_from_str(label, fmt).ok()?;
-    label.contains(&d.format("%Y").to_string()).then_some(d)
+    let year = d.format(if fmt.contains("%y") { "%y" } else { "%Y" });
+    let ends = |sep: char| label.rsplit(sep).next() == Some(&year.to_string());
+    match fmt.contains("%y") {
+        // the two digits end the label: `1/2/10`, not a four-digit year
+        true => (ends('/') || ends('.')).then_some(d),
+        false => label.contains(&year.to_string()).then_some(d),
+    }
 }
 
 /// How many distinct steps the dates take one to the next (whole months
@@ -217,9 +232,10 @@ mod tests {
 
     #[test]
     fn what_the_date_styles_leave_unread() {
-        // two-digit years, dates that are no dates, text
+        // dates that are no dates, text, two-digit years in a style of
+        // names (`Jan 1 00`)
         for bad in [
-            &["1/2/00", "1/3/00"][..],
+            &["Jan 1 00", "Jan 2 00"][..],
             &["2/30/2000", "2/31/2000"],
             &["Jan 32 2000", "Feb 30 2000"],
             &["apple", "pear"],

@@ -2,7 +2,9 @@
 //! `Jan 1986`, `Jan-86`, `1/86`, quarters `YYYYQn`,
 //! `YYYY-Qn` and `YYYY Qn`, ISO dates (`-` or `/`), date-times with or
 //! without a UTC offset, dates such as `Jan 1 2000`, `31.01.2000` or
-//! `1/31/2000` (the column says which order), decimal years as R's `time()` writes them) as points on
+//! `1/31/2000` (the column says which order; also with two-digit years,
+//! `1/31/00`), ISO weeks `2020-W05`, Unix times in seconds or milliseconds,
+//! decimal years as R's `time()` writes them) as points on
 //! an axis, continued past the end of a series, and the default season they
 //! imply. Dates and times are parsed, stepped and formatted with `chrono`.
 
@@ -41,6 +43,11 @@ enum Kind {
     /// A date-time in this chrono format (zone aside): seconds since the
     /// Unix epoch (UTC when the label has an offset).
     Time(&'static str, Zone),
+    /// An ISO week `YYYY-Www`: weeks since the Monday of 0001-01-01.
+    Week,
+    /// Unix time written as an integer, in seconds or (`ms`) milliseconds
+    /// ([`epoch_times`]): seconds since the epoch.
+    Epoch { ms: bool },
     /// A decimal year `y + k/f` (`1920.08333333333`: R's `time()` of a
     /// monthly `ts`), `f` periods a year (4, 7, 12, 24 or 52), written with up to
     /// `digits` decimals: periods since year 0 (for 7 and 24, cycles of a
@@ -143,6 +150,7 @@ fn parse_column(labels: &[String]) -> Vec<Option<Stamp>> {
         }
     }
     dates::dates_by_column(labels, &mut column);
+    epoch_times(&mut column);
     column
 }
 
@@ -246,12 +254,63 @@ fn parse_stamp(s: &str) -> Option<Stamp> {
             v: i64::from(d.year()) * 12 + i64::from(d.month0()),
         });
     }
-    for fmt in DAY_FORMATS {
+    if let Some((y, w)) = s.split_once("-W").or_else(|| s.split_once("-w")) {
+        return iso_week(y, w);
+    }
+    // ISO dates start with a four-digit year (chrono's %Y also reads
+    // `1/1/10` as the year 1: such labels are spreadsheets' m/d/yy, read by
+    // column in `dates`)
+    let year4 = s
+        .split(['-', '/'])
+        .next()
+        .is_some_and(|y| y.len() >= 4 && y.bytes().all(|b| b.is_ascii_digit()));
+    for fmt in DAY_FORMATS.iter().filter(|_| year4) {
         if let Ok(d) = NaiveDate::parse_from_str(s, fmt) {
             return Some(day(d, fmt));
         }
     }
-    month_label(s).or_else(|| parse_time(s))
+    month_label(s).or_else(|| parse_time(s).filter(|_| year4))
+}
+
+/// `YYYY-Www` (an ISO 8601 week, as Eurostat and the ECDC write them):
+/// weeks since the Monday of 0001-01-01.
+fn iso_week(y: &str, w: &str) -> Option<Stamp> {
+    let (y, w) = (y.parse::<i32>().ok()?, w.parse::<u32>().ok()?);
+    let monday = NaiveDate::from_isoywd_opt(y, w, chrono::Weekday::Mon)?;
+    Some(Stamp {
+        kind: Kind::Week,
+        // 0001-01-01 (day 1) is a Monday
+        v: (i64::from(monday.num_days_from_ce()) - 1) / 7,
+    })
+}
+
+/// Unix time: a column of integers from 10^8 to 10^10 (1973 to 2286) in
+/// seconds, or from 10^11 to 10^13 in milliseconds, rising by whole
+/// minutes (a count or an identifier seldom does both), at least two rows.
+fn epoch_times(column: &mut [Option<Stamp>]) {
+    let ints: Option<Vec<i64>> = column
+        .iter()
+        .map(|c| c.filter(|s| s.kind == Kind::Int).map(|s| s.v))
+        .collect();
+    let Some(v) = ints.filter(|v| v.len() >= 2) else {
+        return;
+    };
+    for (ms, lo, hi, minute) in [(false, 1e8, 1e10, 60), (true, 1e11, 1e13, 60_000)] {
+        let inside = v.iter().all(|&x| (lo..hi).contains(&(x as f64)));
+        let minutes = v
+            .windows(2)
+            .all(|w| w[1] > w[0] && (w[1] - w[0]) % minute == 0);
+        if inside && minutes {
+            let scale = if ms { 1000 } else { 1 };
+            for (c, &x) in column.iter_mut().zip(&v) {
+                *c = Some(Stamp {
+                    kind: Kind::Epoch { ms },
+                    v: x / scale,
+                });
+            }
+            return;
+        }
+    }
 }
 
 fn date_of(days: i64) -> Option<NaiveDate> {
@@ -269,7 +328,8 @@ fn stamp_value(s: Stamp) -> f64 {
         Kind::Month(_) => s.v as f64 / 12.0,
         Kind::Quarter(_) => s.v as f64 / 4.0,
         Kind::Day(_) => day_years(s.v),
-        Kind::Time(..) => 1970.0 + s.v as f64 / (365.2425 * 86400.0),
+        Kind::Time(..) | Kind::Epoch { .. } => 1970.0 + s.v as f64 / (365.2425 * 86400.0),
+        Kind::Week => day_years(s.v * 7 + 1),
         Kind::Fraction { f, .. } => s.v as f64 / f as f64,
     }
 }
@@ -282,6 +342,14 @@ fn format_stamp(s: Stamp) -> String {
         Kind::Day(fmt) => {
             date_of(s.v).map_or_else(|| s.v.to_string(), |d| d.format(fmt).to_string())
         }
+        Kind::Epoch { ms } => match ms {
+            true => s.v.saturating_mul(1000).to_string(),
+            false => s.v.to_string(),
+        },
+        Kind::Week => date_of(s.v * 7 + 1).map_or_else(
+            || s.v.to_string(),
+            |d| format!("{}-W{:02}", d.iso_week().year(), d.iso_week().week()),
+        ),
         Kind::Time(fmt, zone) => match DateTime::from_timestamp(s.v, 0) {
             None => s.v.to_string(),
             Some(t) => match zone {
@@ -426,6 +494,20 @@ pub fn extend_time(labels: &[String], k: usize) -> crate::Result<Vec<String>> {
                     }
                     _ => None,
                 };
+                // date-times (and Unix times) at one time of day whole
+                // months apart go on by months at that time of day
+                if let Some((tb, (m, end))) = time_months(a, b) {
+                    return Ok((1..=k as i64)
+                        .map(|j| {
+                            add_months(tb.date(), j * m, end)
+                                .map(|d| d.and_time(tb.time()).and_utc().timestamp())
+                                .map_or_else(
+                                    || format!("{}+{j}", labels[n - 1]),
+                                    |v| format_stamp(Stamp { v, ..b }),
+                                )
+                        })
+                        .collect());
+                }
                 // k labels fit in memory: far fewer than i64::MAX
                 return Ok((1..=k as i64)
                     .map(|j| match months {
@@ -549,7 +631,7 @@ pub fn uneven_time_step(labels: &[String], ints: bool) -> Option<(usize, String)
         Kind::Int if ints => "",
         Kind::Month(_) | Kind::Fraction { f: 12, .. } => " month(s)",
         Kind::Quarter(_) | Kind::Fraction { f: 4, .. } => " quarter(s)",
-        Kind::Fraction { f: 52, .. } => " week(s)",
+        Kind::Fraction { f: 52, .. } | Kind::Week => " week(s)",
         Kind::Fraction { f: 7, .. } => " day(s)",
         Kind::Fraction { f: 24, .. } => " hour(s)",
         _ => return None,
@@ -639,7 +721,15 @@ pub fn default_season(labels: &[String]) -> usize {
                 _ => 1,
             }
         }
-        Kind::Time(..) if step > 0 && step < 86400 && 86400 % step == 0 => {
+        Kind::Week if step == 1 => 52,
+        Kind::Time(..) | Kind::Epoch { .. } if time_months(a, b).is_some() => {
+            match time_months(a, b).map(|(_, (m, _))| m) {
+                Some(1) => 12,
+                Some(3) => 4,
+                _ => 1,
+            }
+        }
+        Kind::Time(..) | Kind::Epoch { .. } if step > 0 && step < 86400 && 86400 % step == 0 => {
             let per_day = (86400 / step) as usize;
             if per_day <= 288 {
                 per_day
@@ -647,13 +737,32 @@ pub fn default_season(labels: &[String]) -> usize {
                 1
             }
         }
-        Kind::Time(..) if step > 0 && step % 86400 == 0 => match step / 86400 {
-            1 => 7,
-            7 => 52,
-            _ => 1,
-        },
+        Kind::Time(..) | Kind::Epoch { .. } if step > 0 && step % 86400 == 0 => {
+            match step / 86400 {
+                1 => 7,
+                7 => 52,
+                _ => 1,
+            }
+        }
         _ => 1,
     }
+}
+
+/// For two date-times (or Unix times) at the same time of day whole
+/// months apart: the second as a UTC date-time, and the months (with
+/// [`month_step`]'s month-end flag).
+fn time_months(a: Stamp, b: Stamp) -> Option<(NaiveDateTime, (i64, bool))> {
+    if !matches!(b.kind, Kind::Time(..) | Kind::Epoch { .. }) || !same_kind(a, b) {
+        return None;
+    }
+    let (ta, tb) = (
+        DateTime::from_timestamp(a.v, 0)?.naive_utc(),
+        DateTime::from_timestamp(b.v, 0)?.naive_utc(),
+    );
+    if ta.time() != tb.time() {
+        return None;
+    }
+    month_step(ta.date(), tb.date()).map(|m| (tb, m))
 }
 
 /// Whether daily stamps are working days: none on a Saturday or Sunday,

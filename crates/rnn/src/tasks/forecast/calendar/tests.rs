@@ -134,3 +134,47 @@ fn decimal_years_as_r_writes_them() {
     assert_eq!(default_season(&l(&["1920", "1921"])), 1);
     assert_eq!(default_season(&l(&["1920", "1920.3", "1920.25"])), 1);
 }
+
+#[test]
+fn unix_times_iso_weeks_and_two_digit_years() {
+    let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // Unix seconds of the first of each month, 00:00 UTC: monthly, season
+    // 12, continued by months (2020-01-01, 2020-02-01 after 2019-12-01)
+    let m = l(&["1572566400", "1575158400"]); // 2019-11-01, 2019-12-01
+    assert_eq!(default_season(&m), 12);
+    assert_eq!(extend_time(&m, 2).unwrap(), ["1577836800", "1580515200"]);
+    assert_eq!(uneven_time_step(&m, true), None);
+    // milliseconds, daily: season 7, continued by days
+    let d = l(&["1577836800000", "1577923200000"]);
+    assert_eq!(default_season(&d), 7);
+    assert_eq!(extend_time(&d, 1).unwrap(), ["1578009600000"]);
+    // hourly seconds: 24
+    assert_eq!(default_season(&l(&["1577836800", "1577840400"])), 24);
+    // integers that are not Unix times stay integers: years, an index,
+    // large counts that do not rise by whole minutes
+    assert_eq!(extend_time(&l(&["1999", "2000"]), 1).unwrap(), ["2001"]);
+    assert_eq!(default_season(&l(&["1577836800", "1577836861"])), 1);
+    assert_eq!(
+        extend_time(&l(&["1577836800", "1577836861"]), 1).unwrap(),
+        ["1577836922"]
+    );
+    // ISO weeks across a year of 53 weeks
+    let w = l(&["2020-W52", "2020-W53"]);
+    assert_eq!(default_season(&w), 52);
+    assert_eq!(extend_time(&w, 2).unwrap(), ["2021-W01", "2021-W02"]);
+    let (row, why) = uneven_time_step(&l(&["2021-W01", "2021-W02", "2021-W04"]), true).unwrap();
+    assert_eq!(row, 2);
+    assert!(why.contains("2 week(s) after"), "{why}");
+    // Excel's US short dates, two-digit years: monthly, not years 1 to 12
+    let us = l(&["11/1/10", "12/1/10", "1/1/11"]);
+    assert_eq!(check_time_order(&us, true), Ok(()));
+    assert_eq!(default_season(&us), 12);
+    assert_eq!(extend_time(&us, 2).unwrap(), ["2/1/11", "3/1/11"]);
+    // weekly, month first
+    assert_eq!(default_season(&l(&["1/6/20", "1/13/20", "1/20/20"])), 52);
+    // day first with dots
+    assert_eq!(
+        extend_time(&l(&["30.12.99", "31.12.99"]), 1).unwrap(),
+        ["01.01.00"]
+    );
+}
