@@ -74,6 +74,47 @@ fn train_eval_and_classify_a_japanese_vowels_subset() {
     assert!(v["nn_dtw_accuracy"].as_f64().unwrap() > 0.6);
     assert!(v["nn_euclidean_accuracy"].is_null(), "lengths differ");
     assert!(v["macro_f1"].as_f64().unwrap() > 0.0);
+    // a test file with a class the model never saw (class 1 renamed 'x'):
+    // scored as a class of its own that nothing predicts, so its sequences
+    // are errors, said on stderr; not refused
+    let text = std::fs::read_to_string(&test).unwrap();
+    let open: String = text
+        .lines()
+        .map(|l| match l.strip_suffix(":1") {
+            Some(rest) if !l.starts_with('@') => format!("{rest}:x\n"),
+            _ if l.starts_with("@classLabel") => "@classLabel true 1 2 3 4 5 6 7 8 9 x\n".into(),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    let open_file = dir.join("open_TEST.ts");
+    std::fs::write(&open_file, open).unwrap();
+    let o = rnn(&[
+        "eval",
+        "--model",
+        s(&model),
+        "--data",
+        s(&open_file),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("class label(s) 'x' are none of the model's classes (1, 2, 3, 4, 5, 6, 7, 8, 9): their 3 sequence(s) are scored as errors"),
+        "{}",
+        common::stderr(&o)
+    );
+    let w: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(w["unseen_classes"], serde_json::json!(["x"]));
+    assert_eq!(w["confusion"].as_array().unwrap().len(), 10);
+    // class 1's right answers are now wrong; nothing else changes
+    let ones_right = v["confusion"][0][0].as_u64().unwrap() as f64;
+    let want = acc - ones_right / 27.0;
+    assert!(
+        (w["accuracy"].as_f64().unwrap() - want).abs() < 1e-12,
+        "{w}"
+    );
+    assert_eq!(w["per_class"][9]["support"], 3);
+    assert_eq!(w["per_class"][9]["recall"], 0.0);
+    assert!(v.get("unseen_classes").is_none(), "left out when none");
     // a small set: the full window
     assert!(v["dtw_band"].is_null());
     assert_eq!(v["dtw_window"], 1.0);

@@ -111,5 +111,17 @@ fn read(model: &Classifier, path: &Path) -> CliResult<rnn::tasks::classify::Data
 pub fn eval(dir: &Path, data: &Path, json: bool, window: DtwWindow) -> CliResult {
     let model = load(dir)?;
     let report = model.evaluate_with(&read(&model, data)?, window)?;
+    if !report.unseen_classes.is_empty() {
+        let n: usize = report.scores.per_class[report.classes.len()..]
+            .iter()
+            .map(|c| c.support)
+            .sum();
+        eprintln!(
+            "warning: {}: class label(s) '{}' are none of the model's classes ({}): their {n} sequence(s) are scored as errors",
+            data.display(),
+            report.unseen_classes.join("', '"),
+            report.classes.join(", ")
+        );
+    }
     Ok(print_out(&report.text(json))?)
 }

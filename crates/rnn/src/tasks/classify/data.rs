@@ -139,11 +139,32 @@ impl Dataset {
         }
     }
 
+    /// The labels of the sequences that [`Dataset::class_ids`] would not
+    /// find in `classes`, each once, in the order they first occur.
+    pub fn unseen_labels(&self, classes: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in &self.sequences {
+            if let Some(l) = &s.label {
+                let known = classes.iter().any(|c| c == l)
+                    || self.class_ids_of(std::slice::from_ref(s), classes).is_ok();
+                if !known && !out.contains(l) {
+                    out.push(l.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// Each sequence's class index in `classes`: the class written the same,
     /// else the one class of the same number (`1.0000000e+00` is class `1`,
     /// as the UCR archive's releases write them); an error names the line
     /// of a sequence without a label or with a label not in `classes`.
     pub fn class_ids(&self, classes: &[String]) -> Result<Vec<usize>> {
+        self.class_ids_of(&self.sequences, classes)
+    }
+
+    /// [`Dataset::class_ids`] of some of the sequences.
+    fn class_ids_of(&self, sequences: &[Sequence], classes: &[String]) -> Result<Vec<usize>> {
         let number = |t: &str| t.trim().parse::<f64>().ok().filter(|v| v.is_finite());
         let same_number = |l: &str| {
             let v = number(l)?;
@@ -156,7 +177,7 @@ impl Dataset {
                 _ => None, // none, or ambiguous ("1" and "1.0" both classes)
             }
         };
-        self.sequences
+        sequences
             .iter()
             .map(|s| {
                 let reason = match &s.label {

@@ -125,8 +125,15 @@ pub struct EvalReport {
     pub networks: usize,
     /// Reservoirs (echo-state networks) in the ensemble beside them.
     pub reservoirs: usize,
-    /// The class labels, in the order of `per_class` and the confusion matrix.
+    /// The model's class labels; `per_class` and the confusion matrix
+    /// hold these, then `unseen_classes`.
     pub classes: Vec<String>,
+    /// Labels of the file that are none of the model's classes (in the
+    /// order they first occur): scored as classes of their own that are
+    /// never predicted, so their sequences count as errors (as a tagger's
+    /// unseen tags do). Empty (left out of the JSON) when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unseen_classes: Vec<String>,
     /// The network's accuracy, macro F1, per-class scores and confusion
     /// matrix (top-level keys of the JSON).
     #[serde(flatten)]
@@ -183,10 +190,15 @@ impl Classifier {
     /// given.
     pub fn evaluate_with(&self, data: &Dataset, window: DtwWindow) -> Result<EvalReport> {
         let classes = &self.meta.classes;
-        let truth = data.class_ids(classes)?;
+        // labels the model has never seen: scored as classes of their own
+        // that nothing predicts (a label that is a model class's number,
+        // `1.0` for `1`, is that class, as `class_ids` reads it)
+        let unseen = data.unseen_labels(classes);
+        let all: Vec<String> = classes.iter().chain(&unseen).cloned().collect();
+        let truth = data.class_ids(&all)?;
         self.check_dims(data)?;
         let maj = majority(&self.meta.class_counts);
-        let acc = |p: &[usize]| scores(&truth, p, classes).map(|s| s.accuracy);
+        let acc = |p: &[usize]| scores(&truth, p, &all).map(|s| s.accuracy);
         let train = self.baseline_set();
         let (tc, d) = (&self.meta.baseline_classes, self.meta.dims);
         let steps = |s: &[super::data::Sequence]| s.iter().map(|q| q.steps).collect::<Vec<_>>();
@@ -222,7 +234,8 @@ impl Classifier {
             networks: self.members.len(),
             reservoirs: self.reservoirs.len(),
             classes: classes.clone(),
-            scores: scores(&truth, &pred, classes)?,
+            unseen_classes: unseen,
+            scores: scores(&truth, &pred, &all)?,
             majority_class: classes[maj].clone(),
             majority_accuracy: acc(&vec![maj; truth.len()])?,
             nn_dtw_accuracy: acc(&dtw)?,
@@ -260,6 +273,7 @@ impl std::fmt::Display for EvalReport {
         let w = self
             .classes
             .iter()
+            .chain(&self.unseen_classes)
             .map(String::len)
             .max()
             .unwrap_or(0)
