@@ -181,7 +181,7 @@ fn bad_input_is_one_clear_error_with_exit_code_2() {
         (
             "year,v\n".to_string() + &(0..20).map(|i| format!("{i},5\n")).collect::<String>(),
             vec!["--target", "v"],
-            "constant",
+            "d.csv: the target column \"v\" is constant over the training rows",
         ),
         (
             good.replace("3,1\n", "3,x\n"),
@@ -228,7 +228,7 @@ fn bad_input_is_one_clear_error_with_exit_code_2() {
         &out,
         &["--target", "v", "--test", "1", "--ensemble", "1"],
     );
-    assert_bad_input(&o, "9 training rows: too few to choose --window, --transform or --diff on a validation block of 1 row (give them");
+    assert_bad_input(&o, "m.csv: 9 training rows: too few to choose --window, --transform or --diff on a validation block of 1 row (give them");
     assert!(!out.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -46,11 +46,12 @@ impl Fill {
     }
 }
 
-/// Whether a cell means "no value": empty, `NA`, `N/A`, `NaN`, `null`, `?`.
+/// Whether a cell means "no value": empty, `NA`, `N/A`, `NaN`, `null`,
+/// `none`, `?`, `-`, or a spreadsheet's `#N/A`.
 pub fn is_missing(cell: &str) -> bool {
     let c = cell.trim();
     c.is_empty()
-        || ["na", "n/a", "nan", "null", "none", "?", "-"]
+        || ["na", "n/a", "#n/a", "nan", "null", "none", "?", "-"]
             .iter()
             .any(|m| c.eq_ignore_ascii_case(m))
 }
@@ -115,4 +116,14 @@ pub fn fill_gaps(
         out.push(v);
     }
     Ok((out, filled))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_spreadsheets_na_is_missing_its_errors_are_not() {
+        assert!(super::is_missing(" #N/A") && super::is_missing("NaN") && super::is_missing(""));
+        assert!(!super::is_missing("0") && !super::is_missing("#VALUE!"));
+        assert!(crate::tasks::classify::is_missing("#n/a"));
+    }
 }

@@ -17,7 +17,7 @@ use rnn::tasks::forecast::{
     LOSS_PLOT,
 };
 use rnn::tasks::Plotting;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Train a forecasting model on one column of a CSV file.
 #[derive(Args, Debug, Clone)]
@@ -274,11 +274,24 @@ fn config(a: &TrainForecastArgs, rows: Option<RowFilter>) -> TrainConfig {
 }
 
 /// Runs `rnn train forecast`.
+/// A configuration error that comes of the data (a constant target, too
+/// few rows for the flags) named by the data file, as a reading error is.
+pub fn of_data(e: rnn::Error, data: &Path) -> rnn::Error {
+    match e {
+        rnn::Error::Config(reason) => rnn::Error::Data {
+            path: data.to_path_buf(),
+            reason,
+        },
+        e => e,
+    }
+}
+
 pub fn train_forecast(a: &TrainForecastArgs) -> CliResult {
     set_threads(a.threads)?;
     let (mode, world) = (OutMode::from_flags(false, a.force), rnn::dist::world());
     let cfg = config(a, parse_where(a.rows.as_deref())?);
-    let mut trainer = Trainer::open_run(cfg, &a.data, &a.out, mode, world)?;
+    let mut trainer =
+        Trainer::open_run(cfg, &a.data, &a.out, mode, world).map_err(|e| of_data(e, &a.data))?;
     let budget = budget_from_flags(a.epochs, a.minutes, trainer.default_budget())?;
     let mut bar = Progress::new(budget, 0);
     let mut obs = Plotting::new(LOSS_PLOT, &a.out, false, &mut bar);

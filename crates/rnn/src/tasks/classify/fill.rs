@@ -4,11 +4,12 @@
 use crate::tasks::fill::fill_gaps;
 pub use crate::tasks::fill::Fill;
 
-/// Whether a text value means "missing": `?`, empty, `NA`, `N/A`, `NaN`, `null`.
+/// Whether a text value means "missing": `?`, empty, `NA`, `N/A`, `NaN`,
+/// `null`, or a spreadsheet's `#N/A`.
 pub fn is_missing(cell: &str) -> bool {
     let c = cell.trim();
     c.is_empty()
-        || ["?", "na", "n/a", "nan", "null"]
+        || ["?", "na", "n/a", "#n/a", "nan", "null"]
             .iter()
             .any(|m| c.eq_ignore_ascii_case(m))
 }
