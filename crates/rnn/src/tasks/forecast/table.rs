@@ -97,6 +97,17 @@ fn line_numbers(text: &str) -> impl Fn(usize) -> usize + '_ {
     }
 }
 
+/// The separator an Excel `sep=X` first line names, and the text after
+/// that line.
+fn excel_separator(text: &str) -> Option<(u8, &str)> {
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let sep = first.trim_end_matches('\r').strip_prefix("sep=")?;
+    match sep.as_bytes() {
+        [d] => Some((*d, rest)),
+        _ => None,
+    }
+}
+
 impl Table {
     /// Parses comma-separated text (header first; blank lines skipped).
     /// `path` is only used in error messages.
@@ -119,6 +130,10 @@ impl Table {
     /// // pandas' `to_csv` writes its index under an empty name: `index`
     /// let t = Table::parse(Path::new("p.csv"), ",0\n1821,269\n1822,321\n")?;
     /// assert_eq!((t.columns.clone(), t.index), (vec!["index".to_string(), "0".to_string()], true));
+    /// // Excel's `sep=;` line, a separator after every line's last field
+    /// let t = Table::parse(Path::new("x.csv"), "sep=;\ndate;v;\n2020-01;1,5;\n")?;
+    /// assert_eq!((t.columns.clone(), t.rows[0].clone()), (vec!["date".to_string(), "v".to_string()], vec!["2020-01".to_string(), "1.5".to_string()]));
+    /// assert_eq!(t.lines, [3]);
     /// // no header line (R's `write.zoo` of one series): columns by position
     /// let t = Table::parse(Path::new("z.csv"), "1955 Q1,24030\n1955 Q2,25620\n")?;
     /// assert_eq!((t.columns.clone(), t.rows.len(), t.headerless), (vec!["1".to_string(), "2".to_string()], 2, true));
@@ -127,6 +142,17 @@ impl Table {
     pub fn parse_with(path: &Path, text: &str, delimiter: u8) -> Result<Table> {
         super::check_delimiter(delimiter)?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        // Excel's `sep=;` first line names the separator: it is used, and
+        // the line read as a blank one (so that line numbers stay the file's)
+        let owned;
+        let (text, delimiter) = match excel_separator(text) {
+            Some((d, rest)) => {
+                super::check_delimiter(d)?;
+                owned = format!("\n{rest}");
+                (owned.as_str(), d)
+            }
+            None => (text, delimiter),
+        };
         let parse_err = Error::parse_in(path);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -157,7 +183,7 @@ impl Table {
             }
         }
         let mut header: Option<Vec<String>> = None;
-        let (mut index, mut headerless) = (false, false);
+        let (mut index, mut headerless, mut trailing) = (false, false, false);
         let mut rows = Vec::new();
         let mut lines = Vec::new();
         for (line, _, rec) in records {
@@ -182,6 +208,12 @@ impl Table {
                         fields[0] = "index".into();
                         index = true;
                     }
+                    // a separator after the last name (and, below, after
+                    // every row's last field) adds no column
+                    if fields.len() > 1 && fields.last().is_some_and(String::is_empty) {
+                        fields.pop();
+                        trailing = true;
+                    }
                     if let Some(j) = fields.iter().position(|f| f.is_empty()) {
                         let reason = format!("header column {} has no name", j + 1);
                         return Err(parse_err(line, reason));
@@ -201,6 +233,20 @@ impl Table {
                     header = Some(fields);
                 }
                 Some(h) => {
+                    let mut fields = fields;
+                    if trailing && fields.len() == h.len() + 1 {
+                        match fields.pop() {
+                            Some(extra) if !extra.is_empty() => {
+                                let reason = format!(
+                                    "field {} is {extra:?}, but the header's column {} has no name",
+                                    h.len() + 1,
+                                    h.len() + 1
+                                );
+                                return Err(parse_err(line, reason));
+                            }
+                            _ => {}
+                        }
+                    }
                     if fields.len() != h.len() {
                         let reason = format!(
                             "{} fields, but the header has {} columns{}",

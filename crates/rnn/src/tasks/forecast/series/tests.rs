@@ -111,6 +111,23 @@ fn pandas_index_column() {
     assert_eq!(e, "t.csv:1: header column 2 has no name");
     let e = table(",index\n1,2\n").unwrap_err().to_string();
     assert_eq!(e, "t.csv:1: header column 1 has no name");
+    // a separator after every line's last field adds no column, unless a
+    // row puts a value there
+    let t = table("date,v,\n2001,5,\n2002,6,\n").unwrap();
+    assert_eq!((t.columns.len(), t.rows[1].len()), (2, 2));
+    let e = table("date,v,\n2001,5,\n2002,6,7\n")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "t.csv:3: field 3 is \"7\", but the header's column 3 has no name"
+    );
+    // Excel's sep= line, the rows counted from the file's first line
+    let e = table("sep=;\ndate;v\n2001;x;y\n").unwrap_err().to_string();
+    assert!(
+        e.starts_with("t.csv:3: 3 fields, but the header has 2 columns"),
+        "{e}"
+    );
 }
 
 #[test]
