@@ -95,7 +95,10 @@ impl Header {
                 let mut seen = labels.clone();
                 seen.sort();
                 if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
-                    return Err(format!("{key}: class label '{}' listed twice", w[0]));
+                    return Err(format!(
+                        "{key}: class label '{}' listed twice (the labels are separated by spaces: a label cannot hold one; the long CSV layout's can)",
+                        w[0]
+                    ));
                 }
                 self.labels = Some(on.then_some(labels));
             }
