@@ -96,8 +96,12 @@ fn styles(delimiter: u8) -> &'static [Style] {
 /// Rewrites every column of `rows` whose cells are gaps or numbers in one
 /// style, at least one of them not a plain number, with plain numbers.
 /// Columns of text, or of numbers in mixed styles, stay as they are (a
-/// later "not a number" error names the cell).
-pub(super) fn plain_numbers(rows: &mut [Vec<String>], delimiter: u8) {
+/// later "not a number" error names the cell). Returns the columns of a
+/// `,`-separated file whose numbers with a comma are all one group of
+/// three digits after at most three (`"100,250"`: a thousand groups, or a
+/// decimal comma with three decimals), each with its first such cell.
+pub(super) fn plain_numbers(rows: &mut [Vec<String>], delimiter: u8) -> Vec<(usize, String)> {
+    let mut ambiguous = Vec::new();
     let width = rows.first().map_or(0, Vec::len);
     for j in 0..width {
         let cells = || {
@@ -125,12 +129,29 @@ pub(super) fn plain_numbers(rows: &mut [Vec<String>], delimiter: u8) {
         let Some(plain) = styles(delimiter).iter().find_map(|&s| read(s)) else {
             continue;
         };
+        if delimiter == b',' {
+            let one_group = |c: &str| {
+                let c = c.trim().trim_start_matches(['-', '+']);
+                matches!(c.split_once(','), Some((a, b)) if (1..=3).contains(&a.len())
+                    && b.len() == 3
+                    && a.bytes().chain(b.bytes()).all(|x| x.is_ascii_digit()))
+            };
+            let commas: Vec<&str> = rows
+                .iter()
+                .map(|r| r[j].as_str())
+                .filter(|c| c.contains(','))
+                .collect();
+            if !commas.is_empty() && commas.iter().all(|c| one_group(c)) {
+                ambiguous.push((j, commas[0].trim().to_string()));
+            }
+        }
         for (r, p) in rows.iter_mut().zip(plain) {
             if let Some(p) = p {
                 r[j] = p;
             }
         }
     }
+    ambiguous
 }
 
 #[cfg(test)]
@@ -139,7 +160,7 @@ mod tests {
 
     fn column(cells: &[&str], delimiter: u8) -> Vec<String> {
         let mut rows: Vec<Vec<String>> = cells.iter().map(|c| vec![c.to_string()]).collect();
-        plain_numbers(&mut rows, delimiter);
+        let _ = plain_numbers(&mut rows, delimiter);
         rows.into_iter().map(|mut r| r.remove(0)).collect()
     }
 

@@ -25,6 +25,10 @@ pub struct Table {
     /// field a number or a time label, as `write.zoo` in R writes a single
     /// series). The columns are then named by position: `1`, `2`, ...
     pub headerless: bool,
+    /// What was read one way where it could have been read another (a
+    /// column whose quoted numbers all read as thousands or as three
+    /// decimals): shown as warnings, each naming the file and column.
+    pub warnings: Vec<String>,
 }
 
 /// Whether the fields of a first line are data, not names: each a number
@@ -274,7 +278,18 @@ impl Table {
             });
         }
         // decimal commas, groups of thousands: plain numbers from here on
-        super::numbers::plain_numbers(&mut rows, delimiter);
+        let ambiguous = super::numbers::plain_numbers(&mut rows, delimiter);
+        let warnings = ambiguous
+            .into_iter()
+            .map(|(j, example)| {
+                format!(
+                    "{}: column {:?}: every number with a comma is written like {example:?}, read as a group of thousands ({}); if the comma is a decimal comma, save the file with ';' between fields and read it with --delimiter ';'",
+                    path.display(),
+                    columns.get(j).map_or("", String::as_str),
+                    example.replace(',', "")
+                )
+            })
+            .collect();
         Ok(Table {
             path: path.to_path_buf(),
             columns,
@@ -282,6 +297,7 @@ impl Table {
             lines,
             index,
             headerless,
+            warnings,
         })
     }
 

@@ -436,7 +436,7 @@ impl Series {
                 format!("{}+{}", table.columns[year], table.columns[part])
             }
         });
-        let mut warnings: Vec<String> = not_joined.into_iter().collect();
+        let mut warnings: Vec<String> = table.warnings.iter().cloned().chain(not_joined).collect();
         if let (Some(t), Some(name)) = (time_col, &time_name) {
             let ints = match t {
                 TimeSource::One(c) => {

@@ -122,6 +122,19 @@ fn pandas_index_column() {
         e,
         "t.csv:3: field 3 is \"7\", but the header's column 3 has no name"
     );
+    // quoted numbers of one group of three digits: thousands, or three
+    // decimals after a decimal comma? Read as thousands, with a warning
+    let t = table("date,price\n2010-01,\"100,000\"\n2010-02,\"100,250\"\n").unwrap();
+    assert_eq!(t.rows[1][1], "100250");
+    assert_eq!(t.warnings.len(), 1);
+    assert!(
+        t.warnings[0].starts_with("t.csv: column \"price\": every number with a comma is written like \"100,000\", read as a group of thousands (100000)"),
+        "{}",
+        t.warnings[0]
+    );
+    // a column that shows its style (a point after the group, two groups): no warning
+    let t = table("date,price\n2010-01,\"1,000.5\"\n2010-02,\"1,250,000\"\n").unwrap();
+    assert!(t.warnings.is_empty(), "{:?}", t.warnings);
     // Excel's sep= line, the rows counted from the file's first line
     let e = table("sep=;\ndate;v\n2001;x;y\n").unwrap_err().to_string();
     assert!(
