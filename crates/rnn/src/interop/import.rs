@@ -395,7 +395,7 @@ pub fn import_state_dict(
             return name;
         };
         let role = match w.shape.as_slice() {
-            [_] => "a 1-D weight: a LayerNorm or BatchNorm".to_string(),
+            [_] => "a 1-D weight: a LayerNorm's or BatchNorm's, or a loss's class weights".to_string(),
             [o, i] if heads(p) && emb_of(p).is_some() => format!(
                 "[{o}, {i}]: an embedding of {o} tokens, or a bias-free head on the RNN's outputs"
             ),
