@@ -142,8 +142,19 @@ fn a_pickle_that_calls_os_system_is_refused_and_nothing_runs() {
     let err = read_state_dict(&path).unwrap_err().to_string();
     assert!(err.contains("refused to load global 'os.system'"), "{err}");
     assert!(!err.contains('\n'));
+    assert!(!err.contains("a class of your own code"), "{err}");
     assert!(!marker.exists());
     std::fs::remove_dir_all(&dir).unwrap();
+    // torch.save(model) of a whole module: its class is named, with what to save instead
+    let whole = pt_archive("whole", b"\x80\x02c__main__\nNet\n)\x81.", false);
+    let err = read_state_dict(&whole).unwrap_err().to_string();
+    assert!(
+        err.contains("refused to load global '__main__.Net'")
+            && err.contains("a class of your own code")
+            && err.contains("save model.state_dict() instead"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(whole.parent().unwrap()).unwrap();
 }
 
 /// A torch.save-shaped zip around `pkl` (stored entries), with one 4-byte

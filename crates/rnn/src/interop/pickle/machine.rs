@@ -208,20 +208,22 @@ impl<'a> Machine<'a> {
 
     fn global(&mut self, module: &str, name: &str) -> Result<()> {
         let full = format!("{module}.{name}");
-        match ALLOWED.iter().chain(INERT).find(|a| **a == full) {
-            Some(a) => {
-                self.stack.push(Value::Global(a));
-                Ok(())
-            }
-            None => Err(self.err(format!(
-                "refused to load global '{full}': a state_dict needs only tensors (allowed: OrderedDict, torch tensor rebuilds and storages); nothing was run{}",
-                if module == "__main__" || !["torch", "collections", "numpy", "builtins", "_codecs"].contains(&module.split('.').next().unwrap_or("")) {
-                    " (a class of your own code: torch.save(model) pickles the whole module, which cannot be read without running that code; save model.state_dict() instead, or a dict holding it and plain numbers)"
-                } else {
-                    ""
-                }
-            ))),
+        if let Some(a) = ALLOWED.iter().chain(INERT).find(|a| **a == full) {
+            self.stack.push(Value::Global(a));
+            return Ok(());
         }
+        // a class (capitalised, as Python names them) of a module that is
+        // not PyTorch's, NumPy's or the standard library's: the user's model
+        let own = !["torch", "collections", "numpy", "builtins", "_codecs"]
+            .contains(&module.split('.').next().unwrap_or(""));
+        let advice = if own && name.starts_with(|c: char| c.is_ascii_uppercase()) {
+            " (a class of your own code: torch.save(model) pickles the whole module, which cannot be read without running that code; save model.state_dict() instead, or a dict holding it and plain numbers)"
+        } else {
+            ""
+        };
+        Err(self.err(format!(
+            "refused to load global '{full}': a state_dict needs only tensors (allowed: OrderedDict, torch tensor rebuilds and storages); nothing was run{advice}"
+        )))
     }
 
     fn memo_get(&mut self, i: u32) -> Result<()> {
