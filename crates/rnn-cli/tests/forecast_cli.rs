@@ -144,6 +144,19 @@ fn tiny_training_on_a_sine_beats_the_naive_forecast() {
         "100000000000000",
     ]);
     common::assert_bad_input(&huge, "--horizon 100000000000000: needs about");
+    // eval on a file too short for the model's test block: the file is
+    // named; with --test given, the flag is what is wrong and is named alone
+    let short = dir.join("short.csv");
+    let text = std::fs::read_to_string(&data).unwrap();
+    std::fs::write(&short, text.lines().take(20).collect::<Vec<_>>().join("\n")).unwrap();
+    let s = short.to_str().unwrap();
+    let o_short = rnn(&["eval", "--model", o, "--data", s]);
+    common::assert_bad_input(
+        &o_short,
+        "short.csv: the model's --test 24: expected 1 to 7 (the data has 19 rows",
+    );
+    let o_flag = rnn(&["eval", "--model", o, "--data", s, "--test", "0"]);
+    common::assert_bad_input(&o_flag, "error: --test 0: expected at least 1 row");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -179,7 +179,14 @@ fn eval_forecast(args: &EvalArgs) -> CliResult {
     };
     let fc = crate::cmd::forecast::load_forecaster(args.first_model(), &reading)?;
     let series = crate::cmd::forecast::read_series(&fc, &args.data, &reading)?;
-    let r = fc.evaluate(&series, args.test, args.season)?;
+    // without --test and --season an error can only come of the data (too
+    // few rows for the model's test block): it names the file
+    let r = fc.evaluate(&series, args.test, args.season).map_err(|e| {
+        match args.test.or(args.season) {
+            None => crate::cmd::forecast::of_data(e, &args.data),
+            Some(_) => e,
+        }
+    })?;
     if r.filled_test_values > 0 {
         eprintln!(
             "warning: {}: {} of the {} test values were gaps filled by --fill {}, not read: the scores compare forecasts with made-up values",
