@@ -29,9 +29,17 @@ const POINT_DECIMAL: Style = Style {
 
 /// `cell` read in `style`, written back as Rust reads numbers: a sign, the
 /// integer part (digits, or 1-3 digits then groups of exactly 3 after each
-/// `style.group`), then optionally `style.decimal` and digits, then
+/// `style.group`, or after a no-break space, as French spreadsheets group
+/// them: `102 580,00`), then optionally `style.decimal` and digits, then
 /// optionally an exponent. `None` when the cell is not such a number.
 fn read_in(cell: &str, style: Style) -> Option<String> {
+    let spaced;
+    let cell = if cell.contains(['\u{a0}', '\u{202f}']) {
+        spaced = cell.replace(['\u{a0}', '\u{202f}'], &(style.group as char).to_string());
+        spaced.as_str()
+    } else {
+        cell
+    };
     let b = cell.as_bytes();
     let mut out = String::with_capacity(cell.len());
     let mut i = 0;
@@ -175,8 +183,18 @@ mod tests {
         assert_eq!(r("1,5e3", COMMA_DECIMAL).as_deref(), Some("1.5e3"));
         assert_eq!(r("+12,345.6", POINT_DECIMAL).as_deref(), Some("+12345.6"));
         assert_eq!(r("7", POINT_DECIMAL).as_deref(), Some("7"));
-        // groups of other than three digits, a group after four digits,
-        // nothing before or after a separator, two decimal separators
+        // French groups: a no-break space (U+00A0) or a narrow one (U+202F)
+        assert_eq!(
+            r("102\u{a0}580,5", COMMA_DECIMAL).as_deref(),
+            Some("102580.5")
+        );
+        assert_eq!(
+            r("-1\u{202f}234\u{202f}567", COMMA_DECIMAL).as_deref(),
+            Some("-1234567")
+        );
+        assert_eq!(r("12\u{a0}34,5", COMMA_DECIMAL), None); // a group of two
+                                                            // groups of other than three digits, a group after four digits,
+                                                            // nothing before or after a separator, two decimal separators
         for bad in [
             "1.23,4",
             "1234.567,8",
