@@ -8,6 +8,7 @@ mod import;
 mod infer;
 pub mod onnx;
 pub mod pickle;
+mod state_dict;
 
 pub use export::{export_pytorch, outside_the_network, NOT_EXPORTED_KEY};
 pub use import::{

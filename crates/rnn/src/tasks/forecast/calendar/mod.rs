@@ -704,6 +704,8 @@ pub fn default_season(labels: &[String]) -> usize {
     };
     let (a, b) = (s[0], s[1]);
     let step = b.v - a.v;
+    // date-times a whole number of months apart at one time of day
+    let months = time_months(a, b).map(|(_, (m, _))| m);
     match a.kind {
         Kind::Month(_) if step == 1 => 12,
         Kind::Quarter(_) if step == 1 => 4,
@@ -722,13 +724,11 @@ pub fn default_season(labels: &[String]) -> usize {
             }
         }
         Kind::Week if step == 1 => 52,
-        Kind::Time(..) | Kind::Epoch { .. } if time_months(a, b).is_some() => {
-            match time_months(a, b).map(|(_, (m, _))| m) {
-                Some(1) => 12,
-                Some(3) => 4,
-                _ => 1,
-            }
-        }
+        Kind::Time(..) | Kind::Epoch { .. } if months.is_some() => match months {
+            Some(1) => 12,
+            Some(3) => 4,
+            _ => 1,
+        },
         Kind::Time(..) | Kind::Epoch { .. } if step > 0 && step < 86400 && 86400 % step == 0 => {
             let per_day = (86400 / step) as usize;
             if per_day <= 288 {
