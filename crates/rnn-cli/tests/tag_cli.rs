@@ -455,6 +455,64 @@ fn a_paragraph_per_line_is_tagged_whole() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Raw text is split as the training data were tokenised: punctuation and
+/// clitics that the model knows as words of their own come off the words
+/// they are written against (`Paris.` -> `Paris .`), and a model that never
+/// saw them apart keeps them on (`--tokenize whitespace` always does).
+#[test]
+fn raw_text_is_split_as_the_training_data_were() {
+    let dir = tmp("tokenize");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (apart, joined) = (dir.join("apart.conll"), dir.join("joined.conll"));
+    std::fs::write(&apart, "Anna\tB-per\nlives\tO\nin\tO\nParis\tB-loc\n.\tO\n\nAnna\tB-per\n's\tO\ncat\tO\n,\tO\nhi\tO\n").unwrap();
+    std::fs::write(&joined, "Anna\tB-per\nlives\tO\nin\tO\nParis.\tB-loc\n").unwrap();
+    let tokens = |model: &Path, extra: &[&str], text: &str| {
+        let mut args = vec!["tag", "--model", model.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = rnn(&args, Some(text));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = String::from_utf8(o.stdout).unwrap();
+        out.lines()
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let (m_apart, m_joined) = (dir.join("m-apart"), dir.join("m-joined"));
+    for (t, m) in [(&apart, &m_apart), (&joined, &m_joined)] {
+        let o = train_tiny(t.to_str().unwrap(), m);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let text = "Anna's cat lives in (Paris), U.S.\n";
+    assert_eq!(
+        tokens(&m_apart, &[], text),
+        ["Anna", "'s", "cat", "lives", "in", "(Paris)", ",", "U.S."],
+        "( and ) are not in this vocabulary: they stay"
+    );
+    assert_eq!(
+        tokens(&m_apart, &["--tokenize", "whitespace"], text),
+        ["Anna's", "cat", "lives", "in", "(Paris),", "U.S."]
+    );
+    assert_eq!(
+        tokens(&m_joined, &[], "in Paris. Paris, x.\n"),
+        ["in", "Paris.", "Paris,", "x."]
+    );
+    // CoNLL input is never split
+    assert_eq!(tokens(&m_apart, &[], "Paris.\tO\nx\tO\n"), ["Paris.", "x"]);
+    assert_bad_input(
+        &rnn(
+            &[
+                "tag",
+                "--model",
+                m_apart.to_str().unwrap(),
+                "--tokenize",
+                "spaces",
+            ],
+            Some("a\n"),
+        ),
+        "--tokenize",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// `rnn train tag` of a tagger of 4 units on file `t`, also its dev file, for one epoch, into `out`.
 fn train_tiny(t: &str, out: &Path) -> std::process::Output {
     let o = out.to_str().unwrap();

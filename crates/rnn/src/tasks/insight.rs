@@ -9,8 +9,9 @@
 use super::classify::Classifier;
 use super::forecast::Forecaster;
 use super::lm::{Corpus, LanguageModel};
-use super::tag::data::{parse_untagged, read_conll, read_input, InputFormat};
+use super::tag::data::{parse_untagged_with, read_conll, read_input, InputFormat};
 use super::tag::Tagger;
+use super::tag::Tokenizer;
 use crate::io::model_file::{write_text, ModelFile, Task, MODEL_FILE};
 use crate::nn::flow::Flow;
 use crate::{Error, Result};
@@ -77,7 +78,8 @@ pub fn diagnose(dir: &Path, data: &Path) -> Result<Flow> {
 /// The HTML page of the model in `dir` over the text in `text`: a language
 /// model's hidden units over its characters ([`LanguageModel::visualize`]),
 /// or a tagger's tags over its sentences ([`Tagger::visualize`]; CoNLL
-/// columns when a line has a tab, else one sentence per line).
+/// columns when a line has a tab, else one sentence per line, split as
+/// `rnn tag` splits it: [`Tokenizer::Vocabulary`]).
 ///
 /// # Errors
 ///
@@ -91,7 +93,9 @@ pub fn visualize(dir: &Path, text: &Path) -> Result<String> {
         Task::Tag => {
             let tagger = Tagger::from_model_file(dir, mf)?;
             let (path, raw) = read_input(Some(text))?;
-            let sentences = parse_untagged(&path, &raw, InputFormat::Auto.resolve(&raw))?;
+            let format = InputFormat::Auto.resolve(&raw);
+            let known = |w: &str| tagger.knows_word(w);
+            let sentences = parse_untagged_with(&path, &raw, format, Tokenizer::Vocabulary, known)?;
             tagger.visualize(&sentences, &what)
         }
         t => Err(unsupported(dir, t, &[Task::Lm, Task::Tag])),

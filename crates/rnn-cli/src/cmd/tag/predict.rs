@@ -5,9 +5,9 @@ use super::choice;
 use crate::error::{CliError, CliResult};
 use crate::train_util::set_threads;
 use clap::Args;
-use rnn::tasks::tag::data::{parse_untagged, read_conll, read_input, InputFormat};
+use rnn::tasks::tag::data::{read_conll, read_input, InputFormat};
 use rnn::tasks::tag::evaluate::{unknown_tags, unknown_tags_warning};
-use rnn::tasks::tag::Ensemble;
+use rnn::tasks::tag::{Ensemble, Tokenizer};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug)]
 #[command(
     after_help = "Input: CoNLL (first column used) or plain text, one sentence per line, tokens split on \
-                  whitespace (write punctuation apart, 'Paris .', as the training data are tokenised).\nOutput: token<TAB>tag lines, a blank line between sentences.\nExamples:\n  echo 'The Apple is a great company' | rnn tag --model runs/ner\n  rnn tag --model runs/ner1 --model runs/ner2 --entity-bias 2.5 tweets.txt   # ensemble, more entities"
+                  whitespace and then, by default (--tokenize vocabulary), punctuation and clitics split off \
+                  as the model's training data wrote them ('Paris.' -> 'Paris .', \"Germany's\" -> \"Germany 's\" \
+                  where the model knows '.' and \"'s\" as words; 'U.S.' and inner marks stay).\nOutput: token<TAB>tag lines, a blank line between sentences.\nExamples:\n  echo 'The Apple is a great company.' | rnn tag --model runs/ner\n  rnn tag --model runs/ner1 --model runs/ner2 --entity-bias 2.5 tweets.txt   # ensemble, more entities\n  rnn tag --model runs/ner --tokenize whitespace pretokenised.txt"
 )]
 pub struct TagArgs {
     /// The model directory; repeat the flag to tag with an ensemble (the mean
@@ -31,6 +33,12 @@ pub struct TagArgs {
     /// conll or plain (or text).
     #[arg(long, default_value = "auto")]
     pub format: String,
+    /// How plain text is split into tokens: vocabulary (whitespace, then
+    /// punctuation and clitics the model knows as words of their own split
+    /// off) or whitespace (every chunk between spaces is one token). CoNLL
+    /// input is tokenised already.
+    #[arg(long, default_value = "vocabulary")]
+    pub tokenize: String,
     /// Add this to the log-probability of every tag but O before decoding (for
     /// a single CRF tagger: to its per-token score of those tags) (> 0: more
     /// entities, higher recall, lower precision).
@@ -45,9 +53,10 @@ pub struct TagArgs {
 pub fn tag(a: &TagArgs) -> CliResult {
     set_threads(a.threads)?;
     let format = choice::<InputFormat>("--format", &a.format, false)?;
+    let tokenizer = choice::<Tokenizer>("--tokenize", &a.tokenize, false)?;
     let ens = load_ensemble(&a.model, a.entity_bias)?;
     let (path, text) = read_input(a.input.as_deref())?;
-    let sentences = parse_untagged(&path, &text, format.resolve(&text))?;
+    let sentences = ens.read_untagged(&path, &text, format, tokenizer)?;
     let tags = ens.tag(&sentences)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -6,6 +6,7 @@
 //! uses a line holding a single tab); `-DOCSTART-` lines are skipped; CRLF line
 //! ends are accepted.
 
+use super::tokenize::Tokenizer;
 use crate::{Error, Result};
 use std::path::Path;
 
@@ -156,10 +157,26 @@ pub fn read_conll(path: &Path) -> Result<Vec<Sentence>> {
 
 /// Parses plain text: one sentence per non-blank line, tokens split on whitespace.
 pub fn parse_plain(path: &Path, text: &str) -> Result<Vec<Sentence>> {
+    parse_plain_with(path, text, Tokenizer::Whitespace, |_| false)
+}
+
+/// Parses plain text, one sentence per non-blank line, into the tokens of
+/// `tokenizer`; `known` says whether the tagger's vocabulary holds a token
+/// (see [`Tokenizer`]).
+pub fn parse_plain_with(
+    path: &Path,
+    text: &str,
+    tokenizer: Tokenizer,
+    known: impl Fn(&str) -> bool,
+) -> Result<Vec<Sentence>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
-        let tokens: Vec<String> = raw.split_whitespace().map(str::to_string).collect();
+        let tokens: Vec<String> = tokenizer
+            .split(raw, &known)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         if tokens.is_empty() {
             continue;
         }
@@ -283,11 +300,24 @@ pub fn read_input(path: Option<&Path>) -> Result<(std::path::PathBuf, String)> {
     }
 }
 
-/// Parses untagged input for tagging in the given format.
+/// Parses untagged input for tagging in the given format (plain text split
+/// on whitespace only).
 pub fn parse_untagged(path: &Path, text: &str, format: TextFormat) -> Result<Vec<Sentence>> {
+    parse_untagged_with(path, text, format, Tokenizer::Whitespace, |_| false)
+}
+
+/// Parses untagged input in the given format; plain text is split by
+/// `tokenizer` guided by `known` (CoNLL input is tokenised already).
+pub fn parse_untagged_with(
+    path: &Path,
+    text: &str,
+    format: TextFormat,
+    tokenizer: Tokenizer,
+    known: impl Fn(&str) -> bool,
+) -> Result<Vec<Sentence>> {
     match format {
         TextFormat::Conll => parse_conll(path, text, false),
-        TextFormat::Plain => parse_plain(path, text),
+        TextFormat::Plain => parse_plain_with(path, text, tokenizer, known),
     }
 }
 

@@ -1,10 +1,12 @@
 //! Using a trained tagger: loading one or an ensemble, tagging sentences,
 //! and scoring predictions against gold tags (conlleval metrics).
 
-use super::data::Sentence;
+use super::data::{parse_untagged_with, InputFormat, Sentence};
 use super::ensemble::Ensemble;
+use super::features::FeatureKind;
 use super::metrics::{is_chunk_tagset, Evaluation};
 use super::tagger::Tagger;
+use super::tokenize::Tokenizer;
 use crate::Result;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -63,6 +65,17 @@ impl Tagger {
         let pred = self.predict(&[self.encode(&s)], 1);
         self.tag_names(&pred[0])
     }
+
+    /// Whether the word vocabulary holds `token` (lowercased, as the word
+    /// feature keys it): a word seen in training at least `min_count` times.
+    pub fn knows_word(&self, token: &str) -> bool {
+        let key = FeatureKind::Word.key(token);
+        self.spec
+            .features
+            .iter()
+            .zip(&self.index)
+            .any(|(f, idx)| f.kind == FeatureKind::Word && idx.contains_key(&key))
+    }
 }
 
 impl Ensemble {
@@ -87,6 +100,42 @@ impl Ensemble {
             .map(|d| d.as_ref().display().to_string())
             .collect();
         Ok(ens)
+    }
+
+    /// Whether any member's word vocabulary holds `token` ([`Tagger::knows_word`]).
+    pub fn knows_word(&self, token: &str) -> bool {
+        self.members.iter().any(|m| m.knows_word(token))
+    }
+
+    /// The sentences of untagged `text` (read from `path`, named by errors)
+    /// in `format`; plain text is split by `tokenizer`, guided by the
+    /// members' word vocabularies ([`Ensemble::knows_word`]).
+    ///
+    /// ```
+    /// use rnn::tasks::tag::{Ensemble, InputFormat, Sentence, Tagger, TaggerOptions, Tokenizer};
+    /// let s = |w: &str, t: &str| Sentence {
+    ///     tokens: w.split(' ').map(String::from).collect(),
+    ///     tags: t.split(' ').map(String::from).collect(),
+    ///     line: 1,
+    /// };
+    /// let train = vec![s("I met Anna .", "O O B-per O"), s("Anna , hi", "B-per O O")];
+    /// let ens = Ensemble::new(vec![Tagger::new(&train, &TaggerOptions::default(), 1).unwrap()]).unwrap();
+    /// let path = std::path::Path::new("<stdin>");
+    /// let got = ens.read_untagged(path, "Hi, Anna.\n", InputFormat::Auto, Tokenizer::Vocabulary).unwrap();
+    /// assert_eq!(got[0].tokens, ["Hi", ",", "Anna", "."]);
+    /// let got = ens.read_untagged(path, "Hi, Anna.\n", InputFormat::Auto, Tokenizer::Whitespace).unwrap();
+    /// assert_eq!(got[0].tokens, ["Hi,", "Anna."]);
+    /// ```
+    pub fn read_untagged(
+        &self,
+        path: &Path,
+        text: &str,
+        format: InputFormat,
+        tokenizer: Tokenizer,
+    ) -> Result<Vec<Sentence>> {
+        parse_untagged_with(path, text, format.resolve(text), tokenizer, |w| {
+            self.knows_word(w)
+        })
     }
 
     /// The tag names of every sentence (decoded with `self.entity_bias`); a

@@ -1,8 +1,8 @@
 //! Sequence labelling (part-of-speech tagging, named-entity recognition):
 //! data readers, metrics and the RNN tagger.
 //!
-//! Modules depend one way: [`data`], [`lexicon`], [`crf`], [`metrics`] and
-//! [`chars`] know nothing of the tagger; [`features`] describes its inputs;
+//! Modules depend one way: [`data`], [`lexicon`], [`crf`], [`metrics`],
+//! [`chars`] and [`tokenize`] know nothing of the tagger; [`features`] describes its inputs;
 //! [`tagger`] builds it; the rest add to it (encode, predict, save,
 //! transfer, ensemble, step) or use it (trainer, evaluate, diagnose, visualize).
 
@@ -21,6 +21,7 @@ pub mod predict;
 pub mod save;
 pub mod step;
 pub mod tagger;
+pub mod tokenize;
 pub mod trainer;
 mod transfer;
 pub mod visualize;
@@ -40,6 +41,7 @@ pub use evaluate::{evaluate, unknown_tags};
 pub use features::{FeatureKind, FeatureSpec, NgramSpec, TaggerSpec};
 pub use step::{length_batches, Stepper, TrainOptions};
 pub use tagger::{Tagger, TaggerOptions};
+pub use tokenize::Tokenizer;
 pub use trainer::{Keep, Summary, TrainConfig, Trainer};
 pub use visualize::VIEW_TOKENS;
 
