@@ -51,7 +51,44 @@ fn train_eval_and_classify_a_japanese_vowels_subset() {
         s(&model),
     ];
     args.extend(tiny);
-    ok(&args);
+    // the result on stdout: each group's estimated accuracy and weight
+    let line = ok(&args);
+    assert!(
+        line.starts_with("estimated accuracy: networks ")
+            && line.contains("reservoirs ")
+            && line.contains(&format!("model in {}", model.display())),
+        "{line}"
+    );
+    // --json: one object of the same, and what the file holds
+    let quick = dir.join("quick");
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "train",
+        "classify",
+        "--train",
+        s(&train),
+        "--out",
+        s(&quick),
+        "--hidden",
+        "4",
+        "--epochs",
+        "2",
+        "--ensemble",
+        "2",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(v["members"].as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(v["classes"].as_array().map(Vec::len), Some(9), "{v}");
+    assert_eq!(v["model"], s(&quick));
+    let w: f64 = v["weights"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|x| x.as_f64().unwrap())
+        .sum();
+    assert!((w - 1.0).abs() < 1e-9, "weights sum to {w}: {v}");
+    let est = v["estimates"]["reservoirs"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&est), "{v}");
     // a second run into the same directory is refused without --force
     assert_bad_input(&rnn(&args), "--force");
 

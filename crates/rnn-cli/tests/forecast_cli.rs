@@ -160,6 +160,69 @@ fn tiny_training_on_a_sine_beats_the_naive_forecast() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The result goes to stdout: a line of the validation and test scores, or
+/// with `--json` one object holding `rnn eval --json`'s test keys.
+#[test]
+fn the_result_is_a_line_or_one_json_object_on_stdout() {
+    let dir = tmp("summary");
+    let data = sine_csv(&dir, 80);
+    let out = dir.join("model");
+    let o = train(&data, &out, &TINY);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let line = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        line.starts_with("validation RMSE ")
+            && line.contains("(1 network; AR(6) ")
+            && line.contains("test RMSE ")
+            && line.contains("(4 rows; naive ")
+            && line.trim_end().ends_with("s)")
+            && line.contains(&format!("model in {}", out.display())),
+        "{line}"
+    );
+    let mut extra = TINY.to_vec();
+    extra.extend(["--json", "--force"]);
+    let o = train(&data, &out, &extra);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["test"]["points"], 4, "{v}");
+    assert_eq!(v["test"]["window"], 6, "{v}");
+    assert!(v["test"]["rmse"].as_f64().unwrap() >= 0.0, "{v}");
+    assert!(v["validation"]["naive_rmse"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(
+        v["choice"].is_null(),
+        "window, transform and diff given: nothing chosen: {v}"
+    );
+    assert_eq!(
+        (v["ensemble"].as_u64(), v["epochs"].as_u64()),
+        (Some(1), Some(2)),
+        "{v}"
+    );
+    assert_eq!(v["model"], out.to_str().unwrap());
+    // chosen on the validation block: the choice is in the object
+    let chosen = dir.join("chosen");
+    let o = train(
+        &data,
+        &chosen,
+        &[
+            "--target",
+            "value",
+            "--test",
+            "4",
+            "--epochs",
+            "1",
+            "--hidden",
+            "4",
+            "--ensemble",
+            "1",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["choice"]["window"].as_u64().unwrap() >= 1, "{v}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn train_err(csv: &str, extra: &[&str]) -> std::process::Output {
     let dir = tmp(&format!("bad{}", csv.len()));
     let data = dir.join("d.csv");

@@ -118,8 +118,11 @@ fn forecaster_diagnostics_and_diagnose() {
         args.extend(extra);
         ok(&args)
     };
-    let printed = run(&plain, &[]);
-    assert_eq!(run(&diag, &["--diagnostics"]), printed);
+    // the same scores printed (the result line ends in the directory and the time)
+    let scores = |out: String| out.split("; model in").next().unwrap().to_string();
+    let printed = scores(run(&plain, &[]));
+    assert!(printed.starts_with("validation RMSE "), "{printed}");
+    assert_eq!(scores(run(&diag, &["--diagnostics"])), printed);
     assert!(!plain.join("diagnostics.jsonl").exists());
     let want = [(0, 0), (1, 0)];
     // each network in its own directory, beside its metrics.jsonl

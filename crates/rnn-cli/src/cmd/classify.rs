@@ -39,12 +39,17 @@ pub struct TrainClassifyArgs {
     /// (--jobs 1 or --diagnostics); with several at once (--jobs) each has one thread.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Print the result as one JSON object (model, classes, pool, stride, members, steps, early_stopped,
+    /// selection, estimates, weights, seconds) instead of a line.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub config: TrainConfig,
 }
 
 /// Runs `rnn train classify`.
 pub fn train(a: &TrainClassifyArgs) -> CliResult {
+    let clock = std::time::Instant::now();
     set_threads(a.threads)?;
     let budget = budget_from_flags(a.epochs, a.minutes, Budget::Epochs(300))?;
     let mut trainer = Trainer::new(a.config.clone(), &a.train, a.dev.as_deref(), &a.out)?;
@@ -56,7 +61,39 @@ pub fn train(a: &TrainClassifyArgs) -> CliResult {
         _ => trainer.fit(budget, &mut bar),
     };
     bar.finish();
-    Ok(fitted.map(|_| ())?)
+    let summary = fitted?;
+    // the result, on stdout: what the saved file holds
+    let model = Classifier::load(&a.out)?;
+    let seconds = clock.elapsed().as_secs_f64();
+    let (est, weights) = (model.estimates(), model.weights());
+    let meta = &model.meta;
+    if a.json {
+        let j = serde_json::json!({
+            "model": a.out, "classes": meta.classes, "pool": meta.pool, "stride": meta.stride,
+            "members": meta.members, "steps": summary.steps, "early_stopped": summary.early_stopped,
+            "selection": summary.selection,
+            "estimates": est.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+            "weights": weights.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+            "seconds": seconds,
+        });
+        return Ok(outln!("{j}")?);
+    }
+    let groups: Vec<String> = est
+        .iter()
+        .zip(&weights)
+        .map(|((name, acc), (_, w))| {
+            let acc = acc.map_or("-".to_string(), |v| format!("{:.2} %", 100.0 * v));
+            format!("{name} {acc} (weight {w:.3})")
+        })
+        .collect();
+    Ok(outln!(
+        "estimated accuracy: {}; pool {}, {} frame{} per step; model in {} ({seconds:.0}s)",
+        groups.join(", "),
+        meta.pool,
+        meta.stride,
+        if meta.stride == 1 { "" } else { "s" },
+        a.out.display()
+    )?)
 }
 
 /// Print the class of every sequence of a `.ts`, UCR `.tsv`, `.arff` or long CSV file, one per line.

@@ -13,8 +13,8 @@ use clap::Args;
 use rnn::io::OutMode;
 use rnn::nn::cell::{Activation, CellName};
 use rnn::tasks::forecast::{
-    Choose, Fill, Forecaster, RowFilter, Strategy, TimeColumn, TrainConfig, Trainer, Transform,
-    LOSS_PLOT,
+    Choose, Fill, Forecaster, RowFilter, Strategy, Summary, TimeColumn, TrainConfig, Trainer,
+    Transform, LOSS_PLOT,
 };
 use rnn::tasks::Plotting;
 use std::path::{Path, PathBuf};
@@ -155,6 +155,10 @@ pub struct TrainForecastArgs {
     /// After each epoch, measure each network's gradient flow through time on the validation windows into its directory's diagnostics.jsonl, gradient-flow.svg and spectral-radius.svg.
     #[arg(long)]
     pub diagnostics: bool,
+    /// Print the result as one JSON object (model, epochs, best_epoch, early_stopped, ensemble, choice,
+    /// validation, test: the keys of `rnn eval --json`, seconds) instead of a line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const TRAIN_HELP: &str = "\
@@ -273,7 +277,6 @@ fn config(a: &TrainForecastArgs, rows: Option<RowFilter>) -> TrainConfig {
     }
 }
 
-/// Runs `rnn train forecast`.
 /// A configuration error that comes of the data (a constant target, too
 /// few rows for the flags) named by the data file, as a reading error is.
 pub fn of_data(e: rnn::Error, data: &Path) -> rnn::Error {
@@ -286,7 +289,10 @@ pub fn of_data(e: rnn::Error, data: &Path) -> rnn::Error {
     }
 }
 
+/// Runs `rnn train forecast`: the progress and the log on stderr, the
+/// result (a line or, with `--json`, one object) on stdout from rank 0.
 pub fn train_forecast(a: &TrainForecastArgs) -> CliResult {
+    let clock = std::time::Instant::now();
     set_threads(a.threads)?;
     let (mode, world) = (OutMode::from_flags(false, a.force), rnn::dist::world());
     let cfg = config(a, parse_where(a.rows.as_deref())?);
@@ -298,6 +304,51 @@ pub fn train_forecast(a: &TrainForecastArgs) -> CliResult {
     let fitted = trainer.fit_on(budget, &mut obs, world);
     let plotted = obs.finish();
     bar.finish();
-    fitted?;
-    Ok(plotted?)
+    let summary = fitted?;
+    plotted?;
+    if world.rank() == 0 {
+        print_summary(&summary, &a.out, clock.elapsed().as_secs_f64(), a.json)?;
+    }
+    Ok(())
+}
+
+/// Prints a finished forecaster run's result: the validation scores of the
+/// ensemble, AR(p) and naive forecasts, the test scores, the model's place.
+fn print_summary(s: &Summary, dir: &Path, seconds: f64, json: bool) -> CliResult {
+    if json {
+        let j = serde_json::json!({
+            "model": dir, "epochs": s.epochs, "steps": s.steps, "best_epoch": s.best_epoch,
+            "best_val_mse": s.best_val_mse, "early_stopped": s.early_stopped, "ensemble": s.ensemble,
+            "choice": s.choice, "validation": s.validation, "test": s.test, "seconds": seconds,
+        });
+        return Ok(outln!("{j}")?);
+    }
+    let window = s.test.as_ref().map(|t| t.window);
+    let ar = window
+        .or(s.choice.as_ref().map(|c| c.window))
+        .map_or("AR".to_string(), |p| format!("AR({p})"));
+    let mut parts = Vec::new();
+    if let Some(v) = &s.validation {
+        parts.push(format!(
+            "validation RMSE {:.4} ({} network{}; {ar} {:.4}, naive {:.4})",
+            v.rmse,
+            s.ensemble,
+            if s.ensemble == 1 { "" } else { "s" },
+            v.ar_rmse,
+            v.naive_rmse
+        ));
+    }
+    if let Some(t) = &s.test {
+        parts.push(format!(
+            "test RMSE {:.4} ({} rows; naive {:.4}, seasonal naive {:.4}{})",
+            t.rmse,
+            t.points,
+            t.naive_rmse,
+            t.seasonal_naive_rmse,
+            t.ar_rmse
+                .map_or(String::new(), |r| format!(", {ar} {r:.4}"))
+        ));
+    }
+    parts.push(format!("model in {} ({seconds:.0}s)", dir.display()));
+    Ok(outln!("{}", parts.join("; "))?)
 }
