@@ -429,6 +429,17 @@ fn a_part_of_speech_tagger_has_accuracy_and_no_entity_scores() {
         text.starts_with("processed 9 tokens in 3 sentences; accuracy: "),
         "{text}"
     );
+    // rnn tag --json: parts of speech have no entities (null, not [])
+    let o = rnn(&["tag", "--model", m, "--json"], Some("the cat sat\n"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["tags"], serde_json::json!(["DT", "NN", "VB"]), "{j}");
+    assert_eq!(
+        j["sentences"][0]["tokens"],
+        serde_json::json!(["the", "cat", "sat"])
+    );
+    assert_eq!(j["sentences"][0]["tags"].as_array().map(Vec::len), Some(3));
+    assert!(j["sentences"][0]["entities"].is_null(), "{j}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -497,6 +508,53 @@ fn raw_text_is_split_as_the_training_data_were() {
     );
     // CoNLL input is never split
     assert_eq!(tokens(&m_apart, &[], "Paris.\tO\nx\tO\n"), ["Paris.", "x"]);
+    // --json: the same tokens, their tags, and the entities the tags make
+    let o = rnn(
+        &["tag", "--model", m_apart.to_str().unwrap(), "--json"],
+        Some("hi\nAnna lives in Paris.\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let s = &j["sentences"][1];
+    assert_eq!(
+        (&s["line"], &s["tokens"]),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!(["Anna", "lives", "in", "Paris", "."])
+        )
+    );
+    let tags: Vec<&str> = s["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let mut want = Vec::new(); // the entities by hand: B-X starts one, I-X continues it
+    for (i, t) in tags.iter().enumerate() {
+        match t.split_once('-') {
+            Some(("B", ty)) => want.push((ty.to_string(), i, i + 1)),
+            Some(("I", ty)) if want.last().is_some_and(|w| w.0 == ty && w.2 == i) => {
+                want.last_mut().unwrap().2 = i + 1
+            }
+            Some((_, ty)) => want.push((ty.to_string(), i, i + 1)),
+            None => {}
+        }
+    }
+    let toks = ["Anna", "lives", "in", "Paris", "."];
+    let got: Vec<(String, usize, usize)> = s["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let (a, b) = (
+                e["start"].as_u64().unwrap() as usize,
+                e["end"].as_u64().unwrap() as usize,
+            );
+            assert_eq!(e["text"], toks[a..b].join(" "), "{e}");
+            (e["type"].as_str().unwrap().to_string(), a, b)
+        })
+        .collect();
+    assert_eq!(got, want, "{tags:?}");
     assert_bad_input(
         &rnn(
             &[

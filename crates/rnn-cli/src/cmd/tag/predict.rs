@@ -6,7 +6,7 @@ use crate::error::{CliError, CliResult};
 use crate::train_util::set_threads;
 use clap::Args;
 use rnn::tasks::tag::data::{read_conll, read_input, InputFormat};
-use rnn::tasks::tag::evaluate::{unknown_tags, unknown_tags_warning};
+use rnn::tasks::tag::evaluate::{tagged_json, unknown_tags, unknown_tags_warning};
 use rnn::tasks::tag::{Ensemble, Tokenizer};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
     after_help = "Input: CoNLL (first column used) or plain text, one sentence per line, tokens split on \
                   whitespace and then, by default (--tokenize vocabulary), punctuation and clitics split off \
                   as the model's training data wrote them ('Paris.' -> 'Paris .', \"Germany's\" -> \"Germany 's\" \
-                  where the model knows '.' and \"'s\" as words; 'U.S.' and inner marks stay).\nOutput: token<TAB>tag lines, a blank line between sentences.\nExamples:\n  echo 'The Apple is a great company.' | rnn tag --model runs/ner\n  rnn tag --model runs/ner1 --model runs/ner2 --entity-bias 2.5 tweets.txt   # ensemble, more entities\n  rnn tag --model runs/ner --tokenize whitespace pretokenised.txt"
+                  where the model knows '.' and \"'s\" as words; 'U.S.' and inner marks stay).\nOutput: token<TAB>tag lines, a blank line between sentences.\nExamples:\n  echo 'The Apple is a great company.' | rnn tag --model runs/ner\n  rnn tag --model runs/ner1 --model runs/ner2 --entity-bias 2.5 tweets.txt   # ensemble, more entities\n  rnn tag --model runs/ner --tokenize whitespace pretokenised.txt\n  rnn tag --model runs/ner --json news.txt   # entities with their token spans"
 )]
 pub struct TagArgs {
     /// The model directory; repeat the flag to tag with an ensemble (the mean
@@ -47,6 +47,10 @@ pub struct TagArgs {
     /// Threads for the matrix products.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Print one JSON object instead of token<TAB>tag lines: the tag set and each sentence's input line,
+    /// tokens, tags and entities (type, start..end token span, text; null for tags without B-/I- chunks).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `rnn tag`.
@@ -58,6 +62,9 @@ pub fn tag(a: &TagArgs) -> CliResult {
     let (path, text) = read_input(a.input.as_deref())?;
     let sentences = ens.read_untagged(&path, &text, format, tokenizer)?;
     let tags = ens.tag(&sentences)?;
+    if a.json {
+        return Ok(outln!("{}", tagged_json(ens.tags(), &sentences, &tags))?);
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut write = || -> std::io::Result<()> {

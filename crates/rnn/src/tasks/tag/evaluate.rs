@@ -4,7 +4,7 @@
 use super::data::{parse_untagged_with, InputFormat, Sentence};
 use super::ensemble::Ensemble;
 use super::features::FeatureKind;
-use super::metrics::{is_chunk_tagset, Evaluation};
+use super::metrics::{chunks, is_chunk_tagset, Evaluation};
 use super::tagger::Tagger;
 use super::tokenize::Tokenizer;
 use crate::Result;
@@ -52,6 +52,48 @@ pub fn evaluate(tags: &[String], data: &[Sentence], pred: &[Vec<usize>]) -> Eval
         ev.add(&s.tags, &names);
     }
     ev
+}
+
+/// Tagged sentences as one JSON object, `rnn tag --json`'s: `tags` (the
+/// model's tag set) and `sentences`, each with its input `line`, `tokens`,
+/// `tags` and `entities` (`null` for a tag set without B-/I- chunks, such
+/// as parts of speech): each entity's `type`, its tokens `start..end` and
+/// its `text` (the tokens joined by spaces), by `conlleval`'s rules
+/// ([`chunks`]).
+///
+/// ```
+/// use rnn::tasks::tag::{evaluate::tagged_json, Sentence};
+/// let s = Sentence { tokens: vec!["Apple".into(), "Park".into(), "opened".into()], tags: vec![], line: 3 };
+/// let tags = vec![vec!["B-corp".to_string(), "I-corp".into(), "O".into()]];
+/// let set = ["B-corp".to_string(), "I-corp".into(), "O".into()];
+/// let j = tagged_json(&set, &[s], &tags);
+/// assert_eq!(j["sentences"][0]["entities"][0]["text"], "Apple Park");
+/// assert_eq!(j["sentences"][0]["entities"][0]["end"], 2);
+/// assert_eq!(j["sentences"][0]["line"], 3);
+/// ```
+pub fn tagged_json(
+    tag_set: &[String],
+    sentences: &[Sentence],
+    tags: &[Vec<String>],
+) -> serde_json::Value {
+    let chunked = is_chunk_tagset(tag_set);
+    let rows: Vec<serde_json::Value> = sentences
+        .iter()
+        .zip(tags)
+        .map(|(s, t)| {
+            let entities = chunked.then(|| {
+                chunks(t)
+                    .into_iter()
+                    .map(|c| {
+                        serde_json::json!({"type": c.kind, "start": c.start, "end": c.end,
+                            "text": s.tokens[c.start..c.end].join(" ")})
+                    })
+                    .collect::<Vec<_>>()
+            });
+            serde_json::json!({"line": s.line, "tokens": s.tokens, "tags": t, "entities": entities})
+        })
+        .collect();
+    serde_json::json!({"tags": tag_set, "sentences": rows})
 }
 
 impl Tagger {
