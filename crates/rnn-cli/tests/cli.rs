@@ -216,7 +216,37 @@ fn lm_resume_is_bit_identical_and_generate_eval_work() {
         "1",
     ]);
     assert!(g.status.success());
-    assert!(String::from_utf8_lossy(&g.stdout).chars().count() >= 54);
+    let streamed = String::from_utf8(g.stdout).unwrap();
+    assert!(streamed.chars().count() >= 54);
+    // --json: the same sample in one object (the prime apart)
+    let m = a.to_str().unwrap();
+    let j = rnn(&[
+        "generate", "--model", m, "--prime", "the ", "--len", "50", "--seed", "1", "--json",
+    ]);
+    assert!(j.status.success(), "{}", common::stderr(&j));
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(v["prime"], "the ");
+    assert_eq!(v["chars"], 50);
+    assert_eq!(format!("the {}\n", v["text"].as_str().unwrap()), streamed);
+    assert_eq!(
+        (v["top_k"].as_u64(), v["top_p"].as_f64()),
+        (Some(0), Some(1.0))
+    );
+    // --top-p: a tiny nucleus is the greedy choice, as --top-k 1
+    let pick = |extra: &[&str]| {
+        let mut args = vec!["generate", "--model", m, "--len", "40", "--json"];
+        args.extend_from_slice(extra);
+        let o = rnn(&args);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["text"].clone()
+    };
+    assert_eq!(
+        pick(&["--top-p", "1e-9", "--seed", "3"]),
+        pick(&["--top-k", "1", "--seed", "4"])
+    );
+    for bad in ["0", "1.5", "-1", "nan"] {
+        assert_bad_input(&rnn(&["generate", "--model", m, "--top-p", bad]), "--top-p");
+    }
     // a reader that stops (`| head -c 100`) stops the sampling: ten billion
     // characters would take hours (before, they were sampled to the end
     // with nowhere to go)

@@ -79,6 +79,7 @@ fn main() -> rnn::Result<()> {
         len: 300,
         temperature: 0.8,
         top_k: 0,
+        top_p: 1.0,
         seed: 7,
     };
     let sample = lm.generate("Call me ", sampling)?;

@@ -530,6 +530,10 @@ fn the_free_functions_check_their_arguments() {
         );
         assert!(e.starts_with("temperature:"), "{e}");
     }
+    for p in [0.0, -0.5, 1.5, f64::NAN] {
+        let e = err(&good, &abc, Sampling { top_p: p, ..s });
+        assert!(e.starts_with("top_p:") && e.contains("(0, 1]"), "{e}");
+    }
     let mut n = 0;
     generate(&good, &abc, &[0], s, |_| n += 1).unwrap();
     assert_eq!(n, 50);

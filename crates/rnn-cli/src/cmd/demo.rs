@@ -124,6 +124,7 @@ pub fn run() -> CliResult {
         len: 400,
         temperature: 0.7,
         top_k: 0,
+        top_p: 1.0,
         seed: 1,
     };
     let sample = format!("{prime}{}", lm.generate(prime, sampling)?);

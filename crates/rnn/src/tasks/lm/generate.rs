@@ -18,6 +18,10 @@ pub struct Sampling {
     pub temperature: f64,
     /// Keep only the k most likely characters (0 = all).
     pub top_k: usize,
+    /// Nucleus sampling: keep only the most likely characters whose
+    /// probabilities (after the temperature and `top_k`) first add up to
+    /// at least `top_p`, in (0, 1] (1 = all).
+    pub top_p: f64,
     /// Seed of the sampler.
     pub seed: u64,
 }
@@ -27,7 +31,8 @@ pub struct Sampling {
 ///
 /// # Errors
 ///
-/// A temperature that is not a positive finite number; a model that cannot
+/// A temperature that is not a positive finite number, a `top_p` outside
+/// (0, 1]; a model that cannot
 /// sample text from `vocab`: not a softmax output, bidirectional, or whose
 /// input and output sizes are not both the vocabulary's size; a prime id
 /// the model does not take.
@@ -73,9 +78,10 @@ pub fn generate_while(
         len,
         temperature,
         top_k,
+        top_p,
         seed,
     } = s;
-    check_sampler(model, vocab, temperature)?;
+    check_sampler(model, vocab, temperature, top_p)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut state = model.zero_state(1);
     let start = [vocab.id('\n').unwrap_or(0)];
@@ -89,6 +95,7 @@ pub fn generate_while(
     let mut logits = inf.logits[(prime.len() - 1) * v..].to_vec();
     std::mem::swap(&mut state, &mut inf.state);
     let mut probs = vec![0.0f64; v];
+    let mut order: Vec<usize> = Vec::with_capacity(v);
     for k in 0..len {
         crate::error::finite_outputs(&logits, |_| {
             format!("the logits after {} characters", prime.len() + k)
@@ -117,6 +124,9 @@ pub fn generate_while(
             *p = if k { (s - m).exp() } else { 0.0 };
             z += *p;
         }
+        if top_p < 1.0 {
+            z = nucleus(&mut probs, z, top_p, &mut order);
+        }
         let mut r = rng.random::<f64>() * z;
         let mut next = v - 1;
         for (i, &p) in probs.iter().enumerate() {
@@ -140,15 +150,50 @@ pub fn generate_while(
     Ok(())
 }
 
+/// Nucleus sampling over unnormalised probabilities `probs` (summing to
+/// `z`): keeps the most likely ones, in order of probability (ties by
+/// index), up to and including the first whose running sum reaches
+/// `top_p * z`, zeroes the rest and returns the sum kept. `order` is
+/// scratch space.
+///
+/// ```text
+/// probs 0.1 0.5 0.3 0.1 (z = 1), top_p 0.7: 0.5, then 0.5 + 0.3 = 0.8 >= 0.7
+/// -> 0 0.5 0.3 0, returns 0.8
+/// ```
+fn nucleus(probs: &mut [f64], z: f64, top_p: f64, order: &mut Vec<usize>) -> f64 {
+    order.clear();
+    order.extend(0..probs.len());
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    let (mut kept, mut cut) = (0.0, order.len());
+    for (n, &i) in order.iter().enumerate() {
+        kept += probs[i];
+        if kept >= top_p * z {
+            cut = n + 1;
+            break;
+        }
+    }
+    for &i in &order[cut..] {
+        probs[i] = 0.0;
+    }
+    kept
+}
+
 /// What sampling needs: a positive finite temperature and a unidirectional
 /// softmax model whose sampled classes (`< O`) are characters of `vocab` and
 /// inputs it takes back (`O = I = vocab.len()`).
-fn check_sampler(model: &Model<f32>, vocab: &Vocab, temperature: f64) -> Result<()> {
+fn check_sampler(model: &Model<f32>, vocab: &Vocab, temperature: f64, top_p: f64) -> Result<()> {
     if !(temperature.is_finite() && temperature > 0.0) {
         return Err(Error::Value {
             what: "temperature".into(),
             value: temperature.to_string(),
             expected: "a positive finite number".into(),
+        });
+    }
+    if !(top_p > 0.0 && top_p <= 1.0) {
+        return Err(Error::Value {
+            what: "top_p".into(),
+            value: top_p.to_string(),
+            expected: "a number in (0, 1]".into(),
         });
     }
     let c = &model.config;
@@ -181,13 +226,75 @@ fn check_sampler(model: &Model<f32>, vocab: &Vocab, temperature: f64) -> Result<
 
 impl Default for Sampling {
     /// `rnn generate`'s defaults: 500 characters at temperature 1 from all
-    /// characters, seed 0.
+    /// characters (top_k 0, top_p 1), seed 0.
     fn default() -> Self {
         Sampling {
             len: 500,
             temperature: 1.0,
             top_k: 0,
+            top_p: 1.0,
             seed: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ModelConfig;
+
+    #[test]
+    fn nucleus_keeps_the_likeliest_up_to_top_p() {
+        let mut order = Vec::new();
+        // 0.5, then 0.5 + 0.3 = 0.8 >= 0.7: those two (the example in its comment)
+        let mut p = vec![0.1, 0.5, 0.3, 0.1];
+        let z = nucleus(&mut p, 1.0, 0.7, &mut order);
+        assert_eq!((p, z), (vec![0.0, 0.5, 0.3, 0.0], 0.8));
+        // unnormalised: the same shares of z = 10
+        let mut p = vec![1.0, 5.0, 3.0, 1.0];
+        assert_eq!(nucleus(&mut p, 10.0, 0.7, &mut order), 8.0);
+        assert_eq!(p, [0.0, 5.0, 3.0, 0.0]);
+        // exactly reached: no more; ties by index; a tiny top_p keeps one
+        let mut p = vec![0.25, 0.25, 0.5];
+        nucleus(&mut p, 1.0, 0.75, &mut order);
+        assert_eq!(p, [0.25, 0.0, 0.5]);
+        let mut p = vec![0.4, 0.2, 0.4];
+        nucleus(&mut p, 1.0, 1e-12, &mut order);
+        assert_eq!(p, [0.4, 0.0, 0.0]);
+    }
+
+    /// Sampled text with `s` from a fixed random model over "abcdefgh".
+    fn sample(s: Sampling) -> String {
+        let vocab = Vocab::from_text("abcdefgh");
+        let model = Model::<f32>::new(ModelConfig::elman(8, 16, 8), 3).unwrap();
+        let mut out = String::new();
+        generate(&model, &vocab, &[0], s, |c| out.push(c)).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_tiny_top_p_is_greedy_and_a_middling_one_differs() {
+        let s = Sampling {
+            len: 200,
+            seed: 5,
+            ..Sampling::default()
+        };
+        let plain = sample(s); // top_p 1, the default
+                               // a tiny nucleus is the most likely character: top_k 1, whatever the seed
+        let greedy = sample(Sampling { top_k: 1, ..s });
+        for seed in [5, 6] {
+            assert_eq!(
+                sample(Sampling {
+                    top_p: 1e-9,
+                    seed,
+                    ..s
+                }),
+                greedy
+            );
+        }
+        // a middling one samples among fewer characters than all
+        let some = sample(Sampling { top_p: 0.5, ..s });
+        assert_ne!(some, plain);
+        assert_ne!(some, greedy);
     }
 }

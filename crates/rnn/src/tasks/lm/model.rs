@@ -192,6 +192,7 @@ mod tests {
             len: usize::MAX,
             temperature: 1.0,
             top_k: 0,
+            top_p: 1.0,
             seed: 1,
         };
         let e = lm.generate("a", s).unwrap_err().to_string();
