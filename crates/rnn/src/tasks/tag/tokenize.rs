@@ -289,6 +289,69 @@ mod tests {
         assert_eq!(split("'s", CONLL), ["'s"]);
     }
 
+    use proptest::prelude::*;
+
+    /// Pieces random text is made of: words, marks, clitics, spaces.
+    const PIECES: &[&str] = &[
+        "Paris",
+        "do",
+        "U.S.",
+        "J.",
+        "5",
+        "3.5",
+        "İstanbul",
+        "ß",
+        "@x",
+        "(",
+        ")",
+        ",",
+        ".",
+        "'",
+        "''",
+        "``",
+        "'s",
+        "n't",
+        "’s",
+        "...",
+        "?",
+        "!",
+        ":",
+        "$",
+        "%",
+        "«",
+        "»",
+        "…",
+        "\"",
+        " ",
+        " ",
+        " ",
+    ];
+    /// Tokens a random vocabulary may hold (lowercased, as the word feature keys them).
+    const WORDS: &[&str] = &[
+        "paris", "do", "u.s.", "j.", "(", ")", ",", ".", "'", "''", "``", "'s", "n't", "...", "?",
+        "!", "?!", ":", "$", "%", "«", "»", "…", "\"", "paris.", "ß",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// On any text and any vocabulary: no panic, no empty token, no
+        /// whitespace in a token, and the tokens of each chunk put back
+        /// together are the chunk (nothing lost, added or reordered).
+        #[test]
+        fn tokens_put_back_together_are_the_text(
+            pieces in proptest::collection::vec(0..PIECES.len(), 0..24),
+            chosen in proptest::collection::vec(any::<bool>(), WORDS.len()),
+        ) {
+            let text: String = pieces.iter().map(|&i| PIECES[i]).collect();
+            let words: Vec<&str> = WORDS.iter().zip(&chosen).filter(|(_, &c)| c).map(|(w, _)| *w).collect();
+            let tokens = Tokenizer::Vocabulary.split(&text, vocab(&words));
+            prop_assert!(tokens.iter().all(|t| !t.is_empty() && !t.contains(char::is_whitespace)));
+            let joined: String = tokens.concat();
+            let squeezed: String = text.split_whitespace().collect();
+            prop_assert_eq!(joined, squeezed, "{:?} with {:?}", text, words);
+        }
+    }
+
     #[test]
     fn marks_alone_and_non_ascii_text() {
         assert_eq!(split("... ( , ?", CONLL), ["...", "(", ",", "?"]);
