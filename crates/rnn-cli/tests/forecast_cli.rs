@@ -198,6 +198,49 @@ fn the_result_is_a_line_or_one_json_object_on_stdout() {
         "{v}"
     );
     assert_eq!(v["model"], out.to_str().unwrap());
+    // rnn forecast --json: the CSV's rows as one object, the same numbers
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "forecast",
+            "--model",
+            out.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--holdout",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        let o = rnn(&args);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let csv = run(&[]);
+    let j: serde_json::Value = serde_json::from_str(&run(&["--json"])).unwrap();
+    assert_eq!(
+        (&j["origin"], &j["horizon"], &j["strategy"]),
+        (
+            &serde_json::json!(78),
+            &serde_json::json!(1),
+            &serde_json::json!("direct")
+        )
+    );
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "time,forecast,actual,lower,upper");
+    let steps = j["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), rows.len() - 1);
+    for (row, step) in rows[1..].iter().zip(steps) {
+        let f: Vec<f64> = row.split(',').skip(1).map(|x| x.parse().unwrap()).collect();
+        assert_eq!(
+            row.split(',').next().unwrap(),
+            step["time"].as_str().unwrap()
+        );
+        for (k, key) in ["forecast", "actual", "lower", "upper"].iter().enumerate() {
+            assert!(
+                (f[k] - step[key].as_f64().unwrap()).abs() < 1e-6,
+                "{key}: {row} vs {step}"
+            );
+        }
+    }
     // chosen on the validation block: the choice is in the object
     let chosen = dir.join("chosen");
     let o = train(

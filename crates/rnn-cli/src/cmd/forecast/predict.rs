@@ -70,6 +70,10 @@ pub struct ForecastArgs {
     /// The CSV field separator of --data (one ASCII character) [default: the training file's].
     #[arg(long)]
     pub delimiter: Option<char>,
+    /// Print one JSON object instead of CSV: origin, horizon, strategy, level and the steps (time,
+    /// forecast, actual, lower, upper; null where the CSV's field is empty or absent).
+    #[arg(long)]
+    pub json: bool,
 }
 
 const FORECAST_HELP: &str = "\
@@ -91,7 +95,8 @@ quarters, dates) or read LAST+1, LAST+2, ...
 
 Examples:
   rnn forecast --model runs/airline --data data/timeseries/airline.csv --holdout 24 --plot airline.svg
-  rnn forecast --model runs/sunspots --data data/timeseries/sunspots.csv --horizon 1";
+  rnn forecast --model runs/sunspots --data data/timeseries/sunspots.csv --horizon 1
+  rnn forecast --model runs/airline --data data/timeseries/airline.csv --json";
 
 /// Runs `rnn forecast`.
 pub fn run_forecast(args: &ForecastArgs) -> CliResult {
@@ -116,6 +121,10 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
     if let Some(path) = &args.plot {
         eprintln!("wrote {}", path.display());
     }
-    rnn::io::print_out(&r.csv)?;
+    if args.json {
+        outln!("{}", r.json)?;
+    } else {
+        rnn::io::print_out(&r.csv)?;
+    }
     Ok(())
 }

@@ -23,6 +23,12 @@ pub struct ForecastReport {
     /// the end of the data, `,lower,upper` when the model has intervals;
     /// then a line per step (an actual past the end of the data is empty).
     pub csv: String,
+    /// The same as one JSON object (`rnn forecast --json`): `origin` (rows
+    /// before the forecast), `horizon`, `strategy`, `level` (the intervals'
+    /// nominal coverage, `null` without intervals) and `steps`, each with
+    /// `time`, `forecast`, `lower` and `upper` (`null` without intervals)
+    /// and `actual` (`null` past the end of the data or with no actuals).
+    pub json: serde_json::Value,
     title: String,
     axes: (String, String),
     /// History, forecast and actuals as (time axis, value) points.
@@ -46,6 +52,8 @@ impl Forecaster {
     /// assert_eq!(r.origin.row, 37);
     /// assert!(r.csv.starts_with("time,forecast,actual,lower,upper\n37,"));
     /// assert_eq!(r.csv.lines().count(), 3); // header and 2 steps
+    /// assert_eq!(r.json["steps"][0]["time"], "37");
+    /// assert_eq!(r.json["steps"][1]["actual"], 2.0); // row 38 of i % 4
     /// assert!(r.note.starts_with("forecasting 2 steps after row 37 (36)"));
     /// # std::fs::remove_dir_all(&dir).unwrap();
     /// # Ok::<(), rnn::Error>(())
@@ -90,8 +98,14 @@ impl Forecaster {
         } else {
             "\n"
         };
+        let mut steps = Vec::with_capacity(forecast.mean.len());
         for (k, v) in forecast.mean.iter().enumerate() {
             let i = o + k;
+            steps.push(serde_json::json!({
+                "time": times[i], "forecast": v,
+                "actual": if with_actual { series.target.get(i).copied() } else { None },
+                "lower": forecast.lower.get(k), "upper": forecast.upper.get(k),
+            }));
             csv += &format!("{},{}", csv_field(&times[i]), fmt_num(*v));
             if with_actual {
                 csv += ",";
@@ -121,11 +135,15 @@ impl Forecaster {
             let act = first.into_iter().chain((o..(o + h).min(n)).map(point));
             lines.push(("actual", act.collect()));
         }
+        let json = serde_json::json!({
+            "origin": o, "horizon": h, "strategy": meta.strategy, "level": forecast.level, "steps": steps,
+        });
         Ok(ForecastReport {
             origin,
             forecast,
             note,
             csv,
+            json,
             title: format!("{}: {h}-step forecast ({})", meta.target, meta.strategy),
             axes: (
                 meta.time.clone().unwrap_or_else(|| "row".into()),
