@@ -68,7 +68,7 @@ const CLITICS: &[&str] = &[
 impl Tokenizer {
     /// The tokens of one line of raw text; `known` says whether the model's
     /// vocabulary holds a token (the caller decides how: lowercased, say).
-    pub fn split<'a>(self, line: &'a str, known: impl Fn(&str) -> bool) -> Vec<&'a str> {
+    pub fn split(self, line: &str, known: impl Fn(&str) -> bool) -> Vec<&str> {
         match self {
             Tokenizer::Whitespace => line.split_whitespace().collect(),
             Tokenizer::Vocabulary => {
