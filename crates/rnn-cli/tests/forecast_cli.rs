@@ -179,11 +179,17 @@ fn the_result_is_a_line_or_one_json_object_on_stdout() {
             && line.contains(&format!("model in {}", out.display())),
         "{line}"
     );
+    // `rnn train forecast ... --json` into `out`: its object
+    let train_json = |out: &Path, extra: &[&str]| {
+        let mut args = extra.to_vec();
+        args.push("--json");
+        let o = train(&data, out, &args);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
     let mut extra = TINY.to_vec();
-    extra.extend(["--json", "--force"]);
-    let o = train(&data, &out, &extra);
-    assert!(o.status.success(), "{}", common::stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    extra.push("--force");
+    let v = train_json(&out, &extra);
     assert_eq!(v["test"]["points"], 4, "{v}");
     assert_eq!(v["test"]["window"], 6, "{v}");
     assert!(v["test"]["rmse"].as_f64().unwrap() >= 0.0, "{v}");
@@ -242,26 +248,8 @@ fn the_result_is_a_line_or_one_json_object_on_stdout() {
         }
     }
     // chosen on the validation block: the choice is in the object
-    let chosen = dir.join("chosen");
-    let o = train(
-        &data,
-        &chosen,
-        &[
-            "--target",
-            "value",
-            "--test",
-            "4",
-            "--epochs",
-            "1",
-            "--hidden",
-            "4",
-            "--ensemble",
-            "1",
-            "--json",
-        ],
-    );
-    assert!(o.status.success(), "{}", common::stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    #[rustfmt::skip]
+    let v = train_json(&dir.join("chosen"), &["--target", "value", "--test", "4", "--epochs", "1", "--hidden", "4", "--ensemble", "1"]);
     assert!(v["choice"]["window"].as_u64().unwrap() >= 1, "{v}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
