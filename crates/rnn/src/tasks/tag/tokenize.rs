@@ -60,6 +60,13 @@ const OPENING: &[char] = &[
 const CLOSING: &[char] = &[
     '.', ',', ';', ':', '!', '?', ')', ']', '}', '"', '\'', '”', '’', '»', '…', '%',
 ];
+/// Marks split off either end of a chunk at most (the rest stay attached),
+/// and the longest run of marks looked up whole: each lookup lowercases
+/// what it looks up, so a chunk of a hundred thousand `!` costs as much as
+/// a short one, not the square of its length.
+const MAX_PEELS: usize = 32;
+/// See [`MAX_PEELS`], in characters.
+const MAX_RUN: usize = 16;
 /// English clitics, split off the end of an unknown word (longest first).
 const CLITICS: &[&str] = &[
     "n't", "n’t", "'re", "’re", "'ve", "’ve", "'ll", "’ll", "'s", "’s", "'d", "’d", "'m", "’m",
@@ -94,8 +101,8 @@ fn split_chunk<'a>(chunk: &'a str, known: &impl Fn(&str) -> bool, out: &mut Vec<
     }
     let mut word = chunk;
     // opening marks, in order (a letter or digit always follows them)
-    while !known(word) {
-        let Some(cut) = opening_cut(word, known) else {
+    for _ in 0..MAX_PEELS {
+        let Some(cut) = opening_cut(word, known).filter(|_| !known(word)) else {
             break;
         };
         out.push(&word[..cut]);
@@ -103,8 +110,8 @@ fn split_chunk<'a>(chunk: &'a str, known: &impl Fn(&str) -> bool, out: &mut Vec<
     }
     // closing marks, collected from the end, pushed after the word
     let mut tail = Vec::new();
-    while !known(word) {
-        let Some(cut) = closing_cut(word, known) else {
+    for _ in 0..MAX_PEELS {
+        let Some(cut) = closing_cut(word, known).filter(|_| !known(word)) else {
             break;
         };
         tail.push(&word[cut..]);
@@ -125,9 +132,13 @@ fn split_chunk<'a>(chunk: &'a str, known: &impl Fn(&str) -> bool, out: &mut Vec<
 fn split_marks<'a>(chunk: &'a str, known: &impl Fn(&str) -> bool, out: &mut Vec<&'a str>) {
     let mut rest = chunk;
     while !rest.is_empty() {
-        let cut = rest
+        let ends: Vec<usize> = rest
             .char_indices()
             .map(|(i, c)| i + c.len_utf8())
+            .take(MAX_RUN)
+            .collect();
+        let cut = ends
+            .into_iter()
             .rev()
             .find(|&end| known(&rest[..end]))
             .unwrap_or(rest.len());
@@ -148,7 +159,7 @@ fn opening_cut(word: &str, known: &impl Fn(&str) -> bool) -> Option<usize> {
         return None;
     }
     let first = word.chars().next().map_or(0, char::len_utf8);
-    if run > first && known(&word[..run]) {
+    if run > first && word[..run].chars().count() <= MAX_RUN && known(&word[..run]) {
         return Some(run);
     }
     known(&word[..first]).then_some(first)
@@ -170,7 +181,7 @@ fn closing_cut(word: &str, known: &impl Fn(&str) -> bool) -> Option<usize> {
     if word.ends_with('.') && keeps_period(&word[..last]) {
         return None;
     }
-    if last > run && known(&word[run..]) {
+    if last > run && word[run..].chars().count() <= MAX_RUN && known(&word[run..]) {
         return Some(run); // a known run, `...` or `?!`
     }
     known(&word[last..]).then_some(last)
@@ -384,5 +395,31 @@ mod tests {
             ["İstanbul", "'s", "DO", "N'T"]
         );
         assert!(split("   ", CONLL).is_empty());
+        // long chunks: at most 32 marks come off each end of a word, runs of
+        // at most 16 are looked up, so the characters looked up grow with
+        // the text, not with its square (a line of 90,000 marks took 90 s)
+        let long = format!(
+            "a{} {}b {}",
+            "!".repeat(100_000),
+            "(".repeat(100_000),
+            "!".repeat(100_000)
+        );
+        let (calls, chars) = (std::cell::Cell::new(0usize), std::cell::Cell::new(0usize));
+        let counted = |w: &str| {
+            calls.set(calls.get() + 1);
+            chars.set(chars.get() + w.len());
+            CONLL.contains(&w.to_lowercase().as_str())
+        };
+        let tokens = Tokenizer::Vocabulary.split(&long, counted);
+        assert_eq!(tokens.concat(), long.replace(' ', ""));
+        assert_eq!(tokens[1..33], ["!"; 32]);
+        assert_eq!(tokens[33..65], ["("; 32]);
+        assert_eq!(tokens.len(), 1 + 32 + 32 + 1 + 100_000);
+        assert!(
+            chars.get() < 200 * long.len(),
+            "{} lookups of {} characters",
+            calls.get(),
+            chars.get()
+        );
     }
 }
