@@ -11,6 +11,56 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// `rnn import --json`: what was imported as one object (the same figures
+/// as the line), with the embedding's name and Elman's nonlinearity.
+#[test]
+fn import_json_says_what_was_imported() {
+    let dir = tmp("import-json");
+    let run = |file: &str, out: &str, extra: &[&str]| {
+        let (f, o) = (fixture(file), dir.join(out));
+        let mut args = vec![
+            "import",
+            f.to_str().unwrap(),
+            "--out",
+            o.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let r = rnn(&args);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+        assert_eq!(v["model"], o.join("model.safetensors").to_str().unwrap());
+        v
+    };
+    let v = run("gru_1layer.pt", "gru", &[]);
+    assert_eq!(
+        (
+            &v["cell"],
+            &v["layers"],
+            &v["hidden"],
+            &v["input"],
+            &v["head"]
+        ),
+        (&"gru".into(), &1.into(), &6.into(), &5.into(), &3.into()),
+        "{v}"
+    );
+    assert!(v["embedding"].is_null() && v["activation"].is_null(), "{v}");
+    assert_eq!(v["bidirectional"], false);
+    let v = run("elman_relu_2layer.pt", "elman", &["--activation", "relu"]);
+    assert_eq!(
+        (&v["cell"], &v["activation"], &v["layers"]),
+        (&"elman".into(), &"relu".into(), &2.into()),
+        "{v}"
+    );
+    let v = run("embedding_gru.pt", "emb", &[]);
+    assert!(
+        v["embedding"].as_str().is_some_and(|e| e.contains("emb")),
+        "{v}"
+    );
+    assert!(v["tensors"].as_u64().unwrap() >= 5, "{v}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn import_then_infer_reproduces_pytorch() {
     let dir = tmp("interop-cli");

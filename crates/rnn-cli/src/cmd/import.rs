@@ -12,7 +12,8 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 #[command(
     after_help = "Examples:\n  rnn import model.pt --out runs/imported\n  \
-                  rnn import sd.safetensors --out runs/elman --activation relu --rnn-prefix encoder.rnn --head-prefix fc"
+                  rnn import sd.safetensors --out runs/elman --activation relu --rnn-prefix encoder.rnn --head-prefix fc\n  \
+                  rnn import model.pt --out runs/imported --json   # what was imported, as one object"
 )]
 pub struct ImportArgs {
     /// The state_dict: `.safetensors` (safetensors.torch.save_file) or `.pt`/`.pth` (torch.save of a state_dict, or of a checkpoint dict holding one such as {"epoch": .., "model_state_dict": .., "optimizer_state_dict": ..}; zip or legacy format; read without running it).
@@ -41,6 +42,11 @@ pub struct ImportArgs {
     /// Replace a model or run already in --out.
     #[arg(long)]
     pub force: bool,
+    /// Print one JSON object instead of the line: model (the file written), cell, activation (Elman's, else
+    /// null), layers, hidden, input, bidirectional, head (its outputs, null without one), embedding (its
+    /// name, null without one), tensors, ignored.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs the command.
@@ -78,16 +84,30 @@ pub fn run(a: &ImportArgs) -> CliResult {
     let saved = imported.to_model_file().and_then(|f| f.save(&a.out));
     super::train::settle(Some(&a.out), existed, saved.map_err(Into::into))?;
     let c = &imported.model.config;
-    let cell = match c.cell {
+    let file = a.out.join(rnn::io::model_file::MODEL_FILE);
+    let activation = match c.cell {
         rnn::CellKind::Elman { activation } => {
             if a.activation.is_none() {
                 eprintln!(
                     "note: a state_dict does not record an Elman network's nonlinearity: tanh assumed (nn.RNN's default); give --activation relu for nn.RNN(nonlinearity='relu')"
                 );
             }
-            format!("elman ({})", activation.name())
+            Some(activation.name())
         }
-        k => k.name().to_string(),
+        _ => None,
+    };
+    if a.json {
+        let j = serde_json::json!({
+            "model": file, "cell": c.cell.name(), "activation": activation, "layers": c.num_layers,
+            "hidden": c.hidden_size, "input": c.input_size, "bidirectional": c.bidirectional,
+            "head": imported.has_head.then_some(c.output_size), "embedding": imported.embedding,
+            "tensors": imported.names.len(), "ignored": imported.ignored,
+        });
+        return Ok(outln!("{j}")?);
+    }
+    let cell = match activation {
+        Some(act) => format!("elman ({act})"),
+        None => c.cell.name().to_string(),
     };
     outln!(
         "imported {} {} layer(s) x {} hidden{}, input {}, {}; {} tensors -> {}",
@@ -106,7 +126,7 @@ pub fn run(a: &ImportArgs) -> CliResult {
             "no head".into()
         },
         imported.names.len(),
-        a.out.join(rnn::io::model_file::MODEL_FILE).display()
+        file.display()
     )?;
     Ok(())
 }
