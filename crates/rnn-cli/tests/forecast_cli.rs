@@ -29,9 +29,11 @@ const TINY: [&str; 16] = [
     "--epochs", "2", "--hidden", "4", "--ensemble", "1",
 ];
 
-fn train_ok(data: &Path, out: &Path, extra: &[&str]) {
+/// [`train`], which must succeed: its stdout.
+fn train_ok(data: &Path, out: &Path, extra: &[&str]) -> String {
     let o = train(data, out, extra);
     assert!(o.status.success(), "{}", common::stderr(&o));
+    String::from_utf8(o.stdout).unwrap()
 }
 
 fn sine_csv(dir: &Path, n: usize) -> PathBuf {
@@ -167,9 +169,7 @@ fn the_result_is_a_line_or_one_json_object_on_stdout() {
     let dir = tmp("summary");
     let data = sine_csv(&dir, 80);
     let out = dir.join("model");
-    let o = train(&data, &out, &TINY);
-    assert!(o.status.success(), "{}", common::stderr(&o));
-    let line = String::from_utf8(o.stdout).unwrap();
+    let line = train_ok(&data, &out, &TINY);
     assert!(
         line.starts_with("validation RMSE ")
             && line.contains("(1 network; AR(6) ")
@@ -183,9 +183,7 @@ fn the_result_is_a_line_or_one_json_object_on_stdout() {
     let train_json = |out: &Path, extra: &[&str]| {
         let mut args = extra.to_vec();
         args.push("--json");
-        let o = train(&data, out, &args);
-        assert!(o.status.success(), "{}", common::stderr(&o));
-        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+        serde_json::from_str::<serde_json::Value>(&train_ok(&data, out, &args)).unwrap()
     };
     let mut extra = TINY.to_vec();
     extra.push("--force");

@@ -63,7 +63,7 @@ pub fn train(a: &TrainClassifyArgs) -> CliResult {
     bar.finish();
     let summary = fitted?;
     // the result, on stdout: what the saved file holds
-    let model = Classifier::load(&a.out)?;
+    let model = trainer.classifier();
     let seconds = clock.elapsed().as_secs_f64();
     let (est, weights) = (model.estimates(), model.weights());
     let meta = &model.meta;

@@ -192,9 +192,10 @@ mod tests {
             r("-1\u{202f}234\u{202f}567", COMMA_DECIMAL).as_deref(),
             Some("-1234567")
         );
-        assert_eq!(r("12\u{a0}34,5", COMMA_DECIMAL), None); // a group of two
-                                                            // groups of other than three digits, a group after four digits,
-                                                            // nothing before or after a separator, two decimal separators
+        // a group of two
+        assert_eq!(r("12\u{a0}34,5", COMMA_DECIMAL), None);
+        // groups of other than three digits, a group after four digits,
+        // nothing before or after a separator, two decimal separators
         for bad in [
             "1.23,4",
             "1234.567,8",

@@ -132,15 +132,12 @@ fn split_chunk<'a>(chunk: &'a str, known: &impl Fn(&str) -> bool, out: &mut Vec<
 fn split_marks<'a>(chunk: &'a str, known: &impl Fn(&str) -> bool, out: &mut Vec<&'a str>) {
     let mut rest = chunk;
     while !rest.is_empty() {
-        let ends: Vec<usize> = rest
+        let cut = rest
             .char_indices()
             .map(|(i, c)| i + c.len_utf8())
             .take(MAX_RUN)
-            .collect();
-        let cut = ends
-            .into_iter()
-            .rev()
-            .find(|&end| known(&rest[..end]))
+            .filter(|&end| known(&rest[..end]))
+            .last()
             .unwrap_or(rest.len());
         out.push(&rest[..cut]);
         rest = &rest[cut..];
@@ -174,7 +171,7 @@ fn closing_cut(word: &str, known: &impl Fn(&str) -> bool) -> Option<usize> {
         .take_while(|&(_, c)| CLOSING.contains(&c))
         .last()
         .map(|(i, _)| i)?;
-    let last = word.char_indices().last().map_or(0, |(i, _)| i);
+    let last = word.char_indices().next_back().map_or(0, |(i, _)| i);
     if run == 0 {
         return None; // marks alone: split_marks
     }

@@ -7,6 +7,12 @@ use crate::tasks::{Budget, Progress};
 use crate::{Model, Result};
 
 impl Trainer {
+    /// The classifier as the last save wrote it: after [`Trainer::fit`],
+    /// the finished model of `model.safetensors`.
+    pub fn classifier(&self) -> &crate::tasks::classify::Classifier {
+        &self.classifier
+    }
+
     /// Saves the finished members plus `more` (each with its info).
     pub(super) fn save(&self, more: &[(&Model<f32>, &MemberInfo)]) -> Result<()> {
         let mut c = self.classifier.clone();
