@@ -396,3 +396,91 @@ fn import_names_a_file_of_neither_kind_and_skips_integer_tensors() {
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("imported gru 1 layer(s)"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An LSTM with proj_size from outside: `rnn import` says so (line and
+/// `--json`), `rnn infer` writes PyTorch's tensors with their shapes (`h_n`
+/// `[L*D, B, P]`, `c_n` `[L*D, B, H]`), given `h0` `[L*D, B, P]`, and an
+/// ONNX export is refused on one line naming the model file.
+#[test]
+fn a_projected_lstm_imports_infers_as_pytorch_and_refuses_onnx() {
+    let dir = tmp("interop-proj");
+    let model = dir.join("proj");
+    let pt = fixture("lstm_proj_bidir.pt");
+    let out = rnn(&[
+        "import",
+        pt.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.starts_with("imported lstm 2 layer(s) x 6 hidden projected to 2, bidirectional, input 3, head 3; 22 tensors"),
+        "{line}"
+    );
+    let j = rnn(&[
+        "import",
+        pt.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--force",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(
+        (&v["proj_size"], &v["hidden"], &v["tensors"]),
+        (&2.into(), &6.into(), &22.into()),
+        "{v}"
+    );
+    let res = dir.join("out.safetensors");
+    let input = fixture("lstm_proj_bidir.input.safetensors");
+    let m = model.to_str().unwrap();
+    let out = rnn(&[
+        "infer",
+        "--model",
+        m,
+        "--input",
+        input.to_str().unwrap(),
+        "-o",
+        res.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = rnn::io::TensorFile::read(&res).unwrap();
+    let want = rnn::io::TensorFile::read(fixture("lstm_proj_bidir.expected.safetensors")).unwrap();
+    for name in ["output", "h_n", "c_n", "logits"] {
+        let (g, w) = (got.f64(name).unwrap(), want.f64(name).unwrap());
+        assert_eq!(g.shape, w.shape, "{name}");
+        let err = g
+            .data
+            .iter()
+            .zip(&w.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(err < 1e-5, "{name}: {err:e}"); // both zero past each length
+    }
+    assert_eq!(got.f64("h_n").unwrap().shape, [4, 3, 2]);
+    let onnx = dir.join("proj.onnx");
+    let bad = rnn(&[
+        "export",
+        "--model",
+        m,
+        "--format",
+        "onnx",
+        "-o",
+        onnx.to_str().unwrap(),
+    ]);
+    assert_bad_input(
+        &bad,
+        "proj/model.safetensors: an LSTM imported with proj_size cannot be written as ONNX",
+    );
+    assert!(!onnx.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

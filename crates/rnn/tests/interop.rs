@@ -409,15 +409,16 @@ fn a_model_trained_here_exports_and_reimports_to_the_same_model() {
     }
 }
 
-/// Imports `file` (a fixture) with `opts` and checks `InferInput::run`
-/// against the fixture `name`'s PyTorch outputs (1e-5, logits at valid
-/// positions); returns the import.
+/// Imports `file` (a fixture) with `opts` and checks
+/// `InferInput::run_file` on its model file against the fixture `name`'s
+/// PyTorch outputs (1e-5, logits at valid positions); returns the import.
 fn matches_pytorch(file: &str, name: &str, opts: &ImportOptions) -> rnn::interop::Imported {
     let path = fixture(file);
     let imp = import_state_dict(&read_state_dict(&path).unwrap(), file, opts).unwrap();
     let model = &imp.model;
-    let input = InferInput::read(&fixture(&format!("{name}.input.safetensors")), model).unwrap();
-    let out = input.run(model, imp.has_head).unwrap();
+    let mf = imp.to_model_file().unwrap();
+    let input = InferInput::read_for(&fixture(&format!("{name}.input.safetensors")), &mf).unwrap();
+    let out = input.run_file(&mf).unwrap();
     let want = TensorFile::read(fixture(&format!("{name}.expected.safetensors"))).unwrap();
     let (b, o) = (input.batch, model.config.output_size);
     let lengths = input.lengths.clone().unwrap();
@@ -587,7 +588,7 @@ fn infer_refuses_ids_for_a_model_imported_without_embedding_and_half_an_lstm_sta
 }
 
 #[test]
-fn two_models_in_a_checkpoint_are_named_and_torchscript_and_an_lstm_projection_are_refused() {
+fn two_models_in_a_checkpoint_are_named_and_torchscript_is_refused() {
     let sd = read_state_dict(&fixture("checkpoint_two.pt")).unwrap();
     let e = import_state_dict(&sd, "two", &ImportOptions::default())
         .unwrap_err()
@@ -603,12 +604,101 @@ fn two_models_in_a_checkpoint_are_named_and_torchscript_and_an_lstm_projection_a
         e.contains("TorchScript") && e.contains("state_dict()"),
         "{e}"
     );
+}
+
+/// An LSTM with proj_size (refused before session 50): two layers, both
+/// directions, and after an embedding; its outputs, states and logits are
+/// PyTorch's (`matches_pytorch`, h0 given: lifted to the unprojected state),
+/// its export is the file's tensors bit for bit, and ONNX refuses it.
+#[test]
+fn an_lstm_with_a_projection_matches_pytorch_and_exports_as_the_file_had_it() {
+    let plain = ImportOptions::default();
+    for (file, name) in [
+        ("lstm_proj_bidir.pt", "lstm_proj_bidir"),
+        ("lstm_proj_bidir.safetensors", "lstm_proj_bidir"),
+        ("embedding_lstm_proj.pt", "embedding_lstm_proj"),
+    ] {
+        let imp = matches_pytorch(file, name, &plain);
+        let (p, names) = imp.projection.clone().unwrap();
+        assert_eq!(p, if name == "lstm_proj_bidir" { 2 } else { 3 }, "{file}");
+        let want_names: &[&str] = if name == "lstm_proj_bidir" {
+            &[
+                "lstm.weight_hr_l0",
+                "lstm.weight_hr_l0_reverse",
+                "lstm.weight_hr_l1",
+                "lstm.weight_hr_l1_reverse",
+            ]
+        } else {
+            &["lstm.weight_hr_l0"]
+        };
+        assert_eq!(names, want_names, "{file}");
+        assert_eq!(
+            imp.embedding.is_some(),
+            name == "embedding_lstm_proj",
+            "{file}"
+        );
+        let mf = imp.to_model_file().unwrap();
+        let sd = read_state_dict(&fixture(file)).unwrap();
+        let back = TensorFile::from_bytes(
+            "export".into(),
+            rnn::interop::export_pytorch(&mf)
+                .unwrap()
+                .to_bytes()
+                .unwrap(),
+        )
+        .unwrap();
+        let mut got = back.names();
+        got.sort();
+        let mut want: Vec<String> = sd.iter().map(|t| t.name.clone()).collect();
+        want.sort();
+        assert_eq!(got, want, "{file}: names");
+        for t in &sd {
+            let b = back.f64(&t.name).unwrap();
+            assert_eq!(
+                (&b.shape, &b.data),
+                (&t.shape, &t.data),
+                "{file} {}",
+                t.name
+            );
+        }
+        let e = rnn::interop::export_onnx(&mf).unwrap_err().to_string();
+        assert!(
+            e.contains("proj_size") && e.contains("no projection"),
+            "{e}"
+        );
+    }
+    // the state_dict of a one-layer projected LSTM and its head
     let sd = read_state_dict(&fixture("lstm_proj.safetensors")).unwrap();
-    let e = import_state_dict(&sd, "proj", &ImportOptions::default())
+    let imp = import_state_dict(&sd, "proj", &plain).unwrap();
+    assert_eq!(
+        (imp.model.config.hidden_size, imp.projection.unwrap().0),
+        (6, 2)
+    );
+    // a projection whose shape does not fit the weights that read it
+    let mut bad = sd.clone();
+    let hr = bad
+        .iter_mut()
+        .find(|t| t.name == "rnn.weight_hr_l0")
+        .unwrap();
+    (hr.shape, hr.data) = (vec![3, 6], vec![0.1; 18]);
+    let e = import_state_dict(&bad, "proj", &plain)
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("rnn.weight_hr_l0") && e.contains("proj_size"),
+        e.contains("'rnn.weight_hh_l0' has shape [24, 2], expected [24, 3]"),
+        "{e}"
+    );
+    // and one that is not finite
+    let mut nan = sd.clone();
+    nan.iter_mut()
+        .find(|t| t.name == "rnn.weight_hr_l0")
+        .unwrap()
+        .data[4] = f64::NAN;
+    let e = import_state_dict(&nan, "proj", &plain)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("tensor 'rnn.weight_hr_l0' element 4 is NaN"),
         "{e}"
     );
 }

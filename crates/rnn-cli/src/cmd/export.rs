@@ -43,7 +43,18 @@ pub fn run(a: &ExportArgs) -> CliResult {
     let mf = ModelFile::load(&a.model)?;
     match a.format {
         Format::Pytorch => export_pytorch(&mf)?.write(&a.output)?,
-        Format::Onnx => write_onnx(&mf, &a.output)?,
+        // an error about the model file names the one in --model
+        Format::Onnx => write_onnx(&mf, &a.output).map_err(|e| match e {
+            rnn::Error::Data { path, reason }
+                if path.as_os_str() == rnn::io::model_file::MODEL_FILE =>
+            {
+                rnn::Error::Data {
+                    path: a.model.join(path),
+                    reason,
+                }
+            }
+            e => e,
+        })?,
     }
     let note = outside_the_network(&mf);
     if !note.is_empty() {

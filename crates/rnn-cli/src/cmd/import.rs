@@ -7,8 +7,9 @@ use rnn::io::{prepare_run_dir, OutMode};
 use rnn::Activation;
 use std::path::PathBuf;
 
-/// Import a PyTorch nn.RNN / nn.LSTM / nn.GRU (+ nn.Linear head, + an
-/// nn.Embedding before it) state_dict, or a checkpoint holding one.
+/// Import a PyTorch nn.RNN / nn.LSTM (with or without proj_size) / nn.GRU
+/// (+ nn.Linear head, + an nn.Embedding before it) state_dict, or a
+/// checkpoint holding one.
 #[derive(Args, Debug)]
 #[command(
     after_help = "Examples:\n  rnn import model.pt --out runs/imported\n  \
@@ -44,7 +45,7 @@ pub struct ImportArgs {
     pub force: bool,
     /// Print one JSON object instead of the line: model (the file written), cell, activation (Elman's, else
     /// null), layers, hidden, input, bidirectional, head (its outputs, null without one), embedding (its
-    /// name, null without one), tensors, ignored.
+    /// name, null without one), proj_size (an LSTM's projection, null without one), tensors, ignored.
     #[arg(long)]
     pub json: bool,
 }
@@ -58,12 +59,18 @@ pub fn run(a: &ImportArgs) -> CliResult {
         embedding_prefix: a.embedding_prefix.clone(),
     };
     let imported = import_file(&a.file, &opts)?;
+    let proj = imported.projection.as_ref();
     if !imported.ignored.is_empty() {
         eprintln!(
             "note: left out {} tensor{} of modules not chosen: {}",
             imported.ignored.len(),
             if imported.ignored.len() == 1 { "" } else { "s" },
             imported.ignored.join(", ")
+        );
+    }
+    if let Some((p, _)) = proj {
+        eprintln!(
+            "note: the LSTM's projections (proj_size {p}) are folded into the weights that read them: `rnn infer` gives PyTorch's output and h_n [.., {p}], `rnn export` the file's tensors"
         );
     }
     if let Some(e) = &imported.embedding {
@@ -85,6 +92,10 @@ pub fn run(a: &ImportArgs) -> CliResult {
     super::train::settle(Some(&a.out), existed, saved.map_err(Into::into))?;
     let c = &imported.model.config;
     let file = a.out.join(rnn::io::model_file::MODEL_FILE);
+    // the file's tensors taken: the network's and head's, the embedding and the projections
+    let tensors = imported.names.len()
+        + usize::from(imported.embedding.is_some())
+        + proj.map_or(0, |p| p.1.len());
     let activation = match c.cell {
         rnn::CellKind::Elman { activation } => {
             if a.activation.is_none() {
@@ -101,7 +112,7 @@ pub fn run(a: &ImportArgs) -> CliResult {
             "model": file, "cell": c.cell.name(), "activation": activation, "layers": c.num_layers,
             "hidden": c.hidden_size, "input": c.input_size, "bidirectional": c.bidirectional,
             "head": imported.has_head.then_some(c.output_size), "embedding": imported.embedding,
-            "tensors": imported.names.len(), "ignored": imported.ignored,
+            "proj_size": proj.map(|p| p.0), "tensors": tensors, "ignored": imported.ignored,
         });
         return Ok(outln!("{j}")?);
     }
@@ -110,10 +121,11 @@ pub fn run(a: &ImportArgs) -> CliResult {
         None => c.cell.name().to_string(),
     };
     outln!(
-        "imported {} {} layer(s) x {} hidden{}, input {}, {}; {} tensors -> {}",
+        "imported {} {} layer(s) x {} hidden{}{}, input {}, {}; {} tensors -> {}",
         cell,
         c.num_layers,
         c.hidden_size,
+        proj.map_or(String::new(), |p| format!(" projected to {}", p.0)),
         if c.bidirectional {
             ", bidirectional"
         } else {
@@ -125,7 +137,7 @@ pub fn run(a: &ImportArgs) -> CliResult {
         } else {
             "no head".into()
         },
-        imported.names.len(),
+        tensors,
         file.display()
     )?;
     Ok(())

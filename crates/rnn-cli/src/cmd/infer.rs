@@ -2,7 +2,7 @@
 
 use crate::error::CliResult;
 use clap::Args;
-use rnn::interop::{InferInput, HAS_HEAD_KEY};
+use rnn::interop::InferInput;
 use rnn::io::model_file::ModelFile;
 use std::path::PathBuf;
 
@@ -11,7 +11,8 @@ use std::path::PathBuf;
 #[command(
     after_help = "Input tensors: x [T,B,I] float (or ids [T,B] int64 for one-hot models), optional \
                   lengths [B] int64, h0 [L*D,B,H], c0 (LSTM).\nOutput tensors: output [T,B,D*H] (zeros past \
-                  each length), h_n [L*D,B,H], c_n (LSTM), logits [T,B,O] (with a head).\n\nExample:\n  \
+                  each length), h_n [L*D,B,H], c_n (LSTM), logits [T,B,O] (with a head).\nAn LSTM imported with \
+                  proj_size P: h0, h_n [L*D,B,P] and output [T,B,D*P], as PyTorch's; c0, c_n [L*D,B,H].\n\nExample:\n  \
                   rnn infer --model runs/imported --input in.safetensors -o out.safetensors"
 )]
 pub struct InferArgs {
@@ -38,10 +39,7 @@ pub fn run(a: &InferArgs) -> CliResult {
     )?;
     let mf = ModelFile::load(&a.model)?;
     let input = InferInput::read_for(&a.input, &mf)?;
-    let with_head = mf.meta.get(HAS_HEAD_KEY).map(String::as_str) != Some("false");
-    let out = input
-        .run(&mf.model, with_head)
-        .map_err(|e| e.of_model(&a.model))?;
+    let out = input.run_file(&mf).map_err(|e| e.of_model(&a.model))?;
     out.write(&a.output, &mf.model, input.steps, input.batch)?;
     eprintln!(
         "ran a '{}' model on T = {}, B = {}; wrote {}",

@@ -3,6 +3,7 @@
 //! tensors' names and shapes, and remember the names so an export writes
 //! them back.
 
+use crate::interop::fold::{self, Found};
 pub use crate::interop::state_dict::{read_state_dict, NamedTensor};
 use crate::io::model_file::Task;
 use crate::nn::cell::{Activation, CellKind};
@@ -49,6 +50,11 @@ pub struct Imported {
     /// (the embedding and each direction's `weight_ih_l0`), by their names
     /// in the file, kept so that an export writes the file's tensors back.
     pub unfolded: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    /// An LSTM with `proj_size` `P`: `P` and the projections' names (layer
+    /// by layer, forward then reverse), kept with the file's tensors in
+    /// [`Imported::unfolded`]. The model is the plain LSTM of `H` units the
+    /// fold gives (see [`crate::interop::Projection`]).
+    pub projection: Option<(usize, Vec<String>)>,
 }
 
 fn bad(what: &str, reason: String) -> Error {
@@ -60,8 +66,8 @@ fn bad(what: &str, reason: String) -> Error {
 
 /// `(kind, layer, reverse)` of a recurrent parameter's name below its prefix
 /// (`weight_ih_l1_reverse` -> `("weight_ih", 1, true)`).
-fn parse_param(rest: &str) -> Option<(&'static str, usize, bool)> {
-    for kind in ["weight_ih", "weight_hh", "bias_ih", "bias_hh"] {
+pub(crate) fn parse_param(rest: &str) -> Option<(&'static str, usize, bool)> {
+    for kind in ["weight_ih", "weight_hh", "weight_hr", "bias_ih", "bias_hh"] {
         if let Some(tail) = rest.strip_prefix(kind).and_then(|t| t.strip_prefix("_l")) {
             let (num, reverse) = match tail.strip_suffix("_reverse") {
                 Some(n) => (n, true),
@@ -199,6 +205,14 @@ pub fn import_state_dict(
             }
         }
     };
+    // an LSTM's projections (proj_size), folded into the weights that read
+    // the projected state (`fold`); the head's below, once it is known
+    let original = tensors;
+    let projected = Found::find(original, &prefix, what)?;
+    let folded = projected.as_ref().map(|f| f.fold(original, &prefix));
+    let tensors: &[NamedTensor] = folded.as_ref().map_or(original, |f| &f.0);
+    let by_name: BTreeMap<&str, &NamedTensor> =
+        tensors.iter().map(|t| (t.name.as_str(), t)).collect();
     // 2. its parameters
     let mut params: BTreeMap<(usize, bool, &str), &NamedTensor> = BTreeMap::new();
     let mut leftover: Vec<&NamedTensor> = Vec::new();
@@ -219,19 +233,6 @@ pub fn import_state_dict(
             format!(
                 "'{}' has shape {:?}, expected [G*H, H]",
                 w_hh0.name, w_hh0.shape
-            ),
-        ));
-    }
-    if let Some(t) = leftover.iter().find(|t| {
-        t.name
-            .strip_prefix(prefix.as_str())
-            .is_some_and(|r| r.starts_with("weight_hr_l"))
-    }) {
-        return Err(bad(
-            what,
-            format!(
-                "'{}': an LSTM with proj_size (a projected hidden state) is not supported; nn.LSTM without proj_size is",
-                t.name
             ),
         ));
     }
@@ -277,6 +278,8 @@ pub fn import_state_dict(
     // layer's input weights below (a lookup of row v then `W_ih` is `W_ih`
     // times the one-hot of v with `W_ih Emb^T` in place of `W_ih`)
     let dirs = if bidirectional { 2 } else { 1 };
+    // what the head reads: D*H outputs, or D*P with a projection
+    let head_in = dirs * projected.as_ref().map_or(hidden, |f| f.size);
     let alone = |p: &str| leftover.iter().filter(|u| u.name.starts_with(p)).count() == 1;
     let embeds = |t: &NamedTensor| {
         t.shape.len() == 2
@@ -289,7 +292,7 @@ pub fn import_state_dict(
     let heads = |p: &str| {
         by_name
             .get(format!("{p}weight").as_str())
-            .is_some_and(|w| w.shape.len() == 2 && w.shape[1] == dirs * hidden)
+            .is_some_and(|w| w.shape.len() == 2 && w.shape[1] == head_in)
     };
     // the leftover modules with a `X.weight`: what could be a head or an embedding
     let found: Vec<String> = leftover
@@ -317,8 +320,7 @@ pub fn import_state_dict(
             [o, i] if heads(p) => format!("[{o}, {i}]: a Linear head on the RNN's outputs"),
             [v, i] if emb_of(p).is_some() => format!("[{v}, {i}]: an embedding of {v} tokens"),
             [o, i] => format!(
-                "[{o}, {i}]: a Linear that neither reads the RNN's {} outputs nor gives its {input_size} inputs",
-                dirs * hidden
+                "[{o}, {i}]: a Linear that neither reads the RNN's {head_in} outputs nor gives its {input_size} inputs"
             ),
             other => format!("shape {other:?}"),
         };
@@ -530,9 +532,12 @@ pub fn import_state_dict(
         // the first layer's input weights with an embedding: theirs are
         // [G*H, I], ours [G*H, V] = W_ih Emb^T (Emb: [V, I])
         let folded = embedding.filter(|_| e.name.starts_with("rnn.weight_ih_l0"));
-        let want: Vec<usize> = match folded {
-            Some(_) => vec![e.shape[0], input_size],
-            None => e.shape.clone(),
+        // the head with a projection: theirs [O, D*P], ours [O, D*H]
+        let head_fold = projected.as_ref().filter(|_| e.name == "head.weight");
+        let want: Vec<usize> = match (folded, head_fold) {
+            (Some(_), _) => vec![e.shape[0], input_size],
+            (_, Some(_)) => vec![e.shape[0], head_in],
+            _ => e.shape.clone(),
         };
         if t.shape != want {
             return Err(bad(
@@ -545,30 +550,23 @@ pub fn import_state_dict(
         }
         finite(t)?;
         let dst = &mut model.params[e.range()];
-        match folded {
-            // W'[r, v] = sum_k W_ih[r, k] Emb[v, k], in f64, by blocks of
-            // rows (a word-level vocabulary makes W' hundreds of MB)
-            Some(emb) => {
+        let copy = |dst: &mut [f32], src: &[f64]| {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = s as f32;
+            }
+        };
+        match (folded, head_fold) {
+            // W'[r, v] = sum_k W_ih[r, k] Emb[v, k]: [G*H, I] x [V, I]^T
+            (Some(emb), _) => {
                 let v = emb.shape[0];
-                const ROWS: usize = 64;
-                let mut block = vec![0f64; ROWS.min(e.shape[0]) * v]; // [rows, V]
-                for (i, w) in t.data.chunks(ROWS * input_size).enumerate() {
-                    let rows = w.len() / input_size;
-                    let block = &mut block[..rows * v];
-                    // [rows, I] x [V, I]^T
-                    crate::kernels::gemm(
-                        rows, v, input_size, w, false, &emb.data, true, block, false,
-                    );
-                    for (d, &s) in dst[i * ROWS * v..][..rows * v].iter_mut().zip(block.iter()) {
-                        *d = s as f32;
-                    }
-                }
+                let dims = (e.shape[0], input_size);
+                fold::product_rows(&t.data, dims, &emb.data, v, true, |r, rows| {
+                    copy(&mut dst[r * v..], rows)
+                });
             }
-            None => {
-                for (d, &s) in dst.iter_mut().zip(&t.data) {
-                    *d = s as f32;
-                }
-            }
+            // V' = V blockdiag(W_hr of the top layer's directions)
+            (_, Some(f)) => copy(dst, &f.fold_columns(&t.data, e.shape[0], layers - 1)),
+            _ => copy(dst, &t.data),
         }
         names.insert(e.name.clone(), t.name.clone());
     }
@@ -589,8 +587,17 @@ pub fn import_state_dict(
         ));
     }
     let mut unfolded = BTreeMap::new();
+    let keep = |t: &NamedTensor| (t.shape.clone(), t.data.iter().map(|&v| v as f32).collect());
+    // with a projection: the file's tensors the fold replaced, and its head
+    if let Some((_, replaced)) = &folded {
+        for t in original.iter().filter(|t| replaced.contains(&t.name)) {
+            unfolded.insert(t.name.clone(), keep(t));
+        }
+        if let Some(w) = head_w {
+            unfolded.insert(w.name.clone(), keep(w));
+        }
+    }
     if let Some(emb) = embedding {
-        let keep = |t: &NamedTensor| (t.shape.clone(), t.data.iter().map(|&v| v as f32).collect());
         unfolded.insert(emb.name.clone(), keep(emb));
         for rev in [false, true] {
             if let Some(t) = get(0, rev, "weight_ih") {
@@ -605,6 +612,7 @@ pub fn import_state_dict(
         ignored,
         embedding: embedding.map(|e| e.name.clone()),
         unfolded,
+        projection: projected.map(|f| (f.size, f.names())),
     })
 }
 
@@ -626,6 +634,10 @@ impl Imported {
         let mut meta = BTreeMap::new();
         meta.insert(NAMES_KEY.to_string(), names);
         meta.insert(HAS_HEAD_KEY.to_string(), self.has_head.to_string());
+        if let Some((size, w_hr)) = &self.projection {
+            let j = serde_json::json!({ "proj_size": size, "weight_hr": w_hr });
+            meta.insert(fold::PROJECTION_KEY.to_string(), j.to_string());
+        }
         let extra = self
             .unfolded
             .iter()
@@ -682,7 +694,7 @@ mod tests {
             Some(("weight_ih", 1, true))
         );
         assert_eq!(parse_param("bias_hh_l0"), Some(("bias_hh", 0, false)));
-        assert_eq!(parse_param("weight_hr_l0"), None); // LSTM projections: not supported
+        assert_eq!(parse_param("weight_hr_l0"), Some(("weight_hr", 0, false))); // LSTM projections
         assert_eq!(parse_param("weight_ih_lx"), None);
     }
 

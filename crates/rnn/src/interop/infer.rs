@@ -2,7 +2,8 @@
 //! PyTorch's conventions (`pack_padded_sequence` semantics for lengths, the
 //! final state of each sequence at its own end, zeros past each length).
 
-use crate::interop::import::{IMPORTED_TASK, UNFOLDED_PREFIX};
+use crate::interop::fold::{folded_embedding, Projection};
+use crate::interop::import::{HAS_HEAD_KEY, IMPORTED_TASK};
 use crate::io::model_file::ModelFile;
 use crate::io::{TensorFile, TensorWriter};
 use crate::nn::layer::Input;
@@ -45,6 +46,12 @@ impl InferInput {
     /// file, checking every shape and value against `model`: each error names
     /// the file, the tensor, what was expected and what it holds.
     pub fn read(path: &Path, model: &Model<f32>) -> Result<Self> {
+        Self::read_sized(path, model, model.config.hidden_size)
+    }
+
+    /// [`InferInput::read`] with states `[L*D, B, width]` (`width` = `P`
+    /// for an LSTM with a projection).
+    fn read_sized(path: &Path, model: &Model<f32>, width: usize) -> Result<Self> {
         let f = TensorFile::read(path)?;
         let cfg = &model.config;
         // a misspelt name (PyTorch's own `h_0`, `lens`) would otherwise be
@@ -110,20 +117,27 @@ impl InferInput {
             None
         };
         let ld = cfg.num_layers * cfg.directions();
-        let want = [ld, batch, cfg.hidden_size];
-        let read_state = |name: &str| -> Result<Option<Vec<f32>>> {
+        let read_state = |name: &str, w: usize| -> Result<Option<Vec<f32>>> {
+            let want = [ld, batch, w];
             if !f.has(name) {
                 return Ok(None);
             }
             let t = f.f64(name)?;
             if t.shape != want {
-                return Err(f.bad_shape(name, &t.shape, format!("{want:?} (L*D, B, H)")));
+                return Err(f.bad_shape(
+                    name,
+                    &t.shape,
+                    format!(
+                        "{want:?} (L*D, B, {})",
+                        if w == cfg.hidden_size { "H" } else { "P" }
+                    ),
+                ));
             }
             f.check_finite(name, &t.data, "a finite state")?;
             Ok(Some(t.data.iter().map(|&v| v as f32).collect()))
         };
-        let h0 = read_state("h0")?;
-        let c0 = read_state("c0")?;
+        let h0 = read_state("h0", width)?;
+        let c0 = read_state("c0", cfg.hidden_size)?;
         let mem = cfg.cell.has_memory();
         // PyTorch's LSTM takes its state as (h0, c0), both or neither: a
         // missing half is an error there, not zeros
@@ -149,11 +163,11 @@ impl InferInput {
         let state = if h0.is_none() && c0.is_none() {
             None
         } else {
-            let zeros = || vec![0.0; ld * batch * cfg.hidden_size];
+            let zeros = |w: usize| vec![0.0; ld * batch * w];
             Some(State {
-                h: h0.unwrap_or_else(zeros),
+                h: h0.unwrap_or_else(|| zeros(width)),
                 c: if mem {
-                    c0.unwrap_or_else(zeros)
+                    c0.unwrap_or_else(|| zeros(cfg.hidden_size))
                 } else {
                     Vec::new()
                 },
@@ -169,14 +183,16 @@ impl InferInput {
         })
     }
 
-    /// [`InferInput::read`] for the network of a model file, which also
-    /// refuses token `ids` for a model imported without an `nn.Embedding`:
-    /// such a model reads float inputs `x`, and ids read as one-hot rows of
-    /// `x` would run (and give numbers) only by accident of the input size.
+    /// [`InferInput::read`] for the network of a model file (run it with
+    /// [`InferInput::run_file`]), which also refuses token `ids` for a
+    /// model imported without an `nn.Embedding`: such a model reads float
+    /// inputs `x`, and ids read as one-hot rows of `x` would run (and give
+    /// numbers) only by accident of the input size. For an LSTM imported
+    /// with a projection, `h0` is `[L*D, B, P]`, as PyTorch's.
     pub fn read_for(path: &Path, file: &ModelFile) -> Result<Self> {
-        let input = Self::read(path, &file.model)?;
-        let embedded = file.extra.keys().any(|k| k.starts_with(UNFOLDED_PREFIX));
-        if file.task == IMPORTED_TASK && !embedded && !input.ids.is_empty() {
+        let width = Projection::of(file)?.map_or(file.model.config.hidden_size, |p| p.size);
+        let input = Self::read_sized(path, &file.model, width)?;
+        if file.task == IMPORTED_TASK && !folded_embedding(file) && !input.ids.is_empty() {
             return Err(Error::Data {
                 path: path.to_path_buf(),
                 reason: format!(
@@ -188,15 +204,55 @@ impl InferInput {
         Ok(input)
     }
 
+    /// Runs the network of a model file on inputs read by
+    /// [`InferInput::read_for`], with the head unless it was imported
+    /// without one. An LSTM imported with a projection gives PyTorch's
+    /// `output` and `h_n` (`[.., D*P]`, `[L*D, B, P]`): the model runs on
+    /// `m` and projects it ([`Projection`]).
+    pub fn run_file(&self, file: &ModelFile) -> Result<InferOutput> {
+        let with_head = file.meta.get(HAS_HEAD_KEY).map(String::as_str) != Some("false");
+        let Some(p) = Projection::of(file)? else {
+            return self.run(&file.model, with_head);
+        };
+        let lifted = match &self.state {
+            Some(s) => Some(State {
+                h: p.lift(&s.h, self.batch)?,
+                c: s.c.clone(),
+            }),
+            None => None,
+        };
+        let mut out = self.run_from(&file.model, with_head, lifted.as_ref())?;
+        let cfg = &file.model.config;
+        let dirs = cfg.directions();
+        out.output = p.project(&out.output, dirs, (cfg.num_layers - 1) * dirs);
+        out.state.h = out
+            .state
+            .h
+            .chunks_exact(self.batch * p.hidden)
+            .enumerate()
+            .flat_map(|(idx, hs)| p.project(hs, 1, idx))
+            .collect();
+        Ok(out)
+    }
+
     /// Runs `model` forward on these inputs (`with_head`: also the logits).
     pub fn run(&self, model: &Model<f32>, with_head: bool) -> Result<InferOutput> {
+        self.run_from(model, with_head, self.state.as_ref())
+    }
+
+    fn run_from(
+        &self,
+        model: &Model<f32>,
+        with_head: bool,
+        state: Option<&State<f32>>,
+    ) -> Result<InferOutput> {
         let input = if self.ids.is_empty() {
             Input::Dense(&self.x)
         } else {
             Input::Ids(&self.ids)
         };
         let mut batch = Batch::new(input, self.steps, self.batch);
-        if let Some(s) = &self.state {
+        if let Some(s) = state {
             batch = batch.with_state(s);
         }
         if let Some(l) = &self.lengths {
@@ -216,16 +272,25 @@ impl InferInput {
 
 impl InferOutput {
     /// Writes `output`, `h_n`, `c_n` (LSTM) and `logits` (with a head) as
-    /// float32 tensors, atomically.
+    /// float32 tensors, atomically (`output` and `h_n` as wide as they are:
+    /// `P` wide for an LSTM with a projection, else `H`).
     pub fn write(&self, path: &Path, model: &Model<f32>, steps: usize, batch: usize) -> Result<()> {
         let cfg = &model.config;
-        let (d, h) = (cfg.directions(), cfg.hidden_size);
+        let ld = cfg.num_layers * cfg.directions();
         let mut w = TensorWriter::new();
-        w.add::<f32>("output", &[steps, batch, d * h], &self.output);
-        let sh = [cfg.num_layers * d, batch, h];
-        w.add::<f32>("h_n", &sh, &self.state.h);
+        let width = |n: usize, rows: usize| n / rows.max(1);
+        w.add::<f32>(
+            "output",
+            &[steps, batch, width(self.output.len(), steps * batch)],
+            &self.output,
+        );
+        w.add::<f32>(
+            "h_n",
+            &[ld, batch, width(self.state.h.len(), ld * batch)],
+            &self.state.h,
+        );
         if !self.state.c.is_empty() {
-            w.add::<f32>("c_n", &sh, &self.state.c);
+            w.add::<f32>("c_n", &[ld, batch, cfg.hidden_size], &self.state.c);
         }
         if let Some(l) = &self.logits {
             w.add::<f32>("logits", &[steps, batch, cfg.output_size], l);

@@ -4,6 +4,7 @@
 //! `state_dict` or as an ONNX model ([`onnx`]).
 
 mod export;
+mod fold;
 mod import;
 mod infer;
 pub mod onnx;
@@ -11,6 +12,7 @@ pub mod pickle;
 mod state_dict;
 
 pub use export::{export_pytorch, outside_the_network, NOT_EXPORTED_KEY};
+pub use fold::{Projection, PROJECTION_KEY};
 pub use import::{
     import_file, import_state_dict, read_state_dict, ImportOptions, Imported, NamedTensor,
     HAS_HEAD_KEY, IMPORTED_TASK, NAMES_KEY,

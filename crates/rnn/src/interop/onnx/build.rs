@@ -18,6 +18,15 @@ const B: Dim = Dim::Named("B");
 pub(super) fn model_proto(mf: &ModelFile) -> Result<ModelProto> {
     let model = &mf.model;
     model.check_model_named()?;
+    // ONNX's LSTM has no projection: its Y and Y_h would be the
+    // unprojected m, not PyTorch's h (a graph would need a MatMul per
+    // direction and layer between LSTM nodes)
+    if mf.meta.contains_key(crate::interop::PROJECTION_KEY) {
+        return Err(crate::Error::Data {
+            path: crate::io::model_file::MODEL_FILE.into(),
+            reason: "an LSTM imported with proj_size cannot be written as ONNX, whose LSTM operator has no projection (`rnn export --format pytorch` and `rnn infer` take it)".into(),
+        });
+    }
     let cfg = &model.config;
     let (h, nd, nl) = (cfg.hidden_size, cfg.directions(), cfg.num_layers);
     let state = [Dim::Fixed(nl * nd), B, Dim::Fixed(h)];

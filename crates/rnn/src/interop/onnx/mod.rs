@@ -57,12 +57,7 @@ pub const IR_VERSION: i64 = 7;
 /// so does a model imported with its `nn.Embedding` folded into the input
 /// weights ([`crate::interop::Imported::embedding`]).
 pub fn takes_ids(mf: &ModelFile) -> bool {
-    mf.task == Task::Lm
-        || (mf.task == Task::Imported
-            && mf
-                .extra
-                .keys()
-                .any(|k| k.starts_with(crate::interop::import::UNFOLDED_PREFIX)))
+    mf.task == Task::Lm || (mf.task == Task::Imported && crate::interop::fold::folded_embedding(mf))
 }
 
 /// The ONNX model (serialized protobuf) of a model directory's recurrent
