@@ -736,3 +736,70 @@ fn gaps_in_a_long_csv_files_steps_are_warned_of() {
     // the other layouts have no steps to check
     assert!(ts("1,2,3:a\n4,5:b\n").unwrap().warnings.is_empty());
 }
+
+/// A long CSV file's header names its value columns; a model keeps its
+/// training file's names and reads other files by them: columns in another
+/// order are read in the model's (they were read by position, so swapped
+/// columns gave other predictions), a missing one or one too many is an
+/// error naming them, and a file without a header is read by position.
+#[test]
+fn a_models_csv_columns_are_found_by_name() {
+    use rnn::tasks::classify::{Classifier, TrainConfig, Trainer};
+    let dir = std::env::temp_dir().join(format!("rnn-csv-names-{}", std::process::id()));
+    let train =
+        "id,t,speed,angle,label\na,0,0.1,5,up\na,1,0.2,6,up\nb,0,0.9,1,down\nb,1,0.8,2,down\n";
+    let data = csv(train).unwrap();
+    assert_eq!(data.columns, ["speed", "angle"]);
+    let cfg = TrainConfig {
+        hidden: 4,
+        ensemble: 1,
+        ..TrainConfig::default()
+    };
+    Trainer::from_data(cfg, data, None, &dir)
+        .unwrap()
+        .fit(rnn::tasks::Budget::Epochs(1), &mut ())
+        .unwrap();
+    let model = Classifier::load(&dir).unwrap();
+    assert_eq!(model.meta.columns, ["speed", "angle"]);
+    let file = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        model.read(&p)
+    };
+    let same = file(
+        "same.csv",
+        "id,t,speed,angle,label\nc,0,0.3,4,up\nc,1,0.5,3,up\n",
+    )
+    .unwrap();
+    let swapped = file(
+        "swapped.csv",
+        "id,t,label,angle,speed\nc,0,up,4,0.3\nc,1,up,3,0.5\n",
+    )
+    .unwrap();
+    assert_eq!(swapped.sequences[0].values, [0.3, 4.0, 0.5, 3.0]);
+    assert_eq!(swapped.sequences, same.sequences);
+    assert_eq!(
+        model.predict(&swapped).unwrap(),
+        model.predict(&same).unwrap()
+    );
+    let e = file("short.csv", "id,t,speed,label\nc,0,0.3,up\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("short.csv:1: no column 'angle' in the header (its columns: 'id', 't', 'speed', 'label')"), "{e}");
+    let e = file("wide.csv", "id,t,speed,angle,label,note\nc,0,0.3,4,up,x\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("wide.csv:1: columns 'label', 'note' are neither"),
+        "{e}"
+    );
+    // unlabelled, by name; and without a header, by position
+    let bare = file("bare.csv", "id,t,angle,speed\nc,0,4,0.3\nc,1,3,0.5\n").unwrap();
+    assert_eq!(
+        (bare.sequences[0].values.as_slice(), bare.labelled()),
+        (&[0.3, 4.0, 0.5, 3.0][..], false)
+    );
+    let plain = file("plain.csv", "c,0,0.3,4,up\nc,1,0.5,3,up\n").unwrap();
+    assert_eq!(plain.sequences[0].values, same.sequences[0].values);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

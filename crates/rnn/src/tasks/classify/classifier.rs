@@ -299,9 +299,15 @@ impl Classifier {
     }
 
     /// Reads a `.ts` or long CSV file the way the model reads data (its
-    /// fill, its number of dimensions).
+    /// fill, its number of dimensions, a CSV header's columns by the names
+    /// of the training file's).
     pub fn read(&self, path: &Path) -> Result<Dataset> {
-        Dataset::read(path, self.meta.fill, Some(self.meta.dims))
+        Dataset::read_named(
+            path,
+            self.meta.fill,
+            Some(self.meta.dims),
+            &self.meta.columns,
+        )
     }
 
     /// A warning when `data` (read by [`Classifier::read`]) may be a file

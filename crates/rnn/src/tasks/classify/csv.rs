@@ -52,9 +52,41 @@ impl Dataset {
     /// errors are one line naming the line at fault. `dims`: the frame size
     /// a model expects, if any (without it the last column is the label).
     pub fn parse_csv(path: &Path, text: &str, fill: Fill, dims: Option<usize>) -> Result<Dataset> {
+        Self::parse_csv_named(path, text, fill, dims, &[])
+    }
+
+    /// [`Dataset::parse_csv`] for a model whose training file's header
+    /// named its value columns `names` ([`Dataset::columns`]): a file with
+    /// a header is read by those names, in the model's order, whatever
+    /// order its columns are in; one more column is the label. A name
+    /// missing from the header, or columns left over, is an error naming
+    /// them. Without a header (or `names` empty), by position.
+    ///
+    /// ```
+    /// use rnn::tasks::classify::{Dataset, Fill};
+    /// let names = ["x".to_string(), "y".to_string()];
+    /// let text = "id,t,label,y,x\ns,0,up,5,0.1\ns,1,up,6,0.2\n";
+    /// let d = Dataset::parse_csv_named("t.csv".as_ref(), text, Fill::Linear, Some(2), &names)?;
+    /// assert_eq!(d.sequences[0].values, [0.1, 5.0, 0.2, 6.0]); // x, y
+    /// assert_eq!(d.sequences[0].label.as_deref(), Some("up"));
+    /// let e = Dataset::parse_csv_named("t.csv".as_ref(), "id,t,x,label\n", Fill::Linear, Some(2), &names);
+    /// assert!(e.unwrap_err().to_string().contains("no column 'y'"));
+    /// # Ok::<(), rnn::Error>(())
+    /// ```
+    pub fn parse_csv_named(
+        path: &Path,
+        text: &str,
+        fill: Fill,
+        dims: Option<usize>,
+        names: &[String],
+    ) -> Result<Dataset> {
         let err = Error::parse_in(path);
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut layout: Option<(usize, bool)> = None; // (columns, labelled)
+                                                      // the value columns in the model's order, and the label's column
+        let mut picks: Vec<usize> = Vec::new();
+        let mut label_col: Option<usize> = None;
+        let mut columns: Vec<String> = Vec::new();
         let mut order: Vec<String> = Vec::new();
         let mut series: HashMap<String, Rows> = HashMap::new();
         let mut first_row = true;
@@ -66,8 +98,15 @@ impl Dataset {
             let fields: Vec<&str> = t.split(',').map(unquote).collect();
             let header = first_row && fields.get(1).is_some_and(|s| s.parse::<f64>().is_err());
             first_row = false;
-            let (cols, labelled) = match layout {
+            let (cols, _) = match layout {
                 Some(l) => l,
+                None if header && !names.is_empty() => {
+                    let (p, l) = by_name(&fields, names).map_err(|e| err(n, e))?;
+                    (picks, label_col) = (p, l);
+                    columns = names.to_vec();
+                    layout = Some((fields.len(), l.is_some()));
+                    (fields.len(), l.is_some())
+                }
                 None => {
                     let c = fields.len();
                     let l = match dims {
@@ -82,6 +121,11 @@ impl Dataset {
                         ))),
                     };
                     layout = Some(l);
+                    picks = (2..l.0 - usize::from(l.1)).collect();
+                    label_col = l.1.then(|| l.0 - 1);
+                    if header {
+                        columns = picks.iter().map(|&k| fields[k].to_string()).collect();
+                    }
                     l
                 }
             };
@@ -105,13 +149,13 @@ impl Dataset {
                 Ok(s) if s.is_finite() => s,
                 _ => return Err(err(n, format!("step '{}' is not a number", fields[1]))),
             };
-            let feat_end = if labelled { cols - 1 } else { cols };
-            let values = fields[2..feat_end]
+            let values = picks
                 .iter()
-                .enumerate()
-                .map(|(k, f)| parse_value(f).map_err(|e| err(n, format!("column {}: {e}", k + 3))))
+                .map(|&k| {
+                    parse_value(fields[k]).map_err(|e| err(n, format!("column {}: {e}", k + 1)))
+                })
                 .collect::<Result<Vec<_>>>()?;
-            let label = labelled.then(|| fields[cols - 1].to_string());
+            let label = label_col.map(|k| fields[k].to_string());
             if label.as_deref() == Some("") {
                 return Err(err(n, "empty class label".into()));
             }
@@ -136,13 +180,13 @@ impl Dataset {
             }
             s.rows.push((step, n, values));
         }
-        let Some((cols, labelled)) = layout else {
+        if layout.is_none() {
             return Err(Error::Data {
                 path: path.to_path_buf(),
                 reason: "no rows (expected series_id,step,features...,label)".into(),
             });
-        };
-        let dims = cols - 2 - usize::from(labelled);
+        }
+        let dims = picks.len();
         let mut raw = Vec::with_capacity(order.len());
         // per series, its steps in order and the line of each
         let mut steps: Vec<(String, Vec<(f64, usize)>)> = Vec::with_capacity(order.len());
@@ -169,7 +213,59 @@ impl Dataset {
         }
         let mut d = Dataset::from_raw(path, raw, dims, fill, None, None)?;
         d.warnings.extend(gap_warning(path, &steps));
+        d.columns = columns;
         Ok(d)
+    }
+}
+
+/// The value columns of a header `fields` (series id, step, then the
+/// others) for a model whose value columns were `names`: each name's column
+/// in the model's order, and the label's, the one other column (none: a
+/// file without labels). The error says which names are missing or which
+/// columns are left over.
+fn by_name(
+    fields: &[&str],
+    names: &[String],
+) -> std::result::Result<(Vec<usize>, Option<usize>), String> {
+    let have = || {
+        fields
+            .iter()
+            .map(|f| format!("'{f}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let want = || {
+        names
+            .iter()
+            .map(|f| format!("'{f}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut picks = Vec::with_capacity(names.len());
+    for name in names {
+        match (2..fields.len()).find(|&k| fields[k] == name) {
+            Some(k) => picks.push(k),
+            None => {
+                return Err(format!(
+                    "no column '{name}' in the header (its columns: {}); the model reads the columns {} of its training file, found by name",
+                    have(),
+                    want()
+                ))
+            }
+        }
+    }
+    let rest: Vec<usize> = (2..fields.len()).filter(|k| !picks.contains(k)).collect();
+    match rest.as_slice() {
+        [] => Ok((picks, None)),
+        [label] => Ok((picks, Some(*label))),
+        more => Err(format!(
+            "columns {} are neither the model's value columns ({}) nor one label column",
+            more.iter()
+                .map(|&k| format!("'{}'", fields[k]))
+                .collect::<Vec<_>>()
+                .join(", "),
+            want()
+        )),
     }
 }
 

@@ -53,6 +53,10 @@ pub struct Dataset {
     /// long CSV file whose steps have gaps: [`Dataset::parse_csv`]); empty
     /// for most files.
     pub warnings: Vec<String>,
+    /// The value columns' names, from a long CSV file's header (empty for
+    /// other files and CSV files without one): a model keeps its training
+    /// file's, and reads other files by them ([`Dataset::parse_csv_named`]).
+    pub columns: Vec<String>,
 }
 
 /// A sequence as parsed, before its missing values are filled.
@@ -76,11 +80,24 @@ impl Dataset {
     /// size expected (a trained model's; `None`: as the file says), used to
     /// tell whether the file has labels when its header does not say.
     pub fn read(path: &Path, fill: Fill, dims: Option<usize>) -> Result<Dataset> {
+        Self::read_named(path, fill, dims, &[])
+    }
+
+    /// [`Dataset::read`] for a model whose training file named its value
+    /// columns `names` (a long CSV file's header, [`Dataset::columns`]): a
+    /// CSV file with a header is read by those names
+    /// ([`Dataset::parse_csv_named`]).
+    pub fn read_named(
+        path: &Path,
+        fill: Fill,
+        dims: Option<usize>,
+        names: &[String],
+    ) -> Result<Dataset> {
         let bytes = crate::io::read_file(path)?;
         let text = crate::io::utf8_text(path, bytes)?;
         let ext = |x: &str| path.extension().is_some_and(|e| e.eq_ignore_ascii_case(x));
         if ext("csv") {
-            Self::parse_csv(path, &text, fill, dims)
+            Self::parse_csv_named(path, &text, fill, dims, names)
         } else if ext("tsv") {
             Self::parse_tsv(path, &text, fill, dims)
         } else if ext("arff") {
@@ -252,6 +269,7 @@ impl Dataset {
             filled,
             problem,
             warnings: Vec::new(),
+            columns: Vec::new(),
         };
         if d.labelled() {
             d.class_ids(&d.classes)?;

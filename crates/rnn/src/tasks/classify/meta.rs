@@ -84,6 +84,11 @@ pub struct ClassifyMeta {
     /// ([`ClassifyMeta::unfinished`]).
     #[serde(default = "finished_before")]
     pub finished: bool,
+    /// The value columns' names in the training file's header (a long CSV
+    /// file's; empty otherwise, and in files before the fiftieth session):
+    /// other CSV files with a header are read by these names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
 }
 
 /// Files from before [`ClassifyMeta::finished`] were written at the end.

@@ -103,7 +103,7 @@ impl Trainer {
         config.validate()?;
         let t = Dataset::read(train, config.fill, None)?;
         let d = dev
-            .map(|p| Dataset::read(p, config.fill, Some(t.dims)))
+            .map(|p| Dataset::read_named(p, config.fill, Some(t.dims), &t.columns))
             .transpose()?;
         Trainer::from_data(config, t, d, out)
     }
@@ -181,6 +181,7 @@ impl Trainer {
             reservoir: None,
             nearest: None,
             finished: false,
+            columns: train.columns.clone(),
         };
         let baseline = train
             .sequences
