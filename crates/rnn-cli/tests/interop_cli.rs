@@ -11,6 +11,46 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Runs `rnn ARGS`, which must succeed; its stdout.
+fn run_ok(args: &[&str]) -> String {
+    let out = rnn(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `rnn infer` of `model` on the fixture `name`'s inputs writes (to `res`)
+/// the tensors `names` as PyTorch computed them: same shapes, within 1e-5.
+fn infer_matches(model: &std::path::Path, name: &str, names: &[&str], res: &std::path::Path) {
+    let input = fixture(&format!("{name}.input.safetensors"));
+    run_ok(&[
+        "infer",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "-o",
+        res.to_str().unwrap(),
+    ]);
+    let got = rnn::io::TensorFile::read(res).unwrap();
+    let want = rnn::io::TensorFile::read(fixture(&format!("{name}.expected.safetensors"))).unwrap();
+    for t in names {
+        let (g, w) = (got.f64(t).unwrap(), want.f64(t).unwrap());
+        assert_eq!(g.shape, w.shape, "{t}");
+        let err = g
+            .data
+            .iter()
+            .zip(&w.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        // both are zero past each length
+        assert!(err < 1e-5, "{name} {t}: {err:e}");
+    }
+}
+
 /// `rnn import --json`: what was imported as one object (the same figures
 /// as the line), with the embedding's name and Elman's nonlinearity.
 #[test]
@@ -66,51 +106,18 @@ fn import_then_infer_reproduces_pytorch() {
     let dir = tmp("interop-cli");
     let model = dir.join("gru");
     let pt = fixture("gru_1layer.pt");
-    let out = rnn(&[
+    let line = run_ok(&[
         "import",
         pt.to_str().unwrap(),
         "--out",
         model.to_str().unwrap(),
     ]);
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = String::from_utf8_lossy(&out.stdout);
-    assert!(
         line.starts_with("imported gru 1 layer(s) x 6 hidden, input 5, head 3"),
         "{line}"
     );
     let res = dir.join("out.safetensors");
-    let input = fixture("gru_1layer.input.safetensors");
-    let out = rnn(&[
-        "infer",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "-o",
-        res.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got = rnn::io::TensorFile::read(&res).unwrap();
-    let want = rnn::io::TensorFile::read(fixture("gru_1layer.expected.safetensors")).unwrap();
-    for name in ["output", "h_n", "logits"] {
-        let (g, w) = (got.f64(name).unwrap(), want.f64(name).unwrap());
-        assert_eq!(g.shape, w.shape, "{name}");
-        let err = g
-            .data
-            .iter()
-            .zip(&w.data)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
-        assert!(err < 1e-5, "{name}: {err:e}"); // lengths are all T here, so logits compare everywhere
-    }
+    infer_matches(&model, "gru_1layer", &["output", "h_n", "logits"], &res);
     // a second import into the same directory is refused; --force replaces
     let again = rnn(&[
         "import",
@@ -406,66 +413,27 @@ fn a_projected_lstm_imports_infers_as_pytorch_and_refuses_onnx() {
     let dir = tmp("interop-proj");
     let model = dir.join("proj");
     let pt = fixture("lstm_proj_bidir.pt");
-    let out = rnn(&[
-        "import",
-        pt.to_str().unwrap(),
-        "--out",
-        model.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = String::from_utf8_lossy(&out.stdout);
+    let (p, m) = (pt.to_str().unwrap(), model.to_str().unwrap());
+    let line = run_ok(&["import", p, "--out", m]);
     assert!(
         line.starts_with("imported lstm 2 layer(s) x 6 hidden projected to 2, bidirectional, input 3, head 3; 22 tensors"),
         "{line}"
     );
-    let j = rnn(&[
-        "import",
-        pt.to_str().unwrap(),
-        "--out",
-        model.to_str().unwrap(),
-        "--force",
-        "--json",
-    ]);
-    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    let j = run_ok(&["import", p, "--out", m, "--force", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap();
     assert_eq!(
         (&v["proj_size"], &v["hidden"], &v["tensors"]),
         (&2.into(), &6.into(), &22.into()),
         "{v}"
     );
     let res = dir.join("out.safetensors");
-    let input = fixture("lstm_proj_bidir.input.safetensors");
-    let m = model.to_str().unwrap();
-    let out = rnn(&[
-        "infer",
-        "--model",
-        m,
-        "--input",
-        input.to_str().unwrap(),
-        "-o",
-        res.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    infer_matches(
+        &model,
+        "lstm_proj_bidir",
+        &["output", "h_n", "c_n", "logits"],
+        &res,
     );
     let got = rnn::io::TensorFile::read(&res).unwrap();
-    let want = rnn::io::TensorFile::read(fixture("lstm_proj_bidir.expected.safetensors")).unwrap();
-    for name in ["output", "h_n", "c_n", "logits"] {
-        let (g, w) = (got.f64(name).unwrap(), want.f64(name).unwrap());
-        assert_eq!(g.shape, w.shape, "{name}");
-        let err = g
-            .data
-            .iter()
-            .zip(&w.data)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
-        assert!(err < 1e-5, "{name}: {err:e}"); // both zero past each length
-    }
     assert_eq!(got.f64("h_n").unwrap().shape, [4, 3, 2]);
     let onnx = dir.join("proj.onnx");
     let bad = rnn(&[

@@ -637,30 +637,7 @@ fn an_lstm_with_a_projection_matches_pytorch_and_exports_as_the_file_had_it() {
             name == "embedding_lstm_proj",
             "{file}"
         );
-        let mf = imp.to_model_file().unwrap();
-        let sd = read_state_dict(&fixture(file)).unwrap();
-        let back = TensorFile::from_bytes(
-            "export".into(),
-            rnn::interop::export_pytorch(&mf)
-                .unwrap()
-                .to_bytes()
-                .unwrap(),
-        )
-        .unwrap();
-        let mut got = back.names();
-        got.sort();
-        let mut want: Vec<String> = sd.iter().map(|t| t.name.clone()).collect();
-        want.sort();
-        assert_eq!(got, want, "{file}: names");
-        for t in &sd {
-            let b = back.f64(&t.name).unwrap();
-            assert_eq!(
-                (&b.shape, &b.data),
-                (&t.shape, &t.data),
-                "{file} {}",
-                t.name
-            );
-        }
+        let mf = exports_as_the_file_had_it(file, &imp);
         let e = rnn::interop::export_onnx(&mf).unwrap_err().to_string();
         assert!(
             e.contains("proj_size") && e.contains("no projection"),
@@ -703,32 +680,43 @@ fn an_lstm_with_a_projection_matches_pytorch_and_exports_as_the_file_had_it() {
     );
 }
 
+/// Saves `imp` (imported from the fixture `file`) as a model directory,
+/// loads it back and checks that its PyTorch export holds the file's
+/// tensors, names and values bit for bit; returns the loaded model file.
+fn exports_as_the_file_had_it(
+    file: &str,
+    imp: &rnn::interop::Imported,
+) -> rnn::io::model_file::ModelFile {
+    let sd = read_state_dict(&fixture(file)).unwrap();
+    let dir = std::env::temp_dir().join(format!("rnn-fold-{}-{file}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    imp.to_model_file().unwrap().save(&dir).unwrap();
+    let mf = rnn::io::model_file::ModelFile::load(&dir).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let bytes = rnn::interop::export_pytorch(&mf)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let back = TensorFile::from_bytes("export".into(), bytes).unwrap();
+    let mut got = back.names();
+    got.sort();
+    let mut want: Vec<String> = sd.iter().map(|t| t.name.clone()).collect();
+    want.sort();
+    assert_eq!(got, want, "{file}: names");
+    for t in &sd {
+        let b = back.f64(&t.name).unwrap();
+        assert_eq!(b.shape, t.shape, "{file} {}", t.name);
+        assert_eq!(b.data, t.data, "{file} {}: not the file's values", t.name);
+    }
+    mf
+}
+
 #[test]
 fn an_embedding_folded_on_import_exports_as_the_file_had_it() {
     for file in ["embedding_gru.safetensors", "word_lm_tied.pt"] {
-        let path = fixture(file);
-        let sd = read_state_dict(&path).unwrap();
+        let sd = read_state_dict(&fixture(file)).unwrap();
         let imp = import_state_dict(&sd, file, &ImportOptions::default()).unwrap();
         // through the model file on disk and back
-        let dir = std::env::temp_dir().join(format!("rnn-fold-{}-{file}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        imp.to_model_file().unwrap().save(&dir).unwrap();
-        let mf = rnn::io::model_file::ModelFile::load(&dir).unwrap();
-        let bytes = rnn::interop::export_pytorch(&mf)
-            .unwrap()
-            .to_bytes()
-            .unwrap();
-        let back = TensorFile::from_bytes("export".into(), bytes).unwrap();
-        let mut got = back.names();
-        got.sort();
-        let mut want: Vec<String> = sd.iter().map(|t| t.name.clone()).collect();
-        want.sort();
-        assert_eq!(got, want, "{file}: names");
-        for t in &sd {
-            let b = back.f64(&t.name).unwrap();
-            assert_eq!(b.shape, t.shape, "{file} {}", t.name);
-            assert_eq!(b.data, t.data, "{file} {}: not the file's values", t.name);
-        }
-        let _ = std::fs::remove_dir_all(&dir);
+        exports_as_the_file_had_it(file, &imp);
     }
 }

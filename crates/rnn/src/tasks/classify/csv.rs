@@ -227,20 +227,14 @@ fn by_name(
     fields: &[&str],
     names: &[String],
 ) -> std::result::Result<(Vec<usize>, Option<usize>), String> {
-    let have = || {
-        fields
-            .iter()
-            .map(|f| format!("'{f}'"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let want = || {
-        names
-            .iter()
-            .map(|f| format!("'{f}'"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    // names quoted and listed: 'a', 'b'
+    fn listed<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
+        let quoted: Vec<String> = names
+            .into_iter()
+            .map(|n| format!("'{}'", n.as_ref()))
+            .collect();
+        quoted.join(", ")
+    }
     let mut picks = Vec::with_capacity(names.len());
     for name in names {
         match (2..fields.len()).find(|&k| fields[k] == name) {
@@ -248,8 +242,8 @@ fn by_name(
             None => {
                 return Err(format!(
                     "no column '{name}' in the header (its columns: {}); the model reads the columns {} of its training file, found by name",
-                    have(),
-                    want()
+                    listed(fields),
+                    listed(names)
                 ))
             }
         }
@@ -260,11 +254,8 @@ fn by_name(
         [label] => Ok((picks, Some(*label))),
         more => Err(format!(
             "columns {} are neither the model's value columns ({}) nor one label column",
-            more.iter()
-                .map(|&k| format!("'{}'", fields[k]))
-                .collect::<Vec<_>>()
-                .join(", "),
-            want()
+            listed(more.iter().map(|&k| fields[k])),
+            listed(names)
         )),
     }
 }
