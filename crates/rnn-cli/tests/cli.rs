@@ -630,3 +630,91 @@ fn reference_and_trajectory_never_write_over_their_case() {
     assert_eq!(std::fs::read(&case).unwrap(), before);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `rnn reference` and `rnn trajectory` print how the tensors they write
+/// compare with the case's own values: the fixtures within 1e-12, and a
+/// case whose expected `dW` was moved by 1e-3 at one element is named with
+/// that error (line and `--json`).
+#[test]
+fn reference_and_trajectory_say_how_far_they_are_from_the_case() {
+    let d = tmp("ref-report");
+    let out = d.join("o.safetensors");
+    let o = out.to_str().unwrap();
+    let stdout = |args: &[&str]| {
+        let r = rnn(args);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        String::from_utf8_lossy(&r.stdout).into_owned()
+    };
+    let case = fixture("elman_tanh_softmax.safetensors");
+    let line = stdout(&["reference", &case, "-o", o]);
+    let head =
+        format!("10 tensors (f64) -> {o}; against the case's 10 of them: largest relative error ");
+    assert!(line.starts_with(&head), "{line}");
+    let err: f64 = line[head.len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(err < 1e-12, "{line}");
+    let traj = fixture("trajectories/traj_adam.safetensors");
+    let j: serde_json::Value = serde_json::from_str(&stdout(&[
+        "trajectory",
+        &traj,
+        "-o",
+        o,
+        "--force",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        (&j["tensors"], j["checked"].as_array().unwrap().len()),
+        (&6.into(), 6),
+        "{j}"
+    );
+    assert!(
+        j["worst"]["relative_error"].as_f64().unwrap() < 1e-12,
+        "{j}"
+    );
+    // the case's expected dW moved at one element
+    let src = rnn::io::TensorFile::read(&case).unwrap();
+    let mut w = rnn::io::TensorWriter::new();
+    for (k, v) in src.metadata() {
+        if !k.contains("checksum") {
+            w.meta(k.clone(), v.clone());
+        }
+    }
+    for name in src.names() {
+        match src.f64(&name) {
+            Ok(mut t) => {
+                if name == "dW" {
+                    t.data[3] += 1e-3;
+                }
+                w.add::<f64>(name, &t.shape, &t.data);
+            }
+            Err(_) => {
+                let (s, v) = src.i64(&name).unwrap();
+                w.add_i64(name, &s, &v);
+            }
+        }
+    }
+    let moved = d.join("moved.safetensors");
+    w.write(&moved).unwrap();
+    let line = stdout(&["reference", moved.to_str().unwrap(), "-o", o, "--force"]);
+    assert!(line.contains("(dW, max |diff| 1.00e-3)"), "{line}");
+    let j: serde_json::Value = serde_json::from_str(&stdout(&[
+        "reference",
+        moved.to_str().unwrap(),
+        "-o",
+        o,
+        "--force",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(j["worst"]["name"], "dW", "{j}");
+    assert!(
+        (j["worst"]["max_abs_diff"].as_f64().unwrap() - 1e-3).abs() < 1e-12,
+        "{j}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -9,7 +9,10 @@ use std::path::PathBuf;
 /// Writes `losses` and every `*_final` tensor.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  rnn trajectory tests/fixtures/reference/trajectories/traj_adam.safetensors -o out.safetensors"
+    after_help = "Prints how the tensors written compare with the case's own values (the largest relative \
+                  error, max |ours - case| / max |case|, and the tensor it is in).\n\nExamples:\n  \
+                  rnn trajectory tests/fixtures/reference/trajectories/traj_adam.safetensors -o out.safetensors\n  \
+                  rnn trajectory case.safetensors -o out.safetensors --json   # each tensor's errors as one object"
 )]
 pub struct TrajectoryArgs {
     /// The case file (.safetensors).
@@ -20,12 +23,16 @@ pub struct TrajectoryArgs {
     /// Replace the output file if it already exists.
     #[arg(long)]
     pub force: bool,
+    /// Print one JSON object instead of the line (the keys of `rnn reference --json`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs the command.
 pub fn run(args: &TrajectoryArgs) -> CliResult {
     rnn::io::refuse_output(&args.output, args.force, &[&args.case])?;
-    rnn::testing::trajectory::run_file(&args.case)?.write(&args.output)?;
+    let w = rnn::testing::trajectory::run_file(&args.case)?;
+    w.write(&args.output)?;
     eprintln!("wrote {}", args.output.display());
-    Ok(())
+    super::reference::report(&args.case, &args.output, &w, args.json)
 }

@@ -411,6 +411,16 @@ impl TensorWriter {
             .insert(name.into(), (Dtype::I64, shape.to_vec(), bytes));
     }
 
+    /// How many tensors have been added.
+    pub fn len(&self) -> usize {
+        self.tensors.len()
+    }
+
+    /// Whether no tensor has been added.
+    pub fn is_empty(&self) -> bool {
+        self.tensors.is_empty()
+    }
+
     /// The metadata entries set so far.
     pub fn metadata(&self) -> &BTreeMap<String, String> {
         &self.metadata

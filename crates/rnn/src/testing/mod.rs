@@ -2,6 +2,7 @@
 //! optimizer trajectories.
 
 pub mod bench;
+pub mod compare;
 pub mod gradcheck;
 pub mod reference;
 pub mod trajectory;
