@@ -435,6 +435,41 @@ fn a_projected_lstm_imports_infers_as_pytorch_and_refuses_onnx() {
     );
     let got = rnn::io::TensorFile::read(&res).unwrap();
     assert_eq!(got.f64("h_n").unwrap().shape, [4, 3, 2]);
+    // --json: the tensors written and their shapes; an export's file
+    let input = fixture("lstm_proj_bidir.input.safetensors");
+    let (i, r) = (input.to_str().unwrap(), res.to_str().unwrap());
+    let j = run_ok(&[
+        "infer", "--model", m, "--input", i, "-o", r, "--force", "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+    let shapes = serde_json::json!({"output": [5, 3, 4], "h_n": [4, 3, 2], "c_n": [4, 3, 6], "logits": [5, 3, 3]});
+    assert_eq!(
+        (&v["tensors"], &v["steps"], &v["task"]),
+        (&shapes, &5.into(), &"imported".into()),
+        "{v}"
+    );
+    let sd = dir.join("sd.safetensors");
+    let j = run_ok(&[
+        "export",
+        "--model",
+        m,
+        "--format",
+        "pytorch",
+        "-o",
+        sd.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+    assert_eq!(
+        (&v["format"], &v["not_exported"]),
+        (&"pytorch".into(), &serde_json::Value::Null),
+        "{v}"
+    );
+    assert_eq!(
+        v["bytes"].as_u64(),
+        Some(std::fs::metadata(&sd).unwrap().len()),
+        "{v}"
+    );
     let onnx = dir.join("proj.onnx");
     let bad = rnn(&[
         "export",

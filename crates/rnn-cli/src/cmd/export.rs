@@ -35,6 +35,10 @@ pub struct ExportArgs {
     /// Replace the output file if it already exists.
     #[arg(long)]
     pub force: bool,
+    /// Also print one JSON object on stdout: model, format, output (the file written), bytes, not_exported
+    /// (what the model directory holds outside the network, null when nothing).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs the command.
@@ -61,5 +65,13 @@ pub fn run(a: &ExportArgs) -> CliResult {
         eprintln!("note: not in the export (outside the network): {note}");
     }
     eprintln!("wrote {}", a.output.display());
+    if a.json {
+        let bytes = std::fs::metadata(&a.output).map(|m| m.len()).ok();
+        let j = serde_json::json!({
+            "model": a.model, "format": a.format.to_possible_value().map(|v| v.get_name().to_string()),
+            "output": a.output, "bytes": bytes, "not_exported": (!note.is_empty()).then_some(&note),
+        });
+        outln!("{j}")?;
+    }
     Ok(())
 }

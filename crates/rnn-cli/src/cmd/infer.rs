@@ -28,6 +28,10 @@ pub struct InferArgs {
     /// Replace the output file if it already exists.
     #[arg(long)]
     pub force: bool,
+    /// Also print one JSON object on stdout: model, task, steps, batch, output (the file written) and tensors
+    /// (each tensor's name and shape).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs the command.
@@ -41,6 +45,18 @@ pub fn run(a: &InferArgs) -> CliResult {
     let input = InferInput::read_for(&a.input, &mf)?;
     let out = input.run_file(&mf).map_err(|e| e.of_model(&a.model))?;
     out.write(&a.output, &mf.model, input.steps, input.batch)?;
+    if a.json {
+        let shapes: serde_json::Map<String, serde_json::Value> = out
+            .tensors(&mf.model, input.steps, input.batch)
+            .into_iter()
+            .map(|(name, shape, _)| (name.to_string(), shape.into()))
+            .collect();
+        let j = serde_json::json!({
+            "model": a.model, "task": mf.task.as_str(), "steps": input.steps, "batch": input.batch,
+            "output": a.output, "tensors": shapes,
+        });
+        outln!("{j}")?;
+    }
     eprintln!(
         "ran a '{}' model on T = {}, B = {}; wrote {}",
         mf.task,

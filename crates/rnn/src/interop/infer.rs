@@ -275,26 +275,42 @@ impl InferOutput {
     /// float32 tensors, atomically (`output` and `h_n` as wide as they are:
     /// `P` wide for an LSTM with a projection, else `H`).
     pub fn write(&self, path: &Path, model: &Model<f32>, steps: usize, batch: usize) -> Result<()> {
-        let cfg = &model.config;
-        let ld = cfg.num_layers * cfg.directions();
         let mut w = TensorWriter::new();
-        let width = |n: usize, rows: usize| n / rows.max(1);
-        w.add::<f32>(
-            "output",
-            &[steps, batch, width(self.output.len(), steps * batch)],
-            &self.output,
-        );
-        w.add::<f32>(
-            "h_n",
-            &[ld, batch, width(self.state.h.len(), ld * batch)],
-            &self.state.h,
-        );
-        if !self.state.c.is_empty() {
-            w.add::<f32>("c_n", &[ld, batch, cfg.hidden_size], &self.state.c);
-        }
-        if let Some(l) = &self.logits {
-            w.add::<f32>("logits", &[steps, batch, cfg.output_size], l);
+        for (name, shape, data) in self.tensors(model, steps, batch) {
+            w.add::<f32>(name, &shape, data);
         }
         w.write(path)
+    }
+
+    /// The tensors [`InferOutput::write`] writes: name, shape and values
+    /// (`c_n` for the LSTM, `logits` with a head).
+    pub fn tensors(
+        &self,
+        model: &Model<f32>,
+        steps: usize,
+        batch: usize,
+    ) -> Vec<(&'static str, Vec<usize>, &[f32])> {
+        let cfg = &model.config;
+        let ld = cfg.num_layers * cfg.directions();
+        let width = |n: usize, rows: usize| n / rows.max(1);
+        let mut out = vec![
+            (
+                "output",
+                vec![steps, batch, width(self.output.len(), steps * batch)],
+                &self.output[..],
+            ),
+            (
+                "h_n",
+                vec![ld, batch, width(self.state.h.len(), ld * batch)],
+                &self.state.h[..],
+            ),
+        ];
+        if !self.state.c.is_empty() {
+            out.push(("c_n", vec![ld, batch, cfg.hidden_size], &self.state.c[..]));
+        }
+        if let Some(l) = &self.logits {
+            out.push(("logits", vec![steps, batch, cfg.output_size], &l[..]));
+        }
+        out
     }
 }
