@@ -617,6 +617,8 @@ fn an_lstm_with_a_projection_matches_pytorch_and_exports_as_the_file_had_it() {
         ("lstm_proj_bidir.pt", "lstm_proj_bidir"),
         ("lstm_proj_bidir.safetensors", "lstm_proj_bidir"),
         ("embedding_lstm_proj.pt", "embedding_lstm_proj"),
+        // W_hr of rank 2 < P = 3, h0 given: no m0 has W_hr m0 = h0
+        ("lstm_proj_rankdef.safetensors", "lstm_proj_rankdef"),
     ] {
         let imp = matches_pytorch(file, name, &plain);
         let (p, names) = imp.projection.clone().unwrap();
@@ -678,6 +680,32 @@ fn an_lstm_with_a_projection_matches_pytorch_and_exports_as_the_file_had_it() {
         e.contains("tensor 'rnn.weight_hr_l0' element 4 is NaN"),
         "{e}"
     );
+    // a layer without its projection, and a projection without its layer
+    let two = read_state_dict(&fixture("lstm_proj_bidir.safetensors")).unwrap();
+    let gap: Vec<_> = two
+        .iter()
+        .filter(|t| t.name != "lstm.weight_hr_l1")
+        .cloned()
+        .collect();
+    let e = import_state_dict(&gap, "gap", &plain)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no projection 'lstm.weight_hr_l1' for 'lstm.weight_hh_l1'"),
+        "{e}"
+    );
+    let mut stray = sd.clone();
+    let mut rev = stray
+        .iter()
+        .find(|t| t.name == "rnn.weight_hr_l0")
+        .unwrap()
+        .clone();
+    rev.name = "rnn.weight_hr_l0_reverse".into();
+    stray.push(rev);
+    let e = import_state_dict(&stray, "stray", &plain)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("'rnn.weight_hr_l0_reverse' projects a layer or direction that has no recurrent weights"), "{e}");
 }
 
 /// Saves `imp` (imported from the fixture `file`) as a model directory,

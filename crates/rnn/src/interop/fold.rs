@@ -22,7 +22,7 @@
 //!   given `h0` becomes the `m0` of least norm with `W_hr m0 = h0`
 //!   ([`Projection::lift`]), which gives the same `W_hh h0`.
 
-use crate::interop::import::{parse_param, NamedTensor, NAMES_KEY, UNFOLDED_PREFIX};
+use crate::interop::import::{parse_param, NamedTensor, HAS_HEAD_KEY, NAMES_KEY, UNFOLDED_PREFIX};
 use crate::io::model_file::{ModelFile, MODEL_FILE};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
@@ -128,23 +128,44 @@ impl<'a> Found<'a> {
                 format!("tensor '{}' element {i} is {}", t.name, t.data[i]),
             ));
         }
-        let dirs = if w_hr.keys().any(|k| k.1) { 2 } else { 1 };
+        // a projection of a layer or direction that has no recurrent weights
+        let hh_of = |t: &NamedTensor| t.name.replacen("weight_hr", "weight_hh", 1);
+        if let Some(stray) = w_hr
+            .values()
+            .find(|t| !tensors.iter().any(|u| u.name == hh_of(t)))
+        {
+            return Err(bad(
+                what,
+                format!(
+                    "'{}' projects a layer or direction that has no recurrent weights (no '{}')",
+                    stray.name,
+                    hh_of(stray)
+                ),
+            ));
+        }
+        let dirs = match tensors.iter().any(|t| {
+            t.name
+                .strip_prefix(prefix)
+                .and_then(weight_index)
+                .is_some_and(|w| w.2)
+        }) {
+            true => 2,
+            false => 1,
+        };
         // every layer and direction with recurrent weights has its
         // projection, of one shape, and reads the projected state
-        let mut seen = 0;
         for t in tensors {
             let Some((kind, k, rev)) = t.name.strip_prefix(prefix).and_then(weight_index) else {
                 continue;
             };
             let want = match kind {
                 "weight_hh" => {
-                    seen += 1;
                     let Some(hr) = w_hr.get(&(k, rev)) else {
                         return Err(bad(
                             what,
                             format!(
-                                "'{}' has a projection ('{}') but '{}' has none: an LSTM with proj_size projects every layer and direction",
-                                first.name, t.name, t.name.replace("weight_hh", "weight_hr")
+                                "no projection '{}' for '{}', though '{}' is one: an LSTM with proj_size projects every layer and direction (a float tensor; integer tensors are left out as buffers)",
+                                t.name.replacen("weight_hh", "weight_hr", 1), t.name, first.name
                             ),
                         ));
                     };
@@ -171,20 +192,6 @@ impl<'a> Found<'a> {
                     ),
                 ));
             }
-        }
-        if seen != w_hr.len() {
-            let extra = w_hr.values().find(|t| {
-                !tensors
-                    .iter()
-                    .any(|u| u.name == t.name.replace("weight_hr", "weight_hh"))
-            });
-            return Err(bad(
-                what,
-                format!(
-                    "'{}' projects a layer that has no recurrent weights",
-                    extra.map_or(first.name.as_str(), |t| t.name.as_str())
-                ),
-            ));
         }
         Ok(Some(Found { size, dirs, w_hr }))
     }
@@ -277,15 +284,30 @@ pub(crate) fn folded_embedding(mf: &ModelFile) -> bool {
         .is_some_and(|n| kept(&n))
 }
 
-/// The projections of an imported model, for [`crate::interop::InferInput::run_file`].
+/// The file's own tensors of an LSTM imported with a projection, which
+/// `rnn infer` runs layer by layer ([`crate::interop::InferInput::run_file`]):
+/// the folded model in the file computes the same outputs from a zero
+/// state, but a given `h0` enters PyTorch's first step as `W_hh h0`, which
+/// the folded weights `W_hh W_hr` can only reach through an `m0` with
+/// `W_hr m0 = h0` (none when `W_hr` has rank below `P`, and amplifying
+/// rounding when it is near that).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Projection {
     /// `P`: the size of `h`.
     pub size: usize,
-    /// `H`: the size of the cell state `c` (and of `m`).
+    /// `H`: the size of the cell state `c` (and of `m = o * tanh(c)`).
     pub hidden: usize,
     /// Per layer and direction (`k*D + d`), `W_hr` `[P, H]`.
     pub w_hr: Vec<Vec<f32>>,
+    /// Per layer and direction, the file's `W_hh` `[4H, P]`.
+    pub w_hh: Vec<Vec<f32>>,
+    /// Per layer and direction, the file's `W_ih` `[4H, I_k]` (`I_0` the
+    /// input's or the embedding's width, `I_k = D*P` above).
+    pub w_ih: Vec<Vec<f32>>,
+    /// The file's `nn.Embedding` `[V, I]`, when it had one.
+    pub embedding: Option<Vec<f32>>,
+    /// The file's head weight `[O, D*P]`, when it had a head.
+    pub head: Option<Vec<f32>>,
 }
 
 impl Projection {
@@ -296,51 +318,131 @@ impl Projection {
             return Ok(None);
         };
         let cfg = &mf.model.config;
-        let bad_meta = |why: String| Error::Metadata {
+        let bad_meta = |key: &str, value: &str, why: String| Error::Metadata {
             path: MODEL_FILE.into(),
-            key: PROJECTION_KEY.into(),
-            value: raw.clone(),
+            key: key.into(),
+            value: value.into(),
             expected: why,
         };
         #[derive(serde::Deserialize)]
         struct Meta {
             proj_size: usize,
             weight_hr: Vec<String>,
+            #[serde(default)]
+            embedding: Option<String>,
         }
         let m: Meta = serde_json::from_str(raw).map_err(|e| {
-            bad_meta(format!(
-                "{{\"proj_size\": P, \"weight_hr\": [names]}} ({e})"
-            ))
+            bad_meta(
+                PROJECTION_KEY,
+                raw,
+                format!("{{\"proj_size\": P, \"weight_hr\": [names]}} ({e})"),
+            )
         })?;
-        let h = cfg.hidden_size;
-        let ld = cfg.num_layers * cfg.directions();
-        if m.proj_size == 0 || m.proj_size >= h || m.weight_hr.len() != ld {
-            return Err(bad_meta(format!(
-                "proj_size in 1..{h} and {ld} names (layers x directions)"
-            )));
+        let names: BTreeMap<String, String> = mf
+            .meta
+            .get(NAMES_KEY)
+            .and_then(|s| serde_json::from_str(s).ok())
+            .ok_or_else(|| {
+                bad_meta(
+                    NAMES_KEY,
+                    mf.meta.get(NAMES_KEY).map_or("", |s| s),
+                    "a JSON object of names".into(),
+                )
+            })?;
+        let (h, dirs) = (cfg.hidden_size, cfg.directions());
+        let (p, ld) = (m.proj_size, cfg.num_layers * dirs);
+        if p == 0 || p >= h || m.weight_hr.len() != ld {
+            return Err(bad_meta(
+                PROJECTION_KEY,
+                raw,
+                format!("proj_size in 1..{h} and {ld} names (layers x directions)"),
+            ));
         }
-        let mut w_hr = Vec::with_capacity(ld);
-        for name in &m.weight_hr {
+        // a tensor the import kept, by its name in the file, of `shape`
+        let kept = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
             match mf.extra.get(&format!("{UNFOLDED_PREFIX}{name}")) {
-                Some((shape, data)) if *shape == [m.proj_size, h] => w_hr.push(data.clone()),
-                got => {
-                    return Err(bad_meta(format!(
-                        "a tensor '{UNFOLDED_PREFIX}{name}' of shape [{}, {h}] (found {})",
-                        m.proj_size,
+                Some((s, data)) if s == shape => Ok(data.clone()),
+                got => Err(bad_meta(
+                    PROJECTION_KEY,
+                    raw,
+                    format!(
+                        "a tensor '{UNFOLDED_PREFIX}{name}' of shape {shape:?} (found {})",
                         got.map_or("none".to_string(), |t| format!("shape {:?}", t.0))
-                    )))
-                }
+                    ),
+                )),
+            }
+        };
+        // the file's tensor that stands for our parameter `ours`: kept when
+        // a fold replaced it, else the model's own
+        let theirs = |ours: &str, shape: &[usize]| -> Result<Vec<f32>> {
+            let name = names
+                .get(ours)
+                .ok_or_else(|| bad_meta(NAMES_KEY, "", format!("a name for '{ours}'")))?;
+            if mf.extra.contains_key(&format!("{UNFOLDED_PREFIX}{name}")) {
+                return kept(name, shape);
+            }
+            match mf.model.param(ours) {
+                Some(v) if v.len() == shape.iter().product::<usize>() => Ok(v.to_vec()),
+                _ => Err(bad_meta(
+                    NAMES_KEY,
+                    "",
+                    format!("a parameter '{ours}' of shape {shape:?}"),
+                )),
+            }
+        };
+        let embedding = match &m.embedding {
+            Some(name) => {
+                let (shape, _) = mf
+                    .extra
+                    .get(&format!("{UNFOLDED_PREFIX}{name}"))
+                    .ok_or_else(|| {
+                        bad_meta(
+                            PROJECTION_KEY,
+                            raw,
+                            format!("a tensor '{UNFOLDED_PREFIX}{name}'"),
+                        )
+                    })?;
+                Some((
+                    shape.get(1).copied().unwrap_or(0),
+                    kept(name, &[cfg.input_size, shape.get(1).copied().unwrap_or(0)])?,
+                ))
+            }
+            None => None,
+        };
+        let (mut w_hr, mut w_hh, mut w_ih) = (Vec::new(), Vec::new(), Vec::new());
+        for k in 0..cfg.num_layers {
+            let input = match (k, &embedding) {
+                (0, Some((i, _))) => *i,
+                (0, None) => cfg.input_size,
+                _ => dirs * p,
+            };
+            for d in 0..dirs {
+                let sfx = if d == 1 { "_reverse" } else { "" };
+                w_hr.push(kept(&m.weight_hr[k * dirs + d], &[p, h])?);
+                w_hh.push(theirs(&format!("rnn.weight_hh_l{k}{sfx}"), &[4 * h, p])?);
+                w_ih.push(theirs(
+                    &format!("rnn.weight_ih_l{k}{sfx}"),
+                    &[4 * h, input],
+                )?);
             }
         }
+        let head = match mf.meta.get(HAS_HEAD_KEY).map(String::as_str) {
+            Some("false") => None,
+            _ => Some(theirs("head.weight", &[cfg.output_size, dirs * p])?),
+        };
         Ok(Some(Projection {
-            size: m.proj_size,
+            size: p,
             hidden: h,
             w_hr,
+            w_hh,
+            w_ih,
+            embedding: embedding.map(|e| e.1),
+            head,
         }))
     }
 
     /// `h = W_hr m` for rows of `m`: `m` `[rows, D*H]` (direction `d`'s
-    /// block projected by `w_hr[first + d]`) -> `[rows, D*P]`.
+    /// block projected by `w_hr[first + d]`) -> `[rows, D*P]`, in f64.
     pub fn project(&self, m: &[f32], dirs: usize, first: usize) -> Vec<f32> {
         let (p, h) = (self.size, self.hidden);
         let mut out = Vec::with_capacity(m.len() / h * p);
@@ -357,77 +459,30 @@ impl Projection {
         }
         out
     }
-
-    /// The states `m0` `[L*D, B, H]` of least norm with `W_hr m0 = h0` for
-    /// `h0` `[L*D, B, P]`: `m0 = W_hr^T (W_hr W_hr^T)^-1 h0` (Cholesky, f64),
-    /// so `(W_hh W_hr) m0 = W_hh h0`. An error when a `W_hr` has rank below
-    /// `P` (no such `m0` for every `h0`).
-    pub fn lift(&self, h0: &[f32], batch: usize) -> Result<Vec<f32>> {
-        let (p, h) = (self.size, self.hidden);
-        let mut out = Vec::with_capacity(self.w_hr.len() * batch * h);
-        for (idx, w) in self.w_hr.iter().enumerate() {
-            let w: Vec<f64> = w.iter().map(|&v| v as f64).collect();
-            // G = W W^T [P, P], then its Cholesky factor L (G = L L^T)
-            let g = product(&w, p, h, &w, p, true);
-            let mut l = vec![0f64; p * p];
-            for i in 0..p {
-                for j in 0..=i {
-                    let s = g[i * p + j] - (0..j).map(|k| l[i * p + k] * l[j * p + k]).sum::<f64>();
-                    if i == j {
-                        if s <= 1e-12 * g[i * p + i].abs().max(f64::MIN_POSITIVE) {
-                            return Err(Error::argument(
-                                "h0",
-                                "a state the projections can carry (each W_hr of full rank proj_size; or no h0: zeros)",
-                                format!("the W_hr of layer and direction {idx} of rank below {p}"),
-                            ));
-                        }
-                        l[i * p + i] = s.sqrt();
-                    } else {
-                        l[i * p + j] = s / l[j * p + j];
-                    }
-                }
-            }
-            for hb in h0[idx * batch * p..][..batch * p].chunks_exact(p) {
-                // L z = h0, L^T y = z, m0 = W^T y
-                let mut y: Vec<f64> = hb.iter().map(|&v| v as f64).collect();
-                for i in 0..p {
-                    y[i] = (y[i] - (0..i).map(|k| l[i * p + k] * y[k]).sum::<f64>()) / l[i * p + i];
-                }
-                for i in (0..p).rev() {
-                    y[i] = (y[i] - (i + 1..p).map(|k| l[k * p + i] * y[k]).sum::<f64>())
-                        / l[i * p + i];
-                }
-                out.extend((0..h).map(|c| (0..p).map(|r| w[r * h + c] * y[r]).sum::<f64>() as f32));
-            }
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A hand case: W_hr = [[1, 0, 0], [0, 2, 0]] (P = 2, H = 3). The
-    /// least-norm m0 with W_hr m0 = (3, 4) is (3, 2, 0), and projecting it
-    /// gives (3, 4) back.
+    /// A hand case: W_hr = [[1, 0, 0], [0, 2, 0]] (P = 2, H = 3), two
+    /// directions: row (1, 1, 1 | 0, 1, 0) projects to (1, 2 | 0, 2).
     #[test]
-    fn lift_then_project_is_the_identity_and_least_norm() {
+    fn each_direction_is_projected_by_its_own_w_hr() {
+        let w = vec![1.0, 0.0, 0.0, 0.0, 2.0, 0.0];
         let p = Projection {
             size: 2,
             hidden: 3,
-            w_hr: vec![vec![1.0, 0.0, 0.0, 0.0, 2.0, 0.0]],
+            w_hr: vec![w.clone(), w],
+            w_hh: Vec::new(),
+            w_ih: Vec::new(),
+            embedding: None,
+            head: None,
         };
-        let m0 = p.lift(&[3.0, 4.0], 1).unwrap();
-        assert_eq!(m0, [3.0, 2.0, 0.0]);
-        assert_eq!(p.project(&m0, 1, 0), [3.0, 4.0]);
-        // rank 1: refused, naming the cause
-        let flat = Projection {
-            w_hr: vec![vec![1.0, 2.0, 3.0, 2.0, 4.0, 6.0]],
-            ..p
-        };
-        let e = flat.lift(&[1.0, 1.0], 1).unwrap_err().to_string();
-        assert!(e.starts_with("h0: ") && e.contains("rank below 2"), "{e}");
+        assert_eq!(
+            p.project(&[1.0, 1.0, 1.0, 0.0, 1.0, 0.0], 2, 0),
+            [1.0, 2.0, 0.0, 2.0]
+        );
     }
 
     #[test]

@@ -635,7 +635,9 @@ impl Imported {
         meta.insert(NAMES_KEY.to_string(), names);
         meta.insert(HAS_HEAD_KEY.to_string(), self.has_head.to_string());
         if let Some((size, w_hr)) = &self.projection {
-            let j = serde_json::json!({ "proj_size": size, "weight_hr": w_hr });
+            let j = serde_json::json!({
+                "proj_size": size, "weight_hr": w_hr, "embedding": self.embedding,
+            });
             meta.insert(fold::PROJECTION_KEY.to_string(), j.to_string());
         }
         let extra = self

@@ -207,52 +207,25 @@ impl InferInput {
     /// Runs the network of a model file on inputs read by
     /// [`InferInput::read_for`], with the head unless it was imported
     /// without one. An LSTM imported with a projection gives PyTorch's
-    /// `output` and `h_n` (`[.., D*P]`, `[L*D, B, P]`): the model runs on
-    /// `m` and projects it ([`Projection`]).
+    /// `output` and `h_n` (`[.., D*P]`, `[L*D, B, P]`), layer by layer from
+    /// the file's tensors ([`Projection`]).
     pub fn run_file(&self, file: &ModelFile) -> Result<InferOutput> {
         let with_head = file.meta.get(HAS_HEAD_KEY).map(String::as_str) != Some("false");
-        let Some(p) = Projection::of(file)? else {
-            return self.run(&file.model, with_head);
-        };
-        let lifted = match &self.state {
-            Some(s) => Some(State {
-                h: p.lift(&s.h, self.batch)?,
-                c: s.c.clone(),
-            }),
-            None => None,
-        };
-        let mut out = self.run_from(&file.model, with_head, lifted.as_ref())?;
-        let cfg = &file.model.config;
-        let dirs = cfg.directions();
-        out.output = p.project(&out.output, dirs, (cfg.num_layers - 1) * dirs);
-        out.state.h = out
-            .state
-            .h
-            .chunks_exact(self.batch * p.hidden)
-            .enumerate()
-            .flat_map(|(idx, hs)| p.project(hs, 1, idx))
-            .collect();
-        Ok(out)
+        match Projection::of(file)? {
+            Some(p) => crate::interop::projected::run(self, &file.model, &p, with_head),
+            None => self.run(&file.model, with_head),
+        }
     }
 
     /// Runs `model` forward on these inputs (`with_head`: also the logits).
     pub fn run(&self, model: &Model<f32>, with_head: bool) -> Result<InferOutput> {
-        self.run_from(model, with_head, self.state.as_ref())
-    }
-
-    fn run_from(
-        &self,
-        model: &Model<f32>,
-        with_head: bool,
-        state: Option<&State<f32>>,
-    ) -> Result<InferOutput> {
         let input = if self.ids.is_empty() {
             Input::Dense(&self.x)
         } else {
             Input::Ids(&self.ids)
         };
         let mut batch = Batch::new(input, self.steps, self.batch);
-        if let Some(s) = state {
+        if let Some(s) = &self.state {
             batch = batch.with_state(s);
         }
         if let Some(l) = &self.lengths {

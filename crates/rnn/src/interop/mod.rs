@@ -9,6 +9,7 @@ mod import;
 mod infer;
 pub mod onnx;
 pub mod pickle;
+mod projected;
 mod state_dict;
 
 pub use export::{export_pytorch, outside_the_network, NOT_EXPORTED_KEY};

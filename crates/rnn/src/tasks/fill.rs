@@ -125,5 +125,9 @@ mod tests {
         assert!(super::is_missing(" #N/A") && super::is_missing("NaN") && super::is_missing(""));
         assert!(!super::is_missing("0") && !super::is_missing("#VALUE!"));
         assert!(crate::tasks::classify::is_missing("#n/a"));
+        // one list for both readers; a class label may be "none" or "-"
+        assert!(
+            crate::tasks::classify::is_missing("-") && crate::tasks::classify::is_missing("None")
+        );
     }
 }

@@ -2,16 +2,14 @@
 //! files) inside a series, filled per dimension.
 
 use crate::tasks::fill::fill_gaps;
-pub use crate::tasks::fill::Fill;
+pub use crate::tasks::fill::{is_missing, Fill};
 
-/// Whether a text value means "missing": `?`, empty, `NA`, `N/A`, `NaN`,
-/// `null`, or a spreadsheet's `#N/A`.
-pub fn is_missing(cell: &str) -> bool {
-    let c = cell.trim();
-    c.is_empty()
-        || ["?", "na", "n/a", "#n/a", "nan", "null"]
-            .iter()
-            .any(|m| c.eq_ignore_ascii_case(m))
+/// Whether a class label means "no label": what [`is_missing`] takes for a
+/// missing value, but `none` and `-`, which name classes (an activity
+/// "none", a sign "-").
+pub(crate) fn is_missing_label(label: &str) -> bool {
+    let l = label.trim();
+    is_missing(l) && !l.eq_ignore_ascii_case("none") && l != "-"
 }
 
 /// Fills the missing values of one series, `[T, D]` row-major with `dims`
@@ -59,4 +57,17 @@ pub fn fill_series(
         }
     }
     Ok((out, filled))
+}
+
+#[cfg(test)]
+mod tests {
+    /// A label is missing as a value is, but for `none` and `-`, which can
+    /// name classes.
+    #[test]
+    fn none_and_a_dash_are_labels_not_gaps() {
+        use super::is_missing_label;
+        assert!(is_missing_label("NaN") && is_missing_label(" ") && is_missing_label("?"));
+        assert!(!is_missing_label("none") && !is_missing_label("-") && !is_missing_label("walk"));
+        assert!(super::is_missing("none") && super::is_missing("-"));
+    }
 }

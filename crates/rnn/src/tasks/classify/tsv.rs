@@ -125,7 +125,7 @@ impl Dataset {
                     ),
                 ));
             }
-            if label.is_empty() || super::fill::is_missing(label) {
+            if super::fill::is_missing_label(label) {
                 return Err(err(n, format!("class label '{label}' is empty or missing")));
             }
             // trailing missing values pad a shorter series
