@@ -438,3 +438,35 @@ fn a_checkpoint_written_during_training_is_marked_unfinished_until_the_end() {
     assert!(f.meta.interval.is_some());
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn an_ensemble_stopped_before_all_its_networks_were_written_loads_those_it_has() {
+    // a training killed part-way (or a full disk) may leave the first
+    // network's checkpoint with ensemble 3 and only member-1 written: the
+    // model is usable, as far as it got, and says so; a finished model
+    // missing a member is still an error naming it
+    let out = dir("partial-ensemble");
+    let mut cfg = small(6, 6);
+    cfg.ensemble = 3;
+    Trainer::from_series(cfg, sine(60), &out)
+        .unwrap()
+        .fit(Budget::Epochs(2), &mut ())
+        .unwrap();
+    std::fs::remove_dir_all(out.join("member-2")).unwrap();
+    let e = Forecaster::load(&out).unwrap_err().to_string();
+    assert!(e.contains("member-2"), "{e}");
+    let mut mf = rnn::io::model_file::ModelFile::load(&out).unwrap();
+    let key = rnn::tasks::forecast::META_KEY;
+    let mut meta: serde_json::Value = serde_json::from_str(&mf.meta[key]).unwrap();
+    meta["finished"] = false.into();
+    mf.meta.insert(key.to_string(), meta.to_string());
+    mf.save(&out).unwrap();
+    let f = Forecaster::load(&out).unwrap();
+    assert_eq!(f.members.len(), 1);
+    let w = f.unfinished().unwrap();
+    assert!(
+        w.contains("2 of its 3 networks") && w.contains("--force"),
+        "{w}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -247,3 +247,27 @@ fn memory_is_estimated_before_allocating() {
     assert!(small.training_bytes(2, 64, 32) > 4.0 * p * 4.0);
     assert!(rnn::memory::available_bytes() > 0);
 }
+
+/// While a `--force` run into a directory has not written its model (under
+/// way, or killed before the next training start settles it), reading
+/// commands load the model it is to replace, set aside in `.replaced`: a
+/// tagger whose replacing run was killed said "model.safetensors: No such
+/// file or directory".
+#[test]
+fn a_model_being_replaced_is_read_from_where_it_was_set_aside() {
+    use rnn::io::model_file::{ModelFile, Task};
+    let d = tmp("set-aside");
+    let mf = ModelFile {
+        task: Task::Forecast,
+        model: rnn::Model::new(ModelConfig::elman(2, 3, 1), 1).unwrap(),
+        extra: Default::default(),
+        meta: Default::default(),
+    };
+    mf.save(&d).unwrap();
+    rnn::io::prepare_run_dir(&d, rnn::io::OutMode::Replace).unwrap();
+    rnn::io::release_run_dir(&d);
+    assert!(!d.join("model.safetensors").exists());
+    let back = ModelFile::load(&d).unwrap();
+    assert_eq!(back.model.params, mf.model.params);
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -12,8 +12,8 @@ pub use flow_log::FlowLog;
 pub use metrics::MetricsLog;
 pub use plot::{plot_lines, plot_panels, LossPlot, PlotStyle, Series, CURVES};
 pub use run_dir::{
-    prepare_run_dir, release_run_dir, remove_stale_temp_files, settle_run_dir, OutMode, Settled,
-    LOCK, REPLACED, RUN_FILES,
+    model_dir, prepare_run_dir, release_run_dir, remove_stale_temp_files, settle_run_dir, OutMode,
+    Settled, LOCK, REPLACED, RUN_FILES, UNFINISHED_KEY,
 };
 pub use tensors::*;
 

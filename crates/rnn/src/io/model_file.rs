@@ -113,6 +113,9 @@ impl ModelFile {
 
     /// Reads `dir/model.safetensors`; every tensor's presence and shape is checked.
     pub fn load(dir: &Path) -> Result<Self> {
+        // a --force run into dir that has not written its model yet: the
+        // model it is to replace, set aside
+        let dir = &crate::io::model_dir(dir);
         if !dir.is_dir() {
             return Err(Error::Data {
                 path: dir.to_path_buf(),

@@ -29,6 +29,54 @@ pub const RUN_FILES: &[&str] = &[
 /// while a `--force` run has not yet written its model.
 pub const REPLACED: &str = ".replaced";
 
+/// Metadata key of a model file that is the checkpoint of a training still
+/// under way, or stopped part-way (`"true"`): a forecaster whose ensemble is
+/// not all trained, a classifier without all its members. A `--force` run
+/// killed with such a checkpoint gives back the finished model it was to
+/// replace ([`settle_run_dir`]).
+pub const UNFINISHED_KEY: &str = "unfinished";
+
+/// Whether the model file at `path` says it is unfinished
+/// ([`UNFINISHED_KEY`]); reads only its header.
+fn unfinished(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut len = [0u8; 8];
+    if f.read_exact(&mut len).is_err() {
+        return false;
+    }
+    let n = u64::from_le_bytes(len);
+    if n > 100 << 20 {
+        return false;
+    }
+    let mut header = vec![0u8; n as usize];
+    if f.read_exact(&mut header).is_err() {
+        return false;
+    }
+    serde_json::from_slice::<serde_json::Value>(&header)
+        .ok()
+        .and_then(|h| {
+            h["__metadata__"][UNFINISHED_KEY]
+                .as_str()
+                .map(|v| v == "true")
+        })
+        .unwrap_or(false)
+}
+
+/// Where the model of `dir` is: `dir`, or `dir/.replaced` while a `--force`
+/// run into `dir` has not written its model (under way, or killed: the
+/// next training start settles it), so that reading commands keep using
+/// the model it is to replace.
+pub fn model_dir(dir: &Path) -> PathBuf {
+    let aside = dir.join(REPLACED);
+    match !dir.join("model.safetensors").exists() && aside.join("model.safetensors").is_file() {
+        true => aside,
+        false => dir.to_path_buf(),
+    }
+}
+
 /// The file a run locks in its directory ([`prepare_run_dir`]) for as long
 /// as it runs, so that a second run into the same directory is refused
 /// instead of mixing its files with the first's.
@@ -143,11 +191,12 @@ fn run_files(dir: &Path) -> Vec<PathBuf> {
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                // an ensemble member's directory even before its model is
+                // written (a run killed first leaves it empty)
                 p.is_dir()
-                    && p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("epoch-") || n.starts_with("member-"))
-                    && p.join("model.safetensors").exists()
+                    && (name.starts_with("member-")
+                        || (name.starts_with("epoch-") && p.join("model.safetensors").exists()))
             })
             .collect();
         snaps.sort();
@@ -157,7 +206,8 @@ fn run_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Removes temporary files (`.NAME.tmp.PID`) that a killed atomic write left
-/// in `dir`; returns how many were removed.
+/// in `dir` and in its ensemble members' directories (`member-K`); returns
+/// how many were removed.
 pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(0);
@@ -165,6 +215,10 @@ pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
     let mut n = 0;
     for e in entries.filter_map(|e| e.ok()) {
         let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("member-") && e.path().is_dir() {
+            n += remove_stale_temp_files(&e.path())?;
+            continue;
+        }
         let stale = name.starts_with('.')
             && name
                 .rsplit_once(".tmp.")
@@ -219,6 +273,7 @@ pub fn prepare_run_dir(dir: &Path, mode: OutMode) -> Result<()> {
         lock_run_dir(dir)?;
     }
     settle_run_dir(dir)?;
+    remove_stale_temp_files(dir)?;
     match mode {
         OutMode::Resume => {
             if !dir.join("train_state.safetensors").is_file() {
@@ -258,7 +313,6 @@ pub fn prepare_run_dir(dir: &Path, mode: OutMode) -> Result<()> {
             }
         }
     }
-    remove_stale_temp_files(dir)?;
     Ok(())
 }
 
@@ -276,10 +330,12 @@ pub enum Settled {
 
 /// Ends a replacement begun by [`prepare_run_dir`] in [`OutMode::Replace`]:
 /// when `dir` holds a `model.safetensors` (the new run got as far as a
-/// model) the replaced files are removed; otherwise the new run's files are
-/// removed and the replaced ones moved back. Call it when a run ends, on
-/// success and on failure; [`prepare_run_dir`] calls it too, for a run that
-/// was killed.
+/// model) the replaced files are removed; otherwise, or when that model is
+/// an unfinished checkpoint ([`UNFINISHED_KEY`]) and the replaced run had a
+/// finished model, the new run's files are removed and the replaced ones
+/// moved back.
+/// Call it when a run ends, on success and on failure; [`prepare_run_dir`]
+/// calls it too, for a run that was killed.
 pub fn settle_run_dir(dir: &Path) -> Result<Settled> {
     let aside = dir.join(REPLACED);
     if !aside.is_dir() {
@@ -293,7 +349,10 @@ pub fn settle_run_dir(dir: &Path) -> Result<Settled> {
         };
         res.map_err(|e| Error::io(p, e))
     };
-    if dir.join("model.safetensors").is_file() {
+    let new = dir.join("model.safetensors");
+    let old = aside.join("model.safetensors");
+    let keep_old = unfinished(&new) && old.is_file() && !unfinished(&old);
+    if new.is_file() && !keep_old {
         remove(&aside)?;
         return Ok(Settled::Replaced);
     }
@@ -392,6 +451,46 @@ mod tests {
         assert!(msg.contains("already holds"), "{msg}");
         assert_eq!(read("model.safetensors"), b"old");
         assert_eq!(read("metrics.jsonl"), b"old metrics");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn an_unfinished_checkpoint_does_not_replace_a_finished_model() {
+        // a model file whose header says it is unfinished (a forecaster's
+        // ensemble half trained when the --force run was killed)
+        let partial = |path: &Path| {
+            let mut w = crate::io::TensorWriter::new();
+            w.add::<f32>("x", &[1], &[1.0]);
+            w.meta(UNFINISHED_KEY, "true");
+            w.write(path).unwrap();
+        };
+        let d = temp("unfinished");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("model.safetensors"), b"old").unwrap();
+        prepare_run_dir(&d, OutMode::Replace).unwrap();
+        // while the new run has written nothing, readers find the old model
+        assert_eq!(model_dir(&d), d.join(REPLACED));
+        std::fs::create_dir_all(d.join("member-3")).unwrap(); // not yet written
+        std::fs::write(d.join("member-3/.metrics.jsonl.tmp.99"), b"half").unwrap();
+        partial(&d.join("model.safetensors"));
+        assert_eq!(model_dir(&d), d);
+        // killed: the next start gives the finished model back, and removes
+        // the empty member directory and the temporary file in it
+        prepare_run_dir(&d, OutMode::Replace).unwrap();
+        assert!(!d.join("member-3").exists());
+        settle_run_dir(&d).unwrap();
+        assert_eq!(std::fs::read(d.join("model.safetensors")).unwrap(), b"old");
+        // with no finished model to give back, the new checkpoint is kept
+        std::fs::remove_file(d.join("model.safetensors")).unwrap();
+        partial(&d.join("model.safetensors"));
+        prepare_run_dir(&d, OutMode::Replace).unwrap();
+        partial(&d.join("model.safetensors"));
+        assert_eq!(settle_run_dir(&d).unwrap(), Settled::Replaced);
+        // a finished new model replaces the old one
+        std::fs::write(d.join("model.safetensors"), b"old").unwrap();
+        prepare_run_dir(&d, OutMode::Replace).unwrap();
+        std::fs::write(d.join("model.safetensors"), b"new").unwrap();
+        assert_eq!(settle_run_dir(&d).unwrap(), Settled::Replaced);
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -289,6 +289,9 @@ impl Classifier {
         );
         let mut meta = BTreeMap::new();
         meta.insert(META_KEY.to_string(), self.meta.to_json()?);
+        if !self.meta.finished {
+            meta.insert(crate::io::UNFINISHED_KEY.into(), "true".into());
+        }
         ModelFile {
             task: TASK,
             model: first,

@@ -110,6 +110,9 @@ impl Member {
     pub fn save_model(&self, model: &Model<f32>, meta: &ForecastMeta) -> Result<()> {
         let mut m = BTreeMap::new();
         m.insert(META_KEY.to_string(), meta.to_json()?);
+        if !meta.finished {
+            m.insert(crate::io::UNFINISHED_KEY.into(), "true".into());
+        }
         ModelFile {
             task: TASK,
             model: model.clone(),

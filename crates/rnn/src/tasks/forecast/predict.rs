@@ -76,10 +76,18 @@ impl Forecaster {
     /// Loads `dir/model.safetensors`, which must hold a forecast model.
     pub fn load(dir: &Path) -> Result<Forecaster> {
         let mf = ModelFile::load_task(dir, TASK)?;
+        // the members beside the file read (set aside by a --force run)
+        let dir = &crate::io::model_dir(dir);
         let meta = ForecastMeta::from_file(&mf, dir)?;
         let mut members = Vec::new();
         for k in 1..meta.ensemble {
             let md = member_dir(dir, k);
+            // a training stopped part-way (killed, a full disk) may have
+            // written the first network's checkpoint before the others':
+            // those it wrote make the model, as far as it got
+            if !meta.finished && !md.join(crate::io::model_file::MODEL_FILE).is_file() {
+                continue;
+            }
             let mk = ModelFile::load_task(&md, TASK)?;
             let m = ForecastMeta::from_file(&mk, &md)?;
             if (m.window, &m.pipeline, &m.data_fingerprint)
@@ -107,9 +115,14 @@ impl Forecaster {
     /// ([`ForecastMeta::finished`] false), the warning to show its user:
     /// what it lacks and how to get the finished model.
     pub fn unfinished(&self) -> Option<String> {
+        let held = 1 + self.members.len();
+        let networks = match held < self.meta.ensemble {
+            true => format!(", {held} of its {} networks", self.meta.ensemble),
+            false => String::new(),
+        };
         (!self.meta.finished).then(|| {
             format!(
-                "{}: the last checkpoint of a training that was stopped part-way (best epoch {}): its validation scores, intervals and correction were never made; train again with --force for a finished model",
+                "{}: the last checkpoint of a training that was stopped part-way (best epoch {}{networks}): its validation scores, intervals and correction were never made; train again with --force for a finished model",
                 self.name, self.meta.best_epoch
             )
         })
