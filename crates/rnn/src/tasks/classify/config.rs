@@ -44,6 +44,10 @@ pub enum ReservoirUse {
 /// assert!(cfg.validate().is_ok());
 /// cfg.dropout = 1.0;
 /// assert_eq!(cfg.validate().unwrap_err().to_string(), "--dropout 1: expected a number in [0, 1)");
+/// // a noise spread below 0, or one whose inputs would overflow, names its flag
+/// let e = |c: TrainConfig| c.validate().unwrap_err().to_string();
+/// assert_eq!(e(TrainConfig { noise: -1.0, ..Default::default() }), "--noise -1: expected a number from 0 to 100");
+/// assert_eq!(e(TrainConfig { scale: f64::NAN, ..Default::default() }), "--scale NaN: expected a number from 0 to 5");
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
@@ -406,8 +410,13 @@ impl TrainConfig {
                 return bad(format!("{flag} {v}: expected a number in [0, {hi})"));
             }
         }
-        if !self.scale.is_finite() || self.scale < 0.0 {
-            return bad(format!("--scale {}: expected a number >= 0", self.scale));
+        // both act on normalised inputs (unit spread): a noise of 100 or a
+        // log-gain spread of 5 is already far past any use, and beyond them
+        // the inputs overflow (a gain of exp(800 z) is infinite)
+        for (flag, v, hi) in [("--noise", self.noise, 100.0), ("--scale", self.scale, 5.0)] {
+            if !(0.0..=hi).contains(&v) {
+                return bad(format!("{flag} {v}: expected a number from 0 to {hi}"));
+            }
         }
         if !self.weight_decay.is_finite() || self.weight_decay < 0.0 {
             return bad(format!(
