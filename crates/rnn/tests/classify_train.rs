@@ -131,6 +131,8 @@ fn an_ensemble_averages_its_members_and_survives_a_save() {
     // a finished training's file says so; the files before it did not (a
     // run killed between two networks left one that is warned of)
     assert!(all.meta.finished && all.meta.unfinished("m").is_none());
+    let file = rnn::io::TensorFile::read(dir.join("model.safetensors")).unwrap();
+    assert!(!file.metadata().contains_key(rnn::io::UNFINISHED_KEY));
     let part = rnn::tasks::classify::ClassifyMeta {
         finished: false,
         ..all.meta.clone()

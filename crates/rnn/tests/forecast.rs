@@ -421,6 +421,14 @@ fn a_checkpoint_written_during_training_is_marked_unfinished_until_the_end() {
         if let Event::Evaluated { .. } = e {
             let f = Forecaster::load(&out).unwrap();
             during.push((f.meta.finished, f.unfinished()));
+            // the file says so in its header too, for a --force run's settling
+            let file = rnn::io::TensorFile::read(out.join("model.safetensors")).unwrap();
+            assert_eq!(
+                file.metadata()
+                    .get(rnn::io::UNFINISHED_KEY)
+                    .map(String::as_str),
+                Some("true")
+            );
         }
     };
     t.fit(Budget::Epochs(2), &mut seen).unwrap();
@@ -436,6 +444,8 @@ fn a_checkpoint_written_during_training_is_marked_unfinished_until_the_end() {
     let f = Forecaster::load(&out).unwrap();
     assert!(f.meta.finished && f.unfinished().is_none());
     assert!(f.meta.interval.is_some());
+    let file = rnn::io::TensorFile::read(out.join("model.safetensors")).unwrap();
+    assert!(!file.metadata().contains_key(rnn::io::UNFINISHED_KEY));
     std::fs::remove_dir_all(&out).unwrap();
 }
 

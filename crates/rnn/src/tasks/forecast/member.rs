@@ -56,6 +56,9 @@ pub(super) struct Member {
     pub epoch: usize,
     pub step: u64,
     best: f64,
+    /// Whether its file is the run's own `model.safetensors` (the first
+    /// network), which says it is unfinished until the run ends.
+    pub top: bool,
 }
 
 impl Member {
@@ -103,6 +106,7 @@ impl Member {
             epoch: 0,
             step: 0,
             best: f64::INFINITY,
+            top: false,
         })
     }
 
@@ -110,7 +114,7 @@ impl Member {
     pub fn save_model(&self, model: &Model<f32>, meta: &ForecastMeta) -> Result<()> {
         let mut m = BTreeMap::new();
         m.insert(META_KEY.to_string(), meta.to_json()?);
-        if !meta.finished {
+        if self.top && !meta.finished {
             m.insert(crate::io::UNFINISHED_KEY.into(), "true".into());
         }
         ModelFile {

@@ -274,7 +274,9 @@ impl Trainer {
                 let mut mm = meta.clone();
                 mm.seed = a.seed.wrapping_add(k as u64);
                 if k == 0 {
-                    Member::new(a, width, val.len(), mm, out.to_path_buf())
+                    let mut first = Member::new(a, width, val.len(), mm, out.to_path_buf())?;
+                    first.top = true;
+                    Ok(first)
                 } else {
                     mm.ensemble = 1; // a member's file is a model of its own
                     Member::new(a, width, val.len(), mm, member_dir(out, k))
