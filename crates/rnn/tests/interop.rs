@@ -646,6 +646,48 @@ fn an_lstm_with_a_projection_matches_pytorch_and_exports_as_the_file_had_it() {
             "{e}"
         );
     }
+    // the embedded model given one-hot rows 'x' [T, B, V] in place of its
+    // ids: the same outputs (the rows go through the embedding)
+    let imp = import_state_dict(
+        &read_state_dict(&fixture("embedding_lstm_proj.pt")).unwrap(),
+        "e",
+        &plain,
+    )
+    .unwrap();
+    let mf = imp.to_model_file().unwrap();
+    let by_ids =
+        InferInput::read_for(&fixture("embedding_lstm_proj.input.safetensors"), &mf).unwrap();
+    let v = mf.model.config.input_size;
+    let mut x = vec![0f32; by_ids.ids.len() * v];
+    by_ids
+        .ids
+        .iter()
+        .enumerate()
+        .for_each(|(r, &id)| x[r * v + id] = 1.0);
+    let by_rows = InferInput {
+        x,
+        ids: Vec::new(),
+        ..by_ids.clone()
+    };
+    let (a, b) = (
+        by_ids.run_file(&mf).unwrap(),
+        by_rows.run_file(&mf).unwrap(),
+    );
+    assert_eq!(a.output.len(), b.output.len());
+    assert!(a
+        .output
+        .iter()
+        .zip(&b.output)
+        .all(|(p, q)| (p - q).abs() < 1e-6));
+    // a state of the wrong width (read for the H-wide folded model) is refused
+    let c = by_ids.state.as_ref().unwrap().c.clone();
+    let h = vec![0f32; c.len()]; // H = 5 wide, not P = 3
+    let wide = InferInput {
+        state: Some(rnn::State { h, c }),
+        ..by_ids.clone()
+    };
+    let e = wide.run_file(&mf).unwrap_err().to_string();
+    assert!(e.starts_with("input.state: expected h0 [1, 2, 3]"), "{e}");
     // the state_dict of a one-layer projected LSTM and its head
     let sd = read_state_dict(&fixture("lstm_proj.safetensors")).unwrap();
     let imp = import_state_dict(&sd, "proj", &plain).unwrap();

@@ -54,6 +54,17 @@ pub(crate) fn product_rows(
     }
 }
 
+/// `A B` for f32 `A` `[m, k]` (`m` from its length) and `B` `[k, n]`,
+/// in f64, rounded to f32: `[m, n]`.
+pub(crate) fn product_rows_f32(a: &[f32], k: usize, b: &[f32], n: usize) -> Vec<f32> {
+    let wide = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+    let m = a.len() / k.max(1);
+    product(&wide(a), m, k, &wide(b), n, false)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect()
+}
+
 /// [`product_rows`] collected: `[m, n]`.
 fn product(a: &[f64], m: usize, k: usize, b: &[f64], n: usize, b_transposed: bool) -> Vec<f64> {
     let mut out = Vec::with_capacity(m * n);

@@ -35,6 +35,32 @@ pub(crate) fn run(
     let (t_len, b) = (input.steps, input.batch);
     let (h, pz, dirs) = (cfg.hidden_size, p.size, cfg.directions());
     let lengths: Vec<usize> = input.lengths.clone().unwrap_or_else(|| vec![t_len; b]);
+    // inputs read for another model (InferInput::read gives h0 H wide;
+    // read_for, P wide) are refused, not read at the wrong places
+    let ld = cfg.num_layers * dirs;
+    if let Some(s) = &input.state {
+        if s.h.len() != ld * b * pz || s.c.len() != ld * b * h {
+            return Err(crate::Error::argument(
+                "input.state",
+                format!(
+                    "h0 [{ld}, {b}, {pz}] and c0 [{ld}, {b}, {h}] (read by InferInput::read_for)"
+                ),
+                format!("{} and {} values", s.h.len(), s.c.len()),
+            ));
+        }
+    }
+    let i = cfg.input_size;
+    let given = match input.ids.is_empty() {
+        true => input.x.len() == t_len * b * i,
+        false => input.ids.len() == t_len * b && input.ids.iter().all(|&id| id < i),
+    };
+    if !given || lengths.len() != b || lengths.iter().any(|&l| l == 0 || l > t_len) {
+        return Err(crate::Error::argument(
+            "input",
+            format!("x [{t_len}, {b}, {i}] (or ids [{t_len}, {b}] below {i}) and {b} lengths in 1..={t_len}"),
+            format!("{} values and {} lengths", input.x.len().max(input.ids.len()), lengths.len()),
+        ));
+    }
     // the first layer's input: x, or the embedding's rows for the ids
     let mut x: Vec<f32> = match &p.embedding {
         Some(emb) if !input.ids.is_empty() => {
@@ -45,7 +71,21 @@ pub(crate) fn run(
                 .flat_map(|&id| emb[id * width..][..width].iter().copied())
                 .collect()
         }
-        _ => input.x.clone(),
+        // dense rows over the embedding's V tokens (one-hot, or any mix)
+        Some(emb) => {
+            let (v, width) = (cfg.input_size, emb.len() / cfg.input_size.max(1));
+            crate::interop::fold::product_rows_f32(&input.x, v, emb, width)
+        }
+        // ids without an embedding: one-hot rows of the I inputs, as Input::Ids
+        None if !input.ids.is_empty() => {
+            let i = cfg.input_size;
+            let mut x = vec![0f32; input.ids.len() * i];
+            for (row, &id) in input.ids.iter().enumerate() {
+                x[row * i + id] = 1.0;
+            }
+            x
+        }
+        None => input.x.clone(),
     };
     let mut h_n = vec![0f32; cfg.num_layers * dirs * b * pz];
     let mut c_n = vec![0f32; cfg.num_layers * dirs * b * h];
