@@ -465,12 +465,7 @@ fn an_ensemble_stopped_before_all_its_networks_were_written_loads_those_it_has()
     std::fs::remove_dir_all(out.join("member-2")).unwrap();
     let e = Forecaster::load(&out).unwrap_err().to_string();
     assert!(e.contains("member-2"), "{e}");
-    let mut mf = rnn::io::model_file::ModelFile::load(&out).unwrap();
-    let key = rnn::tasks::forecast::META_KEY;
-    let mut meta: serde_json::Value = serde_json::from_str(&mf.meta[key]).unwrap();
-    meta["finished"] = false.into();
-    mf.meta.insert(key.to_string(), meta.to_string());
-    mf.save(&out).unwrap();
+    edit_meta(&out, "finished", false.into());
     let f = Forecaster::load(&out).unwrap();
     assert_eq!(f.members.len(), 1);
     let w = f.unfinished().unwrap();
@@ -478,5 +473,43 @@ fn an_ensemble_stopped_before_all_its_networks_were_written_loads_those_it_has()
         w.contains("2 of its 3 networks") && w.contains("--force"),
         "{w}"
     );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// Sets `field` of the forecast metadata of the model in `out` to `value`
+/// (a file edited by hand, saved with its checksums).
+fn edit_meta(out: &std::path::Path, field: &str, value: serde_json::Value) {
+    let mut mf = rnn::io::model_file::ModelFile::load(out).unwrap();
+    let key = rnn::tasks::forecast::META_KEY;
+    let mut meta: serde_json::Value = serde_json::from_str(&mf.meta[key]).unwrap();
+    meta[field] = value;
+    mf.meta.insert(key.to_string(), meta.to_string());
+    mf.save(out).unwrap();
+}
+
+#[test]
+fn a_season_of_zero_or_a_bad_delimiter_in_a_model_file_is_refused_naming_the_file() {
+    // `train forecast --season 0` is refused; the same value in a model file
+    // was used (seasonal naive taken as naive), and a bad delimiter there was
+    // blamed on a --delimiter flag never given
+    let out = dir("meta-season");
+    Trainer::from_series(small(6, 6), sine(60), &out)
+        .unwrap()
+        .fit(Budget::Epochs(1), &mut ())
+        .unwrap();
+    edit_meta(&out, "season", 0.into());
+    let e = Forecaster::load(&out).unwrap_err().to_string();
+    assert!(
+        e.contains("model.safetensors: metadata 'forecast'") && e.contains("season 0"),
+        "{e}"
+    );
+    edit_meta(&out, "season", 1.into());
+    edit_meta(&out, "delimiter", 0.into());
+    let e = Forecaster::load(&out).unwrap_err().to_string();
+    assert!(
+        e.contains("model.safetensors: metadata 'forecast'") && e.contains("delimiter"),
+        "{e}"
+    );
+    assert!(!e.contains("--delimiter"), "{e}");
     std::fs::remove_dir_all(&out).unwrap();
 }

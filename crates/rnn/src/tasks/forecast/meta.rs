@@ -263,6 +263,15 @@ impl ForecastMeta {
         if self.ensemble == 0 {
             return bad("ensemble 0".into(), "at least 1 network");
         }
+        if self.season == 0 {
+            return bad("season 0".into(), "a season of at least 1 (1: none)");
+        }
+        if super::check_delimiter(self.delimiter).is_err() {
+            return bad(
+                format!("delimiter {:?}", char::from(self.delimiter)),
+                "one ASCII character other than a quote, a line break, a letter, a digit, '.', '-' or '+'",
+            );
+        }
         if self.fit_rows > rows {
             return bad(
                 format!("fit_rows {}", self.fit_rows),
