@@ -271,3 +271,37 @@ fn a_model_being_replaced_is_read_from_where_it_was_set_aside() {
     assert_eq!(back.model.params, mf.model.params);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// A train state copied in from another run is refused, naming both
+/// models: it replaced the run's model with its own (hidden 12 over 8) and
+/// went on writing metrics after the run's.
+#[test]
+fn a_resume_refuses_another_runs_state() {
+    let (a, b) = (tmp("mine"), tmp("other"));
+    Trainer::new(config(), &text(), &a)
+        .unwrap()
+        .fit(Budget::Steps(60), &mut ())
+        .unwrap();
+    let other = TrainConfig {
+        hidden: 12,
+        ..config()
+    };
+    Trainer::new(other, &text(), &b)
+        .unwrap()
+        .fit(Budget::Steps(60), &mut ())
+        .unwrap();
+    // its own state resumes
+    assert!(Trainer::resume(&a, &text(), &config()).is_ok());
+    std::fs::copy(b.join(STATE_FILE), a.join(STATE_FILE)).unwrap();
+    let e = Trainer::resume(&a, &text(), &config())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("train_state.safetensors: holds a run of elman x 12 hidden")
+            && e.contains("the model beside it is elman x 8 hidden")
+            && e.contains("not this run's state"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&a).unwrap();
+    std::fs::remove_dir_all(&b).unwrap();
+}

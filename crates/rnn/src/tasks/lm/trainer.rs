@@ -188,6 +188,30 @@ impl Trainer {
         let dir = dir.as_ref();
         let path = dir.join(STATE_FILE);
         let (state, meta) = TrainState::load_state(&path)?;
+        // the state must be the run's whose model is beside it: another
+        // run's state (copied in) replaced the model with one of its own
+        let model = dir.join(crate::io::model_file::MODEL_FILE);
+        if model.is_file() {
+            let beside = crate::io::model_file::ModelFile::load(dir)?;
+            if beside.model.config != state.model.config {
+                let c = |m: &crate::ModelConfig| {
+                    format!(
+                        "{} x {} hidden, {} layer(s)",
+                        m.cell.name(),
+                        m.hidden_size,
+                        m.num_layers
+                    )
+                };
+                return Err(Error::Data {
+                    path: path.clone(),
+                    reason: format!(
+                        "holds a run of {}, but the model beside it is {}: not this run's state (a file copied from another run?)",
+                        c(&state.model.config),
+                        c(&beside.model.config)
+                    ),
+                });
+            }
+        }
         let run: RunState = meta
             .get("schedule")
             .and_then(|s| serde_json::from_str(s).ok())
