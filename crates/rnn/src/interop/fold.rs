@@ -86,6 +86,8 @@ fn bad(what: &str, reason: String) -> Error {
 pub(crate) struct Found<'a> {
     /// `P`.
     pub size: usize,
+    /// `H`.
+    hidden: usize,
     /// `D`.
     dirs: usize,
     /// `W_hr` `[P, H]` by `(layer, reverse)`.
@@ -204,14 +206,19 @@ impl<'a> Found<'a> {
                 ));
             }
         }
-        Ok(Some(Found { size, dirs, w_hr }))
+        Ok(Some(Found {
+            size,
+            hidden,
+            dirs,
+            w_hr,
+        }))
     }
 
     /// `w` `[rows, D*P]` read through the block-diagonal of layer `k`'s
     /// projections: `[rows, D*H]`, block `d` being `w[:, dP..(d+1)P] W_hr(k, d)`.
     pub fn fold_columns(&self, w: &[f64], rows: usize, k: usize) -> Vec<f64> {
         let p = self.size;
-        let h = self.w_hr.values().next().map_or(0, |t| t.shape[1]);
+        let h = self.hidden;
         let d = self.dirs;
         let mut out = vec![0f64; rows * d * h];
         for dir in 0..d {
@@ -236,10 +243,7 @@ impl<'a> Found<'a> {
     /// the head is folded by the import ([`Found::fold_columns`]), which
     /// knows which tensor it is. Also the names of the tensors replaced.
     pub fn fold(&self, tensors: &[NamedTensor], prefix: &str) -> (Vec<NamedTensor>, Vec<String>) {
-        let (p, h) = (
-            self.size,
-            self.w_hr.values().next().map_or(0, |t| t.shape[1]),
-        );
+        let (p, h) = (self.size, self.hidden);
         let mut out = Vec::with_capacity(tensors.len());
         let mut replaced = Vec::new();
         for t in tensors {
@@ -413,10 +417,8 @@ impl Projection {
                             format!("a tensor '{UNFOLDED_PREFIX}{name}'"),
                         )
                     })?;
-                Some((
-                    shape.get(1).copied().unwrap_or(0),
-                    kept(name, &[cfg.input_size, shape.get(1).copied().unwrap_or(0)])?,
-                ))
+                let width = shape.get(1).copied().unwrap_or(0);
+                Some((width, kept(name, &[cfg.input_size, width])?))
             }
             None => None,
         };
@@ -450,6 +452,17 @@ impl Projection {
             embedding: embedding.map(|e| e.1),
             head,
         }))
+    }
+
+    /// `P` of an LSTM imported with a projection (`None` without), from
+    /// the metadata alone: what [`crate::interop::InferInput::read_for`]
+    /// checks `h0` against, without copying the file's tensors
+    /// ([`Projection::of`] checks the rest when the model runs).
+    pub fn size_of(mf: &ModelFile) -> Option<usize> {
+        let raw = mf.meta.get(PROJECTION_KEY)?;
+        serde_json::from_str::<serde_json::Value>(raw).ok()?["proj_size"]
+            .as_u64()
+            .and_then(|p| usize::try_from(p).ok())
     }
 
     /// `h = W_hr m` for rows of `m`: `m` `[rows, D*H]` (direction `d`'s

@@ -190,7 +190,7 @@ impl InferInput {
     /// numbers) only by accident of the input size. For an LSTM imported
     /// with a projection, `h0` is `[L*D, B, P]`, as PyTorch's.
     pub fn read_for(path: &Path, file: &ModelFile) -> Result<Self> {
-        let width = Projection::of(file)?.map_or(file.model.config.hidden_size, |p| p.size);
+        let width = Projection::size_of(file).unwrap_or(file.model.config.hidden_size);
         let input = Self::read_sized(path, &file.model, width)?;
         if file.task == IMPORTED_TASK && !folded_embedding(file) && !input.ids.is_empty() {
             return Err(Error::Data {

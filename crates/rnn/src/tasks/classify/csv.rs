@@ -82,8 +82,8 @@ impl Dataset {
     ) -> Result<Dataset> {
         let err = Error::parse_in(path);
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut layout: Option<(usize, bool)> = None; // (columns, labelled)
-                                                      // the value columns in the model's order, and the label's column
+        let mut layout: Option<usize> = None; // the columns of every line
+                                              // the value columns in the model's order, and the label's column
         let mut picks: Vec<usize> = Vec::new();
         let mut label_col: Option<usize> = None;
         let mut columns: Vec<String> = Vec::new();
@@ -98,14 +98,12 @@ impl Dataset {
             let fields: Vec<&str> = t.split(',').map(unquote).collect();
             let header = first_row && fields.get(1).is_some_and(|s| s.parse::<f64>().is_err());
             first_row = false;
-            let (cols, _) = match layout {
-                Some(l) => l,
+            let cols = match layout {
+                Some(c) => c,
                 None if header && !names.is_empty() => {
-                    let (p, l) = by_name(&fields, names).map_err(|e| err(n, e))?;
-                    (picks, label_col) = (p, l);
+                    (picks, label_col) = by_name(&fields, names).map_err(|e| err(n, e))?;
                     columns = names.to_vec();
-                    layout = Some((fields.len(), l.is_some()));
-                    (fields.len(), l.is_some())
+                    *layout.insert(fields.len())
                 }
                 None => {
                     let c = fields.len();
@@ -120,13 +118,12 @@ impl Dataset {
                             "{c} columns, expected series_id,step,features...,label (at least one feature){}", comma_hint(t)
                         ))),
                     };
-                    layout = Some(l);
                     picks = (2..l.0 - usize::from(l.1)).collect();
                     label_col = l.1.then(|| l.0 - 1);
                     if header {
                         columns = picks.iter().map(|&k| fields[k].to_string()).collect();
                     }
-                    l
+                    *layout.insert(l.0)
                 }
             };
             if fields.len() != cols {
