@@ -78,6 +78,35 @@ fn stop_and_resume_equals_one_run_for_both_schedules() {
         assert_eq!(resumed.state().opt.config, whole.state().opt.config);
         match schedule {
             Schedule::Plateau { .. } => {
+                // the metrics read as one run's: the resumed rows carry on
+                // the smoothed training loss (before, it restarted from the
+                // first batch after the resume) and the elapsed time
+                let read = |d: &PathBuf| -> Vec<serde_json::Value> {
+                    std::fs::read_to_string(d.join("metrics.jsonl"))
+                        .unwrap()
+                        .lines()
+                        .map(|l| serde_json::from_str(l).unwrap())
+                        .collect()
+                };
+                let (ra, rb) = (read(&a), read(&b));
+                let after = |rows: &[serde_json::Value]| -> Vec<(u64, f64)> {
+                    rows.iter()
+                        .filter(|r| r["step"].as_u64().unwrap() > 10)
+                        .map(|r| {
+                            (
+                                r["step"].as_u64().unwrap(),
+                                r["train_loss"].as_f64().unwrap(),
+                            )
+                        })
+                        .collect()
+                };
+                assert_eq!(after(&ra), after(&rb));
+                assert_eq!(after(&ra).len(), 4);
+                let secs: Vec<f64> = ra
+                    .iter()
+                    .map(|r| r["elapsed_s"].as_f64().unwrap())
+                    .collect();
+                assert!(secs.windows(2).all(|w| w[0] <= w[1]), "{secs:?}");
                 assert_eq!(resumed.model().params, whole.model().params);
                 assert_eq!(resumed.state().opt.state, whole.state().opt.state);
                 assert_eq!(rs.best_val, ws.best_val);

@@ -80,6 +80,24 @@ impl MetricsLog {
         }
     }
 
+    /// The value of `key` in the last row that has it as a number: what a
+    /// resumed run carries on from (its `elapsed_s`).
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("rnn-doc-last-{}", std::process::id()));
+    /// let mut log = rnn::io::MetricsLog::open(&dir, false);
+    /// assert_eq!(log.last_value("elapsed_s"), None);
+    /// log.record(serde_json::json!({"step": 10, "elapsed_s": 1.5}));
+    /// log.record(serde_json::json!({"step": 20}));
+    /// assert_eq!(log.last_value("elapsed_s"), Some(1.5));
+    /// ```
+    pub fn last_value(&self, key: &str) -> Option<f64> {
+        self.rows
+            .iter()
+            .rev()
+            .find_map(|r| r.get(key).and_then(|v| v.as_f64()))
+    }
+
     /// Appends one row and rewrites the file.
     pub fn push(&mut self, row: serde_json::Value) -> Result<()> {
         self.record(row);

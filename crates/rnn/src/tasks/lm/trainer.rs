@@ -45,6 +45,11 @@ struct RunState {
     /// sets it each step, so the factor is kept apart).
     #[serde(default = "one")]
     lr_scale: f64,
+    /// The smoothed training loss at the checkpoint (`train_loss` of the
+    /// metrics), so that a resumed run's rows are those of one long run
+    /// (`None` before the first step, and in files of older runs).
+    #[serde(default)]
+    train_loss: Option<f64>,
 }
 
 /// Goes back to `good` (the weights and optimizer of the last checkpoint)
@@ -151,6 +156,7 @@ impl Trainer {
             cosine_from: matches!(config.schedule, Schedule::Cosine).then_some(config.lr),
             options: Some(RunOptions::of(&config)),
             lr_scale: 1.0,
+            train_loss: None,
         };
         Ok(Trainer {
             config,
@@ -396,7 +402,13 @@ impl Trainer {
         }
         self.keep_metrics = true;
         let tokens_per_step = (tr.cfg.seq_len * tr.cfg.batch) as f64;
-        let mut smooth: Option<f64> = None;
+        // a resumed run carries on the smoothed loss of its checkpoint and
+        // the time of its last row (the row written at the checkpoint)
+        let mut smooth: Option<f64> = self.run.train_loss;
+        let elapsed_before = match start_step {
+            0 => 0.0,
+            _ => metrics.last_value("elapsed_s").unwrap_or(0.0),
+        };
         let mut last_val = f64::NAN;
         let mut meta = BTreeMap::new();
         meta.insert("vocab".to_string(), data.vocab.to_meta());
@@ -515,7 +527,7 @@ impl Trainer {
                 let row = serde_json::json!({
                     "step": tr.step, "epoch": tr.epoch, "train_loss": smooth, "val_loss": val,
                     "val_bits_per_char": val / std::f64::consts::LN_2, "lr": tr.opt.config.lr(),
-                    "elapsed_s": secs,
+                    "elapsed_s": elapsed_before + secs,
                     "tokens_per_s": (tr.step - start_step) as f64 * tokens_per_step / secs.max(1e-9),
                 });
                 if root {
@@ -527,6 +539,7 @@ impl Trainer {
                         &flow_on_ids(&tr.model, &data.val, "validation text")?,
                     )?;
                 }
+                sched.train_loss = smooth;
                 save_state(tr, sched)?;
                 rollback.good(|| (tr.model.params.clone(), tr.opt.clone()));
                 progress.event(&Event::Evaluated { row: &row });
