@@ -1,5 +1,6 @@
 //! The CLI's one error type and its exit codes: 2 for bad input or usage, 1
-//! for any other failure.
+//! for any other failure, 130 for a training stopped early by Ctrl-C or
+//! SIGTERM (what a shell reports for a process SIGINT ended).
 
 /// An error that ends a command.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +14,10 @@ pub enum CliError {
     /// A failure that is not the input's fault.
     #[error("{0}")]
     Failure(String),
+    /// A training that an interrupt (Ctrl-C, SIGTERM) stopped early, its
+    /// model kept: what was kept and how to go on.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl CliError {
@@ -22,6 +27,7 @@ impl CliError {
             CliError::Lib(e) if !e.is_bad_input() => 1,
             CliError::Lib(_) | CliError::Usage(_) => 2,
             CliError::Failure(_) => 1,
+            CliError::Interrupted(_) => 130,
         }
     }
 }

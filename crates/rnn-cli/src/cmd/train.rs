@@ -9,7 +9,10 @@ use clap::{Args, Subcommand};
                   rnn train lm --data tinyshakespeare.txt --out runs/shakespeare --minutes 5\n  \
                   rnn train tag --train ner.train.conll --dev ner.dev.conll --out runs/ner\n  \
                   rnn train forecast --data sunspots.csv --target SUNACTIVITY --test 62 --out runs/sunspots\n  \
-                  rnn train classify --train GunPoint_TRAIN.ts --out runs/gunpoint")]
+                  rnn train classify --train GunPoint_TRAIN.ts --out runs/gunpoint\n\n\
+                  Ctrl-C (or SIGTERM) ends a training as the end of its budget would: the model\n\
+                  trained so far is kept (a language model's run resumes with --resume) and the\n\
+                  exit code is 130. A second Ctrl-C quits at once.")]
 pub struct TrainArgs {
     #[command(subcommand)]
     task: TrainTask,
@@ -54,13 +57,51 @@ pub fn run(args: &TrainArgs) -> CliResult {
         TrainTask::Classify(a) => Some(&a.out),
     };
     let existed = out.is_some_and(|d| d.exists());
+    stop_on_interrupt();
     let result = match &args.task {
         TrainTask::Lm(a) => super::lm::train(a).map(|_| ()),
         TrainTask::Tag(t) => super::tag::train(t),
         TrainTask::Forecast(a) => super::forecast::train_forecast(a),
         TrainTask::Classify(a) => super::classify::train(a),
     };
-    settle(out.map(|p| p.as_path()), existed, result)
+    let result = settle(out.map(|p| p.as_path()), existed, result);
+    match (result, out) {
+        (Ok(()), Some(dir)) if rnn::tasks::stop::requested() => {
+            let again = match &args.task {
+                TrainTask::Lm(a) => format!(
+                    " (`rnn train lm --resume {} --data {}` goes on)",
+                    dir.display(),
+                    a.data.display()
+                ),
+                _ => String::new(),
+            };
+            Err(CliError::Interrupted(format!(
+                "interrupted: training stopped early; the model trained so far is in {}{again}",
+                dir.display()
+            )))
+        }
+        (result, _) => result,
+    }
+}
+
+/// Makes the first Ctrl-C (or SIGTERM) end the training as the end of its
+/// budget would ([`rnn::tasks::stop`]: evaluate, keep the best model, write
+/// what `--resume` reads), and a second one quit at once, as before.
+fn stop_on_interrupt() {
+    if interrupts_ignored() {
+        return;
+    }
+    // (a second handler is refused: one is enough)
+    let _ = ctrlc::set_handler(|| {
+        if rnn::tasks::stop::requested() {
+            eprintln!("interrupted again: quitting at once");
+            std::process::exit(130);
+        }
+        rnn::tasks::stop::request();
+        eprintln!(
+            "interrupted: stopping after the current step, keeping what was trained (interrupt again to quit at once)"
+        );
+    });
 }
 
 /// Ends a `--force` replacement of `out` after a run that ended with
@@ -92,4 +133,23 @@ pub fn settle(out: Option<&std::path::Path>, existed: bool, result: CliResult) -
         (Ok(()), Err(e)) => Err(e.into()),
         (result, _) => result,
     }
+}
+
+/// Whether this process was started with SIGINT ignored: a background job
+/// of a non-interactive shell (`rnn train ... &` in a script), which a
+/// Ctrl-C meant for the script's foreground command must not stop.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn interrupts_ignored() -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one
+    // into `old`, a zeroed struct of the right type
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGINT, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn interrupts_ignored() -> bool {
+    false
 }

@@ -271,12 +271,14 @@ pub fn from_root(comm: &dyn Collective, f: impl FnOnce() -> Result<f64>) -> Resu
 }
 
 /// Rank 0's reading of a run's clock, the same on every rank: whether a
-/// minutes budget ran out, and the share of it used (`None` for the other
-/// budgets). Ranks read their own clocks differently, and must agree on
-/// when to stop and on a cosine schedule's learning rate.
+/// minutes budget ran out or a stop was requested ([`crate::tasks::stop`]),
+/// and the share of a minutes budget used (`None` for the other budgets).
+/// Ranks read their own clocks differently, and each sees an interrupt
+/// when it comes; they must agree on when to stop and on a cosine
+/// schedule's learning rate.
 pub fn shared_time(comm: &dyn Collective, clock: &Clock) -> (bool, Option<f64>) {
     let (late, frac) = (clock.out_of_time(), clock.time_fraction());
-    if comm.size() == 1 || frac.is_none() {
+    if comm.size() == 1 {
         return (late, frac);
     }
     let mut v = [if late { 1.0 } else { 0.0 }, frac.unwrap_or(0.0)];
@@ -285,5 +287,5 @@ pub fn shared_time(comm: &dyn Collective, clock: &Clock) -> (bool, Option<f64>) 
     for (x, b) in v.iter_mut().zip(bytes.chunks_exact(8)) {
         *x = b.try_into().map(f64::from_le_bytes).unwrap_or(0.0);
     }
-    (v[0] > 0.5, Some(v[1]))
+    (v[0] > 0.5, frac.map(|_| v[1]))
 }

@@ -9,6 +9,7 @@ pub mod forecast;
 pub mod insight;
 pub mod lm;
 mod run;
+pub mod stop;
 pub mod tag;
 pub(crate) mod view;
 

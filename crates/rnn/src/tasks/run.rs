@@ -72,9 +72,10 @@ impl Clock {
         self.start.elapsed().as_secs_f64()
     }
 
-    /// Whether a minutes budget has run out (never for the other budgets).
-    /// Compared in seconds as `f64`: any finite budget, however large (a
-    /// `Duration` of 10^20 minutes overflows).
+    /// Whether a minutes budget has run out (never for the other budgets),
+    /// or a stop was requested ([`crate::tasks::stop`]: Ctrl-C), whatever
+    /// the budget. Compared in seconds as `f64`: any finite budget, however
+    /// large (a `Duration` of 10^20 minutes overflows).
     ///
     /// ```
     /// use rnn::tasks::{Budget, Clock};
@@ -85,6 +86,9 @@ impl Clock {
     /// assert!(!Clock::start(Budget::Epochs(1)).out_of_time());
     /// ```
     pub fn out_of_time(&self) -> bool {
+        if super::stop::requested() {
+            return true;
+        }
         match self.budget {
             Budget::Minutes(m) => self.elapsed() >= m * 60.0,
             _ => false,

@@ -294,11 +294,13 @@ impl Member {
             if val_mse.is_some() && epoch - self.meta.best_epoch >= a.patience {
                 return Ok(true);
             }
-            let done = match budget {
-                Budget::Epochs(e) => epoch - first_epoch >= e,
-                Budget::Steps(s) => self.step - first_step >= s,
-                Budget::Minutes(_) => dist::shared_time(comm, &clock).0,
-            };
+            // (the clock also says when a stop was requested: Ctrl-C)
+            let done = dist::shared_time(comm, &clock).0
+                || match budget {
+                    Budget::Epochs(e) => epoch - first_epoch >= e,
+                    Budget::Steps(s) => self.step - first_step >= s,
+                    Budget::Minutes(_) => false,
+                };
             if done {
                 return Ok(false);
             }

@@ -476,6 +476,8 @@ impl Trainer {
                 m.epoch,
                 if early[i] {
                     "early stopping"
+                } else if crate::tasks::stop::requested() {
+                    "interrupted"
                 } else {
                     "budget reached"
                 },

@@ -737,11 +737,13 @@ impl Trainer {
                 early = true;
                 break;
             }
-            let done = match budget {
-                Budget::Epochs(e) => epoch >= e,
-                Budget::Steps(s) => step - first_step >= s,
-                Budget::Minutes(_) => clock.out_of_time(),
-            };
+            // (the clock also says when a stop was requested: Ctrl-C)
+            let done = clock.out_of_time()
+                || match budget {
+                    Budget::Epochs(e) => epoch >= e,
+                    Budget::Steps(s) => step - first_step >= s,
+                    Budget::Minutes(_) => false,
+                };
             if done {
                 break;
             }
@@ -755,6 +757,8 @@ impl Trainer {
             info.epochs,
             if early {
                 "early stopping"
+            } else if crate::tasks::stop::requested() {
+                "interrupted"
             } else {
                 "budget reached"
             },
