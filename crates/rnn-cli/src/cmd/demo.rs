@@ -114,6 +114,8 @@ pub fn run() -> CliResult {
     };
     set_threads(std::thread::available_parallelism().map_or(1, |n| n.get().min(2)))?;
     let trainer = Trainer::new(config, &Corpus::new(&data, TEXT), &out)?;
+    // Ctrl-C ends the minute early and still shows the model's sample
+    super::train::stop_on_interrupt();
     let summary = fit(trainer, Budget::Minutes(1.0), false);
     rnn::io::release_run_dir(&out);
     let summary = summary?;
@@ -140,5 +142,11 @@ pub fn run() -> CliResult {
         "try: rnn generate --model {} --prime \"The whale\" --len 300",
         out.display()
     )?;
+    if rnn::tasks::stop::requested() {
+        return Err(crate::error::CliError::Interrupted(format!(
+            "interrupted: training stopped early; the model trained so far is in {}",
+            out.display()
+        )));
+    }
     Ok(())
 }

@@ -87,7 +87,7 @@ pub fn run(args: &TrainArgs) -> CliResult {
 /// Makes the first Ctrl-C (or SIGTERM) end the training as the end of its
 /// budget would ([`rnn::tasks::stop`]: evaluate, keep the best model, write
 /// what `--resume` reads), and a second one quit at once, as before.
-fn stop_on_interrupt() {
+pub fn stop_on_interrupt() {
     if interrupts_ignored() {
         return;
     }
