@@ -177,6 +177,8 @@ fn cases(d: &Path) -> Vec<(&'static str, i32, &'static str, Output)> {
             rnn(&["train", "lm", "--data", s(&data), "--out", s(&d.join("big")), "--hidden", "1000000", "--seq-len", "8", "--batch", "4"])),
         ("hidden-tag", 2, "error: training a 'tag' model of 4.0e12 parameters (hidden 1000000, 1 layer(s), input 162, output 4): needs about 160.0 TB of memory, more than the … available",
             rnn(&["train", "tag", "--train", s(&train), "--dev", s(&dev), "--out", s(&d.join("bigtag")), "--hidden", "1000000"])),
+        ("char-hidden-2^32", 2, "error: character encoder: embedding size 8, hidden size 4294967296: config.hidden_size: expected sizes whose parameter count fits in a usize, got input_size 8, hidden_size 4294967296, num_layers 1, output_size 1 (overflows)",
+            rnn(&["train", "tag", "--train", s(&train), "--dev", s(&dev), "--out", s(&d.join("bigchar")), "--char-dim", "8", "--char-hidden", "4294967296"])),
         ("hidden-2^32-file", 2, "error: …/model.safetensors: a model of 1.8e19 parameters (config hidden_size 4294967296, num_layers 1, input_size 14, output_size 14): needs about 73.8 EB of memory, more than the … available",
             rnn(&["generate", "--model", s(&d.join("huge")), "--prime", "the"])),
         ("flipped-byte", 2, "error: …/model.safetensors: not a valid safetensors file: tensor bytes do not match the file's checksum (expected sha256:…, got sha256:…): the file was damaged after it was written",

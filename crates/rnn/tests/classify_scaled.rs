@@ -219,5 +219,13 @@ fn a_model_whose_normaliser_does_not_fit_is_an_error_not_a_panic() {
     );
     let e = edited(&|m| m["normaliser"]["norm"] = serde_json::json!("auto"));
     assert!(e.contains("auto is resolved when fitted"), "{e}");
+    // a class list that disagrees with the network is named with its counts
+    // (the message showed the value as "")
+    let e = edited(&|m| m["classes"].as_array_mut().unwrap().push("extra".into()));
+    assert!(
+        e.contains("'classify' = \"3 classes, 20 baseline labels (largest 1) for 20 sequences\"")
+            && e.contains("the network's 2 outputs"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -130,10 +130,17 @@ impl Classifier {
             return Err(Error::Metadata {
                 path: dir.join(crate::io::model_file::MODEL_FILE),
                 key: META_KEY.into(),
-                value: String::new(),
-                expected:
-                    "classes that agree with the network's outputs and the baseline sequences"
-                        .into(),
+                value: format!(
+                    "{} classes, {} baseline labels (largest {}) for {} sequences",
+                    meta.classes.len(),
+                    meta.baseline_classes.len(),
+                    meta.baseline_classes.iter().max().map_or("-".into(), |c| c.to_string()),
+                    meta.baseline_steps.len()
+                ),
+                expected: format!(
+                    "as many classes as the network's {} outputs, and a label below that for each baseline sequence",
+                    mf.model.config.output_size
+                ),
             });
         }
         let (reservoirs, readouts) = match &meta.reservoir {

@@ -89,7 +89,13 @@ impl CharEncoder {
         let mut vocab = vec!['\u{0}'];
         vocab.extend(set.into_iter().filter(|&c| c != '\u{0}'));
         let spec = CharSpec { dim, hidden, vocab };
-        let rnn = Model::new(rnn_config(&spec), seed ^ 0xc4a2)?;
+        // (an error names the encoder's options, not the inner config's
+        // `hidden_size`, which a user would read as the tagger's)
+        let rnn = Model::new(rnn_config(&spec), seed ^ 0xc4a2).map_err(|e| {
+            Error::Config(format!(
+                "character encoder: embedding size {dim}, hidden size {hidden}: {e}"
+            ))
+        })?;
         let mut emb = vec![0.0; spec.vocab.len() * dim];
         init_rows(&mut emb, dim, &mut char_rng(seed));
         Ok(Self::assemble(spec, emb, rnn))
