@@ -362,7 +362,8 @@ fn the_readers_warnings_are_training_messages() {
 #[test]
 fn a_training_loss_that_blows_up_without_validation_is_warned_of() {
     // two series, one a class: no validation part, so the last epoch is
-    // kept whatever its loss; at --lr 1e30 it is far above the first
+    // kept whatever its loss; at --lr 100 it is far above the first (0.70
+    // to 99.7 per series)
     let out = tmp("blown");
     let text = "@classLabel true lo hi\n@data\n0,0,1,0,0:lo\n5,6,5,6,5:hi\n";
     let cfg = TrainConfig {
@@ -371,6 +372,19 @@ fn a_training_loss_that_blows_up_without_validation_is_warned_of() {
         lr: 1e30,
         ..TrainConfig::default()
     };
+    // at 1e30 the second step's loss, 1e30, is a divergence (over 1000
+    // times a uniform guess's ln 2): no model is written
+    let absurd = tmp("absurd");
+    let e = Trainer::from_data(cfg.clone(), ts(text), None, &absurd)
+        .unwrap()
+        .fit(Budget::Epochs(2), &mut ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("(over 1000 times the 0.6931 of a model that knows nothing) at step 1, before this run had written a model"),
+        "{e}"
+    );
+    let cfg = TrainConfig { lr: 100.0, ..cfg };
     let messages = fit_messages(cfg.clone(), ts(text), &out, 2);
     let line = messages
         .iter()
@@ -391,4 +405,5 @@ fn a_training_loss_that_blows_up_without_validation_is_warned_of() {
     assert!(!quiet.iter().any(|m| m.contains("rose from")), "{quiet:?}");
     std::fs::remove_dir_all(&out).unwrap();
     std::fs::remove_dir_all(&calm).unwrap();
+    let _ = std::fs::remove_dir_all(&absurd);
 }

@@ -20,4 +20,6 @@ pub(crate) use run::Rollback;
 pub(crate) fn counted(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
-pub use run::{Budget, Clock, Event, OnDivergence, Plotting, Progress, MAX_ROLLBACKS};
+pub use run::{
+    diverged, Budget, Clock, Event, OnDivergence, Plotting, Progress, EXPLODED, MAX_ROLLBACKS,
+};

@@ -212,7 +212,46 @@ impl<P: Progress> Progress for Plotting<'_, P> {
     }
 }
 
-/// What a trainer does when a step's loss (or gradient) is not finite.
+/// How many times the loss of a model that knows nothing a training loss
+/// may reach before the run counts as diverged, as if it had become
+/// infinite ([`diverged`]).
+pub const EXPLODED: f64 = 1e3;
+
+/// Whether a step's training loss (or a validation loss) says the run
+/// diverged, and the text naming it: a loss that is not finite, or one
+/// above [`EXPLODED`] times `null`, the loss of a model that knows nothing
+/// (a uniform guess for a cross-entropy, `ln C` over `C` classes; predicting
+/// the mean for a squared error), at least 1. Weights blown up by an absurd
+/// learning rate give losses of 10^30 long before one overflows, and which
+/// comes first depends on the order of the sums (one thread or two):
+/// counting both as divergence stops such a run alike either way, where
+/// before a finite 3e31 was trained on and saved with exit 0. No model
+/// being trained comes near: a cross-entropy over 65 characters would be
+/// above 4,174 nats.
+///
+/// ```
+/// use rnn::tasks::diverged;
+/// let uniform = 65f64.ln(); // 4.1744
+/// assert_eq!(diverged(2.1, uniform), None);
+/// assert_eq!(diverged(f64::NAN, uniform).as_deref(), Some("NaN"));
+/// assert_eq!(
+///     diverged(3.4e31, uniform).as_deref(),
+///     Some("3.4000e31 (over 1000 times the 4.1744 of a model that knows nothing)")
+/// );
+/// // a null loss below 1 (few classes, a well-predicted series) counts as 1
+/// assert!(diverged(900.0, 2f64.ln()).is_none() && diverged(1001.0, 0.01).is_some());
+/// ```
+pub fn diverged(loss: f64, null: f64) -> Option<String> {
+    if !loss.is_finite() {
+        return Some(loss.to_string());
+    }
+    (loss > EXPLODED * null.max(1.0)).then(|| {
+        format!("{loss:.4e} (over {EXPLODED} times the {null:.4} of a model that knows nothing)")
+    })
+}
+
+/// What a trainer does when a step's loss (or gradient) is not finite, or
+/// the loss is past any trained model's ([`diverged`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
@@ -263,25 +302,32 @@ impl<S> Rollback<S> {
         self.in_a_row = 0;
     }
 
-    /// A step's loss was `value` at `step`: under [`OnDivergence::Stop`],
+    /// A step's loss was `value` at `step` (as [`diverged`] names it): under [`OnDivergence::Stop`],
     /// or after [`MAX_ROLLBACKS`] rollbacks in a row, the
     /// [`Error::Diverged`] that ends the run; else the state to restore, the
     /// factor to multiply the learning rate by (1/2) and a line for the log
     /// (`lr` is the learning rate the step used).
-    pub(crate) fn diverged(&mut self, step: u64, value: f64, lr: f64) -> Result<(&S, f64, String)> {
-        self.go_back(step, value.to_string(), lr, ", batch skipped")
+    pub(crate) fn diverged(
+        &mut self,
+        step: u64,
+        value: String,
+        lr: f64,
+    ) -> Result<(&S, f64, String)> {
+        self.go_back(step, value, lr, ", batch skipped")
     }
 
-    /// [`Rollback::diverged`] for weights whose loss on the validation text
-    /// is `value` (a text such as `NaN`) after `step`: the same stop or
-    /// rollback (no batch is skipped: the step's batch was fine).
-    pub(crate) fn diverged_on_validation(
+    /// [`Rollback::diverged`] for weights whose loss on held-out data
+    /// (`data`: "the validation text", "the dev set") is `value` (a text
+    /// such as `NaN`) after `step`: the same stop or rollback (no batch is
+    /// skipped: the step's batch was fine).
+    pub(crate) fn diverged_on(
         &mut self,
         step: u64,
         value: &str,
+        data: &str,
         lr: f64,
     ) -> Result<(&S, f64, String)> {
-        self.go_back(step, format!("{value} on the validation text"), lr, "")
+        self.go_back(step, format!("{value} on {data}"), lr, "")
     }
 
     fn go_back(
@@ -320,23 +366,23 @@ mod tests {
         let mut r = Rollback::new(OnDivergence::Rollback);
         // no good state yet: nothing to go back to
         assert!(matches!(
-            r.diverged(1, f64::NAN, 1.0),
+            r.diverged(1, "NaN".into(), 1.0),
             Err(Error::Diverged { step: 1, .. })
         ));
         r.good(|| 7);
         for k in 1..=3 {
-            let (s, factor, line) = r.diverged(10 + k, f64::INFINITY, 1.0).unwrap();
+            let (s, factor, line) = r.diverged(10 + k, "inf".into(), 1.0).unwrap();
             assert_eq!((*s, factor), (7, 0.5));
             assert!(line.contains(&format!("rollback {k} of 3")), "{line}");
         }
-        let e = r.diverged(20, f64::NAN, 0.125).unwrap_err().to_string();
+        let e = r.diverged(20, "NaN".into(), 0.125).unwrap_err().to_string();
         assert_eq!(e, "loss became NaN again after 3 rollbacks in a row (learning rate down to 1.250e-1) at step 20; the last good checkpoint is kept");
         // a successful step starts the count again; the state is the last good one
         r.stepped();
-        assert_eq!(*r.diverged(21, f64::NAN, 1.0).unwrap().0, 7);
+        assert_eq!(*r.diverged(21, "NaN".into(), 1.0).unwrap().0, 7);
         r.good(|| 8);
         assert!(r
-            .diverged(22, f64::NAN, 1.0)
+            .diverged(22, "NaN".into(), 1.0)
             .unwrap()
             .2
             .contains("rollback 2 of 3"));
@@ -345,7 +391,7 @@ mod tests {
         s.good(|| 1);
         assert!(s.good.is_none());
         assert_eq!(
-            s.diverged(3, f64::NAN, 1.0).unwrap_err().to_string(),
+            s.diverged(3, "NaN".into(), 1.0).unwrap_err().to_string(),
             "loss became NaN at step 3; the last good checkpoint is kept"
         );
     }

@@ -208,25 +208,26 @@ impl Member {
                 let (b0, b1) = dist::share(comm, chunk.len());
                 let wins: Vec<&Window> = chunk[b0..b1].iter().collect();
                 grads.fill(0.0);
-                let mut loss = 0.0;
+                // `null`: the loss of the null model (no correction: the
+                // base alone) on the same windows, reduced as the loss is
+                let (mut loss, mut null) = (0.0, 0.0);
                 if !wins.is_empty() {
                     let (x, y) = d.batch(&wins);
                     let whole = chunk.len();
                     loss = share_loss_and_grads(&self.model, &x, &y, a.window, whole, &mut grads)?;
+                    // E = 0.5 ||0 - y||^2 per window, over the minibatch's windows
+                    null = 0.5 * y.iter().map(|v| v * v).sum::<f32>() / whole as f32;
                 }
                 if comm.size() > 1 {
-                    let mut l = [loss];
+                    let mut l = [loss, null];
                     dist::all_reduce_parts(comm, &mut [&mut grads, &mut l]);
-                    loss = l[0];
+                    (loss, null) = (l[0], l[1]);
                 }
-                if !loss.is_finite() || grads.iter().any(|g| !g.is_finite()) {
+                let blown = crate::tasks::diverged(f64::from(loss), f64::from(null));
+                if blown.is_some() || grads.iter().any(|g| !g.is_finite()) {
                     // never reaches the weights: stop, or roll back and skip the batch
                     let lr = self.opt.config.lr();
-                    let value = if loss.is_finite() {
-                        f64::NAN
-                    } else {
-                        f64::from(loss)
-                    };
+                    let value = blown.unwrap_or_else(|| "NaN".into());
                     let ((params, opt), factor, line) = rollback.diverged(self.step, value, lr)?;
                     self.model.params.clone_from(params);
                     self.opt.clone_from(opt);

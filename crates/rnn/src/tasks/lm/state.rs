@@ -202,10 +202,13 @@ impl TrainState {
         self.restore_recurrent_weights();
         let (loss, state, part) = pass?;
         let n = self.model.params.len();
-        if !loss.is_finite() || self.grads.iter().any(|g| !g.is_finite()) {
+        // (the null model: a uniform guess over the V characters)
+        let uniform = (self.model.config.output_size.max(2) as f64).ln();
+        let blown = crate::tasks::diverged(f64::from(loss), uniform);
+        if blown.is_some() || self.grads.iter().any(|g| !g.is_finite()) {
             return Err(Error::Diverged {
                 step: self.step + 1,
-                value: loss.to_string(),
+                value: blown.unwrap_or_else(|| loss.to_string()),
             });
         }
         let grads = &mut self.grads[..n];

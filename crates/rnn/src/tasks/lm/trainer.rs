@@ -444,6 +444,8 @@ impl Trainer {
         }
         // the weights and optimizer of the last checkpoint, to roll back to
         let mut rollback = Rollback::new(self.config.on_divergence);
+        // the last divergence rolled back from, for a run that never saved
+        let mut last_diverged: Option<(u64, String)> = None;
         let mut evaluated = None;
         rollback.good(|| (tr.model.params.clone(), tr.opt.clone()));
         loop {
@@ -470,13 +472,15 @@ impl Trainer {
                         Err(e) => Err(e),
                     }
                 })?;
-                if !val.is_finite() {
+                let uniform = (data.vocab.len().max(2) as f64).ln();
+                if let Some(value) = crate::tasks::diverged(val, uniform) {
                     // weights that diverge on the validation text: stop, or
                     // with OnDivergence::Rollback go back to the last
                     // checkpoint's (as for a training loss)
                     let lr = tr.opt.config.lr();
+                    last_diverged = Some((tr.step, format!("{value} on the validation text")));
                     let (good, factor, line) =
-                        rollback.diverged_on_validation(tr.step, &val.to_string(), lr)?;
+                        rollback.diverged_on(tr.step, &value, "the validation text", lr)?;
                     roll_back(tr, sched, good, lr, factor);
                     progress.event(&Event::Message(&line));
                     continue;
@@ -567,7 +571,7 @@ impl Trainer {
                     // a non-finite loss never reaches the weights; with
                     // OnDivergence::Rollback go back to the last checkpoint's
                     let lr = tr.opt.config.lr();
-                    let value = value.parse().unwrap_or(f64::NAN);
+                    last_diverged = Some((step, value.clone()));
                     let (good, factor, line) = rollback.diverged(step, value, lr)?;
                     roll_back(tr, sched, good, lr, factor);
                     tr.skip_window(data.train.len());
@@ -593,6 +597,10 @@ impl Trainer {
                     summary: &summary,
                 });
             }
+        }
+        if let (Some((step, value)), true) = (last_diverged, sched.best_saved == f64::MAX) {
+            // every evaluation diverged (rolled back each time): no model
+            return Err(Error::Diverged { step, value });
         }
         Ok(Summary {
             best_val: sched.best_saved,

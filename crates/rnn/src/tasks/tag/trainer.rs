@@ -407,6 +407,10 @@ impl Trainer {
         // the weights and optimizers at the end of the last epoch, to roll back to
         let mut rollback = Rollback::new(cfg.on_divergence);
         rollback.good(|| (tagger.clone(), self.stepper.optimizers()));
+        // losses per token are judged against a uniform guess over the tags
+        let uniform = (tagger.spec.tags.len().max(2) as f64).ln();
+        // the last divergence rolled back from, for a run that never saved
+        let mut last_diverged: Option<(u64, String)> = None;
         // a minutes budget spent before the first epoch still trains one
         // (cut short after its first step): a run always leaves a model
         while epoch < max_epochs && step < max_steps && (epoch == 0 || !late()) {
@@ -415,9 +419,10 @@ impl Trainer {
             for b in length_batches(&lengths, cfg.batch, &mut rng) {
                 let refs: Vec<&Encoded> = b.iter().map(|&i| &train_enc[i]).collect();
                 let (l, n) = self.stepper.step_on(tagger, &refs, comm)?;
-                if !l.is_finite() {
+                if let Some(value) = crate::tasks::diverged(l / n.max(1) as f64, uniform) {
                     let lr = self.stepper.lr();
-                    let ((good, opt), factor, line) = rollback.diverged(step, l, lr)?;
+                    last_diverged = Some((step, value.clone()));
+                    let ((good, opt), factor, line) = rollback.diverged(step, value, lr)?;
                     *tagger = good.clone();
                     self.stepper.set_optimizers(opt);
                     self.stepper.set_lr(lr * factor);
@@ -459,6 +464,11 @@ impl Trainer {
                 let score = if chunked { m.f1 } else { ev.accuracy() };
                 let dev_loss = dev_loss / dev_n.max(1) as f64;
                 root_loss = dev_loss;
+                if crate::tasks::diverged(dev_loss, uniform).is_some() {
+                    // weights that diverge on the dev set are neither
+                    // logged nor saved: every rank judges them below
+                    return Ok(f64::NAN);
+                }
                 let improved = score > best_score || (score == best_score && dev_loss < best_loss);
                 let row = serde_json::json!({
                     "epoch": epoch, "step": step, "seconds": clock.elapsed(), "lr": self.stepper.lr(),
@@ -496,6 +506,19 @@ impl Trainer {
                 Ok(score)
             })?;
             let dev_loss = dist::from_root(comm, || Ok(root_loss))?;
+            if let Some(value) = crate::tasks::diverged(dev_loss, uniform) {
+                // stop, or with OnDivergence::Rollback go back to the end
+                // of the last good epoch (as for a training loss)
+                let lr = self.stepper.lr();
+                last_diverged = Some((step, format!("{value} on the dev set")));
+                let ((good, opt), factor, line) =
+                    rollback.diverged_on(step, &value, "the dev set", lr)?;
+                *tagger = good.clone();
+                self.stepper.set_optimizers(opt);
+                self.stepper.set_lr(lr * factor);
+                say(&mut emit, line);
+                continue;
+            }
             let improved = score > s.best_score || (score == s.best_score && dev_loss < best_loss);
             s.epochs = epoch;
             rollback.good(|| (tagger.clone(), self.stepper.optimizers()));
@@ -520,6 +543,10 @@ impl Trainer {
         }
         s.steps = step;
         s.seconds = clock.elapsed();
+        if let (Some((step, value)), 0) = (last_diverged, s.best_epoch) {
+            // every epoch diverged (rolled back each time): no model was saved
+            return Err(Error::Diverged { step, value });
+        }
         Ok(s)
     }
 }

@@ -629,8 +629,11 @@ impl Trainer {
             let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
             for chunk in order.chunks(c.batch) {
                 let r = self.batch_grads(&model, chunk, &mut rng, &mut grads)?;
-                if !r.loss.is_finite() {
-                    let value = r.loss.to_string();
+                // per sequence, against a uniform guess over the classes
+                let uniform = (model.config.output_size.max(2) as f64).ln();
+                if let Some(value) =
+                    crate::tasks::diverged(r.loss / chunk.len().max(1) as f64, uniform)
+                {
                     // an earlier network's save is the checkpoint kept
                     return Err(if self.out.join("model.safetensors").is_file() {
                         Error::Diverged { step, value }
