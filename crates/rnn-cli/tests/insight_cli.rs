@@ -103,6 +103,24 @@ fn train_with_diagnostics_then_diagnose() {
         v,
     ]);
     assert_bad_input(&again, "already exists");
+    // --json: what was written, one object on stdout
+    let j = rnn(&[
+        "visualize",
+        "--model",
+        o,
+        "--text",
+        sample.to_str().unwrap(),
+        "-o",
+        v,
+        "--force",
+        "--json",
+    ]);
+    assert!(j.status.success(), "{}", String::from_utf8_lossy(&j.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(json["task"], "lm");
+    assert_eq!(json["output"], v);
+    assert_eq!(json["bytes"].as_u64(), Some(html.len() as u64));
+    assert_eq!(std::fs::read_to_string(&view).unwrap(), html);
     // `-o -` is refused (it wrote a file named `-` before), --force or not
     for force in [false, true] {
         let mut args = vec![

@@ -22,11 +22,25 @@ pub struct VisualizeArgs {
     /// Replace the output file if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Print what was written as one JSON object (model, task, text, output, bytes) on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs the command.
 pub fn run(a: &VisualizeArgs) -> CliResult {
-    rnn::tasks::insight::write_view(&a.model, &a.text, &a.output, a.force)?;
-    eprintln!("wrote {}", a.output.display());
+    let w = rnn::tasks::insight::write_view(&a.model, &a.text, &a.output, a.force)?;
+    if a.json {
+        let v = serde_json::json!({
+            "model": a.model.display().to_string(),
+            "task": w.task.to_string(),
+            "text": a.text.display().to_string(),
+            "output": a.output.display().to_string(),
+            "bytes": w.bytes,
+        });
+        outln!("{v}")?;
+    } else {
+        eprintln!("wrote {}", a.output.display());
+    }
     Ok(())
 }

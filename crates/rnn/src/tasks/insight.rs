@@ -86,9 +86,15 @@ pub fn diagnose(dir: &Path, data: &Path) -> Result<Flow> {
 /// Another task's model, or a text that cannot be read or does not suit
 /// the model.
 pub fn visualize(dir: &Path, text: &Path) -> Result<String> {
+    Ok(page(dir, text)?.1)
+}
+
+/// [`visualize`]'s page and the task of the model it shows.
+fn page(dir: &Path, text: &Path) -> Result<(Task, String)> {
     let mf = ModelFile::load(dir)?;
     let what = text.display().to_string();
-    match mf.task {
+    let task = mf.task;
+    let html = match mf.task {
         Task::Lm => LanguageModel::from_file(mf, dir)?.visualize(&Corpus::read(text)?.text, &what),
         Task::Tag => {
             let tagger = Tagger::from_model_file(dir, mf)?;
@@ -99,7 +105,17 @@ pub fn visualize(dir: &Path, text: &Path) -> Result<String> {
             tagger.visualize(&sentences, &what)
         }
         t => Err(unsupported(dir, t, &[Task::Lm, Task::Tag])),
-    }
+    }?;
+    Ok((task, html))
+}
+
+/// What [`write_view`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// The task of the model shown (a language model or a tagger).
+    pub task: Task,
+    /// The page's size in bytes.
+    pub bytes: usize,
 }
 
 /// Writes [`visualize`]'s page to `out`; an existing `out` is an error
@@ -114,7 +130,12 @@ pub fn visualize(dir: &Path, text: &Path) -> Result<String> {
 /// # Errors
 ///
 /// As [`visualize`], `out` existing without `replace`, or writing it fails.
-pub fn write_view(dir: &Path, text: &Path, out: &Path, replace: bool) -> Result<()> {
+pub fn write_view(dir: &Path, text: &Path, out: &Path, replace: bool) -> Result<Written> {
     crate::io::refuse_output(out, replace, &[text, &dir.join("model.safetensors")])?;
-    write_text(out, &visualize(dir, text)?)
+    let (task, html) = page(dir, text)?;
+    write_text(out, &html)?;
+    Ok(Written {
+        task,
+        bytes: html.len(),
+    })
 }
