@@ -169,13 +169,18 @@ fn describe(dir: &Path, present: &[PathBuf]) -> String {
         .iter()
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
+    // a checkpoint of a run that stopped part-way (diverged, killed) says so
+    let part = match unfinished(&model) {
+        true => ": the unfinished checkpoint of a run that stopped part-way",
+        false => "",
+    };
     match task {
         Some(t) => format!(
-            "{} model ({})",
+            "{} model ({}{part})",
             crate::tasks::insight::a_task(&t),
             names.join(", ")
         ),
-        None => format!("a run ({})", names.join(", ")),
+        None => format!("a run ({}{part})", names.join(", ")),
     }
 }
 
@@ -486,6 +491,13 @@ mod tests {
         prepare_run_dir(&d, OutMode::Replace).unwrap();
         partial(&d.join("model.safetensors"));
         assert_eq!(settle_run_dir(&d).unwrap(), Settled::Replaced);
+        // a new run without --force is refused, the checkpoint named as such
+        // (a forecaster that diverged at step 1 left its epoch-0 checkpoint)
+        let msg = prepare_run_dir(&d, OutMode::New).unwrap_err().to_string();
+        assert!(
+            msg.contains("(model.safetensors: the unfinished checkpoint of a run that stopped part-way); use --force"),
+            "{msg}"
+        );
         // a finished new model replaces the old one
         std::fs::write(d.join("model.safetensors"), b"old").unwrap();
         prepare_run_dir(&d, OutMode::Replace).unwrap();
