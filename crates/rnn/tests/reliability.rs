@@ -209,7 +209,10 @@ fn check_divergence(r: rnn::Result<()>, log: &[String], policy: OnDivergence, ou
                         .parse()
                         .unwrap()
                 };
-                assert_eq!(lr(pair[1]), lr(pair[0]) / 2.0, "{pair:?}");
+                // each rollback halves the rate (and a tagger's epoch that
+                // did not improve decays it too, unlogged): a power of two
+                let ratio = lr(pair[0]) / lr(pair[1]);
+                assert!(ratio >= 2.0 && ratio.log2().fract() == 0.0, "{pair:?}");
             }
             match r {
                 Err(e) => assert!(
