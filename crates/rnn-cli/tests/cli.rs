@@ -417,7 +417,10 @@ fn divergence_stops_with_the_step_and_keeps_the_checkpoint() {
     let data = d.join("text.txt");
     std::fs::write(&data, text(20_000)).unwrap();
     let out = d.join("run");
-    // An absurd learning rate with SGD and no clipping makes the loss blow up.
+    // A learning rate of 1000 with SGD and no clipping makes the loss blow
+    // up after the first evaluation (at 3e38 the weights of step 1 were
+    // saved as the best model, with a validation loss of 7e37: now a
+    // divergence, and nothing is saved)
     let o = rnn(&[
         "train",
         "lm",
@@ -434,7 +437,7 @@ fn divergence_stops_with_the_step_and_keeps_the_checkpoint() {
         "--optimizer",
         "sgd",
         "--lr",
-        "3e38",
+        "1e3",
         "--clip",
         "0",
         "--steps",
@@ -447,7 +450,7 @@ fn divergence_stops_with_the_step_and_keeps_the_checkpoint() {
     ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("at step"), "{err}");
+    assert!(err.contains("at step 2;"), "{err}");
     assert!(
         out.join("model.safetensors").exists(),
         "the last good checkpoint is kept"
@@ -461,6 +464,20 @@ fn divergence_stops_with_the_step_and_keeps_the_checkpoint() {
         "--json",
     ]);
     assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+    // a relu network whose validation state overflows while its logits are
+    // still finite: a divergence on the validation text (it was the error
+    // `state.h[6]: expected a finite value, got inf`, exit 2)
+    let relu = d.join("relu");
+    #[rustfmt::skip]
+    let o = rnn(&["train", "lm", "--data", data.to_str().unwrap(), "--out", relu.to_str().unwrap(),
+        "--hidden", "16", "--seq-len", "16", "--batch", "4", "--activation", "relu", "--lr", "2",
+        "--clip", "0", "--steps", "50", "--eval-every", "1", "--quiet", "--threads", "1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.ends_with("error: loss became inf on the validation text at step 1; the last good checkpoint is kept\n"),
+        "{err}"
+    );
 }
 
 /// The AVX-512 and AVX2 builds of the kernels (the step product, the dW

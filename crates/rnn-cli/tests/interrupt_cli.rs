@@ -105,6 +105,14 @@ fn assert_interrupted(code: Option<i32>, err: &str, dir: &str) {
     );
 }
 
+/// `rnn train lm` of a tiny model on `data` into `out` for ten minutes.
+fn lm_args<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
+    #[rustfmt::skip]
+    let args = vec!["train", "lm", "--data", data, "--out", out, "--hidden", "8", "--seq-len", "8",
+        "--batch", "4", "--threads", "1", "--minutes", "10"];
+    args
+}
+
 fn text_file(dir: &std::path::Path) -> String {
     let p = dir.join("text.txt");
     std::fs::write(
@@ -121,9 +129,7 @@ fn ctrl_c_ends_an_lm_run_with_its_model_and_a_run_that_resumes() {
     let data = text_file(&dir);
     let out = dir.join("m");
     let o = out.to_str().unwrap();
-    #[rustfmt::skip]
-    let args = ["train", "lm", "--data", &data, "--out", o, "--hidden", "8", "--seq-len", "8",
-        "--batch", "4", "--threads", "1", "--minutes", "10", "--eval-every", "1000000"];
+    let args = [lm_args(&data, o), vec!["--eval-every", "1000000"]].concat();
     let (child, rx) = start(None, &args, "training elman");
     std::thread::sleep(Duration::from_millis(300));
     signal(&child, "-INT");
@@ -189,11 +195,8 @@ fn an_ignored_sigint_stays_ignored() {
     let data = text_file(&dir);
     let out = dir.join("m");
     let o = out.to_str().unwrap();
-    #[rustfmt::skip]
-    let args = ["train", "lm", "--data", &data, "--out", o, "--hidden", "8", "--seq-len", "8",
-        "--batch", "4", "--threads", "1", "--minutes", "10"];
     // what a non-interactive shell does for `rnn train ... &`
-    let (mut child, rx) = start(Some("trap '' INT"), &args, "training elman");
+    let (mut child, rx) = start(Some("trap '' INT"), &lm_args(&data, o), "training elman");
     signal(&child, "-INT");
     std::thread::sleep(Duration::from_secs(2));
     let running = child.try_wait().unwrap().is_none();

@@ -216,7 +216,7 @@ fn cases(d: &Path) -> Vec<(&'static str, i32, &'static str, Output)> {
             train_lm(d, "div", &diverges("stop"))),
         ("diverged-lr-absurd", 1, "error: loss became … (over 1000 times the 2.6391 of a model that knows nothing) at step 2; the last good checkpoint is kept",
             train_lm(d, "div-absurd", &["--lr", "1e30", "--steps", "20"])),
-        ("diverged-rollback-no-model", 1, "error: loss became NaN on the validation text at step 40; the last good checkpoint is kept",
+        ("diverged-rollback-no-model", 1, "error: loss became inf on the validation text at step 40; the last good checkpoint is kept",
             train_lm(d, "div2", &["--activation", "relu", "--clip", "0", "--lr", "1e30", "--steps", "40", "--eval-every", "10", "--on-divergence", "rollback"])),
         ("diverged-tag-rollback-no-model", 1, "error: loss became … (over 1000 times the 1.3863 of a model that knows nothing) on the dev set at step 3, before this run had written a model (try a lower --lr)",
             rnn(&["train", "tag", "--train", s(&train), "--dev", s(&dev), "--out", s(&d.join("div-tag")), "--hidden", "4", "--epochs", "3", "--lr", "1e30", "--on-divergence", "rollback"])),

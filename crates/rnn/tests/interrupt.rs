@@ -4,20 +4,13 @@
 //! to where one uninterrupted run ends, bit for bit. (Its own test binary:
 //! the request is process-wide, and would stop other tests' trainings.)
 
+mod common;
 use rnn::optim::{OptimizerName, Schedule};
 use rnn::tasks::lm::{Corpus, TrainConfig, Trainer};
 use rnn::tasks::{stop, Budget, Event};
 
 fn corpus() -> Corpus {
-    let words = [
-        "the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ", "ran ",
-    ];
-    let (mut s, mut k) = (String::new(), 11usize);
-    while s.len() < 6000 {
-        k = k.wrapping_mul(1103515245).wrapping_add(12345) % 2147483648;
-        s.push_str(words[k % words.len()]);
-    }
-    Corpus::new("words.txt", s)
+    common::words(11)
 }
 
 fn config() -> TrainConfig {

@@ -14,15 +14,7 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn corpus() -> Corpus {
-    let words = [
-        "the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ", "ran ",
-    ];
-    let (mut s, mut k) = (String::new(), 7usize);
-    while s.len() < 6000 {
-        k = k.wrapping_mul(1103515245).wrapping_add(12345) % 2147483648;
-        s.push_str(words[k % words.len()]);
-    }
-    Corpus::new("words.txt", s)
+    common::words(7)
 }
 
 /// Dropout and weight drop on, so their masks must come from the saved RNG.

@@ -33,3 +33,17 @@ pub fn edit_metadata(
     out.extend_from_slice(&bytes[8 + n..]);
     rnn::io::reseal(&out).unwrap()
 }
+
+/// A text of about 6,000 characters: words of a small vocabulary in an
+/// order drawn by a linear congruential generator from `seed`.
+pub fn words(seed: usize) -> rnn::tasks::lm::Corpus {
+    let words = [
+        "the ", "cat ", "sat ", "on ", "a ", "mat.\n", "dog ", "ran ",
+    ];
+    let (mut s, mut k) = (String::new(), seed);
+    while s.len() < 6000 {
+        k = k.wrapping_mul(1103515245).wrapping_add(12345) % 2147483648;
+        s.push_str(words[k % words.len()]);
+    }
+    rnn::tasks::lm::Corpus::new("words.txt", s)
+}

@@ -177,6 +177,16 @@ fn run(
         inf,
     )?;
     std::mem::swap(state, &mut inf.state); // carried to the next window
+                                           // a state that overflowed (a relu network's units past f32's range) is
+                                           // the model blowing up, though this window's logits may still be
+                                           // finite: said as such, not as the next window's bad input `state.h`
+    if let Some(v) = state.h.iter().chain(&state.c).find(|v| !v.is_finite()) {
+        return Err(Error::NonFinite {
+            model: "the model".into(),
+            what: format!("the hidden state after {t} characters"),
+            value: v.to_string(),
+        });
+    }
     Ok(())
 }
 
