@@ -37,6 +37,20 @@ fn start(
             c
         }
     };
+    // SIGINT as a terminal gives it, whatever this test process inherited
+    // (a test run started in the background of a script has it ignored,
+    // and so would its children)
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if prefix.is_none() {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: signal() is async-signal-safe, as pre_exec requires
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+    }
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -136,7 +150,9 @@ fn ctrl_c_ends_an_lm_run_with_its_model_and_a_run_that_resumes() {
     let (code, err) = finish(child, rx);
     assert_interrupted(code, &err, o);
     assert!(
-        err.contains(&format!("rnn train lm --resume {o} --data {data}")),
+        err.contains(&format!(
+            "rnn train lm --resume {o} --data {data} --minutes 10` goes on"
+        )),
         "{err}"
     );
     // the stop was evaluated and checkpointed (no evaluation was due before
@@ -200,11 +216,17 @@ fn an_ignored_sigint_stays_ignored() {
     signal(&child, "-INT");
     std::thread::sleep(Duration::from_secs(2));
     let running = child.try_wait().unwrap().is_none();
-    let _ = child.kill();
-    let _ = child.wait();
-    drop(rx);
+    if !running {
+        let _ = child.kill();
+    }
     assert!(
         running,
         "SIGINT stopped a training that was started with it ignored"
     );
+    // SIGTERM (`kill PID` of the script) still ends it as its budget would
+    // (it killed the process at once, no model written)
+    signal(&child, "-TERM");
+    let (code, err) = finish(child, rx);
+    assert_interrupted(code, &err, o);
+    assert!(out.join("model.safetensors").is_file());
 }

@@ -362,8 +362,8 @@ fn the_readers_warnings_are_training_messages() {
 #[test]
 fn a_training_loss_that_blows_up_without_validation_is_warned_of() {
     // two series, one a class: no validation part, so the last epoch is
-    // kept whatever its loss; at --lr 100 it is far above the first (0.70
-    // to 99.7 per series)
+    // kept whatever its loss; at --lr 10 it is far above the first (0.70
+    // to 10.1 per series)
     let out = tmp("blown");
     let text = "@classLabel true lo hi\n@data\n0,0,1,0,0:lo\n5,6,5,6,5:hi\n";
     let cfg = TrainConfig {
@@ -372,8 +372,8 @@ fn a_training_loss_that_blows_up_without_validation_is_warned_of() {
         lr: 1e30,
         ..TrainConfig::default()
     };
-    // at 1e30 the second step's loss, 1e30, is a divergence (over 1000
-    // times a uniform guess's ln 2): no model is written
+    // at 1e30 the second step's loss, 1e30, is a divergence (over 100
+    // times the larger of 1 and a uniform guess's ln 2): no model is written
     let absurd = tmp("absurd");
     let e = Trainer::from_data(cfg.clone(), ts(text), None, &absurd)
         .unwrap()
@@ -381,10 +381,10 @@ fn a_training_loss_that_blows_up_without_validation_is_warned_of() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("(over 1000 times the 0.6931 of a model that knows nothing) at step 1, before this run had written a model"),
+        e.contains("(over 100, the least bound; a model that knows nothing has 0.6931) at step 1, before this run had written a model"),
         "{e}"
     );
-    let cfg = TrainConfig { lr: 100.0, ..cfg };
+    let cfg = TrainConfig { lr: 10.0, ..cfg };
     let messages = fit_messages(cfg.clone(), ts(text), &out, 2);
     let line = messages
         .iter()

@@ -174,7 +174,7 @@ fn the_tagger_and_forecaster_roll_back_then_give_up_on_a_diverging_learning_rate
 
 /// Stop: the first divergence ends the run. Rollback: each divergence
 /// goes back to the last good weights and halves the learning rate; the run
-/// ends when 3 come in a row, or finishes, its saved model finite.
+/// ends when 3 come back to the same good state, or finishes, its saved model finite.
 fn check_divergence(r: rnn::Result<()>, log: &[String], policy: OnDivergence, out: &Path) {
     let rolled: Vec<&String> = log.iter().filter(|l| l.contains("rolled back")).collect();
     match (policy, r) {
@@ -216,7 +216,8 @@ fn check_divergence(r: rnn::Result<()>, log: &[String], policy: OnDivergence, ou
             }
             match r {
                 Err(e) => assert!(
-                    e.to_string().contains("again after 3 rollbacks in a row"),
+                    e.to_string()
+                        .contains("again after 3 rollbacks to the last good state"),
                     "{e}"
                 ),
                 Ok(()) => assert!(rnn::io::model_file::ModelFile::load(out).is_ok()),

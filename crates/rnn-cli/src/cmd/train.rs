@@ -68,11 +68,20 @@ pub fn run(args: &TrainArgs) -> CliResult {
     match (result, out) {
         (Ok(()), Some(dir)) if rnn::tasks::stop::requested() => {
             let again = match &args.task {
-                TrainTask::Lm(a) => format!(
-                    " (`rnn train lm --resume {} --data {}` goes on)",
-                    dir.display(),
-                    a.data.display()
-                ),
+                TrainTask::Lm(a) => {
+                    // the budget is the command's, not the run's: given again
+                    let budget = match (a.steps, a.epochs, a.minutes) {
+                        (Some(s), _, _) => format!(" --steps {s}"),
+                        (_, Some(e), _) => format!(" --epochs {e}"),
+                        (_, _, Some(m)) => format!(" --minutes {m}"),
+                        _ => String::new(),
+                    };
+                    format!(
+                        " (`rnn train lm --resume {} --data {}{budget}` goes on)",
+                        shell_word(&dir.display().to_string()),
+                        shell_word(&a.data.display().to_string())
+                    )
+                }
                 _ => String::new(),
             };
             Err(CliError::Interrupted(format!(
@@ -84,13 +93,21 @@ pub fn run(args: &TrainArgs) -> CliResult {
     }
 }
 
+/// `word` as a shell reads it back: as it is when it is plain, else in
+/// single quotes (`'` as `'\''`).
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
+    match !word.is_empty() && word.chars().all(plain) {
+        true => word.to_string(),
+        false => format!("'{}'", word.replace('\'', r"'\''")),
+    }
+}
+
 /// Makes the first Ctrl-C (or SIGTERM) end the training as the end of its
 /// budget would ([`rnn::tasks::stop`]: evaluate, keep the best model, write
 /// what `--resume` reads), and a second one quit at once, as before.
 pub fn stop_on_interrupt() {
-    if interrupts_ignored() {
-        return;
-    }
+    let ignored = interrupts_ignored();
     // (a second handler is refused: one is enough)
     let _ = ctrlc::set_handler(|| {
         if rnn::tasks::stop::requested() {
@@ -102,6 +119,10 @@ pub fn stop_on_interrupt() {
             "interrupted: stopping after the current step, keeping what was trained (interrupt again to quit at once)"
         );
     });
+    if ignored {
+        // SIGTERM (`kill PID`) is still handled; SIGINT stays ignored
+        ignore_interrupts();
+    }
 }
 
 /// Ends a `--force` replacement of `out` after a run that ended with
@@ -114,10 +135,10 @@ pub fn settle(out: Option<&std::path::Path>, existed: bool, result: CliResult) -
     let Some(dir) = out.filter(|_| rnn::dist::world().rank() == 0) else {
         return result;
     };
-    // a run that diverged before writing its model kept no checkpoint of its
-    // own (a train state, when it replaced a run, goes with its other files)
-    let unsaved = !dir.join("model.safetensors").is_file()
-        && (!dir.join("train_state.safetensors").is_file() || dir.join(rnn::io::REPLACED).is_dir());
+    // a run that diverged before writing its model says so (a language
+    // model's train state of step 0 is no model: `rnn eval` said "No such
+    // file" after "the last good checkpoint is kept")
+    let unsaved = !dir.join("model.safetensors").is_file();
     let result = match result {
         Err(CliError::Lib(rnn::Error::Diverged { step, value })) if unsaved => {
             Err(rnn::Error::DivergedUnsaved { step, value }.into())
@@ -152,4 +173,29 @@ fn interrupts_ignored() -> bool {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn interrupts_ignored() -> bool {
     false
+}
+
+/// Sets SIGINT back to ignored after the handler took it.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn ignore_interrupts() {
+    // SAFETY: SIG_IGN is a valid disposition for SIGINT
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn ignore_interrupts() {}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn shell_words_are_quoted_only_when_they_need_it() {
+        assert_eq!(shell_word("runs/m-1.2"), "runs/m-1.2");
+        assert_eq!(shell_word("my runs/m"), "'my runs/m'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
 }
