@@ -230,3 +230,32 @@ fn an_ignored_sigint_stays_ignored() {
     assert_interrupted(code, &err, o);
     assert!(out.join("model.safetensors").is_file());
 }
+
+#[test]
+fn ctrl_c_ends_a_classifier_without_its_other_candidates_and_reservoirs() {
+    // (they took 4-6 s after the signal on GunPoint and JapaneseVowels,
+    // whose whole trainings take 8-9 s)
+    let dir = tmp("int-cl");
+    let train = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../rnn/tests/fixtures/classify/GunPoint_TRAIN_small.ts");
+    let (t, out) = (train.to_str().unwrap(), dir.join("c"));
+    let o = out.to_str().unwrap();
+    #[rustfmt::skip]
+    let args = ["train", "classify", "--train", t, "--out", o, "--epochs", "100000000", "--patience", "100000000"];
+    let (child, rx) = start(None, &args, "candidate 1/6");
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, "-INT");
+    let (code, err) = finish(child, rx);
+    assert_interrupted(code, &err, o);
+    assert!(
+        err.contains("interrupted: the other 5 candidate(s) are not trained"),
+        "{err}"
+    );
+    assert!(
+        err.contains("interrupted: no reservoirs are added to the networks"),
+        "{err}"
+    );
+    let c = rnn(&["classify", "--model", o, t]);
+    assert!(c.status.success(), "{}", common::stderr(&c));
+    assert_eq!(String::from_utf8_lossy(&c.stdout).lines().count(), 6);
+}

@@ -212,7 +212,9 @@ fn check_divergence(r: rnn::Result<()>, log: &[String], policy: OnDivergence, ou
                 // each rollback halves the rate (and a tagger's epoch that
                 // did not improve decays it too, unlogged): a power of two
                 let ratio = lr(pair[0]) / lr(pair[1]);
-                assert!(ratio >= 2.0 && ratio.log2().fract() == 0.0, "{pair:?}");
+                // (the rates as printed, to 4 digits)
+                let k = ratio.log2();
+                assert!(k > 0.99 && (k - k.round()).abs() < 1e-3, "{pair:?}");
             }
             match r {
                 Err(e) => assert!(

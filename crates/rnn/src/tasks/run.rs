@@ -292,6 +292,9 @@ pub(crate) struct Rollback<S> {
     good: Option<S>,
     /// Rollbacks to `good` so far.
     in_a_row: u32,
+    /// Whether a step succeeded since the last rollback or good state: a
+    /// good state recorded without one is the same state again.
+    moved: bool,
 }
 
 impl<S> Rollback<S> {
@@ -301,16 +304,27 @@ impl<S> Rollback<S> {
             policy,
             good: None,
             in_a_row: 0,
+            moved: false,
         }
     }
 
     /// Records a good state (taken only under [`OnDivergence::Rollback`]);
-    /// the count of rollbacks starts again.
+    /// the count of rollbacks starts again when a step succeeded since the
+    /// last one (an epoch whose every batch was rolled back ends on the
+    /// same state it went back to).
     pub(crate) fn good(&mut self, state: impl FnOnce() -> S) {
         if self.policy == OnDivergence::Rollback {
             self.good = Some(state());
-            self.in_a_row = 0;
+            if self.moved {
+                self.in_a_row = 0;
+            }
+            self.moved = false;
         }
+    }
+
+    /// A step succeeded (its update applied).
+    pub(crate) fn stepped(&mut self) {
+        self.moved = true;
     }
 
     /// A step's loss was `value` at `step` (as [`diverged`] names it): under [`OnDivergence::Stop`],
@@ -359,6 +373,7 @@ impl<S> Rollback<S> {
             ));
         }
         self.in_a_row += 1;
+        self.moved = false;
         let line = format!(
             "step {step}: loss became {value}; rolled back to the last good state, learning rate halved to {:.3e}{skipped} (rollback {} of {MAX_ROLLBACKS})",
             lr * 0.5,
@@ -388,7 +403,18 @@ mod tests {
         }
         let e = r.diverged(20, "NaN".into(), 0.125).unwrap_err().to_string();
         assert_eq!(e, "loss became NaN again after 3 rollbacks to the last good state (learning rate down to 1.250e-1) at step 20; the last good checkpoint is kept");
-        // a new good state starts the count again, and is the one restored
+        // a good state recorded with no step since is the same one: the
+        // count goes on
+        r.good(|| 8);
+        assert!(r.diverged(21, "NaN".into(), 1.0).is_err());
+        // a new good state after a successful step starts the count again,
+        // and is the one restored
+        let mut r = Rollback::new(OnDivergence::Rollback);
+        r.good(|| 7);
+        for k in 1..=3 {
+            r.diverged(10 + k, "inf".into(), 1.0).unwrap();
+        }
+        r.stepped();
         r.good(|| 8);
         let (s, _, line) = r.diverged(21, "NaN".into(), 1.0).unwrap();
         assert_eq!(*s, 8);

@@ -235,6 +235,7 @@ impl Member {
                     progress.event(&Event::Message(&line));
                     continue;
                 }
+                rollback.stepped();
                 sum += f64::from(loss) * chunk.len() as f64;
                 seen += chunk.len();
                 clip_grad_norm(&mut grads, a.clip)?;

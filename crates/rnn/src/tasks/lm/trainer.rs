@@ -580,6 +580,7 @@ impl Trainer {
                 }
                 r => r?,
             };
+            rollback.stepped();
             smooth = Some(smooth.map_or(loss, |s| 0.98 * s + 0.02 * loss));
             if tr.step.is_multiple_of(10) {
                 let secs = clock.elapsed();

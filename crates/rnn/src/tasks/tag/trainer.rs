@@ -429,6 +429,7 @@ impl Trainer {
                     say(&mut emit, line);
                     continue; // the batch is skipped
                 }
+                rollback.stepped();
                 loss_sum += l;
                 tok += n;
                 step += 1;

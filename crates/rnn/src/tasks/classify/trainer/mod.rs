@@ -308,7 +308,16 @@ impl Trainer {
         // configuration with the chosen candidate's)
         let given_stride = self.config.stride;
         let summary = self.fit_networks(budget, auto, progress)?;
+        // interrupted (Ctrl-C): no reservoirs (seconds of fitting) are added
+        let interrupted =
+            crate::tasks::stop::requested() && self.config.reservoir != ReservoirUse::Off;
+        if interrupted {
+            progress.event(&Event::Message(
+                "interrupted: no reservoirs are added to the networks",
+            ));
+        }
         let reservoirs = self.config.reservoir != ReservoirUse::Off
+            && !interrupted
             && self.add_reservoirs(given_stride, auto, progress)?;
         let nearest = self.add_nearest(progress);
         if !reservoirs && !nearest {
@@ -356,6 +365,14 @@ impl Trainer {
         let mut tried = Vec::with_capacity(n);
         let mut fitted = Vec::with_capacity(n);
         for (i, &(pool, stride)) in cands.iter().enumerate() {
+            if i > 0 && crate::tasks::stop::requested() {
+                // interrupted (Ctrl-C): the choice is made among those trained
+                progress.event(&Event::Message(&format!(
+                    "interrupted: the other {} candidate(s) are not trained",
+                    n - i
+                )));
+                break;
+            }
             progress.event(&Event::Message(&format!(
                 "candidate {}/{n}: pool {}, {stride} frame{} per step",
                 i + 1,
