@@ -308,16 +308,7 @@ impl Trainer {
         // configuration with the chosen candidate's)
         let given_stride = self.config.stride;
         let summary = self.fit_networks(budget, auto, progress)?;
-        // interrupted (Ctrl-C): no reservoirs (seconds of fitting) are added
-        let interrupted =
-            crate::tasks::stop::requested() && self.config.reservoir != ReservoirUse::Off;
-        if interrupted {
-            progress.event(&Event::Message(
-                "interrupted: no reservoirs are added to the networks",
-            ));
-        }
         let reservoirs = self.config.reservoir != ReservoirUse::Off
-            && !interrupted
             && self.add_reservoirs(given_stride, auto, progress)?;
         let nearest = self.add_nearest(progress);
         if !reservoirs && !nearest {

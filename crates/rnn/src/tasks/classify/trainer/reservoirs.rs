@@ -110,7 +110,8 @@ impl Trainer {
     /// classifier; each is also scored on its network's validation part,
     /// with a readout fitted on the rest (or on the dev file), and says so.
     /// With `auto` (the default budget) the grid may be cut to its first
-    /// setting or to none ([`Trainer::plan_reservoirs`]); returns whether
+    /// setting or to none ([`Trainer::plan_reservoirs`]), and beside networks
+    /// a stop ([`crate::tasks::stop`], Ctrl-C) adds none; returns whether
     /// reservoirs were added.
     pub(super) fn add_reservoirs(
         &mut self,
@@ -118,6 +119,12 @@ impl Trainer {
         auto: bool,
         progress: &mut impl Progress,
     ) -> Result<bool> {
+        if self.config.reservoir == ReservoirUse::Mix && crate::tasks::stop::requested() {
+            // interrupted (Ctrl-C): none beside the networks (seconds of fitting)
+            let note = "interrupted: no reservoirs are added to the networks";
+            progress.event(&Event::Message(note));
+            return Ok(false);
+        }
         let (base, mut grid, stride) = self.reservoir_setup(given_stride);
         if auto && self.config.reservoir == ReservoirUse::Mix {
             match self.plan_reservoirs(given_stride) {
