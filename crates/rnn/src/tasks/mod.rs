@@ -13,7 +13,7 @@ pub mod stop;
 pub mod tag;
 pub(crate) mod view;
 
-pub(crate) use run::Rollback;
+pub(crate) use run::{uniform_loss, Rollback};
 
 /// `n` and its noun, singular for 1: `counted(1, "row", "rows")` is
 /// `"1 row"`, `counted(3, "row", "rows")` is `"3 rows"`.

@@ -295,6 +295,8 @@ pub(crate) struct Rollback<S> {
     /// Whether a step succeeded since the last rollback or good state: a
     /// good state recorded without one is the same state again.
     moved: bool,
+    /// The step and loss of the last rollback ([`Rollback::unsaved`]).
+    last: Option<(u64, String)>,
 }
 
 impl<S> Rollback<S> {
@@ -305,6 +307,7 @@ impl<S> Rollback<S> {
             good: None,
             in_a_row: 0,
             moved: false,
+            last: None,
         }
     }
 
@@ -363,10 +366,9 @@ impl<S> Rollback<S> {
         skipped: &str,
     ) -> Result<(&S, f64, String)> {
         let stop = |value: String| Err(Error::Diverged { step, value });
-        let good = match (&self.good, self.policy) {
-            (Some(g), OnDivergence::Rollback) => g,
-            _ => return stop(value),
-        };
+        if self.good.is_none() || self.policy != OnDivergence::Rollback {
+            return stop(value);
+        }
         if self.in_a_row >= MAX_ROLLBACKS {
             return stop(format!(
                 "{value} again after {MAX_ROLLBACKS} rollbacks to the last good state (learning rate down to {lr:.3e})"
@@ -379,8 +381,24 @@ impl<S> Rollback<S> {
             lr * 0.5,
             self.in_a_row
         );
+        self.last = Some((step, value.clone()));
+        let good = self.good.as_ref().ok_or(Error::Diverged { step, value })?;
         Ok((good, 0.5, line))
     }
+
+    /// For a run that ends without having saved a model after rolling
+    /// back: the [`Error::Diverged`] of its last rollback (`None` when it
+    /// never rolled back).
+    pub(crate) fn unsaved(&mut self) -> Option<Error> {
+        let (step, value) = self.last.take()?;
+        Some(Error::Diverged { step, value })
+    }
+}
+
+/// The loss of a uniform guess over `classes` classes (at least two):
+/// `ln C`, the cross-entropy of a model that knows nothing ([`diverged`]).
+pub(crate) fn uniform_loss(classes: usize) -> f64 {
+    (classes.max(2) as f64).ln()
 }
 
 #[cfg(test)]
@@ -419,6 +437,15 @@ mod tests {
         let (s, _, line) = r.diverged(21, "NaN".into(), 1.0).unwrap();
         assert_eq!(*s, 8);
         assert!(line.contains("rollback 1 of 3"), "{line}");
+        // the last rollback is the error of a run that saved nothing
+        let e = r.unsaved().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("loss became NaN at step 21; the last good checkpoint is kept")
+        );
+        assert!(Rollback::<u8>::new(OnDivergence::Rollback)
+            .unsaved()
+            .is_none());
         // stop never rolls back and never keeps a state
         let mut s = Rollback::new(OnDivergence::Stop);
         s.good(|| 1);

@@ -203,7 +203,7 @@ impl TrainState {
         let (loss, state, part) = pass?;
         let n = self.model.params.len();
         // (the null model: a uniform guess over the V characters)
-        let uniform = (self.model.config.output_size.max(2) as f64).ln();
+        let uniform = crate::tasks::uniform_loss(self.model.config.output_size);
         let blown = crate::tasks::diverged(f64::from(loss), uniform);
         if blown.is_some() || self.grads.iter().any(|g| !g.is_finite()) {
             return Err(Error::Diverged {

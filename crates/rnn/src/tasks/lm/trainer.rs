@@ -16,7 +16,7 @@ use crate::io::{FlowLog, MetricsLog};
 use crate::nn::model::Model;
 use crate::optim::schedule::{cosine_lr_to, Plateau, Schedule};
 use crate::optim::Optimizer;
-use crate::tasks::{Budget, Clock, Event, Progress, Rollback};
+use crate::tasks::{uniform_loss, Budget, Clock, Event, Progress, Rollback};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -444,8 +444,6 @@ impl Trainer {
         }
         // the weights and optimizer of the last checkpoint, to roll back to
         let mut rollback = Rollback::new(self.config.on_divergence);
-        // the last divergence rolled back from, for a run that never saved
-        let mut last_diverged: Option<(u64, String)> = None;
         let mut evaluated = None;
         rollback.good(|| (tr.model.params.clone(), tr.opt.clone()));
         loop {
@@ -472,13 +470,11 @@ impl Trainer {
                         Err(e) => Err(e),
                     }
                 })?;
-                let uniform = (data.vocab.len().max(2) as f64).ln();
-                if let Some(value) = crate::tasks::diverged(val, uniform) {
+                if let Some(value) = crate::tasks::diverged(val, uniform_loss(data.vocab.len())) {
                     // weights that diverge on the validation text: stop, or
                     // with OnDivergence::Rollback go back to the last
                     // checkpoint's (as for a training loss)
                     let lr = tr.opt.config.lr();
-                    last_diverged = Some((tr.step, format!("{value} on the validation text")));
                     let (good, factor, line) =
                         rollback.diverged_on(tr.step, &value, "the validation text", lr)?;
                     roll_back(tr, sched, good, lr, factor);
@@ -571,7 +567,6 @@ impl Trainer {
                     // a non-finite loss never reaches the weights; with
                     // OnDivergence::Rollback go back to the last checkpoint's
                     let lr = tr.opt.config.lr();
-                    last_diverged = Some((step, value.clone()));
                     let (good, factor, line) = rollback.diverged(step, value, lr)?;
                     roll_back(tr, sched, good, lr, factor);
                     tr.skip_window(data.train.len());
@@ -598,9 +593,9 @@ impl Trainer {
                 });
             }
         }
-        if let (Some((step, value)), true) = (last_diverged, sched.best_saved == f64::MAX) {
+        if let (true, Some(e)) = (sched.best_saved == f64::MAX, rollback.unsaved()) {
             // every evaluation diverged (rolled back each time): no model
-            return Err(Error::Diverged { step, value });
+            return Err(e);
         }
         Ok(Summary {
             best_val: sched.best_saved,

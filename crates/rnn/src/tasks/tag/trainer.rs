@@ -408,9 +408,7 @@ impl Trainer {
         let mut rollback = Rollback::new(cfg.on_divergence);
         rollback.good(|| (tagger.clone(), self.stepper.optimizers()));
         // losses per token are judged against a uniform guess over the tags
-        let uniform = (tagger.spec.tags.len().max(2) as f64).ln();
-        // the last divergence rolled back from, for a run that never saved
-        let mut last_diverged: Option<(u64, String)> = None;
+        let uniform = crate::tasks::uniform_loss(tagger.spec.tags.len());
         // a minutes budget spent before the first epoch still trains one
         // (cut short after its first step): a run always leaves a model
         while epoch < max_epochs && step < max_steps && (epoch == 0 || !late()) {
@@ -421,7 +419,6 @@ impl Trainer {
                 let (l, n) = self.stepper.step_on(tagger, &refs, comm)?;
                 if let Some(value) = crate::tasks::diverged(l / n.max(1) as f64, uniform) {
                     let lr = self.stepper.lr();
-                    last_diverged = Some((step, value.clone()));
                     let ((good, opt), factor, line) = rollback.diverged(step, value, lr)?;
                     *tagger = good.clone();
                     self.stepper.set_optimizers(opt);
@@ -510,7 +507,6 @@ impl Trainer {
                 // stop, or with OnDivergence::Rollback go back to the end
                 // of the last good epoch (as for a training loss)
                 let lr = self.stepper.lr();
-                last_diverged = Some((step, format!("{value} on the dev set")));
                 let ((good, opt), factor, line) =
                     rollback.diverged_on(step, &value, "the dev set", lr)?;
                 *tagger = good.clone();
@@ -543,9 +539,9 @@ impl Trainer {
         }
         s.steps = step;
         s.seconds = clock.elapsed();
-        if let (Some((step, value)), 0) = (last_diverged, s.best_epoch) {
+        if let (0, Some(e)) = (s.best_epoch, rollback.unsaved()) {
             // every epoch diverged (rolled back each time): no model was saved
-            return Err(Error::Diverged { step, value });
+            return Err(e);
         }
         Ok(s)
     }

@@ -630,6 +630,8 @@ impl Trainer {
         let (mut unsaved, mut last_save) = (false, std::time::Instant::now());
         // the training loss (per sequence) of the first and the last epoch
         let mut losses: Option<(f64, f64)> = None;
+        // losses per sequence are judged against a uniform guess over the classes
+        let uniform = crate::tasks::uniform_loss(model.config.output_size);
         loop {
             info.epochs += 1;
             let epoch = info.epochs;
@@ -637,8 +639,6 @@ impl Trainer {
             let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
             for chunk in order.chunks(c.batch) {
                 let r = self.batch_grads(&model, chunk, &mut rng, &mut grads)?;
-                // per sequence, against a uniform guess over the classes
-                let uniform = (model.config.output_size.max(2) as f64).ln();
                 if let Some(value) =
                     crate::tasks::diverged(r.loss / chunk.len().max(1) as f64, uniform)
                 {
