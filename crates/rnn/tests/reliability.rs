@@ -311,3 +311,53 @@ fn a_resume_refuses_another_runs_state() {
     std::fs::remove_dir_all(&a).unwrap();
     std::fs::remove_dir_all(&b).unwrap();
 }
+
+/// A train state of another run of the same architecture (another seed) is
+/// refused too, told apart by the validation loss of the model it saved:
+/// before, it resumed and went on with the other run's weights. A state
+/// older than the model beside it (a run stopped between writing its model
+/// and its state) still resumes.
+#[test]
+fn a_resume_refuses_a_state_of_the_same_architecture_from_another_run() {
+    let (a, b) = (tmp("mine-same"), tmp("other-same"));
+    Trainer::new(config(), &text(), &a)
+        .unwrap()
+        .fit(Budget::Steps(60), &mut ())
+        .unwrap();
+    let older = std::fs::read(a.join(STATE_FILE)).unwrap(); // step 60
+    let other = TrainConfig {
+        seed: 4,
+        ..config()
+    };
+    Trainer::new(other, &text(), &b)
+        .unwrap()
+        .fit(Budget::Steps(60), &mut ())
+        .unwrap();
+    std::fs::copy(b.join(STATE_FILE), a.join(STATE_FILE)).unwrap();
+    let e = Trainer::resume(&a, &text(), &config())
+        .err()
+        .expect("the other run's state resumed")
+        .to_string();
+    assert!(
+        e.contains(
+            "train_state.safetensors: holds a run at step 60 with a model of validation loss"
+        ) && e.contains("but the model beside it was saved at step")
+            && e.contains("not this run's state"),
+        "{e}"
+    );
+    // the run's own state goes on to step 120, its model saved at step 100
+    // or 120 (validation falls on this text); its step-60 state put back
+    // is older than that model, as after a stop between the two writes
+    std::fs::write(a.join(STATE_FILE), &older).unwrap();
+    Trainer::resume(&a, &text(), &config())
+        .unwrap()
+        .fit(Budget::Steps(120), &mut ())
+        .unwrap();
+    let saved = rnn::io::model_file::ModelFile::load(&a).unwrap();
+    let train: serde_json::Value = serde_json::from_str(&saved.meta["train"]).unwrap();
+    assert!(train["step"].as_u64().unwrap() > 60, "{train}");
+    std::fs::write(a.join(STATE_FILE), &older).unwrap();
+    assert!(Trainer::resume(&a, &text(), &config()).is_ok());
+    std::fs::remove_dir_all(&a).unwrap();
+    std::fs::remove_dir_all(&b).unwrap();
+}

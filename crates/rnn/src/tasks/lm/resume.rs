@@ -197,3 +197,71 @@ pub(super) fn check_given(
     }
     Ok(())
 }
+
+/// Refuses a train state (`state_path`, read as `state`, whose run's saved
+/// model scored `best_saved`) that is not the run's whose model is in
+/// `dir`: another run's state copied in would go on with its own weights
+/// and, at its next better evaluation, replace this run's model.
+///
+/// - A model of another architecture is told apart by its config.
+/// - One of the same architecture by its score: the run writes its model
+///   (with the step and validation loss in its `train` metadata) and then
+///   its state (with that loss as `best_saved`), so a model written at or
+///   before the state's step must have exactly the state's `best_saved`
+///   (both written by serde_json, which keeps every f64 bit). A model
+///   written after it (a run stopped between the two writes) is the run's.
+///   Files without that metadata (written by other programs, or older
+///   versions) are not checked.
+pub(super) fn check_model_beside(
+    dir: &Path,
+    state_path: &Path,
+    state: &TrainState,
+    best_saved: f64,
+) -> Result<()> {
+    let model = dir.join(crate::io::model_file::MODEL_FILE);
+    if !model.is_file() {
+        return Ok(());
+    }
+    let beside = crate::io::model_file::ModelFile::load(dir)?;
+    let refuse = |why: String| Error::Data {
+        path: state_path.to_path_buf(),
+        reason: format!("{why}: not this run's state (a file copied from another run?)"),
+    };
+    if beside.model.config != state.model.config {
+        let c = |m: &crate::ModelConfig| {
+            format!(
+                "{} x {} hidden, {} layer(s)",
+                m.cell.name(),
+                m.hidden_size,
+                m.num_layers
+            )
+        };
+        return Err(refuse(format!(
+            "holds a run of {}, but the model beside it is {}",
+            c(&state.model.config),
+            c(&beside.model.config)
+        )));
+    }
+    let train: Option<serde_json::Value> = beside
+        .meta
+        .get("train")
+        .and_then(|t| serde_json::from_str(t).ok());
+    let field = |k: &str| train.as_ref().and_then(|t| t.get(k));
+    let (Some(step), Some(val)) = (
+        field("step").and_then(|v| v.as_u64()),
+        field("val_loss_nats").and_then(|v| v.as_f64()),
+    ) else {
+        return Ok(());
+    };
+    if step <= state.step && val != best_saved {
+        let saved = match best_saved {
+            f64::MAX => "no model yet".to_string(),
+            b => format!("a model of validation loss {b}"),
+        };
+        return Err(refuse(format!(
+            "holds a run at step {} with {saved}, but the model beside it was saved at step {step} with validation loss {val}",
+            state.step
+        )));
+    }
+    Ok(())
+}

@@ -7,7 +7,7 @@ use super::data::{Corpus, LmData};
 use super::diagnose::flow_on_ids;
 use super::evaluate::{evaluate, EVAL_STREAMS, EVAL_WINDOW};
 use super::model::TASK;
-use super::resume::{check_given, saved_config, RunOptions};
+use super::resume::{check_given, check_model_beside, saved_config, RunOptions};
 use super::state::{StepConfig, TrainState};
 use crate::dist::{self, Collective, Single};
 use crate::io::model_file::ModelFile;
@@ -194,30 +194,6 @@ impl Trainer {
         let dir = dir.as_ref();
         let path = dir.join(STATE_FILE);
         let (state, meta) = TrainState::load_state(&path)?;
-        // the state must be the run's whose model is beside it: another
-        // run's state (copied in) replaced the model with one of its own
-        let model = dir.join(crate::io::model_file::MODEL_FILE);
-        if model.is_file() {
-            let beside = crate::io::model_file::ModelFile::load(dir)?;
-            if beside.model.config != state.model.config {
-                let c = |m: &crate::ModelConfig| {
-                    format!(
-                        "{} x {} hidden, {} layer(s)",
-                        m.cell.name(),
-                        m.hidden_size,
-                        m.num_layers
-                    )
-                };
-                return Err(Error::Data {
-                    path: path.clone(),
-                    reason: format!(
-                        "holds a run of {}, but the model beside it is {}: not this run's state (a file copied from another run?)",
-                        c(&state.model.config),
-                        c(&beside.model.config)
-                    ),
-                });
-            }
-        }
         let run: RunState = meta
             .get("schedule")
             .and_then(|s| serde_json::from_str(s).ok())
@@ -225,6 +201,8 @@ impl Trainer {
                 path: path.clone(),
                 reason: "no schedule metadata".into(),
             })?;
+        // the state must be the run's whose model is beside it
+        check_model_beside(dir, &path, &state, run.best_saved)?;
         let options = run.options.unwrap_or(RunOptions {
             schedule: match (run.cosine_from, config.schedule) {
                 (Some(_), _) => Schedule::Cosine,
