@@ -140,7 +140,9 @@ pub fn refuse_existing(path: &std::path::Path, replace: bool) -> crate::Result<(
                     .into(),
         });
     }
-    if replace || !path.exists() {
+    // a device or FIFO (`-o /dev/null`) is written into, not replaced
+    let special = std::fs::metadata(path).is_ok_and(|m| tensors::is_special(&m));
+    if replace || special || !path.exists() {
         return Ok(());
     }
     Err(crate::Error::Data {

@@ -523,6 +523,9 @@ pub struct Staged {
     dir: PathBuf,
     /// Whether it was renamed into place.
     done: bool,
+    /// The bytes, when the destination is a device, FIFO or socket
+    /// ([`is_special`]): written into it at the commit, nothing staged.
+    direct: Option<Vec<u8>>,
 }
 
 impl Staged {
@@ -533,6 +536,14 @@ impl Staged {
     /// An [`Error::Io`] naming the destination when the rename fails (the
     /// staged file is then removed).
     pub fn commit(mut self) -> Result<()> {
+        if let Some(bytes) = self.direct.take() {
+            self.done = true;
+            return std::fs::OpenOptions::new()
+                .write(true)
+                .open(&self.path)
+                .and_then(|mut f| f.write_all(&bytes))
+                .map_err(|e| Error::io(&self.path, e));
+        }
         std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
         self.done = true;
         if let Ok(d) = std::fs::File::open(&self.dir) {
@@ -544,7 +555,7 @@ impl Staged {
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        if !self.done {
+        if !self.done && self.direct.is_none() {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
@@ -557,7 +568,22 @@ impl Drop for Staged {
 ///
 /// An [`Error::Io`] naming `path` when the file cannot be written (a
 /// missing or read-only folder, a full disk); nothing is left behind.
+///
+/// A symbolic link is written through (its target replaced, the link
+/// kept: renamed over, the link became a file and its target went stale),
+/// and a device, FIFO or socket (`-o /dev/null`) is written into at the
+/// commit, never replaced by a file.
 pub fn stage_atomic(path: &Path, bytes: &[u8]) -> Result<Staged> {
+    let path = &through_links(path);
+    if std::fs::metadata(path).is_ok_and(|m| is_special(&m)) {
+        return Ok(Staged {
+            tmp: PathBuf::new(),
+            path: path.to_path_buf(),
+            dir: PathBuf::new(),
+            done: false,
+            direct: Some(bytes.to_vec()),
+        });
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -572,6 +598,7 @@ pub fn stage_atomic(path: &Path, bytes: &[u8]) -> Result<Staged> {
         path: path.to_path_buf(),
         dir,
         done: false,
+        direct: None,
     };
     (|| {
         let mut f = std::fs::File::create(&staged.tmp)?;
@@ -580,6 +607,29 @@ pub fn stage_atomic(path: &Path, bytes: &[u8]) -> Result<Staged> {
     })()
     .map_err(|e| Error::io(path, e))?; // dropping `staged` removes what was written
     Ok(staged)
+}
+
+/// Whether a file is neither a regular file nor a folder (a device, FIFO
+/// or socket): written into, never replaced.
+pub(crate) fn is_special(m: &std::fs::Metadata) -> bool {
+    !m.is_file() && !m.is_dir()
+}
+
+/// `path`, or the file a symbolic link at `path` points to (through every
+/// link; a dangling link's target as it names it).
+pub(crate) fn through_links(path: &Path) -> PathBuf {
+    let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if !link {
+        return path.to_path_buf();
+    }
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    match std::fs::read_link(path) {
+        Ok(to) if to.is_absolute() => to,
+        Ok(to) => path.parent().map_or(to.clone(), |d| d.join(&to)),
+        Err(_) => path.to_path_buf(),
+    }
 }
 
 /// Writes `bytes` to `path` so that a reader sees the old file or the new
@@ -663,6 +713,57 @@ mod tests {
             ok.metadata().keys().collect::<Vec<_>>(),
             ["a", "config", "task"]
         );
+    }
+
+    /// A symbolic link is written through: its target gets the bytes and
+    /// the link stays a link (the rename replaced the link with a file and
+    /// left its target stale: `rnn step --state LINK` then resumed from the
+    /// old state when given the target's name).
+    #[test]
+    fn a_write_through_a_link_replaces_its_target_and_keeps_the_link() {
+        let d = std::env::temp_dir().join(format!("rnn-link-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("real")).unwrap();
+        std::fs::write(d.join("real/state.bin"), b"old").unwrap();
+        std::os::unix::fs::symlink("real/state.bin", d.join("link.bin")).unwrap();
+        write_atomic(&d.join("link.bin"), b"new").unwrap();
+        assert!(std::fs::symlink_metadata(d.join("link.bin"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(d.join("real/state.bin")).unwrap(), b"new");
+        // a dangling link: its target is made
+        std::os::unix::fs::symlink("real/new.bin", d.join("dangling.bin")).unwrap();
+        write_atomic(&d.join("dangling.bin"), b"made").unwrap();
+        assert_eq!(std::fs::read(d.join("real/new.bin")).unwrap(), b"made");
+        assert_eq!(std::fs::read_dir(d.join("real")).unwrap().count(), 2); // no temporary left
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A FIFO (as a device: `-o /dev/null`) is written into, not replaced by
+    /// a file: the rename turned the machine's /dev/null into a regular
+    /// file of safetensors bytes under `rnn reference -o /dev/null --force`.
+    #[test]
+    fn a_fifo_is_written_into_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let d = std::env::temp_dir().join(format!("rnn-fifo-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let fifo = d.join("out.fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        crate::io::refuse_existing(&fifo, false).unwrap(); // no --force needed
+        write_atomic(&fifo, b"through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(kind.is_fifo());
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
