@@ -433,7 +433,8 @@ fn shape_err(arg: &str, len: usize, expected: String) -> Error {
 /// as `rnn::tasks::lm::generate` samples, so equal logits and seeds give
 /// equal draws.
 fn sample<T: Float, R: Rng>(row: &[T], temperature: f64, p: &mut [f64], rng: &mut R) -> usize {
-    let scaled = |v: T| v.f64() / temperature;
+    let shift = logit_shift(row.iter().map(|v| v.f64()), temperature);
+    let scaled = |v: T| (v.f64() - shift) / temperature;
     let m = row
         .iter()
         .map(|&v| scaled(v))
@@ -451,6 +452,20 @@ fn sample<T: Float, R: Rng>(row: &[T], temperature: f64, p: &mut [f64], rng: &mu
         r -= pi;
     }
     row.len() - 1
+}
+
+/// What every logit loses before it is divided by `temperature`: 0 (the
+/// division as written), unless some `o / temperature` overflows (a
+/// temperature below about 1e-307, positive and finite as required), then
+/// the largest logit, so that its class or classes get `0` and the others
+/// `-inf`: the greedy choice, as at temperatures just above. Without it the
+/// overflowed logits gave `inf - inf` and the last class was drawn every
+/// time ("zzzz" at `--temperature 1e-308`).
+pub(crate) fn logit_shift(row: impl Iterator<Item = f64> + Clone, temperature: f64) -> f64 {
+    match row.clone().any(|o| (o / temperature).is_infinite()) {
+        true => row.fold(f64::NEG_INFINITY, f64::max),
+        false => 0.0,
+    }
 }
 
 /// A hash identifying a model's weights: FNV-1a (64 bits) of its parameters'

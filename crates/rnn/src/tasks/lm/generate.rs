@@ -101,7 +101,11 @@ pub fn generate_while(
             format!("the logits after {} characters", prime.len() + k)
         })?;
         // p_i ∝ exp(o_i / temperature), restricted to the top k
-        let scaled: Vec<f64> = logits.iter().map(|&o| o as f64 / temperature).collect();
+        let shift = crate::nn::stream::logit_shift(logits.iter().map(|&o| o as f64), temperature);
+        let scaled: Vec<f64> = logits
+            .iter()
+            .map(|&o| (o as f64 - shift) / temperature)
+            .collect();
         let mut keep = vec![true; v];
         if top_k > 0 && top_k < v {
             let mut sorted = scaled.clone();
@@ -291,6 +295,11 @@ mod tests {
                 }),
                 greedy
             );
+        }
+        // a temperature so small that o / t overflows is greedy too (it
+        // drew the last character every time: "hhhh")
+        for temperature in [1e-310, 3e-308, 1e-300] {
+            assert_eq!(sample(Sampling { temperature, ..s }), greedy);
         }
         // a middling one samples among fewer characters than all
         let some = sample(Sampling { top_p: 0.5, ..s });
