@@ -60,9 +60,9 @@ pub fn exit_on_parse_error(e: clap::Error) -> ! {
             if value.is_empty() {
                 // clap's "empty value" error: a path or word given as ""
                 let valid = if valid.is_empty() { "a value" } else { &valid };
-                eprintln!("error: {flag}: expected {valid}, got an empty string");
+                logln!("error: {flag}: expected {valid}, got an empty string");
             } else {
-                eprintln!("error: {flag} {value}: expected {valid}");
+                logln!("error: {flag} {value}: expected {valid}");
             }
             std::process::exit(2);
         }
@@ -75,7 +75,7 @@ pub fn exit_on_parse_error(e: clap::Error) -> ! {
     ) {
         e.exit()
     }
-    eprintln!("{}", one_line(&e.render().to_string()));
+    logln!("{}", one_line(&e.render().to_string()));
     std::process::exit(2);
 }
 

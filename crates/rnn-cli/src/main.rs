@@ -17,6 +17,17 @@ macro_rules! out {
     };
 }
 
+/// `eprintln!` for progress and logs: a stderr that went away (its reader
+/// closed: `2>&1 | head`, a closed terminal, an mpirun that exited) is
+/// ignored and the command goes on, where `eprintln!` panicked (exit 101,
+/// no model saved since the last checkpoint, the run's lock left behind).
+macro_rules! logln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cmd;
 mod error;
 mod train_util;
@@ -119,7 +130,7 @@ fn main() {
     }
     // the last output may still sit in stdout's buffer (no newline after it)
     if let Err(e) = run(cli).and_then(|()| Ok(rnn::io::flush_out()?)) {
-        eprintln!("error: {e}");
+        logln!("error: {e}");
         std::process::exit(e.exit_code()); // without MPI's finish: mpirun ends the job
     }
     rnn::dist::finish();

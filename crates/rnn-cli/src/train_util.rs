@@ -102,7 +102,7 @@ impl Progress {
     /// (the bar is hidden then, and so would be its lines).
     pub fn println(&self, s: impl AsRef<str>) {
         if self.bar.is_hidden() {
-            eprintln!("{}", s.as_ref());
+            logln!("{}", s.as_ref());
         } else {
             self.bar.println(s);
         }

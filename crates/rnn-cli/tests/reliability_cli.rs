@@ -459,3 +459,40 @@ fn steps_run_together_on_one_state_lose_no_input() {
         "{after} against {once}"
     );
 }
+
+/// A stderr whose reader has gone (`2>&1 | head`, a closed terminal, an
+/// mpirun that exited) does not stop a training: its log lines are dropped
+/// and it ends with its model and results. Before, the first log line
+/// panicked (exit 101, no model, the run's lock left behind).
+#[test]
+fn a_closed_stderr_does_not_stop_a_training() {
+    let dir = tmp("closed-stderr");
+    let data = dir.join("t.txt");
+    std::fs::write(&data, text()).unwrap();
+    let out = dir.join("run");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rnn"))
+        .args(["train", "lm", "--data", data.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .args([
+            "--hidden",
+            "8",
+            "--seq-len",
+            "8",
+            "--batch",
+            "4",
+            "--steps",
+            "20",
+        ])
+        .args(["--eval-every", "10", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take()); // the reader goes away before the first line
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
+    assert_eq!(json["steps"], 20);
+    assert!(out.join("model.safetensors").is_file());
+    assert!(!out.join(".rnn.lock").exists());
+}

@@ -125,7 +125,7 @@ pub fn run(a: &ClassifyArgs) -> CliResult {
 fn load(dir: &Path) -> CliResult<Classifier> {
     let model = Classifier::load(dir)?;
     if let Some(w) = model.meta.unfinished(&dir.display().to_string()) {
-        eprintln!("warning: {w}");
+        logln!("warning: {w}");
     }
     Ok(model)
 }
@@ -136,10 +136,10 @@ fn load(dir: &Path) -> CliResult<Classifier> {
 fn read(model: &Classifier, path: &Path) -> CliResult<rnn::tasks::classify::Dataset> {
     let data = model.read(path)?;
     for w in &data.warnings {
-        eprintln!("warning: {w}");
+        logln!("warning: {w}");
     }
     if let Some(w) = model.layout_warning(&data) {
-        eprintln!("warning: {w}");
+        logln!("warning: {w}");
     }
     Ok(data)
 }
@@ -153,7 +153,7 @@ pub fn eval(dir: &Path, data: &Path, json: bool, window: DtwWindow) -> CliResult
             .iter()
             .map(|c| c.support)
             .sum();
-        eprintln!(
+        logln!(
             "warning: {}: class label(s) '{}' are none of the model's classes ({}): their {n} sequence(s) are scored as errors",
             data.display(),
             report.unseen_classes.join("', '"),

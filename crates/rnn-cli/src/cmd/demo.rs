@@ -104,8 +104,8 @@ pub fn run() -> CliResult {
     rnn::io::write_atomic(&data, TEXT.as_bytes())?;
     let out = dir.join("model");
     clear_previous(&out)?;
-    eprintln!("rnn demo: training an Elman RNN language model on {} characters of Moby-Dick for about a minute", TEXT.chars().count());
-    eprintln!("(the full tool: `rnn --help`; this run is `rnn train lm --data {} --out {} --hidden 256 --minutes 1`)", data.display(), out.display());
+    logln!("rnn demo: training an Elman RNN language model on {} characters of Moby-Dick for about a minute", TEXT.chars().count());
+    logln!("(the full tool: `rnn --help`; this run is `rnn train lm --data {} --out {} --hidden 256 --minutes 1`)", data.display(), out.display());
     // `rnn train lm`'s defaults, but validation every 100 steps
     let config = TrainConfig {
         hidden: 256,

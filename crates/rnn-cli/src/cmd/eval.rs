@@ -188,7 +188,7 @@ fn eval_forecast(args: &EvalArgs) -> CliResult {
         }
     })?;
     if r.filled_test_values > 0 {
-        eprintln!(
+        logln!(
             "warning: {}: {} of the {} test values were gaps filled by --fill {}, not read: the scores compare forecasts with made-up values",
             args.data.display(),
             r.filled_test_values,

@@ -62,9 +62,9 @@ pub fn run(a: &ExportArgs) -> CliResult {
     }
     let note = outside_the_network(&mf);
     if !note.is_empty() {
-        eprintln!("note: not in the export (outside the network): {note}");
+        logln!("note: not in the export (outside the network): {note}");
     }
-    eprintln!("wrote {}", a.output.display());
+    logln!("wrote {}", a.output.display());
     if a.json {
         let bytes = std::fs::metadata(&a.output).map(|m| m.len()).ok();
         let j = serde_json::json!({

@@ -61,7 +61,7 @@ pub fn run(a: &ImportArgs) -> CliResult {
     let imported = import_file(&a.file, &opts)?;
     let proj = imported.projection.as_ref();
     if !imported.ignored.is_empty() {
-        eprintln!(
+        logln!(
             "note: left out {} tensor{} of modules not chosen: {}",
             imported.ignored.len(),
             if imported.ignored.len() == 1 { "" } else { "s" },
@@ -69,12 +69,12 @@ pub fn run(a: &ImportArgs) -> CliResult {
         );
     }
     if let Some((p, _)) = proj {
-        eprintln!(
+        logln!(
             "note: the LSTM's projections (proj_size {p}) are folded into the weights that read them: `rnn infer` gives PyTorch's output and h_n [.., {p}], `rnn export` the file's tensors"
         );
     }
     if let Some(e) = &imported.embedding {
-        eprintln!(
+        logln!(
             "note: the embedding '{e}' is folded into the first layer's input weights: the model reads token ids (one-hot of {} classes; `rnn infer` takes them as ids [T,B] int64)",
             imported.model.config.input_size
         );
@@ -99,7 +99,7 @@ pub fn run(a: &ImportArgs) -> CliResult {
     let activation = match c.cell {
         rnn::CellKind::Elman { activation } => {
             if a.activation.is_none() {
-                eprintln!(
+                logln!(
                     "note: a state_dict does not record an Elman network's nonlinearity: tanh assumed (nn.RNN's default); give --activation relu for nn.RNN(nonlinearity='relu')"
                 );
             }

@@ -57,7 +57,7 @@ pub fn run(a: &InferArgs) -> CliResult {
         });
         outln!("{j}")?;
     }
-    eprintln!(
+    logln!(
         "ran a '{}' model on T = {}, B = {}; wrote {}",
         mf.task,
         input.steps,

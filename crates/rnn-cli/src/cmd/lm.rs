@@ -229,7 +229,7 @@ pub fn train(a: &TrainLmArgs) -> CliResult<Summary> {
     let at = trainer.state().step;
     if let Some(s) = a.steps {
         if a.resume.is_some() && at >= s {
-            eprintln!(
+            logln!(
                 "note: the run in {} is at step {at}, already past --steps {s} (which counts from the start of the run): nothing to train",
                 dir.display()
             );

@@ -34,7 +34,7 @@ pub fn run(args: &ReferenceArgs) -> CliResult {
     rnn::io::refuse_output(&args.output, args.force, &[&args.case])?;
     let w = rnn::testing::reference::run_file(&args.case)?;
     w.write(&args.output)?;
-    eprintln!("wrote {}", args.output.display());
+    logln!("wrote {}", args.output.display());
     report(&args.case, &args.output, &w, args.json)
 }
 

@@ -232,7 +232,7 @@ fn step_forecast(a: &StepArgs) -> CliResult {
         None => {
             f.save_history(&a.state, &history)?;
             let needed = f.history_needed() - history.len();
-            eprintln!(
+            logln!(
                 "{} holds {} value(s); the model reads the last {}: feed {needed} more for a forecast",
                 a.state.display(),
                 history.len(),

@@ -317,7 +317,7 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
         // the base tagger loaded: flags it overrides are kept working for
         // scripts that pass them, but not silently
         for flag in a.given.iter().filter(|id| FROM_BASE.contains(&id.as_str())) {
-            eprintln!(
+            logln!(
                 "warning: --{} is not used: with --init-from {} the features and the network come from the base tagger",
                 flag.replace('_', "-"),
                 dir.display()

@@ -111,11 +111,11 @@ pub fn stop_on_interrupt() {
     // (a second handler is refused: one is enough)
     let _ = ctrlc::set_handler(|| {
         if rnn::tasks::stop::requested() {
-            eprintln!("interrupted again: quitting at once");
+            logln!("interrupted again: quitting at once");
             std::process::exit(130);
         }
         rnn::tasks::stop::request();
-        eprintln!(
+        logln!(
             "interrupted: stopping after the current step, keeping what was trained (interrupt again to quit at once)"
         );
     });

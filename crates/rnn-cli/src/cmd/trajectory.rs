@@ -33,6 +33,6 @@ pub fn run(args: &TrajectoryArgs) -> CliResult {
     rnn::io::refuse_output(&args.output, args.force, &[&args.case])?;
     let w = rnn::testing::trajectory::run_file(&args.case)?;
     w.write(&args.output)?;
-    eprintln!("wrote {}", args.output.display());
+    logln!("wrote {}", args.output.display());
     super::reference::report(&args.case, &args.output, &w, args.json)
 }

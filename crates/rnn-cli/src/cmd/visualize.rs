@@ -40,7 +40,7 @@ pub fn run(a: &VisualizeArgs) -> CliResult {
         });
         outln!("{v}")?;
     } else {
-        eprintln!("wrote {}", a.output.display());
+        logln!("wrote {}", a.output.display());
     }
     Ok(())
 }

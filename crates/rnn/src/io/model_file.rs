@@ -131,10 +131,13 @@ impl ModelFile {
         if f.checksum() == Checksum::Absent {
             static NOTED: std::sync::Once = std::sync::Once::new();
             NOTED.call_once(|| {
-                eprintln!(
+                // (a closed stderr is no reason to fail: not eprintln!, which panics)
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
                     "note: {} has no checksum (written before rnn stored one); loaded without verifying its tensor bytes",
                     f.path().display()
-                )
+                );
             });
         }
         f.expect_meta("format", FORMAT, FORMAT)?;

@@ -229,7 +229,7 @@ pub fn load_forecaster(dir: &std::path::Path, reading: &Reading) -> CliResult<Fo
 /// Warns on stderr when `fc` is the checkpoint of a training stopped part-way.
 pub fn warn_unfinished(fc: &Forecaster) {
     if let Some(w) = fc.unfinished() {
-        eprintln!("warning: {w}");
+        logln!("warning: {w}");
     }
 }
 

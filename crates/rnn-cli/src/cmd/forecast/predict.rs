@@ -30,7 +30,7 @@ pub fn read_series(
         e => e,
     })?;
     for w in &series.warnings {
-        eprintln!("warning: {w}");
+        logln!("warning: {w}");
     }
     Ok(series)
 }
@@ -117,9 +117,9 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
     if let Some(path) = &args.plot {
         r.plot(path)?;
     }
-    eprintln!("{}", r.note);
+    logln!("{}", r.note);
     if let Some(path) = &args.plot {
-        eprintln!("wrote {}", path.display());
+        logln!("wrote {}", path.display());
     }
     if args.json {
         outln!("{}", r.json)?;

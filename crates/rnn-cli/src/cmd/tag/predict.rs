@@ -105,7 +105,7 @@ pub fn eval_tag(dirs: &[PathBuf], data: &Path, json: bool, entity_bias: &[f64]) 
     let sentences = read_conll(data)?;
     let unknown = unknown_tags(ens.tags(), &sentences);
     if let Some(w) = unknown_tags_warning(&data.display().to_string(), &unknown) {
-        eprintln!("{w}");
+        logln!("{w}");
     }
     if let Some(b) = entity_bias.iter().find(|b| !b.is_finite()) {
         return Err(CliError::Usage(format!(
