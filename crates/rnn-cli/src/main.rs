@@ -128,6 +128,13 @@ fn main() {
     {
         cmd::train::note_given(a, m);
     }
+    // a job of several processes needs the MPI build: said once (by rank 0)
+    if let Err(e) = rnn::dist::refuse_launch_without_mpi() {
+        if rnn::dist::launched(|k| std::env::var(k).ok()).is_some_and(|(_, r)| r == 0) {
+            logln!("error: {e}");
+        }
+        std::process::exit(2);
+    }
     // the last output may still sit in stdout's buffer (no newline after it)
     if let Err(e) = run(cli).and_then(|()| Ok(rnn::io::flush_out()?)) {
         logln!("error: {e}");

@@ -496,3 +496,58 @@ fn a_closed_stderr_does_not_stop_a_training() {
     assert!(out.join("model.safetensors").is_file());
     assert!(!out.join(".rnn.lock").exists());
 }
+
+/// A build without MPI started by mpirun as one of several ranks refuses
+/// to start, once (rank 0 says why, the others exit silently), before
+/// touching `--out`: each rank ran the whole training alone into the same
+/// directory, and a rank cut short replaced a finished model.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn a_build_without_mpi_refuses_to_run_as_several_ranks() {
+    let dir = tmp("no-mpi-ranks");
+    let data = dir.join("t.txt");
+    std::fs::write(&data, text()).unwrap();
+    let out = dir.join("run");
+    for (size_var, rank_var) in [
+        ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"),
+        ("PMI_SIZE", "PMI_RANK"),
+    ] {
+        for rank in ["0", "1"] {
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_rnn"))
+                .args(["train", "lm", "--data", data.to_str().unwrap(), "--out"])
+                .arg(&out)
+                .env(size_var, "2")
+                .env(rank_var, rank)
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(2));
+            let err = common::stderr(&o);
+            match rank {
+                "0" => assert_eq!(
+                    err.trim_end(),
+                    "error: started as rank 0 of 2 by mpirun, but this rnn was built without MPI, so every rank would run the whole command alone: build it with `cargo build --release --features mpi` (docs/scale-out.md), or run it without mpirun"
+                ),
+                _ => assert_eq!(err, ""),
+            }
+            assert!(!out.exists());
+        }
+    }
+    // a job of one process runs as usual
+    let one = std::process::Command::new(env!("CARGO_BIN_EXE_rnn"))
+        .args(["train", "lm", "--data", data.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .args([
+            "--hidden",
+            "8",
+            "--seq-len",
+            "8",
+            "--batch",
+            "4",
+            "--steps",
+            "4",
+        ])
+        .env("OMPI_COMM_WORLD_SIZE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(one.status.code(), Some(0), "{}", common::stderr(&one));
+}

@@ -95,6 +95,56 @@ pub fn finish() {
     mpi::finish();
 }
 
+/// The environment variables a launcher sets for each process of a job:
+/// (size, rank) of Open MPI's `mpirun` and of MPICH's or Slurm's PMI.
+const LAUNCHERS: [(&str, &str); 2] = [
+    ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"),
+    ("PMI_SIZE", "PMI_RANK"),
+];
+
+/// `(size, rank)` of the job a launcher started this process in, when it
+/// has more than one process, read through `var` (the environment:
+/// `std::env::var(name).ok()`); `None` otherwise.
+///
+/// ```
+/// let env = |k: &str| match k {
+///     "OMPI_COMM_WORLD_SIZE" => Some("3".to_string()),
+///     "OMPI_COMM_WORLD_RANK" => Some("1".to_string()),
+///     _ => None,
+/// };
+/// assert_eq!(rnn::dist::launched(env), Some((3, 1)));
+/// assert_eq!(rnn::dist::launched(|_| None), None);
+/// ```
+pub fn launched(var: impl Fn(&str) -> Option<String>) -> Option<(usize, usize)> {
+    LAUNCHERS.iter().find_map(|(size, rank)| {
+        let n: usize = var(size)?.trim().parse().ok()?;
+        let r = var(rank).and_then(|r| r.trim().parse().ok()).unwrap_or(0);
+        (n > 1).then_some((n, r))
+    })
+}
+
+/// Refuses to run as one of several processes a launcher (`mpirun`)
+/// started when this build has no MPI (the `mpi` feature): each would run
+/// the whole command alone, into the same files (the ranks' runs took each
+/// other's locks and a cut-short rank replaced a finished model). With the
+/// feature, `Ok` (the ranks are [`world`]'s).
+///
+/// # Errors
+///
+/// [`Error::Config`] with the job's size, its rank and how to build with
+/// MPI, when the environment says the job has more than one process.
+pub fn refuse_launch_without_mpi() -> Result<(usize, usize)> {
+    if cfg!(feature = "mpi") {
+        return Ok((1, 0));
+    }
+    match launched(|k| std::env::var(k).ok()) {
+        None => Ok((1, 0)),
+        Some((n, r)) => Err(Error::Config(format!(
+            "started as rank {r} of {n} by mpirun, but this rnn was built without MPI, so every rank would run the whole command alone: build it with `cargo build --release --features mpi` (docs/scale-out.md), or run it without mpirun"
+        ))),
+    }
+}
+
 /// Refuses `what` (a command that runs as one process) in a job of
 /// several ranks, where each would repeat the same run and write the same
 /// files.
