@@ -81,7 +81,7 @@ enum Command {
     Export(cmd::export::ExportArgs),
     /// Feed the next chunk on stdin to a language model (text) or forecaster (values), its state kept in a file.
     Step(cmd::step::StepArgs),
-    /// How far back a language model or tagger carries the error (gradient flow through time).
+    /// How far back a language model, tagger, forecaster or classifier carries the error (gradient flow through time).
     Diagnose(cmd::diagnose::DiagnoseArgs),
     /// Write an HTML page of a language model's hidden units or a tagger's tags over a text.
     Visualize(cmd::visualize::VisualizeArgs),

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[command(
     after_help = "Prints how the tensors written compare with the case's own values (the largest relative \
                   error, max |ours - case| / max |case|, and the tensor it is in).\n\nExamples:\n  \
-                  rnn reference tests/fixtures/reference/elman_tanh_softmax.safetensors -o out.safetensors\n  \
+                  rnn reference crates/rnn/tests/fixtures/reference/elman_tanh_softmax.safetensors -o out.safetensors\n  \
                   rnn reference case.safetensors -o out.safetensors --json   # each tensor's errors as one object"
 )]
 pub struct ReferenceArgs {
@@ -33,20 +33,21 @@ pub struct ReferenceArgs {
 pub fn run(args: &ReferenceArgs) -> CliResult {
     rnn::io::refuse_output(&args.output, args.force, &[&args.case])?;
     let w = rnn::testing::reference::run_file(&args.case)?;
-    w.write(&args.output)?;
-    logln!("wrote {}", args.output.display());
-    report(&args.case, &args.output, &w, args.json)
+    write_and_report(&args.case, &args.output, &w, args.json)
 }
 
-/// Prints how the tensors `w` written to `output` compare with the values
-/// the case file holds: a line, or with `json` one object.
-pub(crate) fn report(
+/// Compares the tensors `w` with the values the case file holds (a
+/// malformed case is an error before anything is written), writes them to
+/// `output` and prints how they compare: a line, or with `json` one object.
+pub(crate) fn write_and_report(
     case: &std::path::Path,
     output: &std::path::Path,
     w: &rnn::io::TensorWriter,
     json: bool,
 ) -> CliResult {
     let checks = rnn::testing::compare::against_case(case, w)?;
+    w.write(output)?;
+    logln!("wrote {}", output.display());
     let worst = rnn::testing::compare::worst(&checks);
     if json {
         let j = serde_json::json!({

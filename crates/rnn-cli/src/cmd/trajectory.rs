@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[command(
     after_help = "Prints how the tensors written compare with the case's own values (the largest relative \
                   error, max |ours - case| / max |case|, and the tensor it is in).\n\nExamples:\n  \
-                  rnn trajectory tests/fixtures/reference/trajectories/traj_adam.safetensors -o out.safetensors\n  \
+                  rnn trajectory crates/rnn/tests/fixtures/reference/trajectories/traj_adam.safetensors -o out.safetensors\n  \
                   rnn trajectory case.safetensors -o out.safetensors --json   # each tensor's errors as one object"
 )]
 pub struct TrajectoryArgs {
@@ -32,7 +32,5 @@ pub struct TrajectoryArgs {
 pub fn run(args: &TrajectoryArgs) -> CliResult {
     rnn::io::refuse_output(&args.output, args.force, &[&args.case])?;
     let w = rnn::testing::trajectory::run_file(&args.case)?;
-    w.write(&args.output)?;
-    logln!("wrote {}", args.output.display());
-    super::reference::report(&args.case, &args.output, &w, args.json)
+    super::reference::write_and_report(&args.case, &args.output, &w, args.json)
 }
