@@ -264,6 +264,23 @@ fn train_eval_and_classify_a_japanese_vowels_subset() {
         "{err}"
     );
 
+    // values missing from the file classified: filled as in training, and said
+    let text = std::fs::read_to_string(&test).unwrap();
+    let at = text.find("@data").unwrap() + "@data\n".len();
+    let first_value = at + text[at..].find(|c: char| c == ',' || c == ':').unwrap();
+    let holed = dir.join("holed.ts");
+    std::fs::write(&holed, format!("{}?{}", &text[..at], &text[first_value..])).unwrap();
+    let out = rnn(&["classify", "--model", s(&model), s(&holed)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "note: {}: filled 1 missing value (linear, as the model was trained)",
+            holed.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+
     // --dev: validation on another file
     let with_dev = dir.join("with-dev");
     let mut args = vec![

