@@ -154,6 +154,18 @@ fn chunks_across_invocations_equal_one_chunk() {
     assert_eq!(hs.len(), 12, "h [L, B, H] = [1, 1, 12]");
     assert!(hs.iter().zip(&hw).all(|(a, b)| (a - b).abs() < 1e-6));
 
+    // a chunk longer than what is fed at a time (16,384 characters) ends
+    // where the same text fed in two calls does
+    let long = text(40_000);
+    let (one, two) = (d.join("one.state"), d.join("two.state"));
+    let cut = long.len() / 2 + 7;
+    let all = top5(&step(&model, &one, &long, &[]));
+    assert_same_top(&all, &library_top(&model, &long)); // fed whole
+    top5(&step(&model, &two, &long[..cut], &[]));
+    assert_same_top(&all, &top5(&step(&model, &two, &long[cut..], &[])));
+    let (h1, h2) = (read_h(&one), read_h(&two));
+    assert!(h1.iter().zip(&h2).all(|(a, b)| (a - b).abs() < 1e-6));
+
     // an empty chunk predicts from the saved state alone
     assert_same_top(&top5(&step(&model, &whole, "", &[])), &once);
 
@@ -220,6 +232,16 @@ fn generate_continues_and_feeds_its_characters() {
         a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-5),
         "{a:?} vs {b:?}"
     );
+    // continuing draws afresh (the same draws at every call made each
+    // continuation repeat the last), and the same state and seed the same
+    let before = std::fs::read(&state).unwrap();
+    let gen =
+        |state: &Path| String::from_utf8(step(&model, state, "", &["--generate", "30"]).stdout);
+    let (c1, c2) = (gen(&state).unwrap(), gen(&state).unwrap());
+    assert_ne!(c1, c2);
+    std::fs::write(&state, &before).unwrap();
+    assert_eq!(gen(&state).unwrap(), c1);
+    std::fs::write(&state, &before).unwrap();
     // --json
     let j = step(&model, &state, "", &["--generate", "7", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
