@@ -187,13 +187,20 @@ fn sigterm_ends_a_forecast_ensemble_with_a_model_that_forecasts() {
     let o = out.to_str().unwrap();
     #[rustfmt::skip]
     let args = ["train", "forecast", "--data", c, "--target", "y", "--test", "20", "--out", o,
-        "--ensemble", "2", "--window", "8", "--epochs", "100000000", "--patience", "100000000"];
-    let (child, rx) = start(None, &args, "rows; fitting on");
+        "--ensemble", "2", "--window", "8", "--epochs", "100000000", "--patience", "100000000",
+        "--json"];
+    let (mut child, rx) = start(None, &args, "rows; fitting on");
+    let mut stdout = child.stdout.take().expect("stdout");
     std::thread::sleep(Duration::from_millis(500));
     signal(&child, "-TERM");
     let (code, err) = finish(child, rx);
     assert_interrupted(code, &err, o);
     assert!(err.contains("(interrupted)"), "{err}");
+    // --json says so too (mpirun turns the exit code 130 into its own)
+    let mut json = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut json).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["interrupted"], true, "{v}");
     assert!(out.join("member-1").join("model.safetensors").is_file());
     let f = rnn(&["eval", "--model", o, "--data", c, "--json"]);
     assert!(f.status.success(), "{}", common::stderr(&f));

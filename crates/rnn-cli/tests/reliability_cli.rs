@@ -492,7 +492,10 @@ fn a_closed_stderr_does_not_stop_a_training() {
     let done = child.wait_with_output().unwrap();
     assert_eq!(done.status.code(), Some(0));
     let json: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
-    assert_eq!(json["steps"], 20);
+    assert_eq!(
+        (&json["steps"], &json["interrupted"]),
+        (&20.into(), &false.into())
+    );
     assert!(out.join("model.safetensors").is_file());
     assert!(!out.join(".rnn.lock").exists());
 }

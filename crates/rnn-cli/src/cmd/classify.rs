@@ -40,7 +40,7 @@ pub struct TrainClassifyArgs {
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// Print the result as one JSON object (model, classes, pool, stride, members, steps, early_stopped,
-    /// selection, estimates, weights, seconds) instead of a line.
+    /// selection, estimates, weights, seconds, interrupted) instead of a line.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -74,7 +74,7 @@ pub fn train(a: &TrainClassifyArgs) -> CliResult {
             "selection": summary.selection,
             "estimates": est.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
             "weights": weights.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
-            "seconds": seconds,
+            "seconds": seconds, "interrupted": rnn::tasks::stop::requested(),
         });
         return Ok(outln!("{j}")?);
     }

@@ -126,7 +126,8 @@ pub struct TrainLmArgs {
     /// Threads for the large matrix products.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
-    /// Print the final summary as one JSON object.
+    /// Print the final summary as one JSON object (best_val_loss_nats, best_val_bits_per_char, steps,
+    /// seconds, model, interrupted: true when Ctrl-C or SIGTERM ended the training early).
     #[arg(long)]
     pub json: bool,
     /// Don't draw the progress bar.
@@ -262,7 +263,8 @@ pub fn print_summary(summary: &Summary, dir: &Path, json: bool) -> CliResult {
         outln!(
             "{}",
             serde_json::json!({"best_val_loss_nats": summary.best_val, "best_val_bits_per_char": bits,
-                "steps": summary.steps, "seconds": summary.seconds, "model": dir})
+                "steps": summary.steps, "seconds": summary.seconds, "model": dir,
+                "interrupted": rnn::tasks::stop::requested()})
         )?;
     } else {
         outln!(

@@ -43,7 +43,7 @@ pub struct TrainTagArgs {
     #[arg(long)]
     pub force: bool,
     /// Print the result as one JSON object (best_score, score_name,
-    /// best_epoch, epochs, steps, stopped_early, seconds, model) instead of a line.
+    /// best_epoch, epochs, steps, stopped_early, seconds, model, interrupted) instead of a line.
     #[arg(long)]
     pub json: bool,
     /// Stacked recurrent layers.
@@ -338,7 +338,8 @@ pub fn train(a: &TrainTagArgs) -> CliResult {
             "{}",
             serde_json::json!({"best_score": summary.best_score, "score_name": summary.score_name,
                 "best_epoch": summary.best_epoch, "epochs": summary.epochs, "steps": summary.steps,
-                "stopped_early": summary.stopped_early, "seconds": summary.seconds, "model": a.out})
+                "stopped_early": summary.stopped_early, "seconds": summary.seconds, "model": a.out,
+                "interrupted": rnn::tasks::stop::requested()})
         )?;
     } else {
         outln!(

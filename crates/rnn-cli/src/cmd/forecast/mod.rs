@@ -156,7 +156,7 @@ pub struct TrainForecastArgs {
     #[arg(long)]
     pub diagnostics: bool,
     /// Print the result as one JSON object (model, epochs, best_epoch, early_stopped, ensemble, choice,
-    /// validation, test: the keys of `rnn eval --json`, seconds) instead of a line.
+    /// validation, test: the keys of `rnn eval --json`, seconds, interrupted) instead of a line.
     #[arg(long)]
     pub json: bool,
 }
@@ -320,6 +320,7 @@ fn print_summary(s: &Summary, dir: &Path, seconds: f64, json: bool) -> CliResult
             "model": dir, "epochs": s.epochs, "steps": s.steps, "best_epoch": s.best_epoch,
             "best_val_mse": s.best_val_mse, "early_stopped": s.early_stopped, "ensemble": s.ensemble,
             "choice": s.choice, "validation": s.validation, "test": s.test, "seconds": seconds,
+            "interrupted": rnn::tasks::stop::requested(),
         });
         return Ok(outln!("{j}")?);
     }
