@@ -461,6 +461,12 @@ fn a_forecaster_steps_through_values_across_calls() {
         &step(&model, &one, "1 2 NaN", &[]),
         "stdin: value 3 \"NaN\" is not a finite number",
     );
+    // named as typed on stdin (it was "column .., data row 25 (time 24)":
+    // the place in the window the value would have taken)
+    assert_bad_input(
+        &step(&model, &one, "1 1e39", &[]),
+        "stdin: value 2 \"1e39\" is out of range (within the range of 32-bit floats (±3.4e38) the model computes in)",
+    );
     // a language model's flags are refused, not ignored
     assert_bad_input(
         &step(&model, &one, "1", &["--generate", "5"]),

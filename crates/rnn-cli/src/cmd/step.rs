@@ -239,7 +239,7 @@ fn step_forecast(a: &StepArgs) -> CliResult {
     let f = rnn::tasks::forecast::Forecaster::load(&a.model)?;
     crate::cmd::forecast::warn_unfinished(&f);
     let text = read_stdin()?;
-    let mut values = Vec::new();
+    let (mut values, mut typed) = (Vec::new(), Vec::new());
     for (i, tok) in text
         .split(|c: char| c.is_whitespace() || c == ',')
         .filter(|t| !t.is_empty())
@@ -255,10 +255,24 @@ fn step_forecast(a: &StepArgs) -> CliResult {
             )));
         }
         values.push(v);
+        typed.push(tok);
     }
     let mut history = f.load_history(&a.state)?;
     let horizon = a.horizon.unwrap_or(f.meta.horizon);
-    let forecast = f.step(&mut history, &values, horizon)?;
+    // a value the model refuses is named as the user typed it: stdin's
+    let forecast = f
+        .step(&mut history, &values, horizon)
+        .map_err(|e| match e {
+            rnn::Error::Argument { arg, expected, got } if arg.starts_with("values[") => {
+                let i: Option<usize> = arg["values[".len()..arg.len() - 1].parse().ok();
+                let tok = i.and_then(|i| typed.get(i)).copied().unwrap_or(&got);
+                CliError::Usage(format!(
+                    "stdin: value {} {tok:?} is out of range ({expected})",
+                    i.map_or(0, |i| i + 1)
+                ))
+            }
+            e => e.into(),
+        })?;
     let report = match forecast {
         None => {
             f.save_history(&a.state, &history)?;

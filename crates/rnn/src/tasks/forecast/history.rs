@@ -4,6 +4,7 @@
 
 use crate::io::{TensorFile, TensorWriter};
 use crate::nn::stream::model_hash;
+use crate::tasks::forecast::pipeline::Transform;
 use crate::tasks::forecast::{Forecaster, Series};
 use crate::{Error, Result};
 use std::path::Path;
@@ -48,6 +49,24 @@ impl Forecaster {
                 format!("values[{i}]"),
                 "a finite number",
                 new[i].to_string(),
+            ));
+        }
+        // each new value checked as itself (past the history, its error
+        // named the window's row it would have taken: "row 25")
+        let transform = self.meta.pipeline.transform;
+        for (i, &v) in new.iter().enumerate() {
+            let expected = match transform {
+                _ if v.abs() > f32::MAX as f64 => {
+                    "within the range of 32-bit floats (±3.4e38) the model computes in"
+                }
+                Transform::Log if v <= 0.0 => "positive for --transform log",
+                Transform::Sqrt if v < 0.0 => "non-negative for --transform sqrt",
+                _ => continue,
+            };
+            return Err(Error::argument(
+                format!("values[{i}]"),
+                expected,
+                v.to_string(),
             ));
         }
         self.check_horizon(horizon)?;
