@@ -461,6 +461,9 @@ fn a_forecaster_steps_through_values_across_calls() {
         &step(&model, &one, "1 2 NaN", &[]),
         "stdin: value 3 \"NaN\" is not a finite number",
     );
+    // a byte-order mark before the values is dropped, as file readers do
+    let marked = step(&model, &d.join("bom.state"), "\u{feff}1 2", &["--json"]);
+    assert!(marked.status.success(), "{}", common::stderr(&marked));
     // named as typed on stdin (it was "column .., data row 25 (time 24)":
     // the place in the window the value would have taken)
     assert_bad_input(

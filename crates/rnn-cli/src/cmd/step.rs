@@ -224,10 +224,13 @@ fn read_stdin() -> CliResult<String> {
     std::io::stdin()
         .read_to_end(&mut bytes)
         .map_err(|e| CliError::Failure(format!("reading stdin: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| {
+    // a UTF-8 byte-order mark is not text (a file saved by some editors,
+    // piped in): dropped, as the file readers drop it
+    let bom = usize::from(bytes.starts_with(b"\xEF\xBB\xBF")) * 3;
+    String::from_utf8(bytes[bom..].to_vec()).map_err(|e| {
         CliError::Usage(format!(
             "stdin: not UTF-8: invalid byte at offset {}",
-            e.utf8_error().valid_up_to()
+            bom + e.utf8_error().valid_up_to()
         ))
     })
 }

@@ -17,6 +17,9 @@ use std::path::Path;
 /// assert_eq!(v.decode(&[1, 0, 2, 2, 3]), "hello");
 /// let e = v.encode("help!", "prime").unwrap_err();
 /// assert_eq!(e.to_string(), "prime: 2 character(s) not in the model's vocabulary: '!' 'p'");
+/// // Windows line ends for a model of Unix ones are named as such
+/// let e = Vocab::from_text("a\n").encode("a\r\n", "t.txt").unwrap_err();
+/// assert!(e.to_string().ends_with("'\\r' (the text has Windows line ends, \\r\\n: the model's text had \\n alone; convert with `dos2unix` or `tr -d '\\r'`)"), "{e}");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vocab {
@@ -81,7 +84,14 @@ impl Vocab {
         if missing.is_empty() {
             Ok(ids)
         } else {
-            let list: Vec<String> = missing.iter().take(20).map(|c| format!("{c:?}")).collect();
+            let mut list: Vec<String> = missing.iter().take(20).map(|c| format!("{c:?}")).collect();
+            if missing.len() > 20 {
+                list.push(format!("... and {} more", missing.len() - 20));
+            }
+            // a text saved with Windows line ends, for a model of Unix ones
+            if missing.contains(&'\r') && self.id('\n').is_some() {
+                list.push("(the text has Windows line ends, \\r\\n: the model's text had \\n alone; convert with `dos2unix` or `tr -d '\\r'`)".into());
+            }
             Err(Error::UnknownChars {
                 what: what.into(),
                 count: missing.len(),
