@@ -106,13 +106,34 @@ fn one_line(rendered: &str) -> String {
     if let Some(t) = tip {
         msg = format!("{msg} (tip: {t})");
     }
-    // the command of the usage line: its words before the first flag or operand
-    let cmd: Vec<&str> = usage
-        .unwrap_or("rnn")
-        .split_whitespace()
-        .take_while(|w| !w.starts_with(['[', '<', '-']))
-        .collect();
-    format!("{msg}; see '{} --help'", cmd.join(" "))
+    // the command of the usage line: its words before the first flag or
+    // operand; without one (a value error), the command line's
+    let cmd = match usage {
+        Some(u) => u
+            .split_whitespace()
+            .take_while(|w| !w.starts_with(['[', '<', '-']))
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => command_path(std::env::args().skip(1)),
+    };
+    format!("{msg}; see '{cmd} --help'")
+}
+
+/// `rnn` and the subcommands named in `args` (the command line after the
+/// program), as far as they name one: `rnn train lm` for `train lm --data
+/// x --steps abc`.
+fn command_path(args: impl Iterator<Item = String>) -> String {
+    use clap::CommandFactory;
+    let mut cmd = crate::Cli::command();
+    let mut path = vec!["rnn".to_string()];
+    for a in args {
+        let Some(sub) = cmd.find_subcommand(&a).cloned() else {
+            break;
+        };
+        path.push(sub.get_name().to_string());
+        cmd = sub;
+    }
+    path.join(" ")
 }
 
 #[cfg(test)]
@@ -129,5 +150,16 @@ mod tests {
             super::one_line(rendered),
             "error: unexpected argument '--fil' found (tip: a similar argument exists: '--fill'); see 'rnn forecast --help'"
         );
+    }
+
+    /// A value error has no usage line: the command line names the command
+    /// (it said `see 'rnn --help'`).
+    #[test]
+    fn the_command_of_a_value_error_comes_from_the_command_line() {
+        let path = |a: &[&str]| super::command_path(a.iter().map(|s| s.to_string()));
+        assert_eq!(path(&["generate", "--len", "abc"]), "rnn generate");
+        assert_eq!(path(&["train", "lm", "--steps", "x"]), "rnn train lm");
+        assert_eq!(path(&["reference", "case.st", "-o", "x"]), "rnn reference");
+        assert_eq!(path(&["--help"]), "rnn");
     }
 }
