@@ -128,9 +128,18 @@ fn main() {
     {
         cmd::train::note_given(a, m);
     }
-    // a job of several processes needs the MPI build: said once (by rank 0)
-    if let Err(e) = rnn::dist::refuse_launch_without_mpi() {
-        if rnn::dist::launched(|k| std::env::var(k).ok()).is_some_and(|(_, r)| r == 0) {
+    // a job of several processes needs the MPI build, and a training: said
+    // once (by rank 0); each rank of another command would repeat it whole
+    // (`rnn eval` printed one JSON object per rank)
+    let launched = rnn::dist::launched(|k| std::env::var(k).ok());
+    let refused = match &cli.command {
+        Some(Command::Train(_)) => rnn::dist::refuse_launch_without_mpi().err().map(|e| e.to_string()),
+        _ => launched.map(|(n, _)| {
+            "this command runs as one process, not as {n} MPI ranks (under mpirun, only `rnn train lm`, `tag` and `forecast` are data-parallel)".replace("{n}", &n.to_string())
+        }),
+    };
+    if let Some(e) = refused {
+        if launched.is_some_and(|(_, r)| r == 0) {
             logln!("error: {e}");
         }
         std::process::exit(2);

@@ -554,3 +554,29 @@ fn a_build_without_mpi_refuses_to_run_as_several_ranks() {
         .unwrap();
     assert_eq!(one.status.code(), Some(0), "{}", common::stderr(&one));
 }
+
+/// Under mpirun, a command that is not a data-parallel training refuses
+/// to run (rank 0 says why): each rank ran it whole (`rnn eval --json`
+/// printed one object per rank).
+#[test]
+fn other_commands_refuse_to_run_as_several_ranks() {
+    for (args, rank, said) in [
+        (&["eval", "--model", "m", "--data", "d"][..], "0", true),
+        (&["eval", "--model", "m", "--data", "d"][..], "1", false),
+        (&["generate", "--model", "m"][..], "0", true),
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_rnn"))
+            .args(args)
+            .env("PMI_SIZE", "3")
+            .env("PMI_RANK", rank)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        let want = match said {
+            true => "error: this command runs as one process, not as 3 MPI ranks (under mpirun, only `rnn train lm`, `tag` and `forecast` are data-parallel)\n",
+            false => "",
+        };
+        assert_eq!(common::stderr(&o), want);
+        assert!(o.stdout.is_empty());
+    }
+}
