@@ -142,7 +142,13 @@ pub fn refuse_existing(path: &std::path::Path, replace: bool) -> crate::Result<(
     }
     // a device or FIFO (`-o /dev/null`) is written into, not replaced
     let special = std::fs::metadata(path).is_ok_and(|m| tensors::is_special(&m));
-    if replace || special || !path.exists() {
+    if replace || special {
+        return Ok(());
+    }
+    if !path.exists() {
+        // still absent when written: another process that made it since
+        // (two commands given the same -o) is not replaced either
+        tensors::expect_new(path);
         return Ok(());
     }
     Err(crate::Error::Data {

@@ -536,6 +536,9 @@ impl Staged {
     /// An [`Error::Io`] naming the destination when the rename fails (the
     /// staged file is then removed).
     pub fn commit(mut self) -> Result<()> {
+        if is_expected_new(&self.path) {
+            return self.commit_new();
+        }
         if let Some(bytes) = self.direct.take() {
             self.done = true;
             return std::fs::OpenOptions::new()
@@ -551,6 +554,58 @@ impl Staged {
         }
         Ok(())
     }
+}
+
+impl Staged {
+    /// [`Staged::commit`] of a file that must still be absent
+    /// ([`expect_new`]): linked into place, which fails when the name
+    /// exists (a rename would replace it), then the staged name removed.
+    /// On a file system without hard links, renamed after a last check.
+    fn commit_new(mut self) -> Result<()> {
+        let taken = || Error::Data {
+            path: self.path.clone(),
+            reason: "already exists: written by another program since this command started \
+                     (use --force to replace it)"
+                .into(),
+        };
+        match std::fs::hard_link(&self.tmp, &self.path) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&self.tmp);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(taken()),
+            Err(_) if self.path.exists() => return Err(taken()),
+            Err(_) => {
+                std::fs::rename(&self.tmp, &self.path).map_err(|e| Error::io(&self.path, e))?
+            }
+        }
+        self.done = true;
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        // written: this program's own file from now on
+        if let Ok(mut v) = EXPECTED_NEW.lock() {
+            v.retain(|p| *p != self.path);
+        }
+        Ok(())
+    }
+}
+
+/// The outputs [`crate::io::refuse_existing`] found absent without
+/// `--force`: their commit must not replace a file made meanwhile.
+static EXPECTED_NEW: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Marks `path` as an output that must still be absent when it is written.
+pub(crate) fn expect_new(path: &Path) {
+    if let Ok(mut v) = EXPECTED_NEW.lock() {
+        v.push(through_links(path));
+    }
+}
+
+/// Whether `path` (the resolved destination) was marked by [`expect_new`].
+fn is_expected_new(path: &Path) -> bool {
+    EXPECTED_NEW
+        .lock()
+        .is_ok_and(|v| v.iter().any(|p| p == path))
 }
 
 impl Drop for Staged {
@@ -762,6 +817,32 @@ mod tests {
         assert_eq!(reader.join().unwrap(), b"through the pipe");
         let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
         assert!(kind.is_fifo());
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// An output found absent without --force is not replaced when another
+    /// program writes it before this one does (two `rnn export -o same`
+    /// at once both said "wrote" and one replaced the other).
+    #[test]
+    fn an_output_made_meanwhile_by_another_program_is_not_replaced() {
+        let d = std::env::temp_dir().join(format!("rnn-new-only-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let out = d.join("out.onnx");
+        crate::io::refuse_existing(&out, false).unwrap();
+        std::fs::write(&out, b"the other program's").unwrap();
+        let e = write_atomic(&out, b"ours").unwrap_err().to_string();
+        assert!(
+            e.contains("already exists: written by another program"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read(&out).unwrap(), b"the other program's");
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1); // no temporary left
+                                                               // absent still: written
+        std::fs::remove_file(&out).unwrap();
+        write_atomic(&out, b"ours").unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"ours");
         assert_eq!(std::fs::read_dir(&d).unwrap().count(), 1);
         std::fs::remove_dir_all(&d).unwrap();
     }
