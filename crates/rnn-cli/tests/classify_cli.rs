@@ -267,7 +267,7 @@ fn train_eval_and_classify_a_japanese_vowels_subset() {
     // values missing from the file classified: filled as in training, and said
     let text = std::fs::read_to_string(&test).unwrap();
     let at = text.find("@data").unwrap() + "@data\n".len();
-    let first_value = at + text[at..].find(|c: char| c == ',' || c == ':').unwrap();
+    let first_value = at + text[at..].find([',', ':']).unwrap();
     let holed = dir.join("holed.ts");
     std::fs::write(&holed, format!("{}?{}", &text[..at], &text[first_value..])).unwrap();
     let out = rnn(&["classify", "--model", s(&model), s(&holed)]);

@@ -334,10 +334,10 @@ fn a_resume_refuses_a_state_of_the_same_architecture_from_another_run() {
         .fit(Budget::Steps(60), &mut ())
         .unwrap();
     std::fs::copy(b.join(STATE_FILE), a.join(STATE_FILE)).unwrap();
-    let e = Trainer::resume(&a, &text(), &config())
-        .err()
-        .expect("the other run's state resumed")
-        .to_string();
+    let Err(e) = Trainer::resume(&a, &text(), &config()) else {
+        panic!("the other run's state resumed");
+    };
+    let e = e.to_string();
     assert!(
         e.contains(
             "train_state.safetensors: holds a run at step 60 with a model of validation loss"
