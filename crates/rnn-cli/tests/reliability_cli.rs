@@ -460,6 +460,27 @@ fn steps_run_together_on_one_state_lose_no_input() {
     );
 }
 
+/// `rnn train lm` of a tiny model on `data` into `out` for `steps` steps,
+/// as a command to add to.
+fn tiny_lm(data: &std::path::Path, out: &std::path::Path, steps: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_rnn"));
+    c.args(["train", "lm", "--data"])
+        .arg(data)
+        .arg("--out")
+        .arg(out);
+    c.args([
+        "--hidden",
+        "8",
+        "--seq-len",
+        "8",
+        "--batch",
+        "4",
+        "--steps",
+        steps,
+    ]);
+    c
+}
+
 /// A stderr whose reader has gone (`2>&1 | head`, a closed terminal, an
 /// mpirun that exited) does not stop a training: its log lines are dropped
 /// and it ends with its model and results. Before, the first log line
@@ -470,19 +491,7 @@ fn a_closed_stderr_does_not_stop_a_training() {
     let data = dir.join("t.txt");
     std::fs::write(&data, text()).unwrap();
     let out = dir.join("run");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rnn"))
-        .args(["train", "lm", "--data", data.to_str().unwrap(), "--out"])
-        .arg(&out)
-        .args([
-            "--hidden",
-            "8",
-            "--seq-len",
-            "8",
-            "--batch",
-            "4",
-            "--steps",
-            "20",
-        ])
+    let mut child = tiny_lm(&data, &out, "20")
         .args(["--eval-every", "10", "--json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -516,9 +525,7 @@ fn a_build_without_mpi_refuses_to_run_as_several_ranks() {
         ("PMI_SIZE", "PMI_RANK"),
     ] {
         for rank in ["0", "1"] {
-            let o = std::process::Command::new(env!("CARGO_BIN_EXE_rnn"))
-                .args(["train", "lm", "--data", data.to_str().unwrap(), "--out"])
-                .arg(&out)
+            let o = tiny_lm(&data, &out, "4")
                 .env(size_var, "2")
                 .env(rank_var, rank)
                 .output()
@@ -536,19 +543,7 @@ fn a_build_without_mpi_refuses_to_run_as_several_ranks() {
         }
     }
     // a job of one process runs as usual
-    let one = std::process::Command::new(env!("CARGO_BIN_EXE_rnn"))
-        .args(["train", "lm", "--data", data.to_str().unwrap(), "--out"])
-        .arg(&out)
-        .args([
-            "--hidden",
-            "8",
-            "--seq-len",
-            "8",
-            "--batch",
-            "4",
-            "--steps",
-            "4",
-        ])
+    let one = tiny_lm(&data, &out, "4")
         .env("OMPI_COMM_WORLD_SIZE", "1")
         .output()
         .unwrap();

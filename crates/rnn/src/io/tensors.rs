@@ -770,14 +770,21 @@ mod tests {
         );
     }
 
+    /// An empty folder of this test process named after `name`.
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
     /// A symbolic link is written through: its target gets the bytes and
     /// the link stays a link (the rename replaced the link with a file and
     /// left its target stale: `rnn step --state LINK` then resumed from the
     /// old state when given the target's name).
     #[test]
     fn a_write_through_a_link_replaces_its_target_and_keeps_the_link() {
-        let d = std::env::temp_dir().join(format!("rnn-link-write-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let d = scratch("rnn-link-write");
         std::fs::create_dir_all(d.join("real")).unwrap();
         std::fs::write(d.join("real/state.bin"), b"old").unwrap();
         std::os::unix::fs::symlink("real/state.bin", d.join("link.bin")).unwrap();
@@ -801,9 +808,7 @@ mod tests {
     #[test]
     fn a_fifo_is_written_into_not_replaced() {
         use std::os::unix::fs::FileTypeExt;
-        let d = std::env::temp_dir().join(format!("rnn-fifo-write-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
+        let d = scratch("rnn-fifo-write");
         let fifo = d.join("out.fifo");
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         // SAFETY: a valid NUL-terminated path
@@ -826,9 +831,7 @@ mod tests {
     /// at once both said "wrote" and one replaced the other).
     #[test]
     fn an_output_made_meanwhile_by_another_program_is_not_replaced() {
-        let d = std::env::temp_dir().join(format!("rnn-new-only-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
+        let d = scratch("rnn-new-only");
         let out = d.join("out.onnx");
         crate::io::refuse_existing(&out, false).unwrap();
         std::fs::write(&out, b"the other program's").unwrap();

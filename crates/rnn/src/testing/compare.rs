@@ -110,31 +110,28 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rnn-compare-bad-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let case = dir.join("case.safetensors");
-        let mut ours = TensorWriter::new();
-        ours.add::<f64>("losses", &[3], &[1.0, 2.0, 3.0]);
-        let mut c = TensorWriter::new();
-        c.add::<f64>("losses", &[6], &[1.0; 6]);
-        c.write(&case).unwrap();
+        // `losses` of this shape and these values
+        let losses = |shape: usize, v: &[f64]| {
+            let mut w = TensorWriter::new();
+            w.add::<f64>("losses", &[shape], v);
+            w
+        };
+        let ours = losses(3, &[1.0, 2.0, 3.0]);
+        losses(6, &[1.0; 6]).write(&case).unwrap();
         let e = against_case(&case, &ours).unwrap_err().to_string();
         assert!(
             e.ends_with("case.safetensors: tensor 'losses' has shape [6], expected [3] (as recomputed from the case's inputs and settings)"),
             "{e}"
         );
-        let mut c = TensorWriter::new();
-        c.add::<f64>("losses", &[3], &[1.0, f64::NAN, 3.0]);
-        c.write(&case).unwrap();
+        losses(3, &[1.0, f64::NAN, 3.0]).write(&case).unwrap();
         let e = against_case(&case, &ours).unwrap_err().to_string();
         assert!(
             e.ends_with("case.safetensors: tensor 'losses' element 1: NaN is not a finite number"),
             "{e}"
         );
         // a NaN of ours is reported, not refused: it is what the check is for
-        let mut c = TensorWriter::new();
-        c.add::<f64>("losses", &[3], &[1.0, 2.0, 3.0]);
-        c.write(&case).unwrap();
-        let mut nan = TensorWriter::new();
-        nan.add::<f64>("losses", &[3], &[1.0, f64::NAN, 3.0]);
-        let checks = against_case(&case, &nan).unwrap();
+        ours.write(&case).unwrap();
+        let checks = against_case(&case, &losses(3, &[1.0, f64::NAN, 3.0])).unwrap();
         assert!(worst(&checks).unwrap().relative_error.is_nan());
         std::fs::remove_dir_all(&dir).unwrap();
     }
