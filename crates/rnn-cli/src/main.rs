@@ -135,7 +135,7 @@ fn main() {
     let refused = match &cli.command {
         Some(Command::Train(_)) => rnn::dist::refuse_launch_without_mpi().err().map(|e| e.to_string()),
         _ => launched.map(|(n, _)| {
-            "this command runs as one process, not as {n} MPI ranks (under mpirun, only `rnn train lm`, `tag` and `forecast` are data-parallel)".replace("{n}", &n.to_string())
+            format!("this command runs as one process, not as {n} MPI ranks (under mpirun, only `rnn train lm`, `tag` and `forecast` are data-parallel)")
         }),
     };
     if let Some(e) = refused {

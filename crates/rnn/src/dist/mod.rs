@@ -133,12 +133,12 @@ pub fn launched(var: impl Fn(&str) -> Option<String>) -> Option<(usize, usize)> 
 ///
 /// [`Error::Config`] with the job's size, its rank and how to build with
 /// MPI, when the environment says the job has more than one process.
-pub fn refuse_launch_without_mpi() -> Result<(usize, usize)> {
+pub fn refuse_launch_without_mpi() -> Result<()> {
     if cfg!(feature = "mpi") {
-        return Ok((1, 0));
+        return Ok(());
     }
     match launched(|k| std::env::var(k).ok()) {
-        None => Ok((1, 0)),
+        None => Ok(()),
         Some((n, r)) => Err(Error::Config(format!(
             "started as rank {r} of {n} by mpirun, but this rnn was built without MPI, so every rank would run the whole command alone: build it with `cargo build --release --features mpi` (docs/scale-out.md), or run it without mpirun"
         ))),

@@ -60,7 +60,7 @@ impl<'m, T: Float> Stream<'m, T> {
         }
         let own = serde_json::to_string(&model.config).map_err(|e| Error::Config(e.to_string()))?;
         let cfg = f.meta("config")?;
-        let same = serde_json::from_str::<crate::ModelConfig>(cfg).is_ok_and(|c| c == model.config);
+        let parsed = serde_json::from_str::<crate::ModelConfig>(cfg);
         let brief = |c: &crate::ModelConfig| {
             format!(
                 "{}, {} inputs, {} hidden, {} layer(s)",
@@ -70,22 +70,22 @@ impl<'m, T: Float> Stream<'m, T> {
                 c.num_layers
             )
         };
-        match serde_json::from_str::<crate::ModelConfig>(cfg) {
+        match &parsed {
             // said in a few words (both configs as JSON made a line of 400
             // characters)
-            Ok(c) if c != model.config => {
+            Ok(c) if *c != model.config => {
                 return Err(Error::Data {
                     path: f.path().to_path_buf(),
                     reason: format!(
                         "the state of another model ({}), not of this one ({}); remove it to start from zeros",
-                        brief(&c),
+                        brief(c),
                         brief(&model.config)
                     ),
                 })
             }
             _ => {}
         }
-        if !same {
+        if parsed.is_err() {
             let shown: String = cfg.chars().take(200).collect();
             return Err(f.bad_meta(
                 "config",

@@ -529,12 +529,15 @@ pub struct Staged {
 }
 
 impl Staged {
-    /// Renames the staged file over its destination and syncs the folder.
+    /// Renames the staged file over its destination and syncs the folder;
+    /// writes into a device or FIFO; links a file that must still be absent
+    /// ([`crate::io::refuse_existing`] without `--force`) into place.
     ///
     /// # Errors
     ///
-    /// An [`Error::Io`] naming the destination when the rename fails (the
-    /// staged file is then removed).
+    /// An [`Error::Io`] naming the destination when the rename or write
+    /// fails, an [`Error::Data`] when a file that must be absent exists
+    /// (the staged file is then removed).
     pub fn commit(mut self) -> Result<()> {
         if is_expected_new(&self.path) {
             return self.commit_new();
