@@ -304,7 +304,7 @@ fn another_models_state_and_bad_input_are_refused() {
     mf.model = Model::new(config, 1).unwrap();
     let bigger = d.join("bigger");
     mf.save(&bigger).unwrap();
-    assert_bad_input(&step(&bigger, &state, "cat", &[]), "'config'");
+    assert_bad_input(&step(&bigger, &state, "cat", &[]), "the state of another model (lstm, 15 inputs, 12 hidden, 1 layer(s)), not of this one (lstm, 15 inputs, 5 hidden, 1 layer(s))");
     assert_eq!(
         std::fs::read(&state).unwrap(),
         before,
