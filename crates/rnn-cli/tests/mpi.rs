@@ -416,3 +416,51 @@ fn forecast_on_two_ranks_follows_one_process() {
     }
     std::fs::remove_file(csv).unwrap();
 }
+
+/// SIGTERM to rank 0 stops every rank after the step under way, keeping
+/// the work (exit 130 through mpirun, `"interrupted": true`); to another
+/// rank alone it changes nothing (the ranks stop on rank 0's reading): the
+/// run goes to its end and exits 0 (rank 1 exited 130 after such a run).
+#[test]
+fn sigterm_to_rank_0_stops_every_rank_and_to_another_changes_nothing() {
+    let data = text();
+    for (rank, stops) in [(1usize, false), (0, true)] {
+        let dir = fresh(&format!("sigterm-rank{rank}"));
+        let mut job = mpirun(&train_args(s(&data), s(&dir), "3000"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        let rows =
+            || std::fs::read_to_string(dir.join("metrics.jsonl")).map_or(0, |m| m.lines().count());
+        while rows() < 3 {
+            assert!(t.elapsed() < Duration::from_secs(120), "no checkpoints");
+            assert!(job.try_wait().unwrap().is_none(), "the job ended early");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let pid = rank_pid(job.id(), rank).expect("the rank's process");
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let status = wait(&mut job, Duration::from_secs(120));
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(&mut job.stdout.take().unwrap(), &mut stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(v["interrupted"], stops, "rank {rank}: {v}");
+        match stops {
+            true => {
+                assert_eq!(status.code(), Some(130), "rank {rank}");
+                assert!(v["steps"].as_u64().unwrap() < 3000, "{v}");
+                assert!(dir.join("model.safetensors").is_file());
+            }
+            false => {
+                assert_eq!(status.code(), Some(0), "rank {rank}");
+                assert_eq!(v["steps"], 3000);
+            }
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -65,8 +65,12 @@ pub fn run(args: &TrainArgs) -> CliResult {
         TrainTask::Classify(a) => super::classify::train(a),
     };
     let result = settle(out.map(|p| p.as_path()), existed, result);
+    // under MPI the ranks stop on rank 0's reading of the request (a signal
+    // to another rank alone changes nothing), so rank 0 alone says so: rank
+    // 1 signalled alone exited 130 after a run that went to its end
+    let stopped = rnn::tasks::stop::requested() && rnn::dist::world().rank() == 0;
     match (result, out) {
-        (Ok(()), Some(dir)) if rnn::tasks::stop::requested() => {
+        (Ok(()), Some(dir)) if stopped => {
             let again = match &args.task {
                 TrainTask::Lm(a) => {
                     // the budget is the command's, not the run's: given again
