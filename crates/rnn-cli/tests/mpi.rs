@@ -204,6 +204,19 @@ fn rank_pid(parent: u32, rank: usize) -> Option<u32> {
     None
 }
 
+/// Waits (at most 120 s) until the run `job` writes into `dir` has
+/// written three rows of metrics (three checkpoints), still running.
+fn three_checkpoints(job: &mut Child, dir: &Path) {
+    let t = Instant::now();
+    let rows =
+        || std::fs::read_to_string(dir.join("metrics.jsonl")).map_or(0, |m| m.lines().count());
+    while rows() < 3 {
+        assert!(t.elapsed() < Duration::from_secs(120), "no checkpoints");
+        assert!(job.try_wait().unwrap().is_none(), "the job ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     let t = Instant::now();
     loop {
@@ -230,14 +243,7 @@ fn a_rank_killed_mid_run_ends_the_job_and_the_checkpoint_resumes_on_1_or_2_ranks
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let t = Instant::now();
-    let rows =
-        || std::fs::read_to_string(dir.join("metrics.jsonl")).map_or(0, |m| m.lines().count());
-    while rows() < 3 {
-        assert!(t.elapsed() < Duration::from_secs(120), "no checkpoints");
-        assert!(job.try_wait().unwrap().is_none(), "the job ended early");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    three_checkpoints(&mut job, &dir);
     let pid = rank_pid(job.id(), 1).expect("rank 1's process");
     assert!(Command::new("kill")
         .args(["-KILL", &pid.to_string()])
@@ -431,14 +437,7 @@ fn sigterm_to_rank_0_stops_every_rank_and_to_another_changes_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let t = Instant::now();
-        let rows =
-            || std::fs::read_to_string(dir.join("metrics.jsonl")).map_or(0, |m| m.lines().count());
-        while rows() < 3 {
-            assert!(t.elapsed() < Duration::from_secs(120), "no checkpoints");
-            assert!(job.try_wait().unwrap().is_none(), "the job ended early");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        three_checkpoints(&mut job, &dir);
         let pid = rank_pid(job.id(), rank).expect("the rank's process");
         assert!(Command::new("kill")
             .args(["-TERM", &pid.to_string()])

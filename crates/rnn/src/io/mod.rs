@@ -1,5 +1,6 @@
 //! Files: safetensors reading and writing, atomic writes, model files.
 
+mod atomic;
 mod flow_log;
 mod metrics;
 pub mod model_file;
@@ -8,6 +9,7 @@ mod run_dir;
 mod stream_state;
 mod tensors;
 
+pub use atomic::{stage_atomic, write_atomic, Staged};
 pub use flow_log::FlowLog;
 pub use metrics::MetricsLog;
 pub use plot::{plot_lines, plot_panels, LossPlot, PlotStyle, Series, CURVES};
@@ -141,14 +143,14 @@ pub fn refuse_existing(path: &std::path::Path, replace: bool) -> crate::Result<(
         });
     }
     // a device or FIFO (`-o /dev/null`) is written into, not replaced
-    let special = std::fs::metadata(path).is_ok_and(|m| tensors::is_special(&m));
+    let special = std::fs::metadata(path).is_ok_and(|m| atomic::is_special(&m));
     if replace || special {
         return Ok(());
     }
     if !path.exists() {
         // still absent when written: another process that made it since
         // (two commands given the same -o) is not replaced either
-        tensors::expect_new(path);
+        atomic::expect_new(path);
         return Ok(());
     }
     Err(crate::Error::Data {
