@@ -470,6 +470,38 @@ fn a_forecaster_steps_through_values_across_calls() {
         &step(&model, &one, "1 1e39", &[]),
         "stdin: value 2 \"1e39\" is out of range (within the range of 32-bit floats (±3.4e38) the model computes in)",
     );
+    // a value outside the model's transform, named as typed too: the same
+    // series (all positive) through log
+    let logged = d.join("log");
+    let out = rnn(&[
+        "train",
+        "forecast",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "y",
+        "--window",
+        "8",
+        "--test",
+        "10",
+        "--epochs",
+        "2",
+        "--hidden",
+        "4",
+        "--transform",
+        "log",
+        "--diff",
+        "0",
+        "--ensemble",
+        "1",
+        "--out",
+        logged.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_bad_input(
+        &step(&logged, &d.join("log.state"), "12 0.0", &[]),
+        "stdin: value 2 \"0.0\" is out of range (positive for --transform log)",
+    );
     // a language model's flags are refused, not ignored
     assert_bad_input(
         &step(&model, &one, "1", &["--generate", "5"]),
