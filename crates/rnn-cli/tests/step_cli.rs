@@ -369,6 +369,23 @@ fn another_models_state_and_bad_input_are_refused() {
     assert!(String::from_utf8_lossy(&h.stdout).contains("printf 'Call me ' | rnn step --model"));
 }
 
+/// Trains a tiny forecaster of column `y` of `csv` into `out` (window 8,
+/// 4 units, one network, no differencing) with `transform` and `extra`.
+fn train_forecaster(csv: &Path, out: &Path, transform: &str, extra: &[&str]) -> PathBuf {
+    #[rustfmt::skip]
+    let mut args = vec![
+        "train", "forecast", "--data", csv.to_str().unwrap(), "--target", "y", "--window", "8",
+        "--test", "10", "--hidden", "4",
+        // issue 18 made these chosen or 5 by default: the old meaning
+        "--transform", transform, "--diff", "0", "--ensemble", "1",
+        "--out", out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = rnn(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out.to_path_buf()
+}
+
 #[test]
 fn a_forecaster_steps_through_values_across_calls() {
     let d = tmp("step-forecast");
@@ -381,37 +398,11 @@ fn a_forecaster_steps_through_values_across_calls() {
         text += &format!("{i},{v}\n");
     }
     std::fs::write(&csv, text).unwrap();
-    let model = d.join("m");
-    let out = rnn(&[
-        "train",
-        "forecast",
-        "--data",
-        csv.to_str().unwrap(),
-        "--target",
-        "y",
-        "--window",
-        "8",
-        "--test",
-        "10",
-        "--epochs",
-        "3",
-        "--hidden",
-        "4",
-        // issue 18 made these chosen or 5 by default: the old meaning
-        "--transform",
+    let model = train_forecaster(
+        &csv,
+        &d.join("m"),
         "none",
-        "--diff",
-        "0",
-        "--ensemble",
-        "1",
-        "--no-ar-skip",
-        "--out",
-        model.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        &["--epochs", "3", "--no-ar-skip"],
     );
     let join = |v: &[f64]| {
         v.iter()
@@ -472,32 +463,7 @@ fn a_forecaster_steps_through_values_across_calls() {
     );
     // a value outside the model's transform, named as typed too: the same
     // series (all positive) through log
-    let logged = d.join("log");
-    let out = rnn(&[
-        "train",
-        "forecast",
-        "--data",
-        csv.to_str().unwrap(),
-        "--target",
-        "y",
-        "--window",
-        "8",
-        "--test",
-        "10",
-        "--epochs",
-        "2",
-        "--hidden",
-        "4",
-        "--transform",
-        "log",
-        "--diff",
-        "0",
-        "--ensemble",
-        "1",
-        "--out",
-        logged.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    let logged = train_forecaster(&csv, &d.join("log"), "log", &["--epochs", "2"]);
     assert_bad_input(
         &step(&logged, &d.join("log.state"), "12 0.0", &[]),
         "stdin: value 2 \"0.0\" is out of range (positive for --transform log)",

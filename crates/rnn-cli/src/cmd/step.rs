@@ -27,14 +27,13 @@ const FEED: usize = 1 << 14;
 /// draws afresh (the same draws at every call made each continuation
 /// repeat the last one), and the same state and seed draw the same text.
 fn sampler_seed(seed: u64, state: &rnn::nn::model::State<f32>) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325_u64 ^ seed;
-    for v in state.h.iter().chain(&state.c) {
-        for byte in v.to_bits().to_le_bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    hash
+    use rnn::nn::stream::{fnv1a64, FNV1A64_START};
+    let bytes = state
+        .h
+        .iter()
+        .chain(&state.c)
+        .flat_map(|v| v.to_bits().to_le_bytes());
+    fnv1a64(FNV1A64_START ^ seed, bytes)
 }
 
 /// Feed the next chunk of text (stdin) to a language model, keeping its state in a file.

@@ -472,10 +472,24 @@ pub(crate) fn logit_shift(row: impl Iterator<Item = f64> + Clone, temperature: f
 /// little-endian bytes in layout order, as `"fnv1a64:<16 hex digits>"`. The
 /// same weights in the same dtype always hash the same.
 pub fn model_hash<T: Float>(model: &Model<T>) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in T::to_le_bytes_vec(&model.params) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let hash = fnv1a64(FNV1A64_START, T::to_le_bytes_vec(&model.params));
     format!("fnv1a64:{hash:016x}")
+}
+
+/// FNV-1a's offset basis: where [`fnv1a64`] starts.
+pub const FNV1A64_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a (64 bits) of `bytes` from `hash` ([`FNV1A64_START`], or another
+/// start to mix a value in): for each byte, xor it in, multiply by the
+/// FNV prime.
+///
+/// ```
+/// use rnn::nn::stream::{fnv1a64, FNV1A64_START};
+/// assert_eq!(fnv1a64(FNV1A64_START, []), 0xcbf2_9ce4_8422_2325);
+/// assert_eq!(fnv1a64(FNV1A64_START, *b"a"), 0xaf63_dc4c_8601_ec8c); // the published test vector
+/// ```
+pub fn fnv1a64(hash: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(hash, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }

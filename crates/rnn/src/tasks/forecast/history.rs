@@ -4,7 +4,6 @@
 
 use crate::io::{TensorFile, TensorWriter};
 use crate::nn::stream::model_hash;
-use crate::tasks::forecast::pipeline::Transform;
 use crate::tasks::forecast::{Forecaster, Series};
 use crate::{Error, Result};
 use std::path::Path;
@@ -55,13 +54,12 @@ impl Forecaster {
         // named the window's row it would have taken: "row 25")
         let transform = self.meta.pipeline.transform;
         for (i, &v) in new.iter().enumerate() {
-            let expected = match transform {
-                _ if v.abs() > f32::MAX as f64 => {
-                    "within the range of 32-bit floats (±3.4e38) the model computes in"
-                }
-                Transform::Log if v <= 0.0 => "positive for --transform log",
-                Transform::Sqrt if v < 0.0 => "non-negative for --transform sqrt",
-                _ => continue,
+            let expected = if v.abs() > f32::MAX as f64 {
+                "within the range of 32-bit floats (±3.4e38) the model computes in"
+            } else if transform.apply(v).is_none() {
+                transform.domain()
+            } else {
+                continue;
             };
             return Err(Error::argument(
                 format!("values[{i}]"),

@@ -399,13 +399,8 @@ impl ForecastMeta {
 /// assert_ne!(fingerprint(&[1.0]), fingerprint(&[2.0]));
 /// ```
 pub fn fingerprint(values: &[f64]) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for v in values {
-        for b in v.to_le_bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x100000001b3);
-        }
-    }
+    let bytes = values.iter().flat_map(|v| v.to_le_bytes());
+    let h = crate::nn::stream::fnv1a64(crate::nn::stream::FNV1A64_START, bytes);
     format!("{h:016x}")
 }
 

@@ -55,6 +55,17 @@ impl Transform {
         }
     }
 
+    /// What [`Transform::apply`] takes, for errors: "positive for
+    /// --transform log", "non-negative for --transform sqrt" ("any number"
+    /// for none).
+    pub fn domain(self) -> &'static str {
+        match self {
+            Transform::None => "any number",
+            Transform::Log => "positive for --transform log",
+            Transform::Sqrt => "non-negative for --transform sqrt",
+        }
+    }
+
     /// The inverse.
     pub fn invert(self, z: f64) -> f64 {
         match self {
@@ -152,10 +163,7 @@ impl Pipeline {
                 self.transform.apply(v).ok_or_else(|| Error::Value {
                     what: format!("target value at row {}", i + 1),
                     value: v.to_string(),
-                    expected: match self.transform {
-                        Transform::Log => "positive for --transform log".into(),
-                        _ => "non-negative for --transform sqrt".into(),
-                    },
+                    expected: self.transform.domain().into(),
                 })
             })
             .collect()
