@@ -18,13 +18,17 @@
 //! the same bits, and so does any subset of the columns (the two halves of
 //! `nn::layer::split` each run their own units' columns).
 //!
-//! `A` is laid out in panels ([`to_panels`]): the columns cut into runs
-//! of one block's width (400 with AVX-512, 96 with AVX2; the last run takes
-//! the remainder), each run's `K` rows stored one after the other, so each pass over `A` reads one
-//! contiguous stream. Row-major, a pass read a few lines of each of the `K`
-//! rows: with AVX2 (five passes at `N` = 400) that took 1.22 us per product
-//! against 0.93 us in panels and 1.12 us for the row-major product, on an
-//! AMD EPYC (Zen 5) with `RNN_SIMD=avx2` (BENCHMARKS.md, twentieth session).
+//! The columns are read in passes ([`pass`]): as few as the registers
+//! allow, the registers shared out evenly between them (at `N` = 400 with
+//! AVX2, five passes of 10 registers rather than four of 12 and one of 2,
+//! whose two chains of sums waited on the FMA latency at every row).
+//! `A` is laid out in panels ([`to_panels`]), one per pass: each pass's
+//! columns of the `K` rows stored one after the other, so each pass over `A`
+//! reads one contiguous stream. Row-major, a pass read a few lines of each
+//! of the `K` rows: with AVX2 (five passes at `N` = 400) that took 1.22 us
+//! per product against 0.93 us in panels and 1.12 us for the row-major
+//! product, on an AMD EPYC (Zen 5) with `RNN_SIMD=avx2` (BENCHMARKS.md,
+//! twentieth session).
 //! The panels change which loads feed a sum, not the sum: the same bits.
 //!
 //! The same loop with each term a multiplication and then an addition (two
@@ -56,50 +60,69 @@ const WIDE512: usize = 25;
 #[cfg(target_arch = "x86_64")]
 const WIDE256: usize = 12;
 
-/// The columns of one panel of [`to_panels`]: one pass of the widest block
-/// of this CPU's build, [`WIDE512`] or [`WIDE256`] registers (`usize::MAX`,
-/// one panel, on CPUs with neither: no kernel reads it then).
-pub(crate) fn panel_width() -> usize {
+/// This CPU's column kernel: its lanes per register and its widest block
+/// ([`WIDE512`] registers of 16 lanes, or [`WIDE256`] of 8); `(1,
+/// usize::MAX)`, one pass over every column, on CPUs with neither (no kernel
+/// reads that layout then).
+fn geometry() -> (usize, usize) {
     #[cfg(target_arch = "x86_64")]
     {
         if super::has_avx512() {
-            return WIDE512 * V16::N;
+            return (V16::N, WIDE512);
         }
         if super::has_avx2() {
-            return WIDE256 * V8::N;
+            return (V8::N, WIDE256);
         }
     }
-    usize::MAX
+    (1, usize::MAX)
 }
 
-/// Where panel `j0`'s columns end, for `N` columns in panels of `w`: `w`
-/// columns on, except the last panel, which takes the remainder too (`w` to
-/// `2w - 1` columns, or all `N` when `N < w`), so that no panel is a narrow
-/// strip (`N` = 100 with AVX2's 96 is one panel, read as before; 96 and a
-/// panel of four measured 5 % slower in `rnn bench` S inference, Elman).
-fn panel_end(j0: usize, n: usize, w: usize) -> usize {
-    if n - j0 < w.saturating_mul(2) {
-        n
-    } else {
-        j0 + w
-    }
+/// How many passes the kernel makes over `A` for `N` columns with `lanes`
+/// lanes per register and at most `wide` registers of sums: as few as
+/// `wide` allows (0 for `N` = 0).
+fn pass_count(n: usize, lanes: usize, wide: usize) -> usize {
+    n.div_ceil(lanes).div_ceil(wide)
 }
 
-/// `a` (`[K, N]` row-major) in panels of [`panel_width`] columns, into
-/// `out`: each panel (`j0..`[`panel_end`]) holds its columns of every row,
-/// row after row (`[K, w_p]` row-major), and the panels follow one another.
-/// The layout [`gemv_cols_acc_f32`] reads.
+/// Pass `p` of [`pass_count`]: its first column and its number of columns.
+/// The registers are shared out as evenly as can be, and only the last
+/// pass's last register may be part full. `N` = 400 with 8 lanes and at
+/// most 12 registers: 50 registers in 5 passes of 10, where it was 4 of 12
+/// and a fifth of 2, whose 2 chains of sums wait on the FMA latency at every
+/// row; `N` = 300 with 16 lanes: one pass of 19 registers, where it was
+/// five of 4. `rnn bench --config S --threads 1` inference, alternating
+/// runs on an Intel Xeon (BENCHMARKS.md, fifty-third session): LSTM with
+/// `RNN_SIMD=avx2` 565-581k -> 582-602k tok/s, GRU with AVX-512 630-648k ->
+/// 744-745k.
+fn pass(n: usize, lanes: usize, wide: usize, p: usize) -> (usize, usize) {
+    let regs = n.div_ceil(lanes);
+    let count = pass_count(n, lanes, wide);
+    let (each, more) = (regs / count, regs % count);
+    // the first `more` passes take one register more
+    let r0 = p * each + p.min(more);
+    let r1 = r0 + each + usize::from(p < more);
+    (r0 * lanes, (r1 * lanes).min(n) - r0 * lanes)
+}
+
+/// `a` (`[K, N]` row-major) in panels, into `out`: one panel per pass of
+/// the kernel ([`pass`]), each holding its columns of every row, row after
+/// row (`[K, w_p]` row-major), and the panels following one another. The
+/// layout [`gemv_cols_acc_f32`] reads.
 pub(crate) fn to_panels<T: Copy>(a: &[T], k: usize, n: usize, out: &mut Vec<T>) {
-    let w = panel_width();
+    let (lanes, wide) = geometry();
+    panels_of(a, k, n, lanes, wide, out);
+}
+
+/// [`to_panels`] for the passes of `lanes` lanes and at most `wide`
+/// registers (the tests lay out the AVX2 build's panels on any CPU).
+fn panels_of<T: Copy>(a: &[T], k: usize, n: usize, lanes: usize, wide: usize, out: &mut Vec<T>) {
     out.clear();
     out.reserve(k * n);
-    let mut j0 = 0;
-    while j0 < n {
-        let j1 = panel_end(j0, n, w);
+    for p in 0..pass_count(n, lanes, wide) {
+        let (j0, w) = pass(n, lanes, wide, p);
         for row in a[..super::len_of(k, n)].chunks_exact(n).take(k) {
-            out.extend_from_slice(&row[j0..j1]);
+            out.extend_from_slice(&row[j0..j0 + w]);
         }
-        j0 = j1;
     }
 }
 
@@ -169,67 +192,47 @@ fn dispatch<const FMA: bool, const PANELS: bool>(
     false
 }
 
-/// Columns `j0..j0 + R*V::N` of `y` in `R` accumulators while all `K` rows
-/// of `A` stream past; with `MASKED` the lanes past `N` are left out; with
-/// `FMA` each term is one fused multiply-add, else a multiplication and an
-/// addition. `A` is read with a row stride of `lda` (`N` row-major, the
-/// panel's width in panels).
+/// One pass: the `W` columns of `y` in `R` accumulators while all `K` rows
+/// of `A` stream past; with `MASKED` the last register holds the `W % V::N`
+/// columns left (`last` its mask), else every register is full (`R*V::N`
+/// = `W`). With `FMA` each term is one fused multiply-add, else a
+/// multiplication and an addition. `A` (the pass's first column) is read
+/// with a row stride of `lda` (`N` row-major, `W` in panels).
 ///
 /// # Safety
-/// The instruction set of `V`; `a` `[K, lda]` with `N <= lda`, `x` `[K]`,
-/// `y` `[N]`; without `MASKED`, `j0 + R*V::N <= N`.
+/// The instruction set of `V`; `a` `[K, lda]` from the pass's first column
+/// with `W <= lda`, `x` `[K]`, `y` the pass's `W` outputs.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn block<V: Vector, const R: usize, const MASKED: bool, const FMA: bool>(
-    n: usize,
     lda: usize,
     a: *const f32,
     x: &[f32],
     y: *mut f32,
-    j0: usize,
+    last: V::Mask,
 ) {
     let mut acc = [V::splat(0.0); R];
-    if MASKED {
-        // registers 0..full whole, register `full` the last few columns
-        // (one mask), the rest unused
-        let left = n - j0;
-        let (full, tail) = (left / V::N, V::mask(left % V::N));
-        let all = V::mask(V::N);
-        for (kk, &xk) in x.iter().enumerate() {
-            let xv = V::splat(xk);
-            let row = a.add(kk * lda + j0);
-            for (i, acc_i) in acc.iter_mut().enumerate() {
-                // acc_j = A[k, j] x[k] + acc_j, one rounding (or two)
-                if i < full {
-                    *acc_i = term::<V, FMA>(V::load(row.add(i * V::N), all), xv, *acc_i);
-                } else if i == full {
-                    *acc_i = term::<V, FMA>(V::load(row.add(i * V::N), tail), xv, *acc_i);
-                }
-            }
-        }
-        for (i, acc_i) in acc.iter().enumerate().take(full + 1) {
-            let p = y.add(j0 + i * V::N);
-            let m = if i < full { all } else { tail };
-            // y_j += acc_j
-            V::load(p, m).add(*acc_i).store(p, m);
-        }
-        return;
-    }
-    // full blocks: one all-lanes mask, which the loads resolve to plain ones
-    // at compile time (an array of masks kept the accumulators in memory)
+    // the full registers' one all-lanes mask, which the loads resolve to
+    // plain ones at compile time (an array of masks kept the sums in memory)
     let all = V::mask(V::N);
-    for (kk, &xk) in x.iter().enumerate() {
+    // row k of A, stepped by a pointer: `k * lda` multiplied out at every
+    // row took an integer multiply on a port the FMAs use (AVX2 LSTM S
+    // inference, 5 passes of 10 registers: 3 % slower)
+    let mut row = a;
+    for &xk in x {
         let xv = V::splat(xk);
-        let row = a.add(kk * lda + j0);
         for (i, acc_i) in acc.iter_mut().enumerate() {
+            let m = if MASKED && i == R - 1 { last } else { all };
             // acc_j = A[k, j] x[k] + acc_j, one rounding (or two)
-            *acc_i = term::<V, FMA>(V::load(row.add(i * V::N), all), xv, *acc_i);
+            *acc_i = term::<V, FMA>(V::load(row.add(i * V::N), m), xv, *acc_i);
         }
+        row = row.wrapping_add(lda);
     }
     for (i, acc_i) in acc.iter().enumerate() {
-        let p = y.add(j0 + i * V::N);
+        let m = if MASKED && i == R - 1 { last } else { all };
+        let p = y.add(i * V::N);
         // y_j += acc_j
-        V::load(p, all).add(*acc_i).store(p, all);
+        V::load(p, m).add(*acc_i).store(p, m);
     }
 }
 
@@ -245,49 +248,43 @@ unsafe fn term<V: Vector, const FMA: bool>(a: V, x: V, acc: V) -> V {
     }
 }
 
-/// The loop over blocks of `N` columns read with row stride `lda`: `WIDE`
-/// registers at a time, then what is left in one masked block of eight
-/// registers when it needs five to eight (a pass over `A` per block: at `N`
-/// = 100 with 16 lanes one pass with seven sums per row, 1.8 times faster
-/// than two passes with four), else in blocks of four (the last masked). (A
-/// masked block of 16 or 25 registers for wider remainders measured slower
-/// than blocks of four at `N` = 300.)
+/// [`block`] for a pass of `w` columns: `ceil(w / V::N)` registers (1 to
+/// 25), the last masked when `w` is not a whole number of them.
 ///
 /// # Safety
-/// As [`block`].
+/// As [`block`], `w <= 25 * V::N`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn cols<V: Vector, const WIDE: usize, const FMA: bool>(
-    n: usize,
+unsafe fn run<V: Vector, const FMA: bool>(
+    w: usize,
     lda: usize,
     a: *const f32,
     x: &[f32],
     y: *mut f32,
 ) {
-    let mut j0 = 0;
-    while j0 + WIDE * V::N <= n {
-        block::<V, WIDE, false, FMA>(n, lda, a, x, y, j0);
-        j0 += WIDE * V::N;
+    let rest = w % V::N;
+    let last = V::mask(rest);
+    macro_rules! widths {
+        ($($r:literal)*) => {
+            match (w.div_ceil(V::N), rest != 0) {
+                $(
+                    ($r, false) => block::<V, $r, false, FMA>(lda, a, x, y, last),
+                    ($r, true) => block::<V, $r, true, FMA>(lda, a, x, y, last),
+                )*
+                _ => unreachable!("a pass of {w} columns is wider than 25 registers"),
+            }
+        };
     }
-    if n - j0 > 4 * V::N && n - j0 <= 8 * V::N && WIDE >= 8 {
-        return block::<V, 8, true, FMA>(n, lda, a, x, y, j0);
-    }
-    while j0 + 4 * V::N <= n {
-        block::<V, 4, false, FMA>(n, lda, a, x, y, j0);
-        j0 += 4 * V::N;
-    }
-    if j0 < n {
-        block::<V, 4, true, FMA>(n, lda, a, x, y, j0);
-    }
+    widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25)
 }
 
-/// [`cols`] over all of `A`: row-major (one call, stride `N`), or with
-/// `PANELS` panel after panel ([`to_panels`]: `max(1, N / w)` panels of `w`
-/// = `WIDE*V::N` columns, the last taking the remainder), each `[K, w_p]`
-/// row-major at offset `K*j0`; with `from_last`, the last panel first.
+/// The passes of [`pass`] over all of `A`: row-major (pass `p` at column
+/// `j0`, stride `N`), or with `PANELS` in the panels of [`to_panels`] (pass
+/// `p` the panel `[K, w_p]` at offset `K*j0`); with `from_last`, the last
+/// pass first.
 ///
 /// # Safety
-/// As [`block`], `a` `[K*N]`.
+/// As [`block`], `a` `[K*N]`; `WIDE` at most 25.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn panels<V: Vector, const WIDE: usize, const FMA: bool, const PANELS: bool>(
@@ -299,17 +296,15 @@ unsafe fn panels<V: Vector, const WIDE: usize, const FMA: bool, const PANELS: bo
     from_last: bool,
 ) {
     let (ap, yp) = (a.as_ptr(), y.as_mut_ptr());
-    if !PANELS {
-        return cols::<V, WIDE, FMA>(n, n, ap, x, yp);
-    }
-    let w = WIDE * V::N;
-    let count = (n / w).max(1);
+    let count = pass_count(n, V::N, WIDE);
     for q in 0..count {
         let p = if from_last { count - 1 - q } else { q };
-        // panel [K, wp] at K*j0: columns j0..j0+wp of y
-        let j0 = p * w;
-        let wp = panel_end(j0, n, w) - j0;
-        cols::<V, WIDE, FMA>(wp, wp, ap.add(k * j0), x, yp.add(j0));
+        let (j0, w) = pass(n, V::N, WIDE, p);
+        if PANELS {
+            run::<V, FMA>(w, w, ap.add(k * j0), x, yp.add(j0));
+        } else {
+            run::<V, FMA>(w, n, ap.add(j0), x, yp.add(j0));
+        }
     }
 }
 
@@ -397,6 +392,8 @@ mod tests {
             (1, 1),
             (5, 0),
         ];
+        // and every width up to 420: every block size, masked or not
+        let shapes = shapes.into_iter().chain((1..=420).map(|n| (3, n)));
         for (k, n) in shapes {
             let (a, x) = (pattern(k * n, 1), pattern(k, 2));
             let y0 = pattern(n, 3);
@@ -415,6 +412,15 @@ mod tests {
             let mut any = y0.clone();
             assert!(dispatch::<true, false>(k, n, &a, &x, &mut any, false));
             assert_eq!(bits(&any), bits(&want), "dispatch k={k} n={n}");
+            // the AVX2 build in its own panels, whatever this CPU's are
+            let mut panels = Vec::new();
+            panels_of(&a, k, n, V8::N, WIDE256, &mut panels);
+            for from_last in [false, true] {
+                let mut two = y0.clone();
+                // SAFETY: AVX2 and FMA (available); lengths exact.
+                unsafe { cols_avx2::<true, true>(k, n, &panels, &x, &mut two, from_last) };
+                assert_eq!(bits(&two), bits(&want), "AVX2 panels k={k} n={n}");
+            }
             let mut panels = Vec::new();
             to_panels(&a, k, n, &mut panels);
             assert_eq!(panels.len(), k * n);
@@ -438,34 +444,83 @@ mod tests {
         }
     }
 
-    /// The panels hold each column's `K` values in order, panel after panel
-    /// of [`panel_width`] columns, the last with the remainder: written out
-    /// for a width of three panels and a bit, one and a half (and the empty
-    /// cases).
+    /// The passes written out for the shapes the layers use (registers
+    /// counted by hand: `ceil(N / lanes)` shared out over
+    /// `ceil(registers / wide)` passes), and for every `N` up to 2,000 they
+    /// cover the columns in order, none wider than `wide` registers, their
+    /// register counts within one of each other, and only the last pass
+    /// ending part way through a register.
+    #[test]
+    fn passes_share_the_registers_out_evenly() {
+        let all = |n, lanes, wide| -> Vec<(usize, usize)> {
+            (0..pass_count(n, lanes, wide))
+                .map(|p| pass(n, lanes, wide, p))
+                .collect()
+        };
+        // LSTM H = 100 with AVX2: 50 registers, 5 passes of 10
+        let want: Vec<_> = (0..5).map(|p| (p * 80, 80)).collect();
+        assert_eq!(all(400, 8, 12), want);
+        // with AVX-512: 25 registers, one pass
+        assert_eq!(all(400, 16, 25), [(0, 400)]);
+        // GRU H = 100 with AVX-512: 19 registers, the last 12 lanes of 16
+        assert_eq!(all(300, 16, 25), [(0, 300)]);
+        // Elman H = 100 with AVX2: 13 registers, 7 then 6 (4 lanes of the last)
+        assert_eq!(all(100, 8, 12), [(0, 56), (56, 44)]);
+        // LSTM H = 256 with AVX-512: 64 registers, 22, 21 and 21
+        assert_eq!(all(1024, 16, 25), [(0, 352), (352, 336), (688, 336)]);
+        assert!(all(0, 8, 12).is_empty());
+        for (lanes, wide) in [(8, 12), (16, 25), (8, 1), (1, usize::MAX)] {
+            for n in 1..2000 {
+                let passes = all(n, lanes, wide);
+                let regs: Vec<usize> = passes.iter().map(|&(_, w)| w.div_ceil(lanes)).collect();
+                let (lo, hi) = (regs.iter().min().unwrap(), regs.iter().max().unwrap());
+                assert!(
+                    *hi <= wide && hi - lo <= 1,
+                    "n={n} lanes={lanes}: {passes:?}"
+                );
+                let mut next = 0;
+                for (p, &(j0, w)) in passes.iter().enumerate() {
+                    assert_eq!(j0, next, "n={n}: pass {p} starts at {j0}");
+                    assert!(
+                        w > 0 && (p + 1 == passes.len() || w % lanes == 0),
+                        "n={n}: {passes:?}"
+                    );
+                    next = j0 + w;
+                }
+                assert_eq!(next, n, "n={n}: {passes:?}");
+            }
+        }
+    }
+
+    /// The panels hold each column's `K` values in order, one panel per
+    /// pass, row after row: written out for five passes' width (and the
+    /// empty cases).
     #[test]
     fn panels_are_runs_of_columns_row_after_row() {
-        let w = panel_width();
-        if w == usize::MAX {
+        let (lanes, wide) = geometry();
+        if wide == usize::MAX {
             return;
         }
-        let (k, n) = (3, 3 * w + 5);
+        let (k, n) = (3, 4 * lanes * wide + 5);
         let a: Vec<usize> = (0..k * n).collect(); // a[r, c] = r*n + c
         let mut out = Vec::new();
         to_panels(&a, k, n, &mut out);
-        // panels 0..w, w..2w, and 2w..3w+5 (the last takes the remainder)
         let mut want = Vec::new();
-        for (j0, j1) in [(0, w), (w, 2 * w), (2 * w, n)] {
+        for p in 0..pass_count(n, lanes, wide) {
+            let (j0, w) = pass(n, lanes, wide, p);
             for r in 0..k {
-                for c in j0..j1 {
+                for c in j0..j0 + w {
                     want.push(r * n + c);
                 }
             }
         }
+        assert_eq!(pass_count(n, lanes, wide), 5);
         assert_eq!(out, want);
-        // panel 1 starts at column w
-        assert_eq!(&out[k * w..k * w + 2], &[w, w + 1]);
-        // under two panels' width: one panel, the row-major matrix itself
-        let n = w + w / 2;
+        // the second panel starts at its pass's first column
+        let (j1, _) = pass(n, lanes, wide, 1);
+        assert_eq!(&out[k * j1..k * j1 + 2], &[j1, j1 + 1]);
+        // one pass: the row-major matrix itself
+        let n = lanes * wide - 3;
         let a: Vec<usize> = (0..k * n).collect();
         to_panels(&a, k, n, &mut out);
         assert_eq!(out, a);
