@@ -112,6 +112,7 @@ fn a_loaded_model_checks_its_arguments() {
     assert!(err(m.forecast_at(&s, 5, 1)).contains("needs at least 6 rows"));
     let mut with_feature = s.clone();
     with_feature.features.push(vec![0.0; 60]);
+    with_feature.feature_names.push("x".into());
     assert!(err(m.forecast(&with_feature, 1)).contains("the model's 0 feature columns"));
     // the origin after a series that extends the training data is its end
     let mut longer = sine(65);
@@ -511,5 +512,49 @@ fn a_season_of_zero_or_a_bad_delimiter_in_a_model_file_is_refused_naming_the_fil
         "{e}"
     );
     assert!(!e.contains("--delimiter"), "{e}");
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// A series whose public columns disagree (a time label, feature values or
+/// a filled row for rows it does not have) is an error naming the field at
+/// every entry point: `report` indexed `time` by the target's rows and
+/// panicked (the library sweep of session 53), and training took it.
+#[test]
+fn a_series_whose_columns_disagree_is_refused_not_indexed() {
+    let out = dir("shape");
+    let mut t = Trainer::from_series(small(6, 6), sine(60), &out).unwrap();
+    t.fit(Budget::Steps(2), &mut ()).unwrap();
+    let f = Forecaster::load(&out).unwrap();
+    type Edit = fn(&mut Series);
+    let cases: [(Edit, &str); 4] = [
+        (
+            |s| s.time.truncate(3),
+            "series.time has 3 labels: expected one per row (60)",
+        ),
+        (
+            |s| s.time.clear(),
+            "series.time has 0 labels: expected one per row (60)",
+        ),
+        (
+            |s| s.target_filled.push(60),
+            "series.target_filled names row 60: the series has 60 rows",
+        ),
+        (
+            |s| s.feature_names.push("x".into()),
+            "series.feature_names has 1 names for 0 feature columns",
+        ),
+    ];
+    for (edit, want) in cases {
+        let mut s = sine(60);
+        edit(&mut s);
+        let want = format!("sine: {want}");
+        assert_eq!(f.report(&s, None, Some(3)).unwrap_err().to_string(), want);
+        assert_eq!(f.report(&s, None, None).unwrap_err().to_string(), want);
+        assert_eq!(f.forecast(&s, 1).unwrap_err().to_string(), want);
+        assert_eq!(f.evaluate(&s, Some(6), None).unwrap_err().to_string(), want);
+        assert_eq!(f.diagnose(&s, "x").unwrap_err().to_string(), want);
+        let e = Trainer::from_series(small(6, 6), s, &dir("shape-train")).unwrap_err();
+        assert_eq!(e.to_string(), want);
+    }
     std::fs::remove_dir_all(&out).unwrap();
 }

@@ -154,6 +154,7 @@ impl Forecaster {
         test: Option<usize>,
         season: Option<usize>,
     ) -> Result<EvalReport> {
+        series.check_shape()?;
         let meta = &self.meta;
         let given = test.is_some();
         let test = match test {

@@ -159,6 +159,7 @@ impl Forecaster {
     /// file plus more rows (its first rows hold exactly the training file's
     /// target values); otherwise its end.
     pub fn origin(&self, series: &Series, holdout: Option<usize>) -> Result<Origin> {
+        series.check_shape()?;
         let (n, rows) = (series.len(), self.meta.data_rows);
         let extends = n > rows && fingerprint(&series.target[..rows]) == self.meta.data_fingerprint;
         let row = match holdout {
@@ -190,6 +191,7 @@ impl Forecaster {
         need: usize,
     ) -> Result<Vec<f64>> {
         self.check_horizon(horizon)?;
+        series.check_shape()?;
         let meta = &self.meta;
         if series.features.len() != meta.features.len() {
             return Err(Error::Value {

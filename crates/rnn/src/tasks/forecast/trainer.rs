@@ -606,7 +606,9 @@ impl Trainer {
         let fit_rows = meta.fit_rows;
         let mut part = self.series.clone();
         part.target.truncate(fit_rows);
+        part.time.truncate(fit_rows);
         part.features.iter_mut().for_each(|f| f.truncate(fit_rows));
+        part.target_filled.retain(|&r| r < fit_rows);
         let m = self.enc.len() / self.width;
         let h = meta.horizon;
         let need = fc.history_needed();

@@ -590,6 +590,7 @@ impl Series {
     /// assert!(e.to_string().ends_with("1e300 is beyond the range of 32-bit floats (±3.4e38) the model computes in"));
     /// ```
     pub fn check_values(&self) -> Result<()> {
+        self.check_shape()?;
         match self.bad_value(self.len()) {
             Some(reason) => Err(Error::Data {
                 path: self.path.clone(),
@@ -597,6 +598,54 @@ impl Series {
             }),
             None => Ok(()),
         }
+    }
+
+    /// Checks that the columns agree (its fields are public, so a series
+    /// made by hand can hold a time label, feature values or a gap's row
+    /// number for rows it does not have): one time label per target value,
+    /// one name and `N` values per feature column, filled rows below `N`.
+    ///
+    /// ```
+    /// use rnn::tasks::forecast::Series;
+    /// let mut s = Series::from_values("v", vec![1.0, 2.0, 3.0]);
+    /// assert!(s.check_shape().is_ok());
+    /// s.time.truncate(1);
+    /// let e = s.check_shape().unwrap_err();
+    /// assert_eq!(e.to_string(), "v: series.time has 1 labels: expected one per row (3)");
+    /// ```
+    pub fn check_shape(&self) -> Result<()> {
+        let n = self.len();
+        let bad = |reason: String| {
+            Err(Error::Data {
+                path: self.path.clone(),
+                reason,
+            })
+        };
+        if self.time.len() != n {
+            return bad(format!(
+                "series.time has {} labels: expected one per row ({n})",
+                self.time.len()
+            ));
+        }
+        if self.feature_names.len() != self.features.len() {
+            return bad(format!(
+                "series.feature_names has {} names for {} feature columns",
+                self.feature_names.len(),
+                self.features.len()
+            ));
+        }
+        if let Some((f, col)) = self.features.iter().enumerate().find(|(_, c)| c.len() != n) {
+            return bad(format!(
+                "series.features[{f}] has {} values: expected one per row ({n})",
+                col.len()
+            ));
+        }
+        if let Some(r) = self.target_filled.iter().find(|&&r| r >= n) {
+            return bad(format!(
+                "series.target_filled names row {r}: the series has {n} rows"
+            ));
+        }
+        Ok(())
     }
 
     /// The first target or feature value in rows `0..rows` that is not
