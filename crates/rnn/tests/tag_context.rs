@@ -129,7 +129,7 @@ fn accuracy_on_bank(train: &[Sentence], test: &[Sentence], bidirectional: bool, 
         }
     }
     let test_enc: Vec<Encoded> = test.iter().map(|s| tagger.encode(s)).collect();
-    let pred = tagger.predict(&test_enc, 32);
+    let pred = tagger.predict(&test_enc, 32).unwrap();
     let (mut right, mut n) = (0, 0);
     for (s, p) in test.iter().zip(&pred) {
         let names = tagger.tag_names(p);

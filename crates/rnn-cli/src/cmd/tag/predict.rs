@@ -63,7 +63,7 @@ pub fn tag(a: &TagArgs) -> CliResult {
     let sentences = ens.read_untagged(&path, &text, format, tokenizer)?;
     let tags = ens.tag(&sentences)?;
     if a.json {
-        return Ok(outln!("{}", tagged_json(ens.tags(), &sentences, &tags))?);
+        return Ok(outln!("{}", tagged_json(ens.tags(), &sentences, &tags)?)?);
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

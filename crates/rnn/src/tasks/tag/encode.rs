@@ -34,6 +34,119 @@ pub struct Encoded {
 }
 
 impl Tagger {
+    /// Checks that `e` (sentence `i` of a call) is what [`Tagger::encode`]
+    /// of this tagger makes: as many ids, flags, lexicon matches and tags as
+    /// its tokens need, every id within this tagger's tables, n-gram and
+    /// character offsets in order. [`Encoded`]'s fields are public, and one
+    /// made by another tagger indexed past this one's tables (the library
+    /// sweep of session 53).
+    ///
+    /// # Errors
+    ///
+    /// An [`Error::Argument`](crate::Error::Argument) naming `data[i]` and
+    /// the field.
+    pub fn check_encoded(&self, e: &Encoded, i: usize) -> crate::Result<()> {
+        let bad = |field: &str, expected: String, got: String| {
+            Err(crate::Error::Argument {
+                arg: format!("data[{i}].{field}"),
+                expected,
+                got,
+            })
+        };
+        let n = e.len;
+        let nf = self.spec.features.len();
+        let count =
+            |what: &str, per: usize| format!("{} {what} ({n} tokens)", n.saturating_mul(per));
+        if e.ids.len() != n.saturating_mul(nf) {
+            return bad("ids", count("feature ids", nf), e.ids.len().to_string());
+        }
+        for (k, &id) in e.ids.iter().enumerate() {
+            let vocab = self.spec.features[k % nf].vocab.len();
+            if id as usize >= vocab {
+                let want =
+                    format!("ids below this tagger's {vocab} (not another tagger's encoding)");
+                return bad("ids", want, format!("{id} at {k}"));
+            }
+        }
+        if e.flags.len() != n.saturating_mul(NUM_FLAGS) {
+            return bad(
+                "flags",
+                count("flags", NUM_FLAGS),
+                e.flags.len().to_string(),
+            );
+        }
+        let lw = self.spec.lexicon_width();
+        if e.lex.len() != n.saturating_mul(lw) {
+            return bad("lex", count("lexicon values", lw), e.lex.len().to_string());
+        }
+        if !e.tags.is_empty() && e.tags.len() != n {
+            return bad("tags", format!("none or {n}"), e.tags.len().to_string());
+        }
+        let o = self.spec.tags.len();
+        if let Some(&y) = e.tags.iter().find(|&&y| y >= o && y != UNKNOWN_TAG) {
+            return bad("tags", format!("tag ids below {o}"), y.to_string());
+        }
+        let runs = |field: &str, at: &[usize], all: usize, nonempty: bool| {
+            let ok = at.len() == n + 1
+                && at[0] == 0
+                && at[n] == all
+                && at
+                    .windows(2)
+                    .all(|w| if nonempty { w[0] < w[1] } else { w[0] <= w[1] });
+            if ok {
+                Ok(())
+            } else {
+                bad(
+                    field,
+                    format!("{} rising offsets from 0 to {all}", n + 1),
+                    format!("{at:?}"),
+                )
+            }
+        };
+        match &self.spec.ngrams {
+            Some(g) => {
+                runs("ngram_at", &e.ngram_at, e.ngrams.len(), false)?;
+                if let Some(&k) = e.ngrams.iter().find(|&&k| k as usize >= g.buckets) {
+                    return bad(
+                        "ngrams",
+                        format!("buckets below {}", g.buckets),
+                        k.to_string(),
+                    );
+                }
+            }
+            None if !e.ngrams.is_empty() || !e.ngram_at.is_empty() => {
+                return bad(
+                    "ngrams",
+                    "none (this tagger has no n-grams)".into(),
+                    e.ngrams.len().to_string(),
+                );
+            }
+            None => {}
+        }
+        match &self.chars {
+            Some(c) => {
+                runs("char_at", &e.char_at, e.chars.len(), true)?;
+                let vocab = c.spec.vocab.len();
+                if let Some(&k) = e.chars.iter().find(|&&k| k as usize >= vocab) {
+                    return bad(
+                        "chars",
+                        format!("character ids below {vocab}"),
+                        k.to_string(),
+                    );
+                }
+            }
+            None if !e.chars.is_empty() || !e.char_at.is_empty() => {
+                return bad(
+                    "chars",
+                    "none (this tagger reads no characters)".into(),
+                    e.chars.len().to_string(),
+                );
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
     /// Turns a sentence into feature ids and flags (and tag ids, when tagged).
     pub fn encode(&self, s: &Sentence) -> Encoded {
         let nf = self.spec.features.len();

@@ -94,7 +94,7 @@ impl Ensemble {
                 let one = &sentences[i..=i];
                 let culprit = self.members.iter().position(|m| {
                     let enc = [m.encode(&one[0])];
-                    m.probabilities(&enc, 1)
+                    m.probabilities_own(&enc, 1)
                         .iter()
                         .flatten()
                         .any(|v| !v.is_finite())
@@ -134,7 +134,7 @@ impl Ensemble {
         let mut sum: Vec<Vec<f64>> = sentences.iter().map(|s| vec![0.0; s.len() * o]).collect();
         for m in &self.members {
             let enc: Vec<Encoded> = sentences.iter().map(|s| m.encode(s)).collect();
-            for (acc, p) in sum.iter_mut().zip(m.probabilities(&enc, batch)) {
+            for (acc, p) in sum.iter_mut().zip(m.probabilities_own(&enc, batch)) {
                 acc.iter_mut().zip(&p).for_each(|(a, &v)| *a += v as f64);
             }
         }

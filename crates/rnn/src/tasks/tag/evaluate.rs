@@ -66,16 +66,44 @@ pub fn evaluate(tags: &[String], data: &[Sentence], pred: &[Vec<usize>]) -> Eval
 /// let s = Sentence { tokens: vec!["Apple".into(), "Park".into(), "opened".into()], tags: vec![], line: 3 };
 /// let tags = vec![vec!["B-corp".to_string(), "I-corp".into(), "O".into()]];
 /// let set = ["B-corp".to_string(), "I-corp".into(), "O".into()];
-/// let j = tagged_json(&set, &[s], &tags);
+/// let j = tagged_json(&set, &[s.clone()], &tags).unwrap();
 /// assert_eq!(j["sentences"][0]["entities"][0]["text"], "Apple Park");
 /// assert_eq!(j["sentences"][0]["entities"][0]["end"], 2);
 /// assert_eq!(j["sentences"][0]["line"], 3);
+/// // one list of tags per sentence, one tag per token
+/// let e = tagged_json(&set, &[s.clone(), s.clone()], &tags).unwrap_err();
+/// assert_eq!(e.to_string(), "tags: expected one list per sentence (2), got 1");
+/// let four = vec![vec!["O".to_string(); 4]];
+/// let e = tagged_json(&set, &[s], &four).unwrap_err();
+/// assert_eq!(e.to_string(), "tags[0]: expected one tag per token (3), got 4");
 /// ```
+///
+/// # Errors
+///
+/// `tags` not one list per sentence, or a list not one tag per token.
 pub fn tagged_json(
     tag_set: &[String],
     sentences: &[Sentence],
     tags: &[Vec<String>],
-) -> serde_json::Value {
+) -> crate::Result<serde_json::Value> {
+    let wrong = |arg: String, expected: String, got: usize| crate::Error::Argument {
+        arg,
+        expected,
+        got: got.to_string(),
+    };
+    if tags.len() != sentences.len() {
+        let want = format!("one list per sentence ({})", sentences.len());
+        return Err(wrong("tags".into(), want, tags.len()));
+    }
+    if let Some((i, (s, t))) = sentences
+        .iter()
+        .zip(tags)
+        .enumerate()
+        .find(|(_, (s, t))| t.len() != s.len())
+    {
+        let want = format!("one tag per token ({})", s.len());
+        return Err(wrong(format!("tags[{i}]"), want, t.len()));
+    }
     let chunked = is_chunk_tagset(tag_set);
     let rows: Vec<serde_json::Value> = sentences
         .iter()
@@ -93,7 +121,7 @@ pub fn tagged_json(
             serde_json::json!({"line": s.line, "tokens": s.tokens, "tags": t, "entities": entities})
         })
         .collect();
-    serde_json::json!({"tags": tag_set, "sentences": rows})
+    Ok(serde_json::json!({"tags": tag_set, "sentences": rows}))
 }
 
 impl Tagger {
@@ -104,7 +132,7 @@ impl Tagger {
             tags: Vec::new(),
             line: 1,
         };
-        let pred = self.predict(&[self.encode(&s)], 1);
+        let pred = self.predict_own(&[self.encode(&s)], 1);
         self.tag_names(&pred[0])
     }
 

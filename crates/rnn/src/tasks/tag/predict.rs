@@ -10,8 +10,25 @@ use crate::nn::model::infer::Inference;
 use crate::nn::model::Batch;
 
 impl Tagger {
+    /// Checks every sentence with [`Tagger::check_encoded`].
+    fn check_all<'a>(&self, data: impl IntoIterator<Item = &'a Encoded>) -> crate::Result<()> {
+        data.into_iter()
+            .enumerate()
+            .try_for_each(|(i, e)| self.check_encoded(e, i))
+    }
+
     /// The logits `[T, B, O]` of a batch (no dropout), with `T`.
-    pub fn logits(&self, batch: &[&Encoded]) -> (Vec<f32>, usize) {
+    ///
+    /// # Errors
+    ///
+    /// A sentence not encoded by this tagger ([`Tagger::check_encoded`]).
+    pub fn logits(&self, batch: &[&Encoded]) -> crate::Result<(Vec<f32>, usize)> {
+        self.check_all(batch.iter().copied())?;
+        Ok(self.logits_own(batch))
+    }
+
+    /// [`Tagger::logits`] of sentences this tagger encoded.
+    pub(super) fn logits_own(&self, batch: &[&Encoded]) -> (Vec<f32>, usize) {
         let (x, steps, lengths, _) = self.inputs(batch, None, None, false);
         // forward only: nothing kept for BPTT
         let mut inf = Inference::new();
@@ -25,15 +42,39 @@ impl Tagger {
     /// The most likely tag ids of every sentence, computed in length-sorted
     /// batches of `batch`. For a chunk (BIO) tag set the decoding is
     /// constrained so that `I-X` only follows `B-X` or `I-X`.
-    pub fn predict(&self, data: &[Encoded], batch: usize) -> Vec<Vec<usize>> {
-        self.predict_with_loss(data, batch).0
+    ///
+    /// # Errors
+    ///
+    /// A sentence not encoded by this tagger ([`Tagger::check_encoded`]).
+    pub fn predict(&self, data: &[Encoded], batch: usize) -> crate::Result<Vec<Vec<usize>>> {
+        self.check_all(data)?;
+        Ok(self.predict_own(data, batch))
+    }
+
+    /// [`Tagger::predict`] of sentences this tagger encoded.
+    pub(super) fn predict_own(&self, data: &[Encoded], batch: usize) -> Vec<Vec<usize>> {
+        self.predict_with_loss_own(data, batch).0
     }
 
     /// Like [`Tagger::predict`], also returning the summed cross-entropy over
     /// the tokens with known gold tags and their number (with a CRF: the
     /// summed negative log-likelihood of the sentences whose tags are all
     /// known, and their tokens).
+    ///
+    /// # Errors
+    ///
+    /// A sentence not encoded by this tagger ([`Tagger::check_encoded`]).
     pub fn predict_with_loss(
+        &self,
+        data: &[Encoded],
+        batch: usize,
+    ) -> crate::Result<(Vec<Vec<usize>>, f64, usize)> {
+        self.check_all(data)?;
+        Ok(self.predict_with_loss_own(data, batch))
+    }
+
+    /// [`Tagger::predict_with_loss`] of sentences this tagger encoded.
+    pub(super) fn predict_with_loss_own(
         &self,
         data: &[Encoded],
         batch: usize,
@@ -72,7 +113,17 @@ impl Tagger {
 
     /// The tag probabilities `[n, O]` of every sentence (softmax of the
     /// logits; with a CRF, its marginals `p(y_t = j | sentence)`).
-    pub fn probabilities(&self, data: &[Encoded], batch: usize) -> Vec<Vec<f32>> {
+    ///
+    /// # Errors
+    ///
+    /// A sentence not encoded by this tagger ([`Tagger::check_encoded`]).
+    pub fn probabilities(&self, data: &[Encoded], batch: usize) -> crate::Result<Vec<Vec<f32>>> {
+        self.check_all(data)?;
+        Ok(self.probabilities_own(data, batch))
+    }
+
+    /// [`Tagger::probabilities`] of sentences this tagger encoded.
+    pub(super) fn probabilities_own(&self, data: &[Encoded], batch: usize) -> Vec<Vec<f32>> {
         let o = self.spec.tags.len();
         let mut out = vec![Vec::new(); data.len()];
         self.for_each_sentence(data, batch, |i, rows| {
@@ -102,7 +153,7 @@ impl Tagger {
         let mut rows = Vec::new();
         for chunk in order.chunks(batch.max(1)) {
             let refs: Vec<&Encoded> = chunk.iter().map(|&i| &data[i]).collect();
-            let (logits, _) = self.logits(&refs);
+            let (logits, _) = self.logits_own(&refs);
             let b_n = refs.len();
             for (b, &i) in chunk.iter().enumerate() {
                 rows.clear();

@@ -101,14 +101,14 @@ impl Default for TaggerOptions {
 /// for _ in 0..60 {
 ///     trainer.step(&mut tagger, &[&enc[0], &enc[1]]).unwrap();
 /// }
-/// let pred = tagger.predict(&enc, 8);
+/// let pred = tagger.predict(&enc, 8).unwrap();
 /// assert_eq!(tagger.tag_names(&pred[1]), ["O", "B-corp", "O", "O"]);
 /// assert_eq!(tagger.tag(&["The", "Apple", "is", "great"]), ["O", "B-corp", "O", "O"]);
 /// // a model directory: saved and loaded, it tags the same
 /// let dir = std::env::temp_dir().join(format!("rnn-doc-tagger-{}", std::process::id()));
 /// tagger.save(&dir, Default::default()).unwrap();
 /// let loaded = Tagger::load(&dir).unwrap();
-/// assert_eq!(loaded.predict(&enc, 8), pred);
+/// assert_eq!(loaded.predict(&enc, 8).unwrap(), pred);
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 #[derive(Clone, Debug)]

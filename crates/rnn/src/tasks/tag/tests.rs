@@ -173,6 +173,7 @@ fn lexicon_tags_words_never_seen_in_training() {
         let test_enc: Vec<_> = test.iter().map(|x| t.encode(x)).collect();
         let tags: Vec<String> = t
             .predict(&test_enc, 8)
+            .unwrap()
             .iter()
             .map(|p| t.tag_names(&p[..1])[0].clone())
             .collect();
@@ -192,7 +193,10 @@ fn lexicon_tags_words_never_seen_in_training() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(loaded.spec.lexicon, t.spec.lexicon);
     let enc: Vec<_> = test.iter().map(|x| loaded.encode(x)).collect();
-    assert_eq!(loaded.predict(&enc, 8), t.predict(&enc, 8));
+    assert_eq!(
+        loaded.predict(&enc, 8).unwrap(),
+        t.predict(&enc, 8).unwrap()
+    );
 }
 
 #[test]
@@ -224,8 +228,8 @@ fn lexicon_added_by_transfer_starts_with_zero_weight() {
             .unwrap();
         with.model.params[e.range()].copy_from_slice(&src);
     }
-    let (a, _) = with.logits(&[&enc]);
-    let (b, _) = plain.logits(&[&plain.encode(&ner[0])]);
+    let (a, _) = with.logits(&[&enc]).unwrap();
+    let (b, _) = plain.logits(&[&plain.encode(&ner[0])]).unwrap();
     for (x, y) in a.iter().zip(&b) {
         assert!((x - y).abs() < 1e-5, "{x} vs {y}");
     }
@@ -303,10 +307,12 @@ fn ensemble_averages_probabilities() {
     let enc: Vec<_> = train.iter().map(|x| a.encode(x)).collect();
     // one member: the same as the tagger alone
     let one = Ensemble::new(vec![a.clone()]).unwrap();
-    assert_eq!(one.predict(&train, 8), a.predict(&enc, 8));
+    assert_eq!(one.predict(&train, 8), a.predict(&enc, 8).unwrap());
     // two members: decoded from the mean of their probabilities
-    let pa = a.probabilities(&enc, 8);
-    let pb = b.probabilities(&train.iter().map(|x| b.encode(x)).collect::<Vec<_>>(), 8);
+    let pa = a.probabilities(&enc, 8).unwrap();
+    let pb = b
+        .probabilities(&train.iter().map(|x| b.encode(x)).collect::<Vec<_>>(), 8)
+        .unwrap();
     let two = Ensemble::new(vec![a.clone(), b]).unwrap();
     let allowed = a.transitions();
     for (i, got) in two.predict(&train, 8).iter().enumerate() {
@@ -502,7 +508,10 @@ fn char_encoder_gradients_through_the_tagger() {
     let back = Tagger::load(&dir).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     let enc_back: Vec<_> = train.iter().map(|x| back.encode(x)).collect();
-    assert_eq!(back.logits(&[&enc_back[0]]).0, tagger.logits(&[&enc[0]]).0);
+    assert_eq!(
+        back.logits(&[&enc_back[0]]).unwrap().0,
+        tagger.logits(&[&enc[0]]).unwrap().0
+    );
 }
 
 /// A CRF tagger decodes the same way in training (`Tagger::predict`) as
@@ -528,7 +537,7 @@ fn crf_decoding_is_the_same_after_save_and_load() {
     t.save(&dir, BTreeMap::new()).unwrap();
     let mut ens = Ensemble::new(vec![Tagger::load(&dir).unwrap()]).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(ens.predict(&train, 8), t.predict(&enc, 8));
+    assert_eq!(ens.predict(&train, 8), t.predict(&enc, 8).unwrap());
     ens.entity_bias = 100.0;
     let o = t.tag_id("O").unwrap();
     assert!(ens.predict(&train, 8).iter().flatten().all(|&y| y != o));

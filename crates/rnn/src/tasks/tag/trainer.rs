@@ -226,6 +226,9 @@ impl Trainer {
         out: &Path,
     ) -> Result<Self> {
         config.validate()?;
+        for (set, sentences) in [("train", &train), ("dev", &dev)] {
+            check_tagged(set, sentences)?;
+        }
         let seed = config.seed;
         let (tagger, base) = match &config.init_from {
             None => (Tagger::new(&train, &config.tagger, seed)?, None),
@@ -455,7 +458,7 @@ impl Trainer {
             let best_score = s.best_score;
             let mut root_loss = f64::NAN;
             let score = dist::from_root(comm, || {
-                let (pred, dev_loss, dev_n) = tagger.predict_with_loss(&dev_enc, PREDICT_BATCH);
+                let (pred, dev_loss, dev_n) = tagger.predict_with_loss_own(&dev_enc, PREDICT_BATCH);
                 let ev = evaluate(&tagger.spec.tags, dev, &pred);
                 let m = ev.micro();
                 let score = if chunked { m.f1 } else { ev.accuracy() };
@@ -544,5 +547,24 @@ impl Trainer {
             return Err(e);
         }
         Ok(s)
+    }
+}
+
+/// Every sentence of a training or development set has one tag per token
+/// (its fields are public: a sentence built by hand with fewer tags made
+/// `fit` index past them and panic, one with more was scored on the first
+/// few; the library sweep of session 53).
+fn check_tagged(set: &str, sentences: &[Sentence]) -> Result<()> {
+    match sentences
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.tags.len() != s.tokens.len())
+    {
+        Some((i, s)) => Err(Error::Argument {
+            arg: format!("{set}[{i}]"),
+            expected: format!("one tag per token ({} tokens)", s.tokens.len()),
+            got: format!("{} tags (the sentence of line {})", s.tags.len(), s.line),
+        }),
+        None => Ok(()),
     }
 }

@@ -83,8 +83,8 @@ impl Tagger {
             return Err(Error::argument(what, "some tokens", "none"));
         }
         let enc: Vec<Encoded> = shown.iter().map(|s| self.encode(s)).collect();
-        let pred = self.predict(&enc, CHUNK);
-        let probs = self.probabilities(&enc, CHUNK);
+        let pred = self.predict_own(&enc, CHUNK);
+        let probs = self.probabilities_own(&enc, CHUNK);
         let cfg = &self.model.config;
         let width = cfg.directions() * cfg.hidden_size;
         // the last layer's output at every token, sentence by sentence [N, W]
