@@ -45,9 +45,9 @@ fn a_training_sentence_without_one_tag_per_token_is_refused_naming_it() {
             "dev[2]: expected one tag per token (2 tokens), got 3 tags (the sentence of line 12)",
         ),
     ] {
-        let e = Trainer::new(cfg.clone(), train_set, dev_set, &out)
-            .err()
-            .expect("refused");
+        let Err(e) = Trainer::new(cfg.clone(), train_set, dev_set, &out) else {
+            panic!("{want}: not refused");
+        };
         assert_eq!(e.to_string(), want);
     }
     // the same sets with one tag per token train
