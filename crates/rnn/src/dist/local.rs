@@ -54,11 +54,22 @@ impl Local {
 }
 
 /// Sums every rank's values (little-endian, `W` bytes each) into `buf`, in rank order.
+///
+/// # Panics
+///
+/// On every rank, naming the lengths, when the ranks passed buffers of
+/// different lengths (the contract of [`Collective::all_reduce_sum`]):
+/// before, the rank with the longer buffer indexed past the others' and
+/// the rest went on with a wrong sum (the library sweep of session 53).
 fn sum_into<const W: usize, V: Copy + std::ops::Add<Output = V>>(
     buf: &mut [V],
     all: &[Vec<u8>],
     read: fn([u8; W]) -> V,
 ) {
+    if all.iter().any(|r| r.len() != all[0].len()) {
+        let lens: Vec<usize> = all.iter().map(|r| r.len() / W).collect();
+        panic!("all_reduce_sum: every rank must pass the same number of values; ranks 0.. passed {lens:?}");
+    }
     for (i, out) in buf.iter_mut().enumerate() {
         let at = |r: &Vec<u8>| {
             let mut b = [0u8; W];
@@ -100,6 +111,36 @@ impl Collective for Local {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Buffers of different lengths stop every rank with the lengths named,
+    /// where the longer one's rank indexed past the other's and the other
+    /// rank returned a sum of its own length.
+    #[test]
+    fn buffers_of_different_lengths_stop_every_rank() {
+        let msgs: Vec<String> = std::thread::scope(|s| {
+            let hs: Vec<_> = Local::group(2)
+                .into_iter()
+                .map(|c| {
+                    s.spawn(move || {
+                        let mut a = vec![1.0f32; 4 * (c.rank() + 1)];
+                        c.all_reduce_sum(&mut a);
+                    })
+                })
+                .collect();
+            hs.into_iter()
+                .map(|h| {
+                    let e = h.join().expect_err("a mismatch must not return");
+                    e.downcast_ref::<String>().cloned().unwrap_or_default()
+                })
+                .collect()
+        });
+        for m in msgs {
+            assert_eq!(
+                m,
+                "all_reduce_sum: every rank must pass the same number of values; ranks 0.. passed [4, 8]"
+            );
+        }
+    }
 
     #[test]
     fn three_threads_sum_in_rank_order_and_hear_rank_0() {

@@ -43,7 +43,8 @@ pub trait Collective: Sync {
     /// The number of processes in the job.
     fn size(&self) -> usize;
     /// Replaces `buf` on every rank by the element-wise sum of every rank's
-    /// `buf` (all ranks pass the same length).
+    /// `buf` (all ranks pass the same length: [`Local`] panics on every rank
+    /// otherwise, naming the lengths; under MPI the standard calls it erroneous).
     fn all_reduce_sum(&self, buf: &mut [f32]);
     /// [`Collective::all_reduce_sum`] in f64.
     fn all_reduce_sum_f64(&self, buf: &mut [f64]);
