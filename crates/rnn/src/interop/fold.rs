@@ -467,8 +467,46 @@ impl Projection {
 
     /// `h = W_hr m` for rows of `m`: `m` `[rows, D*H]` (direction `d`'s
     /// block projected by `w_hr[first + d]`) -> `[rows, D*P]`, in f64.
-    pub fn project(&self, m: &[f32], dirs: usize, first: usize) -> Vec<f32> {
+    ///
+    /// # Errors
+    ///
+    /// `dirs` or `hidden` 0, `w_hr[first..first + dirs]` missing or not
+    /// `[P, H]`, or `m` not whole rows (the fields are public: each of
+    /// these panicked before the library sweep of session 53).
+    pub fn project(&self, m: &[f32], dirs: usize, first: usize) -> crate::Result<Vec<f32>> {
         let (p, h) = (self.size, self.hidden);
+        let wrong = |arg: &str, expected: String, got: String| {
+            Err(crate::Error::Argument {
+                arg: arg.into(),
+                expected,
+                got,
+            })
+        };
+        if h == 0 || dirs == 0 {
+            return wrong(
+                "dirs, hidden",
+                "both at least 1".into(),
+                format!("{dirs}, {h}"),
+            );
+        }
+        let last = first.saturating_add(dirs);
+        if last > self.w_hr.len() {
+            let want = format!("at most {} (the weight_hr tensors held)", self.w_hr.len());
+            return wrong("first + dirs", want, last.to_string());
+        }
+        if let Some(k) = (first..last).find(|&k| self.w_hr[k].len() != p.saturating_mul(h)) {
+            let want = format!("[{p}, {h}] ({} values)", p.saturating_mul(h));
+            return wrong(
+                &format!("w_hr[{k}]"),
+                want,
+                format!("{} values", self.w_hr[k].len()),
+            );
+        }
+        let width = dirs.saturating_mul(h);
+        if m.len() % width != 0 {
+            let want = format!("whole rows of {width} ({dirs} x {h})");
+            return wrong("m", want, format!("{} values", m.len()));
+        }
         let mut out = Vec::with_capacity(m.len() / h * p);
         for row in m.chunks_exact(dirs * h) {
             for d in 0..dirs {
@@ -481,7 +519,7 @@ impl Projection {
                 }));
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -504,8 +542,37 @@ mod tests {
             head: None,
         };
         assert_eq!(
-            p.project(&[1.0, 1.0, 1.0, 0.0, 1.0, 0.0], 2, 0),
+            p.project(&[1.0, 1.0, 1.0, 0.0, 1.0, 0.0], 2, 0).unwrap(),
             [1.0, 2.0, 0.0, 2.0]
+        );
+        // what a caller can set wrong through the public fields or the
+        // arguments is an error naming it (each panicked before)
+        let err = |q: &Projection, m: &[f32], dirs, first| {
+            q.project(m, dirs, first).unwrap_err().to_string()
+        };
+        let row = [0.0; 6];
+        assert_eq!(
+            err(&p, &row, 0, 0),
+            "dirs, hidden: expected both at least 1, got 0, 3"
+        );
+        assert_eq!(
+            err(&p, &row, 2, 1),
+            "first + dirs: expected at most 2 (the weight_hr tensors held), got 3"
+        );
+        assert_eq!(
+            err(&p, &row[..5], 2, 0),
+            "m: expected whole rows of 6 (2 x 3), got 5 values"
+        );
+        let mut q = p.clone();
+        q.hidden = 0;
+        assert_eq!(
+            err(&q, &row, 2, 0),
+            "dirs, hidden: expected both at least 1, got 2, 0"
+        );
+        q.hidden = 2;
+        assert_eq!(
+            err(&q, &row, 2, 0),
+            "w_hr[0]: expected [2, 2] (4 values), got 6 values"
         );
     }
 

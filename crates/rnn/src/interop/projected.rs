@@ -158,12 +158,12 @@ pub(crate) fn run(
         }
         let fwd = layer.forward(batch)?;
         // h_t = W_hr m_t: the next layer's input (zero past each length, as m is)
-        x = p.project(layer.output_of(&fwd, 0), dirs, k * dirs);
+        x = p.project(layer.output_of(&fwd, 0), dirs, k * dirs)?;
         let last = layer.final_state(&fwd);
         for d in 0..dirs {
             let idx = k * dirs + d;
             let m_n = &last.h[d * b * h..][..b * h];
-            h_n[idx * b * pz..][..b * pz].copy_from_slice(&p.project(m_n, 1, idx));
+            h_n[idx * b * pz..][..b * pz].copy_from_slice(&p.project(m_n, 1, idx)?);
         }
         c_n[k * dirs * b * h..][..dirs * b * h].copy_from_slice(&last.c);
     }
