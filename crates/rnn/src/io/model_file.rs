@@ -174,8 +174,22 @@ impl ModelFile {
             ));
         }
         let mut model = Model::<f32>::zeros(config).map_err(|e| e.in_file(f.path()))?;
-        // every tensor, weights and extras alike, must be finite
-        let finite = |name: &str, data: &[f64]| f.check_finite(name, data, "a finite weight");
+        // every tensor, weights and extras alike, must be finite, and within
+        // f32's range: an F64 value of 1e39 became an infinite weight that
+        // loaded (the library sweep of session 53)
+        let finite = |name: &str, data: &[f64]| {
+            f.check_finite(name, data, "a finite weight")?;
+            match data.iter().position(|v| v.abs() > f32::MAX as f64) {
+                None => Ok(()),
+                Some(i) => Err(Error::Value {
+                    what: format!("{}: tensor '{name}' element {i}", f.path().display()),
+                    value: format!("{:e}", data[i]),
+                    expected:
+                        "a weight within the range of 32-bit floats (±3.4e38) the model computes in"
+                            .into(),
+                }),
+            }
+        };
         for e in model.layout.clone() {
             let data = f.f64_shaped(&e.name, &e.shape)?;
             finite(&e.name, &data)?;
@@ -339,6 +353,30 @@ mod tests {
         bad.save(&dir).unwrap();
         let err = ModelFile::load(&dir).unwrap_err().to_string();
         assert!(err.contains("'embed.weight' element 4"), "{err}");
+        // an F64 tensor's value past f32's range is refused by name (it
+        // loaded as an infinite weight), written again as F64 with the
+        // file's metadata so that every checksum holds
+        mf.save(&dir).unwrap();
+        let f = TensorFile::read(dir.join(MODEL_FILE)).unwrap();
+        let mut w = TensorWriter::new();
+        for name in f.names() {
+            let mut t = f.f64(&name).unwrap();
+            if name == "rnn.weight_hh_l1" {
+                t.data[3] = -1e39;
+            }
+            w.add::<f64>(name, &t.shape, &t.data);
+        }
+        for (k, v) in f.metadata() {
+            if !k.contains("checksum") {
+                w.meta(k.clone(), v.clone());
+            }
+        }
+        std::fs::write(dir.join(MODEL_FILE), w.to_bytes().unwrap()).unwrap();
+        let err = ModelFile::load(&dir).unwrap_err().to_string();
+        assert!(
+            err.ends_with("tensor 'rnn.weight_hh_l1' element 3: -1e39 is out of range (a weight within the range of 32-bit floats (±3.4e38) the model computes in)"),
+            "{err}"
+        );
         // a task this version does not know is named, with the ones it knows
         mf.save(&dir).unwrap();
         let bytes = std::fs::read(dir.join(MODEL_FILE)).unwrap();
