@@ -239,6 +239,27 @@ fn an_elman_activation_for_a_gated_cell_is_refused_not_dropped() {
     assert!(e.ends_with("got relu for the GRU in gru"), "{e}");
 }
 
+/// A finite f64 value past f32's range is refused at import, naming our
+/// parameter and the file's: it imported as an infinity that saved, and
+/// every command then refused the model (the library sweep of session 53).
+#[test]
+fn a_value_past_f32s_range_is_refused_at_import() {
+    let mut sd = read_state_dict(&fixture("gru_1layer.safetensors")).unwrap();
+    let t = sd
+        .iter_mut()
+        .find(|t| t.name.ends_with("weight_hh_l0"))
+        .unwrap();
+    let theirs = t.name.clone();
+    t.data[2] = 1e39;
+    let e = import_state_dict(&sd, "gru", &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    let want = format!(
+        "gru: rnn.weight_hh_l0 (the file's '{theirs}') element 2 is inf: the file's values are beyond the range of 32-bit floats (±3.4e38) the model computes in"
+    );
+    assert_eq!(e, want);
+}
+
 #[test]
 fn bad_infer_inputs_name_the_tensor() {
     let sd = read_state_dict(&fixture("gru_1layer.safetensors")).unwrap();

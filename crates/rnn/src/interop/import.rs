@@ -587,7 +587,12 @@ pub fn import_state_dict(
         ));
     }
     let mut unfolded = BTreeMap::new();
-    let keep = |t: &NamedTensor| (t.shape.clone(), t.data.iter().map(|&v| v as f32).collect());
+    let keep = |t: &NamedTensor| {
+        (
+            t.shape.clone(),
+            t.data.iter().map(|&v| v as f32).collect::<Vec<f32>>(),
+        )
+    };
     // with a projection: the file's tensors the fold replaced, and its head
     if let Some((_, replaced)) = &folded {
         for t in original.iter().filter(|t| replaced.contains(&t.name)) {
@@ -605,6 +610,7 @@ pub fn import_state_dict(
             }
         }
     }
+    super::state_dict::check_representable(&model, &names, &unfolded, what)?;
     Ok(Imported {
         model,
         names,

@@ -90,3 +90,43 @@ pub fn read_state_dict(path: &Path) -> Result<Vec<NamedTensor>> {
     out.extend(aliases);
     Ok(out)
 }
+
+/// Every weight of an imported `model`, and every tensor kept `unfolded`,
+/// as the model computes with it (32-bit floats): a finite value of the
+/// file past f32's range, or a fold's product of large weights, became an
+/// infinity that saved but that every command then refused to load (the
+/// library sweep of session 53). `names` maps ours to the file's; `what`
+/// names the source.
+pub(crate) fn check_representable(
+    model: &crate::Model<f32>,
+    names: &std::collections::BTreeMap<String, String>,
+    unfolded: &std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    what: &str,
+) -> crate::Result<()> {
+    let beyond = "beyond the range of 32-bit floats (±3.4e38) the model computes in";
+    let bad = |reason: String| crate::Error::Data {
+        path: what.into(),
+        reason,
+    };
+    for e in &model.layout {
+        let values = &model.params[e.range()];
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            let theirs = names
+                .get(&e.name)
+                .map_or(String::new(), |n| format!(" (the file's '{n}')"));
+            return Err(bad(format!(
+                "{}{theirs} element {i} is {}: the file's values are {beyond}",
+                e.name, values[i]
+            )));
+        }
+    }
+    for (name, (_, data)) in unfolded {
+        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!(
+                "'{name}' element {i} is {}: {beyond}",
+                data[i]
+            )));
+        }
+    }
+    Ok(())
+}
