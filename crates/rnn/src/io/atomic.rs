@@ -117,7 +117,7 @@ static EXPECTED_NEW: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec:
 /// Marks `path` as an output that must still be absent when it is written.
 pub(crate) fn expect_new(path: &Path) {
     if let Ok(mut v) = EXPECTED_NEW.lock() {
-        v.push(through_links(path));
+        v.push(through_links(path).unwrap_or_else(|_| path.to_path_buf()));
     }
 }
 
@@ -149,7 +149,7 @@ impl Drop for Staged {
 /// and a device, FIFO or socket (`-o /dev/null`) is written into at the
 /// commit, never replaced by a file.
 pub fn stage_atomic(path: &Path, bytes: &[u8]) -> Result<Staged> {
-    let path = &through_links(path);
+    let path = &through_links(path)?;
     if std::fs::metadata(path).is_ok_and(|m| is_special(&m)) {
         return Ok(Staged {
             tmp: PathBuf::new(),
@@ -191,20 +191,33 @@ pub(crate) fn is_special(m: &std::fs::Metadata) -> bool {
 }
 
 /// `path`, or the file a symbolic link at `path` points to (through every
-/// link; a dangling link's target as it names it).
-pub(crate) fn through_links(path: &Path) -> PathBuf {
-    let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    if !link {
-        return path.to_path_buf();
+/// link, as the system would: a dangling chain's last target as its link
+/// names it). A loop, or more than 40 links in a row (the system's own
+/// limit), is an error: a link to itself was replaced by a file, and the
+/// middle link of `a -> b -> c` with `c` missing (the library sweep of
+/// session 53).
+pub(crate) fn through_links(path: &Path) -> Result<PathBuf> {
+    let mut at = path.to_path_buf();
+    for _ in 0..=40 {
+        let link = std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink());
+        if !link {
+            return Ok(at);
+        }
+        let to = std::fs::read_link(&at).map_err(|e| Error::Io {
+            path: at.clone(),
+            source: e,
+        })?;
+        at = match at.parent() {
+            Some(d) if to.is_relative() => d.join(to),
+            _ => to,
+        };
     }
-    if let Ok(real) = std::fs::canonicalize(path) {
-        return real;
-    }
-    match std::fs::read_link(path) {
-        Ok(to) if to.is_absolute() => to,
-        Ok(to) => path.parent().map_or(to.clone(), |d| d.join(&to)),
-        Err(_) => path.to_path_buf(),
-    }
+    Err(Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(
+            "a loop of symbolic links (or more than 40 in a row): not written",
+        ),
+    })
 }
 
 /// Writes `bytes` to `path` so that a reader sees the old file or the new
@@ -247,6 +260,34 @@ mod tests {
         write_atomic(&d.join("dangling.bin"), b"made").unwrap();
         assert_eq!(std::fs::read(d.join("real/new.bin")).unwrap(), b"made");
         assert_eq!(std::fs::read_dir(d.join("real")).unwrap().count(), 2); // no temporary left
+                                                                           // a dangling chain a -> b -> c: c is made, both links stay links
+                                                                           // (b was replaced by a file)
+        std::os::unix::fs::symlink("b.bin", d.join("a.bin")).unwrap();
+        std::os::unix::fs::symlink("real/c.bin", d.join("b.bin")).unwrap();
+        write_atomic(&d.join("a.bin"), b"chain").unwrap();
+        assert_eq!(std::fs::read(d.join("real/c.bin")).unwrap(), b"chain");
+        for l in ["a.bin", "b.bin"] {
+            assert!(std::fs::symlink_metadata(d.join(l))
+                .unwrap()
+                .file_type()
+                .is_symlink());
+        }
+        // a link to itself is an error, and stays a link (it was replaced
+        // by a file)
+        std::os::unix::fs::symlink("self.bin", d.join("self.bin")).unwrap();
+        let e = write_atomic(&d.join("self.bin"), b"x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with(
+                "self.bin: a loop of symbolic links (or more than 40 in a row): not written"
+            ),
+            "{e}"
+        );
+        assert!(std::fs::symlink_metadata(d.join("self.bin"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
         std::fs::remove_dir_all(&d).unwrap();
     }
 
