@@ -571,8 +571,14 @@ impl<T: Float> Optimizer<T> {
                 let decoupled = matches!(self.config, OptimizerConfig::AdamW { .. });
                 let (b1, b2) = (T::of(betas.0), T::of(betas.1));
                 let one = T::one();
-                let bc1 = 1.0 - betas.0.powi(t as i32); // 1 - β1^t
-                let bc2_sqrt = T::of((1.0 - betas.1.powi(t as i32)).sqrt()); // sqrt(1 - β2^t)
+                // β^t by powi while t fits an i32 (the bits of the reference
+                // trajectories), past it by powf: `t as i32` wrapped negative
+                // at 2^31 steps and the weights became NaN (library sweep of
+                // session 53)
+                let pow =
+                    |b: f64| i32::try_from(t).map_or_else(|_| b.powf(t as f64), |t| b.powi(t));
+                let bc1 = 1.0 - pow(betas.0); // 1 - β1^t
+                let bc2_sqrt = T::of((1.0 - pow(betas.1)).sqrt()); // sqrt(1 - β2^t)
                 let step_size = T::of(lr / bc1);
                 let (eps, wd, decay) = (
                     T::of(eps),

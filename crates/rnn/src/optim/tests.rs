@@ -43,6 +43,28 @@ fn adam_first_step_moves_by_lr() {
     assert!((p[0] + 0.01).abs() < 1e-9 && (p[1] - 0.01).abs() < 1e-6);
 }
 
+/// Past 2^31 steps the bias corrections stay those of β^t (β^t is 0 there:
+/// the step is lr · m / (sqrt(v) + ε)), where `t as i32` wrapped negative,
+/// β^t overflowed and the weights became NaN. At 2^31 - 1 and 2^31 with a
+/// fresh state (m = (1 - β1) g, v = (1 - β2) g²) and g = 1: the step is
+/// lr · 0.1 / (sqrt(0.001) + 1e-8) = 0.316... lr, the same on both sides.
+#[test]
+fn adam_past_two_to_the_31_steps_stays_finite() {
+    let cfg = OptimizerConfig::from_args("adam", &json!({"lr": 0.01})).unwrap();
+    let mut moves = Vec::new();
+    for before in [i32::MAX as u64 - 1, i32::MAX as u64] {
+        let mut opt = Optimizer::<f64>::new(cfg.clone(), 1);
+        opt.steps = before;
+        let mut p = [0.0f64];
+        opt.step(&mut p, &[1.0]).unwrap();
+        moves.push(-p[0]);
+    }
+    let want = 0.01 * 0.1 / (0.001f64.sqrt() + 1e-8);
+    for m in moves {
+        assert!((m - want).abs() < 1e-12, "{m} against {want}");
+    }
+}
+
 #[test]
 fn clipping() {
     let mut g = [3.0f64, 4.0];
