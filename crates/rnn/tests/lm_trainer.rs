@@ -604,6 +604,20 @@ fn train_state_refuses_empty_sizes_and_short_data() {
         let e = TrainState::new(ModelConfig::elman(10, 4, 10), step).unwrap_err();
         assert!(e.to_string().starts_with(what), "{e}");
     }
+    // a batch no machine holds is refused before allocating (it aborted)
+    for batch in [1 << 40, usize::MAX] {
+        let step = StepConfig {
+            batch,
+            ..plain_sgd_step()
+        };
+        let e = TrainState::new(ModelConfig::elman(10, 4, 10), step).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("training a 'lm' model of 1.1e2 parameters (hidden 4"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("of memory, more than the"), "{e}");
+    }
     let mut st = TrainState::new(ModelConfig::elman(10, 4, 10), plain_sgd_step()).unwrap();
     for short in [&[][..], &[0, 1, 2][..]] {
         let e = st.train_step(short).unwrap_err().to_string();

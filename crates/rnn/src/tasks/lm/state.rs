@@ -109,6 +109,10 @@ impl TrainState {
             };
             return Err(Error::argument(what, "at least 1", v));
         }
+        // before any allocation: a batch of 2^40 streams aborted the process
+        // allocating its state (the library sweep of session 53)
+        let buffers = cfg.optimizer.buffers();
+        config.ensure_trainable("lm", buffers, cfg.seq_len, cfg.batch)?;
         let mut model = Model::<f32>::new(config, cfg.seed)?;
         if let Some(b) = cfg.forget_bias {
             model.set_forget_bias(b as f32)?;
