@@ -503,7 +503,7 @@ impl Projection {
             );
         }
         let width = dirs.saturating_mul(h);
-        if m.len() % width != 0 {
+        if !m.len().is_multiple_of(width) {
             let want = format!("whole rows of {width} ({dirs} x {h})");
             return wrong("m", want, format!("{} values", m.len()));
         }
