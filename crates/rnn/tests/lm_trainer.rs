@@ -632,3 +632,49 @@ fn train_state_refuses_empty_sizes_and_short_data() {
     assert!(st.windows_per_epoch(ids.len()) > 0);
     assert!(st.train_step(&ids).unwrap().is_finite());
 }
+
+/// A train state whose weights or optimizer buffers are not finite in f32
+/// is refused at load, naming the tensor: an edited 1e39 weight resumed as
+/// an infinity, and a NaN first moment gave NaN weights one `Ok` step later
+/// (the library sweep of session 53). The files are written again with
+/// their metadata, so every checksum holds: deliberate edits, not damage.
+#[test]
+fn a_train_state_with_values_f32_cannot_hold_is_refused_at_load() {
+    use rnn::io::{TensorFile, TensorWriter};
+    use rnn::tasks::lm::TrainState;
+    use rnn::ModelConfig;
+    let dir = std::env::temp_dir().join(format!("rnn-state-edit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("train_state.safetensors");
+    let adam = rnn::tasks::lm::StepConfig {
+        optimizer: OptimizerName::Adam.config(0.01, None).unwrap(),
+        ..plain_sgd_step()
+    };
+    let st = TrainState::new(ModelConfig::elman(10, 4, 10), adam).unwrap();
+    st.save_state(&path, &Default::default()).unwrap();
+    assert!(TrainState::load_state(&path).is_ok());
+    let saved = TensorFile::read(&path).unwrap();
+    for (tensor, value, want) in [
+        ("params", 1e39, "tensor 'params' element 2: 1e39 is out of range (a value within the range of 32-bit floats (±3.4e38))"),
+        ("opt.0", f64::NAN, "tensor 'opt.0' element 2: NaN is out of range (a finite value)"),
+    ] {
+        let mut w = TensorWriter::new();
+        for name in saved.names() {
+            let mut t = saved.f64(&name).unwrap();
+            if name == tensor {
+                t.data[2] = value;
+            }
+            w.add::<f64>(name, &t.shape, &t.data);
+        }
+        for (k, v) in saved.metadata() {
+            if !k.contains("checksum") {
+                w.meta(k.clone(), v.clone());
+            }
+        }
+        std::fs::write(&path, w.to_bytes().unwrap()).unwrap();
+        let e = TrainState::load_state(&path).err().map(|e| e.to_string());
+        let e = e.expect("refused");
+        assert!(e.ends_with(want), "{e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -428,11 +428,24 @@ impl TrainState {
             ));
         }
         let n = t.model.params.len();
+        // every value finite in f32, the optimizer's buffers too: an edited
+        // 1e39 weight resumed as an infinity and a NaN moment made the next
+        // step's weights NaN, each step returning Ok (the library sweep of
+        // session 53)
         let read = |name: &str, len: usize| -> Result<Vec<f32>> {
-            Ok(f.f64_shaped(name, &[len])?
-                .into_iter()
-                .map(|v| v as f32)
-                .collect())
+            let data = f.f64_shaped(name, &[len])?;
+            f.check_finite(name, &data, "a finite value")?;
+            if let Some(i) = data.iter().position(|v| v.abs() > f32::MAX as f64) {
+                let what = format!("{}: tensor '{name}' element {i}", path.display());
+                let expected = "a value within the range of 32-bit floats (±3.4e38)".into();
+                let value = format!("{:e}", data[i]);
+                return Err(Error::Value {
+                    what,
+                    value,
+                    expected,
+                });
+            }
+            Ok(data.into_iter().map(|v| v as f32).collect())
         };
         t.model.params = read("params", n)?;
         for i in 0..t.opt.state.len() {
