@@ -178,17 +178,9 @@ impl ModelFile {
         // f32's range: an F64 value of 1e39 became an infinite weight that
         // loaded (the library sweep of session 53)
         let finite = |name: &str, data: &[f64]| {
-            f.check_finite(name, data, "a finite weight")?;
-            match data.iter().position(|v| v.abs() > f32::MAX as f64) {
-                None => Ok(()),
-                Some(i) => Err(Error::Value {
-                    what: format!("{}: tensor '{name}' element {i}", f.path().display()),
-                    value: format!("{:e}", data[i]),
-                    expected:
-                        "a weight within the range of 32-bit floats (±3.4e38) the model computes in"
-                            .into(),
-                }),
-            }
+            let in_range =
+                "a weight within the range of 32-bit floats (±3.4e38) the model computes in";
+            f.check_f32(name, data, "a finite weight", in_range)
         };
         for e in model.layout.clone() {
             let data = f.f64_shaped(&e.name, &e.shape)?;

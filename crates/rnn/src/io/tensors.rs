@@ -249,11 +249,28 @@ impl TensorFile {
     pub fn check_finite(&self, name: &str, data: &[f64], expected: &str) -> Result<()> {
         match data.iter().position(|v| !v.is_finite()) {
             None => Ok(()),
-            Some(i) => Err(Error::Value {
-                what: format!("{}: tensor '{name}' element {i}", self.path.display()),
-                value: data[i].to_string(),
-                expected: expected.into(),
-            }),
+            Some(i) => Err(self.bad_element(name, i, data[i].to_string(), expected)),
+        }
+    }
+
+    /// [`TensorFile::check_finite`] (`finite` what was wanted), then an
+    /// error naming the first element past f32's range (`in_range` what was
+    /// wanted): values read as f64 for a model that computes in f32, where
+    /// 1e39 became an infinity.
+    pub fn check_f32(&self, name: &str, data: &[f64], finite: &str, in_range: &str) -> Result<()> {
+        self.check_finite(name, data, finite)?;
+        match data.iter().position(|v| v.abs() > f32::MAX as f64) {
+            None => Ok(()),
+            Some(i) => Err(self.bad_element(name, i, format!("{:e}", data[i]), in_range)),
+        }
+    }
+
+    /// Element `i` of tensor `name` holds `value`, not what was `expected`.
+    fn bad_element(&self, name: &str, i: usize, value: String, expected: &str) -> Error {
+        Error::Value {
+            what: format!("{}: tensor '{name}' element {i}", self.path.display()),
+            value,
+            expected: expected.into(),
         }
     }
 

@@ -434,17 +434,8 @@ impl TrainState {
         // session 53)
         let read = |name: &str, len: usize| -> Result<Vec<f32>> {
             let data = f.f64_shaped(name, &[len])?;
-            f.check_finite(name, &data, "a finite value")?;
-            if let Some(i) = data.iter().position(|v| v.abs() > f32::MAX as f64) {
-                let what = format!("{}: tensor '{name}' element {i}", path.display());
-                let expected = "a value within the range of 32-bit floats (±3.4e38)".into();
-                let value = format!("{:e}", data[i]);
-                return Err(Error::Value {
-                    what,
-                    value,
-                    expected,
-                });
-            }
+            let in_range = "a value within the range of 32-bit floats (±3.4e38)";
+            f.check_f32(name, &data, "a finite value", in_range)?;
             Ok(data.into_iter().map(|v| v as f32).collect())
         };
         t.model.params = read("params", n)?;

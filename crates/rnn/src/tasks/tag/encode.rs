@@ -86,64 +86,58 @@ impl Tagger {
         if let Some(&y) = e.tags.iter().find(|&&y| y >= o && y != UNKNOWN_TAG) {
             return bad("tags", format!("tag ids below {o}"), y.to_string());
         }
-        let runs = |field: &str, at: &[usize], all: usize, nonempty: bool| {
+        // the n-grams' or characters' table (its size and what its ids are)
+        // and each token's run of ids, `at` its `n + 1` offsets; no ids at
+        // all without the table
+        let runs = |fields: (&str, &str),
+                    (at, ids): (&[usize], &[u32]),
+                    table: Option<(usize, &str)>,
+                    none: &str,
+                    nonempty: bool| {
+            let (at_field, ids_field) = fields;
+            let Some((limit, what)) = table else {
+                if ids.is_empty() && at.is_empty() {
+                    return Ok(());
+                }
+                return bad(ids_field, none.into(), ids.len().to_string());
+            };
+            let all = ids.len();
             let ok = at.len() == n + 1
                 && at[0] == 0
                 && at[n] == all
                 && at
                     .windows(2)
                     .all(|w| if nonempty { w[0] < w[1] } else { w[0] <= w[1] });
-            if ok {
-                Ok(())
-            } else {
-                bad(
-                    field,
-                    format!("{} rising offsets from 0 to {all}", n + 1),
-                    format!("{at:?}"),
-                )
+            if !ok {
+                let want = format!("{} rising offsets from 0 to {all}", n + 1);
+                return bad(at_field, want, format!("{at:?}"));
+            }
+            match ids.iter().find(|&&k| k as usize >= limit) {
+                Some(&k) => bad(ids_field, format!("{what} below {limit}"), k.to_string()),
+                None => Ok(()),
             }
         };
-        match &self.spec.ngrams {
-            Some(g) => {
-                runs("ngram_at", &e.ngram_at, e.ngrams.len(), false)?;
-                if let Some(&k) = e.ngrams.iter().find(|&&k| k as usize >= g.buckets) {
-                    return bad(
-                        "ngrams",
-                        format!("buckets below {}", g.buckets),
-                        k.to_string(),
-                    );
-                }
-            }
-            None if !e.ngrams.is_empty() || !e.ngram_at.is_empty() => {
-                return bad(
-                    "ngrams",
-                    "none (this tagger has no n-grams)".into(),
-                    e.ngrams.len().to_string(),
-                );
-            }
-            None => {}
-        }
-        match &self.chars {
-            Some(c) => {
-                runs("char_at", &e.char_at, e.chars.len(), true)?;
-                let vocab = c.spec.vocab.len();
-                if let Some(&k) = e.chars.iter().find(|&&k| k as usize >= vocab) {
-                    return bad(
-                        "chars",
-                        format!("character ids below {vocab}"),
-                        k.to_string(),
-                    );
-                }
-            }
-            None if !e.chars.is_empty() || !e.char_at.is_empty() => {
-                return bad(
-                    "chars",
-                    "none (this tagger reads no characters)".into(),
-                    e.chars.len().to_string(),
-                );
-            }
-            None => {}
-        }
+        let ngrams = self.spec.ngrams.as_ref().map(|g| (g.buckets, "buckets"));
+        let no_ngrams = "none (this tagger has no n-grams)";
+        runs(
+            ("ngram_at", "ngrams"),
+            (&e.ngram_at, &e.ngrams),
+            ngrams,
+            no_ngrams,
+            false,
+        )?;
+        let chars = self
+            .chars
+            .as_ref()
+            .map(|c| (c.spec.vocab.len(), "character ids"));
+        let no_chars = "none (this tagger reads no characters)";
+        runs(
+            ("char_at", "chars"),
+            (&e.char_at, &e.chars),
+            chars,
+            no_chars,
+            true,
+        )?;
         Ok(())
     }
 
