@@ -174,9 +174,9 @@ fn cases(d: &Path) -> Vec<(&'static str, i32, &'static str, Output)> {
     vec![
         ("out-holds-model", 2, "error: …: already holds a 'tag' model (model.safetensors, metrics.jsonl, loss.svg); use --force to replace it, or another directory",
             train_lm(d, "tag", &[])),
-        ("hidden-lm", 2, "error: training a 'lm' model of 1.0e12 parameters (hidden 1000000, 1 layer(s), input 14, output 14): needs about 40.2 TB of memory, more than the … available",
+        ("hidden-lm", 2, "error: training a 'lm' model of 1.0e12 parameters (hidden 1000000, 1 layer(s), input 14, output 14) on batches of 4 sequence(s) of 8 step(s): needs about 40.0 TB of memory, more than the … available",
             rnn(&["train", "lm", "--data", s(&data), "--out", s(&d.join("big")), "--hidden", "1000000", "--seq-len", "8", "--batch", "4"])),
-        ("hidden-tag", 2, "error: training a 'tag' model of 4.0e12 parameters (hidden 1000000, 1 layer(s), input 162, output 4): needs about 160.0 TB of memory, more than the … available",
+        ("hidden-tag", 2, "error: training a 'tag' model of 4.0e12 parameters (hidden 1000000, 1 layer(s), input 162, output 4) on batches of 16 sequence(s) of 6 step(s): needs about 160.0 TB of memory, more than the … available",
             rnn(&["train", "tag", "--train", s(&train), "--dev", s(&dev), "--out", s(&d.join("bigtag")), "--hidden", "1000000"])),
         ("char-hidden-2^32", 2, "error: character encoder: embedding size 8, hidden size 4294967296: config.hidden_size: expected sizes whose parameter count fits in a usize, got input_size 8, hidden_size 4294967296, num_layers 1, output_size 1 (overflows)",
             rnn(&["train", "tag", "--train", s(&train), "--dev", s(&dev), "--out", s(&d.join("bigchar")), "--char-dim", "8", "--char-hidden", "4294967296"])),

@@ -162,6 +162,12 @@ fn the_default_budget_cuts_a_large_set_down_to_its_limits() {
         "{e} epochs of {epoch} s"
     );
     assert!(k * (e + 1) as f64 * epoch > NETWORK_SECONDS);
+    // a stride past any network: named as the stride, not as an input size
+    let err = trainer.epoch_seconds(usize::MAX).unwrap_err().to_string();
+    assert!(
+        err.starts_with("stride: expected a stride the network can be built with"),
+        "{err}"
+    );
     assert!(e < DEFAULT_EPOCHS);
     let note = n.note.as_deref().unwrap_or("");
     assert!(

@@ -149,6 +149,10 @@ impl Drop for Staged {
 /// and a device, FIFO or socket (`-o /dev/null`) is written into at the
 /// commit, never replaced by a file.
 pub fn stage_atomic(path: &Path, bytes: &[u8]) -> Result<Staged> {
+    // an empty path failed as ": No such file or directory", naming nothing
+    if path.as_os_str().is_empty() {
+        return Err(Error::argument("path", "a file name", "an empty path"));
+    }
     let path = &through_links(path)?;
     if std::fs::metadata(path).is_ok_and(|m| is_special(&m)) {
         return Ok(Staged {

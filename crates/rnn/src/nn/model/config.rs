@@ -216,7 +216,9 @@ impl ModelConfig {
         crate::memory::ensure_fits(
             || {
                 format!(
-                    "training a '{task}' model of {:.1e} parameters (hidden {}, {} layer(s), input {}, output {})",
+                    // the batch and steps named: a batch of usize::MAX was
+                    // blamed on the model's sizes alone (session 53's sweep)
+                    "training a '{task}' model of {:.1e} parameters (hidden {}, {} layer(s), input {}, output {}) on batches of {batch} sequence(s) of {steps} step(s)",
                     self.param_count_f64(),
                     self.hidden_size,
                     self.num_layers,

@@ -102,13 +102,18 @@ fn line_numbers(text: &str) -> impl Fn(usize) -> usize + '_ {
 }
 
 /// The separator an Excel `sep=X` first line names, and the text after
-/// that line.
-fn excel_separator(text: &str) -> Option<(u8, &str)> {
+/// that line; `Err` with the line's text when it names no single
+/// character (`sep=`, `sep=ab`: read as a header, it gave a
+/// field-count error on the next line).
+fn excel_separator(text: &str) -> std::result::Result<Option<(u8, &str)>, &str> {
     let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
-    let sep = first.trim_end_matches('\r').strip_prefix("sep=")?;
+    let first = first.trim_end_matches('\r');
+    let Some(sep) = first.strip_prefix("sep=") else {
+        return Ok(None);
+    };
     match sep.as_bytes() {
-        [d] => Some((*d, rest)),
-        _ => None,
+        [d] => Ok(Some((*d, rest))),
+        _ => Err(first),
     }
 }
 
@@ -138,6 +143,8 @@ impl Table {
     /// let t = Table::parse(Path::new("x.csv"), "sep=;\ndate;v;\n2020-01;1,5;\n")?;
     /// assert_eq!((t.columns.clone(), t.rows[0].clone()), (vec!["date".to_string(), "v".to_string()], vec!["2020-01".to_string(), "1.5".to_string()]));
     /// assert_eq!(t.lines, [3]);
+    /// let e = Table::parse(Path::new("x.csv"), "sep=ab\ndate,v\n").unwrap_err();
+    /// assert!(e.to_string().contains("\"sep=ab\": Excel's separator line names one character"), "{e}");
     /// // no header line (R's `write.zoo` of one series): columns by position
     /// let t = Table::parse(Path::new("z.csv"), "1955 Q1,24030\n1955 Q2,25620\n")?;
     /// assert_eq!((t.columns.clone(), t.rows.len(), t.headerless), (vec!["1".to_string(), "2".to_string()], 2, true));
@@ -149,15 +156,21 @@ impl Table {
         // Excel's `sep=;` first line names the separator: it is used, and
         // the line read as a blank one (so that line numbers stay the file's)
         let owned;
+        let parse_err = Error::parse_in(path);
         let (text, delimiter) = match excel_separator(text) {
-            Some((d, rest)) => {
+            Ok(Some((d, rest))) => {
                 super::check_delimiter(d)?;
                 owned = format!("\n{rest}");
                 (owned.as_str(), d)
             }
-            None => (text, delimiter),
+            Ok(None) => (text, delimiter),
+            Err(line) => {
+                return Err(parse_err(
+                    1,
+                    format!("{line:?}: Excel's separator line names one character, as in sep=;"),
+                ))
+            }
         };
-        let parse_err = Error::parse_in(path);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)

@@ -141,13 +141,12 @@ impl Trainer {
             forget_bias: config.forget_bias,
         };
         let model = config.model_config(data.vocab.len());
-        // refused before allocating; evaluation runs EVAL_STREAMS x EVAL_WINDOW at once
-        let (t, b) = if config.seq_len.saturating_mul(config.batch) > EVAL_STREAMS * EVAL_WINDOW {
-            (config.seq_len, config.batch)
-        } else {
-            (EVAL_WINDOW, EVAL_STREAMS)
-        };
-        model.ensure_trainable("lm", step.optimizer.buffers(), t, b)?;
+        // refused before allocating, the training batch first (the message
+        // names the sizes: --batch and --seq-len); evaluation runs
+        // EVAL_STREAMS x EVAL_WINDOW at once
+        let buffers = step.optimizer.buffers();
+        model.ensure_trainable("lm", buffers, config.seq_len, config.batch)?;
+        model.ensure_trainable("lm", buffers, EVAL_WINDOW, EVAL_STREAMS)?;
         let state = TrainState::new(model, step)?;
         let run = RunState {
             best_sched: f64::MAX, // not INFINITY: JSON has no infinity

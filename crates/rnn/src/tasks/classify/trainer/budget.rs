@@ -23,7 +23,7 @@ use crate::nn::pool::Pool;
 use crate::tasks::classify::config::ReservoirUse;
 use crate::tasks::classify::select::candidates;
 use crate::tasks::Budget;
-use crate::Result;
+use crate::{Error, Result};
 
 /// Most epochs per network of the default budget.
 pub const DEFAULT_EPOCHS: usize = 300;
@@ -121,8 +121,21 @@ impl Trainer {
     /// A network of these settings cannot be built.
     pub fn epoch_seconds(&self, stride: usize) -> Result<f64> {
         let per_frame = self.enc.width / self.classifier.meta.stride.max(1);
-        let cfg = self.model_config(per_frame * stride.max(1));
-        let params = cfg.param_count()? as f64;
+        // the stride named: usize::MAX was reported as a bad input_size
+        let built = |why: String| {
+            Error::argument(
+                "stride",
+                format!("a stride the network can be built with ({why})"),
+                stride,
+            )
+        };
+        let width = per_frame.checked_mul(stride.max(1)).ok_or_else(|| {
+            built(format!(
+                "{per_frame} values per frame times the stride overflow"
+            ))
+        })?;
+        let cfg = self.model_config(width);
+        let params = cfg.param_count().map_err(|e| built(e.to_string()))? as f64;
         let steps = self.steps_at(stride);
         Ok(params * steps as f64 / NETWORK_RATE)
     }
