@@ -227,5 +227,15 @@ fn a_model_whose_normaliser_does_not_fit_is_an_error_not_a_panic() {
             && e.contains("the network's 2 outputs"),
         "{e}"
     );
+    // two classes of one name printed both as that name (session 53's
+    // sweep, finding 20)
+    let e = edited(&|m| {
+        let first = m["classes"][0].clone();
+        m["classes"][1] = first;
+    });
+    assert!(
+        e.contains("a second time") && e.contains("distinct class labels"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -47,7 +47,7 @@ pub fn run(a: &InferArgs) -> CliResult {
     out.write(&a.output, &mf.model, input.steps, input.batch)?;
     if a.json {
         let shapes: serde_json::Map<String, serde_json::Value> = out
-            .tensors(&mf.model, input.steps, input.batch)
+            .tensors(&mf.model, input.steps, input.batch)?
             .into_iter()
             .map(|(name, shape, _)| (name.to_string(), shape.into()))
             .collect();

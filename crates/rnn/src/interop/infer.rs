@@ -219,6 +219,15 @@ impl InferInput {
 
     /// Runs `model` forward on these inputs (`with_head`: also the logits).
     pub fn run(&self, model: &Model<f32>, with_head: bool) -> Result<InferOutput> {
+        // both given: the ids ran and `x` was dropped without a word (the
+        // library sweep of session 53, finding 16)
+        if !self.ids.is_empty() && !self.x.is_empty() {
+            return Err(Error::argument(
+                "InferInput",
+                "float inputs `x` or token `ids`, one of the two",
+                format!("{} values of x and {} ids", self.x.len(), self.ids.len()),
+            ));
+        }
         let input = if self.ids.is_empty() {
             Input::Dense(&self.x)
         } else {
@@ -249,20 +258,22 @@ impl InferOutput {
     /// `P` wide for an LSTM with a projection, else `H`).
     pub fn write(&self, path: &Path, model: &Model<f32>, steps: usize, batch: usize) -> Result<()> {
         let mut w = TensorWriter::new();
-        for (name, shape, data) in self.tensors(model, steps, batch) {
+        for (name, shape, data) in self.tensors(model, steps, batch)? {
             w.add::<f32>(name, &shape, data);
         }
         w.write(path)
     }
 
     /// The tensors [`InferOutput::write`] writes: name, shape and values
-    /// (`c_n` for the LSTM, `logits` with a head).
+    /// (`c_n` for the LSTM, `logits` with a head). An error naming `steps`
+    /// and `batch` when a tensor's values do not fill its shape (they are
+    /// not the `T` and `B` of the run that gave this output).
     pub fn tensors(
         &self,
         model: &Model<f32>,
         steps: usize,
         batch: usize,
-    ) -> Vec<(&'static str, Vec<usize>, &[f32])> {
+    ) -> Result<Vec<(&'static str, Vec<usize>, &[f32])>> {
         let cfg = &model.config;
         let ld = cfg.num_layers * cfg.directions();
         let width = |n: usize, rows: usize| n / rows.max(1);
@@ -284,6 +295,22 @@ impl InferOutput {
         if let Some(l) = &self.logits {
             out.push(("logits", vec![steps, batch, cfg.output_size], &l[..]));
         }
-        out
+        // a T = 2, B = 1 output described as T = 1, B = 2 gave h_n [1, 2, 2]
+        // of 4 values, Ok (session 53's sweep)
+        let widths_agree = out[1].1[2] * cfg.directions() == out[0].1[2];
+        if let Some((name, shape, data)) = out
+            .iter()
+            .find(|(_, shape, data)| shape.iter().product::<usize>() != data.len() || !widths_agree)
+        {
+            return Err(Error::argument(
+                "steps, batch",
+                format!(
+                    "the T and B of the run that gave this output ('{name}' has {} values)",
+                    data.len()
+                ),
+                format!("T = {steps}, B = {batch}: shape {shape:?}"),
+            ));
+        }
+        Ok(out)
     }
 }

@@ -84,13 +84,17 @@ impl Clock {
     /// std::thread::sleep(std::time::Duration::from_millis(1));
     /// assert!(short.out_of_time());
     /// assert!(!Clock::start(Budget::Epochs(1)).out_of_time());
+    /// assert!(Clock::start(Budget::Minutes(f64::NAN)).out_of_time());
     /// ```
     pub fn out_of_time(&self) -> bool {
         if super::stop::requested() {
             return true;
         }
         match self.budget {
-            Budget::Minutes(m) => self.elapsed() >= m * 60.0,
+            // not `>=`: a NaN budget (a clock started without
+            // `Budget::validate`) is out of time at once, as its
+            // `time_fraction` says, instead of never (session 53's sweep)
+            Budget::Minutes(m) => !(self.elapsed() < m * 60.0),
             _ => false,
         }
     }
@@ -246,10 +250,22 @@ pub const EXPLODED: f64 = 100.0;
 ///     diverged(101.0, 0.07).as_deref(),
 ///     Some("1.0100e2 (over 100, the least bound; a model that knows nothing has 0.0700)")
 /// );
+/// // a null that is no loss gives the least bound
+/// assert!(diverged(101.0, f64::INFINITY).is_some() && diverged(101.0, f64::NAN).is_some());
+/// assert_eq!(
+///     diverged(500.0, -3.0).as_deref(),
+///     Some("5.0000e2 (over 100, the least bound)")
+/// );
 /// ```
 pub fn diverged(loss: f64, null: f64) -> Option<String> {
     if !loss.is_finite() {
         return Some(loss.to_string());
+    }
+    // a null loss that is no loss (NaN, infinite, negative) bounds nothing:
+    // the least bound instead (an infinite null turned the check off, a
+    // negative one was printed as what a model knowing nothing has)
+    if !(null.is_finite() && null >= 0.0) {
+        return (loss > EXPLODED).then(|| format!("{loss:.4e} (over {EXPLODED}, the least bound)"));
     }
     (loss > EXPLODED * null.max(1.0)).then(|| match null >= 1.0 {
         true => format!("{loss:.4e} (over {EXPLODED} times the {null:.4} of a model that knows nothing)"),

@@ -82,6 +82,19 @@ impl Classifier {
             value,
             expected,
         };
+        // two classes of one name printed as one label, whichever was meant
+        // (edited metadata, the library sweep of session 53, finding 20)
+        if let Some((k, c)) = meta
+            .classes
+            .iter()
+            .enumerate()
+            .find(|(k, c)| meta.classes[..*k].contains(c))
+        {
+            return Err(metadata_error(
+                format!("classes[{k}] {c:?}, a second time"),
+                "distinct class labels".into(),
+            ));
+        }
         if let Err(what) = meta.normaliser.check(meta.dims) {
             return Err(metadata_error(
                 what,

@@ -358,6 +358,22 @@ impl Arma {
                 self.coef.len(),
             ));
         }
+        // a NaN coefficient and seasonal terms of season 0 gave Ok models
+        // (NaN weights; all zeros) (session 53's sweep, finding 15)
+        if let Some(i) = self.coef.iter().position(|c| !c.is_finite()) {
+            return Err(crate::Error::argument(
+                format!("coef[{i}]"),
+                "a finite number",
+                self.coef[i],
+            ));
+        }
+        if self.sp + self.sq > 0 && self.season < 2 {
+            return Err(crate::Error::argument(
+                "season",
+                "a season of at least 2 for seasonal terms",
+                self.season,
+            ));
+        }
         let mut lin = Linear::zeros_over(window, width, outputs)?;
         // window and outputs both checked above: at most 8,192 weights
         let pi = self.pi_of(window + outputs);

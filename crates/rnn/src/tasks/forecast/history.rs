@@ -43,29 +43,27 @@ impl Forecaster {
                 self.meta.features.join(", ")
             )));
         }
-        if let Some(i) = new.iter().position(|v| !v.is_finite()) {
-            return Err(Error::argument(
-                format!("values[{i}]"),
-                "a finite number",
-                new[i].to_string(),
-            ));
-        }
-        // each new value checked as itself (past the history, its error
-        // named the window's row it would have taken: "row 25")
+        // each value checked as itself, the caller's `history` first (its
+        // errors named a file row, "data row 1 (time 0)"; a new value's the
+        // window's row it would have taken: "row 25")
         let transform = self.meta.pipeline.transform;
-        for (i, &v) in new.iter().enumerate() {
-            let expected = if v.abs() > f32::MAX as f64 {
-                "within the range of 32-bit floats (±3.4e38) the model computes in"
-            } else if transform.apply(v).is_none() {
-                transform.domain()
-            } else {
-                continue;
-            };
-            return Err(Error::argument(
-                format!("values[{i}]"),
-                expected,
-                v.to_string(),
-            ));
+        for (name, values) in [("history", &history[..]), ("values", new)] {
+            for (i, &v) in values.iter().enumerate() {
+                let expected = if !v.is_finite() {
+                    "a finite number"
+                } else if v.abs() > f32::MAX as f64 {
+                    "within the range of 32-bit floats (±3.4e38) the model computes in"
+                } else if transform.apply(v).is_none() {
+                    transform.domain()
+                } else {
+                    continue;
+                };
+                return Err(Error::argument(
+                    format!("{name}[{i}]"),
+                    expected,
+                    v.to_string(),
+                ));
+            }
         }
         self.check_horizon(horizon)?;
         history.extend_from_slice(new);

@@ -36,8 +36,8 @@ const BACKTEST_ORIGINS: usize = 30;
 
 /// The split-conformal quantile of `scores` at `level`: the
 /// `ceil((n + 1) level)`-th smallest of the n scores (the largest when n is
-/// too small for that); `None` without scores, or with a `level` outside
-/// (0, 1] (NaN included).
+/// too small for that); `None` without scores, with a NaN score, or with
+/// a `level` outside (0, 1] (NaN included).
 ///
 /// ```
 /// use rnn::tasks::forecast::conformal_quantile;
@@ -47,9 +47,12 @@ const BACKTEST_ORIGINS: usize = 30;
 /// assert_eq!(conformal_quantile(&[], 0.9), None);
 /// assert_eq!(conformal_quantile(&scores, f64::NAN), None);
 /// assert_eq!(conformal_quantile(&scores, -1.0), None);
+/// assert_eq!(conformal_quantile(&[f64::NAN, 2.0, 3.0], 0.9), None);
 /// ```
 pub fn conformal_quantile(scores: &[f64], level: f64) -> Option<f64> {
-    if !(level > 0.0 && level <= 1.0) {
+    // a NaN score sorted last and came back as the bound (the library
+    // sweep of session 53, finding 18)
+    if !(level > 0.0 && level <= 1.0) || scores.iter().any(|v| v.is_nan()) {
         return None;
     }
     let mut s = scores.to_vec();

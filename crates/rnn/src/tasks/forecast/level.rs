@@ -288,6 +288,14 @@ impl Level {
         pipeline: &Pipeline,
     ) -> Result<Linear> {
         let weights = self.weights(window, outputs)?; // [O][W]
+                                                      // a std of 0 gave an infinite coefficient (session 53's sweep)
+        if !(pipeline.std.is_finite() && pipeline.std > 0.0 && pipeline.mean.is_finite()) {
+            return Err(Error::argument(
+                "pipeline",
+                "a finite mean and a positive finite std",
+                format!("mean {}, std {}", pipeline.mean, pipeline.std),
+            ));
+        }
         let shift = pipeline.mean / pipeline.std;
         let mut lin = Linear::zeros_over(window, width, outputs)?; // [P + 1, O]
         let inputs = lin.inputs;

@@ -202,6 +202,13 @@ impl Linear {
     /// other models (`Level::linear`, `Arma::linear`) to fill in: an error
     /// when the window's inputs overflow or do not fit in memory.
     pub(crate) fn zeros_over(window: usize, width: usize, outputs: usize) -> Result<Linear> {
+        // a model of no window, width or outputs came back Ok and forecast
+        // nothing (the library sweep of session 53, finding 15)
+        for (what, v) in [("window", window), ("width", width), ("outputs", outputs)] {
+            if v == 0 {
+                return Err(Error::argument(what, "at least 1", v));
+            }
+        }
         let inputs = window.checked_mul(width).ok_or_else(|| {
             Error::argument("width", "a window of inputs that fits in memory", width)
         })?;

@@ -6,7 +6,7 @@ use super::calendar::{extend_time, time_axis};
 use super::predict::{Forecast, Forecaster, Origin};
 use super::series::Series;
 use crate::io::{plot_lines, PlotStyle};
-use crate::Result;
+use crate::{Error, Result};
 use std::path::Path;
 
 /// A forecast laid out for reading (see [`Forecaster::report`]).
@@ -74,6 +74,17 @@ impl Forecaster {
         let future = extend_time(&series.time, (o + h).saturating_sub(n))?;
         let times: Vec<String> = series.time.iter().chain(&future).cloned().collect();
         let with_actual = o < n;
+        // an actual that is no number printed as `null`, which says "past
+        // the end of the data" (a hand-built series; files are filled)
+        if let Some(i) = (o..(o + h).min(n)).find(|&i| !series.target[i].is_finite()) {
+            return Err(Error::Data {
+                path: series.path.clone(),
+                reason: format!(
+                    "series.target[{i}] (time {}), an actual of the forecast: {} is not a finite number",
+                    series.time[i], series.target[i]
+                ),
+            });
+        }
         let note = format!(
             "forecasting {h} step{} after {} ({} strategy{}{})",
             if h == 1 { "" } else { "s" },

@@ -99,16 +99,68 @@ pub struct TrainState {
     dropped: Vec<Dropped>,
 }
 
-impl TrainState {
-    /// A fresh trainer: model initialised from `cfg.seed`.
-    pub fn new(config: ModelConfig, cfg: StepConfig) -> Result<Self> {
-        if cfg.seq_len == 0 || cfg.batch == 0 {
-            let (what, v) = match cfg.seq_len {
-                0 => ("seq_len", cfg.seq_len),
-                _ => ("batch", cfg.batch),
+impl StepConfig {
+    /// Checks every field by itself; the error names the first bad one
+    /// (what [`super::TrainConfig::validate`] checks of the same fields, for
+    /// a `StepConfig` built by hand or read from a file).
+    ///
+    /// ```
+    /// use rnn::optim::OptimizerConfig;
+    /// use rnn::tasks::lm::StepConfig;
+    /// let ok = StepConfig {
+    ///     seq_len: 64, batch: 32, clip: Some(5.0),
+    ///     optimizer: OptimizerConfig::from_args("adam", &serde_json::json!({}))?,
+    ///     seed: 0, val_frac: 0.1, dropout: 0.2, forget_bias: None, weight_drop: 0.0,
+    ///     locked_dropout: false,
+    /// };
+    /// assert!(ok.validate().is_ok());
+    /// let bad = StepConfig { dropout: f64::NAN, ..ok.clone() };
+    /// assert_eq!(bad.validate().unwrap_err().to_string(),
+    ///     "dropout: NaN is out of range (a probability in [0, 1))");
+    /// assert!(StepConfig { weight_drop: -1.0, ..ok }.validate().is_err());
+    /// # Ok::<(), rnn::Error>(())
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str, v: f64, expected: &str| {
+            Err(Error::Value {
+                what: what.into(),
+                value: v.to_string(),
+                expected: expected.into(),
+            })
+        };
+        if self.seq_len == 0 || self.batch == 0 {
+            let (what, v) = match self.seq_len {
+                0 => ("seq_len", self.seq_len),
+                _ => ("batch", self.batch),
             };
             return Err(Error::argument(what, "at least 1", v));
         }
+        for (what, v) in [("dropout", self.dropout), ("weight_drop", self.weight_drop)] {
+            if !(0.0..1.0).contains(&v) {
+                return bad(what, v, "a probability in [0, 1)");
+            }
+        }
+        if let Some(c) = self.clip.filter(|c| !(c.is_finite() && *c >= 0.0)) {
+            return bad("clip", c, "a number >= 0");
+        }
+        if !(self.val_frac.is_finite() && self.val_frac > 0.0 && self.val_frac < 0.9) {
+            return bad("val_frac", self.val_frac, "a fraction in (0, 0.9)");
+        }
+        if let Some(b) = self.forget_bias.filter(|b| !b.is_finite()) {
+            return bad("forget_bias", b, "a finite number");
+        }
+        self.optimizer.validate()
+    }
+}
+
+impl TrainState {
+    /// A fresh trainer: model initialised from `cfg.seed`. An error for a
+    /// field of `cfg` out of range ([`StepConfig::validate`]) or a model
+    /// and batch the machine cannot hold.
+    pub fn new(config: ModelConfig, cfg: StepConfig) -> Result<Self> {
+        // a dropout of NaN or a weight drop of -1 trained on (the library
+        // sweep of session 53, finding 18)
+        cfg.validate()?;
         // before any allocation: a batch of 2^40 streams aborted the process
         // allocating its state (the library sweep of session 53)
         let buffers = cfg.optimizer.buffers();
@@ -406,6 +458,15 @@ impl TrainState {
         }
         let mut t = TrainState::new(config, cfg).map_err(|e| e.in_file(path))?;
         t.opt.config = parse(&f, "optimizer_now")?;
+        // an edited optimizer (a NaN lr, a beta past 1) loaded unchecked
+        // (finding 12 of session 53's sweep)
+        t.opt.config.validate().map_err(|e| {
+            f.bad_meta(
+                "optimizer_now",
+                &json(&t.opt.config),
+                &format!("a valid optimizer ({e})"),
+            )
+        })?;
         t.rng = parse(&f, "rng")?;
         let pos: serde_json::Value = parse(&f, "position")?;
         let get = |k: &str| {

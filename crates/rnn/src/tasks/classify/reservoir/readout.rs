@@ -56,6 +56,8 @@ impl Readout {
     /// assert_eq!(r.loo_accuracy, 1.0);
     /// let p = r.probabilities(&[0.05, 0.5, 1.0, 0.5])?;
     /// assert!(p[0] > 0.5 && p[3] > 0.5, "{p:?}");
+    /// // more classes than memory holds: an error, not an abort
+    /// assert!(Readout::fit(&f, 6, &[0, 0, 1, 1, 0, 1], 1 << 40).is_err());
     /// # Ok::<(), rnn::Error>(())
     /// ```
     pub fn fit(features: &[f64], n: usize, labels: &[usize], classes: usize) -> Result<Readout> {
@@ -84,6 +86,11 @@ impl Readout {
         }
         crate::nn::model::finite("features", features)?;
         let p = features.len() / n;
+        // the one-hot targets, the weights and the scores hold `classes`
+        // columns: 2^40 classes aborted allocating them (open since the
+        // library sweep of session 40)
+        let bytes = 8.0 * classes as f64 * (3.0 * n as f64 + p as f64 + 4.0);
+        crate::memory::ensure_fits(|| format!("a readout of {classes} classes"), bytes)?;
         let mut mean = vec![0f64; p];
         for row in features.chunks_exact(p) {
             mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
