@@ -11,10 +11,11 @@
 
 use crate::kernels::gemm;
 use crate::nn::layer::{Input, LayerScratch};
-use crate::nn::model::parallel::{scatter_rows, split_batch};
+use crate::nn::model::parallel::{batch_parts, scatter_rows, split_batch};
 use crate::nn::model::{Batch, Model, State};
 use crate::Prepared;
 use crate::{Float, Result};
+use std::sync::Mutex;
 
 /// The results and buffers of [`Model::infer`]; keep one and pass it to every
 /// call so the buffers are reused.
@@ -38,6 +39,9 @@ pub struct Inference<T> {
     rev: Vec<T>,
     /// That direction's layer-loop buffers.
     scratch_rev: LayerScratch<T>,
+    /// The buffers of each part of a batch split across threads
+    /// ([`Batch::split_across_threads`]), kept from call to call.
+    parts: Vec<Inference<T>>,
 }
 
 impl<T: Float> Inference<T> {
@@ -149,6 +153,7 @@ impl<T: Float> Model<T> {
             scratch,
             rev,
             scratch_rev,
+            ..
         } = inf;
         // A bidirectional layer's two directions are independent given the
         // layer's input: with two threads to spare they run side by side,
@@ -326,12 +331,24 @@ impl<T: Float> Model<T> {
         if by_units {
             return self.infer_prepared_unchecked(data, inf, prep);
         }
-        let split = split_batch(self, data, false, prep.is_some(), |_, part| {
-            let mut out = Inference::new();
+        // each part runs on buffers of its own, kept in `inf` for the next
+        // call: fresh ones were allocated and zero-filled at every call
+        let own = batch_parts(batch);
+        let mut kept = std::mem::take(&mut inf.parts);
+        kept.resize_with(own.len(), Inference::new);
+        let kept: Vec<Mutex<Inference<T>>> = kept.into_iter().map(Mutex::new).collect();
+        let split = split_batch(self, data, false, prep.is_some(), |(b0, _), part| {
+            // split_batch cuts the batch as batch_parts does: one part each
+            let k = own.iter().position(|p| p.0 == b0).unwrap_or(0);
+            let mut out = kept[k].lock().unwrap_or_else(|e| e.into_inner());
             self.infer_prepared_unchecked(part, &mut out, prep);
-            out
         });
-        let Some((parts, outs)) = split else {
+        let outs: Vec<Inference<T>> = kept
+            .into_iter()
+            .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let Some((parts, _)) = split else {
+            inf.parts = outs;
             return self.infer_prepared_unchecked(data, inf, prep);
         };
         // each part's [T, Bp, O] logits back into [T, B, O]
@@ -341,5 +358,6 @@ impl<T: Float> Model<T> {
         // and each part's [L*D, Bp, H] final state into [L*D, B, H]
         let finals: Vec<&State<T>> = outs.iter().map(|p| &p.state).collect();
         inf.state = State::join(&finals, &parts, batch, h);
+        inf.parts = outs;
     }
 }
