@@ -252,6 +252,9 @@ impl InferInput {
     }
 }
 
+/// A tensor of an [`InferOutput`]: its name, shape and values.
+pub type OutputTensor<'a> = (&'static str, Vec<usize>, &'a [f32]);
+
 impl InferOutput {
     /// Writes `output`, `h_n`, `c_n` (LSTM) and `logits` (with a head) as
     /// float32 tensors, atomically (`output` and `h_n` as wide as they are:
@@ -273,7 +276,7 @@ impl InferOutput {
         model: &Model<f32>,
         steps: usize,
         batch: usize,
-    ) -> Result<Vec<(&'static str, Vec<usize>, &[f32])>> {
+    ) -> Result<Vec<OutputTensor<'_>>> {
         let cfg = &model.config;
         let ld = cfg.num_layers * cfg.directions();
         let width = |n: usize, rows: usize| n / rows.max(1);

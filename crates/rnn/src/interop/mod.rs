@@ -18,5 +18,5 @@ pub use import::{
     import_file, import_state_dict, read_state_dict, ImportOptions, Imported, NamedTensor,
     HAS_HEAD_KEY, IMPORTED_TASK, NAMES_KEY,
 };
-pub use infer::{InferInput, InferOutput};
+pub use infer::{InferInput, InferOutput, OutputTensor};
 pub use onnx::{export_onnx, write_onnx};

@@ -91,10 +91,10 @@ impl Clock {
             return true;
         }
         match self.budget {
-            // not `>=`: a NaN budget (a clock started without
-            // `Budget::validate`) is out of time at once, as its
-            // `time_fraction` says, instead of never (session 53's sweep)
-            Budget::Minutes(m) => !(self.elapsed() < m * 60.0),
+            // a NaN budget (a clock started without `Budget::validate`) is
+            // out of time at once, as its `time_fraction` says, instead of
+            // never (session 53's sweep)
+            Budget::Minutes(m) => m.is_nan() || self.elapsed() >= m * 60.0,
             _ => false,
         }
     }
