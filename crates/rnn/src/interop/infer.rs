@@ -298,8 +298,8 @@ impl InferOutput {
         if let Some(l) = &self.logits {
             out.push(("logits", vec![steps, batch, cfg.output_size], &l[..]));
         }
-        // a T = 2, B = 1 output described as T = 1, B = 2 gave h_n [1, 2, 2]
-        // of 4 values, Ok (session 53's sweep)
+        // an output of T = 2, B = 1 described with the two swapped gave
+        // h_n [1, 2, 1] for a model of 2 units, Ok (session 53's sweep)
         let widths_agree = out[1].1[2] * cfg.directions() == out[0].1[2];
         if let Some((name, shape, data)) = out
             .iter()

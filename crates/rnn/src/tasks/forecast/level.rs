@@ -287,8 +287,9 @@ impl Level {
         outputs: usize,
         pipeline: &Pipeline,
     ) -> Result<Linear> {
-        let weights = self.weights(window, outputs)?; // [O][W]
-                                                      // a std of 0 gave an infinite coefficient (session 53's sweep)
+        // [O][W]
+        let weights = self.weights(window, outputs)?;
+        // a std of 0 gave an infinite coefficient (session 53's sweep)
         if !(pipeline.std.is_finite() && pipeline.std > 0.0 && pipeline.mean.is_finite()) {
             return Err(Error::argument(
                 "pipeline",

@@ -164,33 +164,13 @@ impl TrainConfig {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(out_of_range("lr", self.lr, "a positive finite number"));
         }
-        if let Some(c) = self.clip.filter(|c| !(c.is_finite() && *c >= 0.0)) {
-            return Err(out_of_range("clip", c, "a number >= 0"));
-        }
-        if !(self.val_frac.is_finite() && self.val_frac > 0.0 && self.val_frac < 0.9) {
-            return Err(out_of_range(
-                "val_frac",
-                self.val_frac,
-                "a fraction in (0, 0.9)",
-            ));
-        }
-        if let Some(b) = self.forget_bias.filter(|b| !b.is_finite()) {
-            return Err(out_of_range("forget_bias", b, "a finite number"));
-        }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return Err(out_of_range(
-                "dropout",
-                self.dropout,
-                "a probability in [0, 1)",
-            ));
-        }
-        if !(0.0..1.0).contains(&self.weight_drop) {
-            return Err(out_of_range(
-                "weight_drop",
-                self.weight_drop,
-                "a probability in [0, 1)",
-            ));
-        }
+        super::state::check_shared_fields(
+            self.clip,
+            self.val_frac,
+            self.forget_bias,
+            self.dropout,
+            self.weight_drop,
+        )?;
         if !(0.0..=1.0).contains(&self.lr_floor) {
             return Err(out_of_range(
                 "lr_floor",

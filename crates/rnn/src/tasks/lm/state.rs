@@ -121,13 +121,6 @@ impl StepConfig {
     /// # Ok::<(), rnn::Error>(())
     /// ```
     pub fn validate(&self) -> Result<()> {
-        let bad = |what: &str, v: f64, expected: &str| {
-            Err(Error::Value {
-                what: what.into(),
-                value: v.to_string(),
-                expected: expected.into(),
-            })
-        };
         if self.seq_len == 0 || self.batch == 0 {
             let (what, v) = match self.seq_len {
                 0 => ("seq_len", self.seq_len),
@@ -135,22 +128,48 @@ impl StepConfig {
             };
             return Err(Error::argument(what, "at least 1", v));
         }
-        for (what, v) in [("dropout", self.dropout), ("weight_drop", self.weight_drop)] {
-            if !(0.0..1.0).contains(&v) {
-                return bad(what, v, "a probability in [0, 1)");
-            }
-        }
-        if let Some(c) = self.clip.filter(|c| !(c.is_finite() && *c >= 0.0)) {
-            return bad("clip", c, "a number >= 0");
-        }
-        if !(self.val_frac.is_finite() && self.val_frac > 0.0 && self.val_frac < 0.9) {
-            return bad("val_frac", self.val_frac, "a fraction in (0, 0.9)");
-        }
-        if let Some(b) = self.forget_bias.filter(|b| !b.is_finite()) {
-            return bad("forget_bias", b, "a finite number");
-        }
+        check_shared_fields(
+            self.clip,
+            self.val_frac,
+            self.forget_bias,
+            self.dropout,
+            self.weight_drop,
+        )?;
         self.optimizer.validate()
     }
+}
+
+/// The checks of the fields [`StepConfig`] and [`super::TrainConfig`]
+/// share, in this order; the error names the first bad one.
+pub(super) fn check_shared_fields(
+    clip: Option<f64>,
+    val_frac: f64,
+    forget_bias: Option<f64>,
+    dropout: f64,
+    weight_drop: f64,
+) -> Result<()> {
+    let bad = |what: &str, v: f64, expected: &str| {
+        Err(Error::Value {
+            what: what.into(),
+            value: v.to_string(),
+            expected: expected.into(),
+        })
+    };
+    if let Some(c) = clip.filter(|c| !(c.is_finite() && *c >= 0.0)) {
+        return bad("clip", c, "a number >= 0");
+    }
+    if !(val_frac.is_finite() && val_frac > 0.0 && val_frac < 0.9) {
+        return bad("val_frac", val_frac, "a fraction in (0, 0.9)");
+    }
+    if let Some(b) = forget_bias.filter(|b| !b.is_finite()) {
+        return bad("forget_bias", b, "a finite number");
+    }
+    for (what, v) in [("dropout", dropout), ("weight_drop", weight_drop)] {
+        if !(0.0..1.0).contains(&v) {
+            return bad(what, v, "a probability in [0, 1)");
+        }
+    }
+    Ok(())
 }
 
 impl TrainState {
