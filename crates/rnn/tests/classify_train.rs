@@ -3,6 +3,8 @@
 //! average their members, the baselines on hand-made data, and the checks
 //! on training data.
 
+mod common;
+
 use rnn::nn::cell::CellName;
 use rnn::nn::pool::Pool;
 use rnn::tasks::classify::{Classifier, Dataset, Fill, TrainConfig, Trainer};
@@ -71,6 +73,7 @@ fn early_event(n: usize, steps: usize, seed: u64) -> Dataset {
 
 #[test]
 fn remembers_an_early_event_over_many_steps() {
+    let _threads = common::threads_held();
     // one direction, the class read from the final state: the pulse at step 2
     // must be carried through the 45 steps of noise after it
     let (train, test) = (early_event(64, 48, 1), early_event(40, 48, 2));
@@ -109,6 +112,7 @@ fn remembers_an_early_event_over_many_steps() {
 
 #[test]
 fn an_ensemble_averages_its_members_and_survives_a_save() {
+    let _threads = common::threads_held();
     let data = early_event(24, 10, 3);
     let dir = tmp("ensemble");
     let cfg = TrainConfig {
@@ -176,6 +180,7 @@ fn an_ensemble_averages_its_members_and_survives_a_save() {
 
 #[test]
 fn baselines_and_scores_on_hand_made_data() {
+    let _threads = common::threads_held();
     // class a: a spike of 3 somewhere; class b: a plateau of 1
     let train = ts("0,0,0,3,0,0:a\n0,0,3,0,0,0:a\n0,1,1,1,1,0:b\n");
     // an early spike: Euclidean-nearest to the plateau (distance 7 against 18),
@@ -228,6 +233,7 @@ fn baselines_and_scores_on_hand_made_data() {
 
 #[test]
 fn bad_training_data_is_refused_with_the_reason() {
+    let _threads = common::threads_held();
     let dir = tmp("refused");
     let cfg = TrainConfig::default();
     let one_class = ts("1,2:a\n3,4:a\n");
@@ -260,6 +266,7 @@ fn bad_training_data_is_refused_with_the_reason() {
 
 #[test]
 fn the_result_does_not_depend_on_the_thread_count() {
+    let _threads = common::threads_held();
     // dropout masks and noise are drawn per sequence, so splitting each
     // minibatch between threads changes only the order of the gradient sums
     let data = early_event(20, 12, 4);
@@ -299,6 +306,7 @@ fn the_result_does_not_depend_on_the_thread_count() {
 
 #[test]
 fn a_declared_class_no_training_series_has_is_warned_of() {
+    let _threads = common::threads_held();
     let out = tmp("absent-class");
     let mut text = String::from("@classLabel true lo hi never\n@data\n");
     for i in 0..8 {
@@ -331,6 +339,7 @@ fn a_declared_class_no_training_series_has_is_warned_of() {
 /// step 3 to step 40) reach the training's messages.
 #[test]
 fn the_readers_warnings_are_training_messages() {
+    let _threads = common::threads_held();
     let out = tmp("reader-warnings");
     let mut text = String::new();
     for k in 0..6 {
@@ -361,6 +370,7 @@ fn the_readers_warnings_are_training_messages() {
 
 #[test]
 fn a_training_loss_that_blows_up_without_validation_is_warned_of() {
+    let _threads = common::threads_held();
     // two series, one a class: no validation part, so the last epoch is
     // kept whatever its loss; at --lr 10 it is far above the first (0.70
     // to 10.1 per series)

@@ -134,16 +134,19 @@ fn check<T: Float>(tol: f64) {
 
 #[test]
 fn infer_matches_forward_f64() {
+    let _threads = common::threads_held();
     check::<f64>(1e-12);
 }
 
 #[test]
 fn infer_matches_forward_f32() {
+    let _threads = common::threads_held();
     check::<f32>(1e-5);
 }
 
 #[test]
 fn infer_carries_the_state_across_windows() {
+    let _threads = common::threads_held();
     // two windows with the state carried = one window over both
     let model = Model::<f64>::new(
         ModelConfig {

@@ -6,6 +6,8 @@
 //! The split must have run (`pair_jobs` counts it), or the test would
 //! compare one thread with itself.
 
+mod common;
+
 use rnn::nn::layer::Input;
 use rnn::nn::model::{Batch, State};
 use rnn::{CellKind, Inference, Model, ModelConfig};
@@ -27,6 +29,7 @@ fn run(
 
 #[test]
 fn batch_one_inference_split_across_two_threads_gives_the_same_bits() {
+    let _threads = common::threads_held();
     for (cell, layers, bidirectional) in [
         (CellKind::Lstm, 2, false),
         (CellKind::Gru, 1, false),

@@ -1,6 +1,8 @@
 //! The batch-split entry points give the same loss, gradients and logits as
 //! the sequential ones (the same sums in another order).
 
+mod common;
+
 use rnn::nn::cell::CellKind;
 use rnn::nn::layer::Input;
 use rnn::nn::loss::{OutputKind, Reduction, Targets};
@@ -16,6 +18,7 @@ fn close(a: &[f64], b: &[f64]) -> f64 {
 
 #[test]
 fn batch_split_matches_sequential() {
+    let _threads = common::threads_held();
     rnn::kernels::set_threads(3);
     let (steps, batch) = (6, 5);
     for cell in [
@@ -76,6 +79,7 @@ fn batch_split_matches_sequential() {
 /// of the initial state, and the parts' final states are put back in place.
 #[test]
 fn batch_split_carries_state() {
+    let _threads = common::threads_held();
     rnn::kernels::set_threads(2);
     let (steps, batch) = (5, 7);
     for cell in [
@@ -165,6 +169,7 @@ fn batch_split_carries_state() {
 /// Dropout masks are split with the batch: each part uses its own rows.
 #[test]
 fn batch_split_applies_dropout_masks_per_sequence() {
+    let _threads = common::threads_held();
     use rand::SeedableRng;
     rnn::kernels::set_threads(2);
     let (steps, batch) = (4, 5);
@@ -209,6 +214,7 @@ fn batch_split_applies_dropout_masks_per_sequence() {
 /// (f32 sums in another order: within 1e-5 of the largest value).
 #[test]
 fn batch_split_with_shared_packed_weights_matches_sequential_f32() {
+    let _threads = common::threads_held();
     rnn::kernels::set_threads(2);
     let (steps, batch) = (7, 8);
     for cell in [
@@ -270,6 +276,7 @@ fn batch_split_with_shared_packed_weights_matches_sequential_f32() {
 /// tagged) and of three with and without padding, a carried state.
 #[test]
 fn bidirectional_inference_on_two_threads_matches_one_thread() {
+    let _threads = common::threads_held();
     rnn::kernels::set_threads(2);
     let (steps, i, h, o) = (7, 3, 5, 4);
     for cell in [
@@ -330,6 +337,7 @@ fn bidirectional_inference_on_two_threads_matches_one_thread() {
 /// (`layer/split.rs`'s loop over the sequences still running).
 #[test]
 fn the_split_by_hidden_units_of_small_batches_matches_one_thread() {
+    let _threads = common::threads_held();
     let (steps, batch, vocab) = (9, 4, 5);
     for cell in [
         ModelConfig::elman(vocab, 8, vocab).cell,
@@ -399,6 +407,7 @@ fn the_split_by_hidden_units_of_small_batches_matches_one_thread() {
 /// the largest).
 #[test]
 fn training_split_by_hidden_units_matches_one_thread() {
+    let _threads = common::threads_held();
     let (steps, batch, vocab) = (9, 4, 5);
     for cell in [
         ModelConfig::elman(vocab, 8, vocab).cell,
@@ -499,6 +508,7 @@ fn layers_of(
 /// batch sizes, lengths (padding left in the kept buffers) and states.
 #[test]
 fn a_reused_inference_gives_the_bits_of_a_fresh_one_across_split_calls() {
+    let _threads = common::threads_held();
     rnn::kernels::set_threads(2);
     for cell in [
         CellKind::Lstm,

@@ -72,6 +72,7 @@ fn call<T: Float>(
 
 #[test]
 fn f64_prepared_inference_is_the_same_bits() {
+    let _threads = common::threads_held();
     let (v, h, steps) = (11, 9, 13);
     let mut cases = 0;
     for cell in CELLS {
@@ -107,6 +108,7 @@ fn f64_prepared_inference_is_the_same_bits() {
 
 #[test]
 fn f32_prepared_inference_matches_and_is_the_same_bits_on_two_threads() {
+    let _threads = common::threads_held();
     // H = 100: W_hh of the LSTM and GRU is large enough for the split
     // (64 KiB); 37 steps: more than the split's minimum, fewer than the
     // 65 classes (so the unprepared ids path gathers columns)
@@ -160,6 +162,7 @@ fn f32_prepared_inference_matches_and_is_the_same_bits_on_two_threads() {
 
 #[test]
 fn prepared_inference_refuses_what_model_infer_refuses() {
+    let _threads = common::threads_held();
     let model = Model::<f32>::new(config(CellKind::Lstm, 5, 8, 1, false), 1).unwrap();
     let prepared = model.prepare();
     let mut inf = Inference::new();

@@ -47,3 +47,28 @@ pub fn words(seed: usize) -> rnn::tasks::lm::Corpus {
     }
     rnn::tasks::lm::Corpus::new("words.txt", s)
 }
+
+/// The thread count held by one test: `rnn::kernels::set_threads` is
+/// process-wide and the tests of a file run side by side, so a test that
+/// compares one thread's bits with two threads' saw another test's count
+/// change under it (CI, `a_reused_inference_gives_the_bits_of_a_fresh_one_
+/// across_split_calls`: a batch split in one call and not in the other, one
+/// ulp apart). Every test of a file that sets the count takes this first and
+/// keeps it to its end; dropped, it sets one thread again.
+pub struct ThreadsHeld(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+/// Waits for the other tests of this binary to give the thread count back,
+/// then holds it (one thread set) until the returned guard is dropped.
+pub fn threads_held() -> ThreadsHeld {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // a test that failed while holding it poisoned it: the count is still ours
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    rnn::kernels::set_threads(1);
+    ThreadsHeld(guard)
+}
+
+impl Drop for ThreadsHeld {
+    fn drop(&mut self) {
+        rnn::kernels::set_threads(1);
+    }
+}
