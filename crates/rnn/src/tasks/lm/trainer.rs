@@ -141,13 +141,13 @@ impl Trainer {
             forget_bias: config.forget_bias,
         };
         let model = config.model_config(data.vocab.len());
-        // refused before allocating, the training batch first (the message
-        // names the sizes: --batch and --seq-len); evaluation runs
-        // EVAL_STREAMS x EVAL_WINDOW at once
+        // refused before allocating: the training batch by TrainState::new
+        // (the message names the sizes --batch and --seq-len set), then the
+        // evaluation's EVAL_STREAMS x EVAL_WINDOW at once
         let buffers = step.optimizer.buffers();
-        model.ensure_trainable("lm", buffers, config.seq_len, config.batch)?;
-        model.ensure_trainable("lm", buffers, EVAL_WINDOW, EVAL_STREAMS)?;
         let state = TrainState::new(model, step)?;
+        let model = &state.model.config;
+        model.ensure_trainable("lm", buffers, EVAL_WINDOW, EVAL_STREAMS)?;
         let run = RunState {
             best_sched: f64::MAX, // not INFINITY: JSON has no infinity
             best_saved: f64::MAX,
