@@ -38,6 +38,27 @@ fn train_lm(d: &Path, name: &str, extra: &[&str]) -> Output {
     rnn(&args)
 }
 
+/// `rnn ARGS` with the environment variable `var` set to `value`.
+fn rnn_env(var: &str, value: &str, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rnn"))
+        .env(var, value)
+        .args(args)
+        .output()
+        .expect("run rnn")
+}
+
+/// `rnn ARGS` under an address-space limit of `kib` KiB (`ulimit -v`).
+fn rnn_ulimit(kib: u64, args: &[&str]) -> Output {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_rnn"))
+        .args(args)
+        .env_remove("RNN_MEMORY_LIMIT")
+        .output()
+        .expect("run rnn under ulimit -v")
+}
+
 /// A copy of the model file in `from` with `edit` applied to its metadata
 /// and every weight set to `weight` (when given), checksummed, in `to`.
 fn edited_model(
@@ -176,6 +197,10 @@ fn cases(d: &Path) -> Vec<(&'static str, i32, &'static str, Output)> {
             train_lm(d, "tag", &[])),
         ("hidden-lm", 2, "error: training a 'lm' model of 1.0e12 parameters (hidden 1000000, 1 layer(s), input 14, output 14) on batches of 4 sequence(s) of 8 step(s): needs about 40.0 TB of memory, more than the … available",
             rnn(&["train", "lm", "--data", s(&data), "--out", s(&d.join("big")), "--hidden", "1000000", "--seq-len", "8", "--batch", "4"])),
+        ("memory-limit-unreadable", 2, "error: RNN_MEMORY_LIMIT: expected a byte count such as 8000000000, 8e9, 8GB or 8GiB, got \"1GBs\"",
+            rnn_env("RNN_MEMORY_LIMIT", "1GBs", &["train", "lm", "--data", s(&data), "--out", s(&d.join("limit")), "--hidden", "8", "--seq-len", "8", "--batch", "4", "--steps", "1"])),
+        ("address-space-limit", 2, "error: training a 'lm' model of 1.4e8 parameters (hidden 12000, 1 layer(s), input 14, output 14) on batches of 4 sequence(s) of 8 step(s): needs about … of memory, more than the … available",
+            rnn_ulimit(3_000_000, &["train", "lm", "--data", s(&data), "--out", s(&d.join("ulimit")), "--hidden", "12000", "--seq-len", "8", "--batch", "4"])),
         ("hidden-tag", 2, "error: training a 'tag' model of 4.0e12 parameters (hidden 1000000, 1 layer(s), input 162, output 4) on batches of 16 sequence(s) of 6 step(s): needs about 160.0 TB of memory, more than the … available",
             rnn(&["train", "tag", "--train", s(&train), "--dev", s(&dev), "--out", s(&d.join("bigtag")), "--hidden", "1000000"])),
         ("char-hidden-2^32", 2, "error: character encoder: embedding size 8, hidden size 4294967296: config.hidden_size: expected sizes whose parameter count fits in a usize, got input_size 8, hidden_size 4294967296, num_layers 1, output_size 1 (overflows)",

@@ -17,19 +17,19 @@ const SMALL: f64 = 64.0 * 1024.0 * 1024.0;
 /// only sizes that cannot be real are refused there.
 const FALLBACK: u64 = 1 << 40;
 
-/// The bytes the process can still allocate: `RNN_MEMORY_LIMIT` (bytes) when
-/// set, else the smallest of Linux's `MemAvailable` (`/proc/meminfo`) and the
-/// room left under a cgroup v2 limit (`/sys/fs/cgroup/memory.max` less
-/// `memory.current`); 1 TiB where none of these can be read.
+/// The bytes the process can still allocate: `RNN_MEMORY_LIMIT` when set
+/// (and readable: [`limit_setting`]), else the smallest of Linux's
+/// `MemAvailable` (`/proc/meminfo`), the room left under a cgroup v2 limit
+/// (`/sys/fs/cgroup/memory.max` less `memory.current`) and the room left
+/// under the process's address-space limit (`ulimit -v`: the soft "Max
+/// address space" of `/proc/self/limits` less `VmSize` of
+/// `/proc/self/status`); 1 TiB where none of these can be read.
 ///
 /// ```
 /// assert!(rnn::memory::available_bytes() > 0);
 /// ```
 pub fn available_bytes() -> u64 {
-    if let Some(v) = std::env::var("RNN_MEMORY_LIMIT")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-    {
+    if let Ok(Some(v)) = limit_setting() {
         return v;
     }
     let meminfo = std::fs::read_to_string("/proc/meminfo")
@@ -44,11 +44,96 @@ pub fn available_bytes() -> u64 {
         (Some(max), Some(cur)) => Some(max.saturating_sub(cur)),
         _ => None,
     };
-    match (meminfo, cgroup) {
-        (Some(a), Some(b)) => a.min(b),
-        (Some(a), None) | (None, Some(a)) => a,
-        (None, None) => FALLBACK,
+    // under `ulimit -v` an allocation past the limit fails however much
+    // memory the machine has: a training of 16 GB estimated under a limit
+    // of 8 GB aborted writing its checkpoint (the CLI sweep of session 55)
+    let address = match (
+        std::fs::read_to_string("/proc/self/limits").ok(),
+        std::fs::read_to_string("/proc/self/status").ok(),
+    ) {
+        (Some(limits), Some(status)) => address_space_room(&limits, &status),
+        _ => None,
+    };
+    [meminfo, cgroup, address]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(FALLBACK)
+}
+
+/// `RNN_MEMORY_LIMIT` read: `None` when it is not set, an error naming it
+/// when it is set to something other than a byte count (a number, `8e9`,
+/// or one with a unit: `8GB`, `8 GiB`, `500MB`, `kB`/`MB`/`GB`/`TB` in
+/// powers of 1000, `KiB`/`MiB`/`GiB`/`TiB` in powers of 1024). An
+/// unreadable value was ignored without a word, and the work it was meant
+/// to bound ran unbounded.
+///
+/// ```
+/// use rnn::memory::parse_byte_count;
+/// assert_eq!(parse_byte_count("8000000000"), Some(8_000_000_000));
+/// assert_eq!(parse_byte_count("8e9"), Some(8_000_000_000));
+/// assert_eq!(parse_byte_count(" 1.5 GiB "), Some(3 << 29));
+/// assert_eq!(parse_byte_count("-5"), None);
+/// ```
+pub fn limit_setting() -> Result<Option<u64>> {
+    let Some(raw) = std::env::var_os("RNN_MEMORY_LIMIT") else {
+        return Ok(None);
+    };
+    let text = raw.to_string_lossy();
+    match parse_byte_count(&text) {
+        Some(v) => Ok(Some(v)),
+        None => Err(Error::Argument {
+            arg: "RNN_MEMORY_LIMIT".into(),
+            expected: "a byte count such as 8000000000, 8e9, 8GB or 8GiB".into(),
+            got: format!("{text:?}"),
+        }),
     }
+}
+
+/// A byte count as [`limit_setting`] reads it, or `None`.
+pub fn parse_byte_count(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let scale: f64 = match unit.trim() {
+        "" | "B" => 1.0,
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let v: f64 = number.trim().parse().ok()?;
+    let bytes = v * scale;
+    // u64::MAX as f64 rounds up to 2^64, which does not fit
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then(|| bytes.round() as u64)
+}
+
+/// The room left under the soft address-space limit of a
+/// `/proc/self/limits` text, given the `VmSize` of a `/proc/self/status`
+/// text: `None` when unlimited or unreadable.
+fn address_space_room(limits: &str, status: &str) -> Option<u64> {
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))?;
+    let soft: u64 = line["Max address space".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?; // "unlimited" does not parse
+    let size = status.lines().find(|l| l.starts_with("VmSize:"))?;
+    let mut parts = size["VmSize:".len()..].split_whitespace();
+    let kb: u64 = parts.next()?.parse().ok()?;
+    if parts.next() != Some("kB") {
+        return None;
+    }
+    Some(soft.saturating_sub(kb.saturating_mul(1024)))
 }
 
 /// `MemAvailable` of a `/proc/meminfo` text, in bytes.
@@ -124,6 +209,7 @@ pub fn shortfall(bytes: f64) -> Option<(String, String)> {
 /// assert!(e.to_string().starts_with("--hidden 1000000: needs about 4.0 EB of memory"), "{e}");
 /// ```
 pub fn ensure_fits(what: impl FnOnce() -> String, bytes: f64) -> Result<()> {
+    limit_setting()?;
     match shortfall(bytes) {
         None => Ok(()),
         Some((need, available)) => Err(Error::Memory {
@@ -161,6 +247,7 @@ pub fn try_filled<T: Clone>(what: impl FnOnce() -> String, n: usize, value: T) -
 /// ```
 pub fn try_with_capacity<T>(what: impl FnOnce() -> String, n: usize) -> Result<Vec<T>> {
     let bytes = n as f64 * std::mem::size_of::<T>() as f64;
+    limit_setting()?;
     if let Some((need, available)) = shortfall(bytes) {
         return Err(Error::Memory {
             what: what(),
@@ -189,6 +276,48 @@ mod tests {
         assert_eq!(mem_available(text), Some(23_555_572 * 1024));
         assert_eq!(mem_available("MemTotal: 5 kB\n"), None);
         assert_eq!(mem_available("MemAvailable: x kB\n"), None);
+    }
+
+    /// `ulimit -v 8000000` (KiB) is 8,192,000,000 bytes; a process of
+    /// 1,000,000 kB of `VmSize` has 8,192,000,000 - 1,024,000,000 left.
+    #[test]
+    fn reads_the_room_under_an_address_space_limit() {
+        let head =
+            "Limit                     Soft Limit           Hard Limit           Units     \n";
+        let limited = format!(
+            "{head}Max stack size            8388608              unlimited            bytes     \n\
+             Max address space         8192000000           8192000000           bytes     \n"
+        );
+        let status = "Name:\trnn\nVmPeak:\t 2000000 kB\nVmSize:\t 1000000 kB\n";
+        assert_eq!(
+            address_space_room(&limited, status),
+            Some(8_192_000_000 - 1_024_000_000)
+        );
+        let unlimited = format!(
+            "{head}Max address space         unlimited            unlimited            bytes     \n"
+        );
+        assert_eq!(address_space_room(&unlimited, status), None);
+        // a process already past its limit has no room, not a wrapped figure
+        assert_eq!(
+            address_space_room(&limited, "VmSize:\t 9000000 kB\n"),
+            Some(0)
+        );
+        assert_eq!(address_space_room(&limited, "VmSize:\t 9000000 MB\n"), None);
+    }
+
+    #[test]
+    fn byte_counts_with_and_without_units() {
+        assert_eq!(parse_byte_count("1000000000"), Some(1_000_000_000));
+        assert_eq!(parse_byte_count("1e9"), Some(1_000_000_000));
+        assert_eq!(parse_byte_count("1GB"), Some(1_000_000_000));
+        assert_eq!(parse_byte_count("2 MiB"), Some(2 << 20));
+        assert_eq!(parse_byte_count(" 100000000 "), Some(100_000_000));
+        assert_eq!(parse_byte_count("0"), Some(0));
+        for bad in [
+            "abc", "-5", "nan", "inf", "1e300", "", "GB", "8 GiBs", "1.5.2",
+        ] {
+            assert_eq!(parse_byte_count(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
