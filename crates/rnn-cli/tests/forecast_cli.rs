@@ -740,3 +740,51 @@ fn a_stopped_trainings_checkpoint_is_used_with_a_warning() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `rnn forecast --plot DIR/member-1/model.safetensors --force` wrote the
+/// plot over an ensemble member the command had just read, and `rnn export
+/// -o` the same: every file of the model is an input, refused with
+/// `--force` too, and the member is left as it was (the CLI sweep of
+/// session 55).
+#[test]
+fn outputs_never_replace_an_ensemble_member() {
+    let dir = tmp("onto-member");
+    let data = sine_csv(&dir, 60);
+    let out = dir.join("model");
+    let mut extra = TINY.to_vec();
+    extra[15] = "2"; // --ensemble 2
+    train_ok(&data, &out, &extra);
+    let member = out.join("member-1").join("model.safetensors");
+    let before = std::fs::read(&member).unwrap();
+    let (m, d, onto) = (
+        out.to_str().unwrap(),
+        data.to_str().unwrap(),
+        member.to_str().unwrap(),
+    );
+    assert_bad_input(
+        &rnn(&[
+            "forecast", "--model", m, "--data", d, "--plot", onto, "--force",
+        ]),
+        "member-1/model.safetensors: is an input of this command",
+    );
+    assert_bad_input(
+        &rnn(&[
+            "export", "--model", m, "--format", "pytorch", "-o", onto, "--force",
+        ]),
+        "member-1/model.safetensors: is an input of this command",
+    );
+    assert_eq!(std::fs::read(&member).unwrap(), before);
+    // a plot elsewhere in the directory is an output like any other
+    let plot = out.join("member-1").join("f.svg");
+    let f = rnn(&[
+        "forecast",
+        "--model",
+        m,
+        "--data",
+        d,
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    assert!(f.status.success(), "{}", common::stderr(&f));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -43,7 +43,9 @@ pub struct ExportArgs {
 
 /// Runs the command.
 pub fn run(a: &ExportArgs) -> CliResult {
-    rnn::io::refuse_output(&a.output, a.force, &[&a.model.join("model.safetensors")])?;
+    let model = rnn::io::model_inputs(&a.model);
+    let inputs: Vec<&std::path::Path> = model.iter().map(|p| p.as_path()).collect();
+    rnn::io::refuse_output(&a.output, a.force, &inputs)?;
     let mf = ModelFile::load(&a.model)?;
     match a.format {
         Format::Pytorch => export_pytorch(&mf)?.write(&a.output)?,

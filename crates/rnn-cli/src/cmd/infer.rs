@@ -36,11 +36,10 @@ pub struct InferArgs {
 
 /// Runs the command.
 pub fn run(a: &InferArgs) -> CliResult {
-    rnn::io::refuse_output(
-        &a.output,
-        a.force,
-        &[&a.input, &a.model.join("model.safetensors")],
-    )?;
+    let model = rnn::io::model_inputs(&a.model);
+    let mut inputs: Vec<&std::path::Path> = model.iter().map(|p| p.as_path()).collect();
+    inputs.push(&a.input);
+    rnn::io::refuse_output(&a.output, a.force, &inputs)?;
     let mf = ModelFile::load(&a.model)?;
     let input = InferInput::read_for(&a.input, &mf)?;
     let out = input.run_file(&mf).map_err(|e| e.of_model(&a.model))?;

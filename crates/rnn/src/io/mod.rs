@@ -201,6 +201,39 @@ pub fn refuse_output(
     refuse_existing(path, replace)
 }
 
+/// The files of the model in `dir` that a command given `--model dir`
+/// reads, the `inputs` of [`refuse_output`]: `dir/model.safetensors` and
+/// each ensemble member's `dir/member-K/model.safetensors`. An output
+/// written over a member (`rnn forecast --plot
+/// DIR/member-1/model.safetensors --force`) left an ensemble no command
+/// could load (the CLI sweep of session 55).
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("rnn-model-inputs-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(dir.join("member-1")).unwrap();
+/// std::fs::write(dir.join("member-1/model.safetensors"), "member").unwrap();
+/// let inputs = rnn::io::model_inputs(&dir);
+/// assert_eq!(inputs, [dir.join("model.safetensors"), dir.join("member-1/model.safetensors")]);
+/// let refs: Vec<&std::path::Path> = inputs.iter().map(|p| p.as_path()).collect();
+/// let err = rnn::io::refuse_output(&dir.join("member-1/model.safetensors"), true, &refs).unwrap_err();
+/// assert!(err.to_string().contains("is an input of this command"), "{err}");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn model_inputs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut members: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("member-"))
+        .map(|e| e.path().join("model.safetensors"))
+        .filter(|p| p.exists())
+        .collect();
+    members.sort();
+    let mut all = vec![dir.join("model.safetensors")];
+    all.extend(members);
+    all
+}
+
 /// Writes `text` to standard output. A reader that stops early (`rnn ... |
 /// head`) is not an error: the rest is dropped. Other failures are an
 /// [`crate::Error::Io`] on `stdout`.

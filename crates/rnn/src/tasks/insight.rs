@@ -131,7 +131,10 @@ pub struct Written {
 ///
 /// As [`visualize`], `out` existing without `replace`, or writing it fails.
 pub fn write_view(dir: &Path, text: &Path, out: &Path, replace: bool) -> Result<Written> {
-    crate::io::refuse_output(out, replace, &[text, &dir.join("model.safetensors")])?;
+    let model = crate::io::model_inputs(dir);
+    let mut inputs: Vec<&Path> = model.iter().map(|p| p.as_path()).collect();
+    inputs.push(text);
+    crate::io::refuse_output(out, replace, &inputs)?;
     let (task, html) = page(dir, text)?;
     write_text(out, &html)?;
     Ok(Written {

@@ -101,8 +101,10 @@ Examples:
 /// Runs `rnn forecast`.
 pub fn run_forecast(args: &ForecastArgs) -> CliResult {
     if let Some(path) = &args.plot {
-        let model = args.model.join("model.safetensors");
-        rnn::io::refuse_output(path, args.force, &[&args.data, &model])?;
+        let model = rnn::io::model_inputs(&args.model);
+        let mut inputs: Vec<&std::path::Path> = model.iter().map(|p| p.as_path()).collect();
+        inputs.push(&args.data);
+        rnn::io::refuse_output(path, args.force, &inputs)?;
     }
     let reading = super::Reading {
         rows: args.rows.as_deref(),
