@@ -474,3 +474,44 @@ fn a_forecaster_steps_through_values_across_calls() {
         "rnn step: --generate is for language models, not 'forecast' models",
     );
 }
+
+/// A forecaster trained on a file with `;` between fields and decimal
+/// commas reads `43,2` on stdin as that file does (it took the two values
+/// 43 and 2: 48 values fed for 24, a forecast from the wrong window, exit
+/// 0; the CLI sweep of session 55); a comma-separated model still reads a
+/// comma as a separator.
+#[test]
+fn a_forecaster_reads_stdin_as_its_training_file_wrote_numbers() {
+    let d = tmp("step-decimal-comma");
+    let values: Vec<f64> = (0..80)
+        .map(|i| 10.0 + (i as f64 * 0.5).sin() * 3.0 + i as f64 * 0.05)
+        .map(|v: f64| (v * 10.0).round() / 10.0)
+        .collect();
+    let mut semi = String::from("t;y\n");
+    for (i, v) in values.iter().enumerate() {
+        semi += &format!("{i};{}\n", format!("{v:.1}").replace('.', ","));
+    }
+    let csv = d.join("s.csv");
+    std::fs::write(&csv, semi).unwrap();
+    let model = train_forecaster(
+        &csv,
+        &d.join("m"),
+        "none",
+        &["--epochs", "2", "--delimiter", ";"],
+    );
+    let last: Vec<f64> = values[60..].to_vec();
+    let dotted: Vec<String> = last.iter().map(|v| format!("{v:.1}")).collect();
+    let commas: Vec<String> = dotted.iter().map(|v| v.replace('.', ",")).collect();
+    let a = step(&model, &d.join("a.state"), &dotted.join("\n"), &["--json"]);
+    let b = step(&model, &d.join("b.state"), &commas.join("\n"), &["--json"]);
+    let c = step(&model, &d.join("c.state"), &commas.join(";"), &["--json"]);
+    for o in [&a, &b, &c] {
+        assert!(o.status.success(), "{}", common::stderr(o));
+    }
+    let json = |o: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    assert_eq!(json(&a)["fed"], 20);
+    assert_eq!(json(&b), json(&a));
+    assert_eq!(json(&c), json(&a));
+}

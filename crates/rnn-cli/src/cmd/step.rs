@@ -41,7 +41,9 @@ fn sampler_seed(seed: u64, state: &rnn::nn::model::State<f32>) -> u64 {
 #[command(
     after_help = "The chunk is stdin exactly, newlines included (use printf or echo -n). \
                   Without --generate, prints the 5 most likely next characters and their \
-                  probabilities.\n\n\
+                  probabilities. A forecaster reads values separated by spaces, newlines or \
+                  its training file's --delimiter (a comma by default; with ';' or a tab, \
+                  43,2 is a decimal comma as in that file).\n\n\
                   Examples:\n  \
                   printf 'Call me ' | rnn step --model runs/mobydick --state me.state\n  \
                   printf 'Ish' | rnn step --model runs/mobydick --state me.state --generate 80 --temperature 0.7\n  \
@@ -234,20 +236,25 @@ fn read_stdin() -> CliResult<String> {
     })
 }
 
-/// A forecaster: stdin holds the next values (separated by spaces, commas
-/// or newlines); the state file keeps the latest ones the model reads;
-/// prints the forecast of the next `--horizon` steps once a window is full.
+/// A forecaster: stdin holds the next values (separated by spaces,
+/// newlines or the training file's delimiter, `,` by default; with `;` or
+/// a tab there, `43,2` is a decimal comma as in that file); the state file
+/// keeps the latest ones the model reads; prints the forecast of the next
+/// `--horizon` steps once a window is full.
 fn step_forecast(a: &StepArgs) -> CliResult {
     let f = rnn::tasks::forecast::Forecaster::load(&a.model)?;
     crate::cmd::forecast::warn_unfinished(&f);
     let text = read_stdin()?;
     let (mut values, mut typed) = (Vec::new(), Vec::new());
+    // a model read from a file with `;` between fields and decimal commas
+    // took `43,2` for the two values 43 and 2 (the CLI sweep of session 55)
+    let delimiter = f.meta.delimiter;
     for (i, tok) in text
-        .split(|c: char| c.is_whitespace() || c == ',')
+        .split(|c: char| c.is_whitespace() || c == char::from(delimiter))
         .filter(|t| !t.is_empty())
         .enumerate()
     {
-        let v: f64 = tok.parse().map_err(|_| {
+        let v = rnn::tasks::forecast::read_value(tok, delimiter).ok_or_else(|| {
             CliError::Usage(format!("stdin: value {} {tok:?} is not a number", i + 1))
         })?;
         if !v.is_finite() {

@@ -65,6 +65,7 @@ pub use linear::Linear;
 pub use meta::{
     fingerprint, Base, Choice, ForecastMeta, Interval, Strategy, ValScores, META_KEY, TASK,
 };
+pub use numbers::read_value;
 pub use pipeline::{difference, Pipeline, Transform};
 pub use predict::{member_dir, Forecast, Forecaster, Origin};
 pub use report::{fmt_num, ForecastReport};

@@ -80,6 +80,29 @@ fn read_in(cell: &str, style: Style) -> Option<String> {
     (i == b.len() && out.parse::<f64>().is_ok_and(f64::is_finite)).then_some(out)
 }
 
+/// One value as a file separated by `delimiter` writes it (typed or piped
+/// to `rnn step`): a plain number, else a finite number in the first style
+/// of such a file that reads it (with `;` or a tab between fields, `43,2`
+/// is 43.2 and `1.234,5` is 1234.5). `None` when it is neither.
+///
+/// ```
+/// use rnn::tasks::forecast::read_value;
+/// assert_eq!(read_value("43.2", b','), Some(43.2));
+/// assert_eq!(read_value("43,2", b';'), Some(43.2));
+/// assert_eq!(read_value("1.234,5", b';'), Some(1234.5));
+/// assert_eq!(read_value("43,2", b','), None); // a comma separates values there
+/// assert_eq!(read_value("4x", b';'), None);
+/// ```
+pub fn read_value(cell: &str, delimiter: u8) -> Option<f64> {
+    if let Ok(v) = cell.parse::<f64>() {
+        return Some(v);
+    }
+    styles(delimiter)
+        .iter()
+        .find_map(|&s| read_in(cell, s))
+        .and_then(|plain| plain.parse().ok())
+}
+
 /// Whether `cell` is a number in one of the styles a file separated by
 /// `delimiter` may write (for the check of a first line without a header).
 pub(super) fn is_styled_number(cell: &str, delimiter: u8) -> bool {
