@@ -558,3 +558,48 @@ fn a_series_whose_columns_disagree_is_refused_not_indexed() {
     }
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// A history file is another forecaster's when any network's weights or
+/// the training series differ: two forecasters of other series whose
+/// networks kept the same weights took each other's history, and one
+/// forecast the other's values 6 times too high (the CLI sweep of session
+/// 55). A file written before `forecaster_hash` (only `model_hash`) is
+/// still read.
+#[test]
+fn a_history_is_refused_by_a_forecaster_of_other_networks_or_another_series() {
+    let out = dir("history-hash");
+    let mut cfg = small(4, 8);
+    cfg.ensemble = 2;
+    Trainer::from_series(cfg, sine(60), &out)
+        .unwrap()
+        .fit(Budget::Epochs(1), &mut ())
+        .unwrap();
+    let m = Forecaster::load(&out).unwrap();
+    let path = out.join("h.state");
+    m.save_history(&path, &[10.0, 10.5, 11.0]).unwrap();
+    assert_eq!(m.load_history(&path).unwrap(), [10.0, 10.5, 11.0]);
+    // the same first network, another training series
+    let mut other = m.clone();
+    other.meta.data_fingerprint.push('x');
+    let e = other.load_history(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("forecaster_hash") && e.contains("the history of another model"),
+        "{e}"
+    );
+    // the same first network and series, another second network
+    let mut other = m.clone();
+    other.members[0].params[0] += 1.0;
+    assert!(other.load_history(&path).is_err());
+    // a file of an older version: model_hash only
+    let f = rnn::io::TensorFile::read(&path).unwrap();
+    let mut w = rnn::io::TensorWriter::new();
+    w.add::<f64>("history", &[3], &f.f64("history").unwrap().data);
+    for (k, v) in f.metadata() {
+        if k != "forecaster_hash" {
+            w.meta(k.clone(), v.clone());
+        }
+    }
+    w.write(&path).unwrap();
+    assert_eq!(m.load_history(&path).unwrap(), [10.0, 10.5, 11.0]);
+    std::fs::remove_dir_all(&out).unwrap();
+}

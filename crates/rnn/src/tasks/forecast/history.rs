@@ -100,6 +100,15 @@ impl Forecaster {
             &own,
             &format!("the history of another model: this model's weights hash to {own}"),
         )?;
+        // files written before it have only the first network's hash
+        if f.metadata().contains_key("forecaster_hash") {
+            let whole = self.history_hash();
+            f.expect_meta(
+                "forecaster_hash",
+                &whole,
+                &format!("the history of another model: this model's networks and training series hash to {whole}"),
+            )?;
+        }
         let t = f.f64("history")?;
         if t.shape.len() != 1 {
             return Err(f.bad_shape("history", &t.shape, "[N]".into()));
@@ -124,6 +133,23 @@ impl Forecaster {
         w.add::<f64>("history", &[history.len()], history);
         w.meta("format", HISTORY_FORMAT);
         w.meta("model_hash", model_hash(&self.model));
+        w.meta("forecaster_hash", self.history_hash());
         w
+    }
+
+    /// What a history file is checked against, beside the first network's
+    /// `model_hash`: FNV-1a of every network's weights and the fingerprint
+    /// of the training file's target values, as `"fnv1a64:<16 hex
+    /// digits>"`. Two forecasters of other series whose networks kept the
+    /// same weights (the same seed, both stopped at epoch 0: the AR base
+    /// alone) took each other's history, and one forecast the other's
+    /// values 6 times too high (the CLI sweep of session 55).
+    pub fn history_hash(&self) -> String {
+        let mut hash = crate::nn::stream::FNV1A64_START;
+        for m in std::iter::once(&self.model).chain(&self.members) {
+            hash = crate::nn::stream::fnv1a64(hash, m.params.iter().flat_map(|v| v.to_le_bytes()));
+        }
+        hash = crate::nn::stream::fnv1a64(hash, self.meta.data_fingerprint.bytes());
+        format!("fnv1a64:{hash:016x}")
     }
 }
