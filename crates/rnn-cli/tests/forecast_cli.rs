@@ -788,3 +788,42 @@ fn outputs_never_replace_an_ensemble_member() {
     assert!(f.status.success(), "{}", common::stderr(&f));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `rnn diagnose` of a forecaster on data with a gap said "use --fill
+/// linear or --fill ffill", a flag it refused (the CLI sweep of session
+/// 55): it reads a forecaster's data as `rnn forecast` does, --fill,
+/// --delimiter and --where included.
+#[test]
+fn diagnose_takes_the_reading_flags_its_errors_suggest() {
+    let dir = tmp("diagnose-fill");
+    let data = sine_csv(&dir, 60);
+    let out = dir.join("model");
+    train_ok(&data, &out, &TINY);
+    let text = std::fs::read_to_string(&data).unwrap();
+    let gap = dir.join("gap.csv");
+    // line 32 of the file (t = 30) becomes a gap; the rest as it was
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines[31] = "30,".into();
+    std::fs::write(&gap, lines.join("\n") + "\n").unwrap();
+    let (m, g) = (out.to_str().unwrap(), gap.to_str().unwrap());
+    assert_bad_input(
+        &rnn(&["diagnose", "--model", m, "--data", g]),
+        "(use --fill linear or --fill ffill to fill gaps)",
+    );
+    let o = rnn(&[
+        "diagnose", "--model", m, "--data", g, "--fill", "linear", "--json",
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.is_object());
+    let semi = dir.join("semi.csv");
+    std::fs::write(&semi, text.replace(',', ";")).unwrap();
+    let s = semi.to_str().unwrap();
+    assert_bad_input(
+        &rnn(&["diagnose", "--model", m, "--data", s]),
+        "pass --delimiter ';'",
+    );
+    let o = rnn(&["diagnose", "--model", m, "--data", s, "--delimiter", ";"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 /// Show how far back BPTT carries the error, per layer: the last step's error at each step back, the spectral radius of ds_t/ds_{t-1}, saturated units, gradient norms.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  rnn diagnose --model runs/shakespeare --data tinyshakespeare.txt --json\n  rnn diagnose --model runs/ner --data ner.dev.conll\n  rnn diagnose --model runs/sunspots --data sunspots.csv\n  rnn diagnose --model runs/gunpoint --data GunPoint_TEST.ts"
+    after_help = "Examples:\n  rnn diagnose --model runs/shakespeare --data tinyshakespeare.txt --json\n  rnn diagnose --model runs/ner --data ner.dev.conll\n  rnn diagnose --model runs/sunspots --data sunspots.csv\n  rnn diagnose --model runs/airline --data airline-gaps.csv --fill linear\n  rnn diagnose --model runs/gunpoint --data GunPoint_TEST.ts"
 )]
 pub struct DiagnoseArgs {
     /// The model directory (a language model, tagger, forecaster or sequence classifier; of an ensemble, the first network is measured).
@@ -19,11 +19,41 @@ pub struct DiagnoseArgs {
     /// Print one JSON object (the library's `Flow`).
     #[arg(long)]
     pub json: bool,
+    /// A forecaster's --data: only the rows whose column holds this value
+    /// [default: the model's --where; `--where all`: every row].
+    #[arg(long = "where", value_name = "COLUMN=VALUE")]
+    pub rows: Option<String>,
+    /// A forecaster's --data: fill gaps (none, linear, ffill) [default: as the model was trained].
+    #[arg(long, value_enum, hide_possible_values = true, ignore_case = true)]
+    pub fill: Option<rnn::tasks::forecast::Fill>,
+    /// A forecaster's --data: the CSV field separator (one ASCII character) [default: the training file's].
+    #[arg(long)]
+    pub delimiter: Option<char>,
 }
 
 /// Runs the command.
 pub fn run(a: &DiagnoseArgs) -> CliResult {
-    let flow = rnn::tasks::insight::diagnose(&a.model, &a.data)?;
+    // a forecaster's data read as `rnn forecast` reads it: the errors of a
+    // gap or of another separator say to pass --fill or --delimiter, which
+    // this command refused (the CLI sweep of session 55)
+    let reading = crate::cmd::forecast::Reading {
+        rows: a.rows.as_deref(),
+        fill: a.fill,
+        delimiter: a.delimiter,
+    };
+    let flow = if a.rows.is_some() || a.fill.is_some() || a.delimiter.is_some() {
+        let task = rnn::io::model_file::ModelFile::load(&a.model)?.task;
+        if task != rnn::io::model_file::Task::Forecast {
+            return Err(crate::error::CliError::Usage(format!(
+                "rnn diagnose: --where, --fill and --delimiter are for forecasters, not '{task}' models"
+            )));
+        }
+        let fc = crate::cmd::forecast::load_forecaster(&a.model, &reading)?;
+        let what = a.data.display().to_string();
+        fc.diagnose(&fc.read_series(&a.data)?, &what)?
+    } else {
+        rnn::tasks::insight::diagnose(&a.model, &a.data)?
+    };
     Ok(match a.json {
         true => outln!("{}", serde_json::to_value(&flow).unwrap_or_default()),
         false => out!("{}", flow.report()),
