@@ -567,6 +567,24 @@ fn weka_arff_layout() {
         5,
         "a sparse row",
     );
+    // the class must be the last attribute, nominal or a string: a numeric
+    // one made a class of every value (the CLI sweep of session 55)
+    fails_at(
+        arff("@relation r\n@attribute c {x,y}\n@attribute a numeric\n@attribute b REAL\n@data\nx,1,2\n"),
+        "x.arff",
+        4,
+        "the last attribute 'b' is real: the class must be the last attribute, nominal ({a,b}) or string (the nominal attribute 'c' of line 2 is attribute 1 of 3: move it last)",
+    );
+    fails_at(
+        arff("@relation r\n@attribute a numeric\n@attribute b numeric\n@data\n1,2\n"),
+        "x.arff",
+        3,
+        "the last attribute 'b' is numeric: the class must be the last attribute, nominal ({a,b}) or string",
+    );
+    let strings =
+        arff("@relation r\n@attribute a numeric\n@attribute c string\n@data\n1,walk\n2,run\n")
+            .unwrap();
+    assert_eq!(strings.len(), 2);
     // Weka's unknown class '?': a series to classify, without a label
     let q = arff(&format!("{head}1,?\n2,x\n")).unwrap();
     assert_eq!(

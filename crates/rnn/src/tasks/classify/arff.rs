@@ -64,8 +64,8 @@ impl Dataset {
     pub fn parse_arff(path: &Path, text: &str, fill: Fill, dims: Option<usize>) -> Result<Dataset> {
         let err = Error::parse_in(path);
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        // (name, type) of each attribute, in order
-        let mut attrs: Vec<(String, String)> = Vec::new();
+        // (name, type, line) of each attribute, in order
+        let mut attrs: Vec<(String, String, usize)> = Vec::new();
         let (mut in_data, mut problem) = (false, None);
         // fixed by the first series: (dimensions, line)
         let mut layout: Option<(usize, usize)> = None;
@@ -93,16 +93,41 @@ impl Dataset {
                                 }
                             },
                         };
-                        attrs.push((name, ty.to_string()));
+                        attrs.push((name, ty.to_string(), n));
                     }
                     "@data" => {
-                        let Some((_, class)) = attrs.last() else {
+                        let Some((name, class, line)) = attrs.last() else {
                             return Err(err(n, "@data before any @attribute".into()));
                         };
                         declared = nominal(class);
+                        // the class is the last attribute, nominal or a
+                        // string: a numeric one made a class of every value
+                        // (the CLI sweep of session 55)
+                        let ty = class.trim().to_ascii_lowercase();
+                        if declared.is_none() && ty != "string" {
+                            let nominal_at = attrs
+                                .iter()
+                                .enumerate()
+                                .find(|(_, (_, t, _))| nominal(t).is_some())
+                                .map(|(k, (a, _, l))| {
+                                    format!(
+                                        " (the nominal attribute '{a}' of line {l} is attribute {} of {}: move it last)",
+                                        k + 1,
+                                        attrs.len()
+                                    )
+                                })
+                                .unwrap_or_default();
+                            return Err(err(
+                                *line,
+                                format!(
+                                    "the last attribute '{name}' is {}: the class must be the last attribute, nominal ({{a,b}}) or string{nominal_at}",
+                                    ty.split_whitespace().next().unwrap_or("untyped")
+                                ),
+                            ));
+                        }
                         relational = attrs
                             .iter()
-                            .any(|(_, ty)| ty.trim().eq_ignore_ascii_case("relational"));
+                            .any(|(_, ty, _)| ty.trim().eq_ignore_ascii_case("relational"));
                         in_data = true;
                     }
                     // a relational attribute's own attributes end with @end
