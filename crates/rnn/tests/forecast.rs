@@ -603,3 +603,40 @@ fn a_history_is_refused_by_a_forecaster_of_other_networks_or_another_series() {
     assert_eq!(m.load_history(&path).unwrap(), [10.0, 10.5, 11.0]);
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// A recursive forecast feeds each step to the next, so a log model's
+/// growth compounds: 60,000 steps printed values of 4.6e270 (past the f32
+/// the networks compute in) with exit 0, and 10 million ran half a minute
+/// and then blamed the weights (the CLI sweep of session 55). The error
+/// names --horizon and the last step that fits; that many steps forecast.
+#[test]
+fn a_recursive_forecast_past_f32_names_the_horizon() {
+    let out = dir("past-f32");
+    let mut cfg = small(4, 6);
+    cfg.strategy = Strategy::Recursive;
+    cfg.transform = rnn::tasks::forecast::Transform::Log;
+    cfg.diff = vec![1];
+    // growing 5 % a step: about 1,700 steps from 20 to f32's 3.4e38
+    let grow = |i: usize| (3.0 + 0.05 * i as f64 + 0.01 * (i as f64).sin()).exp();
+    let v = (0..60).map(grow).collect();
+    Trainer::from_series(cfg, Series::from_values("sine", v), &out)
+        .unwrap()
+        .fit(Budget::Epochs(1), &mut ())
+        .unwrap();
+    let m = Forecaster::load(&out).unwrap();
+    let series = Series::from_values("sine", (0..60).map(grow).collect());
+    let e = m.forecast(&series, 100_000).unwrap_err().to_string();
+    let prefix = "--horizon 100000: the forecast leaves the range of 32-bit floats (±3.4e38) the model computes in at step ";
+    assert!(e.starts_with(prefix), "{e}");
+    let most: usize = e
+        .rsplit("forecast at most ")
+        .next()
+        .unwrap()
+        .trim_end_matches(" steps")
+        .parse()
+        .unwrap();
+    assert!((100..100_000).contains(&most), "{e}");
+    let f = m.forecast(&series, most).unwrap();
+    assert!(f.iter().all(|v| v.abs() <= f64::from(f32::MAX)));
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -57,6 +57,15 @@ pub struct Forecast {
     pub level: Option<f64>,
 }
 
+/// A forecast of `horizon` steps whose step `step` (from 2) left the range
+/// of the 32-bit floats the networks compute in, at `value`.
+fn past_f32(horizon: usize, step: usize, value: f64) -> Error {
+    Error::Config(format!(
+        "--horizon {horizon}: the forecast leaves the range of 32-bit floats (±3.4e38) the model computes in at step {step} ({value:.3e}): forecast at most {} steps",
+        step - 1
+    ))
+}
+
 /// The directory of ensemble member `k` (1, 2, ...) of the model in `dir`.
 pub fn member_dir(dir: &Path, k: usize) -> PathBuf {
     dir.join(format!("member-{k}"))
@@ -266,7 +275,16 @@ impl Forecaster {
                 } else {
                     net
                 };
+                if !next.is_finite() && !out.is_empty() {
+                    // each step fed the last: growth compounds until f32
+                    // overflows (a log model's forecast of 10 million steps
+                    // ran 33 s, then blamed the weights)
+                    return Err(past_f32(horizon, out.len() + 1, f64::from(next)));
+                }
                 out.push(f64::from(next));
+                if !next.is_finite() {
+                    break; // the first step: the weights' fault, named by the caller
+                }
                 win.drain(..width);
                 win.push(next);
             }
@@ -321,8 +339,16 @@ impl Forecaster {
                 })
                 .map_err(named)?;
                 let values = self.meta.pipeline.decode(hist, &pred)?;
-                crate::error::finite_outputs(&values, |k| format!("forecast step {}", k + 1))
+                crate::error::finite_outputs(&values[..1], |k| format!("forecast step {}", k + 1))
                     .map_err(named)?;
+                // later steps past f32's range: the horizon's doing (a log
+                // model's 60,000 steps printed 4.6e270 with exit 0)
+                if let Some(k) = values
+                    .iter()
+                    .position(|v| !(v.abs() <= f64::from(f32::MAX)))
+                {
+                    return Err(past_f32(horizon, k + 1, values[k]));
+                }
                 Ok(values)
             })
             .collect()
