@@ -247,3 +247,21 @@ fn an_equal_score_with_a_lower_dev_loss_is_a_better_epoch() {
     assert!(rows.iter().all(|r| r["lr"] == rows[0]["lr"]), "no decay");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A dev set none of whose tokens has a tag of the training data (another
+/// task's: NER beside POS) scored 0 % with a dev loss of 0.0000 over no
+/// token, and early stopping ran on nothing (the CLI sweep of session 55);
+/// a dev set with some unseen tags is still taken (they count as errors).
+#[test]
+fn a_dev_set_sharing_no_tag_with_training_is_refused() {
+    let dev = vec![s("walk the dog", "VB DT NN"), s("apples", "NNS")];
+    let e = Trainer::new(small(), data(), dev, &out("other-task"))
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        e.as_deref(),
+        Some("dev data: none of its 4 tokens has a tag of the training data (its tags \"DT\", \"NN\", \"NNS\", \"VB\"; the training's \"B-corp\", \"B-fruit\", \"O\"): the dev set of another task?")
+    );
+    let some = vec![s("walk the dog", "O O B-pet")];
+    assert!(Trainer::new(small(), data(), some, &out("some-unseen")).is_ok());
+}
