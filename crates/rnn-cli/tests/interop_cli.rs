@@ -180,6 +180,12 @@ fn export_onnx_writes_the_library_export_and_names_what_stays_behind() {
     );
     // an imported model has nothing outside its network; a forecaster does
     assert!(!err.contains("note:"), "{err}");
+    // the ONNX file back into import: named as ONNX, which import does not
+    // read ("this file is neither" before; the CLI sweep of session 55)
+    assert_bad_input(
+        &rnn(&["import", o, "--out", dir.join("back").to_str().unwrap()]),
+        "(an ONNX model? rnn import reads a PyTorch state_dict saved by torch.save, a .pt zip, or by safetensors; ONNX is written by rnn export, not read)",
+    );
     // the output exists now: a second export is refused (exit 2, the file
     // untouched), and --force replaces it; an output that is one of the
     // command's own input files is refused, --force or not

@@ -201,6 +201,8 @@ fn cases(d: &Path) -> Vec<(&'static str, i32, &'static str, Output)> {
             rnn_env("RNN_MEMORY_LIMIT", "1GBs", &["train", "lm", "--data", s(&data), "--out", s(&d.join("limit")), "--hidden", "8", "--seq-len", "8", "--batch", "4", "--steps", "1"])),
         ("address-space-limit", 2, "error: training a 'lm' model of 1.4e8 parameters (hidden 12000, 1 layer(s), input 14, output 14) on batches of 4 sequence(s) of 8 step(s): needs about … of memory, more than the … available",
             rnn_ulimit(3_000_000, &["train", "lm", "--data", s(&data), "--out", s(&d.join("ulimit")), "--hidden", "12000", "--seq-len", "8", "--batch", "4"])),
+        ("forget-bias-past-f32", 2, "error: --forget-bias 1e300: expected a finite number within the 32-bit floats the weights are (±3.4e38)",
+            rnn(&["train", "lm", "--data", s(&data), "--out", s(&d.join("fb")), "--cell", "lstm", "--forget-bias", "1e300"])),
         ("hidden-tag", 2, "error: training a 'tag' model of 4.0e12 parameters (hidden 1000000, 1 layer(s), input 162, output 4) on batches of 16 sequence(s) of 6 step(s): needs about 160.0 TB of memory, more than the … available",
             rnn(&["train", "tag", "--train", s(&train), "--dev", s(&dev), "--out", s(&d.join("bigtag")), "--hidden", "1000000"])),
         ("char-hidden-2^32", 2, "error: character encoder: embedding size 8, hidden size 4294967296: config.hidden_size: expected sizes whose parameter count fits in a usize, got input_size 8, hidden_size 4294967296, num_layers 1, output_size 1 (overflows)",

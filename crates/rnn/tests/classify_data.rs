@@ -463,7 +463,7 @@ fn ucr_tsv_layout() {
         tsv("1\t2\n2,3,4\n"),
         "x.tsv",
         2,
-        "values separated by tabs (as on the first line)",
+        "values separated by tabs (as on line 1)",
     );
     fails_at(tsv("1\t2\n\t3\t4\n"), "x.tsv", 2, "class label '' is empty");
     fails_at(tsv("1\t2\n2\tNaN\tNaN\n"), "x.tsv", 2, "no values");
@@ -652,7 +652,20 @@ fn ucr_layout_with_commas_or_spaces_by_content() {
         tsv("1,2,3\n2 3 4\n"),
         "x.tsv",
         2,
-        "values separated by commas (as on the first line)",
+        "values separated by commas (as on line 1)",
+    );
+    // a first line of one field has no separator to point to
+    fails_at(
+        tsv("# a comment\n2\n1\n"),
+        "x.tsv",
+        2,
+        "expected a class label then the series' values, separated by tabs, commas or spaces; got one field",
+    );
+    fails_at(
+        tsv("% c\n1 2 3\n1\n"),
+        "x.tsv",
+        3,
+        "separated by spaces (as on line 2)",
     );
     let dir = std::env::temp_dir().join(format!("rnn-classify-data-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

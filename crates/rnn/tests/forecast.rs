@@ -91,6 +91,25 @@ fn progress_gets_the_settings_one_step_and_one_row_per_epoch_and_the_scores() {
     assert!(messages[2].starts_with("test (6 rows, horizon 1, direct)"));
     assert_eq!(s.test.unwrap().points, 6);
     std::fs::remove_dir_all(&out).unwrap();
+    // one epoch, one test row: singular ("1 epochs", "1 test rows" before)
+    let mut one = small(6, 1);
+    one.batch = 4;
+    let mut t = Trainer::from_series(one, sine(60), &out).unwrap();
+    let mut lines = Vec::new();
+    let s = t
+        .fit(Budget::Epochs(1), &mut |e: &Event| {
+            if let Event::Message(m) = e {
+                lines.push(m.to_string())
+            }
+        })
+        .unwrap();
+    assert!(
+        lines[1].starts_with("stopped after 1 epoch (budget reached)"),
+        "{lines:?}"
+    );
+    let table = s.test.unwrap().table(std::path::Path::new("sine.csv"));
+    assert!(table.starts_with("1 test row of sine.csv,"), "{table}");
+    std::fs::remove_dir_all(&out).unwrap();
 }
 
 #[test]

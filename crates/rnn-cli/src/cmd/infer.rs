@@ -57,7 +57,11 @@ pub fn run(a: &InferArgs) -> CliResult {
         outln!("{j}")?;
     }
     logln!(
-        "ran a '{}' model on T = {}, B = {}; wrote {}",
+        "ran {} '{}' model on T = {}, B = {}; wrote {}",
+        match mf.task.to_string().starts_with(['a', 'e', 'i', 'o', 'u']) {
+            true => "an",
+            false => "a",
+        },
         mf.task,
         input.steps,
         input.batch,

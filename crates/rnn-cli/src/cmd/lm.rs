@@ -167,7 +167,7 @@ impl TrainLmArgs {
         let checks = [
             ("--clip", c.is_finite() && c >= 0.0, c, "a number >= 0 (0 = off)"),
             ("--val-frac", vf.is_finite() && vf > 0.0 && vf < 0.9, vf, "a fraction in (0, 0.9)"),
-            ("--forget-bias", fb.is_finite(), fb, "a finite number"),
+            ("--forget-bias", fb.abs() <= f64::from(f32::MAX), fb, "a finite number within the 32-bit floats the weights are (±3.4e38)"),
             ("--dropout", (0.0..1.0).contains(&d), d, "a probability in [0, 1)"),
             ("--weight-drop", (0.0..1.0).contains(&wdp), wdp, "a probability in [0, 1)"),
             ("--lr-decay", ld > 0.0 && ld <= 1.0, ld, "a factor in (0, 1]"),
@@ -175,7 +175,13 @@ impl TrainLmArgs {
             ("--weight-decay", wd.is_finite() && wd >= 0.0, wd, "a finite number >= 0"),
         ];
         if let Some((flag, _, v, expected)) = checks.into_iter().find(|c| !c.1) {
-            return Err(bad(flag, v, expected));
+            // 1e300 in full is 301 digits
+            let shown = if v.abs() >= 1e16 {
+                format!("{v:e}")
+            } else {
+                v.to_string()
+            };
+            return Err(bad(flag, shown, expected));
         }
         Ok(TrainConfig {
             hidden: self.hidden,

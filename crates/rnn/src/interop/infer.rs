@@ -155,7 +155,12 @@ impl InferInput {
             return Err(Error::Data {
                 path: path.to_path_buf(),
                 reason: format!(
-                    "has 'c0', but a {} model has no cell state (only LSTM does)",
+                    "has 'c0', but {} {} model has no cell state (only LSTM does)",
+                    if cfg.cell.name().starts_with('e') {
+                        "an"
+                    } else {
+                        "a"
+                    },
                     cfg.cell.name()
                 ),
             });

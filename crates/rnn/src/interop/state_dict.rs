@@ -46,12 +46,17 @@ pub fn read_state_dict(path: &Path) -> Result<Vec<NamedTensor>> {
             })
             .collect());
     }
+    // an ONNX graph (`rnn export --format onnx`'s own) is named as one
+    let onnx = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
     let f = TensorFile::read(path).map_err(|e| match e {
         Error::Corrupt { path, reason } => Error::Corrupt {
             path,
-            reason: format!(
-                "{reason} (rnn import reads a state_dict saved by torch.save, a .pt zip, or by safetensors; this file is neither)"
-            ),
+            reason: match onnx {
+                true => format!("{reason} (an ONNX model? rnn import reads a PyTorch state_dict saved by torch.save, a .pt zip, or by safetensors; ONNX is written by rnn export, not read)"),
+                false => format!("{reason} (rnn import reads a state_dict saved by torch.save, a .pt zip, or by safetensors; this file is neither)"),
+            },
         },
         e => e,
     })?;

@@ -118,7 +118,9 @@ impl<'m, T: Float> Stream<'m, T> {
             }
             cv
         } else if f.has("c") {
-            return Err(f.bad_shape("c", &[], "no 'c' tensor: the cell has no memory".into()));
+            // its own shape, not [] (the CLI sweep of session 55)
+            let shape = f.shape("c")?;
+            return Err(f.bad_shape("c", &shape, "no 'c' tensor: the cell has no memory".into()));
         } else {
             Vec::new()
         };

@@ -205,7 +205,10 @@ impl Dataset {
                 return Err(err(
                     n,
                     match (dims, first == n) {
-                        (Some(_), true) => format!("{d} dimensions, but the model reads {want}"),
+                        (Some(_), true) => format!(
+                            "{}, but the model reads {want}",
+                            crate::tasks::counted(d, "dimension", "dimensions")
+                        ),
                         _ => format!("{d} dimensions, expected {want} (as on line {first})"),
                     },
                 ));

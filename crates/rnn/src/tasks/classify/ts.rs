@@ -333,7 +333,10 @@ fn list_label(last: &str, fields: usize, dims: Option<usize>) -> std::result::Re
         return Ok(());
     }
     let why = match dims {
-        Some(d) => format!(": {fields} dimensions, but the model reads {d}"),
+        Some(d) => format!(
+            ": {}, but the model reads {d}",
+            crate::tasks::counted(fields, "dimension", "dimensions")
+        ),
         None => " (a series ends in ':' and its class label)".into(),
     };
     Err(format!(

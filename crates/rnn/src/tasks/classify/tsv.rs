@@ -97,6 +97,8 @@ impl Dataset {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut raw = Vec::new();
         let mut sep: Option<Sep> = None;
+        // the line the separator was read from
+        let mut first = 0;
         for (i, line) in text.lines().enumerate() {
             // only the end is trimmed: a leading tab is an empty label
             let (n, t) = (i + 1, line.trim_end());
@@ -104,7 +106,10 @@ impl Dataset {
             if lead.is_empty() || lead.starts_with('#') || lead.starts_with('%') {
                 continue;
             }
-            let sep = *sep.get_or_insert_with(|| Sep::of(t));
+            let sep = *sep.get_or_insert_with(|| {
+                first = n;
+                Sep::of(t)
+            });
             let fields: Vec<&str> = match sep {
                 Sep::Tab => t.split('\t').collect(),
                 Sep::Comma => t.split(',').collect(),
@@ -117,13 +122,16 @@ impl Dataset {
                 .map(|(k, f)| parse_value(f).map_err(|e| err(n, format!("value {}: {e}", k + 1))))
                 .collect::<Result<Vec<_>>>()?;
             if values.is_empty() {
-                return Err(err(
-                    n,
-                    format!(
-                        "expected a class label and values separated by {} (as on the first line)",
+                // the first line has no separator to point to (the CLI
+                // sweep of session 55)
+                let reason = match n == first {
+                    true => "expected a class label then the series' values, separated by tabs, commas or spaces; got one field".to_string(),
+                    false => format!(
+                        "expected a class label and values separated by {} (as on line {first})",
                         sep.name()
                     ),
-                ));
+                };
+                return Err(err(n, reason));
             }
             if super::fill::is_missing_label(label) {
                 return Err(err(n, format!("class label '{label}' is empty or missing")));

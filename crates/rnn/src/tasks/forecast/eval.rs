@@ -97,8 +97,8 @@ impl EvalReport {
     pub fn table(&self, data: &std::path::Path) -> String {
         let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
         let mut out = format!(
-            "{} test rows of {}, forecast in blocks of {} ({} strategy), season {}\n",
-            self.points,
+            "{} of {}, forecast in blocks of {} ({} strategy), season {}\n",
+            crate::tasks::counted(self.points, "test row", "test rows"),
             data.display(),
             self.horizon,
             self.strategy,

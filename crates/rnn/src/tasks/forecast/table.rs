@@ -266,9 +266,9 @@ impl Table {
                     }
                     if fields.len() != h.len() {
                         let reason = format!(
-                            "{} fields, but the header has {} columns{}",
-                            fields.len(),
-                            h.len(),
+                            "{}, but the header has {}{}",
+                            crate::tasks::counted(fields.len(), "field", "fields"),
+                            crate::tasks::counted(h.len(), "column", "columns"),
                             separator_hint(h)
                         );
                         return Err(parse_err(line, reason));

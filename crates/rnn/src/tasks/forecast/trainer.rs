@@ -472,8 +472,8 @@ impl Trainer {
         let post = self.after_training()?;
         for (i, m) in self.members.iter().enumerate() {
             let mut line = format!(
-                "stopped after {} epochs ({}); kept epoch {} (validation MSE {}); wrote {}",
-                m.epoch,
+                "stopped after {} ({}); kept epoch {} (validation MSE {}); wrote {}",
+                crate::tasks::counted(m.epoch as usize, "epoch", "epochs"),
                 if early[i] {
                     "early stopping"
                 } else if crate::tasks::stop::requested() {

@@ -151,7 +151,12 @@ pub(super) fn check_shared_fields(
     let bad = |what: &str, v: f64, expected: &str| {
         Err(Error::Value {
             what: what.into(),
-            value: v.to_string(),
+            // 1e300 in full is 301 digits
+            value: if v.abs() >= 1e16 {
+                format!("{v:e}")
+            } else {
+                v.to_string()
+            },
             expected: expected.into(),
         })
     };
@@ -161,8 +166,14 @@ pub(super) fn check_shared_fields(
     if !(val_frac.is_finite() && val_frac > 0.0 && val_frac < 0.9) {
         return bad("val_frac", val_frac, "a fraction in (0, 0.9)");
     }
-    if let Some(b) = forget_bias.filter(|b| !b.is_finite()) {
-        return bad("forget_bias", b, "a finite number");
+    // the weights are f32: 1e300 became inf and was shown so (the CLI
+    // sweep of session 55)
+    if let Some(b) = forget_bias.filter(|b| !(b.abs() <= f64::from(f32::MAX))) {
+        return bad(
+            "forget_bias",
+            b,
+            "a finite number within the 32-bit floats the weights are (±3.4e38)",
+        );
     }
     for (what, v) in [("dropout", dropout), ("weight_drop", weight_drop)] {
         if !(0.0..1.0).contains(&v) {

@@ -763,9 +763,9 @@ impl Trainer {
         // say when training made it much worse than it started
         let blown = losses.filter(|&(first, last)| !validates && last > 10.0 * first.max(1.0));
         let line = format!(
-            "network {} (seed {seed}): {} epochs ({}), kept epoch {}{}{}",
+            "network {} (seed {seed}): {} ({}), kept epoch {}{}{}",
             member + 1,
-            info.epochs,
+            crate::tasks::counted(info.epochs, "epoch", "epochs"),
             if early {
                 "early stopping"
             } else if crate::tasks::stop::requested() {
