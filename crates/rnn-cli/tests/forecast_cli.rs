@@ -827,3 +827,51 @@ fn diagnose_takes_the_reading_flags_its_errors_suggest() {
     assert!(o.status.success(), "{}", common::stderr(&o));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `rnn eval --test 120` of a model on its own training file scored 108
+/// rows it was fitted on as test rows without a word (the CLI sweep of
+/// session 55): a warning says how many, and `--json` has
+/// `fitted_test_rows`.
+#[test]
+fn eval_says_when_test_rows_were_fitted_on() {
+    let dir = tmp("fitted-test-rows");
+    let data = sine_csv(&dir, 60);
+    let out = dir.join("model");
+    train_ok(&data, &out, &TINY); // --test 4: fitted on the first 56 rows
+    let (m, d) = (out.to_str().unwrap(), data.to_str().unwrap());
+    let own = rnn(&["eval", "--model", m, "--data", d, "--json"]);
+    assert!(own.status.success(), "{}", common::stderr(&own));
+    assert!(
+        !common::stderr(&own).contains("warning"),
+        "{}",
+        common::stderr(&own)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&own.stdout).unwrap();
+    assert_eq!(v["fitted_test_rows"], 0);
+    let wide = rnn(&["eval", "--model", m, "--data", d, "--test", "10", "--json"]);
+    assert!(wide.status.success(), "{}", common::stderr(&wide));
+    assert!(
+        common::stderr(&wide).contains("6 of the 10 test rows were in the model's training part (this is its training file, fitted on its first 56 rows): the scores flatter it; --test 4 or less keeps to rows it never saw"),
+        "{}",
+        common::stderr(&wide)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&wide.stdout).unwrap();
+    assert_eq!(v["fitted_test_rows"], 6);
+    // another series of the same length: rows the model never saw
+    let other = dir.join("other.csv");
+    let text = std::fs::read_to_string(&data).unwrap().replace(",1", ",2");
+    std::fs::write(&other, text).unwrap();
+    let o = rnn(&[
+        "eval",
+        "--model",
+        m,
+        "--data",
+        other.to_str().unwrap(),
+        "--test",
+        "10",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["fitted_test_rows"], 0, "{}", common::stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

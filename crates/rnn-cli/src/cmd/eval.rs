@@ -196,6 +196,18 @@ fn eval_forecast(args: &EvalArgs) -> CliResult {
             format!("{:?}", fc.meta.fill).to_lowercase()
         );
     }
+    if r.fitted_test_rows > 0 {
+        // --test 120 on the training file scored 108 rows the model was
+        // fitted on as test rows, without a word (the CLI sweep of session 55)
+        logln!(
+            "warning: {}: {} of the {} test rows were in the model's training part (this is its training file, fitted on its first {} rows): the scores flatter it; --test {} or less keeps to rows it never saw",
+            args.data.display(),
+            r.fitted_test_rows,
+            r.points,
+            fc.meta.fit_rows,
+            r.points - r.fitted_test_rows,
+        );
+    }
     if args.json {
         let v = serde_json::to_value(&r).map_err(|e| CliError::Failure(e.to_string()))?;
         outln!("{v}")?;

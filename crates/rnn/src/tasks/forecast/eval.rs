@@ -88,6 +88,11 @@ pub struct EvalReport {
     /// Test values that were gaps filled by `--fill`, not read: scored as if
     /// they had been.
     pub filled_test_values: usize,
+    /// Test rows the model was fitted on: the data's first rows are the
+    /// training file's target values and the test block reaches into the
+    /// rows it was fitted on (`--test` larger than the model's). Scored
+    /// like the others, they flatter the model.
+    pub fitted_test_rows: usize,
 }
 
 impl EvalReport {
@@ -256,6 +261,20 @@ impl Forecaster {
                 .iter()
                 .filter(|&&i| i >= n - test)
                 .count(),
+            fitted_test_rows: self.fitted_rows_from(series, n - test),
         })
+    }
+
+    /// How many rows from `first` on the model was fitted on, when the
+    /// first rows of `series` are its training file's target values (else
+    /// 0: another series, whose rows it never saw).
+    pub fn fitted_rows_from(&self, series: &Series, first: usize) -> usize {
+        let (rows, fit) = (self.meta.data_rows, self.meta.fit_rows);
+        let same = series.len() >= rows
+            && super::meta::fingerprint(&series.target[..rows]) == self.meta.data_fingerprint;
+        match same {
+            true => fit.saturating_sub(first),
+            false => 0,
+        }
     }
 }
