@@ -345,7 +345,7 @@ impl Forecaster {
                 // model's 60,000 steps printed 4.6e270 with exit 0)
                 if let Some(k) = values
                     .iter()
-                    .position(|v| !(v.abs() <= f64::from(f32::MAX)))
+                    .position(|v| !v.is_finite() || v.abs() > f64::from(f32::MAX))
                 {
                     return Err(past_f32(horizon, k + 1, values[k]));
                 }

@@ -473,7 +473,7 @@ impl Trainer {
         for (i, m) in self.members.iter().enumerate() {
             let mut line = format!(
                 "stopped after {} ({}); kept epoch {} (validation MSE {}); wrote {}",
-                crate::tasks::counted(m.epoch as usize, "epoch", "epochs"),
+                crate::tasks::counted(m.epoch, "epoch", "epochs"),
                 if early[i] {
                     "early stopping"
                 } else if crate::tasks::stop::requested() {

@@ -168,7 +168,7 @@ pub(super) fn check_shared_fields(
     }
     // the weights are f32: 1e300 became inf and was shown so (the CLI
     // sweep of session 55)
-    if let Some(b) = forget_bias.filter(|b| !(b.abs() <= f64::from(f32::MAX))) {
+    if let Some(b) = forget_bias.filter(|b| !b.is_finite() || b.abs() > f64::from(f32::MAX)) {
         return bad(
             "forget_bias",
             b,
