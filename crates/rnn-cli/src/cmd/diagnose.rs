@@ -19,16 +19,9 @@ pub struct DiagnoseArgs {
     /// Print one JSON object (the library's `Flow`).
     #[arg(long)]
     pub json: bool,
-    /// A forecaster's --data: only the rows whose column holds this value
-    /// [default: the model's --where; `--where all`: every row].
-    #[arg(long = "where", value_name = "COLUMN=VALUE")]
-    pub rows: Option<String>,
-    /// A forecaster's --data: fill gaps (none, linear, ffill) [default: as the model was trained].
-    #[arg(long, value_enum, hide_possible_values = true, ignore_case = true)]
-    pub fill: Option<rnn::tasks::forecast::Fill>,
-    /// A forecaster's --data: the CSV field separator (one ASCII character) [default: the training file's].
-    #[arg(long)]
-    pub delimiter: Option<char>,
+    /// --where, --fill, --delimiter.
+    #[command(flatten)]
+    pub reading: crate::cmd::forecast::Reading,
 }
 
 /// Runs the command.
@@ -36,19 +29,14 @@ pub fn run(a: &DiagnoseArgs) -> CliResult {
     // a forecaster's data read as `rnn forecast` reads it: the errors of a
     // gap or of another separator say to pass --fill or --delimiter, which
     // this command refused (the CLI sweep of session 55)
-    let reading = crate::cmd::forecast::Reading {
-        rows: a.rows.as_deref(),
-        fill: a.fill,
-        delimiter: a.delimiter,
-    };
-    let flow = if a.rows.is_some() || a.fill.is_some() || a.delimiter.is_some() {
+    let flow = if a.reading.given() {
         let task = rnn::io::model_file::ModelFile::load(&a.model)?.task;
         if task != rnn::io::model_file::Task::Forecast {
             return Err(crate::error::CliError::Usage(format!(
                 "rnn diagnose: --where, --fill and --delimiter are for forecasters, not '{task}' models"
             )));
         }
-        let fc = crate::cmd::forecast::load_forecaster(&a.model, &reading)?;
+        let fc = crate::cmd::forecast::load_forecaster(&a.model, &a.reading)?;
         let what = a.data.display().to_string();
         fc.diagnose(&fc.read_series(&a.data)?, &what)?
     } else {

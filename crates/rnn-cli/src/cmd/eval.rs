@@ -87,17 +87,9 @@ pub struct EvalArgs {
     /// forecast: season of the seasonal-naive baseline and MASE (default: stored with the model).
     #[arg(long)]
     pub season: Option<usize>,
-    /// forecast: only the rows whose column holds this value, as
-    /// COLUMN=VALUE (one series of a file of several) [default: the model's
-    /// --where, if it was trained with one; `--where all`: every row].
-    #[arg(long = "where", value_name = "COLUMN=VALUE")]
-    pub rows: Option<String>,
-    /// forecast: fill gaps in --data: none, linear, ffill [default: as the model was trained].
-    #[arg(long, value_enum, hide_possible_values = true, ignore_case = true)]
-    pub fill: Option<rnn::tasks::forecast::Fill>,
-    /// forecast: the CSV field separator of --data (one ASCII character) [default: the training file's].
-    #[arg(long)]
-    pub delimiter: Option<char>,
+    /// forecast: --where, --fill, --delimiter.
+    #[command(flatten)]
+    pub reading: crate::cmd::forecast::Reading,
     /// classify: warping window of the 1-NN DTW baseline: auto (the full
     /// window unless its work exceeds about a minute on two cores, then the
     /// widest band that fits), full, or a fraction of the longest sequence's
@@ -129,11 +121,11 @@ pub fn run(args: &EvalArgs) -> CliResult {
         )));
     }
     let forecast_flags = [
-        ("--where", args.rows.is_some()),
+        ("--where", args.reading.rows.is_some()),
         ("--test", args.test.is_some()),
         ("--season", args.season.is_some()),
-        ("--fill", args.fill.is_some()),
-        ("--delimiter", args.delimiter.is_some()),
+        ("--fill", args.reading.fill.is_some()),
+        ("--delimiter", args.reading.delimiter.is_some()),
     ];
     for (flag, given) in forecast_flags {
         if given && mf.task != Task::Forecast {
@@ -172,13 +164,9 @@ pub fn run(args: &EvalArgs) -> CliResult {
 
 /// The forecast part of `rnn eval`: the library's scores, as a table or JSON.
 fn eval_forecast(args: &EvalArgs) -> CliResult {
-    let reading = crate::cmd::forecast::Reading {
-        rows: args.rows.as_deref(),
-        fill: args.fill,
-        delimiter: args.delimiter,
-    };
-    let fc = crate::cmd::forecast::load_forecaster(args.first_model(), &reading)?;
-    let series = crate::cmd::forecast::read_series(&fc, &args.data, &reading)?;
+    let reading = &args.reading;
+    let fc = crate::cmd::forecast::load_forecaster(args.first_model(), reading)?;
+    let series = crate::cmd::forecast::read_series(&fc, &args.data, reading)?;
     // without --test and --season an error can only come of the data (too
     // few rows for the model's test block): it names the file
     let r = fc.evaluate(&series, args.test, args.season).map_err(|e| {

@@ -190,16 +190,29 @@ pub fn parse_where(s: Option<&str>) -> CliResult<Option<RowFilter>> {
     Ok(s.map(str::parse).transpose()?)
 }
 
-/// How `rnn forecast` and `rnn eval` read a forecaster's data file, each
-/// in place of what the model stored from its training file when given.
-#[derive(Clone, Debug, Default)]
-pub struct Reading<'a> {
-    /// `--where COLUMN=VALUE`, or `all` (every row, whatever the model stored).
-    pub rows: Option<&'a str>,
-    /// `--fill`.
+/// How `rnn forecast`, `rnn eval` and `rnn diagnose` read a forecaster's
+/// data file, each flag in place of what the model stored from its
+/// training file when given.
+#[derive(Args, Clone, Debug, Default)]
+pub struct Reading {
+    /// A forecaster's --data: only the rows whose column holds this value,
+    /// as COLUMN=VALUE (one series of a file of several) [default: the
+    /// model's --where, if it was trained with one; `--where all`: every row].
+    #[arg(long = "where", value_name = "COLUMN=VALUE")]
+    pub rows: Option<String>,
+    /// A forecaster's --data: fill gaps (none, linear, ffill) [default: as the model was trained].
+    #[arg(long, value_enum, hide_possible_values = true, ignore_case = true)]
     pub fill: Option<rnn::tasks::forecast::Fill>,
-    /// `--delimiter`.
+    /// A forecaster's --data: the CSV field separator (one ASCII character) [default: the training file's].
+    #[arg(long)]
     pub delimiter: Option<char>,
+}
+
+impl Reading {
+    /// Whether any of the flags was given.
+    pub fn given(&self) -> bool {
+        self.rows.is_some() || self.fill.is_some() || self.delimiter.is_some()
+    }
 }
 
 /// The model in `dir`, reading its data as `reading` says where it says.
@@ -207,7 +220,7 @@ pub struct Reading<'a> {
 pub fn load_forecaster(dir: &std::path::Path, reading: &Reading) -> CliResult<Forecaster> {
     let mut fc = Forecaster::load(dir)?;
     warn_unfinished(&fc);
-    match reading.rows {
+    match reading.rows.as_deref() {
         Some(all) if all.eq_ignore_ascii_case("all") => fc.meta.rows = None,
         rows => {
             if let Some(rows) = parse_where(rows)? {

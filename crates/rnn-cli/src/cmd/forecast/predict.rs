@@ -59,17 +59,9 @@ pub struct ForecastArgs {
     /// Replace the --plot file if it already exists.
     #[arg(long)]
     pub force: bool,
-    /// Only the rows whose column holds this value (one series of a file of
-    /// several) [default: the model's --where, if it was trained with one;
-    /// `--where all`: every row].
-    #[arg(long = "where", value_name = "COLUMN=VALUE")]
-    pub rows: Option<String>,
-    /// Fill gaps in --data: none, linear, ffill [default: as the model was trained].
-    #[arg(long, value_enum, hide_possible_values = true, ignore_case = true)]
-    pub fill: Option<rnn::tasks::forecast::Fill>,
-    /// The CSV field separator of --data (one ASCII character) [default: the training file's].
-    #[arg(long)]
-    pub delimiter: Option<char>,
+    /// --where, --fill, --delimiter.
+    #[command(flatten)]
+    pub reading: super::Reading,
     /// Print one JSON object instead of CSV: origin, horizon, strategy, level and the steps (time,
     /// forecast, actual, lower, upper; null where the CSV's field is empty or absent).
     #[arg(long)]
@@ -106,13 +98,9 @@ pub fn run_forecast(args: &ForecastArgs) -> CliResult {
         inputs.push(&args.data);
         rnn::io::refuse_output(path, args.force, &inputs)?;
     }
-    let reading = super::Reading {
-        rows: args.rows.as_deref(),
-        fill: args.fill,
-        delimiter: args.delimiter,
-    };
-    let fc = super::load_forecaster(&args.model, &reading)?;
-    let series = read_series(&fc, &args.data, &reading)?;
+    let reading = &args.reading;
+    let fc = super::load_forecaster(&args.model, reading)?;
+    let series = read_series(&fc, &args.data, reading)?;
     let r = fc.report(&series, args.horizon, args.holdout)?;
     // the plot first: a path it cannot be written to fails before a
     // complete result reaches stdout
