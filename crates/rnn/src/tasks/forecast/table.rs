@@ -492,7 +492,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("s.csv:2: 2 fields, but the header has 1 columns"),
+            e.contains("s.csv:2: 2 fields, but the header has 1 column ("),
             "{e}"
         );
         assert!(e.contains("pass --delimiter ';'"), "{e}");
