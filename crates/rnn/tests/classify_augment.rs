@@ -177,7 +177,7 @@ fn a_cropped_window_batch_is_padded_with_its_own_length() {
     let ts = |text: &str| Dataset::parse_ts(Path::new("n.ts"), text, Fill::Linear, None).unwrap();
     let (one, two) = (ts("1,2,3:a\n4,5:b\n"), ts("1,2:3,4:a\n4,5:6,7:b\n"));
     let e = Encoded::new(&two, &Normaliser::fit(Norm::Dimension, &one), 1).unwrap_err();
-    assert!(e.to_string().starts_with("norm: expected a normaliser for frames of 2 values, got mean: 1 values for 2 dimensions"), "{e}");
+    assert!(e.to_string().starts_with("norm: expected a normaliser for frames of 2 values, got mean: 1 value for 2 dimensions"), "{e}");
 }
 
 #[test]

@@ -624,7 +624,7 @@ fn weka_arff_layout() {
         arff(&format!("{rel}'1\\n2',x\n'1',x\n")),
         "x.arff",
         6,
-        "1 dimensions, expected 2",
+        "1 dimension, expected 2",
     );
     let e = arff("@relation r\n@attribute a numeric\n").unwrap_err();
     assert!(e.to_string().contains("no @data line"), "{e}");

@@ -200,11 +200,11 @@ fn a_model_whose_normaliser_does_not_fit_is_an_error_not_a_panic() {
     let e = edited(&|m| {
         m["normaliser"].as_object_mut().unwrap().remove("scale_std");
     });
-    assert!(e.contains("scale_std: 0 values for 1 dimensions"), "{e}");
+    assert!(e.contains("scale_std: 0 values for 1 dimension"), "{e}");
     let e = edited(&|m| {
         m["normaliser"].as_object_mut().unwrap().remove("value_std");
     });
-    assert!(e.contains("value_std: 0 values for 1 dimensions"), "{e}");
+    assert!(e.contains("value_std: 0 values for 1 dimension"), "{e}");
     let e = edited(&|m| m["normaliser"]["value_unit"] = serde_json::json!([0.0]));
     assert!(
         e.contains("value_unit: 0 is not a finite positive number"),

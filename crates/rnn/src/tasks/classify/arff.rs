@@ -209,7 +209,10 @@ impl Dataset {
                             "{}, but the model reads {want}",
                             crate::tasks::counted(d, "dimension", "dimensions")
                         ),
-                        _ => format!("{d} dimensions, expected {want} (as on line {first})"),
+                        _ => format!(
+                            "{}, expected {want} (as on line {first})",
+                            crate::tasks::counted(d, "dimension", "dimensions")
+                        ),
                     },
                 ));
             }

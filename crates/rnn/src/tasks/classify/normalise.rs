@@ -414,7 +414,11 @@ impl Normaliser {
     pub fn check(&self, dims: usize) -> std::result::Result<(), String> {
         let need = |name: &str, v: &[f64], positive: bool| -> std::result::Result<(), String> {
             if v.len() != dims {
-                return Err(format!("{name}: {} values for {dims} dimensions", v.len()));
+                return Err(format!(
+                    "{name}: {} for {}",
+                    crate::tasks::counted(v.len(), "value", "values"),
+                    crate::tasks::counted(dims, "dimension", "dimensions")
+                ));
             }
             match v
                 .iter()

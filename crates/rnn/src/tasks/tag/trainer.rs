@@ -559,7 +559,10 @@ impl Trainer {
                 if stale >= cfg.patience {
                     say(
                         &mut emit,
-                        format!("no better dev {score_name} for {stale} epochs: stopping"),
+                        format!(
+                            "no better dev {score_name} for {}: stopping",
+                            crate::tasks::counted(stale, "epoch", "epochs")
+                        ),
                     );
                     s.stopped_early = true;
                     break;

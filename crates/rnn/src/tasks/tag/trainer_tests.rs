@@ -123,7 +123,7 @@ fn early_stopping_decays_the_learning_rate() {
     assert_eq!((summary.epochs, summary.best_epoch), (2, 1));
     assert_eq!(
         lines.last().unwrap(),
-        "no better dev f1 for 1 epochs: stopping"
+        "no better dev f1 for 1 epoch: stopping"
     );
     assert!(
         lines[0].starts_with("train: 5 sentences, 20 tokens, 3 tags"),
