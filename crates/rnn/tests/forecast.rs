@@ -659,3 +659,55 @@ fn a_recursive_forecast_past_f32_names_the_horizon() {
     assert!(f.iter().all(|v| v.abs() <= f64::from(f32::MAX)));
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// A model of monthly rows given daily ones reads each day as a month: the
+/// forecast is of the next "month" of a daily file. The training file's
+/// step is saved (`time_step`) and data of another step is read with a
+/// warning naming both steps; data of the same step, written in another
+/// label form (quarters as dates 3 months apart), or without a time
+/// column, is not warned of.
+#[test]
+fn rows_of_another_time_step_than_the_training_files_are_warned_of() {
+    let out = dir("time-step");
+    std::fs::create_dir_all(&out).unwrap();
+    let csv = |name: &str, label: &dyn Fn(usize) -> String| {
+        let p = out.join(name);
+        let rows: String = (0..60)
+            .map(|i| format!("{},{}\n", label(i), 10.0 + (i as f64 * 0.7).sin()))
+            .collect();
+        std::fs::write(&p, format!("date,sine\n{rows}")).unwrap();
+        p
+    };
+    let month = |i: usize| format!("{}-{:02}", 2000 + i / 12, i % 12 + 1);
+    let monthly = csv("monthly.csv", &month);
+    let daily = csv("daily.csv", &|i| {
+        let d = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Days::new(i as u64);
+        d.to_string()
+    });
+    let month_ends = csv("month-ends.csv", &|i| {
+        let first = chrono::NaiveDate::from_ymd_opt(2000 + i as i32 / 12, i as u32 % 12 + 1, 1);
+        (first.unwrap() + chrono::Months::new(1))
+            .pred_opt()
+            .unwrap()
+            .to_string()
+    });
+    let model = out.join("m");
+    let mut cfg = small(4, 6);
+    Trainer::new(cfg, &monthly, &model)
+        .unwrap()
+        .fit(Budget::Epochs(1), &mut ())
+        .unwrap();
+    let m = Forecaster::load(&model).unwrap();
+    assert_eq!(m.meta.time_step.as_deref(), Some("1 month"));
+    let w = m.read_series(&daily).unwrap().warnings;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].ends_with("daily.csv: its rows are 1 day apart (time labels \"2020-01-01\", \"2020-01-02\"), the training file's were 1 month apart: the model reads each row as 1 month after the one before"),
+        "{}",
+        w[0]
+    );
+    for same in [&monthly, &month_ends] {
+        assert_eq!(m.read_series(same).unwrap().warnings, Vec::<String>::new());
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -60,6 +60,12 @@ pub struct ForecastMeta {
     pub features: Vec<String>,
     /// Time column name, if any.
     pub time: Option<String>,
+    /// The usual step between the training file's rows, from its time
+    /// labels ([`crate::tasks::forecast::time_step`]: `1 month`, `1 day`);
+    /// none without a time column, when the labels are not understood,
+    /// and in older files. Data of another step is warned of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_step: Option<String>,
     /// How gaps were filled.
     pub fill: Fill,
     /// Input steps per forecast.

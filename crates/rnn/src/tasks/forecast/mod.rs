@@ -52,7 +52,9 @@ mod windows;
 pub use crate::tasks::fill::{fill_gaps, is_missing, Fill};
 pub use arma::Arma;
 pub use baselines::{mae, mase_scale, naive, rmse, seasonal_naive};
-pub use calendar::{check_time_order, default_season, extend_time, time_axis, uneven_time_step};
+pub use calendar::{
+    check_time_order, default_season, extend_time, time_axis, time_step, uneven_time_step,
+};
 pub use choose::{val_origins, val_rows};
 pub use config::{check_delimiter, Choose, TrainConfig};
 pub use diagnose::FLOW_WINDOWS;

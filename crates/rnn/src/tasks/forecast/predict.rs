@@ -138,9 +138,28 @@ impl Forecaster {
     }
 
     /// Reads a CSV file with the model's columns (see [`ForecastMeta::read_series`]).
+    ///
+    /// Rows whose time labels step otherwise than the training file's (a
+    /// model of monthly data given daily rows) are read all the same, each
+    /// row one step of the training series, and warned of in
+    /// `series.warnings`.
     pub fn read_series(&self, data: &Path) -> Result<Series> {
-        let series = self.meta.read_series(data)?;
+        let mut series = self.meta.read_series(data)?;
         series.check_domain(self.meta.pipeline.transform)?;
+        let step = series
+            .time_name
+            .as_ref()
+            .and_then(|_| super::time_step(&series.time));
+        if let (Some(trained), Some(step)) = (&self.meta.time_step, step) {
+            if *trained != step {
+                series.warnings.push(format!(
+                    "{}: its rows are {step} apart (time labels {:?}, {:?}), the training file's were {trained} apart: the model reads each row as {trained} after the one before",
+                    data.display(),
+                    series.time[0].trim(),
+                    series.time[1].trim()
+                ));
+            }
+        }
         Ok(series)
     }
 

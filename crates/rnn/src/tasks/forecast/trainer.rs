@@ -230,6 +230,10 @@ impl Trainer {
             target: series.target_name.clone(),
             features: series.feature_names.clone(),
             time: series.time_name.clone(),
+            time_step: series
+                .time_name
+                .as_ref()
+                .and_then(|_| super::time_step(&series.time)),
             fill: a.fill,
             window: a.window,
             horizon: a.horizon,

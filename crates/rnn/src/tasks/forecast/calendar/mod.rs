@@ -12,9 +12,11 @@ use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime};
 
 mod dates;
 mod months;
+mod step;
 
 pub(crate) use months::month_of_name;
 use months::{format_month, month_label, MonthStyle};
+pub use step::time_step;
 
 /// How a date-time label gives its zone.
 #[derive(Clone, Copy, Debug, PartialEq)]
