@@ -711,3 +711,46 @@ fn rows_of_another_time_step_than_the_training_files_are_warned_of() {
     }
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+/// A recursive forecaster averaged with an ARMA model computes the ARMA's
+/// weights of every lead (`Arma::linear`, at most 4,096 leads): a longer
+/// --horizon ran every network step first and then failed naming
+/// `outputs`, an argument the user never gave. It is refused before any
+/// step, naming --horizon and the most steps there are; that many forecast.
+#[test]
+fn a_horizon_past_the_arma_models_leads_is_refused_first_naming_the_horizon() {
+    let out = dir("arma-horizon");
+    // the differenced ARMA(1,1) of the test above, whose ARMA model is kept
+    let mut state = 9u64;
+    let mut noise = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let (mut y, mut d, mut a) = (vec![-3.0], 0.0, 0.0);
+    for _ in 1..200 {
+        let e = noise();
+        d = 0.5 * d + e - 0.9 * a;
+        a = e;
+        y.push(y.last().unwrap() + d);
+    }
+    let s = Series::from_values("v", y);
+    let mut cfg = TrainConfig::auto("v", 20);
+    (cfg.hidden, cfg.ensemble, cfg.strategy) = (4, 1, Strategy::Recursive);
+    Trainer::from_series(cfg, s.clone(), &out)
+        .unwrap()
+        .fit(Budget::Epochs(1), &mut ())
+        .unwrap();
+    let m = Forecaster::load(&out).unwrap();
+    let c = m.meta.choice.clone().unwrap();
+    assert!(c.arma.is_some() && c.arma_window.is_some(), "{c:?}");
+    let e = m.forecast(&s, 4097).unwrap_err().to_string();
+    assert!(
+        e.starts_with("--horizon 4097: this model averages its forecasts with ARMA(")
+            && e.ends_with("whose forecast weights are computed for at most 4096 steps ahead: forecast at most 4096 steps"),
+        "{e}"
+    );
+    assert_eq!(m.forecast(&s, 4096).unwrap().len(), 4096);
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -176,6 +176,18 @@ impl Forecaster {
                 crate::tasks::counted(h, "step", "steps")
             )));
         }
+        // the ARMA model's forecast weights are computed lead by lead, for
+        // at most MAX_LAGS leads (`Arma::linear`): refused here, before any
+        // network step, naming the flag (it was `outputs`, after them all)
+        let lags = super::level::MAX_LAGS;
+        if let Some(a) = self.meta.choice.as_ref().and_then(|c| c.arma.as_ref()) {
+            if horizon > lags {
+                return Err(Error::Config(format!(
+                    "--horizon {horizon}: this model averages its forecasts with {}, whose forecast weights are computed for at most {lags} steps ahead: forecast at most {lags} steps",
+                    a.describe()
+                )));
+            }
+        }
         // per step: each network's forecast, the mean, the bounds and the
         // report's line (under a hundred bytes in all)
         let per_step = 8.0 * (self.members.len() as f64 + 1.0) + 100.0;
@@ -265,8 +277,14 @@ impl Forecaster {
     }
 
     /// One network's normalised forecast of `horizon` steps after the encoded
-    /// rows `enc` (`[M, I]`).
-    fn network(&self, model: &Model<f32>, enc: &[f64], horizon: usize) -> Result<Vec<f64>> {
+    /// rows `enc` (`[M, I]`) of the target values `hist`.
+    fn network(
+        &self,
+        model: &Model<f32>,
+        enc: &[f64],
+        hist: &[f64],
+        horizon: usize,
+    ) -> Result<Vec<f64>> {
         let meta = &self.meta;
         let width = 1 + meta.features.len();
         let w = meta.window;
@@ -285,8 +303,17 @@ impl Forecaster {
         };
         // the share of the correction kept (1 without the AR skip)
         let share = if meta.ar_skip { meta.correction } else { 1.0 };
+        let choice = meta.choice.as_ref();
+        let arma = choice.and_then(|c| c.arma.as_ref().zip(c.arma_window));
         let mut out = if meta.recursive() {
             let mut out = Vec::with_capacity(horizon);
+            // the decoded forecast is checked at 4,096 steps, then at each
+            // doubling (its cost stays under that of the steps): the
+            // transform and differencing undone can leave f32's range long
+            // before the networks' own values do (a log model's forecast of
+            // 10 million steps ran 21 s before the error). With an ARMA
+            // model the horizon is at most 4,096 (`check_horizon`).
+            let mut check_at = if arma.is_none() { 4096 } else { usize::MAX };
             for _ in 0..horizon {
                 let net = share as f32 * head.predict(Input::Dense(&win), w, 1, None)?[0];
                 let next = if meta.ar_skip {
@@ -304,6 +331,20 @@ impl Forecaster {
                 if !next.is_finite() {
                     break; // the first step: the weights' fault, named by the caller
                 }
+                if out.len() == check_at {
+                    check_at = check_at.saturating_mul(2);
+                    let values = meta.pipeline.decode(hist, &out)?;
+                    // a first step past the range is the weights' fault,
+                    // named by the caller after the loop
+                    if values[0].is_finite() && values[0].abs() <= f64::from(f32::MAX) {
+                        if let Some(k) = values
+                            .iter()
+                            .position(|v| !v.is_finite() || v.abs() > f64::from(f32::MAX))
+                        {
+                            return Err(past_f32(horizon, k + 1, values[k]));
+                        }
+                    }
+                }
                 win.drain(..width);
                 win.push(next);
             }
@@ -317,11 +358,7 @@ impl Forecaster {
                 .collect()
         };
         // the forecast combination with the ARMA model, on its own window
-        let choice = meta.choice.as_ref();
-        if let (Some(a), Some(wa)) = (
-            choice.and_then(|c| c.arma.as_ref()),
-            choice.and_then(|c| c.arma_window),
-        ) {
+        if let Some((a, wa)) = arma {
             let x = &enc[enc.len() - wa * width..];
             let arma = a.linear(wa, width, horizon)?.outputs_of(x);
             for (v, a) in out.iter_mut().zip(&arma) {
@@ -352,7 +389,7 @@ impl Forecaster {
                     k => member_dir(Path::new(&self.name), k).display().to_string(),
                 };
                 let named = |e: Error| e.of_model(&name);
-                let pred = self.network(m, &enc, horizon)?;
+                let pred = self.network(m, &enc, hist, horizon)?;
                 crate::error::finite_outputs(&pred, |k| {
                     format!("forecast step {} (normalised)", k + 1)
                 })
