@@ -632,7 +632,7 @@ fn a_history_is_refused_by_a_forecaster_of_other_networks_or_another_series() {
 fn a_recursive_forecast_past_f32_names_the_horizon() {
     let out = dir("past-f32");
     let mut cfg = small(4, 6);
-    cfg.strategy = Strategy::Recursive;
+    (cfg.strategy, cfg.ensemble) = (Strategy::Recursive, 3);
     cfg.transform = rnn::tasks::forecast::Transform::Log;
     cfg.diff = vec![1];
     // growing 5 % a step: about 1,700 steps from 20 to f32's 3.4e38
@@ -657,6 +657,10 @@ fn a_recursive_forecast_past_f32_names_the_horizon() {
     assert!((100..100_000).contains(&most), "{e}");
     let f = m.forecast(&series, most).unwrap();
     assert!(f.iter().all(|v| v.abs() <= f64::from(f32::MAX)));
+    // the earliest step of any of the ensemble's networks (each runs to its
+    // own: the first network's step was named, and a later one's came sooner)
+    let e = m.forecast(&series, most + 1).unwrap_err().to_string();
+    assert!(e.contains(&format!("at step {} (", most + 1)), "{e}");
     std::fs::remove_dir_all(&out).unwrap();
 }
 

@@ -66,6 +66,22 @@ fn past_f32(horizon: usize, step: usize, value: f64) -> Error {
     ))
 }
 
+/// The first step (from 1) of decoded forecast `values` past the range of
+/// f32, with its value.
+fn first_past_f32(values: &[f64]) -> Option<(usize, f64)> {
+    values
+        .iter()
+        .position(|v| !v.is_finite() || v.abs() > f64::from(f32::MAX))
+        .map(|k| (k + 1, values[k]))
+}
+
+/// One network's forecast in normalised units, or the first step (from 1)
+/// at which it left f32's range and the value there.
+enum Outcome {
+    Values(Vec<f64>),
+    Past(usize, f64),
+}
+
 /// The directory of ensemble member `k` (1, 2, ...) of the model in `dir`.
 pub fn member_dir(dir: &Path, k: usize) -> PathBuf {
     dir.join(format!("member-{k}"))
@@ -284,7 +300,7 @@ impl Forecaster {
         enc: &[f64],
         hist: &[f64],
         horizon: usize,
-    ) -> Result<Vec<f64>> {
+    ) -> Result<Outcome> {
         let meta = &self.meta;
         let width = 1 + meta.features.len();
         let w = meta.window;
@@ -325,7 +341,7 @@ impl Forecaster {
                     // each step fed the last: growth compounds until f32
                     // overflows (a log model's forecast of 10 million steps
                     // ran 33 s, then blamed the weights)
-                    return Err(past_f32(horizon, out.len() + 1, f64::from(next)));
+                    return Ok(Outcome::Past(out.len() + 1, f64::from(next)));
                 }
                 out.push(f64::from(next));
                 if !next.is_finite() {
@@ -336,13 +352,9 @@ impl Forecaster {
                     let values = meta.pipeline.decode(hist, &out)?;
                     // a first step past the range is the weights' fault,
                     // named by the caller after the loop
-                    if values[0].is_finite() && values[0].abs() <= f64::from(f32::MAX) {
-                        if let Some(k) = values
-                            .iter()
-                            .position(|v| !v.is_finite() || v.abs() > f64::from(f32::MAX))
-                        {
-                            return Err(past_f32(horizon, k + 1, values[k]));
-                        }
+                    match first_past_f32(&values) {
+                        Some((step, v)) if step > 1 => return Ok(Outcome::Past(step, v)),
+                        _ => {}
                     }
                 }
                 win.drain(..width);
@@ -365,7 +377,7 @@ impl Forecaster {
                 *v = 0.5 * (*v + a); // (network + ARMA) / 2
             }
         }
-        Ok(out)
+        Ok(Outcome::Values(out))
     }
 
     /// Each network's forecast of the `horizon` rows from row `origin` of
@@ -379,35 +391,45 @@ impl Forecaster {
     ) -> Result<Vec<Vec<f64>>> {
         let enc = self.encoded(series, origin, horizon, self.history_needed())?;
         let hist = &series.target[..origin];
-        std::iter::once(&self.model)
+        // the earliest step any network leaves f32's range at: the most
+        // steps the ensemble can forecast (each network is run to its own)
+        let mut past: Option<(usize, f64)> = None;
+        let mut all = Vec::with_capacity(1 + self.members.len());
+        for (k, m) in std::iter::once(&self.model)
             .chain(&self.members)
             .enumerate()
-            .map(|(k, m)| {
-                // non-finite outputs are an error naming the model (member k's directory)
-                let name = match k {
-                    0 => self.name.clone(),
-                    k => member_dir(Path::new(&self.name), k).display().to_string(),
-                };
-                let named = |e: Error| e.of_model(&name);
-                let pred = self.network(m, &enc, hist, horizon)?;
-                crate::error::finite_outputs(&pred, |k| {
-                    format!("forecast step {} (normalised)", k + 1)
-                })
-                .map_err(named)?;
-                let values = self.meta.pipeline.decode(hist, &pred)?;
-                crate::error::finite_outputs(&values[..1], |k| format!("forecast step {}", k + 1))
-                    .map_err(named)?;
-                // later steps past f32's range: the horizon's doing (a log
-                // model's 60,000 steps printed 4.6e270 with exit 0)
-                if let Some(k) = values
-                    .iter()
-                    .position(|v| !v.is_finite() || v.abs() > f64::from(f32::MAX))
-                {
-                    return Err(past_f32(horizon, k + 1, values[k]));
+        {
+            // non-finite outputs are an error naming the model (member k's directory)
+            let name = match k {
+                0 => self.name.clone(),
+                k => member_dir(Path::new(&self.name), k).display().to_string(),
+            };
+            let named = |e: Error| e.of_model(&name);
+            let pred = match self.network(m, &enc, hist, horizon)? {
+                Outcome::Values(pred) => pred,
+                Outcome::Past(step, v) => {
+                    past = past.filter(|p| p.0 <= step).or(Some((step, v)));
+                    continue;
                 }
-                Ok(values)
+            };
+            crate::error::finite_outputs(&pred, |k| {
+                format!("forecast step {} (normalised)", k + 1)
             })
-            .collect()
+            .map_err(named)?;
+            let values = self.meta.pipeline.decode(hist, &pred)?;
+            crate::error::finite_outputs(&values[..1], |k| format!("forecast step {}", k + 1))
+                .map_err(named)?;
+            // later steps past f32's range: the horizon's doing (a log
+            // model's 60,000 steps printed 4.6e270 with exit 0)
+            match first_past_f32(&values) {
+                Some((step, v)) => past = past.filter(|p| p.0 <= step).or(Some((step, v))),
+                None => all.push(values),
+            }
+        }
+        match past {
+            Some((step, v)) => Err(past_f32(horizon, step, v)),
+            None => Ok(all),
+        }
     }
 
     /// Forecasts the `horizon` rows from row `origin` of `series` on, reading
