@@ -167,6 +167,11 @@ pub struct Summary {
     pub stopped_early: bool,
     /// Seconds the run took.
     pub seconds: f64,
+    /// The epoch whose weights `model.safetensors` holds: the best one, or
+    /// with [`Keep::Last`] the last one run (0 when none was saved).
+    pub kept_epoch: usize,
+    /// The dev score of that epoch (-inf when none was saved).
+    pub kept_score: f64,
 }
 
 /// Trains a tagger on tagged sentences, evaluating on dev data after each
@@ -426,6 +431,8 @@ impl Trainer {
             steps: 0,
             stopped_early: false,
             seconds: 0.0,
+            kept_epoch: 0,
+            kept_score: f64::NEG_INFINITY,
         };
         let (mut stale, mut step, mut summary) = (0usize, 0u64, String::new());
         // the dev loss of the best epoch: between epochs of equal score (a
@@ -547,6 +554,10 @@ impl Trainer {
             let improved = score > s.best_score || (score == s.best_score && dev_loss < best_loss);
             s.epochs = epoch;
             rollback.good(|| (tagger.clone(), self.stepper.optimizers()));
+            if improved || keep_last {
+                // saved above (by rank 0)
+                (s.kept_epoch, s.kept_score) = (epoch, score);
+            }
             if improved {
                 s.best_score = score;
                 best_loss = dev_loss;
