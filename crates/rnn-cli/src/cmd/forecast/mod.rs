@@ -147,7 +147,7 @@ pub struct TrainForecastArgs {
     #[arg(long, default_value_t = 0.1)]
     pub val_frac: f64,
     /// On a NaN/infinite loss, or one over 100 times a know-nothing model's: stop, or rollback (to the last good weights, half the learning rate, the batch skipped; gives up after 3 rollbacks to the same weights).
-    #[arg(long, value_enum, default_value = "stop")]
+    #[arg(long, value_enum, hide_possible_values = true, default_value = "stop")]
     pub on_divergence: rnn::tasks::OnDivergence,
     /// Threads for the matrix products.
     #[arg(long, default_value_t = 1)]

@@ -171,15 +171,16 @@ pub struct TrainConfig {
     /// validation split); the others' seeds are derived from it.
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 0))]
     pub seed: u64,
-    /// Networks trained one after the other, each with its own seed and
-    /// validation split, and averaged.
+    /// Networks trained, each with its own seed and validation split, and
+    /// averaged (--jobs of them at once).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = 5))]
     pub ensemble: usize,
     /// Reservoirs (echo-state networks: random recurrent weights never
     /// trained, a ridge readout fitted in closed form) beside the trained
-    /// networks: mix (as many as networks; the two ensembles' probabilities
-    /// averaged), off (networks only) or only (reservoirs only, no network
-    /// trained).
+    /// networks: mix (as many as networks; their probabilities combined
+    /// with the networks' as --dtw-member says: weighted by estimated
+    /// accuracy with the member, else averaged), off (networks only) or
+    /// only (reservoirs only, no network trained).
     #[cfg_attr(
         feature = "clap",
         arg(long, value_enum, hide_possible_values = true, default_value = "mix")
