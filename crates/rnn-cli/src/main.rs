@@ -46,7 +46,7 @@ static ALLOC: rnn::kernels::LineAligned = rnn::kernels::LineAligned;
     name = "rnn",
     version,
     about = "Recurrent neural networks (Elman, LSTM, GRU) with hand-written BPTT.",
-    after_help = "Run with no command to train a small character-level language model on a built-in text."
+    after_help = "Run with no command to train a small character-level language model on a built-in text.\n\nExamples:\n  rnn                                   # the demo: about a minute, then bits/char and a sample\n  rnn train lm --data tinyshakespeare.txt --out runs/shakespeare\n  rnn generate --model runs/shakespeare --prime \"ROMEO:\" --len 300\n  rnn train --help                      # the four tasks: lm, tag, forecast, classify"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -735,3 +735,49 @@ fn reference_and_trajectory_say_how_far_they_are_from_the_case() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// Every command's `--help` ends in an example of itself (DEVELOPERS.md:
+/// "Every command has `--help` with an example"); the top level's too,
+/// which had none (the tenth sweep).
+#[test]
+fn every_commands_help_has_an_example_of_it() {
+    let commands = [
+        "",
+        "train lm",
+        "train tag",
+        "train forecast",
+        "train classify",
+        "generate",
+        "tag",
+        "forecast",
+        "classify",
+        "eval",
+        "step",
+        "infer",
+        "import",
+        "export",
+        "bench",
+        "diagnose",
+        "visualize",
+        "reference",
+        "trajectory",
+        "gradcheck",
+    ];
+    for c in commands {
+        let mut args: Vec<&str> = c.split_whitespace().collect();
+        args.push("--help");
+        let o = rnn(&args);
+        assert!(o.status.success(), "rnn {c} --help");
+        let help = String::from_utf8_lossy(&o.stdout);
+        let (_, examples) = help
+            .split_once("\nExample")
+            .unwrap_or_else(|| panic!("rnn {c} --help has no Example(s): section:\n{help}"));
+        let usage = format!("rnn {c}");
+        assert!(
+            examples
+                .lines()
+                .any(|l| l.trim_start().starts_with(usage.trim_end())),
+            "rnn {c} --help: no example starts with '{usage}':\n{examples}"
+        );
+    }
+}
