@@ -354,12 +354,10 @@ fn a_seasonal_ar_backbone_is_chosen_saved_and_used() {
     std::fs::remove_dir_all(&out).unwrap();
 }
 
-#[test]
-fn an_arma_model_averaged_with_the_networks_is_saved_and_used() {
-    let out = dir("arma");
-    // differences of an ARMA(1,1) (phi 0.5, theta -0.9: a strong moving
-    // average, which the grid's AR cells follow poorly) summed to a level
-    // that crosses zero, so no transform but none is tried
+/// Differences of an ARMA(1,1) (phi 0.5, theta -0.9: a strong moving
+/// average, which the grid's AR cells follow poorly) summed to a level
+/// that crosses zero, so no transform but none is tried: 200 values.
+fn arma_series() -> Series {
     let mut state = 9u64;
     let mut noise = || {
         state = state
@@ -374,7 +372,13 @@ fn an_arma_model_averaged_with_the_networks_is_saved_and_used() {
         a = e;
         y.push(y.last().unwrap() + d);
     }
-    let s = Series::from_values("v", y);
+    Series::from_values("v", y)
+}
+
+#[test]
+fn an_arma_model_averaged_with_the_networks_is_saved_and_used() {
+    let out = dir("arma");
+    let s = arma_series();
     let mut cfg = TrainConfig::auto("v", 20);
     (cfg.hidden, cfg.ensemble) = (4, 2);
     let mut t = Trainer::from_series(cfg, s.clone(), &out).unwrap();
@@ -696,7 +700,7 @@ fn rows_of_another_time_step_than_the_training_files_are_warned_of() {
             .to_string()
     });
     let model = out.join("m");
-    let mut cfg = small(4, 6);
+    let cfg = small(4, 6);
     Trainer::new(cfg, &monthly, &model)
         .unwrap()
         .fit(Budget::Epochs(1), &mut ())
@@ -724,22 +728,8 @@ fn rows_of_another_time_step_than_the_training_files_are_warned_of() {
 #[test]
 fn a_horizon_past_the_arma_models_leads_is_refused_first_naming_the_horizon() {
     let out = dir("arma-horizon");
-    // the differenced ARMA(1,1) of the test above, whose ARMA model is kept
-    let mut state = 9u64;
-    let mut noise = || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-    };
-    let (mut y, mut d, mut a) = (vec![-3.0], 0.0, 0.0);
-    for _ in 1..200 {
-        let e = noise();
-        d = 0.5 * d + e - 0.9 * a;
-        a = e;
-        y.push(y.last().unwrap() + d);
-    }
-    let s = Series::from_values("v", y);
+    // the series whose ARMA model the test above sees kept
+    let s = arma_series();
     let mut cfg = TrainConfig::auto("v", 20);
     (cfg.hidden, cfg.ensemble, cfg.strategy) = (4, 1, Strategy::Recursive);
     Trainer::from_series(cfg, s.clone(), &out)
