@@ -148,6 +148,34 @@ fn forecaster_diagnostics_and_diagnose() {
         lines.contains("\nlayer 1 direction 0: |dE_T/ds_t| "),
         "{lines}"
     );
+    assert!(v.get("warnings").is_none(), "{v}");
+    // the same values a month apart, where the training file's were a year
+    // apart: measured all the same, and warned of on stderr and in --json
+    let text = std::fs::read_to_string(&data).unwrap();
+    let monthly: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match (i, l.split_once(',')) {
+            (0, _) | (_, None) => format!("{l}\n"),
+            (i, Some((_, v))) => format!("{}-{:02},{v}\n", 1700 + (i - 1) / 12, (i - 1) % 12 + 1),
+        })
+        .collect();
+    let m = dir.join("monthly.csv");
+    std::fs::write(&m, monthly).unwrap();
+    let r = rnn(&[
+        "diagnose",
+        "--model",
+        o,
+        "--data",
+        m.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", common::stderr(&r));
+    let w = "monthly.csv: its rows step by 1 month (time labels \"1700-01\", \"1700-02\"), the training file's by 1 (integer labels): the model reads each row as one step of the training file's";
+    let e = common::stderr(&r);
+    assert!(e.starts_with("warning: ") && e.contains(w), "{e}");
+    let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert!(v["warnings"][0].as_str().unwrap().contains(w), "{v}");
     // a series too short for one window: one line naming the file, exit 2
     let short = dir.join("short.csv");
     std::fs::write(&short, "YEAR,SUNACTIVITY\n1700,5\n1701,11\n1702,16\n").unwrap();

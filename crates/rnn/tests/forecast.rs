@@ -710,7 +710,7 @@ fn rows_of_another_time_step_than_the_training_files_are_warned_of() {
     let w = m.read_series(&daily).unwrap().warnings;
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(
-        w[0].ends_with("daily.csv: its rows are 1 day apart (time labels \"2020-01-01\", \"2020-01-02\"), the training file's were 1 month apart: the model reads each row as 1 month after the one before"),
+        w[0].ends_with("daily.csv: its rows step by 1 day (time labels \"2020-01-01\", \"2020-01-02\"), the training file's by 1 month: the model reads each row as one step of the training file's"),
         "{}",
         w[0]
     );

@@ -38,10 +38,16 @@ pub fn run(a: &DiagnoseArgs) -> CliResult {
         }
         let fc = crate::cmd::forecast::load_forecaster(&a.model, &a.reading)?;
         let what = a.data.display().to_string();
-        fc.diagnose(&fc.read_series(&a.data)?, &what)?
+        let series = fc.read_series(&a.data)?;
+        let mut flow = fc.diagnose(&series, &what)?;
+        flow.warnings = series.warnings;
+        flow
     } else {
         rnn::tasks::insight::diagnose(&a.model, &a.data)?
     };
+    for w in &flow.warnings {
+        logln!("warning: {w}");
+    }
     Ok(match a.json {
         true => outln!("{}", serde_json::to_value(&flow).unwrap_or_default()),
         false => out!("{}", flow.report()),

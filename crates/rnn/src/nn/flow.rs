@@ -110,6 +110,12 @@ pub struct Flow {
     pub layers: Vec<LayerFlow>,
     /// `||dE/dθ||` of the mean loss over the batch, per parameter tensor.
     pub grad_norms: std::collections::BTreeMap<String, f64>,
+    /// What reading the data found odd without stopping, one line each (a
+    /// forecaster's series: uneven time labels, rows of another time step
+    /// than the training file's): shown as warnings; none from
+    /// [`gradient_flow`] itself.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Flow {
@@ -374,6 +380,7 @@ fn assemble<T: Float>(
         steps,
         layers,
         grad_norms,
+        warnings: Vec::new(),
     }
 }
 

@@ -169,7 +169,7 @@ impl Forecaster {
         if let (Some(trained), Some(step)) = (&self.meta.time_step, step) {
             if *trained != step {
                 series.warnings.push(format!(
-                    "{}: its rows are {step} apart (time labels {:?}, {:?}), the training file's were {trained} apart: the model reads each row as {trained} after the one before",
+                    "{}: its rows step by {step} (time labels {:?}, {:?}), the training file's by {trained}: the model reads each row as one step of the training file's",
                     data.display(),
                     series.time[0].trim(),
                     series.time[1].trim()
