@@ -306,7 +306,7 @@ fn bad_files_and_flags_are_one_line_and_exit_2() {
     let out = dir.join("m");
     assert_bad_input(
         &rnn(&["train", "classify", "--train", s(&bad), "--out", s(&out)]),
-        "bad.ts:4: dimension 2 has 1 values but dimension 1 has 2",
+        "bad.ts:4: dimension 2 has 1 value but dimension 1 has 2",
     );
     let good = fixture("JapaneseVowels_TRAIN_small.ts");
     // the good file trained with one bad flag

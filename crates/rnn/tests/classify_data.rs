@@ -243,11 +243,18 @@ fn malformed_ts_files_name_the_line() {
         2,
         "3 fields separated by ':', expected 1 dimension and a label (as line 1)",
     );
+    // a line without its ':' (counted in the singular: "1 fields" before)
+    fails_at(
+        ts("1,2:a\n1,2\n"),
+        "x.ts",
+        2,
+        "1 field separated by ':', expected 1 dimension and a label (as line 1)",
+    );
     fails_at(
         ts("@dimensions 2\n@data\n1,2:3,4:a\n1,2:3:a\n"),
         "x.ts",
         4,
-        "dimension 2 has 1 values but dimension 1 has 2",
+        "dimension 2 has 1 value but dimension 1 has 2",
     );
     fails_at(
         ts("@equalLength true\n@seriesLength 3\n@data\n1,2,3:a\n1,2:a\n"),
@@ -618,7 +625,7 @@ fn weka_arff_layout() {
         arff(&format!("{rel}'1,2\\n3',x\n")),
         "x.arff",
         5,
-        "dimension 2 has 1 values",
+        "dimension 2 has 1 value",
     );
     fails_at(
         arff(&format!("{rel}'1\\n2',x\n'1',x\n")),

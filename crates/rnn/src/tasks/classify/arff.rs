@@ -234,9 +234,9 @@ impl Dataset {
                 return Err(err(
                     n,
                     format!(
-                        "dimension {} has {} values, dimension 1 has {len}",
+                        "dimension {} has {}, dimension 1 has {len}",
                         k + 1,
-                        cols[k].len()
+                        crate::tasks::counted(cols[k].len(), "value", "values")
                     ),
                 ));
             }

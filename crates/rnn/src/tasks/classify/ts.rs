@@ -17,6 +17,7 @@
 
 use super::data::{parse_value, Dataset, RawSequence};
 use super::fill::Fill;
+use crate::tasks::counted;
 use crate::{Error, Result};
 use std::path::Path;
 
@@ -213,8 +214,8 @@ impl Dataset {
                 return Err(err(
                     n,
                     format!(
-                        "{} fields separated by ':', expected {d} dimension{}{what} (as {})",
-                        fields.len(),
+                        "{} separated by ':', expected {d} dimension{}{what} (as {})",
+                        counted(fields.len(), "field", "fields"),
                         if d == 1 { "" } else { "s" },
                         if first == n {
                             source.to_string()
@@ -230,9 +231,9 @@ impl Dataset {
                     .map_err(|e| err(n, format!("dimension {}: {e}", k + 1)))?;
                 if let Some(prev) = dims_values.first().map(Vec::len).filter(|&p| p != v.len()) {
                     return Err(err(n, format!(
-                        "dimension {} has {} values but dimension 1 has {prev} (the dimensions of a series must have the same length)",
+                        "dimension {} has {} but dimension 1 has {prev} (the dimensions of a series must have the same length)",
                         k + 1,
-                        v.len()
+                        counted(v.len(), "value", "values")
                     )));
                 }
                 dims_values.push(v);
@@ -247,8 +248,10 @@ impl Dataset {
                     return Err(err(
                         n,
                         format!(
-                            "{steps} steps, but the header says @equalLength true with series of {} (line {})",
-                            first.steps, first.line
+                            "{}, but the header says @equalLength true with series of {} (line {})",
+                            counted(steps, "step", "steps"),
+                            first.steps,
+                            first.line
                         ),
                     ));
                 }
@@ -306,7 +309,10 @@ impl Dataset {
             } else if let Some(r) = raw.iter().find(|r| r.steps != w) {
                 return Err(err(
                     r.line,
-                    format!("{} steps, but the header says @seriesLength {w}", r.steps),
+                    format!(
+                        "{}, but the header says @seriesLength {w}",
+                        counted(r.steps, "step", "steps")
+                    ),
                 ));
             }
         }
@@ -335,12 +341,13 @@ fn list_label(last: &str, fields: usize, dims: Option<usize>) -> std::result::Re
     let why = match dims {
         Some(d) => format!(
             ": {}, but the model reads {d}",
-            crate::tasks::counted(fields, "dimension", "dimensions")
+            counted(fields, "dimension", "dimensions")
         ),
         None => " (a series ends in ':' and its class label)".into(),
     };
     Err(format!(
-        "{fields} fields separated by ':', the last a list of {} numbers, not a label{why}",
+        "{} separated by ':', the last a list of {} numbers, not a label{why}",
+        counted(fields, "field", "fields"),
         parts.len()
     ))
 }
@@ -364,7 +371,8 @@ fn infer_layout(
         (None, Some(d)) if fields == d + 1 => Ok((d, true)),
         (None, Some(d)) if fields == d => Ok((d, false)),
         (None, Some(d)) => Err(format!(
-            "{fields} fields separated by ':', expected {d} dimension{} (and a label)",
+            "{} separated by ':', expected {d} dimension{} (and a label)",
+            counted(fields, "field", "fields"),
             plural(d)
         )),
         (None, None) if fields >= 2 => Ok((fields - 1, true)),
