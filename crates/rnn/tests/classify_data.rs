@@ -393,7 +393,7 @@ fn malformed_csv_files_name_the_line() {
         csv("id;step;v;label\na;0;1;x\n"),
         "x.csv",
         1,
-        "1 columns, expected series_id,step,features...,label (at least one feature) (the fields are separated by commas; this line holds ';')",
+        "1 column, expected series_id,step,features...,label (at least one feature) (the fields are separated by commas; this line holds ';')",
     );
     fails_at(csv(&format!("{h},0,1,x\n")), "x.csv", 2, "empty series_id");
     fails_at(

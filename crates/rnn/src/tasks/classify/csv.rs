@@ -18,6 +18,7 @@
 
 use super::data::{parse_value, Dataset, RawSequence};
 use super::fill::Fill;
+use crate::tasks::counted;
 use crate::{Error, Result};
 use std::collections::HashMap;
 use std::path::Path;
@@ -111,11 +112,11 @@ impl Dataset {
                         Some(d) if c == d + 3 => (c, true),
                         Some(d) if c == d + 2 => (c, false),
                         Some(d) => return Err(err(n, format!(
-                            "{c} columns, expected series_id, step, the model's {d} feature column{} and optionally a label{}", if d == 1 { "" } else { "s" }, comma_hint(t)
+                            "{}, expected series_id, step, the model's {d} feature column{} and optionally a label{}", counted(c, "column", "columns"), if d == 1 { "" } else { "s" }, comma_hint(t)
                         ))),
                         None if c >= 4 => (c, true),
                         None => return Err(err(n, format!(
-                            "{c} columns, expected series_id,step,features...,label (at least one feature){}", comma_hint(t)
+                            "{}, expected series_id,step,features...,label (at least one feature){}", counted(c, "column", "columns"), comma_hint(t)
                         ))),
                     };
                     picks = (2..l.0 - usize::from(l.1)).collect();
@@ -130,8 +131,8 @@ impl Dataset {
                 return Err(err(
                     n,
                     format!(
-                        "{} columns, expected {cols} like the first line",
-                        fields.len()
+                        "{}, expected {cols} like the first line",
+                        counted(fields.len(), "column", "columns")
                     ),
                 ));
             }
