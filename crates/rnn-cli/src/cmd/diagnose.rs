@@ -38,10 +38,7 @@ pub fn run(a: &DiagnoseArgs) -> CliResult {
         }
         let fc = crate::cmd::forecast::load_forecaster(&a.model, &a.reading)?;
         let what = a.data.display().to_string();
-        let series = fc.read_series(&a.data)?;
-        let mut flow = fc.diagnose(&series, &what)?;
-        flow.warnings = series.warnings;
-        flow
+        fc.diagnose(&fc.read_series(&a.data)?, &what)?
     } else {
         rnn::tasks::insight::diagnose(&a.model, &a.data)?
     };

@@ -112,8 +112,8 @@ pub struct Flow {
     pub grad_norms: std::collections::BTreeMap<String, f64>,
     /// What reading the data found odd without stopping, one line each (a
     /// forecaster's series: uneven time labels, rows of another time step
-    /// than the training file's): shown as warnings; none from
-    /// [`gradient_flow`] itself.
+    /// than the training file's, set by `Forecaster::diagnose`): shown as
+    /// warnings; none from [`gradient_flow`] itself.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }

@@ -61,10 +61,7 @@ pub fn diagnose(dir: &Path, data: &Path) -> Result<Flow> {
         Task::Tag => Tagger::from_model_file(dir, mf)?.diagnose(&read_conll(data)?, &what),
         Task::Forecast => {
             let fc = Forecaster::load(dir)?;
-            let series = fc.read_series(data)?;
-            let mut flow = fc.diagnose(&series, &what)?;
-            flow.warnings = series.warnings;
-            Ok(flow)
+            fc.diagnose(&fc.read_series(data)?, &what)
         }
         Task::Classify => {
             let cl = Classifier::load(dir)?;

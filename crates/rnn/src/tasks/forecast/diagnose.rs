@@ -113,6 +113,9 @@ impl Forecaster {
                 .collect(),
             _ => Vec::new(),
         };
-        flow_on_windows(&self.model, &enc, width, &wins, &base, what)
+        let mut flow = flow_on_windows(&self.model, &enc, width, &wins, &base, what)?;
+        // what reading the series found odd, for the caller to show
+        flow.warnings = series.warnings.clone();
+        Ok(flow)
     }
 }
