@@ -717,6 +717,24 @@ fn rows_of_another_time_step_than_the_training_files_are_warned_of() {
     for same in [&monthly, &month_ends] {
         assert_eq!(m.read_series(same).unwrap().warnings, Vec::<String>::new());
     }
+    // working days from a Friday: the first two labels step by 3 days, the
+    // rows by 1 day; the message shows two labels a day apart (Mon, Tue)
+    use chrono::Datelike;
+    let days =
+        (0..).map(|i| chrono::NaiveDate::from_ymd_opt(2020, 1, 3).unwrap() + chrono::Days::new(i));
+    let labels: Vec<String> = days
+        .filter(|d| d.weekday().number_from_monday() <= 5)
+        .take(60)
+        .map(|d| d.to_string())
+        .collect();
+    let working = csv("working-days.csv", &|i| labels[i].clone());
+    let w = m.read_series(&working).unwrap().warnings;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("its rows step by 1 day (time labels \"2020-01-06\", \"2020-01-07\")"),
+        "{}",
+        w[0]
+    );
     std::fs::remove_dir_all(&out).unwrap();
 }
 

@@ -165,14 +165,14 @@ impl Forecaster {
         let step = series
             .time_name
             .as_ref()
-            .and_then(|_| super::time_step(&series.time));
-        if let (Some(trained), Some(step)) = (&self.meta.time_step, step) {
+            .and_then(|_| super::calendar::time_step_at(&series.time));
+        if let (Some(trained), Some((step, i))) = (&self.meta.time_step, step) {
             if *trained != step {
                 series.warnings.push(format!(
                     "{}: its rows step by {step} (time labels {:?}, {:?}), the training file's by {trained}: the model reads each row as one step of the training file's",
                     data.display(),
-                    series.time[0].trim(),
-                    series.time[1].trim()
+                    series.time[i].trim(),
+                    series.time[i + 1].trim()
                 ));
             }
         }

@@ -17,6 +17,7 @@ mod step;
 pub(crate) use months::month_of_name;
 use months::{format_month, month_label, MonthStyle};
 pub use step::time_step;
+pub(crate) use step::time_step_at;
 
 /// How a date-time label gives its zone.
 #[derive(Clone, Copy, Debug, PartialEq)]

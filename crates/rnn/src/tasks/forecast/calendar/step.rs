@@ -101,17 +101,21 @@ fn step(a: Stamp, b: Stamp) -> Option<Step> {
 /// assert_eq!(time_step(&l(&["a", "b"])), None);
 /// ```
 pub fn time_step(labels: &[String]) -> Option<String> {
+    time_step_at(labels).map(|(step, _)| step)
+}
+
+/// [`time_step`] and the first row `i` whose step to row `i + 1` is that
+/// step, so that a message can show two labels that step as it says (the
+/// first two may straddle a gap or a weekend).
+pub(crate) fn time_step_at(labels: &[String]) -> Option<(String, usize)> {
     let head = &labels[..labels.len().min(50)];
     let stamps: Vec<Stamp> = parse_column(head).into_iter().collect::<Option<_>>()?;
+    // each step's count and the first row it is seen at
     let mut counts = std::collections::BTreeMap::new();
-    for w in stamps.windows(2) {
-        *counts.entry(step(w[0], w[1])?).or_insert(0usize) += 1;
+    for (i, w) in stamps.windows(2).enumerate() {
+        counts.entry(step(w[0], w[1])?).or_insert((0usize, i)).0 += 1;
     }
     // the most common; on a tie the first in order (the smaller step)
-    let (s, _) = counts
-        .iter()
-        .rev()
-        .max_by_key(|(_, &n)| n)
-        .map(|(s, n)| (*s, *n))?;
-    Some(s.to_string())
+    let (s, (_, first)) = counts.iter().rev().max_by_key(|(_, &(n, _))| n)?;
+    Some((s.to_string(), *first))
 }
