@@ -678,3 +678,60 @@ fn a_train_state_with_values_f32_cannot_hold_is_refused_at_load() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A held-out text longer than `val_chars` is validated on a sample of it
+/// (`evaluate_sample`, evenly spread parts): the loss the run keeps is the
+/// sample's on the saved model, not the whole text's, and the run says so
+/// when it starts. A resume keeps the run's `val_chars` and refuses
+/// another one given.
+#[test]
+fn a_long_held_out_text_is_validated_on_val_chars_of_it() {
+    use rnn::tasks::lm::{evaluate, evaluate_sample, EVAL_STREAMS, EVAL_WINDOW};
+    let text = corpus();
+    let dir = tmp("val-chars");
+    let c = TrainConfig {
+        val_frac: 0.5, // about 3,000 held-out characters
+        val_chars: Some(2048),
+        eval_every: 5,
+        ..config(Schedule::default())
+    };
+    let mut trainer = Trainer::new(c.clone(), &text, &dir).unwrap();
+    let val = trainer.data().val.clone();
+    let held_out = val.len() - 1;
+    assert!(held_out > 2048);
+    let mut messages = Vec::new();
+    let summary = trainer
+        .fit(Budget::Steps(5), &mut |e: &Event| {
+            if let Event::Message(m) = e {
+                messages.push(m.to_string());
+            }
+        })
+        .unwrap();
+    let said = format!("validating on 2048 of the {held_out} held-out characters");
+    assert!(
+        messages.iter().any(|m| m.starts_with(&said)),
+        "{messages:?}"
+    );
+    let lm = LanguageModel::load(&dir).unwrap();
+    let (nats, n) =
+        evaluate_sample(&lm.model, &val, EVAL_STREAMS, EVAL_WINDOW, Some(2048)).unwrap();
+    assert_eq!(n, 2048);
+    assert_eq!(summary.best_val, nats / n as f64);
+    let (all, n_all) = evaluate(&lm.model, &val, EVAL_STREAMS, EVAL_WINDOW).unwrap();
+    assert_eq!(n_all, held_out);
+    assert!((all / n_all as f64 - summary.best_val).abs() > 1e-6);
+    // resumed with the default in the config given, the run's own is kept
+    let resumed = Trainer::resume(&dir, &text, &config(Schedule::default())).unwrap();
+    assert_eq!(resumed.config().val_chars, Some(2048));
+    let other = TrainConfig {
+        val_chars: None,
+        ..c
+    };
+    let e = Trainer::resume_given(&dir, &text, &other, &["val_chars"]).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("--val-chars 0 (all): the run being resumed in"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

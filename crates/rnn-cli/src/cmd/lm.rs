@@ -100,6 +100,11 @@ pub struct TrainLmArgs {
     /// Evaluate on the validation text every this many steps.
     #[arg(long, default_value_t = 200)]
     pub eval_every: u64,
+    /// Validate on at most this many characters of the held-out text, in evenly spread parts, so that on a
+    /// large corpus evaluating costs less than the steps between evaluations (0: all of it; `rnn eval`
+    /// always scores all of a text).
+    #[arg(long, default_value_t = rnn::tasks::lm::DEFAULT_VAL_CHARS)]
+    pub val_chars: usize,
     /// Learning-rate schedule: `plateau` (decay by --lr-decay when validation
     /// stalls) or `cosine` (from --lr down to --lr/10 over the budget: the
     /// steps of --steps/--epochs, or the time of --minutes of this run; a
@@ -201,6 +206,7 @@ impl TrainLmArgs {
             seed: self.seed,
             val_frac: self.val_frac,
             eval_every: self.eval_every,
+            val_chars: (self.val_chars > 0).then_some(self.val_chars),
             schedule: Schedule::from_name(self.schedule, self.lr_decay, self.patience),
             lr_floor: self.lr_floor,
             warmup: self.warmup,

@@ -60,6 +60,31 @@ pub fn evaluate(
     streams: usize,
     window: usize,
 ) -> Result<(f64, usize)> {
+    evaluate_sample(model, ids, streams, window, None)
+}
+
+/// [`evaluate`] on at most `max_chars` of the characters of `ids` (`None`:
+/// all of them, as [`evaluate`]): a text with more to predict is scored on
+/// evenly spread parts of it, part `s` of `b` the `max_chars / b`
+/// characters from `s / b` of the way in, each scored as one pass over the
+/// text would score it (warmed on the `window` characters before it, as
+/// [`evaluate`]'s segments are), `b` = `streams` or fewer so that each part
+/// holds at least [`EVAL_MIN_SEGMENT`]. What a training's validation runs
+/// on a long held-out text (`TrainConfig::val_chars`), so that evaluating
+/// does not cost more than the steps between evaluations. Returns `(total
+/// nats, characters scored)`; `max_chars` 0 is an error naming it.
+///
+/// Shapes: `ids` `[N]`, scored by streams of `[window, b]` ids.
+pub fn evaluate_sample(
+    model: &Model<f32>,
+    ids: &[usize],
+    streams: usize,
+    window: usize,
+    max_chars: Option<usize>,
+) -> Result<(f64, usize)> {
+    if max_chars == Some(0) {
+        return Err(Error::argument("max_chars", "at least 1 (or None: all)", 0));
+    }
     let c = &model.config;
     if c.output != crate::nn::loss::OutputKind::Softmax || c.bidirectional {
         return Err(Error::argument(
@@ -99,20 +124,33 @@ pub fn evaluate(
     }
     let n = ids.len() - 1; // characters to predict
     let window = window.max(1);
-    let b = (n / EVAL_MIN_SEGMENT).clamp(1, streams.max(1));
-    let seg = n / b; // each stream predicts `seg` characters; the tail n - b*seg follows
+    // b parts of seg characters each, part s from stride * s: the whole
+    // text cut (stride = seg, the tail continuing the last part), or a
+    // sample of it spread evenly (stride >= seg, no tail)
+    let (b, seg, stride, tail) = match max_chars.filter(|&m| m < n) {
+        None => {
+            let b = (n / EVAL_MIN_SEGMENT).clamp(1, streams.max(1));
+            (b, n / b, n / b, true)
+        }
+        Some(m) => {
+            let b = (m / EVAL_MIN_SEGMENT).clamp(1, streams.max(1));
+            (b, m / b, n / b, false)
+        }
+    };
     let mut state = model.zero_state(b); // [L, B, H]
     let mut inf = Inference::new(); // forward only, buffers reused per window
     let mut score = Score::default();
     if b > 1 {
-        // warm-up: stream s > 0 reads the `w` characters before its segment,
+        // warm-up: stream s > 0 reads the `w` characters before its part,
         // so it starts from (nearly) the state one pass over the text reaches there
         let w = window.min(seg);
-        let x = time_major(
-            b,
-            w,
-            |s, j| if s == 0 { ids[j] } else { ids[s * seg - w + j] },
-        );
+        let x = time_major(b, w, |s, j| {
+            if s == 0 {
+                ids[j]
+            } else {
+                ids[s * stride - w + j]
+            }
+        });
         run(model, &x, w, b, &mut state, &mut inf)?;
         // stream 0 starts the text, from the zero state
         let h = model.config.hidden_size;
@@ -125,16 +163,16 @@ pub fn evaluate(
     let mut pos = 0;
     while pos < seg {
         let t = window.min(seg - pos);
-        let x = time_major(b, t, |s, j| ids[s * seg + pos + j]);
+        let x = time_major(b, t, |s, j| ids[s * stride + pos + j]);
         run(model, &x, t, b, &mut state, &mut inf)?;
         score.add(&inf.logits, model.config.output_size, t, b, |s, j| {
-            ids[s * seg + pos + j + 1]
+            ids[s * stride + pos + j + 1]
         });
         pos += t;
     }
     // the tail the cut left over continues the last stream
     let mut pos = b * seg;
-    if pos < n {
+    if tail && pos < n {
         let mut state = state.batch_part(b, model.config.hidden_size, b - 1, b);
         while pos < n {
             let t = window.min(n - pos);
@@ -338,6 +376,53 @@ mod tests {
                 "{:?}: one pass {a}, streams {b}",
                 m.config.cell
             );
+        }
+    }
+
+    #[test]
+    fn a_sample_as_large_as_the_text_is_the_whole_evaluation() {
+        // max_chars at or past the characters to predict: bit for bit the
+        // evaluation of all of them
+        let m = model();
+        for n in [600, 40_003] {
+            let ids = text(n);
+            let all = evaluate(&m, &ids, EVAL_STREAMS, EVAL_WINDOW).unwrap();
+            for cap in [n - 1, n, 10 * n] {
+                let got = evaluate_sample(&m, &ids, EVAL_STREAMS, EVAL_WINDOW, Some(cap));
+                assert_eq!(got.unwrap(), all, "n = {n}, cap = {cap}");
+            }
+        }
+        let e = evaluate_sample(&m, &text(10), EVAL_STREAMS, EVAL_WINDOW, Some(0));
+        assert!(e.unwrap_err().to_string().contains("max_chars"));
+    }
+
+    #[test]
+    fn a_sample_scores_evenly_spread_parts_as_one_pass_would() {
+        // 40,003 characters (40,002 to predict), at most 8,192 scored: 8
+        // parts of 1,024 (8,192 / 1,024 = 8 streams of EVAL_MIN_SEGMENT),
+        // part s predicting characters 5,000 s + 1 ..= 5,000 s + 1,024
+        // (stride 40,002 / 8 = 5,000). One pass over a prefix ids[..=k]
+        // scores characters 1..=k, so a part's nats are P(end) - P(start):
+        // the sample's mean must be the mean of those one-pass losses.
+        let ids = text(40_003);
+        let (b, seg, stride) = (8, 1024, 5000);
+        for m in models_with_memory() {
+            let pass = |k: usize| evaluate(&m, &ids[..=k], 1, EVAL_WINDOW).unwrap().0;
+            let want: f64 = (0..b)
+                .map(|s| pass(s * stride + seg) - if s == 0 { 0.0 } else { pass(s * stride) })
+                .sum();
+            let (got, count) =
+                evaluate_sample(&m, &ids, EVAL_STREAMS, EVAL_WINDOW, Some(8192)).unwrap();
+            assert_eq!(count, b * seg);
+            let (a, c) = (want / count as f64, got / count as f64);
+            assert!(
+                (a - c).abs() < 1e-5,
+                "{:?}: one pass {a}, sample {c}",
+                m.config.cell
+            );
+            // and not the first 8,192 characters' loss (the parts are spread)
+            let first = pass(8192) / 8192.0;
+            assert!((first - c).abs() > 1e-4, "{first} vs {c}");
         }
     }
 }

@@ -27,6 +27,10 @@ pub(super) struct RunOptions {
     /// Steps of linear warmup (files of older runs: none).
     #[serde(default)]
     pub warmup: u64,
+    /// Most characters of the validation text an evaluation scores (files
+    /// of older runs: `None`, all of it, as they were validated).
+    #[serde(default)]
+    pub val_chars: Option<usize>,
 }
 
 fn cosine_floor() -> f64 {
@@ -41,6 +45,7 @@ impl RunOptions {
             on_divergence: config.on_divergence,
             lr_floor: config.lr_floor,
             warmup: config.warmup,
+            val_chars: config.val_chars,
         }
     }
 }
@@ -48,7 +53,7 @@ impl RunOptions {
 /// The options [`super::Trainer::resume_given`] checks against the saved
 /// run, by field name of [`TrainConfig`] (the flag is `--` and the name
 /// with `-` for `_`).
-pub const RESUME_FIELDS: [&str; 22] = [
+pub const RESUME_FIELDS: [&str; 23] = [
     "hidden",
     "layers",
     "cell",
@@ -66,6 +71,7 @@ pub const RESUME_FIELDS: [&str; 22] = [
     "seed",
     "val_frac",
     "eval_every",
+    "val_chars",
     "schedule",
     "lr_decay",
     "patience",
@@ -116,6 +122,7 @@ pub(super) fn saved_config(
         seed: s.seed,
         val_frac: s.val_frac,
         eval_every: options.eval_every,
+        val_chars: options.val_chars,
         schedule: options.schedule,
         lr_floor: options.lr_floor,
         warmup: options.warmup,
@@ -159,6 +166,7 @@ fn field(c: &TrainConfig, name: &str) -> Option<String> {
         "seed" => c.seed.to_string(),
         "val_frac" => c.val_frac.to_string(),
         "eval_every" => c.eval_every.to_string(),
+        "val_chars" => c.val_chars.map_or("0 (all)".into(), |v| v.to_string()),
         "schedule" => match c.schedule {
             Schedule::Plateau { .. } => "plateau".into(),
             Schedule::Cosine => "cosine".into(),

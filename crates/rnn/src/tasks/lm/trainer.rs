@@ -5,7 +5,7 @@
 use super::config::TrainConfig;
 use super::data::{Corpus, LmData};
 use super::diagnose::flow_on_ids;
-use super::evaluate::{evaluate, EVAL_STREAMS, EVAL_WINDOW};
+use super::evaluate::{evaluate_sample, EVAL_STREAMS, EVAL_WINDOW};
 use super::model::TASK;
 use super::resume::{check_given, check_model_beside, saved_config, RunOptions};
 use super::state::{StepConfig, TrainState};
@@ -208,6 +208,8 @@ impl Trainer {
                 (None, Schedule::Cosine) => Schedule::default(),
                 (None, s) => s,
             },
+            // runs older than the options were validated on all the text
+            val_chars: None,
             ..RunOptions::of(config)
         });
         let saved = saved_config(&state, &options, config);
@@ -400,6 +402,13 @@ impl Trainer {
             tr.cfg.batch,
             tr.cfg.seq_len
         )));
+        let val_chars = self.config.val_chars;
+        let held_out = data.val.len().saturating_sub(1); // characters to predict
+        if let Some(m) = val_chars.filter(|&m| m < held_out) {
+            progress.event(&Event::Message(&format!(
+                "validating on {m} of the {held_out} held-out characters, in evenly spread parts (--val-chars; 0: all of them)"
+            )));
+        }
         let sched = &mut self.run;
         let (eval_every, floor) = (self.config.eval_every, self.config.lr_floor);
         let save_state = |tr: &mut TrainState, sched: &RunState| {
@@ -439,7 +448,13 @@ impl Trainer {
                 evaluated = Some(tr.step);
                 // (a non-finite loss is a value every rank receives alike)
                 let val = dist::from_root(comm, || {
-                    match evaluate(&tr.model, &data.val, EVAL_STREAMS, EVAL_WINDOW) {
+                    match evaluate_sample(
+                        &tr.model,
+                        &data.val,
+                        EVAL_STREAMS,
+                        EVAL_WINDOW,
+                        val_chars,
+                    ) {
                         Ok((nats, n)) => Ok(nats / n.max(1) as f64),
                         Err(Error::NonFinite { value, .. }) => {
                             Ok(value.parse().unwrap_or(f64::NAN))
