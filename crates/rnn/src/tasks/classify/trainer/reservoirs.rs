@@ -110,8 +110,10 @@ impl Trainer {
     /// classifier; each is also scored on its network's validation part,
     /// with a readout fitted on the rest (or on the dev file), and says so.
     /// With `auto` (the default budget) the grid may be cut to its first
-    /// setting or to none ([`Trainer::plan_reservoirs`]), and beside networks
-    /// a stop ([`crate::tasks::stop`], Ctrl-C) adds none; returns whether
+    /// setting or to none ([`Trainer::plan_reservoirs`]); beside networks
+    /// a stop ([`crate::tasks::stop`], Ctrl-C) requested before they start
+    /// adds none, and one requested while the grid runs ends it after the
+    /// setting being drawn, the settings tried choosing. Returns whether
     /// reservoirs were added.
     pub(super) fn add_reservoirs(
         &mut self,
@@ -203,7 +205,19 @@ impl Trainer {
         // the draws of a setting at once, `--jobs` of them (each one's
         // features and readout do not depend on how many run)
         let pool = thread_pool(self.config.jobs_for(draws.len()))?;
+        let settings = grid.len();
         for cfg in grid {
+            if !tried.is_empty() && crate::tasks::stop::requested() {
+                // interrupted (Ctrl-C, SIGTERM): the settings tried so far
+                // choose, as a smaller grid would (each took its own
+                // seconds to minutes: the rest of the grid is not waited for)
+                let n = tried.len();
+                progress.event(&Event::Message(&format!(
+                    "interrupted: the reservoirs keep the best of the {n} setting{} tried (of {settings})",
+                    if n == 1 { "" } else { "s" }
+                )));
+                break;
+            }
             let mut drawn = Drawn::default();
             let fitted = pool.install(|| {
                 draws
