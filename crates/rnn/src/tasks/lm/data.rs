@@ -109,10 +109,10 @@ impl LmData {
                 reason: format!("too short to hold out a validation part of {val_frac} (it would have {n_val} characters)"),
             });
         }
-        Ok(LmData {
-            vocab,
-            train: ids[..n_train].to_vec(),
-            val: ids[n_train..].to_vec(),
-        })
+        // the validation part moved out, the training part kept in place:
+        // a copy of each held the ids twice (720 MB for a 45 MB text)
+        let mut train = ids;
+        let val = train.split_off(n_train);
+        Ok(LmData { vocab, train, val })
     }
 }
