@@ -310,7 +310,19 @@ pub fn fit(mut trainer: Trainer, budget: Budget, quiet: bool) -> CliResult<Summa
 /// `rnn eval` for language models.
 pub fn eval(dir: &Path, mf: ModelFile, data: &Path, json: bool) -> CliResult {
     let lm = LanguageModel::from_file(mf, dir)?;
-    let r = lm.evaluate(&Corpus::read(data)?.text, &data.display().to_string())?;
+    // a large text takes minutes: a line every 10 s says how far it is
+    let start = std::time::Instant::now();
+    let mut shown = 0;
+    let mut done = |scored: usize, total: usize| {
+        let s = start.elapsed().as_secs();
+        if s >= shown + 10 && scored < total {
+            shown = s;
+            let share = 100.0 * scored as f64 / total.max(1) as f64;
+            logln!("scored {scored} of {total} characters ({share:.0} %), {s} s");
+        }
+    };
+    let text = Corpus::read(data)?.text;
+    let r = lm.evaluate_with(&text, &data.display().to_string(), &mut done)?;
     let (bpc, ppl) = (r.bits_per_char(), r.perplexity());
     if json {
         outln!(

@@ -82,6 +82,20 @@ pub fn evaluate_sample(
     window: usize,
     max_chars: Option<usize>,
 ) -> Result<(f64, usize)> {
+    evaluate_sample_with(model, ids, streams, window, max_chars, &mut |_, _| {})
+}
+
+/// [`evaluate_sample`], calling `done(scored, total)` after each window of
+/// characters is scored (`total`: the characters it will score in all), so
+/// that a long evaluation can show how far it is (`rnn eval` of a large text).
+pub fn evaluate_sample_with(
+    model: &Model<f32>,
+    ids: &[usize],
+    streams: usize,
+    window: usize,
+    max_chars: Option<usize>,
+    done: &mut dyn FnMut(usize, usize),
+) -> Result<(f64, usize)> {
     if max_chars == Some(0) {
         return Err(Error::argument("max_chars", "at least 1 (or None: all)", 0));
     }
@@ -137,6 +151,7 @@ pub fn evaluate_sample(
             (b, m / b, n / b, false)
         }
     };
+    let total = if tail { n } else { b * seg };
     let mut state = model.zero_state(b); // [L, B, H]
     let mut inf = Inference::new(); // forward only, buffers reused per window
     let mut score = Score::default();
@@ -169,6 +184,7 @@ pub fn evaluate_sample(
             ids[s * stride + pos + j + 1]
         });
         pos += t;
+        done(score.count, total);
     }
     // the tail the cut left over continues the last stream
     let mut pos = b * seg;
@@ -181,6 +197,7 @@ pub fn evaluate_sample(
                 ids[pos + j + 1]
             });
             pos += t;
+            done(score.count, total);
         }
     }
     if !score.total.is_finite() {
@@ -423,6 +440,29 @@ mod tests {
             // and not the first 8,192 characters' loss (the parts are spread)
             let first = pass(8192) / 8192.0;
             assert!((first - c).abs() > 1e-4, "{first} vs {c}");
+        }
+    }
+
+    #[test]
+    fn progress_counts_up_to_the_characters_scored() {
+        // the whole text (cut with a tail) and a sample of it: each call
+        // says more characters scored than the last, the last all of them
+        let m = model();
+        let ids = text(40_003);
+        for cap in [None, Some(8192)] {
+            let mut calls = Vec::new();
+            let (_, count) =
+                evaluate_sample_with(&m, &ids, EVAL_STREAMS, EVAL_WINDOW, cap, &mut |d, t| {
+                    calls.push((d, t))
+                })
+                .unwrap();
+            assert!(
+                calls.windows(2).all(|w| w[0].0 < w[1].0),
+                "{cap:?}: {calls:?}"
+            );
+            assert!(calls.iter().all(|&(_, t)| t == count));
+            assert_eq!(calls.last(), Some(&(count, count)));
+            assert!(calls.len() > 2);
         }
     }
 }

@@ -33,7 +33,8 @@ pub use config::{TrainConfig, DEFAULT_VAL_CHARS};
 pub use data::{read_text, Corpus, LmData};
 pub use diagnose::{flow_on_ids, FLOW_STREAMS, FLOW_WINDOW};
 pub use evaluate::{
-    evaluate, evaluate_sample, Evaluation, EVAL_MIN_SEGMENT, EVAL_STREAMS, EVAL_WINDOW,
+    evaluate, evaluate_sample, evaluate_sample_with, Evaluation, EVAL_MIN_SEGMENT, EVAL_STREAMS,
+    EVAL_WINDOW,
 };
 pub use generate::{generate, generate_while, Sampling};
 pub use model::{LanguageModel, TASK};

@@ -1,7 +1,7 @@
 //! A trained language model with its vocabulary: load it from a run
 //! directory, score a text, continue a prime.
 
-use super::evaluate::{evaluate, Evaluation, EVAL_STREAMS, EVAL_WINDOW};
+use super::evaluate::{evaluate_sample_with, Evaluation, EVAL_STREAMS, EVAL_WINDOW};
 use super::generate::{generate, Sampling};
 use super::vocab::Vocab;
 use crate::io::model_file::{ModelFile, Task};
@@ -90,6 +90,17 @@ impl LanguageModel {
     /// it ([`evaluate`](super::evaluate)). `what` names
     /// the text in errors: characters outside the vocabulary, or fewer than 2.
     pub fn evaluate(&self, text: &str, what: &str) -> Result<Evaluation> {
+        self.evaluate_with(text, what, &mut |_, _| {})
+    }
+
+    /// [`LanguageModel::evaluate`], calling `done(scored, total)` as the
+    /// characters are scored ([`evaluate_sample_with`](super::evaluate_sample_with)).
+    pub fn evaluate_with(
+        &self,
+        text: &str,
+        what: &str,
+        done: &mut dyn FnMut(usize, usize),
+    ) -> Result<Evaluation> {
         let ids = self.vocab.encode(text, what)?;
         if ids.len() < 2 {
             return Err(Error::Data {
@@ -97,8 +108,9 @@ impl LanguageModel {
                 reason: "needs at least 2 characters".into(),
             });
         }
-        let (nats, n) = evaluate(&self.model, &ids, EVAL_STREAMS, EVAL_WINDOW)
-            .map_err(|e| e.of_model(&self.name))?;
+        let (nats, n) =
+            evaluate_sample_with(&self.model, &ids, EVAL_STREAMS, EVAL_WINDOW, None, done)
+                .map_err(|e| e.of_model(&self.name))?;
         Ok(Evaluation {
             loss_nats: nats / n as f64,
             chars: n,
