@@ -157,11 +157,17 @@ impl Pipeline {
 
     /// The transformed target; errors name the first value outside the domain.
     pub fn transformed(&self, y: &[f64]) -> Result<Vec<f64>> {
+        self.transformed_from(y, 0)
+    }
+
+    /// [`Pipeline::transformed`] of rows `first + 1 ..` of a series (`y`
+    /// the rows from there: an error names the row in the whole series).
+    fn transformed_from(&self, y: &[f64], first: usize) -> Result<Vec<f64>> {
         y.iter()
             .enumerate()
             .map(|(i, &v)| {
                 self.transform.apply(v).ok_or_else(|| Error::Value {
-                    what: format!("target value at row {}", i + 1),
+                    what: format!("target value at row {}", first + i + 1),
                     value: v.to_string(),
                     expected: self.transform.domain().into(),
                 })
@@ -272,7 +278,7 @@ impl Pipeline {
             ));
         }
         let lost = self.diffs.iter().try_fold(0usize, |t, &l| t.checked_add(l));
-        if lost.is_none_or(|lost| history.len() < lost) {
+        let Some(lost) = lost.filter(|&lost| history.len() >= lost) else {
             return Err(Error::argument(
                 "history",
                 format!(
@@ -282,8 +288,13 @@ impl Pipeline {
                 ),
                 history.len(),
             ));
-        }
-        let z = self.transformed(history)?;
+        };
+        // undoing the differences reads the last `lost` rows alone: the
+        // rest of the history is not transformed again at every origin (a
+        // backtest of 50,000 rows decoded 15,000 forecasts, each
+        // transforming and differencing all the rows before it)
+        let first = history.len() - lost;
+        let z = self.transformed_from(&history[first..], first)?;
         let d: Vec<f64> = forecast.iter().map(|v| v * self.std + self.mean).collect();
         Ok(undifference(&z, &self.diffs, &d)
             .into_iter()
@@ -295,6 +306,34 @@ impl Pipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoding_reads_the_rows_the_differences_reach_back_only() {
+        // log, then differences by 1 and 4: undoing them reads the last 5
+        // rows of the history, so a long history and those 5 rows decode
+        // alike, bit for bit; a bad value among them is named by its row in
+        // the whole history
+        let y: Vec<f64> = (0..40)
+            .map(|i| 10.0 + (i as f64 * 0.3).sin() + i as f64 * 0.1)
+            .collect();
+        let p = Pipeline::fit(&y[..30], &[], Transform::Log, &[1, 4], ("y", &[])).unwrap();
+        let f = [0.3, -0.2, 0.1];
+        assert_eq!(
+            p.decode(&y[..35], &f).unwrap(),
+            p.decode(&y[30..35], &f).unwrap()
+        );
+        // the encoded rows 35..38 (rows 0..5 are lost to the differences)
+        // decode back to those rows
+        let enc = p.encode(&y, &[]).unwrap();
+        let back = p.decode(&y[..35], &enc[30..33]).unwrap();
+        for (b, v) in back.iter().zip(&y[35..38]) {
+            assert!((b - v).abs() < 1e-9, "{b} vs {v}");
+        }
+        let mut bad = y[..35].to_vec();
+        bad[33] = -1.0;
+        let e = p.decode(&bad, &f).unwrap_err().to_string();
+        assert!(e.contains("target value at row 34"), "{e}");
+    }
 
     #[test]
     fn normalisation_is_fitted_on_training_rows_only() {
