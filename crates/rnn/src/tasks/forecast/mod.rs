@@ -73,7 +73,7 @@ pub use predict::{member_dir, Forecast, Forecaster, Origin};
 pub use report::{fmt_num, ForecastReport};
 pub use series::{Series, TimeColumn};
 pub use table::{decode_text, RowFilter, Table};
-pub use trainer::{Summary, Trainer};
+pub use trainer::{default_epochs, Summary, Trainer};
 pub use windows::{eval_origins, windows, Window};
 
 /// What a forecaster run's `loss.svg` shows (see [`crate::tasks::Plotting`]):

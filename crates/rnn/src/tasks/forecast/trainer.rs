@@ -29,6 +29,32 @@ use std::sync::Mutex;
 /// budget gives each network: about 10 s of a GRU of 32 units on one core.
 const DEFAULT_WORK: f64 = 3e6;
 
+/// Training windows a network sees at least under the default budget
+/// (30 epochs of 10,000 windows): the floor of 30 epochs holds up to 10,000
+/// training windows and is lowered past them (50,000 hourly rows: 7 epochs,
+/// about 9,800 minibatches, where 30 took 12 minutes of 2 cores).
+const DEFAULT_MIN_VISITS: usize = 300_000;
+
+/// The epochs of [`Trainer::default_budget`] for `windows` training windows
+/// of `window` rows.
+///
+/// ```
+/// use rnn::tasks::forecast::default_epochs;
+/// assert_eq!(default_epochs(100, 8), 500); // a short series: early stopping decides
+/// assert_eq!(default_epochs(5_000, 24), 30); // 25 epochs of work, held at the floor
+/// assert_eq!(default_epochs(10_000, 48), 30);
+/// assert_eq!(default_epochs(44_801, 48), 7); // ceil(300,000 / 44,801)
+/// assert_eq!(default_epochs(1_000_000, 48), 5);
+/// ```
+pub fn default_epochs(windows: usize, window: usize) -> usize {
+    let work = (windows * window).max(1) as f64;
+    let floor = match windows {
+        0..=10_000 => 30,
+        w => DEFAULT_MIN_VISITS.div_ceil(w).max(5),
+    };
+    ((DEFAULT_WORK / work) as usize).clamp(floor, 500)
+}
+
 /// A forecasting run ready to train: the series, its encoding, the windows,
 /// the networks of the ensemble and their optimizers.
 ///
@@ -325,10 +351,10 @@ impl Trainer {
     /// The budget of `rnn train forecast` without `--epochs` or `--minutes`:
     /// 500 epochs (with early stopping), fewer for long series so that a
     /// network's training windows x window x epochs stay near 3 million (at
-    /// least 30 epochs).
+    /// least 30 epochs, and past 10,000 training windows at least the
+    /// epochs that show a network 300,000 windows, at least 5).
     pub fn default_budget(&self) -> Budget {
-        let work = (self.train.len() * self.config.window).max(1) as f64;
-        Budget::Epochs(((DEFAULT_WORK / work) as usize).clamp(30, 500))
+        Budget::Epochs(default_epochs(self.train.len(), self.config.window))
     }
 
     /// Trains every network of the ensemble until `budget` (each network's;
