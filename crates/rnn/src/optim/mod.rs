@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 mod name;
 pub mod schedule;
+mod update;
+pub use update::flush_below;
 
 pub use name::OptimizerName;
 pub use schedule::{Schedule, ScheduleName};
@@ -465,12 +467,13 @@ impl<T: Float> Optimizer<T> {
     }
 
     /// [`Optimizer::step`] without the checks: every buffer of `state` is
-    /// as long as `params` and `grads`.
+    /// as long as `params` and `grads`. The updates themselves are in
+    /// `update.rs`, one function per optimizer.
     fn step_unchecked(&mut self, params: &mut [T], grads: &[T]) {
         self.steps += 1;
         let t = self.steps;
-        let first = t == 1;
-        match self.config.clone() {
+        let state = &mut self.state[..];
+        match self.config {
             OptimizerConfig::Sgd {
                 lr,
                 momentum,
@@ -478,22 +481,14 @@ impl<T: Float> Optimizer<T> {
                 nesterov,
                 weight_decay,
             } => {
-                let (lr, mu, damp, wd) = (
-                    T::of(lr),
-                    T::of(momentum),
-                    T::of(1.0 - dampening),
-                    T::of(weight_decay),
-                );
-                for (i, (p, &g0)) in params.iter_mut().zip(grads).enumerate() {
-                    let mut g = g0 + wd * *p; // g = ∇ + λθ
-                    if momentum != 0.0 {
-                        let buf = &mut self.state[0][i];
-                        // b_1 = g, b_t = μ b_{t-1} + (1 - τ) g
-                        *buf = if first { g } else { mu * *buf + damp * g };
-                        g = if nesterov { g + mu * *buf } else { *buf };
-                    }
-                    *p -= lr * g; // θ = θ - γ g
-                }
+                let sgd = update::Sgd {
+                    lr,
+                    momentum,
+                    dampening,
+                    nesterov,
+                    weight_decay,
+                };
+                sgd.step(t == 1, params, grads, state.first_mut());
             }
             OptimizerConfig::Adagrad {
                 lr,
@@ -503,14 +498,8 @@ impl<T: Float> Optimizer<T> {
                 ..
             } => {
                 // γ_t = γ / (1 + (t - 1) η)
-                let clr = T::of(lr / (1.0 + (t - 1) as f64 * lr_decay));
-                let (wd, eps) = (T::of(weight_decay), T::of(eps));
-                for (i, (p, &g0)) in params.iter_mut().zip(grads).enumerate() {
-                    let g = g0 + wd * *p;
-                    let s = &mut self.state[0][i];
-                    *s += g * g; // state_sum += g^2
-                    *p -= clr * g / (s.sqrt() + eps); // θ = θ - γ_t g / (sqrt(state_sum) + ε)
-                }
+                let clr = lr / (1.0 + (t - 1) as f64 * lr_decay);
+                update::adagrad(clr, weight_decay, eps, params, grads, &mut state[0]);
             }
             OptimizerConfig::RmsProp {
                 lr,
@@ -520,39 +509,17 @@ impl<T: Float> Optimizer<T> {
                 momentum,
                 centered,
             } => {
-                let (lr, a, wd, eps, mu) = (
-                    T::of(lr),
-                    T::of(alpha),
-                    T::of(weight_decay),
-                    T::of(eps),
-                    T::of(momentum),
-                );
-                let one = T::one();
-                let (sq, rest) = self.state.split_at_mut(1);
-                let (buf, rest) = if momentum > 0.0 {
-                    rest.split_at_mut(1)
-                } else {
-                    rest.split_at_mut(0)
+                let rms = update::RmsProp {
+                    lr,
+                    alpha,
+                    eps,
+                    weight_decay,
+                    momentum,
                 };
-                for (i, (p, &g0)) in params.iter_mut().zip(grads).enumerate() {
-                    let g = g0 + wd * *p;
-                    let v = &mut sq[0][i];
-                    *v = a * *v + (one - a) * g * g; // v = α v + (1 - α) g^2
-                    let avg = if centered {
-                        let ga = &mut rest[0][i];
-                        *ga = a * *ga + (one - a) * g; // ḡ = α ḡ + (1 - α) g
-                        (*v - *ga * *ga).sqrt() + eps
-                    } else {
-                        v.sqrt() + eps
-                    };
-                    if momentum > 0.0 {
-                        let b = &mut buf[0][i];
-                        *b = mu * *b + g / avg; // b = μ b + g / (sqrt(v) + ε)
-                        *p -= lr * *b;
-                    } else {
-                        *p -= lr * g / avg;
-                    }
-                }
+                let (sq, rest) = state.split_at_mut(1);
+                let (buf, rest) = rest.split_at_mut(usize::from(momentum > 0.0));
+                let avg = centered.then(|| &mut rest[0][..]);
+                rms.step(params, grads, &mut sq[0], buf.first_mut(), avg);
             }
             OptimizerConfig::Adam {
                 lr,
@@ -569,43 +536,27 @@ impl<T: Float> Optimizer<T> {
                 amsgrad,
             } => {
                 let decoupled = matches!(self.config, OptimizerConfig::AdamW { .. });
-                let (b1, b2) = (T::of(betas.0), T::of(betas.1));
-                let one = T::one();
                 // β^t by powi while t fits an i32 (the bits of the reference
                 // trajectories), past it by powf: `t as i32` wrapped negative
                 // at 2^31 steps and the weights became NaN (library sweep of
                 // session 53)
                 let pow =
                     |b: f64| i32::try_from(t).map_or_else(|_| b.powf(t as f64), |t| b.powi(t));
-                let bc1 = 1.0 - pow(betas.0); // 1 - β1^t
-                let bc2_sqrt = T::of((1.0 - pow(betas.1)).sqrt()); // sqrt(1 - β2^t)
-                let step_size = T::of(lr / bc1);
-                let (eps, wd, decay) = (
-                    T::of(eps),
-                    T::of(weight_decay),
-                    T::of(1.0 - lr * weight_decay),
-                );
-                let (m, rest) = self.state.split_at_mut(1);
+                let adam = update::Adam {
+                    step_size: lr / (1.0 - pow(betas.0)),  // γ/(1-β1^t)
+                    bc2_sqrt: (1.0 - pow(betas.1)).sqrt(), // sqrt(1 - β2^t)
+                    betas,
+                    eps,
+                    weight_decay,
+                    decay: 1.0 - lr * weight_decay,
+                };
+                let (m, rest) = state.split_at_mut(1);
                 let (v, vmax) = rest.split_at_mut(1);
-                for (i, (p, &g0)) in params.iter_mut().zip(grads).enumerate() {
-                    let g = if decoupled {
-                        *p *= decay; // AdamW: θ = θ (1 - γ λ)
-                        g0
-                    } else {
-                        g0 + wd * *p // Adam: g = ∇ + λ θ
-                    };
-                    let (mi, vi) = (&mut m[0][i], &mut v[0][i]);
-                    *mi += (one - b1) * (g - *mi); // m = β1 m + (1 - β1) g   (torch's lerp)
-                    *vi = b2 * *vi + (one - b2) * g * g; // v = β2 v + (1 - β2) g^2
-                    let vhat = if amsgrad {
-                        let vm = &mut vmax[0][i];
-                        *vm = vm.max(*vi);
-                        *vm
-                    } else {
-                        *vi
-                    };
-                    // θ = θ - γ/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + ε)
-                    *p -= step_size * *mi / (vhat.sqrt() / bc2_sqrt + eps);
+                let vmax = amsgrad.then(|| &mut vmax[0][..]);
+                if decoupled {
+                    adam.step::<T, true>(params, grads, &mut m[0], &mut v[0], vmax);
+                } else {
+                    adam.step::<T, false>(params, grads, &mut m[0], &mut v[0], vmax);
                 }
             }
         }
