@@ -484,6 +484,29 @@ pub fn sum<T: Float>(a: &[T]) -> T {
     tail.iter().fold(hsum(&acc), |s, &v| s + v)
 }
 
+/// The sum of the squares of a slice, in `f64` (so `f32` squares neither
+/// overflow nor round), in `LANES` independent lanes so the compiler can
+/// vectorise it: the same sum whatever the CPU's vector width. Finite
+/// exactly when every value is (an `f32` square is at most 1.2e77).
+///
+/// ```
+/// assert_eq!(rnn::kernels::sum_squares_f64(&[3.0f32, 4.0, 12.0]), 169.0);
+/// assert!(!rnn::kernels::sum_squares_f64(&[1.0f32, f32::NAN]).is_finite());
+/// ```
+#[inline(always)]
+pub fn sum_squares_f64<T: Float>(a: &[T]) -> f64 {
+    let ac = a.chunks_exact(LANES);
+    let tail = ac.remainder();
+    let mut acc = [0.0f64; LANES];
+    for av in ac {
+        let av = lanes(av);
+        for l in 0..LANES {
+            acc[l] += av[l].f64() * av[l].f64();
+        }
+    }
+    tail.iter().fold(hsum(&acc), |s, &v| s + v.f64() * v.f64())
+}
+
 /// `y += alpha * x`.
 #[inline(always)]
 pub fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {

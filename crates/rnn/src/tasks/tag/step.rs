@@ -7,6 +7,7 @@ use super::encode::Encoded;
 use super::features::{FeatureKind, NUM_FLAGS, UNK, UNKNOWN_TAG};
 use super::tagger::Tagger;
 use crate::dist::{self, Collective, Single};
+use crate::kernels::sum_squares_f64;
 use crate::nn::layer::Input;
 use crate::nn::loss::{loss_and_grad_unchecked, OutputKind, Reduction, Targets};
 use crate::nn::model::Batch;
@@ -180,18 +181,19 @@ impl Stepper {
             dist::all_reduce_parts(comm, &mut [g0, g1, g2, g3, g4, &mut l]);
             loss = l[0];
         }
-        if !loss.is_finite() || self.g.iter().flatten().any(|g| !g.is_finite()) {
+        // the gradients' norm, also their finiteness check (one pass over
+        // the embeddings' millions of values, vectorised)
+        let norm = self
+            .g
+            .iter()
+            .map(|g| sum_squares_f64(g))
+            .sum::<f64>()
+            .sqrt();
+        if !loss.is_finite() || !norm.is_finite() {
             // a non-finite loss or gradient never reaches the weights
             return Ok((f64::from(loss) * tokens as f64 + f64::NAN, tokens));
         }
         if self.opts.clip > 0.0 {
-            let norm = self
-                .g
-                .iter()
-                .flatten()
-                .map(|&g| (g as f64) * (g as f64))
-                .sum::<f64>()
-                .sqrt();
             let c = self.opts.clip / (norm + 1e-6);
             if c < 1.0 {
                 let c = c as f32;
