@@ -13,8 +13,9 @@
 //! magnitude is below [`flush_below`] (`2^24` times the smallest normal
 //! number: 2.0e-31 in `f32`, 3.7e-301 in `f64`) is read as 0. What that
 //! changes is below what a weight can hold: such an `m` moves its weight by
-//! at most `lr · 2e-31 / ε` (`4e-26` with lr 2e-3, ε 1e-8), under half an
-//! ulp of any `f32` weight larger than `1e-18` in magnitude; PyTorch's
+//! at most `γ/(1 - β1^t) · 2e-31 / ε` (`4e-26` with γ 2e-3 and ε 1e-8 once
+//! the bias correction is near 1), under half an ulp of any `f32` weight
+//! larger than `1e-18` in magnitude; PyTorch's
 //! `torch.set_flush_denormal(True)` makes a like trade in hardware (Rust
 //! may not change the floating-point flags, so it is done in the loop). The
 //! reference trajectories, far above it, are unchanged to the bit.
