@@ -486,8 +486,9 @@ pub fn sum<T: Float>(a: &[T]) -> T {
 
 /// The sum of the squares of a slice, in `f64` (so `f32` squares neither
 /// overflow nor round), in `LANES` independent lanes so the compiler can
-/// vectorise it: the same sum whatever the CPU's vector width. Finite
-/// exactly when every value is (an `f32` square is at most 1.2e77).
+/// vectorise it: the same sum whatever the CPU's vector width. For `f32`
+/// values it is finite exactly when every value is (a square is at most
+/// 1.2e77); `f64` values above 1e154 overflow it.
 ///
 /// ```
 /// assert_eq!(rnn::kernels::sum_squares_f64(&[3.0f32, 4.0, 12.0]), 169.0);
