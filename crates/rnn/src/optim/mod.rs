@@ -488,7 +488,7 @@ impl<T: Float> Optimizer<T> {
                     nesterov,
                     weight_decay,
                 };
-                sgd.step(t == 1, params, grads, state.first_mut());
+                sgd.step(t == 1, params, grads, state.first_mut().map(|b| &mut b[..]));
             }
             OptimizerConfig::Adagrad {
                 lr,
@@ -519,7 +519,13 @@ impl<T: Float> Optimizer<T> {
                 let (sq, rest) = state.split_at_mut(1);
                 let (buf, rest) = rest.split_at_mut(usize::from(momentum > 0.0));
                 let avg = centered.then(|| &mut rest[0][..]);
-                rms.step(params, grads, &mut sq[0], buf.first_mut(), avg);
+                rms.step(
+                    params,
+                    grads,
+                    &mut sq[0],
+                    buf.first_mut().map(|b| &mut b[..]),
+                    avg,
+                );
             }
             OptimizerConfig::Adam {
                 lr,

@@ -63,7 +63,7 @@ impl Sgd {
         first: bool,
         params: &mut [T],
         grads: &[T],
-        buf: Option<&mut Vec<T>>,
+        buf: Option<&mut [T]>,
     ) {
         let (lr, mu, damp, wd) = (
             T::of(self.lr),
@@ -81,7 +81,8 @@ impl Sgd {
         let tiny = flush_below::<T>();
         for ((p, &g0), b) in params.iter_mut().zip(grads).zip(buf.iter_mut()) {
             let g = g0 + wd * *p; // g = ∇ + λθ
-                                  // b_1 = g, b_t = μ b_{t-1} + (1 - τ) g
+
+            // b_1 = g, b_t = μ b_{t-1} + (1 - τ) g
             *b = if first {
                 g
             } else {
@@ -128,7 +129,7 @@ impl RmsProp {
         params: &mut [T],
         grads: &[T],
         sq: &mut [T],
-        mut buf: Option<&mut Vec<T>>,
+        mut buf: Option<&mut [T]>,
         mut avg: Option<&mut [T]>,
     ) {
         let (lr, a, wd, eps, mu) = (
