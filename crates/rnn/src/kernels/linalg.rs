@@ -432,17 +432,17 @@ fn gemv_t_block<T: Float, const W: usize>(a: &[T], cols: usize, c0: usize, x: &[
 
 /// Lanes of the vectorised reductions: 8 accumulators fill one AVX2 register
 /// of f32 and hide the add latency.
-const LANES: usize = 8;
+pub(super) const LANES: usize = 8;
 
 /// A chunk of [`LANES`] values as an array, so the compiler sees its length.
 #[inline(always)]
-fn lanes<T: Float>(c: &[T]) -> &[T; LANES] {
+pub(super) fn lanes<T: Float>(c: &[T]) -> &[T; LANES] {
     c.try_into().expect("chunks_exact yields LANES values")
 }
 
 /// The sum of the lanes of an accumulator.
 #[inline(always)]
-fn hsum<T: Float>(acc: &[T; LANES]) -> T {
+pub(super) fn hsum<T: Float>(acc: &[T; LANES]) -> T {
     // a plain left-to-right sum: a pairwise tree here leads LLVM to split the
     // accumulators of the main loop into 2-lane vectors
     acc.iter().fold(T::zero(), |s, &v| s + v)
@@ -482,30 +482,6 @@ pub fn sum<T: Float>(a: &[T]) -> T {
         }
     }
     tail.iter().fold(hsum(&acc), |s, &v| s + v)
-}
-
-/// The sum of the squares of a slice, in `f64` (so `f32` squares neither
-/// overflow nor round), in `LANES` independent lanes so the compiler can
-/// vectorise it: the same sum whatever the CPU's vector width. For `f32`
-/// values it is finite exactly when every value is (a square is at most
-/// 1.2e77); `f64` values above 1e154 overflow it.
-///
-/// ```
-/// assert_eq!(rnn::kernels::sum_squares_f64(&[3.0f32, 4.0, 12.0]), 169.0);
-/// assert!(!rnn::kernels::sum_squares_f64(&[1.0f32, f32::NAN]).is_finite());
-/// ```
-#[inline(always)]
-pub fn sum_squares_f64<T: Float>(a: &[T]) -> f64 {
-    let ac = a.chunks_exact(LANES);
-    let tail = ac.remainder();
-    let mut acc = [0.0f64; LANES];
-    for av in ac {
-        let av = lanes(av);
-        for l in 0..LANES {
-            acc[l] += av[l].f64() * av[l].f64();
-        }
-    }
-    tail.iter().fold(hsum(&acc), |s, &v| s + v.f64() * v.f64())
 }
 
 /// `y += alpha * x`.

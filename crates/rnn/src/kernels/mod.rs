@@ -15,6 +15,7 @@ pub(crate) mod pair;
 pub mod peak;
 pub(crate) mod pool;
 pub(crate) mod shared;
+mod squares;
 #[cfg(target_arch = "x86_64")]
 mod tiles;
 
@@ -25,6 +26,7 @@ pub use line_alloc::LineAligned;
 pub use packed::PackedRhs;
 pub use pair::pair_jobs;
 pub use peak::fma_peak_gflops;
+pub use squares::{sum_squares_f64, sum_squares_f64_in};
 
 /// `rows * cols`, the length a kernel cuts a slice to before it reads the
 /// slice through raw pointers or hands it to faer as a `[rows, cols]`
