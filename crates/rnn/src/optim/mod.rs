@@ -10,8 +10,10 @@ use crate::{Error, Float, Result};
 use serde::{Deserialize, Serialize};
 
 mod name;
+mod rows;
 pub mod schedule;
 mod update;
+pub use rows::{RowLayout, RowOptimizer, Touched};
 pub use update::flush_below;
 
 pub use name::OptimizerName;
@@ -527,46 +529,47 @@ impl<T: Float> Optimizer<T> {
                     avg,
                 );
             }
-            OptimizerConfig::Adam {
-                lr,
-                betas,
-                eps,
-                weight_decay,
-                amsgrad,
-            }
-            | OptimizerConfig::AdamW {
-                lr,
-                betas,
-                eps,
-                weight_decay,
-                amsgrad,
-            } => {
-                let decoupled = matches!(self.config, OptimizerConfig::AdamW { .. });
-                // β^t by powi while t fits an i32 (the bits of the reference
-                // trajectories), past it by powf: `t as i32` wrapped negative
-                // at 2^31 steps and the weights became NaN (library sweep of
-                // session 53)
-                let pow =
-                    |b: f64| i32::try_from(t).map_or_else(|_| b.powf(t as f64), |t| b.powi(t));
-                let adam = update::Adam {
-                    step_size: lr / (1.0 - pow(betas.0)),  // γ/(1-β1^t)
-                    bc2_sqrt: (1.0 - pow(betas.1)).sqrt(), // sqrt(1 - β2^t)
-                    betas,
-                    eps,
-                    weight_decay,
-                    decay: 1.0 - lr * weight_decay,
-                };
-                let (m, rest) = state.split_at_mut(1);
-                let (v, vmax) = rest.split_at_mut(1);
-                let vmax = amsgrad.then(|| &mut vmax[0][..]);
-                if decoupled {
-                    adam.step::<T, true>(params, grads, &mut m[0], &mut v[0], vmax);
-                } else {
-                    adam.step::<T, false>(params, grads, &mut m[0], &mut v[0], vmax);
-                }
+            OptimizerConfig::Adam { .. } | OptimizerConfig::AdamW { .. } => {
+                let (adam, decoupled) = adam_at(&self.config, t).expect("an Adam config");
+                adam.step_state(decoupled, params, grads, state);
             }
         }
     }
+}
+
+/// Adam's or AdamW's update at step `t` (`None` for the other
+/// optimizers), and whether it is AdamW's.
+fn adam_at(config: &OptimizerConfig, t: u64) -> Option<(update::Adam, bool)> {
+    let (lr, betas, eps, weight_decay, decoupled) = match *config {
+        OptimizerConfig::Adam {
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            ..
+        } => (lr, betas, eps, weight_decay, false),
+        OptimizerConfig::AdamW {
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            ..
+        } => (lr, betas, eps, weight_decay, true),
+        _ => return None,
+    };
+    // β^t by powi while t fits an i32 (the bits of the reference
+    // trajectories), past it by powf: `t as i32` wrapped negative at 2^31
+    // steps and the weights became NaN (library sweep of session 53)
+    let pow = |b: f64| i32::try_from(t).map_or_else(|_| b.powf(t as f64), |t| b.powi(t));
+    let adam = update::Adam {
+        step_size: lr / (1.0 - pow(betas.0)),  // γ/(1-β1^t)
+        bc2_sqrt: (1.0 - pow(betas.1)).sqrt(), // sqrt(1 - β2^t)
+        betas,
+        eps,
+        weight_decay,
+        decay: 1.0 - lr * weight_decay,
+    };
+    Some((adam, decoupled))
 }
 
 /// A clipping bound: a number `>= 0`, `inf` for none. A negative bound

@@ -23,6 +23,7 @@
 //! reference trajectories, far above it, are unchanged to the bit.
 
 use crate::Float;
+use std::ops::Range;
 
 /// The magnitude below which a decaying state value is read as 0:
 /// `2^24 · T::MIN_POSITIVE` (see the module's documentation).
@@ -227,6 +228,79 @@ impl Adam {
                     *vm = flush(*vm, tiny).max(*vi); // AMSGrad: v̂ = max(v̂, v)
                     update(p, *mi, *vm);
                 }
+            }
+        }
+    }
+}
+
+impl Adam {
+    /// [`Adam::step`] over `r` of `params`, of `grads` and of each buffer
+    /// of `state` (m, v, and v-max with AMSGrad: a third buffer), every one
+    /// as long as `params`.
+    pub fn step_range<T: Float>(
+        &self,
+        decoupled: bool,
+        params: &mut [T],
+        grads: &[T],
+        state: &mut [Vec<T>],
+        r: Range<usize>,
+    ) {
+        let (m, rest) = state.split_at_mut(1);
+        let (v, vmax) = rest.split_at_mut(1);
+        let (p, g) = (&mut params[r.clone()], &grads[r.clone()]);
+        let (m, v) = (&mut m[0][r.clone()], &mut v[0][r.clone()]);
+        let vmax = vmax.first_mut().map(|b| &mut b[r]);
+        if decoupled {
+            self.step::<T, true>(p, g, m, v, vmax);
+        } else {
+            self.step::<T, false>(p, g, m, v, vmax);
+        }
+    }
+
+    /// [`Adam::step_range`] over all of `params`.
+    pub fn step_state<T: Float>(
+        &self,
+        decoupled: bool,
+        params: &mut [T],
+        grads: &[T],
+        state: &mut [Vec<T>],
+    ) {
+        let n = params.len();
+        self.step_range(decoupled, params, grads, state, 0..n);
+    }
+
+    /// `k` steps of [`Adam::step`] with a zero gradient on parameters whose
+    /// `m` is 0 and whose weights do not move (no weight decay): only `v`
+    /// decays, `v = β2 v + (1 - β2) 0²`, and AMSGrad's `v̂ = max(v̂, v)`
+    /// follows. The same operations as the `k` steps, in the same order, so
+    /// the same bits: a row of an embedding table left out of `k` batches
+    /// is brought up to date when it is next used ([`super::RowOptimizer`]).
+    /// The elements of `v` are the inner loop, so it vectorises.
+    pub fn idle<T: Float>(&self, k: u64, v: &mut [T], mut vmax: Option<&mut [T]>) {
+        let (one, tiny) = (T::one(), flush_below::<T>());
+        let b2 = T::of(self.betas.1);
+        let g = T::zero();
+        let mut left = k;
+        while left > 0 {
+            // blocks of steps, then a look whether all of v is 0 (it stays 0)
+            let n = left.min(256);
+            for _ in 0..n {
+                for x in v.iter_mut() {
+                    *x = b2 * flush(*x, tiny) + (one - b2) * g * g; // v = β2 v + (1 - β2) g^2
+                }
+                if let Some(vm) = vmax.as_deref_mut() {
+                    for (m, &x) in vm.iter_mut().zip(v.iter()) {
+                        *m = flush(*m, tiny).max(x); // AMSGrad: v̂ = max(v̂, v)
+                    }
+                }
+            }
+            left -= n;
+            if left > 0 && v.iter().all(|x| *x == T::zero()) {
+                // every later step: v stays 0 and v̂ = max(flush(v̂), 0) = flush(v̂)
+                if let Some(vm) = vmax.as_deref_mut() {
+                    vm.iter_mut().for_each(|m| *m = flush(*m, tiny));
+                }
+                return;
             }
         }
     }
