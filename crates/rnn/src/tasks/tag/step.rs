@@ -7,11 +7,11 @@ use super::encode::Encoded;
 use super::features::{FeatureKind, NUM_FLAGS, UNK, UNKNOWN_TAG};
 use super::tagger::Tagger;
 use crate::dist::{self, Collective, Single};
-use crate::kernels::sum_squares_f64;
+use crate::kernels::{sum_squares_f64, sum_squares_f64_in};
 use crate::nn::layer::Input;
 use crate::nn::loss::{loss_and_grad_unchecked, OutputKind, Reduction, Targets};
 use crate::nn::model::Batch;
-use crate::optim::{Optimizer, OptimizerConfig};
+use crate::optim::{Optimizer, OptimizerConfig, RowLayout, RowOptimizer, Touched};
 use crate::{Error, Result};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -52,12 +52,25 @@ impl Default for TrainOptions {
 #[derive(Debug)]
 pub struct Stepper {
     opts: TrainOptions,
-    /// One optimizer per parameter group ([`MODEL`], [`EMB`], [`CRF`], [`CHAR_EMB`], [`CHAR_RNN`]).
-    opt: [Optimizer<f32>; GROUPS],
+    /// One optimizer per parameter group ([`MODEL`], [`EMB`], [`CRF`],
+    /// [`CHAR_EMB`], [`CHAR_RNN`]); the embeddings' by rows, each step
+    /// doing only the work of the rows the batch used and of those whose
+    /// state still moves their weights (the dense update's bits).
+    opt: Optimizers,
     /// The gradient of each parameter group, laid out like its buffer.
     pub(super) g: [Vec<f32>; GROUPS],
+    /// The rows of the embedding tables ([`EMB`]) where `g[EMB]` may be
+    /// non-zero, increasing (`None`: anywhere); zero in every other row.
+    touched: Option<Vec<usize>>,
+    /// Where each feature's rows start among the embedding rows, then
+    /// where the n-gram table's start.
+    row_base: Vec<usize>,
     rng: ChaCha8Rng,
 }
+
+/// The optimizers of a [`Stepper`], one per parameter group (kept and
+/// restored together with the weights on a divergence).
+pub(super) type Optimizers = [RowOptimizer<f32>; GROUPS];
 
 /// Parameter groups of a tagger: recurrent network and readout.
 pub(super) const MODEL: usize = 0;
@@ -120,32 +133,77 @@ impl Stepper {
             )));
         }
         let sizes = tagger.group_sizes();
+        // the embedding rows: each feature's table, then the n-gram table's
+        let mut tables: Vec<(usize, usize)> = tagger
+            .spec
+            .features
+            .iter()
+            .map(|f| (f.vocab.len(), f.dim))
+            .collect();
+        if let Some(g) = &tagger.spec.ngrams {
+            tables.push(((tagger.emb.len() - tagger.ngram_off) / g.dim.max(1), g.dim));
+        }
+        let mut row_base = vec![0];
+        for &(rows, _) in &tables {
+            row_base.push(row_base[row_base.len() - 1] + rows);
+        }
+        let layout = RowLayout::new(&tables)?;
+        if layout.len() != sizes[EMB] {
+            return Err(Error::Config(format!(
+                "the embedding tables hold {} values, their rows {}",
+                sizes[EMB],
+                layout.len()
+            )));
+        }
+        let mut layouts = sizes.map(RowLayout::whole);
+        layouts[EMB] = layout;
+        let mut opt = Vec::with_capacity(GROUPS);
+        for (n, layout) in sizes.into_iter().zip(layouts) {
+            opt.push(RowOptimizer::new(
+                Optimizer::new(opts.optimizer.clone(), n),
+                layout,
+            )?);
+        }
         Ok(Stepper {
             opts: opts.clone(),
-            opt: sizes.map(|n| Optimizer::new(opts.optimizer.clone(), n)),
+            opt: opt.try_into().expect("one optimizer per group"),
             g: sizes.map(|n| vec![0.0; n]),
+            touched: Some(Vec::new()),
+            row_base,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x0d20_b0a7),
         })
     }
 
     /// The optimizers' learning rate.
     pub fn lr(&self) -> f64 {
-        self.opt[MODEL].config.lr()
+        self.opt[MODEL].optimizer().config.lr()
     }
 
     /// The optimizers' state (to restore after a divergence).
-    pub(super) fn optimizers(&self) -> [Optimizer<f32>; GROUPS] {
+    pub(super) fn optimizers(&self) -> Optimizers {
         self.opt.clone()
     }
 
     /// Restores optimizers taken by [`Stepper::optimizers`].
-    pub(super) fn set_optimizers(&mut self, opt: &[Optimizer<f32>; GROUPS]) {
+    pub(super) fn set_optimizers(&mut self, opt: &Optimizers) {
         self.opt.clone_from(opt);
     }
 
     /// Sets the learning rate.
     pub fn set_lr(&mut self, lr: f64) {
-        self.opt.iter_mut().for_each(|o| o.config.set_lr(lr));
+        self.opt.iter_mut().for_each(|o| o.config_mut().set_lr(lr));
+    }
+
+    /// The values of the embedding rows `touched` names (all when `None`).
+    fn emb_ranges<'a>(
+        opt: &'a Optimizers,
+        touched: &'a Option<Vec<usize>>,
+        n: usize,
+    ) -> Box<dyn Iterator<Item = std::ops::Range<usize>> + 'a> {
+        match touched {
+            Some(rows) => Box::new(rows.iter().map(|&r| opt[EMB].layout().range(r))),
+            None => Box::new(std::iter::once(0..n)),
+        }
     }
 
     /// One update on a batch of tagged sentences (every tag known). Returns the
@@ -180,13 +238,20 @@ impl Stepper {
             let [g0, g1, g2, g3, g4] = &mut self.g;
             dist::all_reduce_parts(comm, &mut [g0, g1, g2, g3, g4, &mut l]);
             loss = l[0];
+            // the other ranks' rows too
+            self.touched = None;
         }
-        // the gradients' norm, also their finiteness check (one pass over
-        // the embeddings' millions of values, vectorised)
+        // the gradients' norm, also their finiteness check (vectorised;
+        // of the embeddings, only the rows used: zero elsewhere)
+        let emb_len = self.g[EMB].len();
         let norm = self
             .g
             .iter()
-            .map(|g| sum_squares_f64(g))
+            .enumerate()
+            .map(|(i, g)| match i {
+                EMB => sum_squares_f64_in(g, Self::emb_ranges(&self.opt, &self.touched, emb_len)),
+                _ => sum_squares_f64(g),
+            })
             .sum::<f64>()
             .sqrt();
         if !loss.is_finite() || !norm.is_finite() {
@@ -197,11 +262,24 @@ impl Stepper {
             let c = self.opts.clip / (norm + 1e-6);
             if c < 1.0 {
                 let c = c as f32;
-                self.g.iter_mut().flatten().for_each(|g| *g *= c);
+                for (i, g) in self.g.iter_mut().enumerate() {
+                    if i == EMB {
+                        for r in Self::emb_ranges(&self.opt, &self.touched, emb_len) {
+                            g[r].iter_mut().for_each(|g| *g *= c);
+                        }
+                    } else {
+                        g.iter_mut().for_each(|g| *g *= c);
+                    }
+                }
             }
         }
-        for ((opt, g), p) in self.opt.iter_mut().zip(&self.g).zip(tagger.groups_mut()) {
-            opt.step(p, g)?;
+        let groups = self.opt.iter_mut().zip(&self.g).zip(tagger.groups_mut());
+        for (i, ((opt, g), p)) in groups.enumerate() {
+            let touched = match (i, &self.touched) {
+                (EMB, Some(rows)) => Touched::Rows(rows),
+                _ => Touched::All,
+            };
+            opt.step(p, g, touched)?;
         }
         Ok((loss as f64 * tokens as f64, tokens))
     }
@@ -294,6 +372,7 @@ impl Stepper {
         };
         if batch.is_empty() {
             self.g.iter_mut().for_each(|g| g.fill(0.0));
+            self.touched = Some(Vec::new());
             return (0.0, tokens);
         }
         let (x, steps, lengths, char_cache) = tagger.inputs(batch, ids, keep.as_deref(), true);
@@ -349,8 +428,13 @@ impl Stepper {
             &mut self.g[MODEL],
             true,
         );
-        // dE/d(embedding row) = sum over its uses of the matching slice of dE/dx
-        self.g[EMB].fill(0.0);
+        // dE/d(embedding row) = sum over its uses of the matching slice of
+        // dE/dx; the rows the last batch used are cleared, the others are 0
+        let emb_len = self.g[EMB].len();
+        for r in Self::emb_ranges(&self.opt, &self.touched, emb_len) {
+            self.g[EMB][r].fill(0.0);
+        }
+        let mut touched = Vec::new();
         self.g[CHAR_EMB].fill(0.0);
         self.g[CHAR_RNN].fill(0.0);
         let cn = tagger.chars.as_ref().map_or(0, CharEncoder::out_size);
@@ -364,6 +448,7 @@ impl Stepper {
                     let mut col = 0;
                     for (f, spec) in tagger.spec.features.iter().enumerate() {
                         let id = eids[t * nf + f] as usize;
+                        touched.push(self.row_base[f] + id);
                         let dst = tagger.offsets[f] + id * spec.dim;
                         for j in 0..spec.dim {
                             let m = keep.as_ref().map_or(1.0, |k| k[r * i_n + col + j]);
@@ -376,6 +461,7 @@ impl Stepper {
                         let ks = &e.ngrams[e.ngram_at[t]..e.ngram_at[t + 1]];
                         let w = 1.0 / ks.len() as f32;
                         for &k in ks {
+                            touched.push(self.row_base[nf] + k as usize);
                             let dst = tagger.ngram_off + k as usize * g.dim;
                             for j in 0..g.dim {
                                 let m = keep.as_ref().map_or(1.0, |kp| kp[r * i_n + col + j]);
@@ -391,6 +477,9 @@ impl Stepper {
                 }
             }
         }
+        touched.sort_unstable();
+        touched.dedup();
+        self.touched = Some(touched);
         if let (Some(c), Some(cache), false) = (&tagger.chars, &char_cache, d_chars.is_empty()) {
             let [.., g_char_emb, g_char_rnn] = &mut self.g;
             c.backward(cache, &d_chars, g_char_emb, g_char_rnn);
