@@ -174,8 +174,19 @@ impl<T: Float> RowOptimizer<T> {
         &self.layout
     }
 
-    /// The optimizer's hyper-parameters, to change (the learning rate).
+    /// Sets the learning rate. Idle rows need nothing: their weights do
+    /// not move whatever the rate, and the replay of their `v` reads only
+    /// `β2`.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.opt.config.set_lr(lr);
+    }
+
+    /// The optimizer's hyper-parameters, to change. Idle rows are first
+    /// brought up to date ([`RowOptimizer::sync`]), so that new betas or a
+    /// weight decay act from the next step on, as in the dense optimizer
+    /// (for the learning rate alone, [`RowOptimizer::set_lr`] does less).
     pub fn config_mut(&mut self) -> &mut OptimizerConfig {
+        self.sync();
         &mut self.opt.config
     }
 

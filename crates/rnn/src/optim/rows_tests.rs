@@ -6,10 +6,17 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
+/// Sets Adam's and AdamW's `β2` (other optimizers have none).
+fn set_beta2(c: &mut OptimizerConfig, b2: f64) {
+    if let OptimizerConfig::Adam { betas, .. } | OptimizerConfig::AdamW { betas, .. } = c {
+        betas.1 = b2;
+    }
+}
+
 /// Runs `steps` steps of gradients that touch each row with probability
 /// `p_row` (and, one step in 2,000, every row), the learning rate halved at
-/// the middle, through a [`RowOptimizer`] and a dense [`Optimizer`];
-/// asserts equal weights at every step and equal state after `sync`, and
+/// the middle and `β2` lowered at three quarters, through a
+/// [`RowOptimizer`] and a dense [`Optimizer`]; asserts equal weights at every step and equal state after `sync`, and
 /// returns the most rows seen idle at once after step 1,500.
 fn run<T: Float>(name: &str, args: &serde_json::Value, steps: usize, p_row: f64) -> usize {
     let cfg = OptimizerConfig::from_args(name, args).unwrap();
@@ -26,7 +33,12 @@ fn run<T: Float>(name: &str, args: &serde_json::Value, steps: usize, p_row: f64)
         if step == steps / 2 {
             let lr = dense.config.lr() / 2.0;
             dense.config.set_lr(lr);
-            rows.config_mut().set_lr(lr);
+            rows.set_lr(lr);
+        }
+        if step == steps * 3 / 4 {
+            // new betas while rows idle: their replay so far used the old β2
+            set_beta2(&mut dense.config, 0.99);
+            set_beta2(rows.config_mut(), 0.99);
         }
         let all = step % 2000 == 1999;
         let touched: Vec<usize> = (0..layout.rows())

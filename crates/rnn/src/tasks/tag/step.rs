@@ -191,7 +191,7 @@ impl Stepper {
 
     /// Sets the learning rate.
     pub fn set_lr(&mut self, lr: f64) {
-        self.opt.iter_mut().for_each(|o| o.config_mut().set_lr(lr));
+        self.opt.iter_mut().for_each(|o| o.set_lr(lr));
     }
 
     /// The values of the embedding rows `touched` names (all when `None`).
