@@ -148,9 +148,17 @@ impl Stepper {
             row_base.push(row_base[row_base.len() - 1] + rows);
         }
         let layout = RowLayout::new(&tables)?;
-        if layout.len() != sizes[EMB] {
+        // the rows must lie where the tagger reads its tables
+        let starts = tables.iter().scan(0, |at, &(rows, dim)| {
+            let start = *at;
+            *at += rows * dim;
+            Some(start)
+        });
+        let offsets = tagger.offsets.iter().copied();
+        let offsets = offsets.chain(tagger.spec.ngrams.as_ref().map(|_| tagger.ngram_off));
+        if layout.len() != sizes[EMB] || !starts.eq(offsets) {
             return Err(Error::Config(format!(
-                "the embedding tables hold {} values, their rows {}",
+                "the embedding tables ({} values) do not lie end to end as their rows ({} values)",
                 sizes[EMB],
                 layout.len()
             )));
