@@ -531,7 +531,7 @@ impl<T: Float> Optimizer<T> {
             }
             OptimizerConfig::Adam { .. } | OptimizerConfig::AdamW { .. } => {
                 let (adam, decoupled) = adam_at(&self.config, t).expect("an Adam config");
-                adam.step_state(decoupled, params, grads, state);
+                adam.step_range(decoupled, params, grads, state, 0..params.len());
             }
         }
     }

@@ -231,9 +231,7 @@ impl Adam {
             }
         }
     }
-}
 
-impl Adam {
     /// [`Adam::step`] over `r` of `params`, of `grads` and of each buffer
     /// of `state` (m, v, and v-max with AMSGrad: a third buffer), every one
     /// as long as `params`.
@@ -255,18 +253,6 @@ impl Adam {
         } else {
             self.step::<T, false>(p, g, m, v, vmax);
         }
-    }
-
-    /// [`Adam::step_range`] over all of `params`.
-    pub fn step_state<T: Float>(
-        &self,
-        decoupled: bool,
-        params: &mut [T],
-        grads: &[T],
-        state: &mut [Vec<T>],
-    ) {
-        let n = params.len();
-        self.step_range(decoupled, params, grads, state, 0..n);
     }
 
     /// `k` steps of [`Adam::step`] with a zero gradient on parameters whose

@@ -442,7 +442,9 @@ impl Stepper {
         for r in Self::emb_ranges(&self.opt, &self.touched, emb_len) {
             self.g[EMB][r].fill(0.0);
         }
-        let mut touched = Vec::new();
+        // the list of the last batch's rows, refilled (no allocation a step)
+        let mut touched = self.touched.take().unwrap_or_default();
+        touched.clear();
         self.g[CHAR_EMB].fill(0.0);
         self.g[CHAR_RNN].fill(0.0);
         let cn = tagger.chars.as_ref().map_or(0, CharEncoder::out_size);
